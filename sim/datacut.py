@@ -1,0 +1,86 @@
+"""The data cut: when the final analysis happens and what is known then.
+
+The cut comes at the calendar day the `event_target`-th PFS event is *seen* (observed events
+only: at a scan, or a death), at the calendar `cut_date`, or whichever comes first. At the
+cut, a patient's PFS is an event if it was seen on or before the cut; otherwise it is censored
+at the last assessment on or before the cut (or the withdrawal censoring, if earlier).
+Patients randomized after the cut are not in the analysis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.assessments import ObservedOutcomes, ScanSchedule
+from sim.scenario import Analysis
+
+CUT_EVENTS, CUT_DATE, CUT_ALL_FOLLOWED = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class CutData:
+    """Analysis data set at the cut, shape (R, N), plus the cut per replicate."""
+
+    time: np.ndarray
+    event: np.ndarray
+    valid: np.ndarray
+    cut_day: np.ndarray  # (R,) clock day of the data cut
+    target_day: np.ndarray  # (R,) day the event target was seen (nan if never)
+    cut_reason: np.ndarray  # (R,) CUT_EVENTS, CUT_DATE or CUT_ALL_FOLLOWED
+
+
+def kth_event_day(event_cal_day: np.ndarray, k: int) -> np.ndarray:
+    """Calendar day the k-th event is seen per row (inf if fewer than k events)."""
+    return np.partition(event_cal_day, k - 1, axis=1)[:, k - 1]
+
+
+def choose_cut_day(
+    analysis: Analysis, rand_day: np.ndarray, observed: ObservedOutcomes, date_cut_day: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cut_day, target_day, reason) per replicate according to `analysis.cut`."""
+    n_reps = rand_day.shape[0]
+    event_cal = rand_day + observed.event_day
+    if analysis.event_target is not None:
+        target = kth_event_day(event_cal, analysis.event_target)
+    else:
+        target = np.full(n_reps, np.inf)
+    # If the target is never reached (dropout), the trial ends when follow-up ends.
+    followed = rand_day + np.minimum(observed.event_day, observed.withdraw_censor_day)
+    end_of_followup = np.max(np.where(np.isfinite(followed), followed, rand_day), axis=1)
+    by_events = np.where(np.isfinite(target), target, end_of_followup)
+    reason_events = np.where(np.isfinite(target), CUT_EVENTS, CUT_ALL_FOLLOWED)
+    if analysis.cut == "events":
+        cut, reason = by_events, reason_events
+    elif analysis.cut == "date":
+        cut, reason = np.full(n_reps, date_cut_day), np.full(n_reps, CUT_DATE)
+    else:
+        use_date = date_cut_day < by_events
+        cut = np.where(use_date, date_cut_day, by_events)
+        reason = np.where(use_date, CUT_DATE, reason_events)
+    target_day = np.where(np.isfinite(target), target, np.nan)
+    return cut.astype(float), target_day, reason
+
+
+def cut_data(
+    rand_day: np.ndarray, observed: ObservedOutcomes, schedule: ScanSchedule,
+    cut_day: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(time, event, valid) of the analysis data set at each replicate's cut."""
+    horizon = cut_day[:, None] - rand_day
+    valid = horizon >= 0
+    seen = observed.event_day <= horizon
+    admin = schedule.last_scan_on_or_before(np.maximum(horizon, 0.0))
+    censor = np.minimum(admin, observed.withdraw_censor_day)
+    time = np.where(seen, observed.event_day, censor)
+    return time, seen & valid, valid
+
+
+def cut_at_analysis(
+    analysis: Analysis, rand_day: np.ndarray, observed: ObservedOutcomes,
+    schedule: ScanSchedule, date_cut_day: float,
+) -> CutData:
+    cut, target, reason = choose_cut_day(analysis, rand_day, observed, date_cut_day)
+    time, event, valid = cut_data(rand_day, observed, schedule, cut)
+    return CutData(time, event, valid, cut, target, reason)

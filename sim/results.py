@@ -1,0 +1,157 @@
+"""Output tables of a run: summary.csv, timeline.csv, manifest.json.
+
+Every summary metric carries its Monte Carlo standard error and a 95% interval:
+- shares (power, p_analysis_by_completion): se = sqrt(p(1-p)/R), Wilson score interval;
+- means: se = sd/sqrt(R), normal interval;
+- medians: distribution-free order-statistic interval (binomial(R, 1/2) ranks), and
+  se = interval width / (2 x 1.96).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.scenario import DAYS_PER_MONTH, Scenario, scenario_to_dict
+from sim.trial import CHUNK_SIZE, MILESTONES
+
+METRICS_VERSION = 1  # bump when a metric's definition changes; `compare` refuses mixes
+Z95 = stats.norm.ppf(0.975)
+PACKAGES = ("sim-trial", "numpy", "pandas", "scipy", "simpy", "pydantic", "pyarrow", "pyyaml")
+
+
+def share_row(name: str, flags: np.ndarray) -> dict[str, Any]:
+    flags = np.asarray(flags, dtype=float)
+    r = len(flags)
+    p = flags.mean()
+    denom = 1 + Z95**2 / r
+    centre = (p + Z95**2 / (2 * r)) / denom
+    half = Z95 * np.sqrt(p * (1 - p) / r + Z95**2 / (4 * r * r)) / denom
+    return row(name, p, np.sqrt(p * (1 - p) / r), centre - half, centre + half)
+
+
+def mean_row(name: str, values: np.ndarray) -> dict[str, Any]:
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return row(name, np.nan, np.nan, np.nan, np.nan)
+    m = values.mean()
+    se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
+    return row(name, m, se, m - Z95 * se, m + Z95 * se)
+
+
+def median_row(name: str, values: np.ndarray) -> dict[str, Any]:
+    """Median with the order-statistic 95% interval; NaN (never happened) sorts as +inf."""
+    values = np.sort(np.where(np.isnan(values), np.inf, np.asarray(values, dtype=float)))
+    r = len(values)
+    lo = int(stats.binom.ppf(0.025, r, 0.5))
+    hi = min(int(stats.binom.isf(0.025, r, 0.5)), r - 1)
+    est = float(np.quantile(values, 0.5, method="inverted_cdf"))
+    low, high = values[max(lo - 1, 0)], values[hi]
+    se = (high - low) / (2 * Z95) if np.isfinite(high - low) else np.nan
+    return row(name, est, se, low, high)
+
+
+def row(metric: str, estimate: float, se: float, low: float, high: float) -> dict[str, Any]:
+    clean = [None if not np.isfinite(x) else float(x) for x in (estimate, se, low, high)]
+    return dict(zip(("metric", "estimate", "mc_se", "ci_low", "ci_high"), [metric, *clean]))
+
+
+def summarize(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """summary.csv: one row per metric (see the module docstring for the error columns)."""
+    completion = np.datetime64(scenario.trial.completion_date, "D")
+    analysis_date = replicates["final_analysis_date"].to_numpy("datetime64[D]")
+    rows = [
+        share_row("power", replicates["reject"]),
+        share_row("power_stratified", replicates["reject_stratified"]),
+        share_row("power_unstratified", replicates["reject_unstratified"]),
+        mean_row("events_at_analysis_mean", replicates["events"]),
+        median_row("lpi_months_median", replicates["lpi_months"].to_numpy()),
+        median_row("target_events_months_median", replicates["target_events_months"].to_numpy()),
+        median_row("analysis_months_median", replicates["analysis_months"].to_numpy()),
+        share_row("p_analysis_by_completion", analysis_date <= completion),
+        share_row("p_target_reached", replicates["cut_reason"].to_numpy() == "events"),
+        median_row("hazard_ratio_median", replicates["hazard_ratio"].to_numpy()),
+        median_row("median_pfs_control_months_median",
+                   replicates["median_pfs_control_months"].to_numpy()),
+        median_row("median_pfs_experimental_months_median",
+                   replicates["median_pfs_experimental_months"].to_numpy()),
+        mean_row("n_screened_mean", replicates["n_screened"]),
+        mean_row("n_screen_failed_mean", replicates["n_screen_failed"]),
+        mean_row("withdrawals_mean", replicates["withdrawals"]),
+    ]
+    rows += [mean_row(f"{col}_mean", replicates[col]) for col in clinic_columns(replicates)]
+    return pd.DataFrame(rows)
+
+
+def clinic_columns(replicates: pd.DataFrame) -> list[str]:
+    """Per-arm clinic counts appended by the SimPy model (suffix _control/_experimental)."""
+    core = {"events_control", "events_experimental", "median_pfs_control_months",
+            "median_pfs_experimental_months"}
+    return [c for c in replicates.columns
+            if c.endswith(("_control", "_experimental")) and c not in core]
+
+
+def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """timeline.csv: calendar-date quantiles of each milestone; unreached counts as 'later'."""
+    start = np.datetime64(scenario.trial.start_date, "D")
+    rows = []
+    for name in MILESTONES:
+        dates = replicates[f"{name}_date"].to_numpy("datetime64[D]")
+        reached = ~np.isnat(dates)
+        days = np.where(reached, (dates - start).astype("timedelta64[D]").astype(float), np.inf)
+        qs = np.quantile(days, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
+        rec: dict[str, Any] = {"milestone": name}
+        for label, q in zip(("q05", "q25", "q50", "q75", "q95"), qs):
+            rec[label] = str(start + np.timedelta64(int(q), "D")) if np.isfinite(q) else ""
+        rec["median_months"] = qs[2] / DAYS_PER_MONTH if np.isfinite(qs[2]) else None
+        rec["share_reached"] = reached.mean()
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def manifest(
+    scenario: Scenario, scenario_path: str, overrides: list[str], seed: int, reps: int,
+    workers: int, keep_patients: int, wall_seconds: float,
+) -> dict[str, Any]:
+    return {
+        "tool": "sim",
+        "metrics_version": METRICS_VERSION,
+        "command": sys.argv,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "scenario_path": scenario_path,
+        "overrides": overrides,
+        "seed": seed,
+        "replicates": reps,
+        "chunk_size": CHUNK_SIZE,
+        "streams": "chunk c: SeedSequence(seed, spawn_key=(c,)).spawn(4) -> "
+                   "enrollment, randomization, outcomes, clinic",
+        "workers": workers,
+        "keep_patients": keep_patients,
+        "wall_seconds": round(wall_seconds, 3),
+        "versions": package_versions(),
+        "scenario": scenario_to_dict(scenario),
+    }
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")

@@ -1,0 +1,482 @@
+"""The scenario: one YAML file -> one validated, frozen description of a trial.
+
+`load_scenario` is the only way in: ``yaml.safe_load`` -> ``--set`` overrides -> pydantic
+validation. Model code never sees a raw dict. Every validation failure becomes a
+`ScenarioError` whose message names the dotted field path, the value, the rule and a fix.
+
+Units: calendar fields are dates; durations in the YAML say their unit in the key
+(``months``, ``days``, ``weeks``); the simulation clock is days from ``trial.start_date``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DAYS_PER_MONTH = 30.4375  # 365.25 / 12: months in every output are days / 30.4375
+DAYS_PER_YEAR = 365.25
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class ScenarioError(ValueError):
+    """A scenario or argument the simulator cannot run; the message says what to change."""
+
+
+class Frozen(BaseModel):
+    """Base of every scenario block: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- trial ---------------------------------------------------------------------------------
+
+
+class Trial(Frozen):
+    id: str
+    title: str = ""
+    start_date: dt.date
+    completion_date: dt.date
+    sample_size: PositiveInt
+
+    @model_validator(mode="after")
+    def check_dates_in_order(self) -> Trial:
+        if self.completion_date <= self.start_date:
+            raise ValueError(
+                f"completion_date {self.completion_date} is not after start_date "
+                f"{self.start_date}: dates out of order (put the completion date later)"
+            )
+        return self
+
+
+# --- enrollment ----------------------------------------------------------------------------
+
+
+class RatePeriod(Frozen):
+    """One row of a piecewise-constant rate table; `months` None means 'from here on'."""
+
+    months: PositiveFloat | None = None
+    per_month: NonNegativeFloat
+
+
+def check_rate_table(periods: tuple[RatePeriod, ...]) -> tuple[RatePeriod, ...]:
+    if not periods:
+        raise ValueError("the rate table is empty: give at least one {per_month: ...} row")
+    for row in periods[:-1]:
+        if row.months is None:
+            raise ValueError(
+                "only the last period may be open-ended: give `months` for every earlier row"
+            )
+    if periods[-1].months is None and periods[-1].per_month == 0:
+        raise ValueError("the open-ended last period has rate 0: patients would never come")
+    if all(row.per_month == 0 for row in periods):
+        raise ValueError("every period has rate 0: give at least one positive per_month")
+    return periods
+
+
+class DayRange(Frozen):
+    """A duration drawn uniformly in whole days from min to max inclusive."""
+
+    min: NonNegativeInt = 0
+    max: NonNegativeInt = 0
+
+    @model_validator(mode="after")
+    def check_order(self) -> DayRange:
+        if self.max < self.min:
+            raise ValueError(f"max {self.max} < min {self.min}: put max >= min")
+        return self
+
+
+class Enrollment(Frozen):
+    screening_rate: tuple[RatePeriod, ...]
+    screening_days: DayRange = DayRange()
+    screen_failure: Probability = 0.0
+
+    _check_rates = field_validator("screening_rate")(check_rate_table)
+
+    @field_validator("screen_failure")
+    @classmethod
+    def check_some_pass(cls, value: float) -> float:
+        if value >= 1.0:
+            raise ValueError("screen_failure 1 means nobody is ever randomized: use < 1")
+        return value
+
+
+# --- randomization -------------------------------------------------------------------------
+
+
+class Randomization(Frozen):
+    ratio: tuple[PositiveInt, PositiveInt] = (1, 1)  # (control, experimental)
+    block_sizes: tuple[PositiveInt, ...] = (4,)
+    strata: dict[str, Probability] = Field(default_factory=lambda: {"all": 1.0})
+
+    @model_validator(mode="after")
+    def check_blocks_and_strata(self) -> Randomization:
+        unit = sum(self.ratio)
+        for size in self.block_sizes:
+            if size % unit:
+                raise ValueError(
+                    f"block size {size} is not a multiple of ratio total {unit}: "
+                    f"use multiples of {unit} (e.g. {2 * unit}, {3 * unit})"
+                )
+        total = sum(self.strata.values())
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(
+                f"stratum shares sum to {total:g}, not 1: rescale them (e.g. 0.45 and 0.55)"
+            )
+        return self
+
+
+# --- outcomes ------------------------------------------------------------------------------
+
+
+class HazardPeriod(Frozen):
+    months: PositiveFloat | None = None
+    median_months: PositiveFloat | None = None
+    per_month: PositiveFloat | None = None  # hazard per month
+
+    @model_validator(mode="after")
+    def check_one_rate(self) -> HazardPeriod:
+        if (self.median_months is None) == (self.per_month is None):
+            raise ValueError("give exactly one of median_months or per_month (hazard per month)")
+        return self
+
+    @property
+    def hazard_per_day(self) -> float:
+        per_month = self.per_month if self.per_month is not None else 0.0
+        if self.median_months is not None:
+            per_month = math.log(2.0) / self.median_months
+        return per_month / DAYS_PER_MONTH
+
+
+class Survival(Frozen):
+    """Control-arm PFS: exponential (`median_months`) or piecewise exponential (`pieces`)."""
+
+    distribution: Literal["exponential", "piecewise_exponential"] = "exponential"
+    median_months: PositiveFloat | None = None
+    pieces: tuple[HazardPeriod, ...] = ()
+
+    @model_validator(mode="after")
+    def check_shape(self) -> Survival:
+        if self.distribution == "exponential":
+            if self.median_months is None or self.pieces:
+                raise ValueError("exponential needs median_months (and no pieces)")
+        else:
+            if not self.pieces or self.median_months is not None:
+                raise ValueError("piecewise_exponential needs pieces (and no median_months)")
+            for row in self.pieces[:-1]:
+                if row.months is None:
+                    raise ValueError("only the last piece may be open-ended: give its months")
+            if self.pieces[-1].months is not None:
+                raise ValueError("the last piece must be open-ended: drop its months")
+        return self
+
+    def hazard_table(self) -> tuple[list[float], list[float]]:
+        """(starts_days, hazards_per_day) of the piecewise-constant hazard."""
+        if self.distribution == "exponential":
+            assert self.median_months is not None
+            return [0.0], [math.log(2.0) / self.median_months / DAYS_PER_MONTH]
+        starts, hazards, t = [], [], 0.0
+        for row in self.pieces:
+            starts.append(t)
+            hazards.append(row.hazard_per_day)
+            t += (row.months or 0.0) * DAYS_PER_MONTH
+        return starts, hazards
+
+
+class Pfs(Frozen):
+    control: Survival
+    death_fraction: Probability = 0.0  # share of PFS events that are deaths without progression
+
+
+class Effect(Frozen):
+    hazard_ratio: PositiveFloat
+
+
+class Dropout(Frozen):
+    """Withdrawal / loss to follow-up: exponential, `probability` of dropping out by `months`."""
+
+    probability: Probability = 0.0
+    months: PositiveFloat = 12.0
+
+    @field_validator("probability")
+    @classmethod
+    def check_below_one(cls, value: float) -> float:
+        if value >= 1.0:
+            raise ValueError("probability 1 means everyone drops out at once: use < 1")
+        return value
+
+    @property
+    def hazard_per_day(self) -> float:
+        return -math.log1p(-self.probability) / (self.months * DAYS_PER_MONTH)
+
+
+# --- tumour assessments --------------------------------------------------------------------
+
+
+class ScanPeriod(Frozen):
+    weeks: PositiveFloat | None = None  # length of this period; None = until progression
+    every_weeks: PositiveFloat
+
+
+class Assessments(Frozen):
+    """`continuous`: progression seen when it happens; `scheduled`: at the next scan."""
+
+    mode: Literal["continuous", "scheduled"] = "scheduled"
+    schedule: tuple[ScanPeriod, ...] = ()
+
+    @model_validator(mode="after")
+    def check_schedule(self) -> Assessments:
+        if self.mode == "scheduled":
+            if not self.schedule:
+                raise ValueError("scheduled assessments need a schedule: [{every_weeks: 6}]")
+            for row in self.schedule[:-1]:
+                if row.weeks is None:
+                    raise ValueError("only the last schedule period may be open-ended")
+            if self.schedule[-1].weeks is not None:
+                raise ValueError("the last schedule period must be open-ended: drop its weeks")
+        return self
+
+
+# --- treatment and radiotherapy ------------------------------------------------------------
+
+
+class Delay(Frozen):
+    probability: Probability = 0.0
+    days: NonNegativeInt = 0
+
+
+class Treatment(Frozen):
+    """Systemic therapy: induction cycles, then maintenance, every `cycle_days`."""
+
+    cycle1_within_days: NonNegativeInt = 3
+    cycle_days: PositiveInt = 21
+    induction_cycles: PositiveInt = 4
+    max_cycles: PositiveInt = 35
+    delay: Delay = Delay()
+    discontinuation_per_cycle: Probability = 0.0
+
+    @model_validator(mode="after")
+    def check_cycles(self) -> Treatment:
+        if self.max_cycles < self.induction_cycles:
+            raise ValueError(
+                f"max_cycles {self.max_cycles} < induction_cycles {self.induction_cycles}: "
+                "max_cycles counts every cycle, so make it >= induction_cycles"
+            )
+        return self
+
+
+class Radiotherapy(Frozen):
+    """Quad Shot: courses of `days_per_course` consecutive working days, `fraction_times` each."""
+
+    arm: Literal["control", "experimental"] = "experimental"
+    courses: PositiveInt = 3
+    course_interval_days: PositiveInt = 21
+    days_per_course: PositiveInt = 2
+    fraction_times: tuple[dt.time, ...] = (dt.time(8, 30), dt.time(15, 0))
+    dose_per_fraction_gy: PositiveFloat = 3.7
+    min_gap_hours: NonNegativeFloat = 6.0
+    complete_all_courses: Probability = 1.0
+
+    @model_validator(mode="after")
+    def check_fraction_gap(self) -> Radiotherapy:
+        times = [t.hour + t.minute / 60 for t in self.fraction_times]
+        if not times:
+            raise ValueError("fraction_times is empty: give e.g. ['08:30', '15:00']")
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        if any(g < self.min_gap_hours for g in gaps):
+            raise ValueError(
+                f"fraction_times {[t.strftime('%H:%M') for t in self.fraction_times]} are less "
+                f"than min_gap_hours {self.min_gap_hours:g} h apart (or not in order): "
+                "space them further apart, e.g. ['08:30', '15:00']"
+            )
+        return self
+
+
+# --- calendar and analysis -----------------------------------------------------------------
+
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+class Calendar(Frozen):
+    closed_weekdays: tuple[Weekday, ...] = ("Sat", "Sun")
+
+
+class Analysis(Frozen):
+    """Final analysis: data cut at `event_target` events, at `cut_date`, or whichever first."""
+
+    cut: Literal["events", "date", "first"] = "first"
+    event_target: PositiveInt | None = None
+    cut_date: dt.date | None = None
+    lag_days: NonNegativeInt = 0  # from the data cut to the analysis (database lock)
+    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    sides: Literal[1, 2] = 1
+    stratified: bool = True
+    ties: Literal["efron", "breslow"] = "efron"
+
+    @model_validator(mode="after")
+    def check_cut_fields(self) -> Analysis:
+        if self.cut in ("events", "first") and self.event_target is None:
+            raise ValueError(f"cut '{self.cut}' needs event_target (e.g. 70)")
+        if self.cut in ("date", "first") and self.cut_date is None:
+            raise ValueError(f"cut '{self.cut}' needs cut_date (e.g. 2028-12-31)")
+        return self
+
+
+class Scenario(Frozen):
+    trial: Trial
+    enrollment: Enrollment
+    randomization: Randomization = Randomization()
+    pfs: Pfs
+    effect: Effect
+    dropout: Dropout = Dropout()
+    assessments: Assessments
+    calendar: Calendar = Calendar()
+    treatment: Treatment | None = None
+    radiotherapy: Radiotherapy | None = None
+    analysis: Analysis
+
+    @model_validator(mode="after")
+    def check_cross_fields(self) -> Scenario:
+        target = self.analysis.event_target
+        if target is not None and target > self.trial.sample_size:
+            raise ValueError(
+                f"analysis.event_target {target} is above trial.sample_size "
+                f"{self.trial.sample_size}: a patient has at most one PFS event, so lower "
+                "the target or raise the sample size"
+            )
+        cut = self.analysis.cut_date
+        if cut is not None and cut <= self.trial.start_date:
+            raise ValueError(
+                f"analysis.cut_date {cut} is not after trial.start_date "
+                f"{self.trial.start_date}: dates out of order (put the cut later)"
+            )
+        if self.radiotherapy is not None and self.treatment is None:
+            raise ValueError("radiotherapy starts with cycle 1, so it needs a treatment block")
+        return self
+
+    @property
+    def strata_names(self) -> list[str]:
+        return list(self.randomization.strata)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def format_validation_error(error: ValidationError, data: Any) -> str:
+    """One line per problem: `path = value: rule (fix)`."""
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"] if not str(p).startswith("function-"))
+        value = lookup_path(data, item["loc"])
+        rule = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            rule = "unknown key (check the spelling against scenarios/nct07271602.yaml)"
+        elif item["type"] == "missing":
+            rule = "required field is missing (add it; see scenarios/nct07271602.yaml)"
+        shown = "<missing>" if value is _MISSING else repr(value)
+        lines.append(f"{path or '<scenario>'} = {shown}: {rule}")
+    return "\n".join(lines)
+
+
+_MISSING = object()
+
+
+def lookup_path(data: Any, loc: tuple[Any, ...]) -> Any:
+    node = data
+    for key in loc:
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list | tuple) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            return _MISSING
+    return node
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one ``dotted.path=yaml_value`` override in place; list indices are numbers."""
+    if "=" not in assignment:
+        raise ScenarioError(
+            f"--set {assignment!r}: must be PATH=VALUE (e.g. effect.hazard_ratio=0.79)"
+        )
+    path, raw = assignment.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"--set {assignment!r}: value is not valid YAML ({exc})") from exc
+    keys = path.strip().split(".")
+    node: Any = data
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        where = ".".join(keys[: i + 1])
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ScenarioError(
+                    f"--set {path}: {where} is not an index of a {len(node)}-row table "
+                    f"(use 0..{len(node) - 1})"
+                )
+            if last:
+                node[int(key)] = value
+            else:
+                node = node[int(key)]
+            continue
+        if not isinstance(node, dict):
+            raise ScenarioError(f"--set {path}: {'.'.join(keys[:i])} is a value, not a block")
+        if last:
+            node[key] = value
+        else:
+            node = node.setdefault(key, {})
+
+
+def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            f"{source}: the file is not a YAML mapping of blocks (trial:, enrollment:, ...)"
+        )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(f"{source}: invalid scenario\n{format_validation_error(exc, data)}") from exc
+
+
+def read_scenario_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such scenario file (check the path)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: malformed YAML ({exc}); fix the syntax at that line") from exc
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: the file is not a YAML mapping of blocks (trial:, ...)")
+    return data
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read, override (``--set`` strings) and validate a scenario; raise ScenarioError."""
+    data = read_scenario_yaml(path)
+    for assignment in overrides:
+        apply_override(data, assignment)
+    return parse_scenario(data, str(path))
+
+
+def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
+    """The resolved scenario as plain JSON-able data (for manifests)."""
+    return scenario.model_dump(mode="json")

@@ -1,0 +1,254 @@
+"""One chunk of replicates of the trial, from the first screening to the final analysis.
+
+The pipeline, in the order the trial runs: enrollment -> randomization -> latent outcomes
+-> what the assessments see -> data cut -> analysis (all vectorized over the chunk), then,
+per replicate, the SimPy model of the clinic (treatment cycles, Quad Shot RT) up to the final
+analysis, when the scenario describes treatment.
+
+Random streams: chunk c of a run with seed s draws from SeedSequence(s, spawn_key=(c,)),
+split into one child stream per pipeline stage, so the same seed gives the same tables
+whatever the number of workers, and two scenarios differing only in, say, the hazard ratio
+share their enrollment and randomization draws (common random numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim import analysis
+from sim.assessments import ScanSchedule, observe_outcomes
+from sim.calendar import StudyCalendar
+from sim.datacut import cut_at_analysis
+from sim.enrollment import enroll_patients
+from sim.outcomes import draw_latent_outcomes
+from sim.randomization import randomize_by_block
+from sim.scenario import DAYS_PER_MONTH, Scenario
+
+STAGES = ("enrollment", "randomization", "outcomes", "clinic")
+CHUNK_SIZE = 250  # replicates per chunk; part of the stream layout, so fixed
+ARMS = ("control", "experimental")
+MILESTONES = (
+    "first_patient_in",
+    "randomized_25pct",
+    "randomized_50pct",
+    "randomized_75pct",
+    "randomized_100pct",
+    "target_events",
+    "data_cut",
+    "final_analysis",
+)
+
+
+def chunk_streams(seed: int, chunk: int) -> dict[str, np.random.Generator]:
+    """One independent generator per pipeline stage for chunk `chunk` of a run."""
+    children = np.random.SeedSequence(seed, spawn_key=(chunk,)).spawn(len(STAGES))
+    return {name: np.random.default_rng(ss) for name, ss in zip(STAGES, children)}
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    replicates: pd.DataFrame
+    patients: pd.DataFrame | None
+
+
+@dataclass(frozen=True)
+class TrialModel:
+    """Scenario-derived constants, built once per run and shared by all chunks."""
+
+    scenario: Scenario
+    calendar: StudyCalendar
+    schedule: ScanSchedule
+    stratum_p: np.ndarray
+    date_cut_day: float
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> TrialModel:
+        calendar = StudyCalendar.from_scenario(scenario)
+        cut_date = scenario.analysis.cut_date
+        return cls(
+            scenario=scenario,
+            calendar=calendar,
+            schedule=ScanSchedule.from_assessments(scenario.assessments),
+            stratum_p=np.asarray(list(scenario.randomization.strata.values())),
+            date_cut_day=float(calendar.day_of(cut_date)) if cut_date else np.inf,
+        )
+
+
+def milestone_days(model: TrialModel, enrolled, cut) -> dict[str, np.ndarray]:
+    n = model.scenario.trial.sample_size
+    rand = enrolled.rand_day
+    quarter = {q: rand[:, max(int(np.ceil(n * q / 100)) - 1, 0)] for q in (25, 50, 75, 100)}
+    return {
+        "first_patient_in": enrolled.first_screen_day.astype(float),
+        **{f"randomized_{q}pct": d.astype(float) for q, d in quarter.items()},
+        "target_events": cut.target_day,
+        "data_cut": cut.cut_day,
+        "final_analysis": cut.cut_day + model.scenario.analysis.lag_days,
+    }
+
+
+def analyze_cut(model: TrialModel, cut, arm: np.ndarray, stratum: np.ndarray) -> dict:
+    """Primary and supportive analyses of every replicate's cut data set (vectorized)."""
+    a = model.scenario.analysis
+    strat = analysis.logrank_test(cut.time, cut.event, arm, stratum, valid=cut.valid)
+    unstrat = analysis.logrank_test(cut.time, cut.event, arm, None, valid=cut.valid)
+    primary = strat if a.stratified else unstrat
+    cox = analysis.cox_ph(
+        cut.time, cut.event, arm, stratum if a.stratified else None, valid=cut.valid, ties=a.ties
+    )
+    medians = analysis.km_median(cut.time, cut.event, arm, valid=cut.valid)
+    return {
+        "z": primary.z,
+        "p_value": pick_p(primary, a.sides),
+        "reject": decide(primary, a.alpha, a.sides),
+        "z_stratified": strat.z,
+        "z_unstratified": unstrat.z,
+        "reject_stratified": decide(strat, a.alpha, a.sides),
+        "reject_unstratified": decide(unstrat, a.alpha, a.sides),
+        "hazard_ratio": cox.hr,
+        "hr_ci_low": cox.ci_low,
+        "hr_ci_high": cox.ci_high,
+        "median_pfs_control_months": medians[:, 0] / DAYS_PER_MONTH,
+        "median_pfs_experimental_months": medians[:, 1] / DAYS_PER_MONTH,
+    }
+
+
+def pick_p(test, sides: int) -> np.ndarray:
+    return test.p_one if sides == 1 else test.p_two
+
+
+def decide(test, alpha: float, sides: int) -> np.ndarray:
+    """Reject H0 at `alpha`; one-sided rejects only in the direction of benefit (Z < 0)."""
+    p = pick_p(test, sides)
+    return np.where(np.isfinite(p), p < alpha, False)
+
+
+def simulate_chunk(
+    model: TrialModel, seed: int, chunk: int, first_rep: int, n_reps: int,
+    keep_patients: int = 0,
+) -> ChunkResult:
+    """Simulate replicates first_rep .. first_rep + n_reps - 1 (chunk `chunk`)."""
+    sc = model.scenario
+    rng = chunk_streams(seed, chunk)
+    n = sc.trial.sample_size
+    enrolled = enroll_patients(
+        sc.enrollment, n, model.stratum_p, model.calendar, n_reps, rng["enrollment"]
+    )
+    arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
+    latent = draw_latent_outcomes(sc, arm, rng["outcomes"])
+    observed = observe_outcomes(latent, model.schedule)
+    cut = cut_at_analysis(sc.analysis, enrolled.rand_day, observed, model.schedule,
+                          model.date_cut_day)
+    stats = analyze_cut(model, cut, arm, enrolled.stratum)
+    reps = np.arange(first_rep, first_rep + n_reps)
+    table = {
+        "replicate": reps,
+        "seed": np.full(n_reps, seed),
+        "chunk": np.full(n_reps, chunk),
+        "row_in_chunk": np.arange(n_reps),
+    }
+    days = milestone_days(model, enrolled, cut)
+    for name, value in days.items():
+        table[f"{name}_date"] = model.calendar.to_datetime64(value)
+    table.update(
+        lpi_months=days["randomized_100pct"] / DAYS_PER_MONTH,
+        analysis_months=days["final_analysis"] / DAYS_PER_MONTH,
+        target_events_months=days["target_events"] / DAYS_PER_MONTH,
+        cut_reason=np.asarray(["events", "date", "all_followed"])[cut.cut_reason],
+        n_screened=enrolled.n_screened,
+        n_screen_failed=enrolled.n_screen_failed,
+        n_in_analysis=cut.valid.sum(axis=1),
+        events=cut.event.sum(axis=1),
+        events_control=(cut.event & (arm == 0)).sum(axis=1),
+        events_experimental=(cut.event & (arm == 1)).sum(axis=1),
+        deaths=(cut.event & observed.is_death).sum(axis=1),
+        withdrawals=((enrolled.rand_day + observed.withdraw_day <= cut.cut_day[:, None])
+                     & cut.valid).sum(axis=1),
+        **stats,
+    )
+    replicates = pd.DataFrame(table)
+    clinic_rows, patient_frames = run_clinic(
+        model, rng["clinic"], enrolled, arm, observed, days["final_analysis"], first_rep,
+        keep_patients,
+    )
+    if clinic_rows is not None:
+        replicates = pd.concat([replicates, clinic_rows], axis=1)
+    patients = None
+    n_keep = max(0, min(keep_patients - first_rep, n_reps))
+    if n_keep:
+        patients = patient_table(model, enrolled, arm, latent, observed, cut, first_rep, n_keep)
+        if patient_frames:
+            patients = patients.merge(
+                pd.concat(patient_frames, ignore_index=True), on=["replicate", "patient"],
+                how="left",
+            )
+    return ChunkResult(replicates, patients)
+
+
+def treatment_stop(rand_day: np.ndarray, observed) -> tuple[np.ndarray, np.ndarray]:
+    """Calendar day treatment must stop, and why: seen progression/death, or withdrawal."""
+    event = rand_day + observed.event_day
+    withdraw = rand_day + observed.withdraw_day
+    stop = np.minimum(event, withdraw)
+    reason = np.where(
+        ~np.isfinite(stop), "none",
+        np.where(event <= withdraw, np.where(observed.is_death, "death", "progression"),
+                 "withdrawal"),
+    )
+    return stop, reason
+
+
+def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_patients):
+    """Per replicate SimPy clinic; returns (per-replicate counts, kept patient frames)."""
+    sc = model.scenario
+    if sc.treatment is None:
+        return None, []
+    from sim.clinic import draw_clinic, simulate_clinic
+
+    n_reps, n = arm.shape
+    draws = draw_clinic(sc, n_reps, n, rng)
+    stop, reason = treatment_stop(enrolled.rand_day, observed)
+    rows, frames = [], []
+    for r in range(n_reps):
+        keep = first_rep + r < keep_patients
+        result = simulate_clinic(
+            sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r], reason[r],
+            float(horizon[r]), keep_patients=keep,
+        )
+        rows.append(result.summary)
+        if keep and result.patients is not None:
+            frame = result.patients.copy()
+            frame.insert(0, "replicate", first_rep + r)
+            frames.append(frame)
+    return pd.DataFrame(rows), frames
+
+
+def patient_table(model, enrolled, arm, latent, observed, cut, first_rep, n_keep) -> pd.DataFrame:
+    """One row per patient of the first replicates, every date that happened to them."""
+    cal = model.calendar
+    rand = enrolled.rand_day[:n_keep]
+    n = rand.shape[1]
+
+    def dates(rel: np.ndarray) -> np.ndarray:
+        return cal.to_datetime64((rand + rel[:n_keep]).ravel())
+
+    strata = np.asarray(model.scenario.strata_names)
+    return pd.DataFrame({
+        "replicate": np.repeat(np.arange(first_rep, first_rep + n_keep), n),
+        "patient": np.tile(np.arange(n), n_keep),
+        "stratum": strata[enrolled.stratum[:n_keep].ravel()],
+        "arm": np.asarray(ARMS)[arm[:n_keep].ravel()],
+        "screen_date": cal.to_datetime64(enrolled.screen_day[:n_keep].ravel()),
+        "randomization_date": cal.to_datetime64(rand.ravel()),
+        "pfs_event_date": dates(latent.pfs_day),
+        "pfs_event_is_death": latent.is_death[:n_keep].ravel(),
+        "pfs_event_seen_date": dates(observed.event_day),
+        "withdrawal_date": dates(observed.withdraw_day),
+        "in_analysis": cut.valid[:n_keep].ravel(),
+        "pfs_days_at_cut": cut.time[:n_keep].ravel(),
+        "pfs_event_at_cut": cut.event[:n_keep].ravel(),
+        "data_cut_date": np.repeat(cal.to_datetime64(cut.cut_day[:n_keep]), n),
+    })
