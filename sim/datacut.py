@@ -70,7 +70,9 @@ def cut_data(
     """(time, event, valid) of the analysis data set at each replicate's cut."""
     horizon = cut_day[:, None] - rand_day
     valid = horizon >= 0
-    seen = observed.event_day <= horizon
+    # Compare calendar days, not horizon lengths: cut_day is itself a sum rand + event_day,
+    # and subtracting back could lose the last bit and drop the target event.
+    seen = rand_day + observed.event_day <= cut_day[:, None]
     admin = schedule.last_scan_on_or_before(np.maximum(horizon, 0.0))
     censor = np.minimum(admin, observed.withdraw_censor_day)
     time = np.where(seen, observed.event_day, censor)

@@ -18,6 +18,7 @@ from sim.calendar import StudyCalendar
 from sim.scenario import DAYS_PER_MONTH, Enrollment, RatePeriod
 
 MAX_TOP_UPS = 50
+SORT_KEY_MAX = np.iinfo(np.int16).max  # clinic days beyond ~89 years sort together
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,9 @@ def randomize_screened(
             f"before {sample_size} patients can be randomized; make the last row open-ended"
         )
     # Randomization order: by randomization day, then by screening order (stable sort).
-    key = np.where(eligible, rand_day, np.iinfo(np.int64).max)
-    order = np.argsort(key, axis=1, kind="stable")[:, :sample_size]
+    # A stable sort on a 16-bit key is a radix sort: fast, and ties keep screening order.
+    key = np.where(eligible, np.minimum(rand_day, SORT_KEY_MAX - 1), SORT_KEY_MAX)
+    order = np.argsort(key.astype(np.int16), axis=1, kind="stable")[:, :sample_size]
     rand_sorted = np.take_along_axis(rand_day, order, axis=1)
     close_day = rand_sorted[:, -1]
     screened = finite & (screen_day <= close_day[:, None])

@@ -7,6 +7,8 @@ in random order. The k-th patient randomized in a stratum takes the k-th allocat
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 
 from sim.scenario import Randomization
@@ -14,28 +16,20 @@ from sim.scenario import Randomization
 CONTROL, EXPERIMENTAL = 0, 1
 
 
-def allocation_sequences(
-    randomization: Randomization, n_reps: int, n_strata: int, length: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Allocation sequences of shape (R, S, length): 0 control, 1 experimental."""
-    sizes = np.asarray(randomization.block_sizes)
-    n_blocks = -(-length // int(sizes.min()))
-    biggest = int(sizes.max())
-    size = sizes[rng.integers(0, len(sizes), (n_reps, n_strata, n_blocks))]
-    slot = np.arange(biggest)
-    control_share = randomization.ratio[0] / sum(randomization.ratio)
-    used = slot < size[..., None]
-    arm = (slot >= size[..., None] * control_share).astype(np.int8)
-    # Shuffle within each block: sort random keys, unused slots keyed last.
-    keys = np.where(used, rng.random(used.shape), 2.0)
-    order = np.argsort(keys, axis=-1)
-    arm = np.take_along_axis(arm, order, axis=-1)
-    used = np.take_along_axis(used, order, axis=-1)
-    flat_arm = arm.reshape(n_reps, n_strata, -1)
-    flat_used = used.reshape(n_reps, n_strata, -1)
-    compact = np.argsort(~flat_used, axis=-1, kind="stable")[..., :length]
-    return np.take_along_axis(flat_arm, compact, axis=-1)
+def block_patterns(randomization: Randomization) -> tuple[np.ndarray, np.ndarray]:
+    """Every distinct arrangement of each block size: table (sizes, patterns, slots), counts.
+
+    A permuted block is a uniformly random arrangement of its multiset of arms, so drawing one
+    of the C(b, k) distinct arrangements uniformly is the same as shuffling the block.
+    """
+    sizes = randomization.block_sizes
+    share = randomization.ratio[1] / sum(randomization.ratio)
+    layouts = [list(combinations(range(b), round(b * share))) for b in sizes]
+    table = np.zeros((len(sizes), max(map(len, layouts)), max(sizes)), dtype=np.int8)
+    for i, layout in enumerate(layouts):
+        for j, experimental_slots in enumerate(layout):
+            table[i, j, list(experimental_slots)] = 1
+    return table, np.asarray([len(layout) for layout in layouts])
 
 
 def rank_within_stratum(stratum: np.ndarray, n_strata: int) -> np.ndarray:
@@ -48,10 +42,28 @@ def rank_within_stratum(stratum: np.ndarray, n_strata: int) -> np.ndarray:
 def randomize_by_block(
     stratum: np.ndarray, randomization: Randomization, rng: np.random.Generator
 ) -> np.ndarray:
-    """Arms (R, N) for patients already in randomization order with their strata (R, N)."""
+    """Arms (R, N) for patients already in randomization order with their strata (R, N).
+
+    Each (replicate, stratum) has its own sequence of blocks; the k-th patient of a stratum
+    gets position k of that sequence: block j with cumulative size > k, offset k - start_j.
+    """
     n_reps, n = stratum.shape
     n_strata = len(randomization.strata)
-    seq = allocation_sequences(randomization, n_reps, n_strata, n, rng)
     rank = rank_within_stratum(stratum, n_strata)
-    rows = np.arange(n_reps)[:, None]
-    return seq[rows, stratum, rank].astype(np.int8)
+    length = int(rank.max()) + 1
+    table, n_patterns = block_patterns(randomization)
+    sizes = np.asarray(randomization.block_sizes)
+    n_blocks = -(-length // int(sizes.min()))
+    kind = rng.integers(0, len(sizes), (n_reps * n_strata, n_blocks))
+    pattern = (rng.random(kind.shape) * n_patterns[kind]).astype(np.int64)
+    size = sizes[kind]
+    ends = np.cumsum(size, axis=1)
+    # One flat searchsorted over all sequences: offset each group's positions by group x span.
+    span = int(ends[:, -1].max()) + 1
+    group = np.arange(n_reps)[:, None] * n_strata + stratum
+    flat_ends = (ends + np.arange(n_reps * n_strata)[:, None] * span).ravel()
+    block = np.searchsorted(flat_ends, (group * span + rank).ravel(), side="right")
+    start = (flat_ends - size.ravel())[block] - (block // n_blocks) * span
+    offset = rank.ravel() - start
+    arm = table[kind.ravel()[block], pattern.ravel()[block], offset]
+    return arm.reshape(n_reps, n)
