@@ -98,12 +98,12 @@ def check_out_folder(out: Path, force: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario, args.overrides)
+    check_out_folder(args.out, args.force)
     from sim.montecarlo import default_workers, run_to_parquet
     from sim.results import manifest, summarize, timeline, write_json
     from sim.trial import TrialModel
 
-    scenario = load_scenario(args.scenario, args.overrides)
-    check_out_folder(args.out, args.force)
     workers = args.workers or default_workers()
     model = TrialModel.from_scenario(scenario)
     args.out.parent.mkdir(parents=True, exist_ok=True)

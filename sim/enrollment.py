@@ -51,12 +51,10 @@ def cumulative_intensity(periods: tuple[RatePeriod, ...]) -> tuple[np.ndarray, n
 def invert_intensity(levels: np.ndarray, periods: tuple[RatePeriod, ...]) -> np.ndarray:
     """Clock days at which the cumulative intensity reaches `levels` (inf past a closed table)."""
     times, lam, tail_rate = cumulative_intensity(periods)
-    # Zero-rate periods make Lambda flat; keep the last breakpoint of each flat run so the
-    # inverse jumps over the gap, as a Poisson process with no arrivals there does.
-    keep = np.append(np.diff(lam) > 0, True)
-    keep[0] = True
-    t_k, lam_k = times[keep], lam[keep]
-    inside = np.interp(levels, lam_k, t_k)
+    # A zero-rate period makes Lambda flat: repeated xp values in np.interp send a level just
+    # below the flat value to the run's start and one just above to its end, so the inverse
+    # jumps over the gap, as a Poisson process with no arrivals there does.
+    inside = np.interp(levels, lam, times)
     if tail_rate > 0:
         beyond = times[-1] + (levels - lam[-1]) / tail_rate
     else:

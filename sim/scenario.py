@@ -391,11 +391,43 @@ def format_validation_error(error: ValidationError, data: Any) -> str:
         elif item["type"] == "missing":
             rule = "required field is missing (add it; see scenarios/nct07271602.yaml)"
         shown = "<missing>" if value is _MISSING else repr(value)
-        lines.append(f"{path or '<scenario>'} = {shown}: {rule}")
+        fix = suggest_fix(item)
+        lines.append(f"{path or '<scenario>'} = {shown}: {rule}{fix}")
     return "\n".join(lines)
 
 
 _MISSING = object()
+
+FIXES = {
+    "greater_than": "use a value > {gt}",
+    "greater_than_equal": "use a value >= {ge}",
+    "less_than": "use a value < {lt}",
+    "less_than_equal": "use a value <= {le}",
+    "float_parsing": "write a plain number, e.g. 0.6",
+    "float_type": "write a plain number, e.g. 0.6",
+    "int_parsing": "write a whole number, e.g. 70",
+    "int_type": "write a whole number, e.g. 70",
+    "int_from_float": "write a whole number, e.g. 70",
+    "date_from_datetime_parsing": "write a date as YYYY-MM-DD",
+    "date_parsing": "write a date as YYYY-MM-DD",
+    "date_type": "write a date as YYYY-MM-DD",
+    "literal_error": "use one of the values listed",
+    "bool_parsing": "write true or false",
+    "model_type": "write a block of key: value lines",
+    "tuple_type": "write a list, e.g. [4, 6]",
+    "dict_type": "write a block of key: value lines",
+    "time_parsing": "write a time as HH:MM",
+}
+
+
+def suggest_fix(item: Any) -> str:
+    template = FIXES.get(item["type"])
+    if template is None:
+        return ""
+    try:
+        return f" ({template.format(**item.get('ctx', {}))})"
+    except (KeyError, IndexError):
+        return ""
 
 
 def lookup_path(data: Any, loc: tuple[Any, ...]) -> Any:
