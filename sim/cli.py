@@ -7,15 +7,13 @@ value, the rule and a fix, exits with status 2 and writes nothing.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from sim.run import check_out_folder
 from sim.scenario import ScenarioError, load_scenario
 
 EXIT_BAD_INPUT = 2
@@ -87,60 +85,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_out_folder(out: Path, force: bool) -> None:
-    if out.exists() and not force:
-        raise UsageError(
-            f"--out {out}: the folder exists; existing results are never overwritten "
-            "(choose another folder, or add --force to replace it)"
-        )
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder (choose another path)")
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, args.overrides)
     check_out_folder(args.out, args.force)
-    from sim.montecarlo import default_workers, run_to_parquet
-    from sim.results import manifest, summarize, timeline, write_json
-    from sim.trial import TrialModel
+    from sim.montecarlo import default_workers
+    from sim.run import run_scenario
 
     workers = args.workers or default_workers()
-    model = TrialModel.from_scenario(scenario)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{args.out.name}.partial-", dir=args.out.parent))
-    try:
-        started = time.perf_counter()
-        with progress_bar(args.reps, args.quiet) as bar:
-            run_to_parquet(model, args.reps, args.seed, workers, staging, args.keep_patients,
-                           on_chunk=bar.update)
-        replicates = pd.read_parquet(staging / "replicates.parquet")
-        summary = summarize(replicates, scenario)
-        summary.to_csv(staging / "summary.csv", index=False)
-        timeline(replicates, scenario).to_csv(staging / "timeline.csv", index=False)
-        wall = time.perf_counter() - started
-        write_json(staging / "manifest.json", manifest(
-            scenario, str(args.scenario), args.overrides, args.seed, args.reps, workers,
-            args.keep_patients, wall,
-        ))
-        publish(staging, args.out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    print(format_summary(summary))
-    print(f"{args.reps} replicates in {wall:.1f} s with {workers} worker(s) -> {args.out}",
-          file=sys.stderr)
+    with progress_bar(args.reps, args.quiet) as bar:
+        outputs = run_scenario(
+            scenario, args.out, reps=args.reps, seed=args.seed, workers=workers,
+            keep_patients=args.keep_patients, force=args.force,
+            scenario_path=str(args.scenario), overrides=args.overrides, on_chunk=bar.update,
+        )
+    print(format_summary(outputs.summary))
+    print(f"{args.reps} replicates in {outputs.wall_seconds:.1f} s with {workers} worker(s) "
+          f"-> {args.out}", file=sys.stderr)
     return 0
-
-
-def publish(staging: Path, out: Path) -> None:
-    """Move the finished run into place; an old folder is replaced only after success."""
-    if out.exists():
-        trash = out.with_name(f".{out.name}.old-{time.time_ns()}")
-        out.rename(trash)
-        staging.rename(out)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        staging.rename(out)
 
 
 def progress_bar(total: int, quiet: bool):

@@ -63,7 +63,8 @@ def median_row(name: str, values: np.ndarray) -> dict[str, Any]:
 
 def row(metric: str, estimate: float, se: float, low: float, high: float) -> dict[str, Any]:
     clean = [None if not np.isfinite(x) else float(x) for x in (estimate, se, low, high)]
-    return dict(zip(("metric", "estimate", "mc_se", "ci_low", "ci_high"), [metric, *clean]))
+    names = ("metric", "estimate", "mc_se", "ci_low", "ci_high")
+    return dict(zip(names, [metric, *clean], strict=True))
 
 
 def summarize(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
@@ -111,7 +112,7 @@ def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
         days = np.where(reached, (dates - start).astype("timedelta64[D]").astype(float), np.inf)
         qs = np.quantile(days, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
         rec: dict[str, Any] = {"milestone": name}
-        for label, q in zip(("q05", "q25", "q50", "q75", "q95"), qs):
+        for label, q in zip(("q05", "q25", "q50", "q75", "q95"), qs, strict=True):
             rec[label] = str(start + np.timedelta64(int(q), "D")) if np.isfinite(q) else ""
         rec["median_months"] = qs[2] / DAYS_PER_MONTH if np.isfinite(qs[2]) else None
         rec["share_reached"] = reached.mean()

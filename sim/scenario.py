@@ -299,7 +299,7 @@ class Radiotherapy(Frozen):
         times = [t.hour + t.minute / 60 for t in self.fraction_times]
         if not times:
             raise ValueError("fraction_times is empty: give e.g. ['08:30', '15:00']")
-        gaps = [b - a for a, b in zip(times, times[1:])]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
         if any(g < self.min_gap_hours for g in gaps):
             raise ValueError(
                 f"fraction_times {[t.strftime('%H:%M') for t in self.fraction_times]} are less "
@@ -485,7 +485,8 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(f"{source}: invalid scenario\n{format_validation_error(exc, data)}") from exc
+        details = format_validation_error(exc, data)
+        raise ScenarioError(f"{source}: invalid scenario\n{details}") from exc
 
 
 def read_scenario_yaml(path: str | Path) -> dict[str, Any]:

@@ -45,7 +45,7 @@ MILESTONES = (
 def chunk_streams(seed: int, chunk: int) -> dict[str, np.random.Generator]:
     """One independent generator per pipeline stage for chunk `chunk` of a run."""
     children = np.random.SeedSequence(seed, spawn_key=(chunk,)).spawn(len(STAGES))
-    return {name: np.random.default_rng(ss) for name, ss in zip(STAGES, children)}
+    return {name: np.random.default_rng(ss) for name, ss in zip(STAGES, children, strict=True)}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,81 @@
+"""One Monte Carlo run of one scenario into one output folder (what `python -m sim run` does).
+
+The folder is written whole or not at all: everything goes to a hidden staging folder beside
+it, which replaces the target only once complete. An existing folder is replaced only with
+``force``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sim.montecarlo import run_to_parquet
+from sim.results import manifest, summarize, timeline, write_json
+from sim.scenario import Scenario, ScenarioError
+from sim.trial import TrialModel
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    folder: Path
+    summary: pd.DataFrame
+    timeline: pd.DataFrame
+    wall_seconds: float
+
+
+def check_out_folder(out: Path, force: bool) -> None:
+    """Raise ScenarioError if `out` exists (without force) or is not a folder."""
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(f"--out {out}: exists and is not a folder (choose another path)")
+    if out.exists() and not force:
+        raise ScenarioError(
+            f"--out {out}: the folder exists; existing results are never overwritten "
+            "(choose another folder, or add --force to replace it)"
+        )
+
+
+def run_scenario(
+    scenario: Scenario, out: Path, *, reps: int, seed: int, workers: int,
+    keep_patients: int = 0, force: bool = False, scenario_path: str = "",
+    overrides: list[str] | None = None, on_chunk: Callable[[int], None] | None = None,
+) -> RunOutputs:
+    check_out_folder(out, force)
+    model = TrialModel.from_scenario(scenario)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        started = time.perf_counter()
+        run_to_parquet(model, reps, seed, workers, staging, keep_patients, on_chunk=on_chunk)
+        replicates = pd.read_parquet(staging / "replicates.parquet")
+        summary = summarize(replicates, scenario)
+        summary.to_csv(staging / "summary.csv", index=False)
+        milestones = timeline(replicates, scenario)
+        milestones.to_csv(staging / "timeline.csv", index=False)
+        wall = time.perf_counter() - started
+        write_json(staging / "manifest.json", manifest(
+            scenario, scenario_path, list(overrides or []), seed, reps, workers,
+            keep_patients, wall,
+        ))
+        publish(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return RunOutputs(out, summary, milestones, wall)
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Move the finished run into place; an old folder is removed only after success."""
+    if out.exists():
+        trash = out.with_name(f".{out.name}.old-{time.time_ns()}")
+        out.rename(trash)
+        staging.rename(out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        staging.rename(out)
