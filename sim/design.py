@@ -650,3 +650,102 @@ def lachin_foulkes_power(
     )
     drift = math.sqrt(sample_size) * abs(diff) - z_alpha(alpha, sides) * math.sqrt(v0)
     return float(norm.cdf(drift / math.sqrt(v1)))
+
+
+# --------------------------------------------------------------------------- scenario adapter
+
+
+def scenario_accrual(scenario) -> list[tuple[float | None, float]]:
+    """Randomizations per month: the screening table x (1 - screen failure), shifted by the
+    mean screening time (a leading zero-rate period), as the closed forms see entry times."""
+    enrollment = scenario.enrollment
+    passed = 1.0 - enrollment.screen_failure
+    delay = (enrollment.screening_days.min + enrollment.screening_days.max) / 2 / DAYS_PER_MONTH
+    table: list[tuple[float | None, float]] = [(delay, 0.0)] if delay > 0 else []
+    table += [(row.months, row.per_month * passed) for row in enrollment.screening_rate]
+    return table
+
+
+def scenario_hazards(scenario) -> list[tuple[float | None, float]]:
+    """Control-arm PFS hazards per month as (duration_months, hazard) pieces."""
+    starts, hazards = scenario.pfs.control.hazard_table()
+    ends = [*starts[1:], None]
+    return [
+        (None if end is None else (end - start) / DAYS_PER_MONTH, h * DAYS_PER_MONTH)
+        for start, end, h in zip(starts, ends, hazards, strict=True)
+    ]
+
+
+def design_scenario(scenario) -> pd.DataFrame:
+    """The closed-form side of a scenario: one row per quantity (quantity, value, unit, method).
+
+    Events for the target power (Schoenfeld, Freedman), power at the event target, expected
+    end of accrual and date of the event target (Lachin-Foulkes integrals over the accrual
+    table, piecewise-exponential PFS and exponential dropout), and the Lachin-Foulkes sample
+    size for that accrual duration and follow-up. Conduct details (scan schedule, calendar,
+    stratification, treatment) are outside the closed forms by design.
+    """
+    a = scenario.analysis
+    hr = scenario.effect.hazard_ratio
+    p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
+    n = scenario.trial.sample_size
+    accrual = scenario_accrual(scenario)
+    hazards = scenario_hazards(scenario)
+    dropout = scenario.dropout.hazard_per_day * DAYS_PER_MONTH
+    start = np.datetime64(scenario.trial.start_date, "D")
+
+    def date(months: float) -> str:
+        if not np.isfinite(months):
+            return "never"
+        return str(start + np.timedelta64(int(np.floor(months * DAYS_PER_MONTH)), "D"))
+
+    rows: list[tuple[str, object, str, str]] = []
+    if hr != 1.0:
+        rows += [
+            ("events_needed_schoenfeld", schoenfeld_events(hr, a.alpha, a.target_power, a.sides, p),
+             "events", f"Schoenfeld 1981, power {a.target_power:g}"),
+            ("events_needed_freedman", freedman_events(hr, a.alpha, a.target_power, a.sides, p),
+             "events", f"Freedman 1982, power {a.target_power:g}"),
+        ]
+    accrual_end = accrual_end_time(n, accrual)
+    rows += [("accrual_end_months", accrual_end, "months", "accrual table x (1 - screen failure)"),
+             ("accrual_end_date", date(accrual_end), "date", "")]
+    total = expected_events_limit(accrual, hazards, hr, dropout, p, n)
+    rows.append(("events_expected_eventually", total, "events", "Lachin-Foulkes, t -> inf"))
+    if a.event_target is not None:
+        d = a.event_target
+        t_target = expected_event_time(d, accrual, hazards, hr, dropout, p, n)
+        # Under HR = 1 the rejection rate of a level-alpha test is alpha, by definition.
+        null = hr == 1.0
+        rows += [
+            ("power_schoenfeld", a.alpha if null else schoenfeld_power(d, hr, a.alpha, a.sides, p),
+             "probability", f"at {d} events"),
+            ("power_freedman", a.alpha if null else freedman_power(d, hr, a.alpha, a.sides, p),
+             "probability", f"at {d} events"),
+            ("target_events_months", t_target, "months", f"Lachin-Foulkes, {d} events expected"),
+            ("target_events_date", date(t_target), "date", ""),
+        ]
+        if hr != 1.0 and np.isfinite(t_target) and t_target > accrual_end and len(hazards) == 1:
+            rows.append((
+                "sample_size_lachin_foulkes",
+                lachin_foulkes_sample_size(
+                    hr, a.alpha, a.target_power, a.sides, accrual_end, t_target - accrual_end,
+                    hazards[0][1], dropout, p,
+                ),
+                "patients",
+                f"uniform accrual over {accrual_end:.1f} months, follow-up "
+                f"{t_target - accrual_end:.1f} months",
+            ))
+    return pd.DataFrame(rows, columns=["quantity", "value", "unit", "method"])
+
+
+def scenario_events_table(scenario, months: np.ndarray | None = None) -> pd.DataFrame:
+    """Expected accrual and events (per arm, total) by month since study start."""
+    if months is None:
+        months = np.arange(0, 61, 1.0)
+    p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
+    return expected_events_table(
+        months, scenario_accrual(scenario), scenario_hazards(scenario),
+        scenario.effect.hazard_ratio, scenario.dropout.hazard_per_day * DAYS_PER_MONTH, p,
+        scenario.trial.sample_size,
+    )

@@ -327,6 +327,7 @@ class Analysis(Frozen):
     lag_days: NonNegativeInt = 0  # from the data cut to the analysis (database lock)
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
     sides: Literal[1, 2] = 1
+    target_power: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.80  # for the design calculator
     stratified: bool = True
     ties: Literal["efron", "breslow"] = "efron"
 

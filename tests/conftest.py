@@ -59,3 +59,28 @@ def textbook(textbook_data) -> Scenario:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20260130)
+
+
+@pytest.fixture(scope="session")
+def record_validation():
+    """Append (quantity, reference, ours, tolerance) rows for docs/validation.md.
+
+    Active only when SIM_VALIDATION_LOG names a file (docs/build_validation.py sets it);
+    call it before asserting, so the table shows failures too.
+    """
+    import json
+    import os
+
+    target = os.environ.get("SIM_VALIDATION_LOG")
+
+    def record(quantity: str, reference_name: str, reference: float, ours: float,
+               tolerance: float) -> None:
+        if not target:
+            return
+        row = {"quantity": quantity, "reference_name": reference_name,
+               "reference": float(reference), "ours": float(ours),
+               "difference": float(ours) - float(reference), "tolerance": float(tolerance)}
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+
+    return record
