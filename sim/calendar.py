@@ -23,6 +23,8 @@ class StudyCalendar:
 
     start_date: dt.date
     closed_weekdays: tuple[str, ...] = ("Sat", "Sun")
+    closed_dates: frozenset[dt.date] = frozenset()
+    open_dates: frozenset[dt.date] = frozenset()  # make-up working days: open whatever else
     horizon_days: int = int(CALENDAR_YEARS * 365.25)
     open_day: np.ndarray = field(init=False, repr=False)
     next_open: np.ndarray = field(init=False, repr=False)
@@ -31,14 +33,36 @@ class StudyCalendar:
         weekday0 = self.start_date.weekday()
         days = np.arange(self.horizon_days + 1)
         closed = np.isin((weekday0 + days) % 7, [WEEKDAYS.index(d) for d in self.closed_weekdays])
+        closed[self.day_indices(self.closed_dates)] = True
+        closed[self.day_indices(self.open_dates)] = False
         if closed.all():
             raise ValueError("calendar.closed_weekdays closes every day: leave some open")
         object.__setattr__(self, "open_day", ~closed)
         object.__setattr__(self, "next_open", first_open_from(~closed))
 
+    def day_indices(self, dates: frozenset[dt.date]) -> np.ndarray:
+        days = np.asarray([(d - self.start_date).days for d in dates], dtype=np.int64)
+        return days[(days >= 0) & (days <= self.horizon_days)]
+
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> StudyCalendar:
-        return cls(scenario.trial.start_date, scenario.calendar.closed_weekdays)
+        cal = scenario.calendar
+        start = scenario.trial.start_date
+        closed, makeup = public_holidays(cal.holidays, cal.subdivision, start)
+        for closure in cal.closures:
+            n = (closure.end - closure.start).days
+            closed |= {closure.start + dt.timedelta(days=k) for k in range(n + 1)}
+        return cls(start, cal.closed_weekdays, frozenset(closed),
+                   frozenset(makeup | set(cal.makeup_working_days)))
+
+    def closed_reason(self, day: int) -> str:
+        """Why a clinic day is closed ('' if open), for audit tables."""
+        date = self.to_date(day)
+        if self.is_open(day):
+            return ""
+        if date in self.closed_dates:
+            return "holiday or closure"
+        return "weekend"
 
     def is_open(self, day: int) -> bool:
         return bool(self.open_day[day]) if day <= self.horizon_days else True
@@ -61,6 +85,29 @@ class StudyCalendar:
 
     def day_of(self, date: dt.date) -> int:
         return (date - self.start_date).days
+
+
+def public_holidays(
+    country: str | None, subdivision: str | None, start: dt.date
+) -> tuple[set[dt.date], set[dt.date]]:
+    """(closed public holidays, make-up working days) from the `holidays` library.
+
+    The library names a day off moved from a weekend "Day off (substituted from MM/DD/YYYY)";
+    that weekend date is then a working day (China's adjusted working weekends).
+    """
+    if country is None:
+        return set(), set()
+    import holidays as holidays_lib
+
+    years = range(start.year, start.year + CALENDAR_YEARS + 1)
+    table = holidays_lib.country_holidays(country, subdiv=subdivision, years=years)
+    makeup = set()
+    for name in table.values():
+        for part in name.split(";"):
+            if "substituted from" in part:
+                text = part.split("substituted from")[1].strip(" )")
+                makeup.add(dt.datetime.strptime(text, "%m/%d/%Y").date())
+    return set(table.keys()), makeup
 
 
 def first_open_from(open_day: np.ndarray) -> np.ndarray:

@@ -656,13 +656,25 @@ def lachin_foulkes_power(
 
 
 def scenario_accrual(scenario) -> list[tuple[float | None, float]]:
-    """Randomizations per month: the screening table x (1 - screen failure), shifted by the
-    mean screening time (a leading zero-rate period), as the closed forms see entry times."""
+    """Randomizations per month: the sites' screening tables added up (each from its
+    activation), x (1 - screen failure), shifted by the mean screening time. Site caps and
+    rate heterogeneity (mean 1) are outside the closed form."""
     enrollment = scenario.enrollment
-    passed = 1.0 - enrollment.screen_failure
+    passed = 1.0 - enrollment.failure_probability
     delay = (enrollment.screening_days.min + enrollment.screening_days.max) / 2 / DAYS_PER_MONTH
-    table: list[tuple[float | None, float]] = [(delay, 0.0)] if delay > 0 else []
-    table += [(row.months, row.per_month * passed) for row in enrollment.screening_rate]
+    start = scenario.trial.start_date
+    pieces = []  # (start_month, end_month or inf, rate) per site row
+    for site in enrollment.site_list(start):
+        t = (site.activation_date - start).days / DAYS_PER_MONTH + delay
+        for row in site.screening_rate:
+            end = t + row.months if row.months is not None else math.inf
+            pieces.append((t, end, row.per_month * passed))
+            t = end
+    cuts = sorted({0.0, *(p[0] for p in pieces), *(p[1] for p in pieces if p[1] < math.inf)})
+    table: list[tuple[float | None, float]] = []
+    for lo, hi in zip(cuts, [*cuts[1:], math.inf], strict=True):
+        rate = sum(r for a, b, r in pieces if a <= lo < b)
+        table.append((None if hi == math.inf else hi - lo, rate))
     return table
 
 

@@ -1,11 +1,16 @@
-"""Enrollment: screening arrivals, the screening period, screen failure, randomization order.
+"""Enrollment: sites, screening arrivals, the screening funnel, randomization order, closure.
 
-Vectorized over a chunk of R replicates. Screening arrivals are a non-homogeneous Poisson
-process with a piecewise-constant rate (the ramp-up table), drawn by inverting the cumulative
-intensity: arrival k = Lambda^-1(E_1 + ... + E_k), E_i ~ Exp(1). A screened patient takes a
-whole number of days to screen, fails with probability `screen_failure`, and otherwise is
-randomized on the first open clinic day after screening, until `sample_size` are randomized;
-then enrollment closes.
+Vectorized over a chunk of R replicates. Each site's screening arrivals are a non-homogeneous
+Poisson process from its activation day with a piecewise-constant rate (its ramp-up table),
+drawn by inverting the cumulative intensity: arrival k = Lambda^-1(E_1 + ... + E_k),
+E_i ~ Exp(1). With `site_heterogeneity` (a gamma shape a), each site's rate in each replicate
+is multiplied by G ~ Gamma(a, 1/a) (mean 1, variance 1/a): the Poisson-gamma model of
+Anisimov & Fedorov (2007), so that planners see the extra spread of site performance.
+
+A screening starts on the first open day on or after the arrival, takes a whole number of
+days, and fails with the funnel's probability (criteria checked in order, the first failed
+one recorded as the reason); a pass is randomized on the first open day after screening, up
+to a site's cap, until `sample_size` are randomized; then enrollment closes.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from sim.calendar import StudyCalendar
-from sim.scenario import DAYS_PER_MONTH, Enrollment, RatePeriod
+from sim.scenario import DAYS_PER_MONTH, Enrollment, RatePeriod, Site
 
-MAX_TOP_UPS = 50
+MAX_TOP_UPS = 6
 SORT_KEY_MAX = np.iinfo(np.int16).max  # clinic days beyond ~89 years sort together
+PASSED = -1  # reason code of a screening that passed every criterion
 
 
 @dataclass(frozen=True)
@@ -27,10 +34,12 @@ class EnrolledPatients:
 
     rand_day: np.ndarray  # int: clinic day of randomization
     stratum: np.ndarray  # int: index into scenario.randomization.strata
+    site: np.ndarray  # int: index into the site list
     screen_day: np.ndarray  # int: day screening started
     first_screen_day: np.ndarray  # (R,) first patient in
-    n_screened: np.ndarray  # (R,) screenings started up to the day enrollment closed
+    n_screened: np.ndarray  # (R,) screenings started while enrollment was open
     n_screen_failed: np.ndarray  # (R,)
+    screening: pd.DataFrame  # counts summed over the chunk: site, month, what, count
 
 
 def cumulative_intensity(periods: tuple[RatePeriod, ...]) -> tuple[np.ndarray, np.ndarray, float]:
@@ -63,28 +72,72 @@ def invert_intensity(levels: np.ndarray, periods: tuple[RatePeriod, ...]) -> np.
 
 
 def expected_screens_needed(enrollment: Enrollment, sample_size: int) -> int:
-    """Screenings to draw per replicate: the mean plus 6 sd of the negative binomial, plus 8."""
-    p = 1.0 - enrollment.screen_failure
+    """Screenings to draw per site: the mean plus 6 sd of the negative binomial, plus 8."""
+    p = 1.0 - enrollment.failure_probability
     mean = sample_size / p
     sd = np.sqrt(sample_size * (1 - p)) / p
     return int(np.ceil(mean + 6 * sd)) + 8
 
 
+def funnel_thresholds(enrollment: Enrollment) -> np.ndarray:
+    """Cumulative pass probabilities c_k = p_1...p_k; one overall step without criteria."""
+    if enrollment.criteria:
+        return np.cumprod([c.pass_probability for c in enrollment.criteria])
+    return np.asarray([1.0 - enrollment.failure_probability])
+
+
+def failure_reasons(enrollment: Enrollment) -> list[str]:
+    if enrollment.criteria:
+        return [c.name for c in enrollment.criteria]
+    return ["screen failure"]
+
+
+def draw_site_arrivals(
+    sites: tuple[Site, ...], start_day: np.ndarray, heterogeneity: float | None,
+    n_reps: int, n_screens: int, rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Arrival clock days (R, S * M) of M screenings per site, and each one's site index."""
+    frailty = (
+        rng.gamma(heterogeneity, 1.0 / heterogeneity, (n_reps, len(sites)))
+        if heterogeneity is not None else np.ones((n_reps, len(sites)))
+    )
+    columns = []
+    for s, site in enumerate(sites):
+        levels = np.cumsum(rng.standard_exponential((n_reps, n_screens)), axis=1)
+        columns.append(start_day[s] + invert_intensity(levels / frailty[:, s:s + 1],
+                                                       site.screening_rate))
+    arrival = np.concatenate(columns, axis=1)
+    site = np.repeat(np.arange(len(sites)), n_screens)
+    return arrival, np.broadcast_to(site, arrival.shape)
+
+
 def draw_screenings(
-    enrollment: Enrollment, n_reps: int, n_screens: int, n_strata: int,
-    stratum_p: np.ndarray, rng: np.random.Generator,
+    enrollment: Enrollment, sites: tuple[Site, ...], start_day: np.ndarray, n_reps: int,
+    n_screens: int, stratum_p: np.ndarray, rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """Bulk draws for `n_screens` consecutive screenings of each replicate."""
-    gaps = rng.standard_exponential((n_reps, n_screens))
-    days = rng.integers(
-        enrollment.screening_days.min, enrollment.screening_days.max + 1, (n_reps, n_screens)
+    """Bulk draws for `n_screens` screenings per site of each replicate, in arrival order."""
+    arrival, site = draw_site_arrivals(
+        sites, start_day, enrollment.site_heterogeneity, n_reps, n_screens, rng
     )
-    passed = rng.random((n_reps, n_screens)) >= enrollment.screen_failure
+    shape = arrival.shape
+    days = rng.integers(enrollment.screening_days.min, enrollment.screening_days.max + 1, shape)
+    reason = np.searchsorted(-funnel_thresholds(enrollment), -rng.random(shape), side="right")
+    n_reasons = len(funnel_thresholds(enrollment))
     stratum = np.minimum(
-        np.searchsorted(np.cumsum(stratum_p), rng.random((n_reps, n_screens)), side="right"),
-        n_strata - 1,
+        np.searchsorted(np.cumsum(stratum_p), rng.random(shape), side="right"),
+        len(stratum_p) - 1,
     )
-    return {"gaps": gaps, "days": days, "passed": passed, "stratum": stratum}
+    order = np.argsort(arrival, axis=1, kind="stable")
+    draws = {"arrival": arrival, "site": site, "days": days,
+             "reason": np.where(reason >= n_reasons, PASSED, reason), "stratum": stratum}
+    return {k: np.take_along_axis(v, order, axis=1) for k, v in draws.items()}
+
+
+def rank_within_group(group: np.ndarray, n_groups: int, mask: np.ndarray) -> np.ndarray:
+    """0-based order of each masked element among masked elements of its group, per row."""
+    onehot = (group[..., None] == np.arange(n_groups)) & mask[..., None]
+    counts = np.cumsum(onehot, axis=1) - 1
+    return np.take_along_axis(counts, group[..., None], axis=2)[..., 0]
 
 
 def enroll_patients(
@@ -92,49 +145,107 @@ def enroll_patients(
     calendar: StudyCalendar, n_reps: int, rng: np.random.Generator,
 ) -> EnrolledPatients:
     """Screen until `sample_size` are randomized in every replicate; see the module docstring."""
+    sites = enrollment.site_list(calendar.start_date)
+    start_day = np.asarray([calendar.day_of(s.activation_date) for s in sites], dtype=float)
     n_screens = expected_screens_needed(enrollment, sample_size)
-    draws = draw_screenings(enrollment, n_reps, n_screens, len(stratum_p), stratum_p, rng)
     for _ in range(MAX_TOP_UPS):
-        short = draws["passed"].sum(axis=1) < sample_size
-        if not short.any():
-            break
-        # Rare: some replicate screened fewer passes than needed; extend every replicate
-        # (draws stay a deterministic function of the chunk's stream).
-        more = draw_screenings(enrollment, n_reps, n_screens, len(stratum_p), stratum_p, rng)
-        draws = {k: np.concatenate([draws[k], more[k]], axis=1) for k in draws}
-    else:
-        raise RuntimeError("screening never produced enough randomized patients")
-    return randomize_screened(draws, enrollment, sample_size, calendar)
+        draws = draw_screenings(enrollment, sites, start_day, n_reps, n_screens, stratum_p, rng)
+        enrolled = randomize_screened(draws, enrollment, sites, sample_size, calendar)
+        if enrolled is not None:
+            return enrolled
+        # Rare: some replicate ran out of drawn screenings (caps, slow sites); draw twice as
+        # many. Draws stay a deterministic function of the chunk's stream.
+        n_screens *= 2
+    raise ValueError(
+        "enrollment: the sites cannot randomize trial.sample_size patients (rate tables that "
+        "end, or caps too low); make each site's last rate row open-ended or raise the caps"
+    )
 
 
 def randomize_screened(
-    draws: dict[str, np.ndarray], enrollment: Enrollment, sample_size: int,
-    calendar: StudyCalendar,
-) -> EnrolledPatients:
-    arrival = invert_intensity(np.cumsum(draws["gaps"], axis=1), enrollment.screening_rate)
+    draws: dict[str, np.ndarray], enrollment: Enrollment, sites: tuple[Site, ...],
+    sample_size: int, calendar: StudyCalendar,
+) -> EnrolledPatients | None:
+    arrival = draws["arrival"]
     finite = np.isfinite(arrival)
     screen_day = calendar.next_open_day(np.where(finite, np.floor(arrival), 0).astype(np.int64))
-    ready = screen_day + draws["days"]
-    rand_day = calendar.next_open_day(ready)
-    eligible = draws["passed"] & finite
-    if (eligible.sum(axis=1) < sample_size).any():
-        raise ValueError(
-            "enrollment.screening_rate: the rate table ends (months given for every row) "
-            f"before {sample_size} patients can be randomized; make the last row open-ended"
-        )
+    rand_day = calendar.next_open_day(screen_day + draws["days"])
+    eligible = (draws["reason"] == PASSED) & finite
     # Randomization order: by randomization day, then by screening order (stable sort).
     # A stable sort on a 16-bit key is a radix sort: fast, and ties keep screening order.
     key = np.where(eligible, np.minimum(rand_day, SORT_KEY_MAX - 1), SORT_KEY_MAX)
-    order = np.argsort(key.astype(np.int16), axis=1, kind="stable")[:, :sample_size]
-    rand_sorted = np.take_along_axis(rand_day, order, axis=1)
+    order = np.argsort(key.astype(np.int16), axis=1, kind="stable")
+    caps = np.asarray([s.cap or sample_size for s in sites])
+    site_sorted = np.take_along_axis(draws["site"], order, axis=1)
+    elig_sorted = np.take_along_axis(eligible, order, axis=1)
+    within_cap = elig_sorted & (rank_within_group(site_sorted, len(sites), elig_sorted)
+                                < caps[site_sorted])
+    if (within_cap.sum(axis=1) < sample_size).any():
+        return None
+    # The first sample_size within-cap patients in randomization order are randomized.
+    picked = np.argsort(~within_cap, axis=1, kind="stable")[:, :sample_size]
+    take = np.take_along_axis(order, picked, axis=1)
+    rand_sorted = np.take_along_axis(rand_day, take, axis=1)
     close_day = rand_sorted[:, -1]
-    screened = finite & (screen_day <= close_day[:, None])
-    failed = screened & ~draws["passed"]
+    site_full_day = cap_reached_day(rand_sorted, np.take_along_axis(draws["site"], take, axis=1),
+                                    caps, len(sites))
+    site_close = np.minimum(close_day[:, None], site_full_day)
+    screened = finite & (screen_day <= np.take_along_axis(site_close, draws["site"], axis=1))
+    failed = screened & (draws["reason"] != PASSED)
     return EnrolledPatients(
         rand_day=rand_sorted,
-        stratum=np.take_along_axis(draws["stratum"], order, axis=1),
-        screen_day=np.take_along_axis(screen_day, order, axis=1),
-        first_screen_day=screen_day[:, 0],
+        stratum=np.take_along_axis(draws["stratum"], take, axis=1),
+        site=np.take_along_axis(draws["site"], take, axis=1),
+        screen_day=np.take_along_axis(screen_day, take, axis=1),
+        first_screen_day=np.where(screened, screen_day, SORT_KEY_MAX).min(axis=1),
         n_screened=screened.sum(axis=1),
         n_screen_failed=failed.sum(axis=1),
+        screening=screening_counts(
+            calendar, sites, failure_reasons(enrollment), screen_day, draws, screened,
+            rand_sorted, np.take_along_axis(draws["site"], take, axis=1),
+        ),
     )
+
+
+def cap_reached_day(rand_day: np.ndarray, site: np.ndarray, caps: np.ndarray,
+                    n_sites: int) -> np.ndarray:
+    """(R, S) day each site randomized its cap-th patient (large if never): it stops screening."""
+    rank = rank_within_group(site, n_sites, np.ones_like(site, dtype=bool))
+    at_cap = rank == caps[site] - 1
+    out = np.full((rand_day.shape[0], n_sites), np.iinfo(np.int64).max // 4, dtype=np.int64)
+    rows, cols = np.nonzero(at_cap)
+    out[rows, site[rows, cols]] = rand_day[rows, cols]
+    return out
+
+
+def month_index(calendar: StudyCalendar, day: np.ndarray) -> np.ndarray:
+    """Calendar month of clock days as months since the start date's month (0, 1, ...)."""
+    dates = calendar.to_datetime64(day).astype("datetime64[M]")
+    return (dates - np.datetime64(calendar.start_date, "M")).astype(np.int64)
+
+
+def screening_counts(
+    calendar: StudyCalendar, sites: tuple[Site, ...], reasons: list[str],
+    screen_day: np.ndarray, draws: dict[str, np.ndarray], screened: np.ndarray,
+    rand_day: np.ndarray, rand_site: np.ndarray,
+) -> pd.DataFrame:
+    """Screened, failed by reason and randomized per site and calendar month, summed over
+    the chunk's replicates (divide by the replicate count for a per-trial mean)."""
+    n_sites, whats = len(sites), ["screened", *[f"failed: {r}" for r in reasons], "randomized"]
+    s_month = month_index(calendar, np.where(screened, screen_day, 0))
+    r_month = month_index(calendar, rand_day)
+    n_months = int(max(s_month[screened].max(initial=0), r_month.max())) + 1
+    counts = np.zeros((n_sites, n_months, len(whats)))
+    site = draws["site"]
+    np.add.at(counts, (site[screened], s_month[screened], 0), 1)
+    failed = screened & (draws["reason"] != PASSED)
+    np.add.at(counts, (site[failed], s_month[failed], 1 + draws["reason"][failed]), 1)
+    np.add.at(counts, (rand_site.ravel(), r_month.ravel(), len(whats) - 1), 1)
+    s_idx, m_idx, w_idx = np.nonzero(counts)
+    start = np.datetime64(calendar.start_date, "M")
+    return pd.DataFrame({
+        "site": np.asarray([s.name for s in sites])[s_idx],
+        "month": (start + m_idx.astype("timedelta64[M]")).astype(str),
+        "what": pd.Categorical(np.asarray(whats)[w_idx], categories=whats, ordered=True),
+        "count": counts[s_idx, m_idx, w_idx],
+    })

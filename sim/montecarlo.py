@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -75,19 +76,33 @@ def default_workers() -> int:
 def run_to_parquet(
     model: TrialModel, n_reps: int, seed: int, workers: int, folder: Path,
     keep_patients: int = 0, on_chunk: Callable[[int], None] | None = None,
-) -> None:
-    """Write replicates.parquet (and patients.parquet when kept) into `folder`, streaming."""
+) -> dict[str, pd.DataFrame]:
+    """Write replicates.parquet (and patients.parquet when kept) into `folder`, streaming.
+
+    Returns the additive tables summed over all chunks (see `ChunkResult.sums`).
+    """
     writers: dict[str, pq.ParquetWriter] = {}
+    sums: dict[str, pd.DataFrame] = {}
     try:
         for result in iterate_chunks(model, n_reps, seed, workers, keep_patients):
             append(writers, folder / "replicates.parquet", result.replicates)
             if result.patients is not None:
                 append(writers, folder / "patients.parquet", result.patients)
+            add_sums(sums, result.sums)
             if on_chunk:
                 on_chunk(len(result.replicates))
     finally:
         for writer in writers.values():
             writer.close()
+    return sums
+
+
+def add_sums(total: dict[str, pd.DataFrame], new: dict[str, pd.DataFrame]) -> None:
+    """Add a chunk's count tables into the running totals (kept small by grouping)."""
+    for name, frame in new.items():
+        keys = [c for c in frame.columns if c != "count"]
+        both = frame if name not in total else pd.concat([total[name], frame])
+        total[name] = both.groupby(keys, as_index=False, sort=True, observed=True)["count"].sum()
 
 
 def append(writers: dict[str, pq.ParquetWriter], path: Path, frame) -> None:

@@ -52,7 +52,10 @@ def run_scenario(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         started = time.perf_counter()
-        run_to_parquet(model, reps, seed, workers, staging, keep_patients, on_chunk=on_chunk)
+        sums = run_to_parquet(model, reps, seed, workers, staging, keep_patients,
+                              on_chunk=on_chunk)
+        for name, table in sums.items():
+            per_trial_table(table, reps).to_csv(staging / f"{name}.csv", index=False)
         replicates = pd.read_parquet(staging / "replicates.parquet")
         summary = summarize(replicates, scenario)
         summary.to_csv(staging / "summary.csv", index=False)
@@ -68,6 +71,16 @@ def run_scenario(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return RunOutputs(out, summary, milestones, wall)
+
+
+def per_trial_table(sums: pd.DataFrame, reps: int) -> pd.DataFrame:
+    """Counts summed over replicates -> mean per simulated trial, one column per `what`."""
+    keys = [c for c in sums.columns if c not in ("what", "count")]
+    wide = sums.assign(count=sums["count"] / reps).pivot_table(
+        index=keys, columns="what", values="count", fill_value=0.0, observed=False
+    )
+    wide.columns = wide.columns.astype(str)
+    return wide.reset_index().rename_axis(columns=None)
 
 
 def publish(staging: Path, out: Path) -> None:

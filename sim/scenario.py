@@ -103,19 +103,68 @@ class DayRange(Frozen):
         return self
 
 
-class Enrollment(Frozen):
+class Site(Frozen):
+    """A site: screening arrivals from its activation date, with its own ramp-up table."""
+
+    name: str
+    activation_date: dt.date
     screening_rate: tuple[RatePeriod, ...]
-    screening_days: DayRange = DayRange()
-    screen_failure: Probability = 0.0
+    cap: PositiveInt | None = None  # most patients this site may randomize
 
     _check_rates = field_validator("screening_rate")(check_rate_table)
 
-    @field_validator("screen_failure")
+
+class Criterion(Frozen):
+    """One eligibility check of the screening funnel, passed with `pass_probability`."""
+
+    name: str
+    pass_probability: Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class Enrollment(Frozen):
+    """Screening arrivals (one site: `screening_rate`; several: `sites`), screening time, and
+    screen failure (overall: `screen_failure`; or a funnel: `criteria`, checked in order, the
+    first failed one being the recorded reason)."""
+
+    screening_rate: tuple[RatePeriod, ...] | None = None
+    sites: tuple[Site, ...] = ()
+    site_heterogeneity: PositiveFloat | None = None  # Poisson-gamma shape (Anisimov-Fedorov)
+    screening_days: DayRange = DayRange()
+    screen_failure: Probability | None = None
+    criteria: tuple[Criterion, ...] = ()
+
+    @field_validator("screening_rate")
     @classmethod
-    def check_some_pass(cls, value: float) -> float:
-        if value >= 1.0:
-            raise ValueError("screen_failure 1 means nobody is ever randomized: use < 1")
-        return value
+    def check_rates(cls, value: tuple[RatePeriod, ...] | None) -> tuple[RatePeriod, ...] | None:
+        return None if value is None else check_rate_table(value)
+
+    @model_validator(mode="after")
+    def check_one_source_each(self) -> Enrollment:
+        if (self.screening_rate is None) == (not self.sites):
+            raise ValueError(
+                "give either screening_rate (one site open at the start) or sites (a list)"
+            )
+        if self.screen_failure is not None and self.criteria:
+            raise ValueError("give either screen_failure or criteria (a funnel), not both")
+        if self.failure_probability >= 1.0:
+            raise ValueError("screen failure is 1: nobody would ever be randomized; lower it")
+        names = [site.name for site in self.sites]
+        if len(set(names)) != len(names):
+            raise ValueError(f"site names repeat in {names}: give each site its own name")
+        return self
+
+    @property
+    def failure_probability(self) -> float:
+        if self.criteria:
+            return 1.0 - math.prod(c.pass_probability for c in self.criteria)
+        return self.screen_failure or 0.0
+
+    def site_list(self, start: dt.date) -> tuple[Site, ...]:
+        """The sites; the one-site shortcut becomes a site open at the study start."""
+        if self.sites:
+            return self.sites
+        assert self.screening_rate is not None
+        return (Site(name="site 1", activation_date=start, screening_rate=self.screening_rate),)
 
 
 # --- randomization -------------------------------------------------------------------------
@@ -314,8 +363,44 @@ class Radiotherapy(Frozen):
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
+class Closure(Frozen):
+    start: dt.date
+    end: dt.date
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def check_order(self) -> Closure:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}: dates out of order")
+        return self
+
+
 class Calendar(Frozen):
+    """Open clinic days: not a closed weekday, not a public holiday of `holidays` (a country
+    code of the `holidays` library, e.g. CN), not in `closures`; `makeup_working_days` are
+    open whatever the weekday (China's adjusted working weekends; with `holidays`, the ones
+    the library names as substitutes are added automatically)."""
+
     closed_weekdays: tuple[Weekday, ...] = ("Sat", "Sun")
+    holidays: str | None = None
+    subdivision: str | None = None
+    closures: tuple[Closure, ...] = ()
+    makeup_working_days: tuple[dt.date, ...] = ()
+
+    @field_validator("holidays")
+    @classmethod
+    def check_country(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        import holidays as holidays_lib
+
+        supported = holidays_lib.list_supported_countries()
+        if value not in supported:
+            raise ValueError(
+                f"unknown holiday country {value!r}: use an ISO 3166 code the holidays "
+                "library supports, e.g. CN, US, DE (or null for no public holidays)"
+            )
+        return value
 
 
 class Analysis(Frozen):
@@ -367,6 +452,19 @@ class Scenario(Frozen):
             raise ValueError(
                 f"analysis.cut_date {cut} is not after trial.start_date "
                 f"{self.trial.start_date}: dates out of order (put the cut later)"
+            )
+        for i, site in enumerate(self.enrollment.sites):
+            if not self.trial.start_date <= site.activation_date < self.trial.completion_date:
+                raise ValueError(
+                    f"enrollment.sites.{i}.activation_date {site.activation_date} is outside "
+                    f"the study ({self.trial.start_date} to {self.trial.completion_date}): "
+                    "activate the site between the start and the completion date"
+                )
+        caps = [site.cap for site in self.enrollment.sites]
+        if caps and None not in caps and sum(caps) < self.trial.sample_size:  # type: ignore[arg-type]
+            raise ValueError(
+                f"enrollment.sites caps add up to {sum(caps)} < trial.sample_size "  # type: ignore[arg-type]
+                f"{self.trial.sample_size}: raise a cap or remove one"
             )
         if self.radiotherapy is not None and self.treatment is None:
             raise ValueError("radiotherapy starts with cycle 1, so it needs a treatment block")

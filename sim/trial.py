@@ -50,8 +50,15 @@ def chunk_streams(seed: int, chunk: int) -> dict[str, np.random.Generator]:
 
 @dataclass(frozen=True)
 class ChunkResult:
+    """One chunk's rows: per replicate, per kept patient, and additive tables.
+
+    `sums` are counts summed over the chunk's replicates (key columns + a `count` column);
+    the run adds them over chunks and divides by the replicate count.
+    """
+
     replicates: pd.DataFrame
     patients: pd.DataFrame | None
+    sums: dict[str, pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,7 @@ class TrialModel:
     schedule: ScanSchedule
     stratum_p: np.ndarray
     date_cut_day: float
+    sites: tuple
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> TrialModel:
@@ -74,6 +82,7 @@ class TrialModel:
             schedule=ScanSchedule.from_assessments(scenario.assessments),
             stratum_p=np.asarray(list(scenario.randomization.strata.values())),
             date_cut_day=float(calendar.day_of(cut_date)) if cut_date else np.inf,
+            sites=scenario.enrollment.site_list(scenario.trial.start_date),
         )
 
 
@@ -185,7 +194,7 @@ def simulate_chunk(
                 pd.concat(patient_frames, ignore_index=True), on=["replicate", "patient"],
                 how="left",
             )
-    return ChunkResult(replicates, patients)
+    return ChunkResult(replicates, patients, {"screening": enrolled.screening})
 
 
 def treatment_stop(rand_day: np.ndarray, observed) -> tuple[np.ndarray, np.ndarray]:
@@ -240,6 +249,7 @@ def patient_table(model, enrolled, arm, latent, observed, cut, first_rep, n_keep
         "replicate": np.repeat(np.arange(first_rep, first_rep + n_keep), n),
         "patient": np.tile(np.arange(n), n_keep),
         "stratum": strata[enrolled.stratum[:n_keep].ravel()],
+        "site": np.asarray([s.name for s in model.sites])[enrolled.site[:n_keep].ravel()],
         "arm": np.asarray(ARMS)[arm[:n_keep].ravel()],
         "screen_date": cal.to_datetime64(enrolled.screen_day[:n_keep].ravel()),
         "randomization_date": cal.to_datetime64(rand.ravel()),

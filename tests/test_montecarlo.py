@@ -71,8 +71,9 @@ def test_run_writes_the_output_contract(tmp_path, capsys):
     code = main(["run", str(BASELINE), "--reps", "60", "--seed", "3", "--out", str(out),
                  "--workers", "1", "--keep-patients", "2", "--quiet"])
     assert code == 0, capsys.readouterr().err
-    assert {p.name for p in out.iterdir()} == {"summary.csv", "timeline.csv", "manifest.json",
-                                               "replicates.parquet", "patients.parquet"}
+    assert {p.name for p in out.iterdir()} >= {"summary.csv", "timeline.csv", "manifest.json",
+                                               "replicates.parquet", "patients.parquet",
+                                               "screening.csv"}
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns) == ["metric", "estimate", "mc_se", "ci_low", "ci_high"]
     assert SUMMARY_METRICS <= set(summary["metric"])
