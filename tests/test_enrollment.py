@@ -15,7 +15,7 @@ def test_arrival_counts_match_the_piecewise_poisson_mean(baseline, rng):
     # the count is Poisson, so its mean over R replicates has se sqrt(27 / R).
     reps = 4000
     gaps = rng.standard_exponential((reps, 200))
-    arrivals = invert_intensity(np.cumsum(gaps, axis=1), baseline.enrollment.screening_rate)
+    arrivals = invert_intensity(np.cumsum(gaps, axis=1), baseline.enrollment.sites[0].screening_rate)
     counts = (arrivals <= 5 * DAYS_PER_MONTH).sum(axis=1)
     assert abs(counts.mean() - 27) < 3 * np.sqrt(27 / reps)
     assert abs(counts.var() - 27) < 3 * 27 * np.sqrt(2 / reps)  # Poisson: variance = mean
@@ -37,9 +37,12 @@ def test_enrollment_randomizes_exactly_n_in_order_on_open_days(baseline, rng):
     assert enrolled.rand_day.shape == (300, 104)
     assert (np.diff(enrolled.rand_day, axis=1) >= 0).all()
     assert calendar.open_day[enrolled.rand_day].all()  # never on a Saturday or Sunday
-    # screening takes 7..28 days, then the next open day (at most 2 days later)
+    # screening takes 7..28 days, then the next open day: at most the longest closure later
+    # (9 days: Spring Festival 2026, 15-23 February)
     wait = enrolled.rand_day - enrolled.screen_day
-    assert wait.min() >= 7 and wait.max() <= 28 + 2
+    closed_run = np.diff(np.flatnonzero(calendar.open_day)).max() - 1
+    assert closed_run == 9
+    assert wait.min() >= 7 and wait.max() <= 28 + closed_run
 
 
 def test_screen_failure_share(baseline, rng):
@@ -57,7 +60,7 @@ def test_screen_failure_share(baseline, rng):
 def test_last_period_closed_table_that_runs_dry_is_an_error(baseline_data, rng):
     import pytest
 
-    scenario = vary(baseline_data, **{"enrollment.screening_rate": [{"months": 3, "per_month": 5}]})
+    scenario = vary(baseline_data, **{"enrollment.sites.0.screening_rate": [{"months": 3, "per_month": 5}]})
     calendar = StudyCalendar.from_scenario(scenario)
     with pytest.raises(ValueError, match="open-ended"):
         enroll_patients(scenario.enrollment, 104, np.array([0.45, 0.55]), calendar, 5, rng)

@@ -26,10 +26,10 @@ def test_scenario_is_frozen(baseline):
 
 def test_override_changes_one_field():
     scenario = load_scenario(
-        BASELINE, ["effect.hazard_ratio=0.79", "enrollment.screening_rate.3.per_month=10"]
+        BASELINE, ["effect.hazard_ratio=0.79", "enrollment.sites.0.screening_rate.3.per_month=10"]
     )
     assert scenario.effect.hazard_ratio == 0.79
-    assert scenario.enrollment.screening_rate[3].per_month == 10
+    assert scenario.enrollment.sites[0].screening_rate[3].per_month == 10
 
 
 def test_every_baseline_number_has_a_source_comment():
@@ -44,7 +44,7 @@ def test_every_baseline_number_has_a_source_comment():
 
 BAD_FIELDS = [
     # (dotted path, value, text the message must contain)
-    ("enrollment.screening_rate.0.per_month", -3, "greater than or equal to 0 (use a value >= 0"),
+    ("enrollment.sites.0.screening_rate.0.per_month", -3, "greater than or equal to 0 (use a value >= 0"),
     ("effect.hazard_ratio", 0, "greater than 0 (use a value > 0"),
     ("effect.hazard_ratio", -0.6, "greater than 0"),
     ("effect.hazard_ratio", "strong", "unable to parse string as a number (write a plain number"),
@@ -104,7 +104,7 @@ def test_bad_files_exit_2_and_write_nothing(tmp_path, capsys, text, needle):
     [
         ("effect.hazard_ratio=-1", "effect.hazard_ratio = -1"),
         ("analysis.event_target=200", "above trial.sample_size"),
-        ("enrollment.screening_rate.0.per_month=-2", "screening_rate.0.per_month = -2"),
+        ("enrollment.sites.0.screening_rate.0.per_month=-2", "screening_rate.0.per_month = -2"),
         ("efect.hazard_ratio=0.5", "unknown key"),
         ("trial.start_date=2029-01-01", "out of order"),
         ("effect.hazard_ratio", "PATH=VALUE"),
