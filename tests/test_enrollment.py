@@ -15,7 +15,8 @@ def test_arrival_counts_match_the_piecewise_poisson_mean(baseline, rng):
     # the count is Poisson, so its mean over R replicates has se sqrt(27 / R).
     reps = 4000
     gaps = rng.standard_exponential((reps, 200))
-    arrivals = invert_intensity(np.cumsum(gaps, axis=1), baseline.enrollment.sites[0].screening_rate)
+    table = baseline.enrollment.sites[0].screening_rate
+    arrivals = invert_intensity(np.cumsum(gaps, axis=1), table)
     counts = (arrivals <= 5 * DAYS_PER_MONTH).sum(axis=1)
     assert abs(counts.mean() - 27) < 3 * np.sqrt(27 / reps)
     assert abs(counts.var() - 27) < 3 * 27 * np.sqrt(2 / reps)  # Poisson: variance = mean
@@ -60,7 +61,8 @@ def test_screen_failure_share(baseline, rng):
 def test_last_period_closed_table_that_runs_dry_is_an_error(baseline_data, rng):
     import pytest
 
-    scenario = vary(baseline_data, **{"enrollment.sites.0.screening_rate": [{"months": 3, "per_month": 5}]})
+    closed_table = [{"months": 3, "per_month": 5}]
+    scenario = vary(baseline_data, **{"enrollment.sites.0.screening_rate": closed_table})
     calendar = StudyCalendar.from_scenario(scenario)
     with pytest.raises(ValueError, match="open-ended"):
         enroll_patients(scenario.enrollment, 104, np.array([0.45, 0.55]), calendar, 5, rng)

@@ -1,0 +1,145 @@
+"""Report: one self-contained HTML file, every figure and table in it, nothing outside."""
+
+from __future__ import annotations
+
+import base64
+import json
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+from sim.report import register
+from sim.run import run_scenario
+from sim.sweep import register as register_sweep
+from tests.conftest import TEXTBOOK
+from tests.test_sweep import run_command
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+class ReportParser(HTMLParser):
+    """Collects images, links, and the rows of every table (by its data-table name)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.references: list[str] = []
+        self.tables: dict[str, int] = {}
+        self.table: str | None = None
+        self.in_body = False
+        self.pre: list[str] = []
+        self.in_pre = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("src", "href", "data", "action", "poster"):
+            if key in attrs:
+                self.references.append(attrs[key])
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        if tag == "link" or tag == "script":
+            self.references.append(f"<{tag}>")
+        if tag == "table":
+            self.table = attrs.get("data-table")
+            self.tables[self.table] = 0
+        if tag == "tbody":
+            self.in_body = True
+        if tag == "tr" and self.in_body:
+            self.tables[self.table] += 1
+        if tag == "pre":
+            self.in_pre = True
+            self.pre.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self.in_body = False
+        if tag == "pre":
+            self.in_pre = False
+
+    def handle_data(self, data):
+        if self.in_pre:
+            self.pre[-1] += data
+
+
+def parse(path) -> ReportParser:
+    parser = ReportParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, textbook):
+    out = tmp_path_factory.mktemp("report") / "run"
+    run_scenario(textbook, out, reps=200, seed=5, workers=1, keep_patients=1,
+                 scenario_path=str(TEXTBOOK), overrides=[])
+    return out
+
+
+def assert_self_contained(report: ReportParser, n_figures: int) -> None:
+    assert len(report.images) == n_figures
+    for src in report.images:
+        prefix = "data:image/png;base64,"
+        assert src.startswith(prefix)
+        assert base64.b64decode(src[len(prefix):]).startswith(PNG)
+    # the only references are the embedded images: no file, link, script or stylesheet
+    assert all(ref.startswith("data:") for ref in report.references), report.references
+
+
+def test_run_report_has_every_figure_and_complete_tables(run, tmp_path):
+    out = tmp_path / "r.html"
+    assert run_command(["report", str(run), "--out", str(out)], register) == 0
+    report = parse(out)
+    assert_self_contained(report, n_figures=4)  # enrollment, events, analysis date, KM
+    assert report.tables["summary"] == len(pd.read_csv(run / "summary.csv"))
+    assert report.tables["timeline"] == len(pd.read_csv(run / "timeline.csv"))
+    text = out.read_text(encoding="utf-8")
+    # assumptions: the resolved scenario, the YAML's own source comments, the manifest
+    assert any("hazard_ratio: 0.6" in block for block in report.pre)
+    assert any("# NCT07271602 stripped to what closed forms" in block for block in report.pre)
+    assert any('"metrics_version": 1' in block for block in report.pre)
+    assert "Power <b>" in text
+
+
+def test_report_defaults_into_the_run_folder(run):
+    assert run_command(["report", str(run)], register) == 0
+    assert (run / "report.html").is_file()
+
+
+def test_sweep_report_has_the_sweep_figures_and_tables(tmp_path):
+    sweep = tmp_path / "sweep"
+    assert run_command(["sweep", str(TEXTBOOK), "--grid", "effect.hazard_ratio=0.6,0.8,1.0",
+                        "--reps", "100", "--out", str(sweep), "--workers", "1", "--quiet"],
+                       register_sweep) == 0
+    out = tmp_path / "s.html"
+    assert run_command(["report", str(sweep), "--out", str(out)], register) == 0
+    report = parse(out)
+    assert_self_contained(report, n_figures=3)  # power curve, trade-off, analysis dates
+    assert report.tables == {"sweep_key": 3, "sweep": 3}
+    manifest = json.loads((sweep / "manifest.json").read_text())
+    assert manifest["points"][2]["label"] in out.read_text(encoding="utf-8")
+
+
+def test_missing_scenario_file_is_said_not_hidden(run, tmp_path):
+    moved = tmp_path / "run"
+    import shutil
+
+    shutil.copytree(run, moved)
+    manifest = json.loads((moved / "manifest.json").read_text())
+    (moved / "manifest.json").write_text(json.dumps({**manifest, "scenario_path": "gone.yaml"}))
+    out = tmp_path / "r.html"
+    assert run_command(["report", str(moved), "--out", str(out)], register) == 0
+    assert "gone.yaml is not available here" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", ["not a run", "bad suffix"])
+def test_bad_report_input_exits_2_and_writes_nothing(run, tmp_path, capsys, case):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    out = tmp_path / ("r.html" if case == "not a run" else "r.pdf")
+    target = folder if case == "not a run" else run
+    assert run_command(["report", str(target), "--out", str(out)], register) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1
+    assert ("not a run folder" if case == "not a run" else ".html") in err
+    assert not out.exists() and list(folder.iterdir()) == []
