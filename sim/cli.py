@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,8 @@ def build_parser() -> ArgumentParser:
     design.add_argument("--out", type=Path, default=None,
                         help="folder for design.csv and expected_events.csv")
     design.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    for module in PLUGIN_MODULES:
+        import_module(module).register(sub)
     return parser
 
 
@@ -175,13 +178,16 @@ def format_summary(summary: pd.DataFrame) -> str:
 
 
 COMMANDS = {"validate": cmd_validate, "run": cmd_run, "design": cmd_design}
+# Modules that add their own subcommand with `register(subparsers)` and set `func`.
+PLUGIN_MODULES = ("sim.analyze", "sim.sweep", "sim.compare", "sim.plots", "sim.report")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return COMMANDS[args.command](args)
+        command = COMMANDS.get(args.command) or args.func
+        return command(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

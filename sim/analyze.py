@@ -1,0 +1,233 @@
+"""``python -m sim analyze PATIENTS``: the final analysis of a patient-level table.
+
+For the simulator's ``patients.parquet`` (one replicate at a time) or any trial's CSV/Parquet
+with one row per patient: log-rank (unstratified and stratified, exact with ties), Cox HR
+with Wald CI (Efron and Breslow, stratified and not), Kaplan-Meier median per arm with the
+Brookmeyer-Crowley interval. The same functions (`sim.analysis`) analyze every simulated
+data cut. A table the analysis cannot use gets one message naming the column and the rows at
+fault, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim import analysis
+from sim.scenario import ScenarioError
+
+SIMULATOR_COLUMNS = {"time": "pfs_days_at_cut", "event": "pfs_event_at_cut", "arm": "arm",
+                     "strata": "stratum"}
+
+
+@dataclass(frozen=True)
+class PatientData:
+    time: np.ndarray
+    event: np.ndarray
+    arm: np.ndarray  # 0 control, 1 experimental
+    stratum: np.ndarray | None
+    arm_labels: tuple[str, str]
+    strata_labels: tuple[str, ...]
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such file (give a CSV or Parquet table of patients)")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if path.suffix.lower() in (".csv", ".txt"):
+        return pd.read_csv(path)
+    raise ScenarioError(f"{path}: unknown table type {path.suffix!r} (use .csv or .parquet)")
+
+
+def rows_at_fault(mask: np.ndarray, index: pd.Index, limit: int = 8) -> str:
+    rows = [str(i) for i in index[mask][:limit]]
+    more = int(mask.sum()) - len(rows)
+    return ", ".join(rows) + (f" and {more} more" if more > 0 else "")
+
+
+def check_column(frame: pd.DataFrame, role: str, column: str) -> pd.Series:
+    if column not in frame.columns:
+        raise ScenarioError(
+            f"--{role} {column!r}: no such column (the table has {list(frame.columns)}); "
+            f"name the {role} column with --{role}"
+        )
+    return frame[column]
+
+
+def check_time(values: pd.Series, column: str) -> np.ndarray:
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna().to_numpy()
+    if bad.any():
+        raise ScenarioError(
+            f"column {column!r}: times must be numbers; rows {rows_at_fault(bad, values.index)} "
+            "are not (fix or drop those rows)"
+        )
+    negative = (numeric < 0).to_numpy()
+    if negative.any():
+        raise ScenarioError(
+            f"column {column!r}: times must be >= 0; rows "
+            f"{rows_at_fault(negative, values.index)} are negative"
+        )
+    return numeric.to_numpy(dtype=float)
+
+
+def check_event(values: pd.Series, column: str) -> np.ndarray:
+    if values.dtype == bool:
+        return values.to_numpy()
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = ~numeric.isin([0, 1]).to_numpy()
+    if bad.any():
+        raise ScenarioError(
+            f"column {column!r}: event flags must be 0 (censored) or 1 (event); rows "
+            f"{rows_at_fault(bad, values.index)} are not"
+        )
+    return numeric.to_numpy() == 1
+
+
+def check_arm(values: pd.Series, column: str, control: str | None) -> tuple[np.ndarray, tuple]:
+    labels = sorted(values.astype(str).unique())
+    if control is None:
+        control = "control" if "control" in labels else labels[0] if labels else ""
+    if len(labels) != 2 or control not in labels:
+        raise ScenarioError(
+            f"column {column!r}: needs exactly two arms with patients, one of them the control "
+            f"{control!r}; found {labels} (an arm with no patients cannot be compared; set "
+            "--control to the control arm's label)"
+        )
+    experimental = next(label for label in labels if label != control)
+    return (values.astype(str) == experimental).to_numpy().astype(np.int8), (control,
+                                                                             experimental)
+
+
+def check_strata(values: pd.Series, column: str, arm: np.ndarray) -> tuple[np.ndarray, tuple]:
+    codes, labels = pd.factorize(values.astype(str), sort=True)
+    for k, label in enumerate(labels):
+        arms = set(arm[codes == k])
+        if len(arms) < 2:
+            rows = rows_at_fault(codes == k, values.index)
+            raise ScenarioError(
+                f"column {column!r}: stratum {label!r} has patients of one arm only (rows "
+                f"{rows}); it carries no comparison: merge it with another stratum or drop it"
+            )
+    return codes.astype(np.int64), tuple(labels)
+
+
+def load_patients(
+    path: Path, time: str, event: str, arm: str, strata: str | None,
+    control: str | None = None, replicate: int | None = None,
+) -> PatientData:
+    frame = read_table(path)
+    if "replicate" in frame.columns:
+        chosen = int(frame["replicate"].min()) if replicate is None else replicate
+        frame = frame[frame["replicate"] == chosen]
+        if frame.empty:
+            raise ScenarioError(
+                f"--replicate {replicate}: not in {path} (see its replicate column)"
+            )
+    if "in_analysis" in frame.columns:
+        frame = frame[frame["in_analysis"].astype(bool)]
+    t = check_time(check_column(frame, "time", time), time)
+    e = check_event(check_column(frame, "event", event), event)
+    a, arm_labels = check_arm(check_column(frame, "arm", arm), arm, control)
+    s, strata_labels = (None, ())
+    if strata:
+        s, strata_labels = check_strata(check_column(frame, "strata", strata), strata, a)
+    return PatientData(t, e, a, s, arm_labels, strata_labels)
+
+
+def analyze_patients(data: PatientData, conf_level: float = 0.95) -> pd.DataFrame:
+    """One row per analysis: estimate, CI, statistic, one- and two-sided p."""
+    rows = []
+    strata_options = [("unstratified", None)]
+    if data.stratum is not None:
+        strata_options.append(("stratified", data.stratum))
+    for label, stratum in strata_options:
+        lr = analysis.logrank_test(data.time, data.event, data.arm, stratum)
+        rows.append({"analysis": f"log-rank, {label}", "estimate": float(lr.o1[0] - lr.e1[0]),
+                     "ci_low": np.nan, "ci_high": np.nan, "statistic": float(lr.chi2[0]),
+                     "z": float(lr.z[0]), "p_one_sided": float(lr.p_one[0]),
+                     "p_two_sided": float(lr.p_two[0])})
+        for ties in ("efron", "breslow"):
+            cox = analysis.cox_ph(data.time, data.event, data.arm, stratum, ties=ties,
+                                  conf_level=conf_level)
+            rows.append({"analysis": f"Cox HR ({ties}), {label}", "estimate": float(cox.hr[0]),
+                         "ci_low": float(cox.ci_low[0]), "ci_high": float(cox.ci_high[0]),
+                         "statistic": float(cox.z[0] ** 2), "z": float(cox.z[0]),
+                         "p_one_sided": float(cox.p_one[0]),
+                         "p_two_sided": float(cox.p_two[0])})
+    for code, name in enumerate(data.arm_labels):
+        mask = data.arm == code
+        med = analysis.km_median_ci(data.time[mask], data.event[mask], conf_level)
+        rows.append({"analysis": f"KM median, {name} (n={mask.sum()}, "
+                                 f"events={int(data.event[mask].sum())})",
+                     "estimate": med.median, "ci_low": med.ci_low, "ci_high": med.ci_high,
+                     "statistic": np.nan, "z": np.nan, "p_one_sided": np.nan,
+                     "p_two_sided": np.nan})
+    return pd.DataFrame(rows)
+
+
+def km_tables(data: PatientData, conf_level: float = 0.95) -> pd.DataFrame:
+    frames = []
+    for code, name in enumerate(data.arm_labels):
+        mask = data.arm == code
+        table = analysis.kaplan_meier(data.time[mask], data.event[mask], conf_level)
+        frames.append(table.assign(arm=name))
+    return pd.concat(frames, ignore_index=True)
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("analyze", help="final analysis of a patient-level table")
+    parser.add_argument("patients", type=Path, help="CSV or Parquet, one row per patient")
+    parser.add_argument("--time", default=SIMULATOR_COLUMNS["time"], help="time column")
+    parser.add_argument("--event", default=SIMULATOR_COLUMNS["event"], help="event 0/1 column")
+    parser.add_argument("--arm", default=SIMULATOR_COLUMNS["arm"], help="arm column")
+    parser.add_argument("--strata", default=None,
+                        help="stratum column (default: 'stratum' if present)")
+    parser.add_argument("--control", default=None, help="label of the control arm")
+    parser.add_argument("--replicate", type=int, default=None,
+                        help="replicate to analyze in a simulator table (default: the first)")
+    parser.add_argument("--conf-level", type=float, default=0.95)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="FILE.csv (plus FILE_km.csv) or FILE.json")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    parser.set_defaults(func=cmd_analyze)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    if args.out is not None and args.out.exists() and not args.force:
+        raise ScenarioError(f"--out {args.out}: exists; add --force to replace it")
+    if args.out is not None and args.out.suffix not in (".csv", ".json"):
+        raise ScenarioError(f"--out {args.out}: use a .csv or .json file name")
+    if not 0 < args.conf_level < 1:
+        raise ScenarioError(f"--conf-level {args.conf_level}: must be in (0, 1), e.g. 0.95")
+    strata = args.strata
+    if strata is None:
+        header = read_table(args.patients).columns
+        strata = SIMULATOR_COLUMNS["strata"] if SIMULATOR_COLUMNS["strata"] in header else None
+    data = load_patients(args.patients, args.time, args.event, args.arm, strata, args.control,
+                         args.replicate)
+    results = analyze_patients(data, args.conf_level)
+    print(f"{len(data.time)} patients, {int(data.event.sum())} events; control = "
+          f"{data.arm_labels[0]!r}, experimental = {data.arm_labels[1]!r}"
+          + (f"; strata {list(data.strata_labels)}" if data.stratum is not None else ""))
+    print(results.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    if args.out is not None:
+        write_results(args.out, results, km_tables(data, args.conf_level))
+    return 0
+
+
+def write_results(out: Path, results: pd.DataFrame, km: pd.DataFrame) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".json":
+        payload = {"results": results.to_dict(orient="records"),
+                   "kaplan_meier": km.to_dict(orient="records")}
+        out.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    else:
+        results.to_csv(out, index=False)
+        km.to_csv(out.with_name(out.stem + "_km.csv"), index=False)

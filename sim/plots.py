@@ -1,0 +1,678 @@
+"""Figures of a run and of a sweep, for a steering committee (PNG, drawn headless).
+
+Plot functions take data and ``ax=None`` and return the axes; `run_figures` and
+`sweep_figures` assemble them into captioned figures from an output folder. Figures are
+built on `matplotlib.figure.Figure` directly (no pyplot state, rendered by Agg), so they
+draw the same on a laptop, a server without a display, or in worker processes.
+
+Enrollment and event curves need every replicate's randomization and event-seen days, which
+replicates.parquet does not hold. `follow_up_days` replays the vectorized stages of the run
+(enrollment, randomization, latent outcomes, assessments) from the manifest's scenario and
+seed: chunk c draws only from SeedSequence(seed, spawn_key=(c,)), so the replay is exact. It
+is checked against the milestone dates of replicates.parquet; should they ever disagree, the
+curves are interpolated between the milestones instead, and the figure says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import matplotlib
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib import transforms
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from sim.scenario import DAYS_PER_MONTH, Scenario, parse_scenario
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ARM_COLORS = {"control": "#4C72B0", "experimental": "#DD8452"}
+BAND_COLOR = "#4C72B0"
+LINE_COLOR = "#1F3A68"
+REFERENCE_COLOR = "#B22222"
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+MAX_CURVE_REPS = 2000  # replicates replayed for the curves: bands to within a few days
+# Seaborn's look, applied only while our figures are built and saved (never set globally,
+# so importing this module leaves a caller's matplotlib settings alone).
+THEME = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
+
+
+def themed(func: Callable[P, R]) -> Callable[P, R]:
+    """Run `func` under THEME (rc_context), e.g. figure assembly and saving."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with matplotlib.rc_context(THEME):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A finished figure, its file stem and the sentence that explains it."""
+
+    name: str
+    figure: Figure
+    caption: str
+
+
+# --- data: curves across replicates ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Clock days (since trial start) of every randomization and every seen PFS event,
+    shape (R, N), sorted per row, inf where none; events as if follow-up went on past the cut.
+    `exact` is False when interpolated between milestone dates."""
+
+    rand_day: np.ndarray
+    event_day: np.ndarray
+    exact: bool
+
+
+def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
+    """Re-draw the vectorized stages of replicates 0..reps-1 (see the module docstring)."""
+    from sim.assessments import observe_outcomes
+    from sim.enrollment import enroll_patients
+    from sim.montecarlo import plan_chunks
+    from sim.outcomes import draw_latent_outcomes
+    from sim.randomization import randomize_by_block
+    from sim.trial import TrialModel, chunk_streams
+
+    model = TrialModel.from_scenario(scenario)
+    n = scenario.trial.sample_size
+    rand, events = [], []
+    for spec in plan_chunks(reps):
+        rng = chunk_streams(seed, spec.chunk)
+        enrolled = enroll_patients(scenario.enrollment, n, model.stratum_p, model.calendar,
+                                   spec.n_reps, rng["enrollment"])
+        arm = randomize_by_block(enrolled.stratum, scenario.randomization, rng["randomization"])
+        latent = draw_latent_outcomes(scenario, arm, rng["outcomes"])
+        observed = observe_outcomes(latent, model.schedule)
+        rand.append(enrolled.rand_day.astype(float))
+        events.append(enrolled.rand_day + observed.event_day)
+    return FollowUp(np.sort(np.vstack(rand), axis=1), np.sort(np.vstack(events), axis=1), True)
+
+
+def clock_days(dates: pd.Series, start: dt.date) -> np.ndarray:
+    """Days since `start` of datetime values; NaT -> inf (never happened)."""
+    values = pd.to_datetime(dates).to_numpy("datetime64[D]")
+    days = (values - np.datetime64(start, "D")).astype("timedelta64[D]").astype(float)
+    return np.where(np.isnat(values), np.inf, days)
+
+
+def milestone_follow_up(replicates: pd.DataFrame, scenario: Scenario) -> FollowUp:
+    """Curves interpolated between the milestone dates of replicates.parquet (fallback)."""
+    start, n = scenario.trial.start_date, scenario.trial.sample_size
+    counts = [0] + [int(np.ceil(n * q / 100)) for q in (25, 50, 75, 100)]
+    cols = ["first_patient_in", "randomized_25pct", "randomized_50pct", "randomized_75pct",
+            "randomized_100pct"]
+    days = np.column_stack([clock_days(replicates[f"{c}_date"], start) for c in cols])
+    k = np.arange(1, n + 1)
+    rand = np.vstack([np.interp(k, counts, row) for row in days])
+    target = scenario.analysis.event_target or 0
+    target_day = clock_days(replicates["target_events_date"], start)
+    events = np.full((len(replicates), n), np.inf)
+    for r, (first, last) in enumerate(zip(rand[:, 0], target_day, strict=True)):
+        if target and np.isfinite(last):
+            events[r, :target] = np.interp(np.arange(1, target + 1), [0, target], [first, last])
+    return FollowUp(rand, events, False)
+
+
+def check_replay(follow: FollowUp, replicates: pd.DataFrame, scenario: Scenario) -> bool:
+    """True when the replayed days give the milestone dates of replicates.parquet."""
+    start, n = scenario.trial.start_date, scenario.trial.sample_size
+    last = clock_days(replicates["randomized_100pct_date"], start)
+    if not np.array_equal(np.floor(follow.rand_day[:, n - 1]), last):
+        return False
+    target = scenario.analysis.event_target
+    if target is None:
+        return True
+    seen = clock_days(replicates["target_events_date"], start)
+    replayed = np.floor(follow.event_day[:, target - 1])
+    reached = np.isfinite(seen)
+    return bool(np.array_equal(replayed[reached], seen[reached]))
+
+
+def follow_up_days(run: Path, manifest: dict[str, Any], replicates: pd.DataFrame) -> FollowUp:
+    """Exact curves by replay when they check out, else interpolated between milestones."""
+    scenario = parse_scenario(manifest["scenario"], f"{run}/manifest.json")
+    reps = len(replicates)
+    try:
+        follow = replay_follow_up(scenario, int(manifest["seed"]), reps)
+    except (KeyError, ValueError):
+        return milestone_follow_up(replicates, scenario)
+    if check_replay(follow, replicates, scenario):
+        return follow
+    return milestone_follow_up(replicates, scenario)
+
+
+def count_by_day(days: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """(R, G): per replicate, how many of its sorted `days` are on or before each grid day."""
+    return np.vstack([np.searchsorted(row, grid, side="right") for row in days])
+
+
+def quantile_bands(counts: np.ndarray, grid: np.ndarray, start: dt.date) -> pd.DataFrame:
+    """Across replicates, the 5/25/50/75/95% quantiles of a count at each grid day."""
+    qs = np.quantile(counts, QUANTILES, axis=0, method="inverted_cdf")
+    frame = pd.DataFrame({"date": np.datetime64(start, "D") + grid.astype("timedelta64[D]")})
+    for q, values in zip(QUANTILES, qs, strict=True):
+        frame[f"q{round(q * 100):02d}"] = values
+    return frame
+
+
+def day_grid(end_day: float, step: int = 7) -> np.ndarray:
+    return np.arange(0, int(np.ceil(end_day)) + step, step)
+
+
+# --- plot functions: data in, axes out ------------------------------------------------------
+
+
+@themed
+def new_axes(width: float = 10.0, height: float = 5.5) -> Axes:
+    return Figure(figsize=(width, height), layout="constrained").add_subplot()
+
+
+def format_date_axis(ax: Axes, axis: str = "x") -> None:
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    locator = mdates.AutoDateLocator(minticks=5, maxticks=10)
+    target.set_major_locator(locator)
+    target.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
+
+
+def draw_bands(ax: Axes, bands: pd.DataFrame, what: str) -> None:
+    dates = bands["date"].to_numpy()
+    ax.fill_between(dates, bands["q05"], bands["q95"], color=BAND_COLOR, alpha=0.18,
+                    linewidth=0, label="middle 90% of replicates")
+    ax.fill_between(dates, bands["q25"], bands["q75"], color=BAND_COLOR, alpha=0.35,
+                    linewidth=0, label="middle 50% of replicates")
+    ax.plot(dates, bands["q50"], color=LINE_COLOR, linewidth=2, label=f"median {what}")
+
+
+def draw_date_line(ax: Axes, date: dt.date, label: str, style: str = "--") -> None:
+    ax.axvline(np.datetime64(date, "D"), color=REFERENCE_COLOR, linestyle=style, linewidth=1.3,
+               label=label)
+
+
+def plot_enrollment(bands: pd.DataFrame, target: int, ax: Axes | None = None) -> Axes:
+    """Cumulative patients randomized by calendar date: median, 50% and 90% bands, target.
+
+    `bands`: columns date, q05, q25, q50, q75, q95 (see `quantile_bands`).
+    """
+    ax = ax or new_axes()
+    draw_bands(ax, bands, "patients randomized")
+    ax.axhline(target, color=REFERENCE_COLOR, linestyle=":", linewidth=1.3,
+               label=f"sample size: {target} patients")
+    ax.set_ylabel("patients randomized (cumulative)")
+    ax.set_xlabel("calendar date")
+    ax.set_ylim(0, target * 1.08)
+    ax.set_yticks([int(np.ceil(target * q / 4)) for q in range(5)])  # quarters of the target
+    format_date_axis(ax)
+    ax.legend(loc="upper left", frameon=True)
+    return ax
+
+
+def plot_events(
+    bands: pd.DataFrame, target: int | None, completion_date: dt.date,
+    cut_date: dt.date | None = None, ax: Axes | None = None,
+) -> Axes:
+    """Cumulative PFS events seen by calendar date, with the event target and the dates.
+
+    `bands` as in `plot_enrollment`; `cut_date` is drawn only when it is not the completion date.
+    """
+    ax = ax or new_axes()
+    draw_bands(ax, bands, "PFS events seen")
+    if target is not None:
+        ax.axhline(target, color=REFERENCE_COLOR, linestyle=":", linewidth=1.3,
+                   label=f"event target: {target} events")
+    draw_date_line(ax, completion_date, f"registered completion {completion_date:%d %b %Y}")
+    if cut_date is not None and cut_date != completion_date:
+        draw_date_line(ax, cut_date, f"calendar data cut {cut_date:%d %b %Y}", style="-.")
+    ax.set_ylabel("PFS events seen (cumulative)")
+    ax.set_xlabel("calendar date")
+    ax.set_ylim(0, None)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    format_date_axis(ax)
+    ax.legend(loc="upper left", frameon=True)
+    return ax
+
+
+def plot_analysis_dates(
+    dates: pd.DataFrame, completion_date: dt.date, ax: Axes | None = None
+) -> Axes:
+    """ECDF of the final analysis date: share of replicates analysed by each date.
+
+    `dates`: columns date (NaT = never analysed, counted as later than any date) and label
+    (one line per label, e.g. per sweep point); optional bool column target_reached (the cut
+    came from the event target, not the calendar), whose share the legend then gives too.
+    """
+    ax = ax or new_axes()
+    labels = list(dict.fromkeys(dates["label"]))
+    colors = sns.color_palette("viridis" if len(labels) > 6 else "deep", len(labels))
+    completion = np.datetime64(completion_date, "D")
+    for label, color in zip(labels, colors, strict=True):
+        rows = dates[dates["label"] == label]
+        values = rows["date"].to_numpy("datetime64[D]")
+        n = len(values)
+        values = np.sort(values[~np.isnat(values)])
+        share = np.arange(1, len(values) + 1) / n
+        text = f"{label}: {percent(np.sum(values <= completion) / n)} by completion"
+        if "target_reached" in rows:
+            text += f", {percent(rows['target_reached'].mean())} at the event target"
+        ax.step(values, share, where="post", color=color, linewidth=2, label=text)
+    draw_date_line(ax, completion_date, f"registered completion {completion_date:%d %b %Y}")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("replicates with the final analysis done")
+    ax.set_xlabel("date of the final analysis")
+    format_date_axis(ax)
+    # below the axes: the curves fill the corners a legend would usually take
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2),
+              frameon=False, fontsize="small")
+    return ax
+
+
+def kaplan_meier(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier S(t) as step points (t, S) starting at (0, 1): S = prod(1 - d_i / n_i)."""
+    order = np.argsort(time, kind="stable")
+    time, event = time[order], event[order].astype(bool)
+    at_risk = len(time) - np.arange(len(time))
+    event_times = np.unique(time[event])
+    first = np.searchsorted(time, event_times, side="left")
+    d = np.array([np.sum(event & (time == t)) for t in event_times])
+    surv = np.cumprod(1 - d / at_risk[first])
+    return np.concatenate([[0.0], event_times]), np.concatenate([[1.0], surv])
+
+
+def plot_km(patients: pd.DataFrame, ax: Axes | None = None, step_months: int = 6) -> Axes:
+    """Kaplan-Meier PFS by arm at the data cut, censoring ticks, number at risk below.
+
+    `patients`: one replicate's rows of patients.parquet (pfs_days_at_cut, pfs_event_at_cut,
+    arm, in_analysis); only patients in the analysis are used.
+    """
+    ax = ax or new_axes(10.0, 6.2)
+    data = patients[patients["in_analysis"]]
+    months = data["pfs_days_at_cut"].to_numpy(float) / DAYS_PER_MONTH
+    events = data["pfs_event_at_cut"].to_numpy(bool)
+    arms = [a for a in ARM_COLORS if a in set(data["arm"])]
+    horizon = float(months.max()) if len(months) else step_months
+    ticks = np.arange(0, horizon + 1e-9, step_months)
+    for arm in arms:
+        mask = data["arm"].to_numpy() == arm
+        t, s = kaplan_meier(months[mask], events[mask])
+        t, s = np.append(t, months[mask].max()), np.append(s, s[-1])
+        ax.step(t, s, where="post", color=ARM_COLORS[arm], linewidth=2,
+                label=f"{arm} (n = {mask.sum()}, {events[mask].sum()} events)")
+        censored = months[mask & ~events]
+        s_at = s[np.searchsorted(t, censored, side="right") - 1]
+        ax.plot(censored, s_at, linestyle="none", marker="|", markersize=8,
+                color=ARM_COLORS[arm])
+    ax.plot([], [], linestyle="none", marker="|", markersize=8, color="dimgrey",
+            label="censored patient")
+    ax.set_xlim(-0.01 * horizon, max(ticks[-1], horizon) * 1.02)
+    ax.set_xticks(ticks)
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("progression-free survival")
+    ax.set_xlabel("months since randomization")
+    ax.legend(loc="upper right", frameon=True)
+    draw_at_risk(ax, months, data["arm"].to_numpy(), arms, ticks)
+    return ax
+
+
+def draw_at_risk(
+    ax: Axes, months: np.ndarray, arm: np.ndarray, arms: list[str], ticks: np.ndarray
+) -> None:
+    """Number at risk (PFS time >= tick) per arm, as rows of text under the x axis label."""
+    fig = ax.get_figure()
+    base = ax.get_xaxis_transform()  # x in data, y in axes fraction
+    header = transforms.offset_copy(base, fig=fig, y=-48, units="points")
+    ax.text(0, 0, "number at risk", transform=header, ha="center", va="top",
+            fontweight="bold", fontsize="small")
+    for i, name in enumerate(arms):
+        row = transforms.offset_copy(base, fig=fig, y=-62 - 13 * i, units="points")
+        at_risk = [(months[arm == name] >= t).sum() for t in ticks]
+        for t, count in zip(ticks, at_risk, strict=True):
+            ax.text(t, 0, str(count), transform=row, ha="center", va="top", fontsize="small",
+                    color=ARM_COLORS[name])
+        label = transforms.offset_copy(ax.transAxes, fig=fig, x=-22, y=-62 - 13 * i,
+                                       units="points")
+        ax.text(0, 0, name, transform=label, ha="right", va="top", fontsize="small",
+                color=ARM_COLORS[name])
+
+
+def errorbar_group(
+    ax: Axes, x: Any, y: Any, se: Any, label: str | None, color: Any, joined: bool
+) -> None:
+    ax.errorbar(x, y, yerr=1.96 * np.asarray(se, dtype=float), marker="o", capsize=4,
+                linewidth=1.8, color=color, label=label, linestyle="-" if joined else "none")
+
+
+def plot_power_curve(
+    table: pd.DataFrame, x: str, hue: str | None = None, alpha: float | None = None,
+    ax: Axes | None = None, metric: str = "power",
+) -> Axes:
+    """Power (share of replicates rejecting H0) across a sweep axis, +-1.96 MC SE bars.
+
+    `table`: rows of sweep.csv (`x`, `metric`, `<metric>_mc_se`, optional `hue`). A
+    non-numeric `x` is drawn as categories in table order. `alpha`, when given, draws the
+    nominal type I error (what power should be at HR = 1).
+    """
+    ax = ax or new_axes()
+    numeric = pd.api.types.is_numeric_dtype(table[x])
+    groups = [(None, table)] if hue is None else list(table.groupby(hue, sort=False))
+    colors = sns.color_palette("deep", len(groups))
+    for (name, group), color in zip(groups, colors, strict=True):
+        group = group.sort_values(x) if numeric else group
+        xs = group[x].to_numpy() if numeric else np.arange(len(group))
+        errorbar_group(ax, xs, group[metric], group[f"{metric}_mc_se"],
+                       None if hue is None else f"{hue} = {name}", color, joined=numeric)
+    if not numeric:
+        ax.set_xticks(np.arange(len(table)), [str(v) for v in table[x]], rotation=20,
+                      ha="right")
+    ax.axhline(0.8, color="grey", linestyle=":", linewidth=1.2, label="80% power")
+    if alpha is not None:
+        ax.axhline(alpha, color=REFERENCE_COLOR, linestyle="--", linewidth=1.2,
+                   label=f"nominal alpha = {alpha:g} (type I error if no effect)")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel(f"{metric.replace('_', ' ')} (95% MC interval)")
+    ax.set_xlabel("sweep point" if x == "label" else x.replace("_", " "))
+    ax.legend(loc="best", frameon=True, fontsize="small")
+    return ax
+
+
+def months_to_dates(start: dt.date, months: pd.Series) -> np.ndarray:
+    """Matplotlib date numbers of `start` + months x 30.4375 days."""
+    return mdates.date2num(np.datetime64(start, "D")) + months.to_numpy(float) * DAYS_PER_MONTH
+
+
+def plot_power_tradeoff(
+    table: pd.DataFrame, start_date: dt.date, completion_date: dt.date,
+    hue: str | None = None, text: str = "label", ax: Axes | None = None,
+) -> Axes:
+    """Power against the median final analysis date, one point per sweep point, with 95% MC
+    intervals both ways and the registered completion date.
+
+    `table`: rows of sweep.csv (power, analysis_months_median and their _mc_se, the `text`
+    column written beside each point); points of one `hue` group are joined in date order.
+    """
+    ax = ax or new_axes()
+    groups = [(None, table)] if hue is None else list(table.groupby(hue, sort=False))
+    colors = [LINE_COLOR] if hue is None else sns.color_palette("deep", len(groups))
+    for (name, group), color in zip(groups, colors, strict=True):
+        group = group.sort_values("analysis_months_median")
+        x = months_to_dates(start_date, group["analysis_months_median"])
+        xerr = 1.96 * group["analysis_months_median_mc_se"].to_numpy(float) * DAYS_PER_MONTH
+        ax.errorbar(x, group["power"], xerr=xerr,
+                    yerr=1.96 * group["power_mc_se"].to_numpy(float),
+                    linestyle="none" if hue is None else "-", marker="o", capsize=3,
+                    color=color, label="sweep point" if hue is None else f"{hue} = {name}")
+        for xi, yi, label in zip(x, group["power"], group[text], strict=True):
+            ax.annotate(str(label), (xi, yi), xytext=(6, 6), textcoords="offset points",
+                        fontsize="small", color=color)
+    ax.axvline(mdates.date2num(np.datetime64(completion_date, "D")), color=REFERENCE_COLOR,
+               linestyle="--", linewidth=1.3,
+               label=f"registered completion {completion_date:%d %b %Y}")
+    ax.xaxis_date()
+    format_date_axis(ax)
+    ax.set_ylim(0, 1.05)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("power (95% MC interval)")
+    ax.set_xlabel("median date of the final analysis (95% MC interval)")
+    ax.legend(loc="lower right", frameon=True, fontsize="small")
+    return ax
+
+
+# --- assembling figures from output folders -------------------------------------------------
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def finish(ax: Axes, headline: str, detail: str = "") -> Figure:
+    """Headline (bold, above) and detail (the axes title) of a figure; returns the figure."""
+    fig = ax.get_figure()
+    assert isinstance(fig, Figure)
+    fig.suptitle(headline, x=0.01, ha="left", fontweight="bold", fontsize="large")
+    if detail:
+        ax.set_title(detail, loc="left", fontsize="medium")
+    return fig
+
+
+def percent(share: float) -> str:
+    """A share for a title: 99.6% stays 99.6% (never rounded up to a reassuring 100%)."""
+    if share in (0.0, 1.0):
+        return f"{share:.0%}"
+    return f"{np.floor(share * 1000) / 10:.1f}%"
+
+
+def date_of(start: dt.date, day: float) -> str:
+    if not np.isfinite(day):
+        return "never"
+    when = start + dt.timedelta(days=int(day))
+    return f"{when.day} {when:%b %Y}"
+
+
+def spread_of(start: dt.date, days: np.ndarray) -> str:
+    """'median D (90% of replicates between A and B)' of clock days (inf = never)."""
+    q05, q50, q95 = np.quantile(days, [0.05, 0.5, 0.95], method="inverted_cdf")
+    return (f"median {date_of(start, q50)}; 90% of replicates {date_of(start, q05)} to "
+            f"{date_of(start, q95)}")
+
+
+def enrollment_panel(follow: FollowUp, scenario: Scenario) -> Panel:
+    start, n = scenario.trial.start_date, scenario.trial.sample_size
+    last = follow.rand_day[:, n - 1]
+    end = np.quantile(last[np.isfinite(last)], 0.99) + 45 if np.isfinite(last).any() else 730
+    grid = day_grid(end, step=1)
+    bands = quantile_bands(count_by_day(follow.rand_day, grid), grid, start)
+    ax = plot_enrollment(bands, n)
+    how = "" if follow.exact else " (interpolated between milestone dates)"
+    caption = (f"Patients randomized by each date across {len(last)} replicates{how}: the "
+               "line is the median, the bands hold the middle 50% and 90% of replicates.")
+    figure = finish(ax, f"Enrollment: when will all {n} patients be randomized?",
+                    f"Last patient randomized: {spread_of(start, last)}")
+    return Panel("enrollment", figure, caption)
+
+
+def events_panel(follow: FollowUp, scenario: Scenario, analysis_dates: pd.Series) -> Panel:
+    start, target = scenario.trial.start_date, scenario.analysis.event_target
+    completion = scenario.trial.completion_date
+    last = clock_days(analysis_dates, start)
+    q95 = np.quantile(last[np.isfinite(last)], 0.95) if np.isfinite(last).any() else 0.0
+    end = max((completion - start).days, float(q95)) + 120
+    grid = day_grid(end, step=1)
+    bands = quantile_bands(count_by_day(follow.event_day, grid), grid, start)
+    ax = plot_events(bands, target, completion, scenario.analysis.cut_date)
+    if target is not None:
+        reached = follow.event_day[:, target - 1]
+        share = np.mean(reached <= (completion - start).days)
+        headline = (f"PFS events: the {target}th event is seen by {completion:%d %b %Y} in "
+                    f"{percent(share)} of replicates")
+        detail = f"{target}th event seen: {spread_of(start, reached)}"
+    else:
+        headline, detail = "PFS events seen over time", ""
+    how = "" if follow.exact else " (interpolated between milestone dates)"
+    caption = (f"PFS events seen (at scans, or deaths) by each date{how}, counted as if "
+               "follow-up went on past the data cut, so the curve shows when the target "
+               "would be reached; line = median, bands = middle 50% and 90% of replicates.")
+    return Panel("events", finish(ax, headline, detail), caption)
+
+
+def analysis_date_panel(
+    frame: pd.DataFrame, scenario: Scenario, headline: str, detail: str = ""
+) -> Panel:
+    completion = scenario.trial.completion_date
+    ax = plot_analysis_dates(frame, completion)
+    caption = ("Share of replicates whose final analysis has happened by each date (empirical "
+               "cumulative distribution); the dashed line is the registered completion date.")
+    return Panel("analysis_date", finish(ax, headline, detail), caption)
+
+
+def km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
+    rep = int(patients["replicate"].min())
+    one = patients[patients["replicate"] == rep]
+    row = replicates.loc[replicates["replicate"] == rep].iloc[0]
+    cut = pd.Timestamp(row["data_cut_date"])
+    ax = plot_km(one)
+    p = row["p_value"]
+    shown_p = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    detail = (f"Data cut {cut:%d %b %Y} ({row['events']} events): HR {row['hazard_ratio']:.2f} "
+              f"(95% CI {row['hr_ci_low']:.2f} to {row['hr_ci_high']:.2f}), {shown_p}")
+    caption = ("What one simulated trial's final analysis would look like: Kaplan-Meier PFS "
+               "by arm at its data cut (one replicate, not an average; ticks are censored "
+               "patients; the numbers below are patients still at risk).")
+    return Panel("km", finish(ax, f"One simulated final analysis (replicate {rep})", detail),
+                 caption)
+
+
+def analysis_dates(replicates: pd.DataFrame, label: str) -> pd.DataFrame:
+    """The input of `plot_analysis_dates` for one run."""
+    return pd.DataFrame({"date": replicates["final_analysis_date"], "label": label,
+                         "target_reached": replicates["cut_reason"] == "events"})
+
+
+@themed
+@themed
+def run_figures(run: Path) -> list[Panel]:
+    """Enrollment, events, final analysis date and (when kept) Kaplan-Meier of a run folder."""
+    from sim.compare import read_run
+
+    manifest = read_run(run)
+    scenario = parse_scenario(manifest["scenario"], f"{run}/manifest.json")
+    replicates = pd.read_parquet(run / "replicates.parquet")
+    first = replicates.iloc[:MAX_CURVE_REPS]
+    follow = follow_up_days(run, manifest, first)
+    completion = scenario.trial.completion_date
+    dates = analysis_dates(replicates, "final analysis")
+    share = np.mean(clock_days(dates["date"], completion) <= 0)
+    by_date = np.mean(replicates["cut_reason"] == "date")
+    detail = (f"{percent(by_date)} of replicates cut at the calendar date "
+              f"{scenario.analysis.cut_date:%d %b %Y} before reaching the event target"
+              if scenario.analysis.cut_date is not None else "")
+    panels = [
+        enrollment_panel(follow, scenario),
+        events_panel(follow, scenario, first["final_analysis_date"]),
+        analysis_date_panel(dates, scenario, f"Final analysis by {completion:%d %b %Y} in "
+                                             f"{percent(share)} of replicates", detail),
+    ]
+    if (run / "patients.parquet").exists():
+        patients = pd.read_parquet(run / "patients.parquet", columns=[
+            "replicate", "arm", "in_analysis", "pfs_days_at_cut", "pfs_event_at_cut"])
+        panels.append(km_panel(patients, replicates))
+    return panels
+
+
+def sweep_axes(manifest: dict[str, Any], table: pd.DataFrame) -> tuple[str, list[str]]:
+    """(x, hue columns) for the power curve: the first numeric grid path with more than one
+    value, the other grid paths and the variant as hue; `label` as categories otherwise."""
+    grid = [p for p in manifest.get("grid", {}) if p in table and table[p].nunique() > 1]
+    numeric = [p for p in grid if pd.api.types.is_numeric_dtype(table[p])]
+    if not numeric:
+        return "label", []
+    others = [p for p in grid if p != numeric[0]]
+    if "variant" in table and table["variant"].nunique() > 1:
+        others.insert(0, "variant")
+    return numeric[0], others
+
+
+def short_name(path: str) -> str:
+    return path.rsplit(".", 1)[-1]
+
+
+@themed
+def sweep_figures(sweep: Path) -> list[Panel]:
+    """Power curve, power vs analysis date, and analysis dates per point of a sweep folder."""
+    manifest = read_json(sweep / "manifest.json")
+    table = pd.read_csv(sweep / "sweep.csv")
+    scenario = parse_scenario(manifest["scenario"], f"{sweep}/manifest.json")
+    x, others = sweep_axes(manifest, table)
+    x_name = short_name(x)
+    hue = ", ".join(map(short_name, others)) or None
+    if hue is not None:
+        table[hue] = table[others].astype(str).agg(", ".join, axis=1)
+    shown = table.rename(columns={x: x_name})
+    shown["point_text"] = shown["label"] if x == "label" else [
+        f"{x_name} {v:g}" for v in shown[x_name]]
+    ax = plot_power_curve(shown, x_name, hue, scenario.analysis.alpha)
+    what = "sweep point" if x == "label" else x_name.replace("_", " ")
+    power = Panel("power_curve", finish(ax, f"Power by {what}"),
+                  f"Share of replicates rejecting H0 at each sweep point ({manifest['replicates']}"
+                  " replicates each, common random numbers), with 95% Monte Carlo intervals.")
+    ax = plot_power_tradeoff(shown, scenario.trial.start_date, scenario.trial.completion_date,
+                             hue=hue, text="point_text")
+    tradeoff = Panel("power_tradeoff", finish(ax, "Power against the median final analysis date"),
+                     "Each sweep point's power against its median final analysis date; a later "
+                     "analysis buys power, the dashed line is the registered completion date.")
+    frames = [
+        analysis_dates(pd.read_parquet(sweep / p["name"] / "replicates.parquet",
+                                       columns=["final_analysis_date", "cut_reason"]),
+                       p["label"])
+        for p in manifest["points"]
+    ]
+    completion = scenario.trial.completion_date
+    dates = analysis_date_panel(pd.concat(frames, ignore_index=True), scenario,
+                                f"Final analysis date by sweep point (completion "
+                                f"{completion:%d %b %Y})")
+    return [power, tradeoff, dates]
+
+
+@themed
+def figure_png(figure: Figure, dpi: int = 110) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def write_figures(panels: list[Panel], folder: Path) -> list[Path]:
+    """Write each panel as `<name>.png` into `folder` (created); return the paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for panel in panels:
+        path = folder / f"{panel.name}.png"
+        path.write_bytes(figure_png(panel.figure))
+        paths.append(path)
+    return paths
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+def register(subparsers: Any) -> None:
+    """Add ``plot`` to the ``python -m sim`` subcommands."""
+    plot = subparsers.add_parser(
+        "plot", help="draw the figures of a run or sweep folder (PNG)",
+        description="Draw the figures of a run folder (enrollment, events, analysis date, "
+                    "Kaplan-Meier) or of a sweep folder (power curve, trade-off) as PNG.",
+    )
+    plot.add_argument("folder", type=Path, help="a run or sweep folder")
+    plot.add_argument("--out", type=Path, default=None,
+                      help="folder for the PNG files (default: FOLDER/plots; files replaced)")
+    plot.set_defaults(func=cmd_plot)
+
+
+def cmd_plot(args: Any) -> int:
+    from sim.compare import read_run
+
+    manifest = read_run(args.folder, sweep_ok=True)
+    is_sweep = manifest.get("kind") == "sweep"
+    panels = sweep_figures(args.folder) if is_sweep else run_figures(args.folder)
+    for path in write_figures(panels, args.out or args.folder / "plots"):
+        print(path)
+    return 0

@@ -1,0 +1,323 @@
+"""One self-contained HTML report of a run or a sweep, for e-mailing to planners.
+
+Everything is inside the file: figures as base64 PNG (``data:`` URIs), tables as HTML, the
+assumptions (the resolved scenario from the manifest, and the scenario YAML with its source
+comments when the file named in the manifest still exists), and the manifest itself. The file
+refers to nothing outside it: no links, no external images, styles or scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import html
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sim.plots import Panel, figure_png, run_figures, sweep_figures
+from sim.scenario import (
+    DAYS_PER_MONTH,
+    ScenarioError,
+    apply_override,
+    parse_scenario,
+    read_scenario_yaml,
+    scenario_to_dict,
+)
+
+CALENDAR_MONTHS = {"lpi_months_median", "target_events_months_median", "analysis_months_median"}
+METRIC_NOTES = {
+    "power": "share of replicates whose primary test rejects H0 (type I error if HR = 1)",
+    "power_stratified": "the same with the stratified log-rank test",
+    "power_unstratified": "the same with the unstratified log-rank test",
+    "events_at_analysis_mean": "PFS events in the final analysis, mean",
+    "lpi_months_median": "months from study start to the last patient randomized",
+    "target_events_months_median": "months from study start to the event target",
+    "analysis_months_median": "months from study start to the final analysis",
+    "p_analysis_by_completion": "share of replicates analysed by the registered completion date",
+    "p_target_reached": "share of replicates whose cut came from reaching the event target",
+    "hazard_ratio_median": "estimated hazard ratio (Cox), median over replicates",
+    "median_pfs_control_months_median": "Kaplan-Meier median PFS, control arm (months)",
+    "median_pfs_experimental_months_median": "Kaplan-Meier median PFS, experimental arm (months)",
+    "n_screened_mean": "patients screened, mean",
+    "n_screen_failed_mean": "screen failures, mean",
+    "withdrawals_mean": "withdrawals before the data cut, mean",
+}
+STYLE = """
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1100px; color: #222; line-height: 1.45; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ddd;
+     padding-bottom: 0.2em; margin-top: 2em; }
+.meta { color: #555; } .headline { background: #f3f6fb; border-left: 4px solid #1f3a68;
+        padding: 0.6em 1em; }
+table.data { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0 1em; }
+table.data th, table.data td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+table.data th { background: #eef1f5; } table.data td:first-child { text-align: left; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #444; font-size: 0.92em; }
+pre { background: #f7f7f7; border: 1px solid #e3e3e3; padding: 0.8em; overflow-x: auto;
+      font-size: 0.85em; }
+details summary { cursor: pointer; color: #1f3a68; }
+"""
+
+
+# --- pieces of HTML ------------------------------------------------------------------------
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def figure_html(panel: Panel) -> str:
+    """A panel as an inline PNG (base64 data URI) with its caption."""
+    data = base64.b64encode(figure_png(panel.figure)).decode("ascii")
+    return (f'<figure id="fig-{esc(panel.name)}"><img alt="{esc(panel.caption)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{esc(panel.caption)}'
+            "</figcaption></figure>")
+
+
+def table_html(frame: pd.DataFrame, name: str) -> str:
+    """A whole DataFrame as an HTML table (numbers to 4 significant digits, blanks for NA)."""
+    shown = frame.copy()
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+    body = shown.to_html(index=False, na_rep="", escape=True, border=0, classes="data")
+    return body.replace('<table class="dataframe data">',
+                        f'<table class="dataframe data" data-table="{esc(name)}">', 1)
+
+
+def pre_html(text: str) -> str:
+    return f"<pre>{html.escape(text, quote=False)}</pre>"
+
+
+def section(title: str, *parts: str) -> str:
+    return f"<h2>{esc(title)}</h2>\n" + "\n".join(parts)
+
+
+def page_html(title: str, body: list[str]) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def month_to_date(start: dt.date, months: float) -> str:
+    if pd.isna(months):
+        return ""
+    return (start + dt.timedelta(days=round(months * DAYS_PER_MONTH))).isoformat()
+
+
+def summary_table(summary: pd.DataFrame, start: dt.date) -> pd.DataFrame:
+    """summary.csv with what each metric means and, for calendar months, the date."""
+    table = summary.copy()
+    table.insert(1, "meaning", [METRIC_NOTES.get(m, "") for m in table["metric"]])
+    table["as date"] = [month_to_date(start, v) if m in CALENDAR_MONTHS else ""
+                        for m, v in zip(table["metric"], table["estimate"], strict=True)]
+    return table
+
+
+def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
+    """The answers in one paragraph: power, analysis by completion, key dates."""
+    values = summary.set_index("metric")
+    start = dt.date.fromisoformat(manifest["scenario"]["trial"]["start_date"])
+    completion = manifest["scenario"]["trial"]["completion_date"]
+
+    def share(metric: str) -> str:
+        if metric not in values.index or pd.isna(values.at[metric, "estimate"]):
+            return "n/a"
+        se = values.at[metric, "mc_se"]
+        shown = f"{values.at[metric, 'estimate']:.1%}"
+        return shown + (f" (MC SE {se:.1%})" if pd.notna(se) and se > 0 else "")
+
+    def date(metric: str) -> str:
+        if metric not in values.index:
+            return "n/a"
+        return month_to_date(start, values.at[metric, "estimate"]) or "never"
+
+    return (f'<p class="headline">Power <b>{share("power")}</b>; final analysis by the '
+            f"registered completion date {esc(completion)} in "
+            f"<b>{share('p_analysis_by_completion')}</b> of replicates, with the event target "
+            f"reached in <b>{share('p_target_reached')}</b>. Median dates: last "
+            f"patient randomized <b>{date('lpi_months_median')}</b>, event target reached "
+            f"<b>{date('target_events_months_median')}</b>, final analysis "
+            f"<b>{date('analysis_months_median')}</b>.</p>")
+
+
+def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
+    """Per point: its settings and the key metrics as `estimate ± MC SE`."""
+    from sim.sweep import KEY_METRICS
+
+    swept = list(dict.fromkeys(k for p in manifest["points"] for k in p["params"]))
+    key = table[["point", "label", *[p for p in swept if p in table]]].copy()
+    for metric in KEY_METRICS:
+        if metric in table:
+            key[metric] = [
+                "" if pd.isna(v) else f"{v:.3g} ± {s:.2g}" if pd.notna(s) else f"{v:.3g}"
+                for v, s in zip(table[metric], table[f"{metric}_mc_se"], strict=True)
+            ]
+    return key
+
+
+# --- assumptions ---------------------------------------------------------------------------
+
+
+def source_yaml(manifest: dict[str, Any]) -> tuple[str, str] | None:
+    """(note, text) of the scenario YAML named in the manifest, if it still exists."""
+    path = Path(manifest.get("scenario_path") or "")
+    if not manifest.get("scenario_path") or not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = read_scenario_yaml(path)
+        for assignment in manifest.get("overrides", []):
+            apply_override(data, assignment)
+        same = scenario_to_dict(parse_scenario(data, str(path))) == manifest.get("scenario")
+    except ScenarioError:
+        same = False
+    note = (f"{path}, as on disk when this report was made"
+            + ("" if same else ": it no longer gives the scenario of this run (edited since, "
+                               "or overridden by the sweep); the resolved scenario above is "
+                               "what was simulated"))
+    return note, text
+
+
+def assumptions_html(manifest: dict[str, Any]) -> str:
+    parts = ["<p>The resolved scenario, as simulated (from manifest.json):</p>",
+             pre_html(yaml.safe_dump(manifest["scenario"], sort_keys=False))]
+    if manifest.get("overrides"):
+        parts += ["<p>Overrides on the command line (<code>--set</code>):</p>",
+                  pre_html("\n".join(manifest["overrides"]))]
+    source = source_yaml(manifest)
+    if source is not None:
+        note, text = source
+        parts += [f"<p>Scenario file with its source comments: {esc(note)}.</p>", pre_html(text)]
+    else:
+        parts.append(f"<p>The scenario file {esc(manifest.get('scenario_path') or '(none)')} "
+                     "is not available here, so its source comments are not shown.</p>")
+    return "\n".join(parts)
+
+
+def manifest_html(manifest: dict[str, Any]) -> str:
+    shown = {k: v for k, v in manifest.items() if k != "scenario"}
+    return ("<details><summary>manifest.json (without the scenario, shown above)</summary>"
+            + pre_html(json.dumps(shown, indent=2, default=str)) + "</details>")
+
+
+# --- whole reports -------------------------------------------------------------------------
+
+
+def header_html(folder: Path, manifest: dict[str, Any], kind: str) -> str:
+    trial = manifest["scenario"]["trial"]
+    return (f"<h1>{esc(trial['id'])}: {esc(kind)} report</h1>"
+            f"<p class=\"meta\">{esc(trial.get('title', ''))}<br>Folder {esc(folder)}; "
+            f"{esc(manifest['replicates'])} replicates, seed {esc(manifest['seed'])}; made "
+            f"{esc(manifest.get('created', ''))}; metrics version "
+            f"{esc(manifest.get('metrics_version'))}.</p>")
+
+
+def run_report(folder: Path, manifest: dict[str, Any]) -> str:
+    summary = pd.read_csv(folder / "summary.csv")
+    timeline = pd.read_csv(folder / "timeline.csv")
+    start = dt.date.fromisoformat(manifest["scenario"]["trial"]["start_date"])
+    body = [
+        header_html(folder, manifest, "run"),
+        headline_html(summary, manifest),
+        section("Summary metrics",
+                "<p>Each metric with its Monte Carlo standard error and 95% interval.</p>",
+                table_html(summary_table(summary, start), "summary")),
+        section("Timeline", "<p>Milestone dates: quantiles across replicates.</p>",
+                table_html(timeline, "timeline")),
+        section("Figures", *map(figure_html, run_figures(folder))),
+        section("Assumptions", assumptions_html(manifest)),
+        section("Manifest", manifest_html(manifest)),
+    ]
+    return page_html(f"{manifest['scenario']['trial']['id']} run report", body)
+
+
+def sweep_report(folder: Path, manifest: dict[str, Any]) -> str:
+    table = pd.read_csv(folder / "sweep.csv")
+    grid = "; ".join(f"{p} = {', '.join(map(str, v))}" for p, v in manifest["grid"].items())
+    variants = ", ".join(v["name"] for v in manifest.get("variants", []))
+    settings = " x ".join(x for x in (f"variants {variants}" if variants else "",
+                                      f"grid {grid}" if grid else "") if x)
+    body = [
+        header_html(folder, manifest, "sweep"),
+        f'<p class="headline">{len(table)} points ({esc(settings)}), each with the same seed '
+        "and replicates (common random numbers), so differences between points are "
+        "differences of the scenario, not noise.</p>",
+        section("Key metrics", "<p>Estimate ± Monte Carlo standard error.</p>",
+                table_html(sweep_key_table(table, manifest), "sweep_key")),
+        section("Figures", *map(figure_html, sweep_figures(folder))),
+        section("All metrics", "<details><summary>sweep.csv, every metric and its MC SE"
+                "</summary>" + table_html(table, "sweep") + "</details>"),
+        section("Assumptions",
+                "<p>The base scenario; each point changes only the fields in its row.</p>",
+                assumptions_html(manifest)),
+        section("Manifest", manifest_html(manifest)),
+    ]
+    return page_html(f"{manifest['scenario']['trial']['id']} sweep report", body)
+
+
+def build_report(folder: Path) -> str:
+    """The HTML report of a run or sweep folder; raises ScenarioError if it is neither."""
+    from sim.compare import read_run
+
+    manifest = read_run(folder, sweep_ok=True)
+    if manifest.get("kind") == "sweep":
+        return sweep_report(folder, manifest)
+    return run_report(folder, manifest)
+
+
+def check_out_html(out: Path) -> None:
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ScenarioError(f"--out {out}: must end in .html (e.g. --out report.html)")
+    if out.is_dir():
+        raise ScenarioError(f"--out {out}: is a folder; give a file name ending in .html")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file beside `path`, so a failed write leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``report`` to the ``python -m sim`` subcommands."""
+    report = subparsers.add_parser(
+        "report", help="one self-contained HTML report of a run or sweep",
+        description="Write one self-contained HTML file (figures, tables, assumptions, "
+                    "manifest) for a run or sweep folder.",
+    )
+    report.add_argument("folder", type=Path, help="a run or sweep folder")
+    report.add_argument("--out", type=Path, default=None, metavar="FILE.html",
+                        help="output file (default: FOLDER/report.html; replaced if present)")
+    report.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    out = args.out or args.folder / "report.html"
+    check_out_html(out)
+    text = build_report(args.folder)
+    write_text_atomic(out, text)
+    print(f"report -> {out} ({len(text) / 1e6:.1f} MB)", file=sys.stderr)
+    return 0

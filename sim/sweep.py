@@ -1,0 +1,433 @@
+"""Sweeps: one scenario run at every point of a grid (or a list of variants).
+
+Every point runs with the same seed and replicate count, so replicate r of every point draws
+the same enrollment, randomization and latent-outcome random numbers (the stream layout of
+`sim.trial`): differences between points are differences of the scenario, not noise (common
+random numbers). Every point's scenario is validated before any point runs, so a bad grid
+value fails fast and writes nothing. The sweep folder holds one run folder per point (as
+`python -m sim run` writes it), ``sweep.csv`` (one row per point: its parameters, then every
+summary metric and its MC standard error, ``<metric>``, ``<metric>_mc_se``), ``manifest.json``
+and ``plots/``. Like a run, it is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import difflib
+import itertools
+import re
+import shutil
+import sys
+import tempfile
+import time
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel
+
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    apply_override,
+    parse_scenario,
+    read_scenario_yaml,
+    scenario_to_dict,
+)
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One point of a sweep: its folder name, a label for tables and plots, its settings."""
+
+    number: int  # 1-based
+    name: str  # folder name, e.g. "01_hazard_ratio-0.5"
+    label: str  # e.g. "hazard_ratio=0.5"
+    params: dict[str, Any]  # dotted path -> value, as given
+    overrides: list[str]  # the same as --set strings
+    scenario: Scenario = field(repr=False)
+    variant: str = ""
+
+
+# --- the grid ------------------------------------------------------------------------------
+
+
+def yaml_text(value: Any) -> str:
+    """A value as one line of YAML that reads back as the same value (for --set strings)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**6)
+    return text.removesuffix("...\n").strip()
+
+
+def parse_grid(text: str) -> tuple[str, list[Any]]:
+    """``PATH=V1,V2,...`` -> (PATH, [V1, V2, ...]); values are YAML (``[4, 6]`` is one value)."""
+    example = "e.g. --grid effect.hazard_ratio=0.5,0.6,0.7"
+    if "=" not in text:
+        raise ScenarioError(f"--grid {text!r}: must be PATH=V1,V2,... ({example})")
+    path, raw = (part.strip() for part in text.split("=", 1))
+    check_schema_path(path, "--grid")
+    if not raw:
+        raise ScenarioError(
+            f"--grid {path}= : the list of values is empty: give at least one value ({example})"
+        )
+    try:
+        values = yaml.safe_load(f"[{raw}]")
+    except yaml.YAMLError as exc:
+        problem = str(exc).splitlines()[0]
+        raise ScenarioError(
+            f"--grid {path}={raw}: the values are not a comma-separated YAML list ({problem}); "
+            f"write them as {path}=0.5,0.6 (lists in brackets: [4, 6],[4])"
+        ) from exc
+    if any(v is None for v in values):
+        raise ScenarioError(
+            f"--grid {path}={raw}: a value is empty (two commas in a row or a trailing "
+            f"comma); remove it"
+        )
+    repeated = [yaml_text(v) for v in values]
+    if len(set(repeated)) < len(repeated):
+        raise ScenarioError(
+            f"--grid {path}={raw}: a value is repeated, which would run the same point twice; "
+            "list each value once"
+        )
+    return path, values
+
+
+def parse_grids(texts: list[str]) -> dict[str, list[Any]]:
+    grid: dict[str, list[Any]] = {}
+    for text in texts:
+        path, values = parse_grid(text)
+        if path in grid:
+            raise ScenarioError(
+                f"--grid {path}: given twice; put all its values in one --grid {path}=V1,V2,..."
+            )
+        grid[path] = values
+    return grid
+
+
+def unwrap_type(annotation: Any) -> Any:
+    """Strip Annotated[...] and `X | None` down to the type that says what may follow."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def check_schema_path(path: str, flag: str) -> None:
+    """Raise ScenarioError unless the dotted `path` names a field of the scenario schema.
+
+    Table rows are numbers (``enrollment.screening_rate.3.per_month``); dict keys (the
+    strata) are free. Whether a row exists is checked later, against the scenario file.
+    """
+    node: Any = Scenario
+    keys = path.split(".")
+    for i, key in enumerate(keys):
+        node = unwrap_type(node)
+        where = ".".join(keys[: i + 1])
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            fields = list(node.model_fields)
+            if key not in fields:
+                close = difflib.get_close_matches(key, fields, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                parent = ".".join(keys[:i]) or "the scenario"
+                raise ScenarioError(
+                    f"{flag} {path}: {where!r} is not a field of the scenario schema; "
+                    f"{hint}fields of {parent}: {', '.join(fields)}"
+                )
+            node = node.model_fields[key].annotation
+        elif typing.get_origin(node) is tuple:
+            if not key.isdigit():
+                raise ScenarioError(
+                    f"{flag} {path}: {'.'.join(keys[:i])} is a table, so {key!r} must be a "
+                    f"row number (e.g. {'.'.join(keys[:i])}.0)"
+                )
+            node = typing.get_args(node)[0]
+        elif typing.get_origin(node) is dict:
+            node = typing.get_args(node)[1]
+        else:
+            raise ScenarioError(
+                f"{flag} {path}: {'.'.join(keys[:i])} is a value, not a block, so it has no "
+                f"field {key!r}; stop the path at {'.'.join(keys[:i])}"
+            )
+
+
+# --- variants ------------------------------------------------------------------------------
+
+
+def read_variants(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """A sweep YAML: a list of ``{name: ..., set: {path: value}}`` -> [(name, settings)]."""
+    example = "e.g.\n- name: slow accrual\n  set: {enrollment.screening_rate.3.per_month: 6}"
+    if not path.is_file():
+        raise ScenarioError(f"--variants {path}: no such file (check the path)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"--variants {path}: malformed YAML ({exc}); fix that line") from exc
+    if not isinstance(data, list) or not data:
+        raise ScenarioError(f"--variants {path}: must be a non-empty YAML list of variants, "
+                            f"{example}")
+    variants, names = [], set()
+    for i, item in enumerate(data):
+        where = f"--variants {path}: item {i}"
+        if not isinstance(item, dict) or set(item) - {"name", "set"} or "name" not in item:
+            raise ScenarioError(f"{where} = {item!r}: each item needs exactly `name` and `set`, "
+                                f"{example}")
+        name, settings = str(item["name"]), item.get("set") or {}
+        if not isinstance(settings, dict):
+            raise ScenarioError(f"{where} ({name}): set = {settings!r} must be a mapping of "
+                                "dotted paths to values, e.g. {effect.hazard_ratio: 0.79}")
+        if name in names:
+            raise ScenarioError(f"{where}: name {name!r} is used twice; give each a new name")
+        names.add(name)
+        for key in settings:
+            check_schema_path(str(key), f"--variants {path} ({name}):")
+        variants.append((name, {str(k): v for k, v in settings.items()}))
+    return variants
+
+
+# --- the points ----------------------------------------------------------------------------
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60]
+
+
+def short_path(path: str) -> str:
+    """The path without its block (``effect.hazard_ratio`` -> ``hazard_ratio``)."""
+    return path.split(".", 1)[-1]
+
+
+def label_params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{short_path(path)}={yaml_text(v)}" for path, v in params.items())
+
+
+def expand_points(
+    base: dict[str, Any], grid: dict[str, list[Any]],
+    variants: list[tuple[str, dict[str, Any]]], source: str,
+) -> list[SweepPoint]:
+    """Every (variant x grid) point, validated; raises ScenarioError naming the bad point."""
+    if not grid and not variants:
+        raise ScenarioError(
+            "nothing to sweep: give --grid PATH=V1,V2,... (e.g. effect.hazard_ratio=0.5,0.6) "
+            "or --variants FILE"
+        )
+    combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+    points = []
+    for variant, settings in variants or [("", {})]:
+        for combo in combos:
+            clash = set(settings) & set(combo)
+            if clash:
+                raise ScenarioError(
+                    f"--grid {sorted(clash)[0]}: variant {variant!r} also sets it; sweep it "
+                    "either in the grid or in the variants, not both"
+                )
+            params = {**settings, **combo}
+            number = len(points) + 1
+            label = ", ".join(x for x in (variant, label_params(combo)) if x) or "base"
+            overrides = [f"{path}={yaml_text(v)}" for path, v in params.items()]
+            data = copy.deepcopy(base)
+            try:
+                for assignment in overrides:
+                    apply_override(data, assignment)
+                scenario = parse_scenario(data, source)
+            except ScenarioError as exc:
+                reason = str(exc).removeprefix("--set ")  # the override was ours, not --set
+                raise ScenarioError(
+                    f"sweep point {number} ({label}) is not a valid scenario, so nothing was "
+                    f"run: {reason}"
+                ) from exc
+            name = f"{number:02d}_{slugify(variant or label_params(combo) or 'base')}"
+            points.append(SweepPoint(number, name, label, params, overrides, scenario, variant))
+    return points
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+def tabulate_sweep(
+    points: list[SweepPoint], summaries: list[pd.DataFrame], base: Scenario
+) -> pd.DataFrame:
+    """sweep.csv: one row per point; parameters (the base value where a point leaves a path
+    alone), then each metric and its MC standard error side by side."""
+    resolved = scenario_to_dict(base)
+    paths = list(dict.fromkeys(p for point in points for p in point.params))
+    rows = []
+    for point, summary in zip(points, summaries, strict=True):
+        row: dict[str, Any] = {"point": point.number, "name": point.name, "label": point.label}
+        if any(p.variant for p in points):
+            row["variant"] = point.variant
+        for path in paths:
+            value = point.params.get(path, lookup_dotted(resolved, path))
+            row[path] = value.isoformat() if isinstance(value, dt.date) else value
+        for rec in summary.itertuples(index=False):
+            row[rec.metric] = rec.estimate
+            row[f"{rec.metric}_mc_se"] = rec.mc_se
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def lookup_dotted(data: Any, path: str) -> Any:
+    node = data
+    for key in path.split("."):
+        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            return None
+    return node
+
+
+def sweep_manifest(
+    points: list[SweepPoint], base: Scenario, *, grid: dict[str, list[Any]],
+    variants: list[tuple[str, dict[str, Any]]], scenario_path: str, overrides: list[str],
+    seed: int, reps: int, workers: int, wall_seconds: float,
+) -> dict[str, Any]:
+    from sim.results import METRICS_VERSION, package_versions
+
+    return {
+        "tool": "sim",
+        "kind": "sweep",
+        "metrics_version": METRICS_VERSION,
+        "command": sys.argv,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "scenario_path": scenario_path,
+        "overrides": overrides,
+        "grid": grid,
+        "variants": [{"name": n, "set": s} for n, s in variants],
+        "seed": seed,
+        "replicates": reps,
+        "common_random_numbers": "every point uses the same seed and replicates",
+        "workers": workers,
+        "wall_seconds": round(wall_seconds, 3),
+        "points": [
+            {"point": p.number, "name": p.name, "label": p.label, "variant": p.variant,
+             "params": p.params, "overrides": p.overrides}
+            for p in points
+        ],
+        "versions": package_versions(),
+        "scenario": scenario_to_dict(base),
+    }
+
+
+def run_sweep(
+    points: list[SweepPoint], base: Scenario, out: Path, *, reps: int, seed: int,
+    workers: int, grid: dict[str, list[Any]], variants: list[tuple[str, dict[str, Any]]],
+    keep_patients: int = 3, force: bool = False, scenario_path: str = "",
+    overrides: list[str] | None = None, on_chunk: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Run every point into `out` (staged, published whole); return the sweep table."""
+    from sim.results import write_json
+    from sim.run import check_out_folder, publish, run_scenario
+
+    check_out_folder(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        started = time.perf_counter()
+        summaries = []
+        for point in points:
+            outputs = run_scenario(
+                point.scenario, staging / point.name, reps=reps, seed=seed, workers=workers,
+                keep_patients=keep_patients, scenario_path=scenario_path,
+                overrides=[*(overrides or []), *point.overrides], on_chunk=on_chunk,
+            )
+            summaries.append(outputs.summary)
+        table = tabulate_sweep(points, summaries, base)
+        table.to_csv(staging / "sweep.csv", index=False)
+        write_json(staging / "manifest.json", sweep_manifest(
+            points, base, grid=grid, variants=variants, scenario_path=scenario_path,
+            overrides=list(overrides or []), seed=seed, reps=reps, workers=workers,
+            wall_seconds=time.perf_counter() - started,
+        ))
+        from sim.plots import sweep_figures, write_figures
+
+        write_figures(sweep_figures(staging), staging / "plots")
+        publish(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return table
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``sweep`` to the ``python -m sim`` subcommands."""
+    from sim.cli import add_scenario_args, non_negative_int, positive_int
+
+    sweep = subparsers.add_parser(
+        "sweep", help="run a scenario over a grid of values (common random numbers)",
+        description="Run a scenario at every point of a grid (Cartesian product of the "
+                    "--grid values) or of a list of variants, each point with the same seed.",
+    )
+    add_scenario_args(sweep)
+    sweep.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2,...",
+                       help="a scenario field and its values, e.g. "
+                            "effect.hazard_ratio=0.5,0.6,0.7 (repeatable: Cartesian product)")
+    sweep.add_argument("--variants", type=Path, default=None, metavar="FILE",
+                       help="YAML list of {name: ..., set: {PATH: VALUE, ...}}")
+    sweep.add_argument("--reps", type=positive_int, default=2000, help="replicates per point")
+    sweep.add_argument("--seed", type=non_negative_int, default=1, help="root seed (1)")
+    sweep.add_argument("--out", type=Path, required=True, help="output folder")
+    sweep.add_argument("--workers", type=positive_int, default=None,
+                       help="worker processes (default: all cores)")
+    sweep.add_argument("--keep-patients", type=non_negative_int, default=3, metavar="K",
+                       help="patients.parquet for the first K replicates of each point (3)")
+    sweep.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=cmd_sweep)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.cli import progress_bar
+    from sim.montecarlo import default_workers
+    from sim.run import check_out_folder
+
+    base_data = read_scenario_yaml(args.scenario)
+    for assignment in args.overrides:
+        apply_override(base_data, assignment)
+    base = parse_scenario(copy.deepcopy(base_data), str(args.scenario))
+    grid = parse_grids(args.grid)
+    variants = read_variants(args.variants) if args.variants is not None else []
+    points = expand_points(base_data, grid, variants, str(args.scenario))
+    check_out_folder(args.out, args.force)
+    workers = args.workers or default_workers()
+    started = time.perf_counter()
+    with progress_bar(len(points) * args.reps, args.quiet) as bar:
+        table = run_sweep(
+            points, base, args.out, reps=args.reps, seed=args.seed, workers=workers,
+            grid=grid, variants=variants, keep_patients=args.keep_patients, force=args.force,
+            scenario_path=str(args.scenario), overrides=args.overrides, on_chunk=bar.update,
+        )
+    print(format_sweep(table))
+    print(f"{len(points)} points x {args.reps} replicates in "
+          f"{time.perf_counter() - started:.1f} s -> {args.out}", file=sys.stderr)
+    return 0
+
+
+KEY_METRICS = ("power", "p_analysis_by_completion", "lpi_months_median",
+               "analysis_months_median", "events_at_analysis_mean")
+
+
+def format_sweep(table: pd.DataFrame) -> str:
+    """The key metrics of each point as `estimate ± se`, one line per point."""
+    shown = table[["point", "label"]].copy()
+    for metric in KEY_METRICS:
+        if metric in table:
+            shown[metric] = [
+                "" if pd.isna(v) else f"{v:.3g} ± {s:.2g}" if pd.notna(s) else f"{v:.3g}"
+                for v, s in zip(table[metric], table[f"{metric}_mc_se"], strict=True)
+            ]
+    return shown.to_string(index=False)
