@@ -88,6 +88,8 @@ def run_to_parquet(
             append(writers, folder / "replicates.parquet", result.replicates)
             if result.patients is not None:
                 append(writers, folder / "patients.parquet", result.patients)
+            if result.monthly is not None:
+                append(writers, folder / "monthly.parquet", result.monthly)
             add_sums(sums, result.sums)
             if on_chunk:
                 on_chunk(len(result.replicates))

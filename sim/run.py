@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.montecarlo import run_to_parquet
@@ -56,6 +57,9 @@ def run_scenario(
                               on_chunk=on_chunk)
         for name, table in sums.items():
             per_trial_table(table, reps).to_csv(staging / f"{name}.csv", index=False)
+        if (staging / "monthly.parquet").exists():
+            for name, table in monthly_quantiles(staging / "monthly.parquet").items():
+                table.to_csv(staging / f"{name}.csv", index=False)
         replicates = pd.read_parquet(staging / "replicates.parquet")
         summary = summarize(replicates, scenario)
         summary.to_csv(staging / "summary.csv", index=False)
@@ -81,6 +85,30 @@ def per_trial_table(sums: pd.DataFrame, reps: int) -> pd.DataFrame:
     )
     wide.columns = wide.columns.astype(str)
     return wide.reset_index().rename_axis(columns=None)
+
+
+def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
+    """Per (table, item, month): mean and 5/50/95% quantiles across replicates, and the same
+    for the running total from the first month. Reads one item's columns at a time, so
+    memory stays flat in the number of months x items."""
+    import pyarrow.parquet as pq
+
+    columns = [c for c in pq.read_schema(path).names if c.count("/") == 2]
+    items: dict[tuple[str, str], list[str]] = {}
+    for column in columns:
+        table, item, _ = column.split("/")
+        items.setdefault((table, item), []).append(column)
+    out: dict[str, list[pd.DataFrame]] = {}
+    for (table, item), cols in items.items():
+        values = pq.read_table(path, columns=cols).to_pandas().to_numpy(dtype=float)
+        running = np.cumsum(values, axis=1)
+        frame = pd.DataFrame({"item": item, "month": [c.split("/")[2] for c in cols]})
+        for prefix, data in (("", values), ("cumulative_", running)):
+            frame[f"{prefix}mean"] = data.mean(axis=0)
+            for q in (5, 50, 95):
+                frame[f"{prefix}q{q:02d}"] = np.percentile(data, q, axis=0)
+        out.setdefault(table, []).append(frame)
+    return {name: pd.concat(frames, ignore_index=True) for name, frames in out.items()}
 
 
 def publish(staging: Path, out: Path) -> None:

@@ -13,7 +13,8 @@ share their enrollment and randomization draws (common random numbers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,7 @@ class ChunkResult:
     replicates: pd.DataFrame
     patients: pd.DataFrame | None
     sums: dict[str, pd.DataFrame]
+    monthly: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class TrialModel:
     stratum_p: np.ndarray
     date_cut_day: float
     sites: tuple
+    month_starts: np.ndarray  # clock day each calendar month starts (first: the start day)
+    month_labels: tuple[str, ...]  # YYYY-MM of each month of the horizon
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> TrialModel:
@@ -83,7 +87,23 @@ class TrialModel:
             stratum_p=np.asarray(list(scenario.randomization.strata.values())),
             date_cut_day=float(calendar.day_of(cut_date)) if cut_date else np.inf,
             sites=scenario.enrollment.site_list(scenario.trial.start_date),
+            **month_grid(scenario),
         )
+
+    def month_of(self, day: np.ndarray | float) -> np.ndarray:
+        """Index of the calendar month of clock days (-1 before the start; past the end: n)."""
+        return np.searchsorted(self.month_starts, day, side="right") - 1
+
+
+def month_grid(scenario: Scenario) -> dict:
+    """Calendar months from the study start to two years after the later of completion and
+    the calendar cut: the horizon of monthly tables (later activity is not tabulated)."""
+    end = max(scenario.trial.completion_date, scenario.analysis.cut_date or dt.date.min)
+    first = np.datetime64(scenario.trial.start_date, "M")
+    months = np.arange(first, np.datetime64(end, "M") + 25)
+    starts = (months.astype("datetime64[D]") - np.datetime64(scenario.trial.start_date, "D"))
+    starts = np.maximum(starts.astype(np.int64), 0)
+    return {"month_starts": starts, "month_labels": tuple(str(m) for m in months)}
 
 
 def milestone_days(model: TrialModel, enrolled, cut) -> dict[str, np.ndarray]:
@@ -179,12 +199,13 @@ def simulate_chunk(
         **stats,
     )
     replicates = pd.DataFrame(table)
-    clinic_rows, patient_frames = run_clinic(
+    clinic = run_clinic(
         model, rng["clinic"], enrolled, arm, observed, days["final_analysis"], first_rep,
         keep_patients,
     )
-    if clinic_rows is not None:
-        replicates = pd.concat([replicates, clinic_rows], axis=1)
+    if clinic.rows is not None:
+        replicates = pd.concat([replicates, clinic.rows], axis=1)
+    patient_frames = clinic.patients
     patients = None
     n_keep = max(0, min(keep_patients - first_rep, n_reps))
     if n_keep:
@@ -194,7 +215,10 @@ def simulate_chunk(
                 pd.concat(patient_frames, ignore_index=True), on=["replicate", "patient"],
                 how="left",
             )
-    return ChunkResult(replicates, patients, {"screening": enrolled.screening})
+    if clinic.monthly is not None:
+        clinic.monthly.insert(0, "replicate", reps)
+    return ChunkResult(replicates, patients, {"screening": enrolled.screening, **clinic.sums},
+                       clinic.monthly)
 
 
 def treatment_stop(rand_day: np.ndarray, observed) -> tuple[np.ndarray, np.ndarray]:
@@ -210,17 +234,29 @@ def treatment_stop(rand_day: np.ndarray, observed) -> tuple[np.ndarray, np.ndarr
     return stop, reason
 
 
+@dataclass
+class ClinicChunk:
+    """The clinic's output for a chunk: per-replicate counts, kept patients, monthly series
+    (one row per replicate, columns ``<table>/<item>/<YYYY-MM>``) and additive count tables."""
+
+    rows: pd.DataFrame | None = None
+    patients: list[pd.DataFrame] = field(default_factory=list)
+    monthly: pd.DataFrame | None = None
+    sums: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
 def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_patients):
-    """Per replicate SimPy clinic; returns (per-replicate counts, kept patient frames)."""
+    """Per replicate SimPy model of the clinic, up to each replicate's final analysis."""
     sc = model.scenario
     if sc.treatment is None:
-        return None, []
+        return ClinicChunk()
     from sim.clinic import draw_clinic, simulate_clinic
 
     n_reps, n = arm.shape
     draws = draw_clinic(sc, n_reps, n, rng)
     stop, reason = treatment_stop(enrolled.rand_day, observed)
-    rows, frames = [], []
+    out = ClinicChunk()
+    rows, monthly, sums = [], [], []
     for r in range(n_reps):
         keep = first_rep + r < keep_patients
         result = simulate_clinic(
@@ -228,11 +264,35 @@ def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_pat
             float(horizon[r]), keep_patients=keep,
         )
         rows.append(result.summary)
+        monthly.append(getattr(result, "monthly", None) or {})
+        sums.append(getattr(result, "sums", None) or {})
         if keep and result.patients is not None:
             frame = result.patients.copy()
             frame.insert(0, "replicate", first_rep + r)
-            frames.append(frame)
-    return pd.DataFrame(rows), frames
+            out.patients.append(frame)
+    out.rows = pd.DataFrame(rows)
+    out.monthly = monthly_frame(model, monthly)
+    for name in {k for d in sums for k in d}:
+        out.sums[name] = pd.concat([d[name] for d in sums if name in d], ignore_index=True)
+    return out
+
+
+def monthly_frame(model: TrialModel, series: list[dict[str, np.ndarray]]) -> pd.DataFrame | None:
+    """Wide per-replicate monthly table; every replicate has the same columns (zeros)."""
+    keys = sorted({k for d in series for k in d})
+    if not keys:
+        return None
+    labels = model.month_labels
+    columns = {}
+    for key in keys:
+        block = np.zeros((len(series), len(labels)), dtype=np.float32)
+        for i, d in enumerate(series):
+            if key in d:
+                values = np.asarray(d[key])[: len(labels)]
+                block[i, : len(values)] = values
+        for j, label in enumerate(labels):
+            columns[f"{key}/{label}"] = block[:, j]
+    return pd.DataFrame(columns)
 
 
 def patient_table(model, enrolled, arm, latent, observed, cut, first_rep, n_keep) -> pd.DataFrame:
