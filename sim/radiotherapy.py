@@ -3,8 +3,9 @@
 A course is `days_per_course` consecutive open clinic days (two in the registry), starting on
 the first such run on or after the day of the cycle it goes with; each of those days has one
 fraction at each of `fraction_times` (08:30 and 15:00: more than 6 h apart, as the registry
-asks). Fraction times are clock floats, ``day + hour / 24``. Which cycles carry a course, and
-how many courses a patient receives, is decided by the treatment process (`sim.treatment`).
+asks). Fraction times are clock floats, ``day + hour / 24``. Which cycles carry a course is
+decided by the treatment process (`sim.treatment`); how many courses a patient receives, by
+the draws (`sim.clinic.draw_clinic`).
 """
 
 from __future__ import annotations
@@ -67,26 +68,40 @@ def fraction_clocks(start_day: int, n_days: int, fraction_hours: tuple[float, ..
 
 
 def deliver_rt_course(
-    env: simpy.Environment, calendar: StudyCalendar, rules: CourseRules,
-    record: PatientCourse, course: int, cycle_day: int, log: list | None,
+    env: simpy.Environment, rules: CourseRules, record: PatientCourse, course: int,
+    start_day: int, log: list | None,
 ) -> Generator[simpy.Event, object, None]:
-    """SimPy process: give course `course` (1-based) starting on or after `cycle_day`.
+    """Give Quad Shot course `course` (1-based) on the open days from `start_day`.
 
-    Each fraction given is appended to ``record.rt_fractions`` (its clock time); the course
-    counts in ``record.rt_courses_completed`` only if every fraction was given. An interrupt
-    (the patient's stop, forwarded by the treatment process) ends the course: no fraction at
-    or after it.
+    A generator of SimPy events, run inside the patient's treatment process (``yield from``;
+    an interrupt then ends the course and reaches the patient) or as a process of its own
+    (`rt_course_process`). Each fraction given is appended to ``record.rt_fractions`` (its
+    clock time) and the course counts in ``record.rt_courses_completed`` once every fraction
+    is given. The process wakes once per course day, at the start of the day: stops and the
+    horizon take effect at the start of a clinic day (`sim.clinic`), so a day's fractions are
+    given all together or not at all; whole-day wake-ups keep the clock exact (the next cycle
+    is due on a whole day) and save an event per fraction.
     """
-    start = first_open_run(calendar, cycle_day, rules.days_per_course)
+    per_day = len(rules.fraction_hours)
+    clocks = fraction_clocks(start_day, rules.days_per_course, rules.fraction_hours)
+    for d in range(rules.days_per_course):
+        day = start_day + d
+        if day > env.now:
+            yield env.timeout(day - env.now)
+        given = clocks[d * per_day:(d + 1) * per_day]
+        record.rt_fractions.extend(given)
+        if log is not None:
+            log.extend((clock, record.patient, f"rt {course}.{d * per_day + j + 1}")
+                       for j, clock in enumerate(given))
+    record.rt_courses_completed += 1
+
+
+def rt_course_process(
+    env: simpy.Environment, rules: CourseRules, record: PatientCourse, course: int,
+    start_day: int, log: list | None,
+) -> Generator[simpy.Event, object, None]:
+    """`deliver_rt_course` as a SimPy process of its own: an interrupt ends it quietly."""
     try:
-        for j, clock in enumerate(fraction_clocks(start, rules.days_per_course,
-                                                  rules.fraction_hours), 1):
-            yield env.timeout(clock - env.now)
-            # The planned clock, not env.now: now + (clock - now) can miss it by a rounding
-            # error, which would put a 00:00 fraction on the day before.
-            record.rt_fractions.append(clock)
-            if log is not None:
-                log.append((clock, record.patient, f"rt {course}.{j}"))
-        record.rt_courses_completed += 1
+        yield from deliver_rt_course(env, rules, record, course, start_day, log)
     except simpy.Interrupt:
         pass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -194,9 +195,10 @@ def test_summary_has_stable_keys_and_counts(baseline, calendar):
     )
     assert tuple(result.summary) == SUMMARY_KEYS
     assert result.patients is None and result.log is None
-    # Control: cycles 1 and 2 (delayed: day 28) before the withdrawal on day 30.
-    # Experimental: cycles on days 0, 28, 49 and two full Quad Shot courses (14.8 Gy each);
-    # the third starts on day 49 too, its 2 fractions that day are given, day 50 is not.
+    # Days from cycle 1 (a Monday). Control: cycles 1 and 2 (delayed: day 28) before the
+    # withdrawal on day 30. Experimental: cycles on days 0, 28, 49 and two full Quad Shot
+    # courses (14.8 Gy each); course 3 starts on day 49, whose 2 fractions are given, but
+    # day 50 is the horizon: 10 fractions, 37 Gy.
     assert result.summary == {
         "cycles_given_control": 2, "cycles_given_experimental": 3,
         "cycles_delayed_control": 1, "cycles_delayed_experimental": 1,
@@ -296,7 +298,7 @@ def test_cycles_never_after_stop_and_spaced_by_cycle_days(baseline_data, case):
         end = np.floor(min(case["stop"][row.patient], case["horizon"]))
         assert all(d < end for d in days)  # nothing on or after the stop or horizon day
         assert all(d >= case["rand"][row.patient] for d in days)
-        assert all(b - a >= t.cycle_days for a, b in zip(days, days[1:], strict=False))
+        assert all(b - a >= t.cycle_days for a, b in pairwise(days))
         assert all(calendar.is_open(d) for d in days)
         assert len(days) <= t.max_cycles
         assert row.cycle_delayed[:1] in ([], [False])

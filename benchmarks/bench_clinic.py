@@ -1,0 +1,139 @@
+"""Time the SimPy clinic per replicate on the baseline scenario: prints ms/replicate.
+
+Inputs come from the real pipeline (chunk 0 of a run: enrollment, randomization, outcomes,
+scans, data cut, clinic draws), so stop days and horizons are those of the baseline. Timed:
+building those inputs (vectorized over the chunk), then `simulate_clinic` replicate by
+replicate (the target is < 4 ms per replicate for 104 patients).
+
+    python benchmarks/bench_clinic.py [--reps 250] [--repeat 5] [--seed 1] [--scenario PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import simpy
+
+ROOT = Path(__file__).resolve().parents[1]
+BLOCK = 10  # replicates per timed block
+sys.path.insert(0, str(ROOT))
+
+from sim.assessments import observe_outcomes  # noqa: E402
+from sim.clinic import draw_clinic, simulate_clinic  # noqa: E402
+from sim.datacut import cut_at_analysis  # noqa: E402
+from sim.enrollment import enroll_patients  # noqa: E402
+from sim.outcomes import draw_latent_outcomes  # noqa: E402
+from sim.randomization import randomize_by_block  # noqa: E402
+from sim.scenario import load_scenario  # noqa: E402
+from sim.trial import TrialModel, chunk_streams, treatment_stop  # noqa: E402
+
+
+def baseline_inputs(model: TrialModel, seed: int, n_reps: int) -> dict:
+    """Chunk 0 of a run with `seed`, as `sim.trial.simulate_chunk` draws it, up to the clinic.
+
+    rand_day, arm, stop_day, stop_reason (R, n), horizon (R,) and the clinic's draws.
+    """
+    sc = model.scenario
+    rng = chunk_streams(seed, 0)
+    n = sc.trial.sample_size
+    enrolled = enroll_patients(sc.enrollment, n, model.stratum_p, model.calendar, n_reps,
+                               rng["enrollment"])
+    arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
+    observed = observe_outcomes(draw_latent_outcomes(sc, arm, rng["outcomes"]), model.schedule)
+    cut = cut_at_analysis(sc.analysis, enrolled.rand_day, observed, model.schedule,
+                          model.date_cut_day)
+    stop, reason = treatment_stop(enrolled.rand_day, observed)
+    return {
+        "rand_day": enrolled.rand_day, "arm": arm, "stop_day": stop, "stop_reason": reason,
+        "horizon": cut.cut_day + sc.analysis.lag_days,
+        "draws": draw_clinic(sc, n_reps, n, rng["clinic"]),
+    }
+
+
+def run_replicate(model: TrialModel, inputs: dict, r: int) -> dict[str, float]:
+    return simulate_clinic(
+        model.scenario, model.calendar, inputs["draws"], r, inputs["rand_day"][r],
+        inputs["arm"][r], inputs["stop_day"][r], inputs["stop_reason"][r],
+        float(inputs["horizon"][r]),
+    ).summary
+
+
+def bare_timeout_us(n_processes: int = 104, n_timeouts: int = 12, repeat: int = 5) -> float:
+    """Best-of cost of one bare SimPy timeout (with its process resume), in microseconds.
+
+    A yardstick measured alongside the clinic: on a shared machine both drift together, so
+    the clinic's cost in bare timeouts is steadier than its cost in ms.
+    """
+
+    def patient(env: simpy.Environment):
+        for _ in range(n_timeouts):
+            yield env.timeout(21)
+
+    best = np.inf
+    for _ in range(repeat):
+        env = simpy.Environment()
+        for _ in range(n_processes):
+            env.process(patient(env))
+        t0 = time.perf_counter()
+        env.run()
+        best = min(best, (time.perf_counter() - t0) / (n_processes * n_timeouts))
+    return 1e6 * best
+
+
+def time_clinic(model: TrialModel, inputs: dict, repeat: int) -> tuple[float, float, float]:
+    """(best, median) ms per replicate of `simulate_clinic` over the chunk, and the yardstick.
+
+    Timed in blocks of BLOCK replicates, each block `repeat` times; a block's cost is its
+    best time (timeit's rule: the minimum is the run least disturbed by other work on a
+    shared machine), and short blocks make undisturbed runs likely.
+    """
+    n_reps = len(inputs["horizon"])
+    blocks = [range(b, min(b + BLOCK, n_reps)) for b in range(0, n_reps, BLOCK)]
+    times = np.empty((repeat, len(blocks)))
+    yardstick = np.inf
+    for i in range(repeat):
+        yardstick = min(yardstick, bare_timeout_us())
+        for j, block in enumerate(blocks):
+            t0 = time.perf_counter()
+            for r in block:
+                run_replicate(model, inputs, r)
+            times[i, j] = time.perf_counter() - t0
+    per_rep = 1e3 / n_reps
+    best, median = times.min(axis=0).sum(), np.median(times, axis=0).sum()
+    return per_rep * best, per_rep * median, yardstick
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=250)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "nct07271602.yaml"))
+    args = parser.parse_args()
+
+    model = TrialModel.from_scenario(load_scenario(args.scenario))
+    n = model.scenario.trial.sample_size
+    t0 = time.perf_counter()
+    inputs = baseline_inputs(model, args.seed, args.reps)
+    t_inputs = 1e3 * (time.perf_counter() - t0) / args.reps
+    counts = [run_replicate(model, inputs, r) for r in range(args.reps)]
+    cycles = np.mean([c["cycles_given_control"] + c["cycles_given_experimental"]
+                      for c in counts])
+    fractions = np.mean([c["rt_fractions_given_experimental"] for c in counts])
+
+    print(f"scenario {args.scenario}: {args.reps} replicates x {n} patients, "
+          f"{cycles:.0f} cycles and {fractions:.0f} RT fractions per replicate")
+    print(f"inputs + draw_clinic     {t_inputs:6.3f} ms/replicate (vectorized over the chunk)")
+    best, median, unit = time_clinic(model, inputs, args.repeat)
+    print(f"simulate_clinic          {best:6.3f} ms/replicate (best of {args.repeat} per block "
+          f"of {BLOCK}; median {median:.3f})")
+    print(f"                         = {1e3 * best / unit:.0f} bare SimPy timeouts of "
+          f"{unit:.3f} us (the yardstick, measured alongside)")
+
+
+if __name__ == "__main__":
+    main()
