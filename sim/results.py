@@ -95,11 +95,13 @@ def summarize(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
 
 
 def clinic_columns(replicates: pd.DataFrame) -> list[str]:
-    """Per-arm clinic counts appended by the SimPy model (suffix _control/_experimental)."""
+    """Per-replicate clinic figures from the SimPy model: per arm (suffix _control or
+    _experimental) or trial-wide (prefix clinic_); summarized as means."""
     core = {"events_control", "events_experimental", "median_pfs_control_months",
             "median_pfs_experimental_months"}
     return [c for c in replicates.columns
-            if c.endswith(("_control", "_experimental")) and c not in core]
+            if (c.endswith(("_control", "_experimental")) or c.startswith("clinic_"))
+            and c not in core]
 
 
 def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
