@@ -279,7 +279,20 @@ def logrank_test(
     0 when n = 1), as survival::survdiff; strata add O1, E1 and V. Each of the d events of
     a time carries 1/d of that time's terms, so the sums run over events, not times.
     """
-    rs = tabulate_risk_sets(as_batch(time, event, arm, stratum, valid))
+    return logrank_from_risk_sets(risk_sets(time, event, arm, stratum, valid))
+
+
+def risk_sets(
+    time: np.ndarray, event: np.ndarray, arm: np.ndarray,
+    stratum: np.ndarray | None = None, valid: np.ndarray | None = None,
+) -> RiskSets:
+    """The sorted risk-set table both the log-rank test and the Cox model read: compute it
+    once and pass it to `logrank_from_risk_sets` and `cox_from_risk_sets`."""
+    return tabulate_risk_sets(as_batch(time, event, arm, stratum, valid))
+
+
+def logrank_from_risk_sets(rs: RiskSets) -> LogrankResult:
+    """`logrank_test` on a precomputed risk-set table."""
     n = np.where(rs.event, rs.n0 + rs.n1, 1.0)  # >= 1 at events: the event itself is at risk
     frac = np.where(rs.event, rs.n1 / n, 0.0)
     var_term = frac * (1.0 - frac) * (n - rs.d) / np.maximum(n - 1.0, 1.0)
@@ -382,9 +395,15 @@ def cox_ph(
     Breslow-corrected for ties (see `efron_terms`), as survival::coxph. See `CoxResult`
     for what rows without a finite MLE get.
     """
+    return cox_from_risk_sets(risk_sets(time, event, arm, stratum, valid), ties, conf_level)
+
+
+def cox_from_risk_sets(
+    rs: RiskSets, ties: Literal["efron", "breslow"] = "efron", conf_level: float = 0.95
+) -> CoxResult:
+    """`cox_ph` on a precomputed risk-set table."""
     if not 0.0 < conf_level < 1.0:
         raise ValueError(f"conf_level must be in (0, 1), got {conf_level}")
-    rs = tabulate_risk_sets(as_batch(time, event, arm, stratum, valid))
     a, b = efron_terms(rs, ties)
     o1 = (rs.event & rs.arm1).sum(axis=1).astype(float)
     # The score O1 - sum p_k falls from (arm-1 events with an arm-0 patient at risk) at

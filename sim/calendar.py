@@ -28,8 +28,17 @@ class StudyCalendar:
     horizon_days: int = int(CALENDAR_YEARS * 365.25)
     open_day: np.ndarray = field(init=False, repr=False)
     next_open: np.ndarray = field(init=False, repr=False)
+    month_starts: np.ndarray = field(init=False, repr=False)
+    month_of_day: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        first = np.datetime64(self.start_date, "M")
+        months = np.arange(first, first + CALENDAR_YEARS * 12 + 1)
+        starts = months.astype("datetime64[D]") - np.datetime64(self.start_date, "D")
+        starts = np.maximum(starts.astype(np.int64), 0)
+        object.__setattr__(self, "month_starts", starts)
+        table = np.searchsorted(starts, np.arange(self.horizon_days + 1), side="right") - 1
+        object.__setattr__(self, "month_of_day", table.astype(np.int32))
         weekday0 = self.start_date.weekday()
         days = np.arange(self.horizon_days + 1)
         closed = np.isin((weekday0 + days) % 7, [WEEKDAYS.index(d) for d in self.closed_weekdays])
@@ -72,6 +81,19 @@ class StudyCalendar:
         day = np.asarray(day, dtype=np.int64)
         inside = np.clip(day, 0, self.horizon_days)
         return np.where(day <= self.horizon_days, self.next_open[inside], day)
+
+    def month_index(self, days: np.ndarray) -> np.ndarray:
+        """Calendar month of clock days, counted from the start date's month (0, 1, ...)."""
+        days = np.asarray(days)
+        inside = days.size and days.min() >= 0 and days.max() <= self.horizon_days
+        if days.dtype.kind in "iu" and inside:
+            return self.month_of_day[days]  # a table look-up beats a binary search
+        return np.searchsorted(self.month_starts, days, side="right") - 1
+
+    def month_label(self, index: np.ndarray) -> np.ndarray:
+        """YYYY-MM labels of month indices."""
+        first = np.datetime64(self.start_date, "M")
+        return (first + np.asarray(index).astype("timedelta64[M]")).astype(str)
 
     def to_date(self, day: float) -> dt.date:
         return self.start_date + dt.timedelta(days=int(np.floor(day)))

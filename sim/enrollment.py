@@ -176,21 +176,30 @@ def randomize_screened(
     key = np.where(eligible, np.minimum(rand_day, SORT_KEY_MAX - 1), SORT_KEY_MAX)
     order = np.argsort(key.astype(np.int16), axis=1, kind="stable")
     caps = np.asarray([s.cap or sample_size for s in sites])
-    site_sorted = np.take_along_axis(draws["site"], order, axis=1)
     elig_sorted = np.take_along_axis(eligible, order, axis=1)
-    within_cap = elig_sorted & (rank_within_group(site_sorted, len(sites), elig_sorted)
-                                < caps[site_sorted])
-    if (within_cap.sum(axis=1) < sample_size).any():
-        return None
-    # The first sample_size within-cap patients in randomization order are randomized.
-    picked = np.argsort(~within_cap, axis=1, kind="stable")[:, :sample_size]
-    take = np.take_along_axis(order, picked, axis=1)
+    if any(s.cap for s in sites):
+        site_sorted = np.take_along_axis(draws["site"], order, axis=1)
+        within_cap = elig_sorted & (rank_within_group(site_sorted, len(sites), elig_sorted)
+                                    < caps[site_sorted])
+        if (within_cap.sum(axis=1) < sample_size).any():
+            return None
+        # The first sample_size within-cap patients in randomization order are randomized.
+        picked = np.argsort(~within_cap, axis=1, kind="stable")[:, :sample_size]
+        take = np.take_along_axis(order, picked, axis=1)
+    else:  # no caps: the eligible already sort first
+        if (elig_sorted.sum(axis=1) < sample_size).any():
+            return None
+        take = order[:, :sample_size]
     rand_sorted = np.take_along_axis(rand_day, take, axis=1)
     close_day = rand_sorted[:, -1]
-    site_full_day = cap_reached_day(rand_sorted, np.take_along_axis(draws["site"], take, axis=1),
-                                    caps, len(sites))
-    site_close = np.minimum(close_day[:, None], site_full_day)
-    screened = finite & (screen_day <= np.take_along_axis(site_close, draws["site"], axis=1))
+    if any(s.cap for s in sites):
+        site_full_day = cap_reached_day(
+            rand_sorted, np.take_along_axis(draws["site"], take, axis=1), caps, len(sites)
+        )
+        site_close = np.minimum(close_day[:, None], site_full_day)
+        screened = finite & (screen_day <= np.take_along_axis(site_close, draws["site"], axis=1))
+    else:
+        screened = finite & (screen_day <= close_day[:, None])
     failed = screened & (draws["reason"] != PASSED)
     return EnrolledPatients(
         rand_day=rand_sorted,
@@ -218,12 +227,6 @@ def cap_reached_day(rand_day: np.ndarray, site: np.ndarray, caps: np.ndarray,
     return out
 
 
-def month_index(calendar: StudyCalendar, day: np.ndarray) -> np.ndarray:
-    """Calendar month of clock days as months since the start date's month (0, 1, ...)."""
-    dates = calendar.to_datetime64(day).astype("datetime64[M]")
-    return (dates - np.datetime64(calendar.start_date, "M")).astype(np.int64)
-
-
 def screening_counts(
     calendar: StudyCalendar, sites: tuple[Site, ...], reasons: list[str],
     screen_day: np.ndarray, draws: dict[str, np.ndarray], screened: np.ndarray,
@@ -232,20 +235,28 @@ def screening_counts(
     """Screened, failed by reason and randomized per site and calendar month, summed over
     the chunk's replicates (divide by the replicate count for a per-trial mean)."""
     n_sites, whats = len(sites), ["screened", *[f"failed: {r}" for r in reasons], "randomized"]
-    s_month = month_index(calendar, np.where(screened, screen_day, 0))
-    r_month = month_index(calendar, rand_day)
+    s_month = calendar.month_index(np.where(screened, screen_day, 0))
+    r_month = calendar.month_index(rand_day)
     n_months = int(max(s_month[screened].max(initial=0), r_month.max())) + 1
-    counts = np.zeros((n_sites, n_months, len(whats)))
+    n_what = len(whats)
     site = draws["site"]
-    np.add.at(counts, (site[screened], s_month[screened], 0), 1)
+
+    def flat(site_idx: np.ndarray, month: np.ndarray, what: np.ndarray | int) -> np.ndarray:
+        return (site_idx * n_months + month) * n_what + what
+
     failed = screened & (draws["reason"] != PASSED)
-    np.add.at(counts, (site[failed], s_month[failed], 1 + draws["reason"][failed]), 1)
-    np.add.at(counts, (rand_site.ravel(), r_month.ravel(), len(whats) - 1), 1)
-    s_idx, m_idx, w_idx = np.nonzero(counts)
-    start = np.datetime64(calendar.start_date, "M")
+    index = np.concatenate([
+        flat(site[screened], s_month[screened], 0),
+        flat(site[failed], s_month[failed], 1 + draws["reason"][failed]),
+        flat(rand_site.ravel(), r_month.ravel(), n_what - 1),
+    ])
+    counts = np.bincount(index, minlength=n_sites * n_months * n_what)
+    nonzero = np.flatnonzero(counts)
+    s_idx, rest = np.divmod(nonzero, n_months * n_what)
+    m_idx, w_idx = np.divmod(rest, n_what)
     return pd.DataFrame({
         "site": np.asarray([s.name for s in sites])[s_idx],
-        "month": (start + m_idx.astype("timedelta64[M]")).astype(str),
+        "month": calendar.month_label(m_idx),
         "what": pd.Categorical(np.asarray(whats)[w_idx], categories=whats, ordered=True),
-        "count": counts[s_idx, m_idx, w_idx],
+        "count": counts[nonzero].astype(float),
     })

@@ -27,6 +27,8 @@ def invert_piecewise_hazard(
     e: np.ndarray, starts: np.ndarray, hazards: np.ndarray
 ) -> np.ndarray:
     """T with cumulative hazard H(T) = e for hazards[j] on [starts[j], starts[j+1])."""
+    if len(hazards) == 1:  # exponential: no piece to look up
+        return e / hazards[0] if hazards[0] > 0 else np.full_like(e, np.inf)
     widths = np.diff(starts)
     cum = np.concatenate([[0.0], np.cumsum(hazards[:-1] * widths)])
     piece = np.searchsorted(cum, e, side="right") - 1

@@ -122,12 +122,12 @@ def milestone_days(model: TrialModel, enrolled, cut) -> dict[str, np.ndarray]:
 def analyze_cut(model: TrialModel, cut, arm: np.ndarray, stratum: np.ndarray) -> dict:
     """Primary and supportive analyses of every replicate's cut data set (vectorized)."""
     a = model.scenario.analysis
-    strat = analysis.logrank_test(cut.time, cut.event, arm, stratum, valid=cut.valid)
-    unstrat = analysis.logrank_test(cut.time, cut.event, arm, None, valid=cut.valid)
+    risk_strat = analysis.risk_sets(cut.time, cut.event, arm, stratum, valid=cut.valid)
+    risk_unstrat = analysis.risk_sets(cut.time, cut.event, arm, None, valid=cut.valid)
+    strat = analysis.logrank_from_risk_sets(risk_strat)
+    unstrat = analysis.logrank_from_risk_sets(risk_unstrat)
     primary = strat if a.stratified else unstrat
-    cox = analysis.cox_ph(
-        cut.time, cut.event, arm, stratum if a.stratified else None, valid=cut.valid, ties=a.ties
-    )
+    cox = analysis.cox_from_risk_sets(risk_strat if a.stratified else risk_unstrat, a.ties)
     medians = analysis.km_median(cut.time, cut.event, arm, valid=cut.valid)
     return {
         "z": primary.z,
