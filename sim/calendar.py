@@ -14,7 +14,8 @@ import numpy as np
 from sim.scenario import DAYS_PER_MONTH, Scenario
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-CALENDAR_YEARS = 12  # days beyond this horizon are treated as weekdays-only (never reached)
+CALENDAR_YEARS = 12  # days beyond this horizon are treated as open (never reached in practice)
+DATE_LIMIT_DAYS = 200 * 365  # clock days beyond this are shown as NaT in dated tables
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,14 @@ class StudyCalendar:
         return self.start_date + dt.timedelta(days=int(np.floor(day)))
 
     def to_datetime64(self, days: np.ndarray) -> np.ndarray:
-        """Calendar dates (datetime64[D]) of clock days; NaN/inf become NaT."""
+        """Calendar dates (datetime64[D]) of clock days; NaN, inf and days more than
+        DATE_LIMIT_DAYS away (a latent time that will never matter, and past what pandas
+        can hold) become NaT."""
         days = np.asarray(days, dtype=float)
-        whole = np.where(np.isfinite(days), np.floor(days), 0).astype("int64")
+        shown = np.isfinite(days) & (np.abs(days) <= DATE_LIMIT_DAYS)
+        whole = np.where(shown, np.floor(days), 0).astype("int64")
         dates = np.datetime64(self.start_date, "D") + whole.astype("timedelta64[D]")
-        return np.where(np.isfinite(days), dates, np.datetime64("NaT"))
+        return np.where(shown, dates, np.datetime64("NaT"))
 
     def day_of(self, date: dt.date) -> int:
         return (date - self.start_date).days
