@@ -51,22 +51,44 @@ def _run_spec(args: tuple[ChunkSpec, int, int]) -> ChunkResult:
     return simulate_chunk(_MODEL, seed, spec.chunk, spec.first_rep, spec.n_reps, keep)
 
 
+@dataclass(frozen=True)
+class ArrowChunk:
+    """A chunk's tables converted to Arrow in the worker: the parent only writes them."""
+
+    n_reps: int
+    tables: dict[str, pa.Table]  # file stem -> rows to append
+    sums: dict[str, pd.DataFrame]
+
+
+def _run_spec_arrow(args: tuple[ChunkSpec, int, int]) -> ArrowChunk:
+    result = _run_spec(args)
+    frames = {"replicates": result.replicates, "patients": result.patients,
+              "monthly": result.monthly}
+    tables = {name: pa.Table.from_pandas(frame, preserve_index=False)
+              for name, frame in frames.items() if frame is not None}
+    return ArrowChunk(len(result.replicates), tables, result.sums)
+
+
 def iterate_chunks(
     model: TrialModel, n_reps: int, seed: int, workers: int, keep_patients: int = 0
 ) -> Iterator[ChunkResult]:
     """Chunk results in chunk order, computed on `workers` processes (1 = in this process)."""
+    yield from map_chunks(_run_spec, model, n_reps, seed, workers, keep_patients)
+
+
+def map_chunks(function, model, n_reps, seed, workers, keep_patients) -> Iterator:
     specs = plan_chunks(n_reps)
     jobs = [(spec, seed, keep_patients) for spec in specs]
     if workers <= 1 or len(specs) == 1:
         _init_worker(model)
-        yield from map(_run_spec, jobs)
+        yield from map(function, jobs)
         return
     context = get_context("fork") if hasattr(os, "fork") else get_context("spawn")
     with ProcessPoolExecutor(
         max_workers=min(workers, len(specs)), mp_context=context,
         initializer=_init_worker, initargs=(model,),
     ) as pool:
-        yield from pool.map(_run_spec, jobs)
+        yield from pool.map(function, jobs)
 
 
 def default_workers() -> int:
@@ -81,22 +103,68 @@ def run_to_parquet(
 
     Returns the additive tables summed over all chunks (see `ChunkResult.sums`).
     """
-    writers: dict[str, pq.ParquetWriter] = {}
+    writers = ParquetAppender(folder)
     sums: dict[str, pd.DataFrame] = {}
+    pending: list[dict[str, pd.DataFrame]] = []
     try:
-        for result in iterate_chunks(model, n_reps, seed, workers, keep_patients):
-            append(writers, folder / "replicates.parquet", result.replicates)
-            if result.patients is not None:
-                append(writers, folder / "patients.parquet", result.patients)
-            if result.monthly is not None:
-                append(writers, folder / "monthly.parquet", result.monthly)
-            add_sums(sums, result.sums)
+        for chunk in map_chunks(_run_spec_arrow, model, n_reps, seed, workers, keep_patients):
+            for name, table in chunk.tables.items():
+                writers.append(name, table)
+            pending.append(chunk.sums)
+            if len(pending) >= SUMS_BATCH:
+                add_sums(sums, merge_sums(pending))
+                pending.clear()
             if on_chunk:
-                on_chunk(len(result.replicates))
+                on_chunk(chunk.n_reps)
+        add_sums(sums, merge_sums(pending))
     finally:
-        for writer in writers.values():
-            writer.close()
+        writers.close()
     return sums
+
+
+SUMS_BATCH = 32  # chunks of count tables added up at once (bounded memory, fewer groupbys)
+ROW_GROUP_ROWS = 2000  # replicate rows buffered per Parquet row group
+
+
+class ParquetAppender:
+    """Appends Arrow tables to `<folder>/<name>.parquet`, buffering small chunks into row
+    groups of about ROW_GROUP_ROWS rows."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.buffers: dict[str, list[pa.Table]] = {}
+
+    def append(self, name: str, table: pa.Table) -> None:
+        buffer = self.buffers.setdefault(name, [])
+        buffer.append(table)
+        if sum(t.num_rows for t in buffer) >= ROW_GROUP_ROWS:
+            self.flush(name)
+
+    def flush(self, name: str) -> None:
+        buffer = self.buffers.get(name)
+        if not buffer:
+            return
+        if name not in self.writers:
+            self.writers[name] = pq.ParquetWriter(self.folder / f"{name}.parquet",
+                                                  buffer[0].schema)
+        writer = self.writers[name]
+        tables = [t if t.schema.equals(writer.schema) else t.cast(writer.schema)
+                  for t in buffer]
+        writer.write_table(pa.concat_tables(tables))
+        buffer.clear()
+
+    def close(self) -> None:
+        for name in list(self.buffers):
+            self.flush(name)
+        for writer in self.writers.values():
+            writer.close()
+
+
+def merge_sums(batch: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    names = {name for sums in batch for name in sums}
+    return {name: pd.concat([s[name] for s in batch if name in s], ignore_index=True)
+            for name in names}
 
 
 def add_sums(total: dict[str, pd.DataFrame], new: dict[str, pd.DataFrame]) -> None:
@@ -107,9 +175,3 @@ def add_sums(total: dict[str, pd.DataFrame], new: dict[str, pd.DataFrame]) -> No
         total[name] = both.groupby(keys, as_index=False, sort=True, observed=True)["count"].sum()
 
 
-def append(writers: dict[str, pq.ParquetWriter], path: Path, frame) -> None:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    key = str(path)
-    if key not in writers:
-        writers[key] = pq.ParquetWriter(path, table.schema)
-    writers[key].write_table(table.cast(writers[key].schema))
