@@ -29,7 +29,7 @@ from sim.randomization import randomize_by_block
 from sim.scenario import DAYS_PER_MONTH, Scenario
 
 STAGES = ("enrollment", "randomization", "outcomes", "clinic")
-CHUNK_SIZE = 250  # replicates per chunk; part of the stream layout, so fixed
+CHUNK_SIZE = 500  # replicates per chunk; part of the stream layout, so fixed
 ARMS = ("control", "experimental")
 MILESTONES = (
     "first_patient_in",

@@ -18,9 +18,10 @@ SUMMARY_METRICS = {"power", "events_at_analysis_mean", "lpi_months_median",
 
 
 def test_chunks_cover_every_replicate_once():
-    specs = plan_chunks(1001)
+    specs = plan_chunks(1001, chunk_size=250)
     assert sum(s.n_reps for s in specs) == 1001
     assert [s.first_rep for s in specs] == [0, 250, 500, 750, 1000]
+    assert [s.n_reps for s in plan_chunks(1200)] == [CHUNK_SIZE, CHUNK_SIZE, 1200 - 2 * CHUNK_SIZE]
 
 
 def test_same_seed_same_table_whatever_the_workers(textbook):
