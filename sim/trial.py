@@ -321,4 +321,19 @@ def patient_table(model, enrolled, arm, latent, observed, cut, first_rep, n_keep
         "pfs_days_at_cut": cut.time[:n_keep].ravel(),
         "pfs_event_at_cut": cut.event[:n_keep].ravel(),
         "data_cut_date": np.repeat(cal.to_datetime64(cut.cut_day[:n_keep]), n),
+        "scan_dates": scan_date_lists(model, rand, observed, cut, n_keep),
     })
+
+
+def scan_date_lists(model, rand, observed, cut, n_keep) -> list:
+    """Each patient's tumour assessments up to the event seen, withdrawal or the data cut
+    (empty under continuous observation: there are no scans)."""
+    offsets = model.schedule.days
+    if offsets is None:
+        return [[] for _ in range(rand.size)]
+    last = np.minimum(np.minimum(observed.event_day[:n_keep], observed.withdraw_day[:n_keep]),
+                      cut.cut_day[:n_keep, None] - rand)
+    count = np.searchsorted(offsets, last.ravel(), side="right")
+    start = np.datetime64(model.calendar.start_date, "D")
+    return [(start + (r + offsets[:k]).astype("timedelta64[D]")).tolist()
+            for r, k in zip(rand.ravel(), count, strict=True)]
