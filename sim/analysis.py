@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 # print.survfit (survival::survmean) treats S(t) within sqrt(machine eps) of 0.5 as
 # exactly 0.5 (the all.equal tolerance), so round-off in the product cannot move a median.
@@ -417,7 +417,7 @@ def cox_from_risk_sets(
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         se = np.where(finite, 1.0 / np.sqrt(info), np.nan)
         z = beta / se
-        half = stats.norm.ppf(0.5 + conf_level / 2.0) * se
+        half = special.ndtri(0.5 + conf_level / 2.0) * se
         return CoxResult(
             beta=beta, se=se, hr=np.exp(beta), ci_low=np.exp(beta - half),
             ci_high=np.exp(beta + half), z=z, p_one=special.ndtr(z),
@@ -503,7 +503,7 @@ def kaplan_meier(
     greenwood = np.cumsum(np.where(n_at_risk > n_event,
                                    n_event / (n_at_risk * np.maximum(n_at_risk - n_event, 1)),
                                    0.0))
-    z = stats.norm.ppf(0.5 + conf_level / 2.0)
+    z = special.ndtri(0.5 + conf_level / 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_s = np.log(surv)
         swing = z * np.sqrt(greenwood) / log_s
@@ -566,7 +566,7 @@ def log_band(
     surv = np.asarray(surv, dtype=float)
     positive = surv > 0
     safe = np.where(positive, surv, 1.0)
-    swing = np.exp(stats.norm.ppf(0.5 + conf_level / 2.0) * np.asarray(std_err) / safe)
+    swing = np.exp(special.ndtri(0.5 + conf_level / 2.0) * np.asarray(std_err) / safe)
     lower = np.where(positive, surv / swing, np.nan)
     upper = np.where(positive, np.minimum(surv * swing, 1.0), np.nan)
     return lower, upper

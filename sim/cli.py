@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.run import check_out_folder
 from sim.scenario import ScenarioError, load_scenario
 
 EXIT_BAD_INPUT = 2
@@ -47,7 +46,9 @@ def non_negative_int(text: str) -> int:
     return positive_int(text)
 
 
-def build_parser() -> ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
+    """The parser; plugin commands are imported only when named (or for --help), so that a
+    command does not pay for the others' imports (matplotlib, seaborn)."""
     parser = ArgumentParser(prog="python -m sim", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
@@ -71,8 +72,10 @@ def build_parser() -> ArgumentParser:
     design.add_argument("--out", type=Path, default=None,
                         help="folder for design.csv and expected_events.csv")
     design.add_argument("--force", action="store_true", help="overwrite an existing --out")
-    for module in PLUGIN_MODULES:
-        import_module(module).register(sub)
+    named = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")][:1]
+    for command, module in PLUGIN_MODULES.items():
+        if not named or named[0] == command or named[0] not in {*PLUGIN_MODULES, *COMMANDS}:
+            import_module(module).register(sub)
     return parser
 
 
@@ -96,6 +99,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_design(args: argparse.Namespace) -> int:
+    from sim.run import check_out_folder
+
     scenario = load_scenario(args.scenario, args.overrides)
     if args.out is not None:
         check_out_folder(args.out, args.force)
@@ -144,6 +149,8 @@ def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sim.run import check_out_folder
+
     scenario = load_scenario(args.scenario, args.overrides)
     check_out_folder(args.out, args.force)
     from sim.montecarlo import default_workers
@@ -179,11 +186,12 @@ def format_summary(summary: pd.DataFrame) -> str:
 
 COMMANDS = {"validate": cmd_validate, "run": cmd_run, "design": cmd_design}
 # Modules that add their own subcommand with `register(subparsers)` and set `func`.
-PLUGIN_MODULES = ("sim.analyze", "sim.sweep", "sim.compare", "sim.plots", "sim.report")
+PLUGIN_MODULES = {"analyze": "sim.analyze", "sweep": "sim.sweep", "compare": "sim.compare",
+                  "plot": "sim.plots", "report": "sim.report"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
         command = COMMANDS.get(args.command) or args.func

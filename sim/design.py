@@ -29,7 +29,7 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri  # normal cdf and quantile, without scipy.stats
 
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 
@@ -82,14 +82,14 @@ def check_test_inputs(hazard_ratio: float, alpha: float, sides: int, allocation:
 
 def z_alpha(alpha: float, sides: int) -> float:
     """Critical value z_{1 - alpha/sides} of the standard normal."""
-    return float(norm.ppf(1.0 - alpha / sides))
+    return float(ndtri(1.0 - alpha / sides))
 
 
 def z_power(power: float) -> float:
     """z_{power}: the standard normal quantile at the target power."""
     if not 0.0 < power < 1.0:
         raise ValueError(f"power must be in (0, 1), got {power}")
-    return float(norm.ppf(power))
+    return float(ndtri(power))
 
 
 def schoenfeld_events(
@@ -117,7 +117,7 @@ def schoenfeld_power(
     """
     check_test_inputs(hazard_ratio, alpha, sides, allocation)
     drift = math.sqrt(events * allocation * (1.0 - allocation)) * abs(math.log(hazard_ratio))
-    return float(norm.cdf(drift - z_alpha(alpha, sides)))
+    return float(ndtr(drift - z_alpha(alpha, sides)))
 
 
 def freedman_events(
@@ -147,7 +147,7 @@ def freedman_power(
     check_test_inputs(hazard_ratio, alpha, sides, allocation)
     r = allocation / (1.0 - allocation)
     drift = math.sqrt(events * r) * abs(1.0 - hazard_ratio) / (1.0 + r * hazard_ratio)
-    return float(norm.cdf(drift - z_alpha(alpha, sides)))
+    return float(ndtr(drift - z_alpha(alpha, sides)))
 
 
 # --------------------------------------------------------------------------- accrual
@@ -649,7 +649,7 @@ def lachin_foulkes_power(
         accrual_shape,
     )
     drift = math.sqrt(sample_size) * abs(diff) - z_alpha(alpha, sides) * math.sqrt(v0)
-    return float(norm.cdf(drift / math.sqrt(v1)))
+    return float(ndtr(drift / math.sqrt(v1)))
 
 
 # --------------------------------------------------------------------------- scenario adapter

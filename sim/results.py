@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from sim.scenario import DAYS_PER_MONTH, Scenario, scenario_to_dict
 from sim.trial import CHUNK_SIZE, MILESTONES
 
 METRICS_VERSION = 1  # bump when a metric's definition changes; `compare` refuses mixes
-Z95 = stats.norm.ppf(0.975)
+Z95 = float(special.ndtri(0.975))
 PACKAGES = ("sim-trial", "numpy", "pandas", "scipy", "simpy", "pydantic", "pyarrow", "pyyaml")
 
 
@@ -53,6 +53,8 @@ def median_row(name: str, values: np.ndarray) -> dict[str, Any]:
     """Median with the order-statistic 95% interval; NaN (never happened) sorts as +inf."""
     values = np.sort(np.where(np.isnan(values), np.inf, np.asarray(values, dtype=float)))
     r = len(values)
+    from scipy import stats  # heavy import, needed only here
+
     lo = int(stats.binom.ppf(0.025, r, 0.5))
     hi = min(int(stats.binom.isf(0.025, r, 0.5)), r - 1)
     est = float(np.quantile(values, 0.5, method="inverted_cdf"))
