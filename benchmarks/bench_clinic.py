@@ -1,9 +1,11 @@
 """Time the SimPy clinic per replicate on the baseline scenario: prints ms/replicate.
 
 Inputs come from the real pipeline (chunk 0 of a run: enrollment, randomization, outcomes,
-scans, data cut, clinic draws), so stop days and horizons are those of the baseline. Timed:
-building those inputs (vectorized over the chunk), then `simulate_clinic` replicate by
-replicate (the target is < 4 ms per replicate for 104 patients).
+scans, data cut, clinic draws), so stop days, strata and horizons are those of the baseline.
+Timed: building those inputs (vectorized over the chunk: covariates, doses, the background
+load of chairs and linacs), then `simulate_clinic` replicate by replicate, with capacity,
+doses and its monthly and deviation tables (the budget is 8 ms per replicate for 104
+patients: 10,000 baseline replicates in under 60 s on 2 workers).
 
     python benchmarks/bench_clinic.py [--reps 250] [--repeat 5] [--seed 1] [--scenario PATH]
 """
@@ -35,7 +37,8 @@ from sim.trial import TrialModel, chunk_streams, treatment_stop  # noqa: E402
 def baseline_inputs(model: TrialModel, seed: int, n_reps: int) -> dict:
     """Chunk 0 of a run with `seed`, as `sim.trial.simulate_chunk` draws it, up to the clinic.
 
-    rand_day, arm, stop_day, stop_reason (R, n), horizon (R,) and the clinic's draws.
+    rand_day, arm, stratum, stop_day, stop_reason (R, n), horizon (R,) and the clinic's
+    draws.
     """
     sc = model.scenario
     rng = chunk_streams(seed, 0)
@@ -48,7 +51,8 @@ def baseline_inputs(model: TrialModel, seed: int, n_reps: int) -> dict:
                           model.date_cut_day)
     stop, reason = treatment_stop(enrolled.rand_day, observed)
     return {
-        "rand_day": enrolled.rand_day, "arm": arm, "stop_day": stop, "stop_reason": reason,
+        "rand_day": enrolled.rand_day, "arm": arm, "stratum": enrolled.stratum,
+        "stop_day": stop, "stop_reason": reason,
         "horizon": cut.cut_day + sc.analysis.lag_days,
         "draws": draw_clinic(sc, n_reps, n, rng["clinic"]),
     }
@@ -58,7 +62,7 @@ def run_replicate(model: TrialModel, inputs: dict, r: int) -> dict[str, float]:
     return simulate_clinic(
         model.scenario, model.calendar, inputs["draws"], r, inputs["rand_day"][r],
         inputs["arm"][r], inputs["stop_day"][r], inputs["stop_reason"][r],
-        float(inputs["horizon"][r]),
+        float(inputs["horizon"][r]), stratum=inputs["stratum"][r],
     ).summary
 
 
@@ -124,9 +128,12 @@ def main() -> None:
     cycles = np.mean([c["cycles_given_control"] + c["cycles_given_experimental"]
                       for c in counts])
     fractions = np.mean([c["rt_fractions_given_experimental"] for c in counts])
+    deviations = np.mean([c.get("protocol_deviations_control", 0)
+                          + c.get("protocol_deviations_experimental", 0) for c in counts])
 
     print(f"scenario {args.scenario}: {args.reps} replicates x {n} patients, "
-          f"{cycles:.0f} cycles and {fractions:.0f} RT fractions per replicate")
+          f"{cycles:.0f} cycles, {fractions:.0f} RT fractions and {deviations:.1f} protocol "
+          "deviations per replicate")
     print(f"inputs + draw_clinic     {t_inputs:6.3f} ms/replicate (vectorized over the chunk)")
     best, median, unit = time_clinic(model, inputs, args.repeat)
     print(f"simulate_clinic          {best:6.3f} ms/replicate (best of {args.repeat} per block "

@@ -1,11 +1,13 @@
 """Quad Shot radiotherapy: when a course's fractions fall, and the process that gives them.
 
 A course is `days_per_course` consecutive open clinic days (two in the registry), starting on
-the first such run on or after the day of the cycle it goes with; each of those days has one
-fraction at each of `fraction_times` (08:30 and 15:00: more than 6 h apart, as the registry
-asks). Fraction times are clock floats, ``day + hour / 24``. Which cycles carry a course is
-decided by the treatment process (`sim.treatment`); how many courses a patient receives, by
-the draws (`sim.clinic.draw_clinic`).
+the first such run on or after the day of the cycle it goes with in which the linac has a
+free slot in every session of every day (`plan_course_start`: a course never straddles a
+closure, and waits for the linac); each of those days has one fraction at each of
+`fraction_times` (08:30 and 15:00: more than 6 h apart, as the registry asks), each holding
+a slot of its session. Fraction times are clock floats, ``day + hour / 24``. Which cycles
+carry a course is decided by the treatment process (`sim.treatment`); how many courses a
+patient receives (early stops, pneumonitis), by the draws (`sim.clinic.draw_clinic`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from sim.calendar import StudyCalendar
+from sim.capacity import SessionBook
 from sim.scenario import Radiotherapy
 
 if TYPE_CHECKING:
@@ -33,6 +36,7 @@ class CourseRules:
     days_per_course: int
     fraction_hours: tuple[float, ...]  # hours after midnight, in order
     dose_per_fraction_gy: float
+    start_within_days: int | None  # a course starting later after its cycle is a deviation
 
     @classmethod
     def from_radiotherapy(cls, radiotherapy: Radiotherapy) -> CourseRules:
@@ -43,6 +47,7 @@ class CourseRules:
                 t.hour + t.minute / 60 + t.second / 3600 for t in radiotherapy.fraction_times
             ),
             dose_per_fraction_gy=radiotherapy.dose_per_fraction_gy,
+            start_within_days=radiotherapy.start_within_days,
         )
 
 
@@ -62,6 +67,26 @@ def first_open_run(calendar: StudyCalendar, day: int, n_days: int) -> int:
     return start
 
 
+def plan_course_start(
+    calendar: StudyCalendar, linac: SessionBook | None, earliest: int, n_days: int
+) -> tuple[int, int]:
+    """(start, calendar start) of a course of `n_days` from `earliest`, and book its slots.
+
+    The calendar start is the first run of `n_days` consecutive open days (a course never
+    straddles a closure); the start is the first such run in which every day has a free slot
+    in every session (morning and afternoon); the gap between the two is the course's wait
+    for the linac. Without a linac book, both are the calendar start.
+    """
+    on_calendar = first_open_run(calendar, earliest, n_days)
+    if linac is None:
+        return on_calendar, on_calendar
+    start = on_calendar
+    while (full := linac.first_full_day(start, n_days)) >= 0:
+        start = first_open_run(calendar, full + 1, n_days)
+    linac.book(start, n_days)
+    return start, on_calendar
+
+
 def fraction_clocks(start_day: int, n_days: int, fraction_hours: tuple[float, ...]) -> list[float]:
     """Clock times of a course's fractions: each of `n_days` days from `start_day`, each hour."""
     return [start_day + d + h / HOURS_PER_DAY for d in range(n_days) for h in fraction_hours]
@@ -69,7 +94,8 @@ def fraction_clocks(start_day: int, n_days: int, fraction_hours: tuple[float, ..
 
 def deliver_rt_course(
     env: simpy.Environment, rules: CourseRules, record: PatientCourse, course: int,
-    start_day: int, log: list | None,
+    start_day: int, log: list | None, linac: SessionBook | None = None,
+    pneumonitis: bool = False,
 ) -> Generator[simpy.Event, object, None]:
     """Give Quad Shot course `course` (1-based) on the open days from `start_day`.
 
@@ -80,28 +106,42 @@ def deliver_rt_course(
     is given. The process wakes once per course day, at the start of the day: stops and the
     horizon take effect at the start of a clinic day (`sim.clinic`), so a day's fractions are
     given all together or not at all; whole-day wake-ups keep the clock exact (the next cycle
-    is due on a whole day) and save an event per fraction.
+    is due on a whole day) and save an event per fraction. An interrupt gives the slots of
+    the days not yet treated back to `linac`. With `pneumonitis`, the course ends in
+    pneumonitis (logged "rt pneumonitis"; the treatment process gives no further course).
     """
     per_day = len(rules.fraction_hours)
-    clocks = fraction_clocks(start_day, rules.days_per_course, rules.fraction_hours)
-    for d in range(rules.days_per_course):
-        day = start_day + d
-        if day > env.now:
-            yield env.timeout(day - env.now)
-        given = clocks[d * per_day:(d + 1) * per_day]
-        record.rt_fractions.extend(given)
-        if log is not None:
-            log.extend((clock, record.patient, f"rt {course}.{d * per_day + j + 1}")
-                       for j, clock in enumerate(given))
+    n_days = rules.days_per_course
+    clocks = fraction_clocks(start_day, n_days, rules.fraction_hours)
+    d = 0
+    try:
+        while d < n_days:
+            day = start_day + d
+            if day > env.now:
+                yield env.timeout(day - env.now)
+            given = clocks[d * per_day:(d + 1) * per_day]
+            record.rt_fractions.extend(given)
+            if log is not None:
+                log.extend((clock, record.patient, f"rt {course}.{d * per_day + j + 1}")
+                           for j, clock in enumerate(given))
+            d += 1
+    except simpy.Interrupt:
+        if linac is not None:
+            linac.release(start_day + d, n_days - d)
+        raise
     record.rt_courses_completed += 1
+    if pneumonitis and log is not None:
+        log.append((env.now, record.patient, "rt pneumonitis"))
 
 
 def rt_course_process(
     env: simpy.Environment, rules: CourseRules, record: PatientCourse, course: int,
-    start_day: int, log: list | None,
+    start_day: int, log: list | None, linac: SessionBook | None = None,
+    pneumonitis: bool = False,
 ) -> Generator[simpy.Event, object, None]:
     """`deliver_rt_course` as a SimPy process of its own: an interrupt ends it quietly."""
     try:
-        yield from deliver_rt_course(env, rules, record, course, start_day, log)
+        yield from deliver_rt_course(env, rules, record, course, start_day, log, linac,
+                                     pneumonitis)
     except simpy.Interrupt:
         pass

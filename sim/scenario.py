@@ -311,6 +311,101 @@ class Delay(Frozen):
     days: NonNegativeInt = 0
 
 
+def field_error(loc: tuple[str | int, ...], value: Any, message: str) -> ValidationError:
+    """A validation error at `loc` (relative to the model raising it), for cross-field rules
+    whose culprit is one field: the message then names that field's dotted path."""
+    from pydantic_core import InitErrorDetails, PydanticCustomError
+
+    detail = InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc,
+                              input=value)
+    return ValidationError.from_exception_data("Scenario", [detail])
+
+
+class Window(Frozen):
+    """A protocol window around a due day: a visit may be given from `before_days` before to
+    `after_days` after it (a "-0/+3 days" window is before_days 0, after_days 3)."""
+
+    before_days: int = 0
+    after_days: int = 0
+
+    @field_validator("before_days", "after_days")
+    @classmethod
+    def check_not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(
+                "a protocol window cannot be shorter than zero days: use 0 or more "
+                "(a -0/+3 days window is before_days: 0, after_days: 3)"
+            )
+        return value
+
+
+class DoseReduction(Frozen):
+    """Before each cycle after the first, with `probability`, the patient's reducible drugs
+    drop one level; `levels` are the fractions of the full dose at levels -1, -2, ..."""
+
+    probability: Probability = 0.0
+    levels: tuple[Annotated[float, Field(gt=0.0, lt=1.0)], ...] = (0.8, 0.6)
+
+    @field_validator("levels")
+    @classmethod
+    def check_decreasing(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(b >= a for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError("dose levels must be a non-empty, decreasing list, e.g. [0.8, 0.6]")
+        return value
+
+
+class Drug(Frozen):
+    """One drug: its dose (`per`: mg/kg of body weight, mg/m2 of BSA, a Calvert AUC in
+    mg/mL x min, or flat mg), its single-use vial sizes and its infusion time."""
+
+    dose: PositiveFloat
+    per: Literal["kg", "m2", "auc", "flat"]
+    vial_mg: tuple[float, ...]
+    infusion_minutes: NonNegativeInt = 0
+    reducible: bool = True  # follows the patient's dose level (immunotherapy: false)
+
+    @field_validator("vial_mg")
+    @classmethod
+    def check_vials(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(v <= 0 for v in value):
+            raise ValueError(
+                "every vial size must be > 0 mg (a vial of 0 mg never covers a dose): "
+                "give the sizes on the label, e.g. [100, 450]"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("vial sizes repeat: list each size once, e.g. [100, 450]")
+        return value
+
+
+class Regimen(Frozen):
+    """The drugs of one stratum's cycles: induction cycles, then maintenance."""
+
+    induction: tuple[str, ...]
+    maintenance: tuple[str, ...] = ()
+
+
+class Chairs(Frozen):
+    """Infusion chairs, each open `hours_per_day` on open clinic days. A visit holds a chair
+    for its drugs' infusion times plus `extra_minutes_per_visit` (premedication,
+    observation); the clinic's other patients take a Poisson number of chair-hours each day,
+    with mean `background_utilization` of the day's chair-hours."""
+
+    chairs: int
+    hours_per_day: PositiveFloat = 8.0
+    extra_minutes_per_visit: NonNegativeInt = 0
+    background_utilization: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+
+    @field_validator("chairs")
+    @classmethod
+    def check_some(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError(
+                "every patient on treatment needs a chair: give at least 1 "
+                "(or drop treatment.chairs for unlimited chairs)"
+            )
+        return value
+
+
 class Treatment(Frozen):
     """Systemic therapy: induction cycles, then maintenance, every `cycle_days`."""
 
@@ -320,6 +415,11 @@ class Treatment(Frozen):
     max_cycles: PositiveInt = 35
     delay: Delay = Delay()
     discontinuation_per_cycle: Probability = 0.0
+    window: Window | None = None  # None: a closed day only shifts a cycle, never a deviation
+    dose_reduction: DoseReduction = DoseReduction()
+    drugs: dict[str, Drug] = Field(default_factory=dict)
+    regimens: dict[str, Regimen] = Field(default_factory=dict)  # one per stratum
+    chairs: Chairs | None = None  # None: unlimited infusion chairs
 
     @model_validator(mode="after")
     def check_cycles(self) -> Treatment:
@@ -328,7 +428,67 @@ class Treatment(Frozen):
                 f"max_cycles {self.max_cycles} < induction_cycles {self.induction_cycles}: "
                 "max_cycles counts every cycle, so make it >= induction_cycles"
             )
+        if self.window is not None and self.window.before_days >= self.cycle_days:
+            raise field_error(
+                ("window", "before_days"), self.window.before_days,
+                f"a cycle may not come forward a whole cycle ({self.cycle_days} days): "
+                f"use before_days < cycle_days",
+            )
+        for name in self.drugs:
+            if "/" in name:
+                raise field_error(("drugs", name), name, "drug names may not contain '/': "
+                                  "rename it (e.g. 'nab-paclitaxel')")
+        if bool(self.drugs) != bool(self.regimens):
+            missing = "regimens" if self.drugs else "drugs"
+            raise field_error((missing,), {}, f"drugs and regimens come together: give "
+                              f"treatment.{missing} too (see scenarios/nct07271602.yaml)")
+        for stratum, regimen in self.regimens.items():
+            for phase in ("induction", "maintenance"):
+                for i, drug in enumerate(getattr(regimen, phase)):
+                    if drug not in self.drugs:
+                        raise field_error(
+                            ("regimens", stratum, phase, i), drug,
+                            f"unknown drug: use one of treatment.drugs {sorted(self.drugs)}",
+                        )
+        if self.chairs is not None:
+            if not self.regimens:
+                raise field_error(("chairs",), {}, "a chair is held for the regimen's "
+                                  "infusion times: give treatment.drugs and treatment.regimens")
+            longest = max(self.visit_minutes(r, p) for r in self.regimens.values()
+                          for p in ("induction", "maintenance"))
+            if longest > self.chairs.hours_per_day * 60:
+                raise field_error(
+                    ("chairs", "hours_per_day"), self.chairs.hours_per_day,
+                    f"the longest visit takes {longest} min, more than a chair's day: "
+                    f"open chairs at least {math.ceil(longest / 60)} h",
+                )
         return self
+
+    def visit_minutes(self, regimen: Regimen, phase: str) -> int:
+        """Chair minutes of a visit: its drugs' infusion times plus the chairs' extra time."""
+        extra = self.chairs.extra_minutes_per_visit if self.chairs is not None else 0
+        return extra + sum(self.drugs[d].infusion_minutes for d in getattr(regimen, phase))
+
+
+class Linac(Frozen):
+    """Linear accelerators: each has `slots_per_session` treatment slots in every session of
+    an open day, one session per fraction time (a morning and an afternoon one for Quad
+    Shot); the clinic's other patients take a Poisson number of slots each session, with
+    mean `background_utilization` of them."""
+
+    machines: int
+    slots_per_session: PositiveInt
+    background_utilization: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+
+    @field_validator("machines")
+    @classmethod
+    def check_some(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError(
+                "the Quad Shot patients need a linac: give at least 1 machine "
+                "(or drop radiotherapy.linac for unlimited slots)"
+            )
+        return value
 
 
 class Radiotherapy(Frozen):
@@ -342,6 +502,9 @@ class Radiotherapy(Frozen):
     dose_per_fraction_gy: PositiveFloat = 3.7
     min_gap_hours: NonNegativeFloat = 6.0
     complete_all_courses: Probability = 1.0
+    pneumonitis: Probability = 0.0  # per irradiated patient; stops RT after a course
+    start_within_days: NonNegativeInt | None = None  # course start window after its cycle
+    linac: Linac | None = None  # None: unlimited treatment slots
 
     @model_validator(mode="after")
     def check_fraction_gap(self) -> Radiotherapy:
@@ -355,6 +518,56 @@ class Radiotherapy(Frozen):
                 f"than min_gap_hours {self.min_gap_hours:g} h apart (or not in order): "
                 "space them further apart, e.g. ['08:30', '15:00']"
             )
+        return self
+
+
+# --- patients ------------------------------------------------------------------------------
+
+
+class Normal(Frozen):
+    """A normal distribution truncated to [min, max] (None: no bound)."""
+
+    mean: float
+    sd: NonNegativeFloat
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def check_bounds(self) -> Normal:
+        if self.min is not None and self.max is not None and self.max <= self.min:
+            raise ValueError(f"max {self.max} <= min {self.min}: put max above min")
+        return self
+
+
+class BySex(Frozen):
+    male: Normal
+    female: Normal
+
+
+class Patients(Frozen):
+    """Covariates of randomized patients, for doses: age, sex, height, weight, serum
+    creatinine; BSA (Mosteller or DuBois) and creatinine clearance (Cockcroft-Gault, with
+    creatinine floored at `creatinine_floor_mg_dl`) follow. Creatinine is drawn given
+    clearance >= `min_crcl_ml_min` (an eligibility criterion), unfloored."""
+
+    age: Normal
+    male: Probability
+    height_cm: BySex
+    weight_kg: BySex
+    creatinine_mg_dl: BySex
+    bsa_formula: Literal["mosteller", "dubois"] = "mosteller"
+    creatinine_floor_mg_dl: NonNegativeFloat = 0.7
+    gfr_cap_ml_min: PositiveFloat = 125.0  # Calvert: GFR capped (FDA: AUC 5 -> <= 750 mg)
+    min_crcl_ml_min: NonNegativeFloat = 0.0
+
+    @model_validator(mode="after")
+    def check_positive_bounds(self) -> Patients:
+        for name in ("height_cm", "weight_kg", "creatinine_mg_dl"):
+            for sex in ("male", "female"):
+                dist = getattr(getattr(self, name), sex)
+                if dist.min is None or dist.min <= 0:
+                    raise field_error((name, sex, "min"), dist.min,
+                                      "must be > 0 (a body measure is positive), e.g. min: 0.3")
         return self
 
 
@@ -436,6 +649,7 @@ class Scenario(Frozen):
     calendar: Calendar = Calendar()
     treatment: Treatment | None = None
     radiotherapy: Radiotherapy | None = None
+    patients: Patients | None = None
     analysis: Analysis
 
     @model_validator(mode="after")
@@ -468,7 +682,27 @@ class Scenario(Frozen):
             )
         if self.radiotherapy is not None and self.treatment is None:
             raise ValueError("radiotherapy starts with cycle 1, so it needs a treatment block")
+        if self.treatment is not None and self.treatment.regimens:
+            self.check_regimens(self.treatment)
         return self
+
+    def check_regimens(self, treatment: Treatment) -> None:
+        strata = list(self.randomization.strata)
+        for stratum in strata:
+            if stratum not in treatment.regimens:
+                raise field_error(
+                    ("treatment", "regimens"), dict(treatment.regimens),
+                    f"no regimen for stratum {stratum!r}: give one per stratum of "
+                    f"randomization.strata {strata}",
+                )
+        for stratum in treatment.regimens:
+            if stratum not in strata:
+                raise field_error(("treatment", "regimens", stratum), stratum,
+                                  f"not a stratum: use the names of randomization.strata "
+                                  f"{strata}")
+        if self.patients is None:
+            raise field_error(("patients",), None, "doses need body size and creatinine: "
+                              "add a patients block (see scenarios/nct07271602.yaml)")
 
     @property
     def strata_names(self) -> list[str]:

@@ -2,12 +2,20 @@
 
 One SimPy process per patient gives cycles `cycle_days` apart (registry: days 1, 22, 43, 64,
 then maintenance q21d) until `max_cycles`, toxicity, or the patient's stop. Induction and
-maintenance cycles follow the same timing rules, so the process does not tell them apart.
+maintenance cycles follow the same timing rules; they differ in their drugs (the regimen of
+the patient's stratum), hence in chair time and in whether the dose level applies.
 
 Timing of cycle k + 1: due ``cycle_days`` after the day cycle k was given, plus
 ``delay.days`` if cycle k + 1 is delayed (so a delay pushes every later cycle), then given on
-the day `give_cycle_day` returns (the first open clinic day; that move is a shift, not a
-delay). Cycle 1 is due on randomization day + U, U uniform in 0..cycle1_within_days.
+the day `give_cycle_day` returns: an open clinic day with a free chair, within the protocol
+window (`treatment.window`, e.g. -0/+3 days) if there is one (a shift, not a delay),
+otherwise the first such day after the window (a protocol deviation, counted by its cause:
+the closure, or the chairs). Cycle 1 is due on randomization day + U, U uniform in
+0..cycle1_within_days, and is booked on the randomization day; cycle k + 1 is booked when
+cycle k is given (appointments are first come, first served).
+
+Dose levels: before cycle k >= 2, with the drawn probability, a patient whose cycle has a
+reducible drug drops one dose level (until the lowest); the level is kept from then on.
 
 Toxicity: after cycle k the patient discontinues with probability
 ``discontinuation_per_cycle``; cycle k and the RT course that starts with it are given,
@@ -17,8 +25,10 @@ the last allowed cycle does not count: that patient ends at ``max_cycles``.
 Quad Shot RT (arm `radiotherapy.arm` only): course 1 starts with cycle 1 and each later
 course with the first cycle given at least `course_interval_days` after the cycle of the
 previous course, i.e. with cycles 2 and 3 when the interval equals `cycle_days`. A course
-starts on the first run of open days on or after its cycle's day and after the previous
-course (courses never overlap, even with cycles shorter than a course).
+starts on the first run of open days with linac slots on or after its cycle's day and after
+the previous course (courses never overlap, even with cycles shorter than a course); later
+than `start_within_days` after its cycle it is a protocol deviation. A course drawn to end
+in pneumonitis is the patient's last.
 """
 
 from __future__ import annotations
@@ -29,8 +39,17 @@ from dataclasses import dataclass, field
 import simpy
 
 from sim.calendar import StudyCalendar
-from sim.radiotherapy import CourseRules, deliver_rt_course, first_open_run, rt_course_process
-from sim.scenario import Treatment
+from sim.capacity import DayBook, SessionBook
+from sim.radiotherapy import (
+    CourseRules,
+    deliver_rt_course,
+    plan_course_start,
+    rt_course_process,
+)
+from sim.scenario import Treatment, Window
+
+IN_WINDOW, LATE_CLOSURE, LATE_CAPACITY = 0, 1, 2  # why a visit came when it did
+LATE_CAUSES = ("in window", "closure", "capacity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +59,28 @@ class CycleRules:
     cycle_days: int
     max_cycles: int
     delay_days: int
+    induction_cycles: int
+    window: Window | None
+    n_levels: int  # dose levels below the full dose
 
     @classmethod
     def from_treatment(cls, treatment: Treatment) -> CycleRules:
-        return cls(treatment.cycle_days, treatment.max_cycles, treatment.delay.days)
+        return cls(treatment.cycle_days, treatment.max_cycles, treatment.delay.days,
+                   treatment.induction_cycles, treatment.window,
+                   len(treatment.dose_reduction.levels))
+
+
+@dataclass(frozen=True, slots=True)
+class Clinic:
+    """What the processes of one replicate share: the rules, the calendar, the books
+    (None: unlimited) and the log (None: not kept)."""
+
+    calendar: StudyCalendar
+    rules: CycleRules
+    rt_rules: CourseRules | None
+    chairs: DayBook | None
+    linac: SessionBook | None
+    log: list | None
 
 
 @dataclass(slots=True)
@@ -57,70 +94,149 @@ class PatientCourse:
     patient: int
     cycle_days: list[int] = field(default_factory=list)  # clinic day of each cycle given
     cycle_delayed: list[bool] = field(default_factory=list)  # parallel to cycle_days
+    cycle_levels: list[int] = field(default_factory=list)  # dose level (0 full) of each
+    cycle_waits: list[int] = field(default_factory=list)  # days waited for a chair
+    cycle_late: list[int] = field(default_factory=list)  # IN_WINDOW or a LATE_ cause
     rt_fractions: list[float] = field(default_factory=list)  # clock time of each fraction
+    rt_starts: list[int] = field(default_factory=list)  # first day of each course started
+    rt_waits: list[int] = field(default_factory=list)  # days each course waited for the linac
+    rt_late: list[int] = field(default_factory=list)  # IN_WINDOW or a LATE_ cause
     rt_courses_completed: int = 0
     end_reason: str | None = None  # a stop code, "toxicity", "max_cycles"; None = still on
 
 
-def give_cycle_day(calendar: StudyCalendar, due_day: int) -> int:
-    """The day a cycle due on `due_day` is given: the first open clinic day on or after it.
+def calendar_day(calendar: StudyCalendar, due_day: int, window: Window | None,
+                 earliest: int) -> int:
+    """The day a cycle due on `due_day` is given when chairs are no limit: the first open
+    day on or after it if that is inside the window (or there is no window), else the
+    latest open day of the window before the due day, else (a deviation) that first day."""
+    first = calendar.next_open.item(due_day) if due_day <= calendar.horizon_days else due_day
+    if window is None or first - due_day <= window.after_days or window.before_days == 0:
+        return first
+    for day in range(due_day - 1, max(due_day - window.before_days, earliest) - 1, -1):
+        if calendar.is_open(day):
+            return day
+    return first
 
-    The one place where a due day becomes a given day (protocol windows belong here).
+
+def give_cycle_day(
+    calendar: StudyCalendar, due_day: int, window: Window | None = None,
+    chairs: DayBook | None = None, minutes: int = 0, earliest: int = 0,
+) -> tuple[int, int, int]:
+    """(day given, days waited for a chair, IN_WINDOW or why late) of a cycle due `due_day`.
+
+    The one place where a due day becomes a given day, and where the chair is booked. The
+    day is open and has `minutes` of chair time free; in the window (`window`: -before/
+    +after days of the due day, never before `earliest`) if any such day exists, the days
+    after the due day first, nearest first; otherwise the first such day after the window,
+    which is late: LATE_CLOSURE if the clinic had no open day in the window, else
+    LATE_CAPACITY. Without a window a cycle is never late. The wait counts days beyond
+    `calendar_day`, the day the cycle would have had with unlimited chairs.
     """
-    if due_day > calendar.horizon_days:
-        return due_day
-    return calendar.next_open.item(due_day)
+    first = calendar.next_open.item(due_day) if due_day <= calendar.horizon_days else due_day
+    after = None if window is None else due_day + window.after_days
+    if after is None or first <= after:  # the common case: an open day in the window
+        on_calendar, closure = first, False
+    else:
+        on_calendar = calendar_day(calendar, due_day, window, earliest)
+        closure = on_calendar > after
+    if chairs is None:
+        return on_calendar, 0, LATE_CLOSURE if closure else IN_WINDOW
+    if not closure and chairs.room(on_calendar, minutes):
+        chairs.book(on_calendar, minutes)
+        return on_calendar, 0, IN_WINDOW
+    day = on_calendar
+    if after is not None:
+        assert window is not None
+        before = max(due_day - window.before_days, earliest)
+        for day in (*range(due_day, after + 1), *range(due_day - 1, before - 1, -1)):
+            if calendar.is_open(day) and chairs.room(day, minutes):
+                chairs.book(day, minutes)
+                return day, max(day - on_calendar, 0), IN_WINDOW
+        day = max(on_calendar, after + 1)
+    while not (calendar.is_open(day) and chairs.room(day, minutes)):
+        day += 1
+    chairs.book(day, minutes)
+    late = IN_WINDOW if after is None else LATE_CLOSURE if closure else LATE_CAPACITY
+    return day, day - on_calendar, late
 
 
 def treat_patient(
-    env: simpy.Environment, calendar: StudyCalendar, rules: CycleRules,
-    record: PatientCourse, first_due: int, delayed: Sequence[bool], toxicity_cycle: int,
-    rt_rules: CourseRules | None, rt_courses: int, log: list | None,
+    env: simpy.Environment, clinic: Clinic, record: PatientCourse, rand_day: int,
+    first_due: int, delayed: Sequence[bool], reduced: Sequence[bool], toxicity_cycle: int,
+    rt_courses: int, pneumonitis_course: int, visit_minutes: tuple[int, int],
+    reducible: tuple[bool, bool],
 ) -> Generator[simpy.Event, object, None]:
     """SimPy process of one patient's treatment; see the module docstring for the rules.
 
-    `delayed[k - 1]` says whether cycle k is delayed (entry 0 is ignored: cycle 1 is never
-    delayed) and needs `rules.max_cycles` entries; `toxicity_cycle` is the cycle after which
-    the patient discontinues for toxicity (> max_cycles: never); `rt_courses` is how many
-    Quad Shot courses the patient will receive (0 for none; needs `rt_rules` if > 0).
-    The patient's stop is an interrupt whose cause is the stop reason: no cycle after it, and
-    a Quad Shot course under way is interrupted too. Results go into `record`.
+    `delayed[k - 1]` / `reduced[k - 1]` say whether cycle k is delayed / starts a lower dose
+    level (entry 0 is ignored: cycle 1 is neither) and need `rules.max_cycles` entries;
+    `toxicity_cycle` is the cycle after which the patient discontinues for toxicity
+    (> max_cycles: never); `rt_courses` is how many Quad Shot courses the patient will
+    receive (0 for none; needs `clinic.rt_rules` if > 0), the last ending in pneumonitis if
+    it is `pneumonitis_course` (0: none). `visit_minutes` and `reducible` are per phase
+    (induction, maintenance): chair minutes of a visit, and whether its drugs follow the
+    dose level. The patient's stop is an interrupt whose cause is the stop reason: no cycle
+    after it, a Quad Shot course under way is interrupted too, and appointments not kept are
+    given back. Results go into `record`.
     """
     # Locals: this loop runs about a thousand times per replicate.
-    timeout = env.timeout
+    timeout, calendar, rules, rt_rules, log = (
+        env.timeout, clinic.calendar, clinic.rules, clinic.rt_rules, clinic.log)
+    chairs, window = clinic.chairs, rules.window
     add_day, add_flag = record.cycle_days.append, record.cycle_delayed.append
+    add_level, add_wait, add_late = (
+        record.cycle_levels.append, record.cycle_waits.append, record.cycle_late.append)
     gap, late_gap = rules.cycle_days, rules.cycle_days + rules.delay_days
     last = min(rules.max_cycles, toxicity_cycle)
+    induction, n_levels = rules.induction_cycles, rules.n_levels
     rt_processes: list[simpy.Process] = []  # courses given as processes of their own
     courses_started, next_course_from, rt_free_from = 0, first_due, 0
+    booked, minutes = -1, 0  # a chair appointment not yet kept
     try:
-        due, k, late = first_due, 0, False
+        if rand_day > env.now:
+            yield timeout(rand_day - env.now)  # cycle 1 is booked at randomization
+        due, k, late, level, earliest = first_due, 0, False, 0, rand_day
         while True:
-            day = give_cycle_day(calendar, due)
+            phase = 0 if k < induction else 1
+            minutes = visit_minutes[phase]
+            day, wait, out = give_cycle_day(calendar, due, window, chairs, minutes, earliest)
+            booked = day
             yield timeout(day - env.now)
+            booked = -1
             k += 1
+            lower = k > 1 and reduced[k - 1] and reducible[phase] and level < n_levels
+            level += lower
             add_day(day)
             add_flag(late)
+            add_level(level)
+            add_wait(wait)
+            add_late(out)
             if log is not None:
-                log.append((day, record.patient, f"cycle {k} delayed" if late else f"cycle {k}"))
+                log.append((day, record.patient, f"cycle {k}" + (" delayed" if late else "")
+                            + (" reduced" if lower else "")
+                            + (f" late {LATE_CAUSES[out]}" if out else "")))
             if courses_started < rt_courses and day >= next_course_from:
                 courses_started += 1
                 next_course_from = day + rt_rules.interval_days
-                start = first_open_run(calendar, max(day, rt_free_from),
-                                       rt_rules.days_per_course)
+                start = start_rt_course(clinic, record, day, rt_free_from)
                 rt_free_from = start + rt_rules.days_per_course
+                ends_rt = courses_started == pneumonitis_course
                 if rt_free_from <= day + gap:
                     # Over before the next cycle can be due: give it in this process, which
                     # saves a process per course.
                     yield from deliver_rt_course(
-                        env, rt_rules, record, courses_started, start, log)
+                        env, rt_rules, record, courses_started, start, log, clinic.linac,
+                        ends_rt)
                 else:
                     rt_processes.append(env.process(rt_course_process(
-                        env, rt_rules, record, courses_started, start, log)))
+                        env, rt_rules, record, courses_started, start, log, clinic.linac,
+                        ends_rt)))
             if k == last:
                 break
             late = delayed[k]
             due = day + (late_gap if late else gap)
+            earliest = day + 1
         record.end_reason = "max_cycles" if k == rules.max_cycles else "toxicity"
         if log is not None:
             log.append((day, record.patient, f"end {record.end_reason}"))
@@ -130,8 +246,28 @@ def treat_patient(
     except simpy.Interrupt as stop:
         if record.end_reason is None:
             record.end_reason = stop.cause
+        if booked >= 0 and chairs is not None:
+            chairs.release(booked, minutes)
         if log is not None:
             log.append((env.now, record.patient, f"stop {stop.cause}"))
         for course in rt_processes:
             if course.is_alive:
                 course.interrupt(stop.cause)
+
+
+def start_rt_course(clinic: Clinic, record: PatientCourse, cycle_day: int,
+                    free_from: int) -> int:
+    """Book the Quad Shot course that goes with the cycle given on `cycle_day` (not before
+    `free_from`, the end of the previous course); record its start, wait and lateness."""
+    rt = clinic.rt_rules
+    assert rt is not None
+    start, on_calendar = plan_course_start(clinic.calendar, clinic.linac,
+                                           max(cycle_day, free_from), rt.days_per_course)
+    within = rt.start_within_days
+    late = IN_WINDOW
+    if within is not None and start - cycle_day > within:
+        late = LATE_CLOSURE if on_calendar - cycle_day > within else LATE_CAPACITY
+    record.rt_starts.append(start)
+    record.rt_waits.append(start - on_calendar)
+    record.rt_late.append(late)
+    return start

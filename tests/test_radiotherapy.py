@@ -215,6 +215,9 @@ def test_fractions_on_open_days_apart_and_before_stop(baseline_data, case):
 # --- statistical --------------------------------------------------------------------------
 
 
+UNLIMITED = {"radiotherapy.linac": None, "treatment.chairs": None}  # thousands on one day
+
+
 def run_rt_patients(scenario, calendar, n: int, seed: int):
     """n experimental patients randomized on a Monday, no stop, horizon after cycle 4."""
     draws = draw_clinic(scenario, 1, n, np.random.default_rng(seed))
@@ -226,10 +229,11 @@ def run_rt_patients(scenario, calendar, n: int, seed: int):
 
 
 def test_course_completion_matches_complete_all_courses(baseline_data, calendar):
-    # Without toxicity or stop, a patient receives all 3 courses with probability
-    # complete_all_courses = 0.75 (baseline YAML, calibration "RT course completion"),
-    # otherwise 1 or 2 with probability 0.125 each; each share is binomial.
-    scenario = vary(baseline_data, **{"treatment.discontinuation_per_cycle": 0.0})
+    # Without toxicity, pneumonitis or stop, a patient receives all 3 courses with
+    # probability complete_all_courses = 0.75 (baseline YAML, calibration "RT course
+    # completion"), otherwise 1 or 2 with probability 0.125 each; each share is binomial.
+    scenario = vary(baseline_data, **{"treatment.discontinuation_per_cycle": 0.0,
+                                      "radiotherapy.pneumonitis": 0.0, **UNLIMITED})
     n = 4000
     courses = run_rt_patients(scenario, calendar, n, seed=11)
     c = scenario.radiotherapy.complete_all_courses
@@ -237,12 +241,16 @@ def test_course_completion_matches_complete_all_courses(baseline_data, calendar)
         assert abs(np.mean(courses == k) - p) < 3 * math.sqrt(p * (1 - p) / n)
 
 
-def test_course_completion_with_toxicity(baseline, calendar):
+def test_course_completion_with_toxicity(baseline_data, calendar):
     # With toxicity q = 0.018 per cycle (baseline YAML, EST from KEYNOTE-407), course 3 needs
-    # no discontinuation after cycles 1 and 2: P(3 courses) = c (1 - q)^2 = 0.7232.
+    # no discontinuation after cycles 1 and 2, and no pneumonitis (rate r = 0.05, calibration
+    # "pneumonitis, ICI + SBRT") after course 1 or 2 (2 of the 3 courses it may follow):
+    # P(3 courses) = c (1 - q)^2 (1 - 2 r / 3) = 0.7232 x 0.9667 = 0.6991.
     n = 4000
+    baseline = vary(baseline_data, **UNLIMITED)
     courses = run_rt_patients(baseline, calendar, n, seed=12)
     c = baseline.radiotherapy.complete_all_courses
     q = baseline.treatment.discontinuation_per_cycle
-    p = c * (1 - q) ** 2
+    r = baseline.radiotherapy.pneumonitis
+    p = c * (1 - q) ** 2 * (1 - 2 * r / 3)
     assert abs(np.mean(courses == 3) - p) < 3 * math.sqrt(p * (1 - p) / n)

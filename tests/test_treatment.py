@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sim.calendar import WEEKDAYS, StudyCalendar
 from sim.clinic import SUMMARY_KEYS, ClinicDraws, ClinicResult, draw_clinic, simulate_clinic
 from sim.scenario import Scenario
-from sim.treatment import give_cycle_day
+from sim.treatment import IN_WINDOW, give_cycle_day
 from tests.conftest import vary
 
 MONDAY = 3  # clinic day of the first Monday of the baseline calendar
@@ -118,11 +118,12 @@ def test_closed_day_is_a_shift_not_a_delay(baseline_data, calendar):
 
 
 def test_give_cycle_day_moves_to_next_open_day(calendar):
-    assert give_cycle_day(calendar, 0) == 0  # Friday
-    assert give_cycle_day(calendar, 1) == MONDAY  # Saturday
-    assert give_cycle_day(calendar, 2) == MONDAY  # Sunday
+    # (day given, days waited for a chair, why late): no window, no chairs.
+    assert give_cycle_day(calendar, 0) == (0, 0, IN_WINDOW)  # Friday
+    assert give_cycle_day(calendar, 1) == (MONDAY, 0, IN_WINDOW)  # Saturday
+    assert give_cycle_day(calendar, 2) == (MONDAY, 0, IN_WINDOW)  # Sunday
     beyond = calendar.horizon_days + 5
-    assert give_cycle_day(calendar, beyond) == beyond
+    assert give_cycle_day(calendar, beyond) == (beyond, 0, IN_WINDOW)
 
 
 def test_maintenance_until_max_cycles(baseline, calendar):
@@ -193,20 +194,31 @@ def test_summary_has_stable_keys_and_counts(baseline, calendar):
         baseline, calendar, draws, 0, np.array([MONDAY, MONDAY]), np.array([0, 1]),
         np.array([MONDAY + 30.0, np.inf]), np.array(["withdrawal", "none"]), MONDAY + 50.0,
     )
-    assert tuple(result.summary) == SUMMARY_KEYS
+    assert tuple(result.summary)[: len(SUMMARY_KEYS)] == SUMMARY_KEYS
+    assert all(k.startswith("clinic_") for k in tuple(result.summary)[len(SUMMARY_KEYS):])
     assert result.patients is None and result.log is None
     # Days from cycle 1 (a Monday). Control: cycles 1 and 2 (delayed: day 28) before the
     # withdrawal on day 30. Experimental: cycles on days 0, 28, 49 and two full Quad Shot
     # courses (14.8 Gy each); course 3 starts on day 49, whose 2 fractions are given, but
-    # day 50 is the horizon: 10 fractions, 37 Gy.
-    assert result.summary == {
+    # day 50 is the horizon: 10 fractions, 37 Gy, BED10 10 x 3.7 x 1.37 = 50.69 Gy.
+    per_arm = {k: v for k, v in result.summary.items() if k in SUMMARY_KEYS}
+    assert per_arm == {
         "cycles_given_control": 2, "cycles_given_experimental": 3,
         "cycles_delayed_control": 1, "cycles_delayed_experimental": 1,
+        "cycles_out_of_window_control": 0, "cycles_out_of_window_experimental": 0,
+        "infusion_wait_days_control": 0, "infusion_wait_days_experimental": 0,
+        "dose_reductions_control": 0, "dose_reductions_experimental": 0,
         "toxicity_discontinuations_control": 0, "toxicity_discontinuations_experimental": 0,
         "rt_patients_started_control": 0, "rt_patients_started_experimental": 1,
         "rt_courses_completed_control": 0, "rt_courses_completed_experimental": 2,
         "rt_fractions_given_control": 0, "rt_fractions_given_experimental": 10,
         "rt_dose_gy_control": 0, "rt_dose_gy_experimental": pytest.approx(37.0),
+        "rt_bed10_gy_control": 0, "rt_bed10_gy_experimental": pytest.approx(50.69),
+        "rt_courses_out_of_window_control": 0, "rt_courses_out_of_window_experimental": 0,
+        "rt_wait_days_control": 0, "rt_wait_days_experimental": 0,
+        "rt_pneumonitis_control": 0, "rt_pneumonitis_experimental": 0,
+        "rt_stopped_early_control": 0, "rt_stopped_early_experimental": 0,
+        "protocol_deviations_control": 0, "protocol_deviations_experimental": 0,
     }
 
 
@@ -215,9 +227,10 @@ def test_patient_table_has_one_row_per_patient(baseline, calendar):
                         horizon_day=40)
     frame = result.patients
     assert frame.patient.tolist() == [0, 1, 2]
-    assert list(frame.columns) == ["patient", "cycle_days", "cycle_delayed",
-                                   "rt_fraction_clocks", "rt_courses_completed",
-                                   "treatment_end"]
+    assert list(frame.columns) == ["patient", "cycle_days", "cycle_delayed", "cycle_levels",
+                                   "cycle_waits", "cycle_late", "rt_fraction_clocks",
+                                   "rt_starts", "rt_waits", "rt_late", "rt_courses_completed",
+                                   "rt_pneumonitis", "treatment_end"]
     assert frame.cycle_days.tolist() == [[0, 21], [3, 24], [4, 25]]
 
 
@@ -314,9 +327,12 @@ def test_cycles_never_after_stop_and_spaced_by_cycle_days(baseline_data, case):
 
 
 def test_seeded_summary_is_pinned(baseline, calendar):
-    # 12 patients randomized a week apart, alternating arms, stops at fixed offsets, clinic
-    # draws from seed 20260130 (replicate 1 of 2). Values from this code when first written:
-    # a change to the draws or the rules must be deliberate.
+    # 12 patients randomized a week apart, alternating arms, strata 0, 1, 0, 0, 1, 0, ...,
+    # stops at fixed offsets, clinic draws from seed 20260130 (replicate 1 of 2). Values
+    # from this code when first written: a change to the draws or the rules must be
+    # deliberate. (The counts from before chairs, linac and doses existed are unchanged:
+    # the new draws come after the old ones in the stream, and at this load no cycle and no
+    # course waits past its window.)
     draws = draw_clinic(baseline, 2, 12, np.random.default_rng(20260130))
     rand = np.arange(12) * 7
     stop = rand + np.array([60.5, np.inf, 200.0, 30.0, np.inf, 95.2, 400.0, np.inf, 150.0,
@@ -324,15 +340,32 @@ def test_seeded_summary_is_pinned(baseline, calendar):
     reason = np.where(np.isfinite(stop), "progression", "none")
     reason[5] = "death"
     result = simulate_clinic(baseline, calendar, draws, 1, rand, np.arange(12) % 2, stop,
-                             reason, 365.0)
+                             reason, 365.0, stratum=np.arange(12) % 3 % 2)
     assert result.summary == pytest.approx({
         "cycles_given_control": 61, "cycles_given_experimental": 44,
         "cycles_delayed_control": 12, "cycles_delayed_experimental": 5,
+        "cycles_out_of_window_control": 0, "cycles_out_of_window_experimental": 0,
+        "infusion_wait_days_control": 3, "infusion_wait_days_experimental": 1,
+        "dose_reductions_control": 1, "dose_reductions_experimental": 1,
         "toxicity_discontinuations_control": 1, "toxicity_discontinuations_experimental": 2,
         "rt_patients_started_control": 0, "rt_patients_started_experimental": 6,
         "rt_courses_completed_control": 0, "rt_courses_completed_experimental": 14,
         "rt_fractions_given_control": 0, "rt_fractions_given_experimental": 56,
         "rt_dose_gy_control": 0, "rt_dose_gy_experimental": 56 * 3.7,
+        "rt_bed10_gy_control": 0, "rt_bed10_gy_experimental": 56 * 3.7 * 1.37,
+        "rt_courses_out_of_window_control": 0, "rt_courses_out_of_window_experimental": 0,
+        "rt_wait_days_control": 0, "rt_wait_days_experimental": 0,
+        "rt_pneumonitis_control": 0, "rt_pneumonitis_experimental": 0,
+        "rt_stopped_early_control": 0, "rt_stopped_early_experimental": 1,
+        "protocol_deviations_control": 0, "protocol_deviations_experimental": 0,
+        "clinic_chair_utilization": 0.8142427628778204,
+        "clinic_chair_utilization_peak_month": 0.8645833333333334,
+        "clinic_linac_utilization": 0.7561861430395913,
+        "clinic_linac_utilization_peak_month": 0.8075396825396826,
+        "clinic_ql1706_mg": 29284.892547245952, "clinic_ql1706_vials": 210,
+        "clinic_carboplatin_mg": 20040.97228309812, "clinic_carboplatin_vials": 132,
+        "clinic_nab_paclitaxel_mg": 10100.479610323746, "clinic_nab_paclitaxel_vials": 111,
+        "clinic_pemetrexed_mg": 12472.110571791542, "clinic_pemetrexed_vials": 70,
     })
 
 

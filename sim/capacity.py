@@ -1,0 +1,97 @@
+"""Clinic capacity: appointment books of infusion chairs and linac treatment slots.
+
+A resource is a per-day counter of what is used against a daily limit (whole units: chair
+minutes, linac slots), not a SimPy process per chair or slot: visits are appointments booked
+ahead (a cycle at the previous cycle, cycle 1 at randomization, a Quad Shot course with its
+cycle), so a patient "waits" by being booked on the first open day with room, and the
+patient's process then sleeps until that day. Bookings are first come, first served in event
+order; a patient who stops gives back the appointments not yet kept.
+
+The clinic's other patients are a background load per day drawn in bulk (`draw_background`);
+the trial's patients fit in what is left. Days from `span` on are not tabulated: there, room
+is unlimited (the monthly tables end there too).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.scenario import Chairs, Linac
+
+MINUTES_PER_HOUR = 60
+
+
+def chair_minutes_per_day(chairs: Chairs) -> int:
+    """Chair-minutes a day: chairs x hours_per_day x 60."""
+    return round(chairs.chairs * chairs.hours_per_day * MINUTES_PER_HOUR)
+
+
+def linac_slots_per_session(linac: Linac) -> int:
+    return linac.machines * linac.slots_per_session
+
+
+def draw_background(
+    limit: int, utilization: float, unit: int, shape: tuple[int, ...],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Background use per day: Poisson(utilization x limit / unit) units of `unit`, capped at
+    the limit (int32). Chairs: units of 60 chair-minutes; linac slots: units of one slot."""
+    mean = utilization * limit / unit
+    drawn = rng.poisson(mean, shape).astype(np.int64) * unit
+    return np.minimum(drawn, limit).astype(np.int32)
+
+
+class DayBook:
+    """Use per day of one resource against a daily `limit`; `used` starts at the background.
+
+    `room(day, amount)` says whether `amount` more fits on `day`; `book` and `release` add and
+    remove. Days >= span always have room and are not recorded. Callers check that the clinic
+    is open: the book knows only amounts.
+    """
+
+    __slots__ = ("used", "limit", "span")
+
+    def __init__(self, background: list[int], limit: int) -> None:
+        self.used = background
+        self.limit = limit
+        self.span = len(background)
+
+    def room(self, day: int, amount: int) -> bool:
+        return day >= self.span or self.used[day] + amount <= self.limit
+
+    def book(self, day: int, amount: int) -> None:
+        if day < self.span:
+            self.used[day] += amount
+
+    def release(self, day: int, amount: int) -> None:
+        if day < self.span:
+            self.used[day] -= amount
+
+
+class SessionBook:
+    """Linac slots: one `DayBook` per session of the day (a fraction time each); a Quad Shot
+    day holds one slot in every session (a morning and an afternoon slot)."""
+
+    __slots__ = ("sessions",)
+
+    def __init__(self, sessions: list[DayBook]) -> None:
+        self.sessions = sessions
+
+    def first_full_day(self, start: int, n_days: int) -> int:
+        """The first of days start .. start + n_days - 1 lacking a slot in a session; -1 if
+        every day has room."""
+        for day in range(start, start + n_days):
+            for book in self.sessions:
+                if not book.room(day, 1):
+                    return day
+        return -1
+
+    def book(self, start: int, n_days: int) -> None:
+        for day in range(start, start + n_days):
+            for book in self.sessions:
+                book.book(day, 1)
+
+    def release(self, start: int, n_days: int) -> None:
+        for day in range(start, start + n_days):
+            for book in self.sessions:
+                book.release(day, 1)
