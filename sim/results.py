@@ -24,7 +24,7 @@ from scipy import special
 from sim.scenario import DAYS_PER_MONTH, Scenario, scenario_to_dict
 from sim.trial import CHUNK_SIZE, MILESTONES
 
-METRICS_VERSION = 1  # bump when a metric's definition changes; `compare` refuses mixes
+METRICS_VERSION = 2  # bump when a metric's definition changes; `compare` refuses mixes
 Z95 = float(special.ndtri(0.975))
 PACKAGES = ("sim-trial", "numpy", "pandas", "scipy", "simpy", "pydantic", "pyarrow", "pyyaml")
 

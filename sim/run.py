@@ -103,7 +103,13 @@ def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
         values = pq.read_table(path, columns=cols).to_pandas().to_numpy(dtype=float)
         running = np.cumsum(values, axis=1)
         frame = pd.DataFrame({"item": item, "month": [c.split("/")[2] for c in cols]})
+        # a running total of a ratio (utilization) means nothing: its columns stay empty
+        ratio = "utilization" in item
         for prefix, data in (("", values), ("cumulative_", running)):
+            if ratio and prefix:
+                for name in ("mean", "q05", "q50", "q95"):
+                    frame[f"{prefix}{name}"] = np.nan
+                continue
             frame[f"{prefix}mean"] = data.mean(axis=0)
             for q in (5, 50, 95):
                 frame[f"{prefix}q{q:02d}"] = np.percentile(data, q, axis=0)

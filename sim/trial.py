@@ -261,7 +261,7 @@ def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_pat
         keep = first_rep + r < keep_patients
         result = simulate_clinic(
             sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r], reason[r],
-            float(horizon[r]), keep_patients=keep,
+            float(horizon[r]), keep_patients=keep, stratum=enrolled.stratum[r],
         )
         rows.append(result.summary)
         monthly.append(getattr(result, "monthly", None) or {})
