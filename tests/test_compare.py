@@ -17,6 +17,7 @@ from sim.compare import (
     load_runs,
     register,
 )
+from sim.results import METRICS_VERSION
 from sim.run import run_scenario
 from tests.conftest import TEXTBOOK, vary
 from tests.test_sweep import run_command
@@ -119,8 +120,9 @@ def bad_input(tmp_path, runs, case):
     shutil.copytree(runs / "hr08", tmp_path / "v2")
     path = tmp_path / "v2" / "manifest.json"
     manifest = json.loads(path.read_text())
-    path.write_text(json.dumps({**manifest, "metrics_version": 2}))
-    return [str(runs / "seed1"), str(tmp_path / "v2")], ["metrics_version", "v2 has 2"]
+    other = METRICS_VERSION + 1
+    path.write_text(json.dumps({**manifest, "metrics_version": other}))
+    return [str(runs / "seed1"), str(tmp_path / "v2")], ["metrics_version", f"v2 has {other}"]
 
 
 @pytest.mark.parametrize("case", ["not a run", "missing", "one run", "metrics version"])

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sim.report import register
+from sim.results import METRICS_VERSION
 from sim.run import run_scenario
 from sim.sweep import register as register_sweep
 from tests.conftest import TEXTBOOK
@@ -97,7 +98,7 @@ def test_run_report_has_every_figure_and_complete_tables(run, tmp_path):
     # assumptions: the resolved scenario, the YAML's own source comments, the manifest
     assert any("hazard_ratio: 0.6" in block for block in report.pre)
     assert any("# NCT07271602 stripped to what closed forms" in block for block in report.pre)
-    assert any('"metrics_version": 1' in block for block in report.pre)
+    assert any(f'"metrics_version": {METRICS_VERSION}' in block for block in report.pre)
     assert "Power <b>" in text
 
 
