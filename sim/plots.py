@@ -438,6 +438,78 @@ def plot_power_tradeoff(
     return ax
 
 
+def month_dates(months: pd.Series) -> np.ndarray:
+    """Mid-month dates of YYYY-MM labels, so bars and bands sit inside their month."""
+    return pd.to_datetime(months + "-15").to_numpy()
+
+
+def plot_utilization(resources: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Chair and linac utilization by calendar month: median and 90% band across replicates.
+
+    `resources`: resources.csv (item, month, q05, q50, q95, ...); items '... utilization'.
+    """
+    ax = ax or new_axes()
+    palette = sns.color_palette("colorblind")
+    for color, item in zip(palette, sorted(i for i in resources["item"].unique()
+                                           if i.endswith("utilization")), strict=False):
+        rows = resources[resources["item"] == item]
+        dates = month_dates(rows["month"])
+        ax.fill_between(dates, rows["q05"], rows["q95"], color=color, alpha=0.2, linewidth=0)
+        ax.plot(dates, rows["q50"], color=color, linewidth=2,
+                label=f"{item} (median, band: middle 90% of replicates)")
+    ax.axhline(1.0, color=REFERENCE_COLOR, linestyle=":", linewidth=1.2, label="full capacity")
+    ax.set_ylim(0, 1.08)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("share of capacity in use (background + trial)")
+    ax.set_xlabel("calendar month")
+    format_date_axis(ax)
+    ax.legend(loc="lower left", frameon=True, fontsize="small")
+    return ax
+
+
+def plot_supply(supply: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Cumulative vials per drug by calendar month: median line and 90% fan.
+
+    `supply`: supply.csv; items '<drug> vials' (per-size items are left out).
+    """
+    ax = ax or new_axes()
+    items = [i for i in supply["item"].unique() if i.endswith(" vials")]
+    for color, item in zip(sns.color_palette("colorblind"), items, strict=False):
+        rows = supply[supply["item"] == item]
+        dates = month_dates(rows["month"])
+        ax.fill_between(dates, rows["cumulative_q05"], rows["cumulative_q95"], color=color,
+                        alpha=0.2, linewidth=0)
+        ax.plot(dates, rows["cumulative_q50"], color=color, linewidth=2,
+                label=item.removesuffix(" vials"))
+    ax.set_ylabel("vials dispensed since the start (cumulative)")
+    ax.set_xlabel("calendar month")
+    format_date_axis(ax)
+    ax.legend(title="drug (median; band: middle 90%)", loc="upper left", fontsize="small")
+    return ax
+
+
+def utilization_panel(resources: pd.DataFrame) -> Panel:
+    peak = resources[resources["item"].str.endswith("utilization")].groupby("item")["q50"].max()
+    detail = "; ".join(f"{item}: peak month median {value:.0%}" for item, value in peak.items())
+    figure = finish(plot_utilization(resources), "Infusion chairs and linac: utilization by month",
+                    detail)
+    caption = ("Share of each month's capacity in use, the clinic's background load included: "
+               "median across replicates and the middle 90%.")
+    return Panel("utilization", figure, caption)
+
+
+def supply_panel(supply: pd.DataFrame) -> Panel:
+    vials = supply[supply["item"].str.endswith(" vials")]
+    totals = vials.groupby("item")["cumulative_q50"].max()
+    detail = "; ".join(f"{item.removesuffix(' vials')} {value:,.0f}"
+                       for item, value in totals.items())
+    figure = finish(plot_supply(supply), "Drug supply: vials dispensed over time",
+                    f"median total vials by the final analysis: {detail}")
+    caption = ("Single-use vials per drug, cumulative from the study start: median across "
+               "replicates and the middle 90% (order with the upper band in mind).")
+    return Panel("supply", figure, caption)
+
+
 # --- assembling figures from output folders -------------------------------------------------
 
 
@@ -576,6 +648,14 @@ def run_figures(run: Path) -> list[Panel]:
         patients = pd.read_parquet(run / "patients.parquet", columns=[
             "replicate", "arm", "in_analysis", "pfs_days_at_cut", "pfs_event_at_cut"])
         panels.append(km_panel(patients, replicates))
+    # Monthly tables run two years past completion; show them up to the month by which 95%
+    # of replicates have had their final analysis (the model stops there).
+    last = pd.Series(replicates["final_analysis_date"]).quantile(0.95)
+    until = f"{last:%Y-%m}" if pd.notna(last) else "9999-12"
+    for name, panel in (("resources", utilization_panel), ("supply", supply_panel)):
+        if (run / f"{name}.csv").exists():
+            table = pd.read_csv(run / f"{name}.csv")
+            panels.append(panel(table[table["month"] <= until]))
     return panels
 
 

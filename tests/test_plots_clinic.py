@@ -1,0 +1,40 @@
+"""Clinic figures: utilization by month and the drug-supply fan chart."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.plots import plot_supply, plot_utilization, run_figures
+from tests.conftest import BASELINE
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clinic") / "run"
+    assert main(["run", str(BASELINE), "--reps", "30", "--out", str(out), "--quiet",
+                 "--workers", "1", "--keep-patients", "1"]) == 0
+    return out
+
+
+def test_utilization_has_a_line_per_resource_and_the_capacity_line(run):
+    resources = pd.read_csv(run / "resources.csv")
+    ax = plot_utilization(resources)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert sum("chair utilization" in label for label in labels) == 1
+    assert sum("linac utilization" in label for label in labels) == 1
+    assert "full capacity" in labels
+    assert len(ax.collections) == 2  # one 90% band per resource
+
+
+def test_supply_has_a_line_per_drug(run):
+    supply = pd.read_csv(run / "supply.csv")
+    ax = plot_supply(supply)
+    drugs = {line.get_label() for line in ax.get_lines()}
+    assert drugs == {"QL1706", "carboplatin", "nab-paclitaxel", "pemetrexed"}
+
+
+def test_run_figures_include_the_clinic_panels(run):
+    names = [panel.name for panel in run_figures(run)]
+    assert names[-2:] == ["utilization", "supply"]
