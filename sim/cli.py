@@ -57,15 +57,7 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
 
     run = sub.add_parser("run", help="Monte Carlo run of a scenario")
     add_scenario_args(run)
-    run.add_argument("--reps", type=positive_int, default=2000, help="replicates (2000)")
-    run.add_argument("--seed", type=non_negative_int, default=1, help="root seed (1)")
-    run.add_argument("--out", type=Path, required=True, help="output folder")
-    run.add_argument("--workers", type=positive_int, default=None,
-                     help="worker processes (default: all cores)")
-    run.add_argument("--keep-patients", type=non_negative_int, default=3, metavar="K",
-                     help="write patients.parquet for the first K replicates (3)")
-    run.add_argument("--force", action="store_true", help="overwrite an existing --out")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_montecarlo_args(run)
 
     design = sub.add_parser("design", help="closed-form events, power and timing of a scenario")
     add_scenario_args(design)
@@ -77,6 +69,20 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
         if not named or named[0] == command or named[0] not in {*PLUGIN_MODULES, *COMMANDS}:
             import_module(module).register(sub)
     return parser
+
+
+def add_montecarlo_args(parser: argparse.ArgumentParser, unit: str = "") -> None:
+    """--reps --seed --out --workers --keep-patients --force --quiet (run and sweep)."""
+    parser.add_argument("--reps", type=positive_int, default=2000,
+                        help=f"replicates{unit} (2000)")
+    parser.add_argument("--seed", type=non_negative_int, default=1, help="root seed (1)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--workers", type=positive_int, default=None,
+                        help="worker processes (default: all cores)")
+    parser.add_argument("--keep-patients", type=non_negative_int, default=3, metavar="K",
+                        help=f"write patients.parquet for the first K replicates{unit} (3)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def add_scenario_args(parser: argparse.ArgumentParser) -> None:

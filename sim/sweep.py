@@ -365,7 +365,7 @@ def run_sweep(
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``sweep`` to the ``python -m sim`` subcommands."""
-    from sim.cli import add_scenario_args, non_negative_int, positive_int
+    from sim.cli import add_montecarlo_args, add_scenario_args
 
     sweep = subparsers.add_parser(
         "sweep", help="run a scenario over a grid of values (common random numbers)",
@@ -378,15 +378,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "effect.hazard_ratio=0.5,0.6,0.7 (repeatable: Cartesian product)")
     sweep.add_argument("--variants", type=Path, default=None, metavar="FILE",
                        help="YAML list of {name: ..., set: {PATH: VALUE, ...}}")
-    sweep.add_argument("--reps", type=positive_int, default=2000, help="replicates per point")
-    sweep.add_argument("--seed", type=non_negative_int, default=1, help="root seed (1)")
-    sweep.add_argument("--out", type=Path, required=True, help="output folder")
-    sweep.add_argument("--workers", type=positive_int, default=None,
-                       help="worker processes (default: all cores)")
-    sweep.add_argument("--keep-patients", type=non_negative_int, default=3, metavar="K",
-                       help="patients.parquet for the first K replicates of each point (3)")
-    sweep.add_argument("--force", action="store_true", help="overwrite an existing --out")
-    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_montecarlo_args(sweep, unit=" per point")
     sweep.set_defaults(func=cmd_sweep)
 
 
