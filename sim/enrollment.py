@@ -7,10 +7,12 @@ E_i ~ Exp(1). With `site_heterogeneity` (a gamma shape a), each site's rate in e
 is multiplied by G ~ Gamma(a, 1/a) (mean 1, variance 1/a): the Poisson-gamma model of
 Anisimov & Fedorov (2007), so that planners see the extra spread of site performance.
 
-A screening starts on the first open day on or after the arrival, takes a whole number of
-days, and fails with the funnel's probability (criteria checked in order, the first failed
-one recorded as the reason); a pass is randomized on the first open day after screening, up
-to a site's cap, until `sample_size` are randomized; then enrollment closes.
+A screening starts on the first open day on or after the arrival (with
+`screening_slots_per_day`, the first such day with a free slot at its site, first come first
+served), takes a whole number of days, and fails with the funnel's probability (criteria
+checked in order, the first failed one recorded as the reason); a pass is randomized on the
+first open day after screening, up to a site's cap, until `sample_size` are randomized; then
+enrollment closes.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class EnrolledPatients:
     n_screened: np.ndarray  # (R,) screenings started while enrollment was open
     n_screen_failed: np.ndarray  # (R,)
     screening: pd.DataFrame  # counts summed over the chunk: site, month, what, count
+    # (R,) mean days a screening started while enrollment was open waited for a free slot
+    # (0 without screening_slots_per_day)
+    screening_wait_days_mean: np.ndarray
 
 
 def cumulative_intensity(periods: tuple[RatePeriod, ...]) -> tuple[np.ndarray, np.ndarray, float]:
@@ -168,7 +173,14 @@ def randomize_screened(
 ) -> EnrolledPatients | None:
     arrival = draws["arrival"]
     finite = np.isfinite(arrival)
-    screen_day = calendar.next_open_day(np.where(finite, np.floor(arrival), 0).astype(np.int64))
+    first_open = calendar.next_open_day(np.where(finite, np.floor(arrival), 0).astype(np.int64))
+    if enrollment.screening_slots_per_day is None:
+        screen_day = first_open
+    else:
+        screen_day = start_screenings_with_slots(
+            first_open, draws["site"], finite, len(sites), enrollment.screening_slots_per_day,
+            calendar,
+        )
     rand_day = calendar.next_open_day(screen_day + draws["days"])
     eligible = (draws["reason"] == PASSED) & finite
     # Randomization order: by randomization day, then by screening order (stable sort).
@@ -201,6 +213,7 @@ def randomize_screened(
     else:
         screened = finite & (screen_day <= close_day[:, None])
     failed = screened & (draws["reason"] != PASSED)
+    wait = np.where(screened, screen_day - first_open, 0)
     return EnrolledPatients(
         rand_day=rand_sorted,
         stratum=np.take_along_axis(draws["stratum"], take, axis=1),
@@ -213,7 +226,39 @@ def randomize_screened(
             calendar, sites, failure_reasons(enrollment), screen_day, draws, screened,
             rand_sorted, np.take_along_axis(draws["site"], take, axis=1),
         ),
+        screening_wait_days_mean=wait.sum(axis=1) / screened.sum(axis=1),
     )
+
+
+def start_screenings_with_slots(
+    first_open: np.ndarray, site: np.ndarray, finite: np.ndarray, n_sites: int, slots: int,
+    calendar: StudyCalendar,
+) -> np.ndarray:
+    """Start day (R, M) of each screening when a site starts at most `slots` per open day.
+
+    Screenings come in arrival order (columns) and each takes the first open day on or after
+    `first_open` with a free slot at its site, first come first served. Start days at a site
+    then never decrease, so a site's state is its latest start day and how many started on
+    it: the pass walks the columns once, vectorized over replicates. Screenings that never
+    arrive (not `finite`) keep `first_open` and take no slot.
+    """
+    n_reps = first_open.shape[0]
+    rows = np.arange(n_reps)
+    day = np.full((n_reps, n_sites), -1, dtype=np.int64)  # latest start day per site
+    used = np.zeros((n_reps, n_sites), dtype=np.int64)  # screenings started on that day
+    start = first_open.copy()
+    for j in range(first_open.shape[1]):
+        s, arrive, live = site[:, j], first_open[:, j], finite[:, j]
+        latest, count = day[rows, s], used[rows, s]
+        later = arrive > latest
+        full = ~later & (count >= slots)
+        begin = np.where(later, arrive,
+                         np.where(full, calendar.next_open_day(latest + 1), latest))
+        count = np.where(later | full, 1, count + 1)
+        start[:, j] = np.where(live, begin, arrive)
+        day[rows, s] = np.where(live, begin, latest)
+        used[rows, s] = np.where(live, count, used[rows, s])
+    return start
 
 
 def cap_reached_day(rand_day: np.ndarray, site: np.ndarray, caps: np.ndarray,

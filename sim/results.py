@@ -90,6 +90,7 @@ def summarize(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
                    replicates["median_pfs_experimental_months"].to_numpy()),
         mean_row("n_screened_mean", replicates["n_screened"]),
         mean_row("n_screen_failed_mean", replicates["n_screen_failed"]),
+        mean_row("screening_wait_days_mean", replicates["screening_wait_days_mean"]),
         mean_row("withdrawals_mean", replicates["withdrawals"]),
     ]
     rows += [mean_row(f"{col}_mean", replicates[col]) for col in clinic_columns(replicates)]

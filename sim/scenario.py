@@ -132,6 +132,8 @@ class Enrollment(Frozen):
     screening_days: DayRange = DayRange()
     screen_failure: Probability | None = None
     criteria: tuple[Criterion, ...] = ()
+    # New screenings a site can start per open clinic day; None: unlimited.
+    screening_slots_per_day: PositiveInt | None = None
 
     @field_validator("screening_rate")
     @classmethod

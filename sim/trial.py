@@ -188,6 +188,7 @@ def simulate_chunk(
         target_events_months=days["target_events"] / DAYS_PER_MONTH,
         cut_reason=np.asarray(["events", "date", "all_followed"])[cut.cut_reason],
         n_screened=enrolled.n_screened,
+        screening_wait_days_mean=enrolled.screening_wait_days_mean,
         n_screen_failed=enrolled.n_screen_failed,
         n_in_analysis=cut.valid.sum(axis=1),
         events=cut.event.sum(axis=1),
