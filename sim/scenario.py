@@ -824,14 +824,20 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{source}: invalid scenario\n{details}") from exc
 
 
-def read_scenario_yaml(path: str | Path) -> dict[str, Any]:
+def load_yaml_file(path: str | Path, label: str) -> Any:
+    """`yaml.safe_load` of a file; a missing file or bad YAML is a ScenarioError that starts
+    with `label` (e.g. the path, or '--variants PATH')."""
     path = Path(path)
     if not path.is_file():
-        raise ScenarioError(f"{path}: no such scenario file (check the path)")
+        raise ScenarioError(f"{label}: no such file (check the path)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: malformed YAML ({exc}); fix the syntax at that line") from exc
+        raise ScenarioError(f"{label}: malformed YAML ({exc}); fix the syntax there") from exc
+
+
+def read_scenario_yaml(path: str | Path) -> dict[str, Any]:
+    data = load_yaml_file(path, f"{path}")
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: the file is not a YAML mapping of blocks (trial:, ...)")
     return data

@@ -37,6 +37,7 @@ from sim.scenario import (
     Scenario,
     ScenarioError,
     apply_override,
+    load_yaml_file,
     parse_scenario,
     read_scenario_yaml,
     scenario_to_dict,
@@ -166,13 +167,9 @@ def check_schema_path(path: str, flag: str) -> None:
 
 def read_variants(path: Path) -> list[tuple[str, dict[str, Any]]]:
     """A sweep YAML: a list of ``{name: ..., set: {path: value}}`` -> [(name, settings)]."""
-    example = "e.g.\n- name: slow accrual\n  set: {enrollment.screening_rate.3.per_month: 6}"
-    if not path.is_file():
-        raise ScenarioError(f"--variants {path}: no such file (check the path)")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"--variants {path}: malformed YAML ({exc}); fix that line") from exc
+    example = ("e.g.\n- name: slow accrual\n"
+               "  set: {enrollment.sites.0.screening_rate.3.per_month: 6}")
+    data = load_yaml_file(path, f"--variants {path}")
     if not isinstance(data, list) or not data:
         raise ScenarioError(f"--variants {path}: must be a non-empty YAML list of variants, "
                             f"{example}")

@@ -84,3 +84,17 @@ def record_validation():
             handle.write(json.dumps(row) + "\n")
 
     return record
+
+
+def assert_run_rejects(tmp_path: Path, capsys, override: str, needle: str) -> None:
+    """`run` with one bad --set: exit 2, one message containing `needle`, nothing written."""
+    from sim.cli import main
+
+    out = tmp_path / "out"
+    code = main(["run", str(BASELINE), "--set", override, "--reps", "10", "--out", str(out),
+                 "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert needle in err
+    assert err.count("\n") <= 3  # one message, not a traceback
+    assert not out.exists() and not list(tmp_path.iterdir())

@@ -12,7 +12,7 @@ from sim.calendar import StudyCalendar
 from sim.cli import main
 from sim.clinic import METRICS, draw_clinic, simulate_clinic
 from sim.trial import TrialModel
-from tests.conftest import BASELINE
+from tests.conftest import BASELINE, assert_run_rejects
 
 N_REPS, N = 4, 104
 
@@ -126,11 +126,4 @@ BAD_OVERRIDES = [
 
 @pytest.mark.parametrize(("override", "needle"), BAD_OVERRIDES)
 def test_bad_clinic_inputs_exit_2_and_write_nothing(tmp_path, capsys, override, needle):
-    out = tmp_path / "out"
-    code = main(["run", str(BASELINE), "--set", override, "--reps", "10", "--out", str(out),
-                 "--quiet"])
-    assert code == 2
-    err = capsys.readouterr().err
-    assert needle in err
-    assert err.count("\n") <= 3  # one message, not a traceback
-    assert not out.exists() and not list(tmp_path.iterdir())
+    assert_run_rejects(tmp_path, capsys, override, needle)

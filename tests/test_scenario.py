@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from sim.cli import main
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
-from tests.conftest import BASELINE, TEXTBOOK, vary
+from tests.conftest import BASELINE, TEXTBOOK, assert_run_rejects, vary
 
 
 def test_shipped_scenarios_validate():
@@ -111,21 +111,14 @@ def test_bad_files_exit_2_and_write_nothing(tmp_path, capsys, text, needle):
     ],
 )
 def test_bad_overrides_exit_2_and_write_nothing(tmp_path, capsys, override, needle):
-    out = tmp_path / "out"
-    code = main(["run", str(BASELINE), "--set", override, "--reps", "10", "--out", str(out),
-                 "--quiet"])
-    assert code == 2
-    err = capsys.readouterr().err
-    assert needle in err
-    assert err.count("\n") <= 3  # one message, not a traceback
-    assert not out.exists() and not list(tmp_path.iterdir())
+    assert_run_rejects(tmp_path, capsys, override, needle)
 
 
 def test_bad_arguments_exit_2(tmp_path, capsys):
     assert main(["run", str(BASELINE), "--reps", "-5", "--out", str(tmp_path / "o")]) == 2
     assert "must be > 0" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "o")]) == 2
-    assert "no such scenario file" in capsys.readouterr().err
+    assert "missing.yaml: no such file" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 
