@@ -155,3 +155,17 @@ def test_sweep_points_are_valid_scenarios_of_the_base(textbook_data):
     points = expand_points(textbook_data, {"dropout.probability": [0.1]}, [], "t")
     expected = parse_scenario({**textbook_data, "dropout": {"probability": 0.1, "months": 12}})
     assert points[0].scenario == expected
+
+
+def test_shipped_sensitivity_variants_are_valid_scenarios():
+    # scenarios/sensitivity.yaml is a planner's ready-made sweep: every variant must validate.
+    from sim.scenario import read_scenario_yaml
+    from sim.sweep import expand_points, read_variants
+    from tests.conftest import BASELINE
+
+    variants = read_variants(BASELINE.parent / "sensitivity.yaml")
+    points = expand_points(read_scenario_yaml(BASELINE), {}, variants, str(BASELINE))
+    assert len(points) == len(variants) >= 15
+    by_name = {p.variant: p.scenario for p in points}
+    assert by_name["HR 1.0 (null)"].effect.hazard_ratio == 1.0
+    assert by_name["scans every 9 weeks"].assessments.schedule[0].every_weeks == 9
