@@ -26,7 +26,8 @@ from sim.trial import CHUNK_SIZE, MILESTONES
 
 METRICS_VERSION = 2  # bump when a metric's definition changes; `compare` refuses mixes
 Z95 = float(special.ndtri(0.975))
-PACKAGES = ("sim-trial", "numpy", "pandas", "scipy", "simpy", "pydantic", "pyarrow", "pyyaml")
+PACKAGES = ("sim-trial", "numpy", "pandas", "scipy", "simpy", "pydantic", "pyarrow", "pyyaml",
+            "holidays")
 
 
 def share_row(name: str, flags: np.ndarray) -> dict[str, Any]:
