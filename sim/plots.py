@@ -286,16 +286,14 @@ def plot_analysis_dates(
     return ax
 
 
-def kaplan_meier(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Kaplan-Meier S(t) as step points (t, S) starting at (0, 1): S = prod(1 - d_i / n_i)."""
-    order = np.argsort(time, kind="stable")
-    time, event = time[order], event[order].astype(bool)
-    at_risk = len(time) - np.arange(len(time))
-    event_times = np.unique(time[event])
-    first = np.searchsorted(time, event_times, side="left")
-    d = np.array([np.sum(event & (time == t)) for t in event_times])
-    surv = np.cumprod(1 - d / at_risk[first])
-    return np.concatenate([[0.0], event_times]), np.concatenate([[1.0], surv])
+def km_steps(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier S(t) as step points (t, S) starting at (0, 1), from `sim.analysis`: the
+    one Kaplan-Meier implementation the simulator and `analyze` use too."""
+    from sim.analysis import kaplan_meier
+
+    table = kaplan_meier(time, event)
+    return (np.concatenate([[0.0], table["time"].to_numpy(float)]),
+            np.concatenate([[1.0], table["survival"].to_numpy(float)]))
 
 
 def plot_km(patients: pd.DataFrame, ax: Axes | None = None, step_months: int = 6) -> Axes:
@@ -313,7 +311,7 @@ def plot_km(patients: pd.DataFrame, ax: Axes | None = None, step_months: int = 6
     ticks = np.arange(0, horizon + 1e-9, step_months)
     for arm in arms:
         mask = data["arm"].to_numpy() == arm
-        t, s = kaplan_meier(months[mask], events[mask])
+        t, s = km_steps(months[mask], events[mask])
         t, s = np.append(t, months[mask].max()), np.append(s, s[-1])
         ax.step(t, s, where="post", color=ARM_COLORS[arm], linewidth=2,
                 label=f"{arm} (n = {mask.sum()}, {events[mask].sum()} events)")

@@ -14,7 +14,7 @@ from sim.plots import (
     count_by_day,
     figure_png,
     follow_up_days,
-    kaplan_meier,
+    km_steps,
     milestone_follow_up,
     new_axes,
     plot_analysis_dates,
@@ -89,7 +89,7 @@ def test_kaplan_meier_matches_lifelines():
     rng = np.random.default_rng(3)
     time = np.round(rng.exponential(10, 80), 1)  # rounding makes ties
     event = rng.random(80) < 0.7
-    t, s = kaplan_meier(time, event)
+    t, s = km_steps(time, event)
     fit = KaplanMeierFitter().fit(time, event)
     expected = fit.survival_function_at_times(t[1:]).to_numpy()
     np.testing.assert_allclose(s[1:], expected, rtol=1e-12)
