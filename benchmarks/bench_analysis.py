@@ -12,7 +12,7 @@ import timeit
 
 import numpy as np
 
-from sim import analysis
+from sim.stats import analysis
 
 
 def make_data(n_reps: int, n: int, seed: int = 1) -> dict[str, np.ndarray]:

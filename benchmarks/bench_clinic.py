@@ -24,18 +24,18 @@ ROOT = Path(__file__).resolve().parents[1]
 BLOCK = 10  # replicates per timed block
 sys.path.insert(0, str(ROOT))
 
-from sim.assessments import observe_outcomes  # noqa: E402
-from sim.clinic import draw_clinic, simulate_clinic  # noqa: E402
-from sim.datacut import cut_at_analysis  # noqa: E402
-from sim.enrollment import enroll_patients  # noqa: E402
-from sim.outcomes import draw_latent_outcomes  # noqa: E402
-from sim.randomization import randomize_by_block  # noqa: E402
+from sim.clinic.model import draw_clinic, simulate_clinic  # noqa: E402
+from sim.conduct.assessments import observe_outcomes  # noqa: E402
+from sim.conduct.datacut import cut_at_analysis  # noqa: E402
+from sim.conduct.enrollment import enroll_patients  # noqa: E402
+from sim.conduct.outcomes import draw_latent_outcomes  # noqa: E402
+from sim.conduct.randomization import randomize_by_block  # noqa: E402
+from sim.engine.chunk import TrialModel, chunk_streams, treatment_stop  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
-from sim.trial import TrialModel, chunk_streams, treatment_stop  # noqa: E402
 
 
 def baseline_inputs(model: TrialModel, seed: int, n_reps: int) -> dict:
-    """Chunk 0 of a run with `seed`, as `sim.trial.simulate_chunk` draws it, up to the clinic.
+    """Chunk 0 of a run with `seed`, as `sim.engine.chunk.simulate_chunk` draws it, to the clinic.
 
     rand_day, arm, stratum, stop_day, stop_reason (R, n), horizon (R,) and the clinic's
     draws.

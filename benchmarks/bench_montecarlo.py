@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.montecarlo import run_to_parquet
+from sim.engine.chunk import TrialModel
+from sim.engine.executors import run_to_parquet
 from sim.scenario import load_scenario
-from sim.trial import TrialModel
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = {"textbook": ROOT / "scenarios/textbook.yaml",

@@ -1,7 +1,7 @@
-"""``python -m sim``: see `sim.cli`."""
+"""``python -m sim``: see `sim.commands.cli`."""
 
 import sys
 
-from sim.cli import main
+from sim.commands.cli import main
 
 sys.exit(main())

@@ -88,7 +88,7 @@ def record_validation():
 
 def assert_run_rejects(tmp_path: Path, capsys, override: str, needle: str) -> None:
     """`run` with one bad --set: exit 2, one message containing `needle`, nothing written."""
-    from sim.cli import main
+    from sim.commands.cli import main
 
     out = tmp_path / "out"
     code = main(["run", str(BASELINE), "--set", override, "--reps", "10", "--out", str(out),

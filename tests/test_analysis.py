@@ -1,4 +1,4 @@
-"""sim.analysis against independent implementations and R's published output.
+"""sim.stats.analysis against independent implementations and R's published output.
 
 Oracles: lifelines 0.30 (log-rank, Cox Efron, Kaplan-Meier, log-log CI), statsmodels
 (survdiff, PHReg Breslow/Efron, SurvfuncRight Greenwood se and quantile_ci), and R's
@@ -22,7 +22,7 @@ from scipy.stats import norm
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from sim import analysis
+from sim.stats import analysis
 
 RTOL = 1e-8
 SEEDS = range(6)

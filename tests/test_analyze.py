@@ -10,7 +10,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test
 
-from sim.cli import main
+from sim.commands.cli import main
 
 
 @pytest.fixture

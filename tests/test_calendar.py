@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.calendar import StudyCalendar, first_open_from
+from sim.conduct.calendar import StudyCalendar, first_open_from
 from sim.scenario import ScenarioError
 from tests.conftest import vary
 

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.calendar import StudyCalendar
-from sim.clinic import draw_clinic, simulate_clinic
-from sim.radiotherapy import plan_course_start
+from sim.clinic.model import draw_clinic, simulate_clinic
+from sim.clinic.radiotherapy import plan_course_start
+from sim.clinic.treatment import IN_WINDOW, LATE_CAPACITY, LATE_CLOSURE, give_cycle_day
+from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Window
-from sim.treatment import IN_WINDOW, LATE_CAPACITY, LATE_CLOSURE, give_cycle_day
 from tests.conftest import vary
 from tests.test_treatment import (
     CONTROL,

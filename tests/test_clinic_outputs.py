@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calendar import StudyCalendar
-from sim.cli import main
-from sim.clinic import METRICS, draw_clinic, simulate_clinic
-from sim.trial import TrialModel
+from sim.clinic.model import METRICS, draw_clinic, simulate_clinic
+from sim.commands.cli import main
+from sim.conduct.calendar import StudyCalendar
+from sim.engine.chunk import TrialModel
 from tests.conftest import BASELINE, assert_run_rejects
 
 N_REPS, N = 4, 104

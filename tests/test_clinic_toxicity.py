@@ -14,8 +14,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.calendar import StudyCalendar
-from sim.clinic import draw_clinic, simulate_clinic
+from sim.clinic.model import draw_clinic, simulate_clinic
+from sim.conduct.calendar import StudyCalendar
 from tests.conftest import vary
 from tests.test_treatment import CONTROL, EXPERIMENTAL, MONDAY, fixed_draws, run_clinic
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.compare import (
+from sim.commands.compare import (
     bootstrap_median_se,
     compare_summaries,
     differing_fields,
@@ -17,8 +17,8 @@ from sim.compare import (
     load_runs,
     register,
 )
-from sim.results import METRICS_VERSION
-from sim.run import run_scenario
+from sim.commands.run import run_scenario
+from sim.engine.results import METRICS_VERSION
 from tests.conftest import TEXTBOOK, vary
 from tests.test_sweep import run_command
 

@@ -13,7 +13,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.stats import norm
 
-from sim.design import (
+from sim.stats.design import (
     accrual_end_time,
     accrued_patients,
     dropout_hazard_from_rate,

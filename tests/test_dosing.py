@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.clinic import draw_clinic
-from sim.dosing import (
+from sim.clinic.dosing import (
     bsa_dubois,
     bsa_mosteller,
     calvert_dose,
     crcl_cockcroft_gault,
     vials_needed,
 )
-from sim.patients import truncated_normal
+from sim.clinic.model import draw_clinic
+from sim.clinic.patients import truncated_normal
 from sim.scenario import Normal
 from tests.conftest import vary
 

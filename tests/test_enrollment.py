@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.calendar import StudyCalendar
-from sim.enrollment import enroll_patients, invert_intensity
+from sim.conduct.calendar import StudyCalendar
+from sim.conduct.enrollment import enroll_patients, invert_intensity
 from sim.scenario import DAYS_PER_MONTH, Enrollment, RatePeriod
 from tests.conftest import vary
 

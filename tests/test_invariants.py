@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.trial import TrialModel, simulate_chunk
+from sim.engine.chunk import TrialModel, simulate_chunk
 from tests.conftest import vary
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.cli import main
-from sim.montecarlo import iterate_chunks, plan_chunks
-from sim.trial import CHUNK_SIZE, TrialModel, simulate_chunk
+from sim.commands.cli import main
+from sim.engine.chunk import CHUNK_SIZE, TrialModel, simulate_chunk
+from sim.engine.executors import iterate_chunks, plan_chunks
 from tests.conftest import BASELINE, TEXTBOOK
 
 SUMMARY_METRICS = {"power", "events_at_analysis_mean", "lpi_months_median",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from sim.assessments import ScanSchedule, observe_outcomes, scan_days
-from sim.datacut import cut_at_analysis
-from sim.outcomes import LatentOutcomes, draw_latent_outcomes, invert_piecewise_hazard
+from sim.conduct.assessments import ScanSchedule, observe_outcomes, scan_days
+from sim.conduct.datacut import cut_at_analysis
+from sim.conduct.outcomes import LatentOutcomes, draw_latent_outcomes, invert_piecewise_hazard
 from sim.scenario import DAYS_PER_MONTH, Analysis
 from tests.conftest import vary
 

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from matplotlib.container import ErrorbarContainer
 
-from sim.plots import (
+from sim.commands.run import run_scenario
+from sim.outputs.plots import (
     check_replay,
     count_by_day,
     figure_png,
@@ -27,7 +28,6 @@ from sim.plots import (
     register,
     run_figures,
 )
-from sim.run import run_scenario
 from sim.scenario import parse_scenario
 from tests.conftest import TEXTBOOK
 from tests.test_sweep import run_command

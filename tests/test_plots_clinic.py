@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sim.cli import main
-from sim.plots import plot_supply, plot_utilization, run_figures
+from sim.commands.cli import main
+from sim.outputs.plots import plot_supply, plot_utilization, run_figures
 from tests.conftest import BASELINE
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.montecarlo import iterate_chunks
-from sim.trial import TrialModel
+from sim.engine.chunk import TrialModel
+from sim.engine.executors import iterate_chunks
 from tests.conftest import vary
 
 

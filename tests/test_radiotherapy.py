@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from sim.calendar import StudyCalendar
-from sim.clinic import draw_clinic, simulate_clinic
-from sim.radiotherapy import first_open_run, fraction_clocks
+from sim.clinic.model import draw_clinic, simulate_clinic
+from sim.clinic.radiotherapy import first_open_run, fraction_clocks
+from sim.conduct.calendar import StudyCalendar
 from tests.conftest import vary
 from tests.test_treatment import (
     CONTROL,

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.randomization import block_patterns, randomize_by_block
+from sim.conduct.randomization import block_patterns, randomize_by_block
 from sim.scenario import Randomization
 
 

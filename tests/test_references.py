@@ -15,7 +15,7 @@ from lifelines.statistics import logrank_test as lifelines_logrank
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import survdiff
 
-from sim import analysis, design
+from sim.stats import analysis, design
 
 RTOL = 1e-8
 

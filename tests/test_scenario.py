@@ -8,7 +8,7 @@ import textwrap
 import pytest
 from pydantic import ValidationError
 
-from sim.cli import main
+from sim.commands.cli import main
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 from tests.conftest import BASELINE, TEXTBOOK, assert_run_rejects, vary
 

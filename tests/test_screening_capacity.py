@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.calendar import StudyCalendar
-from sim.cli import main
-from sim.enrollment import draw_screenings, enroll_patients, start_screenings_with_slots
+from sim.commands.cli import main
+from sim.conduct.calendar import StudyCalendar
+from sim.conduct.enrollment import draw_screenings, enroll_patients, start_screenings_with_slots
 from sim.scenario import Enrollment, RatePeriod, ScenarioError
 from tests.conftest import BASELINE, vary
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.calendar import StudyCalendar
-from sim.enrollment import enroll_patients, funnel_thresholds
+from sim.conduct.calendar import StudyCalendar
+from sim.conduct.enrollment import enroll_patients, funnel_thresholds
 from sim.scenario import ScenarioError
 from tests.conftest import ROOT, scenario_data, vary
 

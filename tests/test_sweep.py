@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import pytest
 
-from sim.cli import EXIT_BAD_INPUT, ArgumentParser
+from sim.commands.cli import EXIT_BAD_INPUT, ArgumentParser
+from sim.commands.sweep import check_schema_path, expand_points, parse_grid, register, run_sweep
 from sim.scenario import ScenarioError, parse_scenario
-from sim.sweep import check_schema_path, expand_points, parse_grid, register, run_sweep
 from tests.conftest import TEXTBOOK, scenario_data
 
 REPS = 200  # per point: enough for the contract, small enough to keep the file at ~2 s
@@ -20,7 +20,7 @@ MILESTONE_DATES = ["first_patient_in_date", "randomized_25pct_date", "randomized
 
 
 def run_command(argv: Sequence[str], *registers: Callable) -> int:
-    """What `sim.cli.main` does, with only the given subcommands registered."""
+    """What `sim.commands.cli.main` does, with only the given subcommands registered."""
     parser = ArgumentParser(prog="python -m sim")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     for add in registers or (register,):
@@ -159,8 +159,8 @@ def test_sweep_points_are_valid_scenarios_of_the_base(textbook_data):
 
 def test_shipped_sensitivity_variants_are_valid_scenarios():
     # scenarios/sensitivity.yaml is a planner's ready-made sweep: every variant must validate.
+    from sim.commands.sweep import expand_points, read_variants
     from sim.scenario import read_scenario_yaml
-    from sim.sweep import expand_points, read_variants
     from tests.conftest import BASELINE
 
     variants = read_variants(BASELINE.parent / "sensitivity.yaml")

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.calendar import WEEKDAYS, StudyCalendar
-from sim.clinic import SUMMARY_KEYS, ClinicDraws, ClinicResult, draw_clinic, simulate_clinic
+from sim.clinic.model import SUMMARY_KEYS, ClinicDraws, ClinicResult, draw_clinic, simulate_clinic
+from sim.clinic.treatment import IN_WINDOW, give_cycle_day
+from sim.conduct.calendar import WEEKDAYS, StudyCalendar
 from sim.scenario import Scenario
-from sim.treatment import IN_WINDOW, give_cycle_day
 from tests.conftest import vary
 
 MONDAY = 3  # clinic day of the first Monday of the baseline calendar

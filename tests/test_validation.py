@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.design import design_scenario
-from sim.montecarlo import iterate_chunks
-from sim.trial import TrialModel
+from sim.engine.chunk import TrialModel
+from sim.engine.executors import iterate_chunks
+from sim.stats.design import design_scenario
 from tests.conftest import vary
 
 REPS = 3000

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.assessments import ObservedOutcomes, ScanSchedule
+from sim.conduct.assessments import ObservedOutcomes, ScanSchedule
 from sim.scenario import Analysis
 
 CUT_EVENTS, CUT_DATE, CUT_ALL_FOLLOWED = 0, 1, 2

@@ -6,24 +6,21 @@ free slot in every session of every day (`plan_course_start`: a course never str
 closure, and waits for the linac); each of those days has one fraction at each of
 `fraction_times` (08:30 and 15:00: more than 6 h apart, as the registry asks), each holding
 a slot of its session. Fraction times are clock floats, ``day + hour / 24``. Which cycles
-carry a course is decided by the treatment process (`sim.treatment`); how many courses a
-patient receives (early stops, pneumonitis), by the draws (`sim.clinic.draw_clinic`).
+carry a course is decided by the treatment process (`sim.clinic.treatment`); how many courses a
+patient receives (early stops, pneumonitis), by the draws (`sim.clinic.model.draw_clinic`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import simpy
 
-from sim.calendar import StudyCalendar
-from sim.capacity import SessionBook
+from sim.clinic.capacity import SessionBook
+from sim.clinic.records import PatientCourse
+from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Radiotherapy
-
-if TYPE_CHECKING:
-    from sim.treatment import PatientCourse
 
 HOURS_PER_DAY = 24.0
 
@@ -104,7 +101,7 @@ def deliver_rt_course(
     (`rt_course_process`). Each fraction given is appended to ``record.rt_fractions`` (its
     clock time) and the course counts in ``record.rt_courses_completed`` once every fraction
     is given. The process wakes once per course day, at the start of the day: stops and the
-    horizon take effect at the start of a clinic day (`sim.clinic`), so a day's fractions are
+    horizon take effect at the start of a clinic day (`sim.clinic.model`), so a day's fractions are
     given all together or not at all; whole-day wake-ups keep the clock exact (the next cycle
     is due on a whole day) and save an event per fraction. An interrupt gives the slots of
     the days not yet treated back to `linac`. With `pneumonitis`, the course ends in

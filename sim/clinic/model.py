@@ -7,7 +7,7 @@ reductions, toxicity, Quad Shot courses and pneumonitis, covariates and so doses
 clinic's background load on chairs and linacs); the processes only read them, so a
 replicate's clinic is a deterministic function of its draws.
 
-Capacity (`sim.capacity`): infusion chairs and linac slots are per-day appointment books
+Capacity (`sim.clinic.capacity`): infusion chairs and linac slots are per-day appointment books
 shared by the trial's patients and the clinic's other patients (the background); a visit
 that finds no room waits for the first open day with room, and past its protocol window
 that is a deviation. Outputs besides the per-arm summary: monthly series (`supply`: mg and
@@ -36,19 +36,17 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from sim.calendar import StudyCalendar
-from sim.capacity import (
+from sim.clinic.capacity import (
     DayBook,
     SessionBook,
     chair_minutes_per_day,
     draw_background,
     linac_slots_per_session,
 )
-from sim.dosing import DosePlan, plan_doses
-from sim.patients import Covariates, draw_covariates
-from sim.radiotherapy import CourseRules
-from sim.scenario import Scenario, Treatment
-from sim.treatment import (
+from sim.clinic.dosing import DosePlan, plan_doses
+from sim.clinic.patients import Covariates, draw_covariates
+from sim.clinic.radiotherapy import CourseRules
+from sim.clinic.treatment import (
     LATE_CAPACITY,
     LATE_CLOSURE,
     Clinic,
@@ -56,8 +54,10 @@ from sim.treatment import (
     PatientCourse,
     treat_patient,
 )
+from sim.conduct.calendar import StudyCalendar, month_grid
+from sim.scenario import Scenario, Treatment
 
-ARMS = ("control", "experimental")  # arm codes 0 and 1, as in sim.randomization
+ARMS = ("control", "experimental")  # arm codes 0 and 1, as in sim.conduct.randomization
 METRICS = (
     "cycles_given",
     "cycles_delayed",  # by a drawn toxicity delay (per protocol, not a deviation)
@@ -114,9 +114,8 @@ def require_treatment(scenario: Scenario) -> Treatment:
 
 def clinic_months(scenario: Scenario) -> tuple[np.ndarray, int]:
     """(first clock day of each calendar month, days tabulated): the months of
-    `sim.trial.month_grid` (start month to two years past completion or the cut), and the
+    `sim.conduct.calendar.month_grid` (start month to two years past completion or the cut), and the
     clinic's books cover the days up to the end of the last of them."""
-    from sim.trial import month_grid
 
     grid = month_grid(scenario)
     last = np.datetime64(grid["month_labels"][-1], "M") + 1
@@ -289,7 +288,7 @@ class ClinicResult:
     fraction 4), "rt pneumonitis", "end toxicity", "end max_cycles" (logged on the last
     cycle's day) and "stop progression" (or the other stop codes; logged when the stop
     interrupts a process). `monthly`: ``"supply/<drug> mg"``, ``"resources/chair
-    utilization"``, ... -> array over the calendar months of `sim.trial.month_grid`.
+    utilization"``, ... -> array over the calendar months of `sim.conduct.calendar.month_grid`.
     `sums`: {"deviations": arm, what, count}. `books`: when the log is kept, each
     resource's per-day use (background included) and its limit, for checks.
     """

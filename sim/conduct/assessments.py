@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.outcomes import LatentOutcomes
+from sim.conduct.outcomes import LatentOutcomes
 from sim.scenario import Assessments
 
 SCAN_HORIZON_DAYS = 20 * 365  # schedules are generated this far; beyond, nothing is seen

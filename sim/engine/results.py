@@ -21,11 +21,15 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from sim.scenario import DAYS_PER_MONTH, Scenario, scenario_to_dict
-from sim.trial import CHUNK_SIZE, MILESTONES
+from sim.engine.chunk import CHUNK_SIZE, MILESTONES
+from sim.scenario import DAYS_PER_MONTH, Scenario, ScenarioError, scenario_to_dict
 
 METRICS_VERSION = 2  # bump when a metric's definition changes; `compare` refuses mixes
 Z95 = float(special.ndtri(0.975))
+RUN_HINT = "give a folder written by `python -m sim run SCENARIO --out FOLDER`"
+KEY_METRICS = ("power", "p_analysis_by_completion", "lpi_months_median",
+               "analysis_months_median", "events_at_analysis_mean")  # sweep tables lead with these
+
 PACKAGES = ("sim-trial", "numpy", "pandas", "scipy", "simpy", "pydantic", "pyarrow", "pyyaml",
             "holidays")
 
@@ -162,3 +166,32 @@ def manifest(
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def read_run(folder: Path, sweep_ok: bool = False) -> dict[str, Any]:
+    """The manifest of a run folder (or a sweep folder, with `sweep_ok`); else ScenarioError."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ScenarioError(f"{folder}: no such folder; {RUN_HINT}")
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"{folder}: not a run folder (no manifest.json); {RUN_HINT}") from None
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid JSON ({exc}); {RUN_HINT}") from exc
+    if not isinstance(manifest, dict) or manifest.get("tool") != "sim":
+        raise ScenarioError(f"{path}: not a manifest written by sim; {RUN_HINT}")
+    is_sweep = manifest.get("kind") == "sweep"
+    if is_sweep and not sweep_ok:
+        first = (manifest.get("points") or [{"name": "01_..."}])[0]["name"]
+        raise ScenarioError(
+            f"{folder}: is a sweep folder, not a run; compare its points instead, e.g. "
+            f"{folder / first}"
+        )
+    needed = ("sweep.csv",) if is_sweep else ("summary.csv", "timeline.csv")
+    missing = [name for name in needed if not (folder / name).is_file()]
+    if missing:
+        raise ScenarioError(f"{folder}: incomplete run folder (no {', '.join(missing)}); "
+                            f"re-run it: {RUN_HINT}")
+    return manifest

@@ -1,7 +1,7 @@
 """Monte Carlo: run the chunks of a run on K worker processes and stream results to disk.
 
 Chunk c holds replicates [c * CHUNK_SIZE, (c + 1) * CHUNK_SIZE) and draws only from its own
-streams (see `sim.trial`), so results do not depend on the number of workers or the order in
+streams (see `sim.engine.chunk`), so results do not depend on the number of workers or the order in
 which chunks finish. Chunks are written to Parquet in order as they arrive, so memory stays
 flat in the number of replicates. `simulate_chunk` is a pure function of (scenario, seed,
 chunk): the unit a Dask cluster or a resumed run would schedule.
@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.trial import CHUNK_SIZE, ChunkResult, TrialModel, simulate_chunk
+from sim.engine.chunk import CHUNK_SIZE, ChunkResult, TrialModel, simulate_chunk
 
 
 @dataclass(frozen=True)

@@ -105,12 +105,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_design(args: argparse.Namespace) -> int:
-    from sim.run import check_out_folder
+    from sim.commands.run import check_out_folder
 
     scenario = load_scenario(args.scenario, args.overrides)
     if args.out is not None:
         check_out_folder(args.out, args.force)
-    from sim.design import design_scenario, scenario_events_table
+    from sim.stats.design import design_scenario, scenario_events_table
 
     table = design_scenario(scenario)
     events = scenario_events_table(scenario)
@@ -132,7 +132,7 @@ def format_value(value: object) -> str:
 
 def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
     """Closed-form power and analysis timing beside the simulated ones."""
-    from sim.design import design_scenario
+    from sim.stats.design import design_scenario
 
     design = design_scenario(scenario).set_index("quantity")["value"]
     sim = summary.set_index("metric")
@@ -155,12 +155,12 @@ def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.run import check_out_folder
+    from sim.commands.run import check_out_folder
 
     scenario = load_scenario(args.scenario, args.overrides)
     check_out_folder(args.out, args.force)
-    from sim.montecarlo import default_workers
-    from sim.run import run_scenario
+    from sim.commands.run import run_scenario
+    from sim.engine.executors import default_workers
 
     workers = args.workers or default_workers()
     with progress_bar(args.reps, args.quiet) as bar:
@@ -192,8 +192,9 @@ def format_summary(summary: pd.DataFrame) -> str:
 
 COMMANDS = {"validate": cmd_validate, "run": cmd_run, "design": cmd_design}
 # Modules that add their own subcommand with `register(subparsers)` and set `func`.
-PLUGIN_MODULES = {"analyze": "sim.analyze", "sweep": "sim.sweep", "compare": "sim.compare",
-                  "plot": "sim.plots", "report": "sim.report"}
+PLUGIN_MODULES = {"analyze": "sim.commands.analyze", "sweep": "sim.commands.sweep",
+                  "compare": "sim.commands.compare", "plot": "sim.outputs.plots",
+                  "report": "sim.outputs.report"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

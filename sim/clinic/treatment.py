@@ -34,18 +34,19 @@ in pneumonitis is the patient's last.
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import simpy
 
-from sim.calendar import StudyCalendar
-from sim.capacity import DayBook, SessionBook
-from sim.radiotherapy import (
+from sim.clinic.capacity import DayBook, SessionBook
+from sim.clinic.radiotherapy import (
     CourseRules,
     deliver_rt_course,
     plan_course_start,
     rt_course_process,
 )
+from sim.clinic.records import PatientCourse
+from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Treatment, Window
 
 IN_WINDOW, LATE_CLOSURE, LATE_CAPACITY = 0, 1, 2  # why a visit came when it did
@@ -81,28 +82,6 @@ class Clinic:
     chairs: DayBook | None
     linac: SessionBook | None
     log: list | None
-
-
-@dataclass(slots=True)
-class PatientCourse:
-    """What one patient received, filled in by the processes while a replicate runs.
-
-    Mutable because the processes append to it; the frozen outputs are the summary and the
-    patient table built from it at the end of the replicate (`sim.clinic`).
-    """
-
-    patient: int
-    cycle_days: list[int] = field(default_factory=list)  # clinic day of each cycle given
-    cycle_delayed: list[bool] = field(default_factory=list)  # parallel to cycle_days
-    cycle_levels: list[int] = field(default_factory=list)  # dose level (0 full) of each
-    cycle_waits: list[int] = field(default_factory=list)  # days waited for a chair
-    cycle_late: list[int] = field(default_factory=list)  # IN_WINDOW or a LATE_ cause
-    rt_fractions: list[float] = field(default_factory=list)  # clock time of each fraction
-    rt_starts: list[int] = field(default_factory=list)  # first day of each course started
-    rt_waits: list[int] = field(default_factory=list)  # days each course waited for the linac
-    rt_late: list[int] = field(default_factory=list)  # IN_WINDOW or a LATE_ cause
-    rt_courses_completed: int = 0
-    end_reason: str | None = None  # a stop code, "toxicity", "max_cycles"; None = still on
 
 
 def calendar_day(calendar: StudyCalendar, due_day: int, window: Window | None,

@@ -86,12 +86,12 @@ class FollowUp:
 
 def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
     """Re-draw the vectorized stages of replicates 0..reps-1 (see the module docstring)."""
-    from sim.assessments import observe_outcomes
-    from sim.enrollment import enroll_patients
-    from sim.montecarlo import plan_chunks
-    from sim.outcomes import draw_latent_outcomes
-    from sim.randomization import randomize_by_block
-    from sim.trial import TrialModel, chunk_streams
+    from sim.conduct.assessments import observe_outcomes
+    from sim.conduct.enrollment import enroll_patients
+    from sim.conduct.outcomes import draw_latent_outcomes
+    from sim.conduct.randomization import randomize_by_block
+    from sim.engine.chunk import TrialModel, chunk_streams
+    from sim.engine.executors import plan_chunks
 
     model = TrialModel.from_scenario(scenario)
     n = scenario.trial.sample_size
@@ -287,9 +287,9 @@ def plot_analysis_dates(
 
 
 def km_steps(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Kaplan-Meier S(t) as step points (t, S) starting at (0, 1), from `sim.analysis`: the
+    """Kaplan-Meier S(t) as step points (t, S) starting at (0, 1), from `sim.stats.analysis`: the
     one Kaplan-Meier implementation the simulator and `analyze` use too."""
-    from sim.analysis import kaplan_meier
+    from sim.stats.analysis import kaplan_meier
 
     table = kaplan_meier(time, event)
     return (np.concatenate([[0.0], table["time"].to_numpy(float)]),
@@ -622,7 +622,7 @@ def analysis_dates(replicates: pd.DataFrame, label: str) -> pd.DataFrame:
 @themed
 def run_figures(run: Path) -> list[Panel]:
     """Enrollment, events, final analysis date and (when kept) Kaplan-Meier of a run folder."""
-    from sim.compare import read_run
+    from sim.engine.results import read_run
 
     manifest = read_run(run)
     scenario = parse_scenario(manifest["scenario"], f"{run}/manifest.json")
@@ -746,7 +746,7 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_plot(args: Any) -> int:
-    from sim.compare import read_run
+    from sim.engine.results import read_run
 
     manifest = read_run(args.folder, sweep_ok=True)
     is_sweep = manifest.get("kind") == "sweep"

@@ -3,7 +3,7 @@
 For the simulator's ``patients.parquet`` (one replicate at a time) or any trial's CSV/Parquet
 with one row per patient: log-rank (unstratified and stratified, exact with ties), Cox HR
 with Wald CI (Efron and Breslow, stratified and not), Kaplan-Meier median per arm with the
-Brookmeyer-Crowley interval. The same functions (`sim.analysis`) analyze every simulated
+Brookmeyer-Crowley interval. The same functions (`sim.stats.analysis`) analyze every simulated
 data cut. A table the analysis cannot use gets one message naming the column and the rows at
 fault, and exit status 2.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import analysis
 from sim.scenario import ScenarioError
+from sim.stats import analysis
 
 SIMULATOR_COLUMNS = {"time": "pfs_days_at_cut", "event": "pfs_event_at_cut", "arm": "arm",
                      "strata": "stratum"}

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim.plots import Panel, figure_png, run_figures, sweep_figures
+from sim.outputs.plots import Panel, figure_png, run_figures, sweep_figures
 from sim.scenario import (
     DAYS_PER_MONTH,
     ScenarioError,
@@ -155,7 +155,7 @@ def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
 
 def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
     """Per point: its settings and the key metrics as `estimate ± MC SE`."""
-    from sim.sweep import KEY_METRICS
+    from sim.engine.results import KEY_METRICS
 
     swept = list(dict.fromkeys(k for p in manifest["points"] for k in p["params"]))
     key = table[["point", "label", *[p for p in swept if p in table]]].copy()
@@ -270,7 +270,7 @@ def sweep_report(folder: Path, manifest: dict[str, Any]) -> str:
 
 def build_report(folder: Path) -> str:
     """The HTML report of a run or sweep folder; raises ScenarioError if it is neither."""
-    from sim.compare import read_run
+    from sim.engine.results import read_run
 
     manifest = read_run(folder, sweep_ok=True)
     if manifest.get("kind") == "sweep":

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from sim.dosing import FEMALE_CG_FACTOR
+from sim.clinic.dosing import FEMALE_CG_FACTOR
 from sim.scenario import BySex, Normal, Patients
 
 N_UNIFORMS = 5  # age, sex, height, weight, creatinine: the layout of the stream

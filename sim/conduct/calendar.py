@@ -145,3 +145,14 @@ def first_open_from(open_day: np.ndarray) -> np.ndarray:
 
 def days_to_months(days: np.ndarray | float) -> np.ndarray | float:
     return np.asarray(days) / DAYS_PER_MONTH
+
+
+def month_grid(scenario: Scenario) -> dict:
+    """Calendar months from the study start to two years after the later of completion and
+    the calendar cut: the horizon of monthly tables (later activity is not tabulated)."""
+    end = max(scenario.trial.completion_date, scenario.analysis.cut_date or dt.date.min)
+    first = np.datetime64(scenario.trial.start_date, "M")
+    months = np.arange(first, np.datetime64(end, "M") + 25)
+    starts = (months.astype("datetime64[D]") - np.datetime64(scenario.trial.start_date, "D"))
+    starts = np.maximum(starts.astype(np.int64), 0)
+    return {"month_starts": starts, "month_labels": tuple(str(m) for m in months)}

@@ -2,7 +2,7 @@
 
 Every later run is compared with the first (the reference). The standard error of a
 difference is *paired* when both runs share their seed and replicate count (replicate r of
-both drew the same random numbers, see `sim.trial`) and the metric is a share or a mean of a
+both drew the same random numbers, see `sim.engine.chunk`) and the metric is a share or a mean of a
 per-replicate value: se = sd(x_b,r - x_a,r) / sqrt(R) over replicates.parquet. Otherwise it
 is *independent*: se = sqrt(se_a^2 + se_b^2) from the summaries. Medians of paired runs get
 a *paired bootstrap* SE (replicates resampled together in both runs), since the independent
@@ -19,7 +19,6 @@ that differ) beside it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.engine.results import read_run
 from sim.scenario import ScenarioError
 
 FLAG_SE = 3.0
 BOOTSTRAP_DRAWS = 400
 BOOTSTRAP_SEED = 20260130
-RUN_HINT = "give a folder written by `python -m sim run SCENARIO --out FOLDER`"
 SE_KINDS = {"paired": "p", "paired bootstrap": "b", "independent": "i", "n/a": "-"}
 PER_REPLICATE = {  # summary metric -> replicates.parquet column (shares and means)
     "power": "reject",
@@ -41,35 +40,6 @@ PER_REPLICATE = {  # summary metric -> replicates.parquet column (shares and mea
     "power_unstratified": "reject_unstratified",
     "events_at_analysis_mean": "events",
 }
-
-
-def read_run(folder: Path, sweep_ok: bool = False) -> dict[str, Any]:
-    """The manifest of a run folder (or a sweep folder, with `sweep_ok`); else ScenarioError."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ScenarioError(f"{folder}: no such folder; {RUN_HINT}")
-    path = folder / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{folder}: not a run folder (no manifest.json); {RUN_HINT}") from None
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid JSON ({exc}); {RUN_HINT}") from exc
-    if not isinstance(manifest, dict) or manifest.get("tool") != "sim":
-        raise ScenarioError(f"{path}: not a manifest written by sim; {RUN_HINT}")
-    is_sweep = manifest.get("kind") == "sweep"
-    if is_sweep and not sweep_ok:
-        first = (manifest.get("points") or [{"name": "01_..."}])[0]["name"]
-        raise ScenarioError(
-            f"{folder}: is a sweep folder, not a run; compare its points instead, e.g. "
-            f"{folder / first}"
-        )
-    needed = ("sweep.csv",) if is_sweep else ("summary.csv", "timeline.csv")
-    missing = [name for name in needed if not (folder / name).is_file()]
-    if missing:
-        raise ScenarioError(f"{folder}: incomplete run folder (no {', '.join(missing)}); "
-                            f"re-run it: {RUN_HINT}")
-    return manifest
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.calendar import StudyCalendar
+from sim.conduct.calendar import StudyCalendar
 from sim.scenario import DAYS_PER_MONTH, Enrollment, RatePeriod, Site
 
 MAX_TOP_UPS = 6

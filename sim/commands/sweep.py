@@ -2,7 +2,7 @@
 
 Every point runs with the same seed and replicate count, so replicate r of every point draws
 the same enrollment, randomization and latent-outcome random numbers (the stream layout of
-`sim.trial`): differences between points are differences of the scenario, not noise (common
+`sim.engine.chunk`): differences between points are differences of the scenario, not noise (common
 random numbers). Every point's scenario is validated before any point runs, so a bad grid
 value fails fast and writes nothing. The sweep folder holds one run folder per point (as
 `python -m sim run` writes it), ``sweep.csv`` (one row per point: its parameters, then every
@@ -33,6 +33,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel
 
+from sim.engine.results import KEY_METRICS
 from sim.scenario import (
     Scenario,
     ScenarioError,
@@ -290,7 +291,7 @@ def sweep_manifest(
     variants: list[tuple[str, dict[str, Any]]], scenario_path: str, overrides: list[str],
     seed: int, reps: int, workers: int, wall_seconds: float,
 ) -> dict[str, Any]:
-    from sim.results import METRICS_VERSION, package_versions
+    from sim.engine.results import METRICS_VERSION, package_versions
 
     return {
         "tool": "sim",
@@ -324,8 +325,8 @@ def run_sweep(
     overrides: list[str] | None = None, on_chunk: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Run every point into `out` (staged, published whole); return the sweep table."""
-    from sim.results import write_json
-    from sim.run import check_out_folder, publish, run_scenario
+    from sim.commands.run import check_out_folder, publish, run_scenario
+    from sim.engine.results import write_json
 
     check_out_folder(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -347,7 +348,7 @@ def run_sweep(
             overrides=list(overrides or []), seed=seed, reps=reps, workers=workers,
             wall_seconds=time.perf_counter() - started,
         ))
-        from sim.plots import sweep_figures, write_figures
+        from sim.outputs.plots import sweep_figures, write_figures
 
         write_figures(sweep_figures(staging), staging / "plots")
         publish(staging, out)
@@ -362,7 +363,7 @@ def run_sweep(
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``sweep`` to the ``python -m sim`` subcommands."""
-    from sim.cli import add_montecarlo_args, add_scenario_args
+    from sim.commands.cli import add_montecarlo_args, add_scenario_args
 
     sweep = subparsers.add_parser(
         "sweep", help="run a scenario over a grid of values (common random numbers)",
@@ -380,9 +381,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.cli import progress_bar
-    from sim.montecarlo import default_workers
-    from sim.run import check_out_folder
+    from sim.commands.cli import progress_bar
+    from sim.commands.run import check_out_folder
+    from sim.engine.executors import default_workers
 
     base_data = read_scenario_yaml(args.scenario)
     for assignment in args.overrides:
@@ -404,10 +405,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"{len(points)} points x {args.reps} replicates in "
           f"{time.perf_counter() - started:.1f} s -> {args.out}", file=sys.stderr)
     return 0
-
-
-KEY_METRICS = ("power", "p_analysis_by_completion", "lpi_months_median",
-               "analysis_months_median", "events_at_analysis_mean")
 
 
 def format_sweep(table: pd.DataFrame) -> str:

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.montecarlo import run_to_parquet
-from sim.results import manifest, summarize, timeline, write_json
+from sim.engine.chunk import TrialModel
+from sim.engine.executors import run_to_parquet
+from sim.engine.results import manifest, summarize, timeline, write_json
 from sim.scenario import Scenario, ScenarioError
-from sim.trial import TrialModel
 
 
 @dataclass(frozen=True)

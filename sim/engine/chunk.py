@@ -13,20 +13,19 @@ share their enrollment and randomization draws (common random numbers).
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from sim import analysis
-from sim.assessments import ScanSchedule, observe_outcomes
-from sim.calendar import StudyCalendar
-from sim.datacut import cut_at_analysis
-from sim.enrollment import enroll_patients
-from sim.outcomes import draw_latent_outcomes
-from sim.randomization import randomize_by_block
+from sim.conduct.assessments import ScanSchedule, observe_outcomes
+from sim.conduct.calendar import StudyCalendar, month_grid
+from sim.conduct.datacut import cut_at_analysis
+from sim.conduct.enrollment import enroll_patients
+from sim.conduct.outcomes import draw_latent_outcomes
+from sim.conduct.randomization import randomize_by_block
 from sim.scenario import DAYS_PER_MONTH, Scenario
+from sim.stats import analysis
 
 STAGES = ("enrollment", "randomization", "outcomes", "clinic")
 CHUNK_SIZE = 500  # replicates per chunk; part of the stream layout, so fixed
@@ -93,17 +92,6 @@ class TrialModel:
     def month_of(self, day: np.ndarray | float) -> np.ndarray:
         """Index of the calendar month of clock days (-1 before the start; past the end: n)."""
         return np.searchsorted(self.month_starts, day, side="right") - 1
-
-
-def month_grid(scenario: Scenario) -> dict:
-    """Calendar months from the study start to two years after the later of completion and
-    the calendar cut: the horizon of monthly tables (later activity is not tabulated)."""
-    end = max(scenario.trial.completion_date, scenario.analysis.cut_date or dt.date.min)
-    first = np.datetime64(scenario.trial.start_date, "M")
-    months = np.arange(first, np.datetime64(end, "M") + 25)
-    starts = (months.astype("datetime64[D]") - np.datetime64(scenario.trial.start_date, "D"))
-    starts = np.maximum(starts.astype(np.int64), 0)
-    return {"month_starts": starts, "month_labels": tuple(str(m) for m in months)}
 
 
 def milestone_days(model: TrialModel, enrolled, cut) -> dict[str, np.ndarray]:
@@ -251,7 +239,7 @@ def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_pat
     sc = model.scenario
     if sc.treatment is None:
         return ClinicChunk()
-    from sim.clinic import draw_clinic, simulate_clinic
+    from sim.clinic.model import draw_clinic, simulate_clinic
 
     n_reps, n = arm.shape
     draws = draw_clinic(sc, n_reps, n, rng)

@@ -1,0 +1,1 @@
+"""What users look at: plots and the HTML report, built from result folders."""
