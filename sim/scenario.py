@@ -40,9 +40,14 @@ class ScenarioError(ValueError):
 
 
 class Frozen(BaseModel):
-    """Base of every scenario block: immutable, unknown keys rejected."""
+    """Base of every scenario block: immutable, unknown keys rejected.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Each field carries a docstring on the line below it: what it means, then its unit in
+    square brackets (``[months]``, ``[mg/m2]``, ``[share]``); these become the descriptions and
+    units of the JSON Schema (``python -m sim schema``) and of ``docs/scenario.md``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 # --- trial ---------------------------------------------------------------------------------
