@@ -122,13 +122,22 @@ def load_patients(
     path: Path, time: str, event: str, arm: str, strata: str | None,
     control: str | None = None, replicate: int | None = None,
 ) -> PatientData:
-    frame = read_table(path)
+    return patients_from_frame(read_table(path), time, event, arm, strata, control, replicate,
+                               source=str(path))
+
+
+def patients_from_frame(
+    frame: pd.DataFrame, time: str, event: str, arm: str, strata: str | None,
+    control: str | None = None, replicate: int | None = None, source: str = "the table",
+) -> PatientData:
+    """Check a patient table's columns and code them for `sim.stats.analysis`; a simulator
+    table (with a `replicate` column) is cut to one replicate and its analysed patients."""
     if "replicate" in frame.columns:
         chosen = int(frame["replicate"].min()) if replicate is None else replicate
         frame = frame[frame["replicate"] == chosen]
         if frame.empty:
             raise ScenarioError(
-                f"--replicate {replicate}: not in {path} (see its replicate column)"
+                f"--replicate {replicate}: not in {source} (see its replicate column)"
             )
     if "in_analysis" in frame.columns:
         frame = frame[frame["in_analysis"].astype(bool)]

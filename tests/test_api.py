@@ -1,0 +1,83 @@
+"""The Python API (`import sim`): the README's example runs as written, and the API gives the
+tables the command line writes for the same seed."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+import sim
+from sim.commands.cli import main
+from tests.conftest import ROOT, TEXTBOOK
+
+
+def readme_example() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Python API"):]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_readme_api_example_runs_as_written(tmp_path, monkeypatch):
+    code = readme_example()
+    assert "sim.simulate(scenario, reps=2000" in code  # the README shows a real run size
+    code = code.replace("reps=2000", "reps=40").replace('"results/', f'"{tmp_path}/results/')
+    monkeypatch.chdir(ROOT)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    results, again = namespace["results"], namespace["again"]
+    assert (tmp_path / "results" / "hr07" / "manifest.json").is_file()
+    pd.testing.assert_frame_equal(results.summary, again.summary)
+    assert results.scenario.effect.hazard_ratio == 0.7
+    assert {"summary", "timeline", "replicates", "supply"} <= set(again.tables)
+
+
+def test_api_tables_match_the_command_line(tmp_path):
+    out = tmp_path / "cli"
+    assert main(["run", str(TEXTBOOK), "--set", "effect.hazard_ratio=0.7", "--reps", "600",
+                 "--seed", "5", "--workers", "2", "--keep-patients", "2", "--out", str(out),
+                 "--quiet"]) == 0
+    scenario = sim.load_scenario(TEXTBOOK, overrides={"effect.hazard_ratio": 0.7})
+    results = sim.simulate(scenario, reps=600, seed=5, workers=1, keep_patients=2,
+                           progress=False)
+    cli = sim.read_results(out)
+    for name in ("summary", "timeline", "replicates", "patients"):
+        pd.testing.assert_frame_equal(results.table(name), cli.table(name), check_exact=True)
+    design = sim.design(scenario)
+    assert "power_schoenfeld" in set(design["quantity"])
+
+
+def test_api_analyze_matches_the_analyze_command(tmp_path, capsys):
+    results = sim.simulate(TEXTBOOK, reps=20, seed=2, keep_patients=1, progress=False)
+    patients = results.table("patients")
+    table = sim.analyze(patients, time="pfs_days_at_cut", event="pfs_event_at_cut",
+                        arm="arm", strata="stratum")
+    path = tmp_path / "patients.parquet"
+    patients.to_parquet(path)
+    out = tmp_path / "a.csv"
+    assert main(["analyze", str(path), "--strata", "stratum", "--out", str(out)]) == 0
+    pd.testing.assert_frame_equal(table, pd.read_csv(out), check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: sim.load_scenario(TEXTBOOK, overrides={"effect.hazard_ratio": -1}),
+     "effect.hazard_ratio = -1"),
+    (lambda: sim.load_scenario(ROOT / "nope.yaml"), "no such file"),
+    (lambda: sim.simulate(TEXTBOOK, reps=0), "reps = 0"),
+    (lambda: sim.read_results(ROOT / "scenarios"), "not a run folder"),
+    (lambda: sim.analyze("not a frame"), "not a pandas DataFrame"),
+])
+def test_api_bad_input_raises_the_cli_error(call, message):
+    with pytest.raises(sim.ScenarioError, match=re.escape(message)):
+        call()
+
+
+def test_import_sim_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, sim; print('pandas' in sys.modules, 'sim.api' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=ROOT).stdout.split()
+    assert shown == ["False", "False"]
