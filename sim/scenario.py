@@ -54,11 +54,18 @@ class Frozen(BaseModel):
 
 
 class Trial(Frozen):
+    """The trial: registry identifier, dates and sample size."""
+
     id: str
+    """Registry identifier of the trial, e.g. NCT07271602."""
     title: str = ""
+    """Short title, shown in reports."""
     start_date: dt.date
+    """First day of the study: day 0 of the simulation clock."""
     completion_date: dt.date
+    """Registered (primary) completion date: the date the planner must meet."""
     sample_size: PositiveInt
+    """Patients to randomize; enrollment closes at this number [patients]."""
 
     @model_validator(mode="after")
     def check_dates_in_order(self) -> Trial:
@@ -77,7 +84,9 @@ class RatePeriod(Frozen):
     """One row of a piecewise-constant rate table; `months` None means 'from here on'."""
 
     months: PositiveFloat | None = None
+    """Length of this period; empty on the last row means 'from here on' [months]."""
     per_month: NonNegativeFloat
+    """Screening arrivals per month in this period (a Poisson rate) [patients/month]."""
 
 
 def check_rate_table(periods: tuple[RatePeriod, ...]) -> tuple[RatePeriod, ...]:
@@ -99,7 +108,9 @@ class DayRange(Frozen):
     """A duration drawn uniformly in whole days from min to max inclusive."""
 
     min: NonNegativeInt = 0
+    """Shortest duration [days]."""
     max: NonNegativeInt = 0
+    """Longest duration (drawn uniformly from min to max) [days]."""
 
     @model_validator(mode="after")
     def check_order(self) -> DayRange:
@@ -112,9 +123,13 @@ class Site(Frozen):
     """A site: screening arrivals from its activation date, with its own ramp-up table."""
 
     name: str
+    """Site name, unique in the scenario."""
     activation_date: dt.date
+    """Date the site starts screening."""
     screening_rate: tuple[RatePeriod, ...]
-    cap: PositiveInt | None = None  # most patients this site may randomize
+    """The site's screening arrivals as a table of periods from its activation."""
+    cap: PositiveInt | None = None
+    """Most patients this site may randomize; empty: no cap [patients]."""
 
     _check_rates = field_validator("screening_rate")(check_rate_table)
 
@@ -123,7 +138,9 @@ class Criterion(Frozen):
     """One eligibility check of the screening funnel, passed with `pass_probability`."""
 
     name: str
+    """Name of the eligibility check, recorded as the screen-failure reason."""
     pass_probability: Annotated[float, Field(gt=0.0, le=1.0)]
+    """Probability that a screened patient passes this check [probability]."""
 
 
 class Enrollment(Frozen):
@@ -132,13 +149,25 @@ class Enrollment(Frozen):
     first failed one being the recorded reason)."""
 
     screening_rate: tuple[RatePeriod, ...] | None = None
+    """One site open at the start: its screening arrivals as a table of periods (give this or
+    `sites`)."""
     sites: tuple[Site, ...] = ()
-    site_heterogeneity: PositiveFloat | None = None  # Poisson-gamma shape (Anisimov-Fedorov)
+    """Several sites, each with its activation date and arrival table (give this or
+    `screening_rate`)."""
+    site_heterogeneity: PositiveFloat | None = None
+    """Poisson-gamma shape of the sites' rates (Anisimov-Fedorov): smaller means more spread between
+    sites; empty: every site at its stated rate."""
     screening_days: DayRange = DayRange()
+    """Time from screening start to the eligibility decision [days]."""
     screen_failure: Probability | None = None
+    """Probability that a screened patient is not eligible (or give `criteria`) [probability]."""
     criteria: tuple[Criterion, ...] = ()
+    """Screening funnel: checks in order, the first failed one is the recorded reason (instead of
+    `screen_failure`)."""
     # New screenings a site can start per open clinic day; None: unlimited.
     screening_slots_per_day: PositiveInt | None = None
+    """New screenings a site can start per open clinic day (first come, first served); empty:
+    unlimited [patients/day]."""
 
     @field_validator("screening_rate")
     @classmethod
@@ -178,9 +207,16 @@ class Enrollment(Frozen):
 
 
 class Randomization(Frozen):
-    ratio: tuple[PositiveInt, PositiveInt] = (1, 1)  # (control, experimental)
+    """Allocation: ratio, permuted blocks of random size, strata and their shares."""
+
+    ratio: tuple[PositiveInt, PositiveInt] = (1, 1)
+    """Allocation ratio: control, then experimental (e.g. [1, 1] or [1, 2])."""
     block_sizes: tuple[PositiveInt, ...] = (4,)
+    """Permuted block sizes, drawn uniformly per block; each a multiple of the ratio's total
+    [patients]."""
     strata: dict[str, Probability] = Field(default_factory=lambda: {"all": 1.0})
+    """Strata and the share of patients in each (they sum to 1); randomization is stratified by them
+    [share]."""
 
     @model_validator(mode="after")
     def check_blocks_and_strata(self) -> Randomization:
@@ -203,9 +239,15 @@ class Randomization(Frozen):
 
 
 class HazardPeriod(Frozen):
+    """One piece of a piecewise-constant hazard: its length and its hazard."""
+
     months: PositiveFloat | None = None
+    """Length of this piece; empty on the last piece (open-ended) [months]."""
     median_months: PositiveFloat | None = None
-    per_month: PositiveFloat | None = None  # hazard per month
+    """The piece's hazard given as the median of an exponential with that hazard (or give
+    `per_month`) [months]."""
+    per_month: PositiveFloat | None = None
+    """The piece's hazard (or give `median_months`) [1/month]."""
 
     @model_validator(mode="after")
     def check_one_rate(self) -> HazardPeriod:
@@ -225,8 +267,11 @@ class Survival(Frozen):
     """Control-arm PFS: exponential (`median_months`) or piecewise exponential (`pieces`)."""
 
     distribution: Literal["exponential", "piecewise_exponential"] = "exponential"
+    """Shape of the time to the event: `exponential` or `piecewise_exponential`."""
     median_months: PositiveFloat | None = None
+    """Median of the exponential distribution [months]."""
     pieces: tuple[HazardPeriod, ...] = ()
+    """Pieces of the piecewise-constant hazard, from time 0; the last one open-ended."""
 
     @model_validator(mode="after")
     def check_shape(self) -> Survival:
@@ -257,19 +302,30 @@ class Survival(Frozen):
 
 
 class Pfs(Frozen):
+    """Progression-free survival of the control arm, and the share of PFS events that are deaths."""
+
     control: Survival
-    death_fraction: Probability = 0.0  # share of PFS events that are deaths without progression
+    """Progression-free survival of the control arm."""
+    death_fraction: Probability = 0.0
+    """Share of PFS events that are deaths without progression (seen when they happen, not at a
+    scan) [share]."""
 
 
 class Effect(Frozen):
+    """The experimental arm's effect on PFS."""
+
     hazard_ratio: PositiveFloat
+    """Hazard ratio of the experimental arm against control (proportional hazards; the intention-to-
+    treat effect) [ratio]."""
 
 
 class Dropout(Frozen):
     """Withdrawal / loss to follow-up: exponential, `probability` of dropping out by `months`."""
 
     probability: Probability = 0.0
+    """Probability of withdrawal or loss to follow-up by `months` (exponential) [probability]."""
     months: PositiveFloat = 12.0
+    """Time at which `probability` of patients have dropped out [months]."""
 
     @field_validator("probability")
     @classmethod
@@ -287,15 +343,24 @@ class Dropout(Frozen):
 
 
 class ScanPeriod(Frozen):
-    weeks: PositiveFloat | None = None  # length of this period; None = until progression
+    """One period of the scan schedule: its length and the interval between scans."""
+
+    weeks: PositiveFloat | None = None
+    """Length of this period of the schedule, from randomization; empty on the last row (until
+    progression) [weeks]."""
     every_weeks: PositiveFloat
+    """Interval between tumour assessments in this period [weeks]."""
 
 
 class Assessments(Frozen):
     """`continuous`: progression seen when it happens; `scheduled`: at the next scan."""
 
     mode: Literal["continuous", "scheduled"] = "scheduled"
+    """`scheduled`: progression is seen at the first scan on or after it; `continuous`: when it
+    happens."""
     schedule: tuple[ScanPeriod, ...] = ()
+    """The scan schedule from randomization, as periods (e.g. every 6 weeks for 48 weeks, then every
+    12)."""
 
     @model_validator(mode="after")
     def check_schedule(self) -> Assessments:
@@ -314,8 +379,12 @@ class Assessments(Frozen):
 
 
 class Delay(Frozen):
+    """Cycle delays: each cycle after the first is delayed with `probability`, by `days`."""
+
     probability: Probability = 0.0
+    """Probability that a cycle is delayed (toxicity or logistics) [probability]."""
     days: NonNegativeInt = 0
+    """Length of a delay [days]."""
 
 
 def field_error(loc: tuple[str | int, ...], value: Any, message: str) -> ValidationError:
@@ -333,7 +402,9 @@ class Window(Frozen):
     `after_days` after it (a "-0/+3 days" window is before_days 0, after_days 3)."""
 
     before_days: int = 0
+    """A visit may be given this many days before its due day [days]."""
     after_days: int = 0
+    """A visit may be given this many days after its due day; later is a deviation [days]."""
 
     @field_validator("before_days", "after_days")
     @classmethod
@@ -351,7 +422,10 @@ class DoseReduction(Frozen):
     drop one level; `levels` are the fractions of the full dose at levels -1, -2, ..."""
 
     probability: Probability = 0.0
+    """Probability, before each cycle after the first, that the reducible drugs drop one dose level
+    [probability]."""
     levels: tuple[Annotated[float, Field(gt=0.0, lt=1.0)], ...] = (0.8, 0.6)
+    """Fractions of the full dose at levels -1, -2, ... (decreasing) [share]."""
 
     @field_validator("levels")
     @classmethod
@@ -366,10 +440,16 @@ class Drug(Frozen):
     mg/mL x min, or flat mg), its single-use vial sizes and its infusion time."""
 
     dose: PositiveFloat
+    """Dose per unit of `per`: mg/kg, mg/m2, the Calvert target AUC (mg/mL x min) or flat mg."""
     per: Literal["kg", "m2", "auc", "flat"]
+    """What the dose is per: `kg` of body weight, `m2` of body surface area, `auc` (Calvert
+    carboplatin), or `flat`."""
     vial_mg: tuple[float, ...]
+    """Single-use vial sizes on the label [mg]."""
     infusion_minutes: NonNegativeInt = 0
-    reducible: bool = True  # follows the patient's dose level (immunotherapy: false)
+    """Infusion time of the drug, holding a chair [minutes]."""
+    reducible: bool = True
+    """Whether the drug follows the patient's dose level (immunotherapy: false)."""
 
     @field_validator("vial_mg")
     @classmethod
@@ -388,7 +468,9 @@ class Regimen(Frozen):
     """The drugs of one stratum's cycles: induction cycles, then maintenance."""
 
     induction: tuple[str, ...]
+    """Drugs of each induction cycle (names of `treatment.drugs`)."""
     maintenance: tuple[str, ...] = ()
+    """Drugs of each maintenance cycle after induction (names of `treatment.drugs`)."""
 
 
 class Chairs(Frozen):
@@ -398,9 +480,14 @@ class Chairs(Frozen):
     with mean `background_utilization` of the day's chair-hours."""
 
     chairs: int
+    """Infusion chairs in the day unit [chairs]."""
     hours_per_day: PositiveFloat = 8.0
+    """Hours each chair is open on an open clinic day [hours]."""
     extra_minutes_per_visit: NonNegativeInt = 0
+    """Chair time of a visit beyond its infusions (premedication, observation) [minutes]."""
     background_utilization: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    """Mean share of the day's chair-hours taken by the clinic's other patients (Poisson) [share].
+    """
 
     @field_validator("chairs")
     @classmethod
@@ -417,16 +504,28 @@ class Treatment(Frozen):
     """Systemic therapy: induction cycles, then maintenance, every `cycle_days`."""
 
     cycle1_within_days: NonNegativeInt = 3
+    """Cycle 1 is given within this many days of randomization [days]."""
     cycle_days: PositiveInt = 21
+    """Cycle length: the next cycle is due this many days after the last [days]."""
     induction_cycles: PositiveInt = 4
+    """Cycles of induction (chemotherapy with immunotherapy) before maintenance [cycles]."""
     max_cycles: PositiveInt = 35
+    """Most cycles a patient may receive, induction included [cycles]."""
     delay: Delay = Delay()
+    """Cycle delays."""
     discontinuation_per_cycle: Probability = 0.0
-    window: Window | None = None  # None: a closed day only shifts a cycle, never a deviation
+    """Probability, at each cycle, of stopping treatment for toxicity [probability]."""
+    window: Window | None = None
+    """Protocol window around each cycle's due day; empty: a closed day only shifts a cycle, never a
+    deviation."""
     dose_reduction: DoseReduction = DoseReduction()
+    """Dose reductions of the reducible drugs."""
     drugs: dict[str, Drug] = Field(default_factory=dict)
-    regimens: dict[str, Regimen] = Field(default_factory=dict)  # one per stratum
-    chairs: Chairs | None = None  # None: unlimited infusion chairs
+    """The drugs by name, with dose, vials and infusion time."""
+    regimens: dict[str, Regimen] = Field(default_factory=dict)
+    """The regimen of each stratum (one per stratum of `randomization.strata`)."""
+    chairs: Chairs | None = None
+    """Infusion chairs; empty: unlimited."""
 
     @model_validator(mode="after")
     def check_cycles(self) -> Treatment:
@@ -484,8 +583,11 @@ class Linac(Frozen):
     mean `background_utilization` of them."""
 
     machines: int
+    """Linear accelerators available to the trial [machines]."""
     slots_per_session: PositiveInt
+    """Treatment slots per machine in each session (morning, afternoon) of an open day [slots]."""
     background_utilization: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    """Mean share of the slots taken by the clinic's other patients (Poisson) [share]."""
 
     @field_validator("machines")
     @classmethod
@@ -502,16 +604,30 @@ class Radiotherapy(Frozen):
     """Quad Shot: courses of `days_per_course` consecutive working days, `fraction_times` each."""
 
     arm: Literal["control", "experimental"] = "experimental"
+    """Arm that receives the radiotherapy."""
     courses: PositiveInt = 3
+    """Courses of Quad Shot [courses]."""
     course_interval_days: PositiveInt = 21
+    """Interval between the starts of consecutive courses [days]."""
     days_per_course: PositiveInt = 2
+    """Consecutive open days of one course [days]."""
     fraction_times: tuple[dt.time, ...] = (dt.time(8, 30), dt.time(15, 0))
+    """Clock time of each fraction on a treatment day (HH:MM), in order [time]."""
     dose_per_fraction_gy: PositiveFloat = 3.7
+    """Dose of one fraction [Gy]."""
     min_gap_hours: NonNegativeFloat = 6.0
+    """Least time between two fractions of a day [hours]."""
     complete_all_courses: Probability = 1.0
-    pneumonitis: Probability = 0.0  # per irradiated patient; stops RT after a course
-    start_within_days: NonNegativeInt | None = None  # course start window after its cycle
-    linac: Linac | None = None  # None: unlimited treatment slots
+    """Probability that a patient who starts RT completes every course (otherwise stops after a
+    course) [probability]."""
+    pneumonitis: Probability = 0.0
+    """Probability, per irradiated patient, of pneumonitis, which stops RT after a course
+    [probability]."""
+    start_within_days: NonNegativeInt | None = None
+    """A course starts within this many days after its cycle; later is a deviation; empty: no window
+    [days]."""
+    linac: Linac | None = None
+    """Linac capacity; empty: unlimited treatment slots."""
 
     @model_validator(mode="after")
     def check_fraction_gap(self) -> Radiotherapy:
@@ -535,9 +651,13 @@ class Normal(Frozen):
     """A normal distribution truncated to [min, max] (None: no bound)."""
 
     mean: float
+    """Mean of the normal distribution (in the unit of the quantity)."""
     sd: NonNegativeFloat
+    """Standard deviation (in the unit of the quantity)."""
     min: float | None = None
+    """Lower truncation bound; empty: none."""
     max: float | None = None
+    """Upper truncation bound; empty: none."""
 
     @model_validator(mode="after")
     def check_bounds(self) -> Normal:
@@ -547,8 +667,12 @@ class Normal(Frozen):
 
 
 class BySex(Frozen):
+    """A distribution for men and one for women."""
+
     male: Normal
+    """Distribution in men."""
     female: Normal
+    """Distribution in women."""
 
 
 class Patients(Frozen):
@@ -558,14 +682,24 @@ class Patients(Frozen):
     clearance >= `min_crcl_ml_min` (an eligibility criterion), unfloored."""
 
     age: Normal
+    """Age at randomization [years]."""
     male: Probability
+    """Share of men [share]."""
     height_cm: BySex
+    """Height by sex [cm]."""
     weight_kg: BySex
+    """Body weight by sex [kg]."""
     creatinine_mg_dl: BySex
+    """Serum creatinine by sex [mg/dL]."""
     bsa_formula: Literal["mosteller", "dubois"] = "mosteller"
+    """Body surface area formula: `mosteller` or `dubois`."""
     creatinine_floor_mg_dl: NonNegativeFloat = 0.7
-    gfr_cap_ml_min: PositiveFloat = 125.0  # Calvert: GFR capped (FDA: AUC 5 -> <= 750 mg)
+    """Creatinine below this is raised to it for Cockcroft-Gault (a common carboplatin rule)
+    [mg/dL]."""
+    gfr_cap_ml_min: PositiveFloat = 125.0
+    """Calvert formula: GFR capped at this value (FDA: AUC 5 gives at most 750 mg) [mL/min]."""
     min_crcl_ml_min: NonNegativeFloat = 0.0
+    """Eligibility: creatinine clearance at least this (Cockcroft-Gault) [mL/min]."""
 
     @model_validator(mode="after")
     def check_positive_bounds(self) -> Patients:
@@ -584,9 +718,14 @@ Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
 class Closure(Frozen):
+    """A range of days the clinic is closed."""
+
     start: dt.date
+    """First closed day."""
     end: dt.date
+    """Last closed day."""
     reason: str = ""
+    """Why the clinic is closed (shown in tables)."""
 
     @model_validator(mode="after")
     def check_order(self) -> Closure:
@@ -602,10 +741,16 @@ class Calendar(Frozen):
     the library names as substitutes are added automatically)."""
 
     closed_weekdays: tuple[Weekday, ...] = ("Sat", "Sun")
+    """Weekdays the clinic is closed (Mon ... Sun)."""
     holidays: str | None = None
+    """Country whose public holidays close the clinic (ISO code of the `holidays` library, e.g. CN);
+    empty: none."""
     subdivision: str | None = None
+    """Province or state of the holidays, where the library distinguishes them."""
     closures: tuple[Closure, ...] = ()
+    """Further closures (site moves, strikes), each a range of dates."""
     makeup_working_days: tuple[dt.date, ...] = ()
+    """Days open whatever their weekday (China's adjusted working weekends)."""
 
     @field_validator("holidays")
     @classmethod
@@ -627,14 +772,24 @@ class Analysis(Frozen):
     """Final analysis: data cut at `event_target` events, at `cut_date`, or whichever first."""
 
     cut: Literal["events", "date", "first"] = "first"
+    """What triggers the data cut: `events` (the event target), `date` (cut_date), or `first`
+    (whichever comes first)."""
     event_target: PositiveInt | None = None
+    """PFS events seen that trigger the cut [events]."""
     cut_date: dt.date | None = None
-    lag_days: NonNegativeInt = 0  # from the data cut to the analysis (database lock)
+    """Calendar date of the cut."""
+    lag_days: NonNegativeInt = 0
+    """From the data cut to the analysis (cleaning, database lock) [days]."""
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    """Type I error of the primary test [probability]."""
     sides: Literal[1, 2] = 1
-    target_power: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.80  # for the design calculator
+    """Sidedness of the test: 1 (the experimental arm better) or 2."""
+    target_power: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.80
+    """Power the design calculator aims for [probability]."""
     stratified: bool = True
+    """Whether the primary log-rank test is stratified by the randomization strata."""
     ties: Literal["efron", "breslow"] = "efron"
+    """Handling of tied event times in the Cox model: `efron` or `breslow`."""
 
     @model_validator(mode="after")
     def check_cut_fields(self) -> Analysis:
@@ -646,18 +801,32 @@ class Analysis(Frozen):
 
 
 class Scenario(Frozen):
+    """A whole scenario: the trial, its conduct, its clinic and its analysis, block by block."""
+
     trial: Trial
+    """The trial: identifier, dates, sample size."""
     enrollment: Enrollment
+    """Screening and enrollment: sites, arrival rates, screening time and failure."""
     randomization: Randomization = Randomization()
+    """Allocation ratio, permuted blocks and strata."""
     pfs: Pfs
+    """Progression-free survival of the control arm."""
     effect: Effect
+    """Treatment effect of the experimental arm."""
     dropout: Dropout = Dropout()
+    """Withdrawal and loss to follow-up."""
     assessments: Assessments
+    """Tumour assessments: when progression is seen."""
     calendar: Calendar = Calendar()
+    """Open clinic days: weekdays, public holidays, closures."""
     treatment: Treatment | None = None
+    """Systemic therapy: cycles, delays, drugs, regimens, chairs; empty: no clinic model."""
     radiotherapy: Radiotherapy | None = None
+    """Quad Shot radiotherapy and the linac; empty: none."""
     patients: Patients | None = None
+    """Patients' covariates (for doses); needed with drugs."""
     analysis: Analysis
+    """The data cut and the primary analysis."""
 
     @model_validator(mode="after")
     def check_cross_fields(self) -> Scenario:

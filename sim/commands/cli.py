@@ -194,7 +194,7 @@ COMMANDS = {"validate": cmd_validate, "run": cmd_run, "design": cmd_design}
 # Modules that add their own subcommand with `register(subparsers)` and set `func`.
 PLUGIN_MODULES = {"analyze": "sim.commands.analyze", "sweep": "sim.commands.sweep",
                   "compare": "sim.commands.compare", "plot": "sim.outputs.plots",
-                  "report": "sim.outputs.report"}
+                  "report": "sim.outputs.report", "schema": "sim.commands.schema"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
