@@ -339,6 +339,80 @@ class Dropout(Frozen):
         return -math.log1p(-self.probability) / (self.months * DAYS_PER_MONTH)
 
 
+class OverallSurvival(Frozen):
+    """Overall survival by an illness-death model. From randomization a patient progresses
+    (hazard h01) or dies without progression (h02): the scenario's PFS hazard is h01 + h02
+    and `pfs.death_fraction` is h02 / (h01 + h02). After a progression the patient dies with
+    hazard h12 on the time since progression (`post_progression`, semi-Markov; for
+    exponential h12 the same as Markov). OS >= PFS for every patient, a PFS death is the OS
+    death, and dropout censors both."""
+
+    post_progression: Survival
+    """Control-arm survival after progression (h12): exponential or piecewise exponential."""
+    post_progression_hazard_ratio: PositiveFloat = 1.0
+    """Hazard of death after progression, experimental over control [ratio]."""
+    cut: Literal["pfs", "events", "date", "first"] = "pfs"
+    """OS's own analysis: at the PFS analysis cut, at `event_target` deaths, at `cut_date`,
+    or whichever of the two comes first."""
+    event_target: PositiveInt | None = None
+    """Deaths that trigger the OS analysis (cut "events" or "first") [deaths]."""
+    cut_date: dt.date | None = None
+    """Calendar cut of the OS analysis (cut "date" or "first") [date]."""
+    maturity_date: dt.date | None = None
+    """Date at which OS maturity (deaths so far) is counted; None: trial.completion_date
+    [date]."""
+
+    @model_validator(mode="after")
+    def check_cut_fields(self) -> OverallSurvival:
+        if self.cut in ("events", "first") and self.event_target is None:
+            raise ValueError(f"cut '{self.cut}' needs event_target (deaths, e.g. 60)")
+        if self.cut in ("date", "first") and self.cut_date is None:
+            raise ValueError(f"cut '{self.cut}' needs cut_date (e.g. 2028-12-31)")
+        return self
+
+
+class PerArm(Frozen):
+    """One probability per arm."""
+
+    control: Probability
+    """Control arm [share]."""
+    experimental: Probability
+    """Experimental arm [share]."""
+
+
+class Response(Frozen):
+    """Best overall response (RECIST-like) at the scheduled scans. A patient progression-free
+    and alive at the first scan responds with the probability that makes the arm's share of
+    responders among all randomized patients `objective_response` (without dropout or cut);
+    a responder's response is seen at the first scan and lasts until the progression. Of
+    the responders, `complete_share` are complete responses (CR), the others partial (PR);
+    a non-responder progression-free at a scan has stable disease (SD); a progression seen
+    at a scan before any response is PD; no scan before the death, withdrawal or cut: not
+    evaluable (NE), counted as a non-responder."""
+
+    objective_response: PerArm
+    """Objective response rate (CR + PR) of all randomized patients, per arm [share]."""
+    complete_share: Probability = 0.1
+    """Share of the responders whose best response is complete [share]."""
+
+
+class LocalControl(Frozen):
+    """Local control of the irradiated (index) lesion, followed in both arms. A progression
+    involves the index lesion with a per-arm probability chosen so that the lesion's
+    cumulative hazard of progression by `months` gives `progression_by_months` (cause-
+    specific hazard proportional to the progression hazard h01); the local progression is
+    then seen with the overall progression, never after it, and after a progression that
+    spares the lesion, or a death, the lesion is no longer followed (censored)."""
+
+    progression_by_months: PerArm
+    """Probability of local progression of the index lesion by `months`, per arm, in the
+    absence of death and dropout [share]."""
+    months: PositiveFloat = 12.0
+    """Time at which `progression_by_months` holds [months]."""
+    landmarks_months: tuple[PositiveFloat, ...] = (6.0, 12.0)
+    """Times at which the local-control rate is estimated (Kaplan-Meier) [months]."""
+
+
 # --- tumour assessments --------------------------------------------------------------------
 
 
@@ -827,6 +901,12 @@ class Scenario(Frozen):
     """Patients' covariates (for doses); needed with drugs."""
     analysis: Analysis
     """The data cut and the primary analysis."""
+    overall_survival: OverallSurvival | None = None
+    """Overall survival (illness-death model); None: OS is not simulated."""
+    response: Response | None = None
+    """Tumour response at the scans; None: not simulated."""
+    local_control: LocalControl | None = None
+    """Local control of the irradiated lesion; None: not simulated."""
 
     @model_validator(mode="after")
     def check_cross_fields(self) -> Scenario:
@@ -860,7 +940,62 @@ class Scenario(Frozen):
             raise ValueError("radiotherapy starts with cycle 1, so it needs a treatment block")
         if self.treatment is not None and self.treatment.regimens:
             self.check_regimens(self.treatment)
+        self.check_secondary_endpoints()
         return self
+
+    def check_secondary_endpoints(self) -> None:
+        """OS, response and local control must be possible under the PFS model."""
+        os_block = self.overall_survival
+        if os_block is not None and os_block.event_target is not None:
+            if os_block.event_target > self.trial.sample_size:
+                raise field_error(("overall_survival", "event_target"), os_block.event_target,
+                                  f"above trial.sample_size {self.trial.sample_size}: a "
+                                  "patient dies once; lower the target")
+        if self.response is not None:
+            if self.assessments.mode != "scheduled":
+                raise field_error(("response",), "...", "a response is seen at a scan: use "
+                                  "scheduled assessments (or drop the response block)")
+            first = self.assessments.schedule[0].every_weeks * 7.0
+            for a, arm in enumerate(("control", "experimental")):
+                orr = getattr(self.response.objective_response, arm)
+                alive = math.exp(-self.pfs_cumulative_hazard(a, first))
+                if orr > alive:
+                    raise field_error(
+                        ("response", "objective_response", arm), orr,
+                        f"above the {alive:.3f} of patients progression-free at the first "
+                        f"scan (day {first:g}): responders must reach a scan; lower it")
+        if self.local_control is not None:
+            lc = self.local_control
+            for a, arm in enumerate(("control", "experimental")):
+                p = getattr(lc.progression_by_months, arm)
+                share = self.local_progression_share(a)
+                if share > 1.0:
+                    h01 = (1 - self.pfs.death_fraction) * self.pfs_cumulative_hazard(
+                        a, lc.months * DAYS_PER_MONTH)
+                    raise field_error(
+                        ("local_control", "progression_by_months", arm), p,
+                        f"needs more progressions than PFS gives (at most "
+                        f"{-math.expm1(-h01):.3f} by {lc.months:g} months): lower it")
+
+    def pfs_cumulative_hazard(self, arm: int, day: float) -> float:
+        """PFS cumulative hazard H(day) of arm 0 (control) or 1 (experimental)."""
+        starts, hazards = self.pfs.control.hazard_table()
+        bounds = [*starts[1:], math.inf]
+        total = sum(h * max(0.0, min(day, b) - a)
+                    for a, b, h in zip(starts, bounds, hazards, strict=True))
+        return total * (self.effect.hazard_ratio if arm == 1 else 1.0)
+
+    def local_progression_share(self, arm: int) -> float:
+        """Share of the arm's progressions that involve the index lesion: the lesion's
+        cumulative hazard by `local_control.months`, -log(1 - p), over h01's."""
+        lc = self.local_control
+        assert lc is not None
+        p = getattr(lc.progression_by_months, ("control", "experimental")[arm])
+        h01 = (1.0 - self.pfs.death_fraction) * self.pfs_cumulative_hazard(
+            arm, lc.months * DAYS_PER_MONTH)
+        if p == 0.0:
+            return 0.0
+        return math.inf if h01 == 0.0 or p == 1.0 else -math.log1p(-p) / h01
 
     def check_regimens(self, treatment: Treatment) -> None:
         strata = list(self.randomization.strata)

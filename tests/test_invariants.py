@@ -33,6 +33,7 @@ def scenario_changes(draw):
         "randomization.block_sizes": draw(st.sampled_from([[2], [4], [4, 6], [2, 4, 8]])),
         "treatment": None,
         "radiotherapy": None,
+        "local_control": None,  # its own invariants: tests/test_endpoints.py (any death share)
     }
     return changes
 

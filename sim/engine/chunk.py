@@ -24,10 +24,12 @@ from sim.conduct.datacut import cut_at_analysis
 from sim.conduct.enrollment import enroll_patients
 from sim.conduct.outcomes import draw_latent_outcomes
 from sim.conduct.randomization import randomize_by_block
+from sim.engine.endpoints import analyze_endpoints, draw_history
 from sim.scenario import DAYS_PER_MONTH, Scenario
 from sim.stats import analysis
 
-STAGES = ("enrollment", "randomization", "outcomes", "clinic")
+STAGES = ("enrollment", "randomization", "outcomes", "clinic", "survival", "response",
+          "local_control", "safety")
 CHUNK_SIZE = 500  # replicates per chunk; part of the stream layout, so fixed
 ARMS = ("control", "experimental")
 MILESTONES = (
@@ -156,10 +158,12 @@ def simulate_chunk(
     )
     arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
     latent = draw_latent_outcomes(sc, arm, rng["outcomes"])
+    history, latent = draw_history(sc, arm, latent, model.schedule, rng["survival"])
     observed = observe_outcomes(latent, model.schedule)
     cut = cut_at_analysis(sc.analysis, enrolled.rand_day, observed, model.schedule,
                           model.date_cut_day)
     stats = analyze_cut(model, cut, arm, enrolled.stratum)
+    endpoints = analyze_endpoints(model, rng, enrolled, arm, history, latent, observed, cut)
     reps = np.arange(first_rep, first_rep + n_reps)
     table = {
         "replicate": reps,
@@ -186,6 +190,7 @@ def simulate_chunk(
         withdrawals=((enrolled.rand_day + observed.withdraw_day <= cut.cut_day[:, None])
                      & cut.valid).sum(axis=1),
         **stats,
+        **endpoints.columns,
     )
     replicates = pd.DataFrame(table)
     clinic = run_clinic(
@@ -199,6 +204,7 @@ def simulate_chunk(
     n_keep = max(0, min(keep_patients - first_rep, n_reps))
     if n_keep:
         patients = patient_table(model, enrolled, arm, latent, observed, cut, first_rep, n_keep)
+        patients = add_endpoint_columns(model, patients, enrolled.rand_day, endpoints, n_keep)
         if patient_frames:
             patients = patients.merge(
                 pd.concat(patient_frames, ignore_index=True), on=["replicate", "patient"],
@@ -326,3 +332,17 @@ def scan_date_lists(model, rand, observed, cut, n_keep) -> list:
     start = np.datetime64(model.calendar.start_date, "D")
     return [(start + (r + offsets[:k]).astype("timedelta64[D]")).tolist()
             for r, k in zip(rand.ravel(), count, strict=True)]
+
+
+def add_endpoint_columns(model, patients: pd.DataFrame, rand: np.ndarray, endpoints,
+                         n_keep: int) -> pd.DataFrame:
+    """The kept patients' secondary-endpoint columns; `*_day` latent days become dates."""
+    extra = {}
+    for name, values in endpoints.patient_columns.items():
+        values = values[:n_keep]
+        if name.endswith("_day"):
+            extra[name.removesuffix("_day") + "_date"] = model.calendar.to_datetime64(
+                (rand[:n_keep] + values).ravel())
+        else:
+            extra[name] = values.ravel()
+    return patients.assign(**extra) if extra else patients

@@ -21,15 +21,19 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from sim.engine.chunk import CHUNK_SIZE, MILESTONES
+from sim.engine.chunk import CHUNK_SIZE, MILESTONES, STAGES
+from sim.engine.endpoints import ENDPOINT_PREFIXES
 from sim.scenario import DAYS_PER_MONTH, Scenario, ScenarioError, scenario_to_dict
 
-METRICS_VERSION = 2  # bump when a metric's definition changes; `compare` refuses mixes
+METRICS_VERSION = 3  # bump when a metric's definition changes; `compare` refuses mixes
+# 3: with overall_survival, a death before the scan that would see a progression is the PFS
+#    event (illness-death model)
 Z95 = float(special.ndtri(0.975))
 RUN_HINT = "give a folder written by `python -m sim run SCENARIO --out FOLDER`"
 KEY_METRICS = ("power", "p_analysis_by_completion", "lpi_months_median",
                "analysis_months_median", "events_at_analysis_mean")  # sweep tables lead with these
 
+QUANTILED = ("os_deaths", "ae_")  # count columns summarized with quantiles too
 PACKAGES = ("sim-trial", "numpy", "pandas", "scipy", "simpy", "pydantic", "pyarrow", "pyyaml",
             "holidays")
 
@@ -68,6 +72,43 @@ def median_row(name: str, values: np.ndarray) -> dict[str, Any]:
     return row(name, est, se, low, high)
 
 
+def quantile_row(name: str, values: np.ndarray, q: float) -> dict[str, Any]:
+    """The q-quantile across replicates with its order-statistic 95% interval (binomial(R,
+    q) ranks; se = width / (2 x 1.96)), as `median_row` for q = 1/2."""
+    values = np.sort(np.where(np.isnan(values), np.inf, np.asarray(values, dtype=float)))
+    r = len(values)
+    from scipy import stats
+
+    lo = int(stats.binom.ppf(0.025, r, q))
+    hi = min(int(stats.binom.isf(0.025, r, q)), r - 1)
+    est = float(np.quantile(values, q, method="inverted_cdf"))
+    low, high = values[max(lo - 1, 0)], values[hi]
+    se = (high - low) / (2 * Z95) if np.isfinite(high - low) else np.nan
+    return row(name, est, se, low, high)
+
+
+def endpoint_rows(replicates: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of the secondary endpoints (columns prefixed os_, orr_, dcr_, local_control_,
+    ae_): a test's `*reject` becomes `*power` (a share), hazard ratios and KM medians are
+    medians across replicates, counts and rates means; death and AE counts also get their
+    5/50/95% quantiles across replicates (`*_q05`, ...)."""
+    rows = []
+    for col in replicates.columns:
+        if not col.startswith(ENDPOINT_PREFIXES) or col.endswith(("_z", "_p_value", "_date")):
+            continue
+        values = replicates[col].to_numpy(dtype=float)
+        if col.endswith("reject"):
+            rows.append(share_row(col.removesuffix("reject") + "power", values))
+        elif col.endswith(("hazard_ratio", "_months")):
+            rows.append(median_row(f"{col}_median", values))
+        else:
+            rows.append(mean_row(f"{col}_mean", values))
+            if col.startswith(QUANTILED):
+                rows += [quantile_row(f"{col}_q{round(100 * q):02d}", values, q)
+                         for q in (0.05, 0.5, 0.95)]
+    return rows
+
+
 def row(metric: str, estimate: float, se: float, low: float, high: float) -> dict[str, Any]:
     clean = [None if not np.isfinite(x) else float(x) for x in (estimate, se, low, high)]
     names = ("metric", "estimate", "mc_se", "ci_low", "ci_high")
@@ -99,6 +140,7 @@ def summarize(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
         mean_row("withdrawals_mean", replicates["withdrawals"]),
     ]
     rows += [mean_row(f"{col}_mean", replicates[col]) for col in clinic_columns(replicates)]
+    rows += endpoint_rows(replicates)
     return pd.DataFrame(rows)
 
 
@@ -109,7 +151,7 @@ def clinic_columns(replicates: pd.DataFrame) -> list[str]:
             "median_pfs_experimental_months"}
     return [c for c in replicates.columns
             if (c.endswith(("_control", "_experimental")) or c.startswith("clinic_"))
-            and c not in core]
+            and c not in core and not c.startswith(ENDPOINT_PREFIXES)]
 
 
 def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
@@ -154,8 +196,8 @@ def manifest(
         "seed": seed,
         "replicates": reps,
         "chunk_size": CHUNK_SIZE,
-        "streams": "chunk c: SeedSequence(seed, spawn_key=(c,)).spawn(4) -> "
-                   "enrollment, randomization, outcomes, clinic",
+        "streams": f"chunk c: SeedSequence(seed, spawn_key=(c,)).spawn({len(STAGES)}) -> "
+                   + ", ".join(STAGES),
         "workers": workers,
         "keep_patients": keep_patients,
         "wall_seconds": round(wall_seconds, 3),
