@@ -76,7 +76,8 @@ def test_run_writes_the_output_contract(tmp_path, capsys):
                                                "replicates.parquet", "patients.parquet",
                                                "screening.csv"}
     summary = pd.read_csv(out / "summary.csv")
-    assert list(summary.columns) == ["metric", "estimate", "mc_se", "ci_low", "ci_high"]
+    assert list(summary.columns) == ["metric", "unit", "estimate", "mc_se", "ci_low", "ci_high",
+                                     "q05", "q95", "meaning"]
     assert SUMMARY_METRICS <= set(summary["metric"])
     timeline = pd.read_csv(out / "timeline.csv")
     assert list(timeline["milestone"])[:5] == ["first_patient_in", "randomized_25pct",

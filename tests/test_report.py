@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from html.parser import HTMLParser
 
 import pandas as pd
@@ -99,7 +100,9 @@ def test_run_report_has_every_figure_and_complete_tables(run, tmp_path):
     assert any("hazard_ratio: 0.6" in block for block in report.pre)
     assert any("# NCT07271602 stripped to what closed forms" in block for block in report.pre)
     assert any(f'"metrics_version": {METRICS_VERSION}' in block for block in report.pre)
-    assert "Power <b>" in text
+    assert "seen by the registered completion date" in text and "power <b>" in text
+    tables = re.sub(r'src="data:[^"]*"', "", text.split("<h2>Assumptions")[0])
+    assert "<th>unit</th>" in tables and "e+0" not in tables  # readable numbers
 
 
 def test_report_defaults_into_the_run_folder(run):

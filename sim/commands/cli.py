@@ -136,11 +136,13 @@ def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
 
     design = design_scenario(scenario).set_index("quantity")["value"]
     sim = summary.set_index("metric")
+    # Lachin-Foulkes times solve "expected count = target": they approximate the mean time,
+    # so the simulated mean stands beside them (a median would be a different quantity)
     pairs = [
         ("power", "power", "power_schoenfeld"),
-        ("months to event target (median)", "target_events_months_median",
+        ("months to event target (mean)", "target_events_months_mean",
          "target_events_months"),
-        ("months to last randomization (median)", "lpi_months_median", "accrual_end_months"),
+        ("months to last randomization (mean)", "lpi_months_mean", "accrual_end_months"),
     ]
     lines = ["", f"{'':40s}{'simulated':>12s}{'closed form':>14s}"]
     for label, sim_key, design_key in pairs:
@@ -184,10 +186,19 @@ def progress_bar(total: int, quiet: bool):
 
 
 def format_summary(summary: pd.DataFrame) -> str:
-    shown = summary.copy()
-    for col in ("estimate", "mc_se", "ci_low", "ci_high"):
-        shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
-    return shown.to_string(index=False)
+    """summary.csv as a readable table (shares in %, no exponents); meanings are in the CSV
+    and the report."""
+    from sim.engine.metrics import format_number
+
+    columns = [c for c in ("metric", "unit", "estimate", "mc_se", "ci_low", "ci_high", "q05",
+                           "q95") if c in summary]
+    shown = summary[columns].copy()
+    units = summary["unit"] if "unit" in summary else pd.Series("", index=summary.index)
+    for col in columns[2:] if "unit" in summary else columns[1:]:
+        shown[col] = [format_number(None if pd.isna(v) else v, "share" if u == "share" else "")
+                      for v, u in zip(summary[col], units, strict=True)]
+    return (shown.to_string(index=False) + "\nestimate with its Monte Carlo SE and 95% interval;"
+            " q05-q95: 90% of replicates; what each metric means: summary.csv, `meaning`")
 
 
 COMMANDS = {"validate": cmd_validate, "run": cmd_run, "design": cmd_design}

@@ -20,7 +20,7 @@ import pandas as pd
 
 from sim.conduct.assessments import ScanSchedule, observe_outcomes
 from sim.conduct.calendar import StudyCalendar, month_grid
-from sim.conduct.datacut import cut_at_analysis
+from sim.conduct.datacut import cut_at_analysis, cut_data
 from sim.conduct.enrollment import enroll_patients
 from sim.conduct.outcomes import draw_latent_outcomes
 from sim.conduct.randomization import randomize_by_block
@@ -135,6 +135,22 @@ def analyze_cut(model: TrialModel, cut, arm: np.ndarray, stratum: np.ndarray) ->
     }
 
 
+def analyze_at_completion(model: TrialModel, enrolled, observed, arm: np.ndarray) -> dict:
+    """Events seen by the registered completion date, and the primary test's decision if the
+    data were cut on that date (whatever cut the scenario's analysis uses)."""
+    sc = model.scenario
+    a = sc.analysis
+    day = float(model.calendar.day_of(sc.trial.completion_date))
+    n_reps = arm.shape[0]
+    time, event, valid = cut_data(enrolled.rand_day, observed, model.schedule,
+                                  np.full(n_reps, day))
+    risk = analysis.risk_sets(time, event, arm, enrolled.stratum if a.stratified else None,
+                              valid=valid)
+    test = analysis.logrank_from_risk_sets(risk)
+    return {"events_at_completion": event.sum(axis=1),
+            "reject_at_completion": decide(test, a.alpha, a.sides)}
+
+
 def pick_p(test, sides: int) -> np.ndarray:
     return test.p_one if sides == 1 else test.p_two
 
@@ -164,6 +180,7 @@ def simulate_chunk(
                           model.date_cut_day)
     stats = analyze_cut(model, cut, arm, enrolled.stratum)
     endpoints = analyze_endpoints(model, rng, enrolled, arm, history, latent, observed, cut)
+    at_completion = analyze_at_completion(model, enrolled, observed, arm)
     reps = np.arange(first_rep, first_rep + n_reps)
     table = {
         "replicate": reps,
@@ -191,6 +208,7 @@ def simulate_chunk(
                      & cut.valid).sum(axis=1),
         **stats,
         **endpoints.columns,
+        **at_completion,
     )
     replicates = pd.DataFrame(table)
     clinic = run_clinic(

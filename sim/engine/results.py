@@ -1,10 +1,14 @@
 """Output tables of a run: summary.csv, timeline.csv, manifest.json.
 
 Every summary metric carries its Monte Carlo standard error and a 95% interval:
-- shares (power, p_analysis_by_completion): se = sqrt(p(1-p)/R), Wilson score interval;
+- shares (power, p_target_by_completion): se = sqrt(p(1-p)/R), Wilson score interval;
 - means: se = sd/sqrt(R), normal interval;
 - medians: distribution-free order-statistic interval (binomial(R, 1/2) ranks), and
   se = interval width / (2 x 1.96).
+The interval is the uncertainty of the estimate (it shrinks with more replicates); the
+spread of the per-replicate values is in `q05` and `q95` (5% and 95% quantiles over
+replicates, empty for shares): what one trial may see. `unit` and `meaning` come from the one
+registry of metric definitions, `sim.engine.metrics` (add new metrics there).
 """
 
 from __future__ import annotations
@@ -23,15 +27,21 @@ from scipy import special
 
 from sim.engine.chunk import CHUNK_SIZE, MILESTONES, STAGES
 from sim.engine.endpoints import ENDPOINT_PREFIXES
+from sim.engine.metrics import describe_metrics
 from sim.scenario import DAYS_PER_MONTH, Scenario, ScenarioError, scenario_to_dict
 
-METRICS_VERSION = 3  # bump when a metric's definition changes; `compare` refuses mixes
+METRICS_VERSION = 4  # bump when a metric's definition changes; `compare` refuses mixes
 # 3: with overall_survival, a death before the scan that would see a progression is the PFS
 #    event (illness-death model)
+# 4: KM medians as the mean of per-replicate medians; timeline's target_events counted only
+#    before the data cut; unit and meaning columns
 Z95 = float(special.ndtri(0.975))
 RUN_HINT = "give a folder written by `python -m sim run SCENARIO --out FOLDER`"
-KEY_METRICS = ("power", "p_analysis_by_completion", "lpi_months_median",
+KEY_METRICS = ("p_target_by_completion", "events_at_completion_mean", "power",
+               "power_at_completion", "p_cut_by_date", "lpi_months_median",
                "analysis_months_median", "events_at_analysis_mean")  # sweep tables lead with these
+SUMMARY_COLUMNS = ("metric", "unit", "estimate", "mc_se", "ci_low", "ci_high", "q05", "q95",
+                   "meaning")
 
 QUANTILED = ("os_deaths", "ae_")  # count columns summarized with quantiles too
 PACKAGES = ("sim-trial", "numpy", "pandas", "scipy", "simpy", "pydantic", "pyarrow", "pyyaml",
@@ -45,7 +55,9 @@ def share_row(name: str, flags: np.ndarray) -> dict[str, Any]:
     denom = 1 + Z95**2 / r
     centre = (p + Z95**2 / (2 * r)) / denom
     half = Z95 * np.sqrt(p * (1 - p) / r + Z95**2 / (4 * r * r)) / denom
-    return row(name, p, np.sqrt(p * (1 - p) / r), centre - half, centre + half)
+    # at p = 0 or 1 one end is 0 or 1 up to rounding (4e-19): say so exactly
+    low, high = (round(x, 12) for x in (centre - half, centre + half))
+    return row(name, p, np.sqrt(p * (1 - p) / r), low, high)
 
 
 def mean_row(name: str, values: np.ndarray) -> dict[str, Any]:
@@ -55,7 +67,14 @@ def mean_row(name: str, values: np.ndarray) -> dict[str, Any]:
         return row(name, np.nan, np.nan, np.nan, np.nan)
     m = values.mean()
     se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
-    return row(name, m, se, m - Z95 * se, m + Z95 * se)
+    return {**row(name, m, se, m - Z95 * se, m + Z95 * se), **spread(values)}
+
+
+def spread(values: np.ndarray) -> dict[str, float | None]:
+    """5% and 95% quantiles of per-replicate values (+inf, never happened, sorts last)."""
+    qs = np.quantile(values, [0.05, 0.95], method="inverted_cdf") if len(values) else [np.nan] * 2
+    return {"q05": float(qs[0]) if np.isfinite(qs[0]) else None,
+            "q95": float(qs[1]) if np.isfinite(qs[1]) else None}
 
 
 def median_row(name: str, values: np.ndarray) -> dict[str, Any]:
@@ -69,7 +88,7 @@ def median_row(name: str, values: np.ndarray) -> dict[str, Any]:
     est = float(np.quantile(values, 0.5, method="inverted_cdf"))
     low, high = values[max(lo - 1, 0)], values[hi]
     se = (high - low) / (2 * Z95) if np.isfinite(high - low) else np.nan
-    return row(name, est, se, low, high)
+    return {**row(name, est, se, low, high), **spread(values)}
 
 
 def quantile_row(name: str, values: np.ndarray, q: float) -> dict[str, Any]:
@@ -127,13 +146,14 @@ def summarize(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
         median_row("lpi_months_median", replicates["lpi_months"].to_numpy()),
         median_row("target_events_months_median", replicates["target_events_months"].to_numpy()),
         median_row("analysis_months_median", replicates["analysis_months"].to_numpy()),
+        mean_row("lpi_months_mean", replicates["lpi_months"]),
+        mean_row("target_events_months_mean", replicates["target_events_months"]),
         share_row("p_analysis_by_completion", analysis_date <= completion),
         share_row("p_target_reached", replicates["cut_reason"].to_numpy() == "events"),
         median_row("hazard_ratio_median", replicates["hazard_ratio"].to_numpy()),
-        median_row("median_pfs_control_months_median",
-                   replicates["median_pfs_control_months"].to_numpy()),
-        median_row("median_pfs_experimental_months_median",
-                   replicates["median_pfs_experimental_months"].to_numpy()),
+        mean_row("median_pfs_control_months_mean", replicates["median_pfs_control_months"]),
+        mean_row("median_pfs_experimental_months_mean",
+                 replicates["median_pfs_experimental_months"]),
         mean_row("n_screened_mean", replicates["n_screened"]),
         mean_row("n_screen_failed_mean", replicates["n_screen_failed"]),
         mean_row("screening_wait_days_mean", replicates["screening_wait_days_mean"]),
@@ -141,7 +161,32 @@ def summarize(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     ]
     rows += [mean_row(f"{col}_mean", replicates[col]) for col in clinic_columns(replicates)]
     rows += endpoint_rows(replicates)
-    return pd.DataFrame(rows)
+    return with_units(pd.DataFrame(headline_rows(replicates, scenario) + rows))
+
+
+def headline_rows(replicates: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
+    """The figures that carry the risk, first in summary.csv: will the event target be seen by
+    the registered completion date, how many events will there be then, the power if the
+    analysis happens at that date, and which cut triggered the analysis actually done."""
+    completion = np.datetime64(scenario.trial.completion_date, "D")
+    target = replicates["target_events_date"].to_numpy("datetime64[D]")
+    reason = replicates["cut_reason"].to_numpy()
+    rows = [share_row("p_target_by_completion", target <= completion)]  # NaT: never, False
+    if "events_at_completion" in replicates:
+        rows += [mean_row("events_at_completion_mean", replicates["events_at_completion"]),
+                 share_row("power_at_completion", replicates["reject_at_completion"])]
+    rows += [share_row(name, reason == code)
+             for name, code in (("p_cut_by_events", "events"), ("p_cut_by_date", "date"),
+                                ("p_cut_all_followed", "all_followed"))]
+    return rows
+
+
+def with_units(summary: pd.DataFrame) -> pd.DataFrame:
+    """summary.csv in its column order, with the unit and meaning of every metric."""
+    summary = summary.copy()
+    summary["unit"], summary["meaning"] = describe_metrics(summary["metric"])
+    extra = [c for c in summary.columns if c not in SUMMARY_COLUMNS]
+    return summary.reindex(columns=[*SUMMARY_COLUMNS, *extra])
 
 
 def clinic_columns(replicates: pd.DataFrame) -> list[str]:
@@ -155,19 +200,32 @@ def clinic_columns(replicates: pd.DataFrame) -> list[str]:
 
 
 def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
-    """timeline.csv: calendar-date quantiles of each milestone; unreached counts as 'later'."""
+    """timeline.csv: calendar-date quantiles of each milestone among the replicates reaching
+    it (column `counted`); `share_reached` is their share of all replicates.
+
+    The event target counts only where it is seen on or before the data cut (an analysis
+    triggered by the calendar date happened without it); the other milestones count where
+    they happen at all.
+    """
     start = np.datetime64(scenario.trial.start_date, "D")
+    cut = replicates["data_cut_date"].to_numpy("datetime64[D]")
     rows = []
     for name in MILESTONES:
         dates = replicates[f"{name}_date"].to_numpy("datetime64[D]")
         reached = ~np.isnat(dates)
-        days = np.where(reached, (dates - start).astype("timedelta64[D]").astype(float), np.inf)
-        qs = np.quantile(days, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
+        counted = "replicates reaching it"
+        if name == "target_events":
+            reached &= dates <= cut
+            counted = "replicates reaching it on or before the data cut"
+        days = (dates[reached] - start).astype("timedelta64[D]").astype(float)
+        qs = (np.quantile(days, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
+              if len(days) else np.full(5, np.nan))
         rec: dict[str, Any] = {"milestone": name}
         for label, q in zip(("q05", "q25", "q50", "q75", "q95"), qs, strict=True):
             rec[label] = str(start + np.timedelta64(int(q), "D")) if np.isfinite(q) else ""
         rec["median_months"] = qs[2] / DAYS_PER_MONTH if np.isfinite(qs[2]) else None
         rec["share_reached"] = reached.mean()
+        rec["counted"] = counted
         rows.append(rec)
     return pd.DataFrame(rows)
 

@@ -32,27 +32,9 @@ from sim.scenario import (
     scenario_to_dict,
 )
 
-CALENDAR_MONTHS = {"lpi_months_median", "target_events_months_median", "analysis_months_median"}
-METRIC_NOTES = {
-    "power": "share of replicates whose primary test rejects H0 (type I error if HR = 1)",
-    "power_stratified": "the same with the stratified log-rank test",
-    "power_unstratified": "the same with the unstratified log-rank test",
-    "events_at_analysis_mean": "PFS events in the final analysis, mean",
-    "lpi_months_median": "months from study start to the last patient randomized",
-    "target_events_months_median": "months from study start to the event target",
-    "analysis_months_median": "months from study start to the final analysis",
-    "p_analysis_by_completion": "share of replicates analysed by the registered completion date",
-    "p_target_reached": "share of replicates whose cut came from reaching the event target",
-    "hazard_ratio_median": "estimated hazard ratio (Cox), median over replicates",
-    "median_pfs_control_months_median": "Kaplan-Meier median PFS, control arm (months)",
-    "median_pfs_experimental_months_median": "Kaplan-Meier median PFS, experimental arm (months)",
-    "n_screened_mean": "patients screened, mean",
-    "n_screen_failed_mean": "screen failures, mean",
-    "withdrawals_mean": "withdrawals before the data cut, mean",
-}
 STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em auto;
-       max-width: 1100px; color: #222; line-height: 1.45; padding: 0 1em; }
+       max-width: 1280px; color: #222; line-height: 1.45; padding: 0 1em; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ddd;
      padding-bottom: 0.2em; margin-top: 2em; }
 .meta { color: #555; } .headline { background: #f3f6fb; border-left: 4px solid #1f3a68;
@@ -65,6 +47,11 @@ figcaption { color: #444; font-size: 0.92em; }
 pre { background: #f7f7f7; border: 1px solid #e3e3e3; padding: 0.8em; overflow-x: auto;
       font-size: 0.85em; }
 details summary { cursor: pointer; color: #1f3a68; }
+div.scroll { overflow-x: auto; max-width: 100%; }
+table.data td { white-space: nowrap; }
+table[data-table="summary"] td:last-child { text-align: left; white-space: normal;
+                                            min-width: 18em; color: #444; }
+table[data-table="summary"] td:nth-child(2) { text-align: left; }
 """
 
 
@@ -84,14 +71,18 @@ def figure_html(panel: Panel) -> str:
 
 
 def table_html(frame: pd.DataFrame, name: str) -> str:
-    """A whole DataFrame as an HTML table (numbers to 4 significant digits, blanks for NA)."""
+    """A whole DataFrame as an HTML table (numbers to 4 significant digits with thousands
+    separators and no exponents, blanks for NA)."""
+    from sim.engine.metrics import format_number
+
     shown = frame.copy()
     for column in shown.columns:
         if pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else format_number(v))
     body = shown.to_html(index=False, na_rep="", escape=True, border=0, classes="data")
-    return body.replace('<table class="dataframe data">',
+    body = body.replace('<table class="dataframe data">',
                         f'<table class="dataframe data" data-table="{esc(name)}">', 1)
+    return f'<div class="scroll">{body}</div>'  # wide tables scroll, the page does not
 
 
 def pre_html(text: str) -> str:
@@ -118,12 +109,23 @@ def month_to_date(start: dt.date, months: float) -> str:
 
 
 def summary_table(summary: pd.DataFrame, start: dt.date) -> pd.DataFrame:
-    """summary.csv with what each metric means and, for calendar months, the date."""
+    """summary.csv as read: numbers with their unit (shares in %), the date of estimates in
+    months since the start, and what each metric means (the registry's words)."""
+    from sim.engine.metrics import MONTHS_SINCE_START, describe_metric, format_number
+
     table = summary.copy()
-    table.insert(1, "meaning", [METRIC_NOTES.get(m, "") for m in table["metric"]])
-    table["as date"] = [month_to_date(start, v) if m in CALENDAR_MONTHS else ""
-                        for m, v in zip(table["metric"], table["estimate"], strict=True)]
-    return table
+    if "unit" not in table:  # a run folder from before units: describe it now
+        table["unit"] = [describe_metric(m)[0] for m in table["metric"]]
+        table["meaning"] = [describe_metric(m)[1] for m in table["metric"]]
+    units = table["unit"].fillna("")
+    numbers = [c for c in ("estimate", "mc_se", "ci_low", "ci_high", "q05", "q95") if c in table]
+    for column in numbers:
+        table[column] = [format_number(None if pd.isna(v) else v, "share" if u == "share" else "")
+                         for v, u in zip(table[column], units, strict=True)]
+    table["as date"] = [month_to_date(start, v) if u == MONTHS_SINCE_START else ""
+                        for u, v in zip(units, summary["estimate"], strict=True)]
+    table["unit"] = units.replace("share", "% of replicates")
+    return table[["metric", "unit", *numbers, "as date", "meaning"]]
 
 
 def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
@@ -144,12 +146,27 @@ def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
             return "n/a"
         return month_to_date(start, values.at[metric, "estimate"]) or "never"
 
-    return (f'<p class="headline">Power <b>{share("power")}</b>; final analysis by the '
-            f"registered completion date {esc(completion)} in "
-            f"<b>{share('p_analysis_by_completion')}</b> of replicates, with the event target "
-            f"reached in <b>{share('p_target_reached')}</b>. Median dates: last "
-            f"patient randomized <b>{date('lpi_months_median')}</b>, event target reached "
-            f"<b>{date('target_events_months_median')}</b>, final analysis "
+    def number(metric: str) -> str:
+        if metric not in values.index or pd.isna(values.at[metric, "estimate"]):
+            return "n/a"
+        from sim.engine.metrics import format_number
+
+        low, high = values.get("q05", {}).get(metric), values.get("q95", {}).get(metric)
+        spread = (f" (90% of replicates {format_number(low)} to {format_number(high)})"
+                  if low is not None and pd.notna(low) and pd.notna(high) else "")
+        return format_number(values.at[metric, "estimate"]) + spread
+
+    target = manifest["scenario"]["analysis"].get("event_target")
+    lead = (f"Event target{f' ({target} events)' if target else ''} seen by the registered "
+            f"completion date {esc(completion)} in <b>{share('p_target_by_completion')}</b> of "
+            f"replicates; events seen by then <b>{number('events_at_completion_mean')}</b> on "
+            f"average; power if the analysis happens at that date "
+            f"<b>{share('power_at_completion')}</b>. ")
+    return (f'<p class="headline">{lead}The analysis as the scenario triggers it: cut by the '
+            f"event target in <b>{share('p_cut_by_events')}</b>, by the calendar date in "
+            f"<b>{share('p_cut_by_date')}</b>; power <b>{share('power')}</b>. Median dates: "
+            f"last patient randomized <b>{date('lpi_months_median')}</b>, event target "
+            f"reached <b>{date('target_events_months_median')}</b>, final analysis "
             f"<b>{date('analysis_months_median')}</b>.</p>")
 
 

@@ -1,0 +1,81 @@
+"""The metric registry (unit and meaning of every summary metric) and the headline figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.engine.chunk import TrialModel, simulate_chunk
+from sim.engine.metrics import UNDESCRIBED, describe_metric, format_number
+from sim.engine.results import SUMMARY_COLUMNS, summarize, timeline
+from tests.conftest import vary
+
+
+def summary_of(scenario, reps: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    replicates = simulate_chunk(TrialModel.from_scenario(scenario), seed, 0, 0, reps).replicates
+    return summarize(replicates, scenario), replicates
+
+
+@pytest.mark.parametrize("which", ["textbook", "baseline"])
+def test_every_summary_metric_has_a_unit_and_a_meaning(which, request):
+    summary, _ = summary_of(request.getfixturevalue(which), 12)
+    assert list(summary.columns[: len(SUMMARY_COLUMNS)]) == list(SUMMARY_COLUMNS)
+    undescribed = summary.loc[summary["meaning"] == UNDESCRIBED, "metric"].tolist()
+    assert undescribed == []
+    assert (summary["unit"] != "").all(), summary.loc[summary["unit"] == "", "metric"].tolist()
+
+
+def test_registry_rules_and_arm_suffixes():
+    assert describe_metric("power_weighted_logrank")[0] == "share"
+    unit, meaning = describe_metric("cycles_given_experimental_mean")
+    assert unit == "cycles" and "experimental arm" in meaning and "mean over" in meaning
+    assert describe_metric("clinic_ql1706_mg_mean")[0] == "mg"
+    assert describe_metric("clinic_chair_utilization_peak_month_mean")[0] == "share"
+    assert describe_metric("no_such_thing_mean") == ("", UNDESCRIBED)
+
+
+@pytest.mark.parametrize(("value", "unit", "text"), [
+    (365923.79, "mg", "365,900 mg"), (0.782, "share", "78.2%"), (0.000163, "share", "0.016%"),
+    (28.846, "", "28.85"), (4e-19, "", "0"), (2380.874, "vials", "2,381 vials"),
+    (None, "", ""), (float("inf"), "", "never"),
+])
+def test_numbers_read_without_exponents(value, unit, text):
+    assert format_number(value, unit) == text
+
+
+def test_headline_figures_follow_their_definitions(baseline):
+    summary, reps = summary_of(baseline, 200)
+    s = summary.set_index("metric")["estimate"]
+    completion = np.datetime64(baseline.trial.completion_date, "D")
+    target = reps["target_events_date"].to_numpy("datetime64[D]")
+    assert s["p_target_by_completion"] == pytest.approx(np.mean(target <= completion))
+    assert s["events_at_completion_mean"] == pytest.approx(reps["events_at_completion"].mean())
+    shares = s[["p_cut_by_events", "p_cut_by_date", "p_cut_all_followed"]]
+    assert shares.sum() == pytest.approx(1.0)
+    # events seen by the completion date are at least those of an analysis done before it
+    early = reps["data_cut_date"] <= pd.Timestamp(baseline.trial.completion_date)
+    assert (reps.loc[early, "events_at_completion"] >= reps.loc[early, "events"]).all()
+
+
+def test_power_at_completion_is_the_power_of_a_cut_on_that_date(textbook_data):
+    completion = dt.date.fromisoformat(str(textbook_data["trial"]["completion_date"]))
+    scenario = vary(textbook_data, **{"analysis.cut": "date", "analysis.cut_date": completion})
+    _, reps = summary_of(scenario, 300)
+    assert (reps["reject_at_completion"] == reps["reject"]).all()
+    assert (reps["events_at_completion"] == reps["events"]).all()
+
+
+def test_timeline_counts_the_event_target_only_before_the_cut(baseline_data):
+    # a calendar cut early enough that many replicates are cut by the date
+    scenario = vary(baseline_data, **{"analysis.cut_date": dt.date(2028, 6, 20),
+                                      "treatment": None, "radiotherapy": None})
+    summary, reps = summary_of(scenario, 200)
+    table = timeline(reps, scenario).set_index("milestone")
+    by_events = summary.set_index("metric").at["p_cut_by_events", "estimate"]
+    assert 0.1 < by_events < 0.9
+    assert table.at["target_events", "share_reached"] == pytest.approx(by_events)
+    assert "before the data cut" in table.at["target_events", "counted"]
+    assert pd.Timestamp(table.at["target_events", "q95"]) <= pd.Timestamp("2028-06-20")
