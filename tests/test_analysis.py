@@ -93,6 +93,27 @@ def test_aml_matches_r_printed_output():
         np.testing.assert_array_equal([mine.median, mine.ci_low, mine.ci_high], expected)
 
 
+def test_aml_log_log_band_and_median_ci_match_r():
+    # Expected: R 4.x survival, f <- survfit(Surv(time, status) ~ x, data = aml,
+    # conf.type = "log-log"); print(f): Maintained 31 (13, NA), Nonmaintained 23 (5, 33);
+    # summary(f)$lower / $upper of Maintained at its event times.
+    for arm, expected in ((0, (31, 13, np.nan)), (1, (23, 5, 33))):
+        mine = analysis.km_median_ci(AML_TIME[AML_ARM == arm], AML_EVENT[AML_ARM == arm],
+                                     conf_type="log-log")
+        np.testing.assert_array_equal([mine.median, mine.ci_low, mine.ci_high], expected)
+    table = analysis.kaplan_meier(AML_TIME[AML_ARM == 0], AML_EVENT[AML_ARM == 0],
+                                  conf_type="log-log")
+    table = table[table["n_event"] > 0]
+    np.testing.assert_allclose(
+        table["ci_low"], [0.508080, 0.447429, 0.350190, 0.265752, 0.167331, 0.092830, 0.011738],
+        atol=5e-6)
+    np.testing.assert_allclose(
+        table["ci_high"], [0.986674, 0.951162, 0.899024, 0.835299, 0.753400, 0.657041,
+                           0.525015], atol=5e-6)
+    with pytest.raises(ValueError, match="log-log"):
+        analysis.kaplan_meier(AML_TIME, AML_EVENT, conf_type="plain")
+
+
 def test_aml_log_band_matches_r_summary():
     # Expected: R's summary(survfit(Surv(time, status) ~ x, data = aml)), x = Maintained:
     # std.err (of S) and the default conf.type = "log" 95% band at the event times.
@@ -313,7 +334,8 @@ def test_kaplan_meier_matches_lifelines_and_statsmodels(seed):
     # of S) at the event times.
     d = scan_data(seed)
     time, event = d["time"], d["event"]
-    ours = analysis.kaplan_meier(time, event, conf_level=0.9).set_index("time")
+    ours = analysis.kaplan_meier(time, event, conf_level=0.9, conf_type="log-log")
+    ours = ours.set_index("time")
     km = KaplanMeierFitter(alpha=0.1).fit(time, event)
     table = km.event_table.loc[ours.index]
     np.testing.assert_array_equal(ours["n_at_risk"], table["at_risk"])

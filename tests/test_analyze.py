@@ -35,11 +35,34 @@ def test_analyze_matches_lifelines(table, tmp_path, capsys):
     results = pd.DataFrame(json.loads(out.read_text())["results"]).set_index("analysis")
     ctl, exp = frame[frame.group == "control"], frame[frame.group == "experimental"]
     reference = logrank_test(ctl.t, exp.t, ctl.e, exp.e)  # lifelines, same tie handling
-    np.testing.assert_allclose(results.loc["log-rank, unstratified", "statistic"],
-                               reference.test_statistic, rtol=1e-8)
+    np.testing.assert_allclose(
+        results.loc["log-rank, unstratified: O - E of experimental", "statistic"],
+        reference.test_statistic, rtol=1e-8)
     km = KaplanMeierFitter().fit(ctl.t, ctl.e)
     row = [r for r in results.index if r.startswith("KM median, control")][0]
-    assert results.loc[row, "estimate"] == km.median_survival_time_
+    assert "log band" in row and results.loc[row, "unit"] == "months"
+    assert results.loc[row, "estimate"] == pytest.approx(km.median_survival_time_ / 30.4375)
+
+
+def test_analyze_json_is_strict_and_the_band_selectable(table, tmp_path, capsys):
+    path, frame = table
+    frame.assign(e=np.where(frame.group == "control", 0, frame.e)).iloc[:-1].to_csv(path)
+    bands = {}
+    for band in ("log", "log-log"):
+        out = tmp_path / f"{band}.json"
+        assert main(["analyze", str(path), "--time", "t", "--event", "e", "--arm", "group",
+                     "--conf-type", band, "--out", str(out)]) == 0
+        text = out.read_text()
+        payload = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+        assert payload["band"] == band and payload["time_unit"] == "months"
+        km = pd.DataFrame(payload["kaplan_meier"])
+        bands[band] = km.loc[km.arm == "experimental", "ci_low"].to_numpy(float)
+        results = pd.DataFrame(payload["results"]).set_index("analysis")
+        median = results.filter(like="KM median, control", axis=0)
+        assert median["estimate"].isna().all()  # no control events: not reached, null
+    assert not np.allclose(bands["log"], bands["log-log"], equal_nan=True)
+    printed = capsys.readouterr().out
+    assert "O - E" in printed and "shown in months" in printed
 
 
 @pytest.mark.parametrize(
@@ -80,5 +103,6 @@ def test_analyze_reads_simulator_patients(tmp_path):
     results = pd.read_csv(out).set_index("analysis")
     replicate = pd.read_parquet(run / "replicates.parquet").set_index("replicate").loc[1]
     # the same functions analyze the simulated cut: identical Z for the stratified test
-    assert np.isclose(results.loc["log-rank, stratified", "z"], replicate["z_stratified"],
+    assert np.isclose(results.loc["log-rank, stratified: O - E of experimental", "z"],
+                      replicate["z_stratified"],
                       rtol=1e-12)

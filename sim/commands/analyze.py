@@ -6,6 +6,13 @@ with Wald CI (Efron and Breslow, stratified and not), Kaplan-Meier median per ar
 Brookmeyer-Crowley interval. The same functions (`sim.stats.analysis`) analyze every simulated
 data cut. A table the analysis cannot use gets one message naming the column and the rows at
 fault, and exit status 2.
+
+Units: times are read in `--time-unit` (days, as the simulator writes them, or months) and
+every time printed or written is in months (30.4375 days); each result row says its unit.
+The log-rank estimate is O - E, observed minus expected events of the experimental arm
+(negative: fewer events than expected under H0, i.e. benefit). The Kaplan-Meier band and the
+median's interval use `--conf-type`: ``log`` (R survfit's default) or ``log-log``. The JSON
+output is strict JSON: a missing value (a median not reached) is ``null``.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.scenario import ScenarioError
+from sim.scenario import DAYS_PER_MONTH, ScenarioError
 from sim.stats import analysis
+
+TIME_UNITS = {"days": 1.0 / DAYS_PER_MONTH, "months": 1.0}  # factor to months
 
 SIMULATOR_COLUMNS = {"time": "pfs_days_at_cut", "event": "pfs_event_at_cut", "arm": "arm",
                      "strata": "stratum"}
@@ -150,43 +159,54 @@ def patients_from_frame(
     return PatientData(t, e, a, s, arm_labels, strata_labels)
 
 
-def analyze_patients(data: PatientData, conf_level: float = 0.95) -> pd.DataFrame:
-    """One row per analysis: estimate, CI, statistic, one- and two-sided p."""
+def analyze_patients(data: PatientData, conf_level: float = 0.95, conf_type: str = "log",
+                     to_months: float = 1.0 / DAYS_PER_MONTH) -> pd.DataFrame:
+    """One row per analysis: estimate, its unit, CI, statistic, one- and two-sided p.
+
+    `to_months` converts the data's time unit to months (KM medians are reported in months).
+    """
     rows = []
     strata_options = [("unstratified", None)]
     if data.stratum is not None:
         strata_options.append(("stratified", data.stratum))
     for label, stratum in strata_options:
         lr = analysis.logrank_test(data.time, data.event, data.arm, stratum)
-        rows.append({"analysis": f"log-rank, {label}", "estimate": float(lr.o1[0] - lr.e1[0]),
+        rows.append({"analysis": f"log-rank, {label}: O - E of {data.arm_labels[1]}",
+                     "unit": "events", "estimate": float(lr.o1[0] - lr.e1[0]),
                      "ci_low": np.nan, "ci_high": np.nan, "statistic": float(lr.chi2[0]),
                      "z": float(lr.z[0]), "p_one_sided": float(lr.p_one[0]),
                      "p_two_sided": float(lr.p_two[0])})
         for ties in ("efron", "breslow"):
             cox = analysis.cox_ph(data.time, data.event, data.arm, stratum, ties=ties,
                                   conf_level=conf_level)
-            rows.append({"analysis": f"Cox HR ({ties}), {label}", "estimate": float(cox.hr[0]),
+            rows.append({"analysis": f"Cox HR ({ties}), {label}", "unit": "ratio",
+                         "estimate": float(cox.hr[0]),
                          "ci_low": float(cox.ci_low[0]), "ci_high": float(cox.ci_high[0]),
                          "statistic": float(cox.z[0] ** 2), "z": float(cox.z[0]),
                          "p_one_sided": float(cox.p_one[0]),
                          "p_two_sided": float(cox.p_two[0])})
     for code, name in enumerate(data.arm_labels):
         mask = data.arm == code
-        med = analysis.km_median_ci(data.time[mask], data.event[mask], conf_level)
+        med = analysis.km_median_ci(data.time[mask], data.event[mask], conf_level, conf_type)
         rows.append({"analysis": f"KM median, {name} (n={mask.sum()}, "
-                                 f"events={int(data.event[mask].sum())})",
-                     "estimate": med.median, "ci_low": med.ci_low, "ci_high": med.ci_high,
+                                 f"events={int(data.event[mask].sum())}; {conf_type} band)",
+                     "unit": "months", "estimate": med.median * to_months,
+                     "ci_low": med.ci_low * to_months, "ci_high": med.ci_high * to_months,
                      "statistic": np.nan, "z": np.nan, "p_one_sided": np.nan,
                      "p_two_sided": np.nan})
     return pd.DataFrame(rows)
 
 
-def km_tables(data: PatientData, conf_level: float = 0.95) -> pd.DataFrame:
+def km_tables(data: PatientData, conf_level: float = 0.95, conf_type: str = "log",
+              to_months: float = 1.0 / DAYS_PER_MONTH) -> pd.DataFrame:
+    """Kaplan-Meier tables of both arms, time in months, with the band type named."""
     frames = []
     for code, name in enumerate(data.arm_labels):
         mask = data.arm == code
-        table = analysis.kaplan_meier(data.time[mask], data.event[mask], conf_level)
-        frames.append(table.assign(arm=name))
+        table = analysis.kaplan_meier(data.time[mask], data.event[mask], conf_level, conf_type)
+        table.insert(0, "arm", name)
+        table.insert(1, "time_months", table.pop("time") * to_months)
+        frames.append(table.assign(band=conf_type))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -202,6 +222,12 @@ def register(sub) -> None:
     parser.add_argument("--replicate", type=int, default=None,
                         help="replicate to analyze in a simulator table (default: the first)")
     parser.add_argument("--conf-level", type=float, default=0.95)
+    parser.add_argument("--conf-type", choices=analysis.CONF_TYPES, default="log",
+                        help="Kaplan-Meier band and median interval: log (R's default) or "
+                             "log-log (lifelines')")
+    parser.add_argument("--time-unit", choices=tuple(TIME_UNITS), default="days",
+                        help="unit of the time column (days, as the simulator writes); "
+                             "results are in months")
     parser.add_argument("--out", type=Path, default=None,
                         help="FILE.csv (plus FILE_km.csv) or FILE.json")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --out")
@@ -221,22 +247,39 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         strata = SIMULATOR_COLUMNS["strata"] if SIMULATOR_COLUMNS["strata"] in header else None
     data = load_patients(args.patients, args.time, args.event, args.arm, strata, args.control,
                          args.replicate)
-    results = analyze_patients(data, args.conf_level)
+    to_months = TIME_UNITS[args.time_unit]
+    results = analyze_patients(data, args.conf_level, args.conf_type, to_months)
     print(f"{len(data.time)} patients, {int(data.event.sum())} events; control = "
           f"{data.arm_labels[0]!r}, experimental = {data.arm_labels[1]!r}"
-          + (f"; strata {list(data.strata_labels)}" if data.stratum is not None else ""))
-    print(results.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+          + (f"; strata {list(data.strata_labels)}" if data.stratum is not None else "")
+          + f"; times read in {args.time_unit}, shown in months")
+    print(results.to_string(index=False, float_format=lambda v: f"{v:.6g}", na_rep="NA"))
+    print(f"log-rank estimate: O - E, observed minus expected events of the experimental arm; "
+          f"KM: {args.conf_type} band, {args.conf_level:g} level; NA: not reached")
     if args.out is not None:
-        write_results(args.out, results, km_tables(data, args.conf_level))
+        write_results(args.out, results,
+                      km_tables(data, args.conf_level, args.conf_type, to_months))
     return 0
+
+
+def json_records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as plain JSON values: numpy scalars to Python, NaN and infinities to None."""
+    def clean(value):
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and not np.isfinite(value):
+            return None
+        return value
+
+    return [{k: clean(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")]
 
 
 def write_results(out: Path, results: pd.DataFrame, km: pd.DataFrame) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".json":
-        payload = {"results": results.to_dict(orient="records"),
-                   "kaplan_meier": km.to_dict(orient="records")}
-        out.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+        payload = {"time_unit": "months", "band": str(km["band"].iloc[0]) if len(km) else None,
+                   "results": json_records(results), "kaplan_meier": json_records(km)}
+        out.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
     else:
         results.to_csv(out, index=False)
         km.to_csv(out.with_name(out.stem + "_km.csv"), index=False)

@@ -481,18 +481,32 @@ def median_from_curve(t: np.ndarray, surv: np.ndarray, last_of_group: np.ndarray
 # --- one data set: Kaplan-Meier table and median confidence interval -------------------------
 
 
+CONF_TYPES = ("log", "log-log")  # pointwise Kaplan-Meier bands; "log" is R's default
+
+
+def check_conf_type(conf_type: str) -> None:
+    if conf_type not in CONF_TYPES:
+        raise ValueError(f"conf_type {conf_type!r}: must be one of {CONF_TYPES} "
+                         "(log: R survfit's default; log-log: lifelines' default)")
+
+
 def kaplan_meier(
-    time: np.ndarray, event: np.ndarray, conf_level: float = 0.95
+    time: np.ndarray, event: np.ndarray, conf_level: float = 0.95, conf_type: str = "log"
 ) -> pd.DataFrame:
     """Kaplan-Meier table of one data set, one row per distinct time (events or censorings).
 
     Columns: time, n_at_risk (time >= t), n_event, n_censor, survival S(t) = prod (1 - d/n),
     std_err = S(t) sqrt(G(t)) (Greenwood, G(t) = sum d/(n(n - d)) over event times <= t;
-    nan where S = 0, as R and statsmodels), and ci_low, ci_high: the log-log ("exponential
-    Greenwood", lifelines' default) interval exp(-exp(log(-log S) +/- z sqrt(G)/log S)),
-    i.e. S^exp(-/+ z sqrt(G)/log S); (1, 1) where S = 1 and (0, 0) where S = 0, as
-    lifelines. z = Phi^-1((1 + conf_level)/2).
+    nan where S = 0, as R and statsmodels), and the pointwise band ci_low, ci_high of
+    `conf_type` (raises ValueError for another):
+    - "log" (R survfit's default, `log_band`): S exp(-/+ z sqrt(G)), the upper end capped at
+      1; (1, 1) where S = 1, nan where S = 0 (R's NA);
+    - "log-log" ("exponential Greenwood", lifelines' default):
+      exp(-exp(log(-log S) +/- z sqrt(G)/log S)), i.e. S^exp(-/+ z sqrt(G)/log S); (1, 1)
+      where S = 1 and (0, 0) where S = 0, as lifelines.
+    z = Phi^-1((1 + conf_level)/2).
     """
+    check_conf_type(conf_type)
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=bool)
     times, which = np.unique(time, return_inverse=True)
@@ -511,11 +525,13 @@ def kaplan_meier(
         ci_high = np.exp(-np.exp(np.log(-log_s) + swing))
     ci_low = np.where(surv == 1.0, 1.0, np.where(surv == 0.0, 0.0, ci_low))
     ci_high = np.where(surv == 1.0, 1.0, np.where(surv == 0.0, 0.0, ci_high))
+    std_err = np.where(surv > 0, surv * np.sqrt(greenwood), np.nan)
+    if conf_type == "log":
+        ci_low, ci_high = log_band(surv, std_err, conf_level)
     return pd.DataFrame({
         "time": times, "n_at_risk": n_at_risk.astype(np.int64),
         "n_event": n_event.astype(np.int64), "n_censor": (n_total - n_event).astype(np.int64),
-        "survival": surv, "std_err": np.where(surv > 0, surv * np.sqrt(greenwood), np.nan),
-        "ci_low": ci_low, "ci_high": ci_high,
+        "survival": surv, "std_err": std_err, "ci_low": ci_low, "ci_high": ci_high,
     })
 
 
@@ -537,21 +553,25 @@ def r_median(times: np.ndarray, values: np.ndarray) -> float:
 
 
 def km_median_ci(
-    time: np.ndarray, event: np.ndarray, conf_level: float = 0.95
+    time: np.ndarray, event: np.ndarray, conf_level: float = 0.95, conf_type: str = "log"
 ) -> MedianCI:
-    """Median and Brookmeyer-Crowley interval as print(survival::survfit(...)) reports them.
+    """Median and Brookmeyer-Crowley interval as print(survival::survfit(..., conf.type))
+    reports them.
 
-    survfit's default conf.type = "log" band: lower(t) = S exp(-z se), upper(t) =
-    min(S exp(z se), 1), se = sqrt(G(t)) the Greenwood se of log S (nan where S = 0). The
-    interval is the set of t whose band contains 0.5, reported as in survmean:
-    ci_low = R's median of the lower band (the first time lower(t) <= 0.5) and ci_high = R's
-    median of the upper band (the first time upper(t) <= 0.5, i.e. the first time after the
-    set), each with the 0.5-flat midpoint rule of `r_median`; nan (R's NA) if never reached.
+    The band of `conf_type` (see `kaplan_meier`): "log", survfit's default, lower(t) =
+    S exp(-z se), upper(t) = min(S exp(z se), 1), se = sqrt(G(t)) the Greenwood se of log S;
+    or "log-log". Either is nan where S = 0 (R's NA). The interval is the set of t whose band
+    contains 0.5, reported as in survmean: ci_low = R's median of the lower band (the first
+    time lower(t) <= 0.5) and ci_high = R's median of the upper band (the first time
+    upper(t) <= 0.5, i.e. the first time after the set), each with the 0.5-flat midpoint
+    rule of `r_median`; nan (R's NA) if never reached.
     """
-    table = kaplan_meier(time, event, conf_level)
+    table = kaplan_meier(time, event, conf_level, conf_type)
     times = table["time"].to_numpy()
     surv = table["survival"].to_numpy()
-    lower, upper = log_band(surv, table["std_err"].to_numpy(), conf_level)
+    zero = surv == 0.0
+    lower = np.where(zero, np.nan, table["ci_low"].to_numpy())
+    upper = np.where(zero, np.nan, table["ci_high"].to_numpy())
     return MedianCI(r_median(times, surv), r_median(times, lower), r_median(times, upper))
 
 
