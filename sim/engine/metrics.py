@@ -82,6 +82,13 @@ METRICS: dict[str, tuple[str, str]] = {
     "median_pfs_experimental_months_mean": (
         "months", "Kaplan-Meier median PFS at the analysis, experimental arm: mean of the "
                   "per-replicate medians (read at scan times); q05-q95: their spread"),
+    "os_maturity_mean": ("share", "deaths by the OS maturity date (or completion) / patients "
+                                  "randomized by then, mean over replicates"),
+    "os_analysis_months_median": (MONTHS_SINCE_START, "OS analysis (its own cut), median over "
+                                                      "replicates"),
+    "local_control_progressions_mean": (
+        "patients", "local progressions of the irradiated (index) lesion at the PFS cut, mean "
+                    "over replicates"),
     "screening_wait_days_mean": (
         "days", "days a screened patient waited for a screening slot: per replicate the mean "
                 "over its patients, then the mean over replicates"),
@@ -95,6 +102,20 @@ METRICS: dict[str, tuple[str, str]] = {
 
 # Families of names; tried in order, first full match wins.
 RULES: list[Rule] = [
+    # secondary endpoints (sim.engine.endpoints): a test's `<prefix>reject` -> `<prefix>power`
+    rule(r"(?P<what>os|os_at_pfs_cut|local_control_logrank)_power", "share",
+         "share of replicates whose {what} log-rank test rejects H0 (as the primary analysis: "
+         "sides, alpha, strata)"),
+    rule(r"(?P<what>orr|dcr)_power", "share",
+         "share of replicates whose {what} CMH test across strata rejects H0"),
+    rule(r"local_control_(?P<m>[\d.]+)m_power", "share",
+         "share of replicates whose z test of the {m}-month local-control difference (Greenwood "
+         "variances) rejects H0"),
+    rule(r"(?P<what>os|os_at_pfs_cut|local_control_logrank)_hazard_ratio_median", "ratio",
+         "{what}: Cox hazard ratio, experimental vs control, median over replicates"),
+    rule(r"(?P<what>os|os_at_pfs_cut)_median_(?P<arm>control|experimental)_months_median",
+         "months", "{what}: Kaplan-Meier median overall survival, {arm} arm, median over "
+                   "replicates"),
     rule(r"power_(?P<test>.+)", "share",
          "share of replicates rejecting H0 with the {test} test (type I error if HR = 1)"),
     rule(r"clinic_(?P<res>chair|linac)_utilization_peak_month_(?P<stat>mean|median)",
@@ -122,6 +143,22 @@ QUANTITIES: dict[str, tuple[str, str]] = {
                                                  "read at scan times"),
     "n_screened": ("patients", "patients screened"),
     "n_screen_failed": ("patients", "screen failures"),
+    # secondary endpoints (sim.engine.endpoints)
+    "os_deaths_at_pfs_cut": ("deaths", "deaths (overall survival events) at the PFS data cut"),
+    "os_deaths": ("deaths", "deaths at the OS analysis's own cut"),
+    "os_deaths_by_maturity": ("deaths", "deaths by the OS maturity date (or completion)"),
+    "orr": ("share", "objective response rate (CR or PR) among patients in the analysis"),
+    "orr_difference": ("share", "ORR difference, experimental - control"),
+    "orr_difference_ci_low": ("share", "lower end of Newcombe's 95% interval of the ORR "
+                                       "difference"),
+    "orr_difference_ci_high": ("share", "upper end of Newcombe's 95% interval of the ORR "
+                                        "difference"),
+    "dcr": ("share", "disease control rate (CR, PR or SD) among patients in the analysis"),
+    "dcr_difference": ("share", "DCR difference, experimental - control"),
+    "dcr_difference_ci_low": ("share", "lower end of Newcombe's 95% interval of the DCR "
+                                       "difference"),
+    "dcr_difference_ci_high": ("share", "upper end of Newcombe's 95% interval of the DCR "
+                                        "difference"),
     "screening_wait_days": ("days", "days a screened patient waited for a screening slot, "
                                     "mean over the trial's patients"),
     "withdrawals": ("patients", "withdrawals before the data cut"),
@@ -150,7 +187,10 @@ QUANTITIES: dict[str, tuple[str, str]] = {
                                           "window)"),
 }
 
-STATISTICS = {"mean": "mean over replicates", "median": "median over replicates"}
+STATISTICS = {"mean": "mean over replicates", "median": "median over replicates",
+              "q05": "5% quantile over replicates", "q50": "median over replicates",
+              "q95": "95% quantile over replicates"}
+LANDMARK = re.compile(r"local_control_(?P<m>[\d.]+)m_(?P<what>control|experimental|difference)")
 
 
 def describe_metric(name: str) -> tuple[str, str]:
@@ -173,6 +213,11 @@ def describe_quantity(name: str) -> tuple[str, str] | None:
     """(unit, meaning) of a per-replicate quantity, arm suffix included; None if unknown."""
     if name in QUANTITIES:
         return QUANTITIES[name]
+    landmark = LANDMARK.fullmatch(name)
+    if landmark:
+        m, what = landmark["m"], landmark["what"]
+        return "share", (f"Kaplan-Meier local control of the index lesion at {m} months, "
+                         + ("experimental - control" if what == "difference" else f"{what} arm"))
     stem, _, arm = name.rpartition("_")
     if arm in ARM_WORDS and stem in QUANTITIES:
         unit, meaning = QUANTITIES[stem]
