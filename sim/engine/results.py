@@ -208,14 +208,14 @@ def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     they happen at all.
     """
     start = np.datetime64(scenario.trial.start_date, "D")
-    cut = replicates["data_cut_date"].to_numpy("datetime64[D]")
     rows = []
     for name in MILESTONES:
         dates = replicates[f"{name}_date"].to_numpy("datetime64[D]")
         reached = ~np.isnat(dates)
         counted = "replicates reaching it"
-        if name == "target_events":
-            reached &= dates <= cut
+        if name == "target_events":  # seen by the cut: the analysis has the target's events
+            target = scenario.analysis.event_target or np.inf
+            reached &= replicates["events"].to_numpy() >= target
             counted = "replicates reaching it on or before the data cut"
         days = (dates[reached] - start).astype("timedelta64[D]").astype(float)
         qs = (np.quantile(days, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
