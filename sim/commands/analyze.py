@@ -258,7 +258,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
           f"KM: {args.conf_type} band, {args.conf_level:g} level; NA: not reached")
     if args.out is not None:
         write_results(args.out, results,
-                      km_tables(data, args.conf_level, args.conf_type, to_months))
+                      km_tables(data, args.conf_level, args.conf_type, to_months), args.force)
     return 0
 
 
@@ -274,12 +274,33 @@ def json_records(frame: pd.DataFrame) -> list[dict]:
     return [{k: clean(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")]
 
 
-def write_results(out: Path, results: pd.DataFrame, km: pd.DataFrame) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
+def is_analyze_json(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"results", "kaplan_meier"} <= set(data) <= {
+        "time_unit", "band", "results", "kaplan_meier"}
+
+
+def write_results(out: Path, results: pd.DataFrame, km: pd.DataFrame,
+                  force: bool = False) -> None:
+    """FILE.json, or FILE.csv and FILE_km.csv; an existing file is replaced (with `force`)
+    only if it is one `analyze` wrote (its header or keys say so)."""
+    from sim.engine.folders import csv_header_is, output_files
+
     if out.suffix == ".json":
-        payload = {"time_unit": "months", "band": str(km["band"].iloc[0]) if len(km) else None,
-                   "results": json_records(results), "kaplan_meier": json_records(km)}
-        out.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
+        paths, recognize = [out], [is_analyze_json]
     else:
-        results.to_csv(out, index=False)
-        km.to_csv(out.with_name(out.stem + "_km.csv"), index=False)
+        paths = [out, out.with_name(out.stem + "_km.csv")]
+        recognize = [csv_header_is(list(results.columns)), csv_header_is(list(km.columns))]
+    with output_files(paths, force, recognize) as staging:
+        if out.suffix == ".json":
+            payload = {"time_unit": "months",
+                       "band": str(km["band"].iloc[0]) if len(km) else None,
+                       "results": json_records(results), "kaplan_meier": json_records(km)}
+            (staging / out.name).write_text(json.dumps(payload, indent=1, allow_nan=False)
+                                            + "\n")
+        else:
+            results.to_csv(staging / paths[0].name, index=False)
+            km.to_csv(staging / paths[1].name, index=False)

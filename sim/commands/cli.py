@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
 
@@ -30,20 +30,35 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (e.g. 2000)") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be > 0 (e.g. 2000)")
-    return value
+MAX_REPS = 10_000_000  # 10 million replicates: hours even on a cluster
+MAX_SEED = 2**63 - 1  # SeedSequence takes any integer >= 0; seeds are int64 in the tables
 
 
-def non_negative_int(text: str) -> int:
-    if text == "0":
-        return 0
-    return positive_int(text)
+def max_workers() -> int:
+    """At most 4 workers per core: more only add memory and switching."""
+    from sim.engine.executors import default_workers
+
+    return 4 * default_workers()
+
+
+def int_in_range(low: int, high: int | Callable[[], int], example: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (a callable, for the range in
+    the message), e.g. ``int_in_range(1, MAX_REPS, "--reps 2000")``."""
+
+    def parse(text: str) -> int:
+        top = high() if callable(high) else high
+        valid = f"a whole number from {low:,} to {top:,}"
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {valid} (e.g. {example})"
+                                             ) from None
+        if not low <= value <= top:
+            raise argparse.ArgumentTypeError(f"{value}: must be {valid} (e.g. {example})")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
 
 
 def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
@@ -63,7 +78,8 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
     add_scenario_args(design)
     design.add_argument("--out", type=Path, default=None,
                         help="folder for design.csv and expected_events.csv")
-    design.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    design.add_argument("--force", action="store_true",
+                        help="replace an existing --out folder that sim wrote")
     named = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")][:1]
     for command, module in PLUGIN_MODULES.items():
         if not named or named[0] == command or named[0] not in {*PLUGIN_MODULES, *COMMANDS}:
@@ -73,15 +89,20 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
 
 def add_montecarlo_args(parser: argparse.ArgumentParser, unit: str = "") -> None:
     """--reps --seed --out --workers --keep-patients --force --quiet (run and sweep)."""
-    parser.add_argument("--reps", type=positive_int, default=2000,
-                        help=f"replicates{unit} (2000)")
-    parser.add_argument("--seed", type=non_negative_int, default=1, help="root seed (1)")
+    parser.add_argument("--reps", type=int_in_range(1, MAX_REPS, "--reps 2000"), default=2000,
+                        help=f"replicates{unit}, 1 to {MAX_REPS:,} (2000)")
+    parser.add_argument("--seed", type=int_in_range(0, MAX_SEED, "--seed 1"), default=1,
+                        help="root seed, 0 to 2**63 - 1 (1)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--workers", type=positive_int, default=None,
-                        help="worker processes (default: all cores)")
-    parser.add_argument("--keep-patients", type=non_negative_int, default=3, metavar="K",
+    parser.add_argument("--workers", type=int_in_range(1, max_workers, "--workers 2"),
+                        default=None, help="worker processes, 1 to 4 per core (default: all "
+                                           "cores)")
+    parser.add_argument("--keep-patients", type=int_in_range(0, MAX_REPS, "--keep-patients 3"),
+                        default=3, metavar="K",
                         help=f"write patients.parquet for the first K replicates{unit} (3)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing --out folder that sim wrote (any other "
+                             "folder is refused)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -117,11 +138,29 @@ def cmd_design(args: argparse.Namespace) -> int:
     shown = table.assign(value=table["value"].map(format_value))
     print(shown.to_string(index=False))
     if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out / "design.csv", index=False)
-        events.to_csv(args.out / "expected_events.csv", index=False)
+        write_design(args, scenario, table, events)
         print(f"-> {args.out}", file=sys.stderr)
     return 0
+
+
+def write_design(args: argparse.Namespace, scenario, table: pd.DataFrame,
+                 events: pd.DataFrame) -> None:
+    """design.csv, expected_events.csv and a manifest (so --force knows sim wrote it)."""
+    import datetime as dt
+
+    from sim.engine.folders import output_folder
+    from sim.engine.results import package_versions, write_json
+    from sim.scenario import scenario_to_dict
+
+    with output_folder(args.out, args.force) as staging:
+        table.to_csv(staging / "design.csv", index=False)
+        events.to_csv(staging / "expected_events.csv", index=False)
+        write_json(staging / "manifest.json", {
+            "tool": "sim", "kind": "design", "command": sys.argv,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "scenario_path": str(args.scenario), "overrides": list(args.overrides),
+            "versions": package_versions(), "scenario": scenario_to_dict(scenario),
+        })
 
 
 def format_value(value: object) -> str:
@@ -208,12 +247,39 @@ PLUGIN_MODULES = {"analyze": "sim.commands.analyze", "sweep": "sim.commands.swee
                   "report": "sim.outputs.report", "schema": "sim.commands.schema"}
 
 
+EXIT_SOFTWARE = 70  # sysexits.h EX_SOFTWARE: a bug of sim, not of the input
+EXIT_PIPE = 128 + 13  # SIGPIPE: the reader of our output went away (`| head`)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser(argv)
+    """Run one command; every outcome is an exit status and at most a few lines on stderr,
+    never a traceback (set SIM_TRACEBACK=1 to see one for an unexpected error)."""
+    import os
+
+    from sim.engine.lifetime import Interrupted, install_stop_handlers
+
+    install_stop_handlers()
     try:
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         command = COMMANDS.get(args.command) or args.func
         return command(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Interrupted as stop:
+        print(f"\nstopped by {stop.name}: workers stopped, unfinished output removed "
+              f"(exit status {stop.exit_status})", file=sys.stderr)
+        return stop.exit_status
+    except BrokenPipeError:
+        # the reader closed the pipe: send the rest of stdout nowhere, exit quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PIPE
+    except Exception as exc:
+        if os.environ.get("SIM_TRACEBACK"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"error: unexpected {type(exc).__name__}: {first} (a bug of sim: please report "
+              "the command; SIM_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+        return EXIT_SOFTWARE

@@ -7,8 +7,6 @@ it, which replaces the target only once complete. An existing folder is replaced
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +17,9 @@ import pandas as pd
 
 from sim.engine.chunk import TrialModel
 from sim.engine.executors import run_to_parquet
+from sim.engine.folders import check_replaceable, check_target_path, output_folder
 from sim.engine.results import manifest, summarize, timeline, write_json
-from sim.scenario import Scenario, ScenarioError
+from sim.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -32,14 +31,10 @@ class RunOutputs:
 
 
 def check_out_folder(out: Path, force: bool) -> None:
-    """Raise ScenarioError if `out` exists (without force) or is not a folder."""
-    if out.exists() and not out.is_dir():
-        raise ScenarioError(f"--out {out}: exists and is not a folder (choose another path)")
-    if out.exists() and not force:
-        raise ScenarioError(
-            f"--out {out}: the folder exists; existing results are never overwritten "
-            "(choose another folder, or add --force to replace it)"
-        )
+    """Raise ScenarioError unless `out` may be written: absent, or a folder sim wrote and
+    `force` (see `sim.engine.folders`). Checked again, under the lock, when writing."""
+    check_target_path(out)
+    check_replaceable(out, force)
 
 
 def run_scenario(
@@ -49,9 +44,7 @@ def run_scenario(
 ) -> RunOutputs:
     check_out_folder(out, force)
     model = TrialModel.from_scenario(scenario)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    with output_folder(out, force) as staging:
         started = time.perf_counter()
         sums = run_to_parquet(model, reps, seed, workers, staging, keep_patients,
                               on_chunk=on_chunk)
@@ -70,10 +63,6 @@ def run_scenario(
             scenario, scenario_path, list(overrides or []), seed, reps, workers,
             keep_patients, wall,
         ))
-        publish(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return RunOutputs(out, summary, milestones, wall)
 
 
@@ -115,14 +104,3 @@ def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
                 frame[f"{prefix}q{q:02d}"] = np.percentile(data, q, axis=0)
         out.setdefault(table, []).append(frame)
     return {name: pd.concat(frames, ignore_index=True) for name, frames in out.items()}
-
-
-def publish(staging: Path, out: Path) -> None:
-    """Move the finished run into place; an old folder is removed only after success."""
-    if out.exists():
-        trash = out.with_name(f".{out.name}.old-{time.time_ns()}")
-        out.rename(trash)
-        staging.rename(out)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        staging.rename(out)

@@ -18,9 +18,7 @@ import datetime as dt
 import difflib
 import itertools
 import re
-import shutil
 import sys
-import tempfile
 import time
 import types
 import typing
@@ -325,13 +323,12 @@ def run_sweep(
     overrides: list[str] | None = None, on_chunk: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Run every point into `out` (staged, published whole); return the sweep table."""
-    from sim.commands.run import check_out_folder, publish, run_scenario
+    from sim.commands.run import check_out_folder, run_scenario
+    from sim.engine.folders import output_folder
     from sim.engine.results import write_json
 
     check_out_folder(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    with output_folder(out, force) as staging:
         started = time.perf_counter()
         summaries = []
         for point in points:
@@ -351,10 +348,6 @@ def run_sweep(
         from sim.outputs.plots import sweep_figures, write_figures
 
         write_figures(sweep_figures(staging), staging / "plots")
-        publish(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return table
 
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.engine.chunk import CHUNK_SIZE, ChunkResult, TrialModel, simulate_chunk
+from sim.engine.lifetime import init_worker_process, stop_workers
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,10 @@ def plan_chunks(n_reps: int, chunk_size: int = CHUNK_SIZE) -> list[ChunkSpec]:
 _MODEL: TrialModel | None = None
 
 
-def _init_worker(model: TrialModel) -> None:
+def _init_worker(model: TrialModel, parent_pid: int | None = None) -> None:
     global _MODEL
+    if parent_pid is not None:  # a worker process: see sim.engine.lifetime
+        init_worker_process(parent_pid)
     _MODEL = model
     keep_freed_memory()
 
@@ -106,11 +109,16 @@ def map_chunks(function, model, n_reps, seed, workers, keep_patients) -> Iterato
         yield from map(function, jobs)
         return
     context = get_context("fork") if hasattr(os, "fork") else get_context("spawn")
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=min(workers, len(specs)), mp_context=context,
-        initializer=_init_worker, initargs=(model,),
-    ) as pool:
+        initializer=_init_worker, initargs=(model, os.getpid()),
+    )
+    try:
         yield from pool.map(function, jobs)
+    except BaseException:  # a signal, an error, or the consumer stopped: no waiting
+        stop_workers(pool)
+        raise
+    pool.shutdown()
 
 
 def default_workers() -> int:
@@ -128,8 +136,9 @@ def run_to_parquet(
     writers = ParquetAppender(folder)
     sums: dict[str, pd.DataFrame] = {}
     pending: list[dict[str, pd.DataFrame]] = []
+    chunks = map_chunks(_run_spec_arrow, model, n_reps, seed, workers, keep_patients)
     try:
-        for chunk in map_chunks(_run_spec_arrow, model, n_reps, seed, workers, keep_patients):
+        for chunk in chunks:
             for name, table in chunk.tables.items():
                 writers.append(name, table)
             pending.append(chunk.sums)
@@ -140,6 +149,7 @@ def run_to_parquet(
                 on_chunk(chunk.n_reps)
         add_sums(sums, merge_sums(pending))
     finally:
+        chunks.close()  # on a failure or signal: stop the workers now, not at exit
         writers.close()
     return sums
 

@@ -282,7 +282,11 @@ def read_run(folder: Path, sweep_ok: bool = False) -> dict[str, Any]:
         raise ScenarioError(f"{path}: not valid JSON ({exc}); {RUN_HINT}") from exc
     if not isinstance(manifest, dict) or manifest.get("tool") != "sim":
         raise ScenarioError(f"{path}: not a manifest written by sim; {RUN_HINT}")
-    is_sweep = manifest.get("kind") == "sweep"
+    kind = manifest.get("kind", "run")
+    if kind not in ("run", "sweep"):
+        raise ScenarioError(f"{folder}: is a {kind} folder written by sim, not a run; "
+                            f"{RUN_HINT}")
+    is_sweep = kind == "sweep"
     if is_sweep and not sweep_ok:
         first = (manifest.get("points") or [{"name": "01_..."}])[0]["name"]
         raise ScenarioError(

@@ -719,13 +719,19 @@ def figure_png(figure: Figure, dpi: int = 110) -> bytes:
 
 
 def write_figures(panels: list[Panel], folder: Path) -> list[Path]:
-    """Write each panel as `<name>.png` into `folder` (created); return the paths."""
+    """Write each panel as `<name>.png` into `folder` (created), with a manifest.json that
+    tells a later `plot` the folder is its own; return the paths of the PNGs."""
+    import json
+
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for panel in panels:
         path = folder / f"{panel.name}.png"
         path.write_bytes(figure_png(panel.figure))
         paths.append(path)
+    manifest = {"tool": "sim", "kind": "plots", "files": [p.name for p in paths]}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
+                                          encoding="utf-8")
     return paths
 
 
@@ -741,16 +747,21 @@ def register(subparsers: Any) -> None:
     )
     plot.add_argument("folder", type=Path, help="a run or sweep folder")
     plot.add_argument("--out", type=Path, default=None,
-                      help="folder for the PNG files (default: FOLDER/plots; files replaced)")
+                      help="folder for the PNG files (default: FOLDER/plots); a plots "
+                           "folder sim wrote is replaced, any other folder is refused")
     plot.set_defaults(func=cmd_plot)
 
 
 def cmd_plot(args: Any) -> int:
+    from sim.engine.folders import output_folder
     from sim.engine.results import read_run
 
     manifest = read_run(args.folder, sweep_ok=True)
     is_sweep = manifest.get("kind") == "sweep"
-    panels = sweep_figures(args.folder) if is_sweep else run_figures(args.folder)
-    for path in write_figures(panels, args.out or args.folder / "plots"):
-        print(path)
+    out = args.out or args.folder / "plots"
+    with output_folder(out, True, needs_force=False, kinds=["plots"]) as staging:
+        panels = sweep_figures(args.folder) if is_sweep else run_figures(args.folder)
+        names = [path.name for path in write_figures(panels, staging)]
+    for name in names:
+        print(out / name)
     return 0

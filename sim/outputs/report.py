@@ -13,9 +13,7 @@ import base64
 import datetime as dt
 import html
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +93,7 @@ def section(title: str, *parts: str) -> str:
 
 def page_html(title: str, body: list[str]) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f'<meta name="generator" content="{GENERATOR}">'
             f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
 
@@ -302,17 +301,27 @@ def check_out_html(out: Path) -> None:
         raise ScenarioError(f"--out {out}: is a folder; give a file name ending in .html")
 
 
+GENERATOR = "sim report"  # in every report's <head>: how a later report knows the file
+
+
+def is_report(path: Path) -> bool:
+    """A report sim wrote: its generator tag, or (older reports) an HTML page named like the
+    default report inside a folder sim wrote."""
+    from sim.engine.folders import text_contains, written_by_sim
+
+    if text_contains(f'<meta name="generator" content="{GENERATOR}">')(path):
+        return True
+    return (path.name == "report.html" and written_by_sim(path.parent)
+            and text_contains("<!DOCTYPE html>", 64)(path))
+
+
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file beside `path`, so a failed write leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write via a staging folder beside `path`, so a failed write leaves no half file; an
+    existing file is replaced only if it is a report sim wrote."""
+    from sim.engine.folders import output_files
+
+    with output_files([path], True, [is_report], needs_force=False) as staging:
+        (staging / path.name).write_text(text, encoding="utf-8")
 
 
 # --- command line --------------------------------------------------------------------------
@@ -327,7 +336,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     report.add_argument("folder", type=Path, help="a run or sweep folder")
     report.add_argument("--out", type=Path, default=None, metavar="FILE.html",
-                        help="output file (default: FOLDER/report.html; replaced if present)")
+                        help="output file (default: FOLDER/report.html); a report sim wrote is "
+                             "replaced, any other file is refused")
     report.set_defaults(func=cmd_report)
 
 

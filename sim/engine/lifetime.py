@@ -1,0 +1,113 @@
+"""How long processes live: signals stop a run cleanly, workers never outlive their parent.
+
+- In the main process, SIGTERM, SIGHUP and SIGINT raise `Interrupted` (a BaseException, like
+  KeyboardInterrupt), so every ``with``/``finally`` on the way out runs: the worker pool is
+  stopped (`stop_workers`) and the staging folder removed (`sim.engine.folders`); the
+  command line then prints one line and exits with status 128 + the signal number.
+- A worker ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides), and
+  dies with its parent: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` on Linux, and a thread that
+  checks ``os.getppid()`` every second everywhere, so a ``kill -9`` of the parent leaves no
+  worker waiting forever on its pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT")
+                     if hasattr(signal, name))
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WATCHDOG_SECONDS = 1.0
+
+
+class Interrupted(BaseException):  # noqa: N818 (a stop, like KeyboardInterrupt)
+    """A stop signal arrived: unwind, clean up, exit with 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"stopped by {self.name}")
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
+_stopping = False
+
+
+def raise_interrupted(signum: int, frame: Any) -> None:
+    """Signal handler: the first stop signal raises; more while unwinding are ignored, so
+    that a second Ctrl-C cannot cut the clean-up short."""
+    global _stopping
+    if _stopping:
+        return
+    _stopping = True
+    raise Interrupted(signum)
+
+
+def install_stop_handlers() -> None:
+    """In the main thread of the main process: stop signals raise `Interrupted`."""
+    global _stopping
+    _stopping = False
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, raise_interrupted)
+
+
+def set_parent_death_signal() -> bool:
+    """Linux: have the kernel kill this process when its parent dies. False elsewhere."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def watch_parent(parent_pid: int, interval: float = WATCHDOG_SECONDS) -> None:
+    """A daemon thread that ends this process once its parent is gone (reparented)."""
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(interval)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def init_worker_process(parent_pid: int) -> None:
+    """Worker initializer: leave stop signals to the parent, die with the parent."""
+    if hasattr(signal, "SIGINT"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in STOP_SIGNALS:
+        if signum != signal.SIGINT:
+            signal.signal(signum, signal.SIG_DFL)
+    set_parent_death_signal()
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+    watch_parent(parent_pid)
+
+
+def stop_workers(pool: Any, timeout: float = 5.0) -> None:
+    """Stop a ProcessPoolExecutor now: cancel what is queued, kill the running workers."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
