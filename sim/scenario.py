@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -47,7 +48,60 @@ class Frozen(BaseModel):
     units of the JSON Schema (``python -m sim schema``) and of ``docs/scenario.md``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True,
+                              allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def refuse_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """`true` is not 1: a boolean where the field (or a row of it) is a number is an error
+        (pydantic would read it as 1 or 0). Non-finite numbers: ``allow_inf_nan=False``."""
+        if info.field_name is None:
+            return value
+        where = find_bool_for_number(value, cls.model_fields[info.field_name].annotation)
+        if where is not None:
+            at = f" (at {where})" if where else ""
+            raise ValueError(f"a boolean{at} where a number is expected: write the number, "
+                             "e.g. 1 (true and false are not numbers)")
+        return value
+
+
+def find_bool_for_number(value: Any, annotation: Any) -> str | None:
+    """Where in `value` a bool stands for a number of `annotation` ("" for the value itself,
+    "2" for row 2 of a table, "squamous" for a dict entry); None if nowhere."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return find_bool_for_number(value, typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        if bool in args:
+            return None
+        hits = [find_bool_for_number(value, a) for a in args if a is not type(None)]
+        return next((h for h in hits if h is not None), None)
+    if origin is Literal:
+        numbers = [a for a in typing.get_args(annotation) if isinstance(a, int | float)
+                   and not isinstance(a, bool)]
+        return "" if isinstance(value, bool) and numbers else None
+    if annotation in (int, float):
+        return "" if isinstance(value, bool) else None
+    if origin is tuple and isinstance(value, list | tuple):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        for i, item in enumerate(value):
+            arg = args[0] if len(args) == 1 else args[i] if i < len(args) else None
+            hit = find_bool_for_number(item, arg) if arg is not None else None
+            if hit is not None:
+                return ".".join(x for x in (str(i), hit) if x)
+        return None
+    if origin is dict and isinstance(value, dict):
+        arg = typing.get_args(annotation)[1]
+        for key, item in value.items():
+            hit = find_bool_for_number(item, arg)
+            if hit is not None:
+                return ".".join(x for x in (str(key), hit) if x)
+    return None
 
 
 # --- trial ---------------------------------------------------------------------------------
@@ -223,13 +277,15 @@ class Randomization(Frozen):
         unit = sum(self.ratio)
         for size in self.block_sizes:
             if size % unit:
-                raise ValueError(
+                raise field_error(
+                    ("block_sizes",), list(self.block_sizes),
                     f"block size {size} is not a multiple of ratio total {unit}: "
                     f"use multiples of {unit} (e.g. {2 * unit}, {3 * unit})"
                 )
         total = sum(self.strata.values())
         if abs(total - 1.0) > 1e-9:
-            raise ValueError(
+            raise field_error(
+                ("strata",), dict(self.strata),
                 f"stratum shares sum to {total:g}, not 1: rescale them (e.g. 0.45 and 0.55)"
             )
         return self
@@ -1023,8 +1079,18 @@ class Scenario(Frozen):
 # --- loading -------------------------------------------------------------------------------
 
 
+def shown_value(value: Any, limit: int = 80) -> str | None:
+    """The value as the message shows it; None for a whole block (a cross-field rule names
+    the fields itself: a dump of the block would bury it)."""
+    if isinstance(value, dict) or (isinstance(value, list | tuple) and value
+                                   and all(isinstance(v, dict) for v in value)):
+        return None
+    text = "<missing>" if value is _MISSING else repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + " ...]"
+
+
 def format_validation_error(error: ValidationError, data: Any) -> str:
-    """One line per problem: `path = value: rule (fix)`."""
+    """One line per problem: `path = value: rule (fix)` (`path: rule` for a block)."""
     lines = []
     for item in error.errors():
         path = ".".join(str(p) for p in item["loc"] if not str(p).startswith("function-"))
@@ -1034,10 +1100,12 @@ def format_validation_error(error: ValidationError, data: Any) -> str:
             rule = "unknown key (check the spelling against scenarios/nct07271602.yaml)"
         elif item["type"] == "missing":
             rule = "required field is missing (add it; see scenarios/nct07271602.yaml)"
-        shown = "<missing>" if value is _MISSING else repr(value)
+        shown = shown_value(value)
         fix = suggest_fix(item)
-        lines.append(f"{path or '<scenario>'} = {shown}: {rule}{fix}")
-    return "\n".join(lines)
+        where = path or "<scenario>"
+        lines.append(f"{where}: {rule}{fix}" if shown is None else
+                     f"{where} = {shown}: {rule}{fix}")
+    return "\n".join(dict.fromkeys(lines))
 
 
 _MISSING = object()
@@ -1061,6 +1129,8 @@ FIXES = {
     "tuple_type": "write a list, e.g. [4, 6]",
     "dict_type": "write a block of key: value lines",
     "time_parsing": "write a time as HH:MM",
+    "finite_number": "write a finite number, e.g. 0.6: .inf and .nan are not values a trial "
+                     "can have",
 }
 
 
@@ -1093,10 +1163,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
             f"--set {assignment!r}: must be PATH=VALUE (e.g. effect.hazard_ratio=0.79)"
         )
     path, raw = assignment.split("=", 1)
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"--set {assignment!r}: value is not valid YAML ({exc})") from exc
+    value = parse_yaml(raw, f"--set {assignment!r}: the value")
     keys = path.strip().split(".")
     node: Any = data
     for i, key in enumerate(keys):
@@ -1130,19 +1197,144 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         details = format_validation_error(exc, data)
-        raise ScenarioError(f"{source}: invalid scenario\n{details}") from exc
+        sep = " " if "\n" not in details else "\n"
+        raise ScenarioError(f"{source}: invalid scenario:{sep}{details}") from exc
 
 
-def load_yaml_file(path: str | Path, label: str) -> Any:
-    """`yaml.safe_load` of a file; a missing file or bad YAML is a ScenarioError that starts
-    with `label` (e.g. the path, or '--variants PATH')."""
-    path = Path(path)
+MAX_YAML_BYTES = 1_000_000  # a scenario is a few kB; a sweep's variants some tens of kB
+MAX_YAML_VALUES = 100_000  # values after anchors and aliases are expanded
+
+
+class ScenarioLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader`, stricter: a key given twice in one block is an error (the last one
+    would silently win), and so is a date that is not in the calendar (2026-02-30)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # unhashable: PyYAML says so below
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None,
+                    f"key {key!r} is given twice in one block (first on line "
+                    f"{first.line + 1}); the second would silently replace the first: keep one",
+                    key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_checked_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value} is not a calendar date ({exc}); write a real date "
+                "as YYYY-MM-DD, e.g. 2026-02-28", node.start_mark) from None
+
+
+ScenarioLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                               ScenarioLoader.construct_checked_timestamp)
+
+
+def expanded_size(node: yaml.Node, label: str) -> int:
+    """How many values `node` holds once every alias is expanded (memoized per node, so
+    linear in the file); a recursive alias is an error."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(item: yaml.Node) -> int:
+        key = id(item)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ScenarioError(f"{label}: line {item.start_mark.line + 1}: an alias refers to "
+                                "the block that contains it (a recursive structure); remove it")
+        active.add(key)
+        if isinstance(item, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in item.value)
+        elif isinstance(item, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in item.value)
+        else:
+            total = 1
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(node)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: `line L, column C: problem (context)`."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        context = f" ({exc.context})" if exc.context else ""
+        return f"{where}{exc.problem}{context}"
+    return str(exc).splitlines()[0]
+
+
+def parse_yaml(text: str, label: str) -> Any:
+    """`yaml.safe_load` with `ScenarioLoader`, and anchors/aliases that expand to more than
+    MAX_YAML_VALUES values refused; every failure is a ScenarioError starting with `label`."""
+    loader = ScenarioLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        values = expanded_size(node, label)
+        if values > MAX_YAML_VALUES:
+            raise ScenarioError(
+                f"{label}: anchors and aliases expand to {values:,} values, more than the "
+                f"{MAX_YAML_VALUES:,} a scenario may hold; write the blocks out instead of "
+                "nesting aliases"
+            )
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{label}: malformed YAML at {yaml_problem(exc)}; fix it there"
+                            ) from exc
+    except RecursionError:
+        raise ScenarioError(f"{label}: the YAML is nested too deeply; flatten it") from None
+    finally:
+        loader.dispose()
+
+
+def read_text_file(path: Path, label: str, limit: int = MAX_YAML_BYTES) -> str:
+    """A small UTF-8 text file (a BOM is fine); otherwise ScenarioError starting with
+    `label`: missing, too large (the bound is `limit` bytes), or not UTF-8 (line, column)."""
     if not path.is_file():
         raise ScenarioError(f"{label}: no such file (check the path)")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{label}: malformed YAML ({exc}); fix the syntax there") from exc
+        size = path.stat().st_size
+        if size > limit:
+            raise ScenarioError(f"{label}: {size:,} bytes, more than the {limit:,} a scenario "
+                                "file may have; is this the right file?")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{label}: cannot read it ({exc.strerror}); check the path and "
+                            "its permissions") from exc
+    if len(raw) > limit:
+        raise ScenarioError(f"{label}: more than the {limit:,} bytes a scenario file may have")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ScenarioError(
+            f"{label}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line}, column "
+            f"{column}; save the file as UTF-8"
+        ) from None
+
+
+def load_yaml_file(path: str | Path, label: str) -> Any:
+    """`parse_yaml` of a file; a missing, large, non-UTF-8 file or bad YAML is a
+    ScenarioError that starts with `label` (e.g. the path, or '--variants PATH')."""
+    path = Path(path)
+    return parse_yaml(read_text_file(path, label), label)
 
 
 def read_scenario_yaml(path: str | Path) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def test_sweep_writes_one_run_per_point_and_the_table(hr_sweep):
     assert [p["name"] for p in manifest["points"]] == names[:2]
     point = json.loads((hr_sweep / names[1] / "manifest.json").read_text())
     assert point["seed"] == 7 and point["overrides"] == ["effect.hazard_ratio=1.0"]
-    assert sorted(p.name for p in (hr_sweep / "plots").iterdir()) == [
+    assert sorted(p.name for p in (hr_sweep / "plots").glob("*.png")) == [
         "analysis_date.png", "power_curve.png", "power_tradeoff.png"]
 
 

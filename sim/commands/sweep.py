@@ -38,6 +38,7 @@ from sim.scenario import (
     apply_override,
     load_yaml_file,
     parse_scenario,
+    parse_yaml,
     read_scenario_yaml,
     scenario_to_dict,
 )
@@ -77,9 +78,9 @@ def parse_grid(text: str) -> tuple[str, list[Any]]:
             f"--grid {path}= : the list of values is empty: give at least one value ({example})"
         )
     try:
-        values = yaml.safe_load(f"[{raw}]")
-    except yaml.YAMLError as exc:
-        problem = str(exc).splitlines()[0]
+        values = parse_yaml(f"[{raw}]", f"--grid {path}={raw}")
+    except ScenarioError as exc:
+        problem = str(exc).removeprefix(f"--grid {path}={raw}: ")
         raise ScenarioError(
             f"--grid {path}={raw}: the values are not a comma-separated YAML list ({problem}); "
             f"write them as {path}=0.5,0.6 (lists in brackets: [4, 6],[4])"
