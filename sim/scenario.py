@@ -882,6 +882,16 @@ class Calendar(Frozen):
     makeup_working_days: tuple[dt.date, ...] = ()
     """Days open whatever their weekday (China's adjusted working weekends)."""
 
+    @field_validator("closed_weekdays")
+    @classmethod
+    def check_some_day_open(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) >= 7:
+            raise ValueError(
+                "every weekday is closed, so no visit could ever happen and the run would "
+                "never finish: leave at least one weekday open, e.g. [Sat, Sun]"
+            )
+        return value
+
     @field_validator("holidays")
     @classmethod
     def check_country(cls, value: str | None) -> str | None:
@@ -986,6 +996,17 @@ class Scenario(Frozen):
                     f"the study ({self.trial.start_date} to {self.trial.completion_date}): "
                     "activate the site between the start and the completion date"
                 )
+        lasting = [site.cap for site in self.enrollment.site_list(self.trial.start_date)
+                   if site.screening_rate[-1].months is None]
+        reach = sum(math.inf if cap is None else cap for cap in lasting)
+        if reach < self.trial.sample_size:
+            raise ValueError(
+                f"enrollment: no site screens for as long as it takes (every rate table ends, "
+                f"or the open-ended sites' caps add up to {reach:g} < trial.sample_size "
+                f"{self.trial.sample_size}), so some trials would never fill and the run "
+                "could not finish: make the last rate row of a site open-ended (drop its "
+                "months) or raise its cap"
+            )
         caps = [site.cap for site in self.enrollment.sites]
         if caps and None not in caps and sum(caps) < self.trial.sample_size:  # type: ignore[arg-type]
             raise ValueError(
@@ -1102,9 +1123,11 @@ def format_validation_error(error: ValidationError, data: Any) -> str:
             rule = "required field is missing (add it; see scenarios/nct07271602.yaml)"
         shown = shown_value(value)
         fix = suggest_fix(item)
-        where = path or "<scenario>"
-        lines.append(f"{where}: {rule}{fix}" if shown is None else
-                     f"{where} = {shown}: {rule}{fix}")
+        if not path:  # a rule across blocks: it names its fields itself
+            lines.append(f"{rule}{fix}")
+        else:
+            lines.append(f"{path}: {rule}{fix}" if shown is None else
+                         f"{path} = {shown}: {rule}{fix}")
     return "\n".join(dict.fromkeys(lines))
 
 

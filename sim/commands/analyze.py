@@ -44,14 +44,28 @@ class PatientData:
     strata_labels: tuple[str, ...]
 
 
+TABLE_HINT = "give a CSV or Parquet table with one row per patient"
+
+
 def read_table(path: Path) -> pd.DataFrame:
+    """The table, or ScenarioError: missing, empty, truncated, not CSV/Parquet, no rows."""
     if not path.is_file():
-        raise ScenarioError(f"{path}: no such file (give a CSV or Parquet table of patients)")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if path.suffix.lower() in (".csv", ".txt"):
-        return pd.read_csv(path)
-    raise ScenarioError(f"{path}: unknown table type {path.suffix!r} (use .csv or .parquet)")
+        raise ScenarioError(f"{path}: no such file ({TABLE_HINT})")
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv", ".txt"):
+        raise ScenarioError(f"{path}: unknown table type {path.suffix!r} (use .csv or .parquet)")
+    try:
+        frame = pd.read_parquet(path) if suffix in (".parquet", ".pq") else pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ScenarioError(f"{path}: the file is empty ({TABLE_HINT})") from None
+    except (ValueError, OSError, pd.errors.ParserError) as exc:  # ArrowInvalid, bad UTF-8
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
+        raise ScenarioError(f"{path}: not a readable {kind} table ({reason}); it may be "
+                            f"truncated or of another format ({TABLE_HINT})") from exc
+    if frame.empty:
+        raise ScenarioError(f"{path}: the table has no rows ({TABLE_HINT})")
+    return frame
 
 
 def rows_at_fault(mask: np.ndarray, index: pd.Index, limit: int = 8) -> str:
@@ -83,6 +97,17 @@ def check_time(values: pd.Series, column: str) -> np.ndarray:
             f"column {column!r}: times must be >= 0; rows "
             f"{rows_at_fault(negative, values.index)} are negative"
         )
+    infinite = ~np.isfinite(numeric.to_numpy(dtype=float))
+    if infinite.any():
+        raise ScenarioError(
+            f"column {column!r}: times must be finite; rows "
+            f"{rows_at_fault(infinite, values.index)} are infinite (give the censoring time)"
+        )
+    if len(numeric) and (numeric == 0).all():
+        raise ScenarioError(
+            f"column {column!r}: every time is 0, so nobody was followed; is this the time "
+            "column (name it with --time)?"
+        )
     return numeric.to_numpy(dtype=float)
 
 
@@ -101,8 +126,14 @@ def check_event(values: pd.Series, column: str) -> np.ndarray:
 
 def check_arm(values: pd.Series, column: str, control: str | None) -> tuple[np.ndarray, tuple]:
     labels = sorted(values.astype(str).unique())
+    if control is None and len(labels) == 2 and "control" not in labels:
+        raise ScenarioError(
+            f"column {column!r}: arms {labels}, neither is called 'control': say which is the "
+            f"control arm, e.g. --control {labels[0]} (it decides the direction of the "
+            "hazard ratio)"
+        )
     if control is None:
-        control = "control" if "control" in labels else labels[0] if labels else ""
+        control = "control"
     if len(labels) != 2 or control not in labels:
         raise ScenarioError(
             f"column {column!r}: needs exactly two arms with patients, one of them the control "
@@ -152,6 +183,11 @@ def patients_from_frame(
         frame = frame[frame["in_analysis"].astype(bool)]
     t = check_time(check_column(frame, "time", time), time)
     e = check_event(check_column(frame, "event", event), event)
+    if not e.any():
+        raise ScenarioError(
+            f"column {event!r}: no events in {len(e)} patients; log-rank and Cox need at "
+            "least one event (is this the event column? name it with --event)"
+        )
     a, arm_labels = check_arm(check_column(frame, "arm", arm), arm, control)
     s, strata_labels = (None, ())
     if strata:

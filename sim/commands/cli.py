@@ -202,7 +202,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_out_folder(args.out, args.force)
     from sim.commands.run import run_scenario
     from sim.engine.executors import default_workers
+    from sim.stats.design import design_warnings
 
+    before = design_warnings(scenario)
+    print_warnings(before)
     workers = args.workers or default_workers()
     with progress_bar(args.reps, args.quiet) as bar:
         outputs = run_scenario(
@@ -212,9 +215,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     print(format_summary(outputs.summary))
     print(closed_form_lines(scenario, outputs.summary))
+    print_warnings([w for w in outputs.warnings if w not in before])
     print(f"{args.reps} replicates in {outputs.wall_seconds:.1f} s with {workers} worker(s) "
           f"-> {args.out}", file=sys.stderr)
     return 0
+
+
+def print_warnings(found: Sequence[str], where: str = "") -> None:
+    """One line each on stderr; warnings never stop a run."""
+    for text in found:
+        print(f"warning: {where}{text}", file=sys.stderr)
 
 
 def progress_bar(total: int, quiet: bool):

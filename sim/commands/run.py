@@ -18,8 +18,9 @@ import pandas as pd
 from sim.engine.chunk import TrialModel
 from sim.engine.executors import run_to_parquet
 from sim.engine.folders import check_replaceable, check_target_path, output_folder
-from sim.engine.results import manifest, summarize, timeline, write_json
+from sim.engine.results import manifest, summarize, summary_warnings, timeline, write_json
 from sim.scenario import Scenario
+from sim.stats.design import design_warnings
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class RunOutputs:
     summary: pd.DataFrame
     timeline: pd.DataFrame
     wall_seconds: float
+    warnings: tuple[str, ...] = ()  # doubts about the design (also in the manifest)
 
 
 def check_out_folder(out: Path, force: bool) -> None:
@@ -59,11 +61,12 @@ def run_scenario(
         milestones = timeline(replicates, scenario)
         milestones.to_csv(staging / "timeline.csv", index=False)
         wall = time.perf_counter() - started
-        write_json(staging / "manifest.json", manifest(
-            scenario, scenario_path, list(overrides or []), seed, reps, workers,
-            keep_patients, wall,
-        ))
-    return RunOutputs(out, summary, milestones, wall)
+        doubts = (*design_warnings(scenario), *summary_warnings(summary, scenario))
+        record = manifest(scenario, scenario_path, list(overrides or []), seed, reps, workers,
+                          keep_patients, wall)
+        record["warnings"] = list(doubts)
+        write_json(staging / "manifest.json", record)
+    return RunOutputs(out, summary, milestones, wall, doubts)
 
 
 def per_trial_table(sums: pd.DataFrame, reps: int) -> pd.DataFrame:

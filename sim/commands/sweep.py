@@ -387,6 +387,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     variants = read_variants(args.variants) if args.variants is not None else []
     points = expand_points(base_data, grid, variants, str(args.scenario))
     check_out_folder(args.out, args.force)
+    from sim.commands.cli import print_warnings
+    from sim.stats.design import design_warnings
+
+    for point in points:
+        print_warnings(design_warnings(point.scenario), f"point {point.number} ({point.label}): ")
     workers = args.workers or default_workers()
     started = time.perf_counter()
     with progress_bar(len(points) * args.reps, args.quiet) as bar:

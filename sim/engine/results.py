@@ -189,6 +189,25 @@ def with_units(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.reindex(columns=[*SUMMARY_COLUMNS, *extra])
 
 
+FEW_TARGET_REACHED = 0.5  # below this share of replicates reaching the event target: warn
+
+
+def summary_warnings(summary: pd.DataFrame, scenario: Scenario) -> list[str]:
+    """Doubts a finished run raises, in one line each: the event target reached before the
+    calendar cut in few replicates."""
+    a = scenario.analysis
+    found = []
+    reached = summary.set_index("metric")["estimate"].get("p_target_reached")
+    if a.cut == "first" and reached is not None and pd.notna(reached) \
+            and reached < FEW_TARGET_REACHED:
+        found.append(
+            f"the event target {a.event_target} was reached before the calendar cut "
+            f"{a.cut_date} in only {reached:.0%} of replicates: most final analyses have "
+            "fewer events than planned"
+        )
+    return found
+
+
 def clinic_columns(replicates: pd.DataFrame) -> list[str]:
     """Per-replicate clinic figures from the SimPy model: per arm (suffix _control or
     _experimental) or trial-wide (prefix clinic_); summarized as means."""
@@ -278,7 +297,7 @@ def read_run(folder: Path, sweep_ok: bool = False) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(f"{folder}: not a run folder (no manifest.json); {RUN_HINT}") from None
-    except json.JSONDecodeError as exc:
+    except (ValueError, OSError) as exc:  # bad JSON, not UTF-8, unreadable
         raise ScenarioError(f"{path}: not valid JSON ({exc}); {RUN_HINT}") from exc
     if not isinstance(manifest, dict) or manifest.get("tool") != "sim":
         raise ScenarioError(f"{path}: not a manifest written by sim; {RUN_HINT}")
@@ -298,4 +317,74 @@ def read_run(folder: Path, sweep_ok: bool = False) -> dict[str, Any]:
     if missing:
         raise ScenarioError(f"{folder}: incomplete run folder (no {', '.join(missing)}); "
                             f"re-run it: {RUN_HINT}")
+    check_run_tables(folder, manifest)
     return manifest
+
+
+# The tables a run or sweep folder must hold, with the columns its readers use.
+RUN_TABLES = {
+    "summary.csv": ("metric", "estimate", "mc_se", "ci_low", "ci_high"),
+    "timeline.csv": ("milestone", "q50"),
+    "replicates.parquet": ("replicate", "final_analysis_date", "cut_reason"),
+}
+OPTIONAL_TABLES = {
+    "patients.parquet": ("replicate", "arm", "in_analysis", "pfs_days_at_cut",
+                         "pfs_event_at_cut"),
+    "resources.csv": ("item", "month"),
+    "supply.csv": ("item", "month"),
+}
+SWEEP_TABLES = {"sweep.csv": ("point", "name", "label")}
+MANIFEST_KEYS = {"run": ("scenario", "seed", "replicates"),
+                 "sweep": ("scenario", "seed", "replicates", "points")}
+
+
+def check_table(path: Path, columns: tuple[str, ...], hint: str = RUN_HINT) -> int:
+    """Raise ScenarioError unless `path` is a readable CSV or Parquet table with `columns`
+    and at least one row; return its row count. Parquet is checked from its footer only."""
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            meta = pq.read_metadata(path)
+            names, rows = meta.schema.to_arrow_schema().names, meta.num_rows
+        else:
+            frame = pd.read_csv(path)
+            names, rows = list(frame.columns), len(frame)
+    except pd.errors.EmptyDataError:
+        raise ScenarioError(f"{path}: the file is empty; re-run it ({hint})") from None
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ScenarioError(f"{path}: not a table sim can read ({reason}); it is damaged "
+                            f"or not sim's: re-run it ({hint})") from exc
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise ScenarioError(f"{path}: not a table sim wrote (no column {', '.join(missing)}); "
+                            f"re-run it ({hint})")
+    if rows == 0:
+        raise ScenarioError(f"{path}: the table has no rows; re-run it ({hint})")
+    return rows
+
+
+def check_run_tables(folder: Path, manifest: dict[str, Any]) -> None:
+    """The tables of a run (or sweep and its points) are there, readable and sim's."""
+    kind = manifest.get("kind", "run")
+    lacking = [k for k in MANIFEST_KEYS[kind] if k not in manifest]
+    if lacking:
+        raise ScenarioError(f"{folder / 'manifest.json'}: lacks {', '.join(lacking)}; it is "
+                            f"damaged or from another program: {RUN_HINT}")
+    if kind == "sweep":
+        for name, columns in SWEEP_TABLES.items():
+            check_table(folder / name, columns)
+        points = manifest["points"]
+        if not isinstance(points, list) or not all(isinstance(p, dict) and "name" in p
+                                                   and "label" in p for p in points):
+            raise ScenarioError(f"{folder / 'manifest.json'}: its points are damaged; "
+                                f"re-run the sweep ({RUN_HINT})")
+        for point in points:
+            read_run(folder / str(point["name"]))
+        return
+    for name, columns in RUN_TABLES.items():
+        check_table(folder / name, columns)
+    for name, columns in OPTIONAL_TABLES.items():
+        if (folder / name).exists():
+            check_table(folder / name, columns)

@@ -761,3 +761,35 @@ def scenario_events_table(scenario, months: np.ndarray | None = None) -> pd.Data
         scenario.effect.hazard_ratio, scenario.dropout.hazard_per_day * DAYS_PER_MONTH, p,
         scenario.trial.sample_size,
     )
+
+
+def design_warnings(scenario) -> list[str]:
+    """Where the design cannot meet its own goal, in one line each (a run still goes ahead):
+    Schoenfeld events for the target power above the sample size, fewer events expected
+    eventually than the event target, accrual expected to end after the completion date, a
+    calendar cut after the registered completion date."""
+    table = design_scenario(scenario).set_index("quantity")["value"]
+    trial, a = scenario.trial, scenario.analysis
+    found = []
+    needed = table.get("events_needed_schoenfeld")
+    if needed is not None and float(needed) > trial.sample_size:
+        found.append(
+            f"{a.target_power:.0%} power needs {float(needed):.0f} events (Schoenfeld), more "
+            f"than trial.sample_size {trial.sample_size}: the design cannot reach its target "
+            "power however long it runs"
+        )
+    eventually = float(table["events_expected_eventually"])
+    if a.event_target is not None and eventually < a.event_target:
+        found.append(
+            f"only {eventually:.1f} events are expected ever (Lachin-Foulkes) for the event "
+            f"target {a.event_target}: most trials would never reach it"
+        )
+    end = str(table["accrual_end_date"])
+    if end == "never" or end > trial.completion_date.isoformat():
+        found.append(f"accrual is expected to end {end}, after trial.completion_date "
+                     f"{trial.completion_date}")
+    if a.cut_date is not None and a.cut_date > trial.completion_date:
+        found.append(f"analysis.cut_date {a.cut_date} is after trial.completion_date "
+                     f"{trial.completion_date}: the final analysis would come after the "
+                     "registered completion")
+    return found
