@@ -59,13 +59,19 @@ def test_screen_failure_share(baseline, rng):
 
 
 def test_last_period_closed_table_that_runs_dry_is_an_error(baseline_data, rng):
+    import datetime as dt
+
     import pytest
 
+    from sim.scenario import ScenarioError
+
     closed_table = [{"months": 3, "per_month": 5}]
-    scenario = vary(baseline_data, **{"enrollment.sites.0.screening_rate": closed_table})
-    calendar = StudyCalendar.from_scenario(scenario)
-    with pytest.raises(ValueError, match="open-ended"):
-        enroll_patients(scenario.enrollment, 104, np.array([0.45, 0.55]), calendar, 5, rng)
+    with pytest.raises(ScenarioError, match="open-ended"):  # a scenario: refused before a run
+        vary(baseline_data, **{"enrollment.sites.0.screening_rate": closed_table})
+    enrollment = Enrollment(screening_rate=(RatePeriod(months=3, per_month=5),))
+    calendar = StudyCalendar(dt.date(2026, 1, 30), ())
+    with pytest.raises(ValueError, match="open-ended"):  # the enrollment step on its own
+        enroll_patients(enrollment, 104, np.array([0.45, 0.55]), calendar, 5, rng)
 
 
 def test_screening_days_constant_gives_same_day_randomization(rng):

@@ -211,7 +211,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         outputs = run_scenario(
             scenario, args.out, reps=args.reps, seed=args.seed, workers=workers,
             keep_patients=args.keep_patients, force=args.force,
-            scenario_path=str(args.scenario), overrides=args.overrides, on_chunk=bar.update,
+            scenario_path=str(args.scenario), overrides=args.overrides,
+            on_chunk=HugeRunWatch(bar, args.reps, args.out),
         )
     print(format_summary(outputs.summary))
     print(closed_form_lines(scenario, outputs.summary))
@@ -225,6 +226,55 @@ def print_warnings(found: Sequence[str], where: str = "") -> None:
     """One line each on stderr; warnings never stop a run."""
     for text in found:
         print(f"warning: {where}{text}", file=sys.stderr)
+
+
+HUGE_SECONDS = 600  # a run estimated to take longer than this says so
+HUGE_BYTES = 10**9  # ... or to write more than this
+SIZE_AFTER_REPS = 2000  # replicates done before the size estimate (Parquet row groups)
+ESTIMATE_AFTER_SECONDS = 2.0  # the time estimate once start-up is behind
+
+
+class HugeRunWatch:
+    """The progress bar's `update`, which also says once on stderr if the run, judged from
+    its first chunks, will take more than HUGE_SECONDS or write more than HUGE_BYTES."""
+
+    def __init__(self, bar, total: int, out: Path) -> None:
+        import time
+
+        self.bar, self.total, self.out = bar, total, out
+        self.done, self.started = 0, time.perf_counter()
+        self.timed = self.sized = False
+
+    def __call__(self, n: int) -> None:
+        import time
+
+        self.bar.update(n)
+        self.done += n
+        left = self.total - self.done
+        if left <= 0:
+            return
+        elapsed = time.perf_counter() - self.started
+        if not self.timed and elapsed > ESTIMATE_AFTER_SECONDS:
+            self.timed = True
+            seconds = elapsed / self.done * self.total
+            if seconds > HUGE_SECONDS:
+                self.say(f"this run will take about {seconds / 60:,.0f} minutes in all "
+                         f"(estimated from the first {self.done:,} replicates); the bar shows "
+                         "the time left, Ctrl-C stops it cleanly")
+        if not self.sized and self.done >= min(SIZE_AFTER_REPS, self.total):
+            from sim.engine.folders import folder_bytes, own_staging
+
+            written = sum(folder_bytes(f) for f in own_staging(self.out))
+            if written:
+                self.sized = True
+                size = written / self.done * self.total
+                if size > HUGE_BYTES:
+                    self.say(f"this run will write about {size / 1e9:,.1f} GB into "
+                             f"{self.out} (estimated from the first {self.done:,} replicates); "
+                             "lower --keep-patients or --reps to write less")
+
+    def say(self, text: str) -> None:
+        self.bar.write(f"note: {text}", file=sys.stderr)
 
 
 def progress_bar(total: int, quiet: bool):

@@ -375,7 +375,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.commands.cli import progress_bar
+    from sim.commands.cli import HugeRunWatch, progress_bar
     from sim.commands.run import check_out_folder
     from sim.engine.executors import default_workers
 
@@ -398,7 +398,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         table = run_sweep(
             points, base, args.out, reps=args.reps, seed=args.seed, workers=workers,
             grid=grid, variants=variants, keep_patients=args.keep_patients, force=args.force,
-            scenario_path=str(args.scenario), overrides=args.overrides, on_chunk=bar.update,
+            scenario_path=str(args.scenario), overrides=args.overrides,
+            on_chunk=HugeRunWatch(bar, len(points) * args.reps, args.out),
         )
     print(format_sweep(table))
     print(f"{len(points)} points x {args.reps} replicates in "

@@ -265,6 +265,28 @@ def make_staging(out: Path) -> Path:
     return staging
 
 
+def own_staging(out: Path) -> list[Path]:
+    """The staging folders of `out` this process is writing."""
+    found = []
+    for staging in out.parent.glob(f"{staging_prefix(out)}*"):
+        try:
+            owner = json.loads((staging / OWNER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(owner, dict) and owner.get("pid") == os.getpid():
+            found.append(staging)
+    return found
+
+
+def folder_bytes(folder: Path) -> int:
+    total = 0
+    for path in folder.rglob("*"):
+        with contextlib.suppress(OSError):
+            if path.is_file() and path.name != OWNER:
+                total += path.stat().st_size
+    return total
+
+
 def is_stale(staging: Path) -> bool:
     """True if the process that made this staging folder is gone (or, without an owner
     record, if the folder is older than LEGACY_GRACE_SECONDS)."""
