@@ -126,16 +126,11 @@ class Results:
         if folder.resolve() == self.folder.resolve():
             return folder
         check_out_folder(folder, force)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
-        try:
-            shutil.copytree(self.folder, staging, dirs_exist_ok=True)
-            from sim.commands.run import publish
+        from sim.engine.folders import OWNER, output_folder
 
-            publish(staging, folder)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        with output_folder(folder, force) as staging:
+            shutil.copytree(self.folder, staging, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(OWNER))
         return folder
 
 
@@ -170,9 +165,12 @@ def simulate(
 
 
 def check_count(name: str, value: Any, least: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ScenarioError(f"{name} = {value!r}: must be a whole number >= {least} "
-                            f"(e.g. {2000 if name == 'reps' else max(least, 1)})")
+    from sim.commands.cli import MAX_REPS, MAX_SEED
+
+    most = MAX_SEED if name == "seed" else MAX_REPS
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+        raise ScenarioError(f"{name} = {value!r}: must be a whole number from {least:,} to "
+                            f"{most:,} (e.g. {2000 if name == 'reps' else max(least, 1)})")
 
 
 def read_results(folder: str | Path) -> Results:
