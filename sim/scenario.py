@@ -469,6 +469,73 @@ class LocalControl(Frozen):
     """Times at which the local-control rate is estimated (Kaplan-Meier) [months]."""
 
 
+GradeTable = dict[Annotated[int, Field(ge=1, le=4)], Probability]
+
+
+class AdverseEvent(Frozen):
+    """One kind of treatment-related adverse event (CTCAE-like grades 1-4). After each cycle
+    of `phase` the patient has an event with probability `per_cycle` of the arm, and after
+    each Quad Shot course with probability `per_course`; its grade is drawn from `grades`
+    and its onset uniformly between the cycle (course end) and the next cycle. Its
+    consequences, each drawn with the probability of its grade, are the clinic's: `delay`
+    the next cycle by treatment.delay.days, `reduce` the dose level from the next cycle,
+    `discontinue` all treatment, `stop_rt` the remaining Quad Shot courses."""
+
+    name: str
+    """Category reported in the outputs, e.g. haematologic, immune-related, pneumonitis."""
+    per_cycle: PerArm = PerArm(control=0.0, experimental=0.0)
+    """Probability of an event after each cycle of `phase`, per arm [share per cycle]."""
+    phase: Literal["induction", "maintenance", "all"] = "all"
+    """Cycles at risk: induction (chemotherapy), maintenance or all."""
+    per_course: Probability = 0.0
+    """Probability of an event after each Quad Shot course [share per course]."""
+    grades: GradeTable
+    """Grade distribution of an event, {grade: probability}, summing to 1 [share]."""
+    delay: GradeTable = Field(default_factory=dict)
+    """Probability that an event of each grade delays the next cycle [share]."""
+    reduce: GradeTable = Field(default_factory=dict)
+    """Probability that an event of each grade lowers the dose level [share]."""
+    discontinue: GradeTable = Field(default_factory=dict)
+    """Probability that an event of each grade ends all treatment [share]."""
+    stop_rt: GradeTable = Field(default_factory=dict)
+    """Probability that an event of each grade ends Quad Shot RT [share]."""
+
+    @model_validator(mode="after")
+    def check_grades(self) -> AdverseEvent:
+        total = sum(self.grades.values())
+        if abs(total - 1.0) > 1e-9:
+            raise field_error(("grades",), dict(self.grades),
+                              f"grade probabilities sum to {total:g}, not 1: rescale them "
+                              "(e.g. {2: 0.5, 3: 0.4, 4: 0.1})")
+        return self
+
+
+class Safety(Frozen):
+    """Adverse events drive the clinic: every toxicity delay, dose reduction, discontinuation
+    and RT stop is the consequence of an event of `events` (one process); so with a safety
+    block treatment.delay.probability, treatment.dose_reduction.probability,
+    treatment.discontinuation_per_cycle and radiotherapy.pneumonitis must be 0. Without a
+    treatment block there are no cycles, hence no events."""
+
+    events: tuple[AdverseEvent, ...]
+    """The kinds of adverse events."""
+    watch: str | None = None
+    """Category whose count of patients is reported as P(at least k) (e.g. pneumonitis)."""
+    at_least: tuple[PositiveInt, ...] = (1, 2, 3, 5)
+    """The k of P(at least k patients with a `watch` event) [patients]."""
+
+    @model_validator(mode="after")
+    def check_events(self) -> Safety:
+        names = [e.name for e in self.events]
+        if not names:
+            raise ValueError("safety.events is empty: give at least one kind of event")
+        if len(set(names)) != len(names):
+            raise ValueError(f"event names repeat in {names}: give each its own name")
+        if self.watch is not None and self.watch not in names:
+            raise field_error(("watch",), self.watch, f"not an event name: use one of {names}")
+        return self
+
+
 # --- tumour assessments --------------------------------------------------------------------
 
 
@@ -973,6 +1040,9 @@ class Scenario(Frozen):
     """Tumour response at the scans; None: not simulated."""
     local_control: LocalControl | None = None
     """Local control of the irradiated lesion; None: not simulated."""
+    safety: Safety | None = None
+    """Adverse events that drive the clinic's toxicity; None: the treatment block's own
+    toxicity probabilities."""
 
     @model_validator(mode="after")
     def check_cross_fields(self) -> Scenario:
@@ -1020,8 +1090,26 @@ class Scenario(Frozen):
         self.check_secondary_endpoints()
         return self
 
+    def check_safety(self) -> None:
+        """With a safety block, toxicity comes only from its events (one process)."""
+        if self.safety is None or self.treatment is None:
+            return  # without a treatment block there are no cycles, so no events
+        legacy = {("treatment", "delay", "probability"): self.treatment.delay.probability,
+                  ("treatment", "dose_reduction", "probability"):
+                      self.treatment.dose_reduction.probability,
+                  ("treatment", "discontinuation_per_cycle"):
+                      self.treatment.discontinuation_per_cycle}
+        if self.radiotherapy is not None:
+            legacy[("radiotherapy", "pneumonitis")] = self.radiotherapy.pneumonitis
+        for loc, value in legacy.items():
+            if value:
+                raise field_error(loc, value, "must be 0 with a safety block: its adverse "
+                                  "events cause the delays, reductions, discontinuations and "
+                                  "RT stops (give them there)")
+
     def check_secondary_endpoints(self) -> None:
         """OS, response and local control must be possible under the PFS model."""
+        self.check_safety()
         os_block = self.overall_survival
         if os_block is not None and os_block.event_target is not None:
             if os_block.event_target > self.trial.sample_size:

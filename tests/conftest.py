@@ -51,6 +51,36 @@ def baseline(baseline_data) -> Scenario:
     return parse_scenario(baseline_data)
 
 
+# The clinic's own toxicity draws, as the baseline had them before its safety block (whose
+# adverse events now cause the delays, reductions, discontinuations and RT stops): the
+# clinic's mechanics and their pinned values are tested on this scenario.
+LEGACY_TOXICITY = {
+    "safety": None,
+    "treatment.delay.probability": 0.15,
+    "treatment.discontinuation_per_cycle": 0.018,
+    "treatment.dose_reduction.probability": 0.05,
+    "radiotherapy.pneumonitis": 0.05,
+}
+
+
+@pytest.fixture(scope="session")
+def legacy_data(baseline_data) -> dict[str, Any]:
+    data = copy.deepcopy(baseline_data)
+    data.pop("safety", None)
+    data["treatment"]["delay"]["probability"] = LEGACY_TOXICITY["treatment.delay.probability"]
+    data["treatment"]["discontinuation_per_cycle"] = LEGACY_TOXICITY[
+        "treatment.discontinuation_per_cycle"]
+    data["treatment"]["dose_reduction"]["probability"] = LEGACY_TOXICITY[
+        "treatment.dose_reduction.probability"]
+    data["radiotherapy"]["pneumonitis"] = LEGACY_TOXICITY["radiotherapy.pneumonitis"]
+    return data
+
+
+@pytest.fixture(scope="session")
+def legacy(legacy_data) -> Scenario:
+    return parse_scenario(legacy_data)
+
+
 @pytest.fixture(scope="session")
 def textbook(textbook_data) -> Scenario:
     return parse_scenario(textbook_data)

@@ -31,7 +31,9 @@ def synthetic_trial(seed: int = 20260130) -> dict:
 
 
 @pytest.fixture(scope="module")
-def baseline_results(baseline):
+def baseline_results(legacy):
+    # the clinic's own toxicity draws (tests/conftest.py LEGACY_TOXICITY): pins unchanged
+    baseline = legacy
     calendar = StudyCalendar.from_scenario(baseline)
     inputs = synthetic_trial()
     draws = draw_clinic(baseline, N_REPS, N, np.random.default_rng(1))

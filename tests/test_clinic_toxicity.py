@@ -80,11 +80,11 @@ def test_reduced_doses_reach_the_supply_table(baseline, calendar, rng):
     np.testing.assert_array_equal(vials, by_size)
 
 
-def test_share_of_reduced_induction_cycles(baseline_data, calendar):
+def test_share_of_reduced_induction_cycles(legacy_data, calendar):
     # Cycles 2-4 each start a lower level with probability 0.05 (baseline YAML); a patient
     # can drop at most 2 levels, so count the drops in cycles 2 and 3 only (level <= 1 before
     # them can always drop): a binomial share over 2 n cycles.
-    scenario = vary(baseline_data, **{"treatment.discontinuation_per_cycle": 0.0,
+    scenario = vary(legacy_data, **{"treatment.discontinuation_per_cycle": 0.0,
                                       "treatment.delay.probability": 0.0, **UNLIMITED})
     n = 3000
     draws = draw_clinic(scenario, 1, n, np.random.default_rng(5))
@@ -136,10 +136,10 @@ def test_bed10_of_three_full_courses(baseline, calendar):
     assert result.summary["rt_bed10_gy_experimental"] == pytest.approx(60.828)
 
 
-def test_pneumonitis_share_among_irradiated_patients(baseline_data, calendar):
+def test_pneumonitis_share_among_irradiated_patients(legacy_data, calendar):
     # Calibration "pneumonitis, ICI + SBRT": 5% of irradiated patients; without stops or
     # toxicity every experimental patient starts RT, so the share is binomial.
-    scenario = vary(baseline_data, **{"treatment.discontinuation_per_cycle": 0.0,
+    scenario = vary(legacy_data, **{"treatment.discontinuation_per_cycle": 0.0,
                                       **UNLIMITED})
     n = 4000
     draws = draw_clinic(scenario, 1, n, np.random.default_rng(8))

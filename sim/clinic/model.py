@@ -46,6 +46,15 @@ from sim.clinic.capacity import (
 from sim.clinic.dosing import DosePlan, plan_doses
 from sim.clinic.patients import Covariates, draw_covariates
 from sim.clinic.radiotherapy import CourseRules
+from sim.clinic.safety import (
+    AeDraws,
+    Consequences,
+    EventTable,
+    SafetyTables,
+    incidence,
+    plan_consequences,
+    realized_events,
+)
 from sim.clinic.treatment import (
     LATE_CAPACITY,
     LATE_CLOSURE,
@@ -210,6 +219,7 @@ class ClinicSetup:
     gives: np.ndarray  # (strata, 2, drugs) bool: drug given in induction / maintenance
     visit_minutes: np.ndarray  # (strata, 2) int
     reducible: np.ndarray  # (strata, 2) bool: a drug of the phase follows the dose level
+    safety: SafetyTables | None = None  # with a safety block: its events' tables
 
 
 _SETUPS: dict[tuple[int, int], tuple[Scenario, StudyCalendar, ClinicSetup]] = {}
@@ -268,6 +278,7 @@ def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
         gives=gives,
         visit_minutes=minutes,
         reducible=reducible,
+        safety=SafetyTables.from_scenario(scenario) if scenario.safety is not None else None,
     )
 
 
@@ -359,7 +370,7 @@ def simulate_clinic(
     scenario: Scenario, calendar: StudyCalendar, draws: ClinicDraws, rep: int,
     rand_day: np.ndarray, arm: np.ndarray, stop_day: np.ndarray, stop_reason: np.ndarray,
     horizon_day: float, keep_patients: bool = False, keep_log: bool = False,
-    stratum: np.ndarray | None = None,
+    stratum: np.ndarray | None = None, adverse_events: AeDraws | None = None,
 ) -> ClinicResult:
     """Run the treatment course of every patient of replicate `rep` (row `rep` of `draws`).
 
@@ -369,9 +380,12 @@ def simulate_clinic(
     index into scenario.randomization.strata, which picks the regimen (None: every patient
     in the first stratum). Nothing happens on or after clinic day floor(`horizon_day`)
     (inf: run until every course is over). A patient still on treatment then ends with
-    "horizon"; otherwise with the stop code, "toxicity" or "max_cycles". Raises ValueError
-    if the scenario has no treatment block, the arrays do not match the draws, or
-    `horizon_day` is NaN.
+    "horizon"; otherwise with the stop code, "toxicity" or "max_cycles". With a safety
+    block and `adverse_events` (`sim.clinic.safety.draw_adverse_events` for this
+    replicate; the engine always gives them), the consequences of the events replace the
+    draws' delays, reductions, toxicity and pneumonitis; without `adverse_events` the
+    draws' own are used (hand-made draws in tests). Raises ValueError if the scenario has
+    no treatment block, the arrays do not match the draws, or `horizon_day` is NaN.
     """
     setup = clinic_setup(scenario, calendar)
     rules = setup.rules
@@ -386,13 +400,22 @@ def simulate_clinic(
     strata = np.zeros(n, dtype=np.int64) if stratum is None else np.asarray(stratum)
     in_rt = arm == setup.rt_arm
     courses = np.where(in_rt, draws.rt_courses[rep], 0)
-    pneumonitis = (np.where(in_rt, draws.pneumonitis_course[rep], 0)
-                   if draws.pneumonitis_course is not None else np.zeros(n, np.int64))
+    plan = None
+    if setup.safety is not None and adverse_events is not None:
+        plan = plan_consequences(scenario, setup.safety, adverse_events, np.asarray(arm),
+                                 courses)
+        pneumonitis = np.where(in_rt, plan.stop_rt_course, 0)
+    else:
+        pneumonitis = (np.where(in_rt, draws.pneumonitis_course[rep], 0)
+                       if draws.pneumonitis_course is not None else np.zeros(n, np.int64))
     courses = np.where(pneumonitis > 0, np.minimum(pneumonitis, courses), courses)
     first_due = (rand_day + draws.cycle1_offset[rep]).tolist()
     delayed = draws.delayed[rep].tolist()
     reduced = (draws.reduced[rep].tolist() if draws.reduced is not None
                else [[False] * rules.max_cycles] * n)
+    toxicity = draws.toxicity_cycle[rep]
+    if plan is not None:
+        delayed, reduced, toxicity = plan.delayed, plan.reduced, plan.toxicity_cycle
     visit = [tuple(v) for v in setup.visit_minutes[strata].tolist()]
     reducible = [tuple(v) for v in setup.reducible[strata].tolist()]
     end = math.floor(horizon_day) if math.isfinite(horizon_day) else math.inf
@@ -409,7 +432,7 @@ def simulate_clinic(
                                   n_courses, pneu, minutes, red))
         for record, r, due, late, lower, toxic, n_courses, pneu, minutes, red in zip(
             records, rand_day.tolist(), first_due, delayed, reduced,
-            draws.toxicity_cycle[rep].tolist(), courses.tolist(), pneumonitis.tolist(),
+            toxicity.tolist(), courses.tolist(), pneumonitis.tolist(),
             visit, reducible, strict=True)
     ]
     for process, stop, reason in zip(processes, stops, reasons, strict=True):
@@ -424,6 +447,8 @@ def simulate_clinic(
         log.sort(key=itemgetter(0))  # stable: same-clock entries stay in event order
     tally = ReplicateTally(scenario, setup, draws, rep, records, arm, strata, courses,
                            pneumonitis, end)
+    if plan is not None:
+        tally.add_events(plan, adverse_events, np.asarray(stops, dtype=float))
     return ClinicResult(
         summary=tally.summary(),
         patients=tally.patient_frame() if keep_patients else None,
@@ -482,6 +507,25 @@ class ReplicateTally:
         self.rt_arm = self.arm[self.rt_patient]
         self.fraction_arm = self.arm[self.fraction_patient]
         self.completed = np.asarray([r.rt_courses_completed for r in records], dtype=np.int64)
+        self.events: EventTable | None = None
+
+    def add_events(self, plan: Consequences, ae: AeDraws, stop_day: np.ndarray) -> None:
+        """The adverse events that happened (`sim.clinic.safety.realized_events`)."""
+        n, k = len(self.records), self.setup.rules.max_cycles
+        cycle_days = np.full((n, k), np.nan)
+        cycle_days[self.cycle_patient, self.cycle_index] = self.cycle_day
+        c = ae.course.shape[1]
+        rt_starts = np.full((n, c), np.nan)
+        if len(self.rt_patient) and c:
+            counts = np.bincount(self.rt_patient, minlength=n)
+            first = np.cumsum(counts) - counts
+            index = np.arange(len(self.rt_patient)) - first[self.rt_patient]
+            inside = index < c
+            rt_starts[self.rt_patient[inside], index[inside]] = self.rt_start[inside]
+        rt = self.setup.rt_rules
+        self.events = realized_events(
+            plan, ae, cycle_days, rt_starts, stop_day, self.end, self.setup.rules.cycle_days,
+            rt.interval_days if rt is not None else 0, rt.days_per_course if rt else 1)
 
     # --- per arm ------------------------------------------------------------------------
 
@@ -528,6 +572,11 @@ class ReplicateTally:
         out = {f"{metric}_{arm}": float(per_arm[metric][a])
                for metric in METRICS for a, arm in enumerate(ARMS)}
         out.update(self.trial_figures())
+        if self.events is not None:
+            safety = self.scenario.safety
+            treated = np.bincount(self.cycle_patient, minlength=len(self.records)) > 0
+            out.update(incidence(self.events, self.setup.safety.names, self.arm, treated,
+                                 safety.watch, safety.at_least))
         return out
 
     # --- trial-wide -------------------------------------------------------------------------
@@ -634,6 +683,14 @@ class ReplicateTally:
             out["resources/infusion wait days"] = self.by_month(self.cycle_day, self.cycle_wait)
         if setup.linac_limit:
             out["resources/rt wait days"] = self.by_month(self.rt_start, self.rt_wait)
+        if self.events is not None:
+            ev = self.events
+            ev_arm = self.arm[ev.patient]
+            for a, arm in enumerate(ARMS):
+                mine = ev_arm == a
+                for j, name in enumerate(setup.safety.names):
+                    out[f"safety/{name} {arm}"] = self.by_month(ev.onset_day[mine & (ev.kind == j)])
+                out[f"safety/grade 3+ {arm}"] = self.by_month(ev.onset_day[mine & (ev.grade >= 3)])
         return out
 
     def deviations(self) -> pd.DataFrame:
@@ -687,4 +744,22 @@ class ReplicateTally:
             "rt_pneumonitis": (self.pneumonitis > 0) & (self.completed >= self.pneumonitis),
             "treatment_end": [r.end_reason for r in records],
         })
+        if self.events is not None:
+            frame.update(self.event_lists())
         return pd.DataFrame(frame)
+
+    def event_lists(self) -> dict[str, list]:
+        """Each patient's adverse events in onset order: kind, grade, onset day, source."""
+        ev, n = self.events, len(self.records)
+        order = np.lexsort((ev.onset_day, ev.patient))
+        names = np.asarray(self.setup.safety.names, dtype=object)
+        bounds = np.searchsorted(ev.patient[order], np.arange(n + 1))
+        out: dict[str, list] = {"ae_categories": [], "ae_grades": [], "ae_onset_days": [],
+                                "ae_sources": []}
+        for i in range(n):
+            sel = order[bounds[i]:bounds[i + 1]]
+            out["ae_categories"].append(names[ev.kind[sel]].tolist())
+            out["ae_grades"].append(ev.grade[sel].tolist())
+            out["ae_onset_days"].append(ev.onset_day[sel].tolist())
+            out["ae_sources"].append(ev.source[sel].tolist())
+        return out

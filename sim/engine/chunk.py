@@ -213,7 +213,7 @@ def simulate_chunk(
     replicates = pd.DataFrame(table)
     clinic = run_clinic(
         model, rng["clinic"], enrolled, arm, observed, days["final_analysis"], first_rep,
-        keep_patients,
+        keep_patients, rng["safety"],
     )
     if clinic.rows is not None:
         replicates = pd.concat([replicates, clinic.rows], axis=1)
@@ -258,12 +258,15 @@ class ClinicChunk:
     sums: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_patients):
-    """Per replicate SimPy model of the clinic, up to each replicate's final analysis."""
+def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_patients,
+               safety_rng=None):
+    """Per replicate SimPy model of the clinic, up to each replicate's final analysis; with
+    a safety block, each replicate's adverse events come from `safety_rng`, in turn."""
     sc = model.scenario
     if sc.treatment is None:
         return ClinicChunk()
     from sim.clinic.model import draw_clinic, simulate_clinic
+    from sim.clinic.safety import draw_adverse_events
 
     n_reps, n = arm.shape
     draws = draw_clinic(sc, n_reps, n, rng)
@@ -275,6 +278,8 @@ def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_pat
         result = simulate_clinic(
             sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r], reason[r],
             float(horizon[r]), keep_patients=keep, stratum=enrolled.stratum[r],
+            adverse_events=(draw_adverse_events(sc, n, safety_rng) if sc.safety is not None
+                            else None),
         )
         rows.append(result.summary)
         monthly.append(getattr(result, "monthly", None) or {})

@@ -43,7 +43,7 @@ KEY_METRICS = ("p_target_by_completion", "events_at_completion_mean", "power",
 SUMMARY_COLUMNS = ("metric", "unit", "estimate", "mc_se", "ci_low", "ci_high", "q05", "q95",
                    "meaning")
 
-QUANTILED = ("os_deaths", "ae_")  # count columns summarized with quantiles too
+QUANTILED = ("os_deaths", "ae_patients", "ae_events")  # counts: quantiles too
 PACKAGES = ("sim-trial", "numpy", "pandas", "scipy", "simpy", "pydantic", "pyarrow", "pyyaml",
             "holidays")
 
@@ -110,7 +110,8 @@ def endpoint_rows(replicates: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of the secondary endpoints (columns prefixed os_, orr_, dcr_, local_control_,
     ae_): a test's `*reject` becomes `*power` (a share), hazard ratios and KM medians are
     medians across replicates, counts and rates means; death and AE counts also get their
-    5/50/95% quantiles across replicates (`*_q05`, ...)."""
+    5/50/95% quantiles across replicates (`*_q05`, ...); `ae_at_least_<k>_<kind>` is the
+    share of replicates with at least k patients with such an event."""
     rows = []
     for col in replicates.columns:
         if not col.startswith(ENDPOINT_PREFIXES) or col.endswith(("_z", "_p_value", "_date")):
@@ -118,6 +119,8 @@ def endpoint_rows(replicates: pd.DataFrame) -> list[dict[str, Any]]:
         values = replicates[col].to_numpy(dtype=float)
         if col.endswith("reject"):
             rows.append(share_row(col.removesuffix("reject") + "power", values))
+        elif "_at_least_" in col:  # P(at least k patients with the event)
+            rows.append(share_row(col, values))
         elif col.endswith(("hazard_ratio", "_months")):
             rows.append(median_row(f"{col}_median", values))
         else:

@@ -1,0 +1,256 @@
+"""Safety: treatment-related adverse events, and the clinic's toxicity as their consequences.
+
+One process (`scenario.safety`): after each cycle k of a patient, each kind of event e
+(haematologic, immune-related, pneumonitis, ...) happens with the arm's per-cycle
+probability if cycle k is in the kind's phase, and after each Quad Shot course j with its
+per-course probability; its grade comes from the kind's grade table and, given the grade,
+each consequence with its probability: `delay` cycle k + 1 (by treatment.delay.days),
+`reduce` the dose level from cycle k + 1, `discontinue` all treatment after cycle k,
+`stop_rt` the courses after j (after a cycle event: the courses after those of cycles
+1 .. k). A course event acts on the cycle the course goes with (course
+j with cycle 1 + ceil((j - 1) interval / cycle_days): cycles 1, 2, 3 in the registry).
+So the delays, reductions, discontinuations and RT stops the clinic applies are exactly
+the consequences of the events (`plan_consequences`), not draws of their own.
+
+An event exists only if the patient had the cycle (the course completed) and its onset,
+uniform over the whole days from the cycle (the course's last day) to the next due cycle
+(the next course), comes before the patient's stop (progression seen, death, withdrawal)
+and the analysis horizon (`realized_events`). Uniforms are drawn for every patient, cycle
+and kind whatever the arm (common random numbers), one replicate at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.scenario import Scenario
+
+ACTIONS = ("delay", "reduce", "discontinue", "stop_rt")
+GRADES = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class AeDraws:
+    """Uniforms of one replicate of n patients, K = max_cycles cycles, C courses, E kinds:
+    (n, K, E) for cycles and (n, C, E) for courses; `*_action` have a last axis of
+    len(ACTIONS)."""
+
+    cycle: np.ndarray
+    cycle_grade: np.ndarray
+    cycle_onset: np.ndarray
+    cycle_action: np.ndarray
+    course: np.ndarray
+    course_grade: np.ndarray
+    course_onset: np.ndarray
+    course_action: np.ndarray
+
+
+def draw_adverse_events(scenario: Scenario, n: int, rng: np.random.Generator) -> AeDraws:
+    """The uniforms of one replicate (see `AeDraws`). Raises ValueError without a safety
+    or treatment block."""
+    if scenario.safety is None or scenario.treatment is None:
+        raise ValueError("adverse events need scenario.safety and scenario.treatment")
+    k = scenario.treatment.max_cycles
+    c = scenario.radiotherapy.courses if scenario.radiotherapy is not None else 0
+    e = len(scenario.safety.events)
+    cycle = rng.random((4, n, k, e))
+    cycle_action = rng.random((n, k, e, len(ACTIONS)))
+    course = rng.random((4, n, c, e))
+    course_action = rng.random((n, c, e, len(ACTIONS)))
+    return AeDraws(cycle[0], cycle[1], cycle[2], cycle_action, course[0], course[1],
+                   course[2], course_action)
+
+
+@dataclass(frozen=True)
+class SafetyTables:
+    """Per kind of event, arrays over (arm, phase) and grades, read by `plan_consequences`."""
+
+    names: tuple[str, ...]
+    per_cycle: np.ndarray  # (2 arms, 2 phases, E): probability after a cycle
+    per_course: np.ndarray  # (E,)
+    grade_cdf: np.ndarray  # (E, 4): P(grade <= g)
+    action_p: np.ndarray  # (E, 4 grades, len(ACTIONS))
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> SafetyTables:
+        safety = scenario.safety
+        assert safety is not None
+        events = safety.events
+        per_cycle = np.zeros((2, 2, len(events)))
+        for j, ev in enumerate(events):
+            phases = {"induction": (0,), "maintenance": (1,), "all": (0, 1)}[ev.phase]
+            for a, arm in enumerate(("control", "experimental")):
+                for phase in phases:
+                    per_cycle[a, phase, j] = getattr(ev.per_cycle, arm)
+        grades = np.asarray([[ev.grades.get(g, 0.0) for g in GRADES] for ev in events])
+        actions = np.asarray([[[getattr(ev, act).get(g, 0.0) for act in ACTIONS]
+                               for g in GRADES] for ev in events])
+        return cls(tuple(ev.name for ev in events), per_cycle,
+                   np.asarray([ev.per_course for ev in events]), np.cumsum(grades, axis=1),
+                   actions)
+
+
+@dataclass(frozen=True)
+class Consequences:
+    """What the events of one replicate do to its clinic, and the events themselves.
+
+    `delayed`, `reduced` (n, K) as `ClinicDraws.delayed` / `.reduced` rows; `toxicity_cycle`
+    (n,) the cycle after which treatment ends (K + 1: never); `stop_rt_course` (n,) the
+    course after which RT ends early (0: never, or not before the last planned course).
+    `cycle_event`, `cycle_grade`, `cycle_acts` (n, K, E[, actions]) and `course_*`
+    (n, C, E[, actions]): events as planned, before knowing which cycles happen."""
+
+    delayed: list
+    reduced: list
+    toxicity_cycle: np.ndarray
+    stop_rt_course: np.ndarray
+    cycle_event: np.ndarray
+    cycle_grade: np.ndarray
+    cycle_acts: np.ndarray
+    course_event: np.ndarray
+    course_grade: np.ndarray
+    course_acts: np.ndarray
+
+
+def course_cycle_index(course: int, interval_days: int, cycle_days: int) -> int:
+    """0-based index of the cycle that course `course` (1-based) goes with."""
+    return math.ceil((course - 1) * interval_days / cycle_days)
+
+
+def plan_consequences(scenario: Scenario, tables: SafetyTables, ae: AeDraws, arm: np.ndarray,
+                      planned_courses: np.ndarray) -> Consequences:
+    """Events, grades and consequences of one replicate (module docstring); `arm` (n,) 0/1,
+    `planned_courses` (n,) the Quad Shot courses each patient is to receive (0: none)."""
+    treatment = scenario.treatment
+    assert treatment is not None
+    n, k, _ = ae.cycle.shape
+    phase = (np.arange(k) >= treatment.induction_cycles).astype(np.int64)  # (K,)
+    p = tables.per_cycle[arm[:, None], phase[None, :]]  # (n, K, E)
+    cycle_event = ae.cycle < p
+    cycle_grade = 1 + (ae.cycle_grade[..., None] >= tables.grade_cdf).sum(-1).clip(0, 3)
+    action_p = tables.action_p[np.arange(len(tables.names)), cycle_grade - 1]  # (n,K,E,A)
+    cycle_acts = cycle_event[..., None] & (ae.cycle_action < action_p)
+
+    c = ae.course.shape[1]
+    course_event = (ae.course < tables.per_course) & (
+        np.arange(1, c + 1)[None, :, None] <= planned_courses[:, None, None])
+    course_grade = 1 + (ae.course_grade[..., None] >= tables.grade_cdf).sum(-1).clip(0, 3)
+    course_p = tables.action_p[np.arange(len(tables.names)), course_grade - 1]
+    course_acts = course_event[..., None] & (ae.course_action < course_p)
+
+    # what acts after cycle index i (0-based), from cycle and course events
+    after = cycle_acts.any(axis=2)  # (n, K, A)
+    rt = scenario.radiotherapy
+    if rt is not None and c:
+        for j in range(c):
+            i = min(course_cycle_index(j + 1, rt.course_interval_days, treatment.cycle_days),
+                    k - 1)
+            after[:, i, :3] |= course_acts[:, j].any(axis=1)[:, :3]
+    delayed = np.zeros((n, k), dtype=bool)
+    reduced = np.zeros((n, k), dtype=bool)
+    if treatment.delay.days > 0:
+        delayed[:, 1:] = after[:, :-1, 0]
+    reduced[:, 1:] = after[:, :-1, 1]
+    stops = after[:, :, 2]
+    toxicity = np.where(stops.any(axis=1), np.argmax(stops, axis=1) + 1, k + 1)
+    stop_rt = np.zeros(n, dtype=np.int64)
+    if rt is not None and c:
+        # RT ends after the first course with a stop_rt event, or after the courses given
+        # up to a cycle followed by one (the courses of cycles 1 .. k: k's own is given)
+        rt_stop = course_acts[..., 3].any(axis=2)  # (n, C)
+        by_course = np.where(rt_stop.any(axis=1), np.argmax(rt_stop, axis=1) + 1, c + 1)
+        of_cycle = np.asarray([course_cycle_index(j + 1, rt.course_interval_days,
+                                                  treatment.cycle_days) for j in range(c)])
+        done = (of_cycle[None, :] <= np.arange(k)[:, None]).sum(axis=1)  # (K,) courses given
+        cycle_stop = cycle_acts[..., 3].any(axis=2)  # (n, K)
+        by_cycle = np.where(cycle_stop.any(axis=1), done[np.argmax(cycle_stop, axis=1)], c + 1)
+        first = np.minimum(by_course, by_cycle)
+        stop_rt = np.where(first < planned_courses, first, 0)  # a stop that cuts RT short
+    return Consequences(delayed.tolist(), reduced.tolist(), toxicity.astype(np.int64),
+                        np.asarray(stop_rt, dtype=np.int64), cycle_event, cycle_grade,
+                        cycle_acts, course_event, course_grade, course_acts)
+
+
+@dataclass(frozen=True)
+class EventTable:
+    """The adverse events that happened in one replicate, one entry per event."""
+
+    patient: np.ndarray
+    kind: np.ndarray  # index into SafetyTables.names
+    grade: np.ndarray
+    onset_day: np.ndarray  # clinic day
+    source: np.ndarray  # "cycle k" or "course j"
+
+    def __len__(self) -> int:
+        return len(self.patient)
+
+
+def realized_events(plan: Consequences, ae: AeDraws, cycle_days: np.ndarray,
+                    rt_starts: np.ndarray, stop_day: np.ndarray, end: float,
+                    cycle_gap: int, course_gap: int, days_per_course: int) -> EventTable:
+    """The planned events whose cycle was given (course completed) and whose onset is before
+    the patient's stop day and the horizon. `cycle_days` (n, K) and `rt_starts` (n, C): clinic
+    day of each cycle given / completed course started (nan if none)."""
+    onset_cycle = cycle_days[..., None] + np.floor(ae.cycle_onset * cycle_gap)
+    onset_course = (rt_starts[..., None] + days_per_course - 1
+                    + np.floor(ae.course_onset * course_gap))
+    limit = np.minimum(stop_day, end)[:, None, None]
+    happen_cycle = plan.cycle_event & (onset_cycle < limit)  # nan onset compares False
+    happen_course = plan.course_event & (onset_course < limit)
+    pc, kc, ec = np.nonzero(happen_cycle)
+    pr, jr, er = np.nonzero(happen_course)
+    return EventTable(
+        patient=np.concatenate([pc, pr]),
+        kind=np.concatenate([ec, er]),
+        grade=np.concatenate([plan.cycle_grade[pc, kc, ec], plan.course_grade[pr, jr, er]]),
+        onset_day=np.concatenate([onset_cycle[pc, kc, ec], onset_course[pr, jr, er]]
+                                 ).astype(np.int64),
+        source=np.asarray([f"cycle {i + 1}" for i in kc] + [f"course {j + 1}" for j in jr],
+                          dtype=object),
+    )
+
+
+def incidence(events: EventTable, names: tuple[str, ...], arm: np.ndarray,
+              treated: np.ndarray, watch: str | None, at_least: tuple[int, ...]
+              ) -> dict[str, float]:
+    """Per arm: patients with an event (any grade, grade >= 3) of each kind and of any kind
+    (``ae_patients_<kind>_<any|grade3plus>_<arm>``), the same over the treated patients
+    (``ae_incidence_...``), events (``ae_events_<arm>``), the treated
+    (``ae_treated_<arm>``), and whether at least k patients had a `watch` event
+    (``ae_at_least_<k>_<watch>``)."""
+    n = len(arm)
+    out: dict[str, float] = {}
+    kinds = [*names, "all"]
+    flags = np.zeros((len(kinds), 2, n), dtype=bool)  # (kind, any/grade3plus, patient)
+    for j in range(len(names)):
+        mine = events.kind == j
+        flags[j, 0, events.patient[mine]] = True
+        flags[j, 1, events.patient[mine & (events.grade >= 3)]] = True
+    flags[-1] = flags[:-1].any(axis=0)
+    treated_n = [float((treated & (arm == a)).sum()) for a in (0, 1)]
+    for j, kind in enumerate(kinds):
+        label = metric_label(kind)
+        for g, grade in enumerate(("any", "grade3plus")):
+            for a, arm_name in enumerate(("control", "experimental")):
+                count = float((flags[j, g] & (arm == a)).sum())
+                out[f"ae_patients_{label}_{grade}_{arm_name}"] = count
+                out[f"ae_incidence_{label}_{grade}_{arm_name}"] = (
+                    count / treated_n[a] if treated_n[a] else math.nan)
+    for a, arm_name in enumerate(("control", "experimental")):
+        out[f"ae_events_{arm_name}"] = float((arm[events.patient] == a).sum())
+        out[f"ae_treated_{arm_name}"] = treated_n[a]
+    if watch is not None:
+        total = float(flags[names.index(watch), 0].sum())
+        for k in at_least:
+            out[f"ae_at_least_{k}_{metric_label(watch)}"] = float(total >= k)
+    return out
+
+
+def metric_label(text: str) -> str:
+    """A kind's name as part of a column name: lower case, non-alphanumerics as '_'."""
+    import re
+
+    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")

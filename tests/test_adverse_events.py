@@ -1,0 +1,150 @@
+"""Safety: adverse events and the clinic's toxicity as their consequences (one process).
+
+Unit tests on hand-made uniforms; a binomial check of incidence against the per-cycle
+probabilities; invariants of whole chunks (every AE before the patient's death and the
+analysis; no delay, reduction or discontinuation without an event).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.clinic.model import draw_clinic, simulate_clinic
+from sim.clinic.safety import AeDraws, SafetyTables, draw_adverse_events, plan_consequences
+from sim.conduct.calendar import StudyCalendar
+from sim.engine.chunk import TrialModel, simulate_chunk
+from sim.engine.results import summarize
+from sim.scenario import ScenarioError
+from tests.conftest import vary
+
+UNLIMITED = {"radiotherapy.linac": None, "treatment.chairs": None}
+MONDAY = 3  # day 3 of the baseline (2026-02-02) is a Monday
+
+
+def quiet_draws(scenario, n: int) -> AeDraws:
+    """Uniforms under which nothing happens (all 1 - eps), to be edited by hand."""
+    ae = draw_adverse_events(scenario, n, np.random.default_rng(0))
+    return AeDraws(*(np.full_like(x, 0.999999) for x in (
+        ae.cycle, ae.cycle_grade, ae.cycle_onset, ae.cycle_action, ae.course,
+        ae.course_grade, ae.course_onset, ae.course_action)))
+
+
+def test_an_event_delays_reduces_and_discontinues_the_next_cycles(baseline):
+    # Kind 0 (haematologic, induction) after cycle 2 with grade 4 (grade uniform 0.99):
+    # delay 1.0, reduce 1.0 at grade 4 -> cycle 3 delayed and reduced; kind 1
+    # (immune-related) after cycle 5 with grade 4 (discontinue 1.0, no delay at grade 4) ->
+    # treatment ends after cycle 5. Nothing else happens.
+    ae = quiet_draws(baseline, 1)
+    ae.cycle[0, 1, 0] = 0.0
+    ae.cycle_grade[0, 1, 0] = 0.99
+    ae.cycle_action[0, 1, 0, :] = 0.0
+    ae.cycle[0, 4, 1] = 0.0
+    ae.cycle_grade[0, 4, 1] = 0.99
+    ae.cycle_action[0, 4, 1, :] = 0.0
+    plan = plan_consequences(baseline, SafetyTables.from_scenario(baseline), ae,
+                             np.array([0]), np.array([0]))
+    assert [k + 1 for k, d in enumerate(plan.delayed[0]) if d] == [3]
+    assert [k + 1 for k, r in enumerate(plan.reduced[0]) if r] == [3]
+    assert plan.toxicity_cycle.tolist() == [5]
+    assert plan.cycle_grade[0, 1, 0] == 4
+
+
+def test_pneumonitis_after_course_1_ends_rt(baseline):
+    # Pneumonitis (kind 2) after course 1, grade 2 (uniform 0.5: P(grade <= 1) = 0.3,
+    # <= 2 = 0.75): stop_rt 1.0 -> RT ends after course 1 of 3; delay 1.0 at grade 2 ->
+    # cycle 2 (the cycle of course 1 is cycle 1) is delayed; no discontinuation (grade 2).
+    ae = quiet_draws(baseline, 1)
+    ae.course[0, 0, 2] = 0.0
+    ae.course_grade[0, 0, 2] = 0.5
+    ae.course_action[0, 0, 2, :] = 0.0
+    plan = plan_consequences(baseline, SafetyTables.from_scenario(baseline), ae,
+                             np.array([1]), np.array([3]))
+    assert plan.stop_rt_course.tolist() == [1]
+    assert plan.delayed[0][1] and sum(plan.delayed[0]) == 1
+    assert plan.toxicity_cycle.tolist() == [baseline.treatment.max_cycles + 1]
+
+
+def test_no_event_means_no_toxicity_at_all(baseline):
+    # One process: with every event probability 0 there is no delay, reduction,
+    # discontinuation or RT stop, whatever the clinic's other draws.
+    calendar = StudyCalendar.from_scenario(baseline)
+    ae = quiet_draws(baseline, 4)
+    draws = draw_clinic(baseline, 1, 4, np.random.default_rng(3))
+    result = simulate_clinic(baseline, calendar, draws, 0, np.full(4, MONDAY),
+                             np.array([0, 1, 0, 1]), np.full(4, np.inf), np.full(4, "none"),
+                             2000.0, stratum=np.array([0, 1, 0, 1]), adverse_events=ae,
+                             keep_patients=True)
+    s = result.summary
+    for metric in ("cycles_delayed", "dose_reductions", "toxicity_discontinuations",
+                   "rt_pneumonitis"):
+        assert s[f"{metric}_control"] == s[f"{metric}_experimental"] == 0, metric
+    assert s["ae_events_control"] == s["ae_events_experimental"] == 0
+    assert result.patients["ae_grades"].map(len).sum() == 0
+
+
+def test_incidence_matches_the_per_cycle_probabilities(baseline_data):
+    # Control patients who never stop get 4 induction cycles: haematologic events (0.22
+    # per induction cycle, baseline YAML) reach 1 - 0.78^4 of them; discontinuations
+    # (immune-related, pneumonitis, other) only shorten maintenance, never induction.
+    # Binomial tolerance: 4 SE over n patients.
+    scenario = vary(baseline_data, **UNLIMITED)
+    n = 1500
+    calendar = StudyCalendar.from_scenario(scenario)
+    draws = draw_clinic(scenario, 1, n, np.random.default_rng(11))
+    ae = draw_adverse_events(scenario, n, np.random.default_rng(12))
+    result = simulate_clinic(scenario, calendar, draws, 0, np.full(n, MONDAY),
+                             np.zeros(n, np.int64), np.full(n, np.inf), np.full(n, "none"),
+                             MONDAY + 120.0, adverse_events=ae)
+    p = 1 - 0.78**4
+    share = result.summary["ae_incidence_haematologic_any_control"]
+    assert abs(share - p) < 4 * math.sqrt(p * (1 - p) / n)
+
+
+def test_safety_and_the_clinic_toxicity_draws_exclude_each_other(baseline_data):
+    with pytest.raises(ScenarioError, match="treatment.delay.probability"):
+        vary(baseline_data, **{"treatment.delay.probability": 0.15})
+
+
+def test_safety_summary_rows(baseline_data):
+    scenario = vary(baseline_data, **UNLIMITED)
+    reps = simulate_chunk(TrialModel.from_scenario(scenario), 2, 0, 0, 6).replicates
+    summary = summarize(reps, scenario).set_index("metric")
+    for name in ("ae_incidence_all_grade3plus_control_mean",
+                 "ae_patients_pneumonitis_any_experimental_q05",
+                 "ae_patients_pneumonitis_any_experimental_q95",
+                 "ae_at_least_2_pneumonitis", "ae_events_experimental_mean"):
+        assert name in summary.index, name
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), hr=st.floats(0.4, 1.3),
+       cut=st.sampled_from(["2026-12-31", "2027-09-30", "2029-12-31"]))
+def test_every_adverse_event_comes_before_death_and_the_analysis(baseline_data, seed, hr,
+                                                                 cut):
+    scenario = vary(baseline_data, **UNLIMITED, **{
+        "effect.hazard_ratio": hr, "analysis.cut_date": cut, "trial.sample_size": 40,
+        "analysis.event_target": 30})
+    result = simulate_chunk(TrialModel.from_scenario(scenario), seed, 0, 0, 2,
+                            keep_patients=2)
+    pts = result.patients
+    start = np.datetime64(scenario.trial.start_date, "D")
+    for _, p in pts.iterrows():
+        onsets = start + np.asarray(p["ae_onset_days"], dtype=np.int64).astype("timedelta64[D]")
+        if not len(onsets):
+            continue
+        assert (onsets < p["data_cut_date"] + np.timedelta64(1, "D")).all()
+        if p["death_date"] is not None and not np.isnat(np.datetime64(p["death_date"])):
+            assert (onsets <= np.datetime64(p["death_date"], "D")).all()
+        assert (onsets >= np.datetime64(p["randomization_date"], "D")).all()
+        # an event after a cycle follows a cycle that was given
+        cycles = [int(s.split()[1]) for s in p["ae_sources"] if s.startswith("cycle")]
+        assert max(cycles, default=0) <= len(p["cycle_days"])
+    # every toxicity discontinuation, delay and reduction has an event behind it
+    reps = result.replicates
+    for arm in ("control", "experimental"):
+        assert (reps[f"toxicity_discontinuations_{arm}"] <= reps[f"ae_events_{arm}"]).all()
