@@ -304,7 +304,8 @@ COMMANDS = {"validate": cmd_validate, "run": cmd_run, "design": cmd_design}
 # Modules that add their own subcommand with `register(subparsers)` and set `func`.
 PLUGIN_MODULES = {"analyze": "sim.commands.analyze", "sweep": "sim.commands.sweep",
                   "compare": "sim.commands.compare", "plot": "sim.outputs.plots",
-                  "report": "sim.outputs.report", "schema": "sim.commands.schema"}
+                  "report": "sim.outputs.report", "schema": "sim.commands.schema",
+                  "forecast": "sim.commands.forecast", "export-observed": "sim.commands.forecast"}
 
 
 EXIT_SOFTWARE = 70  # sysexits.h EX_SOFTWARE: a bug of sim, not of the input

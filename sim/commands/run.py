@@ -43,9 +43,12 @@ def run_scenario(
     scenario: Scenario, out: Path, *, reps: int, seed: int, workers: int,
     keep_patients: int = 0, force: bool = False, scenario_path: str = "",
     overrides: list[str] | None = None, on_chunk: Callable[[int], None] | None = None,
+    model: TrialModel | None = None, before_publish: Callable[[Path], None] | None = None,
 ) -> RunOutputs:
+    """`model` replaces the scenario's own (a forecast passes one with a history);
+    `before_publish(staging)` adds files to the run before it is moved into place."""
     check_out_folder(out, force)
-    model = TrialModel.from_scenario(scenario)
+    model = model or TrialModel.from_scenario(scenario)
     with output_folder(out, force) as staging:
         started = time.perf_counter()
         sums = run_to_parquet(model, reps, seed, workers, staging, keep_patients,
@@ -66,6 +69,8 @@ def run_scenario(
                           keep_patients, wall)
         record["warnings"] = list(doubts)
         write_json(staging / "manifest.json", record)
+        if before_publish is not None:
+            before_publish(staging)
     return RunOutputs(out, summary, milestones, wall, doubts)
 
 

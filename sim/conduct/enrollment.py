@@ -99,13 +99,17 @@ def failure_reasons(enrollment: Enrollment) -> list[str]:
 
 def draw_site_arrivals(
     sites: tuple[Site, ...], start_day: np.ndarray, heterogeneity: float | None,
-    n_reps: int, n_screens: int, rng: np.random.Generator,
+    n_reps: int, n_screens: int, rng: np.random.Generator, frailty: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Arrival clock days (R, S * M) of M screenings per site, and each one's site index."""
-    frailty = (
-        rng.gamma(heterogeneity, 1.0 / heterogeneity, (n_reps, len(sites)))
-        if heterogeneity is not None else np.ones((n_reps, len(sites)))
-    )
+    """Arrival clock days (R, S * M) of M screenings per site, and each one's site index.
+
+    `frailty` (R, S), when given, multiplies each site's rate instead of a draw from
+    `heterogeneity` (the forecast passes posterior draws of the site rates)."""
+    if frailty is None:
+        frailty = (
+            rng.gamma(heterogeneity, 1.0 / heterogeneity, (n_reps, len(sites)))
+            if heterogeneity is not None else np.ones((n_reps, len(sites)))
+        )
     columns = []
     for s, site in enumerate(sites):
         levels = np.cumsum(rng.standard_exponential((n_reps, n_screens)), axis=1)
@@ -119,10 +123,11 @@ def draw_site_arrivals(
 def draw_screenings(
     enrollment: Enrollment, sites: tuple[Site, ...], start_day: np.ndarray, n_reps: int,
     n_screens: int, stratum_p: np.ndarray, rng: np.random.Generator,
+    frailty: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Bulk draws for `n_screens` screenings per site of each replicate, in arrival order."""
     arrival, site = draw_site_arrivals(
-        sites, start_day, enrollment.site_heterogeneity, n_reps, n_screens, rng
+        sites, start_day, enrollment.site_heterogeneity, n_reps, n_screens, rng, frailty
     )
     shape = arrival.shape
     days = rng.integers(enrollment.screening_days.min, enrollment.screening_days.max + 1, shape)
@@ -167,9 +172,37 @@ def enroll_patients(
     )
 
 
+def enroll_remaining(
+    enrollment: Enrollment, sites: tuple[Site, ...], start_day: np.ndarray,
+    frailty: np.ndarray, n_remaining: int, after_day: int, stratum_p: np.ndarray,
+    calendar: StudyCalendar, rng: np.random.Generator,
+) -> EnrolledPatients:
+    """The last `n_remaining` patients of a trial under way (the forecast).
+
+    `sites` carry the rate tables from each site's `start_day` on (clock days, possibly
+    before `after_day`, so that screenings already under way are drawn), and `frailty`
+    (R, S) multiplies their rates. Only randomizations after clinic day `after_day` are
+    new (earlier ones are in the data), and only screenings started after it are counted.
+    """
+    n_reps = frailty.shape[0]
+    n_screens = expected_screens_needed(enrollment, n_remaining)
+    for _ in range(MAX_TOP_UPS):
+        draws = draw_screenings(enrollment, sites, start_day, n_reps, n_screens, stratum_p,
+                                rng, frailty)
+        enrolled = randomize_screened(draws, enrollment, sites, n_remaining, calendar,
+                                      after_day)
+        if enrolled is not None:
+            return enrolled
+        n_screens *= 2
+    raise ValueError(
+        "enrollment: the sites cannot randomize the remaining patients (rate tables that "
+        "end, or caps reached); make each site's last rate row open-ended or raise the caps"
+    )
+
+
 def randomize_screened(
     draws: dict[str, np.ndarray], enrollment: Enrollment, sites: tuple[Site, ...],
-    sample_size: int, calendar: StudyCalendar,
+    sample_size: int, calendar: StudyCalendar, after_day: float = -np.inf,
 ) -> EnrolledPatients | None:
     arrival = draws["arrival"]
     finite = np.isfinite(arrival)
@@ -182,7 +215,7 @@ def randomize_screened(
             calendar,
         )
     rand_day = calendar.next_open_day(screen_day + draws["days"])
-    eligible = (draws["reason"] == PASSED) & finite
+    eligible = (draws["reason"] == PASSED) & finite & (rand_day > after_day)
     # Randomization order: by randomization day, then by screening order (stable sort).
     # A stable sort on a 16-bit key is a radix sort: fast, and ties keep screening order.
     key = np.where(eligible, np.minimum(rand_day, SORT_KEY_MAX - 1), SORT_KEY_MAX)
@@ -212,6 +245,7 @@ def randomize_screened(
         screened = finite & (screen_day <= np.take_along_axis(site_close, draws["site"], axis=1))
     else:
         screened = finite & (screen_day <= close_day[:, None])
+    screened &= screen_day > after_day
     failed = screened & (draws["reason"] != PASSED)
     wait = np.where(screened, screen_day - first_open, 0)
     return EnrolledPatients(

@@ -14,6 +14,7 @@ share their enrollment and randomization draws (common random numbers).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,6 +77,9 @@ class TrialModel:
     sites: tuple
     month_starts: np.ndarray  # clock day each calendar month starts (first: the start day)
     month_labels: tuple[str, ...]  # YYYY-MM of each month of the horizon
+    # A trial under way (sim.engine.history.TrialHistory): replicates continue its observed
+    # patients from the as-of day instead of starting from the first screening.
+    history: Any = None
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> TrialModel:
@@ -169,13 +173,21 @@ def simulate_chunk(
     sc = model.scenario
     rng = chunk_streams(seed, chunk)
     n = sc.trial.sample_size
-    enrolled = enroll_patients(
-        sc.enrollment, n, model.stratum_p, model.calendar, n_reps, rng["enrollment"]
-    )
-    arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
-    latent = draw_latent_outcomes(sc, arm, rng["outcomes"])
-    history, latent = draw_history(sc, arm, latent, model.schedule, rng["survival"])
-    observed = observe_outcomes(latent, model.schedule)
+    if model.history is None:
+        enrolled = enroll_patients(
+            sc.enrollment, n, model.stratum_p, model.calendar, n_reps, rng["enrollment"]
+        )
+        arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
+        latent = draw_latent_outcomes(sc, arm, rng["outcomes"])
+        history, latent = draw_history(sc, arm, latent, model.schedule, rng["survival"])
+        observed = observe_outcomes(latent, model.schedule)
+    else:
+        from sim.engine.history import continue_trial
+
+        # A forecast continues PFS and dropout from the trial's data; the --observed table
+        # has no survival after progression, so there is no illness-death history (no OS).
+        enrolled, arm, latent, observed = continue_trial(model, model.history, n_reps, rng)
+        history = None
     cut = cut_at_analysis(sc.analysis, enrolled.rand_day, observed, model.schedule,
                           model.date_cut_day)
     stats = analyze_cut(model, cut, arm, enrolled.stratum)
@@ -217,6 +229,10 @@ def simulate_chunk(
     )
     if clinic.rows is not None:
         replicates = pd.concat([replicates, clinic.rows], axis=1)
+    if model.history is not None:  # a forecast tabulates the months from the as-of date on
+        from sim.engine.history import months_from
+
+        clinic.monthly = months_from(clinic.monthly, model.calendar, model.history.as_of_day)
     patient_frames = clinic.patients
     patients = None
     n_keep = max(0, min(keep_patients - first_rep, n_reps))

@@ -1,0 +1,311 @@
+"""``python -m sim forecast`` and ``python -m sim export-observed``: forecast a trial under way.
+
+``forecast SCENARIO --observed FILE --as-of DATE`` fits the scenario's rates to the trial's own
+data (`sim.engine.history`), runs the rest of the trial from the as-of date with the conduct
+and clinic model, and writes a run folder (summary, timeline, supply, resources, replicates)
+plus:
+
+- ``fit.csv``: prior, observed and posterior of every rate;
+- ``forecast.csv``: each milestone's median and 80% / 90% prediction intervals, beside the
+  plan's (the same scenario, seed and replicates without data, in ``plan/``);
+- ``comparison.csv``: the summary metrics of the forecast and the plan side by side;
+- ``observed.csv``: the data used, as checked; ``forecast.png``: observed counts to the
+  as-of date, then the forecast fan and the completion date.
+
+``export-observed RUN --replicate K --as-of DATE`` writes the ``--observed`` table of a
+simulated trial (replicate K of RUN/patients.parquet) as it stood on that date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.scenario import Scenario, ScenarioError, load_scenario
+
+PI_LEVELS = (0.80, 0.90)
+FORECAST_MILESTONES = ("randomized_100pct", "target_events", "data_cut", "final_analysis")
+COMPARED = ("power", "p_analysis_by_completion", "p_target_reached", "events_at_analysis_mean",
+            "lpi_months_median", "target_events_months_median", "analysis_months_median",
+            "n_screened_mean", "withdrawals_mean")
+
+
+def date_arg(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: write YYYY-MM-DD") from None
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. 3)") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 0 (e.g. 3)")
+    return value
+
+
+def register(sub) -> None:
+    from sim.commands.cli import add_montecarlo_args, add_scenario_args, non_negative_int
+    from sim.engine.history import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS
+
+    if "forecast" in sub.choices:  # one module, two commands: registered once
+        return
+    parser = sub.add_parser("forecast", help="forecast the rest of a trial from its own data")
+    add_scenario_args(parser)
+    parser.add_argument("--observed", type=Path, required=True,
+                        help="one row per randomized patient (CSV or Parquet)")
+    parser.add_argument("--as-of", type=date_arg, required=True, dest="as_of",
+                        help="date the data are current to (YYYY-MM-DD)")
+    parser.add_argument("--screening", type=Path, default=None,
+                        help="screened and failed counts by site and month (CSV or Parquet)")
+    parser.add_argument("--prior-months", type=non_negative_float, default=DEFAULT_PRIOR_MONTHS,
+                        help="weight of the planned site rates, in months of a site's "
+                             f"full-speed accrual ({DEFAULT_PRIOR_MONTHS:g})")
+    parser.add_argument("--prior-events", type=non_negative_float, default=DEFAULT_PRIOR_EVENTS,
+                        help="weight of the planned PFS and dropout hazards, in events "
+                             f"({DEFAULT_PRIOR_EVENTS:g})")
+    add_montecarlo_args(parser)
+    parser.set_defaults(func=cmd_forecast, keep_patients=0)  # no patients unless asked
+
+    export = sub.add_parser("export-observed",
+                            help="write an --observed table from a simulated trial")
+    export.add_argument("run", type=Path, help="run folder with patients.parquet")
+    export.add_argument("--replicate", type=non_negative_int, default=0,
+                        help="replicate of patients.parquet (0)")
+    export.add_argument("--as-of", type=date_arg, required=True, dest="as_of",
+                        help="date the table is current to (YYYY-MM-DD)")
+    export.add_argument("--out", type=Path, default=None,
+                        help="CSV or Parquet file (default observed-<as-of>.csv)")
+    export.add_argument("--blinded", action="store_true", help="leave the arm column empty")
+    export.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    export.set_defaults(func=cmd_export_observed)
+
+
+# --- forecast ------------------------------------------------------------------------------
+
+
+def check_as_of(scenario: Scenario, as_of: dt.date) -> None:
+    from sim.conduct.calendar import CALENDAR_YEARS
+
+    start = scenario.trial.start_date
+    if as_of < start:
+        raise ScenarioError(f"--as-of {as_of}: before trial.start_date {start}; give a date "
+                            "on or after the start")
+    if (as_of - start).days > CALENDAR_YEARS * 365:
+        raise ScenarioError(f"--as-of {as_of}: more than {CALENDAR_YEARS} years after the "
+                            "start: beyond the study calendar")
+
+
+def build_forecast_model(scenario: Scenario, observed_path: Path, as_of: dt.date,
+                         screening_path: Path | None = None,
+                         prior_months: float = 3.0, prior_events: float = 3.0):
+    """The TrialModel of a forecast: the scenario's, with the fitted history."""
+    from sim.conduct.history import read_observed, read_screening
+    from sim.engine.chunk import TrialModel
+    from sim.engine.history import fit_history
+
+    check_as_of(scenario, as_of)
+    observed = read_observed(observed_path, scenario, as_of)
+    screening = (read_screening(screening_path, scenario, as_of)
+                 if screening_path is not None else None)
+    model = TrialModel.from_scenario(scenario)
+    history = fit_history(scenario, model.calendar, model.schedule, observed, prior_months,
+                          prior_events, screening)
+    return dataclasses.replace(model, history=history)
+
+
+def prediction_intervals(dates: pd.Series, start: dt.date) -> dict:
+    """Median and 80% / 90% prediction intervals of a date column (NaT: never, later)."""
+    values = dates.to_numpy("datetime64[D]")
+    days = np.where(np.isnat(values), np.inf,
+                    (values - np.datetime64(start, "D")).astype("timedelta64[D]").astype(float))
+    out = {}
+    probs = {"median": 0.5}
+    for level in PI_LEVELS:
+        tail = round((1 - level) / 2 * 100)
+        probs[f"pi{round(level * 100)}_low"] = tail / 100
+        probs[f"pi{round(level * 100)}_high"] = 1 - tail / 100
+    for name, p in probs.items():
+        q = float(np.quantile(days, p, method="inverted_cdf"))
+        out[name] = str(start + dt.timedelta(days=int(q))) if np.isfinite(q) else ""
+    for level in PI_LEVELS:
+        lo, hi = (np.quantile(days, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf"))
+        out[f"pi{round(level * 100)}_width_days"] = float(hi - lo) if np.isfinite(hi) else None
+    out["share_reached"] = float(np.isfinite(days).mean())
+    return out
+
+
+def forecast_table(forecast: pd.DataFrame, plan: pd.DataFrame, scenario: Scenario
+                   ) -> pd.DataFrame:
+    """forecast.csv: per milestone, the forecast's and the plan's median and intervals."""
+    start = scenario.trial.start_date
+    completion = np.datetime64(scenario.trial.completion_date, "D")
+    rows = []
+    for name in FORECAST_MILESTONES:
+        column = f"{name}_date"
+        f, p = (prediction_intervals(t[column], start) for t in (forecast, plan))
+        row = {"milestone": name, **f}
+        row.update({f"plan_{k}": v for k, v in p.items()})
+        for source, table in (("", forecast), ("plan_", plan)):
+            dates = table[column].to_numpy("datetime64[D]")
+            row[f"{source}p_by_completion"] = float((~np.isnat(dates) & (dates <= completion))
+                                                    .mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparison_table(forecast: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
+    """comparison.csv: summary metrics of the forecast and the plan side by side."""
+    f, p = forecast.set_index("metric"), plan.set_index("metric")
+    names = [m for m in COMPARED if m in f.index and m in p.index]
+    names += [m for m in f.index if m.startswith("clinic_") and m in p.index]
+    return pd.DataFrame({
+        "metric": names,
+        "forecast": f.loc[names, "estimate"].to_numpy(),
+        "forecast_mc_se": f.loc[names, "mc_se"].to_numpy(),
+        "plan": p.loc[names, "estimate"].to_numpy(),
+        "plan_mc_se": p.loc[names, "mc_se"].to_numpy(),
+    })
+
+
+def observed_table(history, scenario: Scenario) -> pd.DataFrame:
+    """The observed patients as checked (observed.csv)."""
+    obs, start = history.observed, scenario.trial.start_date
+    names = [s.name for s in scenario.enrollment.site_list(start)]
+
+    def date(day: np.ndarray) -> list[str]:
+        return [str(start + dt.timedelta(days=int(d))) if np.isfinite(d) else "" for d in day]
+
+    rand = obs.rand_day.astype(float)
+    return pd.DataFrame({
+        "patient_id": obs.patient_id,
+        "site": np.asarray(names)[obs.site] if obs.n else [],
+        "stratum": np.asarray(scenario.strata_names)[obs.stratum] if obs.n else [],
+        "randomized": date(rand),
+        "arm": [("control", "experimental")[a] if a >= 0 else "" for a in obs.arm],
+        "event_date": date(rand + obs.event_day),
+        "event_type": np.where(np.isfinite(obs.event_day),
+                               np.where(obs.is_death, "death", "progression"), ""),
+        "dropout_date": date(rand + obs.dropout_day),
+        "last_assessment": date(rand + obs.last_day),
+    })
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from sim.commands.cli import format_summary, progress_bar
+    from sim.commands.run import check_out_folder, run_scenario
+    from sim.engine.executors import default_workers
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    check_out_folder(args.out, args.force)
+    model = build_forecast_model(scenario, args.observed, args.as_of, args.screening,
+                                 args.prior_months, args.prior_events)
+    history = model.history
+    workers = args.workers or default_workers()
+    common = dict(reps=args.reps, seed=args.seed, workers=workers,
+                  scenario_path=str(args.scenario), overrides=args.overrides)
+    tables: dict[str, pd.DataFrame] = {}
+
+    def add_forecast_files(staging: Path) -> None:
+        history.fit_table().to_csv(staging / "fit.csv", index=False)
+        observed_table(history, scenario).to_csv(staging / "observed.csv", index=False)
+        plan = run_scenario(scenario, staging / "plan", keep_patients=0, **common)
+        forecast_reps = pd.read_parquet(staging / "replicates.parquet")
+        plan_reps = pd.read_parquet(staging / "plan" / "replicates.parquet")
+        tables["forecast"] = forecast_table(forecast_reps, plan_reps, scenario)
+        tables["forecast"].to_csv(staging / "forecast.csv", index=False)
+        summary = pd.read_csv(staging / "summary.csv")
+        tables["comparison"] = comparison_table(summary, plan.summary)
+        tables["comparison"].to_csv(staging / "comparison.csv", index=False)
+        from sim.outputs.forecast import save_forecast_figure
+
+        save_forecast_figure(model, args.seed, args.reps,
+                             forecast_reps["final_analysis_date"].to_numpy("datetime64[D]"),
+                             staging / "forecast.png")
+        path = staging / "manifest.json"
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        obs = history.observed
+        manifest["kind"] = "forecast"
+        manifest["forecast"] = {
+            "as_of": str(args.as_of),
+            "observed": str(args.observed),
+            "screening": str(args.screening) if args.screening else None,
+            "patients": obs.n,
+            "events": int(np.isfinite(obs.event_day).sum()),
+            "dropouts": int(np.isfinite(obs.dropout_day).sum()),
+            "blinded": obs.blinded,
+            "prior_months": args.prior_months,
+            "prior_events": args.prior_events,
+            "plan": "plan/ (the same scenario, seed and replicates, without data)",
+        }
+        path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+
+    with progress_bar(args.reps, args.quiet) as bar:
+        outputs = run_scenario(scenario, args.out, keep_patients=args.keep_patients,
+                               force=args.force, on_chunk=bar.update, model=model,
+                               before_publish=add_forecast_files, **common)
+    print(format_summary(outputs.summary))
+    print()
+    print(format_forecast(tables["forecast"]))
+    print(f"forecast as of {args.as_of} from {history.observed.n} patients, {args.reps} "
+          f"replicates (and as many for the plan) in {outputs.wall_seconds:.1f} s -> {args.out}",
+          file=sys.stderr)
+    return 0
+
+
+def format_forecast(table: pd.DataFrame) -> str:
+    lines = [f"{'milestone':20s}{'forecast (80% PI)':>40s}{'plan (80% PI)':>40s}"]
+    for row in table.itertuples():
+        f = f"{row.median} ({row.pi80_low} to {row.pi80_high})"
+        p = f"{row.plan_median} ({row.plan_pi80_low} to {row.plan_pi80_high})"
+        lines.append(f"{row.milestone:20s}{f:>40s}{p:>40s}")
+    return "\n".join(lines)
+
+
+# --- export-observed -----------------------------------------------------------------------
+
+
+def cmd_export_observed(args: argparse.Namespace) -> int:
+    from sim.conduct.history import observed_from_patients
+    from sim.engine.results import read_run
+    from sim.scenario import parse_scenario
+
+    manifest = read_run(args.run)
+    path = args.run / "patients.parquet"
+    if not path.is_file():
+        raise ScenarioError(f"{args.run}: no patients.parquet; run it with --keep-patients K "
+                            "(K > the replicate you want)")
+    out = args.out or Path(f"observed-{args.as_of}.csv")
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise ScenarioError(f"--out {out}: use a .csv or .parquet file name")
+    if out.exists() and not args.force:
+        raise ScenarioError(f"--out {out}: exists; add --force to replace it")
+    scenario = parse_scenario(manifest["scenario"], f"{args.run}/manifest.json")
+    check_as_of(scenario, args.as_of)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, filters=[("replicate", "=", args.replicate)]).to_pandas()
+    if table.empty:
+        kept = pq.read_table(path, columns=["replicate"]).to_pandas()["replicate"]
+        raise ScenarioError(f"--replicate {args.replicate}: not in {path} (it keeps replicates "
+                            f"{int(kept.min())}..{int(kept.max())}); choose one of those")
+    frame = observed_from_patients(table, args.as_of, blinded=args.blinded)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+    events = int((frame["event_date"] != "").sum())
+    print(f"{len(frame)} patients, {events} events as of {args.as_of} -> {out}",
+          file=sys.stderr)
+    return 0

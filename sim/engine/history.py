@@ -1,0 +1,393 @@
+"""The rest of a trial under way: its history fitted, then continued by the conduct model.
+
+`fit_history` turns the observed patients (`sim.conduct.history.ObservedTrial`) into the
+posteriors of `sim.stats.posterior`; `continue_trial` draws, for a chunk of replicates, the
+arrays the pipeline of `sim.engine.chunk` expects (enrolled patients, arms, latent and
+observed outcomes) with the observed patients first, as they happened, then:
+
+- Enrollment: site rates theta_s drawn from their posterior (prior for sites not yet active)
+  multiply the planned rate tables from the as-of date on; screenings are drawn from
+  `SCREENING_LOOKBACK` days before it (those still in screening then), and only patients
+  randomized after the as-of date are new. Caps count the observed patients.
+- Randomization: permuted blocks within strata for everyone; observed arms replace the drawn
+  ones when the data are unblinded. Blinded, the observed patients get drawn arms.
+- PFS: hazards per piece drawn from their posteriors, per arm (unblinded) or pooled
+  (blinded: the control hazard is the pooled one divided by p_c + p_e HR, the experimental
+  HR times it, HR the scenario's). A patient at risk, event-free at its last assessment L,
+  gets T = H^-1(H(L) + E), E ~ Exp(1): the event time given T > L. A patient at risk with no
+  dropout by the as-of day a gets W = a + E' / eta (memoryless). New patients start at 0.
+  Patients with an event or a dropout keep theirs.
+
+Then scans, the cut, the analysis and the clinic run as for any replicate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.conduct.assessments import ObservedOutcomes, ScanSchedule, observe_outcomes
+from sim.conduct.calendar import StudyCalendar
+from sim.conduct.enrollment import (
+    EnrolledPatients,
+    enroll_remaining,
+)
+from sim.conduct.history import ObservedTrial
+from sim.conduct.outcomes import LatentOutcomes
+from sim.conduct.randomization import randomize_by_block
+from sim.scenario import DAYS_PER_MONTH, RatePeriod, Scenario, Site
+from sim.stats import posterior
+from sim.stats.posterior import BetaFit, GammaFit
+
+SCREENING_LOOKBACK_EXTRA = 21  # days beyond screening_days.max: closures, next open day
+DEFAULT_PRIOR_MONTHS = 3.0
+DEFAULT_PRIOR_EVENTS = 3.0
+SHARE_PRIOR_EVENTS = 10.0  # prior weight of the death share, in PFS events (at least)
+
+
+@dataclass(frozen=True)
+class TrialHistory:
+    """The observed trial and the posteriors the forecast draws from."""
+
+    observed: ObservedTrial
+    sites: tuple[GammaFit, ...]  # theta_s of each site of scenario.enrollment.site_list
+    hazards: tuple[tuple[GammaFit, ...], ...]  # per arm (unblinded: 2) or pooled (1), per piece
+    dropout: GammaFit  # hazard per month, pooled
+    death_share: BetaFit  # share of PFS events that are deaths
+    starts: np.ndarray  # days: start of each hazard piece
+    prior_months: float
+    prior_events: float
+    # with --screening: the sites' theta are screening rates, and this the pass share
+    screen_pass: BetaFit | None = None
+    planned_pass: float = 1.0  # the scenario's pass share of screening
+
+    @property
+    def as_of_day(self) -> int:
+        return self.observed.as_of_day
+
+    def fit_table(self) -> pd.DataFrame:
+        """fit.csv: prior, observed and posterior of each rate."""
+        fits = [*self.sites, *([self.screen_pass] if self.screen_pass else []),
+                *(f for arm in self.hazards for f in arm), self.dropout, self.death_share]
+        return posterior.table(fits)
+
+
+def rate_at(periods: tuple[RatePeriod, ...], days: np.ndarray) -> np.ndarray:
+    """Planned arrivals per day at `days` since a site's activation."""
+    edges, rates = [0.0], []
+    for row in periods:
+        rates.append(row.per_month / DAYS_PER_MONTH)
+        if row.months is None:
+            break
+        edges.append(edges[-1] + row.months * DAYS_PER_MONTH)
+    if periods[-1].months is not None:
+        rates.append(0.0)  # a closed table: nothing after its last period
+    piece = np.searchsorted(np.asarray(edges), days, side="right") - 1
+    return np.asarray(rates)[np.clip(piece, 0, len(rates) - 1)]
+
+
+def full_rate(periods: tuple[RatePeriod, ...]) -> float:
+    """Screenings per month at full speed: the open-ended row, else the highest."""
+    last = periods[-1]
+    return last.per_month if last.months is None else max(p.per_month for p in periods)
+
+
+def screening_delay_cdf(scenario: Scenario, days: np.ndarray) -> np.ndarray:
+    """P(randomized within `days` of arriving): screening days uniform min..max, plus about a
+    day to the next open day at arrival and at randomization."""
+    window = scenario.enrollment.screening_days
+    lengths = np.arange(window.min, window.max + 1) + 1.0
+    return (lengths[None, :] <= np.asarray(days)[:, None]).mean(axis=1)
+
+
+def expected_randomized(scenario: Scenario, site: Site, activation_day: int,
+                        as_of_day: int) -> float:
+    """Randomizations the plan expects at `site` by the as-of day (theta = 1)."""
+    span = as_of_day - activation_day
+    if span <= 0:
+        return 0.0
+    t = np.arange(span) + 0.5
+    pass_p = 1.0 - scenario.enrollment.failure_probability
+    return float(pass_p * (rate_at(site.screening_rate, t)
+                           * screening_delay_cdf(scenario, span - t)).sum())
+
+
+def fit_history(scenario: Scenario, calendar: StudyCalendar, schedule: ScanSchedule,
+                observed: ObservedTrial, prior_months: float = DEFAULT_PRIOR_MONTHS,
+                prior_events: float = DEFAULT_PRIOR_EVENTS,
+                screening: pd.DataFrame | None = None) -> TrialHistory:
+    """Posteriors of site rates, PFS hazards, dropout and the death share (module docstring).
+
+    With `screening` (totals per site, `sim.conduct.history.read_screening`) the site rates
+    are fitted to the screened counts against the planned screening intensity, and the pass
+    share of screening gets a beta posterior with a prior worth the screenings of
+    `prior_months` at full speed."""
+    sites = scenario.enrollment.site_list(calendar.start_date)
+    pass_p = 1.0 - scenario.enrollment.failure_probability
+    site_fits, screen_pass = [], None
+    for s, site in enumerate(sites):
+        active = calendar.day_of(site.activation_date)
+        if screening is None:
+            site_fits.append(posterior.site_rate_fit(
+                site.name, full_rate(site.screening_rate) * pass_p,
+                expected_randomized(scenario, site, active, observed.as_of_day),
+                int((observed.site == s).sum()), prior_months))
+        else:
+            span = max(observed.as_of_day - active, 0)
+            planned = float(rate_at(site.screening_rate, np.arange(span) + 0.5).sum())
+            fit = posterior.site_rate_fit(
+                site.name, full_rate(site.screening_rate), planned,
+                int(screening["screened"].iloc[s]), prior_months)
+            site_fits.append(GammaFit(fit.name.replace("site rate", "site screening rate"),
+                                      "screened per month at full speed", fit.prior_shape,
+                                      fit.prior_rate, fit.events, fit.exposure, fit.scale))
+    if screening is not None:
+        w = prior_months * sum(full_rate(site.screening_rate) for site in sites)
+        failed = float(screening["failed"].sum())
+        screen_pass = BetaFit("screening pass share", w * pass_p, w * (1 - pass_p) + 1e-9,
+                              float(screening["screened"].sum()) - failed, failed)
+    starts_l, hazards_l = scenario.pfs.control.hazard_table()
+    starts, planned = np.asarray(starts_l), np.asarray(hazards_l) * DAYS_PER_MONTH
+    hr = scenario.effect.hazard_ratio
+    time, event = pfs_follow_up(observed, schedule)
+    ratio = np.asarray(scenario.randomization.ratio, dtype=float)
+    p_c, p_e = ratio / ratio.sum()
+    if observed.blinded or observed.n == 0:
+        groups = {"pooled": (np.ones(observed.n, bool), planned * (p_c + p_e * hr))}
+    else:
+        groups = {"control": (observed.arm == 0, planned),
+                  "experimental": (observed.arm == 1, planned * hr)}
+    hazard_fits = []
+    for label, (member, plan) in groups.items():
+        exposure = posterior.exposure_by_piece(np.zeros(member.sum()), time[member], starts)
+        events = posterior.events_by_piece(time[member], event[member], starts)
+        hazard_fits.append(tuple(
+            posterior.hazard_fit(piece_name(label, starts, j), plan[j], events[j],
+                                 exposure[j] / DAYS_PER_MONTH, prior_events)
+            for j in range(len(starts))))
+    drop_time, drop_event = dropout_follow_up(observed)
+    eta = scenario.dropout.hazard_per_day * DAYS_PER_MONTH
+    dropout = posterior.hazard_fit("dropout hazard", eta if eta > 0 else 1e-6,
+                                   drop_event.sum(), drop_time.sum() / DAYS_PER_MONTH,
+                                   prior_events)
+    has_event = np.isfinite(observed.event_day)
+    deaths = int((observed.is_death & has_event).sum())
+    f0 = min(max(scenario.pfs.death_fraction, 1e-3), 1 - 1e-3)
+    w = max(prior_events, SHARE_PRIOR_EVENTS)
+    death = BetaFit("death share of PFS events", w * f0, w * (1 - f0),
+                    deaths, int(has_event.sum()) - deaths)
+    return TrialHistory(observed, tuple(site_fits), tuple(hazard_fits), dropout, death,
+                        starts, prior_months, prior_events, screen_pass, pass_p)
+
+
+def piece_name(label: str, starts: np.ndarray, j: int) -> str:
+    if len(starts) == 1:
+        return f"PFS hazard: {label}"
+    lo = starts[j] / DAYS_PER_MONTH
+    hi = f"{starts[j + 1] / DAYS_PER_MONTH:g}" if j + 1 < len(starts) else "inf"
+    return f"PFS hazard: {label}, months {lo:g}-{hi}"
+
+
+def pfs_follow_up(observed: ObservedTrial, schedule: ScanSchedule
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(time, event) on the time-since-randomization axis for the hazard fit: a progression
+    seen at a scan is put midway since the previous scan, a death at its day; a patient
+    without an event is censored at the last assessment."""
+    has_event = np.isfinite(observed.event_day)
+    seen = np.where(has_event, observed.event_day, 0.0)
+    before = schedule.last_scan_on_or_before(np.maximum(seen - 1.0, 0.0))
+    before = np.minimum(before, seen)
+    progression = np.where(schedule.days is None, seen, 0.5 * (before + seen))
+    time = np.where(has_event, np.where(observed.is_death, seen, progression),
+                    observed.last_day)
+    return np.maximum(time, 0.0), has_event
+
+
+def dropout_follow_up(observed: ObservedTrial) -> tuple[np.ndarray, np.ndarray]:
+    """(time at risk of dropout, dropped out): from randomization to the dropout, the PFS
+    event (after which dropout is not recorded) or the as-of day."""
+    to_as_of = observed.as_of_day - observed.rand_day.astype(float)
+    time = np.minimum(np.minimum(observed.dropout_day, observed.event_day), to_as_of)
+    return np.maximum(time, 0.0), np.isfinite(observed.dropout_day)
+
+
+# --- continuing the trial ------------------------------------------------------------------
+
+
+def shift_periods(periods: tuple[RatePeriod, ...], months: float) -> tuple[RatePeriod, ...]:
+    """The rate table from `months` after its start on."""
+    out, t = [], 0.0
+    for row in periods:
+        if row.months is None:
+            out.append(row)
+            break
+        end = t + row.months
+        if end > months + 1e-12:
+            out.append(RatePeriod(months=end - max(t, months), per_month=row.per_month))
+        t = end
+    if not out:  # a closed table that has ended
+        out.append(RatePeriod(per_month=0.0))
+    return tuple(out)
+
+
+def remaining_sites(model, history: TrialHistory) -> tuple[tuple[Site, ...], np.ndarray]:
+    """Sites with their rate tables from the forecast's screening start on, and that day."""
+    sc, obs = model.scenario, history.observed
+    first = obs.as_of_day - sc.enrollment.screening_days.max - SCREENING_LOOKBACK_EXTRA
+    sites, start = [], []
+    for s, site in enumerate(model.sites):
+        active = model.calendar.day_of(site.activation_date)
+        begin = max(active, first)
+        table = shift_periods(site.screening_rate, (begin - active) / DAYS_PER_MONTH)
+        cap = site.cap
+        if cap is not None:
+            left = cap - int((obs.site == s).sum())
+            if left <= 0:  # full: it screens no more
+                table, cap = (RatePeriod(per_month=0.0),), None
+            else:
+                cap = left
+        sites.append(site.model_copy(update={"screening_rate": table, "cap": cap}))
+        start.append(begin)
+    return tuple(sites), np.asarray(start, dtype=float)
+
+
+def continue_trial(model, history: TrialHistory, n_reps: int,
+                   rng: dict[str, np.random.Generator]
+                   ) -> tuple[EnrolledPatients, np.ndarray, LatentOutcomes, ObservedOutcomes]:
+    """The arrays of a chunk of R replicates of the whole trial (observed patients first);
+    `model` is a `sim.engine.chunk.TrialModel`, `rng` its stage streams."""
+    sc, obs = model.scenario, history.observed
+    enrolled = continue_enrollment(model, history, n_reps, rng["enrollment"])
+    arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
+    if obs.n and not obs.blinded:
+        arm[:, : obs.n] = obs.arm
+    latent, observed = continue_outcomes(model, history, enrolled.rand_day, arm,
+                                         rng["outcomes"])
+    return enrolled, arm, latent, observed
+
+
+def continue_enrollment(model, history: TrialHistory, n_reps: int,
+                        rng: np.random.Generator) -> EnrolledPatients:
+    sc, obs = model.scenario, history.observed
+    theta = np.column_stack([fit.draw(n_reps, rng) for fit in history.sites])
+    if history.screen_pass is not None:
+        # The funnel stays the planned one; scaling the screening rates by the drawn pass
+        # share over the planned one gives the drawn rate of randomizations.
+        theta = theta * (history.screen_pass.draw(n_reps, rng) / history.planned_pass)[:, None]
+    n_left = sc.trial.sample_size - obs.n
+
+    def tile(values: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(values, (n_reps, obs.n))
+
+    first_in = float(obs.rand_day.min()) if obs.n else np.nan
+    if n_left == 0:
+        return EnrolledPatients(
+            rand_day=tile(obs.rand_day).copy(), stratum=tile(obs.stratum).copy(),
+            site=tile(obs.site).copy(), screen_day=np.full((n_reps, obs.n), np.nan),
+            first_screen_day=np.full(n_reps, first_in), n_screened=np.zeros(n_reps, int),
+            n_screen_failed=np.zeros(n_reps, int),
+            screening=pd.DataFrame(columns=["site", "month", "what", "count"]),
+            screening_wait_days_mean=np.zeros(n_reps),
+        )
+    sites, start = remaining_sites(model, history)
+    new = enroll_remaining(sc.enrollment, sites, start, theta, n_left, obs.as_of_day,
+                           model.stratum_p, model.calendar, rng)
+    return EnrolledPatients(
+        rand_day=np.concatenate([tile(obs.rand_day), new.rand_day], axis=1),
+        stratum=np.concatenate([tile(obs.stratum), new.stratum], axis=1),
+        site=np.concatenate([tile(obs.site), new.site], axis=1),
+        screen_day=np.concatenate([np.full((n_reps, obs.n), np.nan),
+                                   new.screen_day.astype(float)], axis=1),
+        first_screen_day=(np.full(n_reps, first_in) if obs.n else new.first_screen_day),
+        n_screened=new.n_screened,
+        n_screen_failed=new.n_screen_failed,
+        screening=new.screening,
+        screening_wait_days_mean=new.screening_wait_days_mean,
+    )
+
+
+def arm_hazards(history: TrialHistory, scenario: Scenario, n_reps: int,
+                rng: np.random.Generator) -> np.ndarray:
+    """(R, 2, P) hazards per day of control and experimental, drawn from the posterior."""
+    draws = np.stack([np.column_stack([f.draw(n_reps, rng) for f in group])
+                      for group in history.hazards], axis=1) / DAYS_PER_MONTH
+    if draws.shape[1] == 2:
+        return draws
+    hr = scenario.effect.hazard_ratio
+    ratio = np.asarray(scenario.randomization.ratio, dtype=float)
+    p_c, p_e = ratio / ratio.sum()
+    control = draws[:, 0] / (p_c + p_e * hr)
+    return np.stack([control, hr * control], axis=1)
+
+
+def cumulative_hazard(t: np.ndarray, starts: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """H(t) for per-patient piecewise hazards h (R, N, P) on pieces starting at `starts`."""
+    widths = np.diff(starts)
+    inside = np.clip(t[..., None] - starts, 0.0, np.append(widths, np.inf))
+    return (inside * h).sum(axis=-1)
+
+
+def invert_cumulative_hazard(e: np.ndarray, starts: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """T with H(T) = e for per-patient piecewise hazards h (R, N, P)."""
+    widths = np.diff(starts)
+    cum = np.concatenate([np.zeros(h.shape[:-1] + (1,)),
+                          np.cumsum(h[..., :-1] * widths, axis=-1)], axis=-1)
+    piece = (cum <= e[..., None]).sum(axis=-1) - 1
+    hp = np.take_along_axis(h, piece[..., None], axis=-1)[..., 0]
+    cp = np.take_along_axis(cum, piece[..., None], axis=-1)[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(hp > 0, starts[piece] + (e - cp) / hp, np.inf)
+
+
+def continue_outcomes(model, history: TrialHistory, rand_day: np.ndarray, arm: np.ndarray,
+                      rng: np.random.Generator) -> tuple[LatentOutcomes, ObservedOutcomes]:
+    sc, obs = model.scenario, history.observed
+    n_reps, n = arm.shape
+    hazards = arm_hazards(history, sc, n_reps, rng)
+    eta = history.dropout.draw(n_reps, rng) / DAYS_PER_MONTH
+    death = history.death_share.draw(n_reps, rng)
+    e_pfs = rng.standard_exponential((n_reps, n))
+    u_death = rng.random((n_reps, n))
+    e_drop = rng.standard_exponential((n_reps, n))
+    h = np.where(arm[..., None] == 1, hazards[:, None, 1, :], hazards[:, None, 0, :])
+    entry = np.zeros((n_reps, n))
+    drop_from = np.zeros((n_reps, n))
+    k = obs.n
+    if k:
+        entry[:, :k] = np.where(obs.at_risk, obs.last_day, 0.0)
+        drop_from[:, :k] = np.where(obs.at_risk, obs.as_of_day - obs.rand_day, 0.0)
+    level = cumulative_hazard(entry, history.starts, h) + e_pfs
+    pfs = invert_cumulative_hazard(level, history.starts, h)
+    withdraw = drop_from + e_drop / eta[:, None]
+    latent = LatentOutcomes(pfs_day=pfs, is_death=u_death < death[:, None],
+                            withdraw_day=withdraw)
+    seen = observe_outcomes(latent, model.schedule)
+    if not k:
+        return latent, seen
+    known = ~obs.at_risk  # an event or a dropout by the as-of day: as it happened
+    has_event = np.isfinite(obs.event_day)
+    event_day, withdraw_day = seen.event_day.copy(), seen.withdraw_day.copy()
+    censor, is_death = seen.withdraw_censor_day.copy(), latent.is_death.copy()
+    pfs_day = latent.pfs_day.copy()
+    event_day[:, :k] = np.where(known, obs.event_day, event_day[:, :k])
+    withdraw_day[:, :k] = np.where(known, obs.dropout_day, withdraw_day[:, :k])
+    censor[:, :k] = np.where(known, np.where(has_event, np.inf,
+                                             np.minimum(obs.last_day, obs.dropout_day)),
+                             censor[:, :k])
+    is_death[:, :k] = np.where(known, obs.is_death & has_event, is_death[:, :k])
+    pfs_day[:, :k] = np.where(known, obs.event_day, pfs_day[:, :k])
+    latent = LatentOutcomes(pfs_day, is_death, latent.withdraw_day.copy())
+    latent.withdraw_day[:, :k] = withdraw_day[:, :k]
+    return latent, ObservedOutcomes(event_day, withdraw_day, censor, is_death)
+
+
+def months_from(monthly: pd.DataFrame | None, calendar: StudyCalendar,
+                as_of_day: int) -> pd.DataFrame | None:
+    """Monthly clinic columns (``table/item/YYYY-MM``) from the month of the as-of day on."""
+    if monthly is None:
+        return None
+    label = str(np.datetime64(calendar.to_date(as_of_day), "M"))
+    keep = [c for c in monthly.columns if c.count("/") != 2 or c.rsplit("/", 1)[1] >= label]
+    return monthly[keep]
