@@ -14,9 +14,12 @@ observed outcomes) with the observed patients first, as they happened, then:
 - PFS: hazards per piece drawn from their posteriors, per arm (unblinded) or pooled
   (blinded: the control hazard is the pooled one divided by p_c + p_e HR, the experimental
   HR times it, HR the scenario's). A patient at risk, event-free at its last assessment L,
-  gets T = H^-1(H(L) + E), E ~ Exp(1): the event time given T > L. A patient at risk with no
-  dropout by the as-of day a gets W = a + E' / eta (memoryless). New patients start at 0.
-  Patients with an event or a dropout keep theirs.
+  gets T = H^-1(H(L) + E), E ~ Exp(1): the event time given T > L; if T falls before the
+  as-of day a (days since its randomization) the event is a progression (a death would be in
+  the data). A patient at risk with no dropout by a gets W = a + E' / eta (memoryless). New
+  patients start at 0. Patients with an event or a dropout keep theirs.
+- Milestones: the first patient in is the first observed randomization (screening dates are
+  not in the data); screening counts and waits are those from the as-of day on.
 
 Then scans, the cut, the analysis and the clinic run as for any replicate.
 """
@@ -361,8 +364,11 @@ def continue_outcomes(model, history: TrialHistory, rand_day: np.ndarray, arm: n
     level = cumulative_hazard(entry, history.starts, h) + e_pfs
     pfs = invert_cumulative_hazard(level, history.starts, h)
     withdraw = drop_from + e_drop / eta[:, None]
-    latent = LatentOutcomes(pfs_day=pfs, is_death=u_death < death[:, None],
-                            withdraw_day=withdraw)
+    is_death = u_death < death[:, None]
+    # A death before the as-of day would be in the data: a patient at risk then, whose PFS
+    # event falls before it, has an unseen progression (seen at a later scan).
+    is_death &= pfs > drop_from
+    latent = LatentOutcomes(pfs_day=pfs, is_death=is_death, withdraw_day=withdraw)
     seen = observe_outcomes(latent, model.schedule)
     if not k:
         return latent, seen

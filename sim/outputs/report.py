@@ -257,7 +257,31 @@ def run_report(folder: Path, manifest: dict[str, Any]) -> str:
         section("Assumptions", assumptions_html(manifest)),
         section("Manifest", manifest_html(manifest)),
     ]
+    if manifest.get("kind") == "forecast":
+        body.insert(2, forecast_html(folder, manifest))
     return page_html(f"{manifest['scenario']['trial']['id']} run report", body)
+
+
+def forecast_html(folder: Path, manifest: dict[str, Any]) -> str:
+    """A forecast folder's own section: the fan, milestones against the plan, the fit."""
+    info = manifest["forecast"]
+    png = base64.b64encode((folder / "forecast.png").read_bytes()).decode("ascii")
+    return section(
+        f"Forecast as of {info['as_of']} against the plan",
+        f"<p>From {esc(info['patients'])} randomized patients, {esc(info['events'])} PFS "
+        f"events and {esc(info['dropouts'])} dropouts ({'blinded' if info['blinded'] else 'by arm'}"
+        f"); priors worth {esc(info['prior_months'])} months of accrual and "
+        f"{esc(info['prior_events'])} events. The plan is the same scenario, seed and "
+        "replicates without data.</p>",
+        f'<figure id="fig-forecast"><img alt="observed to the as-of date, then the forecast" '
+        f'src="data:image/png;base64,{png}"><figcaption>Observed counts to the as-of date, '
+        "then the forecast's median, 50% and 90% bands.</figcaption></figure>",
+        "<p>Milestones: median and 80% / 90% prediction intervals.</p>",
+        table_html(pd.read_csv(folder / "forecast.csv"), "forecast"),
+        table_html(pd.read_csv(folder / "comparison.csv"), "comparison"),
+        "<p>Prior, observed and posterior of each rate (fit.csv).</p>",
+        table_html(pd.read_csv(folder / "fit.csv"), "fit"),
+    )
 
 
 def sweep_report(folder: Path, manifest: dict[str, Any]) -> str:

@@ -1,0 +1,272 @@
+"""Forecast from the trial's own data: the observed table, the posteriors, the continuation,
+the commands, and a small calibration check (the full one: benchmarks/forecast_coverage.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import importlib.util
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, stats
+
+from sim.commands.cli import main
+from sim.conduct.history import (
+    COLUMNS,
+    check_observed,
+    observed_from_patients,
+    read_observed,
+)
+from sim.engine.chunk import TrialModel, simulate_chunk
+from sim.engine.history import (
+    cumulative_hazard,
+    expected_randomized,
+    fit_history,
+    invert_cumulative_hazard,
+)
+from sim.scenario import DAYS_PER_MONTH, ScenarioError, parse_scenario
+from sim.stats.posterior import hazard_fit, site_rate_fit
+from tests.conftest import BASELINE, ROOT
+
+AS_OF = dt.date(2026, 12, 1)
+
+
+@pytest.fixture(scope="module")
+def dates_only(baseline_data):
+    data = dict(baseline_data, treatment=None, radiotherapy=None)
+    return parse_scenario(data)
+
+
+@pytest.fixture(scope="module")
+def simulated(dates_only):
+    """Three complete simulated trials of the dates-only baseline (seed 5)."""
+    model = TrialModel.from_scenario(dates_only)
+    return model, simulate_chunk(model, 5, 0, 0, 3, keep_patients=3)
+
+
+@pytest.fixture(scope="module")
+def observed_table(simulated):
+    _, out = simulated
+    return observed_from_patients(out.patients[out.patients["replicate"] == 0], AS_OF)
+
+
+def test_export_gives_a_table_the_checks_accept(observed_table, dates_only):
+    assert list(observed_table.columns) == list(COLUMNS)
+    obs = check_observed(observed_table, dates_only, AS_OF)
+    assert 0 < obs.n < dates_only.trial.sample_size
+    assert (obs.rand_day <= obs.as_of_day).all()
+    seen = np.isfinite(obs.event_day)
+    assert (obs.rand_day[seen] + obs.event_day[seen] <= obs.as_of_day).all()
+    assert (obs.last_day[obs.at_risk] <= obs.as_of_day - obs.rand_day[obs.at_risk]).all()
+
+
+@pytest.mark.parametrize(("column", "value", "rule"), [
+    ("randomized", "2027-01-05", "after --as-of"),
+    ("event_date", "2026-01-31", "an event cannot precede randomization"),
+    ("site", "Nowhere Hospital", "is not a site of the scenario"),
+    ("stratum", "small cell", "is not a stratum of the scenario"),
+    ("patient_id", "P0001", "duplicate patient_id"),
+])
+def test_bad_rows_name_the_row_and_the_rule(observed_table, dates_only, column, value, rule):
+    bad = observed_table.copy()
+    bad.loc[3, column] = value
+    if column == "event_date":
+        bad.loc[3, "event_type"] = "progression"
+    with pytest.raises(ScenarioError, match=rule) as caught:
+        check_observed(bad, dates_only, AS_OF)
+    assert "row 5 " in str(caught.value)  # data row 3 is line 5 (header, then rows from 0)
+
+
+def test_bad_observed_file_exits_2_and_writes_nothing(observed_table, tmp_path, capsys):
+    bad = observed_table.copy()
+    bad.loc[0, "site"] = "Nowhere Hospital"
+    path = tmp_path / "observed.csv"
+    bad.to_csv(path, index=False)
+    out = tmp_path / "fc"
+    code = main(["forecast", str(BASELINE), "--observed", str(path), "--as-of", str(AS_OF),
+                 "--reps", "10", "--out", str(out), "--quiet"])
+    assert code == 2
+    assert "row 2 (patient_id P0001)" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_mixed_blinding_is_refused(observed_table, dates_only):
+    bad = observed_table.copy()
+    bad.loc[2, "arm"] = ""
+    with pytest.raises(ScenarioError, match="give every arm"):
+        check_observed(bad, dates_only, AS_OF)
+
+
+def test_parquet_and_csv_read_the_same(observed_table, dates_only, tmp_path):
+    observed_table.to_csv(tmp_path / "o.csv", index=False)
+    observed_table.to_parquet(tmp_path / "o.parquet", index=False)
+    a = read_observed(tmp_path / "o.csv", dates_only, AS_OF)
+    b = read_observed(tmp_path / "o.parquet", dates_only, AS_OF)
+    for field in dataclasses.fields(a):
+        np.testing.assert_array_equal(getattr(a, field.name), getattr(b, field.name))
+
+
+# --- posteriors: independent references ----------------------------------------------------
+
+
+def test_gamma_posterior_matches_numerical_bayes():
+    """Conjugate update vs prior x Poisson likelihood integrated on a grid (scipy.integrate)."""
+    fit = site_rate_fit("site", full_rate=5.6, expected=20.0, randomized=14, prior_months=3)
+    a = 3 * 5.6
+    unnorm = lambda t: stats.gamma.pdf(t, a, scale=1 / a) * stats.poisson.pmf(14, 20.0 * t)  # noqa: E731
+    z = integrate.quad(unnorm, 0, 5)[0]
+    mean = integrate.quad(lambda t: t * unnorm(t), 0, 5)[0] / z
+    row = fit.row()
+    assert row["posterior_mean"] == pytest.approx(mean * 5.6, rel=1e-6)
+    q95 = stats.gamma.ppf(0.95, a + 14, scale=1 / (a + 20.0)) * 5.6
+    assert row["posterior_q95"] == pytest.approx(q95, rel=1e-9)
+
+
+def test_hazard_prior_is_worth_the_stated_events():
+    fit = hazard_fit("h", planned=0.1, events=0, exposure=0, prior_events=3)
+    assert fit.shape / fit.rate == pytest.approx(0.1)
+    assert fit.shape == 3  # cv 1/sqrt(3): worth 3 events
+
+
+def test_conditional_event_times_follow_the_truncated_law(rng):
+    """T | T > L for a piecewise hazard vs S(t) / S(L) (Kolmogorov-Smirnov, scipy)."""
+    starts = np.asarray([0.0, 60.0, 200.0])
+    h = np.asarray([0.004, 0.01, 0.002])
+    L = 90.0
+    n = 4000
+    hh = np.broadcast_to(h, (1, n, 3))
+    level = cumulative_hazard(np.full((1, n), L), starts, hh) + rng.standard_exponential((1, n))
+    t = invert_cumulative_hazard(level, starts, hh)[0]
+    assert (t > L).all()
+
+    def cum(x):
+        return cumulative_hazard(np.atleast_1d(x)[None, :], starts,
+                                 np.broadcast_to(h, (1, np.size(x), 3)))[0]
+
+    cdf = lambda x: 1 - np.exp(-(cum(x) - cum(L)))  # noqa: E731
+    assert stats.kstest(t, cdf).pvalue > 0.001
+
+
+def test_planned_exposure_is_unbiased(dates_only):
+    """Mean randomized by 6 months over plan trials = the plan's expected randomizations
+    (the exposure of the site-rate posterior), within 4 MC SE."""
+    model = TrialModel.from_scenario(dates_only)
+    reps = simulate_chunk(model, 11, 0, 0, 400, keep_patients=400).patients
+    as_of_day = int(round(6 * DAYS_PER_MONTH))
+    cutoff = np.datetime64(dates_only.trial.start_date, "D") + as_of_day
+    counts = (reps.assign(n=reps["randomization_date"].to_numpy("datetime64[D]") <= cutoff)
+              .groupby("replicate")["n"].sum())
+    site = dates_only.enrollment.site_list(dates_only.trial.start_date)[0]
+    expected = expected_randomized(dates_only, site, 0, as_of_day)
+    se = counts.std() / np.sqrt(len(counts))
+    assert abs(counts.mean() - expected) < 4 * se
+
+
+# --- the continuation ----------------------------------------------------------------------
+
+
+def test_forecast_keeps_the_observed_patients(observed_table, dates_only, simulated):
+    model, _ = simulated
+    obs = check_observed(observed_table, dates_only, AS_OF)
+    history = fit_history(dates_only, model.calendar, model.schedule, obs)
+    out = simulate_chunk(dataclasses.replace(model, history=history), 3, 0, 0, 40,
+                         keep_patients=40)
+    p = out.patients
+    first = p[p["patient"] < obs.n]
+    start = np.datetime64(dates_only.trial.start_date, "D")
+    rand = (first["randomization_date"].to_numpy("datetime64[D]") - start).astype(int)
+    np.testing.assert_array_equal(rand.reshape(40, obs.n), np.tile(obs.rand_day, (40, 1)))
+    arms = first["arm"].to_numpy().reshape(40, obs.n)
+    assert (arms == observed_table.set_index("patient_id").loc[obs.patient_id, "arm"]
+            .to_numpy()).all()
+    later = p[p["patient"] >= obs.n]["randomization_date"].to_numpy("datetime64[D]")
+    assert (later > start + obs.as_of_day).all()
+    seen = np.isfinite(obs.event_day)
+    events = first["pfs_event_seen_date"].to_numpy("datetime64[D]").reshape(40, obs.n)
+    known = start + (obs.rand_day + np.where(seen, obs.event_day, 0)).astype(int)
+    assert (events[:, seen] == known[seen]).all()
+    at_risk_events = events[:, obs.at_risk]
+    after = ~np.isnat(at_risk_events)
+    at_risk_last = (start + (obs.rand_day + obs.last_day).astype(int))[obs.at_risk]
+    assert (at_risk_events[after] > np.broadcast_to(at_risk_last, at_risk_events.shape)[after]
+            ).all()
+    assert (out.replicates["events"] >= seen.sum()).all()
+
+
+def test_blinded_data_fit_one_pooled_hazard(observed_table, dates_only, simulated):
+    model, _ = simulated
+    blind = observed_table.assign(arm="")
+    obs = check_observed(blind, dates_only, AS_OF)
+    assert obs.blinded
+    fit = fit_history(dates_only, model.calendar, model.schedule, obs).fit_table()
+    assert [p for p in fit["parameter"] if p.startswith("PFS")] == ["PFS hazard: pooled"]
+    out = simulate_chunk(dataclasses.replace(model, history=fit_history(
+        dates_only, model.calendar, model.schedule, obs)), 3, 0, 0, 20)
+    assert len(out.replicates) == 20
+
+
+def test_forecast_and_export_commands(tmp_path, capsys):
+    """run -> export-observed -> forecast (with the clinic): the folder and its tables."""
+    run = tmp_path / "base"
+    assert main(["run", str(BASELINE), "--reps", "4", "--keep-patients", "2", "--workers", "1",
+                 "--out", str(run), "--quiet"]) == 0
+    obs_path = tmp_path / "obs.csv"
+    assert main(["export-observed", str(run), "--replicate", "1", "--as-of", str(AS_OF),
+                 "--out", str(obs_path)]) == 0
+    assert main(["export-observed", str(run), "--replicate", "1", "--as-of", str(AS_OF),
+                 "--out", str(obs_path)]) == 2  # never overwritten without --force
+    out = tmp_path / "fc"
+    capsys.readouterr()
+    assert main(["forecast", str(BASELINE), "--observed", str(obs_path), "--as-of",
+                 str(AS_OF), "--reps", "6", "--workers", "1", "--out", str(out),
+                 "--quiet"]) == 0
+    for name in ("summary.csv", "timeline.csv", "supply.csv", "resources.csv", "fit.csv",
+                 "forecast.csv", "comparison.csv", "observed.csv", "forecast.png",
+                 "plan/summary.csv"):
+        assert (out / name).is_file(), name
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "forecast" and manifest["forecast"]["as_of"] == str(AS_OF)
+    supply = pd.read_csv(out / "supply.csv")
+    assert supply["month"].min() == "2026-12"  # the vials still to come, from the as-of month
+    table = pd.read_csv(out / "forecast.csv").set_index("milestone")
+    assert table.loc["randomized_100pct", "median"] > str(AS_OF)
+    assert "plan_median" in table.columns
+    fit = pd.read_csv(out / "fit.csv")
+    assert {"prior_mean", "observed_events", "posterior_mean"} <= set(fit.columns)
+    report = tmp_path / "report.html"
+    assert main(["report", str(out), "--out", str(report)]) == 0
+    assert f"Forecast as of {AS_OF} against the plan" in report.read_text()
+
+
+def test_forecast_refuses_an_as_of_before_the_start(observed_table, tmp_path):
+    path = tmp_path / "o.csv"
+    observed_table.to_csv(path, index=False)
+    assert main(["forecast", str(BASELINE), "--observed", str(path), "--as-of", "2025-01-01",
+                 "--reps", "5", "--out", str(tmp_path / "fc"), "--quiet"]) == 2
+
+
+# --- calibration (small; the full check is benchmarks/forecast_coverage.py) ----------------
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location(
+        "forecast_coverage", ROOT / "benchmarks" / "forecast_coverage.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_forecast_intervals_cover_a_truth_unlike_the_plan():
+    """30 truths (accrual 30% slower, control median 5.5), as of 10 months: the 90% intervals
+    cover at least 22 of 30 (P < 0.01 if the true coverage were 90%: binomial), and the plan,
+    which ignores the data, covers fewer last-patient dates than the forecast."""
+    table = load_benchmark().forecast_coverage((10,), truths=30, reps=200, seed=7)
+    t = table.set_index(["milestone", "level"])
+    for milestone in ("last patient randomized", "event target reached"):
+        assert t.loc[(milestone, 0.9), "coverage"] >= 22 / 30
+        assert t.loc[(milestone, 0.8), "coverage"] >= 18 / 30
+    lpi = t.loc[("last patient randomized", 0.9)]
+    assert lpi["plan_coverage"] < lpi["coverage"] - 0.3
