@@ -94,7 +94,9 @@ def forecast_coverage(
     seed: int = 2026,
 ) -> pd.DataFrame:
     """One row per (as-of, milestone, level): coverage of the forecast and of the plan, the
-    binomial SE, mean interval widths (days), and how many truths were scored."""
+    binomial SE, the shares of truths below and above the forecast interval, its median
+    width (days; inf when the upper end is "never"), the plan's and the prior predictive's
+    width and coverage, and how many truths were scored."""
     scenario = load_scenario(BASELINE, DATES_ONLY)
     start = scenario.trial.start_date
     base = TrialModel.from_scenario(scenario)
@@ -144,7 +146,7 @@ def forecast_coverage(
                 "level": level, "truths": len(inside), "coverage": inside.mean(),
                 "below": below.mean(), "above": 1 - inside.mean() - below.mean(),
                 "binomial_se": np.sqrt(level * (1 - level) / len(inside)),
-                "width_days": np.mean(width), "plan_width_days": p_hi - p_lo,
+                "width_days": np.median(width), "plan_width_days": p_hi - p_lo,
                 "plan_coverage": plan_inside.mean(),
                 "prior_width_days": q_hi - q_lo, "prior_coverage": prior_inside.mean(),
             })

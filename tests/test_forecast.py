@@ -112,7 +112,7 @@ def test_parquet_and_csv_read_the_same(observed_table, dates_only, tmp_path):
 # --- posteriors: independent references ----------------------------------------------------
 
 
-def test_gamma_posterior_matches_numerical_bayes():
+def test_gamma_posterior_matches_numerical_bayes(record_validation):
     """Conjugate update vs prior x Poisson likelihood integrated on a grid (scipy.integrate)."""
     fit = site_rate_fit("site", full_rate=5.6, expected=20.0, randomized=14, prior_months=3)
     a = 3 * 5.6
@@ -120,6 +120,9 @@ def test_gamma_posterior_matches_numerical_bayes():
     z = integrate.quad(unnorm, 0, 5)[0]
     mean = integrate.quad(lambda t: t * unnorm(t), 0, 5)[0] / z
     row = fit.row()
+    record_validation("forecast: site-rate posterior mean (Poisson-gamma)",
+                      "scipy.integrate prior x likelihood", mean * 5.6, row["posterior_mean"],
+                      1e-6 * mean * 5.6)
     assert row["posterior_mean"] == pytest.approx(mean * 5.6, rel=1e-6)
     q95 = stats.gamma.ppf(0.95, a + 14, scale=1 / (a + 20.0)) * 5.6
     assert row["posterior_q95"] == pytest.approx(q95, rel=1e-9)
@@ -150,7 +153,7 @@ def test_conditional_event_times_follow_the_truncated_law(rng):
     assert stats.kstest(t, cdf).pvalue > 0.001
 
 
-def test_planned_exposure_is_unbiased(dates_only):
+def test_planned_exposure_is_unbiased(dates_only, record_validation):
     """Mean randomized by 6 months over plan trials = the plan's expected randomizations
     (the exposure of the site-rate posterior), within 4 MC SE."""
     model = TrialModel.from_scenario(dates_only)
@@ -162,6 +165,8 @@ def test_planned_exposure_is_unbiased(dates_only):
     site = dates_only.enrollment.site_list(dates_only.trial.start_date)[0]
     expected = expected_randomized(dates_only, site, 0, as_of_day)
     se = counts.std() / np.sqrt(len(counts))
+    record_validation("forecast: randomized by month 6 (exposure of the site-rate fit)",
+                      "simulated plan trials (mean)", counts.mean(), expected, 4 * se)
     assert abs(counts.mean() - expected) < 4 * se
 
 

@@ -12,12 +12,15 @@ observed outcomes) with the observed patients first, as they happened, then:
 - Randomization: permuted blocks within strata for everyone; observed arms replace the drawn
   ones when the data are unblinded. Blinded, the observed patients get drawn arms.
 - PFS: hazards per piece drawn from their posteriors, per arm (unblinded) or pooled
-  (blinded: the control hazard is the pooled one divided by p_c + p_e HR, the experimental
-  HR times it, HR the scenario's). A patient at risk, event-free at its last assessment L,
-  gets T = H^-1(H(L) + E), E ~ Exp(1): the event time given T > L; if T falls before the
-  as-of day a (days since its randomization) the event is a progression (a death would be in
-  the data). A patient at risk with no dropout by a gets W = a + E' / eta (memoryless). New
-  patients start at 0. Patients with an event or a dropout keep theirs.
+  (blinded: the pooled hazard is events over exposure, so an average of the arms' hazards
+  weighted by their exposure; with the scenario's HR, the control hazard is the pooled one
+  times c = (w_c + w_e) / (w_c + HR w_e), w_a the exposure arm a is expected to have had by
+  the as-of day under the plan, and the experimental hazard HR times the control's).
+  A patient at risk, event-free at its last assessment L, gets T = H^-1(H(L) + E),
+  E ~ Exp(1): the event time given T > L; if T falls before the as-of day a (days since its
+  randomization) the event is a progression (a death would be in the data). A patient at
+  risk with no dropout by a gets W = a + E' / eta (memoryless). New patients start at 0.
+  Patients with an event or a dropout keep theirs.
 - Milestones: the first patient in is the first observed randomization (screening dates are
   not in the data); screening counts and waits are those from the as-of day on.
 
@@ -62,6 +65,8 @@ class TrialHistory:
     starts: np.ndarray  # days: start of each hazard piece
     prior_months: float
     prior_events: float
+    # blinded: control hazard = pooled hazard x this (see the module docstring)
+    blinded_factor: float = 1.0
     # with --screening: the sites' theta are screening rates, and this the pass share
     screen_pass: BetaFit | None = None
     planned_pass: float = 1.0  # the scenario's pass share of screening
@@ -155,10 +160,10 @@ def fit_history(scenario: Scenario, calendar: StudyCalendar, schedule: ScanSched
     starts, planned = np.asarray(starts_l), np.asarray(hazards_l) * DAYS_PER_MONTH
     hr = scenario.effect.hazard_ratio
     time, event = pfs_follow_up(observed, schedule)
-    ratio = np.asarray(scenario.randomization.ratio, dtype=float)
-    p_c, p_e = ratio / ratio.sum()
+    factor = 1.0
     if observed.blinded or observed.n == 0:
-        groups = {"pooled": (np.ones(observed.n, bool), planned * (p_c + p_e * hr))}
+        factor = blinded_factor(scenario, observed)
+        groups = {"pooled": (np.ones(observed.n, bool), planned / factor)}
     else:
         groups = {"control": (observed.arm == 0, planned),
                   "experimental": (observed.arm == 1, planned * hr)}
@@ -182,7 +187,31 @@ def fit_history(scenario: Scenario, calendar: StudyCalendar, schedule: ScanSched
     death = BetaFit("death share of PFS events", w * f0, w * (1 - f0),
                     deaths, int(has_event.sum()) - deaths)
     return TrialHistory(observed, tuple(site_fits), tuple(hazard_fits), dropout, death,
-                        starts, prior_months, prior_events, screen_pass, pass_p)
+                        starts, prior_months, prior_events,
+                        factor, screen_pass, pass_p)
+
+
+def blinded_factor(scenario: Scenario, observed: ObservedTrial) -> float:
+    """c = (w_c + w_e) / (w_c + HR w_e): control hazard over the pooled (exposure-weighted)
+    one, w_a = p_a x sum over patients of E[time at risk by the as-of day | arm a] under the
+    planned PFS (the integral of the survival curve); without patients, allocation weights."""
+    hr = scenario.effect.hazard_ratio
+    ratio = np.asarray(scenario.randomization.ratio, dtype=float)
+    p = ratio / ratio.sum()
+    follow = (observed.as_of_day - observed.rand_day).astype(float)
+    if observed.n == 0 or follow.max() <= 0:
+        return float(1.0 / (p[0] + p[1] * hr))
+    starts_l, hazards_l = scenario.pfs.control.hazard_table()
+    starts, h = np.asarray(starts_l), np.asarray(hazards_l)
+    u = np.arange(int(follow.max()) + 1) + 0.5
+    weights = []
+    for a, scale in enumerate((1.0, hr)):
+        cum = cumulative_hazard(u[None, :], starts, np.broadcast_to(h * scale, (1, len(u),
+                                                                             len(h))))[0]
+        at_risk = np.concatenate([[0.0], np.cumsum(np.exp(-cum))])  # integral of S to day k
+        weights.append(p[a] * at_risk[np.clip(follow.astype(int), 0, len(u))].sum())
+    w_c, w_e = weights
+    return float((w_c + w_e) / (w_c + hr * w_e))
 
 
 def piece_name(label: str, starts: np.ndarray, j: int) -> str:
@@ -318,11 +347,8 @@ def arm_hazards(history: TrialHistory, scenario: Scenario, n_reps: int,
                       for group in history.hazards], axis=1) / DAYS_PER_MONTH
     if draws.shape[1] == 2:
         return draws
-    hr = scenario.effect.hazard_ratio
-    ratio = np.asarray(scenario.randomization.ratio, dtype=float)
-    p_c, p_e = ratio / ratio.sum()
-    control = draws[:, 0] / (p_c + p_e * hr)
-    return np.stack([control, hr * control], axis=1)
+    control = draws[:, 0] * history.blinded_factor
+    return np.stack([control, scenario.effect.hazard_ratio * control], axis=1)
 
 
 def cumulative_hazard(t: np.ndarray, starts: np.ndarray, h: np.ndarray) -> np.ndarray:
