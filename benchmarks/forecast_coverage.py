@@ -162,11 +162,17 @@ def main() -> None:
     parser.add_argument("--blinded", action="store_true", help="forecast from blinded data")
     parser.add_argument("--prior-months", type=float, default=DEFAULT_PRIOR_MONTHS)
     parser.add_argument("--prior-events", type=float, default=DEFAULT_PRIOR_EVENTS)
+    parser.add_argument("--accrual-factor", type=float, default=0.7,
+                        help="truth's screening rates over the plan's (0.7)")
+    parser.add_argument("--control-median", type=float, default=5.5,
+                        help="truth's control median PFS, months (5.5; the plan's is 6.8)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=None, help="CSV of the table")
     args = parser.parse_args()
     started = time.perf_counter()
-    table = forecast_coverage(tuple(args.as_of), args.truths, args.reps, blinded=args.blinded,
+    table = forecast_coverage(tuple(args.as_of), args.truths, args.reps,
+                              accrual_factor=args.accrual_factor,
+                              control_median=args.control_median, blinded=args.blinded,
                               prior_months=args.prior_months, prior_events=args.prior_events,
                               seed=args.seed)
     shown = table.assign(
@@ -178,7 +184,9 @@ def main() -> None:
         width_days=table["width_days"].round(0), plan_width_days=table["plan_width_days"])
     print(shown.drop(columns="as_of").to_string(index=False))
     print(f"\n{args.truths} truths x {len(args.as_of)} as-of dates, {args.reps} replicates "
-          f"each, {'blinded' if args.blinded else 'unblinded'}, prior {args.prior_months:g} "
+          f"each, truth accrual x{args.accrual_factor:g}, control median "
+          f"{args.control_median:g}, {'blinded' if args.blinded else 'unblinded'}, "
+          f"prior {args.prior_months:g} "
           f"months / {args.prior_events:g} events: {time.perf_counter() - started:.0f} s")
     if args.out:
         table.to_csv(args.out, index=False)

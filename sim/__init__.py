@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-API = ("Results", "ScenarioError", "analyze", "design", "load_scenario", "read_results",
-       "simulate")
+API = ("Results", "ScenarioError", "analyze", "design", "forecast", "load_scenario",
+       "read_results", "simulate")
 __all__ = [*API, "__version__"]
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         ScenarioError,
         analyze,
         design,
+        forecast,
         load_scenario,
         read_results,
         simulate,

@@ -33,8 +33,8 @@ from sim.scenario import Scenario, ScenarioError, parse_scenario, read_scenario_
 from sim.scenario import load_scenario as load_scenario_file
 from sim.stats.design import design_scenario
 
-__all__ = ["Results", "ScenarioError", "analyze", "design", "load_scenario", "read_results",
-           "simulate"]
+__all__ = ["Results", "ScenarioError", "analyze", "design", "forecast", "load_scenario",
+           "read_results", "simulate"]
 
 
 def load_scenario(
@@ -161,6 +161,49 @@ def simulate(
     with tqdm(total=reps, unit="rep", desc="replicates", disable=not progress) as bar:
         run_scenario(scenario, target, reps=reps, seed=seed, workers=workers,
                      keep_patients=keep_patients, force=force, on_chunk=bar.update)
+    return Results(target, scratch)
+
+
+def forecast(
+    scenario: Scenario | str | Path, observed: str | Path, as_of: str | Any,
+    reps: int = 2000, seed: int = 1, workers: int | None = None,
+    screening: str | Path | None = None, prior_months: float | None = None,
+    prior_events: float | None = None, progress: bool = True, out: str | Path | None = None,
+    force: bool = False,
+) -> Results:
+    """The rest of a trial under way from its own data, as `python -m sim forecast`: the
+    run's tables plus `fit`, `forecast`, `comparison` and `observed` (and `plan/`)."""
+    import datetime as dt
+
+    from sim.commands.forecast import forecast_trial
+    from sim.engine.history import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS
+
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    check_count("reps", reps, 1)
+    check_count("seed", seed, 0)
+    if workers is not None:
+        check_count("workers", workers, 1)
+    try:
+        day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+    except ValueError:
+        raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
+    scratch = None
+    if out is None:
+        scratch = tempfile.TemporaryDirectory(prefix="sim-results-")
+        target = Path(scratch.name) / "forecast"
+    else:
+        target = Path(out)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=reps, unit="rep", desc="replicates", disable=not progress) as bar:
+        forecast_trial(
+            scenario, Path(observed), day, target, reps=reps, seed=seed,
+            workers=workers or default_workers(),
+            screening=Path(screening) if screening is not None else None,
+            prior_months=DEFAULT_PRIOR_MONTHS if prior_months is None else prior_months,
+            prior_events=DEFAULT_PRIOR_EVENTS if prior_events is None else prior_events,
+            force=force, on_chunk=bar.update)
     return Results(target, scratch)
 
 

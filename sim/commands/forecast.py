@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.engine.history import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
 PI_LEVELS = (0.80, 0.90)
@@ -56,7 +57,6 @@ def non_negative_float(text: str) -> float:
 
 def register(sub) -> None:
     from sim.commands.cli import add_montecarlo_args, add_scenario_args, non_negative_int
-    from sim.engine.history import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS
 
     if "forecast" in sub.choices:  # one module, two commands: registered once
         return
@@ -108,13 +108,18 @@ def check_as_of(scenario: Scenario, as_of: dt.date) -> None:
 
 def build_forecast_model(scenario: Scenario, observed_path: Path, as_of: dt.date,
                          screening_path: Path | None = None,
-                         prior_months: float = 3.0, prior_events: float = 3.0):
+                         prior_months: float = DEFAULT_PRIOR_MONTHS,
+                         prior_events: float = DEFAULT_PRIOR_EVENTS):
     """The TrialModel of a forecast: the scenario's, with the fitted history."""
     from sim.conduct.history import read_observed, read_screening
     from sim.engine.chunk import TrialModel
     from sim.engine.history import fit_history
 
     check_as_of(scenario, as_of)
+    for name, value in (("--prior-months", prior_months), ("--prior-events", prior_events)):
+        if not value > 0:
+            raise ScenarioError(f"{name} {value}: must be > 0 (a prior worth no data cannot "
+                                "forecast a site not yet open; e.g. 3 months, 1 event)")
     observed = read_observed(observed_path, scenario, as_of)
     screening = (read_screening(screening_path, scenario, as_of)
                  if screening_path is not None else None)
@@ -201,19 +206,29 @@ def observed_table(history, scenario: Scenario) -> pd.DataFrame:
     })
 
 
-def cmd_forecast(args: argparse.Namespace) -> int:
-    from sim.commands.cli import format_summary, progress_bar
-    from sim.commands.run import check_out_folder, run_scenario
-    from sim.engine.executors import default_workers
+@dataclasses.dataclass(frozen=True)
+class ForecastOutputs:
+    run: object  # sim.commands.run.RunOutputs of the forecast
+    history: object  # sim.engine.history.TrialHistory
+    forecast: pd.DataFrame  # forecast.csv
+    comparison: pd.DataFrame  # comparison.csv
 
-    scenario = load_scenario(args.scenario, args.overrides)
-    check_out_folder(args.out, args.force)
-    model = build_forecast_model(scenario, args.observed, args.as_of, args.screening,
-                                 args.prior_months, args.prior_events)
+
+def forecast_trial(
+    scenario: Scenario, observed: Path, as_of: dt.date, out: Path, *, reps: int, seed: int,
+    workers: int, screening: Path | None = None, prior_months: float = DEFAULT_PRIOR_MONTHS,
+    prior_events: float = DEFAULT_PRIOR_EVENTS, keep_patients: int = 0, force: bool = False,
+    scenario_path: str = "", overrides: list[str] | None = None, on_chunk=None,
+) -> ForecastOutputs:
+    """Fit, forecast and plan into the folder `out` (see the module docstring)."""
+    from sim.commands.run import check_out_folder, run_scenario
+
+    check_out_folder(out, force)
+    model = build_forecast_model(scenario, observed, as_of, screening, prior_months,
+                                 prior_events)
     history = model.history
-    workers = args.workers or default_workers()
-    common = dict(reps=args.reps, seed=args.seed, workers=workers,
-                  scenario_path=str(args.scenario), overrides=args.overrides)
+    common = dict(reps=reps, seed=seed, workers=workers, scenario_path=scenario_path,
+                  overrides=list(overrides or []))
     tables: dict[str, pd.DataFrame] = {}
 
     def add_forecast_files(staging: Path) -> None:
@@ -229,7 +244,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         tables["comparison"].to_csv(staging / "comparison.csv", index=False)
         from sim.outputs.forecast import save_forecast_figure
 
-        save_forecast_figure(model, args.seed, args.reps,
+        save_forecast_figure(model, seed, reps,
                              forecast_reps["final_analysis_date"].to_numpy("datetime64[D]"),
                              staging / "forecast.png")
         path = staging / "manifest.json"
@@ -237,29 +252,44 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         obs = history.observed
         manifest["kind"] = "forecast"
         manifest["forecast"] = {
-            "as_of": str(args.as_of),
-            "observed": str(args.observed),
-            "screening": str(args.screening) if args.screening else None,
+            "as_of": str(as_of),
+            "observed": str(observed),
+            "screening": str(screening) if screening else None,
             "patients": obs.n,
             "events": int(np.isfinite(obs.event_day).sum()),
             "dropouts": int(np.isfinite(obs.dropout_day).sum()),
             "blinded": obs.blinded,
-            "prior_months": args.prior_months,
-            "prior_events": args.prior_events,
+            "prior_months": prior_months,
+            "prior_events": prior_events,
             "plan": "plan/ (the same scenario, seed and replicates, without data)",
         }
         path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
 
+    outputs = run_scenario(scenario, out, keep_patients=keep_patients, force=force,
+                           on_chunk=on_chunk, model=model, before_publish=add_forecast_files,
+                           **common)
+    return ForecastOutputs(outputs, history, tables["forecast"], tables["comparison"])
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from sim.commands.cli import format_summary, progress_bar
+    from sim.engine.executors import default_workers
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    workers = args.workers or default_workers()
     with progress_bar(args.reps, args.quiet) as bar:
-        outputs = run_scenario(scenario, args.out, keep_patients=args.keep_patients,
-                               force=args.force, on_chunk=bar.update, model=model,
-                               before_publish=add_forecast_files, **common)
-    print(format_summary(outputs.summary))
+        result = forecast_trial(
+            scenario, args.observed, args.as_of, args.out, reps=args.reps, seed=args.seed,
+            workers=workers, screening=args.screening, prior_months=args.prior_months,
+            prior_events=args.prior_events, keep_patients=args.keep_patients,
+            force=args.force, scenario_path=str(args.scenario), overrides=args.overrides,
+            on_chunk=bar.update)
+    print(format_summary(result.run.summary))
     print()
-    print(format_forecast(tables["forecast"]))
-    print(f"forecast as of {args.as_of} from {history.observed.n} patients, {args.reps} "
-          f"replicates (and as many for the plan) in {outputs.wall_seconds:.1f} s -> {args.out}",
-          file=sys.stderr)
+    print(format_forecast(result.forecast))
+    print(f"forecast as of {args.as_of} from {result.history.observed.n} patients, "
+          f"{args.reps} replicates (and as many for the plan) in "
+          f"{result.run.wall_seconds:.1f} s -> {args.out}", file=sys.stderr)
     return 0
 
 

@@ -49,7 +49,7 @@ from sim.stats.posterior import BetaFit, GammaFit
 
 SCREENING_LOOKBACK_EXTRA = 21  # days beyond screening_days.max: closures, next open day
 DEFAULT_PRIOR_MONTHS = 3.0
-DEFAULT_PRIOR_EVENTS = 3.0
+DEFAULT_PRIOR_EVENTS = 1.0  # a vague (exponential) prior: see benchmarks/forecast_coverage.py
 SHARE_PRIOR_EVENTS = 10.0  # prior weight of the death share, in PFS events (at least)
 
 
