@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ def non_negative_float(text: str) -> float:
 
 
 def register(sub) -> None:
-    from sim.commands.cli import add_montecarlo_args, add_scenario_args, non_negative_int
+    from sim.commands.cli import MAX_REPS, add_montecarlo_args, add_scenario_args, int_in_range
 
     if "forecast" in sub.choices:  # one module, two commands: registered once
         return
@@ -80,7 +81,7 @@ def register(sub) -> None:
     export = sub.add_parser("export-observed",
                             help="write an --observed table from a simulated trial")
     export.add_argument("run", type=Path, help="run folder with patients.parquet")
-    export.add_argument("--replicate", type=non_negative_int, default=0,
+    export.add_argument("--replicate", type=int_in_range(0, MAX_REPS, "--replicate 0"), default=0,
                         help="replicate of patients.parquet (0)")
     export.add_argument("--as-of", type=date_arg, required=True, dest="as_of",
                         help="date the table is current to (YYYY-MM-DD)")
@@ -250,7 +251,7 @@ def forecast_trial(
         path = staging / "manifest.json"
         manifest = json.loads(path.read_text(encoding="utf-8"))
         obs = history.observed
-        manifest["kind"] = "forecast"
+        # still a run (compare, plot, report read it as one), with its forecast block
         manifest["forecast"] = {
             "as_of": str(as_of),
             "observed": str(observed),
@@ -318,11 +319,12 @@ def cmd_export_observed(args: argparse.Namespace) -> int:
     out = args.out or Path(f"observed-{args.as_of}.csv")
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ScenarioError(f"--out {out}: use a .csv or .parquet file name")
-    if out.exists() and not args.force:
-        raise ScenarioError(f"--out {out}: exists; add --force to replace it")
     scenario = parse_scenario(manifest["scenario"], f"{args.run}/manifest.json")
     check_as_of(scenario, args.as_of)
     import pyarrow.parquet as pq
+
+    from sim.conduct.history import COLUMNS
+    from sim.engine.folders import csv_header_is, output_files
 
     table = pq.read_table(path, filters=[("replicate", "=", args.replicate)]).to_pandas()
     if table.empty:
@@ -330,12 +332,28 @@ def cmd_export_observed(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--replicate {args.replicate}: not in {path} (it keeps replicates "
                             f"{int(kept.min())}..{int(kept.max())}); choose one of those")
     frame = observed_from_patients(table, args.as_of, blinded=args.blinded)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".parquet":
-        frame.to_parquet(out, index=False)
-    else:
-        frame.to_csv(out, index=False)
+    parquet = out.suffix.lower() == ".parquet"
+    recognize = parquet_columns_are(COLUMNS) if parquet else csv_header_is(list(COLUMNS))
+    with output_files([out], args.force, [recognize]) as staging:
+        if parquet:
+            frame.to_parquet(staging / out.name, index=False)
+        else:
+            frame.to_csv(staging / out.name, index=False)
     events = int((frame["event_date"] != "").sum())
     print(f"{len(frame)} patients, {events} events as of {args.as_of} -> {out}",
           file=sys.stderr)
     return 0
+
+
+def parquet_columns_are(columns: tuple[str, ...]) -> Callable[[Path], bool]:
+    """A recognizer for `output_files`: a Parquet file with exactly these columns."""
+
+    def recognize(path: Path) -> bool:
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_schema(path).names == list(columns)
+        except (OSError, ValueError):
+            return False
+
+    return recognize

@@ -257,7 +257,7 @@ def run_report(folder: Path, manifest: dict[str, Any]) -> str:
         section("Assumptions", assumptions_html(manifest)),
         section("Manifest", manifest_html(manifest)),
     ]
-    if manifest.get("kind") == "forecast":
+    if "forecast" in manifest:
         body.insert(2, forecast_html(folder, manifest))
     return page_html(f"{manifest['scenario']['trial']['id']} run report", body)
 
