@@ -116,6 +116,24 @@ RULES: list[Rule] = [
     rule(r"(?P<what>os|os_at_pfs_cut)_median_(?P<arm>control|experimental)_months_median",
          "months", "{what}: Kaplan-Meier median overall survival, {arm} arm, median over "
                    "replicates"),
+    # safety (sim.clinic.safety): treated = patients given at least one cycle
+    rule(r"ae_patients_(?P<kind>.+)_(?P<grade>any|grade3plus)_(?P<arm>control|experimental)"
+         r"_(?P<stat>mean|median|q05|q50|q95)", "patients",
+         "patients with a {kind} adverse event ({grade} grade; 'all': any kind) by the "
+         "analysis, {arm} arm, {stat} over replicates"),
+    rule(r"ae_incidence_(?P<kind>.+)_(?P<grade>any|grade3plus)_(?P<arm>control|experimental)"
+         r"_(?P<stat>mean|median)", "share",
+         "incidence of {kind} adverse events ({grade} grade; 'all': any kind): patients with "
+         "one / treated patients, {arm} arm, {stat} over replicates"),
+    rule(r"ae_events_(?P<arm>control|experimental)_(?P<stat>mean|median|q05|q50|q95)",
+         "events", "adverse events (all kinds and grades) by the analysis, {arm} arm, {stat} "
+                   "over replicates"),
+    rule(r"ae_treated_(?P<arm>control|experimental)_(?P<stat>mean|median)", "patients",
+         "treated patients (at least one cycle) by the analysis, {arm} arm, {stat} over "
+         "replicates"),
+    rule(r"ae_at_least_(?P<k>\d+)_(?P<kind>.+)", "share",
+         "share of replicates with at least {k} patients with a {kind} adverse event by the "
+         "analysis (both arms)"),
     rule(r"power_(?P<test>.+)", "share",
          "share of replicates rejecting H0 with the {test} test (type I error if HR = 1)"),
     rule(r"clinic_(?P<res>chair|linac)_utilization_peak_month_(?P<stat>mean|median)",

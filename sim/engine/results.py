@@ -43,7 +43,7 @@ KEY_METRICS = ("p_target_by_completion", "events_at_completion_mean", "power",
 SUMMARY_COLUMNS = ("metric", "unit", "estimate", "mc_se", "ci_low", "ci_high", "q05", "q95",
                    "meaning")
 
-QUANTILED = ("os_deaths", "ae_patients", "ae_events")  # counts: quantiles too
+QUANTILED = ("os_deaths", "ae_patients", "ae_events")  # counts: quantile rows too
 PACKAGES = ("sim-trial", "numpy", "pandas", "scipy", "simpy", "pydantic", "pyarrow", "pyyaml",
             "holidays")
 
