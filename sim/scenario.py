@@ -975,8 +975,122 @@ class Calendar(Frozen):
         return value
 
 
+class Look(Frozen):
+    """One analysis of a group-sequential design: triggered by `events` seen, by an
+    `information` fraction of the final look's events, or on a `date`; with `not_before`
+    (`not_after`), interim looks only, it is held at the later (earlier) of its trigger and
+    that date."""
+
+    events: PositiveInt | None = None
+    """PFS events seen (at a scan, or a death) that trigger the look [events]."""
+    information: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    """Share of the final look's planned events that triggers the look [share]."""
+    date: dt.date | None = None
+    """Calendar date of the data cut of the look [date]."""
+    not_before: dt.date | None = None
+    """The look's data cut is not before this date: the later of the trigger and this [date]."""
+    not_after: dt.date | None = None
+    """The look's data cut is not after this date: the earlier of the trigger and this [date]."""
+
+    @model_validator(mode="after")
+    def check_one_trigger(self) -> Look:
+        given = [name for name in ("events", "information", "date")
+                 if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a look needs exactly one trigger of events, information or date (got "
+                f"{given or 'none'}): e.g. {{events: 35}}, {{information: 0.5}} or "
+                "{date: 2027-12-31}"
+            )
+        return self
+
+
+SpendingFamily = Literal["obrien_fleming", "pocock"]
+
+
+class HsdParameter(Frozen):
+    gamma: float
+    """Hwang-Shih-DeCani gamma: -4 is O'Brien-Fleming-like, 1 Pocock-like, 0 linear [1]."""
+
+
+class HsdSpending(Frozen):
+    hsd: HsdParameter
+    """Hwang-Shih-DeCani spending, f(t) = total (1 - e^(-gamma t)) / (1 - e^(-gamma)) [1]."""
+
+
+class KimDemetsParameter(Frozen):
+    rho: PositiveFloat
+    """Kim-DeMets power: 3 is O'Brien-Fleming-like, 1 linear [1]."""
+
+
+class KimDemetsSpending(Frozen):
+    kim_demets: KimDemetsParameter
+    """Kim-DeMets (power family) spending, f(t) = total t^rho [1]."""
+
+
+SpendingChoice = SpendingFamily | HsdSpending | KimDemetsSpending
+
+
+def spending_name(choice: SpendingChoice) -> tuple[str, float | None]:
+    """(family, parameter) of a spending choice, as sim.stats.spending.Spending takes them."""
+    if isinstance(choice, HsdSpending):
+        return "hsd", choice.hsd.gamma
+    if isinstance(choice, KimDemetsSpending):
+        return "kim_demets", choice.kim_demets.rho
+    return choice, None
+
+
+class Efficacy(Frozen):
+    """Efficacy bounds: an alpha-spending function (Lan-DeMets), or fixed z bounds."""
+
+    spending: SpendingChoice | None = None
+    """Alpha spending: obrien_fleming (Lan-DeMets), pocock, {hsd: {gamma: -4}} or
+    {kim_demets: {rho: 3}}; recomputed at each look's observed information [1]."""
+    z: tuple[float, ...] | None = None
+    """Fixed efficacy bounds, one per look, on the z scale (positive: benefit) [z]."""
+
+    @model_validator(mode="after")
+    def check_one_rule(self) -> Efficacy:
+        if (self.spending is None) == (self.z is None):
+            raise ValueError("give exactly one of spending (e.g. obrien_fleming) or z "
+                             "(e.g. [2.96, 1.97])")
+        return self
+
+
+class Futility(Frozen):
+    """Futility bounds at the interim looks (none at the final): beta spending at the drift
+    for the target power (rpact typeBetaSpending), fixed z bounds, hazard-ratio bounds, or a
+    conditional-power threshold under the design effect."""
+
+    spending: SpendingChoice | None = None
+    """Beta spending: obrien_fleming, pocock, {hsd: {gamma: -2}} or {kim_demets: {rho: 2}} [1]."""
+    z: tuple[float, ...] | None = None
+    """Futility z bounds, one per interim look: stop if z is below (positive: benefit) [z]."""
+    hazard_ratio: tuple[PositiveFloat, ...] | None = None
+    """Futility hazard ratios, one per interim look: stop if the estimate is above [ratio]."""
+    conditional_power: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    """Stop if the conditional power under the design hazard ratio is below this [probability]."""
+    binding: bool = False
+    """Binding futility: efficacy bounds computed given the futility stops [true/false]."""
+
+    @model_validator(mode="after")
+    def check_one_rule(self) -> Futility:
+        given = [name for name in ("spending", "z", "hazard_ratio", "conditional_power")
+                 if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one futility rule of spending, z, hazard_ratio or "
+                f"conditional_power (got {given or 'none'}): e.g. spending: {{hsd: {{gamma: -2}}}}"
+            )
+        return self
+
+
 class Analysis(Frozen):
-    """Final analysis: data cut at `event_target` events, at `cut_date`, or whichever first."""
+    """Final analysis: data cut at `event_target` events, at `cut_date`, or whichever first.
+
+    With `looks` (a group-sequential design) the last look is the final analysis: its events
+    are the event target (and `cut` defaults to events, or first when `cut_date` is given);
+    earlier looks are interim analyses with `efficacy` and optional `futility` bounds."""
 
     cut: Literal["events", "date", "first"] = "first"
     """What triggers the data cut: `events` (the event target), `date` (cut_date), or `first`
@@ -997,6 +1111,100 @@ class Analysis(Frozen):
     """Whether the primary log-rank test is stratified by the randomization strata."""
     ties: Literal["efron", "breslow"] = "efron"
     """Handling of tied event times in the Cox model: `efron` or `breslow`."""
+    looks: tuple[Look, ...] = ()
+    """Analyses in time order; the last is the final; empty: one look at the cut [looks]."""
+    efficacy: Efficacy | None = None
+    """Efficacy bounds of the looks; default with looks: Lan-DeMets O'Brien-Fleming [1]."""
+    futility: Futility | None = None
+    """Futility bounds of the interim looks; none if absent [1]."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def final_look_is_the_cut(cls, data: Any) -> Any:
+        """With looks, the final look's trigger fills event_target / cut_date and cut."""
+        if not isinstance(data, dict) or not data.get("looks"):
+            return data
+        final = data["looks"][-1]
+        if not isinstance(final, dict):
+            return data
+        data = dict(data)
+        if final.get("events") is not None:
+            data.setdefault("event_target", final["events"])
+            data.setdefault("cut", "first" if data.get("cut_date") is not None else "events")
+        elif final.get("date") is not None:
+            data.setdefault("cut_date", final["date"])
+            data.setdefault("cut", "date")
+        return data
+
+    @model_validator(mode="after")
+    def check_looks(self) -> Analysis:
+        if not self.looks:
+            for name in ("efficacy", "futility"):
+                if getattr(self, name) is not None:
+                    raise field_error((name,), "...", "bounds need looks: add "
+                                      "looks: [{events: 35}, {events: 70}]")
+            return self
+        final = self.looks[-1]
+        k = len(self.looks)
+        if final.information is not None or final.not_before is not None \
+                or final.not_after is not None:
+            raise field_error(("looks", k - 1), final.model_dump(mode="json", exclude_none=True),
+                              "the final look is triggered by events or a date (no "
+                              "information, not_before or not_after; a calendar cap of the "
+                              "final is cut_date): e.g. {events: 70}")
+        if final.events is not None and final.events != self.event_target:
+            raise field_error(("event_target",), self.event_target,
+                              f"differs from the final look's events {final.events}: drop "
+                              "event_target (the final look sets it) or make them equal")
+        if final.date is not None and final.date != self.cut_date:
+            raise field_error(("cut_date",), str(self.cut_date),
+                              f"differs from the final look's date {final.date}: drop "
+                              "cut_date or make them equal")
+        if any(look.information is not None for look in self.looks) and final.events is None:
+            raise field_error(("looks",), "...", "information fractions need a final look "
+                              "triggered by events: e.g. [{information: 0.5}, {events: 70}]")
+        sizes = [look.events or (look.information or 0) * (self.event_target or 0)
+                 for look in self.looks]
+        for i in range(1, k):
+            both = self.looks[i].date is None and self.looks[i - 1].date is None
+            if both and sizes[i] <= sizes[i - 1]:
+                shown = self.looks[i].model_dump(mode="json", exclude_none=True)
+                raise field_error(("looks", i), shown,
+                                  f"look {i + 1} comes at no more events than look {i}: "
+                                  "give the looks in time order with increasing events")
+        dates = [(i, look.date) for i, look in enumerate(self.looks) if look.date is not None]
+        for (_, a), (j, b) in zip(dates, dates[1:], strict=False):
+            if b <= a:
+                raise field_error(("looks", j, "date"), str(b), "look dates must increase: "
+                                  "give the looks in time order")
+        if self.efficacy is not None and self.efficacy.z is not None \
+                and len(self.efficacy.z) != k:
+            raise field_error(("efficacy", "z"), list(self.efficacy.z),
+                              f"needs one bound per look ({k}), e.g. {[2.96, 1.97][:k]}")
+        fut = self.futility
+        if fut is not None:
+            if self.sides != 1:
+                raise field_error(("futility",), "...", "futility bounds are for one-sided "
+                                  "tests: set sides: 1 or drop the futility block")
+            if k == 1:
+                raise field_error(("futility",), "...", "futility needs an interim look: "
+                                  "add one before the final, or drop the futility block")
+            for name in ("z", "hazard_ratio"):
+                values = getattr(fut, name)
+                if values is not None and len(values) != k - 1:
+                    raise field_error(("futility", name), list(values),
+                                      f"needs one value per interim look ({k - 1})")
+            if fut.spending is not None and self.efficacy is not None \
+                    and self.efficacy.z is not None:
+                raise field_error(("futility", "spending"), "...", "beta spending needs "
+                                  "efficacy spending (not fixed z bounds): use z or "
+                                  "hazard_ratio futility bounds instead")
+        return self
+
+    @property
+    def efficacy_rule(self) -> Efficacy:
+        """The efficacy bounds; Lan-DeMets O'Brien-Fleming when the looks give none."""
+        return self.efficacy or Efficacy(spending="obrien_fleming")
 
     @model_validator(mode="after")
     def check_cut_fields(self) -> Analysis:
@@ -1053,6 +1261,17 @@ class Scenario(Frozen):
                 f"{self.trial.sample_size}: a patient has at most one PFS event, so lower "
                 "the target or raise the sample size"
             )
+        for i, look in enumerate(self.analysis.looks):
+            if look.events is not None and look.events > self.trial.sample_size:
+                raise field_error(("analysis", "looks", i, "events"), look.events,
+                                  f"above trial.sample_size {self.trial.sample_size}: a "
+                                  "patient has at most one PFS event; lower it")
+            for name in ("date", "not_before", "not_after"):
+                day = getattr(look, name)
+                if day is not None and day <= self.trial.start_date:
+                    raise field_error(("analysis", "looks", i, name), str(day),
+                                      f"not after trial.start_date {self.trial.start_date}: "
+                                      "put the look later")
         cut = self.analysis.cut_date
         if cut is not None and cut <= self.trial.start_date:
             raise ValueError(

@@ -77,7 +77,8 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
     design = sub.add_parser("design", help="closed-form events, power and timing of a scenario")
     add_scenario_args(design)
     design.add_argument("--out", type=Path, default=None,
-                        help="folder for design.csv and expected_events.csv")
+                        help="folder for design.csv, expected_events.csv (and "
+                             "boundaries.csv with analysis.looks)")
     design.add_argument("--force", action="store_true",
                         help="replace an existing --out folder that sim wrote")
     named = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")][:1]
@@ -135,17 +136,29 @@ def cmd_design(args: argparse.Namespace) -> int:
 
     table = design_scenario(scenario)
     events = scenario_events_table(scenario)
+    bounds = None
+    if scenario.analysis.looks:
+        from sim.stats.boundaries import boundaries_table, design_rows
+
+        extra = pd.DataFrame(design_rows(scenario), columns=list(table.columns))
+        table = pd.concat([table, extra], ignore_index=True)
+        bounds = boundaries_table(scenario)
     shown = table.assign(value=table["value"].map(format_value))
     print(shown.to_string(index=False))
+    if bounds is not None:
+        print()
+        print(bounds.drop(columns=["expected_date"]).to_string(
+            index=False, float_format=lambda v: f"{v:.4g}"))
     if args.out is not None:
-        write_design(args, scenario, table, events)
+        write_design(args, scenario, table, events, bounds)
         print(f"-> {args.out}", file=sys.stderr)
     return 0
 
 
 def write_design(args: argparse.Namespace, scenario, table: pd.DataFrame,
-                 events: pd.DataFrame) -> None:
-    """design.csv, expected_events.csv and a manifest (so --force knows sim wrote it)."""
+                 events: pd.DataFrame, bounds: pd.DataFrame | None = None) -> None:
+    """design.csv, expected_events.csv (boundaries.csv with looks) and a manifest (so --force
+    knows sim wrote it)."""
     import datetime as dt
 
     from sim.engine.folders import output_folder
@@ -155,6 +168,8 @@ def write_design(args: argparse.Namespace, scenario, table: pd.DataFrame,
     with output_folder(args.out, args.force) as staging:
         table.to_csv(staging / "design.csv", index=False)
         events.to_csv(staging / "expected_events.csv", index=False)
+        if bounds is not None:
+            bounds.to_csv(staging / "boundaries.csv", index=False)
         write_json(staging / "manifest.json", {
             "tool": "sim", "kind": "design", "command": sys.argv,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

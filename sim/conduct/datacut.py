@@ -86,3 +86,44 @@ def cut_at_analysis(
     cut, target, reason = choose_cut_day(analysis, rand_day, observed, date_cut_day)
     time, event, valid = cut_data(rand_day, observed, schedule, cut)
     return CutData(time, event, valid, cut, target, reason)
+
+
+CUT_INTERIM = 3  # cut_reason of a trial that ended at an interim look
+
+
+@dataclass(frozen=True)
+class LookTrigger:
+    """When an interim look's data cut comes: at the `events`-th event seen or on clock day
+    `day`, then no earlier than `not_before` and no later than `not_after` (clock days)."""
+
+    events: int | None = None
+    day: float | None = None
+    not_before: float = -np.inf
+    not_after: float = np.inf
+
+
+def look_cut_days(
+    triggers: tuple[LookTrigger, ...], rand_day: np.ndarray, observed: ObservedOutcomes,
+    final_cut_day: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cut_day, held), shape (R, K): the interim looks' cut days, then the final cut.
+
+    A look comes no earlier than the one before it; an interim look whose cut would come on
+    or after the final cut (too few events, a late date) is not held (cut_day nan)."""
+    n_reps = rand_day.shape[0]
+    event_cal = rand_day + observed.event_day
+    days = np.empty((n_reps, len(triggers) + 1))
+    previous = np.full(n_reps, -np.inf)
+    for k, trigger in enumerate(triggers):
+        if trigger.events is not None:
+            day = kth_event_day(event_cal, trigger.events)
+        else:
+            day = np.full(n_reps, float(trigger.day))
+        day = np.minimum(np.maximum(day, trigger.not_before), trigger.not_after)
+        day = np.maximum(day, previous)
+        days[:, k] = day
+        previous = day
+    days[:, -1] = final_cut_day
+    held = days < final_cut_day[:, None]
+    held[:, -1] = True
+    return np.where(held, days, np.nan), held

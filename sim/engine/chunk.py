@@ -13,6 +13,8 @@ share their enrollment and randomization draws (common random numbers).
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +23,14 @@ import pandas as pd
 
 from sim.conduct.assessments import ScanSchedule, observe_outcomes
 from sim.conduct.calendar import StudyCalendar, month_grid
-from sim.conduct.datacut import cut_at_analysis, cut_data
+from sim.conduct.datacut import (
+    CUT_INTERIM,
+    CutData,
+    LookTrigger,
+    cut_at_analysis,
+    cut_data,
+    look_cut_days,
+)
 from sim.conduct.enrollment import enroll_patients
 from sim.conduct.outcomes import draw_latent_outcomes
 from sim.conduct.randomization import randomize_by_block
@@ -80,6 +89,8 @@ class TrialModel:
     # A trial under way (sim.engine.history.TrialHistory): replicates continue its observed
     # patients from the as-of day instead of starting from the first screening.
     history: Any = None
+    plan: object | None = None  # sim.stats.monitoring.SequentialPlan with analysis.looks
+    triggers: tuple[LookTrigger, ...] = ()  # the interim looks' data-cut triggers
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> TrialModel:
@@ -93,11 +104,117 @@ class TrialModel:
             date_cut_day=float(calendar.day_of(cut_date)) if cut_date else np.inf,
             sites=scenario.enrollment.site_list(scenario.trial.start_date),
             **month_grid(scenario),
+            **sequential_model(scenario, calendar),
         )
 
     def month_of(self, day: np.ndarray | float) -> np.ndarray:
         """Index of the calendar month of clock days (-1 before the start; past the end: n)."""
         return np.searchsorted(self.month_starts, day, side="right") - 1
+
+
+def sequential_model(scenario: Scenario, calendar: StudyCalendar) -> dict:
+    """The monitoring plan and interim triggers of a scenario with analysis.looks ({} if
+    it has one look in the old form)."""
+    a = scenario.analysis
+    if not a.looks:
+        return {}
+    from sim.stats.boundaries import planned_events
+    from sim.stats.monitoring import SequentialPlan
+
+    events = planned_events(scenario)
+    final = events[-1]
+
+    def day(date) -> float:
+        return float(calendar.day_of(date))
+
+    triggers = []
+    for look in a.looks[:-1]:
+        count = look.events
+        if look.information is not None:
+            count = max(1, math.ceil(look.information * final - 1e-9))
+        triggers.append(LookTrigger(
+            events=count, day=day(look.date) if look.date is not None else None,
+            not_before=day(look.not_before) if look.not_before is not None else -np.inf,
+            not_after=day(look.not_after) if look.not_after is not None else np.inf,
+        ))
+    allocation = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
+    return {"plan": SequentialPlan.from_analysis(a, events, allocation),
+            "triggers": tuple(triggers)}
+
+
+def primary_z(model: TrialModel, time, event, valid, arm, stratum) -> np.ndarray:
+    """The primary test's z of each replicate's data set (z < 0: benefit)."""
+    a = model.scenario.analysis
+    risk = analysis.risk_sets(time, event, arm, stratum if a.stratified else None, valid=valid)
+    return analysis.logrank_from_risk_sets(risk).z
+
+
+@dataclass(frozen=True)
+class Sequential:
+    """The looks of a chunk: the data set of the analysis that ended each trial, and the
+    per-look columns of the replicates table."""
+
+    cut: CutData
+    columns: dict
+    decisions: object
+    final_analysis_day: np.ndarray  # (R,) the final look's analysis day, held or not
+    enrolled_until: np.ndarray  # (R,) last day a patient may be randomized (inf: all)
+
+
+def run_looks(model: TrialModel, enrolled, arm, observed, final_cut: CutData) -> Sequential:
+    """Each look: cut at its trigger, the primary test, the decision; the trial's data set
+    at the look that ended it. Enrollment ends at the analysis date of an early stop."""
+    from sim.stats.monitoring import monitor
+
+    sc = model.scenario
+    lag = sc.analysis.lag_days
+    rand, stratum = enrolled.rand_day, enrolled.stratum
+    days, held = look_cut_days(model.triggers, rand, observed, final_cut.cut_day)
+    n_reps, k_max = days.shape
+    z = np.full((n_reps, k_max), np.nan)
+    events = np.zeros((n_reps, k_max), dtype=np.int64)
+    for k in range(k_max):
+        day = final_cut.cut_day if k == k_max - 1 else np.where(held[:, k], days[:, k],
+                                                                final_cut.cut_day)
+        if k == k_max - 1:
+            time, event, valid = final_cut.time, final_cut.event, final_cut.valid
+        else:
+            time, event, valid = cut_data(rand, observed, model.schedule, day)
+        z[:, k] = np.where(held[:, k], -primary_z(model, time, event, valid, arm, stratum),
+                           np.nan)
+        events[:, k] = np.where(held[:, k], event.sum(axis=1), 0)
+    decisions = monitor(model.plan, z, events, held)
+    stop = decisions.stop_look
+    early = stop < k_max - 1
+    stop_day = days[np.arange(n_reps), stop]
+    if early.any():
+        time, event, valid = cut_data(rand, observed, model.schedule, stop_day)
+        cut = CutData(time, event, valid, stop_day,
+                      np.where(early, np.nan, final_cut.target_day),
+                      np.where(early, CUT_INTERIM, final_cut.cut_reason))
+    else:
+        cut = final_cut
+    in_trial = held & (np.arange(k_max)[None, :] <= stop[:, None])
+    columns: dict[str, np.ndarray] = {}
+    for k in range(k_max):
+        analysis_day = np.where(in_trial[:, k], days[:, k] + lag, np.nan)
+        columns[f"look{k + 1}_date"] = model.calendar.to_datetime64(analysis_day)
+        columns[f"look{k + 1}_months"] = analysis_day / DAYS_PER_MONTH
+        columns[f"look{k + 1}_events"] = np.where(in_trial[:, k], events[:, k], np.nan)
+        columns[f"look{k + 1}_z_benefit"] = np.where(in_trial[:, k], z[:, k], np.nan)
+        columns[f"look{k + 1}_efficacy_bound"] = decisions.efficacy_z[:, k]
+        columns[f"look{k + 1}_futility_bound"] = decisions.futility_z[:, k]
+        columns[f"look{k + 1}_decision"] = decisions.decision[:, k]
+    columns.update(
+        stop_look=stop + 1,
+        stop_reason=decisions.stop_reason,
+        early_stop=early,
+        reject_ignoring_futility=decisions.reject_ignoring_futility,
+        n_randomized=np.where(early[:, None], rand <= (stop_day + lag)[:, None], True)
+        .sum(axis=1),
+    )
+    return Sequential(cut, columns, decisions, final_cut.cut_day + lag,
+                      np.where(early, stop_day + lag, np.inf))
 
 
 def milestone_days(model: TrialModel, enrolled, cut) -> dict[str, np.ndarray]:
@@ -190,7 +307,13 @@ def simulate_chunk(
         history = None
     cut = cut_at_analysis(sc.analysis, enrolled.rand_day, observed, model.schedule,
                           model.date_cut_day)
+    looks = None
+    if model.plan is not None:
+        looks = run_looks(model, enrolled, arm, observed, cut)
+        cut = looks.cut
     stats = analyze_cut(model, cut, arm, enrolled.stratum)
+    if looks is not None:
+        stats["reject"] = looks.decisions.reject
     endpoints = analyze_endpoints(model, rng, enrolled, arm, history, latent, observed, cut)
     at_completion = analyze_at_completion(model, enrolled, observed, arm)
     reps = np.arange(first_rep, first_rep + n_reps)
@@ -201,13 +324,17 @@ def simulate_chunk(
         "row_in_chunk": np.arange(n_reps),
     }
     days = milestone_days(model, enrolled, cut)
+    if looks is not None:  # a trial stopped early randomizes nobody after the stop
+        for name in days:
+            if name.startswith("randomized_"):
+                days[name] = np.where(days[name] <= looks.enrolled_until, days[name], np.nan)
     for name, value in days.items():
         table[f"{name}_date"] = model.calendar.to_datetime64(value)
     table.update(
         lpi_months=days["randomized_100pct"] / DAYS_PER_MONTH,
         analysis_months=days["final_analysis"] / DAYS_PER_MONTH,
         target_events_months=days["target_events"] / DAYS_PER_MONTH,
-        cut_reason=np.asarray(["events", "date", "all_followed"])[cut.cut_reason],
+        cut_reason=np.asarray(["events", "date", "all_followed", "interim"])[cut.cut_reason],
         n_screened=enrolled.n_screened,
         screening_wait_days_mean=enrolled.screening_wait_days_mean,
         n_screen_failed=enrolled.n_screen_failed,
@@ -222,10 +349,18 @@ def simulate_chunk(
         **endpoints.columns,
         **at_completion,
     )
+    horizon = days["final_analysis"]
+    enrolled_until = None
+    if looks is not None:
+        table.update(looks.columns)
+        # treatment goes on per protocol after a stop: the clinic runs to the day the final
+        # look would have come, with the patients randomized up to the stop
+        horizon = np.maximum(looks.final_analysis_day, days["final_analysis"])
+        enrolled_until = looks.enrolled_until
     replicates = pd.DataFrame(table)
     clinic = run_clinic(
-        model, rng["clinic"], enrolled, arm, observed, days["final_analysis"], first_rep,
-        keep_patients, rng["safety"],
+        model, rng["clinic"], enrolled, arm, observed, horizon, first_rep,
+        keep_patients, rng["safety"], enrolled_until,
     )
     if clinic.rows is not None:
         replicates = pd.concat([replicates, clinic.rows], axis=1)
@@ -274,10 +409,42 @@ class ClinicChunk:
     sums: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
+def replicate_draws(draws, rep: int, keep: np.ndarray):
+    """The clinic draws of replicate `rep` for the patients `keep` (bool, (n,)) only, as a
+    one-replicate set (the per-day background load is kept whole)."""
+    n = len(keep)
+
+    def take(value):
+        if isinstance(value, np.ndarray):
+            row = value[rep:rep + 1]
+            return row[:, keep] if value.ndim >= 2 and value.shape[1] == n else row
+        if dataclasses.is_dataclass(value):
+            return dataclasses.replace(value, **{
+                f.name: take(getattr(value, f.name)) for f in dataclasses.fields(value)})
+        return value
+
+    per_day = {"chair_background", "linac_background"}
+    return dataclasses.replace(draws, **{
+        f.name: (getattr(draws, f.name)[rep:rep + 1]
+                 if f.name in per_day and getattr(draws, f.name) is not None
+                 else take(getattr(draws, f.name)))
+        for f in dataclasses.fields(draws)})
+
+
+def patients_only(draws, keep: np.ndarray):
+    """Per-patient draws (a dataclass of arrays over patients first) for patients `keep`."""
+    return dataclasses.replace(draws, **{
+        f.name: getattr(draws, f.name)[keep] for f in dataclasses.fields(draws)})
+
+
 def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_patients,
-               safety_rng=None):
+               safety_rng=None, enrolled_until=None):
     """Per replicate SimPy model of the clinic, up to each replicate's final analysis; with
-    a safety block, each replicate's adverse events come from `safety_rng`, in turn."""
+    a safety block, each replicate's adverse events come from `safety_rng`, in turn.
+
+    `enrolled_until` (R,): after an early stop only the patients randomized by then are
+    treated (None or inf: all); the adverse-event draws are made for all, as without a stop
+    (common random numbers), and those of the patients treated are used."""
     sc = model.scenario
     if sc.treatment is None:
         return ClinicChunk()
@@ -291,12 +458,26 @@ def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_pat
     rows, monthly, sums = [], [], []
     for r in range(n_reps):
         keep = first_rep + r < keep_patients
-        result = simulate_clinic(
-            sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r], reason[r],
-            float(horizon[r]), keep_patients=keep, stratum=enrolled.stratum[r],
-            adverse_events=(draw_adverse_events(sc, n, safety_rng) if sc.safety is not None
-                            else None),
-        )
+        aes = draw_adverse_events(sc, n, safety_rng) if sc.safety is not None else None
+        enrolled_mask = None
+        if enrolled_until is not None and np.isfinite(enrolled_until[r]):
+            enrolled_mask = enrolled.rand_day[r] <= enrolled_until[r]
+        if enrolled_mask is None or enrolled_mask.all():
+            result = simulate_clinic(
+                sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r],
+                reason[r], float(horizon[r]), keep_patients=keep, stratum=enrolled.stratum[r],
+                adverse_events=aes,
+            )
+        else:
+            m = enrolled_mask
+            result = simulate_clinic(
+                sc, model.calendar, replicate_draws(draws, r, m), 0, enrolled.rand_day[r][m],
+                arm[r][m], stop[r][m], reason[r][m], float(horizon[r]), keep_patients=keep,
+                stratum=enrolled.stratum[r][m],
+                adverse_events=patients_only(aes, m) if aes is not None else None,
+            )
+            if result.patients is not None:
+                result.patients["patient"] = np.flatnonzero(m)[result.patients["patient"]]
         rows.append(result.summary)
         monthly.append(getattr(result, "monthly", None) or {})
         sums.append(getattr(result, "sums", None) or {})

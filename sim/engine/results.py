@@ -164,6 +164,7 @@ def summarize(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     ]
     rows += [mean_row(f"{col}_mean", replicates[col]) for col in clinic_columns(replicates)]
     rows += endpoint_rows(replicates)
+    rows += sequential_rows(replicates)
     return with_units(pd.DataFrame(headline_rows(replicates, scenario) + rows))
 
 
@@ -201,6 +202,9 @@ def summary_warnings(summary: pd.DataFrame, scenario: Scenario) -> list[str]:
     a = scenario.analysis
     found = []
     reached = summary.set_index("metric")["estimate"].get("p_target_reached")
+    final = summary.set_index("metric")["estimate"].get(f"reached_look{len(a.looks)}")
+    if a.looks and reached is not None and final:  # among the trials not stopped early
+        reached = reached / final
     if a.cut == "first" and reached is not None and pd.notna(reached) \
             and reached < FEW_TARGET_REACHED:
         found.append(
@@ -209,6 +213,52 @@ def summary_warnings(summary: pd.DataFrame, scenario: Scenario) -> list[str]:
             "fewer events than planned"
         )
     return found
+
+
+def look_count(replicates: pd.DataFrame) -> int:
+    """Number of looks of a group-sequential run (0: the single-look form)."""
+    k = 0
+    while f"look{k + 1}_decision" in replicates.columns:
+        k += 1
+    return k
+
+
+def sequential_rows(replicates: pd.DataFrame) -> list[dict[str, Any]]:
+    """Group-sequential operating characteristics (runs with analysis.looks only).
+
+    `power`: efficacy at any look, the trial stopping at futility (its row above); then
+    `power_ignoring_futility` (the efficacy bounds alone: what a non-binding futility rule
+    'would have continued' to), `early_stop` (an interim stop, either reason),
+    `futility_stop`, `expected_events` and `expected_analysis_months` (at the analysis that
+    ended the trial), and per look k: `reject_look{k}` and `futility_look{k}` (shares of
+    all replicates stopping there), `reached_look{k}` (the look was held), and among the
+    replicates that held it `look{k}_months_mean`, `look{k}_months_median` and
+    `look{k}_events_mean`."""
+    k_max = look_count(replicates)
+    if not k_max:
+        return []
+    reason = replicates["stop_reason"].to_numpy()
+    look = replicates["stop_look"].to_numpy()
+    rows = [
+        share_row("power_ignoring_futility", replicates["reject_ignoring_futility"]),
+        share_row("early_stop", replicates["early_stop"]),
+        share_row("futility_stop", reason == "futility"),
+        mean_row("expected_events", replicates["events"]),
+        mean_row("expected_analysis_months", replicates["analysis_months"]),
+    ]
+    for k in range(1, k_max + 1):
+        months = replicates[f"look{k}_months"].to_numpy(dtype=float)
+        held = np.isfinite(months)
+        rows += [
+            share_row(f"reject_look{k}", (look == k) & (reason == "efficacy")),
+            share_row(f"futility_look{k}", (look == k) & (reason == "futility")),
+            share_row(f"reached_look{k}", held),
+            mean_row(f"look{k}_months_mean", months),
+            median_row(f"look{k}_months_median", months[held]) if held.any()
+            else row(f"look{k}_months_median", np.nan, np.nan, np.nan, np.nan),
+            mean_row(f"look{k}_events_mean", replicates[f"look{k}_events"]),
+        ]
+    return rows
 
 
 def clinic_columns(replicates: pd.DataFrame) -> list[str]:
@@ -249,7 +299,27 @@ def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
         rec["share_reached"] = reached.mean()
         rec["counted"] = counted
         rows.append(rec)
+    rows += look_timeline(replicates, start)
     return pd.DataFrame(rows)
+
+
+def look_timeline(replicates: pd.DataFrame, start: np.datetime64) -> list[dict[str, Any]]:
+    """One timeline row per look of a group-sequential run (milestone `look{k}`): the
+    quantiles of its analysis date among the replicates that held it, and the share held."""
+    rows = []
+    for k in range(1, look_count(replicates) + 1):
+        dates = replicates[f"look{k}_date"].to_numpy("datetime64[D]")
+        reached = ~np.isnat(dates)
+        rec: dict[str, Any] = {"milestone": f"look{k}"}
+        days = (dates[reached] - start).astype("timedelta64[D]").astype(float)
+        qs = (np.quantile(days, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
+              if reached.any() else np.full(5, np.inf))
+        for label, q in zip(("q05", "q25", "q50", "q75", "q95"), qs, strict=True):
+            rec[label] = str(start + np.timedelta64(int(q), "D")) if np.isfinite(q) else ""
+        rec["median_months"] = qs[2] / DAYS_PER_MONTH if np.isfinite(qs[2]) else None
+        rec["share_reached"] = reached.mean()
+        rows.append(rec)
+    return rows
 
 
 def package_versions() -> dict[str, str]:

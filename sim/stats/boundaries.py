@@ -1,0 +1,181 @@
+"""The design side of a group-sequential scenario: boundaries.csv and its design.csv rows.
+
+Per look: planned events and information fraction, efficacy and futility bounds on the z,
+one-sided nominal p and hazard-ratio scales (Schoenfeld: HR = exp(-z / sqrt(p (1 - p) d))),
+cumulative alpha spent under H0 (non-binding futility ignored, as it must be for the type I
+error) and cumulative beta (futility stops, and at the last look not rejecting, at the
+design drift), the stopping probabilities under H0 and under the scenario's hazard ratio
+(H1) at the planned events, and the look's expected calendar time from the Lachin-Foulkes
+event curve. Overall: power, early stopping, expected events and analysis time under H0 and
+H1, the inflation factor (drift / (z_alpha + z_beta))^2 and the maximum events for the target
+power (the fixed-design Schoenfeld events x the inflation factor), as rpact's
+getDesignCharacteristics and getPowerSurvival report them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
+
+from sim.stats import design as fixed
+from sim.stats.sequential import fixed_design_drift
+
+
+def scenario_plan(scenario):
+    """The scenario's SequentialPlan (None without analysis.looks)."""
+    from sim.stats.monitoring import SequentialPlan
+
+    a = scenario.analysis
+    if not a.looks:
+        return None
+    return SequentialPlan.from_analysis(a, planned_events(scenario), allocation(scenario))
+
+
+def allocation(scenario) -> float:
+    return scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
+
+
+def expected_time(scenario, events: float, hazard_ratio: float) -> float:
+    """Lachin-Foulkes months from the start until `events` events are expected."""
+    return fixed.expected_event_time(
+        events, fixed.scenario_accrual(scenario), fixed.scenario_hazards(scenario),
+        hazard_ratio, scenario.dropout.hazard_per_day * fixed.DAYS_PER_MONTH,
+        allocation(scenario), scenario.trial.sample_size)
+
+
+def planned_events(scenario) -> list[float]:
+    """Planned events at each look: its events, its fraction of the final look's events, or
+    (a date) the Lachin-Foulkes expected events then, under the scenario's effect."""
+    a = scenario.analysis
+
+    def expected(date) -> float:
+        months = (date - scenario.trial.start_date).days / fixed.DAYS_PER_MONTH
+        return float(fixed.expected_events(
+            months, fixed.scenario_accrual(scenario), fixed.scenario_hazards(scenario),
+            scenario.effect.hazard_ratio,
+            scenario.dropout.hazard_per_day * fixed.DAYS_PER_MONTH, allocation(scenario),
+            scenario.trial.sample_size))
+
+    final = a.looks[-1]
+    total = float(final.events) if final.events is not None else expected(final.date)
+    out = []
+    for look in a.looks[:-1]:
+        if look.events is not None:
+            out.append(float(look.events))
+        elif look.information is not None:
+            out.append(look.information * total)
+        else:
+            out.append(expected(look.date))
+    return [*out, total]
+
+
+def look_months(scenario, plan, hazard_ratio: float) -> np.ndarray:
+    """Expected month of each look's data cut (dates as given; not_before / not_after and
+    the calendar cut of the final applied)."""
+    a = scenario.analysis
+    start = scenario.trial.start_date
+
+    def months(date) -> float:
+        return (date - start).days / fixed.DAYS_PER_MONTH
+
+    out = []
+    for look, events in zip(a.looks, plan.planned_events, strict=True):
+        t = months(look.date) if look.date is not None else expected_time(
+            scenario, events, hazard_ratio)
+        if look.not_before is not None:
+            t = max(t, months(look.not_before))
+        if look.not_after is not None:
+            t = min(t, months(look.not_after))
+        out.append(t)
+    if a.cut in ("first", "date") and a.cut_date is not None:
+        out[-1] = min(out[-1], months(a.cut_date))
+    return np.maximum.accumulate(np.asarray(out, dtype=float))
+
+
+def effect_drift(plan, hazard_ratio: float) -> float:
+    """Drift of the scenario's hazard ratio at the planned final events (z > 0: benefit)."""
+    return -math.log(hazard_ratio) * math.sqrt(plan.variance_factor * plan.max_events)
+
+
+def boundaries_table(scenario) -> pd.DataFrame:
+    """boundaries.csv: one row per look (see the module docstring)."""
+    plan = scenario_plan(scenario)
+    d = plan.design
+    lag = scenario.analysis.lag_days / fixed.DAYS_PER_MONTH
+    hr = scenario.effect.hazard_ratio
+    scale = np.sqrt(plan.variance_factor * plan.planned_events)
+    eff0, fut0 = d.probabilities(0.0)
+    eff1, fut1 = d.probabilities(effect_drift(plan, hr))
+    months = look_months(scenario, plan, hr) + lag
+    start = np.datetime64(scenario.trial.start_date, "D")
+    futility = np.where(np.arange(d.looks) < d.looks - 1, d.futility, np.nan)
+    futility = np.where(np.isfinite(futility), futility, np.nan)
+    with np.errstate(over="ignore"):
+        table = pd.DataFrame({
+            "look": np.arange(1, d.looks + 1),
+            "events": plan.planned_events,
+            "information": d.fractions,
+            "efficacy_z": d.efficacy,
+            "futility_z": futility,
+            "efficacy_p": ndtr(-d.efficacy),
+            "efficacy_hr": np.exp(-d.efficacy / scale),
+            "futility_hr": np.exp(-futility / scale),
+            "cumulative_alpha": d.cumulative_alpha(),
+            "cumulative_beta": d.cumulative_beta(),
+            "p_efficacy_h0": eff0,
+            "p_futility_h0": fut0,
+            "p_efficacy_h1": eff1,
+            "p_futility_h1": fut1,
+            "expected_months": months,
+            "expected_date": [str(start + np.timedelta64(int(m * fixed.DAYS_PER_MONTH), "D"))
+                              if np.isfinite(m) else "never" for m in months],
+        })
+    return table
+
+
+def design_rows(scenario) -> list[tuple[str, object, str, str]]:
+    """Rows for design.csv of a group-sequential scenario (quantity, value, unit, method)."""
+    plan = scenario_plan(scenario)
+    if plan is None:
+        return []
+    a = scenario.analysis
+    d = plan.design
+    hr = scenario.effect.hazard_ratio
+    p = allocation(scenario)
+    lag = a.lag_days / fixed.DAYS_PER_MONTH
+    inflation = (d.drift / fixed_design_drift(a.alpha, 1 - a.target_power, a.sides)) ** 2
+    rows: list[tuple[str, object, str, str]] = [
+        ("gs_looks", d.looks, "looks", ", ".join(f"{e:g}" for e in plan.planned_events)
+         + " events"),
+        ("gs_alpha_spent", d.null_alpha(), "probability",
+         "recursive integration (Armitage-McPherson-Rowe); non-binding futility ignored"),
+        ("gs_inflation_factor", inflation, "ratio",
+         f"(drift / (z_alpha + z_beta))^2, power {a.target_power:g}"),
+        ("gs_design_hazard_ratio", math.exp(plan.design_log_hr), "ratio",
+         f"HR with power {a.target_power:g} at {plan.max_events:g} events"),
+    ]
+    if hr != 1.0:
+        rows.append(("gs_max_events_for_power",
+                     fixed.schoenfeld_events(hr, a.alpha, a.target_power, a.sides, p)
+                     * inflation, "events", "Schoenfeld events x inflation factor"))
+    for label, ratio in (("h0", 1.0), ("h1", hr)):
+        drift = effect_drift(plan, ratio)
+        eff, fut = d.probabilities(drift)
+        stop = eff + fut
+        stop[-1] = 1.0 - stop[:-1].sum()
+        months = look_months(scenario, plan, ratio) + lag
+        rows += [
+            (f"gs_power_{label}", float(eff.sum()), "probability",
+             f"HR {ratio:g}, {plan.max_events:g} events, stopping at futility"),
+            (f"gs_power_ignoring_futility_{label}", d.power(drift, with_futility=False),
+             "probability", f"HR {ratio:g}, efficacy bounds alone"),
+            (f"gs_early_stop_{label}", float(stop[:-1].sum()), "probability", f"HR {ratio:g}"),
+            (f"gs_expected_events_{label}", float(stop @ plan.planned_events), "events",
+             f"HR {ratio:g}"),
+            (f"gs_expected_analysis_months_{label}", float(stop @ months), "months",
+             f"HR {ratio:g}, Lachin-Foulkes look times"),
+        ]
+    return rows
