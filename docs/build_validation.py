@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["tests/test_references.py", "tests/test_validation.py"]
+TESTS = ["tests/test_references.py", "tests/test_validation.py",
+         "tests/test_group_sequential.py"]
 
 
 def collect() -> pd.DataFrame:

@@ -1129,11 +1129,15 @@ class Analysis(Frozen):
             return data
         data = dict(data)
         if final.get("events") is not None:
-            data.setdefault("event_target", final["events"])
-            data.setdefault("cut", "first" if data.get("cut_date") is not None else "events")
+            if data.get("event_target") is None:
+                data["event_target"] = final["events"]
+            if data.get("cut") is None:
+                data["cut"] = "first" if data.get("cut_date") is not None else "events"
         elif final.get("date") is not None:
-            data.setdefault("cut_date", final["date"])
-            data.setdefault("cut", "date")
+            if data.get("cut_date") is None:
+                data["cut_date"] = final["date"]
+            if data.get("cut") is None:
+                data["cut"] = "date"
         return data
 
     @model_validator(mode="after")

@@ -66,4 +66,34 @@ for (name in names(power_calls)) {
     critical_hr = as.numeric(p$criticalValuesEffectScale),
     futility_hr = as.numeric(p$futilityBoundsEffectScale))
 }
+# Simulated stopping probabilities and look times of the textbook trial (as in textbook.R)
+# under three designs, at HR 0.6 and HR 1: getSimulationSurvival, 20,000 iterations each.
+sim_designs <- list(
+  obf2_bshsd = "getDesignGroupSequential(informationRates = c(0.5, 1), alpha = 0.1, beta = 0.2, sided = 1, typeOfDesign = 'asOF', typeBetaSpending = 'bsHSD', gammaB = -2, bindingFutility = FALSE)",
+  hsd3 = "getDesignGroupSequential(informationRates = c(1/3, 2/3, 1), alpha = 0.1, sided = 1, typeOfDesign = 'asHSD', gammaA = -4)",
+  pocock3_bsp = "getDesignGroupSequential(informationRates = c(0.3, 0.6, 1), alpha = 0.1, beta = 0.2, sided = 1, typeOfDesign = 'asP', typeBetaSpending = 'bsP', bindingFutility = FALSE)"
+)
+out$simulation <- list()
+for (name in names(sim_designs)) {
+  for (hr in c(0.6, 1)) {
+    design <- eval(parse(text = sim_designs[[name]]))
+    events <- round(design$informationRates * 70)
+    call <- paste0("getSimulationSurvival(design = ", sim_designs[[name]],
+      ", directionUpper = FALSE, median2 = 6.8, hazardRatio = ", hr,
+      ", allocation1 = 1, allocation2 = 1, accrualTime = c(0, 2, 4, 6), ",
+      "accrualIntensity = c(2.8, 4.2, 4.9, 5.6), accrualIntensityType = 'absolute', ",
+      "maxNumberOfSubjects = 104, dropoutRate1 = 0.05, dropoutRate2 = 0.05, dropoutTime = 12, ",
+      "plannedEvents = c(", paste(events, collapse = ", "), "), ",
+      "maxNumberOfIterations = 20000, seed = 1)")
+    s <- eval(parse(text = call))
+    out$simulation[[paste0(name, "_hr", hr)]] <- list(
+      call = call, iterations = 20000, hazard_ratio = hr, events = events,
+      reject_per_stage = as.numeric(s$rejectPerStage),
+      futility_per_stage = as.numeric(s$futilityPerStage),
+      early_stop = as.numeric(s$earlyStop), overall_reject = s$overallReject,
+      analysis_time = as.numeric(s$analysisTime), expected_events = s$expectedNumberOfEvents,
+      study_duration = s$studyDuration,
+      iterations_per_stage = as.numeric(s$iterations))
+  }
+}
 cat(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE, null = "null"), "\n")

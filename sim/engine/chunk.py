@@ -379,6 +379,9 @@ def simulate_chunk(
                 pd.concat(patient_frames, ignore_index=True), on=["replicate", "patient"],
                 how="left",
             )
+    if patients is not None and looks is not None:  # randomized by the stop (all if none)
+        until = looks.enrolled_until[:n_keep]
+        patients["enrolled"] = (enrolled.rand_day[:n_keep] <= until[:, None]).ravel()
     if clinic.monthly is not None:
         clinic.monthly.insert(0, "replicate", reps)
     return ChunkResult(replicates, patients, {"screening": enrolled.screening, **clinic.sums},

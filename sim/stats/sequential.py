@@ -211,7 +211,7 @@ class Design:
     def looks(self) -> int:
         return len(self.fractions)
 
-    def lower(self, binding: bool | None = None) -> np.ndarray:
+    def lower(self) -> np.ndarray:
         """Lower stopping bounds: the futility bounds, or -efficacy if two-sided."""
         if self.sides == 2:
             return -self.efficacy
@@ -219,21 +219,21 @@ class Design:
 
     def probabilities(self, drift: float, with_futility: bool = True,
                       r: int = GRID_R) -> tuple[np.ndarray, np.ndarray]:
-        """(efficacy stop, futility stop) probability per look at `drift`; without
-        futility, the futility bounds are ignored (non-binding 'would have continued')."""
+        """(upper, lower) first-crossing probability per look at `drift`: efficacy and
+        futility stops (two-sided: efficacy on the side of benefit, and on the side of
+        harm). Without futility, the futility bounds are ignored (non-binding: 'would have
+        continued')."""
         lower = self.lower() if with_futility or self.sides == 2 else \
             np.full(self.looks, -np.inf)
-        up, low = crossing_probabilities(self.fractions, self.efficacy, lower, drift, r)
-        if self.sides == 2:  # a crossing on the harmful side is a rejection too
-            return up + low, np.zeros(self.looks)
-        return up, low
+        return crossing_probabilities(self.fractions, self.efficacy, lower, drift, r)
 
     def power(self, drift: float, with_futility: bool = True) -> float:
+        """Probability of rejecting on the side of benefit (rpact's overallReject)."""
         return float(self.probabilities(drift, with_futility)[0].sum())
 
     def null_alpha(self) -> float:
-        """Type I error actually spent: futility ignored when non-binding."""
-        return float(self.probabilities(0.0, with_futility=self.binding)[0].sum())
+        """Type I error actually spent (non-binding futility ignored; two-sided: both)."""
+        return float(self.cumulative_alpha()[-1])
 
     def expected_fraction(self, drift: float) -> float:
         """Expected information (as a fraction of the maximum) at the stopping look."""
@@ -244,17 +244,17 @@ class Design:
 
     def cumulative_alpha(self) -> np.ndarray:
         """Cumulative type I error spent under H0 (non-binding futility ignored)."""
-        return np.cumsum(self.probabilities(0.0, with_futility=self.binding)[0])
+        up, low = self.probabilities(0.0, with_futility=self.binding)
+        return np.cumsum(up + low if self.sides == 2 else up)
 
     def cumulative_beta(self) -> np.ndarray:
-        """Cumulative probability of a futility stop (incl. not rejecting at the last look)
-        at the design drift."""
-        if not np.isfinite(self.drift):
+        """Cumulative probability of a futility stop (at the last look: of not rejecting)
+        at the design drift; nan for two-sided designs."""
+        if not np.isfinite(self.drift) or self.sides == 2:
             return np.full(self.looks, np.nan)
         up, low = self.probabilities(self.drift)
         low = low.copy()
-        if self.sides == 1:
-            low[-1] = 1.0 - up.sum() - low[:-1].sum()
+        low[-1] = 1.0 - up.sum() - low[:-1].sum()
         return np.cumsum(low)
 
 
