@@ -447,12 +447,18 @@ def test_an_early_stop_ends_enrollment_and_the_clinic_treats_only_those_in(basel
     assert ((rand <= stop) == pa["enrolled"]).all()
 
 
-def test_run_writes_look_metrics_and_timeline(textbook_data, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def gs_run(textbook_data, tmp_path_factory):
     from sim.commands.run import run_scenario
 
     sc = vary(textbook_data, **{"analysis.looks": [{"events": 35}, {"events": 70}],
                                 "analysis.futility": {"spending": {"hsd": {"gamma": -2}}}})
-    out = run_scenario(sc, tmp_path / "run", reps=300, seed=3, workers=1)
+    return run_scenario(sc, tmp_path_factory.mktemp("gs") / "run", reps=300, seed=3,
+                        workers=1, keep_patients=2)
+
+
+def test_run_writes_look_metrics_and_timeline(gs_run) -> None:
+    out = gs_run
     summary = out.summary.set_index("metric")
     for name in ("power", "early_stop", "expected_events", "expected_analysis_months",
                  "power_ignoring_futility", "futility_stop", "reject_look1", "futility_look1",
@@ -486,3 +492,14 @@ def test_design_writes_boundaries(tmp_path, capsys) -> None:
     assert float(design.loc["gs_inflation_factor", "value"]) > 1.0
     shown = capsys.readouterr().out
     assert "gs_power_h1" in shown and "cumulative_alpha" in shown
+
+
+def test_the_two_sequential_plots(gs_run) -> None:
+    from sim.outputs.plots import run_figures
+
+    panels = {p.name: p for p in run_figures(gs_run.folder)}
+    assert {"stopping", "look_dates"} <= set(panels)
+    ax = panels["stopping"].figure.axes[0]
+    assert len(ax.patches) == 4  # efficacy and futility bars at two looks
+    assert "Early stop" in panels["stopping"].figure.texts[0].get_text()
+    assert len(panels["look_dates"].figure.axes[0].get_yticklabels()) == 2

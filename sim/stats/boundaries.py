@@ -5,10 +5,11 @@ one-sided nominal p and hazard-ratio scales (Schoenfeld: HR = exp(-z / sqrt(p (1
 cumulative alpha spent under H0 (non-binding futility ignored, as it must be for the type I
 error) and cumulative beta (futility stops, and at the last look not rejecting, at the
 design drift), the stopping probabilities under H0 and under the scenario's hazard ratio
-(H1) at the planned events, and the look's expected calendar time from the Lachin-Foulkes
-event curve. Overall: power, early stopping, expected events and analysis time under H0 and
-H1, the inflation factor (drift / (z_alpha + z_beta))^2 and the maximum events for the target
-power (the fixed-design Schoenfeld events x the inflation factor), as rpact's
+(H1) at the planned events (p_futility_*: futility stops at the interims; two-sided
+designs: the stop for harm), and the look's expected calendar time from the Lachin-Foulkes
+event curve. Overall: power, early stopping, expected events and analysis time under H0
+and H1, the inflation factor (drift / (z_alpha + z_beta))^2 and the maximum events for the
+target power (the fixed-design Schoenfeld events x the inflation factor), as rpact's
 getDesignCharacteristics and getPowerSurvival report them.
 """
 
@@ -109,6 +110,8 @@ def boundaries_table(scenario) -> pd.DataFrame:
     scale = np.sqrt(plan.variance_factor * plan.planned_events)
     eff0, fut0 = d.probabilities(0.0)
     eff1, fut1 = d.probabilities(effect_drift(plan, hr))
+    if d.sides == 1:  # no futility stop at the final look (not rejecting is cumulative_beta)
+        fut0[-1] = fut1[-1] = np.nan
     months = look_months(scenario, plan, hr) + lag
     start = np.datetime64(scenario.trial.start_date, "D")
     futility = np.where(np.arange(d.looks) < d.looks - 1, d.futility, np.nan)
