@@ -1010,22 +1010,22 @@ SpendingFamily = Literal["obrien_fleming", "pocock"]
 
 class HsdParameter(Frozen):
     gamma: float
-    """Hwang-Shih-DeCani gamma: -4 is O'Brien-Fleming-like, 1 Pocock-like, 0 linear [1]."""
+    """Hwang-Shih-DeCani gamma: -4 is O'Brien-Fleming-like, 1 Pocock-like, 0 linear."""
 
 
 class HsdSpending(Frozen):
     hsd: HsdParameter
-    """Hwang-Shih-DeCani spending, f(t) = total (1 - e^(-gamma t)) / (1 - e^(-gamma)) [1]."""
+    """Hwang-Shih-DeCani spending, f(t) = total (1 - e^(-gamma t)) / (1 - e^(-gamma))."""
 
 
 class KimDemetsParameter(Frozen):
     rho: PositiveFloat
-    """Kim-DeMets power: 3 is O'Brien-Fleming-like, 1 linear [1]."""
+    """Kim-DeMets power rho: 3 is O'Brien-Fleming-like, 1 linear."""
 
 
 class KimDemetsSpending(Frozen):
     kim_demets: KimDemetsParameter
-    """Kim-DeMets (power family) spending, f(t) = total t^rho [1]."""
+    """Kim-DeMets (power family) spending, f(t) = total t^rho."""
 
 
 SpendingChoice = SpendingFamily | HsdSpending | KimDemetsSpending
@@ -1045,7 +1045,7 @@ class Efficacy(Frozen):
 
     spending: SpendingChoice | None = None
     """Alpha spending: obrien_fleming (Lan-DeMets), pocock, {hsd: {gamma: -4}} or
-    {kim_demets: {rho: 3}}; recomputed at each look's observed information [1]."""
+    {kim_demets: {rho: 3}}; bounds recomputed at each look's observed information."""
     z: tuple[float, ...] | None = None
     """Fixed efficacy bounds, one per look, on the z scale (positive: benefit) [z]."""
 
@@ -1063,7 +1063,7 @@ class Futility(Frozen):
     conditional-power threshold under the design effect."""
 
     spending: SpendingChoice | None = None
-    """Beta spending: obrien_fleming, pocock, {hsd: {gamma: -2}} or {kim_demets: {rho: 2}} [1]."""
+    """Beta spending: obrien_fleming, pocock, {hsd: {gamma: -2}} or {kim_demets: {rho: 2}}."""
     z: tuple[float, ...] | None = None
     """Futility z bounds, one per interim look: stop if z is below (positive: benefit) [z]."""
     hazard_ratio: tuple[PositiveFloat, ...] | None = None
@@ -1071,7 +1071,7 @@ class Futility(Frozen):
     conditional_power: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
     """Stop if the conditional power under the design hazard ratio is below this [probability]."""
     binding: bool = False
-    """Binding futility: efficacy bounds computed given the futility stops [true/false]."""
+    """Whether futility is binding: efficacy bounds computed given the futility stops."""
 
     @model_validator(mode="after")
     def check_one_rule(self) -> Futility:
@@ -1112,11 +1112,11 @@ class Analysis(Frozen):
     ties: Literal["efron", "breslow"] = "efron"
     """Handling of tied event times in the Cox model: `efron` or `breslow`."""
     looks: tuple[Look, ...] = ()
-    """Analyses in time order; the last is the final; empty: one look at the cut [looks]."""
+    """Analyses in time order, the last being the final (empty: one look, at the cut)."""
     efficacy: Efficacy | None = None
-    """Efficacy bounds of the looks; default with looks: Lan-DeMets O'Brien-Fleming [1]."""
+    """Efficacy bounds of the looks (default with looks: Lan-DeMets O'Brien-Fleming)."""
     futility: Futility | None = None
-    """Futility bounds of the interim looks; none if absent [1]."""
+    """Futility bounds of the interim looks (none if absent)."""
 
     @model_validator(mode="before")
     @classmethod
