@@ -503,3 +503,14 @@ def test_the_two_sequential_plots(gs_run) -> None:
     assert len(ax.patches) == 4  # efficacy and futility bars at two looks
     assert "Early stop" in panels["stopping"].figure.texts[0].get_text()
     assert len(panels["look_dates"].figure.axes[0].get_yticklabels()) == 2
+
+
+def test_every_sequential_metric_is_described(gs_run) -> None:
+    from sim.engine.metrics import UNDESCRIBED
+
+    summary = gs_run.summary
+    assert (summary["meaning"] != UNDESCRIBED).all(), \
+        summary.loc[summary["meaning"] == UNDESCRIBED, "metric"].tolist()
+    units = summary.set_index("metric")["unit"]
+    assert units["reject_look2"] == "share" and units["look1_events_mean"] == "events"
+    assert units["power_ignoring_futility"] == "share"

@@ -147,6 +147,34 @@ RULES: list[Rule] = [
 ]
 
 # Per-replicate quantities (columns of replicates.parquet) -> (unit, meaning).
+# group-sequential designs (analysis.looks; sim.engine.results.sequential_rows)
+METRICS.update({
+    "power_ignoring_futility": (
+        "share", "share of replicates rejecting H0 at some look by the efficacy bounds alone "
+                 "(futility stops ignored: what a non-binding rule 'would have continued' to)"),
+    "early_stop": ("share", "share of replicates stopped at an interim look (efficacy or "
+                            "futility)"),
+    "futility_stop": ("share", "share of replicates stopped at an interim look for futility"),
+    "expected_events": ("events", "PFS events at the analysis that ended the trial (interim "
+                                  "stop or final), mean over replicates"),
+    "expected_analysis_months": (
+        MONTHS_SINCE_START, "months from the start to the analysis that ended the trial "
+                            "(interim stop or final), mean over replicates"),
+})
+RULES += [
+    rule(r"reject_look(?P<k>\d+)", "share",
+         "share of replicates stopping for efficacy at look {k}"),
+    rule(r"futility_look(?P<k>\d+)", "share",
+         "share of replicates stopping for futility at look {k}"),
+    rule(r"reached_look(?P<k>\d+)", "share",
+         "share of replicates that held look {k} (not stopped before it)"),
+    rule(r"look(?P<k>\d+)_months_(?P<stat>mean|median)", MONTHS_SINCE_START,
+         "months from the start to look {k}'s analysis, {stat} over the replicates that held "
+         "it"),
+    rule(r"look(?P<k>\d+)_events_(?P<stat>mean|median)", "events",
+         "PFS events seen at look {k}'s data cut, {stat} over the replicates that held it"),
+]
+
 QUANTITIES: dict[str, tuple[str, str]] = {
     "events_at_analysis": ("events", "PFS events in the final analysis"),
     "events": ("events", "PFS events in the final analysis"),

@@ -318,6 +318,7 @@ def look_timeline(replicates: pd.DataFrame, start: np.datetime64) -> list[dict[s
             rec[label] = str(start + np.timedelta64(int(q), "D")) if np.isfinite(q) else ""
         rec["median_months"] = qs[2] / DAYS_PER_MONTH if np.isfinite(qs[2]) else None
         rec["share_reached"] = reached.mean()
+        rec["counted"] = "replicates holding the look (not stopped before it)"
         rows.append(rec)
     return rows
 
