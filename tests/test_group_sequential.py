@@ -514,3 +514,45 @@ def test_every_sequential_metric_is_described(gs_run) -> None:
     units = summary.set_index("metric")["unit"]
     assert units["reject_look2"] == "share" and units["look1_events_mean"] == "events"
     assert units["power_ignoring_futility"] == "share"
+
+
+@pytest.mark.parametrize(("name", "looks", "sides"), [
+    ("calendar interim", [{"date": "2027-05-01"}, {"events": 70}], 1),
+    ("interim not before a date", [{"events": 25, "not_before": "2027-06-01"},
+                                   {"events": 70}], 1),
+    ("information and a capped interim", [{"information": 0.3},
+                                          {"events": 50, "not_after": "2027-09-01"},
+                                          {"events": 70}], 1),
+    ("two-sided Pocock", [{"events": 35}, {"events": 70}], 2),
+])
+def test_observed_information_keeps_the_type_one_error(name, looks, sides, textbook_data,
+                                                       record_validation) -> None:
+    """Looks whose events vary from replicate to replicate (a calendar date, a date floor or
+    cap): the efficacy bounds recomputed at each replicate's observed information keep the
+    type I error at alpha (within 3 MC SE), and the bounds do vary."""
+    from sim.engine.chunk import TrialModel
+    from sim.engine.executors import iterate_chunks
+
+    changes = {"effect.hazard_ratio": 1.0, "analysis.looks": looks, "analysis.sides": sides}
+    if sides == 2:
+        changes["analysis.efficacy"] = {"spending": "pocock"}
+    model = TrialModel.from_scenario(vary(textbook_data, **changes))
+    reps = 1500
+    # one seed per case: with common random numbers the cases would share one draw of luck
+    seed = 100 + len(name)
+    table = pd.concat([c.replicates for c in iterate_chunks(model, reps, seed=seed,
+                                                            workers=1)], ignore_index=True)
+    ours = float(table["reject_ignoring_futility"].mean())
+    se = math.sqrt(0.1 * 0.9 / reps)
+    record_validation(f"type I error, {name}, HR 1", "alpha (0.10)", 0.1, ours, 3 * se)
+    assert abs(ours - 0.1) <= 3 * se
+    if sides == 1:
+        k = 2 if len(looks) == 3 else 1  # the look whose events vary
+        assert table[f"look{k}_events"].nunique() > 1
+        assert table[f"look{k}_efficacy_bound"].nunique() > 1
+    if "not_before" in looks[0]:
+        floor = np.datetime64(looks[0]["not_before"])
+        assert (table["look1_date"].dropna().to_numpy("datetime64[D]") >= floor).all()
+    if len(looks) == 3:
+        cap = np.datetime64(looks[1]["not_after"])
+        assert (table["look2_date"].dropna().to_numpy("datetime64[D]") <= cap).all()
