@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-API = ("Results", "ScenarioError", "analyze", "design", "forecast", "load_scenario",
+API = ("Results", "ScenarioError", "analyze", "boundaries", "design", "forecast", "load_scenario",
        "read_results", "simulate")
 __all__ = [*API, "__version__"]
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         Results,
         ScenarioError,
         analyze,
+        boundaries,
         design,
         forecast,
         load_scenario,

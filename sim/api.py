@@ -33,8 +33,8 @@ from sim.scenario import Scenario, ScenarioError, parse_scenario, read_scenario_
 from sim.scenario import load_scenario as load_scenario_file
 from sim.stats.design import design_scenario
 
-__all__ = ["Results", "ScenarioError", "analyze", "design", "forecast", "load_scenario",
-           "read_results", "simulate"]
+__all__ = ["Results", "ScenarioError", "analyze", "boundaries", "design", "forecast",
+           "load_scenario", "read_results", "simulate"]
 
 
 def load_scenario(
@@ -223,10 +223,30 @@ def read_results(folder: str | Path) -> Results:
 
 
 def design(scenario: Scenario | str | Path) -> pd.DataFrame:
-    """Closed-form design of a scenario: the table `python -m sim design` prints."""
+    """Closed-form design of a scenario: the table `python -m sim design` prints (with
+    analysis.looks, the group-sequential rows too)."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    return design_scenario(scenario)
+    table = design_scenario(scenario)
+    if scenario.analysis.looks:
+        from sim.stats.boundaries import design_rows
+
+        extra = pd.DataFrame(design_rows(scenario), columns=list(table.columns))
+        table = pd.concat([table, extra], ignore_index=True)
+    return table
+
+
+def boundaries(scenario: Scenario | str | Path) -> pd.DataFrame:
+    """Group-sequential boundaries of a scenario with analysis.looks: boundaries.csv of
+    `python -m sim design --out` (one row per look)."""
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if not scenario.analysis.looks:
+        raise ScenarioError("analysis.looks is empty: boundaries need a group-sequential "
+                            "design, e.g. looks: [{events: 35}, {events: 70}]")
+    from sim.stats.boundaries import boundaries_table
+
+    return boundaries_table(scenario)
 
 
 def analyze(
