@@ -1160,6 +1160,9 @@ class Analysis(Frozen):
             raise field_error(("event_target",), self.event_target,
                               f"differs from the final look's events {final.events}: drop "
                               "event_target (the final look sets it) or make them equal")
+        if final.date is not None and self.cut == "events":
+            raise field_error(("cut",), self.cut, "the final look is on a date: use cut: date "
+                              "(or drop cut; first with an event_target caps it by events)")
         if final.date is not None and final.date != self.cut_date:
             raise field_error(("cut_date",), str(self.cut_date),
                               f"differs from the final look's date {final.date}: drop "

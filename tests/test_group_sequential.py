@@ -248,6 +248,8 @@ def test_looks_fill_the_event_target(textbook_data) -> None:
     ({"analysis.looks": [{"events": 35}, {"events": 70}],
       "analysis.futility": {"hazard_ratio": [1.0, 1.0]}}, "analysis.futility.hazard_ratio"),
     ({"analysis.futility": {"z": [0.0]}}, "bounds need looks"),
+    ({"analysis.looks": [{"events": 30}, {"date": "2028-06-30"}], "analysis.event_target": None},
+     "use cut: date"),
     ({"analysis.looks": [{"events": 35}, {"events": 70}], "analysis.sides": 2,
       "analysis.futility": {"z": [0.0]}}, "one-sided"),
     ({"analysis.event_target": None, "analysis.looks": [{"events": 35}, {"events": 350}]},
