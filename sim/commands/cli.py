@@ -198,6 +198,16 @@ def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
          "target_events_months"),
         ("months to last randomization (mean)", "lpi_months_mean", "accrual_end_months"),
     ]
+    if scenario.analysis.looks:  # the group-sequential design's figures replace Schoenfeld's
+        from sim.stats.boundaries import design_rows
+
+        rows = {q: v for q, v, _, _ in design_rows(scenario)}
+        design = pd.concat([design, pd.Series(rows)])
+        pairs[0] = ("power (any look)", "power", "gs_power_h1")
+        pairs += [("early stop", "early_stop", "gs_early_stop_h1"),
+                  ("expected events", "expected_events", "gs_expected_events_h1"),
+                  ("expected analysis months", "expected_analysis_months",
+                   "gs_expected_analysis_months_h1")]
     lines = ["", f"{'':40s}{'simulated':>12s}{'closed form':>14s}"]
     for label, sim_key, design_key in pairs:
         if sim_key in sim.index and design_key in design.index:
