@@ -176,7 +176,7 @@ def forecast(
     import datetime as dt
 
     from sim.commands.forecast import forecast_trial
-    from sim.engine.history import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS
+    from sim.engine.history import DEFAULT_PRIOR_EVENTS
 
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -201,7 +201,7 @@ def forecast(
             scenario, Path(observed), day, target, reps=reps, seed=seed,
             workers=workers or default_workers(),
             screening=Path(screening) if screening is not None else None,
-            prior_months=DEFAULT_PRIOR_MONTHS if prior_months is None else prior_months,
+            prior_months=prior_months,
             prior_events=DEFAULT_PRIOR_EVENTS if prior_events is None else prior_events,
             force=force, on_chunk=bar.update)
     return Results(target, scratch)

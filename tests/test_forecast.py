@@ -114,7 +114,8 @@ def test_parquet_and_csv_read_the_same(observed_table, dates_only, tmp_path):
 
 def test_gamma_posterior_matches_numerical_bayes(record_validation):
     """Conjugate update vs prior x Poisson likelihood integrated on a grid (scipy.integrate)."""
-    fit = site_rate_fit("site", full_rate=5.6, expected=20.0, randomized=14, prior_months=3)
+    fit = site_rate_fit("site", full_rate=5.6, expected=20.0, randomized=14,
+                        prior_shape=3 * 5.6)
     a = 3 * 5.6
     unnorm = lambda t: stats.gamma.pdf(t, a, scale=1 / a) * stats.poisson.pmf(14, 20.0 * t)  # noqa: E731
     z = integrate.quad(unnorm, 0, 5)[0]
@@ -275,3 +276,83 @@ def test_forecast_intervals_cover_a_truth_unlike_the_plan():
         assert t.loc[(milestone, 0.8), "coverage"] >= 18 / 30
     lpi = t.loc[("last patient randomized", 0.9)]
     assert lpi["plan_coverage"] < lpi["coverage"] - 0.3
+
+
+# --- sites, screening counts, piecewise hazards ----------------------------------------------
+
+THREE_SITES = ROOT / "scenarios" / "nct07271602_three_sites.yaml"
+
+
+@pytest.fixture(scope="module")
+def three_sites():
+    from sim.scenario import load_scenario
+
+    return load_scenario(THREE_SITES, ["treatment=null", "radiotherapy=null"])
+
+
+def test_sites_not_yet_open_keep_the_prior_and_caps_hold(three_sites):
+    """As of 2026-11-02 the third site (opens 2027-01-04) has no data: its posterior is its
+    prior, Gamma(h, h) from the scenario's site_heterogeneity; no site passes its cap."""
+    model = TrialModel.from_scenario(three_sites)
+    truth = simulate_chunk(model, 4, 0, 0, 1, keep_patients=1).patients
+    as_of = dt.date(2026, 11, 2)
+    obs = check_observed(observed_from_patients(truth, as_of), three_sites, as_of)
+    history = fit_history(three_sites, model.calendar, model.schedule, obs)
+    h = three_sites.enrollment.site_heterogeneity
+    third = history.sites[2]
+    assert (third.shape, third.rate) == (h, h)
+    assert history.sites[0].events == (obs.site == 0).sum() > 0
+    out = simulate_chunk(dataclasses.replace(model, history=history), 2, 0, 0, 30,
+                         keep_patients=30).patients
+    per_site = out.groupby(["replicate", "site"]).size().unstack(fill_value=0)
+    caps = {s.name: s.cap for s in three_sites.enrollment.sites if s.cap}
+    for name, cap in caps.items():
+        assert per_site[name].max() <= cap
+    assert (per_site.sum(axis=1) == three_sites.trial.sample_size).all()
+
+
+def test_screening_counts_fit_the_screening_rate_and_pass_share(observed_table, dates_only,
+                                                                simulated, tmp_path):
+    from sim.conduct.history import read_screening
+
+    model, _ = simulated
+    path = tmp_path / "screening.csv"
+    site = dates_only.enrollment.site_list(dates_only.trial.start_date)[0].name
+    pd.DataFrame({"site": [site, site], "month": ["2026-05", "2026-06"],
+                  "screened": [30, 25], "failed": [10, 5]}).to_csv(path, index=False)
+    counts = read_screening(path, dates_only, AS_OF)
+    obs = check_observed(observed_table, dates_only, AS_OF)
+    fit = fit_history(dates_only, model.calendar, model.schedule, obs,
+                      screening=counts).fit_table().set_index("parameter")
+    assert fit.loc[f"site screening rate: {site}", "observed_events"] == 55
+    share = fit.loc["screening pass share"]
+    assert share["observed_events"] == 40 and share["observed_exposure"] == 55
+    bad = pd.DataFrame({"site": [site, "Nowhere"], "month": ["2027-02", "2026-05"],
+                        "screened": [3, 2], "failed": [1, 5]})
+    bad.to_csv(path, index=False)
+    with pytest.raises(ScenarioError) as caught:
+        read_screening(path, dates_only, AS_OF)
+    text = str(caught.value)
+    assert "row 2: month 2027-02 is after --as-of" in text
+    assert "row 3: site 'Nowhere'" in text and "failed 5 > screened 2" in text
+
+
+def test_piecewise_hazards_get_one_posterior_per_piece(baseline_data, observed_table):
+    data = dict(baseline_data, treatment=None, radiotherapy=None)
+    data["pfs"] = {"control": {"distribution": "piecewise_exponential", "pieces": [
+        {"months": 3, "median_months": 9.0}, {"median_months": 5.0}]},
+        "death_fraction": 0.1}
+    scenario = parse_scenario(data)
+    model = TrialModel.from_scenario(scenario)
+    obs = check_observed(observed_table, scenario, AS_OF)
+    history = fit_history(scenario, model.calendar, model.schedule, obs)
+    names = [f.name for arm in history.hazards for f in arm]
+    assert names == ["PFS hazard: control, months 0-3", "PFS hazard: control, months 3-inf",
+                     "PFS hazard: experimental, months 0-3",
+                     "PFS hazard: experimental, months 3-inf"]
+    exposure = sum(f.exposure for arm in history.hazards for f in arm)
+    has_event = np.isfinite(obs.event_day)
+    assert sum(f.events for arm in history.hazards for f in arm) == has_event.sum()
+    assert exposure > 0
+    out = simulate_chunk(dataclasses.replace(model, history=history), 1, 0, 0, 20)
+    assert (out.replicates["events"] >= has_event.sum()).all()

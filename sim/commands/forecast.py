@@ -69,9 +69,10 @@ def register(sub) -> None:
                         help="date the data are current to (YYYY-MM-DD)")
     parser.add_argument("--screening", type=Path, default=None,
                         help="screened and failed counts by site and month (CSV or Parquet)")
-    parser.add_argument("--prior-months", type=non_negative_float, default=DEFAULT_PRIOR_MONTHS,
+    parser.add_argument("--prior-months", type=non_negative_float, default=None,
                         help="weight of the planned site rates, in months of a site's "
-                             f"full-speed accrual ({DEFAULT_PRIOR_MONTHS:g})")
+                             "full-speed accrual (default: the scenario's site_heterogeneity "
+                             f"as the prior shape when it has one, else {DEFAULT_PRIOR_MONTHS:g})")
     parser.add_argument("--prior-events", type=non_negative_float, default=DEFAULT_PRIOR_EVENTS,
                         help="weight of the planned PFS and dropout hazards, in events "
                              f"({DEFAULT_PRIOR_EVENTS:g})")
@@ -109,7 +110,7 @@ def check_as_of(scenario: Scenario, as_of: dt.date) -> None:
 
 def build_forecast_model(scenario: Scenario, observed_path: Path, as_of: dt.date,
                          screening_path: Path | None = None,
-                         prior_months: float = DEFAULT_PRIOR_MONTHS,
+                         prior_months: float | None = None,
                          prior_events: float = DEFAULT_PRIOR_EVENTS):
     """The TrialModel of a forecast: the scenario's, with the fitted history."""
     from sim.conduct.history import read_observed, read_screening
@@ -118,7 +119,7 @@ def build_forecast_model(scenario: Scenario, observed_path: Path, as_of: dt.date
 
     check_as_of(scenario, as_of)
     for name, value in (("--prior-months", prior_months), ("--prior-events", prior_events)):
-        if not value > 0:
+        if value is not None and not value > 0:
             raise ScenarioError(f"{name} {value}: must be > 0 (a prior worth no data cannot "
                                 "forecast a site not yet open; e.g. 3 months, 1 event)")
     observed = read_observed(observed_path, scenario, as_of)
@@ -217,7 +218,7 @@ class ForecastOutputs:
 
 def forecast_trial(
     scenario: Scenario, observed: Path, as_of: dt.date, out: Path, *, reps: int, seed: int,
-    workers: int, screening: Path | None = None, prior_months: float = DEFAULT_PRIOR_MONTHS,
+    workers: int, screening: Path | None = None, prior_months: float | None = None,
     prior_events: float = DEFAULT_PRIOR_EVENTS, keep_patients: int = 0, force: bool = False,
     scenario_path: str = "", overrides: list[str] | None = None, on_chunk=None,
 ) -> ForecastOutputs:
@@ -261,6 +262,9 @@ def forecast_trial(
             "dropouts": int(np.isfinite(obs.dropout_day).sum()),
             "blinded": obs.blinded,
             "prior_months": prior_months,
+            "site_prior": ("site_heterogeneity" if prior_months is None
+                           and scenario.enrollment.site_heterogeneity is not None
+                           else f"{prior_months or DEFAULT_PRIOR_MONTHS:g} months"),
             "prior_events": prior_events,
             "plan": "plan/ (the same scenario, seed and replicates, without data)",
         }

@@ -63,7 +63,7 @@ class TrialHistory:
     dropout: GammaFit  # hazard per month, pooled
     death_share: BetaFit  # share of PFS events that are deaths
     starts: np.ndarray  # days: start of each hazard piece
-    prior_months: float
+    prior_months: float | None  # None: the scenario's site_heterogeneity is the prior shape
     prior_events: float
     # blinded: control hazard = pooled hazard x this (see the module docstring)
     blinded_factor: float = 1.0
@@ -123,7 +123,7 @@ def expected_randomized(scenario: Scenario, site: Site, activation_day: int,
 
 
 def fit_history(scenario: Scenario, calendar: StudyCalendar, schedule: ScanSchedule,
-                observed: ObservedTrial, prior_months: float = DEFAULT_PRIOR_MONTHS,
+                observed: ObservedTrial, prior_months: float | None = None,
                 prior_events: float = DEFAULT_PRIOR_EVENTS,
                 screening: pd.DataFrame | None = None) -> TrialHistory:
     """Posteriors of site rates, PFS hazards, dropout and the death share (module docstring).
@@ -131,28 +131,39 @@ def fit_history(scenario: Scenario, calendar: StudyCalendar, schedule: ScanSched
     With `screening` (totals per site, `sim.conduct.history.read_screening`) the site rates
     are fitted to the screened counts against the planned screening intensity, and the pass
     share of screening gets a beta posterior with a prior worth the screenings of
-    `prior_months` at full speed."""
+    `prior_months` at full speed.
+
+    `prior_months` None: the scenario's `site_heterogeneity` h, when it has one, is every
+    site's prior shape (theta_s ~ Gamma(h, h), the plan's own spread of site rates); else
+    DEFAULT_PRIOR_MONTHS."""
     sites = scenario.enrollment.site_list(calendar.start_date)
     pass_p = 1.0 - scenario.enrollment.failure_probability
+    heterogeneity = scenario.enrollment.site_heterogeneity
+    months = prior_months if prior_months is not None else DEFAULT_PRIOR_MONTHS
+    from_scenario = prior_months is None and heterogeneity is not None
+
+    def shape(rate: float) -> float:
+        return float(heterogeneity) if from_scenario else months * rate
+
     site_fits, screen_pass = [], None
     for s, site in enumerate(sites):
         active = calendar.day_of(site.activation_date)
         if screening is None:
+            rate = full_rate(site.screening_rate) * pass_p
             site_fits.append(posterior.site_rate_fit(
-                site.name, full_rate(site.screening_rate) * pass_p,
-                expected_randomized(scenario, site, active, observed.as_of_day),
-                int((observed.site == s).sum()), prior_months))
+                site.name, rate, expected_randomized(scenario, site, active, observed.as_of_day),
+                int((observed.site == s).sum()), shape(rate)))
         else:
             span = max(observed.as_of_day - active, 0)
             planned = float(rate_at(site.screening_rate, np.arange(span) + 0.5).sum())
+            rate = full_rate(site.screening_rate)
             fit = posterior.site_rate_fit(
-                site.name, full_rate(site.screening_rate), planned,
-                int(screening["screened"].iloc[s]), prior_months)
+                site.name, rate, planned, int(screening["screened"].iloc[s]), shape(rate))
             site_fits.append(GammaFit(fit.name.replace("site rate", "site screening rate"),
                                       "screened per month at full speed", fit.prior_shape,
                                       fit.prior_rate, fit.events, fit.exposure, fit.scale))
     if screening is not None:
-        w = prior_months * sum(full_rate(site.screening_rate) for site in sites)
+        w = months * sum(full_rate(site.screening_rate) for site in sites)
         failed = float(screening["failed"].sum())
         screen_pass = BetaFit("screening pass share", w * pass_p, w * (1 - pass_p) + 1e-9,
                               float(screening["screened"].sum()) - failed, failed)

@@ -270,8 +270,8 @@ def forecast_html(folder: Path, manifest: dict[str, Any]) -> str:
         f"Forecast as of {info['as_of']} against the plan",
         f"<p>From {esc(info['patients'])} randomized patients, {esc(info['events'])} PFS "
         f"events and {esc(info['dropouts'])} dropouts ({'blinded' if info['blinded'] else 'by arm'}"
-        f"); priors worth {esc(info['prior_months'])} months of accrual and "
-        f"{esc(info['prior_events'])} events. The plan is the same scenario, seed and "
+        f"); site-rate prior {esc(info.get('site_prior', info['prior_months']))}, hazards "
+        f"worth {esc(info['prior_events'])} events. The plan is the same scenario, seed and "
         "replicates without data.</p>",
         f'<figure id="fig-forecast"><img alt="observed to the as-of date, then the forecast" '
         f'src="data:image/png;base64,{png}"><figcaption>Observed counts to the as-of date, '

@@ -9,7 +9,8 @@ b = k / v). A share (deaths among PFS events) is a beta posterior the same way.
 
 - Enrollment (Anisimov & Fedorov 2007, the Poisson-gamma model): each site's randomization
   rate is theta_s times its planned rate table; theta_s ~ Gamma(a, a) with a the randomizations
-  the plan expects at full speed in `prior_months`; the exposure is the randomizations the
+  the plan expects at full speed in `prior_months` (or a = the scenario's site_heterogeneity,
+  its own statement of how much sites differ); the exposure is the randomizations the
   plan expects from the site's activation to the as-of date (screening delay included), so
   the posterior mean of theta_s is (a + n_s) / (a + E_s). Sites not yet active keep the prior.
 - Events and dropout: the PFS hazard of each piece of the control arm's table, per arm
@@ -113,11 +114,12 @@ class BetaFit:
 
 
 def site_rate_fit(name: str, full_rate: float, expected: float, randomized: int,
-                  prior_months: float) -> GammaFit:
+                  prior_shape: float) -> GammaFit:
     """Posterior of theta_s (the site's rate / its planned rate): prior Gamma(a, a) with
-    a = prior_months x full_rate; data: `randomized` over `expected` (the plan's expected
-    randomizations to the as-of date). Shown as randomized per month at full speed."""
-    a = max(prior_months * full_rate, 1e-9)
+    a = `prior_shape` (e.g. prior_months x full_rate); data: `randomized` over `expected`
+    (the plan's expected randomizations to the as-of date). Shown as randomized per month at
+    full speed."""
+    a = max(prior_shape, 1e-9)
     return GammaFit(f"site rate: {name}", "randomized per month at full speed", a, a,
                     float(randomized), float(expected), scale=full_rate)
 
