@@ -217,8 +217,9 @@ def test_blinded_data_fit_one_pooled_hazard(observed_table, dates_only, simulate
 def test_forecast_and_export_commands(tmp_path, capsys):
     """run -> export-observed -> forecast (with the clinic): the folder and its tables."""
     run = tmp_path / "base"
-    assert main(["run", str(BASELINE), "--reps", "4", "--keep-patients", "2", "--workers", "1",
-                 "--out", str(run), "--quiet"]) == 0
+    assert main(["run", str(BASELINE), "--set", "treatment=null", "--set", "radiotherapy=null",
+                 "--reps", "4", "--keep-patients", "2", "--workers", "1", "--out", str(run),
+                 "--quiet"]) == 0
     obs_path = tmp_path / "obs.csv"
     assert main(["export-observed", str(run), "--replicate", "1", "--as-of", str(AS_OF),
                  "--out", str(obs_path)]) == 0
