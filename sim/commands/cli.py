@@ -105,6 +105,26 @@ def add_montecarlo_args(parser: argparse.ArgumentParser, unit: str = "") -> None
                         help="replace an existing --out folder that sim wrote (any other "
                              "folder is refused)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--executor", choices=EXECUTOR_CHOICES, default=None,
+                        help="where chunks run: local (a process pool, the default) or dask "
+                             "(a LocalCluster of --workers processes, or --scheduler)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="an existing dask.distributed scheduler, e.g. "
+                             "tcp://10.0.0.5:8786 (implies --executor dask)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the interrupted run of --out: only missing chunks "
+                             "are computed")
+
+
+EXECUTOR_CHOICES = ("local", "dask")
+
+
+def executor_of(args: argparse.Namespace) -> str:
+    """--executor, defaulting to dask when --scheduler is given and to local otherwise."""
+    if args.executor == "local" and args.scheduler:
+        raise UsageError(f"--scheduler {args.scheduler}: needs --executor dask (or leave out "
+                         "--executor local)")
+    return args.executor or ("dask" if args.scheduler else "local")
 
 
 def add_scenario_args(parser: argparse.ArgumentParser) -> None:
@@ -225,6 +245,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, args.overrides)
     check_out_folder(args.out, args.force)
+    executor = executor_of(args)
     from sim.commands.run import run_scenario
     from sim.engine.executors import default_workers
     from sim.stats.design import design_warnings
@@ -233,16 +254,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     print_warnings(before)
     workers = args.workers or default_workers()
     with progress_bar(args.reps, args.quiet) as bar:
+        watch = HugeRunWatch(bar, args.reps, args.out)
         outputs = run_scenario(
             scenario, args.out, reps=args.reps, seed=args.seed, workers=workers,
             keep_patients=args.keep_patients, force=args.force,
             scenario_path=str(args.scenario), overrides=args.overrides,
-            on_chunk=HugeRunWatch(bar, args.reps, args.out),
+            on_chunk=watch, executor=executor, scheduler=args.scheduler, resume=args.resume,
+            note=bar.write, on_resume=watch.start,
         )
     print(format_summary(outputs.summary))
     print(closed_form_lines(scenario, outputs.summary))
     print_warnings([w for w in outputs.warnings if w not in before])
-    print(f"{args.reps} replicates in {outputs.wall_seconds:.1f} s with {workers} worker(s) "
+    where = f"with {workers} worker(s)" if executor == "local" else (
+        f"on Dask ({args.scheduler})" if args.scheduler else f"on Dask ({workers} worker(s))")
+    print(f"{args.reps} replicates in {outputs.wall_seconds:.1f} s {where} "
           f"-> {args.out}", file=sys.stderr)
     return 0
 
@@ -298,15 +323,119 @@ class HugeRunWatch:
                              f"{self.out} (estimated from the first {self.done:,} replicates); "
                              "lower --keep-patients or --reps to write less")
 
+    def start(self, done: int) -> None:
+        """`done` replicates were finished before (a resumed run): estimate the rest."""
+        self.bar.start(done)
+        self.total -= done
+
     def say(self, text: str) -> None:
-        self.bar.write(f"note: {text}", file=sys.stderr)
+        self.bar.write(f"note: {text}")
+
+
+PROGRESS_SECONDS = 30.0  # between progress lines when stderr is not a terminal
 
 
 def progress_bar(total: int, quiet: bool):
-    from tqdm import tqdm
+    """Replicates done and time left: a tqdm bar on a terminal, a line every
+    PROGRESS_SECONDS otherwise (nohup, CI, a cluster job), nothing with `quiet`."""
+    if quiet:
+        return Progress(total)
+    if sys.stderr.isatty():
+        return BarProgress(total)
+    return LineProgress(total)
 
-    return tqdm(total=total, unit="rep", disable=quiet or None, desc="replicates",
-                file=sys.stderr, smoothing=0.1)
+
+class Progress:
+    """Silent progress; `write` still prints notes (to stderr)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self, done: int) -> None:
+        """`done` replicates were finished before (a resumed run)."""
+
+    def update(self, n: int) -> None:
+        pass
+
+    def write(self, text: str, file=None) -> None:
+        print(text, file=file or sys.stderr)
+
+    def close(self) -> None:
+        pass
+
+
+class BarProgress(Progress):
+    def __init__(self, total: int) -> None:
+        from tqdm import tqdm
+
+        super().__init__(total)
+        self.bar = tqdm(total=total, unit="rep", desc="replicates", file=sys.stderr,
+                        smoothing=0.1)
+
+    def start(self, done: int) -> None:
+        self.bar.n = self.bar.last_print_n = self.bar.initial = done
+        self.bar.refresh()
+
+    def update(self, n: int) -> None:
+        self.bar.update(n)
+
+    def write(self, text: str, file=None) -> None:
+        self.bar.write(text, file=file or sys.stderr)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class LineProgress(Progress):
+    """One line every `every` seconds: replicates done, rate, time left."""
+
+    def __init__(self, total: int, every: float = PROGRESS_SECONDS, clock=None,
+                 stream=None) -> None:
+        import time
+
+        super().__init__(total)
+        self.every, self.clock = every, clock or time.monotonic
+        self.stream = stream
+        self.done = self.base = 0
+        self.started = self.last = self.clock()
+
+    def start(self, done: int) -> None:
+        self.done = self.base = done
+        self.started = self.last = self.clock()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = self.clock()
+        if now - self.last >= self.every:
+            self.last = now
+            self.write(self.line(now))
+
+    def line(self, now: float) -> str:
+        rate = (self.done - self.base) / max(now - self.started, 1e-9)
+        left = (self.total - self.done) / rate if rate > 0 else float("inf")
+        return (f"replicates {self.done:,}/{self.total:,} ({100 * self.done / self.total:.0f}%)"
+                f", {rate:,.0f} reps/s, about {format_seconds(left)} left")
+
+    def write(self, text: str, file=None) -> None:
+        print(text, file=file or self.stream or sys.stderr, flush=True)
+
+
+def format_seconds(seconds: float) -> str:
+    """``42 s``, ``3 min 5 s``, ``2 h 7 min``; ``?`` when unknown."""
+    if not np.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def format_summary(summary: pd.DataFrame) -> str:
@@ -354,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Interrupted as stop:
-        print(f"\nstopped by {stop.name}: workers stopped, unfinished output removed "
+        print(f"\nstopped by {stop.name}: workers stopped, {stop.outcome} "
               f"(exit status {stop.exit_status})", file=sys.stderr)
         return stop.exit_status
     except BrokenPipeError:

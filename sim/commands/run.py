@@ -2,11 +2,14 @@
 
 The folder is written whole or not at all: everything goes to a hidden staging folder beside
 it, which replaces the target only once complete. An existing folder is replaced only with
-``force``.
+``force``. Each finished chunk is kept there as a checkpoint (`sim.engine.checkpoints`), so an
+interrupted run continues with ``resume``: same tables, byte for byte.
 """
 
 from __future__ import annotations
 
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +19,9 @@ import numpy as np
 import pandas as pd
 
 from sim.engine.chunk import TrialModel
-from sim.engine.executors import run_to_parquet
-from sim.engine.folders import check_replaceable, check_target_path, output_folder
+from sim.engine.folders import check_replaceable, check_target_path, resumable_folder
 from sim.engine.results import manifest, summarize, summary_warnings, timeline, write_json
-from sim.scenario import Scenario
+from sim.scenario import Scenario, ScenarioError, scenario_to_dict
 from sim.stats.design import design_warnings
 
 
@@ -39,38 +41,165 @@ def check_out_folder(out: Path, force: bool) -> None:
     check_replaceable(out, force)
 
 
+def run_identity(scenario: Scenario, seed: int, reps: int, keep_patients: int) -> dict:
+    """What a resumed run must share with the interrupted one (see `sim.engine.checkpoints`)."""
+    from sim.engine.checkpoints import chunk_layout
+    from sim.engine.results import METRICS_VERSION, package_versions
+
+    return {"kind": "run", "scenario": scenario_to_dict(scenario), "seed": seed,
+            "replicates": reps, "keep_patients": keep_patients, **chunk_layout(),
+            "metrics_version": METRICS_VERSION, "versions": package_versions()}
+
+
+def print_note(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def staging_chooser(out: Path, identity: dict, resume: bool,
+                    note: Callable[[str], None]) -> Callable[[list[Path]], Path | None]:
+    """For `resumable_folder`: with `resume`, the interrupted job of `out` that computes the
+    same thing (refused, naming what differs, if none does); without, None (a new staging
+    folder), saying that --resume exists when there is an interrupted job."""
+    from sim.engine.checkpoints import finished_work, identity_differences, read_checkpoint
+
+    kind = identity["kind"]
+
+    def choose(found: list[Path]) -> Path | None:
+        records = [(folder, read_checkpoint(folder)) for folder in found]
+        if resume and records:
+            for folder, record in records:
+                if record["identity"] == identity:
+                    return folder
+            folder, record = records[0]
+            differ = identity_differences(record["identity"], identity)
+            shown = "; ".join(differ[:5]) + (f"; and {len(differ) - 5} more"
+                                             if len(differ) > 5 else "")
+            raise ScenarioError(
+                f"--resume: the interrupted {record['identity'].get('kind', 'run')} in "
+                f"{folder} computes something else: {shown}; resume with the same scenario, "
+                f"--set, --seed, --reps and --keep-patients as before, or run without "
+                f"--resume to start again"
+            )
+        if resume:
+            note(f"--resume: no interrupted {kind} of {out} found; starting from the first "
+                 "chunk")
+        elif records:
+            folder = records[0][0]
+            note(f"note: {folder} holds an interrupted {kind} of {out} "
+                 f"({finished_work(folder)} chunk(s) done); this {kind} starts again from "
+                 f"the first chunk; to continue that one instead, stop this one (Ctrl-C) "
+                 f"and add --resume")
+        return None
+
+    return choose
+
+
+def interruption_keeper(note: Callable[[str], None]) -> Callable[[Path, BaseException], bool]:
+    """For `resumable_folder`: after an interruption, keep a staging folder that holds
+    finished chunks (and say so, in the one line a stop signal prints); else remove it."""
+    from sim.engine.checkpoints import finished_work
+    from sim.engine.lifetime import Interrupted
+
+    def keep(staging: Path, exc: BaseException) -> bool:
+        kept = finished_work(staging)
+        if not kept:
+            return False
+        text = (f"{kept} finished chunk(s) kept in {staging}; the same command with "
+                "--resume continues")
+        if isinstance(exc, Interrupted):
+            exc.outcome = text
+        else:
+            note(f"interrupted: {text}")
+        return True
+
+    return keep
+
+
+def finish_point(folder: Path, scenario: Scenario, reps: int,
+                 sums: dict[str, pd.DataFrame], record: dict) -> tuple[pd.DataFrame,
+                                                                         pd.DataFrame,
+                                                                         tuple[str, ...]]:
+    """A point's tables from its Parquet and summed counts, its doubts in the manifest;
+    manifest.json last (a point folder with a manifest is complete); then its checkpoints
+    go. Returns (summary, timeline, warnings)."""
+    from sim.engine.checkpoints import CHUNKS
+
+    for name, table in sums.items():
+        per_trial_table(table, reps).to_csv(folder / f"{name}.csv", index=False)
+    if (folder / "monthly.parquet").exists():
+        for name, table in monthly_quantiles(folder / "monthly.parquet").items():
+            table.to_csv(folder / f"{name}.csv", index=False)
+    replicates = pd.read_parquet(folder / "replicates.parquet")
+    summary = summarize(replicates, scenario)
+    summary.to_csv(folder / "summary.csv", index=False)
+    milestones = timeline(replicates, scenario)
+    milestones.to_csv(folder / "timeline.csv", index=False)
+    doubts = (*design_warnings(scenario), *summary_warnings(summary, scenario))
+    record["warnings"] = list(doubts)
+    write_json(folder / "manifest.json", record)
+    shutil.rmtree(folder / CHUNKS, ignore_errors=True)
+    return summary, milestones, doubts
+
+
+def count_done(job) -> int:
+    """Replicates of `job` already kept as finished chunks (by their markers)."""
+    from sim.engine.checkpoints import read_marker
+
+    return sum(n for c, n in job.expected().items()
+               if (read_marker(job.folder, c) or {}).get("replicates") == n)
+
+
 def run_scenario(
     scenario: Scenario, out: Path, *, reps: int, seed: int, workers: int,
     keep_patients: int = 0, force: bool = False, scenario_path: str = "",
     overrides: list[str] | None = None, on_chunk: Callable[[int], None] | None = None,
     model: TrialModel | None = None, before_publish: Callable[[Path], None] | None = None,
+    executor: str = "local", scheduler: str | None = None, resume: bool = False,
+    note: Callable[[str], None] = print_note, on_resume: Callable[[int], None] | None = None,
 ) -> RunOutputs:
-    """`model` replaces the scenario's own (a forecast passes one with a history);
-    `before_publish(staging)` adds files to the run before it is moved into place."""
+    """Run `scenario` into `out` on the named executor (`local` or `dask`), keeping each
+    finished chunk as a checkpoint; with `resume`, continue the interrupted run of `out`.
+
+    `model` replaces the scenario's own (a forecast passes one with a history);
+    `before_publish(staging)` adds files to the run before it is moved into place;
+    `on_resume(n)` is told the replicates already done before the first fresh chunk.
+    """
+    from sim.engine.checkpoints import CHECKPOINT, read_checkpoint, write_checkpoint
+    from sim.engine.executors import PointJob, make_executor, run_points
+
     check_out_folder(out, force)
+    identity = run_identity(scenario, seed, reps, keep_patients)
+    if model is not None:  # its history is part of what is computed
+        import hashlib
+        import pickle
+
+        identity["model"] = hashlib.sha256(pickle.dumps(model)).hexdigest()
     model = model or TrialModel.from_scenario(scenario)
-    with output_folder(out, force) as staging:
-        started = time.perf_counter()
-        sums = run_to_parquet(model, reps, seed, workers, staging, keep_patients,
-                              on_chunk=on_chunk)
-        for name, table in sums.items():
-            per_trial_table(table, reps).to_csv(staging / f"{name}.csv", index=False)
-        if (staging / "monthly.parquet").exists():
-            for name, table in monthly_quantiles(staging / "monthly.parquet").items():
-                table.to_csv(staging / f"{name}.csv", index=False)
-        replicates = pd.read_parquet(staging / "replicates.parquet")
-        summary = summarize(replicates, scenario)
-        summary.to_csv(staging / "summary.csv", index=False)
-        milestones = timeline(replicates, scenario)
-        milestones.to_csv(staging / "timeline.csv", index=False)
-        wall = time.perf_counter() - started
-        doubts = (*design_warnings(scenario), *summary_warnings(summary, scenario))
-        record = manifest(scenario, scenario_path, list(overrides or []), seed, reps, workers,
-                          keep_patients, wall)
-        record["warnings"] = list(doubts)
-        write_json(staging / "manifest.json", record)
-        if before_publish is not None:
-            before_publish(staging)
+    with make_executor(executor, [model], workers, scheduler) as pool:
+        link = getattr(pool, "dashboard", lambda: None)()
+        if link:
+            note(f"Dask dashboard (progress, task stream, workers): {link}")
+        with resumable_folder(out, force, staging_chooser(out, identity, resume, note),
+                              interruption_keeper(note)) as staging:
+            if read_checkpoint(staging) is None:
+                write_checkpoint(staging, identity)
+            started = time.perf_counter()
+            job = PointJob(staging, reps, seed, keep_patients)
+            done = count_done(job)
+            if on_resume:
+                on_resume(done)
+            if done:
+                note(f"resuming {staging}: {done} of {reps} replicates already done")
+            sums: dict[str, pd.DataFrame] = {}
+            run_points(pool, [job], on_chunk, on_point=lambda _, s: sums.update(s))
+            wall = time.perf_counter() - started
+            record = manifest(scenario, scenario_path, list(overrides or []), seed, reps,
+                              workers, keep_patients, wall)
+            record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
+            summary, milestones, doubts = finish_point(staging, scenario, reps, sums, record)
+            (staging / CHECKPOINT).unlink()
+            if before_publish is not None:
+                before_publish(staging)
     return RunOutputs(out, summary, milestones, wall, doubts)
 
 

@@ -7,7 +7,8 @@ random numbers). Every point's scenario is validated before any point runs, so a
 value fails fast and writes nothing. The sweep folder holds one run folder per point (as
 `python -m sim run` writes it), ``sweep.csv`` (one row per point: its parameters, then every
 summary metric and its MC standard error, ``<metric>``, ``<metric>_mc_se``), ``manifest.json``
-and ``plots/``. Like a run, it is written whole or not at all.
+and ``plots/``. Like a run, it is written whole or not at all. All (point, chunk) tasks go to
+one executor as one pool of work, and an interrupted sweep continues with ``--resume``.
 """
 
 from __future__ import annotations
@@ -317,38 +318,99 @@ def sweep_manifest(
     }
 
 
+def sweep_identity(points: list[SweepPoint], base: Scenario, seed: int, reps: int,
+                   keep_patients: int) -> dict[str, Any]:
+    """What a resumed sweep must share with the interrupted one."""
+    from sim.engine.checkpoints import chunk_layout
+    from sim.engine.results import METRICS_VERSION, package_versions
+
+    return {"kind": "sweep", "scenario": scenario_to_dict(base),
+            "points": {p.name: p.overrides for p in points}, "seed": seed,
+            "replicates": reps, "keep_patients": keep_patients, **chunk_layout(),
+            "metrics_version": METRICS_VERSION, "versions": package_versions()}
+
+
 def run_sweep(
     points: list[SweepPoint], base: Scenario, out: Path, *, reps: int, seed: int,
     workers: int, grid: dict[str, list[Any]], variants: list[tuple[str, dict[str, Any]]],
     keep_patients: int = 3, force: bool = False, scenario_path: str = "",
     overrides: list[str] | None = None, on_chunk: Callable[[int], None] | None = None,
+    executor: str = "local", scheduler: str | None = None, resume: bool = False,
+    note: Callable[[str], None] | None = None, on_resume: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
-    """Run every point into `out` (staged, published whole); return the sweep table."""
-    from sim.commands.run import check_out_folder, run_scenario
-    from sim.engine.folders import output_folder
-    from sim.engine.results import write_json
+    """Run every point into `out` (staged, published whole); return the sweep table.
 
+    All (point, chunk) tasks go to one executor as one pool of work, so every worker stays
+    busy until the last point ends; a point's tables are written as soon as its last chunk
+    is in (its manifest.json last: a point folder with one is finished). With `resume`,
+    finished points and kept chunks of the interrupted sweep of `out` are not recomputed.
+    """
+    from sim.commands.run import (
+        check_out_folder,
+        count_done,
+        finish_point,
+        interruption_keeper,
+        print_note,
+        staging_chooser,
+    )
+    from sim.engine.checkpoints import CHECKPOINT, read_checkpoint, write_checkpoint
+    from sim.engine.chunk import TrialModel
+    from sim.engine.executors import PointJob, make_executor, run_points
+    from sim.engine.folders import resumable_folder
+    from sim.engine.results import manifest, write_json
+
+    note = note or print_note
     check_out_folder(out, force)
-    with output_folder(out, force) as staging:
-        started = time.perf_counter()
-        summaries = []
-        for point in points:
-            outputs = run_scenario(
-                point.scenario, staging / point.name, reps=reps, seed=seed, workers=workers,
-                keep_patients=keep_patients, scenario_path=scenario_path,
-                overrides=[*(overrides or []), *point.overrides], on_chunk=on_chunk,
-            )
-            summaries.append(outputs.summary)
-        table = tabulate_sweep(points, summaries, base)
-        table.to_csv(staging / "sweep.csv", index=False)
-        write_json(staging / "manifest.json", sweep_manifest(
-            points, base, grid=grid, variants=variants, scenario_path=scenario_path,
-            overrides=list(overrides or []), seed=seed, reps=reps, workers=workers,
-            wall_seconds=time.perf_counter() - started,
-        ))
-        from sim.outputs.plots import sweep_figures, write_figures
+    identity = sweep_identity(points, base, seed, reps, keep_patients)
+    models = [TrialModel.from_scenario(point.scenario) for point in points]
+    with make_executor(executor, models, workers, scheduler) as pool:
+        link = getattr(pool, "dashboard", lambda: None)()
+        if link:
+            note(f"Dask dashboard (progress, task stream, workers): {link}")
+        with resumable_folder(out, force, staging_chooser(out, identity, resume, note),
+                              interruption_keeper(note)) as staging:
+            if read_checkpoint(staging) is None:
+                write_checkpoint(staging, identity)
+            started = time.perf_counter()
+            jobs: list[PointJob | None] = []
+            for point in points:
+                folder = staging / point.name
+                finished = (folder / "manifest.json").is_file()
+                folder.mkdir(exist_ok=True)
+                jobs.append(None if finished else PointJob(folder, reps, seed, keep_patients))
+            done = sum(reps if job is None else count_done(job) for job in jobs)
+            if on_resume:
+                on_resume(done)
+            if done:
+                note(f"resuming {staging}: {done} of {len(points) * reps} replicates already "
+                     "done")
 
-        write_figures(sweep_figures(staging), staging / "plots")
+            def finish(index: int, sums: dict[str, pd.DataFrame]) -> None:
+                point = points[index]
+                record = manifest(point.scenario, scenario_path,
+                                  [*(overrides or []), *point.overrides], seed, reps, workers,
+                                  keep_patients, time.perf_counter() - started)
+                record.update(executor=executor, scheduler=scheduler, sweep_point=point.number)
+                finish_point(staging / point.name, point.scenario, reps, sums, record)
+
+            run_points(pool, jobs, on_chunk, on_point=finish)
+            # read back, so a resumed sweep (whose early points were written before) and an
+            # uninterrupted one tabulate the same numbers
+            summaries = [pd.read_csv(staging / point.name / "summary.csv",
+                                     float_precision="round_trip") for point in points]
+            table = tabulate_sweep(points, summaries, base)
+            table.to_csv(staging / "sweep.csv", index=False)
+            record = sweep_manifest(
+                points, base, grid=grid, variants=variants, scenario_path=scenario_path,
+                overrides=list(overrides or []), seed=seed, reps=reps, workers=workers,
+                wall_seconds=time.perf_counter() - started,
+            )
+            record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
+            write_json(staging / "manifest.json", record)
+            from sim.outputs.plots import sweep_figures, write_figures
+
+            write_figures(sweep_figures(staging), staging / "plots")
+            (staging / CHECKPOINT).unlink()
     return table
 
 
@@ -375,9 +437,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.commands.cli import HugeRunWatch, progress_bar
+    from sim.commands.cli import HugeRunWatch, executor_of, print_warnings, progress_bar
     from sim.commands.run import check_out_folder
     from sim.engine.executors import default_workers
+    from sim.stats.design import design_warnings
 
     base_data = read_scenario_yaml(args.scenario)
     for assignment in args.overrides:
@@ -387,19 +450,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     variants = read_variants(args.variants) if args.variants is not None else []
     points = expand_points(base_data, grid, variants, str(args.scenario))
     check_out_folder(args.out, args.force)
-    from sim.commands.cli import print_warnings
-    from sim.stats.design import design_warnings
-
+    executor = executor_of(args)
     for point in points:
         print_warnings(design_warnings(point.scenario), f"point {point.number} ({point.label}): ")
     workers = args.workers or default_workers()
     started = time.perf_counter()
     with progress_bar(len(points) * args.reps, args.quiet) as bar:
+        watch = HugeRunWatch(bar, len(points) * args.reps, args.out)
         table = run_sweep(
             points, base, args.out, reps=args.reps, seed=args.seed, workers=workers,
             grid=grid, variants=variants, keep_patients=args.keep_patients, force=args.force,
-            scenario_path=str(args.scenario), overrides=args.overrides,
-            on_chunk=HugeRunWatch(bar, len(points) * args.reps, args.out),
+            scenario_path=str(args.scenario), overrides=args.overrides, on_chunk=watch,
+            executor=executor, scheduler=args.scheduler, resume=args.resume,
+            note=bar.write, on_resume=watch.start,
         )
     print(format_sweep(table))
     print(f"{len(points)} points x {args.reps} replicates in "

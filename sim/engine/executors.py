@@ -1,16 +1,30 @@
-"""Monte Carlo: run the chunks of a run on K worker processes and stream results to disk.
+"""Monte Carlo: run the chunks of a run (or of every point of a sweep) on one executor and
+stream the results to disk, chunk by chunk, in chunk order.
 
 Chunk c holds replicates [c * CHUNK_SIZE, (c + 1) * CHUNK_SIZE) and draws only from its own
-streams (see `sim.engine.chunk`), so results do not depend on the number of workers or the order in
-which chunks finish. Chunks are written to Parquet in order as they arrive, so memory stays
-flat in the number of replicates. `simulate_chunk` is a pure function of (scenario, seed,
-chunk): the unit a Dask cluster or a resumed run would schedule.
+streams (see `sim.engine.chunk`), so results do not depend on the executor, the number of
+workers or the order in which chunks finish. `simulate_chunk` is a pure function of (scenario,
+seed, chunk), the unit an executor schedules. Two executors stand behind one interface
+(`map_ordered`: tasks in, results out in task order, at most a window of tasks in flight, so
+the client's memory stays flat in the number of replicates):
+
+- `LocalExecutor`: a process pool on this machine (or this process, with one worker);
+- `DaskExecutor`: a `dask.distributed` cluster, an existing scheduler or a `LocalCluster`.
+
+Each executor receives the trial models (one per point of a sweep) once per worker: the pool's
+initializer, Dask's broadcast scatter. Workers encode each chunk as Parquet bytes; the client
+keeps them as the chunk's checkpoint (`sim.engine.checkpoints`) and appends them to the run's
+tables, so a resumed run is byte-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import io
+import itertools
 import os
-from collections.abc import Callable, Iterator
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -20,8 +34,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.engine import checkpoints
 from sim.engine.chunk import CHUNK_SIZE, ChunkResult, TrialModel, simulate_chunk
 from sim.engine.lifetime import init_worker_process, stop_workers
+from sim.scenario import ScenarioError
+
+EXECUTORS = ("local", "dask")
 
 
 @dataclass(frozen=True)
@@ -38,15 +56,44 @@ def plan_chunks(n_reps: int, chunk_size: int = CHUNK_SIZE) -> list[ChunkSpec]:
     ]
 
 
-_MODEL: TrialModel | None = None
+@dataclass(frozen=True)
+class ChunkTask:
+    """One unit of work: chunk `spec` of point `point` (an index into the executor's models)."""
+
+    point: int
+    spec: ChunkSpec
+    seed: int
+    keep_patients: int
 
 
-def _init_worker(model: TrialModel, parent_pid: int | None = None) -> None:
-    global _MODEL
+@dataclass(frozen=True)
+class ChunkFiles:
+    """A finished chunk as Parquet bytes (encoded in the worker): table name -> file."""
+
+    point: int
+    chunk: int
+    n_reps: int
+    files: dict[str, bytes]
+
+
+_MODELS: tuple[TrialModel, ...] = ()
+_MEMORY_SET = False
+
+
+def _init_worker(models: TrialModel | Sequence[TrialModel],
+                 parent_pid: int | None = None) -> None:
+    global _MODELS
     if parent_pid is not None:  # a worker process: see sim.engine.lifetime
         init_worker_process(parent_pid)
-    _MODEL = model
-    keep_freed_memory()
+    _MODELS = (models,) if isinstance(models, TrialModel) else tuple(models)
+    keep_freed_memory_once()
+
+
+def keep_freed_memory_once() -> None:
+    global _MEMORY_SET
+    if not _MEMORY_SET:
+        keep_freed_memory()
+        _MEMORY_SET = True
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
@@ -70,88 +117,334 @@ def keep_freed_memory() -> None:
         pass
 
 
-def _run_spec(args: tuple[ChunkSpec, int, int]) -> ChunkResult:
-    spec, seed, keep = args
-    assert _MODEL is not None
-    return simulate_chunk(_MODEL, seed, spec.chunk, spec.first_rep, spec.n_reps, keep)
+def simulate_task(models: Sequence[TrialModel], task: ChunkTask) -> ChunkResult:
+    spec = task.spec
+    return simulate_chunk(models[task.point], task.seed, spec.chunk, spec.first_rep,
+                          spec.n_reps, task.keep_patients)
 
 
-@dataclass(frozen=True)
-class ArrowChunk:
-    """A chunk's tables converted to Arrow in the worker: the parent only writes them."""
-
-    n_reps: int
-    tables: dict[str, pa.Table]  # file stem -> rows to append
-    sums: dict[str, pd.DataFrame]
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
 
 
-def _run_spec_arrow(args: tuple[ChunkSpec, int, int]) -> ArrowChunk:
-    result = _run_spec(args)
+def encode_chunk(task: ChunkTask, result: ChunkResult) -> ChunkFiles:
+    """A chunk's tables as Parquet files: replicates, patients, monthly, sums-<name>."""
     frames = {"replicates": result.replicates, "patients": result.patients,
-              "monthly": result.monthly}
-    tables = {name: pa.Table.from_pandas(frame, preserve_index=False)
-              for name, frame in frames.items() if frame is not None}
-    return ArrowChunk(len(result.replicates), tables, result.sums)
+              "monthly": result.monthly,
+              **{f"sums-{name}": frame for name, frame in result.sums.items()}}
+    files = {name: parquet_bytes(pa.Table.from_pandas(frame, preserve_index=False))
+             for name, frame in frames.items() if frame is not None}
+    return ChunkFiles(task.point, task.spec.chunk, len(result.replicates), files)
+
+
+def _run_task(task: ChunkTask) -> ChunkFiles:
+    """In a pool worker (models from the initializer)."""
+    return encode_chunk(task, simulate_task(_MODELS, task))
+
+
+def _run_task_result(task: ChunkTask) -> ChunkResult:
+    return simulate_task(_MODELS, task)
+
+
+def _run_task_with(models: Sequence[TrialModel], task: ChunkTask) -> ChunkFiles:
+    """On a Dask worker (models from the broadcast scatter)."""
+    keep_freed_memory_once()
+    return encode_chunk(task, simulate_task(models, task))
+
+
+def stream_in_order(submit: Callable, tasks: Iterable, window: int) -> Iterator:
+    """Results of `submit(task)` futures in task order, with at most `window` in flight.
+
+    The next task is submitted before a result is handed on, so workers stay busy while the
+    caller writes; futures not yet consumed are cancelled when the caller stops early.
+    """
+    todo = iter(tasks)
+    pending = deque(submit(task) for task in itertools.islice(todo, window))
+    try:
+        while pending:
+            result = pending.popleft().result()
+            for task in itertools.islice(todo, 1):
+                pending.append(submit(task))
+            yield result
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+class LocalExecutor:
+    """Chunks on `workers` processes of this machine (1 = in this process)."""
+
+    name = "local"
+
+    def __init__(self, models: Sequence[TrialModel], workers: int) -> None:
+        self.models = tuple(models)
+        self.workers = max(1, workers)
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, kind, *exc) -> None:
+        self.close(failed=kind is not None)
+
+    def close(self, failed: bool = False) -> None:
+        """Shut the pool down; after a failure or a signal, stop the workers now."""
+        if self.pool is not None:
+            if failed:
+                stop_workers(self.pool)
+            else:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def describe(self) -> str:
+        return f"{self.workers} worker(s)"
+
+    def map_ordered(self, tasks: Sequence[ChunkTask], function: Callable = _run_task) -> Iterator:
+        if self.workers <= 1 or len(tasks) <= 1:
+            _init_worker(self.models)
+            yield from map(function, tasks)
+            return
+        if self.pool is None:
+            context = get_context("fork") if hasattr(os, "fork") else get_context("spawn")
+            self.pool = ProcessPoolExecutor(
+                max_workers=min(self.workers, len(tasks)), mp_context=context,
+                initializer=_init_worker, initargs=(self.models, os.getpid()),
+            )
+        try:
+            yield from stream_in_order(lambda t: self.pool.submit(function, t), tasks,
+                                       window=2 * self.workers + 2)
+        except BaseException:  # a signal, an error, or the consumer stopped: no waiting
+            self.close(failed=True)
+            raise
+
+
+DASK_HINT = 'install it with pip install -e ".[dask]"'
+CONNECT_SECONDS = 20  # to reach a scheduler given with --scheduler
+WORKERS_SECONDS = 60  # for the first worker of that scheduler to show up
+
+
+class DaskExecutor:
+    """Chunks on a `dask.distributed` cluster: the scheduler at `address`, or, without one,
+    a `LocalCluster` of `workers` single-threaded processes started here and stopped at the
+    end. The models are scattered to every worker once (broadcast); a worker that is lost
+    has its chunks recomputed elsewhere by the scheduler."""
+
+    name = "dask"
+
+    def __init__(self, models: Sequence[TrialModel], workers: int,
+                 address: str | None = None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ScenarioError(f"--executor dask: dask.distributed is not installed; "
+                                f"{DASK_HINT}") from None
+        self.cluster = None
+        if address:
+            try:
+                self.client = Client(address, timeout=f"{CONNECT_SECONDS}s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ScenarioError(
+                    f"--scheduler {address}: no Dask scheduler answered within "
+                    f"{CONNECT_SECONDS} s ({type(exc).__name__}); start one with "
+                    "`dask scheduler` and give the address it prints (tcp://HOST:8786)"
+                ) from None
+            try:
+                self.client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+            except TimeoutError:
+                self.client.close()
+                raise ScenarioError(
+                    f"--scheduler {address}: the scheduler has no worker after "
+                    f"{WORKERS_SECONDS} s; start some with `dask worker {address}`"
+                ) from None
+            check_worker_versions(self.client, address)
+        else:
+            import logging
+            import warnings
+
+            with warnings.catch_warnings():  # "port 8787 in use": the link we print says
+                warnings.filterwarnings("ignore", message=".*already in use")
+                self.cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
+                                            processes=True, silence_logs=logging.ERROR)
+            self.client = Client(self.cluster)
+        self.address = address
+        self.models = self.client.scatter(tuple(models), broadcast=True, hash=False)
+        self.token = uuid.uuid4().hex[:8]
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, kind, *exc) -> None:
+        self.close(failed=kind is not None)
+
+    def close(self, failed: bool = False) -> None:
+        """Disconnect; a LocalCluster started here is stopped (its workers with it)."""
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+    def threads(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    def describe(self) -> str:
+        where = self.address or "a LocalCluster"
+        return f"Dask ({self.threads()} worker thread(s) on {where})"
+
+    def dashboard(self) -> str | None:
+        return self.client.dashboard_link if self.cluster is None or _has_bokeh() else None
+
+    def map_ordered(self, tasks: Sequence[ChunkTask]) -> Iterator[ChunkFiles]:
+        def submit(task: ChunkTask):
+            key = f"simulate_chunk-{self.token}-{task.point}-{task.spec.chunk}"
+            return self.client.submit(_run_task_with, self.models, task, key=key, pure=False)
+
+        yield from stream_in_order(submit, tasks, window=2 * self.threads() + 2)
+
+
+def _has_bokeh() -> bool:
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def check_worker_versions(client, address: str) -> None:
+    """Refuse a cluster whose workers run other versions of the packages results depend
+    on (the same seed must give the same tables wherever a chunk runs)."""
+    from sim.engine.results import package_versions
+
+    here = package_versions()
+    for worker, theirs in client.run(package_versions).items():
+        differ = [f"{name} {here[name]} here, {theirs.get(name)} there"
+                  for name in here if name != "python" and theirs.get(name) != here[name]]
+        if differ:
+            client.close()
+            raise ScenarioError(
+                f"--scheduler {address}: worker {worker} runs other package versions "
+                f"({'; '.join(differ)}); install the same versions on every worker"
+            )
+
+
+def make_executor(kind: str, models: Sequence[TrialModel], workers: int,
+                  scheduler: str | None = None) -> LocalExecutor | DaskExecutor:
+    """The executor named by --executor (`local` or `dask`)."""
+    if kind == "dask":
+        return DaskExecutor(models, workers, scheduler)
+    if scheduler:
+        raise ScenarioError(f"--scheduler {scheduler}: needs --executor dask (or leave out "
+                            "--executor local)")
+    return LocalExecutor(models, workers)
 
 
 def iterate_chunks(
     model: TrialModel, n_reps: int, seed: int, workers: int, keep_patients: int = 0
 ) -> Iterator[ChunkResult]:
     """Chunk results in chunk order, computed on `workers` processes (1 = in this process)."""
-    yield from map_chunks(_run_spec, model, n_reps, seed, workers, keep_patients)
+    tasks = [ChunkTask(0, spec, seed, keep_patients) for spec in plan_chunks(n_reps)]
+    with LocalExecutor([model], workers) as executor:
+        yield from executor.map_ordered(tasks, _run_task_result)
 
 
-def map_chunks(function, model, n_reps, seed, workers, keep_patients) -> Iterator:
-    specs = plan_chunks(n_reps)
-    jobs = [(spec, seed, keep_patients) for spec in specs]
-    if workers <= 1 or len(specs) == 1:
-        _init_worker(model)
-        yield from map(function, jobs)
-        return
-    context = get_context("fork") if hasattr(os, "fork") else get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(specs)), mp_context=context,
-        initializer=_init_worker, initargs=(model, os.getpid()),
-    )
-    try:
-        yield from pool.map(function, jobs)
-    except BaseException:  # a signal, an error, or the consumer stopped: no waiting
-        stop_workers(pool)
-        raise
-    pool.shutdown()
+def read_frame(data: bytes) -> pd.DataFrame:
+    return pq.read_table(pa.BufferReader(data)).to_pandas()
 
 
 def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+@dataclass(frozen=True)
+class PointJob:
+    """The chunks of one point of a job (a run has one point): written into `folder`."""
+
+    folder: Path
+    n_reps: int
+    seed: int
+    keep_patients: int
+
+    def expected(self) -> dict[int, int]:
+        return {spec.chunk: spec.n_reps for spec in plan_chunks(self.n_reps)}
+
+
+def run_points(
+    executor: LocalExecutor | DaskExecutor, jobs: Sequence[PointJob | None],
+    on_chunk: Callable[[int], None] | None = None,
+    on_point: Callable[[int, dict[str, pd.DataFrame]], None] | None = None,
+) -> None:
+    """Compute every chunk of every point not yet kept, all as one pool of tasks, and write
+    each point's replicates/patients/monthly Parquet into its folder in chunk order.
+
+    Fresh chunks are kept as checkpoints as they arrive; kept ones are read back. When a
+    point's last chunk is in, `on_point(index, sums)` gets its additive tables summed over
+    chunks. `jobs[i]` is None for a point already finished (nothing to do); `on_chunk(n)`
+    is called with each fresh chunk's replicate count.
+    """
+    done = [set() if job is None else checkpoints.finished_chunks(job.folder, job.expected())
+            for job in jobs]
+    tasks = [ChunkTask(i, spec, job.seed, job.keep_patients)
+             for i, job in enumerate(jobs) if job is not None
+             for spec in plan_chunks(job.n_reps) if spec.chunk not in done[i]]
+    results = executor.map_ordered(tasks)
+    try:
+        for i, job in enumerate(jobs):
+            if job is None:
+                continue
+            sums = write_point(job, done[i], results, i, on_chunk)
+            if on_point:
+                on_point(i, sums)
+    finally:
+        results.close()
+
+
+def write_point(job: PointJob, done: set[int], results: Iterator[ChunkFiles], index: int,
+                on_chunk: Callable[[int], None] | None) -> dict[str, pd.DataFrame]:
+    writers = ParquetAppender(job.folder)
+    sums: dict[str, pd.DataFrame] = {}
+    pending: list[dict[str, pd.DataFrame]] = []
+    try:
+        for spec in plan_chunks(job.n_reps):
+            if spec.chunk in done:
+                kept = checkpoints.load_chunk(job.folder, spec.chunk)
+                if kept is None:
+                    raise ScenarioError(f"{job.folder}: checkpoint of chunk {spec.chunk} "
+                                        "changed during the run; run again with --resume")
+                files = kept[1]
+            else:
+                fresh = next(results)
+                assert (fresh.point, fresh.chunk) == (index, spec.chunk)
+                checkpoints.save_chunk(job.folder, fresh.chunk, fresh.n_reps, fresh.files)
+                files = fresh.files
+            for name in ("replicates", "patients", "monthly"):
+                if name in files:
+                    writers.append(name, pq.read_table(pa.BufferReader(files[name])))
+            pending.append({name.removeprefix("sums-"): read_frame(data)
+                            for name, data in files.items() if name.startswith("sums-")})
+            if len(pending) >= SUMS_BATCH:
+                add_sums(sums, merge_sums(pending))
+                pending.clear()
+            if on_chunk and spec.chunk not in done:
+                on_chunk(spec.n_reps)
+        add_sums(sums, merge_sums(pending))
+    finally:
+        writers.close()
+    return sums
+
+
 def run_to_parquet(
     model: TrialModel, n_reps: int, seed: int, workers: int, folder: Path,
     keep_patients: int = 0, on_chunk: Callable[[int], None] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Write replicates.parquet (and patients.parquet when kept) into `folder`, streaming.
-
-    Returns the additive tables summed over all chunks (see `ChunkResult.sums`).
-    """
-    writers = ParquetAppender(folder)
-    sums: dict[str, pd.DataFrame] = {}
-    pending: list[dict[str, pd.DataFrame]] = []
-    chunks = map_chunks(_run_spec_arrow, model, n_reps, seed, workers, keep_patients)
-    try:
-        for chunk in chunks:
-            for name, table in chunk.tables.items():
-                writers.append(name, table)
-            pending.append(chunk.sums)
-            if len(pending) >= SUMS_BATCH:
-                add_sums(sums, merge_sums(pending))
-                pending.clear()
-            if on_chunk:
-                on_chunk(chunk.n_reps)
-        add_sums(sums, merge_sums(pending))
-    finally:
-        chunks.close()  # on a failure or signal: stop the workers now, not at exit
-        writers.close()
-    return sums
+    """Write replicates.parquet (and patients.parquet when kept) into `folder`, streaming,
+    on a local pool. Returns the additive tables summed over all chunks (see
+    `ChunkResult.sums`)."""
+    out: dict[str, pd.DataFrame] = {}
+    with LocalExecutor([model], workers) as executor:
+        run_points(executor, [PointJob(folder, n_reps, seed, keep_patients)], on_chunk,
+                   on_point=lambda _, sums: out.update(sums))
+    return out
 
 
 SUMS_BATCH = 32  # chunks of count tables added up at once (bounded memory, fewer groupbys)

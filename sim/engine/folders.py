@@ -9,7 +9,9 @@ Every command that writes (run, sweep, design, plot, report, analyze, compare) g
 2. an exclusive lock file ``.NAME.lock`` beside the target (``flock``, holding the owner's
    process id) makes a second writer of the same target stop at once with exit status 2;
 3. stale staging folders ``.NAME.partial-*`` beside the target, whose owner process is gone
-   (recorded in their ``.owner.json``), are removed;
+   (recorded in their ``.owner.json``), are removed, except those holding finished chunks of
+   an interrupted run or sweep (`resumable_folder`: ``--resume`` continues them; a run that
+   completes the target removes them);
 4. everything is written into a fresh staging folder ``.NAME.partial-XXXX`` beside the target
    and renamed into place only once complete; on any failure (bad input, full disk, a signal)
    the staging folder is removed, and so are the parent folders this call created.
@@ -287,6 +289,18 @@ def folder_bytes(folder: Path) -> int:
     return total
 
 
+def claim_staging(staging: Path) -> None:
+    """Make this process the owner of an orphaned staging folder (a resumed run)."""
+    (staging / OWNER).write_text(json.dumps(owner_record()) + "\n", encoding="utf-8")
+
+
+def release_staging(staging: Path) -> None:
+    """Let go of a staging folder kept after an interruption: from now on it is stale for
+    this process too (so an in-process `--resume` finds it)."""
+    (staging / OWNER).write_text(json.dumps({**owner_record(), "released": True}) + "\n",
+                                 encoding="utf-8")
+
+
 def is_stale(staging: Path) -> bool:
     """True if the process that made this staging folder is gone (or, without an owner
     record, if the folder is older than LEGACY_GRACE_SECONDS)."""
@@ -300,16 +314,34 @@ def is_stale(staging: Path) -> bool:
             return False
     if host not in (None, socket.gethostname()):
         return False  # another machine's process (a shared file system): not ours to judge
+    if owner.get("released"):
+        return True  # its owner let go of it (an interrupted run kept for --resume)
     return not process_alive(pid, start)
 
 
-def stale_partials(out: Path) -> list[Path]:
+def orphan_partials(out: Path) -> list[Path]:
     """Staging folders of `out` left by processes that are gone (a kill, a crash)."""
     try:
         found = [p for p in out.parent.glob(f"{staging_prefix(out)}*") if p.is_dir()]
     except OSError:
         return []
     return [p for p in found if is_stale(p)]
+
+
+def stale_partials(out: Path) -> list[Path]:
+    """Orphaned staging folders of `out` that hold nothing `--resume` could continue."""
+    from sim.engine.checkpoints import is_resumable
+
+    return [p for p in orphan_partials(out) if not is_resumable(p)]
+
+
+def resumable_partials(out: Path) -> list[Path]:
+    """Orphaned staging folders of `out` holding finished chunks (an interrupted run or
+    sweep `--resume` can continue), newest first."""
+    from sim.engine.checkpoints import is_resumable
+
+    found = [p for p in orphan_partials(out) if is_resumable(p)]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
 def remove_stale_partials(out: Path) -> list[Path]:
@@ -414,6 +446,40 @@ def output_folder(out: Path, force: bool, flag: str = "--out", needs_force: bool
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+
+@contextlib.contextmanager
+def resumable_folder(out: Path, force: bool, choose: Callable[[list[Path]], Path | None],
+                     keep: Callable[[Path, BaseException], bool],
+                     flag: str = "--out") -> Iterator[Path]:
+    """`output_folder` for a job that keeps checkpoints (run, sweep; `sim.engine.checkpoints`).
+
+    The staging folder is the interrupted one `choose` picks among `resumable_partials`
+    (claimed by this process), or a new one when it picks None. If the block fails, the
+    staging folder is kept when `keep(staging, exc)` says it holds finished work (released,
+    for `--resume`), and removed otherwise. Once the job is published, the other interrupted
+    jobs of `out` are superseded and removed."""
+    out = Path(out)
+    check_target_path(out, flag)
+    with guarded_target(out, flag):
+        check_replaceable(out, force, flag)
+        remove_stale_partials(out)
+        staging = choose(resumable_partials(out))
+        if staging is None:
+            staging = make_staging(out)
+        else:
+            claim_staging(staging)
+        try:
+            yield staging
+            publish(staging, out)
+        except BaseException as exc:
+            if keep(staging, exc):
+                release_staging(staging)
+            else:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
+        for superseded in resumable_partials(out):
+            remove_path(superseded)
 
 
 @contextlib.contextmanager

@@ -2,7 +2,8 @@
 
 - In the main process, SIGTERM, SIGHUP and SIGINT raise `Interrupted` (a BaseException, like
   KeyboardInterrupt), so every ``with``/``finally`` on the way out runs: the worker pool is
-  stopped (`stop_workers`) and the staging folder removed (`sim.engine.folders`); the
+  stopped (`stop_workers`) and the staging folder removed (`sim.engine.folders`), or, for a
+  run or sweep with finished chunks, kept for ``--resume``; the
   command line then prints one line and exits with status 128 + the signal number.
 - A worker ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides), and
   dies with its parent: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` on Linux, and a thread that
@@ -31,6 +32,9 @@ class Interrupted(BaseException):  # noqa: N818 (a stop, like KeyboardInterrupt)
     def __init__(self, signum: int) -> None:
         self.signum = signum
         self.name = signal.Signals(signum).name
+        # what became of the unfinished output, for the one line printed; a run that keeps
+        # its finished chunks for --resume says so here
+        self.outcome = "unfinished output removed"
         super().__init__(f"stopped by {self.name}")
 
     @property

@@ -1,0 +1,165 @@
+"""Checkpoints: every finished chunk kept in the staging folder, so a run can be resumed.
+
+A run (or a sweep) writes into a hidden staging folder ``.NAME.partial-*`` beside its target.
+``checkpoint.json`` there says what is being computed (kind, scenario, seed, replicates, kept
+patients, chunk size, metrics and package versions).
+Each finished chunk c of a point is kept as Parquet files ``chunks/cNNNNNN.<table>.parquet``
+(its replicate rows, kept patients, monthly series, and one file per additive count table),
+followed by the marker ``chunks/cNNNNNN.json`` that lists their sizes and CRC-32 sums. A chunk
+counts as finished only when its marker exists and every file matches it, so a kill -9, a lost
+machine or a reboot in the middle of a write costs that chunk, never a wrong table. Which
+staging folders are whose, and which may be removed, is `sim.engine.folders`' business.
+
+A resume reads the finished chunks back and computes the others. A run's tables are always
+assembled from the checkpoint bytes (fresh chunks too), so a resumed run's tables are
+byte-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+from typing import Any
+
+from sim.engine.chunk import CHUNK_SIZE
+
+CHECKPOINT = "checkpoint.json"
+CHUNKS = "chunks"
+
+
+# --- what is being computed ----------------------------------------------------------------
+
+
+def write_checkpoint(staging: Path, identity: dict[str, Any]) -> None:
+    """Record what `staging` computes (written before any chunk); who computes it is the
+    staging folder's owner record (`sim.engine.folders`)."""
+    data = {"identity": identity}
+    temporary = staging / f"{CHECKPOINT}.tmp"
+    temporary.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    temporary.replace(staging / CHECKPOINT)
+
+
+def read_checkpoint(staging: Path) -> dict[str, Any] | None:
+    """The checkpoint record of a staging folder, or None when it has none (or it is torn)."""
+    try:
+        data = json.loads((staging / CHECKPOINT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("identity"), dict):
+        return None
+    return data
+
+
+def identity_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """What differs between an interrupted job and the one asked for now, one phrase each
+    (scenario fields by dotted path), e.g. ``seed: 1 in the interrupted run, 2 now``."""
+    out: list[str] = []
+    for key in dict.fromkeys([*saved, *now]):
+        a, b = saved.get(key), now.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += [f"{key}.{d}" for d in identity_differences(a, b)]
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            out += [f"{key}.{d}" for d in identity_differences(dict(enumerate(a)),
+                                                              dict(enumerate(b)))]
+        else:
+            out.append(f"{key}: {short(a)} in the interrupted run, {short(b)} now")
+    return out
+
+
+def short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- chunks ---------------------------------------------------------------------------------
+
+
+def chunk_stem(chunk: int) -> str:
+    return f"c{chunk:06d}"
+
+
+def save_chunk(folder: Path, chunk: int, n_reps: int, files: dict[str, bytes]) -> None:
+    """Keep a finished chunk's files (name -> Parquet bytes) in `folder`/chunks; the marker
+    listing them is written last, so a chunk half written is a chunk not finished."""
+    where = folder / CHUNKS
+    where.mkdir(exist_ok=True)
+    stem = chunk_stem(chunk)
+    listed = {}
+    for name, data in files.items():
+        (where / f"{stem}.{name}.parquet").write_bytes(data)
+        listed[name] = {"bytes": len(data), "crc32": zlib.crc32(data)}
+    marker = {"chunk": chunk, "replicates": n_reps, "files": listed}
+    temporary = where / f"{stem}.json.tmp"
+    temporary.write_text(json.dumps(marker) + "\n", encoding="utf-8")
+    temporary.replace(where / f"{stem}.json")
+
+
+def read_marker(folder: Path, chunk: int) -> dict[str, Any] | None:
+    try:
+        marker = json.loads((folder / CHUNKS / f"{chunk_stem(chunk)}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) and marker.get("chunk") == chunk else None
+
+
+def load_chunk(folder: Path, chunk: int) -> tuple[int, dict[str, bytes]] | None:
+    """A kept chunk as (replicates, name -> bytes), or None if missing or not intact."""
+    marker = read_marker(folder, chunk)
+    if marker is None:
+        return None
+    files = {}
+    for name, meta in marker["files"].items():
+        try:
+            data = (folder / CHUNKS / f"{chunk_stem(chunk)}.{name}.parquet").read_bytes()
+        except OSError:
+            return None
+        if len(data) != meta["bytes"] or zlib.crc32(data) != meta["crc32"]:
+            return None
+        files[name] = data
+    return int(marker["replicates"]), files
+
+
+def finished_chunks(folder: Path, expected: dict[int, int]) -> set[int]:
+    """The chunks of `expected` (chunk -> replicates) kept intact in `folder`."""
+    done = set()
+    for chunk, n_reps in expected.items():
+        kept = load_chunk(folder, chunk)
+        if kept is not None and kept[0] == n_reps:
+            done.add(chunk)
+    return done
+
+
+def count_markers(folder: Path) -> int:
+    """How many chunk markers `folder` holds (a quick look, without checking the files)."""
+    try:
+        return sum(1 for p in (folder / CHUNKS).iterdir() if p.suffix == ".json")
+    except OSError:
+        return 0
+
+
+# --- what an interrupted job leaves ---------------------------------------------------------
+
+
+def finished_work(staging: Path) -> int:
+    """Chunks kept in a run's staging folder, or in the point folders of a sweep's, plus the
+    sweep's finished points: what --resume would not compute again."""
+    total = count_markers(staging)
+    try:
+        folders = [p for p in staging.iterdir() if p.is_dir() and p.name != CHUNKS]
+    except OSError:
+        return total
+    return total + sum(count_markers(p) + (p / "manifest.json").is_file() for p in folders)
+
+
+def is_resumable(staging: Path) -> bool:
+    """Whether a staging folder holds work `--resume` would continue: a checkpoint record
+    and at least one finished chunk (never delete it as stale)."""
+    return read_checkpoint(staging) is not None and finished_work(staging) > 0
+
+
+def chunk_layout() -> dict[str, Any]:
+    return {"chunk_size": CHUNK_SIZE,
+            "streams": "chunk c: SeedSequence(seed, spawn_key=(c,)).spawn(4)"}

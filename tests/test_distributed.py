@@ -1,0 +1,301 @@
+"""Executors, checkpoints and resume: the same tables whatever runs the chunks, and whatever
+interrupted them (local pool, Dask LocalCluster, a separate scheduler and workers; kill -9)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sim.commands.cli import LineProgress, format_seconds, main
+from sim.engine import checkpoints
+from tests.conftest import BASELINE, ROOT, TEXTBOOK
+
+distributed = pytest.importorskip("distributed")
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+def table_bytes(folder: Path) -> dict[str, bytes]:
+    """Every table under `folder` (CSV, Parquet; manifests and plots aside) -> its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.suffix in TABLE_SUFFIXES}
+
+
+def assert_same_tables(a: Path, b: Path) -> None:
+    left, right = table_bytes(a), table_bytes(b)
+    assert sorted(left) == sorted(right)
+    differ = [name for name in left if left[name] != right[name]]
+    assert not differ, f"tables differ: {differ}"
+
+
+def run_args(scenario: Path, out: Path, reps: int, *extra: str) -> list[str]:
+    return ["run", str(scenario), "--reps", str(reps), "--seed", "3", "--out", str(out),
+            "--keep-patients", "2", "--quiet", *extra]
+
+
+def child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+REPS = 20_000  # 40 textbook chunks: about a second, long enough to interrupt midway
+
+
+@pytest.fixture(scope="module")
+def textbook_reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reference") / "textbook"
+    assert main(run_args(TEXTBOOK, out, REPS, "--workers", "1")) == 0
+    return out
+
+
+def test_local_pool_of_two_gives_the_tables_of_one(textbook_reference, tmp_path):
+    out = tmp_path / "two"
+    assert main(run_args(TEXTBOOK, out, REPS, "--workers", "2")) == 0
+    assert_same_tables(textbook_reference, out)
+    assert not (out / checkpoints.CHUNKS).exists() and not (out / checkpoints.CHECKPOINT).exists()
+
+
+def test_dask_local_cluster_gives_the_tables_of_the_local_pool(tmp_path, capsys):
+    # the baseline, so the clinic tables (supply, resources, deviations, monthly) are compared
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    assert main(run_args(BASELINE, local, 40, "--workers", "1")) == 0
+    assert main(run_args(BASELINE, dask, 40, "--executor", "dask", "--workers", "2")) == 0
+    assert_same_tables(local, dask)
+    assert {"supply.csv", "resources.csv", "deviations.csv", "monthly.parquet"} <= {
+        p.name for p in dask.iterdir()}
+    assert json.loads((dask / "manifest.json").read_text())["executor"] == "dask"
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM the process group, then SIGKILL what is left; wait for it."""
+    for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def test_a_separate_scheduler_and_two_workers_give_the_same_tables(
+        textbook_reference, tmp_path):
+    address_file = tmp_path / "scheduler.json"
+    dask = [sys.executable, "-m", "dask"]
+    started = [subprocess.Popen(
+        [*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+         "--scheduler-file", str(address_file)],
+        env=child_env(), start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(2):
+            started.append(subprocess.Popen(
+                [*dask, "worker", "--scheduler-file", str(address_file), "--nthreads", "1",
+                 "--nworkers", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
+                env=child_env(), start_new_session=True, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL))
+        address = wait_for_workers(address_file, 2)
+        out = tmp_path / "remote"
+        # one worker is killed (-9) once three chunks are in: its chunks are recomputed
+        kept_at_kill: list[int] = []
+        lost = threading.Thread(target=kill_when_kept, args=(started[1], out, 3, kept_at_kill))
+        lost.start()
+        try:
+            assert main(run_args(TEXTBOOK, out, REPS, "--scheduler", address)) == 0
+        finally:
+            lost.join()
+        assert started[1].poll() is not None and 3 <= kept_at_kill[0] < REPS // 500
+        assert_same_tables(textbook_reference, out)
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert (manifest["executor"], manifest["scheduler"]) == ("dask", address)
+    finally:
+        for process in reversed(started):
+            stop_group(process)
+    assert all(p.poll() is not None for p in started)
+
+
+def kill_when_kept(process: subprocess.Popen, out: Path, at_least: int,
+                   kept: list[int]) -> None:
+    """Kill -9 `process` once `at_least` chunks of the run on `out` are kept (or it ended);
+    append to `kept` how many were."""
+    deadline = time.monotonic() + 120
+    count = 0
+    while time.monotonic() < deadline and not out.exists():
+        staging = checkpoints.staging_folders(out)
+        count = checkpoints.count_markers(staging[0]) if staging else 0
+        if count >= at_least:
+            break
+        time.sleep(0.005)
+    kept.append(count)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(30)
+
+
+def wait_for_workers(address_file: Path, n: int, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while not address_file.exists():
+        assert time.monotonic() < deadline, "the dask scheduler did not start"
+        time.sleep(0.2)
+    while True:
+        try:
+            address = json.loads(address_file.read_text())["address"]
+            break
+        except (ValueError, KeyError):
+            time.sleep(0.2)
+    with distributed.Client(address, timeout="30s") as client:
+        client.wait_for_workers(n, timeout=max(1.0, deadline - time.monotonic()))
+    return address
+
+
+def kill_when_chunks_kept(argv: list[str], out: Path, at_least: int,
+                          where: str = "") -> Path:
+    """Start `python -m sim ARGV`, kill -9 it (and its workers) once `at_least` chunks are
+    kept in its staging folder (in its point folder `where`, for a sweep); the folder."""
+    process = subprocess.Popen([sys.executable, "-m", "sim", *argv], env=child_env(),
+                               start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, "the run ended before it could be interrupted"
+            assert time.monotonic() < deadline
+            staging = checkpoints.staging_folders(out)
+            if staging and checkpoints.count_markers(staging[0] / where) >= at_least:
+                break
+            time.sleep(0.005)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
+    finally:
+        stop_group(process)
+    assert not out.exists()
+    return staging[0]
+
+
+def test_resume_after_kill_9_gives_the_tables_of_an_uninterrupted_run(
+        textbook_reference, tmp_path, capsys):
+    reps, reference, out = REPS, textbook_reference, tmp_path / "run"
+    staging = kill_when_chunks_kept(run_args(TEXTBOOK, out, reps, "--workers", "1"), out, 2)
+    kept = checkpoints.count_markers(staging)
+    assert 2 <= kept < 40
+
+    capsys.readouterr()
+    assert main(run_args(TEXTBOOK, out, reps, "--resume", "--seed", "4")) == 2
+    err = capsys.readouterr().err
+    assert "seed: 3 in the interrupted run, 4 now" in err and not out.exists()
+    assert main([*run_args(TEXTBOOK, out, reps, "--resume"), "--set",
+                 "effect.hazard_ratio=0.7"]) == 2
+    assert "scenario.effect.hazard_ratio: 0.6" in capsys.readouterr().err
+
+    assert main(run_args(TEXTBOOK, out, reps, "--resume", "--workers", "2")) == 0
+    assert f"{kept * 500} of {reps} replicates already done" in capsys.readouterr().err
+    assert_same_tables(reference, out)
+    assert not staging.exists()
+    assert json.loads((out / "manifest.json").read_text())["resumed_replicates"] == kept * 500
+
+
+def test_resume_of_a_sweep_after_kill_9_gives_the_same_tables(tmp_path):
+    reps = 3000  # per point: 6 chunks (the sweep's plots at the end widen the window)
+    grid = ["--grid", "effect.hazard_ratio=0.6,1.0"]
+
+    def sweep_args(out: Path, *extra: str) -> list[str]:
+        return ["sweep", str(TEXTBOOK), *grid, "--reps", str(reps), "--seed", "5", "--out",
+                str(out), "--keep-patients", "1", "--quiet", *extra]
+
+    reference, out = tmp_path / "reference", tmp_path / "sweep"
+    assert main(sweep_args(reference, "--workers", "2")) == 0
+    staging = kill_when_chunks_kept(sweep_args(out, "--workers", "1"), out, 1,
+                                    where="02_hazard_ratio-1.0")
+    assert (staging / "01_hazard_ratio-0.6" / "manifest.json").is_file()  # point 1 finished
+    assert main(sweep_args(out, "--resume", "--workers", "2")) == 0
+    assert_same_tables(reference, out)
+    assert not staging.exists()
+
+
+def test_an_interrupted_run_keeps_its_chunks_and_a_plain_rerun_mentions_resume(tmp_path,
+                                                                              capsys):
+    from sim.commands.run import run_scenario
+    from sim.scenario import load_scenario
+
+    scenario, out = load_scenario(TEXTBOOK), tmp_path / "run"
+    notes: list[str] = []
+
+    def interrupt(_: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(scenario, out, reps=1500, seed=2, workers=1, on_chunk=interrupt,
+                     note=notes.append)
+    assert "--resume" in notes[-1] and "1 finished chunk(s) kept" in notes[-1]
+    (staging,) = checkpoints.staging_folders(out)
+    assert checkpoints.is_resumable(staging)
+
+    notes.clear()
+    run_scenario(scenario, out, reps=1500, seed=2, workers=1, note=notes.append)
+    assert any("interrupted run" in n and "--resume" in n for n in notes)
+    assert out.is_dir() and not staging.exists()  # superseded by the complete run
+
+
+def test_a_damaged_checkpoint_is_recomputed(tmp_path):
+    files = {"replicates": b"0123456789"}
+    checkpoints.save_chunk(tmp_path, 4, 500, files)
+    assert checkpoints.finished_chunks(tmp_path, {4: 500}) == {4}
+    assert checkpoints.finished_chunks(tmp_path, {4: 20}) == set()  # other chunk size
+    (tmp_path / "chunks" / "c000004.replicates.parquet").write_bytes(b"0123456788")
+    assert checkpoints.finished_chunks(tmp_path, {4: 500}) == set()
+
+
+def test_identity_differences_name_the_field():
+    saved = {"seed": 1, "scenario": {"effect": {"hazard_ratio": 0.6}, "sites": [1, 2]}}
+    now = {"seed": 1, "scenario": {"effect": {"hazard_ratio": 0.7}, "sites": [1, 3]}}
+    assert checkpoints.identity_differences(saved, now) == [
+        "scenario.effect.hazard_ratio: 0.6 in the interrupted run, 0.7 now",
+        "scenario.sites.1: 2 in the interrupted run, 3 now",
+    ]
+
+
+def test_progress_lines_without_a_terminal_every_interval():
+    import io
+
+    now = [100.0]
+    stream = io.StringIO()
+    progress = LineProgress(10_000, every=30, clock=lambda: now[0], stream=stream)
+    progress.start(2_000)  # resumed: 2,000 done before
+    for _ in range(8):
+        now[0] += 10
+        progress.update(500)
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "replicates 3,500/10,000 (35%), 50 reps/s, about 2 min 10 s left",
+        "replicates 5,000/10,000 (50%), 50 reps/s, about 1 min 40 s left",
+    ]
+    assert format_seconds(7300) == "2 h 1 min" and format_seconds(float("inf")) == "?"
+
+
+def test_scheduler_with_executor_local_is_refused(tmp_path, capsys):
+    out = tmp_path / "x"
+    code = main(run_args(TEXTBOOK, out, 10, "--executor", "local", "--scheduler",
+                         "tcp://127.0.0.1:1"))
+    assert code == 2 and "needs --executor dask" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_unreachable_scheduler_is_one_message_and_nothing_written(tmp_path, capsys,
+                                                                    monkeypatch):
+    from sim.engine import executors
+
+    monkeypatch.setattr(executors, "CONNECT_SECONDS", 1)
+    out = tmp_path / "x"
+    assert main(run_args(TEXTBOOK, out, 10, "--scheduler", "tcp://127.0.0.1:9")) == 2
+    err = capsys.readouterr().err
+    assert "no Dask scheduler answered" in err and "dask scheduler" in err
+    assert not list(tmp_path.iterdir())
