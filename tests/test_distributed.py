@@ -41,6 +41,11 @@ def run_args(scenario: Path, out: Path, reps: int, *extra: str) -> list[str]:
             "--keep-patients", "2", "--quiet", *extra]
 
 
+def partials(out: Path) -> list[Path]:
+    """The staging folders ``.NAME.partial-*`` beside `out`."""
+    return sorted(out.parent.glob(f".{out.name}.partial-*"))
+
+
 def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -131,7 +136,7 @@ def kill_when_kept(process: subprocess.Popen, out: Path, at_least: int,
     deadline = time.monotonic() + 120
     count = 0
     while time.monotonic() < deadline and not out.exists():
-        staging = checkpoints.staging_folders(out)
+        staging = partials(out)
         count = checkpoints.count_markers(staging[0]) if staging else 0
         if count >= at_least:
             break
@@ -157,36 +162,64 @@ def wait_for_workers(address_file: Path, n: int, timeout: float = 120) -> str:
     return address
 
 
+def start_when(argv: list[str]) -> subprocess.Popen:
+    """`python -m sim ARGV` in its own process group (so kill -9 takes its workers too)."""
+    return subprocess.Popen([sys.executable, "-m", "sim", *argv], env=child_env(),
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_chunks(process: subprocess.Popen, out: Path, at_least: int,
+                    where: str = "") -> Path:
+    """The staging folder of `out` once `at_least` chunks are kept in it (in its point folder
+    `where`, for a sweep); fails if `process` ends first."""
+    deadline = time.monotonic() + 180
+    while True:
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_group(process)
+            raise AssertionError(f"the run ended before it could be interrupted: "
+                                 f"{process.stderr.read()}")
+        staging = partials(out)
+        if staging and checkpoints.count_markers(staging[0] / where) >= at_least:
+            return staging[0]
+        time.sleep(0.005)
+
+
 def kill_when_chunks_kept(argv: list[str], out: Path, at_least: int,
                           where: str = "") -> Path:
     """Start `python -m sim ARGV`, kill -9 it (and its workers) once `at_least` chunks are
-    kept in its staging folder (in its point folder `where`, for a sweep); the folder."""
-    process = subprocess.Popen([sys.executable, "-m", "sim", *argv], env=child_env(),
-                               start_new_session=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    kept in its staging folder; the folder."""
+    process = start_when(argv)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, "the run ended before it could be interrupted"
-            assert time.monotonic() < deadline
-            staging = checkpoints.staging_folders(out)
-            if staging and checkpoints.count_markers(staging[0] / where) >= at_least:
-                break
-            time.sleep(0.005)
+        staging = wait_for_chunks(process, out, at_least, where)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(30)
     finally:
         stop_group(process)
     assert not out.exists()
-    return staging[0]
+    return staging
 
 
-def test_resume_after_kill_9_gives_the_tables_of_an_uninterrupted_run(
+def test_resume_after_sigterm_and_kill_9_gives_the_tables_of_an_uninterrupted_run(
         textbook_reference, tmp_path, capsys):
     reps, reference, out = REPS, textbook_reference, tmp_path / "run"
-    staging = kill_when_chunks_kept(run_args(TEXTBOOK, out, reps, "--workers", "1"), out, 2)
+    # SIGTERM after two chunks: one line, exit 143, the finished chunks kept, no worker left
+    process = start_when(run_args(TEXTBOOK, out, reps, "--workers", "2"))
+    try:
+        staging, workers = wait_for_chunks(process, out, 2), children(process.pid)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=120)
+    finally:
+        stop_group(process)
+    assert process.returncode == 128 + signal.SIGTERM
+    (line,) = err.strip().splitlines()
+    assert "SIGTERM" in line and "kept in" in line and "--resume continues" in line
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() and "Z" not in state(pid) for pid in workers):
+        assert time.monotonic() < deadline, "workers outlived the SIGTERM"
+        time.sleep(0.1)
     kept = checkpoints.count_markers(staging)
-    assert 2 <= kept < 40
+    assert 2 <= kept < reps // 500 and not out.exists()
 
     capsys.readouterr()
     assert main(run_args(TEXTBOOK, out, reps, "--resume", "--seed", "4")) == 2
@@ -196,11 +229,40 @@ def test_resume_after_kill_9_gives_the_tables_of_an_uninterrupted_run(
                  "effect.hazard_ratio=0.7"]) == 2
     assert "scenario.effect.hazard_ratio: 0.6" in capsys.readouterr().err
 
+    # the resumed run killed -9 in turn, two chunks later
+    process = start_when(run_args(TEXTBOOK, out, reps, "--resume", "--workers", "1"))
+    try:
+        assert wait_for_chunks(process, out, kept + 2) == staging
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
+    finally:
+        stop_group(process)
+    kept = checkpoints.count_markers(staging)
+
     assert main(run_args(TEXTBOOK, out, reps, "--resume", "--workers", "2")) == 0
     assert f"{kept * 500} of {reps} replicates already done" in capsys.readouterr().err
     assert_same_tables(reference, out)
     assert not staging.exists()
     assert json.loads((out / "manifest.json").read_text())["resumed_replicates"] == kept * 500
+
+
+def state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
 
 
 def test_resume_of_a_sweep_after_kill_9_gives_the_same_tables(tmp_path):
@@ -236,7 +298,7 @@ def test_an_interrupted_run_keeps_its_chunks_and_a_plain_rerun_mentions_resume(t
         run_scenario(scenario, out, reps=1500, seed=2, workers=1, on_chunk=interrupt,
                      note=notes.append)
     assert "--resume" in notes[-1] and "1 finished chunk(s) kept" in notes[-1]
-    (staging,) = checkpoints.staging_folders(out)
+    (staging,) = partials(out)
     assert checkpoints.is_resumable(staging)
 
     notes.clear()

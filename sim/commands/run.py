@@ -95,12 +95,17 @@ def staging_chooser(out: Path, identity: dict, resume: bool,
 
 
 def interruption_keeper(note: Callable[[str], None]) -> Callable[[Path, BaseException], bool]:
-    """For `resumable_folder`: after an interruption, keep a staging folder that holds
-    finished chunks (and say so, in the one line a stop signal prints); else remove it."""
+    """For `resumable_folder`: after an interruption (a signal, Ctrl-C, a lost cluster, an
+    error), keep a staging folder that holds finished chunks (and say so, in the one line a
+    stop signal prints); else remove it. A full disk or a folder that cannot be written
+    leaves nothing behind (the checkpoints would fill it)."""
     from sim.engine.checkpoints import finished_work
+    from sim.engine.folders import USER_FIXABLE
     from sim.engine.lifetime import Interrupted
 
     def keep(staging: Path, exc: BaseException) -> bool:
+        if isinstance(exc, OSError) and exc.errno in USER_FIXABLE:
+            return False
         kept = finished_work(staging)
         if not kept:
             return False

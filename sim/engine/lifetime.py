@@ -115,3 +115,12 @@ def stop_workers(pool: Any, timeout: float = 5.0) -> None:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
+                process.join(timeout)
+    # A worker killed while sending its result leaves the pool's manager thread reading the
+    # rest of that message forever (seen with 100 kB chunk results), and the interpreter joins
+    # that thread at exit: with every worker gone, closing our own copy of the pipe's write
+    # end gives the reader end-of-file, so it marks the pool broken and ends.
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None and not any(p.is_alive() for p in processes):
+        with contextlib.suppress(Exception):
+            writer.close()
