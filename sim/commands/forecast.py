@@ -221,6 +221,7 @@ def forecast_trial(
     workers: int, screening: Path | None = None, prior_months: float | None = None,
     prior_events: float = DEFAULT_PRIOR_EVENTS, keep_patients: int = 0, force: bool = False,
     scenario_path: str = "", overrides: list[str] | None = None, on_chunk=None,
+    executor: str = "local", scheduler: str | None = None, resume: bool = False,
 ) -> ForecastOutputs:
     """Fit, forecast and plan into the folder `out` (see the module docstring)."""
     from sim.commands.run import check_out_folder, run_scenario
@@ -230,7 +231,7 @@ def forecast_trial(
                                  prior_events)
     history = model.history
     common = dict(reps=reps, seed=seed, workers=workers, scenario_path=scenario_path,
-                  overrides=list(overrides or []))
+                  overrides=list(overrides or []), executor=executor, scheduler=scheduler)
     tables: dict[str, pd.DataFrame] = {}
 
     def add_forecast_files(staging: Path) -> None:
@@ -272,15 +273,16 @@ def forecast_trial(
 
     outputs = run_scenario(scenario, out, keep_patients=keep_patients, force=force,
                            on_chunk=on_chunk, model=model, before_publish=add_forecast_files,
-                           **common)
+                           resume=resume, **common)
     return ForecastOutputs(outputs, history, tables["forecast"], tables["comparison"])
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
-    from sim.commands.cli import format_summary, progress_bar
+    from sim.commands.cli import executor_of, format_summary, progress_bar
     from sim.engine.executors import default_workers
 
     scenario = load_scenario(args.scenario, args.overrides)
+    executor = executor_of(args)
     workers = args.workers or default_workers()
     with progress_bar(args.reps, args.quiet) as bar:
         result = forecast_trial(
@@ -288,7 +290,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             workers=workers, screening=args.screening, prior_months=args.prior_months,
             prior_events=args.prior_events, keep_patients=args.keep_patients,
             force=args.force, scenario_path=str(args.scenario), overrides=args.overrides,
-            on_chunk=bar.update)
+            on_chunk=bar.update, executor=executor, scheduler=args.scheduler,
+            resume=args.resume)
     print(format_summary(result.run.summary))
     print()
     print(format_forecast(result.forecast))
