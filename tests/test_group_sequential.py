@@ -558,3 +558,12 @@ def test_observed_information_keeps_the_type_one_error(name, looks, sides, textb
     if len(looks) == 3:
         cap = np.datetime64(looks[1]["not_after"])
         assert (table["look2_date"].dropna().to_numpy("datetime64[D]") <= cap).all()
+
+
+def test_would_have_continued_splits_by_look(gs_run) -> None:
+    summary = gs_run.summary.set_index("metric")["estimate"]
+    parts = summary[["reject_look1_ignoring_futility", "reject_look2_ignoring_futility"]]
+    assert parts.sum() == pytest.approx(summary["power_ignoring_futility"], abs=1e-12)
+    # the interim efficacy stops are the same either way (efficacy is checked first)
+    assert summary["reject_look1_ignoring_futility"] == summary["reject_look1"]
+    assert summary["power_ignoring_futility"] >= summary["power"]

@@ -210,6 +210,7 @@ def run_looks(model: TrialModel, enrolled, arm, observed, final_cut: CutData) ->
         stop_reason=decisions.stop_reason,
         early_stop=early,
         reject_ignoring_futility=decisions.reject_ignoring_futility,
+        stop_look_ignoring_futility=decisions.stop_look_ignoring_futility + 1,
         n_randomized=np.where(early[:, None], rand <= (stop_day + lag)[:, None], True)
         .sum(axis=1),
     )

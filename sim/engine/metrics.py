@@ -164,6 +164,9 @@ METRICS.update({
 RULES += [
     rule(r"reject_look(?P<k>\d+)", "share",
          "share of replicates stopping for efficacy at look {k}"),
+    rule(r"reject_look(?P<k>\d+)_ignoring_futility", "share",
+         "share of replicates whose efficacy bounds alone (futility stops ignored) are first "
+         "crossed at look {k}"),
     rule(r"futility_look(?P<k>\d+)", "share",
          "share of replicates stopping for futility at look {k}"),
     rule(r"reached_look(?P<k>\d+)", "share",

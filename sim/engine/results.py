@@ -231,7 +231,8 @@ def sequential_rows(replicates: pd.DataFrame) -> list[dict[str, Any]]:
     'would have continued' to), `early_stop` (an interim stop, either reason),
     `futility_stop`, `expected_events` and `expected_analysis_months` (at the analysis that
     ended the trial), and per look k: `reject_look{k}` and `futility_look{k}` (shares of
-    all replicates stopping there), `reached_look{k}` (the look was held), and among the
+    all replicates stopping there), `reject_look{k}_ignoring_futility` (efficacy at look k by
+    the efficacy bounds alone), `reached_look{k}` (the look was held), and among the
     replicates that held it `look{k}_months_mean`, `look{k}_months_median` and
     `look{k}_events_mean`."""
     k_max = look_count(replicates)
@@ -258,6 +259,10 @@ def sequential_rows(replicates: pd.DataFrame) -> list[dict[str, Any]]:
             else row(f"look{k}_months_median", np.nan, np.nan, np.nan, np.nan),
             mean_row(f"look{k}_events_mean", replicates[f"look{k}_events"]),
         ]
+        if "stop_look_ignoring_futility" in replicates:
+            nb = replicates["stop_look_ignoring_futility"].to_numpy()
+            rows.append(share_row(f"reject_look{k}_ignoring_futility",
+                                  (nb == k) & replicates["reject_ignoring_futility"]))
     return rows
 
 

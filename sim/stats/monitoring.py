@@ -230,6 +230,7 @@ class Decisions:
     stop_reason: np.ndarray  # (R,) efficacy, futility or final
     reject: np.ndarray  # (R,) efficacy at some look, the trial stopping at futility
     reject_ignoring_futility: np.ndarray  # (R,) the same by the efficacy bounds alone
+    stop_look_ignoring_futility: np.ndarray  # (R,) 0-based look ending it by efficacy alone
     efficacy_z: np.ndarray  # (R, K) bound used at each look (nan: not held)
     futility_z: np.ndarray  # (R, K) futility bound used (-inf none, nan not held)
     decision: np.ndarray  # (R, K) efficacy/futility/continue/final/skipped/not_held
@@ -243,6 +244,7 @@ def monitor(plan: SequentialPlan, z: np.ndarray, events: np.ndarray,
     stop_reason = np.full(n_reps, FINAL, dtype=object)
     reject = np.zeros(n_reps, bool)
     reject_nb = np.zeros(n_reps, bool)
+    stop_look_nb = np.full(n_reps, k_max - 1)
     eff_z = np.full((n_reps, k_max), np.nan)
     fut_z = np.full((n_reps, k_max), np.nan)
     decision = np.where(held, "skipped", "not_held").astype(object)
@@ -259,6 +261,9 @@ def monitor(plan: SequentialPlan, z: np.ndarray, events: np.ndarray,
             final = j == len(looks) - 1
             if not stopped_nb and cross:
                 reject_nb[r], stopped_nb = True, True
+                stop_look_nb[r] = k
+            elif not stopped_nb and final:
+                stop_look_nb[r] = k
             if stopped:
                 continue
             if cross:
@@ -276,5 +281,5 @@ def monitor(plan: SequentialPlan, z: np.ndarray, events: np.ndarray,
         for k in range(k_max):  # looks after the stop were never held
             if k > stop_look[r] and held[r, k]:
                 decision[r, k] = "after_stop"
-    return Decisions(stop_look, stop_reason.astype(str), reject, reject_nb, eff_z, fut_z,
-                     decision.astype(str))
+    return Decisions(stop_look, stop_reason.astype(str), reject, reject_nb, stop_look_nb,
+                     eff_z, fut_z, decision.astype(str))
