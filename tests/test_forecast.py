@@ -357,3 +357,26 @@ def test_piecewise_hazards_get_one_posterior_per_piece(baseline_data, observed_t
     assert exposure > 0
     out = simulate_chunk(dataclasses.replace(model, history=history), 1, 0, 0, 20)
     assert (out.replicates["events"] >= has_event.sum()).all()
+
+
+def test_remaining_accrual_is_the_compound_gamma(textbook, record_validation):
+    """Closed form (double programming): with a constant rate lambda per day, no screening
+    delay or failure and every day open, the time T from the as-of day to the m-th further
+    randomization is Gamma(m, theta lambda) given theta; with theta ~ Gamma(a, b), its
+    posterior, T lambda / b ~ BetaPrime(m, a) (the compound gamma). Kolmogorov-Smirnov of
+    2,000 forecast last-patient days against scipy.stats.betaprime."""
+    model = TrialModel.from_scenario(textbook)
+    truth = simulate_chunk(model, 9, 0, 0, 1, keep_patients=1).patients
+    as_of = dt.date(2026, 11, 30)  # 10 months: past the ramp-up, at 5.6 per month
+    obs = check_observed(observed_from_patients(truth, as_of), textbook, as_of)
+    history = fit_history(textbook, model.calendar, model.schedule, obs)
+    out = simulate_chunk(dataclasses.replace(model, history=history), 3, 0, 0, 2000)
+    days = out.replicates["lpi_months"].to_numpy() * DAYS_PER_MONTH - obs.as_of_day
+    fit, lam = history.sites[0], 5.6 / DAYS_PER_MONTH
+    m = textbook.trial.sample_size - obs.n
+    law = stats.betaprime(m, fit.shape)
+    x = days * lam / fit.rate
+    record_validation("forecast: median days to the last patient (Poisson-gamma)",
+                      "compound gamma (beta prime)", law.median() * fit.rate / lam,
+                      np.median(days), 3 * np.std(days) / np.sqrt(len(days)))
+    assert stats.kstest(x, law.cdf).pvalue > 0.001

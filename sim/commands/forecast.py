@@ -302,11 +302,15 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def format_forecast(table: pd.DataFrame) -> str:
-    lines = [f"{'milestone':20s}{'forecast (80% PI)':>40s}{'plan (80% PI)':>40s}"]
+    """Milestones: forecast and plan medians with 80% prediction intervals, and the share of
+    replicates reaching each by the completion date."""
+    lines = [f"{'milestone':20s}{'forecast (80% PI)':>40s}{'by completion':>15s}"
+             f"{'plan (80% PI)':>40s}{'by completion':>15s}"]
     for row in table.itertuples():
         f = f"{row.median} ({row.pi80_low} to {row.pi80_high})"
         p = f"{row.plan_median} ({row.plan_pi80_low} to {row.plan_pi80_high})"
-        lines.append(f"{row.milestone:20s}{f:>40s}{p:>40s}")
+        lines.append(f"{row.milestone:20s}{f:>40s}{row.p_by_completion:>15.1%}"
+                     f"{p:>40s}{row.plan_p_by_completion:>15.1%}")
     return "\n".join(lines)
 
 
