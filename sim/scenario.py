@@ -558,6 +558,11 @@ class Assessments(Frozen):
     schedule: tuple[ScanPeriod, ...] = ()
     """The scan schedule from randomization, as periods (e.g. every 6 weeks for 48 weeks, then every
     12)."""
+    window_days: NonNegativeInt | None = None
+    """Visit window of a scan: a scan due on a closed clinic day is done on the nearest open day
+    within +/- this many days of its due date (the earlier on a tie), or, with none open, on
+    the first open day after the window; empty: scans on their due days whatever the
+    calendar [days]."""
 
     @model_validator(mode="after")
     def check_schedule(self) -> Assessments:
@@ -874,9 +879,11 @@ class BySex(Frozen):
 
 class Patients(Frozen):
     """Covariates of randomized patients, for doses: age, sex, height, weight, serum
-    creatinine; BSA (Mosteller or DuBois) and creatinine clearance (Cockcroft-Gault, with
-    creatinine floored at `creatinine_floor_mg_dl`) follow. Creatinine is drawn given
-    clearance >= `min_crcl_ml_min` (an eligibility criterion), unfloored."""
+    creatinine; BSA (Mosteller or DuBois) and creatinine clearance (Cockcroft-Gault) follow.
+    A patient has one creatinine clearance, from the measured creatinine: creatinine is drawn
+    given clearance >= `min_crcl_ml_min` (an eligibility criterion) and the patient table
+    shows that value. Carboplatin's Calvert GFR is a dosing rule on top: creatinine floored
+    at `creatinine_floor_mg_dl`, clearance capped at `gfr_cap_ml_min`."""
 
     age: Normal
     """Age at randomization [years]."""
@@ -891,12 +898,13 @@ class Patients(Frozen):
     bsa_formula: Literal["mosteller", "dubois"] = "mosteller"
     """Body surface area formula: `mosteller` or `dubois`."""
     creatinine_floor_mg_dl: NonNegativeFloat = 0.7
-    """Creatinine below this is raised to it for Cockcroft-Gault (a common carboplatin rule)
-    [mg/dL]."""
+    """Creatinine below this is raised to it for the Calvert GFR (a common carboplatin dosing
+    rule; eligibility uses the measured creatinine) [mg/dL]."""
     gfr_cap_ml_min: PositiveFloat = 125.0
     """Calvert formula: GFR capped at this value (FDA: AUC 5 gives at most 750 mg) [mL/min]."""
     min_crcl_ml_min: NonNegativeFloat = 0.0
-    """Eligibility: creatinine clearance at least this (Cockcroft-Gault) [mL/min]."""
+    """Eligibility: creatinine clearance at least this (Cockcroft-Gault, measured creatinine,
+    no floor) [mL/min]."""
 
     @model_validator(mode="after")
     def check_positive_bounds(self) -> Patients:

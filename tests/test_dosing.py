@@ -121,6 +121,21 @@ def test_drawn_covariates_match_the_calibration(baseline, rng):
     assert crcl.min() >= 60 - 1e-6
 
 
+
+def test_one_creatinine_clearance_for_eligibility_and_the_patient_table(baseline, rng):
+    # The clearance the patient table shows is the one eligibility applies to (measured
+    # creatinine, >= 60 mL/min for every patient); the floor (0.7 mg/dL) and cap (125 mL/min)
+    # shape only the Calvert GFR of the carboplatin dose.
+    draws = draw_clinic(baseline, 5, 104, rng)
+    c, doses = draws.covariates, draws.doses
+    assert doses.crcl_ml_min.min() >= baseline.patients.min_crcl_ml_min - 1e-6
+    np.testing.assert_allclose(doses.crcl_ml_min, crcl_cockcroft_gault(
+        c.age, c.weight_kg, c.creatinine_mg_dl, c.male))
+    floored = crcl_cockcroft_gault(c.age, c.weight_kg, c.creatinine_mg_dl, c.male, 0.7)
+    np.testing.assert_allclose(doses.calvert_gfr_ml_min, np.minimum(floored, 125.0))
+    assert (doses.calvert_gfr_ml_min <= doses.crcl_ml_min + 1e-9).all()
+
+
 def test_planned_doses_follow_the_regimen_rules(baseline, rng):
     draws = draw_clinic(baseline, 10, 104, rng)
     c, d = draws.covariates, draws.doses

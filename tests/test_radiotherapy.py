@@ -88,14 +88,29 @@ def test_course_due_friday_goes_to_monday_tuesday(baseline, calendar):
     assert result.summary["rt_dose_gy_experimental"] == pytest.approx(14.8)  # registry
 
 
-def test_three_courses_follow_cycles_1_2_3(baseline, calendar):
-    # Cycle 2 delayed: course 2 follows the cycle actually given (day 28 from a Monday).
+def test_courses_are_spaced_by_the_protocol_interval_not_by_the_cycles(baseline, calendar):
+    # Cycle 2 delayed by 7 days (day 28): the courses keep their 21-day rhythm from course 1.
     draws = fixed_draws(1, 35, delayed_cycles=(2,), rt_courses=3)
     result = run_clinic(baseline, calendar, draws, MONDAY, EXPERIMENTAL)
     starts = sorted({math.floor(t) for t, what in rt_entries(result) if what.endswith(".1")})
-    assert starts == [MONDAY, MONDAY + 28, MONDAY + 49]
+    assert starts == [MONDAY, MONDAY + 21, MONDAY + 42]
     assert result.patients.rt_courses_completed.tolist() == [3]
+    assert result.patients.rt_late.tolist() == [[0, 0, 0]]
     assert result.summary["rt_dose_gy_experimental"] == pytest.approx(3 * 14.8)  # 44.4 Gy
+
+
+def test_a_course_pushed_by_a_closure_is_late_and_the_next_keeps_the_interval(baseline):
+    # Course 2 due Monday day 24 falls in a week-long closure (days 24-30): it starts on day
+    # 31, 7 days late (start_within_days 3: a deviation); course 3 is due 21 days after
+    # course 2 started, day 52, not after cycle 3.
+    start = baseline.trial.start_date
+    closed = frozenset(start + dt.timedelta(days=d) for d in range(MONDAY + 21, MONDAY + 28))
+    calendar = StudyCalendar(start, ("Sat", "Sun"), closed)
+    result = run_clinic(baseline, calendar, fixed_draws(1, 35, rt_courses=3), MONDAY,
+                        EXPERIMENTAL)
+    assert result.patients.rt_starts.tolist() == [[MONDAY, MONDAY + 28, MONDAY + 49]]
+    assert result.patients.rt_late.tolist() == [[0, 1, 0]]
+    assert result.summary["rt_courses_out_of_window_experimental"] == 1
 
 
 def test_fractions_are_min_gap_apart_within_a_day(baseline, calendar):

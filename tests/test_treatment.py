@@ -198,9 +198,9 @@ def test_summary_has_stable_keys_and_counts(baseline, calendar):
     assert all(k.startswith("clinic_") for k in tuple(result.summary)[len(SUMMARY_KEYS):])
     assert result.patients is None and result.log is None
     # Days from cycle 1 (a Monday). Control: cycles 1 and 2 (delayed: day 28) before the
-    # withdrawal on day 30. Experimental: cycles on days 0, 28, 49 and two full Quad Shot
-    # courses (14.8 Gy each); course 3 starts on day 49, whose 2 fractions are given, but
-    # day 50 is the horizon: 10 fractions, 37 Gy, BED10 10 x 3.7 x 1.37 = 50.69 Gy.
+    # withdrawal on day 30. Experimental: cycles on days 0, 28, 49 and three full Quad Shot
+    # courses (14.8 Gy each) on days 0, 21 and 42, every 21 days whatever the delayed cycle
+    # does: 12 fractions, 44.4 Gy, BED10 12 x 3.7 x 1.37 = 60.828 Gy.
     per_arm = {k: v for k, v in result.summary.items() if k in SUMMARY_KEYS}
     assert per_arm == {
         "cycles_given_control": 2, "cycles_given_experimental": 3,
@@ -210,10 +210,10 @@ def test_summary_has_stable_keys_and_counts(baseline, calendar):
         "dose_reductions_control": 0, "dose_reductions_experimental": 0,
         "toxicity_discontinuations_control": 0, "toxicity_discontinuations_experimental": 0,
         "rt_patients_started_control": 0, "rt_patients_started_experimental": 1,
-        "rt_courses_completed_control": 0, "rt_courses_completed_experimental": 2,
-        "rt_fractions_given_control": 0, "rt_fractions_given_experimental": 10,
-        "rt_dose_gy_control": 0, "rt_dose_gy_experimental": pytest.approx(37.0),
-        "rt_bed10_gy_control": 0, "rt_bed10_gy_experimental": pytest.approx(50.69),
+        "rt_courses_completed_control": 0, "rt_courses_completed_experimental": 3,
+        "rt_fractions_given_control": 0, "rt_fractions_given_experimental": 12,
+        "rt_dose_gy_control": 0, "rt_dose_gy_experimental": pytest.approx(44.4),
+        "rt_bed10_gy_control": 0, "rt_bed10_gy_experimental": pytest.approx(60.828),
         "rt_courses_out_of_window_control": 0, "rt_courses_out_of_window_experimental": 0,
         "rt_wait_days_control": 0, "rt_wait_days_experimental": 0,
         "rt_pneumonitis_control": 0, "rt_pneumonitis_experimental": 0,

@@ -4,9 +4,13 @@ Formulas (vectorized over numpy arrays):
 - BSA, Mosteller: sqrt(height_cm x weight_kg / 3600) m2;
   DuBois: 0.007184 x height_cm^0.725 x weight_kg^0.425 m2.
 - Creatinine clearance, Cockcroft-Gault: (140 - age) x weight_kg / (72 x creatinine_mg_dl),
-  x 0.85 for women, with creatinine floored (0.7 mg/dL in the baseline) before dividing.
-- Carboplatin, Calvert: dose_mg = AUC x (GFR + 25), GFR = clearance capped (125 mL/min in
-  the baseline, so AUC 5 gives at most 750 mg).
+  x 0.85 for women, from the measured creatinine: the patient's one clearance, the value
+  the eligibility rule (`patients.min_crcl_ml_min`) applies to and the patient table shows
+  (`crcl_ml_min`).
+- Carboplatin, Calvert: dose_mg = AUC x (GFR + 25), with the dosing GFR of the carboplatin
+  convention: Cockcroft-Gault with creatinine floored (0.7 mg/dL in the baseline) before
+  dividing, capped (125 mL/min in the baseline, so AUC 5 gives at most 750 mg); the patient
+  table shows it as `calvert_gfr_ml_min`. The floor and cap are dosing rules only.
 - mg/kg doses scale with weight, mg/m2 doses with BSA; flat doses are mg.
 - Single-use vials: each dose gets the combination of vial sizes that covers it with the
   least mg dispensed (the cheapest when price is proportional to mg), then with the fewest
@@ -118,7 +122,8 @@ class DosePlan:
     mg: np.ndarray
     vials: np.ndarray
     bsa_m2: np.ndarray  # (R, n)
-    crcl_ml_min: np.ndarray  # (R, n), floored creatinine, uncapped
+    crcl_ml_min: np.ndarray  # (R, n), measured creatinine: the eligibility value
+    calvert_gfr_ml_min: np.ndarray  # (R, n), floored creatinine, capped: Calvert's GFR
 
 
 def plan_doses(treatment: Treatment, patients: Patients, covariates) -> DosePlan:
@@ -127,7 +132,7 @@ def plan_doses(treatment: Treatment, patients: Patients, covariates) -> DosePlan
     bsa_formula = bsa_mosteller if patients.bsa_formula == "mosteller" else bsa_dubois
     bsa = bsa_formula(c.height_cm, c.weight_kg)
     crcl = crcl_cockcroft_gault(c.age, c.weight_kg, c.creatinine_mg_dl, c.male,
-                                patients.creatinine_floor_mg_dl)
+                                patients.creatinine_floor_mg_dl)  # dosing: floored
     names = tuple(treatment.drugs)
     factors = (1.0, *treatment.dose_reduction.levels)
     n_sizes = max((len(d.vial_mg) for d in treatment.drugs.values()), default=1)
@@ -140,5 +145,6 @@ def plan_doses(treatment: Treatment, patients: Patients, covariates) -> DosePlan
         levels = np.asarray(factors if drug.reducible else (1.0,) * len(factors))
         mg[..., j, :] = full[..., None] * levels
         vials[..., j, :, : len(drug.vial_mg)] = vials_needed(mg[..., j, :], drug.vial_mg)
+    measured = crcl_cockcroft_gault(c.age, c.weight_kg, c.creatinine_mg_dl, c.male)
     return DosePlan(names, tuple(treatment.drugs[n].vial_mg for n in names), mg, vials, bsa,
-                    crcl)
+                    measured, np.minimum(crcl, patients.gfr_cap_ml_min))

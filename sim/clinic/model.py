@@ -727,7 +727,8 @@ class ReplicateTally:
                          weight_kg=c.weight_kg[rep], creatinine_mg_dl=c.creatinine_mg_dl[rep])
         doses = self.draws.doses
         if doses is not None:
-            frame.update(bsa_m2=doses.bsa_m2[rep], crcl_ml_min=doses.crcl_ml_min[rep])
+            frame.update(bsa_m2=doses.bsa_m2[rep], crcl_ml_min=doses.crcl_ml_min[rep],
+                         calvert_gfr_ml_min=doses.calvert_gfr_ml_min[rep])
             for j, drug in enumerate(doses.drugs):
                 frame[f"dose_{metric_name(drug)}_mg"] = doses.mg[rep, :, j, 0]
         frame.update({

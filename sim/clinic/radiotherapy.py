@@ -1,12 +1,13 @@
 """Quad Shot radiotherapy: when a course's fractions fall, and the process that gives them.
 
 A course is `days_per_course` consecutive open clinic days (two in the registry), starting on
-the first such run on or after the day of the cycle it goes with in which the linac has a
-free slot in every session of every day (`plan_course_start`: a course never straddles a
+the first such run on or after its due day (course 1: cycle 1; then `course_interval_days`
+after the previous course started) in which the linac has a free slot in every session of
+every day (`plan_course_start`: a course never straddles a
 closure, and waits for the linac); each of those days has one fraction at each of
 `fraction_times` (08:30 and 15:00: more than 6 h apart, as the registry asks), each holding
-a slot of its session. Fraction times are clock floats, ``day + hour / 24``. Which cycles
-carry a course is decided by the treatment process (`sim.clinic.treatment`); how many courses a
+a slot of its session. Fraction times are clock floats, ``day + hour / 24``. When courses are
+due is decided by the course chain (`sim.clinic.treatment.rt_course_chain`); how many courses a
 patient receives (early stops, pneumonitis), by the draws (`sim.clinic.model.draw_clinic`).
 """
 
@@ -29,7 +30,7 @@ HOURS_PER_DAY = 24.0
 class CourseRules:
     """The scenario's `radiotherapy:` block in the units the processes use."""
 
-    interval_days: int  # a course starts with a cycle at least this long after the last one
+    interval_days: int  # a course is due this long after the previous one started
     days_per_course: int
     fraction_hours: tuple[float, ...]  # hours after midnight, in order
     dose_per_fraction_gy: float
@@ -96,9 +97,9 @@ def deliver_rt_course(
 ) -> Generator[simpy.Event, object, None]:
     """Give Quad Shot course `course` (1-based) on the open days from `start_day`.
 
-    A generator of SimPy events, run inside the patient's treatment process (``yield from``;
-    an interrupt then ends the course and reaches the patient) or as a process of its own
-    (`rt_course_process`). Each fraction given is appended to ``record.rt_fractions`` (its
+    A generator of SimPy events, run inside the patient's course chain
+    (`sim.clinic.treatment.rt_course_chain`, ``yield from``; an interrupt then ends the course
+    and the chain). Each fraction given is appended to ``record.rt_fractions`` (its
     clock time) and the course counts in ``record.rt_courses_completed`` once every fraction
     is given. The process wakes once per course day, at the start of the day: stops and the
     horizon take effect at the start of a clinic day (`sim.clinic.model`), so a day's fractions are
@@ -129,16 +130,3 @@ def deliver_rt_course(
     record.rt_courses_completed += 1
     if pneumonitis and log is not None:
         log.append((env.now, record.patient, "rt pneumonitis"))
-
-
-def rt_course_process(
-    env: simpy.Environment, rules: CourseRules, record: PatientCourse, course: int,
-    start_day: int, log: list | None, linac: SessionBook | None = None,
-    pneumonitis: bool = False,
-) -> Generator[simpy.Event, object, None]:
-    """`deliver_rt_course` as a SimPy process of its own: an interrupt ends it quietly."""
-    try:
-        yield from deliver_rt_course(env, rules, record, course, start_day, log, linac,
-                                     pneumonitis)
-    except simpy.Interrupt:
-        pass

@@ -22,13 +22,14 @@ Toxicity: after cycle k the patient discontinues with probability
 nothing later (the toxicity is found before the next cycle). A discontinuation drawn after
 the last allowed cycle does not count: that patient ends at ``max_cycles``.
 
-Quad Shot RT (arm `radiotherapy.arm` only): course 1 starts with cycle 1 and each later
-course with the first cycle given at least `course_interval_days` after the cycle of the
-previous course, i.e. with cycles 2 and 3 when the interval equals `cycle_days`. A course
-starts on the first run of open days with linac slots on or after its cycle's day and after
-the previous course (courses never overlap, even with cycles shorter than a course); later
-than `start_within_days` after its cycle it is a protocol deviation. A course drawn to end
-in pneumonitis is the patient's last.
+Quad Shot RT (arm `radiotherapy.arm` only, `rt_course_chain`): course 1 is due with cycle 1
+and each later course `course_interval_days` after the previous course started (the
+protocol's "repeated every 3 weeks"), not with the cycles: a delayed cycle does not move the
+courses, and a course that had to wait does not bring the next one closer. A course starts
+on the first run of open days with linac slots on or after its due day (after the previous
+course: the interval is longer than a course); later than `start_within_days` after its due
+day it is a protocol deviation. A course due after a discontinuation for toxicity is not
+given; a course drawn to end in pneumonitis is the patient's last.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from sim.clinic.radiotherapy import (
     CourseRules,
     deliver_rt_course,
     plan_course_start,
-    rt_course_process,
 )
 from sim.clinic.records import PatientCourse
 from sim.conduct.calendar import StudyCalendar
@@ -160,8 +160,7 @@ def treat_patient(
     given back. Results go into `record`.
     """
     # Locals: this loop runs about a thousand times per replicate.
-    timeout, calendar, rules, rt_rules, log = (
-        env.timeout, clinic.calendar, clinic.rules, clinic.rt_rules, clinic.log)
+    timeout, calendar, rules, log = env.timeout, clinic.calendar, clinic.rules, clinic.log
     chairs, window = clinic.chairs, rules.window
     add_day, add_flag = record.cycle_days.append, record.cycle_delayed.append
     add_level, add_wait, add_late = (
@@ -169,8 +168,8 @@ def treat_patient(
     gap, late_gap = rules.cycle_days, rules.cycle_days + rules.delay_days
     last = min(rules.max_cycles, toxicity_cycle)
     induction, n_levels = rules.induction_cycles, rules.n_levels
-    rt_processes: list[simpy.Process] = []  # courses given as processes of their own
-    courses_started, next_course_from, rt_free_from = 0, first_due, 0
+    rt_processes: list[simpy.Process] = []  # the Quad Shot courses, a process of their own
+    ended_on: list[int] = []  # the day systemic treatment ended (no course due later starts)
     booked, minutes = -1, 0  # a chair appointment not yet kept
     try:
         if rand_day > env.now:
@@ -195,28 +194,17 @@ def treat_patient(
                 log.append((day, record.patient, f"cycle {k}" + (" delayed" if late else "")
                             + (" reduced" if lower else "")
                             + (f" late {LATE_CAUSES[out]}" if out else "")))
-            if courses_started < rt_courses and day >= next_course_from:
-                courses_started += 1
-                next_course_from = day + rt_rules.interval_days
-                start = start_rt_course(clinic, record, day, rt_free_from)
-                rt_free_from = start + rt_rules.days_per_course
-                ends_rt = courses_started == pneumonitis_course
-                if rt_free_from <= day + gap:
-                    # Over before the next cycle can be due: give it in this process, which
-                    # saves a process per course.
-                    yield from deliver_rt_course(
-                        env, rt_rules, record, courses_started, start, log, clinic.linac,
-                        ends_rt)
-                else:
-                    rt_processes.append(env.process(rt_course_process(
-                        env, rt_rules, record, courses_started, start, log, clinic.linac,
-                        ends_rt)))
+            if k == 1 and rt_courses:
+                rt_processes.append(env.process(rt_course_chain(
+                    env, clinic, record, day, rt_courses, pneumonitis_course, ended_on)))
             if k == last:
                 break
             late = delayed[k]
             due = day + (late_gap if late else gap)
             earliest = day + 1
         record.end_reason = "max_cycles" if k == rules.max_cycles else "toxicity"
+        if record.end_reason == "toxicity":
+            ended_on.append(day)
         if log is not None:
             log.append((day, record.patient, f"end {record.end_reason}"))
         for course in rt_processes:
@@ -234,18 +222,49 @@ def treat_patient(
                 course.interrupt(stop.cause)
 
 
-def start_rt_course(clinic: Clinic, record: PatientCourse, cycle_day: int,
+def rt_course_chain(
+    env: simpy.Environment, clinic: Clinic, record: PatientCourse, first_day: int,
+    n_courses: int, pneumonitis_course: int, ended_on: list[int],
+) -> Generator[simpy.Event, object, None]:
+    """SimPy process of a patient's Quad Shot courses: course 1 due on `first_day` (cycle 1),
+    course c + 1 due `interval_days` after course c started (the protocol's "every 3
+    weeks", whatever the cycles do), each booked when due and started on the first run of
+    open days with linac slots (`start_rt_course`). A course due after the day systemic
+    treatment ended for toxicity (`ended_on`, filled by the treatment process) does not
+    start; the pneumonitis course is the last. An interrupt (the patient's stop) ends it."""
+    rt = clinic.rt_rules
+    assert rt is not None
+    due, free_from = first_day, 0
+    try:
+        for course in range(1, n_courses + 1):
+            if due > env.now:
+                yield env.timeout(due - env.now)
+            if ended_on and due > ended_on[0]:
+                return
+            start = start_rt_course(clinic, record, due, free_from)
+            free_from = start + rt.days_per_course
+            yield from deliver_rt_course(env, rt, record, course, start, clinic.log,
+                                         clinic.linac, course == pneumonitis_course)
+            if course == pneumonitis_course:
+                return
+            due = start + rt.interval_days
+    except simpy.Interrupt:
+        pass
+
+
+def start_rt_course(clinic: Clinic, record: PatientCourse, due_day: int,
                     free_from: int) -> int:
-    """Book the Quad Shot course that goes with the cycle given on `cycle_day` (not before
-    `free_from`, the end of the previous course); record its start, wait and lateness."""
+    """Book the Quad Shot course due on `due_day` (not before `free_from`); record its start,
+    wait and lateness: later than `start_within_days` after its due day is a deviation
+    (LATE_CLOSURE if the calendar alone made it late, else LATE_CAPACITY)."""
     rt = clinic.rt_rules
     assert rt is not None
     start, on_calendar = plan_course_start(clinic.calendar, clinic.linac,
-                                           max(cycle_day, free_from), rt.days_per_course)
+                                           max(due_day, free_from), rt.days_per_course)
     within = rt.start_within_days
     late = IN_WINDOW
-    if within is not None and start - cycle_day > within:
-        late = LATE_CLOSURE if on_calendar - cycle_day > within else LATE_CAPACITY
+    if within is not None and start - due_day > within:
+        late = LATE_CLOSURE if on_calendar - due_day > within else LATE_CAPACITY
     record.rt_starts.append(start)
     record.rt_waits.append(start - on_calendar)
     record.rt_late.append(late)

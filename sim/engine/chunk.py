@@ -99,7 +99,7 @@ class TrialModel:
         return cls(
             scenario=scenario,
             calendar=calendar,
-            schedule=ScanSchedule.from_assessments(scenario.assessments),
+            schedule=ScanSchedule.from_assessments(scenario.assessments, calendar),
             stratum_p=np.asarray(list(scenario.randomization.strata.values())),
             date_cut_day=float(calendar.day_of(cut_date)) if cut_date else np.inf,
             sites=scenario.enrollment.site_list(scenario.trial.start_date),
@@ -161,7 +161,8 @@ class Sequential:
     enrolled_until: np.ndarray  # (R,) last day a patient may be randomized (inf: all)
 
 
-def run_looks(model: TrialModel, enrolled, arm, observed, final_cut: CutData) -> Sequential:
+def run_looks(model: TrialModel, enrolled, arm, observed, final_cut: CutData,
+              scans=None) -> Sequential:
     """Each look: cut at its trigger, the primary test, the decision; the trial's data set
     at the look that ended it. Enrollment ends at the analysis date of an early stop."""
     from sim.stats.monitoring import monitor
@@ -169,6 +170,7 @@ def run_looks(model: TrialModel, enrolled, arm, observed, final_cut: CutData) ->
     sc = model.scenario
     lag = sc.analysis.lag_days
     rand, stratum = enrolled.rand_day, enrolled.stratum
+    scans = scans if scans is not None else model.schedule.for_patients(rand)  # scans done
     days, held = look_cut_days(model.triggers, rand, observed, final_cut.cut_day)
     n_reps, k_max = days.shape
     z = np.full((n_reps, k_max), np.nan)
@@ -179,7 +181,7 @@ def run_looks(model: TrialModel, enrolled, arm, observed, final_cut: CutData) ->
         if k == k_max - 1:
             time, event, valid = final_cut.time, final_cut.event, final_cut.valid
         else:
-            time, event, valid = cut_data(rand, observed, model.schedule, day)
+            time, event, valid = cut_data(rand, observed, scans, day)
         z[:, k] = np.where(held[:, k], -primary_z(model, time, event, valid, arm, stratum),
                            np.nan)
         events[:, k] = np.where(held[:, k], event.sum(axis=1), 0)
@@ -188,7 +190,7 @@ def run_looks(model: TrialModel, enrolled, arm, observed, final_cut: CutData) ->
     early = stop < k_max - 1
     stop_day = days[np.arange(n_reps), stop]
     if early.any():
-        time, event, valid = cut_data(rand, observed, model.schedule, stop_day)
+        time, event, valid = cut_data(rand, observed, scans, stop_day)
         cut = CutData(time, event, valid, stop_day,
                       np.where(early, np.nan, final_cut.target_day),
                       np.where(early, CUT_INTERIM, final_cut.cut_reason))
@@ -257,15 +259,15 @@ def analyze_cut(model: TrialModel, cut, arm: np.ndarray, stratum: np.ndarray) ->
     }
 
 
-def analyze_at_completion(model: TrialModel, enrolled, observed, arm: np.ndarray) -> dict:
+def analyze_at_completion(model: TrialModel, enrolled, observed, arm: np.ndarray,
+                          scans) -> dict:
     """Events seen by the registered completion date, and the primary test's decision if the
     data were cut on that date (whatever cut the scenario's analysis uses)."""
     sc = model.scenario
     a = sc.analysis
     day = float(model.calendar.day_of(sc.trial.completion_date))
     n_reps = arm.shape[0]
-    time, event, valid = cut_data(enrolled.rand_day, observed, model.schedule,
-                                  np.full(n_reps, day))
+    time, event, valid = cut_data(enrolled.rand_day, observed, scans, np.full(n_reps, day))
     risk = analysis.risk_sets(time, event, arm, enrolled.stratum if a.stratified else None,
                               valid=valid)
     test = analysis.logrank_from_risk_sets(risk)
@@ -297,26 +299,27 @@ def simulate_chunk(
         )
         arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
         latent = draw_latent_outcomes(sc, arm, rng["outcomes"])
-        history, latent = draw_history(sc, arm, latent, model.schedule, rng["survival"])
-        observed = observe_outcomes(latent, model.schedule)
+        scans = model.schedule.for_patients(enrolled.rand_day)  # the scans actually done
+        history, latent = draw_history(sc, arm, latent, scans, rng["survival"])
+        observed = observe_outcomes(latent, scans)
     else:
         from sim.engine.history import continue_trial
 
         # A forecast continues PFS and dropout from the trial's data; the --observed table
         # has no survival after progression, so there is no illness-death history (no OS).
         enrolled, arm, latent, observed = continue_trial(model, model.history, n_reps, rng)
+        scans = model.schedule.for_patients(enrolled.rand_day)
         history = None
-    cut = cut_at_analysis(sc.analysis, enrolled.rand_day, observed, model.schedule,
-                          model.date_cut_day)
+    cut = cut_at_analysis(sc.analysis, enrolled.rand_day, observed, scans, model.date_cut_day)
     looks = None
     if model.plan is not None:
-        looks = run_looks(model, enrolled, arm, observed, cut)
+        looks = run_looks(model, enrolled, arm, observed, cut, scans)
         cut = looks.cut
     stats = analyze_cut(model, cut, arm, enrolled.stratum)
     if looks is not None:
         stats["reject"] = looks.decisions.reject
     endpoints = analyze_endpoints(model, rng, enrolled, arm, history, latent, observed, cut)
-    at_completion = analyze_at_completion(model, enrolled, observed, arm)
+    at_completion = analyze_at_completion(model, enrolled, observed, arm, scans)
     reps = np.arange(first_rep, first_rep + n_reps)
     table = {
         "replicate": reps,
@@ -552,10 +555,18 @@ def scan_date_lists(model, rand, observed, cut, n_keep) -> list:
         return [[] for _ in range(rand.size)]
     last = np.minimum(np.minimum(observed.event_day[:n_keep], observed.withdraw_day[:n_keep]),
                       cut.cut_day[:n_keep, None] - rand)
-    count = np.searchsorted(offsets, last.ravel(), side="right")
     start = np.datetime64(model.calendar.start_date, "D")
-    return [(start + (r + offsets[:k]).astype("timedelta64[D]")).tolist()
-            for r, k in zip(rand.ravel(), count, strict=True)]
+    day_map = model.schedule.day_map
+    if day_map is None:
+        count = np.searchsorted(offsets, last.ravel(), side="right")
+        return [(start + (r + offsets[:k]).astype("timedelta64[D]")).tolist()
+                for r, k in zip(rand.ravel(), count, strict=True)]
+    due = rand.ravel()[:, None] + offsets[None, :]  # the scans actually done (visit window)
+    inside = due < len(day_map)
+    done = np.where(inside, day_map[np.where(inside, due, 0).astype(np.int64)], due)
+    count = (done - rand.ravel()[:, None] <= last.ravel()[:, None]).sum(axis=1)
+    return [(start + d[:k].astype("timedelta64[D]")).tolist()
+            for d, k in zip(done, count, strict=True)]
 
 
 def add_endpoint_columns(model, patients: pd.DataFrame, rand: np.ndarray, endpoints,

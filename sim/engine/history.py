@@ -406,7 +406,7 @@ def continue_outcomes(model, history: TrialHistory, rand_day: np.ndarray, arm: n
     # event falls before it, has an unseen progression (seen at a later scan).
     is_death &= pfs > drop_from
     latent = LatentOutcomes(pfs_day=pfs, is_death=is_death, withdraw_day=withdraw)
-    seen = observe_outcomes(latent, model.schedule)
+    seen = observe_outcomes(latent, model.schedule.for_patients(rand_day))  # scans done
     if not k:
         return latent, seen
     known = ~obs.at_risk  # an event or a dropout by the as-of day: as it happened

@@ -102,7 +102,7 @@ def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
                                    spec.n_reps, rng["enrollment"])
         arm = randomize_by_block(enrolled.stratum, scenario.randomization, rng["randomization"])
         latent = draw_latent_outcomes(scenario, arm, rng["outcomes"])
-        observed = observe_outcomes(latent, model.schedule)
+        observed = observe_outcomes(latent, model.schedule.for_patients(enrolled.rand_day))
         rand.append(enrolled.rand_day.astype(float))
         events.append(enrolled.rand_day + observed.event_day)
     return FollowUp(np.sort(np.vstack(rand), axis=1), np.sort(np.vstack(events), axis=1), True)
