@@ -724,6 +724,9 @@ class Treatment(Frozen):
     """Dose reductions of the reducible drugs."""
     drugs: dict[str, Drug] = Field(default_factory=dict)
     """The drugs by name, with dose, vials and infusion time."""
+    vial_choice: Literal["least_waste", "fewest_vials"] = "least_waste"
+    """How a dose is made up from single-use vials of several sizes: `least_waste` (the least mg
+    dispensed, then the fewest vials) or `fewest_vials` (the fewest vials, then the least mg)."""
     regimens: dict[str, Regimen] = Field(default_factory=dict)
     """The regimen of each stratum (one per stratum of `randomization.strata`)."""
     chairs: Chairs | None = None

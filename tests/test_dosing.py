@@ -164,3 +164,28 @@ def test_dubois_by_choice(baseline_data, rng):
     c = d.covariates
     k = d.doses.drugs.index("pemetrexed")
     np.testing.assert_allclose(d.doses.mg[..., k, 0], 500 * bsa_dubois(c.height_cm, c.weight_kg))
+
+
+def test_vial_choice_least_waste_or_fewest_vials():
+    # 500 mg from 100 and 450 mg vials: least waste is 5 x 100 (no waste, 5 vials); the fewest
+    # vials are 450 + 100 (2 vials, 50 mg wasted); with one size both give ceil(dose / size).
+    sizes = (100.0, 450.0)
+    np.testing.assert_array_equal(vials_needed(np.array([500.0]), sizes), [[5, 0]])
+    np.testing.assert_array_equal(vials_needed(np.array([500.0]), sizes, "fewest_vials"),
+                                  [[1, 1]])
+    np.testing.assert_array_equal(vials_needed(np.array([350.0]), (200.0,), "fewest_vials"),
+                                  [[2]])
+
+
+def test_vial_choice_is_a_scenario_choice(baseline_data, rng):
+    from tests.conftest import vary
+
+    fewest = vary(baseline_data, **{"treatment.vial_choice": "fewest_vials"})
+    least = vary(baseline_data, **{"treatment.vial_choice": "least_waste"})
+    a = draw_clinic(least, 2, 104, np.random.default_rng(3)).doses
+    b = draw_clinic(fewest, 2, 104, np.random.default_rng(3)).doses
+    np.testing.assert_array_equal(a.mg, b.mg)
+    assert b.vials.sum() <= a.vials.sum()
+    sizes = np.asarray([s + (0.0,) * (a.vials.shape[-1] - len(s)) for s in a.sizes])
+    sizes = sizes[:, None, :]  # (drugs, levels, sizes) against vials (R, n, D, L, V)
+    assert (a.vials * sizes).sum() < (b.vials * sizes).sum()  # less mg dispensed

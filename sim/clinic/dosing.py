@@ -12,9 +12,11 @@ Formulas (vectorized over numpy arrays):
   dividing, capped (125 mL/min in the baseline, so AUC 5 gives at most 750 mg); the patient
   table shows it as `calvert_gfr_ml_min`. The floor and cap are dosing rules only.
 - mg/kg doses scale with weight, mg/m2 doses with BSA; flat doses are mg.
-- Single-use vials: each dose gets the combination of vial sizes that covers it with the
-  least mg dispensed (the cheapest when price is proportional to mg), then with the fewest
-  vials; with one size that is ceil(dose / size) vials. The rest of the last vial is waste.
+- Single-use vials: each dose gets the combination of vial sizes that covers it, chosen by
+  the scenario's `treatment.vial_choice`: `least_waste` (default) the least mg dispensed
+  (the cheapest when price is proportional to mg), then the fewest vials; `fewest_vials` the
+  fewest vials (least handling), then the least mg. With one size both are ceil(dose / size)
+  vials. The rest of the last vial is waste.
 """
 
 from __future__ import annotations
@@ -84,10 +86,15 @@ def vial_combinations(sizes: tuple[float, ...], max_dose: float) -> np.ndarray:
     return np.asarray(combos, dtype=np.int64).reshape(len(combos), len(larger))
 
 
-def vials_needed(dose_mg: np.ndarray, sizes: tuple[float, ...]) -> np.ndarray:
+VIAL_CHOICES = ("least_waste", "fewest_vials")
+
+
+def vials_needed(dose_mg: np.ndarray, sizes: tuple[float, ...],
+                 choice: str = "least_waste") -> np.ndarray:
     """Vials of each size (shape dose.shape + (S,), sizes in the order given) covering each
-    dose (to DOSE_TOLERANCE_MG) with the least mg dispensed, then the fewest vials. A dose
-    of 0 needs no vial."""
+    dose (to DOSE_TOLERANCE_MG): with `choice` "least_waste", the least mg dispensed, then the
+    fewest vials; with "fewest_vials", the fewest vials, then the least mg. A dose of 0 needs
+    no vial."""
     dose = np.asarray(dose_mg, dtype=float)
     order = np.argsort(sizes)
     small = sizes[order[0]]
@@ -99,9 +106,12 @@ def vials_needed(dose_mg: np.ndarray, sizes: tuple[float, ...]) -> np.ndarray:
     n_small = np.ceil((rest - DOSE_TOLERANCE_MG) / small).clip(0, None)
     dispensed = big_mg[None, :] + n_small * small
     count = combos.sum(axis=1)[None, :] + n_small
-    # Least mg dispensed (to 1e-6 mg), then the fewest vials among those.
-    least = dispensed <= dispensed.min(axis=1, keepdims=True) + 1e-6
-    best = np.argmin(np.where(least, count, np.inf), axis=1)
+    if choice == "fewest_vials":  # the fewest vials, then the least mg among those
+        fewest = count <= count.min(axis=1, keepdims=True)
+        best = np.argmin(np.where(fewest, dispensed, np.inf), axis=1)
+    else:  # least mg dispensed (to 1e-6 mg), then the fewest vials among those
+        least = dispensed <= dispensed.min(axis=1, keepdims=True) + 1e-6
+        best = np.argmin(np.where(least, count, np.inf), axis=1)
     out = np.empty((flat.size, len(sizes)), dtype=np.int64)
     out[:, order[0]] = n_small[np.arange(flat.size), best]
     out[:, order[1:]] = combos[best]
@@ -144,7 +154,8 @@ def plan_doses(treatment: Treatment, patients: Patients, covariates) -> DosePlan
         full = full_dose(drug, c.weight_kg, bsa, crcl, patients.gfr_cap_ml_min)
         levels = np.asarray(factors if drug.reducible else (1.0,) * len(factors))
         mg[..., j, :] = full[..., None] * levels
-        vials[..., j, :, : len(drug.vial_mg)] = vials_needed(mg[..., j, :], drug.vial_mg)
+        vials[..., j, :, : len(drug.vial_mg)] = vials_needed(mg[..., j, :], drug.vial_mg,
+                                                              treatment.vial_choice)
     measured = crcl_cockcroft_gault(c.age, c.weight_kg, c.creatinine_mg_dl, c.male)
     return DosePlan(names, tuple(treatment.drugs[n].vial_mg for n in names), mg, vials, bsa,
                     measured, np.minimum(crcl, patients.gfr_cap_ml_min))

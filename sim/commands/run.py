@@ -220,7 +220,8 @@ def per_trial_table(sums: pd.DataFrame, reps: int) -> pd.DataFrame:
 
 def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
     """Per (table, item, month): mean and 5/50/95% quantiles across replicates, and the same
-    for the running total from the first month. Reads one item's columns at a time, so
+    for the running total from the first month, rounded (`round_monthly`), up to the last
+    month with any activity (`drop_idle_months`). Reads one item's columns at a time, so
     memory stays flat in the number of months x items."""
     import pyarrow.parquet as pq
 
@@ -244,5 +245,25 @@ def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
             frame[f"{prefix}mean"] = data.mean(axis=0)
             for q in (5, 50, 95):
                 frame[f"{prefix}q{q:02d}"] = np.percentile(data, q, axis=0)
-        out.setdefault(table, []).append(frame)
-    return {name: pd.concat(frames, ignore_index=True) for name, frames in out.items()}
+        out.setdefault(table, []).append(round_monthly(frame, ratio))
+    return {name: drop_idle_months(pd.concat(frames, ignore_index=True))
+            for name, frames in out.items()}
+
+
+def round_monthly(frame: pd.DataFrame, ratio: bool) -> pd.DataFrame:
+    """Sensible precision (the series are float32 sums): 4 decimals for a ratio, 2 else."""
+    numbers = [c for c in frame.columns if c not in ("item", "month")]
+    frame[numbers] = frame[numbers].round(4 if ratio else 2)
+    return frame
+
+
+def drop_idle_months(table: pd.DataFrame) -> pd.DataFrame:
+    """Without the months after the last one in which anything happened (every item's
+    per-month figures 0), so a table ends with its activity, not with the month grid. A
+    utilization counts the clinic's background load too, so it does not show activity."""
+    monthly = [c for c in ("mean", "q05", "q50", "q95") if c in table]
+    trial = ~table["item"].str.contains("utilization")
+    active = table.loc[trial & (table[monthly].fillna(0) != 0).any(axis=1), "month"]
+    if active.empty:
+        return table
+    return table[table["month"] <= active.max()].reset_index(drop=True)
