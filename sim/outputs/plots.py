@@ -274,6 +274,8 @@ def plot_analysis_dates(
         if "target_reached" in rows:
             text += f", {percent(rows['target_reached'].mean())} at the event target"
         ax.step(values, share, where="post", color=color, linewidth=2, label=text)
+        if "cut_by_date" in rows and len(labels) == 1 and rows["cut_by_date"].any():
+            annotate_date_cut(ax, rows, values, share, color)
     draw_date_line(ax, completion_date, f"registered completion {completion_date:%d %b %Y}")
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -284,6 +286,23 @@ def plot_analysis_dates(
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2),
               frameon=False, fontsize="small")
     return ax
+
+
+def annotate_date_cut(ax: Axes, rows: pd.DataFrame, values: np.ndarray, share: np.ndarray,
+                      color: Any) -> None:
+    """Mark the jump of the curve at the calendar cut: the replicates analysed at that date
+    because the event target had not been reached by then."""
+    cut = rows.loc[rows["cut_by_date"], "date"].to_numpy("datetime64[D]")
+    day = cut.min()
+    before = share[values < day][-1] if (values < day).any() else 0.0
+    after = share[values <= day][-1]
+    ax.annotate(f"{percent(rows['cut_by_date'].mean())} cut at the calendar date\n"
+                "(event target not reached by then)",
+                xy=(day, (before + after) / 2), xytext=(-40, -60), textcoords="offset points",
+                ha="right", va="top", fontsize="small", color=color,
+                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": color},
+                arrowprops={"arrowstyle": "->", "color": color})
+    ax.vlines(day, before, after, color=color, linewidth=4, alpha=0.5)
 
 
 def km_steps(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -394,6 +413,97 @@ def plot_power_curve(
     return ax
 
 
+def plot_heatmap(
+    table: pd.DataFrame, x: str, y: str, metric: str, ax: Axes | None = None,
+    fmt: Callable[[float], str] = lambda v: f"{v:.0%}", cmap: str = "cividis",
+    vmin: float | None = 0.0, vmax: float | None = 1.0,
+) -> Axes:
+    """A 2-D sweep as a heat map of `metric`: `x` across, `y` down, every cell labelled with
+    its value (`fmt`), in a colour-blind-safe sequential map; scales to any grid size.
+
+    `table`: rows of sweep.csv with columns `x`, `y` and `metric`."""
+    grid = table.pivot_table(index=y, columns=x, values=metric, aggfunc="first")
+    ax = ax or new_axes(max(8.0, 2.0 + 0.9 * grid.shape[1]), max(3.5, 1.2 + 0.55 * grid.shape[0]))
+    image = ax.imshow(grid.to_numpy(float), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    norm = image.norm
+    small = grid.size > 60
+    for (i, j), value in np.ndenumerate(grid.to_numpy(float)):
+        if np.isfinite(value):
+            r, g, b, _ = image.cmap(norm(value))
+            dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5  # text that stands out
+            ax.text(j, i, fmt(value), ha="center", va="center",
+                    fontsize="x-small" if small else "small",
+                    color="white" if dark else "black")
+    ax.set_xticks(range(grid.shape[1]), [f"{v:g}" if isinstance(v, float) else str(v)
+                                         for v in grid.columns])
+    ax.set_yticks(range(grid.shape[0]), [f"{v:g}" if isinstance(v, float) else str(v)
+                                         for v in grid.index])
+    ax.set_xlabel(short_name(x).replace("_", " "))
+    ax.set_ylabel(short_name(y).replace("_", " "))
+    ax.grid(False)
+    ax.get_figure().colorbar(image, ax=ax, shrink=0.85, label=metric.replace("_", " "))
+    return ax
+
+
+def rows_figure(n_rows: int, n_cols: int, width: float = 12.0) -> tuple[Figure, list[Axes]]:
+    """A figure of `n_cols` panels sharing one row per sweep point (height grows with the
+    points, so labels never overlap)."""
+    fig = Figure(figsize=(width, max(3.0, 1.6 + 0.3 * n_rows)), layout="constrained")
+    axes = fig.subplots(1, n_cols, sharey=True, squeeze=False)[0]
+    return fig, list(axes)
+
+
+def plot_metric_rows(
+    table: pd.DataFrame, metric: str, labels: list[str], ax: Axes,
+    fmt: Callable[[float], str] | None = None, color: Any = LINE_COLOR,
+    reference: float | None = None,
+) -> Axes:
+    """One row per sweep point (first at the top): `metric` with its 95% MC interval
+    (`<metric>_mc_se`) and its value written beside it (direct labels, no legend)."""
+    fmt = fmt or percent
+    y = np.arange(len(table))[::-1]
+    values = table[metric].to_numpy(float)
+    se = table[f"{metric}_mc_se"].to_numpy(float) if f"{metric}_mc_se" in table else None
+    ax.errorbar(values, y, xerr=None if se is None else 1.96 * np.nan_to_num(se), fmt="o",
+                color=color, capsize=3, markersize=5)
+    for v, yi in zip(values, y, strict=True):
+        if np.isfinite(v):
+            ax.annotate(fmt(v), (v, yi), xytext=(7, 4), textcoords="offset points",
+                        fontsize="x-small", color=color)
+    if reference is not None:
+        ax.axvline(reference, color=REFERENCE_COLOR, linestyle=":", linewidth=1.2)
+    ax.set_yticks(y, labels)
+    ax.set_ylim(-0.7, len(table) - 0.3)
+    return ax
+
+
+def plot_date_rows(frames: list[pd.DataFrame], labels: list[str], completion: dt.date,
+                   ax: Axes) -> Axes:
+    """One row per sweep point: the final analysis date's 5-95% (thin) and 25-75% (thick)
+    range across replicates, its median (dot), and the share analysed by the completion
+    date written at the right."""
+    y = np.arange(len(frames))[::-1]
+    limit = np.datetime64(completion, "D")
+    for frame, yi in zip(frames, y, strict=True):
+        dates = frame["date"].to_numpy("datetime64[D]")
+        n = len(dates)
+        days = np.sort(dates[~np.isnat(dates)]).astype("datetime64[D]")
+        if not len(days):
+            continue
+        q = {p: days[min(int(p * n), len(days) - 1)] for p in (0.05, 0.25, 0.5, 0.75, 0.95)}
+        ax.hlines(yi, q[0.05], q[0.95], color=BAND_COLOR, linewidth=1.5)
+        ax.hlines(yi, q[0.25], q[0.75], color=BAND_COLOR, linewidth=6, alpha=0.6)
+        ax.plot([q[0.5]], [yi], "o", color=LINE_COLOR, markersize=5)
+        by = np.sum(days <= limit) / n
+        ax.annotate(f"{percent(by)} by completion", (1.0, yi),
+                    xycoords=("axes fraction", "data"), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize="x-small")
+    draw_date_line(ax, completion, f"registered completion {completion:%d %b %Y}")
+    ax.set_yticks(y, labels)
+    format_date_axis(ax)
+    return ax
+
+
 def months_to_dates(start: dt.date, months: pd.Series) -> np.ndarray:
     """Matplotlib date numbers of `start` + months x 30.4375 days."""
     return mdates.date2num(np.datetime64(start, "D")) + months.to_numpy(float) * DAYS_PER_MONTH
@@ -465,46 +575,92 @@ def plot_utilization(resources: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_supply(supply: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Cumulative vials per drug by calendar month: median line and 90% fan.
+def vials_by_size(supply: pd.DataFrame, drug: str) -> str:
+    """'2,381 x 200 mg' or '1,120 x 100 mg + 280 x 450 mg': median total vials per size."""
+    sizes = [i for i in supply["item"].unique() if i.startswith(f"{drug} vials ")]
+    if not sizes:
+        total = supply.loc[supply["item"] == f"{drug} vials", "cumulative_q50"].max()
+        return f"{total:,.0f} vials"
+    parts = []
+    for item in sizes:
+        total = supply.loc[supply["item"] == item, "cumulative_q50"].max()
+        parts.append(f"{total:,.0f} x {item.removeprefix(f'{drug} vials ')}")
+    return " + ".join(parts) + " vials"
 
-    `supply`: supply.csv; items '<drug> vials' (per-size items are left out).
+
+def spread_labels(ys: list[float], gap: float) -> list[float]:
+    """Label heights near `ys`, at least `gap` apart, in the order of `ys` (direct labels
+    that do not overlap)."""
+    order = np.argsort(ys)
+    placed = np.asarray(ys, dtype=float)[order]
+    for i in range(1, len(placed)):
+        placed[i] = max(placed[i], placed[i - 1] + gap)
+    shift = max(0.0, (placed - np.asarray(ys, dtype=float)[order]).mean() / 2)
+    out = np.empty(len(ys))
+    out[order] = placed - shift
+    return out.tolist()
+
+
+def plot_supply(supply: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Cumulative mg dispensed per drug by calendar month: median line and 90% fan, each
+    line labelled at its end with the drug, its median total mg and vials per size (vials
+    of different sizes are never added up).
+
+    `supply`: supply.csv; items '<drug> mg', '<drug> vials' and '<drug> vials <size> mg'.
     """
-    ax = ax or new_axes()
-    items = [i for i in supply["item"].unique() if i.endswith(" vials")]
-    for color, item in zip(sns.color_palette("colorblind"), items, strict=False):
-        rows = supply[supply["item"] == item]
+    ax = ax or new_axes(11.0, 5.5)
+    drugs = [i.removesuffix(" mg") for i in supply["item"].unique()
+             if i.endswith(" mg") and " vials " not in i]
+    labels = []
+    for color, drug in zip(sns.color_palette("colorblind"), drugs, strict=False):
+        rows = supply[supply["item"] == f"{drug} mg"]
         dates = month_dates(rows["month"])
-        ax.fill_between(dates, rows["cumulative_q05"], rows["cumulative_q95"], color=color,
-                        alpha=0.2, linewidth=0)
-        ax.plot(dates, rows["cumulative_q50"], color=color, linewidth=2,
-                label=item.removesuffix(" vials"))
-    ax.set_ylabel("vials dispensed since the start (cumulative)")
+        ax.fill_between(dates, rows["cumulative_q05"] / 1000, rows["cumulative_q95"] / 1000,
+                        color=color, alpha=0.18, linewidth=0)
+        ax.plot(dates, rows["cumulative_q50"] / 1000, color=color, linewidth=2, label=drug)
+        end = rows["cumulative_q50"].iloc[-1] / 1000
+        labels.append((end, dates[-1], color,
+                       f"{drug}: {end:,.1f} g\n({vials_by_size(supply, drug)})"))
+    top = max((y for y, *_ in labels), default=1.0) or 1.0
+    for y, (end, when, color, text) in zip(spread_labels([y for y, *_ in labels], 0.15 * top),
+                                           labels, strict=True):
+        ax.annotate(text, (when, end), xytext=(when + np.timedelta64(25, "D"), y),
+                    textcoords="data", va="center",
+                    fontsize="small", color=color,
+                    arrowprops={"arrowstyle": "-", "color": color, "alpha": 0.5})
+    ax.set_ylabel("drug dispensed since the start, g (cumulative)")
     ax.set_xlabel("calendar month")
+    ax.margins(x=0.02)
     format_date_axis(ax)
-    ax.legend(title="drug (median; band: middle 90%)", loc="upper left", fontsize="small")
+    ax.set_xlim(right=ax.get_xlim()[1] + 0.3 * np.ptp(ax.get_xlim()))  # room for the labels
     return ax
 
 
-def utilization_panel(resources: pd.DataFrame) -> Panel:
-    peak = resources[resources["item"].str.endswith("utilization")].groupby("item")["q50"].max()
-    detail = "; ".join(f"{item}: peak month median {value:.0%}" for item, value in peak.items())
+def utilization_panel(resources: pd.DataFrame, summary: pd.DataFrame | None = None) -> Panel:
+    """The utilization figure; its busiest-month figure is the summary's one definition
+    (per replicate the busiest calendar month up to the analysis, then the mean over
+    replicates), not the peak of the median curve drawn."""
+    values = summary.set_index("metric")["estimate"] if summary is not None else pd.Series()
+    peaks = [(name, values.get(f"clinic_{key}_utilization_peak_month_mean"))
+             for name, key in (("chairs", "chair"), ("linac", "linac"))]
+    detail = "; ".join(f"{name} {value:.0%}" for name, value in peaks if pd.notna(value))
+    detail = (f"busiest month (per replicate, mean over replicates, as in summary.csv): {detail}"
+              if detail else "")
     figure = finish(plot_utilization(resources), "Infusion chairs and linac: utilization by month",
                     detail)
     caption = ("Share of each month's capacity in use, the clinic's background load included: "
-               "median across replicates and the middle 90%.")
+               "median across replicates and the middle 90%. The busiest month is taken per "
+               "replicate (the month-by-month median curve peaks lower).")
     return Panel("utilization", figure, caption)
 
 
 def supply_panel(supply: pd.DataFrame) -> Panel:
-    vials = supply[supply["item"].str.endswith(" vials")]
-    totals = vials.groupby("item")["cumulative_q50"].max()
-    detail = "; ".join(f"{item.removesuffix(' vials')} {value:,.0f}"
-                       for item, value in totals.items())
-    figure = finish(plot_supply(supply), "Drug supply: vials dispensed over time",
-                    f"median total vials by the final analysis: {detail}")
-    caption = ("Single-use vials per drug, cumulative from the study start: median across "
-               "replicates and the middle 90% (order with the upper band in mind).")
+    figure = finish(plot_supply(supply), "Drug supply: mg dispensed over time",
+                    "median totals up to each replicate's final analysis; vials per size")
+    caption = ("Drug dispensed per drug, cumulative from the study start up to each "
+               "replicate's final analysis (patients still on treatment then need more): "
+               "median across replicates and the middle 90%, with the vials per size "
+               "(single use; order with the upper band in mind).")
     return Panel("supply", figure, caption)
 
 
@@ -709,7 +865,8 @@ def km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
 def analysis_dates(replicates: pd.DataFrame, label: str) -> pd.DataFrame:
     """The input of `plot_analysis_dates` for one run."""
     return pd.DataFrame({"date": replicates["final_analysis_date"], "label": label,
-                         "target_reached": replicates["cut_reason"] == "events"})
+                         "target_reached": replicates["cut_reason"] == "events",
+                         "cut_by_date": replicates["cut_reason"] == "date"})
 
 
 @themed
@@ -727,14 +884,18 @@ def run_figures(run: Path) -> list[Panel]:
     dates = analysis_dates(replicates, "final analysis")
     share = np.mean(clock_days(dates["date"], completion) <= 0)
     by_date = np.mean(replicates["cut_reason"] == "date")
+    target = replicates["target_events_date"].to_numpy("datetime64[D]")
+    by_target = np.mean(target <= np.datetime64(completion, "D"))
     detail = (f"{percent(by_date)} of replicates cut at the calendar date "
               f"{scenario.analysis.cut_date:%d %b %Y} before reaching the event target"
               if scenario.analysis.cut_date is not None else "")
     panels = [
         enrollment_panel(follow, scenario),
         events_panel(follow, scenario, first["final_analysis_date"]),
-        analysis_date_panel(dates, scenario, f"Final analysis by {completion:%d %b %Y} in "
-                                             f"{percent(share)} of replicates", detail),
+        analysis_date_panel(dates, scenario, f"Event target by {completion:%d %b %Y} in "
+                                             f"{percent(by_target)} of replicates",
+                            f"final analysis by then in {percent(share)}; {detail}"
+                            if detail else ""),
     ]
     panels += sequential_panels(run, scenario, replicates)
     if (run / "patients.parquet").exists():
@@ -745,10 +906,13 @@ def run_figures(run: Path) -> list[Panel]:
     # of replicates have had their final analysis (the model stops there).
     last = pd.Series(replicates["final_analysis_date"]).quantile(0.95)
     until = f"{last:%Y-%m}" if pd.notna(last) else "9999-12"
-    for name, panel in (("resources", utilization_panel), ("supply", supply_panel)):
-        if (run / f"{name}.csv").exists():
-            table = pd.read_csv(run / f"{name}.csv")
-            panels.append(panel(table[table["month"] <= until]))
+    summary = pd.read_csv(run / "summary.csv")
+    if (run / "resources.csv").exists():
+        table = pd.read_csv(run / "resources.csv")
+        panels.append(utilization_panel(table[table["month"] <= until], summary))
+    if (run / "supply.csv").exists():
+        table = pd.read_csv(run / "supply.csv")
+        panels.append(supply_panel(table[table["month"] <= until]))
     return panels
 
 
@@ -769,41 +933,124 @@ def short_name(path: str) -> str:
     return path.rsplit(".", 1)[-1]
 
 
+def grid_2d(manifest: dict[str, Any], table: pd.DataFrame) -> tuple[str, str] | None:
+    """(x, y) when the sweep is a full 2-D grid of two numeric paths (and no variants)."""
+    grid = [p for p in manifest.get("grid", {}) if p in table and table[p].nunique() > 1]
+    numeric = [p for p in grid if pd.api.types.is_numeric_dtype(table[p])]
+    has_variants = "variant" in table and table["variant"].nunique() > 1
+    if len(grid) == 2 and len(numeric) == 2 and not has_variants:
+        return numeric[0], numeric[1]
+    return None
+
+
+def heatmap_panels(table: pd.DataFrame, x: str, y: str, scenario: Scenario) -> list[Panel]:
+    """A 2-D sweep as heat maps: power, P(event target by completion), analysis month."""
+    completion = scenario.trial.completion_date
+    specs = [
+        ("power", "power_heatmap", "Power", "share of replicates rejecting H0", {}),
+        ("p_target_by_completion", "target_heatmap",
+         f"Event target by {completion:%d %b %Y}", "share of replicates", {}),
+        ("analysis_months_median", "analysis_heatmap", "Median final analysis",
+         "months since the study start", {"fmt": lambda v: f"{v:.1f}", "vmin": None,
+                                          "vmax": None, "cmap": "viridis_r"}),
+    ]
+    panels = []
+    for metric, name, headline, detail, options in specs:
+        if metric not in table:
+            continue
+        ax = plot_heatmap(table, x, y, metric, **options)
+        panels.append(Panel(name, finish(ax, f"{headline} across the grid", detail),
+                            f"{headline}: one cell per grid point (value written in it), "
+                            f"{short_name(x)} across, {short_name(y)} down."))
+    return panels
+
+
+def power_facets(table: pd.DataFrame, x: str, hue: str, alpha: float) -> Figure:
+    """Small multiples: one power curve per `hue` group, same axes, the group as title."""
+    groups = list(table.groupby(hue, sort=False))
+    ncols = min(4, len(groups))
+    nrows = int(np.ceil(len(groups) / ncols))
+    fig = Figure(figsize=(3.6 * ncols + 1, 2.8 * nrows + 1), layout="constrained")
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    for ax, (name, group) in zip(axes, groups, strict=False):
+        group = group.sort_values(x)
+        errorbar_group(ax, group[x], group["power"], group["power_mc_se"], None, LINE_COLOR,
+                       joined=True)
+        ax.axhline(0.8, color="grey", linestyle=":", linewidth=1)
+        ax.axhline(alpha, color=REFERENCE_COLOR, linestyle="--", linewidth=1)
+        ax.set_title(f"{hue} = {name}", fontsize="small", loc="left")
+        ax.set_ylim(0, 1.02)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    for ax in axes[len(groups):]:
+        ax.set_visible(False)
+    fig.supxlabel(x.replace("_", " "))
+    fig.supylabel("power (95% MC interval); dotted 80%, dashed alpha")
+    return fig
+
+
 @themed
 def sweep_figures(sweep: Path) -> list[Panel]:
-    """Power curve, power vs analysis date, and analysis dates per point of a sweep folder."""
+    """A sweep's figures, chosen to stay readable at any size: a 2-D grid as heat maps;
+    otherwise power by point (a curve, small multiples per group, or one row per point)
+    and one row per point for power beside the analysis date; then the analysis dates."""
     manifest = read_json(sweep / "manifest.json")
     table = pd.read_csv(sweep / "sweep.csv")
     scenario = parse_scenario(manifest["scenario"], f"{sweep}/manifest.json")
-    x, others = sweep_axes(manifest, table)
-    x_name = short_name(x)
-    hue = ", ".join(map(short_name, others)) or None
-    if hue is not None:
-        table[hue] = table[others].astype(str).agg(", ".join, axis=1)
-    shown = table.rename(columns={x: x_name})
-    shown["point_text"] = shown["label"] if x == "label" else [
-        f"{x_name} {v:g}" for v in shown[x_name]]
-    ax = plot_power_curve(shown, x_name, hue, scenario.analysis.alpha)
-    what = "sweep point" if x == "label" else x_name.replace("_", " ")
-    power = Panel("power_curve", finish(ax, f"Power by {what}"),
-                  f"Share of replicates rejecting H0 at each sweep point ({manifest['replicates']}"
-                  " replicates each, common random numbers), with 95% Monte Carlo intervals.")
-    ax = plot_power_tradeoff(shown, scenario.trial.start_date, scenario.trial.completion_date,
-                             hue=hue, text="point_text")
-    tradeoff = Panel("power_tradeoff", finish(ax, "Power against the median final analysis date"),
-                     "Each sweep point's power against its median final analysis date; a later "
-                     "analysis buys power, the dashed line is the registered completion date.")
-    frames = [
-        analysis_dates(pd.read_parquet(sweep / p["name"] / "replicates.parquet",
-                                       columns=["final_analysis_date", "cut_reason"]),
-                       p["label"])
-        for p in manifest["points"]
-    ]
     completion = scenario.trial.completion_date
-    dates = analysis_date_panel(pd.concat(frames, ignore_index=True), scenario,
-                                f"Final analysis date by sweep point (completion "
-                                f"{completion:%d %b %Y})")
-    return [power, tradeoff, dates]
+    reps = manifest["replicates"]
+    two_d = grid_2d(manifest, table)
+    labels = [str(v) for v in table["label"]]
+    panels: list[Panel] = []
+    if two_d is not None:
+        panels += heatmap_panels(table, *two_d, scenario)
+    else:
+        x, others = sweep_axes(manifest, table)
+        if x != "label" and not others:
+            ax = plot_power_curve(table.rename(columns={x: short_name(x)}), short_name(x),
+                                  None, scenario.analysis.alpha)
+            panels.append(Panel("power_curve", finish(ax, f"Power by {short_name(x)}"),
+                                f"Share of replicates rejecting H0 ({reps} replicates per "
+                                "point, common random numbers), 95% Monte Carlo intervals."))
+        elif x != "label":
+            hue = ", ".join(map(short_name, others))
+            shown = table.rename(columns={x: short_name(x)})
+            shown[hue] = shown[others].astype(str).agg(", ".join, axis=1)
+            fig = power_facets(shown, short_name(x), hue, scenario.analysis.alpha)
+            fig.suptitle(f"Power by {short_name(x)}, one panel per {hue}", x=0.01, ha="left",
+                         fontweight="bold")
+            panels.append(Panel("power_curve", fig,
+                                "Small multiples: power by the first grid path, one panel per "
+                                "value of the others (same axes), 95% MC intervals."))
+        fig, (left, right) = rows_figure(len(table), 2)
+        plot_metric_rows(table, "power", labels, left, reference=0.8)
+        left.set_xlim(0, 1.12)
+        left.xaxis.set_major_formatter(PercentFormatter(1.0))
+        left.set_xlabel("power (95% MC interval; dotted: 80%)")
+        if "p_target_by_completion" in table:
+            plot_metric_rows(table, "p_target_by_completion", labels, right,
+                             color="#8C564B", reference=None)
+            right.set_xlim(0, 1.12)
+            right.xaxis.set_major_formatter(PercentFormatter(1.0))
+            right.set_xlabel(f"event target reached by {completion:%d %b %Y}")
+        fig.suptitle("Power and the calendar risk, by sweep point", x=0.01, ha="left",
+                     fontweight="bold")
+        panels.append(Panel("power_tradeoff", fig,
+                            "One row per sweep point: power (left) and the share of replicates "
+                            "reaching the event target by the registered completion date "
+                            "(right), values written beside the points, 95% MC intervals."))
+    frames = [pd.read_parquet(sweep / p["name"] / "replicates.parquet",
+                              columns=["final_analysis_date"]).rename(
+                                  columns={"final_analysis_date": "date"})
+              for p in manifest["points"]]
+    fig, (ax,) = rows_figure(len(frames), 1, width=11.0)
+    plot_date_rows(frames, [p["label"] for p in manifest["points"]], completion, ax)
+    ax.set_xlabel("date of the final analysis (dot: median; bars: middle 50% and 90%)")
+    fig.suptitle(f"Final analysis date by sweep point (completion {completion:%d %b %Y})",
+                 x=0.01, ha="left", fontweight="bold")
+    panels.append(Panel("analysis_date", fig,
+                        "One row per sweep point: when the final analysis happens across "
+                        "replicates, and the share analysed by the registered completion date."))
+    return panels
 
 
 @themed

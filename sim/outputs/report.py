@@ -171,17 +171,31 @@ def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
 
 def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
     """Per point: its settings and the key metrics as `estimate ± MC SE`."""
+    from sim.engine.metrics import describe_metric, format_number
     from sim.engine.results import KEY_METRICS
 
     swept = list(dict.fromkeys(k for p in manifest["points"] for k in p["params"]))
-    key = table[["point", "label", *[p for p in swept if p in table]]].copy()
-    for metric in KEY_METRICS:
+    key = table[["label"]].copy()
+    for metric in KEY_METRICS:  # the answers first, the settings after them
         if metric in table:
+            unit = describe_metric(metric)[0]
+            unit = "share" if unit == "share" else ""
             key[metric] = [
-                "" if pd.isna(v) else f"{v:.3g} ± {s:.2g}" if pd.notna(s) else f"{v:.3g}"
+                "" if pd.isna(v) else f"{format_number(v, unit)} ± {format_number(s, unit)}"
+                if pd.notna(s) else format_number(v, unit)
                 for v, s in zip(table[metric], table[f"{metric}_mc_se"], strict=True)
             ]
+    for column in ("point", *[p for p in swept if p in table]):
+        key[column] = table[column]
     return key
+
+
+def sweep_all_table(table: pd.DataFrame) -> pd.DataFrame:
+    """sweep.csv with the label and the metrics first, the point's settings last."""
+    settings = [c for c in ("point", "name") if c in table]
+    params = [c for c in table.columns if "." in c]  # grid paths: effect.hazard_ratio
+    first = ["label", *[c for c in table.columns if c not in {"label", *settings, *params}]]
+    return table[[*first, *settings, *params]]
 
 
 # --- assumptions ---------------------------------------------------------------------------
@@ -299,7 +313,7 @@ def sweep_report(folder: Path, manifest: dict[str, Any]) -> str:
                 table_html(sweep_key_table(table, manifest), "sweep_key")),
         section("Figures", *map(figure_html, sweep_figures(folder))),
         section("All metrics", "<details><summary>sweep.csv, every metric and its MC SE"
-                "</summary>" + table_html(table, "sweep") + "</details>"),
+                "</summary>" + table_html(sweep_all_table(table), "sweep") + "</details>"),
         section("Assumptions",
                 "<p>The base scenario; each point changes only the fields in its row.</p>",
                 assumptions_html(manifest)),
