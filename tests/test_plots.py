@@ -175,3 +175,36 @@ def test_manifest_scenario_reads_back(run, textbook):
 
     manifest = json.loads((run / "manifest.json").read_text())
     assert parse_scenario(manifest["scenario"]) == textbook
+
+
+def test_heatmap_writes_every_cell_and_scales_with_the_grid():
+    from sim.outputs.plots import plot_heatmap
+
+    table = pd.DataFrame([{"hr": h, "target": t, "power": 1 - h / 2 + t / 1000}
+                          for h in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0) for t in range(40, 100, 2)])
+    ax = plot_heatmap(table, "hr", "target", "power")
+    assert len(ax.texts) == len(table) == 180  # a value in every cell, no legend to cover it
+    assert ax.get_legend() is None
+    assert ax.get_figure().get_size_inches()[1] > 15  # rows get room, labels do not overlap
+
+
+def test_rows_plot_labels_every_point_directly():
+    from sim.outputs.plots import plot_metric_rows, rows_figure
+
+    table = pd.DataFrame({"label": [f"variant {k}" for k in range(17)],
+                          "power": np.linspace(0.5, 0.9, 17), "power_mc_se": 0.01})
+    fig, (ax, _) = rows_figure(len(table), 2)
+    plot_metric_rows(table, "power", list(table["label"]), ax)
+    ticks = dict(zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels()),
+                     strict=True))
+    assert ticks[max(ticks)] == "variant 0"  # the first point at the top
+    assert len(ax.texts) == 17 and ax.get_legend() is None
+    assert fig.get_size_inches()[1] >= 0.3 * 17
+
+
+def test_analysis_date_plot_marks_the_share_cut_at_the_date():
+    dates = pd.to_datetime(["2028-03-01", "2028-06-01", "2028-12-31", "2028-12-31"])
+    frame = pd.DataFrame({"date": dates, "label": "run", "target_reached": [1, 1, 0, 0],
+                          "cut_by_date": [False, False, True, True]})
+    ax = plot_analysis_dates(frame, COMPLETION)
+    assert any(t.get_text().startswith("50.0% cut at the calendar date") for t in ax.texts)

@@ -38,3 +38,22 @@ def test_supply_has_a_line_per_drug(run):
 def test_run_figures_include_the_clinic_panels(run):
     names = [panel.name for panel in run_figures(run)]
     assert names[-2:] == ["utilization", "supply"]
+
+
+def test_supply_is_in_mg_with_the_vials_of_each_size(run):
+    supply = pd.read_csv(run / "supply.csv")
+    ax = plot_supply(supply)
+    labels = [t.get_text() for t in ax.texts]
+    carboplatin = next(t for t in labels if t.startswith("carboplatin"))
+    assert " g\n(" in carboplatin and "x 100 mg" in carboplatin and "x 450 mg" in carboplatin
+    assert "vials" not in ax.get_ylabel() and "g" in ax.get_ylabel()
+
+
+def test_utilization_quotes_the_summary_busiest_month(run):
+    from sim.outputs.plots import utilization_panel
+
+    summary = pd.read_csv(run / "summary.csv")
+    peak = summary.set_index("metric").at["clinic_chair_utilization_peak_month_mean", "estimate"]
+    panel = utilization_panel(pd.read_csv(run / "resources.csv"), summary)
+    title = panel.figure.axes[0].get_title(loc="left")
+    assert f"chairs {peak:.0%}" in title
