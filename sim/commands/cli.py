@@ -237,6 +237,9 @@ def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
             lines.append(f"{label:40s}{shown:>12s}{float(design[design_key]):>14.3f}")
     lines.append("closed form: Schoenfeld power, Lachin-Foulkes timing (no scans, calendar or "
                  "strata); the gap is what conduct does")
+    if scenario.analysis.looks:
+        lines.append("group-sequential rows: the design's recursive integration at the planned "
+                     "events and the scenario's hazard ratio")
     return "\n".join(lines)
 
 
