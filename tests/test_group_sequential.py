@@ -567,3 +567,28 @@ def test_would_have_continued_splits_by_look(gs_run) -> None:
     # the interim efficacy stops are the same either way (efficacy is checked first)
     assert summary["reject_look1_ignoring_futility"] == summary["reject_look1"]
     assert summary["power_ignoring_futility"] >= summary["power"]
+
+
+def test_binding_futility_spends_alpha_with_the_futility_stops(textbook_data,
+                                                               record_validation) -> None:
+    """Binding HSD(-2) beta spending: the efficacy bounds are lower (they count on the
+    futility stops), so the type I error is alpha when the futility stops are obeyed (and
+    more than alpha if they were ignored)."""
+    from sim.engine.chunk import TrialModel
+    from sim.engine.executors import iterate_chunks
+
+    changes = {"effect.hazard_ratio": 1.0,
+               "analysis.looks": [{"events": 35}, {"events": 70}],
+               "analysis.futility": {"spending": {"hsd": {"gamma": -2}}, "binding": True}}
+    model = TrialModel.from_scenario(vary(textbook_data, **changes))
+    np.testing.assert_allclose(model.plan.design.efficacy,
+                               DESIGNS["obf2_bshsd_binding"]["critical"], atol=TOL)
+    reps = 1500
+    table = pd.concat([c.replicates for c in iterate_chunks(model, reps, seed=31, workers=1)],
+                      ignore_index=True)
+    ours = float(table["reject"].mean())
+    se = math.sqrt(0.1 * 0.9 / reps)
+    record_validation("type I error, binding futility obeyed, HR 1", "alpha (0.10)", 0.1,
+                      ours, 3 * se)
+    assert abs(ours - 0.1) <= 3 * se
+    assert table["reject_ignoring_futility"].mean() >= ours
