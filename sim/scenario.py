@@ -10,6 +10,7 @@ Units: calendar fields are dates; durations in the YAML say their unit in the ke
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from pathlib import Path
@@ -320,17 +321,35 @@ class HazardPeriod(Frozen):
 
 
 class Survival(Frozen):
-    """Control-arm PFS: exponential (`median_months`) or piecewise exponential (`pieces`)."""
+    """One arm's PFS: exponential (`median_months`), piecewise exponential (`pieces`) or
+    Weibull (`shape` with `scale_months` or `median_months`), with an optional cure
+    (mixture) fraction on top: S(t) = cure + (1 - cure) S_uncured(t)."""
 
-    distribution: Literal["exponential", "piecewise_exponential"] = "exponential"
-    """Shape of the time to the event: `exponential` or `piecewise_exponential`."""
+    distribution: Literal["exponential", "piecewise_exponential", "weibull"] = "exponential"
+    """Shape of the time to the event: `exponential`, `piecewise_exponential` or `weibull`."""
     median_months: PositiveFloat | None = None
     """Median of the exponential distribution [months]."""
     pieces: tuple[HazardPeriod, ...] = ()
     """Pieces of the piecewise-constant hazard, from time 0; the last one open-ended."""
+    shape: PositiveFloat | None = None
+    """Weibull shape k: hazard rising (k > 1) or falling (k < 1) as t^(k-1) [1]."""
+    scale_months: PositiveFloat | None = None
+    """Weibull scale: S(t) = exp(-(t / scale)^shape) for the uncured [months]."""
+    cure_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    """Share of patients who never have the event (mixture cure); the distribution above
+    (and any hazard ratio) is that of the others [share]."""
 
     @model_validator(mode="after")
     def check_shape(self) -> Survival:
+        if self.distribution == "weibull":
+            if self.shape is None or self.pieces:
+                raise ValueError("weibull needs shape (and no pieces), e.g. shape: 1.3")
+            if (self.scale_months is None) == (self.median_months is None):
+                raise ValueError("weibull needs exactly one of scale_months or median_months")
+            return self
+        if self.shape is not None or self.scale_months is not None:
+            raise ValueError(f"shape and scale_months are Weibull fields: drop them or use "
+                             f"distribution: weibull (not {self.distribution})")
         if self.distribution == "exponential":
             if self.median_months is None or self.pieces:
                 raise ValueError("exponential needs median_months (and no pieces)")
@@ -344,8 +363,34 @@ class Survival(Frozen):
                 raise ValueError("the last piece must be open-ended: drop its months")
         return self
 
+    @property
+    def weibull_scale_days(self) -> float:
+        """Weibull scale in days (from scale_months, or median = scale (ln 2)^(1/shape))."""
+        assert self.shape is not None
+        if self.scale_months is not None:
+            return self.scale_months * DAYS_PER_MONTH
+        assert self.median_months is not None
+        return self.median_months * DAYS_PER_MONTH / math.log(2.0) ** (1.0 / self.shape)
+
+    @property
+    def is_piecewise_exponential(self) -> bool:
+        """Exponential or piecewise exponential, no cure fraction: the closed forms' case."""
+        return self.distribution != "weibull" and self.cure_fraction == 0.0
+
+    def uncured_cumulative_hazard(self, day: float) -> float:
+        """H(day) of the distribution (the uncured), day in days."""
+        if self.distribution == "weibull":
+            assert self.shape is not None
+            return (day / self.weibull_scale_days) ** self.shape
+        starts, hazards = self.hazard_table()
+        bounds = [*starts[1:], math.inf]
+        return sum(h * max(0.0, min(day, b) - a)
+                   for a, b, h in zip(starts, bounds, hazards, strict=True))
+
     def hazard_table(self) -> tuple[list[float], list[float]]:
-        """(starts_days, hazards_per_day) of the piecewise-constant hazard."""
+        """(starts_days, hazards_per_day) of the piecewise-constant hazard (of the uncured)."""
+        if self.distribution == "weibull":
+            raise ValueError("a Weibull hazard has no piecewise-constant table")
         if self.distribution == "exponential":
             assert self.median_months is not None
             return [0.0], [math.log(2.0) / self.median_months / DAYS_PER_MONTH]
@@ -365,23 +410,107 @@ class Pfs(Frozen):
     death_fraction: Probability = 0.0
     """Share of PFS events that are deaths without progression (seen when they happen, not at a
     scan) [share]."""
+    experimental: Survival | None = None
+    """The experimental arm's own PFS distribution instead of an `effect` on the control's
+    (then give no effect block, or an empty one) [-]."""
+    stratum_hazard_multiplier: dict[str, PositiveFloat] = Field(default_factory=dict)
+    """Prognostic strata: the (uncured) PFS hazard of each arm in a stratum is multiplied by
+    this; the `control` distribution is that of a multiplier-1 patient; strata not named
+    get 1 [ratio]."""
+
+
+class HazardRatioPeriod(Frozen):
+    """One row of a piecewise hazard ratio; the last row is open-ended."""
+
+    months: PositiveFloat | None = None
+    """Length of this period from randomization; None on the last row [months]."""
+    hazard_ratio: PositiveFloat
+    """Experimental over control (uncured) hazard during this period [ratio]."""
 
 
 class Effect(Frozen):
-    """The experimental arm's effect on PFS."""
+    """The experimental arm's PFS relative to the control's: one `hazard_ratio`
+    (proportional hazards) or a `piecewise_hazard_ratio` over time since randomization
+    (a delayed effect: [{months: 3, hazard_ratio: 1.0}, {hazard_ratio: 0.5}])."""
 
-    hazard_ratio: PositiveFloat
+    hazard_ratio: PositiveFloat | None = None
     """Hazard ratio of the experimental arm against control (proportional hazards; the intention-to-
     treat effect) [ratio]."""
+    piecewise_hazard_ratio: tuple[HazardRatioPeriod, ...] = ()
+    """Hazard ratio by period since randomization, the last row open-ended [ratio]."""
+    cure_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None
+    """The experimental arm's cure fraction; None: the control's [share]."""
+
+    @model_validator(mode="after")
+    def check_one_effect(self) -> Effect:
+        rows = self.piecewise_hazard_ratio
+        if self.hazard_ratio is not None and rows:
+            raise ValueError("give hazard_ratio or piecewise_hazard_ratio, not both")
+        for row in rows[:-1]:
+            if row.months is None:
+                raise ValueError("only the last piecewise_hazard_ratio row may be "
+                                 "open-ended: give months for the others")
+        if rows and rows[-1].months is not None:
+            raise ValueError("the last piecewise_hazard_ratio row must be open-ended: "
+                             "drop its months")
+        return self
+
+    @property
+    def is_empty(self) -> bool:
+        return self.hazard_ratio is None and not self.piecewise_hazard_ratio
+
+    def ratio_table(self) -> tuple[list[float], list[float]]:
+        """(starts_days, hazard_ratios) of the piecewise-constant hazard ratio."""
+        if self.hazard_ratio is not None:
+            return [0.0], [self.hazard_ratio]
+        starts, ratios, t = [], [], 0.0
+        for row in self.piecewise_hazard_ratio:
+            starts.append(t)
+            ratios.append(row.hazard_ratio)
+            t += (row.months or 0.0) * DAYS_PER_MONTH
+        return starts, ratios
 
 
 class Dropout(Frozen):
-    """Withdrawal / loss to follow-up: exponential, `probability` of dropping out by `months`."""
+    """Withdrawal / loss to follow-up: exponential, `probability` of dropping out by `months`
+    (or a piecewise-exponential hazard, `pieces`); the experimental arm may have its own."""
 
     probability: Probability = 0.0
     """Probability of withdrawal or loss to follow-up by `months` (exponential) [probability]."""
     months: PositiveFloat = 12.0
     """Time at which `probability` of patients have dropped out [months]."""
+    pieces: tuple[HazardPeriod, ...] = ()
+    """Piecewise-exponential withdrawal hazard instead of probability/months, e.g.
+    [{months: 6, per_month: 0.01}, {per_month: 0.004}] [per month]."""
+    experimental: Dropout | None = None
+    """The experimental arm's own dropout (same fields); None: as the control arm [-]."""
+
+    @model_validator(mode="after")
+    def check_pieces(self) -> Dropout:
+        if self.pieces:
+            for row in self.pieces[:-1]:
+                if row.months is None:
+                    raise ValueError("only the last dropout piece may be open-ended")
+            if self.pieces[-1].months is not None:
+                raise ValueError("the last dropout piece must be open-ended: drop its months")
+        if self.experimental is not None and self.experimental.experimental is not None:
+            raise ValueError("dropout.experimental cannot have its own experimental block")
+        return self
+
+    def hazard_table(self) -> tuple[list[float], list[float]]:
+        """(starts_days, hazards_per_day) of this arm's withdrawal hazard."""
+        if not self.pieces:
+            return [0.0], [self.hazard_per_day]
+        starts, hazards, t = [], [], 0.0
+        for row in self.pieces:
+            starts.append(t)
+            hazards.append(row.hazard_per_day)
+            t += (row.months or 0.0) * DAYS_PER_MONTH
+        return starts, hazards
+
+    def arm(self, arm: int) -> Dropout:
+        """The dropout of arm 0 (control) or 1 (experimental)."""
+        return self.experimental if arm == 1 and self.experimental is not None else self
 
     @field_validator("probability")
     @classmethod
@@ -922,6 +1051,114 @@ class Patients(Frozen):
 
 # --- calendar and analysis -----------------------------------------------------------------
 
+
+@dataclasses.dataclass(frozen=True)
+class TestSpec:
+    """One test of the treatment effect, parsed from its spec string (see `parse_test`).
+
+    kind: logrank, fh, mb, maxcombo, rmst, milestone or ahr; rho, gamma: FH exponents;
+    months: t* (mb), tau (rmst, ahr; None = all follow-up) or t (milestone) [months];
+    w_max: mb's weight cap; combo: the (rho, gamma) of MaxCombo's FH tests.
+    name: for columns (power_<name>); label: for tables (FH(0,1), MaxCombo, RMST(12)).
+    """
+
+    kind: str
+    rho: float = 0.0
+    gamma: float = 0.0
+    months: float | None = None
+    w_max: float = math.inf
+    combo: tuple[tuple[float, float], ...] = ()
+    spec: str = ""
+
+    @property
+    def name(self) -> str:
+        def g(x: float) -> str:
+            return f"{x:g}".replace(".", "p").replace("-", "m")
+
+        if self.kind == "fh":
+            return f"fh_{g(self.rho)}_{g(self.gamma)}"
+        if self.kind == "maxcombo":
+            if self.combo == MAXCOMBO_DEFAULT:
+                return "maxcombo"
+            return "maxcombo_" + "_".join(f"{g(r)}_{g(q)}" for r, q in self.combo)
+        if self.kind == "mb":
+            cap = "" if math.isinf(self.w_max) else f"_{g(self.w_max)}"
+            return f"mb_{g(self.months)}{cap}"  # type: ignore[arg-type]
+        if self.months is not None:
+            return f"{self.kind}_{g(self.months)}"
+        return self.kind
+
+    @property
+    def label(self) -> str:
+        if self.kind == "logrank":
+            return "log-rank"
+        if self.kind == "fh":
+            return f"FH({self.rho:g},{self.gamma:g})"
+        if self.kind == "maxcombo":
+            if self.combo == MAXCOMBO_DEFAULT:
+                return "MaxCombo"
+            return "MaxCombo(" + "; ".join(f"{r:g},{q:g}" for r, q in self.combo) + ")"
+        if self.kind == "mb":
+            cap = "" if math.isinf(self.w_max) else f",{self.w_max:g}"
+            return f"MB({self.months:g}{cap})"
+        if self.kind == "rmst":
+            return f"RMST({self.months:g})"
+        if self.kind == "milestone":
+            return f"milestone({self.months:g})"
+        return "AHR" if self.months is None else f"AHR({self.months:g})"
+
+
+MAXCOMBO_DEFAULT = ((0.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, 0.0))  # Lin et al. 2020
+TEST_SYNTAX = ("logrank, fh:RHO:GAMMA, mb:TSTAR[:WMAX], maxcombo[:RHO:GAMMA+RHO:GAMMA...], "
+               "rmst:TAU, milestone:T, ahr[:TAU] (times in months)")
+
+
+def parse_test(spec: str) -> TestSpec:
+    """A test from its spec string, e.g. ``fh:0:1``, ``maxcombo``, ``rmst:12``; ValueError
+    naming the syntax otherwise."""
+    text = str(spec).strip().lower()
+    kind, _, rest = text.partition(":")
+    fail = ValueError(f"unknown test {spec!r}: use one of {TEST_SYNTAX}")
+
+    def numbers(part: str, count: tuple[int, ...]) -> list[float]:
+        try:
+            values = [float(x) for x in part.split(":")] if part else []
+        except ValueError:
+            raise fail from None
+        if len(values) not in count or any(not math.isfinite(v) for v in values):
+            raise fail
+        return values
+
+    if kind == "logrank" and not rest:
+        return TestSpec("logrank", spec=text)
+    if kind == "fh":
+        rho, gamma = numbers(rest, (2,))
+        if rho < 0 or gamma < 0:
+            raise ValueError(f"test {spec!r}: FH exponents must be >= 0 (e.g. fh:0:1)")
+        return TestSpec("fh", rho=rho, gamma=gamma, spec=text)
+    if kind == "mb":
+        values = numbers(rest, (1, 2))
+        if values[0] <= 0 or (len(values) == 2 and values[1] < 1):
+            raise ValueError(f"test {spec!r}: t* must be > 0 months and WMAX >= 1 "
+                             "(e.g. mb:6 or mb:6:2)")
+        return TestSpec("mb", months=values[0], w_max=values[1] if len(values) == 2 else math.inf,
+                        spec=text)
+    if kind == "maxcombo":
+        if not rest:
+            return TestSpec("maxcombo", combo=MAXCOMBO_DEFAULT, spec=text)
+        combo = tuple(tuple(numbers(part, (2,))) for part in rest.split("+"))
+        if len(combo) < 2 or any(r < 0 or q < 0 for r, q in combo):
+            raise ValueError(f"test {spec!r}: MaxCombo needs >= 2 FH tests with exponents "
+                             ">= 0, e.g. maxcombo:0:0+0:1")
+        return TestSpec("maxcombo", combo=combo, spec=text)  # type: ignore[arg-type]
+    if kind in ("rmst", "milestone", "ahr"):
+        values = numbers(rest, (0, 1) if kind == "ahr" else (1,))
+        if values and values[0] <= 0:
+            raise ValueError(f"test {spec!r}: the time must be > 0 months (e.g. {kind}:12)")
+        return TestSpec(kind, months=values[0] if values else None, spec=text)
+    raise fail
+
+
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
@@ -1224,6 +1461,35 @@ class Analysis(Frozen):
         """The efficacy bounds; Lan-DeMets O'Brien-Fleming when the looks give none."""
         return self.efficacy or Efficacy(spending="obrien_fleming")
 
+    test: str = "logrank"
+    """The primary test (its rejections are `power`): logrank, fh:RHO:GAMMA,
+    mb:TSTAR_MONTHS[:WMAX], maxcombo[:RHO:GAMMA+RHO:GAMMA...], rmst:TAU_MONTHS,
+    milestone:T_MONTHS, ahr[:TAU_MONTHS] [-]."""
+    supportive_tests: tuple[str, ...] = ()
+    """Further tests computed in every replicate, each with power_<name> in summary.csv
+    (same syntax as `test`) [-]."""
+
+    @field_validator("test")
+    @classmethod
+    def check_test(cls, value: str) -> str:
+        parse_test(value)
+        return value
+
+    @field_validator("supportive_tests")
+    @classmethod
+    def check_supportive(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = [parse_test(v).name for v in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"supportive_tests repeat a test ({names}): list each once")
+        return value
+
+    @property
+    def tests(self) -> tuple[TestSpec, ...]:
+        """The primary test, then the supportive ones not equal to it."""
+        primary = parse_test(self.test)
+        return (primary, *(t for t in map(parse_test, self.supportive_tests)
+                           if t.name != primary.name))
+
     @model_validator(mode="after")
     def check_cut_fields(self) -> Analysis:
         if self.cut in ("events", "first") and self.event_target is None:
@@ -1243,9 +1509,8 @@ class Scenario(Frozen):
     randomization: Randomization = Randomization()
     """Allocation ratio, permuted blocks and strata."""
     pfs: Pfs
-    """Progression-free survival of the control arm."""
-    effect: Effect
-    """Treatment effect of the experimental arm."""
+    effect: Effect = Effect()
+    """Treatment effect of the experimental arm (none when pfs.experimental is given)."""
     dropout: Dropout = Dropout()
     """Withdrawal and loss to follow-up."""
     assessments: Assessments
@@ -1320,6 +1585,7 @@ class Scenario(Frozen):
                 f"enrollment.sites caps add up to {sum(caps)} < trial.sample_size "  # type: ignore[arg-type]
                 f"{self.trial.sample_size}: raise a cap or remove one"
             )
+        self.check_effect()
         if self.radiotherapy is not None and self.treatment is None:
             raise ValueError("radiotherapy starts with cycle 1, so it needs a treatment block")
         if self.treatment is not None and self.treatment.regimens:
@@ -1380,12 +1646,27 @@ class Scenario(Frozen):
                         f"{-math.expm1(-h01):.3f} by {lc.months:g} months): lower it")
 
     def pfs_cumulative_hazard(self, arm: int, day: float) -> float:
-        """PFS cumulative hazard H(day) of arm 0 (control) or 1 (experimental)."""
-        starts, hazards = self.pfs.control.hazard_table()
-        bounds = [*starts[1:], math.inf]
-        total = sum(h * max(0.0, min(day, b) - a)
-                    for a, b, h in zip(starts, bounds, hazards, strict=True))
-        return total * (self.effect.hazard_ratio if arm == 1 else 1.0)
+        """PFS cumulative hazard H(day) = -log S(day) of arm 0 (control) or 1 (experimental)
+        for a multiplier-1 patient: the (piecewise) hazard ratio, the experimental arm's own
+        distribution and the cure fraction as the simulator draws them."""
+        if arm == 1 and self.pfs.experimental is not None:
+            survival, cure = self.pfs.experimental, self.pfs.experimental.cure_fraction
+            total = survival.uncured_cumulative_hazard(day)
+        elif arm == 1:
+            survival = self.pfs.control
+            cure = (survival.cure_fraction if self.effect.cure_fraction is None
+                    else self.effect.cure_fraction)
+            starts, ratios = self.effect.ratio_table()
+            bounds = [*starts[1:], math.inf]
+            total = sum(r * (survival.uncured_cumulative_hazard(min(day, b))
+                             - survival.uncured_cumulative_hazard(a))
+                        for a, b, r in zip(starts, bounds, ratios, strict=True) if a < day)
+        else:
+            survival, cure = self.pfs.control, self.pfs.control.cure_fraction
+            total = survival.uncured_cumulative_hazard(day)
+        if cure == 0.0:
+            return total
+        return -math.log(cure + (1.0 - cure) * math.exp(-total))
 
     def local_progression_share(self, arm: int) -> float:
         """Share of the arm's progressions that involve the index lesion: the lesion's
@@ -1398,6 +1679,24 @@ class Scenario(Frozen):
         if p == 0.0:
             return 0.0
         return math.inf if h01 == 0.0 or p == 1.0 else -math.log1p(-p) / h01
+
+    def check_effect(self) -> None:
+        if self.pfs.experimental is None and self.effect.is_empty:
+            raise field_error(("effect", "hazard_ratio"), None,
+                              "the experimental arm needs an effect: give effect.hazard_ratio "
+                              "(e.g. 0.6), effect.piecewise_hazard_ratio, or pfs.experimental")
+        if self.pfs.experimental is not None and not self.effect.is_empty:
+            raise field_error(("effect",), self.effect.model_dump(exclude_defaults=True),
+                              "pfs.experimental gives the experimental arm's own PFS: drop "
+                              "the effect block (or pfs.experimental)")
+        if self.pfs.experimental is not None and self.effect.cure_fraction is not None:
+            raise field_error(("effect", "cure_fraction"), self.effect.cure_fraction,
+                              "give the cure fraction in pfs.experimental instead")
+        for name in self.pfs.stratum_hazard_multiplier:
+            if name not in self.randomization.strata:
+                raise field_error(("pfs", "stratum_hazard_multiplier", name), name,
+                                  f"not a stratum: use the names of randomization.strata "
+                                  f"{self.strata_names}")
 
     def check_regimens(self, treatment: Treatment) -> None:
         strata = list(self.randomization.strata)

@@ -298,7 +298,7 @@ def simulate_chunk(
             sc.enrollment, n, model.stratum_p, model.calendar, n_reps, rng["enrollment"]
         )
         arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
-        latent = draw_latent_outcomes(sc, arm, rng["outcomes"])
+        latent = draw_latent_outcomes(sc, arm, rng["outcomes"], enrolled.stratum)
         scans = model.schedule.for_patients(enrolled.rand_day)  # the scans actually done
         history, latent = draw_history(sc, arm, latent, scans, rng["survival"])
         observed = observe_outcomes(latent, scans)

@@ -43,7 +43,7 @@ from sim.conduct.enrollment import (
 from sim.conduct.history import ObservedTrial
 from sim.conduct.outcomes import LatentOutcomes
 from sim.conduct.randomization import randomize_by_block
-from sim.scenario import DAYS_PER_MONTH, RatePeriod, Scenario, Site
+from sim.scenario import DAYS_PER_MONTH, RatePeriod, Scenario, ScenarioError, Site
 from sim.stats import posterior
 from sim.stats.posterior import BetaFit, GammaFit
 
@@ -136,6 +136,12 @@ def fit_history(scenario: Scenario, calendar: StudyCalendar, schedule: ScanSched
     `prior_months` None: the scenario's `site_heterogeneity` h, when it has one, is every
     site's prior shape (theta_s ~ Gamma(h, h), the plan's own spread of site rates); else
     DEFAULT_PRIOR_MONTHS."""
+    pfs = scenario.pfs
+    if (scenario.effect.hazard_ratio is None or pfs.experimental is not None
+            or not pfs.control.is_piecewise_exponential):
+        raise ScenarioError("a forecast fits piecewise-exponential PFS with one hazard ratio: "
+                            "give effect.hazard_ratio and a (piecewise) exponential pfs.control "
+                            "without cure (not a delayed effect, Weibull or pfs.experimental)")
     sites = scenario.enrollment.site_list(calendar.start_date)
     pass_p = 1.0 - scenario.enrollment.failure_probability
     heterogeneity = scenario.enrollment.site_heterogeneity

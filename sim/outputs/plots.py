@@ -101,7 +101,7 @@ def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
         enrolled = enroll_patients(scenario.enrollment, n, model.stratum_p, model.calendar,
                                    spec.n_reps, rng["enrollment"])
         arm = randomize_by_block(enrolled.stratum, scenario.randomization, rng["randomization"])
-        latent = draw_latent_outcomes(scenario, arm, rng["outcomes"])
+        latent = draw_latent_outcomes(scenario, arm, rng["outcomes"], enrolled.stratum)
         observed = observe_outcomes(latent, model.schedule.for_patients(enrolled.rand_day))
         rand.append(enrolled.rand_day.astype(float))
         events.append(enrolled.rand_day + observed.event_day)
