@@ -1483,6 +1483,14 @@ class Analysis(Frozen):
             raise ValueError(f"supportive_tests repeat a test ({names}): list each once")
         return value
 
+    @model_validator(mode="after")
+    def check_test_with_looks(self) -> Analysis:
+        if self.looks and parse_test(self.test).kind != "logrank":
+            raise field_error(("test",), self.test, "group-sequential looks test the "
+                              "log-rank: keep test: logrank with looks (supportive_tests are "
+                              "computed at the analysis that ended each trial)")
+        return self
+
     @property
     def tests(self) -> tuple[TestSpec, ...]:
         """The primary test, then the supportive ones not equal to it."""

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.scenario import DAYS_PER_MONTH, ScenarioError
+from sim.scenario import DAYS_PER_MONTH, ScenarioError, TestSpec, parse_test
 from sim.stats import analysis
 
 TIME_UNITS = {"days": 1.0 / DAYS_PER_MONTH, "months": 1.0}  # factor to months
@@ -233,6 +233,47 @@ def analyze_patients(data: PatientData, conf_level: float = 0.95, conf_type: str
     return pd.DataFrame(rows)
 
 
+def parse_tests(text: str) -> tuple[TestSpec, ...]:
+    """`--tests logrank,fh:0:1,maxcombo,...` as test specs (one message for a bad one)."""
+    specs = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            specs.append(parse_test(part))
+        except ValueError as exc:
+            raise ScenarioError(f"--tests {text!r}: {exc}") from None
+    if not specs:
+        raise ScenarioError(f"--tests {text!r}: no test named; use e.g. logrank,fh:0:1,maxcombo")
+    return tuple(specs)
+
+
+def analyze_tests(
+    data: PatientData, specs: tuple[TestSpec, ...], time_unit: str = "days"
+) -> pd.DataFrame:
+    """One row per test (and per stratification: unstratified, and stratified when the
+    table has strata): analysis label (`FH(0,1), stratified`), estimate, se, z (< 0
+    favours the experimental arm), p_one_sided, p_two_sided. Test times (tau, t, t*) are
+    months; RMST estimates are in months; MaxCombo's p-values are accurate to 1e-6."""
+    from sim.stats import weighted
+
+    per_month = 1.0 / TIME_UNITS[time_unit]  # the data's units per month
+    options = [("unstratified", None)]
+    if data.stratum is not None:
+        options.append(("stratified", data.stratum))
+    rows = []
+    for spec in specs:
+        for label, stratum in options:
+            rs = analysis.risk_sets(data.time, data.event, data.arm, stratum)
+            result = weighted.run_test(spec, rs, per_month, abs_tol=1e-6)
+            rows.append({"analysis": f"{spec.label}, {label}",
+                         "estimate": float(result.estimate[0]), "se": float(result.se[0]),
+                         "z": float(result.z[0]), "p_one_sided": float(result.p_one[0]),
+                         "p_two_sided": float(result.p_two[0])})
+    return pd.DataFrame(rows)
+
+
+
 def km_tables(data: PatientData, conf_level: float = 0.95, conf_type: str = "log",
               to_months: float = 1.0 / DAYS_PER_MONTH) -> pd.DataFrame:
     """Kaplan-Meier tables of both arms, time in months, with the band type named."""
@@ -267,6 +308,10 @@ def register(sub) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="FILE.csv (plus FILE_km.csv) or FILE.json")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    parser.add_argument("--tests", default=None,
+                        help="comma-separated tests instead of the default table, e.g. "
+                             "logrank,fh:0:1,fh:1:1,maxcombo,rmst:12,milestone:12 (times in "
+                             "months); one row per test and stratification")
     parser.set_defaults(func=cmd_analyze)
 
 
@@ -281,10 +326,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if strata is None:
         header = read_table(args.patients).columns
         strata = SIMULATOR_COLUMNS["strata"] if SIMULATOR_COLUMNS["strata"] in header else None
+    specs = parse_tests(args.tests) if getattr(args, "tests", None) else None
     data = load_patients(args.patients, args.time, args.event, args.arm, strata, args.control,
                          args.replicate)
     to_months = TIME_UNITS[args.time_unit]
-    results = analyze_patients(data, args.conf_level, args.conf_type, to_months)
+    if specs is not None:
+        results = analyze_tests(data, specs, args.time_unit)
+    else:
+        results = analyze_patients(data, args.conf_level, args.conf_type, to_months)
     print(f"{len(data.time)} patients, {int(data.event.sum())} events; control = "
           f"{data.arm_labels[0]!r}, experimental = {data.arm_labels[1]!r}"
           + (f"; strata {list(data.strata_labels)}" if data.stratum is not None else "")

@@ -243,6 +243,10 @@ def analyze_cut(model: TrialModel, cut, arm: np.ndarray, stratum: np.ndarray) ->
     primary = strat if a.stratified else unstrat
     cox = analysis.cox_from_risk_sets(risk_strat if a.stratified else risk_unstrat, a.ties)
     medians = analysis.km_median(cut.time, cut.event, arm, valid=cut.valid)
+    tests = test_columns(model, risk_strat if a.stratified else risk_unstrat, primary)
+    if a.tests[0].kind != "logrank":  # the primary test is another one
+        primary = tests.pop("primary")
+    tests.pop("primary", None)
     return {
         "z": primary.z,
         "p_value": pick_p(primary, a.sides),
@@ -256,6 +260,7 @@ def analyze_cut(model: TrialModel, cut, arm: np.ndarray, stratum: np.ndarray) ->
         "hr_ci_high": cox.ci_high,
         "median_pfs_control_months": medians[:, 0] / DAYS_PER_MONTH,
         "median_pfs_experimental_months": medians[:, 1] / DAYS_PER_MONTH,
+        **tests,
     }
 
 
@@ -271,8 +276,35 @@ def analyze_at_completion(model: TrialModel, enrolled, observed, arm: np.ndarray
     risk = analysis.risk_sets(time, event, arm, enrolled.stratum if a.stratified else None,
                               valid=valid)
     test = analysis.logrank_from_risk_sets(risk)
+    if a.tests[0].kind != "logrank":  # the primary test is another one (analysis.test)
+        from sim.stats import weighted
+
+        test = weighted.run_test(a.tests[0], risk, DAYS_PER_MONTH, sides=(a.sides,),
+                                 precise_near=(a.alpha,))
     return {"events_at_completion": event.sum(axis=1),
             "reject_at_completion": decide(test, a.alpha, a.sides)}
+
+
+def test_columns(model: TrialModel, rs, logrank) -> dict:
+    """Every test of analysis.tests beyond the log-rank columns (stratified as the primary
+    analysis): estimate_<name>, z_<name>, p_<name>, reject_<name>; under "primary", the
+    primary test's result. Nothing when the tests are the log-rank alone."""
+    a = model.scenario.analysis
+    out: dict = {}
+    if len(a.tests) == 1 and a.tests[0].kind == "logrank":
+        return out
+    from sim.stats import weighted
+
+    for i, spec in enumerate(a.tests):
+        result = weighted.run_test(spec, rs, DAYS_PER_MONTH, sides=(a.sides,),
+                                   precise_near=(a.alpha,), logrank=logrank)
+        if i == 0:
+            out["primary"] = result
+        out[f"estimate_{spec.name}"] = result.estimate
+        out[f"z_{spec.name}"] = result.z
+        out[f"p_{spec.name}"] = pick_p(result, a.sides)
+        out[f"reject_{spec.name}"] = decide(result, a.alpha, a.sides)
+    return out
 
 
 def pick_p(test, sides: int) -> np.ndarray:

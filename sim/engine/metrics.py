@@ -136,6 +136,19 @@ RULES: list[Rule] = [
          "analysis (both arms)"),
     rule(r"power_(?P<test>.+)", "share",
          "share of replicates rejecting H0 with the {test} test (type I error if HR = 1)"),
+    # the tests of analysis.test / supportive_tests (sim.stats.weighted): their estimates
+    rule(r"estimate_(?P<test>logrank|fh_.+|mb_.+)_median", "events",
+         "{test}: weighted observed minus expected PFS events of the experimental arm "
+         "(< 0 favours it), median over replicates"),
+    rule(r"estimate_(?P<test>maxcombo.*)_median", "z",
+         "{test}: smallest z of its Fleming-Harrington tests, median over replicates"),
+    rule(r"estimate_rmst_(?P<tau>[\dp]+)_median", "months",
+         "restricted mean PFS to {tau} months, experimental - control, median over replicates"),
+    rule(r"estimate_milestone_(?P<t>[\dp]+)_median", "share",
+         "Kaplan-Meier PFS at {t} months, experimental - control, median over replicates"),
+    rule(r"estimate_(?P<test>ahr.*)_median", "ratio",
+         "{test}: Kalbfleisch-Prentice average hazard ratio, experimental vs control, median "
+         "over replicates"),
     rule(r"clinic_(?P<res>chair|linac)_utilization_peak_month_(?P<stat>mean|median)",
          "share", "{res} utilization in the busiest calendar month up to the analysis "
                   "(per replicate: max over months of used / available), {stat} over "

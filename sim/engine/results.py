@@ -165,6 +165,7 @@ def summarize(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     rows += [mean_row(f"{col}_mean", replicates[col]) for col in clinic_columns(replicates)]
     rows += endpoint_rows(replicates)
     rows += sequential_rows(replicates)
+    rows += test_rows(replicates, scenario)
     return with_units(pd.DataFrame(headline_rows(replicates, scenario) + rows))
 
 
@@ -263,6 +264,19 @@ def sequential_rows(replicates: pd.DataFrame) -> list[dict[str, Any]]:
             nb = replicates["stop_look_ignoring_futility"].to_numpy()
             rows.append(share_row(f"reject_look{k}_ignoring_futility",
                                   (nb == k) & replicates["reject_ignoring_futility"]))
+    return rows
+
+
+def test_rows(replicates: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
+    """power_<name> of each test in analysis.tests (primary and supportive), and the median
+    of its estimate (weighted O - E, RMST or milestone difference, AHR, MaxCombo's min z)."""
+    rows = []
+    for spec in scenario.analysis.tests:
+        if f"reject_{spec.name}" not in replicates.columns:
+            continue
+        rows.append(share_row(f"power_{spec.name}", replicates[f"reject_{spec.name}"]))
+        rows.append(median_row(f"estimate_{spec.name}_median",
+                               replicates[f"estimate_{spec.name}"].to_numpy()))
     return rows
 
 

@@ -183,6 +183,7 @@ class TieGroups:
     first: np.ndarray
     end: np.ndarray
     stratum_end: np.ndarray
+    stratum_first: np.ndarray | None = None  # (G,) where the group's stratum starts
 
 
 def find_tie_groups(time: np.ndarray, stratum: np.ndarray | None) -> TieGroups:
@@ -207,11 +208,13 @@ def find_tie_groups(time: np.ndarray, stratum: np.ndarray | None) -> TieGroups:
     group = np.cumsum(group_start, dtype=np.int64) - 1
     if stratum is None:
         stratum_end = (first // n + 1) * n
+        group_stratum_first = (first // n) * n
     else:
         stratum_first = np.flatnonzero(stratum_start)
         stratum_of = np.cumsum(stratum_start, dtype=np.int64) - 1
         stratum_end = np.append(stratum_first[1:], t.size)[stratum_of[first]]
-    return TieGroups(order, group, first, end, stratum_end)
+        group_stratum_first = stratum_first[stratum_of[first]]
+    return TieGroups(order, group, first, end, stratum_end, group_stratum_first)
 
 
 def prefix_count(x: np.ndarray) -> np.ndarray:
@@ -237,6 +240,13 @@ class RiskSets:
     d: np.ndarray
     d1: np.ndarray
     rank: np.ndarray
+    # For the weighted tests and per-arm curves (sim.stats.weighted): the sorted times, and
+    # the flat sorted positions where i's tie group, its stratum start and its stratum ends.
+    time: np.ndarray | None = None
+    group_first: np.ndarray | None = None
+    stratum_first: np.ndarray | None = None
+    stratum_end: np.ndarray | None = None
+    valid: np.ndarray | None = None  # a patient (not a padding slot) in the sorted layout
 
 
 def tabulate_risk_sets(batch: Batch) -> RiskSets:
@@ -262,6 +272,11 @@ def tabulate_risk_sets(batch: Batch) -> RiskSets:
     return RiskSets(
         event=event.reshape(shape), arm1=arm1.reshape(shape), rank=rank.reshape(shape),
         **{name: value.reshape(shape) for name, value in counts.items()},
+        time=batch.time.ravel()[g.order].reshape(shape),
+        group_first=g.first[g.group].reshape(shape),
+        stratum_first=g.stratum_first[g.group].reshape(shape),
+        stratum_end=g.stratum_end[g.group].reshape(shape),
+        valid=(batch.arm0 | batch.arm1).ravel()[g.order].reshape(shape),
     )
 
 

@@ -697,6 +697,8 @@ def design_scenario(scenario) -> pd.DataFrame:
     size for that accrual duration and follow-up. Conduct details (scan schedule, calendar,
     stratification, treatment) are outside the closed forms by design.
     """
+    if not is_proportional(scenario):
+        return design_nph_scenario(scenario)
     a = scenario.analysis
     hr = scenario.effect.hazard_ratio
     p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
@@ -751,10 +753,35 @@ def design_scenario(scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["quantity", "value", "unit", "method"])
 
 
+def design_nph_scenario(scenario) -> pd.DataFrame:
+    """`design_scenario` for scenarios beyond proportional hazards (see `nph_design_rows`)."""
+    n = scenario.trial.sample_size
+    accrual_end = accrual_end_time(n, scenario_accrual(scenario))
+    start = np.datetime64(scenario.trial.start_date, "D")
+
+    def date(months: float) -> str:
+        if not np.isfinite(months):
+            return "never"
+        return str(start + np.timedelta64(int(np.floor(months * DAYS_PER_MONTH)), "D"))
+
+    rows: list[tuple[str, object, str, str]] = [
+        ("accrual_end_months", accrual_end, "months", "accrual table x (1 - screen failure)"),
+        ("accrual_end_date", date(accrual_end), "date", ""),
+    ]
+    for row in nph_design_rows(scenario):
+        rows.append(row)
+        if row[0] == "target_events_months":
+            rows.append(("target_events_date", date(float(row[1])), "date", ""))
+    return pd.DataFrame(rows, columns=["quantity", "value", "unit", "method"])
+
+
 def scenario_events_table(scenario, months: np.ndarray | None = None) -> pd.DataFrame:
-    """Expected accrual and events (per arm, total) by month since study start."""
+    """Expected accrual and events (per arm, total) by month since study start (and the
+    average hazard ratio, beyond proportional hazards)."""
     if months is None:
         months = np.arange(0, 61, 1.0)
+    if not is_proportional(scenario):
+        return nph_expected_events(scenario, months)
     p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
     return expected_events_table(
         months, scenario_accrual(scenario), scenario_hazards(scenario),
@@ -793,3 +820,149 @@ def design_warnings(scenario) -> list[str]:
                      f"{trial.completion_date}: the final analysis would come after the "
                      "registered completion")
     return found
+
+
+# ------------------------------------------------- beyond proportional hazards (numeric)
+
+
+def is_proportional(scenario) -> bool:
+    """The scenario is what the closed forms above assume: piecewise-exponential PFS
+    without cure, one hazard ratio, no stratum multipliers, one exponential dropout."""
+    pfs, dropout = scenario.pfs, scenario.dropout
+    return (pfs.experimental is None and scenario.effect.hazard_ratio is not None
+            and pfs.control.is_piecewise_exponential and scenario.effect.cure_fraction is None
+            and all(v == 1.0 for v in pfs.stratum_hazard_multiplier.values())
+            and not dropout.pieces and dropout.experimental is None)
+
+
+def cumulative_hazard_days(survival, t: np.ndarray) -> np.ndarray:
+    """H0(t) of a scenario distribution (the uncured), t in days."""
+    if survival.distribution == "weibull":
+        return (t / survival.weibull_scale_days) ** survival.shape
+    starts, hazards = (np.asarray(x, float) for x in survival.hazard_table())
+    ends = np.append(starts[1:], np.inf)
+    return (np.clip(t[:, None] - starts, 0.0, ends - starts) * hazards).sum(axis=1)
+
+
+def arm_survival_days(scenario, arm: int, t: np.ndarray, multiplier: float = 1.0) -> np.ndarray:
+    """Population PFS survival S(t) of arm 0 / 1 for a patient with hazard multiplier m:
+    cure + (1 - cure) exp(-m H(t)), H the (uncured) cumulative hazard, with the effect's
+    (piecewise) hazard ratio applied to the control's hazard for arm 1, as the simulator."""
+    pfs, effect = scenario.pfs, scenario.effect
+    if arm == 1 and pfs.experimental is not None:
+        survival, cure = pfs.experimental, pfs.experimental.cure_fraction
+        h = cumulative_hazard_days(survival, t)
+    else:
+        survival = pfs.control
+        cure = survival.cure_fraction
+        h = cumulative_hazard_days(survival, t)
+        if arm == 1:
+            if effect.cure_fraction is not None:
+                cure = effect.cure_fraction
+            starts, ratios = (np.asarray(x, float) for x in effect.ratio_table())
+            b = np.append(starts, np.inf)
+            h0 = cumulative_hazard_days(survival, np.minimum(t[:, None], b[1:]).ravel())
+            h0 = h0.reshape(len(t), len(ratios))
+            h0_start = cumulative_hazard_days(survival, starts)
+            h = (np.maximum(h0 - h0_start, 0.0) * ratios).sum(axis=1)
+    return cure + (1.0 - cure) * np.exp(-multiplier * h)
+
+
+def dropout_survival_days(scenario, arm: int, t: np.ndarray) -> np.ndarray:
+    starts, hazards = (np.asarray(x, float) for x in scenario.dropout.arm(arm).hazard_table())
+    ends = np.append(starts[1:], np.inf)
+    return np.exp(-(np.clip(t[:, None] - starts, 0.0, ends - starts) * hazards).sum(axis=1))
+
+
+def nph_event_cells(scenario, horizon_months: float = 120.0, step_days: float = 1.0):
+    """Per arm and stratum, on a grid of patient time (cells of `step_days`): probability of
+    a PFS event seen in the cell (dropout competing) and the log hazard ratio in the cell
+    (population hazards, arm 1 over arm 0, from the cumulative-hazard increments).
+    Returns (cell midpoints [months], probs (2, S, cells), log_hr (S, cells), weights (2, S))."""
+    t = np.arange(0.0, horizon_months * DAYS_PER_MONTH + step_days, step_days)
+    ratio = scenario.randomization.ratio
+    p_arm = np.array([ratio[0], ratio[1]], float) / sum(ratio)
+    strata = scenario.randomization.strata
+    mult = scenario.pfs.stratum_hazard_multiplier
+    probs, dh = [], []
+    for arm in (0, 1):
+        g = dropout_survival_days(scenario, arm, t)
+        g_mid = (g[:-1] + g[1:]) / 2.0
+        rows_p, rows_h = [], []
+        for name in strata:
+            s = arm_survival_days(scenario, arm, t, mult.get(name, 1.0))
+            rows_p.append((s[:-1] - s[1:]) * g_mid)
+            with np.errstate(divide="ignore"):
+                rows_h.append(np.log(s[:-1]) - np.log(s[1:]))
+        probs.append(rows_p)
+        dh.append(rows_h)
+    probs, dh = np.asarray(probs), np.asarray(dh)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_hr = np.where((dh[0] > 0) & (dh[1] > 0), np.log(dh[1] / dh[0]), 0.0)
+    weights = p_arm[:, None] * np.asarray(list(strata.values()))[None, :]
+    mid = (t[:-1] + t[1:]) / 2.0 / DAYS_PER_MONTH
+    return mid, probs, log_hr, weights
+
+
+def nph_expected_events(scenario, months: np.ndarray) -> pd.DataFrame:
+    """Expected events by calendar month since study start (per arm, total) and the average
+    hazard ratio of gsDesign2's ahr(): AHR(T) = exp(sum E_cell(T) log HR_cell / sum E(T)),
+    E_cell(T) = expected events (both arms) in a cell of patient time by calendar time T,
+    log HR_cell the log hazard ratio there; numerically on a 1-day grid of patient time,
+    with the scenario's accrual table (as `scenario_accrual`), PFS by arm and stratum,
+    cure fractions, (piecewise) hazard ratios and dropout by arm."""
+    months = np.atleast_1d(np.asarray(months, float))
+    horizon = float(max(months.max(), 1.0))
+    mid, probs, log_hr, weights = nph_event_cells(scenario, horizon)
+    n = scenario.trial.sample_size
+    accrual = scenario_accrual(scenario)
+    rows = []
+    for month in months:
+        entered = accrued_patients(np.maximum(month - mid, 0.0), accrual, n)  # (cells,)
+        entered = np.where(mid < month, entered, 0.0)
+        cells = weights[:, :, None] * probs * entered[None, None, :]  # (2, S, cells)
+        by_arm = cells.sum(axis=(1, 2))
+        total = by_arm.sum()
+        both = cells.sum(axis=0)  # (S, cells)
+        ahr = float(np.exp((both * log_hr).sum() / total)) if total > 0 else np.nan
+        rows.append({"month": month, "accrued": accrued_patients(month, accrual, n),
+                     "events_control": by_arm[0], "events_experimental": by_arm[1],
+                     "events": total, "average_hazard_ratio": ahr})
+    return pd.DataFrame(rows)
+
+
+def nph_design_rows(scenario) -> list[tuple[str, object, str, str]]:
+    """Closed-form side of a scenario beyond proportional hazards: the time of the event
+    target and the AHR there, Schoenfeld's events and power under that AHR."""
+    a = scenario.analysis
+    p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
+    grid = np.arange(0.0, 120.25, 0.25)
+    table = nph_expected_events(scenario, grid)
+    events = table["events"].to_numpy()
+    rows: list[tuple[str, object, str, str]] = [
+        ("events_expected_eventually", float(events[-1]), "events",
+         "numeric (1-day grid), 120 months"),
+    ]
+    if a.event_target is None:
+        return rows
+    d = a.event_target
+    if events[-1] < d:
+        rows.append(("target_events_months", math.inf, "months", f"{d} events never expected"))
+        return rows
+    t_target = float(np.interp(d, events, grid))
+    ahr = float(nph_expected_events(scenario, [t_target])["average_hazard_ratio"].iloc[0])
+    rows.append(("average_hazard_ratio", ahr, "ratio",
+                 f"gsDesign2-style AHR at the {d}-event time"))
+    if ahr != 1.0 and np.isfinite(ahr):
+        rows += [
+            ("events_needed_schoenfeld", schoenfeld_events(ahr, a.alpha, a.target_power,
+                                                           a.sides, p),
+             "events", f"Schoenfeld 1981 under the AHR, power {a.target_power:g}"),
+            ("power_schoenfeld", schoenfeld_power(d, ahr, a.alpha, a.sides, p), "probability",
+             f"at {d} events, under the AHR"),
+        ]
+    else:
+        rows.append(("power_schoenfeld", a.alpha, "probability", f"at {d} events (AHR 1)"))
+    rows.append(("target_events_months", t_target, "months",
+                 f"numeric expected events, {d} events"))
+    return rows
