@@ -348,3 +348,36 @@ def test_analyze_bad_test_exits_2(capsys):
                  "--control", "0", "--tests", "fh:1"])
     assert code == 2
     assert "unknown test" in capsys.readouterr().err
+
+
+# --- scenarios/nph.yaml and the sweep figure ---------------------------------------------------
+
+
+def test_nph_variants_are_valid_scenarios(baseline_data):
+    import copy
+
+    from sim.commands.sweep import read_variants
+    from sim.scenario import apply_override, parse_scenario, yaml
+
+    variants = read_variants(ROOT / "scenarios" / "nph.yaml")
+    assert len(variants) == 12  # delay 0/2/4/6 months x cure 0/10/20%
+    for name, settings in variants:
+        data = copy.deepcopy(baseline_data)
+        for path, value in settings.items():
+            apply_override(data, f"{path}={yaml.safe_dump(value, default_flow_style=True)}")
+        sc = parse_scenario(data, name)
+        assert len(sc.analysis.tests) == 8
+
+
+def test_power_by_test_figure(baseline_data):
+    from sim.outputs.plots import plot_power_by_test, test_power_columns
+
+    sc = vary(baseline_data, **{"analysis.supportive_tests": ["fh:0:1", "maxcombo"]})
+    table = pd.DataFrame({"label": ["a", "b"], "power_logrank": [0.8, 0.5],
+                          "power_logrank_mc_se": [0.01, 0.01], "power_fh_0_1": [0.7, 0.6],
+                          "power_fh_0_1_mc_se": [0.01, 0.01]})
+    tests = test_power_columns(table, [sc])
+    assert tests == [("power_logrank", "log-rank"), ("power_fh_0_1", "FH(0,1)")]
+    ax = plot_power_by_test(table, tests, alpha=0.1)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "FH(0,1)" in labels and "log-rank" in labels

@@ -504,6 +504,55 @@ def plot_date_rows(frames: list[pd.DataFrame], labels: list[str], completion: dt
     return ax
 
 
+def test_power_columns(table: pd.DataFrame, scenarios: list[Scenario]) -> list[tuple[str, str]]:
+    """(column, label) of each test of the points' analysis.tests (in order of first use)
+    with power_<name> in a sweep table."""
+    found: dict[str, str] = {}
+    for scenario in scenarios:
+        for spec in scenario.analysis.tests:
+            column = f"power_{spec.name}"
+            if column in table and f"{column}_mc_se" in table:
+                found.setdefault(column, spec.label)
+    return list(found.items())
+
+
+def point_scenarios(sweep: Path, manifest: dict[str, Any]) -> list[Scenario]:
+    """The resolved scenario of each point of a sweep folder (from its run manifest)."""
+    out = []
+    for point in manifest.get("points", []):
+        path = sweep / point["name"] / "manifest.json"
+        if path.is_file():
+            out.append(parse_scenario(read_json(path)["scenario"], str(path)))
+    return out
+
+
+def plot_power_by_test(
+    table: pd.DataFrame, tests: list[tuple[str, str]], x: str = "label",
+    alpha: float | None = None, ax: Axes | None = None,
+) -> Axes:
+    """Power of each test (one line per test) across the sweep points (x: categories in
+    table order), +-1.96 MC SE bars; `tests` are (power column, label) pairs."""
+    ax = ax or new_axes(11.0, 5.8)
+    xs = np.arange(len(table))
+    colors = sns.color_palette("deep", len(tests))
+    width = 0.5 / max(len(tests), 1)
+    for k, ((column, label), color) in enumerate(zip(tests, colors, strict=True)):
+        offset = (k - (len(tests) - 1) / 2) * width  # dodge the bars of one point
+        errorbar_group(ax, xs + offset, table[column], table[f"{column}_mc_se"], label, color,
+                       joined=True)
+    ax.set_xticks(xs, [str(v) for v in table[x]], rotation=25, ha="right")
+    ax.axhline(0.8, color="grey", linestyle=":", linewidth=1.2, label="80% power")
+    if alpha is not None:
+        ax.axhline(alpha, color=REFERENCE_COLOR, linestyle="--", linewidth=1.2,
+                   label=f"nominal alpha = {alpha:g}")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("power (95% MC interval)")
+    ax.set_xlabel("sweep point")
+    ax.legend(loc="best", frameon=True, fontsize="small", ncol=2)
+    return ax
+
+
 def months_to_dates(start: dt.date, months: pd.Series) -> np.ndarray:
     """Matplotlib date numbers of `start` + months x 30.4375 days."""
     return mdates.date2num(np.datetime64(start, "D")) + months.to_numpy(float) * DAYS_PER_MONTH
@@ -1050,6 +1099,15 @@ def sweep_figures(sweep: Path) -> list[Panel]:
     panels.append(Panel("analysis_date", fig,
                         "One row per sweep point: when the final analysis happens across "
                         "replicates, and the share analysed by the registered completion date."))
+    tests = test_power_columns(table, [scenario, *point_scenarios(sweep, manifest)])
+    if len(tests) > 1:  # analysis.supportive_tests: every test's power side by side
+        ax = plot_power_by_test(table, tests, "label", scenario.analysis.alpha)
+        panels.insert(1, Panel(
+            "power_by_test", finish(ax, "Power of each test across the sweep"),
+            f"Share of replicates rejecting H0 with each test of analysis.test and "
+            f"analysis.supportive_tests ({reps} replicates per point, the same replicates "
+            "for every test and, by common random numbers, every point), with 95% Monte "
+            "Carlo intervals."))
     return panels
 
 
