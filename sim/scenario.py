@@ -1517,6 +1517,7 @@ class Scenario(Frozen):
     randomization: Randomization = Randomization()
     """Allocation ratio, permuted blocks and strata."""
     pfs: Pfs
+    """Progression-free survival: each arm's distribution, deaths, prognostic strata."""
     effect: Effect = Effect()
     """Treatment effect of the experimental arm (none when pfs.experimental is given)."""
     dropout: Dropout = Dropout()
