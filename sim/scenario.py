@@ -1701,6 +1701,10 @@ class Scenario(Frozen):
         if self.pfs.experimental is not None and self.effect.cure_fraction is not None:
             raise field_error(("effect", "cure_fraction"), self.effect.cure_fraction,
                               "give the cure fraction in pfs.experimental instead")
+        if self.analysis.looks and self.effect.hazard_ratio is None:
+            raise field_error(("analysis", "looks"), "...", "the group-sequential design side "
+                              "needs one effect.hazard_ratio (not a piecewise one or "
+                              "pfs.experimental): drop the looks or give a hazard ratio")
         for name in self.pfs.stratum_hazard_multiplier:
             if name not in self.randomization.strata:
                 raise field_error(("pfs", "stratum_hazard_multiplier", name), name,
