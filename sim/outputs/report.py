@@ -50,6 +50,8 @@ table.data td { white-space: nowrap; }
 table[data-table="summary"] td:last-child { text-align: left; white-space: normal;
                                             min-width: 18em; color: #444; }
 table[data-table="summary"] td:nth-child(2) { text-align: left; }
+table[data-table="summary"] td:first-child { white-space: normal; overflow-wrap: anywhere;
+                                             min-width: 17em; max-width: 22em; }
 """
 
 
