@@ -20,7 +20,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/test_references.py", "tests/test_validation.py",
-         "tests/test_group_sequential.py"]
+         "tests/test_group_sequential.py", "tests/test_endpoints.py"]
 
 
 def collect() -> pd.DataFrame:

@@ -175,7 +175,7 @@ def test_orr_above_progression_free_share_at_the_first_scan_is_refused(baseline_
         vary(baseline_data, **{"response.objective_response.control": 0.95})
 
 
-def test_cmh_matches_statsmodels(rng):
+def test_cmh_matches_statsmodels(rng, record_validation):
     # statsmodels.stats.contingency_tables.StratifiedTable(tables).test_null_odds(
     # correction=False).statistic, tables [[x1, n1 - x1], [x0, n0 - x0]] per stratum.
     from statsmodels.stats.contingency_tables import StratifiedTable
@@ -188,6 +188,10 @@ def test_cmh_matches_statsmodels(rng):
                             [responders[r, s, 0], totals[r, s, 0] - responders[r, s, 0]]])
                   for s in range(3)]
         ref = StratifiedTable(tables)
+        if r == 0:
+            record_validation("CMH chi-square, 3 strata", "statsmodels StratifiedTable",
+                              ref.test_null_odds(correction=False).statistic, ours.chi2[r],
+                              1e-10 * ours.chi2[r])
         assert ours.chi2[r] == pytest.approx(ref.test_null_odds(correction=False).statistic,
                                              rel=1e-10)
         assert ours.or_mh[r] == pytest.approx(ref.oddsratio_pooled, rel=1e-10)
@@ -205,7 +209,7 @@ def test_newcombe_interval_matches_statsmodels(rng):
         assert (ours.ci_low[r], ours.ci_high[r]) == pytest.approx((low, high), abs=1e-12)
 
 
-def test_orr_power_matches_the_normal_approximation(rng):
+def test_orr_power_matches_the_normal_approximation(rng, record_validation):
     # One stratum, 52 per arm, ORR 45% vs 65%, one-sided alpha 0.10: the CMH test (= the
     # pooled two-proportion z test with the (N - 1)/N variance factor) on 20,000 binomial
     # data sets against Phi((d - z_a se0) / se1); tolerance 4 MC SE plus 0.01 for the
@@ -216,7 +220,10 @@ def test_orr_power_matches_the_normal_approximation(rng):
     z = cmh_test(responders, totals).z
     simulated = (stats.norm.sf(z) < 0.10).mean()
     closed = power_difference(0.45, 0.65, n, n, 0.10, sides=1)
-    assert abs(simulated - closed) < 4 * math.sqrt(closed * (1 - closed) / reps) + 0.01
+    tolerance = 4 * math.sqrt(closed * (1 - closed) / reps) + 0.01
+    record_validation("ORR power, 52 per arm, 45% vs 65%", "normal approximation", closed,
+                      simulated, tolerance)
+    assert abs(simulated - closed) < tolerance
 
 
 # --- local control --------------------------------------------------------------------------
@@ -238,7 +245,8 @@ def test_km_at_landmarks_matches_the_kaplan_meier_table(rng):
                 assert math.sqrt(lm.var[r]) == pytest.approx(se, abs=1e-12)
 
 
-def test_local_control_rate_at_12_months_matches_the_scenario(baseline_data):
+def test_local_control_rate_at_12_months_matches_the_scenario(baseline_data,
+                                                              record_validation):
     # Continuous observation (no scan delay), no dropout, no cut before 12 months of follow-
     # up: KM local control at 12 months estimates 1 - 0.45 (control) and 1 - 0.20
     # (experimental); tolerance 4 MC SE of the mean over 200 replicates.
@@ -248,7 +256,10 @@ def test_local_control_rate_at_12_months_matches_the_scenario(baseline_data):
     reps = simulate_chunk(TrialModel.from_scenario(scenario), 7, 0, 0, 200).replicates
     for arm, p in (("control", 0.45), ("experimental", 0.20)):
         values = reps[f"local_control_12m_{arm}"]
-        assert abs(values.mean() - (1 - p)) < 4 * values.std() / math.sqrt(len(values))
+        tolerance = 4 * values.std() / math.sqrt(len(values))
+        record_validation(f"local control at 12 months, {arm}", "1 - scenario probability",
+                          1 - p, values.mean(), tolerance)
+        assert abs(values.mean() - (1 - p)) < tolerance
 
 
 def test_local_control_needs_enough_progressions(baseline_data):
@@ -336,3 +347,23 @@ def test_endpoint_invariants(baseline_data, changes, seed):
     lc_event = pts["local_progression_at_cut"]
     assert pts.loc[lc_event, "pfs_event_at_cut"].all()
     assert (~pts.loc[lc_event, "pfs_event_is_death"]).all()
+
+
+# --- figures and report ----------------------------------------------------------------------
+
+
+def test_figures_and_report_show_every_endpoint(tmp_path, baseline):
+    from sim.commands.run import run_scenario
+    from sim.outputs.plots import run_figures
+    from sim.outputs.report import build_report
+    from tests.conftest import BASELINE
+
+    out = tmp_path / "run"
+    run_scenario(baseline, out, reps=12, seed=3, workers=1, keep_patients=1,
+                 scenario_path=str(BASELINE), overrides=[])
+    names = [panel.name for panel in run_figures(out)]
+    assert {"os_km", "response", "adverse_events"} <= set(names)
+    html = build_report(out)
+    for title in ("Overall survival", "Tumour response", "Local control", "Safety"):
+        assert f"<h2>{title}</h2>" in html
+    assert (out / "safety.csv").exists()

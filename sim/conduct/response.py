@@ -31,11 +31,12 @@ CR, PR, SD, PD, NE = range(5)
 @dataclass(frozen=True)
 class LatentResponse:
     """Per patient (R, N): would respond (and completely) if followed to the first scan;
-    the first scan's day (from randomization)."""
+    the day the first scan is done (from randomization; a scalar when every patient's scans
+    fall on their due days)."""
 
     responder: np.ndarray
     complete: np.ndarray
-    first_scan_day: float
+    first_scan_day: float | np.ndarray
 
 
 def responder_probability(scenario: Scenario, first_scan_day: float) -> np.ndarray:
@@ -51,15 +52,18 @@ def responder_probability(scenario: Scenario, first_scan_day: float) -> np.ndarr
 
 def draw_response(scenario: Scenario, schedule: ScanSchedule, arm: np.ndarray,
                   progression_day: np.ndarray, death_day: np.ndarray,
-                  rng: np.random.Generator) -> LatentResponse:
+                  rng: np.random.Generator, scans=None) -> LatentResponse:
     """Who responds at the first scan (see the module docstring); `progression_day` and
-    `death_day` are latent (inf if none). Raises ValueError without a response block or a
-    scan schedule."""
+    `death_day` are latent (inf if none); `scans`: the patients' scans as done
+    (`ScanSchedule.for_patients`; None: on their due days). q uses the due day of the first
+    scan. Raises ValueError without a response block or a scan schedule."""
     if scenario.response is None or schedule.days is None:
         raise ValueError("response needs scenario.response and scheduled assessments")
-    first = float(schedule.days[0])
+    due = float(schedule.days[0])
+    first = (due if scans is None or scans is schedule
+             else scans.first_scan_on_or_after(np.zeros(arm.shape)))
     u = rng.random((2, *arm.shape))
-    q = responder_probability(scenario, first)[arm]
+    q = responder_probability(scenario, due)[arm]
     free = (progression_day > first) & (death_day > first)
     responder = free & (u[0] < q)
     return LatentResponse(responder, responder & (u[1] < scenario.response.complete_share),

@@ -98,8 +98,9 @@ def analyze_endpoints(model, rng, enrolled, arm, history, latent, observed, cut
     progression_day, death_day = latent_days(history, latent)
     horizon = cut.cut_day[:, None] - rand
     if sc.response is not None:
+        scans = model.schedule.for_patients(rand)  # the scans actually done (open days)
         latent_r = draw_response(sc, model.schedule, arm, progression_day, death_day,
-                                 rng["response"])
+                                 rng["response"], scans)
         code, day = best_response_at_cut(latent_r, observed, horizon, cut.valid)
         tumour_response(model, out, arm, stratum, code, cut.valid)
         out.patient_columns["best_response"] = np.asarray(BEST_RESPONSES)[code]

@@ -91,6 +91,7 @@ def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
     from sim.conduct.outcomes import draw_latent_outcomes
     from sim.conduct.randomization import randomize_by_block
     from sim.engine.chunk import TrialModel, chunk_streams
+    from sim.engine.endpoints import draw_history
     from sim.engine.executors import plan_chunks
 
     model = TrialModel.from_scenario(scenario)
@@ -102,7 +103,9 @@ def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
                                    spec.n_reps, rng["enrollment"])
         arm = randomize_by_block(enrolled.stratum, scenario.randomization, rng["randomization"])
         latent = draw_latent_outcomes(scenario, arm, rng["outcomes"], enrolled.stratum)
-        observed = observe_outcomes(latent, model.schedule.for_patients(enrolled.rand_day))
+        scans = model.schedule.for_patients(enrolled.rand_day)
+        _, latent = draw_history(scenario, arm, latent, scans, rng["survival"])
+        observed = observe_outcomes(latent, scans)
         rand.append(enrolled.rand_day.astype(float))
         events.append(enrolled.rand_day + observed.event_day)
     return FollowUp(np.sort(np.vstack(rand), axis=1), np.sort(np.vstack(events), axis=1), True)
@@ -315,16 +318,19 @@ def km_steps(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarra
             np.concatenate([[1.0], table["survival"].to_numpy(float)]))
 
 
-def plot_km(patients: pd.DataFrame, ax: Axes | None = None, step_months: int = 6) -> Axes:
+def plot_km(patients: pd.DataFrame, ax: Axes | None = None, step_months: int = 6,
+            time: str = "pfs_days_at_cut", event: str = "pfs_event_at_cut",
+            ylabel: str = "progression-free survival") -> Axes:
     """Kaplan-Meier PFS by arm at the data cut, censoring ticks, number at risk below.
 
     `patients`: one replicate's rows of patients.parquet (pfs_days_at_cut, pfs_event_at_cut,
-    arm, in_analysis); only patients in the analysis are used.
+    arm, in_analysis); only patients in the analysis are used. `time`, `event`, `ylabel`:
+    another endpoint's columns (e.g. os_days_at_cut, os_event_at_cut, "overall survival").
     """
     ax = ax or new_axes(10.0, 6.2)
     data = patients[patients["in_analysis"]]
-    months = data["pfs_days_at_cut"].to_numpy(float) / DAYS_PER_MONTH
-    events = data["pfs_event_at_cut"].to_numpy(bool)
+    months = data[time].to_numpy(float) / DAYS_PER_MONTH
+    events = data[event].to_numpy(bool)
     arms = [a for a in ARM_COLORS if a in set(data["arm"])]
     horizon = float(months.max()) if len(months) else step_months
     ticks = np.arange(0, horizon + 1e-9, step_months)
@@ -344,7 +350,7 @@ def plot_km(patients: pd.DataFrame, ax: Axes | None = None, step_months: int = 6
     ax.set_xticks(ticks)
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_ylabel("progression-free survival")
+    ax.set_ylabel(ylabel)
     ax.set_xlabel("months since randomization")
     ax.legend(loc="upper right", frameon=True)
     draw_at_risk(ax, months, data["arm"].to_numpy(), arms, ticks)
@@ -370,6 +376,63 @@ def draw_at_risk(
                                        units="points")
         ax.text(0, 0, name, transform=label, ha="right", va="top", fontsize="small",
                 color=ARM_COLORS[name])
+
+
+def plot_rate_bands(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Per endpoint (rows) and arm: the median across replicates (dot), the middle 50%
+    (thick bar) and 90% (thin bar). `rates`: columns endpoint, arm, q05, q25, q50, q75, q95
+    (shares)."""
+    ax = ax or new_axes(9.0, 1.2 + 1.1 * rates["endpoint"].nunique())
+    endpoints = list(dict.fromkeys(rates["endpoint"]))
+    for i, endpoint in enumerate(endpoints):
+        for j, arm in enumerate(ARM_COLORS):
+            row = rates[(rates["endpoint"] == endpoint) & (rates["arm"] == arm)]
+            if row.empty:
+                continue
+            r = row.iloc[0]
+            y = i + (j - 0.5) * 0.3
+            color = ARM_COLORS[arm]
+            ax.plot([r["q05"], r["q95"]], [y, y], color=color, linewidth=1.5)
+            ax.plot([r["q25"], r["q75"]], [y, y], color=color, linewidth=6, alpha=0.6)
+            ax.plot([r["q50"]], [y], marker="o", color=color, markersize=8,
+                    label=arm if i == 0 else None)
+            ax.annotate(f"{r['q50']:.0%}", (r["q50"], y), textcoords="offset points",
+                        xytext=(0, 7), ha="center", fontsize="small", color=color)
+    ax.set_yticks(range(len(endpoints)))
+    ax.set_yticklabels(endpoints)
+    ax.set_ylim(len(endpoints) - 0.5, -0.5)
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("rate at the analysis (dot: median; bars: middle 50% and 90% of replicates)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    return ax
+
+
+def plot_incidence(incidence: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Adverse-event incidence by kind and arm: bars = mean over replicates, whiskers =
+    5-95% across replicates; any grade light, grade >= 3 dark. `incidence`: columns kind,
+    arm, grade ("any" or "grade3plus"), mean, q05, q95 (shares of treated patients)."""
+    kinds = list(dict.fromkeys(incidence["kind"]))
+    ax = ax or new_axes(10.0, 1.5 + 0.9 * len(kinds))
+    height = 0.38
+    for j, arm in enumerate(ARM_COLORS):
+        for grade, alpha in (("any", 0.35), ("grade3plus", 0.95)):
+            rows = incidence[(incidence["arm"] == arm) & (incidence["grade"] == grade)]
+            rows = rows.set_index("kind").reindex(kinds)
+            y = np.arange(len(kinds)) + (j - 0.5) * height
+            label = f"{arm}, {'any grade' if grade == 'any' else 'grade >= 3'}"
+            ax.barh(y, rows["mean"], height=height, color=ARM_COLORS[arm], alpha=alpha,
+                    label=label)
+            ax.errorbar(rows["mean"], y, xerr=[rows["mean"] - rows["q05"],
+                                               rows["q95"] - rows["mean"]],
+                        fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+    ax.set_yticks(range(len(kinds)))
+    ax.set_yticklabels(kinds)
+    ax.set_ylim(len(kinds) - 0.5, -0.5)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("patients with an event / treated patients, by the analysis")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    return ax
 
 
 def errorbar_group(
@@ -911,6 +974,101 @@ def km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
                  caption)
 
 
+def os_km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
+    rep = int(patients["replicate"].min())
+    one = patients[patients["replicate"] == rep]
+    row = replicates.loc[replicates["replicate"] == rep].iloc[0]
+    cut = pd.Timestamp(row["data_cut_date"])
+    ax = plot_km(one, time="os_days_at_cut", event="os_event_at_cut", ylabel="overall survival")
+    p = row["os_at_pfs_cut_p_value"]
+    shown_p = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    detail = (f"At the PFS data cut {cut:%d %b %Y}: {row['os_deaths_at_pfs_cut']} deaths, "
+              f"HR {row['os_at_pfs_cut_hazard_ratio']:.2f}, {shown_p}; deaths by maturity "
+              f"date: median {replicates['os_deaths_by_maturity'].median():.0f} over "
+              f"{len(replicates)} replicates")
+    caption = ("Overall survival of one simulated trial at its PFS data cut (illness-death "
+               "model: deaths without progression and after it); ticks are censored patients "
+               "(alive at the cut, or lost to follow-up).")
+    return Panel("os_km", finish(ax, f"Overall survival at the PFS analysis (replicate {rep})",
+                                 detail), caption)
+
+
+def rate_quantiles(replicates: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """Quantiles across replicates of per-arm rate columns ``<prefix>_<arm>``."""
+    rows = []
+    for endpoint, prefix in columns.items():
+        for arm in ARM_COLORS:
+            col = f"{prefix}_{arm}"
+            if col not in replicates:
+                continue
+            values = replicates[col].dropna().to_numpy(float)
+            if not len(values):
+                continue
+            qs = np.quantile(values, QUANTILES)
+            rows.append({"endpoint": endpoint, "arm": arm,
+                         **dict(zip(("q05", "q25", "q50", "q75", "q95"), qs, strict=True))})
+    return pd.DataFrame(rows)
+
+
+def response_panel(replicates: pd.DataFrame) -> Panel:
+    columns = {"objective response (ORR)": "orr", "disease control (DCR)": "dcr"}
+    columns.update({f"local control at {c.split('_')[2]}": c.removesuffix("_control")
+                    for c in replicates.columns
+                    if c.startswith("local_control_") and c.endswith("m_control")})
+    rates = rate_quantiles(replicates, columns)
+    ax = plot_rate_bands(rates)
+    parts = []
+    for name, col in (("ORR", "orr_reject"), ("DCR", "dcr_reject"),
+                      ("local control (log-rank)", "local_control_logrank_reject")):
+        if col in replicates:
+            parts.append(f"{name} {percent(replicates[col].mean())}")
+    detail = "Power: " + ", ".join(parts) if parts else ""
+    caption = ("Tumour response (best response at the scans, CMH test across strata) and local "
+               "control of the irradiated lesion (Kaplan-Meier rate) per arm at the PFS "
+               "analysis: the spread shows what 104 patients can show.")
+    return Panel("response", finish(ax, "Response and local control by arm", detail), caption)
+
+
+def incidence_table(replicates: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    pattern = "ae_incidence_"
+    for col in replicates.columns:
+        if not col.startswith(pattern):
+            continue
+        rest = col.removeprefix(pattern)
+        arm = next((a for a in ARM_COLORS if rest.endswith(f"_{a}")), None)
+        if arm is None:
+            continue
+        rest = rest.removesuffix(f"_{arm}")
+        kind, _, grade = rest.rpartition("_")
+        values = replicates[col].dropna().to_numpy(float)
+        if not len(values):
+            continue
+        rows.append({"kind": kind.replace("_", " "), "arm": arm, "grade": grade,
+                     "mean": values.mean(), "q05": np.quantile(values, 0.05),
+                     "q95": np.quantile(values, 0.95)})
+    return pd.DataFrame(rows)
+
+
+def incidence_panel(replicates: pd.DataFrame) -> Panel:
+    table = incidence_table(replicates)
+    ax = plot_incidence(table)
+    allk = table[(table["kind"] == "all") & (table["grade"] == "grade3plus")].set_index("arm")
+    detail = "grade >= 3: " + ", ".join(f"{arm} {allk.at[arm, 'mean']:.0%}"
+                                        for arm in allk.index)
+    watch = [c for c in replicates.columns if c.startswith("ae_at_least_")][:3]
+    if watch:
+        kind = "_".join(watch[0].split("_")[4:]).replace("_", " ")
+        ks = ", ".join(c.split("_")[3] for c in watch)
+        detail += (f"; P(at least {ks} {kind} cases): "
+                   + ", ".join(percent(replicates[c].mean()) for c in watch))
+    caption = ("Treatment-related adverse events by kind and arm, patients with an event among "
+               "the treated, by the final analysis: bars are means over replicates, whiskers "
+               "the 5-95% range; the same events cause the clinic's delays, reductions and "
+               "discontinuations.")
+    return Panel("adverse_events", finish(ax, "Adverse events by arm", detail), caption)
+
+
 def analysis_dates(replicates: pd.DataFrame, label: str) -> pd.DataFrame:
     """The input of `plot_analysis_dates` for one run."""
     return pd.DataFrame({"date": replicates["final_analysis_date"], "label": label,
@@ -951,6 +1109,14 @@ def run_figures(run: Path) -> list[Panel]:
         patients = pd.read_parquet(run / "patients.parquet", columns=[
             "replicate", "arm", "in_analysis", "pfs_days_at_cut", "pfs_event_at_cut"])
         panels.append(km_panel(patients, replicates))
+        if "os_at_pfs_cut_p_value" in replicates:
+            os_cols = ["replicate", "arm", "in_analysis", "os_days_at_cut", "os_event_at_cut"]
+            panels.append(os_km_panel(pd.read_parquet(run / "patients.parquet",
+                                                      columns=os_cols), replicates))
+    if "orr_control" in replicates or "local_control_logrank_reject" in replicates:
+        panels.append(response_panel(replicates))
+    if any(c.startswith("ae_incidence_") for c in replicates.columns):
+        panels.append(incidence_panel(replicates))
     # Monthly tables run two years past completion; show them up to the month by which 95%
     # of replicates have had their final analysis (the model stops there).
     last = pd.Series(replicates["final_analysis_date"]).quantile(0.95)

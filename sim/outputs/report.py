@@ -257,6 +257,40 @@ def header_html(folder: Path, manifest: dict[str, Any], kind: str) -> str:
             f"{esc(manifest.get('metrics_version'))}.</p>")
 
 
+ENDPOINT_SECTIONS = (
+    ("Overall survival", "os_",
+     "Illness-death model: deaths without progression (the PFS deaths) and after a "
+     "progression (post-progression survival). OS at the PFS analysis cut, at its own cut if "
+     "the scenario has one, and the deaths by the maturity date (OS maturity)."),
+    ("Tumour response", ("orr_", "dcr_"),
+     "Best overall response at the scheduled scans (the same scans as PFS): ORR (CR + PR) and "
+     "DCR (CR + PR + SD) among all patients in the analysis, the difference with Newcombe's "
+     "interval and the CMH test across strata."),
+    ("Local control", "local_control_",
+     "Local control of the irradiated (index) lesion, followed in both arms: Kaplan-Meier rate "
+     "at the landmarks (Greenwood variance), the z test of the difference and the log-rank "
+     "test of time to local progression."),
+    ("Safety", "ae_",
+     "Treatment-related adverse events by kind and grade per arm (the same events cause the "
+     "clinic's delays, reductions, discontinuations and RT stops): patients with an event, "
+     "incidence among the treated, and the chance of seeing at least k cases."),
+)
+
+
+def endpoint_sections(summary: pd.DataFrame, start: dt.date) -> list[str]:
+    """One section per secondary endpoint present in summary.csv."""
+    out = []
+    for title, prefix, text in ENDPOINT_SECTIONS:
+        rows = summary[summary["metric"].str.startswith(prefix)]
+        if prefix == "ae_":  # the quantile rows repeat the columns q05/q95 of the means
+            rows = rows[~rows["metric"].str.contains(r"_q(?:05|50|95)$")]
+        if rows.empty:
+            continue
+        out.append(section(title, f"<p>{esc(text)}</p>",
+                           table_html(summary_table(rows, start), title.lower())))
+    return out
+
+
 def run_report(folder: Path, manifest: dict[str, Any]) -> str:
     summary = pd.read_csv(folder / "summary.csv")
     timeline = pd.read_csv(folder / "timeline.csv")
@@ -267,6 +301,7 @@ def run_report(folder: Path, manifest: dict[str, Any]) -> str:
         section("Summary metrics",
                 "<p>Each metric with its Monte Carlo standard error and 95% interval.</p>",
                 table_html(summary_table(summary, start), "summary")),
+        *endpoint_sections(summary, start),
         section("Timeline", "<p>Milestone dates: quantiles across replicates.</p>",
                 table_html(timeline, "timeline")),
         section("Figures", *map(figure_html, run_figures(folder))),
