@@ -27,7 +27,7 @@ import numpy as np
 
 from sim.conduct.assessments import ScanSchedule
 from sim.conduct.datacut import kth_event_day
-from sim.conduct.outcomes import LatentOutcomes, invert_piecewise_hazard
+from sim.conduct.outcomes import EventTimeModel, LatentOutcomes, draw_event_times
 from sim.scenario import OverallSurvival, Scenario
 
 
@@ -43,13 +43,14 @@ def draw_post_progression(
     os_block: OverallSurvival, arm: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """Post-progression survival times (days), h12 of each patient's arm, by inversion of
-    the cumulative hazard (one Exp(1) per patient, shared by both arms' hazards)."""
+    the cumulative hazard (one Exp(1) per patient, shared by both arms' hazards), with the
+    PFS machinery (`EventTimeModel`: exponential, piecewise, Weibull, cure fraction)."""
     e = rng.standard_exponential(arm.shape)
-    starts, hazards = (np.asarray(x, float) for x in os_block.post_progression.hazard_table())
-    control = invert_piecewise_hazard(e, starts, hazards)
-    experimental = invert_piecewise_hazard(
-        e, starts, hazards * os_block.post_progression_hazard_ratio)
-    return np.where(arm == 1, experimental, control)
+    survival = os_block.post_progression
+    models = (EventTimeModel.from_survival(survival),
+              EventTimeModel.from_survival(
+                  survival, ([0.0], [os_block.post_progression_hazard_ratio])))
+    return draw_event_times(e, arm, models)
 
 
 def draw_illness_death(
