@@ -137,11 +137,15 @@ class Results:
 def simulate(
     scenario: Scenario | str | Path, reps: int = 2000, seed: int = 1,
     workers: int | None = None, keep_patients: int = 3, progress: bool = True,
-    out: str | Path | None = None, force: bool = False,
+    out: str | Path | None = None, force: bool = False, executor: str | None = None,
+    scheduler: str | None = None, resume: bool = False,
 ) -> Results:
     """Monte Carlo run of a scenario: the tables of `python -m sim run`, same seed, same
     numbers. With `out` the folder is written there (as ``--out``); otherwise it is kept in a
-    temporary folder until `Results.save`. A progress bar shows in terminals and notebooks."""
+    temporary folder until `Results.save`. A progress bar shows in terminals and notebooks.
+    `executor`, `scheduler` and `resume` are ``--executor`` (``"local"`` or ``"dask"``),
+    ``--scheduler`` (default: dask with a scheduler, else local) and ``--resume`` (needs
+    `out`)."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     check_count("reps", reps, 1)
@@ -150,6 +154,14 @@ def simulate(
     if workers is not None:
         check_count("workers", workers, 1)
     workers = workers or default_workers()
+    if executor not in (None, "local", "dask"):
+        raise ScenarioError(f"executor = {executor!r}: must be 'local' or 'dask'")
+    if scheduler and executor == "local":
+        raise ScenarioError(f"scheduler = {scheduler!r}: needs executor='dask' (or leave "
+                            "executor out)")
+    executor = executor or ("dask" if scheduler else "local")
+    if resume and out is None:
+        raise ScenarioError("resume = True: needs out, the folder of the interrupted run")
     scratch = None
     if out is None:
         scratch = tempfile.TemporaryDirectory(prefix="sim-results-")
@@ -160,7 +172,8 @@ def simulate(
 
     with tqdm(total=reps, unit="rep", desc="replicates", disable=not progress) as bar:
         run_scenario(scenario, target, reps=reps, seed=seed, workers=workers,
-                     keep_patients=keep_patients, force=force, on_chunk=bar.update)
+                     keep_patients=keep_patients, force=force, on_chunk=bar.update,
+                     executor=executor, scheduler=scheduler, resume=resume)
     return Results(target, scratch)
 
 

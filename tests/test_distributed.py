@@ -361,3 +361,16 @@ def test_an_unreachable_scheduler_is_one_message_and_nothing_written(tmp_path, c
     err = capsys.readouterr().err
     assert "no Dask scheduler answered" in err and "dask scheduler" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_the_api_takes_the_executor_options():
+    import sim
+    from sim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match="must be 'local' or 'dask'"):
+        sim.simulate(TEXTBOOK, reps=10, executor="spark", progress=False)
+    with pytest.raises(ScenarioError, match="needs executor='dask'"):
+        sim.simulate(TEXTBOOK, reps=10, executor="local", scheduler="tcp://127.0.0.1:1",
+                     progress=False)
+    with pytest.raises(ScenarioError, match="needs out"):
+        sim.simulate(TEXTBOOK, reps=10, resume=True, progress=False)

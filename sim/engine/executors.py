@@ -317,7 +317,16 @@ def check_worker_versions(client, address: str) -> None:
     from sim.engine.results import package_versions
 
     here = package_versions()
-    for worker, theirs in client.run(package_versions).items():
+    try:
+        found = client.run(package_versions)
+    except Exception as exc:  # e.g. ModuleNotFoundError: sim is not installed there
+        client.close()
+        raise ScenarioError(
+            f"--scheduler {address}: a worker cannot run sim ({type(exc).__name__}: {exc}); "
+            f'install this package on every worker machine (pip install -e ".[dask]") '
+            "and restart its `dask worker`"
+        ) from None
+    for worker, theirs in found.items():
         differ = [f"{name} {here[name]} here, {theirs.get(name)} there"
                   for name in here if name != "python" and theirs.get(name) != here[name]]
         if differ:
