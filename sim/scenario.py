@@ -29,6 +29,9 @@ from pydantic import (
 
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12: months in every output are days / 30.4375
 DAYS_PER_YEAR = 365.25
+MAX_STUDY_YEARS = 50  # a study (its dates, its accrual) longer than this cannot be simulated
+MAX_SAMPLE_SIZE = 20_000  # a chunk of replicates of a trial is held in memory at once
+MAX_HAZARD_RATIO = 1000.0  # hazard ratios outside [1/1000, 1000] are no trial's effect
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -119,7 +122,7 @@ class Trial(Frozen):
     """First day of the study: day 0 of the simulation clock."""
     completion_date: dt.date
     """Registered (primary) completion date: the date the planner must meet."""
-    sample_size: PositiveInt
+    sample_size: Annotated[int, Field(gt=0, le=MAX_SAMPLE_SIZE)]
     """Patients to randomize; enrollment closes at this number [patients]."""
 
     @model_validator(mode="after")
@@ -128,6 +131,12 @@ class Trial(Frozen):
             raise ValueError(
                 f"completion_date {self.completion_date} is not after start_date "
                 f"{self.start_date}: dates out of order (put the completion date later)"
+            )
+        if (self.completion_date - self.start_date).days > MAX_STUDY_YEARS * DAYS_PER_YEAR:
+            raise field_error(
+                ("completion_date",), self.completion_date.isoformat(),
+                f"more than {MAX_STUDY_YEARS} years after start_date {self.start_date}: no "
+                "trial runs that long (check the year)",
             )
         return self
 
@@ -469,6 +478,14 @@ class Effect(Frozen):
             ratios.append(row.hazard_ratio)
             t += (row.months or 0.0) * DAYS_PER_MONTH
         return starts, ratios
+
+    @field_validator("hazard_ratio")
+    @classmethod
+    def check_plausible(cls, value: float | None) -> float | None:
+        if value is not None and not 1 / MAX_HAZARD_RATIO <= value <= MAX_HAZARD_RATIO:
+            raise ValueError(f"outside {1 / MAX_HAZARD_RATIO:g} to {MAX_HAZARD_RATIO:g}: no "
+                             "treatment changes a hazard that much (e.g. 0.6)")
+        return value
 
 
 class Dropout(Frozen):
@@ -1564,7 +1581,20 @@ class Scenario(Frozen):
                     raise field_error(("analysis", "looks", i, name), str(day),
                                       f"not after trial.start_date {self.trial.start_date}: "
                                       "put the look later")
+        fill = self.expected_fill_months()
+        if fill > MAX_STUDY_YEARS * 12:
+            shown = "never" if math.isinf(fill) else f"in {fill / 12:,.3g} years"
+            raise ValueError(
+                f"at the screening rates of enrollment, trial.sample_size "
+                f"{self.trial.sample_size} patients would be randomized {shown} (more than "
+                f"{MAX_STUDY_YEARS}), so the run could not finish: check the rates "
+                "(per_month is patients screened per month)"
+            )
         cut = self.analysis.cut_date
+        if cut is not None and (cut - self.trial.start_date).days > \
+                MAX_STUDY_YEARS * DAYS_PER_YEAR:
+            raise ValueError(f"analysis.cut_date {cut} is more than {MAX_STUDY_YEARS} years "
+                             f"after trial.start_date {self.trial.start_date}: check the year")
         if cut is not None and cut <= self.trial.start_date:
             raise ValueError(
                 f"analysis.cut_date {cut} is not after trial.start_date "
@@ -1710,6 +1740,28 @@ class Scenario(Frozen):
                 raise field_error(("pfs", "stratum_hazard_multiplier", name), name,
                                   f"not a stratum: use the names of randomization.strata "
                                   f"{self.strata_names}")
+
+    def expected_fill_months(self) -> float:
+        """Months from the start until trial.sample_size patients are expected to be
+        randomized (each site's screening rates x the screen-pass probability, caps ignored:
+        a lower bound); inf if never."""
+        keep = 1.0 - self.enrollment.failure_probability
+        pieces = []  # (start, end, randomized per month) in months from the study start
+        for site in self.enrollment.site_list(self.trial.start_date):
+            t = (site.activation_date - self.trial.start_date).days / DAYS_PER_MONTH
+            for row in site.screening_rate:
+                end = math.inf if row.months is None else t + row.months
+                pieces.append((t, end, row.per_month * keep))
+                t = end
+        cuts = sorted({p[0] for p in pieces} | {p[1] for p in pieces if math.isfinite(p[1])})
+        total, need = 0.0, float(self.trial.sample_size)
+        for a, b in zip(cuts, [*cuts[1:], math.inf], strict=True):
+            rate = sum(r for start, end, r in pieces if start <= a < end)
+            if rate > 0 and total + rate * (b - a) >= need:
+                return a + (need - total) / rate
+            if math.isfinite(b):
+                total += rate * (b - a)
+        return math.inf
 
     def check_regimens(self, treatment: Treatment) -> None:
         strata = list(self.randomization.strata)
@@ -1857,8 +1909,12 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         details = format_validation_error(exc, data)
-        sep = " " if "\n" not in details else "\n"
-        raise ScenarioError(f"{source}: invalid scenario:{sep}{details}") from exc
+        first, *others = details.splitlines()
+        if others:  # one line still: the first problem in full, then where the others are
+            where = [line.split(" = ")[0].split(": ")[0] for line in others]
+            first += (f" (and {len(others)} more problem{'s' if len(others) > 1 else ''}, "
+                      f"at {', '.join(where)})")
+        raise ScenarioError(f"{source}: invalid scenario: {first}") from exc
 
 
 MAX_YAML_BYTES = 1_000_000  # a scenario is a few kB; a sweep's variants some tens of kB
@@ -1928,8 +1984,13 @@ def expanded_size(node: yaml.Node, label: str) -> int:
     return size(node)
 
 
-def yaml_problem(exc: yaml.YAMLError) -> str:
+def yaml_problem(exc: yaml.YAMLError, text: str = "") -> str:
     """A YAML error in one line: `line L, column C: problem (context)`."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        pos = exc.position
+        line, column = text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
+        return (f"line {line}, column {column}: character {exc.character!r} is not allowed in "
+                "YAML (a control character: delete it)")
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -1941,8 +2002,9 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
 def parse_yaml(text: str, label: str) -> Any:
     """`yaml.safe_load` with `ScenarioLoader`, and anchors/aliases that expand to more than
     MAX_YAML_VALUES values refused; every failure is a ScenarioError starting with `label`."""
-    loader = ScenarioLoader(text)
+    loader = None
     try:
+        loader = ScenarioLoader(text)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -1955,12 +2017,13 @@ def parse_yaml(text: str, label: str) -> Any:
             )
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{label}: malformed YAML at {yaml_problem(exc)}; fix it there"
-                            ) from exc
+        raise ScenarioError(f"{label}: malformed YAML at {yaml_problem(exc, text)}; fix it "
+                            "there") from exc
     except RecursionError:
         raise ScenarioError(f"{label}: the YAML is nested too deeply; flatten it") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_text_file(path: Path, label: str, limit: int = MAX_YAML_BYTES) -> str:

@@ -87,7 +87,7 @@ def median_row(name: str, values: np.ndarray) -> dict[str, Any]:
     hi = min(int(stats.binom.isf(0.025, r, 0.5)), r - 1)
     est = float(np.quantile(values, 0.5, method="inverted_cdf"))
     low, high = values[max(lo - 1, 0)], values[hi]
-    se = (high - low) / (2 * Z95) if np.isfinite(high - low) else np.nan
+    se = (high - low) / (2 * Z95) if np.isfinite(high) and np.isfinite(low) else np.nan
     return {**row(name, est, se, low, high), **spread(values)}
 
 
@@ -102,7 +102,7 @@ def quantile_row(name: str, values: np.ndarray, q: float) -> dict[str, Any]:
     hi = min(int(stats.binom.isf(0.025, r, q)), r - 1)
     est = float(np.quantile(values, q, method="inverted_cdf"))
     low, high = values[max(lo - 1, 0)], values[hi]
-    se = (high - low) / (2 * Z95) if np.isfinite(high - low) else np.nan
+    se = (high - low) / (2 * Z95) if np.isfinite(high) and np.isfinite(low) else np.nan
     return row(name, est, se, low, high)
 
 
