@@ -1581,14 +1581,13 @@ class Scenario(Frozen):
                     raise field_error(("analysis", "looks", i, name), str(day),
                                       f"not after trial.start_date {self.trial.start_date}: "
                                       "put the look later")
-        fill = self.expected_fill_months()
-        if fill > MAX_STUDY_YEARS * 12:
-            shown = "never" if math.isinf(fill) else f"in {fill / 12:,.3g} years"
+        fill = self.expected_fill_months()  # inf (tables that end): refused below
+        if MAX_STUDY_YEARS * 12 < fill < math.inf:
             raise ValueError(
                 f"at the screening rates of enrollment, trial.sample_size "
-                f"{self.trial.sample_size} patients would be randomized {shown} (more than "
-                f"{MAX_STUDY_YEARS}), so the run could not finish: check the rates "
-                "(per_month is patients screened per month)"
+                f"{self.trial.sample_size} patients would take {fill / 12:,.3g} years to "
+                f"randomize (more than {MAX_STUDY_YEARS}), so the run could not finish: check "
+                "the rates (per_month is patients screened per month)"
             )
         cut = self.analysis.cut_date
         if cut is not None and (cut - self.trial.start_date).days > \

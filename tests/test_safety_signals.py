@@ -64,10 +64,11 @@ def partials(folder: Path) -> list[Path]:
     return sorted(folder.glob(".out.partial-*"))
 
 
-def start_run(tmp_path: Path, reps: int = 1_000_000) -> tuple[subprocess.Popen, list[int]]:
+def start_run(tmp_path: Path, reps: int = 1_000_000,
+              command: tuple[str, ...] = ("run",)) -> tuple[subprocess.Popen, list[int]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim", "run", str(TEXTBOOK), "--reps", str(reps), "--workers",
+        [sys.executable, "-m", "sim", *command, str(TEXTBOOK), "--reps", str(reps), "--workers",
          "2", "--out", str(tmp_path / "out"), "--quiet"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -91,7 +92,9 @@ def run_in_process(tmp_path: Path, *extra: str) -> int:
                          ids=["SIGTERM", "SIGINT", "SIGHUP"])
 def test_stop_signal_stops_workers_removes_staging_exits_128_plus_signal(tmp_path, signum,
                                                                           capsys):
-    proc, workers = start_run(tmp_path)
+    # SIGHUP stops a sweep (the same mechanism), the others a run
+    sweep = ("sweep", "--grid", "effect.hazard_ratio=0.5,0.6")
+    proc, workers = start_run(tmp_path, command=sweep if signum == signal.SIGHUP else ("run",))
     if signum == signal.SIGTERM:  # meanwhile, a second run into the same folder is refused
         assert run_in_process(tmp_path, "--force") == 2
         err = capsys.readouterr().err
