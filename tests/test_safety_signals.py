@@ -19,9 +19,24 @@ from pathlib import Path
 import pytest
 
 from sim.engine.checkpoints import is_resumable
+from sim.engine.lifetime import set_parent_death_signal
 from tests.conftest import ROOT, TEXTBOOK
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+RUNNING: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def kill_leftover_runs():
+    """Whatever a test asserts, no run it started outlives it."""
+    yield
+    while RUNNING:
+        proc = RUNNING.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=TIMEOUT)
+
 
 TIMEOUT = 120.0  # seconds to wait for start-up or shutdown on a loaded machine (a ceiling)
 
@@ -71,7 +86,9 @@ def start_run(tmp_path: Path, reps: int = 1_000_000,
         [sys.executable, "-m", "sim", *command, str(TEXTBOOK), "--reps", str(reps), "--workers",
          "2", "--out", str(tmp_path / "out"), "--quiet"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=set_parent_death_signal,  # if pytest dies, the run (and its workers) too
     )
+    RUNNING.append(proc)
     try:
         wait_for(lambda: len(children_of(proc.pid)) >= 2 and partials(tmp_path)
                  and proc.poll() is None, "the run's workers and staging folder")

@@ -104,6 +104,7 @@ def init_worker_process(parent_pid: int) -> None:
 def stop_workers(pool: Any, timeout: float = 5.0) -> None:
     """Stop a ProcessPoolExecutor now: cancel what is queued, kill the running workers."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)  # see below
     for process in processes:
         with contextlib.suppress(Exception):
             process.terminate()
@@ -119,8 +120,8 @@ def stop_workers(pool: Any, timeout: float = 5.0) -> None:
     # A worker killed while sending its result leaves the pool's manager thread reading the
     # rest of that message forever (seen with 100 kB chunk results), and the interpreter joins
     # that thread at exit: with every worker gone, closing our own copy of the pipe's write
-    # end gives the reader end-of-file, so it marks the pool broken and ends.
-    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    # end gives the reader end-of-file, so it marks the pool broken and ends. (`writer` is
+    # taken before `shutdown`, which forgets the queue.)
     if writer is not None and not any(p.is_alive() for p in processes):
         with contextlib.suppress(Exception):
             writer.close()
