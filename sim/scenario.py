@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from sim.errors import ScenarioError  # noqa: F401 (re-exported: sim.scenario.ScenarioError)
+
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12: months in every output are days / 30.4375
 DAYS_PER_YEAR = 365.25
 MAX_STUDY_YEARS = 50  # a study (its dates, its accrual) longer than this cannot be simulated
@@ -40,20 +42,17 @@ PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
-class ScenarioError(ValueError):
-    """A scenario or argument the simulator cannot run; the message says what to change."""
-
-
 class Frozen(BaseModel):
     """Base of every scenario block: immutable, unknown keys rejected.
 
     Each field carries a docstring on the line below it: what it means, then its unit in
     square brackets (``[months]``, ``[mg/m2]``, ``[share]``); these become the descriptions and
-    units of the JSON Schema (``python -m sim schema``) and of ``docs/scenario.md``.
+    units of the JSON Schema (``python -m sim schema``) and of ``docs/scenario.md``. They are
+    read from this file's source when the schema is made (`sim.commands.schema`), not at
+    import: pydantic's ``use_attribute_docstrings`` would cost every command ~0.3 s.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True,
-                              allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -1229,9 +1228,11 @@ class Calendar(Frozen):
     def check_country(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        import holidays as holidays_lib
+        # the codes (aliases included, as list_supported_countries gives them), without
+        # importing every country's module
+        from holidays.registry import EntityLoader
 
-        supported = holidays_lib.list_supported_countries()
+        supported = set(EntityLoader.get_country_codes(include_aliases=True))
         if value not in supported:
             raise ValueError(
                 f"unknown holiday country {value!r}: use an ISO 3166 code the holidays "

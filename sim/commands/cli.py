@@ -7,15 +7,17 @@ value, the rule and a fix, exits with status 2 and writes nothing.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+from sim.errors import ScenarioError
 
-from sim.scenario import ScenarioError, load_scenario
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_BAD_INPUT = 2
 
@@ -62,8 +64,8 @@ def int_in_range(low: int, high: int | Callable[[], int], example: str) -> Calla
 
 
 def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
-    """The parser; plugin commands are imported only when named (or for --help), so that a
-    command does not pay for the others' imports (matplotlib, seaborn)."""
+    """The parser; a plugin command's module is imported only when that command is named, so
+    that a command (and `--help`) does not pay for the others' imports (matplotlib, pandas)."""
     parser = ArgumentParser(prog="python -m sim", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
@@ -82,9 +84,13 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
     design.add_argument("--force", action="store_true",
                         help="replace an existing --out folder that sim wrote")
     named = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")][:1]
-    for command, module in PLUGIN_MODULES.items():
-        if not named or named[0] == command or named[0] not in {*PLUGIN_MODULES, *COMMANDS}:
-            import_module(module).register(sub)
+    if named and named[0] in PLUGIN_MODULES:
+        import_module(PLUGIN_MODULES[named[0]]).register(sub)
+    for command in PLUGIN_MODULES:
+        if command not in sub.choices:
+            # not the command asked for: a stub that only lists it in --help and the
+            # choices, so that no command pays for the others' imports
+            sub.add_parser(command, help=PLUGIN_HELP[command], add_help=False)
     return parser
 
 
@@ -136,6 +142,8 @@ def add_scenario_args(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from sim.scenario import load_scenario
+
     scenario = load_scenario(args.scenario, args.overrides)
     import yaml
 
@@ -147,7 +155,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_design(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from sim.commands.run import check_out_folder
+    from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     if args.out is not None:
@@ -199,6 +210,8 @@ def write_design(args: argparse.Namespace, scenario, table: pd.DataFrame,
 
 
 def format_value(value: object) -> str:
+    import numpy as np
+
     if isinstance(value, float | np.floating):
         return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
@@ -206,6 +219,8 @@ def format_value(value: object) -> str:
 
 def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
     """Closed-form power and analysis timing beside the simulated ones."""
+    import pandas as pd
+
     from sim.stats.design import design_scenario
 
     design = design_scenario(scenario).set_index("quantity")["value"]
@@ -245,6 +260,7 @@ def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.commands.run import check_out_folder
+    from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     check_out_folder(args.out, args.force)
@@ -431,7 +447,7 @@ class LineProgress(Progress):
 
 def format_seconds(seconds: float) -> str:
     """``42 s``, ``3 min 5 s``, ``2 h 7 min``; ``?`` when unknown."""
-    if not np.isfinite(seconds):
+    if not math.isfinite(seconds):
         return "?"
     seconds = int(round(seconds))
     if seconds < 60:
@@ -444,6 +460,8 @@ def format_seconds(seconds: float) -> str:
 def format_summary(summary: pd.DataFrame) -> str:
     """summary.csv as a readable table (shares in %, no exponents); meanings are in the CSV
     and the report."""
+    import pandas as pd
+
     from sim.engine.metrics import format_number
 
     columns = [c for c in ("metric", "unit", "estimate", "mc_se", "ci_low", "ci_high", "q05",
@@ -463,6 +481,18 @@ PLUGIN_MODULES = {"analyze": "sim.commands.analyze", "sweep": "sim.commands.swee
                   "compare": "sim.commands.compare", "plot": "sim.outputs.plots",
                   "report": "sim.outputs.report", "schema": "sim.commands.schema",
                   "forecast": "sim.commands.forecast", "export-observed": "sim.commands.forecast"}
+# Their one-line help for `python -m sim --help`; tests/test_cli_startup.py checks it is the
+# help each module registers.
+PLUGIN_HELP = {
+    "analyze": "final analysis of a patient-level table",
+    "sweep": "run a scenario over a grid of values (common random numbers)",
+    "compare": "compare two or more runs, metric by metric",
+    "plot": "draw the figures of a run or sweep folder (PNG)",
+    "report": "one self-contained HTML report of a run or sweep",
+    "schema": "JSON Schema of the scenario file (for editors)",
+    "forecast": "forecast the rest of a trial from its own data",
+    "export-observed": "write an --observed table from a simulated trial",
+}
 
 
 EXIT_SOFTWARE = 70  # sysexits.h EX_SOFTWARE: a bug of sim, not of the input

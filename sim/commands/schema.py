@@ -9,13 +9,16 @@ default and rules (bounds, choices) the model's own. ``--markdown`` writes the s
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
-from sim.scenario import Scenario
+from sim.scenario import Frozen, Scenario
 
 SCHEMA_ID = "https://github.com/nct07271602/trialsim/scenario.schema.json"
 UNIT = re.compile(r"\s*\[([^\[\]]+)\]\s*\.?\s*$")
@@ -52,9 +55,47 @@ def annotate_units(node: Any) -> None:
             annotate_units(value)
 
 
+def scenario_models() -> list[type[Frozen]]:
+    """Every block model of the scenario (the subclasses of `Frozen`, at any depth)."""
+    found, queue = [], [Frozen]
+    while queue:
+        for sub in queue.pop().__subclasses__():
+            if sub not in found:
+                found.append(sub)
+                queue.append(sub)
+    return found
+
+
+def field_docstrings(model: type) -> dict[str, str]:
+    """Each field's docstring (the string on the line below it) in the model's source, as
+    pydantic's `use_attribute_docstrings` reads it, but only when a schema is made."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(model)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs = {}
+    for stmt, after in zip(body, body[1:], strict=False):
+        if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)):
+            docs[stmt.target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
+def add_descriptions(schema: dict[str, Any]) -> None:
+    """Field docstrings into the schema's properties, in place."""
+    for model in scenario_models():
+        node = schema if model is Scenario else schema.get("$defs", {}).get(model.__name__)
+        if node is None:
+            continue
+        for name, doc in field_docstrings(model).items():
+            prop = node.get("properties", {}).get(name)
+            if prop is not None and "description" not in prop:
+                prop["description"] = doc
+
+
 def scenario_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of a scenario file, with descriptions and units."""
     schema = Scenario.model_json_schema(mode="validation")
+    add_descriptions(schema)
     annotate_units(schema)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
             **schema, "title": "trialsim scenario",

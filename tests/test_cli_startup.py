@@ -1,0 +1,55 @@
+"""Start-up: a command imports only what it needs (issue 15). No timing here (benchmarks/
+bench_startup.py measures it); what is tested is which heavy packages each command loads."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from importlib import import_module
+
+import pytest
+
+from sim.commands.cli import PLUGIN_HELP, PLUGIN_MODULES
+from tests.conftest import BASELINE, ROOT
+
+HEAVY = ("pandas", "numpy", "scipy", "pyarrow", "matplotlib", "seaborn", "simpy", "pydantic",
+         "dask", "distributed")
+
+
+def heavy_imports(args: list[str]) -> list[str]:
+    code = (
+        "import contextlib, io, sys\n"
+        "from sim.commands.cli import main\n"
+        "quiet = io.StringIO()\n"
+        "with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):\n"
+        "    try:\n"
+        f"        main({args!r})\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT, timeout=120)
+    return done.stdout.split()
+
+
+def test_help_imports_no_heavy_package():
+    assert heavy_imports(["--help"]) == []
+
+
+def test_validate_imports_only_the_scenario_models():
+    assert heavy_imports(["validate", str(BASELINE)]) == ["pydantic"]
+
+
+def test_a_plugin_command_imports_only_its_own_module():
+    assert "matplotlib" not in heavy_imports(["schema"])
+
+
+@pytest.mark.parametrize("command", sorted(PLUGIN_MODULES))
+def test_plugin_help_in_the_listing_is_the_modules_own(command):
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    import_module(PLUGIN_MODULES[command]).register(sub)
+    own = {action.dest: action.help for action in sub._choices_actions}
+    assert own[command] == PLUGIN_HELP[command]
