@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sim"
 
 # Each layer may import only layers of a lower rank (and itself).
-RANKS = {"scenario": 0, "conduct": 1, "stats": 1, "clinic": 2, "engine": 3, "outputs": 4,
+RANKS = {"errors": 0, "scenario": 0, "conduct": 1, "stats": 1, "clinic": 2, "engine": 3, "outputs": 4,
          "commands": 5, "api": 6, "__init__": 7, "__main__": 7}
 
 
@@ -98,7 +98,7 @@ def test_every_layer_is_a_subpackage():
     for name in ("conduct", "clinic", "stats", "engine", "outputs", "commands"):
         assert (PACKAGE / name / "__init__.py").is_file(), name
     flat = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert flat == ["__init__.py", "__main__.py", "api.py", "scenario.py"]
+    assert flat == ["__init__.py", "__main__.py", "api.py", "errors.py", "scenario.py"]
 
 
 def test_every_module_imports_in_a_fresh_interpreter_in_any_order():
