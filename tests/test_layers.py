@@ -14,8 +14,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sim"
 
 # Each layer may import only layers of a lower rank (and itself).
-RANKS = {"errors": 0, "scenario": 0, "conduct": 1, "stats": 1, "clinic": 2, "engine": 3, "outputs": 4,
-         "commands": 5, "api": 6, "__init__": 7, "__main__": 7}
+RANKS = {"errors": 0, "scenario": 0, "conduct": 1, "stats": 1, "clinic": 2, "engine": 3,
+         "outputs": 4, "commands": 5, "api": 6, "__init__": 7, "__main__": 7}
 
 
 def module_name(path: Path) -> str:
