@@ -1093,8 +1093,8 @@ def run_figures(run: Path) -> list[Panel]:
     by_date = np.mean(replicates["cut_reason"] == "date")
     target = replicates["target_events_date"].to_numpy("datetime64[D]")
     by_target = np.mean(target <= np.datetime64(completion, "D"))
-    detail = (f"{percent(by_date)} of replicates cut at the calendar date "
-              f"{scenario.analysis.cut_date:%d %b %Y} before reaching the event target"
+    detail = (f"{percent(by_date)} cut at {scenario.analysis.cut_date:%d %b %Y} before the "
+              "event target"
               if scenario.analysis.cut_date is not None else "")
     panels = [
         enrollment_panel(follow, scenario),
