@@ -540,6 +540,15 @@ class Dropout(Frozen):
         return -math.log1p(-self.probability) / (self.months * DAYS_PER_MONTH)
 
 
+def check_cut_trigger(cut: str, event_target: int | None, cut_date: dt.date | None,
+                      target_example: str) -> None:
+    """A data cut by events needs its target, one by date its date ("first": both)."""
+    if cut in ("events", "first") and event_target is None:
+        raise ValueError(f"cut '{cut}' needs event_target ({target_example})")
+    if cut in ("date", "first") and cut_date is None:
+        raise ValueError(f"cut '{cut}' needs cut_date (e.g. 2028-12-31)")
+
+
 class OverallSurvival(Frozen):
     """Overall survival by an illness-death model. From randomization a patient progresses
     (hazard h01) or dies without progression (h02): the scenario's PFS hazard is h01 + h02
@@ -565,10 +574,7 @@ class OverallSurvival(Frozen):
 
     @model_validator(mode="after")
     def check_cut_fields(self) -> OverallSurvival:
-        if self.cut in ("events", "first") and self.event_target is None:
-            raise ValueError(f"cut '{self.cut}' needs event_target (deaths, e.g. 60)")
-        if self.cut in ("date", "first") and self.cut_date is None:
-            raise ValueError(f"cut '{self.cut}' needs cut_date (e.g. 2028-12-31)")
+        check_cut_trigger(self.cut, self.event_target, self.cut_date, "deaths, e.g. 60")
         return self
 
 
@@ -1518,10 +1524,7 @@ class Analysis(Frozen):
 
     @model_validator(mode="after")
     def check_cut_fields(self) -> Analysis:
-        if self.cut in ("events", "first") and self.event_target is None:
-            raise ValueError(f"cut '{self.cut}' needs event_target (e.g. 70)")
-        if self.cut in ("date", "first") and self.cut_date is None:
-            raise ValueError(f"cut '{self.cut}' needs cut_date (e.g. 2028-12-31)")
+        check_cut_trigger(self.cut, self.event_target, self.cut_date, "e.g. 70")
         return self
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -154,6 +156,27 @@ def count_done(job) -> int:
                if (read_marker(job.folder, c) or {}).get("replicates") == n)
 
 
+@contextmanager
+def checkpointed_pool(out: Path, force: bool, identity: dict, resume: bool,
+                      note: Callable[[str], None], executor: str, models: list,
+                      workers: int, scheduler: str | None) -> Iterator[tuple[Any, Path]]:
+    """The executor for `models` and the staging folder of `out` (resumed when `resume`
+    finds an interrupted run with the same `identity`), its checkpoint record written: what
+    a run and a sweep both need before their first chunk."""
+    from sim.engine.checkpoints import read_checkpoint, write_checkpoint
+    from sim.engine.executors import make_executor
+
+    with make_executor(executor, models, workers, scheduler) as pool:
+        link = getattr(pool, "dashboard", lambda: None)()
+        if link:
+            note(f"Dask dashboard (progress, task stream, workers): {link}")
+        with resumable_folder(out, force, staging_chooser(out, identity, resume, note),
+                              interruption_keeper(note)) as staging:
+            if read_checkpoint(staging) is None:
+                write_checkpoint(staging, identity)
+            yield pool, staging
+
+
 def run_scenario(
     scenario: Scenario, out: Path, *, reps: int, seed: int, workers: int,
     keep_patients: int = 0, force: bool = False, scenario_path: str = "",
@@ -169,8 +192,8 @@ def run_scenario(
     `before_publish(staging)` adds files to the run before it is moved into place;
     `on_resume(n)` is told the replicates already done before the first fresh chunk.
     """
-    from sim.engine.checkpoints import CHECKPOINT, read_checkpoint, write_checkpoint
-    from sim.engine.executors import PointJob, make_executor, run_points
+    from sim.engine.checkpoints import CHECKPOINT
+    from sim.engine.executors import PointJob, run_points
 
     check_out_folder(out, force)
     identity = run_identity(scenario, seed, reps, keep_patients)
@@ -180,31 +203,25 @@ def run_scenario(
 
         identity["model"] = hashlib.sha256(pickle.dumps(model)).hexdigest()
     model = model or TrialModel.from_scenario(scenario)
-    with make_executor(executor, [model], workers, scheduler) as pool:
-        link = getattr(pool, "dashboard", lambda: None)()
-        if link:
-            note(f"Dask dashboard (progress, task stream, workers): {link}")
-        with resumable_folder(out, force, staging_chooser(out, identity, resume, note),
-                              interruption_keeper(note)) as staging:
-            if read_checkpoint(staging) is None:
-                write_checkpoint(staging, identity)
-            started = time.perf_counter()
-            job = PointJob(staging, reps, seed, keep_patients)
-            done = count_done(job)
-            if on_resume:
-                on_resume(done)
-            if done:
-                note(f"resuming {staging}: {done} of {reps} replicates already done")
-            sums: dict[str, pd.DataFrame] = {}
-            run_points(pool, [job], on_chunk, on_point=lambda _, s: sums.update(s))
-            wall = time.perf_counter() - started
-            record = manifest(scenario, scenario_path, list(overrides or []), seed, reps,
-                              workers, keep_patients, wall)
-            record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
-            summary, milestones, doubts = finish_point(staging, scenario, reps, sums, record)
-            (staging / CHECKPOINT).unlink()
-            if before_publish is not None:
-                before_publish(staging)
+    with checkpointed_pool(out, force, identity, resume, note, executor, [model], workers,
+                           scheduler) as (pool, staging):
+        started = time.perf_counter()
+        job = PointJob(staging, reps, seed, keep_patients)
+        done = count_done(job)
+        if on_resume:
+            on_resume(done)
+        if done:
+            note(f"resuming {staging}: {done} of {reps} replicates already done")
+        sums: dict[str, pd.DataFrame] = {}
+        run_points(pool, [job], on_chunk, on_point=lambda _, s: sums.update(s))
+        wall = time.perf_counter() - started
+        record = manifest(scenario, scenario_path, list(overrides or []), seed, reps,
+                          workers, keep_patients, wall)
+        record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
+        summary, milestones, doubts = finish_point(staging, scenario, reps, sums, record)
+        (staging / CHECKPOINT).unlink()
+        if before_publish is not None:
+            before_publish(staging)
     return RunOutputs(out, summary, milestones, wall, doubts)
 
 

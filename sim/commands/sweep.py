@@ -347,70 +347,62 @@ def run_sweep(
     """
     from sim.commands.run import (
         check_out_folder,
+        checkpointed_pool,
         count_done,
         finish_point,
-        interruption_keeper,
         print_note,
-        staging_chooser,
     )
-    from sim.engine.checkpoints import CHECKPOINT, read_checkpoint, write_checkpoint
+    from sim.engine.checkpoints import CHECKPOINT
     from sim.engine.chunk import TrialModel
-    from sim.engine.executors import PointJob, make_executor, run_points
-    from sim.engine.folders import resumable_folder
+    from sim.engine.executors import PointJob, run_points
     from sim.engine.results import manifest, write_json
 
     note = note or print_note
     check_out_folder(out, force)
     identity = sweep_identity(points, base, seed, reps, keep_patients)
     models = [TrialModel.from_scenario(point.scenario) for point in points]
-    with make_executor(executor, models, workers, scheduler) as pool:
-        link = getattr(pool, "dashboard", lambda: None)()
-        if link:
-            note(f"Dask dashboard (progress, task stream, workers): {link}")
-        with resumable_folder(out, force, staging_chooser(out, identity, resume, note),
-                              interruption_keeper(note)) as staging:
-            if read_checkpoint(staging) is None:
-                write_checkpoint(staging, identity)
-            started = time.perf_counter()
-            jobs: list[PointJob | None] = []
-            for point in points:
-                folder = staging / point.name
-                finished = (folder / "manifest.json").is_file()
-                folder.mkdir(exist_ok=True)
-                jobs.append(None if finished else PointJob(folder, reps, seed, keep_patients))
-            done = sum(reps if job is None else count_done(job) for job in jobs)
-            if on_resume:
-                on_resume(done)
-            if done:
-                note(f"resuming {staging}: {done} of {len(points) * reps} replicates already "
-                     "done")
+    with checkpointed_pool(out, force, identity, resume, note, executor, models, workers,
+                           scheduler) as (pool, staging):
+        started = time.perf_counter()
+        jobs: list[PointJob | None] = []
+        for point in points:
+            folder = staging / point.name
+            finished = (folder / "manifest.json").is_file()
+            folder.mkdir(exist_ok=True)
+            jobs.append(None if finished else PointJob(folder, reps, seed, keep_patients))
+        done = sum(reps if job is None else count_done(job) for job in jobs)
+        if on_resume:
+            on_resume(done)
+        if done:
+            note(f"resuming {staging}: {done} of {len(points) * reps} replicates already "
+                 "done")
 
-            def finish(index: int, sums: dict[str, pd.DataFrame]) -> None:
-                point = points[index]
-                record = manifest(point.scenario, scenario_path,
-                                  [*(overrides or []), *point.overrides], seed, reps, workers,
-                                  keep_patients, time.perf_counter() - started)
-                record.update(executor=executor, scheduler=scheduler, sweep_point=point.number)
-                finish_point(staging / point.name, point.scenario, reps, sums, record)
+        def finish(index: int, sums: dict[str, pd.DataFrame]) -> None:
+            point = points[index]
+            record = manifest(point.scenario, scenario_path,
+                              [*(overrides or []), *point.overrides], seed, reps, workers,
+                              keep_patients, time.perf_counter() - started)
+            record.update(executor=executor, scheduler=scheduler, sweep_point=point.number)
+            finish_point(staging / point.name, point.scenario, reps, sums, record)
 
-            run_points(pool, jobs, on_chunk, on_point=finish)
-            # read back, so a resumed sweep (whose early points were written before) and an
-            # uninterrupted one tabulate the same numbers
-            summaries = [pd.read_csv(staging / point.name / "summary.csv",
-                                     float_precision="round_trip") for point in points]
-            table = tabulate_sweep(points, summaries, base)
-            table.to_csv(staging / "sweep.csv", index=False)
-            record = sweep_manifest(
-                points, base, grid=grid, variants=variants, scenario_path=scenario_path,
-                overrides=list(overrides or []), seed=seed, reps=reps, workers=workers,
-                wall_seconds=time.perf_counter() - started,
-            )
-            record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
-            write_json(staging / "manifest.json", record)
-            from sim.outputs.plots import sweep_figures, write_figures
+        run_points(pool, jobs, on_chunk, on_point=finish)
+        # read back, so a resumed sweep (whose early points were written before) and an
+        # uninterrupted one tabulate the same numbers
+        summaries = [pd.read_csv(staging / point.name / "summary.csv",
+                                 float_precision="round_trip") for point in points]
+        table = tabulate_sweep(points, summaries, base)
+        table.to_csv(staging / "sweep.csv", index=False)
+        record = sweep_manifest(
+            points, base, grid=grid, variants=variants, scenario_path=scenario_path,
+            overrides=list(overrides or []), seed=seed, reps=reps, workers=workers,
+            wall_seconds=time.perf_counter() - started,
+        )
+        record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
+        write_json(staging / "manifest.json", record)
+        from sim.outputs.plots import sweep_figures, write_figures
 
-            write_figures(sweep_figures(staging), staging / "plots")
-            (staging / CHECKPOINT).unlink()
+        write_figures(sweep_figures(staging), staging / "plots")
+        (staging / CHECKPOINT).unlink()
     return table
 
 
