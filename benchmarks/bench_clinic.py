@@ -1,7 +1,8 @@
 """Time the SimPy clinic per replicate on the baseline scenario: prints ms/replicate.
 
 Inputs come from the real pipeline (chunk 0 of a run: enrollment, randomization, outcomes,
-scans, data cut, clinic draws), so stop days, strata and horizons are those of the baseline.
+scans, data cut, clinic draws, and each replicate's adverse events with a safety block), so
+stop days, strata, horizons and the consequences of adverse events are those of a run.
 Timed: building those inputs (vectorized over the chunk: covariates, doses, the background
 load of chairs and linacs), then `simulate_clinic` replicate by replicate, with capacity,
 doses and its monthly and deviation tables (the budget is 8 ms per replicate for 104
@@ -25,6 +26,7 @@ BLOCK = 10  # replicates per timed block
 sys.path.insert(0, str(ROOT))
 
 from sim.clinic.model import draw_clinic, simulate_clinic  # noqa: E402
+from sim.clinic.safety import draw_adverse_events  # noqa: E402
 from sim.conduct.assessments import observe_outcomes  # noqa: E402
 from sim.conduct.datacut import cut_at_analysis  # noqa: E402
 from sim.conduct.enrollment import enroll_patients  # noqa: E402
@@ -37,8 +39,8 @@ from sim.scenario import load_scenario  # noqa: E402
 def baseline_inputs(model: TrialModel, seed: int, n_reps: int) -> dict:
     """Chunk 0 of a run with `seed`, as `sim.engine.chunk.simulate_chunk` draws it, to the clinic.
 
-    rand_day, arm, stratum, stop_day, stop_reason (R, n), horizon (R,) and the clinic's
-    draws.
+    rand_day, arm, stratum, stop_day, stop_reason (R, n), horizon (R,), the clinic's
+    draws and, per replicate, the adverse events (None without a safety block).
     """
     sc = model.scenario
     rng = chunk_streams(seed, 0)
@@ -55,6 +57,8 @@ def baseline_inputs(model: TrialModel, seed: int, n_reps: int) -> dict:
         "stop_day": stop, "stop_reason": reason,
         "horizon": cut.cut_day + sc.analysis.lag_days,
         "draws": draw_clinic(sc, n_reps, n, rng["clinic"]),
+        "adverse_events": [draw_adverse_events(sc, n, rng["safety"]) if sc.safety else None
+                           for _ in range(n_reps)],
     }
 
 
@@ -63,6 +67,7 @@ def run_replicate(model: TrialModel, inputs: dict, r: int) -> dict[str, float]:
         model.scenario, model.calendar, inputs["draws"], r, inputs["rand_day"][r],
         inputs["arm"][r], inputs["stop_day"][r], inputs["stop_reason"][r],
         float(inputs["horizon"][r]), stratum=inputs["stratum"][r],
+        adverse_events=inputs["adverse_events"][r],
     ).summary
 
 

@@ -61,7 +61,7 @@ from sim.clinic.treatment import (
     Clinic,
     CycleRules,
     PatientCourse,
-    treat_patient,
+    PatientProcess,
 )
 from sim.conduct.calendar import StudyCalendar, month_grid
 from sim.scenario import Scenario, Treatment
@@ -312,21 +312,6 @@ class ClinicResult:
     books: dict[str, tuple[np.ndarray, int]] | None = None
 
 
-def stop_at(env: simpy.Environment, process: simpy.Process, day: float, cause: str) -> None:
-    """Interrupt `process` with `cause` at clock `day`, before anything else due then.
-
-    Call before env.run: the stop's timeout is then older than any timeout the processes
-    create for the same time, and SimPy handles same-time events oldest first; the interrupt
-    itself is urgent, so it also comes before them.
-    """
-
-    def stop(_event: simpy.Event) -> None:
-        if process.is_alive:
-            process.interrupt(cause)
-
-    env.timeout(day).callbacks.append(stop)
-
-
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a replicate runs (a decorator of
@@ -427,17 +412,21 @@ def simulate_clinic(
     clinic = Clinic(calendar, rules, setup.rt_rules, chairs, linac, log)
     records = [PatientCourse(i) for i in range(n)]
     env = simpy.Environment()
-    processes = [
-        env.process(treat_patient(env, clinic, record, r, due, late, lower, toxic,
-                                  n_courses, pneu, minutes, red))
-        for record, r, due, late, lower, toxic, n_courses, pneu, minutes, red in zip(
-            records, rand_day.tolist(), first_due, delayed, reduced,
-            toxicity.tolist(), courses.tolist(), pneumonitis.tolist(),
-            visit, reducible, strict=True)
+    patients = [
+        PatientProcess(env, clinic, record, r, due, late, lower, toxic, n_courses, pneu,
+                       minutes, red, reason)
+        for record, r, due, late, lower, toxic, n_courses, pneu, minutes, red, reason in zip(
+            records, rand_day.tolist(), first_due, delayed, reduced, toxicity.tolist(),
+            courses.tolist(), pneumonitis.tolist(), visit, reducible, reasons, strict=True)
     ]
-    for process, stop, reason in zip(processes, stops, reasons, strict=True):
+    # Stops first: a stop's timeout is then older than any the patients create for the same
+    # clock, and SimPy handles same-time events oldest first (a stop on day d comes before
+    # anything else on day d); then each patient's course starts, in patient order.
+    for patient, stop in zip(patients, stops, strict=True):
         if stop < end:
-            stop_at(env, process, stop, reason)
+            env.timeout(stop).callbacks.append(patient.stop)
+    for patient in patients:
+        patient.begin()
     if end > env.now:
         env.run(until=None if end == math.inf else end)
     for record in records:

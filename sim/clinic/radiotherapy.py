@@ -7,19 +7,19 @@ every day (`plan_course_start`: a course never straddles a
 closure, and waits for the linac); each of those days has one fraction at each of
 `fraction_times` (08:30 and 15:00: more than 6 h apart, as the registry asks), each holding
 a slot of its session. Fraction times are clock floats, ``day + hour / 24``. When courses are
-due is decided by the course chain (`sim.clinic.treatment.rt_course_chain`); how many courses a
-patient receives (early stops, pneumonitis), by the draws (`sim.clinic.model.draw_clinic`).
+due, and their delivery, is the course chain of `sim.clinic.treatment.PatientProcess`: it
+wakes once per course day, at the start of the day (stops and the horizon take effect at the
+start of a clinic day, `sim.clinic.model`, so a day's fractions are given all together or not
+at all), and a stop gives the slots of the days not yet treated back to the linac. How many
+courses a patient receives (early stops, pneumonitis) comes from the draws
+(`sim.clinic.model.draw_clinic`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass
 
-import simpy
-
 from sim.clinic.capacity import SessionBook
-from sim.clinic.records import PatientCourse
 from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Radiotherapy
 
@@ -88,45 +88,3 @@ def plan_course_start(
 def fraction_clocks(start_day: int, n_days: int, fraction_hours: tuple[float, ...]) -> list[float]:
     """Clock times of a course's fractions: each of `n_days` days from `start_day`, each hour."""
     return [start_day + d + h / HOURS_PER_DAY for d in range(n_days) for h in fraction_hours]
-
-
-def deliver_rt_course(
-    env: simpy.Environment, rules: CourseRules, record: PatientCourse, course: int,
-    start_day: int, log: list | None, linac: SessionBook | None = None,
-    pneumonitis: bool = False,
-) -> Generator[simpy.Event, object, None]:
-    """Give Quad Shot course `course` (1-based) on the open days from `start_day`.
-
-    A generator of SimPy events, run inside the patient's course chain
-    (`sim.clinic.treatment.rt_course_chain`, ``yield from``; an interrupt then ends the course
-    and the chain). Each fraction given is appended to ``record.rt_fractions`` (its
-    clock time) and the course counts in ``record.rt_courses_completed`` once every fraction
-    is given. The process wakes once per course day, at the start of the day: stops and the
-    horizon take effect at the start of a clinic day (`sim.clinic.model`), so a day's fractions are
-    given all together or not at all; whole-day wake-ups keep the clock exact (the next cycle
-    is due on a whole day) and save an event per fraction. An interrupt gives the slots of
-    the days not yet treated back to `linac`. With `pneumonitis`, the course ends in
-    pneumonitis (logged "rt pneumonitis"; the treatment process gives no further course).
-    """
-    per_day = len(rules.fraction_hours)
-    n_days = rules.days_per_course
-    clocks = fraction_clocks(start_day, n_days, rules.fraction_hours)
-    d = 0
-    try:
-        while d < n_days:
-            day = start_day + d
-            if day > env.now:
-                yield env.timeout(day - env.now)
-            given = clocks[d * per_day:(d + 1) * per_day]
-            record.rt_fractions.extend(given)
-            if log is not None:
-                log.extend((clock, record.patient, f"rt {course}.{d * per_day + j + 1}")
-                           for j, clock in enumerate(given))
-            d += 1
-    except simpy.Interrupt:
-        if linac is not None:
-            linac.release(start_day + d, n_days - d)
-        raise
-    record.rt_courses_completed += 1
-    if pneumonitis and log is not None:
-        log.append((env.now, record.patient, "rt pneumonitis"))

@@ -1,16 +1,17 @@
 """Systemic treatment: QL1706 + doublet for the induction cycles, then QL1706 maintenance.
 
-One SimPy process per patient gives cycles `cycle_days` apart (registry: days 1, 22, 43, 64,
-then maintenance q21d) until `max_cycles`, toxicity, or the patient's stop. Induction and
-maintenance cycles follow the same timing rules; they differ in their drugs (the regimen of
-the patient's stratum), hence in chair time and in whether the dose level applies.
+One patient process (`PatientProcess`, SimPy event callbacks) gives cycles `cycle_days`
+apart (registry: days 1, 22, 43, 64, then maintenance q21d) until `max_cycles`, toxicity, or
+the patient's stop. Induction and maintenance cycles follow the same timing rules; they
+differ in their drugs (the regimen of the patient's stratum), hence in chair time and in
+whether the dose level applies.
 
 Timing of cycle k + 1: due ``cycle_days`` after the day cycle k was given, plus
-``delay.days`` if cycle k + 1 is delayed (so a delay pushes every later cycle), then given on
-the day `give_cycle_day` returns: an open clinic day with a free chair, within the protocol
-window (`treatment.window`, e.g. -0/+3 days) if there is one (a shift, not a delay),
-otherwise the first such day after the window (a protocol deviation, counted by its cause:
-the closure, or the chairs). Cycle 1 is due on randomization day + U, U uniform in
+``delay.days`` if cycle k + 1 is delayed (so a delay pushes every later cycle), then given
+on the day `give_cycle_day` returns: an open clinic day with a free chair, within the
+protocol window (`treatment.window`, e.g. -0/+3 days) if there is one (a shift, not a
+delay), otherwise the first such day after the window (a protocol deviation, counted by its
+cause: the closure, or the chairs). Cycle 1 is due on randomization day + U, U uniform in
 0..cycle1_within_days, and is booked on the randomization day; cycle k + 1 is booked when
 cycle k is given (appointments are first come, first served).
 
@@ -22,29 +23,25 @@ Toxicity: after cycle k the patient discontinues with probability
 nothing later (the toxicity is found before the next cycle). A discontinuation drawn after
 the last allowed cycle does not count: that patient ends at ``max_cycles``.
 
-Quad Shot RT (arm `radiotherapy.arm` only, `rt_course_chain`): course 1 is due with cycle 1
-and each later course `course_interval_days` after the previous course started (the
-protocol's "repeated every 3 weeks"), not with the cycles: a delayed cycle does not move the
-courses, and a course that had to wait does not bring the next one closer. A course starts
-on the first run of open days with linac slots on or after its due day (after the previous
-course: the interval is longer than a course); later than `start_within_days` after its due
-day it is a protocol deviation. A course due after a discontinuation for toxicity is not
-given; a course drawn to end in pneumonitis is the patient's last.
+Quad Shot RT (arm `radiotherapy.arm` only, the course chain of `PatientProcess`): course 1
+is due with cycle 1 and each later course `course_interval_days` after the previous course
+started (the protocol's "repeated every 3 weeks"), not with the cycles: a delayed cycle does
+not move the courses, and a course that had to wait does not bring the next one closer. A
+course starts on the first run of open days with linac slots on or after its due day (after
+the previous course: the interval is longer than a course); later than `start_within_days`
+after its due day it is a protocol deviation. A course due after a discontinuation for
+toxicity is not given; a course drawn to end in pneumonitis is the patient's last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import simpy
 
 from sim.clinic.capacity import DayBook, SessionBook
-from sim.clinic.radiotherapy import (
-    CourseRules,
-    deliver_rt_course,
-    plan_course_start,
-)
+from sim.clinic.radiotherapy import CourseRules, fraction_clocks, plan_course_start
 from sim.clinic.records import PatientCourse
 from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Treatment, Window
@@ -140,13 +137,19 @@ def give_cycle_day(
     return day, day - on_calendar, late
 
 
-def treat_patient(
-    env: simpy.Environment, clinic: Clinic, record: PatientCourse, rand_day: int,
-    first_due: int, delayed: Sequence[bool], reduced: Sequence[bool], toxicity_cycle: int,
-    rt_courses: int, pneumonitis_course: int, visit_minutes: tuple[int, int],
-    reducible: tuple[bool, bool],
-) -> Generator[simpy.Event, object, None]:
-    """SimPy process of one patient's treatment; see the module docstring for the rules.
+class PatientProcess:
+    """One patient's treatment course, as SimPy event callbacks; see the module docstring for
+    the rules.
+
+    The patient's two processes, the cycles and the Quad Shot course chain, are state kept
+    here and advanced by the callbacks of the timeouts they schedule (a cycle's day, a
+    course's due day, a course day), not by generators: a replicate has about 1,500 such
+    wake-ups, and a generator's resume and its Initialize, Process and Interruption events
+    cost as much again as the wake-ups themselves. The order of every booking is that of
+    the two processes: each timeout is created at the moment the process would have
+    created it, and what a process did at once on an event SimPy handles urgently (a
+    chain's start with cycle 1, a stop's interrupt) is done right there, which is what
+    SimPy would do next.
 
     `delayed[k - 1]` / `reduced[k - 1]` say whether cycle k is delayed / starts a lower dose
     level (entry 0 is ignored: cycle 1 is neither) and need `rules.max_cycles` entries;
@@ -155,101 +158,188 @@ def treat_patient(
     receive (0 for none; needs `clinic.rt_rules` if > 0), the last ending in pneumonitis if
     it is `pneumonitis_course` (0: none). `visit_minutes` and `reducible` are per phase
     (induction, maintenance): chair minutes of a visit, and whether its drugs follow the
-    dose level. The patient's stop is an interrupt whose cause is the stop reason: no cycle
-    after it, a Quad Shot course under way is interrupted too, and appointments not kept are
-    given back. Results go into `record`.
+    dose level. `stop` (the callback of the patient's stop timeout, `cause` its reason)
+    ends everything: no cycle after it, a Quad Shot course under way ends too, and
+    appointments not kept are given back. Results go into `record`; `begin` starts the
+    course at clock 0.
     """
-    # Locals: this loop runs about a thousand times per replicate.
-    timeout, calendar, rules, log = env.timeout, clinic.calendar, clinic.rules, clinic.log
-    chairs, window = clinic.chairs, rules.window
-    add_day, add_flag = record.cycle_days.append, record.cycle_delayed.append
-    add_level, add_wait, add_late = (
-        record.cycle_levels.append, record.cycle_waits.append, record.cycle_late.append)
-    gap, late_gap = rules.cycle_days, rules.cycle_days + rules.delay_days
-    last = min(rules.max_cycles, toxicity_cycle)
-    induction, n_levels = rules.induction_cycles, rules.n_levels
-    rt_processes: list[simpy.Process] = []  # the Quad Shot courses, a process of their own
-    ended_on: list[int] = []  # the day systemic treatment ended (no course due later starts)
-    booked, minutes = -1, 0  # a chair appointment not yet kept
-    try:
-        if rand_day > env.now:
-            yield timeout(rand_day - env.now)  # cycle 1 is booked at randomization
-        due, k, late, level, earliest = first_due, 0, False, 0, rand_day
-        while True:
-            phase = 0 if k < induction else 1
-            minutes = visit_minutes[phase]
-            day, wait, out = give_cycle_day(calendar, due, window, chairs, minutes, earliest)
-            booked = day
-            yield timeout(day - env.now)
-            booked = -1
-            k += 1
-            lower = k > 1 and reduced[k - 1] and reducible[phase] and level < n_levels
-            level += lower
-            add_day(day)
-            add_flag(late)
-            add_level(level)
-            add_wait(wait)
-            add_late(out)
-            if log is not None:
-                log.append((day, record.patient, f"cycle {k}" + (" delayed" if late else "")
-                            + (" reduced" if lower else "")
-                            + (f" late {LATE_CAUSES[out]}" if out else "")))
-            if k == 1 and rt_courses:
-                rt_processes.append(env.process(rt_course_chain(
-                    env, clinic, record, day, rt_courses, pneumonitis_course, ended_on)))
-            if k == last:
-                break
-            late = delayed[k]
-            due = day + (late_gap if late else gap)
-            earliest = day + 1
-        record.end_reason = "max_cycles" if k == rules.max_cycles else "toxicity"
+
+    __slots__ = (
+        "env", "clinic", "record", "rand_day", "delayed", "reduced", "last", "rt_courses",
+        "pneumonitis_course", "visit_minutes", "reducible", "cause",
+        "k", "due", "late", "level", "earliest", "phase", "booked", "minutes", "pending",
+        "stopped", "systemic_done", "ended_on",
+        "chain_alive", "course", "course_due", "free_from", "course_start", "course_day",
+        "in_course", "on_randomized", "on_cycle", "on_course_due", "on_course_day",
+    )
+
+    def __init__(
+        self, env: simpy.Environment, clinic: Clinic, record: PatientCourse, rand_day: int,
+        first_due: int, delayed: Sequence[bool], reduced: Sequence[bool],
+        toxicity_cycle: int, rt_courses: int, pneumonitis_course: int,
+        visit_minutes: tuple[int, int], reducible: tuple[bool, bool], cause: str = "",
+    ) -> None:
+        self.env, self.clinic, self.record, self.rand_day = env, clinic, record, rand_day
+        self.delayed, self.reduced = delayed, reduced
+        self.last = min(clinic.rules.max_cycles, toxicity_cycle)
+        self.rt_courses, self.pneumonitis_course = rt_courses, pneumonitis_course
+        self.visit_minutes, self.reducible, self.cause = visit_minutes, reducible, cause
+        self.k, self.due, self.late, self.level, self.earliest = 0, first_due, False, 0, rand_day
+        self.phase, self.booked, self.minutes, self.pending = 0, -1, 0, (0, 0, 0)
+        self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
+        self.ended_on = -1  # the day systemic treatment ended for toxicity
+        self.course = self.course_due = self.free_from = self.course_start = 0
+        self.course_day = 0  # days of the course under way given so far
+        # bound once: every wake-up appends one of these to its timeout
+        self.on_randomized, self.on_cycle = self.randomized, self.cycle_given
+        self.on_course_due, self.on_course_day = self.course_due_reached, self.course_day_reached
+
+    # --- systemic treatment --------------------------------------------------------------
+
+    def begin(self) -> None:
+        """The course at clock 0: wait for randomization, where cycle 1 is booked."""
+        env = self.env
+        if self.rand_day > env.now:
+            env.timeout(self.rand_day - env.now).callbacks.append(self.on_randomized)
+        else:
+            self.book_cycle()
+
+    def randomized(self, _event: simpy.Event) -> None:
+        if not self.stopped:
+            self.book_cycle()
+
+    def book_cycle(self) -> None:
+        """Book the next cycle (`give_cycle_day`) and sleep until its day."""
+        clinic, env = self.clinic, self.env
+        rules = clinic.rules
+        self.phase = phase = 0 if self.k < rules.induction_cycles else 1
+        self.minutes = minutes = self.visit_minutes[phase]
+        self.pending = given = give_cycle_day(clinic.calendar, self.due, rules.window,
+                                              clinic.chairs, minutes, self.earliest)
+        self.booked = given[0]
+        env.timeout(given[0] - env.now).callbacks.append(self.on_cycle)
+
+    def cycle_given(self, _event: simpy.Event) -> None:
+        """The day of a booked cycle: give it, then book the next one (or end)."""
+        if self.stopped:
+            return
+        day, wait, out = self.pending
+        self.booked = -1
+        k = self.k = self.k + 1
+        rules, record, phase = self.clinic.rules, self.record, self.phase
+        lower = (k > 1 and self.reduced[k - 1] and self.reducible[phase]
+                 and self.level < rules.n_levels)
+        self.level += lower
+        record.cycle_days.append(day)
+        record.cycle_delayed.append(self.late)
+        record.cycle_levels.append(self.level)
+        record.cycle_waits.append(wait)
+        record.cycle_late.append(out)
+        log = self.clinic.log
+        if log is not None:
+            log.append((day, record.patient, f"cycle {k}" + (" delayed" if self.late else "")
+                        + (" reduced" if lower else "")
+                        + (f" late {LATE_CAUSES[out]}" if out else "")))
+        if k == self.last:
+            self.end_systemic(day)
+        else:
+            self.late = late = self.delayed[k]
+            self.due = day + rules.cycle_days + (rules.delay_days if late else 0)
+            self.earliest = day + 1
+            self.book_cycle()
+        if k == 1 and self.rt_courses:  # the chain starts with cycle 1, right after
+            self.chain_alive = True
+            self.course_due = day
+            self.next_course()
+
+    def end_systemic(self, day: int) -> None:
+        record = self.record
+        record.end_reason = "max_cycles" if self.k == self.clinic.rules.max_cycles else "toxicity"
         if record.end_reason == "toxicity":
-            ended_on.append(day)
-        if log is not None:
-            log.append((day, record.patient, f"end {record.end_reason}"))
-        for course in rt_processes:
-            if course.is_alive:
-                yield course  # stay interruptible while a course is under way
-    except simpy.Interrupt as stop:
+            self.ended_on = day
+        if self.clinic.log is not None:
+            self.clinic.log.append((day, record.patient, f"end {record.end_reason}"))
+        self.systemic_done = True
+
+    def stop(self, _event: simpy.Event) -> None:
+        """The patient's stop (`cause`): end the course, give back appointments not kept."""
+        if self.stopped or (self.systemic_done and not self.chain_alive):
+            return  # nothing left to stop
+        self.stopped = True
+        record, clinic = self.record, self.clinic
         if record.end_reason is None:
-            record.end_reason = stop.cause
-        if booked >= 0 and chairs is not None:
-            chairs.release(booked, minutes)
-        if log is not None:
-            log.append((env.now, record.patient, f"stop {stop.cause}"))
-        for course in rt_processes:
-            if course.is_alive:
-                course.interrupt(stop.cause)
+            record.end_reason = self.cause
+        if self.booked >= 0 and clinic.chairs is not None:
+            clinic.chairs.release(self.booked, self.minutes)
+        if clinic.log is not None:
+            clinic.log.append((self.env.now, record.patient, f"stop {self.cause}"))
+        if self.chain_alive:
+            self.chain_alive = False
+            if self.in_course and clinic.linac is not None:
+                rt = clinic.rt_rules
+                assert rt is not None
+                clinic.linac.release(self.course_start + self.course_day,
+                                     rt.days_per_course - self.course_day)
 
+    # --- the Quad Shot course chain --------------------------------------------------------
 
-def rt_course_chain(
-    env: simpy.Environment, clinic: Clinic, record: PatientCourse, first_day: int,
-    n_courses: int, pneumonitis_course: int, ended_on: list[int],
-) -> Generator[simpy.Event, object, None]:
-    """SimPy process of a patient's Quad Shot courses: course 1 due on `first_day` (cycle 1),
-    course c + 1 due `interval_days` after course c started (the protocol's "every 3
-    weeks", whatever the cycles do), each booked when due and started on the first run of
-    open days with linac slots (`start_rt_course`). A course due after the day systemic
-    treatment ended for toxicity (`ended_on`, filled by the treatment process) does not
-    start; the pneumonitis course is the last. An interrupt (the patient's stop) ends it."""
-    rt = clinic.rt_rules
-    assert rt is not None
-    due, free_from = first_day, 0
-    try:
-        for course in range(1, n_courses + 1):
-            if due > env.now:
-                yield env.timeout(due - env.now)
-            if ended_on and due > ended_on[0]:
+    def next_course(self) -> None:
+        """Course c + 1 is due on `course_due`: sleep until then."""
+        self.course += 1
+        env = self.env
+        if self.course_due > env.now:
+            env.timeout(self.course_due - env.now).callbacks.append(self.on_course_due)
+        else:
+            self.course_due_reached(None)
+
+    def course_due_reached(self, _event: simpy.Event | None) -> None:
+        """A course is due: book it (`start_rt_course`) unless treatment ended before."""
+        if not self.chain_alive:
+            return
+        if self.ended_on >= 0 and self.course_due > self.ended_on:
+            self.chain_alive = False
+            return
+        rt = self.clinic.rt_rules
+        assert rt is not None
+        start = start_rt_course(self.clinic, self.record, self.course_due, self.free_from)
+        self.free_from = start + rt.days_per_course
+        self.course_start, self.course_day, self.in_course = start, 0, True
+        self.give_fractions()
+
+    def course_day_reached(self, _event: simpy.Event) -> None:
+        if self.chain_alive:
+            self.give_fractions()
+
+    def give_fractions(self) -> None:
+        """Give the course's fractions day by day (waking at the start of each day, see
+        `sim.clinic.radiotherapy`), then set the next course due, or end the chain."""
+        clinic, env, record = self.clinic, self.env, self.record
+        rt = clinic.rt_rules
+        assert rt is not None
+        per_day, n_days, log = len(rt.fraction_hours), rt.days_per_course, clinic.log
+        start = self.course_start
+        while self.course_day < n_days:
+            d = self.course_day
+            if start + d > env.now:
+                env.timeout(start + d - env.now).callbacks.append(self.on_course_day)
                 return
-            start = start_rt_course(clinic, record, due, free_from)
-            free_from = start + rt.days_per_course
-            yield from deliver_rt_course(env, rt, record, course, start, clinic.log,
-                                         clinic.linac, course == pneumonitis_course)
-            if course == pneumonitis_course:
-                return
-            due = start + rt.interval_days
-    except simpy.Interrupt:
-        pass
+            given = fraction_clocks(start + d, 1, rt.fraction_hours)
+            record.rt_fractions.extend(given)
+            if log is not None:
+                log.extend((clock, record.patient, f"rt {self.course}.{d * per_day + j + 1}")
+                           for j, clock in enumerate(given))
+            self.course_day = d + 1
+        self.in_course = False
+        record.rt_courses_completed += 1
+        if self.course == self.pneumonitis_course:
+            if log is not None:
+                log.append((env.now, record.patient, "rt pneumonitis"))
+            self.chain_alive = False
+        elif self.course == self.rt_courses:
+            self.chain_alive = False
+        else:
+            self.course_due = start + rt.interval_days
+            self.next_course()
 
 
 def start_rt_course(clinic: Clinic, record: PatientCourse, due_day: int,
