@@ -23,9 +23,11 @@ import simpy
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = 10  # replicates per timed block
+CHUNK_BLOCK = 50  # replicates per block tallied together, as a run's chunk does
 sys.path.insert(0, str(ROOT))
 
-from sim.clinic.model import draw_clinic, simulate_clinic  # noqa: E402
+from sim.clinic.model import draw_clinic, simulate_clinic, tally_replicates  # noqa: E402
+from sim.clinic.model import run_replicate as clinic_run  # noqa: E402
 from sim.clinic.safety import draw_adverse_events  # noqa: E402
 from sim.conduct.assessments import observe_outcomes  # noqa: E402
 from sim.conduct.datacut import cut_at_analysis  # noqa: E402
@@ -63,12 +65,27 @@ def baseline_inputs(model: TrialModel, seed: int, n_reps: int) -> dict:
 
 
 def run_replicate(model: TrialModel, inputs: dict, r: int) -> dict[str, float]:
+    """`simulate_clinic` of replicate r: the SimPy run and its tally, on its own."""
     return simulate_clinic(
         model.scenario, model.calendar, inputs["draws"], r, inputs["rand_day"][r],
         inputs["arm"][r], inputs["stop_day"][r], inputs["stop_reason"][r],
         float(inputs["horizon"][r]), stratum=inputs["stratum"][r],
         adverse_events=inputs["adverse_events"][r],
     ).summary
+
+
+def run_block(model: TrialModel, inputs: dict, block: range) -> None:
+    """Replicates `block` as a run does them: each one's SimPy run, then one tally of all."""
+    records = [
+        clinic_run(
+            model.scenario, model.calendar, inputs["draws"], r, inputs["rand_day"][r],
+            inputs["arm"][r], inputs["stop_day"][r], inputs["stop_reason"][r],
+            float(inputs["horizon"][r]), stratum=inputs["stratum"][r],
+            adverse_events=inputs["adverse_events"][r],
+        ).records
+        for r in block
+    ]
+    tally_replicates(records)
 
 
 def bare_timeout_us(n_processes: int = 104, n_timeouts: int = 12, repeat: int = 5) -> float:
@@ -93,23 +110,28 @@ def bare_timeout_us(n_processes: int = 104, n_timeouts: int = 12, repeat: int = 
     return 1e6 * best
 
 
-def time_clinic(model: TrialModel, inputs: dict, repeat: int) -> tuple[float, float, float]:
-    """(best, median) ms per replicate of `simulate_clinic` over the chunk, and the yardstick.
+def time_clinic(model: TrialModel, inputs: dict, repeat: int, block_size: int,
+                chunked: bool) -> tuple[float, float, float]:
+    """(best, median) ms per replicate over the chunk, and the yardstick: replicate by
+    replicate with `simulate_clinic` (`chunked` False) or as a run does them (`run_block`).
 
-    Timed in blocks of BLOCK replicates, each block `repeat` times; a block's cost is its
-    best time (timeit's rule: the minimum is the run least disturbed by other work on a
-    shared machine), and short blocks make undisturbed runs likely.
+    Timed in blocks of `block_size` replicates, each block `repeat` times; a block's cost
+    is its best time (timeit's rule: the minimum is the run least disturbed by other work
+    on a shared machine), and short blocks make undisturbed runs likely.
     """
     n_reps = len(inputs["horizon"])
-    blocks = [range(b, min(b + BLOCK, n_reps)) for b in range(0, n_reps, BLOCK)]
+    blocks = [range(b, min(b + block_size, n_reps)) for b in range(0, n_reps, block_size)]
     times = np.empty((repeat, len(blocks)))
     yardstick = np.inf
     for i in range(repeat):
         yardstick = min(yardstick, bare_timeout_us())
         for j, block in enumerate(blocks):
             t0 = time.perf_counter()
-            for r in block:
-                run_replicate(model, inputs, r)
+            if chunked:
+                run_block(model, inputs, block)
+            else:
+                for r in block:
+                    run_replicate(model, inputs, r)
             times[i, j] = time.perf_counter() - t0
     per_rep = 1e3 / n_reps
     best, median = times.min(axis=0).sum(), np.median(times, axis=0).sum()
@@ -140,12 +162,13 @@ def main() -> None:
           f"{cycles:.0f} cycles, {fractions:.0f} RT fractions and {deviations:.1f} protocol "
           "deviations per replicate")
     print(f"inputs + draw_clinic     {t_inputs:6.3f} ms/replicate (vectorized over the chunk)")
-    best, median, unit = time_clinic(model, inputs, args.repeat)
-    print(f"simulate_clinic          {best:6.3f} ms/replicate (best of {args.repeat} per block "
-          f"of {BLOCK}; median {median:.3f})")
-    print(f"                         = {1e3 * best / unit:.0f} bare SimPy timeouts of "
-          f"{unit:.3f} us (the yardstick, measured alongside)")
-
+    for label, chunked, size in (("simulate_clinic", False, BLOCK),
+                                 (f"run, tallied by {CHUNK_BLOCK}", True, CHUNK_BLOCK)):
+        best, median, unit = time_clinic(model, inputs, args.repeat, size, chunked)
+        print(f"{label:24s} {best:6.3f} ms/replicate (best of {args.repeat} per block "
+              f"of {size}; median {median:.3f})")
+        print(f"{'':24s} = {1e3 * best / unit:.0f} bare SimPy timeouts of {unit:.3f} us "
+              "(the yardstick, measured alongside)")
 
 if __name__ == "__main__":
     main()

@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import gc
 import math
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
-from itertools import chain
 from operator import itemgetter
 
 import numpy as np
@@ -43,94 +40,28 @@ from sim.clinic.capacity import (
     draw_background,
     linac_slots_per_session,
 )
-from sim.clinic.dosing import DosePlan, plan_doses
-from sim.clinic.patients import Covariates, draw_covariates
-from sim.clinic.radiotherapy import CourseRules
-from sim.clinic.safety import (
-    AeDraws,
-    Consequences,
-    EventTable,
-    SafetyTables,
-    incidence,
-    plan_consequences,
-    realized_events,
+from sim.clinic.dosing import plan_doses
+from sim.clinic.inputs import (  # noqa: F401 (ARMS, ClinicSetup: also read from here)
+    ARMS,
+    ClinicDraws,
+    ClinicSetup,
+    clinic_months,
+    clinic_setup,
+    require_treatment,
 )
-from sim.clinic.treatment import (
-    LATE_CAPACITY,
-    LATE_CLOSURE,
-    Clinic,
-    CycleRules,
-    PatientCourse,
-    PatientProcess,
+from sim.clinic.patients import draw_covariates
+from sim.clinic.safety import AeDraws, plan_consequences
+from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read from here)
+    DEVIATIONS,
+    METRICS,
+    SUMMARY_KEYS,
+    ReplicateRecords,
+    books,
+    tally_replicates,
 )
-from sim.conduct.calendar import StudyCalendar, month_grid
-from sim.scenario import Scenario, Treatment
-
-ARMS = ("control", "experimental")  # arm codes 0 and 1, as in sim.conduct.randomization
-METRICS = (
-    "cycles_given",
-    "cycles_delayed",  # by a drawn toxicity delay (per protocol, not a deviation)
-    "cycles_out_of_window",  # given after the protocol window (closure or chairs)
-    "infusion_wait_days",  # days cycles waited for a chair
-    "dose_reductions",
-    "toxicity_discontinuations",
-    "rt_patients_started",
-    "rt_courses_completed",
-    "rt_fractions_given",
-    "rt_dose_gy",
-    "rt_bed10_gy",  # BED10 = n d (1 + d / 10) over the fractions given
-    "rt_courses_out_of_window",  # started after start_within_days (closure or linac)
-    "rt_wait_days",  # days courses waited for linac slots
-    "rt_pneumonitis",
-    "rt_stopped_early",  # fewer courses than planned, as drawn (complete_all_courses)
-    "protocol_deviations",  # cycles and courses out of window
-)
-SUMMARY_KEYS = tuple(f"{metric}_{arm}" for metric in METRICS for arm in ARMS)
-DEVIATIONS = ("cycle_late_closure", "cycle_late_chairs", "rt_late_closure", "rt_late_linac")
-SETUP_CACHE_SIZE = 8
-
-
-@dataclass(frozen=True)
-class ClinicDraws:
-    """Bulk random draws for a chunk of R replicates of n patients (numpy arrays).
-
-    Every patient gets every draw whatever the arm, so the two arms share them (common
-    random numbers) and the layout of the stream does not depend on the randomization.
-    Fields after `rt_courses` may be None: no reductions, no pneumonitis, no covariates
-    (no doses), no background load.
-    """
-
-    cycle1_offset: np.ndarray  # (R, n) int: U, cycle 1 due on randomization day + U
-    delayed: np.ndarray  # (R, n, max_cycles) bool: [..., k - 1] cycle k delayed; [..., 0] False
-    toxicity_cycle: np.ndarray  # (R, n) int >= 1: discontinue after this cycle (geometric)
-    rt_courses: np.ndarray  # (R, n) int in 1..courses: Quad Shot courses received, if RT arm
-    reduced: np.ndarray | None = None  # (R, n, max_cycles) bool: cycle k lowers the dose
-    pneumonitis_course: np.ndarray | None = None  # (R, n) int: 0 none, else after course j
-    covariates: Covariates | None = None
-    doses: DosePlan | None = None
-    chair_background: np.ndarray | None = None  # (R, span) int: chair-minutes used by others
-    linac_background: np.ndarray | None = None  # (R, span, sessions) int: slots used by others
-
-
-def require_treatment(scenario: Scenario) -> Treatment:
-    if scenario.treatment is None:
-        raise ValueError(
-            "scenario.treatment = None: the clinic model needs a treatment block "
-            "(copy the one in scenarios/nct07271602.yaml)"
-        )
-    return scenario.treatment
-
-
-def clinic_months(scenario: Scenario) -> tuple[np.ndarray, int]:
-    """(first clock day of each calendar month, days tabulated): the months of
-    `sim.conduct.calendar.month_grid` (start month to two years past completion or the cut), and the
-    clinic's books cover the days up to the end of the last of them."""
-
-    grid = month_grid(scenario)
-    last = np.datetime64(grid["month_labels"][-1], "M") + 1
-    span = int((last.astype("datetime64[D]") - np.datetime64(scenario.trial.start_date, "D"))
-               .astype(np.int64))
-    return grid["month_starts"], span
+from sim.clinic.treatment import Clinic, PatientCourse, PatientProcess
+from sim.conduct.calendar import StudyCalendar
+from sim.scenario import Scenario
 
 
 def draw_clinic(
@@ -197,88 +128,6 @@ def draw_clinic(
         doses=doses,
         chair_background=chair_bg,
         linac_background=linac_bg,
-    )
-
-
-@dataclass(frozen=True)
-class ClinicSetup:
-    """What every replicate of a scenario shares: rules, month grid, regimen tables."""
-
-    rules: CycleRules
-    rt_rules: CourseRules | None
-    rt_arm: int
-    courses: int
-    span: int  # days tabulated (books, monthly series)
-    month_of_day: np.ndarray  # (span + 1,) month index; the last entry: n_months (dropped)
-    open_day: np.ndarray  # (span,) bool
-    n_months: int
-    chair_limit: int  # chair-minutes a day; 0: no chairs block
-    linac_limit: int  # slots per session; 0: no linac block
-    n_sessions: int
-    drugs: tuple[str, ...]
-    gives: np.ndarray  # (strata, 2, drugs) bool: drug given in induction / maintenance
-    visit_minutes: np.ndarray  # (strata, 2) int
-    reducible: np.ndarray  # (strata, 2) bool: a drug of the phase follows the dose level
-    safety: SafetyTables | None = None  # with a safety block: its events' tables
-
-
-_SETUPS: dict[tuple[int, int], tuple[Scenario, StudyCalendar, ClinicSetup]] = {}
-
-
-def clinic_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
-    """The scenario's `ClinicSetup`, built once per (scenario, calendar) and cached."""
-    key = (id(scenario), id(calendar))
-    hit = _SETUPS.get(key)
-    if hit is not None and hit[0] is scenario and hit[1] is calendar:
-        return hit[2]
-    setup = build_setup(scenario, calendar)
-    if len(_SETUPS) >= SETUP_CACHE_SIZE:
-        _SETUPS.pop(next(iter(_SETUPS)))
-    _SETUPS[key] = (scenario, calendar, setup)
-    return setup
-
-
-def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
-    treatment = require_treatment(scenario)
-    rt = scenario.radiotherapy
-    month_starts, span = clinic_months(scenario)
-    days = np.arange(span + 1)
-    month_of_day = np.searchsorted(month_starts, days, side="right") - 1
-    month_of_day[-1] = len(month_starts)
-    inside = min(span, calendar.horizon_days + 1)  # later days count as open (calendar)
-    open_day = np.concatenate([calendar.open_day[:inside], np.ones(span - inside, bool)])
-    strata = scenario.strata_names
-    drugs = tuple(treatment.drugs)
-    gives = np.zeros((len(strata), 2, len(drugs)), dtype=bool)
-    minutes = np.zeros((len(strata), 2), dtype=np.int64)
-    reducible = np.zeros((len(strata), 2), dtype=bool)
-    for i, stratum in enumerate(strata):
-        regimen = treatment.regimens.get(stratum)
-        if regimen is None:
-            continue
-        for phase, names in enumerate((regimen.induction, regimen.maintenance)):
-            for name in names:
-                gives[i, phase, drugs.index(name)] = True
-            minutes[i, phase] = treatment.visit_minutes(
-                regimen, ("induction", "maintenance")[phase])
-            reducible[i, phase] = any(treatment.drugs[name].reducible for name in names)
-    return ClinicSetup(
-        rules=CycleRules.from_treatment(treatment),
-        rt_rules=CourseRules.from_radiotherapy(rt) if rt is not None else None,
-        rt_arm=ARMS.index(rt.arm) if rt is not None else -1,
-        courses=rt.courses if rt is not None else 0,
-        span=span,
-        month_of_day=month_of_day,
-        open_day=open_day,
-        n_months=len(month_starts),
-        chair_limit=chair_minutes_per_day(treatment.chairs) if treatment.chairs else 0,
-        linac_limit=linac_slots_per_session(rt.linac) if rt is not None and rt.linac else 0,
-        n_sessions=len(rt.fraction_times) if rt is not None else 0,
-        drugs=drugs,
-        gives=gives,
-        visit_minutes=minutes,
-        reducible=reducible,
-        safety=SafetyTables.from_scenario(scenario) if scenario.safety is not None else None,
     )
 
 
@@ -350,7 +199,6 @@ def open_books(setup: ClinicSetup, draws: ClinicDraws, rep: int
     return chairs, linac
 
 
-@collector_paused()
 def simulate_clinic(
     scenario: Scenario, calendar: StudyCalendar, draws: ClinicDraws, rep: int,
     rand_day: np.ndarray, arm: np.ndarray, stop_day: np.ndarray, stop_reason: np.ndarray,
@@ -372,6 +220,38 @@ def simulate_clinic(
     draws' own are used (hand-made draws in tests). Raises ValueError if the scenario has
     no treatment block, the arrays do not match the draws, or `horizon_day` is NaN.
     """
+    run = run_replicate(scenario, calendar, draws, rep, rand_day, arm, stop_day, stop_reason,
+                        horizon_day, keep_log, stratum, adverse_events)
+    tables = tally_replicates([run.records])
+    return ClinicResult(
+        summary={key: float(values[0]) for key, values in tables.summary.items()},
+        patients=run.records.patient_frame() if keep_patients else None,
+        log=run.log,
+        monthly={key: values[0] for key, values in tables.monthly.items()},
+        sums={"deviations": tables.deviation_frame()},
+        books=run.books,
+    )
+
+
+@dataclass
+class ReplicateRun:
+    """What one replicate's SimPy run leaves: its records as arrays, and when the log is
+    kept, the log (clock order) and the resources' books."""
+
+    records: ReplicateRecords
+    log: list[tuple[float, int, str]] | None
+    books: dict[str, tuple[np.ndarray, int]] | None
+
+
+@collector_paused()
+def run_replicate(
+    scenario: Scenario, calendar: StudyCalendar, draws: ClinicDraws, rep: int,
+    rand_day: np.ndarray, arm: np.ndarray, stop_day: np.ndarray, stop_reason: np.ndarray,
+    horizon_day: float, keep_log: bool = False, stratum: np.ndarray | None = None,
+    adverse_events: AeDraws | None = None,
+) -> ReplicateRun:
+    """The SimPy run of replicate `rep` (arguments as `simulate_clinic`), not yet tallied:
+    a chunk tallies all its replicates at once (`sim.clinic.tally.tally_replicates`)."""
     setup = clinic_setup(scenario, calendar)
     rules = setup.rules
     if math.isnan(horizon_day):
@@ -413,8 +293,8 @@ def simulate_clinic(
     records = [PatientCourse(i) for i in range(n)]
     env = simpy.Environment()
     patients = [
-        PatientProcess(env, clinic, record, r, due, late, lower, toxic, n_courses, pneu,
-                       minutes, red, reason)
+        PatientProcess(clinic, record, r, due, late, lower, toxic, n_courses, pneu, minutes,
+                       red, reason)
         for record, r, due, late, lower, toxic, n_courses, pneu, minutes, red, reason in zip(
             records, rand_day.tolist(), first_due, delayed, reduced, toxicity.tolist(),
             courses.tolist(), pneumonitis.tolist(), visit, reducible, reasons, strict=True)
@@ -426,330 +306,19 @@ def simulate_clinic(
         if stop < end:
             env.timeout(stop).callbacks.append(patient.stop)
     for patient in patients:
-        patient.begin()
+        patient.begin(env)
     if end > env.now:
         env.run(until=None if end == math.inf else end)
+    for patient in patients:
+        patient.close()
+    env.run()  # empty the queue (callbacks that do nothing now): no garbage left behind
     for record in records:
         if record.end_reason is None:
             record.end_reason = "horizon"
     if log is not None:
         log.sort(key=itemgetter(0))  # stable: same-clock entries stay in event order
-    tally = ReplicateTally(scenario, setup, draws, rep, records, arm, strata, courses,
-                           pneumonitis, end)
+    tally = ReplicateRecords(scenario, setup, draws, rep, records, arm, strata, courses,
+                             pneumonitis, end)
     if plan is not None:
         tally.add_events(plan, adverse_events, np.asarray(stops, dtype=float))
-    return ClinicResult(
-        summary=tally.summary(),
-        patients=tally.patient_frame() if keep_patients else None,
-        log=log,
-        monthly=tally.monthly(),
-        sums={"deviations": tally.deviations()},
-        books=tally.books(chairs, linac) if keep_log else None,
-    )
-
-
-def metric_name(text: str) -> str:
-    """A drug name as part of a summary key: lower case, non-alphanumerics as '_'."""
-    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
-
-
-class ReplicateTally:
-    """The replicate's records as flat arrays, and the tables built from them once, at the
-    end of the replicate (records first, tables at the edge)."""
-
-    def __init__(self, scenario: Scenario, setup: ClinicSetup, draws: ClinicDraws, rep: int,
-                 records: list[PatientCourse], arm: np.ndarray, strata: np.ndarray,
-                 courses: np.ndarray, pneumonitis: np.ndarray, end: float) -> None:
-        self.scenario, self.setup, self.draws, self.rep = scenario, setup, draws, rep
-        self.records, self.arm, self.strata = records, np.asarray(arm), strata
-        self.courses, self.pneumonitis = courses, pneumonitis
-        self.end = min(end, setup.span)
-        counts = np.asarray([len(r.cycle_days) for r in records], dtype=np.int64)
-        self.cycle_patient = np.repeat(np.arange(len(records)), counts)
-        total = int(counts.sum())
-        first = np.cumsum(counts) - counts
-        self.cycle_index = np.arange(total) - np.repeat(first, counts)  # 0-based cycle k - 1
-
-        def flat(name: str) -> np.ndarray:
-            return np.fromiter(chain.from_iterable(getattr(r, name) for r in records),
-                               dtype=np.int64, count=total)
-
-        self.cycle_day = flat("cycle_days")
-        self.cycle_level = flat("cycle_levels")
-        self.cycle_wait = flat("cycle_waits")
-        self.cycle_late = flat("cycle_late")
-        starts = np.asarray([len(r.rt_starts) for r in records], dtype=np.int64)
-        self.rt_patient = np.repeat(np.arange(len(records)), starts)
-        self.rt_start = np.fromiter(chain.from_iterable(r.rt_starts for r in records),
-                                    dtype=np.int64, count=int(starts.sum()))
-        self.rt_wait = np.fromiter(chain.from_iterable(r.rt_waits for r in records),
-                                   dtype=np.int64, count=int(starts.sum()))
-        self.rt_late = np.fromiter(chain.from_iterable(r.rt_late for r in records),
-                                   dtype=np.int64, count=int(starts.sum()))
-        n_fractions = np.asarray([len(r.rt_fractions) for r in records], dtype=np.int64)
-        self.fraction_patient = np.repeat(np.arange(len(records)), n_fractions)
-        self.fraction_day = np.floor(np.fromiter(
-            chain.from_iterable(r.rt_fractions for r in records), dtype=float,
-            count=int(n_fractions.sum()))).astype(np.int64)
-        self.phase = (self.cycle_index >= setup.rules.induction_cycles).astype(np.int64)
-        self.cycle_arm = self.arm[self.cycle_patient]
-        self.rt_arm = self.arm[self.rt_patient]
-        self.fraction_arm = self.arm[self.fraction_patient]
-        self.completed = np.asarray([r.rt_courses_completed for r in records], dtype=np.int64)
-        self.events: EventTable | None = None
-
-    def add_events(self, plan: Consequences, ae: AeDraws, stop_day: np.ndarray) -> None:
-        """The adverse events that happened (`sim.clinic.safety.realized_events`)."""
-        n, k = len(self.records), self.setup.rules.max_cycles
-        cycle_days = np.full((n, k), np.nan)
-        cycle_days[self.cycle_patient, self.cycle_index] = self.cycle_day
-        c = ae.course.shape[1]
-        rt_starts = np.full((n, c), np.nan)
-        if len(self.rt_patient) and c:
-            counts = np.bincount(self.rt_patient, minlength=n)
-            first = np.cumsum(counts) - counts
-            index = np.arange(len(self.rt_patient)) - first[self.rt_patient]
-            inside = index < c
-            rt_starts[self.rt_patient[inside], index[inside]] = self.rt_start[inside]
-        rt = self.setup.rt_rules
-        self.events = realized_events(
-            plan, ae, cycle_days, rt_starts, stop_day, self.end, self.setup.rules.cycle_days,
-            rt.interval_days if rt is not None else 0, rt.days_per_course if rt else 1)
-
-    # --- per arm ------------------------------------------------------------------------
-
-    @staticmethod
-    def per_arm(arm: np.ndarray, values=None) -> np.ndarray:
-        """Sums of `values` (or 1 each) by arm code, rows labelled by `arm`: (2,)."""
-        return np.bincount(arm, weights=values, minlength=2)[:2]
-
-    def summary(self) -> dict[str, float]:
-        """Per-arm counts keyed ``<metric>_<arm>`` (see METRICS), then trial-wide figures."""
-        setup = self.setup
-        rt = self.scenario.radiotherapy
-        dose = rt.dose_per_fraction_gy if rt is not None else 0.0
-        fractions = self.per_arm(self.fraction_arm)
-        levels_reached = np.zeros(len(self.records))
-        np.maximum.at(levels_reached, self.cycle_patient, self.cycle_level)
-        ended = np.asarray([r.end_reason for r in self.records])
-        started = np.zeros(len(self.records), dtype=bool)
-        started[self.fraction_patient] = True
-        pneumonitis = (self.pneumonitis > 0) & (self.completed >= self.pneumonitis)
-        early = ((self.courses > 0) & (self.courses < setup.courses) & (self.pneumonitis == 0)
-                 & (self.completed == self.courses))
-        cycle_out = self.per_arm(self.cycle_arm, self.cycle_late > 0)
-        rt_out = self.per_arm(self.rt_arm, self.rt_late > 0)
-        per_arm = {
-            "cycles_given": self.per_arm(self.cycle_arm),
-            "cycles_delayed": self.per_arm(
-                self.arm, [r.cycle_delayed.count(True) for r in self.records]),
-            "cycles_out_of_window": cycle_out,
-            "infusion_wait_days": self.per_arm(self.cycle_arm, self.cycle_wait),
-            "dose_reductions": self.per_arm(self.arm, levels_reached),
-            "toxicity_discontinuations": self.per_arm(self.arm, ended == "toxicity"),
-            "rt_patients_started": self.per_arm(self.arm, started),
-            "rt_courses_completed": self.per_arm(self.arm, self.completed),
-            "rt_fractions_given": fractions,
-            "rt_dose_gy": fractions * dose,
-            "rt_bed10_gy": fractions * dose * (1 + dose / 10),
-            "rt_courses_out_of_window": rt_out,
-            "rt_wait_days": self.per_arm(self.rt_arm, self.rt_wait),
-            "rt_pneumonitis": self.per_arm(self.arm, pneumonitis),
-            "rt_stopped_early": self.per_arm(self.arm, early),
-            "protocol_deviations": cycle_out + rt_out,
-        }
-        out = {f"{metric}_{arm}": float(per_arm[metric][a])
-               for metric in METRICS for a, arm in enumerate(ARMS)}
-        out.update(self.trial_figures())
-        if self.events is not None:
-            safety = self.scenario.safety
-            treated = np.bincount(self.cycle_patient, minlength=len(self.records)) > 0
-            out.update(incidence(self.events, self.setup.safety.names, self.arm, treated,
-                                 safety.watch, safety.at_least))
-        return out
-
-    # --- trial-wide -------------------------------------------------------------------------
-
-    def chair_minutes(self) -> np.ndarray:
-        """Chair-minutes of each cycle given."""
-        return self.setup.visit_minutes[self.strata[self.cycle_patient], self.phase]
-
-    @cached_property
-    def daily_use(self) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
-        """Per resource: (trial use per day, background per day, daily capacity), over the
-        tabulated days; capacity counts all sessions of the linac."""
-        setup, span = self.setup, self.setup.span
-        out = {}
-        if setup.chair_limit:
-            inside = self.cycle_day < span
-            trial = np.bincount(self.cycle_day[inside], weights=self.chair_minutes()[inside],
-                                minlength=span)
-            bg = self.draws.chair_background
-            out["chair"] = (trial, bg[self.rep] if bg is not None else np.zeros(span),
-                            setup.chair_limit)
-        if setup.linac_limit:
-            inside = self.fraction_day < span
-            trial = np.bincount(self.fraction_day[inside], minlength=span).astype(float)
-            bg = self.draws.linac_background
-            out["linac"] = (trial, bg[self.rep].sum(axis=1) if bg is not None
-                            else np.zeros(span), setup.linac_limit * setup.n_sessions)
-        return out
-
-    def trial_figures(self) -> dict[str, float]:
-        setup, out = self.setup, {}
-        months = setup.month_of_day[: setup.span]
-        before = np.arange(setup.span) < self.end
-        for name, (trial, bg, limit) in self.daily_use.items():
-            used = np.where(setup.open_day, trial + bg, 0.0)
-            capacity = np.where(setup.open_day, limit, 0)
-            total_cap = capacity[before].sum()
-            out[f"clinic_{name}_utilization"] = (float(used[before].sum() / total_cap)
-                                                 if total_cap else 0.0)
-            mask = before & setup.open_day
-            by_month = np.bincount(months[mask], weights=used[mask], minlength=setup.n_months)
-            cap_month = np.bincount(months[mask], weights=capacity[mask],
-                                    minlength=setup.n_months)
-            share = np.divide(by_month, cap_month, out=np.zeros(setup.n_months),
-                              where=cap_month > 0)
-            out[f"clinic_{name}_utilization_peak_month"] = float(share.max(initial=0.0))
-        supply = self.supply
-        for j, drug in enumerate(setup.drugs):
-            mg, vials = (supply[0][:, j].sum(), supply[1][:, j].sum()) if supply else (0, 0)
-            out[f"clinic_{metric_name(drug)}_mg"] = float(mg)
-            out[f"clinic_{metric_name(drug)}_vials"] = float(vials)
-        return out
-
-    @cached_property
-    def supply(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(mg (cycles, drugs), vials (cycles, drugs, sizes)) of every cycle given, 0 for the
-        drugs not in the cycle's regimen; None without doses."""
-        doses = self.draws.doses
-        if doses is None:
-            return None
-        patient, level = self.cycle_patient, self.cycle_level
-        gives = self.setup.gives[self.strata[patient], self.phase]  # (cycles, drugs)
-        mg = doses.mg[self.rep, patient, :, level] * gives
-        vials = doses.vials[self.rep, patient, :, level] * gives[..., None]
-        return mg, vials
-
-    # --- monthly and sums -------------------------------------------------------------------
-
-    def by_month(self, days: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
-        setup = self.setup
-        months = setup.month_of_day[np.minimum(days, setup.span)]
-        return np.bincount(months, weights=values, minlength=setup.n_months + 1)[
-            : setup.n_months].astype(float)
-
-    def monthly(self) -> dict[str, np.ndarray]:
-        """Supply (mg and vials per drug, and per vial size) and resources (use,
-        utilization, waits) per calendar month of the grid."""
-        setup, out = self.setup, {}
-        doses, supply = self.draws.doses, self.supply
-        if doses is not None and supply is not None:
-            mg, vials = supply
-            for j, drug in enumerate(setup.drugs):
-                out[f"supply/{drug} mg"] = self.by_month(self.cycle_day, mg[:, j])
-                out[f"supply/{drug} vials"] = self.by_month(self.cycle_day,
-                                                            vials[:, j].sum(axis=1))
-                sizes = doses.sizes[j]
-                if len(sizes) > 1:
-                    for s, size in enumerate(sizes):
-                        out[f"supply/{drug} vials {size:g} mg"] = self.by_month(
-                            self.cycle_day, vials[:, j, s])
-        months = setup.month_of_day[: setup.span]
-        for name, (trial, bg, limit) in self.daily_use.items():
-            open_day = setup.open_day
-            used = np.bincount(months[open_day], weights=(trial + bg)[open_day],
-                               minlength=setup.n_months)
-            capacity = np.bincount(months[open_day], minlength=setup.n_months) * limit
-            label = "chair hours used" if name == "chair" else "linac slots used"
-            scale = 60.0 if name == "chair" else 1.0
-            out[f"resources/{label}"] = np.bincount(months, weights=trial,
-                                                    minlength=setup.n_months) / scale
-            out[f"resources/{name} utilization"] = np.divide(
-                used, capacity, out=np.zeros(setup.n_months), where=capacity > 0)
-        if setup.chair_limit:
-            out["resources/infusion wait days"] = self.by_month(self.cycle_day, self.cycle_wait)
-        if setup.linac_limit:
-            out["resources/rt wait days"] = self.by_month(self.rt_start, self.rt_wait)
-        if self.events is not None:
-            ev = self.events
-            ev_arm = self.arm[ev.patient]
-            for a, arm in enumerate(ARMS):
-                mine = ev_arm == a
-                for j, name in enumerate(setup.safety.names):
-                    out[f"safety/{name} {arm}"] = self.by_month(ev.onset_day[mine & (ev.kind == j)])
-                out[f"safety/grade 3+ {arm}"] = self.by_month(ev.onset_day[mine & (ev.grade >= 3)])
-        return out
-
-    def deviations(self) -> pd.DataFrame:
-        """Protocol deviations of the replicate: arm, what (a DEVIATIONS kind), count."""
-        counts = (
-            self.per_arm(self.cycle_arm, self.cycle_late == LATE_CLOSURE),
-            self.per_arm(self.cycle_arm, self.cycle_late == LATE_CAPACITY),
-            self.per_arm(self.rt_arm, self.rt_late == LATE_CLOSURE),
-            self.per_arm(self.rt_arm, self.rt_late == LATE_CAPACITY),
-        )
-        return pd.DataFrame({
-            "arm": [arm for _ in DEVIATIONS for arm in ARMS],
-            "what": [kind for kind in DEVIATIONS for _ in ARMS],
-            "count": np.concatenate(counts),
-        })
-
-    def books(self, chairs: DayBook | None, linac: SessionBook | None
-              ) -> dict[str, tuple[np.ndarray, int]]:
-        out = {}
-        if chairs is not None:
-            out["chairs"] = (np.asarray(chairs.used), chairs.limit)
-        if linac is not None:
-            for s, book in enumerate(linac.sessions):
-                out[f"linac session {s}"] = (np.asarray(book.used), book.limit)
-        return out
-
-    def patient_frame(self) -> pd.DataFrame:
-        """One row per patient; the dates of cycles and fractions as list columns."""
-        records, rep = self.records, self.rep
-        frame: dict[str, object] = {"patient": [r.patient for r in records]}
-        c = self.draws.covariates
-        if c is not None:
-            frame.update(age=c.age[rep], male=c.male[rep], height_cm=c.height_cm[rep],
-                         weight_kg=c.weight_kg[rep], creatinine_mg_dl=c.creatinine_mg_dl[rep])
-        doses = self.draws.doses
-        if doses is not None:
-            frame.update(bsa_m2=doses.bsa_m2[rep], crcl_ml_min=doses.crcl_ml_min[rep],
-                         calvert_gfr_ml_min=doses.calvert_gfr_ml_min[rep])
-            for j, drug in enumerate(doses.drugs):
-                frame[f"dose_{metric_name(drug)}_mg"] = doses.mg[rep, :, j, 0]
-        frame.update({
-            "cycle_days": [r.cycle_days for r in records],
-            "cycle_delayed": [r.cycle_delayed for r in records],
-            "cycle_levels": [r.cycle_levels for r in records],
-            "cycle_waits": [r.cycle_waits for r in records],
-            "cycle_late": [r.cycle_late for r in records],
-            "rt_fraction_clocks": [r.rt_fractions for r in records],
-            "rt_starts": [r.rt_starts for r in records],
-            "rt_waits": [r.rt_waits for r in records],
-            "rt_late": [r.rt_late for r in records],
-            "rt_courses_completed": [r.rt_courses_completed for r in records],
-            "rt_pneumonitis": (self.pneumonitis > 0) & (self.completed >= self.pneumonitis),
-            "treatment_end": [r.end_reason for r in records],
-        })
-        if self.events is not None:
-            frame.update(self.event_lists())
-        return pd.DataFrame(frame)
-
-    def event_lists(self) -> dict[str, list]:
-        """Each patient's adverse events in onset order: kind, grade, onset day, source."""
-        ev, n = self.events, len(self.records)
-        order = np.lexsort((ev.onset_day, ev.patient))
-        names = np.asarray(self.setup.safety.names, dtype=object)
-        bounds = np.searchsorted(ev.patient[order], np.arange(n + 1))
-        out: dict[str, list] = {"ae_categories": [], "ae_grades": [], "ae_onset_days": [],
-                                "ae_sources": []}
-        for i in range(n):
-            sel = order[bounds[i]:bounds[i + 1]]
-            out["ae_categories"].append(names[ev.kind[sel]].tolist())
-            out["ae_grades"].append(ev.grade[sel].tolist())
-            out["ae_onset_days"].append(ev.onset_day[sel].tolist())
-            out["ae_sources"].append(ev.source[sel].tolist())
-        return out
+    return ReplicateRun(tally, log, books(chairs, linac) if keep_log else None)

@@ -101,7 +101,8 @@ class Consequences:
     (n,) the cycle after which treatment ends (K + 1: never); `stop_rt_course` (n,) the
     course after which RT ends early (0: never, or not before the last planned course).
     `cycle_event`, `cycle_grade`, `cycle_acts` (n, K, E[, actions]) and `course_*`
-    (n, C, E[, actions]): events as planned, before knowing which cycles happen."""
+    (n, C, E[, actions]): events as planned, before knowing which cycles happen (grade 0
+    and no consequence where there is no event)."""
 
     delayed: list
     reduced: list
@@ -120,6 +121,43 @@ def course_cycle_index(course: int, interval_days: int, cycle_days: int) -> int:
     return math.ceil((course - 1) * interval_days / cycle_days)
 
 
+@dataclass(frozen=True)
+class PlannedEvents:
+    """The events of one source (cycles or courses) that happen if their cycle or course
+    is given: dense (n, S, E) `event` and `grade` (0 where no event) and (n, S, E, A) `acts`,
+    and `after` (n, S, A), whether any event after cycle (course) s had consequence a."""
+
+    event: np.ndarray
+    grade: np.ndarray
+    acts: np.ndarray
+    after: np.ndarray
+
+
+def plan_events(event: np.ndarray, u_grade: np.ndarray, u_action: np.ndarray,
+                tables: SafetyTables) -> PlannedEvents:
+    """Grades and consequences of the events `event` (n, S, E), computed at the events only
+    (they are rare): the grade is 1 plus the number of the kind's first three cumulative
+    grade probabilities at or below its uniform; each consequence happens when its uniform
+    is below its probability at that grade."""
+    n_kinds, n_actions = tables.action_p.shape[0], tables.action_p.shape[-1]
+    at = np.flatnonzero(event)  # flat over (n, S, E)
+    kind = at % n_kinds
+    u = u_grade.reshape(-1)[at]
+    cdf = tables.grade_cdf
+    grade = 1 + (u >= cdf[kind, 0]).astype(np.int64) + (u >= cdf[kind, 1]) + (u >= cdf[kind, 2])
+    acts = u_action.reshape(-1, n_actions)[at] < tables.action_p[kind, grade - 1]  # (m, A)
+    dense_grade = np.zeros(event.size, dtype=np.int64)
+    dense_grade[at] = grade
+    dense_acts = np.zeros((event.size, n_actions), dtype=bool)
+    dense_acts[at] = acts
+    after = np.zeros((event.size // n_kinds, n_actions), dtype=bool)
+    row, action = np.nonzero(acts)
+    after[at[row] // n_kinds, action] = True
+    return PlannedEvents(event, dense_grade.reshape(event.shape),
+                         dense_acts.reshape(u_action.shape),
+                         after.reshape(*event.shape[:-1], n_actions))
+
+
 def plan_consequences(scenario: Scenario, tables: SafetyTables, ae: AeDraws, arm: np.ndarray,
                       planned_courses: np.ndarray) -> Consequences:
     """Events, grades and consequences of one replicate (module docstring); `arm` (n,) 0/1,
@@ -128,27 +166,23 @@ def plan_consequences(scenario: Scenario, tables: SafetyTables, ae: AeDraws, arm
     assert treatment is not None
     n, k, _ = ae.cycle.shape
     phase = (np.arange(k) >= treatment.induction_cycles).astype(np.int64)  # (K,)
-    p = tables.per_cycle[arm[:, None], phase[None, :]]  # (n, K, E)
-    cycle_event = ae.cycle < p
-    cycle_grade = 1 + (ae.cycle_grade[..., None] >= tables.grade_cdf).sum(-1).clip(0, 3)
-    action_p = tables.action_p[np.arange(len(tables.names)), cycle_grade - 1]  # (n,K,E,A)
-    cycle_acts = cycle_event[..., None] & (ae.cycle_action < action_p)
+    p = tables.per_cycle[:, phase][arm]  # (n, K, E)
+    cycles = plan_events(ae.cycle < p, ae.cycle_grade, ae.cycle_action, tables)
 
     c = ae.course.shape[1]
     course_event = (ae.course < tables.per_course) & (
         np.arange(1, c + 1)[None, :, None] <= planned_courses[:, None, None])
-    course_grade = 1 + (ae.course_grade[..., None] >= tables.grade_cdf).sum(-1).clip(0, 3)
-    course_p = tables.action_p[np.arange(len(tables.names)), course_grade - 1]
-    course_acts = course_event[..., None] & (ae.course_action < course_p)
+    courses = plan_events(course_event, ae.course_grade, ae.course_action, tables)
 
     # what acts after cycle index i (0-based), from cycle and course events
-    after = cycle_acts.any(axis=2)  # (n, K, A)
+    after = cycles.after.copy()  # (n, K, A)
     rt = scenario.radiotherapy
+    by_course = courses.after  # (n, C, A)
     if rt is not None and c:
         for j in range(c):
             i = min(course_cycle_index(j + 1, rt.course_interval_days, treatment.cycle_days),
                     k - 1)
-            after[:, i, :3] |= course_acts[:, j].any(axis=1)[:, :3]
+            after[:, i, :3] |= by_course[:, j, :3]
     delayed = np.zeros((n, k), dtype=bool)
     reduced = np.zeros((n, k), dtype=bool)
     if treatment.delay.days > 0:
@@ -160,18 +194,18 @@ def plan_consequences(scenario: Scenario, tables: SafetyTables, ae: AeDraws, arm
     if rt is not None and c:
         # RT ends after the first course with a stop_rt event, or after the courses given
         # up to a cycle followed by one (the courses of cycles 1 .. k: k's own is given)
-        rt_stop = course_acts[..., 3].any(axis=2)  # (n, C)
-        by_course = np.where(rt_stop.any(axis=1), np.argmax(rt_stop, axis=1) + 1, c + 1)
+        rt_stop = by_course[..., 3]  # (n, C)
+        first_course = np.where(rt_stop.any(axis=1), np.argmax(rt_stop, axis=1) + 1, c + 1)
         of_cycle = np.asarray([course_cycle_index(j + 1, rt.course_interval_days,
                                                   treatment.cycle_days) for j in range(c)])
         done = (of_cycle[None, :] <= np.arange(k)[:, None]).sum(axis=1)  # (K,) courses given
-        cycle_stop = cycle_acts[..., 3].any(axis=2)  # (n, K)
+        cycle_stop = after[..., 3]  # (n, K): a cycle event with stop_rt
         by_cycle = np.where(cycle_stop.any(axis=1), done[np.argmax(cycle_stop, axis=1)], c + 1)
-        first = np.minimum(by_course, by_cycle)
+        first = np.minimum(first_course, by_cycle)
         stop_rt = np.where(first < planned_courses, first, 0)  # a stop that cuts RT short
     return Consequences(delayed.tolist(), reduced.tolist(), toxicity.astype(np.int64),
-                        np.asarray(stop_rt, dtype=np.int64), cycle_event, cycle_grade,
-                        cycle_acts, course_event, course_grade, course_acts)
+                        np.asarray(stop_rt, dtype=np.int64), cycles.event, cycles.grade,
+                        cycles.acts, courses.event, courses.grade, courses.acts)
 
 
 @dataclass(frozen=True)

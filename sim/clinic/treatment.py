@@ -161,25 +161,29 @@ class PatientProcess:
     dose level. `stop` (the callback of the patient's stop timeout, `cause` its reason)
     ends everything: no cycle after it, a Quad Shot course under way ends too, and
     appointments not kept are given back. Results go into `record`; `begin` starts the
-    course at clock 0.
+    course at clock 0, `close` ends it at the horizon.
+
+    The patient holds no reference to the environment (callbacks get it from their event)
+    nor to its own methods, so once the environment's queue is empty nothing of a
+    replicate is left for the cyclic garbage collector but the environment itself.
     """
 
     __slots__ = (
-        "env", "clinic", "record", "rand_day", "delayed", "reduced", "last", "rt_courses",
+        "clinic", "record", "rand_day", "delayed", "reduced", "last", "rt_courses",
         "pneumonitis_course", "visit_minutes", "reducible", "cause",
         "k", "due", "late", "level", "earliest", "phase", "booked", "minutes", "pending",
         "stopped", "systemic_done", "ended_on",
         "chain_alive", "course", "course_due", "free_from", "course_start", "course_day",
-        "in_course", "on_randomized", "on_cycle", "on_course_due", "on_course_day",
+        "in_course",
     )
 
     def __init__(
-        self, env: simpy.Environment, clinic: Clinic, record: PatientCourse, rand_day: int,
+        self, clinic: Clinic, record: PatientCourse, rand_day: int,
         first_due: int, delayed: Sequence[bool], reduced: Sequence[bool],
         toxicity_cycle: int, rt_courses: int, pneumonitis_course: int,
         visit_minutes: tuple[int, int], reducible: tuple[bool, bool], cause: str = "",
     ) -> None:
-        self.env, self.clinic, self.record, self.rand_day = env, clinic, record, rand_day
+        self.clinic, self.record, self.rand_day = clinic, record, rand_day
         self.delayed, self.reduced = delayed, reduced
         self.last = min(clinic.rules.max_cycles, toxicity_cycle)
         self.rt_courses, self.pneumonitis_course = rt_courses, pneumonitis_course
@@ -190,36 +194,32 @@ class PatientProcess:
         self.ended_on = -1  # the day systemic treatment ended for toxicity
         self.course = self.course_due = self.free_from = self.course_start = 0
         self.course_day = 0  # days of the course under way given so far
-        # bound once: every wake-up appends one of these to its timeout
-        self.on_randomized, self.on_cycle = self.randomized, self.cycle_given
-        self.on_course_due, self.on_course_day = self.course_due_reached, self.course_day_reached
 
     # --- systemic treatment --------------------------------------------------------------
 
-    def begin(self) -> None:
+    def begin(self, env: simpy.Environment) -> None:
         """The course at clock 0: wait for randomization, where cycle 1 is booked."""
-        env = self.env
         if self.rand_day > env.now:
-            env.timeout(self.rand_day - env.now).callbacks.append(self.on_randomized)
+            env.timeout(self.rand_day - env.now).callbacks.append(self.randomized)
         else:
-            self.book_cycle()
+            self.book_cycle(env)
 
-    def randomized(self, _event: simpy.Event) -> None:
+    def randomized(self, event: simpy.Event) -> None:
         if not self.stopped:
-            self.book_cycle()
+            self.book_cycle(event.env)
 
-    def book_cycle(self) -> None:
+    def book_cycle(self, env: simpy.Environment) -> None:
         """Book the next cycle (`give_cycle_day`) and sleep until its day."""
-        clinic, env = self.clinic, self.env
+        clinic = self.clinic
         rules = clinic.rules
         self.phase = phase = 0 if self.k < rules.induction_cycles else 1
         self.minutes = minutes = self.visit_minutes[phase]
         self.pending = given = give_cycle_day(clinic.calendar, self.due, rules.window,
                                               clinic.chairs, minutes, self.earliest)
         self.booked = given[0]
-        env.timeout(given[0] - env.now).callbacks.append(self.on_cycle)
+        env.timeout(given[0] - env.now).callbacks.append(self.cycle_given)
 
-    def cycle_given(self, _event: simpy.Event) -> None:
+    def cycle_given(self, event: simpy.Event) -> None:
         """The day of a booked cycle: give it, then book the next one (or end)."""
         if self.stopped:
             return
@@ -246,11 +246,11 @@ class PatientProcess:
             self.late = late = self.delayed[k]
             self.due = day + rules.cycle_days + (rules.delay_days if late else 0)
             self.earliest = day + 1
-            self.book_cycle()
+            self.book_cycle(event.env)
         if k == 1 and self.rt_courses:  # the chain starts with cycle 1, right after
             self.chain_alive = True
             self.course_due = day
-            self.next_course()
+            self.next_course(event.env)
 
     def end_systemic(self, day: int) -> None:
         record = self.record
@@ -261,7 +261,7 @@ class PatientProcess:
             self.clinic.log.append((day, record.patient, f"end {record.end_reason}"))
         self.systemic_done = True
 
-    def stop(self, _event: simpy.Event) -> None:
+    def stop(self, event: simpy.Event) -> None:
         """The patient's stop (`cause`): end the course, give back appointments not kept."""
         if self.stopped or (self.systemic_done and not self.chain_alive):
             return  # nothing left to stop
@@ -272,7 +272,7 @@ class PatientProcess:
         if self.booked >= 0 and clinic.chairs is not None:
             clinic.chairs.release(self.booked, self.minutes)
         if clinic.log is not None:
-            clinic.log.append((self.env.now, record.patient, f"stop {self.cause}"))
+            clinic.log.append((event.env.now, record.patient, f"stop {self.cause}"))
         if self.chain_alive:
             self.chain_alive = False
             if self.in_course and clinic.linac is not None:
@@ -281,21 +281,26 @@ class PatientProcess:
                 clinic.linac.release(self.course_start + self.course_day,
                                      rt.days_per_course - self.course_day)
 
+    def close(self) -> None:
+        """The horizon: whatever is still scheduled does nothing."""
+        self.stopped, self.chain_alive = True, False
+
     # --- the Quad Shot course chain --------------------------------------------------------
 
-    def next_course(self) -> None:
+    def next_course(self, env: simpy.Environment) -> None:
         """Course c + 1 is due on `course_due`: sleep until then."""
         self.course += 1
-        env = self.env
         if self.course_due > env.now:
-            env.timeout(self.course_due - env.now).callbacks.append(self.on_course_due)
+            env.timeout(self.course_due - env.now).callbacks.append(self.course_due_reached)
         else:
-            self.course_due_reached(None)
+            self.book_course(env)
 
-    def course_due_reached(self, _event: simpy.Event | None) -> None:
+    def course_due_reached(self, event: simpy.Event) -> None:
+        if self.chain_alive:
+            self.book_course(event.env)
+
+    def book_course(self, env: simpy.Environment) -> None:
         """A course is due: book it (`start_rt_course`) unless treatment ended before."""
-        if not self.chain_alive:
-            return
         if self.ended_on >= 0 and self.course_due > self.ended_on:
             self.chain_alive = False
             return
@@ -304,16 +309,16 @@ class PatientProcess:
         start = start_rt_course(self.clinic, self.record, self.course_due, self.free_from)
         self.free_from = start + rt.days_per_course
         self.course_start, self.course_day, self.in_course = start, 0, True
-        self.give_fractions()
+        self.give_fractions(env)
 
-    def course_day_reached(self, _event: simpy.Event) -> None:
+    def course_day_reached(self, event: simpy.Event) -> None:
         if self.chain_alive:
-            self.give_fractions()
+            self.give_fractions(event.env)
 
-    def give_fractions(self) -> None:
+    def give_fractions(self, env: simpy.Environment) -> None:
         """Give the course's fractions day by day (waking at the start of each day, see
         `sim.clinic.radiotherapy`), then set the next course due, or end the chain."""
-        clinic, env, record = self.clinic, self.env, self.record
+        clinic, record = self.clinic, self.record
         rt = clinic.rt_rules
         assert rt is not None
         per_day, n_days, log = len(rt.fraction_hours), rt.days_per_course, clinic.log
@@ -321,7 +326,7 @@ class PatientProcess:
         while self.course_day < n_days:
             d = self.course_day
             if start + d > env.now:
-                env.timeout(start + d - env.now).callbacks.append(self.on_course_day)
+                env.timeout(start + d - env.now).callbacks.append(self.course_day_reached)
                 return
             given = fraction_clocks(start + d, 1, rt.fraction_hours)
             record.rt_fractions.extend(given)
@@ -339,7 +344,7 @@ class PatientProcess:
             self.chain_alive = False
         else:
             self.course_due = start + rt.interval_days
-            self.next_course()
+            self.next_course(env)
 
 
 def start_rt_course(clinic: Clinic, record: PatientCourse, due_day: int,

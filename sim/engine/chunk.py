@@ -487,14 +487,14 @@ def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_pat
     sc = model.scenario
     if sc.treatment is None:
         return ClinicChunk()
-    from sim.clinic.model import draw_clinic, simulate_clinic
+    from sim.clinic.model import draw_clinic, run_replicate, tally_replicates
     from sim.clinic.safety import draw_adverse_events
 
     n_reps, n = arm.shape
     draws = draw_clinic(sc, n_reps, n, rng)
     stop, reason = treatment_stop(enrolled.rand_day, observed)
     out = ClinicChunk()
-    rows, monthly, sums = [], [], []
+    records = []
     for r in range(n_reps):
         keep = first_rep + r < keep_patients
         aes = draw_adverse_events(sc, n, safety_rng) if sc.safety is not None else None
@@ -502,32 +502,33 @@ def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_pat
         if enrolled_until is not None and np.isfinite(enrolled_until[r]):
             enrolled_mask = enrolled.rand_day[r] <= enrolled_until[r]
         if enrolled_mask is None or enrolled_mask.all():
-            result = simulate_clinic(
+            run = run_replicate(
                 sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r],
-                reason[r], float(horizon[r]), keep_patients=keep, stratum=enrolled.stratum[r],
-                adverse_events=aes,
+                reason[r], float(horizon[r]), stratum=enrolled.stratum[r], adverse_events=aes,
             )
+            patient_ids = None
         else:
             m = enrolled_mask
-            result = simulate_clinic(
+            run = run_replicate(
                 sc, model.calendar, replicate_draws(draws, r, m), 0, enrolled.rand_day[r][m],
-                arm[r][m], stop[r][m], reason[r][m], float(horizon[r]), keep_patients=keep,
+                arm[r][m], stop[r][m], reason[r][m], float(horizon[r]),
                 stratum=enrolled.stratum[r][m],
                 adverse_events=patients_only(aes, m) if aes is not None else None,
             )
-            if result.patients is not None:
-                result.patients["patient"] = np.flatnonzero(m)[result.patients["patient"]]
-        rows.append(result.summary)
-        monthly.append(getattr(result, "monthly", None) or {})
-        sums.append(getattr(result, "sums", None) or {})
-        if keep and result.patients is not None:
-            frame = result.patients.copy()
+            patient_ids = np.flatnonzero(m)
+        if keep:
+            frame = run.records.patient_frame()
+            if patient_ids is not None:
+                frame["patient"] = patient_ids[frame["patient"]]
             frame.insert(0, "replicate", first_rep + r)
             out.patients.append(frame)
-    out.rows = pd.DataFrame(rows)
-    out.monthly = monthly_frame(model, monthly)
-    for name in {k for d in sums for k in d}:
-        out.sums[name] = pd.concat([d[name] for d in sums if name in d], ignore_index=True)
+        run.records.records = None  # the arrays are all the tally needs
+        records.append(run.records)
+    tables = tally_replicates(records)
+    out.rows = pd.DataFrame(tables.summary)
+    out.monthly = monthly_frame(model, [{key: values[i] for key, values in tables.monthly.items()}
+                                        for i in range(n_reps)])
+    out.sums["deviations"] = tables.deviation_frame()
     return out
 
 
