@@ -163,14 +163,16 @@ class ClinicResult:
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a replicate runs (a decorator of
-    `simulate_clinic`, or a `with` block).
+    """Pause Python's cyclic garbage collector while replicates run (a decorator of
+    `run_replicate`, or a `with` block around a chunk's replicates; nested pauses are one).
 
     A replicate allocates a few thousand events; every 700 allocations the collector would
     scan the young objects, and now and then all of them (about 13% of the clinic's time,
-    measured with benchmarks/bench_clinic.py). Reference counting still frees events as
-    they pass; the few reference cycles a replicate leaves (its processes and environment)
-    are collected as soon as the collector runs again.
+    measured with benchmarks/bench_clinic.py). Reference counting frees a replicate's events
+    and patients as they pass: the only cycle a replicate leaves is its (empty) SimPy
+    environment, a few objects collected as soon as the collector runs again. Pausing for a
+    whole chunk rather than per replicate saves the collection that re-enabling it triggers
+    after every replicate (the young objects then include the replicate's records).
     """
     was_enabled = gc.isenabled()
     gc.disable()

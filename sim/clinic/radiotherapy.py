@@ -35,6 +35,11 @@ class CourseRules:
     fraction_hours: tuple[float, ...]  # hours after midnight, in order
     dose_per_fraction_gy: float
     start_within_days: int | None  # a course starting later after its cycle is a deviation
+    fraction_offsets: tuple[float, ...] = ()  # fraction_hours / 24: clock = day + offset
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fraction_offsets",
+                           tuple(h / HOURS_PER_DAY for h in self.fraction_hours))
 
     @classmethod
     def from_radiotherapy(cls, radiotherapy: Radiotherapy) -> CourseRules:

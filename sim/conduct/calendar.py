@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -76,6 +77,11 @@ class StudyCalendar:
 
     def is_open(self, day: int) -> bool:
         return bool(self.open_day[day]) if day <= self.horizon_days else True
+
+    @cached_property
+    def next_open_list(self) -> list[int]:
+        """`next_open` as a list of ints: what a per-event look-up reads fastest."""
+        return self.next_open.tolist()
 
     def next_open_day(self, day: np.ndarray | int) -> np.ndarray:
         """The first open day on or after each `day` (integer days, vectorized)."""

@@ -487,49 +487,62 @@ def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_pat
     sc = model.scenario
     if sc.treatment is None:
         return ClinicChunk()
-    from sim.clinic.model import draw_clinic, run_replicate, tally_replicates
-    from sim.clinic.safety import draw_adverse_events
+    from sim.clinic.model import collector_paused, draw_clinic, tally_replicates
 
     n_reps, n = arm.shape
     draws = draw_clinic(sc, n_reps, n, rng)
     stop, reason = treatment_stop(enrolled.rand_day, observed)
     out = ClinicChunk()
     records = []
-    for r in range(n_reps):
-        keep = first_rep + r < keep_patients
-        aes = draw_adverse_events(sc, n, safety_rng) if sc.safety is not None else None
-        enrolled_mask = None
-        if enrolled_until is not None and np.isfinite(enrolled_until[r]):
-            enrolled_mask = enrolled.rand_day[r] <= enrolled_until[r]
-        if enrolled_mask is None or enrolled_mask.all():
-            run = run_replicate(
-                sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r],
-                reason[r], float(horizon[r]), stratum=enrolled.stratum[r], adverse_events=aes,
-            )
-            patient_ids = None
-        else:
-            m = enrolled_mask
-            run = run_replicate(
-                sc, model.calendar, replicate_draws(draws, r, m), 0, enrolled.rand_day[r][m],
-                arm[r][m], stop[r][m], reason[r][m], float(horizon[r]),
-                stratum=enrolled.stratum[r][m],
-                adverse_events=patients_only(aes, m) if aes is not None else None,
-            )
-            patient_ids = np.flatnonzero(m)
-        if keep:
-            frame = run.records.patient_frame()
-            if patient_ids is not None:
-                frame["patient"] = patient_ids[frame["patient"]]
-            frame.insert(0, "replicate", first_rep + r)
-            out.patients.append(frame)
-        run.records.records = None  # the arrays are all the tally needs
-        records.append(run.records)
+    with collector_paused():  # for the chunk, not per replicate: see collector_paused
+        for r in range(n_reps):
+            records.append(clinic_replicate(model, draws, r, first_rep, keep_patients,
+                                            enrolled, arm, stop, reason, horizon,
+                                            safety_rng, enrolled_until, out))
     tables = tally_replicates(records)
     out.rows = pd.DataFrame(tables.summary)
     out.monthly = monthly_frame(model, [{key: values[i] for key, values in tables.monthly.items()}
                                         for i in range(n_reps)])
     out.sums["deviations"] = tables.deviation_frame()
     return out
+
+
+def clinic_replicate(model, draws, r, first_rep, keep_patients, enrolled, arm, stop, reason,
+                     horizon, safety_rng, enrolled_until, out):
+    """Replicate r of a chunk in the clinic (`run_clinic`): its SimPy run, its patient table
+    into `out` when kept; returns its records for the chunk's tally."""
+    from sim.clinic.model import run_replicate
+    from sim.clinic.safety import draw_adverse_events
+
+    sc = model.scenario
+    keep = first_rep + r < keep_patients
+    aes = draw_adverse_events(sc, arm.shape[1], safety_rng) if sc.safety is not None else None
+    enrolled_mask = None
+    if enrolled_until is not None and np.isfinite(enrolled_until[r]):
+        enrolled_mask = enrolled.rand_day[r] <= enrolled_until[r]
+    if enrolled_mask is None or enrolled_mask.all():
+        run = run_replicate(
+            sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r],
+            reason[r], float(horizon[r]), stratum=enrolled.stratum[r], adverse_events=aes,
+        )
+        patient_ids = None
+    else:
+        m = enrolled_mask
+        run = run_replicate(
+            sc, model.calendar, replicate_draws(draws, r, m), 0, enrolled.rand_day[r][m],
+            arm[r][m], stop[r][m], reason[r][m], float(horizon[r]),
+            stratum=enrolled.stratum[r][m],
+            adverse_events=patients_only(aes, m) if aes is not None else None,
+        )
+        patient_ids = np.flatnonzero(m)
+    if keep:
+        frame = run.records.patient_frame()
+        if patient_ids is not None:
+            frame["patient"] = patient_ids[frame["patient"]]
+        frame.insert(0, "replicate", first_rep + r)
+        out.patients.append(frame)
+    run.records.records = None  # the arrays are all the tally needs
+    return run.records
 
 
 def monthly_frame(model: TrialModel, series: list[dict[str, np.ndarray]]) -> pd.DataFrame | None:
