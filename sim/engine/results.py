@@ -14,7 +14,9 @@ registry of metric definitions, `sim.engine.metrics` (add new metrics there).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import math
 import platform
 import sys
 from importlib import metadata
@@ -77,14 +79,29 @@ def spread(values: np.ndarray) -> dict[str, float | None]:
             "q95": float(qs[1]) if np.isfinite(qs[1]) else None}
 
 
+def order_statistic_ranks(r: int, q: float, tail: float = 0.025) -> tuple[int, int]:
+    """(lo, hi) ranks of the order-statistic interval of the q-quantile of r values:
+    lo = binom.ppf(tail, r, q), hi = min(binom.isf(tail, r, q), r - 1) as scipy.stats
+    defines them (the least k with cdf(k) >= tail, the least k with sf(k) <= tail), from
+    scipy.special's binomial cdf and sf on the k within 12 sd of r q (beyond them the tails
+    are below 1e-30): the same ranks without importing scipy.stats (about 0.5 s)."""
+    sd = math.sqrt(r * q * (1 - q))
+    k = np.arange(max(0, int(r * q - 12 * sd) - 2), min(r, int(r * q + 12 * sd) + 2) + 1,
+                  dtype=float)
+    low, high = special.bdtr(k, r, q) >= tail, special.bdtrc(k, r, q) <= tail
+    if not (low.any() and high.any()):  # cannot happen; scipy.stats answers if it does
+        from scipy import stats
+
+        return (int(stats.binom.ppf(tail, r, q)),
+                min(int(stats.binom.isf(tail, r, q)), r - 1))
+    return int(k[np.argmax(low)]), min(int(k[np.argmax(high)]), r - 1)
+
+
 def median_row(name: str, values: np.ndarray) -> dict[str, Any]:
     """Median with the order-statistic 95% interval; NaN (never happened) sorts as +inf."""
     values = np.sort(np.where(np.isnan(values), np.inf, np.asarray(values, dtype=float)))
     r = len(values)
-    from scipy import stats  # heavy import, needed only here
-
-    lo = int(stats.binom.ppf(0.025, r, 0.5))
-    hi = min(int(stats.binom.isf(0.025, r, 0.5)), r - 1)
+    lo, hi = order_statistic_ranks(r, 0.5)
     est = float(np.quantile(values, 0.5, method="inverted_cdf"))
     low, high = values[max(lo - 1, 0)], values[hi]
     se = (high - low) / (2 * Z95) if np.isfinite(high) and np.isfinite(low) else np.nan
@@ -96,10 +113,7 @@ def quantile_row(name: str, values: np.ndarray, q: float) -> dict[str, Any]:
     q) ranks; se = width / (2 x 1.96)), as `median_row` for q = 1/2."""
     values = np.sort(np.where(np.isnan(values), np.inf, np.asarray(values, dtype=float)))
     r = len(values)
-    from scipy import stats
-
-    lo = int(stats.binom.ppf(0.025, r, q))
-    hi = min(int(stats.binom.isf(0.025, r, q)), r - 1)
+    lo, hi = order_statistic_ranks(r, q)
     est = float(np.quantile(values, q, method="inverted_cdf"))
     low, high = values[max(lo - 1, 0)], values[hi]
     se = (high - low) / (2 * Z95) if np.isfinite(high) and np.isfinite(low) else np.nan
@@ -343,6 +357,13 @@ def look_timeline(replicates: pd.DataFrame, start: np.datetime64) -> list[dict[s
 
 
 def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages results depend on (for manifests and resume
+    checks); looked up once per process (importlib.metadata scans sys.path, ~10 ms each)."""
+    return dict(installed_versions())
+
+
+@functools.cache
+def installed_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:

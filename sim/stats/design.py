@@ -28,8 +28,9 @@ from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri  # normal cdf and quantile, without scipy.stats
+
+from sim.stats.roots import brentq  # scipy.optimize.brentq, without importing scipy.optimize
 
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 

@@ -23,9 +23,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
+from sim.stats.roots import brentq  # scipy.optimize.brentq, without importing scipy.optimize
 from sim.stats.spending import Spending
 
 GRID_R = 64

@@ -1,0 +1,81 @@
+"""The start-up shortcuts of issue 15 give the very numbers of the scipy functions they
+replace: `sim.stats.roots.brentq` (for scipy.optimize.brentq) and the order-statistic ranks
+of `sim.engine.results` (for scipy.stats.binom.ppf / isf)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+from sim.engine.results import order_statistic_ranks
+from sim.stats import design
+from sim.stats.roots import brentq
+
+AWKWARD = [
+    lambda x: x * x - 2.0,
+    lambda x: math.cos(x) - x,
+    lambda x: x**3 - 2 * x - 5,
+    lambda x: math.exp(x) - 10.0,
+    lambda x: (x - 1e-3) ** 5,  # flat at the root
+    lambda x: math.atan(x - 7.0),
+    lambda x: x - 1e-300,  # root near 0: the absolute tolerance decides
+    lambda x: 1.0 if x > 0.37 else -1.0,  # a jump: bisection all the way
+    lambda x: np.float64(x) ** 7 - 3.0,  # numpy scalars, as the closed forms return
+]
+TOLERANCES = [(2e-12, 4 * np.finfo(float).eps, 100), (1e-10, 4 * np.finfo(float).eps, 100),
+              (1e-13, 1e-14, 200), (1e-3, 1e-6, 100), (1e-12, 1e-14, 3)]
+
+
+def outcome(solver, f, a, b, xtol, rtol, maxiter):
+    try:
+        return solver(f, a, b, xtol=xtol, rtol=rtol, maxiter=maxiter)
+    except (ValueError, RuntimeError) as exc:
+        return type(exc)
+
+
+def test_brentq_is_scipys_bit_for_bit():
+    rng = np.random.default_rng(15)
+    for f in AWKWARD:
+        for a, b in zip(rng.uniform(-5, 0.2, 40), rng.uniform(0.5, 50, 40), strict=True):
+            for tol in TOLERANCES:
+                ours = outcome(brentq, f, a, b, *tol)
+                theirs = outcome(optimize.brentq, f, a, b, *tol)
+                assert ours == theirs and type(ours) is type(theirs), (a, b, tol)
+
+
+def test_brentq_refuses_what_scipy_refuses():
+    with pytest.raises(ValueError, match="different signs"):
+        brentq(lambda x: x * x + 1, -1.0, 1.0)
+    with pytest.raises(ValueError, match="xtol"):
+        brentq(lambda x: x, -1.0, 1.0, xtol=0.0)
+    with pytest.raises(ValueError, match="rtol"):
+        brentq(lambda x: x, -1.0, 1.0, rtol=1e-17)
+    with pytest.raises(RuntimeError, match="converge"):
+        brentq(lambda x: math.cos(x) - x, 0.0, 2.0, xtol=1e-15, maxiter=2)
+
+
+@pytest.mark.parametrize("target", [10.0, 45.5, 70.0, 90.0])
+def test_the_design_event_time_is_the_scipy_root(target):
+    accrual = [(2, 2.8), (2, 4.2), (2, 4.9), (None, 5.6)]
+    args = (accrual, math.log(2) / 6.8, 0.6, -math.log(0.95) / 12, 0.5, 104)
+
+    def gap(t: float) -> float:
+        return float(design.expected_events(t, *args)) - target
+
+    hi = 1.0
+    while gap(hi) < 0:
+        hi *= 2.0
+    expected = optimize.brentq(gap, 0.0, hi, xtol=1e-10, rtol=4 * np.finfo(float).eps)
+    assert design.expected_event_time(target, *args) == expected
+
+
+@pytest.mark.parametrize("q", [0.05, 0.5, 0.95])
+def test_order_statistic_ranks_are_scipys_binomial_quantiles(q):
+    for r in [*range(1, 400), 499, 500, 1000, 1999, 2000, 2001, 9999, 10_000, 100_000,
+              1_000_000, 10_000_000]:
+        lo = int(stats.binom.ppf(0.025, r, q))
+        hi = min(int(stats.binom.isf(0.025, r, q)), r - 1)
+        assert order_statistic_ranks(r, q) == (lo, hi), r
