@@ -2002,9 +2002,45 @@ def yaml_problem(exc: yaml.YAMLError, text: str = "") -> str:
     return str(exc).splitlines()[0]
 
 
+def fast_loader() -> type | None:
+    """`ScenarioLoader` on libyaml's parser (PyYAML's C extension), when it is there."""
+    if not getattr(yaml, "__with_libyaml__", False):
+        return None
+    return type("FastScenarioLoader", (yaml.CSafeLoader, ScenarioLoader), {})
+
+
+FAST_LOADER = fast_loader()
+
+
+def parse_yaml_fast(text: str) -> tuple[bool, Any]:
+    """(True, data) from libyaml's parser, 5-10x faster than PyYAML's own on a scenario
+    (~40 ms of `validate`), with the same constructors (so the same data); (False, None)
+    when it is not installed, when the text holds what the two parsers disagree on (a tab
+    or a byte-order mark inside the text: libyaml accepts both where PyYAML refuses), or on
+    any error: then `parse_yaml` parses with PyYAML's parser, which accepts and refuses
+    exactly what it always did, with its messages."""
+    if FAST_LOADER is None or "\t" in text or "\ufeff" in text:
+        return False, None
+    loader = None
+    try:
+        loader = FAST_LOADER(text)
+        node = loader.get_single_node()
+        if node is None or expanded_size(node, "") > MAX_YAML_VALUES:
+            return False, None
+        return True, loader.construct_document(node)
+    except Exception:  # the slow path below says what is wrong
+        return False, None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
 def parse_yaml(text: str, label: str) -> Any:
     """`yaml.safe_load` with `ScenarioLoader`, and anchors/aliases that expand to more than
     MAX_YAML_VALUES values refused; every failure is a ScenarioError starting with `label`."""
+    done, data = parse_yaml_fast(text)
+    if done:
+        return data
     loader = None
     try:
         loader = ScenarioLoader(text)

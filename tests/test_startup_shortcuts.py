@@ -1,6 +1,7 @@
-"""The start-up shortcuts of issue 15 give the very numbers of the scipy functions they
-replace: `sim.stats.roots.brentq` (for scipy.optimize.brentq) and the order-statistic ranks
-of `sim.engine.results` (for scipy.stats.binom.ppf / isf)."""
+"""The start-up shortcuts of issue 15 give the very results of what they replace:
+`sim.stats.roots.brentq` (for scipy.optimize.brentq), the order-statistic ranks of
+`sim.engine.results` (for scipy.stats.binom.ppf / isf), and libyaml's parser in
+`sim.scenario.parse_yaml` (for PyYAML's own: same data, same errors)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
+from sim import scenario
 from sim.engine.results import order_statistic_ranks
 from sim.stats import design
 from sim.stats.roots import brentq
+from tests.conftest import ROOT
 
 AWKWARD = [
     lambda x: x * x - 2.0,
@@ -79,3 +82,30 @@ def test_order_statistic_ranks_are_scipys_binomial_quantiles(q):
         lo = int(stats.binom.ppf(0.025, r, q))
         hi = min(int(stats.binom.isf(0.025, r, q)), r - 1)
         assert order_statistic_ranks(r, q) == (lo, hi), r
+
+
+YAML_TEXTS = [
+    "a: 1\na: 2\n",  # a key twice: refused
+    "a: 2026-02-30\n",  # not a calendar date: refused
+    "a: x\ty\n",  # a tab in a value: PyYAML refuses, libyaml would not
+    "a: 1\n\ufeff\n",  # a byte-order mark inside the text: the same
+    "%YAML 1.3\n---\na: 1\n",  # libyaml refuses, PyYAML accepts
+    "a: [1, 2\n", "a: *x\n", "a: b: c\n", "a: \"\\q\"\n", "a: 'x\n", "", "---\n",
+    "a: &a {x: 1}\nb: {<<: *a, y: 2}\n", "a: [.inf, 0x1F, 1_000, ~, yes, 2026-01-30]\n",
+    "a: \x07\n", "a: \"\\x41\\u00e9\"\n", "[" * 300 + "]" * 300,
+]
+
+
+def parse_outcome(text: str):
+    try:
+        return "ok", repr(scenario.parse_yaml(text, "label"))
+    except scenario.ScenarioError as exc:
+        return "error", str(exc)
+
+
+@pytest.mark.parametrize("text", YAML_TEXTS + [p.read_text(encoding="utf-8") for p in
+                                               sorted((ROOT / "scenarios").glob("*.yaml"))])
+def test_libyaml_parses_as_pyyaml_does(text, monkeypatch):
+    fast = parse_outcome(text)
+    monkeypatch.setattr(scenario, "FAST_LOADER", None)
+    assert fast == parse_outcome(text)

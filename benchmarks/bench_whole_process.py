@@ -1,0 +1,99 @@
+"""Whole-process time of `python -m sim run` beside rpact's for the same textbook design
+(issue 15's goal: ratio sim / rpact <= 1.0), in fresh processes, alternating the two.
+
+    python benchmarks/bench_whole_process.py [--runs 7] [--reps 10000] [--workers N]
+                                             [--bytecode]
+
+Each round runs `python -m sim run scenarios/textbook.yaml --reps R --seed 1 --out TMP
+--force` and then `Rscript benchmarks/rpact/textbook.R` (getSimulationSurvival, 10,000
+iterations), after one untimed warm-up of each; it prints the best and the median wall time
+of each side, the CPU time (user + system of the process and its workers), and the ratios
+sim / rpact of the bests and of the medians. Alternating keeps a machine's passing load
+from favouring one side; the best of N is the figure least disturbed by it.
+
+Python caches compiled bytecode (`__pycache__`) unless PYTHONDONTWRITEBYTECODE is set, as
+some sandboxes do; then every run compiles sim's ~20,000 lines afresh (~0.2 s). `--bytecode`
+unsets it for the sim runs, as an installed package runs; the header says which was used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXTBOOK = ROOT / "scenarios" / "textbook.yaml"
+RPACT = ROOT / "benchmarks" / "rpact" / "textbook.R"
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system of the child and its children) of `cmd`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def describe(label: str, runs: list[tuple[float, float]]) -> tuple[float, float]:
+    walls = [w for w, _ in runs]
+    cpus = [c for _, c in runs]
+    best, median = min(walls), statistics.median(walls)
+    print(f"{label:44s}{best:8.2f}{median:9.2f}{min(cpus):9.2f}{statistics.median(cpus):9.2f}")
+    return best, median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--reps", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="sim's --workers (default: sim's own, one per core)")
+    parser.add_argument("--bytecode", action="store_true",
+                        help="unset PYTHONDONTWRITEBYTECODE for the sim runs")
+    args = parser.parse_args()
+    if shutil.which("Rscript") is None:
+        sys.exit("Rscript not found (apt-get install r-base-core r-cran-rpact): no comparison")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    if args.bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    out = Path(tempfile.mkdtemp(prefix="bench-whole-")) / "run"
+    sim = [sys.executable, "-m", "sim", "run", str(TEXTBOOK), "--reps", str(args.reps),
+           "--seed", "1", "--out", str(out), "--force"]
+    if args.workers:
+        sim += ["--workers", str(args.workers)]
+    rpact = ["Rscript", str(RPACT)]
+    cached = "PYTHONDONTWRITEBYTECODE" not in env
+    print(f"textbook, {args.reps:,} replicates; {args.runs} alternating rounds after a warm-up; "
+          f"bytecode cache {'on' if cached else 'off (PYTHONDONTWRITEBYTECODE set)'}; "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    try:
+        timed(sim, env)
+        timed(rpact, env)
+        sims, rs = [], []
+        for _ in range(args.runs):
+            sims.append(timed(sim, env))
+            rs.append(timed(rpact, env))
+    finally:
+        shutil.rmtree(out.parent, ignore_errors=True)
+    print(f"{'':44s}{'wall s':>17s}{'cpu s':>18s}")
+    print(f"{'':44s}{'best':>8s}{'median':>9s}{'best':>9s}{'median':>9s}")
+    sim_best, sim_median = describe("python -m sim run (whole process)", sims)
+    r_best, r_median = describe("Rscript rpact getSimulationSurvival", rs)
+    print(f"ratio sim / rpact: best {sim_best / r_best:.2f}, median {sim_median / r_median:.2f} "
+          "(goal <= 1.0)")
+
+
+if __name__ == "__main__":
+    main()
