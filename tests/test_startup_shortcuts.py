@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -109,3 +111,20 @@ def test_libyaml_parses_as_pyyaml_does(text, monkeypatch):
     fast = parse_outcome(text)
     monkeypatch.setattr(scenario, "FAST_LOADER", None)
     assert fast == parse_outcome(text)
+
+
+def test_a_run_imports_neither_scipy_stats_nor_scipy_optimize(tmp_path):
+    args = ["run", str(ROOT / "scenarios" / "textbook.yaml"), "--reps", "20", "--workers", "1",
+            "--out", str(tmp_path / "run")]
+    code = (
+        "import contextlib, io, sys\n"
+        "from sim.commands.cli import main\n"
+        "quiet = io.StringIO()\n"
+        "with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):\n"
+        f"    status = main({args!r})\n"
+        "heavy = ('scipy.stats', 'scipy.optimize', 'matplotlib', 'seaborn')\n"
+        "print(status, *[m for m in heavy if m in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT, timeout=120)
+    assert done.stdout.split() == ["0"]
