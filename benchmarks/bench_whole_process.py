@@ -2,14 +2,16 @@
 (issue 15's goal: ratio sim / rpact <= 1.0), in fresh processes, alternating the two.
 
     python benchmarks/bench_whole_process.py [--runs 7] [--reps 10000] [--workers N]
-                                             [--bytecode]
+                                             [--bytecode] [--before /path/to/other/checkout]
 
 Each round runs `python -m sim run scenarios/textbook.yaml --reps R --seed 1 --out TMP
 --force` and then `Rscript benchmarks/rpact/textbook.R` (getSimulationSurvival, 10,000
 iterations), after one untimed warm-up of each; it prints the best and the median wall time
 of each side, the CPU time (user + system of the process and its workers), and the ratios
 sim / rpact of the bests and of the medians. Alternating keeps a machine's passing load
-from favouring one side; the best of N is the figure least disturbed by it.
+from favouring one side; the best of N is the figure least disturbed by it. `--before DIR`
+adds, in the same rounds, the same command run from another checkout of this repository
+(e.g. /work/main before a change): a before/after comparison under the same load.
 
 Python caches compiled bytecode (`__pycache__`) unless PYTHONDONTWRITEBYTECODE is set, as
 some sandboxes do; then every run compiles sim's ~20,000 lines afresh (~0.2 s). `--bytecode`
@@ -30,15 +32,24 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TEXTBOOK = ROOT / "scenarios" / "textbook.yaml"
 RPACT = ROOT / "benchmarks" / "rpact" / "textbook.R"
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU seconds (user + system of the child and its children) of `cmd`."""
+def sim_env(root: Path, bytecode: bool) -> dict[str, str]:
+    """The environment of a `python -m sim` of the checkout at `root`."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system of the child and its children) of `cmd`, run in
+    `cwd` (`python -m` imports sim from there first)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    subprocess.run(cmd, check=True, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -61,15 +72,14 @@ def main() -> None:
                         help="sim's --workers (default: sim's own, one per core)")
     parser.add_argument("--bytecode", action="store_true",
                         help="unset PYTHONDONTWRITEBYTECODE for the sim runs")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="another checkout whose `python -m sim run` is timed too")
     args = parser.parse_args()
     if shutil.which("Rscript") is None:
         sys.exit("Rscript not found (apt-get install r-base-core r-cran-rpact): no comparison")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    if args.bytecode:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = sim_env(ROOT, args.bytecode)
     out = Path(tempfile.mkdtemp(prefix="bench-whole-")) / "run"
-    sim = [sys.executable, "-m", "sim", "run", str(TEXTBOOK), "--reps", str(args.reps),
+    sim = [sys.executable, "-m", "sim", "run", "scenarios/textbook.yaml", "--reps", str(args.reps),
            "--seed", "1", "--out", str(out), "--force"]
     if args.workers:
         sim += ["--workers", str(args.workers)]
@@ -78,21 +88,28 @@ def main() -> None:
     print(f"textbook, {args.reps:,} replicates; {args.runs} alternating rounds after a warm-up; "
           f"bytecode cache {'on' if cached else 'off (PYTHONDONTWRITEBYTECODE set)'}; "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    sides = {"python -m sim run (whole process)": (sim, env, ROOT)}
+    if args.before:
+        before = args.before.resolve()
+        sides[f"  the same from {before}"] = (sim, sim_env(before, args.bytecode), before)
+    sides["Rscript rpact getSimulationSurvival"] = (rpact, env, ROOT)
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label in sides}
     try:
-        timed(sim, env)
-        timed(rpact, env)
-        sims, rs = [], []
+        for cmd, side_env, cwd in sides.values():  # warm-up
+            timed(cmd, side_env, cwd)
         for _ in range(args.runs):
-            sims.append(timed(sim, env))
-            rs.append(timed(rpact, env))
+            for label, (cmd, side_env, cwd) in sides.items():
+                runs[label].append(timed(cmd, side_env, cwd))
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)
     print(f"{'':44s}{'wall s':>17s}{'cpu s':>18s}")
     print(f"{'':44s}{'best':>8s}{'median':>9s}{'best':>9s}{'median':>9s}")
-    sim_best, sim_median = describe("python -m sim run (whole process)", sims)
-    r_best, r_median = describe("Rscript rpact getSimulationSurvival", rs)
-    print(f"ratio sim / rpact: best {sim_best / r_best:.2f}, median {sim_median / r_median:.2f} "
-          "(goal <= 1.0)")
+    figures = {label: describe(label, found) for label, found in runs.items()}
+    r_best, r_median = figures["Rscript rpact getSimulationSurvival"]
+    for label, (best, median) in figures.items():
+        if not label.startswith("Rscript"):
+            print(f"ratio {label.strip()} / rpact: best {best / r_best:.2f}, "
+                  f"median {median / r_median:.2f} (goal <= 1.0)")
 
 
 if __name__ == "__main__":
