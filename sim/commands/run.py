@@ -130,13 +130,14 @@ def finish_point(folder: Path, scenario: Scenario, reps: int,
     manifest.json last (a point folder with a manifest is complete); then its checkpoints
     go. Returns (summary, timeline, warnings)."""
     from sim.engine.checkpoints import CHUNKS
+    from sim.engine.results import ParquetColumns
 
     for name, table in sums.items():
         per_trial_table(table, reps).to_csv(folder / f"{name}.csv", index=False)
     if (folder / "monthly.parquet").exists():
         for name, table in monthly_quantiles(folder / "monthly.parquet").items():
             table.to_csv(folder / f"{name}.csv", index=False)
-    replicates = pd.read_parquet(folder / "replicates.parquet")
+    replicates = ParquetColumns(folder / "replicates.parquet")  # a column at a time
     summary = summarize(replicates, scenario)
     summary.to_csv(folder / "summary.csv", index=False)
     milestones = timeline(replicates, scenario)
@@ -238,33 +239,52 @@ def per_trial_table(sums: pd.DataFrame, reps: int) -> pd.DataFrame:
 def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
     """Per (table, item, month): mean and 5/50/95% quantiles across replicates, and the same
     for the running total from the first month, rounded (`round_monthly`), up to the last
-    month with any activity (`drop_idle_months`). Reads one item's columns at a time, so
-    memory stays flat in the number of months x items."""
+    month with any activity (`drop_idle_months`). Reads one month's column at a time and
+    carries the running total from month to month, so memory stays flat in the number of
+    replicates, months and items; the figures are those of the whole table at once (the
+    same additions in the same order)."""
     import pyarrow.parquet as pq
 
-    columns = [c for c in pq.read_schema(path).names if c.count("/") == 2]
+    file = pq.ParquetFile(path)
+    columns = [c for c in file.schema_arrow.names if c.count("/") == 2]
     items: dict[tuple[str, str], list[str]] = {}
     for column in columns:
         table, item, _ = column.split("/")
         items.setdefault((table, item), []).append(column)
     out: dict[str, list[pd.DataFrame]] = {}
     for (table, item), cols in items.items():
-        values = pq.read_table(path, columns=cols).to_pandas().to_numpy(dtype=float)
-        running = np.cumsum(values, axis=1)
-        frame = pd.DataFrame({"item": item, "month": [c.split("/")[2] for c in cols]})
         # a running total of a ratio (utilization) means nothing: its columns stay empty
         ratio = "utilization" in item
-        for prefix, data in (("", values), ("cumulative_", running)):
-            if ratio and prefix:
-                for name in ("mean", "q05", "q50", "q95"):
-                    frame[f"{prefix}{name}"] = np.nan
-                continue
-            frame[f"{prefix}mean"] = data.mean(axis=0)
-            for q in (5, 50, 95):
-                frame[f"{prefix}q{q:02d}"] = np.percentile(data, q, axis=0)
+        stats: dict[str, list[float]] = {}
+        running = None
+        for values in month_columns(file, cols):
+            running = values if running is None else running + values
+            for prefix, data in (("", values), ("cumulative_", running)):
+                if ratio and prefix:
+                    continue
+                stats.setdefault(f"{prefix}mean", []).append(data.mean())
+                for q, value in zip((5, 50, 95), np.percentile(data, (5, 50, 95)),
+                                    strict=True):
+                    stats.setdefault(f"{prefix}q{q:02d}", []).append(value)
+        frame = pd.DataFrame({"item": item, "month": [c.split("/")[2] for c in cols]})
+        for prefix in ("", "cumulative_"):
+            for name in ("mean", "q05", "q50", "q95"):
+                frame[f"{prefix}{name}"] = stats.get(f"{prefix}{name}", np.nan)
         out.setdefault(table, []).append(round_monthly(frame, ratio))
     return {name: drop_idle_months(pd.concat(frames, ignore_index=True))
             for name, frames in out.items()}
+
+
+MONTH_BLOCK = 12  # monthly columns read from Parquet at once (fewer reads, little memory)
+
+
+def month_columns(file, columns: list[str]) -> Iterator[np.ndarray]:
+    """Each of `columns` of a monthly Parquet table, all replicates, as float64, in order,
+    read MONTH_BLOCK columns at a time."""
+    for start in range(0, len(columns), MONTH_BLOCK):
+        block = file.read(columns=columns[start:start + MONTH_BLOCK])
+        for i in range(block.num_columns):
+            yield np.asarray(block.column(i).to_numpy(), dtype=float)
 
 
 def round_monthly(frame: pd.DataFrame, ratio: bool) -> pd.DataFrame:

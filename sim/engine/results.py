@@ -151,6 +151,30 @@ def row(metric: str, estimate: float, se: float, low: float, high: float) -> dic
     return dict(zip(names, [metric, *clean], strict=True))
 
 
+class ParquetColumns:
+    """A Parquet table (a run's replicates.parquet) read one column at a time: ``.columns``,
+    ``name in table`` and ``table[name]`` (a Series, as in the whole DataFrame), which is
+    all `summarize` and `timeline` ask of the replicates table. Memory holds one column, not
+    hundreds, so it stays flat in the number of replicates."""
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        self.file = pq.ParquetFile(path)
+        self.columns = pd.Index(self.file.schema_arrow.names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.columns
+
+    def __getitem__(self, name: str) -> pd.Series:
+        if name not in self.columns:
+            raise KeyError(name)
+        return self.file.read(columns=[name]).to_pandas()[name]
+
+    def __len__(self) -> int:
+        return self.file.metadata.num_rows
+
+
 def summarize(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """summary.csv: one row per metric (see the module docstring for the error columns)."""
     completion = np.datetime64(scenario.trial.completion_date, "D")
