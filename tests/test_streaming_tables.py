@@ -1,0 +1,90 @@
+"""A run's tables computed from its Parquet files a column at a time (memory flat in the
+number of replicates) are the tables of the whole files read at once, to the last bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim.commands.run import MONTH_BLOCK, drop_idle_months, monthly_quantiles, round_monthly
+from sim.engine.chunk import TrialModel, simulate_chunk
+from sim.engine.results import ParquetColumns, summarize, timeline
+
+
+def whole_table_quantiles(path) -> dict[str, pd.DataFrame]:
+    """The monthly quantiles as computed before streaming: one item's months at once."""
+    columns = [c for c in pq.read_schema(path).names if c.count("/") == 2]
+    items: dict[tuple[str, str], list[str]] = {}
+    for column in columns:
+        table, item, _ = column.split("/")
+        items.setdefault((table, item), []).append(column)
+    out: dict[str, list[pd.DataFrame]] = {}
+    for (table, item), cols in items.items():
+        values = pq.read_table(path, columns=cols).to_pandas().to_numpy(dtype=float)
+        running = np.cumsum(values, axis=1)
+        frame = pd.DataFrame({"item": item, "month": [c.split("/")[2] for c in cols]})
+        ratio = "utilization" in item
+        for prefix, data in (("", values), ("cumulative_", running)):
+            if ratio and prefix:
+                for name in ("mean", "q05", "q50", "q95"):
+                    frame[f"{prefix}{name}"] = np.nan
+                continue
+            frame[f"{prefix}mean"] = data.mean(axis=0)
+            for q in (5, 50, 95):
+                frame[f"{prefix}q{q:02d}"] = np.percentile(data, q, axis=0)
+        out.setdefault(table, []).append(round_monthly(frame, ratio))
+    return {name: drop_idle_months(pd.concat(frames, ignore_index=True))
+            for name, frames in out.items()}
+
+
+def test_monthly_quantiles_streamed_equal_the_whole_table(tmp_path, monkeypatch):
+    rng = np.random.default_rng(7)
+    months = [f"2026-{m:02d}" for m in range(1, 13)] + [f"2027-{m:02d}" for m in range(1, 6)]
+    assert len(months) > MONTH_BLOCK  # more than one block per item
+    path = tmp_path / "monthly.parquet"
+    writer = None
+    for group in range(3):  # several row groups, as the run writes them
+        n = 137
+        columns = {"replicate": np.arange(group * n, (group + 1) * n)}
+        for table, item, scale in (("supply", "drug mg", 1e4), ("supply", "drug vials", 3.0),
+                                   ("resources", "chair utilization", 0.3),
+                                   ("safety", "grade 3+ control", 0.7)):
+            for j, month in enumerate(months):
+                # heavy tails, exact zeros and idle months at the end
+                values = (rng.lognormal(0, 2, n) * scale * (rng.random(n) < 0.6)
+                          * (j < 14)).astype(np.float32)
+                columns[f"{table}/{item}/{month}"] = values
+        frame = pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)
+        writer = writer or pq.ParquetWriter(path, frame.schema)
+        writer.write_table(frame)
+    writer.close()
+    for raw in (False, True):  # rounded as written, and the unrounded figures
+        if raw:
+            monkeypatch.setattr("sim.commands.run.round_monthly", lambda frame, ratio: frame)
+            monkeypatch.setitem(whole_table_quantiles.__globals__, "round_monthly",
+                                lambda frame, ratio: frame)
+        ours, reference = monthly_quantiles(path), whole_table_quantiles(path)
+        assert ours.keys() == reference.keys()
+        for name in ours:
+            pd.testing.assert_frame_equal(ours[name], reference[name], check_exact=True)
+            assert ours[name].to_csv() == reference[name].to_csv()
+
+
+def test_summary_and_timeline_from_columns_equal_the_whole_table(tmp_path, baseline):
+    model = TrialModel.from_scenario(baseline)
+    replicates = simulate_chunk(model, seed=3, chunk=0, first_rep=0, n_reps=24).replicates
+    path = tmp_path / "replicates.parquet"
+    table = pa.Table.from_pandas(replicates, preserve_index=False)
+    pq.write_table(table, path, row_group_size=10)  # several row groups
+    whole = pd.read_parquet(path)
+    columns = ParquetColumns(path)
+    assert list(columns.columns) == list(whole.columns) and len(columns) == len(whole)
+    assert "cut_reason" in columns and "no such column" not in columns
+    for name in ("cut_reason", "final_analysis_date", "reject", "events"):
+        pd.testing.assert_series_equal(columns[name], whole[name])
+    assert (summarize(columns, baseline).to_csv(index=False)
+            == summarize(whole, baseline).to_csv(index=False))
+    assert (timeline(columns, baseline).to_csv(index=False)
+            == timeline(whole, baseline).to_csv(index=False))
