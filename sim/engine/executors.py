@@ -154,11 +154,14 @@ def _run_task_with(models: Sequence[TrialModel], task: ChunkTask) -> ChunkFiles:
     return encode_chunk(task, simulate_task(models, task))
 
 
-def stream_in_order(submit: Callable, tasks: Iterable, window: int) -> Iterator:
+def stream_in_order(submit: Callable, tasks: Iterable, window: int,
+                    on_last: Callable[[], None] | None = None) -> Iterator:
     """Results of `submit(task)` futures in task order, with at most `window` in flight.
 
     The next task is submitted before a result is handed on, so workers stay busy while the
     caller writes; futures not yet consumed are cancelled when the caller stops early.
+    `on_last()` is called once every result is in, before the last one is handed on (the
+    workers can go while the caller writes it and closes its files).
     """
     todo = iter(tasks)
     pending = deque(submit(task) for task in itertools.islice(todo, window))
@@ -167,6 +170,8 @@ def stream_in_order(submit: Callable, tasks: Iterable, window: int) -> Iterator:
             result = pending.popleft().result()
             for task in itertools.islice(todo, 1):
                 pending.append(submit(task))
+            if not pending and on_last is not None:
+                on_last()
             yield result
     finally:
         for future in pending:
@@ -213,8 +218,10 @@ class LocalExecutor:
                 initializer=_init_worker, initargs=(self.models, os.getpid()),
             )
         try:
+            # the pool stops once the last chunk is in: its memory is not held while this
+            # process closes the Parquet files (their footers) and computes the tables
             yield from stream_in_order(lambda t: self.pool.submit(function, t), tasks,
-                                       window=2 * self.workers + 2)
+                                       window=2 * self.workers + 2, on_last=self.close)
         except BaseException:  # a signal, an error, or the consumer stopped: no waiting
             self.close(failed=True)
             raise
