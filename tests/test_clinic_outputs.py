@@ -88,6 +88,36 @@ def test_baseline_supply_and_resources_are_consistent(baseline, baseline_results
                                              + s["protocol_deviations_experimental"])
 
 
+def test_supply_to_the_end_of_treatment_changes_nothing_before_the_horizon(legacy):
+    # Treatment goes on after the final analysis: with to_end the clinic runs on until every
+    # course is over, and everything but the supply to the end is what the horizon saw (the
+    # run after the horizon cannot change the past). Induction-only carboplatin ends long
+    # before day 700 for patients randomized by day 610, so its totals are equal; QL1706
+    # continues (maintenance up to 35 cycles), so its total to the end is larger.
+    calendar = StudyCalendar.from_scenario(legacy)
+    inputs = synthetic_trial()
+    draws = draw_clinic(legacy, N_REPS, N, np.random.default_rng(1))
+    for r in range(N_REPS):
+        args = (legacy, calendar, draws, r, inputs["rand"][r], inputs["arm"][r],
+                inputs["stop"][r], np.full(N, "progression"), 700.0)
+        at = simulate_clinic(*args, stratum=inputs["stratum"][r], keep_patients=True,
+                             keep_log=True)
+        on = simulate_clinic(*args, stratum=inputs["stratum"][r], keep_patients=True,
+                             keep_log=True, to_end=True)
+        extra = [k for k in on.summary if k not in at.summary]
+        assert extra and all(k.endswith("_to_end") for k in extra)
+        assert {k: on.summary[k] for k in at.summary} == at.summary
+        pd.testing.assert_frame_equal(on.patients, at.patients)
+        assert on.log == at.log
+        assert on.summary["clinic_carboplatin_mg_to_end"] == pytest.approx(
+            at.summary["clinic_carboplatin_mg"])
+        assert on.summary["clinic_ql1706_mg_to_end"] > at.summary["clinic_ql1706_mg"]
+        assert on.monthly["supply_to_end/QL1706 mg"].sum() == pytest.approx(
+            on.summary["clinic_ql1706_mg_to_end"])
+        assert on.monthly["supply_to_end/QL1706 vials"].sum() == on.summary[
+            "clinic_ql1706_vials_to_end"]
+
+
 def test_run_folder_has_resources_supply_and_deviations(tmp_path):
     out = tmp_path / "run"
     assert main(["run", str(BASELINE), "--reps", "6", "--workers", "1", "--out", str(out),
@@ -98,6 +128,9 @@ def test_run_folder_has_resources_supply_and_deviations(tmp_path):
     assert {"mean", "q05", "q50", "q95", "cumulative_mean"} <= set(resources.columns)
     supply = pd.read_csv(out / "supply.csv")
     assert {"QL1706 mg", "QL1706 vials", "carboplatin vials 450 mg"} <= set(supply["item"])
+    assert list(supply["until"].unique()) == ["final analysis", "end of treatment"]
+    last = supply.groupby(["until", "item"])["cumulative_mean"].last().unstack(0)
+    assert (last["end of treatment"] >= last["final analysis"] - 1e-6).all()
     deviations = pd.read_csv(out / "deviations.csv")
     assert set(deviations["arm"]) == {"control", "experimental"}
     assert {"cycle_late_closure", "rt_late_linac"} <= set(deviations.columns)

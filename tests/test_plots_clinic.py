@@ -31,8 +31,13 @@ def test_utilization_has_a_line_per_resource_and_the_capacity_line(run):
 def test_supply_has_a_line_per_drug(run):
     supply = pd.read_csv(run / "supply.csv")
     ax = plot_supply(supply)
-    drugs = {line.get_label() for line in ax.get_lines()}
+    drugs = {line.get_label() for line in ax.get_lines() if line.get_linestyle() == "-"}
     assert drugs == {"QL1706", "carboplatin", "nab-paclitaxel", "pemetrexed"}
+    # treatment after the analysis: QL1706 maintenance goes on (dashed, to the end)
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) >= 1
+    assert any("to the end of treatment" in t.get_text() for t in ax.texts
+               if t.get_text().startswith("QL1706"))
 
 
 def test_run_figures_include_the_clinic_panels(run):
@@ -45,7 +50,8 @@ def test_supply_is_in_mg_with_the_vials_of_each_size(run):
     ax = plot_supply(supply)
     labels = [t.get_text() for t in ax.texts]
     carboplatin = next(t for t in labels if t.startswith("carboplatin"))
-    assert " g\n(" in carboplatin and "x 100 mg" in carboplatin and "x 450 mg" in carboplatin
+    assert " g to the analysis\n(" in carboplatin
+    assert "x 100 mg" in carboplatin and "x 450 mg" in carboplatin
     assert "vials" not in ax.get_ylabel() and "g" in ax.get_ylabel()
 
 

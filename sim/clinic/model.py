@@ -206,6 +206,7 @@ def simulate_clinic(
     rand_day: np.ndarray, arm: np.ndarray, stop_day: np.ndarray, stop_reason: np.ndarray,
     horizon_day: float, keep_patients: bool = False, keep_log: bool = False,
     stratum: np.ndarray | None = None, adverse_events: AeDraws | None = None,
+    to_end: bool = False,
 ) -> ClinicResult:
     """Run the treatment course of every patient of replicate `rep` (row `rep` of `draws`).
 
@@ -219,11 +220,14 @@ def simulate_clinic(
     block and `adverse_events` (`sim.clinic.safety.draw_adverse_events` for this
     replicate; the engine always gives them), the consequences of the events replace the
     draws' delays, reductions, toxicity and pneumonitis; without `adverse_events` the
-    draws' own are used (hand-made draws in tests). Raises ValueError if the scenario has
-    no treatment block, the arrays do not match the draws, or `horizon_day` is NaN.
+    draws' own are used (hand-made draws in tests). With `to_end` (what a run does), the
+    summary and the monthly series also give the drug supply to the end of treatment
+    (``clinic_<drug>_mg_to_end``, ``"supply_to_end/<drug> mg"``, ...), all else is to the
+    horizon. Raises ValueError if the scenario has no treatment block, the arrays do not
+    match the draws, or `horizon_day` is NaN.
     """
     run = run_replicate(scenario, calendar, draws, rep, rand_day, arm, stop_day, stop_reason,
-                        horizon_day, keep_log, stratum, adverse_events)
+                        horizon_day, keep_log, stratum, adverse_events, to_end)
     tables = tally_replicates([run.records])
     return ClinicResult(
         summary={key: float(values[0]) for key, values in tables.summary.items()},
@@ -250,10 +254,16 @@ def run_replicate(
     scenario: Scenario, calendar: StudyCalendar, draws: ClinicDraws, rep: int,
     rand_day: np.ndarray, arm: np.ndarray, stop_day: np.ndarray, stop_reason: np.ndarray,
     horizon_day: float, keep_log: bool = False, stratum: np.ndarray | None = None,
-    adverse_events: AeDraws | None = None,
+    adverse_events: AeDraws | None = None, to_end: bool = False,
 ) -> ReplicateRun:
     """The SimPy run of replicate `rep` (arguments as `simulate_clinic`), not yet tallied:
-    a chunk tallies all its replicates at once (`sim.clinic.tally.tally_replicates`)."""
+    a chunk tallies all its replicates at once (`sim.clinic.tally.tally_replicates`).
+
+    With `to_end`, the clinic goes on after the horizon until every patient's treatment is
+    over (treatment does not stop at the final analysis), and the cycles given after the
+    horizon are kept apart, for the supply to the end of treatment: everything else is
+    as at the horizon (the records, the log and the books are those of the horizon; what
+    happens before it does not depend on what comes after)."""
     setup = clinic_setup(scenario, calendar)
     rules = setup.rules
     if math.isnan(horizon_day):
@@ -304,23 +314,36 @@ def run_replicate(
     # Stops first: a stop's timeout is then older than any the patients create for the same
     # clock, and SimPy handles same-time events oldest first (a stop on day d comes before
     # anything else on day d); then each patient's course starts, in patient order.
+    last_stop = math.inf if to_end else end  # stops on or after the horizon do nothing
     for patient, stop in zip(patients, stops, strict=True):
-        if stop < end:
+        if stop < last_stop:
             env.timeout(stop).callbacks.append(patient.stop)
     for patient in patients:
         patient.begin(env)
     if end > env.now:
         env.run(until=None if end == math.inf else end)
-    for patient in patients:
-        patient.close()
-    env.run()  # empty the queue (callbacks that do nothing now): no garbage left behind
+    later = None
+    at_horizon = books(chairs, linac) if keep_log else None
+    if to_end and end < math.inf:  # treatment goes on after the analysis: to its end
+        marks = [record.mark() for record in records]
+        logged = len(log) if log is not None else 0
+        env.run()
+        later = [record.cut_back(mark) for record, mark in zip(records, marks, strict=True)]
+        if log is not None:
+            del log[logged:]
+    else:
+        for patient in patients:
+            patient.close()
+        env.run()  # empty the queue (callbacks that do nothing now): no garbage left behind
+        if to_end:  # no horizon: nothing comes after it
+            later = [[] for _ in records]
     for record in records:
         if record.end_reason is None:
             record.end_reason = "horizon"
     if log is not None:
         log.sort(key=itemgetter(0))  # stable: same-clock entries stay in event order
     tally = ReplicateRecords(scenario, setup, draws, rep, records, arm, strata, courses,
-                             pneumonitis, end)
+                             pneumonitis, end, later)
     if plan is not None:
         tally.add_events(plan, adverse_events, np.asarray(stops, dtype=float))
-    return ReplicateRun(tally, log, books(chairs, linac) if keep_log else None)
+    return ReplicateRun(tally, log, at_horizon)

@@ -59,7 +59,8 @@ class ReplicateRecords:
 
     def __init__(self, scenario: Scenario, setup: ClinicSetup, draws: ClinicDraws, rep: int,
                  records: list[PatientCourse], arm: np.ndarray, strata: np.ndarray,
-                 courses: np.ndarray, pneumonitis: np.ndarray, end: float) -> None:
+                 courses: np.ndarray, pneumonitis: np.ndarray, end: float,
+                 later: list[list[int]] | None = None) -> None:
         self.scenario, self.setup, self.draws, self.rep = scenario, setup, draws, rep
         self.records: list[PatientCourse] | None = records
         self.arm, self.strata = np.asarray(arm), strata
@@ -95,6 +96,13 @@ class ReplicateRecords:
         self.completed = np.asarray([r.rt_courses_completed for r in records], dtype=np.int64)
         self.toxicity_end = np.asarray([r.end_reason == "toxicity" for r in records])
         self.events: EventTable | None = None
+        # the cycles given after the horizon (a run's treatment to its end), or None
+        self.later: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.supplies: dict[bool, tuple[np.ndarray, np.ndarray] | None] = {}  # supply()'s
+        if later is not None:
+            sizes = np.asarray([len(x) // 3 for x in later], dtype=np.int64)
+            flat = flat_ints(later, 3 * int(sizes.sum())).reshape(-1, 3)
+            self.later = (np.repeat(patients, sizes), flat[:, 0], flat[:, 1], flat[:, 2])
 
     def add_events(self, plan: Consequences, ae: AeDraws, stop_day: np.ndarray) -> None:
         """The adverse events that happened (`sim.clinic.safety.realized_events`)."""
@@ -120,14 +128,25 @@ class ReplicateRecords:
         """Chair-minutes of each cycle given."""
         return self.setup.visit_minutes[self.strata[self.cycle_patient], self.phase]
 
-    def supply(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(mg (cycles, drugs), vials (cycles, drugs, sizes)) of every cycle given, 0 for the
-        drugs not in the cycle's regimen; None without doses."""
+    def supply(self, later: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+        """(mg (cycles, drugs), vials (cycles, drugs, sizes)) of every cycle given (`later`:
+        of every cycle given after the horizon), 0 for the drugs not in the cycle's regimen;
+        None without doses (or, with `later`, without a run to the end of treatment)."""
+        if later in self.supplies:
+            return self.supplies[later]
+        self.supplies[later] = self.dispensed(later)
+        return self.supplies[later]
+
+    def dispensed(self, later: bool) -> tuple[np.ndarray, np.ndarray] | None:
         doses = self.draws.doses
-        if doses is None:
+        if doses is None or (later and self.later is None):
             return None
-        patient, level = self.cycle_patient, self.cycle_level
-        gives = self.setup.gives[self.strata[patient], self.phase]  # (cycles, drugs)
+        if later:
+            patient, _, level, index = self.later
+            phase = (index >= self.setup.rules.induction_cycles).astype(np.int64)
+        else:
+            patient, level, phase = self.cycle_patient, self.cycle_level, self.phase
+        gives = self.setup.gives[self.strata[patient], phase]  # (cycles, drugs)
         mg = doses.mg[self.rep, patient, :, level] * gives
         vials = doses.vials[self.rep, patient, :, level] * gives[..., None]
         return mg, vials
@@ -362,6 +381,17 @@ def trial_figures(st: Stacked, setup: ClinicSetup, daily: dict) -> dict[str, np.
                 mg[i], vials[i] = supply[0][:, j].sum(), supply[1][:, j].sum()
         out[f"clinic_{metric_name(drug)}_mg"] = mg
         out[f"clinic_{metric_name(drug)}_vials"] = vials
+    if all(r.later is not None for r in st.reps):
+        more = [r.supply(later=True) for r in st.reps]
+        for j, drug in enumerate(setup.drugs):
+            name = metric_name(drug)
+            mg, vials = out[f"clinic_{name}_mg"].copy(), out[f"clinic_{name}_vials"].copy()
+            for i, supply in enumerate(more):
+                if supply is not None:
+                    mg[i] += supply[0][:, j].sum()
+                    vials[i] += supply[1][:, j].sum()
+            out[f"clinic_{name}_mg_to_end"] = mg
+            out[f"clinic_{name}_vials_to_end"] = vials
     return out
 
 
@@ -381,20 +411,18 @@ def monthly(st: Stacked, setup: ClinicSetup, daily: dict) -> dict[str, np.ndarra
     out: dict[str, np.ndarray] = {}
     n_reps, n_months = st.n_reps, setup.n_months
     cycle_day, cycle_rep = st.cat("cycle_day"), st.rep_of("cycle_day")
-    supplies = [r.supply() for r in st.reps]
-    doses = st.reps[0].draws.doses
-    if doses is not None and all(s is not None for s in supplies):
-        mg = np.concatenate([s[0] for s in supplies])
-        vials = np.concatenate([s[1] for s in supplies])
-        for j, drug in enumerate(setup.drugs):
-            out[f"supply/{drug} mg"] = by_month(st, setup, cycle_rep, cycle_day, mg[:, j])
-            out[f"supply/{drug} vials"] = by_month(st, setup, cycle_rep, cycle_day,
-                                                   vials[:, j].sum(axis=1))
-            sizes = doses.sizes[j]
-            if len(sizes) > 1:
-                for s, size in enumerate(sizes):
-                    out[f"supply/{drug} vials {size:g} mg"] = by_month(
-                        st, setup, cycle_rep, cycle_day, vials[:, j, s])
+    out.update(monthly_supply(st, setup, "supply", cycle_rep, cycle_day,
+                              [r.supply() for r in st.reps]))
+    if all(r.later is not None for r in st.reps):  # to the end of treatment
+        days = [np.concatenate([r.cycle_day, r.later[1]]) for r in st.reps]
+        rep = np.repeat(np.arange(n_reps), [len(d) for d in days])
+        supplies = []
+        for r in st.reps:
+            a, b = r.supply(), r.supply(later=True)
+            supplies.append(None if a is None or b is None else
+                            (np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])))
+        out.update(monthly_supply(st, setup, "supply_to_end", rep, np.concatenate(days),
+                                  supplies))
     months = setup.month_of_day[: setup.span]
     open_day = setup.open_day
     cells = np.arange(n_reps)[:, None] * n_months + months[None, :]
@@ -430,6 +458,28 @@ def monthly(st: Stacked, setup: ClinicSetup, daily: dict) -> dict[str, np.ndarra
                 out[f"safety/{name} {arm}"] = by_month(st, setup, rep[sel], onset[sel])
             sel = mine & (grade >= 3)
             out[f"safety/grade 3+ {arm}"] = by_month(st, setup, rep[sel], onset[sel])
+    return out
+
+
+def monthly_supply(st: Stacked, setup: ClinicSetup, table: str, rep: np.ndarray,
+                   days: np.ndarray, supplies: list) -> dict[str, np.ndarray]:
+    """``<table>/<drug> mg``, ``.../<drug> vials`` and, for drugs of several vial sizes,
+    ``.../<drug> vials <size> mg`` by month, from each replicate's (mg, vials) per cycle
+    (`ReplicateRecords.supply`) given on `days` (`rep`: their replicates)."""
+    out: dict[str, np.ndarray] = {}
+    doses = st.reps[0].draws.doses
+    if doses is None or any(s is None for s in supplies):
+        return out
+    mg = np.concatenate([s[0] for s in supplies])
+    vials = np.concatenate([s[1] for s in supplies])
+    for j, drug in enumerate(setup.drugs):
+        out[f"{table}/{drug} mg"] = by_month(st, setup, rep, days, mg[:, j])
+        out[f"{table}/{drug} vials"] = by_month(st, setup, rep, days, vials[:, j].sum(axis=1))
+        sizes = doses.sizes[j]
+        if len(sizes) > 1:
+            for s, size in enumerate(sizes):
+                out[f"{table}/{drug} vials {size:g} mg"] = by_month(st, setup, rep, days,
+                                                                    vials[:, j, s])
     return out
 
 

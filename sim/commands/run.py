@@ -135,7 +135,8 @@ def finish_point(folder: Path, scenario: Scenario, reps: int,
     for name, table in sums.items():
         per_trial_table(table, reps).to_csv(folder / f"{name}.csv", index=False)
     if (folder / "monthly.parquet").exists():
-        for name, table in monthly_quantiles(folder / "monthly.parquet").items():
+        for name, table in with_supply_to_end(monthly_quantiles(folder / "monthly.parquet")
+                                              ).items():
             table.to_csv(folder / f"{name}.csv", index=False)
     replicates = ParquetColumns(folder / "replicates.parquet")  # a column at a time
     summary = summarize(replicates, scenario)
@@ -285,6 +286,22 @@ def month_columns(file, columns: list[str]) -> Iterator[np.ndarray]:
         block = file.read(columns=columns[start:start + MONTH_BLOCK])
         for i in range(block.num_columns):
             yield np.asarray(block.column(i).to_numpy(), dtype=float)
+
+
+SUPPLY_UNTIL = {"supply": "final analysis", "supply_to_end": "end of treatment"}
+
+
+def with_supply_to_end(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """supply.csv holds both counts, told apart by its first column `until`: drug dispensed
+    up to each replicate's final analysis, and up to the end of treatment (patients go on
+    being treated after the analysis; each table ends with its last month of activity)."""
+    if "supply_to_end" not in tables:
+        return tables
+    out = {k: v for k, v in tables.items() if k not in SUPPLY_UNTIL}
+    out["supply"] = pd.concat([tables[name].assign(until=until)[["until", *tables[name].columns]]
+                               for name, until in SUPPLY_UNTIL.items() if name in tables],
+                              ignore_index=True)
+    return out
 
 
 def round_monthly(frame: pd.DataFrame, ratio: bool) -> pd.DataFrame:

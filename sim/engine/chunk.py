@@ -478,7 +478,8 @@ def patients_only(draws, keep: np.ndarray):
 
 def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_patients,
                safety_rng=None, enrolled_until=None):
-    """Per replicate SimPy model of the clinic, up to each replicate's final analysis; with
+    """Per replicate SimPy model of the clinic, up to each replicate's final analysis (and on
+    to the end of treatment for the drug supply, `sim.clinic.model.run_replicate`); with
     a safety block, each replicate's adverse events come from `safety_rng`, in turn.
 
     `enrolled_until` (R,): after an early stop only the patients randomized by then are
@@ -524,6 +525,7 @@ def clinic_replicate(model, draws, r, first_rep, keep_patients, enrolled, arm, s
         run = run_replicate(
             sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r],
             reason[r], float(horizon[r]), stratum=enrolled.stratum[r], adverse_events=aes,
+            to_end=True,
         )
         patient_ids = None
     else:
@@ -532,7 +534,7 @@ def clinic_replicate(model, draws, r, first_rep, keep_patients, enrolled, arm, s
             sc, model.calendar, replicate_draws(draws, r, m), 0, enrolled.rand_day[r][m],
             arm[r][m], stop[r][m], reason[r][m], float(horizon[r]),
             stratum=enrolled.stratum[r][m],
-            adverse_events=patients_only(aes, m) if aes is not None else None,
+            adverse_events=patients_only(aes, m) if aes is not None else None, to_end=True,
         )
         patient_ids = np.flatnonzero(m)
     if keep:

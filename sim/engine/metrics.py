@@ -153,6 +153,12 @@ RULES: list[Rule] = [
          "share", "{res} utilization in the busiest calendar month up to the analysis "
                   "(per replicate: max over months of used / available), {stat} over "
                   "replicates"),
+    rule(r"clinic_(?P<drug>.+)_mg_to_end_(?P<stat>mean|median)", "mg",
+         "{drug} dispensed to the end of treatment (until every patient's treatment is "
+         "over: it goes on after the final analysis), mg, {stat} over replicates"),
+    rule(r"clinic_(?P<drug>.+)_vials_to_end_(?P<stat>mean|median)", "vials",
+         "{drug} vials opened to the end of treatment (single use; treatment goes on after "
+         "the final analysis), {stat} over replicates"),
     rule(r"clinic_(?P<drug>.+)_mg_(?P<stat>mean|median)", "mg",
          "{drug} dispensed up to the final analysis, mg, {stat} over replicates"),
     rule(r"clinic_(?P<drug>.+)_vials_(?P<stat>mean|median)", "vials",

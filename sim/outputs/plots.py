@@ -714,13 +714,18 @@ def spread_labels(ys: list[float], gap: float) -> list[float]:
 
 
 def plot_supply(supply: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Cumulative mg dispensed per drug by calendar month: median line and 90% fan, each
-    line labelled at its end with the drug, its median total mg and vials per size (vials
-    of different sizes are never added up).
+    """Cumulative mg dispensed per drug by calendar month: median line and 90% fan up to
+    each replicate's final analysis, each line labelled at its end with the drug, its
+    median total mg and vials per size (vials of different sizes are never added up); with
+    the end-of-treatment rows (column `until`), their median as a dashed line and total.
 
     `supply`: supply.csv; items '<drug> mg', '<drug> vials' and '<drug> vials <size> mg'.
     """
     ax = ax or new_axes(11.0, 5.5)
+    to_end = None
+    if "until" in supply:
+        to_end = supply[supply["until"] == "end of treatment"]
+        supply = supply[supply["until"] == "final analysis"]
     drugs = [i.removesuffix(" mg") for i in supply["item"].unique()
              if i.endswith(" mg") and " vials " not in i]
     labels = []
@@ -731,8 +736,20 @@ def plot_supply(supply: pd.DataFrame, ax: Axes | None = None) -> Axes:
                         color=color, alpha=0.18, linewidth=0)
         ax.plot(dates, rows["cumulative_q50"] / 1000, color=color, linewidth=2, label=drug)
         end = rows["cumulative_q50"].iloc[-1] / 1000
-        labels.append((end, dates[-1], color,
-                       f"{drug}: {end:,.1f} g\n({vials_by_size(supply, drug)})"))
+        text = f"{drug}: {end:,.1f} g to the analysis\n({vials_by_size(supply, drug)})"
+        when = dates[-1]
+        more = (to_end[to_end["item"] == f"{drug} mg"] if to_end is not None
+                else supply.iloc[:0])
+        total = more["cumulative_q50"].iloc[-1] / 1000 if len(more) else end
+        if total > end * 1.0005:  # treatment after the analysis: draw it, say how much
+            median = more["cumulative_q50"].to_numpy()
+            last = int(np.flatnonzero(np.diff(median, prepend=0.0) > 0).max())  # it ends
+            more_dates = month_dates(more["month"])[: last + 1]
+            ax.plot(more_dates, median[: last + 1] / 1000, color=color, linewidth=1.2,
+                    linestyle="--")
+            text += f"\n{total:,.1f} g to the end of treatment (dashed)"
+            when, end = max(when, more_dates[-1]), total
+        labels.append((end, when, color, text))
     top = max((y for y, *_ in labels), default=1.0) or 1.0
     for y, (end, when, color, text) in zip(spread_labels([y for y, *_ in labels], 0.15 * top),
                                            labels, strict=True):
@@ -768,11 +785,14 @@ def utilization_panel(resources: pd.DataFrame, summary: pd.DataFrame | None = No
 
 def supply_panel(supply: pd.DataFrame) -> Panel:
     figure = finish(plot_supply(supply), "Drug supply: mg dispensed over time",
-                    "median totals up to each replicate's final analysis; vials per size")
+                    "median totals up to each replicate's final analysis (vials per size) "
+                    "and, dashed, to the end of treatment")
     caption = ("Drug dispensed per drug, cumulative from the study start up to each "
-               "replicate's final analysis (patients still on treatment then need more): "
-               "median across replicates and the middle 90%, with the vials per size "
-               "(single use; order with the upper band in mind).")
+               "replicate's final analysis: median across replicates and the middle 90%, "
+               "with the vials per size (single use; order with the upper band in mind). "
+               "Patients still on treatment at the analysis go on: the dashed line is the "
+               "median to the end of everyone's treatment (supply.csv, until = 'end of "
+               "treatment').")
     return Panel("supply", figure, caption)
 
 
@@ -1127,7 +1147,8 @@ def run_figures(run: Path) -> list[Panel]:
         panels.append(utilization_panel(table[table["month"] <= until], summary))
     if (run / "supply.csv").exists():
         table = pd.read_csv(run / "supply.csv")
-        panels.append(supply_panel(table[table["month"] <= until]))
+        to_end = table["until"].eq("end of treatment") if "until" in table else False
+        panels.append(supply_panel(table[(table["month"] <= until) | to_end]))
     return panels
 
 
