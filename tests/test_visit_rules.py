@@ -4,6 +4,7 @@ the scan actually done (checked against a patient-by-patient loop: double progra
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.conduct.assessments import ScanSchedule, scan_day_map
@@ -81,3 +82,44 @@ def test_no_window_keeps_scans_on_their_due_days(baseline_data):
     model = TrialModel.from_scenario(scenario)
     assert model.schedule.day_map is None
     assert model.schedule.for_patients(np.zeros((1, 2))) is model.schedule
+
+
+def test_scans_out_of_window_are_counted_as_deviations(baseline_data):
+    # With a window of 1 day, a scan due on a day with no open day within 1 day (long
+    # weekends, the Spring Festival and National Day weeks) is done after the window: a
+    # deviation. The replicate columns equal a patient-by-patient, scan-by-scan count of the
+    # scans done, out of window, up to the event seen, the withdrawal or the data cut.
+    scenario = vary(baseline_data, **{"treatment": None, "radiotherapy": None,
+                                      "assessments.window_days": 1})
+    model = TrialModel.from_scenario(scenario)
+    result = simulate_chunk(model, 5, 0, 0, 4, keep_patients=4)
+    pts, reps = result.patients, result.replicates
+    start = np.datetime64(scenario.trial.start_date, "D")
+    offsets, day_map = model.schedule.days, model.schedule.day_map
+    expected = np.zeros((4, 2), dtype=int)
+    for row in pts.itertuples():
+        rand = int((np.datetime64(row.randomization_date, "D") - start).astype(int))
+        until = (np.datetime64(row.data_cut_date, "D") - start).astype(int) - rand
+        for when in (row.pfs_event_seen_date, row.withdrawal_date):
+            if not pd.isna(when):
+                until = min(until, (np.datetime64(when, "D") - start).astype(int) - rand)
+        for offset in offsets:
+            due = rand + int(offset)
+            done = int(day_map[due])
+            if done - rand > until:
+                break
+            expected[row.replicate, int(row.arm == "experimental")] += done - due > 1
+    got = reps[["scans_out_of_window_control", "scans_out_of_window_experimental"]].to_numpy()
+    assert expected.sum() > 0  # the check has something to check
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_the_baseline_window_never_runs_out():
+    # +/- 7 days: no closure of the baseline calendar (weekends, Chinese public holidays with
+    # their make-up days) is long enough to push a scan out of its window.
+    from sim.scenario import load_scenario
+    from tests.conftest import BASELINE
+
+    model = TrialModel.from_scenario(load_scenario(BASELINE))
+    day_map = model.schedule.day_map
+    assert (day_map - np.arange(len(day_map)) <= 7).all()

@@ -164,6 +164,26 @@ class PatientScans:
             done = np.where(late, self.done(k), done)
 
 
+def scans_out_of_window(schedule: ScanSchedule, window_days: int | None,
+                        rand_day: np.ndarray, until: np.ndarray) -> np.ndarray:
+    """(R, N) scans each patient had out of the visit window (done more than `window_days`
+    after the due day: the clinic was closed all the window through), among the scans done
+    on or before `until` (days from randomization: the event seen, the withdrawal or the
+    data cut). Zero without a window. The due clock days whose scan falls out of window are
+    few (long closures), so it loops over them, vectorized over the patients."""
+    rand_day = np.asarray(rand_day)
+    out = np.zeros(rand_day.shape, dtype=np.int64)
+    if schedule.days is None or schedule.day_map is None or window_days is None:
+        return out
+    day_map, offsets = schedule.day_map, schedule.days
+    for clock in np.flatnonzero(day_map - np.arange(len(day_map)) > window_days):
+        due = clock - rand_day  # the offset a scan due that day would have
+        k = np.minimum(np.searchsorted(offsets, due), len(offsets) - 1)
+        scheduled = offsets[k] == due
+        out += scheduled & (day_map[clock] - rand_day <= until)
+    return out
+
+
 def observe_outcomes(latent: LatentOutcomes,
                      schedule: ScanSchedule | PatientScans) -> ObservedOutcomes:
     seen = np.where(

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.conduct.assessments import ScanSchedule, observe_outcomes
+from sim.conduct.assessments import ScanSchedule, observe_outcomes, scans_out_of_window
 from sim.conduct.calendar import StudyCalendar, month_grid
 from sim.conduct.datacut import (
     CUT_INTERIM,
@@ -381,6 +381,7 @@ def simulate_chunk(
         deaths=(cut.event & observed.is_death).sum(axis=1),
         withdrawals=((enrolled.rand_day + observed.withdraw_day <= cut.cut_day[:, None])
                      & cut.valid).sum(axis=1),
+        **scan_deviations(model, enrolled.rand_day, observed, cut, arm),
         **stats,
         **endpoints.columns,
         **at_completion,
@@ -593,6 +594,19 @@ def patient_table(model, enrolled, arm, latent, observed, cut, first_rep, n_keep
         "data_cut_date": np.repeat(cal.to_datetime64(cut.cut_day[:n_keep]), n),
         "scan_dates": scan_date_lists(model, rand, observed, cut, n_keep),
     })
+
+
+def scan_deviations(model, rand, observed, cut, arm) -> dict[str, np.ndarray]:
+    """Per arm, scans done out of the visit window (`assessments.window_days`) up to the event
+    seen, the withdrawal or the data cut; nothing without a window."""
+    window = model.scenario.assessments.window_days
+    if window is None or model.schedule.day_map is None:
+        return {}
+    until = np.minimum(np.minimum(observed.event_day, observed.withdraw_day),
+                       cut.cut_day[:, None] - rand)
+    late = scans_out_of_window(model.schedule, window, rand, until)
+    return {f"scans_out_of_window_{name}": (late * (arm == a)).sum(axis=1)
+            for a, name in enumerate(ARMS)}
 
 
 def scan_date_lists(model, rand, observed, cut, n_keep) -> list:

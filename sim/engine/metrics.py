@@ -231,6 +231,10 @@ QUANTITIES: dict[str, tuple[str, str]] = {
                                     "mean over the trial's patients"),
     "withdrawals": ("patients", "withdrawals before the data cut"),
     "events_at_completion": ("events", "PFS events seen by the completion date"),
+    "scans_out_of_window": ("scans", "tumour assessments done later than the visit window "
+                                     "allows (the clinic closed all the window through), up "
+                                     "to the event seen, withdrawal or the data cut: "
+                                     "deviations (not in protocol_deviations)"),
     # clinic, per arm (suffix _control / _experimental), up to the final analysis
     "cycles_given": ("cycles", "treatment cycles given"),
     "cycles_delayed": ("cycles", "cycles delayed by toxicity (per protocol, not a deviation)"),
