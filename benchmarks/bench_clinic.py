@@ -9,13 +9,25 @@ doses and its monthly and deviation tables (the budget is 8 ms per replicate for
 patients: 10,000 baseline replicates in under 60 s on 2 workers).
 
     python benchmarks/bench_clinic.py [--reps 250] [--repeat 5] [--seed 1] [--scenario PATH]
+    python benchmarks/bench_clinic.py --instructions     # the same ratio, counted (valgrind)
+
+On a shared machine a timed ratio drifts with the load (the yardstick's short runs catch
+quiet moments more often than the clinic's long ones). `--instructions` counts instead:
+the CPU instructions of 10 replicates as a run does them (`run_block`, after 2 warm-up
+replicates) and of 20 x 1,248 bare timeouts, each as the difference of two runs under
+valgrind's cachegrind (about 4 minutes); counts do not depend on the load, but they weigh
+every instruction alike (the clinic's memory traffic costs it more time per instruction
+than the yardstick's).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +38,12 @@ BLOCK = 10  # replicates per timed block
 CHUNK_BLOCK = 50  # replicates per block tallied together, as a run's chunk does
 sys.path.insert(0, str(ROOT))
 
-from sim.clinic.model import draw_clinic, simulate_clinic, tally_replicates  # noqa: E402
+from sim.clinic.model import (  # noqa: E402
+    collector_paused,
+    draw_clinic,
+    simulate_clinic,
+    tally_replicates,
+)
 from sim.clinic.model import run_replicate as clinic_run  # noqa: E402
 from sim.clinic.safety import draw_adverse_events  # noqa: E402
 from sim.conduct.assessments import observe_outcomes  # noqa: E402
@@ -75,16 +92,19 @@ def run_replicate(model: TrialModel, inputs: dict, r: int) -> dict[str, float]:
 
 
 def run_block(model: TrialModel, inputs: dict, block: range) -> None:
-    """Replicates `block` as a run does them: each one's SimPy run, then one tally of all."""
-    records = [
-        clinic_run(
-            model.scenario, model.calendar, inputs["draws"], r, inputs["rand_day"][r],
-            inputs["arm"][r], inputs["stop_day"][r], inputs["stop_reason"][r],
-            float(inputs["horizon"][r]), stratum=inputs["stratum"][r],
-            adverse_events=inputs["adverse_events"][r],
-        ).records
-        for r in block
-    ]
+    """Replicates `block` as a run does them (`sim.engine.chunk.run_clinic`): each one's
+    SimPy run, the collector paused for the block, the supply followed to the end of
+    treatment, then one tally of all."""
+    with collector_paused():
+        records = [
+            clinic_run(
+                model.scenario, model.calendar, inputs["draws"], r, inputs["rand_day"][r],
+                inputs["arm"][r], inputs["stop_day"][r], inputs["stop_reason"][r],
+                float(inputs["horizon"][r]), stratum=inputs["stratum"][r],
+                adverse_events=inputs["adverse_events"][r], to_end=True,
+            ).records
+            for r in block
+        ]
     tally_replicates(records)
 
 
@@ -138,13 +158,68 @@ def time_clinic(model: TrialModel, inputs: dict, repeat: int, block_size: int,
     return per_rep * best, per_rep * median, yardstick
 
 
+YARD_PROCESSES, YARD_TIMEOUTS = 104, 12  # bare_timeout_us's environment
+
+
+def instruction_work(kind: str, n: int, seed: int, scenario: str) -> None:
+    """The work counted by `count_instructions`: `n` blocks of bare timeouts, or `n`
+    replicates run as a run does them after 2 warm-up replicates."""
+    if kind == "yardstick":
+        for _ in range(n):
+            bare_timeout_us(YARD_PROCESSES, YARD_TIMEOUTS, repeat=1)
+        return
+    model = TrialModel.from_scenario(load_scenario(scenario))
+    inputs = baseline_inputs(model, seed, n + 2)
+    run_block(model, inputs, range(2))
+    run_block(model, inputs, range(2, n + 2))
+
+
+def count_instructions(kind: str, n: int, seed: int, scenario: str) -> int:
+    """Instructions executed by `instruction_work` (valgrind cachegrind's I refs)."""
+    done = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+         sys.executable, __file__, "--instruction-work", kind, str(n), "--seed", str(seed),
+         "--scenario", scenario], capture_output=True, text=True, check=True)
+    line = next(x for x in done.stderr.splitlines() if "I   refs" in x or "I refs" in x)
+    return int(line.split(":")[-1].strip().replace(",", ""))
+
+
+def report_instructions(seed: int, scenario: str) -> None:
+    if shutil.which("valgrind") is None:
+        sys.exit("--instructions needs valgrind (apt-get install valgrind)")
+    jobs = {("yardstick", 1): None, ("yardstick", 21): None, ("clinic", 1): None,
+            ("clinic", 11): None}
+    with ThreadPoolExecutor(2) as pool:
+        for key in jobs:
+            jobs[key] = pool.submit(count_instructions, *key, seed, scenario)
+    counts = {key: job.result() for key, job in jobs.items()}
+    per_timeout = ((counts["yardstick", 21] - counts["yardstick", 1])
+                   / (20 * YARD_PROCESSES * YARD_TIMEOUTS))
+    per_replicate = (counts["clinic", 11] - counts["clinic", 1]) / 10
+    print(f"run, tallied by 10      {per_replicate / 1e6:6.2f} M instructions/replicate "
+          f"(valgrind cachegrind, 10 replicates)")
+    print(f"{'':24s} = {per_replicate / per_timeout:.0f} bare SimPy timeouts of "
+          f"{per_timeout:,.0f} instructions")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions under valgrind instead of timing")
+    parser.add_argument("--instruction-work", nargs=2, metavar=("KIND", "N"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--reps", type=int, default=250)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "nct07271602.yaml"))
     args = parser.parse_args()
+    if args.instruction_work:
+        instruction_work(args.instruction_work[0], int(args.instruction_work[1]), args.seed,
+                         args.scenario)
+        return
+    if args.instructions:
+        report_instructions(args.seed, args.scenario)
+        return
 
     model = TrialModel.from_scenario(load_scenario(args.scenario))
     n = model.scenario.trial.sample_size
