@@ -13,7 +13,7 @@ patients: 10,000 baseline replicates in under 60 s on 2 workers).
 
 On a shared machine a timed ratio drifts with the load (the yardstick's short runs catch
 quiet moments more often than the clinic's long ones). `--instructions` counts instead:
-the CPU instructions of 10 replicates as a run does them (`run_block`, after 2 warm-up
+the CPU instructions of 40 replicates as a run does them (`run_block`, after 2 warm-up
 replicates) and of 20 x 1,248 bare timeouts, each as the difference of two runs under
 valgrind's cachegrind (about 4 minutes); counts do not depend on the load, but they weigh
 every instruction alike (the clinic's memory traffic costs it more time per instruction
@@ -159,6 +159,7 @@ def time_clinic(model: TrialModel, inputs: dict, repeat: int, block_size: int,
 
 
 YARD_PROCESSES, YARD_TIMEOUTS = 104, 12  # bare_timeout_us's environment
+COUNTED = 40  # replicates whose instructions are counted (they vary: not too few)
 
 
 def instruction_work(kind: str, n: int, seed: int, scenario: str) -> None:
@@ -169,7 +170,7 @@ def instruction_work(kind: str, n: int, seed: int, scenario: str) -> None:
             bare_timeout_us(YARD_PROCESSES, YARD_TIMEOUTS, repeat=1)
         return
     model = TrialModel.from_scenario(load_scenario(scenario))
-    inputs = baseline_inputs(model, seed, n + 2)
+    inputs = baseline_inputs(model, seed, COUNTED + 3)  # the same inputs whatever n
     run_block(model, inputs, range(2))
     run_block(model, inputs, range(2, n + 2))
 
@@ -188,16 +189,16 @@ def report_instructions(seed: int, scenario: str) -> None:
     if shutil.which("valgrind") is None:
         sys.exit("--instructions needs valgrind (apt-get install valgrind)")
     jobs = {("yardstick", 1): None, ("yardstick", 21): None, ("clinic", 1): None,
-            ("clinic", 11): None}
+            ("clinic", COUNTED + 1): None}
     with ThreadPoolExecutor(2) as pool:
         for key in jobs:
             jobs[key] = pool.submit(count_instructions, *key, seed, scenario)
     counts = {key: job.result() for key, job in jobs.items()}
     per_timeout = ((counts["yardstick", 21] - counts["yardstick", 1])
                    / (20 * YARD_PROCESSES * YARD_TIMEOUTS))
-    per_replicate = (counts["clinic", 11] - counts["clinic", 1]) / 10
-    print(f"run, tallied by 10      {per_replicate / 1e6:6.2f} M instructions/replicate "
-          f"(valgrind cachegrind, 10 replicates)")
+    per_replicate = (counts["clinic", COUNTED + 1] - counts["clinic", 1]) / COUNTED
+    print(f"run, tallied by {COUNTED}      {per_replicate / 1e6:6.2f} M instructions/replicate "
+          f"(valgrind cachegrind, {COUNTED} replicates)")
     print(f"{'':24s} = {per_replicate / per_timeout:.0f} bare SimPy timeouts of "
           f"{per_timeout:,.0f} instructions")
 

@@ -234,6 +234,14 @@ class ClinicTables:
     monthly: dict[str, np.ndarray]
     deviations: np.ndarray
 
+    @classmethod
+    def stack(cls, parts: list[ClinicTables]) -> ClinicTables:
+        """The tables of consecutive batches of replicates as one (rows in order)."""
+        first = parts[0]
+        return cls({k: np.concatenate([p.summary[k] for p in parts]) for k in first.summary},
+                   {k: np.concatenate([p.monthly[k] for p in parts]) for k in first.monthly},
+                   np.concatenate([p.deviations for p in parts]))
+
     def deviation_frame(self) -> pd.DataFrame:
         """The deviations as rows (arm, what, count), replicate by replicate."""
         n_reps = len(self.deviations)

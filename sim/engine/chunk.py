@@ -41,6 +41,7 @@ from sim.stats import analysis
 STAGES = ("enrollment", "randomization", "outcomes", "clinic", "survival", "response",
           "local_control", "safety")
 CHUNK_SIZE = 500  # replicates per chunk; part of the stream layout, so fixed
+TALLY_BATCH = 50  # replicates a worker's clinic holds in records before tallying them
 ARMS = ("control", "experimental")
 MILESTONES = (
     "first_patient_in",
@@ -490,18 +491,22 @@ def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_pat
     if sc.treatment is None:
         return ClinicChunk()
     from sim.clinic.model import collector_paused, draw_clinic, tally_replicates
+    from sim.clinic.tally import ClinicTables
 
     n_reps, n = arm.shape
     draws = draw_clinic(sc, n_reps, n, rng)
     stop, reason = treatment_stop(enrolled.rand_day, observed)
     out = ClinicChunk()
-    records = []
+    batches, records = [], []
     with collector_paused():  # for the chunk, not per replicate: see collector_paused
         for r in range(n_reps):
             records.append(clinic_replicate(model, draws, r, first_rep, keep_patients,
                                             enrolled, arm, stop, reason, horizon,
                                             safety_rng, enrolled_until, out))
-    tables = tally_replicates(records)
+            if len(records) == TALLY_BATCH or r == n_reps - 1:  # the records' memory goes
+                batches.append(tally_replicates(records))
+                records = []
+    tables = ClinicTables.stack(batches)
     out.rows = pd.DataFrame(tables.summary)
     out.monthly = monthly_frame(model, [{key: values[i] for key, values in tables.monthly.items()}
                                         for i in range(n_reps)])
