@@ -101,8 +101,29 @@ def init_worker_process(parent_pid: int) -> None:
     watch_parent(parent_pid)
 
 
+def quiet_pool_manager() -> None:
+    """From now on, an exception in a process pool's manager thread is not printed.
+
+    Killing a pool's workers (`stop_workers`) can leave its manager thread failing on the
+    pipes they held; `threading.excepthook` would then print that thread's traceback under
+    the command's one-line message. The pool is being discarded: nothing is lost. Other
+    threads' exceptions are printed as before."""
+    previous = threading.excepthook
+    if getattr(previous, "quiet_pool_manager", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if type(args.thread).__name__ == "_ExecutorManagerThread":
+            return
+        previous(args)
+
+    hook.quiet_pool_manager = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
+
+
 def stop_workers(pool: Any, timeout: float = 5.0) -> None:
     """Stop a ProcessPoolExecutor now: cancel what is queued, kill the running workers."""
+    quiet_pool_manager()
     processes = list((getattr(pool, "_processes", None) or {}).values())
     writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)  # see below
     for process in processes:
