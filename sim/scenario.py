@@ -303,6 +303,17 @@ class Randomization(Frozen):
 # --- outcomes ------------------------------------------------------------------------------
 
 
+def piece_table(pieces, value: str) -> tuple[list[float], list[float]]:
+    """(starts_days, values) of consecutive pieces, each `months` long (the last open-ended),
+    `value` the attribute each piece holds (a hazard per day, a hazard ratio)."""
+    starts, values, t = [], [], 0.0
+    for row in pieces:
+        starts.append(t)
+        values.append(getattr(row, value))
+        t += (row.months or 0.0) * DAYS_PER_MONTH
+    return starts, values
+
+
 class HazardPeriod(Frozen):
     """One piece of a piecewise-constant hazard: its length and its hazard."""
 
@@ -402,12 +413,7 @@ class Survival(Frozen):
         if self.distribution == "exponential":
             assert self.median_months is not None
             return [0.0], [math.log(2.0) / self.median_months / DAYS_PER_MONTH]
-        starts, hazards, t = [], [], 0.0
-        for row in self.pieces:
-            starts.append(t)
-            hazards.append(row.hazard_per_day)
-            t += (row.months or 0.0) * DAYS_PER_MONTH
-        return starts, hazards
+        return piece_table(self.pieces, "hazard_per_day")
 
 
 class Pfs(Frozen):
@@ -471,12 +477,7 @@ class Effect(Frozen):
         """(starts_days, hazard_ratios) of the piecewise-constant hazard ratio."""
         if self.hazard_ratio is not None:
             return [0.0], [self.hazard_ratio]
-        starts, ratios, t = [], [], 0.0
-        for row in self.piecewise_hazard_ratio:
-            starts.append(t)
-            ratios.append(row.hazard_ratio)
-            t += (row.months or 0.0) * DAYS_PER_MONTH
-        return starts, ratios
+        return piece_table(self.piecewise_hazard_ratio, "hazard_ratio")
 
     @field_validator("hazard_ratio")
     @classmethod
@@ -517,12 +518,7 @@ class Dropout(Frozen):
         """(starts_days, hazards_per_day) of this arm's withdrawal hazard."""
         if not self.pieces:
             return [0.0], [self.hazard_per_day]
-        starts, hazards, t = [], [], 0.0
-        for row in self.pieces:
-            starts.append(t)
-            hazards.append(row.hazard_per_day)
-            t += (row.months or 0.0) * DAYS_PER_MONTH
-        return starts, hazards
+        return piece_table(self.pieces, "hazard_per_day")
 
     def arm(self, arm: int) -> Dropout:
         """The dropout of arm 0 (control) or 1 (experimental)."""

@@ -8,20 +8,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.commands.run import MONTH_BLOCK, drop_idle_months, monthly_quantiles, round_monthly
+from sim.commands.run import (
+    MONTH_BLOCK,
+    drop_idle_months,
+    monthly_items,
+    monthly_quantiles,
+    round_monthly,
+)
 from sim.engine.chunk import TrialModel, simulate_chunk
 from sim.engine.results import ParquetColumns, summarize, timeline
 
 
 def whole_table_quantiles(path) -> dict[str, pd.DataFrame]:
     """The monthly quantiles as computed before streaming: one item's months at once."""
-    columns = [c for c in pq.read_schema(path).names if c.count("/") == 2]
-    items: dict[tuple[str, str], list[str]] = {}
-    for column in columns:
-        table, item, _ = column.split("/")
-        items.setdefault((table, item), []).append(column)
     out: dict[str, list[pd.DataFrame]] = {}
-    for (table, item), cols in items.items():
+    for (table, item), cols in monthly_items(pq.read_schema(path).names).items():
         values = pq.read_table(path, columns=cols).to_pandas().to_numpy(dtype=float)
         running = np.cumsum(values, axis=1)
         frame = pd.DataFrame({"item": item, "month": [c.split("/")[2] for c in cols]})

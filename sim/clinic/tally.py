@@ -259,25 +259,37 @@ class Stacked:
     def __init__(self, reps: list[ReplicateRecords]) -> None:
         self.reps = reps
         self.n_reps = len(reps)
+        self.built: dict[tuple[str, str], np.ndarray] = {}
         sizes = np.asarray([r.n for r in reps], dtype=np.int64)
         self.patient_offset = np.cumsum(sizes) - sizes
         self.patient_rep = np.repeat(np.arange(self.n_reps), sizes)
         self.patient_group = 2 * self.patient_rep + self.cat("arm")
 
     def cat(self, name: str) -> np.ndarray:
-        return np.concatenate([getattr(r, name) for r in self.reps])
+        """The flat array `name` of every replicate, end to end (built once)."""
+        return self.once(("cat", name), lambda: np.concatenate(
+            [getattr(r, name) for r in self.reps]))
 
     def rep_of(self, name: str) -> np.ndarray:
         """The replicate of each entry of the flat array `name`."""
-        return np.repeat(np.arange(self.n_reps), [len(getattr(r, name)) for r in self.reps])
+        return self.once(("rep", name), lambda: np.repeat(
+            np.arange(self.n_reps), [len(getattr(r, name)) for r in self.reps]))
 
     def groups(self, patient_name: str) -> np.ndarray:
         """(replicate, arm) codes of the entries of a flat array indexed by `patient_name`."""
-        return self.patient_group[self.global_patients(patient_name)]
+        return self.once(("groups", patient_name),
+                         lambda: self.patient_group[self.global_patients(patient_name)])
 
     def global_patients(self, patient_name: str) -> np.ndarray:
-        return np.concatenate([r_off + getattr(r, patient_name) for r, r_off
-                               in zip(self.reps, self.patient_offset, strict=True)])
+        return self.once(("patients", patient_name), lambda: np.concatenate(
+            [r_off + getattr(r, patient_name)
+             for r, r_off in zip(self.reps, self.patient_offset, strict=True)]))
+
+    def once(self, key: tuple[str, str], build) -> np.ndarray:
+        """Each stacked array is built once per tally, however many figures read it."""
+        if key not in self.built:
+            self.built[key] = build()
+        return self.built[key]
 
     def per_arm(self, groups: np.ndarray, values=None) -> np.ndarray:
         """(R, 2) sums of `values` (or 1 each) by (replicate, arm)."""

@@ -237,6 +237,17 @@ def per_trial_table(sums: pd.DataFrame, reps: int) -> pd.DataFrame:
     return wide.reset_index().rename_axis(columns=None)
 
 
+def monthly_items(names: list[str]) -> dict[tuple[str, str], list[str]]:
+    """The monthly table's ``<table>/<item>/<YYYY-MM>`` columns grouped by (table, item),
+    months in column order."""
+    items: dict[tuple[str, str], list[str]] = {}
+    for column in names:
+        if column.count("/") == 2:
+            table, item, _ = column.split("/")
+            items.setdefault((table, item), []).append(column)
+    return items
+
+
 def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
     """Per (table, item, month): mean and 5/50/95% quantiles across replicates, and the same
     for the running total from the first month, rounded (`round_monthly`), up to the last
@@ -247,13 +258,8 @@ def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
     import pyarrow.parquet as pq
 
     file = pq.ParquetFile(path)
-    columns = [c for c in file.schema_arrow.names if c.count("/") == 2]
-    items: dict[tuple[str, str], list[str]] = {}
-    for column in columns:
-        table, item, _ = column.split("/")
-        items.setdefault((table, item), []).append(column)
     out: dict[str, list[pd.DataFrame]] = {}
-    for (table, item), cols in items.items():
+    for (table, item), cols in monthly_items(file.schema_arrow.names).items():
         # a running total of a ratio (utilization) means nothing: its columns stay empty
         ratio = "utilization" in item
         stats: dict[str, list[float]] = {}

@@ -435,6 +435,16 @@ def plot_incidence(incidence: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def power_axis(ax: Axes, alpha: float | None, alpha_note: str = "") -> None:
+    """A power axis from 0 to 100%, with the 80% line and the nominal alpha (if given)."""
+    ax.axhline(0.8, color="grey", linestyle=":", linewidth=1.2, label="80% power")
+    if alpha is not None:
+        ax.axhline(alpha, color=REFERENCE_COLOR, linestyle="--", linewidth=1.2,
+                   label=f"nominal alpha = {alpha:g}{alpha_note}")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+
+
 def errorbar_group(
     ax: Axes, x: Any, y: Any, se: Any, label: str | None, color: Any, joined: bool
 ) -> None:
@@ -464,12 +474,7 @@ def plot_power_curve(
     if not numeric:
         ax.set_xticks(np.arange(len(table)), [str(v) for v in table[x]], rotation=20,
                       ha="right")
-    ax.axhline(0.8, color="grey", linestyle=":", linewidth=1.2, label="80% power")
-    if alpha is not None:
-        ax.axhline(alpha, color=REFERENCE_COLOR, linestyle="--", linewidth=1.2,
-                   label=f"nominal alpha = {alpha:g} (type I error if no effect)")
-    ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    power_axis(ax, alpha, " (type I error if no effect)")
     ax.set_ylabel(f"{metric.replace('_', ' ')} (95% MC interval)")
     ax.set_xlabel("sweep point" if x == "label" else x.replace("_", " "))
     ax.legend(loc="best", frameon=True, fontsize="small")
@@ -604,12 +609,7 @@ def plot_power_by_test(
         errorbar_group(ax, xs + offset, table[column], table[f"{column}_mc_se"], label, color,
                        joined=True)
     ax.set_xticks(xs, [str(v) for v in table[x]], rotation=25, ha="right")
-    ax.axhline(0.8, color="grey", linestyle=":", linewidth=1.2, label="80% power")
-    if alpha is not None:
-        ax.axhline(alpha, color=REFERENCE_COLOR, linestyle="--", linewidth=1.2,
-                   label=f"nominal alpha = {alpha:g}")
-    ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    power_axis(ax, alpha)
     ax.set_ylabel("power (95% MC interval)")
     ax.set_xlabel("sweep point")
     ax.legend(loc="best", frameon=True, fontsize="small", ncol=2)
