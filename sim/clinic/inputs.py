@@ -14,6 +14,7 @@ from sim.clinic.dosing import DosePlan
 from sim.clinic.patients import Covariates
 from sim.clinic.radiotherapy import CourseRules
 from sim.clinic.safety import SafetyTables
+from sim.clinic.schedule import course_starts
 from sim.clinic.treatment import CycleRules
 from sim.conduct.calendar import StudyCalendar, month_grid
 from sim.scenario import Scenario, Treatment
@@ -85,6 +86,7 @@ class ClinicSetup:
     visit_minutes: np.ndarray  # (strata, 2) int
     reducible: np.ndarray  # (strata, 2) bool: a drug of the phase follows the dose level
     safety: SafetyTables | None = None  # with a safety block: its events' tables
+    course_starts: np.ndarray | None = None  # with RT: `sim.clinic.schedule.course_starts`
 
 
 _SETUPS: dict[tuple[int, int], tuple[Scenario, StudyCalendar, ClinicSetup]] = {}
@@ -144,6 +146,7 @@ def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
         visit_minutes=minutes,
         reducible=reducible,
         safety=SafetyTables.from_scenario(scenario) if scenario.safety is not None else None,
+        course_starts=course_starts(calendar, rt.days_per_course) if rt is not None else None,
     )
 
 

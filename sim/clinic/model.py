@@ -50,7 +50,9 @@ from sim.clinic.inputs import (  # noqa: F401 (ARMS, ClinicSetup: also read from
     require_treatment,
 )
 from sim.clinic.patients import draw_covariates
+from sim.clinic.records import flatten_records
 from sim.clinic.safety import AeDraws, plan_consequences
+from sim.clinic.schedule import schedule_on_calendar
 from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read from here)
     DEVIATIONS,
     METRICS,
@@ -227,7 +229,8 @@ def simulate_clinic(
     match the draws, or `horizon_day` is NaN.
     """
     run = run_replicate(scenario, calendar, draws, rep, rand_day, arm, stop_day, stop_reason,
-                        horizon_day, keep_log, stratum, adverse_events, to_end)
+                        horizon_day, keep_log, stratum, adverse_events, to_end,
+                        keep_records=keep_patients)
     tables = tally_replicates([run.records])
     return ClinicResult(
         summary={key: float(values[0]) for key, values in tables.summary.items()},
@@ -247,6 +250,7 @@ class ReplicateRun:
     records: ReplicateRecords
     log: list[tuple[float, int, str]] | None
     books: dict[str, tuple[np.ndarray, int]] | None
+    simpy: bool = True  # False: the schedule on the calendar alone (no book could fill)
 
 
 @collector_paused()
@@ -254,10 +258,16 @@ def run_replicate(
     scenario: Scenario, calendar: StudyCalendar, draws: ClinicDraws, rep: int,
     rand_day: np.ndarray, arm: np.ndarray, stop_day: np.ndarray, stop_reason: np.ndarray,
     horizon_day: float, keep_log: bool = False, stratum: np.ndarray | None = None,
-    adverse_events: AeDraws | None = None, to_end: bool = False,
+    adverse_events: AeDraws | None = None, to_end: bool = False, keep_records: bool = False,
+    shortcut: bool = True,
 ) -> ReplicateRun:
     """The SimPy run of replicate `rep` (arguments as `simulate_clinic`), not yet tallied:
     a chunk tallies all its replicates at once (`sim.clinic.tally.tally_replicates`).
+
+    Without a log or the patients' records (`keep_records`, for the patient table) to keep,
+    and with `shortcut`, a replicate whose bookings cannot find a day full is not run in
+    SimPy: its records are its schedule on the calendar alone, which is what the SimPy run
+    gives (`sim.clinic.schedule`); `ReplicateRun.simpy` says which it was.
 
     With `to_end`, the clinic goes on after the horizon until every patient's treatment is
     over (treatment does not stop at the final analysis), and the cycles given after the
@@ -286,17 +296,35 @@ def run_replicate(
         pneumonitis = (np.where(in_rt, draws.pneumonitis_course[rep], 0)
                        if draws.pneumonitis_course is not None else np.zeros(n, np.int64))
     courses = np.where(pneumonitis > 0, np.minimum(pneumonitis, courses), courses)
-    first_due = (rand_day + draws.cycle1_offset[rep]).tolist()
-    delayed = draws.delayed[rep].tolist()
-    reduced = (draws.reduced[rep].tolist() if draws.reduced is not None
-               else [[False] * rules.max_cycles] * n)
+    first_due = rand_day + draws.cycle1_offset[rep]
+    delayed = draws.delayed[rep]
+    reduced = (draws.reduced[rep] if draws.reduced is not None
+               else np.zeros((n, rules.max_cycles), dtype=bool))
     toxicity = draws.toxicity_cycle[rep]
     if plan is not None:
         delayed, reduced, toxicity = plan.delayed, plan.reduced, plan.toxicity_cycle
+    end = math.floor(horizon_day) if math.isfinite(horizon_day) else math.inf
+    stop_days = np.floor(stop_day)
+    if shortcut and not keep_log and not keep_records:
+        arrays, bookings = schedule_on_calendar(
+            calendar, rules, setup.rt_rules, setup.course_starts, np.asarray(rand_day),
+            first_due, delayed, reduced, toxicity, courses, pneumonitis,
+            setup.visit_minutes[strata], setup.reducible[strata], stop_days, end, to_end)
+        if bookings.fit(setup.span, setup.chair_limit,
+                        draws.chair_background[rep] if draws.chair_background is not None
+                        else None, setup.linac_limit,
+                        draws.linac_background[rep] if draws.linac_background is not None
+                        else None):
+            tally = ReplicateRecords(scenario, setup, draws, rep, arrays, None, arm, strata,
+                                     courses, pneumonitis, end)
+            if plan is not None:
+                tally.add_events(plan, adverse_events, stop_days)
+            return ReplicateRun(tally, None, None, simpy=False)
+    first_due = first_due.tolist()
+    delayed, reduced = delayed.tolist(), reduced.tolist()
     visit = [tuple(v) for v in setup.visit_minutes[strata].tolist()]
     reducible = [tuple(v) for v in setup.reducible[strata].tolist()]
-    end = math.floor(horizon_day) if math.isfinite(horizon_day) else math.inf
-    stops = np.floor(stop_day).tolist()
+    stops = stop_days.tolist()
     reasons = stop_reason.tolist()
 
     log: list[tuple[float, int, str]] | None = [] if keep_log else None
@@ -313,11 +341,16 @@ def run_replicate(
     ]
     # Stops first: a stop's timeout is then older than any the patients create for the same
     # clock, and SimPy handles same-time events oldest first (a stop on day d comes before
-    # anything else on day d); then each patient's course starts, in patient order.
+    # anything else on day d); one timeout per stop day, its stops in patient order. Then
+    # each patient's course starts, in patient order.
     last_stop = math.inf if to_end else end  # stops on or after the horizon do nothing
+    stop_events: dict[float, simpy.Timeout] = {}
     for patient, stop in zip(patients, stops, strict=True):
         if stop < last_stop:
-            env.timeout(stop).callbacks.append(patient.stop)
+            event = stop_events.get(stop)
+            if event is None:
+                event = stop_events[stop] = env.timeout(stop)
+            event.callbacks.append(patient.stop)
     for patient in patients:
         patient.begin(env)
     if end > env.now:
@@ -337,13 +370,14 @@ def run_replicate(
         env.run()  # empty the queue (callbacks that do nothing now): no garbage left behind
         if to_end:  # no horizon: nothing comes after it
             later = [[] for _ in records]
+    clinic.agenda.clear()
     for record in records:
         if record.end_reason is None:
             record.end_reason = "horizon"
     if log is not None:
         log.sort(key=itemgetter(0))  # stable: same-clock entries stay in event order
-    tally = ReplicateRecords(scenario, setup, draws, rep, records, arm, strata, courses,
-                             pneumonitis, end, later)
+    tally = ReplicateRecords(scenario, setup, draws, rep, flatten_records(records, later),
+                             records, arm, strata, courses, pneumonitis, end)
     if plan is not None:
-        tally.add_events(plan, adverse_events, np.asarray(stops, dtype=float))
+        tally.add_events(plan, adverse_events, stop_days)
     return ReplicateRun(tally, log, at_horizon)

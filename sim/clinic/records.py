@@ -1,8 +1,12 @@
-"""What one patient received in the clinic: the record the SimPy processes fill in."""
+"""What one patient received in the clinic: the record the SimPy processes fill in; and what
+all the patients of a replicate received, as flat arrays."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
+
+import numpy as np
 
 
 @dataclass(slots=True)
@@ -45,3 +49,73 @@ class PatientCourse:
             del getattr(self, name)[starts:]
         self.rt_courses_completed, self.end_reason = completed, end_reason
         return later
+
+
+@dataclass
+class CourseArrays:
+    """One replicate's records as flat arrays, patient by patient and in time order within
+    a patient (`sim.clinic.tally.ReplicateRecords` holds them): the cycles given (patient,
+    0-based index, day, dose level, days waited, lateness, delayed), the courses started
+    (patient, start day, days waited, lateness), the fractions (patient, day), per patient
+    the courses completed and whether systemic treatment ended for toxicity, and the
+    cycles given after the horizon ((patient, day, level, index), or None)."""
+
+    cycle_patient: np.ndarray
+    cycle_index: np.ndarray
+    cycle_day: np.ndarray
+    cycle_level: np.ndarray
+    cycle_wait: np.ndarray
+    cycle_late: np.ndarray
+    cycle_delayed: np.ndarray
+    rt_patient: np.ndarray
+    rt_start: np.ndarray
+    rt_wait: np.ndarray
+    rt_late: np.ndarray
+    fraction_patient: np.ndarray
+    fraction_day: np.ndarray
+    completed: np.ndarray
+    toxicity_end: np.ndarray
+    later: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
+
+
+def flat_ints(lists: list[list], total: int) -> np.ndarray:
+    return np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=total)
+
+
+def flatten_records(records: list[PatientCourse], later: list[list[int]] | None
+                    ) -> CourseArrays:
+    """The patients' records (and the cycles after the horizon, `PatientCourse.cut_back`'s
+    lists, or None) as `CourseArrays`."""
+    n = len(records)
+    patients = np.arange(n)
+    counts = np.asarray([len(r.cycle_days) for r in records], dtype=np.int64)
+    total = int(counts.sum())
+    first = np.cumsum(counts) - counts
+    starts = np.asarray([len(r.rt_starts) for r in records], dtype=np.int64)
+    n_starts = int(starts.sum())
+    n_fractions = np.asarray([len(r.rt_fractions) for r in records], dtype=np.int64)
+    later_arrays = None
+    if later is not None:
+        sizes = np.asarray([len(x) // 3 for x in later], dtype=np.int64)
+        flat = flat_ints(later, 3 * int(sizes.sum())).reshape(-1, 3)
+        later_arrays = (np.repeat(patients, sizes), flat[:, 0], flat[:, 1], flat[:, 2])
+    return CourseArrays(
+        cycle_patient=np.repeat(patients, counts),
+        cycle_index=np.arange(total) - np.repeat(first, counts),  # 0-based cycle k - 1
+        cycle_day=flat_ints([r.cycle_days for r in records], total),
+        cycle_level=flat_ints([r.cycle_levels for r in records], total),
+        cycle_wait=flat_ints([r.cycle_waits for r in records], total),
+        cycle_late=flat_ints([r.cycle_late for r in records], total),
+        cycle_delayed=flat_ints([r.cycle_delayed for r in records], total),
+        rt_patient=np.repeat(patients, starts),
+        rt_start=flat_ints([r.rt_starts for r in records], n_starts),
+        rt_wait=flat_ints([r.rt_waits for r in records], n_starts),
+        rt_late=flat_ints([r.rt_late for r in records], n_starts),
+        fraction_patient=np.repeat(patients, n_fractions),
+        fraction_day=np.floor(np.fromiter(
+            chain.from_iterable(r.rt_fractions for r in records), dtype=float,
+            count=int(n_fractions.sum()))).astype(np.int64),
+        completed=np.asarray([r.rt_courses_completed for r in records], dtype=np.int64),
+        toxicity_end=np.asarray([r.end_reason == "toxicity" for r in records], dtype=bool),
+        later=later_arrays,
+    )

@@ -104,8 +104,8 @@ class Consequences:
     (n, C, E[, actions]): events as planned, before knowing which cycles happen (grade 0
     and no consequence where there is no event)."""
 
-    delayed: list
-    reduced: list
+    delayed: np.ndarray
+    reduced: np.ndarray
     toxicity_cycle: np.ndarray
     stop_rt_course: np.ndarray
     cycle_event: np.ndarray
@@ -203,7 +203,7 @@ def plan_consequences(scenario: Scenario, tables: SafetyTables, ae: AeDraws, arm
         by_cycle = np.where(cycle_stop.any(axis=1), done[np.argmax(cycle_stop, axis=1)], c + 1)
         first = np.minimum(first_course, by_cycle)
         stop_rt = np.where(first < planned_courses, first, 0)  # a stop that cuts RT short
-    return Consequences(delayed.tolist(), reduced.tolist(), toxicity.astype(np.int64),
+    return Consequences(delayed, reduced, toxicity.astype(np.int64),
                         np.asarray(stop_rt, dtype=np.int64), cycles.event, cycles.grade,
                         cycles.acts, courses.event, courses.grade, courses.acts)
 

@@ -14,14 +14,13 @@ the tables are those a replicate-by-replicate tally gives, to the last bit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 import pandas as pd
 
 from sim.clinic.capacity import DayBook, SessionBook
 from sim.clinic.inputs import ARMS, ClinicDraws, ClinicSetup, metric_name
-from sim.clinic.records import PatientCourse
+from sim.clinic.records import CourseArrays, PatientCourse
 from sim.clinic.safety import AeDraws, Consequences, EventTable, metric_label, realized_events
 from sim.clinic.treatment import LATE_CAPACITY, LATE_CLOSURE
 from sim.scenario import Scenario
@@ -48,61 +47,41 @@ SUMMARY_KEYS = tuple(f"{metric}_{arm}" for metric in METRICS for arm in ARMS)
 DEVIATIONS = ("cycle_late_closure", "cycle_late_chairs", "rt_late_closure", "rt_late_linac")
 
 
-def flat_ints(lists: list[list], total: int) -> np.ndarray:
-    return np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=total)
-
-
 class ReplicateRecords:
     """One replicate's records as flat arrays (row `rep` of `draws`; `end` the horizon day,
-    capped at the tabulated span). `records` is kept for the patient table and dropped
-    (None) once a chunk no longer needs it."""
+    capped at the tabulated span): `arrays`, from the SimPy run's `records`
+    (`sim.clinic.records.flatten_records`) or from the schedule on the calendar alone
+    (`sim.clinic.schedule`, `records` None). `records` is kept for the patient table and
+    dropped (None) once a chunk no longer needs it."""
 
     def __init__(self, scenario: Scenario, setup: ClinicSetup, draws: ClinicDraws, rep: int,
-                 records: list[PatientCourse], arm: np.ndarray, strata: np.ndarray,
-                 courses: np.ndarray, pneumonitis: np.ndarray, end: float,
-                 later: list[list[int]] | None = None) -> None:
+                 arrays: CourseArrays, records: list[PatientCourse] | None, arm: np.ndarray,
+                 strata: np.ndarray, courses: np.ndarray, pneumonitis: np.ndarray,
+                 end: float) -> None:
         self.scenario, self.setup, self.draws, self.rep = scenario, setup, draws, rep
         self.records: list[PatientCourse] | None = records
         self.arm, self.strata = np.asarray(arm), strata
         self.courses, self.pneumonitis = courses, pneumonitis
         self.end = min(end, setup.span)
-        self.n = n = len(records)
-        patients = np.arange(n)
-        counts = np.asarray([len(r.cycle_days) for r in records], dtype=np.int64)
-        self.cycle_patient = np.repeat(patients, counts)
-        total = int(counts.sum())
-        first = np.cumsum(counts) - counts
-        self.cycle_index = np.arange(total) - np.repeat(first, counts)  # 0-based cycle k - 1
-        self.cycle_day = flat_ints([r.cycle_days for r in records], total)
-        self.cycle_level = flat_ints([r.cycle_levels for r in records], total)
-        self.cycle_wait = flat_ints([r.cycle_waits for r in records], total)
-        self.cycle_late = flat_ints([r.cycle_late for r in records], total)
-        self.cycle_delayed = flat_ints([r.cycle_delayed for r in records], total)
-        starts = np.asarray([len(r.rt_starts) for r in records], dtype=np.int64)
-        n_starts = int(starts.sum())
-        self.rt_patient = np.repeat(patients, starts)
-        self.rt_start = flat_ints([r.rt_starts for r in records], n_starts)
-        self.rt_wait = flat_ints([r.rt_waits for r in records], n_starts)
-        self.rt_late = flat_ints([r.rt_late for r in records], n_starts)
-        n_fractions = np.asarray([len(r.rt_fractions) for r in records], dtype=np.int64)
-        self.fraction_patient = np.repeat(patients, n_fractions)
-        self.fraction_day = np.floor(np.fromiter(
-            chain.from_iterable(r.rt_fractions for r in records), dtype=float,
-            count=int(n_fractions.sum()))).astype(np.int64)
+        self.n = len(self.arm)
+        a = arrays
+        self.cycle_patient, self.cycle_index, self.cycle_day = (
+            a.cycle_patient, a.cycle_index, a.cycle_day)
+        self.cycle_level, self.cycle_wait, self.cycle_late = (
+            a.cycle_level, a.cycle_wait, a.cycle_late)
+        self.cycle_delayed = a.cycle_delayed
+        self.rt_patient, self.rt_start, self.rt_wait, self.rt_late = (
+            a.rt_patient, a.rt_start, a.rt_wait, a.rt_late)
+        self.fraction_patient, self.fraction_day = a.fraction_patient, a.fraction_day
         self.phase = (self.cycle_index >= setup.rules.induction_cycles).astype(np.int64)
         self.cycle_arm = self.arm[self.cycle_patient]
         self.rt_arm = self.arm[self.rt_patient]
         self.fraction_arm = self.arm[self.fraction_patient]
-        self.completed = np.asarray([r.rt_courses_completed for r in records], dtype=np.int64)
-        self.toxicity_end = np.asarray([r.end_reason == "toxicity" for r in records])
+        self.completed, self.toxicity_end = a.completed, a.toxicity_end
         self.events: EventTable | None = None
         # the cycles given after the horizon (a run's treatment to its end), or None
-        self.later: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.later: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = a.later
         self.supplies: dict[bool, tuple[np.ndarray, np.ndarray] | None] = {}  # supply()'s
-        if later is not None:
-            sizes = np.asarray([len(x) // 3 for x in later], dtype=np.int64)
-            flat = flat_ints(later, 3 * int(sizes.sum())).reshape(-1, 3)
-            self.later = (np.repeat(patients, sizes), flat[:, 0], flat[:, 1], flat[:, 2])
 
     def add_events(self, plan: Consequences, ae: AeDraws, stop_day: np.ndarray) -> None:
         """The adverse events that happened (`sim.clinic.safety.realized_events`)."""

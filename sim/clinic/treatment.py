@@ -81,11 +81,27 @@ class Clinic:
     linac: SessionBook | None
     log: list | None
     after_days: float = field(init=False)  # a cycle is in window up to this long after due
+    agenda: dict[int, simpy.Timeout] = field(init=False)  # each day's event (see `wake`)
 
     def __post_init__(self) -> None:
         window = self.rules.window
         object.__setattr__(self, "after_days",
                            math.inf if window is None else window.after_days)
+        object.__setattr__(self, "agenda", {})
+
+    def wake(self, env: simpy.Environment, day: int, callback) -> None:
+        """Call `callback` at the start of `day`, after those already waiting for it.
+
+        A day has one SimPy timeout, whose callbacks are the processes waiting for that
+        day, in the order they asked: the order SimPy gives same-time timeouts (oldest
+        first), so nothing is served in another order than with a timeout each. Asked for
+        while the day's timeout is being handled (a wake-up later the same day), the day
+        gets a new timeout, handled after everything already due then, as a new timeout
+        would be."""
+        event = self.agenda.get(day)
+        if event is None or event.callbacks is None:
+            event = self.agenda[day] = env.timeout(day - env.now)
+        event.callbacks.append(callback)
 
 
 def calendar_day(calendar: StudyCalendar, due_day: int, window: Window | None,
@@ -207,7 +223,7 @@ class PatientProcess:
     def begin(self, env: simpy.Environment) -> None:
         """The course at clock 0: wait for randomization, where cycle 1 is booked."""
         if self.rand_day > env.now:
-            env.timeout(self.rand_day - env.now).callbacks.append(self.randomized)
+            self.clinic.wake(env, self.rand_day, self.randomized)
         else:
             self.book_cycle(env)
 
@@ -240,8 +256,11 @@ class PatientProcess:
             given = give_cycle_day(clinic.calendar, due, rules.window, clinic.chairs, minutes,
                                    self.earliest)
         self.pending = given
-        self.booked = given[0]
-        env.timeout(given[0] - env.now).callbacks.append(self.cycle_given)
+        self.booked = day = given[0]
+        event = clinic.agenda.get(day)  # `Clinic.wake`, written out
+        if event is None or event.callbacks is None:
+            event = clinic.agenda[day] = env.timeout(day - env.now)
+        event.callbacks.append(self.cycle_given)
 
     def cycle_given(self, event: simpy.Event) -> None:
         """The day of a booked cycle: give it, then book the next one (or end)."""
@@ -315,7 +334,7 @@ class PatientProcess:
         """Course c + 1 is due on `course_due`: sleep until then."""
         self.course += 1
         if self.course_due > env.now:
-            env.timeout(self.course_due - env.now).callbacks.append(self.course_due_reached)
+            self.clinic.wake(env, self.course_due, self.course_due_reached)
         else:
             self.book_course(env)
 
@@ -350,7 +369,7 @@ class PatientProcess:
         while self.course_day < n_days:
             d = self.course_day
             if start + d > env.now:
-                env.timeout(start + d - env.now).callbacks.append(self.course_day_reached)
+                clinic.wake(env, start + d, self.course_day_reached)
                 return
             given = [start + d + offset for offset in rt.fraction_offsets]
             record.rt_fractions.extend(given)

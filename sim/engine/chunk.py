@@ -531,7 +531,7 @@ def clinic_replicate(model, draws, r, first_rep, keep_patients, enrolled, arm, s
         run = run_replicate(
             sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r],
             reason[r], float(horizon[r]), stratum=enrolled.stratum[r], adverse_events=aes,
-            to_end=True,
+            to_end=True, keep_records=keep,
         )
         patient_ids = None
     else:
@@ -541,6 +541,7 @@ def clinic_replicate(model, draws, r, first_rep, keep_patients, enrolled, arm, s
             arm[r][m], stop[r][m], reason[r][m], float(horizon[r]),
             stratum=enrolled.stratum[r][m],
             adverse_events=patients_only(aes, m) if aes is not None else None, to_end=True,
+            keep_records=keep,
         )
         patient_ids = np.flatnonzero(m)
     if keep:

@@ -1,0 +1,163 @@
+"""The schedule on the calendar alone (`sim.clinic.schedule`) against the SimPy run itself.
+
+The shortcut claims to give the SimPy run's records whenever no booking could find its day
+full; the oracle is `run_replicate(..., shortcut=False)`, the SimPy run, on random
+calendars, rules, stops, horizons, windows and books (Hypothesis), and on the baseline's
+own draws with and without the clinic's capacity blocks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from sim.clinic.model import draw_clinic, run_replicate, tally_replicates
+from sim.clinic.radiotherapy import first_open_run
+from sim.clinic.safety import draw_adverse_events
+from sim.clinic.schedule import course_starts
+from sim.conduct.calendar import WEEKDAYS, StudyCalendar
+from sim.errors import ScenarioError
+from tests.conftest import vary
+
+FIELDS = ("cycle_patient", "cycle_index", "cycle_day", "cycle_level", "cycle_wait",
+          "cycle_late", "cycle_delayed", "rt_patient", "rt_start", "rt_wait", "rt_late",
+          "fraction_patient", "fraction_day", "completed", "toxicity_end", "phase")
+
+
+def assert_same_records(fast, simpy_run) -> None:
+    a, b = fast.records, simpy_run.records
+    for name in FIELDS:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), name
+    assert (a.later is None) == (b.later is None)
+    if a.later is not None:
+        assert all(np.array_equal(x, y) for x, y in zip(a.later, b.later, strict=True))
+    if b.events is not None:
+        for name in ("patient", "kind", "grade", "onset_day", "source"):
+            assert np.array_equal(getattr(a.events, name), getattr(b.events, name)), name
+    ta, tb = tally_replicates([a]), tally_replicates([b])
+    for key, value in tb.summary.items():
+        assert np.array_equal(ta.summary[key], value, equal_nan=True), key
+    for key, value in tb.monthly.items():
+        assert np.array_equal(ta.monthly[key], value, equal_nan=True), key
+
+
+def both_ways(scenario, calendar, draws, rep, rand, arm, stop, reason, horizon, stratum=None,
+              events=None, to_end=False):
+    runs = [run_replicate(scenario, calendar, draws, rep, rand, arm, stop, reason, horizon,
+                          stratum=stratum, adverse_events=events, to_end=to_end,
+                          shortcut=shortcut) for shortcut in (True, False)]
+    assert runs[1].simpy
+    return runs
+
+
+def test_course_starts_are_first_open_runs():
+    start = dt.date(2026, 1, 30)
+    holidays = frozenset(start + dt.timedelta(days=d) for d in (3, 4, 10, 40, 41, 42, 43))
+    calendar = StudyCalendar(start, ("Sat", "Sun"), holidays, horizon_days=120)
+    for n_days in (1, 2, 3, 6):
+        starts = course_starts(calendar, n_days)
+        assert starts.tolist() == [first_open_run(calendar, d, n_days)
+                                   for d in range(calendar.horizon_days + 2)]
+
+
+@st.composite
+def cases(draw):
+    """Random calendars, rules, patients, stops, horizons, windows and books."""
+    closed = draw(st.lists(st.sampled_from(WEEKDAYS), unique=True, max_size=5))
+    start = draw(st.dates(dt.date(2024, 1, 1), dt.date(2030, 12, 31)))
+    holidays = draw(st.sets(st.integers(0, 600), max_size=60))
+    cycle_days = draw(st.integers(1, 30))
+    window = draw(st.one_of(st.none(), st.fixed_dictionaries(  # the schema: before < cycle
+        {"before_days": st.integers(0, min(4, cycle_days - 1)),
+         "after_days": st.integers(0, 4)})))
+    changes = {
+        "treatment.cycle_days": cycle_days,
+        "treatment.max_cycles": draw(st.integers(4, 12)),
+        "treatment.induction_cycles": draw(st.integers(1, 4)),
+        "treatment.delay": {"probability": draw(st.floats(0, 1)),
+                            "days": draw(st.integers(0, 14))},
+        "treatment.window": window,
+        "treatment.cycle1_within_days": draw(st.integers(0, 5)),
+        "radiotherapy.complete_all_courses": draw(st.floats(0, 1)),
+        "radiotherapy.days_per_course": draw(st.integers(1, 3)),
+        "radiotherapy.course_interval_days": draw(st.integers(1, 30)),
+        "radiotherapy.start_within_days": draw(st.one_of(st.none(), st.integers(0, 5))),
+        "radiotherapy.pneumonitis": draw(st.floats(0, 0.5)),
+        "treatment.chairs.chairs": draw(st.integers(1, 12)),
+        "treatment.chairs.background_utilization": draw(st.floats(0, 0.9)),
+        "radiotherapy.linac.slots_per_session": draw(st.integers(1, 24)),
+        "radiotherapy.linac.background_utilization": draw(st.floats(0, 0.9)),
+    }
+    n = draw(st.integers(1, 10))
+    rand = draw(st.lists(st.integers(0, 300), min_size=n, max_size=n))
+    stop = [r + draw(st.one_of(st.just(math.inf), st.just(0.0), st.floats(0, 400)))
+            for r in rand]
+    return {
+        "closed": tuple(closed), "start": start, "changes": changes, "rand": rand,
+        "holidays": frozenset(start + dt.timedelta(days=d) for d in holidays),
+        "arm": draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)), "stop": stop,
+        "horizon": draw(st.one_of(st.just(math.inf), st.floats(0, 800))),
+        "safety": draw(st.booleans()), "to_end": draw(st.booleans()),
+        "stratum": draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+
+
+@settings(max_examples=120, deadline=None)
+@given(cases())
+def test_shortcut_gives_the_simpy_records(baseline_data, case):
+    changes = dict(case["changes"])
+    if not case["safety"]:
+        changes["safety"] = None
+    try:
+        scenario = vary(baseline_data, **changes)
+    except ScenarioError:  # a combination the schema rejects (it names the rule)
+        assume(False)
+    calendar = StudyCalendar(case["start"], case["closed"], case["holidays"])
+    n = len(case["rand"])
+    rng = np.random.default_rng(case["seed"])
+    draws = draw_clinic(scenario, 1, n, rng)
+    events = draw_adverse_events(scenario, n, rng) if scenario.safety else None
+    stop = np.asarray(case["stop"])
+    fast, slow = both_ways(
+        scenario, calendar, draws, 0, np.asarray(case["rand"]), np.asarray(case["arm"]), stop,
+        np.where(np.isfinite(stop), "progression", "none"), case["horizon"],
+        np.asarray(case["stratum"]), events, case["to_end"])
+    if not fast.simpy:
+        assert_same_records(fast, slow)
+
+
+@pytest.mark.parametrize("capacity", ["none", "low", "baseline"])
+def test_baseline_draws_on_the_calendar_alone(baseline_data, capacity):
+    """The baseline's patients (a run's chunk): without chairs and linac blocks every
+    replicate takes the shortcut; with the baseline's busy clinic (80% and 75% background)
+    days fill in every replicate, and they all run in SimPy."""
+    changes = {"none": {"treatment.chairs": None, "radiotherapy.linac": None},
+               "low": {"treatment.chairs.background_utilization": 0.3,
+                       "radiotherapy.linac.background_utilization": 0.3},
+               "baseline": {}}[capacity]
+    from benchmarks.bench_clinic import baseline_inputs
+    from sim.engine.chunk import TrialModel
+
+    model = TrialModel.from_scenario(vary(baseline_data, **changes))
+    inputs = baseline_inputs(model, 11, 12)
+    taken = 0
+    for r in range(12):
+        for to_end in (False, True):
+            fast, slow = both_ways(
+                model.scenario, model.calendar, inputs["draws"], r, inputs["rand_day"][r],
+                inputs["arm"][r], inputs["stop_day"][r], inputs["stop_reason"][r],
+                float(inputs["horizon"][r]), inputs["stratum"][r],
+                inputs["adverse_events"][r], to_end)
+            if not fast.simpy:
+                taken += 1
+                assert_same_records(fast, slow)
+    assert taken == {"none": 24, "low": taken, "baseline": 0}[capacity]
+    if capacity == "low":
+        assert taken > 12
