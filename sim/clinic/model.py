@@ -52,7 +52,7 @@ from sim.clinic.inputs import (  # noqa: F401 (ARMS, ClinicSetup: also read from
 from sim.clinic.patients import draw_covariates
 from sim.clinic.records import flatten_records
 from sim.clinic.safety import AeDraws, plan_consequences
-from sim.clinic.schedule import schedule_on_calendar
+from sim.clinic.schedule import schedule_on_calendar, worth_trying
 from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read from here)
     DEVIATIONS,
     METRICS,
@@ -305,16 +305,16 @@ def run_replicate(
         delayed, reduced, toxicity = plan.delayed, plan.reduced, plan.toxicity_cycle
     end = math.floor(horizon_day) if math.isfinite(horizon_day) else math.inf
     stop_days = np.floor(stop_day)
-    if shortcut and not keep_log and not keep_records:
+    chair_bg = draws.chair_background[rep] if draws.chair_background is not None else None
+    linac_bg = draws.linac_background[rep] if draws.linac_background is not None else None
+    if (shortcut and not keep_log and not keep_records and n
+            and worth_trying(max(int(rand_day.min()), 0), int(setup.visit_minutes.min()),
+                             setup.chair_limit, chair_bg, setup.linac_limit, linac_bg)):
         arrays, bookings = schedule_on_calendar(
             calendar, rules, setup.rt_rules, setup.course_starts, np.asarray(rand_day),
             first_due, delayed, reduced, toxicity, courses, pneumonitis,
             setup.visit_minutes[strata], setup.reducible[strata], stop_days, end, to_end)
-        if bookings.fit(setup.span, setup.chair_limit,
-                        draws.chair_background[rep] if draws.chair_background is not None
-                        else None, setup.linac_limit,
-                        draws.linac_background[rep] if draws.linac_background is not None
-                        else None):
+        if bookings.fit(setup.span, setup.chair_limit, chair_bg, setup.linac_limit, linac_bg):
             tally = ReplicateRecords(scenario, setup, draws, rep, arrays, None, arm, strata,
                                      courses, pneumonitis, end)
             if plan is not None:
