@@ -1,8 +1,10 @@
 """``python -m sim``: see `sim.commands.cli`."""
 
+import atexit
 import gc
 import os
 import sys
+import threading
 
 # One BLAS thread per process (unless the caller sets it): the work is spread over worker
 # processes, one per core, and sim's arrays are too small for threaded BLAS. Each OpenBLAS
@@ -15,13 +17,26 @@ from sim.commands.cli import main  # noqa: E402
 status = main()
 # The interpreter's shutdown runs full collections over every object still alive (~300,000
 # after a run: pandas, scipy, the models), ~0.3-0.4 s of a command's wall time; frozen
-# objects are skipped by them. Nothing else changes: atexit handlers and finalizers run.
+# objects are skipped by them (and by the handlers' collections below).
 gc.freeze()
-if status > 128:  # stopped by a signal: output cleaned up already; exit now, joining nothing
+
+
+def flush_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except OSError:
             pass
+
+
+if status > 128:  # stopped by a signal: output cleaned up already; exit now, joining nothing
+    flush_streams()
+    os._exit(status)
+# Past the atexit handlers, the interpreter's shutdown only tears its modules down (~40 ms
+# after a run, for nothing: every output file is closed by then). With no thread left to
+# join, run the handlers (pools, logging, weakref finalizers), flush and exit.
+if all(t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+    atexit._run_exitfuncs()
+    flush_streams()
     os._exit(status)
 sys.exit(status)
