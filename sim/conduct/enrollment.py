@@ -137,9 +137,11 @@ def draw_screenings(
         np.searchsorted(np.cumsum(stratum_p), rng.random(shape), side="right"),
         len(stratum_p) - 1,
     )
-    order = np.argsort(arrival, axis=1, kind="stable")
     draws = {"arrival": arrival, "site": site, "days": days,
              "reason": np.where(reason >= n_reasons, PASSED, reason), "stratum": stratum}
+    if (arrival[:, 1:] >= arrival[:, :-1]).all():  # one site: arrivals come in order, and
+        return draws  # a stable sort of rows in order is the identity
+    order = np.argsort(arrival, axis=1, kind="stable")
     return {k: np.take_along_axis(v, order, axis=1) for k, v in draws.items()}
 
 
@@ -336,6 +338,6 @@ def screening_counts(
     return pd.DataFrame({
         "site": np.asarray([s.name for s in sites])[s_idx],
         "month": calendar.month_label(m_idx),
-        "what": pd.Categorical(np.asarray(whats)[w_idx], categories=whats, ordered=True),
+        "what": pd.Categorical.from_codes(w_idx, categories=whats, ordered=True),
         "count": counts[nonzero].astype(float),
     })
