@@ -243,7 +243,7 @@ def analyze_cut(model: TrialModel, cut, arm: np.ndarray, stratum: np.ndarray) ->
     unstrat = analysis.logrank_from_risk_sets(risk_unstrat)
     primary = strat if a.stratified else unstrat
     cox = analysis.cox_from_risk_sets(risk_strat if a.stratified else risk_unstrat, a.ties)
-    medians = analysis.km_median(cut.time, cut.event, arm, valid=cut.valid)
+    medians = analysis.km_median_from_risk_sets(risk_unstrat)  # km_median, its sort reused
     tests = test_columns(model, risk_strat if a.stratified else risk_unstrat, primary)
     if a.tests[0].kind != "logrank":  # the primary test is another one
         primary = tests.pop("primary")

@@ -21,7 +21,8 @@ fixed per-event arrays, all rows in lockstep.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -240,13 +241,34 @@ class RiskSets:
     d: np.ndarray
     d1: np.ndarray
     rank: np.ndarray
+    batch: Batch | None = field(default=None, repr=False)  # the unsorted inputs
+    groups: TieGroups | None = field(default=None, repr=False)  # their sort and tie groups
+
     # For the weighted tests and per-arm curves (sim.stats.weighted): the sorted times, and
-    # the flat sorted positions where i's tie group, its stratum start and its stratum ends.
-    time: np.ndarray | None = None
-    group_first: np.ndarray | None = None
-    stratum_first: np.ndarray | None = None
-    stratum_end: np.ndarray | None = None
-    valid: np.ndarray | None = None  # a patient (not a padding slot) in the sorted layout
+    # the flat sorted positions where i's tie group, its stratum start and its stratum ends;
+    # gathered on first use (the log-rank test and the Cox model need none of them).
+
+    @cached_property
+    def time(self) -> np.ndarray:
+        return self.batch.time.ravel()[self.groups.order].reshape(self.event.shape)
+
+    @cached_property
+    def group_first(self) -> np.ndarray:
+        return self.groups.first[self.groups.group].reshape(self.event.shape)
+
+    @cached_property
+    def stratum_first(self) -> np.ndarray:
+        return self.groups.stratum_first[self.groups.group].reshape(self.event.shape)
+
+    @cached_property
+    def stratum_end(self) -> np.ndarray:
+        return self.groups.stratum_end[self.groups.group].reshape(self.event.shape)
+
+    @cached_property
+    def valid(self) -> np.ndarray:
+        """A patient (not a padding slot) in the sorted layout."""
+        return (self.batch.arm0 | self.batch.arm1).ravel()[self.groups.order].reshape(
+            self.event.shape)
 
 
 def tabulate_risk_sets(batch: Batch) -> RiskSets:
@@ -272,11 +294,7 @@ def tabulate_risk_sets(batch: Batch) -> RiskSets:
     return RiskSets(
         event=event.reshape(shape), arm1=arm1.reshape(shape), rank=rank.reshape(shape),
         **{name: value.reshape(shape) for name, value in counts.items()},
-        time=batch.time.ravel()[g.order].reshape(shape),
-        group_first=g.first[g.group].reshape(shape),
-        stratum_first=g.stratum_first[g.group].reshape(shape),
-        stratum_end=g.stratum_end[g.group].reshape(shape),
-        valid=(batch.arm0 | batch.arm1).ravel()[g.order].reshape(shape),
+        batch=batch, groups=g,
     )
 
 
@@ -458,8 +476,20 @@ def km_median(
     the factors telescope to (n - d)/n.
     """
     batch = as_batch(time, event, arm, None, valid)
+    return medians_of_sorted(batch, find_tie_groups(batch.time, None))
+
+
+def km_median_from_risk_sets(rs: RiskSets) -> np.ndarray:
+    """`km_median` of the data of an unstratified risk-set table (`risk_sets` without
+    stratum), reusing its sort: the same medians, to the last bit."""
+    if rs.batch is None or rs.groups is None or rs.batch.stratum is not None:
+        raise ValueError("km_median_from_risk_sets needs an unstratified risk_sets table")
+    return medians_of_sorted(rs.batch, rs.groups)
+
+
+def medians_of_sorted(batch: Batch, g: TieGroups) -> np.ndarray:
+    """`km_median` of `batch`, its rows sorted by time into the tie groups `g`."""
     n_rows, n = batch.time.shape
-    g = find_tie_groups(batch.time, None)
     t = batch.time.ravel()[g.order].reshape(n_rows, n)
     last_of_group = ((g.end - 1) % n)[g.group].reshape(n_rows, n)
     event = batch.event.ravel()[g.order]
