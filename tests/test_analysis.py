@@ -327,6 +327,23 @@ def test_km_median_not_reached_and_tied_crossing():
     np.testing.assert_array_equal(analysis.km_median(time, event, arm), [[np.nan, 2.0]])
 
 
+def test_km_median_from_risk_sets_is_km_median_to_the_last_bit():
+    # The chunk's medians reuse the unstratified risk sets' sort: the same bits as km_median,
+    # with ties (whole days), padding slots and medians on a 0.5 plateau or not reached.
+    rng = np.random.default_rng(7)
+    shape = (300, 40)
+    time = np.ceil(rng.exponential(60.0, shape))
+    event = rng.random(shape) < 0.6
+    arm = rng.integers(0, 2, shape)
+    valid = rng.random(shape) < 0.9
+    rs = analysis.risk_sets(time, event, arm, None, valid=valid)
+    np.testing.assert_array_equal(analysis.km_median_from_risk_sets(rs),
+                                  analysis.km_median(time, event, arm, valid=valid))
+    with pytest.raises(ValueError, match="unstratified"):
+        analysis.km_median_from_risk_sets(
+            analysis.risk_sets(time, event, arm, rng.integers(0, 2, shape), valid=valid))
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_kaplan_meier_matches_lifelines_and_statsmodels(seed):
     # Expected: lifelines survival_function_, confidence_interval_ (exponential Greenwood,
