@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from sim.commands.run import (
     MONTH_BLOCK,
@@ -73,7 +74,12 @@ def test_monthly_quantiles_streamed_equal_the_whole_table(tmp_path, monkeypatch)
             assert ours[name].to_csv() == reference[name].to_csv()
 
 
-def test_summary_and_timeline_from_columns_equal_the_whole_table(tmp_path, baseline):
+@pytest.mark.parametrize("whole_cells", [0, 10**6], ids=["column-at-a-time", "read-whole"])
+def test_summary_and_timeline_from_columns_equal_the_whole_table(tmp_path, baseline,
+                                                                 monkeypatch, whole_cells):
+    from sim.engine import results
+
+    monkeypatch.setattr(results, "WHOLE_TABLE_CELLS", whole_cells)
     model = TrialModel.from_scenario(baseline)
     replicates = simulate_chunk(model, seed=3, chunk=0, first_rep=0, n_reps=24).replicates
     path = tmp_path / "replicates.parquet"
