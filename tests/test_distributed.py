@@ -312,7 +312,7 @@ def test_a_damaged_checkpoint_is_recomputed(tmp_path):
     checkpoints.save_chunk(tmp_path, 4, 500, files)
     assert checkpoints.finished_chunks(tmp_path, {4: 500}) == {4}
     assert checkpoints.finished_chunks(tmp_path, {4: 20}) == set()  # other chunk size
-    (tmp_path / "chunks" / "c000004.replicates.parquet").write_bytes(b"0123456788")
+    (tmp_path / "chunks" / "c000004.replicates.arrow").write_bytes(b"0123456788")
     assert checkpoints.finished_chunks(tmp_path, {4: 500}) == set()
 
 

@@ -3,6 +3,10 @@ number of replicates) are the tables of the whole files read at once, to the las
 
 from __future__ import annotations
 
+import io
+import json
+import zlib
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -95,3 +99,43 @@ def test_summary_and_timeline_from_columns_equal_the_whole_table(tmp_path, basel
             == summarize(whole, baseline).to_csv(index=False))
     assert (timeline(columns, baseline).to_csv(index=False)
             == timeline(whole, baseline).to_csv(index=False))
+
+
+def parquet_roundtrip(frame: pd.DataFrame) -> pa.Table:
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+    return pq.read_table(io.BytesIO(sink.getvalue()))
+
+
+@pytest.mark.parametrize("which", ["baseline", "textbook"])
+def test_chunk_files_read_back_as_chunk_parquet_files_did(which, request, tmp_path):
+    # Chunks travel and are kept as Arrow IPC (chunk_bytes); the tables read back are those
+    # of the Parquet chunk files of earlier versions (schema, pandas metadata, values), so
+    # the run's tables stay byte-identical; a chunk kept as Parquet is still read.
+    from sim.engine import checkpoints
+    from sim.engine.executors import ChunkSpec, ChunkTask, encode_chunk, read_table_bytes
+
+    result = simulate_chunk(TrialModel.from_scenario(request.getfixturevalue(which)), seed=3,
+                            chunk=0, first_rep=0, n_reps=12, keep_patients=4)
+    frames = {"replicates": result.replicates, "patients": result.patients,
+              "monthly": result.monthly, **{f"sums-{k}": v for k, v in result.sums.items()}}
+    files = encode_chunk(ChunkTask(0, ChunkSpec(0, 0, 12), 3, 4), result).files
+    assert files.keys() == {k for k, v in frames.items() if v is not None}
+    for name, data in files.items():
+        assert read_table_bytes(data).equals(parquet_roundtrip(frames[name]), check_metadata=True)
+    checkpoints.save_chunk(tmp_path, 0, 12, files)
+    assert checkpoints.load_chunk(tmp_path, 0) == (12, files)
+    old = {}
+    for name in files:  # as an earlier version kept it: Parquet files, no "format"
+        sink = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(frames[name], preserve_index=False), sink)
+        old[name] = sink.getvalue()
+        (tmp_path / "chunks" / f"c000001.{name}.parquet").write_bytes(old[name])
+    marker = json.loads((tmp_path / "chunks" / "c000000.json").read_text())
+    del marker["format"]
+    marker.update(chunk=1, files={k: {"bytes": len(v), "crc32": zlib.crc32(v)}
+                                  for k, v in old.items()})
+    (tmp_path / "chunks" / "c000001.json").write_text(json.dumps(marker))
+    assert checkpoints.load_chunk(tmp_path, 1) == (12, old)
+    for name, data in old.items():
+        assert read_table_bytes(data).equals(read_table_bytes(files[name]), check_metadata=True)

@@ -3,9 +3,11 @@
 A run (or a sweep) writes into a hidden staging folder ``.NAME.partial-*`` beside its target.
 ``checkpoint.json`` there says what is being computed (kind, scenario, seed, replicates, kept
 patients, chunk size, metrics and package versions).
-Each finished chunk c of a point is kept as Parquet files ``chunks/cNNNNNN.<table>.parquet``
+Each finished chunk c of a point is kept as Arrow IPC files ``chunks/cNNNNNN.<table>.arrow``
 (its replicate rows, kept patients, monthly series, and one file per additive count table),
-followed by the marker ``chunks/cNNNNNN.json`` that lists their sizes and CRC-32 sums. A chunk
+followed by the marker ``chunks/cNNNNNN.json`` that lists their sizes and CRC-32 sums (and
+says "format": "arrow"; chunks kept by earlier versions, without it, are Parquet files
+``.parquet``, read back the same way). A chunk
 counts as finished only when its marker exists and every file matches it, so a kill -9, a lost
 machine or a reboot in the middle of a write costs that chunk, never a wrong table. Which
 staging folders are whose, and which may be removed, is `sim.engine.folders`' business.
@@ -81,17 +83,20 @@ def chunk_stem(chunk: int) -> str:
     return f"c{chunk:06d}"
 
 
+CHUNK_FORMAT = "arrow"  # the chunk files' format and suffix (markers without one: parquet)
+
+
 def save_chunk(folder: Path, chunk: int, n_reps: int, files: dict[str, bytes]) -> None:
-    """Keep a finished chunk's files (name -> Parquet bytes) in `folder`/chunks; the marker
+    """Keep a finished chunk's files (name -> Arrow IPC bytes) in `folder`/chunks; the marker
     listing them is written last, so a chunk half written is a chunk not finished."""
     where = folder / CHUNKS
     where.mkdir(exist_ok=True)
     stem = chunk_stem(chunk)
     listed = {}
     for name, data in files.items():
-        (where / f"{stem}.{name}.parquet").write_bytes(data)
+        (where / f"{stem}.{name}.{CHUNK_FORMAT}").write_bytes(data)
         listed[name] = {"bytes": len(data), "crc32": zlib.crc32(data)}
-    marker = {"chunk": chunk, "replicates": n_reps, "files": listed}
+    marker = {"chunk": chunk, "replicates": n_reps, "format": CHUNK_FORMAT, "files": listed}
     temporary = where / f"{stem}.json.tmp"
     temporary.write_text(json.dumps(marker) + "\n", encoding="utf-8")
     temporary.replace(where / f"{stem}.json")
@@ -111,9 +116,12 @@ def load_chunk(folder: Path, chunk: int) -> tuple[int, dict[str, bytes]] | None:
     if marker is None:
         return None
     files = {}
+    suffix = marker.get("format", "parquet")
+    if suffix not in (CHUNK_FORMAT, "parquet"):
+        return None
     for name, meta in marker["files"].items():
         try:
-            data = (folder / CHUNKS / f"{chunk_stem(chunk)}.{name}.parquet").read_bytes()
+            data = (folder / CHUNKS / f"{chunk_stem(chunk)}.{name}.{suffix}").read_bytes()
         except OSError:
             return None
         if len(data) != meta["bytes"] or zlib.crc32(data) != meta["crc32"]:
