@@ -147,9 +147,11 @@ def draw_screenings(
 
 def rank_within_group(group: np.ndarray, n_groups: int, mask: np.ndarray) -> np.ndarray:
     """0-based order of each masked element among masked elements of its group, per row."""
-    onehot = (group[..., None] == np.arange(n_groups)) & mask[..., None]
-    counts = np.cumsum(onehot, axis=1) - 1
-    return np.take_along_axis(counts, group[..., None], axis=2)[..., 0]
+    rank = np.zeros(group.shape, dtype=np.int64)
+    for g in range(n_groups):  # a few groups (sites), not a data loop
+        member = (group == g) & mask
+        rank += np.where(group == g, np.cumsum(member, axis=1) - 1, 0)
+    return rank
 
 
 def enroll_patients(
@@ -237,12 +239,14 @@ def randomize_screened(
         if (elig_sorted.sum(axis=1) < sample_size).any():
             return None
         take = order[:, :sample_size]
-    rand_sorted = np.take_along_axis(rand_day, take, axis=1)
+    # np.take at flat positions: take_along_axis(x, take, axis=1) for each x, several times
+    # faster once the positions are computed (the same index for every table)
+    flat_take = take + arrival.shape[1] * np.arange(take.shape[0])[:, None]
+    rand_sorted = np.take(rand_day, flat_take)
+    site_taken = np.take(draws["site"], flat_take)
     close_day = rand_sorted[:, -1]
     if any(s.cap for s in sites):
-        site_full_day = cap_reached_day(
-            rand_sorted, np.take_along_axis(draws["site"], take, axis=1), caps, len(sites)
-        )
+        site_full_day = cap_reached_day(rand_sorted, site_taken, caps, len(sites))
         site_close = np.minimum(close_day[:, None], site_full_day)
         screened = finite & (screen_day <= np.take_along_axis(site_close, draws["site"], axis=1))
     else:
@@ -252,15 +256,15 @@ def randomize_screened(
     wait = np.where(screened, screen_day - first_open, 0)
     return EnrolledPatients(
         rand_day=rand_sorted,
-        stratum=np.take_along_axis(draws["stratum"], take, axis=1),
-        site=np.take_along_axis(draws["site"], take, axis=1),
-        screen_day=np.take_along_axis(screen_day, take, axis=1),
+        stratum=np.take(draws["stratum"], flat_take),
+        site=site_taken,
+        screen_day=np.take(screen_day, flat_take),
         first_screen_day=np.where(screened, screen_day, SORT_KEY_MAX).min(axis=1),
         n_screened=screened.sum(axis=1),
         n_screen_failed=failed.sum(axis=1),
         screening=screening_counts(
             calendar, sites, failure_reasons(enrollment), screen_day, draws, screened,
-            rand_sorted, np.take_along_axis(draws["site"], take, axis=1),
+            rand_sorted, site_taken,
         ),
         screening_wait_days_mean=wait.sum(axis=1) / screened.sum(axis=1),
     )

@@ -34,9 +34,11 @@ def block_patterns(randomization: Randomization) -> tuple[np.ndarray, np.ndarray
 
 def rank_within_stratum(stratum: np.ndarray, n_strata: int) -> np.ndarray:
     """0-based order of each patient among those of its stratum (rows in randomization order)."""
-    onehot = stratum[..., None] == np.arange(n_strata)
-    counts = np.cumsum(onehot, axis=1) - 1
-    return np.take_along_axis(counts, stratum[..., None], axis=2)[..., 0]
+    rank = np.zeros(stratum.shape, dtype=np.int64)
+    for s in range(n_strata):  # a few strata, not a data loop
+        member = stratum == s
+        rank += np.where(member, np.cumsum(member, axis=1) - 1, 0)
+    return rank
 
 
 def randomize_by_block(

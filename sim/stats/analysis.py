@@ -160,13 +160,14 @@ def sort_rows(time: np.ndarray, stratum: np.ndarray | None) -> np.ndarray:
     about twice as fast as np.lexsort on trial-sized rows.
     """
     n_rows, n = time.shape
-    order = np.argsort(time, axis=1)
-    if stratum is not None:
-        s = np.take_along_axis(stratum, order, axis=1)
+    row_start = n * np.arange(n_rows)[:, None]
+    flat = np.argsort(time, axis=1) + row_start
+    if stratum is not None:  # np.take at flat positions: take_along_axis, faster
+        s = np.take(stratum, flat)
         small = s.size == 0 or (s.min() >= -(2**15) and s.max() < 2**15)
         by_stratum = np.argsort(s.astype(np.int16) if small else s, axis=1, kind="stable")
-        order = np.take_along_axis(order, by_stratum, axis=1)
-    return (order + n * np.arange(n_rows)[:, None]).ravel()
+        flat = np.take(flat, by_stratum + row_start)
+    return flat.ravel()
 
 
 @dataclass(frozen=True)
