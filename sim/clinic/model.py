@@ -61,7 +61,7 @@ from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read f
     books,
     tally_replicates,
 )
-from sim.clinic.treatment import Clinic, PatientCourse, PatientProcess
+from sim.clinic.treatment import Clinic, CyclePlan, PatientCourse, PatientProcess, plan_cycles
 from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Scenario
 
@@ -321,9 +321,11 @@ def run_replicate(
                 tally.add_events(plan, adverse_events, stop_days)
             return ReplicateRun(tally, None, None, simpy=False)
     first_due = first_due.tolist()
-    delayed, reduced = delayed.tolist(), reduced.tolist()
-    visit = [tuple(v) for v in setup.visit_minutes[strata].tolist()]
-    reducible = [tuple(v) for v in setup.reducible[strata].tolist()]
+    plans = [CyclePlan(*lists) for lists in zip(*(
+        table.tolist() for table in plan_cycles(rules, delayed, reduced,
+                                                setup.visit_minutes[strata],
+                                                setup.reducible[strata])), strict=True)]
+    delayed = delayed.tolist()
     stops = stop_days.tolist()
     reasons = stop_reason.tolist()
 
@@ -333,11 +335,10 @@ def run_replicate(
     records = [PatientCourse(i) for i in range(n)]
     env = simpy.Environment()
     patients = [
-        PatientProcess(clinic, record, r, due, late, lower, toxic, n_courses, pneu, minutes,
-                       red, reason)
-        for record, r, due, late, lower, toxic, n_courses, pneu, minutes, red, reason in zip(
-            records, rand_day.tolist(), first_due, delayed, reduced, toxicity.tolist(),
-            courses.tolist(), pneumonitis.tolist(), visit, reducible, reasons, strict=True)
+        PatientProcess(clinic, record, r, due, late, plan, toxic, n_courses, pneu, reason)
+        for record, r, due, late, plan, toxic, n_courses, pneu, reason in zip(
+            records, rand_day.tolist(), first_due, delayed, plans, toxicity.tolist(),
+            courses.tolist(), pneumonitis.tolist(), reasons, strict=True)
     ]
     # Stops first: a stop's timeout is then older than any the patients create for the same
     # clock, and SimPy handles same-time events oldest first (a stop on day d comes before
@@ -377,7 +378,8 @@ def run_replicate(
     if log is not None:
         log.sort(key=itemgetter(0))  # stable: same-clock entries stay in event order
     tally = ReplicateRecords(scenario, setup, draws, rep, flatten_records(records, later),
-                             records, arm, strata, courses, pneumonitis, end)
+                             records if keep_records else None, arm, strata, courses,
+                             pneumonitis, end)
     if plan is not None:
         tally.add_events(plan, adverse_events, stop_days)
     return ReplicateRun(tally, log, at_horizon)

@@ -18,11 +18,9 @@ class PatientCourse:
     """
 
     patient: int
-    cycle_days: list[int] = field(default_factory=list)  # clinic day of each cycle given
-    cycle_delayed: list[bool] = field(default_factory=list)  # parallel to cycle_days
-    cycle_levels: list[int] = field(default_factory=list)  # dose level (0 full) of each
-    cycle_waits: list[int] = field(default_factory=list)  # days waited for a chair
-    cycle_late: list[int] = field(default_factory=list)  # IN_WINDOW or a LATE_ cause
+    # each cycle given: (clinic day, delayed, dose level (0 full), days waited for a chair,
+    # IN_WINDOW or a LATE_ cause); one tuple a cycle is what the processes append fastest
+    cycles: list[tuple[int, bool, int, int, int]] = field(default_factory=list)
     rt_fractions: list[float] = field(default_factory=list)  # clock time of each fraction
     rt_starts: list[int] = field(default_factory=list)  # first day of each course started
     rt_waits: list[int] = field(default_factory=list)  # days each course waited for the linac
@@ -30,20 +28,38 @@ class PatientCourse:
     rt_courses_completed: int = 0
     end_reason: str | None = None  # a stop code, "toxicity", "max_cycles"; None = still on
 
+    @property
+    def cycle_days(self) -> list[int]:
+        return [c[0] for c in self.cycles]
+
+    @property
+    def cycle_delayed(self) -> list[bool]:
+        return [c[1] for c in self.cycles]
+
+    @property
+    def cycle_levels(self) -> list[int]:
+        return [c[2] for c in self.cycles]
+
+    @property
+    def cycle_waits(self) -> list[int]:
+        return [c[3] for c in self.cycles]
+
+    @property
+    def cycle_late(self) -> list[int]:
+        return [c[4] for c in self.cycles]
+
     def mark(self) -> tuple[int, int, int, int, str | None]:
         """Where the record stands: what `cut_back` returns it to."""
-        return (len(self.cycle_days), len(self.rt_fractions), len(self.rt_starts),
+        return (len(self.cycles), len(self.rt_fractions), len(self.rt_starts),
                 self.rt_courses_completed, self.end_reason)
 
     def cut_back(self, mark: tuple[int, int, int, int, str | None]) -> list[int]:
         """Back to where it stood at `mark`, the later cycles' (day, level, 0-based index)
         returned flat: [day, level, index, day, level, index, ...]."""
         cycles, fractions, starts, completed, end_reason = mark
-        later = [x for k in range(cycles, len(self.cycle_days))
-                 for x in (self.cycle_days[k], self.cycle_levels[k], k)]
-        for name in ("cycle_days", "cycle_delayed", "cycle_levels", "cycle_waits",
-                     "cycle_late"):
-            del getattr(self, name)[cycles:]
+        later = [x for k in range(cycles, len(self.cycles))
+                 for x in (self.cycles[k][0], self.cycles[k][2], k)]
+        del self.cycles[cycles:]
         del self.rt_fractions[fractions:]
         for name in ("rt_starts", "rt_waits", "rt_late"):
             del getattr(self, name)[starts:]
@@ -88,8 +104,10 @@ def flatten_records(records: list[PatientCourse], later: list[list[int]] | None
     lists, or None) as `CourseArrays`."""
     n = len(records)
     patients = np.arange(n)
-    counts = np.asarray([len(r.cycle_days) for r in records], dtype=np.int64)
+    counts = np.asarray([len(r.cycles) for r in records], dtype=np.int64)
     total = int(counts.sum())
+    cycles = np.fromiter(chain.from_iterable(chain.from_iterable(r.cycles for r in records)),
+                         dtype=np.int64, count=5 * total).reshape(total, 5)
     first = np.cumsum(counts) - counts
     starts = np.asarray([len(r.rt_starts) for r in records], dtype=np.int64)
     n_starts = int(starts.sum())
@@ -102,11 +120,11 @@ def flatten_records(records: list[PatientCourse], later: list[list[int]] | None
     return CourseArrays(
         cycle_patient=np.repeat(patients, counts),
         cycle_index=np.arange(total) - np.repeat(first, counts),  # 0-based cycle k - 1
-        cycle_day=flat_ints([r.cycle_days for r in records], total),
-        cycle_level=flat_ints([r.cycle_levels for r in records], total),
-        cycle_wait=flat_ints([r.cycle_waits for r in records], total),
-        cycle_late=flat_ints([r.cycle_late for r in records], total),
-        cycle_delayed=flat_ints([r.cycle_delayed for r in records], total),
+        cycle_day=cycles[:, 0].copy(),
+        cycle_level=cycles[:, 2].copy(),
+        cycle_wait=cycles[:, 3].copy(),
+        cycle_late=cycles[:, 4].copy(),
+        cycle_delayed=cycles[:, 1].copy(),
         rt_patient=np.repeat(patients, starts),
         rt_start=flat_ints([r.rt_starts for r in records], n_starts),
         rt_wait=flat_ints([r.rt_waits for r in records], n_starts),

@@ -35,7 +35,7 @@ import numpy as np
 
 from sim.clinic.radiotherapy import CourseRules
 from sim.clinic.records import CourseArrays
-from sim.clinic.treatment import IN_WINDOW, LATE_CLOSURE, CycleRules, give_cycle_day
+from sim.clinic.treatment import IN_WINDOW, LATE_CLOSURE, CycleRules, give_cycle_day, plan_cycles
 from sim.conduct.calendar import StudyCalendar
 
 
@@ -143,6 +143,7 @@ def schedule_on_calendar(
     given = np.zeros((n, k_max), dtype=bool)
     books = (rand_day <= 0) | (rand_day < limit)  # cycle 1's booking is made
     due, earliest = np.asarray(first_due, dtype=np.int64), np.asarray(rand_day, dtype=np.int64)
+    gaps, level, minutes = plan_cycles(rules, delayed, reduced, visit_minutes, reducible)
     for j in range(k_max):  # cycle j + 1
         if not books.any():
             break
@@ -151,13 +152,8 @@ def schedule_on_calendar(
         given[:, j] = books & (day[:, j] < limit)
         books = given[:, j] & (j + 1 < last)
         if j + 1 < k_max:
-            due = day[:, j] + rules.cycle_days + rules.delay_days * delayed[:, j + 1]
+            due = day[:, j] + gaps[:, j + 1]
             earliest = day[:, j] + 1
-    phase = (np.arange(k_max) >= rules.induction_cycles).astype(np.int64)
-    minutes = visit_minutes[:, phase]  # (n, K): chair-minutes of each cycle's booking
-    lower = reduced & reducible[:, phase]
-    lower[:, 0] = False
-    level = np.minimum(np.cumsum(lower, axis=1), rules.n_levels)
     was_delayed = delayed.copy()
     was_delayed[:, 0] = False
     n_given = given.sum(axis=1)

@@ -38,7 +38,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+import numpy as np
 import simpy
 
 from sim.clinic.capacity import DayBook, SessionBook
@@ -82,12 +84,16 @@ class Clinic:
     log: list | None
     after_days: float = field(init=False)  # a cycle is in window up to this long after due
     agenda: dict[int, simpy.Timeout] = field(init=False)  # each day's event (see `wake`)
+    next_open: list[int] = field(init=False)  # the calendar's next open day, to last_day
+    last_day: int = field(init=False)
 
     def __post_init__(self) -> None:
         window = self.rules.window
         object.__setattr__(self, "after_days",
                            math.inf if window is None else window.after_days)
         object.__setattr__(self, "agenda", {})
+        object.__setattr__(self, "next_open", self.calendar.next_open_list)
+        object.__setattr__(self, "last_day", self.calendar.horizon_days)
 
     def wake(self, env: simpy.Environment, day: int, callback) -> None:
         """Call `callback` at the start of `day`, after those already waiting for it.
@@ -144,20 +150,49 @@ def give_cycle_day(
     if not closure and chairs.room(on_calendar, minutes):
         chairs.book(on_calendar, minutes)
         return on_calendar, 0, IN_WINDOW
+    # the search, with `calendar.is_open` and `chairs.room` written out (a full day's cycles
+    # try a few days each)
+    is_open, last = calendar.open_list, calendar.horizon_days
+    used, room, span = chairs.used, chairs.limit - minutes, chairs.span
     day = on_calendar
     if after is not None:
         assert window is not None
         before = max(due_day - window.before_days, earliest)
-        for day in (*range(due_day, after + 1), *range(due_day - 1, before - 1, -1)):
-            if calendar.is_open(day) and chairs.room(day, minutes):
-                chairs.book(day, minutes)
-                return day, max(day - on_calendar, 0), IN_WINDOW
+        for days in (range(due_day, after + 1), range(due_day - 1, before - 1, -1)):
+            for day in days:
+                if (day > last or is_open[day]) and (day >= span or used[day] <= room):
+                    chairs.book(day, minutes)
+                    return day, max(day - on_calendar, 0), IN_WINDOW
         day = max(on_calendar, after + 1)
-    while not (calendar.is_open(day) and chairs.room(day, minutes)):
+    while not ((day > last or is_open[day]) and (day >= span or used[day] <= room)):
         day += 1
     chairs.book(day, minutes)
     late = IN_WINDOW if after is None else LATE_CLOSURE if closure else LATE_CAPACITY
     return day, day - on_calendar, late
+
+
+class CyclePlan(NamedTuple):
+    """One patient's cycles as planned, by 0-based cycle index (`plan_cycles`)."""
+
+    gaps: list[int]  # [k]: days from cycle k's day to cycle k + 1's due day (k >= 1)
+    levels: list[int]  # dose level (0 full) of each cycle, if given
+    visit_minutes: list[int]  # chair-minutes of each cycle's visit
+
+
+def plan_cycles(rules: CycleRules, delayed: np.ndarray, reduced: np.ndarray,
+                visit_minutes: np.ndarray, reducible: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(gaps, levels, visit minutes) (n, max_cycles) of every patient's cycles, the arrays
+    of `CyclePlan`, from `delayed` and `reduced` (n, max_cycles) and, per phase (induction,
+    maintenance), `visit_minutes` and `reducible` (n, 2): a delay adds `delay_days` to the
+    gap before the cycle; before cycle k >= 2 a reduction of a cycle whose drugs follow the
+    dose level drops one level, down to the lowest."""
+    phase = (np.arange(rules.max_cycles) >= rules.induction_cycles).astype(np.int64)
+    lower = reduced & reducible[:, phase]
+    lower[:, 0] = False
+    levels = np.minimum(np.cumsum(lower, axis=1), rules.n_levels)
+    gaps = rules.cycle_days + rules.delay_days * delayed.astype(np.int64)
+    return gaps, levels, visit_minutes[:, phase]
 
 
 class PatientProcess:
@@ -174,17 +209,15 @@ class PatientProcess:
     chain's start with cycle 1, a stop's interrupt) is done right there, which is what
     SimPy would do next.
 
-    `delayed[k - 1]` / `reduced[k - 1]` say whether cycle k is delayed / starts a lower dose
-    level (entry 0 is ignored: cycle 1 is neither) and need `rules.max_cycles` entries;
-    `toxicity_cycle` is the cycle after which the patient discontinues for toxicity
+    `delayed[k - 1]` says whether cycle k is delayed (entry 0 is ignored: cycle 1 is not);
+    `plan` is the patient's `CyclePlan` (`plan_cycles`); both have `rules.max_cycles`
+    entries. `toxicity_cycle` is the cycle after which the patient discontinues for toxicity
     (> max_cycles: never); `rt_courses` is how many Quad Shot courses the patient will
     receive (0 for none; needs `clinic.rt_rules` if > 0), the last ending in pneumonitis if
-    it is `pneumonitis_course` (0: none). `visit_minutes` and `reducible` are per phase
-    (induction, maintenance): chair minutes of a visit, and whether its drugs follow the
-    dose level. `stop` (the callback of the patient's stop timeout, `cause` its reason)
-    ends everything: no cycle after it, a Quad Shot course under way ends too, and
-    appointments not kept are given back. Results go into `record`; `begin` starts the
-    course at clock 0, `close` ends it at the horizon.
+    it is `pneumonitis_course` (0: none). `stop` (the callback of the patient's stop
+    timeout, `cause` its reason) ends everything: no cycle after it, a Quad Shot course
+    under way ends too, and appointments not kept are given back. Results go into
+    `record`; `begin` starts the course at clock 0, `close` ends it at the horizon.
 
     The patient holds no reference to the environment (callbacks get it from their event)
     nor to its own methods, so once the environment's queue is empty nothing of a
@@ -192,9 +225,9 @@ class PatientProcess:
     """
 
     __slots__ = (
-        "clinic", "record", "rand_day", "delayed", "reduced", "last", "rt_courses",
-        "pneumonitis_course", "visit_minutes", "reducible", "cause",
-        "k", "due", "late", "level", "earliest", "phase", "booked", "minutes", "pending",
+        "clinic", "record", "rand_day", "delayed", "gaps", "levels", "visit_minutes", "last",
+        "rt_courses", "pneumonitis_course", "cause",
+        "k", "due", "late", "earliest", "booked", "minutes", "pending",
         "stopped", "systemic_done", "ended_on",
         "chain_alive", "course", "course_due", "free_from", "course_start", "course_day",
         "in_course",
@@ -202,17 +235,16 @@ class PatientProcess:
 
     def __init__(
         self, clinic: Clinic, record: PatientCourse, rand_day: int,
-        first_due: int, delayed: Sequence[bool], reduced: Sequence[bool],
-        toxicity_cycle: int, rt_courses: int, pneumonitis_course: int,
-        visit_minutes: tuple[int, int], reducible: tuple[bool, bool], cause: str = "",
+        first_due: int, delayed: Sequence[bool], plan: CyclePlan,
+        toxicity_cycle: int, rt_courses: int, pneumonitis_course: int, cause: str = "",
     ) -> None:
         self.clinic, self.record, self.rand_day = clinic, record, rand_day
-        self.delayed, self.reduced = delayed, reduced
+        self.delayed, (self.gaps, self.levels, self.visit_minutes) = delayed, plan
         self.last = min(clinic.rules.max_cycles, toxicity_cycle)
         self.rt_courses, self.pneumonitis_course = rt_courses, pneumonitis_course
-        self.visit_minutes, self.reducible, self.cause = visit_minutes, reducible, cause
-        self.k, self.due, self.late, self.level, self.earliest = 0, first_due, False, 0, rand_day
-        self.phase, self.booked, self.minutes, self.pending = 0, -1, 0, (0, 0, 0)
+        self.cause = cause
+        self.k, self.due, self.late, self.earliest = 0, first_due, False, rand_day
+        self.booked, self.minutes, self.pending = -1, 0, (0, 0, 0)
         self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
         self.ended_on = -1  # the day systemic treatment ended for toxicity
         self.course = self.course_due = self.free_from = self.course_start = 0
@@ -237,12 +269,10 @@ class PatientProcess:
         The common case, an open day in the window with a free chair, is `give_cycle_day`'s
         first branch written out (a call and two book look-ups fewer per cycle)."""
         clinic, due = self.clinic, self.due
-        rules = clinic.rules
-        self.phase = phase = 0 if self.k < rules.induction_cycles else 1
-        self.minutes = minutes = self.visit_minutes[phase]
+        self.minutes = minutes = self.visit_minutes[self.k]
         given = None
-        if due <= clinic.calendar.horizon_days:
-            day = clinic.calendar.next_open_list[due]
+        if due <= clinic.last_day:
+            day = clinic.next_open[due]
             if day <= due + clinic.after_days:
                 chairs = clinic.chairs
                 if chairs is None:
@@ -253,8 +283,8 @@ class PatientProcess:
                     chairs.used[day] += minutes
                     given = (day, 0, IN_WINDOW)
         if given is None:
-            given = give_cycle_day(clinic.calendar, due, rules.window, clinic.chairs, minutes,
-                                   self.earliest)
+            given = give_cycle_day(clinic.calendar, due, clinic.rules.window, clinic.chairs,
+                                   minutes, self.earliest)
         self.pending = given
         self.booked = day = given[0]
         event = clinic.agenda.get(day)  # `Clinic.wake`, written out
@@ -269,25 +299,20 @@ class PatientProcess:
         day, wait, out = self.pending
         self.booked = -1
         k = self.k = self.k + 1
-        rules, record, phase = self.clinic.rules, self.record, self.phase
-        lower = (k > 1 and self.reduced[k - 1] and self.reducible[phase]
-                 and self.level < rules.n_levels)
-        self.level += lower
-        record.cycle_days.append(day)
-        record.cycle_delayed.append(self.late)
-        record.cycle_levels.append(self.level)
-        record.cycle_waits.append(wait)
-        record.cycle_late.append(out)
+        level = self.levels[k - 1]
+        self.record.cycles.append((day, self.late, level, wait, out))
         log = self.clinic.log
         if log is not None:
-            log.append((day, record.patient, f"cycle {k}" + (" delayed" if self.late else "")
+            lower = k > 1 and level > self.levels[k - 2]
+            log.append((day, self.record.patient,
+                        f"cycle {k}" + (" delayed" if self.late else "")
                         + (" reduced" if lower else "")
                         + (f" late {LATE_CAUSES[out]}" if out else "")))
         if k == self.last:
             self.end_systemic(day)
         else:
-            self.late = late = self.delayed[k]
-            self.due = day + rules.cycle_days + (rules.delay_days if late else 0)
+            self.late = self.delayed[k]
+            self.due = day + self.gaps[k]
             self.earliest = day + 1
             self.book_cycle(event.env)
         if k == 1 and self.rt_courses:  # the chain starts with cycle 1, right after

@@ -79,6 +79,11 @@ class StudyCalendar:
         return bool(self.open_day[day]) if day <= self.horizon_days else True
 
     @cached_property
+    def open_list(self) -> list[bool]:
+        """`open_day` as a list of bools, for per-event look-ups."""
+        return self.open_day.tolist()
+
+    @cached_property
     def next_open_list(self) -> list[int]:
         """`next_open` as a list of ints: what a per-event look-up reads fastest."""
         return self.next_open.tolist()
