@@ -81,15 +81,16 @@ class SessionBook:
         """The first of days start .. start + n_days - 1 lacking a slot in a session; -1 if
         every day has room."""
         for day in range(start, start + n_days):
-            for book in self.sessions:
-                if not book.room(day, 1):
+            for book in self.sessions:  # `DayBook.room(day, 1)`, written out
+                if day < book.span and book.used[day] >= book.limit:
                     return day
         return -1
 
     def book(self, start: int, n_days: int) -> None:
-        for day in range(start, start + n_days):
-            for book in self.sessions:
-                book.book(day, 1)
+        for book in self.sessions:
+            used = book.used
+            for day in range(start, min(start + n_days, book.span)):
+                used[day] += 1
 
     def release(self, start: int, n_days: int) -> None:
         for day in range(start, start + n_days):

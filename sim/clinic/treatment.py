@@ -86,6 +86,9 @@ class Clinic:
     agenda: dict[int, simpy.Timeout] = field(init=False)  # each day's event (see `wake`)
     next_open: list[int] = field(init=False)  # the calendar's next open day, to last_day
     last_day: int = field(init=False)
+    chair_used: list[int] = field(init=False)  # the chairs' book (`chairs.used`), its limit
+    chair_limit: int = field(init=False)  # and span; with no chairs, a span of 0 (no limit)
+    chair_span: int = field(init=False)
 
     def __post_init__(self) -> None:
         window = self.rules.window
@@ -94,6 +97,10 @@ class Clinic:
         object.__setattr__(self, "agenda", {})
         object.__setattr__(self, "next_open", self.calendar.next_open_list)
         object.__setattr__(self, "last_day", self.calendar.horizon_days)
+        chairs = self.chairs
+        object.__setattr__(self, "chair_used", chairs.used if chairs is not None else [])
+        object.__setattr__(self, "chair_limit", chairs.limit if chairs is not None else 0)
+        object.__setattr__(self, "chair_span", chairs.span if chairs is not None else 0)
 
     def wake(self, env: simpy.Environment, day: int, callback) -> None:
         """Call `callback` at the start of `day`, after those already waiting for it.
@@ -244,7 +251,7 @@ class PatientProcess:
         self.rt_courses, self.pneumonitis_course = rt_courses, pneumonitis_course
         self.cause = cause
         self.k, self.due, self.late, self.earliest = 0, first_due, False, rand_day
-        self.booked, self.minutes, self.pending = -1, 0, (0, 0, 0)
+        self.booked, self.minutes, self.pending = -1, 0, (0, False, 0, 0, 0)
         self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
         self.ended_on = -1  # the day systemic treatment ended for toxicity
         self.course = self.course_due = self.free_from = self.course_start = 0
@@ -268,25 +275,20 @@ class PatientProcess:
 
         The common case, an open day in the window with a free chair, is `give_cycle_day`'s
         first branch written out (a call and two book look-ups fewer per cycle)."""
-        clinic, due = self.clinic, self.due
-        self.minutes = minutes = self.visit_minutes[self.k]
-        given = None
-        if due <= clinic.last_day:
-            day = clinic.next_open[due]
-            if day <= due + clinic.after_days:
-                chairs = clinic.chairs
-                if chairs is None:
-                    given = (day, 0, IN_WINDOW)
-                elif day >= chairs.span:
-                    given = (day, 0, IN_WINDOW)
-                elif chairs.used[day] + minutes <= chairs.limit:
-                    chairs.used[day] += minutes
-                    given = (day, 0, IN_WINDOW)
-        if given is None:
-            given = give_cycle_day(clinic.calendar, due, clinic.rules.window, clinic.chairs,
-                                   minutes, self.earliest)
-        self.pending = given
-        self.booked = day = given[0]
+        clinic, due, k = self.clinic, self.due, self.k
+        self.minutes = minutes = self.visit_minutes[k]
+        day = clinic.next_open[due] if due <= clinic.last_day else -1
+        span = clinic.chair_span
+        if 0 <= day <= due + clinic.after_days and (
+                day >= span or clinic.chair_used[day] + minutes <= clinic.chair_limit):
+            if day < span:
+                clinic.chair_used[day] += minutes
+            self.pending = (day, self.late, self.levels[k], 0, IN_WINDOW)
+        else:
+            day, wait, late = give_cycle_day(clinic.calendar, due, clinic.rules.window,
+                                             clinic.chairs, minutes, self.earliest)
+            self.pending = (day, self.late, self.levels[k], wait, late)
+        self.booked = day
         event = clinic.agenda.get(day)  # `Clinic.wake`, written out
         if event is None or event.callbacks is None:
             event = clinic.agenda[day] = env.timeout(day - env.now)
@@ -296,14 +298,15 @@ class PatientProcess:
         """The day of a booked cycle: give it, then book the next one (or end)."""
         if self.stopped:
             return
-        day, wait, out = self.pending
+        given = self.pending  # (day, delayed, level, days waited, lateness)
+        self.record.cycles.append(given)
+        day = given[0]
         self.booked = -1
         k = self.k = self.k + 1
-        level = self.levels[k - 1]
-        self.record.cycles.append((day, self.late, level, wait, out))
         log = self.clinic.log
         if log is not None:
-            lower = k > 1 and level > self.levels[k - 2]
+            out = given[4]
+            lower = k > 1 and given[2] > self.levels[k - 2]
             log.append((day, self.record.patient,
                         f"cycle {k}" + (" delayed" if self.late else "")
                         + (" reduced" if lower else "")
