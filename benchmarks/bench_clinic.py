@@ -13,16 +13,19 @@ patients: 10,000 baseline replicates in under 60 s on 2 workers).
 
 On a shared machine a timed ratio drifts with the load (the yardstick's short runs catch
 quiet moments more often than the clinic's long ones). `--instructions` counts instead:
-the CPU instructions of 40 replicates as a run does them (`run_block`, after 2 warm-up
-replicates) and of 20 x 1,248 bare timeouts, each as the difference of two runs under
-valgrind's cachegrind (about 4 minutes); counts do not depend on the load, but they weigh
-every instruction alike (the clinic's memory traffic costs it more time per instruction
-than the yardstick's).
+the CPU instructions of 80 replicates as a run does them (`run_block`, after 2 warm-up
+replicates), of the same 80 by `simulate_clinic` (to the final analysis only, one at a time)
+and of 20 x 1,248 bare timeouts, each as the difference of two runs under valgrind's
+cachegrind (about 6 minutes; PYTHONHASHSEED=0, and enough replicates that the start-up's
+own variation, about 30 M instructions between identical runs, is under 0.5 M a
+replicate); counts do not depend on the load, but they weigh every instruction alike (the
+clinic's memory traffic costs it more time per instruction than the yardstick's).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -159,20 +162,26 @@ def time_clinic(model: TrialModel, inputs: dict, repeat: int, block_size: int,
 
 
 YARD_PROCESSES, YARD_TIMEOUTS = 104, 12  # bare_timeout_us's environment
-COUNTED = 40  # replicates whose instructions are counted (they vary: not too few)
+COUNTED = 80  # replicates whose instructions are counted (they vary: not too few)
 
 
 def instruction_work(kind: str, n: int, seed: int, scenario: str) -> None:
     """The work counted by `count_instructions`: `n` blocks of bare timeouts, or `n`
-    replicates run as a run does them after 2 warm-up replicates."""
+    replicates after 2 warm-up replicates, as a run does them ("run") or by
+    `simulate_clinic` ("simulate")."""
     if kind == "yardstick":
         for _ in range(n):
             bare_timeout_us(YARD_PROCESSES, YARD_TIMEOUTS, repeat=1)
         return
     model = TrialModel.from_scenario(load_scenario(scenario))
     inputs = baseline_inputs(model, seed, COUNTED + 3)  # the same inputs whatever n
+    if kind == "simulate":
+        for r in range(n + 2):
+            run_replicate(model, inputs, r)
+        return
     run_block(model, inputs, range(2))
-    run_block(model, inputs, range(2, n + 2))
+    if n:
+        run_block(model, inputs, range(2, n + 2))
 
 
 def count_instructions(kind: str, n: int, seed: int, scenario: str) -> int:
@@ -180,7 +189,8 @@ def count_instructions(kind: str, n: int, seed: int, scenario: str) -> int:
     done = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
          sys.executable, __file__, "--instruction-work", kind, str(n), "--seed", str(seed),
-         "--scenario", scenario], capture_output=True, text=True, check=True)
+         "--scenario", scenario], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"})
     line = next(x for x in done.stderr.splitlines() if "I   refs" in x or "I refs" in x)
     return int(line.split(":")[-1].strip().replace(",", ""))
 
@@ -188,19 +198,21 @@ def count_instructions(kind: str, n: int, seed: int, scenario: str) -> int:
 def report_instructions(seed: int, scenario: str) -> None:
     if shutil.which("valgrind") is None:
         sys.exit("--instructions needs valgrind (apt-get install valgrind)")
-    jobs = {("yardstick", 1): None, ("yardstick", 21): None, ("clinic", 1): None,
-            ("clinic", COUNTED + 1): None}
+    kinds = {"run": f"run, tallied by {CHUNK_BLOCK}", "simulate": "simulate_clinic"}
+    jobs = {(kind, n): None for kind in ("yardstick", *kinds)
+            for n in ((1, 21) if kind == "yardstick" else (1, COUNTED + 1))}
     with ThreadPoolExecutor(2) as pool:
         for key in jobs:
             jobs[key] = pool.submit(count_instructions, *key, seed, scenario)
     counts = {key: job.result() for key, job in jobs.items()}
     per_timeout = ((counts["yardstick", 21] - counts["yardstick", 1])
                    / (20 * YARD_PROCESSES * YARD_TIMEOUTS))
-    per_replicate = (counts["clinic", COUNTED + 1] - counts["clinic", 1]) / COUNTED
-    print(f"run, tallied by {COUNTED}      {per_replicate / 1e6:6.2f} M instructions/replicate "
-          f"(valgrind cachegrind, {COUNTED} replicates)")
-    print(f"{'':24s} = {per_replicate / per_timeout:.0f} bare SimPy timeouts of "
-          f"{per_timeout:,.0f} instructions")
+    for kind, label in kinds.items():
+        per_replicate = (counts[kind, COUNTED + 1] - counts[kind, 1]) / COUNTED
+        print(f"{label:24s} {per_replicate / 1e6:6.2f} M instructions/replicate "
+              f"(valgrind cachegrind, {COUNTED} replicates)")
+        print(f"{'':24s} = {per_replicate / per_timeout:.0f} bare SimPy timeouts of "
+              f"{per_timeout:,.0f} instructions")
 
 
 def main() -> None:
