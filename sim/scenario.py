@@ -34,12 +34,17 @@ DAYS_PER_YEAR = 365.25
 MAX_STUDY_YEARS = 50  # a study (its dates, its accrual) longer than this cannot be simulated
 MAX_SAMPLE_SIZE = 20_000  # a chunk of replicates of a trial is held in memory at once
 MAX_HAZARD_RATIO = 1000.0  # hazard ratios outside [1/1000, 1000] are no trial's effect
+MAX_DAYS = 366 * MAX_STUDY_YEARS  # a treatment gap, window or interval longer than a study
+MAX_CYCLES = 520  # cycles or courses of one patient: weekly for ten years
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
+Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
+PositiveDays = Annotated[int, Field(gt=0, le=MAX_DAYS)]
+Cycles = Annotated[int, Field(gt=0, le=MAX_CYCLES)]
 
 
 class Frozen(BaseModel):
@@ -250,6 +255,10 @@ class Enrollment(Frozen):
         names = [site.name for site in self.sites]
         if len(set(names)) != len(names):
             raise ValueError(f"site names repeat in {names}: give each site its own name")
+        names = [criterion.name for criterion in self.criteria]
+        if len(set(names)) != len(names):
+            raise ValueError(f"criterion names repeat in {names}: give each criterion its own "
+                             "name (or merge the two into one)")
         return self
 
     @property
@@ -732,7 +741,7 @@ class Delay(Frozen):
 
     probability: Probability = 0.0
     """Probability that a cycle is delayed (toxicity or logistics) [probability]."""
-    days: NonNegativeInt = 0
+    days: Days = 0
     """Length of a delay [days]."""
 
 
@@ -750,9 +759,9 @@ class Window(Frozen):
     """A protocol window around a due day: a visit may be given from `before_days` before to
     `after_days` after it (a "-0/+3 days" window is before_days 0, after_days 3)."""
 
-    before_days: int = 0
+    before_days: Annotated[int, Field(le=MAX_DAYS)] = 0
     """A visit may be given this many days before its due day [days]."""
-    after_days: int = 0
+    after_days: Annotated[int, Field(le=MAX_DAYS)] = 0
     """A visit may be given this many days after its due day; later is a deviation [days]."""
 
     @field_validator("before_days", "after_days")
@@ -852,13 +861,13 @@ class Chairs(Frozen):
 class Treatment(Frozen):
     """Systemic therapy: induction cycles, then maintenance, every `cycle_days`."""
 
-    cycle1_within_days: NonNegativeInt = 3
+    cycle1_within_days: Days = 3
     """Cycle 1 is given within this many days of randomization [days]."""
-    cycle_days: PositiveInt = 21
+    cycle_days: PositiveDays = 21
     """Cycle length: the next cycle is due this many days after the last [days]."""
-    induction_cycles: PositiveInt = 4
+    induction_cycles: Cycles = 4
     """Cycles of induction (chemotherapy with immunotherapy) before maintenance [cycles]."""
-    max_cycles: PositiveInt = 35
+    max_cycles: Cycles = 35
     """Most cycles a patient may receive, induction included [cycles]."""
     delay: Delay = Delay()
     """Cycle delays."""
@@ -957,11 +966,11 @@ class Radiotherapy(Frozen):
 
     arm: Literal["control", "experimental"] = "experimental"
     """Arm that receives the radiotherapy."""
-    courses: PositiveInt = 3
+    courses: Cycles = 3
     """Courses of Quad Shot [courses]."""
-    course_interval_days: PositiveInt = 21
+    course_interval_days: PositiveDays = 21
     """Interval between the starts of consecutive courses [days]."""
-    days_per_course: PositiveInt = 2
+    days_per_course: PositiveDays = 2
     """Consecutive open days of one course [days]."""
     fraction_times: tuple[dt.time, ...] = (dt.time(8, 30), dt.time(15, 0))
     """Clock time of each fraction on a treatment day (HH:MM), in order [time]."""
@@ -975,7 +984,7 @@ class Radiotherapy(Frozen):
     pneumonitis: Probability = 0.0
     """Probability, per irradiated patient, of pneumonitis, which stops RT after a course
     [probability]."""
-    start_within_days: NonNegativeInt | None = None
+    start_within_days: Days | None = None
     """A course starts within this many days after its cycle; later is a deviation; empty: no window
     [days]."""
     linac: Linac | None = None
