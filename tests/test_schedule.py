@@ -9,7 +9,6 @@ own draws with and without the clinic's capacity blocks.
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import numpy as np
 import pytest
@@ -20,9 +19,10 @@ from sim.clinic.model import draw_clinic, run_replicate, tally_replicates
 from sim.clinic.radiotherapy import first_open_run
 from sim.clinic.safety import draw_adverse_events
 from sim.clinic.schedule import course_starts
-from sim.conduct.calendar import WEEKDAYS, StudyCalendar
+from sim.conduct.calendar import StudyCalendar
 from sim.errors import ScenarioError
 from tests.conftest import vary
+from tests.test_treatment import clinic_cases
 
 FIELDS = ("cycle_patient", "cycle_index", "cycle_day", "cycle_level", "cycle_wait",
           "cycle_late", "cycle_delayed", "rt_patient", "rt_start", "rt_wait", "rt_late",
@@ -68,45 +68,34 @@ def test_course_starts_are_first_open_runs():
 
 @st.composite
 def cases(draw):
-    """Random calendars, rules, patients, stops, horizons, windows and books."""
-    closed = draw(st.lists(st.sampled_from(WEEKDAYS), unique=True, max_size=5))
-    start = draw(st.dates(dt.date(2024, 1, 1), dt.date(2030, 12, 31)))
-    holidays = draw(st.sets(st.integers(0, 600), max_size=60))
-    cycle_days = draw(st.integers(1, 30))
+    """`tests.test_treatment.clinic_cases` (calendars, rules, patients, stops, horizons),
+    with windows, books, adverse events and the other clinic rules drawn too, stops on the
+    randomization day and a horizon at the start."""
+    case = draw(clinic_cases())
+    cycle_days = case["changes"]["treatment.cycle_days"]
     window = draw(st.one_of(st.none(), st.fixed_dictionaries(  # the schema: before < cycle
         {"before_days": st.integers(0, min(4, cycle_days - 1)),
          "after_days": st.integers(0, 4)})))
-    changes = {
-        "treatment.cycle_days": cycle_days,
-        "treatment.max_cycles": draw(st.integers(4, 12)),
+    case["changes"].update({
         "treatment.induction_cycles": draw(st.integers(1, 4)),
-        "treatment.delay": {"probability": draw(st.floats(0, 1)),
-                            "days": draw(st.integers(0, 14))},
         "treatment.window": window,
-        "treatment.cycle1_within_days": draw(st.integers(0, 5)),
-        "radiotherapy.complete_all_courses": draw(st.floats(0, 1)),
-        "radiotherapy.days_per_course": draw(st.integers(1, 3)),
-        "radiotherapy.course_interval_days": draw(st.integers(1, 30)),
         "radiotherapy.start_within_days": draw(st.one_of(st.none(), st.integers(0, 5))),
         "radiotherapy.pneumonitis": draw(st.floats(0, 0.5)),
         "treatment.chairs.chairs": draw(st.integers(1, 12)),
         "treatment.chairs.background_utilization": draw(st.floats(0, 0.9)),
         "radiotherapy.linac.slots_per_session": draw(st.integers(1, 24)),
         "radiotherapy.linac.background_utilization": draw(st.floats(0, 0.9)),
-    }
-    n = draw(st.integers(1, 10))
-    rand = draw(st.lists(st.integers(0, 300), min_size=n, max_size=n))
-    stop = [r + draw(st.one_of(st.just(math.inf), st.just(0.0), st.floats(0, 400)))
-            for r in rand]
-    return {
-        "closed": tuple(closed), "start": start, "changes": changes, "rand": rand,
-        "holidays": frozenset(start + dt.timedelta(days=d) for d in holidays),
-        "arm": draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)), "stop": stop,
-        "horizon": draw(st.one_of(st.just(math.inf), st.floats(0, 800))),
-        "safety": draw(st.booleans()), "to_end": draw(st.booleans()),
-        "stratum": draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)),
-        "seed": draw(st.integers(0, 2**32 - 1)),
-    }
+    })
+    n = len(case["rand"])
+    at_randomization = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    case["stop"] = [float(r) if now else stop
+                    for r, stop, now in zip(case["rand"], case["stop"], at_randomization,
+                                            strict=True)]
+    if draw(st.booleans()):
+        case["horizon"] = draw(st.one_of(st.just(0.0), st.floats(0, 800)))
+    case.update(safety=draw(st.booleans()), to_end=draw(st.booleans()),
+                stratum=draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+    return case
 
 
 @settings(max_examples=120, deadline=None)

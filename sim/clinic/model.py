@@ -305,6 +305,8 @@ def run_replicate(
         delayed, reduced, toxicity = plan.delayed, plan.reduced, plan.toxicity_cycle
     end = math.floor(horizon_day) if math.isfinite(horizon_day) else math.inf
     stop_days = np.floor(stop_day)
+    plan_arrays = plan_cycles(rules, delayed, reduced, setup.visit_minutes[strata],
+                              setup.reducible[strata])
     chair_bg = draws.chair_background[rep] if draws.chair_background is not None else None
     linac_bg = draws.linac_background[rep] if draws.linac_background is not None else None
     if (shortcut and not keep_log and not keep_records and n
@@ -312,8 +314,8 @@ def run_replicate(
                              setup.chair_limit, chair_bg, setup.linac_limit, linac_bg)):
         arrays, bookings = schedule_on_calendar(
             calendar, rules, setup.rt_rules, setup.course_starts, np.asarray(rand_day),
-            first_due, delayed, reduced, toxicity, courses, pneumonitis,
-            setup.visit_minutes[strata], setup.reducible[strata], stop_days, end, to_end)
+            first_due, delayed, plan_arrays, toxicity, courses, pneumonitis, stop_days, end,
+            to_end)
         if bookings.fit(setup.span, setup.chair_limit, chair_bg, setup.linac_limit, linac_bg):
             tally = ReplicateRecords(scenario, setup, draws, rep, arrays, None, arm, strata,
                                      courses, pneumonitis, end)
@@ -321,10 +323,8 @@ def run_replicate(
                 tally.add_events(plan, adverse_events, stop_days)
             return ReplicateRun(tally, None, None, simpy=False)
     first_due = first_due.tolist()
-    plans = [CyclePlan(*lists) for lists in zip(*(
-        table.tolist() for table in plan_cycles(rules, delayed, reduced,
-                                                setup.visit_minutes[strata],
-                                                setup.reducible[strata])), strict=True)]
+    plans = [CyclePlan(*lists)
+             for lists in zip(*(table.tolist() for table in plan_arrays), strict=True)]
     delayed = delayed.tolist()
     stops = stop_days.tolist()
     reasons = stop_reason.tolist()

@@ -28,25 +28,13 @@ class PatientCourse:
     rt_courses_completed: int = 0
     end_reason: str | None = None  # a stop code, "toxicity", "max_cycles"; None = still on
 
-    @property
-    def cycle_days(self) -> list[int]:
-        return [c[0] for c in self.cycles]
+    CYCLE_FIELDS = ("cycle_days", "cycle_delayed", "cycle_levels", "cycle_waits", "cycle_late")
 
-    @property
-    def cycle_delayed(self) -> list[bool]:
-        return [c[1] for c in self.cycles]
-
-    @property
-    def cycle_levels(self) -> list[int]:
-        return [c[2] for c in self.cycles]
-
-    @property
-    def cycle_waits(self) -> list[int]:
-        return [c[3] for c in self.cycles]
-
-    @property
-    def cycle_late(self) -> list[int]:
-        return [c[4] for c in self.cycles]
+    def cycle_lists(self) -> dict[str, list]:
+        """The cycles as one list per field of their tuples (`CYCLE_FIELDS`)."""
+        columns = list(zip(*self.cycles, strict=True)) or [()] * len(self.CYCLE_FIELDS)
+        return {name: list(values) for name, values in zip(self.CYCLE_FIELDS, columns,
+                                                           strict=True)}
 
     def mark(self) -> tuple[int, int, int, int, str | None]:
         """Where the record stands: what `cut_back` returns it to."""

@@ -35,7 +35,7 @@ import numpy as np
 
 from sim.clinic.radiotherapy import CourseRules
 from sim.clinic.records import CourseArrays
-from sim.clinic.treatment import IN_WINDOW, LATE_CLOSURE, CycleRules, give_cycle_day, plan_cycles
+from sim.clinic.treatment import IN_WINDOW, LATE_CLOSURE, CycleRules, give_cycle_day
 from sim.conduct.calendar import StudyCalendar
 
 
@@ -91,8 +91,7 @@ def calendar_days(calendar: StudyCalendar, due: np.ndarray, rules: CycleRules,
     """(day given, IN_WINDOW or LATE_CLOSURE) of cycles due on `due` with unlimited chairs:
     `give_cycle_day` without a book, vectorized (the first open day on or after the due day
     when it is in the window; otherwise `give_cycle_day` itself, entry by entry)."""
-    horizon = calendar.horizon_days
-    first = np.where(due <= horizon, calendar.next_open[np.minimum(due, horizon)], due)
+    first = calendar.next_open_day(due)
     late = np.zeros(len(due), dtype=np.int64)
     window = rules.window
     if window is None:
@@ -118,8 +117,8 @@ def course_starts(calendar: StudyCalendar, n_days: int) -> np.ndarray:
 def schedule_on_calendar(
     calendar: StudyCalendar, rules: CycleRules, rt_rules: CourseRules | None,
     run_start: np.ndarray | None, rand_day: np.ndarray, first_due: np.ndarray,
-    delayed: np.ndarray, reduced: np.ndarray, toxicity: np.ndarray, rt_courses: np.ndarray,
-    pneumonitis: np.ndarray, visit_minutes: np.ndarray, reducible: np.ndarray,
+    delayed: np.ndarray, plan: tuple[np.ndarray, np.ndarray, np.ndarray],
+    toxicity: np.ndarray, rt_courses: np.ndarray, pneumonitis: np.ndarray,
     stops: np.ndarray, end: float, to_end: bool,
 ) -> tuple[CourseArrays, Bookings]:
     """Every patient's cycles and courses as the SimPy run gives them when no booking finds
@@ -128,8 +127,8 @@ def schedule_on_calendar(
     Per patient (n,): `rand_day`, `first_due` (cycle 1's due day), `toxicity` (the cycle
     after which treatment ends for toxicity; > max_cycles: never), `rt_courses` (Quad Shot
     courses to receive, 0: none), `pneumonitis` (the course ending in pneumonitis, 0: none),
-    `stops` (the floor of the stop day; inf: none); `delayed`, `reduced` (n, max_cycles)
-    bool; `visit_minutes`, `reducible` (n, 2) per phase; `end` the horizon day (inf: none);
+    `stops` (the floor of the stop day; inf: none); `delayed` (n, max_cycles) bool and
+    `plan` its `sim.clinic.treatment.plan_cycles`; `end` the horizon day (inf: none);
     `run_start` the `course_starts` of the calendar (with RT). `to_end`: as
     `sim.clinic.model.run_replicate`.
     """
@@ -143,7 +142,7 @@ def schedule_on_calendar(
     given = np.zeros((n, k_max), dtype=bool)
     books = (rand_day <= 0) | (rand_day < limit)  # cycle 1's booking is made
     due, earliest = np.asarray(first_due, dtype=np.int64), np.asarray(rand_day, dtype=np.int64)
-    gaps, level, minutes = plan_cycles(rules, delayed, reduced, visit_minutes, reducible)
+    gaps, level, minutes = plan
     for j in range(k_max):  # cycle j + 1
         if not books.any():
             break

@@ -146,6 +146,7 @@ class ReplicateRecords:
         records, rep = self.records, self.rep
         assert records is not None, "the records were dropped"
         frame: dict[str, object] = {"patient": [r.patient for r in records]}
+        cycle_lists = [r.cycle_lists() for r in records]
         c = self.draws.covariates
         if c is not None:
             frame.update(age=c.age[rep], male=c.male[rep], height_cm=c.height_cm[rep],
@@ -157,11 +158,8 @@ class ReplicateRecords:
             for j, drug in enumerate(doses.drugs):
                 frame[f"dose_{metric_name(drug)}_mg"] = doses.mg[rep, :, j, 0]
         frame.update({
-            "cycle_days": [r.cycle_days for r in records],
-            "cycle_delayed": [r.cycle_delayed for r in records],
-            "cycle_levels": [r.cycle_levels for r in records],
-            "cycle_waits": [r.cycle_waits for r in records],
-            "cycle_late": [r.cycle_late for r in records],
+            **{name: [lists[name] for lists in cycle_lists]
+               for name in PatientCourse.CYCLE_FIELDS},
             "rt_fraction_clocks": [r.rt_fractions for r in records],
             "rt_starts": [r.rt_starts for r in records],
             "rt_waits": [r.rt_waits for r in records],
