@@ -47,7 +47,10 @@ TEXT_MUTATION = st.one_of(
     st.tuples(st.just("duplicate"), st.integers(0, len(LINES) - 1), st.none()),
     st.tuples(st.just("drop"), st.integers(0, len(LINES) - 1), st.none()),
     st.tuples(st.just("insert"), st.integers(0, len(LINES) - 1),
-              st.text(alphabet=st.characters(min_codepoint=0x80), min_size=1, max_size=6)),
+              # non-ASCII text a UTF-8 file can hold (no lone surrogates: they cannot be
+              # written, which failed the test's own write_text now and then)
+              st.text(alphabet=st.characters(min_codepoint=0x80, exclude_categories=("Cs",)),
+                      min_size=1, max_size=6)),
 )
 
 
