@@ -14,6 +14,7 @@ the tables are those a replicate-by-replicate tally gives, to the last bit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -137,7 +138,12 @@ class ReplicateRecords:
             bg = self.draws.chair_background
             return bg[self.rep] if bg is not None else np.zeros(self.setup.span)
         bg = self.draws.linac_background
-        return bg[self.rep].sum(axis=1) if bg is not None else np.zeros(self.setup.span)
+        if bg is None:
+            return np.zeros(self.setup.span)
+        total = bg[self.rep, :, 0].astype(np.int64)
+        for s in range(1, bg.shape[2]):  # sessions one by one: a sum over 2 is slow in numpy
+            total += bg[self.rep, :, s]
+        return total
 
     # --- the replicate's patient table ----------------------------------------------------
 
@@ -236,6 +242,7 @@ class Stacked:
     def __init__(self, reps: list[ReplicateRecords]) -> None:
         self.reps = reps
         self.n_reps = len(reps)
+        self.setup = reps[0].setup
         self.built: dict[tuple[str, str], np.ndarray] = {}
         sizes = np.asarray([r.n for r in reps], dtype=np.int64)
         self.patient_offset = np.cumsum(sizes) - sizes
@@ -272,6 +279,104 @@ class Stacked:
         """(R, 2) sums of `values` (or 1 each) by (replicate, arm)."""
         return np.bincount(groups, weights=values, minlength=2 * self.n_reps).reshape(-1, 2)
 
+    def month_cells(self, rep: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """(replicate, calendar month) codes rep (months + 1) + month of `days` (days past
+        the tabulated span go to the extra month, dropped by `by_month`)."""
+        setup = self.setup
+        return rep * (setup.n_months + 1) + setup.month_of_day[np.minimum(days, setup.span)]
+
+    def cells_of(self, days_name: str) -> np.ndarray:
+        """`month_cells` of the flat array of days `days_name` (built once)."""
+        return self.once(("cells", days_name),
+                         lambda: self.month_cells(self.rep_of(days_name), self.cat(days_name)))
+
+    def later_cat(self, field: int) -> np.ndarray:
+        """Field `field` (0 patient, 1 day, 2 level, 3 index) of every replicate's cycles
+        after the horizon (`ReplicateRecords.later`), end to end (built once)."""
+        return self.once(("later", str(field)), lambda: np.concatenate(
+            [r.later[field] for r in self.reps]))
+
+    def supplies(self, later: bool = False) -> Supply | None:
+        """The `Supply` of every replicate's cycles given up to the horizon (with `later`:
+        after it), end to end; None without doses (or, with `later`, without a run to the
+        end of treatment). One gather for all when the replicates share a chunk's draws,
+        else `ReplicateRecords.supply` replicate by replicate: the same numbers."""
+        key = ("supplies", str(later))
+        if key not in self.built:
+            self.built[key] = self.gather_supplies(later)
+        return self.built[key]
+
+    def gather_supplies(self, later: bool) -> Supply | None:
+        reps, setup = self.reps, self.setup
+        draws = reps[0].draws
+        doses = draws.doses
+        if doses is None or (later and any(r.later is None for r in reps)):
+            return None
+        if (any(r.draws is not draws for r in reps) or not doses.mg.flags.c_contiguous
+                or not doses.vials.flags.c_contiguous):
+            parts = [r.supply(later) for r in reps]
+            return Supply(np.concatenate([p[0] for p in parts]).T.copy(),
+                          np.concatenate([p[1] for p in parts]).transpose(1, 2, 0).copy())
+        if later:
+            patient, level, index = self.later_cat(0), self.later_cat(2), self.later_cat(3)
+            phase = (index >= setup.rules.induction_cycles).astype(np.int64)
+            sizes = [len(r.later[0]) for r in reps]
+            global_patient = np.repeat(self.patient_offset, sizes) + patient
+        else:
+            patient, level, phase = (self.cat("cycle_patient"), self.cat("cycle_level"),
+                                     self.cat("phase"))
+            sizes = [len(r.cycle_patient) for r in reps]
+            global_patient = self.global_patients("cycle_patient")
+        rows = np.repeat(np.asarray([r.rep for r in reps], dtype=np.int64), sizes)
+        gives = setup.gives[self.cat("strata")[global_patient], phase].T  # (drugs, cycles)
+        _, n, n_drugs, n_levels = doses.mg.shape
+        n_sizes = doses.vials.shape[-1]
+        # flat positions of doses.mg[rows, patient, 0, level]: one take per drug (and size)
+        at = (rows * n + patient) * (n_drugs * n_levels) + level
+        mg_flat, vials_flat = doses.mg.reshape(-1), doses.vials.reshape(-1)
+        mg = np.stack([mg_flat.take(at + j * n_levels) for j in range(n_drugs)]) * gives
+        vials = np.stack([
+            np.stack([vials_flat.take((at + j * n_levels) * n_sizes + v)
+                      for v in range(n_sizes)]) for j in range(n_drugs)]) * gives[:, None]
+        return Supply(mg.reshape(n_drugs, -1), vials.reshape(n_drugs, n_sizes, -1))
+
+    def sums_by_replicate(self, columns: np.ndarray, later: bool = False) -> np.ndarray:
+        """(R, rows of `columns`) sums of each row of `columns` (one value per cycle given,
+        or with `later` after the horizon, end to end) over each replicate's own cycles:
+        one 1-D float sum each, as ``values_r[:, j].sum()`` adds them (the order of a float
+        sum matters)."""
+        sizes = [len(r.later[0]) if later else len(r.cycle_patient) for r in self.reps]
+        ends = np.cumsum(sizes)
+        columns = np.ascontiguousarray(columns)
+        out = np.empty((self.n_reps, columns.shape[0]))
+        for i, (start, end) in enumerate(zip(ends - sizes, ends, strict=True)):
+            out[i] = np.add.reduce(columns[:, start:end], axis=1)
+        return out
+
+
+@dataclass(frozen=True)
+class Supply:
+    """What cycles given dispensed, drug by drug (a row per drug, a column per cycle):
+    `mg` (drugs, cycles) float, `vials` (drugs, sizes, cycles) int; 0 for the drugs not in
+    a cycle's regimen."""
+
+    mg: np.ndarray
+    vials: np.ndarray
+
+    @cached_property
+    def vials_per_drug(self) -> np.ndarray:
+        """(drugs, cycles) vials of all sizes."""
+        total = self.vials[:, 0].astype(np.int64)
+        for s in range(1, self.vials.shape[1]):
+            total += self.vials[:, s]
+        return total
+
+    @staticmethod
+    def join(first: Supply, second: Supply) -> Supply:
+        """The cycles of `first`, then those of `second`."""
+        return Supply(np.concatenate([first.mg, second.mg], axis=1),
+                      np.concatenate([first.vials, second.vials], axis=2))
+
 
 def tally_replicates(reps: list[ReplicateRecords]) -> ClinicTables:
     """The clinic tables of a chunk's replicates (all of one scenario), one row each."""
@@ -292,7 +397,7 @@ def per_arm_counts(st: Stacked, scenario: Scenario, setup: ClinicSetup) -> dict[
     cycle_group, rt_group = st.groups("cycle_patient"), st.groups("rt_patient")
     patient_group = st.patient_group
     fractions = st.per_arm(st.groups("fraction_patient"))
-    levels_reached = np.zeros(len(patient_group))
+    levels_reached = np.zeros(len(patient_group), dtype=np.int64)  # one dtype: ufunc.at's fast way
     np.maximum.at(levels_reached, st.global_patients("cycle_patient"), st.cat("cycle_level"))
     started = np.zeros(len(patient_group), dtype=bool)
     started[st.global_patients("fraction_patient")] = True
@@ -325,158 +430,223 @@ def per_arm_counts(st: Stacked, scenario: Scenario, setup: ClinicSetup) -> dict[
             for metric in METRICS for a, arm in enumerate(ARMS)}
 
 
-def daily_use(st: Stacked, setup: ClinicSetup) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
-    """Per resource: (trial use per day (R, span), background per day (R, span), daily
-    capacity) over the tabulated days; capacity counts all sessions of the linac."""
+@dataclass(frozen=True)
+class DailyUse:
+    """One resource over the tabulated days of a chunk's replicates: `trial` (R, span) the
+    trial's use per day, `open_total` (R, span + 1) the running total of trial and
+    background use over the open days (0 first: `open_total[:, d]` is the use of days
+    before d), `limit` the daily capacity (all sessions of the linac).
+
+    Every figure is a whole number of minutes or slots, so its sums are exact in any order:
+    a sum over days is a difference of running totals."""
+
+    trial: np.ndarray
+    open_total: np.ndarray
+    limit: int
+
+
+def running_total(values: np.ndarray) -> np.ndarray:
+    """(R, D + 1) sums of the first 0 .. D columns of `values` (R, D)."""
+    out = np.zeros((values.shape[0], values.shape[1] + 1))
+    np.cumsum(values, axis=1, out=out[:, 1:])
+    return out
+
+
+def daily_use(st: Stacked, setup: ClinicSetup) -> dict[str, DailyUse]:
+    """Per resource ("chair": chair-minutes, "linac": slots) its `DailyUse`."""
     span, n_reps, out = setup.span, st.n_reps, {}
     if setup.chair_limit:
         day, rep = st.cat("cycle_day"), st.rep_of("cycle_day")
-        minutes = np.concatenate([r.chair_minutes() for r in st.reps])
+        strata = st.cat("strata")[st.global_patients("cycle_patient")]
+        minutes = setup.visit_minutes[strata, st.cat("phase")]  # of each cycle given
         inside = day < span
         trial = np.bincount(rep[inside] * span + day[inside], weights=minutes[inside],
                             minlength=n_reps * span).reshape(n_reps, span)
-        out["chair"] = (trial, np.stack([r.background("chair") for r in st.reps]),
-                        setup.chair_limit)
+        background = np.stack([r.background("chair") for r in st.reps])
+        out["chair"] = DailyUse(trial, running_total(np.where(setup.open_day,
+                                                              trial + background, 0.0)),
+                                setup.chair_limit)
     if setup.linac_limit:
         day, rep = st.cat("fraction_day"), st.rep_of("fraction_day")
         inside = day < span
         trial = np.bincount(rep[inside] * span + day[inside],
                             minlength=n_reps * span).reshape(n_reps, span).astype(float)
-        out["linac"] = (trial, np.stack([r.background("linac") for r in st.reps]),
-                        setup.linac_limit * setup.n_sessions)
+        background = np.stack([r.background("linac") for r in st.reps])
+        out["linac"] = DailyUse(trial, running_total(np.where(setup.open_day,
+                                                              trial + background, 0.0)),
+                                setup.linac_limit * setup.n_sessions)
     return out
 
 
-def trial_figures(st: Stacked, setup: ClinicSetup, daily: dict) -> dict[str, np.ndarray]:
+def month_bounds(setup: ClinicSetup) -> np.ndarray:
+    """(months + 1,) first tabulated day of each calendar month, then the span (the months
+    are consecutive runs of days)."""
+    return np.searchsorted(setup.month_of_day[: setup.span], np.arange(setup.n_months + 1))
+
+
+def trial_figures(st: Stacked, setup: ClinicSetup, daily: dict[str, DailyUse]
+                  ) -> dict[str, np.ndarray]:
     """Utilization of chairs and linac over the open days before the horizon, and at the
     busiest month; mg and vials of each drug."""
-    n_reps, span, n_months, out = st.n_reps, setup.span, setup.n_months, {}
-    months = setup.month_of_day[:span]
+    n_reps, out = st.n_reps, {}
     ends = np.asarray([r.end for r in st.reps], dtype=float)
-    before = np.arange(span)[None, :] < ends[:, None]  # (R, span)
-    cells = np.arange(n_reps)[:, None] * n_months + months[None, :]
-    for name, (trial, bg, limit) in daily.items():
-        used = np.where(setup.open_day, trial + bg, 0.0)
-        capacity = np.where(setup.open_day, limit, 0)
-        total_cap = (capacity * before).sum(axis=1)
-        used_before = (used * before).sum(axis=1)
+    before = np.clip(np.ceil(ends), 0, setup.span).astype(np.int64)  # days 0 .. before - 1
+    open_days = np.concatenate([[0], np.cumsum(setup.open_day)])  # open days before d
+    bounds = month_bounds(setup)
+    low = np.minimum(bounds[None, :-1], before[:, None])  # (R, months): each month's days
+    high = np.minimum(bounds[None, 1:], before[:, None])  # before the horizon
+    rows = np.arange(n_reps)
+    for name, use in daily.items():
+        total = use.open_total
+        total_cap = use.limit * open_days[before]
         out[f"clinic_{name}_utilization"] = np.divide(
-            used_before, total_cap, out=np.zeros(n_reps), where=total_cap > 0)
-        mask = before & setup.open_day
-        by_month = np.bincount(cells[mask], weights=used[mask],
-                               minlength=n_reps * n_months).reshape(n_reps, n_months)
-        cap_month = np.bincount(cells[mask], weights=np.broadcast_to(capacity, mask.shape)[mask],
-                                minlength=n_reps * n_months).reshape(n_reps, n_months)
+            total[rows, before], total_cap, out=np.zeros(n_reps), where=total_cap > 0)
+        by_month = (np.take_along_axis(total, high, axis=1)
+                    - np.take_along_axis(total, low, axis=1))
+        cap_month = use.limit * (open_days[high] - open_days[low])
         share = np.divide(by_month, cap_month, out=np.zeros(by_month.shape), where=cap_month > 0)
         out[f"clinic_{name}_utilization_peak_month"] = share.max(axis=1, initial=0.0)
-    supplies = [r.supply() for r in st.reps]
-    for j, drug in enumerate(setup.drugs):
-        mg = np.zeros(n_reps)
-        vials = np.zeros(n_reps)
-        for i, supply in enumerate(supplies):
-            if supply is not None:  # per replicate: the order of a float sum matters
-                mg[i], vials[i] = supply[0][:, j].sum(), supply[1][:, j].sum()
-        out[f"clinic_{metric_name(drug)}_mg"] = mg
-        out[f"clinic_{metric_name(drug)}_vials"] = vials
-    if all(r.later is not None for r in st.reps):
-        more = [r.supply(later=True) for r in st.reps]
-        for j, drug in enumerate(setup.drugs):
-            name = metric_name(drug)
-            mg, vials = out[f"clinic_{name}_mg"].copy(), out[f"clinic_{name}_vials"].copy()
-            for i, supply in enumerate(more):
-                if supply is not None:
-                    mg[i] += supply[0][:, j].sum()
-                    vials[i] += supply[1][:, j].sum()
-            out[f"clinic_{name}_mg_to_end"] = mg
-            out[f"clinic_{name}_vials_to_end"] = vials
+    out.update(supply_totals(st, setup))
     return out
 
 
-def by_month(st: Stacked, setup: ClinicSetup, rep: np.ndarray, days: np.ndarray,
+def supply_totals(st: Stacked, setup: ClinicSetup) -> dict[str, np.ndarray]:
+    """mg and vials of each drug up to the horizon (``clinic_<drug>_mg``, ``..._vials``)
+    and, when the replicates went on to the end of treatment, to its end (``..._to_end``);
+    zeros without doses. Each replicate's mg is its own float sum; vials are whole numbers."""
+    n_reps, out = st.n_reps, {}
+    to_end = all(r.later is not None for r in st.reps)
+    supply = st.supplies()
+    later = st.supplies(later=True) if supply is not None and to_end else None
+    zeros = np.zeros((n_reps, len(setup.drugs)))
+    mg, vials = zeros, zeros
+    if supply is not None:
+        mg = st.sums_by_replicate(supply.mg)
+        vials = vials_by_replicate(st.rep_of("cycle_patient"), supply, n_reps)
+    mg_end, vials_end = mg.copy(), vials.copy()
+    if later is not None:
+        mg_end += st.sums_by_replicate(later.mg, later=True)
+        later_rep = np.repeat(np.arange(n_reps), [len(r.later[0]) for r in st.reps])
+        vials_end += vials_by_replicate(later_rep, later, n_reps)
+    mg, vials, mg_end, vials_end = (x.T.copy() for x in (mg, vials, mg_end, vials_end))
+    for j, drug in enumerate(setup.drugs):
+        name = metric_name(drug)
+        out[f"clinic_{name}_mg"] = mg[j]
+        out[f"clinic_{name}_vials"] = vials[j]
+    if to_end:
+        for j, drug in enumerate(setup.drugs):
+            name = metric_name(drug)
+            out[f"clinic_{name}_mg_to_end"] = mg_end[j]
+            out[f"clinic_{name}_vials_to_end"] = vials_end[j]
+    return out
+
+
+def vials_by_replicate(rep: np.ndarray, supply: Supply, n_reps: int) -> np.ndarray:
+    """(R, drugs) vials of each drug by replicate `rep` of each cycle of `supply`."""
+    per_drug = supply.vials_per_drug
+    out = np.zeros((n_reps, len(per_drug)))
+    for j, vials in enumerate(per_drug):
+        out[:, j] = np.bincount(rep, weights=vials, minlength=n_reps)
+    return out
+
+
+def by_month(st: Stacked, setup: ClinicSetup, cells: np.ndarray,
              values: np.ndarray | None = None) -> np.ndarray:
-    """(R, months) sums of `values` (or 1 each) by replicate and calendar month of `days`
-    (days past the tabulated span are dropped)."""
+    """(R, months) sums of `values` (or 1 each) by (replicate, calendar month) `cells`
+    (`Stacked.month_cells`; days past the tabulated span are dropped), each in the order of
+    the entries."""
     width = setup.n_months + 1
-    months = setup.month_of_day[np.minimum(days, setup.span)]
-    return np.bincount(rep * width + months, weights=values, minlength=st.n_reps * width
+    return np.bincount(cells, weights=values, minlength=st.n_reps * width
                        ).reshape(st.n_reps, width)[:, : setup.n_months].astype(float)
 
 
-def monthly(st: Stacked, setup: ClinicSetup, daily: dict) -> dict[str, np.ndarray]:
+def monthly(st: Stacked, setup: ClinicSetup, daily: dict[str, DailyUse]
+            ) -> dict[str, np.ndarray]:
     """Supply (mg and vials per drug, and per vial size) and resources (use, utilization,
     waits) per calendar month of the grid, and adverse events by onset month."""
     out: dict[str, np.ndarray] = {}
-    n_reps, n_months = st.n_reps, setup.n_months
-    cycle_day, cycle_rep = st.cat("cycle_day"), st.rep_of("cycle_day")
-    out.update(monthly_supply(st, setup, "supply", cycle_rep, cycle_day,
-                              [r.supply() for r in st.reps]))
+    n_months = setup.n_months
+    cycle_cells = st.cells_of("cycle_day")
+    supply = st.supplies()
+    out.update(monthly_supply(st, setup, "supply", cycle_cells, supply))
     if all(r.later is not None for r in st.reps):  # to the end of treatment
-        days = [np.concatenate([r.cycle_day, r.later[1]]) for r in st.reps]
-        rep = np.repeat(np.arange(n_reps), [len(d) for d in days])
-        supplies = []
-        for r in st.reps:
-            a, b = r.supply(), r.supply(later=True)
-            supplies.append(None if a is None or b is None else
-                            (np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])))
-        out.update(monthly_supply(st, setup, "supply_to_end", rep, np.concatenate(days),
-                                  supplies))
+        later = st.supplies(later=True) if supply is not None else None
+        later_rep = np.repeat(np.arange(st.n_reps), [len(r.later[0]) for r in st.reps])
+        # each (replicate, month) adds its cycles up to the horizon, then those after it
+        cells = np.concatenate([cycle_cells, st.month_cells(later_rep, st.later_cat(1))])
+        both = None if later is None else Supply.join(supply, later)
+        out.update(monthly_supply(st, setup, "supply_to_end", cells, both))
     months = setup.month_of_day[: setup.span]
     open_day = setup.open_day
-    cells = np.arange(n_reps)[:, None] * n_months + months[None, :]
-    for name, (trial, bg, limit) in daily.items():
-        used = np.bincount(cells[:, open_day].ravel(), weights=(trial + bg)[:, open_day].ravel(),
-                           minlength=n_reps * n_months).reshape(n_reps, n_months)
-        capacity = np.bincount(months[open_day], minlength=n_months) * limit
+    bounds = month_bounds(setup)
+    capacity_days = np.bincount(months[open_day], minlength=n_months)
+    for name, use in daily.items():
+        used = use.open_total[:, bounds[1:]] - use.open_total[:, bounds[:-1]]
+        capacity = capacity_days * use.limit
         label = "chair hours used" if name == "chair" else "linac slots used"
         scale = 60.0 if name == "chair" else 1.0
-        out[f"resources/{label}"] = np.bincount(
-            cells.ravel(), weights=trial.ravel(), minlength=n_reps * n_months
-        ).reshape(n_reps, n_months) / scale
+        trial = running_total(use.trial)
+        out[f"resources/{label}"] = (trial[:, bounds[1:]] - trial[:, bounds[:-1]]) / scale
         out[f"resources/{name} utilization"] = np.divide(
             used, capacity, out=np.zeros(used.shape), where=capacity > 0)
     if setup.chair_limit:
-        out["resources/infusion wait days"] = by_month(st, setup, cycle_rep, cycle_day,
+        out["resources/infusion wait days"] = by_month(st, setup, cycle_cells,
                                                        st.cat("cycle_wait"))
     if setup.linac_limit:
-        out["resources/rt wait days"] = by_month(st, setup, st.rep_of("rt_start"),
-                                                 st.cat("rt_start"), st.cat("rt_wait"))
+        out["resources/rt wait days"] = by_month(st, setup, st.cells_of("rt_start"),
+                                                 st.cat("rt_wait"))
     if setup.safety is not None and all(r.events is not None for r in st.reps):
-        events = [r.events for r in st.reps]
-        rep = np.repeat(np.arange(n_reps), [len(ev) for ev in events])
-        onset = np.concatenate([ev.onset_day for ev in events])
-        kind = np.concatenate([ev.kind for ev in events])
-        grade = np.concatenate([ev.grade for ev in events])
-        ev_arm = np.concatenate([r.arm[ev.patient] for r, ev in zip(st.reps, events,
-                                                                     strict=True)])
-        for a, arm in enumerate(ARMS):
-            mine = ev_arm == a
-            for j, name in enumerate(setup.safety.names):
-                sel = mine & (kind == j)
-                out[f"safety/{name} {arm}"] = by_month(st, setup, rep[sel], onset[sel])
-            sel = mine & (grade >= 3)
-            out[f"safety/grade 3+ {arm}"] = by_month(st, setup, rep[sel], onset[sel])
+        out.update(monthly_events(st, setup))
     return out
 
 
-def monthly_supply(st: Stacked, setup: ClinicSetup, table: str, rep: np.ndarray,
-                   days: np.ndarray, supplies: list) -> dict[str, np.ndarray]:
+def monthly_events(st: Stacked, setup: ClinicSetup) -> dict[str, np.ndarray]:
+    """``safety/<kind> <arm>`` and ``safety/grade 3+ <arm>``: adverse events by onset month,
+    one count of all the series at once (whole numbers: exact in any order)."""
+    assert setup.safety is not None
+    names = setup.safety.names
+    events = [r.events for r in st.reps]
+    rep = np.repeat(np.arange(st.n_reps), [len(ev) for ev in events])
+    onset = np.concatenate([ev.onset_day for ev in events])
+    kind = np.concatenate([ev.kind for ev in events])
+    grade = np.concatenate([ev.grade for ev in events])
+    patient = np.concatenate([off + ev.patient for off, ev
+                              in zip(st.patient_offset, events, strict=True)])
+    arm = st.cat("arm")[patient].astype(np.int64)
+    cells = st.month_cells(rep, onset)
+    series = len(names) + 1  # each kind, then grade 3+
+    size = st.n_reps * (setup.n_months + 1)
+    severe = grade >= 3
+    codes = np.concatenate([(arm * series + kind) * size + cells,
+                            (arm[severe] * series + len(names)) * size + cells[severe]])
+    counts = np.bincount(codes, minlength=2 * series * size).reshape(
+        2, series, st.n_reps, setup.n_months + 1)[..., : setup.n_months].astype(float)
+    out: dict[str, np.ndarray] = {}
+    for a, arm_name in enumerate(ARMS):
+        for j, name in enumerate(names):
+            out[f"safety/{name} {arm_name}"] = counts[a, j]
+        out[f"safety/grade 3+ {arm_name}"] = counts[a, -1]
+    return out
+
+
+def monthly_supply(st: Stacked, setup: ClinicSetup, table: str, cells: np.ndarray,
+                   supply: Supply | None) -> dict[str, np.ndarray]:
     """``<table>/<drug> mg``, ``.../<drug> vials`` and, for drugs of several vial sizes,
-    ``.../<drug> vials <size> mg`` by month, from each replicate's (mg, vials) per cycle
-    (`ReplicateRecords.supply`) given on `days` (`rep`: their replicates)."""
+    ``.../<drug> vials <size> mg`` by month, from what each cycle dispensed (`supply`)
+    given in the (replicate, month) `cells`; nothing without doses."""
     out: dict[str, np.ndarray] = {}
     doses = st.reps[0].draws.doses
-    if doses is None or any(s is None for s in supplies):
+    if doses is None or supply is None:
         return out
-    mg = np.concatenate([s[0] for s in supplies])
-    vials = np.concatenate([s[1] for s in supplies])
+    per_drug = supply.vials_per_drug
     for j, drug in enumerate(setup.drugs):
-        out[f"{table}/{drug} mg"] = by_month(st, setup, rep, days, mg[:, j])
-        out[f"{table}/{drug} vials"] = by_month(st, setup, rep, days, vials[:, j].sum(axis=1))
+        out[f"{table}/{drug} mg"] = by_month(st, setup, cells, supply.mg[j])
+        out[f"{table}/{drug} vials"] = by_month(st, setup, cells, per_drug[j])
         sizes = doses.sizes[j]
         if len(sizes) > 1:
             for s, size in enumerate(sizes):
-                out[f"{table}/{drug} vials {size:g} mg"] = by_month(st, setup, rep, days,
-                                                                    vials[:, j, s])
+                out[f"{table}/{drug} vials {size:g} mg"] = by_month(st, setup, cells,
+                                                                    supply.vials[j, s])
     return out
 
 
