@@ -148,3 +148,61 @@ def test_every_adverse_event_comes_before_death_and_the_analysis(baseline_data, 
     reps = result.replicates
     for arm in ("control", "experimental"):
         assert (reps[f"toxicity_discontinuations_{arm}"] <= reps[f"ae_events_{arm}"]).all()
+
+
+def dense_plan_events(event, u_grade, u_action, tables):
+    """The reference: grades and consequences everywhere, then kept at the events."""
+    cdf = tables.grade_cdf
+    kind = np.broadcast_to(np.arange(event.shape[-1]), event.shape)
+    grade = 1 + sum((u_grade >= cdf[kind, g]).astype(np.int64) for g in range(3))
+    acts = u_action < tables.action_p[kind, grade - 1]
+    grade, acts = np.where(event, grade, 0), acts & event[..., None]
+    return grade, acts, acts.any(axis=-2)
+
+
+def dense_realized(plan, ae, cycle_days, rt_starts, stop_day, end, cycle_gap, course_gap,
+                   days_per_course):
+    """The reference: every onset, then the events before the limit in np.nonzero order."""
+    onset_c = cycle_days[..., None] + np.floor(ae.cycle_onset * cycle_gap)
+    onset_r = rt_starts[..., None] + days_per_course - 1 + np.floor(ae.course_onset * course_gap)
+    limit = np.minimum(stop_day, end)[:, None, None]
+    pc, kc, ec = np.nonzero(plan.cycle_event & (onset_c < limit))
+    pr, jr, er = np.nonzero(plan.course_event & (onset_r < limit))
+    return (np.concatenate([pc, pr]), np.concatenate([ec, er]),
+            np.concatenate([plan.cycle_grade[pc, kc, ec], plan.course_grade[pr, jr, er]]),
+            np.concatenate([onset_c[pc, kc, ec], onset_r[pr, jr, er]]).astype(np.int64),
+            [f"cycle {k + 1}" for k in kc] + [f"course {j + 1}" for j in jr])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_events_planned_and_realized_at_the_events_only_are_the_dense_ones(baseline, seed):
+    # double programming: the sparse plan and onsets against grades, consequences and
+    # onsets computed at every (patient, cycle, kind) of 300 patients
+    from sim.clinic.safety import plan_events, realized_events
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    tables = SafetyTables.from_scenario(baseline)
+    ae = draw_adverse_events(baseline, n, rng)
+    arm = rng.integers(0, 2, n)
+    plan = plan_consequences(baseline, tables, ae, arm, rng.integers(0, 4, n))
+    for event, u_grade, u_action, grade, acts in (
+            (plan.cycle_event, ae.cycle_grade, ae.cycle_action, plan.cycle_grade,
+             plan.cycle_acts),
+            (plan.course_event, ae.course_grade, ae.course_action, plan.course_grade,
+             plan.course_acts)):
+        ref_grade, ref_acts, ref_after = dense_plan_events(event, u_grade, u_action, tables)
+        assert np.array_equal(grade, ref_grade) and np.array_equal(acts, ref_acts)
+        assert np.array_equal(plan_events(event, u_grade, u_action, tables).after, ref_after)
+    k, c = ae.cycle.shape[1], ae.course.shape[1]
+    given = rng.integers(0, k + 1, n)  # cycles given, every 21 days from a random start
+    cycle_days = np.where(np.arange(k)[None, :] < given[:, None],
+                          rng.integers(0, 50, n)[:, None] + 21.0 * np.arange(k), np.nan)
+    rt_starts = np.where(rng.random((n, c)) < 0.6, rng.integers(0, 200, (n, c)), np.nan)
+    stop = np.where(rng.random(n) < 0.5, np.inf, rng.integers(0, 700, n).astype(float))
+    args = (plan, ae, cycle_days, rt_starts, stop, 600.0, 21, 21, 5)
+    got, ref = realized_events(*args), dense_realized(*args)
+    for name, expected in zip(("patient", "kind", "grade", "onset_day"), ref[:4], strict=True):
+        value = getattr(got, name)
+        assert value.dtype == expected.dtype and np.array_equal(value, expected), name
+    assert got.source.dtype == object and got.source.tolist() == ref[4]

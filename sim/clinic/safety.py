@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -142,17 +143,21 @@ def plan_events(event: np.ndarray, u_grade: np.ndarray, u_action: np.ndarray,
     n_kinds, n_actions = tables.action_p.shape[0], tables.action_p.shape[-1]
     at = np.flatnonzero(event)  # flat over (n, S, E)
     kind = at % n_kinds
-    u = u_grade.reshape(-1)[at]
-    cdf = tables.grade_cdf
-    grade = 1 + (u >= cdf[kind, 0]).astype(np.int64) + (u >= cdf[kind, 1]) + (u >= cdf[kind, 2])
-    acts = u_action.reshape(-1, n_actions)[at] < tables.action_p[kind, grade - 1]  # (m, A)
+    u = u_grade.reshape(-1).take(at)
+    cdf = tables.grade_cdf.T  # (4, E)
+    grade = (1 + (u >= cdf[0].take(kind)).astype(np.int64) + (u >= cdf[1].take(kind))
+             + (u >= cdf[2].take(kind)))
+    # take, not fancy indexing: the same numbers, gathered several times faster
+    acts = (u_action.reshape(-1, n_actions).take(at, axis=0)
+            < tables.action_p.reshape(-1, n_actions).take(kind * len(GRADES) + grade - 1,
+                                                          axis=0))  # (m, A)
     dense_grade = np.zeros(event.size, dtype=np.int64)
     dense_grade[at] = grade
-    dense_acts = np.zeros((event.size, n_actions), dtype=bool)
-    dense_acts[at] = acts
-    after = np.zeros((event.size // n_kinds, n_actions), dtype=bool)
-    row, action = np.nonzero(acts)
-    after[at[row] // n_kinds, action] = True
+    actions = np.arange(n_actions)
+    dense_acts = np.zeros(event.size * n_actions, dtype=bool)
+    dense_acts[((at * n_actions)[:, None] + actions)[acts]] = True
+    after = np.zeros(event.size // n_kinds * n_actions, dtype=bool)
+    after[((at // n_kinds * n_actions)[:, None] + actions)[acts]] = True
     return PlannedEvents(event, dense_grade.reshape(event.shape),
                          dense_acts.reshape(u_action.shape),
                          after.reshape(*event.shape[:-1], n_actions))
@@ -166,7 +171,7 @@ def plan_consequences(scenario: Scenario, tables: SafetyTables, ae: AeDraws, arm
     assert treatment is not None
     n, k, _ = ae.cycle.shape
     phase = (np.arange(k) >= treatment.induction_cycles).astype(np.int64)  # (K,)
-    p = tables.per_cycle[:, phase][arm]  # (n, K, E)
+    p = tables.per_cycle[:, phase].take(arm, axis=0)  # (n, K, E)
     cycles = plan_events(ae.cycle < p, ae.cycle_grade, ae.cycle_action, tables)
 
     c = ae.course.shape[1]
@@ -227,24 +232,44 @@ def realized_events(plan: Consequences, ae: AeDraws, cycle_days: np.ndarray,
                     cycle_gap: int, course_gap: int, days_per_course: int) -> EventTable:
     """The planned events whose cycle was given (course completed) and whose onset is before
     the patient's stop day and the horizon. `cycle_days` (n, K) and `rt_starts` (n, C): clinic
-    day of each cycle given / completed course started (nan if none)."""
-    onset_cycle = cycle_days[..., None] + np.floor(ae.cycle_onset * cycle_gap)
-    onset_course = (rt_starts[..., None] + days_per_course - 1
-                    + np.floor(ae.course_onset * course_gap))
-    limit = np.minimum(stop_day, end)[:, None, None]
-    happen_cycle = plan.cycle_event & (onset_cycle < limit)  # nan onset compares False
-    happen_course = plan.course_event & (onset_course < limit)
-    pc, kc, ec = np.nonzero(happen_cycle)
-    pr, jr, er = np.nonzero(happen_course)
+    day of each cycle given / completed course started (nan if none). Onsets are computed
+    at the planned events only; the events come patient by patient, cycles (courses) and
+    kinds in order, cycles' first."""
+    limit = np.minimum(stop_day, end)
+    cycle, course = ae.cycle_onset.shape, ae.course_onset.shape
+    at_c, cell_c = planned_at(plan.cycle_event)
+    onset_c = cycle_days.reshape(-1).take(cell_c) + np.floor(
+        ae.cycle_onset.reshape(-1).take(at_c) * cycle_gap)
+    at_r, cell_r = planned_at(plan.course_event)
+    onset_r = (rt_starts.reshape(-1).take(cell_r) + days_per_course - 1
+               + np.floor(ae.course_onset.reshape(-1).take(at_r) * course_gap))
+    pc, pr = cell_c // cycle[1], cell_r // course[1]
+    keep_c = onset_c < limit.take(pc)  # a nan onset (no such cycle) compares False
+    keep_r = onset_r < limit.take(pr)
+    at_c, at_r = at_c[keep_c], at_r[keep_r]
+    kc, kr = cell_c[keep_c] % cycle[1], cell_r[keep_r] % course[1]
     return EventTable(
-        patient=np.concatenate([pc, pr]),
-        kind=np.concatenate([ec, er]),
-        grade=np.concatenate([plan.cycle_grade[pc, kc, ec], plan.course_grade[pr, jr, er]]),
-        onset_day=np.concatenate([onset_cycle[pc, kc, ec], onset_course[pr, jr, er]]
-                                 ).astype(np.int64),
-        source=np.asarray([f"cycle {i + 1}" for i in kc] + [f"course {j + 1}" for j in jr],
-                          dtype=object),
+        patient=np.concatenate([pc[keep_c], pr[keep_r]]),
+        kind=np.concatenate([at_c % cycle[2], at_r % course[2]]),
+        grade=np.concatenate([plan.cycle_grade.reshape(-1).take(at_c),
+                              plan.course_grade.reshape(-1).take(at_r)]),
+        onset_day=np.concatenate([onset_c[keep_c], onset_r[keep_r]]).astype(np.int64),
+        source=np.concatenate([source_labels("cycle", cycle[1]).take(kc),
+                               source_labels("course", course[1]).take(kr)]),
     )
+
+
+def planned_at(event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat positions of the planned events `event` (n, S, E), in C order, and of their
+    (patient, cycle or course) cells, flat over (n, S)."""
+    at = np.flatnonzero(event)
+    return at, at // event.shape[2]
+
+
+@cache
+def source_labels(what: str, count: int) -> np.ndarray:
+    """``"<what> 1"`` .. ``"<what> <count>"`` (object array): where an event comes from."""
+    return np.asarray([f"{what} {i + 1}" for i in range(count)], dtype=object)
 
 
 def incidence(events: EventTable, names: tuple[str, ...], arm: np.ndarray,
