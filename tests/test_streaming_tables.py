@@ -16,9 +16,11 @@ import pytest
 from sim.commands.run import (
     MONTH_BLOCK,
     drop_idle_months,
+    month_statistics,
     monthly_items,
     monthly_quantiles,
     round_monthly,
+    running_totals,
 )
 from sim.engine.chunk import TrialModel, simulate_chunk
 from sim.engine.results import ParquetColumns, summarize, timeline
@@ -139,3 +141,29 @@ def test_chunk_files_read_back_as_chunk_parquet_files_did(which, request, tmp_pa
     assert checkpoints.load_chunk(tmp_path, 1) == (12, old)
     for name, data in old.items():
         assert read_table_bytes(data).equals(read_table_bytes(files[name]), check_metadata=True)
+
+
+def test_month_statistics_are_each_columns_own():
+    # a month's mean, as one 1-D sum of its column (pairwise), and its quantiles, computed
+    # for a block of months at once: the figures of each column alone, to the last bit
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 8, 9, 129, 1000, 2003):
+        columns = [(rng.lognormal(0, 2, n) * (rng.random(n) < 0.6)).astype(np.float32)
+                   .astype(float) for _ in range(MONTH_BLOCK)]
+        stats = month_statistics(np.stack(columns))
+        for i, column in enumerate(columns):
+            assert stats["mean"][i] == column.mean()
+            for q in (5, 50, 95):
+                assert stats[f"q{q:02d}"][i] == np.percentile(column, q)
+
+
+def test_running_totals_add_month_by_month():
+    rng = np.random.default_rng(4)
+    months = rng.random((2 * MONTH_BLOCK, 50)) * 1e3
+    running, carried = None, None
+    for start in (0, MONTH_BLOCK):
+        block = running_totals(months[start:start + MONTH_BLOCK], carried)
+        carried = block[-1]
+        for i, values in enumerate(months[start:start + MONTH_BLOCK]):
+            running = values if running is None else running + values
+            assert np.array_equal(block[i], running)

@@ -251,10 +251,10 @@ def monthly_items(names: list[str]) -> dict[tuple[str, str], list[str]]:
 def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
     """Per (table, item, month): mean and 5/50/95% quantiles across replicates, and the same
     for the running total from the first month, rounded (`round_monthly`), up to the last
-    month with any activity (`drop_idle_months`). Reads one month's column at a time and
-    carries the running total from month to month, so memory stays flat in the number of
-    replicates, months and items; the figures are those of the whole table at once (the
-    same additions in the same order)."""
+    month with any activity (`drop_idle_months`). Reads MONTH_BLOCK months at a time and
+    carries the running total from block to block, so memory stays flat in the number of
+    months and items; the figures are those of each month's column on its own (the same
+    additions in the same order: `month_statistics`)."""
     import pyarrow.parquet as pq
 
     file = pq.ParquetFile(path)
@@ -262,36 +262,53 @@ def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
     for (table, item), cols in monthly_items(file.schema_arrow.names).items():
         # a running total of a ratio (utilization) means nothing: its columns stay empty
         ratio = "utilization" in item
-        stats: dict[str, list[float]] = {}
+        stats: dict[str, list[np.ndarray]] = {}
         running = None
-        for values in month_columns(file, cols):
-            running = values if running is None else running + values
-            for prefix, data in (("", values), ("cumulative_", running)):
-                if ratio and prefix:
-                    continue
-                stats.setdefault(f"{prefix}mean", []).append(data.mean())
-                for q, value in zip((5, 50, 95), np.percentile(data, (5, 50, 95)),
-                                    strict=True):
-                    stats.setdefault(f"{prefix}q{q:02d}", []).append(value)
-        frame = pd.DataFrame({"item": item, "month": [c.split("/")[2] for c in cols]})
+        for values in month_blocks(file, cols):
+            series = [("", values)]
+            if not ratio:
+                running = running_totals(values, running)
+                series.append(("cumulative_", running))
+                running = running[-1]
+            for prefix, data in series:
+                for name, figures in month_statistics(data).items():
+                    stats.setdefault(f"{prefix}{name}", []).append(figures)
+        columns: dict[str, Any] = {"item": item, "month": [c.split("/")[2] for c in cols]}
         for prefix in ("", "cumulative_"):
             for name in ("mean", "q05", "q50", "q95"):
-                frame[f"{prefix}{name}"] = stats.get(f"{prefix}{name}", np.nan)
-        out.setdefault(table, []).append(round_monthly(frame, ratio))
+                key = f"{prefix}{name}"
+                columns[key] = np.concatenate(stats[key]) if key in stats else np.nan
+        out.setdefault(table, []).append(round_monthly(pd.DataFrame(columns), ratio))
     return {name: drop_idle_months(pd.concat(frames, ignore_index=True))
             for name, frames in out.items()}
+
+
+def month_statistics(data: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean and 5/50/95% quantiles of each row of `data` (months, replicates), C-contiguous:
+    each row's mean is its own 1-D sum (pairwise, as a column's ``mean()`` adds it), each
+    quantile the one of its row alone."""
+    q05, q50, q95 = np.percentile(data, (5, 50, 95), axis=1)
+    return {"mean": data.mean(axis=1), "q05": q05, "q50": q50, "q95": q95}
+
+
+def running_totals(values: np.ndarray, carried: np.ndarray | None) -> np.ndarray:
+    """(months, replicates) running totals of the rows of `values`, after `carried` (the
+    total before them, or None): one addition a month, in order."""
+    if carried is None:
+        return np.cumsum(values, axis=0)
+    return np.cumsum(np.concatenate([carried[None, :], values]), axis=0)[1:]
 
 
 MONTH_BLOCK = 12  # monthly columns read from Parquet at once (fewer reads, little memory)
 
 
-def month_columns(file, columns: list[str]) -> Iterator[np.ndarray]:
-    """Each of `columns` of a monthly Parquet table, all replicates, as float64, in order,
-    read MONTH_BLOCK columns at a time."""
+def month_blocks(file, columns: list[str]) -> Iterator[np.ndarray]:
+    """`columns` of a monthly Parquet table as (months, replicates) float64 blocks of
+    MONTH_BLOCK months (a month a row, contiguous), in order."""
     for start in range(0, len(columns), MONTH_BLOCK):
         block = file.read(columns=columns[start:start + MONTH_BLOCK])
-        for i in range(block.num_columns):
-            yield np.asarray(block.column(i).to_numpy(), dtype=float)
+        yield np.stack([np.asarray(block.column(i).to_numpy(), dtype=float)
+                        for i in range(block.num_columns)])
 
 
 SUPPLY_UNTIL = {"supply": "final analysis", "supply_to_end": "end of treatment"}
@@ -312,9 +329,9 @@ def with_supply_to_end(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFram
 
 def round_monthly(frame: pd.DataFrame, ratio: bool) -> pd.DataFrame:
     """Sensible precision (the series are float32 sums): 4 decimals for a ratio, 2 else."""
-    numbers = [c for c in frame.columns if c not in ("item", "month")]
-    frame[numbers] = frame[numbers].round(4 if ratio else 2)
-    return frame
+    decimals = 4 if ratio else 2
+    return pd.DataFrame({c: frame[c] if c in ("item", "month") else frame[c].round(decimals)
+                         for c in frame.columns})
 
 
 def drop_idle_months(table: pd.DataFrame) -> pd.DataFrame:
