@@ -181,3 +181,18 @@ def test_no_doses_no_supply_and_a_batch_as_one_by_one(baseline_data):
         alone = tally_replicates([r])
         for key, value in alone.summary.items():
             assert np.array_equal(together.summary[key][i:i + 1], value, equal_nan=True), key
+
+
+def test_monthly_frame_one_column_per_series_and_month(baseline):
+    from sim.engine.chunk import monthly_frame
+
+    model = TrialModel.from_scenario(baseline)
+    labels = model.month_labels
+    series = {"b/y": np.arange(2 * len(labels), dtype=float).reshape(2, -1) + 0.1,
+              "a/x": np.ones((2, 3))}  # fewer months: zeros after them
+    frame = monthly_frame(model, series)
+    assert list(frame.columns) == ([f"a/x/{m}" for m in labels] + [f"b/y/{m}" for m in labels])
+    assert (frame.dtypes == np.float32).all()
+    assert frame[f"a/x/{labels[2]}"].tolist() == [1, 1] and frame[f"a/x/{labels[3]}"].sum() == 0
+    assert np.array_equal(frame[f"b/y/{labels[1]}"], np.float32([1.1, len(labels) + 1.1]))
+    assert monthly_frame(model, {}) is None

@@ -508,8 +508,7 @@ def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_pat
                 records = []
     tables = ClinicTables.stack(batches)
     out.rows = pd.DataFrame(tables.summary)
-    out.monthly = monthly_frame(model, [{key: values[i] for key, values in tables.monthly.items()}
-                                        for i in range(n_reps)])
+    out.monthly = monthly_frame(model, tables.monthly)
     out.sums["deviations"] = tables.deviation_frame()
     return out
 
@@ -554,22 +553,20 @@ def clinic_replicate(model, draws, r, first_rep, keep_patients, enrolled, arm, s
     return run.records
 
 
-def monthly_frame(model: TrialModel, series: list[dict[str, np.ndarray]]) -> pd.DataFrame | None:
-    """Wide per-replicate monthly table; every replicate has the same columns (zeros)."""
-    keys = sorted({k for d in series for k in d})
+def monthly_frame(model: TrialModel, series: dict[str, np.ndarray]) -> pd.DataFrame | None:
+    """Wide per-replicate monthly table (float32) from `series` -> (R, months) arrays, keys in
+    sorted order, one column per key and month label (zeros past a series' months)."""
+    keys = sorted(series)
     if not keys:
         return None
     labels = model.month_labels
-    columns = {}
-    for key in keys:
-        block = np.zeros((len(series), len(labels)), dtype=np.float32)
-        for i, d in enumerate(series):
-            if key in d:
-                values = np.asarray(d[key])[: len(labels)]
-                block[i, : len(values)] = values
-        for j, label in enumerate(labels):
-            columns[f"{key}/{label}"] = block[:, j]
-    return pd.DataFrame(columns)
+    width = len(labels)
+    n_reps = len(series[keys[0]])
+    block = np.zeros((len(keys) * width, n_reps), dtype=np.float32)  # a column a row
+    for i, key in enumerate(keys):
+        values = np.asarray(series[key])[:, :width]
+        block[i * width:i * width + values.shape[1]] = values.T
+    return pd.DataFrame(block.T, columns=[f"{key}/{label}" for key in keys for label in labels])
 
 
 def patient_table(model, enrolled, arm, latent, observed, cut, first_rep, n_keep) -> pd.DataFrame:
