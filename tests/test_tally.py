@@ -162,12 +162,28 @@ def test_running_total_and_month_bounds(records):
         assert (months[bounds[m]:bounds[m + 1]] == m).all()
 
 
-def test_supply_join_and_vials_per_drug():
-    a = Supply(np.array([[1.0, 2.0]]), np.array([[[1, 0], [2, 1]]], dtype=np.int32))
-    b = Supply(np.array([[3.0]]), np.array([[[4], [0]]], dtype=np.int32))
-    both = Supply.join(a, b)
-    assert np.array_equal(both.mg, [[1.0, 2.0, 3.0]])
-    assert np.array_equal(both.vials_per_drug, [[3, 1, 4]])
+def test_vials_per_drug_adds_the_sizes():
+    supply = Supply(np.array([[1.0, 2.0]]), np.array([[[1, 0], [2, 1]]], dtype=np.int32))
+    assert np.array_equal(supply.vials_per_drug, [[3, 1]])
+
+
+def test_supply_to_the_end_adds_the_cycles_after_the_horizon(records):
+    # the reference: each replicate's cycles up to the horizon, then those after it, one
+    # bincount by month (mg: a float sum in that order)
+    tables = tally_replicates(records)
+    setup = records[0].setup
+    width = setup.n_months + 1
+    for i, r in enumerate(records):
+        (mg, vials), (mg_late, vials_late) = r.dispensed(False), r.dispensed(True)
+        days = np.concatenate([r.cycle_day, r.later[1]])
+        month = setup.month_of_day[np.minimum(days, setup.span)]
+        for j, drug in enumerate(setup.drugs):
+            expected = np.bincount(month, np.concatenate([mg[:, j], mg_late[:, j]]), width)
+            assert np.array_equal(tables.monthly[f"supply_to_end/{drug} mg"][i],
+                                  expected[:-1]), drug
+            count = np.concatenate([vials[:, j].sum(axis=1), vials_late[:, j].sum(axis=1)])
+            assert np.array_equal(tables.monthly[f"supply_to_end/{drug} vials"][i],
+                                  np.bincount(month, count, width)[:-1]), drug
 
 
 def test_no_doses_no_supply_and_a_batch_as_one_by_one(baseline_data):

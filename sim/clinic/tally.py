@@ -371,12 +371,6 @@ class Supply:
             total += self.vials[:, s]
         return total
 
-    @staticmethod
-    def join(first: Supply, second: Supply) -> Supply:
-        """The cycles of `first`, then those of `second`."""
-        return Supply(np.concatenate([first.mg, second.mg], axis=1),
-                      np.concatenate([first.vials, second.vials], axis=2))
-
 
 def tally_replicates(reps: list[ReplicateRecords]) -> ClinicTables:
     """The clinic tables of a chunk's replicates (all of one scenario), one row each."""
@@ -569,13 +563,11 @@ def monthly(st: Stacked, setup: ClinicSetup, daily: dict[str, DailyUse]
     cycle_cells = st.cells_of("cycle_day")
     supply = st.supplies()
     out.update(monthly_supply(st, setup, "supply", cycle_cells, supply))
-    if all(r.later is not None for r in st.reps):  # to the end of treatment
-        later = st.supplies(later=True) if supply is not None else None
+    if supply is not None and all(r.later is not None for r in st.reps):  # to the end
         later_rep = np.repeat(np.arange(st.n_reps), [len(r.later[0]) for r in st.reps])
-        # each (replicate, month) adds its cycles up to the horizon, then those after it
-        cells = np.concatenate([cycle_cells, st.month_cells(later_rep, st.later_cat(1))])
-        both = None if later is None else Supply.join(supply, later)
-        out.update(monthly_supply(st, setup, "supply_to_end", cells, both))
+        later_cells = st.month_cells(later_rep, st.later_cat(1))
+        out.update(monthly_supply_to_end(st, setup, out, cycle_cells, supply, later_cells,
+                                         st.supplies(later=True)))
     months = setup.month_of_day[: setup.span]
     open_day = setup.open_day
     bounds = month_bounds(setup)
@@ -647,6 +639,25 @@ def monthly_supply(st: Stacked, setup: ClinicSetup, table: str, cells: np.ndarra
             for s, size in enumerate(sizes):
                 out[f"{table}/{drug} vials {size:g} mg"] = by_month(st, setup, cells,
                                                                     supply.vials[j, s])
+    return out
+
+
+def monthly_supply_to_end(st: Stacked, setup: ClinicSetup, before: dict[str, np.ndarray],
+                          cells: np.ndarray, supply: Supply, later_cells: np.ndarray,
+                          later: Supply) -> dict[str, np.ndarray]:
+    """``supply_to_end/...`` by month (`monthly_supply`'s series), from the series up to the
+    horizon `before` and the cycles after it: each (replicate, month) adds its mg of the
+    cycles up to the horizon, then those after it, in that order (a float sum); vials are
+    whole numbers, the series up to the horizon plus those after it."""
+    out = monthly_supply(st, setup, "supply_to_end", later_cells, later)
+    mg = {f"supply_to_end/{drug} mg": j for j, drug in enumerate(setup.drugs)}
+    both = np.concatenate([cells, later_cells])
+    for key in out:
+        if key in mg:
+            j = mg[key]
+            out[key] = by_month(st, setup, both, np.concatenate([supply.mg[j], later.mg[j]]))
+        else:
+            out[key] = before[key.replace("supply_to_end/", "supply/", 1)] + out[key]
     return out
 
 
