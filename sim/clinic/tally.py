@@ -75,9 +75,6 @@ class ReplicateRecords:
             a.rt_patient, a.rt_start, a.rt_wait, a.rt_late)
         self.fraction_patient, self.fraction_day = a.fraction_patient, a.fraction_day
         self.phase = (self.cycle_index >= setup.rules.induction_cycles).astype(np.int64)
-        self.cycle_arm = self.arm[self.cycle_patient]
-        self.rt_arm = self.arm[self.rt_patient]
-        self.fraction_arm = self.arm[self.fraction_patient]
         self.completed, self.toxicity_end = a.completed, a.toxicity_end
         self.events: EventTable | None = None
         # the cycles given after the horizon (a run's treatment to its end), or None
