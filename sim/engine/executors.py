@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -154,9 +155,35 @@ def encode_chunk(task: ChunkTask, result: ChunkResult) -> ChunkFiles:
     frames = {"replicates": result.replicates, "patients": result.patients,
               "monthly": result.monthly,
               **{f"sums-{name}": frame for name, frame in result.sums.items()}}
-    files = {name: chunk_bytes(pa.Table.from_pandas(frame, preserve_index=False))
+    files = {name: chunk_bytes(arrow_table(frame))
              for name, frame in frames.items() if frame is not None}
     return ChunkFiles(task.point, task.spec.chunk, len(result.replicates), files)
+
+
+_NUMERIC_SCHEMAS: dict[tuple, pa.Schema] = {}  # a run's monthly tables share theirs
+
+
+def arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """``pa.Table.from_pandas(frame, preserve_index=False)``, the same table (schema and its
+    pandas metadata included); a frame of numbers and flags only (the monthly table: a
+    column per item and month, thousands) is converted a dtype's block at a time with its
+    schema built once, instead of column by column (about 7x faster for the baseline's)."""
+    dtypes = frame.dtypes.to_numpy()
+    if not all(isinstance(d, np.dtype) and d.kind in "biuf" for d in dtypes):
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    key = (frame.columns.name, tuple(frame.columns), tuple(dtypes))
+    schema = _NUMERIC_SCHEMAS.get(key)
+    if schema is None:
+        if len(_NUMERIC_SCHEMAS) >= 8:  # a long-lived worker of many runs: keep a few
+            _NUMERIC_SCHEMAS.clear()
+        schema = _NUMERIC_SCHEMAS[key] = pa.Schema.from_pandas(frame.iloc[:0],
+                                                              preserve_index=False)
+    arrays: list[pa.Array | None] = [None] * len(dtypes)
+    for dtype in set(dtypes):
+        at = np.flatnonzero(dtypes == dtype)
+        for i, values in zip(at, frame.iloc[:, at].to_numpy().T, strict=True):
+            arrays[i] = pa.array(values, from_pandas=True)  # NaN as null, as from_pandas
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _run_task(task: ChunkTask) -> ChunkFiles:
