@@ -61,7 +61,7 @@ from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read f
     books,
     tally_replicates,
 )
-from sim.clinic.treatment import Clinic, CyclePlan, PatientCourse, PatientProcess, plan_cycles
+from sim.clinic.treatment import Clinic, PatientCourse, PatientProcess, plan_cycles
 from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Scenario
 
@@ -323,8 +323,7 @@ def run_replicate(
                 tally.add_events(plan, adverse_events, stop_days)
             return ReplicateRun(tally, None, None, simpy=False)
     first_due = first_due.tolist()
-    plans = [CyclePlan(*lists)
-             for lists in zip(*(table.tolist() for table in plan_arrays), strict=True)]
+    plans = zip(*(table.tolist() for table in plan_arrays), strict=True)
     delayed = delayed.tolist()
     stops = stop_days.tolist()
     reasons = stop_reason.tolist()
@@ -356,28 +355,30 @@ def run_replicate(
         patient.begin(env)
     if end > env.now:
         env.run(until=None if end == math.inf else end)
-    later = None
+    marks = None
     at_horizon = books(chairs, linac) if keep_log else None
     if to_end and end < math.inf:  # treatment goes on after the analysis: to its end
         marks = [record.mark() for record in records]
         logged = len(log) if log is not None else 0
         env.run()
-        later = [record.cut_back(mark) for record, mark in zip(records, marks, strict=True)]
         if log is not None:
             del log[logged:]
     else:
         for patient in patients:
             patient.close()
         env.run()  # empty the queue (callbacks that do nothing now): no garbage left behind
-        if to_end:  # no horizon: nothing comes after it
-            later = [[] for _ in records]
     clinic.agenda.clear()
-    for record in records:
-        if record.end_reason is None:
-            record.end_reason = "horizon"
+    arrays = flatten_records(records, marks, to_end)
+    if keep_records and marks is not None:  # the patient table: as at the horizon
+        for record, mark in zip(records, marks, strict=True):
+            record.cut_back(mark)
+    if keep_records:
+        for record in records:
+            if record.end_reason is None:
+                record.end_reason = "horizon"
     if log is not None:
         log.sort(key=itemgetter(0))  # stable: same-clock entries stay in event order
-    tally = ReplicateRecords(scenario, setup, draws, rep, flatten_records(records, later),
+    tally = ReplicateRecords(scenario, setup, draws, rep, arrays,
                              records if keep_records else None, arm, strata, courses,
                              pneumonitis, end)
     if plan is not None:

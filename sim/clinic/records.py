@@ -41,18 +41,15 @@ class PatientCourse:
         return (len(self.cycles), len(self.rt_fractions), len(self.rt_starts),
                 self.rt_courses_completed, self.end_reason)
 
-    def cut_back(self, mark: tuple[int, int, int, int, str | None]) -> list[int]:
-        """Back to where it stood at `mark`, the later cycles' (day, level, 0-based index)
-        returned flat: [day, level, index, day, level, index, ...]."""
+    def cut_back(self, mark: tuple[int, int, int, int, str | None]) -> None:
+        """Back to where it stood at `mark`."""
         cycles, fractions, starts, completed, end_reason = mark
-        later = [x for k in range(cycles, len(self.cycles))
-                 for x in (self.cycles[k][0], self.cycles[k][2], k)]
         del self.cycles[cycles:]
         del self.rt_fractions[fractions:]
-        for name in ("rt_starts", "rt_waits", "rt_late"):
-            del getattr(self, name)[starts:]
+        del self.rt_starts[starts:]
+        del self.rt_waits[starts:]
+        del self.rt_late[starts:]
         self.rt_courses_completed, self.end_reason = completed, end_reason
-        return later
 
 
 @dataclass
@@ -86,42 +83,71 @@ def flat_ints(lists: list[list], total: int) -> np.ndarray:
     return np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=total)
 
 
-def flatten_records(records: list[PatientCourse], later: list[list[int]] | None
-                    ) -> CourseArrays:
-    """The patients' records (and the cycles after the horizon, `PatientCourse.cut_back`'s
-    lists, or None) as `CourseArrays`."""
+def flatten_records(records: list[PatientCourse],
+                    marks: list[tuple[int, int, int, int, str | None]] | None = None,
+                    to_end: bool = False) -> CourseArrays:
+    """The patients' records as `CourseArrays`. With `marks` (each record's `mark` at the
+    horizon, the records having gone on past it), the arrays are those of the records cut
+    back to their marks, and the cycles after the marks are `later`; without, `later` is
+    empty with `to_end` (nothing came after the horizon), else None."""
     n = len(records)
     patients = np.arange(n)
     counts = np.asarray([len(r.cycles) for r in records], dtype=np.int64)
     total = int(counts.sum())
     cycles = np.fromiter(chain.from_iterable(chain.from_iterable(r.cycles for r in records)),
                          dtype=np.int64, count=5 * total).reshape(total, 5)
-    first = np.cumsum(counts) - counts
     starts = np.asarray([len(r.rt_starts) for r in records], dtype=np.int64)
     n_starts = int(starts.sum())
     n_fractions = np.asarray([len(r.rt_fractions) for r in records], dtype=np.int64)
-    later_arrays = None
-    if later is not None:
-        sizes = np.asarray([len(x) // 3 for x in later], dtype=np.int64)
-        flat = flat_ints(later, 3 * int(sizes.sum())).reshape(-1, 3)
-        later_arrays = (np.repeat(patients, sizes), flat[:, 0], flat[:, 1], flat[:, 2])
+    cycle_patient, cycle_index = np.repeat(patients, counts), positions(counts)
+    rt_patient, fraction_patient = np.repeat(patients, starts), np.repeat(patients, n_fractions)
+    fraction_day = np.floor(np.fromiter(
+        chain.from_iterable(r.rt_fractions for r in records), dtype=float,
+        count=int(n_fractions.sum()))).astype(np.int64)
+    rt_columns = [flat_ints([r.rt_starts for r in records], n_starts),
+                  flat_ints([r.rt_waits for r in records], n_starts),
+                  flat_ints([r.rt_late for r in records], n_starts)]
+    if marks is None:
+        completed = np.asarray([r.rt_courses_completed for r in records], dtype=np.int64)
+        toxicity_end = np.asarray([r.end_reason == "toxicity" for r in records], dtype=bool)
+        empty = np.zeros(0, dtype=np.int64)
+        later = (empty, empty, empty, empty) if to_end else None
+    else:
+        at_mark = list(zip(*marks, strict=True)) if n else [()] * 5
+        completed = np.asarray(at_mark[3], dtype=np.int64)
+        toxicity_end = np.asarray([reason == "toxicity" for reason in at_mark[4]], dtype=bool)
+        before = cycle_index < np.asarray(at_mark[0], dtype=np.int64)[cycle_patient]
+        after = ~before
+        later = (cycle_patient[after], cycles[after, 0], cycles[after, 2], cycle_index[after])
+        cycles, cycle_patient, cycle_index = cycles[before], cycle_patient[before], \
+            cycle_index[before]
+        kept = positions(starts) < np.asarray(at_mark[2], dtype=np.int64)[rt_patient]
+        rt_patient, rt_columns = rt_patient[kept], [column[kept] for column in rt_columns]
+        given = (positions(n_fractions)
+                 < np.asarray(at_mark[1], dtype=np.int64)[fraction_patient])
+        fraction_patient, fraction_day = fraction_patient[given], fraction_day[given]
     return CourseArrays(
-        cycle_patient=np.repeat(patients, counts),
-        cycle_index=np.arange(total) - np.repeat(first, counts),  # 0-based cycle k - 1
+        cycle_patient=cycle_patient,
+        cycle_index=cycle_index,  # 0-based cycle k - 1
         cycle_day=cycles[:, 0].copy(),
         cycle_level=cycles[:, 2].copy(),
         cycle_wait=cycles[:, 3].copy(),
         cycle_late=cycles[:, 4].copy(),
         cycle_delayed=cycles[:, 1].copy(),
-        rt_patient=np.repeat(patients, starts),
-        rt_start=flat_ints([r.rt_starts for r in records], n_starts),
-        rt_wait=flat_ints([r.rt_waits for r in records], n_starts),
-        rt_late=flat_ints([r.rt_late for r in records], n_starts),
-        fraction_patient=np.repeat(patients, n_fractions),
-        fraction_day=np.floor(np.fromiter(
-            chain.from_iterable(r.rt_fractions for r in records), dtype=float,
-            count=int(n_fractions.sum()))).astype(np.int64),
-        completed=np.asarray([r.rt_courses_completed for r in records], dtype=np.int64),
-        toxicity_end=np.asarray([r.end_reason == "toxicity" for r in records], dtype=bool),
-        later=later_arrays,
+        rt_patient=rt_patient,
+        rt_start=rt_columns[0],
+        rt_wait=rt_columns[1],
+        rt_late=rt_columns[2],
+        fraction_patient=fraction_patient,
+        fraction_day=fraction_day,
+        completed=completed,
+        toxicity_end=toxicity_end,
+        later=later,
     )
+
+
+def positions(counts: np.ndarray) -> np.ndarray:
+    """0, 1, ..., counts[0] - 1, 0, 1, ..., counts[1] - 1, ...: each item's place in its
+    group, for groups of `counts` items laid end to end."""
+    total = int(counts.sum())
+    return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)

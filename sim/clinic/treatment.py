@@ -38,7 +38,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 import simpy
@@ -178,12 +177,10 @@ def give_cycle_day(
     return day, day - on_calendar, late
 
 
-class CyclePlan(NamedTuple):
-    """One patient's cycles as planned, by 0-based cycle index (`plan_cycles`)."""
-
-    gaps: list[int]  # [k]: days from cycle k's day to cycle k + 1's due day (k >= 1)
-    levels: list[int]  # dose level (0 full) of each cycle, if given
-    visit_minutes: list[int]  # chair-minutes of each cycle's visit
+CyclePlan = tuple[list[int], list[int], list[int]]
+"""One patient's cycles as planned, by 0-based cycle index k (`plan_cycles`): the days from
+cycle k's day to cycle k + 1's due day (k >= 1), the dose level (0 full) of each cycle if
+given, and the chair-minutes of each cycle's visit."""
 
 
 def plan_cycles(rules: CycleRules, delayed: np.ndarray, reduced: np.ndarray,
@@ -232,10 +229,9 @@ class PatientProcess:
     """
 
     __slots__ = (
-        "clinic", "record", "rand_day", "delayed", "gaps", "levels", "visit_minutes", "last",
-        "rt_courses", "pneumonitis_course", "cause",
-        "k", "due", "late", "earliest", "booked", "minutes", "pending",
-        "stopped", "systemic_done", "ended_on",
+        "clinic", "record", "cycles", "rand_day", "first_due", "delayed", "gaps", "levels",
+        "visit_minutes", "last", "rt_courses", "pneumonitis_course", "cause",
+        "k", "booked", "minutes", "pending", "stopped", "systemic_done", "ended_on",
         "chain_alive", "course", "course_due", "free_from", "course_start", "course_day",
         "in_course",
     )
@@ -245,13 +241,13 @@ class PatientProcess:
         first_due: int, delayed: Sequence[bool], plan: CyclePlan,
         toxicity_cycle: int, rt_courses: int, pneumonitis_course: int, cause: str = "",
     ) -> None:
-        self.clinic, self.record, self.rand_day = clinic, record, rand_day
+        self.clinic, self.record, self.cycles = clinic, record, record.cycles
+        self.rand_day, self.first_due = rand_day, first_due
         self.delayed, (self.gaps, self.levels, self.visit_minutes) = delayed, plan
         self.last = min(clinic.rules.max_cycles, toxicity_cycle)
         self.rt_courses, self.pneumonitis_course = rt_courses, pneumonitis_course
         self.cause = cause
-        self.k, self.due, self.late, self.earliest = 0, first_due, False, rand_day
-        self.booked, self.minutes, self.pending = -1, 0, (0, False, 0, 0, 0)
+        self.k, self.booked, self.minutes, self.pending = 0, -1, 0, (0, False, 0, 0, 0)
         self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
         self.ended_on = -1  # the day systemic treatment ended for toxicity
         self.course = self.course_due = self.free_from = self.course_start = 0
@@ -264,64 +260,72 @@ class PatientProcess:
         if self.rand_day > env.now:
             self.clinic.wake(env, self.rand_day, self.randomized)
         else:
-            self.book_cycle(env)
+            self.book_cycle(env, self.first_due, self.rand_day)
 
     def randomized(self, event: simpy.Event) -> None:
         if not self.stopped:
-            self.book_cycle(event.env)
+            self.book_cycle(event.env, self.first_due, self.rand_day)
 
-    def book_cycle(self, env: simpy.Environment) -> None:
-        """Book the next cycle (`give_cycle_day`) and sleep until its day.
-
-        The common case, an open day in the window with a free chair, is `give_cycle_day`'s
-        first branch written out (a call and two book look-ups fewer per cycle)."""
-        clinic, due, k = self.clinic, self.due, self.k
+    def book_cycle(self, env: simpy.Environment, due: int, earliest: int) -> None:
+        """Book the next cycle, due on `due` and not before `earliest` (`give_cycle_day`),
+        and sleep until its day."""
+        clinic, k = self.clinic, self.k
         self.minutes = minutes = self.visit_minutes[k]
-        day = clinic.next_open[due] if due <= clinic.last_day else -1
-        span = clinic.chair_span
-        if 0 <= day <= due + clinic.after_days and (
-                day >= span or clinic.chair_used[day] + minutes <= clinic.chair_limit):
-            if day < span:
-                clinic.chair_used[day] += minutes
-            self.pending = (day, self.late, self.levels[k], 0, IN_WINDOW)
-        else:
-            day, wait, late = give_cycle_day(clinic.calendar, due, clinic.rules.window,
-                                             clinic.chairs, minutes, self.earliest)
-            self.pending = (day, self.late, self.levels[k], wait, late)
+        day, wait, late = give_cycle_day(clinic.calendar, due, clinic.rules.window,
+                                         clinic.chairs, minutes, earliest)
+        self.pending = (day, self.delayed[k] if k else False, self.levels[k], wait, late)
         self.booked = day
-        event = clinic.agenda.get(day)  # `Clinic.wake`, written out
-        if event is None or event.callbacks is None:
-            event = clinic.agenda[day] = env.timeout(day - env.now)
-        event.callbacks.append(self.cycle_given)
+        clinic.wake(env, day, self.cycle_given)
 
     def cycle_given(self, event: simpy.Event) -> None:
-        """The day of a booked cycle: give it, then book the next one (or end)."""
+        """The day of a booked cycle: give it, then book the next one (or end).
+
+        The booking's common case, an open day in the window with a free chair, is
+        `give_cycle_day`'s first branch and `Clinic.wake` written out: about 1,100 cycles
+        a replicate take it; the others go through `book_cycle`."""
         if self.stopped:
             return
         given = self.pending  # (day, delayed, level, days waited, lateness)
-        self.record.cycles.append(given)
+        self.cycles.append(given)
         day = given[0]
-        self.booked = -1
         k = self.k = self.k + 1
-        log = self.clinic.log
-        if log is not None:
-            out = given[4]
-            lower = k > 1 and given[2] > self.levels[k - 2]
-            log.append((day, self.record.patient,
-                        f"cycle {k}" + (" delayed" if self.late else "")
-                        + (" reduced" if lower else "")
-                        + (f" late {LATE_CAUSES[out]}" if out else "")))
+        clinic = self.clinic
+        if clinic.log is not None:
+            self.log_cycle(given)
         if k == self.last:
+            self.booked = -1
             self.end_systemic(day)
         else:
-            self.late = self.delayed[k]
-            self.due = day + self.gaps[k]
-            self.earliest = day + 1
-            self.book_cycle(event.env)
+            due = day + self.gaps[k]
+            self.minutes = minutes = self.visit_minutes[k]
+            on = clinic.next_open[due] if due <= clinic.last_day else -1
+            span = clinic.chair_span
+            if 0 <= on <= due + clinic.after_days and (
+                    on >= span or clinic.chair_used[on] + minutes <= clinic.chair_limit):
+                if on < span:
+                    clinic.chair_used[on] += minutes
+                self.pending = (on, self.delayed[k], self.levels[k], 0, IN_WINDOW)
+                self.booked = on
+                wakes = clinic.agenda.get(on)
+                if wakes is None or wakes.callbacks is None:
+                    env = event.env
+                    wakes = clinic.agenda[on] = env.timeout(on - env.now)
+                wakes.callbacks.append(self.cycle_given)
+            else:
+                self.book_cycle(event.env, due, day + 1)
         if k == 1 and self.rt_courses:  # the chain starts with cycle 1, right after
             self.chain_alive = True
             self.course_due = day
             self.next_course(event.env)
+
+    def log_cycle(self, given: tuple[int, bool, int, int, int]) -> None:
+        k, out = self.k, given[4]
+        lower = k > 1 and given[2] > self.levels[k - 2]
+        assert self.clinic.log is not None
+        self.clinic.log.append((given[0], self.record.patient,
+                                f"cycle {k}" + (" delayed" if given[1] else "")
+                                + (" reduced" if lower else "")
+                                + (f" late {LATE_CAUSES[out]}" if out else "")))
 
     def end_systemic(self, day: int) -> None:
         record = self.record
