@@ -324,7 +324,7 @@ def run_replicate(
             return ReplicateRun(tally, None, None, simpy=False)
     first_due = first_due.tolist()
     plans = zip(*(table.tolist() for table in plan_arrays), strict=True)
-    delayed = delayed.tolist()
+    delayed_rows, delayed = delayed, delayed.tolist()
     stops = stop_days.tolist()
     reasons = stop_reason.tolist()
 
@@ -368,7 +368,7 @@ def run_replicate(
             patient.close()
         env.run()  # empty the queue (callbacks that do nothing now): no garbage left behind
     clinic.agenda.clear()
-    arrays = flatten_records(records, marks, to_end)
+    arrays = flatten_records(records, delayed_rows, plan_arrays[1], marks, to_end)
     if keep_records and marks is not None:  # the patient table: as at the horizon
         for record, mark in zip(records, marks, strict=True):
             record.cut_back(mark)

@@ -3,6 +3,7 @@ all the patients of a replicate received, as flat arrays."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -14,38 +15,61 @@ class PatientCourse:
     """What one patient received, filled in by the processes while a replicate runs.
 
     Mutable because the processes append to it; the frozen outputs are the summary and the
-    patient table built from it at the end of the replicate (`sim.clinic.model`).
+    patient table built from it at the end of the replicate (`sim.clinic.model`). What a
+    cycle's plan fixes (whether it is delayed, its dose level) and a Quad Shot day fixes
+    (its fractions' hours) is not repeated per cycle and per fraction: the record keeps the
+    plan it follows (`follow`), the days, and the few cycles that waited or came late.
     """
 
     patient: int
-    # each cycle given: (clinic day, delayed, dose level (0 full), days waited for a chair,
-    # IN_WINDOW or a LATE_ cause); one tuple a cycle is what the processes append fastest
-    cycles: list[tuple[int, bool, int, int, int]] = field(default_factory=list)
-    rt_fractions: list[float] = field(default_factory=list)  # clock time of each fraction
+    cycles: list[int] = field(default_factory=list)  # clinic day of each cycle given
+    # (0-based cycle, days waited for a chair, LATE_ cause) of the cycles booked that waited
+    # or came late; entries for cycles not given (past `cycles`) do not count
+    cycle_exceptions: list[tuple[int, int, int]] = field(default_factory=list)
+    rt_days: list[int] = field(default_factory=list)  # each day a course's fractions were given
     rt_starts: list[int] = field(default_factory=list)  # first day of each course started
     rt_waits: list[int] = field(default_factory=list)  # days each course waited for the linac
     rt_late: list[int] = field(default_factory=list)  # IN_WINDOW or a LATE_ cause
     rt_courses_completed: int = 0
     end_reason: str | None = None  # a stop code, "toxicity", "max_cycles"; None = still on
+    delayed: Sequence[bool] = ()  # the plan (`follow`): each cycle delayed (entry 0 ignored)
+    levels: Sequence[int] = ()  # and its dose level (0 full)
+    fraction_offsets: Sequence[float] = ()  # fraction hours / 24 of a Quad Shot day
 
     CYCLE_FIELDS = ("cycle_days", "cycle_delayed", "cycle_levels", "cycle_waits", "cycle_late")
 
+    def follow(self, delayed: Sequence[bool], levels: Sequence[int],
+               fraction_offsets: Sequence[float]) -> None:
+        """The plan the patient's cycles and fractions follow."""
+        self.delayed, self.levels, self.fraction_offsets = delayed, levels, fraction_offsets
+
     def cycle_lists(self) -> dict[str, list]:
-        """The cycles as one list per field of their tuples (`CYCLE_FIELDS`)."""
-        columns = list(zip(*self.cycles, strict=True)) or [()] * len(self.CYCLE_FIELDS)
-        return {name: list(values) for name, values in zip(self.CYCLE_FIELDS, columns,
-                                                           strict=True)}
+        """The cycles given, one list per field (`CYCLE_FIELDS`)."""
+        n = len(self.cycles)
+        waits, late = [0] * n, [0] * n
+        for k, wait, cause in self.cycle_exceptions:
+            if k < n:
+                waits[k], late[k] = wait, cause
+        return {"cycle_days": list(self.cycles),
+                "cycle_delayed": [self.delayed[k] if k else False for k in range(n)],
+                "cycle_levels": list(self.levels[:n]), "cycle_waits": waits,
+                "cycle_late": late}
+
+    @property
+    def rt_fractions(self) -> list[float]:
+        """The clock time of each fraction given."""
+        return [day + offset for day in self.rt_days for offset in self.fraction_offsets]
 
     def mark(self) -> tuple[int, int, int, int, str | None]:
         """Where the record stands: what `cut_back` returns it to."""
-        return (len(self.cycles), len(self.rt_fractions), len(self.rt_starts),
+        return (len(self.cycles), len(self.rt_days), len(self.rt_starts),
                 self.rt_courses_completed, self.end_reason)
 
     def cut_back(self, mark: tuple[int, int, int, int, str | None]) -> None:
         """Back to where it stood at `mark`."""
-        cycles, fractions, starts, completed, end_reason = mark
+        cycles, rt_days, starts, completed, end_reason = mark
         del self.cycles[cycles:]
-        del self.rt_fractions[fractions:]
+        del self.rt_days[rt_days:]
         del self.rt_starts[starts:]
         del self.rt_waits[starts:]
         del self.rt_late[starts:]
@@ -83,30 +107,30 @@ def flat_ints(lists: list[list], total: int) -> np.ndarray:
     return np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=total)
 
 
-def flatten_records(records: list[PatientCourse],
+def flatten_records(records: list[PatientCourse], delayed: np.ndarray, levels: np.ndarray,
                     marks: list[tuple[int, int, int, int, str | None]] | None = None,
                     to_end: bool = False) -> CourseArrays:
-    """The patients' records as `CourseArrays`. With `marks` (each record's `mark` at the
-    horizon, the records having gone on past it), the arrays are those of the records cut
-    back to their marks, and the cycles after the marks are `later`; without, `later` is
-    empty with `to_end` (nothing came after the horizon), else None."""
+    """The patients' records as `CourseArrays`, with the plan they followed (`delayed`,
+    `levels`: (n, max_cycles), as `PatientCourse.follow`). With `marks` (each record's
+    `mark` at the horizon, the records having gone on past it), the arrays are those of the
+    records cut back to their marks, and the cycles after the marks are `later`; without,
+    `later` is empty with `to_end` (nothing came after the horizon), else None."""
     n = len(records)
     patients = np.arange(n)
     counts = np.asarray([len(r.cycles) for r in records], dtype=np.int64)
     total = int(counts.sum())
-    cycles = np.fromiter(chain.from_iterable(chain.from_iterable(r.cycles for r in records)),
-                         dtype=np.int64, count=5 * total).reshape(total, 5)
+    cycle_day = flat_ints([r.cycles for r in records], total)
+    cycle_patient, cycle_index = np.repeat(patients, counts), positions(counts)
     starts = np.asarray([len(r.rt_starts) for r in records], dtype=np.int64)
     n_starts = int(starts.sum())
-    n_fractions = np.asarray([len(r.rt_fractions) for r in records], dtype=np.int64)
-    cycle_patient, cycle_index = np.repeat(patients, counts), positions(counts)
-    rt_patient, fraction_patient = np.repeat(patients, starts), np.repeat(patients, n_fractions)
-    fraction_day = np.floor(np.fromiter(
-        chain.from_iterable(r.rt_fractions for r in records), dtype=float,
-        count=int(n_fractions.sum()))).astype(np.int64)
+    rt_patient = np.repeat(patients, starts)
     rt_columns = [flat_ints([r.rt_starts for r in records], n_starts),
                   flat_ints([r.rt_waits for r in records], n_starts),
                   flat_ints([r.rt_late for r in records], n_starts)]
+    day_counts = np.asarray([len(r.rt_days) for r in records], dtype=np.int64)
+    rt_day_patient = np.repeat(patients, day_counts)
+    rt_days = flat_ints([r.rt_days for r in records], int(day_counts.sum()))
+    mark_cycles = counts
     if marks is None:
         completed = np.asarray([r.rt_courses_completed for r in records], dtype=np.int64)
         toxicity_end = np.asarray([r.end_reason == "toxicity" for r in records], dtype=bool)
@@ -114,36 +138,53 @@ def flatten_records(records: list[PatientCourse],
         later = (empty, empty, empty, empty) if to_end else None
     else:
         at_mark = list(zip(*marks, strict=True)) if n else [()] * 5
+        mark_cycles = np.asarray(at_mark[0], dtype=np.int64)
         completed = np.asarray(at_mark[3], dtype=np.int64)
         toxicity_end = np.asarray([reason == "toxicity" for reason in at_mark[4]], dtype=bool)
-        before = cycle_index < np.asarray(at_mark[0], dtype=np.int64)[cycle_patient]
+        before = cycle_index < mark_cycles[cycle_patient]
         after = ~before
-        later = (cycle_patient[after], cycles[after, 0], cycles[after, 2], cycle_index[after])
-        cycles, cycle_patient, cycle_index = cycles[before], cycle_patient[before], \
-            cycle_index[before]
+        later = (cycle_patient[after], cycle_day[after],
+                 levels[cycle_patient[after], cycle_index[after]], cycle_index[after])
+        cycle_day, cycle_patient, cycle_index = (
+            cycle_day[before], cycle_patient[before], cycle_index[before])
         kept = positions(starts) < np.asarray(at_mark[2], dtype=np.int64)[rt_patient]
         rt_patient, rt_columns = rt_patient[kept], [column[kept] for column in rt_columns]
-        given = (positions(n_fractions)
-                 < np.asarray(at_mark[1], dtype=np.int64)[fraction_patient])
-        fraction_patient, fraction_day = fraction_patient[given], fraction_day[given]
+        given = positions(day_counts) < np.asarray(at_mark[1], dtype=np.int64)[rt_day_patient]
+        rt_day_patient, rt_days = rt_day_patient[given], rt_days[given]
+    cycle_wait, cycle_late = cycle_exceptions(records, mark_cycles, len(cycle_day))
+    per_day = max((len(r.fraction_offsets) for r in records), default=0)
     return CourseArrays(
         cycle_patient=cycle_patient,
         cycle_index=cycle_index,  # 0-based cycle k - 1
-        cycle_day=cycles[:, 0].copy(),
-        cycle_level=cycles[:, 2].copy(),
-        cycle_wait=cycles[:, 3].copy(),
-        cycle_late=cycles[:, 4].copy(),
-        cycle_delayed=cycles[:, 1].copy(),
+        cycle_day=cycle_day,
+        cycle_level=levels[cycle_patient, cycle_index],
+        cycle_wait=cycle_wait,
+        cycle_late=cycle_late,
+        cycle_delayed=(delayed[cycle_patient, cycle_index] & (cycle_index > 0)).astype(np.int64),
         rt_patient=rt_patient,
         rt_start=rt_columns[0],
         rt_wait=rt_columns[1],
         rt_late=rt_columns[2],
-        fraction_patient=fraction_patient,
-        fraction_day=fraction_day,
+        fraction_patient=np.repeat(rt_day_patient, per_day),
+        fraction_day=np.repeat(rt_days, per_day),
         completed=completed,
         toxicity_end=toxicity_end,
         later=later,
     )
+
+
+def cycle_exceptions(records: list[PatientCourse], given: np.ndarray, total: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(days waited, lateness) of each of the `total` cycles given, patient by patient, the
+    first `given[i]` cycles of patient i: zero but for the records' `cycle_exceptions`."""
+    wait, late = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.int64)
+    first = 0
+    for record, n_given in zip(records, given.tolist(), strict=True):
+        for k, waited, cause in record.cycle_exceptions:
+            if k < n_given:
+                wait[first + k], late[first + k] = waited, cause
+        first += n_given
+    return wait, late
 
 
 def positions(counts: np.ndarray) -> np.ndarray:

@@ -231,7 +231,7 @@ class PatientProcess:
     __slots__ = (
         "clinic", "record", "cycles", "rand_day", "first_due", "delayed", "gaps", "levels",
         "visit_minutes", "last", "rt_courses", "pneumonitis_course", "cause",
-        "k", "booked", "minutes", "pending", "stopped", "systemic_done", "ended_on",
+        "k", "booked", "minutes", "stopped", "systemic_done", "ended_on",
         "chain_alive", "course", "course_due", "free_from", "course_start", "course_day",
         "in_course",
     )
@@ -247,7 +247,9 @@ class PatientProcess:
         self.last = min(clinic.rules.max_cycles, toxicity_cycle)
         self.rt_courses, self.pneumonitis_course = rt_courses, pneumonitis_course
         self.cause = cause
-        self.k, self.booked, self.minutes, self.pending = 0, -1, 0, (0, False, 0, 0, 0)
+        self.k, self.booked, self.minutes = 0, -1, 0
+        record.follow(delayed, plan[1],
+                      clinic.rt_rules.fraction_offsets if clinic.rt_rules is not None else ())
         self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
         self.ended_on = -1  # the day systemic treatment ended for toxicity
         self.course = self.course_due = self.free_from = self.course_start = 0
@@ -273,7 +275,8 @@ class PatientProcess:
         self.minutes = minutes = self.visit_minutes[k]
         day, wait, late = give_cycle_day(clinic.calendar, due, clinic.rules.window,
                                          clinic.chairs, minutes, earliest)
-        self.pending = (day, self.delayed[k] if k else False, self.levels[k], wait, late)
+        if wait or late:
+            self.record.cycle_exceptions.append((k, wait, late))
         self.booked = day
         clinic.wake(env, day, self.cycle_given)
 
@@ -285,13 +288,12 @@ class PatientProcess:
         a replicate take it; the others go through `book_cycle`."""
         if self.stopped:
             return
-        given = self.pending  # (day, delayed, level, days waited, lateness)
-        self.cycles.append(given)
-        day = given[0]
+        day = self.booked
+        self.cycles.append(day)
         k = self.k = self.k + 1
         clinic = self.clinic
         if clinic.log is not None:
-            self.log_cycle(given)
+            self.log_cycle(day)
         if k == self.last:
             self.booked = -1
             self.end_systemic(day)
@@ -304,7 +306,6 @@ class PatientProcess:
                     on >= span or clinic.chair_used[on] + minutes <= clinic.chair_limit):
                 if on < span:
                     clinic.chair_used[on] += minutes
-                self.pending = (on, self.delayed[k], self.levels[k], 0, IN_WINDOW)
                 self.booked = on
                 wakes = clinic.agenda.get(on)
                 if wakes is None or wakes.callbacks is None:
@@ -318,12 +319,15 @@ class PatientProcess:
             self.course_due = day
             self.next_course(event.env)
 
-    def log_cycle(self, given: tuple[int, bool, int, int, int]) -> None:
-        k, out = self.k, given[4]
-        lower = k > 1 and given[2] > self.levels[k - 2]
+    def log_cycle(self, day: int) -> None:
+        """Log cycle k, given on `day`."""
+        k, exceptions = self.k, self.record.cycle_exceptions
+        out = exceptions[-1][2] if exceptions and exceptions[-1][0] == k - 1 else IN_WINDOW
+        lower = k > 1 and self.levels[k - 1] > self.levels[k - 2]
         assert self.clinic.log is not None
-        self.clinic.log.append((given[0], self.record.patient,
-                                f"cycle {k}" + (" delayed" if given[1] else "")
+        self.clinic.log.append((day, self.record.patient,
+                                f"cycle {k}" + (" delayed" if k > 1 and self.delayed[k - 1]
+                                                else "")
                                 + (" reduced" if lower else "")
                                 + (f" late {LATE_CAUSES[out]}" if out else "")))
 
@@ -403,11 +407,11 @@ class PatientProcess:
             if start + d > env.now:
                 clinic.wake(env, start + d, self.course_day_reached)
                 return
-            given = [start + d + offset for offset in rt.fraction_offsets]
-            record.rt_fractions.extend(given)
+            record.rt_days.append(start + d)
             if log is not None:
-                log.extend((clock, record.patient, f"rt {self.course}.{d * per_day + j + 1}")
-                           for j, clock in enumerate(given))
+                log.extend((start + d + offset, record.patient,
+                            f"rt {self.course}.{d * per_day + j + 1}")
+                           for j, offset in enumerate(rt.fraction_offsets))
             self.course_day = d + 1
         self.in_course = False
         record.rt_courses_completed += 1
