@@ -323,8 +323,9 @@ def run_replicate(
                 tally.add_events(plan, adverse_events, stop_days)
             return ReplicateRun(tally, None, None, simpy=False)
     first_due = first_due.tolist()
-    plans = zip(*(table.tolist() for table in plan_arrays), strict=True)
-    delayed_rows, delayed = delayed, delayed.tolist()
+    gaps, levels, minutes = plan_arrays  # lists for what the callbacks read per cycle
+    plans = zip(gaps.tolist(), levels, minutes.tolist(), strict=True)
+    delayed_rows = delayed
     stops = stop_days.tolist()
     reasons = stop_reason.tolist()
 
@@ -339,18 +340,14 @@ def run_replicate(
             records, rand_day.tolist(), first_due, delayed, plans, toxicity.tolist(),
             courses.tolist(), pneumonitis.tolist(), reasons, strict=True)
     ]
-    # Stops first: a stop's timeout is then older than any the patients create for the same
-    # clock, and SimPy handles same-time events oldest first (a stop on day d comes before
-    # anything else on day d); one timeout per stop day, its stops in patient order. Then
-    # each patient's course starts, in patient order.
+    # Stops first: a stop is then the first callback of its day's timeout (`Clinic.wake`),
+    # older than any the patients create for the same clock, and SimPy handles same-time
+    # events oldest first (a stop on day d comes before anything else on day d); a day's
+    # stops in patient order. Then each patient's course starts, in patient order.
     last_stop = math.inf if to_end else end  # stops on or after the horizon do nothing
-    stop_events: dict[float, simpy.Timeout] = {}
     for patient, stop in zip(patients, stops, strict=True):
         if stop < last_stop:
-            event = stop_events.get(stop)
-            if event is None:
-                event = stop_events[stop] = env.timeout(stop)
-            event.callbacks.append(patient.stop)
+            clinic.wake(env, int(stop), patient.stop)
     for patient in patients:
         patient.begin(env)
     if end > env.now:
@@ -368,7 +365,7 @@ def run_replicate(
             patient.close()
         env.run()  # empty the queue (callbacks that do nothing now): no garbage left behind
     clinic.agenda.clear()
-    arrays = flatten_records(records, delayed_rows, plan_arrays[1], marks, to_end)
+    arrays = flatten_records(records, delayed_rows, levels, marks, to_end)
     if keep_records and marks is not None:  # the patient table: as at the horizon
         for record, mark in zip(records, marks, strict=True):
             record.cut_back(mark)

@@ -33,7 +33,7 @@ class PatientCourse:
     rt_courses_completed: int = 0
     end_reason: str | None = None  # a stop code, "toxicity", "max_cycles"; None = still on
     delayed: Sequence[bool] = ()  # the plan (`follow`): each cycle delayed (entry 0 ignored)
-    levels: Sequence[int] = ()  # and its dose level (0 full)
+    levels: Sequence[int] = ()  # and its dose level (0 full); lists or arrays
     fraction_offsets: Sequence[float] = ()  # fraction hours / 24 of a Quad Shot day
 
     CYCLE_FIELDS = ("cycle_days", "cycle_delayed", "cycle_levels", "cycle_waits", "cycle_late")
@@ -50,10 +50,11 @@ class PatientCourse:
         for k, wait, cause in self.cycle_exceptions:
             if k < n:
                 waits[k], late[k] = wait, cause
+        delayed = np.asarray(self.delayed[:n], dtype=bool).tolist()
         return {"cycle_days": list(self.cycles),
-                "cycle_delayed": [self.delayed[k] if k else False for k in range(n)],
-                "cycle_levels": list(self.levels[:n]), "cycle_waits": waits,
-                "cycle_late": late}
+                "cycle_delayed": [delayed[k] if k else False for k in range(n)],
+                "cycle_levels": np.asarray(self.levels[:n], dtype=np.int64).tolist(),
+                "cycle_waits": waits, "cycle_late": late}
 
     @property
     def rt_fractions(self) -> list[float]:

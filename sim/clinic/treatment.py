@@ -215,8 +215,9 @@ class PatientProcess:
 
     `delayed[k - 1]` says whether cycle k is delayed (entry 0 is ignored: cycle 1 is not);
     `plan` is the patient's `CyclePlan` (`plan_cycles`); both have `rules.max_cycles`
-    entries. `toxicity_cycle` is the cycle after which the patient discontinues for toxicity
-    (> max_cycles: never); `rt_courses` is how many Quad Shot courses the patient will
+    entries (`delayed` and the levels, read only for the log and the record, may be
+    arrays). `toxicity_cycle` is the cycle after which the patient discontinues for
+    toxicity (> max_cycles: never); `rt_courses` is how many Quad Shot courses the patient will
     receive (0 for none; needs `clinic.rt_rules` if > 0), the last ending in pneumonitis if
     it is `pneumonitis_course` (0: none). `stop` (the callback of the patient's stop
     timeout, `cause` its reason) ends everything: no cycle after it, a Quad Shot course
