@@ -15,10 +15,11 @@ On a shared machine a timed ratio drifts with the load (the yardstick's short ru
 quiet moments more often than the clinic's long ones). `--instructions` counts instead:
 the CPU instructions of 80 replicates as a run does them (`run_block`, after 2 warm-up
 replicates), of the same 80 by `simulate_clinic` (to the final analysis only, one at a time)
-and of 20 x 1,248 bare timeouts, each as the difference of two runs under valgrind's
-cachegrind (about 6 minutes; PYTHONHASHSEED=0, and enough replicates that the start-up's
-own variation, about 30 M instructions between identical runs, is under 0.5 M a
-replicate); counts do not depend on the load, but they weigh every instruction alike (the
+and of 200 x 1,248 bare timeouts, each as the difference of two runs under valgrind's
+cachegrind (about 8 minutes; PYTHONHASHSEED=0, and enough replicates and timeouts that
+the start-up's own variation, about 30 M instructions between identical runs, is under
+0.5 M a replicate and 1% of a timeout; with 20 x 1,248 timeouts, as before 2026-12, it
+was up to 9% of one); counts do not depend on the load, but they weigh every instruction alike (the
 clinic's memory traffic costs it more time per instruction than the yardstick's).
 """
 
@@ -162,6 +163,7 @@ def time_clinic(model: TrialModel, inputs: dict, repeat: int, block_size: int,
 
 
 YARD_PROCESSES, YARD_TIMEOUTS = 104, 12  # bare_timeout_us's environment
+YARD_BLOCKS = 200  # blocks of them counted: 249,600 timeouts (start-up noise under 1%)
 COUNTED = 80  # replicates whose instructions are counted (they vary: not too few)
 
 
@@ -200,13 +202,13 @@ def report_instructions(seed: int, scenario: str) -> None:
         sys.exit("--instructions needs valgrind (apt-get install valgrind)")
     kinds = {"run": f"run, tallied by {CHUNK_BLOCK}", "simulate": "simulate_clinic"}
     jobs = {(kind, n): None for kind in ("yardstick", *kinds)
-            for n in ((1, 21) if kind == "yardstick" else (1, COUNTED + 1))}
+            for n in ((1, YARD_BLOCKS + 1) if kind == "yardstick" else (1, COUNTED + 1))}
     with ThreadPoolExecutor(2) as pool:
         for key in jobs:
             jobs[key] = pool.submit(count_instructions, *key, seed, scenario)
     counts = {key: job.result() for key, job in jobs.items()}
-    per_timeout = ((counts["yardstick", 21] - counts["yardstick", 1])
-                   / (20 * YARD_PROCESSES * YARD_TIMEOUTS))
+    per_timeout = ((counts["yardstick", YARD_BLOCKS + 1] - counts["yardstick", 1])
+                   / (YARD_BLOCKS * YARD_PROCESSES * YARD_TIMEOUTS))
     for kind, label in kinds.items():
         per_replicate = (counts[kind, COUNTED + 1] - counts[kind, 1]) / COUNTED
         print(f"{label:24s} {per_replicate / 1e6:6.2f} M instructions/replicate "
