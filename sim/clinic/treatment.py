@@ -35,7 +35,6 @@ toxicity is not given; a course drawn to end in pneumonitis is the patient's las
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +48,7 @@ from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Treatment, Window
 
 IN_WINDOW, LATE_CLOSURE, LATE_CAPACITY = 0, 1, 2  # why a visit came when it did
+NO_LIMIT = 1 << 62  # days after its due day a cycle without a window stays in it
 LATE_CAUSES = ("in window", "closure", "capacity")
 
 
@@ -81,10 +81,9 @@ class Clinic:
     chairs: DayBook | None
     linac: SessionBook | None
     log: list | None
-    after_days: float = field(init=False)  # a cycle is in window up to this long after due
+    after_days: int = field(init=False)  # a cycle is in window up to this long after due
     agenda: dict[int, simpy.Timeout] = field(init=False)  # each day's event (see `wake`)
-    next_open: list[int] = field(init=False)  # the calendar's next open day, to last_day
-    last_day: int = field(init=False)
+    next_open: list[int] = field(init=False)  # the calendar's next open day, to its horizon
     chair_used: list[int] = field(init=False)  # the chairs' book (`chairs.used`), its limit
     chair_limit: int = field(init=False)  # and span; with no chairs, a span of 0 (no limit)
     chair_span: int = field(init=False)
@@ -92,10 +91,9 @@ class Clinic:
     def __post_init__(self) -> None:
         window = self.rules.window
         object.__setattr__(self, "after_days",
-                           math.inf if window is None else window.after_days)
+                           NO_LIMIT if window is None else window.after_days)
         object.__setattr__(self, "agenda", {})
         object.__setattr__(self, "next_open", self.calendar.next_open_list)
-        object.__setattr__(self, "last_day", self.calendar.horizon_days)
         chairs = self.chairs
         object.__setattr__(self, "chair_used", chairs.used if chairs is not None else [])
         object.__setattr__(self, "chair_limit", chairs.limit if chairs is not None else 0)
@@ -301,9 +299,12 @@ class PatientProcess:
         else:
             due = day + self.gaps[k]
             self.minutes = minutes = self.visit_minutes[k]
-            on = clinic.next_open[due] if due <= clinic.last_day else -1
+            try:
+                on = clinic.next_open[due]
+            except IndexError:  # past the calendar: open
+                on = due
             span = clinic.chair_span
-            if 0 <= on <= due + clinic.after_days and (
+            if on <= due + clinic.after_days and (
                     on >= span or clinic.chair_used[on] + minutes <= clinic.chair_limit):
                 if on < span:
                     clinic.chair_used[on] += minutes
