@@ -277,7 +277,7 @@ class PatientProcess:
         if wait or late:
             self.record.cycle_exceptions.append((k, wait, late))
         self.booked = day
-        clinic.wake(env, day, self.cycle_given)
+        clinic.wake(env, day, self)  # calls `cycle_given`
 
     def cycle_given(self, event: simpy.Event) -> None:
         """The day of a booked cycle: give it, then book the next one (or end).
@@ -313,13 +313,17 @@ class PatientProcess:
                 if wakes is None or wakes.callbacks is None:
                     env = event.env
                     wakes = clinic.agenda[on] = env.timeout(on - env.now)
-                wakes.callbacks.append(self.cycle_given)
+                wakes.callbacks.append(self)  # calls `cycle_given`
             else:
                 self.book_cycle(event.env, due, day + 1)
         if k == 1 and self.rt_courses:  # the chain starts with cycle 1, right after
             self.chain_alive = True
             self.course_due = day
             self.next_course(event.env)
+
+    # The callback of a booked cycle's day is the process itself: no bound method to make
+    # for each of a replicate's 1,500 cycles.
+    __call__ = cycle_given
 
     def log_cycle(self, day: int) -> None:
         """Log cycle k, given on `day`."""
