@@ -16,10 +16,10 @@ quiet moments more often than the clinic's long ones). `--instructions` counts i
 the CPU instructions of 80 replicates as a run does them (`run_block`, after 2 warm-up
 replicates), of the same 80 by `simulate_clinic` (to the final analysis only, one at a time)
 and of 200 x 1,248 bare timeouts, each as the difference of two runs under valgrind's
-cachegrind (about 8 minutes; PYTHONHASHSEED=0, and enough replicates and timeouts that
-the start-up's own variation, about 30 M instructions between identical runs, is under
-0.5 M a replicate and 1% of a timeout; with 20 x 1,248 timeouts, as before 2026-12, it
-was up to 9% of one); counts do not depend on the load, but they weigh every instruction alike (the
+cachegrind (about 8 minutes; PYTHONHASHSEED=0 and one OpenBLAS thread, whose idle
+threads otherwise add tens of millions of instructions that vary from run to run: with
+them, identical runs differed by up to 1 M instructions a replicate and 9% of a timeout;
+without, by a few thousand instructions in all); counts do not depend on the load, but they weigh every instruction alike (the
 clinic's memory traffic costs it more time per instruction than the yardstick's).
 """
 
@@ -192,7 +192,7 @@ def count_instructions(kind: str, n: int, seed: int, scenario: str) -> int:
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
          sys.executable, __file__, "--instruction-work", kind, str(n), "--seed", str(seed),
          "--scenario", scenario], capture_output=True, text=True, check=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"})
+        env={**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"})
     line = next(x for x in done.stderr.splitlines() if "I   refs" in x or "I refs" in x)
     return int(line.split(":")[-1].strip().replace(",", ""))
 

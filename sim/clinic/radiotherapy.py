@@ -61,7 +61,7 @@ def first_open_run(calendar: StudyCalendar, day: int, n_days: int) -> int:
     always an answer; with a calendar that never has `n_days` open days in a row, it lies past
     the table, i.e. after any horizon the model reaches.
     """
-    open_day, last = calendar.open_day, calendar.horizon_days
+    open_day, last = calendar.open_list, calendar.horizon_days
     start, d = day, day
     while d - start < n_days:
         if d <= last and not open_day[d]:
