@@ -19,8 +19,9 @@ and of 200 x 1,248 bare timeouts, each as the difference of two runs under valgr
 cachegrind (about 8 minutes; PYTHONHASHSEED=0 and one OpenBLAS thread, whose idle
 threads otherwise add tens of millions of instructions that vary from run to run: with
 them, identical runs differed by up to 1 M instructions a replicate and 9% of a timeout;
-without, by a few thousand instructions in all); counts do not depend on the load, but they weigh every instruction alike (the
-clinic's memory traffic costs it more time per instruction than the yardstick's).
+without, by a few thousand instructions in all); counts do not depend on the load, but
+they weigh every instruction alike (the clinic's memory traffic costs it more time per
+instruction than the yardstick's).
 """
 
 from __future__ import annotations
