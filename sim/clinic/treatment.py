@@ -217,8 +217,8 @@ class PatientProcess:
     arrays). `toxicity_cycle` is the cycle after which the patient discontinues for
     toxicity (> max_cycles: never); `rt_courses` is how many Quad Shot courses the patient will
     receive (0 for none; needs `clinic.rt_rules` if > 0), the last ending in pneumonitis if
-    it is `pneumonitis_course` (0: none). `stop` (the callback of the patient's stop
-    timeout, `cause` its reason) ends everything: no cycle after it, a Quad Shot course
+    it is `pneumonitis_course` (0: none). `stop` (a callback of the timeout of the patient's
+    stop day, `cause` its reason) ends everything: no cycle after it, a Quad Shot course
     under way ends too, and appointments not kept are given back. Results go into
     `record`; `begin` starts the course at clock 0, `close` ends it at the horizon.
 
