@@ -184,7 +184,10 @@ def dropout_times(scenario: Scenario, arm: np.ndarray, e: np.ndarray) -> np.ndar
     dropout = scenario.dropout
     if dropout.experimental is None and not dropout.pieces:
         eta = dropout.hazard_per_day  # the historic arithmetic, bit for bit
-        return e / eta if eta > 0 else np.full(e.shape, np.inf)
+        if eta <= 0:
+            return np.full(e.shape, np.inf)
+        with np.errstate(over="ignore"):  # a rate too small for a double: never (inf)
+            return e / eta
     times = [invert_piecewise_hazard(e, *(np.asarray(x, float)
                                           for x in dropout.arm(a).hazard_table()))
              for a in (0, 1)]
