@@ -325,7 +325,6 @@ def run_replicate(
     first_due = first_due.tolist()
     gaps, levels, minutes = plan_arrays  # lists for what the callbacks read per cycle
     plans = zip(gaps.tolist(), levels, minutes.tolist(), strict=True)
-    delayed_rows = delayed
     stops = stop_days.tolist()
     reasons = stop_reason.tolist()
 
@@ -365,12 +364,11 @@ def run_replicate(
             patient.close()
         env.run()  # empty the queue (callbacks that do nothing now): no garbage left behind
     clinic.agenda.clear()
-    arrays = flatten_records(records, delayed_rows, levels, marks, to_end)
-    if keep_records and marks is not None:  # the patient table: as at the horizon
-        for record, mark in zip(records, marks, strict=True):
-            record.cut_back(mark)
-    if keep_records:
-        for record in records:
+    arrays = flatten_records(records, delayed, levels, marks, to_end)
+    if keep_records:  # the patient table: as at the horizon
+        for record, mark in zip(records, marks or [None] * n, strict=True):
+            if mark is not None:
+                record.cut_back(mark)
             if record.end_reason is None:
                 record.end_reason = "horizon"
     if log is not None:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from sim.clinic.capacity import DayBook, SessionBook
 from sim.clinic.inputs import ARMS, ClinicDraws, ClinicSetup, metric_name
-from sim.clinic.records import CourseArrays, PatientCourse
+from sim.clinic.records import CourseArrays, PatientCourse, positions
 from sim.clinic.safety import AeDraws, Consequences, EventTable, metric_label, realized_events
 from sim.clinic.treatment import LATE_CAPACITY, LATE_CLOSURE
 from sim.scenario import Scenario
@@ -89,9 +89,7 @@ class ReplicateRecords:
         c = ae.course.shape[1]
         rt_starts = np.full((n, c), np.nan)
         if len(self.rt_patient) and c:
-            counts = np.bincount(self.rt_patient, minlength=n)
-            first = np.cumsum(counts) - counts
-            index = np.arange(len(self.rt_patient)) - first[self.rt_patient]
+            index = positions(np.bincount(self.rt_patient, minlength=n))
             inside = index < c
             rt_starts[self.rt_patient[inside], index[inside]] = self.rt_start[inside]
         rt = self.setup.rt_rules
