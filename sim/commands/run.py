@@ -287,8 +287,33 @@ def month_statistics(data: np.ndarray) -> dict[str, np.ndarray]:
     """Mean and 5/50/95% quantiles of each row of `data` (months, replicates), C-contiguous:
     each row's mean is its own 1-D sum (pairwise, as a column's ``mean()`` adds it), each
     quantile the one of its row alone."""
-    q05, q50, q95 = np.percentile(data, (5, 50, 95), axis=1)
+    q05, q50, q95 = row_percentiles(data, (5, 50, 95))
     return {"mean": data.mean(axis=1), "q05": q05, "q50": q50, "q95": q95}
+
+
+def row_percentiles(data: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
+    """``np.percentile(data, percents, axis=1)`` (its default method, "linear") to the last
+    bit, for (rows, values) float64 `data`, from each row sorted: the same order statistics
+    and numpy's own arithmetic between them (its `_lerp`; a row with a NaN gives that NaN),
+    in a fifth of numpy's time on the monthly table's rows (its partition works across
+    rows, a strided copy of each). With a -0.0 in `data`, numpy's own."""
+    n = data.shape[1]
+    if n == 0 or data.dtype != np.float64 or np.signbit(data[data == 0]).any():
+        # numpy's answer then depends on where its partition leaves -0.0 among the 0.0
+        return np.percentile(data, percents, axis=1)
+    ordered = np.sort(data, axis=1)
+    virtual = (n - 1) * np.true_divide(np.asarray(percents, dtype=float), 100)
+    below = np.floor(virtual).astype(np.intp)
+    below[virtual >= n - 1] = -1  # the last value, as numpy takes it
+    above = np.where(below == -1, -1, below + 1)
+    gamma = (virtual - below)[:, None]
+    low, high = ordered[:, below].T, ordered[:, above].T
+    diff = high - low
+    result = np.add(low, diff * gamma)
+    np.subtract(high, diff * (1 - gamma), out=result, where=gamma >= 0.5)
+    last = ordered[:, -1]
+    np.copyto(result, last, where=np.isnan(last))
+    return result
 
 
 def running_totals(values: np.ndarray, carried: np.ndarray | None) -> np.ndarray:
@@ -306,9 +331,12 @@ def month_blocks(file, columns: list[str]) -> Iterator[np.ndarray]:
     """`columns` of a monthly Parquet table as (months, replicates) float64 blocks of
     MONTH_BLOCK months (a month a row, contiguous), in order."""
     for start in range(0, len(columns), MONTH_BLOCK):
-        block = file.read(columns=columns[start:start + MONTH_BLOCK])
-        yield np.stack([np.asarray(block.column(i).to_numpy(), dtype=float)
-                        for i in range(block.num_columns)])
+        # one thread: the main process shares the cores with the workers (half the CPU)
+        block = file.read(columns=columns[start:start + MONTH_BLOCK], use_threads=False)
+        values = np.empty((block.num_columns, block.num_rows))
+        for i in range(block.num_columns):
+            values[i] = block.column(i).to_numpy()
+        yield values
 
 
 SUPPLY_UNTIL = {"supply": "final analysis", "supply_to_end": "end of treatment"}
