@@ -79,6 +79,7 @@ def spread(values: np.ndarray) -> dict[str, float | None]:
             "q95": float(qs[1]) if np.isfinite(qs[1]) else None}
 
 
+@functools.lru_cache(maxsize=64)  # a summary asks for the same few (r, q) ~90 times
 def order_statistic_ranks(r: int, q: float, tail: float = 0.025) -> tuple[int, int]:
     """(lo, hi) ranks of the order-statistic interval of the q-quantile of r values:
     lo = binom.ppf(tail, r, q), hi = min(binom.isf(tail, r, q), r - 1) as scipy.stats
