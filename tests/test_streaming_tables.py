@@ -116,13 +116,13 @@ def test_chunk_files_read_back_as_chunk_parquet_files_did(which, request, tmp_pa
     # of the Parquet chunk files of earlier versions (schema, pandas metadata, values), so
     # the run's tables stay byte-identical; a chunk kept as Parquet is still read.
     from sim.engine import checkpoints
-    from sim.engine.executors import ChunkSpec, ChunkTask, encode_chunk, read_table_bytes
+    from sim.engine.executors import encode_chunk, read_table_bytes
 
     result = simulate_chunk(TrialModel.from_scenario(request.getfixturevalue(which)), seed=3,
                             chunk=0, first_rep=0, n_reps=12, keep_patients=4)
     frames = {"replicates": result.replicates, "patients": result.patients,
               "monthly": result.monthly, **{f"sums-{k}": v for k, v in result.sums.items()}}
-    files = encode_chunk(ChunkTask(0, ChunkSpec(0, 0, 12), 3, 4), result).files
+    files = encode_chunk(0, 0, result).files  # point 0, chunk 0
     assert files.keys() == {k for k, v in frames.items() if v is not None}
     for name, data in files.items():
         assert read_table_bytes(data).equals(parquet_roundtrip(frames[name]), check_metadata=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
@@ -274,10 +274,41 @@ def run_replicate(
     horizon are kept apart, for the supply to the end of treatment: everything else is
     as at the horizon (the records, the log and the books are those of the horizon; what
     happens before it does not depend on what comes after)."""
+    return run_course(scenario, calendar, draws, rep, rand_day, arm, stop_day, stop_reason,
+                      (horizon_day,), keep_log, stratum, adverse_events, to_end,
+                      keep_records, shortcut)[0]
+
+
+def run_replicate_horizons(
+    scenario: Scenario, calendar: StudyCalendar, draws: ClinicDraws, rep: int,
+    rand_day: np.ndarray, arm: np.ndarray, stop_day: np.ndarray, stop_reason: np.ndarray,
+    horizons: Sequence[float], stratum: np.ndarray | None = None,
+    adverse_events: AeDraws | None = None,
+) -> list[ReplicateRun]:
+    """`run_replicate(..., to_end=True)` at each of `horizons` from one run of the clinic:
+    run to the end of treatment, the clinic does not depend on the horizon (only what is
+    counted before it does), so the records are split at each horizon in turn. The same
+    records, item for item, as one run per horizon; no log or patients' records."""
+    with collector_paused():
+        return run_course(scenario, calendar, draws, rep, rand_day, arm, stop_day,
+                          stop_reason, tuple(horizons), False, stratum, adverse_events,
+                          True, False, True)
+
+
+def run_course(
+    scenario: Scenario, calendar: StudyCalendar, draws: ClinicDraws, rep: int,
+    rand_day: np.ndarray, arm: np.ndarray, stop_day: np.ndarray, stop_reason: np.ndarray,
+    horizons: tuple[float, ...], keep_log: bool, stratum: np.ndarray | None,
+    adverse_events: AeDraws | None, to_end: bool, keep_records: bool, shortcut: bool,
+) -> list[ReplicateRun]:
+    """`run_replicate` at every horizon of `horizons` (several only `to_end`, without a log
+    or records)."""
     setup = clinic_setup(scenario, calendar)
     rules = setup.rules
-    if math.isnan(horizon_day):
+    if any(math.isnan(h) for h in horizons):
         raise ValueError("horizon_day = nan: give the final analysis day (inf for no horizon)")
+    if len(horizons) != 1 and not (to_end and not keep_log and not keep_records):
+        raise ValueError("several horizons need to_end, without a log or records to keep")
     n = len(rand_day)
     if draws.delayed.shape[1:] != (n, rules.max_cycles):
         raise ValueError(
@@ -303,25 +334,31 @@ def run_replicate(
     toxicity = draws.toxicity_cycle[rep]
     if plan is not None:
         delayed, reduced, toxicity = plan.delayed, plan.reduced, plan.toxicity_cycle
-    end = math.floor(horizon_day) if math.isfinite(horizon_day) else math.inf
+    ends = [math.floor(h) if math.isfinite(h) else math.inf for h in horizons]
     stop_days = np.floor(stop_day)
     plan_arrays = plan_cycles(rules, delayed, reduced, setup.visit_minutes[strata],
                               setup.reducible[strata])
     chair_bg = draws.chair_background[rep] if draws.chair_background is not None else None
     linac_bg = draws.linac_background[rep] if draws.linac_background is not None else None
+
+    def tallied(arrays, records, end) -> ReplicateRecords:
+        tally = ReplicateRecords(scenario, setup, draws, rep, arrays, records, arm, strata,
+                                 courses, pneumonitis, end)
+        if plan is not None:
+            tally.add_events(plan, adverse_events, stop_days)
+        return tally
+
     if (shortcut and not keep_log and not keep_records and n
             and worth_trying(max(int(rand_day.min()), 0), int(setup.visit_minutes.min()),
                              setup.chair_limit, chair_bg, setup.linac_limit, linac_bg)):
-        arrays, bookings = schedule_on_calendar(
+        schedules = [schedule_on_calendar(
             calendar, rules, setup.rt_rules, setup.course_starts, np.asarray(rand_day),
             first_due, delayed, plan_arrays, toxicity, courses, pneumonitis, stop_days, end,
-            to_end)
-        if bookings.fit(setup.span, setup.chair_limit, chair_bg, setup.linac_limit, linac_bg):
-            tally = ReplicateRecords(scenario, setup, draws, rep, arrays, None, arm, strata,
-                                     courses, pneumonitis, end)
-            if plan is not None:
-                tally.add_events(plan, adverse_events, stop_days)
-            return ReplicateRun(tally, None, None, simpy=False)
+            to_end) for end in ends]  # with several, to_end: the same bookings at each
+        if schedules[0][1].fit(setup.span, setup.chair_limit, chair_bg, setup.linac_limit,
+                               linac_bg):
+            return [ReplicateRun(tallied(arrays, None, end), None, None, simpy=False)
+                    for (arrays, _), end in zip(schedules, ends, strict=True)]
     first_due = first_due.tolist()
     gaps, levels, minutes = plan_arrays  # lists for what the callbacks read per cycle
     plans = zip(gaps.tolist(), levels, minutes.tolist(), strict=True)
@@ -343,18 +380,23 @@ def run_replicate(
     # older than any the patients create for the same clock, and SimPy handles same-time
     # events oldest first (a stop on day d comes before anything else on day d); a day's
     # stops in patient order. Then each patient's course starts, in patient order.
-    last_stop = math.inf if to_end else end  # stops on or after the horizon do nothing
+    last_stop = math.inf if to_end else ends[0]  # stops on or after the horizon do nothing
     for patient, stop in zip(patients, stops, strict=True):
         if stop < last_stop:
             clinic.wake(env, int(stop), patient.stop)
     for patient in patients:
         patient.begin(env)
-    if end > env.now:
-        env.run(until=None if end == math.inf else end)
-    marks = None
-    at_horizon = books(chairs, linac) if keep_log else None
-    if to_end and end < math.inf:  # treatment goes on after the analysis: to its end
-        marks = [record.mark() for record in records]
+    # each horizon in turn: the run stops before its day, and `run` goes on from there the
+    # same as if it had not stopped (SimPy's `until` is an event of its own)
+    marks: dict[float, list | None] = {}
+    at_horizon = None
+    for end in sorted(set(ends)):
+        if end > env.now:
+            env.run(until=None if end == math.inf else end)
+        at_horizon = books(chairs, linac) if keep_log else None
+        marks[end] = ([record.mark() for record in records]
+                      if to_end and end < math.inf else None)
+    if any(mark is not None for mark in marks.values()):  # treatment goes on: to its end
         logged = len(log) if log is not None else 0
         env.run()
         if log is not None:
@@ -364,18 +406,17 @@ def run_replicate(
             patient.close()
         env.run()  # empty the queue (callbacks that do nothing now): no garbage left behind
     clinic.agenda.clear()
-    arrays = flatten_records(records, delayed, levels, marks, to_end)
-    if keep_records:  # the patient table: as at the horizon
-        for record, mark in zip(records, marks or [None] * n, strict=True):
-            if mark is not None:
-                record.cut_back(mark)
-            if record.end_reason is None:
-                record.end_reason = "horizon"
-    if log is not None:
-        log.sort(key=itemgetter(0))  # stable: same-clock entries stay in event order
-    tally = ReplicateRecords(scenario, setup, draws, rep, arrays,
-                             records if keep_records else None, arm, strata, courses,
-                             pneumonitis, end)
-    if plan is not None:
-        tally.add_events(plan, adverse_events, stop_days)
-    return ReplicateRun(tally, log, at_horizon)
+    runs = []
+    for end in ends:
+        arrays = flatten_records(records, delayed, levels, marks[end], to_end)
+        if keep_records:  # the patient table: as at the horizon
+            for record, mark in zip(records, marks[end] or [None] * n, strict=True):
+                if mark is not None:
+                    record.cut_back(mark)
+                if record.end_reason is None:
+                    record.end_reason = "horizon"
+        if log is not None:
+            log.sort(key=itemgetter(0))  # stable: same-clock entries stay in event order
+        runs.append(ReplicateRun(tallied(arrays, records if keep_records else None, end),
+                                 log, at_horizon))
+    return runs

@@ -354,7 +354,7 @@ def run_sweep(
     )
     from sim.engine.checkpoints import CHECKPOINT
     from sim.engine.chunk import TrialModel
-    from sim.engine.executors import PointJob, run_points
+    from sim.engine.executors import PointJob, clinic_keys, run_points
     from sim.engine.results import manifest, write_json
 
     note = note or print_note
@@ -385,7 +385,7 @@ def run_sweep(
             record.update(executor=executor, scheduler=scheduler, sweep_point=point.number)
             finish_point(staging / point.name, point.scenario, reps, sums, record)
 
-        run_points(pool, jobs, on_chunk, on_point=finish)
+        run_points(pool, jobs, on_chunk, on_point=finish, clinics=clinic_keys(models))
         # read back, so a resumed sweep (whose early points were written before) and an
         # uninterrupted one tabulate the same numbers
         summaries = [pd.read_csv(staging / point.name / "summary.csv",

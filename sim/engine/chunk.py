@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -323,6 +324,91 @@ def simulate_chunk(
     keep_patients: int = 0,
 ) -> ChunkResult:
     """Simulate replicates first_rep .. first_rep + n_reps - 1 (chunk `chunk`)."""
+    trial = trial_to_clinic(model, seed, chunk, first_rep, n_reps)
+    return finish_chunk(trial, trial.run_clinic(keep_patients), keep_patients)
+
+
+def simulate_chunks(
+    models: Sequence[TrialModel], seed: int, chunk: int, first_rep: int, n_reps: int,
+    keep_patients: int = 0,
+) -> list[ChunkResult]:
+    """`simulate_chunk` of each of `models`, the same chunk; when they share a clinic
+    (`clinic_key`) and their trials bring it the same patients, its SimPy runs are shared:
+    one run per replicate, counted at each model's horizon (`run_clinic_shared`). The same
+    results as one `simulate_chunk` per model."""
+    trials = [trial_to_clinic(model, seed, chunk, first_rep, n_reps) for model in models]
+    if len(trials) > 1 and same_clinic(trials):
+        clinics = run_clinic_shared(trials, keep_patients)
+    else:
+        clinics = [trial.run_clinic(keep_patients) for trial in trials]
+    return [finish_chunk(trial, clinic, keep_patients)
+            for trial, clinic in zip(trials, clinics, strict=True)]
+
+
+CLINIC_BLIND = ("cut", "event_target", "lag_days", "alpha", "sides", "target_power",
+                "stratified", "ties", "tests")  # analysis fields the clinic does not read
+
+
+def clinic_key(model: TrialModel) -> str | None:
+    """What the clinic of a model's replicates depends on but the horizon: two models of one
+    key give the same clinic runs (the same streams and patients), counted up to their own
+    final analyses. None when nothing is to share: no treatment, interim looks (a stop
+    changes who is treated) or a trial under way."""
+    sc = model.scenario
+    if sc.treatment is None or model.plan is not None or model.history is not None:
+        return None
+    from sim.scenario import scenario_to_dict
+
+    data = scenario_to_dict(sc)
+    analysis = data.get("analysis") or {}
+    data["analysis"] = {k: v for k, v in analysis.items() if k not in CLINIC_BLIND}
+    return repr(data)
+
+
+def same_clinic(trials: list[TrialToClinic]) -> bool:
+    """Whether the trials bring their clinic the same patients (a check of `clinic_key`)."""
+    first = trials[0]
+    keys = {clinic_key(trial.model) for trial in trials}
+    return None not in keys and len(keys) == 1 and all(
+        np.array_equal(t.enrolled.rand_day, first.enrolled.rand_day)
+        and np.array_equal(t.arm, first.arm)
+        and np.array_equal(t.enrolled.stratum, first.enrolled.stratum)
+        and np.array_equal(t.observed.event_day, first.observed.event_day)
+        and np.array_equal(t.observed.withdraw_day, first.observed.withdraw_day)
+        and np.array_equal(t.observed.is_death, first.observed.is_death)
+        for t in trials[1:])
+
+
+@dataclass
+class TrialToClinic:
+    """A chunk's trial up to the clinic: its streams, patients and outcomes, the replicates
+    table so far, and the day each replicate's clinic is counted to (`simulate_chunk`)."""
+
+    model: TrialModel
+    rng: dict[str, np.random.Generator]
+    first_rep: int
+    n_reps: int
+    enrolled: Any
+    arm: np.ndarray
+    latent: Any
+    observed: Any
+    cut: CutData
+    endpoints: Any
+    looks: Sequential | None
+    replicates: pd.DataFrame
+    horizon: np.ndarray
+    enrolled_until: np.ndarray | None
+
+    def run_clinic(self, keep_patients: int) -> ClinicChunk:
+        return run_clinic(self.model, self.rng["clinic"], self.enrolled, self.arm,
+                          self.observed, self.horizon, self.first_rep, keep_patients,
+                          self.rng["safety"], self.enrolled_until)
+
+
+def trial_to_clinic(model: TrialModel, seed: int, chunk: int, first_rep: int, n_reps: int
+                    ) -> TrialToClinic:
+    """Replicates first_rep .. first_rep + n_reps - 1 of chunk `chunk`, from the first
+    screening to the final analysis, all but the clinic."""
     sc = model.scenario
     rng = chunk_streams(seed, chunk)
     n = sc.trial.sample_size
@@ -395,11 +481,17 @@ def simulate_chunk(
         # look would have come, with the patients randomized up to the stop
         horizon = np.maximum(looks.final_analysis_day, days["final_analysis"])
         enrolled_until = looks.enrolled_until
-    replicates = pd.DataFrame(table)
-    clinic = run_clinic(
-        model, rng["clinic"], enrolled, arm, observed, horizon, first_rep,
-        keep_patients, rng["safety"], enrolled_until,
-    )
+    return TrialToClinic(model, rng, first_rep, n_reps, enrolled, arm, latent, observed, cut,
+                         endpoints, looks, pd.DataFrame(table), horizon, enrolled_until)
+
+
+def finish_chunk(trial: TrialToClinic, clinic: ClinicChunk, keep_patients: int
+                 ) -> ChunkResult:
+    """The chunk's tables: the trial's replicates with its clinic's, the kept patients."""
+    model, first_rep, n_reps = trial.model, trial.first_rep, trial.n_reps
+    enrolled, arm, latent, observed = trial.enrolled, trial.arm, trial.latent, trial.observed
+    cut, endpoints, looks, replicates = trial.cut, trial.endpoints, trial.looks, trial.replicates
+    reps = np.arange(first_rep, first_rep + n_reps)
     if clinic.rows is not None:
         replicates = pd.concat([replicates, clinic.rows], axis=1)
     if model.history is not None:  # a forecast tabulates the months from the as-of date on
@@ -490,39 +582,97 @@ def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_pat
     sc = model.scenario
     if sc.treatment is None:
         return ClinicChunk()
-    from sim.clinic.model import collector_paused, draw_clinic, tally_replicates
-    from sim.clinic.tally import ClinicTables
+    from sim.clinic.model import collector_paused, draw_clinic
+    from sim.clinic.safety import draw_adverse_events
 
     n_reps, n = arm.shape
     draws = draw_clinic(sc, n_reps, n, rng)
     stop, reason = treatment_stop(enrolled.rand_day, observed)
     out = ClinicChunk()
-    batches, records = [], []
+    tally = ChunkTally()
     with collector_paused():  # for the chunk, not per replicate: see collector_paused
         for r in range(n_reps):
-            records.append(clinic_replicate(model, draws, r, first_rep, keep_patients,
-                                            enrolled, arm, stop, reason, horizon,
-                                            safety_rng, enrolled_until, out))
-            if len(records) == TALLY_BATCH or r == n_reps - 1:  # the records' memory goes
-                batches.append(tally_replicates(records))
-                records = []
-    tables = ClinicTables.stack(batches)
-    out.rows = pd.DataFrame(tables.summary)
-    out.monthly = monthly_frame(model, tables.monthly)
-    out.sums["deviations"] = tables.deviation_frame()
-    return out
+            aes = draw_adverse_events(sc, n, safety_rng) if sc.safety is not None else None
+            tally.add(clinic_replicate(model, draws, r, first_rep, keep_patients, enrolled,
+                                       arm, stop, reason, horizon, aes, enrolled_until, out))
+    return tally.into(model, out)
+
+
+def run_clinic_shared(trials: list[TrialToClinic], keep_patients: int) -> list[ClinicChunk]:
+    """`run_clinic` of each of `trials`, which bring the clinic the same patients
+    (`same_clinic`) but count it to their own horizons: one SimPy run of each replicate,
+    split at each trial's final analysis (`sim.clinic.model.run_replicate_horizons`); the
+    kept replicates, whose patient tables are cut back to the horizon, one run per trial."""
+    from sim.clinic.model import collector_paused, draw_clinic, run_replicate_horizons
+    from sim.clinic.safety import draw_adverse_events
+
+    first = trials[0]
+    model, enrolled, arm = first.model, first.enrolled, first.arm
+    sc = model.scenario
+    n_reps, n = arm.shape
+    draws = draw_clinic(sc, n_reps, n, first.rng["clinic"])
+    stop, reason = treatment_stop(enrolled.rand_day, first.observed)
+    outs = [ClinicChunk() for _ in trials]
+    tallies = [ChunkTally() for _ in trials]
+    with collector_paused():
+        for r in range(n_reps):
+            aes = (draw_adverse_events(sc, n, first.rng["safety"]) if sc.safety is not None
+                   else None)
+            if first.first_rep + r < keep_patients:
+                runs = [clinic_replicate(t.model, draws, r, t.first_rep, keep_patients,
+                                         enrolled, arm, stop, reason, t.horizon, aes, None,
+                                         out) for t, out in zip(trials, outs, strict=True)]
+            else:
+                runs = [run.records for run in run_replicate_horizons(
+                    sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r],
+                    reason[r], [float(t.horizon[r]) for t in trials],
+                    stratum=enrolled.stratum[r], adverse_events=aes)]
+            for tally, records in zip(tallies, runs, strict=True):
+                tally.add(records)
+    return [tally.into(t.model, out) for tally, t, out in zip(tallies, trials, outs,
+                                                              strict=True)]
+
+
+class ChunkTally:
+    """A chunk's clinic records tallied TALLY_BATCH replicates at a time (the records'
+    memory goes as they are tallied), in replicate order."""
+
+    def __init__(self) -> None:
+        self.batches: list = []
+        self.records: list = []
+
+    def add(self, records) -> None:
+        from sim.clinic.model import tally_replicates
+
+        self.records.append(records)
+        if len(self.records) == TALLY_BATCH:
+            self.batches.append(tally_replicates(self.records))
+            self.records = []
+
+    def into(self, model: TrialModel, out: ClinicChunk) -> ClinicChunk:
+        """`out` with the chunk's clinic tables."""
+        from sim.clinic.model import tally_replicates
+        from sim.clinic.tally import ClinicTables
+
+        if self.records:
+            self.batches.append(tally_replicates(self.records))
+            self.records = []
+        tables = ClinicTables.stack(self.batches)
+        out.rows = pd.DataFrame(tables.summary)
+        out.monthly = monthly_frame(model, tables.monthly)
+        out.sums["deviations"] = tables.deviation_frame()
+        return out
 
 
 def clinic_replicate(model, draws, r, first_rep, keep_patients, enrolled, arm, stop, reason,
-                     horizon, safety_rng, enrolled_until, out):
-    """Replicate r of a chunk in the clinic (`run_clinic`): its SimPy run, its patient table
-    into `out` when kept; returns its records for the chunk's tally."""
+                     horizon, aes, enrolled_until, out):
+    """Replicate r of a chunk in the clinic (`run_clinic`), its adverse events `aes`: its
+    SimPy run, its patient table into `out` when kept; returns its records for the chunk's
+    tally."""
     from sim.clinic.model import run_replicate
-    from sim.clinic.safety import draw_adverse_events
 
     sc = model.scenario
     keep = first_rep + r < keep_patients
-    aes = draw_adverse_events(sc, arm.shape[1], safety_rng) if sc.safety is not None else None
     enrolled_mask = None
     if enrolled_until is not None and np.isfinite(enrolled_until[r]):
         enrolled_mask = enrolled.rand_day[r] <= enrolled_until[r]

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.engine import checkpoints
-from sim.engine.chunk import CHUNK_SIZE, ChunkResult, TrialModel, simulate_chunk
+from sim.engine.chunk import CHUNK_SIZE, ChunkResult, TrialModel, clinic_key, simulate_chunks
 from sim.engine.lifetime import init_worker_process, stop_workers
 from sim.scenario import ScenarioError
 
@@ -58,12 +58,18 @@ def plan_chunks(n_reps: int, chunk_size: int = CHUNK_SIZE) -> list[ChunkSpec]:
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """One unit of work: chunk `spec` of point `point` (an index into the executor's models)."""
+    """One unit of work: chunk `spec` of point `point` (an index into the executor's models),
+    and of the points `shared` whose clinic it shares (`sim.engine.chunk.simulate_chunks`)."""
 
     point: int
     spec: ChunkSpec
     seed: int
     keep_patients: int
+    shared: tuple[int, ...] = ()
+
+    @property
+    def points(self) -> tuple[int, ...]:
+        return (self.point, *self.shared)
 
 
 @dataclass(frozen=True)
@@ -117,10 +123,11 @@ def keep_freed_memory() -> None:
         pass
 
 
-def simulate_task(models: Sequence[TrialModel], task: ChunkTask) -> ChunkResult:
+def simulate_task(models: Sequence[TrialModel], task: ChunkTask) -> list[ChunkResult]:
+    """The chunk of each of the task's points, in its order."""
     spec = task.spec
-    return simulate_chunk(models[task.point], task.seed, spec.chunk, spec.first_rep,
-                          spec.n_reps, task.keep_patients)
+    return simulate_chunks([models[i] for i in task.points], task.seed, spec.chunk,
+                           spec.first_rep, spec.n_reps, task.keep_patients)
 
 
 def as_stored_in_parquet(kind: pa.DataType) -> pa.DataType:
@@ -150,14 +157,20 @@ def chunk_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def encode_chunk(task: ChunkTask, result: ChunkResult) -> ChunkFiles:
+def encode_chunk(point: int, chunk: int, result: ChunkResult) -> ChunkFiles:
     """A chunk's tables as Arrow IPC files: replicates, patients, monthly, sums-<name>."""
     frames = {"replicates": result.replicates, "patients": result.patients,
               "monthly": result.monthly,
               **{f"sums-{name}": frame for name, frame in result.sums.items()}}
     files = {name: chunk_bytes(arrow_table(frame))
              for name, frame in frames.items() if frame is not None}
-    return ChunkFiles(task.point, task.spec.chunk, len(result.replicates), files)
+    return ChunkFiles(point, chunk, len(result.replicates), files)
+
+
+def encode_chunks(task: ChunkTask, results: list[ChunkResult]) -> list[ChunkFiles]:
+    """The task's chunks, one per point of `task.points`, encoded (`encode_chunk`)."""
+    return [encode_chunk(point, task.spec.chunk, result)
+            for point, result in zip(task.points, results, strict=True)]
 
 
 _NUMERIC_SCHEMAS: dict[tuple, pa.Schema] = {}  # a run's monthly tables share theirs
@@ -186,19 +199,19 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _run_task(task: ChunkTask) -> ChunkFiles:
+def _run_task(task: ChunkTask) -> list[ChunkFiles]:
     """In a pool worker (models from the initializer)."""
-    return encode_chunk(task, simulate_task(_MODELS, task))
+    return encode_chunks(task, simulate_task(_MODELS, task))
 
 
 def _run_task_result(task: ChunkTask) -> ChunkResult:
-    return simulate_task(_MODELS, task)
+    return simulate_task(_MODELS, task)[0]
 
 
-def _run_task_with(models: Sequence[TrialModel], task: ChunkTask) -> ChunkFiles:
+def _run_task_with(models: Sequence[TrialModel], task: ChunkTask) -> list[ChunkFiles]:
     """On a Dask worker (models from the broadcast scatter)."""
     keep_freed_memory_once()
-    return encode_chunk(task, simulate_task(models, task))
+    return encode_chunks(task, simulate_task(models, task))
 
 
 def stream_in_order(submit: Callable, tasks: Iterable, window: int,
@@ -349,7 +362,7 @@ class DaskExecutor:
     def dashboard(self) -> str | None:
         return self.client.dashboard_link if self.cluster is None or _has_bokeh() else None
 
-    def map_ordered(self, tasks: Sequence[ChunkTask]) -> Iterator[ChunkFiles]:
+    def map_ordered(self, tasks: Sequence[ChunkTask]) -> Iterator[list[ChunkFiles]]:
         def submit(task: ChunkTask):
             key = f"simulate_chunk-{self.token}-{task.point}-{task.spec.chunk}"
             return self.client.submit(_run_task_with, self.models, task, key=key, pure=False)
@@ -449,6 +462,7 @@ def run_points(
     executor: LocalExecutor | DaskExecutor, jobs: Sequence[PointJob | None],
     on_chunk: Callable[[int], None] | None = None,
     on_point: Callable[[int, dict[str, pd.DataFrame]], None] | None = None,
+    clinics: Sequence[str | None] | None = None,
 ) -> None:
     """Compute every chunk of every point not yet kept, all as one pool of tasks, and write
     each point's replicates/patients/monthly Parquet into its folder in chunk order.
@@ -456,14 +470,14 @@ def run_points(
     Fresh chunks are kept as checkpoints as they arrive; kept ones are read back. When a
     point's last chunk is in, `on_point(index, sums)` gets its additive tables summed over
     chunks. `jobs[i]` is None for a point already finished (nothing to do); `on_chunk(n)`
-    is called with each fresh chunk's replicate count.
+    is called with each fresh chunk's replicate count. Points of one `clinics` key
+    (`sim.engine.chunk.clinic_key`, None: none to share) and the same replicates compute
+    each chunk in one task, their clinic run once (`shared_tasks`).
     """
     done = [set() if job is None else checkpoints.finished_chunks(job.folder, job.expected())
             for job in jobs]
-    tasks = [ChunkTask(i, spec, job.seed, job.keep_patients)
-             for i, job in enumerate(jobs) if job is not None
-             for spec in plan_chunks(job.n_reps) if spec.chunk not in done[i]]
-    results = executor.map_ordered(tasks)
+    tasks = shared_tasks(jobs, done, clinics)
+    results = kept_for_mates(executor.map_ordered(tasks), jobs, done, on_chunk)
     try:
         for i, job in enumerate(jobs):
             if job is None:
@@ -473,6 +487,58 @@ def run_points(
                 on_point(i, sums)
     finally:
         results.close()
+
+
+def shared_tasks(jobs: Sequence[PointJob | None], done: list[set[int]],
+                 clinics: Sequence[str | None] | None) -> list[ChunkTask]:
+    """The chunks to compute, in (point, chunk) order, each task led by the first point
+    that needs the chunk and shared by the later points of its clinic that need it too."""
+    keys = list(clinics) if clinics is not None else [None] * len(jobs)
+    claimed: set[tuple[int, int]] = set()
+    tasks = []
+    for i, job in enumerate(jobs):
+        if job is None:
+            continue
+        for spec in plan_chunks(job.n_reps):
+            if spec.chunk in done[i] or (i, spec.chunk) in claimed:
+                continue
+            mates = tuple(
+                j for j in range(i + 1, len(jobs))
+                if keys[i] is not None and keys[j] == keys[i] and same_replicates(job, jobs[j])
+                and spec.chunk not in done[j] and (j, spec.chunk) not in claimed)
+            claimed.update((j, spec.chunk) for j in mates)
+            tasks.append(ChunkTask(i, spec, job.seed, job.keep_patients, mates))
+    return tasks
+
+
+def same_replicates(job: PointJob, other: PointJob | None) -> bool:
+    return other is not None and (job.n_reps, job.seed, job.keep_patients) == (
+        other.n_reps, other.seed, other.keep_patients)
+
+
+def kept_for_mates(results: Iterator[list[ChunkFiles]], jobs: Sequence[PointJob | None],
+                   done: list[set[int]], on_chunk: Callable[[int], None] | None
+                   ) -> Iterator[ChunkFiles]:
+    """Each task's chunk of its leading point; the chunks of the points sharing it are
+    kept as their checkpoints as they arrive and are then done (`write_point` reads them
+    back when it comes to their point)."""
+    try:
+        for files in results:
+            lead, *mates = files
+            for mate in mates:
+                checkpoints.save_chunk(jobs[mate.point].folder, mate.chunk, mate.n_reps,
+                                       mate.files)
+                done[mate.point].add(mate.chunk)
+                if on_chunk:
+                    on_chunk(mate.n_reps)
+            yield lead
+    finally:
+        results.close()  # the executor's futures not yet in are cancelled
+
+
+def clinic_keys(models: Sequence[TrialModel]) -> list[str | None]:
+    """Each model's `clinic_key` (what a sweep's points may share)."""
+    return [clinic_key(model) for model in models]
 
 
 def write_point(job: PointJob, done: set[int], results: Iterator[ChunkFiles], index: int,
