@@ -30,6 +30,10 @@ def models(baseline_data) -> list[TrialModel]:
 
 
 def test_analysis_settings_share_the_clinic_and_the_rest_does_not(baseline_data, models):
+    from sim.engine.chunk import CLINIC_BLIND
+    from sim.scenario import Analysis
+
+    assert set(CLINIC_BLIND) <= set(Analysis.model_fields)  # a renamed field shares nothing
     assert len({clinic_key(m) for m in models}) == 1
     other = TrialModel.from_scenario(vary(baseline_data, **{"effect.hazard_ratio": 0.8}))
     assert clinic_key(other) != clinic_key(models[0])  # other outcomes, other patients

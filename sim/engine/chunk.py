@@ -346,7 +346,7 @@ def simulate_chunks(
 
 
 CLINIC_BLIND = ("cut", "event_target", "lag_days", "alpha", "sides", "target_power",
-                "stratified", "ties", "tests")  # analysis fields the clinic does not read
+                "stratified", "ties", "test", "supportive_tests")  # read by no clinic
 
 
 def clinic_key(model: TrialModel) -> str | None:
