@@ -9,6 +9,10 @@ value fails fast and writes nothing. The sweep folder holds one run folder per p
 summary metric and its MC standard error, ``<metric>``, ``<metric>_mc_se``), ``manifest.json``
 and ``plots/``. Like a run, it is written whole or not at all. All (point, chunk) tasks go to
 one executor as one pool of work, and an interrupted sweep continues with ``--resume``.
+Points that differ only in their analysis (alpha, the event target, the lag, the tests) see
+the same clinic: a chunk of theirs is one task, whose SimPy clinic runs once per replicate
+and is counted up to each point's own final analysis (`sim.engine.chunk.simulate_chunks`),
+with the tables of one run per point.
 """
 
 from __future__ import annotations
