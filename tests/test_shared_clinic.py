@@ -153,3 +153,13 @@ def test_a_sweep_sharing_its_clinic_writes_the_tables_of_one_without(baseline_da
         else:
             pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b),
                                           check_exact=True)
+
+
+def test_a_task_shares_a_clinic_among_a_few_points_at_most(tmp_path):
+    from sim.engine.executors import SHARED_POINTS
+
+    jobs = [PointJob(tmp_path / str(i), 500, 1, 0) for i in range(2 * SHARED_POINTS + 1)]
+    tasks = shared_tasks(jobs, [set() for _ in jobs], ["a"] * len(jobs))
+    assert [t.points for t in tasks] == [
+        tuple(range(0, SHARED_POINTS)), tuple(range(SHARED_POINTS, 2 * SHARED_POINTS)),
+        (2 * SHARED_POINTS,)]

@@ -489,10 +489,15 @@ def run_points(
         results.close()
 
 
+SHARED_POINTS = 4  # points at most in one task: a worker holds each one's chunk tables
+# (about 34 MiB more per point for the baseline's chunk of 500: 270 MiB for one, 405 for five)
+
+
 def shared_tasks(jobs: Sequence[PointJob | None], done: list[set[int]],
                  clinics: Sequence[str | None] | None) -> list[ChunkTask]:
     """The chunks to compute, in (point, chunk) order, each task led by the first point
-    that needs the chunk and shared by the later points of its clinic that need it too."""
+    that needs the chunk and shared by the later points of its clinic that need it too (up
+    to SHARED_POINTS in all)."""
     keys = list(clinics) if clinics is not None else [None] * len(jobs)
     claimed: set[tuple[int, int]] = set()
     tasks = []
@@ -505,7 +510,8 @@ def shared_tasks(jobs: Sequence[PointJob | None], done: list[set[int]],
             mates = tuple(
                 j for j in range(i + 1, len(jobs))
                 if keys[i] is not None and keys[j] == keys[i] and same_replicates(job, jobs[j])
-                and spec.chunk not in done[j] and (j, spec.chunk) not in claimed)
+                and spec.chunk not in done[j] and (j, spec.chunk) not in claimed
+            )[:SHARED_POINTS - 1]
             claimed.update((j, spec.chunk) for j in mates)
             tasks.append(ChunkTask(i, spec, job.seed, job.keep_patients, mates))
     return tasks
