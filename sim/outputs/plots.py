@@ -28,6 +28,7 @@ import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib import transforms
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -45,55 +46,8 @@ REFERENCE_COLOR = "#B22222"
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_CURVE_REPS = 2000  # replicates replayed for the curves: bands to within a few days
 # Seaborn's look, applied only while our figures are built and saved (never set globally,
-# so importing this module leaves a caller's matplotlib settings alone): seaborn 0.13's
-# axes_style("whitegrid") and plotting_context("notebook") and two of its palettes, as
-# data (tests/test_plot_theme.py checks them against seaborn's own): importing seaborn
-# costs ~1.5 s (it loads scipy.stats), which every sweep paid at its end for these figures.
-# Without seaborn's "image.cmap" ("rocket", its own colormap, registered only by importing
-# it; every collection looks the default up): no figure maps values through the default.
-THEME = {
-    "figure.facecolor": "white", "axes.labelcolor": ".15", "xtick.direction": "out",
-    "ytick.direction": "out", "xtick.color": ".15", "ytick.color": ".15",
-    "axes.axisbelow": True, "grid.linestyle": "-", "text.color": ".15",
-    "font.family": ["sans-serif"],
-    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans",
-                        "sans-serif"],
-    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
-    "xtick.top": False, "ytick.right": False, "axes.grid": True,
-    "axes.facecolor": "white", "axes.edgecolor": ".8", "grid.color": ".8",
-    "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True,
-    "axes.spines.top": True, "xtick.bottom": False, "ytick.left": False,
-    "axes.linewidth": 1.25, "grid.linewidth": 1, "lines.linewidth": 1.5, "lines.markersize": 6,
-    "patch.linewidth": 1, "xtick.major.width": 1.25, "ytick.major.width": 1.25,
-    "xtick.minor.width": 1, "ytick.minor.width": 1, "xtick.major.size": 6,
-    "ytick.major.size": 6, "xtick.minor.size": 4, "ytick.minor.size": 4, "font.size": 12,
-    "axes.labelsize": 12, "axes.titlesize": 12, "xtick.labelsize": 11, "ytick.labelsize": 11,
-    "legend.fontsize": 11, "legend.title_fontsize": 12,
-}
-PALETTES = {
-    "deep": ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
-             "#8C8C8C", "#CCB974", "#64B5CD"],
-    "colorblind": ["#0173B2", "#DE8F05", "#029E73", "#D55E00", "#CC78BC", "#CA9161",
-                   "#FBAFE4", "#949494", "#ECE133", "#56B4E9"],
-}
-
-
-def color_palette(name: str, n_colors: int | None = None) -> list[tuple[float, float, float]]:
-    """seaborn.color_palette(name, n_colors) for a name of PALETTES (cycled; all of it when
-    n_colors is None) or a matplotlib colormap (n_colors evenly spaced, ends excluded, 6
-    when None): the same RGB tuples."""
-    import itertools
-
-    from matplotlib import colors
-
-    if name in PALETTES:
-        palette = PALETTES[name]
-        n_colors = len(palette) if n_colors is None else n_colors
-    else:
-        n_colors = 6 if n_colors is None else n_colors
-        bins = np.linspace(0, 1, int(n_colors) + 2)[1:-1]
-        palette = list(map(tuple, matplotlib.colormaps[name](bins)[:, :3]))
-    return [colors.to_rgb(c) for c in itertools.islice(itertools.cycle(palette), n_colors)]
+# so importing this module leaves a caller's matplotlib settings alone).
+THEME = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
 
 
 def themed(func: Callable[P, R]) -> Callable[P, R]:
@@ -311,7 +265,7 @@ def plot_analysis_dates(
     """
     ax = ax or new_axes()
     labels = list(dict.fromkeys(dates["label"]))
-    colors = color_palette("viridis" if len(labels) > 6 else "deep", len(labels))
+    colors = sns.color_palette("viridis" if len(labels) > 6 else "deep", len(labels))
     completion = np.datetime64(completion_date, "D")
     for label, color in zip(labels, colors, strict=True):
         rows = dates[dates["label"] == label]
@@ -511,7 +465,7 @@ def plot_power_curve(
     ax = ax or new_axes()
     numeric = pd.api.types.is_numeric_dtype(table[x])
     groups = [(None, table)] if hue is None else list(table.groupby(hue, sort=False))
-    colors = color_palette("deep", len(groups))
+    colors = sns.color_palette("deep", len(groups))
     for (name, group), color in zip(groups, colors, strict=True):
         group = group.sort_values(x) if numeric else group
         xs = group[x].to_numpy() if numeric else np.arange(len(group))
@@ -648,7 +602,7 @@ def plot_power_by_test(
     table order), +-1.96 MC SE bars; `tests` are (power column, label) pairs."""
     ax = ax or new_axes(11.0, 5.8)
     xs = np.arange(len(table))
-    colors = color_palette("deep", len(tests))
+    colors = sns.color_palette("deep", len(tests))
     width = 0.5 / max(len(tests), 1)
     for k, ((column, label), color) in enumerate(zip(tests, colors, strict=True)):
         offset = (k - (len(tests) - 1) / 2) * width  # dodge the bars of one point
@@ -679,7 +633,7 @@ def plot_power_tradeoff(
     """
     ax = ax or new_axes()
     groups = [(None, table)] if hue is None else list(table.groupby(hue, sort=False))
-    colors = [LINE_COLOR] if hue is None else color_palette("deep", len(groups))
+    colors = [LINE_COLOR] if hue is None else sns.color_palette("deep", len(groups))
     for (name, group), color in zip(groups, colors, strict=True):
         group = group.sort_values("analysis_months_median")
         x = months_to_dates(start_date, group["analysis_months_median"])
@@ -715,7 +669,7 @@ def plot_utilization(resources: pd.DataFrame, ax: Axes | None = None) -> Axes:
     `resources`: resources.csv (item, month, q05, q50, q95, ...); items '... utilization'.
     """
     ax = ax or new_axes()
-    palette = color_palette("colorblind")
+    palette = sns.color_palette("colorblind")
     for color, item in zip(palette, sorted(i for i in resources["item"].unique()
                                            if i.endswith("utilization")), strict=False):
         rows = resources[resources["item"] == item]
@@ -775,7 +729,7 @@ def plot_supply(supply: pd.DataFrame, ax: Axes | None = None) -> Axes:
     drugs = [i.removesuffix(" mg") for i in supply["item"].unique()
              if i.endswith(" mg") and " vials " not in i]
     labels = []
-    for color, drug in zip(color_palette("colorblind"), drugs, strict=False):
+    for color, drug in zip(sns.color_palette("colorblind"), drugs, strict=False):
         rows = supply[supply["item"] == f"{drug} mg"]
         dates = month_dates(rows["month"])
         ax.fill_between(dates, rows["cumulative_q05"] / 1000, rows["cumulative_q95"] / 1000,
