@@ -28,7 +28,6 @@ import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib import transforms
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -45,17 +44,31 @@ LINE_COLOR = "#1F3A68"
 REFERENCE_COLOR = "#B22222"
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_CURVE_REPS = 2000  # replicates replayed for the curves: bands to within a few days
-# Seaborn's look, applied only while our figures are built and saved (never set globally,
-# so importing this module leaves a caller's matplotlib settings alone).
-THEME = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
+
+
+@functools.cache
+def theme() -> dict:
+    """Seaborn's look, applied only while our figures are built and saved (never set
+    globally, so importing this module leaves a caller's matplotlib settings alone).
+    Seaborn is imported on the first figure, not with this module (~1.5 s with scipy.stats)."""
+    import seaborn as sns
+
+    return {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
+
+
+def color_palette(name: str, n_colors: int | None = None) -> list:
+    """`seaborn.color_palette`, seaborn imported when a figure needs it."""
+    import seaborn as sns
+
+    return sns.color_palette(name, n_colors)
 
 
 def themed(func: Callable[P, R]) -> Callable[P, R]:
-    """Run `func` under THEME (rc_context), e.g. figure assembly and saving."""
+    """Run `func` under `theme()` (rc_context), e.g. figure assembly and saving."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with matplotlib.rc_context(THEME):
+        with matplotlib.rc_context(theme()):
             return func(*args, **kwargs)
 
     return wrapper
@@ -265,7 +278,7 @@ def plot_analysis_dates(
     """
     ax = ax or new_axes()
     labels = list(dict.fromkeys(dates["label"]))
-    colors = sns.color_palette("viridis" if len(labels) > 6 else "deep", len(labels))
+    colors = color_palette("viridis" if len(labels) > 6 else "deep", len(labels))
     completion = np.datetime64(completion_date, "D")
     for label, color in zip(labels, colors, strict=True):
         rows = dates[dates["label"] == label]
@@ -465,7 +478,7 @@ def plot_power_curve(
     ax = ax or new_axes()
     numeric = pd.api.types.is_numeric_dtype(table[x])
     groups = [(None, table)] if hue is None else list(table.groupby(hue, sort=False))
-    colors = sns.color_palette("deep", len(groups))
+    colors = color_palette("deep", len(groups))
     for (name, group), color in zip(groups, colors, strict=True):
         group = group.sort_values(x) if numeric else group
         xs = group[x].to_numpy() if numeric else np.arange(len(group))
@@ -602,7 +615,7 @@ def plot_power_by_test(
     table order), +-1.96 MC SE bars; `tests` are (power column, label) pairs."""
     ax = ax or new_axes(11.0, 5.8)
     xs = np.arange(len(table))
-    colors = sns.color_palette("deep", len(tests))
+    colors = color_palette("deep", len(tests))
     width = 0.5 / max(len(tests), 1)
     for k, ((column, label), color) in enumerate(zip(tests, colors, strict=True)):
         offset = (k - (len(tests) - 1) / 2) * width  # dodge the bars of one point
@@ -633,7 +646,7 @@ def plot_power_tradeoff(
     """
     ax = ax or new_axes()
     groups = [(None, table)] if hue is None else list(table.groupby(hue, sort=False))
-    colors = [LINE_COLOR] if hue is None else sns.color_palette("deep", len(groups))
+    colors = [LINE_COLOR] if hue is None else color_palette("deep", len(groups))
     for (name, group), color in zip(groups, colors, strict=True):
         group = group.sort_values("analysis_months_median")
         x = months_to_dates(start_date, group["analysis_months_median"])
@@ -669,7 +682,7 @@ def plot_utilization(resources: pd.DataFrame, ax: Axes | None = None) -> Axes:
     `resources`: resources.csv (item, month, q05, q50, q95, ...); items '... utilization'.
     """
     ax = ax or new_axes()
-    palette = sns.color_palette("colorblind")
+    palette = color_palette("colorblind")
     for color, item in zip(palette, sorted(i for i in resources["item"].unique()
                                            if i.endswith("utilization")), strict=False):
         rows = resources[resources["item"] == item]
@@ -729,7 +742,7 @@ def plot_supply(supply: pd.DataFrame, ax: Axes | None = None) -> Axes:
     drugs = [i.removesuffix(" mg") for i in supply["item"].unique()
              if i.endswith(" mg") and " vials " not in i]
     labels = []
-    for color, drug in zip(sns.color_palette("colorblind"), drugs, strict=False):
+    for color, drug in zip(color_palette("colorblind"), drugs, strict=False):
         rows = supply[supply["item"] == f"{drug} mg"]
         dates = month_dates(rows["month"])
         ax.fill_between(dates, rows["cumulative_q05"] / 1000, rows["cumulative_q95"] / 1000,
