@@ -15,9 +15,10 @@ goal's verdict on this checkout's best.
 This virtual machine's speed varies by up to 2.5x from one day to the next (the same
 checkout's sweep took 118 s one morning and 257 s the evening before), so the script also
 times a yardstick before every round: one bare SimPy timeout with its process resume
-(`bench_clinic.bare_timeout_us`, best of 5). The sweep's wall time in millions of such
-timeouts is steadier across days than its seconds; the ratio between checkouts measured in
-the same rounds is the figure to compare versions by.
+(`bench_clinic.bare_timeout_us`, best of 5), and prints the sweep's best wall time in
+millions of such timeouts: a rough scale for another day (the yardstick itself moved from
+0.81 to 1.38 us within one run). The ratio between checkouts timed in the same rounds is the
+figure to compare versions by.
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 from bench_clinic import bare_timeout_us
-from bench_whole_process import sim_env, timed
+from bench_whole_process import describe, sim_env, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_SECONDS = 180.0
@@ -43,17 +43,6 @@ def sweep_command(reps: int, out: Path, workers: int | None) -> list[str]:
            "scenarios/sensitivity.yaml", "--reps", str(reps), "--seed", "1", "--out", str(out),
            "--quiet"]
     return cmd + (["--workers", str(workers)] if workers else [])
-
-
-def report(label: str, runs: list[tuple[float, float]], yardstick_us: float) -> float:
-    """Print one side's figures; returns its best wall time."""
-    walls = sorted(w for w, _ in runs)
-    cpus = sorted(c for _, c in runs)
-    best, median = walls[0], statistics.median(walls)
-    in_timeouts = best / (yardstick_us * 1e-6) / 1e6
-    print(f"{label:38s}{best:8.1f}{median:9.1f}{cpus[0]:9.1f}{statistics.median(cpus):9.1f}"
-          f"{in_timeouts:14.1f}")
-    return best
 
 
 def main() -> None:
@@ -76,29 +65,26 @@ def main() -> None:
     try:
         for round_no in range(args.runs):
             yardsticks.append(bare_timeout_us())
-            for label, root in sides.items():
-                out = scratch / f"{round_no}-{len(runs[label])}-{root.name}"
+            for side, (label, root) in enumerate(sides.items()):
+                out = scratch / f"{round_no}-{side}"
                 runs[label].append(timed(sweep_command(args.reps, out, args.workers),
                                          sim_env(root, None), root))
                 shutil.rmtree(out, ignore_errors=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    print(f"{'':44s}{'wall s':>17s}{'cpu s':>18s}")
+    print(f"{'':44s}{'best':>8s}{'median':>9s}{'best':>9s}{'median':>9s}")
+    figures = {label: describe(label, found) for label, found in runs.items()}
     yardstick = min(yardsticks)
-    print(f"yardstick: a bare SimPy timeout {yardstick:.2f} us (best of the rounds; "
-          f"{min(yardsticks):.2f}-{max(yardsticks):.2f})")
-    print(f"{'':38s}{'wall s':>17s}{'cpu s':>18s}{'best wall in':>14s}")
-    print(f"{'':38s}{'best':>8s}{'median':>9s}{'best':>9s}{'median':>9s}{'M timeouts':>14s}")
-    bests = {label: report(label, found, yardstick) for label, found in runs.items()}
-    ours = bests["this checkout"]
-    for label, best in bests.items():
+    print(f"yardstick: a bare SimPy timeout {yardstick:.2f} us (best of the rounds; worst "
+          f"{max(yardsticks):.2f})")
+    ours, our_median = figures["this checkout"]
+    print(f"this checkout's best wall: {ours / yardstick:.1f} M bare timeouts")
+    for label, (best, median) in figures.items():
         if label != "this checkout":
-            medians = [statistics.median(w for w, _ in runs[side]) for side in (label,
-                                                                              "this checkout")]
-            print(f"ratio {label} / this: best {best / ours:.2f}, "
-                  f"median {medians[0] / medians[1]:.2f}")
+            print(f"ratio {label} / this: best {best / ours:.2f}, median {median / our_median:.2f}")
     verdict = "met" if ours < GOAL_SECONDS else "not met"
     print(f"goal: under {GOAL_SECONDS:.0f} s wall on this machine today: {ours:.1f} s, {verdict}")
-
 
 if __name__ == "__main__":
     main()

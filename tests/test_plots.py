@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -208,3 +210,11 @@ def test_analysis_date_plot_marks_the_share_cut_at_the_date():
                           "cut_by_date": [False, False, True, True]})
     ax = plot_analysis_dates(frame, COMPLETION)
     assert any(t.get_text().startswith("50.0% cut at the calendar date") for t in ax.texts)
+
+
+def test_importing_the_plots_module_leaves_seaborn_unimported():
+    # seaborn (with scipy.stats, ~1.5 s) is imported by the first figure, not by the module
+    code = "import sys, sim.outputs.plots; print('seaborn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
