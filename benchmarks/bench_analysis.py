@@ -23,8 +23,11 @@ def make_data(n_reps: int, n: int, seed: int = 1) -> dict[str, np.ndarray]:
     seen = np.ceil(pfs / 42.0) * 42.0  # progression is seen at the next scan
     censor = np.floor(rng.uniform(0.0, 900.0, (n_reps, n)) / 42.0) * 42.0
     return {
-        "time": np.minimum(seen, censor), "event": seen <= censor, "arm": arm,
-        "stratum": stratum, "valid": rng.random((n_reps, n)) > 0.1,
+        "time": np.minimum(seen, censor),
+        "event": seen <= censor,
+        "arm": arm,
+        "stratum": stratum,
+        "valid": rng.random((n_reps, n)) > 0.1,
     }
 
 
@@ -41,18 +44,18 @@ def main() -> None:
         "logrank stratified": lambda: analysis.logrank_test(t, e, a, s, valid=v),
         "logrank unstratified": lambda: analysis.logrank_test(t, e, a, None, valid=v),
         "cox efron stratified": lambda: analysis.cox_ph(t, e, a, s, valid=v, ties="efron"),
-        "cox breslow unstratified": lambda: analysis.cox_ph(t, e, a, None, valid=v,
-                                                            ties="breslow"),
+        "cox breslow unstratified": lambda: analysis.cox_ph(t, e, a, None, valid=v, ties="breslow"),
         "km medians": lambda: analysis.km_median(t, e, a, valid=v),
     }
     times = {name: best_ms(call) for name, call in calls.items()}
     print(f"R = {n_reps}, n = {n} (best of 5 x 5 runs, one core)")
     for name, ms in times.items():
         print(f"  {name:<26} {ms:8.2f} ms")
-    pipeline = ("logrank stratified", "logrank unstratified", "cox efron stratified",
-                "km medians")
-    print(f"  {'trial pipeline total':<26} {sum(times[k] for k in pipeline):8.2f} ms"
-          "  (stratified + unstratified log-rank, Cox Efron, KM medians)")
+    pipeline = ("logrank stratified", "logrank unstratified", "cox efron stratified", "km medians")
+    print(
+        f"  {'trial pipeline total':<26} {sum(times[k] for k in pipeline):8.2f} ms"
+        "  (stratified + unstratified log-rank, Cox Efron, KM medians)"
+    )
     iters = analysis.cox_ph(t, e, a, s, valid=v).n_iter
     print(f"  Newton iterations: max {iters.max()}, mean {iters.mean():.1f}")
 

@@ -69,29 +69,42 @@ def baseline_inputs(model: TrialModel, seed: int, n_reps: int) -> dict:
     sc = model.scenario
     rng = chunk_streams(seed, 0)
     n = sc.trial.sample_size
-    enrolled = enroll_patients(sc.enrollment, n, model.stratum_p, model.calendar, n_reps,
-                               rng["enrollment"])
+    enrolled = enroll_patients(
+        sc.enrollment, n, model.stratum_p, model.calendar, n_reps, rng["enrollment"]
+    )
     arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
     observed = observe_outcomes(draw_latent_outcomes(sc, arm, rng["outcomes"]), model.schedule)
-    cut = cut_at_analysis(sc.analysis, enrolled.rand_day, observed, model.schedule,
-                          model.date_cut_day)
+    cut = cut_at_analysis(
+        sc.analysis, enrolled.rand_day, observed, model.schedule, model.date_cut_day
+    )
     stop, reason = treatment_stop(enrolled.rand_day, observed)
     return {
-        "rand_day": enrolled.rand_day, "arm": arm, "stratum": enrolled.stratum,
-        "stop_day": stop, "stop_reason": reason,
+        "rand_day": enrolled.rand_day,
+        "arm": arm,
+        "stratum": enrolled.stratum,
+        "stop_day": stop,
+        "stop_reason": reason,
         "horizon": cut.cut_day + sc.analysis.lag_days,
         "draws": draw_clinic(sc, n_reps, n, rng["clinic"]),
-        "adverse_events": [draw_adverse_events(sc, n, rng["safety"]) if sc.safety else None
-                           for _ in range(n_reps)],
+        "adverse_events": [
+            draw_adverse_events(sc, n, rng["safety"]) if sc.safety else None for _ in range(n_reps)
+        ],
     }
 
 
 def run_replicate(model: TrialModel, inputs: dict, r: int) -> dict[str, float]:
     """`simulate_clinic` of replicate r: the SimPy run and its tally, on its own."""
     return simulate_clinic(
-        model.scenario, model.calendar, inputs["draws"], r, inputs["rand_day"][r],
-        inputs["arm"][r], inputs["stop_day"][r], inputs["stop_reason"][r],
-        float(inputs["horizon"][r]), stratum=inputs["stratum"][r],
+        model.scenario,
+        model.calendar,
+        inputs["draws"],
+        r,
+        inputs["rand_day"][r],
+        inputs["arm"][r],
+        inputs["stop_day"][r],
+        inputs["stop_reason"][r],
+        float(inputs["horizon"][r]),
+        stratum=inputs["stratum"][r],
         adverse_events=inputs["adverse_events"][r],
     ).summary
 
@@ -103,10 +116,18 @@ def run_block(model: TrialModel, inputs: dict, block: range) -> None:
     with collector_paused():
         records = [
             clinic_run(
-                model.scenario, model.calendar, inputs["draws"], r, inputs["rand_day"][r],
-                inputs["arm"][r], inputs["stop_day"][r], inputs["stop_reason"][r],
-                float(inputs["horizon"][r]), stratum=inputs["stratum"][r],
-                adverse_events=inputs["adverse_events"][r], to_end=True,
+                model.scenario,
+                model.calendar,
+                inputs["draws"],
+                r,
+                inputs["rand_day"][r],
+                inputs["arm"][r],
+                inputs["stop_day"][r],
+                inputs["stop_reason"][r],
+                float(inputs["horizon"][r]),
+                stratum=inputs["stratum"][r],
+                adverse_events=inputs["adverse_events"][r],
+                to_end=True,
             ).records
             for r in block
         ]
@@ -135,8 +156,9 @@ def bare_timeout_us(n_processes: int = 104, n_timeouts: int = 12, repeat: int = 
     return 1e6 * best
 
 
-def time_clinic(model: TrialModel, inputs: dict, repeat: int, block_size: int,
-                chunked: bool) -> tuple[float, float, float]:
+def time_clinic(
+    model: TrialModel, inputs: dict, repeat: int, block_size: int, chunked: bool
+) -> tuple[float, float, float]:
     """(best, median) ms per replicate over the chunk, and the yardstick: replicate by
     replicate with `simulate_clinic` (`chunked` False) or as a run does them (`run_block`).
 
@@ -190,10 +212,26 @@ def instruction_work(kind: str, n: int, seed: int, scenario: str) -> None:
 def count_instructions(kind: str, n: int, seed: int, scenario: str) -> int:
     """Instructions executed by `instruction_work` (valgrind cachegrind's I refs)."""
     done = subprocess.run(
-        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-         sys.executable, __file__, "--instruction-work", kind, str(n), "--seed", str(seed),
-         "--scenario", scenario], capture_output=True, text=True, check=True,
-        env={**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"})
+        [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            sys.executable,
+            __file__,
+            "--instruction-work",
+            kind,
+            str(n),
+            "--seed",
+            str(seed),
+            "--scenario",
+            scenario,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"},
+    )
     line = next(x for x in done.stderr.splitlines() if "I   refs" in x or "I refs" in x)
     return int(line.split(":")[-1].strip().replace(",", ""))
 
@@ -202,36 +240,49 @@ def report_instructions(seed: int, scenario: str) -> None:
     if shutil.which("valgrind") is None:
         sys.exit("--instructions needs valgrind (apt-get install valgrind)")
     kinds = {"run": f"run, tallied by {CHUNK_BLOCK}", "simulate": "simulate_clinic"}
-    jobs = {(kind, n): None for kind in ("yardstick", *kinds)
-            for n in ((1, YARD_BLOCKS + 1) if kind == "yardstick" else (1, COUNTED + 1))}
+    jobs = {
+        (kind, n): None
+        for kind in ("yardstick", *kinds)
+        for n in ((1, YARD_BLOCKS + 1) if kind == "yardstick" else (1, COUNTED + 1))
+    }
     with ThreadPoolExecutor(2) as pool:
         for key in jobs:
             jobs[key] = pool.submit(count_instructions, *key, seed, scenario)
     counts = {key: job.result() for key, job in jobs.items()}
-    per_timeout = ((counts["yardstick", YARD_BLOCKS + 1] - counts["yardstick", 1])
-                   / (YARD_BLOCKS * YARD_PROCESSES * YARD_TIMEOUTS))
+    per_timeout = (counts["yardstick", YARD_BLOCKS + 1] - counts["yardstick", 1]) / (
+        YARD_BLOCKS * YARD_PROCESSES * YARD_TIMEOUTS
+    )
     for kind, label in kinds.items():
         per_replicate = (counts[kind, COUNTED + 1] - counts[kind, 1]) / COUNTED
-        print(f"{label:24s} {per_replicate / 1e6:6.2f} M instructions/replicate "
-              f"(valgrind cachegrind, {COUNTED} replicates)")
-        print(f"{'':24s} = {per_replicate / per_timeout:.0f} bare SimPy timeouts of "
-              f"{per_timeout:,.0f} instructions")
+        print(
+            f"{label:24s} {per_replicate / 1e6:6.2f} M instructions/replicate "
+            f"(valgrind cachegrind, {COUNTED} replicates)"
+        )
+        print(
+            f"{'':24s} = {per_replicate / per_timeout:.0f} bare SimPy timeouts of "
+            f"{per_timeout:,.0f} instructions"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--instructions", action="store_true",
-                        help="count instructions under valgrind instead of timing")
-    parser.add_argument("--instruction-work", nargs=2, metavar=("KIND", "N"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under valgrind instead of timing",
+    )
+    parser.add_argument(
+        "--instruction-work", nargs=2, metavar=("KIND", "N"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--reps", type=int, default=250)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "nct07271602.yaml"))
     args = parser.parse_args()
     if args.instruction_work:
-        instruction_work(args.instruction_work[0], int(args.instruction_work[1]), args.seed,
-                         args.scenario)
+        instruction_work(
+            args.instruction_work[0], int(args.instruction_work[1]), args.seed, args.scenario
+        )
         return
     if args.instructions:
         report_instructions(args.seed, args.scenario)
@@ -243,23 +294,35 @@ def main() -> None:
     inputs = baseline_inputs(model, args.seed, args.reps)
     t_inputs = 1e3 * (time.perf_counter() - t0) / args.reps
     counts = [run_replicate(model, inputs, r) for r in range(args.reps)]
-    cycles = np.mean([c["cycles_given_control"] + c["cycles_given_experimental"]
-                      for c in counts])
+    cycles = np.mean([c["cycles_given_control"] + c["cycles_given_experimental"] for c in counts])
     fractions = np.mean([c["rt_fractions_given_experimental"] for c in counts])
-    deviations = np.mean([c.get("protocol_deviations_control", 0)
-                          + c.get("protocol_deviations_experimental", 0) for c in counts])
+    deviations = np.mean(
+        [
+            c.get("protocol_deviations_control", 0) + c.get("protocol_deviations_experimental", 0)
+            for c in counts
+        ]
+    )
 
-    print(f"scenario {args.scenario}: {args.reps} replicates x {n} patients, "
-          f"{cycles:.0f} cycles, {fractions:.0f} RT fractions and {deviations:.1f} protocol "
-          "deviations per replicate")
+    print(
+        f"scenario {args.scenario}: {args.reps} replicates x {n} patients, "
+        f"{cycles:.0f} cycles, {fractions:.0f} RT fractions and {deviations:.1f} protocol "
+        "deviations per replicate"
+    )
     print(f"inputs + draw_clinic     {t_inputs:6.3f} ms/replicate (vectorized over the chunk)")
-    for label, chunked, size in (("simulate_clinic", False, BLOCK),
-                                 (f"run, tallied by {CHUNK_BLOCK}", True, CHUNK_BLOCK)):
+    for label, chunked, size in (
+        ("simulate_clinic", False, BLOCK),
+        (f"run, tallied by {CHUNK_BLOCK}", True, CHUNK_BLOCK),
+    ):
         best, median, unit = time_clinic(model, inputs, args.repeat, size, chunked)
-        print(f"{label:24s} {best:6.3f} ms/replicate (best of {args.repeat} per block "
-              f"of {size}; median {median:.3f})")
-        print(f"{'':24s} = {1e3 * best / unit:.0f} bare SimPy timeouts of {unit:.3f} us "
-              "(the yardstick, measured alongside)")
+        print(
+            f"{label:24s} {best:6.3f} ms/replicate (best of {args.repeat} per block "
+            f"of {size}; median {median:.3f})"
+        )
+        print(
+            f"{'':24s} = {1e3 * best / unit:.0f} bare SimPy timeouts of {unit:.3f} us "
+            "(the yardstick, measured alongside)"
+        )
+
 
 if __name__ == "__main__":
     main()

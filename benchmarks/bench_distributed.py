@@ -35,8 +35,10 @@ from sim.engine.executors import DaskExecutor, LocalExecutor, PointJob, run_poin
 from sim.scenario import load_scenario, read_scenario_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = {"textbook": ROOT / "scenarios/textbook.yaml",
-             "baseline": ROOT / "scenarios/nct07271602.yaml"}
+SCENARIOS = {
+    "textbook": ROOT / "scenarios/textbook.yaml",
+    "baseline": ROOT / "scenarios/nct07271602.yaml",
+}
 SEED = 1
 
 
@@ -76,8 +78,11 @@ def bench_scaling(reps: int, repeat: int) -> None:
     for workers in (1, 2):
         with LocalExecutor([model], workers) as pool:
             times[workers] = best(repeat, lambda p=pool: time_points(p, [scenario], reps))
-    print(f"scaling   baseline {reps:,} reps: 1 worker {times[1]:6.1f} s, 2 workers "
-          f"{times[2]:6.1f} s: speedup {times[1] / times[2]:.2f}x (goal >= 1.8x)", flush=True)
+    print(
+        f"scaling   baseline {reps:,} reps: 1 worker {times[1]:6.1f} s, 2 workers "
+        f"{times[2]:6.1f} s: speedup {times[1] / times[2]:.2f}x (goal >= 1.8x)",
+        flush=True,
+    )
 
 
 def bench_dask(reps: dict[str, int], repeat: int) -> None:
@@ -92,9 +97,12 @@ def bench_dask(reps: dict[str, int], repeat: int) -> None:
             start_up = time.perf_counter() - started
             dask = best(repeat, lambda c=cluster, s=scenario, n=n: time_points(c, [s], n))
         goal = 1.10 if name == "baseline" else 1.25
-        print(f"dask      {name:8s} {n:,} reps: local pool of 2 {local:6.2f} s, "
-              f"LocalCluster of 2 {dask:6.2f} s: ratio {dask / local:.2f} (goal <= {goal}); "
-              f"cluster start-up {start_up:.1f} s", flush=True)
+        print(
+            f"dask      {name:8s} {n:,} reps: local pool of 2 {local:6.2f} s, "
+            f"LocalCluster of 2 {dask:6.2f} s: ratio {dask / local:.2f} (goal <= {goal}); "
+            f"cluster start-up {start_up:.1f} s",
+            flush=True,
+        )
 
 
 def bench_sweep(reps: int, repeat: int) -> None:
@@ -106,9 +114,12 @@ def bench_sweep(reps: int, repeat: int) -> None:
     with LocalExecutor(models, 2) as pool:
         serial = best(repeat, lambda: time_points(pool, scenarios, reps, serial=True))
         pooled = best(repeat, lambda: time_points(pool, scenarios, reps))
-    print(f"sweep     {len(points)} points x {reps:,} reps, 2 workers: one point at a time "
-          f"{serial:6.1f} s, pooled {pooled:6.1f} s: pooled/serial {pooled / serial:.2f} "
-          f"({serial / pooled:.2f}x faster)", flush=True)
+    print(
+        f"sweep     {len(points)} points x {reps:,} reps, 2 workers: one point at a time "
+        f"{serial:6.1f} s, pooled {pooled:6.1f} s: pooled/serial {pooled / serial:.2f} "
+        f"({serial / pooled:.2f}x faster)",
+        flush=True,
+    )
 
 
 MEMORY_SCRIPT = """
@@ -128,15 +139,31 @@ def bench_memory(reps_list: list[int]) -> None:
         try:
             started = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, "-c", MEMORY_SCRIPT, str(SCENARIOS["textbook"]), str(reps),
-                 str(folder / "run")], capture_output=True, text=True, check=True)
+                [
+                    sys.executable,
+                    "-c",
+                    MEMORY_SCRIPT,
+                    str(SCENARIOS["textbook"]),
+                    str(reps),
+                    str(folder / "run"),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             wall = time.perf_counter() - started
-            figures.append(f"{reps:,} reps {float(done.stdout.split()[-1]):5.0f} MiB "
-                           f"({wall:.1f} s whole command)")
+            figures.append(
+                f"{reps:,} reps {float(done.stdout.split()[-1]):5.0f} MiB "
+                f"({wall:.1f} s whole command)"
+            )
         finally:
             shutil.rmtree(folder)
-    print("memory    textbook on Dask (2 workers), client peak RSS: " + ", ".join(figures)
-          + " (goal: flat, < 400 MiB)", flush=True)
+    print(
+        "memory    textbook on Dask (2 workers), client peak RSS: "
+        + ", ".join(figures)
+        + " (goal: flat, < 400 MiB)",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -150,8 +177,7 @@ def main() -> None:
     if args.only in (None, "scaling"):
         bench_scaling(args.baseline_reps, args.repeat)
     if args.only in (None, "dask"):
-        bench_dask({"baseline": args.baseline_reps, "textbook": args.textbook_reps},
-                   args.repeat)
+        bench_dask({"baseline": args.baseline_reps, "textbook": args.textbook_reps}, args.repeat)
     if args.only in (None, "sweep"):
         bench_sweep(args.sweep_reps, args.repeat)
     if args.only in (None, "memory"):

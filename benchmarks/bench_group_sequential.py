@@ -33,15 +33,15 @@ from sim.engine.executors import default_workers, iterate_chunks  # noqa: E402
 from sim.scenario import parse_scenario  # noqa: E402
 
 LOOKS = {
-    "obf2_bshsd": dict(efficacy={"spending": "obrien_fleming"},
-                       futility={"spending": {"hsd": {"gamma": -2}}}),
+    "obf2_bshsd": dict(
+        efficacy={"spending": "obrien_fleming"}, futility={"spending": {"hsd": {"gamma": -2}}}
+    ),
     "hsd3": dict(efficacy={"spending": {"hsd": {"gamma": -4}}}),
     "pocock3_bsp": dict(efficacy={"spending": "pocock"}, futility={"spending": "pocock"}),
 }
 
 
-def replicates(name: str | None, hazard_ratio: float, events: list[int],
-               reps: int) -> pd.DataFrame:
+def replicates(name: str | None, hazard_ratio: float, events: list[int], reps: int) -> pd.DataFrame:
     """The textbook trial with design `name` at `events` (None: the single final look)."""
     data = yaml.safe_load((ROOT / "scenarios" / "textbook.yaml").read_text())
     data["effect"]["hazard_ratio"] = hazard_ratio
@@ -67,28 +67,62 @@ def main(reps: int) -> None:
                 ours = float((at_k & (table["stop_reason"] == what)).mean())
                 p = max((ours + expected[k - 1]) / 2, 1 / reps)
                 se = math.sqrt(p * (1 - p) * (1 / reps + 1 / ref["iterations"]))
-                rows.append({"design": name, "hr": hr, "look": k, "quantity": f"P({what})",
-                             "rpact": expected[k - 1], "ours": ours,
-                             "diff_in_se": (ours - expected[k - 1]) / se})
+                rows.append(
+                    {
+                        "design": name,
+                        "hr": hr,
+                        "look": k,
+                        "quantity": f"P({what})",
+                        "rpact": expected[k - 1],
+                        "ours": ours,
+                        "diff_in_se": (ours - expected[k - 1]) / se,
+                    }
+                )
             months = table[f"look{k}_months"].mean()
-            rows.append({"design": name, "hr": hr, "look": k, "quantity": "months",
-                         "rpact": ref["analysis_time"][k - 1], "ours": months,
-                         "diff_in_se": np.nan,
-                         "rel_diff": months / ref["analysis_time"][k - 1] - 1})
+            rows.append(
+                {
+                    "design": name,
+                    "hr": hr,
+                    "look": k,
+                    "quantity": "months",
+                    "rpact": ref["analysis_time"][k - 1],
+                    "ours": months,
+                    "diff_in_se": np.nan,
+                    "rel_diff": months / ref["analysis_time"][k - 1] - 1,
+                }
+            )
         if float(hr) == 1.0:
             alpha = float(table["reject_ignoring_futility"].mean())
-            rows.append({"design": name, "hr": hr, "look": 0, "quantity": "type I error",
-                         "rpact": 0.1, "ours": alpha,
-                         "diff_in_se": (alpha - 0.1) / math.sqrt(0.09 / reps)})
+            rows.append(
+                {
+                    "design": name,
+                    "hr": hr,
+                    "look": 0,
+                    "quantity": "type I error",
+                    "rpact": 0.1,
+                    "ours": alpha,
+                    "diff_in_se": (alpha - 0.1) / math.sqrt(0.09 / reps),
+                }
+            )
     single = float(replicates(None, 1.0, [70], reps)["reject"].mean())
-    rows.append({"design": "single look (same seed)", "hr": "1", "look": 0,
-                 "quantity": "type I error", "rpact": 0.1, "ours": single,
-                 "diff_in_se": (single - 0.1) / math.sqrt(0.09 / reps)})
+    rows.append(
+        {
+            "design": "single look (same seed)",
+            "hr": "1",
+            "look": 0,
+            "quantity": "type I error",
+            "rpact": 0.1,
+            "ours": single,
+            "diff_in_se": (single - 0.1) / math.sqrt(0.09 / reps),
+        }
+    )
     out = pd.DataFrame(rows)
     print(out.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"\n{reps} replicates per design and HR, {time.perf_counter() - started:.1f} s; "
-          f"largest |difference| {np.nanmax(np.abs(out['diff_in_se'])):.2f} MC SE, look times "
-          f"within {np.nanmax(np.abs(out.get('rel_diff', pd.Series([0.0])))):.2%}")
+    print(
+        f"\n{reps} replicates per design and HR, {time.perf_counter() - started:.1f} s; "
+        f"largest |difference| {np.nanmax(np.abs(out['diff_in_se'])):.2f} MC SE, look times "
+        f"within {np.nanmax(np.abs(out.get('rel_diff', pd.Series([0.0])))):.2%}"
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,10 @@ from sim.engine.executors import run_to_parquet
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = {"textbook": ROOT / "scenarios/textbook.yaml",
-             "baseline": ROOT / "scenarios/nct07271602.yaml"}
+SCENARIOS = {
+    "textbook": ROOT / "scenarios/textbook.yaml",
+    "baseline": ROOT / "scenarios/nct07271602.yaml",
+}
 
 
 def peak_mib() -> tuple[float, float]:
@@ -79,23 +81,38 @@ def tree_memory(root) -> tuple[int, int, int]:
     return main + sum(others), main, max(others, default=0)
 
 
-def memory_run(name: str, reps: int, workers: int, seed: int,
-               trace: Path | None = None) -> dict[str, float]:
+def memory_run(
+    name: str, reps: int, workers: int, seed: int, trace: Path | None = None
+) -> dict[str, float]:
     """One whole `python -m sim run` of scenario `name`, its process tree sampled until it
     ends: wall seconds and the peak of the summed memory (MiB), with its parts then. With
     `trace`, every sample is appended to that CSV (reps, seconds, total, main, worker MiB)."""
     import psutil
 
     folder = Path(tempfile.mkdtemp(prefix="bench-memory-"))
-    command = [sys.executable, "-m", "sim", "run", str(SCENARIOS[name]), "--reps", str(reps),
-               "--seed", str(seed), "--workers", str(workers), "--out", str(folder / "run"),
-               "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "sim",
+        "run",
+        str(SCENARIOS[name]),
+        "--reps",
+        str(reps),
+        "--seed",
+        str(seed),
+        "--workers",
+        str(workers),
+        "--out",
+        str(folder / "run"),
+        "--quiet",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     peak = {"total": 0, "main": 0, "worker": 0}
     try:
         started = time.perf_counter()
-        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
         root = psutil.Process(child.pid)
 
         def sample() -> None:
@@ -105,8 +122,10 @@ def memory_run(name: str, reps: int, workers: int, seed: int,
                 if total > peak["total"]:
                     peak.update(total=total, main=main, worker=worker)
                 if log:
-                    log.write(f"{reps},{time.perf_counter() - started:.1f},{total / MIB:.0f},"
-                              f"{main / MIB:.0f},{worker / MIB:.0f}\n")
+                    log.write(
+                        f"{reps},{time.perf_counter() - started:.1f},{total / MIB:.0f},"
+                        f"{main / MIB:.0f},{worker / MIB:.0f}\n"
+                    )
                     log.flush()
                 time.sleep(SAMPLE_SECONDS)
             if log:
@@ -131,20 +150,26 @@ def growth_per_10k(reps: list[int], peaks: list[float]) -> float:
     return float(np.polyfit(np.asarray(reps, float), np.asarray(peaks, float), 1)[0] * 1e4)
 
 
-def memory_report(names: list[str], counts: list[int], workers: int, seed: int,
-                  trace: Path | None = None) -> None:
+def memory_report(
+    names: list[str], counts: list[int], workers: int, seed: int, trace: Path | None = None
+) -> None:
     for name in names:
         peaks = []
         for reps in counts:
             got = memory_run(name, reps, workers, seed, trace)
             peaks.append(got["total"])
-            print(f"{name:9s} {reps:>7,d} reps  {workers} workers  {got['wall']:7.1f} s  "
-                  f"peak total memory {got['total']:6.0f} MiB (main {got['main']:4.0f}, "
-                  f"largest worker {got['worker']:4.0f})", flush=True)
+            print(
+                f"{name:9s} {reps:>7,d} reps  {workers} workers  {got['wall']:7.1f} s  "
+                f"peak total memory {got['total']:6.0f} MiB (main {got['main']:4.0f}, "
+                f"largest worker {got['worker']:4.0f})",
+                flush=True,
+            )
         if len(counts) > 1:
-            print(f"{name:9s} growth of the peak total: "
-                  f"{growth_per_10k(counts, peaks):+.1f} MiB per 10,000 replicates "
-                  f"({counts[0]:,} to {counts[-1]:,} replicates)")
+            print(
+                f"{name:9s} growth of the peak total: "
+                f"{growth_per_10k(counts, peaks):+.1f} MiB per 10,000 replicates "
+                f"({counts[0]:,} to {counts[-1]:,} replicates)"
+            )
 
 
 def time_rpact() -> str:
@@ -157,16 +182,26 @@ def time_rpact() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", default="10000",
-                        help="replicates (with --memory, a comma-separated list of counts)")
+    parser.add_argument(
+        "--reps",
+        default="10000",
+        help="replicates (with --memory, a comma-separated list of counts)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", choices=list(SCENARIOS), default=None)
     parser.add_argument("--no-rpact", action="store_true")
-    parser.add_argument("--memory", action="store_true",
-                        help="peak total memory of whole runs (all processes) and its growth")
-    parser.add_argument("--trace", type=Path, default=None,
-                        help="with --memory: append every memory sample to this CSV")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="peak total memory of whole runs (all processes) and its growth",
+    )
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        default=None,
+        help="with --memory: append every memory sample to this CSV",
+    )
     args = parser.parse_args()
     names = [args.only] if args.only else list(SCENARIOS)
     counts = [int(x) for x in args.reps.replace("_", "").split(",")]
@@ -177,9 +212,11 @@ def main() -> None:
     for name in names:
         wall = time_run(name, args.reps, args.workers, args.seed)
         own, children = peak_mib()
-        print(f"{name:9s} {args.reps:>7,d} reps  {args.workers} workers  {wall:7.2f} s  "
-              f"{args.reps / wall:9,.0f} reps/s  peak RSS main {own:6.0f} MiB, "
-              f"largest worker {children:6.0f} MiB")
+        print(
+            f"{name:9s} {args.reps:>7,d} reps  {args.workers} workers  {wall:7.2f} s  "
+            f"{args.reps / wall:9,.0f} reps/s  peak RSS main {own:6.0f} MiB, "
+            f"largest worker {children:6.0f} MiB"
+        )
     if not args.no_rpact and "textbook" in names:
         print(time_rpact())
 

@@ -27,8 +27,9 @@ def timed(cmd: list[str], runs: int) -> tuple[float, float]:
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         walls.append(time.perf_counter() - started)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -42,12 +43,14 @@ def main() -> None:
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "python -m sim --help": [sys.executable, "-m", "sim", "--help"],
-        "python -m sim validate baseline": [sys.executable, "-m", "sim", "validate",
-                                            str(BASELINE)],
+        "python -m sim validate baseline": [sys.executable, "-m", "sim", "validate", str(BASELINE)],
     }
     if shutil.which("Rscript"):
-        commands["Rscript -e 'library(rpact)'"] = ["Rscript", "-e",
-                                                   "suppressMessages(library(rpact))"]
+        commands["Rscript -e 'library(rpact)'"] = [
+            "Rscript",
+            "-e",
+            "suppressMessages(library(rpact))",
+        ]
     print(f"{'command':40s}{'wall s':>9s}{'cpu s':>9s}   (median of {runs})")
     for label, cmd in commands.items():
         wall, cpu = timed(cmd, runs)

@@ -39,9 +39,22 @@ GOAL_SECONDS = 180.0
 
 def sweep_command(reps: int, out: Path, workers: int | None) -> list[str]:
     """The README's sensitivity sweep, writing into `out`."""
-    cmd = [sys.executable, "-m", "sim", "sweep", "scenarios/nct07271602.yaml", "--variants",
-           "scenarios/sensitivity.yaml", "--reps", str(reps), "--seed", "1", "--out", str(out),
-           "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sim",
+        "sweep",
+        "scenarios/nct07271602.yaml",
+        "--variants",
+        "scenarios/sensitivity.yaml",
+        "--reps",
+        str(reps),
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     return cmd + (["--workers", str(workers)] if workers else [])
 
 
@@ -49,10 +62,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reps", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=None,
-                        help="sim's --workers (default: sim's own, one per core)")
-    parser.add_argument("--before", type=Path, default=None,
-                        help="another checkout whose sweep is timed in the same rounds")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="sim's --workers (default: sim's own, one per core)",
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="another checkout whose sweep is timed in the same rounds",
+    )
     args = parser.parse_args()
     sides = {"this checkout": ROOT}
     if args.before:
@@ -60,15 +81,18 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     runs: dict[str, list[tuple[float, float]]] = {label: [] for label in sides}
     yardsticks: list[float] = []
-    print(f"sensitivity sweep, 17 points x {args.reps:,} replicates; {args.runs} alternating "
-          f"rounds; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"sensitivity sweep, 17 points x {args.reps:,} replicates; {args.runs} alternating "
+        f"rounds; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+    )
     try:
         for round_no in range(args.runs):
             yardsticks.append(bare_timeout_us())
             for side, (label, root) in enumerate(sides.items()):
                 out = scratch / f"{round_no}-{side}"
-                runs[label].append(timed(sweep_command(args.reps, out, args.workers),
-                                         sim_env(root, None), root))
+                runs[label].append(
+                    timed(sweep_command(args.reps, out, args.workers), sim_env(root, None), root)
+                )
                 shutil.rmtree(out, ignore_errors=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -76,8 +100,10 @@ def main() -> None:
     print(f"{'':44s}{'best':>8s}{'median':>9s}{'best':>9s}{'median':>9s}")
     figures = {label: describe(label, found) for label, found in runs.items()}
     yardstick = min(yardsticks)
-    print(f"yardstick: a bare SimPy timeout {yardstick:.2f} us (best of the rounds; worst "
-          f"{max(yardsticks):.2f})")
+    print(
+        f"yardstick: a bare SimPy timeout {yardstick:.2f} us (best of the rounds; worst "
+        f"{max(yardsticks):.2f})"
+    )
     ours, our_median = figures["this checkout"]
     print(f"this checkout's best wall: {ours / yardstick:.1f} M bare timeouts")
     for label, (best, median) in figures.items():
@@ -85,6 +111,7 @@ def main() -> None:
             print(f"ratio {label} / this: best {best / ours:.2f}, median {median / our_median:.2f}")
     verdict = "met" if ours < GOAL_SECONDS else "not met"
     print(f"goal: under {GOAL_SECONDS:.0f} s wall on this machine today: {ours:.1f} s, {verdict}")
+
 
 if __name__ == "__main__":
     main()

@@ -53,8 +53,9 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]
     `cwd` (`python -m` imports sim from there first)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        cmd, check=True, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
@@ -72,12 +73,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--reps", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=None,
-                        help="sim's --workers (default: sim's own, one per core)")
-    parser.add_argument("--bytecode", action="store_true",
-                        help="unset PYTHONDONTWRITEBYTECODE for the sim runs")
-    parser.add_argument("--before", type=Path, default=None,
-                        help="another checkout whose `python -m sim run` is timed too")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="sim's --workers (default: sim's own, one per core)",
+    )
+    parser.add_argument(
+        "--bytecode", action="store_true", help="unset PYTHONDONTWRITEBYTECODE for the sim runs"
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="another checkout whose `python -m sim run` is timed too",
+    )
     args = parser.parse_args()
     if shutil.which("Rscript") is None:
         sys.exit("Rscript not found (apt-get install r-base-core r-cran-rpact): no comparison")
@@ -85,15 +95,29 @@ def main() -> None:
     out = scratch / "run"
     bytecode = scratch / "pycache" if args.bytecode else None
     env = sim_env(ROOT, bytecode)
-    sim = [sys.executable, "-m", "sim", "run", "scenarios/textbook.yaml", "--reps", str(args.reps),
-           "--seed", "1", "--out", str(out), "--force"]
+    sim = [
+        sys.executable,
+        "-m",
+        "sim",
+        "run",
+        "scenarios/textbook.yaml",
+        "--reps",
+        str(args.reps),
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--force",
+    ]
     if args.workers:
         sim += ["--workers", str(args.workers)]
     rpact = ["Rscript", str(RPACT)]
     cached = "PYTHONDONTWRITEBYTECODE" not in env
-    print(f"textbook, {args.reps:,} replicates; {args.runs} alternating rounds after a warm-up; "
-          f"bytecode cache {'on' if cached else 'off (PYTHONDONTWRITEBYTECODE set)'}; "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"textbook, {args.reps:,} replicates; {args.runs} alternating rounds after a warm-up; "
+        f"bytecode cache {'on' if cached else 'off (PYTHONDONTWRITEBYTECODE set)'}; "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+    )
     sides = {"python -m sim run (whole process)": (sim, env, ROOT)}
     if args.before:
         before = args.before.resolve()
@@ -114,8 +138,10 @@ def main() -> None:
     r_best, r_median = figures["Rscript rpact getSimulationSurvival"]
     for label, (best, median) in figures.items():
         if not label.startswith("Rscript"):
-            print(f"ratio {label.strip()} / rpact: best {best / r_best:.2f}, "
-                  f"median {median / r_median:.2f} (goal <= 1.0)")
+            print(
+                f"ratio {label.strip()} / rpact: best {best / r_best:.2f}, "
+                f"median {median / r_median:.2f} (goal <= 1.0)"
+            )
 
 
 if __name__ == "__main__":

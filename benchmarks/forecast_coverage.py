@@ -37,32 +37,37 @@ from sim.scenario import DAYS_PER_MONTH, Scenario, load_scenario
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "nct07271602.yaml"
 DATES_ONLY = ["treatment=null", "radiotherapy=null"]
-MILESTONES = {"last patient randomized": "randomized_100pct_date",
-              "event target reached": "target_events_date"}
+MILESTONES = {
+    "last patient randomized": "randomized_100pct_date",
+    "event target reached": "target_events_date",
+}
 LEVELS = (0.80, 0.90)
 
 
-def truth_overrides(scenario: Scenario, accrual_factor: float, control_median: float
-                    ) -> list[str]:
+def truth_overrides(scenario: Scenario, accrual_factor: float, control_median: float) -> list[str]:
     """--set strings: every site's screening rates x `accrual_factor`, the control median."""
     out = [f"pfs.control.median_months={control_median}"]
     if scenario.enrollment.sites:
         for s, site in enumerate(scenario.enrollment.sites):
             for j, row in enumerate(site.screening_rate):
-                out.append(f"enrollment.sites.{s}.screening_rate.{j}.per_month="
-                           f"{row.per_month * accrual_factor}")
+                out.append(
+                    f"enrollment.sites.{s}.screening_rate.{j}.per_month="
+                    f"{row.per_month * accrual_factor}"
+                )
     else:
         for j, row in enumerate(scenario.enrollment.screening_rate or ()):
-            out.append(f"enrollment.screening_rate.{j}.per_month="
-                       f"{row.per_month * accrual_factor}")
+            out.append(f"enrollment.screening_rate.{j}.per_month={row.per_month * accrual_factor}")
     return out
 
 
 def interval_days(dates: pd.Series, start: dt.date, level: float) -> tuple[float, float]:
     """Equal-tailed prediction interval of a date column, in clock days (NaT = never)."""
     values = dates.to_numpy("datetime64[D]")
-    days = np.where(np.isnat(values), np.inf,
-                    (values - np.datetime64(start, "D")).astype("timedelta64[D]").astype(float))
+    days = np.where(
+        np.isnat(values),
+        np.inf,
+        (values - np.datetime64(start, "D")).astype("timedelta64[D]").astype(float),
+    )
     lo, hi = np.quantile(days, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
     return float(lo), float(hi)
 
@@ -73,8 +78,9 @@ def clock_day(value, start: dt.date) -> float:
     return float((pd.Timestamp(value).date() - start).days)
 
 
-def simulate_truths(scenario: Scenario, overrides: list[str], n: int, seed: int
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate_truths(
+    scenario: Scenario, overrides: list[str], n: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(replicates, patients) of `n` complete trials from the truth."""
     truth = load_scenario(BASELINE, [*DATES_ONLY, *overrides])
     model = TrialModel.from_scenario(truth)
@@ -88,9 +94,14 @@ def simulate_truths(scenario: Scenario, overrides: list[str], n: int, seed: int
 
 
 def forecast_coverage(
-    as_of_months: tuple[float, ...] = (6, 10, 14), truths: int = 200, reps: int = 500,
-    accrual_factor: float = 0.7, control_median: float = 5.5, blinded: bool = False,
-    prior_months: float = DEFAULT_PRIOR_MONTHS, prior_events: float = DEFAULT_PRIOR_EVENTS,
+    as_of_months: tuple[float, ...] = (6, 10, 14),
+    truths: int = 200,
+    reps: int = 500,
+    accrual_factor: float = 0.7,
+    control_median: float = 5.5,
+    blinded: bool = False,
+    prior_months: float = DEFAULT_PRIOR_MONTHS,
+    prior_events: float = DEFAULT_PRIOR_EVENTS,
     seed: int = 2026,
 ) -> pd.DataFrame:
     """One row per (as-of, milestone, level): coverage of the forecast and of the plan, the
@@ -101,28 +112,46 @@ def forecast_coverage(
     start = scenario.trial.start_date
     base = TrialModel.from_scenario(scenario)
     plan = simulate_chunk(base, seed + 1, 0, 0, reps).replicates
-    plan_pi = {(m, lvl): interval_days(plan[c], start, lvl)
-               for m, c in MILESTONES.items() for lvl in LEVELS}
+    plan_pi = {
+        (m, lvl): interval_days(plan[c], start, lvl)
+        for m, c in MILESTONES.items()
+        for lvl in LEVELS
+    }
     # The prior predictive: the forecast's model with no data yet (as of the start date),
     # i.e. the plan with the priors' uncertainty about the rates.
     empty = check_observed(pd.DataFrame(columns=list(COLUMNS)), scenario, start)
-    prior = simulate_chunk(dataclasses.replace(base, history=fit_history(
-        scenario, base.calendar, base.schedule, empty, prior_months, prior_events)),
-        seed + 2, 0, 0, reps).replicates
-    prior_pi = {(m, lvl): interval_days(prior[c], start, lvl)
-                for m, c in MILESTONES.items() for lvl in LEVELS}
+    prior = simulate_chunk(
+        dataclasses.replace(
+            base,
+            history=fit_history(
+                scenario, base.calendar, base.schedule, empty, prior_months, prior_events
+            ),
+        ),
+        seed + 2,
+        0,
+        0,
+        reps,
+    ).replicates
+    prior_pi = {
+        (m, lvl): interval_days(prior[c], start, lvl)
+        for m, c in MILESTONES.items()
+        for lvl in LEVELS
+    }
     truth_reps, truth_patients = simulate_truths(
-        scenario, truth_overrides(scenario, accrual_factor, control_median), truths, seed)
+        scenario, truth_overrides(scenario, accrual_factor, control_median), truths, seed
+    )
     rows = []
     for months in as_of_months:
         as_of = start + dt.timedelta(days=int(round(months * DAYS_PER_MONTH)))
         hits: dict = {}
         for k in range(truths):
-            table = observed_from_patients(truth_patients[truth_patients["replicate"] == k],
-                                           as_of, blinded=blinded)
+            table = observed_from_patients(
+                truth_patients[truth_patients["replicate"] == k], as_of, blinded=blinded
+            )
             observed = check_observed(table, scenario, as_of)
-            history = fit_history(scenario, base.calendar, base.schedule, observed,
-                                  prior_months, prior_events)
+            history = fit_history(
+                scenario, base.calendar, base.schedule, observed, prior_months, prior_events
+            )
             model = dataclasses.replace(base, history=history)
             forecast = simulate_chunk(model, seed + 10 + k, 0, 0, reps).replicates
             for name, column in MILESTONES.items():
@@ -134,22 +163,38 @@ def forecast_coverage(
                     p_lo, p_hi = plan_pi[(name, level)]
                     q_lo, q_hi = prior_pi[(name, level)]
                     hits.setdefault((name, level), []).append(
-                        (lo <= truth <= hi, hi - lo, p_lo <= truth <= p_hi,
-                         q_lo <= truth <= q_hi, truth < lo))
+                        (
+                            lo <= truth <= hi,
+                            hi - lo,
+                            p_lo <= truth <= p_hi,
+                            q_lo <= truth <= q_hi,
+                            truth < lo,
+                        )
+                    )
         for (name, level), values in hits.items():
             inside, width, plan_inside, prior_inside, below = (
-                np.asarray(v, dtype=float) for v in zip(*values, strict=True))
+                np.asarray(v, dtype=float) for v in zip(*values, strict=True)
+            )
             p_lo, p_hi = plan_pi[(name, level)]
             q_lo, q_hi = prior_pi[(name, level)]
-            rows.append({
-                "as_of_months": months, "as_of": str(as_of), "milestone": name,
-                "level": level, "truths": len(inside), "coverage": inside.mean(),
-                "below": below.mean(), "above": 1 - inside.mean() - below.mean(),
-                "binomial_se": np.sqrt(level * (1 - level) / len(inside)),
-                "width_days": np.median(width), "plan_width_days": p_hi - p_lo,
-                "plan_coverage": plan_inside.mean(),
-                "prior_width_days": q_hi - q_lo, "prior_coverage": prior_inside.mean(),
-            })
+            rows.append(
+                {
+                    "as_of_months": months,
+                    "as_of": str(as_of),
+                    "milestone": name,
+                    "level": level,
+                    "truths": len(inside),
+                    "coverage": inside.mean(),
+                    "below": below.mean(),
+                    "above": 1 - inside.mean() - below.mean(),
+                    "binomial_se": np.sqrt(level * (1 - level) / len(inside)),
+                    "width_days": np.median(width),
+                    "plan_width_days": p_hi - p_lo,
+                    "plan_coverage": plan_inside.mean(),
+                    "prior_width_days": q_hi - q_lo,
+                    "prior_coverage": prior_inside.mean(),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -157,37 +202,61 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--truths", type=int, default=200)
     parser.add_argument("--reps", type=int, default=500)
-    parser.add_argument("--as-of", type=float, nargs="+", default=[6, 10, 14],
-                        help="as-of dates in months after the start")
+    parser.add_argument(
+        "--as-of",
+        type=float,
+        nargs="+",
+        default=[6, 10, 14],
+        help="as-of dates in months after the start",
+    )
     parser.add_argument("--blinded", action="store_true", help="forecast from blinded data")
     parser.add_argument("--prior-months", type=float, default=DEFAULT_PRIOR_MONTHS)
     parser.add_argument("--prior-events", type=float, default=DEFAULT_PRIOR_EVENTS)
-    parser.add_argument("--accrual-factor", type=float, default=0.7,
-                        help="truth's screening rates over the plan's (0.7)")
-    parser.add_argument("--control-median", type=float, default=5.5,
-                        help="truth's control median PFS, months (5.5; the plan's is 6.8)")
+    parser.add_argument(
+        "--accrual-factor",
+        type=float,
+        default=0.7,
+        help="truth's screening rates over the plan's (0.7)",
+    )
+    parser.add_argument(
+        "--control-median",
+        type=float,
+        default=5.5,
+        help="truth's control median PFS, months (5.5; the plan's is 6.8)",
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=None, help="CSV of the table")
     args = parser.parse_args()
     started = time.perf_counter()
-    table = forecast_coverage(tuple(args.as_of), args.truths, args.reps,
-                              accrual_factor=args.accrual_factor,
-                              control_median=args.control_median, blinded=args.blinded,
-                              prior_months=args.prior_months, prior_events=args.prior_events,
-                              seed=args.seed)
+    table = forecast_coverage(
+        tuple(args.as_of),
+        args.truths,
+        args.reps,
+        accrual_factor=args.accrual_factor,
+        control_median=args.control_median,
+        blinded=args.blinded,
+        prior_months=args.prior_months,
+        prior_events=args.prior_events,
+        seed=args.seed,
+    )
     shown = table.assign(
         coverage=table["coverage"].map("{:.1%}".format),
         binomial_se=table["binomial_se"].map("{:.1%}".format),
-        below=table["below"].map("{:.1%}".format), above=table["above"].map("{:.1%}".format),
+        below=table["below"].map("{:.1%}".format),
+        above=table["above"].map("{:.1%}".format),
         plan_coverage=table["plan_coverage"].map("{:.1%}".format),
         prior_coverage=table["prior_coverage"].map("{:.1%}".format),
-        width_days=table["width_days"].round(0), plan_width_days=table["plan_width_days"])
+        width_days=table["width_days"].round(0),
+        plan_width_days=table["plan_width_days"],
+    )
     print(shown.drop(columns="as_of").to_string(index=False))
-    print(f"\n{args.truths} truths x {len(args.as_of)} as-of dates, {args.reps} replicates "
-          f"each, truth accrual x{args.accrual_factor:g}, control median "
-          f"{args.control_median:g}, {'blinded' if args.blinded else 'unblinded'}, "
-          f"prior {args.prior_months:g} "
-          f"months / {args.prior_events:g} events: {time.perf_counter() - started:.0f} s")
+    print(
+        f"\n{args.truths} truths x {len(args.as_of)} as-of dates, {args.reps} replicates "
+        f"each, truth accrual x{args.accrual_factor:g}, control median "
+        f"{args.control_median:g}, {'blinded' if args.blinded else 'unblinded'}, "
+        f"prior {args.prior_months:g} "
+        f"months / {args.prior_events:g} events: {time.perf_counter() - started:.0f} s"
+    )
     if args.out:
         table.to_csv(args.out, index=False)
 

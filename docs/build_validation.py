@@ -19,8 +19,12 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["tests/test_references.py", "tests/test_validation.py",
-         "tests/test_group_sequential.py", "tests/test_endpoints.py"]
+TESTS = [
+    "tests/test_references.py",
+    "tests/test_validation.py",
+    "tests/test_group_sequential.py",
+    "tests/test_endpoints.py",
+]
 
 
 def collect() -> pd.DataFrame:
@@ -28,8 +32,9 @@ def collect() -> pd.DataFrame:
         log = Path(folder) / "records.jsonl"
         env = dict(os.environ, SIM_VALIDATION_LOG=str(log))
         tests = [t for t in TESTS if (ROOT / t).exists()]
-        subprocess.run([sys.executable, "-m", "pytest", "-q", *tests], cwd=ROOT, env=env,
-                       check=False)
+        subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", *tests], cwd=ROOT, env=env, check=False
+        )
         rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return pd.DataFrame(rows)
 

@@ -20,8 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-API = ("Results", "ScenarioError", "analyze", "boundaries", "design", "forecast", "load_scenario",
-       "read_results", "simulate")
+API = (
+    "Results",
+    "ScenarioError",
+    "analyze",
+    "boundaries",
+    "design",
+    "forecast",
+    "load_scenario",
+    "read_results",
+    "simulate",
+)
 __all__ = [*API, "__version__"]
 
 if TYPE_CHECKING:

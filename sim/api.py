@@ -33,8 +33,17 @@ from sim.scenario import Scenario, ScenarioError, parse_scenario, read_scenario_
 from sim.scenario import load_scenario as load_scenario_file
 from sim.stats.design import design_scenario
 
-__all__ = ["Results", "ScenarioError", "analyze", "boundaries", "design", "forecast",
-           "load_scenario", "read_results", "simulate"]
+__all__ = [
+    "Results",
+    "ScenarioError",
+    "analyze",
+    "boundaries",
+    "design",
+    "forecast",
+    "load_scenario",
+    "read_results",
+    "simulate",
+]
 
 
 def load_scenario(
@@ -62,11 +71,15 @@ def override_strings(overrides: Mapping[str, Any] | Sequence[str] | None) -> lis
     if overrides is None:
         return []
     if isinstance(overrides, Mapping):
-        return [f"{key}={yaml.safe_dump(value, default_flow_style=True).strip()}"
-                .removesuffix("\n...") for key, value in overrides.items()]
+        return [
+            f"{key}={yaml.safe_dump(value, default_flow_style=True).strip()}".removesuffix("\n...")
+            for key, value in overrides.items()
+        ]
     if isinstance(overrides, str):
-        raise ScenarioError(f"overrides {overrides!r}: give a mapping or a list of "
-                            "PATH=VALUE strings, e.g. {'effect.hazard_ratio': 0.7}")
+        raise ScenarioError(
+            f"overrides {overrides!r}: give a mapping or a list of "
+            "PATH=VALUE strings, e.g. {'effect.hazard_ratio': 0.7}"
+        )
     return [str(item) for item in overrides]
 
 
@@ -84,8 +97,10 @@ class Results:
 
     def __repr__(self) -> str:
         m = self.manifest
-        return (f"<Results {m.get('scenario', {}).get('trial', {}).get('id', '?')}: "
-                f"{m.get('replicates')} replicates, seed {m.get('seed')}, {self.folder}>")
+        return (
+            f"<Results {m.get('scenario', {}).get('trial', {}).get('id', '?')}: "
+            f"{m.get('replicates')} replicates, seed {m.get('seed')}, {self.folder}>"
+        )
 
     @cached_property
     def manifest(self) -> dict[str, Any]:
@@ -109,8 +124,11 @@ class Results:
 
     @property
     def tables(self) -> list[str]:
-        return sorted(p.stem for p in self.folder.iterdir()
-                      if p.suffix in (".csv", ".parquet") and p.is_file())
+        return sorted(
+            p.stem
+            for p in self.folder.iterdir()
+            if p.suffix in (".csv", ".parquet") and p.is_file()
+        )
 
     def table(self, name: str) -> pd.DataFrame:
         for suffix, reader in ((".csv", pd.read_csv), (".parquet", pd.read_parquet)):
@@ -129,16 +147,24 @@ class Results:
         from sim.engine.folders import OWNER, output_folder
 
         with output_folder(folder, force) as staging:
-            shutil.copytree(self.folder, staging, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns(OWNER))
+            shutil.copytree(
+                self.folder, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(OWNER)
+            )
         return folder
 
 
 def simulate(
-    scenario: Scenario | str | Path, reps: int = 2000, seed: int = 1,
-    workers: int | None = None, keep_patients: int = 3, progress: bool = True,
-    out: str | Path | None = None, force: bool = False, executor: str | None = None,
-    scheduler: str | None = None, resume: bool = False,
+    scenario: Scenario | str | Path,
+    reps: int = 2000,
+    seed: int = 1,
+    workers: int | None = None,
+    keep_patients: int = 3,
+    progress: bool = True,
+    out: str | Path | None = None,
+    force: bool = False,
+    executor: str | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
 ) -> Results:
     """Monte Carlo run of a scenario: the tables of `python -m sim run`, same seed, same
     numbers. With `out` the folder is written there (as ``--out``); otherwise it is kept in a
@@ -157,8 +183,9 @@ def simulate(
     if executor not in (None, "local", "dask"):
         raise ScenarioError(f"executor = {executor!r}: must be 'local' or 'dask'")
     if scheduler and executor == "local":
-        raise ScenarioError(f"scheduler = {scheduler!r}: needs executor='dask' (or leave "
-                            "executor out)")
+        raise ScenarioError(
+            f"scheduler = {scheduler!r}: needs executor='dask' (or leave executor out)"
+        )
     executor = executor or ("dask" if scheduler else "local")
     if resume and out is None:
         raise ScenarioError("resume = True: needs out, the folder of the interrupted run")
@@ -171,17 +198,34 @@ def simulate(
     from tqdm.auto import tqdm
 
     with tqdm(total=reps, unit="rep", desc="replicates", disable=not progress) as bar:
-        run_scenario(scenario, target, reps=reps, seed=seed, workers=workers,
-                     keep_patients=keep_patients, force=force, on_chunk=bar.update,
-                     executor=executor, scheduler=scheduler, resume=resume)
+        run_scenario(
+            scenario,
+            target,
+            reps=reps,
+            seed=seed,
+            workers=workers,
+            keep_patients=keep_patients,
+            force=force,
+            on_chunk=bar.update,
+            executor=executor,
+            scheduler=scheduler,
+            resume=resume,
+        )
     return Results(target, scratch)
 
 
 def forecast(
-    scenario: Scenario | str | Path, observed: str | Path, as_of: str | Any,
-    reps: int = 2000, seed: int = 1, workers: int | None = None,
-    screening: str | Path | None = None, prior_months: float | None = None,
-    prior_events: float | None = None, progress: bool = True, out: str | Path | None = None,
+    scenario: Scenario | str | Path,
+    observed: str | Path,
+    as_of: str | Any,
+    reps: int = 2000,
+    seed: int = 1,
+    workers: int | None = None,
+    screening: str | Path | None = None,
+    prior_months: float | None = None,
+    prior_events: float | None = None,
+    progress: bool = True,
+    out: str | Path | None = None,
     force: bool = False,
 ) -> Results:
     """The rest of a trial under way from its own data, as `python -m sim forecast`: the
@@ -211,12 +255,19 @@ def forecast(
 
     with tqdm(total=reps, unit="rep", desc="replicates", disable=not progress) as bar:
         forecast_trial(
-            scenario, Path(observed), day, target, reps=reps, seed=seed,
+            scenario,
+            Path(observed),
+            day,
+            target,
+            reps=reps,
+            seed=seed,
             workers=workers or default_workers(),
             screening=Path(screening) if screening is not None else None,
             prior_months=prior_months,
             prior_events=DEFAULT_PRIOR_EVENTS if prior_events is None else prior_events,
-            force=force, on_chunk=bar.update)
+            force=force,
+            on_chunk=bar.update,
+        )
     return Results(target, scratch)
 
 
@@ -225,8 +276,10 @@ def check_count(name: str, value: Any, least: int) -> None:
 
     most = MAX_SEED if name == "seed" else MAX_REPS
     if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
-        raise ScenarioError(f"{name} = {value!r}: must be a whole number from {least:,} to "
-                            f"{most:,} (e.g. {2000 if name == 'reps' else max(least, 1)})")
+        raise ScenarioError(
+            f"{name} = {value!r}: must be a whole number from {least:,} to "
+            f"{most:,} (e.g. {2000 if name == 'reps' else max(least, 1)})"
+        )
 
 
 def read_results(folder: str | Path) -> Results:
@@ -255,22 +308,31 @@ def boundaries(scenario: Scenario | str | Path) -> pd.DataFrame:
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if not scenario.analysis.looks:
-        raise ScenarioError("analysis.looks is empty: boundaries need a group-sequential "
-                            "design, e.g. looks: [{events: 35}, {events: 70}]")
+        raise ScenarioError(
+            "analysis.looks is empty: boundaries need a group-sequential "
+            "design, e.g. looks: [{events: 35}, {events: 70}]"
+        )
     from sim.stats.boundaries import boundaries_table
 
     return boundaries_table(scenario)
 
 
 def analyze(
-    frame: pd.DataFrame, time: str = "time", event: str = "event", arm: str = "arm",
-    strata: str | None = None, control: str | None = None, replicate: int | None = None,
+    frame: pd.DataFrame,
+    time: str = "time",
+    event: str = "event",
+    arm: str = "arm",
+    strata: str | None = None,
+    control: str | None = None,
+    replicate: int | None = None,
     conf_level: float = 0.95,
 ) -> pd.DataFrame:
     """The final analysis of a patient table: the rows `python -m sim analyze` prints."""
     if not isinstance(frame, pd.DataFrame):
-        raise ScenarioError(f"frame: a {type(frame).__name__}, not a pandas DataFrame "
-                            "(read the table with pd.read_csv or pd.read_parquet first)")
+        raise ScenarioError(
+            f"frame: a {type(frame).__name__}, not a pandas DataFrame "
+            "(read the table with pd.read_csv or pd.read_parquet first)"
+        )
     if not 0 < conf_level < 1:
         raise ScenarioError(f"conf_level = {conf_level}: must be in (0, 1), e.g. 0.95")
     data = patients_from_frame(frame, time, event, arm, strata, control, replicate)

@@ -69,8 +69,10 @@ class Frozen(BaseModel):
         where = find_bool_for_number(value, cls.model_fields[info.field_name].annotation)
         if where is not None:
             at = f" (at {where})" if where else ""
-            raise ValueError(f"a boolean{at} where a number is expected: write the number, "
-                             "e.g. 1 (true and false are not numbers)")
+            raise ValueError(
+                f"a boolean{at} where a number is expected: write the number, "
+                "e.g. 1 (true and false are not numbers)"
+            )
         return value
 
 
@@ -90,8 +92,11 @@ def find_bool_for_number(value: Any, annotation: Any) -> str | None:
         hits = [find_bool_for_number(value, a) for a in args if a is not type(None)]
         return next((h for h in hits if h is not None), None)
     if origin is Literal:
-        numbers = [a for a in typing.get_args(annotation) if isinstance(a, int | float)
-                   and not isinstance(a, bool)]
+        numbers = [
+            a
+            for a in typing.get_args(annotation)
+            if isinstance(a, int | float) and not isinstance(a, bool)
+        ]
         return "" if isinstance(value, bool) and numbers else None
     if annotation in (int, float):
         return "" if isinstance(value, bool) else None
@@ -138,7 +143,8 @@ class Trial(Frozen):
             )
         if (self.completion_date - self.start_date).days > MAX_STUDY_YEARS * DAYS_PER_YEAR:
             raise field_error(
-                ("completion_date",), self.completion_date.isoformat(),
+                ("completion_date",),
+                self.completion_date.isoformat(),
                 f"more than {MAX_STUDY_YEARS} years after start_date {self.start_date}: no "
                 "trial runs that long (check the year)",
             )
@@ -257,8 +263,10 @@ class Enrollment(Frozen):
             raise ValueError(f"site names repeat in {names}: give each site its own name")
         names = [criterion.name for criterion in self.criteria]
         if len(set(names)) != len(names):
-            raise ValueError(f"criterion names repeat in {names}: give each criterion its own "
-                             "name (or merge the two into one)")
+            raise ValueError(
+                f"criterion names repeat in {names}: give each criterion its own "
+                "name (or merge the two into one)"
+            )
         return self
 
     @property
@@ -296,15 +304,17 @@ class Randomization(Frozen):
         for size in self.block_sizes:
             if size % unit:
                 raise field_error(
-                    ("block_sizes",), list(self.block_sizes),
+                    ("block_sizes",),
+                    list(self.block_sizes),
                     f"block size {size} is not a multiple of ratio total {unit}: "
-                    f"use multiples of {unit} (e.g. {2 * unit}, {3 * unit})"
+                    f"use multiples of {unit} (e.g. {2 * unit}, {3 * unit})",
                 )
         total = sum(self.strata.values())
         if abs(total - 1.0) > 1e-9:
             raise field_error(
-                ("strata",), dict(self.strata),
-                f"stratum shares sum to {total:g}, not 1: rescale them (e.g. 0.45 and 0.55)"
+                ("strata",),
+                dict(self.strata),
+                f"stratum shares sum to {total:g}, not 1: rescale them (e.g. 0.45 and 0.55)",
             )
         return self
 
@@ -376,8 +386,10 @@ class Survival(Frozen):
                 raise ValueError("weibull needs exactly one of scale_months or median_months")
             return self
         if self.shape is not None or self.scale_months is not None:
-            raise ValueError(f"shape and scale_months are Weibull fields: drop them or use "
-                             f"distribution: weibull (not {self.distribution})")
+            raise ValueError(
+                f"shape and scale_months are Weibull fields: drop them or use "
+                f"distribution: weibull (not {self.distribution})"
+            )
         if self.distribution == "exponential":
             if self.median_months is None or self.pieces:
                 raise ValueError("exponential needs median_months (and no pieces)")
@@ -412,8 +424,9 @@ class Survival(Frozen):
             return (day / self.weibull_scale_days) ** self.shape
         starts, hazards = self.hazard_table()
         bounds = [*starts[1:], math.inf]
-        return sum(h * max(0.0, min(day, b) - a)
-                   for a, b, h in zip(starts, bounds, hazards, strict=True))
+        return sum(
+            h * max(0.0, min(day, b) - a) for a, b, h in zip(starts, bounds, hazards, strict=True)
+        )
 
     def hazard_table(self) -> tuple[list[float], list[float]]:
         """(starts_days, hazards_per_day) of the piecewise-constant hazard (of the uncured)."""
@@ -471,11 +484,14 @@ class Effect(Frozen):
             raise ValueError("give hazard_ratio or piecewise_hazard_ratio, not both")
         for row in rows[:-1]:
             if row.months is None:
-                raise ValueError("only the last piecewise_hazard_ratio row may be "
-                                 "open-ended: give months for the others")
+                raise ValueError(
+                    "only the last piecewise_hazard_ratio row may be "
+                    "open-ended: give months for the others"
+                )
         if rows and rows[-1].months is not None:
-            raise ValueError("the last piecewise_hazard_ratio row must be open-ended: "
-                             "drop its months")
+            raise ValueError(
+                "the last piecewise_hazard_ratio row must be open-ended: drop its months"
+            )
         return self
 
     @property
@@ -492,8 +508,10 @@ class Effect(Frozen):
     @classmethod
     def check_plausible(cls, value: float | None) -> float | None:
         if value is not None and not 1 / MAX_HAZARD_RATIO <= value <= MAX_HAZARD_RATIO:
-            raise ValueError(f"outside {1 / MAX_HAZARD_RATIO:g} to {MAX_HAZARD_RATIO:g}: no "
-                             "treatment changes a hazard that much (e.g. 0.6)")
+            raise ValueError(
+                f"outside {1 / MAX_HAZARD_RATIO:g} to {MAX_HAZARD_RATIO:g}: no "
+                "treatment changes a hazard that much (e.g. 0.6)"
+            )
         return value
 
 
@@ -545,8 +563,9 @@ class Dropout(Frozen):
         return -math.log1p(-self.probability) / (self.months * DAYS_PER_MONTH)
 
 
-def check_cut_trigger(cut: str, event_target: int | None, cut_date: dt.date | None,
-                      target_example: str) -> None:
+def check_cut_trigger(
+    cut: str, event_target: int | None, cut_date: dt.date | None, target_example: str
+) -> None:
     """A data cut by events needs its target, one by date its date ("first": both)."""
     if cut in ("events", "first") and event_target is None:
         raise ValueError(f"cut '{cut}' needs event_target ({target_example})")
@@ -660,9 +679,12 @@ class AdverseEvent(Frozen):
     def check_grades(self) -> AdverseEvent:
         total = sum(self.grades.values())
         if abs(total - 1.0) > 1e-9:
-            raise field_error(("grades",), dict(self.grades),
-                              f"grade probabilities sum to {total:g}, not 1: rescale them "
-                              "(e.g. {2: 0.5, 3: 0.4, 4: 0.1})")
+            raise field_error(
+                ("grades",),
+                dict(self.grades),
+                f"grade probabilities sum to {total:g}, not 1: rescale them "
+                "(e.g. {2: 0.5, 3: 0.4, 4: 0.1})",
+            )
         return self
 
 
@@ -750,8 +772,9 @@ def field_error(loc: tuple[str | int, ...], value: Any, message: str) -> Validat
     whose culprit is one field: the message then names that field's dotted path."""
     from pydantic_core import InitErrorDetails, PydanticCustomError
 
-    detail = InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc,
-                              input=value)
+    detail = InitErrorDetails(
+        type=PydanticCustomError("value_error", message), loc=loc, input=value
+    )
     return ValidationError.from_exception_data("Scenario", [detail])
 
 
@@ -897,35 +920,52 @@ class Treatment(Frozen):
             )
         if self.window is not None and self.window.before_days >= self.cycle_days:
             raise field_error(
-                ("window", "before_days"), self.window.before_days,
+                ("window", "before_days"),
+                self.window.before_days,
                 f"a cycle may not come forward a whole cycle ({self.cycle_days} days): "
                 f"use before_days < cycle_days",
             )
         for name in self.drugs:
             if "/" in name:
-                raise field_error(("drugs", name), name, "drug names may not contain '/': "
-                                  "rename it (e.g. 'nab-paclitaxel')")
+                raise field_error(
+                    ("drugs", name),
+                    name,
+                    "drug names may not contain '/': rename it (e.g. 'nab-paclitaxel')",
+                )
         if bool(self.drugs) != bool(self.regimens):
             missing = "regimens" if self.drugs else "drugs"
-            raise field_error((missing,), {}, f"drugs and regimens come together: give "
-                              f"treatment.{missing} too (see scenarios/nct07271602.yaml)")
+            raise field_error(
+                (missing,),
+                {},
+                f"drugs and regimens come together: give "
+                f"treatment.{missing} too (see scenarios/nct07271602.yaml)",
+            )
         for stratum, regimen in self.regimens.items():
             for phase in ("induction", "maintenance"):
                 for i, drug in enumerate(getattr(regimen, phase)):
                     if drug not in self.drugs:
                         raise field_error(
-                            ("regimens", stratum, phase, i), drug,
+                            ("regimens", stratum, phase, i),
+                            drug,
                             f"unknown drug: use one of treatment.drugs {sorted(self.drugs)}",
                         )
         if self.chairs is not None:
             if not self.regimens:
-                raise field_error(("chairs",), {}, "a chair is held for the regimen's "
-                                  "infusion times: give treatment.drugs and treatment.regimens")
-            longest = max(self.visit_minutes(r, p) for r in self.regimens.values()
-                          for p in ("induction", "maintenance"))
+                raise field_error(
+                    ("chairs",),
+                    {},
+                    "a chair is held for the regimen's "
+                    "infusion times: give treatment.drugs and treatment.regimens",
+                )
+            longest = max(
+                self.visit_minutes(r, p)
+                for r in self.regimens.values()
+                for p in ("induction", "maintenance")
+            )
             if longest > self.chairs.hours_per_day * 60:
                 raise field_error(
-                    ("chairs", "hours_per_day"), self.chairs.hours_per_day,
+                    ("chairs", "hours_per_day"),
+                    self.chairs.hours_per_day,
                     f"the longest visit takes {longest} min, more than a chair's day: "
                     f"open chairs at least {math.ceil(longest / 60)} h",
                 )
@@ -1071,8 +1111,11 @@ class Patients(Frozen):
             for sex in ("male", "female"):
                 dist = getattr(getattr(self, name), sex)
                 if dist.min is None or dist.min <= 0:
-                    raise field_error((name, sex, "min"), dist.min,
-                                      "must be > 0 (a body measure is positive), e.g. min: 0.3")
+                    raise field_error(
+                        (name, sex, "min"),
+                        dist.min,
+                        "must be > 0 (a body measure is positive), e.g. min: 0.3",
+                    )
         return self
 
 
@@ -1136,8 +1179,10 @@ class TestSpec:
 
 
 MAXCOMBO_DEFAULT = ((0.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, 0.0))  # Lin et al. 2020
-TEST_SYNTAX = ("logrank, fh:RHO:GAMMA, mb:TSTAR[:WMAX], maxcombo[:RHO:GAMMA+RHO:GAMMA...], "
-               "rmst:TAU, milestone:T, ahr[:TAU] (times in months)")
+TEST_SYNTAX = (
+    "logrank, fh:RHO:GAMMA, mb:TSTAR[:WMAX], maxcombo[:RHO:GAMMA+RHO:GAMMA...], "
+    "rmst:TAU, milestone:T, ahr[:TAU] (times in months)"
+)
 
 
 def parse_test(spec: str) -> TestSpec:
@@ -1166,17 +1211,21 @@ def parse_test(spec: str) -> TestSpec:
     if kind == "mb":
         values = numbers(rest, (1, 2))
         if values[0] <= 0 or (len(values) == 2 and values[1] < 1):
-            raise ValueError(f"test {spec!r}: t* must be > 0 months and WMAX >= 1 "
-                             "(e.g. mb:6 or mb:6:2)")
-        return TestSpec("mb", months=values[0], w_max=values[1] if len(values) == 2 else math.inf,
-                        spec=text)
+            raise ValueError(
+                f"test {spec!r}: t* must be > 0 months and WMAX >= 1 (e.g. mb:6 or mb:6:2)"
+            )
+        return TestSpec(
+            "mb", months=values[0], w_max=values[1] if len(values) == 2 else math.inf, spec=text
+        )
     if kind == "maxcombo":
         if not rest:
             return TestSpec("maxcombo", combo=MAXCOMBO_DEFAULT, spec=text)
         combo = tuple(tuple(numbers(part, (2,))) for part in rest.split("+"))
         if len(combo) < 2 or any(r < 0 or q < 0 for r, q in combo):
-            raise ValueError(f"test {spec!r}: MaxCombo needs >= 2 FH tests with exponents "
-                             ">= 0, e.g. maxcombo:0:0+0:1")
+            raise ValueError(
+                f"test {spec!r}: MaxCombo needs >= 2 FH tests with exponents "
+                ">= 0, e.g. maxcombo:0:0+0:1"
+            )
         return TestSpec("maxcombo", combo=combo, spec=text)  # type: ignore[arg-type]
     if kind in ("rmst", "milestone", "ahr"):
         values = numbers(rest, (0, 1) if kind == "ahr" else (1,))
@@ -1271,8 +1320,9 @@ class Look(Frozen):
 
     @model_validator(mode="after")
     def check_one_trigger(self) -> Look:
-        given = [name for name in ("events", "information", "date")
-                 if getattr(self, name) is not None]
+        given = [
+            name for name in ("events", "information", "date") if getattr(self, name) is not None
+        ]
         if len(given) != 1:
             raise ValueError(
                 f"a look needs exactly one trigger of events, information or date (got "
@@ -1329,8 +1379,9 @@ class Efficacy(Frozen):
     @model_validator(mode="after")
     def check_one_rule(self) -> Efficacy:
         if (self.spending is None) == (self.z is None):
-            raise ValueError("give exactly one of spending (e.g. obrien_fleming) or z "
-                             "(e.g. [2.96, 1.97])")
+            raise ValueError(
+                "give exactly one of spending (e.g. obrien_fleming) or z (e.g. [2.96, 1.97])"
+            )
         return self
 
 
@@ -1352,8 +1403,11 @@ class Futility(Frozen):
 
     @model_validator(mode="after")
     def check_one_rule(self) -> Futility:
-        given = [name for name in ("spending", "z", "hazard_ratio", "conditional_power")
-                 if getattr(self, name) is not None]
+        given = [
+            name
+            for name in ("spending", "z", "hazard_ratio", "conditional_power")
+            if getattr(self, name) is not None
+        ]
         if len(given) != 1:
             raise ValueError(
                 f"give exactly one futility rule of spending, z, hazard_ratio or "
@@ -1422,67 +1476,115 @@ class Analysis(Frozen):
         if not self.looks:
             for name in ("efficacy", "futility"):
                 if getattr(self, name) is not None:
-                    raise field_error((name,), "...", "bounds need looks: add "
-                                      "looks: [{events: 35}, {events: 70}]")
+                    raise field_error(
+                        (name,), "...", "bounds need looks: add looks: [{events: 35}, {events: 70}]"
+                    )
             return self
         final = self.looks[-1]
         k = len(self.looks)
-        if final.information is not None or final.not_before is not None \
-                or final.not_after is not None:
-            raise field_error(("looks", k - 1), final.model_dump(mode="json", exclude_none=True),
-                              "the final look is triggered by events or a date (no "
-                              "information, not_before or not_after; a calendar cap of the "
-                              "final is cut_date): e.g. {events: 70}")
+        if (
+            final.information is not None
+            or final.not_before is not None
+            or final.not_after is not None
+        ):
+            raise field_error(
+                ("looks", k - 1),
+                final.model_dump(mode="json", exclude_none=True),
+                "the final look is triggered by events or a date (no "
+                "information, not_before or not_after; a calendar cap of the "
+                "final is cut_date): e.g. {events: 70}",
+            )
         if final.events is not None and final.events != self.event_target:
-            raise field_error(("event_target",), self.event_target,
-                              f"differs from the final look's events {final.events}: drop "
-                              "event_target (the final look sets it) or make them equal")
+            raise field_error(
+                ("event_target",),
+                self.event_target,
+                f"differs from the final look's events {final.events}: drop "
+                "event_target (the final look sets it) or make them equal",
+            )
         if final.date is not None and self.cut == "events":
-            raise field_error(("cut",), self.cut, "the final look is on a date: use cut: date "
-                              "(or drop cut; first with an event_target caps it by events)")
+            raise field_error(
+                ("cut",),
+                self.cut,
+                "the final look is on a date: use cut: date "
+                "(or drop cut; first with an event_target caps it by events)",
+            )
         if final.date is not None and final.date != self.cut_date:
-            raise field_error(("cut_date",), str(self.cut_date),
-                              f"differs from the final look's date {final.date}: drop "
-                              "cut_date or make them equal")
+            raise field_error(
+                ("cut_date",),
+                str(self.cut_date),
+                f"differs from the final look's date {final.date}: drop "
+                "cut_date or make them equal",
+            )
         if any(look.information is not None for look in self.looks) and final.events is None:
-            raise field_error(("looks",), "...", "information fractions need a final look "
-                              "triggered by events: e.g. [{information: 0.5}, {events: 70}]")
-        sizes = [look.events or (look.information or 0) * (self.event_target or 0)
-                 for look in self.looks]
+            raise field_error(
+                ("looks",),
+                "...",
+                "information fractions need a final look "
+                "triggered by events: e.g. [{information: 0.5}, {events: 70}]",
+            )
+        sizes = [
+            look.events or (look.information or 0) * (self.event_target or 0) for look in self.looks
+        ]
         for i in range(1, k):
             both = self.looks[i].date is None and self.looks[i - 1].date is None
             if both and sizes[i] <= sizes[i - 1]:
                 shown = self.looks[i].model_dump(mode="json", exclude_none=True)
-                raise field_error(("looks", i), shown,
-                                  f"look {i + 1} comes at no more events than look {i}: "
-                                  "give the looks in time order with increasing events")
+                raise field_error(
+                    ("looks", i),
+                    shown,
+                    f"look {i + 1} comes at no more events than look {i}: "
+                    "give the looks in time order with increasing events",
+                )
         dates = [(i, look.date) for i, look in enumerate(self.looks) if look.date is not None]
         for (_, a), (j, b) in zip(dates, dates[1:], strict=False):
             if b <= a:
-                raise field_error(("looks", j, "date"), str(b), "look dates must increase: "
-                                  "give the looks in time order")
-        if self.efficacy is not None and self.efficacy.z is not None \
-                and len(self.efficacy.z) != k:
-            raise field_error(("efficacy", "z"), list(self.efficacy.z),
-                              f"needs one bound per look ({k}), e.g. {[2.96, 1.97][:k]}")
+                raise field_error(
+                    ("looks", j, "date"),
+                    str(b),
+                    "look dates must increase: give the looks in time order",
+                )
+        if self.efficacy is not None and self.efficacy.z is not None and len(self.efficacy.z) != k:
+            raise field_error(
+                ("efficacy", "z"),
+                list(self.efficacy.z),
+                f"needs one bound per look ({k}), e.g. {[2.96, 1.97][:k]}",
+            )
         fut = self.futility
         if fut is not None:
             if self.sides != 1:
-                raise field_error(("futility",), "...", "futility bounds are for one-sided "
-                                  "tests: set sides: 1 or drop the futility block")
+                raise field_error(
+                    ("futility",),
+                    "...",
+                    "futility bounds are for one-sided "
+                    "tests: set sides: 1 or drop the futility block",
+                )
             if k == 1:
-                raise field_error(("futility",), "...", "futility needs an interim look: "
-                                  "add one before the final, or drop the futility block")
+                raise field_error(
+                    ("futility",),
+                    "...",
+                    "futility needs an interim look: "
+                    "add one before the final, or drop the futility block",
+                )
             for name in ("z", "hazard_ratio"):
                 values = getattr(fut, name)
                 if values is not None and len(values) != k - 1:
-                    raise field_error(("futility", name), list(values),
-                                      f"needs one value per interim look ({k - 1})")
-            if fut.spending is not None and self.efficacy is not None \
-                    and self.efficacy.z is not None:
-                raise field_error(("futility", "spending"), "...", "beta spending needs "
-                                  "efficacy spending (not fixed z bounds): use z or "
-                                  "hazard_ratio futility bounds instead")
+                    raise field_error(
+                        ("futility", name),
+                        list(values),
+                        f"needs one value per interim look ({k - 1})",
+                    )
+            if (
+                fut.spending is not None
+                and self.efficacy is not None
+                and self.efficacy.z is not None
+            ):
+                raise field_error(
+                    ("futility", "spending"),
+                    "...",
+                    "beta spending needs "
+                    "efficacy spending (not fixed z bounds): use z or "
+                    "hazard_ratio futility bounds instead",
+                )
         return self
 
     @property
@@ -1515,17 +1617,23 @@ class Analysis(Frozen):
     @model_validator(mode="after")
     def check_test_with_looks(self) -> Analysis:
         if self.looks and parse_test(self.test).kind != "logrank":
-            raise field_error(("test",), self.test, "group-sequential looks test the "
-                              "log-rank: keep test: logrank with looks (supportive_tests are "
-                              "computed at the analysis that ended each trial)")
+            raise field_error(
+                ("test",),
+                self.test,
+                "group-sequential looks test the "
+                "log-rank: keep test: logrank with looks (supportive_tests are "
+                "computed at the analysis that ended each trial)",
+            )
         return self
 
     @property
     def tests(self) -> tuple[TestSpec, ...]:
         """The primary test, then the supportive ones not equal to it."""
         primary = parse_test(self.test)
-        return (primary, *(t for t in map(parse_test, self.supportive_tests)
-                           if t.name != primary.name))
+        return (
+            primary,
+            *(t for t in map(parse_test, self.supportive_tests) if t.name != primary.name),
+        )
 
     @model_validator(mode="after")
     def check_cut_fields(self) -> Analysis:
@@ -1581,15 +1689,20 @@ class Scenario(Frozen):
             )
         for i, look in enumerate(self.analysis.looks):
             if look.events is not None and look.events > self.trial.sample_size:
-                raise field_error(("analysis", "looks", i, "events"), look.events,
-                                  f"above trial.sample_size {self.trial.sample_size}: a "
-                                  "patient has at most one PFS event; lower it")
+                raise field_error(
+                    ("analysis", "looks", i, "events"),
+                    look.events,
+                    f"above trial.sample_size {self.trial.sample_size}: a "
+                    "patient has at most one PFS event; lower it",
+                )
             for name in ("date", "not_before", "not_after"):
                 day = getattr(look, name)
                 if day is not None and day <= self.trial.start_date:
-                    raise field_error(("analysis", "looks", i, name), str(day),
-                                      f"not after trial.start_date {self.trial.start_date}: "
-                                      "put the look later")
+                    raise field_error(
+                        ("analysis", "looks", i, name),
+                        str(day),
+                        f"not after trial.start_date {self.trial.start_date}: put the look later",
+                    )
         fill = self.expected_fill_months()  # inf (tables that end): refused below
         if MAX_STUDY_YEARS * 12 < fill < math.inf:
             raise ValueError(
@@ -1599,10 +1712,11 @@ class Scenario(Frozen):
                 "the rates (per_month is patients screened per month)"
             )
         cut = self.analysis.cut_date
-        if cut is not None and (cut - self.trial.start_date).days > \
-                MAX_STUDY_YEARS * DAYS_PER_YEAR:
-            raise ValueError(f"analysis.cut_date {cut} is more than {MAX_STUDY_YEARS} years "
-                             f"after trial.start_date {self.trial.start_date}: check the year")
+        if cut is not None and (cut - self.trial.start_date).days > MAX_STUDY_YEARS * DAYS_PER_YEAR:
+            raise ValueError(
+                f"analysis.cut_date {cut} is more than {MAX_STUDY_YEARS} years "
+                f"after trial.start_date {self.trial.start_date}: check the year"
+            )
         if cut is not None and cut <= self.trial.start_date:
             raise ValueError(
                 f"analysis.cut_date {cut} is not after trial.start_date "
@@ -1615,8 +1729,11 @@ class Scenario(Frozen):
                     f"the study ({self.trial.start_date} to {self.trial.completion_date}): "
                     "activate the site between the start and the completion date"
                 )
-        lasting = [site.cap for site in self.enrollment.site_list(self.trial.start_date)
-                   if site.screening_rate[-1].months is None]
+        lasting = [
+            site.cap
+            for site in self.enrollment.site_list(self.trial.start_date)
+            if site.screening_rate[-1].months is None
+        ]
         reach = sum(math.inf if cap is None else cap for cap in lasting)
         if reach < self.trial.sample_size:
             raise ValueError(
@@ -1644,18 +1761,26 @@ class Scenario(Frozen):
         """With a safety block, toxicity comes only from its events (one process)."""
         if self.safety is None or self.treatment is None:
             return  # without a treatment block there are no cycles, so no events
-        legacy = {("treatment", "delay", "probability"): self.treatment.delay.probability,
-                  ("treatment", "dose_reduction", "probability"):
-                      self.treatment.dose_reduction.probability,
-                  ("treatment", "discontinuation_per_cycle"):
-                      self.treatment.discontinuation_per_cycle}
+        legacy = {
+            ("treatment", "delay", "probability"): self.treatment.delay.probability,
+            (
+                "treatment",
+                "dose_reduction",
+                "probability",
+            ): self.treatment.dose_reduction.probability,
+            ("treatment", "discontinuation_per_cycle"): self.treatment.discontinuation_per_cycle,
+        }
         if self.radiotherapy is not None:
             legacy[("radiotherapy", "pneumonitis")] = self.radiotherapy.pneumonitis
         for loc, value in legacy.items():
             if value:
-                raise field_error(loc, value, "must be 0 with a safety block: its adverse "
-                                  "events cause the delays, reductions, discontinuations and "
-                                  "RT stops (give them there)")
+                raise field_error(
+                    loc,
+                    value,
+                    "must be 0 with a safety block: its adverse "
+                    "events cause the delays, reductions, discontinuations and "
+                    "RT stops (give them there)",
+                )
 
     def check_secondary_endpoints(self) -> None:
         """OS, response and local control must be possible under the PFS model."""
@@ -1663,22 +1788,31 @@ class Scenario(Frozen):
         os_block = self.overall_survival
         if os_block is not None and os_block.event_target is not None:
             if os_block.event_target > self.trial.sample_size:
-                raise field_error(("overall_survival", "event_target"), os_block.event_target,
-                                  f"above trial.sample_size {self.trial.sample_size}: a "
-                                  "patient dies once; lower the target")
+                raise field_error(
+                    ("overall_survival", "event_target"),
+                    os_block.event_target,
+                    f"above trial.sample_size {self.trial.sample_size}: a "
+                    "patient dies once; lower the target",
+                )
         if self.response is not None:
             if self.assessments.mode != "scheduled":
-                raise field_error(("response",), "...", "a response is seen at a scan: use "
-                                  "scheduled assessments (or drop the response block)")
+                raise field_error(
+                    ("response",),
+                    "...",
+                    "a response is seen at a scan: use "
+                    "scheduled assessments (or drop the response block)",
+                )
             first = self.assessments.schedule[0].every_weeks * 7.0
             for a, arm in enumerate(("control", "experimental")):
                 orr = getattr(self.response.objective_response, arm)
                 alive = math.exp(-self.pfs_cumulative_hazard(a, first))
                 if orr > alive:
                     raise field_error(
-                        ("response", "objective_response", arm), orr,
+                        ("response", "objective_response", arm),
+                        orr,
                         f"above the {alive:.3f} of patients progression-free at the first "
-                        f"scan (day {first:g}): responders must reach a scan; lower it")
+                        f"scan (day {first:g}): responders must reach a scan; lower it",
+                    )
         if self.local_control is not None:
             lc = self.local_control
             for a, arm in enumerate(("control", "experimental")):
@@ -1686,11 +1820,14 @@ class Scenario(Frozen):
                 share = self.local_progression_share(a)
                 if share > 1.0:
                     h01 = (1 - self.pfs.death_fraction) * self.pfs_cumulative_hazard(
-                        a, lc.months * DAYS_PER_MONTH)
+                        a, lc.months * DAYS_PER_MONTH
+                    )
                     raise field_error(
-                        ("local_control", "progression_by_months", arm), p,
+                        ("local_control", "progression_by_months", arm),
+                        p,
                         f"needs more progressions than PFS gives (at most "
-                        f"{-math.expm1(-h01):.3f} by {lc.months:g} months): lower it")
+                        f"{-math.expm1(-h01):.3f} by {lc.months:g} months): lower it",
+                    )
 
     def pfs_cumulative_hazard(self, arm: int, day: float) -> float:
         """PFS cumulative hazard H(day) = -log S(day) of arm 0 (control) or 1 (experimental)
@@ -1701,13 +1838,22 @@ class Scenario(Frozen):
             total = survival.uncured_cumulative_hazard(day)
         elif arm == 1:
             survival = self.pfs.control
-            cure = (survival.cure_fraction if self.effect.cure_fraction is None
-                    else self.effect.cure_fraction)
+            cure = (
+                survival.cure_fraction
+                if self.effect.cure_fraction is None
+                else self.effect.cure_fraction
+            )
             starts, ratios = self.effect.ratio_table()
             bounds = [*starts[1:], math.inf]
-            total = sum(r * (survival.uncured_cumulative_hazard(min(day, b))
-                             - survival.uncured_cumulative_hazard(a))
-                        for a, b, r in zip(starts, bounds, ratios, strict=True) if a < day)
+            total = sum(
+                r
+                * (
+                    survival.uncured_cumulative_hazard(min(day, b))
+                    - survival.uncured_cumulative_hazard(a)
+                )
+                for a, b, r in zip(starts, bounds, ratios, strict=True)
+                if a < day
+            )
         else:
             survival, cure = self.pfs.control, self.pfs.control.cure_fraction
             total = survival.uncured_cumulative_hazard(day)
@@ -1722,32 +1868,48 @@ class Scenario(Frozen):
         assert lc is not None
         p = getattr(lc.progression_by_months, ("control", "experimental")[arm])
         h01 = (1.0 - self.pfs.death_fraction) * self.pfs_cumulative_hazard(
-            arm, lc.months * DAYS_PER_MONTH)
+            arm, lc.months * DAYS_PER_MONTH
+        )
         if p == 0.0:
             return 0.0
         return math.inf if h01 == 0.0 or p == 1.0 else -math.log1p(-p) / h01
 
     def check_effect(self) -> None:
         if self.pfs.experimental is None and self.effect.is_empty:
-            raise field_error(("effect", "hazard_ratio"), None,
-                              "the experimental arm needs an effect: give effect.hazard_ratio "
-                              "(e.g. 0.6), effect.piecewise_hazard_ratio, or pfs.experimental")
+            raise field_error(
+                ("effect", "hazard_ratio"),
+                None,
+                "the experimental arm needs an effect: give effect.hazard_ratio "
+                "(e.g. 0.6), effect.piecewise_hazard_ratio, or pfs.experimental",
+            )
         if self.pfs.experimental is not None and not self.effect.is_empty:
-            raise field_error(("effect",), self.effect.model_dump(exclude_defaults=True),
-                              "pfs.experimental gives the experimental arm's own PFS: drop "
-                              "the effect block (or pfs.experimental)")
+            raise field_error(
+                ("effect",),
+                self.effect.model_dump(exclude_defaults=True),
+                "pfs.experimental gives the experimental arm's own PFS: drop "
+                "the effect block (or pfs.experimental)",
+            )
         if self.pfs.experimental is not None and self.effect.cure_fraction is not None:
-            raise field_error(("effect", "cure_fraction"), self.effect.cure_fraction,
-                              "give the cure fraction in pfs.experimental instead")
+            raise field_error(
+                ("effect", "cure_fraction"),
+                self.effect.cure_fraction,
+                "give the cure fraction in pfs.experimental instead",
+            )
         if self.analysis.looks and self.effect.hazard_ratio is None:
-            raise field_error(("analysis", "looks"), "...", "the group-sequential design side "
-                              "needs one effect.hazard_ratio (not a piecewise one or "
-                              "pfs.experimental): drop the looks or give a hazard ratio")
+            raise field_error(
+                ("analysis", "looks"),
+                "...",
+                "the group-sequential design side "
+                "needs one effect.hazard_ratio (not a piecewise one or "
+                "pfs.experimental): drop the looks or give a hazard ratio",
+            )
         for name in self.pfs.stratum_hazard_multiplier:
             if name not in self.randomization.strata:
-                raise field_error(("pfs", "stratum_hazard_multiplier", name), name,
-                                  f"not a stratum: use the names of randomization.strata "
-                                  f"{self.strata_names}")
+                raise field_error(
+                    ("pfs", "stratum_hazard_multiplier", name),
+                    name,
+                    f"not a stratum: use the names of randomization.strata {self.strata_names}",
+                )
 
     def expected_fill_months(self) -> float:
         """Months from the start until trial.sample_size patients are expected to be
@@ -1776,18 +1938,25 @@ class Scenario(Frozen):
         for stratum in strata:
             if stratum not in treatment.regimens:
                 raise field_error(
-                    ("treatment", "regimens"), dict(treatment.regimens),
+                    ("treatment", "regimens"),
+                    dict(treatment.regimens),
                     f"no regimen for stratum {stratum!r}: give one per stratum of "
                     f"randomization.strata {strata}",
                 )
         for stratum in treatment.regimens:
             if stratum not in strata:
-                raise field_error(("treatment", "regimens", stratum), stratum,
-                                  f"not a stratum: use the names of randomization.strata "
-                                  f"{strata}")
+                raise field_error(
+                    ("treatment", "regimens", stratum),
+                    stratum,
+                    f"not a stratum: use the names of randomization.strata {strata}",
+                )
         if self.patients is None:
-            raise field_error(("patients",), None, "doses need body size and creatinine: "
-                              "add a patients block (see scenarios/nct07271602.yaml)")
+            raise field_error(
+                ("patients",),
+                None,
+                "doses need body size and creatinine: "
+                "add a patients block (see scenarios/nct07271602.yaml)",
+            )
 
     @property
     def strata_names(self) -> list[str]:
@@ -1800,8 +1969,9 @@ class Scenario(Frozen):
 def shown_value(value: Any, limit: int = 80) -> str | None:
     """The value as the message shows it; None for a whole block (a cross-field rule names
     the fields itself: a dump of the block would bury it)."""
-    if isinstance(value, dict) or (isinstance(value, list | tuple) and value
-                                   and all(isinstance(v, dict) for v in value)):
+    if isinstance(value, dict) or (
+        isinstance(value, list | tuple) and value and all(isinstance(v, dict) for v in value)
+    ):
         return None
     text = "<missing>" if value is _MISSING else repr(value)
     return text if len(text) <= limit else text[: limit - 5] + " ...]"
@@ -1823,8 +1993,9 @@ def format_validation_error(error: ValidationError, data: Any) -> str:
         if not path:  # a rule across blocks: it names its fields itself
             lines.append(f"{rule}{fix}")
         else:
-            lines.append(f"{path}: {rule}{fix}" if shown is None else
-                         f"{path} = {shown}: {rule}{fix}")
+            lines.append(
+                f"{path}: {rule}{fix}" if shown is None else f"{path} = {shown}: {rule}{fix}"
+            )
     return "\n".join(dict.fromkeys(lines))
 
 
@@ -1850,7 +2021,7 @@ FIXES = {
     "dict_type": "write a block of key: value lines",
     "time_parsing": "write a time as HH:MM",
     "finite_number": "write a finite number, e.g. 0.6: .inf and .nan are not values a trial "
-                     "can have",
+    "can have",
 }
 
 
@@ -1920,8 +2091,10 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
         first, *others = details.splitlines()
         if others:  # one line still: the first problem in full, then where the others are
             where = [line.split(" = ")[0].split(": ")[0] for line in others]
-            first += (f" (and {len(others)} more problem{'s' if len(others) > 1 else ''}, "
-                      f"at {', '.join(where)})")
+            first += (
+                f" (and {len(others)} more problem{'s' if len(others) > 1 else ''}, "
+                f"at {', '.join(where)})"
+            )
         raise ScenarioError(f"{source}: invalid scenario: {first}") from exc
 
 
@@ -1945,10 +2118,12 @@ class ScenarioLoader(yaml.SafeLoader):
                 continue  # unhashable: PyYAML says so below
             if first is not None:
                 raise yaml.constructor.ConstructorError(
-                    None, None,
+                    None,
+                    None,
                     f"key {key!r} is given twice in one block (first on line "
                     f"{first.line + 1}); the second would silently replace the first: keep one",
-                    key_node.start_mark)
+                    key_node.start_mark,
+                )
             seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
@@ -1957,12 +2132,17 @@ class ScenarioLoader(yaml.SafeLoader):
             return self.construct_yaml_timestamp(node)
         except ValueError as exc:
             raise yaml.constructor.ConstructorError(
-                None, None, f"{node.value} is not a calendar date ({exc}); write a real date "
-                "as YYYY-MM-DD, e.g. 2026-02-28", node.start_mark) from None
+                None,
+                None,
+                f"{node.value} is not a calendar date ({exc}); write a real date "
+                "as YYYY-MM-DD, e.g. 2026-02-28",
+                node.start_mark,
+            ) from None
 
 
-ScenarioLoader.add_constructor("tag:yaml.org,2002:timestamp",
-                               ScenarioLoader.construct_checked_timestamp)
+ScenarioLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", ScenarioLoader.construct_checked_timestamp
+)
 
 
 def expanded_size(node: yaml.Node, label: str) -> int:
@@ -1976,8 +2156,10 @@ def expanded_size(node: yaml.Node, label: str) -> int:
         if key in sizes:
             return sizes[key]
         if key in active:
-            raise ScenarioError(f"{label}: line {item.start_mark.line + 1}: an alias refers to "
-                                "the block that contains it (a recursive structure); remove it")
+            raise ScenarioError(
+                f"{label}: line {item.start_mark.line + 1}: an alias refers to "
+                "the block that contains it (a recursive structure); remove it"
+            )
         active.add(key)
         if isinstance(item, yaml.MappingNode):
             total = 1 + sum(size(k) + size(v) for k, v in item.value)
@@ -1997,8 +2179,10 @@ def yaml_problem(exc: yaml.YAMLError, text: str = "") -> str:
     if isinstance(exc, yaml.reader.ReaderError):
         pos = exc.position
         line, column = text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
-        return (f"line {line}, column {column}: character {exc.character!r} is not allowed in "
-                "YAML (a control character: delete it)")
+        return (
+            f"line {line}, column {column}: character {exc.character!r} is not allowed in "
+            "YAML (a control character: delete it)"
+        )
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -2061,8 +2245,9 @@ def parse_yaml(text: str, label: str) -> Any:
             )
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{label}: malformed YAML at {yaml_problem(exc, text)}; fix it "
-                            "there") from exc
+        raise ScenarioError(
+            f"{label}: malformed YAML at {yaml_problem(exc, text)}; fix it there"
+        ) from exc
     except RecursionError:
         raise ScenarioError(f"{label}: the YAML is nested too deeply; flatten it") from None
     finally:
@@ -2078,12 +2263,15 @@ def read_text_file(path: Path, label: str, limit: int = MAX_YAML_BYTES) -> str:
     try:
         size = path.stat().st_size
         if size > limit:
-            raise ScenarioError(f"{label}: {size:,} bytes, more than the {limit:,} a scenario "
-                                "file may have; is this the right file?")
+            raise ScenarioError(
+                f"{label}: {size:,} bytes, more than the {limit:,} a scenario "
+                "file may have; is this the right file?"
+            )
         raw = path.read_bytes()
     except OSError as exc:
-        raise ScenarioError(f"{label}: cannot read it ({exc.strerror}); check the path and "
-                            "its permissions") from exc
+        raise ScenarioError(
+            f"{label}: cannot read it ({exc.strerror}); check the path and its permissions"
+        ) from exc
     if len(raw) > limit:
         raise ScenarioError(f"{label}: more than the {limit:,} bytes a scenario file may have")
     try:

@@ -69,9 +69,11 @@ def legacy_data(baseline_data) -> dict[str, Any]:
     data.pop("safety", None)
     data["treatment"]["delay"]["probability"] = LEGACY_TOXICITY["treatment.delay.probability"]
     data["treatment"]["discontinuation_per_cycle"] = LEGACY_TOXICITY[
-        "treatment.discontinuation_per_cycle"]
+        "treatment.discontinuation_per_cycle"
+    ]
     data["treatment"]["dose_reduction"]["probability"] = LEGACY_TOXICITY[
-        "treatment.dose_reduction.probability"]
+        "treatment.dose_reduction.probability"
+    ]
     data["radiotherapy"]["pneumonitis"] = LEGACY_TOXICITY["radiotherapy.pneumonitis"]
     return data
 
@@ -103,13 +105,19 @@ def record_validation():
 
     target = os.environ.get("SIM_VALIDATION_LOG")
 
-    def record(quantity: str, reference_name: str, reference: float, ours: float,
-               tolerance: float) -> None:
+    def record(
+        quantity: str, reference_name: str, reference: float, ours: float, tolerance: float
+    ) -> None:
         if not target:
             return
-        row = {"quantity": quantity, "reference_name": reference_name,
-               "reference": float(reference), "ours": float(ours),
-               "difference": float(ours) - float(reference), "tolerance": float(tolerance)}
+        row = {
+            "quantity": quantity,
+            "reference_name": reference_name,
+            "reference": float(reference),
+            "ours": float(ours),
+            "difference": float(ours) - float(reference),
+            "tolerance": float(tolerance),
+        }
         with open(target, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
 
@@ -121,8 +129,9 @@ def assert_run_rejects(tmp_path: Path, capsys, override: str, needle: str) -> No
     from sim.commands.cli import main
 
     out = tmp_path / "out"
-    code = main(["run", str(BASELINE), "--set", override, "--reps", "10", "--out", str(out),
-                 "--quiet"])
+    code = main(
+        ["run", str(BASELINE), "--set", override, "--reps", "10", "--out", str(out), "--quiet"]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert needle in err

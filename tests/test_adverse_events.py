@@ -29,9 +29,21 @@ MONDAY = 3  # day 3 of the baseline (2026-02-02) is a Monday
 def quiet_draws(scenario, n: int) -> AeDraws:
     """Uniforms under which nothing happens (all 1 - eps), to be edited by hand."""
     ae = draw_adverse_events(scenario, n, np.random.default_rng(0))
-    return AeDraws(*(np.full_like(x, 0.999999) for x in (
-        ae.cycle, ae.cycle_grade, ae.cycle_onset, ae.cycle_action, ae.course,
-        ae.course_grade, ae.course_onset, ae.course_action)))
+    return AeDraws(
+        *(
+            np.full_like(x, 0.999999)
+            for x in (
+                ae.cycle,
+                ae.cycle_grade,
+                ae.cycle_onset,
+                ae.cycle_action,
+                ae.course,
+                ae.course_grade,
+                ae.course_onset,
+                ae.course_action,
+            )
+        )
+    )
 
 
 def test_an_event_delays_reduces_and_discontinues_the_next_cycles(baseline):
@@ -46,8 +58,9 @@ def test_an_event_delays_reduces_and_discontinues_the_next_cycles(baseline):
     ae.cycle[0, 4, 1] = 0.0
     ae.cycle_grade[0, 4, 1] = 0.99
     ae.cycle_action[0, 4, 1, :] = 0.0
-    plan = plan_consequences(baseline, SafetyTables.from_scenario(baseline), ae,
-                             np.array([0]), np.array([0]))
+    plan = plan_consequences(
+        baseline, SafetyTables.from_scenario(baseline), ae, np.array([0]), np.array([0])
+    )
     assert [k + 1 for k, d in enumerate(plan.delayed[0]) if d] == [3]
     assert [k + 1 for k, r in enumerate(plan.reduced[0]) if r] == [3]
     assert plan.toxicity_cycle.tolist() == [5]
@@ -62,8 +75,9 @@ def test_pneumonitis_after_course_1_ends_rt(baseline):
     ae.course[0, 0, 2] = 0.0
     ae.course_grade[0, 0, 2] = 0.5
     ae.course_action[0, 0, 2, :] = 0.0
-    plan = plan_consequences(baseline, SafetyTables.from_scenario(baseline), ae,
-                             np.array([1]), np.array([3]))
+    plan = plan_consequences(
+        baseline, SafetyTables.from_scenario(baseline), ae, np.array([1]), np.array([3])
+    )
     assert plan.stop_rt_course.tolist() == [1]
     assert plan.delayed[0][1] and sum(plan.delayed[0]) == 1
     assert plan.toxicity_cycle.tolist() == [baseline.treatment.max_cycles + 1]
@@ -75,13 +89,27 @@ def test_no_event_means_no_toxicity_at_all(baseline):
     calendar = StudyCalendar.from_scenario(baseline)
     ae = quiet_draws(baseline, 4)
     draws = draw_clinic(baseline, 1, 4, np.random.default_rng(3))
-    result = simulate_clinic(baseline, calendar, draws, 0, np.full(4, MONDAY),
-                             np.array([0, 1, 0, 1]), np.full(4, np.inf), np.full(4, "none"),
-                             2000.0, stratum=np.array([0, 1, 0, 1]), adverse_events=ae,
-                             keep_patients=True)
+    result = simulate_clinic(
+        baseline,
+        calendar,
+        draws,
+        0,
+        np.full(4, MONDAY),
+        np.array([0, 1, 0, 1]),
+        np.full(4, np.inf),
+        np.full(4, "none"),
+        2000.0,
+        stratum=np.array([0, 1, 0, 1]),
+        adverse_events=ae,
+        keep_patients=True,
+    )
     s = result.summary
-    for metric in ("cycles_delayed", "dose_reductions", "toxicity_discontinuations",
-                   "rt_pneumonitis"):
+    for metric in (
+        "cycles_delayed",
+        "dose_reductions",
+        "toxicity_discontinuations",
+        "rt_pneumonitis",
+    ):
         assert s[f"{metric}_control"] == s[f"{metric}_experimental"] == 0, metric
     assert s["ae_events_control"] == s["ae_events_experimental"] == 0
     assert result.patients["ae_grades"].map(len).sum() == 0
@@ -97,9 +125,18 @@ def test_incidence_matches_the_per_cycle_probabilities(baseline_data):
     calendar = StudyCalendar.from_scenario(scenario)
     draws = draw_clinic(scenario, 1, n, np.random.default_rng(11))
     ae = draw_adverse_events(scenario, n, np.random.default_rng(12))
-    result = simulate_clinic(scenario, calendar, draws, 0, np.full(n, MONDAY),
-                             np.zeros(n, np.int64), np.full(n, np.inf), np.full(n, "none"),
-                             MONDAY + 120.0, adverse_events=ae)
+    result = simulate_clinic(
+        scenario,
+        calendar,
+        draws,
+        0,
+        np.full(n, MONDAY),
+        np.zeros(n, np.int64),
+        np.full(n, np.inf),
+        np.full(n, "none"),
+        MONDAY + 120.0,
+        adverse_events=ae,
+    )
     p = 1 - 0.78**4
     share = result.summary["ae_incidence_haematologic_any_control"]
     assert abs(share - p) < 4 * math.sqrt(p * (1 - p) / n)
@@ -114,23 +151,34 @@ def test_safety_summary_rows(baseline_data):
     scenario = vary(baseline_data, **UNLIMITED)
     reps = simulate_chunk(TrialModel.from_scenario(scenario), 2, 0, 0, 6).replicates
     summary = summarize(reps, scenario).set_index("metric")
-    for name in ("ae_incidence_all_grade3plus_control_mean",
-                 "ae_patients_pneumonitis_any_experimental_q05",
-                 "ae_patients_pneumonitis_any_experimental_q95",
-                 "ae_at_least_2_pneumonitis", "ae_events_experimental_mean"):
+    for name in (
+        "ae_incidence_all_grade3plus_control_mean",
+        "ae_patients_pneumonitis_any_experimental_q05",
+        "ae_patients_pneumonitis_any_experimental_q95",
+        "ae_at_least_2_pneumonitis",
+        "ae_events_experimental_mean",
+    ):
         assert name in summary.index, name
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**31), hr=st.floats(0.4, 1.3),
-       cut=st.sampled_from(["2026-12-31", "2027-09-30", "2029-12-31"]))
-def test_every_adverse_event_comes_before_death_and_the_analysis(baseline_data, seed, hr,
-                                                                 cut):
-    scenario = vary(baseline_data, **UNLIMITED, **{
-        "effect.hazard_ratio": hr, "analysis.cut_date": cut, "trial.sample_size": 40,
-        "analysis.event_target": 30})
-    result = simulate_chunk(TrialModel.from_scenario(scenario), seed, 0, 0, 2,
-                            keep_patients=2)
+@given(
+    seed=st.integers(0, 2**31),
+    hr=st.floats(0.4, 1.3),
+    cut=st.sampled_from(["2026-12-31", "2027-09-30", "2029-12-31"]),
+)
+def test_every_adverse_event_comes_before_death_and_the_analysis(baseline_data, seed, hr, cut):
+    scenario = vary(
+        baseline_data,
+        **UNLIMITED,
+        **{
+            "effect.hazard_ratio": hr,
+            "analysis.cut_date": cut,
+            "trial.sample_size": 40,
+            "analysis.event_target": 30,
+        },
+    )
+    result = simulate_chunk(TrialModel.from_scenario(scenario), seed, 0, 0, 2, keep_patients=2)
     pts = result.patients
     start = np.datetime64(scenario.trial.start_date, "D")
     for _, p in pts.iterrows():
@@ -160,18 +208,22 @@ def dense_plan_events(event, u_grade, u_action, tables):
     return grade, acts, acts.any(axis=-2)
 
 
-def dense_realized(plan, ae, cycle_days, rt_starts, stop_day, end, cycle_gap, course_gap,
-                   days_per_course):
+def dense_realized(
+    plan, ae, cycle_days, rt_starts, stop_day, end, cycle_gap, course_gap, days_per_course
+):
     """The reference: every onset, then the events before the limit in np.nonzero order."""
     onset_c = cycle_days[..., None] + np.floor(ae.cycle_onset * cycle_gap)
     onset_r = rt_starts[..., None] + days_per_course - 1 + np.floor(ae.course_onset * course_gap)
     limit = np.minimum(stop_day, end)[:, None, None]
     pc, kc, ec = np.nonzero(plan.cycle_event & (onset_c < limit))
     pr, jr, er = np.nonzero(plan.course_event & (onset_r < limit))
-    return (np.concatenate([pc, pr]), np.concatenate([ec, er]),
-            np.concatenate([plan.cycle_grade[pc, kc, ec], plan.course_grade[pr, jr, er]]),
-            np.concatenate([onset_c[pc, kc, ec], onset_r[pr, jr, er]]).astype(np.int64),
-            [f"cycle {k + 1}" for k in kc] + [f"course {j + 1}" for j in jr])
+    return (
+        np.concatenate([pc, pr]),
+        np.concatenate([ec, er]),
+        np.concatenate([plan.cycle_grade[pc, kc, ec], plan.course_grade[pr, jr, er]]),
+        np.concatenate([onset_c[pc, kc, ec], onset_r[pr, jr, er]]).astype(np.int64),
+        [f"cycle {k + 1}" for k in kc] + [f"course {j + 1}" for j in jr],
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -187,17 +239,19 @@ def test_events_planned_and_realized_at_the_events_only_are_the_dense_ones(basel
     arm = rng.integers(0, 2, n)
     plan = plan_consequences(baseline, tables, ae, arm, rng.integers(0, 4, n))
     for event, u_grade, u_action, grade, acts in (
-            (plan.cycle_event, ae.cycle_grade, ae.cycle_action, plan.cycle_grade,
-             plan.cycle_acts),
-            (plan.course_event, ae.course_grade, ae.course_action, plan.course_grade,
-             plan.course_acts)):
+        (plan.cycle_event, ae.cycle_grade, ae.cycle_action, plan.cycle_grade, plan.cycle_acts),
+        (plan.course_event, ae.course_grade, ae.course_action, plan.course_grade, plan.course_acts),
+    ):
         ref_grade, ref_acts, ref_after = dense_plan_events(event, u_grade, u_action, tables)
         assert np.array_equal(grade, ref_grade) and np.array_equal(acts, ref_acts)
         assert np.array_equal(plan_events(event, u_grade, u_action, tables).after, ref_after)
     k, c = ae.cycle.shape[1], ae.course.shape[1]
     given = rng.integers(0, k + 1, n)  # cycles given, every 21 days from a random start
-    cycle_days = np.where(np.arange(k)[None, :] < given[:, None],
-                          rng.integers(0, 50, n)[:, None] + 21.0 * np.arange(k), np.nan)
+    cycle_days = np.where(
+        np.arange(k)[None, :] < given[:, None],
+        rng.integers(0, 50, n)[:, None] + 21.0 * np.arange(k),
+        np.nan,
+    )
     rt_starts = np.where(rng.random((n, c)) < 0.6, rng.integers(0, 200, (n, c)), np.nan)
     stop = np.where(rng.random(n) < 0.5, np.inf, rng.integers(0, 700, n).astype(float))
     args = (plan, ae, cycle_days, rt_starts, stop, 600.0, 21, 21, 5)

@@ -39,10 +39,17 @@ def scan_data(seed: int, n: int = 90) -> dict[str, np.ndarray]:
     stratum = rng.integers(0, 3, n)
     pfs = rng.exponential(250.0 * np.where(arm == 1, 1.4, 1.0) * np.array([0.7, 1, 1.5])[stratum])
     seen = np.ceil(pfs / 42.0) * 42.0
-    censor = np.where(rng.random(n) < 0.5, np.floor(rng.uniform(0, 700, n) / 42.0) * 42.0,
-                      rng.uniform(0, 700, n).round(1))
-    return {"time": np.minimum(seen, censor), "event": seen <= censor, "arm": arm,
-            "stratum": stratum}
+    censor = np.where(
+        rng.random(n) < 0.5,
+        np.floor(rng.uniform(0, 700, n) / 42.0) * 42.0,
+        rng.uniform(0, 700, n).round(1),
+    )
+    return {
+        "time": np.minimum(seen, censor),
+        "event": seen <= censor,
+        "arm": arm,
+        "stratum": stratum,
+    }
 
 
 def batch_data(seed: int, n_reps: int = 12, n: int = 40) -> dict[str, np.ndarray]:
@@ -65,10 +72,13 @@ def check_no_warnings(call, *args, **kwargs):
 
 # --- R's survival output for aml (Maintained = arm 0, Nonmaintained = arm 1) ---------------
 
-AML_TIME = np.array([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161,
-                     5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45], dtype=float)
-AML_EVENT = np.array([1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0,
-                      1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1], dtype=bool)
+AML_TIME = np.array(
+    [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161, 5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45],
+    dtype=float,
+)
+AML_EVENT = np.array(
+    [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1], dtype=bool
+)
 AML_ARM = np.array([0] * 11 + [1] * 12)
 
 
@@ -98,18 +108,24 @@ def test_aml_log_log_band_and_median_ci_match_r():
     # conf.type = "log-log"); print(f): Maintained 31 (13, NA), Nonmaintained 23 (5, 33);
     # summary(f)$lower / $upper of Maintained at its event times.
     for arm, expected in ((0, (31, 13, np.nan)), (1, (23, 5, 33))):
-        mine = analysis.km_median_ci(AML_TIME[AML_ARM == arm], AML_EVENT[AML_ARM == arm],
-                                     conf_type="log-log")
+        mine = analysis.km_median_ci(
+            AML_TIME[AML_ARM == arm], AML_EVENT[AML_ARM == arm], conf_type="log-log"
+        )
         np.testing.assert_array_equal([mine.median, mine.ci_low, mine.ci_high], expected)
-    table = analysis.kaplan_meier(AML_TIME[AML_ARM == 0], AML_EVENT[AML_ARM == 0],
-                                  conf_type="log-log")
+    table = analysis.kaplan_meier(
+        AML_TIME[AML_ARM == 0], AML_EVENT[AML_ARM == 0], conf_type="log-log"
+    )
     table = table[table["n_event"] > 0]
     np.testing.assert_allclose(
-        table["ci_low"], [0.508080, 0.447429, 0.350190, 0.265752, 0.167331, 0.092830, 0.011738],
-        atol=5e-6)
+        table["ci_low"],
+        [0.508080, 0.447429, 0.350190, 0.265752, 0.167331, 0.092830, 0.011738],
+        atol=5e-6,
+    )
     np.testing.assert_allclose(
-        table["ci_high"], [0.986674, 0.951162, 0.899024, 0.835299, 0.753400, 0.657041,
-                           0.525015], atol=5e-6)
+        table["ci_high"],
+        [0.986674, 0.951162, 0.899024, 0.835299, 0.753400, 0.657041, 0.525015],
+        atol=5e-6,
+    )
     with pytest.raises(ValueError, match="log-log"):
         analysis.kaplan_meier(AML_TIME, AML_EVENT, conf_type="plain")
 
@@ -121,9 +137,11 @@ def test_aml_log_band_matches_r_summary():
     table = table[table["n_event"] > 0]
     lower, upper = analysis.log_band(table["survival"], table["std_err"], 0.95)
     np.testing.assert_allclose(
-        table["std_err"], [0.0867, 0.1163, 0.1397, 0.1526, 0.1642, 0.1627, 0.1535], atol=5e-5)
+        table["std_err"], [0.0867, 0.1163, 0.1397, 0.1526, 0.1642, 0.1627, 0.1535], atol=5e-5
+    )
     np.testing.assert_allclose(
-        lower, [0.7541, 0.6192, 0.4884, 0.3769, 0.2549, 0.1549, 0.0359], atol=5e-5)
+        lower, [0.7541, 0.6192, 0.4884, 0.3769, 0.2549, 0.1549, 0.0359], atol=5e-5
+    )
     np.testing.assert_allclose(upper, [1, 1, 1, 0.999, 0.946, 0.875, 0.944], atol=5e-4)
 
 
@@ -167,8 +185,7 @@ def test_logrank_hand_computed_ties_and_direction():
     np.testing.assert_allclose([r.o1[0], r.e1[0], r.var[0]], [2, e1, var], rtol=1e-14)
     z = (2 - e1) / np.sqrt(var)
     np.testing.assert_allclose([r.z[0], r.chi2[0]], [z, z * z], rtol=1e-14)
-    np.testing.assert_allclose([r.p_one[0], r.p_two[0]], [norm.cdf(z), 2 * norm.sf(z)],
-                               rtol=1e-14)
+    np.testing.assert_allclose([r.p_one[0], r.p_two[0]], [norm.cdf(z), 2 * norm.sf(z)], rtol=1e-14)
 
 
 def test_logrank_zero_variance_gives_nan_without_warnings():
@@ -192,8 +209,13 @@ def test_cox_matches_statsmodels_phreg(seed, ties, stratified):
     d = scan_data(seed)
     strata = d["stratum"] if stratified else None
     ours = analysis.cox_ph(d["time"], d["event"], d["arm"], strata, ties=ties)
-    ref = PHReg(d["time"], d["arm"][:, None].astype(float), status=d["event"].astype(int),
-                ties=ties, strata=strata).fit(method="newton", tol=1e-13, ridge_factor=0.0)
+    ref = PHReg(
+        d["time"],
+        d["arm"][:, None].astype(float),
+        status=d["event"].astype(int),
+        ties=ties,
+        strata=strata,
+    ).fit(method="newton", tol=1e-13, ridge_factor=0.0)
     np.testing.assert_allclose(ours.beta, ref.params, rtol=RTOL)
     np.testing.assert_allclose(ours.se, ref.bse, rtol=RTOL)
     np.testing.assert_allclose(ours.p_two, ref.pvalues, rtol=RTOL)
@@ -207,15 +229,16 @@ def test_cox_efron_matches_lifelines(seed, stratified):
     # steps, and r_precision=1e-9 on the relative log-likelihood change leaves ~1e-5 in
     # beta), so take full Newton steps and stop only on a Newton decrement < 1e-20.
     d = scan_data(seed)
-    frame = pd.DataFrame({"T": d["time"], "E": d["event"], "arm": d["arm"],
-                          "s": d["stratum"]})
+    frame = pd.DataFrame({"T": d["time"], "E": d["event"], "arm": d["arm"], "s": d["stratum"]})
     cols = ["T", "E", "arm", "s"] if stratified else ["T", "E", "arm"]
     ref = CoxPHFitter().fit(
-        frame[cols], "T", "E", strata=["s"] if stratified else None,
+        frame[cols],
+        "T",
+        "E",
+        strata=["s"] if stratified else None,
         fit_options={"precision": 1e-20, "r_precision": 0.0, "step_size": 1.0},
     )
-    ours = analysis.cox_ph(d["time"], d["event"], d["arm"],
-                           d["stratum"] if stratified else None)
+    ours = analysis.cox_ph(d["time"], d["event"], d["arm"], d["stratum"] if stratified else None)
     np.testing.assert_allclose(ours.beta, ref.params_["arm"], rtol=RTOL)
     np.testing.assert_allclose(ours.se, ref.standard_errors_["arm"], rtol=RTOL)
     summary = ref.summary.loc["arm"]
@@ -240,8 +263,7 @@ def test_cox_without_finite_mle_is_documented_and_silent():
     # row 1 has no arm-0 event -> +inf; row 2 has no events -> nan; row 3 is ordinary.
     time = np.array([[1.0, 2, 3, 4, 5, 6]] * 4)
     arm = np.array([[0, 1, 0, 1, 0, 1]] * 4)
-    event = np.array([[1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 0, 1], [0] * 6, [1, 1, 0, 1, 1, 0]],
-                     bool)
+    event = np.array([[1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 0, 1], [0] * 6, [1, 1, 0, 1, 1, 0]], bool)
     r = check_no_warnings(analysis.cox_ph, time, event, arm)
     np.testing.assert_array_equal(r.beta[:3], [-np.inf, np.inf, np.nan])
     np.testing.assert_array_equal(r.hr[:3], [0, np.inf, np.nan])
@@ -269,8 +291,7 @@ def test_cox_step_halving_reaches_the_mle(ties):
     # statsmodels' own Newton has no step control and diverges here, so find the root of
     # its score function by bisection instead; se from its Hessian there.
     model = PHReg(time, arm[:, None].astype(float), status=event.astype(int), ties=ties)
-    beta = brentq(lambda x: model.score(np.array([x]))[0], -10.0, 10.0, xtol=1e-14,
-                  rtol=1e-15)
+    beta = brentq(lambda x: model.score(np.array([x]))[0], -10.0, 10.0, xtol=1e-14, rtol=1e-15)
     se = 1.0 / np.sqrt(-model.hessian(np.array([beta]))[0, 0])
     np.testing.assert_allclose(ours.beta, beta, rtol=RTOL)
     np.testing.assert_allclose(ours.se, se, rtol=RTOL)
@@ -337,11 +358,13 @@ def test_km_median_from_risk_sets_is_km_median_to_the_last_bit():
     arm = rng.integers(0, 2, shape)
     valid = rng.random(shape) < 0.9
     rs = analysis.risk_sets(time, event, arm, None, valid=valid)
-    np.testing.assert_array_equal(analysis.km_median_from_risk_sets(rs),
-                                  analysis.km_median(time, event, arm, valid=valid))
+    np.testing.assert_array_equal(
+        analysis.km_median_from_risk_sets(rs), analysis.km_median(time, event, arm, valid=valid)
+    )
     with pytest.raises(ValueError, match="unstratified"):
         analysis.km_median_from_risk_sets(
-            analysis.risk_sets(time, event, arm, rng.integers(0, 2, shape), valid=valid))
+            analysis.risk_sets(time, event, arm, rng.integers(0, 2, shape), valid=valid)
+        )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -358,8 +381,9 @@ def test_kaplan_meier_matches_lifelines_and_statsmodels(seed):
     np.testing.assert_array_equal(ours["n_at_risk"], table["at_risk"])
     np.testing.assert_array_equal(ours["n_event"], table["observed"])
     np.testing.assert_array_equal(ours["n_censor"], table["censored"])
-    np.testing.assert_allclose(ours["survival"], km.survival_function_.loc[ours.index].iloc[:, 0],
-                               rtol=RTOL)
+    np.testing.assert_allclose(
+        ours["survival"], km.survival_function_.loc[ours.index].iloc[:, 0], rtol=RTOL
+    )
     ci = km.confidence_interval_.loc[ours.index]
     np.testing.assert_allclose(ours["ci_low"], ci.iloc[:, 0], rtol=RTOL)
     np.testing.assert_allclose(ours["ci_high"], ci.iloc[:, 1], rtol=RTOL)
@@ -410,9 +434,9 @@ def test_batch_equals_row_by_row(seed):
     d = batch_data(seed)
     batch = all_results(d["time"], d["event"], d["arm"], d["stratum"])
     for r in range(d["time"].shape[0]):
-        alone = all_results(*(d[k][r:r + 1] for k in ("time", "event", "arm", "stratum")))
+        alone = all_results(*(d[k][r : r + 1] for k in ("time", "event", "arm", "stratum")))
         for key, value in batch.items():
-            np.testing.assert_array_equal(value[r:r + 1], alone[key], err_msg=key)
+            np.testing.assert_array_equal(value[r : r + 1], alone[key], err_msg=key)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -423,34 +447,43 @@ def test_valid_mask_equals_dropping(seed):
     d = batch_data(seed)
     rng = np.random.default_rng(seed)
     valid = rng.random(d["time"].shape) > 0.3
-    garbage = {"time": rng.choice([np.nan, np.inf, -5.0, 42.0], d["time"].shape),
-               "event": rng.random(d["time"].shape) < 0.5,
-               "arm": np.full(d["time"].shape, 7), "stratum": np.full(d["time"].shape, -3)}
+    garbage = {
+        "time": rng.choice([np.nan, np.inf, -5.0, 42.0], d["time"].shape),
+        "event": rng.random(d["time"].shape) < 0.5,
+        "arm": np.full(d["time"].shape, 7),
+        "stratum": np.full(d["time"].shape, -3),
+    }
     masked = {k: np.where(valid, d[k], garbage[k]) for k in d}
-    got = check_no_warnings(all_results, masked["time"], masked["event"], masked["arm"],
-                            masked["stratum"], valid)
+    got = check_no_warnings(
+        all_results, masked["time"], masked["event"], masked["arm"], masked["stratum"], valid
+    )
     for r in range(d["time"].shape[0]):
         keep = valid[r]
         alone = all_results(*(d[k][r][keep][None] for k in ("time", "event", "arm", "stratum")))
         for key, value in got.items():
             if key.endswith("n_iter"):
                 continue  # one more or fewer Newton step below 1e-12 is not a difference
-            np.testing.assert_allclose(value[r:r + 1], alone[key], rtol=1e-12, atol=1e-12,
-                                       err_msg=key)
+            np.testing.assert_allclose(
+                value[r : r + 1], alone[key], rtol=1e-12, atol=1e-12, err_msg=key
+            )
 
 
 @st.composite
 def small_trials(draw):
     """One row of up to 30 patients with many ties, both arms usually present."""
     n = draw(st.integers(1, 30))
-    time = draw(st.lists(st.sampled_from([0.0, 1.0, 2.0, 3.0, 5.0, 8.0]), min_size=n,
-                         max_size=n))
+    time = draw(st.lists(st.sampled_from([0.0, 1.0, 2.0, 3.0, 5.0, 8.0]), min_size=n, max_size=n))
     event = draw(st.lists(st.booleans(), min_size=n, max_size=n))
     arm = draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
     stratum = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
     perm = draw(st.permutations(range(n)))
-    return (np.asarray(time)[None], np.asarray(event)[None], np.asarray(arm)[None],
-            np.asarray(stratum)[None], np.asarray(perm))
+    return (
+        np.asarray(time)[None],
+        np.asarray(event)[None],
+        np.asarray(arm)[None],
+        np.asarray(stratum)[None],
+        np.asarray(perm),
+    )
 
 
 # Differences are rounding of sums taken in another order (~1e-15) and, for Cox, where

@@ -29,15 +29,31 @@ def table(tmp_path, rng):
 def test_analyze_matches_lifelines(table, tmp_path, capsys):
     path, frame = table
     out = tmp_path / "res.json"
-    code = main(["analyze", str(path), "--time", "t", "--event", "e", "--arm", "group",
-                 "--strata", "histology", "--out", str(out)])
+    code = main(
+        [
+            "analyze",
+            str(path),
+            "--time",
+            "t",
+            "--event",
+            "e",
+            "--arm",
+            "group",
+            "--strata",
+            "histology",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     results = pd.DataFrame(json.loads(out.read_text())["results"]).set_index("analysis")
     ctl, exp = frame[frame.group == "control"], frame[frame.group == "experimental"]
     reference = logrank_test(ctl.t, exp.t, ctl.e, exp.e)  # lifelines, same tie handling
     np.testing.assert_allclose(
         results.loc["log-rank, unstratified: O - E of experimental", "statistic"],
-        reference.test_statistic, rtol=1e-8)
+        reference.test_statistic,
+        rtol=1e-8,
+    )
     km = KaplanMeierFitter().fit(ctl.t, ctl.e)
     row = [r for r in results.index if r.startswith("KM median, control")][0]
     assert "log band" in row and results.loc[row, "unit"] == "months"
@@ -50,8 +66,25 @@ def test_analyze_json_is_strict_and_the_band_selectable(table, tmp_path, capsys)
     bands = {}
     for band in ("log", "log-log"):
         out = tmp_path / f"{band}.json"
-        assert main(["analyze", str(path), "--time", "t", "--event", "e", "--arm", "group",
-                     "--conf-type", band, "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "analyze",
+                    str(path),
+                    "--time",
+                    "t",
+                    "--event",
+                    "e",
+                    "--arm",
+                    "group",
+                    "--conf-type",
+                    band,
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         text = out.read_text()
         payload = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
         assert payload["band"] == band and payload["time_unit"] == "months"
@@ -69,14 +102,20 @@ def test_analyze_json_is_strict_and_the_band_selectable(table, tmp_path, capsys)
     ("change", "needle"),
     [
         (lambda f: f.drop(columns="t"), "--time 't': no such column"),
-        (lambda f: f.assign(t=f.t.astype(object).where(f.index != 3, "soon")),
-         "times must be numbers; rows 3"),
+        (
+            lambda f: f.assign(t=f.t.astype(object).where(f.index != 3, "soon")),
+            "times must be numbers; rows 3",
+        ),
         (lambda f: f.assign(t=f.t.where(f.index != 5, -1.0)), "must be >= 0; rows 5"),
-        (lambda f: f.assign(e=f.e.where(f.index != 7, 2)),
-         "must be 0 (censored) or 1 (event); rows 7"),
+        (
+            lambda f: f.assign(e=f.e.where(f.index != 7, 2)),
+            "must be 0 (censored) or 1 (event); rows 7",
+        ),
         (lambda f: f.assign(group="control"), "needs exactly two arms"),
-        (lambda f: f.assign(histology=np.where(f.group == "control", "only-c", f.histology)),
-         "has patients of one arm only"),
+        (
+            lambda f: f.assign(histology=np.where(f.group == "control", "only-c", f.histology)),
+            "has patients of one arm only",
+        ),
     ],
 )
 def test_bad_tables_exit_2_naming_column_and_rows(table, tmp_path, capsys, change, needle):
@@ -84,8 +123,22 @@ def test_bad_tables_exit_2_naming_column_and_rows(table, tmp_path, capsys, chang
     bad = tmp_path / "bad.csv"
     change(frame).to_csv(bad, index=False)
     out = tmp_path / "o.csv"
-    code = main(["analyze", str(bad), "--time", "t", "--event", "e", "--arm", "group",
-                 "--strata", "histology", "--out", str(out)])
+    code = main(
+        [
+            "analyze",
+            str(bad),
+            "--time",
+            "t",
+            "--event",
+            "e",
+            "--arm",
+            "group",
+            "--strata",
+            "histology",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 2
     assert needle in capsys.readouterr().err
     assert not out.exists()
@@ -95,14 +148,33 @@ def test_analyze_reads_simulator_patients(tmp_path):
     from tests.conftest import TEXTBOOK
 
     run = tmp_path / "run"
-    assert main(["run", str(TEXTBOOK), "--reps", "5", "--out", str(run), "--quiet",
-                 "--workers", "1", "--keep-patients", "2"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(TEXTBOOK),
+                "--reps",
+                "5",
+                "--out",
+                str(run),
+                "--quiet",
+                "--workers",
+                "1",
+                "--keep-patients",
+                "2",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "a.csv"
-    assert main(["analyze", str(run / "patients.parquet"), "--replicate", "1",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["analyze", str(run / "patients.parquet"), "--replicate", "1", "--out", str(out)]) == 0
+    )
     results = pd.read_csv(out).set_index("analysis")
     replicate = pd.read_parquet(run / "replicates.parquet").set_index("replicate").loc[1]
     # the same functions analyze the simulated cut: identical Z for the stratified test
-    assert np.isclose(results.loc["log-rank, stratified: O - E of experimental", "z"],
-                      replicate["z_stratified"],
-                      rtol=1e-12)
+    assert np.isclose(
+        results.loc["log-rank, stratified: O - E of experimental", "z"],
+        replicate["z_stratified"],
+        rtol=1e-12,
+    )

@@ -15,7 +15,7 @@ from tests.conftest import ROOT, TEXTBOOK
 
 def readme_example() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## Python API"):]
+    section = text[text.index("## Python API") :]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
@@ -35,12 +35,30 @@ def test_readme_api_example_runs_as_written(tmp_path, monkeypatch):
 
 def test_api_tables_match_the_command_line(tmp_path):
     out = tmp_path / "cli"
-    assert main(["run", str(TEXTBOOK), "--set", "effect.hazard_ratio=0.7", "--reps", "600",
-                 "--seed", "5", "--workers", "2", "--keep-patients", "2", "--out", str(out),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(TEXTBOOK),
+                "--set",
+                "effect.hazard_ratio=0.7",
+                "--reps",
+                "600",
+                "--seed",
+                "5",
+                "--workers",
+                "2",
+                "--keep-patients",
+                "2",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     scenario = sim.load_scenario(TEXTBOOK, overrides={"effect.hazard_ratio": 0.7})
-    results = sim.simulate(scenario, reps=600, seed=5, workers=1, keep_patients=2,
-                           progress=False)
+    results = sim.simulate(scenario, reps=600, seed=5, workers=1, keep_patients=2, progress=False)
     cli = sim.read_results(out)
     for name in ("summary", "timeline", "replicates", "patients"):
         pd.testing.assert_frame_equal(results.table(name), cli.table(name), check_exact=True)
@@ -51,8 +69,9 @@ def test_api_tables_match_the_command_line(tmp_path):
 def test_api_analyze_matches_the_analyze_command(tmp_path, capsys):
     results = sim.simulate(TEXTBOOK, reps=20, seed=2, keep_patients=1, progress=False)
     patients = results.table("patients")
-    table = sim.analyze(patients, time="pfs_days_at_cut", event="pfs_event_at_cut",
-                        arm="arm", strata="stratum")
+    table = sim.analyze(
+        patients, time="pfs_days_at_cut", event="pfs_event_at_cut", arm="arm", strata="stratum"
+    )
     path = tmp_path / "patients.parquet"
     patients.to_parquet(path)
     out = tmp_path / "a.csv"
@@ -60,14 +79,19 @@ def test_api_analyze_matches_the_analyze_command(tmp_path, capsys):
     pd.testing.assert_frame_equal(table, pd.read_csv(out), check_exact=False, rtol=1e-12)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: sim.load_scenario(TEXTBOOK, overrides={"effect.hazard_ratio": -1}),
-     "effect.hazard_ratio = -1"),
-    (lambda: sim.load_scenario(ROOT / "nope.yaml"), "no such file"),
-    (lambda: sim.simulate(TEXTBOOK, reps=0), "reps = 0"),
-    (lambda: sim.read_results(ROOT / "scenarios"), "not a run folder"),
-    (lambda: sim.analyze("not a frame"), "not a pandas DataFrame"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: sim.load_scenario(TEXTBOOK, overrides={"effect.hazard_ratio": -1}),
+            "effect.hazard_ratio = -1",
+        ),
+        (lambda: sim.load_scenario(ROOT / "nope.yaml"), "no such file"),
+        (lambda: sim.simulate(TEXTBOOK, reps=0), "reps = 0"),
+        (lambda: sim.read_results(ROOT / "scenarios"), "not a run folder"),
+        (lambda: sim.analyze("not a frame"), "not a pandas DataFrame"),
+    ],
+)
 def test_api_bad_input_raises_the_cli_error(call, message):
     with pytest.raises(sim.ScenarioError, match=re.escape(message)):
         call()
@@ -78,6 +102,7 @@ def test_import_sim_is_light():
     import sys
 
     code = "import sys, sim; print('pandas' in sys.modules, 'sim.api' in sys.modules)"
-    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True, cwd=ROOT).stdout.split()
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
     assert shown == ["False", "False"]

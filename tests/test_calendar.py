@@ -41,10 +41,13 @@ def test_plain_weekends_close():
 
 
 def test_closures_and_makeup_days_from_the_scenario(baseline_data):
-    scenario = vary(baseline_data, **{
-        "calendar.closures": [{"start": "2026-03-02", "end": "2026-03-04", "reason": "audit"}],
-        "calendar.makeup_working_days": ["2026-03-07"],
-    })
+    scenario = vary(
+        baseline_data,
+        **{
+            "calendar.closures": [{"start": "2026-03-02", "end": "2026-03-04", "reason": "audit"}],
+            "calendar.makeup_working_days": ["2026-03-07"],
+        },
+    )
     cal = StudyCalendar.from_scenario(scenario)
     assert not any(cal.is_open(day(dt.date(2026, 3, d))) for d in (2, 3, 4))
     assert cal.is_open(day(dt.date(2026, 3, 5)))
@@ -58,8 +61,7 @@ def test_unknown_holiday_country_is_an_error(baseline_data):
 
 def test_closure_dates_out_of_order_is_an_error(baseline_data):
     with pytest.raises(ScenarioError, match="out of order"):
-        vary(baseline_data, **{"calendar.closures": [{"start": "2026-03-04",
-                                                       "end": "2026-03-02"}]})
+        vary(baseline_data, **{"calendar.closures": [{"start": "2026-03-04", "end": "2026-03-02"}]})
 
 
 @settings(max_examples=100, deadline=None)

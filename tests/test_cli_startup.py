@@ -13,8 +13,18 @@ import pytest
 from sim.commands.cli import PLUGIN_HELP, PLUGIN_MODULES
 from tests.conftest import BASELINE, ROOT
 
-HEAVY = ("pandas", "numpy", "scipy", "pyarrow", "matplotlib", "seaborn", "simpy", "pydantic",
-         "dask", "distributed")
+HEAVY = (
+    "pandas",
+    "numpy",
+    "scipy",
+    "pyarrow",
+    "matplotlib",
+    "seaborn",
+    "simpy",
+    "pydantic",
+    "dask",
+    "distributed",
+)
 
 
 def heavy_imports(args: list[str]) -> list[str]:
@@ -29,8 +39,14 @@ def heavy_imports(args: list[str]) -> list[str]:
         "        pass\n"
         f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     return done.stdout.split()
 
 

@@ -58,10 +58,12 @@ def test_full_chairs_push_visits_to_the_next_day_and_past_the_window(baseline_da
     # One 180-min visit fits a 4-h chair day: five patients due Monday go Mon..Fri; the
     # fifth is 4 days late, past the -0/+3 window: a deviation for the chairs.
     scenario = vary(baseline_data, **{"treatment.chairs": ONE_VISIT_A_DAY})
-    result = run_clinic(scenario, weekdays, fixed_draws(5, 35), MONDAY, CONTROL,
-                        horizon_day=MONDAY + 5)
+    result = run_clinic(
+        scenario, weekdays, fixed_draws(5, 35), MONDAY, CONTROL, horizon_day=MONDAY + 5
+    )
     assert result.log == [(MONDAY + i, i, "cycle 1") for i in range(4)] + [
-        (MONDAY + 4, 4, "cycle 1 late capacity")]
+        (MONDAY + 4, 4, "cycle 1 late capacity")
+    ]
     assert result.patients.cycle_waits.tolist() == [[0], [1], [2], [3], [4]]
     assert result.summary["infusion_wait_days_control"] == 10
     assert result.summary["cycles_out_of_window_control"] == 1
@@ -70,7 +72,7 @@ def test_full_chairs_push_visits_to_the_next_day_and_past_the_window(baseline_da
     assert table["control", "cycle_late_chairs"] == 1
     assert table.sum() == 1
     chairs, limit = result.books["chairs"]
-    assert limit == 240 and chairs[MONDAY:MONDAY + 5].tolist() == [180] * 5
+    assert limit == 240 and chairs[MONDAY : MONDAY + 5].tolist() == [180] * 5
 
 
 def test_a_stop_gives_its_chair_back(baseline_data, weekdays):
@@ -78,21 +80,32 @@ def test_a_stop_gives_its_chair_back(baseline_data, weekdays):
     # day, then waits a day, unless patient 0 progresses before it and frees the chair.
     scenario = vary(baseline_data, **{"treatment.chairs": ONE_VISIT_A_DAY})
     rand = [MONDAY, MONDAY + 21]
-    kept = run_clinic(scenario, weekdays, fixed_draws(2, 35), rand, CONTROL,
-                      horizon_day=MONDAY + 30)
+    kept = run_clinic(
+        scenario, weekdays, fixed_draws(2, 35), rand, CONTROL, horizon_day=MONDAY + 30
+    )
     assert kept.patients.cycle_days.tolist() == [[MONDAY, MONDAY + 21], [MONDAY + 22]]
-    freed = run_clinic(scenario, weekdays, fixed_draws(2, 35), rand, CONTROL,
-                       stop_day=[MONDAY + 10, math.inf], stop_reason=["progression", "none"],
-                       horizon_day=MONDAY + 30)
+    freed = run_clinic(
+        scenario,
+        weekdays,
+        fixed_draws(2, 35),
+        rand,
+        CONTROL,
+        stop_day=[MONDAY + 10, math.inf],
+        stop_reason=["progression", "none"],
+        horizon_day=MONDAY + 30,
+    )
     assert freed.patients.cycle_days.tolist() == [[MONDAY], [MONDAY + 21]]
     assert freed.books["chairs"][0][MONDAY + 21] == 180
 
 
 def test_zero_window_makes_any_wait_a_deviation(baseline_data, weekdays):
-    scenario = vary(baseline_data, **{"treatment.chairs": ONE_VISIT_A_DAY,
-                                      "treatment.window": {"after_days": 0}})
-    result = run_clinic(scenario, weekdays, fixed_draws(2, 35), MONDAY, CONTROL,
-                        horizon_day=MONDAY + 3)
+    scenario = vary(
+        baseline_data,
+        **{"treatment.chairs": ONE_VISIT_A_DAY, "treatment.window": {"after_days": 0}},
+    )
+    result = run_clinic(
+        scenario, weekdays, fixed_draws(2, 35), MONDAY, CONTROL, horizon_day=MONDAY + 3
+    )
     assert result.patients.cycle_late.tolist() == [[IN_WINDOW], [LATE_CAPACITY]]
 
 
@@ -104,24 +117,34 @@ def test_spring_festival_cycle_moves_within_window_or_counts_as_delay(china):
     # working days. A cycle due Thu 19 Feb can only go to Tue 24 Feb, 5 days late.
     due = day(dt.date(2026, 2, 19))
     assert give_cycle_day(china, due, Window(before_days=0, after_days=3)) == (
-        day(dt.date(2026, 2, 24)), 0, LATE_CLOSURE)
+        day(dt.date(2026, 2, 24)),
+        0,
+        LATE_CLOSURE,
+    )
     # A wider window (+5) takes it: a shift, not a delay.
     assert give_cycle_day(china, due, Window(after_days=5)) == (
-        day(dt.date(2026, 2, 24)), 0, IN_WINDOW)
+        day(dt.date(2026, 2, 24)),
+        0,
+        IN_WINDOW,
+    )
     # Due Mon 16 Feb with -3 days allowed: the make-up Saturday 14 Feb, early.
     early = day(dt.date(2026, 2, 16))
     assert give_cycle_day(china, early, Window(before_days=3, after_days=3)) == (
-        day(dt.date(2026, 2, 14)), 0, IN_WINDOW)
+        day(dt.date(2026, 2, 14)),
+        0,
+        IN_WINDOW,
+    )
     # ... but never before `earliest` (the previous cycle, or randomization).
-    assert give_cycle_day(china, early, Window(before_days=3, after_days=3),
-                          earliest=early - 1)[2] == LATE_CLOSURE
+    assert (
+        give_cycle_day(china, early, Window(before_days=3, after_days=3), earliest=early - 1)[2]
+        == LATE_CLOSURE
+    )
 
 
 def test_spring_festival_delay_is_counted_in_the_clinic(baseline, china):
     # Randomized Thu 19 Feb 2026 (closed) with U = 0: cycle 1 on Tue 24 Feb, out of window.
     rand = day(dt.date(2026, 2, 19))
-    result = run_clinic(baseline, china, fixed_draws(1, 35), rand, CONTROL,
-                        horizon_day=rand + 10)
+    result = run_clinic(baseline, china, fixed_draws(1, 35), rand, CONTROL, horizon_day=rand + 10)
     assert result.log == [(day(dt.date(2026, 2, 24)), 0, "cycle 1 late closure")]
     assert result.summary["cycles_out_of_window_control"] == 1
     table = result.sums["deviations"].set_index(["arm", "what"])["count"]
@@ -131,15 +154,15 @@ def test_spring_festival_delay_is_counted_in_the_clinic(baseline, china):
 def test_no_window_means_no_deviation(baseline_data, china):
     scenario = vary(baseline_data, **{"treatment.window": None})
     rand = day(dt.date(2026, 2, 19))
-    result = run_clinic(scenario, china, fixed_draws(1, 35), rand, CONTROL,
-                        horizon_day=rand + 10)
+    result = run_clinic(scenario, china, fixed_draws(1, 35), rand, CONTROL, horizon_day=rand + 10)
     assert result.log == [(day(dt.date(2026, 2, 24)), 0, "cycle 1")]
 
 
 def test_quad_shot_course_never_straddles_the_spring_festival(china):
     # From Fri 13 Feb 2026: Fri 13 and the make-up Sat 14 are two open days in a row.
     assert plan_course_start(china, None, day(dt.date(2026, 2, 13)), 2)[0] == day(
-        dt.date(2026, 2, 13))
+        dt.date(2026, 2, 13)
+    )
     # From Sat 14: Sun 15 is closed, so the first pair is Tue 24 - Wed 25.
     start, on_calendar = plan_course_start(china, None, day(dt.date(2026, 2, 14)), 2)
     assert start == on_calendar == day(dt.date(2026, 2, 24))
@@ -152,10 +175,18 @@ def test_one_slot_per_session_queues_courses(baseline_data, weekdays):
     # One machine, one slot a session: three patients with cycle 1 on Monday get Quad Shot
     # on Mon-Tue, Wed-Thu, then (Fri-Sat straddles a weekend) Mon-Tue a week later, which
     # is 7 days after the cycle: past start_within_days 3, a deviation for the linac.
-    scenario = vary(baseline_data, **{"treatment.chairs": None, "radiotherapy.linac": {
-        "machines": 1, "slots_per_session": 1}})
-    result = run_clinic(scenario, weekdays, fixed_draws(3, 35, rt_courses=1), MONDAY,
-                        EXPERIMENTAL, horizon_day=MONDAY + 12)
+    scenario = vary(
+        baseline_data,
+        **{"treatment.chairs": None, "radiotherapy.linac": {"machines": 1, "slots_per_session": 1}},
+    )
+    result = run_clinic(
+        scenario,
+        weekdays,
+        fixed_draws(3, 35, rt_courses=1),
+        MONDAY,
+        EXPERIMENTAL,
+        horizon_day=MONDAY + 12,
+    )
     frame = result.patients
     assert frame.rt_starts.tolist() == [[MONDAY], [MONDAY + 2], [MONDAY + 7]]
     assert frame.rt_waits.tolist() == [[0], [2], [7]]
@@ -168,13 +199,22 @@ def test_one_slot_per_session_queues_courses(baseline_data, weekdays):
 
 
 def test_a_stop_mid_course_gives_the_second_day_back(baseline_data, weekdays):
-    scenario = vary(baseline_data, **{"treatment.chairs": None, "radiotherapy.linac": {
-        "machines": 1, "slots_per_session": 1}})
-    result = run_clinic(scenario, weekdays, fixed_draws(1, 35, rt_courses=1), MONDAY,
-                        EXPERIMENTAL, stop_day=MONDAY + 1.2, stop_reason="death",
-                        horizon_day=MONDAY + 10)
+    scenario = vary(
+        baseline_data,
+        **{"treatment.chairs": None, "radiotherapy.linac": {"machines": 1, "slots_per_session": 1}},
+    )
+    result = run_clinic(
+        scenario,
+        weekdays,
+        fixed_draws(1, 35, rt_courses=1),
+        MONDAY,
+        EXPERIMENTAL,
+        stop_day=MONDAY + 1.2,
+        stop_reason="death",
+        horizon_day=MONDAY + 10,
+    )
     used, _ = result.books["linac session 1"]
-    assert used[MONDAY:MONDAY + 2].tolist() == [1, 0]
+    assert used[MONDAY : MONDAY + 2].tolist() == [1, 0]
 
 
 # --- invariants ---------------------------------------------------------------------------------
@@ -183,23 +223,32 @@ def test_a_stop_mid_course_gives_the_second_day_back(baseline_data, weekdays):
 @st.composite
 def capacity_cases(draw):
     case = draw(clinic_cases())
-    case["changes"].update({
-        "treatment.chairs": {"chairs": draw(st.integers(1, 3)),
-                             "hours_per_day": draw(st.floats(3, 10)),
-                             "extra_minutes_per_visit": 60,
-                             "background_utilization": draw(st.floats(0, 0.95))},
-        "treatment.window": {"before_days": draw(st.integers(0, 3)),
-                             "after_days": draw(st.integers(0, 5))},
-        "radiotherapy.linac": {"machines": draw(st.integers(1, 2)),
-                               "slots_per_session": draw(st.integers(1, 3)),
-                               "background_utilization": draw(st.floats(0, 0.95))},
-        "radiotherapy.start_within_days": draw(st.integers(0, 5)),
-    })
+    case["changes"].update(
+        {
+            "treatment.chairs": {
+                "chairs": draw(st.integers(1, 3)),
+                "hours_per_day": draw(st.floats(3, 10)),
+                "extra_minutes_per_visit": 60,
+                "background_utilization": draw(st.floats(0, 0.95)),
+            },
+            "treatment.window": {
+                "before_days": draw(st.integers(0, 3)),
+                "after_days": draw(st.integers(0, 5)),
+            },
+            "radiotherapy.linac": {
+                "machines": draw(st.integers(1, 2)),
+                "slots_per_session": draw(st.integers(1, 3)),
+                "background_utilization": draw(st.floats(0, 0.95)),
+            },
+            "radiotherapy.start_within_days": draw(st.integers(0, 5)),
+        }
+    )
     cycle = case["changes"]["treatment.cycle_days"]
     window = case["changes"]["treatment.window"]
     window["before_days"] = min(window["before_days"], cycle - 1)
-    case["stratum"] = draw(st.lists(st.integers(0, 1), min_size=len(case["rand"]),
-                                    max_size=len(case["rand"])))
+    case["stratum"] = draw(
+        st.lists(st.integers(0, 1), min_size=len(case["rand"]), max_size=len(case["rand"]))
+    )
     return case
 
 
@@ -213,16 +262,27 @@ def test_no_resource_is_ever_over_its_limit_and_books_balance(baseline_data, cas
     stop = np.asarray(case["stop"])
     stratum = np.asarray(case["stratum"])
     result = simulate_clinic(
-        scenario, calendar, draws, 0, np.asarray(case["rand"]), np.asarray(case["arm"]),
-        stop, np.where(np.isfinite(stop), "progression", "none"), case["horizon"],
-        keep_patients=True, keep_log=True, stratum=stratum,
+        scenario,
+        calendar,
+        draws,
+        0,
+        np.asarray(case["rand"]),
+        np.asarray(case["arm"]),
+        stop,
+        np.where(np.isfinite(stop), "progression", "none"),
+        case["horizon"],
+        keep_patients=True,
+        keep_log=True,
+        stratum=stratum,
     )
     t = scenario.treatment
     minutes = {}
     for s, name in enumerate(scenario.strata_names):
         regimen = t.regimens[name]
-        minutes[s] = (t.visit_minutes(regimen, "induction"),
-                      t.visit_minutes(regimen, "maintenance"))
+        minutes[s] = (
+            t.visit_minutes(regimen, "induction"),
+            t.visit_minutes(regimen, "maintenance"),
+        )
     chairs, limit = result.books["chairs"]
     span = len(chairs)
     end = min(math.floor(case["horizon"]) if math.isfinite(case["horizon"]) else span, span)

@@ -38,9 +38,18 @@ def baseline_results(legacy):
     inputs = synthetic_trial()
     draws = draw_clinic(baseline, N_REPS, N, np.random.default_rng(1))
     return [
-        simulate_clinic(baseline, calendar, draws, r, inputs["rand"][r], inputs["arm"][r],
-                        inputs["stop"][r], np.full(N, "progression"), 1000.0,
-                        stratum=inputs["stratum"][r])
+        simulate_clinic(
+            baseline,
+            calendar,
+            draws,
+            r,
+            inputs["rand"][r],
+            inputs["arm"][r],
+            inputs["stop"][r],
+            np.full(N, "progression"),
+            1000.0,
+            stratum=inputs["stratum"][r],
+        )
         for r in range(N_REPS)
     ]
 
@@ -57,13 +66,18 @@ def test_baseline_regression(baseline_results):
     # Regenerated (issue 16) when Quad Shot courses became spaced by the protocol interval
     # from the previous course instead of following the cycles.
     pinned = {
-        "cycles_given_control": 546.5, "cycles_given_experimental": 710.75,
-        "cycles_out_of_window_control": 12.75, "cycles_out_of_window_experimental": 14.25,
-        "rt_courses_completed_experimental": 129.25, "rt_pneumonitis_experimental": 3.0,
-        "rt_courses_out_of_window_experimental": 9.0, "rt_stopped_early_experimental": 8.5,
+        "cycles_given_control": 546.5,
+        "cycles_given_experimental": 710.75,
+        "cycles_out_of_window_control": 12.75,
+        "cycles_out_of_window_experimental": 14.25,
+        "rt_courses_completed_experimental": 129.25,
+        "rt_pneumonitis_experimental": 3.0,
+        "rt_courses_out_of_window_experimental": 9.0,
+        "rt_stopped_early_experimental": 8.5,
         "clinic_chair_utilization": 0.8424293246348269,
         "clinic_linac_utilization": 0.7553775849335302,
-        "clinic_carboplatin_mg": 189079.50840256468, "clinic_ql1706_vials": 2579.5,
+        "clinic_carboplatin_mg": 189079.50840256468,
+        "clinic_ql1706_vials": 2579.5,
         "clinic_pemetrexed_vials": 770.5,
     }
     got = {k: table[k] for k in pinned}
@@ -75,8 +89,12 @@ def test_baseline_supply_and_resources_are_consistent(baseline, baseline_results
     for result in baseline_results:
         monthly, s = result.monthly, result.summary
         assert {len(v) for v in monthly.values()} == {months}
-        for drug, key in (("QL1706", "ql1706"), ("carboplatin", "carboplatin"),
-                          ("nab-paclitaxel", "nab_paclitaxel"), ("pemetrexed", "pemetrexed")):
+        for drug, key in (
+            ("QL1706", "ql1706"),
+            ("carboplatin", "carboplatin"),
+            ("nab-paclitaxel", "nab_paclitaxel"),
+            ("pemetrexed", "pemetrexed"),
+        ):
             assert monthly[f"supply/{drug} mg"].sum() == pytest.approx(s[f"clinic_{key}_mg"])
             assert monthly[f"supply/{drug} vials"].sum() == s[f"clinic_{key}_vials"]
         waits = s["infusion_wait_days_control"] + s["infusion_wait_days_experimental"]
@@ -84,8 +102,9 @@ def test_baseline_supply_and_resources_are_consistent(baseline, baseline_results
         assert monthly["resources/linac slots used"].sum() == s["rt_fractions_given_experimental"]
         assert 0 < monthly["resources/chair utilization"].max() <= 1
         deviations = result.sums["deviations"]
-        assert deviations["count"].sum() == (s["protocol_deviations_control"]
-                                             + s["protocol_deviations_experimental"])
+        assert deviations["count"].sum() == (
+            s["protocol_deviations_control"] + s["protocol_deviations_experimental"]
+        )
 
 
 def test_supply_to_the_end_of_treatment_changes_nothing_before_the_horizon(legacy):
@@ -98,33 +117,63 @@ def test_supply_to_the_end_of_treatment_changes_nothing_before_the_horizon(legac
     inputs = synthetic_trial()
     draws = draw_clinic(legacy, N_REPS, N, np.random.default_rng(1))
     for r in range(N_REPS):
-        args = (legacy, calendar, draws, r, inputs["rand"][r], inputs["arm"][r],
-                inputs["stop"][r], np.full(N, "progression"), 700.0)
-        at = simulate_clinic(*args, stratum=inputs["stratum"][r], keep_patients=True,
-                             keep_log=True)
-        on = simulate_clinic(*args, stratum=inputs["stratum"][r], keep_patients=True,
-                             keep_log=True, to_end=True)
+        args = (
+            legacy,
+            calendar,
+            draws,
+            r,
+            inputs["rand"][r],
+            inputs["arm"][r],
+            inputs["stop"][r],
+            np.full(N, "progression"),
+            700.0,
+        )
+        at = simulate_clinic(*args, stratum=inputs["stratum"][r], keep_patients=True, keep_log=True)
+        on = simulate_clinic(
+            *args, stratum=inputs["stratum"][r], keep_patients=True, keep_log=True, to_end=True
+        )
         extra = [k for k in on.summary if k not in at.summary]
         assert extra and all(k.endswith("_to_end") for k in extra)
         assert {k: on.summary[k] for k in at.summary} == at.summary
         pd.testing.assert_frame_equal(on.patients, at.patients)
         assert on.log == at.log
         assert on.summary["clinic_carboplatin_mg_to_end"] == pytest.approx(
-            at.summary["clinic_carboplatin_mg"])
+            at.summary["clinic_carboplatin_mg"]
+        )
         assert on.summary["clinic_ql1706_mg_to_end"] > at.summary["clinic_ql1706_mg"]
         assert on.monthly["supply_to_end/QL1706 mg"].sum() == pytest.approx(
-            on.summary["clinic_ql1706_mg_to_end"])
-        assert on.monthly["supply_to_end/QL1706 vials"].sum() == on.summary[
-            "clinic_ql1706_vials_to_end"]
+            on.summary["clinic_ql1706_mg_to_end"]
+        )
+        assert (
+            on.monthly["supply_to_end/QL1706 vials"].sum()
+            == on.summary["clinic_ql1706_vials_to_end"]
+        )
 
 
 def test_run_folder_has_resources_supply_and_deviations(tmp_path):
     out = tmp_path / "run"
-    assert main(["run", str(BASELINE), "--reps", "6", "--workers", "1", "--out", str(out),
-                 "--quiet", "--keep-patients", "1"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(BASELINE),
+                "--reps",
+                "6",
+                "--workers",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+                "--keep-patients",
+                "1",
+            ]
+        )
+        == 0
+    )
     resources = pd.read_csv(out / "resources.csv")
-    assert {"chair utilization", "linac utilization", "infusion wait days",
-            "rt wait days"} <= set(resources["item"])
+    assert {"chair utilization", "linac utilization", "infusion wait days", "rt wait days"} <= set(
+        resources["item"]
+    )
     assert {"mean", "q05", "q50", "q95", "cumulative_mean"} <= set(resources.columns)
     supply = pd.read_csv(out / "supply.csv")
     assert {"QL1706 mg", "QL1706 vials", "carboplatin vials 450 mg"} <= set(supply["item"])
@@ -135,11 +184,16 @@ def test_run_folder_has_resources_supply_and_deviations(tmp_path):
     assert set(deviations["arm"]) == {"control", "experimental"}
     assert {"cycle_late_closure", "rt_late_linac"} <= set(deviations.columns)
     summary = pd.read_csv(out / "summary.csv").set_index("metric")
-    for metric in ("protocol_deviations_experimental_mean", "clinic_chair_utilization_mean",
-                   "clinic_carboplatin_vials_mean", "rt_bed10_gy_experimental_mean"):
+    for metric in (
+        "protocol_deviations_experimental_mean",
+        "clinic_chair_utilization_mean",
+        "clinic_carboplatin_vials_mean",
+        "rt_bed10_gy_experimental_mean",
+    ):
         assert metric in summary.index
-    assert len(METRICS) * 2 <= sum(m.endswith(("_control_mean", "_experimental_mean"))
-                                   for m in summary.index)
+    assert len(METRICS) * 2 <= sum(
+        m.endswith(("_control_mean", "_experimental_mean")) for m in summary.index
+    )
 
 
 BAD_OVERRIDES = [
@@ -151,10 +205,14 @@ BAD_OVERRIDES = [
     ("radiotherapy.start_within_days=-2", "radiotherapy.start_within_days = -2"),
     ("treatment.drugs.carboplatin.vial_mg=[0, 450]", "treatment.drugs.carboplatin.vial_mg"),
     ("treatment.drugs.QL1706.vial_mg=[0]", "a vial of 0 mg"),
-    ("treatment.regimens.squamous.induction=[QL1706, cisplatin]",
-     "treatment.regimens.squamous.induction.1 = 'cisplatin'"),
-    ("randomization.strata={squamous: 0.4, adenocarcinoma: 0.5, large cell: 0.1}",
-     "no regimen for stratum 'large cell'"),
+    (
+        "treatment.regimens.squamous.induction=[QL1706, cisplatin]",
+        "treatment.regimens.squamous.induction.1 = 'cisplatin'",
+    ),
+    (
+        "randomization.strata={squamous: 0.4, adenocarcinoma: 0.5, large cell: 0.1}",
+        "no regimen for stratum 'large cell'",
+    ),
     ("treatment.chairs.hours_per_day=2", "treatment.chairs.hours_per_day = 2"),
     ("patients.weight_kg.male.min=0", "patients.weight_kg.male.min = 0"),
     ("treatment.chairs.background_utilization=1", "less than 1"),

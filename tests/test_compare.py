@@ -32,8 +32,9 @@ def runs(tmp_path_factory, textbook_data):
     specs = {"seed1": (0.6, 1), "seed2": (0.6, 2), "hr08": (0.8, 1)}
     for name, (hr, seed) in specs.items():
         scenario = vary(textbook_data, **{"effect.hazard_ratio": hr})
-        run_scenario(scenario, root / name, reps=REPS, seed=seed, workers=1,
-                     scenario_path=str(TEXTBOOK))
+        run_scenario(
+            scenario, root / name, reps=REPS, seed=seed, workers=1, scenario_path=str(TEXTBOOK)
+        )
     return root
 
 
@@ -104,7 +105,8 @@ def test_compare_prints_and_writes_the_tables(runs, tmp_path, capsys):
     summary = pd.read_csv(runs / "seed1" / "summary.csv")
     assert table["metric"].tolist() == summary["metric"].tolist()
     assert {"estimate", "reference_estimate", "difference", "se", "se_kind", "flag"} <= set(
-        table.columns)
+        table.columns
+    )
     assert len(pd.read_csv(tmp_path / "cmp.timeline.csv")) == 8
     assert pd.read_csv(tmp_path / "cmp.fields.csv")["field"].tolist() == ["effect.hazard_ratio"]
 

@@ -25,8 +25,11 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 
 def table_bytes(folder: Path) -> dict[str, bytes]:
     """Every table under `folder` (CSV, Parquet; manifests and plots aside) -> its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.suffix in TABLE_SUFFIXES}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.suffix in TABLE_SUFFIXES
+    }
 
 
 def assert_same_tables(a: Path, b: Path) -> None:
@@ -37,8 +40,20 @@ def assert_same_tables(a: Path, b: Path) -> None:
 
 
 def run_args(scenario: Path, out: Path, reps: int, *extra: str) -> list[str]:
-    return ["run", str(scenario), "--reps", str(reps), "--seed", "3", "--out", str(out),
-            "--keep-patients", "2", "--quiet", *extra]
+    return [
+        "run",
+        str(scenario),
+        "--reps",
+        str(reps),
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--keep-patients",
+        "2",
+        "--quiet",
+        *extra,
+    ]
 
 
 def partials(out: Path) -> list[Path]:
@@ -74,7 +89,8 @@ def test_dask_local_cluster_gives_the_tables_of_the_local_pool(tmp_path, capsys)
     assert main(run_args(BASELINE, dask, 40, "--executor", "dask", "--workers", "2")) == 0
     assert_same_tables(local, dask)
     assert {"supply.csv", "resources.csv", "deviations.csv", "monthly.parquet"} <= {
-        p.name for p in dask.iterdir()}
+        p.name for p in dask.iterdir()
+    }
     assert json.loads((dask / "manifest.json").read_text())["executor"] == "dask"
 
 
@@ -93,22 +109,52 @@ def stop_group(process: subprocess.Popen) -> None:
             continue
 
 
-def test_a_separate_scheduler_and_two_workers_give_the_same_tables(
-        textbook_reference, tmp_path):
+def test_a_separate_scheduler_and_two_workers_give_the_same_tables(textbook_reference, tmp_path):
     address_file = tmp_path / "scheduler.json"
     dask = [sys.executable, "-m", "dask"]
-    started = [subprocess.Popen(
-        [*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-         "--scheduler-file", str(address_file)],
-        env=child_env(), start_new_session=True, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)]
+    started = [
+        subprocess.Popen(
+            [
+                *dask,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(address_file),
+            ],
+            env=child_env(),
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     try:
         for _ in range(2):
-            started.append(subprocess.Popen(
-                [*dask, "worker", "--scheduler-file", str(address_file), "--nthreads", "1",
-                 "--nworkers", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
-                env=child_env(), start_new_session=True, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL))
+            started.append(
+                subprocess.Popen(
+                    [
+                        *dask,
+                        "worker",
+                        "--scheduler-file",
+                        str(address_file),
+                        "--nthreads",
+                        "1",
+                        "--nworkers",
+                        "1",
+                        "--no-nanny",
+                        "--no-dashboard",
+                        "--host",
+                        "127.0.0.1",
+                    ],
+                    env=child_env(),
+                    start_new_session=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         address = wait_for_workers(address_file, 2)
         out = tmp_path / "remote"
         # one worker is killed (-9) once three chunks are in: its chunks are recomputed
@@ -129,8 +175,7 @@ def test_a_separate_scheduler_and_two_workers_give_the_same_tables(
     assert all(p.poll() is not None for p in started)
 
 
-def kill_when_kept(process: subprocess.Popen, out: Path, at_least: int,
-                   kept: list[int]) -> None:
+def kill_when_kept(process: subprocess.Popen, out: Path, at_least: int, kept: list[int]) -> None:
     """Kill -9 `process` once `at_least` chunks of the run on `out` are kept (or it ended);
     append to `kept` how many were."""
     deadline = time.monotonic() + 120
@@ -164,29 +209,33 @@ def wait_for_workers(address_file: Path, n: int, timeout: float = 120) -> str:
 
 def start_when(argv: list[str]) -> subprocess.Popen:
     """`python -m sim ARGV` in its own process group (so kill -9 takes its workers too)."""
-    return subprocess.Popen([sys.executable, "-m", "sim", *argv], env=child_env(),
-                            start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sim", *argv],
+        env=child_env(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
-def wait_for_chunks(process: subprocess.Popen, out: Path, at_least: int,
-                    where: str = "") -> Path:
+def wait_for_chunks(process: subprocess.Popen, out: Path, at_least: int, where: str = "") -> Path:
     """The staging folder of `out` once `at_least` chunks are kept in it (in its point folder
     `where`, for a sweep); fails if `process` ends first."""
     deadline = time.monotonic() + 180
     while True:
         if process.poll() is not None or time.monotonic() > deadline:
             stop_group(process)
-            raise AssertionError(f"the run ended before it could be interrupted: "
-                                 f"{process.stderr.read()}")
+            raise AssertionError(
+                f"the run ended before it could be interrupted: {process.stderr.read()}"
+            )
         staging = partials(out)
         if staging and checkpoints.count_markers(staging[0] / where) >= at_least:
             return staging[0]
         time.sleep(0.005)
 
 
-def kill_when_chunks_kept(argv: list[str], out: Path, at_least: int,
-                          where: str = "") -> Path:
+def kill_when_chunks_kept(argv: list[str], out: Path, at_least: int, where: str = "") -> Path:
     """Start `python -m sim ARGV`, kill -9 it (and its workers) once `at_least` chunks are
     kept in its staging folder; the folder."""
     process = start_when(argv)
@@ -201,7 +250,8 @@ def kill_when_chunks_kept(argv: list[str], out: Path, at_least: int,
 
 
 def test_resume_after_sigterm_and_kill_9_gives_the_tables_of_an_uninterrupted_run(
-        textbook_reference, tmp_path, capsys):
+    textbook_reference, tmp_path, capsys
+):
     reps, reference, out = REPS, textbook_reference, tmp_path / "run"
     # SIGTERM after two chunks: one line, exit 143, the finished chunks kept, no worker left
     process = start_when(run_args(TEXTBOOK, out, reps, "--workers", "2"))
@@ -225,8 +275,9 @@ def test_resume_after_sigterm_and_kill_9_gives_the_tables_of_an_uninterrupted_ru
     assert main(run_args(TEXTBOOK, out, reps, "--resume", "--seed", "4")) == 2
     err = capsys.readouterr().err
     assert "seed: 3 in the interrupted run, 4 now" in err and not out.exists()
-    assert main([*run_args(TEXTBOOK, out, reps, "--resume"), "--set",
-                 "effect.hazard_ratio=0.7"]) == 2
+    assert (
+        main([*run_args(TEXTBOOK, out, reps, "--resume"), "--set", "effect.hazard_ratio=0.7"]) == 2
+    )
     assert "scenario.effect.hazard_ratio: 0.6" in capsys.readouterr().err
 
     # the resumed run killed -9 in turn, two chunks later
@@ -270,21 +321,34 @@ def test_resume_of_a_sweep_after_kill_9_gives_the_same_tables(tmp_path):
     grid = ["--grid", "effect.hazard_ratio=0.6,1.0"]
 
     def sweep_args(out: Path, *extra: str) -> list[str]:
-        return ["sweep", str(TEXTBOOK), *grid, "--reps", str(reps), "--seed", "5", "--out",
-                str(out), "--keep-patients", "1", "--quiet", *extra]
+        return [
+            "sweep",
+            str(TEXTBOOK),
+            *grid,
+            "--reps",
+            str(reps),
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+            "--keep-patients",
+            "1",
+            "--quiet",
+            *extra,
+        ]
 
     reference, out = tmp_path / "reference", tmp_path / "sweep"
     assert main(sweep_args(reference, "--workers", "2")) == 0
-    staging = kill_when_chunks_kept(sweep_args(out, "--workers", "1"), out, 1,
-                                    where="02_hazard_ratio-1.0")
+    staging = kill_when_chunks_kept(
+        sweep_args(out, "--workers", "1"), out, 1, where="02_hazard_ratio-1.0"
+    )
     assert (staging / "01_hazard_ratio-0.6" / "manifest.json").is_file()  # point 1 finished
     assert main(sweep_args(out, "--resume", "--workers", "2")) == 0
     assert_same_tables(reference, out)
     assert not staging.exists()
 
 
-def test_an_interrupted_run_keeps_its_chunks_and_a_plain_rerun_mentions_resume(tmp_path,
-                                                                              capsys):
+def test_an_interrupted_run_keeps_its_chunks_and_a_plain_rerun_mentions_resume(tmp_path, capsys):
     from sim.commands.run import run_scenario
     from sim.scenario import load_scenario
 
@@ -295,8 +359,9 @@ def test_an_interrupted_run_keeps_its_chunks_and_a_plain_rerun_mentions_resume(t
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_scenario(scenario, out, reps=1500, seed=2, workers=1, on_chunk=interrupt,
-                     note=notes.append)
+        run_scenario(
+            scenario, out, reps=1500, seed=2, workers=1, on_chunk=interrupt, note=notes.append
+        )
     assert "--resume" in notes[-1] and "1 finished chunk(s) kept" in notes[-1]
     (staging,) = partials(out)
     assert checkpoints.is_resumable(staging)
@@ -345,14 +410,14 @@ def test_progress_lines_without_a_terminal_every_interval():
 
 def test_scheduler_with_executor_local_is_refused(tmp_path, capsys):
     out = tmp_path / "x"
-    code = main(run_args(TEXTBOOK, out, 10, "--executor", "local", "--scheduler",
-                         "tcp://127.0.0.1:1"))
+    code = main(
+        run_args(TEXTBOOK, out, 10, "--executor", "local", "--scheduler", "tcp://127.0.0.1:1")
+    )
     assert code == 2 and "needs --executor dask" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 
-def test_an_unreachable_scheduler_is_one_message_and_nothing_written(tmp_path, capsys,
-                                                                    monkeypatch):
+def test_an_unreachable_scheduler_is_one_message_and_nothing_written(tmp_path, capsys, monkeypatch):
     from sim.engine import executors
 
     monkeypatch.setattr(executors, "CONNECT_SECONDS", 1)
@@ -370,7 +435,8 @@ def test_the_api_takes_the_executor_options():
     with pytest.raises(ScenarioError, match="must be 'local' or 'dask'"):
         sim.simulate(TEXTBOOK, reps=10, executor="spark", progress=False)
     with pytest.raises(ScenarioError, match="needs executor='dask'"):
-        sim.simulate(TEXTBOOK, reps=10, executor="local", scheduler="tcp://127.0.0.1:1",
-                     progress=False)
+        sim.simulate(
+            TEXTBOOK, reps=10, executor="local", scheduler="tcp://127.0.0.1:1", progress=False
+        )
     with pytest.raises(ScenarioError, match="needs out"):
         sim.simulate(TEXTBOOK, reps=10, resume=True, progress=False)

@@ -68,7 +68,11 @@ def test_calvert_never_exceeds_auc_times_cap_plus_25(auc, gfr, cap):
 def test_vials_single_size_is_ceiling():
     # QL1706 5 mg/kg x 65 kg = 325 mg in 200 mg vials: 2 vials (75 mg wasted)
     assert vials_needed(np.array([325.0, 400.0, 400.1, 0.0]), (200,)).ravel().tolist() == [
-        2, 2, 3, 0]
+        2,
+        2,
+        3,
+        0,
+    ]
 
 
 def test_vials_least_mg_then_fewest_vials():
@@ -81,9 +85,12 @@ def test_vials_least_mg_then_fewest_vials():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(0, 2000), min_size=1, max_size=20),
-       st.lists(st.sampled_from([25, 50, 100, 150, 200, 450, 500]), min_size=1, max_size=3,
-                unique=True))
+@given(
+    st.lists(st.floats(0, 2000), min_size=1, max_size=20),
+    st.lists(
+        st.sampled_from([25, 50, 100, 150, 200, 450, 500]), min_size=1, max_size=3, unique=True
+    ),
+)
 def test_vials_cover_the_dose_with_less_than_a_small_vial_wasted(doses, sizes):
     dose = np.asarray(doses)
     counts = vials_needed(dose, tuple(sizes))
@@ -121,7 +128,6 @@ def test_drawn_covariates_match_the_calibration(baseline, rng):
     assert crcl.min() >= 60 - 1e-6
 
 
-
 def test_one_creatinine_clearance_for_eligibility_and_the_patient_table(baseline, rng):
     # The clearance the patient table shows is the one eligibility applies to (measured
     # creatinine, >= 60 mL/min for every patient); the floor (0.7 mg/dL) and cap (125 mL/min)
@@ -129,8 +135,9 @@ def test_one_creatinine_clearance_for_eligibility_and_the_patient_table(baseline
     draws = draw_clinic(baseline, 5, 104, rng)
     c, doses = draws.covariates, draws.doses
     assert doses.crcl_ml_min.min() >= baseline.patients.min_crcl_ml_min - 1e-6
-    np.testing.assert_allclose(doses.crcl_ml_min, crcl_cockcroft_gault(
-        c.age, c.weight_kg, c.creatinine_mg_dl, c.male))
+    np.testing.assert_allclose(
+        doses.crcl_ml_min, crcl_cockcroft_gault(c.age, c.weight_kg, c.creatinine_mg_dl, c.male)
+    )
     floored = crcl_cockcroft_gault(c.age, c.weight_kg, c.creatinine_mg_dl, c.male, 0.7)
     np.testing.assert_allclose(doses.calvert_gfr_ml_min, np.minimum(floored, 125.0))
     assert (doses.calvert_gfr_ml_min <= doses.crcl_ml_min + 1e-9).all()
@@ -171,10 +178,8 @@ def test_vial_choice_least_waste_or_fewest_vials():
     # vials are 450 + 100 (2 vials, 50 mg wasted); with one size both give ceil(dose / size).
     sizes = (100.0, 450.0)
     np.testing.assert_array_equal(vials_needed(np.array([500.0]), sizes), [[5, 0]])
-    np.testing.assert_array_equal(vials_needed(np.array([500.0]), sizes, "fewest_vials"),
-                                  [[1, 1]])
-    np.testing.assert_array_equal(vials_needed(np.array([350.0]), (200.0,), "fewest_vials"),
-                                  [[2]])
+    np.testing.assert_array_equal(vials_needed(np.array([500.0]), sizes, "fewest_vials"), [[1, 1]])
+    np.testing.assert_array_equal(vials_needed(np.array([350.0]), (200.0,), "fewest_vials"), [[2]])
 
 
 def test_vial_choice_is_a_scenario_choice(baseline_data, rng):

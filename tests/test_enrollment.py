@@ -23,8 +23,11 @@ def test_arrival_counts_match_the_piecewise_poisson_mean(baseline, rng):
 
 
 def test_zero_rate_period_has_no_arrivals(rng):
-    table = (RatePeriod(months=1, per_month=5), RatePeriod(months=2, per_month=0),
-             RatePeriod(per_month=5))
+    table = (
+        RatePeriod(months=1, per_month=5),
+        RatePeriod(months=2, per_month=0),
+        RatePeriod(per_month=5),
+    )
     arrivals = invert_intensity(np.cumsum(rng.standard_exponential((500, 40)), axis=1), table)
     in_gap = (arrivals > 1 * DAYS_PER_MONTH + 1e-9) & (arrivals < 3 * DAYS_PER_MONTH)
     assert not in_gap.any()
@@ -51,8 +54,9 @@ def test_screen_failure_share(baseline, rng):
     # screened before closure is close to it (closure happens at a pass, a slight bias
     # of order 1/n_screened towards passes, far below the 3-SE band here).
     calendar = StudyCalendar.from_scenario(baseline)
-    enrolled = enroll_patients(baseline.enrollment, 104, np.array([0.45, 0.55]), calendar,
-                               2000, rng)
+    enrolled = enroll_patients(
+        baseline.enrollment, 104, np.array([0.45, 0.55]), calendar, 2000, rng
+    )
     share = enrolled.n_screen_failed.sum() / enrolled.n_screened.sum()
     se = np.sqrt(0.3 * 0.7 / enrolled.n_screened.sum())
     assert abs(share - 0.30) < 3 * se + 0.3 / enrolled.n_screened.mean()

@@ -63,13 +63,16 @@ def test_export_gives_a_table_the_checks_accept(observed_table, dates_only):
     assert (obs.last_day[obs.at_risk] <= obs.as_of_day - obs.rand_day[obs.at_risk]).all()
 
 
-@pytest.mark.parametrize(("column", "value", "rule"), [
-    ("randomized", "2027-01-05", "after --as-of"),
-    ("event_date", "2026-01-31", "an event cannot precede randomization"),
-    ("site", "Nowhere Hospital", "is not a site of the scenario"),
-    ("stratum", "small cell", "is not a stratum of the scenario"),
-    ("patient_id", "P0001", "duplicate patient_id"),
-])
+@pytest.mark.parametrize(
+    ("column", "value", "rule"),
+    [
+        ("randomized", "2027-01-05", "after --as-of"),
+        ("event_date", "2026-01-31", "an event cannot precede randomization"),
+        ("site", "Nowhere Hospital", "is not a site of the scenario"),
+        ("stratum", "small cell", "is not a stratum of the scenario"),
+        ("patient_id", "P0001", "duplicate patient_id"),
+    ],
+)
 def test_bad_rows_name_the_row_and_the_rule(observed_table, dates_only, column, value, rule):
     bad = observed_table.copy()
     bad.loc[3, column] = value
@@ -86,8 +89,21 @@ def test_bad_observed_file_exits_2_and_writes_nothing(observed_table, tmp_path, 
     path = tmp_path / "observed.csv"
     bad.to_csv(path, index=False)
     out = tmp_path / "fc"
-    code = main(["forecast", str(BASELINE), "--observed", str(path), "--as-of", str(AS_OF),
-                 "--reps", "10", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "forecast",
+            str(BASELINE),
+            "--observed",
+            str(path),
+            "--as-of",
+            str(AS_OF),
+            "--reps",
+            "10",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 2
     assert "row 2 (patient_id P0001)" in capsys.readouterr().err
     assert not out.exists()
@@ -114,16 +130,19 @@ def test_parquet_and_csv_read_the_same(observed_table, dates_only, tmp_path):
 
 def test_gamma_posterior_matches_numerical_bayes(record_validation):
     """Conjugate update vs prior x Poisson likelihood integrated on a grid (scipy.integrate)."""
-    fit = site_rate_fit("site", full_rate=5.6, expected=20.0, randomized=14,
-                        prior_shape=3 * 5.6)
+    fit = site_rate_fit("site", full_rate=5.6, expected=20.0, randomized=14, prior_shape=3 * 5.6)
     a = 3 * 5.6
     unnorm = lambda t: stats.gamma.pdf(t, a, scale=1 / a) * stats.poisson.pmf(14, 20.0 * t)  # noqa: E731
     z = integrate.quad(unnorm, 0, 5)[0]
     mean = integrate.quad(lambda t: t * unnorm(t), 0, 5)[0] / z
     row = fit.row()
-    record_validation("forecast: site-rate posterior mean (Poisson-gamma)",
-                      "scipy.integrate prior x likelihood", mean * 5.6, row["posterior_mean"],
-                      1e-6 * mean * 5.6)
+    record_validation(
+        "forecast: site-rate posterior mean (Poisson-gamma)",
+        "scipy.integrate prior x likelihood",
+        mean * 5.6,
+        row["posterior_mean"],
+        1e-6 * mean * 5.6,
+    )
     assert row["posterior_mean"] == pytest.approx(mean * 5.6, rel=1e-6)
     q95 = stats.gamma.ppf(0.95, a + 14, scale=1 / (a + 20.0)) * 5.6
     assert row["posterior_q95"] == pytest.approx(q95, rel=1e-9)
@@ -147,8 +166,9 @@ def test_conditional_event_times_follow_the_truncated_law(rng):
     assert (t > L).all()
 
     def cum(x):
-        return cumulative_hazard(np.atleast_1d(x)[None, :], starts,
-                                 np.broadcast_to(h, (1, np.size(x), 3)))[0]
+        return cumulative_hazard(
+            np.atleast_1d(x)[None, :], starts, np.broadcast_to(h, (1, np.size(x), 3))
+        )[0]
 
     cdf = lambda x: 1 - np.exp(-(cum(x) - cum(L)))  # noqa: E731
     assert stats.kstest(t, cdf).pvalue > 0.001
@@ -161,13 +181,21 @@ def test_planned_exposure_is_unbiased(dates_only, record_validation):
     reps = simulate_chunk(model, 11, 0, 0, 400, keep_patients=400).patients
     as_of_day = int(round(6 * DAYS_PER_MONTH))
     cutoff = np.datetime64(dates_only.trial.start_date, "D") + as_of_day
-    counts = (reps.assign(n=reps["randomization_date"].to_numpy("datetime64[D]") <= cutoff)
-              .groupby("replicate")["n"].sum())
+    counts = (
+        reps.assign(n=reps["randomization_date"].to_numpy("datetime64[D]") <= cutoff)
+        .groupby("replicate")["n"]
+        .sum()
+    )
     site = dates_only.enrollment.site_list(dates_only.trial.start_date)[0]
     expected = expected_randomized(dates_only, site, 0, as_of_day)
     se = counts.std() / np.sqrt(len(counts))
-    record_validation("forecast: randomized by month 6 (exposure of the site-rate fit)",
-                      "simulated plan trials (mean)", counts.mean(), expected, 4 * se)
+    record_validation(
+        "forecast: randomized by month 6 (exposure of the site-rate fit)",
+        "simulated plan trials (mean)",
+        counts.mean(),
+        expected,
+        4 * se,
+    )
     assert abs(counts.mean() - expected) < 4 * se
 
 
@@ -178,16 +206,16 @@ def test_forecast_keeps_the_observed_patients(observed_table, dates_only, simula
     model, _ = simulated
     obs = check_observed(observed_table, dates_only, AS_OF)
     history = fit_history(dates_only, model.calendar, model.schedule, obs)
-    out = simulate_chunk(dataclasses.replace(model, history=history), 3, 0, 0, 40,
-                         keep_patients=40)
+    out = simulate_chunk(dataclasses.replace(model, history=history), 3, 0, 0, 40, keep_patients=40)
     p = out.patients
     first = p[p["patient"] < obs.n]
     start = np.datetime64(dates_only.trial.start_date, "D")
     rand = (first["randomization_date"].to_numpy("datetime64[D]") - start).astype(int)
     np.testing.assert_array_equal(rand.reshape(40, obs.n), np.tile(obs.rand_day, (40, 1)))
     arms = first["arm"].to_numpy().reshape(40, obs.n)
-    assert (arms == observed_table.set_index("patient_id").loc[obs.patient_id, "arm"]
-            .to_numpy()).all()
+    assert (
+        arms == observed_table.set_index("patient_id").loc[obs.patient_id, "arm"].to_numpy()
+    ).all()
     later = p[p["patient"] >= obs.n]["randomization_date"].to_numpy("datetime64[D]")
     assert (later > start + obs.as_of_day).all()
     seen = np.isfinite(obs.event_day)
@@ -197,8 +225,9 @@ def test_forecast_keeps_the_observed_patients(observed_table, dates_only, simula
     at_risk_events = events[:, obs.at_risk]
     after = ~np.isnat(at_risk_events)
     at_risk_last = (start + (obs.rand_day + obs.last_day).astype(int))[obs.at_risk]
-    assert (at_risk_events[after] > np.broadcast_to(at_risk_last, at_risk_events.shape)[after]
-            ).all()
+    assert (
+        at_risk_events[after] > np.broadcast_to(at_risk_last, at_risk_events.shape)[after]
+    ).all()
     assert (out.replicates["events"] >= seen.sum()).all()
 
 
@@ -209,30 +238,108 @@ def test_blinded_data_fit_one_pooled_hazard(observed_table, dates_only, simulate
     assert obs.blinded
     fit = fit_history(dates_only, model.calendar, model.schedule, obs).fit_table()
     assert [p for p in fit["parameter"] if p.startswith("PFS")] == ["PFS hazard: pooled"]
-    out = simulate_chunk(dataclasses.replace(model, history=fit_history(
-        dates_only, model.calendar, model.schedule, obs)), 3, 0, 0, 20)
+    out = simulate_chunk(
+        dataclasses.replace(
+            model, history=fit_history(dates_only, model.calendar, model.schedule, obs)
+        ),
+        3,
+        0,
+        0,
+        20,
+    )
     assert len(out.replicates) == 20
 
 
 def test_forecast_and_export_commands(tmp_path, capsys):
     """run -> export-observed -> forecast (with the clinic): the folder and its tables."""
     run = tmp_path / "base"
-    assert main(["run", str(BASELINE), "--set", "treatment=null", "--set", "radiotherapy=null",
-                 "--reps", "4", "--keep-patients", "2", "--workers", "1", "--out", str(run),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(BASELINE),
+                "--set",
+                "treatment=null",
+                "--set",
+                "radiotherapy=null",
+                "--reps",
+                "4",
+                "--keep-patients",
+                "2",
+                "--workers",
+                "1",
+                "--out",
+                str(run),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     obs_path = tmp_path / "obs.csv"
-    assert main(["export-observed", str(run), "--replicate", "1", "--as-of", str(AS_OF),
-                 "--out", str(obs_path)]) == 0
-    assert main(["export-observed", str(run), "--replicate", "1", "--as-of", str(AS_OF),
-                 "--out", str(obs_path)]) == 2  # never overwritten without --force
+    assert (
+        main(
+            [
+                "export-observed",
+                str(run),
+                "--replicate",
+                "1",
+                "--as-of",
+                str(AS_OF),
+                "--out",
+                str(obs_path),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "export-observed",
+                str(run),
+                "--replicate",
+                "1",
+                "--as-of",
+                str(AS_OF),
+                "--out",
+                str(obs_path),
+            ]
+        )
+        == 2
+    )  # never overwritten without --force
     out = tmp_path / "fc"
     capsys.readouterr()
-    assert main(["forecast", str(BASELINE), "--observed", str(obs_path), "--as-of",
-                 str(AS_OF), "--reps", "6", "--workers", "1", "--out", str(out),
-                 "--quiet"]) == 0
-    for name in ("summary.csv", "timeline.csv", "supply.csv", "resources.csv", "fit.csv",
-                 "forecast.csv", "comparison.csv", "observed.csv", "forecast.png",
-                 "plan/summary.csv"):
+    assert (
+        main(
+            [
+                "forecast",
+                str(BASELINE),
+                "--observed",
+                str(obs_path),
+                "--as-of",
+                str(AS_OF),
+                "--reps",
+                "6",
+                "--workers",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    for name in (
+        "summary.csv",
+        "timeline.csv",
+        "supply.csv",
+        "resources.csv",
+        "fit.csv",
+        "forecast.csv",
+        "comparison.csv",
+        "observed.csv",
+        "forecast.png",
+        "plan/summary.csv",
+    ):
         assert (out / name).is_file(), name
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["forecast"]["as_of"] == str(AS_OF)  # a run with a forecast block
@@ -251,8 +358,24 @@ def test_forecast_and_export_commands(tmp_path, capsys):
 def test_forecast_refuses_an_as_of_before_the_start(observed_table, tmp_path):
     path = tmp_path / "o.csv"
     observed_table.to_csv(path, index=False)
-    assert main(["forecast", str(BASELINE), "--observed", str(path), "--as-of", "2025-01-01",
-                 "--reps", "5", "--out", str(tmp_path / "fc"), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "forecast",
+                str(BASELINE),
+                "--observed",
+                str(path),
+                "--as-of",
+                "2025-01-01",
+                "--reps",
+                "5",
+                "--out",
+                str(tmp_path / "fc"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
 
 
 # --- calibration (small; the full check is benchmarks/forecast_coverage.py) ----------------
@@ -260,7 +383,8 @@ def test_forecast_refuses_an_as_of_before_the_start(observed_table, tmp_path):
 
 def load_benchmark():
     spec = importlib.util.spec_from_file_location(
-        "forecast_coverage", ROOT / "benchmarks" / "forecast_coverage.py")
+        "forecast_coverage", ROOT / "benchmarks" / "forecast_coverage.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -303,8 +427,9 @@ def test_sites_not_yet_open_keep_the_prior_and_caps_hold(three_sites):
     third = history.sites[2]
     assert (third.shape, third.rate) == (h, h)
     assert history.sites[0].events == (obs.site == 0).sum() > 0
-    out = simulate_chunk(dataclasses.replace(model, history=history), 2, 0, 0, 30,
-                         keep_patients=30).patients
+    out = simulate_chunk(
+        dataclasses.replace(model, history=history), 2, 0, 0, 30, keep_patients=30
+    ).patients
     per_site = out.groupby(["replicate", "site"]).size().unstack(fill_value=0)
     caps = {s.name: s.cap for s in three_sites.enrollment.sites if s.cap}
     for name, cap in caps.items():
@@ -312,24 +437,40 @@ def test_sites_not_yet_open_keep_the_prior_and_caps_hold(three_sites):
     assert (per_site.sum(axis=1) == three_sites.trial.sample_size).all()
 
 
-def test_screening_counts_fit_the_screening_rate_and_pass_share(observed_table, dates_only,
-                                                                simulated, tmp_path):
+def test_screening_counts_fit_the_screening_rate_and_pass_share(
+    observed_table, dates_only, simulated, tmp_path
+):
     from sim.conduct.history import read_screening
 
     model, _ = simulated
     path = tmp_path / "screening.csv"
     site = dates_only.enrollment.site_list(dates_only.trial.start_date)[0].name
-    pd.DataFrame({"site": [site, site], "month": ["2026-05", "2026-06"],
-                  "screened": [30, 25], "failed": [10, 5]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "site": [site, site],
+            "month": ["2026-05", "2026-06"],
+            "screened": [30, 25],
+            "failed": [10, 5],
+        }
+    ).to_csv(path, index=False)
     counts = read_screening(path, dates_only, AS_OF)
     obs = check_observed(observed_table, dates_only, AS_OF)
-    fit = fit_history(dates_only, model.calendar, model.schedule, obs,
-                      screening=counts).fit_table().set_index("parameter")
+    fit = (
+        fit_history(dates_only, model.calendar, model.schedule, obs, screening=counts)
+        .fit_table()
+        .set_index("parameter")
+    )
     assert fit.loc[f"site screening rate: {site}", "observed_events"] == 55
     share = fit.loc["screening pass share"]
     assert share["observed_events"] == 40 and share["observed_exposure"] == 55
-    bad = pd.DataFrame({"site": [site, "Nowhere"], "month": ["2027-02", "2026-05"],
-                        "screened": [3, 2], "failed": [1, 5]})
+    bad = pd.DataFrame(
+        {
+            "site": [site, "Nowhere"],
+            "month": ["2027-02", "2026-05"],
+            "screened": [3, 2],
+            "failed": [1, 5],
+        }
+    )
     bad.to_csv(path, index=False)
     with pytest.raises(ScenarioError) as caught:
         read_screening(path, dates_only, AS_OF)
@@ -340,17 +481,24 @@ def test_screening_counts_fit_the_screening_rate_and_pass_share(observed_table, 
 
 def test_piecewise_hazards_get_one_posterior_per_piece(baseline_data, observed_table):
     data = dict(baseline_data, treatment=None, radiotherapy=None)
-    data["pfs"] = {"control": {"distribution": "piecewise_exponential", "pieces": [
-        {"months": 3, "median_months": 9.0}, {"median_months": 5.0}]},
-        "death_fraction": 0.1}
+    data["pfs"] = {
+        "control": {
+            "distribution": "piecewise_exponential",
+            "pieces": [{"months": 3, "median_months": 9.0}, {"median_months": 5.0}],
+        },
+        "death_fraction": 0.1,
+    }
     scenario = parse_scenario(data)
     model = TrialModel.from_scenario(scenario)
     obs = check_observed(observed_table, scenario, AS_OF)
     history = fit_history(scenario, model.calendar, model.schedule, obs)
     names = [f.name for arm in history.hazards for f in arm]
-    assert names == ["PFS hazard: control, months 0-3", "PFS hazard: control, months 3-inf",
-                     "PFS hazard: experimental, months 0-3",
-                     "PFS hazard: experimental, months 3-inf"]
+    assert names == [
+        "PFS hazard: control, months 0-3",
+        "PFS hazard: control, months 3-inf",
+        "PFS hazard: experimental, months 0-3",
+        "PFS hazard: experimental, months 3-inf",
+    ]
     exposure = sum(f.exposure for arm in history.hazards for f in arm)
     has_event = np.isfinite(obs.event_day)
     assert sum(f.events for arm in history.hazards for f in arm) == has_event.sum()
@@ -376,7 +524,11 @@ def test_remaining_accrual_is_the_compound_gamma(textbook, record_validation):
     m = textbook.trial.sample_size - obs.n
     law = stats.betaprime(m, fit.shape)
     x = days * lam / fit.rate
-    record_validation("forecast: median days to the last patient (Poisson-gamma)",
-                      "compound gamma (beta prime)", law.median() * fit.rate / lam,
-                      np.median(days), 3 * np.std(days) / np.sqrt(len(days)))
+    record_validation(
+        "forecast: median days to the last patient (Poisson-gamma)",
+        "compound gamma (beta prime)",
+        law.median() * fit.rate / lam,
+        np.median(days),
+        3 * np.std(days) / np.sqrt(len(days)),
+    )
     assert stats.kstest(x, law.cdf).pvalue > 0.001

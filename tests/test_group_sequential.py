@@ -35,8 +35,16 @@ from tests.conftest import vary
 
 REFERENCE = json.loads((Path(__file__).parent / "reference_group_sequential.json").read_text())
 TOL = 1e-6
-FAMILY = {"asOF": "obrien_fleming", "asP": "pocock", "asHSD": "hsd", "asKD": "kim_demets",
-          "bsOF": "obrien_fleming", "bsP": "pocock", "bsHSD": "hsd", "bsKD": "kim_demets"}
+FAMILY = {
+    "asOF": "obrien_fleming",
+    "asP": "pocock",
+    "asHSD": "hsd",
+    "asKD": "kim_demets",
+    "bsOF": "obrien_fleming",
+    "bsP": "pocock",
+    "bsHSD": "hsd",
+    "bsKD": "kim_demets",
+}
 
 
 def vec(value) -> np.ndarray:
@@ -54,12 +62,25 @@ def rpact_design(ref) -> Design:
     alpha_spending = spending_of(ref["type"], ref["gammaA"])
     if ref["typeBetaSpending"] != "none":
         eff, fut, drift = beta_spending_bounds(
-            t, alpha_spending, ref["alpha"], spending_of(ref["typeBetaSpending"], ref["gammaB"]),
-            ref["beta"], ref["binding"])
+            t,
+            alpha_spending,
+            ref["alpha"],
+            spending_of(ref["typeBetaSpending"], ref["gammaB"]),
+            ref["beta"],
+            ref["binding"],
+        )
         return Design(t, eff, fut, ref["alpha"], ref["beta"], 1, ref["binding"], drift)
     eff = efficacy_bounds(t, alpha_spending, ref["alpha"], ref["sided"])
-    return Design(t, eff, np.full(len(t), -np.inf), ref["alpha"], ref["beta"], ref["sided"],
-                  False, math.sqrt(ref["shift"]))
+    return Design(
+        t,
+        eff,
+        np.full(len(t), -np.inf),
+        ref["alpha"],
+        ref["beta"],
+        ref["sided"],
+        False,
+        math.sqrt(ref["shift"]),
+    )
 
 
 DESIGNS = REFERENCE["designs"]
@@ -78,8 +99,13 @@ def test_alpha_spent_matches_rpact(name, record_validation) -> None:
     ref = DESIGNS[name]
     ours = spending_of(ref["type"], ref["gammaA"])(np.asarray(ref["information"]), ref["alpha"])
     # rpact's alphaSpent is the alpha its bounds spend, solved to about 1e-8
-    record_validation(f"alpha spent by the first look, {name}", "rpact alphaSpent",
-                      ref["alpha_spent"][0], ours[0], 1e-7)
+    record_validation(
+        f"alpha spent by the first look, {name}",
+        "rpact alphaSpent",
+        ref["alpha_spent"][0],
+        ours[0],
+        1e-7,
+    )
     np.testing.assert_allclose(ours, ref["alpha_spent"], rtol=0, atol=1e-7)
 
 
@@ -90,8 +116,12 @@ def test_spending_functions_by_hand() -> None:
     assert spent("pocock", 0.5, 0.05) == pytest.approx(0.05 * math.log(1 + (math.e - 1) / 2))
     assert spent("hsd", 0.5, 0.1, 0.0) == pytest.approx(0.05)
     assert spent("kim_demets", 0.5, 0.1, 2.0) == pytest.approx(0.025)
-    for family, parameter in (("obrien_fleming", None), ("pocock", None), ("hsd", -4.0),
-                              ("kim_demets", 3.0)):
+    for family, parameter in (
+        ("obrien_fleming", None),
+        ("pocock", None),
+        ("hsd", -4.0),
+        ("kim_demets", 3.0),
+    ):
         values = spent(family, t, 0.1, parameter)
         assert values[0] == 0.0 and values[-1] == 0.1 and np.all(np.diff(values) > 0)
     with pytest.raises(ValueError, match="rho"):
@@ -104,12 +134,22 @@ def test_spending_functions_by_hand() -> None:
 @pytest.mark.parametrize("name", DESIGNS)
 def test_bounds_match_rpact(name, designs, record_validation) -> None:
     ref, ours = DESIGNS[name], designs[name]
-    record_validation(f"final efficacy bound z, {name}", "rpact getDesignGroupSequential",
-                      ref["critical"][-1], ours.efficacy[-1], TOL)
+    record_validation(
+        f"final efficacy bound z, {name}",
+        "rpact getDesignGroupSequential",
+        ref["critical"][-1],
+        ours.efficacy[-1],
+        TOL,
+    )
     np.testing.assert_allclose(ours.efficacy, ref["critical"], rtol=0, atol=TOL)
     if ref["futility"] is not None and ref["typeBetaSpending"] != "none":
-        record_validation(f"first futility bound z, {name}", "rpact getDesignGroupSequential",
-                          vec(ref["futility"])[0], ours.futility[0], TOL)
+        record_validation(
+            f"first futility bound z, {name}",
+            "rpact getDesignGroupSequential",
+            vec(ref["futility"])[0],
+            ours.futility[0],
+            TOL,
+        )
         np.testing.assert_allclose(ours.futility[:-1], vec(ref["futility"]), rtol=0, atol=TOL)
 
 
@@ -119,16 +159,26 @@ def test_drift_and_stopping_probabilities_match_rpact(name, designs, record_vali
     rejection and futility probabilities at that drift, and the expected information
     relative to the fixed design (rpact's averageSampleNumber1 / 0)."""
     ref, ours = DESIGNS[name], designs[name]
-    record_validation(f"drift^2 (shift), {name}", "rpact getDesignCharacteristics",
-                      ref["shift"], ours.drift ** 2, 10 * TOL)
-    assert ours.drift ** 2 == pytest.approx(ref["shift"], abs=10 * TOL)
+    record_validation(
+        f"drift^2 (shift), {name}",
+        "rpact getDesignCharacteristics",
+        ref["shift"],
+        ours.drift**2,
+        10 * TOL,
+    )
+    assert ours.drift**2 == pytest.approx(ref["shift"], abs=10 * TOL)
     up, low = ours.probabilities(ours.drift)
     np.testing.assert_allclose(up, ref["rejection_h1"], rtol=0, atol=TOL)
     if ref["futility_h1"] is not None and ref["typeBetaSpending"] != "none":
         np.testing.assert_allclose(low[:-1], vec(ref["futility_h1"]), rtol=0, atol=TOL)
     inflation = ref["inflation"]
-    record_validation(f"power at the design drift, {name}", "rpact getDesignCharacteristics",
-                      sum(ref["rejection_h1"]), up.sum(), TOL)
+    record_validation(
+        f"power at the design drift, {name}",
+        "rpact getDesignCharacteristics",
+        sum(ref["rejection_h1"]),
+        up.sum(),
+        TOL,
+    )
     asn1 = ours.expected_fraction(ours.drift) * inflation
     asn0 = ours.expected_fraction(0.0) * inflation
     assert asn1 == pytest.approx(ref["asn_h1"], abs=TOL)
@@ -166,6 +216,7 @@ def test_two_looks_match_bivariate_normal() -> None:
     mvn = multivariate_normal(mean, [[1, rho], [rho, 1]])
     both_below = mvn.cdf(b)
     from scipy.special import ndtr
+
     reference = ndtr(b[0] - mean[0]) - both_below
     assert up[1] == pytest.approx(reference, abs=1e-7)  # scipy's own accuracy ~1e-8
 
@@ -182,40 +233,59 @@ def test_power_survival_matches_rpact(textbook_data, record_validation) -> None:
     getPowerSurvival: stage-wise rejection and futility, early stop, expected events, look
     times (Lachin-Foulkes) and bounds on the hazard-ratio scale."""
     ref = REFERENCE["power"]["textbook_obf_bshsd"]
-    sc = textbook_looks(textbook_data, **{
-        "analysis.looks": [{"events": 35}, {"events": 70}],
-        "analysis.efficacy": {"spending": "obrien_fleming"},
-        "analysis.futility": {"spending": {"hsd": {"gamma": -2}}}})
+    sc = textbook_looks(
+        textbook_data,
+        **{
+            "analysis.looks": [{"events": 35}, {"events": 70}],
+            "analysis.efficacy": {"spending": "obrien_fleming"},
+            "analysis.futility": {"spending": {"hsd": {"gamma": -2}}},
+        },
+    )
     table = boundaries_table(sc)
     rows = {q: v for q, v, _, _ in design_rows(sc)}
     np.testing.assert_allclose(table["p_efficacy_h1"], ref["reject_per_stage"], atol=TOL)
-    assert table["p_futility_h1"][0] == pytest.approx(vec(ref["futility_per_stage"])[0],
-                                                      abs=TOL)
+    assert table["p_futility_h1"][0] == pytest.approx(vec(ref["futility_per_stage"])[0], abs=TOL)
     assert rows["gs_early_stop_h1"] == pytest.approx(ref["early_stop"], abs=TOL)
     assert rows["gs_power_h1"] == pytest.approx(ref["overall_reject"], abs=TOL)
-    record_validation("expected events, OBF + HSD(-2) futility, HR 0.6",
-                      "rpact getPowerSurvival", ref["expected_events"],
-                      rows["gs_expected_events_h1"], 1e-5)
+    record_validation(
+        "expected events, OBF + HSD(-2) futility, HR 0.6",
+        "rpact getPowerSurvival",
+        ref["expected_events"],
+        rows["gs_expected_events_h1"],
+        1e-5,
+    )
     assert rows["gs_expected_events_h1"] == pytest.approx(ref["expected_events"], abs=1e-5)
     np.testing.assert_allclose(table["expected_months"], ref["analysis_time"], rtol=1e-6)
-    assert rows["gs_expected_analysis_months_h1"] == pytest.approx(ref["study_duration"],
-                                                                  rel=1e-6)
+    assert rows["gs_expected_analysis_months_h1"] == pytest.approx(ref["study_duration"], rel=1e-6)
     np.testing.assert_allclose(table["efficacy_hr"], ref["critical_hr"], rtol=1e-6)
     # rpact rounds futilityBoundsEffectScale to 8 digits in this output
     assert table["futility_hr"][0] == pytest.approx(vec(ref["futility_hr"])[0], abs=1e-8)
     assert list(table.columns[:10]) == [
-        "look", "events", "information", "efficacy_z", "futility_z", "efficacy_p",
-        "efficacy_hr", "futility_hr", "cumulative_alpha", "cumulative_beta"]
+        "look",
+        "events",
+        "information",
+        "efficacy_z",
+        "futility_z",
+        "efficacy_p",
+        "efficacy_hr",
+        "futility_hr",
+        "cumulative_alpha",
+        "cumulative_beta",
+    ]
     assert table["cumulative_alpha"].iloc[-1] == pytest.approx(0.1, abs=1e-9)
     assert table["cumulative_beta"].iloc[-1] == pytest.approx(0.2, abs=1e-8)
 
 
 def test_power_survival_three_looks_matches_rpact(textbook_data) -> None:
     ref = REFERENCE["power"]["textbook_hsd3_null"]
-    sc = textbook_looks(textbook_data, **{
-        "effect.hazard_ratio": 0.75,
-        "analysis.looks": [{"information": 1 / 3}, {"information": 2 / 3}, {"events": 70}],
-        "analysis.efficacy": {"spending": {"hsd": {"gamma": -4}}}})
+    sc = textbook_looks(
+        textbook_data,
+        **{
+            "effect.hazard_ratio": 0.75,
+            "analysis.looks": [{"information": 1 / 3}, {"information": 2 / 3}, {"events": 70}],
+            "analysis.efficacy": {"spending": {"hsd": {"gamma": -4}}},
+        },
+    )
     table = boundaries_table(sc)
     rows = {q: v for q, v, _, _ in design_rows(sc)}
     np.testing.assert_allclose(table["p_efficacy_h1"], ref["reject_per_stage"], atol=TOL)
@@ -228,33 +298,63 @@ def test_power_survival_three_looks_matches_rpact(textbook_data) -> None:
 
 
 def test_looks_fill_the_event_target(textbook_data) -> None:
-    sc = vary(textbook_data, **{"analysis.event_target": None,
-                                "analysis.looks": [{"events": 35}, {"events": 70}]})
-    assert sc.analysis.event_target == 70 and sc.analysis.efficacy_rule.spending == \
-        "obrien_fleming"
+    sc = vary(
+        textbook_data,
+        **{"analysis.event_target": None, "analysis.looks": [{"events": 35}, {"events": 70}]},
+    )
+    assert sc.analysis.event_target == 70 and sc.analysis.efficacy_rule.spending == "obrien_fleming"
 
 
-@pytest.mark.parametrize(("changes", "needle"), [
-    ({"analysis.looks": [{"events": 35, "date": "2027-01-01"}, {"events": 70}]},
-     "exactly one trigger"),
-    ({"analysis.looks": [{"events": 40}, {"events": 35}, {"events": 70}]},
-     "analysis.looks.1"),
-    ({"analysis.looks": [{"events": 35}, {"information": 0.9}]}, "final look"),
-    ({"analysis.looks": [{"events": 35}, {"events": 60}]}, "analysis.event_target"),
-    ({"analysis.looks": [{"events": 35}, {"events": 70}],
-      "analysis.efficacy": {"z": [2.0]}}, "analysis.efficacy.z"),
-    ({"analysis.looks": [{"events": 35}, {"events": 70}],
-      "analysis.futility": {"z": [0.0], "hazard_ratio": [1.0]}}, "exactly one futility"),
-    ({"analysis.looks": [{"events": 35}, {"events": 70}],
-      "analysis.futility": {"hazard_ratio": [1.0, 1.0]}}, "analysis.futility.hazard_ratio"),
-    ({"analysis.futility": {"z": [0.0]}}, "bounds need looks"),
-    ({"analysis.looks": [{"events": 30}, {"date": "2028-06-30"}], "analysis.event_target": None},
-     "use cut: date"),
-    ({"analysis.looks": [{"events": 35}, {"events": 70}], "analysis.sides": 2,
-      "analysis.futility": {"z": [0.0]}}, "one-sided"),
-    ({"analysis.event_target": None, "analysis.looks": [{"events": 35}, {"events": 350}]},
-     "sample_size"),
-])
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        (
+            {"analysis.looks": [{"events": 35, "date": "2027-01-01"}, {"events": 70}]},
+            "exactly one trigger",
+        ),
+        ({"analysis.looks": [{"events": 40}, {"events": 35}, {"events": 70}]}, "analysis.looks.1"),
+        ({"analysis.looks": [{"events": 35}, {"information": 0.9}]}, "final look"),
+        ({"analysis.looks": [{"events": 35}, {"events": 60}]}, "analysis.event_target"),
+        (
+            {"analysis.looks": [{"events": 35}, {"events": 70}], "analysis.efficacy": {"z": [2.0]}},
+            "analysis.efficacy.z",
+        ),
+        (
+            {
+                "analysis.looks": [{"events": 35}, {"events": 70}],
+                "analysis.futility": {"z": [0.0], "hazard_ratio": [1.0]},
+            },
+            "exactly one futility",
+        ),
+        (
+            {
+                "analysis.looks": [{"events": 35}, {"events": 70}],
+                "analysis.futility": {"hazard_ratio": [1.0, 1.0]},
+            },
+            "analysis.futility.hazard_ratio",
+        ),
+        ({"analysis.futility": {"z": [0.0]}}, "bounds need looks"),
+        (
+            {
+                "analysis.looks": [{"events": 30}, {"date": "2028-06-30"}],
+                "analysis.event_target": None,
+            },
+            "use cut: date",
+        ),
+        (
+            {
+                "analysis.looks": [{"events": 35}, {"events": 70}],
+                "analysis.sides": 2,
+                "analysis.futility": {"z": [0.0]},
+            },
+            "one-sided",
+        ),
+        (
+            {"analysis.event_target": None, "analysis.looks": [{"events": 35}, {"events": 350}]},
+            "sample_size",
+        ),
+    ],
+)
 def test_bad_looks_name_the_field(textbook_data, changes, needle) -> None:
     with pytest.raises(ScenarioError) as error:
         vary(textbook_data, **changes)
@@ -276,10 +376,18 @@ def test_the_interim_scenario_is_valid(baseline) -> None:
 
 
 def plan_of(events, **kw) -> SequentialPlan:
-    base = dict(alpha=0.1, sides=1, beta=0.2, allocation=0.5,
-                efficacy_spending=Spending("obrien_fleming"), efficacy_z=None,
-                futility_kind="none", futility_values=None, beta_spending=None,
-                binding=False)
+    base = dict(
+        alpha=0.1,
+        sides=1,
+        beta=0.2,
+        allocation=0.5,
+        efficacy_spending=Spending("obrien_fleming"),
+        efficacy_z=None,
+        futility_kind="none",
+        futility_values=None,
+        beta_spending=None,
+        binding=False,
+    )
     base.update(kw)
     return SequentialPlan(planned_events=np.asarray(events, float), **base)
 
@@ -308,8 +416,7 @@ def test_futility_rules_on_the_z_scale() -> None:
     theta = -cp.design_log_hr
     i1, i2 = 0.25 * 35, 0.25 * 70
     b2 = cp.bounds((0, 1), (35, 70))[0][1]
-    power = ndtr((a * math.sqrt(i1) + theta * (i2 - i1) - b2 * math.sqrt(i2))
-                 / math.sqrt(i2 - i1))
+    power = ndtr((a * math.sqrt(i1) + theta * (i2 - i1) - b2 * math.sqrt(i2)) / math.sqrt(i2 - i1))
     assert power == pytest.approx(0.1, abs=1e-9)
 
 
@@ -338,8 +445,9 @@ def test_a_final_on_the_same_events_replaces_the_look_before() -> None:
 
 SIMULATED = REFERENCE["simulation"]
 SIM_LOOKS = {
-    "obf2_bshsd": dict(efficacy={"spending": "obrien_fleming"},
-                       futility={"spending": {"hsd": {"gamma": -2}}}),
+    "obf2_bshsd": dict(
+        efficacy={"spending": "obrien_fleming"}, futility={"spending": {"hsd": {"gamma": -2}}}
+    ),
     "hsd3": dict(efficacy={"spending": {"hsd": {"gamma": -4}}}),
     "pocock3_bsp": dict(efficacy={"spending": "pocock"}, futility={"spending": "pocock"}),
     "kim_demets4": dict(efficacy={"spending": {"kim_demets": {"rho": 3}}}),
@@ -347,8 +455,7 @@ SIM_LOOKS = {
 SIM_REPS = {0.6: 1000, 1.0: 1500}
 
 
-def simulate(textbook_data, name: str, hazard_ratio: float, reps: int,
-             events=None) -> pd.DataFrame:
+def simulate(textbook_data, name: str, hazard_ratio: float, reps: int, events=None) -> pd.DataFrame:
     """Replicates of the textbook trial with design `name` of SIM_LOOKS at `events`
     (default: rpact's planned events for that design)."""
     from sim.engine.chunk import TrialModel
@@ -356,12 +463,15 @@ def simulate(textbook_data, name: str, hazard_ratio: float, reps: int,
 
     if events is None:
         events = SIMULATED[f"{name}_hr{hazard_ratio:g}"]["events"]
-    changes = {"effect.hazard_ratio": hazard_ratio,
-               "analysis.looks": [{"events": e} for e in events],
-               **{f"analysis.{k}": v for k, v in SIM_LOOKS[name].items()}}
+    changes = {
+        "effect.hazard_ratio": hazard_ratio,
+        "analysis.looks": [{"events": e} for e in events],
+        **{f"analysis.{k}": v for k, v in SIM_LOOKS[name].items()},
+    }
     model = TrialModel.from_scenario(vary(textbook_data, **changes))
-    return pd.concat([c.replicates for c in iterate_chunks(model, reps, seed=11, workers=1)],
-                     ignore_index=True)
+    return pd.concat(
+        [c.replicates for c in iterate_chunks(model, reps, seed=11, workers=1)], ignore_index=True
+    )
 
 
 @pytest.mark.parametrize("key", list(SIMULATED))
@@ -377,24 +487,40 @@ def test_simulated_looks_match_rpact_simulation(key, textbook_data, record_valid
     futility = [*vec(ref["futility_per_stage"]), 0.0]
     for k in range(1, k_max + 1):
         at_k = reps_table["stop_look"] == k
-        for label, reason, expected in (("efficacy", "efficacy", ref["reject_per_stage"]),
-                                        ("futility", "futility", futility)):
+        for label, reason, expected in (
+            ("efficacy", "efficacy", ref["reject_per_stage"]),
+            ("futility", "futility", futility),
+        ):
             p_ref = expected[k - 1]
             ours = float((at_k & (reps_table["stop_reason"] == reason)).mean())
             p = max((ours + p_ref) / 2, 1 / reps)
             se = math.sqrt(p * (1 - p) / reps + p * (1 - p) / ref["iterations"])
-            record_validation(f"P({label} stop at look {k}), {name}, HR {hr}",
-                              "rpact getSimulationSurvival", p_ref, ours, 3 * se)
+            record_validation(
+                f"P({label} stop at look {k}), {name}, HR {hr}",
+                "rpact getSimulationSurvival",
+                p_ref,
+                ours,
+                3 * se,
+            )
             assert abs(ours - p_ref) <= 3 * se, (label, k, ours, p_ref)
         months = reps_table[f"look{k}_months"].mean()
-        record_validation(f"mean time of look {k} [months], {name}, HR {hr}",
-                          "rpact getSimulationSurvival", ref["analysis_time"][k - 1], months,
-                          0.02 * ref["analysis_time"][k - 1])
+        record_validation(
+            f"mean time of look {k} [months], {name}, HR {hr}",
+            "rpact getSimulationSurvival",
+            ref["analysis_time"][k - 1],
+            months,
+            0.02 * ref["analysis_time"][k - 1],
+        )
         assert months == pytest.approx(ref["analysis_time"][k - 1], rel=0.02)
     events = reps_table["events"]
     se = events.std() * math.sqrt(1 / reps + 1 / ref["iterations"])
-    record_validation(f"expected events, {name}, HR {hr}", "rpact getSimulationSurvival",
-                      ref["expected_events"], events.mean(), 3 * se)
+    record_validation(
+        f"expected events, {name}, HR {hr}",
+        "rpact getSimulationSurvival",
+        ref["expected_events"],
+        events.mean(),
+        3 * se,
+    )
     assert abs(events.mean() - ref["expected_events"]) <= 3 * se
 
 
@@ -407,8 +533,7 @@ def test_type_one_error_is_alpha(name, textbook_data, record_validation) -> None
     table = simulate(textbook_data, name, 1.0, reps, events)
     ours = float(table["reject_ignoring_futility"].mean())
     se = math.sqrt(0.1 * 0.9 / reps)
-    record_validation(f"type I error, {name}, HR 1", "alpha (one-sided 0.10)", 0.1, ours,
-                      3 * se)
+    record_validation(f"type I error, {name}, HR 1", "alpha (one-sided 0.10)", 0.1, ours, 3 * se)
     assert abs(ours - 0.1) <= 3 * se
 
 
@@ -422,10 +547,12 @@ def test_an_early_stop_ends_enrollment_and_the_clinic_treats_only_those_in(basel
     from sim.engine.chunk import TrialModel, simulate_chunk
 
     looks = {"analysis.looks": [{"events": 35}, {"events": 70}]}
-    stopped = TrialModel.from_scenario(vary(baseline_data, **looks, **{
-        "analysis.efficacy": {"z": [-10.0, 1.28]}}))
-    going = TrialModel.from_scenario(vary(baseline_data, **looks, **{
-        "analysis.efficacy": {"z": [10.0, 1.28]}}))
+    stopped = TrialModel.from_scenario(
+        vary(baseline_data, **looks, **{"analysis.efficacy": {"z": [-10.0, 1.28]}})
+    )
+    going = TrialModel.from_scenario(
+        vary(baseline_data, **looks, **{"analysis.efficacy": {"z": [10.0, 1.28]}})
+    )
     a = simulate_chunk(stopped, 5, 0, 0, 3, keep_patients=3)
     b = simulate_chunk(going, 5, 0, 0, 3, keep_patients=3)
     ra, rb = a.replicates, b.replicates
@@ -453,20 +580,39 @@ def test_an_early_stop_ends_enrollment_and_the_clinic_treats_only_those_in(basel
 def gs_run(textbook_data, tmp_path_factory):
     from sim.commands.run import run_scenario
 
-    sc = vary(textbook_data, **{"analysis.looks": [{"events": 35}, {"events": 70}],
-                                "analysis.futility": {"spending": {"hsd": {"gamma": -2}}}})
-    return run_scenario(sc, tmp_path_factory.mktemp("gs") / "run", reps=300, seed=3,
-                        workers=1, keep_patients=2)
+    sc = vary(
+        textbook_data,
+        **{
+            "analysis.looks": [{"events": 35}, {"events": 70}],
+            "analysis.futility": {"spending": {"hsd": {"gamma": -2}}},
+        },
+    )
+    return run_scenario(
+        sc, tmp_path_factory.mktemp("gs") / "run", reps=300, seed=3, workers=1, keep_patients=2
+    )
 
 
 def test_run_writes_look_metrics_and_timeline(gs_run) -> None:
     out = gs_run
     summary = out.summary.set_index("metric")
-    for name in ("power", "early_stop", "expected_events", "expected_analysis_months",
-                 "power_ignoring_futility", "futility_stop", "reject_look1", "futility_look1",
-                 "look1_months_mean", "look1_months_median", "look1_events_mean",
-                 "reject_look2", "futility_look2", "look2_months_mean", "look2_months_median",
-                 "look2_events_mean"):
+    for name in (
+        "power",
+        "early_stop",
+        "expected_events",
+        "expected_analysis_months",
+        "power_ignoring_futility",
+        "futility_stop",
+        "reject_look1",
+        "futility_look1",
+        "look1_months_mean",
+        "look1_months_median",
+        "look1_events_mean",
+        "reject_look2",
+        "futility_look2",
+        "look2_months_mean",
+        "look2_months_median",
+        "look2_events_mean",
+    ):
         assert name in summary.index, name
         assert np.isfinite(summary.loc[name, "estimate"]) and summary.loc[name, "mc_se"] >= 0
     parts = summary.loc[["reject_look1", "reject_look2"], "estimate"].sum()
@@ -476,7 +622,8 @@ def test_run_writes_look_metrics_and_timeline(gs_run) -> None:
     timeline = out.timeline.set_index("milestone")
     assert timeline.loc["look1", "share_reached"] == 1.0
     assert timeline.loc["look2", "share_reached"] == pytest.approx(
-        1 - summary.loc["early_stop", "estimate"])
+        1 - summary.loc["early_stop", "estimate"]
+    )
     assert timeline.loc["look1", "q50"] < timeline.loc["look2", "q50"]
 
 
@@ -485,8 +632,10 @@ def test_design_writes_boundaries(tmp_path, capsys) -> None:
     from tests.conftest import ROOT
 
     out = tmp_path / "design"
-    assert main(["design", str(ROOT / "scenarios" / "nct07271602_interim.yaml"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(["design", str(ROOT / "scenarios" / "nct07271602_interim.yaml"), "--out", str(out)])
+        == 0
+    )
     table = pd.read_csv(out / "boundaries.csv")
     assert table["look"].tolist() == [1, 2] and table["events"].tolist() == [35, 70]
     assert table["efficacy_z"].iloc[0] == pytest.approx(2.0535578, abs=1e-6)  # rpact
@@ -511,24 +660,34 @@ def test_every_sequential_metric_is_described(gs_run) -> None:
     from sim.engine.metrics import UNDESCRIBED
 
     summary = gs_run.summary
-    assert (summary["meaning"] != UNDESCRIBED).all(), \
-        summary.loc[summary["meaning"] == UNDESCRIBED, "metric"].tolist()
+    assert (summary["meaning"] != UNDESCRIBED).all(), summary.loc[
+        summary["meaning"] == UNDESCRIBED, "metric"
+    ].tolist()
     units = summary.set_index("metric")["unit"]
     assert units["reject_look2"] == "share" and units["look1_events_mean"] == "events"
     assert units["power_ignoring_futility"] == "share"
 
 
-@pytest.mark.parametrize(("name", "looks", "sides"), [
-    ("calendar interim", [{"date": "2027-05-01"}, {"events": 70}], 1),
-    ("interim not before a date", [{"events": 25, "not_before": "2027-06-01"},
-                                   {"events": 70}], 1),
-    ("information and a capped interim", [{"information": 0.3},
-                                          {"events": 50, "not_after": "2027-09-01"},
-                                          {"events": 70}], 1),
-    ("two-sided Pocock", [{"events": 35}, {"events": 70}], 2),
-])
-def test_observed_information_keeps_the_type_one_error(name, looks, sides, textbook_data,
-                                                       record_validation) -> None:
+@pytest.mark.parametrize(
+    ("name", "looks", "sides"),
+    [
+        ("calendar interim", [{"date": "2027-05-01"}, {"events": 70}], 1),
+        (
+            "interim not before a date",
+            [{"events": 25, "not_before": "2027-06-01"}, {"events": 70}],
+            1,
+        ),
+        (
+            "information and a capped interim",
+            [{"information": 0.3}, {"events": 50, "not_after": "2027-09-01"}, {"events": 70}],
+            1,
+        ),
+        ("two-sided Pocock", [{"events": 35}, {"events": 70}], 2),
+    ],
+)
+def test_observed_information_keeps_the_type_one_error(
+    name, looks, sides, textbook_data, record_validation
+) -> None:
     """Looks whose events vary from replicate to replicate (a calendar date, a date floor or
     cap): the efficacy bounds recomputed at each replicate's observed information keep the
     type I error at alpha (within 3 MC SE), and the bounds do vary."""
@@ -542,8 +701,9 @@ def test_observed_information_keeps_the_type_one_error(name, looks, sides, textb
     reps = 1500
     # one seed per case: with common random numbers the cases would share one draw of luck
     seed = 100 + len(name)
-    table = pd.concat([c.replicates for c in iterate_chunks(model, reps, seed=seed,
-                                                            workers=1)], ignore_index=True)
+    table = pd.concat(
+        [c.replicates for c in iterate_chunks(model, reps, seed=seed, workers=1)], ignore_index=True
+    )
     ours = float(table["reject_ignoring_futility"].mean())
     se = math.sqrt(0.1 * 0.9 / reps)
     record_validation(f"type I error, {name}, HR 1", "alpha (0.10)", 0.1, ours, 3 * se)
@@ -569,26 +729,32 @@ def test_would_have_continued_splits_by_look(gs_run) -> None:
     assert summary["power_ignoring_futility"] >= summary["power"]
 
 
-def test_binding_futility_spends_alpha_with_the_futility_stops(textbook_data,
-                                                               record_validation) -> None:
+def test_binding_futility_spends_alpha_with_the_futility_stops(
+    textbook_data, record_validation
+) -> None:
     """Binding HSD(-2) beta spending: the efficacy bounds are lower (they count on the
     futility stops), so the type I error is alpha when the futility stops are obeyed (and
     more than alpha if they were ignored)."""
     from sim.engine.chunk import TrialModel
     from sim.engine.executors import iterate_chunks
 
-    changes = {"effect.hazard_ratio": 1.0,
-               "analysis.looks": [{"events": 35}, {"events": 70}],
-               "analysis.futility": {"spending": {"hsd": {"gamma": -2}}, "binding": True}}
+    changes = {
+        "effect.hazard_ratio": 1.0,
+        "analysis.looks": [{"events": 35}, {"events": 70}],
+        "analysis.futility": {"spending": {"hsd": {"gamma": -2}}, "binding": True},
+    }
     model = TrialModel.from_scenario(vary(textbook_data, **changes))
-    np.testing.assert_allclose(model.plan.design.efficacy,
-                               DESIGNS["obf2_bshsd_binding"]["critical"], atol=TOL)
+    np.testing.assert_allclose(
+        model.plan.design.efficacy, DESIGNS["obf2_bshsd_binding"]["critical"], atol=TOL
+    )
     reps = 1500
-    table = pd.concat([c.replicates for c in iterate_chunks(model, reps, seed=31, workers=1)],
-                      ignore_index=True)
+    table = pd.concat(
+        [c.replicates for c in iterate_chunks(model, reps, seed=31, workers=1)], ignore_index=True
+    )
     ours = float(table["reject"].mean())
     se = math.sqrt(0.1 * 0.9 / reps)
-    record_validation("type I error, binding futility obeyed, HR 1", "alpha (0.10)", 0.1,
-                      ours, 3 * se)
+    record_validation(
+        "type I error, binding futility obeyed, HR 1", "alpha (0.10)", 0.1, ours, 3 * se
+    )
     assert abs(ours - 0.1) <= 3 * se
     assert table["reject_ignoring_futility"].mean() >= ours

@@ -14,8 +14,19 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sim"
 
 # Each layer may import only layers of a lower rank (and itself).
-RANKS = {"errors": 0, "scenario": 0, "conduct": 1, "stats": 1, "clinic": 2, "engine": 3,
-         "outputs": 4, "commands": 5, "api": 6, "__init__": 7, "__main__": 7}
+RANKS = {
+    "errors": 0,
+    "scenario": 0,
+    "conduct": 1,
+    "stats": 1,
+    "clinic": 2,
+    "engine": 3,
+    "outputs": 4,
+    "commands": 5,
+    "api": 6,
+    "__init__": 7,
+    "__main__": 7,
+}
 
 
 def module_name(path: Path) -> str:
@@ -82,7 +93,7 @@ def test_no_import_cycles():
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -111,5 +122,6 @@ def test_every_module_imports_in_a_fresh_interpreter_in_any_order():
     for group in [*filter(None, groups), modules]:
         order = group[:]
         rng.shuffle(order)
-        subprocess.run([sys.executable, "-c", script, *order], check=True,
-                       cwd=PACKAGE.parent, timeout=120)
+        subprocess.run(
+            [sys.executable, "-c", script, *order], check=True, cwd=PACKAGE.parent, timeout=120
+        )

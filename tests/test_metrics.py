@@ -37,11 +37,19 @@ def test_registry_rules_and_arm_suffixes():
     assert describe_metric("no_such_thing_mean") == ("", UNDESCRIBED)
 
 
-@pytest.mark.parametrize(("value", "unit", "text"), [
-    (365923.79, "mg", "365,900 mg"), (0.782, "share", "78.2%"), (0.000163, "share", "0.016%"),
-    (28.846, "", "28.85"), (4e-19, "", "0"), (2380.874, "vials", "2,381 vials"),
-    (None, "", ""), (float("inf"), "", "never"),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (365923.79, "mg", "365,900 mg"),
+        (0.782, "share", "78.2%"),
+        (0.000163, "share", "0.016%"),
+        (28.846, "", "28.85"),
+        (4e-19, "", "0"),
+        (2380.874, "vials", "2,381 vials"),
+        (None, "", ""),
+        (float("inf"), "", "never"),
+    ],
+)
 def test_numbers_read_without_exponents(value, unit, text):
     assert format_number(value, unit) == text
 
@@ -70,8 +78,10 @@ def test_power_at_completion_is_the_power_of_a_cut_on_that_date(textbook_data):
 
 def test_timeline_counts_the_event_target_only_before_the_cut(baseline_data):
     # a calendar cut early enough that many replicates are cut by the date
-    scenario = vary(baseline_data, **{"analysis.cut_date": dt.date(2028, 6, 20),
-                                      "treatment": None, "radiotherapy": None})
+    scenario = vary(
+        baseline_data,
+        **{"analysis.cut_date": dt.date(2028, 6, 20), "treatment": None, "radiotherapy": None},
+    )
     summary, reps = summary_of(scenario, 200)
     table = timeline(reps, scenario).set_index("milestone")
     by_events = summary.set_index("metric").at["p_cut_by_events", "estimate"]

@@ -13,8 +13,14 @@ from sim.engine.chunk import CHUNK_SIZE, TrialModel, simulate_chunk
 from sim.engine.executors import iterate_chunks, plan_chunks
 from tests.conftest import BASELINE, TEXTBOOK
 
-SUMMARY_METRICS = {"power", "events_at_analysis_mean", "lpi_months_median",
-                   "analysis_months_median", "p_analysis_by_completion", "hazard_ratio_median"}
+SUMMARY_METRICS = {
+    "power",
+    "events_at_analysis_mean",
+    "lpi_months_median",
+    "analysis_months_median",
+    "p_analysis_by_completion",
+    "hazard_ratio_median",
+}
 
 
 def test_chunks_cover_every_replicate_once():
@@ -69,20 +75,53 @@ def test_seeded_regression_values(textbook):
 
 def test_run_writes_the_output_contract(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["run", str(BASELINE), "--reps", "60", "--seed", "3", "--out", str(out),
-                 "--workers", "1", "--keep-patients", "2", "--quiet"])
+    code = main(
+        [
+            "run",
+            str(BASELINE),
+            "--reps",
+            "60",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--keep-patients",
+            "2",
+            "--quiet",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
-    assert {p.name for p in out.iterdir()} >= {"summary.csv", "timeline.csv", "manifest.json",
-                                               "replicates.parquet", "patients.parquet",
-                                               "screening.csv"}
+    assert {p.name for p in out.iterdir()} >= {
+        "summary.csv",
+        "timeline.csv",
+        "manifest.json",
+        "replicates.parquet",
+        "patients.parquet",
+        "screening.csv",
+    }
     summary = pd.read_csv(out / "summary.csv")
-    assert list(summary.columns) == ["metric", "unit", "estimate", "mc_se", "ci_low", "ci_high",
-                                     "q05", "q95", "meaning"]
+    assert list(summary.columns) == [
+        "metric",
+        "unit",
+        "estimate",
+        "mc_se",
+        "ci_low",
+        "ci_high",
+        "q05",
+        "q95",
+        "meaning",
+    ]
     assert SUMMARY_METRICS <= set(summary["metric"])
     timeline = pd.read_csv(out / "timeline.csv")
-    assert list(timeline["milestone"])[:5] == ["first_patient_in", "randomized_25pct",
-                                               "randomized_50pct", "randomized_75pct",
-                                               "randomized_100pct"]
+    assert list(timeline["milestone"])[:5] == [
+        "first_patient_in",
+        "randomized_25pct",
+        "randomized_50pct",
+        "randomized_75pct",
+        "randomized_100pct",
+    ]
     assert (pd.to_datetime(timeline["q50"]) >= pd.Timestamp("2026-01-30")).all()
     reps = pd.read_parquet(out / "replicates.parquet")
     assert len(reps) == 60 and reps["replicate"].tolist() == list(range(60))
@@ -111,8 +150,24 @@ def test_existing_output_needs_force(tmp_path, capsys):
 @pytest.mark.parametrize("override", ["effect.hazard_ratio=0.79", "analysis.cut=events"])
 def test_set_overrides_reach_the_manifest(tmp_path, override):
     out = tmp_path / "o"
-    assert main(["run", str(TEXTBOOK), "--set", override, "--reps", "10", "--out", str(out),
-                 "--quiet", "--workers", "1"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(TEXTBOOK),
+                "--set",
+                override,
+                "--reps",
+                "10",
+                "--out",
+                str(out),
+                "--quiet",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     path, value = override.split("=")
     block, key = path.split(".")
@@ -123,13 +178,37 @@ def test_set_overrides_reach_the_manifest(tmp_path, override):
 def test_clinic_tables_identical_whatever_the_workers(tmp_path):
     # The SimPy clinic draws from its chunk's own stream, so its tables do not depend on how
     # chunks are spread over processes (two chunks: 500 + 20 replicates).
-    tables = ("summary.csv", "timeline.csv", "supply.csv", "resources.csv", "deviations.csv",
-              "screening.csv")
+    tables = (
+        "summary.csv",
+        "timeline.csv",
+        "supply.csv",
+        "resources.csv",
+        "deviations.csv",
+        "screening.csv",
+    )
     outs = []
     for workers in ("1", "2"):
         out = tmp_path / f"w{workers}"
-        assert main(["run", str(BASELINE), "--reps", "520", "--seed", "4", "--out", str(out),
-                     "--workers", workers, "--quiet", "--keep-patients", "0"]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    str(BASELINE),
+                    "--reps",
+                    "520",
+                    "--seed",
+                    "4",
+                    "--out",
+                    str(out),
+                    "--workers",
+                    workers,
+                    "--quiet",
+                    "--keep-patients",
+                    "0",
+                ]
+            )
+            == 0
+        )
         outs.append(out)
     for name in tables:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name

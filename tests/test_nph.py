@@ -25,8 +25,11 @@ DELAY = {"piecewise_hazard_ratio": [{"months": 3, "hazard_ratio": 1.0}, {"hazard
 def ref():
     d = pd.read_csv(DATA)
     t, e, a, s = (d[c].to_numpy() for c in ("time", "event", "arm", "stratum"))
-    return {"unstrat": analysis.risk_sets(t, e, a, None),
-            "strat": analysis.risk_sets(t, e, a, s), "data": (t, e, a, s)}
+    return {
+        "unstrat": analysis.risk_sets(t, e, a, None),
+        "strat": analysis.risk_sets(t, e, a, s),
+        "data": (t, e, a, s),
+    }
 
 
 # --- scenario ------------------------------------------------------------------------------
@@ -37,28 +40,40 @@ def test_old_effect_form_stays_valid(baseline):
     assert [t.name for t in baseline.analysis.tests] == ["logrank"]
 
 
-@pytest.mark.parametrize("changes, words", [
-    ({"effect": {"hazard_ratio": 0.6, **DELAY}}, "not both"),
-    ({"effect": {"piecewise_hazard_ratio": [{"months": 3, "hazard_ratio": 1.0}]}},
-     "open-ended"),
-    ({"effect": {}}, "needs an effect"),
-    ({"pfs.experimental": {"median_months": 9}}, "drop the effect block"),
-    ({"pfs.stratum_hazard_multiplier": {"squamus": 1.3}}, "not a stratum"),
-    ({"pfs.control": {"distribution": "weibull", "median_months": 6.8}}, "shape"),
-    ({"analysis.supportive_tests": ["fh:0"]}, "unknown test"),
-    ({"analysis.test": "rmst:-3"}, "> 0 months"),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"effect": {"hazard_ratio": 0.6, **DELAY}}, "not both"),
+        (
+            {"effect": {"piecewise_hazard_ratio": [{"months": 3, "hazard_ratio": 1.0}]}},
+            "open-ended",
+        ),
+        ({"effect": {}}, "needs an effect"),
+        ({"pfs.experimental": {"median_months": 9}}, "drop the effect block"),
+        ({"pfs.stratum_hazard_multiplier": {"squamus": 1.3}}, "not a stratum"),
+        ({"pfs.control": {"distribution": "weibull", "median_months": 6.8}}, "shape"),
+        ({"analysis.supportive_tests": ["fh:0"]}, "unknown test"),
+        ({"analysis.test": "rmst:-3"}, "> 0 months"),
+    ],
+)
 def test_bad_nph_fields_name_the_rule(baseline_data, changes, words):
     with pytest.raises(ScenarioError, match=words):
         vary(baseline_data, **changes)
 
 
 def test_test_specs_names_and_labels():
-    assert [(parse_test(s).name, parse_test(s).label) for s in
-            ("logrank", "fh:0:1", "maxcombo", "rmst:12", "milestone:12", "mb:6:2", "ahr")] == [
-        ("logrank", "log-rank"), ("fh_0_1", "FH(0,1)"), ("maxcombo", "MaxCombo"),
-        ("rmst_12", "RMST(12)"), ("milestone_12", "milestone(12)"), ("mb_6_2", "MB(6,2)"),
-        ("ahr", "AHR")]
+    assert [
+        (parse_test(s).name, parse_test(s).label)
+        for s in ("logrank", "fh:0:1", "maxcombo", "rmst:12", "milestone:12", "mb:6:2", "ahr")
+    ] == [
+        ("logrank", "log-rank"),
+        ("fh_0_1", "FH(0,1)"),
+        ("maxcombo", "MaxCombo"),
+        ("rmst_12", "RMST(12)"),
+        ("milestone_12", "milestone(12)"),
+        ("mb_6_2", "MB(6,2)"),
+        ("ahr", "AHR"),
+    ]
 
 
 # --- models --------------------------------------------------------------------------------
@@ -70,8 +85,17 @@ def ks_p(sample, cdf) -> float:
 
 def test_weibull_with_cure_matches_its_distribution(baseline_data, rng):
     # Weibull shape 1.4, median 6.8 months for the uncured; 20% cured (never progress).
-    sc = vary(baseline_data, **{"pfs.control": {"distribution": "weibull", "shape": 1.4,
-                                                "median_months": 6.8, "cure_fraction": 0.2}})
+    sc = vary(
+        baseline_data,
+        **{
+            "pfs.control": {
+                "distribution": "weibull",
+                "shape": 1.4,
+                "median_months": 6.8,
+                "cure_fraction": 0.2,
+            }
+        },
+    )
     arm = np.zeros((40000, 1), int)
     t = draw_latent_outcomes(sc, arm, rng).pfs_day[:, 0]
     cured = ~np.isfinite(t)
@@ -93,8 +117,13 @@ def test_delayed_effect_matches_the_piecewise_cdf(baseline_data, rng):
 
 
 def test_weibull_with_piecewise_ratio_inverts_its_cumulative_hazard(rng):
-    model = EventTimeModel(shape=0.8, scale=200.0, ratio_starts=np.array([0.0, 90.0]),
-                           ratios=np.array([1.0, 0.4]), cure=0.1)
+    model = EventTimeModel(
+        shape=0.8,
+        scale=200.0,
+        ratio_starts=np.array([0.0, 90.0]),
+        ratios=np.array([1.0, 0.4]),
+        cure=0.1,
+    )
     e = rng.standard_exponential(1000)
     t = model.invert(e)
     finite = np.isfinite(t)
@@ -103,9 +132,17 @@ def test_weibull_with_piecewise_ratio_inverts_its_cumulative_hazard(rng):
 
 
 def test_stratum_multiplier_and_dropout_by_arm(baseline_data, rng):
-    sc = vary(baseline_data, **{"pfs.stratum_hazard_multiplier": {"squamous": 1.5},
-                                "dropout": {"probability": 0.05, "months": 12,
-                                            "experimental": {"probability": 0.2, "months": 12}}})
+    sc = vary(
+        baseline_data,
+        **{
+            "pfs.stratum_hazard_multiplier": {"squamous": 1.5},
+            "dropout": {
+                "probability": 0.05,
+                "months": 12,
+                "experimental": {"probability": 0.2, "months": 12},
+            },
+        },
+    )
     n = 30000
     arm = np.tile([0, 1], (n, 1))
     stratum = np.tile([0, 0], (n, 1))  # squamous
@@ -121,14 +158,15 @@ def test_common_random_numbers_across_effects(baseline_data, rng):
     # Same uniforms: control times identical, experimental times ordered with the effect.
     arm = np.tile([0, 1], (2000, 1))
     seeds = np.random.SeedSequence(4)
-    a = draw_latent_outcomes(vary(baseline_data, effect={"hazard_ratio": 0.6}), arm,
-                             np.random.default_rng(seeds))
-    b = draw_latent_outcomes(vary(baseline_data, effect=DELAY), arm,
-                             np.random.default_rng(seeds))
+    a = draw_latent_outcomes(
+        vary(baseline_data, effect={"hazard_ratio": 0.6}), arm, np.random.default_rng(seeds)
+    )
+    b = draw_latent_outcomes(vary(baseline_data, effect=DELAY), arm, np.random.default_rng(seeds))
     np.testing.assert_array_equal(a.pfs_day[:, 0], b.pfs_day[:, 0])
     np.testing.assert_array_equal(a.withdraw_day, b.withdraw_day)
-    null = draw_latent_outcomes(vary(baseline_data, effect={"hazard_ratio": 1.0}), arm,
-                                np.random.default_rng(seeds))
+    null = draw_latent_outcomes(
+        vary(baseline_data, effect={"hazard_ratio": 1.0}), arm, np.random.default_rng(seeds)
+    )
     early = null.pfs_day[:, 1] < 3 * DAYS_PER_MONTH  # HR 1 there: the control's time
     np.testing.assert_allclose(b.pfs_day[early, 1], null.pfs_day[early, 1], rtol=1e-12)
     assert (b.pfs_day[~early, 1] > null.pfs_day[~early, 1]).all()
@@ -162,8 +200,12 @@ def test_fh_rho_0_matches_survdiff(ref, key):
 
 
 # lifelines.statistics.logrank_test(t1, t0, e1, e0, weightings="fleming-harrington", p, q)
-LIFELINES_CHI2 = {(0, 1): 7.670047872838455, (1, 1): 7.319149428252329,
-                  (1, 0): 7.042010565835986, (0.5, 2): 6.878033554005663}
+LIFELINES_CHI2 = {
+    (0, 1): 7.670047872838455,
+    (1, 1): 7.319149428252329,
+    (1, 0): 7.042010565835986,
+    (0.5, 2): 6.878033554005663,
+}
 
 
 @pytest.mark.parametrize("pq", sorted(LIFELINES_CHI2))
@@ -197,8 +239,7 @@ def test_milestone_matches_summary_survfit(ref):
 def test_maxcombo_matches_mvtnorm(ref):
     # 1 - pmvnorm(lower = rep(z, 4), upper = Inf, corr = C) with C and z from these data
     # (benchmarks/nph/references.R): one-sided 0.003197400312, two-sided 0.006394830929.
-    result, corr = weighted.maxcombo(ref["unstrat"], ((0, 0), (0, 1), (1, 1), (1, 0)),
-                                     abs_tol=1e-6)
+    result, corr = weighted.maxcombo(ref["unstrat"], ((0, 0), (0, 1), (1, 1), (1, 0)), abs_tol=1e-6)
     assert result.estimate[0] == pytest.approx(-3.0088763163202747, abs=1e-10)
     assert corr[0, 0, 1] == pytest.approx(0.8084180410078081, abs=1e-12)
     assert result.p_one[0] == pytest.approx(0.003197400312, abs=2e-6)
@@ -228,8 +269,12 @@ def test_ahr_is_the_hazard_ratio_under_proportional_hazards(rng):
 
 def test_batched_rows_equal_single_rows(ref):
     t, e, a, s = ref["data"]
-    both = analysis.risk_sets(np.stack([t, t[::-1]]), np.stack([e, e[::-1]]),
-                              np.stack([a, a[::-1]]), np.stack([s, s[::-1]]))
+    both = analysis.risk_sets(
+        np.stack([t, t[::-1]]),
+        np.stack([e, e[::-1]]),
+        np.stack([a, a[::-1]]),
+        np.stack([s, s[::-1]]),
+    )
     spec = [parse_test(x) for x in ("fh:0:1", "mb:6", "rmst:10", "milestone:8", "ahr")]
     for sp in spec:
         batch = weighted.run_test(sp, both, 1.0)
@@ -246,8 +291,7 @@ TESTS = ["fh:0:1", "fh:1:1", "mb:6", "maxcombo", "rmst:12", "milestone:12", "ahr
 def test_type_one_error_of_every_test_under_hr_1(textbook_data):
     # 500 replicates of textbook.yaml under HR 1: each test rejects at one-sided 0.10 within
     # 3 MC SE (0.040) of alpha.
-    sc = vary(textbook_data, **{"effect.hazard_ratio": 1.0,
-                                "analysis.supportive_tests": TESTS})
+    sc = vary(textbook_data, **{"effect.hazard_ratio": 1.0, "analysis.supportive_tests": TESTS})
     reps = simulate_chunk(TrialModel.from_scenario(sc), 7, 0, 0, 500).replicates
     se = np.sqrt(0.1 * 0.9 / 500)
     for name in ["logrank"] + [parse_test(t).name for t in TESTS]:
@@ -292,8 +336,13 @@ def test_design_ahr_of_a_delayed_effect_matches_quadrature(textbook_data):
     end = design.accrual_end_time(n, accrual)
 
     def rate(v):  # entries per month at month v (the accrual table, until n are in)
-        return float(design.accrued_patients(v + 1e-6, accrual, n)
-                     - design.accrued_patients(v - 1e-6, accrual, n)) / 2e-6
+        return (
+            float(
+                design.accrued_patients(v + 1e-6, accrual, n)
+                - design.accrued_patients(v - 1e-6, accrual, n)
+            )
+            / 2e-6
+        )
 
     def dens(u, hr_late):  # event density of arm at patient time u (months)
         h = lam if u < 3 else lam * hr_late
@@ -303,11 +352,14 @@ def test_design_ahr_of_a_delayed_effect_matches_quadrature(textbook_data):
     events = {}
     for arm, hr_late in ((0, 1.0), (1, 0.5)):
         for j, (lo, hi) in enumerate(((0, 3), (3, np.inf))):
+
             def inner(v, lo=lo, hi=hi, hr_late=hr_late):
                 top = min(hi, T - v)
                 return integrate.quad(dens, lo, top, args=(hr_late,))[0] if top > lo else 0.0
-            events[arm, j] = integrate.quad(lambda v, f=inner: rate(v) * f(v) / 2, 0,
-                                            min(end, T), points=[2, 4, 6], limit=200)[0]
+
+            events[arm, j] = integrate.quad(
+                lambda v, f=inner: rate(v) * f(v) / 2, 0, min(end, T), points=[2, 4, 6], limit=200
+            )[0]
     total = sum(events.values())
     ahr = np.exp((events[1, 1] + events[0, 1]) * np.log(0.5) / total)
     assert got["events"].iloc[0] == pytest.approx(total, rel=2e-3)
@@ -315,9 +367,17 @@ def test_design_ahr_of_a_delayed_effect_matches_quadrature(textbook_data):
 
 
 def test_design_command_under_a_delay(tmp_path, capsys):
-    code = main(["design", str(ROOT / "scenarios" / "nct07271602.yaml"), "--set",
-                 "effect={piecewise_hazard_ratio: [{months: 3, hazard_ratio: 1.0}, "
-                 "{hazard_ratio: 0.5}]}", "--out", str(tmp_path / "d")])
+    code = main(
+        [
+            "design",
+            str(ROOT / "scenarios" / "nct07271602.yaml"),
+            "--set",
+            "effect={piecewise_hazard_ratio: [{months: 3, hazard_ratio: 1.0}, "
+            "{hazard_ratio: 0.5}]}",
+            "--out",
+            str(tmp_path / "d"),
+        ]
+    )
     assert code == 0
     table = pd.read_csv(tmp_path / "d" / "design.csv").set_index("quantity")
     assert 0.5 < float(table.loc["average_hazard_ratio", "value"]) < 1.0
@@ -329,23 +389,54 @@ def test_design_command_under_a_delay(tmp_path, capsys):
 
 def test_analyze_tests_rows(tmp_path, capsys):
     out = tmp_path / "tests.csv"
-    code = main(["analyze", str(DATA), "--time", "time", "--event", "event", "--arm", "arm",
-                 "--control", "0", "--strata",
-                 "stratum", "--time-unit", "months", "--tests",
-                 "logrank,fh:0:1,fh:1:1,maxcombo,rmst:12,milestone:12", "--out", str(out)])
+    code = main(
+        [
+            "analyze",
+            str(DATA),
+            "--time",
+            "time",
+            "--event",
+            "event",
+            "--arm",
+            "arm",
+            "--control",
+            "0",
+            "--strata",
+            "stratum",
+            "--time-unit",
+            "months",
+            "--tests",
+            "logrank,fh:0:1,fh:1:1,maxcombo,rmst:12,milestone:12",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     table = pd.read_csv(out).set_index("analysis")
     assert list(table.columns) == ["estimate", "se", "z", "p_one_sided", "p_two_sided"]
     for label in ("FH(0,1)", "MaxCombo", "RMST(12)", "milestone(12)"):
         assert f"{label}, stratified" in table.index and f"{label}, unstratified" in table.index
-    assert table.loc["RMST(12), unstratified", "estimate"] == pytest.approx(1.95697414433,
-                                                                             abs=1e-9)
+    assert table.loc["RMST(12), unstratified", "estimate"] == pytest.approx(1.95697414433, abs=1e-9)
     assert table.loc["FH(0,1), unstratified", "z"] ** 2 == pytest.approx(7.670047872838455)
 
 
 def test_analyze_bad_test_exits_2(capsys):
-    code = main(["analyze", str(DATA), "--time", "time", "--event", "event", "--arm", "arm",
-                 "--control", "0", "--tests", "fh:1"])
+    code = main(
+        [
+            "analyze",
+            str(DATA),
+            "--time",
+            "time",
+            "--event",
+            "event",
+            "--arm",
+            "arm",
+            "--control",
+            "0",
+            "--tests",
+            "fh:1",
+        ]
+    )
     assert code == 2
     assert "unknown test" in capsys.readouterr().err
 
@@ -373,9 +464,15 @@ def test_power_by_test_figure(baseline_data):
     from sim.outputs.plots import plot_power_by_test, test_power_columns
 
     sc = vary(baseline_data, **{"analysis.supportive_tests": ["fh:0:1", "maxcombo"]})
-    table = pd.DataFrame({"label": ["a", "b"], "power_logrank": [0.8, 0.5],
-                          "power_logrank_mc_se": [0.01, 0.01], "power_fh_0_1": [0.7, 0.6],
-                          "power_fh_0_1_mc_se": [0.01, 0.01]})
+    table = pd.DataFrame(
+        {
+            "label": ["a", "b"],
+            "power_logrank": [0.8, 0.5],
+            "power_logrank_mc_se": [0.01, 0.01],
+            "power_fh_0_1": [0.7, 0.6],
+            "power_fh_0_1_mc_se": [0.01, 0.01],
+        }
+    )
     tests = test_power_columns(table, [sc])
     assert tests == [("power_logrank", "log-rank"), ("power_fh_0_1", "FH(0,1)")]
     ax = plot_power_by_test(table, tests, alpha=0.1)

@@ -34,8 +34,11 @@ def test_piecewise_inverse_matches_closed_form_cdf(rng):
     t = invert_piecewise_hazard(rng.standard_exponential(50000), starts, hazards)
 
     def cdf(x):
-        h = (0.01 * np.minimum(x, 100) + 0.03 * np.clip(x - 100, 0, 150)
-             + 0.005 * np.maximum(x - 250, 0))
+        h = (
+            0.01 * np.minimum(x, 100)
+            + 0.03 * np.clip(x - 100, 0, 150)
+            + 0.005 * np.maximum(x - 250, 0)
+        )
         return 1 - np.exp(-h)
 
     assert stats.kstest(t, cdf).pvalue > 1e-3
@@ -50,15 +53,19 @@ def test_dropout_probability_by_12_months(baseline, rng):
 
 
 def latent(pfs, death, withdraw) -> LatentOutcomes:
-    return LatentOutcomes(np.atleast_2d(np.asarray(pfs, float)),
-                          np.atleast_2d(np.asarray(death, bool)),
-                          np.atleast_2d(np.asarray(withdraw, float)))
+    return LatentOutcomes(
+        np.atleast_2d(np.asarray(pfs, float)),
+        np.atleast_2d(np.asarray(death, bool)),
+        np.atleast_2d(np.asarray(withdraw, float)),
+    )
 
 
 def test_progression_seen_at_next_scan_death_when_it_happens(baseline):
     schedule = ScanSchedule.from_assessments(baseline.assessments)
-    obs = observe_outcomes(latent([50, 50, 42, 400, 30], [0, 1, 0, 0, 0],
-                                  [np.inf, np.inf, np.inf, np.inf, 40]), schedule)
+    obs = observe_outcomes(
+        latent([50, 50, 42, 400, 30], [0, 1, 0, 0, 0], [np.inf, np.inf, np.inf, np.inf, 40]),
+        schedule,
+    )
     # 50 -> scan at 84; death at 50 seen at 50; 42 is a scan day; 400 -> 420 (q12w phase);
     # withdrawal at day 40 before the progression is seen: censored at day 0 (no scan yet).
     assert list(obs.event_day[0]) == [84, 50, 42, 420, np.inf]

@@ -42,8 +42,9 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, textbook):
     out = tmp_path_factory.mktemp("plots") / "run"
-    run_scenario(textbook, out, reps=300, seed=4, workers=1, keep_patients=2,
-                 scenario_path=str(TEXTBOOK))
+    run_scenario(
+        textbook, out, reps=300, seed=4, workers=1, keep_patients=2, scenario_path=str(TEXTBOOK)
+    )
     return out
 
 
@@ -105,14 +106,21 @@ def test_km_plot_has_two_arms_censor_ticks_and_numbers_at_risk(run):
     assert len(ax.lines) == 5
     ticks = len(ax.get_xticks())
     assert len(ax.texts) == 1 + 2 * (ticks + 1)  # header; per arm a label and one per tick
-    at_zero = sorted(int(t.get_text()) for t in ax.texts if t.get_text().isdigit()
-                     and t.get_position()[0] == 0)
+    at_zero = sorted(
+        int(t.get_text()) for t in ax.texts if t.get_text().isdigit() and t.get_position()[0] == 0
+    )
     assert sum(at_zero) == one["in_analysis"].sum()
 
 
 def test_power_curve_one_errorbar_per_group_and_reference_lines():
-    table = pd.DataFrame({"hr": [0.6, 0.8, 0.6, 0.8], "power": [0.8, 0.4, 0.7, 0.3],
-                          "power_mc_se": [0.01] * 4, "target": [60, 60, 70, 70]})
+    table = pd.DataFrame(
+        {
+            "hr": [0.6, 0.8, 0.6, 0.8],
+            "power": [0.8, 0.4, 0.7, 0.3],
+            "power_mc_se": [0.01] * 4,
+            "target": [60, 60, 70, 70],
+        }
+    )
     ax = plot_power_curve(table, "hr", hue="target", alpha=0.1)
     bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
     assert len(bars) == 2
@@ -120,11 +128,16 @@ def test_power_curve_one_errorbar_per_group_and_reference_lines():
 
 
 def test_power_tradeoff_labels_every_point_and_joins_groups():
-    table = pd.DataFrame({"label": ["hr 0.6", "hr 0.8", "hr 0.6", "hr 0.8"],
-                          "power": [0.8, 0.4, 0.7, 0.3], "power_mc_se": [0.01] * 4,
-                          "analysis_months_median": [27.0, 25.0, 24.0, 22.0],
-                          "analysis_months_median_mc_se": [0.2] * 4,
-                          "target": [70, 70, 60, 60]})
+    table = pd.DataFrame(
+        {
+            "label": ["hr 0.6", "hr 0.8", "hr 0.6", "hr 0.8"],
+            "power": [0.8, 0.4, 0.7, 0.3],
+            "power_mc_se": [0.01] * 4,
+            "analysis_months_median": [27.0, 25.0, 24.0, 22.0],
+            "analysis_months_median_mc_se": [0.2] * 4,
+            "target": [70, 70, 60, 60],
+        }
+    )
     ax = plot_power_tradeoff(table.iloc[:2], START, COMPLETION)
     assert sorted(t.get_text() for t in ax.texts) == ["hr 0.6", "hr 0.8"]
     assert len(ax.containers) == 1
@@ -142,8 +155,9 @@ def test_replayed_curves_match_the_run_exactly(run):
     follow = follow_up_days(run, manifest, replicates)
     assert follow.exact
     assert follow.rand_day.shape == (300, 104)
-    tampered = replicates.assign(randomized_100pct_date=replicates["randomized_100pct_date"]
-                                 + pd.Timedelta(days=1))
+    tampered = replicates.assign(
+        randomized_100pct_date=replicates["randomized_100pct_date"] + pd.Timedelta(days=1)
+    )
     assert not follow_up_days(run, manifest, tampered).exact  # falls back, does not lie
 
 
@@ -161,8 +175,12 @@ def test_run_figures_and_the_plot_command(run, tmp_path):
     out = tmp_path / "png"
     assert run_command(["plot", str(run), "--out", str(out)], register) == 0
     files = sorted(out.glob("*.png"))  # beside the manifest that marks the folder as sim's
-    assert [f.name for f in files] == ["analysis_date.png", "enrollment.png", "events.png",
-                                       "km.png"]
+    assert [f.name for f in files] == [
+        "analysis_date.png",
+        "enrollment.png",
+        "events.png",
+        "km.png",
+    ]
     assert all(f.read_bytes().startswith(PNG) for f in files)
 
 
@@ -182,8 +200,13 @@ def test_manifest_scenario_reads_back(run, textbook):
 def test_heatmap_writes_every_cell_and_scales_with_the_grid():
     from sim.outputs.plots import plot_heatmap
 
-    table = pd.DataFrame([{"hr": h, "target": t, "power": 1 - h / 2 + t / 1000}
-                          for h in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0) for t in range(40, 100, 2)])
+    table = pd.DataFrame(
+        [
+            {"hr": h, "target": t, "power": 1 - h / 2 + t / 1000}
+            for h in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+            for t in range(40, 100, 2)
+        ]
+    )
     ax = plot_heatmap(table, "hr", "target", "power")
     assert len(ax.texts) == len(table) == 180  # a value in every cell, no legend to cover it
     assert ax.get_legend() is None
@@ -193,12 +216,16 @@ def test_heatmap_writes_every_cell_and_scales_with_the_grid():
 def test_rows_plot_labels_every_point_directly():
     from sim.outputs.plots import plot_metric_rows, rows_figure
 
-    table = pd.DataFrame({"label": [f"variant {k}" for k in range(17)],
-                          "power": np.linspace(0.5, 0.9, 17), "power_mc_se": 0.01})
+    table = pd.DataFrame(
+        {
+            "label": [f"variant {k}" for k in range(17)],
+            "power": np.linspace(0.5, 0.9, 17),
+            "power_mc_se": 0.01,
+        }
+    )
     fig, (ax, _) = rows_figure(len(table), 2)
     plot_metric_rows(table, "power", list(table["label"]), ax)
-    ticks = dict(zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels()),
-                     strict=True))
+    ticks = dict(zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels()), strict=True))
     assert ticks[max(ticks)] == "variant 0"  # the first point at the top
     assert len(ax.texts) == 17 and ax.get_legend() is None
     assert fig.get_size_inches()[1] >= 0.3 * 17
@@ -206,8 +233,14 @@ def test_rows_plot_labels_every_point_directly():
 
 def test_analysis_date_plot_marks_the_share_cut_at_the_date():
     dates = pd.to_datetime(["2028-03-01", "2028-06-01", "2028-12-31", "2028-12-31"])
-    frame = pd.DataFrame({"date": dates, "label": "run", "target_reached": [1, 1, 0, 0],
-                          "cut_by_date": [False, False, True, True]})
+    frame = pd.DataFrame(
+        {
+            "date": dates,
+            "label": "run",
+            "target_reached": [1, 1, 0, 0],
+            "cut_by_date": [False, False, True, True],
+        }
+    )
     ax = plot_analysis_dates(frame, COMPLETION)
     assert any(t.get_text().startswith("50.0% cut at the calendar date") for t in ax.texts)
 
@@ -215,6 +248,7 @@ def test_analysis_date_plot_marks_the_share_cut_at_the_date():
 def test_importing_the_plots_module_leaves_seaborn_unimported():
     # seaborn (with scipy.stats, ~1.5 s) is imported by the first figure, not by the module
     code = "import sys, sim.outputs.plots; print('seaborn' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"

@@ -13,8 +13,24 @@ from tests.conftest import BASELINE
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("clinic") / "run"
-    assert main(["run", str(BASELINE), "--reps", "30", "--out", str(out), "--quiet",
-                 "--workers", "1", "--keep-patients", "1"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(BASELINE),
+                "--reps",
+                "30",
+                "--out",
+                str(out),
+                "--quiet",
+                "--workers",
+                "1",
+                "--keep-patients",
+                "1",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -36,8 +52,11 @@ def test_supply_has_a_line_per_drug(run):
     # treatment after the analysis: QL1706 maintenance goes on (dashed, to the end)
     dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert len(dashed) >= 1
-    assert any("to the end of treatment" in t.get_text() for t in ax.texts
-               if t.get_text().startswith("QL1706"))
+    assert any(
+        "to the end of treatment" in t.get_text()
+        for t in ax.texts
+        if t.get_text().startswith("QL1706")
+    )
 
 
 def test_run_figures_include_the_clinic_panels(run):

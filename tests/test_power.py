@@ -62,8 +62,9 @@ def test_type_one_error_under_hr_one(textbook_data):
 def test_baseline_type_one_error_with_scans_and_strata(baseline_data):
     # The conduct details (scans, ties, strata, date cut) must not inflate the type I error.
     reps = 3000
-    scenario = vary(baseline_data, **{"effect.hazard_ratio": 1.0, "treatment": None,
-                                      "radiotherapy": None})
+    scenario = vary(
+        baseline_data, **{"effect.hazard_ratio": 1.0, "treatment": None, "radiotherapy": None}
+    )
     share = run(scenario, reps, seed=14)["reject"].mean()
     assert abs(share - 0.10) < 3 * np.sqrt(0.1 * 0.9 / reps), share
 

@@ -55,15 +55,17 @@ def test_first_open_run_skips_weekend(calendar):
 
 def test_first_open_run_skips_a_holiday_inside_the_pair(baseline):
     # Tuesday day 4 closed: a course due Monday cannot use Mon-Tue; Wed-Thu is next.
-    calendar = StudyCalendar(baseline.trial.start_date, ("Sat", "Sun"),
-                             frozenset({baseline.trial.start_date + dt.timedelta(days=4)}))
+    calendar = StudyCalendar(
+        baseline.trial.start_date,
+        ("Sat", "Sun"),
+        frozenset({baseline.trial.start_date + dt.timedelta(days=4)}),
+    )
     assert first_open_run(calendar, MONDAY, 2) == MONDAY + 2
 
 
 def test_first_open_run_past_the_table_when_no_pair_exists(baseline):
     # Open on Mondays only: never two open days in a row inside the calendar's table.
-    calendar = StudyCalendar(baseline.trial.start_date,
-                             ("Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+    calendar = StudyCalendar(baseline.trial.start_date, ("Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
     assert first_open_run(calendar, 0, 2) > calendar.horizon_days - 1
 
 
@@ -75,8 +77,9 @@ def test_fraction_clocks_two_a_day():
 
 
 def test_course_due_friday_goes_to_monday_tuesday(baseline, calendar):
-    result = run_clinic(baseline, calendar, fixed_draws(1, 35, rt_courses=1), 0, EXPERIMENTAL,
-                        horizon_day=10)
+    result = run_clinic(
+        baseline, calendar, fixed_draws(1, 35, rt_courses=1), 0, EXPERIMENTAL, horizon_day=10
+    )
     assert result.log == [
         (0, 0, "cycle 1"),
         (MONDAY + AM, 0, "rt 1.1"),
@@ -106,8 +109,7 @@ def test_a_course_pushed_by_a_closure_is_late_and_the_next_keeps_the_interval(ba
     start = baseline.trial.start_date
     closed = frozenset(start + dt.timedelta(days=d) for d in range(MONDAY + 21, MONDAY + 28))
     calendar = StudyCalendar(start, ("Sat", "Sun"), closed)
-    result = run_clinic(baseline, calendar, fixed_draws(1, 35, rt_courses=3), MONDAY,
-                        EXPERIMENTAL)
+    result = run_clinic(baseline, calendar, fixed_draws(1, 35, rt_courses=3), MONDAY, EXPERIMENTAL)
     assert result.patients.rt_starts.tolist() == [[MONDAY, MONDAY + 28, MONDAY + 49]]
     assert result.patients.rt_late.tolist() == [[0, 1, 0]]
     assert result.summary["rt_courses_out_of_window_experimental"] == 1
@@ -146,16 +148,24 @@ def test_no_rt_block_means_no_rt(baseline_data, calendar):
 
 @pytest.mark.parametrize("courses", [1, 2])
 def test_course_count_follows_the_draw(baseline, calendar, courses):
-    result = run_clinic(baseline, calendar, fixed_draws(1, 35, rt_courses=courses), MONDAY,
-                        EXPERIMENTAL)
+    result = run_clinic(
+        baseline, calendar, fixed_draws(1, 35, rt_courses=courses), MONDAY, EXPERIMENTAL
+    )
     assert result.patients.rt_courses_completed.tolist() == [courses]
     assert len(result.patients.rt_fraction_clocks[0]) == 4 * courses
 
 
 def test_stop_on_second_rt_day_cuts_the_course(baseline, calendar):
     # Course 1 on Monday-Tuesday; a death on Tuesday 07:00 leaves the Monday fractions only.
-    result = run_clinic(baseline, calendar, fixed_draws(1, 35), MONDAY, EXPERIMENTAL,
-                        stop_day=MONDAY + 1 + 7 / 24, stop_reason="death")
+    result = run_clinic(
+        baseline,
+        calendar,
+        fixed_draws(1, 35),
+        MONDAY,
+        EXPERIMENTAL,
+        stop_day=MONDAY + 1 + 7 / 24,
+        stop_reason="death",
+    )
     assert result.log == [
         (MONDAY, 0, "cycle 1"),
         (MONDAY + AM, 0, "rt 1.1"),
@@ -167,8 +177,9 @@ def test_stop_on_second_rt_day_cuts_the_course(baseline, calendar):
 
 
 def test_toxicity_after_cycle_1_keeps_course_1_only(baseline, calendar):
-    result = run_clinic(baseline, calendar, fixed_draws(1, 35, toxicity_cycle=1), MONDAY,
-                        EXPERIMENTAL)
+    result = run_clinic(
+        baseline, calendar, fixed_draws(1, 35, toxicity_cycle=1), MONDAY, EXPERIMENTAL
+    )
     assert len(rt_entries(result)) == 4
     assert result.patients.rt_courses_completed.tolist() == [1]
     assert result.patients.treatment_end.tolist() == ["toxicity"]
@@ -177,10 +188,18 @@ def test_toxicity_after_cycle_1_keeps_course_1_only(baseline, calendar):
 def test_course_longer_than_a_cycle_runs_as_its_own_process(baseline_data, calendar):
     # 2-day cycles from a Friday: course 1 (Mon-Tue) outlasts the next cycle due, so it runs
     # beside the cycles, and a stop on Tuesday interrupts it as well as the cycles.
-    scenario = vary(baseline_data, **{"treatment.cycle_days": 2,
-                                      "radiotherapy.course_interval_days": 30})
-    result = run_clinic(scenario, calendar, fixed_draws(1, 35, rt_courses=1), 0, EXPERIMENTAL,
-                        stop_day=MONDAY + 1.2, stop_reason="progression")
+    scenario = vary(
+        baseline_data, **{"treatment.cycle_days": 2, "radiotherapy.course_interval_days": 30}
+    )
+    result = run_clinic(
+        scenario,
+        calendar,
+        fixed_draws(1, 35, rt_courses=1),
+        0,
+        EXPERIMENTAL,
+        stop_day=MONDAY + 1.2,
+        stop_reason="progression",
+    )
     assert result.log == [
         (0, 0, "cycle 1"),
         (MONDAY, 0, "cycle 2"),  # due Sunday
@@ -194,8 +213,9 @@ def test_course_longer_than_a_cycle_runs_as_its_own_process(baseline_data, calen
 def test_patient_waits_for_own_course_after_last_cycle(baseline_data, calendar):
     # Toxicity after cycle 1 while course 1 runs as its own process: the course is finished.
     scenario = vary(baseline_data, **{"treatment.cycle_days": 2})
-    result = run_clinic(scenario, calendar, fixed_draws(1, 35, toxicity_cycle=1, rt_courses=1),
-                        0, EXPERIMENTAL)
+    result = run_clinic(
+        scenario, calendar, fixed_draws(1, 35, toxicity_cycle=1, rt_courses=1), 0, EXPERIMENTAL
+    )
     assert result.patients.rt_courses_completed.tolist() == [1]
     assert result.patients.treatment_end.tolist() == ["toxicity"]
 
@@ -220,7 +240,7 @@ def test_fractions_on_open_days_apart_and_before_stop(baseline_data, case):
                 assert (b - a) * 24 >= rt.min_gap_hours - 1e-9
         # Each course: days_per_course consecutive days from its first, all on open days.
         for c in range(0, len(clocks), per_course):
-            days = sorted({math.floor(t) for t in clocks[c:c + per_course]})
+            days = sorted({math.floor(t) for t in clocks[c : c + per_course]})
             assert days == list(range(days[0], days[0] + len(days)))
         assert row.rt_courses_completed == len(clocks) // per_course
         if case["arm"][row.patient] != 1:
@@ -237,8 +257,16 @@ def run_rt_patients(scenario, calendar, n: int, seed: int):
     """n experimental patients randomized on a Monday, no stop, horizon after cycle 4."""
     draws = draw_clinic(scenario, 1, n, np.random.default_rng(seed))
     result = simulate_clinic(
-        scenario, calendar, draws, 0, np.full(n, MONDAY), np.full(n, EXPERIMENTAL),
-        np.full(n, np.inf), np.full(n, "none"), MONDAY + 80.0, keep_patients=True,
+        scenario,
+        calendar,
+        draws,
+        0,
+        np.full(n, MONDAY),
+        np.full(n, EXPERIMENTAL),
+        np.full(n, np.inf),
+        np.full(n, "none"),
+        MONDAY + 80.0,
+        keep_patients=True,
     )
     return result.patients.rt_courses_completed.to_numpy()
 
@@ -247,8 +275,14 @@ def test_course_completion_matches_complete_all_courses(baseline_data, calendar)
     # Without toxicity, pneumonitis or stop, a patient receives all 3 courses with
     # probability complete_all_courses = 0.75 (baseline YAML, calibration "RT course
     # completion"), otherwise 1 or 2 with probability 0.125 each; each share is binomial.
-    scenario = vary(baseline_data, **{"treatment.discontinuation_per_cycle": 0.0,
-                                      "radiotherapy.pneumonitis": 0.0, **UNLIMITED})
+    scenario = vary(
+        baseline_data,
+        **{
+            "treatment.discontinuation_per_cycle": 0.0,
+            "radiotherapy.pneumonitis": 0.0,
+            **UNLIMITED,
+        },
+    )
     n = 4000
     courses = run_rt_patients(scenario, calendar, n, seed=11)
     c = scenario.radiotherapy.complete_all_courses

@@ -67,7 +67,8 @@ def test_same_seed_same_sequence():
 def test_allocation_ratio_exact_after_every_complete_block(ratio, multiples, n_strata, n, seed):
     unit = sum(ratio)
     rand = Randomization(
-        ratio=ratio, block_sizes=tuple(m * unit for m in multiples),
+        ratio=ratio,
+        block_sizes=tuple(m * unit for m in multiples),
         strata={f"s{i}": 1 / n_strata for i in range(n_strata)},
     )
     g = np.random.default_rng(seed)

@@ -73,8 +73,16 @@ def parse(path) -> ReportParser:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, textbook):
     out = tmp_path_factory.mktemp("report") / "run"
-    run_scenario(textbook, out, reps=200, seed=5, workers=1, keep_patients=1,
-                 scenario_path=str(TEXTBOOK), overrides=[])
+    run_scenario(
+        textbook,
+        out,
+        reps=200,
+        seed=5,
+        workers=1,
+        keep_patients=1,
+        scenario_path=str(TEXTBOOK),
+        overrides=[],
+    )
     return out
 
 
@@ -83,7 +91,7 @@ def assert_self_contained(report: ReportParser, n_figures: int) -> None:
     for src in report.images:
         prefix = "data:image/png;base64,"
         assert src.startswith(prefix)
-        assert base64.b64decode(src[len(prefix):]).startswith(PNG)
+        assert base64.b64decode(src[len(prefix) :]).startswith(PNG)
     # the only references are the embedded images: no file, link, script or stylesheet
     assert all(ref.startswith("data:") for ref in report.references), report.references
 
@@ -112,9 +120,25 @@ def test_report_defaults_into_the_run_folder(run):
 
 def test_sweep_report_has_the_sweep_figures_and_tables(tmp_path):
     sweep = tmp_path / "sweep"
-    assert run_command(["sweep", str(TEXTBOOK), "--grid", "effect.hazard_ratio=0.6,0.8,1.0",
-                        "--reps", "100", "--out", str(sweep), "--workers", "1", "--quiet"],
-                       register_sweep) == 0
+    assert (
+        run_command(
+            [
+                "sweep",
+                str(TEXTBOOK),
+                "--grid",
+                "effect.hazard_ratio=0.6,0.8,1.0",
+                "--reps",
+                "100",
+                "--out",
+                str(sweep),
+                "--workers",
+                "1",
+                "--quiet",
+            ],
+            register_sweep,
+        )
+        == 0
+    )
     out = tmp_path / "s.html"
     assert run_command(["report", str(sweep), "--out", str(out)], register) == 0
     report = parse(out)

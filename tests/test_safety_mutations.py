@@ -23,8 +23,13 @@ LINES = BASE_TEXT.splitlines(keepends=True)
 
 def all_paths(node: Any, prefix: tuple = ()) -> list[tuple]:
     found = []
-    items = node.items() if isinstance(node, dict) else enumerate(node) \
-        if isinstance(node, list) else ()
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
     for key, value in items:
         found.append((*prefix, key))
         found += all_paths(value, (*prefix, key))
@@ -33,9 +38,14 @@ def all_paths(node: Any, prefix: tuple = ()) -> list[tuple]:
 
 PATHS = all_paths(BASE)
 VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**20), 10**20),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
-    st.dates(min_value=dt.date(1, 1, 1)), st.just([]), st.just({}),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.dates(min_value=dt.date(1, 1, 1)),
+    st.just([]),
+    st.just({}),
     st.sampled_from([0, 1, -1, 0.5, 2, 1e-300, 1e300, 10**9, "2026-02-30", "∞", "1e400"]),
     st.lists(st.integers(-3, 3), max_size=3),
 )
@@ -46,11 +56,17 @@ DATA_MUTATION = st.one_of(
 TEXT_MUTATION = st.one_of(
     st.tuples(st.just("duplicate"), st.integers(0, len(LINES) - 1), st.none()),
     st.tuples(st.just("drop"), st.integers(0, len(LINES) - 1), st.none()),
-    st.tuples(st.just("insert"), st.integers(0, len(LINES) - 1),
-              # non-ASCII text a UTF-8 file can hold (no lone surrogates: they cannot be
-              # written, which failed the test's own write_text now and then)
-              st.text(alphabet=st.characters(min_codepoint=0x80, exclude_categories=("Cs",)),
-                      min_size=1, max_size=6)),
+    st.tuples(
+        st.just("insert"),
+        st.integers(0, len(LINES) - 1),
+        # non-ASCII text a UTF-8 file can hold (no lone surrogates: they cannot be
+        # written, which failed the test's own write_text now and then)
+        st.text(
+            alphabet=st.characters(min_codepoint=0x80, exclude_categories=("Cs",)),
+            min_size=1,
+            max_size=6,
+        ),
+    ),
 )
 
 
@@ -79,14 +95,16 @@ def mutated_text(mutation: tuple) -> str:
 
 
 MUTATIONS = st.one_of(DATA_MUTATION, TEXT_MUTATION)
-SETTINGS = {"deadline": None, "database": None,
-            "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]}
+SETTINGS = {
+    "deadline": None,
+    "database": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
 
 
 @settings(max_examples=60, **SETTINGS)
 @given(mutation=MUTATIONS)
-def test_mutated_baseline_validates_or_is_refused_in_one_line(tmp_path_factory, capsys,
-                                                              mutation):
+def test_mutated_baseline_validates_or_is_refused_in_one_line(tmp_path_factory, capsys, mutation):
     path = tmp_path_factory.mktemp("mutant") / "scenario.yaml"
     path.write_text(mutated_text(mutation), encoding="utf-8")
     code = main(["validate", str(path)])
@@ -103,8 +121,21 @@ def test_mutated_baseline_runs_or_is_refused_in_one_line(tmp_path_factory, capsy
     folder = tmp_path_factory.mktemp("mutant")
     path = folder / "scenario.yaml"
     path.write_text(mutated_text(mutation), encoding="utf-8")
-    code = main(["run", str(path), "--reps", "1", "--workers", "1", "--keep-patients", "0",
-                 "--quiet", "--out", str(folder / "out")])
+    code = main(
+        [
+            "run",
+            str(path),
+            "--reps",
+            "1",
+            "--workers",
+            "1",
+            "--keep-patients",
+            "0",
+            "--quiet",
+            "--out",
+            str(folder / "out"),
+        ]
+    )
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert code in (0, 2), err

@@ -79,19 +79,38 @@ def partials(folder: Path) -> list[Path]:
     return sorted(folder.glob(".out.partial-*"))
 
 
-def start_run(tmp_path: Path, reps: int = 1_000_000,
-              command: tuple[str, ...] = ("run",)) -> tuple[subprocess.Popen, list[int]]:
+def start_run(
+    tmp_path: Path, reps: int = 1_000_000, command: tuple[str, ...] = ("run",)
+) -> tuple[subprocess.Popen, list[int]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim", *command, str(TEXTBOOK), "--reps", str(reps), "--workers",
-         "2", "--out", str(tmp_path / "out"), "--quiet"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            *command,
+            str(TEXTBOOK),
+            "--reps",
+            str(reps),
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=set_parent_death_signal,  # if pytest dies, the run (and its workers) too
     )
     RUNNING.append(proc)
     try:
-        wait_for(lambda: len(children_of(proc.pid)) >= 2 and partials(tmp_path)
-                 and proc.poll() is None, "the run's workers and staging folder")
+        wait_for(
+            lambda: len(children_of(proc.pid)) >= 2 and partials(tmp_path) and proc.poll() is None,
+            "the run's workers and staging folder",
+        )
     except AssertionError:
         proc.kill()
         raise
@@ -101,14 +120,26 @@ def start_run(tmp_path: Path, reps: int = 1_000_000,
 def run_in_process(tmp_path: Path, *extra: str) -> int:
     from sim.commands.cli import main
 
-    return main(["run", str(TEXTBOOK), "--reps", "20", "--workers", "1", "--out",
-                 str(tmp_path / "out"), "--quiet", *extra])
+    return main(
+        [
+            "run",
+            str(TEXTBOOK),
+            "--reps",
+            "20",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
-                         ids=["SIGTERM", "SIGINT", "SIGHUP"])
-def test_stop_signal_stops_workers_removes_staging_exits_128_plus_signal(tmp_path, signum,
-                                                                          capsys):
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"]
+)
+def test_stop_signal_stops_workers_removes_staging_exits_128_plus_signal(tmp_path, signum, capsys):
     # SIGHUP stops a sweep (the same mechanism), the others a run
     sweep = ("sweep", "--grid", "effect.hazard_ratio=0.5,0.6")
     proc, workers = start_run(tmp_path, command=sweep if signum == signal.SIGHUP else ("run",))
@@ -137,8 +168,9 @@ def test_kill_9_of_the_parent_ends_its_workers_and_the_next_run_cleans_up(tmp_pa
     proc.kill()
     proc.communicate(timeout=TIMEOUT)
     # the workers notice (PR_SET_PDEATHSIG, or the getppid watchdog) within seconds
-    wait_for(lambda: not any(alive(pid) for pid in workers), "the orphaned workers to exit",
-             timeout=15.0)
+    wait_for(
+        lambda: not any(alive(pid) for pid in workers), "the orphaned workers to exit", timeout=15.0
+    )
     assert partials(tmp_path)  # a kill -9 cannot clean up; the next run does
     assert run_in_process(tmp_path) == 0
     assert not partials(tmp_path)

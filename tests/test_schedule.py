@@ -24,9 +24,24 @@ from sim.errors import ScenarioError
 from tests.conftest import vary
 from tests.test_treatment import clinic_cases
 
-FIELDS = ("cycle_patient", "cycle_index", "cycle_day", "cycle_level", "cycle_wait",
-          "cycle_late", "cycle_delayed", "rt_patient", "rt_start", "rt_wait", "rt_late",
-          "fraction_patient", "fraction_day", "completed", "toxicity_end", "phase")
+FIELDS = (
+    "cycle_patient",
+    "cycle_index",
+    "cycle_day",
+    "cycle_level",
+    "cycle_wait",
+    "cycle_late",
+    "cycle_delayed",
+    "rt_patient",
+    "rt_start",
+    "rt_wait",
+    "rt_late",
+    "fraction_patient",
+    "fraction_day",
+    "completed",
+    "toxicity_end",
+    "phase",
+)
 
 
 def assert_same_records(fast, simpy_run) -> None:
@@ -47,11 +62,38 @@ def assert_same_records(fast, simpy_run) -> None:
         assert np.array_equal(ta.monthly[key], value, equal_nan=True), key
 
 
-def both_ways(scenario, calendar, draws, rep, rand, arm, stop, reason, horizon, stratum=None,
-              events=None, to_end=False):
-    runs = [run_replicate(scenario, calendar, draws, rep, rand, arm, stop, reason, horizon,
-                          stratum=stratum, adverse_events=events, to_end=to_end,
-                          shortcut=shortcut) for shortcut in (True, False)]
+def both_ways(
+    scenario,
+    calendar,
+    draws,
+    rep,
+    rand,
+    arm,
+    stop,
+    reason,
+    horizon,
+    stratum=None,
+    events=None,
+    to_end=False,
+):
+    runs = [
+        run_replicate(
+            scenario,
+            calendar,
+            draws,
+            rep,
+            rand,
+            arm,
+            stop,
+            reason,
+            horizon,
+            stratum=stratum,
+            adverse_events=events,
+            to_end=to_end,
+            shortcut=shortcut,
+        )
+        for shortcut in (True, False)
+    ]
     assert runs[1].simpy
     return runs
 
@@ -62,8 +104,9 @@ def test_course_starts_are_first_open_runs():
     calendar = StudyCalendar(start, ("Sat", "Sun"), holidays, horizon_days=120)
     for n_days in (1, 2, 3, 6):
         starts = course_starts(calendar, n_days)
-        assert starts.tolist() == [first_open_run(calendar, d, n_days)
-                                   for d in range(calendar.horizon_days + 2)]
+        assert starts.tolist() == [
+            first_open_run(calendar, d, n_days) for d in range(calendar.horizon_days + 2)
+        ]
 
 
 @st.composite
@@ -73,28 +116,42 @@ def cases(draw):
     randomization day and a horizon at the start."""
     case = draw(clinic_cases())
     cycle_days = case["changes"]["treatment.cycle_days"]
-    window = draw(st.one_of(st.none(), st.fixed_dictionaries(  # the schema: before < cycle
-        {"before_days": st.integers(0, min(4, cycle_days - 1)),
-         "after_days": st.integers(0, 4)})))
-    case["changes"].update({
-        "treatment.induction_cycles": draw(st.integers(1, 4)),
-        "treatment.window": window,
-        "radiotherapy.start_within_days": draw(st.one_of(st.none(), st.integers(0, 5))),
-        "radiotherapy.pneumonitis": draw(st.floats(0, 0.5)),
-        "treatment.chairs.chairs": draw(st.integers(1, 12)),
-        "treatment.chairs.background_utilization": draw(st.floats(0, 0.9)),
-        "radiotherapy.linac.slots_per_session": draw(st.integers(1, 24)),
-        "radiotherapy.linac.background_utilization": draw(st.floats(0, 0.9)),
-    })
+    window = draw(
+        st.one_of(
+            st.none(),
+            st.fixed_dictionaries(  # the schema: before < cycle
+                {
+                    "before_days": st.integers(0, min(4, cycle_days - 1)),
+                    "after_days": st.integers(0, 4),
+                }
+            ),
+        )
+    )
+    case["changes"].update(
+        {
+            "treatment.induction_cycles": draw(st.integers(1, 4)),
+            "treatment.window": window,
+            "radiotherapy.start_within_days": draw(st.one_of(st.none(), st.integers(0, 5))),
+            "radiotherapy.pneumonitis": draw(st.floats(0, 0.5)),
+            "treatment.chairs.chairs": draw(st.integers(1, 12)),
+            "treatment.chairs.background_utilization": draw(st.floats(0, 0.9)),
+            "radiotherapy.linac.slots_per_session": draw(st.integers(1, 24)),
+            "radiotherapy.linac.background_utilization": draw(st.floats(0, 0.9)),
+        }
+    )
     n = len(case["rand"])
     at_randomization = draw(st.lists(st.booleans(), min_size=n, max_size=n))
-    case["stop"] = [float(r) if now else stop
-                    for r, stop, now in zip(case["rand"], case["stop"], at_randomization,
-                                            strict=True)]
+    case["stop"] = [
+        float(r) if now else stop
+        for r, stop, now in zip(case["rand"], case["stop"], at_randomization, strict=True)
+    ]
     if draw(st.booleans()):
         case["horizon"] = draw(st.one_of(st.just(0.0), st.floats(0, 800)))
-    case.update(safety=draw(st.booleans()), to_end=draw(st.booleans()),
-                stratum=draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+    case.update(
+        safety=draw(st.booleans()),
+        to_end=draw(st.booleans()),
+        stratum=draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)),
+    )
     return case
 
 
@@ -115,9 +172,19 @@ def test_shortcut_gives_the_simpy_records(baseline_data, case):
     events = draw_adverse_events(scenario, n, rng) if scenario.safety else None
     stop = np.asarray(case["stop"])
     fast, slow = both_ways(
-        scenario, calendar, draws, 0, np.asarray(case["rand"]), np.asarray(case["arm"]), stop,
-        np.where(np.isfinite(stop), "progression", "none"), case["horizon"],
-        np.asarray(case["stratum"]), events, case["to_end"])
+        scenario,
+        calendar,
+        draws,
+        0,
+        np.asarray(case["rand"]),
+        np.asarray(case["arm"]),
+        stop,
+        np.where(np.isfinite(stop), "progression", "none"),
+        case["horizon"],
+        np.asarray(case["stratum"]),
+        events,
+        case["to_end"],
+    )
     if not fast.simpy:
         assert_same_records(fast, slow)
 
@@ -127,10 +194,14 @@ def test_baseline_draws_on_the_calendar_alone(baseline_data, capacity):
     """The baseline's patients (a run's chunk): without chairs and linac blocks every
     replicate takes the shortcut; with the baseline's busy clinic (80% and 75% background)
     days fill in every replicate, and they all run in SimPy."""
-    changes = {"none": {"treatment.chairs": None, "radiotherapy.linac": None},
-               "low": {"treatment.chairs.background_utilization": 0.3,
-                       "radiotherapy.linac.background_utilization": 0.3},
-               "baseline": {}}[capacity]
+    changes = {
+        "none": {"treatment.chairs": None, "radiotherapy.linac": None},
+        "low": {
+            "treatment.chairs.background_utilization": 0.3,
+            "radiotherapy.linac.background_utilization": 0.3,
+        },
+        "baseline": {},
+    }[capacity]
     from benchmarks.bench_clinic import baseline_inputs
     from sim.engine.chunk import TrialModel
 
@@ -140,10 +211,19 @@ def test_baseline_draws_on_the_calendar_alone(baseline_data, capacity):
     for r in range(12):
         for to_end in (False, True):
             fast, slow = both_ways(
-                model.scenario, model.calendar, inputs["draws"], r, inputs["rand_day"][r],
-                inputs["arm"][r], inputs["stop_day"][r], inputs["stop_reason"][r],
-                float(inputs["horizon"][r]), inputs["stratum"][r],
-                inputs["adverse_events"][r], to_end)
+                model.scenario,
+                model.calendar,
+                inputs["draws"],
+                r,
+                inputs["rand_day"][r],
+                inputs["arm"][r],
+                inputs["stop_day"][r],
+                inputs["stop_reason"][r],
+                float(inputs["horizon"][r]),
+                inputs["stratum"][r],
+                inputs["adverse_events"][r],
+                to_end,
+            )
             if not fast.simpy:
                 taken += 1
                 assert_same_records(fast, slow)

@@ -15,8 +15,10 @@ from sim.commands.cli import main
 from sim.commands.schema import scenario_markdown, scenario_schema, split_unit
 from tests.conftest import BASELINE, ROOT
 
-REGENERATE = ("regenerate: python -m sim schema > docs/scenario.schema.json && "
-              "python -m sim schema --markdown > docs/scenario.md")
+REGENERATE = (
+    "regenerate: python -m sim schema > docs/scenario.schema.json && "
+    "python -m sim schema --markdown > docs/scenario.md"
+)
 
 
 def as_json(data):
@@ -25,8 +27,11 @@ def as_json(data):
 
 
 def scenario_files():
-    return [p for p in sorted((ROOT / "scenarios").glob("*.yaml"))
-            if isinstance(yaml.safe_load(p.read_text()), dict)]
+    return [
+        p
+        for p in sorted((ROOT / "scenarios").glob("*.yaml"))
+        if isinstance(yaml.safe_load(p.read_text()), dict)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +49,25 @@ def test_every_scenario_validates_against_the_exported_schema(path, validator):
     assert path.read_text().startswith(header)
 
 
-@pytest.mark.parametrize("change, where", [
-    ({"effect": {"hazard_ratio": -0.6}}, "hazard_ratio"),
-    ({"analysis": {"cut": "sometime"}}, "cut"),
-    ({"trial": {"id": "X", "start_date": "2026-01-30", "completion_date": "2028-12-31",
-                "sample_size": 104, "sample_sise": 1}}, "sample_sise"),
-])
+@pytest.mark.parametrize(
+    "change, where",
+    [
+        ({"effect": {"hazard_ratio": -0.6}}, "hazard_ratio"),
+        ({"analysis": {"cut": "sometime"}}, "cut"),
+        (
+            {
+                "trial": {
+                    "id": "X",
+                    "start_date": "2026-01-30",
+                    "completion_date": "2028-12-31",
+                    "sample_size": 104,
+                    "sample_sise": 1,
+                }
+            },
+            "sample_sise",
+        ),
+    ],
+)
 def test_schema_rejects_what_the_models_reject(change, where, validator):
     data = as_json(yaml.safe_load(BASELINE.read_text()))
     for block, fields in change.items():
@@ -66,19 +84,27 @@ def test_schema_carries_descriptions_units_and_defaults():
     analysis = schema["$defs"]["Analysis"]["properties"]
     assert analysis["alpha"]["default"] == 0.05
     assert split_unit("Median PFS [months].") == ("Median PFS.", "months")
-    assert split_unit("Allocation ratio (e.g. [1, 1]).") == ("Allocation ratio (e.g. [1, 1]).",
-                                                             None)
+    assert split_unit("Allocation ratio (e.g. [1, 1]).") == (
+        "Allocation ratio (e.g. [1, 1]).",
+        None,
+    )
 
 
 def test_every_field_has_a_description():
     schema = scenario_schema()
-    missing = [f"{name}.{field}" for name, model in schema["$defs"].items()
-               for field, node in model.get("properties", {}).items()
-               if not node.get("description")]
-    missing += [f"Scenario.{f}" for f, n in schema["properties"].items()
-                if not n.get("description")]
-    assert not missing, ("fields without a docstring (add one on the line below the field, "
-                         f"unit in [brackets]): {missing}")
+    missing = [
+        f"{name}.{field}"
+        for name, model in schema["$defs"].items()
+        for field, node in model.get("properties", {}).items()
+        if not node.get("description")
+    ]
+    missing += [
+        f"Scenario.{f}" for f, n in schema["properties"].items() if not n.get("description")
+    ]
+    assert not missing, (
+        "fields without a docstring (add one on the line below the field, "
+        f"unit in [brackets]): {missing}"
+    )
 
 
 def test_schema_command_prints_the_schema(capsys):

@@ -20,12 +20,21 @@ from tests.conftest import BASELINE, vary
 
 def three_sites(rates: list[float], slots: int | None) -> Enrollment:
     sites = tuple(
-        {"name": f"site {s + 1}", "activation_date": dt.date(2026, 1, 30) + dt.timedelta(20 * s),
-         "screening_rate": [{"per_month": rate}]}
+        {
+            "name": f"site {s + 1}",
+            "activation_date": dt.date(2026, 1, 30) + dt.timedelta(20 * s),
+            "screening_rate": [{"per_month": rate}],
+        }
         for s, rate in enumerate(rates)
     )
-    return Enrollment.model_validate({"sites": sites, "screening_days": {"min": 3, "max": 10},
-                                      "screen_failure": 0.3, "screening_slots_per_day": slots})
+    return Enrollment.model_validate(
+        {
+            "sites": sites,
+            "screening_days": {"min": 3, "max": 10},
+            "screen_failure": 0.3,
+            "screening_slots_per_day": slots,
+        }
+    )
 
 
 def start_one_by_one(first_open, site, finite, slots, calendar):
@@ -53,21 +62,24 @@ def start_one_by_one(first_open, site, finite, slots, calendar):
 )
 def test_slots_are_never_exceeded_and_go_first_come_first_served(slots, rates, seed):
     rng = np.random.default_rng(seed)
-    calendar = StudyCalendar(dt.date(2026, 1, 30), ("Sat", "Sun"),
-                             frozenset({dt.date(2026, 2, 16), dt.date(2026, 2, 17)}))
+    calendar = StudyCalendar(
+        dt.date(2026, 1, 30),
+        ("Sat", "Sun"),
+        frozenset({dt.date(2026, 2, 16), dt.date(2026, 2, 17)}),
+    )
     enrollment = three_sites(rates, slots)
     sites = enrollment.site_list(calendar.start_date)
     start_day = np.asarray([calendar.day_of(s.activation_date) for s in sites], dtype=float)
     draws = draw_screenings(enrollment, sites, start_day, 6, 40, np.array([1.0]), rng)
     finite = np.isfinite(draws["arrival"])
     first_open = calendar.next_open_day(np.floor(draws["arrival"]).astype(np.int64))
-    start = start_screenings_with_slots(first_open, draws["site"], finite, len(sites), slots,
-                                        calendar)
+    start = start_screenings_with_slots(
+        first_open, draws["site"], finite, len(sites), slots, calendar
+    )
     assert (start >= first_open).all()
     assert calendar.open_day[start].all()
     for r in range(start.shape[0]):
-        _, per_day = np.unique(np.stack([draws["site"][r], start[r]]), axis=1,
-                               return_counts=True)
+        _, per_day = np.unique(np.stack([draws["site"][r], start[r]]), axis=1, return_counts=True)
         assert per_day.max() <= slots
     assert (start == start_one_by_one(first_open, draws["site"], finite, slots, calendar)).all()
 
@@ -75,11 +87,13 @@ def test_slots_are_never_exceeded_and_go_first_come_first_served(slots, rates, s
 @settings(max_examples=15, deadline=None)
 @given(slots=st.integers(1, 3), per_month=st.floats(5, 120), seed=st.integers(0, 2**32 - 1))
 def test_randomized_patients_never_share_a_full_screening_day(slots, per_month, seed):
-    enrollment = Enrollment(screening_rate=(RatePeriod(per_month=per_month),),
-                            screening_slots_per_day=slots)
+    enrollment = Enrollment(
+        screening_rate=(RatePeriod(per_month=per_month),), screening_slots_per_day=slots
+    )
     calendar = StudyCalendar(dt.date(2026, 1, 30))
-    enrolled = enroll_patients(enrollment, 40, np.array([1.0]), calendar, 8,
-                               np.random.default_rng(seed))
+    enrolled = enroll_patients(
+        enrollment, 40, np.array([1.0]), calendar, 8, np.random.default_rng(seed)
+    )
     for r in range(8):
         _, per_day = np.unique(enrolled.screen_day[r], return_counts=True)
         assert per_day.max() <= slots
@@ -92,11 +106,15 @@ def test_one_slot_a_day_makes_a_queue_and_delays_randomization():
     calendar = StudyCalendar(dt.date(2026, 1, 30))
     runs = {}
     for slots in (None, 1):
-        enrollment = Enrollment(screening_rate=(RatePeriod(per_month=60),),
-                                screening_days={"min": 7, "max": 28}, screen_failure=0.3,
-                                screening_slots_per_day=slots)
-        runs[slots] = enroll_patients(enrollment, 104, np.array([1.0]), calendar, 200,
-                                      np.random.default_rng(7))
+        enrollment = Enrollment(
+            screening_rate=(RatePeriod(per_month=60),),
+            screening_days={"min": 7, "max": 28},
+            screen_failure=0.3,
+            screening_slots_per_day=slots,
+        )
+        runs[slots] = enroll_patients(
+            enrollment, 104, np.array([1.0]), calendar, 200, np.random.default_rng(7)
+        )
     plain, queued = runs[None], runs[1]
     assert (plain.screening_wait_days_mean == 0).all()
     assert (queued.screening_wait_days_mean > 0).all()
@@ -120,16 +138,15 @@ def test_slots_none_leaves_enrollment_unchanged(baseline_data, baseline):
     explicit = vary(baseline_data, **{"enrollment.screening_slots_per_day": None})
     calendar = StudyCalendar.from_scenario(baseline)
     p = np.array([0.45, 0.55])
-    before = enroll_patients(baseline.enrollment, 104, p, calendar, 300,
-                             np.random.default_rng(11))
-    after = enroll_patients(explicit.enrollment, 104, p, calendar, 300,
-                            np.random.default_rng(11))
+    before = enroll_patients(baseline.enrollment, 104, p, calendar, 300, np.random.default_rng(11))
+    after = enroll_patients(explicit.enrollment, 104, p, calendar, 300, np.random.default_rng(11))
     assert_same(before, after)
     assert (after.screening_wait_days_mean == 0).all()
     # Slots that never bind take the sequential path and give the same patients.
     roomy = vary(baseline_data, **{"enrollment.screening_slots_per_day": 1000})
-    assert_same(before, enroll_patients(roomy.enrollment, 104, p, calendar, 300,
-                                        np.random.default_rng(11)))
+    assert_same(
+        before, enroll_patients(roomy.enrollment, 104, p, calendar, 300, np.random.default_rng(11))
+    )
 
 
 def test_zero_slots_is_an_error(baseline_data):
@@ -141,8 +158,19 @@ def test_zero_slots_is_an_error(baseline_data):
 
 def test_zero_slots_override_exits_2_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["run", str(BASELINE), "--set", "enrollment.screening_slots_per_day=0",
-                 "--reps", "10", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "run",
+            str(BASELINE),
+            "--set",
+            "enrollment.screening_slots_per_day=0",
+            "--reps",
+            "10",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "enrollment.screening_slots_per_day = 0" in err and "greater than 0" in err

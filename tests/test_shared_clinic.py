@@ -24,9 +24,15 @@ SMALL = {"trial.sample_size": 40, "analysis.event_target": 30}  # the baseline, 
 @pytest.fixture(scope="module")
 def models(baseline_data) -> list[TrialModel]:
     """The baseline (a smaller trial, for speed) and three points changing its analysis."""
-    return [TrialModel.from_scenario(vary(baseline_data, **{**SMALL, **change})) for change in (
-        {}, {"analysis.alpha": 0.05}, {"analysis.event_target": 20},
-        {"analysis.event_target": 35, "analysis.lag_days": 45})]
+    return [
+        TrialModel.from_scenario(vary(baseline_data, **{**SMALL, **change}))
+        for change in (
+            {},
+            {"analysis.alpha": 0.05},
+            {"analysis.event_target": 20},
+            {"analysis.event_target": 35, "analysis.lag_days": 45},
+        )
+    ]
 
 
 def test_analysis_settings_share_the_clinic_and_the_rest_does_not(baseline_data, models):
@@ -39,8 +45,9 @@ def test_analysis_settings_share_the_clinic_and_the_rest_does_not(baseline_data,
     assert clinic_key(other) != clinic_key(models[0])  # other outcomes, other patients
     cut = TrialModel.from_scenario(vary(baseline_data, **{"analysis.cut_date": "2029-06-30"}))
     assert clinic_key(cut) != clinic_key(models[0])  # the monthly tables' months differ
-    looks = TrialModel.from_scenario(vary(baseline_data, **{
-        "analysis.looks": [{"events": 35}, {"events": 70}]}))
+    looks = TrialModel.from_scenario(
+        vary(baseline_data, **{"analysis.looks": [{"events": 35}, {"events": 70}]})
+    )
     assert clinic_key(looks) is None  # an early stop changes who is treated
 
 
@@ -70,8 +77,7 @@ def test_shared_chunks_are_each_points_own(models, monkeypatch):
 
 
 def test_points_not_sharing_a_clinic_run_their_own(baseline_data, models):
-    other = TrialModel.from_scenario(vary(baseline_data, **SMALL, **{
-        "effect.hazard_ratio": 0.8}))
+    other = TrialModel.from_scenario(vary(baseline_data, **SMALL, **{"effect.hazard_ratio": 0.8}))
     together = simulate_chunks([models[0], other], 2, 0, 0, 4)
     for model, result in zip([models[0], other], together, strict=True):
         assert_same_chunk(result, simulate_chunk(model, 2, 0, 0, 4))
@@ -83,16 +89,23 @@ def test_one_run_split_at_each_horizon_is_a_run_per_horizon(models):
     model = models[0]
     inputs = baseline_inputs(model, 4, 3)
     for r in range(3):
-        args = (model.scenario, model.calendar, inputs["draws"], r, inputs["rand_day"][r],
-                inputs["arm"][r], inputs["stop_day"][r], inputs["stop_reason"][r])
+        args = (
+            model.scenario,
+            model.calendar,
+            inputs["draws"],
+            r,
+            inputs["rand_day"][r],
+            inputs["arm"][r],
+            inputs["stop_day"][r],
+            inputs["stop_reason"][r],
+        )
         rest = {"stratum": inputs["stratum"][r], "adverse_events": inputs["adverse_events"][r]}
         first = float(inputs["horizon"][r])
         horizons = [first, first - 90.5, np.inf, first, first + 200, 0.0]  # any order
         split = run_replicate_horizons(*args, horizons, **rest)
         for horizon, run in zip(horizons, split, strict=True):
             alone = run_replicate(*args, horizon, to_end=True, **rest)
-            assert_same_tables(tally_replicates([run.records]),
-                               tally_replicates([alone.records]))
+            assert_same_tables(tally_replicates([run.records]), tally_replicates([alone.records]))
 
 
 def test_several_horizons_need_a_run_to_the_end(models):
@@ -102,9 +115,23 @@ def test_several_horizons_need_a_run_to_the_end(models):
     model = models[0]
     inputs = baseline_inputs(model, 4, 1)
     with pytest.raises(ValueError, match="several horizons"):
-        run_course(model.scenario, model.calendar, inputs["draws"], 0, inputs["rand_day"][0],
-                   inputs["arm"][0], inputs["stop_day"][0], inputs["stop_reason"][0],
-                   (100.0, 200.0), True, None, None, True, False, True)
+        run_course(
+            model.scenario,
+            model.calendar,
+            inputs["draws"],
+            0,
+            inputs["rand_day"][0],
+            inputs["arm"][0],
+            inputs["stop_day"][0],
+            inputs["stop_reason"][0],
+            (100.0, 200.0),
+            True,
+            None,
+            None,
+            True,
+            False,
+            True,
+        )
 
 
 def test_a_chunk_is_computed_once_for_every_point_sharing_it(tmp_path):
@@ -115,16 +142,22 @@ def test_a_chunk_is_computed_once_for_every_point_sharing_it(tmp_path):
     done = [{1}, set(), {0}, set(), set()]  # chunks kept from an interrupted run
     tasks = shared_tasks(jobs, done, keys)
     assert [(t.point, t.spec.chunk, t.shared) for t in tasks] == [
-        (0, 0, ()), (0, 2, (2,)),  # point 2 has chunk 0; point 0 has chunk 1
-        (1, 0, ()), (1, 1, ()), (1, 2, ()),
+        (0, 0, ()),
+        (0, 2, (2,)),  # point 2 has chunk 0; point 0 has chunk 1
+        (1, 0, ()),
+        (1, 1, ()),
+        (1, 2, ()),
         (2, 1, ()),  # point 0 had it, point 2 has not
-        (4, 0, ()), (4, 1, ()), (4, 2, ())]
+        (4, 0, ()),
+        (4, 1, ()),
+        (4, 2, ()),
+    ]
     assert [t.spec.chunk for t in shared_tasks(jobs, done, None) if t.point == 0] == [0, 2]
 
 
-
-def test_a_sweep_sharing_its_clinic_writes_the_tables_of_one_without(baseline_data, tmp_path,
-                                                                      monkeypatch):
+def test_a_sweep_sharing_its_clinic_writes_the_tables_of_one_without(
+    baseline_data, tmp_path, monkeypatch
+):
     import sim.engine.executors as executors
     from sim.commands.sweep import expand_points, run_sweep
 
@@ -132,27 +165,35 @@ def test_a_sweep_sharing_its_clinic_writes_the_tables_of_one_without(baseline_da
     data["trial"]["sample_size"], data["analysis"]["event_target"] = 40, 30
     variants = [("base", {}), ("target 20", {"analysis.event_target": 20})]
     points = expand_points(data, {}, variants, "small")
-    kwargs = {"reps": 20, "seed": 4, "workers": 1, "grid": {}, "variants": variants,
-              "keep_patients": 2}
+    kwargs = {
+        "reps": 20,
+        "seed": 4,
+        "workers": 1,
+        "grid": {},
+        "variants": variants,
+        "keep_patients": 2,
+    }
     planned = []
     plan = executors.shared_tasks
-    monkeypatch.setattr(executors, "shared_tasks",
-                        lambda *a: planned.append(plan(*a)) or planned[-1])
+    monkeypatch.setattr(
+        executors, "shared_tasks", lambda *a: planned.append(plan(*a)) or planned[-1]
+    )
     run_sweep(points, points[0].scenario, tmp_path / "shared", **kwargs)
     monkeypatch.setattr(executors, "clinic_keys", lambda models: [None] * len(models))
     run_sweep(points, points[0].scenario, tmp_path / "alone", **kwargs)
-    assert [[t.points for t in tasks] for tasks in planned] == [
-        [(0, 1)], [(0,), (1,)]]
-    files = sorted(p.relative_to(tmp_path / "alone") for p in (tmp_path / "alone").rglob("*")
-                   if p.suffix in (".csv", ".parquet"))
+    assert [[t.points for t in tasks] for tasks in planned] == [[(0, 1)], [(0,), (1,)]]
+    files = sorted(
+        p.relative_to(tmp_path / "alone")
+        for p in (tmp_path / "alone").rglob("*")
+        if p.suffix in (".csv", ".parquet")
+    )
     assert len(files) > 10
     for name in files:
         a, b = tmp_path / "alone" / name, tmp_path / "shared" / name
         if name.suffix == ".csv":
             assert a.read_bytes() == b.read_bytes(), name
         else:
-            pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b),
-                                          check_exact=True)
+            pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b), check_exact=True)
 
 
 def test_a_task_shares_a_clinic_among_a_few_points_at_most(tmp_path):
@@ -161,5 +202,7 @@ def test_a_task_shares_a_clinic_among_a_few_points_at_most(tmp_path):
     jobs = [PointJob(tmp_path / str(i), 500, 1, 0) for i in range(2 * SHARED_POINTS + 1)]
     tasks = shared_tasks(jobs, [set() for _ in jobs], ["a"] * len(jobs))
     assert [t.points for t in tasks] == [
-        tuple(range(0, SHARED_POINTS)), tuple(range(SHARED_POINTS, 2 * SHARED_POINTS)),
-        (2 * SHARED_POINTS,)]
+        tuple(range(0, SHARED_POINTS)),
+        tuple(range(SHARED_POINTS, 2 * SHARED_POINTS)),
+        (2 * SHARED_POINTS,),
+    ]

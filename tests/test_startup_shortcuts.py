@@ -30,8 +30,13 @@ AWKWARD = [
     lambda x: 1.0 if x > 0.37 else -1.0,  # a jump: bisection all the way
     lambda x: np.float64(x) ** 7 - 3.0,  # numpy scalars, as the closed forms return
 ]
-TOLERANCES = [(2e-12, 4 * np.finfo(float).eps, 100), (1e-10, 4 * np.finfo(float).eps, 100),
-              (1e-13, 1e-14, 200), (1e-3, 1e-6, 100), (1e-12, 1e-14, 3)]
+TOLERANCES = [
+    (2e-12, 4 * np.finfo(float).eps, 100),
+    (1e-10, 4 * np.finfo(float).eps, 100),
+    (1e-13, 1e-14, 200),
+    (1e-3, 1e-6, 100),
+    (1e-12, 1e-14, 3),
+]
 
 
 def outcome(solver, f, a, b, xtol, rtol, maxiter):
@@ -79,8 +84,20 @@ def test_the_design_event_time_is_the_scipy_root(target):
 
 @pytest.mark.parametrize("q", [0.05, 0.5, 0.95])
 def test_order_statistic_ranks_are_scipys_binomial_quantiles(q):
-    for r in [*range(1, 400), 499, 500, 1000, 1999, 2000, 2001, 9999, 10_000, 100_000,
-              1_000_000, 10_000_000]:
+    for r in [
+        *range(1, 400),
+        499,
+        500,
+        1000,
+        1999,
+        2000,
+        2001,
+        9999,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+    ]:
         lo = int(stats.binom.ppf(0.025, r, q))
         hi = min(int(stats.binom.isf(0.025, r, q)), r - 1)
         assert order_statistic_ranks(r, q) == (lo, hi), r
@@ -92,9 +109,18 @@ YAML_TEXTS = [
     "a: x\ty\n",  # a tab in a value: PyYAML refuses, libyaml would not
     "a: 1\n\ufeff\n",  # a byte-order mark inside the text: the same
     "%YAML 1.3\n---\na: 1\n",  # libyaml refuses, PyYAML accepts
-    "a: [1, 2\n", "a: *x\n", "a: b: c\n", "a: \"\\q\"\n", "a: 'x\n", "", "---\n",
-    "a: &a {x: 1}\nb: {<<: *a, y: 2}\n", "a: [.inf, 0x1F, 1_000, ~, yes, 2026-01-30]\n",
-    "a: \x07\n", "a: \"\\x41\\u00e9\"\n", "[" * 300 + "]" * 300,
+    "a: [1, 2\n",
+    "a: *x\n",
+    "a: b: c\n",
+    'a: "\\q"\n',
+    "a: 'x\n",
+    "",
+    "---\n",
+    "a: &a {x: 1}\nb: {<<: *a, y: 2}\n",
+    "a: [.inf, 0x1F, 1_000, ~, yes, 2026-01-30]\n",
+    "a: \x07\n",
+    'a: "\\x41\\u00e9"\n',
+    "[" * 300 + "]" * 300,
 ]
 
 
@@ -105,8 +131,11 @@ def parse_outcome(text: str):
         return "error", str(exc)
 
 
-@pytest.mark.parametrize("text", YAML_TEXTS + [p.read_text(encoding="utf-8") for p in
-                                               sorted((ROOT / "scenarios").glob("*.yaml"))])
+@pytest.mark.parametrize(
+    "text",
+    YAML_TEXTS
+    + [p.read_text(encoding="utf-8") for p in sorted((ROOT / "scenarios").glob("*.yaml"))],
+)
 def test_libyaml_parses_as_pyyaml_does(text, monkeypatch):
     fast = parse_outcome(text)
     monkeypatch.setattr(scenario, "FAST_LOADER", None)
@@ -114,8 +143,16 @@ def test_libyaml_parses_as_pyyaml_does(text, monkeypatch):
 
 
 def test_a_run_imports_neither_scipy_stats_nor_scipy_optimize(tmp_path):
-    args = ["run", str(ROOT / "scenarios" / "textbook.yaml"), "--reps", "20", "--workers", "1",
-            "--out", str(tmp_path / "run")]
+    args = [
+        "run",
+        str(ROOT / "scenarios" / "textbook.yaml"),
+        "--reps",
+        "20",
+        "--workers",
+        "1",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     code = (
         "import contextlib, io, sys\n"
         "from sim.commands.cli import main\n"
@@ -125,6 +162,12 @@ def test_a_run_imports_neither_scipy_stats_nor_scipy_optimize(tmp_path):
         "heavy = ('scipy.stats', 'scipy.optimize', 'matplotlib', 'seaborn')\n"
         "print(status, *[m for m in heavy if m in sys.modules])\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.stdout.split() == ["0"]

@@ -44,8 +44,9 @@ def whole_table_quantiles(path) -> dict[str, pd.DataFrame]:
             for q in (5, 50, 95):
                 frame[f"{prefix}q{q:02d}"] = np.percentile(data, q, axis=0)
         out.setdefault(table, []).append(round_monthly(frame, ratio))
-    return {name: drop_idle_months(pd.concat(frames, ignore_index=True))
-            for name, frames in out.items()}
+    return {
+        name: drop_idle_months(pd.concat(frames, ignore_index=True)) for name, frames in out.items()
+    }
 
 
 def test_monthly_quantiles_streamed_equal_the_whole_table(tmp_path, monkeypatch):
@@ -57,13 +58,17 @@ def test_monthly_quantiles_streamed_equal_the_whole_table(tmp_path, monkeypatch)
     for group in range(3):  # several row groups, as the run writes them
         n = 137
         columns = {"replicate": np.arange(group * n, (group + 1) * n)}
-        for table, item, scale in (("supply", "drug mg", 1e4), ("supply", "drug vials", 3.0),
-                                   ("resources", "chair utilization", 0.3),
-                                   ("safety", "grade 3+ control", 0.7)):
+        for table, item, scale in (
+            ("supply", "drug mg", 1e4),
+            ("supply", "drug vials", 3.0),
+            ("resources", "chair utilization", 0.3),
+            ("safety", "grade 3+ control", 0.7),
+        ):
             for j, month in enumerate(months):
                 # heavy tails, exact zeros and idle months at the end
-                values = (rng.lognormal(0, 2, n) * scale * (rng.random(n) < 0.6)
-                          * (j < 14)).astype(np.float32)
+                values = (rng.lognormal(0, 2, n) * scale * (rng.random(n) < 0.6) * (j < 14)).astype(
+                    np.float32
+                )
                 columns[f"{table}/{item}/{month}"] = values
         frame = pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)
         writer = writer or pq.ParquetWriter(path, frame.schema)
@@ -72,8 +77,9 @@ def test_monthly_quantiles_streamed_equal_the_whole_table(tmp_path, monkeypatch)
     for raw in (False, True):  # rounded as written, and the unrounded figures
         if raw:
             monkeypatch.setattr("sim.commands.run.round_monthly", lambda frame, ratio: frame)
-            monkeypatch.setitem(whole_table_quantiles.__globals__, "round_monthly",
-                                lambda frame, ratio: frame)
+            monkeypatch.setitem(
+                whole_table_quantiles.__globals__, "round_monthly", lambda frame, ratio: frame
+            )
         ours, reference = monthly_quantiles(path), whole_table_quantiles(path)
         assert ours.keys() == reference.keys()
         for name in ours:
@@ -82,8 +88,9 @@ def test_monthly_quantiles_streamed_equal_the_whole_table(tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("whole_cells", [0, 10**6], ids=["column-at-a-time", "read-whole"])
-def test_summary_and_timeline_from_columns_equal_the_whole_table(tmp_path, baseline,
-                                                                 monkeypatch, whole_cells):
+def test_summary_and_timeline_from_columns_equal_the_whole_table(
+    tmp_path, baseline, monkeypatch, whole_cells
+):
     from sim.engine import results
 
     monkeypatch.setattr(results, "WHOLE_TABLE_CELLS", whole_cells)
@@ -98,10 +105,12 @@ def test_summary_and_timeline_from_columns_equal_the_whole_table(tmp_path, basel
     assert "cut_reason" in columns and "no such column" not in columns
     for name in ("cut_reason", "final_analysis_date", "reject", "events"):
         pd.testing.assert_series_equal(columns[name], whole[name])
-    assert (summarize(columns, baseline).to_csv(index=False)
-            == summarize(whole, baseline).to_csv(index=False))
-    assert (timeline(columns, baseline).to_csv(index=False)
-            == timeline(whole, baseline).to_csv(index=False))
+    assert summarize(columns, baseline).to_csv(index=False) == summarize(whole, baseline).to_csv(
+        index=False
+    )
+    assert timeline(columns, baseline).to_csv(index=False) == timeline(whole, baseline).to_csv(
+        index=False
+    )
 
 
 def parquet_roundtrip(frame: pd.DataFrame) -> pa.Table:
@@ -118,10 +127,20 @@ def test_chunk_files_read_back_as_chunk_parquet_files_did(which, request, tmp_pa
     from sim.engine import checkpoints
     from sim.engine.executors import encode_chunk, read_table_bytes
 
-    result = simulate_chunk(TrialModel.from_scenario(request.getfixturevalue(which)), seed=3,
-                            chunk=0, first_rep=0, n_reps=12, keep_patients=4)
-    frames = {"replicates": result.replicates, "patients": result.patients,
-              "monthly": result.monthly, **{f"sums-{k}": v for k, v in result.sums.items()}}
+    result = simulate_chunk(
+        TrialModel.from_scenario(request.getfixturevalue(which)),
+        seed=3,
+        chunk=0,
+        first_rep=0,
+        n_reps=12,
+        keep_patients=4,
+    )
+    frames = {
+        "replicates": result.replicates,
+        "patients": result.patients,
+        "monthly": result.monthly,
+        **{f"sums-{k}": v for k, v in result.sums.items()},
+    }
     files = encode_chunk(0, 0, result).files  # point 0, chunk 0
     assert files.keys() == {k for k, v in frames.items() if v is not None}
     for name, data in files.items():
@@ -136,8 +155,9 @@ def test_chunk_files_read_back_as_chunk_parquet_files_did(which, request, tmp_pa
         (tmp_path / "chunks" / f"c000001.{name}.parquet").write_bytes(old[name])
     marker = json.loads((tmp_path / "chunks" / "c000000.json").read_text())
     del marker["format"]
-    marker.update(chunk=1, files={k: {"bytes": len(v), "crc32": zlib.crc32(v)}
-                                  for k, v in old.items()})
+    marker.update(
+        chunk=1, files={k: {"bytes": len(v), "crc32": zlib.crc32(v)} for k, v in old.items()}
+    )
     (tmp_path / "chunks" / "c000001.json").write_text(json.dumps(marker))
     assert checkpoints.load_chunk(tmp_path, 1) == (12, old)
     for name, data in old.items():
@@ -149,8 +169,10 @@ def test_month_statistics_are_each_columns_own():
     # for a block of months at once: the figures of each column alone, to the last bit
     rng = np.random.default_rng(3)
     for n in (1, 7, 8, 9, 129, 1000, 2003):
-        columns = [(rng.lognormal(0, 2, n) * (rng.random(n) < 0.6)).astype(np.float32)
-                   .astype(float) for _ in range(MONTH_BLOCK)]
+        columns = [
+            (rng.lognormal(0, 2, n) * (rng.random(n) < 0.6)).astype(np.float32).astype(float)
+            for _ in range(MONTH_BLOCK)
+        ]
         stats = month_statistics(np.stack(columns))
         for i, column in enumerate(columns):
             assert stats["mean"][i] == column.mean()
@@ -166,16 +188,24 @@ def test_row_percentiles_are_numpys_to_the_last_bit():
     for trial in range(600):
         n = int(rng.choice([1, 2, 3, 5, 10, 19, 20, 21, 137, 2000, 2001]))
         shape = (int(rng.integers(1, 6)), n)
-        data = [rng.random(shape), rng.integers(0, 4, shape).astype(float),
-                (rng.lognormal(0, 2, shape) * (rng.random(shape) < 0.6)).astype(np.float32)
-                .astype(float), np.where(rng.random(shape) < 0.05, np.nan, rng.normal(size=shape)),
-                rng.choice(specials, size=shape),
-                rng.choice([0.0, -0.0, 1.0], size=shape)][trial % 6]  # -0.0: numpy's own
-        percents = [(5, 50, 95), (0, 100), (0, 25, 50, 75, 100),
-                    tuple(rng.uniform(0, 100, 3))][trial % 4]
+        data = [
+            rng.random(shape),
+            rng.integers(0, 4, shape).astype(float),
+            (rng.lognormal(0, 2, shape) * (rng.random(shape) < 0.6))
+            .astype(np.float32)
+            .astype(float),
+            np.where(rng.random(shape) < 0.05, np.nan, rng.normal(size=shape)),
+            rng.choice(specials, size=shape),
+            rng.choice([0.0, -0.0, 1.0], size=shape),
+        ][trial % 6]  # -0.0: numpy's own
+        percents = [(5, 50, 95), (0, 100), (0, 25, 50, 75, 100), tuple(rng.uniform(0, 100, 3))][
+            trial % 4
+        ]
         with np.errstate(invalid="ignore", over="ignore"):
-            ours, numpys = row_percentiles(data.copy(), percents), np.percentile(data, percents,
-                                                                                 axis=1)
+            ours, numpys = (
+                row_percentiles(data.copy(), percents),
+                np.percentile(data, percents, axis=1),
+            )
         assert ours.shape == numpys.shape
         assert np.array_equal(ours.view(np.int64), numpys.view(np.int64))
 
@@ -185,9 +215,9 @@ def test_running_totals_add_month_by_month():
     months = rng.random((2 * MONTH_BLOCK, 50)) * 1e3
     running, carried = None, None
     for start in (0, MONTH_BLOCK):
-        block = running_totals(months[start:start + MONTH_BLOCK], carried)
+        block = running_totals(months[start : start + MONTH_BLOCK], carried)
         carried = block[-1]
-        for i, values in enumerate(months[start:start + MONTH_BLOCK]):
+        for i, values in enumerate(months[start : start + MONTH_BLOCK]):
             running = values if running is None else running + values
             assert np.array_equal(block[i], running)
 
@@ -199,17 +229,24 @@ def test_numeric_frames_convert_to_the_arrow_table_from_pandas_gives():
 
     rng = np.random.default_rng(2)
     n = 37
-    numbers = pd.DataFrame({"replicate": np.arange(n), **{
-        f"supply/drug mg/2026-{m:02d}": rng.random(n).astype(np.float32) for m in range(1, 13)}})
+    numbers = pd.DataFrame(
+        {
+            "replicate": np.arange(n),
+            **{
+                f"supply/drug mg/2026-{m:02d}": rng.random(n).astype(np.float32)
+                for m in range(1, 13)
+            },
+        }
+    )
     numbers.insert(3, "flag", rng.random(n) < 0.5)
     numbers.insert(5, "small", rng.integers(0, 9, n).astype(np.int32))
     numbers["with nan"] = np.where(rng.random(n) < 0.3, np.nan, rng.random(n))
     mixed = numbers.assign(label=["a"] * n)  # not numbers only: from_pandas itself
     for frame in (numbers, numbers.iloc[:0], mixed, numbers.iloc[:5]):
         for _ in range(2):  # the second time with its schema kept
-            ours, reference = arrow_table(frame), pa.Table.from_pandas(frame,
-                                                                       preserve_index=False)
-            assert ours.equals(reference) and ours.schema.equals(reference.schema,
-                                                                 check_metadata=True)
+            ours, reference = arrow_table(frame), pa.Table.from_pandas(frame, preserve_index=False)
+            assert ours.equals(reference) and ours.schema.equals(
+                reference.schema, check_metadata=True
+            )
             assert chunk_bytes(ours) == chunk_bytes(reference)
     assert arrow_table(numbers).column("with nan").null_count == numbers["with nan"].isna().sum()

@@ -15,8 +15,13 @@ from sim.scenario import ScenarioError, parse_scenario
 from tests.conftest import TEXTBOOK, scenario_data
 
 REPS = 200  # per point: enough for the contract, small enough to keep the file at ~2 s
-MILESTONE_DATES = ["first_patient_in_date", "randomized_25pct_date", "randomized_50pct_date",
-                   "randomized_75pct_date", "randomized_100pct_date"]
+MILESTONE_DATES = [
+    "first_patient_in_date",
+    "randomized_25pct_date",
+    "randomized_50pct_date",
+    "randomized_75pct_date",
+    "randomized_100pct_date",
+]
 
 
 def run_command(argv: Sequence[str], *registers: Callable) -> int:
@@ -34,8 +39,20 @@ def run_command(argv: Sequence[str], *registers: Callable) -> int:
 
 
 def sweep_args(out, *extra: str) -> list[str]:
-    return ["sweep", str(TEXTBOOK), "--reps", str(REPS), "--seed", "7", "--out", str(out),
-            "--workers", "1", "--quiet", *extra]
+    return [
+        "sweep",
+        str(TEXTBOOK),
+        "--reps",
+        str(REPS),
+        "--seed",
+        "7",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--quiet",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +69,17 @@ def test_grid_values_are_yaml_and_lists_stay_whole():
 
 def test_sweep_writes_one_run_per_point_and_the_table(hr_sweep):
     names = sorted(p.name for p in hr_sweep.iterdir())
-    assert names == ["01_hazard_ratio-0.6", "02_hazard_ratio-1.0", "manifest.json", "plots",
-                     "sweep.csv"]
+    assert names == [
+        "01_hazard_ratio-0.6",
+        "02_hazard_ratio-1.0",
+        "manifest.json",
+        "plots",
+        "sweep.csv",
+    ]
     for point in names[:2]:
         assert {"summary.csv", "timeline.csv", "manifest.json", "replicates.parquet"} <= {
-            p.name for p in (hr_sweep / point).iterdir()}
+            p.name for p in (hr_sweep / point).iterdir()
+        }
     table = pd.read_csv(hr_sweep / "sweep.csv")
     summary = pd.read_csv(hr_sweep / names[0] / "summary.csv")
     assert table["effect.hazard_ratio"].tolist() == [0.6, 1.0]
@@ -72,7 +95,10 @@ def test_sweep_writes_one_run_per_point_and_the_table(hr_sweep):
     point = json.loads((hr_sweep / names[1] / "manifest.json").read_text())
     assert point["seed"] == 7 and point["overrides"] == ["effect.hazard_ratio=1.0"]
     assert sorted(p.name for p in (hr_sweep / "plots").glob("*.png")) == [
-        "analysis_date.png", "power_curve.png", "power_tradeoff.png"]
+        "analysis_date.png",
+        "power_curve.png",
+        "power_tradeoff.png",
+    ]
 
 
 def test_points_differing_only_in_hr_share_enrollment(hr_sweep):
@@ -94,18 +120,33 @@ def test_grid_axes_multiply_and_one_bar_counts_every_replicate(tmp_path, textboo
         {"effect.hazard_ratio": 0.8, "analysis.event_target": 70},
     ]
     done = []
-    table = run_sweep(points, textbook, tmp_path / "s", reps=60, seed=2, workers=1, grid=grid,
-                      variants=[], keep_patients=0, on_chunk=done.append)
+    table = run_sweep(
+        points,
+        textbook,
+        tmp_path / "s",
+        reps=60,
+        seed=2,
+        workers=1,
+        grid=grid,
+        variants=[],
+        keep_patients=0,
+        on_chunk=done.append,
+    )
     assert sum(done) == 4 * 60  # the progress bar's total: points x reps
     assert table[["effect.hazard_ratio", "analysis.event_target"]].values.tolist() == [
-        [0.6, 60], [0.6, 70], [0.8, 60], [0.8, 70]]
+        [0.6, 60],
+        [0.6, 70],
+        [0.8, 60],
+        [0.8, 70],
+    ]
 
 
 def test_variants_file_names_the_points(tmp_path):
     variants = tmp_path / "variants.yaml"
     variants.write_text(
         "- name: slow accrual\n  set: {enrollment.screening_rate.3.per_month: 4}\n"
-        "- name: high dropout\n  set: {dropout.probability: 0.2}\n")
+        "- name: high dropout\n  set: {dropout.probability: 0.2}\n"
+    )
     out = tmp_path / "v"
     assert run_command(sweep_args(out, "--variants", str(variants))) == 0
     table = pd.read_csv(out / "sweep.csv")
@@ -116,16 +157,19 @@ def test_variants_file_names_the_points(tmp_path):
     assert table.loc[0, "lpi_months_median"] > table.loc[1, "lpi_months_median"]
 
 
-@pytest.mark.parametrize("grid, words", [
-    (["--grid", "effect.hazard_ration=0.5,0.6"], ["effect.hazard_ration", "hazard_ratio"]),
-    (["--grid", "effect.hazard_ratio="], ["effect.hazard_ratio", "empty"]),
-    (["--grid", "effect.hazard_ratio=0.5,abc"], ["effect.hazard_ratio", "'abc'", "number"]),
-    (["--grid", "trial.sample_size=104,100.5"], ["trial.sample_size", "100.5", "whole"]),
-    (["--grid", "effect.hazard_ratio=0.5,-1"], ["point 2", "effect.hazard_ratio", "> 0"]),
-    (["--grid", "enrollment.screening_rate.9.per_month=3"], ["screening_rate.9", "0..3"]),
-    (["--grid", "effect.hazard_ratio.x=1"], ["effect.hazard_ratio", "not a block"]),
-    ([], ["nothing to sweep", "--grid"]),
-])
+@pytest.mark.parametrize(
+    "grid, words",
+    [
+        (["--grid", "effect.hazard_ration=0.5,0.6"], ["effect.hazard_ration", "hazard_ratio"]),
+        (["--grid", "effect.hazard_ratio="], ["effect.hazard_ratio", "empty"]),
+        (["--grid", "effect.hazard_ratio=0.5,abc"], ["effect.hazard_ratio", "'abc'", "number"]),
+        (["--grid", "trial.sample_size=104,100.5"], ["trial.sample_size", "100.5", "whole"]),
+        (["--grid", "effect.hazard_ratio=0.5,-1"], ["point 2", "effect.hazard_ratio", "> 0"]),
+        (["--grid", "enrollment.screening_rate.9.per_month=3"], ["screening_rate.9", "0..3"]),
+        (["--grid", "effect.hazard_ratio.x=1"], ["effect.hazard_ratio", "not a block"]),
+        ([], ["nothing to sweep", "--grid"]),
+    ],
+)
 def test_bad_grid_fails_fast_with_one_message_and_writes_nothing(tmp_path, capsys, grid, words):
     out = tmp_path / "bad"
     assert run_command(sweep_args(out, *grid)) == EXIT_BAD_INPUT

@@ -40,11 +40,22 @@ def batch_records(scenario, n_reps: int = N_REPS, seed: int = 5, subset: int | N
             from sim.engine.chunk import patients_only
 
             ae = patients_only(ae, keep)
-        records.append(run_replicate(
-            scenario, model.calendar, draws, 0 if r == subset else r,
-            inputs["rand_day"][r][keep], inputs["arm"][r][keep], inputs["stop_day"][r][keep],
-            inputs["stop_reason"][r][keep], float(inputs["horizon"][r]),
-            stratum=inputs["stratum"][r][keep], adverse_events=ae, to_end=True).records)
+        records.append(
+            run_replicate(
+                scenario,
+                model.calendar,
+                draws,
+                0 if r == subset else r,
+                inputs["rand_day"][r][keep],
+                inputs["arm"][r][keep],
+                inputs["stop_day"][r][keep],
+                inputs["stop_reason"][r][keep],
+                float(inputs["horizon"][r]),
+                stratum=inputs["stratum"][r][keep],
+                adverse_events=ae,
+                to_end=True,
+            ).records
+        )
     return records
 
 
@@ -71,9 +82,11 @@ def test_a_batch_tallies_as_its_replicates_one_by_one(baseline, records, subset)
     together = tally_replicates(reps)
     for i, r in enumerate(reps):
         alone = tally_replicates([r])
-        one = type(together)({k: v[i:i + 1] for k, v in together.summary.items()},
-                             {k: v[i:i + 1] for k, v in together.monthly.items()},
-                             together.deviations[i:i + 1])
+        one = type(together)(
+            {k: v[i : i + 1] for k, v in together.summary.items()},
+            {k: v[i : i + 1] for k, v in together.monthly.items()},
+            together.deviations[i : i + 1],
+        )
         assert_same_tables(one, alone)
 
 
@@ -83,8 +96,9 @@ def test_gathered_supply_is_each_replicates_own(records):
         gathered = st.supplies(later)
         own = [r.dispensed(later) for r in records]
         assert np.array_equal(gathered.mg, np.concatenate([x[0] for x in own]).T)
-        assert np.array_equal(gathered.vials,
-                              np.concatenate([x[1] for x in own]).transpose(1, 2, 0))
+        assert np.array_equal(
+            gathered.vials, np.concatenate([x[1] for x in own]).transpose(1, 2, 0)
+        )
         assert gathered.vials.dtype == own[0][1].dtype
 
 
@@ -126,11 +140,15 @@ def test_utilization_is_the_open_days_use_over_their_capacity(records):
         np.add.at(minutes, r.cycle_day[inside], r.chair_minutes()[inside])
         used = (minutes + r.background("chair"))[before].sum()
         assert tables.summary["clinic_chair_utilization"][i] == used / (
-            setup.chair_limit * before.sum())
+            setup.chair_limit * before.sum()
+        )
         months = setup.month_of_day[: setup.span]
-        share = [(minutes + r.background("chair"))[before & (months == m)].sum()
-                 / (setup.chair_limit * (before & (months == m)).sum())
-                 for m in range(setup.n_months) if (before & (months == m)).any()]
+        share = [
+            (minutes + r.background("chair"))[before & (months == m)].sum()
+            / (setup.chair_limit * (before & (months == m)).sum())
+            for m in range(setup.n_months)
+            if (before & (months == m)).any()
+        ]
         assert tables.summary["clinic_chair_utilization_peak_month"][i] == max(share)
 
 
@@ -143,23 +161,26 @@ def test_monthly_adverse_events_count_each_kind_and_arm(records):
         for a, arm in enumerate(("control", "experimental")):
             mine = r.arm[ev.patient] == a
             for j, name in enumerate(setup.safety.names):
-                expected = np.bincount(month[mine & (ev.kind == j)],
-                                       minlength=setup.n_months + 1)[: setup.n_months]
+                expected = np.bincount(month[mine & (ev.kind == j)], minlength=setup.n_months + 1)[
+                    : setup.n_months
+                ]
                 assert np.array_equal(tables.monthly[f"safety/{name} {arm}"][i], expected)
-            severe = np.bincount(month[mine & (ev.grade >= 3)],
-                                 minlength=setup.n_months + 1)[: setup.n_months]
+            severe = np.bincount(month[mine & (ev.grade >= 3)], minlength=setup.n_months + 1)[
+                : setup.n_months
+            ]
             assert np.array_equal(tables.monthly[f"safety/grade 3+ {arm}"][i], severe)
 
 
 def test_running_total_and_month_bounds(records):
-    assert np.array_equal(running_total(np.array([[1.0, 2.0, 3.0], [0.0, 5.0, 1.0]])),
-                          [[0, 1, 3, 6], [0, 0, 5, 6]])
+    assert np.array_equal(
+        running_total(np.array([[1.0, 2.0, 3.0], [0.0, 5.0, 1.0]])), [[0, 1, 3, 6], [0, 0, 5, 6]]
+    )
     setup = records[0].setup
     bounds = month_bounds(setup)
     assert bounds[0] == 0 and bounds[-1] == setup.span and len(bounds) == setup.n_months + 1
     months = setup.month_of_day[: setup.span]
     for m in range(setup.n_months):
-        assert (months[bounds[m]:bounds[m + 1]] == m).all()
+        assert (months[bounds[m] : bounds[m + 1]] == m).all()
 
 
 def test_vials_per_drug_adds_the_sizes():
@@ -179,16 +200,26 @@ def test_supply_to_the_end_adds_the_cycles_after_the_horizon(records):
         month = setup.month_of_day[np.minimum(days, setup.span)]
         for j, drug in enumerate(setup.drugs):
             expected = np.bincount(month, np.concatenate([mg[:, j], mg_late[:, j]]), width)
-            assert np.array_equal(tables.monthly[f"supply_to_end/{drug} mg"][i],
-                                  expected[:-1]), drug
+            assert np.array_equal(tables.monthly[f"supply_to_end/{drug} mg"][i], expected[:-1]), (
+                drug
+            )
             count = np.concatenate([vials[:, j].sum(axis=1), vials_late[:, j].sum(axis=1)])
-            assert np.array_equal(tables.monthly[f"supply_to_end/{drug} vials"][i],
-                                  np.bincount(month, count, width)[:-1]), drug
+            assert np.array_equal(
+                tables.monthly[f"supply_to_end/{drug} vials"][i],
+                np.bincount(month, count, width)[:-1],
+            ), drug
 
 
 def test_no_doses_no_supply_and_a_batch_as_one_by_one(baseline_data):
-    scenario = vary(baseline_data, **{"treatment.drugs": {}, "treatment.regimens": {},
-                                      "treatment.chairs": None, "patients": None})
+    scenario = vary(
+        baseline_data,
+        **{
+            "treatment.drugs": {},
+            "treatment.regimens": {},
+            "treatment.chairs": None,
+            "patients": None,
+        },
+    )
     reps = batch_records(scenario, n_reps=3)
     together = tally_replicates(reps)
     assert not any(k.startswith("supply") for k in together.monthly)
@@ -196,7 +227,7 @@ def test_no_doses_no_supply_and_a_batch_as_one_by_one(baseline_data):
     for i, r in enumerate(reps):
         alone = tally_replicates([r])
         for key, value in alone.summary.items():
-            assert np.array_equal(together.summary[key][i:i + 1], value, equal_nan=True), key
+            assert np.array_equal(together.summary[key][i : i + 1], value, equal_nan=True), key
 
 
 def test_monthly_frame_one_column_per_series_and_month(baseline):
@@ -204,8 +235,10 @@ def test_monthly_frame_one_column_per_series_and_month(baseline):
 
     model = TrialModel.from_scenario(baseline)
     labels = model.month_labels
-    series = {"b/y": np.arange(2 * len(labels), dtype=float).reshape(2, -1) + 0.1,
-              "a/x": np.ones((2, 3))}  # fewer months: zeros after them
+    series = {
+        "b/y": np.arange(2 * len(labels), dtype=float).reshape(2, -1) + 0.1,
+        "a/x": np.ones((2, 3)),
+    }  # fewer months: zeros after them
     frame = monthly_frame(model, series)
     assert list(frame.columns) == ([f"a/x/{m}" for m in labels] + [f"b/y/{m}" for m in labels])
     assert (frame.dtypes == np.float32).all()

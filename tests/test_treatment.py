@@ -31,8 +31,12 @@ CONTROL, EXPERIMENTAL = 0, 1
 
 
 def fixed_draws(
-    n: int, max_cycles: int, offset: int = 0, delayed_cycles: tuple[int, ...] = (),
-    toxicity_cycle: int | None = None, rt_courses: int = 3,
+    n: int,
+    max_cycles: int,
+    offset: int = 0,
+    delayed_cycles: tuple[int, ...] = (),
+    toxicity_cycle: int | None = None,
+    rt_courses: int = 3,
 ) -> ClinicDraws:
     """One replicate of `n` identical patients with chosen draws (cycles are 1-based)."""
     delayed = np.zeros((1, n, max_cycles), dtype=bool)
@@ -47,18 +51,29 @@ def fixed_draws(
 
 
 def run_clinic(
-    scenario: Scenario, calendar: StudyCalendar, draws: ClinicDraws, rand_day, arm,
-    stop_day=math.inf, stop_reason="none", horizon_day: float = math.inf,
+    scenario: Scenario,
+    calendar: StudyCalendar,
+    draws: ClinicDraws,
+    rand_day,
+    arm,
+    stop_day=math.inf,
+    stop_reason="none",
+    horizon_day: float = math.inf,
 ) -> ClinicResult:
     """`simulate_clinic` on replicate 0 with scalars broadcast to every patient."""
     n = draws.cycle1_offset.shape[1]
     return simulate_clinic(
-        scenario, calendar, draws, 0,
+        scenario,
+        calendar,
+        draws,
+        0,
         np.broadcast_to(np.asarray(rand_day, dtype=np.int64), (n,)),
         np.broadcast_to(np.asarray(arm, dtype=np.int64), (n,)),
         np.broadcast_to(np.asarray(stop_day, dtype=float), (n,)),
         np.broadcast_to(np.asarray(stop_reason), (n,)),
-        horizon_day, keep_patients=True, keep_log=True,
+        horizon_day,
+        keep_patients=True,
+        keep_log=True,
     )
 
 
@@ -90,8 +105,9 @@ def test_induction_cycles_fall_on_days_1_22_43_64(baseline, calendar):
 
 def test_cycle1_on_first_open_day_after_randomization_plus_u(baseline, calendar):
     # Randomized Friday (day 0) with U = 1: due Saturday, given Monday (a shift, not a delay).
-    result = run_clinic(baseline, calendar, fixed_draws(1, 35, offset=1), 0, CONTROL,
-                        horizon_day=30)
+    result = run_clinic(
+        baseline, calendar, fixed_draws(1, 35, offset=1), 0, CONTROL, horizon_day=30
+    )
     assert cycle_entries(result) == [(MONDAY, "cycle 1"), (MONDAY + 21, "cycle 2")]
 
 
@@ -111,8 +127,9 @@ def test_delay_pushes_every_later_cycle(baseline, calendar):
 def test_closed_day_is_a_shift_not_a_delay(baseline_data, calendar):
     # 20-day cycles from a Monday: cycle 2 due on day 23, a Sunday, is given Monday day 24.
     scenario = vary(baseline_data, **{"treatment.cycle_days": 20})
-    result = run_clinic(scenario, calendar, fixed_draws(1, 35), MONDAY, CONTROL,
-                        horizon_day=MONDAY + 30)
+    result = run_clinic(
+        scenario, calendar, fixed_draws(1, 35), MONDAY, CONTROL, horizon_day=MONDAY + 30
+    )
     assert cycle_entries(result) == [(MONDAY, "cycle 1"), (MONDAY + 21, "cycle 2")]
     assert result.summary["cycles_delayed_control"] == 0
 
@@ -137,8 +154,15 @@ def test_maintenance_until_max_cycles(baseline, calendar):
 @pytest.mark.parametrize("stop", [42.0, 42.5])
 def test_no_cycle_on_or_after_progression(baseline, calendar, stop):
     # Progression seen on the day cycle 3 is due (or later that day): no cycle 3.
-    result = run_clinic(baseline, calendar, fixed_draws(1, 35), MONDAY, CONTROL,
-                        stop_day=MONDAY + stop, stop_reason="progression")
+    result = run_clinic(
+        baseline,
+        calendar,
+        fixed_draws(1, 35),
+        MONDAY,
+        CONTROL,
+        stop_day=MONDAY + stop,
+        stop_reason="progression",
+    )
     assert result.log == [
         (MONDAY, 0, "cycle 1"),
         (MONDAY + 21, 0, "cycle 2"),
@@ -148,15 +172,29 @@ def test_no_cycle_on_or_after_progression(baseline, calendar, stop):
 
 
 def test_stop_before_cycle1_gives_nothing(baseline, calendar):
-    result = run_clinic(baseline, calendar, fixed_draws(1, 35, offset=2), MONDAY, CONTROL,
-                        stop_day=MONDAY + 1.5, stop_reason="death")
+    result = run_clinic(
+        baseline,
+        calendar,
+        fixed_draws(1, 35, offset=2),
+        MONDAY,
+        CONTROL,
+        stop_day=MONDAY + 1.5,
+        stop_reason="death",
+    )
     assert result.log == [(MONDAY + 1, 0, "stop death")]
     assert result.summary["cycles_given_control"] == 0
 
 
 def test_no_cycle_after_toxicity(baseline, calendar):
-    result = run_clinic(baseline, calendar, fixed_draws(1, 35, toxicity_cycle=2), MONDAY,
-                        CONTROL, stop_day=MONDAY + 100, stop_reason="progression")
+    result = run_clinic(
+        baseline,
+        calendar,
+        fixed_draws(1, 35, toxicity_cycle=2),
+        MONDAY,
+        CONTROL,
+        stop_day=MONDAY + 100,
+        stop_reason="progression",
+    )
     assert result.log == [
         (MONDAY, 0, "cycle 1"),
         (MONDAY + 21, 0, "cycle 2"),
@@ -167,16 +205,16 @@ def test_no_cycle_after_toxicity(baseline, calendar):
 
 
 def test_toxicity_drawn_after_last_cycle_ends_at_max_cycles(baseline, calendar):
-    result = run_clinic(baseline, calendar, fixed_draws(1, 35, toxicity_cycle=35), MONDAY,
-                        CONTROL)
+    result = run_clinic(baseline, calendar, fixed_draws(1, 35, toxicity_cycle=35), MONDAY, CONTROL)
     assert result.patients.treatment_end.tolist() == ["max_cycles"]
     assert result.summary["toxicity_discontinuations_control"] == 0
 
 
 @pytest.mark.parametrize("horizon", [MONDAY + 42.0, MONDAY + 42.9])
 def test_nothing_at_or_after_horizon(baseline, calendar, horizon):
-    result = run_clinic(baseline, calendar, fixed_draws(1, 35), MONDAY, EXPERIMENTAL,
-                        horizon_day=horizon)
+    result = run_clinic(
+        baseline, calendar, fixed_draws(1, 35), MONDAY, EXPERIMENTAL, horizon_day=horizon
+    )
     assert max(t for t, _, _ in result.log) < MONDAY + 42
     assert len(cycle_entries(result)) == 2
     assert result.patients.treatment_end.tolist() == ["horizon"]
@@ -191,11 +229,18 @@ def test_horizon_at_start_runs_nothing(baseline, calendar):
 def test_summary_has_stable_keys_and_counts(baseline, calendar):
     draws = fixed_draws(2, 35, delayed_cycles=(2,))
     result = simulate_clinic(
-        baseline, calendar, draws, 0, np.array([MONDAY, MONDAY]), np.array([0, 1]),
-        np.array([MONDAY + 30.0, np.inf]), np.array(["withdrawal", "none"]), MONDAY + 50.0,
+        baseline,
+        calendar,
+        draws,
+        0,
+        np.array([MONDAY, MONDAY]),
+        np.array([0, 1]),
+        np.array([MONDAY + 30.0, np.inf]),
+        np.array(["withdrawal", "none"]),
+        MONDAY + 50.0,
     )
     assert tuple(result.summary)[: len(SUMMARY_KEYS)] == SUMMARY_KEYS
-    assert all(k.startswith("clinic_") for k in tuple(result.summary)[len(SUMMARY_KEYS):])
+    assert all(k.startswith("clinic_") for k in tuple(result.summary)[len(SUMMARY_KEYS) :])
     assert result.patients is None and result.log is None
     # Days from cycle 1 (a Monday). Control: cycles 1 and 2 (delayed: day 28) before the
     # withdrawal on day 30. Experimental: cycles on days 0, 28, 49 and three full Quad Shot
@@ -203,34 +248,62 @@ def test_summary_has_stable_keys_and_counts(baseline, calendar):
     # does: 12 fractions, 44.4 Gy, BED10 12 x 3.7 x 1.37 = 60.828 Gy.
     per_arm = {k: v for k, v in result.summary.items() if k in SUMMARY_KEYS}
     assert per_arm == {
-        "cycles_given_control": 2, "cycles_given_experimental": 3,
-        "cycles_delayed_control": 1, "cycles_delayed_experimental": 1,
-        "cycles_out_of_window_control": 0, "cycles_out_of_window_experimental": 0,
-        "infusion_wait_days_control": 0, "infusion_wait_days_experimental": 0,
-        "dose_reductions_control": 0, "dose_reductions_experimental": 0,
-        "toxicity_discontinuations_control": 0, "toxicity_discontinuations_experimental": 0,
-        "rt_patients_started_control": 0, "rt_patients_started_experimental": 1,
-        "rt_courses_completed_control": 0, "rt_courses_completed_experimental": 3,
-        "rt_fractions_given_control": 0, "rt_fractions_given_experimental": 12,
-        "rt_dose_gy_control": 0, "rt_dose_gy_experimental": pytest.approx(44.4),
-        "rt_bed10_gy_control": 0, "rt_bed10_gy_experimental": pytest.approx(60.828),
-        "rt_courses_out_of_window_control": 0, "rt_courses_out_of_window_experimental": 0,
-        "rt_wait_days_control": 0, "rt_wait_days_experimental": 0,
-        "rt_pneumonitis_control": 0, "rt_pneumonitis_experimental": 0,
-        "rt_stopped_early_control": 0, "rt_stopped_early_experimental": 0,
-        "protocol_deviations_control": 0, "protocol_deviations_experimental": 0,
+        "cycles_given_control": 2,
+        "cycles_given_experimental": 3,
+        "cycles_delayed_control": 1,
+        "cycles_delayed_experimental": 1,
+        "cycles_out_of_window_control": 0,
+        "cycles_out_of_window_experimental": 0,
+        "infusion_wait_days_control": 0,
+        "infusion_wait_days_experimental": 0,
+        "dose_reductions_control": 0,
+        "dose_reductions_experimental": 0,
+        "toxicity_discontinuations_control": 0,
+        "toxicity_discontinuations_experimental": 0,
+        "rt_patients_started_control": 0,
+        "rt_patients_started_experimental": 1,
+        "rt_courses_completed_control": 0,
+        "rt_courses_completed_experimental": 3,
+        "rt_fractions_given_control": 0,
+        "rt_fractions_given_experimental": 12,
+        "rt_dose_gy_control": 0,
+        "rt_dose_gy_experimental": pytest.approx(44.4),
+        "rt_bed10_gy_control": 0,
+        "rt_bed10_gy_experimental": pytest.approx(60.828),
+        "rt_courses_out_of_window_control": 0,
+        "rt_courses_out_of_window_experimental": 0,
+        "rt_wait_days_control": 0,
+        "rt_wait_days_experimental": 0,
+        "rt_pneumonitis_control": 0,
+        "rt_pneumonitis_experimental": 0,
+        "rt_stopped_early_control": 0,
+        "rt_stopped_early_experimental": 0,
+        "protocol_deviations_control": 0,
+        "protocol_deviations_experimental": 0,
     }
 
 
 def test_patient_table_has_one_row_per_patient(baseline, calendar):
-    result = run_clinic(baseline, calendar, fixed_draws(3, 35), [0, 3, 4], [0, 1, 0],
-                        horizon_day=40)
+    result = run_clinic(
+        baseline, calendar, fixed_draws(3, 35), [0, 3, 4], [0, 1, 0], horizon_day=40
+    )
     frame = result.patients
     assert frame.patient.tolist() == [0, 1, 2]
-    assert list(frame.columns) == ["patient", "cycle_days", "cycle_delayed", "cycle_levels",
-                                   "cycle_waits", "cycle_late", "rt_fraction_clocks",
-                                   "rt_starts", "rt_waits", "rt_late", "rt_courses_completed",
-                                   "rt_pneumonitis", "treatment_end"]
+    assert list(frame.columns) == [
+        "patient",
+        "cycle_days",
+        "cycle_delayed",
+        "cycle_levels",
+        "cycle_waits",
+        "cycle_late",
+        "rt_fraction_clocks",
+        "rt_starts",
+        "rt_waits",
+        "rt_late",
+        "rt_courses_completed",
+        "rt_pneumonitis",
+        "treatment_end",
+    ]
     assert frame.cycle_days.tolist() == [[0, 21], [3, 24], [4, 25]]
 
 
@@ -251,8 +324,17 @@ def test_draw_clinic_needs_a_treatment_block(textbook, rng):
 def test_simulate_clinic_rejects_draws_of_another_size(baseline, calendar, rng):
     draws = draw_clinic(baseline, 1, 4, rng)
     with pytest.raises(ValueError, match="draws.delayed has shape"):
-        simulate_clinic(baseline, calendar, draws, 0, np.zeros(5, np.int64),
-                        np.zeros(5, np.int64), np.full(5, np.inf), np.full(5, "none"), 100.0)
+        simulate_clinic(
+            baseline,
+            calendar,
+            draws,
+            0,
+            np.zeros(5, np.int64),
+            np.zeros(5, np.int64),
+            np.full(5, np.inf),
+            np.full(5, "none"),
+            100.0,
+        )
 
 
 # --- invariants ---------------------------------------------------------------------------
@@ -267,8 +349,7 @@ def clinic_cases(draw):
     changes = {
         "treatment.cycle_days": draw(st.integers(1, 30)),
         "treatment.max_cycles": draw(st.integers(4, 12)),
-        "treatment.delay": {"probability": draw(st.floats(0, 1)),
-                            "days": draw(st.integers(0, 14))},
+        "treatment.delay": {"probability": draw(st.floats(0, 1)), "days": draw(st.integers(0, 14))},
         "treatment.discontinuation_per_cycle": draw(st.floats(0, 0.5)),
         "treatment.cycle1_within_days": draw(st.integers(0, 5)),
         "radiotherapy.complete_all_courses": draw(st.floats(0, 1)),
@@ -280,10 +361,15 @@ def clinic_cases(draw):
     stop = [r + draw(st.one_of(st.just(math.inf), st.floats(0, 400))) for r in rand]
     horizon = draw(st.one_of(st.just(math.inf), st.floats(1, 800)))
     return {
-        "closed": tuple(closed), "start": start, "changes": changes, "rand": rand,
+        "closed": tuple(closed),
+        "start": start,
+        "changes": changes,
+        "rand": rand,
         "holidays": frozenset(start + dt.timedelta(days=d) for d in holidays),
-        "arm": draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)), "stop": stop,
-        "horizon": horizon, "seed": draw(st.integers(0, 2**32 - 1)),
+        "arm": draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)),
+        "stop": stop,
+        "horizon": horizon,
+        "seed": draw(st.integers(0, 2**32 - 1)),
     }
 
 
@@ -295,9 +381,17 @@ def simulate_case(baseline_data, case) -> tuple[Scenario, StudyCalendar, ClinicR
     draws = draw_clinic(scenario, 1, n, np.random.default_rng(case["seed"]))
     stop = np.asarray(case["stop"])
     result = simulate_clinic(
-        scenario, calendar, draws, 0, np.asarray(case["rand"]), np.asarray(case["arm"]),
-        stop, np.where(np.isfinite(stop), "progression", "none"), case["horizon"],
-        keep_patients=True, keep_log=True,
+        scenario,
+        calendar,
+        draws,
+        0,
+        np.asarray(case["rand"]),
+        np.asarray(case["arm"]),
+        stop,
+        np.where(np.isfinite(stop), "progression", "none"),
+        case["horizon"],
+        keep_patients=True,
+        keep_log=True,
     )
     return scenario, calendar, result
 
@@ -319,8 +413,9 @@ def test_cycles_never_after_stop_and_spaced_by_cycle_days(baseline_data, case):
         if row.treatment_end == "max_cycles":
             assert len(days) == t.max_cycles
     stopped_at = {p: t for t, p, what in result.log if what.startswith("stop")}
-    assert all(t < stopped_at.get(p, math.inf) for t, p, what in result.log
-               if not what.startswith("stop"))
+    assert all(
+        t < stopped_at.get(p, math.inf) for t, p, what in result.log if not what.startswith("stop")
+    )
     assert [t for t, _, _ in result.log] == sorted(t for t, _, _ in result.log)
 
 
@@ -337,38 +432,71 @@ def test_seeded_summary_is_pinned(legacy, calendar):
     # course waits past its window.)
     draws = draw_clinic(baseline, 2, 12, np.random.default_rng(20260130))
     rand = np.arange(12) * 7
-    stop = rand + np.array([60.5, np.inf, 200.0, 30.0, np.inf, 95.2, 400.0, np.inf, 150.0,
-                            10.0, np.inf, 320.0])
+    stop = rand + np.array(
+        [60.5, np.inf, 200.0, 30.0, np.inf, 95.2, 400.0, np.inf, 150.0, 10.0, np.inf, 320.0]
+    )
     reason = np.where(np.isfinite(stop), "progression", "none")
     reason[5] = "death"
-    result = simulate_clinic(baseline, calendar, draws, 1, rand, np.arange(12) % 2, stop,
-                             reason, 365.0, stratum=np.arange(12) % 3 % 2)
-    assert result.summary == pytest.approx({
-        "cycles_given_control": 61, "cycles_given_experimental": 44,
-        "cycles_delayed_control": 12, "cycles_delayed_experimental": 5,
-        "cycles_out_of_window_control": 0, "cycles_out_of_window_experimental": 0,
-        "infusion_wait_days_control": 3, "infusion_wait_days_experimental": 1,
-        "dose_reductions_control": 1, "dose_reductions_experimental": 1,
-        "toxicity_discontinuations_control": 1, "toxicity_discontinuations_experimental": 2,
-        "rt_patients_started_control": 0, "rt_patients_started_experimental": 6,
-        "rt_courses_completed_control": 0, "rt_courses_completed_experimental": 14,
-        "rt_fractions_given_control": 0, "rt_fractions_given_experimental": 56,
-        "rt_dose_gy_control": 0, "rt_dose_gy_experimental": 56 * 3.7,
-        "rt_bed10_gy_control": 0, "rt_bed10_gy_experimental": 56 * 3.7 * 1.37,
-        "rt_courses_out_of_window_control": 0, "rt_courses_out_of_window_experimental": 0,
-        "rt_wait_days_control": 0, "rt_wait_days_experimental": 0,
-        "rt_pneumonitis_control": 0, "rt_pneumonitis_experimental": 0,
-        "rt_stopped_early_control": 0, "rt_stopped_early_experimental": 1,
-        "protocol_deviations_control": 0, "protocol_deviations_experimental": 0,
-        "clinic_chair_utilization": 0.8142427628778204,
-        "clinic_chair_utilization_peak_month": 0.8645833333333334,
-        "clinic_linac_utilization": 0.7561861430395913,
-        "clinic_linac_utilization_peak_month": 0.8075396825396826,
-        "clinic_ql1706_mg": 29284.892547245952, "clinic_ql1706_vials": 210,
-        "clinic_carboplatin_mg": 20040.97228309812, "clinic_carboplatin_vials": 132,
-        "clinic_nab_paclitaxel_mg": 10100.479610323746, "clinic_nab_paclitaxel_vials": 111,
-        "clinic_pemetrexed_mg": 12472.110571791542, "clinic_pemetrexed_vials": 70,
-    })
+    result = simulate_clinic(
+        baseline,
+        calendar,
+        draws,
+        1,
+        rand,
+        np.arange(12) % 2,
+        stop,
+        reason,
+        365.0,
+        stratum=np.arange(12) % 3 % 2,
+    )
+    assert result.summary == pytest.approx(
+        {
+            "cycles_given_control": 61,
+            "cycles_given_experimental": 44,
+            "cycles_delayed_control": 12,
+            "cycles_delayed_experimental": 5,
+            "cycles_out_of_window_control": 0,
+            "cycles_out_of_window_experimental": 0,
+            "infusion_wait_days_control": 3,
+            "infusion_wait_days_experimental": 1,
+            "dose_reductions_control": 1,
+            "dose_reductions_experimental": 1,
+            "toxicity_discontinuations_control": 1,
+            "toxicity_discontinuations_experimental": 2,
+            "rt_patients_started_control": 0,
+            "rt_patients_started_experimental": 6,
+            "rt_courses_completed_control": 0,
+            "rt_courses_completed_experimental": 14,
+            "rt_fractions_given_control": 0,
+            "rt_fractions_given_experimental": 56,
+            "rt_dose_gy_control": 0,
+            "rt_dose_gy_experimental": 56 * 3.7,
+            "rt_bed10_gy_control": 0,
+            "rt_bed10_gy_experimental": 56 * 3.7 * 1.37,
+            "rt_courses_out_of_window_control": 0,
+            "rt_courses_out_of_window_experimental": 0,
+            "rt_wait_days_control": 0,
+            "rt_wait_days_experimental": 0,
+            "rt_pneumonitis_control": 0,
+            "rt_pneumonitis_experimental": 0,
+            "rt_stopped_early_control": 0,
+            "rt_stopped_early_experimental": 1,
+            "protocol_deviations_control": 0,
+            "protocol_deviations_experimental": 0,
+            "clinic_chair_utilization": 0.8142427628778204,
+            "clinic_chair_utilization_peak_month": 0.8645833333333334,
+            "clinic_linac_utilization": 0.7561861430395913,
+            "clinic_linac_utilization_peak_month": 0.8075396825396826,
+            "clinic_ql1706_mg": 29284.892547245952,
+            "clinic_ql1706_vials": 210,
+            "clinic_carboplatin_mg": 20040.97228309812,
+            "clinic_carboplatin_vials": 132,
+            "clinic_nab_paclitaxel_mg": 10100.479610323746,
+            "clinic_nab_paclitaxel_vials": 111,
+            "clinic_pemetrexed_mg": 12472.110571791542,
+            "clinic_pemetrexed_vials": 70,
+        }
+    )
 
 
 # --- statistical --------------------------------------------------------------------------
@@ -382,9 +510,17 @@ def test_share_of_delayed_cycles_matches_delay_probability(legacy, calendar):
     # cycles 2.. is a binomial proportion: se = sqrt(p (1 - p) / N).
     n = 400
     draws = draw_clinic(baseline, 1, n, np.random.default_rng(7))
-    result = simulate_clinic(baseline, calendar, draws, 0, np.zeros(n, np.int64),
-                             np.zeros(n, np.int64), np.full(n, np.inf), np.full(n, "none"),
-                             math.inf)
+    result = simulate_clinic(
+        baseline,
+        calendar,
+        draws,
+        0,
+        np.zeros(n, np.int64),
+        np.zeros(n, np.int64),
+        np.full(n, np.inf),
+        np.full(n, "none"),
+        math.inf,
+    )
     s = result.summary
     later_cycles = s["cycles_given_control"] - n
     p = baseline.treatment.delay.probability

@@ -28,8 +28,9 @@ VARIANTS = {
     "hr_1.0": {"effect.hazard_ratio": 1.0},
     "no_dropout": {"dropout.probability": 0.0},
     "high_dropout": {"dropout.probability": 0.15},
-    "short_accrual": {"enrollment.screening_rate": [{"months": 3, "per_month": 6},
-                                                    {"per_month": 11}]},
+    "short_accrual": {
+        "enrollment.screening_rate": [{"months": 3, "per_month": 6}, {"per_month": 11}]
+    },
 }
 
 
@@ -55,8 +56,13 @@ def test_event_target_date_matches_lachin_foulkes(variant, record_validation):
     name, table, design = variant
     simulated = np.median(table["target_events_months"])
     expected = float(design["target_events_months"])
-    record_validation(f"months to 70 events (median), {name}", "Lachin-Foulkes", expected,
-                      simulated, 0.03 * expected)
+    record_validation(
+        f"months to 70 events (median), {name}",
+        "Lachin-Foulkes",
+        expected,
+        simulated,
+        0.03 * expected,
+    )
     assert abs(simulated - expected) < 0.03 * expected
 
 
@@ -64,6 +70,11 @@ def test_accrual_end_matches_expected_accrual(variant, record_validation):
     name, table, design = variant
     simulated = np.median(table["lpi_months"])
     expected = float(design["accrual_end_months"])
-    record_validation(f"months to last randomization (median), {name}", "accrual table",
-                      expected, simulated, 0.03 * expected)
+    record_validation(
+        f"months to last randomization (median), {name}",
+        "accrual table",
+        expected,
+        simulated,
+        0.03 * expected,
+    )
     assert abs(simulated - expected) < 0.03 * expected

@@ -29,8 +29,11 @@ def test_scans_due_on_closed_days_move_to_the_nearest_open_day_in_the_window(chi
     inside = np.abs(moved) <= window
     assert opened[done[inside]].all()  # every scan is done on an open day
     for d in np.flatnonzero(~opened)[:400]:  # brute force: nearest open day, earlier on a tie
-        candidates = [d + k for k in sorted(range(-window, window + 1), key=lambda k: (abs(k), k))
-                      if 0 <= d + k < len(opened) and opened[d + k]]
+        candidates = [
+            d + k
+            for k in sorted(range(-window, window + 1), key=lambda k: (abs(k), k))
+            if 0 <= d + k < len(opened) and opened[d + k]
+        ]
         expected = candidates[0] if candidates else china.next_open_day(d)
         assert done[d] == expected, d
 
@@ -45,8 +48,9 @@ def loop_scans(offsets, day_map, rand):
 
 
 def test_patient_scans_agree_with_a_loop_over_patients(baseline, china, rng):
-    schedule = ScanSchedule.from_assessments(baseline.assessments.model_copy(
-        update={"window_days": 7}), china)
+    schedule = ScanSchedule.from_assessments(
+        baseline.assessments.model_copy(update={"window_days": 7}), china
+    )
     rand = china.next_open_day(rng.integers(0, 900, (6, 40))).astype(float)
     scans = schedule.for_patients(rand)
     t = rng.uniform(0, 1500, rand.shape)
@@ -74,7 +78,8 @@ def test_baseline_scans_fall_on_open_days_and_see_the_progressions(baseline):
     assert len(seen) > 20
     for row in seen.itertuples():
         assert np.datetime64(row.pfs_event_seen_date, "D") in {
-            np.datetime64(d, "D") for d in row.scan_dates}
+            np.datetime64(d, "D") for d in row.scan_dates
+        }
 
 
 def test_no_window_keeps_scans_on_their_due_days(baseline_data):
@@ -89,8 +94,9 @@ def test_scans_out_of_window_are_counted_as_deviations(baseline_data):
     # weekends, the Spring Festival and National Day weeks) is done after the window: a
     # deviation. The replicate columns equal a patient-by-patient, scan-by-scan count of the
     # scans done, out of window, up to the event seen, the withdrawal or the data cut.
-    scenario = vary(baseline_data, **{"treatment": None, "radiotherapy": None,
-                                      "assessments.window_days": 1})
+    scenario = vary(
+        baseline_data, **{"treatment": None, "radiotherapy": None, "assessments.window_days": 1}
+    )
     model = TrialModel.from_scenario(scenario)
     result = simulate_chunk(model, 5, 0, 0, 4, keep_patients=4)
     pts, reps = result.patients, result.replicates

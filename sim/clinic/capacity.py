@@ -31,7 +31,10 @@ def linac_slots_per_session(linac: Linac) -> int:
 
 
 def draw_background(
-    limit: int, utilization: float, unit: int, shape: tuple[int, ...],
+    limit: int,
+    utilization: float,
+    unit: int,
+    shape: tuple[int, ...],
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Background use per day: Poisson(utilization x limit / unit) units of `unit`, capped at

@@ -44,7 +44,10 @@ def bsa_dubois(height_cm: np.ndarray, weight_kg: np.ndarray) -> np.ndarray:
 
 
 def crcl_cockcroft_gault(
-    age: np.ndarray, weight_kg: np.ndarray, creatinine_mg_dl: np.ndarray, male: np.ndarray,
+    age: np.ndarray,
+    weight_kg: np.ndarray,
+    creatinine_mg_dl: np.ndarray,
+    male: np.ndarray,
     floor_mg_dl: float = 0.0,
 ) -> np.ndarray:
     """Creatinine clearance, mL/min: (140 - age) x weight / (72 x max(creatinine, floor)),
@@ -59,8 +62,13 @@ def calvert_dose(auc: float, gfr_ml_min: np.ndarray, cap_ml_min: float) -> np.nd
     return auc * (np.minimum(gfr_ml_min, cap_ml_min) + 25.0)
 
 
-def full_dose(drug: Drug, weight_kg: np.ndarray, bsa_m2: np.ndarray, gfr_ml_min: np.ndarray,
-              gfr_cap_ml_min: float) -> np.ndarray:
+def full_dose(
+    drug: Drug,
+    weight_kg: np.ndarray,
+    bsa_m2: np.ndarray,
+    gfr_ml_min: np.ndarray,
+    gfr_cap_ml_min: float,
+) -> np.ndarray:
     """The drug's full dose in mg for each patient."""
     if drug.per == "kg":
         return drug.dose * np.asarray(weight_kg, dtype=float)
@@ -89,8 +97,9 @@ def vial_combinations(sizes: tuple[float, ...], max_dose: float) -> np.ndarray:
 VIAL_CHOICES = ("least_waste", "fewest_vials")
 
 
-def vials_needed(dose_mg: np.ndarray, sizes: tuple[float, ...],
-                 choice: str = "least_waste") -> np.ndarray:
+def vials_needed(
+    dose_mg: np.ndarray, sizes: tuple[float, ...], choice: str = "least_waste"
+) -> np.ndarray:
     """Vials of each size (shape dose.shape + (S,), sizes in the order given) covering each
     dose (to DOSE_TOLERANCE_MG): with `choice` "least_waste", the least mg dispensed, then the
     fewest vials; with "fewest_vials", the fewest vials, then the least mg. A dose of 0 needs
@@ -141,8 +150,9 @@ def plan_doses(treatment: Treatment, patients: Patients, covariates) -> DosePlan
     c = covariates
     bsa_formula = bsa_mosteller if patients.bsa_formula == "mosteller" else bsa_dubois
     bsa = bsa_formula(c.height_cm, c.weight_kg)
-    crcl = crcl_cockcroft_gault(c.age, c.weight_kg, c.creatinine_mg_dl, c.male,
-                                patients.creatinine_floor_mg_dl)  # dosing: floored
+    crcl = crcl_cockcroft_gault(
+        c.age, c.weight_kg, c.creatinine_mg_dl, c.male, patients.creatinine_floor_mg_dl
+    )  # dosing: floored
     names = tuple(treatment.drugs)
     factors = (1.0, *treatment.dose_reduction.levels)
     n_sizes = max((len(d.vial_mg) for d in treatment.drugs.values()), default=1)
@@ -154,8 +164,16 @@ def plan_doses(treatment: Treatment, patients: Patients, covariates) -> DosePlan
         full = full_dose(drug, c.weight_kg, bsa, crcl, patients.gfr_cap_ml_min)
         levels = np.asarray(factors if drug.reducible else (1.0,) * len(factors))
         mg[..., j, :] = full[..., None] * levels
-        vials[..., j, :, : len(drug.vial_mg)] = vials_needed(mg[..., j, :], drug.vial_mg,
-                                                              treatment.vial_choice)
+        vials[..., j, :, : len(drug.vial_mg)] = vials_needed(
+            mg[..., j, :], drug.vial_mg, treatment.vial_choice
+        )
     measured = crcl_cockcroft_gault(c.age, c.weight_kg, c.creatinine_mg_dl, c.male)
-    return DosePlan(names, tuple(treatment.drugs[n].vial_mg for n in names), mg, vials, bsa,
-                    measured, np.minimum(crcl, patients.gfr_cap_ml_min))
+    return DosePlan(
+        names,
+        tuple(treatment.drugs[n].vial_mg for n in names),
+        mg,
+        vials,
+        bsa,
+        measured,
+        np.minimum(crcl, patients.gfr_cap_ml_min),
+    )

@@ -61,8 +61,11 @@ def clinic_months(scenario: Scenario) -> tuple[np.ndarray, int]:
 
     grid = month_grid(scenario)
     last = np.datetime64(grid["month_labels"][-1], "M") + 1
-    span = int((last.astype("datetime64[D]") - np.datetime64(scenario.trial.start_date, "D"))
-               .astype(np.int64))
+    span = int(
+        (last.astype("datetime64[D]") - np.datetime64(scenario.trial.start_date, "D")).astype(
+            np.int64
+        )
+    )
     return grid["month_starts"], span
 
 
@@ -127,7 +130,8 @@ def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
             for name in names:
                 gives[i, phase, drugs.index(name)] = True
             minutes[i, phase] = treatment.visit_minutes(
-                regimen, ("induction", "maintenance")[phase])
+                regimen, ("induction", "maintenance")[phase]
+            )
             reducible[i, phase] = any(treatment.drugs[name].reducible for name in names)
     return ClinicSetup(
         rules=CycleRules.from_treatment(treatment),

@@ -91,9 +91,7 @@ def draw_clinic(
     if treatment.delay.days == 0:
         delayed[:] = False
     q = treatment.discontinuation_per_cycle
-    toxicity = (
-        rng.geometric(q, shape) if q > 0 else np.full(shape, treatment.max_cycles + 1)
-    )
+    toxicity = rng.geometric(q, shape) if q > 0 else np.full(shape, treatment.max_cycles + 1)
     rt = scenario.radiotherapy
     courses = rt.courses if rt is not None else 1
     complete = rng.random(shape) < (rt.complete_all_courses if rt is not None else 1.0)
@@ -102,8 +100,11 @@ def draw_clinic(
     reduced = rng.random((*shape, treatment.max_cycles)) < treatment.dose_reduction.probability
     reduced[..., 0] = False
     u = rng.random((2, *shape))
-    pneumonitis = np.where(u[0] < (rt.pneumonitis if rt is not None else 0.0),
-                           np.ceil(u[1] * rt_courses).clip(1, None), 0).astype(np.int64)
+    pneumonitis = np.where(
+        u[0] < (rt.pneumonitis if rt is not None else 0.0),
+        np.ceil(u[1] * rt_courses).clip(1, None),
+        0,
+    ).astype(np.int64)
     covariates = doses = chair_bg = linac_bg = None
     if scenario.patients is not None:
         covariates = draw_covariates(scenario.patients, shape, rng)
@@ -113,12 +114,21 @@ def draw_clinic(
         _, span = clinic_months(scenario)
         if treatment.chairs is not None:
             chairs = treatment.chairs
-            chair_bg = draw_background(chair_minutes_per_day(chairs),
-                                       chairs.background_utilization, 60, (n_reps, span), rng)
+            chair_bg = draw_background(
+                chair_minutes_per_day(chairs),
+                chairs.background_utilization,
+                60,
+                (n_reps, span),
+                rng,
+            )
         if rt is not None and rt.linac is not None:
             linac_bg = draw_background(
-                linac_slots_per_session(rt.linac), rt.linac.background_utilization, 1,
-                (n_reps, span, len(rt.fraction_times)), rng)
+                linac_slots_per_session(rt.linac),
+                rt.linac.background_utilization,
+                1,
+                (n_reps, span, len(rt.fraction_times)),
+                rng,
+            )
     return ClinicDraws(
         cycle1_offset=offset,
         delayed=delayed,
@@ -185,29 +195,45 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def open_books(setup: ClinicSetup, draws: ClinicDraws, rep: int
-               ) -> tuple[DayBook | None, SessionBook | None]:
+def open_books(
+    setup: ClinicSetup, draws: ClinicDraws, rep: int
+) -> tuple[DayBook | None, SessionBook | None]:
     """The replicate's chair and linac books, starting from its background load."""
     chairs = linac = None
     if setup.chair_limit:
-        background = (draws.chair_background[rep].tolist() if draws.chair_background is not None
-                      else [0] * setup.span)
+        background = (
+            draws.chair_background[rep].tolist()
+            if draws.chair_background is not None
+            else [0] * setup.span
+        )
         chairs = DayBook(background, setup.chair_limit)
     if setup.linac_limit:
         books = []
         for s in range(setup.n_sessions):
-            background = (draws.linac_background[rep, :, s].tolist()
-                          if draws.linac_background is not None else [0] * setup.span)
+            background = (
+                draws.linac_background[rep, :, s].tolist()
+                if draws.linac_background is not None
+                else [0] * setup.span
+            )
             books.append(DayBook(background, setup.linac_limit))
         linac = SessionBook(books)
     return chairs, linac
 
 
 def simulate_clinic(
-    scenario: Scenario, calendar: StudyCalendar, draws: ClinicDraws, rep: int,
-    rand_day: np.ndarray, arm: np.ndarray, stop_day: np.ndarray, stop_reason: np.ndarray,
-    horizon_day: float, keep_patients: bool = False, keep_log: bool = False,
-    stratum: np.ndarray | None = None, adverse_events: AeDraws | None = None,
+    scenario: Scenario,
+    calendar: StudyCalendar,
+    draws: ClinicDraws,
+    rep: int,
+    rand_day: np.ndarray,
+    arm: np.ndarray,
+    stop_day: np.ndarray,
+    stop_reason: np.ndarray,
+    horizon_day: float,
+    keep_patients: bool = False,
+    keep_log: bool = False,
+    stratum: np.ndarray | None = None,
+    adverse_events: AeDraws | None = None,
     to_end: bool = False,
 ) -> ClinicResult:
     """Run the treatment course of every patient of replicate `rep` (row `rep` of `draws`).
@@ -228,9 +254,22 @@ def simulate_clinic(
     horizon. Raises ValueError if the scenario has no treatment block, the arrays do not
     match the draws, or `horizon_day` is NaN.
     """
-    run = run_replicate(scenario, calendar, draws, rep, rand_day, arm, stop_day, stop_reason,
-                        horizon_day, keep_log, stratum, adverse_events, to_end,
-                        keep_records=keep_patients)
+    run = run_replicate(
+        scenario,
+        calendar,
+        draws,
+        rep,
+        rand_day,
+        arm,
+        stop_day,
+        stop_reason,
+        horizon_day,
+        keep_log,
+        stratum,
+        adverse_events,
+        to_end,
+        keep_records=keep_patients,
+    )
     tables = tally_replicates([run.records])
     return ClinicResult(
         summary={key: float(values[0]) for key, values in tables.summary.items()},
@@ -255,10 +294,20 @@ class ReplicateRun:
 
 @collector_paused()
 def run_replicate(
-    scenario: Scenario, calendar: StudyCalendar, draws: ClinicDraws, rep: int,
-    rand_day: np.ndarray, arm: np.ndarray, stop_day: np.ndarray, stop_reason: np.ndarray,
-    horizon_day: float, keep_log: bool = False, stratum: np.ndarray | None = None,
-    adverse_events: AeDraws | None = None, to_end: bool = False, keep_records: bool = False,
+    scenario: Scenario,
+    calendar: StudyCalendar,
+    draws: ClinicDraws,
+    rep: int,
+    rand_day: np.ndarray,
+    arm: np.ndarray,
+    stop_day: np.ndarray,
+    stop_reason: np.ndarray,
+    horizon_day: float,
+    keep_log: bool = False,
+    stratum: np.ndarray | None = None,
+    adverse_events: AeDraws | None = None,
+    to_end: bool = False,
+    keep_records: bool = False,
     shortcut: bool = True,
 ) -> ReplicateRun:
     """The SimPy run of replicate `rep` (arguments as `simulate_clinic`), not yet tallied:
@@ -274,15 +323,36 @@ def run_replicate(
     horizon are kept apart, for the supply to the end of treatment: everything else is
     as at the horizon (the records, the log and the books are those of the horizon; what
     happens before it does not depend on what comes after)."""
-    return run_course(scenario, calendar, draws, rep, rand_day, arm, stop_day, stop_reason,
-                      (horizon_day,), keep_log, stratum, adverse_events, to_end,
-                      keep_records, shortcut)[0]
+    return run_course(
+        scenario,
+        calendar,
+        draws,
+        rep,
+        rand_day,
+        arm,
+        stop_day,
+        stop_reason,
+        (horizon_day,),
+        keep_log,
+        stratum,
+        adverse_events,
+        to_end,
+        keep_records,
+        shortcut,
+    )[0]
 
 
 def run_replicate_horizons(
-    scenario: Scenario, calendar: StudyCalendar, draws: ClinicDraws, rep: int,
-    rand_day: np.ndarray, arm: np.ndarray, stop_day: np.ndarray, stop_reason: np.ndarray,
-    horizons: Sequence[float], stratum: np.ndarray | None = None,
+    scenario: Scenario,
+    calendar: StudyCalendar,
+    draws: ClinicDraws,
+    rep: int,
+    rand_day: np.ndarray,
+    arm: np.ndarray,
+    stop_day: np.ndarray,
+    stop_reason: np.ndarray,
+    horizons: Sequence[float],
+    stratum: np.ndarray | None = None,
     adverse_events: AeDraws | None = None,
 ) -> list[ReplicateRun]:
     """`run_replicate(..., to_end=True)` at each of `horizons` from one run of the clinic:
@@ -290,16 +360,41 @@ def run_replicate_horizons(
     counted before it does), so the records are split at each horizon in turn. The same
     records, item for item, as one run per horizon; no log or patients' records."""
     with collector_paused():
-        return run_course(scenario, calendar, draws, rep, rand_day, arm, stop_day,
-                          stop_reason, tuple(horizons), False, stratum, adverse_events,
-                          True, False, True)
+        return run_course(
+            scenario,
+            calendar,
+            draws,
+            rep,
+            rand_day,
+            arm,
+            stop_day,
+            stop_reason,
+            tuple(horizons),
+            False,
+            stratum,
+            adverse_events,
+            True,
+            False,
+            True,
+        )
 
 
 def run_course(
-    scenario: Scenario, calendar: StudyCalendar, draws: ClinicDraws, rep: int,
-    rand_day: np.ndarray, arm: np.ndarray, stop_day: np.ndarray, stop_reason: np.ndarray,
-    horizons: tuple[float, ...], keep_log: bool, stratum: np.ndarray | None,
-    adverse_events: AeDraws | None, to_end: bool, keep_records: bool, shortcut: bool,
+    scenario: Scenario,
+    calendar: StudyCalendar,
+    draws: ClinicDraws,
+    rep: int,
+    rand_day: np.ndarray,
+    arm: np.ndarray,
+    stop_day: np.ndarray,
+    stop_reason: np.ndarray,
+    horizons: tuple[float, ...],
+    keep_log: bool,
+    stratum: np.ndarray | None,
+    adverse_events: AeDraws | None,
+    to_end: bool,
+    keep_records: bool,
+    shortcut: bool,
 ) -> list[ReplicateRun]:
     """`run_replicate` at every horizon of `horizons` (several only `to_end`, without a log
     or records)."""
@@ -320,45 +415,81 @@ def run_course(
     courses = np.where(in_rt, draws.rt_courses[rep], 0)
     plan = None
     if setup.safety is not None and adverse_events is not None:
-        plan = plan_consequences(scenario, setup.safety, adverse_events, np.asarray(arm),
-                                 courses)
+        plan = plan_consequences(scenario, setup.safety, adverse_events, np.asarray(arm), courses)
         pneumonitis = np.where(in_rt, plan.stop_rt_course, 0)
     else:
-        pneumonitis = (np.where(in_rt, draws.pneumonitis_course[rep], 0)
-                       if draws.pneumonitis_course is not None else np.zeros(n, np.int64))
+        pneumonitis = (
+            np.where(in_rt, draws.pneumonitis_course[rep], 0)
+            if draws.pneumonitis_course is not None
+            else np.zeros(n, np.int64)
+        )
     courses = np.where(pneumonitis > 0, np.minimum(pneumonitis, courses), courses)
     first_due = rand_day + draws.cycle1_offset[rep]
     delayed = draws.delayed[rep]
-    reduced = (draws.reduced[rep] if draws.reduced is not None
-               else np.zeros((n, rules.max_cycles), dtype=bool))
+    reduced = (
+        draws.reduced[rep]
+        if draws.reduced is not None
+        else np.zeros((n, rules.max_cycles), dtype=bool)
+    )
     toxicity = draws.toxicity_cycle[rep]
     if plan is not None:
         delayed, reduced, toxicity = plan.delayed, plan.reduced, plan.toxicity_cycle
     ends = [math.floor(h) if math.isfinite(h) else math.inf for h in horizons]
     stop_days = np.floor(stop_day)
-    plan_arrays = plan_cycles(rules, delayed, reduced, setup.visit_minutes[strata],
-                              setup.reducible[strata])
+    plan_arrays = plan_cycles(
+        rules, delayed, reduced, setup.visit_minutes[strata], setup.reducible[strata]
+    )
     chair_bg = draws.chair_background[rep] if draws.chair_background is not None else None
     linac_bg = draws.linac_background[rep] if draws.linac_background is not None else None
 
     def tallied(arrays, records, end) -> ReplicateRecords:
-        tally = ReplicateRecords(scenario, setup, draws, rep, arrays, records, arm, strata,
-                                 courses, pneumonitis, end)
+        tally = ReplicateRecords(
+            scenario, setup, draws, rep, arrays, records, arm, strata, courses, pneumonitis, end
+        )
         if plan is not None:
             tally.add_events(plan, adverse_events, stop_days)
         return tally
 
-    if (shortcut and not keep_log and not keep_records and n
-            and worth_trying(max(int(rand_day.min()), 0), int(setup.visit_minutes.min()),
-                             setup.chair_limit, chair_bg, setup.linac_limit, linac_bg)):
-        schedules = [schedule_on_calendar(
-            calendar, rules, setup.rt_rules, setup.course_starts, np.asarray(rand_day),
-            first_due, delayed, plan_arrays, toxicity, courses, pneumonitis, stop_days, end,
-            to_end) for end in ends]  # with several, to_end: the same bookings at each
-        if schedules[0][1].fit(setup.span, setup.chair_limit, chair_bg, setup.linac_limit,
-                               linac_bg):
-            return [ReplicateRun(tallied(arrays, None, end), None, None, simpy=False)
-                    for (arrays, _), end in zip(schedules, ends, strict=True)]
+    if (
+        shortcut
+        and not keep_log
+        and not keep_records
+        and n
+        and worth_trying(
+            max(int(rand_day.min()), 0),
+            int(setup.visit_minutes.min()),
+            setup.chair_limit,
+            chair_bg,
+            setup.linac_limit,
+            linac_bg,
+        )
+    ):
+        schedules = [
+            schedule_on_calendar(
+                calendar,
+                rules,
+                setup.rt_rules,
+                setup.course_starts,
+                np.asarray(rand_day),
+                first_due,
+                delayed,
+                plan_arrays,
+                toxicity,
+                courses,
+                pneumonitis,
+                stop_days,
+                end,
+                to_end,
+            )
+            for end in ends
+        ]  # with several, to_end: the same bookings at each
+        if schedules[0][1].fit(
+            setup.span, setup.chair_limit, chair_bg, setup.linac_limit, linac_bg
+        ):
+            return [
+                ReplicateRun(tallied(arrays, None, end), None, None, simpy=False)
+                for (arrays, _), end in zip(schedules, ends, strict=True)
+            ]
     first_due = first_due.tolist()
     gaps, levels, minutes = plan_arrays  # lists for what the callbacks read per cycle
     plans = zip(gaps.tolist(), levels, minutes.tolist(), strict=True)
@@ -373,8 +504,17 @@ def run_course(
     patients = [
         PatientProcess(clinic, record, r, due, late, plan, toxic, n_courses, pneu, reason)
         for record, r, due, late, plan, toxic, n_courses, pneu, reason in zip(
-            records, rand_day.tolist(), first_due, delayed, plans, toxicity.tolist(),
-            courses.tolist(), pneumonitis.tolist(), reasons, strict=True)
+            records,
+            rand_day.tolist(),
+            first_due,
+            delayed,
+            plans,
+            toxicity.tolist(),
+            courses.tolist(),
+            pneumonitis.tolist(),
+            reasons,
+            strict=True,
+        )
     ]
     # Stops first: a stop is then the first callback of its day's timeout (`Clinic.wake`),
     # older than any the patients create for the same clock, and SimPy handles same-time
@@ -394,8 +534,7 @@ def run_course(
         if end > env.now:
             env.run(until=None if end == math.inf else end)
         at_horizon = books(chairs, linac) if keep_log else None
-        marks[end] = ([record.mark() for record in records]
-                      if to_end and end < math.inf else None)
+        marks[end] = [record.mark() for record in records] if to_end and end < math.inf else None
     if any(mark is not None for mark in marks.values()):  # treatment goes on: to its end
         logged = len(log) if log is not None else 0
         env.run()
@@ -417,6 +556,7 @@ def run_course(
                     record.end_reason = "horizon"
         if log is not None:
             log.sort(key=itemgetter(0))  # stable: same-clock entries stay in event order
-        runs.append(ReplicateRun(tallied(arrays, records if keep_records else None, end),
-                                 log, at_horizon))
+        runs.append(
+            ReplicateRun(tallied(arrays, records if keep_records else None, end), log, at_horizon)
+        )
     return runs

@@ -51,14 +51,17 @@ def truncated_normal(
     return np.clip(np.nan_to_num(x, nan=low), low, np.inf if dist.max is None else dist.max)
 
 
-def by_sex(dists: BySex, male: np.ndarray, u: np.ndarray,
-           upper: np.ndarray | None = None) -> np.ndarray:
-    return np.where(male, truncated_normal(dists.male, u, upper),
-                    truncated_normal(dists.female, u, upper))
+def by_sex(
+    dists: BySex, male: np.ndarray, u: np.ndarray, upper: np.ndarray | None = None
+) -> np.ndarray:
+    return np.where(
+        male, truncated_normal(dists.male, u, upper), truncated_normal(dists.female, u, upper)
+    )
 
 
-def draw_covariates(patients: Patients, shape: tuple[int, int],
-                    rng: np.random.Generator) -> Covariates:
+def draw_covariates(
+    patients: Patients, shape: tuple[int, int], rng: np.random.Generator
+) -> Covariates:
     """Covariates of `shape` = (R, n) patients from one block of uniforms (see N_UNIFORMS)."""
     u = rng.random((N_UNIFORMS, *shape))
     male = u[1] < patients.male

@@ -38,8 +38,9 @@ class CourseRules:
     fraction_offsets: tuple[float, ...] = ()  # fraction_hours / 24: clock = day + offset
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "fraction_offsets",
-                           tuple(h / HOURS_PER_DAY for h in self.fraction_hours))
+        object.__setattr__(
+            self, "fraction_offsets", tuple(h / HOURS_PER_DAY for h in self.fraction_hours)
+        )
 
     @classmethod
     def from_radiotherapy(cls, radiotherapy: Radiotherapy) -> CourseRules:

@@ -38,8 +38,9 @@ class PatientCourse:
 
     CYCLE_FIELDS = ("cycle_days", "cycle_delayed", "cycle_levels", "cycle_waits", "cycle_late")
 
-    def follow(self, delayed: Sequence[bool], levels: Sequence[int],
-               fraction_offsets: Sequence[float]) -> None:
+    def follow(
+        self, delayed: Sequence[bool], levels: Sequence[int], fraction_offsets: Sequence[float]
+    ) -> None:
         """The plan the patient's cycles and fractions follow."""
         self.delayed, self.levels, self.fraction_offsets = delayed, levels, fraction_offsets
 
@@ -51,10 +52,13 @@ class PatientCourse:
             if k < n:
                 waits[k], late[k] = wait, cause
         delayed = np.asarray(self.delayed[:n], dtype=bool).tolist()
-        return {"cycle_days": list(self.cycles),
-                "cycle_delayed": [delayed[k] if k else False for k in range(n)],
-                "cycle_levels": np.asarray(self.levels[:n], dtype=np.int64).tolist(),
-                "cycle_waits": waits, "cycle_late": late}
+        return {
+            "cycle_days": list(self.cycles),
+            "cycle_delayed": [delayed[k] if k else False for k in range(n)],
+            "cycle_levels": np.asarray(self.levels[:n], dtype=np.int64).tolist(),
+            "cycle_waits": waits,
+            "cycle_late": late,
+        }
 
     @property
     def rt_fractions(self) -> list[float]:
@@ -63,8 +67,13 @@ class PatientCourse:
 
     def mark(self) -> tuple[int, int, int, int, str | None]:
         """Where the record stands: what `cut_back` returns it to."""
-        return (len(self.cycles), len(self.rt_days), len(self.rt_starts),
-                self.rt_courses_completed, self.end_reason)
+        return (
+            len(self.cycles),
+            len(self.rt_days),
+            len(self.rt_starts),
+            self.rt_courses_completed,
+            self.end_reason,
+        )
 
     def cut_back(self, mark: tuple[int, int, int, int, str | None]) -> None:
         """Back to where it stood at `mark`."""
@@ -108,9 +117,13 @@ def flat_ints(lists: list[list], total: int) -> np.ndarray:
     return np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=total)
 
 
-def flatten_records(records: list[PatientCourse], delayed: np.ndarray, levels: np.ndarray,
-                    marks: list[tuple[int, int, int, int, str | None]] | None = None,
-                    to_end: bool = False) -> CourseArrays:
+def flatten_records(
+    records: list[PatientCourse],
+    delayed: np.ndarray,
+    levels: np.ndarray,
+    marks: list[tuple[int, int, int, int, str | None]] | None = None,
+    to_end: bool = False,
+) -> CourseArrays:
     """The patients' records as `CourseArrays`, with the plan they followed (`delayed`,
     `levels`: (n, max_cycles), as `PatientCourse.follow`). With `marks` (each record's
     `mark` at the horizon, the records having gone on past it), the arrays are those of the
@@ -125,9 +138,11 @@ def flatten_records(records: list[PatientCourse], delayed: np.ndarray, levels: n
     starts = np.asarray([len(r.rt_starts) for r in records], dtype=np.int64)
     n_starts = int(starts.sum())
     rt_patient = np.repeat(patients, starts)
-    rt_columns = [flat_ints([r.rt_starts for r in records], n_starts),
-                  flat_ints([r.rt_waits for r in records], n_starts),
-                  flat_ints([r.rt_late for r in records], n_starts)]
+    rt_columns = [
+        flat_ints([r.rt_starts for r in records], n_starts),
+        flat_ints([r.rt_waits for r in records], n_starts),
+        flat_ints([r.rt_late for r in records], n_starts),
+    ]
     day_counts = np.asarray([len(r.rt_days) for r in records], dtype=np.int64)
     rt_day_patient = np.repeat(patients, day_counts)
     rt_days = flat_ints([r.rt_days for r in records], int(day_counts.sum()))
@@ -144,10 +159,17 @@ def flatten_records(records: list[PatientCourse], delayed: np.ndarray, levels: n
         toxicity_end = np.asarray([reason == "toxicity" for reason in at_mark[4]], dtype=bool)
         before = cycle_index < mark_cycles[cycle_patient]
         after = ~before
-        later = (cycle_patient[after], cycle_day[after],
-                 levels[cycle_patient[after], cycle_index[after]], cycle_index[after])
+        later = (
+            cycle_patient[after],
+            cycle_day[after],
+            levels[cycle_patient[after], cycle_index[after]],
+            cycle_index[after],
+        )
         cycle_day, cycle_patient, cycle_index = (
-            cycle_day[before], cycle_patient[before], cycle_index[before])
+            cycle_day[before],
+            cycle_patient[before],
+            cycle_index[before],
+        )
         kept = positions(starts) < np.asarray(at_mark[2], dtype=np.int64)[rt_patient]
         rt_patient, rt_columns = rt_patient[kept], [column[kept] for column in rt_columns]
         given = positions(day_counts) < np.asarray(at_mark[1], dtype=np.int64)[rt_day_patient]
@@ -174,8 +196,9 @@ def flatten_records(records: list[PatientCourse], delayed: np.ndarray, levels: n
     )
 
 
-def cycle_exceptions(records: list[PatientCourse], given: np.ndarray, total: int
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def cycle_exceptions(
+    records: list[PatientCourse], given: np.ndarray, total: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(days waited, lateness) of each of the `total` cycles given, patient by patient, the
     first `given[i]` cycles of patient i: zero but for the records' `cycle_exceptions`."""
     wait, late = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.int64)

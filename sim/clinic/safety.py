@@ -61,8 +61,9 @@ def draw_adverse_events(scenario: Scenario, n: int, rng: np.random.Generator) ->
     cycle_action = rng.random((n, k, e, len(ACTIONS)))
     course = rng.random((4, n, c, e))
     course_action = rng.random((n, c, e, len(ACTIONS)))
-    return AeDraws(cycle[0], cycle[1], cycle[2], cycle_action, course[0], course[1],
-                   course[2], course_action)
+    return AeDraws(
+        cycle[0], cycle[1], cycle[2], cycle_action, course[0], course[1], course[2], course_action
+    )
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,16 @@ class SafetyTables:
                 for phase in phases:
                     per_cycle[a, phase, j] = getattr(ev.per_cycle, arm)
         grades = np.asarray([[ev.grades.get(g, 0.0) for g in GRADES] for ev in events])
-        actions = np.asarray([[[getattr(ev, act).get(g, 0.0) for act in ACTIONS]
-                               for g in GRADES] for ev in events])
-        return cls(tuple(ev.name for ev in events), per_cycle,
-                   np.asarray([ev.per_course for ev in events]), np.cumsum(grades, axis=1),
-                   actions)
+        actions = np.asarray(
+            [[[getattr(ev, act).get(g, 0.0) for act in ACTIONS] for g in GRADES] for ev in events]
+        )
+        return cls(
+            tuple(ev.name for ev in events),
+            per_cycle,
+            np.asarray([ev.per_course for ev in events]),
+            np.cumsum(grades, axis=1),
+            actions,
+        )
 
 
 @dataclass(frozen=True)
@@ -134,8 +140,9 @@ class PlannedEvents:
     after: np.ndarray
 
 
-def plan_events(event: np.ndarray, u_grade: np.ndarray, u_action: np.ndarray,
-                tables: SafetyTables) -> PlannedEvents:
+def plan_events(
+    event: np.ndarray, u_grade: np.ndarray, u_action: np.ndarray, tables: SafetyTables
+) -> PlannedEvents:
     """Grades and consequences of the events `event` (n, S, E), computed at the events only
     (they are rare): the grade is 1 plus the number of the kind's first three cumulative
     grade probabilities at or below its uniform; each consequence happens when its uniform
@@ -145,12 +152,16 @@ def plan_events(event: np.ndarray, u_grade: np.ndarray, u_action: np.ndarray,
     kind = at % n_kinds
     u = u_grade.reshape(-1).take(at)
     cdf = tables.grade_cdf.T  # (4, E)
-    grade = (1 + (u >= cdf[0].take(kind)).astype(np.int64) + (u >= cdf[1].take(kind))
-             + (u >= cdf[2].take(kind)))
+    grade = (
+        1
+        + (u >= cdf[0].take(kind)).astype(np.int64)
+        + (u >= cdf[1].take(kind))
+        + (u >= cdf[2].take(kind))
+    )
     # take, not fancy indexing: the same numbers, gathered several times faster
-    acts = (u_action.reshape(-1, n_actions).take(at, axis=0)
-            < tables.action_p.reshape(-1, n_actions).take(kind * len(GRADES) + grade - 1,
-                                                          axis=0))  # (m, A)
+    acts = u_action.reshape(-1, n_actions).take(at, axis=0) < tables.action_p.reshape(
+        -1, n_actions
+    ).take(kind * len(GRADES) + grade - 1, axis=0)  # (m, A)
     dense_grade = np.zeros(event.size, dtype=np.int64)
     dense_grade[at] = grade
     actions = np.arange(n_actions)
@@ -158,13 +169,21 @@ def plan_events(event: np.ndarray, u_grade: np.ndarray, u_action: np.ndarray,
     dense_acts[((at * n_actions)[:, None] + actions)[acts]] = True
     after = np.zeros(event.size // n_kinds * n_actions, dtype=bool)
     after[((at // n_kinds * n_actions)[:, None] + actions)[acts]] = True
-    return PlannedEvents(event, dense_grade.reshape(event.shape),
-                         dense_acts.reshape(u_action.shape),
-                         after.reshape(*event.shape[:-1], n_actions))
+    return PlannedEvents(
+        event,
+        dense_grade.reshape(event.shape),
+        dense_acts.reshape(u_action.shape),
+        after.reshape(*event.shape[:-1], n_actions),
+    )
 
 
-def plan_consequences(scenario: Scenario, tables: SafetyTables, ae: AeDraws, arm: np.ndarray,
-                      planned_courses: np.ndarray) -> Consequences:
+def plan_consequences(
+    scenario: Scenario,
+    tables: SafetyTables,
+    ae: AeDraws,
+    arm: np.ndarray,
+    planned_courses: np.ndarray,
+) -> Consequences:
     """Events, grades and consequences of one replicate (module docstring); `arm` (n,) 0/1,
     `planned_courses` (n,) the Quad Shot courses each patient is to receive (0: none)."""
     treatment = scenario.treatment
@@ -176,7 +195,8 @@ def plan_consequences(scenario: Scenario, tables: SafetyTables, ae: AeDraws, arm
 
     c = ae.course.shape[1]
     course_event = (ae.course < tables.per_course) & (
-        np.arange(1, c + 1)[None, :, None] <= planned_courses[:, None, None])
+        np.arange(1, c + 1)[None, :, None] <= planned_courses[:, None, None]
+    )
     courses = plan_events(course_event, ae.course_grade, ae.course_action, tables)
 
     # what acts after cycle index i (0-based), from cycle and course events
@@ -185,8 +205,7 @@ def plan_consequences(scenario: Scenario, tables: SafetyTables, ae: AeDraws, arm
     by_course = courses.after  # (n, C, A)
     if rt is not None and c:
         for j in range(c):
-            i = min(course_cycle_index(j + 1, rt.course_interval_days, treatment.cycle_days),
-                    k - 1)
+            i = min(course_cycle_index(j + 1, rt.course_interval_days, treatment.cycle_days), k - 1)
             after[:, i, :3] |= by_course[:, j, :3]
     delayed = np.zeros((n, k), dtype=bool)
     reduced = np.zeros((n, k), dtype=bool)
@@ -201,16 +220,29 @@ def plan_consequences(scenario: Scenario, tables: SafetyTables, ae: AeDraws, arm
         # up to a cycle followed by one (the courses of cycles 1 .. k: k's own is given)
         rt_stop = by_course[..., 3]  # (n, C)
         first_course = np.where(rt_stop.any(axis=1), np.argmax(rt_stop, axis=1) + 1, c + 1)
-        of_cycle = np.asarray([course_cycle_index(j + 1, rt.course_interval_days,
-                                                  treatment.cycle_days) for j in range(c)])
+        of_cycle = np.asarray(
+            [
+                course_cycle_index(j + 1, rt.course_interval_days, treatment.cycle_days)
+                for j in range(c)
+            ]
+        )
         done = (of_cycle[None, :] <= np.arange(k)[:, None]).sum(axis=1)  # (K,) courses given
         cycle_stop = after[..., 3]  # (n, K): a cycle event with stop_rt
         by_cycle = np.where(cycle_stop.any(axis=1), done[np.argmax(cycle_stop, axis=1)], c + 1)
         first = np.minimum(first_course, by_cycle)
         stop_rt = np.where(first < planned_courses, first, 0)  # a stop that cuts RT short
-    return Consequences(delayed, reduced, toxicity.astype(np.int64),
-                        np.asarray(stop_rt, dtype=np.int64), cycles.event, cycles.grade,
-                        cycles.acts, courses.event, courses.grade, courses.acts)
+    return Consequences(
+        delayed,
+        reduced,
+        toxicity.astype(np.int64),
+        np.asarray(stop_rt, dtype=np.int64),
+        cycles.event,
+        cycles.grade,
+        cycles.acts,
+        courses.event,
+        courses.grade,
+        courses.acts,
+    )
 
 
 @dataclass(frozen=True)
@@ -227,9 +259,17 @@ class EventTable:
         return len(self.patient)
 
 
-def realized_events(plan: Consequences, ae: AeDraws, cycle_days: np.ndarray,
-                    rt_starts: np.ndarray, stop_day: np.ndarray, end: float,
-                    cycle_gap: int, course_gap: int, days_per_course: int) -> EventTable:
+def realized_events(
+    plan: Consequences,
+    ae: AeDraws,
+    cycle_days: np.ndarray,
+    rt_starts: np.ndarray,
+    stop_day: np.ndarray,
+    end: float,
+    cycle_gap: int,
+    course_gap: int,
+    days_per_course: int,
+) -> EventTable:
     """The planned events whose cycle was given (course completed) and whose onset is before
     the patient's stop day and the horizon. `cycle_days` (n, K) and `rt_starts` (n, C): clinic
     day of each cycle given / completed course started (nan if none). Onsets are computed
@@ -239,10 +279,15 @@ def realized_events(plan: Consequences, ae: AeDraws, cycle_days: np.ndarray,
     cycle, course = ae.cycle_onset.shape, ae.course_onset.shape
     at_c, cell_c = planned_at(plan.cycle_event)
     onset_c = cycle_days.reshape(-1).take(cell_c) + np.floor(
-        ae.cycle_onset.reshape(-1).take(at_c) * cycle_gap)
+        ae.cycle_onset.reshape(-1).take(at_c) * cycle_gap
+    )
     at_r, cell_r = planned_at(plan.course_event)
-    onset_r = (rt_starts.reshape(-1).take(cell_r) + days_per_course - 1
-               + np.floor(ae.course_onset.reshape(-1).take(at_r) * course_gap))
+    onset_r = (
+        rt_starts.reshape(-1).take(cell_r)
+        + days_per_course
+        - 1
+        + np.floor(ae.course_onset.reshape(-1).take(at_r) * course_gap)
+    )
     pc, pr = cell_c // cycle[1], cell_r // course[1]
     keep_c = onset_c < limit.take(pc)  # a nan onset (no such cycle) compares False
     keep_r = onset_r < limit.take(pr)
@@ -251,11 +296,13 @@ def realized_events(plan: Consequences, ae: AeDraws, cycle_days: np.ndarray,
     return EventTable(
         patient=np.concatenate([pc[keep_c], pr[keep_r]]),
         kind=np.concatenate([at_c % cycle[2], at_r % course[2]]),
-        grade=np.concatenate([plan.cycle_grade.reshape(-1).take(at_c),
-                              plan.course_grade.reshape(-1).take(at_r)]),
+        grade=np.concatenate(
+            [plan.cycle_grade.reshape(-1).take(at_c), plan.course_grade.reshape(-1).take(at_r)]
+        ),
         onset_day=np.concatenate([onset_c[keep_c], onset_r[keep_r]]).astype(np.int64),
-        source=np.concatenate([source_labels("cycle", cycle[1]).take(kc),
-                               source_labels("course", course[1]).take(kr)]),
+        source=np.concatenate(
+            [source_labels("cycle", cycle[1]).take(kc), source_labels("course", course[1]).take(kr)]
+        ),
     )
 
 
@@ -272,9 +319,14 @@ def source_labels(what: str, count: int) -> np.ndarray:
     return np.asarray([f"{what} {i + 1}" for i in range(count)], dtype=object)
 
 
-def incidence(events: EventTable, names: tuple[str, ...], arm: np.ndarray,
-              treated: np.ndarray, watch: str | None, at_least: tuple[int, ...]
-              ) -> dict[str, float]:
+def incidence(
+    events: EventTable,
+    names: tuple[str, ...],
+    arm: np.ndarray,
+    treated: np.ndarray,
+    watch: str | None,
+    at_least: tuple[int, ...],
+) -> dict[str, float]:
     """Per arm: patients with an event (any grade, grade >= 3) of each kind and of any kind
     (``ae_patients_<kind>_<any|grade3plus>_<arm>``), the same over the treated patients
     (``ae_incidence_...``), events (``ae_events_<arm>``), the treated
@@ -297,7 +349,8 @@ def incidence(events: EventTable, names: tuple[str, ...], arm: np.ndarray,
                 count = float((flags[j, g] & (arm == a)).sum())
                 out[f"ae_patients_{label}_{grade}_{arm_name}"] = count
                 out[f"ae_incidence_{label}_{grade}_{arm_name}"] = (
-                    count / treated_n[a] if treated_n[a] else math.nan)
+                    count / treated_n[a] if treated_n[a] else math.nan
+                )
     for a, arm_name in enumerate(("control", "experimental")):
         out[f"ae_events_{arm_name}"] = float((arm[events.patient] == a).sum())
         out[f"ae_treated_{arm_name}"] = treated_n[a]

@@ -48,15 +48,22 @@ class Bookings:
     chair_minutes: np.ndarray
     linac_day: np.ndarray
 
-    def fit(self, span: int, chair_limit: int, chair_background: np.ndarray | None,
-            linac_limit: int, linac_background: np.ndarray | None) -> bool:
+    def fit(
+        self,
+        span: int,
+        chair_limit: int,
+        chair_background: np.ndarray | None,
+        linac_limit: int,
+        linac_background: np.ndarray | None,
+    ) -> bool:
         """Whether the background plus all the bookings fit every day's limit (days from
         `span` on have no limit; a limit of 0 means no book). `chair_background` (span,),
         `linac_background` (span, sessions)."""
         if chair_limit:
             inside = self.chair_day < span
-            used = np.bincount(self.chair_day[inside], weights=self.chair_minutes[inside],
-                               minlength=span)
+            used = np.bincount(
+                self.chair_day[inside], weights=self.chair_minutes[inside], minlength=span
+            )
             if chair_background is not None:
                 used = used + chair_background
             if used.max(initial=0) > chair_limit:
@@ -64,30 +71,41 @@ class Bookings:
         if linac_limit:
             inside = self.linac_day < span
             used = np.bincount(self.linac_day[inside], minlength=span)
-            peak = (used[:, None] + linac_background if linac_background is not None
-                    else used)
+            peak = used[:, None] + linac_background if linac_background is not None else used
             if peak.max(initial=0) > linac_limit:
                 return False
         return True
 
 
-def worth_trying(first_day: int, smallest_visit: int, chair_limit: int,
-                 chair_background: np.ndarray | None, linac_limit: int,
-                 linac_background: np.ndarray | None) -> bool:
+def worth_trying(
+    first_day: int,
+    smallest_visit: int,
+    chair_limit: int,
+    chair_background: np.ndarray | None,
+    linac_limit: int,
+    linac_background: np.ndarray | None,
+) -> bool:
     """Whether the schedule may fit: no day from `first_day` on (the first randomization)
     whose background alone leaves no room for the smallest chair visit or a linac slot.
     Such a day fails `Bookings.fit` as soon as a patient is due on it, as happens in nearly
     every replicate of a busy clinic (the baseline's 80% and 75% background fill 2-3% of
     its days), and there the SimPy run is all there is to do."""
-    if chair_limit and chair_background is not None and (
-            chair_background[first_day:] > chair_limit - smallest_visit).any():
+    if (
+        chair_limit
+        and chair_background is not None
+        and (chair_background[first_day:] > chair_limit - smallest_visit).any()
+    ):
         return False
-    return not (linac_limit and linac_background is not None
-                and (linac_background[first_day:] >= linac_limit).any())
+    return not (
+        linac_limit
+        and linac_background is not None
+        and (linac_background[first_day:] >= linac_limit).any()
+    )
 
 
-def calendar_days(calendar: StudyCalendar, due: np.ndarray, rules: CycleRules,
-                  earliest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def calendar_days(
+    calendar: StudyCalendar, due: np.ndarray, rules: CycleRules, earliest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(day given, IN_WINDOW or LATE_CLOSURE) of cycles due on `due` with unlimited chairs:
     `give_cycle_day` without a book, vectorized (the first open day on or after the due day
     when it is in the window; otherwise `give_cycle_day` itself, entry by entry)."""
@@ -98,8 +116,9 @@ def calendar_days(calendar: StudyCalendar, due: np.ndarray, rules: CycleRules,
         return first, late
     outside = np.flatnonzero(first > due + window.after_days)
     for i in outside:  # a closure longer than the window's days after the due day (rare)
-        first[i], _, late[i] = give_cycle_day(calendar, int(due[i]), window, None, 0,
-                                              int(earliest[i]))
+        first[i], _, late[i] = give_cycle_day(
+            calendar, int(due[i]), window, None, 0, int(earliest[i])
+        )
     return first, late
 
 
@@ -107,19 +126,28 @@ def course_starts(calendar: StudyCalendar, n_days: int) -> np.ndarray:
     """`sim.clinic.radiotherapy.first_open_run` of every day of the calendar's table and the
     day after it (later days start their own run: days past the table count as open)."""
     horizon = calendar.horizon_days
-    open_day = np.concatenate([calendar.open_day[:horizon + 1], np.ones(n_days, bool)])
+    open_day = np.concatenate([calendar.open_day[: horizon + 1], np.ones(n_days, bool)])
     total = np.concatenate([[0], np.cumsum(open_day)])
-    runs = total[n_days:n_days + horizon + 2] - total[:horizon + 2] == n_days
+    runs = total[n_days : n_days + horizon + 2] - total[: horizon + 2] == n_days
     idx = np.where(runs, np.arange(horizon + 2), horizon + 1)
     return np.minimum.accumulate(idx[::-1])[::-1]
 
 
 def schedule_on_calendar(
-    calendar: StudyCalendar, rules: CycleRules, rt_rules: CourseRules | None,
-    run_start: np.ndarray | None, rand_day: np.ndarray, first_due: np.ndarray,
-    delayed: np.ndarray, plan: tuple[np.ndarray, np.ndarray, np.ndarray],
-    toxicity: np.ndarray, rt_courses: np.ndarray, pneumonitis: np.ndarray,
-    stops: np.ndarray, end: float, to_end: bool,
+    calendar: StudyCalendar,
+    rules: CycleRules,
+    rt_rules: CourseRules | None,
+    run_start: np.ndarray | None,
+    rand_day: np.ndarray,
+    first_due: np.ndarray,
+    delayed: np.ndarray,
+    plan: tuple[np.ndarray, np.ndarray, np.ndarray],
+    toxicity: np.ndarray,
+    rt_courses: np.ndarray,
+    pneumonitis: np.ndarray,
+    stops: np.ndarray,
+    end: float,
+    to_end: bool,
 ) -> tuple[CourseArrays, Bookings]:
     """Every patient's cycles and courses as the SimPy run gives them when no booking finds
     its day full (module docstring), and the bookings made.
@@ -159,18 +187,26 @@ def schedule_on_calendar(
     toxic = (last < rules.max_cycles) & (n_given == last)
     toxicity_day = np.where(toxic, day[rows, np.maximum(last - 1, 0)], np.inf)
 
-    rt = rt_courses_given(rt_rules, run_start, day[:, 0], given[:, 0], rt_courses,
-                          pneumonitis, toxicity_day, limit)
+    rt = rt_courses_given(
+        rt_rules, run_start, day[:, 0], given[:, 0], rt_courses, pneumonitis, toxicity_day, limit
+    )
     horizon = end if to_end else np.inf  # with to_end: what came before the horizon
     now = given & (day < horizon)
     patient, index = np.nonzero(now)
     arrays = CourseArrays(
-        cycle_patient=patient, cycle_index=index, cycle_day=day[now], cycle_level=level[now],
-        cycle_wait=np.zeros(len(patient), dtype=np.int64), cycle_late=late[now],
+        cycle_patient=patient,
+        cycle_index=index,
+        cycle_day=day[now],
+        cycle_level=level[now],
+        cycle_wait=np.zeros(len(patient), dtype=np.int64),
+        cycle_late=late[now],
         cycle_delayed=was_delayed[now].astype(np.int64),
-        rt_patient=np.zeros(0, dtype=np.int64), rt_start=np.zeros(0, dtype=np.int64),
-        rt_wait=np.zeros(0, dtype=np.int64), rt_late=np.zeros(0, dtype=np.int64),
-        fraction_patient=np.zeros(0, dtype=np.int64), fraction_day=np.zeros(0, dtype=np.int64),
+        rt_patient=np.zeros(0, dtype=np.int64),
+        rt_start=np.zeros(0, dtype=np.int64),
+        rt_wait=np.zeros(0, dtype=np.int64),
+        rt_late=np.zeros(0, dtype=np.int64),
+        fraction_patient=np.zeros(0, dtype=np.int64),
+        fraction_day=np.zeros(0, dtype=np.int64),
         completed=np.zeros(n, dtype=np.int64),
         toxicity_end=toxic & (toxicity_day < horizon),
         later=None,
@@ -184,8 +220,9 @@ def schedule_on_calendar(
         arrays.rt_wait = np.zeros(len(arrays.rt_patient), dtype=np.int64)
         n_days = rt_rules.days_per_course
         days = start[:, :, None] + np.arange(n_days)  # (n, C, days)
-        fractions = np.repeat((fraction_given & (days < horizon))[..., None],
-                              len(rt_rules.fraction_hours), axis=-1)
+        fractions = np.repeat(
+            (fraction_given & (days < horizon))[..., None], len(rt_rules.fraction_hours), axis=-1
+        )
         arrays.fraction_patient, *_ = np.nonzero(fractions)
         arrays.fraction_day = np.broadcast_to(days[..., None], fractions.shape)[fractions]
         arrays.completed = (fraction_given.all(axis=2) & held & (completion < horizon)).sum(1)
@@ -199,9 +236,14 @@ def schedule_on_calendar(
 
 
 def rt_courses_given(
-    rt_rules: CourseRules | None, run_start: np.ndarray | None, cycle1_day: np.ndarray,
-    cycle1_given: np.ndarray, rt_courses: np.ndarray, pneumonitis: np.ndarray,
-    toxicity_day: np.ndarray, limit: np.ndarray,
+    rt_rules: CourseRules | None,
+    run_start: np.ndarray | None,
+    cycle1_day: np.ndarray,
+    cycle1_given: np.ndarray,
+    rt_courses: np.ndarray,
+    pneumonitis: np.ndarray,
+    toxicity_day: np.ndarray,
+    limit: np.ndarray,
 ) -> tuple[np.ndarray, ...] | None:
     """The Quad Shot courses on the calendar alone, (n, C) each: start day, lateness, the
     clock of its booking, whether it was booked, (n, C, days) whether each day's fractions

@@ -55,10 +55,20 @@ class ReplicateRecords:
     (`sim.clinic.schedule`, `records` None). `records` is kept for the patient table and
     dropped (None) once a chunk no longer needs it."""
 
-    def __init__(self, scenario: Scenario, setup: ClinicSetup, draws: ClinicDraws, rep: int,
-                 arrays: CourseArrays, records: list[PatientCourse] | None, arm: np.ndarray,
-                 strata: np.ndarray, courses: np.ndarray, pneumonitis: np.ndarray,
-                 end: float) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        setup: ClinicSetup,
+        draws: ClinicDraws,
+        rep: int,
+        arrays: CourseArrays,
+        records: list[PatientCourse] | None,
+        arm: np.ndarray,
+        strata: np.ndarray,
+        courses: np.ndarray,
+        pneumonitis: np.ndarray,
+        end: float,
+    ) -> None:
         self.scenario, self.setup, self.draws, self.rep = scenario, setup, draws, rep
         self.records: list[PatientCourse] | None = records
         self.arm, self.strata = np.asarray(arm), strata
@@ -67,12 +77,22 @@ class ReplicateRecords:
         self.n = len(self.arm)
         a = arrays
         self.cycle_patient, self.cycle_index, self.cycle_day = (
-            a.cycle_patient, a.cycle_index, a.cycle_day)
+            a.cycle_patient,
+            a.cycle_index,
+            a.cycle_day,
+        )
         self.cycle_level, self.cycle_wait, self.cycle_late = (
-            a.cycle_level, a.cycle_wait, a.cycle_late)
+            a.cycle_level,
+            a.cycle_wait,
+            a.cycle_late,
+        )
         self.cycle_delayed = a.cycle_delayed
         self.rt_patient, self.rt_start, self.rt_wait, self.rt_late = (
-            a.rt_patient, a.rt_start, a.rt_wait, a.rt_late)
+            a.rt_patient,
+            a.rt_start,
+            a.rt_wait,
+            a.rt_late,
+        )
         self.fraction_patient, self.fraction_day = a.fraction_patient, a.fraction_day
         self.phase = (self.cycle_index >= setup.rules.induction_cycles).astype(np.int64)
         self.completed, self.toxicity_end = a.completed, a.toxicity_end
@@ -94,8 +114,16 @@ class ReplicateRecords:
             rt_starts[self.rt_patient[inside], index[inside]] = self.rt_start[inside]
         rt = self.setup.rt_rules
         self.events = realized_events(
-            plan, ae, cycle_days, rt_starts, stop_day, self.end, self.setup.rules.cycle_days,
-            rt.interval_days if rt is not None else 0, rt.days_per_course if rt else 1)
+            plan,
+            ae,
+            cycle_days,
+            rt_starts,
+            stop_day,
+            self.end,
+            self.setup.rules.cycle_days,
+            rt.interval_days if rt is not None else 0,
+            rt.days_per_course if rt else 1,
+        )
 
     # --- per cycle and per day --------------------------------------------------------------
 
@@ -150,25 +178,37 @@ class ReplicateRecords:
         cycle_lists = [r.cycle_lists() for r in records]
         c = self.draws.covariates
         if c is not None:
-            frame.update(age=c.age[rep], male=c.male[rep], height_cm=c.height_cm[rep],
-                         weight_kg=c.weight_kg[rep], creatinine_mg_dl=c.creatinine_mg_dl[rep])
+            frame.update(
+                age=c.age[rep],
+                male=c.male[rep],
+                height_cm=c.height_cm[rep],
+                weight_kg=c.weight_kg[rep],
+                creatinine_mg_dl=c.creatinine_mg_dl[rep],
+            )
         doses = self.draws.doses
         if doses is not None:
-            frame.update(bsa_m2=doses.bsa_m2[rep], crcl_ml_min=doses.crcl_ml_min[rep],
-                         calvert_gfr_ml_min=doses.calvert_gfr_ml_min[rep])
+            frame.update(
+                bsa_m2=doses.bsa_m2[rep],
+                crcl_ml_min=doses.crcl_ml_min[rep],
+                calvert_gfr_ml_min=doses.calvert_gfr_ml_min[rep],
+            )
             for j, drug in enumerate(doses.drugs):
                 frame[f"dose_{metric_name(drug)}_mg"] = doses.mg[rep, :, j, 0]
-        frame.update({
-            **{name: [lists[name] for lists in cycle_lists]
-               for name in PatientCourse.CYCLE_FIELDS},
-            "rt_fraction_clocks": [r.rt_fractions for r in records],
-            "rt_starts": [r.rt_starts for r in records],
-            "rt_waits": [r.rt_waits for r in records],
-            "rt_late": [r.rt_late for r in records],
-            "rt_courses_completed": [r.rt_courses_completed for r in records],
-            "rt_pneumonitis": (self.pneumonitis > 0) & (self.completed >= self.pneumonitis),
-            "treatment_end": [r.end_reason for r in records],
-        })
+        frame.update(
+            {
+                **{
+                    name: [lists[name] for lists in cycle_lists]
+                    for name in PatientCourse.CYCLE_FIELDS
+                },
+                "rt_fraction_clocks": [r.rt_fractions for r in records],
+                "rt_starts": [r.rt_starts for r in records],
+                "rt_waits": [r.rt_waits for r in records],
+                "rt_late": [r.rt_late for r in records],
+                "rt_courses_completed": [r.rt_courses_completed for r in records],
+                "rt_pneumonitis": (self.pneumonitis > 0) & (self.completed >= self.pneumonitis),
+                "treatment_end": [r.end_reason for r in records],
+            }
+        )
         if self.events is not None:
             frame.update(self.event_lists())
         return pd.DataFrame(frame)
@@ -180,10 +220,14 @@ class ReplicateRecords:
         order = np.lexsort((ev.onset_day, ev.patient))
         names = np.asarray(self.setup.safety.names, dtype=object)
         bounds = np.searchsorted(ev.patient[order], np.arange(n + 1))
-        out: dict[str, list] = {"ae_categories": [], "ae_grades": [], "ae_onset_days": [],
-                                "ae_sources": []}
+        out: dict[str, list] = {
+            "ae_categories": [],
+            "ae_grades": [],
+            "ae_onset_days": [],
+            "ae_sources": [],
+        }
         for i in range(n):
-            sel = order[bounds[i]:bounds[i + 1]]
+            sel = order[bounds[i] : bounds[i + 1]]
             out["ae_categories"].append(names[ev.kind[sel]].tolist())
             out["ae_grades"].append(ev.grade[sel].tolist())
             out["ae_onset_days"].append(ev.onset_day[sel].tolist())
@@ -216,18 +260,22 @@ class ClinicTables:
     def stack(cls, parts: list[ClinicTables]) -> ClinicTables:
         """The tables of consecutive batches of replicates as one (rows in order)."""
         first = parts[0]
-        return cls({k: np.concatenate([p.summary[k] for p in parts]) for k in first.summary},
-                   {k: np.concatenate([p.monthly[k] for p in parts]) for k in first.monthly},
-                   np.concatenate([p.deviations for p in parts]))
+        return cls(
+            {k: np.concatenate([p.summary[k] for p in parts]) for k in first.summary},
+            {k: np.concatenate([p.monthly[k] for p in parts]) for k in first.monthly},
+            np.concatenate([p.deviations for p in parts]),
+        )
 
     def deviation_frame(self) -> pd.DataFrame:
         """The deviations as rows (arm, what, count), replicate by replicate."""
         n_reps = len(self.deviations)
-        return pd.DataFrame({
-            "arm": [arm for _ in range(n_reps) for _ in DEVIATIONS for arm in ARMS],
-            "what": [kind for _ in range(n_reps) for kind in DEVIATIONS for _ in ARMS],
-            "count": self.deviations.reshape(-1).astype(float),
-        })
+        return pd.DataFrame(
+            {
+                "arm": [arm for _ in range(n_reps) for _ in DEVIATIONS for arm in ARMS],
+                "what": [kind for _ in range(n_reps) for kind in DEVIATIONS for _ in ARMS],
+                "count": self.deviations.reshape(-1).astype(float),
+            }
+        )
 
 
 class Stacked:
@@ -246,23 +294,33 @@ class Stacked:
 
     def cat(self, name: str) -> np.ndarray:
         """The flat array `name` of every replicate, end to end (built once)."""
-        return self.once(("cat", name), lambda: np.concatenate(
-            [getattr(r, name) for r in self.reps]))
+        return self.once(
+            ("cat", name), lambda: np.concatenate([getattr(r, name) for r in self.reps])
+        )
 
     def rep_of(self, name: str) -> np.ndarray:
         """The replicate of each entry of the flat array `name`."""
-        return self.once(("rep", name), lambda: np.repeat(
-            np.arange(self.n_reps), [len(getattr(r, name)) for r in self.reps]))
+        return self.once(
+            ("rep", name),
+            lambda: np.repeat(np.arange(self.n_reps), [len(getattr(r, name)) for r in self.reps]),
+        )
 
     def groups(self, patient_name: str) -> np.ndarray:
         """(replicate, arm) codes of the entries of a flat array indexed by `patient_name`."""
-        return self.once(("groups", patient_name),
-                         lambda: self.patient_group[self.global_patients(patient_name)])
+        return self.once(
+            ("groups", patient_name), lambda: self.patient_group[self.global_patients(patient_name)]
+        )
 
     def global_patients(self, patient_name: str) -> np.ndarray:
-        return self.once(("patients", patient_name), lambda: np.concatenate(
-            [r_off + getattr(r, patient_name)
-             for r, r_off in zip(self.reps, self.patient_offset, strict=True)]))
+        return self.once(
+            ("patients", patient_name),
+            lambda: np.concatenate(
+                [
+                    r_off + getattr(r, patient_name)
+                    for r, r_off in zip(self.reps, self.patient_offset, strict=True)
+                ]
+            ),
+        )
 
     def once(self, key: tuple[str, str], build) -> np.ndarray:
         """Each stacked array is built once per tally, however many figures read it."""
@@ -282,14 +340,17 @@ class Stacked:
 
     def cells_of(self, days_name: str) -> np.ndarray:
         """`month_cells` of the flat array of days `days_name` (built once)."""
-        return self.once(("cells", days_name),
-                         lambda: self.month_cells(self.rep_of(days_name), self.cat(days_name)))
+        return self.once(
+            ("cells", days_name),
+            lambda: self.month_cells(self.rep_of(days_name), self.cat(days_name)),
+        )
 
     def later_cat(self, field: int) -> np.ndarray:
         """Field `field` (0 patient, 1 day, 2 level, 3 index) of every replicate's cycles
         after the horizon (`ReplicateRecords.later`), end to end (built once)."""
-        return self.once(("later", str(field)), lambda: np.concatenate(
-            [r.later[field] for r in self.reps]))
+        return self.once(
+            ("later", str(field)), lambda: np.concatenate([r.later[field] for r in self.reps])
+        )
 
     def supplies(self, later: bool = False) -> Supply | None:
         """The `Supply` of every replicate's cycles given up to the horizon (with `later`:
@@ -307,19 +368,27 @@ class Stacked:
         doses = draws.doses
         if doses is None or (later and any(r.later is None for r in reps)):
             return None
-        if (any(r.draws is not draws for r in reps) or not doses.mg.flags.c_contiguous
-                or not doses.vials.flags.c_contiguous):
+        if (
+            any(r.draws is not draws for r in reps)
+            or not doses.mg.flags.c_contiguous
+            or not doses.vials.flags.c_contiguous
+        ):
             parts = [r.supply(later) for r in reps]
-            return Supply(np.concatenate([p[0] for p in parts]).T.copy(),
-                          np.concatenate([p[1] for p in parts]).transpose(1, 2, 0).copy())
+            return Supply(
+                np.concatenate([p[0] for p in parts]).T.copy(),
+                np.concatenate([p[1] for p in parts]).transpose(1, 2, 0).copy(),
+            )
         if later:
             patient, level, index = self.later_cat(0), self.later_cat(2), self.later_cat(3)
             phase = (index >= setup.rules.induction_cycles).astype(np.int64)
             sizes = [len(r.later[0]) for r in reps]
             global_patient = np.repeat(self.patient_offset, sizes) + patient
         else:
-            patient, level, phase = (self.cat("cycle_patient"), self.cat("cycle_level"),
-                                     self.cat("phase"))
+            patient, level, phase = (
+                self.cat("cycle_patient"),
+                self.cat("cycle_level"),
+                self.cat("phase"),
+            )
             sizes = [len(r.cycle_patient) for r in reps]
             global_patient = self.global_patients("cycle_patient")
         rows = np.repeat(np.asarray([r.rep for r in reps], dtype=np.int64), sizes)
@@ -330,9 +399,17 @@ class Stacked:
         at = (rows * n + patient) * (n_drugs * n_levels) + level
         mg_flat, vials_flat = doses.mg.reshape(-1), doses.vials.reshape(-1)
         mg = np.stack([mg_flat.take(at + j * n_levels) for j in range(n_drugs)]) * gives
-        vials = np.stack([
-            np.stack([vials_flat.take((at + j * n_levels) * n_sizes + v)
-                      for v in range(n_sizes)]) for j in range(n_drugs)]) * gives[:, None]
+        vials = (
+            np.stack(
+                [
+                    np.stack(
+                        [vials_flat.take((at + j * n_levels) * n_sizes + v) for v in range(n_sizes)]
+                    )
+                    for j in range(n_drugs)
+                ]
+            )
+            * gives[:, None]
+        )
         return Supply(mg.reshape(n_drugs, -1), vials.reshape(n_drugs, n_sizes, -1))
 
     def sums_by_replicate(self, columns: np.ndarray, later: bool = False) -> np.ndarray:
@@ -392,8 +469,7 @@ def per_arm_counts(st: Stacked, scenario: Scenario, setup: ClinicSetup) -> dict[
     started[st.global_patients("fraction_patient")] = True
     courses, pneumonitis, completed = st.cat("courses"), st.cat("pneumonitis"), st.cat("completed")
     had_pneumonitis = (pneumonitis > 0) & (completed >= pneumonitis)
-    early = ((courses > 0) & (courses < setup.courses) & (pneumonitis == 0)
-             & (completed == courses))
+    early = (courses > 0) & (courses < setup.courses) & (pneumonitis == 0) & (completed == courses)
     cycle_late, rt_late = st.cat("cycle_late"), st.cat("rt_late")
     cycle_out = st.per_arm(cycle_group, cycle_late > 0)
     rt_out = st.per_arm(rt_group, rt_late > 0)
@@ -415,8 +491,11 @@ def per_arm_counts(st: Stacked, scenario: Scenario, setup: ClinicSetup) -> dict[
         "rt_stopped_early": st.per_arm(patient_group, early),
         "protocol_deviations": cycle_out + rt_out,
     }
-    return {f"{metric}_{arm}": per_arm[metric][:, a].astype(float)
-            for metric in METRICS for a, arm in enumerate(ARMS)}
+    return {
+        f"{metric}_{arm}": per_arm[metric][:, a].astype(float)
+        for metric in METRICS
+        for a, arm in enumerate(ARMS)
+    }
 
 
 @dataclass(frozen=True)
@@ -449,21 +528,29 @@ def daily_use(st: Stacked, setup: ClinicSetup) -> dict[str, DailyUse]:
         strata = st.cat("strata")[st.global_patients("cycle_patient")]
         minutes = setup.visit_minutes[strata, st.cat("phase")]  # of each cycle given
         inside = day < span
-        trial = np.bincount(rep[inside] * span + day[inside], weights=minutes[inside],
-                            minlength=n_reps * span).reshape(n_reps, span)
+        trial = np.bincount(
+            rep[inside] * span + day[inside], weights=minutes[inside], minlength=n_reps * span
+        ).reshape(n_reps, span)
         background = np.stack([r.background("chair") for r in st.reps])
-        out["chair"] = DailyUse(trial, running_total(np.where(setup.open_day,
-                                                              trial + background, 0.0)),
-                                setup.chair_limit)
+        out["chair"] = DailyUse(
+            trial,
+            running_total(np.where(setup.open_day, trial + background, 0.0)),
+            setup.chair_limit,
+        )
     if setup.linac_limit:
         day, rep = st.cat("fraction_day"), st.rep_of("fraction_day")
         inside = day < span
-        trial = np.bincount(rep[inside] * span + day[inside],
-                            minlength=n_reps * span).reshape(n_reps, span).astype(float)
+        trial = (
+            np.bincount(rep[inside] * span + day[inside], minlength=n_reps * span)
+            .reshape(n_reps, span)
+            .astype(float)
+        )
         background = np.stack([r.background("linac") for r in st.reps])
-        out["linac"] = DailyUse(trial, running_total(np.where(setup.open_day,
-                                                              trial + background, 0.0)),
-                                setup.linac_limit * setup.n_sessions)
+        out["linac"] = DailyUse(
+            trial,
+            running_total(np.where(setup.open_day, trial + background, 0.0)),
+            setup.linac_limit * setup.n_sessions,
+        )
     return out
 
 
@@ -473,8 +560,9 @@ def month_bounds(setup: ClinicSetup) -> np.ndarray:
     return np.searchsorted(setup.month_of_day[: setup.span], np.arange(setup.n_months + 1))
 
 
-def trial_figures(st: Stacked, setup: ClinicSetup, daily: dict[str, DailyUse]
-                  ) -> dict[str, np.ndarray]:
+def trial_figures(
+    st: Stacked, setup: ClinicSetup, daily: dict[str, DailyUse]
+) -> dict[str, np.ndarray]:
     """Utilization of chairs and linac over the open days before the horizon, and at the
     busiest month; mg and vials of each drug."""
     n_reps, out = st.n_reps, {}
@@ -489,9 +577,9 @@ def trial_figures(st: Stacked, setup: ClinicSetup, daily: dict[str, DailyUse]
         total = use.open_total
         total_cap = use.limit * open_days[before]
         out[f"clinic_{name}_utilization"] = np.divide(
-            total[rows, before], total_cap, out=np.zeros(n_reps), where=total_cap > 0)
-        by_month = (np.take_along_axis(total, high, axis=1)
-                    - np.take_along_axis(total, low, axis=1))
+            total[rows, before], total_cap, out=np.zeros(n_reps), where=total_cap > 0
+        )
+        by_month = np.take_along_axis(total, high, axis=1) - np.take_along_axis(total, low, axis=1)
         cap_month = use.limit * (open_days[high] - open_days[low])
         share = np.divide(by_month, cap_month, out=np.zeros(by_month.shape), where=cap_month > 0)
         out[f"clinic_{name}_utilization_peak_month"] = share.max(axis=1, initial=0.0)
@@ -539,18 +627,21 @@ def vials_by_replicate(rep: np.ndarray, supply: Supply, n_reps: int) -> np.ndarr
     return out
 
 
-def by_month(st: Stacked, setup: ClinicSetup, cells: np.ndarray,
-             values: np.ndarray | None = None) -> np.ndarray:
+def by_month(
+    st: Stacked, setup: ClinicSetup, cells: np.ndarray, values: np.ndarray | None = None
+) -> np.ndarray:
     """(R, months) sums of `values` (or 1 each) by (replicate, calendar month) `cells`
     (`Stacked.month_cells`; days past the tabulated span are dropped), each in the order of
     the entries."""
     width = setup.n_months + 1
-    return np.bincount(cells, weights=values, minlength=st.n_reps * width
-                       ).reshape(st.n_reps, width)[:, : setup.n_months].astype(float)
+    return (
+        np.bincount(cells, weights=values, minlength=st.n_reps * width)
+        .reshape(st.n_reps, width)[:, : setup.n_months]
+        .astype(float)
+    )
 
 
-def monthly(st: Stacked, setup: ClinicSetup, daily: dict[str, DailyUse]
-            ) -> dict[str, np.ndarray]:
+def monthly(st: Stacked, setup: ClinicSetup, daily: dict[str, DailyUse]) -> dict[str, np.ndarray]:
     """Supply (mg and vials per drug, and per vial size) and resources (use, utilization,
     waits) per calendar month of the grid, and adverse events by onset month."""
     out: dict[str, np.ndarray] = {}
@@ -561,8 +652,11 @@ def monthly(st: Stacked, setup: ClinicSetup, daily: dict[str, DailyUse]
     if supply is not None and all(r.later is not None for r in st.reps):  # to the end
         later_rep = np.repeat(np.arange(st.n_reps), [len(r.later[0]) for r in st.reps])
         later_cells = st.month_cells(later_rep, st.later_cat(1))
-        out.update(monthly_supply_to_end(st, setup, out, cycle_cells, supply, later_cells,
-                                         st.supplies(later=True)))
+        out.update(
+            monthly_supply_to_end(
+                st, setup, out, cycle_cells, supply, later_cells, st.supplies(later=True)
+            )
+        )
     months = setup.month_of_day[: setup.span]
     open_day = setup.open_day
     bounds = month_bounds(setup)
@@ -575,13 +669,14 @@ def monthly(st: Stacked, setup: ClinicSetup, daily: dict[str, DailyUse]
         trial = running_total(use.trial)
         out[f"resources/{label}"] = (trial[:, bounds[1:]] - trial[:, bounds[:-1]]) / scale
         out[f"resources/{name} utilization"] = np.divide(
-            used, capacity, out=np.zeros(used.shape), where=capacity > 0)
+            used, capacity, out=np.zeros(used.shape), where=capacity > 0
+        )
     if setup.chair_limit:
-        out["resources/infusion wait days"] = by_month(st, setup, cycle_cells,
-                                                       st.cat("cycle_wait"))
+        out["resources/infusion wait days"] = by_month(st, setup, cycle_cells, st.cat("cycle_wait"))
     if setup.linac_limit:
-        out["resources/rt wait days"] = by_month(st, setup, st.cells_of("rt_start"),
-                                                 st.cat("rt_wait"))
+        out["resources/rt wait days"] = by_month(
+            st, setup, st.cells_of("rt_start"), st.cat("rt_wait")
+        )
     if setup.safety is not None and all(r.events is not None for r in st.reps):
         out.update(monthly_events(st, setup))
     return out
@@ -597,17 +692,25 @@ def monthly_events(st: Stacked, setup: ClinicSetup) -> dict[str, np.ndarray]:
     onset = np.concatenate([ev.onset_day for ev in events])
     kind = np.concatenate([ev.kind for ev in events])
     grade = np.concatenate([ev.grade for ev in events])
-    patient = np.concatenate([off + ev.patient for off, ev
-                              in zip(st.patient_offset, events, strict=True)])
+    patient = np.concatenate(
+        [off + ev.patient for off, ev in zip(st.patient_offset, events, strict=True)]
+    )
     arm = st.cat("arm")[patient].astype(np.int64)
     cells = st.month_cells(rep, onset)
     series = len(names) + 1  # each kind, then grade 3+
     size = st.n_reps * (setup.n_months + 1)
     severe = grade >= 3
-    codes = np.concatenate([(arm * series + kind) * size + cells,
-                            (arm[severe] * series + len(names)) * size + cells[severe]])
-    counts = np.bincount(codes, minlength=2 * series * size).reshape(
-        2, series, st.n_reps, setup.n_months + 1)[..., : setup.n_months].astype(float)
+    codes = np.concatenate(
+        [
+            (arm * series + kind) * size + cells,
+            (arm[severe] * series + len(names)) * size + cells[severe],
+        ]
+    )
+    counts = (
+        np.bincount(codes, minlength=2 * series * size)
+        .reshape(2, series, st.n_reps, setup.n_months + 1)[..., : setup.n_months]
+        .astype(float)
+    )
     out: dict[str, np.ndarray] = {}
     for a, arm_name in enumerate(ARMS):
         for j, name in enumerate(names):
@@ -616,8 +719,9 @@ def monthly_events(st: Stacked, setup: ClinicSetup) -> dict[str, np.ndarray]:
     return out
 
 
-def monthly_supply(st: Stacked, setup: ClinicSetup, table: str, cells: np.ndarray,
-                   supply: Supply | None) -> dict[str, np.ndarray]:
+def monthly_supply(
+    st: Stacked, setup: ClinicSetup, table: str, cells: np.ndarray, supply: Supply | None
+) -> dict[str, np.ndarray]:
     """``<table>/<drug> mg``, ``.../<drug> vials`` and, for drugs of several vial sizes,
     ``.../<drug> vials <size> mg`` by month, from what each cycle dispensed (`supply`)
     given in the (replicate, month) `cells`; nothing without doses."""
@@ -632,14 +736,21 @@ def monthly_supply(st: Stacked, setup: ClinicSetup, table: str, cells: np.ndarra
         sizes = doses.sizes[j]
         if len(sizes) > 1:
             for s, size in enumerate(sizes):
-                out[f"{table}/{drug} vials {size:g} mg"] = by_month(st, setup, cells,
-                                                                    supply.vials[j, s])
+                out[f"{table}/{drug} vials {size:g} mg"] = by_month(
+                    st, setup, cells, supply.vials[j, s]
+                )
     return out
 
 
-def monthly_supply_to_end(st: Stacked, setup: ClinicSetup, before: dict[str, np.ndarray],
-                          cells: np.ndarray, supply: Supply, later_cells: np.ndarray,
-                          later: Supply) -> dict[str, np.ndarray]:
+def monthly_supply_to_end(
+    st: Stacked,
+    setup: ClinicSetup,
+    before: dict[str, np.ndarray],
+    cells: np.ndarray,
+    supply: Supply,
+    later_cells: np.ndarray,
+    later: Supply,
+) -> dict[str, np.ndarray]:
     """``supply_to_end/...`` by month (`monthly_supply`'s series), from the series up to the
     horizon `before` and the cycles after it: each (replicate, month) adds its mg of the
     cycles up to the horizon, then those after it, in that order (a float sum); vials are
@@ -661,12 +772,15 @@ def deviations(st: Stacked) -> np.ndarray:
     linac; each per arm."""
     cycle_group, rt_group = st.groups("cycle_patient"), st.groups("rt_patient")
     cycle_late, rt_late = st.cat("cycle_late"), st.cat("rt_late")
-    return np.concatenate([
-        st.per_arm(cycle_group, cycle_late == LATE_CLOSURE),
-        st.per_arm(cycle_group, cycle_late == LATE_CAPACITY),
-        st.per_arm(rt_group, rt_late == LATE_CLOSURE),
-        st.per_arm(rt_group, rt_late == LATE_CAPACITY),
-    ], axis=1)
+    return np.concatenate(
+        [
+            st.per_arm(cycle_group, cycle_late == LATE_CLOSURE),
+            st.per_arm(cycle_group, cycle_late == LATE_CAPACITY),
+            st.per_arm(rt_group, rt_late == LATE_CLOSURE),
+            st.per_arm(rt_group, rt_late == LATE_CAPACITY),
+        ],
+        axis=1,
+    )
 
 
 def incidence(st: Stacked, setup: ClinicSetup, scenario: Scenario) -> dict[str, np.ndarray]:
@@ -679,8 +793,9 @@ def incidence(st: Stacked, setup: ClinicSetup, scenario: Scenario) -> dict[str, 
     assert safety is not None and setup.safety is not None
     names = setup.safety.names
     events = [r.events for r in st.reps]
-    patient = np.concatenate([off + ev.patient for off, ev
-                              in zip(st.patient_offset, events, strict=True)])
+    patient = np.concatenate(
+        [off + ev.patient for off, ev in zip(st.patient_offset, events, strict=True)]
+    )
     kind = np.concatenate([ev.kind for ev in events])
     grade = np.concatenate([ev.grade for ev in events])
     n = len(st.patient_group)
@@ -699,8 +814,9 @@ def incidence(st: Stacked, setup: ClinicSetup, scenario: Scenario) -> dict[str, 
         label = metric_label(name)
         for g, grade_name in enumerate(("any", "grade3plus")):
             counts = st.per_arm(st.patient_group, flags[j, g])
-            share = np.divide(counts, treated_n, out=np.full(counts.shape, np.nan),
-                              where=treated_n > 0)
+            share = np.divide(
+                counts, treated_n, out=np.full(counts.shape, np.nan), where=treated_n > 0
+            )
             for a, arm in enumerate(ARMS):
                 out[f"ae_patients_{label}_{grade_name}_{arm}"] = counts[:, a]
                 out[f"ae_incidence_{label}_{grade_name}_{arm}"] = share[:, a]
@@ -709,8 +825,9 @@ def incidence(st: Stacked, setup: ClinicSetup, scenario: Scenario) -> dict[str, 
         out[f"ae_events_{arm}"] = per_event[:, a].astype(float)
         out[f"ae_treated_{arm}"] = treated_n[:, a]
     if safety.watch is not None:
-        total = np.bincount(st.patient_rep, weights=flags[names.index(safety.watch), 0],
-                            minlength=st.n_reps)
+        total = np.bincount(
+            st.patient_rep, weights=flags[names.index(safety.watch), 0], minlength=st.n_reps
+        )
         for k in safety.at_least:
             out[f"ae_at_least_{k}_{metric_label(safety.watch)}"] = (total >= k).astype(float)
     return out

@@ -65,9 +65,14 @@ class CycleRules:
 
     @classmethod
     def from_treatment(cls, treatment: Treatment) -> CycleRules:
-        return cls(treatment.cycle_days, treatment.max_cycles, treatment.delay.days,
-                   treatment.induction_cycles, treatment.window,
-                   len(treatment.dose_reduction.levels))
+        return cls(
+            treatment.cycle_days,
+            treatment.max_cycles,
+            treatment.delay.days,
+            treatment.induction_cycles,
+            treatment.window,
+            len(treatment.dose_reduction.levels),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +95,7 @@ class Clinic:
 
     def __post_init__(self) -> None:
         window = self.rules.window
-        object.__setattr__(self, "after_days",
-                           NO_LIMIT if window is None else window.after_days)
+        object.__setattr__(self, "after_days", NO_LIMIT if window is None else window.after_days)
         object.__setattr__(self, "agenda", {})
         object.__setattr__(self, "next_open", self.calendar.next_open_list)
         chairs = self.chairs
@@ -114,8 +118,9 @@ class Clinic:
         event.callbacks.append(callback)
 
 
-def calendar_day(calendar: StudyCalendar, due_day: int, window: Window | None,
-                 earliest: int) -> int:
+def calendar_day(
+    calendar: StudyCalendar, due_day: int, window: Window | None, earliest: int
+) -> int:
     """The day a cycle due on `due_day` is given when chairs are no limit: the first open
     day on or after it if that is inside the window (or there is no window), else the
     latest open day of the window before the due day, else (a deviation) that first day."""
@@ -129,8 +134,12 @@ def calendar_day(calendar: StudyCalendar, due_day: int, window: Window | None,
 
 
 def give_cycle_day(
-    calendar: StudyCalendar, due_day: int, window: Window | None = None,
-    chairs: DayBook | None = None, minutes: int = 0, earliest: int = 0,
+    calendar: StudyCalendar,
+    due_day: int,
+    window: Window | None = None,
+    chairs: DayBook | None = None,
+    minutes: int = 0,
+    earliest: int = 0,
 ) -> tuple[int, int, int]:
     """(day given, days waited for a chair, IN_WINDOW or why late) of a cycle due `due_day`.
 
@@ -181,9 +190,13 @@ cycle k's day to cycle k + 1's due day (k >= 1), the dose level (0 full) of each
 given, and the chair-minutes of each cycle's visit."""
 
 
-def plan_cycles(rules: CycleRules, delayed: np.ndarray, reduced: np.ndarray,
-                visit_minutes: np.ndarray, reducible: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def plan_cycles(
+    rules: CycleRules,
+    delayed: np.ndarray,
+    reduced: np.ndarray,
+    visit_minutes: np.ndarray,
+    reducible: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(gaps, levels, visit minutes) (n, max_cycles) of every patient's cycles, the arrays
     of `CyclePlan`, from `delayed` and `reduced` (n, max_cycles) and, per phase (induction,
     maintenance), `visit_minutes` and `reducible` (n, 2): a delay adds `delay_days` to the
@@ -228,17 +241,46 @@ class PatientProcess:
     """
 
     __slots__ = (
-        "clinic", "record", "cycles", "rand_day", "first_due", "delayed", "gaps", "levels",
-        "visit_minutes", "last", "rt_courses", "pneumonitis_course", "cause",
-        "k", "booked", "minutes", "stopped", "systemic_done", "ended_on",
-        "chain_alive", "course", "course_due", "free_from", "course_start", "course_day",
+        "clinic",
+        "record",
+        "cycles",
+        "rand_day",
+        "first_due",
+        "delayed",
+        "gaps",
+        "levels",
+        "visit_minutes",
+        "last",
+        "rt_courses",
+        "pneumonitis_course",
+        "cause",
+        "k",
+        "booked",
+        "minutes",
+        "stopped",
+        "systemic_done",
+        "ended_on",
+        "chain_alive",
+        "course",
+        "course_due",
+        "free_from",
+        "course_start",
+        "course_day",
         "in_course",
     )
 
     def __init__(
-        self, clinic: Clinic, record: PatientCourse, rand_day: int,
-        first_due: int, delayed: Sequence[bool], plan: CyclePlan,
-        toxicity_cycle: int, rt_courses: int, pneumonitis_course: int, cause: str = "",
+        self,
+        clinic: Clinic,
+        record: PatientCourse,
+        rand_day: int,
+        first_due: int,
+        delayed: Sequence[bool],
+        plan: CyclePlan,
+        toxicity_cycle: int,
+        rt_courses: int,
+        pneumonitis_course: int,
+        cause: str = "",
     ) -> None:
         self.clinic, self.record, self.cycles = clinic, record, record.cycles
         self.rand_day, self.first_due = rand_day, first_due
@@ -247,8 +289,11 @@ class PatientProcess:
         self.rt_courses, self.pneumonitis_course = rt_courses, pneumonitis_course
         self.cause = cause
         self.k, self.booked, self.minutes = 0, -1, 0
-        record.follow(delayed, plan[1],
-                      clinic.rt_rules.fraction_offsets if clinic.rt_rules is not None else ())
+        record.follow(
+            delayed,
+            plan[1],
+            clinic.rt_rules.fraction_offsets if clinic.rt_rules is not None else (),
+        )
         self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
         self.ended_on = -1  # the day systemic treatment ended for toxicity
         self.course = self.course_due = self.free_from = self.course_start = 0
@@ -272,8 +317,9 @@ class PatientProcess:
         and sleep until its day."""
         clinic, k = self.clinic, self.k
         self.minutes = minutes = self.visit_minutes[k]
-        day, wait, late = give_cycle_day(clinic.calendar, due, clinic.rules.window,
-                                         clinic.chairs, minutes, earliest)
+        day, wait, late = give_cycle_day(
+            clinic.calendar, due, clinic.rules.window, clinic.chairs, minutes, earliest
+        )
         if wait or late:
             self.record.cycle_exceptions.append((k, wait, late))
         self.booked = day
@@ -305,7 +351,8 @@ class PatientProcess:
                 on = due
             span = clinic.chair_span
             if on <= due + clinic.after_days and (
-                    on >= span or clinic.chair_used[on] + minutes <= clinic.chair_limit):
+                on >= span or clinic.chair_used[on] + minutes <= clinic.chair_limit
+            ):
                 if on < span:
                     clinic.chair_used[on] += minutes
                 self.booked = on
@@ -331,11 +378,16 @@ class PatientProcess:
         out = exceptions[-1][2] if exceptions and exceptions[-1][0] == k - 1 else IN_WINDOW
         lower = k > 1 and self.levels[k - 1] > self.levels[k - 2]
         assert self.clinic.log is not None
-        self.clinic.log.append((day, self.record.patient,
-                                f"cycle {k}" + (" delayed" if k > 1 and self.delayed[k - 1]
-                                                else "")
-                                + (" reduced" if lower else "")
-                                + (f" late {LATE_CAUSES[out]}" if out else "")))
+        self.clinic.log.append(
+            (
+                day,
+                self.record.patient,
+                f"cycle {k}"
+                + (" delayed" if k > 1 and self.delayed[k - 1] else "")
+                + (" reduced" if lower else "")
+                + (f" late {LATE_CAUSES[out]}" if out else ""),
+            )
+        )
 
     def end_systemic(self, day: int) -> None:
         record = self.record
@@ -363,8 +415,9 @@ class PatientProcess:
             if self.in_course and clinic.linac is not None:
                 rt = clinic.rt_rules
                 assert rt is not None
-                clinic.linac.release(self.course_start + self.course_day,
-                                     rt.days_per_course - self.course_day)
+                clinic.linac.release(
+                    self.course_start + self.course_day, rt.days_per_course - self.course_day
+                )
 
     def close(self) -> None:
         """The horizon: whatever is still scheduled does nothing."""
@@ -415,9 +468,10 @@ class PatientProcess:
                 return
             record.rt_days.append(start + d)
             if log is not None:
-                log.extend((start + d + offset, record.patient,
-                            f"rt {self.course}.{d * per_day + j + 1}")
-                           for j, offset in enumerate(rt.fraction_offsets))
+                log.extend(
+                    (start + d + offset, record.patient, f"rt {self.course}.{d * per_day + j + 1}")
+                    for j, offset in enumerate(rt.fraction_offsets)
+                )
             self.course_day = d + 1
         self.in_course = False
         record.rt_courses_completed += 1
@@ -432,15 +486,15 @@ class PatientProcess:
             self.next_course(env)
 
 
-def start_rt_course(clinic: Clinic, record: PatientCourse, due_day: int,
-                    free_from: int) -> int:
+def start_rt_course(clinic: Clinic, record: PatientCourse, due_day: int, free_from: int) -> int:
     """Book the Quad Shot course due on `due_day` (not before `free_from`); record its start,
     wait and lateness: later than `start_within_days` after its due day is a deviation
     (LATE_CLOSURE if the calendar alone made it late, else LATE_CAPACITY)."""
     rt = clinic.rt_rules
     assert rt is not None
-    start, on_calendar = plan_course_start(clinic.calendar, clinic.linac,
-                                           max(due_day, free_from), rt.days_per_course)
+    start, on_calendar = plan_course_start(
+        clinic.calendar, clinic.linac, max(due_day, free_from), rt.days_per_course
+    )
     within = rt.start_within_days
     late = IN_WINDOW
     if within is not None and start - due_day > within:

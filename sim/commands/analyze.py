@@ -30,8 +30,12 @@ from sim.stats import analysis
 
 TIME_UNITS = {"days": 1.0 / DAYS_PER_MONTH, "months": 1.0}  # factor to months
 
-SIMULATOR_COLUMNS = {"time": "pfs_days_at_cut", "event": "pfs_event_at_cut", "arm": "arm",
-                     "strata": "stratum"}
+SIMULATOR_COLUMNS = {
+    "time": "pfs_days_at_cut",
+    "event": "pfs_event_at_cut",
+    "arm": "arm",
+    "strata": "stratum",
+}
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,10 @@ def read_table(path: Path) -> pd.DataFrame:
     except (ValueError, OSError, pd.errors.ParserError) as exc:  # ArrowInvalid, bad UTF-8
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
-        raise ScenarioError(f"{path}: not a readable {kind} table ({reason}); it may be "
-                            f"truncated or of another format ({TABLE_HINT})") from exc
+        raise ScenarioError(
+            f"{path}: not a readable {kind} table ({reason}); it may be "
+            f"truncated or of another format ({TABLE_HINT})"
+        ) from exc
     if frame.empty:
         raise ScenarioError(f"{path}: the table has no rows ({TABLE_HINT})")
     return frame
@@ -141,8 +147,7 @@ def check_arm(values: pd.Series, column: str, control: str | None) -> tuple[np.n
             "--control to the control arm's label)"
         )
     experimental = next(label for label in labels if label != control)
-    return (values.astype(str) == experimental).to_numpy().astype(np.int8), (control,
-                                                                             experimental)
+    return (values.astype(str) == experimental).to_numpy().astype(np.int8), (control, experimental)
 
 
 def check_strata(values: pd.Series, column: str, arm: np.ndarray) -> tuple[np.ndarray, tuple]:
@@ -159,16 +164,28 @@ def check_strata(values: pd.Series, column: str, arm: np.ndarray) -> tuple[np.nd
 
 
 def load_patients(
-    path: Path, time: str, event: str, arm: str, strata: str | None,
-    control: str | None = None, replicate: int | None = None,
+    path: Path,
+    time: str,
+    event: str,
+    arm: str,
+    strata: str | None,
+    control: str | None = None,
+    replicate: int | None = None,
 ) -> PatientData:
-    return patients_from_frame(read_table(path), time, event, arm, strata, control, replicate,
-                               source=str(path))
+    return patients_from_frame(
+        read_table(path), time, event, arm, strata, control, replicate, source=str(path)
+    )
 
 
 def patients_from_frame(
-    frame: pd.DataFrame, time: str, event: str, arm: str, strata: str | None,
-    control: str | None = None, replicate: int | None = None, source: str = "the table",
+    frame: pd.DataFrame,
+    time: str,
+    event: str,
+    arm: str,
+    strata: str | None,
+    control: str | None = None,
+    replicate: int | None = None,
+    source: str = "the table",
 ) -> PatientData:
     """Check a patient table's columns and code them for `sim.stats.analysis`; a simulator
     table (with a `replicate` column) is cut to one replicate and its analysed patients."""
@@ -195,8 +212,12 @@ def patients_from_frame(
     return PatientData(t, e, a, s, arm_labels, strata_labels)
 
 
-def analyze_patients(data: PatientData, conf_level: float = 0.95, conf_type: str = "log",
-                     to_months: float = 1.0 / DAYS_PER_MONTH) -> pd.DataFrame:
+def analyze_patients(
+    data: PatientData,
+    conf_level: float = 0.95,
+    conf_type: str = "log",
+    to_months: float = 1.0 / DAYS_PER_MONTH,
+) -> pd.DataFrame:
     """One row per analysis: estimate, its unit, CI, statistic, one- and two-sided p.
 
     `to_months` converts the data's time unit to months (KM medians are reported in months).
@@ -207,29 +228,53 @@ def analyze_patients(data: PatientData, conf_level: float = 0.95, conf_type: str
         strata_options.append(("stratified", data.stratum))
     for label, stratum in strata_options:
         lr = analysis.logrank_test(data.time, data.event, data.arm, stratum)
-        rows.append({"analysis": f"log-rank, {label}: O - E of {data.arm_labels[1]}",
-                     "unit": "events", "estimate": float(lr.o1[0] - lr.e1[0]),
-                     "ci_low": np.nan, "ci_high": np.nan, "statistic": float(lr.chi2[0]),
-                     "z": float(lr.z[0]), "p_one_sided": float(lr.p_one[0]),
-                     "p_two_sided": float(lr.p_two[0])})
+        rows.append(
+            {
+                "analysis": f"log-rank, {label}: O - E of {data.arm_labels[1]}",
+                "unit": "events",
+                "estimate": float(lr.o1[0] - lr.e1[0]),
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "statistic": float(lr.chi2[0]),
+                "z": float(lr.z[0]),
+                "p_one_sided": float(lr.p_one[0]),
+                "p_two_sided": float(lr.p_two[0]),
+            }
+        )
         for ties in ("efron", "breslow"):
-            cox = analysis.cox_ph(data.time, data.event, data.arm, stratum, ties=ties,
-                                  conf_level=conf_level)
-            rows.append({"analysis": f"Cox HR ({ties}), {label}", "unit": "ratio",
-                         "estimate": float(cox.hr[0]),
-                         "ci_low": float(cox.ci_low[0]), "ci_high": float(cox.ci_high[0]),
-                         "statistic": float(cox.z[0] ** 2), "z": float(cox.z[0]),
-                         "p_one_sided": float(cox.p_one[0]),
-                         "p_two_sided": float(cox.p_two[0])})
+            cox = analysis.cox_ph(
+                data.time, data.event, data.arm, stratum, ties=ties, conf_level=conf_level
+            )
+            rows.append(
+                {
+                    "analysis": f"Cox HR ({ties}), {label}",
+                    "unit": "ratio",
+                    "estimate": float(cox.hr[0]),
+                    "ci_low": float(cox.ci_low[0]),
+                    "ci_high": float(cox.ci_high[0]),
+                    "statistic": float(cox.z[0] ** 2),
+                    "z": float(cox.z[0]),
+                    "p_one_sided": float(cox.p_one[0]),
+                    "p_two_sided": float(cox.p_two[0]),
+                }
+            )
     for code, name in enumerate(data.arm_labels):
         mask = data.arm == code
         med = analysis.km_median_ci(data.time[mask], data.event[mask], conf_level, conf_type)
-        rows.append({"analysis": f"KM median, {name} (n={mask.sum()}, "
-                                 f"events={int(data.event[mask].sum())}; {conf_type} band)",
-                     "unit": "months", "estimate": med.median * to_months,
-                     "ci_low": med.ci_low * to_months, "ci_high": med.ci_high * to_months,
-                     "statistic": np.nan, "z": np.nan, "p_one_sided": np.nan,
-                     "p_two_sided": np.nan})
+        rows.append(
+            {
+                "analysis": f"KM median, {name} (n={mask.sum()}, "
+                f"events={int(data.event[mask].sum())}; {conf_type} band)",
+                "unit": "months",
+                "estimate": med.median * to_months,
+                "ci_low": med.ci_low * to_months,
+                "ci_high": med.ci_high * to_months,
+                "statistic": np.nan,
+                "z": np.nan,
+                "p_one_sided": np.nan,
+                "p_two_sided": np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -266,16 +311,25 @@ def analyze_tests(
         for label, stratum in options:
             rs = analysis.risk_sets(data.time, data.event, data.arm, stratum)
             result = weighted.run_test(spec, rs, per_month, abs_tol=1e-6)
-            rows.append({"analysis": f"{spec.label}, {label}",
-                         "estimate": float(result.estimate[0]), "se": float(result.se[0]),
-                         "z": float(result.z[0]), "p_one_sided": float(result.p_one[0]),
-                         "p_two_sided": float(result.p_two[0])})
+            rows.append(
+                {
+                    "analysis": f"{spec.label}, {label}",
+                    "estimate": float(result.estimate[0]),
+                    "se": float(result.se[0]),
+                    "z": float(result.z[0]),
+                    "p_one_sided": float(result.p_one[0]),
+                    "p_two_sided": float(result.p_two[0]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-
-def km_tables(data: PatientData, conf_level: float = 0.95, conf_type: str = "log",
-              to_months: float = 1.0 / DAYS_PER_MONTH) -> pd.DataFrame:
+def km_tables(
+    data: PatientData,
+    conf_level: float = 0.95,
+    conf_type: str = "log",
+    to_months: float = 1.0 / DAYS_PER_MONTH,
+) -> pd.DataFrame:
     """Kaplan-Meier tables of both arms, time in months, with the band type named."""
     frames = []
     for code, name in enumerate(data.arm_labels):
@@ -293,25 +347,40 @@ def register(sub) -> None:
     parser.add_argument("--time", default=SIMULATOR_COLUMNS["time"], help="time column")
     parser.add_argument("--event", default=SIMULATOR_COLUMNS["event"], help="event 0/1 column")
     parser.add_argument("--arm", default=SIMULATOR_COLUMNS["arm"], help="arm column")
-    parser.add_argument("--strata", default=None,
-                        help="stratum column (default: 'stratum' if present)")
+    parser.add_argument(
+        "--strata", default=None, help="stratum column (default: 'stratum' if present)"
+    )
     parser.add_argument("--control", default=None, help="label of the control arm")
-    parser.add_argument("--replicate", type=int, default=None,
-                        help="replicate to analyze in a simulator table (default: the first)")
+    parser.add_argument(
+        "--replicate",
+        type=int,
+        default=None,
+        help="replicate to analyze in a simulator table (default: the first)",
+    )
     parser.add_argument("--conf-level", type=float, default=0.95)
-    parser.add_argument("--conf-type", choices=analysis.CONF_TYPES, default="log",
-                        help="Kaplan-Meier band and median interval: log (R's default) or "
-                             "log-log (lifelines')")
-    parser.add_argument("--time-unit", choices=tuple(TIME_UNITS), default="days",
-                        help="unit of the time column (days, as the simulator writes); "
-                             "results are in months")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="FILE.csv (plus FILE_km.csv) or FILE.json")
+    parser.add_argument(
+        "--conf-type",
+        choices=analysis.CONF_TYPES,
+        default="log",
+        help="Kaplan-Meier band and median interval: log (R's default) or log-log (lifelines')",
+    )
+    parser.add_argument(
+        "--time-unit",
+        choices=tuple(TIME_UNITS),
+        default="days",
+        help="unit of the time column (days, as the simulator writes); results are in months",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="FILE.csv (plus FILE_km.csv) or FILE.json"
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing --out")
-    parser.add_argument("--tests", default=None,
-                        help="comma-separated tests instead of the default table, e.g. "
-                             "logrank,fh:0:1,fh:1:1,maxcombo,rmst:12,milestone:12 (times in "
-                             "months); one row per test and stratification")
+    parser.add_argument(
+        "--tests",
+        default=None,
+        help="comma-separated tests instead of the default table, e.g. "
+        "logrank,fh:0:1,fh:1:1,maxcombo,rmst:12,milestone:12 (times in "
+        "months); one row per test and stratification",
+    )
     parser.set_defaults(func=cmd_analyze)
 
 
@@ -327,28 +396,38 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         header = read_table(args.patients).columns
         strata = SIMULATOR_COLUMNS["strata"] if SIMULATOR_COLUMNS["strata"] in header else None
     specs = parse_tests(args.tests) if getattr(args, "tests", None) else None
-    data = load_patients(args.patients, args.time, args.event, args.arm, strata, args.control,
-                         args.replicate)
+    data = load_patients(
+        args.patients, args.time, args.event, args.arm, strata, args.control, args.replicate
+    )
     to_months = TIME_UNITS[args.time_unit]
     if specs is not None:
         results = analyze_tests(data, specs, args.time_unit)
     else:
         results = analyze_patients(data, args.conf_level, args.conf_type, to_months)
-    print(f"{len(data.time)} patients, {int(data.event.sum())} events; control = "
-          f"{data.arm_labels[0]!r}, experimental = {data.arm_labels[1]!r}"
-          + (f"; strata {list(data.strata_labels)}" if data.stratum is not None else "")
-          + f"; times read in {args.time_unit}, shown in months")
+    print(
+        f"{len(data.time)} patients, {int(data.event.sum())} events; control = "
+        f"{data.arm_labels[0]!r}, experimental = {data.arm_labels[1]!r}"
+        + (f"; strata {list(data.strata_labels)}" if data.stratum is not None else "")
+        + f"; times read in {args.time_unit}, shown in months"
+    )
     print(results.to_string(index=False, float_format=lambda v: f"{v:.6g}", na_rep="NA"))
-    print(f"log-rank estimate: O - E, observed minus expected events of the experimental arm; "
-          f"KM: {args.conf_type} band, {args.conf_level:g} level; NA: not reached")
+    print(
+        f"log-rank estimate: O - E, observed minus expected events of the experimental arm; "
+        f"KM: {args.conf_type} band, {args.conf_level:g} level; NA: not reached"
+    )
     if args.out is not None:
-        write_results(args.out, results,
-                      km_tables(data, args.conf_level, args.conf_type, to_months), args.force)
+        write_results(
+            args.out,
+            results,
+            km_tables(data, args.conf_level, args.conf_type, to_months),
+            args.force,
+        )
     return 0
 
 
 def json_records(frame: pd.DataFrame) -> list[dict]:
     """Rows as plain JSON values: numpy scalars to Python, NaN and infinities to None."""
+
     def clean(value):
         if isinstance(value, np.generic):
             value = value.item()
@@ -365,11 +444,14 @@ def is_analyze_json(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and {"results", "kaplan_meier"} <= set(data) <= {
-        "time_unit", "band", "results", "kaplan_meier"}
+        "time_unit",
+        "band",
+        "results",
+        "kaplan_meier",
+    }
 
 
-def write_results(out: Path, results: pd.DataFrame, km: pd.DataFrame,
-                  force: bool = False) -> None:
+def write_results(out: Path, results: pd.DataFrame, km: pd.DataFrame, force: bool = False) -> None:
     """FILE.json, or FILE.csv and FILE_km.csv; an existing file is replaced (with `force`)
     only if it is one `analyze` wrote (its header or keys say so)."""
     from sim.engine.folders import csv_header_is, output_files
@@ -381,11 +463,13 @@ def write_results(out: Path, results: pd.DataFrame, km: pd.DataFrame,
         recognize = [csv_header_is(list(results.columns)), csv_header_is(list(km.columns))]
     with output_files(paths, force, recognize) as staging:
         if out.suffix == ".json":
-            payload = {"time_unit": "months",
-                       "band": str(km["band"].iloc[0]) if len(km) else None,
-                       "results": json_records(results), "kaplan_meier": json_records(km)}
-            (staging / out.name).write_text(json.dumps(payload, indent=1, allow_nan=False)
-                                            + "\n")
+            payload = {
+                "time_unit": "months",
+                "band": str(km["band"].iloc[0]) if len(km) else None,
+                "results": json_records(results),
+                "kaplan_meier": json_records(km),
+            }
+            (staging / out.name).write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
         else:
             results.to_csv(staging / paths[0].name, index=False)
             km.to_csv(staging / paths[1].name, index=False)

@@ -53,8 +53,9 @@ def int_in_range(low: int, high: int | Callable[[], int], example: str) -> Calla
         try:
             value = int(text.replace("_", ""))
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: must be {valid} (e.g. {example})"
-                                             ) from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: must be {valid} (e.g. {example})"
+            ) from None
         if not low <= value <= top:
             raise argparse.ArgumentTypeError(f"{value}: must be {valid} (e.g. {example})")
         return value
@@ -78,11 +79,15 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
 
     design = sub.add_parser("design", help="closed-form events, power and timing of a scenario")
     add_scenario_args(design)
-    design.add_argument("--out", type=Path, default=None,
-                        help="folder for design.csv, expected_events.csv (and "
-                             "boundaries.csv with analysis.looks)")
-    design.add_argument("--force", action="store_true",
-                        help="replace an existing --out folder that sim wrote")
+    design.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for design.csv, expected_events.csv (and boundaries.csv with analysis.looks)",
+    )
+    design.add_argument(
+        "--force", action="store_true", help="replace an existing --out folder that sim wrote"
+    )
     named = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")][:1]
     if named and named[0] in PLUGIN_MODULES:
         import_module(PLUGIN_MODULES[named[0]]).register(sub)
@@ -96,30 +101,57 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
 
 def add_montecarlo_args(parser: argparse.ArgumentParser, unit: str = "") -> None:
     """--reps --seed --out --workers --keep-patients --force --quiet (run and sweep)."""
-    parser.add_argument("--reps", type=int_in_range(1, MAX_REPS, "--reps 2000"), default=2000,
-                        help=f"replicates{unit}, 1 to {MAX_REPS:,} (2000)")
-    parser.add_argument("--seed", type=int_in_range(0, MAX_SEED, "--seed 1"), default=1,
-                        help="root seed, 0 to 2**63 - 1 (1)")
+    parser.add_argument(
+        "--reps",
+        type=int_in_range(1, MAX_REPS, "--reps 2000"),
+        default=2000,
+        help=f"replicates{unit}, 1 to {MAX_REPS:,} (2000)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int_in_range(0, MAX_SEED, "--seed 1"),
+        default=1,
+        help="root seed, 0 to 2**63 - 1 (1)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--workers", type=int_in_range(1, max_workers, "--workers 2"),
-                        default=None, help="worker processes, 1 to 4 per core (default: all "
-                                           "cores)")
-    parser.add_argument("--keep-patients", type=int_in_range(0, MAX_REPS, "--keep-patients 3"),
-                        default=3, metavar="K",
-                        help=f"write patients.parquet for the first K replicates{unit} (3)")
-    parser.add_argument("--force", action="store_true",
-                        help="replace an existing --out folder that sim wrote (any other "
-                             "folder is refused)")
+    parser.add_argument(
+        "--workers",
+        type=int_in_range(1, max_workers, "--workers 2"),
+        default=None,
+        help="worker processes, 1 to 4 per core (default: all cores)",
+    )
+    parser.add_argument(
+        "--keep-patients",
+        type=int_in_range(0, MAX_REPS, "--keep-patients 3"),
+        default=3,
+        metavar="K",
+        help=f"write patients.parquet for the first K replicates{unit} (3)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --out folder that sim wrote (any other folder is refused)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--executor", choices=EXECUTOR_CHOICES, default=None,
-                        help="where chunks run: local (a process pool, the default) or dask "
-                             "(a LocalCluster of --workers processes, or --scheduler)")
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="an existing dask.distributed scheduler, e.g. "
-                             "tcp://10.0.0.5:8786 (implies --executor dask)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the interrupted run of --out: only missing chunks "
-                             "are computed")
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTOR_CHOICES,
+        default=None,
+        help="where chunks run: local (a process pool, the default) or dask "
+        "(a LocalCluster of --workers processes, or --scheduler)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="an existing dask.distributed scheduler, e.g. "
+        "tcp://10.0.0.5:8786 (implies --executor dask)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run of --out: only missing chunks are computed",
+    )
 
 
 EXECUTOR_CHOICES = ("local", "dask")
@@ -128,15 +160,20 @@ EXECUTOR_CHOICES = ("local", "dask")
 def executor_of(args: argparse.Namespace) -> str:
     """--executor, defaulting to dask when --scheduler is given and to local otherwise."""
     if args.executor == "local" and args.scheduler:
-        raise UsageError(f"--scheduler {args.scheduler}: needs --executor dask (or leave out "
-                         "--executor local)")
+        raise UsageError(
+            f"--scheduler {args.scheduler}: needs --executor dask (or leave out --executor local)"
+        )
     return args.executor or ("dask" if args.scheduler else "local")
 
 
 def add_scenario_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", type=Path, help="scenario YAML")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
         help="override a scenario field, e.g. --set effect.hazard_ratio=0.79 (repeatable)",
     )
 
@@ -178,16 +215,24 @@ def cmd_design(args: argparse.Namespace) -> int:
     print(shown.to_string(index=False))
     if bounds is not None:
         print()
-        print(bounds.drop(columns=["expected_date"]).to_string(
-            index=False, float_format=lambda v: f"{v:.4g}"))
+        print(
+            bounds.drop(columns=["expected_date"]).to_string(
+                index=False, float_format=lambda v: f"{v:.4g}"
+            )
+        )
     if args.out is not None:
         write_design(args, scenario, table, events, bounds)
         print(f"-> {args.out}", file=sys.stderr)
     return 0
 
 
-def write_design(args: argparse.Namespace, scenario, table: pd.DataFrame,
-                 events: pd.DataFrame, bounds: pd.DataFrame | None = None) -> None:
+def write_design(
+    args: argparse.Namespace,
+    scenario,
+    table: pd.DataFrame,
+    events: pd.DataFrame,
+    bounds: pd.DataFrame | None = None,
+) -> None:
     """design.csv, expected_events.csv (boundaries.csv with looks) and a manifest (so --force
     knows sim wrote it)."""
     import datetime as dt
@@ -201,12 +246,19 @@ def write_design(args: argparse.Namespace, scenario, table: pd.DataFrame,
         events.to_csv(staging / "expected_events.csv", index=False)
         if bounds is not None:
             bounds.to_csv(staging / "boundaries.csv", index=False)
-        write_json(staging / "manifest.json", {
-            "tool": "sim", "kind": "design", "command": sys.argv,
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "scenario_path": str(args.scenario), "overrides": list(args.overrides),
-            "versions": package_versions(), "scenario": scenario_to_dict(scenario),
-        })
+        write_json(
+            staging / "manifest.json",
+            {
+                "tool": "sim",
+                "kind": "design",
+                "command": sys.argv,
+                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "scenario_path": str(args.scenario),
+                "overrides": list(args.overrides),
+                "versions": package_versions(),
+                "scenario": scenario_to_dict(scenario),
+            },
+        )
 
 
 def format_value(value: object) -> str:
@@ -229,8 +281,7 @@ def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
     # so the simulated mean stands beside them (a median would be a different quantity)
     pairs = [
         ("power", "power", "power_schoenfeld"),
-        ("months to event target (mean)", "target_events_months_mean",
-         "target_events_months"),
+        ("months to event target (mean)", "target_events_months_mean", "target_events_months"),
         ("months to last randomization (mean)", "lpi_months_mean", "accrual_end_months"),
     ]
     if scenario.analysis.looks:  # the group-sequential design's figures replace Schoenfeld's
@@ -239,10 +290,15 @@ def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
         rows = {q: v for q, v, _, _ in design_rows(scenario)}
         design = pd.concat([design, pd.Series(rows)])
         pairs[0] = ("power (any look)", "power", "gs_power_h1")
-        pairs += [("early stop", "early_stop", "gs_early_stop_h1"),
-                  ("expected events", "expected_events", "gs_expected_events_h1"),
-                  ("expected analysis months", "expected_analysis_months",
-                   "gs_expected_analysis_months_h1")]
+        pairs += [
+            ("early stop", "early_stop", "gs_early_stop_h1"),
+            ("expected events", "expected_events", "gs_expected_events_h1"),
+            (
+                "expected analysis months",
+                "expected_analysis_months",
+                "gs_expected_analysis_months_h1",
+            ),
+        ]
     lines = ["", f"{'':40s}{'simulated':>12s}{'closed form':>14s}"]
     for label, sim_key, design_key in pairs:
         if sim_key in sim.index and design_key in design.index:
@@ -250,11 +306,15 @@ def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
             shown = f"{est:.3f}" if pd.notna(est) else "never"
             shown += f" ± {se:.3f}" if pd.notna(se) else ""
             lines.append(f"{label:40s}{shown:>12s}{float(design[design_key]):>14.3f}")
-    lines.append("closed form: Schoenfeld power, Lachin-Foulkes timing (no scans, calendar or "
-                 "strata); the gap is what conduct does")
+    lines.append(
+        "closed form: Schoenfeld power, Lachin-Foulkes timing (no scans, calendar or "
+        "strata); the gap is what conduct does"
+    )
     if scenario.analysis.looks:
-        lines.append("group-sequential rows: the design's recursive integration at the planned "
-                     "events and the scenario's hazard ratio")
+        lines.append(
+            "group-sequential rows: the design's recursive integration at the planned "
+            "events and the scenario's hazard ratio"
+        )
     return "\n".join(lines)
 
 
@@ -275,19 +335,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     with progress_bar(args.reps, args.quiet) as bar:
         watch = HugeRunWatch(bar, args.reps, args.out)
         outputs = run_scenario(
-            scenario, args.out, reps=args.reps, seed=args.seed, workers=workers,
-            keep_patients=args.keep_patients, force=args.force,
-            scenario_path=str(args.scenario), overrides=args.overrides,
-            on_chunk=watch, executor=executor, scheduler=args.scheduler, resume=args.resume,
-            note=bar.write, on_resume=watch.start,
+            scenario,
+            args.out,
+            reps=args.reps,
+            seed=args.seed,
+            workers=workers,
+            keep_patients=args.keep_patients,
+            force=args.force,
+            scenario_path=str(args.scenario),
+            overrides=args.overrides,
+            on_chunk=watch,
+            executor=executor,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            note=bar.write,
+            on_resume=watch.start,
         )
     print(format_summary(outputs.summary))
     print(closed_form_lines(scenario, outputs.summary))
     print_warnings([w for w in outputs.warnings if w not in before])
-    where = f"with {workers} worker(s)" if executor == "local" else (
-        f"on Dask ({args.scheduler})" if args.scheduler else f"on Dask ({workers} worker(s))")
-    print(f"{args.reps} replicates in {outputs.wall_seconds:.1f} s {where} "
-          f"-> {args.out}", file=sys.stderr)
+    where = (
+        f"with {workers} worker(s)"
+        if executor == "local"
+        else (f"on Dask ({args.scheduler})" if args.scheduler else f"on Dask ({workers} worker(s))")
+    )
+    print(
+        f"{args.reps} replicates in {outputs.wall_seconds:.1f} s {where} -> {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -327,9 +402,11 @@ class HugeRunWatch:
             self.timed = True
             seconds = elapsed / self.done * self.total
             if seconds > HUGE_SECONDS:
-                self.say(f"this run will take about {seconds / 60:,.0f} minutes in all "
-                         f"(estimated from the first {self.done:,} replicates); the bar shows "
-                         "the time left, Ctrl-C stops it cleanly")
+                self.say(
+                    f"this run will take about {seconds / 60:,.0f} minutes in all "
+                    f"(estimated from the first {self.done:,} replicates); the bar shows "
+                    "the time left, Ctrl-C stops it cleanly"
+                )
         if not self.sized and self.done >= min(SIZE_AFTER_REPS, self.total):
             from sim.engine.folders import folder_bytes, own_staging
 
@@ -338,9 +415,11 @@ class HugeRunWatch:
                 self.sized = True
                 size = written / self.done * self.total
                 if size > HUGE_BYTES:
-                    self.say(f"this run will write about {size / 1e9:,.1f} GB into "
-                             f"{self.out} (estimated from the first {self.done:,} replicates); "
-                             "lower --keep-patients or --reps to write less")
+                    self.say(
+                        f"this run will write about {size / 1e9:,.1f} GB into "
+                        f"{self.out} (estimated from the first {self.done:,} replicates); "
+                        "lower --keep-patients or --reps to write less"
+                    )
 
     def start(self, done: int) -> None:
         """`done` replicates were finished before (a resumed run): estimate the rest."""
@@ -394,8 +473,7 @@ class BarProgress(Progress):
         from tqdm import tqdm
 
         super().__init__(total)
-        self.bar = tqdm(total=total, unit="rep", desc="replicates", file=sys.stderr,
-                        smoothing=0.1)
+        self.bar = tqdm(total=total, unit="rep", desc="replicates", file=sys.stderr, smoothing=0.1)
 
     def start(self, done: int) -> None:
         self.bar.n = self.bar.last_print_n = self.bar.initial = done
@@ -414,8 +492,9 @@ class BarProgress(Progress):
 class LineProgress(Progress):
     """One line every `every` seconds: replicates done, rate, time left."""
 
-    def __init__(self, total: int, every: float = PROGRESS_SECONDS, clock=None,
-                 stream=None) -> None:
+    def __init__(
+        self, total: int, every: float = PROGRESS_SECONDS, clock=None, stream=None
+    ) -> None:
         import time
 
         super().__init__(total)
@@ -438,8 +517,10 @@ class LineProgress(Progress):
     def line(self, now: float) -> str:
         rate = (self.done - self.base) / max(now - self.started, 1e-9)
         left = (self.total - self.done) / rate if rate > 0 else float("inf")
-        return (f"replicates {self.done:,}/{self.total:,} ({100 * self.done / self.total:.0f}%)"
-                f", {rate:,.0f} reps/s, about {format_seconds(left)} left")
+        return (
+            f"replicates {self.done:,}/{self.total:,} ({100 * self.done / self.total:.0f}%)"
+            f", {rate:,.0f} reps/s, about {format_seconds(left)} left"
+        )
 
     def write(self, text: str, file=None) -> None:
         print(text, file=file or self.stream or sys.stderr, flush=True)
@@ -464,23 +545,36 @@ def format_summary(summary: pd.DataFrame) -> str:
 
     from sim.engine.metrics import format_number
 
-    columns = [c for c in ("metric", "unit", "estimate", "mc_se", "ci_low", "ci_high", "q05",
-                           "q95") if c in summary]
+    columns = [
+        c
+        for c in ("metric", "unit", "estimate", "mc_se", "ci_low", "ci_high", "q05", "q95")
+        if c in summary
+    ]
     shown = summary[columns].copy()
     units = summary["unit"] if "unit" in summary else pd.Series("", index=summary.index)
     for col in columns[2:] if "unit" in summary else columns[1:]:
-        shown[col] = [format_number(None if pd.isna(v) else v, "share" if u == "share" else "")
-                      for v, u in zip(summary[col], units, strict=True)]
-    return (shown.to_string(index=False) + "\nestimate with its Monte Carlo SE and 95% interval;"
-            " q05-q95: 90% of replicates; what each metric means: summary.csv, `meaning`")
+        shown[col] = [
+            format_number(None if pd.isna(v) else v, "share" if u == "share" else "")
+            for v, u in zip(summary[col], units, strict=True)
+        ]
+    return (
+        shown.to_string(index=False) + "\nestimate with its Monte Carlo SE and 95% interval;"
+        " q05-q95: 90% of replicates; what each metric means: summary.csv, `meaning`"
+    )
 
 
 COMMANDS = {"validate": cmd_validate, "run": cmd_run, "design": cmd_design}
 # Modules that add their own subcommand with `register(subparsers)` and set `func`.
-PLUGIN_MODULES = {"analyze": "sim.commands.analyze", "sweep": "sim.commands.sweep",
-                  "compare": "sim.commands.compare", "plot": "sim.outputs.plots",
-                  "report": "sim.outputs.report", "schema": "sim.commands.schema",
-                  "forecast": "sim.commands.forecast", "export-observed": "sim.commands.forecast"}
+PLUGIN_MODULES = {
+    "analyze": "sim.commands.analyze",
+    "sweep": "sim.commands.sweep",
+    "compare": "sim.commands.compare",
+    "plot": "sim.outputs.plots",
+    "report": "sim.outputs.report",
+    "schema": "sim.commands.schema",
+    "forecast": "sim.commands.forecast",
+    "export-observed": "sim.commands.forecast",
+}
 # Their one-line help for `python -m sim --help`; tests/test_cli_startup.py checks it is the
 # help each module registers.
 PLUGIN_HELP = {
@@ -525,8 +619,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Interrupted as stop:
-        print(f"\nstopped by {stop.name}: workers stopped, {stop.outcome} "
-              f"(exit status {stop.exit_status})", file=sys.stderr)
+        print(
+            f"\nstopped by {stop.name}: workers stopped, {stop.outcome} "
+            f"(exit status {stop.exit_status})",
+            file=sys.stderr,
+        )
         return stop.exit_status
     except BrokenPipeError:
         # the reader closed the pipe: send the rest of stdout nowhere, exit quietly
@@ -537,8 +634,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("SIM_TRACEBACK"):
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"error: unexpected {type(exc).__name__}: {first} (a bug of sim: please report "
-              "the command; SIM_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+        print(
+            f"error: unexpected {type(exc).__name__}: {first} (a bug of sim: please report "
+            "the command; SIM_TRACEBACK=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_SOFTWARE
     finally:
         gc.set_threshold(*threshold)

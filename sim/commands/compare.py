@@ -64,22 +64,28 @@ def label_runs(folders: list[Path]) -> list[str]:
 def load_runs(folders: list[Path]) -> list[Run]:
     """Read and check the runs; raise ScenarioError on a non-run or mixed metric versions."""
     if len(folders) < 2:
-        raise ScenarioError(f"compare needs at least two run folders, got {len(folders)}: "
-                            "give RUN_A RUN_B [...]")
+        raise ScenarioError(
+            f"compare needs at least two run folders, got {len(folders)}: give RUN_A RUN_B [...]"
+        )
     manifests = [read_run(f) for f in folders]
     versions = {m.get("metrics_version") for m in manifests}
     if len(versions) > 1:
-        listing = ", ".join(f"{f} has {m.get('metrics_version')}"
-                            for f, m in zip(folders, manifests, strict=True))
+        listing = ", ".join(
+            f"{f} has {m.get('metrics_version')}" for f, m in zip(folders, manifests, strict=True)
+        )
         raise ScenarioError(
             f"metrics_version differs between the runs ({listing}): their metrics are defined "
             "differently, so their differences would mislead; re-run the older runs with this "
             "version of sim and compare those"
         )
     return [
-        Run(label, Path(folder), manifest,
+        Run(
+            label,
+            Path(folder),
+            manifest,
             pd.read_csv(folder / "summary.csv").set_index("metric"),
-            pd.read_csv(folder / "timeline.csv").set_index("milestone"))
+            pd.read_csv(folder / "timeline.csv").set_index("milestone"),
+        )
         for label, folder, manifest in zip(label_runs(folders), folders, manifests, strict=True)
     ]
 
@@ -87,9 +93,11 @@ def load_runs(folders: list[Path]) -> list[Run]:
 def is_paired(a: Run, b: Run) -> bool:
     """Same seed, replicate count and chunk size: replicate r drew the same numbers in both."""
     keys = ("seed", "replicates", "chunk_size")
-    return (all(a.manifest.get(k) == b.manifest.get(k) for k in keys)
-            and (a.folder / "replicates.parquet").is_file()
-            and (b.folder / "replicates.parquet").is_file())
+    return (
+        all(a.manifest.get(k) == b.manifest.get(k) for k in keys)
+        and (a.folder / "replicates.parquet").is_file()
+        and (b.folder / "replicates.parquet").is_file()
+    )
 
 
 def per_replicate(replicates: pd.DataFrame, metric: str, manifest: dict[str, Any]):
@@ -126,8 +134,9 @@ def bootstrap_median_se(xa: np.ndarray, xb: np.ndarray, draws: int = BOOTSTRAP_D
     a = np.where(np.isnan(xa), np.inf, xa)
     b = np.where(np.isnan(xb), np.inf, xb)
     idx = rng.integers(0, len(a), size=(draws, len(a)))
-    diff = (np.quantile(b[idx], 0.5, axis=1, method="inverted_cdf")
-            - np.quantile(a[idx], 0.5, axis=1, method="inverted_cdf"))
+    diff = np.quantile(b[idx], 0.5, axis=1, method="inverted_cdf") - np.quantile(
+        a[idx], 0.5, axis=1, method="inverted_cdf"
+    )
     diff = diff[np.isfinite(diff)]
     return float(np.std(diff, ddof=1)) if len(diff) > draws // 2 else np.nan
 
@@ -174,17 +183,27 @@ def compare_summaries(runs: list[Run]) -> pd.DataFrame:
             if metric in paired:
                 se, kind = paired[metric]
             else:
-                se = float(np.hypot(value(ref.summary, metric, "mc_se"),
-                                    value(run.summary, metric, "mc_se")))
+                se = float(
+                    np.hypot(
+                        value(ref.summary, metric, "mc_se"), value(run.summary, metric, "mc_se")
+                    )
+                )
                 kind = "independent" if np.isfinite(se) else "n/a"
             diff = est_b - est_a
-            rows.append({
-                "metric": metric, "reference": ref.label, "run": run.label,
-                "reference_estimate": est_a, "estimate": est_b, "difference": diff,
-                "se": se, "se_kind": kind,
-                "z": diff / se if np.isfinite(diff) and np.isfinite(se) and se > 0 else np.nan,
-                "flag": flag_difference(diff, se),
-            })
+            rows.append(
+                {
+                    "metric": metric,
+                    "reference": ref.label,
+                    "run": run.label,
+                    "reference_estimate": est_a,
+                    "estimate": est_b,
+                    "difference": diff,
+                    "se": se,
+                    "se_kind": kind,
+                    "z": diff / se if np.isfinite(diff) and np.isfinite(se) and se > 0 else np.nan,
+                    "flag": flag_difference(diff, se),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -207,7 +226,8 @@ def compare_timelines(runs: list[Run]) -> pd.DataFrame:
             row[run.label] = "" if pd.isna(date) else f"{date:%Y-%m-%d}"
             if run is not ref:
                 row[f"{run.label} - {ref.label} (days)"] = (
-                    (date - base).days if pd.notna(date) and pd.notna(base) else None)
+                    (date - base).days if pd.notna(date) and pd.notna(base) else None
+                )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -236,16 +256,22 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 def differing_fields(runs: list[Run]) -> pd.DataFrame:
     """Scenario fields (dotted paths) and run settings whose values differ between runs."""
-    flats = [{**flatten(r.manifest.get("scenario", {}), "scenario"),
-              "seed": r.manifest.get("seed"), "replicates": r.manifest.get("replicates")}
-             for r in runs]
+    flats = [
+        {
+            **flatten(r.manifest.get("scenario", {}), "scenario"),
+            "seed": r.manifest.get("seed"),
+            "replicates": r.manifest.get("replicates"),
+        }
+        for r in runs
+    ]
     paths = list(dict.fromkeys(p for flat in flats for p in flat))
     rows = []
     for path in paths:
         values = [flat.get(path, "<absent>") for flat in flats]
         if any(v != values[0] for v in values[1:]):
-            shown = {r.label: "" if v is None else str(v)
-                     for r, v in zip(runs, values, strict=True)}
+            shown = {
+                r.label: "" if v is None else str(v) for r, v in zip(runs, values, strict=True)
+            }
             rows.append({"field": path.removeprefix("scenario."), **shown})
     return pd.DataFrame(rows, columns=["field", *[r.label for r in runs]])
 
@@ -272,16 +298,24 @@ def format_metrics(table: pd.DataFrame, runs: list[Run]) -> str:
     return pd.DataFrame(rows).to_string(index=False)
 
 
-def format_comparison(runs: list[Run], table: pd.DataFrame, timeline: pd.DataFrame,
-                      fields: pd.DataFrame) -> str:
+def format_comparison(
+    runs: list[Run], table: pd.DataFrame, timeline: pd.DataFrame, fields: pd.DataFrame
+) -> str:
     lines = [f"reference: {runs[0].label} ({runs[0].folder})"]
-    lines += [f"run:       {r.label} ({r.folder}), "
-              f"{'paired (same seed and replicates)' if is_paired(runs[0], r) else 'independent'}"
-              for r in runs[1:]]
-    lines += ["", "metrics (difference ± SE; p = paired, b = paired bootstrap, "
-                  "i = independent):",
-              format_metrics(table, runs), "", "median milestone dates:",
-              timeline.to_string(index=False), ""]
+    lines += [
+        f"run:       {r.label} ({r.folder}), "
+        f"{'paired (same seed and replicates)' if is_paired(runs[0], r) else 'independent'}"
+        for r in runs[1:]
+    ]
+    lines += [
+        "",
+        "metrics (difference ± SE; p = paired, b = paired bootstrap, i = independent):",
+        format_metrics(table, runs),
+        "",
+        "median milestone dates:",
+        timeline.to_string(index=False),
+        "",
+    ]
     if fields.empty:
         lines.append("scenario fields that differ: none")
     else:
@@ -298,8 +332,9 @@ def check_out_file(out: Path) -> None:
         raise ScenarioError(f"--out {out}: is a folder; give a file name ending in .csv")
 
 
-def write_comparison(out: Path, table: pd.DataFrame, timeline: pd.DataFrame,
-                     fields: pd.DataFrame) -> list[Path]:
+def write_comparison(
+    out: Path, table: pd.DataFrame, timeline: pd.DataFrame, fields: pd.DataFrame
+) -> list[Path]:
     """FILE.csv (metrics), FILE.timeline.csv and FILE.fields.csv; returns the paths."""
     from sim.engine.folders import csv_header_is, output_files
 
@@ -307,8 +342,11 @@ def write_comparison(out: Path, table: pd.DataFrame, timeline: pd.DataFrame,
     paths = [out, out.with_suffix(".timeline.csv"), out.with_suffix(".fields.csv")]
     frames = (table, timeline, fields)
     # a file there is replaced only if it is one compare wrote (its header says so)
-    recognize = [csv_header_is(list(table.columns)), csv_header_is(["milestone"], prefix=True),
-                 csv_header_is(["field"], prefix=True)]
+    recognize = [
+        csv_header_is(list(table.columns)),
+        csv_header_is(["milestone"], prefix=True),
+        csv_header_is(["field"], prefix=True),
+    ]
     with output_files(paths, True, recognize, needs_force=False) as staging:
         for path, frame in zip(paths, frames, strict=True):
             frame.to_csv(staging / path.name, index=False)
@@ -321,15 +359,22 @@ def write_comparison(out: Path, table: pd.DataFrame, timeline: pd.DataFrame,
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``compare`` to the ``python -m sim`` subcommands."""
     compare = subparsers.add_parser(
-        "compare", help="compare two or more runs, metric by metric",
+        "compare",
+        help="compare two or more runs, metric by metric",
         description="Compare runs with the first: estimates side by side, differences with "
-                    "their Monte Carlo SE (paired when the runs share seed and replicates), "
-                    "flags beyond 3 SE, and the scenario fields that differ.",
+        "their Monte Carlo SE (paired when the runs share seed and replicates), "
+        "flags beyond 3 SE, and the scenario fields that differ.",
     )
-    compare.add_argument("runs", type=Path, nargs="+", metavar="RUN",
-                         help="run folders (the first is the reference)")
-    compare.add_argument("--out", type=Path, default=None, metavar="FILE.csv",
-                         help="write the table (and FILE.timeline.csv, FILE.fields.csv)")
+    compare.add_argument(
+        "runs", type=Path, nargs="+", metavar="RUN", help="run folders (the first is the reference)"
+    )
+    compare.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE.csv",
+        help="write the table (and FILE.timeline.csv, FILE.fields.csv)",
+    )
     compare.set_defaults(func=cmd_compare)
 
 

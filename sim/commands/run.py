@@ -48,17 +48,25 @@ def run_identity(scenario: Scenario, seed: int, reps: int, keep_patients: int) -
     from sim.engine.checkpoints import chunk_layout
     from sim.engine.results import METRICS_VERSION, package_versions
 
-    return {"kind": "run", "scenario": scenario_to_dict(scenario), "seed": seed,
-            "replicates": reps, "keep_patients": keep_patients, **chunk_layout(),
-            "metrics_version": METRICS_VERSION, "versions": package_versions()}
+    return {
+        "kind": "run",
+        "scenario": scenario_to_dict(scenario),
+        "seed": seed,
+        "replicates": reps,
+        "keep_patients": keep_patients,
+        **chunk_layout(),
+        "metrics_version": METRICS_VERSION,
+        "versions": package_versions(),
+    }
 
 
 def print_note(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def staging_chooser(out: Path, identity: dict, resume: bool,
-                    note: Callable[[str], None]) -> Callable[[list[Path]], Path | None]:
+def staging_chooser(
+    out: Path, identity: dict, resume: bool, note: Callable[[str], None]
+) -> Callable[[list[Path]], Path | None]:
     """For `resumable_folder`: with `resume`, the interrupted job of `out` that computes the
     same thing (refused, naming what differs, if none does); without, None (a new staging
     folder), saying that --resume exists when there is an interrupted job."""
@@ -74,8 +82,9 @@ def staging_chooser(out: Path, identity: dict, resume: bool,
                     return folder
             folder, record = records[0]
             differ = identity_differences(record["identity"], identity)
-            shown = "; ".join(differ[:5]) + (f"; and {len(differ) - 5} more"
-                                             if len(differ) > 5 else "")
+            shown = "; ".join(differ[:5]) + (
+                f"; and {len(differ) - 5} more" if len(differ) > 5 else ""
+            )
             raise ScenarioError(
                 f"--resume: the interrupted {record['identity'].get('kind', 'run')} in "
                 f"{folder} computes something else: {shown}; resume with the same scenario, "
@@ -83,14 +92,15 @@ def staging_chooser(out: Path, identity: dict, resume: bool,
                 f"--resume to start again"
             )
         if resume:
-            note(f"--resume: no interrupted {kind} of {out} found; starting from the first "
-                 "chunk")
+            note(f"--resume: no interrupted {kind} of {out} found; starting from the first chunk")
         elif records:
             folder = records[0][0]
-            note(f"note: {folder} holds an interrupted {kind} of {out} "
-                 f"({finished_work(folder)} chunk(s) done); this {kind} starts again from "
-                 f"the first chunk; to continue that one instead, stop this one (Ctrl-C) "
-                 f"and add --resume")
+            note(
+                f"note: {folder} holds an interrupted {kind} of {out} "
+                f"({finished_work(folder)} chunk(s) done); this {kind} starts again from "
+                f"the first chunk; to continue that one instead, stop this one (Ctrl-C) "
+                f"and add --resume"
+            )
         return None
 
     return choose
@@ -111,8 +121,9 @@ def interruption_keeper(note: Callable[[str], None]) -> Callable[[Path, BaseExce
         kept = finished_work(staging)
         if not kept:
             return False
-        text = (f"{kept} finished chunk(s) kept in {staging}; the same command with "
-                "--resume continues")
+        text = (
+            f"{kept} finished chunk(s) kept in {staging}; the same command with --resume continues"
+        )
         if isinstance(exc, Interrupted):
             exc.outcome = text
         else:
@@ -122,10 +133,9 @@ def interruption_keeper(note: Callable[[str], None]) -> Callable[[Path, BaseExce
     return keep
 
 
-def finish_point(folder: Path, scenario: Scenario, reps: int,
-                 sums: dict[str, pd.DataFrame], record: dict) -> tuple[pd.DataFrame,
-                                                                         pd.DataFrame,
-                                                                         tuple[str, ...]]:
+def finish_point(
+    folder: Path, scenario: Scenario, reps: int, sums: dict[str, pd.DataFrame], record: dict
+) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
     """A point's tables from its Parquet and summed counts, its doubts in the manifest;
     manifest.json last (a point folder with a manifest is complete); then its checkpoints
     go. Returns (summary, timeline, warnings)."""
@@ -135,8 +145,9 @@ def finish_point(folder: Path, scenario: Scenario, reps: int,
     for name, table in sums.items():
         per_trial_table(table, reps).to_csv(folder / f"{name}.csv", index=False)
     if (folder / "monthly.parquet").exists():
-        for name, table in with_supply_to_end(monthly_quantiles(folder / "monthly.parquet")
-                                              ).items():
+        for name, table in with_supply_to_end(
+            monthly_quantiles(folder / "monthly.parquet")
+        ).items():
             table.to_csv(folder / f"{name}.csv", index=False)
     replicates = ParquetColumns(folder / "replicates.parquet")  # a column at a time
     summary = summarize(replicates, scenario)
@@ -154,14 +165,25 @@ def count_done(job) -> int:
     """Replicates of `job` already kept as finished chunks (by their markers)."""
     from sim.engine.checkpoints import read_marker
 
-    return sum(n for c, n in job.expected().items()
-               if (read_marker(job.folder, c) or {}).get("replicates") == n)
+    return sum(
+        n
+        for c, n in job.expected().items()
+        if (read_marker(job.folder, c) or {}).get("replicates") == n
+    )
 
 
 @contextmanager
-def checkpointed_pool(out: Path, force: bool, identity: dict, resume: bool,
-                      note: Callable[[str], None], executor: str, models: list,
-                      workers: int, scheduler: str | None) -> Iterator[tuple[Any, Path]]:
+def checkpointed_pool(
+    out: Path,
+    force: bool,
+    identity: dict,
+    resume: bool,
+    note: Callable[[str], None],
+    executor: str,
+    models: list,
+    workers: int,
+    scheduler: str | None,
+) -> Iterator[tuple[Any, Path]]:
     """The executor for `models` and the staging folder of `out` (resumed when `resume`
     finds an interrupted run with the same `identity`), its checkpoint record written: what
     a run and a sweep both need before their first chunk."""
@@ -172,20 +194,33 @@ def checkpointed_pool(out: Path, force: bool, identity: dict, resume: bool,
         link = getattr(pool, "dashboard", lambda: None)()
         if link:
             note(f"Dask dashboard (progress, task stream, workers): {link}")
-        with resumable_folder(out, force, staging_chooser(out, identity, resume, note),
-                              interruption_keeper(note)) as staging:
+        with resumable_folder(
+            out, force, staging_chooser(out, identity, resume, note), interruption_keeper(note)
+        ) as staging:
             if read_checkpoint(staging) is None:
                 write_checkpoint(staging, identity)
             yield pool, staging
 
 
 def run_scenario(
-    scenario: Scenario, out: Path, *, reps: int, seed: int, workers: int,
-    keep_patients: int = 0, force: bool = False, scenario_path: str = "",
-    overrides: list[str] | None = None, on_chunk: Callable[[int], None] | None = None,
-    model: TrialModel | None = None, before_publish: Callable[[Path], None] | None = None,
-    executor: str = "local", scheduler: str | None = None, resume: bool = False,
-    note: Callable[[str], None] = print_note, on_resume: Callable[[int], None] | None = None,
+    scenario: Scenario,
+    out: Path,
+    *,
+    reps: int,
+    seed: int,
+    workers: int,
+    keep_patients: int = 0,
+    force: bool = False,
+    scenario_path: str = "",
+    overrides: list[str] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+    model: TrialModel | None = None,
+    before_publish: Callable[[Path], None] | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    resume: bool = False,
+    note: Callable[[str], None] = print_note,
+    on_resume: Callable[[int], None] | None = None,
 ) -> RunOutputs:
     """Run `scenario` into `out` on the named executor (`local` or `dask`), keeping each
     finished chunk as a checkpoint; with `resume`, continue the interrupted run of `out`.
@@ -205,8 +240,9 @@ def run_scenario(
 
         identity["model"] = hashlib.sha256(pickle.dumps(model)).hexdigest()
     model = model or TrialModel.from_scenario(scenario)
-    with checkpointed_pool(out, force, identity, resume, note, executor, [model], workers,
-                           scheduler) as (pool, staging):
+    with checkpointed_pool(
+        out, force, identity, resume, note, executor, [model], workers, scheduler
+    ) as (pool, staging):
         started = time.perf_counter()
         job = PointJob(staging, reps, seed, keep_patients)
         done = count_done(job)
@@ -217,8 +253,9 @@ def run_scenario(
         sums: dict[str, pd.DataFrame] = {}
         run_points(pool, [job], on_chunk, on_point=lambda _, s: sums.update(s))
         wall = time.perf_counter() - started
-        record = manifest(scenario, scenario_path, list(overrides or []), seed, reps,
-                          workers, keep_patients, wall)
+        record = manifest(
+            scenario, scenario_path, list(overrides or []), seed, reps, workers, keep_patients, wall
+        )
         record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
         summary, milestones, doubts = finish_point(staging, scenario, reps, sums, record)
         (staging / CHECKPOINT).unlink()
@@ -279,8 +316,9 @@ def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
                 key = f"{prefix}{name}"
                 columns[key] = np.concatenate(stats[key]) if key in stats else np.nan
         out.setdefault(table, []).append(round_monthly(pd.DataFrame(columns), ratio))
-    return {name: drop_idle_months(pd.concat(frames, ignore_index=True))
-            for name, frames in out.items()}
+    return {
+        name: drop_idle_months(pd.concat(frames, ignore_index=True)) for name, frames in out.items()
+    }
 
 
 def month_statistics(data: np.ndarray) -> dict[str, np.ndarray]:
@@ -298,8 +336,11 @@ def row_percentiles(data: np.ndarray, percents: tuple[float, ...]) -> np.ndarray
     in a third of numpy's time on the monthly table's rows (its partition works across
     rows, a strided copy of each). With a -0.0 in `data`, numpy's own."""
     n = data.shape[1]
-    if n == 0 or data.dtype != np.float64 or (np.signbit(data).any()
-                                              and np.signbit(data[data == 0]).any()):
+    if (
+        n == 0
+        or data.dtype != np.float64
+        or (np.signbit(data).any() and np.signbit(data[data == 0]).any())
+    ):
         # numpy's answer then depends on where its partition leaves -0.0 among the 0.0
         return np.percentile(data, percents, axis=1)
     ordered = np.sort(data, axis=1)
@@ -339,7 +380,7 @@ def month_blocks(file, columns: list[str]) -> Iterator[np.ndarray]:
     MONTH_BLOCK months (a month a row, contiguous), in order."""
     for start in range(0, len(columns), MONTH_BLOCK):
         # one thread: the main process shares the cores with the workers (half the CPU)
-        block = file.read(columns=columns[start:start + MONTH_BLOCK], use_threads=False)
+        block = file.read(columns=columns[start : start + MONTH_BLOCK], use_threads=False)
         values = np.empty((block.num_columns, block.num_rows))
         for i in range(block.num_columns):
             values[i] = block.column(i).to_numpy()
@@ -356,17 +397,23 @@ def with_supply_to_end(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFram
     if "supply_to_end" not in tables:
         return tables
     out = {k: v for k, v in tables.items() if k not in SUPPLY_UNTIL}
-    out["supply"] = pd.concat([tables[name].assign(until=until)[["until", *tables[name].columns]]
-                               for name, until in SUPPLY_UNTIL.items() if name in tables],
-                              ignore_index=True)
+    out["supply"] = pd.concat(
+        [
+            tables[name].assign(until=until)[["until", *tables[name].columns]]
+            for name, until in SUPPLY_UNTIL.items()
+            if name in tables
+        ],
+        ignore_index=True,
+    )
     return out
 
 
 def round_monthly(frame: pd.DataFrame, ratio: bool) -> pd.DataFrame:
     """Sensible precision (the series are float32 sums): 4 decimals for a ratio, 2 else."""
     decimals = 4 if ratio else 2
-    return pd.DataFrame({c: frame[c] if c in ("item", "month") else frame[c].round(decimals)
-                         for c in frame.columns})
+    return pd.DataFrame(
+        {c: frame[c] if c in ("item", "month") else frame[c].round(decimals) for c in frame.columns}
+    )
 
 
 def drop_idle_months(table: pd.DataFrame) -> pd.DataFrame:

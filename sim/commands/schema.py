@@ -73,9 +73,13 @@ def field_docstrings(model: type) -> dict[str, str]:
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs = {}
     for stmt, after in zip(body, body[1:], strict=False):
-        if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
-                and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-                and isinstance(after.value.value, str)):
+        if (
+            isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
             docs[stmt.target.id] = inspect.cleandoc(after.value.value)
     return docs
 
@@ -97,10 +101,14 @@ def scenario_schema() -> dict[str, Any]:
     schema = Scenario.model_json_schema(mode="validation")
     add_descriptions(schema)
     annotate_units(schema)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            **schema, "title": "trialsim scenario",
-            "description": "A trial scenario for `python -m sim` (NCT07271602 and trials like "
-                           "it); see docs/scenario.md."}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        **schema,
+        "title": "trialsim scenario",
+        "description": "A trial scenario for `python -m sim` (NCT07271602 and trials like "
+        "it); see docs/scenario.md.",
+    }
 
 
 # --- the reference page --------------------------------------------------------------------
@@ -135,9 +143,14 @@ def type_name(schema: dict[str, Any], node: dict[str, Any]) -> str:
     return str(kind)
 
 
-RULES = (("exclusiveMinimum", "> {}"), ("minimum", ">= {}"), ("exclusiveMaximum", "< {}"),
-         ("maximum", "<= {}"), ("minItems", "at least {} items"),
-         ("maxItems", "at most {} items"))
+RULES = (
+    ("exclusiveMinimum", "> {}"),
+    ("minimum", ">= {}"),
+    ("exclusiveMaximum", "< {}"),
+    ("maximum", "<= {}"),
+    ("minItems", "at least {} items"),
+    ("maxItems", "at most {} items"),
+)
 
 
 def rule_text(node: dict[str, Any]) -> str:
@@ -146,8 +159,11 @@ def rule_text(node: dict[str, Any]) -> str:
         inner = node.get(key)
         for option in inner if isinstance(inner, list) else [inner]:
             if isinstance(option, dict) and option.get("type") != "null":
-                rules.extend(template.format(option[k]) for k, template in RULES
-                             if k in option and k not in ("minItems", "maxItems"))
+                rules.extend(
+                    template.format(option[k])
+                    for k, template in RULES
+                    if k in option and k not in ("minItems", "maxItems")
+                )
     return ", ".join(dict.fromkeys(rules))
 
 
@@ -172,18 +188,26 @@ def cell(value: Any) -> str:
     return "`" + text.replace("|", "\\|") + "`"
 
 
-def block_rows(schema: dict[str, Any], model: dict[str, Any], path: tuple[str, ...],
-               example: dict[str, Any]) -> list[str]:
+def block_rows(
+    schema: dict[str, Any], model: dict[str, Any], path: tuple[str, ...], example: dict[str, Any]
+) -> list[str]:
     required = set(model.get("required", ()))
     rows = []
     for name, node in model.get("properties", {}).items():
-        default = ("required" if name in required else
-                   "`null`" if node.get("default", 0) is None else cell(node.get("default")))
+        default = (
+            "required"
+            if name in required
+            else "`null`"
+            if node.get("default", 0) is None
+            else cell(node.get("default"))
+        )
         described = node if "description" in node else resolve(schema, node)
         description = described.get("description", "").replace("\n", " ").replace("|", "\\|")
-        rows.append(f"| `{name}` | {type_name(schema, node)} | {node.get('unit', '')} | "
-                    f"{default} | {rule_text(node)} | {description} | "
-                    f"{cell(example_value(example, (*path, name)))} |")
+        rows.append(
+            f"| `{name}` | {type_name(schema, node)} | {node.get('unit', '')} | "
+            f"{default} | {rule_text(node)} | {description} | "
+            f"{cell(example_value(example, (*path, name)))} |"
+        )
     return rows
 
 
@@ -207,8 +231,10 @@ def scenario_markdown(example_path: Path = BASELINE) -> str:
 
     schema = scenario_schema()
     example = yaml.safe_load(example_path.read_text(encoding="utf-8"))
-    header = ("| field | type | unit | default | rule | meaning | example (baseline) |\n"
-              "| --- | --- | --- | --- | --- | --- | --- |")
+    header = (
+        "| field | type | unit | default | rule | meaning | example (baseline) |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |"
+    )
     lines = [
         "# The scenario file, block by block",
         "",
@@ -234,8 +260,15 @@ def scenario_markdown(example_path: Path = BASELINE) -> str:
             model = schema["$defs"][refs[0]] if refs else None
         if model is None:
             continue
-        lines += [f"## `{block}`", "", model.get("description", "").replace("\n", " "), "",
-                  header, *block_rows(schema, model, (block,), example), ""]
+        lines += [
+            f"## `{block}`",
+            "",
+            model.get("description", "").replace("\n", " "),
+            "",
+            header,
+            *block_rows(schema, model, (block,), example),
+            "",
+        ]
         seen.add(model.get("title", ""))
         queue = [(name, model, (block,)) for name in referenced_models(schema, model)]
         while queue:
@@ -244,19 +277,35 @@ def scenario_markdown(example_path: Path = BASELINE) -> str:
                 continue
             seen.add(name)
             sub = schema["$defs"][name]
-            field = next((f for f, n in parent.get("properties", {}).items()
-                          if name in referenced_models(schema, n)), None)
+            field = next(
+                (
+                    f
+                    for f, n in parent.get("properties", {}).items()
+                    if name in referenced_models(schema, n)
+                ),
+                None,
+            )
             sub_path = (*path, field) if field else path
-            lines += [f"### {name}", "", sub.get("description", "").replace("\n", " "), "",
-                      header, *block_rows(schema, sub, sub_path, example), ""]
+            lines += [
+                f"### {name}",
+                "",
+                sub.get("description", "").replace("\n", " "),
+                "",
+                header,
+                *block_rows(schema, sub, sub_path, example),
+                "",
+            ]
             queue += [(n, sub, sub_path) for n in referenced_models(schema, sub)]
     return "\n".join(lines).replace("\n\n\n", "\n\n").rstrip() + "\n"
 
 
 def register(sub) -> None:
     parser = sub.add_parser("schema", help="JSON Schema of the scenario file (for editors)")
-    parser.add_argument("--markdown", action="store_true",
-                        help="the reference page docs/scenario.md instead of JSON")
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="the reference page docs/scenario.md instead of JSON",
+    )
     parser.set_defaults(func=cmd_schema)
 
 

@@ -172,22 +172,27 @@ def check_schema_path(path: str, flag: str) -> None:
 
 def read_variants(path: Path) -> list[tuple[str, dict[str, Any]]]:
     """A sweep YAML: a list of ``{name: ..., set: {path: value}}`` -> [(name, settings)]."""
-    example = ("e.g.\n- name: slow accrual\n"
-               "  set: {enrollment.sites.0.screening_rate.3.per_month: 6}")
+    example = (
+        "e.g.\n- name: slow accrual\n  set: {enrollment.sites.0.screening_rate.3.per_month: 6}"
+    )
     data = load_yaml_file(path, f"--variants {path}")
     if not isinstance(data, list) or not data:
-        raise ScenarioError(f"--variants {path}: must be a non-empty YAML list of variants, "
-                            f"{example}")
+        raise ScenarioError(
+            f"--variants {path}: must be a non-empty YAML list of variants, {example}"
+        )
     variants, names = [], set()
     for i, item in enumerate(data):
         where = f"--variants {path}: item {i}"
         if not isinstance(item, dict) or set(item) - {"name", "set"} or "name" not in item:
-            raise ScenarioError(f"{where} = {item!r}: each item needs exactly `name` and `set`, "
-                                f"{example}")
+            raise ScenarioError(
+                f"{where} = {item!r}: each item needs exactly `name` and `set`, {example}"
+            )
         name, settings = str(item["name"]), item.get("set") or {}
         if not isinstance(settings, dict):
-            raise ScenarioError(f"{where} ({name}): set = {settings!r} must be a mapping of "
-                                "dotted paths to values, e.g. {effect.hazard_ratio: 0.79}")
+            raise ScenarioError(
+                f"{where} ({name}): set = {settings!r} must be a mapping of "
+                "dotted paths to values, e.g. {effect.hazard_ratio: 0.79}"
+            )
         if name in names:
             raise ScenarioError(f"{where}: name {name!r} is used twice; give each a new name")
         names.add(name)
@@ -214,8 +219,10 @@ def label_params(params: dict[str, Any]) -> str:
 
 
 def expand_points(
-    base: dict[str, Any], grid: dict[str, list[Any]],
-    variants: list[tuple[str, dict[str, Any]]], source: str,
+    base: dict[str, Any],
+    grid: dict[str, list[Any]],
+    variants: list[tuple[str, dict[str, Any]]],
+    source: str,
 ) -> list[SweepPoint]:
     """Every (variant x grid) point, validated; raises ScenarioError naming the bad point."""
     if not grid and not variants:
@@ -291,9 +298,17 @@ def lookup_dotted(data: Any, path: str) -> Any:
 
 
 def sweep_manifest(
-    points: list[SweepPoint], base: Scenario, *, grid: dict[str, list[Any]],
-    variants: list[tuple[str, dict[str, Any]]], scenario_path: str, overrides: list[str],
-    seed: int, reps: int, workers: int, wall_seconds: float,
+    points: list[SweepPoint],
+    base: Scenario,
+    *,
+    grid: dict[str, list[Any]],
+    variants: list[tuple[str, dict[str, Any]]],
+    scenario_path: str,
+    overrides: list[str],
+    seed: int,
+    reps: int,
+    workers: int,
+    wall_seconds: float,
 ) -> dict[str, Any]:
     from sim.engine.results import METRICS_VERSION, package_versions
 
@@ -313,8 +328,14 @@ def sweep_manifest(
         "workers": workers,
         "wall_seconds": round(wall_seconds, 3),
         "points": [
-            {"point": p.number, "name": p.name, "label": p.label, "variant": p.variant,
-             "params": p.params, "overrides": p.overrides}
+            {
+                "point": p.number,
+                "name": p.name,
+                "label": p.label,
+                "variant": p.variant,
+                "params": p.params,
+                "overrides": p.overrides,
+            }
             for p in points
         ],
         "versions": package_versions(),
@@ -322,25 +343,46 @@ def sweep_manifest(
     }
 
 
-def sweep_identity(points: list[SweepPoint], base: Scenario, seed: int, reps: int,
-                   keep_patients: int) -> dict[str, Any]:
+def sweep_identity(
+    points: list[SweepPoint], base: Scenario, seed: int, reps: int, keep_patients: int
+) -> dict[str, Any]:
     """What a resumed sweep must share with the interrupted one."""
     from sim.engine.checkpoints import chunk_layout
     from sim.engine.results import METRICS_VERSION, package_versions
 
-    return {"kind": "sweep", "scenario": scenario_to_dict(base),
-            "points": {p.name: p.overrides for p in points}, "seed": seed,
-            "replicates": reps, "keep_patients": keep_patients, **chunk_layout(),
-            "metrics_version": METRICS_VERSION, "versions": package_versions()}
+    return {
+        "kind": "sweep",
+        "scenario": scenario_to_dict(base),
+        "points": {p.name: p.overrides for p in points},
+        "seed": seed,
+        "replicates": reps,
+        "keep_patients": keep_patients,
+        **chunk_layout(),
+        "metrics_version": METRICS_VERSION,
+        "versions": package_versions(),
+    }
 
 
 def run_sweep(
-    points: list[SweepPoint], base: Scenario, out: Path, *, reps: int, seed: int,
-    workers: int, grid: dict[str, list[Any]], variants: list[tuple[str, dict[str, Any]]],
-    keep_patients: int = 3, force: bool = False, scenario_path: str = "",
-    overrides: list[str] | None = None, on_chunk: Callable[[int], None] | None = None,
-    executor: str = "local", scheduler: str | None = None, resume: bool = False,
-    note: Callable[[str], None] | None = None, on_resume: Callable[[int], None] | None = None,
+    points: list[SweepPoint],
+    base: Scenario,
+    out: Path,
+    *,
+    reps: int,
+    seed: int,
+    workers: int,
+    grid: dict[str, list[Any]],
+    variants: list[tuple[str, dict[str, Any]]],
+    keep_patients: int = 3,
+    force: bool = False,
+    scenario_path: str = "",
+    overrides: list[str] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    resume: bool = False,
+    note: Callable[[str], None] | None = None,
+    on_resume: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Run every point into `out` (staged, published whole); return the sweep table.
 
@@ -365,8 +407,9 @@ def run_sweep(
     check_out_folder(out, force)
     identity = sweep_identity(points, base, seed, reps, keep_patients)
     models = [TrialModel.from_scenario(point.scenario) for point in points]
-    with checkpointed_pool(out, force, identity, resume, note, executor, models, workers,
-                           scheduler) as (pool, staging):
+    with checkpointed_pool(
+        out, force, identity, resume, note, executor, models, workers, scheduler
+    ) as (pool, staging):
         started = time.perf_counter()
         jobs: list[PointJob | None] = []
         for point in points:
@@ -378,27 +421,42 @@ def run_sweep(
         if on_resume:
             on_resume(done)
         if done:
-            note(f"resuming {staging}: {done} of {len(points) * reps} replicates already "
-                 "done")
+            note(f"resuming {staging}: {done} of {len(points) * reps} replicates already done")
 
         def finish(index: int, sums: dict[str, pd.DataFrame]) -> None:
             point = points[index]
-            record = manifest(point.scenario, scenario_path,
-                              [*(overrides or []), *point.overrides], seed, reps, workers,
-                              keep_patients, time.perf_counter() - started)
+            record = manifest(
+                point.scenario,
+                scenario_path,
+                [*(overrides or []), *point.overrides],
+                seed,
+                reps,
+                workers,
+                keep_patients,
+                time.perf_counter() - started,
+            )
             record.update(executor=executor, scheduler=scheduler, sweep_point=point.number)
             finish_point(staging / point.name, point.scenario, reps, sums, record)
 
         run_points(pool, jobs, on_chunk, on_point=finish, clinics=clinic_keys(models))
         # read back, so a resumed sweep (whose early points were written before) and an
         # uninterrupted one tabulate the same numbers
-        summaries = [pd.read_csv(staging / point.name / "summary.csv",
-                                 float_precision="round_trip") for point in points]
+        summaries = [
+            pd.read_csv(staging / point.name / "summary.csv", float_precision="round_trip")
+            for point in points
+        ]
         table = tabulate_sweep(points, summaries, base)
         table.to_csv(staging / "sweep.csv", index=False)
         record = sweep_manifest(
-            points, base, grid=grid, variants=variants, scenario_path=scenario_path,
-            overrides=list(overrides or []), seed=seed, reps=reps, workers=workers,
+            points,
+            base,
+            grid=grid,
+            variants=variants,
+            scenario_path=scenario_path,
+            overrides=list(overrides or []),
+            seed=seed,
+            reps=reps,
+            workers=workers,
             wall_seconds=time.perf_counter() - started,
         )
         record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
@@ -418,16 +476,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from sim.commands.cli import add_montecarlo_args, add_scenario_args
 
     sweep = subparsers.add_parser(
-        "sweep", help="run a scenario over a grid of values (common random numbers)",
+        "sweep",
+        help="run a scenario over a grid of values (common random numbers)",
         description="Run a scenario at every point of a grid (Cartesian product of the "
-                    "--grid values) or of a list of variants, each point with the same seed.",
+        "--grid values) or of a list of variants, each point with the same seed.",
     )
     add_scenario_args(sweep)
-    sweep.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2,...",
-                       help="a scenario field and its values, e.g. "
-                            "effect.hazard_ratio=0.5,0.6,0.7 (repeatable: Cartesian product)")
-    sweep.add_argument("--variants", type=Path, default=None, metavar="FILE",
-                       help="YAML list of {name: ..., set: {PATH: VALUE, ...}}")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="PATH=V1,V2,...",
+        help="a scenario field and its values, e.g. "
+        "effect.hazard_ratio=0.5,0.6,0.7 (repeatable: Cartesian product)",
+    )
+    sweep.add_argument(
+        "--variants",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="YAML list of {name: ..., set: {PATH: VALUE, ...}}",
+    )
     add_montecarlo_args(sweep, unit=" per point")
     sweep.set_defaults(func=cmd_sweep)
 
@@ -454,15 +523,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with progress_bar(len(points) * args.reps, args.quiet) as bar:
         watch = HugeRunWatch(bar, len(points) * args.reps, args.out)
         table = run_sweep(
-            points, base, args.out, reps=args.reps, seed=args.seed, workers=workers,
-            grid=grid, variants=variants, keep_patients=args.keep_patients, force=args.force,
-            scenario_path=str(args.scenario), overrides=args.overrides, on_chunk=watch,
-            executor=executor, scheduler=args.scheduler, resume=args.resume,
-            note=bar.write, on_resume=watch.start,
+            points,
+            base,
+            args.out,
+            reps=args.reps,
+            seed=args.seed,
+            workers=workers,
+            grid=grid,
+            variants=variants,
+            keep_patients=args.keep_patients,
+            force=args.force,
+            scenario_path=str(args.scenario),
+            overrides=args.overrides,
+            on_chunk=watch,
+            executor=executor,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            note=bar.write,
+            on_resume=watch.start,
         )
     print(format_sweep(table))
-    print(f"{len(points)} points x {args.reps} replicates in "
-          f"{time.perf_counter() - started:.1f} s -> {args.out}", file=sys.stderr)
+    print(
+        f"{len(points)} points x {args.reps} replicates in "
+        f"{time.perf_counter() - started:.1f} s -> {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 

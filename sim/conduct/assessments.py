@@ -77,13 +77,16 @@ class ScanSchedule:
     day_map: np.ndarray | None = None
 
     @classmethod
-    def from_assessments(cls, assessments: Assessments,
-                         calendar: StudyCalendar | None = None) -> ScanSchedule:
+    def from_assessments(
+        cls, assessments: Assessments, calendar: StudyCalendar | None = None
+    ) -> ScanSchedule:
         if assessments.mode != "scheduled":
             return cls(None)
         windowed = assessments.window_days is not None and calendar is not None
-        return cls(scan_days(assessments),
-                   scan_day_map(calendar, assessments.window_days) if windowed else None)
+        return cls(
+            scan_days(assessments),
+            scan_day_map(calendar, assessments.window_days) if windowed else None,
+        )
 
     def for_patients(self, rand_day: np.ndarray) -> ScanSchedule | PatientScans:
         """The schedule of patients randomized on `rand_day` (R, N): the scans they actually
@@ -91,8 +94,13 @@ class ScanSchedule:
         if self.days is None or self.day_map is None:
             return self
         moved = self.day_map - np.arange(len(self.day_map))
-        return PatientScans(self.days, self.day_map, np.asarray(rand_day, dtype=float),
-                            float(moved.min()), float(moved.max()))
+        return PatientScans(
+            self.days,
+            self.day_map,
+            np.asarray(rand_day, dtype=float),
+            float(moved.min()),
+            float(moved.max()),
+        )
 
     def first_scan_on_or_after(self, t: np.ndarray) -> np.ndarray:
         if self.days is None:
@@ -164,8 +172,9 @@ class PatientScans:
             done = np.where(late, self.done(k), done)
 
 
-def scans_out_of_window(schedule: ScanSchedule, window_days: int | None,
-                        rand_day: np.ndarray, until: np.ndarray) -> np.ndarray:
+def scans_out_of_window(
+    schedule: ScanSchedule, window_days: int | None, rand_day: np.ndarray, until: np.ndarray
+) -> np.ndarray:
     """(R, N) scans each patient had out of the visit window (done more than `window_days`
     after the due day: the clinic was closed all the window through), among the scans done
     on or before `until` (days from randomization: the event seen, the withdrawal or the
@@ -184,15 +193,14 @@ def scans_out_of_window(schedule: ScanSchedule, window_days: int | None,
     return out
 
 
-def observe_outcomes(latent: LatentOutcomes,
-                     schedule: ScanSchedule | PatientScans) -> ObservedOutcomes:
+def observe_outcomes(
+    latent: LatentOutcomes, schedule: ScanSchedule | PatientScans
+) -> ObservedOutcomes:
     seen = np.where(
         latent.is_death, latent.pfs_day, schedule.first_scan_on_or_after(latent.pfs_day)
     )
     withdrawn_first = latent.withdraw_day < seen
-    censor = np.where(
-        withdrawn_first, schedule.last_scan_on_or_before(latent.withdraw_day), np.inf
-    )
+    censor = np.where(withdrawn_first, schedule.last_scan_on_or_before(latent.withdraw_day), np.inf)
     return ObservedOutcomes(
         event_day=np.where(withdrawn_first, np.inf, seen),
         withdraw_day=latent.withdraw_day,

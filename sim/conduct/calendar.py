@@ -63,8 +63,12 @@ class StudyCalendar:
         for closure in cal.closures:
             n = (closure.end - closure.start).days
             closed |= {closure.start + dt.timedelta(days=k) for k in range(n + 1)}
-        return cls(start, cal.closed_weekdays, frozenset(closed),
-                   frozenset(makeup | set(cal.makeup_working_days)))
+        return cls(
+            start,
+            cal.closed_weekdays,
+            frozenset(closed),
+            frozenset(makeup | set(cal.makeup_working_days)),
+        )
 
     def closed_reason(self, day: int) -> str:
         """Why a clinic day is closed ('' if open), for audit tables."""
@@ -164,6 +168,6 @@ def month_grid(scenario: Scenario) -> dict:
     end = max(scenario.trial.completion_date, scenario.analysis.cut_date or dt.date.min)
     first = np.datetime64(scenario.trial.start_date, "M")
     months = np.arange(first, np.datetime64(end, "M") + 25)
-    starts = (months.astype("datetime64[D]") - np.datetime64(scenario.trial.start_date, "D"))
+    starts = months.astype("datetime64[D]") - np.datetime64(scenario.trial.start_date, "D")
     starts = np.maximum(starts.astype(np.int64), 0)
     return {"month_starts": starts, "month_labels": tuple(str(m) for m in months)}

@@ -64,7 +64,9 @@ def choose_cut_day(
 
 
 def cut_data(
-    rand_day: np.ndarray, observed: ObservedOutcomes, schedule: ScanSchedule,
+    rand_day: np.ndarray,
+    observed: ObservedOutcomes,
+    schedule: ScanSchedule,
     cut_day: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(time, event, valid) of the analysis data set at each replicate's cut."""
@@ -80,8 +82,11 @@ def cut_data(
 
 
 def cut_at_analysis(
-    analysis: Analysis, rand_day: np.ndarray, observed: ObservedOutcomes,
-    schedule: ScanSchedule, date_cut_day: float,
+    analysis: Analysis,
+    rand_day: np.ndarray,
+    observed: ObservedOutcomes,
+    schedule: ScanSchedule,
+    date_cut_day: float,
 ) -> CutData:
     cut, target, reason = choose_cut_day(analysis, rand_day, observed, date_cut_day)
     time, event, valid = cut_data(rand_day, observed, schedule, cut)
@@ -103,7 +108,9 @@ class LookTrigger:
 
 
 def look_cut_days(
-    triggers: tuple[LookTrigger, ...], rand_day: np.ndarray, observed: ObservedOutcomes,
+    triggers: tuple[LookTrigger, ...],
+    rand_day: np.ndarray,
+    observed: ObservedOutcomes,
     final_cut_day: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(cut_day, held), shape (R, K): the interim looks' cut days, then the final cut.

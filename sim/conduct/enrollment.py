@@ -98,8 +98,13 @@ def failure_reasons(enrollment: Enrollment) -> list[str]:
 
 
 def draw_site_arrivals(
-    sites: tuple[Site, ...], start_day: np.ndarray, heterogeneity: float | None,
-    n_reps: int, n_screens: int, rng: np.random.Generator, frailty: np.ndarray | None = None,
+    sites: tuple[Site, ...],
+    start_day: np.ndarray,
+    heterogeneity: float | None,
+    n_reps: int,
+    n_screens: int,
+    rng: np.random.Generator,
+    frailty: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Arrival clock days (R, S * M) of M screenings per site, and each one's site index.
 
@@ -108,21 +113,28 @@ def draw_site_arrivals(
     if frailty is None:
         frailty = (
             rng.gamma(heterogeneity, 1.0 / heterogeneity, (n_reps, len(sites)))
-            if heterogeneity is not None else np.ones((n_reps, len(sites)))
+            if heterogeneity is not None
+            else np.ones((n_reps, len(sites)))
         )
     columns = []
     for s, site in enumerate(sites):
         levels = np.cumsum(rng.standard_exponential((n_reps, n_screens)), axis=1)
-        columns.append(start_day[s] + invert_intensity(levels / frailty[:, s:s + 1],
-                                                       site.screening_rate))
+        columns.append(
+            start_day[s] + invert_intensity(levels / frailty[:, s : s + 1], site.screening_rate)
+        )
     arrival = np.concatenate(columns, axis=1)
     site = np.repeat(np.arange(len(sites)), n_screens)
     return arrival, np.broadcast_to(site, arrival.shape)
 
 
 def draw_screenings(
-    enrollment: Enrollment, sites: tuple[Site, ...], start_day: np.ndarray, n_reps: int,
-    n_screens: int, stratum_p: np.ndarray, rng: np.random.Generator,
+    enrollment: Enrollment,
+    sites: tuple[Site, ...],
+    start_day: np.ndarray,
+    n_reps: int,
+    n_screens: int,
+    stratum_p: np.ndarray,
+    rng: np.random.Generator,
     frailty: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Bulk draws for `n_screens` screenings per site of each replicate, in arrival order."""
@@ -137,8 +149,13 @@ def draw_screenings(
         np.searchsorted(np.cumsum(stratum_p), rng.random(shape), side="right"),
         len(stratum_p) - 1,
     )
-    draws = {"arrival": arrival, "site": site, "days": days,
-             "reason": np.where(reason >= n_reasons, PASSED, reason), "stratum": stratum}
+    draws = {
+        "arrival": arrival,
+        "site": site,
+        "days": days,
+        "reason": np.where(reason >= n_reasons, PASSED, reason),
+        "stratum": stratum,
+    }
     if (arrival[:, 1:] >= arrival[:, :-1]).all():  # one site: arrivals come in order, and
         return draws  # a stable sort of rows in order is the identity
     order = np.argsort(arrival, axis=1, kind="stable")
@@ -155,8 +172,12 @@ def rank_within_group(group: np.ndarray, n_groups: int, mask: np.ndarray) -> np.
 
 
 def enroll_patients(
-    enrollment: Enrollment, sample_size: int, stratum_p: np.ndarray,
-    calendar: StudyCalendar, n_reps: int, rng: np.random.Generator,
+    enrollment: Enrollment,
+    sample_size: int,
+    stratum_p: np.ndarray,
+    calendar: StudyCalendar,
+    n_reps: int,
+    rng: np.random.Generator,
 ) -> EnrolledPatients:
     """Screen until `sample_size` are randomized in every replicate; see the module docstring."""
     sites = enrollment.site_list(calendar.start_date)
@@ -177,9 +198,15 @@ def enroll_patients(
 
 
 def enroll_remaining(
-    enrollment: Enrollment, sites: tuple[Site, ...], start_day: np.ndarray,
-    frailty: np.ndarray, n_remaining: int, after_day: int, stratum_p: np.ndarray,
-    calendar: StudyCalendar, rng: np.random.Generator,
+    enrollment: Enrollment,
+    sites: tuple[Site, ...],
+    start_day: np.ndarray,
+    frailty: np.ndarray,
+    n_remaining: int,
+    after_day: int,
+    stratum_p: np.ndarray,
+    calendar: StudyCalendar,
+    rng: np.random.Generator,
 ) -> EnrolledPatients:
     """The last `n_remaining` patients of a trial under way (the forecast).
 
@@ -191,10 +218,10 @@ def enroll_remaining(
     n_reps = frailty.shape[0]
     n_screens = expected_screens_needed(enrollment, n_remaining)
     for _ in range(MAX_TOP_UPS):
-        draws = draw_screenings(enrollment, sites, start_day, n_reps, n_screens, stratum_p,
-                                rng, frailty)
-        enrolled = randomize_screened(draws, enrollment, sites, n_remaining, calendar,
-                                      after_day)
+        draws = draw_screenings(
+            enrollment, sites, start_day, n_reps, n_screens, stratum_p, rng, frailty
+        )
+        enrolled = randomize_screened(draws, enrollment, sites, n_remaining, calendar, after_day)
         if enrolled is not None:
             return enrolled
         n_screens *= 2
@@ -205,8 +232,12 @@ def enroll_remaining(
 
 
 def randomize_screened(
-    draws: dict[str, np.ndarray], enrollment: Enrollment, sites: tuple[Site, ...],
-    sample_size: int, calendar: StudyCalendar, after_day: float = -np.inf,
+    draws: dict[str, np.ndarray],
+    enrollment: Enrollment,
+    sites: tuple[Site, ...],
+    sample_size: int,
+    calendar: StudyCalendar,
+    after_day: float = -np.inf,
 ) -> EnrolledPatients | None:
     arrival = draws["arrival"]
     finite = np.isfinite(arrival)
@@ -215,7 +246,11 @@ def randomize_screened(
         screen_day = first_open
     else:
         screen_day = start_screenings_with_slots(
-            first_open, draws["site"], finite, len(sites), enrollment.screening_slots_per_day,
+            first_open,
+            draws["site"],
+            finite,
+            len(sites),
+            enrollment.screening_slots_per_day,
             calendar,
         )
     rand_day = calendar.next_open_day(screen_day + draws["days"])
@@ -228,8 +263,9 @@ def randomize_screened(
     elig_sorted = np.take_along_axis(eligible, order, axis=1)
     if any(s.cap for s in sites):
         site_sorted = np.take_along_axis(draws["site"], order, axis=1)
-        within_cap = elig_sorted & (rank_within_group(site_sorted, len(sites), elig_sorted)
-                                    < caps[site_sorted])
+        within_cap = elig_sorted & (
+            rank_within_group(site_sorted, len(sites), elig_sorted) < caps[site_sorted]
+        )
         if (within_cap.sum(axis=1) < sample_size).any():
             return None
         # The first sample_size within-cap patients in randomization order are randomized.
@@ -263,15 +299,25 @@ def randomize_screened(
         n_screened=screened.sum(axis=1),
         n_screen_failed=failed.sum(axis=1),
         screening=screening_counts(
-            calendar, sites, failure_reasons(enrollment), screen_day, draws, screened,
-            rand_sorted, site_taken,
+            calendar,
+            sites,
+            failure_reasons(enrollment),
+            screen_day,
+            draws,
+            screened,
+            rand_sorted,
+            site_taken,
         ),
         screening_wait_days_mean=wait.sum(axis=1) / screened.sum(axis=1),
     )
 
 
 def start_screenings_with_slots(
-    first_open: np.ndarray, site: np.ndarray, finite: np.ndarray, n_sites: int, slots: int,
+    first_open: np.ndarray,
+    site: np.ndarray,
+    finite: np.ndarray,
+    n_sites: int,
+    slots: int,
     calendar: StudyCalendar,
 ) -> np.ndarray:
     """Start day (R, M) of each screening when a site starts at most `slots` per open day.
@@ -292,8 +338,7 @@ def start_screenings_with_slots(
         latest, count = day[rows, s], used[rows, s]
         later = arrive > latest
         full = ~later & (count >= slots)
-        begin = np.where(later, arrive,
-                         np.where(full, calendar.next_open_day(latest + 1), latest))
+        begin = np.where(later, arrive, np.where(full, calendar.next_open_day(latest + 1), latest))
         count = np.where(later | full, 1, count + 1)
         start[:, j] = np.where(live, begin, arrive)
         day[rows, s] = np.where(live, begin, latest)
@@ -301,8 +346,9 @@ def start_screenings_with_slots(
     return start
 
 
-def cap_reached_day(rand_day: np.ndarray, site: np.ndarray, caps: np.ndarray,
-                    n_sites: int) -> np.ndarray:
+def cap_reached_day(
+    rand_day: np.ndarray, site: np.ndarray, caps: np.ndarray, n_sites: int
+) -> np.ndarray:
     """(R, S) day each site randomized its cap-th patient (large if never): it stops screening."""
     rank = rank_within_group(site, n_sites, np.ones_like(site, dtype=bool))
     at_cap = rank == caps[site] - 1
@@ -313,9 +359,14 @@ def cap_reached_day(rand_day: np.ndarray, site: np.ndarray, caps: np.ndarray,
 
 
 def screening_counts(
-    calendar: StudyCalendar, sites: tuple[Site, ...], reasons: list[str],
-    screen_day: np.ndarray, draws: dict[str, np.ndarray], screened: np.ndarray,
-    rand_day: np.ndarray, rand_site: np.ndarray,
+    calendar: StudyCalendar,
+    sites: tuple[Site, ...],
+    reasons: list[str],
+    screen_day: np.ndarray,
+    draws: dict[str, np.ndarray],
+    screened: np.ndarray,
+    rand_day: np.ndarray,
+    rand_site: np.ndarray,
 ) -> pd.DataFrame:
     """Screened, failed by reason and randomized per site and calendar month, summed over
     the chunk's replicates (divide by the replicate count for a per-trial mean)."""
@@ -330,18 +381,22 @@ def screening_counts(
         return (site_idx * n_months + month) * n_what + what
 
     failed = screened & (draws["reason"] != PASSED)
-    index = np.concatenate([
-        flat(site[screened], s_month[screened], 0),
-        flat(site[failed], s_month[failed], 1 + draws["reason"][failed]),
-        flat(rand_site.ravel(), r_month.ravel(), n_what - 1),
-    ])
+    index = np.concatenate(
+        [
+            flat(site[screened], s_month[screened], 0),
+            flat(site[failed], s_month[failed], 1 + draws["reason"][failed]),
+            flat(rand_site.ravel(), r_month.ravel(), n_what - 1),
+        ]
+    )
     counts = np.bincount(index, minlength=n_sites * n_months * n_what)
     nonzero = np.flatnonzero(counts)
     s_idx, rest = np.divmod(nonzero, n_months * n_what)
     m_idx, w_idx = np.divmod(rest, n_what)
-    return pd.DataFrame({
-        "site": np.asarray([s.name for s in sites])[s_idx],
-        "month": calendar.month_label(m_idx),
-        "what": pd.Categorical.from_codes(w_idx, categories=whats, ordered=True),
-        "count": counts[nonzero].astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "site": np.asarray([s.name for s in sites])[s_idx],
+            "month": calendar.month_label(m_idx),
+            "what": pd.Categorical.from_codes(w_idx, categories=whats, ordered=True),
+            "count": counts[nonzero].astype(float),
+        }
+    )

@@ -26,10 +26,27 @@ import pandas as pd
 
 from sim.scenario import Scenario, ScenarioError
 
-REQUIRED = ("patient_id", "site", "stratum", "randomized", "event_date", "event_type",
-            "dropout_date", "last_assessment")
-COLUMNS = ("patient_id", "site", "stratum", "randomized", "arm", "event_date", "event_type",
-           "dropout_date", "last_assessment")
+REQUIRED = (
+    "patient_id",
+    "site",
+    "stratum",
+    "randomized",
+    "event_date",
+    "event_type",
+    "dropout_date",
+    "last_assessment",
+)
+COLUMNS = (
+    "patient_id",
+    "site",
+    "stratum",
+    "randomized",
+    "arm",
+    "event_date",
+    "event_type",
+    "dropout_date",
+    "last_assessment",
+)
 DATE_COLUMNS = ("randomized", "event_date", "dropout_date", "last_assessment")
 ARMS = ("control", "experimental")  # arm codes 0 and 1, as in sim.conduct.randomization
 EVENT_TYPES = ("progression", "death")
@@ -80,8 +97,10 @@ def read_table(path: Path, label: str) -> pd.DataFrame:
             return frame.astype(object).where(frame.notna(), "").astype(str)
         return pd.read_csv(path, dtype=str, keep_default_na=False)
     except (ValueError, OSError) as exc:
-        raise ScenarioError(f"{label} {path}: cannot be read as CSV or Parquet ({exc}); "
-                            "write one row per patient with a header line") from exc
+        raise ScenarioError(
+            f"{label} {path}: cannot be read as CSV or Parquet ({exc}); "
+            "write one row per patient with a header line"
+        ) from exc
 
 
 def parse_date(text: str) -> dt.date | None:
@@ -106,8 +125,9 @@ def read_observed(path: Path, scenario: Scenario, as_of: dt.date) -> ObservedTri
     return check_observed(frame, scenario, as_of, f"--observed {path}")
 
 
-def check_observed(frame: pd.DataFrame, scenario: Scenario, as_of: dt.date,
-                   label: str = "--observed") -> ObservedTrial:
+def check_observed(
+    frame: pd.DataFrame, scenario: Scenario, as_of: dt.date, label: str = "--observed"
+) -> ObservedTrial:
     """The checks of `read_observed` on a table of strings (see the module docstring)."""
     start = scenario.trial.start_date
     sites = {s.name: (i, s) for i, s in enumerate(scenario.enrollment.site_list(start))}
@@ -126,19 +146,29 @@ def check_observed(frame: pd.DataFrame, scenario: Scenario, as_of: dt.date,
     if not problems:
         problems += check_arms(rows, label)
     if not problems and len(rows) > scenario.trial.sample_size:
-        problems.append(f"{len(rows)} patients: more than trial.sample_size = "
-                        f"{scenario.trial.sample_size} (raise the sample size or check the rows)")
+        problems.append(
+            f"{len(rows)} patients: more than trial.sample_size = "
+            f"{scenario.trial.sample_size} (raise the sample size or check the rows)"
+        )
     if problems:
         shown = problems[:MAX_SHOWN]
         more = len(problems) - len(shown)
         tail = f"\n  ... and {more} more" if more > 0 else ""
-        raise ScenarioError(f"{label}: {len(problems)} bad row(s):\n  " + "\n  ".join(shown)
-                            + tail)
+        raise ScenarioError(f"{label}: {len(problems)} bad row(s):\n  " + "\n  ".join(shown) + tail)
     return observed_trial(rows, (as_of - start).days)
 
 
-def check_row(record: dict, pid: str, where: str, sites: dict, strata: dict,
-              start: dt.date, as_of: dt.date, seen: dict[str, int], line: int) -> list[str]:
+def check_row(
+    record: dict,
+    pid: str,
+    where: str,
+    sites: dict,
+    strata: dict,
+    start: dt.date,
+    as_of: dt.date,
+    seen: dict[str, int],
+    line: int,
+) -> list[str]:
     """The rules one row must meet; one message per broken rule."""
     out = []
     if not pid:
@@ -149,16 +179,21 @@ def check_row(record: dict, pid: str, where: str, sites: dict, strata: dict,
         seen[pid] = line
     site = str(record["site"]).strip()
     if site not in sites:
-        out.append(f"{where}: site {site!r} is not a site of the scenario: use one of "
-                   f"{sorted(sites)} (or add the site to enrollment.sites)")
+        out.append(
+            f"{where}: site {site!r} is not a site of the scenario: use one of "
+            f"{sorted(sites)} (or add the site to enrollment.sites)"
+        )
     stratum = str(record["stratum"]).strip()
     if stratum not in strata:
-        out.append(f"{where}: stratum {stratum!r} is not a stratum of the scenario: use one "
-                   f"of {sorted(strata)}")
+        out.append(
+            f"{where}: stratum {stratum!r} is not a stratum of the scenario: use one "
+            f"of {sorted(strata)}"
+        )
     arm = str(record.get("arm", "")).strip()
     if arm and arm not in ARMS:
-        out.append(f"{where}: arm {arm!r}: use control or experimental (or leave every arm "
-                   "empty: blinded)")
+        out.append(
+            f"{where}: arm {arm!r}: use control or experimental (or leave every arm empty: blinded)"
+        )
     dates = {}
     for column in DATE_COLUMNS:
         try:
@@ -171,35 +206,48 @@ def check_row(record: dict, pid: str, where: str, sites: dict, strata: dict,
         out.append(f"{where}: randomized is empty: every row is a randomized patient")
     for column, value in dates.items():
         if value is not None and value > as_of:
-            out.append(f"{where}: {column} {value} is after --as-of {as_of}: the data cannot "
-                       "know the future (fix the date or move --as-of)")
+            out.append(
+                f"{where}: {column} {value} is after --as-of {as_of}: the data cannot "
+                "know the future (fix the date or move --as-of)"
+            )
     if rand is not None:
         if rand < start:
             out.append(f"{where}: randomized {rand} is before trial.start_date {start}")
         if site in sites and rand < sites[site][1].activation_date:
-            out.append(f"{where}: randomized {rand} is before the site's activation_date "
-                       f"{sites[site][1].activation_date} (fix the date or the scenario's "
-                       "activation date)")
+            out.append(
+                f"{where}: randomized {rand} is before the site's activation_date "
+                f"{sites[site][1].activation_date} (fix the date or the scenario's "
+                "activation date)"
+            )
         for column in ("event_date", "dropout_date", "last_assessment"):
             value = dates[column]
             if value is not None and value < rand:
                 what = "an event" if column == "event_date" else column.replace("_", " ")
-                out.append(f"{where}: {column} {value} is before randomized {rand}: "
-                           f"{what} cannot precede randomization")
+                out.append(
+                    f"{where}: {column} {value} is before randomized {rand}: "
+                    f"{what} cannot precede randomization"
+                )
     event, kind = dates["event_date"], str(record["event_type"]).strip()
     if event is not None and kind not in EVENT_TYPES:
-        out.append(f"{where}: event_type {kind!r} with event_date {event}: use progression "
-                   "or death")
+        out.append(
+            f"{where}: event_type {kind!r} with event_date {event}: use progression or death"
+        )
     if event is None and kind:
-        out.append(f"{where}: event_type {kind!r} without event_date: give the date or "
-                   "leave event_type empty")
+        out.append(
+            f"{where}: event_type {kind!r} without event_date: give the date or "
+            "leave event_type empty"
+        )
     drop = dates["dropout_date"]
     if event is not None and drop is not None and drop < event:
-        out.append(f"{where}: event_date {event} is after dropout_date {drop}: an event after "
-                   "withdrawal is not seen (leave one of them empty)")
+        out.append(
+            f"{where}: event_date {event} is after dropout_date {drop}: an event after "
+            "withdrawal is not seen (leave one of them empty)"
+        )
     if event is None and dates["last_assessment"] is None:
-        out.append(f"{where}: last_assessment is empty for a patient without an event: give "
-                   "the date of the last tumour assessment (or randomization if none yet)")
+        out.append(
+            f"{where}: last_assessment is empty for a patient without an event: give "
+            "the date of the last tumour assessment (or randomization if none yet)"
+        )
     return out
 
 
@@ -231,8 +279,10 @@ def check_arms(rows: list[dict], label: str) -> list[str]:
     shown = [r for r in rows if r["arm"] != BLINDED]
     if shown and len(shown) < len(rows):
         hidden = next(r["patient_id"] for r in rows if r["arm"] == BLINDED)
-        return [f"arm is given for {len(shown)} of {len(rows)} patients (empty for patient_id "
-                f"{hidden}): give every arm (unblinded) or none (blinded)"]
+        return [
+            f"arm is given for {len(shown)} of {len(rows)} patients (empty for patient_id "
+            f"{hidden}): give every arm (unblinded) or none (blinded)"
+        ]
     return []
 
 
@@ -256,8 +306,9 @@ def observed_trial(rows: list[dict], as_of_day: int) -> ObservedTrial:
     )
 
 
-def observed_from_patients(patients: pd.DataFrame, as_of: dt.date,
-                           blinded: bool = False) -> pd.DataFrame:
+def observed_from_patients(
+    patients: pd.DataFrame, as_of: dt.date, blinded: bool = False
+) -> pd.DataFrame:
     """The `--observed` table of one simulated trial (one replicate of patients.parquet) as
     it stood on `as_of`: patients randomized by then, events and dropouts seen by then, the
     last scan on or before the as-of date, the event or the withdrawal.
@@ -283,17 +334,19 @@ def observed_from_patients(patients: pd.DataFrame, as_of: dt.date,
     def text(dates: np.ndarray, keep: np.ndarray) -> list[str]:
         return [str(d) if k else "" for d, k in zip(dates, keep, strict=True)]
 
-    return pd.DataFrame({
-        "patient_id": [f"P{int(i) + 1:04d}" for i in p["patient"]],
-        "site": p["site"].astype(str).to_numpy(),
-        "stratum": p["stratum"].astype(str).to_numpy(),
-        "randomized": [str(d) for d in rand],
-        "arm": "" if blinded else p["arm"].astype(str).to_numpy(),
-        "event_date": text(seen, has_event),
-        "event_type": np.where(has_event, kind, ""),
-        "dropout_date": text(drop, has_drop),
-        "last_assessment": [str(d) for d in last],
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": [f"P{int(i) + 1:04d}" for i in p["patient"]],
+            "site": p["site"].astype(str).to_numpy(),
+            "stratum": p["stratum"].astype(str).to_numpy(),
+            "randomized": [str(d) for d in rand],
+            "arm": "" if blinded else p["arm"].astype(str).to_numpy(),
+            "event_date": text(seen, has_event),
+            "event_type": np.where(has_event, kind, ""),
+            "dropout_date": text(drop, has_drop),
+            "last_assessment": [str(d) for d in last],
+        }
+    )
 
 
 SCREENING_COLUMNS = ("site", "month", "screened", "failed")
@@ -308,8 +361,10 @@ def read_screening(path: Path, scenario: Scenario, as_of: dt.date) -> pd.DataFra
     label = f"--screening {path}"
     missing = [c for c in SCREENING_COLUMNS if c not in frame.columns]
     if missing:
-        raise ScenarioError(f"{label}: missing column(s) {', '.join(missing)}; the columns "
-                            f"are {', '.join(SCREENING_COLUMNS)} (month as YYYY-MM)")
+        raise ScenarioError(
+            f"{label}: missing column(s) {', '.join(missing)}; the columns "
+            f"are {', '.join(SCREENING_COLUMNS)} (month as YYYY-MM)"
+        )
     names = [s.name for s in scenario.enrollment.site_list(scenario.trial.start_date)]
     first, last = (np.datetime64(d, "M") for d in (scenario.trial.start_date, as_of))
     problems, seen = [], {}
@@ -319,16 +374,20 @@ def read_screening(path: Path, scenario: Scenario, as_of: dt.date) -> pd.DataFra
         site, month = str(record["site"]).strip(), str(record["month"]).strip()
         bad = []
         if site not in names:
-            bad.append(f"{where}: site {site!r} is not a site of the scenario: use one of "
-                       f"{sorted(names)}")
+            bad.append(
+                f"{where}: site {site!r} is not a site of the scenario: use one of {sorted(names)}"
+            )
         try:
             m = np.datetime64(month[:7], "M")
             if m > last:
-                bad.append(f"{where}: month {month} is after --as-of {as_of}: the data cannot "
-                           "know the future")
+                bad.append(
+                    f"{where}: month {month} is after --as-of {as_of}: the data cannot "
+                    "know the future"
+                )
             if m < first:
-                bad.append(f"{where}: month {month} is before the trial start "
-                           f"{scenario.trial.start_date}")
+                bad.append(
+                    f"{where}: month {month} is before the trial start {scenario.trial.start_date}"
+                )
         except ValueError:
             bad.append(f"{where}: month {month!r} is not a month: write YYYY-MM")
         counts = []
@@ -338,12 +397,16 @@ def read_screening(path: Path, scenario: Scenario, as_of: dt.date) -> pd.DataFra
                 bad.append(f"{where}: {column} {text!r}: write a whole number >= 0")
             counts.append(int(text) if text.isdigit() else 0)
         if counts[1] > counts[0]:
-            bad.append(f"{where}: failed {counts[1]} > screened {counts[0]}: failures are "
-                       "among the screened")
+            bad.append(
+                f"{where}: failed {counts[1]} > screened {counts[0]}: failures are "
+                "among the screened"
+            )
         key = (site, month[:7])
         if key in seen:
-            bad.append(f"{where}: site {site!r} month {month} repeats row {seen[key]}: one row "
-                       "per site and month")
+            bad.append(
+                f"{where}: site {site!r} month {month} repeats row {seen[key]}: one row "
+                "per site and month"
+            )
         seen[key] = k + 2
         problems += bad
         if not bad:
@@ -351,7 +414,7 @@ def read_screening(path: Path, scenario: Scenario, as_of: dt.date) -> pd.DataFra
     if problems:
         shown = problems[:MAX_SHOWN]
         more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > MAX_SHOWN else ""
-        raise ScenarioError(f"{label}: {len(problems)} bad row(s):\n  " + "\n  ".join(shown)
-                            + more)
-    return pd.DataFrame({"site": np.arange(len(names)), "screened": totals[:, 0],
-                         "failed": totals[:, 1]})
+        raise ScenarioError(f"{label}: {len(problems)} bad row(s):\n  " + "\n  ".join(shown) + more)
+    return pd.DataFrame(
+        {"site": np.arange(len(names)), "screened": totals[:, 0], "failed": totals[:, 1]}
+    )

@@ -20,15 +20,17 @@ import numpy as np
 from sim.scenario import Scenario
 
 
-def draw_lesion_involved(scenario: Scenario, arm: np.ndarray,
-                         rng: np.random.Generator) -> np.ndarray:
+def draw_lesion_involved(
+    scenario: Scenario, arm: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """(R, N) bool: the patient's progression, if any, involves the index lesion."""
     share = np.asarray([scenario.local_progression_share(a) for a in (0, 1)])
     return rng.random(arm.shape) < share[arm]
 
 
-def local_control_at_cut(involved: np.ndarray, time: np.ndarray, event: np.ndarray,
-                         is_death: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def local_control_at_cut(
+    involved: np.ndarray, time: np.ndarray, event: np.ndarray, is_death: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(time, event) of local control from the PFS data at the cut: the PFS time, an event
     when the PFS event seen is a progression that involves the lesion."""
     return time, event & ~is_death & involved

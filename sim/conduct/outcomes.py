@@ -26,9 +26,7 @@ class LatentOutcomes:
     withdraw_day: np.ndarray  # (R, N) withdrawal / loss to follow-up (inf if none)
 
 
-def invert_piecewise_hazard(
-    e: np.ndarray, starts: np.ndarray, hazards: np.ndarray
-) -> np.ndarray:
+def invert_piecewise_hazard(e: np.ndarray, starts: np.ndarray, hazards: np.ndarray) -> np.ndarray:
     """T with cumulative hazard H(T) = e for hazards[j] on [starts[j], starts[j+1])."""
     if len(hazards) == 1:  # exponential: no piece to look up
         return e / hazards[0] if hazards[0] > 0 else np.full_like(e, np.inf)
@@ -82,7 +80,9 @@ class EventTimeModel:
 
     @classmethod
     def from_survival(
-        cls, survival: Survival, ratio_table: tuple[list[float], list[float]] | None = None,
+        cls,
+        survival: Survival,
+        ratio_table: tuple[list[float], list[float]] | None = None,
         cure: float | None = None,
     ) -> EventTimeModel:
         """From a scenario distribution, optionally times a ratio table (starts, ratios),
@@ -90,8 +90,13 @@ class EventTimeModel:
         cure = survival.cure_fraction if cure is None else cure
         r_starts, ratios = (np.asarray(x, float) for x in (ratio_table or ([0.0], [1.0])))
         if survival.distribution == "weibull":
-            return cls(shape=survival.shape, scale=survival.weibull_scale_days,
-                       ratio_starts=r_starts, ratios=ratios, cure=cure)
+            return cls(
+                shape=survival.shape,
+                scale=survival.weibull_scale_days,
+                ratio_starts=r_starts,
+                ratios=ratios,
+                cure=cure,
+            )
         starts, hazards = (np.asarray(x, float) for x in survival.hazard_table())
         if len(ratios) == 1:  # proportional: fold the ratio in (the historic arithmetic)
             return cls(starts=starts, hazards=hazards * ratios[0], cure=cure)
@@ -155,8 +160,9 @@ def pfs_models(scenario: Scenario) -> tuple[EventTimeModel, EventTimeModel]:
     control = EventTimeModel.from_survival(pfs.control)
     if pfs.experimental is not None:
         return control, EventTimeModel.from_survival(pfs.experimental)
-    return control, EventTimeModel.from_survival(pfs.control, effect.ratio_table(),
-                                                 effect.cure_fraction)
+    return control, EventTimeModel.from_survival(
+        pfs.control, effect.ratio_table(), effect.cure_fraction
+    )
 
 
 def stratum_multipliers(scenario: Scenario) -> np.ndarray | None:
@@ -167,8 +173,11 @@ def stratum_multipliers(scenario: Scenario) -> np.ndarray | None:
 
 
 def draw_event_times(
-    e: np.ndarray, arm: np.ndarray, models: tuple[EventTimeModel, EventTimeModel],
-    stratum: np.ndarray | None = None, multipliers: np.ndarray | None = None,
+    e: np.ndarray,
+    arm: np.ndarray,
+    models: tuple[EventTimeModel, EventTimeModel],
+    stratum: np.ndarray | None = None,
+    multipliers: np.ndarray | None = None,
 ) -> np.ndarray:
     """Event times (days) of patients with arms `arm` from unit exponentials `e` (same
     shape): each arm's model inverted at the same e, so scenarios differing in one arm's
@@ -188,22 +197,24 @@ def dropout_times(scenario: Scenario, arm: np.ndarray, e: np.ndarray) -> np.ndar
             return np.full(e.shape, np.inf)
         with np.errstate(over="ignore"):  # a rate too small for a double: never (inf)
             return e / eta
-    times = [invert_piecewise_hazard(e, *(np.asarray(x, float)
-                                          for x in dropout.arm(a).hazard_table()))
-             for a in (0, 1)]
+    times = [
+        invert_piecewise_hazard(e, *(np.asarray(x, float) for x in dropout.arm(a).hazard_table()))
+        for a in (0, 1)
+    ]
     return np.where(arm == 1, times[1], times[0])
 
 
 def draw_latent_outcomes(
-    scenario: Scenario, arm: np.ndarray, rng: np.random.Generator,
+    scenario: Scenario,
+    arm: np.ndarray,
+    rng: np.random.Generator,
     stratum: np.ndarray | None = None,
 ) -> LatentOutcomes:
     shape = arm.shape
     e_pfs = rng.standard_exponential(shape)
     u_death = rng.random(shape)
     e_drop = rng.standard_exponential(shape)
-    pfs = draw_event_times(e_pfs, arm, pfs_models(scenario), stratum,
-                           stratum_multipliers(scenario))
+    pfs = draw_event_times(e_pfs, arm, pfs_models(scenario), stratum, stratum_multipliers(scenario))
     return LatentOutcomes(
         pfs_day=pfs,
         is_death=u_death < scenario.pfs.death_fraction,

@@ -45,14 +45,20 @@ def responder_probability(scenario: Scenario, first_scan_day: float) -> np.ndarr
     response = scenario.response
     assert response is not None
     orr = (response.objective_response.control, response.objective_response.experimental)
-    return np.asarray([
-        orr[a] / math.exp(-scenario.pfs_cumulative_hazard(a, first_scan_day)) for a in (0, 1)
-    ])
+    return np.asarray(
+        [orr[a] / math.exp(-scenario.pfs_cumulative_hazard(a, first_scan_day)) for a in (0, 1)]
+    )
 
 
-def draw_response(scenario: Scenario, schedule: ScanSchedule, arm: np.ndarray,
-                  progression_day: np.ndarray, death_day: np.ndarray,
-                  rng: np.random.Generator, scans=None) -> LatentResponse:
+def draw_response(
+    scenario: Scenario,
+    schedule: ScanSchedule,
+    arm: np.ndarray,
+    progression_day: np.ndarray,
+    death_day: np.ndarray,
+    rng: np.random.Generator,
+    scans=None,
+) -> LatentResponse:
     """Who responds at the first scan (see the module docstring); `progression_day` and
     `death_day` are latent (inf if none); `scans`: the patients' scans as done
     (`ScanSchedule.for_patients`; None: on their due days). q uses the due day of the first
@@ -60,27 +66,29 @@ def draw_response(scenario: Scenario, schedule: ScanSchedule, arm: np.ndarray,
     if scenario.response is None or schedule.days is None:
         raise ValueError("response needs scenario.response and scheduled assessments")
     due = float(schedule.days[0])
-    first = (due if scans is None or scans is schedule
-             else scans.first_scan_on_or_after(np.zeros(arm.shape)))
+    first = (
+        due
+        if scans is None or scans is schedule
+        else scans.first_scan_on_or_after(np.zeros(arm.shape))
+    )
     u = rng.random((2, *arm.shape))
     q = responder_probability(scenario, due)[arm]
     free = (progression_day > first) & (death_day > first)
     responder = free & (u[0] < q)
-    return LatentResponse(responder, responder & (u[1] < scenario.response.complete_share),
-                          first)
+    return LatentResponse(responder, responder & (u[1] < scenario.response.complete_share), first)
 
 
-def best_response_at_cut(latent: LatentResponse, observed: ObservedOutcomes,
-                         horizon: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray,
-                                                                         np.ndarray]:
+def best_response_at_cut(
+    latent: LatentResponse, observed: ObservedOutcomes, horizon: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(best response code, response day or inf) per patient as known at the cut, with
     `horizon` = cut day - randomization day (R, N). A scan counts if it is on or before the
     cut and the withdrawal, and the patient has not had a PFS event before it."""
     first = latent.first_scan_day
-    scanned = ((first <= horizon) & (first <= observed.withdraw_day)
-               & (observed.event_day >= first))
-    progressed = (np.isfinite(observed.event_day) & ~observed.is_death
-                  & (observed.event_day <= horizon))
+    scanned = (first <= horizon) & (first <= observed.withdraw_day) & (observed.event_day >= first)
+    progressed = (
+        np.isfinite(observed.event_day) & ~observed.is_death & (observed.event_day <= horizon)
+    )
     # the first scan sees the progression (event_day == first) or the patient free of it
     free_at_first = scanned & (observed.event_day > first)
     code = np.full(horizon.shape, NE, dtype=np.int8)

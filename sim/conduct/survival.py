@@ -47,9 +47,10 @@ def draw_post_progression(
     PFS machinery (`EventTimeModel`: exponential, piecewise, Weibull, cure fraction)."""
     e = rng.standard_exponential(arm.shape)
     survival = os_block.post_progression
-    models = (EventTimeModel.from_survival(survival),
-              EventTimeModel.from_survival(
-                  survival, ([0.0], [os_block.post_progression_hazard_ratio])))
+    models = (
+        EventTimeModel.from_survival(survival),
+        EventTimeModel.from_survival(survival, ([0.0], [os_block.post_progression_hazard_ratio])),
+    )
     return draw_event_times(e, arm, models)
 
 
@@ -60,16 +61,18 @@ def draw_illness_death(
     docstring). Raises ValueError without an overall_survival block."""
     os_block = scenario.overall_survival
     if os_block is None:
-        raise ValueError("scenario.overall_survival = None: OS needs that block "
-                         "(see scenarios/nct07271602.yaml)")
+        raise ValueError(
+            "scenario.overall_survival = None: OS needs that block (see scenarios/nct07271602.yaml)"
+        )
     pps = draw_post_progression(os_block, arm, rng)
     progression = np.where(latent.is_death, np.inf, latent.pfs_day)
     death = np.where(latent.is_death, latent.pfs_day, latent.pfs_day + pps)
     return LatentHistory(progression_day=progression, death_day=death)
 
 
-def pfs_as_seen(latent: LatentOutcomes, history: LatentHistory,
-                schedule: ScanSchedule) -> LatentOutcomes:
+def pfs_as_seen(
+    latent: LatentOutcomes, history: LatentHistory, schedule: ScanSchedule
+) -> LatentOutcomes:
     """The latent PFS outcomes with a death before the scan that would have seen the
     progression made the PFS event (a death on its day); everything else unchanged."""
     seen_at = schedule.first_scan_on_or_after(latent.pfs_day)
@@ -91,23 +94,28 @@ class OsCut:
     cut_day: np.ndarray
 
 
-def cut_os(rand_day: np.ndarray, history: LatentHistory, withdraw_day: np.ndarray,
-           cut_day: np.ndarray) -> OsCut:
+def cut_os(
+    rand_day: np.ndarray, history: LatentHistory, withdraw_day: np.ndarray, cut_day: np.ndarray
+) -> OsCut:
     """OS at each replicate's cut: a death is an event if it happens on or before the cut and
     before the withdrawal; otherwise OS is censored at the withdrawal or the cut, whichever
     first (a death is known the day it happens; alive patients are known alive at the cut)."""
     horizon = cut_day[:, None] - rand_day
     valid = horizon >= 0
-    dead = (rand_day + history.death_day <= cut_day[:, None]) & (history.death_day
-                                                                  <= withdraw_day)
+    dead = (rand_day + history.death_day <= cut_day[:, None]) & (history.death_day <= withdraw_day)
     censor = np.minimum(withdraw_day, np.maximum(horizon, 0.0))
     time = np.where(dead, history.death_day, censor)
     return OsCut(time, dead & valid, valid, cut_day)
 
 
-def os_cut_day(os_block: OverallSurvival, rand_day: np.ndarray, history: LatentHistory,
-               withdraw_day: np.ndarray, pfs_cut_day: np.ndarray,
-               date_cut_day: float) -> np.ndarray:
+def os_cut_day(
+    os_block: OverallSurvival,
+    rand_day: np.ndarray,
+    history: LatentHistory,
+    withdraw_day: np.ndarray,
+    pfs_cut_day: np.ndarray,
+    date_cut_day: float,
+) -> np.ndarray:
     """Clock day of OS's own analysis per replicate: the PFS cut, the day of the
     `event_target`-th death seen (before withdrawal; never reached: the last death, or the
     PFS cut if nobody dies), the calendar cut, or the first of the two."""
@@ -117,8 +125,9 @@ def os_cut_day(os_block: OverallSurvival, rand_day: np.ndarray, history: LatentH
     if os_block.event_target is not None:
         by_events = kth_event_day(deaths, os_block.event_target)
         last = np.max(np.where(np.isfinite(deaths), deaths, -np.inf), axis=1)
-        by_events = np.where(np.isfinite(by_events), by_events,
-                             np.where(np.isfinite(last), last, pfs_cut_day))
+        by_events = np.where(
+            np.isfinite(by_events), by_events, np.where(np.isfinite(last), last, pfs_cut_day)
+        )
     if os_block.cut == "events":
         return by_events
     if os_block.cut == "date":

@@ -64,8 +64,9 @@ def identity_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str
         if isinstance(a, dict) and isinstance(b, dict):
             out += [f"{key}.{d}" for d in identity_differences(a, b)]
         elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-            out += [f"{key}.{d}" for d in identity_differences(dict(enumerate(a)),
-                                                              dict(enumerate(b)))]
+            out += [
+                f"{key}.{d}" for d in identity_differences(dict(enumerate(a)), dict(enumerate(b)))
+            ]
         else:
             out.append(f"{key}: {short(a)} in the interrupted run, {short(b)} now")
     return out
@@ -169,5 +170,7 @@ def is_resumable(staging: Path) -> bool:
 
 
 def chunk_layout() -> dict[str, Any]:
-    return {"chunk_size": CHUNK_SIZE,
-            "streams": "chunk c: SeedSequence(seed, spawn_key=(c,)).spawn(4)"}
+    return {
+        "chunk_size": CHUNK_SIZE,
+        "streams": "chunk c: SeedSequence(seed, spawn_key=(c,)).spawn(4)",
+    }

@@ -39,8 +39,16 @@ from sim.engine.endpoints import analyze_endpoints, draw_history
 from sim.scenario import DAYS_PER_MONTH, Scenario
 from sim.stats import analysis
 
-STAGES = ("enrollment", "randomization", "outcomes", "clinic", "survival", "response",
-          "local_control", "safety")
+STAGES = (
+    "enrollment",
+    "randomization",
+    "outcomes",
+    "clinic",
+    "survival",
+    "response",
+    "local_control",
+    "safety",
+)
 CHUNK_SIZE = 500  # replicates per chunk; part of the stream layout, so fixed
 TALLY_BATCH = 50  # replicates a worker's clinic holds in records before tallying them
 ARMS = ("control", "experimental")
@@ -134,14 +142,19 @@ def sequential_model(scenario: Scenario, calendar: StudyCalendar) -> dict:
         count = look.events
         if look.information is not None:
             count = max(1, math.ceil(look.information * final - 1e-9))
-        triggers.append(LookTrigger(
-            events=count, day=day(look.date) if look.date is not None else None,
-            not_before=day(look.not_before) if look.not_before is not None else -np.inf,
-            not_after=day(look.not_after) if look.not_after is not None else np.inf,
-        ))
+        triggers.append(
+            LookTrigger(
+                events=count,
+                day=day(look.date) if look.date is not None else None,
+                not_before=day(look.not_before) if look.not_before is not None else -np.inf,
+                not_after=day(look.not_after) if look.not_after is not None else np.inf,
+            )
+        )
     allocation = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
-    return {"plan": SequentialPlan.from_analysis(a, events, allocation),
-            "triggers": tuple(triggers)}
+    return {
+        "plan": SequentialPlan.from_analysis(a, events, allocation),
+        "triggers": tuple(triggers),
+    }
 
 
 def primary_z(model: TrialModel, time, event, valid, arm, stratum) -> np.ndarray:
@@ -163,8 +176,9 @@ class Sequential:
     enrolled_until: np.ndarray  # (R,) last day a patient may be randomized (inf: all)
 
 
-def run_looks(model: TrialModel, enrolled, arm, observed, final_cut: CutData,
-              scans=None) -> Sequential:
+def run_looks(
+    model: TrialModel, enrolled, arm, observed, final_cut: CutData, scans=None
+) -> Sequential:
     """Each look: cut at its trigger, the primary test, the decision; the trial's data set
     at the look that ended it. Enrollment ends at the analysis date of an early stop."""
     from sim.stats.monitoring import monitor
@@ -178,14 +192,16 @@ def run_looks(model: TrialModel, enrolled, arm, observed, final_cut: CutData,
     z = np.full((n_reps, k_max), np.nan)
     events = np.zeros((n_reps, k_max), dtype=np.int64)
     for k in range(k_max):
-        day = final_cut.cut_day if k == k_max - 1 else np.where(held[:, k], days[:, k],
-                                                                final_cut.cut_day)
+        day = (
+            final_cut.cut_day
+            if k == k_max - 1
+            else np.where(held[:, k], days[:, k], final_cut.cut_day)
+        )
         if k == k_max - 1:
             time, event, valid = final_cut.time, final_cut.event, final_cut.valid
         else:
             time, event, valid = cut_data(rand, observed, scans, day)
-        z[:, k] = np.where(held[:, k], -primary_z(model, time, event, valid, arm, stratum),
-                           np.nan)
+        z[:, k] = np.where(held[:, k], -primary_z(model, time, event, valid, arm, stratum), np.nan)
         events[:, k] = np.where(held[:, k], event.sum(axis=1), 0)
     decisions = monitor(model.plan, z, events, held)
     stop = decisions.stop_look
@@ -193,9 +209,14 @@ def run_looks(model: TrialModel, enrolled, arm, observed, final_cut: CutData,
     stop_day = days[np.arange(n_reps), stop]
     if early.any():
         time, event, valid = cut_data(rand, observed, scans, stop_day)
-        cut = CutData(time, event, valid, stop_day,
-                      np.where(early, np.nan, final_cut.target_day),
-                      np.where(early, CUT_INTERIM, final_cut.cut_reason))
+        cut = CutData(
+            time,
+            event,
+            valid,
+            stop_day,
+            np.where(early, np.nan, final_cut.target_day),
+            np.where(early, CUT_INTERIM, final_cut.cut_reason),
+        )
     else:
         cut = final_cut
     in_trial = held & (np.arange(k_max)[None, :] <= stop[:, None])
@@ -215,11 +236,11 @@ def run_looks(model: TrialModel, enrolled, arm, observed, final_cut: CutData,
         early_stop=early,
         reject_ignoring_futility=decisions.reject_ignoring_futility,
         stop_look_ignoring_futility=decisions.stop_look_ignoring_futility + 1,
-        n_randomized=np.where(early[:, None], rand <= (stop_day + lag)[:, None], True)
-        .sum(axis=1),
+        n_randomized=np.where(early[:, None], rand <= (stop_day + lag)[:, None], True).sum(axis=1),
     )
-    return Sequential(cut, columns, decisions, final_cut.cut_day + lag,
-                      np.where(early, stop_day + lag, np.inf))
+    return Sequential(
+        cut, columns, decisions, final_cut.cut_day + lag, np.where(early, stop_day + lag, np.inf)
+    )
 
 
 def milestone_days(model: TrialModel, enrolled, cut) -> dict[str, np.ndarray]:
@@ -266,8 +287,7 @@ def analyze_cut(model: TrialModel, cut, arm: np.ndarray, stratum: np.ndarray) ->
     }
 
 
-def analyze_at_completion(model: TrialModel, enrolled, observed, arm: np.ndarray,
-                          scans) -> dict:
+def analyze_at_completion(model: TrialModel, enrolled, observed, arm: np.ndarray, scans) -> dict:
     """Events seen by the registered completion date, and the primary test's decision if the
     data were cut on that date (whatever cut the scenario's analysis uses)."""
     sc = model.scenario
@@ -275,16 +295,20 @@ def analyze_at_completion(model: TrialModel, enrolled, observed, arm: np.ndarray
     day = float(model.calendar.day_of(sc.trial.completion_date))
     n_reps = arm.shape[0]
     time, event, valid = cut_data(enrolled.rand_day, observed, scans, np.full(n_reps, day))
-    risk = analysis.risk_sets(time, event, arm, enrolled.stratum if a.stratified else None,
-                              valid=valid)
+    risk = analysis.risk_sets(
+        time, event, arm, enrolled.stratum if a.stratified else None, valid=valid
+    )
     test = analysis.logrank_from_risk_sets(risk)
     if a.tests[0].kind != "logrank":  # the primary test is another one (analysis.test)
         from sim.stats import weighted
 
-        test = weighted.run_test(a.tests[0], risk, DAYS_PER_MONTH, sides=(a.sides,),
-                                 precise_near=(a.alpha,))
-    return {"events_at_completion": event.sum(axis=1),
-            "reject_at_completion": decide(test, a.alpha, a.sides)}
+        test = weighted.run_test(
+            a.tests[0], risk, DAYS_PER_MONTH, sides=(a.sides,), precise_near=(a.alpha,)
+        )
+    return {
+        "events_at_completion": event.sum(axis=1),
+        "reject_at_completion": decide(test, a.alpha, a.sides),
+    }
 
 
 def test_columns(model: TrialModel, rs, logrank) -> dict:
@@ -298,8 +322,9 @@ def test_columns(model: TrialModel, rs, logrank) -> dict:
     from sim.stats import weighted
 
     for i, spec in enumerate(a.tests):
-        result = weighted.run_test(spec, rs, DAYS_PER_MONTH, sides=(a.sides,),
-                                   precise_near=(a.alpha,), logrank=logrank)
+        result = weighted.run_test(
+            spec, rs, DAYS_PER_MONTH, sides=(a.sides,), precise_near=(a.alpha,), logrank=logrank
+        )
         if i == 0:
             out["primary"] = result
         out[f"estimate_{spec.name}"] = result.estimate
@@ -320,7 +345,11 @@ def decide(test, alpha: float, sides: int) -> np.ndarray:
 
 
 def simulate_chunk(
-    model: TrialModel, seed: int, chunk: int, first_rep: int, n_reps: int,
+    model: TrialModel,
+    seed: int,
+    chunk: int,
+    first_rep: int,
+    n_reps: int,
     keep_patients: int = 0,
 ) -> ChunkResult:
     """Simulate replicates first_rep .. first_rep + n_reps - 1 (chunk `chunk`)."""
@@ -329,7 +358,11 @@ def simulate_chunk(
 
 
 def simulate_chunks(
-    models: Sequence[TrialModel], seed: int, chunk: int, first_rep: int, n_reps: int,
+    models: Sequence[TrialModel],
+    seed: int,
+    chunk: int,
+    first_rep: int,
+    n_reps: int,
     keep_patients: int = 0,
 ) -> list[ChunkResult]:
     """`simulate_chunk` of each of `models`, the same chunk; when they share a clinic
@@ -341,12 +374,24 @@ def simulate_chunks(
         clinics = run_clinic_shared(trials, keep_patients)
     else:
         clinics = [trial.run_clinic(keep_patients) for trial in trials]
-    return [finish_chunk(trial, clinic, keep_patients)
-            for trial, clinic in zip(trials, clinics, strict=True)]
+    return [
+        finish_chunk(trial, clinic, keep_patients)
+        for trial, clinic in zip(trials, clinics, strict=True)
+    ]
 
 
-CLINIC_BLIND = ("cut", "event_target", "lag_days", "alpha", "sides", "target_power",
-                "stratified", "ties", "test", "supportive_tests")  # read by no clinic
+CLINIC_BLIND = (
+    "cut",
+    "event_target",
+    "lag_days",
+    "alpha",
+    "sides",
+    "target_power",
+    "stratified",
+    "ties",
+    "test",
+    "supportive_tests",
+)  # read by no clinic
 
 
 def clinic_key(model: TrialModel) -> str | None:
@@ -369,14 +414,19 @@ def same_clinic(trials: list[TrialToClinic]) -> bool:
     """Whether the trials bring their clinic the same patients (a check of `clinic_key`)."""
     first = trials[0]
     keys = {clinic_key(trial.model) for trial in trials}
-    return None not in keys and len(keys) == 1 and all(
-        np.array_equal(t.enrolled.rand_day, first.enrolled.rand_day)
-        and np.array_equal(t.arm, first.arm)
-        and np.array_equal(t.enrolled.stratum, first.enrolled.stratum)
-        and np.array_equal(t.observed.event_day, first.observed.event_day)
-        and np.array_equal(t.observed.withdraw_day, first.observed.withdraw_day)
-        and np.array_equal(t.observed.is_death, first.observed.is_death)
-        for t in trials[1:])
+    return (
+        None not in keys
+        and len(keys) == 1
+        and all(
+            np.array_equal(t.enrolled.rand_day, first.enrolled.rand_day)
+            and np.array_equal(t.arm, first.arm)
+            and np.array_equal(t.enrolled.stratum, first.enrolled.stratum)
+            and np.array_equal(t.observed.event_day, first.observed.event_day)
+            and np.array_equal(t.observed.withdraw_day, first.observed.withdraw_day)
+            and np.array_equal(t.observed.is_death, first.observed.is_death)
+            for t in trials[1:]
+        )
+    )
 
 
 @dataclass
@@ -400,13 +450,23 @@ class TrialToClinic:
     enrolled_until: np.ndarray | None
 
     def run_clinic(self, keep_patients: int) -> ClinicChunk:
-        return run_clinic(self.model, self.rng["clinic"], self.enrolled, self.arm,
-                          self.observed, self.horizon, self.first_rep, keep_patients,
-                          self.rng["safety"], self.enrolled_until)
+        return run_clinic(
+            self.model,
+            self.rng["clinic"],
+            self.enrolled,
+            self.arm,
+            self.observed,
+            self.horizon,
+            self.first_rep,
+            keep_patients,
+            self.rng["safety"],
+            self.enrolled_until,
+        )
 
 
-def trial_to_clinic(model: TrialModel, seed: int, chunk: int, first_rep: int, n_reps: int
-                    ) -> TrialToClinic:
+def trial_to_clinic(
+    model: TrialModel, seed: int, chunk: int, first_rep: int, n_reps: int
+) -> TrialToClinic:
     """Replicates first_rep .. first_rep + n_reps - 1 of chunk `chunk`, from the first
     screening to the final analysis, all but the clinic."""
     sc = model.scenario
@@ -466,8 +526,9 @@ def trial_to_clinic(model: TrialModel, seed: int, chunk: int, first_rep: int, n_
         events_control=(cut.event & (arm == 0)).sum(axis=1),
         events_experimental=(cut.event & (arm == 1)).sum(axis=1),
         deaths=(cut.event & observed.is_death).sum(axis=1),
-        withdrawals=((enrolled.rand_day + observed.withdraw_day <= cut.cut_day[:, None])
-                     & cut.valid).sum(axis=1),
+        withdrawals=(
+            (enrolled.rand_day + observed.withdraw_day <= cut.cut_day[:, None]) & cut.valid
+        ).sum(axis=1),
         **scan_deviations(model, enrolled.rand_day, observed, cut, arm),
         **stats,
         **endpoints.columns,
@@ -481,12 +542,25 @@ def trial_to_clinic(model: TrialModel, seed: int, chunk: int, first_rep: int, n_
         # look would have come, with the patients randomized up to the stop
         horizon = np.maximum(looks.final_analysis_day, days["final_analysis"])
         enrolled_until = looks.enrolled_until
-    return TrialToClinic(model, rng, first_rep, n_reps, enrolled, arm, latent, observed, cut,
-                         endpoints, looks, pd.DataFrame(table), horizon, enrolled_until)
+    return TrialToClinic(
+        model,
+        rng,
+        first_rep,
+        n_reps,
+        enrolled,
+        arm,
+        latent,
+        observed,
+        cut,
+        endpoints,
+        looks,
+        pd.DataFrame(table),
+        horizon,
+        enrolled_until,
+    )
 
 
-def finish_chunk(trial: TrialToClinic, clinic: ClinicChunk, keep_patients: int
-                 ) -> ChunkResult:
+def finish_chunk(trial: TrialToClinic, clinic: ClinicChunk, keep_patients: int) -> ChunkResult:
     """The chunk's tables: the trial's replicates with its clinic's, the kept patients."""
     model, first_rep, n_reps = trial.model, trial.first_rep, trial.n_reps
     enrolled, arm, latent, observed = trial.enrolled, trial.arm, trial.latent, trial.observed
@@ -506,7 +580,8 @@ def finish_chunk(trial: TrialToClinic, clinic: ClinicChunk, keep_patients: int
         patients = add_endpoint_columns(model, patients, enrolled.rand_day, endpoints, n_keep)
         if patient_frames:
             patients = patients.merge(
-                pd.concat(patient_frames, ignore_index=True), on=["replicate", "patient"],
+                pd.concat(patient_frames, ignore_index=True),
+                on=["replicate", "patient"],
                 how="left",
             )
     if patients is not None and looks is not None:  # randomized by the stop (all if none)
@@ -514,8 +589,9 @@ def finish_chunk(trial: TrialToClinic, clinic: ClinicChunk, keep_patients: int
         patients["enrolled"] = (enrolled.rand_day[:n_keep] <= until[:, None]).ravel()
     if clinic.monthly is not None:
         clinic.monthly.insert(0, "replicate", reps)
-    return ChunkResult(replicates, patients, {"screening": enrolled.screening, **clinic.sums},
-                       clinic.monthly)
+    return ChunkResult(
+        replicates, patients, {"screening": enrolled.screening, **clinic.sums}, clinic.monthly
+    )
 
 
 def treatment_stop(rand_day: np.ndarray, observed) -> tuple[np.ndarray, np.ndarray]:
@@ -524,9 +600,11 @@ def treatment_stop(rand_day: np.ndarray, observed) -> tuple[np.ndarray, np.ndarr
     withdraw = rand_day + observed.withdraw_day
     stop = np.minimum(event, withdraw)
     reason = np.where(
-        ~np.isfinite(stop), "none",
-        np.where(event <= withdraw, np.where(observed.is_death, "death", "progression"),
-                 "withdrawal"),
+        ~np.isfinite(stop),
+        "none",
+        np.where(
+            event <= withdraw, np.where(observed.is_death, "death", "progression"), "withdrawal"
+        ),
     )
     return stop, reason
 
@@ -549,29 +627,47 @@ def replicate_draws(draws, rep: int, keep: np.ndarray):
 
     def take(value):
         if isinstance(value, np.ndarray):
-            row = value[rep:rep + 1]
+            row = value[rep : rep + 1]
             return row[:, keep] if value.ndim >= 2 and value.shape[1] == n else row
         if dataclasses.is_dataclass(value):
-            return dataclasses.replace(value, **{
-                f.name: take(getattr(value, f.name)) for f in dataclasses.fields(value)})
+            return dataclasses.replace(
+                value, **{f.name: take(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            )
         return value
 
     per_day = {"chair_background", "linac_background"}
-    return dataclasses.replace(draws, **{
-        f.name: (getattr(draws, f.name)[rep:rep + 1]
-                 if f.name in per_day and getattr(draws, f.name) is not None
-                 else take(getattr(draws, f.name)))
-        for f in dataclasses.fields(draws)})
+    return dataclasses.replace(
+        draws,
+        **{
+            f.name: (
+                getattr(draws, f.name)[rep : rep + 1]
+                if f.name in per_day and getattr(draws, f.name) is not None
+                else take(getattr(draws, f.name))
+            )
+            for f in dataclasses.fields(draws)
+        },
+    )
 
 
 def patients_only(draws, keep: np.ndarray):
     """Per-patient draws (a dataclass of arrays over patients first) for patients `keep`."""
-    return dataclasses.replace(draws, **{
-        f.name: getattr(draws, f.name)[keep] for f in dataclasses.fields(draws)})
+    return dataclasses.replace(
+        draws, **{f.name: getattr(draws, f.name)[keep] for f in dataclasses.fields(draws)}
+    )
 
 
-def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_patients,
-               safety_rng=None, enrolled_until=None):
+def run_clinic(
+    model,
+    rng,
+    enrolled,
+    arm,
+    observed,
+    horizon,
+    first_rep,
+    keep_patients,
+    safety_rng=None,
+    enrolled_until=None,
+):
     """Per replicate SimPy model of the clinic, up to each replicate's final analysis (and on
     to the end of treatment for the drug supply, `sim.clinic.model.run_replicate`); with
     a safety block, each replicate's adverse events come from `safety_rng`, in turn.
@@ -593,8 +689,23 @@ def run_clinic(model, rng, enrolled, arm, observed, horizon, first_rep, keep_pat
     with collector_paused():  # for the chunk, not per replicate: see collector_paused
         for r in range(n_reps):
             aes = draw_adverse_events(sc, n, safety_rng) if sc.safety is not None else None
-            tally.add(clinic_replicate(model, draws, r, first_rep, keep_patients, enrolled,
-                                       arm, stop, reason, horizon, aes, enrolled_until, out))
+            tally.add(
+                clinic_replicate(
+                    model,
+                    draws,
+                    r,
+                    first_rep,
+                    keep_patients,
+                    enrolled,
+                    arm,
+                    stop,
+                    reason,
+                    horizon,
+                    aes,
+                    enrolled_until,
+                    out,
+                )
+            )
     return tally.into(model, out)
 
 
@@ -616,21 +727,46 @@ def run_clinic_shared(trials: list[TrialToClinic], keep_patients: int) -> list[C
     tallies = [ChunkTally() for _ in trials]
     with collector_paused():
         for r in range(n_reps):
-            aes = (draw_adverse_events(sc, n, first.rng["safety"]) if sc.safety is not None
-                   else None)
+            aes = draw_adverse_events(sc, n, first.rng["safety"]) if sc.safety is not None else None
             if first.first_rep + r < keep_patients:
-                runs = [clinic_replicate(t.model, draws, r, t.first_rep, keep_patients,
-                                         enrolled, arm, stop, reason, t.horizon, aes, None,
-                                         out) for t, out in zip(trials, outs, strict=True)]
+                runs = [
+                    clinic_replicate(
+                        t.model,
+                        draws,
+                        r,
+                        t.first_rep,
+                        keep_patients,
+                        enrolled,
+                        arm,
+                        stop,
+                        reason,
+                        t.horizon,
+                        aes,
+                        None,
+                        out,
+                    )
+                    for t, out in zip(trials, outs, strict=True)
+                ]
             else:
-                runs = [run.records for run in run_replicate_horizons(
-                    sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r],
-                    reason[r], [float(t.horizon[r]) for t in trials],
-                    stratum=enrolled.stratum[r], adverse_events=aes)]
+                runs = [
+                    run.records
+                    for run in run_replicate_horizons(
+                        sc,
+                        model.calendar,
+                        draws,
+                        r,
+                        enrolled.rand_day[r],
+                        arm[r],
+                        stop[r],
+                        reason[r],
+                        [float(t.horizon[r]) for t in trials],
+                        stratum=enrolled.stratum[r],
+                        adverse_events=aes,
+                    )
+                ]
             for tally, records in zip(tallies, runs, strict=True):
                 tally.add(records)
-    return [tally.into(t.model, out) for tally, t, out in zip(tallies, trials, outs,
-                                                              strict=True)]
+    return [tally.into(t.model, out) for tally, t, out in zip(tallies, trials, outs, strict=True)]
 
 
 class ChunkTally:
@@ -664,8 +800,21 @@ class ChunkTally:
         return out
 
 
-def clinic_replicate(model, draws, r, first_rep, keep_patients, enrolled, arm, stop, reason,
-                     horizon, aes, enrolled_until, out):
+def clinic_replicate(
+    model,
+    draws,
+    r,
+    first_rep,
+    keep_patients,
+    enrolled,
+    arm,
+    stop,
+    reason,
+    horizon,
+    aes,
+    enrolled_until,
+    out,
+):
     """Replicate r of a chunk in the clinic (`run_clinic`), its adverse events `aes`: its
     SimPy run, its patient table into `out` when kept; returns its records for the chunk's
     tally."""
@@ -678,18 +827,36 @@ def clinic_replicate(model, draws, r, first_rep, keep_patients, enrolled, arm, s
         enrolled_mask = enrolled.rand_day[r] <= enrolled_until[r]
     if enrolled_mask is None or enrolled_mask.all():
         run = run_replicate(
-            sc, model.calendar, draws, r, enrolled.rand_day[r], arm[r], stop[r],
-            reason[r], float(horizon[r]), stratum=enrolled.stratum[r], adverse_events=aes,
-            to_end=True, keep_records=keep,
+            sc,
+            model.calendar,
+            draws,
+            r,
+            enrolled.rand_day[r],
+            arm[r],
+            stop[r],
+            reason[r],
+            float(horizon[r]),
+            stratum=enrolled.stratum[r],
+            adverse_events=aes,
+            to_end=True,
+            keep_records=keep,
         )
         patient_ids = None
     else:
         m = enrolled_mask
         run = run_replicate(
-            sc, model.calendar, replicate_draws(draws, r, m), 0, enrolled.rand_day[r][m],
-            arm[r][m], stop[r][m], reason[r][m], float(horizon[r]),
+            sc,
+            model.calendar,
+            replicate_draws(draws, r, m),
+            0,
+            enrolled.rand_day[r][m],
+            arm[r][m],
+            stop[r][m],
+            reason[r][m],
+            float(horizon[r]),
             stratum=enrolled.stratum[r][m],
-            adverse_events=patients_only(aes, m) if aes is not None else None, to_end=True,
+            adverse_events=patients_only(aes, m) if aes is not None else None,
+            to_end=True,
             keep_records=keep,
         )
         patient_ids = np.flatnonzero(m)
@@ -715,7 +882,7 @@ def monthly_frame(model: TrialModel, series: dict[str, np.ndarray]) -> pd.DataFr
     block = np.zeros((len(keys) * width, n_reps), dtype=np.float32)  # a column a row
     for i, key in enumerate(keys):
         values = np.asarray(series[key])[:, :width]
-        block[i * width:i * width + values.shape[1]] = values.T
+        block[i * width : i * width + values.shape[1]] = values.T
     return pd.DataFrame(block.T, columns=[f"{key}/{label}" for key in keys for label in labels])
 
 
@@ -729,24 +896,26 @@ def patient_table(model, enrolled, arm, latent, observed, cut, first_rep, n_keep
         return cal.to_datetime64((rand + rel[:n_keep]).ravel())
 
     strata = np.asarray(model.scenario.strata_names)
-    return pd.DataFrame({
-        "replicate": np.repeat(np.arange(first_rep, first_rep + n_keep), n),
-        "patient": np.tile(np.arange(n), n_keep),
-        "stratum": strata[enrolled.stratum[:n_keep].ravel()],
-        "site": np.asarray([s.name for s in model.sites])[enrolled.site[:n_keep].ravel()],
-        "arm": np.asarray(ARMS)[arm[:n_keep].ravel()],
-        "screen_date": cal.to_datetime64(enrolled.screen_day[:n_keep].ravel()),
-        "randomization_date": cal.to_datetime64(rand.ravel()),
-        "pfs_event_date": dates(latent.pfs_day),
-        "pfs_event_is_death": latent.is_death[:n_keep].ravel(),
-        "pfs_event_seen_date": dates(observed.event_day),
-        "withdrawal_date": dates(observed.withdraw_day),
-        "in_analysis": cut.valid[:n_keep].ravel(),
-        "pfs_days_at_cut": cut.time[:n_keep].ravel(),
-        "pfs_event_at_cut": cut.event[:n_keep].ravel(),
-        "data_cut_date": np.repeat(cal.to_datetime64(cut.cut_day[:n_keep]), n),
-        "scan_dates": scan_date_lists(model, rand, observed, cut, n_keep),
-    })
+    return pd.DataFrame(
+        {
+            "replicate": np.repeat(np.arange(first_rep, first_rep + n_keep), n),
+            "patient": np.tile(np.arange(n), n_keep),
+            "stratum": strata[enrolled.stratum[:n_keep].ravel()],
+            "site": np.asarray([s.name for s in model.sites])[enrolled.site[:n_keep].ravel()],
+            "arm": np.asarray(ARMS)[arm[:n_keep].ravel()],
+            "screen_date": cal.to_datetime64(enrolled.screen_day[:n_keep].ravel()),
+            "randomization_date": cal.to_datetime64(rand.ravel()),
+            "pfs_event_date": dates(latent.pfs_day),
+            "pfs_event_is_death": latent.is_death[:n_keep].ravel(),
+            "pfs_event_seen_date": dates(observed.event_day),
+            "withdrawal_date": dates(observed.withdraw_day),
+            "in_analysis": cut.valid[:n_keep].ravel(),
+            "pfs_days_at_cut": cut.time[:n_keep].ravel(),
+            "pfs_event_at_cut": cut.event[:n_keep].ravel(),
+            "data_cut_date": np.repeat(cal.to_datetime64(cut.cut_day[:n_keep]), n),
+            "scan_dates": scan_date_lists(model, rand, observed, cut, n_keep),
+        }
+    )
 
 
 def scan_deviations(model, rand, observed, cut, arm) -> dict[str, np.ndarray]:
@@ -755,11 +924,14 @@ def scan_deviations(model, rand, observed, cut, arm) -> dict[str, np.ndarray]:
     window = model.scenario.assessments.window_days
     if window is None or model.schedule.day_map is None:
         return {}
-    until = np.minimum(np.minimum(observed.event_day, observed.withdraw_day),
-                       cut.cut_day[:, None] - rand)
+    until = np.minimum(
+        np.minimum(observed.event_day, observed.withdraw_day), cut.cut_day[:, None] - rand
+    )
     late = scans_out_of_window(model.schedule, window, rand, until)
-    return {f"scans_out_of_window_{name}": (late * (arm == a)).sum(axis=1)
-            for a, name in enumerate(ARMS)}
+    return {
+        f"scans_out_of_window_{name}": (late * (arm == a)).sum(axis=1)
+        for a, name in enumerate(ARMS)
+    }
 
 
 def scan_date_lists(model, rand, observed, cut, n_keep) -> list:
@@ -768,31 +940,38 @@ def scan_date_lists(model, rand, observed, cut, n_keep) -> list:
     offsets = model.schedule.days
     if offsets is None:
         return [[] for _ in range(rand.size)]
-    last = np.minimum(np.minimum(observed.event_day[:n_keep], observed.withdraw_day[:n_keep]),
-                      cut.cut_day[:n_keep, None] - rand)
+    last = np.minimum(
+        np.minimum(observed.event_day[:n_keep], observed.withdraw_day[:n_keep]),
+        cut.cut_day[:n_keep, None] - rand,
+    )
     start = np.datetime64(model.calendar.start_date, "D")
     day_map = model.schedule.day_map
     if day_map is None:
         count = np.searchsorted(offsets, last.ravel(), side="right")
-        return [(start + (r + offsets[:k]).astype("timedelta64[D]")).tolist()
-                for r, k in zip(rand.ravel(), count, strict=True)]
+        return [
+            (start + (r + offsets[:k]).astype("timedelta64[D]")).tolist()
+            for r, k in zip(rand.ravel(), count, strict=True)
+        ]
     due = rand.ravel()[:, None] + offsets[None, :]  # the scans actually done (visit window)
     inside = due < len(day_map)
     done = np.where(inside, day_map[np.where(inside, due, 0).astype(np.int64)], due)
     count = (done - rand.ravel()[:, None] <= last.ravel()[:, None]).sum(axis=1)
-    return [(start + d[:k].astype("timedelta64[D]")).tolist()
-            for d, k in zip(done, count, strict=True)]
+    return [
+        (start + d[:k].astype("timedelta64[D]")).tolist() for d, k in zip(done, count, strict=True)
+    ]
 
 
-def add_endpoint_columns(model, patients: pd.DataFrame, rand: np.ndarray, endpoints,
-                         n_keep: int) -> pd.DataFrame:
+def add_endpoint_columns(
+    model, patients: pd.DataFrame, rand: np.ndarray, endpoints, n_keep: int
+) -> pd.DataFrame:
     """The kept patients' secondary-endpoint columns; `*_day` latent days become dates."""
     extra = {}
     for name, values in endpoints.patient_columns.items():
         values = values[:n_keep]
         if name.endswith("_day"):
             extra[name.removesuffix("_day") + "_date"] = model.calendar.to_datetime64(
-                (rand[:n_keep] + values).ravel())
+                (rand[:n_keep] + values).ravel()
+            )
         else:
             extra[name] = values.ravel()
     return patients.assign(**extra) if extra else patients

@@ -55,8 +55,10 @@ def latent_days(history: LatentHistory | None, latent) -> tuple[np.ndarray, np.n
     """(progression day, death day), inf where none (without OS: only PFS deaths known)."""
     if history is not None:
         return history.progression_day, history.death_day
-    return (np.where(latent.is_death, np.inf, latent.pfs_day),
-            np.where(latent.is_death, latent.pfs_day, np.inf))
+    return (
+        np.where(latent.is_death, np.inf, latent.pfs_day),
+        np.where(latent.is_death, latent.pfs_day, np.inf),
+    )
 
 
 def survival_tests(model, prefix: str, time, event, valid, arm, stratum) -> dict:
@@ -87,8 +89,7 @@ def per_arm_counts(prefix: str, flags: np.ndarray, arm: np.ndarray) -> dict:
     return {f"{prefix}{name}": (flags & (arm == a)).sum(axis=1) for a, name in enumerate(ARMS)}
 
 
-def analyze_endpoints(model, rng, enrolled, arm, history, latent, observed, cut
-                      ) -> EndpointResult:
+def analyze_endpoints(model, rng, enrolled, arm, history, latent, observed, cut) -> EndpointResult:
     """Every secondary endpoint of the chunk (see the module docstring)."""
     sc = model.scenario
     out = EndpointResult()
@@ -99,8 +100,9 @@ def analyze_endpoints(model, rng, enrolled, arm, history, latent, observed, cut
     horizon = cut.cut_day[:, None] - rand
     if sc.response is not None:
         scans = model.schedule.for_patients(rand)  # the scans actually done (open days)
-        latent_r = draw_response(sc, model.schedule, arm, progression_day, death_day,
-                                 rng["response"], scans)
+        latent_r = draw_response(
+            sc, model.schedule, arm, progression_day, death_day, rng["response"], scans
+        )
         code, day = best_response_at_cut(latent_r, observed, horizon, cut.valid)
         tumour_response(model, out, arm, stratum, code, cut.valid)
         out.patient_columns["best_response"] = np.asarray(BEST_RESPONSES)[code]
@@ -113,7 +115,8 @@ def analyze_endpoints(model, rng, enrolled, arm, history, latent, observed, cut
         local_control(model, out, arm, stratum, time, event, cut.valid)
         out.patient_columns["lesion_involved"] = involved
         out.patient_columns["local_progression_day"] = np.where(
-            involved & np.isfinite(progression_day), progression_day, np.inf)
+            involved & np.isfinite(progression_day), progression_day, np.inf
+        )
         out.patient_columns["local_control_days_at_cut"] = time
         out.patient_columns["local_progression_at_cut"] = event
     return out
@@ -127,11 +130,15 @@ def overall_survival(model, out, rand, arm, stratum, history, observed, cut) -> 
     cols = out.columns
     cols["os_deaths_at_pfs_cut"] = at_pfs.event.sum(axis=1)
     cols.update(per_arm_counts("os_deaths_at_pfs_cut_", at_pfs.event, arm))
-    cols.update(survival_tests(model, "os_at_pfs_cut_", at_pfs.time, at_pfs.event,
-                               at_pfs.valid, arm, stratum))
+    cols.update(
+        survival_tests(
+            model, "os_at_pfs_cut_", at_pfs.time, at_pfs.event, at_pfs.valid, arm, stratum
+        )
+    )
     if os_block.cut != "pfs":
-        cut_day = os_cut_day(os_block, rand, history, withdraw, cut.cut_day,
-                             model_os_date_day(model))
+        cut_day = os_cut_day(
+            os_block, rand, history, withdraw, cut.cut_day, model_os_date_day(model)
+        )
         own = cut_os(rand, history, withdraw, cut_day)
         cols["os_cut_date"] = model.calendar.to_datetime64(cut_day)
         cols["os_analysis_months"] = cut_day / DAYS_PER_MONTH
@@ -144,8 +151,9 @@ def overall_survival(model, out, rand, arm, stratum, history, observed, cut) -> 
     cols["os_deaths_by_maturity"] = by.event.sum(axis=1)
     cols.update(per_arm_counts("os_deaths_by_maturity_", by.event, arm))
     randomized = by.valid.sum(axis=1)
-    cols["os_maturity"] = np.where(randomized > 0, by.event.sum(axis=1) / np.maximum(
-        randomized, 1), np.nan)
+    cols["os_maturity"] = np.where(
+        randomized > 0, by.event.sum(axis=1) / np.maximum(randomized, 1), np.nan
+    )
     out.patient_columns["progression_day"] = history.progression_day
     out.patient_columns["death_day"] = history.death_day
     out.patient_columns["os_days_at_cut"] = at_pfs.time
@@ -164,8 +172,10 @@ def tumour_response(model, out, arm, stratum, code, valid) -> None:
     a = model.scenario.analysis
     n_strata = len(model.scenario.strata_names)
     cols = out.columns
-    for prefix, hit in (("orr_", (code == CR) | (code == PR)),
-                        ("dcr_", (code == CR) | (code == PR) | (code == SD))):
+    for prefix, hit in (
+        ("orr_", (code == CR) | (code == PR)),
+        ("dcr_", (code == CR) | (code == PR) | (code == SD)),
+    ):
         hit = hit & valid
         x = np.stack([(hit & (arm == k)).sum(axis=1) for k in (0, 1)], axis=-1)
         n = np.stack([(valid & (arm == k)).sum(axis=1) for k in (0, 1)], axis=-1)
@@ -178,16 +188,18 @@ def tumour_response(model, out, arm, stratum, code, valid) -> None:
         np.add.at(totals, (reps, cell), valid)
         cmh = cmh_test(responders.reshape(-1, n_strata, 2), totals.reshape(-1, n_strata, 2))
         p = cmh.p_one if a.sides == 1 else cmh.p_two
-        cols.update({
-            f"{prefix}control": diff.p0,
-            f"{prefix}experimental": diff.p1,
-            f"{prefix}difference": diff.diff,
-            f"{prefix}difference_ci_low": diff.ci_low,
-            f"{prefix}difference_ci_high": diff.ci_high,
-            f"{prefix}cmh_z": cmh.z,
-            f"{prefix}cmh_p_value": p,
-            f"{prefix}reject": np.where(np.isfinite(p), p < a.alpha, False),
-        })
+        cols.update(
+            {
+                f"{prefix}control": diff.p0,
+                f"{prefix}experimental": diff.p1,
+                f"{prefix}difference": diff.diff,
+                f"{prefix}difference_ci_low": diff.ci_low,
+                f"{prefix}difference_ci_high": diff.ci_high,
+                f"{prefix}cmh_z": cmh.z,
+                f"{prefix}cmh_p_value": p,
+                f"{prefix}reject": np.where(np.isfinite(p), p < a.alpha, False),
+            }
+        )
 
 
 def local_control(model, out, arm, stratum, time, event, valid) -> None:

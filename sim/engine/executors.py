@@ -86,8 +86,7 @@ _MODELS: tuple[TrialModel, ...] = ()
 _MEMORY_SET = False
 
 
-def _init_worker(models: TrialModel | Sequence[TrialModel],
-                 parent_pid: int | None = None) -> None:
+def _init_worker(models: TrialModel | Sequence[TrialModel], parent_pid: int | None = None) -> None:
     global _MODELS
     if parent_pid is not None:  # a worker process: see sim.engine.lifetime
         init_worker_process(parent_pid)
@@ -126,8 +125,14 @@ def keep_freed_memory() -> None:
 def simulate_task(models: Sequence[TrialModel], task: ChunkTask) -> list[ChunkResult]:
     """The chunk of each of the task's points, in its order."""
     spec = task.spec
-    return simulate_chunks([models[i] for i in task.points], task.seed, spec.chunk,
-                           spec.first_rep, spec.n_reps, task.keep_patients)
+    return simulate_chunks(
+        [models[i] for i in task.points],
+        task.seed,
+        spec.chunk,
+        spec.first_rep,
+        spec.n_reps,
+        task.keep_patients,
+    )
 
 
 def as_stored_in_parquet(kind: pa.DataType) -> pa.DataType:
@@ -147,8 +152,10 @@ def chunk_bytes(table: pa.Table) -> bytes:
     back (`as_stored_in_parquet`): the same table `read_table_bytes` returns from the chunk
     Parquet files of earlier versions, for a fraction of the cost (textbook replicates:
     ~0.2 ms to write and read, Parquet ~5 ms; the baseline's monthly table ~6 ms, ~170 ms)."""
-    schema = pa.schema([f.with_type(as_stored_in_parquet(f.type)) for f in table.schema],
-                       metadata=table.schema.metadata)
+    schema = pa.schema(
+        [f.with_type(as_stored_in_parquet(f.type)) for f in table.schema],
+        metadata=table.schema.metadata,
+    )
     if not schema.equals(table.schema):
         table = table.cast(schema)  # exact: whole seconds in milliseconds
     sink = pa.BufferOutputStream()
@@ -159,18 +166,24 @@ def chunk_bytes(table: pa.Table) -> bytes:
 
 def encode_chunk(point: int, chunk: int, result: ChunkResult) -> ChunkFiles:
     """A chunk's tables as Arrow IPC files: replicates, patients, monthly, sums-<name>."""
-    frames = {"replicates": result.replicates, "patients": result.patients,
-              "monthly": result.monthly,
-              **{f"sums-{name}": frame for name, frame in result.sums.items()}}
-    files = {name: chunk_bytes(arrow_table(frame))
-             for name, frame in frames.items() if frame is not None}
+    frames = {
+        "replicates": result.replicates,
+        "patients": result.patients,
+        "monthly": result.monthly,
+        **{f"sums-{name}": frame for name, frame in result.sums.items()},
+    }
+    files = {
+        name: chunk_bytes(arrow_table(frame)) for name, frame in frames.items() if frame is not None
+    }
     return ChunkFiles(point, chunk, len(result.replicates), files)
 
 
 def encode_chunks(task: ChunkTask, results: list[ChunkResult]) -> list[ChunkFiles]:
     """The task's chunks, one per point of `task.points`, encoded (`encode_chunk`)."""
-    return [encode_chunk(point, task.spec.chunk, result)
-            for point, result in zip(task.points, results, strict=True)]
+    return [
+        encode_chunk(point, task.spec.chunk, result)
+        for point, result in zip(task.points, results, strict=True)
+    ]
 
 
 _NUMERIC_SCHEMAS: dict[tuple, pa.Schema] = {}  # a run's monthly tables share theirs
@@ -189,8 +202,7 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     if schema is None:
         if len(_NUMERIC_SCHEMAS) >= 8:  # a long-lived worker of many runs: keep a few
             _NUMERIC_SCHEMAS.clear()
-        schema = _NUMERIC_SCHEMAS[key] = pa.Schema.from_pandas(frame.iloc[:0],
-                                                              preserve_index=False)
+        schema = _NUMERIC_SCHEMAS[key] = pa.Schema.from_pandas(frame.iloc[:0], preserve_index=False)
     arrays: list[pa.Array | None] = [None] * len(dtypes)
     for dtype in set(dtypes):
         at = np.flatnonzero(dtypes == dtype)
@@ -214,8 +226,9 @@ def _run_task_with(models: Sequence[TrialModel], task: ChunkTask) -> list[ChunkF
     return encode_chunks(task, simulate_task(models, task))
 
 
-def stream_in_order(submit: Callable, tasks: Iterable, window: int,
-                    on_last: Callable[[], None] | None = None) -> Iterator:
+def stream_in_order(
+    submit: Callable, tasks: Iterable, window: int, on_last: Callable[[], None] | None = None
+) -> Iterator:
     """Results of `submit(task)` futures in task order, with at most `window` in flight.
 
     The next task is submitted before a result is handed on, so workers stay busy while the
@@ -274,14 +287,20 @@ class LocalExecutor:
         if self.pool is None:
             context = get_context("fork") if hasattr(os, "fork") else get_context("spawn")
             self.pool = ProcessPoolExecutor(
-                max_workers=min(self.workers, len(tasks)), mp_context=context,
-                initializer=_init_worker, initargs=(self.models, os.getpid()),
+                max_workers=min(self.workers, len(tasks)),
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(self.models, os.getpid()),
             )
         try:
             # the pool stops once the last chunk is in: its memory is not held while this
             # process closes the Parquet files (their footers) and computes the tables
-            yield from stream_in_order(lambda t: self.pool.submit(function, t), tasks,
-                                       window=2 * self.workers + 2, on_last=self.close)
+            yield from stream_in_order(
+                lambda t: self.pool.submit(function, t),
+                tasks,
+                window=2 * self.workers + 2,
+                on_last=self.close,
+            )
         except BaseException:  # a signal, an error, or the consumer stopped: no waiting
             self.close(failed=True)
             raise
@@ -300,13 +319,15 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, models: Sequence[TrialModel], workers: int,
-                 address: str | None = None) -> None:
+    def __init__(
+        self, models: Sequence[TrialModel], workers: int, address: str | None = None
+    ) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise ScenarioError(f"--executor dask: dask.distributed is not installed; "
-                                f"{DASK_HINT}") from None
+            raise ScenarioError(
+                f"--executor dask: dask.distributed is not installed; {DASK_HINT}"
+            ) from None
         self.cluster = None
         if address:
             try:
@@ -332,8 +353,12 @@ class DaskExecutor:
 
             with warnings.catch_warnings():  # "port 8787 in use": the link we print says
                 warnings.filterwarnings("ignore", message=".*already in use")
-                self.cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                                            processes=True, silence_logs=logging.ERROR)
+                self.cluster = LocalCluster(
+                    n_workers=max(1, workers),
+                    threads_per_worker=1,
+                    processes=True,
+                    silence_logs=logging.ERROR,
+                )
             self.client = Client(self.cluster)
         self.address = address
         self.models = self.client.scatter(tuple(models), broadcast=True, hash=False)
@@ -394,8 +419,11 @@ def check_worker_versions(client, address: str) -> None:
             "and restart its `dask worker`"
         ) from None
     for worker, theirs in found.items():
-        differ = [f"{name} {here[name]} here, {theirs.get(name)} there"
-                  for name in here if name != "python" and theirs.get(name) != here[name]]
+        differ = [
+            f"{name} {here[name]} here, {theirs.get(name)} there"
+            for name in here
+            if name != "python" and theirs.get(name) != here[name]
+        ]
         if differ:
             client.close()
             raise ScenarioError(
@@ -404,14 +432,16 @@ def check_worker_versions(client, address: str) -> None:
             )
 
 
-def make_executor(kind: str, models: Sequence[TrialModel], workers: int,
-                  scheduler: str | None = None) -> LocalExecutor | DaskExecutor:
+def make_executor(
+    kind: str, models: Sequence[TrialModel], workers: int, scheduler: str | None = None
+) -> LocalExecutor | DaskExecutor:
     """The executor named by --executor (`local` or `dask`)."""
     if kind == "dask":
         return DaskExecutor(models, workers, scheduler)
     if scheduler:
-        raise ScenarioError(f"--scheduler {scheduler}: needs --executor dask (or leave out "
-                            "--executor local)")
+        raise ScenarioError(
+            f"--scheduler {scheduler}: needs --executor dask (or leave out --executor local)"
+        )
     return LocalExecutor(models, workers)
 
 
@@ -459,7 +489,8 @@ class PointJob:
 
 
 def run_points(
-    executor: LocalExecutor | DaskExecutor, jobs: Sequence[PointJob | None],
+    executor: LocalExecutor | DaskExecutor,
+    jobs: Sequence[PointJob | None],
     on_chunk: Callable[[int], None] | None = None,
     on_point: Callable[[int, dict[str, pd.DataFrame]], None] | None = None,
     clinics: Sequence[str | None] | None = None,
@@ -474,8 +505,10 @@ def run_points(
     (`sim.engine.chunk.clinic_key`, None: none to share) and the same replicates compute
     each chunk in one task, their clinic run once (`shared_tasks`).
     """
-    done = [set() if job is None else checkpoints.finished_chunks(job.folder, job.expected())
-            for job in jobs]
+    done = [
+        set() if job is None else checkpoints.finished_chunks(job.folder, job.expected())
+        for job in jobs
+    ]
     tasks = shared_tasks(jobs, done, clinics)
     results = kept_for_mates(executor.map_ordered(tasks), jobs, done, on_chunk)
     try:
@@ -493,8 +526,9 @@ SHARED_POINTS = 4  # points at most in one task: a worker holds each one's chunk
 # (about 34 MiB more per point for the baseline's chunk of 500: 270 MiB for one, 405 for five)
 
 
-def shared_tasks(jobs: Sequence[PointJob | None], done: list[set[int]],
-                 clinics: Sequence[str | None] | None) -> list[ChunkTask]:
+def shared_tasks(
+    jobs: Sequence[PointJob | None], done: list[set[int]], clinics: Sequence[str | None] | None
+) -> list[ChunkTask]:
     """The chunks to compute, in (point, chunk) order, each task led by the first point
     that needs the chunk and shared by the later points of its clinic that need it too (up
     to SHARED_POINTS in all)."""
@@ -508,10 +542,14 @@ def shared_tasks(jobs: Sequence[PointJob | None], done: list[set[int]],
             if spec.chunk in done[i] or (i, spec.chunk) in claimed:
                 continue
             mates = tuple(
-                j for j in range(i + 1, len(jobs))
-                if keys[i] is not None and keys[j] == keys[i] and same_replicates(job, jobs[j])
-                and spec.chunk not in done[j] and (j, spec.chunk) not in claimed
-            )[:SHARED_POINTS - 1]
+                j
+                for j in range(i + 1, len(jobs))
+                if keys[i] is not None
+                and keys[j] == keys[i]
+                and same_replicates(job, jobs[j])
+                and spec.chunk not in done[j]
+                and (j, spec.chunk) not in claimed
+            )[: SHARED_POINTS - 1]
             claimed.update((j, spec.chunk) for j in mates)
             tasks.append(ChunkTask(i, spec, job.seed, job.keep_patients, mates))
     return tasks
@@ -519,12 +557,18 @@ def shared_tasks(jobs: Sequence[PointJob | None], done: list[set[int]],
 
 def same_replicates(job: PointJob, other: PointJob | None) -> bool:
     return other is not None and (job.n_reps, job.seed, job.keep_patients) == (
-        other.n_reps, other.seed, other.keep_patients)
+        other.n_reps,
+        other.seed,
+        other.keep_patients,
+    )
 
 
-def kept_for_mates(results: Iterator[list[ChunkFiles]], jobs: Sequence[PointJob | None],
-                   done: list[set[int]], on_chunk: Callable[[int], None] | None
-                   ) -> Iterator[ChunkFiles]:
+def kept_for_mates(
+    results: Iterator[list[ChunkFiles]],
+    jobs: Sequence[PointJob | None],
+    done: list[set[int]],
+    on_chunk: Callable[[int], None] | None,
+) -> Iterator[ChunkFiles]:
     """Each task's chunk of its leading point; the chunks of the points sharing it are
     kept as their checkpoints as they arrive and are then done (`write_point` reads them
     back when it comes to their point)."""
@@ -532,8 +576,7 @@ def kept_for_mates(results: Iterator[list[ChunkFiles]], jobs: Sequence[PointJob 
         for files in results:
             lead, *mates = files
             for mate in mates:
-                checkpoints.save_chunk(jobs[mate.point].folder, mate.chunk, mate.n_reps,
-                                       mate.files)
+                checkpoints.save_chunk(jobs[mate.point].folder, mate.chunk, mate.n_reps, mate.files)
                 done[mate.point].add(mate.chunk)
                 if on_chunk:
                     on_chunk(mate.n_reps)
@@ -547,8 +590,13 @@ def clinic_keys(models: Sequence[TrialModel]) -> list[str | None]:
     return [clinic_key(model) for model in models]
 
 
-def write_point(job: PointJob, done: set[int], results: Iterator[ChunkFiles], index: int,
-                on_chunk: Callable[[int], None] | None) -> dict[str, pd.DataFrame]:
+def write_point(
+    job: PointJob,
+    done: set[int],
+    results: Iterator[ChunkFiles],
+    index: int,
+    on_chunk: Callable[[int], None] | None,
+) -> dict[str, pd.DataFrame]:
     writers = ParquetAppender(job.folder)
     sums: dict[str, pd.DataFrame] = {}
     pending: list[dict[str, pd.DataFrame]] = []
@@ -557,8 +605,10 @@ def write_point(job: PointJob, done: set[int], results: Iterator[ChunkFiles], in
             if spec.chunk in done:
                 kept = checkpoints.load_chunk(job.folder, spec.chunk)
                 if kept is None:
-                    raise ScenarioError(f"{job.folder}: checkpoint of chunk {spec.chunk} "
-                                        "changed during the run; run again with --resume")
+                    raise ScenarioError(
+                        f"{job.folder}: checkpoint of chunk {spec.chunk} "
+                        "changed during the run; run again with --resume"
+                    )
                 files = kept[1]
             else:
                 fresh = next(results)
@@ -568,8 +618,13 @@ def write_point(job: PointJob, done: set[int], results: Iterator[ChunkFiles], in
             for name in ("replicates", "patients", "monthly"):
                 if name in files:
                     writers.append(name, read_table_bytes(files[name]))
-            pending.append({name.removeprefix("sums-"): read_frame(data)
-                            for name, data in files.items() if name.startswith("sums-")})
+            pending.append(
+                {
+                    name.removeprefix("sums-"): read_frame(data)
+                    for name, data in files.items()
+                    if name.startswith("sums-")
+                }
+            )
             if len(pending) >= SUMS_BATCH:
                 add_sums(sums, merge_sums(pending))
                 pending.clear()
@@ -582,16 +637,25 @@ def write_point(job: PointJob, done: set[int], results: Iterator[ChunkFiles], in
 
 
 def run_to_parquet(
-    model: TrialModel, n_reps: int, seed: int, workers: int, folder: Path,
-    keep_patients: int = 0, on_chunk: Callable[[int], None] | None = None,
+    model: TrialModel,
+    n_reps: int,
+    seed: int,
+    workers: int,
+    folder: Path,
+    keep_patients: int = 0,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Write replicates.parquet (and patients.parquet when kept) into `folder`, streaming,
     on a local pool. Returns the additive tables summed over all chunks (see
     `ChunkResult.sums`)."""
     out: dict[str, pd.DataFrame] = {}
     with LocalExecutor([model], workers) as executor:
-        run_points(executor, [PointJob(folder, n_reps, seed, keep_patients)], on_chunk,
-                   on_point=lambda _, sums: out.update(sums))
+        run_points(
+            executor,
+            [PointJob(folder, n_reps, seed, keep_patients)],
+            on_chunk,
+            on_point=lambda _, sums: out.update(sums),
+        )
     return out
 
 
@@ -619,11 +683,9 @@ class ParquetAppender:
         if not buffer:
             return
         if name not in self.writers:
-            self.writers[name] = pq.ParquetWriter(self.folder / f"{name}.parquet",
-                                                  buffer[0].schema)
+            self.writers[name] = pq.ParquetWriter(self.folder / f"{name}.parquet", buffer[0].schema)
         writer = self.writers[name]
-        tables = [t if t.schema.equals(writer.schema) else t.cast(writer.schema)
-                  for t in buffer]
+        tables = [t if t.schema.equals(writer.schema) else t.cast(writer.schema) for t in buffer]
         writer.write_table(pa.concat_tables(tables))
         buffer.clear()
 
@@ -636,8 +698,9 @@ class ParquetAppender:
 
 def merge_sums(batch: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     names = {name for sums in batch for name in sums}
-    return {name: pd.concat([s[name] for s in batch if name in s], ignore_index=True)
-            for name in names}
+    return {
+        name: pd.concat([s[name] for s in batch if name in s], ignore_index=True) for name in names
+    }
 
 
 def add_sums(total: dict[str, pd.DataFrame], new: dict[str, pd.DataFrame]) -> None:
@@ -646,5 +709,3 @@ def add_sums(total: dict[str, pd.DataFrame], new: dict[str, pd.DataFrame]) -> No
         keys = [c for c in frame.columns if c != "count"]
         both = frame if name not in total else pd.concat([total[name], frame])
         total[name] = both.groupby(keys, as_index=False, sort=True, observed=True)["count"].sum()
-
-

@@ -42,8 +42,18 @@ OWNER = ".owner.json"  # inside a staging folder: who is writing it
 PARTIAL = "partial"
 LEGACY_GRACE_SECONDS = 3600  # a staging folder without owner record is stale after this
 # Errors of the file system a user can fix (space, permissions, a read-only mount).
-USER_FIXABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
-                errno.ENAMETOOLONG, errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.EFBIG}
+USER_FIXABLE = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENAMETOOLONG,
+    errno.ENOTDIR,
+    errno.EEXIST,
+    errno.EISDIR,
+    errno.EFBIG,
+}
 
 
 def current_umask() -> int:
@@ -79,8 +89,11 @@ def written_by_sim(folder: Path, kinds: Sequence[str] | None = None) -> bool:
     manifest = read_manifest(folder)
     if manifest is not None:
         return kinds is None or folder_kind(manifest) in kinds
-    if (kinds is None or "plots" in kinds) and folder.name == "plots" \
-            and read_manifest(folder.parent) is not None:
+    if (
+        (kinds is None or "plots" in kinds)
+        and folder.name == "plots"
+        and read_manifest(folder.parent) is not None
+    ):
         return all(p.suffix == ".png" and p.is_file() for p in folder.iterdir())
     return False
 
@@ -123,8 +136,13 @@ def check_target_path(out: Path, flag: str = "--out") -> None:
     text = str(out)
     resolved = out.expanduser().resolve()
     cwd = Path.cwd().resolve()
-    if text in ("", ".", "..") or resolved == cwd or resolved in cwd.parents or \
-            resolved == Path.home().resolve() or resolved == Path(resolved.anchor):
+    if (
+        text in ("", ".", "..")
+        or resolved == cwd
+        or resolved in cwd.parents
+        or resolved == Path.home().resolve()
+        or resolved == Path(resolved.anchor)
+    ):
         raise ScenarioError(
             f"{flag} {text}: is the current folder, one of its parents, the home folder or "
             "the root; results go into a folder of their own that may be replaced whole: "
@@ -132,9 +150,14 @@ def check_target_path(out: Path, flag: str = "--out") -> None:
         )
 
 
-def check_replaceable(out: Path, force: bool, flag: str = "--out",
-                      recognize: Callable[[Path], bool] | None = None,
-                      needs_force: bool = True, kinds: Sequence[str] | None = None) -> None:
+def check_replaceable(
+    out: Path,
+    force: bool,
+    flag: str = "--out",
+    recognize: Callable[[Path], bool] | None = None,
+    needs_force: bool = True,
+    kinds: Sequence[str] | None = None,
+) -> None:
     """Raise ScenarioError unless `out` is absent, or sim wrote it and may replace it.
 
     `recognize` tells a file sim wrote (folders are recognized by their manifest);
@@ -144,18 +167,26 @@ def check_replaceable(out: Path, force: bool, flag: str = "--out",
     if not out.exists() and not out.is_symlink():
         return
     is_folder = recognize is None
-    if out.is_symlink() or (is_folder and not out.is_dir()) or \
-            (not is_folder and not out.is_file()):
+    if (
+        out.is_symlink()
+        or (is_folder and not out.is_dir())
+        or (not is_folder and not out.is_file())
+    ):
         kind = "a folder" if is_folder else "a file"
-        raise ScenarioError(f"{flag} {out}: exists and is not {kind} sim wrote (choose "
-                            "another path)")
+        raise ScenarioError(
+            f"{flag} {out}: exists and is not {kind} sim wrote (choose another path)"
+        )
     ours = written_by_sim(out, kinds) if is_folder else recognize(out)
     what = "folder" if is_folder else "file"
     if not ours:
         manifest = read_manifest(out) if is_folder else None
-        sign = ("it has no manifest.json of sim" if manifest is None and is_folder else
-                f"it is a {folder_kind(manifest)} folder, not {' or '.join(kinds or [])}"
-                if manifest is not None else "its contents are not what this command writes")
+        sign = (
+            "it has no manifest.json of sim"
+            if manifest is None and is_folder
+            else f"it is a {folder_kind(manifest)} folder, not {' or '.join(kinds or [])}"
+            if manifest is not None
+            else "its contents are not what this command writes"
+        )
         raise ScenarioError(
             f"{flag} {out}: the {what} exists and is not one this command wrote ({sign}); "
             f"sim replaces only its own results, never other files: choose another {what} "
@@ -246,8 +277,12 @@ def process_alive(pid: int, start: str | None) -> bool:
 
 def owner_record() -> dict[str, Any]:
     pid = os.getpid()
-    return {"pid": pid, "start": process_start(pid), "host": socket.gethostname(),
-            "created": time.time()}
+    return {
+        "pid": pid,
+        "start": process_start(pid),
+        "host": socket.gethostname(),
+        "created": time.time(),
+    }
 
 
 def staging_prefix(out: Path) -> str:
@@ -297,8 +332,9 @@ def claim_staging(staging: Path) -> None:
 def release_staging(staging: Path) -> None:
     """Let go of a staging folder kept after an interruption: from now on it is stale for
     this process too (so an in-process `--resume` finds it)."""
-    (staging / OWNER).write_text(json.dumps({**owner_record(), "released": True}) + "\n",
-                                 encoding="utf-8")
+    (staging / OWNER).write_text(
+        json.dumps({**owner_record(), "released": True}) + "\n", encoding="utf-8"
+    )
 
 
 def is_stale(staging: Path) -> bool:
@@ -400,14 +436,17 @@ def remove_created(created: list[Path]) -> None:
 def write_error(exc: OSError, out: Path, flag: str) -> ScenarioError:
     reason = exc.strerror or str(exc)
     where = f" ({exc.filename})" if exc.filename else ""
-    fix = {errno.ENOSPC: "free some space or write elsewhere",
-           errno.EDQUOT: "free some space or write elsewhere",
-           errno.EROFS: "write to a writable folder",
-           errno.EACCES: "write to a folder you may write to",
-           errno.EPERM: "write to a folder you may write to"}.get(exc.errno or 0,
-                                                                 "choose another path")
-    return ScenarioError(f"{flag} {out}: cannot write: {reason}{where}; nothing was left "
-                         f"behind ({fix}, e.g. --out results/run1 in your own folder)")
+    fix = {
+        errno.ENOSPC: "free some space or write elsewhere",
+        errno.EDQUOT: "free some space or write elsewhere",
+        errno.EROFS: "write to a writable folder",
+        errno.EACCES: "write to a folder you may write to",
+        errno.EPERM: "write to a folder you may write to",
+    }.get(exc.errno or 0, "choose another path")
+    return ScenarioError(
+        f"{flag} {out}: cannot write: {reason}{where}; nothing was left "
+        f"behind ({fix}, e.g. --out results/run1 in your own folder)"
+    )
 
 
 @contextlib.contextmanager
@@ -430,8 +469,13 @@ def guarded_target(out: Path, flag: str) -> Iterator[list[Path]]:
 
 
 @contextlib.contextmanager
-def output_folder(out: Path, force: bool, flag: str = "--out", needs_force: bool = True,
-                  kinds: Sequence[str] | None = None) -> Iterator[Path]:
+def output_folder(
+    out: Path,
+    force: bool,
+    flag: str = "--out",
+    needs_force: bool = True,
+    kinds: Sequence[str] | None = None,
+) -> Iterator[Path]:
     """Yield a staging folder for `out`; publish it whole when the block ends, remove it if
     the block fails. See the module docstring for the checks made first."""
     out = Path(out)
@@ -449,9 +493,13 @@ def output_folder(out: Path, force: bool, flag: str = "--out", needs_force: bool
 
 
 @contextlib.contextmanager
-def resumable_folder(out: Path, force: bool, choose: Callable[[list[Path]], Path | None],
-                     keep: Callable[[Path, BaseException], bool],
-                     flag: str = "--out") -> Iterator[Path]:
+def resumable_folder(
+    out: Path,
+    force: bool,
+    choose: Callable[[list[Path]], Path | None],
+    keep: Callable[[Path, BaseException], bool],
+    flag: str = "--out",
+) -> Iterator[Path]:
     """`output_folder` for a job that keeps checkpoints (run, sweep; `sim.engine.checkpoints`).
 
     The staging folder is the interrupted one `choose` picks among `resumable_partials`
@@ -483,8 +531,13 @@ def resumable_folder(out: Path, force: bool, choose: Callable[[list[Path]], Path
 
 
 @contextlib.contextmanager
-def output_files(paths: Sequence[Path], force: bool, recognize: Sequence[Callable[[Path], bool]],
-                 flag: str = "--out", needs_force: bool = True) -> Iterator[Path]:
+def output_files(
+    paths: Sequence[Path],
+    force: bool,
+    recognize: Sequence[Callable[[Path], bool]],
+    flag: str = "--out",
+    needs_force: bool = True,
+) -> Iterator[Path]:
     """Like `output_folder` for files beside each other: yield a staging folder; its files
     named as `paths` replace those when the block ends (each file atomically)."""
     paths = [Path(p) for p in paths]

@@ -77,8 +77,13 @@ class TrialHistory:
 
     def fit_table(self) -> pd.DataFrame:
         """fit.csv: prior, observed and posterior of each rate."""
-        fits = [*self.sites, *([self.screen_pass] if self.screen_pass else []),
-                *(f for arm in self.hazards for f in arm), self.dropout, self.death_share]
+        fits = [
+            *self.sites,
+            *([self.screen_pass] if self.screen_pass else []),
+            *(f for arm in self.hazards for f in arm),
+            self.dropout,
+            self.death_share,
+        ]
         return posterior.table(fits)
 
 
@@ -110,22 +115,29 @@ def screening_delay_cdf(scenario: Scenario, days: np.ndarray) -> np.ndarray:
     return (lengths[None, :] <= np.asarray(days)[:, None]).mean(axis=1)
 
 
-def expected_randomized(scenario: Scenario, site: Site, activation_day: int,
-                        as_of_day: int) -> float:
+def expected_randomized(
+    scenario: Scenario, site: Site, activation_day: int, as_of_day: int
+) -> float:
     """Randomizations the plan expects at `site` by the as-of day (theta = 1)."""
     span = as_of_day - activation_day
     if span <= 0:
         return 0.0
     t = np.arange(span) + 0.5
     pass_p = 1.0 - scenario.enrollment.failure_probability
-    return float(pass_p * (rate_at(site.screening_rate, t)
-                           * screening_delay_cdf(scenario, span - t)).sum())
+    return float(
+        pass_p * (rate_at(site.screening_rate, t) * screening_delay_cdf(scenario, span - t)).sum()
+    )
 
 
-def fit_history(scenario: Scenario, calendar: StudyCalendar, schedule: ScanSchedule,
-                observed: ObservedTrial, prior_months: float | None = None,
-                prior_events: float = DEFAULT_PRIOR_EVENTS,
-                screening: pd.DataFrame | None = None) -> TrialHistory:
+def fit_history(
+    scenario: Scenario,
+    calendar: StudyCalendar,
+    schedule: ScanSchedule,
+    observed: ObservedTrial,
+    prior_months: float | None = None,
+    prior_events: float = DEFAULT_PRIOR_EVENTS,
+    screening: pd.DataFrame | None = None,
+) -> TrialHistory:
     """Posteriors of site rates, PFS hazards, dropout and the death share (module docstring).
 
     With `screening` (totals per site, `sim.conduct.history.read_screening`) the site rates
@@ -137,11 +149,16 @@ def fit_history(scenario: Scenario, calendar: StudyCalendar, schedule: ScanSched
     site's prior shape (theta_s ~ Gamma(h, h), the plan's own spread of site rates); else
     DEFAULT_PRIOR_MONTHS."""
     pfs = scenario.pfs
-    if (scenario.effect.hazard_ratio is None or pfs.experimental is not None
-            or not pfs.control.is_piecewise_exponential):
-        raise ScenarioError("a forecast fits piecewise-exponential PFS with one hazard ratio: "
-                            "give effect.hazard_ratio and a (piecewise) exponential pfs.control "
-                            "without cure (not a delayed effect, Weibull or pfs.experimental)")
+    if (
+        scenario.effect.hazard_ratio is None
+        or pfs.experimental is not None
+        or not pfs.control.is_piecewise_exponential
+    ):
+        raise ScenarioError(
+            "a forecast fits piecewise-exponential PFS with one hazard ratio: "
+            "give effect.hazard_ratio and a (piecewise) exponential pfs.control "
+            "without cure (not a delayed effect, Weibull or pfs.experimental)"
+        )
     sites = scenario.enrollment.site_list(calendar.start_date)
     pass_p = 1.0 - scenario.enrollment.failure_probability
     heterogeneity = scenario.enrollment.site_heterogeneity
@@ -156,23 +173,43 @@ def fit_history(scenario: Scenario, calendar: StudyCalendar, schedule: ScanSched
         active = calendar.day_of(site.activation_date)
         if screening is None:
             rate = full_rate(site.screening_rate) * pass_p
-            site_fits.append(posterior.site_rate_fit(
-                site.name, rate, expected_randomized(scenario, site, active, observed.as_of_day),
-                int((observed.site == s).sum()), shape(rate)))
+            site_fits.append(
+                posterior.site_rate_fit(
+                    site.name,
+                    rate,
+                    expected_randomized(scenario, site, active, observed.as_of_day),
+                    int((observed.site == s).sum()),
+                    shape(rate),
+                )
+            )
         else:
             span = max(observed.as_of_day - active, 0)
             planned = float(rate_at(site.screening_rate, np.arange(span) + 0.5).sum())
             rate = full_rate(site.screening_rate)
             fit = posterior.site_rate_fit(
-                site.name, rate, planned, int(screening["screened"].iloc[s]), shape(rate))
-            site_fits.append(GammaFit(fit.name.replace("site rate", "site screening rate"),
-                                      "screened per month at full speed", fit.prior_shape,
-                                      fit.prior_rate, fit.events, fit.exposure, fit.scale))
+                site.name, rate, planned, int(screening["screened"].iloc[s]), shape(rate)
+            )
+            site_fits.append(
+                GammaFit(
+                    fit.name.replace("site rate", "site screening rate"),
+                    "screened per month at full speed",
+                    fit.prior_shape,
+                    fit.prior_rate,
+                    fit.events,
+                    fit.exposure,
+                    fit.scale,
+                )
+            )
     if screening is not None:
         w = months * sum(full_rate(site.screening_rate) for site in sites)
         failed = float(screening["failed"].sum())
-        screen_pass = BetaFit("screening pass share", w * pass_p, w * (1 - pass_p) + 1e-9,
-                              float(screening["screened"].sum()) - failed, failed)
+        screen_pass = BetaFit(
+            "screening pass share",
+            w * pass_p,
+            w * (1 - pass_p) + 1e-9,
+            float(screening["screened"].sum()) - failed,
+            failed,
+        )
     starts_l, hazards_l = scenario.pfs.control.hazard_table()
     starts, planned = np.asarray(starts_l), np.asarray(hazards_l) * DAYS_PER_MONTH
     hr = scenario.effect.hazard_ratio
@@ -182,30 +219,55 @@ def fit_history(scenario: Scenario, calendar: StudyCalendar, schedule: ScanSched
         factor = blinded_factor(scenario, observed)
         groups = {"pooled": (np.ones(observed.n, bool), planned / factor)}
     else:
-        groups = {"control": (observed.arm == 0, planned),
-                  "experimental": (observed.arm == 1, planned * hr)}
+        groups = {
+            "control": (observed.arm == 0, planned),
+            "experimental": (observed.arm == 1, planned * hr),
+        }
     hazard_fits = []
     for label, (member, plan) in groups.items():
         exposure = posterior.exposure_by_piece(np.zeros(member.sum()), time[member], starts)
         events = posterior.events_by_piece(time[member], event[member], starts)
-        hazard_fits.append(tuple(
-            posterior.hazard_fit(piece_name(label, starts, j), plan[j], events[j],
-                                 exposure[j] / DAYS_PER_MONTH, prior_events)
-            for j in range(len(starts))))
+        hazard_fits.append(
+            tuple(
+                posterior.hazard_fit(
+                    piece_name(label, starts, j),
+                    plan[j],
+                    events[j],
+                    exposure[j] / DAYS_PER_MONTH,
+                    prior_events,
+                )
+                for j in range(len(starts))
+            )
+        )
     drop_time, drop_event = dropout_follow_up(observed)
     eta = scenario.dropout.hazard_per_day * DAYS_PER_MONTH
-    dropout = posterior.hazard_fit("dropout hazard", eta if eta > 0 else 1e-6,
-                                   drop_event.sum(), drop_time.sum() / DAYS_PER_MONTH,
-                                   prior_events)
+    dropout = posterior.hazard_fit(
+        "dropout hazard",
+        eta if eta > 0 else 1e-6,
+        drop_event.sum(),
+        drop_time.sum() / DAYS_PER_MONTH,
+        prior_events,
+    )
     has_event = np.isfinite(observed.event_day)
     deaths = int((observed.is_death & has_event).sum())
     f0 = min(max(scenario.pfs.death_fraction, 1e-3), 1 - 1e-3)
     w = max(prior_events, SHARE_PRIOR_EVENTS)
-    death = BetaFit("death share of PFS events", w * f0, w * (1 - f0),
-                    deaths, int(has_event.sum()) - deaths)
-    return TrialHistory(observed, tuple(site_fits), tuple(hazard_fits), dropout, death,
-                        starts, prior_months, prior_events,
-                        factor, screen_pass, pass_p)
+    death = BetaFit(
+        "death share of PFS events", w * f0, w * (1 - f0), deaths, int(has_event.sum()) - deaths
+    )
+    return TrialHistory(
+        observed,
+        tuple(site_fits),
+        tuple(hazard_fits),
+        dropout,
+        death,
+        starts,
+        prior_months,
+        prior_events,
+        factor,
+        screen_pass,
+        pass_p,
+    )
 
 
 def blinded_factor(scenario: Scenario, observed: ObservedTrial) -> float:
@@ -223,8 +285,9 @@ def blinded_factor(scenario: Scenario, observed: ObservedTrial) -> float:
     u = np.arange(int(follow.max()) + 1) + 0.5
     weights = []
     for a, scale in enumerate((1.0, hr)):
-        cum = cumulative_hazard(u[None, :], starts, np.broadcast_to(h * scale, (1, len(u),
-                                                                             len(h))))[0]
+        cum = cumulative_hazard(
+            u[None, :], starts, np.broadcast_to(h * scale, (1, len(u), len(h)))
+        )[0]
         at_risk = np.concatenate([[0.0], np.cumsum(np.exp(-cum))])  # integral of S to day k
         weights.append(p[a] * at_risk[np.clip(follow.astype(int), 0, len(u))].sum())
     w_c, w_e = weights
@@ -239,8 +302,7 @@ def piece_name(label: str, starts: np.ndarray, j: int) -> str:
     return f"PFS hazard: {label}, months {lo:g}-{hi}"
 
 
-def pfs_follow_up(observed: ObservedTrial, schedule: ScanSchedule
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def pfs_follow_up(observed: ObservedTrial, schedule: ScanSchedule) -> tuple[np.ndarray, np.ndarray]:
     """(time, event) on the time-since-randomization axis for the hazard fit: a progression
     seen at a scan is put midway since the previous scan, a death at its day; a patient
     without an event is censored at the last assessment."""
@@ -249,8 +311,7 @@ def pfs_follow_up(observed: ObservedTrial, schedule: ScanSchedule
     before = schedule.last_scan_on_or_before(np.maximum(seen - 1.0, 0.0))
     before = np.minimum(before, seen)
     progression = np.where(schedule.days is None, seen, 0.5 * (before + seen))
-    time = np.where(has_event, np.where(observed.is_death, seen, progression),
-                    observed.last_day)
+    time = np.where(has_event, np.where(observed.is_death, seen, progression), observed.last_day)
     return np.maximum(time, 0.0), has_event
 
 
@@ -302,9 +363,9 @@ def remaining_sites(model, history: TrialHistory) -> tuple[tuple[Site, ...], np.
     return tuple(sites), np.asarray(start, dtype=float)
 
 
-def continue_trial(model, history: TrialHistory, n_reps: int,
-                   rng: dict[str, np.random.Generator]
-                   ) -> tuple[EnrolledPatients, np.ndarray, LatentOutcomes, ObservedOutcomes]:
+def continue_trial(
+    model, history: TrialHistory, n_reps: int, rng: dict[str, np.random.Generator]
+) -> tuple[EnrolledPatients, np.ndarray, LatentOutcomes, ObservedOutcomes]:
     """The arrays of a chunk of R replicates of the whole trial (observed patients first);
     `model` is a `sim.engine.chunk.TrialModel`, `rng` its stage streams."""
     sc, obs = model.scenario, history.observed
@@ -312,13 +373,13 @@ def continue_trial(model, history: TrialHistory, n_reps: int,
     arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
     if obs.n and not obs.blinded:
         arm[:, : obs.n] = obs.arm
-    latent, observed = continue_outcomes(model, history, enrolled.rand_day, arm,
-                                         rng["outcomes"])
+    latent, observed = continue_outcomes(model, history, enrolled.rand_day, arm, rng["outcomes"])
     return enrolled, arm, latent, observed
 
 
-def continue_enrollment(model, history: TrialHistory, n_reps: int,
-                        rng: np.random.Generator) -> EnrolledPatients:
+def continue_enrollment(
+    model, history: TrialHistory, n_reps: int, rng: np.random.Generator
+) -> EnrolledPatients:
     sc, obs = model.scenario, history.observed
     theta = np.column_stack([fit.draw(n_reps, rng) for fit in history.sites])
     if history.screen_pass is not None:
@@ -333,22 +394,35 @@ def continue_enrollment(model, history: TrialHistory, n_reps: int,
     first_in = float(obs.rand_day.min()) if obs.n else np.nan
     if n_left == 0:
         return EnrolledPatients(
-            rand_day=tile(obs.rand_day).copy(), stratum=tile(obs.stratum).copy(),
-            site=tile(obs.site).copy(), screen_day=np.full((n_reps, obs.n), np.nan),
-            first_screen_day=np.full(n_reps, first_in), n_screened=np.zeros(n_reps, int),
+            rand_day=tile(obs.rand_day).copy(),
+            stratum=tile(obs.stratum).copy(),
+            site=tile(obs.site).copy(),
+            screen_day=np.full((n_reps, obs.n), np.nan),
+            first_screen_day=np.full(n_reps, first_in),
+            n_screened=np.zeros(n_reps, int),
             n_screen_failed=np.zeros(n_reps, int),
             screening=pd.DataFrame(columns=["site", "month", "what", "count"]),
             screening_wait_days_mean=np.zeros(n_reps),
         )
     sites, start = remaining_sites(model, history)
-    new = enroll_remaining(sc.enrollment, sites, start, theta, n_left, obs.as_of_day,
-                           model.stratum_p, model.calendar, rng)
+    new = enroll_remaining(
+        sc.enrollment,
+        sites,
+        start,
+        theta,
+        n_left,
+        obs.as_of_day,
+        model.stratum_p,
+        model.calendar,
+        rng,
+    )
     return EnrolledPatients(
         rand_day=np.concatenate([tile(obs.rand_day), new.rand_day], axis=1),
         stratum=np.concatenate([tile(obs.stratum), new.stratum], axis=1),
         site=np.concatenate([tile(obs.site), new.site], axis=1),
-        screen_day=np.concatenate([np.full((n_reps, obs.n), np.nan),
-                                   new.screen_day.astype(float)], axis=1),
+        screen_day=np.concatenate(
+            [np.full((n_reps, obs.n), np.nan), new.screen_day.astype(float)], axis=1
+        ),
         first_screen_day=(np.full(n_reps, first_in) if obs.n else new.first_screen_day),
         n_screened=new.n_screened,
         n_screen_failed=new.n_screen_failed,
@@ -357,11 +431,17 @@ def continue_enrollment(model, history: TrialHistory, n_reps: int,
     )
 
 
-def arm_hazards(history: TrialHistory, scenario: Scenario, n_reps: int,
-                rng: np.random.Generator) -> np.ndarray:
+def arm_hazards(
+    history: TrialHistory, scenario: Scenario, n_reps: int, rng: np.random.Generator
+) -> np.ndarray:
     """(R, 2, P) hazards per day of control and experimental, drawn from the posterior."""
-    draws = np.stack([np.column_stack([f.draw(n_reps, rng) for f in group])
-                      for group in history.hazards], axis=1) / DAYS_PER_MONTH
+    draws = (
+        np.stack(
+            [np.column_stack([f.draw(n_reps, rng) for f in group]) for group in history.hazards],
+            axis=1,
+        )
+        / DAYS_PER_MONTH
+    )
     if draws.shape[1] == 2:
         return draws
     control = draws[:, 0] * history.blinded_factor
@@ -378,8 +458,9 @@ def cumulative_hazard(t: np.ndarray, starts: np.ndarray, h: np.ndarray) -> np.nd
 def invert_cumulative_hazard(e: np.ndarray, starts: np.ndarray, h: np.ndarray) -> np.ndarray:
     """T with H(T) = e for per-patient piecewise hazards h (R, N, P)."""
     widths = np.diff(starts)
-    cum = np.concatenate([np.zeros(h.shape[:-1] + (1,)),
-                          np.cumsum(h[..., :-1] * widths, axis=-1)], axis=-1)
+    cum = np.concatenate(
+        [np.zeros(h.shape[:-1] + (1,)), np.cumsum(h[..., :-1] * widths, axis=-1)], axis=-1
+    )
     piece = (cum <= e[..., None]).sum(axis=-1) - 1
     hp = np.take_along_axis(h, piece[..., None], axis=-1)[..., 0]
     cp = np.take_along_axis(cum, piece[..., None], axis=-1)[..., 0]
@@ -387,8 +468,9 @@ def invert_cumulative_hazard(e: np.ndarray, starts: np.ndarray, h: np.ndarray) -
         return np.where(hp > 0, starts[piece] + (e - cp) / hp, np.inf)
 
 
-def continue_outcomes(model, history: TrialHistory, rand_day: np.ndarray, arm: np.ndarray,
-                      rng: np.random.Generator) -> tuple[LatentOutcomes, ObservedOutcomes]:
+def continue_outcomes(
+    model, history: TrialHistory, rand_day: np.ndarray, arm: np.ndarray, rng: np.random.Generator
+) -> tuple[LatentOutcomes, ObservedOutcomes]:
     sc, obs = model.scenario, history.observed
     n_reps, n = arm.shape
     hazards = arm_hazards(history, sc, n_reps, rng)
@@ -422,9 +504,9 @@ def continue_outcomes(model, history: TrialHistory, rand_day: np.ndarray, arm: n
     pfs_day = latent.pfs_day.copy()
     event_day[:, :k] = np.where(known, obs.event_day, event_day[:, :k])
     withdraw_day[:, :k] = np.where(known, obs.dropout_day, withdraw_day[:, :k])
-    censor[:, :k] = np.where(known, np.where(has_event, np.inf,
-                                             np.minimum(obs.last_day, obs.dropout_day)),
-                             censor[:, :k])
+    censor[:, :k] = np.where(
+        known, np.where(has_event, np.inf, np.minimum(obs.last_day, obs.dropout_day)), censor[:, :k]
+    )
     is_death[:, :k] = np.where(known, obs.is_death & has_event, is_death[:, :k])
     pfs_day[:, :k] = np.where(known, obs.event_day, pfs_day[:, :k])
     latent = LatentOutcomes(pfs_day, is_death, latent.withdraw_day.copy())
@@ -432,8 +514,9 @@ def continue_outcomes(model, history: TrialHistory, rand_day: np.ndarray, arm: n
     return latent, ObservedOutcomes(event_day, withdraw_day, censor, is_death)
 
 
-def months_from(monthly: pd.DataFrame | None, calendar: StudyCalendar,
-                as_of_day: int) -> pd.DataFrame | None:
+def months_from(
+    monthly: pd.DataFrame | None, calendar: StudyCalendar, as_of_day: int
+) -> pd.DataFrame | None:
     """Monthly clinic columns (``table/item/YYYY-MM``) from the month of the as-of day on."""
     if monthly is None:
         return None

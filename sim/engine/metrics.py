@@ -53,162 +53,289 @@ MONTHS_SINCE_START = "months since start"
 
 # Whole summary-metric names -> (unit, meaning).
 METRICS: dict[str, tuple[str, str]] = {
-    "power": ("share", "share of replicates whose primary test rejects H0 at the analysis "
-                       "actually done, at whichever cut triggered it (type I error if HR = 1)"),
+    "power": (
+        "share",
+        "share of replicates whose primary test rejects H0 at the analysis "
+        "actually done, at whichever cut triggered it (type I error if HR = 1)",
+    ),
     "p_target_by_completion": (
-        "share", "share of replicates in which the event target is seen on or before the "
-                 "registered completion date (the risk the calendar carries)"),
+        "share",
+        "share of replicates in which the event target is seen on or before the "
+        "registered completion date (the risk the calendar carries)",
+    ),
     "events_at_completion_mean": (
-        "events", "PFS events seen by the registered completion date, all patients randomized "
-                  "by then, mean over replicates"),
-    "p_cut_by_events": ("share", "share of replicates whose data cut came from reaching the "
-                                 "event target"),
-    "p_cut_by_date": ("share", "share of replicates whose data cut came from the calendar "
-                               "cut_date, before the event target"),
-    "p_cut_all_followed": ("share", "share of replicates cut when follow-up ended without "
-                                    "reaching the event target (dropout)"),
+        "events",
+        "PFS events seen by the registered completion date, all patients randomized "
+        "by then, mean over replicates",
+    ),
+    "p_cut_by_events": (
+        "share",
+        "share of replicates whose data cut came from reaching the event target",
+    ),
+    "p_cut_by_date": (
+        "share",
+        "share of replicates whose data cut came from the calendar "
+        "cut_date, before the event target",
+    ),
+    "p_cut_all_followed": (
+        "share",
+        "share of replicates cut when follow-up ended without reaching the event target (dropout)",
+    ),
     "power_at_completion": (
-        "share", "power of the primary test if the data were cut at the registered completion "
-                 "date, with the events seen by then (every replicate)"),
+        "share",
+        "power of the primary test if the data were cut at the registered completion "
+        "date, with the events seen by then (every replicate)",
+    ),
     "p_analysis_by_completion": (
-        "share", "share of replicates whose final analysis (cut + lag) is on or before the "
-                 "completion date; 1 by construction when the calendar cut is that date"),
-    "p_target_reached": ("share", "share of replicates whose data cut came from reaching the "
-                                  "event target (= p_cut_by_events)"),
+        "share",
+        "share of replicates whose final analysis (cut + lag) is on or before the "
+        "completion date; 1 by construction when the calendar cut is that date",
+    ),
+    "p_target_reached": (
+        "share",
+        "share of replicates whose data cut came from reaching the "
+        "event target (= p_cut_by_events)",
+    ),
     "median_pfs_control_months_mean": (
-        "months", "Kaplan-Meier median PFS at the analysis, control arm: mean of the "
-                  "per-replicate medians (medians are read at scan times, so they sit on the "
-                  "scan grid); q05-q95: spread of the medians over replicates"),
+        "months",
+        "Kaplan-Meier median PFS at the analysis, control arm: mean of the "
+        "per-replicate medians (medians are read at scan times, so they sit on the "
+        "scan grid); q05-q95: spread of the medians over replicates",
+    ),
     "median_pfs_experimental_months_mean": (
-        "months", "Kaplan-Meier median PFS at the analysis, experimental arm: mean of the "
-                  "per-replicate medians (read at scan times); q05-q95: their spread"),
-    "os_maturity_mean": ("share", "deaths by the OS maturity date (or completion) / patients "
-                                  "randomized by then, mean over replicates"),
-    "os_analysis_months_median": (MONTHS_SINCE_START, "OS analysis (its own cut), median over "
-                                                      "replicates"),
+        "months",
+        "Kaplan-Meier median PFS at the analysis, experimental arm: mean of the "
+        "per-replicate medians (read at scan times); q05-q95: their spread",
+    ),
+    "os_maturity_mean": (
+        "share",
+        "deaths by the OS maturity date (or completion) / patients "
+        "randomized by then, mean over replicates",
+    ),
+    "os_analysis_months_median": (
+        MONTHS_SINCE_START,
+        "OS analysis (its own cut), median over replicates",
+    ),
     "local_control_progressions_mean": (
-        "patients", "local progressions of the irradiated (index) lesion at the PFS cut, mean "
-                    "over replicates"),
+        "patients",
+        "local progressions of the irradiated (index) lesion at the PFS cut, mean over replicates",
+    ),
     "screening_wait_days_mean": (
-        "days", "days a screened patient waited for a screening slot: per replicate the mean "
-                "over its patients, then the mean over replicates"),
+        "days",
+        "days a screened patient waited for a screening slot: per replicate the mean "
+        "over its patients, then the mean over replicates",
+    ),
     "clinic_chair_utilization_mean": (
-        "share", "infusion-chair minutes used (trial + background) / chair minutes available, "
-                 "open days up to the analysis, mean over replicates"),
+        "share",
+        "infusion-chair minutes used (trial + background) / chair minutes available, "
+        "open days up to the analysis, mean over replicates",
+    ),
     "clinic_linac_utilization_mean": (
-        "share", "linac slots used (trial + background) / slots available, open days up to "
-                 "the analysis, mean over replicates"),
+        "share",
+        "linac slots used (trial + background) / slots available, open days up to "
+        "the analysis, mean over replicates",
+    ),
 }
 
 # Families of names; tried in order, first full match wins.
 RULES: list[Rule] = [
     # secondary endpoints (sim.engine.endpoints): a test's `<prefix>reject` -> `<prefix>power`
-    rule(r"(?P<what>os|os_at_pfs_cut|local_control_logrank)_power", "share",
-         "share of replicates whose {what} log-rank test rejects H0 (as the primary analysis: "
-         "sides, alpha, strata)"),
-    rule(r"(?P<what>orr|dcr)_power", "share",
-         "share of replicates whose {what} CMH test across strata rejects H0"),
-    rule(r"local_control_(?P<m>[\d.]+)m_power", "share",
-         "share of replicates whose z test of the {m}-month local-control difference (Greenwood "
-         "variances) rejects H0"),
-    rule(r"(?P<what>os|os_at_pfs_cut|local_control_logrank)_hazard_ratio_median", "ratio",
-         "{what}: Cox hazard ratio, experimental vs control, median over replicates"),
-    rule(r"(?P<what>os|os_at_pfs_cut)_median_(?P<arm>control|experimental)_months_median",
-         "months", "{what}: Kaplan-Meier median overall survival, {arm} arm, median over "
-                   "replicates"),
+    rule(
+        r"(?P<what>os|os_at_pfs_cut|local_control_logrank)_power",
+        "share",
+        "share of replicates whose {what} log-rank test rejects H0 (as the primary analysis: "
+        "sides, alpha, strata)",
+    ),
+    rule(
+        r"(?P<what>orr|dcr)_power",
+        "share",
+        "share of replicates whose {what} CMH test across strata rejects H0",
+    ),
+    rule(
+        r"local_control_(?P<m>[\d.]+)m_power",
+        "share",
+        "share of replicates whose z test of the {m}-month local-control difference (Greenwood "
+        "variances) rejects H0",
+    ),
+    rule(
+        r"(?P<what>os|os_at_pfs_cut|local_control_logrank)_hazard_ratio_median",
+        "ratio",
+        "{what}: Cox hazard ratio, experimental vs control, median over replicates",
+    ),
+    rule(
+        r"(?P<what>os|os_at_pfs_cut)_median_(?P<arm>control|experimental)_months_median",
+        "months",
+        "{what}: Kaplan-Meier median overall survival, {arm} arm, median over replicates",
+    ),
     # safety (sim.clinic.safety): treated = patients given at least one cycle
-    rule(r"ae_patients_(?P<kind>.+)_(?P<grade>any|grade3plus)_(?P<arm>control|experimental)"
-         r"_(?P<stat>mean|median|q05|q50|q95)", "patients",
-         "patients with a {kind} adverse event ({grade} grade; 'all': any kind) by the "
-         "analysis, {arm} arm, {stat} over replicates"),
-    rule(r"ae_incidence_(?P<kind>.+)_(?P<grade>any|grade3plus)_(?P<arm>control|experimental)"
-         r"_(?P<stat>mean|median)", "share",
-         "incidence of {kind} adverse events ({grade} grade; 'all': any kind): patients with "
-         "one / treated patients, {arm} arm, {stat} over replicates"),
-    rule(r"ae_events_(?P<arm>control|experimental)_(?P<stat>mean|median|q05|q50|q95)",
-         "events", "adverse events (all kinds and grades) by the analysis, {arm} arm, {stat} "
-                   "over replicates"),
-    rule(r"ae_treated_(?P<arm>control|experimental)_(?P<stat>mean|median)", "patients",
-         "treated patients (at least one cycle) by the analysis, {arm} arm, {stat} over "
-         "replicates"),
-    rule(r"ae_at_least_(?P<k>\d+)_(?P<kind>.+)", "share",
-         "share of replicates with at least {k} patients with a {kind} adverse event by the "
-         "analysis (both arms)"),
-    rule(r"power_(?P<test>.+)", "share",
-         "share of replicates rejecting H0 with the {test} test (type I error if HR = 1)"),
+    rule(
+        r"ae_patients_(?P<kind>.+)_(?P<grade>any|grade3plus)_(?P<arm>control|experimental)"
+        r"_(?P<stat>mean|median|q05|q50|q95)",
+        "patients",
+        "patients with a {kind} adverse event ({grade} grade; 'all': any kind) by the "
+        "analysis, {arm} arm, {stat} over replicates",
+    ),
+    rule(
+        r"ae_incidence_(?P<kind>.+)_(?P<grade>any|grade3plus)_(?P<arm>control|experimental)"
+        r"_(?P<stat>mean|median)",
+        "share",
+        "incidence of {kind} adverse events ({grade} grade; 'all': any kind): patients with "
+        "one / treated patients, {arm} arm, {stat} over replicates",
+    ),
+    rule(
+        r"ae_events_(?P<arm>control|experimental)_(?P<stat>mean|median|q05|q50|q95)",
+        "events",
+        "adverse events (all kinds and grades) by the analysis, {arm} arm, {stat} over replicates",
+    ),
+    rule(
+        r"ae_treated_(?P<arm>control|experimental)_(?P<stat>mean|median)",
+        "patients",
+        "treated patients (at least one cycle) by the analysis, {arm} arm, {stat} over replicates",
+    ),
+    rule(
+        r"ae_at_least_(?P<k>\d+)_(?P<kind>.+)",
+        "share",
+        "share of replicates with at least {k} patients with a {kind} adverse event by the "
+        "analysis (both arms)",
+    ),
+    rule(
+        r"power_(?P<test>.+)",
+        "share",
+        "share of replicates rejecting H0 with the {test} test (type I error if HR = 1)",
+    ),
     # the tests of analysis.test / supportive_tests (sim.stats.weighted): their estimates
-    rule(r"estimate_(?P<test>logrank|fh_.+|mb_.+)_median", "events",
-         "{test}: weighted observed minus expected PFS events of the experimental arm "
-         "(< 0 favours it), median over replicates"),
-    rule(r"estimate_(?P<test>maxcombo.*)_median", "z",
-         "{test}: smallest z of its Fleming-Harrington tests, median over replicates"),
-    rule(r"estimate_rmst_(?P<tau>[\dp]+)_median", "months",
-         "restricted mean PFS to {tau} months, experimental - control, median over replicates"),
-    rule(r"estimate_milestone_(?P<t>[\dp]+)_median", "share",
-         "Kaplan-Meier PFS at {t} months, experimental - control, median over replicates"),
-    rule(r"estimate_(?P<test>ahr.*)_median", "ratio",
-         "{test}: Kalbfleisch-Prentice average hazard ratio, experimental vs control, median "
-         "over replicates"),
-    rule(r"clinic_(?P<res>chair|linac)_utilization_peak_month_(?P<stat>mean|median)",
-         "share", "{res} utilization in the busiest calendar month up to the analysis "
-                  "(per replicate: max over months of used / available), {stat} over "
-                  "replicates"),
-    rule(r"clinic_(?P<drug>.+)_mg_to_end_(?P<stat>mean|median)", "mg",
-         "{drug} dispensed to the end of treatment (until every patient's treatment is "
-         "over: it goes on after the final analysis), mg, {stat} over replicates"),
-    rule(r"clinic_(?P<drug>.+)_vials_to_end_(?P<stat>mean|median)", "vials",
-         "{drug} vials opened to the end of treatment (single use; treatment goes on after "
-         "the final analysis), {stat} over replicates"),
-    rule(r"clinic_(?P<drug>.+)_mg_(?P<stat>mean|median)", "mg",
-         "{drug} dispensed up to the final analysis, mg, {stat} over replicates"),
-    rule(r"clinic_(?P<drug>.+)_vials_(?P<stat>mean|median)", "vials",
-         "{drug} vials opened up to the final analysis (single use), {stat} over replicates"),
+    rule(
+        r"estimate_(?P<test>logrank|fh_.+|mb_.+)_median",
+        "events",
+        "{test}: weighted observed minus expected PFS events of the experimental arm "
+        "(< 0 favours it), median over replicates",
+    ),
+    rule(
+        r"estimate_(?P<test>maxcombo.*)_median",
+        "z",
+        "{test}: smallest z of its Fleming-Harrington tests, median over replicates",
+    ),
+    rule(
+        r"estimate_rmst_(?P<tau>[\dp]+)_median",
+        "months",
+        "restricted mean PFS to {tau} months, experimental - control, median over replicates",
+    ),
+    rule(
+        r"estimate_milestone_(?P<t>[\dp]+)_median",
+        "share",
+        "Kaplan-Meier PFS at {t} months, experimental - control, median over replicates",
+    ),
+    rule(
+        r"estimate_(?P<test>ahr.*)_median",
+        "ratio",
+        "{test}: Kalbfleisch-Prentice average hazard ratio, experimental vs control, median "
+        "over replicates",
+    ),
+    rule(
+        r"clinic_(?P<res>chair|linac)_utilization_peak_month_(?P<stat>mean|median)",
+        "share",
+        "{res} utilization in the busiest calendar month up to the analysis "
+        "(per replicate: max over months of used / available), {stat} over "
+        "replicates",
+    ),
+    rule(
+        r"clinic_(?P<drug>.+)_mg_to_end_(?P<stat>mean|median)",
+        "mg",
+        "{drug} dispensed to the end of treatment (until every patient's treatment is "
+        "over: it goes on after the final analysis), mg, {stat} over replicates",
+    ),
+    rule(
+        r"clinic_(?P<drug>.+)_vials_to_end_(?P<stat>mean|median)",
+        "vials",
+        "{drug} vials opened to the end of treatment (single use; treatment goes on after "
+        "the final analysis), {stat} over replicates",
+    ),
+    rule(
+        r"clinic_(?P<drug>.+)_mg_(?P<stat>mean|median)",
+        "mg",
+        "{drug} dispensed up to the final analysis, mg, {stat} over replicates",
+    ),
+    rule(
+        r"clinic_(?P<drug>.+)_vials_(?P<stat>mean|median)",
+        "vials",
+        "{drug} vials opened up to the final analysis (single use), {stat} over replicates",
+    ),
 ]
 
 # Per-replicate quantities (columns of replicates.parquet) -> (unit, meaning).
 # group-sequential designs (analysis.looks; sim.engine.results.sequential_rows)
-METRICS.update({
-    "power_ignoring_futility": (
-        "share", "share of replicates rejecting H0 at some look by the efficacy bounds alone "
-                 "(futility stops ignored: what a non-binding rule 'would have continued' to)"),
-    "early_stop": ("share", "share of replicates stopped at an interim look (efficacy or "
-                            "futility)"),
-    "futility_stop": ("share", "share of replicates stopped at an interim look for futility"),
-    "expected_events": ("events", "PFS events at the analysis that ended the trial (interim "
-                                  "stop or final), mean over replicates"),
-    "expected_analysis_months": (
-        MONTHS_SINCE_START, "months from the start to the analysis that ended the trial "
-                            "(interim stop or final), mean over replicates"),
-})
+METRICS.update(
+    {
+        "power_ignoring_futility": (
+            "share",
+            "share of replicates rejecting H0 at some look by the efficacy bounds alone "
+            "(futility stops ignored: what a non-binding rule 'would have continued' to)",
+        ),
+        "early_stop": (
+            "share",
+            "share of replicates stopped at an interim look (efficacy or futility)",
+        ),
+        "futility_stop": ("share", "share of replicates stopped at an interim look for futility"),
+        "expected_events": (
+            "events",
+            "PFS events at the analysis that ended the trial (interim "
+            "stop or final), mean over replicates",
+        ),
+        "expected_analysis_months": (
+            MONTHS_SINCE_START,
+            "months from the start to the analysis that ended the trial "
+            "(interim stop or final), mean over replicates",
+        ),
+    }
+)
 RULES += [
-    rule(r"reject_look(?P<k>\d+)", "share",
-         "share of replicates stopping for efficacy at look {k}"),
-    rule(r"reject_look(?P<k>\d+)_ignoring_futility", "share",
-         "share of replicates whose efficacy bounds alone (futility stops ignored) are first "
-         "crossed at look {k}"),
-    rule(r"futility_look(?P<k>\d+)", "share",
-         "share of replicates stopping for futility at look {k}"),
-    rule(r"reached_look(?P<k>\d+)", "share",
-         "share of replicates that held look {k} (not stopped before it)"),
-    rule(r"look(?P<k>\d+)_months_(?P<stat>mean|median)", MONTHS_SINCE_START,
-         "months from the start to look {k}'s analysis, {stat} over the replicates that held "
-         "it"),
-    rule(r"look(?P<k>\d+)_events_(?P<stat>mean|median)", "events",
-         "PFS events seen at look {k}'s data cut, {stat} over the replicates that held it"),
+    rule(
+        r"reject_look(?P<k>\d+)", "share", "share of replicates stopping for efficacy at look {k}"
+    ),
+    rule(
+        r"reject_look(?P<k>\d+)_ignoring_futility",
+        "share",
+        "share of replicates whose efficacy bounds alone (futility stops ignored) are first "
+        "crossed at look {k}",
+    ),
+    rule(
+        r"futility_look(?P<k>\d+)", "share", "share of replicates stopping for futility at look {k}"
+    ),
+    rule(
+        r"reached_look(?P<k>\d+)",
+        "share",
+        "share of replicates that held look {k} (not stopped before it)",
+    ),
+    rule(
+        r"look(?P<k>\d+)_months_(?P<stat>mean|median)",
+        MONTHS_SINCE_START,
+        "months from the start to look {k}'s analysis, {stat} over the replicates that held it",
+    ),
+    rule(
+        r"look(?P<k>\d+)_events_(?P<stat>mean|median)",
+        "events",
+        "PFS events seen at look {k}'s data cut, {stat} over the replicates that held it",
+    ),
 ]
 
 QUANTITIES: dict[str, tuple[str, str]] = {
     "events_at_analysis": ("events", "PFS events in the final analysis"),
     "events": ("events", "PFS events in the final analysis"),
     "lpi_months": (MONTHS_SINCE_START, "last patient randomized"),
-    "target_events_months": (MONTHS_SINCE_START, "event target seen (replicates that "
-                                                 "reach it at all)"),
+    "target_events_months": (
+        MONTHS_SINCE_START,
+        "event target seen (replicates that reach it at all)",
+    ),
     "analysis_months": (MONTHS_SINCE_START, "final analysis (data cut + lag)"),
     "hazard_ratio": ("ratio", "Cox hazard ratio, experimental vs control, at the analysis"),
-    "median_pfs_control_months": ("months", "Kaplan-Meier median PFS, control arm, read at "
-                                            "scan times"),
-    "median_pfs_experimental_months": ("months", "Kaplan-Meier median PFS, experimental arm, "
-                                                 "read at scan times"),
+    "median_pfs_control_months": (
+        "months",
+        "Kaplan-Meier median PFS, control arm, read at scan times",
+    ),
+    "median_pfs_experimental_months": (
+        "months",
+        "Kaplan-Meier median PFS, experimental arm, read at scan times",
+    ),
     "n_screened": ("patients", "patients screened"),
     "n_screen_failed": ("patients", "screen failures"),
     # secondary endpoints (sim.engine.endpoints)
@@ -217,51 +344,75 @@ QUANTITIES: dict[str, tuple[str, str]] = {
     "os_deaths_by_maturity": ("deaths", "deaths by the OS maturity date (or completion)"),
     "orr": ("share", "objective response rate (CR or PR) among patients in the analysis"),
     "orr_difference": ("share", "ORR difference, experimental - control"),
-    "orr_difference_ci_low": ("share", "lower end of Newcombe's 95% interval of the ORR "
-                                       "difference"),
-    "orr_difference_ci_high": ("share", "upper end of Newcombe's 95% interval of the ORR "
-                                        "difference"),
+    "orr_difference_ci_low": (
+        "share",
+        "lower end of Newcombe's 95% interval of the ORR difference",
+    ),
+    "orr_difference_ci_high": (
+        "share",
+        "upper end of Newcombe's 95% interval of the ORR difference",
+    ),
     "dcr": ("share", "disease control rate (CR, PR or SD) among patients in the analysis"),
     "dcr_difference": ("share", "DCR difference, experimental - control"),
-    "dcr_difference_ci_low": ("share", "lower end of Newcombe's 95% interval of the DCR "
-                                       "difference"),
-    "dcr_difference_ci_high": ("share", "upper end of Newcombe's 95% interval of the DCR "
-                                        "difference"),
-    "screening_wait_days": ("days", "days a screened patient waited for a screening slot, "
-                                    "mean over the trial's patients"),
+    "dcr_difference_ci_low": (
+        "share",
+        "lower end of Newcombe's 95% interval of the DCR difference",
+    ),
+    "dcr_difference_ci_high": (
+        "share",
+        "upper end of Newcombe's 95% interval of the DCR difference",
+    ),
+    "screening_wait_days": (
+        "days",
+        "days a screened patient waited for a screening slot, mean over the trial's patients",
+    ),
     "withdrawals": ("patients", "withdrawals before the data cut"),
     "events_at_completion": ("events", "PFS events seen by the completion date"),
-    "scans_out_of_window": ("scans", "tumour assessments done later than the visit window "
-                                     "allows (the clinic closed all the window through), up "
-                                     "to the event seen, withdrawal or the data cut: "
-                                     "deviations (not in protocol_deviations)"),
+    "scans_out_of_window": (
+        "scans",
+        "tumour assessments done later than the visit window "
+        "allows (the clinic closed all the window through), up "
+        "to the event seen, withdrawal or the data cut: "
+        "deviations (not in protocol_deviations)",
+    ),
     # clinic, per arm (suffix _control / _experimental), up to the final analysis
     "cycles_given": ("cycles", "treatment cycles given"),
     "cycles_delayed": ("cycles", "cycles delayed by toxicity (per protocol, not a deviation)"),
-    "cycles_out_of_window": ("cycles", "cycles given after the protocol window (closure or "
-                                       "no chair): deviations"),
+    "cycles_out_of_window": (
+        "cycles",
+        "cycles given after the protocol window (closure or no chair): deviations",
+    ),
     "infusion_wait_days": ("days", "days cycles waited for a chair, summed over cycles"),
-    "dose_reductions": ("dose levels", "dose levels reduced (each patient's lowest level "
-                                       "reached, summed over patients)"),
+    "dose_reductions": (
+        "dose levels",
+        "dose levels reduced (each patient's lowest level reached, summed over patients)",
+    ),
     "toxicity_discontinuations": ("patients", "patients stopping treatment for toxicity"),
     "rt_patients_started": ("patients", "patients starting Quad Shot radiotherapy"),
     "rt_courses_completed": ("courses", "Quad Shot courses completed"),
     "rt_fractions_given": ("fractions", "radiotherapy fractions given"),
     "rt_dose_gy": ("Gy", "radiotherapy dose given, summed over patients"),
-    "rt_bed10_gy": ("Gy", "biologically effective dose (alpha/beta 10 Gy), summed over "
-                          "patients"),
-    "rt_courses_out_of_window": ("courses", "Quad Shot courses started outside their window "
-                                            "(closure, linac or interval): deviations"),
+    "rt_bed10_gy": ("Gy", "biologically effective dose (alpha/beta 10 Gy), summed over patients"),
+    "rt_courses_out_of_window": (
+        "courses",
+        "Quad Shot courses started outside their window (closure, linac or interval): deviations",
+    ),
     "rt_wait_days": ("days", "days Quad Shot courses waited for the linac, summed"),
     "rt_pneumonitis": ("patients", "patients with radiation pneumonitis"),
     "rt_stopped_early": ("patients", "patients stopping radiotherapy early"),
-    "protocol_deviations": ("deviations", "protocol deviations (cycles and RT courses out of "
-                                          "window)"),
+    "protocol_deviations": (
+        "deviations",
+        "protocol deviations (cycles and RT courses out of window)",
+    ),
 }
 
-STATISTICS = {"mean": "mean over replicates", "median": "median over replicates",
-              "q05": "5% quantile over replicates", "q50": "median over replicates",
-              "q95": "95% quantile over replicates"}
+STATISTICS = {
+    "mean": "mean over replicates",
+    "median": "median over replicates",
+    "q05": "5% quantile over replicates",
+    "q50": "median over replicates",
+    "q95": "95% quantile over replicates",
+}
 LANDMARK = re.compile(r"local_control_(?P<m>[\d.]+)m_(?P<what>control|experimental|difference)")
 
 
@@ -288,8 +439,10 @@ def describe_quantity(name: str) -> tuple[str, str] | None:
     landmark = LANDMARK.fullmatch(name)
     if landmark:
         m, what = landmark["m"], landmark["what"]
-        return "share", (f"Kaplan-Meier local control of the index lesion at {m} months, "
-                         + ("experimental - control" if what == "difference" else f"{what} arm"))
+        return "share", (
+            f"Kaplan-Meier local control of the index lesion at {m} months, "
+            + ("experimental - control" if what == "difference" else f"{what} arm")
+        )
     stem, _, arm = name.rpartition("_")
     if arm in ARM_WORDS and stem in QUANTITIES:
         unit, meaning = QUANTITIES[stem]

@@ -39,15 +39,40 @@ METRICS_VERSION = 4  # bump when a metric's definition changes; `compare` refuse
 #    before the data cut; unit and meaning columns
 Z95 = float(special.ndtri(0.975))
 RUN_HINT = "give a folder written by `python -m sim run SCENARIO --out FOLDER`"
-KEY_METRICS = ("p_target_by_completion", "events_at_completion_mean", "power",
-               "power_at_completion", "p_cut_by_date", "lpi_months_median",
-               "analysis_months_median", "events_at_analysis_mean")  # sweep tables lead with these
-SUMMARY_COLUMNS = ("metric", "unit", "estimate", "mc_se", "ci_low", "ci_high", "q05", "q95",
-                   "meaning")
+KEY_METRICS = (
+    "p_target_by_completion",
+    "events_at_completion_mean",
+    "power",
+    "power_at_completion",
+    "p_cut_by_date",
+    "lpi_months_median",
+    "analysis_months_median",
+    "events_at_analysis_mean",
+)  # sweep tables lead with these
+SUMMARY_COLUMNS = (
+    "metric",
+    "unit",
+    "estimate",
+    "mc_se",
+    "ci_low",
+    "ci_high",
+    "q05",
+    "q95",
+    "meaning",
+)
 
 QUANTILED = ("os_deaths", "ae_patients", "ae_events")  # counts: quantile rows too
-PACKAGES = ("sim-trial", "numpy", "pandas", "scipy", "simpy", "pydantic", "pyarrow", "pyyaml",
-            "holidays")
+PACKAGES = (
+    "sim-trial",
+    "numpy",
+    "pandas",
+    "scipy",
+    "simpy",
+    "pydantic",
+    "pyarrow",
+    "pyyaml",
+    "holidays",
+)
 
 
 def share_row(name: str, flags: np.ndarray) -> dict[str, Any]:
@@ -75,8 +100,10 @@ def mean_row(name: str, values: np.ndarray) -> dict[str, Any]:
 def spread(values: np.ndarray) -> dict[str, float | None]:
     """5% and 95% quantiles of per-replicate values (+inf, never happened, sorts last)."""
     qs = np.quantile(values, [0.05, 0.95], method="inverted_cdf") if len(values) else [np.nan] * 2
-    return {"q05": float(qs[0]) if np.isfinite(qs[0]) else None,
-            "q95": float(qs[1]) if np.isfinite(qs[1]) else None}
+    return {
+        "q05": float(qs[0]) if np.isfinite(qs[0]) else None,
+        "q95": float(qs[1]) if np.isfinite(qs[1]) else None,
+    }
 
 
 @functools.lru_cache(maxsize=64)  # a summary asks for the same few (r, q) ~90 times
@@ -87,14 +114,14 @@ def order_statistic_ranks(r: int, q: float, tail: float = 0.025) -> tuple[int, i
     scipy.special's binomial cdf and sf on the k within 12 sd of r q (beyond them the tails
     are below 1e-30): the same ranks without importing scipy.stats (about 0.5 s)."""
     sd = math.sqrt(r * q * (1 - q))
-    k = np.arange(max(0, int(r * q - 12 * sd) - 2), min(r, int(r * q + 12 * sd) + 2) + 1,
-                  dtype=float)
+    k = np.arange(
+        max(0, int(r * q - 12 * sd) - 2), min(r, int(r * q + 12 * sd) + 2) + 1, dtype=float
+    )
     low, high = special.bdtr(k, r, q) >= tail, special.bdtrc(k, r, q) <= tail
     if not (low.any() and high.any()):  # cannot happen; scipy.stats answers if it does
         from scipy import stats
 
-        return (int(stats.binom.ppf(tail, r, q)),
-                min(int(stats.binom.isf(tail, r, q)), r - 1))
+        return (int(stats.binom.ppf(tail, r, q)), min(int(stats.binom.isf(tail, r, q)), r - 1))
     return int(k[np.argmax(low)]), min(int(k[np.argmax(high)]), r - 1)
 
 
@@ -141,8 +168,10 @@ def endpoint_rows(replicates: pd.DataFrame) -> list[dict[str, Any]]:
         else:
             rows.append(mean_row(f"{col}_mean", values))
             if col.startswith(QUANTILED):
-                rows += [quantile_row(f"{col}_q{round(100 * q):02d}", values, q)
-                         for q in (0.05, 0.5, 0.95)]
+                rows += [
+                    quantile_row(f"{col}_q{round(100 * q):02d}", values, q)
+                    for q in (0.05, 0.5, 0.95)
+                ]
     return rows
 
 
@@ -205,8 +234,9 @@ def summarize(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
         share_row("p_target_reached", replicates["cut_reason"].to_numpy() == "events"),
         median_row("hazard_ratio_median", replicates["hazard_ratio"].to_numpy()),
         mean_row("median_pfs_control_months_mean", replicates["median_pfs_control_months"]),
-        mean_row("median_pfs_experimental_months_mean",
-                 replicates["median_pfs_experimental_months"]),
+        mean_row(
+            "median_pfs_experimental_months_mean", replicates["median_pfs_experimental_months"]
+        ),
         mean_row("n_screened_mean", replicates["n_screened"]),
         mean_row("n_screen_failed_mean", replicates["n_screen_failed"]),
         mean_row("screening_wait_days_mean", replicates["screening_wait_days_mean"]),
@@ -228,11 +258,18 @@ def headline_rows(replicates: pd.DataFrame, scenario: Scenario) -> list[dict[str
     reason = replicates["cut_reason"].to_numpy()
     rows = [share_row("p_target_by_completion", target <= completion)]  # NaT: never, False
     if "events_at_completion" in replicates:
-        rows += [mean_row("events_at_completion_mean", replicates["events_at_completion"]),
-                 share_row("power_at_completion", replicates["reject_at_completion"])]
-    rows += [share_row(name, reason == code)
-             for name, code in (("p_cut_by_events", "events"), ("p_cut_by_date", "date"),
-                                ("p_cut_all_followed", "all_followed"))]
+        rows += [
+            mean_row("events_at_completion_mean", replicates["events_at_completion"]),
+            share_row("power_at_completion", replicates["reject_at_completion"]),
+        ]
+    rows += [
+        share_row(name, reason == code)
+        for name, code in (
+            ("p_cut_by_events", "events"),
+            ("p_cut_by_date", "date"),
+            ("p_cut_all_followed", "all_followed"),
+        )
+    ]
     return rows
 
 
@@ -256,8 +293,12 @@ def summary_warnings(summary: pd.DataFrame, scenario: Scenario) -> list[str]:
     final = summary.set_index("metric")["estimate"].get(f"reached_look{len(a.looks)}")
     if a.looks and reached is not None and final:  # among the trials not stopped early
         reached = reached / final
-    if a.cut == "first" and reached is not None and pd.notna(reached) \
-            and reached < FEW_TARGET_REACHED:
+    if (
+        a.cut == "first"
+        and reached is not None
+        and pd.notna(reached)
+        and reached < FEW_TARGET_REACHED
+    ):
         found.append(
             f"the event target {a.event_target} was reached before the calendar cut "
             f"{a.cut_date} in only {reached:.0%} of replicates: most final analyses have "
@@ -306,14 +347,19 @@ def sequential_rows(replicates: pd.DataFrame) -> list[dict[str, Any]]:
             share_row(f"futility_look{k}", (look == k) & (reason == "futility")),
             share_row(f"reached_look{k}", held),
             mean_row(f"look{k}_months_mean", months),
-            median_row(f"look{k}_months_median", months[held]) if held.any()
+            median_row(f"look{k}_months_median", months[held])
+            if held.any()
             else row(f"look{k}_months_median", np.nan, np.nan, np.nan, np.nan),
             mean_row(f"look{k}_events_mean", replicates[f"look{k}_events"]),
         ]
         if "stop_look_ignoring_futility" in replicates:
             nb = replicates["stop_look_ignoring_futility"].to_numpy()
-            rows.append(share_row(f"reject_look{k}_ignoring_futility",
-                                  (nb == k) & replicates["reject_ignoring_futility"]))
+            rows.append(
+                share_row(
+                    f"reject_look{k}_ignoring_futility",
+                    (nb == k) & replicates["reject_ignoring_futility"],
+                )
+            )
     return rows
 
 
@@ -325,19 +371,30 @@ def test_rows(replicates: pd.DataFrame, scenario: Scenario) -> list[dict[str, An
         if f"reject_{spec.name}" not in replicates.columns:
             continue
         rows.append(share_row(f"power_{spec.name}", replicates[f"reject_{spec.name}"]))
-        rows.append(median_row(f"estimate_{spec.name}_median",
-                               replicates[f"estimate_{spec.name}"].to_numpy()))
+        rows.append(
+            median_row(
+                f"estimate_{spec.name}_median", replicates[f"estimate_{spec.name}"].to_numpy()
+            )
+        )
     return rows
 
 
 def clinic_columns(replicates: pd.DataFrame) -> list[str]:
     """Per-replicate clinic figures from the SimPy model: per arm (suffix _control or
     _experimental) or trial-wide (prefix clinic_); summarized as means."""
-    core = {"events_control", "events_experimental", "median_pfs_control_months",
-            "median_pfs_experimental_months"}
-    return [c for c in replicates.columns
-            if (c.endswith(("_control", "_experimental")) or c.startswith("clinic_"))
-            and c not in core and not c.startswith(ENDPOINT_PREFIXES)]
+    core = {
+        "events_control",
+        "events_experimental",
+        "median_pfs_control_months",
+        "median_pfs_experimental_months",
+    }
+    return [
+        c
+        for c in replicates.columns
+        if (c.endswith(("_control", "_experimental")) or c.startswith("clinic_"))
+        and c not in core
+        and not c.startswith(ENDPOINT_PREFIXES)
+    ]
 
 
 def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
@@ -359,8 +416,11 @@ def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
             reached &= replicates["events"].to_numpy() >= target
             counted = "replicates reaching it on or before the data cut"
         days = (dates[reached] - start).astype("timedelta64[D]").astype(float)
-        qs = (np.quantile(days, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
-              if len(days) else np.full(5, np.nan))
+        qs = (
+            np.quantile(days, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
+            if len(days)
+            else np.full(5, np.nan)
+        )
         rec: dict[str, Any] = {"milestone": name}
         for label, q in zip(("q05", "q25", "q50", "q75", "q95"), qs, strict=True):
             rec[label] = str(start + np.timedelta64(int(q), "D")) if np.isfinite(q) else ""
@@ -381,8 +441,11 @@ def look_timeline(replicates: pd.DataFrame, start: np.datetime64) -> list[dict[s
         reached = ~np.isnat(dates)
         rec: dict[str, Any] = {"milestone": f"look{k}"}
         days = (dates[reached] - start).astype("timedelta64[D]").astype(float)
-        qs = (np.quantile(days, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
-              if reached.any() else np.full(5, np.inf))
+        qs = (
+            np.quantile(days, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
+            if reached.any()
+            else np.full(5, np.inf)
+        )
         for label, q in zip(("q05", "q25", "q50", "q75", "q95"), qs, strict=True):
             rec[label] = str(start + np.timedelta64(int(q), "D")) if np.isfinite(q) else ""
         rec["median_months"] = qs[2] / DAYS_PER_MONTH if np.isfinite(qs[2]) else None
@@ -410,8 +473,14 @@ def installed_versions() -> dict[str, str]:
 
 
 def manifest(
-    scenario: Scenario, scenario_path: str, overrides: list[str], seed: int, reps: int,
-    workers: int, keep_patients: int, wall_seconds: float,
+    scenario: Scenario,
+    scenario_path: str,
+    overrides: list[str],
+    seed: int,
+    reps: int,
+    workers: int,
+    keep_patients: int,
+    wall_seconds: float,
 ) -> dict[str, Any]:
     return {
         "tool": "sim",
@@ -424,7 +493,7 @@ def manifest(
         "replicates": reps,
         "chunk_size": CHUNK_SIZE,
         "streams": f"chunk c: SeedSequence(seed, spawn_key=(c,)).spawn({len(STAGES)}) -> "
-                   + ", ".join(STAGES),
+        + ", ".join(STAGES),
         "workers": workers,
         "keep_patients": keep_patients,
         "wall_seconds": round(wall_seconds, 3),
@@ -453,8 +522,7 @@ def read_run(folder: Path, sweep_ok: bool = False) -> dict[str, Any]:
         raise ScenarioError(f"{path}: not a manifest written by sim; {RUN_HINT}")
     kind = manifest.get("kind", "run")
     if kind not in ("run", "sweep"):
-        raise ScenarioError(f"{folder}: is a {kind} folder written by sim, not a run; "
-                            f"{RUN_HINT}")
+        raise ScenarioError(f"{folder}: is a {kind} folder written by sim, not a run; {RUN_HINT}")
     is_sweep = kind == "sweep"
     if is_sweep and not sweep_ok:
         first = (manifest.get("points") or [{"name": "01_..."}])[0]["name"]
@@ -465,8 +533,9 @@ def read_run(folder: Path, sweep_ok: bool = False) -> dict[str, Any]:
     needed = ("sweep.csv",) if is_sweep else ("summary.csv", "timeline.csv")
     missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
-        raise ScenarioError(f"{folder}: incomplete run folder (no {', '.join(missing)}); "
-                            f"re-run it: {RUN_HINT}")
+        raise ScenarioError(
+            f"{folder}: incomplete run folder (no {', '.join(missing)}); re-run it: {RUN_HINT}"
+        )
     check_run_tables(folder, manifest)
     return manifest
 
@@ -478,14 +547,15 @@ RUN_TABLES = {
     "replicates.parquet": ("replicate", "final_analysis_date", "cut_reason"),
 }
 OPTIONAL_TABLES = {
-    "patients.parquet": ("replicate", "arm", "in_analysis", "pfs_days_at_cut",
-                         "pfs_event_at_cut"),
+    "patients.parquet": ("replicate", "arm", "in_analysis", "pfs_days_at_cut", "pfs_event_at_cut"),
     "resources.csv": ("item", "month"),
     "supply.csv": ("item", "month"),
 }
 SWEEP_TABLES = {"sweep.csv": ("point", "name", "label")}
-MANIFEST_KEYS = {"run": ("scenario", "seed", "replicates"),
-                 "sweep": ("scenario", "seed", "replicates", "points")}
+MANIFEST_KEYS = {
+    "run": ("scenario", "seed", "replicates"),
+    "sweep": ("scenario", "seed", "replicates", "points"),
+}
 
 
 def check_table(path: Path, columns: tuple[str, ...], hint: str = RUN_HINT) -> int:
@@ -504,12 +574,15 @@ def check_table(path: Path, columns: tuple[str, ...], hint: str = RUN_HINT) -> i
         raise ScenarioError(f"{path}: the file is empty; re-run it ({hint})") from None
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ScenarioError(f"{path}: not a table sim can read ({reason}); it is damaged "
-                            f"or not sim's: re-run it ({hint})") from exc
+        raise ScenarioError(
+            f"{path}: not a table sim can read ({reason}); it is damaged "
+            f"or not sim's: re-run it ({hint})"
+        ) from exc
     missing = [c for c in columns if c not in names]
     if missing:
-        raise ScenarioError(f"{path}: not a table sim wrote (no column {', '.join(missing)}); "
-                            f"re-run it ({hint})")
+        raise ScenarioError(
+            f"{path}: not a table sim wrote (no column {', '.join(missing)}); re-run it ({hint})"
+        )
     if rows == 0:
         raise ScenarioError(f"{path}: the table has no rows; re-run it ({hint})")
     return rows
@@ -520,16 +593,20 @@ def check_run_tables(folder: Path, manifest: dict[str, Any]) -> None:
     kind = manifest.get("kind", "run")
     lacking = [k for k in MANIFEST_KEYS[kind] if k not in manifest]
     if lacking:
-        raise ScenarioError(f"{folder / 'manifest.json'}: lacks {', '.join(lacking)}; it is "
-                            f"damaged or from another program: {RUN_HINT}")
+        raise ScenarioError(
+            f"{folder / 'manifest.json'}: lacks {', '.join(lacking)}; it is "
+            f"damaged or from another program: {RUN_HINT}"
+        )
     if kind == "sweep":
         for name, columns in SWEEP_TABLES.items():
             check_table(folder / name, columns)
         points = manifest["points"]
-        if not isinstance(points, list) or not all(isinstance(p, dict) and "name" in p
-                                                   and "label" in p for p in points):
-            raise ScenarioError(f"{folder / 'manifest.json'}: its points are damaged; "
-                                f"re-run the sweep ({RUN_HINT})")
+        if not isinstance(points, list) or not all(
+            isinstance(p, dict) and "name" in p and "label" in p for p in points
+        ):
+            raise ScenarioError(
+                f"{folder / 'manifest.json'}: its points are damaged; re-run the sweep ({RUN_HINT})"
+            )
         for point in points:
             read_run(folder / str(point["name"]))
         return

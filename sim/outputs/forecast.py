@@ -40,8 +40,9 @@ def replay_forecast(model, seed: int, reps: int) -> tuple[np.ndarray, np.ndarray
 
     rand, events = [], []
     for spec in plan_chunks(reps):
-        enrolled, _, _, observed = continue_trial(model, model.history, spec.n_reps,
-                                                  chunk_streams(seed, spec.chunk))
+        enrolled, _, _, observed = continue_trial(
+            model, model.history, spec.n_reps, chunk_streams(seed, spec.chunk)
+        )
         rand.append(enrolled.rand_day.astype(float))
         events.append(enrolled.rand_day + observed.event_day)
     return np.sort(np.vstack(rand), axis=1), np.sort(np.vstack(events), axis=1)
@@ -51,21 +52,39 @@ def observed_steps(days: np.ndarray, start: dt.date, as_of_day: int) -> pd.DataF
     """Cumulative count of observed days (clock days) at each day to the as-of day."""
     grid = np.arange(0, as_of_day + 1)
     counts = np.searchsorted(np.sort(days[np.isfinite(days)]), grid, side="right")
-    return pd.DataFrame({"date": np.datetime64(start, "D") + grid.astype("timedelta64[D]"),
-                         "count": counts})
+    return pd.DataFrame(
+        {"date": np.datetime64(start, "D") + grid.astype("timedelta64[D]"), "count": counts}
+    )
 
 
-def plot_observed_and_fan(steps: pd.DataFrame, bands: pd.DataFrame, as_of: dt.date,
-                          what: str, level: int | None, level_label: str,
-                          ax: Axes | None = None) -> Axes:
+def plot_observed_and_fan(
+    steps: pd.DataFrame,
+    bands: pd.DataFrame,
+    as_of: dt.date,
+    what: str,
+    level: int | None,
+    level_label: str,
+    ax: Axes | None = None,
+) -> Axes:
     """One count over calendar time: observed steps, then the forecast bands."""
     if ax is None:
         ax = Figure(figsize=(10, 5), layout="constrained").add_subplot()
-    ax.step(steps["date"], steps["count"], where="post", color=OBSERVED_COLOR, linewidth=2,
-            label=f"observed {what} to {as_of}")
+    ax.step(
+        steps["date"],
+        steps["count"],
+        where="post",
+        color=OBSERVED_COLOR,
+        linewidth=2,
+        label=f"observed {what} to {as_of}",
+    )
     draw_bands(ax, bands, f"forecast {what}")
-    ax.axvline(np.datetime64(as_of, "D"), color=LINE_COLOR, linestyle=":", linewidth=1.2,
-               label=f"as of {as_of}")
+    ax.axvline(
+        np.datetime64(as_of, "D"),
+        color=LINE_COLOR,
+        linestyle=":",
+        linewidth=1.2,
+        label=f"as of {as_of}",
+    )
     if level is not None:
         ax.axhline(level, color=REFERENCE_COLOR, linestyle=":", linewidth=1.3, label=level_label)
     ax.set_ylabel(f"{what} (cumulative)")
@@ -92,39 +111,68 @@ def forecast_figure(model, seed: int, reps: int, analysis_dates: np.ndarray) -> 
     top, bottom = fig.subplots(2, 1, sharex=True)
     plot_observed_and_fan(
         observed_steps(obs.rand_day.astype(float), start, history.as_of_day),
-        quantile_bands(count_by_day(rand, grid), grid, start), as_of, "patients randomized",
-        sc.trial.sample_size, f"sample size: {sc.trial.sample_size}", ax=top)
+        quantile_bands(count_by_day(rand, grid), grid, start),
+        as_of,
+        "patients randomized",
+        sc.trial.sample_size,
+        f"sample size: {sc.trial.sample_size}",
+        ax=top,
+    )
     seen = obs.rand_day + obs.event_day
     target = sc.analysis.event_target
     plot_observed_and_fan(
         observed_steps(seen, start, history.as_of_day),
-        quantile_bands(count_by_day(events, grid), grid, start), as_of, "PFS events seen",
-        target, f"event target: {target}", ax=bottom)
-    draw_date_line(bottom, sc.trial.completion_date,
-                   f"registered completion {sc.trial.completion_date}")
+        quantile_bands(count_by_day(events, grid), grid, start),
+        as_of,
+        "PFS events seen",
+        target,
+        f"event target: {target}",
+        ax=bottom,
+    )
+    draw_date_line(
+        bottom, sc.trial.completion_date, f"registered completion {sc.trial.completion_date}"
+    )
     if analysis.size:
-        lo, mid, hi = np.quantile(analysis.astype("datetime64[D]").astype(int),
-                                  [0.05, 0.5, 0.95], method="inverted_cdf")
+        lo, mid, hi = np.quantile(
+            analysis.astype("datetime64[D]").astype(int), [0.05, 0.5, 0.95], method="inverted_cdf"
+        )
         day = np.datetime64(0, "D")
-        bottom.axvspan(day + int(lo), day + int(hi), color=REFERENCE_COLOR, alpha=0.08,
-                       label="final analysis: 90% prediction interval")
-        bottom.axvline(day + int(mid), color=REFERENCE_COLOR, linewidth=1.5,
-                       label=f"final analysis (median) {day + int(mid)}")
+        bottom.axvspan(
+            day + int(lo),
+            day + int(hi),
+            color=REFERENCE_COLOR,
+            alpha=0.08,
+            label="final analysis: 90% prediction interval",
+        )
+        bottom.axvline(
+            day + int(mid),
+            color=REFERENCE_COLOR,
+            linewidth=1.5,
+            label=f"final analysis (median) {day + int(mid)}",
+        )
         by = (analysis <= np.datetime64(sc.trial.completion_date, "D")).mean()
         bottom.legend(loc="upper left", frameon=True, fontsize="small")
-        detail = (f"final analysis {day + int(mid)} (90%: {day + int(lo)} to {day + int(hi)}); "
-                  f"by {sc.trial.completion_date}: {by:.0%}")
+        detail = (
+            f"final analysis {day + int(mid)} (90%: {day + int(lo)} to {day + int(hi)}); "
+            f"by {sc.trial.completion_date}: {by:.0%}"
+        )
     else:
         detail = "no replicate reached the final analysis"
     bottom.set_xlabel("calendar date")
-    fig.suptitle(f"Forecast as of {as_of} from {obs.n} patients and "
-                 f"{int(np.isfinite(obs.event_day).sum())} events", x=0.01, ha="left",
-                 fontweight="bold", fontsize="large")
+    fig.suptitle(
+        f"Forecast as of {as_of} from {obs.n} patients and "
+        f"{int(np.isfinite(obs.event_day).sum())} events",
+        x=0.01,
+        ha="left",
+        fontweight="bold",
+        fontsize="large",
+    )
     top.set_title(detail, loc="left", fontsize="medium")
     return fig
 
 
-def save_forecast_figure(model, seed: int, reps: int, analysis_dates: np.ndarray,
-                         path: Path) -> None:
+def save_forecast_figure(
+    model, seed: int, reps: int, analysis_dates: np.ndarray, path: Path
+) -> None:
     fig = forecast_figure(model, seed, reps, analysis_dates)
     fig.savefig(path, dpi=110)

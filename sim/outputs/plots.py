@@ -112,8 +112,9 @@ def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
     rand, events = [], []
     for spec in plan_chunks(reps):
         rng = chunk_streams(seed, spec.chunk)
-        enrolled = enroll_patients(scenario.enrollment, n, model.stratum_p, model.calendar,
-                                   spec.n_reps, rng["enrollment"])
+        enrolled = enroll_patients(
+            scenario.enrollment, n, model.stratum_p, model.calendar, spec.n_reps, rng["enrollment"]
+        )
         arm = randomize_by_block(enrolled.stratum, scenario.randomization, rng["randomization"])
         latent = draw_latent_outcomes(scenario, arm, rng["outcomes"], enrolled.stratum)
         scans = model.schedule.for_patients(enrolled.rand_day)
@@ -135,8 +136,13 @@ def milestone_follow_up(replicates: pd.DataFrame, scenario: Scenario) -> FollowU
     """Curves interpolated between the milestone dates of replicates.parquet (fallback)."""
     start, n = scenario.trial.start_date, scenario.trial.sample_size
     counts = [0] + [int(np.ceil(n * q / 100)) for q in (25, 50, 75, 100)]
-    cols = ["first_patient_in", "randomized_25pct", "randomized_50pct", "randomized_75pct",
-            "randomized_100pct"]
+    cols = [
+        "first_patient_in",
+        "randomized_25pct",
+        "randomized_50pct",
+        "randomized_75pct",
+        "randomized_100pct",
+    ]
     days = np.column_stack([clock_days(replicates[f"{c}_date"], start) for c in cols])
     k = np.arange(1, n + 1)
     rand = np.vstack([np.interp(k, counts, row) for row in days])
@@ -212,16 +218,31 @@ def format_date_axis(ax: Axes, axis: str = "x") -> None:
 
 def draw_bands(ax: Axes, bands: pd.DataFrame, what: str) -> None:
     dates = bands["date"].to_numpy()
-    ax.fill_between(dates, bands["q05"], bands["q95"], color=BAND_COLOR, alpha=0.18,
-                    linewidth=0, label="middle 90% of replicates")
-    ax.fill_between(dates, bands["q25"], bands["q75"], color=BAND_COLOR, alpha=0.35,
-                    linewidth=0, label="middle 50% of replicates")
+    ax.fill_between(
+        dates,
+        bands["q05"],
+        bands["q95"],
+        color=BAND_COLOR,
+        alpha=0.18,
+        linewidth=0,
+        label="middle 90% of replicates",
+    )
+    ax.fill_between(
+        dates,
+        bands["q25"],
+        bands["q75"],
+        color=BAND_COLOR,
+        alpha=0.35,
+        linewidth=0,
+        label="middle 50% of replicates",
+    )
     ax.plot(dates, bands["q50"], color=LINE_COLOR, linewidth=2, label=f"median {what}")
 
 
 def draw_date_line(ax: Axes, date: dt.date, label: str, style: str = "--") -> None:
-    ax.axvline(np.datetime64(date, "D"), color=REFERENCE_COLOR, linestyle=style, linewidth=1.3,
-               label=label)
+    ax.axvline(
+        np.datetime64(date, "D"), color=REFERENCE_COLOR, linestyle=style, linewidth=1.3, label=label
+    )
 
 
 def plot_enrollment(bands: pd.DataFrame, target: int, ax: Axes | None = None) -> Axes:
@@ -231,8 +252,13 @@ def plot_enrollment(bands: pd.DataFrame, target: int, ax: Axes | None = None) ->
     """
     ax = ax or new_axes()
     draw_bands(ax, bands, "patients randomized")
-    ax.axhline(target, color=REFERENCE_COLOR, linestyle=":", linewidth=1.3,
-               label=f"sample size: {target} patients")
+    ax.axhline(
+        target,
+        color=REFERENCE_COLOR,
+        linestyle=":",
+        linewidth=1.3,
+        label=f"sample size: {target} patients",
+    )
     ax.set_ylabel("patients randomized (cumulative)")
     ax.set_xlabel("calendar date")
     ax.set_ylim(0, target * 1.08)
@@ -243,8 +269,11 @@ def plot_enrollment(bands: pd.DataFrame, target: int, ax: Axes | None = None) ->
 
 
 def plot_events(
-    bands: pd.DataFrame, target: int | None, completion_date: dt.date,
-    cut_date: dt.date | None = None, ax: Axes | None = None,
+    bands: pd.DataFrame,
+    target: int | None,
+    completion_date: dt.date,
+    cut_date: dt.date | None = None,
+    ax: Axes | None = None,
 ) -> Axes:
     """Cumulative PFS events seen by calendar date, with the event target and the dates.
 
@@ -253,8 +282,13 @@ def plot_events(
     ax = ax or new_axes()
     draw_bands(ax, bands, "PFS events seen")
     if target is not None:
-        ax.axhline(target, color=REFERENCE_COLOR, linestyle=":", linewidth=1.3,
-                   label=f"event target: {target} events")
+        ax.axhline(
+            target,
+            color=REFERENCE_COLOR,
+            linestyle=":",
+            linewidth=1.3,
+            label=f"event target: {target} events",
+        )
     draw_date_line(ax, completion_date, f"registered completion {completion_date:%d %b %Y}")
     if cut_date is not None and cut_date != completion_date:
         draw_date_line(ax, cut_date, f"calendar data cut {cut_date:%d %b %Y}", style="-.")
@@ -299,25 +333,32 @@ def plot_analysis_dates(
     ax.set_xlabel("date of the final analysis")
     format_date_axis(ax)
     # below the axes: the curves fill the corners a legend would usually take
-    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2),
-              frameon=False, fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), frameon=False, fontsize="small")
     return ax
 
 
-def annotate_date_cut(ax: Axes, rows: pd.DataFrame, values: np.ndarray, share: np.ndarray,
-                      color: Any) -> None:
+def annotate_date_cut(
+    ax: Axes, rows: pd.DataFrame, values: np.ndarray, share: np.ndarray, color: Any
+) -> None:
     """Mark the jump of the curve at the calendar cut: the replicates analysed at that date
     because the event target had not been reached by then."""
     cut = rows.loc[rows["cut_by_date"], "date"].to_numpy("datetime64[D]")
     day = cut.min()
     before = share[values < day][-1] if (values < day).any() else 0.0
     after = share[values <= day][-1]
-    ax.annotate(f"{percent(rows['cut_by_date'].mean())} cut at the calendar date\n"
-                "(event target not reached by then)",
-                xy=(day, (before + after) / 2), xytext=(-40, -60), textcoords="offset points",
-                ha="right", va="top", fontsize="small", color=color,
-                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": color},
-                arrowprops={"arrowstyle": "->", "color": color})
+    ax.annotate(
+        f"{percent(rows['cut_by_date'].mean())} cut at the calendar date\n"
+        "(event target not reached by then)",
+        xy=(day, (before + after) / 2),
+        xytext=(-40, -60),
+        textcoords="offset points",
+        ha="right",
+        va="top",
+        fontsize="small",
+        color=color,
+        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": color},
+        arrowprops={"arrowstyle": "->", "color": color},
+    )
     ax.vlines(day, before, after, color=color, linewidth=4, alpha=0.5)
 
 
@@ -327,13 +368,20 @@ def km_steps(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarra
     from sim.stats.analysis import kaplan_meier
 
     table = kaplan_meier(time, event)
-    return (np.concatenate([[0.0], table["time"].to_numpy(float)]),
-            np.concatenate([[1.0], table["survival"].to_numpy(float)]))
+    return (
+        np.concatenate([[0.0], table["time"].to_numpy(float)]),
+        np.concatenate([[1.0], table["survival"].to_numpy(float)]),
+    )
 
 
-def plot_km(patients: pd.DataFrame, ax: Axes | None = None, step_months: int = 6,
-            time: str = "pfs_days_at_cut", event: str = "pfs_event_at_cut",
-            ylabel: str = "progression-free survival") -> Axes:
+def plot_km(
+    patients: pd.DataFrame,
+    ax: Axes | None = None,
+    step_months: int = 6,
+    time: str = "pfs_days_at_cut",
+    event: str = "pfs_event_at_cut",
+    ylabel: str = "progression-free survival",
+) -> Axes:
     """Kaplan-Meier PFS by arm at the data cut, censoring ticks, number at risk below.
 
     `patients`: one replicate's rows of patients.parquet (pfs_days_at_cut, pfs_event_at_cut,
@@ -351,14 +399,26 @@ def plot_km(patients: pd.DataFrame, ax: Axes | None = None, step_months: int = 6
         mask = data["arm"].to_numpy() == arm
         t, s = km_steps(months[mask], events[mask])
         t, s = np.append(t, months[mask].max()), np.append(s, s[-1])
-        ax.step(t, s, where="post", color=ARM_COLORS[arm], linewidth=2,
-                label=f"{arm} (n = {mask.sum()}, {events[mask].sum()} events)")
+        ax.step(
+            t,
+            s,
+            where="post",
+            color=ARM_COLORS[arm],
+            linewidth=2,
+            label=f"{arm} (n = {mask.sum()}, {events[mask].sum()} events)",
+        )
         censored = months[mask & ~events]
         s_at = s[np.searchsorted(t, censored, side="right") - 1]
-        ax.plot(censored, s_at, linestyle="none", marker="|", markersize=8,
-                color=ARM_COLORS[arm])
-    ax.plot([], [], linestyle="none", marker="|", markersize=8, color="dimgrey",
-            label="censored patient")
+        ax.plot(censored, s_at, linestyle="none", marker="|", markersize=8, color=ARM_COLORS[arm])
+    ax.plot(
+        [],
+        [],
+        linestyle="none",
+        marker="|",
+        markersize=8,
+        color="dimgrey",
+        label="censored patient",
+    )
     ax.set_xlim(-0.01 * horizon, max(ticks[-1], horizon) * 1.02)
     ax.set_xticks(ticks)
     ax.set_ylim(0, 1.02)
@@ -377,18 +437,41 @@ def draw_at_risk(
     fig = ax.get_figure()
     base = ax.get_xaxis_transform()  # x in data, y in axes fraction
     header = transforms.offset_copy(base, fig=fig, y=-48, units="points")
-    ax.text(0, 0, "number at risk", transform=header, ha="center", va="top",
-            fontweight="bold", fontsize="small")
+    ax.text(
+        0,
+        0,
+        "number at risk",
+        transform=header,
+        ha="center",
+        va="top",
+        fontweight="bold",
+        fontsize="small",
+    )
     for i, name in enumerate(arms):
         row = transforms.offset_copy(base, fig=fig, y=-62 - 13 * i, units="points")
         at_risk = [(months[arm == name] >= t).sum() for t in ticks]
         for t, count in zip(ticks, at_risk, strict=True):
-            ax.text(t, 0, str(count), transform=row, ha="center", va="top", fontsize="small",
-                    color=ARM_COLORS[name])
-        label = transforms.offset_copy(ax.transAxes, fig=fig, x=-22, y=-62 - 13 * i,
-                                       units="points")
-        ax.text(0, 0, name, transform=label, ha="right", va="top", fontsize="small",
-                color=ARM_COLORS[name])
+            ax.text(
+                t,
+                0,
+                str(count),
+                transform=row,
+                ha="center",
+                va="top",
+                fontsize="small",
+                color=ARM_COLORS[name],
+            )
+        label = transforms.offset_copy(ax.transAxes, fig=fig, x=-22, y=-62 - 13 * i, units="points")
+        ax.text(
+            0,
+            0,
+            name,
+            transform=label,
+            ha="right",
+            va="top",
+            fontsize="small",
+            color=ARM_COLORS[name],
+        )
 
 
 def plot_rate_bands(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -407,10 +490,23 @@ def plot_rate_bands(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
             color = ARM_COLORS[arm]
             ax.plot([r["q05"], r["q95"]], [y, y], color=color, linewidth=1.5)
             ax.plot([r["q25"], r["q75"]], [y, y], color=color, linewidth=6, alpha=0.6)
-            ax.plot([r["q50"]], [y], marker="o", color=color, markersize=8,
-                    label=arm if i == 0 else None)
-            ax.annotate(f"{r['q50']:.0%}", (r["q50"], y), textcoords="offset points",
-                        xytext=(0, 7), ha="center", fontsize="small", color=color)
+            ax.plot(
+                [r["q50"]],
+                [y],
+                marker="o",
+                color=color,
+                markersize=8,
+                label=arm if i == 0 else None,
+            )
+            ax.annotate(
+                f"{r['q50']:.0%}",
+                (r["q50"], y),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+                fontsize="small",
+                color=color,
+            )
     ax.set_yticks(range(len(endpoints)))
     ax.set_yticklabels(endpoints)
     ax.set_ylim(len(endpoints) - 0.5, -0.5)
@@ -434,11 +530,16 @@ def plot_incidence(incidence: pd.DataFrame, ax: Axes | None = None) -> Axes:
             rows = rows.set_index("kind").reindex(kinds)
             y = np.arange(len(kinds)) + (j - 0.5) * height
             label = f"{arm}, {'any grade' if grade == 'any' else 'grade >= 3'}"
-            ax.barh(y, rows["mean"], height=height, color=ARM_COLORS[arm], alpha=alpha,
-                    label=label)
-            ax.errorbar(rows["mean"], y, xerr=[rows["mean"] - rows["q05"],
-                                               rows["q95"] - rows["mean"]],
-                        fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+            ax.barh(y, rows["mean"], height=height, color=ARM_COLORS[arm], alpha=alpha, label=label)
+            ax.errorbar(
+                rows["mean"],
+                y,
+                xerr=[rows["mean"] - rows["q05"], rows["q95"] - rows["mean"]],
+                fmt="none",
+                ecolor="black",
+                elinewidth=0.8,
+                capsize=2,
+            )
     ax.set_yticks(range(len(kinds)))
     ax.set_yticklabels(kinds)
     ax.set_ylim(len(kinds) - 0.5, -0.5)
@@ -452,8 +553,13 @@ def power_axis(ax: Axes, alpha: float | None, alpha_note: str = "") -> None:
     """A power axis from 0 to 100%, with the 80% line and the nominal alpha (if given)."""
     ax.axhline(0.8, color="grey", linestyle=":", linewidth=1.2, label="80% power")
     if alpha is not None:
-        ax.axhline(alpha, color=REFERENCE_COLOR, linestyle="--", linewidth=1.2,
-                   label=f"nominal alpha = {alpha:g}{alpha_note}")
+        ax.axhline(
+            alpha,
+            color=REFERENCE_COLOR,
+            linestyle="--",
+            linewidth=1.2,
+            label=f"nominal alpha = {alpha:g}{alpha_note}",
+        )
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
 
@@ -461,13 +567,26 @@ def power_axis(ax: Axes, alpha: float | None, alpha_note: str = "") -> None:
 def errorbar_group(
     ax: Axes, x: Any, y: Any, se: Any, label: str | None, color: Any, joined: bool
 ) -> None:
-    ax.errorbar(x, y, yerr=1.96 * np.asarray(se, dtype=float), marker="o", capsize=4,
-                linewidth=1.8, color=color, label=label, linestyle="-" if joined else "none")
+    ax.errorbar(
+        x,
+        y,
+        yerr=1.96 * np.asarray(se, dtype=float),
+        marker="o",
+        capsize=4,
+        linewidth=1.8,
+        color=color,
+        label=label,
+        linestyle="-" if joined else "none",
+    )
 
 
 def plot_power_curve(
-    table: pd.DataFrame, x: str, hue: str | None = None, alpha: float | None = None,
-    ax: Axes | None = None, metric: str = "power",
+    table: pd.DataFrame,
+    x: str,
+    hue: str | None = None,
+    alpha: float | None = None,
+    ax: Axes | None = None,
+    metric: str = "power",
 ) -> Axes:
     """Power (share of replicates rejecting H0) across a sweep axis, +-1.96 MC SE bars.
 
@@ -482,11 +601,17 @@ def plot_power_curve(
     for (name, group), color in zip(groups, colors, strict=True):
         group = group.sort_values(x) if numeric else group
         xs = group[x].to_numpy() if numeric else np.arange(len(group))
-        errorbar_group(ax, xs, group[metric], group[f"{metric}_mc_se"],
-                       None if hue is None else f"{hue} = {name}", color, joined=numeric)
+        errorbar_group(
+            ax,
+            xs,
+            group[metric],
+            group[f"{metric}_mc_se"],
+            None if hue is None else f"{hue} = {name}",
+            color,
+            joined=numeric,
+        )
     if not numeric:
-        ax.set_xticks(np.arange(len(table)), [str(v) for v in table[x]], rotation=20,
-                      ha="right")
+        ax.set_xticks(np.arange(len(table)), [str(v) for v in table[x]], rotation=20, ha="right")
     power_axis(ax, alpha, " (type I error if no effect)")
     ax.set_ylabel(f"{metric.replace('_', ' ')} (95% MC interval)")
     ax.set_xlabel("sweep point" if x == "label" else x.replace("_", " "))
@@ -495,9 +620,15 @@ def plot_power_curve(
 
 
 def plot_heatmap(
-    table: pd.DataFrame, x: str, y: str, metric: str, ax: Axes | None = None,
-    fmt: Callable[[float], str] = lambda v: f"{v:.0%}", cmap: str = "cividis",
-    vmin: float | None = 0.0, vmax: float | None = 1.0,
+    table: pd.DataFrame,
+    x: str,
+    y: str,
+    metric: str,
+    ax: Axes | None = None,
+    fmt: Callable[[float], str] = lambda v: f"{v:.0%}",
+    cmap: str = "cividis",
+    vmin: float | None = 0.0,
+    vmax: float | None = 1.0,
 ) -> Axes:
     """A 2-D sweep as a heat map of `metric`: `x` across, `y` down, every cell labelled with
     its value (`fmt`), in a colour-blind-safe sequential map; scales to any grid size.
@@ -512,13 +643,21 @@ def plot_heatmap(
         if np.isfinite(value):
             r, g, b, _ = image.cmap(norm(value))
             dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5  # text that stands out
-            ax.text(j, i, fmt(value), ha="center", va="center",
-                    fontsize="x-small" if small else "small",
-                    color="white" if dark else "black")
-    ax.set_xticks(range(grid.shape[1]), [f"{v:g}" if isinstance(v, float) else str(v)
-                                         for v in grid.columns])
-    ax.set_yticks(range(grid.shape[0]), [f"{v:g}" if isinstance(v, float) else str(v)
-                                         for v in grid.index])
+            ax.text(
+                j,
+                i,
+                fmt(value),
+                ha="center",
+                va="center",
+                fontsize="x-small" if small else "small",
+                color="white" if dark else "black",
+            )
+    ax.set_xticks(
+        range(grid.shape[1]), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.columns]
+    )
+    ax.set_yticks(
+        range(grid.shape[0]), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.index]
+    )
     ax.set_xlabel(short_name(x).replace("_", " "))
     ax.set_ylabel(short_name(y).replace("_", " "))
     ax.grid(False)
@@ -535,8 +674,12 @@ def rows_figure(n_rows: int, n_cols: int, width: float = 12.0) -> tuple[Figure, 
 
 
 def plot_metric_rows(
-    table: pd.DataFrame, metric: str, labels: list[str], ax: Axes,
-    fmt: Callable[[float], str] | None = None, color: Any = LINE_COLOR,
+    table: pd.DataFrame,
+    metric: str,
+    labels: list[str],
+    ax: Axes,
+    fmt: Callable[[float], str] | None = None,
+    color: Any = LINE_COLOR,
     reference: float | None = None,
 ) -> Axes:
     """One row per sweep point (first at the top): `metric` with its 95% MC interval
@@ -545,12 +688,25 @@ def plot_metric_rows(
     y = np.arange(len(table))[::-1]
     values = table[metric].to_numpy(float)
     se = table[f"{metric}_mc_se"].to_numpy(float) if f"{metric}_mc_se" in table else None
-    ax.errorbar(values, y, xerr=None if se is None else 1.96 * np.nan_to_num(se), fmt="o",
-                color=color, capsize=3, markersize=5)
+    ax.errorbar(
+        values,
+        y,
+        xerr=None if se is None else 1.96 * np.nan_to_num(se),
+        fmt="o",
+        color=color,
+        capsize=3,
+        markersize=5,
+    )
     for v, yi in zip(values, y, strict=True):
         if np.isfinite(v):
-            ax.annotate(fmt(v), (v, yi), xytext=(7, 4), textcoords="offset points",
-                        fontsize="x-small", color=color)
+            ax.annotate(
+                fmt(v),
+                (v, yi),
+                xytext=(7, 4),
+                textcoords="offset points",
+                fontsize="x-small",
+                color=color,
+            )
     if reference is not None:
         ax.axvline(reference, color=REFERENCE_COLOR, linestyle=":", linewidth=1.2)
     ax.set_yticks(y, labels)
@@ -558,8 +714,9 @@ def plot_metric_rows(
     return ax
 
 
-def plot_date_rows(frames: list[pd.DataFrame], labels: list[str], completion: dt.date,
-                   ax: Axes) -> Axes:
+def plot_date_rows(
+    frames: list[pd.DataFrame], labels: list[str], completion: dt.date, ax: Axes
+) -> Axes:
     """One row per sweep point: the final analysis date's 5-95% (thin) and 25-75% (thick)
     range across replicates, its median (dot), and the share analysed by the completion
     date written at the right."""
@@ -576,9 +733,15 @@ def plot_date_rows(frames: list[pd.DataFrame], labels: list[str], completion: dt
         ax.hlines(yi, q[0.25], q[0.75], color=BAND_COLOR, linewidth=6, alpha=0.6)
         ax.plot([q[0.5]], [yi], "o", color=LINE_COLOR, markersize=5)
         by = np.sum(days <= limit) / n
-        ax.annotate(f"{percent(by)} by completion", (1.0, yi),
-                    xycoords=("axes fraction", "data"), xytext=(4, 0),
-                    textcoords="offset points", va="center", fontsize="x-small")
+        ax.annotate(
+            f"{percent(by)} by completion",
+            (1.0, yi),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize="x-small",
+        )
     draw_date_line(ax, completion, f"registered completion {completion:%d %b %Y}")
     ax.set_yticks(y, labels)
     format_date_axis(ax)
@@ -608,8 +771,11 @@ def point_scenarios(sweep: Path, manifest: dict[str, Any]) -> list[Scenario]:
 
 
 def plot_power_by_test(
-    table: pd.DataFrame, tests: list[tuple[str, str]], x: str = "label",
-    alpha: float | None = None, ax: Axes | None = None,
+    table: pd.DataFrame,
+    tests: list[tuple[str, str]],
+    x: str = "label",
+    alpha: float | None = None,
+    ax: Axes | None = None,
 ) -> Axes:
     """Power of each test (one line per test) across the sweep points (x: categories in
     table order), +-1.96 MC SE bars; `tests` are (power column, label) pairs."""
@@ -619,8 +785,9 @@ def plot_power_by_test(
     width = 0.5 / max(len(tests), 1)
     for k, ((column, label), color) in enumerate(zip(tests, colors, strict=True)):
         offset = (k - (len(tests) - 1) / 2) * width  # dodge the bars of one point
-        errorbar_group(ax, xs + offset, table[column], table[f"{column}_mc_se"], label, color,
-                       joined=True)
+        errorbar_group(
+            ax, xs + offset, table[column], table[f"{column}_mc_se"], label, color, joined=True
+        )
     ax.set_xticks(xs, [str(v) for v in table[x]], rotation=25, ha="right")
     power_axis(ax, alpha)
     ax.set_ylabel("power (95% MC interval)")
@@ -635,8 +802,12 @@ def months_to_dates(start: dt.date, months: pd.Series) -> np.ndarray:
 
 
 def plot_power_tradeoff(
-    table: pd.DataFrame, start_date: dt.date, completion_date: dt.date,
-    hue: str | None = None, text: str = "label", ax: Axes | None = None,
+    table: pd.DataFrame,
+    start_date: dt.date,
+    completion_date: dt.date,
+    hue: str | None = None,
+    text: str = "label",
+    ax: Axes | None = None,
 ) -> Axes:
     """Power against the median final analysis date, one point per sweep point, with 95% MC
     intervals both ways and the registered completion date.
@@ -651,16 +822,33 @@ def plot_power_tradeoff(
         group = group.sort_values("analysis_months_median")
         x = months_to_dates(start_date, group["analysis_months_median"])
         xerr = 1.96 * group["analysis_months_median_mc_se"].to_numpy(float) * DAYS_PER_MONTH
-        ax.errorbar(x, group["power"], xerr=xerr,
-                    yerr=1.96 * group["power_mc_se"].to_numpy(float),
-                    linestyle="none" if hue is None else "-", marker="o", capsize=3,
-                    color=color, label="sweep point" if hue is None else f"{hue} = {name}")
+        ax.errorbar(
+            x,
+            group["power"],
+            xerr=xerr,
+            yerr=1.96 * group["power_mc_se"].to_numpy(float),
+            linestyle="none" if hue is None else "-",
+            marker="o",
+            capsize=3,
+            color=color,
+            label="sweep point" if hue is None else f"{hue} = {name}",
+        )
         for xi, yi, label in zip(x, group["power"], group[text], strict=True):
-            ax.annotate(str(label), (xi, yi), xytext=(6, 6), textcoords="offset points",
-                        fontsize="small", color=color)
-    ax.axvline(mdates.date2num(np.datetime64(completion_date, "D")), color=REFERENCE_COLOR,
-               linestyle="--", linewidth=1.3,
-               label=f"registered completion {completion_date:%d %b %Y}")
+            ax.annotate(
+                str(label),
+                (xi, yi),
+                xytext=(6, 6),
+                textcoords="offset points",
+                fontsize="small",
+                color=color,
+            )
+    ax.axvline(
+        mdates.date2num(np.datetime64(completion_date, "D")),
+        color=REFERENCE_COLOR,
+        linestyle="--",
+        linewidth=1.3,
+        label=f"registered completion {completion_date:%d %b %Y}",
+    )
     ax.xaxis_date()
     format_date_axis(ax)
     ax.set_ylim(0, 1.05)
@@ -683,13 +871,21 @@ def plot_utilization(resources: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """
     ax = ax or new_axes()
     palette = color_palette("colorblind")
-    for color, item in zip(palette, sorted(i for i in resources["item"].unique()
-                                           if i.endswith("utilization")), strict=False):
+    for color, item in zip(
+        palette,
+        sorted(i for i in resources["item"].unique() if i.endswith("utilization")),
+        strict=False,
+    ):
         rows = resources[resources["item"] == item]
         dates = month_dates(rows["month"])
         ax.fill_between(dates, rows["q05"], rows["q95"], color=color, alpha=0.2, linewidth=0)
-        ax.plot(dates, rows["q50"], color=color, linewidth=2,
-                label=f"{item} (median, band: middle 90% of replicates)")
+        ax.plot(
+            dates,
+            rows["q50"],
+            color=color,
+            linewidth=2,
+            label=f"{item} (median, band: middle 90% of replicates)",
+        )
     ax.axhline(1.0, color=REFERENCE_COLOR, linestyle=":", linewidth=1.2, label="full capacity")
     ax.set_ylim(0, 1.08)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -739,37 +935,53 @@ def plot_supply(supply: pd.DataFrame, ax: Axes | None = None) -> Axes:
     if "until" in supply:
         to_end = supply[supply["until"] == "end of treatment"]
         supply = supply[supply["until"] == "final analysis"]
-    drugs = [i.removesuffix(" mg") for i in supply["item"].unique()
-             if i.endswith(" mg") and " vials " not in i]
+    drugs = [
+        i.removesuffix(" mg")
+        for i in supply["item"].unique()
+        if i.endswith(" mg") and " vials " not in i
+    ]
     labels = []
     for color, drug in zip(color_palette("colorblind"), drugs, strict=False):
         rows = supply[supply["item"] == f"{drug} mg"]
         dates = month_dates(rows["month"])
-        ax.fill_between(dates, rows["cumulative_q05"] / 1000, rows["cumulative_q95"] / 1000,
-                        color=color, alpha=0.18, linewidth=0)
+        ax.fill_between(
+            dates,
+            rows["cumulative_q05"] / 1000,
+            rows["cumulative_q95"] / 1000,
+            color=color,
+            alpha=0.18,
+            linewidth=0,
+        )
         ax.plot(dates, rows["cumulative_q50"] / 1000, color=color, linewidth=2, label=drug)
         end = rows["cumulative_q50"].iloc[-1] / 1000
         text = f"{drug}: {end:,.1f} g to the analysis\n({vials_by_size(supply, drug)})"
         when = dates[-1]
-        more = (to_end[to_end["item"] == f"{drug} mg"] if to_end is not None
-                else supply.iloc[:0])
+        more = to_end[to_end["item"] == f"{drug} mg"] if to_end is not None else supply.iloc[:0]
         total = more["cumulative_q50"].iloc[-1] / 1000 if len(more) else end
         if total > end * 1.0005:  # treatment after the analysis: draw it, say how much
             median = more["cumulative_q50"].to_numpy()
             last = int(np.flatnonzero(np.diff(median, prepend=0.0) > 0).max())  # it ends
             more_dates = month_dates(more["month"])[: last + 1]
-            ax.plot(more_dates, median[: last + 1] / 1000, color=color, linewidth=1.2,
-                    linestyle="--")
+            ax.plot(
+                more_dates, median[: last + 1] / 1000, color=color, linewidth=1.2, linestyle="--"
+            )
             text += f"\n{total:,.1f} g to the end of treatment (dashed)"
             when, end = max(when, more_dates[-1]), total
         labels.append((end, when, color, text))
     top = max((y for y, *_ in labels), default=1.0) or 1.0
-    for y, (end, when, color, text) in zip(spread_labels([y for y, *_ in labels], 0.15 * top),
-                                           labels, strict=True):
-        ax.annotate(text, (when, end), xytext=(when + np.timedelta64(25, "D"), y),
-                    textcoords="data", va="center",
-                    fontsize="small", color=color,
-                    arrowprops={"arrowstyle": "-", "color": color, "alpha": 0.5})
+    for y, (end, when, color, text) in zip(
+        spread_labels([y for y, *_ in labels], 0.15 * top), labels, strict=True
+    ):
+        ax.annotate(
+            text,
+            (when, end),
+            xytext=(when + np.timedelta64(25, "D"), y),
+            textcoords="data",
+            va="center",
+            fontsize="small",
+            color=color,
+            arrowprops={"arrowstyle": "-", "color": color, "alpha": 0.5},
+        )
     ax.set_ylabel("drug dispensed since the start, g (cumulative)")
     ax.set_xlabel("calendar month")
     ax.margins(x=0.02)
@@ -783,29 +995,42 @@ def utilization_panel(resources: pd.DataFrame, summary: pd.DataFrame | None = No
     (per replicate the busiest calendar month up to the analysis, then the mean over
     replicates), not the peak of the median curve drawn."""
     values = summary.set_index("metric")["estimate"] if summary is not None else pd.Series()
-    peaks = [(name, values.get(f"clinic_{key}_utilization_peak_month_mean"))
-             for name, key in (("chairs", "chair"), ("linac", "linac"))]
+    peaks = [
+        (name, values.get(f"clinic_{key}_utilization_peak_month_mean"))
+        for name, key in (("chairs", "chair"), ("linac", "linac"))
+    ]
     detail = "; ".join(f"{name} {value:.0%}" for name, value in peaks if pd.notna(value))
-    detail = (f"busiest month (per replicate, mean over replicates, as in summary.csv): {detail}"
-              if detail else "")
-    figure = finish(plot_utilization(resources), "Infusion chairs and linac: utilization by month",
-                    detail)
-    caption = ("Share of each month's capacity in use, the clinic's background load included: "
-               "median across replicates and the middle 90%. The busiest month is taken per "
-               "replicate (the month-by-month median curve peaks lower).")
+    detail = (
+        f"busiest month (per replicate, mean over replicates, as in summary.csv): {detail}"
+        if detail
+        else ""
+    )
+    figure = finish(
+        plot_utilization(resources), "Infusion chairs and linac: utilization by month", detail
+    )
+    caption = (
+        "Share of each month's capacity in use, the clinic's background load included: "
+        "median across replicates and the middle 90%. The busiest month is taken per "
+        "replicate (the month-by-month median curve peaks lower)."
+    )
     return Panel("utilization", figure, caption)
 
 
 def supply_panel(supply: pd.DataFrame) -> Panel:
-    figure = finish(plot_supply(supply), "Drug supply: mg dispensed over time",
-                    "median totals up to each replicate's final analysis (vials per size) "
-                    "and, dashed, to the end of treatment")
-    caption = ("Drug dispensed per drug, cumulative from the study start up to each "
-               "replicate's final analysis: median across replicates and the middle 90%, "
-               "with the vials per size (single use; order with the upper band in mind). "
-               "Patients still on treatment at the analysis go on: the dashed line is the "
-               "median to the end of everyone's treatment (supply.csv, until = 'end of "
-               "treatment').")
+    figure = finish(
+        plot_supply(supply),
+        "Drug supply: mg dispensed over time",
+        "median totals up to each replicate's final analysis (vials per size) "
+        "and, dashed, to the end of treatment",
+    )
+    caption = (
+        "Drug dispensed per drug, cumulative from the study start up to each "
+        "replicate's final analysis: median across replicates and the middle 90%, "
+        "with the vials per size (single use; order with the upper band in mind). "
+        "Patients still on treatment at the analysis go on: the dashed line is the "
+        "median to the end of everyone's treatment (supply.csv, until = 'end of "
+        "treatment')."
+    )
     return Panel("supply", figure, caption)
 
 
@@ -816,17 +1041,20 @@ def stopping_table(summary: pd.DataFrame, k_max: int) -> pd.DataFrame:
     """Per look: share stopping for efficacy / futility and their MC SEs, from summary.csv
     rows reject_look{k} and futility_look{k}."""
     rows = summary.set_index("metric")
-    return pd.DataFrame({
-        "look": np.arange(1, k_max + 1),
-        "efficacy": [rows.loc[f"reject_look{k}", "estimate"] for k in range(1, k_max + 1)],
-        "efficacy_se": [rows.loc[f"reject_look{k}", "mc_se"] for k in range(1, k_max + 1)],
-        "futility": [rows.loc[f"futility_look{k}", "estimate"] for k in range(1, k_max + 1)],
-        "futility_se": [rows.loc[f"futility_look{k}", "mc_se"] for k in range(1, k_max + 1)],
-    })
+    return pd.DataFrame(
+        {
+            "look": np.arange(1, k_max + 1),
+            "efficacy": [rows.loc[f"reject_look{k}", "estimate"] for k in range(1, k_max + 1)],
+            "efficacy_se": [rows.loc[f"reject_look{k}", "mc_se"] for k in range(1, k_max + 1)],
+            "futility": [rows.loc[f"futility_look{k}", "estimate"] for k in range(1, k_max + 1)],
+            "futility_se": [rows.loc[f"futility_look{k}", "mc_se"] for k in range(1, k_max + 1)],
+        }
+    )
 
 
-def plot_stopping(table: pd.DataFrame, design: pd.DataFrame | None = None,
-                  ax: Axes | None = None) -> Axes:
+def plot_stopping(
+    table: pd.DataFrame, design: pd.DataFrame | None = None, ax: Axes | None = None
+) -> Axes:
     """Stopping probabilities by look: bars for efficacy and futility stops (95% MC
     intervals), and, when `design` (boundaries.csv columns p_efficacy_h1, p_futility_h1) is
     given, the closed-form probabilities as markers."""
@@ -835,13 +1063,26 @@ def plot_stopping(table: pd.DataFrame, design: pd.DataFrame | None = None,
     width = 0.38
     colors = {"efficacy": "#55A868", "futility": "#C44E52"}
     for offset, what in ((-width / 2, "efficacy"), (width / 2, "futility")):
-        ax.bar(x + offset, table[what], width, color=colors[what], alpha=0.85,
-               label=f"simulated: stop for {what}",
-               yerr=1.96 * table[f"{what}_se"].to_numpy(float), capsize=4)
+        ax.bar(
+            x + offset,
+            table[what],
+            width,
+            color=colors[what],
+            alpha=0.85,
+            label=f"simulated: stop for {what}",
+            yerr=1.96 * table[f"{what}_se"].to_numpy(float),
+            capsize=4,
+        )
         if design is not None:
-            ax.plot(x + offset, design[f"p_{what}_h1"], linestyle="none", marker="D",
-                    color="black", markersize=6,
-                    label="closed form (design, no conduct)" if what == "efficacy" else None)
+            ax.plot(
+                x + offset,
+                design[f"p_{what}_h1"],
+                linestyle="none",
+                marker="D",
+                color="black",
+                markersize=6,
+                label="closed form (design, no conduct)" if what == "efficacy" else None,
+            )
     ax.set_xticks(x, [f"look {k}" + (" (final)" if k == x[-1] else "") for k in x])
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylabel("share of replicates stopping there")
@@ -850,8 +1091,9 @@ def plot_stopping(table: pd.DataFrame, design: pd.DataFrame | None = None,
     return ax
 
 
-def plot_look_dates(replicates: pd.DataFrame, k_max: int, completion_date: dt.date,
-                    ax: Axes | None = None) -> Axes:
+def plot_look_dates(
+    replicates: pd.DataFrame, k_max: int, completion_date: dt.date, ax: Axes | None = None
+) -> Axes:
     """Date of each look's analysis across the replicates that held it (box: middle 50%,
     whiskers: 5% to 95%), against the registered completion date."""
     ax = ax or new_axes(10.0, 1.2 + 0.9 * k_max)
@@ -860,9 +1102,16 @@ def plot_look_dates(replicates: pd.DataFrame, k_max: int, completion_date: dt.da
         dates = replicates[f"look{k}_date"].dropna().to_numpy("datetime64[D]")
         data.append(mdates.date2num(dates) if len(dates) else np.array([np.nan]))
         labels.append(f"look {k}\n({percent(len(dates) / len(replicates))} held)")
-    ax.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=False, widths=0.5,
-               patch_artist=True, boxprops={"facecolor": "#8DA0CB", "alpha": 0.8},
-               medianprops={"color": "black", "linewidth": 2})
+    ax.boxplot(
+        data,
+        orientation="horizontal",
+        whis=(5, 95),
+        showfliers=False,
+        widths=0.5,
+        patch_artist=True,
+        boxprops={"facecolor": "#8DA0CB", "alpha": 0.8},
+        medianprops={"color": "black", "linewidth": 2},
+    )
     ax.set_yticks(np.arange(1, k_max + 1), labels)
     ax.invert_yaxis()
     ax.xaxis_date()
@@ -885,24 +1134,39 @@ def sequential_panels(run: Path, scenario: Scenario, replicates: pd.DataFrame) -
     table = stopping_table(summary, k_max)
     rows = summary.set_index("metric")["estimate"]
     ax = plot_stopping(table, boundaries_table(scenario))
-    stop = finish(ax, f"Early stop in {percent(rows['early_stop'])} of replicates; power "
-                      f"{percent(rows['power'])}",
-                  f"expected events {rows['expected_events']:.1f}, expected analysis at "
-                  f"{rows['expected_analysis_months']:.1f} months")
-    stopping = Panel("stopping", stop,
-                     "Share of replicates stopping at each look for efficacy or (non-binding "
-                     "or binding) futility, with 95% Monte Carlo intervals; diamonds: the "
-                     "design's closed-form probabilities under the scenario's hazard ratio.")
+    stop = finish(
+        ax,
+        f"Early stop in {percent(rows['early_stop'])} of replicates; power "
+        f"{percent(rows['power'])}",
+        f"expected events {rows['expected_events']:.1f}, expected analysis at "
+        f"{rows['expected_analysis_months']:.1f} months",
+    )
+    stopping = Panel(
+        "stopping",
+        stop,
+        "Share of replicates stopping at each look for efficacy or (non-binding "
+        "or binding) futility, with 95% Monte Carlo intervals; diamonds: the "
+        "design's closed-form probabilities under the scenario's hazard ratio.",
+    )
     completion = scenario.trial.completion_date
     ax = plot_look_dates(replicates, k_max, completion)
     last = replicates[f"look{k_max}_date"].dropna()
-    late = (last.to_numpy("datetime64[D]") > np.datetime64(completion, "D")).mean() \
-        if len(last) else 0.0
-    dates = Panel("look_dates", finish(ax, "When will each look happen?",
-                                       f"the final look after the completion date in "
-                                       f"{percent(late)} of the trials that reach it"),
-                  "Analysis date of each look across the replicates that held it (box: middle "
-                  "50%, whiskers: 5% to 95%); a trial stopped early holds no later look.")
+    late = (
+        (last.to_numpy("datetime64[D]") > np.datetime64(completion, "D")).mean()
+        if len(last)
+        else 0.0
+    )
+    dates = Panel(
+        "look_dates",
+        finish(
+            ax,
+            "When will each look happen?",
+            f"the final look after the completion date in "
+            f"{percent(late)} of the trials that reach it",
+        ),
+        "Analysis date of each look across the replicates that held it (box: middle "
+        "50%, whiskers: 5% to 95%); a trial stopped early holds no later look.",
+    )
     return [stopping, dates]
 
 
@@ -937,8 +1201,10 @@ def date_of(start: dt.date, day: float) -> str:
 def spread_of(start: dt.date, days: np.ndarray) -> str:
     """'median D (90% of replicates between A and B)' of clock days (inf = never)."""
     q05, q50, q95 = np.quantile(days, [0.05, 0.5, 0.95], method="inverted_cdf")
-    return (f"median {date_of(start, q50)}; 90% of replicates {date_of(start, q05)} to "
-            f"{date_of(start, q95)}")
+    return (
+        f"median {date_of(start, q50)}; 90% of replicates {date_of(start, q05)} to "
+        f"{date_of(start, q95)}"
+    )
 
 
 def enrollment_panel(follow: FollowUp, scenario: Scenario) -> Panel:
@@ -949,10 +1215,15 @@ def enrollment_panel(follow: FollowUp, scenario: Scenario) -> Panel:
     bands = quantile_bands(count_by_day(follow.rand_day, grid), grid, start)
     ax = plot_enrollment(bands, n)
     how = "" if follow.exact else " (interpolated between milestone dates)"
-    caption = (f"Patients randomized by each date across {len(last)} replicates{how}: the "
-               "line is the median, the bands hold the middle 50% and 90% of replicates.")
-    figure = finish(ax, f"Enrollment: when will all {n} patients be randomized?",
-                    f"Last patient randomized: {spread_of(start, last)}")
+    caption = (
+        f"Patients randomized by each date across {len(last)} replicates{how}: the "
+        "line is the median, the bands hold the middle 50% and 90% of replicates."
+    )
+    figure = finish(
+        ax,
+        f"Enrollment: when will all {n} patients be randomized?",
+        f"Last patient randomized: {spread_of(start, last)}",
+    )
     return Panel("enrollment", figure, caption)
 
 
@@ -968,15 +1239,19 @@ def events_panel(follow: FollowUp, scenario: Scenario, analysis_dates: pd.Series
     if target is not None:
         reached = follow.event_day[:, target - 1]
         share = np.mean(reached <= (completion - start).days)
-        headline = (f"PFS events: the {target}th event is seen by {completion:%d %b %Y} in "
-                    f"{percent(share)} of replicates")
+        headline = (
+            f"PFS events: the {target}th event is seen by {completion:%d %b %Y} in "
+            f"{percent(share)} of replicates"
+        )
         detail = f"{target}th event seen: {spread_of(start, reached)}"
     else:
         headline, detail = "PFS events seen over time", ""
     how = "" if follow.exact else " (interpolated between milestone dates)"
-    caption = (f"PFS events seen (at scans, or deaths) by each date{how}, counted as if "
-               "follow-up went on past the data cut, so the curve shows when the target "
-               "would be reached; line = median, bands = middle 50% and 90% of replicates.")
+    caption = (
+        f"PFS events seen (at scans, or deaths) by each date{how}, counted as if "
+        "follow-up went on past the data cut, so the curve shows when the target "
+        "would be reached; line = median, bands = middle 50% and 90% of replicates."
+    )
     return Panel("events", finish(ax, headline, detail), caption)
 
 
@@ -985,8 +1260,10 @@ def analysis_date_panel(
 ) -> Panel:
     completion = scenario.trial.completion_date
     ax = plot_analysis_dates(frame, completion)
-    caption = ("Share of replicates whose final analysis has happened by each date (empirical "
-               "cumulative distribution); the dashed line is the registered completion date.")
+    caption = (
+        "Share of replicates whose final analysis has happened by each date (empirical "
+        "cumulative distribution); the dashed line is the registered completion date."
+    )
     return Panel("analysis_date", finish(ax, headline, detail), caption)
 
 
@@ -998,13 +1275,18 @@ def km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
     ax = plot_km(one)
     p = row["p_value"]
     shown_p = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-    detail = (f"Data cut {cut:%d %b %Y} ({row['events']} events): HR {row['hazard_ratio']:.2f} "
-              f"(95% CI {row['hr_ci_low']:.2f} to {row['hr_ci_high']:.2f}), {shown_p}")
-    caption = ("What one simulated trial's final analysis would look like: Kaplan-Meier PFS "
-               "by arm at its data cut (one replicate, not an average; ticks are censored "
-               "patients; the numbers below are patients still at risk).")
-    return Panel("km", finish(ax, f"One simulated final analysis (replicate {rep})", detail),
-                 caption)
+    detail = (
+        f"Data cut {cut:%d %b %Y} ({row['events']} events): HR {row['hazard_ratio']:.2f} "
+        f"(95% CI {row['hr_ci_low']:.2f} to {row['hr_ci_high']:.2f}), {shown_p}"
+    )
+    caption = (
+        "What one simulated trial's final analysis would look like: Kaplan-Meier PFS "
+        "by arm at its data cut (one replicate, not an average; ticks are censored "
+        "patients; the numbers below are patients still at risk)."
+    )
+    return Panel(
+        "km", finish(ax, f"One simulated final analysis (replicate {rep})", detail), caption
+    )
 
 
 def os_km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
@@ -1015,15 +1297,22 @@ def os_km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
     ax = plot_km(one, time="os_days_at_cut", event="os_event_at_cut", ylabel="overall survival")
     p = row["os_at_pfs_cut_p_value"]
     shown_p = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-    detail = (f"At the PFS data cut {cut:%d %b %Y}: {row['os_deaths_at_pfs_cut']} deaths, "
-              f"HR {row['os_at_pfs_cut_hazard_ratio']:.2f}, {shown_p}; deaths by maturity "
-              f"date: median {replicates['os_deaths_by_maturity'].median():.0f} over "
-              f"{len(replicates)} replicates")
-    caption = ("Overall survival of one simulated trial at its PFS data cut (illness-death "
-               "model: deaths without progression and after it); ticks are censored patients "
-               "(alive at the cut, or lost to follow-up).")
-    return Panel("os_km", finish(ax, f"Overall survival at the PFS analysis (replicate {rep})",
-                                 detail), caption)
+    detail = (
+        f"At the PFS data cut {cut:%d %b %Y}: {row['os_deaths_at_pfs_cut']} deaths, "
+        f"HR {row['os_at_pfs_cut_hazard_ratio']:.2f}, {shown_p}; deaths by maturity "
+        f"date: median {replicates['os_deaths_by_maturity'].median():.0f} over "
+        f"{len(replicates)} replicates"
+    )
+    caption = (
+        "Overall survival of one simulated trial at its PFS data cut (illness-death "
+        "model: deaths without progression and after it); ticks are censored patients "
+        "(alive at the cut, or lost to follow-up)."
+    )
+    return Panel(
+        "os_km",
+        finish(ax, f"Overall survival at the PFS analysis (replicate {rep})", detail),
+        caption,
+    )
 
 
 def rate_quantiles(replicates: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -1038,27 +1327,41 @@ def rate_quantiles(replicates: pd.DataFrame, columns: dict[str, str]) -> pd.Data
             if not len(values):
                 continue
             qs = np.quantile(values, QUANTILES)
-            rows.append({"endpoint": endpoint, "arm": arm,
-                         **dict(zip(("q05", "q25", "q50", "q75", "q95"), qs, strict=True))})
+            rows.append(
+                {
+                    "endpoint": endpoint,
+                    "arm": arm,
+                    **dict(zip(("q05", "q25", "q50", "q75", "q95"), qs, strict=True)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def response_panel(replicates: pd.DataFrame) -> Panel:
     columns = {"objective response (ORR)": "orr", "disease control (DCR)": "dcr"}
-    columns.update({f"local control at {c.split('_')[2]}": c.removesuffix("_control")
-                    for c in replicates.columns
-                    if c.startswith("local_control_") and c.endswith("m_control")})
+    columns.update(
+        {
+            f"local control at {c.split('_')[2]}": c.removesuffix("_control")
+            for c in replicates.columns
+            if c.startswith("local_control_") and c.endswith("m_control")
+        }
+    )
     rates = rate_quantiles(replicates, columns)
     ax = plot_rate_bands(rates)
     parts = []
-    for name, col in (("ORR", "orr_reject"), ("DCR", "dcr_reject"),
-                      ("local control (log-rank)", "local_control_logrank_reject")):
+    for name, col in (
+        ("ORR", "orr_reject"),
+        ("DCR", "dcr_reject"),
+        ("local control (log-rank)", "local_control_logrank_reject"),
+    ):
         if col in replicates:
             parts.append(f"{name} {percent(replicates[col].mean())}")
     detail = "Power: " + ", ".join(parts) if parts else ""
-    caption = ("Tumour response (best response at the scans, CMH test across strata) and local "
-               "control of the irradiated lesion (Kaplan-Meier rate) per arm at the PFS "
-               "analysis: the spread shows what 104 patients can show.")
+    caption = (
+        "Tumour response (best response at the scans, CMH test across strata) and local "
+        "control of the irradiated lesion (Kaplan-Meier rate) per arm at the PFS "
+        "analysis: the spread shows what 104 patients can show."
+    )
     return Panel("response", finish(ax, "Response and local control by arm", detail), caption)
 
 
@@ -1077,9 +1380,16 @@ def incidence_table(replicates: pd.DataFrame) -> pd.DataFrame:
         values = replicates[col].dropna().to_numpy(float)
         if not len(values):
             continue
-        rows.append({"kind": kind.replace("_", " "), "arm": arm, "grade": grade,
-                     "mean": values.mean(), "q05": np.quantile(values, 0.05),
-                     "q95": np.quantile(values, 0.95)})
+        rows.append(
+            {
+                "kind": kind.replace("_", " "),
+                "arm": arm,
+                "grade": grade,
+                "mean": values.mean(),
+                "q05": np.quantile(values, 0.05),
+                "q95": np.quantile(values, 0.95),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -1087,26 +1397,33 @@ def incidence_panel(replicates: pd.DataFrame) -> Panel:
     table = incidence_table(replicates)
     ax = plot_incidence(table)
     allk = table[(table["kind"] == "all") & (table["grade"] == "grade3plus")].set_index("arm")
-    detail = "grade >= 3: " + ", ".join(f"{arm} {allk.at[arm, 'mean']:.0%}"
-                                        for arm in allk.index)
+    detail = "grade >= 3: " + ", ".join(f"{arm} {allk.at[arm, 'mean']:.0%}" for arm in allk.index)
     watch = [c for c in replicates.columns if c.startswith("ae_at_least_")][:3]
     if watch:
         kind = "_".join(watch[0].split("_")[4:]).replace("_", " ")
         ks = ", ".join(c.split("_")[3] for c in watch)
-        detail += (f"; P(at least {ks} {kind} cases): "
-                   + ", ".join(percent(replicates[c].mean()) for c in watch))
-    caption = ("Treatment-related adverse events by kind and arm, patients with an event among "
-               "the treated, by the final analysis: bars are means over replicates, whiskers "
-               "the 5-95% range; the same events cause the clinic's delays, reductions and "
-               "discontinuations.")
+        detail += f"; P(at least {ks} {kind} cases): " + ", ".join(
+            percent(replicates[c].mean()) for c in watch
+        )
+    caption = (
+        "Treatment-related adverse events by kind and arm, patients with an event among "
+        "the treated, by the final analysis: bars are means over replicates, whiskers "
+        "the 5-95% range; the same events cause the clinic's delays, reductions and "
+        "discontinuations."
+    )
     return Panel("adverse_events", finish(ax, "Adverse events by arm", detail), caption)
 
 
 def analysis_dates(replicates: pd.DataFrame, label: str) -> pd.DataFrame:
     """The input of `plot_analysis_dates` for one run."""
-    return pd.DataFrame({"date": replicates["final_analysis_date"], "label": label,
-                         "target_reached": replicates["cut_reason"] == "events",
-                         "cut_by_date": replicates["cut_reason"] == "date"})
+    return pd.DataFrame(
+        {
+            "date": replicates["final_analysis_date"],
+            "label": label,
+            "target_reached": replicates["cut_reason"] == "events",
+            "cut_by_date": replicates["cut_reason"] == "date",
+        }
+    )
 
 
 @themed
@@ -1126,26 +1443,33 @@ def run_figures(run: Path) -> list[Panel]:
     by_date = np.mean(replicates["cut_reason"] == "date")
     target = replicates["target_events_date"].to_numpy("datetime64[D]")
     by_target = np.mean(target <= np.datetime64(completion, "D"))
-    detail = (f"{percent(by_date)} cut at {scenario.analysis.cut_date:%d %b %Y} before the "
-              "event target"
-              if scenario.analysis.cut_date is not None else "")
+    detail = (
+        f"{percent(by_date)} cut at {scenario.analysis.cut_date:%d %b %Y} before the event target"
+        if scenario.analysis.cut_date is not None
+        else ""
+    )
     panels = [
         enrollment_panel(follow, scenario),
         events_panel(follow, scenario, first["final_analysis_date"]),
-        analysis_date_panel(dates, scenario, f"Event target by {completion:%d %b %Y} in "
-                                             f"{percent(by_target)} of replicates",
-                            f"final analysis by then in {percent(share)}; {detail}"
-                            if detail else ""),
+        analysis_date_panel(
+            dates,
+            scenario,
+            f"Event target by {completion:%d %b %Y} in {percent(by_target)} of replicates",
+            f"final analysis by then in {percent(share)}; {detail}" if detail else "",
+        ),
     ]
     panels += sequential_panels(run, scenario, replicates)
     if (run / "patients.parquet").exists():
-        patients = pd.read_parquet(run / "patients.parquet", columns=[
-            "replicate", "arm", "in_analysis", "pfs_days_at_cut", "pfs_event_at_cut"])
+        patients = pd.read_parquet(
+            run / "patients.parquet",
+            columns=["replicate", "arm", "in_analysis", "pfs_days_at_cut", "pfs_event_at_cut"],
+        )
         panels.append(km_panel(patients, replicates))
         if "os_at_pfs_cut_p_value" in replicates:
             os_cols = ["replicate", "arm", "in_analysis", "os_days_at_cut", "os_event_at_cut"]
-            panels.append(os_km_panel(pd.read_parquet(run / "patients.parquet",
-                                                      columns=os_cols), replicates))
+            panels.append(
+                os_km_panel(pd.read_parquet(run / "patients.parquet", columns=os_cols), replicates)
+            )
     if "orr_control" in replicates or "local_control_logrank_reject" in replicates:
         panels.append(response_panel(replicates))
     if any(c.startswith("ae_incidence_") for c in replicates.columns):
@@ -1197,20 +1521,34 @@ def heatmap_panels(table: pd.DataFrame, x: str, y: str, scenario: Scenario) -> l
     completion = scenario.trial.completion_date
     specs = [
         ("power", "power_heatmap", "Power", "share of replicates rejecting H0", {}),
-        ("p_target_by_completion", "target_heatmap",
-         f"Event target by {completion:%d %b %Y}", "share of replicates", {}),
-        ("analysis_months_median", "analysis_heatmap", "Median final analysis",
-         "months since the study start", {"fmt": lambda v: f"{v:.1f}", "vmin": None,
-                                          "vmax": None, "cmap": "viridis_r"}),
+        (
+            "p_target_by_completion",
+            "target_heatmap",
+            f"Event target by {completion:%d %b %Y}",
+            "share of replicates",
+            {},
+        ),
+        (
+            "analysis_months_median",
+            "analysis_heatmap",
+            "Median final analysis",
+            "months since the study start",
+            {"fmt": lambda v: f"{v:.1f}", "vmin": None, "vmax": None, "cmap": "viridis_r"},
+        ),
     ]
     panels = []
     for metric, name, headline, detail, options in specs:
         if metric not in table:
             continue
         ax = plot_heatmap(table, x, y, metric, **options)
-        panels.append(Panel(name, finish(ax, f"{headline} across the grid", detail),
-                            f"{headline}: one cell per grid point (value written in it), "
-                            f"{short_name(x)} across, {short_name(y)} down."))
+        panels.append(
+            Panel(
+                name,
+                finish(ax, f"{headline} across the grid", detail),
+                f"{headline}: one cell per grid point (value written in it), "
+                f"{short_name(x)} across, {short_name(y)} down.",
+            )
+        )
     return panels
 
 
@@ -1223,14 +1561,15 @@ def power_facets(table: pd.DataFrame, x: str, hue: str, alpha: float) -> Figure:
     axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
     for ax, (name, group) in zip(axes, groups, strict=False):
         group = group.sort_values(x)
-        errorbar_group(ax, group[x], group["power"], group["power_mc_se"], None, LINE_COLOR,
-                       joined=True)
+        errorbar_group(
+            ax, group[x], group["power"], group["power_mc_se"], None, LINE_COLOR, joined=True
+        )
         ax.axhline(0.8, color="grey", linestyle=":", linewidth=1)
         ax.axhline(alpha, color=REFERENCE_COLOR, linestyle="--", linewidth=1)
         ax.set_title(f"{hue} = {name}", fontsize="small", loc="left")
         ax.set_ylim(0, 1.02)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    for ax in axes[len(groups):]:
+    for ax in axes[len(groups) :]:
         ax.set_visible(False)
     fig.supxlabel(x.replace("_", " "))
     fig.supylabel("power (95% MC interval); dotted 80%, dashed alpha")
@@ -1255,59 +1594,100 @@ def sweep_figures(sweep: Path) -> list[Panel]:
     else:
         x, others = sweep_axes(manifest, table)
         if x != "label" and not others:
-            ax = plot_power_curve(table.rename(columns={x: short_name(x)}), short_name(x),
-                                  None, scenario.analysis.alpha)
-            panels.append(Panel("power_curve", finish(ax, f"Power by {short_name(x)}"),
-                                f"Share of replicates rejecting H0 ({reps} replicates per "
-                                "point, common random numbers), 95% Monte Carlo intervals."))
+            ax = plot_power_curve(
+                table.rename(columns={x: short_name(x)}),
+                short_name(x),
+                None,
+                scenario.analysis.alpha,
+            )
+            panels.append(
+                Panel(
+                    "power_curve",
+                    finish(ax, f"Power by {short_name(x)}"),
+                    f"Share of replicates rejecting H0 ({reps} replicates per "
+                    "point, common random numbers), 95% Monte Carlo intervals.",
+                )
+            )
         elif x != "label":
             hue = ", ".join(map(short_name, others))
             shown = table.rename(columns={x: short_name(x)})
             shown[hue] = shown[others].astype(str).agg(", ".join, axis=1)
             fig = power_facets(shown, short_name(x), hue, scenario.analysis.alpha)
-            fig.suptitle(f"Power by {short_name(x)}, one panel per {hue}", x=0.01, ha="left",
-                         fontweight="bold")
-            panels.append(Panel("power_curve", fig,
-                                "Small multiples: power by the first grid path, one panel per "
-                                "value of the others (same axes), 95% MC intervals."))
+            fig.suptitle(
+                f"Power by {short_name(x)}, one panel per {hue}",
+                x=0.01,
+                ha="left",
+                fontweight="bold",
+            )
+            panels.append(
+                Panel(
+                    "power_curve",
+                    fig,
+                    "Small multiples: power by the first grid path, one panel per "
+                    "value of the others (same axes), 95% MC intervals.",
+                )
+            )
         fig, (left, right) = rows_figure(len(table), 2)
         plot_metric_rows(table, "power", labels, left, reference=0.8)
         left.set_xlim(0, 1.12)
         left.xaxis.set_major_formatter(PercentFormatter(1.0))
         left.set_xlabel("power (95% MC interval; dotted: 80%)")
         if "p_target_by_completion" in table:
-            plot_metric_rows(table, "p_target_by_completion", labels, right,
-                             color="#8C564B", reference=None)
+            plot_metric_rows(
+                table, "p_target_by_completion", labels, right, color="#8C564B", reference=None
+            )
             right.set_xlim(0, 1.12)
             right.xaxis.set_major_formatter(PercentFormatter(1.0))
             right.set_xlabel(f"event target reached by {completion:%d %b %Y}")
-        fig.suptitle("Power and the calendar risk, by sweep point", x=0.01, ha="left",
-                     fontweight="bold")
-        panels.append(Panel("power_tradeoff", fig,
-                            "One row per sweep point: power (left) and the share of replicates "
-                            "reaching the event target by the registered completion date "
-                            "(right), values written beside the points, 95% MC intervals."))
-    frames = [pd.read_parquet(sweep / p["name"] / "replicates.parquet",
-                              columns=["final_analysis_date"]).rename(
-                                  columns={"final_analysis_date": "date"})
-              for p in manifest["points"]]
+        fig.suptitle(
+            "Power and the calendar risk, by sweep point", x=0.01, ha="left", fontweight="bold"
+        )
+        panels.append(
+            Panel(
+                "power_tradeoff",
+                fig,
+                "One row per sweep point: power (left) and the share of replicates "
+                "reaching the event target by the registered completion date "
+                "(right), values written beside the points, 95% MC intervals.",
+            )
+        )
+    frames = [
+        pd.read_parquet(
+            sweep / p["name"] / "replicates.parquet", columns=["final_analysis_date"]
+        ).rename(columns={"final_analysis_date": "date"})
+        for p in manifest["points"]
+    ]
     fig, (ax,) = rows_figure(len(frames), 1, width=11.0)
     plot_date_rows(frames, [p["label"] for p in manifest["points"]], completion, ax)
     ax.set_xlabel("date of the final analysis (dot: median; bars: middle 50% and 90%)")
-    fig.suptitle(f"Final analysis date by sweep point (completion {completion:%d %b %Y})",
-                 x=0.01, ha="left", fontweight="bold")
-    panels.append(Panel("analysis_date", fig,
-                        "One row per sweep point: when the final analysis happens across "
-                        "replicates, and the share analysed by the registered completion date."))
+    fig.suptitle(
+        f"Final analysis date by sweep point (completion {completion:%d %b %Y})",
+        x=0.01,
+        ha="left",
+        fontweight="bold",
+    )
+    panels.append(
+        Panel(
+            "analysis_date",
+            fig,
+            "One row per sweep point: when the final analysis happens across "
+            "replicates, and the share analysed by the registered completion date.",
+        )
+    )
     tests = test_power_columns(table, [scenario, *point_scenarios(sweep, manifest)])
     if len(tests) > 1:  # analysis.supportive_tests: every test's power side by side
         ax = plot_power_by_test(table, tests, "label", scenario.analysis.alpha)
-        panels.insert(1, Panel(
-            "power_by_test", finish(ax, "Power of each test across the sweep"),
-            f"Share of replicates rejecting H0 with each test of analysis.test and "
-            f"analysis.supportive_tests ({reps} replicates per point, the same replicates "
-            "for every test and, by common random numbers, every point), with 95% Monte "
-            "Carlo intervals."))
+        panels.insert(
+            1,
+            Panel(
+                "power_by_test",
+                finish(ax, "Power of each test across the sweep"),
+                f"Share of replicates rejecting H0 with each test of analysis.test and "
+                f"analysis.supportive_tests ({reps} replicates per point, the same replicates "
+                "for every test and, by common random numbers, every point), with 95% Monte "
+                "Carlo intervals.",
+            ),
+        )
     return panels
 
 
@@ -1330,8 +1710,7 @@ def write_figures(panels: list[Panel], folder: Path) -> list[Path]:
         path.write_bytes(figure_png(panel.figure))
         paths.append(path)
     manifest = {"tool": "sim", "kind": "plots", "files": [p.name for p in paths]}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
-                                          encoding="utf-8")
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return paths
 
 
@@ -1341,14 +1720,19 @@ def write_figures(panels: list[Panel], folder: Path) -> list[Path]:
 def register(subparsers: Any) -> None:
     """Add ``plot`` to the ``python -m sim`` subcommands."""
     plot = subparsers.add_parser(
-        "plot", help="draw the figures of a run or sweep folder (PNG)",
+        "plot",
+        help="draw the figures of a run or sweep folder (PNG)",
         description="Draw the figures of a run folder (enrollment, events, analysis date, "
-                    "Kaplan-Meier) or of a sweep folder (power curve, trade-off) as PNG.",
+        "Kaplan-Meier) or of a sweep folder (power curve, trade-off) as PNG.",
     )
     plot.add_argument("folder", type=Path, help="a run or sweep folder")
-    plot.add_argument("--out", type=Path, default=None,
-                      help="folder for the PNG files (default: FOLDER/plots); a plots "
-                           "folder sim wrote is replaced, any other folder is refused")
+    plot.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the PNG files (default: FOLDER/plots); a plots "
+        "folder sim wrote is replaced, any other folder is refused",
+    )
     plot.set_defaults(func=cmd_plot)
 
 

@@ -65,9 +65,11 @@ def esc(value: Any) -> str:
 def figure_html(panel: Panel) -> str:
     """A panel as an inline PNG (base64 data URI) with its caption."""
     data = base64.b64encode(figure_png(panel.figure)).decode("ascii")
-    return (f'<figure id="fig-{esc(panel.name)}"><img alt="{esc(panel.caption)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{esc(panel.caption)}'
-            "</figcaption></figure>")
+    return (
+        f'<figure id="fig-{esc(panel.name)}"><img alt="{esc(panel.caption)}" '
+        f'src="data:image/png;base64,{data}"><figcaption>{esc(panel.caption)}'
+        "</figcaption></figure>"
+    )
 
 
 def table_html(frame: pd.DataFrame, name: str) -> str:
@@ -80,8 +82,11 @@ def table_html(frame: pd.DataFrame, name: str) -> str:
         if pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else format_number(v))
     body = shown.to_html(index=False, na_rep="", escape=True, border=0, classes="data")
-    body = body.replace('<table class="dataframe data">',
-                        f'<table class="dataframe data" data-table="{esc(name)}">', 1)
+    body = body.replace(
+        '<table class="dataframe data">',
+        f'<table class="dataframe data" data-table="{esc(name)}">',
+        1,
+    )
     return f'<div class="scroll">{body}</div>'  # wide tables scroll, the page does not
 
 
@@ -94,10 +99,13 @@ def section(title: str, *parts: str) -> str:
 
 
 def page_html(title: str, body: list[str]) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f'<meta name="generator" content="{GENERATOR}">'
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="generator" content="{GENERATOR}">'
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
 
 
 # --- tables --------------------------------------------------------------------------------
@@ -121,10 +129,14 @@ def summary_table(summary: pd.DataFrame, start: dt.date) -> pd.DataFrame:
     units = table["unit"].fillna("")
     numbers = [c for c in ("estimate", "mc_se", "ci_low", "ci_high", "q05", "q95") if c in table]
     for column in numbers:
-        table[column] = [format_number(None if pd.isna(v) else v, "share" if u == "share" else "")
-                         for v, u in zip(table[column], units, strict=True)]
-    table["as date"] = [month_to_date(start, v) if u == MONTHS_SINCE_START else ""
-                        for u, v in zip(units, summary["estimate"], strict=True)]
+        table[column] = [
+            format_number(None if pd.isna(v) else v, "share" if u == "share" else "")
+            for v, u in zip(table[column], units, strict=True)
+        ]
+    table["as date"] = [
+        month_to_date(start, v) if u == MONTHS_SINCE_START else ""
+        for u, v in zip(units, summary["estimate"], strict=True)
+    ]
     table["unit"] = units.replace("share", "% of replicates")
     return table[["metric", "unit", *numbers, "as date", "meaning"]]
 
@@ -153,22 +165,29 @@ def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
         from sim.engine.metrics import format_number
 
         low, high = values.get("q05", {}).get(metric), values.get("q95", {}).get(metric)
-        spread = (f" (90% of replicates {format_number(low)} to {format_number(high)})"
-                  if low is not None and pd.notna(low) and pd.notna(high) else "")
+        spread = (
+            f" (90% of replicates {format_number(low)} to {format_number(high)})"
+            if low is not None and pd.notna(low) and pd.notna(high)
+            else ""
+        )
         return format_number(values.at[metric, "estimate"]) + spread
 
     target = manifest["scenario"]["analysis"].get("event_target")
-    lead = (f"Event target{f' ({target} events)' if target else ''} seen by the registered "
-            f"completion date {esc(completion)} in <b>{share('p_target_by_completion')}</b> of "
-            f"replicates; events seen by then <b>{number('events_at_completion_mean')}</b> on "
-            f"average; power if the analysis happens at that date "
-            f"<b>{share('power_at_completion')}</b>. ")
-    return (f'<p class="headline">{lead}The analysis as the scenario triggers it: cut by the '
-            f"event target in <b>{share('p_cut_by_events')}</b>, by the calendar date in "
-            f"<b>{share('p_cut_by_date')}</b>; power <b>{share('power')}</b>. Median dates: "
-            f"last patient randomized <b>{date('lpi_months_median')}</b>, event target "
-            f"reached <b>{date('target_events_months_median')}</b>, final analysis "
-            f"<b>{date('analysis_months_median')}</b>.</p>")
+    lead = (
+        f"Event target{f' ({target} events)' if target else ''} seen by the registered "
+        f"completion date {esc(completion)} in <b>{share('p_target_by_completion')}</b> of "
+        f"replicates; events seen by then <b>{number('events_at_completion_mean')}</b> on "
+        f"average; power if the analysis happens at that date "
+        f"<b>{share('power_at_completion')}</b>. "
+    )
+    return (
+        f'<p class="headline">{lead}The analysis as the scenario triggers it: cut by the '
+        f"event target in <b>{share('p_cut_by_events')}</b>, by the calendar date in "
+        f"<b>{share('p_cut_by_date')}</b>; power <b>{share('power')}</b>. Median dates: "
+        f"last patient randomized <b>{date('lpi_months_median')}</b>, event target "
+        f"reached <b>{date('target_events_months_median')}</b>, final analysis "
+        f"<b>{date('analysis_months_median')}</b>.</p>"
+    )
 
 
 def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
@@ -183,8 +202,11 @@ def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFra
             unit = describe_metric(metric)[0]
             unit = "share" if unit == "share" else ""
             key[metric] = [
-                "" if pd.isna(v) else f"{format_number(v, unit)} ± {format_number(s, unit)}"
-                if pd.notna(s) else format_number(v, unit)
+                ""
+                if pd.isna(v)
+                else f"{format_number(v, unit)} ± {format_number(s, unit)}"
+                if pd.notna(s)
+                else format_number(v, unit)
                 for v, s in zip(table[metric], table[f"{metric}_mc_se"], strict=True)
             ]
     for column in ("point", *[p for p in swept if p in table]):
@@ -216,33 +238,45 @@ def source_yaml(manifest: dict[str, Any]) -> tuple[str, str] | None:
         same = scenario_to_dict(parse_scenario(data, str(path))) == manifest.get("scenario")
     except ScenarioError:
         same = False
-    note = (f"{path}, as on disk when this report was made"
-            + ("" if same else ": it no longer gives the scenario of this run (edited since, "
-                               "or overridden by the sweep); the resolved scenario above is "
-                               "what was simulated"))
+    note = f"{path}, as on disk when this report was made" + (
+        ""
+        if same
+        else ": it no longer gives the scenario of this run (edited since, "
+        "or overridden by the sweep); the resolved scenario above is "
+        "what was simulated"
+    )
     return note, text
 
 
 def assumptions_html(manifest: dict[str, Any]) -> str:
-    parts = ["<p>The resolved scenario, as simulated (from manifest.json):</p>",
-             pre_html(yaml.safe_dump(manifest["scenario"], sort_keys=False))]
+    parts = [
+        "<p>The resolved scenario, as simulated (from manifest.json):</p>",
+        pre_html(yaml.safe_dump(manifest["scenario"], sort_keys=False)),
+    ]
     if manifest.get("overrides"):
-        parts += ["<p>Overrides on the command line (<code>--set</code>):</p>",
-                  pre_html("\n".join(manifest["overrides"]))]
+        parts += [
+            "<p>Overrides on the command line (<code>--set</code>):</p>",
+            pre_html("\n".join(manifest["overrides"])),
+        ]
     source = source_yaml(manifest)
     if source is not None:
         note, text = source
         parts += [f"<p>Scenario file with its source comments: {esc(note)}.</p>", pre_html(text)]
     else:
-        parts.append(f"<p>The scenario file {esc(manifest.get('scenario_path') or '(none)')} "
-                     "is not available here, so its source comments are not shown.</p>")
+        parts.append(
+            f"<p>The scenario file {esc(manifest.get('scenario_path') or '(none)')} "
+            "is not available here, so its source comments are not shown.</p>"
+        )
     return "\n".join(parts)
 
 
 def manifest_html(manifest: dict[str, Any]) -> str:
     shown = {k: v for k, v in manifest.items() if k != "scenario"}
-    return ("<details><summary>manifest.json (without the scenario, shown above)</summary>"
-            + pre_html(json.dumps(shown, indent=2, default=str)) + "</details>")
+    return (
+        "<details><summary>manifest.json (without the scenario, shown above)</summary>"
+        + pre_html(json.dumps(shown, indent=2, default=str))
+        + "</details>"
+    )
 
 
 # --- whole reports -------------------------------------------------------------------------
@@ -250,30 +284,44 @@ def manifest_html(manifest: dict[str, Any]) -> str:
 
 def header_html(folder: Path, manifest: dict[str, Any], kind: str) -> str:
     trial = manifest["scenario"]["trial"]
-    return (f"<h1>{esc(trial['id'])}: {esc(kind)} report</h1>"
-            f"<p class=\"meta\">{esc(trial.get('title', ''))}<br>Folder {esc(folder)}; "
-            f"{esc(manifest['replicates'])} replicates, seed {esc(manifest['seed'])}; made "
-            f"{esc(manifest.get('created', ''))}; metrics version "
-            f"{esc(manifest.get('metrics_version'))}.</p>")
+    return (
+        f"<h1>{esc(trial['id'])}: {esc(kind)} report</h1>"
+        f'<p class="meta">{esc(trial.get("title", ""))}<br>Folder {esc(folder)}; '
+        f"{esc(manifest['replicates'])} replicates, seed {esc(manifest['seed'])}; made "
+        f"{esc(manifest.get('created', ''))}; metrics version "
+        f"{esc(manifest.get('metrics_version'))}.</p>"
+    )
 
 
 ENDPOINT_SECTIONS = (
-    ("Overall survival", "os_",
-     "Illness-death model: deaths without progression (the PFS deaths) and after a "
-     "progression (post-progression survival). OS at the PFS analysis cut, at its own cut if "
-     "the scenario has one, and the deaths by the maturity date (OS maturity)."),
-    ("Tumour response", ("orr_", "dcr_"),
-     "Best overall response at the scheduled scans (the same scans as PFS): ORR (CR + PR) and "
-     "DCR (CR + PR + SD) among all patients in the analysis, the difference with Newcombe's "
-     "interval and the CMH test across strata."),
-    ("Local control", "local_control_",
-     "Local control of the irradiated (index) lesion, followed in both arms: Kaplan-Meier rate "
-     "at the landmarks (Greenwood variance), the z test of the difference and the log-rank "
-     "test of time to local progression."),
-    ("Safety", "ae_",
-     "Treatment-related adverse events by kind and grade per arm (the same events cause the "
-     "clinic's delays, reductions, discontinuations and RT stops): patients with an event, "
-     "incidence among the treated, and the chance of seeing at least k cases."),
+    (
+        "Overall survival",
+        "os_",
+        "Illness-death model: deaths without progression (the PFS deaths) and after a "
+        "progression (post-progression survival). OS at the PFS analysis cut, at its own cut if "
+        "the scenario has one, and the deaths by the maturity date (OS maturity).",
+    ),
+    (
+        "Tumour response",
+        ("orr_", "dcr_"),
+        "Best overall response at the scheduled scans (the same scans as PFS): ORR (CR + PR) and "
+        "DCR (CR + PR + SD) among all patients in the analysis, the difference with Newcombe's "
+        "interval and the CMH test across strata.",
+    ),
+    (
+        "Local control",
+        "local_control_",
+        "Local control of the irradiated (index) lesion, followed in both arms: Kaplan-Meier rate "
+        "at the landmarks (Greenwood variance), the z test of the difference and the log-rank "
+        "test of time to local progression.",
+    ),
+    (
+        "Safety",
+        "ae_",
+        "Treatment-related adverse events by kind and grade per arm (the same events cause the "
+        "clinic's delays, reductions, discontinuations and RT stops): patients with an event, "
+        "incidence among the treated, and the chance of seeing at least k cases.",
+    ),
 )
 
 
@@ -286,8 +334,11 @@ def endpoint_sections(summary: pd.DataFrame, start: dt.date) -> list[str]:
             rows = rows[~rows["metric"].str.contains(r"_q(?:05|50|95)$")]
         if rows.empty:
             continue
-        out.append(section(title, f"<p>{esc(text)}</p>",
-                           table_html(summary_table(rows, start), title.lower())))
+        out.append(
+            section(
+                title, f"<p>{esc(text)}</p>", table_html(summary_table(rows, start), title.lower())
+            )
+        )
     return out
 
 
@@ -298,12 +349,17 @@ def run_report(folder: Path, manifest: dict[str, Any]) -> str:
     body = [
         header_html(folder, manifest, "run"),
         headline_html(summary, manifest),
-        section("Summary metrics",
-                "<p>Each metric with its Monte Carlo standard error and 95% interval.</p>",
-                table_html(summary_table(summary, start), "summary")),
+        section(
+            "Summary metrics",
+            "<p>Each metric with its Monte Carlo standard error and 95% interval.</p>",
+            table_html(summary_table(summary, start), "summary"),
+        ),
         *endpoint_sections(summary, start),
-        section("Timeline", "<p>Milestone dates: quantiles across replicates.</p>",
-                table_html(timeline, "timeline")),
+        section(
+            "Timeline",
+            "<p>Milestone dates: quantiles across replicates.</p>",
+            table_html(timeline, "timeline"),
+        ),
         section("Figures", *map(figure_html, run_figures(folder))),
         section("Assumptions", assumptions_html(manifest)),
         section("Manifest", manifest_html(manifest)),
@@ -339,21 +395,30 @@ def sweep_report(folder: Path, manifest: dict[str, Any]) -> str:
     table = pd.read_csv(folder / "sweep.csv")
     grid = "; ".join(f"{p} = {', '.join(map(str, v))}" for p, v in manifest["grid"].items())
     variants = ", ".join(v["name"] for v in manifest.get("variants", []))
-    settings = " x ".join(x for x in (f"variants {variants}" if variants else "",
-                                      f"grid {grid}" if grid else "") if x)
+    settings = " x ".join(
+        x for x in (f"variants {variants}" if variants else "", f"grid {grid}" if grid else "") if x
+    )
     body = [
         header_html(folder, manifest, "sweep"),
         f'<p class="headline">{len(table)} points ({esc(settings)}), each with the same seed '
         "and replicates (common random numbers), so differences between points are "
         "differences of the scenario, not noise.</p>",
-        section("Key metrics", "<p>Estimate ± Monte Carlo standard error.</p>",
-                table_html(sweep_key_table(table, manifest), "sweep_key")),
+        section(
+            "Key metrics",
+            "<p>Estimate ± Monte Carlo standard error.</p>",
+            table_html(sweep_key_table(table, manifest), "sweep_key"),
+        ),
         section("Figures", *map(figure_html, sweep_figures(folder))),
-        section("All metrics", "<details><summary>sweep.csv, every metric and its MC SE"
-                "</summary>" + table_html(sweep_all_table(table), "sweep") + "</details>"),
-        section("Assumptions",
-                "<p>The base scenario; each point changes only the fields in its row.</p>",
-                assumptions_html(manifest)),
+        section(
+            "All metrics",
+            "<details><summary>sweep.csv, every metric and its MC SE"
+            "</summary>" + table_html(sweep_all_table(table), "sweep") + "</details>",
+        ),
+        section(
+            "Assumptions",
+            "<p>The base scenario; each point changes only the fields in its row.</p>",
+            assumptions_html(manifest),
+        ),
         section("Manifest", manifest_html(manifest)),
     ]
     return page_html(f"{manifest['scenario']['trial']['id']} sweep report", body)
@@ -386,8 +451,11 @@ def is_report(path: Path) -> bool:
 
     if text_contains(f'<meta name="generator" content="{GENERATOR}">')(path):
         return True
-    return (path.name == "report.html" and written_by_sim(path.parent)
-            and text_contains("<!DOCTYPE html>", 64)(path))
+    return (
+        path.name == "report.html"
+        and written_by_sim(path.parent)
+        and text_contains("<!DOCTYPE html>", 64)(path)
+    )
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -405,14 +473,20 @@ def write_text_atomic(path: Path, text: str) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``report`` to the ``python -m sim`` subcommands."""
     report = subparsers.add_parser(
-        "report", help="one self-contained HTML report of a run or sweep",
+        "report",
+        help="one self-contained HTML report of a run or sweep",
         description="Write one self-contained HTML file (figures, tables, assumptions, "
-                    "manifest) for a run or sweep folder.",
+        "manifest) for a run or sweep folder.",
     )
     report.add_argument("folder", type=Path, help="a run or sweep folder")
-    report.add_argument("--out", type=Path, default=None, metavar="FILE.html",
-                        help="output file (default: FOLDER/report.html); a report sim wrote is "
-                             "replaced, any other file is refused")
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE.html",
+        help="output file (default: FOLDER/report.html); a report sim wrote is "
+        "replaced, any other file is refused",
+    )
     report.set_defaults(func=cmd_report)
 
 

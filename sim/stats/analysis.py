@@ -120,8 +120,11 @@ def as_rows(x: np.ndarray, dtype: type) -> np.ndarray:
 
 
 def as_batch(
-    time: np.ndarray, event: np.ndarray, arm: np.ndarray,
-    stratum: np.ndarray | None = None, valid: np.ndarray | None = None,
+    time: np.ndarray,
+    event: np.ndarray,
+    arm: np.ndarray,
+    stratum: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
 ) -> Batch:
     """Check shapes and arm values, promote 1-D to one row, and mask invalid slots.
 
@@ -268,8 +271,9 @@ class RiskSets:
     @cached_property
     def valid(self) -> np.ndarray:
         """A patient (not a padding slot) in the sorted layout."""
-        return (self.batch.arm0 | self.batch.arm1).ravel()[self.groups.order].reshape(
-            self.event.shape)
+        return (
+            (self.batch.arm0 | self.batch.arm1).ravel()[self.groups.order].reshape(self.event.shape)
+        )
 
 
 def tabulate_risk_sets(batch: Batch) -> RiskSets:
@@ -293,9 +297,12 @@ def tabulate_risk_sets(batch: Batch) -> RiskSets:
         counts[name] = (x[g.end] - x[g.first]).astype(float)[g.group]
     rank = (p_event[:-1] - p_event[g.first][g.group]).astype(float)
     return RiskSets(
-        event=event.reshape(shape), arm1=arm1.reshape(shape), rank=rank.reshape(shape),
+        event=event.reshape(shape),
+        arm1=arm1.reshape(shape),
+        rank=rank.reshape(shape),
         **{name: value.reshape(shape) for name, value in counts.items()},
-        batch=batch, groups=g,
+        batch=batch,
+        groups=g,
     )
 
 
@@ -303,8 +310,11 @@ def tabulate_risk_sets(batch: Batch) -> RiskSets:
 
 
 def logrank_test(
-    time: np.ndarray, event: np.ndarray, arm: np.ndarray,
-    stratum: np.ndarray | None = None, valid: np.ndarray | None = None,
+    time: np.ndarray,
+    event: np.ndarray,
+    arm: np.ndarray,
+    stratum: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
 ) -> LogrankResult:
     """(Stratified) log-rank test of arm 1 vs arm 0 for every row, exact under ties.
 
@@ -317,8 +327,11 @@ def logrank_test(
 
 
 def risk_sets(
-    time: np.ndarray, event: np.ndarray, arm: np.ndarray,
-    stratum: np.ndarray | None = None, valid: np.ndarray | None = None,
+    time: np.ndarray,
+    event: np.ndarray,
+    arm: np.ndarray,
+    stratum: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
 ) -> RiskSets:
     """The sorted risk-set table both the log-rank test and the Cox model read: compute it
     once and pass it to `logrank_from_risk_sets` and `cox_from_risk_sets`."""
@@ -336,7 +349,12 @@ def logrank_from_risk_sets(rs: RiskSets) -> LogrankResult:
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(var > 0, (o1 - e1) / np.sqrt(var), np.nan)
     return LogrankResult(
-        o1=o1, e1=e1, var=var, z=z, chi2=z * z, p_one=special.ndtr(z),
+        o1=o1,
+        e1=e1,
+        var=var,
+        z=z,
+        chi2=z * z,
+        p_one=special.ndtr(z),
         p_two=2.0 * special.ndtr(-np.abs(z)),
     )
 
@@ -410,17 +428,23 @@ def fit_newton(
             halved = cox_terms(beta + step, a, b, o1)
             trial = tuple(np.where(worse, new, old) for new, old in zip(halved, trial, strict=True))
         beta = np.where(active, beta + step, beta)
-        loglik, score, info = (np.where(active, new, old)
-                               for new, old in zip(trial, (loglik, score, info), strict=True))
+        loglik, score, info = (
+            np.where(active, new, old)
+            for new, old in zip(trial, (loglik, score, info), strict=True)
+        )
         n_iter += active
         converged |= active & (np.abs(step) < NEWTON_TOL)
     return beta, info, converged, n_iter
 
 
 def cox_ph(
-    time: np.ndarray, event: np.ndarray, arm: np.ndarray,
-    stratum: np.ndarray | None = None, valid: np.ndarray | None = None,
-    ties: Literal["efron", "breslow"] = "efron", conf_level: float = 0.95,
+    time: np.ndarray,
+    event: np.ndarray,
+    arm: np.ndarray,
+    stratum: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
+    ties: Literal["efron", "breslow"] = "efron",
+    conf_level: float = 0.95,
 ) -> CoxResult:
     """Cox model log h(t) = log h0_s(t) + beta * arm for every row (stratified if given).
 
@@ -453,9 +477,16 @@ def cox_from_risk_sets(
         z = beta / se
         half = special.ndtri(0.5 + conf_level / 2.0) * se
         return CoxResult(
-            beta=beta, se=se, hr=np.exp(beta), ci_low=np.exp(beta - half),
-            ci_high=np.exp(beta + half), z=z, p_one=special.ndtr(z),
-            p_two=2.0 * special.ndtr(-np.abs(z)), converged=converged, n_iter=n_iter,
+            beta=beta,
+            se=se,
+            hr=np.exp(beta),
+            ci_low=np.exp(beta - half),
+            ci_high=np.exp(beta + half),
+            z=z,
+            p_one=special.ndtr(z),
+            p_two=2.0 * special.ndtr(-np.abs(z)),
+            converged=converged,
+            n_iter=n_iter,
         )
 
 
@@ -532,8 +563,10 @@ CONF_TYPES = ("log", "log-log")  # pointwise Kaplan-Meier bands; "log" is R's de
 
 def check_conf_type(conf_type: str) -> None:
     if conf_type not in CONF_TYPES:
-        raise ValueError(f"conf_type {conf_type!r}: must be one of {CONF_TYPES} "
-                         "(log: R survfit's default; log-log: lifelines' default)")
+        raise ValueError(
+            f"conf_type {conf_type!r}: must be one of {CONF_TYPES} "
+            "(log: R survfit's default; log-log: lifelines' default)"
+        )
 
 
 def kaplan_meier(
@@ -560,9 +593,11 @@ def kaplan_meier(
     n_total = np.bincount(which, minlength=len(times)).astype(float)
     n_at_risk = np.cumsum(n_total[::-1])[::-1]
     surv = np.cumprod(1.0 - n_event / n_at_risk)
-    greenwood = np.cumsum(np.where(n_at_risk > n_event,
-                                   n_event / (n_at_risk * np.maximum(n_at_risk - n_event, 1)),
-                                   0.0))
+    greenwood = np.cumsum(
+        np.where(
+            n_at_risk > n_event, n_event / (n_at_risk * np.maximum(n_at_risk - n_event, 1)), 0.0
+        )
+    )
     z = special.ndtri(0.5 + conf_level / 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_s = np.log(surv)
@@ -574,11 +609,18 @@ def kaplan_meier(
     std_err = np.where(surv > 0, surv * np.sqrt(greenwood), np.nan)
     if conf_type == "log":
         ci_low, ci_high = log_band(surv, std_err, conf_level)
-    return pd.DataFrame({
-        "time": times, "n_at_risk": n_at_risk.astype(np.int64),
-        "n_event": n_event.astype(np.int64), "n_censor": (n_total - n_event).astype(np.int64),
-        "survival": surv, "std_err": std_err, "ci_low": ci_low, "ci_high": ci_high,
-    })
+    return pd.DataFrame(
+        {
+            "time": times,
+            "n_at_risk": n_at_risk.astype(np.int64),
+            "n_event": n_event.astype(np.int64),
+            "n_censor": (n_total - n_event).astype(np.int64),
+            "survival": surv,
+            "std_err": std_err,
+            "ci_low": ci_low,
+            "ci_high": ci_high,
+        }
+    )
 
 
 def r_median(times: np.ndarray, values: np.ndarray) -> float:

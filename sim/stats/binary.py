@@ -43,8 +43,9 @@ class CmhResult:
     or_mh: np.ndarray
 
 
-def wilson_interval(x: np.ndarray, n: np.ndarray, conf_level: float = 0.95
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def wilson_interval(
+    x: np.ndarray, n: np.ndarray, conf_level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval of x / n (nan where n = 0)."""
     x, n = np.asarray(x, float), np.asarray(n, float)
     z = special.ndtri(0.5 + conf_level / 2.0)
@@ -56,8 +57,9 @@ def wilson_interval(x: np.ndarray, n: np.ndarray, conf_level: float = 0.95
     return centre - half, centre + half
 
 
-def newcombe_difference(x0: np.ndarray, n0: np.ndarray, x1: np.ndarray, n1: np.ndarray,
-                        conf_level: float = 0.95) -> Difference:
+def newcombe_difference(
+    x0: np.ndarray, n0: np.ndarray, x1: np.ndarray, n1: np.ndarray, conf_level: float = 0.95
+) -> Difference:
     """p1 - p0 with Newcombe's hybrid score interval (his method 10, from the two Wilson
     intervals): low = d - sqrt((p1 - l1)^2 + (u0 - p0)^2), high = d + sqrt((u1 - p1)^2 +
     (p0 - l0)^2); as statsmodels' ``confint_proportions_2indep(method="newcomb")``."""
@@ -90,12 +92,14 @@ def cmh_test(responders: np.ndarray, totals: np.ndarray) -> CmhResult:
         top = np.where(big_n > 0, x1 * (n0 - x0) / big_n, 0.0).sum(axis=-1)
         bottom = np.where(big_n > 0, (n1 - x1) * x0 / big_n, 0.0).sum(axis=-1)
         or_mh = top / bottom
-    return CmhResult(z=z, chi2=z * z, p_one=special.ndtr(-z), p_two=2.0 * special.ndtr(-np.abs(z)),
-                     or_mh=or_mh)
+    return CmhResult(
+        z=z, chi2=z * z, p_one=special.ndtr(-z), p_two=2.0 * special.ndtr(-np.abs(z)), or_mh=or_mh
+    )
 
 
-def power_difference(p0: float, p1: float, n0: float, n1: float, alpha: float,
-                     sides: int = 1) -> float:
+def power_difference(
+    p0: float, p1: float, n0: float, n1: float, alpha: float, sides: int = 1
+) -> float:
     """Normal-approximation power of the test of p1 = p0 (unpooled variance under the
     alternative, pooled under the null): Phi((|p1 - p0| - z_a se0) / se1), z_a the
     1 - alpha / sides quantile, se0 = sqrt(pbar (1 - pbar) (1/n0 + 1/n1)),

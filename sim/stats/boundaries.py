@@ -42,9 +42,14 @@ def allocation(scenario) -> float:
 def expected_time(scenario, events: float, hazard_ratio: float) -> float:
     """Lachin-Foulkes months from the start until `events` events are expected."""
     return fixed.expected_event_time(
-        events, fixed.scenario_accrual(scenario), fixed.scenario_hazards(scenario),
-        hazard_ratio, scenario.dropout.hazard_per_day * fixed.DAYS_PER_MONTH,
-        allocation(scenario), scenario.trial.sample_size)
+        events,
+        fixed.scenario_accrual(scenario),
+        fixed.scenario_hazards(scenario),
+        hazard_ratio,
+        scenario.dropout.hazard_per_day * fixed.DAYS_PER_MONTH,
+        allocation(scenario),
+        scenario.trial.sample_size,
+    )
 
 
 def planned_events(scenario) -> list[float]:
@@ -54,11 +59,17 @@ def planned_events(scenario) -> list[float]:
 
     def expected(date) -> float:
         months = (date - scenario.trial.start_date).days / fixed.DAYS_PER_MONTH
-        return float(fixed.expected_events(
-            months, fixed.scenario_accrual(scenario), fixed.scenario_hazards(scenario),
-            scenario.effect.hazard_ratio,
-            scenario.dropout.hazard_per_day * fixed.DAYS_PER_MONTH, allocation(scenario),
-            scenario.trial.sample_size))
+        return float(
+            fixed.expected_events(
+                months,
+                fixed.scenario_accrual(scenario),
+                fixed.scenario_hazards(scenario),
+                scenario.effect.hazard_ratio,
+                scenario.dropout.hazard_per_day * fixed.DAYS_PER_MONTH,
+                allocation(scenario),
+                scenario.trial.sample_size,
+            )
+        )
 
     final = a.looks[-1]
     total = float(final.events) if final.events is not None else expected(final.date)
@@ -84,8 +95,11 @@ def look_months(scenario, plan, hazard_ratio: float) -> np.ndarray:
 
     out = []
     for look, events in zip(a.looks, plan.planned_events, strict=True):
-        t = months(look.date) if look.date is not None else expected_time(
-            scenario, events, hazard_ratio)
+        t = (
+            months(look.date)
+            if look.date is not None
+            else expected_time(scenario, events, hazard_ratio)
+        )
         if look.not_before is not None:
             t = max(t, months(look.not_before))
         if look.not_after is not None:
@@ -117,25 +131,31 @@ def boundaries_table(scenario) -> pd.DataFrame:
     futility = np.where(np.arange(d.looks) < d.looks - 1, d.futility, np.nan)
     futility = np.where(np.isfinite(futility), futility, np.nan)
     with np.errstate(over="ignore"):
-        table = pd.DataFrame({
-            "look": np.arange(1, d.looks + 1),
-            "events": plan.planned_events,
-            "information": d.fractions,
-            "efficacy_z": d.efficacy,
-            "futility_z": futility,
-            "efficacy_p": ndtr(-d.efficacy),
-            "efficacy_hr": np.exp(-d.efficacy / scale),
-            "futility_hr": np.exp(-futility / scale),
-            "cumulative_alpha": d.cumulative_alpha(),
-            "cumulative_beta": d.cumulative_beta(),
-            "p_efficacy_h0": eff0,
-            "p_futility_h0": fut0,
-            "p_efficacy_h1": eff1,
-            "p_futility_h1": fut1,
-            "expected_months": months,
-            "expected_date": [str(start + np.timedelta64(int(m * fixed.DAYS_PER_MONTH), "D"))
-                              if np.isfinite(m) else "never" for m in months],
-        })
+        table = pd.DataFrame(
+            {
+                "look": np.arange(1, d.looks + 1),
+                "events": plan.planned_events,
+                "information": d.fractions,
+                "efficacy_z": d.efficacy,
+                "futility_z": futility,
+                "efficacy_p": ndtr(-d.efficacy),
+                "efficacy_hr": np.exp(-d.efficacy / scale),
+                "futility_hr": np.exp(-futility / scale),
+                "cumulative_alpha": d.cumulative_alpha(),
+                "cumulative_beta": d.cumulative_beta(),
+                "p_efficacy_h0": eff0,
+                "p_futility_h0": fut0,
+                "p_efficacy_h1": eff1,
+                "p_futility_h1": fut1,
+                "expected_months": months,
+                "expected_date": [
+                    str(start + np.timedelta64(int(m * fixed.DAYS_PER_MONTH), "D"))
+                    if np.isfinite(m)
+                    else "never"
+                    for m in months
+                ],
+            }
+        )
     return table
 
 
@@ -151,19 +171,40 @@ def design_rows(scenario) -> list[tuple[str, object, str, str]]:
     lag = a.lag_days / fixed.DAYS_PER_MONTH
     inflation = (d.drift / fixed_design_drift(a.alpha, 1 - a.target_power, a.sides)) ** 2
     rows: list[tuple[str, object, str, str]] = [
-        ("gs_looks", d.looks, "looks", ", ".join(f"{e:g}" for e in plan.planned_events)
-         + " events"),
-        ("gs_alpha_spent", d.null_alpha(), "probability",
-         "recursive integration (Armitage-McPherson-Rowe); non-binding futility ignored"),
-        ("gs_inflation_factor", inflation, "ratio",
-         f"(drift / (z_alpha + z_beta))^2, power {a.target_power:g}"),
-        ("gs_design_hazard_ratio", math.exp(plan.design_log_hr), "ratio",
-         f"HR with power {a.target_power:g} at {plan.max_events:g} events"),
+        (
+            "gs_looks",
+            d.looks,
+            "looks",
+            ", ".join(f"{e:g}" for e in plan.planned_events) + " events",
+        ),
+        (
+            "gs_alpha_spent",
+            d.null_alpha(),
+            "probability",
+            "recursive integration (Armitage-McPherson-Rowe); non-binding futility ignored",
+        ),
+        (
+            "gs_inflation_factor",
+            inflation,
+            "ratio",
+            f"(drift / (z_alpha + z_beta))^2, power {a.target_power:g}",
+        ),
+        (
+            "gs_design_hazard_ratio",
+            math.exp(plan.design_log_hr),
+            "ratio",
+            f"HR with power {a.target_power:g} at {plan.max_events:g} events",
+        ),
     ]
     if hr != 1.0:
-        rows.append(("gs_max_events_for_power",
-                     fixed.schoenfeld_events(hr, a.alpha, a.target_power, a.sides, p)
-                     * inflation, "events", "Schoenfeld events x inflation factor"))
+        rows.append(
+            (
+                "gs_max_events_for_power",
+                fixed.schoenfeld_events(hr, a.alpha, a.target_power, a.sides, p) * inflation,
+                "events",
+                "Schoenfeld events x inflation factor",
+            )
+        )
     for label, ratio in (("h0", 1.0), ("h1", hr)):
         drift = effect_drift(plan, ratio)
         eff, fut = d.probabilities(drift)
@@ -171,14 +212,30 @@ def design_rows(scenario) -> list[tuple[str, object, str, str]]:
         stop[-1] = 1.0 - stop[:-1].sum()
         months = look_months(scenario, plan, ratio) + lag
         rows += [
-            (f"gs_power_{label}", float(eff.sum()), "probability",
-             f"HR {ratio:g}, {plan.max_events:g} events, stopping at futility"),
-            (f"gs_power_ignoring_futility_{label}", d.power(drift, with_futility=False),
-             "probability", f"HR {ratio:g}, efficacy bounds alone"),
+            (
+                f"gs_power_{label}",
+                float(eff.sum()),
+                "probability",
+                f"HR {ratio:g}, {plan.max_events:g} events, stopping at futility",
+            ),
+            (
+                f"gs_power_ignoring_futility_{label}",
+                d.power(drift, with_futility=False),
+                "probability",
+                f"HR {ratio:g}, efficacy bounds alone",
+            ),
             (f"gs_early_stop_{label}", float(stop[:-1].sum()), "probability", f"HR {ratio:g}"),
-            (f"gs_expected_events_{label}", float(stop @ plan.planned_events), "events",
-             f"HR {ratio:g}"),
-            (f"gs_expected_analysis_months_{label}", float(stop @ months), "months",
-             f"HR {ratio:g}, Lachin-Foulkes look times"),
+            (
+                f"gs_expected_events_{label}",
+                float(stop @ plan.planned_events),
+                "events",
+                f"HR {ratio:g}",
+            ),
+            (
+                f"gs_expected_analysis_months_{label}",
+                float(stop @ months),
+                "months",
+                f"HR {ratio:g}, Lachin-Foulkes look times",
+            ),
         ]
     return rows

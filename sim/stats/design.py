@@ -729,14 +729,24 @@ def closed_form_design(scenario) -> pd.DataFrame:
     rows: list[tuple[str, object, str, str]] = []
     if hr != 1.0:
         rows += [
-            ("events_needed_schoenfeld", schoenfeld_events(hr, a.alpha, a.target_power, a.sides, p),
-             "events", f"Schoenfeld 1981, power {a.target_power:g}"),
-            ("events_needed_freedman", freedman_events(hr, a.alpha, a.target_power, a.sides, p),
-             "events", f"Freedman 1982, power {a.target_power:g}"),
+            (
+                "events_needed_schoenfeld",
+                schoenfeld_events(hr, a.alpha, a.target_power, a.sides, p),
+                "events",
+                f"Schoenfeld 1981, power {a.target_power:g}",
+            ),
+            (
+                "events_needed_freedman",
+                freedman_events(hr, a.alpha, a.target_power, a.sides, p),
+                "events",
+                f"Freedman 1982, power {a.target_power:g}",
+            ),
         ]
     accrual_end = accrual_end_time(n, accrual)
-    rows += [("accrual_end_months", accrual_end, "months", "accrual table x (1 - screen failure)"),
-             ("accrual_end_date", date(accrual_end), "date", "")]
+    rows += [
+        ("accrual_end_months", accrual_end, "months", "accrual table x (1 - screen failure)"),
+        ("accrual_end_date", date(accrual_end), "date", ""),
+    ]
     total = expected_events_limit(accrual, hazards, hr, dropout, p, n)
     rows.append(("events_expected_eventually", total, "events", "Lachin-Foulkes, t -> inf"))
     if a.event_target is not None:
@@ -745,24 +755,41 @@ def closed_form_design(scenario) -> pd.DataFrame:
         # Under HR = 1 the rejection rate of a level-alpha test is alpha, by definition.
         null = hr == 1.0
         rows += [
-            ("power_schoenfeld", a.alpha if null else schoenfeld_power(d, hr, a.alpha, a.sides, p),
-             "probability", f"at {d} events"),
-            ("power_freedman", a.alpha if null else freedman_power(d, hr, a.alpha, a.sides, p),
-             "probability", f"at {d} events"),
+            (
+                "power_schoenfeld",
+                a.alpha if null else schoenfeld_power(d, hr, a.alpha, a.sides, p),
+                "probability",
+                f"at {d} events",
+            ),
+            (
+                "power_freedman",
+                a.alpha if null else freedman_power(d, hr, a.alpha, a.sides, p),
+                "probability",
+                f"at {d} events",
+            ),
             ("target_events_months", t_target, "months", f"Lachin-Foulkes, {d} events expected"),
             ("target_events_date", date(t_target), "date", ""),
         ]
         if hr != 1.0 and np.isfinite(t_target) and t_target > accrual_end and len(hazards) == 1:
-            rows.append((
-                "sample_size_lachin_foulkes",
-                lachin_foulkes_sample_size(
-                    hr, a.alpha, a.target_power, a.sides, accrual_end, t_target - accrual_end,
-                    hazards[0][1], dropout, p,
-                ),
-                "patients",
-                f"uniform accrual over {accrual_end:.1f} months, follow-up "
-                f"{t_target - accrual_end:.1f} months",
-            ))
+            rows.append(
+                (
+                    "sample_size_lachin_foulkes",
+                    lachin_foulkes_sample_size(
+                        hr,
+                        a.alpha,
+                        a.target_power,
+                        a.sides,
+                        accrual_end,
+                        t_target - accrual_end,
+                        hazards[0][1],
+                        dropout,
+                        p,
+                    ),
+                    "patients",
+                    f"uniform accrual over {accrual_end:.1f} months, follow-up "
+                    f"{t_target - accrual_end:.1f} months",
+                )
+            )
     return pd.DataFrame(rows, columns=["quantity", "value", "unit", "method"])
 
 
@@ -797,8 +824,12 @@ def scenario_events_table(scenario, months: np.ndarray | None = None) -> pd.Data
         return nph_expected_events(scenario, months)
     p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
     return expected_events_table(
-        months, scenario_accrual(scenario), scenario_hazards(scenario),
-        scenario.effect.hazard_ratio, scenario.dropout.hazard_per_day * DAYS_PER_MONTH, p,
+        months,
+        scenario_accrual(scenario),
+        scenario_hazards(scenario),
+        scenario.effect.hazard_ratio,
+        scenario.dropout.hazard_per_day * DAYS_PER_MONTH,
+        p,
         scenario.trial.sample_size,
     )
 
@@ -826,12 +857,15 @@ def design_warnings(scenario) -> list[str]:
         )
     end = str(table["accrual_end_date"])
     if end == "never" or end > trial.completion_date.isoformat():
-        found.append(f"accrual is expected to end {end}, after trial.completion_date "
-                     f"{trial.completion_date}")
+        found.append(
+            f"accrual is expected to end {end}, after trial.completion_date {trial.completion_date}"
+        )
     if a.cut_date is not None and a.cut_date > trial.completion_date:
-        found.append(f"analysis.cut_date {a.cut_date} is after trial.completion_date "
-                     f"{trial.completion_date}: the final analysis would come after the "
-                     "registered completion")
+        found.append(
+            f"analysis.cut_date {a.cut_date} is after trial.completion_date "
+            f"{trial.completion_date}: the final analysis would come after the "
+            "registered completion"
+        )
     return found
 
 
@@ -842,10 +876,15 @@ def is_proportional(scenario) -> bool:
     """The scenario is what the closed forms above assume: piecewise-exponential PFS
     without cure, one hazard ratio, no stratum multipliers, one exponential dropout."""
     pfs, dropout = scenario.pfs, scenario.dropout
-    return (pfs.experimental is None and scenario.effect.hazard_ratio is not None
-            and pfs.control.is_piecewise_exponential and scenario.effect.cure_fraction is None
-            and all(v == 1.0 for v in pfs.stratum_hazard_multiplier.values())
-            and not dropout.pieces and dropout.experimental is None)
+    return (
+        pfs.experimental is None
+        and scenario.effect.hazard_ratio is not None
+        and pfs.control.is_piecewise_exponential
+        and scenario.effect.cure_fraction is None
+        and all(v == 1.0 for v in pfs.stratum_hazard_multiplier.values())
+        and not dropout.pieces
+        and dropout.experimental is None
+    )
 
 
 def cumulative_hazard_days(survival, t: np.ndarray) -> np.ndarray:
@@ -938,9 +977,16 @@ def nph_expected_events(scenario, months: np.ndarray) -> pd.DataFrame:
         total = by_arm.sum()
         both = cells.sum(axis=0)  # (S, cells)
         ahr = float(np.exp((both * log_hr).sum() / total)) if total > 0 else np.nan
-        rows.append({"month": month, "accrued": accrued_patients(month, accrual, n),
-                     "events_control": by_arm[0], "events_experimental": by_arm[1],
-                     "events": total, "average_hazard_ratio": ahr})
+        rows.append(
+            {
+                "month": month,
+                "accrued": accrued_patients(month, accrual, n),
+                "events_control": by_arm[0],
+                "events_experimental": by_arm[1],
+                "events": total,
+                "average_hazard_ratio": ahr,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -953,8 +999,12 @@ def nph_design_rows(scenario) -> list[tuple[str, object, str, str]]:
     table = nph_expected_events(scenario, grid)
     events = table["events"].to_numpy()
     rows: list[tuple[str, object, str, str]] = [
-        ("events_expected_eventually", float(events[-1]), "events",
-         "numeric (1-day grid), 120 months"),
+        (
+            "events_expected_eventually",
+            float(events[-1]),
+            "events",
+            "numeric (1-day grid), 120 months",
+        ),
     ]
     if a.event_target is None:
         return rows
@@ -964,18 +1014,27 @@ def nph_design_rows(scenario) -> list[tuple[str, object, str, str]]:
         return rows
     t_target = float(np.interp(d, events, grid))
     ahr = float(nph_expected_events(scenario, [t_target])["average_hazard_ratio"].iloc[0])
-    rows.append(("average_hazard_ratio", ahr, "ratio",
-                 f"gsDesign2-style AHR at the {d}-event time"))
+    rows.append(
+        ("average_hazard_ratio", ahr, "ratio", f"gsDesign2-style AHR at the {d}-event time")
+    )
     if ahr != 1.0 and np.isfinite(ahr):
         rows += [
-            ("events_needed_schoenfeld", schoenfeld_events(ahr, a.alpha, a.target_power,
-                                                           a.sides, p),
-             "events", f"Schoenfeld 1981 under the AHR, power {a.target_power:g}"),
-            ("power_schoenfeld", schoenfeld_power(d, ahr, a.alpha, a.sides, p), "probability",
-             f"at {d} events, under the AHR"),
+            (
+                "events_needed_schoenfeld",
+                schoenfeld_events(ahr, a.alpha, a.target_power, a.sides, p),
+                "events",
+                f"Schoenfeld 1981 under the AHR, power {a.target_power:g}",
+            ),
+            (
+                "power_schoenfeld",
+                schoenfeld_power(d, ahr, a.alpha, a.sides, p),
+                "probability",
+                f"at {d} events, under the AHR",
+            ),
         ]
     else:
         rows.append(("power_schoenfeld", a.alpha, "probability", f"at {d} events (AHR 1)"))
-    rows.append(("target_events_months", t_target, "months",
-                 f"numeric expected events, {d} events"))
+    rows.append(
+        ("target_events_months", t_target, "months", f"numeric expected events, {d} events")
+    )
     return rows

@@ -37,8 +37,7 @@ def km_at(time: np.ndarray, event: np.ndarray, member: np.ndarray, t: float) -> 
     at_risk = np.cumsum(mem[:, ::-1], axis=1)[:, ::-1].astype(float)
     upto = ev & (ts <= t)
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_factor = np.where(upto, np.log(np.where(upto, (at_risk - 1.0) / at_risk, 1.0)),
-                              0.0)
+        log_factor = np.where(upto, np.log(np.where(upto, (at_risk - 1.0) / at_risk, 1.0)), 0.0)
         green = np.where(upto & (at_risk > 1), 1.0 / (at_risk * (at_risk - 1.0)), 0.0)
     surv = np.exp(log_factor.sum(axis=1))
     var = surv**2 * green.sum(axis=1)
@@ -55,8 +54,7 @@ def landmark_difference_z(a: Landmark, b: Landmark) -> np.ndarray:
         return np.where(se > 0, (b.surv - a.surv) / se, np.nan)
 
 
-def greenwood_interval(lm: Landmark, conf_level: float = 0.95
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def greenwood_interval(lm: Landmark, conf_level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Log-log interval S^exp(+/- z se / log S), se = sqrt(V) / S (lifelines' default)."""
     z = special.ndtri(0.5 + conf_level / 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):

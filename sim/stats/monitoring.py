@@ -83,12 +83,17 @@ class SequentialPlan:
                 kind, values = "conditional_power", np.asarray([fut.conditional_power])
         return cls(
             planned_events=np.asarray(planned_events, dtype=float),
-            alpha=analysis.alpha, sides=analysis.sides, beta=1.0 - analysis.target_power,
+            alpha=analysis.alpha,
+            sides=analysis.sides,
+            beta=1.0 - analysis.target_power,
             allocation=allocation,
-            efficacy_spending=(Spending(*spending_name(eff.spending))
-                               if eff.spending is not None else None),
+            efficacy_spending=(
+                Spending(*spending_name(eff.spending)) if eff.spending is not None else None
+            ),
             efficacy_z=np.asarray(eff.z, float) if eff.z is not None else None,
-            futility_kind=kind, futility_values=values, beta_spending=beta_spending,
+            futility_kind=kind,
+            futility_values=values,
+            beta_spending=beta_spending,
             binding=bool(fut.binding) if fut is not None else False,
         )
 
@@ -115,8 +120,8 @@ class SequentialPlan:
         nan = float("nan")
         if self.futility_kind == "spending":
             eff, fut, drift = beta_spending_bounds(
-                t, self.efficacy_spending, self.alpha, self.beta_spending, self.beta,
-                self.binding)
+                t, self.efficacy_spending, self.alpha, self.beta_spending, self.beta, self.binding
+            )
             return Design(t, eff, fut, self.alpha, self.beta, self.sides, self.binding, drift)
         lower = np.full(k, -np.inf)
         if self.futility_kind in ("z", "hazard_ratio"):
@@ -127,15 +132,23 @@ class SequentialPlan:
         # depend on them (binding) or on the power lost to them: a fixed point, a few steps
         for _ in range(30 if self.futility_kind == "conditional_power" else 1):
             if self.efficacy_z is None:
-                eff = efficacy_bounds(t, self.efficacy_spending, self.alpha, self.sides,
-                                      lower if self.binding else None)
+                eff = efficacy_bounds(
+                    t,
+                    self.efficacy_spending,
+                    self.alpha,
+                    self.sides,
+                    lower if self.binding else None,
+                )
             lower = np.minimum(lower, eff)
-            drift = self.solve_drift(Design(t, eff, lower, self.alpha, self.beta,
-                                            self.sides, self.binding, nan))
+            drift = self.solve_drift(
+                Design(t, eff, lower, self.alpha, self.beta, self.sides, self.binding, nan)
+            )
             if self.futility_kind != "conditional_power":
                 break
-            new = np.append(self.futility_at(np.arange(k - 1), self.planned_events[:-1],
-                                             eff[-1], drift), -np.inf)
+            new = np.append(
+                self.futility_at(np.arange(k - 1), self.planned_events[:-1], eff[-1], drift),
+                -np.inf,
+            )
             new = np.minimum(new, eff)
             done = np.allclose(new[:-1], lower[:-1], atol=1e-11, rtol=0)
             lower = new
@@ -155,8 +168,13 @@ class SequentialPlan:
         """log of the hazard ratio the design is powered for: -drift / sqrt(p(1-p) D)."""
         return -self.design.drift / math.sqrt(self.variance_factor * self.max_events)
 
-    def futility_at(self, indices: np.ndarray, events: np.ndarray, final_bound: float,
-                    drift: float | None = None) -> np.ndarray:
+    def futility_at(
+        self,
+        indices: np.ndarray,
+        events: np.ndarray,
+        final_bound: float,
+        drift: float | None = None,
+    ) -> np.ndarray:
         """Futility z bounds at interim looks `indices` (planned positions) given the events
         seen there; -inf when the plan has none."""
         indices = np.asarray(indices, dtype=int)
@@ -177,11 +195,13 @@ class SequentialPlan:
         info_max = self.variance_factor * np.maximum(self.max_events, events + 1e-9)
         rest = info_max - info
         c = float(self.futility_values[0])
-        return (final_bound * np.sqrt(info_max) - theta * rest
-                + float(ndtri(c)) * np.sqrt(rest)) / np.sqrt(info)
+        return (
+            final_bound * np.sqrt(info_max) - theta * rest + float(ndtri(c)) * np.sqrt(rest)
+        ) / np.sqrt(info)
 
-    def bounds(self, indices: tuple[int, ...], events: tuple[int, ...]) -> tuple[np.ndarray,
-                                                                               np.ndarray]:
+    def bounds(
+        self, indices: tuple[int, ...], events: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(efficacy, futility) z bounds of the looks held (planned positions `indices`,
         the last being the final) at their observed events. Cached by the events."""
         key = (indices, events)
@@ -197,8 +217,9 @@ class SequentialPlan:
         else:
             fut = np.append(self.futility_at(idx[:-1], d[:-1], k_final), -np.inf)
             t = d / self.max_events
-            eff = efficacy_bounds(t, self.efficacy_spending, self.alpha, self.sides,
-                                  fut if self.binding else None)
+            eff = efficacy_bounds(
+                t, self.efficacy_spending, self.alpha, self.sides, fut if self.binding else None
+            )
             if self.futility_kind == "conditional_power":  # against the observed final bound
                 fut = np.append(self.futility_at(idx[:-1], d[:-1], eff[-1]), -np.inf)
         fut = np.minimum(fut, eff)
@@ -236,8 +257,7 @@ class Decisions:
     decision: np.ndarray  # (R, K) efficacy/futility/continue/final/skipped/not_held
 
 
-def monitor(plan: SequentialPlan, z: np.ndarray, events: np.ndarray,
-            held: np.ndarray) -> Decisions:
+def monitor(plan: SequentialPlan, z: np.ndarray, events: np.ndarray, held: np.ndarray) -> Decisions:
     """Decisions of every replicate (z on the benefit scale, events, held: (R, K))."""
     n_reps, k_max = z.shape
     stop_look = np.full(n_reps, k_max - 1)
@@ -281,5 +301,13 @@ def monitor(plan: SequentialPlan, z: np.ndarray, events: np.ndarray,
         for k in range(k_max):  # looks after the stop were never held
             if k > stop_look[r] and held[r, k]:
                 decision[r, k] = "after_stop"
-    return Decisions(stop_look, stop_reason.astype(str), reject, reject_nb, stop_look_nb,
-                     eff_z, fut_z, decision.astype(str))
+    return Decisions(
+        stop_look,
+        stop_reason.astype(str),
+        reject,
+        reject_nb,
+        stop_look_nb,
+        eff_z,
+        fut_z,
+        decision.astype(str),
+    )

@@ -68,8 +68,9 @@ class GammaFit:
             "prior_rate": self.prior_rate,
             "observed_events": self.events,
             "observed_exposure": self.exposure,
-            "observed_rate": (self.events / self.exposure * self.scale
-                              if self.exposure > 0 else np.nan),
+            "observed_rate": (
+                self.events / self.exposure * self.scale if self.exposure > 0 else np.nan
+            ),
             "posterior_mean": self.shape / self.rate * self.scale,
             "posterior_q05": quantile(self.shape, self.rate, 0.05),
             "posterior_q95": quantile(self.shape, self.rate, 0.95),
@@ -113,19 +114,33 @@ class BetaFit:
         }
 
 
-def site_rate_fit(name: str, full_rate: float, expected: float, randomized: int,
-                  prior_shape: float) -> GammaFit:
+def site_rate_fit(
+    name: str, full_rate: float, expected: float, randomized: int, prior_shape: float
+) -> GammaFit:
     """Posterior of theta_s (the site's rate / its planned rate): prior Gamma(a, a) with
     a = `prior_shape` (e.g. prior_months x full_rate); data: `randomized` over `expected`
     (the plan's expected randomizations to the as-of date). Shown as randomized per month at
     full speed."""
     a = max(prior_shape, 1e-9)
-    return GammaFit(f"site rate: {name}", "randomized per month at full speed", a, a,
-                    float(randomized), float(expected), scale=full_rate)
+    return GammaFit(
+        f"site rate: {name}",
+        "randomized per month at full speed",
+        a,
+        a,
+        float(randomized),
+        float(expected),
+        scale=full_rate,
+    )
 
 
-def hazard_fit(name: str, planned: float, events: float, exposure: float,
-               prior_events: float, unit: str = "per month") -> GammaFit:
+def hazard_fit(
+    name: str,
+    planned: float,
+    events: float,
+    exposure: float,
+    prior_events: float,
+    unit: str = "per month",
+) -> GammaFit:
     """Posterior of a hazard `planned` (per unit time) with a prior worth `prior_events`
     events: Gamma(k, k / planned), plus `events` over `exposure`."""
     k = max(prior_events, 1e-9)

@@ -22,8 +22,14 @@ from collections.abc import Callable
 RTOL_MIN = 4 * sys.float_info.epsilon  # the smallest relative tolerance (as scipy's)
 
 
-def brentq(f: Callable[[float], float], a: float, b: float, xtol: float = 2e-12,
-           rtol: float = RTOL_MIN, maxiter: int = 100) -> float:
+def brentq(
+    f: Callable[[float], float],
+    a: float,
+    b: float,
+    xtol: float = 2e-12,
+    rtol: float = RTOL_MIN,
+    maxiter: int = 100,
+) -> float:
     """x in [a, b] with f(x) = 0 to within xtol + rtol |x|, given f(a) and f(b) of opposite
     signs (ValueError if not; RuntimeError after `maxiter` steps without convergence)."""
     if xtol <= 0:
@@ -68,8 +74,11 @@ def brentq(f: Callable[[float], float], a: float, b: float, xtol: float = 2e-12,
             else:  # three points: inverse quadratic
                 slope_last = (f_last - f_now) / (last - now)
                 slope_far = (f_far - f_now) / (far - now)
-                trial = (-f_now * (f_far * slope_far - f_last * slope_last)
-                         / (slope_far * slope_last * (f_far - f_last)))
+                trial = (
+                    -f_now
+                    * (f_far * slope_far - f_last * slope_last)
+                    / (slope_far * slope_last * (f_far - f_last))
+                )
             bound = 3 * abs(half) - tol
             if 2 * abs(trial) < (abs(step_before) if abs(step_before) < bound else bound):
                 step_before, step = step, trial  # accepted: it shrinks fast enough

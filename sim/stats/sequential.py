@@ -32,15 +32,18 @@ GRID_R = 64
 Z_MAX = 12.0  # a bound beyond this is treated as never crossed (P < 1e-32)
 
 
-def grid(mean: float, lower: float, upper: float, r: int = GRID_R) -> tuple[np.ndarray,
-                                                                           np.ndarray]:
+def grid(mean: float, lower: float, upper: float, r: int = GRID_R) -> tuple[np.ndarray, np.ndarray]:
     """Simpson nodes and weights on (lower, upper) for a density centred at `mean`
     (Jennison & Turnbull 2000, sec. 19.2)."""
     i = np.arange(1, 6 * r)
     x = np.where(
-        i < r, mean - 3.0 - 4.0 * np.log(r / np.minimum(i, r)),
-        np.where(i <= 5 * r, mean - 3.0 + 3.0 * (i - r) / (2.0 * r),
-                 mean + 3.0 + 4.0 * np.log(r / np.maximum(6 * r - i, 1))),
+        i < r,
+        mean - 3.0 - 4.0 * np.log(r / np.minimum(i, r)),
+        np.where(
+            i <= 5 * r,
+            mean - 3.0 + 3.0 * (i - r) / (2.0 * r),
+            mean + 3.0 + 4.0 * np.log(r / np.maximum(6 * r - i, 1)),
+        ),
     )
     lo = max(lower, x[0]) if np.isfinite(lower) else x[0]
     hi = min(upper, x[-1]) if np.isfinite(upper) else x[-1]
@@ -92,10 +95,14 @@ class Recursion:
         dlt = ik - ij
         shift = self.nodes * math.sqrt(ij) + self.drift * dlt
         sd = math.sqrt(dlt)
-        up = float(self.mass @ ndtr((shift - upper * math.sqrt(ik)) / sd)) \
-            if upper < np.inf else 0.0
-        low = float(self.mass @ ndtr((lower * math.sqrt(ik) - shift) / sd)) \
-            if lower > -np.inf else 0.0
+        up = (
+            float(self.mass @ ndtr((shift - upper * math.sqrt(ik)) / sd)) if upper < np.inf else 0.0
+        )
+        low = (
+            float(self.mass @ ndtr((lower * math.sqrt(ik) - shift) / sd))
+            if lower > -np.inf
+            else 0.0
+        )
         return up, low
 
     def advance(self, upper: float, lower: float) -> None:
@@ -110,7 +117,8 @@ class Recursion:
             shift = self.nodes * math.sqrt(ij) + self.drift * dlt
             sd = math.sqrt(dlt)
             density = (math.sqrt(ik) / sd) * (
-                phi((nodes[:, None] * math.sqrt(ik) - shift[None, :]) / sd) @ self.mass)
+                phi((nodes[:, None] * math.sqrt(ik) - shift[None, :]) / sd) @ self.mass
+            )
         self.nodes, self.mass = nodes, density * weights
         self.k += 1
 
@@ -147,8 +155,9 @@ def solve_lower(rec: Recursion, target: float, upper: float) -> float:
     return float(brentq(excess, -Z_MAX, upper, xtol=1e-13, rtol=1e-14, maxiter=200))
 
 
-def spending_targets(fractions: np.ndarray, spending: Spending, total: float,
-                     final: bool = True) -> np.ndarray:
+def spending_targets(
+    fractions: np.ndarray, spending: Spending, total: float, final: bool = True
+) -> np.ndarray:
     """Error to spend at each look: increments of the cumulative spending at the fractions;
     the last look spends all that is left when it is the final analysis."""
     cumulative = np.asarray(spending(fractions, total), dtype=float)
@@ -157,8 +166,15 @@ def spending_targets(fractions: np.ndarray, spending: Spending, total: float,
     return np.diff(np.concatenate([[0.0], cumulative]))
 
 
-def efficacy_bounds(fractions, spending: Spending, alpha: float, sides: int = 1,
-                    futility=None, final: bool = True, r: int = GRID_R) -> np.ndarray:
+def efficacy_bounds(
+    fractions,
+    spending: Spending,
+    alpha: float,
+    sides: int = 1,
+    futility=None,
+    final: bool = True,
+    r: int = GRID_R,
+) -> np.ndarray:
     """Efficacy z bounds spending `alpha` (one-sided, or two-sided symmetric) at the
     information fractions; with `futility` (binding lower bounds) the null crossing
     probabilities account for the futility stops."""
@@ -174,8 +190,9 @@ def efficacy_bounds(fractions, spending: Spending, alpha: float, sides: int = 1,
     return bounds
 
 
-def crossing_probabilities(fractions, upper, lower, drift: float,
-                           r: int = GRID_R) -> tuple[np.ndarray, np.ndarray]:
+def crossing_probabilities(
+    fractions, upper, lower, drift: float, r: int = GRID_R
+) -> tuple[np.ndarray, np.ndarray]:
     """Per look: P(first stop at look k by crossing the upper bound) and (the lower one),
     for drift `drift` (E[Z_k] = drift sqrt(t_k))."""
     t = np.asarray(fractions, dtype=float)
@@ -217,14 +234,14 @@ class Design:
             return -self.efficacy
         return self.futility
 
-    def probabilities(self, drift: float, with_futility: bool = True,
-                      r: int = GRID_R) -> tuple[np.ndarray, np.ndarray]:
+    def probabilities(
+        self, drift: float, with_futility: bool = True, r: int = GRID_R
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(upper, lower) first-crossing probability per look at `drift`: efficacy and
         futility stops (two-sided: efficacy on the side of benefit, and on the side of
         harm). Without futility, the futility bounds are ignored (non-binding: 'would have
         continued')."""
-        lower = self.lower() if with_futility or self.sides == 2 else \
-            np.full(self.looks, -np.inf)
+        lower = self.lower() if with_futility or self.sides == 2 else np.full(self.looks, -np.inf)
         return crossing_probabilities(self.fractions, self.efficacy, lower, drift, r)
 
     def power(self, drift: float, with_futility: bool = True) -> float:
@@ -260,13 +277,20 @@ class Design:
 
 def drift_for_power(power_of, power: float) -> float:
     """The drift at which `power_of(drift)` equals `power` (increasing in drift)."""
-    return float(brentq(lambda d: power_of(d) - power, 1e-6, 40.0, xtol=1e-13, rtol=1e-14,
-                        maxiter=200))
+    return float(
+        brentq(lambda d: power_of(d) - power, 1e-6, 40.0, xtol=1e-13, rtol=1e-14, maxiter=200)
+    )
 
 
-def beta_spending_bounds(fractions, alpha_spending: Spending, alpha: float,
-                         beta_spending: Spending, beta: float, binding: bool = False,
-                         r: int = GRID_R) -> tuple[np.ndarray, np.ndarray, float]:
+def beta_spending_bounds(
+    fractions,
+    alpha_spending: Spending,
+    alpha: float,
+    beta_spending: Spending,
+    beta: float,
+    binding: bool = False,
+    r: int = GRID_R,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """(efficacy, futility, drift) of a one-sided design whose futility bounds spend beta
     by `beta_spending` at the drift where the design has power 1 - beta (rpact's
     ``getDesignGroupSequential(typeBetaSpending = ...)``): at each interim the futility
@@ -299,8 +323,7 @@ def beta_spending_bounds(fractions, alpha_spending: Spending, alpha: float,
                 residual = h1.crossing(eff[k], eff[k])[1] - beta_targets[k]
         return eff, fut, residual
 
-    drift = float(brentq(lambda d: build(d)[2], 1e-3, 40.0, xtol=1e-13, rtol=1e-14,
-                         maxiter=200))
+    drift = float(brentq(lambda d: build(d)[2], 1e-3, 40.0, xtol=1e-13, rtol=1e-14, maxiter=200))
     eff, fut, _ = build(drift)
     return eff, fut, drift
 

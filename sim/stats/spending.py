@@ -48,15 +48,22 @@ class Spending:
 
     @property
     def label(self) -> str:
-        names = {"obrien_fleming": "Lan-DeMets O'Brien-Fleming", "pocock": "Lan-DeMets Pocock",
-                 "hsd": f"Hwang-Shih-DeCani (gamma = {self.parameter:g})" if self.family == "hsd"
-                 else "", "kim_demets": f"Kim-DeMets (rho = {self.parameter:g})"
-                 if self.family == "kim_demets" else ""}
+        names = {
+            "obrien_fleming": "Lan-DeMets O'Brien-Fleming",
+            "pocock": "Lan-DeMets Pocock",
+            "hsd": f"Hwang-Shih-DeCani (gamma = {self.parameter:g})"
+            if self.family == "hsd"
+            else "",
+            "kim_demets": f"Kim-DeMets (rho = {self.parameter:g})"
+            if self.family == "kim_demets"
+            else "",
+        }
         return names[self.family]
 
 
-def spent(family: str, t: float | np.ndarray, total: float,
-          parameter: float | None = None) -> np.ndarray:
+def spent(
+    family: str, t: float | np.ndarray, total: float, parameter: float | None = None
+) -> np.ndarray:
     """Cumulative error spent by fraction t of a `family` spending function (see module)."""
     if not 0.0 < total < 1.0:
         raise ValueError(f"total error must be in (0, 1), got {total}")

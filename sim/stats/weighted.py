@@ -58,8 +58,9 @@ def from_z(estimate: np.ndarray, se: np.ndarray, z: np.ndarray) -> TestResult:
 
 def need_layout(rs: RiskSets) -> None:
     if rs.time is None or rs.group_first is None or rs.stratum_first is None:
-        raise ValueError("this RiskSets table has no layout fields: build it with "
-                         "sim.stats.analysis.risk_sets")
+        raise ValueError(
+            "this RiskSets table has no layout fields: build it with sim.stats.analysis.risk_sets"
+        )
 
 
 def exclusive_cumsum(x: np.ndarray) -> np.ndarray:
@@ -85,8 +86,7 @@ def surv_before(rs: RiskSets, log_factors: np.ndarray) -> np.ndarray:
     """S(t_i-) per sorted element from per-element log factors: the product of the factors
     of the elements of i's stratum sorted before i's tie group (R, n)."""
     c, _ = exclusive_cumsum(log_factors)
-    return np.exp(c[rs.group_first.ravel()] - c[rs.stratum_first.ravel()]).reshape(
-        rs.time.shape)
+    return np.exp(c[rs.group_first.ravel()] - c[rs.stratum_first.ravel()]).reshape(rs.time.shape)
 
 
 def stratum_sum(rs: RiskSets, x: np.ndarray) -> np.ndarray:
@@ -148,8 +148,11 @@ def magirr_burman(rs: RiskSets, t_star: float, w_max: float = np.inf) -> TestRes
 
 
 def maxcombo(
-    rs: RiskSets, combo: tuple[tuple[float, float], ...], sides: tuple[int, ...] = (1, 2),
-    abs_tol: float = MVN_ABS_TOL, precise_near: tuple[float, ...] | None = None,
+    rs: RiskSets,
+    combo: tuple[tuple[float, float], ...],
+    sides: tuple[int, ...] = (1, 2),
+    abs_tol: float = MVN_ABS_TOL,
+    precise_near: tuple[float, ...] | None = None,
 ) -> tuple[TestResult, np.ndarray]:
     """MaxCombo over FH(rho, gamma) tests: z_min = min_k z_k, one-sided
     p = 1 - P(Z_k > z_min for all k), two-sided p = 1 - P(|Z_k| < max_k |z_k| for all k),
@@ -179,13 +182,15 @@ def maxcombo(
     k = len(combo)
     if 1 in sides and ok.any():
         upper = np.repeat(-z_min[ok, None], k, axis=1)
-        p_one[ok] = 1.0 - tiered_probability(np.full_like(upper, -np.inf), upper, corr[ok],
-                                             abs_tol, precise_near, complement=True)
+        p_one[ok] = 1.0 - tiered_probability(
+            np.full_like(upper, -np.inf), upper, corr[ok], abs_tol, precise_near, complement=True
+        )
     if 2 in sides and ok.any():
         m = np.abs(z[ok]).max(axis=1)
         upper = np.repeat(m[:, None], k, axis=1)
-        p_two[ok] = 1.0 - tiered_probability(-upper, upper, corr[ok], abs_tol, precise_near,
-                                             complement=True)
+        p_two[ok] = 1.0 - tiered_probability(
+            -upper, upper, corr[ok], abs_tol, precise_near, complement=True
+        )
     p_one = np.clip(p_one, 0.0, 1.0)
     p_two = np.clip(p_two, 0.0, 1.0)
     with np.errstate(divide="ignore"):
@@ -197,8 +202,12 @@ COARSE_TOL = 2e-3  # first-pass accuracy of the replicate MaxCombo p-values away
 
 
 def tiered_probability(
-    lower: np.ndarray, upper: np.ndarray, corr: np.ndarray, abs_tol: float,
-    precise_near: tuple[float, ...] | None, complement: bool = False,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    corr: np.ndarray,
+    abs_tol: float,
+    precise_near: tuple[float, ...] | None,
+    complement: bool = False,
 ) -> np.ndarray:
     """`mvn_box_probability`, to `abs_tol` everywhere (precise_near None) or only where the
     p-value (1 - probability if `complement`) may be within 2 COARSE_TOL of a level."""
@@ -215,8 +224,12 @@ def tiered_probability(
 
 
 def mvn_box_probability(
-    lower: np.ndarray, upper: np.ndarray, corr: np.ndarray, abs_tol: float = MVN_ABS_TOL,
-    max_points: int = 2**16, seed: int = 20240601,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    corr: np.ndarray,
+    abs_tol: float = MVN_ABS_TOL,
+    max_points: int = 2**16,
+    seed: int = 20240601,
 ) -> np.ndarray:
     """P(lower < Z < upper) for Z ~ N(0, corr[r]), every row r at once.
 
@@ -246,8 +259,9 @@ def mvn_box_probability(
         estimates = np.empty((n_shifts, len(todo)))
         for s in range(n_shifts):
             w = np.abs(2.0 * ((base + shifts[s]) % 1.0) - 1.0)  # baker's transform
-            estimates[s] = genz_integrand(lower[todo], upper[todo], chol[todo], free[todo],
-                                          w).mean(axis=1)
+            estimates[s] = genz_integrand(lower[todo], upper[todo], chol[todo], free[todo], w).mean(
+                axis=1
+            )
         result[todo] = estimates.mean(axis=0)
         err = 3.0 * estimates.std(axis=0, ddof=1) / np.sqrt(n_shifts)
         done = err < abs_tol
@@ -363,8 +377,7 @@ def combine_strata(rs: RiskSets, est: np.ndarray, var: np.ndarray) -> tuple[np.n
     weight = np.where(size > 0, size / total[row], 0.0)
     e = np.bincount(row, weights=weight * np.where(size > 0, est[starts], 0.0), minlength=n_rows)
     bad = np.bincount(row, weights=(size > 0) & ~np.isfinite(est[starts]), minlength=n_rows)
-    v = np.bincount(row, weights=weight**2 * np.where(size > 0, var[starts], 0.0),
-                    minlength=n_rows)
+    v = np.bincount(row, weights=weight**2 * np.where(size > 0, var[starts], 0.0), minlength=n_rows)
     return np.where(bad > 0, np.nan, e), np.where(bad > 0, np.nan, v)
 
 
@@ -395,7 +408,7 @@ def rmst_by_arm(rs: RiskSets, tau: float, curves: ArmCurves | None = None):
         piece = delta * curves.s_before[a]
         tail_s = np.exp(stratum_sum(rs, curves.lf[a]))
         last_t = np.zeros(rs.time.size)
-        last_pos = (rs.stratum_end.ravel() - 1)
+        last_pos = rs.stratum_end.ravel() - 1
         last_t[rs.stratum_first.ravel()] = t.ravel()[last_pos]
         area = stratum_sum(rs, piece) + tail_s * (tau - last_t)
         c, _ = exclusive_cumsum(piece)
@@ -437,8 +450,7 @@ def milestone_by_arm(rs: RiskSets, t: float, curves: ArmCurves | None = None):
         d, n = curves.d[a], curves.n[a]
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where((d > 0) & (n > d) & upto, d / (n * (n - d)), 0.0)
-        member = (~rs.arm1 if a == 0 else rs.arm1) & (rs.valid if rs.valid is not None
-                                                      else True)
+        member = (~rs.arm1 if a == 0 else rs.arm1) & (rs.valid if rs.valid is not None else True)
         followed = stratum_sum(rs, (member & (rs.time >= t)).astype(float))
         size = stratum_sum(rs, member.astype(float))
         s = np.where((followed > 0) | (s <= 0.0), s, np.nan)
@@ -494,8 +506,12 @@ def strata_square_weighted(rs: RiskSets, var: np.ndarray) -> np.ndarray:
 
 
 def run_test(
-    spec, rs: RiskSets, time_scale: float = 1.0, sides: tuple[int, ...] = (1, 2),
-    precise_near: tuple[float, ...] | None = None, logrank=None,
+    spec,
+    rs: RiskSets,
+    time_scale: float = 1.0,
+    sides: tuple[int, ...] = (1, 2),
+    precise_near: tuple[float, ...] | None = None,
+    logrank=None,
     abs_tol: float = MVN_ABS_TOL,
 ) -> TestResult:
     """The test `spec` (a `sim.scenario.TestSpec`) on a risk-set table whose times are in
@@ -508,8 +524,9 @@ def run_test(
             from sim.stats.analysis import logrank_from_risk_sets
 
             logrank = logrank_from_risk_sets(rs)
-        return TestResult(logrank.o1 - logrank.e1, np.sqrt(logrank.var), logrank.z,
-                          logrank.p_one, logrank.p_two)
+        return TestResult(
+            logrank.o1 - logrank.e1, np.sqrt(logrank.var), logrank.z, logrank.p_one, logrank.p_two
+        )
     if kind == "fh":
         return fleming_harrington(rs, spec.rho, spec.gamma)
     if kind == "mb":
@@ -518,8 +535,13 @@ def run_test(
         return maxcombo(rs, spec.combo, sides, abs_tol, precise_near)[0]
     if kind == "rmst":
         result = rmst_difference(rs, spec.months * time_scale)[0]
-        return TestResult(result.estimate / time_scale, result.se / time_scale, result.z,
-                          result.p_one, result.p_two)
+        return TestResult(
+            result.estimate / time_scale,
+            result.se / time_scale,
+            result.z,
+            result.p_one,
+            result.p_two,
+        )
     if kind == "milestone":
         return milestone_difference(rs, spec.months * time_scale)
     if kind == "ahr":
