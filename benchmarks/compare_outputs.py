@@ -1,0 +1,43 @@
+"""compare_outputs.py A B: two folders of benchmarks/capture_outputs.sh compared file by file.
+
+Bytes must be equal once the only things that differ between two runs of the same code are
+masked: the time a file was made, wall-clock seconds, and the folders of the capture and the
+checkout. Exit 1 and the differing files listed otherwise.
+"""
+
+import pathlib
+import re
+import sys
+
+a, b = (pathlib.Path(x).resolve() for x in sys.argv[1:3])
+MASKS = [
+    (re.compile(rb'"created": "[^"]*"'), b'"created": X'),
+    (re.compile(rb'"wall_seconds": [0-9.e-]+'), b'"wall_seconds": X'),
+    (re.compile(rb"made \d{4}-\d\d-\d\dT[0-9:+]+"), b"made X"),
+    (re.compile(rb"in \d+(\.\d+)? s"), b"in X s"),
+    (re.compile(rb'"?/[^" <]*/sim/__main__.py"?'), b"MAIN"),
+    (re.compile(rb"\d+(\.\d+)? s elapsed"), b"X s elapsed"),
+]
+
+
+def norm(p, root):
+    d = p.read_bytes().replace(str(root).encode(), b"ROOT")
+    for r, s in MASKS:
+        d = r.sub(s, d)
+    return d
+
+
+fa = {p.relative_to(a) for p in a.rglob("*") if p.is_file()}
+fb = {p.relative_to(b) for p in b.rglob("*") if p.is_file()}
+bad = 0
+for f in sorted(fa ^ fb):
+    print("only in", a if f in fa else b, f)
+    bad += 1
+for f in sorted(fa & fb):
+    if f.name == "commands.log":
+        continue
+    if norm(a / f, a) != norm(b / f, b):
+        print("DIFFERS", f)
+        bad += 1
+print(f"{len(fa & fb)} files compared, {bad} differences")
+sys.exit(1 if bad else 0)
