@@ -30,6 +30,13 @@ efficacy bound of a group-sequential design). Every quantity below is a closed f
   posterior-weighted sum of CP(theta_j) and P(HR < h | data) the posterior weight of the
   values below h.
 
+* conditional power of a group-sequential design with looks left at t_k > t (bounds b_k): the
+  increments W(s) = B(t + s) - B(t) are a Brownian motion with drift theta sqrt(I_max) started
+  afresh, so Z_k >= b_k is W(t_k - t) / sqrt(t_k - t) >= (b_k sqrt(t_k) - B(t)) / sqrt(t_k - t):
+  the crossing probability of a design at fractions (t_k - t) / (1 - t) with those bounds and
+  drift theta sqrt(I_max) sqrt(1 - t), by the recursion of `sim.stats.sequential`
+  (rpact's getConditionalPower for a group-sequential design). With one look left it is CP.
+
 The `z_for_*` functions invert a threshold (a futility rule "stop if CP < 0.10") to the z
 bound it implies at fraction t.
 
@@ -52,6 +59,7 @@ from sim.stats.priors import (
     check_threshold,
 )
 from sim.stats.roots import brentq
+from sim.stats.sequential import Design, crossing_probabilities
 
 # What the interim functions accept as a prior: None is the flat (improper) prior on theta.
 InterimPrior = LognormalHazardRatio | MixtureHazardRatio | None
@@ -114,6 +122,51 @@ def conditional_power_trend(
     Phi((z / sqrt(t) - c) / sqrt(1 - t)); it does not depend on I_max."""
     t = check_fraction(fraction)
     return ndtr((np.asarray(z, dtype=float) / math.sqrt(t) - critical) / math.sqrt(1.0 - t))
+
+
+def conditional_power_sequential(
+    z: float | np.ndarray,
+    fraction: float,
+    *,
+    design: Design,
+    information: float,
+    hazard_ratio: float | None,
+    with_futility: bool = False,
+) -> np.ndarray:
+    """P(some later look of `design` rejects | Z_t = z), at `hazard_ratio` from now on (None:
+    the current trend theta_hat = z / sqrt(t I_max)). The looks left are those planned at
+    fractions > t, with the design's bounds there (as rpact uses them); `with_futility`
+    lets their futility bounds stop the trial (default: ignored, as non-binding).
+
+    Raises ScenarioError if no look is planned after `fraction`."""
+    t, i_max = _inputs(fraction, information)
+    later = design.fractions > t
+    if not later.any():
+        raise ScenarioError(
+            f"fraction = {t!r}: the design has no look after it (looks at "
+            f"{[float(f) for f in design.fractions]}); give the fraction of an interim look"
+        )
+    t_k = design.fractions[later]
+    upper = design.efficacy[later]
+    lower = design.lower()[later] if with_futility else np.full(len(t_k), -np.inf)
+    if hazard_ratio is not None:
+        hr = check_positive(
+            "hazard_ratio", hazard_ratio, meaning="the assumed hazard ratio", example="0.6"
+        )
+    z = np.asarray(z, dtype=float)
+    out = np.empty(z.shape)
+    for index, value in np.ndenumerate(z):
+        theta = -math.log(hr) if hazard_ratio is not None else value / math.sqrt(t * i_max)
+        b = value * math.sqrt(t)
+        root = np.sqrt(t_k - t)
+        up, _ = crossing_probabilities(
+            (t_k - t) / (1.0 - t),
+            (upper * np.sqrt(t_k) - b) / root,
+            (lower * np.sqrt(t_k) - b) / root,
+            theta * math.sqrt(i_max * (1.0 - t)),
+        )
+        out[index] = up.sum()
+    return out
 
 
 def posterior_normal(

@@ -96,4 +96,24 @@ for (z in c(0.4, 1.3, 2.2)) {
     design_hazard_ratio = 0.6, conditional_power_design = design_cp$conditionalPower[2],
     conditional_power_trend = trend_cp$conditionalPower[2])
 }
+
+# Conditional power of a three-look design after its first look (30 of 90 events): the
+# probability of rejecting at look 2 or 3, cumulative by look (rpact's conditionalPower).
+obf3 <- "getDesignGroupSequential(kMax = 3, typeOfDesign = 'asOF', alpha = 0.025, sided = 1)"
+d3 <- eval(parse(text = obf3))
+out$designs$obf3 <- list(call = obf3, information = d3$informationRates, critical = d3$criticalValues)
+out$conditional_power_sequential <- list()
+for (z in c(0.3, 1.1, 2.4)) {
+  data_call <- sprintf("getDataset(overallEvents = c(30), overallLogRanks = c(%s), overallAllocationRatios = c(1))", -z)
+  sr <- getStageResults(d3, dataInput = eval(parse(text = data_call)), stage = 1, directionUpper = FALSE)
+  design_cp <- getConditionalPower(sr, nPlanned = c(30, 30), thetaH1 = 0.6)
+  trend_cp <- getConditionalPower(sr, nPlanned = c(30, 30))
+  out$conditional_power_sequential[[sprintf("z_%s", z)]] <- list(
+    call = paste0("getConditionalPower(getStageResults(", obf3, ", dataInput = ", data_call,
+                  ", stage = 1, directionUpper = FALSE), nPlanned = c(30, 30), thetaH1 = 0.6)",
+                  " and the same without thetaH1 (the observed trend)"),
+    z = z, events = 30, max_events = 90, allocation_ratio = 1, design_hazard_ratio = 0.6,
+    conditional_power_design = design_cp$conditionalPower[2:3],
+    conditional_power_trend = trend_cp$conditionalPower[2:3])
+}
 cat(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"), "\n")
