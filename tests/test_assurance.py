@@ -12,8 +12,11 @@ quadrature and recursion. Monte Carlo checks are within 3 standard errors.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -347,3 +350,17 @@ def test_bad_input_names_field_value_rule_and_fix(make, pieces):
     assert isinstance(caught.value, ScenarioError)
     for piece in pieces:
         assert piece in str(caught.value)
+
+
+# ---------------------------------------------------------------------- documentation
+
+
+def test_documentation_example_prints_what_the_page_shows():
+    """docs/probability-of-success.md: its python block prints exactly its text block."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "probability-of-success.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    shown = re.search(r"```text\n(.*?)```", page, re.S).group(1)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "probability-of-success.md", "exec"), {})
+    assert printed.getvalue() == shown

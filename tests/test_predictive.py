@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from scipy import integrate, stats
 from sim.errors import ScenarioError
 from sim.stats.monitoring import SequentialPlan
 from sim.stats.predictive import (
+    InterimPrior,
     b_value,
     conditional_power,
     conditional_power_sequential,
@@ -151,7 +153,7 @@ def test_predictive_power_threshold_bound_inverts(name):
 # ------------------------------------------------------- scipy: posterior by integration
 
 
-def posterior_integral(z: float, prior, f) -> float:
+def posterior_integral(z: float, prior: InterimPrior, f: Callable[[float], float]) -> float:
     """E[f(theta) | Z_t = z] = int f p(theta) L(theta) / int p(theta) L(theta), with the
     likelihood L = phi(z - theta sqrt(t I_max)), by scipy.integrate.quad (or a plain sum
     for a mixture)."""

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TypeAlias
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -62,7 +63,7 @@ from sim.stats.roots import brentq
 from sim.stats.sequential import Design, crossing_probabilities
 
 # What the interim functions accept as a prior: None is the flat (improper) prior on theta.
-InterimPrior = LognormalHazardRatio | MixtureHazardRatio | None
+InterimPrior: TypeAlias = LognormalHazardRatio | MixtureHazardRatio | None
 
 
 def check_fraction(fraction: float) -> float:
