@@ -30,6 +30,7 @@ from sim.stats.predictive import (
     posterior_normal,
     posterior_probability,
     predictive_power,
+    predictive_power_sequential,
     z_for_conditional_power,
     z_for_predictive_power,
 )
@@ -90,6 +91,17 @@ def test_sequential_conditional_power_with_one_look_left_is_the_closed_form():
         z, T, information=I_MAX, hazard_ratio=0.7, critical=design.efficacy[-1]
     )
     assert got == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(PRIORS))
+def test_sequential_predictive_power_with_one_look_left_is_the_closed_form(name):
+    design = obf_design([0.6, 1.0])
+    z = np.array([-0.5, 0.4, 1.3, 2.2])
+    got = predictive_power_sequential(z, T, design=design, information=I_MAX, prior=PRIORS[name])
+    want = predictive_power(
+        z, T, information=I_MAX, prior=PRIORS[name], critical=design.efficacy[-1]
+    )
+    assert got == pytest.approx(want, abs=1e-10)
 
 
 # ------------------------------------------------------------------ closed-form facts
@@ -153,11 +165,18 @@ def test_predictive_power_threshold_bound_inverts(name):
 # ------------------------------------------------------- scipy: posterior by integration
 
 
-def posterior_integral(z: float, prior: InterimPrior, f: Callable[[float], float]) -> float:
+def posterior_integral(
+    z: float,
+    prior: InterimPrior,
+    f: Callable[[float], float],
+    *,
+    fraction: float = T,
+    information: float = I_MAX,
+) -> float:
     """E[f(theta) | Z_t = z] = int f p(theta) L(theta) / int p(theta) L(theta), with the
     likelihood L = phi(z - theta sqrt(t I_max)), by scipy.integrate.quad (or a plain sum
     for a mixture)."""
-    root = math.sqrt(T * I_MAX)
+    root = math.sqrt(fraction * information)
 
     def likelihood(theta: float) -> float:
         return stats.norm.pdf(z - theta * root)
@@ -215,6 +234,25 @@ def test_posterior_probability_equals_integrated_posterior(name, z, below):
     assert got == pytest.approx(want, abs=TOL)
 
 
+@pytest.mark.parametrize("name", sorted(PRIORS))
+def test_sequential_predictive_power_equals_quad_over_the_posterior(name):
+    """Three looks (1/3, 2/3, 1 of 90 events), after the first with z = 1.1: the conditional
+    power over the two looks left, integrated over the posterior by scipy.integrate.quad."""
+    design, info, t, z = obf_design([1 / 3, 2 / 3, 1.0]), 90 * 0.25, 1 / 3, 1.1
+    prior = PRIORS[name]
+
+    def cp(theta: float) -> float:
+        return float(
+            conditional_power_sequential(
+                z, t, design=design, information=info, hazard_ratio=math.exp(-theta)
+            )
+        )
+
+    want = posterior_integral(z, prior, cp, fraction=t, information=info)
+    got = predictive_power_sequential(z, t, design=design, information=info, prior=prior)
+    assert got == pytest.approx(want, abs=TOL)
+
+
 # ----------------------------------------------------------------------- Monte Carlo
 
 
@@ -248,6 +286,27 @@ def test_predictive_power_by_importance_sampling_the_prior(name):
     estimate = weight @ success / weight.sum()
     se = math.sqrt(np.sum(weight**2 * (success - estimate) ** 2)) / weight.sum()
     want = predictive_power(z, T, information=I_MAX, prior=prior, critical=C2)
+    assert abs(estimate - want) < 3 * se
+
+
+@pytest.mark.parametrize("name", ["lognormal", "mixture"])
+def test_sequential_predictive_power_by_importance_sampling(name):
+    """Three looks, z = 1.1 at the first: theta from the prior weighted by the likelihood of
+    z, the Brownian motion simulated on to looks 2 and 3; the weighted share that crosses."""
+    prior = PRIORS[name]
+    design, info, z = obf_design([1 / 3, 2 / 3, 1.0]), 90 * 0.25, 1.1
+    rng_prior, rng_2, rng_3 = streams(263, 3)
+    n = 200_000
+    theta = -np.log(prior.draw(rng_prior, n))
+    weight = stats.norm.pdf(z - theta * math.sqrt(info / 3))
+    drift = theta * math.sqrt(info)
+    b_2 = z * math.sqrt(1 / 3) + drift / 3 + math.sqrt(1 / 3) * rng_2.standard_normal(n)
+    b_3 = b_2 + drift / 3 + math.sqrt(1 / 3) * rng_3.standard_normal(n)
+    b_k = design.efficacy[1:] * np.sqrt([2 / 3, 1.0])
+    success = (b_2 >= b_k[0]) | (b_3 >= b_k[1])
+    estimate = weight @ success / weight.sum()
+    se = math.sqrt(np.sum(weight**2 * (success - estimate) ** 2)) / weight.sum()
+    want = predictive_power_sequential(z, 1 / 3, design=design, information=info, prior=prior)
     assert abs(estimate - want) < 3 * se
 
 

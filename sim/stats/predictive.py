@@ -36,6 +36,8 @@ efficacy bound of a group-sequential design). Every quantity below is a closed f
   the crossing probability of a design at fractions (t_k - t) / (1 - t) with those bounds and
   drift theta sqrt(I_max) sqrt(1 - t), by the recursion of `sim.stats.sequential`
   (rpact's getConditionalPower for a group-sequential design). With one look left it is CP.
+  Its predictive version averages it over the posterior of theta (Gauss-Hermite, or the
+  mixture's posterior weights).
 
 The `z_for_*` functions invert a threshold (a futility rule "stop if CP < 0.10") to the z
 bound it implies at fraction t.
@@ -54,10 +56,12 @@ from scipy.special import ndtr, ndtri
 
 from sim.errors import ScenarioError
 from sim.stats.priors import (
+    QUADRATURE_NODES,
     LognormalHazardRatio,
     MixtureHazardRatio,
     check_positive,
     check_threshold,
+    hermite_nodes,
 )
 from sim.stats.roots import brentq
 from sim.stats.sequential import Design, crossing_probabilities
@@ -125,6 +129,40 @@ def conditional_power_trend(
     return ndtr((np.asarray(z, dtype=float) / math.sqrt(t) - critical) / math.sqrt(1.0 - t))
 
 
+def _looks_after(
+    design: Design, t: float, with_futility: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fractions, efficacy, futility) of the looks planned after t; raises ScenarioError if
+    there are none."""
+    later = design.fractions > t
+    if not later.any():
+        raise ScenarioError(
+            f"fraction = {t!r}: the design has no look after it (looks at "
+            f"{[float(f) for f in design.fractions]}); give the fraction of an interim look"
+        )
+    t_k = design.fractions[later]
+    lower = design.lower()[later] if with_futility else np.full(len(t_k), -np.inf)
+    return t_k, design.efficacy[later], lower
+
+
+def _rejection_after(
+    b: float,
+    t: float,
+    drift: float,
+    looks: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> float:
+    """P(a later look rejects | B(t) = b) at drift theta sqrt(I_max) (module docstring)."""
+    t_k, upper, lower = looks
+    root = np.sqrt(t_k - t)
+    up, _ = crossing_probabilities(
+        (t_k - t) / (1.0 - t),
+        (upper * np.sqrt(t_k) - b) / root,
+        (lower * np.sqrt(t_k) - b) / root,
+        drift * math.sqrt(1.0 - t),
+    )
+    return float(up.sum())
+
+
 def conditional_power_sequential(
     z: float | np.ndarray,
     fraction: float,
@@ -141,15 +179,7 @@ def conditional_power_sequential(
 
     Raises ScenarioError if no look is planned after `fraction`."""
     t, i_max = _inputs(fraction, information)
-    later = design.fractions > t
-    if not later.any():
-        raise ScenarioError(
-            f"fraction = {t!r}: the design has no look after it (looks at "
-            f"{[float(f) for f in design.fractions]}); give the fraction of an interim look"
-        )
-    t_k = design.fractions[later]
-    upper = design.efficacy[later]
-    lower = design.lower()[later] if with_futility else np.full(len(t_k), -np.inf)
+    looks = _looks_after(design, t, with_futility)
     if hazard_ratio is not None:
         hr = check_positive(
             "hazard_ratio", hazard_ratio, meaning="the assumed hazard ratio", example="0.6"
@@ -158,15 +188,45 @@ def conditional_power_sequential(
     out = np.empty(z.shape)
     for index, value in np.ndenumerate(z):
         theta = -math.log(hr) if hazard_ratio is not None else value / math.sqrt(t * i_max)
+        out[index] = _rejection_after(value * math.sqrt(t), t, theta * math.sqrt(i_max), looks)
+    return out
+
+
+def predictive_power_sequential(
+    z: float | np.ndarray,
+    fraction: float,
+    *,
+    design: Design,
+    information: float,
+    prior: InterimPrior,
+    with_futility: bool = False,
+    nodes: int = QUADRATURE_NODES,
+) -> np.ndarray:
+    """P(some later look of `design` rejects | Z_t = z), averaging
+    `conditional_power_sequential` over the posterior of theta: `nodes`-point Gauss-Hermite
+    on the normal posterior (normal or flat prior), the posterior weights of a mixture.
+    With one look left it is `predictive_power` at that look's bound.
+
+    Raises ScenarioError if no look is planned after `fraction`."""
+    t, i_max = _inputs(fraction, information)
+    looks = _looks_after(design, t, with_futility)
+    z = np.asarray(z, dtype=float)
+    if isinstance(prior, MixtureHazardRatio):
+        weights = posterior_weights(z, t, information=i_max, prior=prior)
+        thetas = np.broadcast_to(prior.theta_values, weights.shape)
+    else:
+        mean, sd = posterior_normal(z, t, information=i_max, prior=prior)
+        x, w = hermite_nodes(nodes)
+        thetas = np.asarray(mean)[..., None] + sd * x
+        weights = np.broadcast_to(w, thetas.shape)
+    out = np.empty(z.shape)
+    for index, value in np.ndenumerate(z):
         b = value * math.sqrt(t)
-        root = np.sqrt(t_k - t)
-        up, _ = crossing_probabilities(
-            (t_k - t) / (1.0 - t),
-            (upper * np.sqrt(t_k) - b) / root,
-            (lower * np.sqrt(t_k) - b) / root,
-            theta * math.sqrt(i_max * (1.0 - t)),
+        out[index] = math.fsum(
+            w_j * _rejection_after(b, t, theta_j * math.sqrt(i_max), looks)
+            for theta_j, w_j in zip(thetas[index], weights[index], strict=True)
+            if w_j > 0.0
         )
-        out[index] = up.sum()
     return out
 
 
