@@ -342,6 +342,8 @@ def test_control_median_prior_draws_and_nodes():
         ),
         (lambda: event_information(70, 1.5), ["allocation = 1.5", "between 0 and 1", "e.g. 0.5"]),
         (lambda: event_information(-3), ["events = -3", "> 0", "e.g. 70"]),
+        (lambda: fixed_design(1.0), ["alpha = 1.0", "strictly between 0 and 1", "e.g. 0.025"]),
+        (lambda: fixed_design(0.025, 3), ["sides = 3", "must be 1 or 2", "e.g. 1"]),
     ],
 )
 def test_bad_input_names_field_value_rule_and_fix(make, pieces):

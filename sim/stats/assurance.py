@@ -11,7 +11,7 @@ a share p of patients on the experimental arm is approximately Normal(theta sqrt
 information I = d p (1 - p) (Schoenfeld 1981, Biometrika 68:316-319).
 
 * Fixed design, normal prior theta ~ N(mu, sd^2), critical value z_{1-alpha}: Z is then
-  N(mu sqrt(I), 1 + I sd^2) before the trial, so (O'Hagan et al. 2005, eq. 6)
+  N(mu sqrt(I), 1 + I sd^2) before the trial, so (O'Hagan et al. 2005)
 
       assurance = Phi( (mu sqrt(I) - z_{1-alpha}) / sqrt(1 + I sd^2) ).
 
@@ -75,7 +75,11 @@ def event_information(events: float, allocation: float = 0.5) -> float:
 
 
 def fixed_design(alpha: float, sides: int = 1) -> Design:
-    """A single-look design rejecting when Z >= z_{1 - alpha / sides} (z > 0: benefit)."""
+    """A single-look design rejecting when Z >= z_{1 - alpha / sides} (z > 0: benefit).
+
+    Raises ScenarioError unless 0 < alpha < 1 and sides is 1 or 2."""
+    if sides not in (1, 2):
+        raise ScenarioError(f"sides = {sides!r}: must be 1 or 2 (a one- or two-sided test); e.g. 1")
     if not 0.0 < alpha < 1.0:
         raise ScenarioError(
             f"alpha = {alpha!r}: must be a type I error strictly between 0 and 1; e.g. 0.025"
