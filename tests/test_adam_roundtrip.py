@@ -51,7 +51,9 @@ def r_figures() -> dict:
     return json.loads((REFERENCES / "adam_roundtrip_r.json").read_text())
 
 
-def project_figures(time: np.ndarray, event: np.ndarray, arm: np.ndarray, stratum) -> dict:
+def project_figures(
+    time: np.ndarray, event: np.ndarray, arm: np.ndarray, stratum: np.ndarray | None
+) -> dict:
     """The figures the R script reports, from sim.stats.analysis."""
     out = {}
     for label, s in (("", None), ("_stratified", stratum)):

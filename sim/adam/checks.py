@@ -21,10 +21,19 @@ SHOWN = 5  # subjects named in one problem
 
 def subjects(ids: pd.Series | np.ndarray, mask: np.ndarray) -> str:
     """'USUBJID A-1, A-2 and 3 more' for the rows in `mask`."""
-    chosen = [str(i) for i in np.asarray(ids)[mask]]
+    chosen = list(dict.fromkeys(str(i) for i in np.asarray(ids)[mask]))
     more = len(chosen) - SHOWN
     head = ", ".join(chosen[:SHOWN])
     return f"USUBJID {head}" + (f" and {more} more" if more > 0 else "")
+
+
+def records(frame: pd.DataFrame, mask: np.ndarray) -> str:
+    """As `subjects`, with the parameter of each row where the data set has PARAMCD:
+    'USUBJID A-1 (PFS), A-1 (OS)'."""
+    ids = frame["USUBJID"].astype(str)
+    if "PARAMCD" in frame.columns:
+        ids = ids + " (" + frame["PARAMCD"].astype(str) + ")"
+    return subjects(ids, mask)
 
 
 def raise_problems(problems: list[str], label: str = "ADaM data") -> None:
@@ -62,7 +71,7 @@ def check_subject_ids(adsl: pd.DataFrame) -> list[str]:
     twice = ids.duplicated(keep=False).to_numpy() & ~empty
     if twice.any():
         out.append(
-            f"ADSL.USUBJID: {subjects(ids, twice)} appear more than once: ADSL has one row "
+            f"ADSL.USUBJID: more than one row for {subjects(ids, twice)}: ADSL has one row "
             "per subject (drop the repeated rows)"
         )
     return out
@@ -75,19 +84,20 @@ def check_unique(frame: pd.DataFrame, dataset: str) -> list[str]:
         return []
     params = sorted(frame.loc[twice, "PARAMCD"].astype(str).unique())
     return [
-        f"{dataset}: {subjects(frame['USUBJID'], twice)} have more than one row of PARAMCD "
-        f"{', '.join(params)}: one row per subject and parameter (filter the analysis "
+        f"{dataset}: more than one row of PARAMCD {', '.join(params)} for "
+        f"{records(frame, twice)}: one row per subject and parameter (filter the analysis "
         "records, e.g. on an ANL01FL flag, before reading)"
     ]
 
 
 def check_in_adsl(frame: pd.DataFrame, dataset: str, adsl: pd.DataFrame) -> list[str]:
     """Every subject of `frame` has its ADSL row."""
-    outside = ~frame["USUBJID"].isin(set(adsl["USUBJID"])).to_numpy()
+    ids = frame["USUBJID"].drop_duplicates()
+    outside = ~ids.isin(set(adsl["USUBJID"])).to_numpy()
     if not outside.any():
         return []
     return [
-        f"{dataset}.USUBJID: {subjects(frame['USUBJID'], outside)} are not in ADSL: every "
+        f"{dataset}.USUBJID: not in ADSL: {subjects(ids, outside)}; every "
         "subject needs its ADSL row (give the matching ADSL, or drop these rows)"
     ]
 
@@ -99,7 +109,7 @@ def check_cnsr(frame: pd.DataFrame, dataset: str) -> list[str]:
     if bad.any():
         values = sorted(set(map(str, frame.loc[bad, "CNSR"].tolist())))[:SHOWN]
         return [
-            f"{dataset}.CNSR: {', '.join(values)} for {subjects(frame['USUBJID'], bad)}: CNSR "
+            f"{dataset}.CNSR: {', '.join(values)} for {records(frame, bad)}: CNSR "
             "must be 0 (event) or 1 (censored), as CDISC codes it; recode censoring reasons "
             "2, 3, ... to 1 (the reason stays in CNSDTDSC) and give missing ones a value"
         ]
@@ -125,12 +135,11 @@ def check_aval(
 ) -> list[str]:
     """AVAL a number >= 0, and ADT - STARTDT + 1 in days where both dates are given: AVAL in
     days may add a fraction of a day (a time of day); in other units it is within one day."""
-    ids = frame["USUBJID"]
     bad = ~np.isfinite(aval_days) | (aval_days < 0)
     if bad.any():
         values = sorted(set(map(str, frame.loc[bad, "AVAL"].tolist())))[:SHOWN]
         return [
-            f"{dataset}.AVAL: {', '.join(values)} for {subjects(ids, bad)}: AVAL must be a "
+            f"{dataset}.AVAL: {', '.join(values)} for {records(frame, bad)}: AVAL must be a "
             "time >= 0 (give the censoring time of censored subjects)"
         ]
     if origin is None or "ADT" not in frame.columns:
@@ -148,7 +157,7 @@ def check_aval(
         return []
     k = int(np.flatnonzero(off)[0])
     return [
-        f"{dataset}.AVAL: does not match ADT - STARTDT + 1 for {subjects(ids, off)} (e.g. "
+        f"{dataset}.AVAL: does not match ADT - STARTDT + 1 for {records(frame, off)} (e.g. "
         f"{frame['USUBJID'].iloc[k]}: AVAL {aval_days[k]:g} days, ADT - STARTDT + 1 = "
         f"{expected[k]:g}); CDISC counts the origin day as day 1: fix AVAL or the dates "
         "(AVAL = ADT - STARTDT, without the + 1, gives this message too)"
@@ -169,15 +178,17 @@ def check_arms(values: pd.Series, ids: pd.Series, variable: str, arms: Collectio
 
 
 def check_before_cut(
-    dates: np.ndarray, ids: pd.Series, where: str, cut: dt.date, what: str
+    frame: pd.DataFrame, variable: str, dataset: str, cut: dt.date, what: str
 ) -> list[str]:
     """No date after the data cut."""
+    dates = frame[variable].to_numpy("datetime64[D]")
     late = ~np.isnat(dates) & (dates > np.datetime64(cut, "D"))
     if not late.any():
         return []
     return [
-        f"{where}: {subjects(ids, late)} have {what} after the data cut {cut}: data cannot "
-        "know the future (fix the date, or give the right cut date: DCUTDT or the cut option)"
+        f"{dataset}.{variable}: {what} after the data cut {cut} for {records(frame, late)}: "
+        "data cannot know the future (fix the date, or give the right cut date: DCUTDT or "
+        "the cut option)"
     ]
 
 
@@ -195,6 +206,6 @@ def check_copies(frame: pd.DataFrame, dataset: str, adsl: pd.DataFrame, names: t
         if differ.any():
             out.append(
                 f"{dataset}.{name}: differs from ADSL.{name} for "
-                f"{subjects(frame['USUBJID'], differ)}: copy it from ADSL (ADSL's is used)"
+                f"{records(frame, differ)}: copy it from ADSL (ADSL's is used)"
             )
     return out

@@ -37,7 +37,9 @@ class Variable:
     read: bool = False  # the reader uses it (a mapping may rename it)
 
 
-def var(dataset: str, name: str, label: str, kind: str, origin: str, read: bool = False):
+def var(
+    dataset: str, name: str, label: str, kind: str, origin: str, read: bool = False
+) -> Variable:
     return Variable(dataset, name, label, kind, origin, read)
 
 

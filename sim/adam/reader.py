@@ -175,7 +175,7 @@ def parse_dates(frame: pd.DataFrame, dataset: str, problems: list[str]) -> pd.Da
             shown = sorted({str(v) for v in column[bad]})[: checks.SHOWN]
             problems.append(
                 f"{dataset}.{name}: {', '.join(map(repr, shown))} for "
-                f"{checks.subjects(frame['USUBJID'], bad)} is not a date: write YYYY-MM-DD "
+                f"{checks.records(frame, bad)} is not a date: write YYYY-MM-DD "
                 "(or DATE9., e.g. 02JAN2026; a SAS date in XPT or SAS7BDAT)"
             )
         frame[name] = np.asarray(
@@ -217,12 +217,12 @@ def read_adam(
     frames = {"ADSL": read_dataset(adsl, "ADSL"), "ADTTE": read_dataset(adtte, "ADTTE")}
     if adrs is not None:
         frames["ADRS"] = read_dataset(adrs, "ADRS")
-    frames = {k: renamed(f, names) for k, f in frames.items()}
     unused = [
         f"{ours} -> {theirs}"
         for ours, theirs in names.items()
-        if not any(ours in f.columns for f in frames.values())
+        if not any(theirs in f.columns for f in frames.values())
     ]
+    frames = {k: renamed(f, names) for k, f in frames.items()}
     if unused:
         raise ScenarioError(
             f"mapping {', '.join(unused)}: no such variable in {', '.join(frames)}; give the "
@@ -268,13 +268,7 @@ def read_adam(
             for date in DATES.get(name, ()):
                 if date in frame.columns and date != "DCUTDT":
                     what = "randomization" if date == "RANDDT" else date
-                    problems += checks.check_before_cut(
-                        frame[date].to_numpy("datetime64[D]"),
-                        frame["USUBJID"],
-                        f"{name}.{date}",
-                        cut,
-                        what,
-                    )
+                    problems += checks.check_before_cut(frame, date, name, cut, what)
     checks.raise_problems(problems)
     return AdamData(s, t, frames.get("ADRS"), cut, translate)
 
@@ -297,7 +291,7 @@ def aval_in_days(
     unknown = np.asarray([p is None for p in per]) & ~blank
     if blank.any():
         problems.append(
-            f"ADTTE.AVALU: no unit for {checks.subjects(tte['USUBJID'], blank)}"
+            f"ADTTE.AVALU: no unit for {checks.records(tte, blank)}"
             f"{'' if 'AVALU' in tte.columns else ' (no AVALU variable)'}: state AVAL's unit "
             "with the unit option (e.g. unit='days') or give AVALU"
         )
@@ -305,7 +299,7 @@ def aval_in_days(
         values = sorted(set(units[unknown]))[: checks.SHOWN]
         problems.append(
             f"ADTTE.AVALU: {', '.join(map(repr, values))} for "
-            f"{checks.subjects(tte['USUBJID'], unknown)}: not a unit this reader knows; use "
+            f"{checks.records(tte, unknown)}: not a unit this reader knows; use "
             "DAYS, WEEKS, MONTHS or YEARS"
         )
     factor = np.asarray([p if p is not None else np.nan for p in per], dtype=float)
