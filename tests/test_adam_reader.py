@@ -243,6 +243,14 @@ def test_observed_table_needs_the_forecasts_arms_or_none() -> None:
     assert table["arm"].tolist() == ["control", "experimental", "control", "experimental"]
     assert table["event_type"].tolist() == ["progression", "", "death", ""]
     assert table["last_assessment"].tolist()[1] == "2026-12-20"
+    recoded = observed_table(
+        mapped, sites={"Site A": "Union Hospital Wuhan"}, strata={"squamous": "sq"}
+    )
+    assert recoded["site"].tolist()[1:3] == ["Union Hospital Wuhan", "Site B"]
+    assert recoded["stratum"].tolist()[:3] == ["sq", "sq", "non-squamous"]
+    adtte.loc[2, "ADT"] = None
+    with pytest.raises(ScenarioError, match=r"ADTTE.ADT: empty for USUBJID S-3 \(PFS\)"):
+        observed_table(read_adam(adsl, adtte, arms=mapped.arms))
 
 
 def test_every_variable_fits_sas_transport_v5() -> None:

@@ -212,3 +212,15 @@ def test_observed_table_of_the_adam_is_the_simulated_trial_at_its_cut(
     )
     assert (ours["last_assessment"][no_event] == truth["last_assessment"][no_event]).all()
     assert (ours["last_assessment"][~no_event] == truth["event_date"][~no_event]).all()
+
+
+def test_docs_adam_code_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/adam.md's examples, run in order with results/adam moved to a temporary folder."""
+    root = REFERENCES.parents[1]
+    text = (root / "docs" / "adam.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    assert len(blocks) == 2
+    monkeypatch.chdir(root)
+    for block in blocks:
+        code = block.replace('"results/adam', f'"{tmp_path}')
+        exec(compile(code, "docs/adam.md", "exec"), {})

@@ -385,7 +385,14 @@ def iso(dates: np.ndarray) -> list[str]:
     return ["" if np.isnat(d) else str(d) for d in dates.astype("datetime64[D]")]
 
 
-def observed_table(data: AdamData, pfs: str = "PFS", *, arm: str | None = "TRT01P") -> pd.DataFrame:
+def observed_table(
+    data: AdamData,
+    pfs: str = "PFS",
+    *,
+    arm: str | None = "TRT01P",
+    sites: Mapping[str, str] | None = None,
+    strata: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """The forecast's `--observed` table (strings, one row per randomized subject):
     patient_id, site, stratum, randomized, arm, event_date, event_type, dropout_date,
     last_assessment, as of the data cut.
@@ -393,9 +400,11 @@ def observed_table(data: AdamData, pfs: str = "PFS", *, arm: str | None = "TRT01
     The PFS event (CNSR = 0) is a death when EVNTDESC says DEATH, or ADSL's DTHDT or an OS
     event falls on its date; a progression otherwise. A dropout is an EOSDT whose DCSREAS is
     not a death, for a subject without a PFS event. last_assessment is the PFS date (the
-    censoring date: the last assessment; the event date for an event). `arm` None (or an
+    censoring date: the last assessment; the event date for an event), or RANDDT for a
+    subject without a PFS record. `arm` None (or an
     ADSL without it) writes a blinded table; arms must be control and experimental, or be
-    mapped to them by the arms option."""
+    mapped to them by the arms option. `sites` and `strata` recode SITEID and STRATA1R
+    values to the scenario's site and stratum names (values not in them are kept)."""
     s = data.adsl
     need = ["SITEID", "STRATA1R", "RANDDT"]
     problems = checks.check_required(s, "ADSL", need, "for the forecast")
@@ -410,10 +419,16 @@ def observed_table(data: AdamData, pfs: str = "PFS", *, arm: str | None = "TRT01
             f"ADTTE.PARAMCD: no records of {pfs!r} (the data set has "
             f"{', '.join(sorted(data.adtte['PARAMCD'].unique()))}); name the PFS parameter"
         )
+    undated = np.isnat(pfs_rows["ADT"].to_numpy("datetime64[D]"))
+    if undated.any():
+        raise ScenarioError(
+            f"ADTTE.ADT: empty for {checks.subjects(pfs_rows.index, undated)} ({pfs}): the "
+            "forecast needs the date of every event and of every last assessment"
+        )
     rand = s["RANDDT"].to_numpy("datetime64[D]")
     adt = pfs_rows["ADT"].reindex(ids).to_numpy("datetime64[D]")
     cnsr = pd.to_numeric(pfs_rows["CNSR"].reindex(ids)).to_numpy()
-    event = (cnsr == CNSR_EVENT) & ~np.isnat(adt)
+    event = (cnsr == CNSR_EVENT) & ~np.isnat(adt)  # NaT: randomized, no PFS record yet
     death = np.zeros(len(s), dtype=bool)
     if "EVNTDESC" in pfs_rows.columns:
         text = pfs_rows["EVNTDESC"].reindex(ids).fillna("").astype(str).str.upper()
@@ -449,8 +464,8 @@ def observed_table(data: AdamData, pfs: str = "PFS", *, arm: str | None = "TRT01
     return pd.DataFrame(
         {
             "patient_id": ids.to_numpy(),
-            "site": s["SITEID"].astype(str).to_numpy(),
-            "stratum": s["STRATA1R"].astype(str).to_numpy(),
+            "site": s["SITEID"].astype(str).map(lambda v: (sites or {}).get(v, v)).to_numpy(),
+            "stratum": s["STRATA1R"].astype(str).map(lambda v: (strata or {}).get(v, v)).to_numpy(),
             "randomized": iso(rand),
             "arm": arms,
             "event_date": iso(np.where(event, adt, np.datetime64("NaT"))),
