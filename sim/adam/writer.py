@@ -238,32 +238,20 @@ def tte_table(p: pd.DataFrame, common: dict, rand: np.ndarray, cut: np.datetime6
             censored = np.where(gone, "WITHDRAWAL BY SUBJECT", "ALIVE AT DATA CUT")
             dates = np.full(len(p), "DATE LAST KNOWN ALIVE", dtype=object)
         else:
-            events = np.where(event, "DISEASE PROGRESSION", "")
-            if paramcd == "PFS":
-                events = np.where(event & is_death, "DEATH", events)
-            else:
-                events = np.where(event, "LOCAL PROGRESSION", "")
+            kind = "LOCAL PROGRESSION" if paramcd == "LC" else "DISEASE PROGRESSION"
+            events = np.where(event & is_death & (paramcd == "PFS"), "DEATH", kind)
             censored = np.where(gone, "WITHDRAWAL BEFORE EVENT", "NO EVENT AT DATA CUT")
-            dates = np.asarray(
-                [
-                    "RANDOMIZATION (NO ASSESSMENT)"
-                    if d == r
-                    else "LAST TUMOR ASSESSMENT"
-                    if d in s
-                    else "DATA CUT"
-                    if d == cut
-                    else "WITHDRAWAL"
-                    for d, r, s in zip(adt, rand, scans, strict=True)
-                ],
-                dtype=object,
+            dates = censoring_dates(adt, rand, scans, cut)
+        if paramcd == "LC":  # censored at a PFS event that is not the lesion's progression
+            competing = pfs_event & ~event
+            censored = np.where(
+                competing,
+                np.where(is_death, "DEATH (COMPETING EVENT)", "PROGRESSION NOT OF THE LESION"),
+                censored,
             )
-            if paramcd == "LC":  # censored at the PFS event when it is not local
-                censored = np.where(pfs_event & is_death, "DEATH (COMPETING EVENT)", censored)
-                censored = np.where(
-                    pfs_event & ~is_death & ~event, "PROGRESSION NOT OF THE LESION", censored
-                )
-                dates = np.where(pfs_event & is_death, "DATE OF DEATH", dates)
-                dates = np.where(pfs_event & ~is_death, "DATE OF PROGRESSION", dates)
+            dates = np.where(
+                competing, np.where(is_death, "DATE OF DEATH", "DATE OF PROGRESSION"), dates
+            )
         frames.append(
             pd.DataFrame(
                 {
@@ -284,6 +272,23 @@ def tte_table(p: pd.DataFrame, common: dict, rand: np.ndarray, cut: np.datetime6
     tte = pd.concat(frames, ignore_index=True)
     order = np.lexsort((tte["PARAMN"].to_numpy(), tte["USUBJID"].to_numpy()))
     return tte.iloc[order]
+
+
+def censoring_dates(
+    adt: np.ndarray, rand: np.ndarray, scans: list[set], cut: np.datetime64
+) -> np.ndarray:
+    """What each PFS-like censoring date is: randomization (no assessment yet), the last
+    tumour assessment, or (under continuous observation, without scans) the data cut or
+    the withdrawal."""
+    out = []
+    for day, randomized, done in zip(adt, rand, scans, strict=True):
+        if day == randomized:
+            out.append("RANDOMIZATION (NO ASSESSMENT)")
+        elif day in done:
+            out.append("LAST TUMOR ASSESSMENT")
+        else:
+            out.append("DATA CUT" if day == cut else "WITHDRAWAL")
+    return np.asarray(out, dtype=object)
 
 
 def response_table(p: pd.DataFrame, common: dict) -> pd.DataFrame:
