@@ -19,6 +19,7 @@ RANKS = {
     "scenario": 0,
     "conduct": 1,
     "stats": 1,
+    "adam": 1,  # ADaM in and out: reads and writes tables, imports only sim.errors
     "clinic": 2,
     "engine": 3,
     "outputs": 4,
