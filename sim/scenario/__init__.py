@@ -14,8 +14,10 @@ The modules, each importing only those above it in this list:
 - `loading`: YAML reading, hardened; `overrides`: ``--set PATH=VALUE``;
 - the blocks as the trial runs them: `conduct` (trial, enrollment, randomization,
   assessments, calendar), `outcomes` (PFS, effect, dropout, OS, response, local control,
-  safety), `clinic` (treatment, radiotherapy, patients), `analysis` (tests, cut, looks);
-- `model`: the whole `Scenario`, its cross-field rules, and `load_scenario`.
+  safety, and the hazard arithmetic), `clinic` (treatment, radiotherapy, patients),
+  `analysis` (the test-spec language, the cut, the looks);
+- `checks`: the cross-field rules, the ones that join blocks;
+- `model`: the whole `Scenario` and `load_scenario`.
 """
 
 from __future__ import annotations

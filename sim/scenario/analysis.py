@@ -14,7 +14,7 @@ from sim.scenario.base import Frozen, NonNegativeInt, PositiveFloat, PositiveInt
 from sim.scenario.errors import field_error
 from sim.scenario.outcomes import check_cut_trigger
 
-# --- calendar and analysis -----------------------------------------------------------------
+# --- the test-spec language ----------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +128,9 @@ def parse_test(spec: str) -> TestSpec:
             raise ValueError(f"test {spec!r}: the time must be > 0 months (e.g. {kind}:12)")
         return TestSpec(kind, months=values[0] if values else None, spec=text)
     raise fail
+
+
+# --- the data cut and the looks ------------------------------------------------------------
 
 
 class Look(Frozen):

@@ -31,8 +31,8 @@ class Frozen(BaseModel):
     Each field carries a docstring on the line below it: what it means, then its unit in
     square brackets (``[months]``, ``[mg/m2]``, ``[share]``); these become the descriptions and
     units of the JSON Schema (``python -m sim schema``) and of ``docs/scenario.md``. They are
-    read from this file's source when the schema is made (`sim.commands.schema`), not at
-    import: pydantic's ``use_attribute_docstrings`` would cost every command ~0.3 s.
+    read from the models' source when the schema is made (`sim.commands.schema`), not at
+    import: pydantic's ``use_attribute_docstrings`` would make every command pay for them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.base import (
+    DAYS_PER_MONTH,
     DAYS_PER_YEAR,
     MAX_SAMPLE_SIZE,
     MAX_STUDY_YEARS,
@@ -188,6 +189,29 @@ class Enrollment(Frozen):
         return (Site(name="site 1", activation_date=start, screening_rate=self.screening_rate),)
 
 
+def expected_fill_months(trial: Trial, enrollment: Enrollment) -> float:
+    """Months from the start until trial.sample_size patients are expected to be
+    randomized (each site's screening rates x the screen-pass probability, caps ignored:
+    a lower bound); inf if never."""
+    keep = 1.0 - enrollment.failure_probability
+    pieces = []  # (start, end, randomized per month) in months from the study start
+    for site in enrollment.site_list(trial.start_date):
+        t = (site.activation_date - trial.start_date).days / DAYS_PER_MONTH
+        for row in site.screening_rate:
+            end = math.inf if row.months is None else t + row.months
+            pieces.append((t, end, row.per_month * keep))
+            t = end
+    cuts = sorted({p[0] for p in pieces} | {p[1] for p in pieces if math.isfinite(p[1])})
+    total, need = 0.0, float(trial.sample_size)
+    for a, b in zip(cuts, [*cuts[1:], math.inf], strict=True):
+        rate = sum(r for start, end, r in pieces if start <= a < end)
+        if rate > 0 and total + rate * (b - a) >= need:
+            return a + (need - total) / rate
+        if math.isfinite(b):
+            total += rate * (b - a)
+    return math.inf
+
+
 # --- randomization -------------------------------------------------------------------------
 
 
@@ -263,6 +287,9 @@ class Assessments(Frozen):
             if self.schedule[-1].weeks is not None:
                 raise ValueError("the last schedule period must be open-ended: drop its weeks")
         return self
+
+
+# --- calendar ------------------------------------------------------------------------------
 
 
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]

@@ -115,8 +115,8 @@ FAST_LOADER = fast_loader()
 
 
 def parse_yaml_fast(text: str) -> tuple[bool, Any]:
-    """(True, data) from libyaml's parser, 5-10x faster than PyYAML's own on a scenario
-    (~40 ms of `validate`), with the same constructors (so the same data); (False, None)
+    """(True, data) from libyaml's parser, several times faster than PyYAML's own, with
+    the same constructors (so the same data); (False, None)
     when it is not installed, when the text holds what the two parsers disagree on (a tab
     or a byte-order mark inside the text: libyaml accepts both where PyYAML refuses), or on
     any error: then `parse_yaml` parses with PyYAML's parser, which accepts and refuses

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -19,10 +19,13 @@ from sim.scenario.base import (
 )
 from sim.scenario.errors import field_error
 
-# --- outcomes ------------------------------------------------------------------------------
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
-def piece_table(pieces, value: str) -> tuple[list[float], list[float]]:
+def piece_table(
+    pieces: Sequence[HazardPeriod] | Sequence[HazardRatioPeriod], value: str
+) -> tuple[list[float], list[float]]:
     """(starts_days, values) of consecutive pieces, each `months` long (the last open-ended),
     `value` the attribute each piece holds (a hazard per day, a hazard ratio)."""
     starts, values, t = [], [], 0.0
@@ -412,3 +415,47 @@ class Safety(Frozen):
         if self.watch is not None and self.watch not in names:
             raise field_error(("watch",), self.watch, f"not an event name: use one of {names}")
         return self
+
+
+# --- hazard arithmetic ---------------------------------------------------------------------
+
+
+def pfs_cumulative_hazard(pfs: Pfs, effect: Effect, arm: int, day: float) -> float:
+    """PFS cumulative hazard H(day) = -log S(day) of arm 0 (control) or 1 (experimental)
+    for a multiplier-1 patient: the (piecewise) hazard ratio, the experimental arm's own
+    distribution and the cure fraction as the simulator draws them."""
+    if arm == 1 and pfs.experimental is not None:
+        survival, cure = pfs.experimental, pfs.experimental.cure_fraction
+        total = survival.uncured_cumulative_hazard(day)
+    elif arm == 1:
+        survival = pfs.control
+        cure = survival.cure_fraction if effect.cure_fraction is None else effect.cure_fraction
+        starts, ratios = effect.ratio_table()
+        bounds = [*starts[1:], math.inf]
+        total = sum(
+            r
+            * (
+                survival.uncured_cumulative_hazard(min(day, b))
+                - survival.uncured_cumulative_hazard(a)
+            )
+            for a, b, r in zip(starts, bounds, ratios, strict=True)
+            if a < day
+        )
+    else:
+        survival, cure = pfs.control, pfs.control.cure_fraction
+        total = survival.uncured_cumulative_hazard(day)
+    if cure == 0.0:
+        return total
+    return -math.log(cure + (1.0 - cure) * math.exp(-total))
+
+
+def local_progression_share(lc: LocalControl, pfs: Pfs, effect: Effect, arm: int) -> float:
+    """Share of the arm's progressions that involve the index lesion: the lesion's
+    cumulative hazard by `lc.months`, -log(1 - p), over h01's."""
+    p = getattr(lc.progression_by_months, ("control", "experimental")[arm])
+    h01 = (1.0 - pfs.death_fraction) * pfs_cumulative_hazard(
+        pfs, effect, arm, lc.months * DAYS_PER_MONTH
+    )
+    if p == 0.0:
+        return 0.0
+    return math.inf if h01 == 0.0 or p == 1.0 else -math.log1p(-p) / h01
