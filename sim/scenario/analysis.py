@@ -285,7 +285,9 @@ class Analysis(Frozen):
     @classmethod
     def final_look_is_the_cut(cls, data: Any) -> Any:
         """With looks, the final look's trigger fills event_target / cut_date and cut."""
-        if not isinstance(data, dict) or not data.get("looks"):
+        if not isinstance(data, dict) or not isinstance(data.get("looks"), list | tuple):
+            return data  # not a list of looks: the field's own validation says so
+        if not data["looks"]:
             return data
         final = data["looks"][-1]
         if not isinstance(final, dict):
