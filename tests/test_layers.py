@@ -107,10 +107,10 @@ def test_no_import_cycles():
 
 
 def test_every_layer_is_a_subpackage():
-    for name in ("conduct", "clinic", "stats", "engine", "outputs", "commands"):
+    for name in ("scenario", "conduct", "clinic", "stats", "engine", "outputs", "commands"):
         assert (PACKAGE / name / "__init__.py").is_file(), name
     flat = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert flat == ["__init__.py", "__main__.py", "api.py", "errors.py", "scenario.py"]
+    assert flat == ["__init__.py", "__main__.py", "api.py", "errors.py"]
 
 
 def test_every_module_imports_in_a_fresh_interpreter_in_any_order():

@@ -56,6 +56,7 @@ BAD_FIELDS = [
     ("analysis.cut_date", "2025-06-01", "out of order"),
     ("randomization.block_sizes", [5], "not a multiple"),
     ("radiotherapy.fraction_times", ["08:30", "12:00"], "min_gap_hours"),
+    ("analysis.looks", 2, "valid tuple (write a list"),
 ]
 
 

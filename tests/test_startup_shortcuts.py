@@ -15,6 +15,7 @@ from scipy import optimize, stats
 
 from sim import scenario
 from sim.engine.results import order_statistic_ranks
+from sim.scenario import loading
 from sim.stats import design
 from sim.stats.roots import brentq
 from tests.conftest import ROOT
@@ -138,7 +139,7 @@ def parse_outcome(text: str):
 )
 def test_libyaml_parses_as_pyyaml_does(text, monkeypatch):
     fast = parse_outcome(text)
-    monkeypatch.setattr(scenario, "FAST_LOADER", None)
+    monkeypatch.setattr(loading, "FAST_LOADER", None)
     assert fast == parse_outcome(text)
 
 

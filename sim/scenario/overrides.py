@@ -1,0 +1,40 @@
+"""Override paths: ``--set PATH=VALUE`` applied to the raw YAML data before validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.errors import ScenarioError
+from sim.scenario.loading import parse_yaml
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one ``dotted.path=yaml_value`` override in place; list indices are numbers."""
+    if "=" not in assignment:
+        raise ScenarioError(
+            f"--set {assignment!r}: must be PATH=VALUE (e.g. effect.hazard_ratio=0.79)"
+        )
+    path, raw = assignment.split("=", 1)
+    value = parse_yaml(raw, f"--set {assignment!r}: the value")
+    keys = path.strip().split(".")
+    node: Any = data
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        where = ".".join(keys[: i + 1])
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ScenarioError(
+                    f"--set {path}: {where} is not an index of a {len(node)}-row table "
+                    f"(use 0..{len(node) - 1})"
+                )
+            if last:
+                node[int(key)] = value
+            else:
+                node = node[int(key)]
+            continue
+        if not isinstance(node, dict):
+            raise ScenarioError(f"--set {path}: {'.'.join(keys[:i])} is a value, not a block")
+        if last:
+            node[key] = value
+        else:
+            node = node.setdefault(key, {})
