@@ -30,21 +30,11 @@ import numpy as np
 import pandas as pd
 
 from sim.engine.history import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS
+from sim.engine.metric_table import plan_metrics
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
 PI_LEVELS = (0.80, 0.90)
 FORECAST_MILESTONES = ("randomized_100pct", "target_events", "data_cut", "final_analysis")
-COMPARED = (
-    "power",
-    "p_analysis_by_completion",
-    "p_target_reached",
-    "events_at_analysis_mean",
-    "lpi_months_median",
-    "target_events_months_median",
-    "analysis_months_median",
-    "n_screened_mean",
-    "withdrawals_mean",
-)
 
 
 def date_arg(text: str) -> dt.date:
@@ -225,10 +215,10 @@ def forecast_table(forecast: pd.DataFrame, plan: pd.DataFrame, scenario: Scenari
 
 
 def comparison_table(forecast: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
-    """comparison.csv: summary metrics of the forecast and the plan side by side."""
+    """comparison.csv: summary metrics of the forecast and the plan side by side (those the
+    metric table puts there, `plan`)."""
     f, p = forecast.set_index("metric"), plan.set_index("metric")
-    names = [m for m in COMPARED if m in f.index and m in p.index]
-    names += [m for m in f.index if m.startswith("clinic_") and m in p.index]
+    names = plan_metrics([m for m in f.index if m in p.index])
     return pd.DataFrame(
         {
             "metric": names,
