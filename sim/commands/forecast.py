@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.engine.history import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS
+from sim.engine.history import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS, TrialHistory
 from sim.engine.metric_table import plan_metrics
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
@@ -54,7 +54,7 @@ def non_negative_float(text: str) -> float:
     return value
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     from sim.commands.cli import MAX_REPS, add_montecarlo_args, add_scenario_args, int_in_range
 
     if "forecast" in sub.choices:  # one module, two commands: registered once
@@ -230,7 +230,7 @@ def comparison_table(forecast: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame
     )
 
 
-def observed_table(history, scenario: Scenario) -> pd.DataFrame:
+def observed_table(history: TrialHistory, scenario: Scenario) -> pd.DataFrame:
     """The observed patients as checked (observed.csv)."""
     obs, start = history.observed, scenario.trial.start_date
     names = [s.name for s in scenario.enrollment.site_list(start)]
@@ -280,7 +280,7 @@ def forecast_trial(
     force: bool = False,
     scenario_path: str = "",
     overrides: list[str] | None = None,
-    on_chunk=None,
+    on_chunk: Callable[[int], None] | None = None,
     executor: str = "local",
     scheduler: str | None = None,
     resume: bool = False,
