@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sim.commands.compare import register
+from sim.commands.run import run_scenario
 from sim.engine.compare import (
     bootstrap_median_se,
     compare_summaries,
@@ -17,7 +18,6 @@ from sim.engine.compare import (
     flatten,
     load_runs,
 )
-from sim.commands.run import run_scenario
 from sim.engine.results import METRICS_VERSION
 from tests.conftest import TEXTBOOK, vary
 from tests.test_sweep import run_command

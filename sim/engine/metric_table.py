@@ -6,73 +6,32 @@ computed from the replicates table (statistic over replicates, columns read, and
 the values are not a column as it is), its unit, group and meaning, whether `compare` pairs
 it, and its rank among the key metrics (`key`) and in the forecast's comparison (`plan`).
 Families (per arm, look, drug, adverse-event kind, test, ...) are one row with placeholders
-(`sim.engine.metrics.PLACEHOLDERS`).
-
-summary.csv lists the sections in order. In a section ordered by ``"table"`` the rows come in
-the table's order, a run of rows over looks ({k}) or tests ({test}) look by look (test by
-test); a row applies when the replicates table has every column it reads (and `requires`). In
-a section ordered by ``"columns"``, each row applies once per replicates column matching its
-first column (placeholders filled from the column's name), in the order of those columns.
-
-Adding a metric is its column's computation plus one row here (docs/adding-a-metric.md).
+(`sim.engine.metrics.PLACEHOLDERS`). summary.csv lists the sections in order, each section's
+rows as `sim.engine.metrics.MetricTable` says. Adding a metric is its column's computation
+plus one row here (docs/adding-a-metric.md).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Container, Sequence
-from dataclasses import dataclass
-
 from sim.engine.metrics import (
     MONTHS_SINCE_START,
-    UNDESCRIBED,
-    Bound,
     Metric,
+    MetricTable,
+    Section,
     by_completion,
     efficacy_first_at_look,
     equal_to,
     happened,
+    row,
     stopped_at_look,
+    with_quantiles,
 )
 
-
-@dataclass(frozen=True)
-class Section:
-    """Consecutive rows of summary.csv; `order` is "table" or "columns" (module docstring)."""
-
-    name: str
-    order: str
-    rows: tuple[Metric, ...]
-
-
-def row(
-    name: str,
-    statistic: str,
-    columns: str | tuple[str, ...],
-    unit: str,
-    group: str,
-    meaning: str,
-    **options: object,
-) -> Metric:
-    """A row of the table; `columns` one column's name or several."""
-    read = (columns,) if isinstance(columns, str) else tuple(columns)
-    return Metric(name, statistic, read, unit, group, meaning, **options)  # type: ignore[arg-type]
-
-
-def with_quantiles(
-    stem: str, column: str, unit: str, group: str, meaning: str
-) -> tuple[Metric, ...]:
-    """A count's mean and its 5%, 50% and 95% quantiles over replicates: four metrics,
-    ``<stem>_mean`` (which `compare` pairs), ``_q05``, ``_q50`` and ``_q95``."""
-    return tuple(
-        row(f"{stem}_{stat}", stat, column, unit, group, meaning, paired=stat == "mean")
-        for stat in ("mean", "q05", "q50", "q95")
-    )
-
-
 MSS = MONTHS_SINCE_START
-SHARE_REJECTING = "share of replicates whose {} rejects H0"
 
+# The figures that carry the risk, first: will the event target be seen by the registered
+# completion date, how many events by then, the power if the analysis happens at that date,
+# and which cut triggered the analysis actually done.
 HEADLINE = Section(
     "headline",
     "table",
@@ -142,6 +101,8 @@ HEADLINE = Section(
     ),
 )
 
+# The primary analysis as the scenario triggers it, the milestones, the PFS estimates and
+# screening.
 PRIMARY = Section(
     "primary",
     "table",
@@ -348,6 +309,8 @@ def per_arm_count(quantity: str, unit: str, meaning: str) -> Metric:
 
 CLINIC_PLAN = 10  # the clinic's trial-wide figures follow the nine of comparison.csv
 
+# The clinic's per-arm counts and trial-wide figures (sim.clinic.tally), with the conduct's
+# late scans, up to the final analysis.
 CLINIC = Section(
     "clinic",
     "columns",
@@ -901,115 +864,11 @@ TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted
 )
 
 SECTIONS = (HEADLINE, PRIMARY, CLINIC, ENDPOINTS, SEQUENTIAL, TESTS)
-METRICS = tuple(metric for section in SECTIONS for metric in section.rows)
-
-
-# --- reading the table -----------------------------------------------------------------------
-
-
-def look_count(columns: Container[str]) -> int:
-    """Number of looks of a group-sequential run (0: the single-look form) whose replicates
-    table has `columns` (or is `columns`: a DataFrame answers `in` by its columns)."""
-    k = 0
-    while f"look{k + 1}_decision" in columns:
-        k += 1
-    return k
-
-
-def run_metrics(columns: Sequence[str], tests: Sequence[str]) -> list[Bound]:
-    """The metrics of a run whose replicates table has `columns` (in its order) and whose
-    analysis.tests have the names `tests`, in the order of summary.csv."""
-    return list(cached_run_metrics(tuple(columns), tuple(tests)))
-
-
-@functools.lru_cache(maxsize=32)
-def cached_run_metrics(columns: tuple[str, ...], tests: tuple[str, ...]) -> tuple[Bound, ...]:
-    present = set(columns)
-    keys = {"k": [str(k) for k in range(1, look_count(present) + 1)], "test": list(tests)}
-    found: list[Bound] = []
-    for section in SECTIONS:
-        if section.order == "columns":
-            found += column_ordered(section, columns, present)
-        else:
-            found += table_ordered(section, keys, present)
-    return tuple(found)
-
-
-def column_ordered(section: Section, columns: Sequence[str], present: set[str]) -> list[Bound]:
-    """A section's metrics by the replicates columns they read, in the columns' order."""
-    placed = []
-    for i, metric in enumerate(section.rows):
-        for position, column in enumerate(columns):
-            match = metric.column_pattern.fullmatch(column)
-            if match is not None:
-                placed.append((position, i, metric.bind(match.groupdict())))
-    placed.sort(key=lambda p: p[:2])
-    return [bound for *_, bound in placed if bound.applies(present)]
-
-
-def table_ordered(section: Section, keys: dict[str, list[str]], present: set[str]) -> list[Bound]:
-    """A section's metrics in the table's order; a run of rows over one loop ({k} or
-    {test}) key by key."""
-    found: list[Bound] = []
-    rows = section.rows
-    i = 0
-    while i < len(rows):
-        loop = rows[i].loop
-        j = i + 1
-        while loop is not None and j < len(rows) and rows[j].loop == loop:
-            j += 1
-        if loop is None:
-            found.append(rows[i].bind({}))
-        else:
-            for value in keys[loop]:
-                for metric in rows[i:j]:
-                    match = metric.loop_pattern.fullmatch(value)
-                    if match is not None:
-                        found.append(metric.bind(match.groupdict()))
-        i = j
-    return [bound for bound in found if bound.applies(present)]
-
-
-EXACT = {m.name: m for m in METRICS if not m.placeholders}
-FAMILIES = tuple(m for m in METRICS if m.placeholders)
-
-
-@functools.lru_cache(maxsize=4096)
-def find_metric(name: str) -> Bound | None:
-    """The row of the metric named `name` in summary.csv, placeholders filled; None if the
-    table has no such metric. A whole name wins over a family's pattern."""
-    if name in EXACT:
-        return EXACT[name].bind({})
-    for metric in FAMILIES:
-        match = metric.name_pattern.fullmatch(name)
-        if match is not None:
-            return metric.bind(match.groupdict())
-    return None
-
-
-def describe_metric(name: str) -> tuple[str, str]:
-    """(unit, meaning) of a summary metric; ("", UNDESCRIBED) if the table lacks it."""
-    found = find_metric(name)
-    return ("", UNDESCRIBED) if found is None else (found.unit, found.meaning)
-
-
-def describe_metrics(names: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Units and meanings of a sequence of metric names (the two summary.csv columns)."""
-    pairs = [describe_metric(n) for n in names]
-    return [u for u, _ in pairs], [m for _, m in pairs]
-
-
-KEY_METRICS = tuple(m.name for m in sorted((m for m in METRICS if m.key), key=lambda m: m.key))
-
-
-def plan_metrics(names: Sequence[str]) -> list[str]:
-    """The metrics among `names` that the forecast's comparison.csv shows, in its order (by
-    `plan`, then as in `names`)."""
-    ranked = [(found.metric.plan, name) for name in names if (found := find_metric(name))]
-    return [name for plan, name in sorted(ranked, key=lambda r: r[0]) if plan]
-
-
-def metric_group(name: str) -> str | None:
-    """The group of a summary metric (e.g. "safety"); None if the table lacks it."""
-    found = find_metric(name)
-    return None if found is None else found.metric.group
+TABLE = MetricTable(SECTIONS)
+METRICS = TABLE.metrics
+KEY_METRICS = TABLE.key_metrics
+run_metrics = TABLE.run_metrics
+find_metric = TABLE.find
+describe_metric = TABLE.describe
+describe_metrics = TABLE.describe_all
+plan_metrics = TABLE.plan_metrics

@@ -213,6 +213,154 @@ def happened(read: Sequence[Any], context: Context, keys: Mapping[str, str]) -> 
     return np.isfinite(read[0].to_numpy(dtype=float))
 
 
+# --- the table ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    """Consecutive rows of summary.csv; `order` "table" or "columns" (`MetricTable`)."""
+
+    name: str
+    order: str
+    rows: tuple[Metric, ...]
+
+
+def row(
+    name: str,
+    statistic: str,
+    columns: str | tuple[str, ...],
+    unit: str,
+    group: str,
+    meaning: str,
+    **options: Any,
+) -> Metric:
+    """A row of the table; `columns` one column's name or several; `options` the other
+    fields of `Metric` (paired, derive, requires, key, plan, where)."""
+    read = (columns,) if isinstance(columns, str) else tuple(columns)
+    return Metric(name, statistic, read, unit, group, meaning, **options)
+
+
+def with_quantiles(
+    stem: str, column: str, unit: str, group: str, meaning: str
+) -> tuple[Metric, ...]:
+    """A count's mean and its 5%, 50% and 95% quantiles over replicates: four metrics,
+    ``<stem>_mean`` (which `compare` pairs), ``_q05``, ``_q50`` and ``_q95``."""
+    return tuple(
+        row(f"{stem}_{stat}", stat, column, unit, group, meaning, paired=stat == "mean")
+        for stat in ("mean", "q05", "q50", "q95")
+    )
+
+
+def look_count(columns: Container[str]) -> int:
+    """Number of looks of a group-sequential run (0: the single-look form) whose replicates
+    table has `columns` (or is `columns`: a DataFrame answers `in` by its columns)."""
+    k = 0
+    while f"look{k + 1}_decision" in columns:
+        k += 1
+    return k
+
+
+class MetricTable:
+    """The sections of summary.csv, read three ways: the metrics of a run (`run_metrics`),
+    the row of a metric's name (`find`), and the rows ranked for a consumer (`key_metrics`,
+    `plan_metrics`).
+
+    A run's metrics come section by section. In a section ordered by ``"table"`` the rows
+    come in the table's order, a run of rows over looks ({k}) or tests ({test}) look by look
+    (test by test); a row applies when the replicates table has every column it reads (and
+    `requires`). In a section ordered by ``"columns"``, each row applies once per replicates
+    column matching its first column (placeholders filled from the column's name), in the
+    order of those columns."""
+
+    def __init__(self, sections: Sequence[Section]) -> None:
+        self.sections = tuple(sections)
+        self.metrics = tuple(m for section in self.sections for m in section.rows)
+        self.exact = {m.name: m for m in self.metrics if not m.placeholders}
+        self.families = tuple(m for m in self.metrics if m.placeholders)
+        ranked = sorted((m for m in self.metrics if m.key), key=lambda m: m.key)
+        self.key_metrics = tuple(m.name for m in ranked)  # sweep tables lead with these
+        self.run_metrics_cached = functools.lru_cache(maxsize=32)(self.run_metrics_of)
+        self.find = functools.lru_cache(maxsize=4096)(self.find_uncached)
+
+    def run_metrics(self, columns: Sequence[str], tests: Sequence[str]) -> list[Bound]:
+        """The metrics of a run whose replicates table has `columns` (in its order) and whose
+        analysis.tests have the names `tests`, in the order of summary.csv."""
+        return list(self.run_metrics_cached(tuple(columns), tuple(tests)))
+
+    def run_metrics_of(self, columns: tuple[str, ...], tests: tuple[str, ...]) -> tuple[Bound, ...]:
+        present = set(columns)
+        keys = {"k": [str(k) for k in range(1, look_count(present) + 1)], "test": list(tests)}
+        found: list[Bound] = []
+        for section in self.sections:
+            if section.order == "columns":
+                found += column_ordered(section, columns, present)
+            else:
+                found += table_ordered(section, keys, present)
+        return tuple(found)
+
+    def find_uncached(self, name: str) -> Bound | None:
+        """The row of the metric named `name` in summary.csv, placeholders filled; None if
+        the table has no such metric. A whole name wins over a family's pattern."""
+        if name in self.exact:
+            return self.exact[name].bind({})
+        for metric in self.families:
+            match = metric.name_pattern.fullmatch(name)
+            if match is not None:
+                return metric.bind(match.groupdict())
+        return None
+
+    def describe(self, name: str) -> tuple[str, str]:
+        """(unit, meaning) of a summary metric; ("", UNDESCRIBED) if the table lacks it."""
+        found = self.find(name)
+        return ("", UNDESCRIBED) if found is None else (found.unit, found.meaning)
+
+    def describe_all(self, names: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Units and meanings of a sequence of metric names (the two summary.csv columns)."""
+        pairs = [self.describe(n) for n in names]
+        return [u for u, _ in pairs], [m for _, m in pairs]
+
+    def plan_metrics(self, names: Sequence[str]) -> list[str]:
+        """The metrics among `names` that the forecast's comparison.csv shows, in its order
+        (by `plan`, then as in `names`)."""
+        ranked = [(found.metric.plan, name) for name in names if (found := self.find(name))]
+        return [name for plan, name in sorted(ranked, key=lambda r: r[0]) if plan]
+
+
+def column_ordered(section: Section, columns: Sequence[str], present: set[str]) -> list[Bound]:
+    """A section's metrics by the replicates columns they read, in the columns' order."""
+    placed = []
+    for i, metric in enumerate(section.rows):
+        for position, column in enumerate(columns):
+            match = metric.column_pattern.fullmatch(column)
+            if match is not None:
+                placed.append((position, i, metric.bind(match.groupdict())))
+    placed.sort(key=lambda p: p[:2])
+    return [bound for *_, bound in placed if bound.applies(present)]
+
+
+def table_ordered(section: Section, keys: dict[str, list[str]], present: set[str]) -> list[Bound]:
+    """A section's metrics in the table's order; a run of rows over one loop ({k} or
+    {test}) key by key."""
+    found: list[Bound] = []
+    rows = section.rows
+    i = 0
+    while i < len(rows):
+        loop = rows[i].loop
+        j = i + 1
+        while loop is not None and j < len(rows) and rows[j].loop == loop:
+            j += 1
+        if loop is None:
+            found.append(rows[i].bind({}))
+        else:
+            for value in keys[loop]:
+                for metric in rows[i:j]:
+                    match = metric.loop_pattern.fullmatch(value)
+                    if match is not None:
+                        found.append(metric.bind(match.groupdict()))
+        i = j
+    return [bound for bound in found if bound.applies(present)]
+
+
 # --- numbers as a planner reads them -------------------------------------------------------
 
 

@@ -30,8 +30,8 @@ import pandas as pd
 from scipy import special
 
 from sim.engine.chunk import CHUNK_SIZE, MILESTONES, STAGES
-from sim.engine.metric_table import KEY_METRICS, look_count, run_metrics  # noqa: F401 (sweep)
-from sim.engine.metrics import Context
+from sim.engine.metric_table import KEY_METRICS, run_metrics  # noqa: F401 (sweep reads it here)
+from sim.engine.metrics import Context, look_count
 from sim.scenario import DAYS_PER_MONTH, Scenario, ScenarioError, scenario_to_dict
 
 METRICS_VERSION = 4  # bump when a metric's definition changes; `compare` refuses mixes
