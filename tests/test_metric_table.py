@@ -148,3 +148,20 @@ def test_key_metrics_and_the_forecast_comparison_follow_their_ranks(runs):
         for n in names
         if find_metric(n).metric.group in ("clinic", "supply") and n.startswith("clinic_")
     ]
+
+
+def test_the_worked_example_of_the_docs_still_fits_the_code():
+    """docs/adding-a-metric.md shows a real diff: each hunk's old lines are still in its file
+    as they were (else the page needs the example made again)."""
+    page = (ROOT / "docs" / "adding-a-metric.md").read_text(encoding="utf-8")
+    diff = page.split("```diff\n", 1)[1].split("```\n", 1)[0]
+    files = re.split(r"^diff --git a/(\S+) .*\n", diff, flags=re.M)[1:]
+    changed = set()
+    for path, text in zip(files[::2], files[1::2], strict=True):
+        source = (ROOT / path).read_text(encoding="utf-8")
+        for hunk in re.split(r"^@@.*\n", text, flags=re.M)[1:]:
+            lines = hunk.splitlines()
+            before = [line[1:] for line in lines if line[:1] in (" ", "-")]
+            assert "\n".join(before) in source, f"{path}: the example no longer fits"
+        changed.add(path)
+    assert len({p for p in changed if p.startswith("sim/")}) <= 2

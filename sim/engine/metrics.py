@@ -1,4 +1,5 @@
-"""What a reported metric is: the row type of the metric table, and how its numbers read.
+"""What a reported metric is: the metric table's row type, how the table is read, and how a
+metric's numbers read.
 
 Every metric that summary.csv, `compare`, the forecast's comparison.csv, the report and the
 sweep's key columns show is one `Metric`, a row of `sim.engine.metric_table`: its name as
@@ -11,7 +12,8 @@ meaning hold placeholders, ``{arm}``, ``{k}``, ``{drug}``: `PLACEHOLDERS` gives 
 each, a row may narrow one with `where` (named groups inside it fill placeholders of the
 meaning, e.g. the ``{tau}`` of ``rmst_{tau}``). The meaning may also use ``{over}`` ("mean
 over replicates", "5% quantile over replicates", ...) and ``{stat}`` (mean, q05, ...), filled
-from the row's statistic. A `Bound` metric is a row with its placeholders filled.
+from the row's statistic. A `Bound` metric is a row with its placeholders filled;
+`MetricTable` gives a run's metrics in summary.csv's order and the row of a metric's name.
 
 Units are words a planner reads (``share``, ``months``, ``mg``, ``vials``); ``share`` is a
 proportion of replicates (0 to 1). ``months since start`` is counted from `trial.start_date`,
