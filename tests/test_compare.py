@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.commands.compare import (
+from sim.commands.compare import register
+from sim.commands.run import run_scenario
+from sim.engine.compare import (
     bootstrap_median_se,
     compare_summaries,
     differing_fields,
     flatten,
     load_runs,
-    register,
 )
-from sim.commands.run import run_scenario
 from sim.engine.results import METRICS_VERSION
 from tests.conftest import TEXTBOOK, vary
 from tests.test_sweep import run_command

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from sim.engine.chunk import TrialModel, simulate_chunk
-from sim.engine.metrics import UNDESCRIBED, describe_metric, format_number
+from sim.engine.metric_table import describe_metric
+from sim.engine.metrics import UNDESCRIBED, format_number
 from sim.engine.results import SUMMARY_COLUMNS, summarize, timeline
 from tests.conftest import vary
 

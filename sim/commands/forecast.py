@@ -29,22 +29,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.engine.history import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS
+from sim.engine.history import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS, TrialHistory
+from sim.engine.metric_table import plan_metrics
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
 PI_LEVELS = (0.80, 0.90)
 FORECAST_MILESTONES = ("randomized_100pct", "target_events", "data_cut", "final_analysis")
-COMPARED = (
-    "power",
-    "p_analysis_by_completion",
-    "p_target_reached",
-    "events_at_analysis_mean",
-    "lpi_months_median",
-    "target_events_months_median",
-    "analysis_months_median",
-    "n_screened_mean",
-    "withdrawals_mean",
-)
 
 
 def date_arg(text: str) -> dt.date:
@@ -64,7 +54,7 @@ def non_negative_float(text: str) -> float:
     return value
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     from sim.commands.cli import MAX_REPS, add_montecarlo_args, add_scenario_args, int_in_range
 
     if "forecast" in sub.choices:  # one module, two commands: registered once
@@ -225,10 +215,10 @@ def forecast_table(forecast: pd.DataFrame, plan: pd.DataFrame, scenario: Scenari
 
 
 def comparison_table(forecast: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
-    """comparison.csv: summary metrics of the forecast and the plan side by side."""
+    """comparison.csv: summary metrics of the forecast and the plan side by side (those the
+    metric table puts there, `plan`)."""
     f, p = forecast.set_index("metric"), plan.set_index("metric")
-    names = [m for m in COMPARED if m in f.index and m in p.index]
-    names += [m for m in f.index if m.startswith("clinic_") and m in p.index]
+    names = plan_metrics([m for m in f.index if m in p.index])
     return pd.DataFrame(
         {
             "metric": names,
@@ -240,7 +230,7 @@ def comparison_table(forecast: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame
     )
 
 
-def observed_table(history, scenario: Scenario) -> pd.DataFrame:
+def observed_table(history: TrialHistory, scenario: Scenario) -> pd.DataFrame:
     """The observed patients as checked (observed.csv)."""
     obs, start = history.observed, scenario.trial.start_date
     names = [s.name for s in scenario.enrollment.site_list(start)]
@@ -290,7 +280,7 @@ def forecast_trial(
     force: bool = False,
     scenario_path: str = "",
     overrides: list[str] | None = None,
-    on_chunk=None,
+    on_chunk: Callable[[int], None] | None = None,
     executor: str = "local",
     scheduler: str | None = None,
     resume: bool = False,

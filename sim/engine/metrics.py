@@ -1,453 +1,369 @@
-"""What every summary metric means and in which unit: the one registry of metric definitions.
+"""What a reported metric is: the metric table's row type, how the table is read, and how a
+metric's numbers read.
 
-`describe_metric(name)` gives the `unit` and `meaning` columns of summary.csv (and of the
-report and the sweep table). A name is looked up, in this order:
+Every metric that summary.csv, `compare`, the forecast's comparison.csv, the report and the
+sweep's key columns show is one `Metric`, a row of `sim.engine.metric_table`: its name as
+summary.csv has it, how it is computed from the replicates table (a `statistic` over
+replicates of the per-replicate values read from `columns`, through `derive` when they are
+not a column as it is), its unit and meaning, its group, and which consumers take it.
 
-1. `METRICS`: whole summary-metric names, e.g. ``"power"`` or ``"p_target_by_completion"``;
-2. `RULES`: regular expressions for families of names, tried in order; the meaning is a
-   ``str.format`` template over the pattern's named groups, e.g. ``power_<test>`` or
-   ``clinic_<drug>_mg``;
-3. a summary of a per-replicate quantity: ``<quantity>_mean`` (mean over replicates) or
-   ``<quantity>_median`` (median over replicates), where the quantity is itself found in
-   `QUANTITIES` (per-replicate columns of replicates.parquet), optionally with an arm suffix
-   ``_control`` / ``_experimental``, or by steps 1-2.
-
-To add metrics, add one line where it fits, e.g. in the module that computes them::
-
-    from sim.engine.metrics import QUANTITIES, RULES, METRICS, rule
-    QUANTITIES["ae_grade3"] = ("patients", "patients with a grade >= 3 adverse event")
-    RULES.append(rule(r"interim_(?P<k>\\d+)_stop", "share",
-                      "share of replicates stopping at interim look {k}"))
-    METRICS["os_events_at_analysis_mean"] = ("events", "OS events in the final analysis, mean")
+A family (per arm, per look, per drug, per test, ...) is one row whose name, columns and
+meaning hold placeholders, ``{arm}``, ``{k}``, ``{drug}``: `PLACEHOLDERS` gives the pattern of
+each, a row may narrow one with `where` (named groups inside it fill placeholders of the
+meaning, e.g. the ``{tau}`` of ``rmst_{tau}``). The meaning may also use ``{over}`` ("mean
+over replicates", "5% quantile over replicates", ...) and ``{stat}`` (mean, q05, ...), filled
+from the row's statistic. A `Bound` metric is a row with its placeholders filled;
+`MetricTable` gives a run's metrics in summary.csv's order and the row of a metric's name.
 
 Units are words a planner reads (``share``, ``months``, ``mg``, ``vials``); ``share`` is a
 proportion of replicates (0 to 1). ``months since start`` is counted from `trial.start_date`,
-a month being 30.4375 days. `describe_metric` never raises: an unknown name gets an empty unit
-and the meaning ``"(not described: add it to sim/engine/metrics.py)"``;
-tests/test_metrics.py fails on such a name, so a new metric cannot ship without its words.
+a month being 30.4375 days.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-UNDESCRIBED = "(not described: add it to sim/engine/metrics.py)"
-ARM_WORDS = {"control": "control arm", "experimental": "experimental arm"}
+import numpy as np
 
-
-@dataclass(frozen=True)
-class Rule:
-    pattern: re.Pattern[str]
-    unit: str
-    meaning: str  # str.format template over the pattern's named groups
-
-
-def rule(pattern: str, unit: str, meaning: str) -> Rule:
-    """A family of metric names (full match of `pattern`) sharing a unit and a meaning."""
-    return Rule(re.compile(pattern), unit, meaning)
-
-
+UNDESCRIBED = "(not described: add its row to sim/engine/metric_table.py)"
 MONTHS_SINCE_START = "months since start"
 
-# Whole summary-metric names -> (unit, meaning).
-METRICS: dict[str, tuple[str, str]] = {
-    "power": (
-        "share",
-        "share of replicates whose primary test rejects H0 at the analysis "
-        "actually done, at whichever cut triggered it (type I error if HR = 1)",
-    ),
-    "p_target_by_completion": (
-        "share",
-        "share of replicates in which the event target is seen on or before the "
-        "registered completion date (the risk the calendar carries)",
-    ),
-    "events_at_completion_mean": (
-        "events",
-        "PFS events seen by the registered completion date, all patients randomized "
-        "by then, mean over replicates",
-    ),
-    "p_cut_by_events": (
-        "share",
-        "share of replicates whose data cut came from reaching the event target",
-    ),
-    "p_cut_by_date": (
-        "share",
-        "share of replicates whose data cut came from the calendar "
-        "cut_date, before the event target",
-    ),
-    "p_cut_all_followed": (
-        "share",
-        "share of replicates cut when follow-up ended without reaching the event target (dropout)",
-    ),
-    "power_at_completion": (
-        "share",
-        "power of the primary test if the data were cut at the registered completion "
-        "date, with the events seen by then (every replicate)",
-    ),
-    "p_analysis_by_completion": (
-        "share",
-        "share of replicates whose final analysis (cut + lag) is on or before the "
-        "completion date; 1 by construction when the calendar cut is that date",
-    ),
-    "p_target_reached": (
-        "share",
-        "share of replicates whose data cut came from reaching the "
-        "event target (= p_cut_by_events)",
-    ),
-    "median_pfs_control_months_mean": (
-        "months",
-        "Kaplan-Meier median PFS at the analysis, control arm: mean of the "
-        "per-replicate medians (medians are read at scan times, so they sit on the "
-        "scan grid); q05-q95: spread of the medians over replicates",
-    ),
-    "median_pfs_experimental_months_mean": (
-        "months",
-        "Kaplan-Meier median PFS at the analysis, experimental arm: mean of the "
-        "per-replicate medians (read at scan times); q05-q95: their spread",
-    ),
-    "os_maturity_mean": (
-        "share",
-        "deaths by the OS maturity date (or completion) / patients "
-        "randomized by then, mean over replicates",
-    ),
-    "os_analysis_months_median": (
-        MONTHS_SINCE_START,
-        "OS analysis (its own cut), median over replicates",
-    ),
-    "local_control_progressions_mean": (
-        "patients",
-        "local progressions of the irradiated (index) lesion at the PFS cut, mean over replicates",
-    ),
-    "screening_wait_days_mean": (
-        "days",
-        "days a screened patient waited for a screening slot: per replicate the mean "
-        "over its patients, then the mean over replicates",
-    ),
-    "clinic_chair_utilization_mean": (
-        "share",
-        "infusion-chair minutes used (trial + background) / chair minutes available, "
-        "open days up to the analysis, mean over replicates",
-    ),
-    "clinic_linac_utilization_mean": (
-        "share",
-        "linac slots used (trial + background) / slots available, open days up to "
-        "the analysis, mean over replicates",
-    ),
-}
-
-# Families of names; tried in order, first full match wins.
-RULES: list[Rule] = [
-    # secondary endpoints (sim.engine.endpoints): a test's `<prefix>reject` -> `<prefix>power`
-    rule(
-        r"(?P<what>os|os_at_pfs_cut|local_control_logrank)_power",
-        "share",
-        "share of replicates whose {what} log-rank test rejects H0 (as the primary analysis: "
-        "sides, alpha, strata)",
-    ),
-    rule(
-        r"(?P<what>orr|dcr)_power",
-        "share",
-        "share of replicates whose {what} CMH test across strata rejects H0",
-    ),
-    rule(
-        r"local_control_(?P<m>[\d.]+)m_power",
-        "share",
-        "share of replicates whose z test of the {m}-month local-control difference (Greenwood "
-        "variances) rejects H0",
-    ),
-    rule(
-        r"(?P<what>os|os_at_pfs_cut|local_control_logrank)_hazard_ratio_median",
-        "ratio",
-        "{what}: Cox hazard ratio, experimental vs control, median over replicates",
-    ),
-    rule(
-        r"(?P<what>os|os_at_pfs_cut)_median_(?P<arm>control|experimental)_months_median",
-        "months",
-        "{what}: Kaplan-Meier median overall survival, {arm} arm, median over replicates",
-    ),
-    # safety (sim.clinic.safety): treated = patients given at least one cycle
-    rule(
-        r"ae_patients_(?P<kind>.+)_(?P<grade>any|grade3plus)_(?P<arm>control|experimental)"
-        r"_(?P<stat>mean|median|q05|q50|q95)",
-        "patients",
-        "patients with a {kind} adverse event ({grade} grade; 'all': any kind) by the "
-        "analysis, {arm} arm, {stat} over replicates",
-    ),
-    rule(
-        r"ae_incidence_(?P<kind>.+)_(?P<grade>any|grade3plus)_(?P<arm>control|experimental)"
-        r"_(?P<stat>mean|median)",
-        "share",
-        "incidence of {kind} adverse events ({grade} grade; 'all': any kind): patients with "
-        "one / treated patients, {arm} arm, {stat} over replicates",
-    ),
-    rule(
-        r"ae_events_(?P<arm>control|experimental)_(?P<stat>mean|median|q05|q50|q95)",
-        "events",
-        "adverse events (all kinds and grades) by the analysis, {arm} arm, {stat} over replicates",
-    ),
-    rule(
-        r"ae_treated_(?P<arm>control|experimental)_(?P<stat>mean|median)",
-        "patients",
-        "treated patients (at least one cycle) by the analysis, {arm} arm, {stat} over replicates",
-    ),
-    rule(
-        r"ae_at_least_(?P<k>\d+)_(?P<kind>.+)",
-        "share",
-        "share of replicates with at least {k} patients with a {kind} adverse event by the "
-        "analysis (both arms)",
-    ),
-    rule(
-        r"power_(?P<test>.+)",
-        "share",
-        "share of replicates rejecting H0 with the {test} test (type I error if HR = 1)",
-    ),
-    # the tests of analysis.test / supportive_tests (sim.stats.weighted): their estimates
-    rule(
-        r"estimate_(?P<test>logrank|fh_.+|mb_.+)_median",
-        "events",
-        "{test}: weighted observed minus expected PFS events of the experimental arm "
-        "(< 0 favours it), median over replicates",
-    ),
-    rule(
-        r"estimate_(?P<test>maxcombo.*)_median",
-        "z",
-        "{test}: smallest z of its Fleming-Harrington tests, median over replicates",
-    ),
-    rule(
-        r"estimate_rmst_(?P<tau>[\dp]+)_median",
-        "months",
-        "restricted mean PFS to {tau} months, experimental - control, median over replicates",
-    ),
-    rule(
-        r"estimate_milestone_(?P<t>[\dp]+)_median",
-        "share",
-        "Kaplan-Meier PFS at {t} months, experimental - control, median over replicates",
-    ),
-    rule(
-        r"estimate_(?P<test>ahr.*)_median",
-        "ratio",
-        "{test}: Kalbfleisch-Prentice average hazard ratio, experimental vs control, median "
-        "over replicates",
-    ),
-    rule(
-        r"clinic_(?P<res>chair|linac)_utilization_peak_month_(?P<stat>mean|median)",
-        "share",
-        "{res} utilization in the busiest calendar month up to the analysis "
-        "(per replicate: max over months of used / available), {stat} over "
-        "replicates",
-    ),
-    rule(
-        r"clinic_(?P<drug>.+)_mg_to_end_(?P<stat>mean|median)",
-        "mg",
-        "{drug} dispensed to the end of treatment (until every patient's treatment is "
-        "over: it goes on after the final analysis), mg, {stat} over replicates",
-    ),
-    rule(
-        r"clinic_(?P<drug>.+)_vials_to_end_(?P<stat>mean|median)",
-        "vials",
-        "{drug} vials opened to the end of treatment (single use; treatment goes on after "
-        "the final analysis), {stat} over replicates",
-    ),
-    rule(
-        r"clinic_(?P<drug>.+)_mg_(?P<stat>mean|median)",
-        "mg",
-        "{drug} dispensed up to the final analysis, mg, {stat} over replicates",
-    ),
-    rule(
-        r"clinic_(?P<drug>.+)_vials_(?P<stat>mean|median)",
-        "vials",
-        "{drug} vials opened up to the final analysis (single use), {stat} over replicates",
-    ),
-]
-
-# Per-replicate quantities (columns of replicates.parquet) -> (unit, meaning).
-# group-sequential designs (analysis.looks; sim.engine.results.sequential_rows)
-METRICS.update(
-    {
-        "power_ignoring_futility": (
-            "share",
-            "share of replicates rejecting H0 at some look by the efficacy bounds alone "
-            "(futility stops ignored: what a non-binding rule 'would have continued' to)",
-        ),
-        "early_stop": (
-            "share",
-            "share of replicates stopped at an interim look (efficacy or futility)",
-        ),
-        "futility_stop": ("share", "share of replicates stopped at an interim look for futility"),
-        "expected_events": (
-            "events",
-            "PFS events at the analysis that ended the trial (interim "
-            "stop or final), mean over replicates",
-        ),
-        "expected_analysis_months": (
-            MONTHS_SINCE_START,
-            "months from the start to the analysis that ended the trial "
-            "(interim stop or final), mean over replicates",
-        ),
-    }
-)
-RULES += [
-    rule(
-        r"reject_look(?P<k>\d+)", "share", "share of replicates stopping for efficacy at look {k}"
-    ),
-    rule(
-        r"reject_look(?P<k>\d+)_ignoring_futility",
-        "share",
-        "share of replicates whose efficacy bounds alone (futility stops ignored) are first "
-        "crossed at look {k}",
-    ),
-    rule(
-        r"futility_look(?P<k>\d+)", "share", "share of replicates stopping for futility at look {k}"
-    ),
-    rule(
-        r"reached_look(?P<k>\d+)",
-        "share",
-        "share of replicates that held look {k} (not stopped before it)",
-    ),
-    rule(
-        r"look(?P<k>\d+)_months_(?P<stat>mean|median)",
-        MONTHS_SINCE_START,
-        "months from the start to look {k}'s analysis, {stat} over the replicates that held it",
-    ),
-    rule(
-        r"look(?P<k>\d+)_events_(?P<stat>mean|median)",
-        "events",
-        "PFS events seen at look {k}'s data cut, {stat} over the replicates that held it",
-    ),
-]
-
-QUANTITIES: dict[str, tuple[str, str]] = {
-    "events_at_analysis": ("events", "PFS events in the final analysis"),
-    "events": ("events", "PFS events in the final analysis"),
-    "lpi_months": (MONTHS_SINCE_START, "last patient randomized"),
-    "target_events_months": (
-        MONTHS_SINCE_START,
-        "event target seen (replicates that reach it at all)",
-    ),
-    "analysis_months": (MONTHS_SINCE_START, "final analysis (data cut + lag)"),
-    "hazard_ratio": ("ratio", "Cox hazard ratio, experimental vs control, at the analysis"),
-    "median_pfs_control_months": (
-        "months",
-        "Kaplan-Meier median PFS, control arm, read at scan times",
-    ),
-    "median_pfs_experimental_months": (
-        "months",
-        "Kaplan-Meier median PFS, experimental arm, read at scan times",
-    ),
-    "n_screened": ("patients", "patients screened"),
-    "n_screen_failed": ("patients", "screen failures"),
-    # secondary endpoints (sim.engine.endpoints)
-    "os_deaths_at_pfs_cut": ("deaths", "deaths (overall survival events) at the PFS data cut"),
-    "os_deaths": ("deaths", "deaths at the OS analysis's own cut"),
-    "os_deaths_by_maturity": ("deaths", "deaths by the OS maturity date (or completion)"),
-    "orr": ("share", "objective response rate (CR or PR) among patients in the analysis"),
-    "orr_difference": ("share", "ORR difference, experimental - control"),
-    "orr_difference_ci_low": (
-        "share",
-        "lower end of Newcombe's 95% interval of the ORR difference",
-    ),
-    "orr_difference_ci_high": (
-        "share",
-        "upper end of Newcombe's 95% interval of the ORR difference",
-    ),
-    "dcr": ("share", "disease control rate (CR, PR or SD) among patients in the analysis"),
-    "dcr_difference": ("share", "DCR difference, experimental - control"),
-    "dcr_difference_ci_low": (
-        "share",
-        "lower end of Newcombe's 95% interval of the DCR difference",
-    ),
-    "dcr_difference_ci_high": (
-        "share",
-        "upper end of Newcombe's 95% interval of the DCR difference",
-    ),
-    "screening_wait_days": (
-        "days",
-        "days a screened patient waited for a screening slot, mean over the trial's patients",
-    ),
-    "withdrawals": ("patients", "withdrawals before the data cut"),
-    "events_at_completion": ("events", "PFS events seen by the completion date"),
-    "scans_out_of_window": (
-        "scans",
-        "tumour assessments done later than the visit window "
-        "allows (the clinic closed all the window through), up "
-        "to the event seen, withdrawal or the data cut: "
-        "deviations (not in protocol_deviations)",
-    ),
-    # clinic, per arm (suffix _control / _experimental), up to the final analysis
-    "cycles_given": ("cycles", "treatment cycles given"),
-    "cycles_delayed": ("cycles", "cycles delayed by toxicity (per protocol, not a deviation)"),
-    "cycles_out_of_window": (
-        "cycles",
-        "cycles given after the protocol window (closure or no chair): deviations",
-    ),
-    "infusion_wait_days": ("days", "days cycles waited for a chair, summed over cycles"),
-    "dose_reductions": (
-        "dose levels",
-        "dose levels reduced (each patient's lowest level reached, summed over patients)",
-    ),
-    "toxicity_discontinuations": ("patients", "patients stopping treatment for toxicity"),
-    "rt_patients_started": ("patients", "patients starting Quad Shot radiotherapy"),
-    "rt_courses_completed": ("courses", "Quad Shot courses completed"),
-    "rt_fractions_given": ("fractions", "radiotherapy fractions given"),
-    "rt_dose_gy": ("Gy", "radiotherapy dose given, summed over patients"),
-    "rt_bed10_gy": ("Gy", "biologically effective dose (alpha/beta 10 Gy), summed over patients"),
-    "rt_courses_out_of_window": (
-        "courses",
-        "Quad Shot courses started outside their window (closure, linac or interval): deviations",
-    ),
-    "rt_wait_days": ("days", "days Quad Shot courses waited for the linac, summed"),
-    "rt_pneumonitis": ("patients", "patients with radiation pneumonitis"),
-    "rt_stopped_early": ("patients", "patients stopping radiotherapy early"),
-    "protocol_deviations": (
-        "deviations",
-        "protocol deviations (cycles and RT courses out of window)",
-    ),
-}
-
+# statistic -> words of the meaning's {over}; `sim.engine.results` computes each
 STATISTICS = {
+    "share": "share of replicates",
     "mean": "mean over replicates",
-    "median": "median over replicates",
+    "median": "median over replicates",  # never happened (NaN) counts as +inf
+    "median_finite": "median over the replicates where it happened",
     "q05": "5% quantile over replicates",
     "q50": "median over replicates",
     "q95": "95% quantile over replicates",
 }
-LANDMARK = re.compile(r"local_control_(?P<m>[\d.]+)m_(?P<what>control|experimental|difference)")
+MEDIANS = ("median", "median_finite")  # `compare` pairs these by a paired bootstrap
+
+PLACEHOLDERS = {
+    "arm": "control|experimental",
+    "k": r"\d+",  # a group-sequential look, 1-based
+    "test": r"[0-9a-z_]+",  # a test of analysis.tests (TestSpec.name)
+    "drug": r"[0-9a-z_]+",
+    "resource": "chair|linac",
+    "os_cut": "os|os_at_pfs_cut",  # OS at its own cut, or at the PFS analysis's cut
+    "kind": r"[0-9a-z_]+",  # a kind of adverse event ("all": any kind)
+    "grade": "any|grade3plus",
+    "n": r"\d+",
+    "m": r"[\d.]+",  # a landmark, months
+}
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+LOOPS = ("k", "test")  # placeholders a table-ordered section enumerates (looks, tests)
 
 
-def describe_metric(name: str) -> tuple[str, str]:
-    """(unit, meaning) of a summary metric; ("", UNDESCRIBED) if the registry lacks it."""
-    if name in METRICS:
-        return METRICS[name]
-    for r in RULES:
-        match = r.pattern.fullmatch(name)
-        if match:
-            return r.unit, r.meaning.format(**match.groupdict())
-    stem, _, stat = name.rpartition("_")
-    if stat in STATISTICS and stem:
-        found = describe_quantity(stem)
-        if found is not None:
-            return found[0], f"{found[1]}, {STATISTICS[stat]}"
-    return "", UNDESCRIBED
+@dataclass(frozen=True)
+class Context:
+    """What a metric's values need besides the replicates table."""
+
+    completion: np.datetime64  # trial.completion_date, as datetime64[D]
 
 
-def describe_quantity(name: str) -> tuple[str, str] | None:
-    """(unit, meaning) of a per-replicate quantity, arm suffix included; None if unknown."""
-    if name in QUANTITIES:
-        return QUANTITIES[name]
-    landmark = LANDMARK.fullmatch(name)
-    if landmark:
-        m, what = landmark["m"], landmark["what"]
-        return "share", (
-            f"Kaplan-Meier local control of the index lesion at {m} months, "
-            + ("experimental - control" if what == "difference" else f"{what} arm")
+# Per-replicate values from the columns read (in the row's order), the context and the
+# filled placeholders.
+Derive = Callable[[Sequence[Any], Context, Mapping[str, str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One row of the metric table (see the module docstring)."""
+
+    name: str
+    statistic: str
+    columns: tuple[str, ...]
+    unit: str
+    group: str
+    meaning: str
+    paired: bool = False  # `compare` pairs it over replicates (same seed and replicates)
+    derive: Derive | None = None  # None: the first column's values as they are
+    requires: tuple[str, ...] = ()  # further columns without which it does not apply
+    key: int = 0  # rank among the key metrics that lead sweep tables (0: not one)
+    plan: int = 0  # rank in the forecast's comparison.csv (0: not in it)
+    where: tuple[tuple[str, str], ...] = ()  # narrower patterns of placeholders
+
+    def __post_init__(self) -> None:
+        if self.statistic not in STATISTICS:
+            raise ValueError(
+                f"metric {self.name}: statistic {self.statistic!r} is not one of "
+                f"{', '.join(STATISTICS)}"
+            )
+
+    @functools.cached_property
+    def placeholders(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(PLACEHOLDER.findall(self.name)))
+
+    @functools.cached_property
+    def loop(self) -> str | None:
+        """The placeholder a table-ordered section enumerates ({k} or {test}), if any."""
+        return next((p for p in self.placeholders if p in LOOPS), None)
+
+    def pattern_of(self, placeholder: str) -> str:
+        return dict(self.where).get(placeholder, PLACEHOLDERS[placeholder])
+
+    @functools.cached_property
+    def name_pattern(self) -> re.Pattern[str]:
+        return self.template_pattern(self.name)
+
+    @functools.cached_property
+    def column_pattern(self) -> re.Pattern[str]:
+        """The pattern of the first column read (its placeholders named as in the name)."""
+        return self.template_pattern(self.columns[0])
+
+    @functools.cached_property
+    def loop_pattern(self) -> re.Pattern[str]:
+        assert self.loop is not None
+        return re.compile(f"(?P<{self.loop}>{self.pattern_of(self.loop)})")
+
+    def template_pattern(self, template: str) -> re.Pattern[str]:
+        parts = PLACEHOLDER.split(template)  # text, name, text, name, ..., text
+        regex = "".join(
+            re.escape(part) if i % 2 == 0 else f"(?P<{part}>{self.pattern_of(part)})"
+            for i, part in enumerate(parts)
         )
-    stem, _, arm = name.rpartition("_")
-    if arm in ARM_WORDS and stem in QUANTITIES:
-        unit, meaning = QUANTITIES[stem]
-        return unit, f"{meaning}, {ARM_WORDS[arm]}"
-    return None
+        return re.compile(regex)
+
+    def bind(self, keys: Mapping[str, str]) -> Bound:
+        return Bound(self, {k: v for k, v in keys.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A metric with its placeholders filled: one metric of one run."""
+
+    metric: Metric
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.metric.name.format(**self.keys)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c.format(**self.keys) for c in self.metric.columns)
+
+    @property
+    def needed(self) -> tuple[str, ...]:
+        """Every column that must be in the replicates table for the metric to apply."""
+        return (*self.columns, *(c.format(**self.keys) for c in self.metric.requires))
+
+    @property
+    def unit(self) -> str:
+        return self.metric.unit
+
+    @property
+    def meaning(self) -> str:
+        m = self.metric
+        return m.meaning.format(**self.keys, over=STATISTICS[m.statistic], stat=m.statistic)
+
+    def applies(self, columns: Container[str]) -> bool:
+        return all(c in columns for c in self.needed)
+
+    def values(self, replicates: Any, context: Context) -> np.ndarray:
+        """The per-replicate values the statistic is taken over (as floats or booleans)."""
+        read = [replicates[c] for c in self.columns]
+        if self.metric.derive is None:
+            return read[0].to_numpy(dtype=float)
+        return self.metric.derive(read, context, self.keys)
+
+
+# --- derived per-replicate values ------------------------------------------------------------
+
+
+def by_completion(read: Sequence[Any], context: Context, keys: Mapping[str, str]) -> np.ndarray:
+    """The date column is on or before the registered completion date (NaT: never, False)."""
+    return read[0].to_numpy("datetime64[D]") <= context.completion
+
+
+def equal_to(value: str) -> Derive:
+    """The column equals `value` (e.g. cut_reason == "events")."""
+
+    def derive(read: Sequence[Any], context: Context, keys: Mapping[str, str]) -> np.ndarray:
+        return read[0].to_numpy() == value
+
+    return derive
+
+
+def stopped_at_look(reason: str) -> Derive:
+    """Columns (stop_look, stop_reason): the trial stopped at look {k} for `reason`."""
+
+    def derive(read: Sequence[Any], context: Context, keys: Mapping[str, str]) -> np.ndarray:
+        return (read[0].to_numpy() == int(keys["k"])) & (read[1].to_numpy() == reason)
+
+    return derive
+
+
+def efficacy_first_at_look(
+    read: Sequence[Any], context: Context, keys: Mapping[str, str]
+) -> np.ndarray:
+    """Columns (stop_look_ignoring_futility, reject_ignoring_futility): the efficacy bounds
+    alone are first crossed at look {k}."""
+    return (read[0].to_numpy() == int(keys["k"])) & read[1].to_numpy()
+
+
+def happened(read: Sequence[Any], context: Context, keys: Mapping[str, str]) -> np.ndarray:
+    """The column is finite (e.g. a look's months: the look was held)."""
+    return np.isfinite(read[0].to_numpy(dtype=float))
+
+
+# --- the table ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    """Consecutive rows of summary.csv; `order` "table" or "columns" (`MetricTable`)."""
+
+    name: str
+    order: str
+    rows: tuple[Metric, ...]
+
+
+def row(
+    name: str,
+    statistic: str,
+    columns: str | tuple[str, ...],
+    unit: str,
+    group: str,
+    meaning: str,
+    **options: Any,
+) -> Metric:
+    """A row of the table; `columns` one column's name or several; `options` the other
+    fields of `Metric` (paired, derive, requires, key, plan, where)."""
+    read = (columns,) if isinstance(columns, str) else tuple(columns)
+    return Metric(name, statistic, read, unit, group, meaning, **options)
+
+
+def with_quantiles(
+    stem: str, column: str, unit: str, group: str, meaning: str
+) -> tuple[Metric, ...]:
+    """A count's mean and its 5%, 50% and 95% quantiles over replicates: four metrics,
+    ``<stem>_mean`` (which `compare` pairs), ``_q05``, ``_q50`` and ``_q95``."""
+    return tuple(
+        row(f"{stem}_{stat}", stat, column, unit, group, meaning, paired=stat == "mean")
+        for stat in ("mean", "q05", "q50", "q95")
+    )
+
+
+def look_count(columns: Container[str]) -> int:
+    """Number of looks of a group-sequential run (0: the single-look form) whose replicates
+    table has `columns` (or is `columns`: a DataFrame answers `in` by its columns)."""
+    k = 0
+    while f"look{k + 1}_decision" in columns:
+        k += 1
+    return k
+
+
+class MetricTable:
+    """The sections of summary.csv, read three ways: the metrics of a run (`run_metrics`),
+    the row of a metric's name (`find`), and the rows ranked for a consumer (`key_metrics`,
+    `plan_metrics`).
+
+    A run's metrics come section by section. In a section ordered by ``"table"`` the rows
+    come in the table's order, a run of rows over looks ({k}) or tests ({test}) look by look
+    (test by test); a row applies when the replicates table has every column it reads (and
+    `requires`). In a section ordered by ``"columns"``, each row applies once per replicates
+    column matching its first column (placeholders filled from the column's name), in the
+    order of those columns."""
+
+    def __init__(self, sections: Sequence[Section]) -> None:
+        self.sections = tuple(sections)
+        self.metrics = tuple(m for section in self.sections for m in section.rows)
+        self.exact = {m.name: m for m in self.metrics if not m.placeholders}
+        self.families = tuple(m for m in self.metrics if m.placeholders)
+        ranked = sorted((m for m in self.metrics if m.key), key=lambda m: m.key)
+        self.key_metrics = tuple(m.name for m in ranked)  # sweep tables lead with these
+        self.run_metrics_cached = functools.lru_cache(maxsize=32)(self.run_metrics_of)
+        self.find = functools.lru_cache(maxsize=4096)(self.find_uncached)
+
+    def run_metrics(self, columns: Sequence[str], tests: Sequence[str]) -> list[Bound]:
+        """The metrics of a run whose replicates table has `columns` (in its order) and whose
+        analysis.tests have the names `tests`, in the order of summary.csv."""
+        return list(self.run_metrics_cached(tuple(columns), tuple(tests)))
+
+    def run_metrics_of(self, columns: tuple[str, ...], tests: tuple[str, ...]) -> tuple[Bound, ...]:
+        present = set(columns)
+        keys = {"k": [str(k) for k in range(1, look_count(present) + 1)], "test": list(tests)}
+        found: list[Bound] = []
+        for section in self.sections:
+            if section.order == "columns":
+                found += column_ordered(section, columns, present)
+            else:
+                found += table_ordered(section, keys, present)
+        return tuple(found)
+
+    def find_uncached(self, name: str) -> Bound | None:
+        """The row of the metric named `name` in summary.csv, placeholders filled; None if
+        the table has no such metric. A whole name wins over a family's pattern."""
+        if name in self.exact:
+            return self.exact[name].bind({})
+        for metric in self.families:
+            match = metric.name_pattern.fullmatch(name)
+            if match is not None:
+                return metric.bind(match.groupdict())
+        return None
+
+    def describe(self, name: str) -> tuple[str, str]:
+        """(unit, meaning) of a summary metric; ("", UNDESCRIBED) if the table lacks it."""
+        found = self.find(name)
+        return ("", UNDESCRIBED) if found is None else (found.unit, found.meaning)
+
+    def describe_all(self, names: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Units and meanings of a sequence of metric names (the two summary.csv columns)."""
+        pairs = [self.describe(n) for n in names]
+        return [u for u, _ in pairs], [m for _, m in pairs]
+
+    def plan_metrics(self, names: Sequence[str]) -> list[str]:
+        """The metrics among `names` that the forecast's comparison.csv shows, in its order
+        (by `plan`, then as in `names`)."""
+        ranked = [(found.metric.plan, name) for name in names if (found := self.find(name))]
+        return [name for plan, name in sorted(ranked, key=lambda r: r[0]) if plan]
+
+
+def column_ordered(section: Section, columns: Sequence[str], present: set[str]) -> list[Bound]:
+    """A section's metrics by the replicates columns they read, in the columns' order."""
+    placed = []
+    for i, metric in enumerate(section.rows):
+        for position, column in enumerate(columns):
+            match = metric.column_pattern.fullmatch(column)
+            if match is not None:
+                placed.append((position, i, metric.bind(match.groupdict())))
+    placed.sort(key=lambda p: p[:2])
+    return [bound for *_, bound in placed if bound.applies(present)]
+
+
+def table_ordered(section: Section, keys: dict[str, list[str]], present: set[str]) -> list[Bound]:
+    """A section's metrics in the table's order; a run of rows over one loop ({k} or
+    {test}) key by key."""
+    found: list[Bound] = []
+    rows = section.rows
+    i = 0
+    while i < len(rows):
+        loop = rows[i].loop
+        j = i + 1
+        while loop is not None and j < len(rows) and rows[j].loop == loop:
+            j += 1
+        if loop is None:
+            found.append(rows[i].bind({}))
+        else:
+            for value in keys[loop]:
+                for metric in rows[i:j]:
+                    match = metric.loop_pattern.fullmatch(value)
+                    if match is not None:
+                        found.append(metric.bind(match.groupdict()))
+        i = j
+    return [bound for bound in found if bound.applies(present)]
+
+
+# --- numbers as a planner reads them -------------------------------------------------------
 
 
 def format_number(value: object, unit: str = "") -> str:
@@ -472,9 +388,3 @@ def format_number(value: object, unit: str = "") -> str:
         text = f"{v:.4g}"
     show_unit = unit and unit not in ("ratio", MONTHS_SINCE_START)
     return f"{text} {unit}" if show_unit else text
-
-
-def describe_metrics(names) -> tuple[list[str], list[str]]:
-    """Units and meanings of a sequence of metric names (the two summary.csv columns)."""
-    pairs = [describe_metric(n) for n in names]
-    return [u for u, _ in pairs], [m for _, m in pairs]

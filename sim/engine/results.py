@@ -7,8 +7,9 @@ Every summary metric carries its Monte Carlo standard error and a 95% interval:
   se = interval width / (2 x 1.96).
 The interval is the uncertainty of the estimate (it shrinks with more replicates); the
 spread of the per-replicate values is in `q05` and `q95` (5% and 95% quantiles over
-replicates, empty for shares): what one trial may see. `unit` and `meaning` come from the one
-registry of metric definitions, `sim.engine.metrics` (add new metrics there).
+replicates, empty for shares): what one trial may see. Which metrics there are, how each is
+computed from the replicates table, and its `unit` and `meaning` come from the one table of
+metrics, `sim.engine.metric_table` (add new metrics there).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import math
 import platform
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,8 +30,8 @@ import pandas as pd
 from scipy import special
 
 from sim.engine.chunk import CHUNK_SIZE, MILESTONES, STAGES
-from sim.engine.endpoints import ENDPOINT_PREFIXES
-from sim.engine.metrics import describe_metrics
+from sim.engine.metric_table import KEY_METRICS, run_metrics  # noqa: F401 (sweep reads it here)
+from sim.engine.metrics import Context, look_count
 from sim.scenario import DAYS_PER_MONTH, Scenario, ScenarioError, scenario_to_dict
 
 METRICS_VERSION = 4  # bump when a metric's definition changes; `compare` refuses mixes
@@ -39,16 +41,6 @@ METRICS_VERSION = 4  # bump when a metric's definition changes; `compare` refuse
 #    before the data cut; unit and meaning columns
 Z95 = float(special.ndtri(0.975))
 RUN_HINT = "give a folder written by `python -m sim run SCENARIO --out FOLDER`"
-KEY_METRICS = (
-    "p_target_by_completion",
-    "events_at_completion_mean",
-    "power",
-    "power_at_completion",
-    "p_cut_by_date",
-    "lpi_months_median",
-    "analysis_months_median",
-    "events_at_analysis_mean",
-)  # sweep tables lead with these
 SUMMARY_COLUMNS = (
     "metric",
     "unit",
@@ -61,7 +53,6 @@ SUMMARY_COLUMNS = (
     "meaning",
 )
 
-QUANTILED = ("os_deaths", "ae_patients", "ae_events")  # counts: quantile rows too
 PACKAGES = (
     "sim-trial",
     "numpy",
@@ -148,33 +139,6 @@ def quantile_row(name: str, values: np.ndarray, q: float) -> dict[str, Any]:
     return row(name, est, se, low, high)
 
 
-def endpoint_rows(replicates: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of the secondary endpoints (columns prefixed os_, orr_, dcr_, local_control_,
-    ae_): a test's `*reject` becomes `*power` (a share), hazard ratios and KM medians are
-    medians across replicates, counts and rates means; death and AE counts also get their
-    5/50/95% quantiles across replicates (`*_q05`, ...); `ae_at_least_<k>_<kind>` is the
-    share of replicates with at least k patients with such an event."""
-    rows = []
-    for col in replicates.columns:
-        if not col.startswith(ENDPOINT_PREFIXES) or col.endswith(("_z", "_p_value", "_date")):
-            continue
-        values = replicates[col].to_numpy(dtype=float)
-        if col.endswith("reject"):
-            rows.append(share_row(col.removesuffix("reject") + "power", values))
-        elif "_at_least_" in col:  # P(at least k patients with the event)
-            rows.append(share_row(col, values))
-        elif col.endswith(("hazard_ratio", "_months")):
-            rows.append(median_row(f"{col}_median", values))
-        else:
-            rows.append(mean_row(f"{col}_mean", values))
-            if col.startswith(QUANTILED):
-                rows += [
-                    quantile_row(f"{col}_q{round(100 * q):02d}", values, q)
-                    for q in (0.05, 0.5, 0.95)
-                ]
-    return rows
-
-
 def row(metric: str, estimate: float, se: float, low: float, high: float) -> dict[str, Any]:
     clean = [None if not np.isfinite(x) else float(x) for x in (estimate, se, low, high)]
     names = ("metric", "estimate", "mc_se", "ci_low", "ci_high")
@@ -216,67 +180,46 @@ class ParquetColumns:
         return self.file.metadata.num_rows
 
 
-def summarize(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
-    """summary.csv: one row per metric (see the module docstring for the error columns)."""
-    completion = np.datetime64(scenario.trial.completion_date, "D")
-    analysis_date = replicates["final_analysis_date"].to_numpy("datetime64[D]")
-    rows = [
-        share_row("power", replicates["reject"]),
-        share_row("power_stratified", replicates["reject_stratified"]),
-        share_row("power_unstratified", replicates["reject_unstratified"]),
-        mean_row("events_at_analysis_mean", replicates["events"]),
-        median_row("lpi_months_median", replicates["lpi_months"].to_numpy()),
-        median_row("target_events_months_median", replicates["target_events_months"].to_numpy()),
-        median_row("analysis_months_median", replicates["analysis_months"].to_numpy()),
-        mean_row("lpi_months_mean", replicates["lpi_months"]),
-        mean_row("target_events_months_mean", replicates["target_events_months"]),
-        share_row("p_analysis_by_completion", analysis_date <= completion),
-        share_row("p_target_reached", replicates["cut_reason"].to_numpy() == "events"),
-        median_row("hazard_ratio_median", replicates["hazard_ratio"].to_numpy()),
-        mean_row("median_pfs_control_months_mean", replicates["median_pfs_control_months"]),
-        mean_row(
-            "median_pfs_experimental_months_mean", replicates["median_pfs_experimental_months"]
-        ),
-        mean_row("n_screened_mean", replicates["n_screened"]),
-        mean_row("n_screen_failed_mean", replicates["n_screen_failed"]),
-        mean_row("screening_wait_days_mean", replicates["screening_wait_days_mean"]),
-        mean_row("withdrawals_mean", replicates["withdrawals"]),
-    ]
-    rows += [mean_row(f"{col}_mean", replicates[col]) for col in clinic_columns(replicates)]
-    rows += endpoint_rows(replicates)
-    rows += sequential_rows(replicates)
-    rows += test_rows(replicates, scenario)
-    return with_units(pd.DataFrame(headline_rows(replicates, scenario) + rows))
+def finite_median_row(name: str, values: np.ndarray) -> dict[str, Any]:
+    """Median over the replicates where the value happened (finite), as `median_row`; a
+    blank row when it happened in none."""
+    held = np.isfinite(values)
+    if not held.any():
+        return row(name, np.nan, np.nan, np.nan, np.nan)
+    return median_row(name, values[held])
 
 
-def headline_rows(replicates: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
-    """The figures that carry the risk, first in summary.csv: will the event target be seen by
-    the registered completion date, how many events will there be then, the power if the
-    analysis happens at that date, and which cut triggered the analysis actually done."""
-    completion = np.datetime64(scenario.trial.completion_date, "D")
-    target = replicates["target_events_date"].to_numpy("datetime64[D]")
-    reason = replicates["cut_reason"].to_numpy()
-    rows = [share_row("p_target_by_completion", target <= completion)]  # NaT: never, False
-    if "events_at_completion" in replicates:
-        rows += [
-            mean_row("events_at_completion_mean", replicates["events_at_completion"]),
-            share_row("power_at_completion", replicates["reject_at_completion"]),
-        ]
-    rows += [
-        share_row(name, reason == code)
-        for name, code in (
-            ("p_cut_by_events", "events"),
-            ("p_cut_by_date", "date"),
-            ("p_cut_all_followed", "all_followed"),
-        )
-    ]
-    return rows
+def quantile(q: float) -> Callable[[str, np.ndarray], dict[str, Any]]:
+    return lambda name, values: quantile_row(name, values, q)
 
 
-def with_units(summary: pd.DataFrame) -> pd.DataFrame:
-    """summary.csv in its column order, with the unit and meaning of every metric."""
-    summary = summary.copy()
-    summary["unit"], summary["meaning"] = describe_metrics(summary["metric"])
+STATISTIC_ROWS: dict[str, Callable[[str, np.ndarray], dict[str, Any]]] = {
+    "share": share_row,
+    "mean": mean_row,
+    "median": median_row,
+    "median_finite": finite_median_row,
+    "q05": quantile(0.05),
+    "q50": quantile(0.5),
+    "q95": quantile(0.95),
+}
+
+
+def summarize(replicates: pd.DataFrame | ParquetColumns, scenario: Scenario) -> pd.DataFrame:
+    """summary.csv: one row per metric of the metric table (`sim.engine.metric_table`) that
+    the run has, in the table's order (see the module docstring for the error columns)."""
+    context = Context(np.datetime64(scenario.trial.completion_date, "D"))
+    tests = [spec.name for spec in scenario.analysis.tests]
+    metrics = run_metrics(list(replicates.columns), tests)
+    rows = []
+    last: tuple[object, np.ndarray] | None = None  # a column's values serve its few rows
+    for metric in metrics:
+        source = (metric.columns, metric.metric.derive, tuple(metric.keys.items()))
+        if last is None or last[0] != source:
+            last = (source, metric.values(replicates, context))
+        rows.append(STATISTIC_ROWS[metric.metric.statistic](metric.name, last[1]))
+    summary = pd.DataFrame(rows)
+    summary["unit"] = [m.unit for m in metrics]
+    summary["meaning"] = [m.meaning for m in metrics]
     extra = [c for c in summary.columns if c not in SUMMARY_COLUMNS]
     return summary.reindex(columns=[*SUMMARY_COLUMNS, *extra])
 
@@ -305,96 +248,6 @@ def summary_warnings(summary: pd.DataFrame, scenario: Scenario) -> list[str]:
             "fewer events than planned"
         )
     return found
-
-
-def look_count(replicates: pd.DataFrame) -> int:
-    """Number of looks of a group-sequential run (0: the single-look form)."""
-    k = 0
-    while f"look{k + 1}_decision" in replicates.columns:
-        k += 1
-    return k
-
-
-def sequential_rows(replicates: pd.DataFrame) -> list[dict[str, Any]]:
-    """Group-sequential operating characteristics (runs with analysis.looks only).
-
-    `power`: efficacy at any look, the trial stopping at futility (its row above); then
-    `power_ignoring_futility` (the efficacy bounds alone: what a non-binding futility rule
-    'would have continued' to), `early_stop` (an interim stop, either reason),
-    `futility_stop`, `expected_events` and `expected_analysis_months` (at the analysis that
-    ended the trial), and per look k: `reject_look{k}` and `futility_look{k}` (shares of
-    all replicates stopping there), `reject_look{k}_ignoring_futility` (efficacy at look k by
-    the efficacy bounds alone), `reached_look{k}` (the look was held), and among the
-    replicates that held it `look{k}_months_mean`, `look{k}_months_median` and
-    `look{k}_events_mean`."""
-    k_max = look_count(replicates)
-    if not k_max:
-        return []
-    reason = replicates["stop_reason"].to_numpy()
-    look = replicates["stop_look"].to_numpy()
-    rows = [
-        share_row("power_ignoring_futility", replicates["reject_ignoring_futility"]),
-        share_row("early_stop", replicates["early_stop"]),
-        share_row("futility_stop", reason == "futility"),
-        mean_row("expected_events", replicates["events"]),
-        mean_row("expected_analysis_months", replicates["analysis_months"]),
-    ]
-    for k in range(1, k_max + 1):
-        months = replicates[f"look{k}_months"].to_numpy(dtype=float)
-        held = np.isfinite(months)
-        rows += [
-            share_row(f"reject_look{k}", (look == k) & (reason == "efficacy")),
-            share_row(f"futility_look{k}", (look == k) & (reason == "futility")),
-            share_row(f"reached_look{k}", held),
-            mean_row(f"look{k}_months_mean", months),
-            median_row(f"look{k}_months_median", months[held])
-            if held.any()
-            else row(f"look{k}_months_median", np.nan, np.nan, np.nan, np.nan),
-            mean_row(f"look{k}_events_mean", replicates[f"look{k}_events"]),
-        ]
-        if "stop_look_ignoring_futility" in replicates:
-            nb = replicates["stop_look_ignoring_futility"].to_numpy()
-            rows.append(
-                share_row(
-                    f"reject_look{k}_ignoring_futility",
-                    (nb == k) & replicates["reject_ignoring_futility"],
-                )
-            )
-    return rows
-
-
-def test_rows(replicates: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
-    """power_<name> of each test in analysis.tests (primary and supportive), and the median
-    of its estimate (weighted O - E, RMST or milestone difference, AHR, MaxCombo's min z)."""
-    rows = []
-    for spec in scenario.analysis.tests:
-        if f"reject_{spec.name}" not in replicates.columns:
-            continue
-        rows.append(share_row(f"power_{spec.name}", replicates[f"reject_{spec.name}"]))
-        rows.append(
-            median_row(
-                f"estimate_{spec.name}_median", replicates[f"estimate_{spec.name}"].to_numpy()
-            )
-        )
-    return rows
-
-
-def clinic_columns(replicates: pd.DataFrame) -> list[str]:
-    """Per-replicate clinic figures from the SimPy model: per arm (suffix _control or
-    _experimental) or trial-wide (prefix clinic_); summarized as means."""
-    core = {
-        "events_control",
-        "events_experimental",
-        "median_pfs_control_months",
-        "median_pfs_experimental_months",
-    }
-    return [
-        c
-        for c in replicates.columns
-        if (c.endswith(("_control", "_experimental")) or c.startswith("clinic_"))
-        and c not in core
-        and not c.startswith(ENDPOINT_PREFIXES)
-    ]
 
 
 def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:

@@ -120,7 +120,8 @@ def month_to_date(start: dt.date, months: float) -> str:
 def summary_table(summary: pd.DataFrame, start: dt.date) -> pd.DataFrame:
     """summary.csv as read: numbers with their unit (shares in %), the date of estimates in
     months since the start, and what each metric means (the registry's words)."""
-    from sim.engine.metrics import MONTHS_SINCE_START, describe_metric, format_number
+    from sim.engine.metric_table import describe_metric
+    from sim.engine.metrics import MONTHS_SINCE_START, format_number
 
     table = summary.copy()
     if "unit" not in table:  # a run folder from before units: describe it now
@@ -192,8 +193,8 @@ def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
 
 def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
     """Per point: its settings and the key metrics as `estimate ± MC SE`."""
-    from sim.engine.metrics import describe_metric, format_number
-    from sim.engine.results import KEY_METRICS
+    from sim.engine.metric_table import KEY_METRICS, describe_metric
+    from sim.engine.metrics import format_number
 
     swept = list(dict.fromkeys(k for p in manifest["points"] for k in p["params"]))
     key = table[["label"]].copy()
@@ -293,45 +294,55 @@ def header_html(folder: Path, manifest: dict[str, Any], kind: str) -> str:
     )
 
 
-ENDPOINT_SECTIONS = (
+ENDPOINT_SECTIONS = (  # (title, group of the metric table, words, quantile rows shown)
     (
         "Overall survival",
-        "os_",
+        "overall_survival",
         "Illness-death model: deaths without progression (the PFS deaths) and after a "
         "progression (post-progression survival). OS at the PFS analysis cut, at its own cut if "
         "the scenario has one, and the deaths by the maturity date (OS maturity).",
+        True,
     ),
     (
         "Tumour response",
-        ("orr_", "dcr_"),
+        "response",
         "Best overall response at the scheduled scans (the same scans as PFS): ORR (CR + PR) and "
         "DCR (CR + PR + SD) among all patients in the analysis, the difference with Newcombe's "
         "interval and the CMH test across strata.",
+        True,
     ),
     (
         "Local control",
-        "local_control_",
+        "local_control",
         "Local control of the irradiated (index) lesion, followed in both arms: Kaplan-Meier rate "
         "at the landmarks (Greenwood variance), the z test of the difference and the log-rank "
         "test of time to local progression.",
+        True,
     ),
     (
         "Safety",
-        "ae_",
+        "safety",
         "Treatment-related adverse events by kind and grade per arm (the same events cause the "
         "clinic's delays, reductions, discontinuations and RT stops): patients with an event, "
         "incidence among the treated, and the chance of seeing at least k cases.",
+        False,  # the quantile rows repeat the columns q05/q95 of the means
     ),
 )
+QUANTILES = ("q05", "q50", "q95")
 
 
 def endpoint_sections(summary: pd.DataFrame, start: dt.date) -> list[str]:
-    """One section per secondary endpoint present in summary.csv."""
+    """One section per secondary endpoint present in summary.csv (its group's metrics)."""
+    from sim.engine.metric_table import find_metric
+
+    found = [find_metric(name) for name in summary["metric"]]
+    groups = pd.Series([f.metric.group if f else "" for f in found], index=summary.index)
+    quantile = pd.Series(
+        [bool(f) and f.metric.statistic in QUANTILES for f in found], summary.index
+    )
     out = []
-    for title, prefix, text in ENDPOINT_SECTIONS:
-        rows = summary[summary["metric"].str.startswith(prefix)]
-        if prefix == "ae_":  # the quantile rows repeat the columns q05/q95 of the means
-            rows = rows[~rows["metric"].str.contains(r"_q(?:05|50|95)$")]
+    for title, group, text, quantiles in ENDPOINT_SECTIONS:
+        rows = summary[(groups == group) & (quantiles | ~quantile)]
         if rows.empty:
             continue
         out.append(

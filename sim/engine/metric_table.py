@@ -1,0 +1,874 @@
+"""Every reported metric, one row each: the one table summary.csv, `compare`, the forecast's
+comparison.csv, the report and the sweep's key metrics read.
+
+A row (`sim.engine.metrics.Metric`) says the metric's name as summary.csv has it, how it is
+computed from the replicates table (statistic over replicates, columns read, and `derive` when
+the values are not a column as it is), its unit, group and meaning, whether `compare` pairs
+it, and its rank among the key metrics (`key`) and in the forecast's comparison (`plan`).
+Families (per arm, look, drug, adverse-event kind, test, ...) are one row with placeholders
+(`sim.engine.metrics.PLACEHOLDERS`). summary.csv lists the sections in order, each section's
+rows as `sim.engine.metrics.MetricTable` says. Adding a metric is its column's computation
+plus one row here (docs/adding-a-metric.md).
+"""
+
+from __future__ import annotations
+
+from sim.engine.metrics import (
+    MONTHS_SINCE_START,
+    Metric,
+    MetricTable,
+    Section,
+    by_completion,
+    efficacy_first_at_look,
+    equal_to,
+    happened,
+    row,
+    stopped_at_look,
+    with_quantiles,
+)
+
+MSS = MONTHS_SINCE_START
+
+# The figures that carry the risk, first: will the event target be seen by the registered
+# completion date, how many events by then, the power if the analysis happens at that date,
+# and which cut triggered the analysis actually done.
+HEADLINE = Section(
+    "headline",
+    "table",
+    (
+        row(
+            "p_target_by_completion",
+            "share",
+            "target_events_date",
+            "share",
+            "timeline",
+            "share of replicates in which the event target is seen on or before the "
+            "registered completion date (the risk the calendar carries)",
+            derive=by_completion,
+            key=1,
+        ),
+        row(
+            "events_at_completion_mean",
+            "mean",
+            "events_at_completion",
+            "events",
+            "timeline",
+            "PFS events seen by the registered completion date, all patients randomized "
+            "by then, mean over replicates",
+            paired=True,
+            key=2,
+        ),
+        row(
+            "power_at_completion",
+            "share",
+            "reject_at_completion",
+            "share",
+            "power",
+            "power of the primary test if the data were cut at the registered completion "
+            "date, with the events seen by then (every replicate)",
+            key=4,
+        ),
+        row(
+            "p_cut_by_events",
+            "share",
+            "cut_reason",
+            "share",
+            "timeline",
+            "share of replicates whose data cut came from reaching the event target",
+            derive=equal_to("events"),
+        ),
+        row(
+            "p_cut_by_date",
+            "share",
+            "cut_reason",
+            "share",
+            "timeline",
+            "share of replicates whose data cut came from the calendar "
+            "cut_date, before the event target",
+            derive=equal_to("date"),
+            key=5,
+        ),
+        row(
+            "p_cut_all_followed",
+            "share",
+            "cut_reason",
+            "share",
+            "timeline",
+            "share of replicates cut when follow-up ended without reaching the event target "
+            "(dropout)",
+            derive=equal_to("all_followed"),
+        ),
+    ),
+)
+
+# The primary analysis as the scenario triggers it, the milestones, the PFS estimates and
+# screening.
+PRIMARY = Section(
+    "primary",
+    "table",
+    (
+        row(
+            "power",
+            "share",
+            "reject",
+            "share",
+            "power",
+            "share of replicates whose primary test rejects H0 at the analysis "
+            "actually done, at whichever cut triggered it (type I error if HR = 1)",
+            paired=True,
+            key=3,
+            plan=1,
+        ),
+        row(
+            "power_stratified",
+            "share",
+            "reject_stratified",
+            "share",
+            "power",
+            "share of replicates rejecting H0 with the stratified test (type I error if HR = 1)",
+            paired=True,
+        ),
+        row(
+            "power_unstratified",
+            "share",
+            "reject_unstratified",
+            "share",
+            "power",
+            "share of replicates rejecting H0 with the unstratified test (type I error if HR = 1)",
+            paired=True,
+        ),
+        row(
+            "events_at_analysis_mean",
+            "mean",
+            "events",
+            "events",
+            "timeline",
+            "PFS events in the final analysis, mean over replicates",
+            paired=True,
+            key=8,
+            plan=4,
+        ),
+        row(
+            "lpi_months_median",
+            "median",
+            "lpi_months",
+            MSS,
+            "timeline",
+            "last patient randomized, median over replicates",
+            paired=True,
+            key=6,
+            plan=5,
+        ),
+        row(
+            "target_events_months_median",
+            "median",
+            "target_events_months",
+            MSS,
+            "timeline",
+            "event target seen (replicates that reach it at all), median over replicates",
+            paired=True,
+            plan=6,
+        ),
+        row(
+            "analysis_months_median",
+            "median",
+            "analysis_months",
+            MSS,
+            "timeline",
+            "final analysis (data cut + lag), median over replicates",
+            paired=True,
+            key=7,
+            plan=7,
+        ),
+        row(
+            "lpi_months_mean",
+            "mean",
+            "lpi_months",
+            MSS,
+            "timeline",
+            "last patient randomized, mean over replicates",
+            paired=True,
+        ),
+        row(
+            "target_events_months_mean",
+            "mean",
+            "target_events_months",
+            MSS,
+            "timeline",
+            "event target seen (replicates that reach it at all), mean over replicates",
+            paired=True,
+        ),
+        row(
+            "p_analysis_by_completion",
+            "share",
+            "final_analysis_date",
+            "share",
+            "timeline",
+            "share of replicates whose final analysis (cut + lag) is on or before the "
+            "completion date; 1 by construction when the calendar cut is that date",
+            derive=by_completion,
+            paired=True,
+            plan=2,
+        ),
+        row(
+            "p_target_reached",
+            "share",
+            "cut_reason",
+            "share",
+            "timeline",
+            "share of replicates whose data cut came from reaching the "
+            "event target (= p_cut_by_events)",
+            derive=equal_to("events"),
+            paired=True,
+            plan=3,
+        ),
+        row(
+            "hazard_ratio_median",
+            "median",
+            "hazard_ratio",
+            "ratio",
+            "efficacy",
+            "Cox hazard ratio, experimental vs control, at the analysis, median over replicates",
+            paired=True,
+        ),
+        row(
+            "median_pfs_control_months_mean",
+            "mean",
+            "median_pfs_control_months",
+            "months",
+            "efficacy",
+            "Kaplan-Meier median PFS at the analysis, control arm: mean of the "
+            "per-replicate medians (medians are read at scan times, so they sit on the "
+            "scan grid); q05-q95: spread of the medians over replicates",
+            paired=True,
+        ),
+        row(
+            "median_pfs_experimental_months_mean",
+            "mean",
+            "median_pfs_experimental_months",
+            "months",
+            "efficacy",
+            "Kaplan-Meier median PFS at the analysis, experimental arm: mean of the "
+            "per-replicate medians (read at scan times); q05-q95: their spread",
+            paired=True,
+        ),
+        row(
+            "n_screened_mean",
+            "mean",
+            "n_screened",
+            "patients",
+            "conduct",
+            "patients screened, mean over replicates",
+            paired=True,
+            plan=8,
+        ),
+        row(
+            "n_screen_failed_mean",
+            "mean",
+            "n_screen_failed",
+            "patients",
+            "conduct",
+            "screen failures, mean over replicates",
+            paired=True,
+        ),
+        row(
+            "screening_wait_days_mean",
+            "mean",
+            "screening_wait_days_mean",
+            "days",
+            "conduct",
+            "days a screened patient waited for a screening slot: per replicate the mean "
+            "over its patients, then the mean over replicates",
+        ),
+        row(
+            "withdrawals_mean",
+            "mean",
+            "withdrawals",
+            "patients",
+            "conduct",
+            "withdrawals before the data cut, mean over replicates",
+            paired=True,
+            plan=9,
+        ),
+    ),
+)
+
+
+def per_arm_count(quantity: str, unit: str, meaning: str) -> Metric:
+    """A count of the clinic per arm, up to the final analysis: its mean over replicates."""
+    return row(
+        f"{quantity}_{{arm}}_mean",
+        "mean",
+        f"{quantity}_{{arm}}",
+        unit,
+        "clinic",
+        f"{meaning}, {{arm}} arm, mean over replicates",
+        paired=True,
+    )
+
+
+CLINIC_PLAN = 10  # the clinic's trial-wide figures follow the nine of comparison.csv
+
+# The clinic's per-arm counts and trial-wide figures (sim.clinic.tally), with the conduct's
+# late scans, up to the final analysis.
+CLINIC = Section(
+    "clinic",
+    "columns",
+    (
+        row(
+            "scans_out_of_window_{arm}_mean",
+            "mean",
+            "scans_out_of_window_{arm}",
+            "scans",
+            "conduct",
+            "tumour assessments done later than the visit window allows (the clinic closed "
+            "all the window through), up to the event seen, withdrawal or the data cut: "
+            "deviations (not in protocol_deviations), {arm} arm, mean over replicates",
+            paired=True,
+        ),
+        per_arm_count("cycles_given", "cycles", "treatment cycles given"),
+        per_arm_count(
+            "cycles_delayed", "cycles", "cycles delayed by toxicity (per protocol, not a deviation)"
+        ),
+        per_arm_count(
+            "cycles_out_of_window",
+            "cycles",
+            "cycles given after the protocol window (closure or no chair): deviations",
+        ),
+        per_arm_count(
+            "infusion_wait_days", "days", "days cycles waited for a chair, summed over cycles"
+        ),
+        per_arm_count(
+            "dose_reductions",
+            "dose levels",
+            "dose levels reduced (each patient's lowest level reached, summed over patients)",
+        ),
+        per_arm_count(
+            "toxicity_discontinuations", "patients", "patients stopping treatment for toxicity"
+        ),
+        per_arm_count(
+            "rt_patients_started", "patients", "patients starting Quad Shot radiotherapy"
+        ),
+        per_arm_count("rt_courses_completed", "courses", "Quad Shot courses completed"),
+        per_arm_count("rt_fractions_given", "fractions", "radiotherapy fractions given"),
+        per_arm_count("rt_dose_gy", "Gy", "radiotherapy dose given, summed over patients"),
+        per_arm_count(
+            "rt_bed10_gy",
+            "Gy",
+            "biologically effective dose (alpha/beta 10 Gy), summed over patients",
+        ),
+        per_arm_count(
+            "rt_courses_out_of_window",
+            "courses",
+            "Quad Shot courses started outside their window (closure, linac or interval): "
+            "deviations",
+        ),
+        per_arm_count(
+            "rt_wait_days", "days", "days Quad Shot courses waited for the linac, summed"
+        ),
+        per_arm_count("rt_pneumonitis", "patients", "patients with radiation pneumonitis"),
+        per_arm_count("rt_stopped_early", "patients", "patients stopping radiotherapy early"),
+        per_arm_count(
+            "protocol_deviations",
+            "deviations",
+            "protocol deviations (cycles and RT courses out of window)",
+        ),
+        row(
+            "clinic_chair_utilization_mean",
+            "mean",
+            "clinic_chair_utilization",
+            "share",
+            "clinic",
+            "infusion-chair minutes used (trial + background) / chair minutes available, "
+            "open days up to the analysis, mean over replicates",
+            paired=True,
+            plan=CLINIC_PLAN,
+        ),
+        row(
+            "clinic_linac_utilization_mean",
+            "mean",
+            "clinic_linac_utilization",
+            "share",
+            "clinic",
+            "linac slots used (trial + background) / slots available, open days up to "
+            "the analysis, mean over replicates",
+            paired=True,
+            plan=CLINIC_PLAN,
+        ),
+        row(
+            "clinic_{resource}_utilization_peak_month_mean",
+            "mean",
+            "clinic_{resource}_utilization_peak_month",
+            "share",
+            "clinic",
+            "{resource} utilization in the busiest calendar month up to the analysis "
+            "(per replicate: max over months of used / available), mean over replicates",
+            paired=True,
+            plan=CLINIC_PLAN,
+        ),
+        row(
+            "clinic_{drug}_mg_mean",
+            "mean",
+            "clinic_{drug}_mg",
+            "mg",
+            "supply",
+            "{drug} dispensed up to the final analysis, mg, mean over replicates",
+            paired=True,
+            plan=CLINIC_PLAN,
+        ),
+        row(
+            "clinic_{drug}_vials_mean",
+            "mean",
+            "clinic_{drug}_vials",
+            "vials",
+            "supply",
+            "{drug} vials opened up to the final analysis (single use), mean over replicates",
+            paired=True,
+            plan=CLINIC_PLAN,
+        ),
+        row(
+            "clinic_{drug}_mg_to_end_mean",
+            "mean",
+            "clinic_{drug}_mg_to_end",
+            "mg",
+            "supply",
+            "{drug} dispensed to the end of treatment (until every patient's treatment is "
+            "over: it goes on after the final analysis), mg, mean over replicates",
+            paired=True,
+            plan=CLINIC_PLAN,
+        ),
+        row(
+            "clinic_{drug}_vials_to_end_mean",
+            "mean",
+            "clinic_{drug}_vials_to_end",
+            "vials",
+            "supply",
+            "{drug} vials opened to the end of treatment (single use; treatment goes on after "
+            "the final analysis), mean over replicates",
+            paired=True,
+            plan=CLINIC_PLAN,
+        ),
+    ),
+)
+
+OS_DEATHS = (  # (column, meaning) of the death counts of sim.engine.endpoints
+    ("os_deaths_at_pfs_cut", "deaths (overall survival events) at the PFS data cut"),
+    ("os_deaths", "deaths at the OS analysis's own cut"),
+    ("os_deaths_by_maturity", "deaths by the OS maturity date (or completion)"),
+)
+RESPONSES = (  # (prefix, what is counted, its abbreviation) of sim.engine.endpoints
+    ("orr", "objective response rate (CR or PR) among patients in the analysis", "ORR"),
+    ("dcr", "disease control rate (CR, PR or SD) among patients in the analysis", "DCR"),
+)
+OS_LOGRANK = (
+    "share of replicates whose {os_cut} log-rank test rejects H0 (as the primary analysis: "
+    "sides, alpha, strata)"
+)
+
+
+def response_rows(prefix: str, rate: str, short: str) -> tuple[Metric, ...]:
+    """ORR or DCR: per arm, the difference with Newcombe's interval, the CMH test."""
+    difference = [
+        row(
+            f"{prefix}_difference{part}_mean",
+            "mean",
+            f"{prefix}_difference{part}",
+            "share",
+            "response",
+            f"{words}, mean over replicates",
+            paired=True,
+        )
+        for part, words in (
+            ("", f"{short} difference, experimental - control"),
+            ("_ci_low", f"lower end of Newcombe's 95% interval of the {short} difference"),
+            ("_ci_high", f"upper end of Newcombe's 95% interval of the {short} difference"),
+        )
+    ]
+    return (
+        row(
+            f"{prefix}_{{arm}}_mean",
+            "mean",
+            f"{prefix}_{{arm}}",
+            "share",
+            "response",
+            f"{rate}, {{arm}} arm, mean over replicates",
+            paired=True,
+        ),
+        *difference,
+        row(
+            f"{prefix}_power",
+            "share",
+            f"{prefix}_reject",
+            "share",
+            "response",
+            f"share of replicates whose {prefix} CMH test across strata rejects H0",
+        ),
+    )
+
+
+ENDPOINTS = Section(
+    "endpoints",
+    "columns",
+    (
+        # overall survival (sim.engine.endpoints)
+        *(
+            metric
+            for column, words in OS_DEATHS
+            for metric in (
+                *with_quantiles(column, column, "deaths", "overall_survival", f"{words}, {{over}}"),
+                *with_quantiles(
+                    f"{column}_{{arm}}",
+                    f"{column}_{{arm}}",
+                    "deaths",
+                    "overall_survival",
+                    f"{words}, {{arm}} arm, {{over}}",
+                ),
+            )
+        ),
+        row(
+            "{os_cut}_power",
+            "share",
+            "{os_cut}_reject",
+            "share",
+            "overall_survival",
+            OS_LOGRANK,
+        ),
+        row(
+            "{os_cut}_hazard_ratio_median",
+            "median",
+            "{os_cut}_hazard_ratio",
+            "ratio",
+            "overall_survival",
+            "{os_cut}: Cox hazard ratio, experimental vs control, median over replicates",
+            paired=True,
+        ),
+        row(
+            "{os_cut}_median_{arm}_months_median",
+            "median",
+            "{os_cut}_median_{arm}_months",
+            "months",
+            "overall_survival",
+            "{os_cut}: Kaplan-Meier median overall survival, {arm} arm, median over replicates",
+            paired=True,
+        ),
+        row(
+            "os_maturity_mean",
+            "mean",
+            "os_maturity",
+            "share",
+            "overall_survival",
+            "deaths by the OS maturity date (or completion) / patients "
+            "randomized by then, mean over replicates",
+            paired=True,
+        ),
+        row(
+            "os_analysis_months_median",
+            "median",
+            "os_analysis_months",
+            MSS,
+            "overall_survival",
+            "OS analysis (its own cut), median over replicates",
+            paired=True,
+        ),
+        # tumour response
+        *(metric for spec in RESPONSES for metric in response_rows(*spec)),
+        # local control of the irradiated lesion
+        row(
+            "local_control_{m}m_{arm}_mean",
+            "mean",
+            "local_control_{m}m_{arm}",
+            "share",
+            "local_control",
+            "Kaplan-Meier local control of the index lesion at {m} months, {arm} arm, "
+            "mean over replicates",
+            paired=True,
+        ),
+        row(
+            "local_control_{m}m_difference_mean",
+            "mean",
+            "local_control_{m}m_difference",
+            "share",
+            "local_control",
+            "Kaplan-Meier local control of the index lesion at {m} months, experimental - "
+            "control, mean over replicates",
+            paired=True,
+        ),
+        row(
+            "local_control_{m}m_power",
+            "share",
+            "local_control_{m}m_reject",
+            "share",
+            "local_control",
+            "share of replicates whose z test of the {m}-month local-control difference "
+            "(Greenwood variances) rejects H0",
+        ),
+        row(
+            "local_control_progressions_mean",
+            "mean",
+            "local_control_progressions",
+            "patients",
+            "local_control",
+            "local progressions of the irradiated (index) lesion at the PFS cut, mean over "
+            "replicates",
+            paired=True,
+        ),
+        row(
+            "local_control_logrank_power",
+            "share",
+            "local_control_logrank_reject",
+            "share",
+            "local_control",
+            OS_LOGRANK.format(os_cut="local_control_logrank"),
+        ),
+        row(
+            "local_control_logrank_hazard_ratio_median",
+            "median",
+            "local_control_logrank_hazard_ratio",
+            "ratio",
+            "local_control",
+            "local_control_logrank: Cox hazard ratio, experimental vs control, median over "
+            "replicates",
+            paired=True,
+        ),
+        # safety (sim.clinic.safety): treated = patients given at least one cycle
+        *with_quantiles(
+            "ae_patients_{kind}_{grade}_{arm}",
+            "ae_patients_{kind}_{grade}_{arm}",
+            "patients",
+            "safety",
+            "patients with a {kind} adverse event ({grade} grade; 'all': any kind) by the "
+            "analysis, {arm} arm, {stat} over replicates",
+        ),
+        row(
+            "ae_incidence_{kind}_{grade}_{arm}_mean",
+            "mean",
+            "ae_incidence_{kind}_{grade}_{arm}",
+            "share",
+            "safety",
+            "incidence of {kind} adverse events ({grade} grade; 'all': any kind): patients "
+            "with one / treated patients, {arm} arm, mean over replicates",
+            paired=True,
+        ),
+        *with_quantiles(
+            "ae_events_{arm}",
+            "ae_events_{arm}",
+            "events",
+            "safety",
+            "adverse events (all kinds and grades) by the analysis, {arm} arm, {stat} over "
+            "replicates",
+        ),
+        row(
+            "ae_treated_{arm}_mean",
+            "mean",
+            "ae_treated_{arm}",
+            "patients",
+            "safety",
+            "treated patients (at least one cycle) by the analysis, {arm} arm, mean over "
+            "replicates",
+            paired=True,
+        ),
+        row(
+            "ae_at_least_{n}_{kind}",
+            "share",
+            "ae_at_least_{n}_{kind}",
+            "share",
+            "safety",
+            "share of replicates with at least {n} patients with a {kind} adverse event by the "
+            "analysis (both arms)",
+        ),
+    ),
+)
+
+SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
+    "sequential",
+    "table",
+    (
+        row(
+            "power_ignoring_futility",
+            "share",
+            "reject_ignoring_futility",
+            "share",
+            "sequential",
+            "share of replicates rejecting H0 at some look by the efficacy bounds alone "
+            "(futility stops ignored: what a non-binding rule 'would have continued' to)",
+        ),
+        row(
+            "early_stop",
+            "share",
+            "early_stop",
+            "share",
+            "sequential",
+            "share of replicates stopped at an interim look (efficacy or futility)",
+        ),
+        row(
+            "futility_stop",
+            "share",
+            "stop_reason",
+            "share",
+            "sequential",
+            "share of replicates stopped at an interim look for futility",
+            derive=equal_to("futility"),
+        ),
+        row(
+            "expected_events",
+            "mean",
+            "events",
+            "events",
+            "sequential",
+            "PFS events at the analysis that ended the trial (interim "
+            "stop or final), mean over replicates",
+            requires=("stop_look",),
+        ),
+        row(
+            "expected_analysis_months",
+            "mean",
+            "analysis_months",
+            MSS,
+            "sequential",
+            "months from the start to the analysis that ended the trial "
+            "(interim stop or final), mean over replicates",
+            requires=("stop_look",),
+        ),
+        row(
+            "reject_look{k}",
+            "share",
+            ("stop_look", "stop_reason"),
+            "share",
+            "sequential",
+            "share of replicates stopping for efficacy at look {k}",
+            derive=stopped_at_look("efficacy"),
+        ),
+        row(
+            "futility_look{k}",
+            "share",
+            ("stop_look", "stop_reason"),
+            "share",
+            "sequential",
+            "share of replicates stopping for futility at look {k}",
+            derive=stopped_at_look("futility"),
+        ),
+        row(
+            "reached_look{k}",
+            "share",
+            "look{k}_months",
+            "share",
+            "sequential",
+            "share of replicates that held look {k} (not stopped before it)",
+            derive=happened,
+        ),
+        row(
+            "look{k}_months_mean",
+            "mean",
+            "look{k}_months",
+            MSS,
+            "sequential",
+            "months from the start to look {k}'s analysis, mean over the replicates that held it",
+            paired=True,
+        ),
+        row(
+            "look{k}_months_median",
+            "median_finite",
+            "look{k}_months",
+            MSS,
+            "sequential",
+            "months from the start to look {k}'s analysis, median over the replicates that held it",
+            paired=True,
+        ),
+        row(
+            "look{k}_events_mean",
+            "mean",
+            "look{k}_events",
+            "events",
+            "sequential",
+            "PFS events seen at look {k}'s data cut, mean over the replicates that held it",
+            paired=True,
+        ),
+        row(
+            "reject_look{k}_ignoring_futility",
+            "share",
+            ("stop_look_ignoring_futility", "reject_ignoring_futility"),
+            "share",
+            "sequential",
+            "share of replicates whose efficacy bounds alone (futility stops ignored) are "
+            "first crossed at look {k}",
+            derive=efficacy_first_at_look,
+        ),
+    ),
+)
+
+TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted)
+    "tests",
+    "table",
+    (
+        row(
+            "power_{test}",
+            "share",
+            "reject_{test}",
+            "share",
+            "tests",
+            "share of replicates rejecting H0 with the {test} test (type I error if HR = 1)",
+        ),
+        row(
+            "estimate_{test}_median",
+            "median",
+            "estimate_{test}",
+            "events",
+            "tests",
+            "{test}: weighted observed minus expected PFS events of the experimental arm "
+            "(< 0 favours it), median over replicates",
+            paired=True,
+            where=(("test", r"logrank|fh_[0-9a-z_]+|mb_[0-9a-z_]+"),),
+        ),
+        row(
+            "estimate_{test}_median",
+            "median",
+            "estimate_{test}",
+            "z",
+            "tests",
+            "{test}: smallest z of its Fleming-Harrington tests, median over replicates",
+            paired=True,
+            where=(("test", r"maxcombo[0-9a-z_]*"),),
+        ),
+        row(
+            "estimate_{test}_median",
+            "median",
+            "estimate_{test}",
+            "months",
+            "tests",
+            "restricted mean PFS to {tau} months, experimental - control, median over replicates",
+            paired=True,
+            where=(("test", r"rmst_(?P<tau>[\dp]+)"),),
+        ),
+        row(
+            "estimate_{test}_median",
+            "median",
+            "estimate_{test}",
+            "share",
+            "tests",
+            "Kaplan-Meier PFS at {t} months, experimental - control, median over replicates",
+            paired=True,
+            where=(("test", r"milestone_(?P<t>[\dp]+)"),),
+        ),
+        row(
+            "estimate_{test}_median",
+            "median",
+            "estimate_{test}",
+            "ratio",
+            "tests",
+            "{test}: Kalbfleisch-Prentice average hazard ratio, experimental vs control, median "
+            "over replicates",
+            paired=True,
+            where=(("test", r"ahr[0-9a-z_]*"),),
+        ),
+    ),
+)
+
+SECTIONS = (HEADLINE, PRIMARY, CLINIC, ENDPOINTS, SEQUENTIAL, TESTS)
+TABLE = MetricTable(SECTIONS)
+METRICS = TABLE.metrics
+KEY_METRICS = TABLE.key_metrics
+run_metrics = TABLE.run_metrics
+find_metric = TABLE.find
+describe_metric = TABLE.describe
+describe_metrics = TABLE.describe_all
+plan_metrics = TABLE.plan_metrics
