@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.conduct.history import COLUMNS, check_observed, observed_from_patients
+from sim.conduct.observed import COLUMNS, check_observed, observed_from_patients
 from sim.engine.chunk import TrialModel, simulate_chunk
-from sim.engine.history import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS, fit_history
+from sim.engine.continuation import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS, fit_continuation
 from sim.scenario import DAYS_PER_MONTH, Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ def forecast_coverage(
     prior = simulate_chunk(
         dataclasses.replace(
             base,
-            history=fit_history(
+            history=fit_continuation(
                 scenario, base.calendar, base.schedule, empty, prior_months, prior_events
             ),
         ),
@@ -149,7 +149,7 @@ def forecast_coverage(
                 truth_patients[truth_patients["replicate"] == k], as_of, blinded=blinded
             )
             observed = check_observed(table, scenario, as_of)
-            history = fit_history(
+            history = fit_continuation(
                 scenario, base.calendar, base.schedule, observed, prior_months, prior_events
             )
             model = dataclasses.replace(base, history=history)

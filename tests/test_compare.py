@@ -17,8 +17,8 @@ from sim.commands.compare import (
     load_runs,
     register,
 )
-from sim.commands.run import run_scenario
 from sim.engine.results import METRICS_VERSION
+from sim.engine.run import run_scenario
 from tests.conftest import TEXTBOOK, vary
 from tests.test_sweep import run_command
 

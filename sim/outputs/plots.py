@@ -1737,8 +1737,8 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_plot(args: Any) -> int:
-    from sim.engine.folders import output_folder
     from sim.engine.results import read_run
+    from sim.storage.folders import output_folder
 
     manifest = read_run(args.folder, sweep_ok=True)
     is_sweep = manifest.get("kind") == "sweep"
