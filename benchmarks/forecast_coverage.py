@@ -95,6 +95,7 @@ def simulate_truths(
 
 def forecast_coverage(
     as_of_months: tuple[float, ...] = (6, 10, 14),
+    *,
     truths: int = 200,
     reps: int = 500,
     accrual_factor: float = 0.7,
@@ -230,8 +231,8 @@ def main() -> None:
     started = time.perf_counter()
     table = forecast_coverage(
         tuple(args.as_of),
-        args.truths,
-        args.reps,
+        truths=args.truths,
+        reps=args.reps,
         accrual_factor=args.accrual_factor,
         control_median=args.control_median,
         blinded=args.blinded,

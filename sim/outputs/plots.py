@@ -624,6 +624,7 @@ def plot_heatmap(
     x: str,
     y: str,
     metric: str,
+    *,
     ax: Axes | None = None,
     fmt: Callable[[float], str] = lambda v: f"{v:.0%}",
     cmap: str = "cividis",
