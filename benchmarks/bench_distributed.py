@@ -28,10 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.commands.run import finish_point
-from sim.commands.sweep import expand_points, read_variants
 from sim.engine.chunk import TrialModel
 from sim.engine.executors import DaskExecutor, LocalExecutor, PointJob, run_points
+from sim.engine.run import finish_point
+from sim.engine.sweep import expand_points, read_variants
 from sim.scenario import load_scenario, read_scenario_yaml
 
 ROOT = Path(__file__).resolve().parents[1]

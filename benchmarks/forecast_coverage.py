@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.conduct.history import COLUMNS, check_observed, observed_from_patients
+from sim.conduct.observed import COLUMNS, check_observed, observed_from_patients
 from sim.engine.chunk import TrialModel, simulate_chunk
-from sim.engine.history import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS, fit_history
+from sim.engine.continuation import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS, fit_continuation
 from sim.scenario import DAYS_PER_MONTH, Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +95,7 @@ def simulate_truths(
 
 def forecast_coverage(
     as_of_months: tuple[float, ...] = (6, 10, 14),
+    *,
     truths: int = 200,
     reps: int = 500,
     accrual_factor: float = 0.7,
@@ -123,7 +124,7 @@ def forecast_coverage(
     prior = simulate_chunk(
         dataclasses.replace(
             base,
-            history=fit_history(
+            history=fit_continuation(
                 scenario, base.calendar, base.schedule, empty, prior_months, prior_events
             ),
         ),
@@ -149,7 +150,7 @@ def forecast_coverage(
                 truth_patients[truth_patients["replicate"] == k], as_of, blinded=blinded
             )
             observed = check_observed(table, scenario, as_of)
-            history = fit_history(
+            history = fit_continuation(
                 scenario, base.calendar, base.schedule, observed, prior_months, prior_events
             )
             model = dataclasses.replace(base, history=history)
@@ -230,8 +231,8 @@ def main() -> None:
     started = time.perf_counter()
     table = forecast_coverage(
         tuple(args.as_of),
-        args.truths,
-        args.reps,
+        truths=args.truths,
+        reps=args.reps,
         accrual_factor=args.accrual_factor,
         control_median=args.control_median,
         blinded=args.blinded,

@@ -1,10 +1,12 @@
 """Discrete-event Monte Carlo simulator of how a randomized trial will run.
 
 The package in layers, each importing only those above it in this list:
-``scenario`` (the one way in), ``conduct`` (enrollment to data cut, vectorized) and ``stats``
-(tests, Cox, Kaplan-Meier, closed-form design), ``clinic`` (the SimPy model of treatment and
-radiotherapy), ``engine`` (chunks of replicates, executors, result tables), ``outputs`` (plots,
-report), ``commands`` (the command line), and ``api`` (these functions):
+``scenario`` (the one way in), ``conduct`` (enrollment to data cut, vectorized), ``stats``
+(tests, Cox, Kaplan-Meier, closed-form design) and ``storage`` (output folders, checkpoints,
+process lifetime), ``clinic`` (the SimPy model of treatment and radiotherapy), ``engine``
+(chunks of replicates, executors, result tables; run, sweep and forecast), ``outputs`` (plots,
+report), ``api`` (these functions), and ``commands`` (the command line, a thin layer over
+the API):
 
     import sim
     scenario = sim.load_scenario("scenarios/nct07271602.yaml")
@@ -26,10 +28,12 @@ API = (
     "analyze",
     "boundaries",
     "design",
+    "export_observed",
     "forecast",
     "load_scenario",
     "read_results",
     "simulate",
+    "sweep",
 )
 __all__ = [*API, "__version__"]
 
@@ -40,10 +44,12 @@ if TYPE_CHECKING:
         analyze,
         boundaries,
         design,
+        export_observed,
         forecast,
         load_scenario,
         read_results,
         simulate,
+        sweep,
     )
 
 

@@ -9,65 +9,83 @@
     sim.read_results("results/hr07")        # the same object back
 
 Every function raises `sim.ScenarioError` (a ValueError) with the same one-line message the
-command line prints, for bad scenarios, overrides, arguments and tables alike.
+command line prints, for bad scenarios, overrides, arguments and tables alike. Options past the
+first two arguments are keyword-only. The functions call the engine (`sim.engine.run`,
+`sweep`, `forecast`) and the statistics (`sim.stats`); the command line (`sim.commands`) is a
+layer above this one, which parses arguments, calls these functions and prints.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
+import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 import yaml
 
-from sim.commands.analyze import analyze_patients, patients_from_frame
-from sim.commands.run import check_out_folder, run_scenario
-from sim.engine.executors import default_workers
-from sim.engine.results import read_run
-from sim.scenario import Scenario, ScenarioError, parse_scenario, read_scenario_yaml
-from sim.scenario import load_scenario as load_scenario_file
-from sim.stats.design import design_scenario
+from sim.scenario import Scenario, ScenarioError, parse_scenario, scenario_to_dict
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from sim.engine.chunk import TrialModel
+    from sim.engine.run import RunOutputs
 
 __all__ = [
+    "Progress",
     "Results",
     "ScenarioError",
     "analyze",
     "boundaries",
     "design",
+    "export_observed",
     "forecast",
     "load_scenario",
     "read_results",
     "simulate",
+    "sweep",
 ]
 
+ScenarioLike = Scenario | str | Path | Mapping[str, Any]
+Overrides = Mapping[str, Any] | Sequence[str] | None
 
-def load_scenario(
-    path: str | Path | Mapping[str, Any],
-    overrides: Mapping[str, Any] | Sequence[str] | None = None,
-) -> Scenario:
+
+def load_scenario(path: str | Path | Mapping[str, Any], overrides: Overrides = None) -> Scenario:
     """A validated scenario from a YAML file (or an already-parsed mapping), with overrides.
 
     `overrides` maps dotted paths to values (``{"effect.hazard_ratio": 0.7}``, values as
     Python objects) or is a list of ``PATH=VALUE`` strings as ``--set`` takes them.
     """
-    assignments = override_strings(overrides)
+    return load_scenario_data(path, override_strings(overrides))[0]
+
+
+def load_scenario_data(
+    path: str | Path | Mapping[str, Any], assignments: list[str]
+) -> tuple[Scenario, dict[str, Any], str]:
+    """(the scenario, its data as read with the overrides applied, its source name)."""
+    import copy
+
+    from sim.scenario import apply_override, read_scenario_yaml
+
     if isinstance(path, Mapping):
         data = json.loads(json.dumps(dict(path), default=str))  # a deep, plain copy
-        from sim.scenario import apply_override
+        source = "<mapping>"
+    else:
+        data, source = read_scenario_yaml(path), str(path)
+    for assignment in assignments:
+        apply_override(data, assignment)
+    return parse_scenario(copy.deepcopy(data), source), data, source
 
-        for assignment in assignments:
-            apply_override(data, assignment)
-        return parse_scenario(data, "<mapping>")
-    read_scenario_yaml(path)  # the file's own errors first, named by its path
-    return load_scenario_file(path, assignments)
 
-
-def override_strings(overrides: Mapping[str, Any] | Sequence[str] | None) -> list[str]:
+def override_strings(overrides: Overrides) -> list[str]:
     if overrides is None:
         return []
     if isinstance(overrides, Mapping):
@@ -83,17 +101,93 @@ def override_strings(overrides: Mapping[str, Any] | Sequence[str] | None) -> lis
     return [str(item) for item in overrides]
 
 
+def resolve_scenario(
+    scenario: ScenarioLike, overrides: Overrides
+) -> tuple[Scenario, str, list[str]]:
+    """(the scenario, the path the manifest records, the overrides it records): a path or a
+    mapping is loaded with `overrides`; a Scenario is taken as it is (then no overrides)."""
+    assignments = override_strings(overrides)
+    if isinstance(scenario, Scenario):
+        if assignments:
+            raise ScenarioError(
+                f"overrides {assignments}: a loaded Scenario takes none; give the scenario's "
+                "path instead, or apply them with sim.load_scenario(path, overrides=...)"
+            )
+        return scenario, "", []
+    loaded, _, source = load_scenario_data(scenario, assignments)
+    return loaded, "" if isinstance(scenario, Mapping) else source, assignments
+
+
+class Progress(Protocol):
+    """What a long call reports while it runs: the command line's progress bars are ones."""
+
+    def start(self, total: int, done: int) -> None:
+        """Before the first chunk: `total` replicates in all, `done` of them finished
+        before (a resumed run or sweep)."""
+
+    def update(self, n: int) -> None:
+        """`n` more replicates are done."""
+
+    def write(self, text: str) -> None:
+        """A note or a warning, one line (the command line prints it on stderr)."""
+
+
+class NotebookProgress:
+    """The API's own progress: a tqdm bar (a widget in notebooks) unless `show` is False;
+    notes and warnings on stderr."""
+
+    def __init__(self, total: int, show: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, unit="rep", desc="replicates", disable=not show)
+
+    def start(self, total: int, done: int) -> None:
+        self.bar.total = total
+        self.bar.n = self.bar.last_print_n = self.bar.initial = done
+        self.bar.refresh()
+
+    def update(self, n: int) -> None:
+        self.bar.update(n)
+
+    def write(self, text: str) -> None:
+        self.bar.write(text, file=sys.stderr)
+
+
+@contextmanager
+def reporting(progress: bool | Progress, total: int) -> Iterator[Progress]:
+    """The caller's `progress` object, or the API's own bar (closed on the way out)."""
+    if not isinstance(progress, bool):
+        yield progress
+        return
+    own = NotebookProgress(total, progress)
+    try:
+        yield own
+    finally:
+        own.bar.close()
+
+
 class Results:
-    """The tables of one Monte Carlo run, read from its folder on first use.
+    """The tables of one Monte Carlo run (or sweep), read from its folder on first use.
 
     `summary`, `timeline`, `replicates` and `manifest` are attributes; `table(name)` reads any
-    other table of the folder (`supply`, `resources`, `monthly`, `patients`, ...);
-    `tables` lists them. A result of `simulate` lives in a temporary folder until `save`.
+    other table of the folder (`supply`, `resources`, `monthly`, `patients`, a sweep's
+    `sweep`, a forecast's `forecast`, ...); `tables` lists them; `warnings` are the doubts the
+    run recorded. A result of `simulate` lives in a temporary folder until `save`.
     """
 
-    def __init__(self, folder: Path, scratch: tempfile.TemporaryDirectory | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        scratch: tempfile.TemporaryDirectory | None = None,
+        *,
+        computed: Mapping[str, pd.DataFrame] | None = None,
+        scenario: Scenario | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self._scratch = scratch  # keeps the temporary folder alive as long as the object
+        # tables the call that made the folder still holds: returned as computed, not re-read
+        self._computed = dict(computed or {})
+        self._scenario = scenario
 
     def __repr__(self) -> str:
         m = self.manifest
@@ -120,7 +214,17 @@ class Results:
 
     @property
     def scenario(self) -> Scenario:
+        if self._scenario is not None:
+            return self._scenario
         return parse_scenario(self.manifest["scenario"], f"{self.folder}/manifest.json")
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(self.manifest.get("warnings", ()))
+
+    @property
+    def wall_seconds(self) -> float:
+        return float(self.manifest.get("wall_seconds", float("nan")))
 
     @property
     def tables(self) -> list[str]:
@@ -131,21 +235,26 @@ class Results:
         )
 
     def table(self, name: str) -> pd.DataFrame:
-        for suffix, reader in ((".csv", pd.read_csv), (".parquet", pd.read_parquet)):
-            path = self.folder / f"{name}{suffix}"
-            if path.is_file():
-                return reader(path)
+        if name in self._computed:
+            return self._computed[name]
+        path = self.folder / f"{name}.csv"
+        if path.is_file():  # every float as written (to_csv writes the shortest repr)
+            return pd.read_csv(path, float_precision="round_trip")
+        path = self.folder / f"{name}.parquet"
+        if path.is_file():
+            return pd.read_parquet(path)
         raise ScenarioError(f"table {name!r}: not in {self.folder} (it has {self.tables})")
 
-    def save(self, folder: str | Path, force: bool = False) -> Path:
+    def save(self, folder: str | Path, *, force: bool = False) -> Path:
         """Write the run folder `python -m sim run` writes; an existing folder is replaced
         only with `force` (as `--force` on the command line)."""
+        from sim.engine.run import check_out_folder
+        from sim.storage.folders import OWNER, output_folder
+
         folder = Path(folder)
         if folder.resolve() == self.folder.resolve():
             return folder
         check_out_folder(folder, force)
-        from sim.engine.folders import OWNER, output_folder
-
         with output_folder(folder, force) as staging:
             shutil.copytree(
                 self.folder, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(OWNER)
@@ -153,126 +262,8 @@ class Results:
         return folder
 
 
-def simulate(
-    scenario: Scenario | str | Path,
-    reps: int = 2000,
-    seed: int = 1,
-    workers: int | None = None,
-    keep_patients: int = 3,
-    progress: bool = True,
-    out: str | Path | None = None,
-    force: bool = False,
-    executor: str | None = None,
-    scheduler: str | None = None,
-    resume: bool = False,
-) -> Results:
-    """Monte Carlo run of a scenario: the tables of `python -m sim run`, same seed, same
-    numbers. With `out` the folder is written there (as ``--out``); otherwise it is kept in a
-    temporary folder until `Results.save`. A progress bar shows in terminals and notebooks.
-    `executor`, `scheduler` and `resume` are ``--executor`` (``"local"`` or ``"dask"``),
-    ``--scheduler`` (default: dask with a scheduler, else local) and ``--resume`` (needs
-    `out`)."""
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    check_count("reps", reps, 1)
-    check_count("seed", seed, 0)
-    check_count("keep_patients", keep_patients, 0)
-    if workers is not None:
-        check_count("workers", workers, 1)
-    workers = workers or default_workers()
-    if executor not in (None, "local", "dask"):
-        raise ScenarioError(f"executor = {executor!r}: must be 'local' or 'dask'")
-    if scheduler and executor == "local":
-        raise ScenarioError(
-            f"scheduler = {scheduler!r}: needs executor='dask' (or leave executor out)"
-        )
-    executor = executor or ("dask" if scheduler else "local")
-    if resume and out is None:
-        raise ScenarioError("resume = True: needs out, the folder of the interrupted run")
-    scratch = None
-    if out is None:
-        scratch = tempfile.TemporaryDirectory(prefix="sim-results-")
-        target = Path(scratch.name) / "run"
-    else:
-        target = Path(out)
-    from tqdm.auto import tqdm
-
-    with tqdm(total=reps, unit="rep", desc="replicates", disable=not progress) as bar:
-        run_scenario(
-            scenario,
-            target,
-            reps=reps,
-            seed=seed,
-            workers=workers,
-            keep_patients=keep_patients,
-            force=force,
-            on_chunk=bar.update,
-            executor=executor,
-            scheduler=scheduler,
-            resume=resume,
-        )
-    return Results(target, scratch)
-
-
-def forecast(
-    scenario: Scenario | str | Path,
-    observed: str | Path,
-    as_of: str | Any,
-    reps: int = 2000,
-    seed: int = 1,
-    workers: int | None = None,
-    screening: str | Path | None = None,
-    prior_months: float | None = None,
-    prior_events: float | None = None,
-    progress: bool = True,
-    out: str | Path | None = None,
-    force: bool = False,
-) -> Results:
-    """The rest of a trial under way from its own data, as `python -m sim forecast`: the
-    run's tables plus `fit`, `forecast`, `comparison` and `observed` (and `plan/`)."""
-    import datetime as dt
-
-    from sim.commands.forecast import forecast_trial
-    from sim.engine.history import DEFAULT_PRIOR_EVENTS
-
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    check_count("reps", reps, 1)
-    check_count("seed", seed, 0)
-    if workers is not None:
-        check_count("workers", workers, 1)
-    try:
-        day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
-    except ValueError:
-        raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
-    scratch = None
-    if out is None:
-        scratch = tempfile.TemporaryDirectory(prefix="sim-results-")
-        target = Path(scratch.name) / "forecast"
-    else:
-        target = Path(out)
-    from tqdm.auto import tqdm
-
-    with tqdm(total=reps, unit="rep", desc="replicates", disable=not progress) as bar:
-        forecast_trial(
-            scenario,
-            Path(observed),
-            day,
-            target,
-            reps=reps,
-            seed=seed,
-            workers=workers or default_workers(),
-            screening=Path(screening) if screening is not None else None,
-            prior_months=prior_months,
-            prior_events=DEFAULT_PRIOR_EVENTS if prior_events is None else prior_events,
-            force=force,
-            on_chunk=bar.update,
-        )
-    return Results(target, scratch)
-
-
 def check_count(name: str, value: Any, least: int) -> None:
-    from sim.commands.cli import MAX_REPS, MAX_SEED
+    from sim.engine.limits import MAX_REPS, MAX_SEED
 
     most = MAX_SEED if name == "seed" else MAX_REPS
     if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
@@ -282,17 +273,299 @@ def check_count(name: str, value: Any, least: int) -> None:
         )
 
 
+def check_run_options(
+    reps: int, seed: int, workers: int | None, keep_patients: int | None = None
+) -> int:
+    """The counts of a Monte Carlo call checked; the number of workers to use."""
+    from sim.engine.executors import default_workers
+
+    check_count("reps", reps, 1)
+    check_count("seed", seed, 0)
+    if keep_patients is not None:
+        check_count("keep_patients", keep_patients, 0)
+    if workers is not None:
+        check_count("workers", workers, 1)
+    return workers or default_workers()
+
+
+def check_executor(executor: str | None, scheduler: str | None) -> str:
+    """`executor`, defaulting to dask with a scheduler and to local otherwise."""
+    if executor not in (None, "local", "dask"):
+        raise ScenarioError(f"executor = {executor!r}: must be 'local' or 'dask'")
+    if scheduler and executor == "local":
+        raise ScenarioError(
+            f"scheduler = {scheduler!r}: needs executor='dask' (or leave executor out)"
+        )
+    return executor or ("dask" if scheduler else "local")
+
+
+def output_target(
+    out: str | Path | None, name: str
+) -> tuple[Path, tempfile.TemporaryDirectory | None]:
+    """The folder to write: `out`, or `name` in a fresh temporary folder (kept by Results)."""
+    if out is not None:
+        return Path(out), None
+    scratch = tempfile.TemporaryDirectory(prefix="sim-results-")
+    return Path(scratch.name) / name, scratch
+
+
+def simulate(
+    scenario: ScenarioLike,
+    *,
+    reps: int = 2000,
+    seed: int = 1,
+    workers: int | None = None,
+    keep_patients: int = 3,
+    overrides: Overrides = None,
+    progress: bool | Progress = True,
+    out: str | Path | None = None,
+    force: bool = False,
+    executor: str | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+) -> Results:
+    """Monte Carlo run of a scenario: the tables of `python -m sim run`, same seed, same
+    numbers. `scenario` is a Scenario, or a YAML path (or mapping) loaded with `overrides`
+    (recorded in the manifest, as ``--set``). With `out` the folder is written there (as
+    ``--out``); otherwise it is kept in a temporary folder until `Results.save`. `progress`:
+    a bar in terminals and notebooks (False: none), or a `Progress` of the caller's; the
+    design's doubts are written to it before the run, the summary's after.
+    `executor`, `scheduler` and `resume` are ``--executor`` (``"local"`` or ``"dask"``),
+    ``--scheduler`` (default: dask with a scheduler, else local) and ``--resume`` (needs
+    `out`)."""
+    from sim.engine.run import check_out_folder, run_scenario
+    from sim.stats.design import design_warnings
+
+    scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
+    workers = check_run_options(reps, seed, workers, keep_patients)
+    if out is not None:
+        check_out_folder(Path(out), force)
+    executor = check_executor(executor, scheduler)
+    if resume and out is None:
+        raise ScenarioError("resume = True: needs out, the folder of the interrupted run")
+    target, scratch = output_target(out, "run")
+    with reporting(progress, reps) as report:
+        before = design_warnings(scenario)
+        for text in before:
+            report.write(f"warning: {text}")
+        outputs = run_scenario(
+            scenario,
+            target,
+            reps=reps,
+            seed=seed,
+            workers=workers,
+            keep_patients=keep_patients,
+            force=force,
+            scenario_path=scenario_path,
+            overrides=assignments,
+            on_chunk=report.update,
+            executor=executor,
+            scheduler=scheduler,
+            resume=resume,
+            note=report.write,
+            on_resume=lambda done: report.start(reps, done),
+        )
+        for text in outputs.warnings:
+            if text not in before:
+                report.write(f"warning: {text}")
+    return run_results(outputs, scratch, scenario)
+
+
+def run_results(
+    outputs: RunOutputs,
+    scratch: tempfile.TemporaryDirectory | None,
+    scenario: Scenario,
+    extra: Mapping[str, pd.DataFrame] | None = None,
+) -> Results:
+    """The Results of a run just made, holding the tables and scenario it computed."""
+    computed = {"summary": outputs.summary, "timeline": outputs.timeline, **(extra or {})}
+    return Results(outputs.folder, scratch, computed=computed, scenario=scenario)
+
+
+def sweep(
+    scenario: str | Path | Mapping[str, Any] | Scenario,
+    grid: Mapping[str, Sequence[Any]] | Sequence[str] | None = None,
+    *,
+    variants: str | Path | Sequence[Mapping[str, Any]] | None = None,
+    reps: int = 2000,
+    seed: int = 1,
+    workers: int | None = None,
+    keep_patients: int = 3,
+    overrides: Overrides = None,
+    progress: bool | Progress = True,
+    out: str | Path | None = None,
+    force: bool = False,
+    executor: str | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+) -> Results:
+    """A scenario run at every point of a grid and/or a list of variants, each point with
+    the same seed (common random numbers): the folder of `python -m sim sweep`.
+
+    `grid` maps dotted paths to lists of values (``{"effect.hazard_ratio": [0.5, 0.6]}``;
+    every combination is a point) or is a list of ``PATH=V1,V2`` strings as ``--grid`` takes
+    them; `variants` is a YAML file or a list of ``{"name": ..., "set": {PATH: VALUE}}``. The
+    result's `table("sweep")` is sweep.csv (one row per point); the other options are those
+    of `simulate`."""
+    from sim.engine.run import check_out_folder
+    from sim.engine.sweep import check_grid, check_variants, expand_points, read_variants, run_sweep
+    from sim.stats.design import design_warnings
+
+    assignments = override_strings(overrides)
+    if isinstance(scenario, Scenario):
+        if assignments:
+            resolve_scenario(scenario, assignments)  # raises: a Scenario takes no overrides
+        base_data, source, scenario_path = scenario_to_dict(scenario), "<scenario>", ""
+        base = scenario
+    else:
+        base, base_data, source = load_scenario_data(scenario, assignments)
+        scenario_path = "" if isinstance(scenario, Mapping) else source
+    axes = check_grid(grid)
+    if variants is None:
+        listed: list[tuple[str, dict[str, Any]]] = []
+    elif isinstance(variants, str | Path):
+        listed = read_variants(Path(variants))
+    else:
+        listed = check_variants(list(variants), "variants")
+    points = expand_points(base_data, axes, listed, source)
+    workers = check_run_options(reps, seed, workers, keep_patients)
+    if out is not None:
+        check_out_folder(Path(out), force)
+    executor = check_executor(executor, scheduler)
+    if resume and out is None:
+        raise ScenarioError("resume = True: needs out, the folder of the interrupted sweep")
+    target, scratch = output_target(out, "sweep")
+
+    def add_figures(staging: Path) -> None:
+        from sim.outputs.plots import sweep_figures, write_figures
+
+        write_figures(sweep_figures(staging), staging / "plots")
+
+    with reporting(progress, len(points) * reps) as report:
+        for point in points:
+            for text in design_warnings(point.scenario):
+                report.write(f"warning: point {point.number} ({point.label}): {text}")
+        table = run_sweep(
+            points,
+            base,
+            target,
+            reps=reps,
+            seed=seed,
+            workers=workers,
+            grid=axes,
+            variants=listed,
+            keep_patients=keep_patients,
+            force=force,
+            scenario_path=scenario_path,
+            overrides=assignments,
+            on_chunk=report.update,
+            executor=executor,
+            scheduler=scheduler,
+            resume=resume,
+            note=report.write,
+            on_resume=lambda done: report.start(len(points) * reps, done),
+            before_publish=add_figures,
+        )
+    return Results(target, scratch, computed={"sweep": table}, scenario=base)
+
+
+def forecast(
+    scenario: ScenarioLike,
+    observed: str | Path,
+    *,
+    as_of: str | dt.date,
+    reps: int = 2000,
+    seed: int = 1,
+    workers: int | None = None,
+    screening: str | Path | None = None,
+    prior_months: float | None = None,
+    prior_events: float | None = None,
+    keep_patients: int = 0,
+    overrides: Overrides = None,
+    progress: bool | Progress = True,
+    out: str | Path | None = None,
+    force: bool = False,
+    executor: str | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+) -> Results:
+    """The rest of a trial under way from its own data (`observed`, the ``--observed``
+    table, current to `as_of`), as `python -m sim forecast`: the run's tables plus `fit`,
+    `forecast`, `comparison` and `observed` (and `plan/`). Options as in `simulate`."""
+    from sim.engine.continuation import DEFAULT_PRIOR_EVENTS
+    from sim.engine.forecast import forecast_trial
+
+    scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
+    workers = check_run_options(reps, seed, workers, keep_patients)
+    try:
+        day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+    except ValueError:
+        raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
+    executor = check_executor(executor, scheduler)
+    if resume and out is None:
+        raise ScenarioError("resume = True: needs out, the folder of the interrupted forecast")
+    target, scratch = output_target(out, "forecast")
+
+    def draw(model: TrialModel, dates: np.ndarray, path: Path) -> None:
+        from sim.outputs.forecast import save_forecast_figure
+
+        save_forecast_figure(model, seed, reps, dates, path)
+
+    with reporting(progress, reps) as report:
+        report.start(reps, 0)
+        outputs = forecast_trial(
+            scenario,
+            Path(observed),
+            day,
+            target,
+            reps=reps,
+            seed=seed,
+            workers=workers,
+            screening=Path(screening) if screening is not None else None,
+            prior_months=prior_months,
+            prior_events=DEFAULT_PRIOR_EVENTS if prior_events is None else prior_events,
+            keep_patients=keep_patients,
+            force=force,
+            scenario_path=scenario_path,
+            overrides=assignments,
+            on_chunk=report.update,
+            executor=executor,
+            scheduler=scheduler,
+            resume=resume,
+            figure=draw,
+        )
+    tables = {"forecast": outputs.forecast, "comparison": outputs.comparison}
+    return run_results(outputs.run, scratch, scenario, tables)
+
+
+def export_observed(
+    run: str | Path, *, as_of: str | dt.date, replicate: int = 0, blinded: bool = False
+) -> pd.DataFrame:
+    """The ``--observed`` table of a simulated trial (replicate `replicate` of the run
+    folder's patients.parquet) as it stood on `as_of`: `python -m sim export-observed`."""
+    from sim.engine.forecast import observed_at
+
+    try:
+        day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+    except ValueError:
+        raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
+    return observed_at(Path(run), replicate, day, blinded)
+
+
 def read_results(folder: str | Path) -> Results:
     """The results of a run folder written by `python -m sim run` or `Results.save`."""
+    from sim.engine.results import read_run
+
     read_run(Path(folder))
     return Results(Path(folder))
 
 
-def design(scenario: Scenario | str | Path) -> pd.DataFrame:
+def design(scenario: ScenarioLike) -> pd.DataFrame:
     """Closed-form design of a scenario: the table `python -m sim design` prints (with
     analysis.looks, the group-sequential rows too)."""
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
+    from sim.stats.design import design_scenario
+
+    scenario = resolve_scenario(scenario, None)[0]
     table = design_scenario(scenario)
     if scenario.analysis.looks:
         from sim.stats.boundaries import design_rows
@@ -302,11 +575,10 @@ def design(scenario: Scenario | str | Path) -> pd.DataFrame:
     return table
 
 
-def boundaries(scenario: Scenario | str | Path) -> pd.DataFrame:
+def boundaries(scenario: ScenarioLike) -> pd.DataFrame:
     """Group-sequential boundaries of a scenario with analysis.looks: boundaries.csv of
     `python -m sim design --out` (one row per look)."""
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
+    scenario = resolve_scenario(scenario, None)[0]
     if not scenario.analysis.looks:
         raise ScenarioError(
             "analysis.looks is empty: boundaries need a group-sequential "
@@ -319,6 +591,7 @@ def boundaries(scenario: Scenario | str | Path) -> pd.DataFrame:
 
 def analyze(
     frame: pd.DataFrame,
+    *,
     time: str = "time",
     event: str = "event",
     arm: str = "arm",
@@ -326,8 +599,22 @@ def analyze(
     control: str | None = None,
     replicate: int | None = None,
     conf_level: float = 0.95,
+    conf_type: str = "log",
+    time_unit: str = "days",
+    tests: str | None = None,
 ) -> pd.DataFrame:
-    """The final analysis of a patient table: the rows `python -m sim analyze` prints."""
+    """The final analysis of a patient table: the rows `python -m sim analyze` prints
+    (with `tests`, e.g. ``"logrank,fh:0:1,maxcombo"``, one row per test instead). Times are
+    read in `time_unit` (``"days"`` or ``"months"``) and returned in months."""
+    from sim.stats.analysis import CONF_TYPES
+    from sim.stats.final_analysis import (
+        TIME_UNITS,
+        analyze_patients,
+        analyze_tests,
+        parse_tests,
+        patients_from_frame,
+    )
+
     if not isinstance(frame, pd.DataFrame):
         raise ScenarioError(
             f"frame: a {type(frame).__name__}, not a pandas DataFrame "
@@ -335,5 +622,12 @@ def analyze(
         )
     if not 0 < conf_level < 1:
         raise ScenarioError(f"conf_level = {conf_level}: must be in (0, 1), e.g. 0.95")
+    if conf_type not in CONF_TYPES:
+        raise ScenarioError(f"conf_type = {conf_type!r}: must be one of {list(CONF_TYPES)}")
+    if time_unit not in TIME_UNITS:
+        raise ScenarioError(f"time_unit = {time_unit!r}: must be one of {sorted(TIME_UNITS)}")
+    specs = parse_tests(tests) if tests else None
     data = patients_from_frame(frame, time, event, arm, strata, control, replicate)
-    return analyze_patients(data, conf_level)
+    if specs is not None:
+        return analyze_tests(data, specs, time_unit)
+    return analyze_patients(data, conf_level, conf_type, TIME_UNITS[time_unit])

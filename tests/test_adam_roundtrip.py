@@ -30,9 +30,9 @@ from sim.adam import (
     response_table,
     write_adam,
 )
-from sim.commands.analyze import analyze_patients, patients_from_frame
-from sim.conduct.history import observed_from_patients
+from sim.conduct.observed import observed_from_patients
 from sim.stats import analysis
+from sim.stats.final_analysis import analyze_patients, patients_from_frame
 
 REFERENCES = Path(__file__).parent / "references"
 FIXTURE = REFERENCES / "adam"

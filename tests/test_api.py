@@ -90,6 +90,13 @@ def test_api_analyze_matches_the_analyze_command(tmp_path, capsys):
         (lambda: sim.simulate(TEXTBOOK, reps=0), "reps = 0"),
         (lambda: sim.read_results(ROOT / "scenarios"), "not a run folder"),
         (lambda: sim.analyze("not a frame"), "not a pandas DataFrame"),
+        (lambda: sim.sweep(TEXTBOOK, {"effect.hazard_ratio": []}), "must be a non-empty list"),
+        (lambda: sim.sweep(TEXTBOOK, {"effect.hazard_rate": [0.5]}), "did you mean"),
+        (lambda: sim.sweep(TEXTBOOK), "nothing to sweep"),
+        (
+            lambda: sim.simulate(sim.load_scenario(TEXTBOOK), overrides=["trial.sample_size=9"]),
+            "a loaded Scenario takes none",
+        ),
     ],
 )
 def test_api_bad_input_raises_the_cli_error(call, message):
@@ -106,3 +113,29 @@ def test_import_sim_is_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout.split()
     assert shown == ["False", "False"]
+
+
+def test_api_options_past_the_first_two_arguments_are_keyword_only():
+    import inspect
+
+    from sim import api
+
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    for name in sim.API:
+        function = getattr(api, name)
+        if not inspect.isfunction(function):
+            continue
+        parameters = inspect.signature(function).parameters.values()
+        assert len([p for p in parameters if p.kind in positional]) <= 2, name
+        assert all(p.annotation is not inspect.Parameter.empty for p in parameters), name
+
+
+def test_the_api_never_imports_the_command_line():
+    import subprocess
+    import sys
+
+    code = "import sys, sim.api; print(any(m.startswith('sim.commands') for m in sys.modules))"
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
+    assert shown == ["False"]

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from sim.commands.compare import register
-from sim.commands.run import run_scenario
 from sim.engine.compare import (
     bootstrap_median_se,
     compare_summaries,
@@ -19,6 +18,7 @@ from sim.engine.compare import (
     load_runs,
 )
 from sim.engine.results import METRICS_VERSION
+from sim.engine.run import run_scenario
 from tests.conftest import TEXTBOOK, vary
 from tests.test_sweep import run_command
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sim.commands.cli import LineProgress, format_seconds, main
-from sim.engine import checkpoints
+from sim.storage import checkpoints
 from tests.conftest import BASELINE, ROOT, TEXTBOOK
 
 distributed = pytest.importorskip("distributed")
@@ -349,7 +349,7 @@ def test_resume_of_a_sweep_after_kill_9_gives_the_same_tables(tmp_path):
 
 
 def test_an_interrupted_run_keeps_its_chunks_and_a_plain_rerun_mentions_resume(tmp_path, capsys):
-    from sim.commands.run import run_scenario
+    from sim.engine.run import run_scenario
     from sim.scenario import load_scenario
 
     scenario, out = load_scenario(TEXTBOOK), tmp_path / "run"
@@ -396,7 +396,7 @@ def test_progress_lines_without_a_terminal_every_interval():
     now = [100.0]
     stream = io.StringIO()
     progress = LineProgress(10_000, every=30, clock=lambda: now[0], stream=stream)
-    progress.start(2_000)  # resumed: 2,000 done before
+    progress.start(10_000, 2_000)  # resumed: 2,000 done before
     for _ in range(8):
         now[0] += 10
         progress.update(500)

@@ -19,7 +19,7 @@ from sim.conduct.assessments import ScanSchedule, observe_outcomes
 from sim.conduct.outcomes import LatentOutcomes, draw_latent_outcomes
 from sim.conduct.response import draw_response
 from sim.conduct.survival import (
-    LatentHistory,
+    IllnessDeathPaths,
     cut_os,
     draw_illness_death,
     os_survival_closed_form,
@@ -93,14 +93,12 @@ def test_closed_form_limit_when_hazards_coincide():
 def test_every_patient_dies_after_progression_and_pfs_deaths_are_os_deaths(baseline, rng):
     arms = rng.integers(0, 2, (50, 104))
     latent = draw_latent_outcomes(baseline, arms, rng)
-    history = draw_illness_death(baseline, arms, latent, rng)
-    assert (history.death_day >= latent.pfs_day).all()
-    np.testing.assert_array_equal(
-        history.death_day[latent.is_death], latent.pfs_day[latent.is_death]
-    )
-    assert np.isinf(history.progression_day[latent.is_death]).all()
+    paths = draw_illness_death(baseline, arms, latent, rng)
+    assert (paths.death_day >= latent.pfs_day).all()
+    np.testing.assert_array_equal(paths.death_day[latent.is_death], latent.pfs_day[latent.is_death])
+    assert np.isinf(paths.progression_day[latent.is_death]).all()
     progressed = ~latent.is_death
-    assert (history.death_day[progressed] > history.progression_day[progressed]).all()
+    assert (paths.death_day[progressed] > paths.progression_day[progressed]).all()
 
 
 def test_death_before_the_scan_is_the_pfs_event(baseline):
@@ -111,8 +109,8 @@ def test_death_before_the_scan_is_the_pfs_event(baseline):
     latent = LatentOutcomes(
         np.array([[50.0, 50.0, 30.0]]), np.array([[False, False, True]]), np.full((1, 3), np.inf)
     )
-    history = LatentHistory(np.array([[50.0, 50.0, np.inf]]), np.array([[70.0, 90.0, 30.0]]))
-    seen = observe_outcomes(pfs_as_seen(latent, history, schedule), schedule)
+    paths = IllnessDeathPaths(np.array([[50.0, 50.0, np.inf]]), np.array([[70.0, 90.0, 30.0]]))
+    seen = observe_outcomes(pfs_as_seen(latent, paths, schedule), schedule)
     np.testing.assert_array_equal(seen.event_day, [[70.0, 84.0, 30.0]])
     np.testing.assert_array_equal(seen.is_death, [[True, False, True]])
 
@@ -122,9 +120,9 @@ def test_os_at_a_cut_censors_at_withdrawal_and_at_the_cut():
     # the cut, 200); withdraws day 50 then dies day 150 (censored at 50: dropout censors OS);
     # randomized day 250 (after the cut: not in the analysis).
     rand = np.array([[0.0, 0.0, 0.0, 250.0]])
-    history = LatentHistory(np.full((1, 4), np.inf), np.array([[100.0, 300.0, 150.0, 10.0]]))
+    paths = IllnessDeathPaths(np.full((1, 4), np.inf), np.array([[100.0, 300.0, 150.0, 10.0]]))
     withdraw = np.array([[np.inf, np.inf, 50.0, np.inf]])
-    cut = cut_os(rand, history, withdraw, np.array([200.0]))
+    cut = cut_os(rand, paths, withdraw, np.array([200.0]))
     np.testing.assert_array_equal(cut.time[0, :3], [100.0, 200.0, 50.0])
     np.testing.assert_array_equal(cut.event, [[True, False, False, False]])
     np.testing.assert_array_equal(cut.valid, [[True, True, True, False]])
@@ -169,14 +167,14 @@ def test_responders_among_all_patients_match_the_orr(baseline, rng):
     n = 100_000
     arms = np.repeat([[0], [1]], n, axis=1)
     latent = draw_latent_outcomes(baseline, arms, rng)
-    history = draw_illness_death(baseline, arms, latent, rng)
+    paths = draw_illness_death(baseline, arms, latent, rng)
     schedule = ScanSchedule.from_assessments(baseline.assessments)
-    r = draw_response(baseline, schedule, arms, history.progression_day, history.death_day, rng)
+    r = draw_response(baseline, schedule, arms, paths.progression_day, paths.death_day, rng)
     for a, orr in enumerate((0.45, 0.55)):
         share = r.responder[a].mean()
         assert abs(share - orr) < 4 * math.sqrt(orr * (1 - orr) / n)
     assert not (
-        r.responder & (np.minimum(history.progression_day, history.death_day) <= r.first_scan_day)
+        r.responder & (np.minimum(paths.progression_day, paths.death_day) <= r.first_scan_day)
     ).any()
     cr = r.complete[r.responder].mean()
     assert abs(cr - 0.05) < 4 * math.sqrt(0.05 * 0.95 / r.responder.sum())
@@ -417,7 +415,7 @@ def test_endpoint_invariants(baseline_data, changes, seed):
 
 
 def test_figures_and_report_show_every_endpoint(tmp_path, baseline):
-    from sim.commands.run import run_scenario
+    from sim.engine.run import run_scenario
     from sim.outputs.plots import run_figures
     from sim.outputs.report import build_report
     from tests.conftest import BASELINE

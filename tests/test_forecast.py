@@ -14,17 +14,17 @@ import pytest
 from scipy import integrate, stats
 
 from sim.commands.cli import main
-from sim.conduct.history import (
+from sim.conduct.observed import (
     COLUMNS,
     check_observed,
     observed_from_patients,
     read_observed,
 )
 from sim.engine.chunk import TrialModel, simulate_chunk
-from sim.engine.history import (
+from sim.engine.continuation import (
     cumulative_hazard,
     expected_randomized,
-    fit_history,
+    fit_continuation,
     invert_cumulative_hazard,
 )
 from sim.scenario import DAYS_PER_MONTH, ScenarioError, parse_scenario
@@ -205,7 +205,7 @@ def test_planned_exposure_is_unbiased(dates_only, record_validation):
 def test_forecast_keeps_the_observed_patients(observed_table, dates_only, simulated):
     model, _ = simulated
     obs = check_observed(observed_table, dates_only, AS_OF)
-    history = fit_history(dates_only, model.calendar, model.schedule, obs)
+    history = fit_continuation(dates_only, model.calendar, model.schedule, obs)
     out = simulate_chunk(dataclasses.replace(model, history=history), 3, 0, 0, 40, keep_patients=40)
     p = out.patients
     first = p[p["patient"] < obs.n]
@@ -236,11 +236,11 @@ def test_blinded_data_fit_one_pooled_hazard(observed_table, dates_only, simulate
     blind = observed_table.assign(arm="")
     obs = check_observed(blind, dates_only, AS_OF)
     assert obs.blinded
-    fit = fit_history(dates_only, model.calendar, model.schedule, obs).fit_table()
+    fit = fit_continuation(dates_only, model.calendar, model.schedule, obs).fit_table()
     assert [p for p in fit["parameter"] if p.startswith("PFS")] == ["PFS hazard: pooled"]
     out = simulate_chunk(
         dataclasses.replace(
-            model, history=fit_history(dates_only, model.calendar, model.schedule, obs)
+            model, history=fit_continuation(dates_only, model.calendar, model.schedule, obs)
         ),
         3,
         0,
@@ -422,7 +422,7 @@ def test_sites_not_yet_open_keep_the_prior_and_caps_hold(three_sites):
     truth = simulate_chunk(model, 4, 0, 0, 1, keep_patients=1).patients
     as_of = dt.date(2026, 11, 2)
     obs = check_observed(observed_from_patients(truth, as_of), three_sites, as_of)
-    history = fit_history(three_sites, model.calendar, model.schedule, obs)
+    history = fit_continuation(three_sites, model.calendar, model.schedule, obs)
     h = three_sites.enrollment.site_heterogeneity
     third = history.sites[2]
     assert (third.shape, third.rate) == (h, h)
@@ -440,7 +440,7 @@ def test_sites_not_yet_open_keep_the_prior_and_caps_hold(three_sites):
 def test_screening_counts_fit_the_screening_rate_and_pass_share(
     observed_table, dates_only, simulated, tmp_path
 ):
-    from sim.conduct.history import read_screening
+    from sim.conduct.observed import read_screening
 
     model, _ = simulated
     path = tmp_path / "screening.csv"
@@ -456,7 +456,7 @@ def test_screening_counts_fit_the_screening_rate_and_pass_share(
     counts = read_screening(path, dates_only, AS_OF)
     obs = check_observed(observed_table, dates_only, AS_OF)
     fit = (
-        fit_history(dates_only, model.calendar, model.schedule, obs, screening=counts)
+        fit_continuation(dates_only, model.calendar, model.schedule, obs, screening=counts)
         .fit_table()
         .set_index("parameter")
     )
@@ -491,7 +491,7 @@ def test_piecewise_hazards_get_one_posterior_per_piece(baseline_data, observed_t
     scenario = parse_scenario(data)
     model = TrialModel.from_scenario(scenario)
     obs = check_observed(observed_table, scenario, AS_OF)
-    history = fit_history(scenario, model.calendar, model.schedule, obs)
+    history = fit_continuation(scenario, model.calendar, model.schedule, obs)
     names = [f.name for arm in history.hazards for f in arm]
     assert names == [
         "PFS hazard: control, months 0-3",
@@ -517,7 +517,7 @@ def test_remaining_accrual_is_the_compound_gamma(textbook, record_validation):
     truth = simulate_chunk(model, 9, 0, 0, 1, keep_patients=1).patients
     as_of = dt.date(2026, 11, 30)  # 10 months: past the ramp-up, at 5.6 per month
     obs = check_observed(observed_from_patients(truth, as_of), textbook, as_of)
-    history = fit_history(textbook, model.calendar, model.schedule, obs)
+    history = fit_continuation(textbook, model.calendar, model.schedule, obs)
     out = simulate_chunk(dataclasses.replace(model, history=history), 3, 0, 0, 2000)
     days = out.replicates["lpi_months"].to_numpy() * DAYS_PER_MONTH - obs.as_of_day
     fit, lam = history.sites[0], 5.6 / DAYS_PER_MONTH

@@ -578,7 +578,7 @@ def test_an_early_stop_ends_enrollment_and_the_clinic_treats_only_those_in(basel
 
 @pytest.fixture(scope="module")
 def gs_run(textbook_data, tmp_path_factory):
-    from sim.commands.run import run_scenario
+    from sim.engine.run import run_scenario
 
     sc = vary(
         textbook_data,

@@ -20,11 +20,12 @@ RANKS = {
     "conduct": 1,
     "stats": 1,
     "adam": 1,  # ADaM in and out: reads and writes tables, imports only sim.errors
+    "storage": 1,
     "clinic": 2,
     "engine": 3,
     "outputs": 4,
-    "commands": 5,
-    "api": 6,
+    "api": 5,
+    "commands": 6,
     "__init__": 7,
     "__main__": 7,
 }
@@ -107,7 +108,16 @@ def test_no_import_cycles():
 
 
 def test_every_layer_is_a_subpackage():
-    for name in ("scenario", "conduct", "clinic", "stats", "engine", "outputs", "commands"):
+    for name in (
+        "scenario",
+        "conduct",
+        "clinic",
+        "stats",
+        "storage",
+        "engine",
+        "outputs",
+        "commands",
+    ):
         assert (PACKAGE / name / "__init__.py").is_file(), name
     flat = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert flat == ["__init__.py", "__main__.py", "api.py", "errors.py"]

@@ -10,9 +10,9 @@ import re
 import pandas as pd
 import pytest
 
-from sim.conduct.history import check_observed, observed_from_patients
+from sim.conduct.observed import check_observed, observed_from_patients
 from sim.engine.chunk import TrialModel, simulate_chunk
-from sim.engine.history import fit_history
+from sim.engine.continuation import fit_continuation
 from sim.engine.metric_table import (
     KEY_METRICS,
     METRICS,
@@ -51,7 +51,7 @@ def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
     model = TrialModel.from_scenario(baseline)
     base = simulate_chunk(model, 7, 0, 0, REPS, keep_patients=1)
     observed = observed_from_patients(base.patients[base.patients["replicate"] == 0], AS_OF)
-    history = fit_history(
+    history = fit_continuation(
         baseline, model.calendar, model.schedule, check_observed(observed, baseline, AS_OF)
     )
     forecast = dataclasses.replace(model, history=history)

@@ -447,7 +447,7 @@ def test_analyze_bad_test_exits_2(capsys):
 def test_nph_variants_are_valid_scenarios(baseline_data):
     import copy
 
-    from sim.commands.sweep import read_variants
+    from sim.engine.sweep import read_variants
     from sim.scenario import apply_override, parse_scenario, yaml
 
     variants = read_variants(ROOT / "scenarios" / "nph.yaml")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib.container import ErrorbarContainer
 
-from sim.commands.run import run_scenario
+from sim.engine.run import run_scenario
 from sim.outputs.plots import (
     check_replay,
     count_by_day,

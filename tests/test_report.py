@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from sim.commands.run import run_scenario
 from sim.commands.sweep import register as register_sweep
 from sim.engine.results import METRICS_VERSION
+from sim.engine.run import run_scenario
 from sim.outputs.report import register
 from tests.conftest import TEXTBOOK
 from tests.test_sweep import run_command

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from sim.commands.cli import main
-from sim.engine import folders
 from sim.outputs.report import page_html, write_text_atomic
 from sim.scenario import MAX_YAML_BYTES
+from sim.storage import folders
 from tests.conftest import BASELINE, ROOT, TEXTBOOK
 
 RUN = ["--reps", "20", "--workers", "1", "--quiet"]
@@ -196,7 +196,7 @@ def test_read_only_target_one_message_nothing_left(tmp_path, capsys, monkeypatch
 
 
 def test_full_disk_one_message_nothing_left(tmp_path, capsys, monkeypatch):
-    import sim.commands.run as run
+    import sim.engine.run as run
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.engine.checkpoints import is_resumable
-from sim.engine.lifetime import set_parent_death_signal
+from sim.storage.checkpoints import is_resumable
+from sim.storage.lifetime import set_parent_death_signal
 from tests.conftest import ROOT, TEXTBOOK
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -183,7 +183,7 @@ def test_a_stopped_pools_manager_thread_prints_no_traceback(monkeypatch, capsys)
     # message); once stop_workers ran, that thread's failures are not printed, others' are.
     import threading
 
-    from sim.engine.lifetime import quiet_pool_manager
+    from sim.storage.lifetime import quiet_pool_manager
 
     monkeypatch.setattr(threading, "excepthook", threading.__excepthook__)
     quiet_pool_manager()

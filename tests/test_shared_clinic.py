@@ -159,7 +159,7 @@ def test_a_sweep_sharing_its_clinic_writes_the_tables_of_one_without(
     baseline_data, tmp_path, monkeypatch
 ):
     import sim.engine.executors as executors
-    from sim.commands.sweep import expand_points, run_sweep
+    from sim.engine.sweep import expand_points, run_sweep
 
     data = copy.deepcopy(baseline_data)
     data["trial"]["sample_size"], data["analysis"]["event_target"] = 40, 30

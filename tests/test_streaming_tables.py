@@ -13,7 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sim.commands.run import (
+from sim.engine.chunk import TrialModel, simulate_chunk
+from sim.engine.results import ParquetColumns, summarize, timeline
+from sim.engine.run import (
     MONTH_BLOCK,
     drop_idle_months,
     month_statistics,
@@ -23,8 +25,6 @@ from sim.commands.run import (
     row_percentiles,
     running_totals,
 )
-from sim.engine.chunk import TrialModel, simulate_chunk
-from sim.engine.results import ParquetColumns, summarize, timeline
 
 
 def whole_table_quantiles(path) -> dict[str, pd.DataFrame]:
@@ -76,7 +76,7 @@ def test_monthly_quantiles_streamed_equal_the_whole_table(tmp_path, monkeypatch)
     writer.close()
     for raw in (False, True):  # rounded as written, and the unrounded figures
         if raw:
-            monkeypatch.setattr("sim.commands.run.round_monthly", lambda frame, ratio: frame)
+            monkeypatch.setattr("sim.engine.run.round_monthly", lambda frame, ratio: frame)
             monkeypatch.setitem(
                 whole_table_quantiles.__globals__, "round_monthly", lambda frame, ratio: frame
             )
@@ -124,8 +124,8 @@ def test_chunk_files_read_back_as_chunk_parquet_files_did(which, request, tmp_pa
     # Chunks travel and are kept as Arrow IPC (chunk_bytes); the tables read back are those
     # of the Parquet chunk files of earlier versions (schema, pandas metadata, values), so
     # the run's tables stay byte-identical; a chunk kept as Parquet is still read.
-    from sim.engine import checkpoints
     from sim.engine.executors import encode_chunk, read_table_bytes
+    from sim.storage import checkpoints
 
     result = simulate_chunk(
         TrialModel.from_scenario(request.getfixturevalue(which)),

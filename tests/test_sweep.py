@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from sim.commands.cli import EXIT_BAD_INPUT, ArgumentParser
-from sim.commands.sweep import check_schema_path, expand_points, parse_grid, register, run_sweep
+from sim.commands.sweep import register
+from sim.engine.sweep import check_schema_path, expand_points, parse_grid, run_sweep
 from sim.scenario import ScenarioError, parse_scenario
 from tests.conftest import TEXTBOOK, scenario_data
 
@@ -99,6 +100,26 @@ def test_sweep_writes_one_run_per_point_and_the_table(hr_sweep):
         "power_curve.png",
         "power_tradeoff.png",
     ]
+
+
+def test_api_sweep_writes_the_commands_folder(hr_sweep, tmp_path):
+    import sim
+
+    results = sim.sweep(
+        TEXTBOOK,
+        {"effect.hazard_ratio": [0.6, 1.0]},
+        reps=REPS,
+        seed=7,
+        workers=1,
+        progress=False,
+        out=tmp_path / "api",
+    )
+    assert (tmp_path / "api" / "sweep.csv").read_bytes() == (hr_sweep / "sweep.csv").read_bytes()
+    assert results.table("sweep")["label"].tolist() == ["hazard_ratio=0.6", "hazard_ratio=1.0"]
+    mine, theirs = (
+        json.loads((f / "manifest.json").read_text()) for f in (tmp_path / "api", hr_sweep)
+    )
+    assert mine["points"] == theirs["points"] and mine["scenario_path"] == str(TEXTBOOK)
 
 
 def test_points_differing_only_in_hr_share_enrollment(hr_sweep):
@@ -203,7 +224,7 @@ def test_sweep_points_are_valid_scenarios_of_the_base(textbook_data):
 
 def test_shipped_sensitivity_variants_are_valid_scenarios():
     # scenarios/sensitivity.yaml is a planner's ready-made sweep: every variant must validate.
-    from sim.commands.sweep import expand_points, read_variants
+    from sim.engine.sweep import expand_points, read_variants
     from sim.scenario import read_scenario_yaml
     from tests.conftest import BASELINE
 

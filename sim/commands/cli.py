@@ -1,7 +1,8 @@
 """Command line: ``python -m sim validate|run ...``.
 
 Bad input (a scenario, an override, an argument) prints one message naming the field, the
-value, the rule and a fix, exits with status 2 and writes nothing.
+value, the rule and a fix, exits with status 2 and writes nothing. A command parses its
+arguments, calls the API (`sim.api`) and prints; the work is the engine's.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
+from sim.engine.limits import MAX_REPS, MAX_SEED
 from sim.errors import ScenarioError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from sim.scenario import Scenario
 
 EXIT_BAD_INPUT = 2
 
@@ -30,10 +34,6 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own errors: same shape, status 2
         self.print_usage(sys.stderr)
         raise UsageError(f"{self.prog}: {message}")
-
-
-MAX_REPS = 10_000_000  # 10 million replicates: hours even on a cluster
-MAX_SEED = 2**63 - 1  # SeedSequence takes any integer >= 0; seeds are int64 in the tables
 
 
 def max_workers() -> int:
@@ -192,25 +192,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_design(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from sim.commands.run import check_out_folder
-    from sim.scenario import load_scenario
+    from sim.api import boundaries, design, load_scenario
+    from sim.engine.run import check_out_folder
 
     scenario = load_scenario(args.scenario, args.overrides)
     if args.out is not None:
         check_out_folder(args.out, args.force)
-    from sim.stats.design import design_scenario, scenario_events_table
+    from sim.stats.design import scenario_events_table
 
-    table = design_scenario(scenario)
+    table = design(scenario)
     events = scenario_events_table(scenario)
-    bounds = None
-    if scenario.analysis.looks:
-        from sim.stats.boundaries import boundaries_table, design_rows
-
-        extra = pd.DataFrame(design_rows(scenario), columns=list(table.columns))
-        table = pd.concat([table, extra], ignore_index=True)
-        bounds = boundaries_table(scenario)
+    bounds = boundaries(scenario) if scenario.analysis.looks else None
     shown = table.assign(value=table["value"].map(format_value))
     print(shown.to_string(index=False))
     if bounds is not None:
@@ -228,7 +220,7 @@ def cmd_design(args: argparse.Namespace) -> int:
 
 def write_design(
     args: argparse.Namespace,
-    scenario,
+    scenario: Scenario,
     table: pd.DataFrame,
     events: pd.DataFrame,
     bounds: pd.DataFrame | None = None,
@@ -237,9 +229,9 @@ def write_design(
     knows sim wrote it)."""
     import datetime as dt
 
-    from sim.engine.folders import output_folder
     from sim.engine.results import package_versions, write_json
     from sim.scenario import scenario_to_dict
+    from sim.storage.folders import output_folder
 
     with output_folder(args.out, args.force) as staging:
         table.to_csv(staging / "design.csv", index=False)
@@ -269,7 +261,7 @@ def format_value(value: object) -> str:
     return str(value)
 
 
-def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
+def closed_form_lines(scenario: Scenario, summary: pd.DataFrame) -> str:
     """Closed-form power and analysis timing beside the simulated ones."""
     import pandas as pd
 
@@ -319,48 +311,34 @@ def closed_form_lines(scenario, summary: pd.DataFrame) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.commands.run import check_out_folder
-    from sim.scenario import load_scenario
-
-    scenario = load_scenario(args.scenario, args.overrides)
-    check_out_folder(args.out, args.force)
     executor = executor_of(args)
-    from sim.commands.run import run_scenario
-    from sim.engine.executors import default_workers
-    from sim.stats.design import design_warnings
+    from sim.api import simulate
 
-    before = design_warnings(scenario)
-    print_warnings(before)
-    workers = args.workers or default_workers()
     with progress_bar(args.reps, args.quiet) as bar:
-        watch = HugeRunWatch(bar, args.reps, args.out)
-        outputs = run_scenario(
-            scenario,
-            args.out,
+        results = simulate(
+            args.scenario,
+            overrides=args.overrides,
             reps=args.reps,
             seed=args.seed,
-            workers=workers,
+            workers=args.workers,
             keep_patients=args.keep_patients,
+            progress=HugeRunWatch(bar, args.reps, args.out),
+            out=args.out,
             force=args.force,
-            scenario_path=str(args.scenario),
-            overrides=args.overrides,
-            on_chunk=watch,
             executor=executor,
             scheduler=args.scheduler,
             resume=args.resume,
-            note=bar.write,
-            on_resume=watch.start,
         )
-    print(format_summary(outputs.summary))
-    print(closed_form_lines(scenario, outputs.summary))
-    print_warnings([w for w in outputs.warnings if w not in before])
+    print(format_summary(results.summary))
+    print(closed_form_lines(results.scenario, results.summary))
+    workers = results.manifest["workers"]
     where = (
         f"with {workers} worker(s)"
         if executor == "local"
         else (f"on Dask ({args.scheduler})" if args.scheduler else f"on Dask ({workers} worker(s))")
     )
     print(
-        f"{args.reps} replicates in {outputs.wall_seconds:.1f} s {where} -> {args.out}",
+        f"{args.reps} replicates in {results.wall_seconds:.1f} s {where} -> {args.out}",
         file=sys.stderr,
     )
     return 0
@@ -379,17 +357,18 @@ ESTIMATE_AFTER_SECONDS = 2.0  # the time estimate once start-up is behind
 
 
 class HugeRunWatch:
-    """The progress bar's `update`, which also says once on stderr if the run, judged from
-    its first chunks, will take more than HUGE_SECONDS or write more than HUGE_BYTES."""
+    """The progress bar as the API's `sim.api.Progress`, whose `update` also says once on
+    stderr if the run, judged from its first chunks, will take more than HUGE_SECONDS or
+    write more than HUGE_BYTES."""
 
-    def __init__(self, bar, total: int, out: Path) -> None:
+    def __init__(self, bar: Progress, total: int, out: Path) -> None:
         import time
 
         self.bar, self.total, self.out = bar, total, out
         self.done, self.started = 0, time.perf_counter()
         self.timed = self.sized = False
 
-    def __call__(self, n: int) -> None:
+    def update(self, n: int) -> None:
         import time
 
         self.bar.update(n)
@@ -408,7 +387,7 @@ class HugeRunWatch:
                     "the time left, Ctrl-C stops it cleanly"
                 )
         if not self.sized and self.done >= min(SIZE_AFTER_REPS, self.total):
-            from sim.engine.folders import folder_bytes, own_staging
+            from sim.storage.folders import folder_bytes, own_staging
 
             written = sum(folder_bytes(f) for f in own_staging(self.out))
             if written:
@@ -421,10 +400,14 @@ class HugeRunWatch:
                         "lower --keep-patients or --reps to write less"
                     )
 
-    def start(self, done: int) -> None:
-        """`done` replicates were finished before (a resumed run): estimate the rest."""
-        self.bar.start(done)
-        self.total -= done
+    def start(self, total: int, done: int) -> None:
+        """`total` replicates in all, `done` of them finished before (a resumed run):
+        estimate the rest."""
+        self.bar.start(total, done)
+        self.total = total - done
+
+    def write(self, text: str) -> None:
+        self.bar.write(text)
 
     def say(self, text: str) -> None:
         self.bar.write(f"note: {text}")
@@ -433,7 +416,7 @@ class HugeRunWatch:
 PROGRESS_SECONDS = 30.0  # between progress lines when stderr is not a terminal
 
 
-def progress_bar(total: int, quiet: bool):
+def progress_bar(total: int, quiet: bool) -> Progress:
     """Replicates done and time left: a tqdm bar on a terminal, a line every
     PROGRESS_SECONDS otherwise (nohup, CI, a cluster job), nothing with `quiet`."""
     if quiet:
@@ -449,19 +432,20 @@ class Progress:
     def __init__(self, total: int) -> None:
         self.total = total
 
-    def __enter__(self):
+    def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start(self, done: int) -> None:
-        """`done` replicates were finished before (a resumed run)."""
+    def start(self, total: int, done: int) -> None:
+        """`total` replicates in all, `done` of them finished before (a resumed run)."""
+        self.total = total
 
     def update(self, n: int) -> None:
         pass
 
-    def write(self, text: str, file=None) -> None:
+    def write(self, text: str, file: TextIO | None = None) -> None:
         print(text, file=file or sys.stderr)
 
     def close(self) -> None:
@@ -475,14 +459,15 @@ class BarProgress(Progress):
         super().__init__(total)
         self.bar = tqdm(total=total, unit="rep", desc="replicates", file=sys.stderr, smoothing=0.1)
 
-    def start(self, done: int) -> None:
+    def start(self, total: int, done: int) -> None:
+        self.total = self.bar.total = total
         self.bar.n = self.bar.last_print_n = self.bar.initial = done
         self.bar.refresh()
 
     def update(self, n: int) -> None:
         self.bar.update(n)
 
-    def write(self, text: str, file=None) -> None:
+    def write(self, text: str, file: TextIO | None = None) -> None:
         self.bar.write(text, file=file or sys.stderr)
 
     def close(self) -> None:
@@ -493,7 +478,11 @@ class LineProgress(Progress):
     """One line every `every` seconds: replicates done, rate, time left."""
 
     def __init__(
-        self, total: int, every: float = PROGRESS_SECONDS, clock=None, stream=None
+        self,
+        total: int,
+        every: float = PROGRESS_SECONDS,
+        clock: Callable[[], float] | None = None,
+        stream: TextIO | None = None,
     ) -> None:
         import time
 
@@ -503,7 +492,8 @@ class LineProgress(Progress):
         self.done = self.base = 0
         self.started = self.last = self.clock()
 
-    def start(self, done: int) -> None:
+    def start(self, total: int, done: int) -> None:
+        self.total = total
         self.done = self.base = done
         self.started = self.last = self.clock()
 
@@ -522,7 +512,7 @@ class LineProgress(Progress):
             f", {rate:,.0f} reps/s, about {format_seconds(left)} left"
         )
 
-    def write(self, text: str, file=None) -> None:
+    def write(self, text: str, file: TextIO | None = None) -> None:
         print(text, file=file or self.stream or sys.stderr, flush=True)
 
 
@@ -605,7 +595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import gc
     import os
 
-    from sim.engine.lifetime import Interrupted, install_stop_handlers
+    from sim.storage.lifetime import Interrupted, install_stop_handlers
 
     install_stop_handlers()
     threshold = gc.get_threshold()

@@ -299,7 +299,7 @@ def scenario_markdown(example_path: Path = BASELINE) -> str:
     return "\n".join(lines).replace("\n\n\n", "\n\n").rstrip() + "\n"
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("schema", help="JSON Schema of the scenario file (for editors)")
     parser.add_argument(
         "--markdown",

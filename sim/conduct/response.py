@@ -1,6 +1,6 @@
 """Tumour response at the scheduled scans: best overall response, ORR and DCR.
 
-One history per patient, consistent with PFS: a patient who is progression-free and alive
+One course of response per patient, consistent with PFS: a patient who is progression-free and alive
 at the first scan (day f) responds with probability ``q = ORR / S_PFS(f)`` of the arm
 (`scenario.response`), so that the share of responders among all randomized patients is the
 scenario's ORR when nobody drops out; a responder's response is seen at the first scan and

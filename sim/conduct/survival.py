@@ -32,8 +32,8 @@ from sim.scenario import OverallSurvival, Scenario
 
 
 @dataclass(frozen=True)
-class LatentHistory:
-    """One illness-death history per patient, days from randomization, shape (R, N)."""
+class IllnessDeathPaths:
+    """One illness-death paths per patient, days from randomization, shape (R, N)."""
 
     progression_day: np.ndarray  # latent progression; inf if the patient dies first
     death_day: np.ndarray  # latent death (after or without progression)
@@ -56,8 +56,8 @@ def draw_post_progression(
 
 def draw_illness_death(
     scenario: Scenario, arm: np.ndarray, latent: LatentOutcomes, rng: np.random.Generator
-) -> LatentHistory:
-    """The patients' illness-death histories given their latent PFS (see the module
+) -> IllnessDeathPaths:
+    """The patients' illness-death paths given their latent PFS (see the module
     docstring). Raises ValueError without an overall_survival block."""
     os_block = scenario.overall_survival
     if os_block is None:
@@ -67,18 +67,18 @@ def draw_illness_death(
     pps = draw_post_progression(os_block, arm, rng)
     progression = np.where(latent.is_death, np.inf, latent.pfs_day)
     death = np.where(latent.is_death, latent.pfs_day, latent.pfs_day + pps)
-    return LatentHistory(progression_day=progression, death_day=death)
+    return IllnessDeathPaths(progression_day=progression, death_day=death)
 
 
 def pfs_as_seen(
-    latent: LatentOutcomes, history: LatentHistory, schedule: ScanSchedule
+    latent: LatentOutcomes, paths: IllnessDeathPaths, schedule: ScanSchedule
 ) -> LatentOutcomes:
     """The latent PFS outcomes with a death before the scan that would have seen the
     progression made the PFS event (a death on its day); everything else unchanged."""
     seen_at = schedule.first_scan_on_or_after(latent.pfs_day)
-    dies_first = ~latent.is_death & (history.death_day < seen_at)
+    dies_first = ~latent.is_death & (paths.death_day < seen_at)
     return LatentOutcomes(
-        pfs_day=np.where(dies_first, history.death_day, latent.pfs_day),
+        pfs_day=np.where(dies_first, paths.death_day, latent.pfs_day),
         is_death=latent.is_death | dies_first,
         withdraw_day=latent.withdraw_day,
     )
@@ -95,23 +95,23 @@ class OsCut:
 
 
 def cut_os(
-    rand_day: np.ndarray, history: LatentHistory, withdraw_day: np.ndarray, cut_day: np.ndarray
+    rand_day: np.ndarray, paths: IllnessDeathPaths, withdraw_day: np.ndarray, cut_day: np.ndarray
 ) -> OsCut:
     """OS at each replicate's cut: a death is an event if it happens on or before the cut and
     before the withdrawal; otherwise OS is censored at the withdrawal or the cut, whichever
     first (a death is known the day it happens; alive patients are known alive at the cut)."""
     horizon = cut_day[:, None] - rand_day
     valid = horizon >= 0
-    dead = (rand_day + history.death_day <= cut_day[:, None]) & (history.death_day <= withdraw_day)
+    dead = (rand_day + paths.death_day <= cut_day[:, None]) & (paths.death_day <= withdraw_day)
     censor = np.minimum(withdraw_day, np.maximum(horizon, 0.0))
-    time = np.where(dead, history.death_day, censor)
+    time = np.where(dead, paths.death_day, censor)
     return OsCut(time, dead & valid, valid, cut_day)
 
 
 def os_cut_day(
     os_block: OverallSurvival,
     rand_day: np.ndarray,
-    history: LatentHistory,
+    paths: IllnessDeathPaths,
     withdraw_day: np.ndarray,
     pfs_cut_day: np.ndarray,
     date_cut_day: float,
@@ -121,7 +121,7 @@ def os_cut_day(
     PFS cut if nobody dies), the calendar cut, or the first of the two."""
     if os_block.cut == "pfs":
         return pfs_cut_day
-    deaths = np.where(history.death_day <= withdraw_day, rand_day + history.death_day, np.inf)
+    deaths = np.where(paths.death_day <= withdraw_day, rand_day + paths.death_day, np.inf)
     if os_block.event_target is not None:
         by_events = kth_event_day(deaths, os_block.event_target)
         last = np.max(np.where(np.isfinite(deaths), deaths, -np.inf), axis=1)

@@ -482,7 +482,7 @@ def trial_to_clinic(
         history, latent = draw_history(sc, arm, latent, scans, rng["survival"])
         observed = observe_outcomes(latent, scans)
     else:
-        from sim.engine.history import continue_trial
+        from sim.engine.continuation import continue_trial
 
         # A forecast continues PFS and dropout from the trial's data; the --observed table
         # has no survival after progression, so there is no illness-death history (no OS).
@@ -569,7 +569,7 @@ def finish_chunk(trial: TrialToClinic, clinic: ClinicChunk, keep_patients: int) 
     if clinic.rows is not None:
         replicates = pd.concat([replicates, clinic.rows], axis=1)
     if model.history is not None:  # a forecast tabulates the months from the as-of date on
-        from sim.engine.history import months_from
+        from sim.engine.continuation import months_from
 
         clinic.monthly = months_from(clinic.monthly, model.calendar, model.history.as_of_day)
     patient_frames = clinic.patients

@@ -271,7 +271,7 @@ def write_comparison(
     out: Path, table: pd.DataFrame, timeline: pd.DataFrame, fields: pd.DataFrame
 ) -> list[Path]:
     """FILE.csv (metrics), FILE.timeline.csv and FILE.fields.csv; returns the paths."""
-    from sim.engine.folders import csv_header_is, output_files
+    from sim.storage.folders import csv_header_is, output_files
 
     check_out_file(out)
     paths = [out, out.with_suffix(".timeline.csv"), out.with_suffix(".fields.csv")]

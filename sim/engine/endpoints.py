@@ -20,7 +20,9 @@ from scipy import special
 
 from sim.conduct.response import BEST_RESPONSES, CR, PR, SD, best_response_at_cut, draw_response
 from sim.conduct.survival import (
-    LatentHistory,
+    IllnessDeathPaths as LatentHistory,
+)
+from sim.conduct.survival import (
     cut_os,
     draw_illness_death,
     os_cut_day,

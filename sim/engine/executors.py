@@ -13,7 +13,7 @@ the client's memory stays flat in the number of replicates):
 
 Each executor receives the trial models (one per point of a sweep) once per worker: the pool's
 initializer, Dask's broadcast scatter. Workers encode each chunk's tables as Arrow IPC bytes;
-the client keeps them as the chunk's checkpoint (`sim.engine.checkpoints`) and appends them to
+the client keeps them as the chunk's checkpoint (`sim.storage.checkpoints`) and appends them to
 the run's Parquet tables, so a resumed run is byte-identical to an uninterrupted one.
 """
 
@@ -28,16 +28,17 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.engine import checkpoints
 from sim.engine.chunk import CHUNK_SIZE, ChunkResult, TrialModel, clinic_key, simulate_chunks
-from sim.engine.lifetime import init_worker_process, stop_workers
 from sim.scenario import ScenarioError
+from sim.storage import checkpoints
+from sim.storage.lifetime import init_worker_process, stop_workers
 
 EXECUTORS = ("local", "dask")
 
@@ -47,6 +48,14 @@ class ChunkSpec:
     chunk: int
     first_rep: int
     n_reps: int
+
+
+def chunk_layout() -> dict[str, Any]:
+    """The stream layout, part of what a resumed run must share with the interrupted one."""
+    return {
+        "chunk_size": CHUNK_SIZE,
+        "streams": "chunk c: SeedSequence(seed, spawn_key=(c,)).spawn(4)",
+    }
 
 
 def plan_chunks(n_reps: int, chunk_size: int = CHUNK_SIZE) -> list[ChunkSpec]:
@@ -88,7 +97,7 @@ _MEMORY_SET = False
 
 def _init_worker(models: TrialModel | Sequence[TrialModel], parent_pid: int | None = None) -> None:
     global _MODELS
-    if parent_pid is not None:  # a worker process: see sim.engine.lifetime
+    if parent_pid is not None:  # a worker process: see sim.storage.lifetime
         init_worker_process(parent_pid)
     _MODELS = (models,) if isinstance(models, TrialModel) else tuple(models)
     keep_freed_memory_once()
@@ -264,7 +273,7 @@ class LocalExecutor:
     def __enter__(self) -> LocalExecutor:
         return self
 
-    def __exit__(self, kind, *exc) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self.close(failed=kind is not None)
 
     def close(self, failed: bool = False) -> None:
@@ -367,7 +376,7 @@ class DaskExecutor:
     def __enter__(self) -> DaskExecutor:
         return self
 
-    def __exit__(self, kind, *exc) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self.close(failed=kind is not None)
 
     def close(self, failed: bool = False) -> None:
@@ -388,7 +397,7 @@ class DaskExecutor:
         return self.client.dashboard_link if self.cluster is None or _has_bokeh() else None
 
     def map_ordered(self, tasks: Sequence[ChunkTask]) -> Iterator[list[ChunkFiles]]:
-        def submit(task: ChunkTask):
+        def submit(task: ChunkTask) -> Any:  # a distributed.Future
             key = f"simulate_chunk-{self.token}-{task.point}-{task.spec.chunk}"
             return self.client.submit(_run_task_with, self.models, task, key=key, pure=False)
 
@@ -403,7 +412,7 @@ def _has_bokeh() -> bool:
     return True
 
 
-def check_worker_versions(client, address: str) -> None:
+def check_worker_versions(client: Any, address: str) -> None:  # a distributed.Client
     """Refuse a cluster whose workers run other versions of the packages results depend
     on (the same seed must give the same tables wherever a chunk runs)."""
     from sim.engine.results import package_versions

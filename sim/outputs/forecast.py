@@ -35,8 +35,8 @@ def replay_forecast(model, seed: int, reps: int) -> tuple[np.ndarray, np.ndarray
     """(randomization days, seen-event days) of replicates 0..reps-1 of a forecast run,
     sorted per row (inf where none): the same draws as the run's (same chunk streams)."""
     from sim.engine.chunk import chunk_streams
+    from sim.engine.continuation import continue_trial
     from sim.engine.executors import plan_chunks
-    from sim.engine.history import continue_trial
 
     rand, events = [], []
     for spec in plan_chunks(reps):
@@ -97,20 +97,20 @@ def plot_observed_and_fan(
 @themed
 def forecast_figure(model, seed: int, reps: int, analysis_dates: np.ndarray) -> Figure:
     """The two panels; `analysis_dates` are the run's final analysis dates (datetime64)."""
-    sc, history = model.scenario, model.history
-    obs, start = history.observed, sc.trial.start_date
-    as_of = start + dt.timedelta(days=history.as_of_day)
+    sc, continuation = model.scenario, model.history
+    obs, start = continuation.observed, sc.trial.start_date
+    as_of = start + dt.timedelta(days=continuation.as_of_day)
     rand, events = replay_forecast(model, seed, min(reps, MAX_CURVE_REPS))
     end = np.nanmax(np.where(np.isfinite(events), events, np.nan))
     analysis = analysis_dates[~np.isnat(analysis_dates)]
     if analysis.size:
         last = (analysis.max() - np.datetime64(start, "D")).astype(int)
         end = min(end, last + 120)
-    grid = np.arange(history.as_of_day, int(end) + 8, 7)
+    grid = np.arange(continuation.as_of_day, int(end) + 8, 7)
     fig = Figure(figsize=(11, 9), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True)
     plot_observed_and_fan(
-        observed_steps(obs.rand_day.astype(float), start, history.as_of_day),
+        observed_steps(obs.rand_day.astype(float), start, continuation.as_of_day),
         quantile_bands(count_by_day(rand, grid), grid, start),
         as_of,
         "patients randomized",
@@ -121,7 +121,7 @@ def forecast_figure(model, seed: int, reps: int, analysis_dates: np.ndarray) -> 
     seen = obs.rand_day + obs.event_day
     target = sc.analysis.event_target
     plot_observed_and_fan(
-        observed_steps(seen, start, history.as_of_day),
+        observed_steps(seen, start, continuation.as_of_day),
         quantile_bands(count_by_day(events, grid), grid, start),
         as_of,
         "PFS events seen",

@@ -624,6 +624,7 @@ def plot_heatmap(
     x: str,
     y: str,
     metric: str,
+    *,
     ax: Axes | None = None,
     fmt: Callable[[float], str] = lambda v: f"{v:.0%}",
     cmap: str = "cividis",
@@ -1737,8 +1738,8 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_plot(args: Any) -> int:
-    from sim.engine.folders import output_folder
     from sim.engine.results import read_run
+    from sim.storage.folders import output_folder
 
     manifest = read_run(args.folder, sweep_ok=True)
     is_sweep = manifest.get("kind") == "sweep"

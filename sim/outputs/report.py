@@ -458,7 +458,7 @@ GENERATOR = "sim report"  # in every report's <head>: how a later report knows t
 def is_report(path: Path) -> bool:
     """A report sim wrote: its generator tag, or (older reports) an HTML page named like the
     default report inside a folder sim wrote."""
-    from sim.engine.folders import text_contains, written_by_sim
+    from sim.storage.folders import text_contains, written_by_sim
 
     if text_contains(f'<meta name="generator" content="{GENERATOR}">')(path):
         return True
@@ -472,7 +472,7 @@ def is_report(path: Path) -> bool:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write via a staging folder beside `path`, so a failed write leaves no half file; an
     existing file is replaced only if it is a report sim wrote."""
-    from sim.engine.folders import output_files
+    from sim.storage.folders import output_files
 
     with output_files([path], True, [is_report], needs_force=False) as staging:
         (staging / path.name).write_text(text, encoding="utf-8")

@@ -18,7 +18,7 @@ b = k / v). A share (deaths among PFS events) is a beta posterior the same way.
   time-since-randomization axis; a progression seen at a scan is put at the midpoint of the
   interval since the previous scan (it happened somewhere in it), a death at its date.
 
-Pure functions on arrays; `sim.engine.history` draws from the posteriors.
+Pure functions on arrays; `sim.engine.continuation` draws from the posteriors.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The rest of a trial under way: its history fitted, then continued by the conduct model.
+"""The rest of a trial under way: the forecast model fitted to its data, then continued.
 
-`fit_history` turns the observed patients (`sim.conduct.history.ObservedTrial`) into the
+`fit_continuation` turns the observed patients (`sim.conduct.observed.ObservedTrial`) into the
 posteriors of `sim.stats.posterior`; `continue_trial` draws, for a chunk of replicates, the
 arrays the pipeline of `sim.engine.chunk` expects (enrolled patients, arms, latent and
 observed outcomes) with the observed patients first, as they happened, then:
@@ -30,6 +30,7 @@ Then scans, the cut, the analysis and the clinic run as for any replicate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -40,12 +41,15 @@ from sim.conduct.enrollment import (
     EnrolledPatients,
     enroll_remaining,
 )
-from sim.conduct.history import ObservedTrial
+from sim.conduct.observed import ObservedTrial
 from sim.conduct.outcomes import LatentOutcomes
 from sim.conduct.randomization import randomize_by_block
 from sim.scenario import DAYS_PER_MONTH, RatePeriod, Scenario, ScenarioError, Site
 from sim.stats import posterior
 from sim.stats.posterior import BetaFit, GammaFit
+
+if TYPE_CHECKING:
+    from sim.engine.chunk import TrialModel
 
 SCREENING_LOOKBACK_EXTRA = 21  # days beyond screening_days.max: closures, next open day
 DEFAULT_PRIOR_MONTHS = 3.0
@@ -54,7 +58,7 @@ SHARE_PRIOR_EVENTS = 10.0  # prior weight of the death share, in PFS events (at 
 
 
 @dataclass(frozen=True)
-class TrialHistory:
+class TrialContinuation:
     """The observed trial and the posteriors the forecast draws from."""
 
     observed: ObservedTrial
@@ -129,7 +133,7 @@ def expected_randomized(
     )
 
 
-def fit_history(
+def fit_continuation(
     scenario: Scenario,
     calendar: StudyCalendar,
     schedule: ScanSchedule,
@@ -137,10 +141,10 @@ def fit_history(
     prior_months: float | None = None,
     prior_events: float = DEFAULT_PRIOR_EVENTS,
     screening: pd.DataFrame | None = None,
-) -> TrialHistory:
+) -> TrialContinuation:
     """Posteriors of site rates, PFS hazards, dropout and the death share (module docstring).
 
-    With `screening` (totals per site, `sim.conduct.history.read_screening`) the site rates
+    With `screening` (totals per site, `sim.conduct.observed.read_screening`) the site rates
     are fitted to the screened counts against the planned screening intensity, and the pass
     share of screening gets a beta posterior with a prior worth the screenings of
     `prior_months` at full speed.
@@ -255,7 +259,7 @@ def fit_history(
     death = BetaFit(
         "death share of PFS events", w * f0, w * (1 - f0), deaths, int(has_event.sum()) - deaths
     )
-    return TrialHistory(
+    return TrialContinuation(
         observed,
         tuple(site_fits),
         tuple(hazard_fits),
@@ -342,9 +346,11 @@ def shift_periods(periods: tuple[RatePeriod, ...], months: float) -> tuple[RateP
     return tuple(out)
 
 
-def remaining_sites(model, history: TrialHistory) -> tuple[tuple[Site, ...], np.ndarray]:
+def remaining_sites(
+    model: TrialModel, continuation: TrialContinuation
+) -> tuple[tuple[Site, ...], np.ndarray]:
     """Sites with their rate tables from the forecast's screening start on, and that day."""
-    sc, obs = model.scenario, history.observed
+    sc, obs = model.scenario, continuation.observed
     first = obs.as_of_day - sc.enrollment.screening_days.max - SCREENING_LOOKBACK_EXTRA
     sites, start = [], []
     for s, site in enumerate(model.sites):
@@ -364,28 +370,36 @@ def remaining_sites(model, history: TrialHistory) -> tuple[tuple[Site, ...], np.
 
 
 def continue_trial(
-    model, history: TrialHistory, n_reps: int, rng: dict[str, np.random.Generator]
+    model: TrialModel,
+    continuation: TrialContinuation,
+    n_reps: int,
+    rng: dict[str, np.random.Generator],
 ) -> tuple[EnrolledPatients, np.ndarray, LatentOutcomes, ObservedOutcomes]:
     """The arrays of a chunk of R replicates of the whole trial (observed patients first);
     `model` is a `sim.engine.chunk.TrialModel`, `rng` its stage streams."""
-    sc, obs = model.scenario, history.observed
-    enrolled = continue_enrollment(model, history, n_reps, rng["enrollment"])
+    sc, obs = model.scenario, continuation.observed
+    enrolled = continue_enrollment(model, continuation, n_reps, rng["enrollment"])
     arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
     if obs.n and not obs.blinded:
         arm[:, : obs.n] = obs.arm
-    latent, observed = continue_outcomes(model, history, enrolled.rand_day, arm, rng["outcomes"])
+    latent, observed = continue_outcomes(
+        model, continuation, enrolled.rand_day, arm, rng["outcomes"]
+    )
     return enrolled, arm, latent, observed
 
 
 def continue_enrollment(
-    model, history: TrialHistory, n_reps: int, rng: np.random.Generator
+    model: TrialModel, continuation: TrialContinuation, n_reps: int, rng: np.random.Generator
 ) -> EnrolledPatients:
-    sc, obs = model.scenario, history.observed
-    theta = np.column_stack([fit.draw(n_reps, rng) for fit in history.sites])
-    if history.screen_pass is not None:
+    sc, obs = model.scenario, continuation.observed
+    theta = np.column_stack([fit.draw(n_reps, rng) for fit in continuation.sites])
+    if continuation.screen_pass is not None:
         # The funnel stays the planned one; scaling the screening rates by the drawn pass
         # share over the planned one gives the drawn rate of randomizations.
-        theta = theta * (history.screen_pass.draw(n_reps, rng) / history.planned_pass)[:, None]
+        theta = (
+            theta
+            * (continuation.screen_pass.draw(n_reps, rng) / continuation.planned_pass)[:, None]
+        )
     n_left = sc.trial.sample_size - obs.n
 
     def tile(values: np.ndarray) -> np.ndarray:
@@ -404,7 +418,7 @@ def continue_enrollment(
             screening=pd.DataFrame(columns=["site", "month", "what", "count"]),
             screening_wait_days_mean=np.zeros(n_reps),
         )
-    sites, start = remaining_sites(model, history)
+    sites, start = remaining_sites(model, continuation)
     new = enroll_remaining(
         sc.enrollment,
         sites,
@@ -432,19 +446,22 @@ def continue_enrollment(
 
 
 def arm_hazards(
-    history: TrialHistory, scenario: Scenario, n_reps: int, rng: np.random.Generator
+    continuation: TrialContinuation, scenario: Scenario, n_reps: int, rng: np.random.Generator
 ) -> np.ndarray:
     """(R, 2, P) hazards per day of control and experimental, drawn from the posterior."""
     draws = (
         np.stack(
-            [np.column_stack([f.draw(n_reps, rng) for f in group]) for group in history.hazards],
+            [
+                np.column_stack([f.draw(n_reps, rng) for f in group])
+                for group in continuation.hazards
+            ],
             axis=1,
         )
         / DAYS_PER_MONTH
     )
     if draws.shape[1] == 2:
         return draws
-    control = draws[:, 0] * history.blinded_factor
+    control = draws[:, 0] * continuation.blinded_factor
     return np.stack([control, scenario.effect.hazard_ratio * control], axis=1)
 
 
@@ -469,13 +486,17 @@ def invert_cumulative_hazard(e: np.ndarray, starts: np.ndarray, h: np.ndarray) -
 
 
 def continue_outcomes(
-    model, history: TrialHistory, rand_day: np.ndarray, arm: np.ndarray, rng: np.random.Generator
+    model: TrialModel,
+    continuation: TrialContinuation,
+    rand_day: np.ndarray,
+    arm: np.ndarray,
+    rng: np.random.Generator,
 ) -> tuple[LatentOutcomes, ObservedOutcomes]:
-    sc, obs = model.scenario, history.observed
+    sc, obs = model.scenario, continuation.observed
     n_reps, n = arm.shape
-    hazards = arm_hazards(history, sc, n_reps, rng)
-    eta = history.dropout.draw(n_reps, rng) / DAYS_PER_MONTH
-    death = history.death_share.draw(n_reps, rng)
+    hazards = arm_hazards(continuation, sc, n_reps, rng)
+    eta = continuation.dropout.draw(n_reps, rng) / DAYS_PER_MONTH
+    death = continuation.death_share.draw(n_reps, rng)
     e_pfs = rng.standard_exponential((n_reps, n))
     u_death = rng.random((n_reps, n))
     e_drop = rng.standard_exponential((n_reps, n))
@@ -486,8 +507,8 @@ def continue_outcomes(
     if k:
         entry[:, :k] = np.where(obs.at_risk, obs.last_day, 0.0)
         drop_from[:, :k] = np.where(obs.at_risk, obs.as_of_day - obs.rand_day, 0.0)
-    level = cumulative_hazard(entry, history.starts, h) + e_pfs
-    pfs = invert_cumulative_hazard(level, history.starts, h)
+    level = cumulative_hazard(entry, continuation.starts, h) + e_pfs
+    pfs = invert_cumulative_hazard(level, continuation.starts, h)
     withdraw = drop_from + e_drop / eta[:, None]
     is_death = u_death < death[:, None]
     # A death before the as-of day would be in the data: a patient at risk then, whose PFS

@@ -2,7 +2,7 @@
 
 - In the main process, SIGTERM, SIGHUP and SIGINT raise `Interrupted` (a BaseException, like
   KeyboardInterrupt), so every ``with``/``finally`` on the way out runs: the worker pool is
-  stopped (`stop_workers`) and the staging folder removed (`sim.engine.folders`), or, for a
+  stopped (`stop_workers`) and the staging folder removed (`sim.storage.folders`), or, for a
   run or sweep with finished chunks, kept for ``--resume``; the
   command line then prints one line and exits with status 128 + the signal number.
 - A worker ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides), and

@@ -1,4 +1,4 @@
-"""The trial's own history: the `--observed` table of randomized patients, read and checked.
+"""The trial's own data so far: the `--observed` table of randomized patients, read and checked.
 
 One row per randomized patient: ``patient_id, site, stratum, randomized`` (a date), ``arm``
 (optional; absent or empty everywhere = blinded), ``event_date`` (the PFS event as seen),
@@ -139,7 +139,17 @@ def check_observed(
         line = k + 2  # the header is line 1
         pid = str(record["patient_id"]).strip()
         where = f"row {line} (patient_id {pid or '<empty>'})"
-        bad = check_row(record, pid, where, sites, strata, start, as_of, seen, line)
+        bad = check_row(
+            record,
+            pid,
+            where,
+            sites=sites,
+            strata=strata,
+            start=start,
+            as_of=as_of,
+            seen=seen,
+            line=line,
+        )
         problems += bad
         if not bad:
             rows.append(parsed_row(record, pid, sites, strata, start))
@@ -162,6 +172,7 @@ def check_row(
     record: dict,
     pid: str,
     where: str,
+    *,
     sites: dict,
     strata: dict,
     start: dt.date,
@@ -289,7 +300,7 @@ def check_arms(rows: list[dict], label: str) -> list[str]:
 def observed_trial(rows: list[dict], as_of_day: int) -> ObservedTrial:
     rows = sorted(rows, key=lambda r: (r["rand_day"], r["patient_id"]))
 
-    def column(name: str, dtype) -> np.ndarray:
+    def column(name: str, dtype: type | np.dtype) -> np.ndarray:
         return np.asarray([r[name] for r in rows], dtype=dtype)
 
     return ObservedTrial(

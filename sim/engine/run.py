@@ -1,8 +1,8 @@
-"""One Monte Carlo run of one scenario into one output folder (what `python -m sim run` does).
+"""One Monte Carlo run of one scenario into one output folder (`sim.simulate`, `python -m sim run`).
 
 The folder is written whole or not at all: everything goes to a hidden staging folder beside
 it, which replaces the target only once complete. An existing folder is replaced only with
-``force``. Each finished chunk is kept there as a checkpoint (`sim.engine.checkpoints`), so an
+``force``. Each finished chunk is kept there as a checkpoint (`sim.storage.checkpoints`), so an
 interrupted run continues with ``resume``: same tables, byte for byte.
 """
 
@@ -15,16 +15,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from sim.engine.chunk import TrialModel
-from sim.engine.folders import check_replaceable, check_target_path, resumable_folder
 from sim.engine.results import manifest, summarize, summary_warnings, timeline, write_json
 from sim.scenario import Scenario, ScenarioError, scenario_to_dict
 from sim.stats.design import design_warnings
+from sim.storage.folders import check_replaceable, check_target_path, resumable_folder
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
+
+    from sim.engine.executors import PointJob
 
 
 @dataclass(frozen=True)
@@ -38,14 +43,14 @@ class RunOutputs:
 
 def check_out_folder(out: Path, force: bool) -> None:
     """Raise ScenarioError unless `out` may be written: absent, or a folder sim wrote and
-    `force` (see `sim.engine.folders`). Checked again, under the lock, when writing."""
+    `force` (see `sim.storage.folders`). Checked again, under the lock, when writing."""
     check_target_path(out)
     check_replaceable(out, force)
 
 
 def run_identity(scenario: Scenario, seed: int, reps: int, keep_patients: int) -> dict:
-    """What a resumed run must share with the interrupted one (see `sim.engine.checkpoints`)."""
-    from sim.engine.checkpoints import chunk_layout
+    """What a resumed run must share with the interrupted one (see `sim.storage.checkpoints`)."""
+    from sim.engine.executors import chunk_layout
     from sim.engine.results import METRICS_VERSION, package_versions
 
     return {
@@ -70,7 +75,7 @@ def staging_chooser(
     """For `resumable_folder`: with `resume`, the interrupted job of `out` that computes the
     same thing (refused, naming what differs, if none does); without, None (a new staging
     folder), saying that --resume exists when there is an interrupted job."""
-    from sim.engine.checkpoints import finished_work, identity_differences, read_checkpoint
+    from sim.storage.checkpoints import finished_work, identity_differences, read_checkpoint
 
     kind = identity["kind"]
 
@@ -111,9 +116,9 @@ def interruption_keeper(note: Callable[[str], None]) -> Callable[[Path, BaseExce
     error), keep a staging folder that holds finished chunks (and say so, in the one line a
     stop signal prints); else remove it. A full disk or a folder that cannot be written
     leaves nothing behind (the checkpoints would fill it)."""
-    from sim.engine.checkpoints import finished_work
-    from sim.engine.folders import USER_FIXABLE
-    from sim.engine.lifetime import Interrupted
+    from sim.storage.checkpoints import finished_work
+    from sim.storage.folders import USER_FIXABLE
+    from sim.storage.lifetime import Interrupted
 
     def keep(staging: Path, exc: BaseException) -> bool:
         if isinstance(exc, OSError) and exc.errno in USER_FIXABLE:
@@ -139,8 +144,8 @@ def finish_point(
     """A point's tables from its Parquet and summed counts, its doubts in the manifest;
     manifest.json last (a point folder with a manifest is complete); then its checkpoints
     go. Returns (summary, timeline, warnings)."""
-    from sim.engine.checkpoints import CHUNKS
     from sim.engine.results import ParquetColumns
+    from sim.storage.checkpoints import CHUNKS
 
     for name, table in sums.items():
         per_trial_table(table, reps).to_csv(folder / f"{name}.csv", index=False)
@@ -161,9 +166,9 @@ def finish_point(
     return summary, milestones, doubts
 
 
-def count_done(job) -> int:
+def count_done(job: PointJob) -> int:
     """Replicates of `job` already kept as finished chunks (by their markers)."""
-    from sim.engine.checkpoints import read_marker
+    from sim.storage.checkpoints import read_marker
 
     return sum(
         n
@@ -176,19 +181,20 @@ def count_done(job) -> int:
 def checkpointed_pool(
     out: Path,
     force: bool,
+    *,
     identity: dict,
     resume: bool,
     note: Callable[[str], None],
     executor: str,
-    models: list,
+    models: list[TrialModel],
     workers: int,
     scheduler: str | None,
 ) -> Iterator[tuple[Any, Path]]:
     """The executor for `models` and the staging folder of `out` (resumed when `resume`
     finds an interrupted run with the same `identity`), its checkpoint record written: what
     a run and a sweep both need before their first chunk."""
-    from sim.engine.checkpoints import read_checkpoint, write_checkpoint
     from sim.engine.executors import make_executor
+    from sim.storage.checkpoints import read_checkpoint, write_checkpoint
 
     with make_executor(executor, models, workers, scheduler) as pool:
         link = getattr(pool, "dashboard", lambda: None)()
@@ -229,8 +235,8 @@ def run_scenario(
     `before_publish(staging)` adds files to the run before it is moved into place;
     `on_resume(n)` is told the replicates already done before the first fresh chunk.
     """
-    from sim.engine.checkpoints import CHECKPOINT
     from sim.engine.executors import PointJob, run_points
+    from sim.storage.checkpoints import CHECKPOINT
 
     check_out_folder(out, force)
     identity = run_identity(scenario, seed, reps, keep_patients)
@@ -241,7 +247,15 @@ def run_scenario(
         identity["model"] = hashlib.sha256(pickle.dumps(model)).hexdigest()
     model = model or TrialModel.from_scenario(scenario)
     with checkpointed_pool(
-        out, force, identity, resume, note, executor, [model], workers, scheduler
+        out,
+        force,
+        identity=identity,
+        resume=resume,
+        note=note,
+        executor=executor,
+        models=[model],
+        workers=workers,
+        scheduler=scheduler,
     ) as (pool, staging):
         started = time.perf_counter()
         job = PointJob(staging, reps, seed, keep_patients)
@@ -375,7 +389,7 @@ def running_totals(values: np.ndarray, carried: np.ndarray | None) -> np.ndarray
 MONTH_BLOCK = 12  # monthly columns read from Parquet at once (fewer reads, little memory)
 
 
-def month_blocks(file, columns: list[str]) -> Iterator[np.ndarray]:
+def month_blocks(file: pq.ParquetFile, columns: list[str]) -> Iterator[np.ndarray]:
     """`columns` of a monthly Parquet table as (months, replicates) float64 blocks of
     MONTH_BLOCK months (a month a row, contiguous), in order."""
     for start in range(0, len(columns), MONTH_BLOCK):

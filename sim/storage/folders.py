@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.scenario import ScenarioError
+from sim.errors import ScenarioError
 
 MANIFEST = "manifest.json"
 OWNER = ".owner.json"  # inside a staging folder: who is writing it
@@ -366,7 +366,7 @@ def orphan_partials(out: Path) -> list[Path]:
 
 def stale_partials(out: Path) -> list[Path]:
     """Orphaned staging folders of `out` that hold nothing `--resume` could continue."""
-    from sim.engine.checkpoints import is_resumable
+    from sim.storage.checkpoints import is_resumable
 
     return [p for p in orphan_partials(out) if not is_resumable(p)]
 
@@ -374,7 +374,7 @@ def stale_partials(out: Path) -> list[Path]:
 def resumable_partials(out: Path) -> list[Path]:
     """Orphaned staging folders of `out` holding finished chunks (an interrupted run or
     sweep `--resume` can continue), newest first."""
-    from sim.engine.checkpoints import is_resumable
+    from sim.storage.checkpoints import is_resumable
 
     found = [p for p in orphan_partials(out) if is_resumable(p)]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
@@ -500,7 +500,7 @@ def resumable_folder(
     keep: Callable[[Path, BaseException], bool],
     flag: str = "--out",
 ) -> Iterator[Path]:
-    """`output_folder` for a job that keeps checkpoints (run, sweep; `sim.engine.checkpoints`).
+    """`output_folder` for a job that keeps checkpoints (run, sweep; `sim.storage.checkpoints`).
 
     The staging folder is the interrupted one `choose` picks among `resumable_partials`
     (claimed by this process), or a new one when it picks None. If the block fails, the

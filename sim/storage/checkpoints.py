@@ -10,7 +10,7 @@ says "format": "arrow"; chunks kept by earlier versions, without it, are Parquet
 ``.parquet``, read back the same way). A chunk
 counts as finished only when its marker exists and every file matches it, so a kill -9, a lost
 machine or a reboot in the middle of a write costs that chunk, never a wrong table. Which
-staging folders are whose, and which may be removed, is `sim.engine.folders`' business.
+staging folders are whose, and which may be removed, is `sim.storage.folders`' business.
 
 A resume reads the finished chunks back and computes the others. A run's tables are always
 assembled from the checkpoint bytes (fresh chunks too), so a resumed run's tables are
@@ -24,8 +24,6 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from sim.engine.chunk import CHUNK_SIZE
-
 CHECKPOINT = "checkpoint.json"
 CHUNKS = "chunks"
 
@@ -35,7 +33,7 @@ CHUNKS = "chunks"
 
 def write_checkpoint(staging: Path, identity: dict[str, Any]) -> None:
     """Record what `staging` computes (written before any chunk); who computes it is the
-    staging folder's owner record (`sim.engine.folders`)."""
+    staging folder's owner record (`sim.storage.folders`)."""
     data = {"identity": identity}
     temporary = staging / f"{CHECKPOINT}.tmp"
     temporary.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
@@ -167,10 +165,3 @@ def is_resumable(staging: Path) -> bool:
     """Whether a staging folder holds work `--resume` would continue: a checkpoint record
     and at least one finished chunk (never delete it as stale)."""
     return read_checkpoint(staging) is not None and finished_work(staging) > 0
-
-
-def chunk_layout() -> dict[str, Any]:
-    return {
-        "chunk_size": CHUNK_SIZE,
-        "streams": "chunk c: SeedSequence(seed, spawn_key=(c,)).spawn(4)",
-    }
