@@ -105,6 +105,7 @@ def reject_z(z: np.ndarray, a: Analysis) -> np.ndarray:
 
 
 def per_arm_counts(prefix: str, flags: np.ndarray, arm: np.ndarray) -> dict[str, np.ndarray]:
+    """Per replicate, the patients of each arm `flags` marks: ``<prefix><arm>`` columns."""
     return {f"{prefix}{name}": (flags & (arm == a)).sum(axis=1) for a, name in enumerate(ARMS)}
 
 
@@ -184,6 +185,7 @@ def overall_survival(model: TrialModel, out: EndpointResult, cohort: Cohort, cut
 
 
 def model_os_date_day(model: TrialModel) -> float:
+    """Clock day of overall_survival.cut_date (inf: none)."""
     date = model.scenario.overall_survival.cut_date
     return float(model.calendar.day_of(date)) if date is not None else np.inf
 
