@@ -110,7 +110,7 @@ def run_replicate(model: TrialModel, inputs: dict, r: int) -> dict[str, float]:
 
 
 def run_block(model: TrialModel, inputs: dict, block: range) -> None:
-    """Replicates `block` as a run does them (`sim.engine.chunk.run_clinic`): each one's
+    """Replicates `block` as a run does them (`sim.engine.clinic_bridge.run_clinic`): each one's
     SimPy run, the collector paused for the block, the supply followed to the end of
     treatment, then one tally of all."""
     with collector_paused():

@@ -18,22 +18,23 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
+from sim.conduct.assessments import PatientScans, ScanSchedule
+from sim.conduct.datacut import CutData
+from sim.conduct.outcomes import LatentOutcomes
 from sim.conduct.response import BEST_RESPONSES, CR, PR, SD, best_response_at_cut, draw_response
 from sim.conduct.survival import (
-    IllnessDeathPaths as LatentHistory,
-)
-from sim.conduct.survival import (
+    IllnessDeathPaths,
     cut_os,
     draw_illness_death,
     os_cut_day,
     pfs_as_seen,
 )
-from sim.scenario import DAYS_PER_MONTH
+from sim.engine.trial import ARMS, Cohort, TrialModel
+from sim.scenario import DAYS_PER_MONTH, Analysis, Scenario
 from sim.stats import analysis
 from sim.stats.binary import cmh_test, newcombe_difference
 from sim.stats.landmark import km_at, landmark_difference_z
 
-ARMS = ("control", "experimental")
 ENDPOINT_PREFIXES = ("os_", "orr_", "dcr_", "local_control_", "ae_")
 
 
@@ -45,7 +46,13 @@ class EndpointResult:
     patient_columns: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def draw_history(scenario, arm, latent, schedule, rng):
+def draw_history(
+    scenario: Scenario,
+    arm: np.ndarray,
+    latent: LatentOutcomes,
+    schedule: ScanSchedule | PatientScans,
+    rng: np.random.Generator,
+) -> tuple[IllnessDeathPaths | None, LatentOutcomes]:
     """(illness-death history or None, PFS outcomes as the scans see them)."""
     if scenario.overall_survival is None:
         return None, latent
@@ -53,7 +60,9 @@ def draw_history(scenario, arm, latent, schedule, rng):
     return history, pfs_as_seen(latent, history, schedule)
 
 
-def latent_days(history: LatentHistory | None, latent) -> tuple[np.ndarray, np.ndarray]:
+def latent_days(
+    history: IllnessDeathPaths | None, latent: LatentOutcomes
+) -> tuple[np.ndarray, np.ndarray]:
     """(progression day, death day), inf where none (without OS: only PFS deaths known)."""
     if history is not None:
         return history.progression_day, history.death_day
@@ -63,9 +72,17 @@ def latent_days(history: LatentHistory | None, latent) -> tuple[np.ndarray, np.n
     )
 
 
-def survival_tests(model, prefix: str, time, event, valid, arm, stratum) -> dict:
+def survival_tests(
+    model: TrialModel,
+    cohort: Cohort,
+    prefix: str,
+    time: np.ndarray,
+    event: np.ndarray,
+    valid: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Log-rank (stratified as the primary analysis), Cox HR and KM medians of one endpoint."""
     a = model.scenario.analysis
+    arm, stratum = cohort.arm, cohort.stratum
     rs = analysis.risk_sets(time, event, arm, stratum if a.stratified else None, valid=valid)
     test = analysis.logrank_from_risk_sets(rs)
     cox = analysis.cox_from_risk_sets(rs, a.ties)
@@ -81,32 +98,36 @@ def survival_tests(model, prefix: str, time, event, valid, arm, stratum) -> dict
     }
 
 
-def reject_z(z: np.ndarray, a) -> np.ndarray:
+def reject_z(z: np.ndarray, a: Analysis) -> np.ndarray:
     """z beyond the primary analysis's critical value (one-sided: benefit is z > 0)."""
     crit = special.ndtri(1.0 - a.alpha / a.sides)
     return np.where(np.isfinite(z), (z if a.sides == 1 else np.abs(z)) > crit, False)
 
 
-def per_arm_counts(prefix: str, flags: np.ndarray, arm: np.ndarray) -> dict:
+def per_arm_counts(prefix: str, flags: np.ndarray, arm: np.ndarray) -> dict[str, np.ndarray]:
+    """Per replicate, the patients of each arm `flags` marks: ``<prefix><arm>`` columns."""
     return {f"{prefix}{name}": (flags & (arm == a)).sum(axis=1) for a, name in enumerate(ARMS)}
 
 
-def analyze_endpoints(model, rng, enrolled, arm, history, latent, observed, cut) -> EndpointResult:
-    """Every secondary endpoint of the chunk (see the module docstring)."""
+def analyze_endpoints(
+    model: TrialModel, rng: dict[str, np.random.Generator], cohort: Cohort, cut: CutData
+) -> EndpointResult:
+    """Every secondary endpoint of the chunk (see the module docstring), each from its
+    stream of `rng`."""
     sc = model.scenario
     out = EndpointResult()
-    rand, stratum = enrolled.rand_day, enrolled.stratum
+    rand, arm, observed = cohort.rand_day, cohort.arm, cohort.observed
+    history = cohort.illness_death
     if history is not None:
-        overall_survival(model, out, rand, arm, stratum, history, observed, cut)
-    progression_day, death_day = latent_days(history, latent)
+        overall_survival(model, out, cohort, cut)
+    progression_day, death_day = latent_days(history, cohort.latent)
     horizon = cut.cut_day[:, None] - rand
     if sc.response is not None:
-        scans = model.schedule.for_patients(rand)  # the scans actually done (open days)
         latent_r = draw_response(
-            sc, model.schedule, arm, progression_day, death_day, rng["response"], scans
+            sc, model.schedule, arm, progression_day, death_day, rng["response"], cohort.scans
         )
         code, day = best_response_at_cut(latent_r, observed, horizon, cut.valid)
-        tumour_response(model, out, arm, stratum, code, cut.valid)
+        tumour_response(model, out, cohort, code, cut.valid)
         out.patient_columns["best_response"] = np.asarray(BEST_RESPONSES)[code]
         out.patient_columns["response_day"] = day
     if sc.local_control is not None:
@@ -114,7 +135,7 @@ def analyze_endpoints(model, rng, enrolled, arm, history, latent, observed, cut)
 
         involved = draw_lesion_involved(sc, arm, rng["local_control"])
         time, event = local_control_at_cut(involved, cut.time, cut.event, observed.is_death)
-        local_control(model, out, arm, stratum, time, event, cut.valid)
+        local_control(model, out, cohort, time, event, cut.valid)
         out.patient_columns["lesion_involved"] = involved
         out.patient_columns["local_progression_day"] = np.where(
             involved & np.isfinite(progression_day), progression_day, np.inf
@@ -124,18 +145,19 @@ def analyze_endpoints(model, rng, enrolled, arm, history, latent, observed, cut)
     return out
 
 
-def overall_survival(model, out, rand, arm, stratum, history, observed, cut) -> None:
+def overall_survival(model: TrialModel, out: EndpointResult, cohort: Cohort, cut: CutData) -> None:
+    """Overall survival at the PFS cut, at its own cut (os.cut) and by the maturity date:
+    deaths per arm, the log-rank, Cox and KM columns; the patients' illness-death days."""
     sc = model.scenario
     os_block = sc.overall_survival
-    withdraw = observed.withdraw_day
+    rand, arm, history = cohort.rand_day, cohort.arm, cohort.illness_death
+    withdraw = cohort.observed.withdraw_day
     at_pfs = cut_os(rand, history, withdraw, cut.cut_day)
     cols = out.columns
     cols["os_deaths_at_pfs_cut"] = at_pfs.event.sum(axis=1)
     cols.update(per_arm_counts("os_deaths_at_pfs_cut_", at_pfs.event, arm))
     cols.update(
-        survival_tests(
-            model, "os_at_pfs_cut_", at_pfs.time, at_pfs.event, at_pfs.valid, arm, stratum
-        )
+        survival_tests(model, cohort, "os_at_pfs_cut_", at_pfs.time, at_pfs.event, at_pfs.valid)
     )
     if os_block.cut != "pfs":
         cut_day = os_cut_day(
@@ -146,7 +168,7 @@ def overall_survival(model, out, rand, arm, stratum, history, observed, cut) -> 
         cols["os_analysis_months"] = cut_day / DAYS_PER_MONTH
         cols["os_deaths"] = own.event.sum(axis=1)
         cols.update(per_arm_counts("os_deaths_", own.event, arm))
-        cols.update(survival_tests(model, "os_", own.time, own.event, own.valid, arm, stratum))
+        cols.update(survival_tests(model, cohort, "os_", own.time, own.event, own.valid))
     maturity = os_block.maturity_date or sc.trial.completion_date
     day = float(model.calendar.day_of(maturity))
     by = cut_os(rand, history, withdraw, np.full(rand.shape[0], day))
@@ -162,16 +184,20 @@ def overall_survival(model, out, rand, arm, stratum, history, observed, cut) -> 
     out.patient_columns["os_event_at_cut"] = at_pfs.event
 
 
-def model_os_date_day(model) -> float:
+def model_os_date_day(model: TrialModel) -> float:
+    """Clock day of overall_survival.cut_date (inf: none)."""
     date = model.scenario.overall_survival.cut_date
     return float(model.calendar.day_of(date)) if date is not None else np.inf
 
 
-def tumour_response(model, out, arm, stratum, code, valid) -> None:
+def tumour_response(
+    model: TrialModel, out: EndpointResult, cohort: Cohort, code: np.ndarray, valid: np.ndarray
+) -> None:
     """ORR and DCR per arm among the randomized patients in the analysis, their difference
     with Newcombe's interval, and the CMH test across strata (one- or two-sided as the
     primary analysis)."""
     a = model.scenario.analysis
+    arm, stratum = cohort.arm, cohort.stratum
     n_strata = len(model.scenario.strata_names)
     cols = out.columns
     for prefix, hit in (
@@ -204,9 +230,17 @@ def tumour_response(model, out, arm, stratum, code, valid) -> None:
         )
 
 
-def local_control(model, out, arm, stratum, time, event, valid) -> None:
+def local_control(
+    model: TrialModel,
+    out: EndpointResult,
+    cohort: Cohort,
+    time: np.ndarray,
+    event: np.ndarray,
+    valid: np.ndarray,
+) -> None:
     """Local-control rate per arm at the landmarks (KM), the z test of the difference at
     each (Greenwood variances), and the log-rank test of time to local progression."""
+    arm = cohort.arm
     cols = out.columns
     for months in model.scenario.local_control.landmarks_months:
         t = months * DAYS_PER_MONTH
@@ -220,6 +254,6 @@ def local_control(model, out, arm, stratum, time, event, valid) -> None:
         cols[f"{label}z"] = z
         cols[f"{label}reject"] = reject_z(z, model.scenario.analysis)
     cols["local_control_progressions"] = event.sum(axis=1)
-    tests = survival_tests(model, "local_control_logrank_", time, event, valid, arm, stratum)
+    tests = survival_tests(model, cohort, "local_control_logrank_", time, event, valid)
     for key in ("z", "p_value", "reject", "hazard_ratio"):
         cols[f"local_control_logrank_{key}"] = tests[f"local_control_logrank_{key}"]

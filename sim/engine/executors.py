@@ -140,7 +140,7 @@ def simulate_task(models: Sequence[TrialModel], task: ChunkTask) -> list[ChunkRe
         spec.chunk,
         spec.first_rep,
         spec.n_reps,
-        task.keep_patients,
+        keep_patients=task.keep_patients,
     )
 
 

@@ -1,0 +1,367 @@
+"""From a chunk's trial to its clinic: each replicate's patients handed to the SimPy model
+of the clinic (`sim.clinic.model`), run up to the replicate's final analysis (and on to the
+end of treatment for the drug supply), and the runs tallied into the chunk's clinic tables.
+
+Random streams: the clinic's draws come from the chunk's "clinic" stream in one go, and the
+adverse events of each replicate in turn from its "safety" stream, whatever is run: the
+same draws with or without an early stop, and for models that share their clinic runs
+(`clinic_key`, `run_clinic_shared`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.conduct.assessments import ObservedOutcomes
+from sim.engine.trial import Cohort, TrialModel
+
+if TYPE_CHECKING:
+    from sim.clinic.inputs import ClinicDraws
+    from sim.clinic.safety import AeDraws
+    from sim.clinic.tally import ClinicTables, ReplicateRecords
+
+TALLY_BATCH = 50  # replicates a worker's clinic holds in records before tallying them
+CLINIC_BLIND = (
+    "cut",
+    "event_target",
+    "lag_days",
+    "alpha",
+    "sides",
+    "target_power",
+    "stratified",
+    "ties",
+    "test",
+    "supportive_tests",
+)  # read by no clinic
+
+
+@dataclass(frozen=True)
+class ClinicInputs:
+    """What a chunk's trial brings its clinic: its patients, the day each replicate's clinic
+    is counted to, and which replicates keep their patients' tables.
+
+    `enrolled_until` (R,): after an early stop only the patients randomized by then are
+    treated (None or inf: all)."""
+
+    model: TrialModel
+    cohort: Cohort
+    horizon: np.ndarray  # (R,) clock day of each replicate's final analysis
+    first_rep: int
+    keep_patients: int = 0  # replicates numbered below it keep their patient tables
+    enrolled_until: np.ndarray | None = None
+
+    def keeps(self, r: int) -> bool:
+        """Whether replicate r of the chunk keeps its patient table."""
+        return self.first_rep + r < self.keep_patients
+
+
+@dataclass(frozen=True)
+class TreatmentDraws:
+    """A chunk's clinic draws (`sim.clinic.model.draw_clinic`) and the calendar day each
+    patient's treatment must stop, with why (R, N)."""
+
+    draws: ClinicDraws
+    stop: np.ndarray
+    reason: np.ndarray
+
+
+@dataclass
+class ClinicChunk:
+    """The clinic's output for a chunk: per-replicate counts, kept patients, monthly series
+    (one row per replicate, columns ``<table>/<item>/<YYYY-MM>``) and additive count tables."""
+
+    rows: pd.DataFrame | None = None
+    patients: list[pd.DataFrame] = field(default_factory=list)
+    monthly: pd.DataFrame | None = None
+    sums: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def treatment_stop(
+    rand_day: np.ndarray, observed: ObservedOutcomes
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calendar day treatment must stop, and why: seen progression/death, or withdrawal."""
+    event = rand_day + observed.event_day
+    withdraw = rand_day + observed.withdraw_day
+    stop = np.minimum(event, withdraw)
+    reason = np.where(
+        ~np.isfinite(stop),
+        "none",
+        np.where(
+            event <= withdraw, np.where(observed.is_death, "death", "progression"), "withdrawal"
+        ),
+    )
+    return stop, reason
+
+
+def draw_treatment(inputs: ClinicInputs, rng: np.random.Generator) -> TreatmentDraws:
+    """The clinic draws of a chunk's replicates from `rng`, and when their treatment stops."""
+    from sim.clinic.model import draw_clinic
+
+    cohort = inputs.cohort
+    n_reps, n = cohort.arm.shape
+    draws = draw_clinic(inputs.model.scenario, n_reps, n, rng)
+    return TreatmentDraws(draws, *treatment_stop(cohort.rand_day, cohort.observed))
+
+
+def replicate_draws(draws: ClinicDraws, rep: int, keep: np.ndarray) -> ClinicDraws:
+    """The clinic draws of replicate `rep` for the patients `keep` (bool, (n,)) only, as a
+    one-replicate set (the per-day background load is kept whole)."""
+    n = len(keep)
+
+    def take(value: object) -> object:
+        if isinstance(value, np.ndarray):
+            row = value[rep : rep + 1]
+            return row[:, keep] if value.ndim >= 2 and value.shape[1] == n else row
+        if dataclasses.is_dataclass(value):
+            return dataclasses.replace(
+                value, **{f.name: take(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            )
+        return value
+
+    per_day = {"chair_background", "linac_background"}
+    return dataclasses.replace(
+        draws,
+        **{
+            f.name: (
+                getattr(draws, f.name)[rep : rep + 1]
+                if f.name in per_day and getattr(draws, f.name) is not None
+                else take(getattr(draws, f.name))
+            )
+            for f in dataclasses.fields(draws)
+        },
+    )
+
+
+def patients_only(draws: AeDraws, keep: np.ndarray) -> AeDraws:
+    """Per-patient draws (a dataclass of arrays over patients first) for patients `keep`."""
+    return dataclasses.replace(
+        draws, **{f.name: getattr(draws, f.name)[keep] for f in dataclasses.fields(draws)}
+    )
+
+
+def run_clinic(inputs: ClinicInputs, rng: dict[str, np.random.Generator]) -> ClinicChunk:
+    """Per replicate SimPy model of the clinic, up to each replicate's final analysis (and on
+    to the end of treatment for the drug supply, `sim.clinic.model.run_replicate`), its
+    draws from the stream rng["clinic"]; with a safety block, each replicate's adverse
+    events from rng["safety"], in turn.
+
+    After an early stop (`ClinicInputs.enrolled_until`) the adverse-event draws are made for
+    all the patients, as without a stop (common random numbers), and those of the patients
+    treated are used."""
+    sc = inputs.model.scenario
+    if sc.treatment is None:
+        return ClinicChunk()
+    from sim.clinic.model import collector_paused
+    from sim.clinic.safety import draw_adverse_events
+
+    n_reps, n = inputs.cohort.arm.shape
+    treatment = draw_treatment(inputs, rng["clinic"])
+    safety_rng = rng["safety"]
+    out = ClinicChunk()
+    tally = ChunkTally()
+    with collector_paused():  # for the chunk, not per replicate: see collector_paused
+        for r in range(n_reps):
+            aes = draw_adverse_events(sc, n, safety_rng) if sc.safety is not None else None
+            tally.add(clinic_replicate(inputs, treatment, r, aes, out))
+    return tally.into(inputs.model, out)
+
+
+def run_clinic_shared(
+    trials: list[ClinicInputs], rng: dict[str, np.random.Generator]
+) -> list[ClinicChunk]:
+    """`run_clinic` of each of `trials`, which bring the clinic the same patients
+    (`same_clinic`) but count it to their own horizons: one SimPy run of each replicate,
+    split at each trial's final analysis (`sim.clinic.model.run_replicate_horizons`); the
+    kept replicates, whose patient tables are cut back to the horizon, one run per trial.
+    The streams `rng` are the first trial's (all the trials' are the same)."""
+    from sim.clinic.model import collector_paused, run_replicate_horizons
+    from sim.clinic.safety import draw_adverse_events
+
+    first = trials[0]
+    sc = first.model.scenario
+    cohort = first.cohort
+    n_reps, n = cohort.arm.shape
+    treatment = draw_treatment(first, rng["clinic"])
+    draws, stop, reason = treatment.draws, treatment.stop, treatment.reason
+    outs = [ClinicChunk() for _ in trials]
+    tallies = [ChunkTally() for _ in trials]
+    with collector_paused():
+        for r in range(n_reps):
+            aes = draw_adverse_events(sc, n, rng["safety"]) if sc.safety is not None else None
+            if first.keeps(r):
+                runs = [
+                    clinic_replicate(t, treatment, r, aes, out)
+                    for t, out in zip(trials, outs, strict=True)
+                ]
+            else:
+                runs = [
+                    run.records
+                    for run in run_replicate_horizons(
+                        sc,
+                        first.model.calendar,
+                        draws,
+                        r,
+                        cohort.rand_day[r],
+                        cohort.arm[r],
+                        stop[r],
+                        reason[r],
+                        [float(t.horizon[r]) for t in trials],
+                        stratum=cohort.stratum[r],
+                        adverse_events=aes,
+                    )
+                ]
+            for tally, records in zip(tallies, runs, strict=True):
+                tally.add(records)
+    return [tally.into(t.model, out) for tally, t, out in zip(tallies, trials, outs, strict=True)]
+
+
+class ChunkTally:
+    """A chunk's clinic records tallied TALLY_BATCH replicates at a time (the records'
+    memory goes as they are tallied), in replicate order."""
+
+    def __init__(self) -> None:
+        self.batches: list[ClinicTables] = []
+        self.records: list[ReplicateRecords] = []
+
+    def add(self, records: ReplicateRecords) -> None:
+        from sim.clinic.model import tally_replicates
+
+        self.records.append(records)
+        if len(self.records) == TALLY_BATCH:
+            self.batches.append(tally_replicates(self.records))
+            self.records = []
+
+    def into(self, model: TrialModel, out: ClinicChunk) -> ClinicChunk:
+        """`out` with the chunk's clinic tables."""
+        from sim.clinic.model import tally_replicates
+        from sim.clinic.tally import ClinicTables
+
+        if self.records:
+            self.batches.append(tally_replicates(self.records))
+            self.records = []
+        tables = ClinicTables.stack(self.batches)
+        out.rows = pd.DataFrame(tables.summary)
+        out.monthly = monthly_frame(model, tables.monthly)
+        out.sums["deviations"] = tables.deviation_frame()
+        return out
+
+
+def clinic_replicate(
+    inputs: ClinicInputs,
+    treatment: TreatmentDraws,
+    r: int,
+    aes: AeDraws | None,
+    out: ClinicChunk,
+) -> ReplicateRecords:
+    """Replicate r of a chunk in the clinic (`run_clinic`), its adverse events `aes`: its
+    SimPy run, its patient table into `out` when kept; returns its records for the chunk's
+    tally."""
+    from sim.clinic.model import run_replicate
+
+    model, cohort = inputs.model, inputs.cohort
+    rand_day, arm, stratum = cohort.rand_day, cohort.arm, cohort.stratum
+    draws, stop, reason = treatment.draws, treatment.stop, treatment.reason
+    enrolled_until = inputs.enrolled_until
+    keep = inputs.keeps(r)
+    enrolled_mask = None
+    if enrolled_until is not None and np.isfinite(enrolled_until[r]):
+        enrolled_mask = rand_day[r] <= enrolled_until[r]
+    if enrolled_mask is None or enrolled_mask.all():
+        run = run_replicate(
+            model.scenario,
+            model.calendar,
+            draws,
+            r,
+            rand_day[r],
+            arm[r],
+            stop[r],
+            reason[r],
+            float(inputs.horizon[r]),
+            stratum=stratum[r],
+            adverse_events=aes,
+            to_end=True,
+            keep_records=keep,
+        )
+        patient_ids = None
+    else:
+        m = enrolled_mask
+        run = run_replicate(
+            model.scenario,
+            model.calendar,
+            replicate_draws(draws, r, m),
+            0,
+            rand_day[r][m],
+            arm[r][m],
+            stop[r][m],
+            reason[r][m],
+            float(inputs.horizon[r]),
+            stratum=stratum[r][m],
+            adverse_events=patients_only(aes, m) if aes is not None else None,
+            to_end=True,
+            keep_records=keep,
+        )
+        patient_ids = np.flatnonzero(m)
+    if keep:
+        frame = run.records.patient_frame()
+        if patient_ids is not None:
+            frame["patient"] = patient_ids[frame["patient"]]
+        frame.insert(0, "replicate", inputs.first_rep + r)
+        out.patients.append(frame)
+    run.records.records = None  # the arrays are all the tally needs
+    return run.records
+
+
+def monthly_frame(model: TrialModel, series: dict[str, np.ndarray]) -> pd.DataFrame | None:
+    """Wide per-replicate monthly table (float32) from `series` -> (R, months) arrays, keys in
+    sorted order, one column per key and month label (zeros past a series' months)."""
+    keys = sorted(series)
+    if not keys:
+        return None
+    labels = model.month_labels
+    width = len(labels)
+    n_reps = len(series[keys[0]])
+    block = np.zeros((len(keys) * width, n_reps), dtype=np.float32)  # a column a row
+    for i, key in enumerate(keys):
+        values = np.asarray(series[key])[:, :width]
+        block[i * width : i * width + values.shape[1]] = values.T
+    return pd.DataFrame(block.T, columns=[f"{key}/{label}" for key in keys for label in labels])
+
+
+def clinic_key(model: TrialModel) -> str | None:
+    """What the clinic of a model's replicates depends on but the horizon: two models of one
+    key give the same clinic runs (the same streams and patients), counted up to their own
+    final analyses. None when nothing is to share: no treatment, interim looks (a stop
+    changes who is treated) or a trial under way."""
+    sc = model.scenario
+    if sc.treatment is None or model.plan is not None or model.history is not None:
+        return None
+    from sim.scenario import scenario_to_dict
+
+    data = scenario_to_dict(sc)
+    analysis = data.get("analysis") or {}
+    data["analysis"] = {k: v for k, v in analysis.items() if k not in CLINIC_BLIND}
+    return repr(data)
+
+
+def same_clinic(trials: list[ClinicInputs]) -> bool:
+    """Whether the trials bring their clinic the same patients (a check of `clinic_key`)."""
+    first = trials[0].cohort
+    keys = {clinic_key(trial.model) for trial in trials}
+    return (
+        None not in keys
+        and len(keys) == 1
+        and all(
+            np.array_equal(t.cohort.rand_day, first.rand_day)
+            and np.array_equal(t.cohort.arm, first.arm)
+            and np.array_equal(t.cohort.stratum, first.stratum)
+            and np.array_equal(t.cohort.observed.event_day, first.observed.event_day)
+            and np.array_equal(t.cohort.observed.withdraw_day, first.observed.withdraw_day)
+            and np.array_equal(t.cohort.observed.is_death, first.observed.is_death)
+            for t in trials[1:]
+        )
+    )
