@@ -35,7 +35,7 @@ toxicity is not given; a course drawn to end in pneumonitis is the patient's las
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,7 +103,9 @@ class Clinic:
         object.__setattr__(self, "chair_limit", chairs.limit if chairs is not None else 0)
         object.__setattr__(self, "chair_span", chairs.span if chairs is not None else 0)
 
-    def wake(self, env: simpy.Environment, day: int, callback) -> None:
+    def wake(
+        self, env: simpy.Environment, day: int, callback: Callable[[simpy.Event], None]
+    ) -> None:
         """Call `callback` at the start of `day`, after those already waiting for it.
 
         A day has one SimPy timeout, whose callbacks are the processes waiting for that
@@ -278,6 +280,7 @@ class PatientProcess:
         delayed: Sequence[bool],
         plan: CyclePlan,
         toxicity_cycle: int,
+        *,
         rt_courses: int,
         pneumonitis_course: int,
         cause: str = "",

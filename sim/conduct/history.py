@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sim.scenario import Scenario, ScenarioError
@@ -139,7 +140,7 @@ def check_observed(
         line = k + 2  # the header is line 1
         pid = str(record["patient_id"]).strip()
         where = f"row {line} (patient_id {pid or '<empty>'})"
-        bad = check_row(record, pid, where, sites, strata, start, as_of, seen, line)
+        bad = check_row(record, pid, where, sites, strata, start, as_of, seen=seen, line=line)
         problems += bad
         if not bad:
             rows.append(parsed_row(record, pid, sites, strata, start))
@@ -166,6 +167,7 @@ def check_row(
     strata: dict,
     start: dt.date,
     as_of: dt.date,
+    *,
     seen: dict[str, int],
     line: int,
 ) -> list[str]:
@@ -289,7 +291,7 @@ def check_arms(rows: list[dict], label: str) -> list[str]:
 def observed_trial(rows: list[dict], as_of_day: int) -> ObservedTrial:
     rows = sorted(rows, key=lambda r: (r["rand_day"], r["patient_id"]))
 
-    def column(name: str, dtype) -> np.ndarray:
+    def column(name: str, dtype: npt.DTypeLike) -> np.ndarray:
         return np.asarray([r[name] for r in rows], dtype=dtype)
 
     return ObservedTrial(
