@@ -24,23 +24,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 P = ParamSpec("P")
-
-
 R = TypeVar("R")
 
-
 ARM_COLORS = {"control": "#4C72B0", "experimental": "#DD8452"}
-
-
 BAND_COLOR = "#4C72B0"
-
-
 LINE_COLOR = "#1F3A68"
-
-
 REFERENCE_COLOR = "#B22222"
-
-
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -48,7 +37,7 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 def theme() -> dict:
     """Seaborn's look, applied only while our figures are built and saved (never set
     globally, so importing this module leaves a caller's matplotlib settings alone).
-    Seaborn is imported on the first figure, not with this module (~1.5 s with scipy.stats)."""
+    Seaborn is imported on the first figure, not with this module (it brings scipy.stats)."""
     import seaborn as sns
 
     return {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
