@@ -515,28 +515,15 @@ def run_course(
     records = [PatientCourse(i) for i in range(n)]
     env = simpy.Environment()
     patients = [
-        PatientProcess(
-            clinic,
-            record,
-            r,
-            due,
-            late,
-            plan,
-            toxic,
-            rt_courses=n_courses,
-            pneumonitis_course=pneu,
-            cause=reason,
-        )
-        for record, r, due, late, plan, toxic, n_courses, pneu, reason in zip(
+        PatientProcess(clinic, record, r, due, late, plan, toxic, rt_plan)
+        for record, r, due, late, plan, toxic, rt_plan in zip(
             records,
             rand_day.tolist(),
             first_due,
             delayed,
             plans,
             toxicity.tolist(),
-            courses.tolist(),
-            pneumonitis.tolist(),
-            reasons,
+            zip(courses.tolist(), pneumonitis.tolist(), strict=True),
             strict=True,
         )
     ]
@@ -545,8 +532,9 @@ def run_course(
     # events oldest first (a stop on day d comes before anything else on day d); a day's
     # stops in patient order. Then each patient's course starts, in patient order.
     last_stop = math.inf if to_end else ends[0]  # stops on or after the horizon do nothing
-    for patient, stop in zip(patients, stops, strict=True):
+    for patient, stop, reason in zip(patients, stops, reasons, strict=True):
         if stop < last_stop:
+            patient.cause = reason
             clinic.wake(env, int(stop), patient.stop)
     for patient in patients:
         patient.begin(env)
