@@ -103,7 +103,7 @@ def run_replicate(model: TrialModel, inputs: dict, r: int) -> dict[str, float]:
         inputs["arm"][r],
         inputs["stop_day"][r],
         inputs["stop_reason"][r],
-        float(inputs["horizon"][r]),
+        horizon_day=float(inputs["horizon"][r]),
         stratum=inputs["stratum"][r],
         adverse_events=inputs["adverse_events"][r],
     ).summary
@@ -124,7 +124,7 @@ def run_block(model: TrialModel, inputs: dict, block: range) -> None:
                 inputs["arm"][r],
                 inputs["stop_day"][r],
                 inputs["stop_reason"][r],
-                float(inputs["horizon"][r]),
+                horizon_day=float(inputs["horizon"][r]),
                 stratum=inputs["stratum"][r],
                 adverse_events=inputs["adverse_events"][r],
                 to_end=True,

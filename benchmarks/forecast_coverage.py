@@ -124,7 +124,7 @@ def forecast_coverage(
     prior = simulate_chunk(
         dataclasses.replace(
             base,
-            history=fit_continuation(
+            continuation=fit_continuation(
                 scenario, base.calendar, base.schedule, empty, prior_months, prior_events
             ),
         ),
@@ -153,7 +153,7 @@ def forecast_coverage(
             history = fit_continuation(
                 scenario, base.calendar, base.schedule, observed, prior_months, prior_events
             )
-            model = dataclasses.replace(base, history=history)
+            model = dataclasses.replace(base, continuation=history)
             forecast = simulate_chunk(model, seed + 10 + k, 0, 0, reps).replicates
             for name, column in MILESTONES.items():
                 truth = clock_day(truth_reps.loc[k, column], start)

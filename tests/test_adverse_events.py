@@ -98,7 +98,7 @@ def test_no_event_means_no_toxicity_at_all(baseline):
         np.array([0, 1, 0, 1]),
         np.full(4, np.inf),
         np.full(4, "none"),
-        2000.0,
+        horizon_day=2000.0,
         stratum=np.array([0, 1, 0, 1]),
         adverse_events=ae,
         keep_patients=True,
@@ -134,7 +134,7 @@ def test_incidence_matches_the_per_cycle_probabilities(baseline_data):
         np.zeros(n, np.int64),
         np.full(n, np.inf),
         np.full(n, "none"),
-        MONDAY + 120.0,
+        horizon_day=MONDAY + 120.0,
         adverse_events=ae,
     )
     p = 1 - 0.78**4
@@ -254,8 +254,9 @@ def test_events_planned_and_realized_at_the_events_only_are_the_dense_ones(basel
     )
     rt_starts = np.where(rng.random((n, c)) < 0.6, rng.integers(0, 200, (n, c)), np.nan)
     stop = np.where(rng.random(n) < 0.5, np.inf, rng.integers(0, 700, n).astype(float))
-    args = (plan, ae, cycle_days, rt_starts, stop, 600.0, 21, 21, 5)
-    got, ref = realized_events(*args), dense_realized(*args)
+    args = (plan, ae, cycle_days, rt_starts, stop, 600.0)
+    rhythm = {"cycle_gap": 21, "course_gap": 21, "days_per_course": 5}
+    got, ref = realized_events(*args, **rhythm), dense_realized(*args, **rhythm)
     for name, expected in zip(("patient", "kind", "grade", "onset_day"), ref[:4], strict=True):
         value = getattr(got, name)
         assert value.dtype == expected.dtype and np.array_equal(value, expected), name

@@ -270,7 +270,7 @@ def test_no_resource_is_ever_over_its_limit_and_books_balance(baseline_data, cas
         np.asarray(case["arm"]),
         stop,
         np.where(np.isfinite(stop), "progression", "none"),
-        case["horizon"],
+        horizon_day=case["horizon"],
         keep_patients=True,
         keep_log=True,
         stratum=stratum,

@@ -47,7 +47,7 @@ def baseline_results(legacy):
             inputs["arm"][r],
             inputs["stop"][r],
             np.full(N, "progression"),
-            1000.0,
+            horizon_day=1000.0,
             stratum=inputs["stratum"][r],
         )
         for r in range(N_REPS)
@@ -126,12 +126,10 @@ def test_supply_to_the_end_of_treatment_changes_nothing_before_the_horizon(legac
             inputs["arm"][r],
             inputs["stop"][r],
             np.full(N, "progression"),
-            700.0,
         )
-        at = simulate_clinic(*args, stratum=inputs["stratum"][r], keep_patients=True, keep_log=True)
-        on = simulate_clinic(
-            *args, stratum=inputs["stratum"][r], keep_patients=True, keep_log=True, to_end=True
-        )
+        options = {"horizon_day": 700.0, "stratum": inputs["stratum"][r], "keep_patients": True}
+        at = simulate_clinic(*args, **options, keep_log=True)
+        on = simulate_clinic(*args, **options, keep_log=True, to_end=True)
         extra = [k for k in on.summary if k not in at.summary]
         assert extra and all(k.endswith("_to_end") for k in extra)
         assert {k: on.summary[k] for k in at.summary} == at.summary

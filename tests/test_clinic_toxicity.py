@@ -110,7 +110,7 @@ def test_share_of_reduced_induction_cycles(legacy_data, calendar):
         np.zeros(n, np.int64),
         np.full(n, np.inf),
         np.full(n, "none"),
-        MONDAY + 50.0,
+        horizon_day=MONDAY + 50.0,
         keep_patients=True,
     )
     levels = np.asarray(result.patients.cycle_levels.tolist())  # 3 cycles each
@@ -180,7 +180,7 @@ def test_pneumonitis_share_among_irradiated_patients(legacy_data, calendar):
         np.ones(n, np.int64),
         np.full(n, np.inf),
         np.full(n, "none"),
-        MONDAY + 80.0,
+        horizon_day=MONDAY + 80.0,
     )
     s = result.summary
     assert s["rt_patients_started_experimental"] == n

@@ -563,12 +563,12 @@ def test_lachin_foulkes_sample_size_formula(
     # Lachin & Foulkes (1986) with variance under H0 and H1, as implemented by gsDesign's
     # nSurvival(type = "rd", approx = FALSE) (transcribed above; R package not in Debian)
     p = ratio / (1 + ratio)
-    n = lachin_foulkes_sample_size(hr, alpha, power, sides, r, follow, lam, eta, p)
+    n = lachin_foulkes_sample_size(hr, alpha, power, sides, r, follow, lam, eta, allocation=p)
     ref = gsdesign_nsurvival_rd(lam, lam * hr, r + follow, r, eta, ratio, alpha, 1 - power, sides)
     assert n == pytest.approx(ref, rel=1e-12)
-    assert lachin_foulkes_power(n, hr, alpha, sides, r, follow, lam, eta, p) == pytest.approx(
-        power, rel=1e-12
-    )
+    assert lachin_foulkes_power(
+        n, hr, alpha, sides, r, follow, lam, eta, allocation=p
+    ) == pytest.approx(power, rel=1e-12)
 
 
 def test_lachin_foulkes_sample_size_by_hand_no_censoring() -> None:

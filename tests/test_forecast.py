@@ -206,7 +206,9 @@ def test_forecast_keeps_the_observed_patients(observed_table, dates_only, simula
     model, _ = simulated
     obs = check_observed(observed_table, dates_only, AS_OF)
     history = fit_continuation(dates_only, model.calendar, model.schedule, obs)
-    out = simulate_chunk(dataclasses.replace(model, history=history), 3, 0, 0, 40, keep_patients=40)
+    out = simulate_chunk(
+        dataclasses.replace(model, continuation=history), 3, 0, 0, 40, keep_patients=40
+    )
     p = out.patients
     first = p[p["patient"] < obs.n]
     start = np.datetime64(dates_only.trial.start_date, "D")
@@ -240,7 +242,7 @@ def test_blinded_data_fit_one_pooled_hazard(observed_table, dates_only, simulate
     assert [p for p in fit["parameter"] if p.startswith("PFS")] == ["PFS hazard: pooled"]
     out = simulate_chunk(
         dataclasses.replace(
-            model, history=fit_continuation(dates_only, model.calendar, model.schedule, obs)
+            model, continuation=fit_continuation(dates_only, model.calendar, model.schedule, obs)
         ),
         3,
         0,
@@ -428,7 +430,7 @@ def test_sites_not_yet_open_keep_the_prior_and_caps_hold(three_sites):
     assert (third.shape, third.rate) == (h, h)
     assert history.sites[0].events == (obs.site == 0).sum() > 0
     out = simulate_chunk(
-        dataclasses.replace(model, history=history), 2, 0, 0, 30, keep_patients=30
+        dataclasses.replace(model, continuation=history), 2, 0, 0, 30, keep_patients=30
     ).patients
     per_site = out.groupby(["replicate", "site"]).size().unstack(fill_value=0)
     caps = {s.name: s.cap for s in three_sites.enrollment.sites if s.cap}
@@ -503,7 +505,7 @@ def test_piecewise_hazards_get_one_posterior_per_piece(baseline_data, observed_t
     has_event = np.isfinite(obs.event_day)
     assert sum(f.events for arm in history.hazards for f in arm) == has_event.sum()
     assert exposure > 0
-    out = simulate_chunk(dataclasses.replace(model, history=history), 1, 0, 0, 20)
+    out = simulate_chunk(dataclasses.replace(model, continuation=history), 1, 0, 0, 20)
     assert (out.replicates["events"] >= has_event.sum()).all()
 
 
@@ -518,7 +520,7 @@ def test_remaining_accrual_is_the_compound_gamma(textbook, record_validation):
     as_of = dt.date(2026, 11, 30)  # 10 months: past the ramp-up, at 5.6 per month
     obs = check_observed(observed_from_patients(truth, as_of), textbook, as_of)
     history = fit_continuation(textbook, model.calendar, model.schedule, obs)
-    out = simulate_chunk(dataclasses.replace(model, history=history), 3, 0, 0, 2000)
+    out = simulate_chunk(dataclasses.replace(model, continuation=history), 3, 0, 0, 2000)
     days = out.replicates["lpi_months"].to_numpy() * DAYS_PER_MONTH - obs.as_of_day
     fit, lam = history.sites[0], 5.6 / DAYS_PER_MONTH
     m = textbook.trial.sample_size - obs.n

@@ -54,7 +54,7 @@ def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
     history = fit_continuation(
         baseline, model.calendar, model.schedule, check_observed(observed, baseline, AS_OF)
     )
-    forecast = dataclasses.replace(model, history=history)
+    forecast = dataclasses.replace(model, continuation=history)
     variants = {
         "interim": parse_scenario(scenario_data(INTERIM)),
         "os_own_cut": vary(

@@ -265,7 +265,7 @@ def run_rt_patients(scenario, calendar, n: int, seed: int):
         np.full(n, EXPERIMENTAL),
         np.full(n, np.inf),
         np.full(n, "none"),
-        MONDAY + 80.0,
+        horizon_day=MONDAY + 80.0,
         keep_patients=True,
     )
     return result.patients.rt_courses_completed.to_numpy()

@@ -86,7 +86,7 @@ def both_ways(
             arm,
             stop,
             reason,
-            horizon,
+            horizon_day=horizon,
             stratum=stratum,
             adverse_events=events,
             to_end=to_end,

@@ -102,9 +102,9 @@ def test_one_run_split_at_each_horizon_is_a_run_per_horizon(models):
         rest = {"stratum": inputs["stratum"][r], "adverse_events": inputs["adverse_events"][r]}
         first = float(inputs["horizon"][r])
         horizons = [first, first - 90.5, np.inf, first, first + 200, 0.0]  # any order
-        split = run_replicate_horizons(*args, horizons, **rest)
+        split = run_replicate_horizons(*args, horizons=horizons, **rest)
         for horizon, run in zip(horizons, split, strict=True):
-            alone = run_replicate(*args, horizon, to_end=True, **rest)
+            alone = run_replicate(*args, horizon_day=horizon, to_end=True, **rest)
             assert_same_tables(tally_replicates([run.records]), tally_replicates([alone.records]))
 
 
@@ -124,13 +124,13 @@ def test_several_horizons_need_a_run_to_the_end(models):
             inputs["arm"][0],
             inputs["stop_day"][0],
             inputs["stop_reason"][0],
-            (100.0, 200.0),
-            True,
-            None,
-            None,
-            True,
-            False,
-            True,
+            horizons=(100.0, 200.0),
+            keep_log=True,
+            stratum=None,
+            adverse_events=None,
+            to_end=True,
+            keep_records=False,
+            shortcut=True,
         )
 
 

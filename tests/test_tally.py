@@ -50,7 +50,7 @@ def batch_records(scenario, n_reps: int = N_REPS, seed: int = 5, subset: int | N
                 inputs["arm"][r][keep],
                 inputs["stop_day"][r][keep],
                 inputs["stop_reason"][r][keep],
-                float(inputs["horizon"][r]),
+                horizon_day=float(inputs["horizon"][r]),
                 stratum=inputs["stratum"][r][keep],
                 adverse_events=ae,
                 to_end=True,

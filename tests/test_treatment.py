@@ -71,7 +71,7 @@ def run_clinic(
         np.broadcast_to(np.asarray(arm, dtype=np.int64), (n,)),
         np.broadcast_to(np.asarray(stop_day, dtype=float), (n,)),
         np.broadcast_to(np.asarray(stop_reason), (n,)),
-        horizon_day,
+        horizon_day=horizon_day,
         keep_patients=True,
         keep_log=True,
     )
@@ -237,7 +237,7 @@ def test_summary_has_stable_keys_and_counts(baseline, calendar):
         np.array([0, 1]),
         np.array([MONDAY + 30.0, np.inf]),
         np.array(["withdrawal", "none"]),
-        MONDAY + 50.0,
+        horizon_day=MONDAY + 50.0,
     )
     assert tuple(result.summary)[: len(SUMMARY_KEYS)] == SUMMARY_KEYS
     assert all(k.startswith("clinic_") for k in tuple(result.summary)[len(SUMMARY_KEYS) :])
@@ -333,7 +333,7 @@ def test_simulate_clinic_rejects_draws_of_another_size(baseline, calendar, rng):
             np.zeros(5, np.int64),
             np.full(5, np.inf),
             np.full(5, "none"),
-            100.0,
+            horizon_day=100.0,
         )
 
 
@@ -389,7 +389,7 @@ def simulate_case(baseline_data, case) -> tuple[Scenario, StudyCalendar, ClinicR
         np.asarray(case["arm"]),
         stop,
         np.where(np.isfinite(stop), "progression", "none"),
-        case["horizon"],
+        horizon_day=case["horizon"],
         keep_patients=True,
         keep_log=True,
     )
@@ -446,7 +446,7 @@ def test_seeded_summary_is_pinned(legacy, calendar):
         np.arange(12) % 2,
         stop,
         reason,
-        365.0,
+        horizon_day=365.0,
         stratum=np.arange(12) % 3 % 2,
     )
     assert result.summary == pytest.approx(
@@ -519,7 +519,7 @@ def test_share_of_delayed_cycles_matches_delay_probability(legacy, calendar):
         np.zeros(n, np.int64),
         np.full(n, np.inf),
         np.full(n, "none"),
-        math.inf,
+        horizon_day=math.inf,
     )
     s = result.summary
     later_cycles = s["cycles_given_control"] - n

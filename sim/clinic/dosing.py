@@ -23,10 +23,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.scenario import Drug, Patients, Treatment
+
+if TYPE_CHECKING:
+    from sim.clinic.patients import Covariates
 
 FEMALE_CG_FACTOR = 0.85  # Cockcroft-Gault's factor for women
 DOSE_TOLERANCE_MG = 1e-6  # rounding noise: 400.0000000001 mg fits two 200 mg vials
@@ -145,7 +149,7 @@ class DosePlan:
     calvert_gfr_ml_min: np.ndarray  # (R, n), floored creatinine, capped: Calvert's GFR
 
 
-def plan_doses(treatment: Treatment, patients: Patients, covariates) -> DosePlan:
+def plan_doses(treatment: Treatment, patients: Patients, covariates: Covariates) -> DosePlan:
     """Doses and vials of the scenario's drugs for covariates of shape (R, n)."""
     c = covariates
     bsa_formula = bsa_mosteller if patients.bsa_formula == "mosteller" else bsa_dubois

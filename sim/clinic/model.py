@@ -50,9 +50,9 @@ from sim.clinic.inputs import (  # noqa: F401 (ARMS, ClinicSetup: also read from
     require_treatment,
 )
 from sim.clinic.patients import draw_covariates
-from sim.clinic.records import flatten_records
+from sim.clinic.records import CourseArrays, flatten_records
 from sim.clinic.safety import AeDraws, plan_consequences
-from sim.clinic.schedule import schedule_on_calendar, worth_trying
+from sim.clinic.schedule import PatientPlans, schedule_on_calendar, worth_trying
 from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read from here)
     DEVIATIONS,
     METRICS,
@@ -229,6 +229,7 @@ def simulate_clinic(
     arm: np.ndarray,
     stop_day: np.ndarray,
     stop_reason: np.ndarray,
+    *,
     horizon_day: float,
     keep_patients: bool = False,
     keep_log: bool = False,
@@ -263,11 +264,11 @@ def simulate_clinic(
         arm,
         stop_day,
         stop_reason,
-        horizon_day,
-        keep_log,
-        stratum,
-        adverse_events,
-        to_end,
+        horizon_day=horizon_day,
+        keep_log=keep_log,
+        stratum=stratum,
+        adverse_events=adverse_events,
+        to_end=to_end,
         keep_records=keep_patients,
     )
     tables = tally_replicates([run.records])
@@ -302,6 +303,7 @@ def run_replicate(
     arm: np.ndarray,
     stop_day: np.ndarray,
     stop_reason: np.ndarray,
+    *,
     horizon_day: float,
     keep_log: bool = False,
     stratum: np.ndarray | None = None,
@@ -332,13 +334,13 @@ def run_replicate(
         arm,
         stop_day,
         stop_reason,
-        (horizon_day,),
-        keep_log,
-        stratum,
-        adverse_events,
-        to_end,
-        keep_records,
-        shortcut,
+        horizons=(horizon_day,),
+        keep_log=keep_log,
+        stratum=stratum,
+        adverse_events=adverse_events,
+        to_end=to_end,
+        keep_records=keep_records,
+        shortcut=shortcut,
     )[0]
 
 
@@ -351,6 +353,7 @@ def run_replicate_horizons(
     arm: np.ndarray,
     stop_day: np.ndarray,
     stop_reason: np.ndarray,
+    *,
     horizons: Sequence[float],
     stratum: np.ndarray | None = None,
     adverse_events: AeDraws | None = None,
@@ -369,13 +372,13 @@ def run_replicate_horizons(
             arm,
             stop_day,
             stop_reason,
-            tuple(horizons),
-            False,
-            stratum,
-            adverse_events,
-            True,
-            False,
-            True,
+            horizons=tuple(horizons),
+            keep_log=False,
+            stratum=stratum,
+            adverse_events=adverse_events,
+            to_end=True,
+            keep_records=False,
+            shortcut=True,
         )
 
 
@@ -388,6 +391,7 @@ def run_course(
     arm: np.ndarray,
     stop_day: np.ndarray,
     stop_reason: np.ndarray,
+    *,
     horizons: tuple[float, ...],
     keep_log: bool,
     stratum: np.ndarray | None,
@@ -442,9 +446,21 @@ def run_course(
     chair_bg = draws.chair_background[rep] if draws.chair_background is not None else None
     linac_bg = draws.linac_background[rep] if draws.linac_background is not None else None
 
-    def tallied(arrays, records, end) -> ReplicateRecords:
+    def tallied(
+        arrays: CourseArrays, records: list[PatientCourse] | None, end: float
+    ) -> ReplicateRecords:
         tally = ReplicateRecords(
-            scenario, setup, draws, rep, arrays, records, arm, strata, courses, pneumonitis, end
+            scenario,
+            setup,
+            draws,
+            rep,
+            arrays,
+            records,
+            arm,
+            strata,
+            courses=courses,
+            pneumonitis=pneumonitis,
+            end=end,
         )
         if plan is not None:
             tally.add_events(plan, adverse_events, stop_days)
@@ -464,22 +480,19 @@ def run_course(
             linac_bg,
         )
     ):
+        patient_plans = PatientPlans(
+            np.asarray(rand_day),
+            first_due,
+            delayed,
+            plan_arrays,
+            toxicity,
+            courses,
+            pneumonitis,
+            stop_days,
+        )
         schedules = [
             schedule_on_calendar(
-                calendar,
-                rules,
-                setup.rt_rules,
-                setup.course_starts,
-                np.asarray(rand_day),
-                first_due,
-                delayed,
-                plan_arrays,
-                toxicity,
-                courses,
-                pneumonitis,
-                stop_days,
-                end,
-                to_end,
+                calendar, rules, setup.rt_rules, setup.course_starts, patient_plans, end, to_end
             )
             for end in ends
         ]  # with several, to_end: the same bookings at each
@@ -502,17 +515,15 @@ def run_course(
     records = [PatientCourse(i) for i in range(n)]
     env = simpy.Environment()
     patients = [
-        PatientProcess(clinic, record, r, due, late, plan, toxic, n_courses, pneu, reason)
-        for record, r, due, late, plan, toxic, n_courses, pneu, reason in zip(
+        PatientProcess(clinic, record, r, due, late, plan, toxic, rt_plan)
+        for record, r, due, late, plan, toxic, rt_plan in zip(
             records,
             rand_day.tolist(),
             first_due,
             delayed,
             plans,
             toxicity.tolist(),
-            courses.tolist(),
-            pneumonitis.tolist(),
-            reasons,
+            zip(courses.tolist(), pneumonitis.tolist(), strict=True),
             strict=True,
         )
     ]
@@ -521,8 +532,9 @@ def run_course(
     # events oldest first (a stop on day d comes before anything else on day d); a day's
     # stops in patient order. Then each patient's course starts, in patient order.
     last_stop = math.inf if to_end else ends[0]  # stops on or after the horizon do nothing
-    for patient, stop in zip(patients, stops, strict=True):
+    for patient, stop, reason in zip(patients, stops, reasons, strict=True):
         if stop < last_stop:
+            patient.cause = reason
             clinic.wake(env, int(stop), patient.stop)
     for patient in patients:
         patient.begin(env)

@@ -266,6 +266,7 @@ def realized_events(
     rt_starts: np.ndarray,
     stop_day: np.ndarray,
     end: float,
+    *,
     cycle_gap: int,
     course_gap: int,
     days_per_course: int,

@@ -40,6 +40,26 @@ from sim.conduct.calendar import StudyCalendar
 
 
 @dataclass(frozen=True)
+class PatientPlans:
+    """What each patient of a replicate is to receive, as drawn (or as the adverse events
+    decide), built once per replicate, shape (n,) unless said: `rand_day`, `first_due`
+    (cycle 1's due day), `delayed` (n, max_cycles) bool and `cycles` its
+    `sim.clinic.treatment.plan_cycles` (gaps, levels, chair-minutes), `toxicity` (the cycle
+    after which treatment ends for toxicity; > max_cycles: never), `rt_courses` (Quad Shot
+    courses to receive, 0: none), `pneumonitis` (the course ending in pneumonitis, 0: none),
+    `stops` (the floor of the stop day; inf: none)."""
+
+    rand_day: np.ndarray
+    first_due: np.ndarray
+    delayed: np.ndarray
+    cycles: tuple[np.ndarray, np.ndarray, np.ndarray]
+    toxicity: np.ndarray
+    rt_courses: np.ndarray
+    pneumonitis: np.ndarray
+    stops: np.ndarray
+
+
+@dataclass(frozen=True)
 class Bookings:
     """Every booking the schedule makes: chair-minutes per day (cycles) and the days each
     course holds a slot in every linac session."""
@@ -138,28 +158,19 @@ def schedule_on_calendar(
     rules: CycleRules,
     rt_rules: CourseRules | None,
     run_start: np.ndarray | None,
-    rand_day: np.ndarray,
-    first_due: np.ndarray,
-    delayed: np.ndarray,
-    plan: tuple[np.ndarray, np.ndarray, np.ndarray],
-    toxicity: np.ndarray,
-    rt_courses: np.ndarray,
-    pneumonitis: np.ndarray,
-    stops: np.ndarray,
+    plans: PatientPlans,
     end: float,
     to_end: bool,
 ) -> tuple[CourseArrays, Bookings]:
     """Every patient's cycles and courses as the SimPy run gives them when no booking finds
     its day full (module docstring), and the bookings made.
 
-    Per patient (n,): `rand_day`, `first_due` (cycle 1's due day), `toxicity` (the cycle
-    after which treatment ends for toxicity; > max_cycles: never), `rt_courses` (Quad Shot
-    courses to receive, 0: none), `pneumonitis` (the course ending in pneumonitis, 0: none),
-    `stops` (the floor of the stop day; inf: none); `delayed` (n, max_cycles) bool and
-    `plan` its `sim.clinic.treatment.plan_cycles`; `end` the horizon day (inf: none);
-    `run_start` the `course_starts` of the calendar (with RT). `to_end`: as
-    `sim.clinic.model.run_replicate`.
+    `plans`: the patients' plans; `end` the horizon day (inf: none); `run_start` the
+    `course_starts` of the calendar (with RT). `to_end`: as `sim.clinic.model.run_replicate`.
     """
+    rand_day, first_due, delayed = plans.rand_day, plans.first_due, plans.delayed
+    toxicity, rt_courses, pneumonitis = plans.toxicity, plans.rt_courses, plans.pneumonitis
+    stops = plans.stops
     n, k_max = delayed.shape
     limit = stops if to_end else np.minimum(stops, end)  # events at clock >= limit: none
     last = np.minimum(toxicity, rules.max_cycles)
@@ -170,7 +181,7 @@ def schedule_on_calendar(
     given = np.zeros((n, k_max), dtype=bool)
     books = (rand_day <= 0) | (rand_day < limit)  # cycle 1's booking is made
     due, earliest = np.asarray(first_due, dtype=np.int64), np.asarray(rand_day, dtype=np.int64)
-    gaps, level, minutes = plan
+    gaps, level, minutes = plans.cycles
     for j in range(k_max):  # cycle j + 1
         if not books.any():
             break

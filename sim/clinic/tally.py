@@ -13,6 +13,7 @@ the tables are those a replicate-by-replicate tally gives, to the last bit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -65,6 +66,7 @@ class ReplicateRecords:
         records: list[PatientCourse] | None,
         arm: np.ndarray,
         strata: np.ndarray,
+        *,
         courses: np.ndarray,
         pneumonitis: np.ndarray,
         end: float,
@@ -120,9 +122,9 @@ class ReplicateRecords:
             rt_starts,
             stop_day,
             self.end,
-            self.setup.rules.cycle_days,
-            rt.interval_days if rt is not None else 0,
-            rt.days_per_course if rt else 1,
+            cycle_gap=self.setup.rules.cycle_days,
+            course_gap=rt.interval_days if rt is not None else 0,
+            days_per_course=rt.days_per_course if rt else 1,
         )
 
     # --- per cycle and per day --------------------------------------------------------------
@@ -322,13 +324,13 @@ class Stacked:
             ),
         )
 
-    def once(self, key: tuple[str, str], build) -> np.ndarray:
+    def once(self, key: tuple[str, str], build: Callable[[], np.ndarray]) -> np.ndarray:
         """Each stacked array is built once per tally, however many figures read it."""
         if key not in self.built:
             self.built[key] = build()
         return self.built[key]
 
-    def per_arm(self, groups: np.ndarray, values=None) -> np.ndarray:
+    def per_arm(self, groups: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
         """(R, 2) sums of `values` (or 1 each) by (replicate, arm)."""
         return np.bincount(groups, weights=values, minlength=2 * self.n_reps).reshape(-1, 2)
 

@@ -35,7 +35,7 @@ toxicity is not given; a course drawn to end in pneumonitis is the patient's las
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,7 +103,9 @@ class Clinic:
         object.__setattr__(self, "chair_limit", chairs.limit if chairs is not None else 0)
         object.__setattr__(self, "chair_span", chairs.span if chairs is not None else 0)
 
-    def wake(self, env: simpy.Environment, day: int, callback) -> None:
+    def wake(
+        self, env: simpy.Environment, day: int, callback: Callable[[simpy.Event], None]
+    ) -> None:
         """Call `callback` at the start of `day`, after those already waiting for it.
 
         A day has one SimPy timeout, whose callbacks are the processes waiting for that
@@ -228,12 +230,13 @@ class PatientProcess:
     `plan` is the patient's `CyclePlan` (`plan_cycles`); both have `rules.max_cycles`
     entries (`delayed` and the levels, read only for the log and the record, may be
     arrays). `toxicity_cycle` is the cycle after which the patient discontinues for
-    toxicity (> max_cycles: never); `rt_courses` is how many Quad Shot courses the patient will
-    receive (0 for none; needs `clinic.rt_rules` if > 0), the last ending in pneumonitis if
-    it is `pneumonitis_course` (0: none). `stop` (a callback of the timeout of the patient's
-    stop day, `cause` its reason) ends everything: no cycle after it, a Quad Shot course
-    under way ends too, and appointments not kept are given back. Results go into
-    `record`; `begin` starts the course at clock 0, `close` ends it at the horizon.
+    toxicity (> max_cycles: never); `rt_plan` is (`rt_courses`, `pneumonitis_course`): how
+    many Quad Shot courses the patient will receive (0 for none; needs `clinic.rt_rules` if
+    > 0), the last ending in pneumonitis if it is `pneumonitis_course` (0: none). `stop` (a
+    callback of the timeout of the patient's stop day; whoever schedules it sets `cause`, its
+    reason) ends everything: no cycle after it, a Quad Shot course under way ends too, and
+    appointments not kept are given back. Results go into `record`; `begin` starts the
+    course at clock 0, `close` ends it at the horizon.
 
     The patient holds no reference to the environment (callbacks get it from their event)
     nor to its own methods, so once the environment's queue is empty nothing of a
@@ -278,16 +281,14 @@ class PatientProcess:
         delayed: Sequence[bool],
         plan: CyclePlan,
         toxicity_cycle: int,
-        rt_courses: int,
-        pneumonitis_course: int,
-        cause: str = "",
+        rt_plan: tuple[int, int],
     ) -> None:
         self.clinic, self.record, self.cycles = clinic, record, record.cycles
         self.rand_day, self.first_due = rand_day, first_due
         self.delayed, (self.gaps, self.levels, self.visit_minutes) = delayed, plan
         self.last = min(clinic.rules.max_cycles, toxicity_cycle)
-        self.rt_courses, self.pneumonitis_course = rt_courses, pneumonitis_course
-        self.cause = cause
+        self.rt_courses, self.pneumonitis_course = rt_plan
+        self.cause = ""  # the stop's reason, set with the stop (`stop`)
         self.k, self.booked, self.minutes = 0, -1, 0
         record.follow(
             delayed,

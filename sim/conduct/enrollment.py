@@ -206,6 +206,7 @@ def enroll_remaining(
     after_day: int,
     stratum_p: np.ndarray,
     calendar: StudyCalendar,
+    *,
     rng: np.random.Generator,
 ) -> EnrolledPatients:
     """The last `n_remaining` patients of a trial under way (the forecast).

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sim.scenario import Scenario, ScenarioError
@@ -300,7 +301,7 @@ def check_arms(rows: list[dict], label: str) -> list[str]:
 def observed_trial(rows: list[dict], as_of_day: int) -> ObservedTrial:
     rows = sorted(rows, key=lambda r: (r["rand_day"], r["patient_id"]))
 
-    def column(name: str, dtype: type | np.dtype) -> np.ndarray:
+    def column(name: str, dtype: npt.DTypeLike) -> np.ndarray:
         return np.asarray([r[name] for r in rows], dtype=dtype)
 
     return ObservedTrial(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.conduct.assessments import ObservedOutcomes, ScanSchedule
+from sim.conduct.assessments import ObservedOutcomes, PatientScans, ScanSchedule
 from sim.scenario import Scenario
 
 BEST_RESPONSES = ("CR", "PR", "SD", "PD", "NE")
@@ -57,7 +57,7 @@ def draw_response(
     progression_day: np.ndarray,
     death_day: np.ndarray,
     rng: np.random.Generator,
-    scans=None,
+    scans: ScanSchedule | PatientScans | None = None,
 ) -> LatentResponse:
     """Who responds at the first scan (see the module docstring); `progression_day` and
     `death_day` are latent (inf if none); `scans`: the patients' scans as done

@@ -42,7 +42,7 @@ from sim.engine.clinic_bridge import (
     same_clinic,
     treatment_stop,
 )
-from sim.engine.endpoints import EndpointResult, analyze_endpoints, draw_history
+from sim.engine.endpoints import EndpointResult, analyze_endpoints, draw_illness_death_paths
 from sim.engine.looks import Sequential, run_looks
 from sim.engine.patient_table import add_endpoint_columns, patient_table
 from sim.engine.trial import ARMS, Cohort, TrialModel
@@ -187,10 +187,10 @@ def simulate_chunks(
 
 def draw_cohort(model: TrialModel, rng: dict[str, np.random.Generator], n_reps: int) -> Cohort:
     """The chunk's patients, from their enrollment to what follow-up sees of them, each
-    stage from its stream of `rng`; a trial under way (`TrialModel.history`) continues its
+    stage from its stream of `rng`; a trial under way (`TrialModel.continuation`) continues its
     observed patients."""
     sc = model.scenario
-    if model.history is None:
+    if model.continuation is None:
         enrolled = enroll_patients(
             sc.enrollment,
             sc.trial.sample_size,
@@ -202,13 +202,13 @@ def draw_cohort(model: TrialModel, rng: dict[str, np.random.Generator], n_reps: 
         arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
         latent = draw_latent_outcomes(sc, arm, rng["outcomes"], enrolled.stratum)
         scans = model.schedule.for_patients(enrolled.rand_day)  # the scans actually done
-        illness_death, latent = draw_history(sc, arm, latent, scans, rng["survival"])
+        illness_death, latent = draw_illness_death_paths(sc, arm, latent, scans, rng["survival"])
         return Cohort(enrolled, arm, latent, observe_outcomes(latent, scans), scans, illness_death)
     from sim.engine.continuation import continue_trial
 
     # A forecast continues PFS and dropout from the trial's data; the --observed table
-    # has no survival after progression, so there is no illness-death history (no OS).
-    enrolled, arm, latent, observed = continue_trial(model, model.history, n_reps, rng)
+    # has no survival after progression, so there are no illness-death paths (no OS).
+    enrolled, arm, latent, observed = continue_trial(model, model.continuation, n_reps, rng)
     return Cohort(enrolled, arm, latent, observed, model.schedule.for_patients(enrolled.rand_day))
 
 
@@ -334,10 +334,10 @@ def finish_chunk(trial: TrialToClinic, clinic: ClinicChunk, keep_patients: int) 
     cohort, looks, replicates = trial.cohort, trial.looks, trial.replicates
     if clinic.rows is not None:
         replicates = pd.concat([replicates, clinic.rows], axis=1)
-    if model.history is not None:  # a forecast tabulates the months from the as-of date on
+    if model.continuation is not None:  # a forecast tabulates the months from the as-of date on
         from sim.engine.continuation import months_from
 
-        clinic.monthly = months_from(clinic.monthly, model.calendar, model.history.as_of_day)
+        clinic.monthly = months_from(clinic.monthly, model.calendar, model.continuation.as_of_day)
     patients = None
     n_keep = max(0, min(keep_patients - first_rep, n_reps))
     if n_keep:

@@ -210,7 +210,7 @@ def run_clinic_shared(
                         cohort.arm[r],
                         stop[r],
                         reason[r],
-                        [float(t.horizon[r]) for t in trials],
+                        horizons=[float(t.horizon[r]) for t in trials],
                         stratum=cohort.stratum[r],
                         adverse_events=aes,
                     )
@@ -281,7 +281,7 @@ def clinic_replicate(
             arm[r],
             stop[r],
             reason[r],
-            float(inputs.horizon[r]),
+            horizon_day=float(inputs.horizon[r]),
             stratum=stratum[r],
             adverse_events=aes,
             to_end=True,
@@ -299,7 +299,7 @@ def clinic_replicate(
             arm[r][m],
             stop[r][m],
             reason[r][m],
-            float(inputs.horizon[r]),
+            horizon_day=float(inputs.horizon[r]),
             stratum=stratum[r][m],
             adverse_events=patients_only(aes, m) if aes is not None else None,
             to_end=True,
@@ -338,7 +338,7 @@ def clinic_key(model: TrialModel) -> str | None:
     final analyses. None when nothing is to share: no treatment, interim looks (a stop
     changes who is treated) or a trial under way."""
     sc = model.scenario
-    if sc.treatment is None or model.plan is not None or model.history is not None:
+    if sc.treatment is None or model.plan is not None or model.continuation is not None:
         return None
     from sim.scenario import scenario_to_dict
 

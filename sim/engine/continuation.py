@@ -428,7 +428,7 @@ def continue_enrollment(
         obs.as_of_day,
         model.stratum_p,
         model.calendar,
-        rng,
+        rng=rng,
     )
     return EnrolledPatients(
         rand_day=np.concatenate([tile(obs.rand_day), new.rand_day], axis=1),

@@ -46,26 +46,26 @@ class EndpointResult:
     patient_columns: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def draw_history(
+def draw_illness_death_paths(
     scenario: Scenario,
     arm: np.ndarray,
     latent: LatentOutcomes,
     schedule: ScanSchedule | PatientScans,
     rng: np.random.Generator,
 ) -> tuple[IllnessDeathPaths | None, LatentOutcomes]:
-    """(illness-death history or None, PFS outcomes as the scans see them)."""
+    """(illness-death paths or None, PFS outcomes as the scans see them)."""
     if scenario.overall_survival is None:
         return None, latent
-    history = draw_illness_death(scenario, arm, latent, rng)
-    return history, pfs_as_seen(latent, history, schedule)
+    paths = draw_illness_death(scenario, arm, latent, rng)
+    return paths, pfs_as_seen(latent, paths, schedule)
 
 
 def latent_days(
-    history: IllnessDeathPaths | None, latent: LatentOutcomes
+    paths: IllnessDeathPaths | None, latent: LatentOutcomes
 ) -> tuple[np.ndarray, np.ndarray]:
     """(progression day, death day), inf where none (without OS: only PFS deaths known)."""
-    if history is not None:
-        return history.progression_day, history.death_day
+    if paths is not None:
+        return paths.progression_day, paths.death_day
     return (
         np.where(latent.is_death, np.inf, latent.pfs_day),
         np.where(latent.is_death, latent.pfs_day, np.inf),
@@ -117,10 +117,10 @@ def analyze_endpoints(
     sc = model.scenario
     out = EndpointResult()
     rand, arm, observed = cohort.rand_day, cohort.arm, cohort.observed
-    history = cohort.illness_death
-    if history is not None:
+    paths = cohort.illness_death
+    if paths is not None:
         overall_survival(model, out, cohort, cut)
-    progression_day, death_day = latent_days(history, cohort.latent)
+    progression_day, death_day = latent_days(paths, cohort.latent)
     horizon = cut.cut_day[:, None] - rand
     if sc.response is not None:
         latent_r = draw_response(
@@ -150,9 +150,9 @@ def overall_survival(model: TrialModel, out: EndpointResult, cohort: Cohort, cut
     deaths per arm, the log-rank, Cox and KM columns; the patients' illness-death days."""
     sc = model.scenario
     os_block = sc.overall_survival
-    rand, arm, history = cohort.rand_day, cohort.arm, cohort.illness_death
+    rand, arm, paths = cohort.rand_day, cohort.arm, cohort.illness_death
     withdraw = cohort.observed.withdraw_day
-    at_pfs = cut_os(rand, history, withdraw, cut.cut_day)
+    at_pfs = cut_os(rand, paths, withdraw, cut.cut_day)
     cols = out.columns
     cols["os_deaths_at_pfs_cut"] = at_pfs.event.sum(axis=1)
     cols.update(per_arm_counts("os_deaths_at_pfs_cut_", at_pfs.event, arm))
@@ -160,10 +160,8 @@ def overall_survival(model: TrialModel, out: EndpointResult, cohort: Cohort, cut
         survival_tests(model, cohort, "os_at_pfs_cut_", at_pfs.time, at_pfs.event, at_pfs.valid)
     )
     if os_block.cut != "pfs":
-        cut_day = os_cut_day(
-            os_block, rand, history, withdraw, cut.cut_day, model_os_date_day(model)
-        )
-        own = cut_os(rand, history, withdraw, cut_day)
+        cut_day = os_cut_day(os_block, rand, paths, withdraw, cut.cut_day, model_os_date_day(model))
+        own = cut_os(rand, paths, withdraw, cut_day)
         cols["os_cut_date"] = model.calendar.to_datetime64(cut_day)
         cols["os_analysis_months"] = cut_day / DAYS_PER_MONTH
         cols["os_deaths"] = own.event.sum(axis=1)
@@ -171,15 +169,15 @@ def overall_survival(model: TrialModel, out: EndpointResult, cohort: Cohort, cut
         cols.update(survival_tests(model, cohort, "os_", own.time, own.event, own.valid))
     maturity = os_block.maturity_date or sc.trial.completion_date
     day = float(model.calendar.day_of(maturity))
-    by = cut_os(rand, history, withdraw, np.full(rand.shape[0], day))
+    by = cut_os(rand, paths, withdraw, np.full(rand.shape[0], day))
     cols["os_deaths_by_maturity"] = by.event.sum(axis=1)
     cols.update(per_arm_counts("os_deaths_by_maturity_", by.event, arm))
     randomized = by.valid.sum(axis=1)
     cols["os_maturity"] = np.where(
         randomized > 0, by.event.sum(axis=1) / np.maximum(randomized, 1), np.nan
     )
-    out.patient_columns["progression_day"] = history.progression_day
-    out.patient_columns["death_day"] = history.death_day
+    out.patient_columns["progression_day"] = paths.progression_day
+    out.patient_columns["death_day"] = paths.death_day
     out.patient_columns["os_days_at_cut"] = at_pfs.time
     out.patient_columns["os_event_at_cut"] = at_pfs.event
 

@@ -69,7 +69,7 @@ def build_forecast_model(
     prior_events: float = DEFAULT_PRIOR_EVENTS,
 ) -> TrialModel:
     """The TrialModel of a forecast: the scenario's, with the fitted forecast model (its
-    `history` field)."""
+    `continuation` field)."""
     from sim.conduct.observed import read_observed, read_screening
     from sim.engine.chunk import TrialModel
     from sim.engine.continuation import fit_continuation
@@ -89,7 +89,7 @@ def build_forecast_model(
     continuation = fit_continuation(
         scenario, model.calendar, model.schedule, observed, prior_months, prior_events, screening
     )
-    return dataclasses.replace(model, history=continuation)
+    return dataclasses.replace(model, continuation=continuation)
 
 
 def prediction_intervals(dates: pd.Series, start: dt.date) -> dict[str, Any]:
@@ -213,7 +213,7 @@ def forecast_trial(
 
     check_out_folder(out, force)
     model = build_forecast_model(scenario, observed, as_of, screening, prior_months, prior_events)
-    continuation = model.history
+    continuation = model.continuation
     common = dict(
         reps=reps,
         seed=seed,

@@ -231,7 +231,7 @@ def run_scenario(
     """Run `scenario` into `out` on the named executor (`local` or `dask`), keeping each
     finished chunk as a checkpoint; with `resume`, continue the interrupted run of `out`.
 
-    `model` replaces the scenario's own (a forecast passes one with a history);
+    `model` replaces the scenario's own (a forecast passes one with its continuation);
     `before_publish(staging)` adds files to the run before it is moved into place;
     `on_resume(n)` is told the replicates already done before the first fresh chunk.
     """
@@ -240,7 +240,7 @@ def run_scenario(
 
     check_out_folder(out, force)
     identity = run_identity(scenario, seed, reps, keep_patients)
-    if model is not None:  # its history is part of what is computed
+    if model is not None:  # its continuation is part of what is computed
         import hashlib
         import pickle
 

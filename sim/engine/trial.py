@@ -44,7 +44,7 @@ class TrialModel:
     month_labels: tuple[str, ...]  # YYYY-MM of each month of the horizon
     # A trial under way: replicates continue its observed patients from the as-of day
     # instead of starting from the first screening.
-    history: TrialContinuation | None = None
+    continuation: TrialContinuation | None = None
     plan: SequentialPlan | None = None  # the monitoring plan of a scenario with analysis.looks
     triggers: tuple[LookTrigger, ...] = ()  # the interim looks' data-cut triggers
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,10 +29,13 @@ from sim.outputs.plots import (
     themed,
 )
 
+if TYPE_CHECKING:
+    from sim.engine.trial import TrialModel
+
 OBSERVED_COLOR = "#222222"
 
 
-def replay_forecast(model, seed: int, reps: int) -> tuple[np.ndarray, np.ndarray]:
+def replay_forecast(model: TrialModel, seed: int, reps: int) -> tuple[np.ndarray, np.ndarray]:
     """(randomization days, seen-event days) of replicates 0..reps-1 of a forecast run,
     sorted per row (inf where none): the same draws as the run's (same chunk streams)."""
     from sim.engine.chunk import chunk_streams
@@ -41,7 +45,7 @@ def replay_forecast(model, seed: int, reps: int) -> tuple[np.ndarray, np.ndarray
     rand, events = [], []
     for spec in plan_chunks(reps):
         enrolled, _, _, observed = continue_trial(
-            model, model.history, spec.n_reps, chunk_streams(seed, spec.chunk)
+            model, model.continuation, spec.n_reps, chunk_streams(seed, spec.chunk)
         )
         rand.append(enrolled.rand_day.astype(float))
         events.append(enrolled.rand_day + observed.event_day)
@@ -95,9 +99,9 @@ def plot_observed_and_fan(
 
 
 @themed
-def forecast_figure(model, seed: int, reps: int, analysis_dates: np.ndarray) -> Figure:
+def forecast_figure(model: TrialModel, seed: int, reps: int, analysis_dates: np.ndarray) -> Figure:
     """The two panels; `analysis_dates` are the run's final analysis dates (datetime64)."""
-    sc, continuation = model.scenario, model.history
+    sc, continuation = model.scenario, model.continuation
     obs, start = continuation.observed, sc.trial.start_date
     as_of = start + dt.timedelta(days=continuation.as_of_day)
     rand, events = replay_forecast(model, seed, min(reps, MAX_CURVE_REPS))
@@ -172,7 +176,7 @@ def forecast_figure(model, seed: int, reps: int, analysis_dates: np.ndarray) -> 
 
 
 def save_forecast_figure(
-    model, seed: int, reps: int, analysis_dates: np.ndarray, path: Path
+    model: TrialModel, seed: int, reps: int, analysis_dates: np.ndarray, path: Path
 ) -> None:
     fig = forecast_figure(model, seed, reps, analysis_dates)
     fig.savefig(path, dpi=110)

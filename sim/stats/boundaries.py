@@ -15,7 +15,9 @@ getDesignCharacteristics and getPowerSurvival report them.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,8 +26,12 @@ from scipy.special import ndtr
 from sim.stats import design as fixed
 from sim.stats.sequential import fixed_design_drift
 
+if TYPE_CHECKING:
+    from sim.scenario import Scenario
+    from sim.stats.monitoring import SequentialPlan
 
-def scenario_plan(scenario):
+
+def scenario_plan(scenario: Scenario) -> SequentialPlan | None:
     """The scenario's SequentialPlan (None without analysis.looks)."""
     from sim.stats.monitoring import SequentialPlan
 
@@ -35,11 +41,11 @@ def scenario_plan(scenario):
     return SequentialPlan.from_analysis(a, planned_events(scenario), allocation(scenario))
 
 
-def allocation(scenario) -> float:
+def allocation(scenario: Scenario) -> float:
     return scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
 
 
-def expected_time(scenario, events: float, hazard_ratio: float) -> float:
+def expected_time(scenario: Scenario, events: float, hazard_ratio: float) -> float:
     """Lachin-Foulkes months from the start until `events` events are expected."""
     return fixed.expected_event_time(
         events,
@@ -52,12 +58,12 @@ def expected_time(scenario, events: float, hazard_ratio: float) -> float:
     )
 
 
-def planned_events(scenario) -> list[float]:
+def planned_events(scenario: Scenario) -> list[float]:
     """Planned events at each look: its events, its fraction of the final look's events, or
     (a date) the Lachin-Foulkes expected events then, under the scenario's effect."""
     a = scenario.analysis
 
-    def expected(date) -> float:
+    def expected(date: dt.date) -> float:
         months = (date - scenario.trial.start_date).days / fixed.DAYS_PER_MONTH
         return float(
             fixed.expected_events(
@@ -84,13 +90,13 @@ def planned_events(scenario) -> list[float]:
     return [*out, total]
 
 
-def look_months(scenario, plan, hazard_ratio: float) -> np.ndarray:
+def look_months(scenario: Scenario, plan: SequentialPlan, hazard_ratio: float) -> np.ndarray:
     """Expected month of each look's data cut (dates as given; not_before / not_after and
     the calendar cut of the final applied)."""
     a = scenario.analysis
     start = scenario.trial.start_date
 
-    def months(date) -> float:
+    def months(date: dt.date) -> float:
         return (date - start).days / fixed.DAYS_PER_MONTH
 
     out = []
@@ -110,12 +116,12 @@ def look_months(scenario, plan, hazard_ratio: float) -> np.ndarray:
     return np.maximum.accumulate(np.asarray(out, dtype=float))
 
 
-def effect_drift(plan, hazard_ratio: float) -> float:
+def effect_drift(plan: SequentialPlan, hazard_ratio: float) -> float:
     """Drift of the scenario's hazard ratio at the planned final events (z > 0: benefit)."""
     return -math.log(hazard_ratio) * math.sqrt(plan.variance_factor * plan.max_events)
 
 
-def boundaries_table(scenario) -> pd.DataFrame:
+def boundaries_table(scenario: Scenario) -> pd.DataFrame:
     """boundaries.csv: one row per look (see the module docstring)."""
     plan = scenario_plan(scenario)
     d = plan.design
@@ -159,7 +165,7 @@ def boundaries_table(scenario) -> pd.DataFrame:
     return table
 
 
-def design_rows(scenario) -> list[tuple[str, object, str, str]]:
+def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
     """Rows for design.csv of a group-sequential scenario (quantity, value, unit, method)."""
     plan = scenario_plan(scenario)
     if plan is None:

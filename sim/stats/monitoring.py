@@ -26,7 +26,9 @@ z here is on the benefit scale (z > 0 favours the experimental arm): the log-ran
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import ndtri
@@ -39,6 +41,9 @@ from sim.stats.sequential import (
     efficacy_bounds,
 )
 from sim.stats.spending import Spending
+
+if TYPE_CHECKING:
+    from sim.scenario import Analysis
 
 EFFICACY, FUTILITY, FINAL = "efficacy", "futility", "final"
 
@@ -65,7 +70,9 @@ class SequentialPlan:
         object.__setattr__(self, "design", self.plan_design())
 
     @classmethod
-    def from_analysis(cls, analysis, planned_events, allocation: float) -> SequentialPlan:
+    def from_analysis(
+        cls, analysis: Analysis, planned_events: Sequence[float], allocation: float
+    ) -> SequentialPlan:
         """The plan of a scenario's `analysis` block (sim.scenario.Analysis with looks)."""
         from sim.scenario import spending_name
 

@@ -20,13 +20,17 @@ Pure functions on numbers; no scenario class.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
 from sim.stats.roots import brentq  # scipy.optimize.brentq, without importing scipy.optimize
 from sim.stats.spending import Spending
+
+Values: TypeAlias = Sequence[float] | np.ndarray  # one value per look
 
 GRID_R = 64
 Z_MAX = 12.0  # a bound beyond this is treated as never crossed (P < 1e-32)
@@ -167,11 +171,11 @@ def spending_targets(
 
 
 def efficacy_bounds(
-    fractions,
+    fractions: Values,
     spending: Spending,
     alpha: float,
     sides: int = 1,
-    futility=None,
+    futility: Values | None = None,
     final: bool = True,
     r: int = GRID_R,
 ) -> np.ndarray:
@@ -191,7 +195,7 @@ def efficacy_bounds(
 
 
 def crossing_probabilities(
-    fractions, upper, lower, drift: float, r: int = GRID_R
+    fractions: Values, upper: Values, lower: Values, drift: float, r: int = GRID_R
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per look: P(first stop at look k by crossing the upper bound) and (the lower one),
     for drift `drift` (E[Z_k] = drift sqrt(t_k))."""
@@ -275,7 +279,7 @@ class Design:
         return np.cumsum(low)
 
 
-def drift_for_power(power_of, power: float) -> float:
+def drift_for_power(power_of: Callable[[float], float], power: float) -> float:
     """The drift at which `power_of(drift)` equals `power` (increasing in drift)."""
     return float(
         brentq(lambda d: power_of(d) - power, 1e-6, 40.0, xtol=1e-13, rtol=1e-14, maxiter=200)
@@ -283,7 +287,7 @@ def drift_for_power(power_of, power: float) -> float:
 
 
 def beta_spending_bounds(
-    fractions,
+    fractions: Values,
     alpha_spending: Spending,
     alpha: float,
     beta_spending: Spending,

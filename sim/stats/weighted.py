@@ -26,11 +26,16 @@ milestone differences are arm 1 minus arm 0, positive when arm 1 does better).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import special
 
 from sim.stats.analysis import RiskSets
+
+if TYPE_CHECKING:
+    from sim.scenario import TestSpec
+    from sim.stats.analysis import LogrankResult
 
 LOG_ZERO = -700.0  # log of a Kaplan-Meier factor 0 (everybody at risk dies): exp() is 0
 MVN_ABS_TOL = 1e-5  # absolute error of the MaxCombo p-values (3 QMC standard errors)
@@ -506,12 +511,12 @@ def strata_square_weighted(rs: RiskSets, var: np.ndarray) -> np.ndarray:
 
 
 def run_test(
-    spec,
+    spec: TestSpec,
     rs: RiskSets,
     time_scale: float = 1.0,
     sides: tuple[int, ...] = (1, 2),
     precise_near: tuple[float, ...] | None = None,
-    logrank=None,
+    logrank: LogrankResult | None = None,
     abs_tol: float = MVN_ABS_TOL,
 ) -> TestResult:
     """The test `spec` (a `sim.scenario.TestSpec`) on a risk-set table whose times are in

@@ -1,0 +1,59 @@
+"""`python -m sim plot`: draw a run or sweep folder's figures and write them as PNG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sim.outputs.plots.run import run_figures
+from sim.outputs.plots.style import Panel, figure_png
+from sim.outputs.plots.sweep import sweep_figures
+
+
+def write_figures(panels: list[Panel], folder: Path) -> list[Path]:
+    """Write each panel as `<name>.png` into `folder` (created), with a manifest.json that
+    tells a later `plot` the folder is its own; return the paths of the PNGs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for panel in panels:
+        path = folder / f"{panel.name}.png"
+        path.write_bytes(figure_png(panel.figure))
+        paths.append(path)
+    manifest = {"tool": "sim", "kind": "plots", "files": [p.name for p in paths]}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return paths
+
+
+def register(subparsers: Any) -> None:
+    """Add ``plot`` to the ``python -m sim`` subcommands."""
+    plot = subparsers.add_parser(
+        "plot",
+        help="draw the figures of a run or sweep folder (PNG)",
+        description="Draw the figures of a run folder (enrollment, events, analysis date, "
+        "Kaplan-Meier) or of a sweep folder (power curve, trade-off) as PNG.",
+    )
+    plot.add_argument("folder", type=Path, help="a run or sweep folder")
+    plot.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the PNG files (default: FOLDER/plots); a plots "
+        "folder sim wrote is replaced, any other folder is refused",
+    )
+    plot.set_defaults(func=cmd_plot)
+
+
+def cmd_plot(args: Any) -> int:
+    from sim.engine.results import read_run
+    from sim.storage.folders import output_folder
+
+    manifest = read_run(args.folder, sweep_ok=True)
+    is_sweep = manifest.get("kind") == "sweep"
+    out = args.out or args.folder / "plots"
+    with output_folder(out, True, needs_force=False, kinds=["plots"]) as staging:
+        panels = sweep_figures(args.folder) if is_sweep else run_figures(args.folder)
+        names = [path.name for path in write_figures(panels, staging)]
+    for name in names:
+        print(out / name)
+    return 0

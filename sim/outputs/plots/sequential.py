@@ -1,0 +1,156 @@
+"""A group-sequential run's figures: stopping by look (simulated beside the design's closed
+form) and the date of each look."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.ticker import PercentFormatter
+
+from sim.outputs.plots.style import (
+    Panel,
+    draw_date_line,
+    finish,
+    format_date_axis,
+    new_axes,
+    percent,
+)
+from sim.scenario import Scenario
+
+
+def stopping_table(summary: pd.DataFrame, k_max: int) -> pd.DataFrame:
+    """Per look: share stopping for efficacy / futility and their MC SEs, from summary.csv
+    rows reject_look{k} and futility_look{k}."""
+    rows = summary.set_index("metric")
+    return pd.DataFrame(
+        {
+            "look": np.arange(1, k_max + 1),
+            "efficacy": [rows.loc[f"reject_look{k}", "estimate"] for k in range(1, k_max + 1)],
+            "efficacy_se": [rows.loc[f"reject_look{k}", "mc_se"] for k in range(1, k_max + 1)],
+            "futility": [rows.loc[f"futility_look{k}", "estimate"] for k in range(1, k_max + 1)],
+            "futility_se": [rows.loc[f"futility_look{k}", "mc_se"] for k in range(1, k_max + 1)],
+        }
+    )
+
+
+def plot_stopping(
+    table: pd.DataFrame, design: pd.DataFrame | None = None, ax: Axes | None = None
+) -> Axes:
+    """Stopping probabilities by look: bars for efficacy and futility stops (95% MC
+    intervals), and, when `design` (boundaries.csv columns p_efficacy_h1, p_futility_h1) is
+    given, the closed-form probabilities as markers."""
+    ax = ax or new_axes(9.0, 5.0)
+    x = table["look"].to_numpy()
+    width = 0.38
+    colors = {"efficacy": "#55A868", "futility": "#C44E52"}
+    for offset, what in ((-width / 2, "efficacy"), (width / 2, "futility")):
+        ax.bar(
+            x + offset,
+            table[what],
+            width,
+            color=colors[what],
+            alpha=0.85,
+            label=f"simulated: stop for {what}",
+            yerr=1.96 * table[f"{what}_se"].to_numpy(float),
+            capsize=4,
+        )
+        if design is not None:
+            ax.plot(
+                x + offset,
+                design[f"p_{what}_h1"],
+                linestyle="none",
+                marker="D",
+                color="black",
+                markersize=6,
+                label="closed form (design, no conduct)" if what == "efficacy" else None,
+            )
+    ax.set_xticks(x, [f"look {k}" + (" (final)" if k == x[-1] else "") for k in x])
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("share of replicates stopping there")
+    ax.set_ylim(0, max(0.05, float((table[["efficacy", "futility"]].to_numpy()).max()) * 1.4))
+    ax.legend(loc="upper left", frameon=True, fontsize="small")
+    return ax
+
+
+def plot_look_dates(
+    replicates: pd.DataFrame, k_max: int, completion_date: dt.date, ax: Axes | None = None
+) -> Axes:
+    """Date of each look's analysis across the replicates that held it (box: middle 50%,
+    whiskers: 5% to 95%), against the registered completion date."""
+    ax = ax or new_axes(10.0, 1.2 + 0.9 * k_max)
+    data, labels = [], []
+    for k in range(1, k_max + 1):
+        dates = replicates[f"look{k}_date"].dropna().to_numpy("datetime64[D]")
+        data.append(mdates.date2num(dates) if len(dates) else np.array([np.nan]))
+        labels.append(f"look {k}\n({percent(len(dates) / len(replicates))} held)")
+    ax.boxplot(
+        data,
+        orientation="horizontal",
+        whis=(5, 95),
+        showfliers=False,
+        widths=0.5,
+        patch_artist=True,
+        boxprops={"facecolor": "#8DA0CB", "alpha": 0.8},
+        medianprops={"color": "black", "linewidth": 2},
+    )
+    ax.set_yticks(np.arange(1, k_max + 1), labels)
+    ax.invert_yaxis()
+    ax.xaxis_date()
+    draw_date_line(ax, completion_date, f"registered completion {completion_date:%d %b %Y}")
+    ax.set_xlabel("date of the look's analysis")
+    format_date_axis(ax)
+    ax.legend(loc="lower right", frameon=True, fontsize="small")
+    return ax
+
+
+def sequential_panels(run: Path, scenario: Scenario, replicates: pd.DataFrame) -> list[Panel]:
+    """The two figures of a group-sequential run: stopping by look, look dates."""
+    from sim.engine.results import look_count
+    from sim.stats.boundaries import boundaries_table
+
+    k_max = look_count(replicates)
+    if not k_max:
+        return []
+    summary = pd.read_csv(run / "summary.csv")
+    table = stopping_table(summary, k_max)
+    rows = summary.set_index("metric")["estimate"]
+    ax = plot_stopping(table, boundaries_table(scenario))
+    stop = finish(
+        ax,
+        f"Early stop in {percent(rows['early_stop'])} of replicates; power "
+        f"{percent(rows['power'])}",
+        f"expected events {rows['expected_events']:.1f}, expected analysis at "
+        f"{rows['expected_analysis_months']:.1f} months",
+    )
+    stopping = Panel(
+        "stopping",
+        stop,
+        "Share of replicates stopping at each look for efficacy or (non-binding "
+        "or binding) futility, with 95% Monte Carlo intervals; diamonds: the "
+        "design's closed-form probabilities under the scenario's hazard ratio.",
+    )
+    completion = scenario.trial.completion_date
+    ax = plot_look_dates(replicates, k_max, completion)
+    last = replicates[f"look{k_max}_date"].dropna()
+    late = (
+        (last.to_numpy("datetime64[D]") > np.datetime64(completion, "D")).mean()
+        if len(last)
+        else 0.0
+    )
+    dates = Panel(
+        "look_dates",
+        finish(
+            ax,
+            "When will each look happen?",
+            f"the final look after the completion date in "
+            f"{percent(late)} of the trials that reach it",
+        ),
+        "Analysis date of each look across the replicates that held it (box: middle "
+        "50%, whiskers: 5% to 95%); a trial stopped early holds no later look.",
+    )
+    return [stopping, dates]

@@ -1,0 +1,357 @@
+"""Enrollment, PFS events and the final analysis date over calendar time, across replicates.
+
+Enrollment and event curves need every replicate's randomization and event-seen days, which
+replicates.parquet does not hold. `follow_up_days` replays the vectorized stages of the run
+(enrollment, randomization, latent outcomes, assessments) from the manifest's scenario and
+seed: chunk c draws only from SeedSequence(seed, spawn_key=(c,)), so the replay is exact. It
+is checked against the milestone dates of replicates.parquet; should they ever disagree, the
+curves are interpolated between the milestones instead, and the figure says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from sim.outputs.plots.style import (
+    QUANTILES,
+    REFERENCE_COLOR,
+    Panel,
+    color_palette,
+    draw_bands,
+    draw_date_line,
+    finish,
+    format_date_axis,
+    new_axes,
+    percent,
+)
+from sim.scenario import Scenario, parse_scenario
+
+MAX_CURVE_REPS = 2000  # replicates replayed for the curves: bands to within a few days
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Clock days (since trial start) of every randomization and every seen PFS event,
+    shape (R, N), sorted per row, inf where none; events as if follow-up went on past the cut.
+    `exact` is False when interpolated between milestone dates."""
+
+    rand_day: np.ndarray
+    event_day: np.ndarray
+    exact: bool
+
+
+def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
+    """Re-draw the vectorized stages of replicates 0..reps-1 (see the module docstring)."""
+    from sim.conduct.assessments import observe_outcomes
+    from sim.conduct.enrollment import enroll_patients
+    from sim.conduct.outcomes import draw_latent_outcomes
+    from sim.conduct.randomization import randomize_by_block
+    from sim.engine.chunk import TrialModel, chunk_streams
+    from sim.engine.endpoints import draw_illness_death_paths
+    from sim.engine.executors import plan_chunks
+
+    model = TrialModel.from_scenario(scenario)
+    n = scenario.trial.sample_size
+    rand, events = [], []
+    for spec in plan_chunks(reps):
+        rng = chunk_streams(seed, spec.chunk)
+        enrolled = enroll_patients(
+            scenario.enrollment, n, model.stratum_p, model.calendar, spec.n_reps, rng["enrollment"]
+        )
+        arm = randomize_by_block(enrolled.stratum, scenario.randomization, rng["randomization"])
+        latent = draw_latent_outcomes(scenario, arm, rng["outcomes"], enrolled.stratum)
+        scans = model.schedule.for_patients(enrolled.rand_day)
+        _, latent = draw_illness_death_paths(scenario, arm, latent, scans, rng["survival"])
+        observed = observe_outcomes(latent, scans)
+        rand.append(enrolled.rand_day.astype(float))
+        events.append(enrolled.rand_day + observed.event_day)
+    return FollowUp(np.sort(np.vstack(rand), axis=1), np.sort(np.vstack(events), axis=1), True)
+
+
+def clock_days(dates: pd.Series, start: dt.date) -> np.ndarray:
+    """Days since `start` of datetime values; NaT -> inf (never happened)."""
+    values = pd.to_datetime(dates).to_numpy("datetime64[D]")
+    days = (values - np.datetime64(start, "D")).astype("timedelta64[D]").astype(float)
+    return np.where(np.isnat(values), np.inf, days)
+
+
+def milestone_follow_up(replicates: pd.DataFrame, scenario: Scenario) -> FollowUp:
+    """Curves interpolated between the milestone dates of replicates.parquet (fallback)."""
+    start, n = scenario.trial.start_date, scenario.trial.sample_size
+    counts = [0] + [int(np.ceil(n * q / 100)) for q in (25, 50, 75, 100)]
+    cols = [
+        "first_patient_in",
+        "randomized_25pct",
+        "randomized_50pct",
+        "randomized_75pct",
+        "randomized_100pct",
+    ]
+    days = np.column_stack([clock_days(replicates[f"{c}_date"], start) for c in cols])
+    k = np.arange(1, n + 1)
+    rand = np.vstack([np.interp(k, counts, row) for row in days])
+    target = scenario.analysis.event_target or 0
+    target_day = clock_days(replicates["target_events_date"], start)
+    events = np.full((len(replicates), n), np.inf)
+    for r, (first, last) in enumerate(zip(rand[:, 0], target_day, strict=True)):
+        if target and np.isfinite(last):
+            events[r, :target] = np.interp(np.arange(1, target + 1), [0, target], [first, last])
+    return FollowUp(rand, events, False)
+
+
+def check_replay(follow: FollowUp, replicates: pd.DataFrame, scenario: Scenario) -> bool:
+    """True when the replayed days give the milestone dates of replicates.parquet."""
+    start, n = scenario.trial.start_date, scenario.trial.sample_size
+    last = clock_days(replicates["randomized_100pct_date"], start)
+    if not np.array_equal(np.floor(follow.rand_day[:, n - 1]), last):
+        return False
+    target = scenario.analysis.event_target
+    if target is None:
+        return True
+    seen = clock_days(replicates["target_events_date"], start)
+    replayed = np.floor(follow.event_day[:, target - 1])
+    reached = np.isfinite(seen)
+    return bool(np.array_equal(replayed[reached], seen[reached]))
+
+
+def follow_up_days(run: Path, manifest: dict[str, Any], replicates: pd.DataFrame) -> FollowUp:
+    """Exact curves by replay when they check out, else interpolated between milestones."""
+    scenario = parse_scenario(manifest["scenario"], f"{run}/manifest.json")
+    reps = len(replicates)
+    try:
+        follow = replay_follow_up(scenario, int(manifest["seed"]), reps)
+    except (KeyError, ValueError):
+        return milestone_follow_up(replicates, scenario)
+    if check_replay(follow, replicates, scenario):
+        return follow
+    return milestone_follow_up(replicates, scenario)
+
+
+def count_by_day(days: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """(R, G): per replicate, how many of its sorted `days` are on or before each grid day."""
+    return np.vstack([np.searchsorted(row, grid, side="right") for row in days])
+
+
+def quantile_bands(counts: np.ndarray, grid: np.ndarray, start: dt.date) -> pd.DataFrame:
+    """Across replicates, the 5/25/50/75/95% quantiles of a count at each grid day."""
+    qs = np.quantile(counts, QUANTILES, axis=0, method="inverted_cdf")
+    frame = pd.DataFrame({"date": np.datetime64(start, "D") + grid.astype("timedelta64[D]")})
+    for q, values in zip(QUANTILES, qs, strict=True):
+        frame[f"q{round(q * 100):02d}"] = values
+    return frame
+
+
+def day_grid(end_day: float, step: int = 7) -> np.ndarray:
+    return np.arange(0, int(np.ceil(end_day)) + step, step)
+
+
+def plot_enrollment(bands: pd.DataFrame, target: int, ax: Axes | None = None) -> Axes:
+    """Cumulative patients randomized by calendar date: median, 50% and 90% bands, target.
+
+    `bands`: columns date, q05, q25, q50, q75, q95 (see `quantile_bands`).
+    """
+    ax = ax or new_axes()
+    draw_bands(ax, bands, "patients randomized")
+    ax.axhline(
+        target,
+        color=REFERENCE_COLOR,
+        linestyle=":",
+        linewidth=1.3,
+        label=f"sample size: {target} patients",
+    )
+    ax.set_ylabel("patients randomized (cumulative)")
+    ax.set_xlabel("calendar date")
+    ax.set_ylim(0, target * 1.08)
+    ax.set_yticks([int(np.ceil(target * q / 4)) for q in range(5)])  # quarters of the target
+    format_date_axis(ax)
+    ax.legend(loc="upper left", frameon=True)
+    return ax
+
+
+def plot_events(
+    bands: pd.DataFrame,
+    target: int | None,
+    completion_date: dt.date,
+    cut_date: dt.date | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Cumulative PFS events seen by calendar date, with the event target and the dates.
+
+    `bands` as in `plot_enrollment`; `cut_date` is drawn only when it is not the completion date.
+    """
+    ax = ax or new_axes()
+    draw_bands(ax, bands, "PFS events seen")
+    if target is not None:
+        ax.axhline(
+            target,
+            color=REFERENCE_COLOR,
+            linestyle=":",
+            linewidth=1.3,
+            label=f"event target: {target} events",
+        )
+    draw_date_line(ax, completion_date, f"registered completion {completion_date:%d %b %Y}")
+    if cut_date is not None and cut_date != completion_date:
+        draw_date_line(ax, cut_date, f"calendar data cut {cut_date:%d %b %Y}", style="-.")
+    ax.set_ylabel("PFS events seen (cumulative)")
+    ax.set_xlabel("calendar date")
+    ax.set_ylim(0, None)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    format_date_axis(ax)
+    ax.legend(loc="upper left", frameon=True)
+    return ax
+
+
+def plot_analysis_dates(
+    dates: pd.DataFrame, completion_date: dt.date, ax: Axes | None = None
+) -> Axes:
+    """ECDF of the final analysis date: share of replicates analysed by each date.
+
+    `dates`: columns date (NaT = never analysed, counted as later than any date) and label
+    (one line per label, e.g. per sweep point); optional bool column target_reached (the cut
+    came from the event target, not the calendar), whose share the legend then gives too.
+    """
+    ax = ax or new_axes()
+    labels = list(dict.fromkeys(dates["label"]))
+    colors = color_palette("viridis" if len(labels) > 6 else "deep", len(labels))
+    completion = np.datetime64(completion_date, "D")
+    for label, color in zip(labels, colors, strict=True):
+        rows = dates[dates["label"] == label]
+        values = rows["date"].to_numpy("datetime64[D]")
+        n = len(values)
+        values = np.sort(values[~np.isnat(values)])
+        share = np.arange(1, len(values) + 1) / n
+        text = f"{label}: {percent(np.sum(values <= completion) / n)} by completion"
+        if "target_reached" in rows:
+            text += f", {percent(rows['target_reached'].mean())} at the event target"
+        ax.step(values, share, where="post", color=color, linewidth=2, label=text)
+        if "cut_by_date" in rows and len(labels) == 1 and rows["cut_by_date"].any():
+            annotate_date_cut(ax, rows, values, share, color)
+    draw_date_line(ax, completion_date, f"registered completion {completion_date:%d %b %Y}")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("replicates with the final analysis done")
+    ax.set_xlabel("date of the final analysis")
+    format_date_axis(ax)
+    # below the axes: the curves fill the corners a legend would usually take
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), frameon=False, fontsize="small")
+    return ax
+
+
+def annotate_date_cut(
+    ax: Axes, rows: pd.DataFrame, values: np.ndarray, share: np.ndarray, color: Any
+) -> None:
+    """Mark the jump of the curve at the calendar cut: the replicates analysed at that date
+    because the event target had not been reached by then."""
+    cut = rows.loc[rows["cut_by_date"], "date"].to_numpy("datetime64[D]")
+    day = cut.min()
+    before = share[values < day][-1] if (values < day).any() else 0.0
+    after = share[values <= day][-1]
+    ax.annotate(
+        f"{percent(rows['cut_by_date'].mean())} cut at the calendar date\n"
+        "(event target not reached by then)",
+        xy=(day, (before + after) / 2),
+        xytext=(-40, -60),
+        textcoords="offset points",
+        ha="right",
+        va="top",
+        fontsize="small",
+        color=color,
+        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": color},
+        arrowprops={"arrowstyle": "->", "color": color},
+    )
+    ax.vlines(day, before, after, color=color, linewidth=4, alpha=0.5)
+
+
+def date_of(start: dt.date, day: float) -> str:
+    if not np.isfinite(day):
+        return "never"
+    when = start + dt.timedelta(days=int(day))
+    return f"{when.day} {when:%b %Y}"
+
+
+def spread_of(start: dt.date, days: np.ndarray) -> str:
+    """'median D (90% of replicates between A and B)' of clock days (inf = never)."""
+    q05, q50, q95 = np.quantile(days, [0.05, 0.5, 0.95], method="inverted_cdf")
+    return (
+        f"median {date_of(start, q50)}; 90% of replicates {date_of(start, q05)} to "
+        f"{date_of(start, q95)}"
+    )
+
+
+def enrollment_panel(follow: FollowUp, scenario: Scenario) -> Panel:
+    start, n = scenario.trial.start_date, scenario.trial.sample_size
+    last = follow.rand_day[:, n - 1]
+    end = np.quantile(last[np.isfinite(last)], 0.99) + 45 if np.isfinite(last).any() else 730
+    grid = day_grid(end, step=1)
+    bands = quantile_bands(count_by_day(follow.rand_day, grid), grid, start)
+    ax = plot_enrollment(bands, n)
+    how = "" if follow.exact else " (interpolated between milestone dates)"
+    caption = (
+        f"Patients randomized by each date across {len(last)} replicates{how}: the "
+        "line is the median, the bands hold the middle 50% and 90% of replicates."
+    )
+    figure = finish(
+        ax,
+        f"Enrollment: when will all {n} patients be randomized?",
+        f"Last patient randomized: {spread_of(start, last)}",
+    )
+    return Panel("enrollment", figure, caption)
+
+
+def events_panel(follow: FollowUp, scenario: Scenario, analysis_dates: pd.Series) -> Panel:
+    start, target = scenario.trial.start_date, scenario.analysis.event_target
+    completion = scenario.trial.completion_date
+    last = clock_days(analysis_dates, start)
+    q95 = np.quantile(last[np.isfinite(last)], 0.95) if np.isfinite(last).any() else 0.0
+    end = max((completion - start).days, float(q95)) + 120
+    grid = day_grid(end, step=1)
+    bands = quantile_bands(count_by_day(follow.event_day, grid), grid, start)
+    ax = plot_events(bands, target, completion, scenario.analysis.cut_date)
+    if target is not None:
+        reached = follow.event_day[:, target - 1]
+        share = np.mean(reached <= (completion - start).days)
+        headline = (
+            f"PFS events: the {target}th event is seen by {completion:%d %b %Y} in "
+            f"{percent(share)} of replicates"
+        )
+        detail = f"{target}th event seen: {spread_of(start, reached)}"
+    else:
+        headline, detail = "PFS events seen over time", ""
+    how = "" if follow.exact else " (interpolated between milestone dates)"
+    caption = (
+        f"PFS events seen (at scans, or deaths) by each date{how}, counted as if "
+        "follow-up went on past the data cut, so the curve shows when the target "
+        "would be reached; line = median, bands = middle 50% and 90% of replicates."
+    )
+    return Panel("events", finish(ax, headline, detail), caption)
+
+
+def analysis_date_panel(
+    frame: pd.DataFrame, scenario: Scenario, headline: str, detail: str = ""
+) -> Panel:
+    completion = scenario.trial.completion_date
+    ax = plot_analysis_dates(frame, completion)
+    caption = (
+        "Share of replicates whose final analysis has happened by each date (empirical "
+        "cumulative distribution); the dashed line is the registered completion date."
+    )
+    return Panel("analysis_date", finish(ax, headline, detail), caption)
+
+
+def analysis_dates(replicates: pd.DataFrame, label: str) -> pd.DataFrame:
+    """The input of `plot_analysis_dates` for one run."""
+    return pd.DataFrame(
+        {
+            "date": replicates["final_analysis_date"],
+            "label": label,
+            "target_reached": replicates["cut_reason"] == "events",
+            "cut_by_date": replicates["cut_reason"] == "date",
+        }
+    )
