@@ -1,0 +1,67 @@
+"""``python -m sim app``: a local web page over the API, for the whole trial team.
+
+Pick or upload a scenario, change the numbers a planner changes most, press Run, read the
+answers (a preview first, then the full count) and take the run away (scenario YAML, results
+zip, report, the command line and Python code that reproduce it). Built with Shiny for
+Python; needs the ``app`` extra (``pip install -e '.[app]'``).
+
+The server binds 127.0.0.1 unless ``--host`` says otherwise (then it warns): anyone who can
+reach the port can run simulations on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+LOCALHOST = "127.0.0.1"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m sim app",
+        description="A local web page to set up a scenario, run it and read the answers.",
+    )
+    parser.add_argument("--port", type=int, default=8000, help="port to serve on (default 8000)")
+    parser.add_argument(
+        "--host",
+        default=LOCALHOST,
+        help=f"address to bind (default {LOCALHOST}: this machine only)",
+    )
+    parser.add_argument(
+        "--no-browser", action="store_true", help="do not open a browser on the page"
+    )
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        parser.error(f"--port {args.port}: must be from 1 to 65535, e.g. 8000")
+    return args
+
+
+def serve(*, host: str = LOCALHOST, port: int = 8000, open_browser: bool = True) -> None:
+    """Serve the page until interrupted (Ctrl-C)."""
+    try:
+        import shiny
+    except ImportError:
+        raise SystemExit(
+            "sim app needs Shiny for Python: pip install -e '.[app]' (or pip install shiny)"
+        ) from None
+    from sim.app.page import make_app
+
+    if host != LOCALHOST:
+        print(
+            f"warning: serving on {host}: anyone who can reach this machine on port {port} can "
+            "run simulations and see this server's pages; use the default 127.0.0.1 unless "
+            "you mean it",
+            file=sys.stderr,
+        )
+    shiny.run_app(make_app(), host=host, port=port, launch_browser=open_browser, dev_mode=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m sim app [--port P] [--host H] [--no-browser]`; returns the exit status."""
+    args = parse_args(argv)
+    try:
+        serve(host=args.host, port=args.port, open_browser=not args.no_browser)
+    except KeyboardInterrupt:
+        return 130
+    return 0
