@@ -45,6 +45,7 @@ def serve(*, host: str = LOCALHOST, port: int = 8000, open_browser: bool = True)
         raise SystemExit(
             "sim app needs Shiny for Python: pip install -e '.[app]' (or pip install shiny)"
         ) from None
+    from sim.app.jobs import start_fork_server
     from sim.app.page import make_app
 
     if host != LOCALHOST:
@@ -54,6 +55,7 @@ def serve(*, host: str = LOCALHOST, port: int = 8000, open_browser: bool = True)
             "you mean it",
             file=sys.stderr,
         )
+    start_fork_server()  # imports the API for the runs while the browser opens
     shiny.run_app(make_app(), host=host, port=port, launch_browser=open_browser, dev_mode=False)
 
 

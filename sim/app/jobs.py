@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
@@ -37,10 +38,24 @@ def context() -> BaseContext:
 
 
 def warm_up() -> None:
-    """Start the fork server now (it imports the API), not on the first press of Run."""
+    """Start the fork server now (it imports the API), not on the first press of Run; and
+    read the scenario schema the form needs."""
+    from sim.app.fields import scenario_schema
+
+    scenario_schema()
     process = context().Process(target=os.getpid)
     process.start()
     process.join()
+
+
+_WARMING: list[threading.Thread] = []
+
+
+def start_fork_server() -> None:
+    """`warm_up` in a background thread, once per server process."""
+    if not _WARMING:
+        _WARMING.append(threading.Thread(target=warm_up, daemon=True))
+        _WARMING[0].start()
 
 
 @dataclass
@@ -106,9 +121,7 @@ class Workspace:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sim-app-")))
     jobs: list[Job] = field(default_factory=list)
 
-    def new_job(
-        self, scenario_yaml: str, reps: int, seed: int, label: str, preview: bool
-    ) -> Job:
+    def new_job(self, scenario_yaml: str, reps: int, seed: int, label: str, preview: bool) -> Job:
         folder = self.root / f"run-{len(self.jobs) + 1:03d}"
         folder.mkdir()
         (folder / "scenario.yaml").write_text(scenario_yaml, encoding="utf-8")

@@ -33,7 +33,7 @@ from sim.app.fields import (
     shipped_scenarios,
     value_at,
 )
-from sim.app.jobs import Job, Workspace
+from sim.app.jobs import Job, Workspace, start_fork_server
 
 PREVIEW_REPS = 200  # the first answer: enough for power to within ~3 points (MC SE)
 MAX_REPS = 100_000
@@ -169,9 +169,7 @@ def app_ui() -> ui.Tag:
                     style="margin-top: 0",
                 ),
                 ui.output_ui("editor_msg"),
-                ui.input_text_area(
-                    "yaml", None, value="", rows=32, width="100%", update_on="blur"
-                ),
+                ui.input_text_area("yaml", None, value="", rows=32, width="100%", update_on="blur"),
             ),
             col_widths=(5, 7),
         ),
@@ -197,6 +195,7 @@ def app_ui() -> ui.Tag:
 
 
 def server(input: Inputs, output: Outputs, session: Session) -> None:
+    start_fork_server()  # the first session starts it, while its user reads the page
     workspace = Workspace()
     session.on_ended(workspace.close)
     fields: reactive.Value[list[Field]] = reactive.value([])
@@ -393,7 +392,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             )
             if stage in ("figures", "done") and shown() is not job:
                 shown.set(job)
-                if job.preview:
+                if job.label != "full run":  # the first answer of a Run: show it
                     ui.update_navset("tabs", selected="answers")
             if stage == "done":
                 drawn.set(job)
@@ -443,7 +442,8 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         results = sim.read_results(job.folder / "run")
         import pandas as pd
 
-        design = pd.read_csv(job.folder / "design.csv") if (job.folder / "design.csv").is_file() else None
+        path = job.folder / "design.csv"
+        design = pd.read_csv(path) if path.is_file() else None
         scenario = yaml.safe_load((job.folder / "scenario.yaml").read_text(encoding="utf-8"))
         return {"job": job, "results": results, "design": design, "scenario": scenario}
 
@@ -453,8 +453,12 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         if found is None:
             return ui.p("No run yet: set up the scenario and press Run on the left.", class_="lead")
         job, scenario = found["job"], found["scenario"]
+        running = active()
         refining = (
-            f" Refining to {queued[0].reps:,} replicates..." if job.preview and queued else ""
+            f"A first answer: the full run of {running.reps:,} replicates is under way (progress "
+            "on the left) and will replace these numbers and add the figures."
+            if job.preview and running is not None and not running.preview
+            else ""
         )
         hr = value_at(scenario, "effect.hazard_ratio")
         median = value_at(scenario, "pfs.control.median_months")
@@ -464,11 +468,11 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             f"event target {value_at(scenario, 'analysis.event_target')}, "
             f"alpha {value_at(scenario, 'analysis.alpha')}"
         )
-        kind = "a quick preview of" if job.preview else ""
+        kind = "a quick preview of " if job.preview else ""
         return ui.div(
-            ui.h4(f"Answers from {kind} {job.reps:,} simulated trials (seed {job.seed})".replace("  ", " ")),
+            ui.h4(f"Answers from {kind}{job.reps:,} simulated trials (seed {job.seed})".strip()),
             ui.p(what, class_="lead", id="answers-scenario"),
-            ui.p(refining, id="refining") if refining else ui.div(),
+            ui.p(refining, id="refining", class_="field-help") if refining else ui.div(),
         )
 
     @render.ui
@@ -524,21 +528,21 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             raise ValueError("no run yet")
         return job
 
-    @render.download(filename="scenario.yaml")
+    @render.download_button(filename="scenario.yaml")
     def dl_yaml() -> Any:
         yield (shown_job().folder / "scenario.yaml").read_bytes()
 
-    @render.download(filename="results.zip")
+    @render.download_button(filename="results.zip")
     def dl_zip() -> Any:
         yield zip_folder(shown_job().folder / "run")
 
-    @render.download(filename="report.html")
+    @render.download_button(filename="report.html")
     def dl_report() -> Any:
         from sim.outputs.report import build_report
 
         yield build_report(shown_job().folder / "run").encode("utf-8")
 
-    @render.download(filename="reproduce.py")
+    @render.download_button(filename="reproduce.py")
     def dl_python() -> Any:
         job = shown_job()
         yield reproduce_python(job.reps, job.seed).encode("utf-8")
@@ -570,13 +574,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
 
 
 def make_app() -> App:
-    """The Shiny application (for `shiny run sim.app.page:app` and the tests); starts the
-    runs' fork server in the background, so the first Run does not wait for its imports."""
-    import threading
-
-    from sim.app.jobs import warm_up
-
-    threading.Thread(target=warm_up, daemon=True).start()
+    """The Shiny application (for `shiny run sim.app.page:app` and the tests)."""
     return App(app_ui(), server)
 
 

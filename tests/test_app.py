@@ -1,0 +1,136 @@
+"""The page in a real browser (Debian's Chromium driven by Playwright and Shiny's own
+controllers): it loads, a bad field shows its message beside it, a 200-replicate run shows
+the power the API gives for the same scenario and seed, the YAML download is the scenario
+that ran, and two browser sessions do not see each other's runs.
+
+Skipped, with the reason, where Shiny, pytest-playwright or Chromium are absent
+(``pip install -e '.[test,app]' pytest-playwright`` and ``apt-get install chromium``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MISSING = [m for m in ("shiny", "pytest_playwright") if importlib.util.find_spec(m) is None]
+if MISSING:
+    pytest.skip(
+        f"browser tests need {' and '.join(MISSING)}: pip install -e '.[test,app]' "
+        "pytest-playwright",
+        allow_module_level=True,
+    )
+CHROMIUM = os.environ.get("SIM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+if not Path(CHROMIUM).is_file():
+    pytest.skip(
+        f"browser tests need Chromium ({CHROMIUM} not found): apt-get install chromium",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
+from shiny.playwright import controller  # noqa: E402
+from shiny.run import ShinyAppProc, run_shiny_app  # noqa: E402
+
+import sim  # noqa: E402
+from sim.app.answers import power_text  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "nct07271602.yaml"
+TIMEOUT_MS = 120_000  # a loaded machine: runs and figures can take a while
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Debian's Chromium (no browser can be downloaded here), headless and quiet."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[ShinyAppProc]:
+    """The page served on 127.0.0.1 (a random port) by `shiny run sim.app.page:app`."""
+    proc = run_shiny_app("sim.app.page:app", cwd=str(ROOT), timeout_secs=120)
+    yield proc
+    proc.close()
+
+
+def open_page(page: Page, app: ShinyAppProc) -> Page:
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app.url)
+    expect(page.locator("#f_effect_hazard_ratio")).to_be_visible()
+    return page
+
+
+def run(page: Page, reps: int, seed: int) -> None:
+    controller.InputNumeric(page, "reps").set(str(reps))
+    controller.InputNumeric(page, "seed").set(str(seed))
+    controller.InputActionButton(page, "run").click()
+    expect(page.locator("#answers-scenario")).to_be_visible()
+    expect(page.locator("#answers")).to_be_visible()
+
+
+def test_the_page_loads_with_the_baseline_in_the_form(page: Page, app: ShinyAppProc) -> None:
+    open_page(page, app)
+    controller.InputNumeric(page, "f_effect_hazard_ratio").expect_value("0.6")
+    controller.InputNumeric(page, "f_trial_sample_size").expect_value("104")
+    controller.InputSelect(page, "start").expect_selected("nct07271602.yaml")
+    expect(page.locator("#yaml")).to_have_value(re.compile(r"NCT07271602"))
+
+
+def test_a_bad_value_shows_its_message_beside_the_field(page: Page, app: ShinyAppProc) -> None:
+    open_page(page, app)
+    hazard_ratio = controller.InputNumeric(page, "f_effect_hazard_ratio")
+    hazard_ratio.set("-0.6")
+    message = page.locator("#msg_f_effect_hazard_ratio")
+    expect(message).to_have_text(
+        "effect.hazard_ratio = -0.6: Input should be greater than 0 (use a value > 0.0)"
+    )
+    hazard_ratio.set("0.7")
+    expect(message).to_have_text("")
+
+
+def test_a_run_gives_the_api_power_and_the_scenario_it_ran(
+    page: Page, app: ShinyAppProc, browser: Browser, tmp_path: Path
+) -> None:
+    """200 replicates (no preview below that): power as `sim.simulate` gives it; the YAML
+    download loads to the same scenario; a second session sees none of it."""
+    open_page(page, app)
+    run(page, reps=200, seed=3)
+    power = page.locator('#answers tr[data-question="0"] td').nth(1)
+    api = sim.simulate(BASELINE, reps=200, seed=3, progress=False)
+    expected = power_text(api.summary.set_index("metric").loc["power"])
+    expect(power).to_have_text(expected)
+    expect(page.locator("h4").first).to_have_text("Answers from 200 simulated trials (seed 3)")
+
+    with page.expect_download() as download:
+        page.locator("#dl_yaml").click()
+    saved = tmp_path / "scenario.yaml"
+    download.value.save_as(saved)
+    assert sim.load_scenario(saved) == sim.load_scenario(BASELINE)
+
+    other = open_page(browser.new_context().new_page(), app)
+    other.locator("a[data-value='answers']").click()
+    expect(other.locator("#answers_head")).to_contain_text("No run yet")
+    expect(other.locator("#answers")).to_have_count(0)
+    run(other, reps=20, seed=4)
+    expect(other.locator("h4").first).to_have_text("Answers from 20 simulated trials (seed 4)")
+    expect(page.locator("h4").first).to_have_text("Answers from 200 simulated trials (seed 3)")
+    other.context.close()
