@@ -173,3 +173,88 @@ def zip_folder(folder: Path) -> bytes:
             if path.is_file():
                 archive.write(path, Path(folder.name) / path.relative_to(folder))
     return buffer.getvalue()
+
+
+# --- two runs side by side -------------------------------------------------------------------
+
+FLAG_SE = 3.0  # as `python -m sim compare`: a difference beyond 3 SE is not Monte Carlo noise
+COMPARED = (
+    ("power", "Power at the analysis"),
+    ("power_at_completion", "Power if the analysis happened at the completion date"),
+    ("p_target_by_completion", "Event target reached by the completion date"),
+    ("p_cut_by_date", "Analysis cut at the calendar date, before the event target"),
+    ("events_at_completion_mean", "PFS events seen by the completion date (mean)"),
+    ("lpi_months_median", "All patients randomized (months from the start, median)"),
+    ("target_events_months_median", "Event target reached (months from the start, median)"),
+    ("analysis_months_median", "Final analysis (months from the start, median)"),
+    ("hazard_ratio_median", "Hazard ratio estimated at the analysis (median)"),
+)
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """{dotted path: value} of a scenario mapping, list rows by index."""
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = ((str(i), v) for i, v in enumerate(data))
+    else:
+        return {prefix: data}
+    found: dict[str, Any] = {}
+    for key, value in items:
+        found.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return found
+
+
+def scenario_differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(path, value in a, value in b) of every field that differs between two scenarios."""
+    flat_a, flat_b = flatten(a), flatten(b)
+    return [
+        (path, str(flat_a.get(path, "(none)")), str(flat_b.get(path, "(none)")))
+        for path in sorted(set(flat_a) | set(flat_b))
+        if flat_a.get(path) != flat_b.get(path)
+    ]
+
+
+def number_text(value: float, share: bool, signed: bool = False) -> str:
+    """A share as a percentage with one decimal (a difference of shares in percentage
+    points), anything else with two decimals."""
+    if pd.isna(value):
+        return ""
+    if share and signed:  # a difference of shares is in percentage points
+        return f"{value * 100:+.1f} points"
+    sign = "+" if signed else ""
+    return f"{value:{sign}.1%}" if share else f"{value:{sign}.2f}"
+
+
+def compare_summaries(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Key metrics of two runs with the difference, its standard error (independent runs:
+    sqrt(se_a^2 + se_b^2), conservative for runs sharing a seed) and whether it is beyond
+    FLAG_SE standard errors."""
+    rows_a, rows_b = a.set_index("metric"), b.set_index("metric")
+    rows = []
+    for metric, label in COMPARED:
+        if metric not in rows_a.index or metric not in rows_b.index:
+            continue
+        ea, eb = rows_a.at[metric, "estimate"], rows_b.at[metric, "estimate"]
+        sa, sb = rows_a.at[metric, "mc_se"], rows_b.at[metric, "mc_se"]
+        share = rows_a.at[metric, "unit"] == "share"
+        diff = eb - ea
+        se = float((sa**2 + sb**2) ** 0.5) if pd.notna(sa) and pd.notna(sb) else float("nan")
+        beyond = (
+            pd.notna(diff) and pd.notna(se) and (abs(diff) > FLAG_SE * se if se > 0 else diff != 0)
+        )
+
+        rows.append(
+            (
+                label,
+                number_text(ea, share),
+                number_text(eb, share),
+                number_text(diff, share, signed=True),
+                number_text(se, share),
+                "yes" if beyond else "no",
+            )
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["metric", "run A", "run B", "B - A", "SE of the difference", "beyond noise"],
+    )

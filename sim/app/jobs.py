@@ -68,6 +68,7 @@ class Job:
     label: str
     preview: bool
     figures: bool = True
+    started: float = 0.0  # time.monotonic() at the start, for the page's progress line
     process: BaseProcess | None = None
     cancelled: bool = False
 

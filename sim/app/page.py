@@ -12,6 +12,7 @@ import base64
 import copy
 import html
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,12 @@ from shiny import App, Inputs, Outputs, Session, reactive, render, ui
 
 import sim
 from sim.app.answers import (
+    FLAG_SE,
+    compare_summaries,
     key_questions,
     reproduce_command,
     reproduce_python,
+    scenario_differences,
     zip_folder,
 )
 from sim.app.fields import (
@@ -42,8 +46,10 @@ DEFAULT_SCENARIO = "nct07271602.yaml"
 POLL_SECONDS = 0.3
 
 STYLE = """
-.field-msg, .editor-msg { color: #b00020; font-size: 0.9em; min-height: 0; }
-.field-help { color: #555; font-size: 0.85em; margin-top: -0.6em; margin-bottom: 0.9em; }
+.field-msg, .editor-msg { color: #b00020; font-size: 0.9em; }
+.field-msg:not(:empty) { margin: -0.4em 0 0.4em; font-weight: 600; }
+.field-help { color: #555; font-size: 0.85em; margin-bottom: 0.9em; }
+.field .form-group { margin-bottom: 0.3em; }
 textarea#yaml { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.8em; }
 table.answers { border-collapse: collapse; width: 100%; font-size: 0.95em; }
 table.answers th, table.answers td { border: 1px solid #ccc; padding: 4px 8px;
@@ -51,7 +57,7 @@ table.answers th, table.answers td { border: 1px solid #ccc; padding: 4px 8px;
 table.answers th { background: #eef1f5; }
 table.answers td:first-child { font-weight: 600; width: 34%; }
 .figure-reading { font-weight: 600; margin-top: 1.2em; }
-.figure-caption { color: #444; font-size: 0.9em; }
+.figure-caption { color: #444; font-size: 0.9em; margin-bottom: 2em; }
 .progress-outer { background: #e9ecef; border-radius: 4px; height: 14px; margin: 6px 0; }
 .progress-inner { background: #1f3a68; height: 14px; border-radius: 4px; }
 .lead { font-size: 1.05em; }
@@ -85,6 +91,7 @@ def field_input(item: Field) -> ui.Tag:
             **{"data-path": item.path},
         ),
         ui.div(item.help, class_="field-help"),
+        class_="field",
     )
 
 
@@ -183,9 +190,24 @@ def app_ui() -> ui.Tag:
         ui.output_ui("figures"),
         value="answers",
     )
+    compare_page = ui.nav_panel(
+        "3. Compare runs",
+        ui.p(
+            "Each finished run of this browser tab is kept here: change a number, press Run "
+            "again, and compare the two.",
+            class_="lead",
+        ),
+        ui.layout_columns(
+            ui.input_select("run_a", "Run A", choices=[], width="100%"),
+            ui.input_select("run_b", "Run B", choices=[], width="100%"),
+        ),
+        ui.output_ui("comparison"),
+        value="compare",
+    )
     return ui.page_navbar(
         scenario_page,
         answers_page,
+        compare_page,
         title="Trial simulator",
         id="tabs",
         sidebar=sidebar,
@@ -207,6 +229,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
     shown: reactive.Value[Job | None] = reactive.value(None)  # the run whose answers show
     drawn: reactive.Value[Job | None] = reactive.value(None)  # the run whose figures show
     run_error = reactive.value("")
+    finished: reactive.Value[list[Job]] = reactive.value([])  # full runs, for Compare
 
     def load_text(text: str) -> None:
         """A new scenario: its text into the editor, its values into a new form."""
@@ -329,6 +352,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
     # --- running ---------------------------------------------------------------------------
 
     def start(job: Job) -> None:
+        job.started = time.monotonic()
         job.start()
         active.set(job)
         progress_state.set({"label": job.label, "done": 0, "total": job.reps, "stage": "start"})
@@ -388,6 +412,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
                     "total": job.reps,
                     "stage": stage,
                     "message": status.get("message", ""),
+                    "seconds": time.monotonic() - job.started,
                 }
             )
             if stage in ("figures", "done") and shown() is not job:
@@ -396,6 +421,8 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
                     ui.update_navset("tabs", selected="answers")
             if stage == "done":
                 drawn.set(job)
+                if not job.preview:
+                    finished.set([*finished(), job])
             if stage in ("done", "error", "cancelled"):
                 active.set(None)
                 if stage == "done" and queued:
@@ -419,7 +446,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         words = {
             "start": "starting",
             "starting": "starting",
-            "simulating": f"{done:,} of {total:,} replicates",
+            "simulating": f"{done:,} of {total:,} replicates ({state.get('seconds', 0):.0f} s)",
             "figures": "drawing the figures",
             "done": "finished",
         }
@@ -547,6 +574,62 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         job = shown_job()
         yield reproduce_python(job.reps, job.seed).encode("utf-8")
 
+    @reactive.effect
+    def _compare_choices() -> None:
+        runs = finished()
+        choices = {str(i): run_label(i + 1, job) for i, job in enumerate(runs)}
+        a = str(max(0, len(runs) - 2)) if runs else None
+        b = str(len(runs) - 1) if runs else None
+        ui.update_select("run_a", choices=choices, selected=a)
+        ui.update_select("run_b", choices=choices, selected=b)
+
+    @render.ui
+    def comparison() -> ui.Tag:
+        runs = finished()
+        if len(runs) < 2:
+            return ui.p(
+                f"{len(runs)} finished run(s) so far: run at least two to compare them.",
+                class_="field-help",
+            )
+        try:
+            job_a, job_b = runs[int(input.run_a())], runs[int(input.run_b())]
+        except (TypeError, ValueError, IndexError):
+            return ui.div()
+        read = sim.read_results
+        table = compare_summaries(
+            read(job_a.folder / "run").summary, read(job_b.folder / "run").summary
+        )
+        scenarios = [
+            yaml.safe_load((j.folder / "scenario.yaml").read_text(encoding="utf-8"))
+            for j in (job_a, job_b)
+        ]
+        changes = scenario_differences(*scenarios)
+        if job_a.reps != job_b.reps or job_a.seed != job_b.seed:
+            changes.append(
+                ("replicates, seed", f"{job_a.reps}, {job_a.seed}", f"{job_b.reps}, {job_b.seed}")
+            )
+        differs = ui.tags.ul(*[ui.tags.li(f"{p}: {a} (A) -> {b} (B)") for p, a, b in changes])
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+            for row in table.itertuples(index=False)
+        )
+        return ui.div(
+            ui.h5("What differs between the two scenarios"),
+            differs if changes else ui.p("Nothing: the same scenario, seed and replicates."),
+            ui.HTML(
+                f'<table class="answers" id="comparison-table"><thead><tr>{head}</tr>'
+                f"</thead><tbody>{body}</tbody></table>"
+            ),
+            ui.p(
+                f"'beyond noise': the difference is more than {FLAG_SE:g} Monte Carlo standard "
+                "errors, so it is not chance. The standard error here treats the runs as "
+                "independent; `python -m sim compare` pairs runs with the same seed and is "
+                "sharper.",
+                class_="field-help",
+            ),
+        )
+
     @render.ui
     def figures() -> ui.Tag:
         job = drawn()
@@ -560,17 +643,24 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         for item in json.loads(listing.read_text(encoding="utf-8")):
             png = (job.folder / "figures" / f"{item['name']}.png").read_bytes()
             data = base64.b64encode(png).decode("ascii")
-            parts += [
-                ui.div(item["headline"], class_="figure-reading"),
+            parts += [  # the figure's own headline is the reading; the caption says how
                 ui.img(
                     src=f"data:image/png;base64,{data}",
-                    alt=item["caption"],
+                    alt=item["headline"],
                     style="max-width: 100%",
                     id=f"fig-{item['name']}",
                 ),
-                ui.div(item["caption"], class_="figure-caption"),
+                ui.div(f"How to read it: {item['caption']}", class_="figure-caption"),
             ]
         return ui.div(*parts)
+
+
+def run_label(number: int, job: Job) -> str:
+    data = yaml.safe_load((job.folder / "scenario.yaml").read_text(encoding="utf-8"))
+    return (
+        f"Run {number}: hazard ratio {value_at(data, 'effect.hazard_ratio')}, "
+        f"{data['trial']['sample_size']} patients, {job.reps:,} replicates, seed {job.seed}"
+    )
 
 
 def make_app() -> App:
