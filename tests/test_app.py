@@ -105,6 +105,10 @@ def test_a_bad_value_shows_its_message_beside_the_field(page: Page, app: ShinyAp
     )
     hazard_ratio.set("0.7")
     expect(message).to_have_text("")
+    editor = page.locator("#yaml")
+    editor.fill("trial: [1, 2\nenrollment: {}\n")
+    editor.blur()
+    expect(page.locator("#editor-msg")).to_contain_text("scenario YAML at line")
 
 
 def test_a_run_gives_the_api_power_and_the_scenario_it_ran(
