@@ -95,7 +95,8 @@ def test_the_page_loads_with_the_baseline_in_the_form(page: Page, app: ShinyAppP
     expect(page.locator("#yaml")).to_have_value(re.compile(r"NCT07271602"))
 
 
-def test_a_bad_value_shows_its_message_beside_the_field(page: Page, app: ShinyAppProc) -> None:
+def test_bad_values_and_uploads_show_their_messages(page: Page, app: ShinyAppProc) -> None:
+    """Beside the field it names; under the editor for YAML; under the upload for files."""
     open_page(page, app)
     hazard_ratio = controller.InputNumeric(page, "f_effect_hazard_ratio")
     hazard_ratio.set("-0.6")
@@ -109,6 +110,18 @@ def test_a_bad_value_shows_its_message_beside_the_field(page: Page, app: ShinyAp
     editor.fill("trial: [1, 2\nenrollment: {}\n")
     editor.blur()
     expect(page.locator("#editor-msg")).to_contain_text("scenario YAML at line")
+
+    upload = page.locator("#upload")
+    upload.set_input_files(
+        files=[{"name": "big.yaml", "mimeType": "text/yaml", "buffer": b"#" * 1_000_001}]
+    )
+    expect(page.locator("#upload_msg")).to_contain_text(
+        "a scenario file is at most 1,000,000 bytes"
+    )
+    upload.set_input_files(
+        files=[{"name": "bad.yaml", "mimeType": "text/yaml", "buffer": b"trial: [1\n"}]
+    )
+    expect(page.locator("#upload_msg")).to_contain_text("upload bad.yaml: scenario YAML at line")
 
 
 def test_a_run_gives_the_api_power_and_the_scenario_it_ran(
