@@ -68,16 +68,20 @@ class Job:
     label: str
     preview: bool
     figures: bool = True
+    kind: str = "run"  # or "forecast" (then observed.csv is in the folder)
+    as_of: str = ""  # the forecast's as-of date, YYYY-MM-DD
     started: float = 0.0  # time.monotonic() at the start, for the page's progress line
     process: BaseProcess | None = None
     cancelled: bool = False
 
     def start(self) -> None:
-        from sim.app.worker import run_job
+        from sim.app.worker import run_forecast_job, run_job
 
-        self.process = context().Process(
-            target=run_job, args=(self.folder, self.reps, self.seed, self.figures), daemon=False
-        )
+        if self.kind == "forecast":
+            target, args = run_forecast_job, (self.folder, self.reps, self.seed, self.as_of)
+        else:
+            target, args = run_job, (self.folder, self.reps, self.seed, self.figures)
+        self.process = context().Process(target=target, args=args, daemon=False)
         self.process.start()
 
     def status(self) -> dict[str, Any]:

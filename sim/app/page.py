@@ -42,7 +42,14 @@ from sim.app.jobs import Job, Workspace, start_fork_server
 PREVIEW_REPS = 200  # the first answer: enough for power to within ~3 points (MC SE)
 MAX_REPS = 100_000
 MAX_UPLOAD_BYTES = 1_000_000  # a scenario is a few kB; anything larger is not one
+MAX_OBSERVED_BYTES = 20_000_000  # one row per patient: thousands of patients fit in 1 MB
 DEFAULT_SCENARIO = "nct07271602.yaml"
+MILESTONES = {
+    "randomized_100pct": "All patients randomized",
+    "target_events": "Event target reached",
+    "data_cut": "Data cut",
+    "final_analysis": "Final analysis",
+}
 POLL_SECONDS = 0.3
 
 STYLE = """
@@ -61,6 +68,7 @@ table.answers td:first-child { font-weight: 600; width: 34%; }
 .progress-outer { background: #e9ecef; border-radius: 4px; height: 14px; margin: 6px 0; }
 .progress-inner { background: #1f3a68; height: 14px; border-radius: 4px; }
 .lead { font-size: 1.05em; }
+.editor-msg { white-space: pre-wrap; }
 """
 SCRIPT = """
 Shiny.addCustomMessageHandler("field_messages", function(messages) {
@@ -204,10 +212,37 @@ def app_ui() -> ui.Tag:
         ui.output_ui("comparison"),
         value="compare",
     )
+    forecast_page = ui.nav_panel(
+        "4. Forecast",
+        ui.p(
+            "A trial under way: upload its observed data (one row per randomized patient, "
+            "the CSV `python -m sim forecast --observed` reads), set the date the data are "
+            "current to, and press Forecast. The scenario of the first tab is the plan; "
+            "replicates and seed are on the left.",
+            class_="lead",
+        ),
+        ui.layout_columns(
+            ui.input_file(
+                "observed",
+                "Observed data (CSV, up to 20 MB)",
+                accept=[".csv"],
+                width="100%",
+            ),
+            ui.input_date("as_of", "Data current to (as-of date)", width="100%"),
+            ui.div(
+                ui.input_action_button("forecast", "Forecast", class_="btn-primary"),
+                style="padding-top: 2em",
+            ),
+            col_widths=(5, 4, 3),
+        ),
+        ui.output_ui("forecast_view"),
+        value="forecast",
+    )
     return ui.page_navbar(
         scenario_page,
         answers_page,
         compare_page,
+        forecast_page,
         title="Trial simulator",
         id="tabs",
         sidebar=sidebar,
@@ -230,6 +265,8 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
     drawn: reactive.Value[Job | None] = reactive.value(None)  # the run whose figures show
     run_error = reactive.value("")
     finished: reactive.Value[list[Job]] = reactive.value([])  # full runs, for Compare
+    forecast_job: reactive.Value[Job | None] = reactive.value(None)
+    forecast_error = reactive.value("")
 
     def load_text(text: str) -> None:
         """A new scenario: its text into the editor, its values into a new form."""
@@ -415,11 +452,11 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
                     "seconds": time.monotonic() - job.started,
                 }
             )
-            if stage in ("figures", "done") and shown() is not job:
+            if stage in ("figures", "done") and shown() is not job and job.kind == "run":
                 shown.set(job)
                 if job.label != "full run":  # the first answer of a Run: show it
                     ui.update_navset("tabs", selected="answers")
-            if stage == "done":
+            if stage == "done" and job.kind == "run":
                 drawn.set(job)
                 if not job.preview:
                     finished.set([*finished(), job])
@@ -629,6 +666,91 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
                 class_="field-help",
             ),
         )
+
+    @reactive.effect
+    @reactive.event(input.forecast)
+    def _forecast() -> None:
+        data, by_field, rest = checked()
+        forecast_error.set("")
+        files = input.observed() or []
+        reps, seed, as_of = input.reps(), input.seed(), input.as_of()
+        problem = ""
+        if data is None:
+            first = next(iter(by_field.values()), None) or (rest[0] if rest else "")
+            problem = f"Fix the scenario first (tab 1): {first}"
+        elif not files:
+            problem = "observed: upload the observed data first (a CSV, one row per patient)"
+        elif Path(files[0]["datapath"]).stat().st_size > MAX_OBSERVED_BYTES:
+            problem = f"observed {files[0]['name']}: larger than {MAX_OBSERVED_BYTES:,} bytes"
+        elif as_of is None:
+            problem = "as-of date: choose the date the observed data are current to"
+        elif not isinstance(reps, int | float) or not 1 <= reps <= MAX_REPS:
+            problem = f"replicates = {reps}: a whole number from 1 to {MAX_REPS:,}, e.g. 2000"
+        elif not isinstance(seed, int | float) or seed < 0 or seed != int(seed):
+            problem = f"seed = {seed}: a whole number >= 0, e.g. 1"
+        if problem:
+            forecast_error.set(problem)
+            return
+        stop_all()
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        job = workspace.new_job(text, int(reps), int(seed), "forecast", preview=False)
+        job.kind, job.as_of = "forecast", as_of.isoformat()
+        (job.folder / "observed.csv").write_bytes(Path(files[0]["datapath"]).read_bytes())
+        forecast_job.set(job)
+        start(job)
+
+    @render.ui
+    def forecast_view() -> ui.Tag:
+        if forecast_error():
+            return ui.div(forecast_error(), class_="editor-msg", id="forecast-msg")
+        job = forecast_job()
+        if job is None:
+            return ui.div()
+        progress_state()  # redraw as the run goes on
+        status = job.status()
+        if status["stage"] == "error":
+            return ui.div(status["message"], class_="editor-msg", id="forecast-msg")
+        if status["stage"] != "done":
+            return ui.p("Forecasting... (progress on the left)", id="forecast-msg")
+        import pandas as pd
+
+        table = pd.read_csv(job.folder / "run" / "forecast.csv")
+        shown_table = pd.DataFrame(
+            {
+                "milestone": table["milestone"].map(MILESTONES).fillna(table["milestone"]),
+                "forecast (median)": table["median"].astype("string").fillna("not reached"),
+                "80% of replicates": table["pi80_low"].astype("string").fillna("?")
+                + " to "
+                + table["pi80_high"].astype("string").fillna("later"),
+                "by the completion date": table["p_by_completion"].map("{:.0%}".format),
+                "plan (median)": table["plan_median"].astype("string").fillna("not reached"),
+                "plan: by the completion date": table["plan_p_by_completion"].map("{:.0%}".format),
+            }
+        )
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in shown_table.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+            for row in shown_table.itertuples(index=False)
+        )
+        parts = [
+            ui.h4(f"Forecast as of {job.as_of} ({job.reps:,} simulated continuations)"),
+            ui.HTML(
+                f'<table class="answers" id="forecast-table"><thead><tr>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table>"
+            ),
+            ui.p(
+                "Forecast: the rest of the trial simulated from its own data (rates fitted "
+                "to the observed patients); plan: the same scenario without data.",
+                class_="field-help",
+            ),
+        ]
+        picture = job.folder / "run" / "forecast.png"
+        if picture.is_file():
+            data = base64.b64encode(picture.read_bytes()).decode("ascii")
+            parts.append(
+                ui.img(src=f"data:image/png;base64,{data}", style="max-width: 100%", alt="forecast")
+            )
+        return ui.div(*parts)
 
     @render.ui
     def figures() -> ui.Tag:

@@ -11,6 +11,9 @@ written into the run's folder, step by step:
     run/              the results folder (as `python -m sim run --out` writes it)
     design.csv        `sim.design` of the scenario (the closed form)
     figures/          NAME.png and figures.json (name, caption) of `sim.outputs.plots`
+
+A forecast (`run_forecast_job`) reads observed.csv beside scenario.yaml and writes the
+folder `sim.forecast` writes into run/.
 """
 
 from __future__ import annotations
@@ -51,6 +54,26 @@ def run_job(folder: Path, reps: int, seed: int, figures: bool = True) -> None:
             if figures:
                 write_status(folder, "figures")
                 write_figures(folder / "run", folder / "figures")
+            write_status(folder, "done")
+        except sim.ScenarioError as error:
+            write_status(folder, "error", str(error))
+        except Exception as error:  # shown on the page as one line; the server stays up
+            write_status(folder, "error", f"{type(error).__name__}: {error}".splitlines()[0])
+
+
+def run_forecast_job(folder: Path, reps: int, seed: int, as_of: str) -> None:
+    """`sim.forecast` of `folder/scenario.yaml` from `folder/observed.csv` as of `as_of` into
+    `folder/run` (forecast.csv, forecast.png, ... beside the run's tables); errors (a bad
+    row of the observed table, say) go to status.json as the API words them."""
+    os.setpgrp()
+    with open(folder / "progress.txt", "w", buffering=1, encoding="utf-8") as progress:
+        sys.stderr = progress
+        try:
+            write_status(folder, "simulating")
+            scenario = sim.load_scenario(folder / "scenario.yaml")
+            sim.forecast(
+                scenario, folder / "observed.csv", as_of, reps=reps, seed=seed, out=folder / "run"
+            )
             write_status(folder, "done")
         except sim.ScenarioError as error:
             write_status(folder, "error", str(error))
