@@ -129,10 +129,14 @@ def test_a_run_gives_the_api_power_and_the_scenario_it_ran(
 ) -> None:
     """200 replicates (no preview below that): power as `sim.simulate` gives it; the YAML
     download loads to the same scenario; a second session sees none of it."""
+    from concurrent.futures import ThreadPoolExecutor
+
     open_page(page, app)
-    run(page, reps=200, seed=3)
+    with ThreadPoolExecutor(1) as pool:  # the API's run beside the page's: half the wait
+        api_run = pool.submit(sim.simulate, BASELINE, reps=200, seed=3, progress=False)
+        run(page, reps=200, seed=3)
+        api = api_run.result()
     power = page.locator('#answers tr[data-question="0"] td').nth(1)
-    api = sim.simulate(BASELINE, reps=200, seed=3, progress=False)
     expected = power_text(api.summary.set_index("metric").loc["power"])
     expect(power).to_have_text(expected)
     expect(page.locator("h4").first).to_have_text("Answers from 200 simulated trials (seed 3)")
@@ -151,3 +155,42 @@ def test_a_run_gives_the_api_power_and_the_scenario_it_ran(
     expect(other.locator("h4").first).to_have_text("Answers from 20 simulated trials (seed 4)")
     expect(page.locator("h4").first).to_have_text("Answers from 200 simulated trials (seed 3)")
     other.context.close()
+
+
+def test_the_forecast_page_accepts_an_observed_file(
+    page: Page, app: ShinyAppProc, tmp_path: Path
+) -> None:
+    """The observed table as the README makes it (`export-observed` of a simulated trial)."""
+    import subprocess
+    import sys
+
+    run = sim.simulate(BASELINE, reps=10, seed=5, progress=False)
+    observed = tmp_path / "observed.csv"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "export-observed",
+            str(run.folder),
+            "--as-of",
+            "2026-12-01",
+            "--out",
+            str(observed),
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    open_page(page, app)
+    controller.InputNumeric(page, "reps").set("20")
+    page.locator("a[data-value='forecast']").click()
+    controller.InputDate(page, "as_of").set("2026-12-01")
+    page.locator("#observed").set_input_files(observed)
+    expect(page.locator("#observed_progress")).to_contain_text("Upload complete")
+    controller.InputActionButton(page, "forecast").click()
+    expect(page.locator("#forecast-table")).to_be_visible()
+    expect(page.locator("h4").filter(has_text="Forecast as of")).to_have_text(
+        "Forecast as of 2026-12-01 (20 simulated continuations)"
+    )
+    expect(page.locator("#forecast-table tbody tr")).to_have_count(4)
