@@ -132,3 +132,24 @@ def test_the_app_imports_only_the_api_and_the_outputs() -> None:
         m for m in ours if m in ("sim", "sim.api") or m.startswith(("sim.app", "sim.outputs"))
     }
     assert ours == allowed, sorted(ours - allowed)
+
+
+def test_the_command_line_binds_localhost_unless_told_and_warns_then() -> None:
+    import argparse
+
+    from sim.app import host_warning, parse_args, register
+
+    args = parse_args([])
+    assert (args.host, args.port, args.no_browser) == ("127.0.0.1", 8000, False)
+    args = parse_args(["--port", "8123", "--no-browser", "--host", "0.0.0.0"])
+    assert (args.host, args.port, args.no_browser) == ("0.0.0.0", 8123, True)
+    assert host_warning("127.0.0.1", 8000) is None
+    assert host_warning("0.0.0.0", 8123).startswith(
+        "warning: serving on 0.0.0.0: anyone who can reach this machine on port 8123"
+    )
+    with pytest.raises(SystemExit):
+        parse_args(["--port", "0"])
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["app", "--no-browser"])
+    assert (args.command, args.no_browser, args.func.__name__) == ("app", True, "cmd_app")
