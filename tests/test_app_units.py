@@ -153,3 +153,15 @@ def test_the_command_line_binds_localhost_unless_told_and_warns_then() -> None:
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["app", "--no-browser"])
     assert (args.command, args.no_browser, args.func.__name__) == ("app", True, "cmd_app")
+
+
+def test_shares_are_never_rounded_to_a_reassuring_100_percent() -> None:
+    from sim.app.answers import percent
+
+    assert [percent(x) for x in (1.0, 0.9996, 0.995, 0.0004, 0.0)] == [
+        "100.0%",
+        "99.9%",
+        "99.5%",
+        "0.1%",
+        "0.0%",
+    ]

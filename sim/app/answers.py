@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import shlex
 import zipfile
 from pathlib import Path
@@ -19,12 +20,21 @@ import pandas as pd
 from sim.outputs.report import month_to_date
 
 
+def percent(share: float) -> str:
+    """A share with one decimal, never rounded to a reassuring 0% or 100% (99.96% shows as
+    99.9%), as the figures write them."""
+    if share in (0.0, 1.0):
+        return f"{share:.1%}"
+    shown = math.floor(share * 1000) / 10
+    return f"{min(max(shown, 0.1), 99.9):.1f}%"
+
+
 def share_text(row: pd.Series | None) -> str:
     """'99.0% (MC SE 0.7%)' of a share row, '' when the run has no such row."""
     if row is None or pd.isna(row["estimate"]):
         return ""
     se = row.get("mc_se")
-    return f"{row['estimate']:.1%}" + (f" (MC SE {se:.1%})" if pd.notna(se) else "")
+    return percent(row["estimate"]) + (f" (MC SE {se:.1%})" if pd.notna(se) else "")
 
 
 def power_text(row: pd.Series | None) -> str:
@@ -76,6 +86,7 @@ def key_questions(
     start = dt.date.fromisoformat(str(trial["start_date"]))
     completion, n = str(trial["completion_date"]), trial["sample_size"]
     target = analysis.get("event_target")
+    events = f" ({target} events)" if target else ""
     alpha, sides = analysis.get("alpha"), analysis.get("sides", 1)
 
     def closed(quantity: str, fmt: str, note: str = "") -> str:
@@ -97,7 +108,7 @@ def key_questions(
             else "",
         ),
         (
-            f"Event target ({target} events) reached by the completion date {completion}",
+            f"Event target{events} reached by the completion date {completion}",
             share_text(row("p_target_by_completion")),
             "",
         ),
@@ -112,7 +123,7 @@ def key_questions(
             closed("accrual_end_date", "{}", " (accrual table x screen pass rate)"),
         ),
         (
-            f"Event target ({target} events) reached",
+            f"Event target{events} reached",
             date_text(row("target_events_months_median"), start),
             closed("target_events_date", "{}", " (Lachin-Foulkes, no scans)"),
         ),
@@ -122,7 +133,7 @@ def key_questions(
             "",
         ),
         (
-            f"Analysis cut at the calendar date, before {target} events",
+            "Analysis cut at the calendar date, before the event target",
             share_text(row("p_cut_by_date")),
             "",
         ),
