@@ -71,8 +71,13 @@ def run_forecast_job(folder: Path, reps: int, seed: int, as_of: str) -> None:
         try:
             write_status(folder, "simulating")
             scenario = sim.load_scenario(folder / "scenario.yaml")
-            sim.forecast(
-                scenario, folder / "observed.csv", as_of, reps=reps, seed=seed, out=folder / "run"
+            sim.forecast(  # by keyword: the API's options are keyword-only
+                scenario,
+                folder / "observed.csv",
+                as_of=as_of,
+                reps=reps,
+                seed=seed,
+                out=folder / "run",
             )
             write_status(folder, "done")
         except sim.ScenarioError as error:
