@@ -564,6 +564,7 @@ PLUGIN_MODULES = {
     "schema": "sim.commands.schema",
     "forecast": "sim.commands.forecast",
     "export-observed": "sim.commands.forecast",
+    "app": "sim.app",
 }
 # Their one-line help for `python -m sim --help`; tests/test_cli_startup.py checks it is the
 # help each module registers.
@@ -576,6 +577,7 @@ PLUGIN_HELP = {
     "schema": "JSON Schema of the scenario file (for editors)",
     "forecast": "forecast the rest of a trial from its own data",
     "export-observed": "write an --observed table from a simulated trial",
+    "app": "a local web page: set up a scenario, run it, read the answers",
 }
 
 
