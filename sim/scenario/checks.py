@@ -9,6 +9,7 @@ the `Scenario` model's validator.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ def check_scenario(scenario: Scenario) -> None:
     """Every cross-field rule of `scenario`, in the order its problems are reported."""
     check_event_targets(scenario)
     check_study_length(scenario)
+    check_calendar(scenario)
     check_sites(scenario)
     check_effect(scenario)
     if scenario.radiotherapy is not None and scenario.treatment is None:
@@ -82,6 +84,49 @@ def check_study_length(scenario: Scenario) -> None:
         raise ValueError(
             f"analysis.cut_date {cut} is not after trial.start_date "
             f"{scenario.trial.start_date}: dates out of order (put the cut later)"
+        )
+
+
+def check_calendar(scenario: Scenario) -> None:
+    """Closures, make-up days and the looks' dates inside the study's limit (MAX_STUDY_YEARS
+    from the start: no simulated study runs longer), and closures that leave the clinic some
+    open day before the completion date (else no patient could be screened in the study)."""
+    start = scenario.trial.start_date
+    limit = start + dt.timedelta(days=int(MAX_STUDY_YEARS * DAYS_PER_YEAR))
+    dated: list[tuple[tuple[str | int, ...], dt.date]] = []
+    for i, closure in enumerate(scenario.calendar.closures):
+        dated.append((("calendar", "closures", i, "end"), closure.end))
+    for i, day in enumerate(scenario.calendar.makeup_working_days):
+        dated.append((("calendar", "makeup_working_days", i), day))
+    for i, look in enumerate(scenario.analysis.looks):
+        for name in ("date", "not_before", "not_after"):
+            if getattr(look, name) is not None:
+                dated.append((("analysis", "looks", i, name), getattr(look, name)))
+    for loc, day in dated:
+        if day > limit:
+            raise field_error(
+                loc,
+                day.isoformat(),
+                f"more than {MAX_STUDY_YEARS} years after trial.start_date {start} (after "
+                f"{limit}): no study is simulated that long, so the run could not finish; "
+                "check the year",
+            )
+    shut: list[tuple[dt.date, dt.date]] = sorted(
+        (c.start, c.end) for c in scenario.calendar.closures
+    )
+    covered = start
+    for first, last in shut:  # the closures joined, from the start on
+        if first > covered:
+            break
+        covered = max(covered, last + dt.timedelta(days=1))
+    if shut and covered > scenario.trial.completion_date:
+        raise field_error(
+            ("calendar", "closures"),
+            "...",
+            f"the closures shut the clinic every day from trial.start_date {start} to "
+            f"trial.completion_date {scenario.trial.completion_date}: no patient could be "
+            "screened in the study; shorten them (a closure is a range of days the clinic "
+            "is shut, e.g. {start: 2026-10-01, end: 2026-10-07})",
         )
 
 
