@@ -334,6 +334,35 @@ def test_issue_27_inputs_exit_2_with_the_field(capsys, override, needle):
     assert err.count("\n") == 1
 
 
+TEXTBOOK = ROOT / "scenarios" / "textbook.yaml"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        # a median PFS of 400 months: 70 events only after ~60 years (ran, "never", on main)
+        ("trial.completion_date=2075-01-01", "pfs.control.median_months=400"),
+        # half the patients cured: about 52 events ever for a target of 70 (main: a warning)
+        ("pfs.control.cure_fraction=0.5",),
+    ],
+)
+def test_a_cut_waiting_for_events_that_never_come_in_the_limit_is_refused(capsys, changes):
+    code, err = validate(TEXTBOOK, capsys, *changes)
+    assert code == 2, err
+    assert "analysis.event_target = 70: not expected within 50 years" in err
+    assert "cap the cut by a date" in err
+
+
+def test_the_event_time_estimate_matches_the_closed_form(textbook):
+    """Lachin-Foulkes (python -m sim design scenarios/textbook.yaml) expects the 70th event
+    at 27.11 months, with 5% dropout a year; the estimate (no dropout, a monthly grid) puts
+    it in month 27, so no later than the closed form: it refuses only what cannot finish."""
+    from sim.scenario.checks import event_target_expected_within
+
+    assert not event_target_expected_within(textbook, 26)
+    assert event_target_expected_within(textbook, 27)
+
+
 def test_impossible_time_in_the_yaml_is_not_read_as_a_date(tmp_path, capsys):
     """Already refused before (test added): by the YAML reader or the date field."""
     text = BASELINE.read_text()

@@ -14,7 +14,7 @@ import math
 from typing import TYPE_CHECKING
 
 from sim.scenario.base import DAYS_PER_MONTH, DAYS_PER_YEAR, MAX_STUDY_YEARS
-from sim.scenario.conduct import expected_fill_months
+from sim.scenario.conduct import expected_fill_months, randomization_pieces
 from sim.scenario.errors import field_error
 
 if TYPE_CHECKING:
@@ -73,6 +73,17 @@ def check_study_length(scenario: Scenario) -> None:
             f"randomize (more than {MAX_STUDY_YEARS}), so the run could not finish: check "
             "the rates (per_month is patients screened per month)"
         )
+    if scenario.analysis.cut == "events" and scenario.analysis.event_target is not None:
+        if not event_target_expected_within(scenario, MAX_STUDY_YEARS * 12):
+            raise field_error(
+                ("analysis", "event_target"),
+                scenario.analysis.event_target,
+                f"not expected within {MAX_STUDY_YEARS} years of trial.start_date "
+                f"{scenario.trial.start_date} (even without dropout) at these accrual "
+                "and PFS rates, and the cut waits for it (cut: events), so the run could "
+                "not finish: lower the target, or cap the cut by a date (cut: first with "
+                "cut_date)",
+            )
     cut = scenario.analysis.cut_date
     start = scenario.trial.start_date
     if cut is not None and (cut - start).days > MAX_STUDY_YEARS * DAYS_PER_YEAR:
@@ -85,6 +96,41 @@ def check_study_length(scenario: Scenario) -> None:
             f"analysis.cut_date {cut} is not after trial.start_date "
             f"{scenario.trial.start_date}: dates out of order (put the cut later)"
         )
+
+
+def event_target_expected_within(scenario: Scenario, horizon: int) -> bool:
+    """Whether the event target is expected within `horizon` months of the start: patients
+    randomized at the accrual rates (caps ignored, up to the sample size), each arm's PFS
+    for a multiplier-1 patient, no dropout and events seen when they happen, on a monthly
+    grid: an early estimate, so a study it refuses would run longer still. Checked at 12,
+    24, 48, ... months, so a trial that reaches its target early costs little."""
+    pieces = randomization_pieces(scenario.trial, scenario.enrollment)
+    ratio = scenario.randomization.ratio
+    weights = (ratio[0] / sum(ratio), ratio[1] / sum(ratio))
+    target = scenario.analysis.event_target or 0
+    entered: list[float] = []  # patients randomized in each month of the study
+    share: list[float] = []  # P(PFS event within k + 1/2 months of randomization), arms weighted
+    total, month = 0.0, 12
+    while True:
+        month = min(month, horizon)
+        for k in range(len(entered), month):
+            gained = sum(
+                rate * max(0.0, min(end, k + 1) - max(start, k)) for start, end, rate in pieces
+            )
+            entered.append(min(gained, scenario.trial.sample_size - total))
+            total += entered[-1]
+            day = (k + 0.5) * DAYS_PER_MONTH
+            share.append(
+                sum(
+                    w * -math.expm1(-scenario.pfs_cumulative_hazard(arm, day))
+                    for arm, w in enumerate(weights)
+                )
+            )
+        if sum(entered[k] * share[month - 1 - k] for k in range(month)) >= target:
+            return True
+        if month == horizon:
+            return False
+        month *= 2
 
 
 def check_calendar(scenario: Scenario) -> None:

@@ -279,18 +279,25 @@ def validated_site(row: dict[str, Any], where: str) -> Site:
         raise ValueError(f"{where}: {format_validation_error(exc, row).splitlines()[0]}") from None
 
 
-def expected_fill_months(trial: Trial, enrollment: Enrollment) -> float:
-    """Months from the start until trial.sample_size patients are expected to be
-    randomized (each site's screening rates x the screen-pass probability, caps ignored:
-    a lower bound); inf if never."""
+def randomization_pieces(trial: Trial, enrollment: Enrollment) -> list[tuple[float, float, float]]:
+    """(start, end, randomized per month) of every site's rate rows, in months from the
+    study start (screening rates x the screen-pass probability; caps ignored)."""
     keep = 1.0 - enrollment.failure_probability
-    pieces = []  # (start, end, randomized per month) in months from the study start
+    pieces = []
     for site in enrollment.site_list(trial.start_date):
         t = (site.activation_date - trial.start_date).days / DAYS_PER_MONTH
         for row in site.screening_rate:
             end = math.inf if row.months is None else t + row.months
             pieces.append((t, end, row.per_month * keep))
             t = end
+    return pieces
+
+
+def expected_fill_months(trial: Trial, enrollment: Enrollment) -> float:
+    """Months from the start until trial.sample_size patients are expected to be
+    randomized (each site's screening rates x the screen-pass probability, caps ignored:
+    a lower bound); inf if never."""
+    pieces = randomization_pieces(trial, enrollment)
     cuts = sorted({p[0] for p in pieces} | {p[1] for p in pieces if math.isfinite(p[1])})
     total, need = 0.0, float(trial.sample_size)
     for a, b in zip(cuts, [*cuts[1:], math.inf], strict=True):
