@@ -259,6 +259,30 @@ def test_closures_win_over_makeup_working_days(baseline_data):
     assert plain.is_open((dt.date(2026, 2, 14) - start).days)
 
 
+def test_no_screening_randomization_or_scan_on_a_makeup_day_inside_a_closure(baseline_data):
+    """End to end, with a closure from 9 February to 6 March 2026 over China's make-up
+    Saturdays 14 and 28 February: no patient screened or randomized in it, no scan done in
+    it (on main, screenings and randomizations piled onto those two Saturdays)."""
+    import numpy as np
+
+    from sim.conduct.assessments import scan_day_map
+    from sim.conduct.enrollment import enroll_patients
+
+    closure = {"start": "2026-02-09", "end": "2026-03-06"}
+    scenario = vary(baseline_data, **{"calendar.closures": [closure]})
+    cal = StudyCalendar.from_scenario(scenario)
+    first = (dt.date(2026, 2, 9) - scenario.trial.start_date).days
+    inside = np.arange(first, first + 26)
+    enrolled = enroll_patients(
+        scenario.enrollment, 104, np.array([0.45, 0.55]), cal, 200, np.random.default_rng(5)
+    )
+    assert not np.isin(enrolled.rand_day, inside).any()
+    started = enrolled.screen_day[enrolled.screen_day <= inside[-1]]
+    assert not np.isin(started, inside).any()
+    done = scan_day_map(cal, 7)[:400]  # the day a scan due on each day is done
+    assert not np.isin(done, inside).any()
+
+
 def test_explicit_makeup_day_inside_a_closure_is_closed(baseline_data):
     scenario = vary(
         baseline_data,
