@@ -15,7 +15,7 @@ import yaml
 
 from sim.commands.cli import main
 from sim.conduct.calendar import StudyCalendar
-from sim.scenario import ScenarioError, load_scenario, scenario_to_dict
+from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_to_dict
 from tests.conftest import BASELINE, ROOT, vary
 
 THREE_SITES = ROOT / "scenarios" / "nct07271602_three_sites.yaml"
@@ -45,7 +45,7 @@ def validate(path: Path, capsys: pytest.CaptureFixture[str], *sets: str) -> tupl
 # --- the site table -------------------------------------------------------------------------
 
 
-def test_sites_file_scenario_resolves_to_the_three_site_variant():
+def test_sites_file_scenario_resolves_to_the_three_site_variant() -> None:
     """Double programming: the site table and the YAML list give the same resolved scenario."""
     table, listed = (scenario_to_dict(load_scenario(p)) for p in (SITES_FILE, THREE_SITES))
     assert table["trial"].pop("id") == "NCT07271602-sites-file"
@@ -54,7 +54,9 @@ def test_sites_file_scenario_resolves_to_the_three_site_variant():
     assert "sites_file" not in table["enrollment"]  # the manifest holds the sites themselves
 
 
-def test_sites_file_is_relative_to_the_yaml_not_the_working_folder(tmp_path, monkeypatch):
+def test_sites_file_is_relative_to_the_yaml_not_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "sites.csv").write_text(
         HEADER + "A,2026-01-30,8,,\nB,2026-06-01,3,2:1,20\n"
@@ -69,7 +71,9 @@ def test_sites_file_is_relative_to_the_yaml_not_the_working_folder(tmp_path, mon
     assert sites[1].cap == 20 and sites[0].cap is None
 
 
-def test_sites_file_with_an_excel_byte_order_mark_is_read(tmp_path, capsys):
+def test_sites_file_with_an_excel_byte_order_mark_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "sites.csv").write_bytes(b"\xef\xbb\xbf" + (HEADER + "A,2026-01-30,8,,\n").encode())
     path = write_scenario(tmp_path, {"sites_file": "sites.csv"})
     assert validate(path, capsys)[0] == 0
@@ -100,7 +104,9 @@ def test_sites_file_with_an_excel_byte_order_mark_is_read(tmp_path, capsys):
         (HEADER + "A,2020-01-30,8,,\n", "enrollment.sites.0.activation_date 2020-01-30"),
     ],
 )
-def test_bad_site_tables_exit_2_naming_the_field_line_and_fix(tmp_path, capsys, table, needle):
+def test_bad_site_tables_exit_2_naming_the_field_line_and_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], table: str, needle: str
+) -> None:
     (tmp_path / "sites.csv").write_text(table)
     code, err = validate(write_scenario(tmp_path, {"sites_file": "sites.csv"}), capsys)
     assert code == 2, err
@@ -110,13 +116,15 @@ def test_bad_site_tables_exit_2_naming_the_field_line_and_fix(tmp_path, capsys, 
         assert "enrollment.sites_file = " in err and "sites.csv" in err
 
 
-def test_bad_sites_file_bytes_exit_2(tmp_path, capsys):
+def test_bad_sites_file_bytes_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "sites.csv").write_bytes(HEADER.encode() + b"Z\xfcrich,2026-01-30,8,,\n")
     code, err = validate(write_scenario(tmp_path, {"sites_file": "sites.csv"}), capsys)
     assert code == 2 and "not UTF-8 text: byte 0xfc at line 2" in err
 
 
-def test_missing_folder_and_fifo_site_tables_say_what_they_are(tmp_path, capsys):
+def test_missing_folder_and_fifo_site_tables_say_what_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write_scenario(tmp_path, {"sites_file": "sites.csv"})
     code, err = validate(path, capsys)
     assert code == 2 and "sites.csv' : no such file" not in err and "no such file" in err
@@ -129,7 +137,9 @@ def test_missing_folder_and_fifo_site_tables_say_what_they_are(tmp_path, capsys)
     assert code == 2 and "is a FIFO (named pipe)" in err, err
 
 
-def test_scenario_path_that_is_a_folder_or_fifo_is_named_as_such(tmp_path, capsys):
+def test_scenario_path_that_is_a_folder_or_fifo_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, err = validate(tmp_path, capsys)
     assert code == 2 and "is a folder, not a file" in err
     os.mkfifo(tmp_path / "s.yaml")
@@ -137,7 +147,7 @@ def test_scenario_path_that_is_a_folder_or_fifo_is_named_as_such(tmp_path, capsy
     assert code == 2 and "is a FIFO (named pipe)" in err
 
 
-def test_one_source_of_sites(tmp_path, capsys):
+def test_one_source_of_sites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "sites.csv").write_text(HEADER + "A,2026-01-30,8,,\n")
     path = write_scenario(
         tmp_path, {"sites_file": "sites.csv", "screening_rate": [{"per_month": 3}]}
@@ -149,7 +159,7 @@ def test_one_source_of_sites(tmp_path, capsys):
 # --- the site generator ---------------------------------------------------------------------
 
 
-def test_site_generator_spreads_twenty_sites_evenly_and_deterministically(tmp_path):
+def test_site_generator_spreads_twenty_sites_evenly_and_deterministically(tmp_path: Path) -> None:
     generator = {
         "count": 20,
         "activation_spread_months": 6,
@@ -170,7 +180,7 @@ def test_site_generator_spreads_twenty_sites_evenly_and_deterministically(tmp_pa
     assert scenario_to_dict(load_scenario(path)) == scenario_to_dict(load_scenario(path))
 
 
-def test_site_generator_first_activation_and_prefix(tmp_path):
+def test_site_generator_first_activation_and_prefix(tmp_path: Path) -> None:
     generator = {"count": 3, "per_month": 4, "first_activation": "2026-03-02", "name_prefix": "CN"}
     sites = load_scenario(write_scenario(tmp_path, {"site_generator": generator})).enrollment.sites
     assert [(s.name, s.activation_date) for s in sites] == [
@@ -196,7 +206,9 @@ def test_site_generator_first_activation_and_prefix(tmp_path):
         ({"count": 3, "per_month": 3, "sites": 4}, "site_generator.sites"),
     ],
 )
-def test_bad_site_generators_exit_2(tmp_path, capsys, generator, needle):
+def test_bad_site_generators_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], generator: dict[str, Any], needle: str
+) -> None:
     code, err = validate(write_scenario(tmp_path, {"site_generator": generator}), capsys)
     assert code == 2 and needle in err, err
 
@@ -204,7 +216,9 @@ def test_bad_site_generators_exit_2(tmp_path, capsys, generator, needle):
 # --- x- extension keys ----------------------------------------------------------------------
 
 
-def test_x_keys_are_ignored_and_hold_anchors(tmp_path, capsys):
+def test_x_keys_are_ignored_and_hold_anchors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = textwrap.dedent(
         """\
         x-site: &site {activation_date: 2026-03-01, screening_rate: [{per_month: 3}]}
@@ -233,7 +247,9 @@ def test_x_keys_are_ignored_and_hold_anchors(tmp_path, capsys):
     assert code == 2 and "note = 'anything at all, [not, validated]': unknown key" in err
 
 
-def test_sites_file_scenario_validates_and_runs(tmp_path, capsys):
+def test_sites_file_scenario_validates_and_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["validate", str(SITES_FILE)]) == 0
     out = tmp_path / "run"
     assert main(["run", str(SITES_FILE), "--reps", "20", "--out", str(out), "--quiet"]) == 0
@@ -243,7 +259,7 @@ def test_sites_file_scenario_validates_and_runs(tmp_path, capsys):
 # --- issue 27: validation that matches the model --------------------------------------------
 
 
-def test_closures_win_over_makeup_working_days(baseline_data):
+def test_closures_win_over_makeup_working_days(baseline_data: dict[str, Any]) -> None:
     """2026-02-14 and 2026-02-28 are China's make-up working Saturdays (the holidays
     library); a closure over them shuts the clinic those days too (failed before: open)."""
     closure = {"start": "2026-02-09", "end": "2026-03-06", "reason": "renovation"}
@@ -259,7 +275,9 @@ def test_closures_win_over_makeup_working_days(baseline_data):
     assert plain.is_open((dt.date(2026, 2, 14) - start).days)
 
 
-def test_no_screening_randomization_or_scan_on_a_makeup_day_inside_a_closure(baseline_data):
+def test_no_screening_randomization_or_scan_on_a_makeup_day_inside_a_closure(
+    baseline_data: dict[str, Any],
+) -> None:
     """End to end, with a closure from 9 February to 6 March 2026 over China's make-up
     Saturdays 14 and 28 February: no patient screened or randomized in it, no scan done in
     it (on main, screenings and randomizations piled onto those two Saturdays)."""
@@ -283,7 +301,7 @@ def test_no_screening_randomization_or_scan_on_a_makeup_day_inside_a_closure(bas
     assert not np.isin(done, inside).any()
 
 
-def test_explicit_makeup_day_inside_a_closure_is_closed(baseline_data):
+def test_explicit_makeup_day_inside_a_closure_is_closed(baseline_data: dict[str, Any]) -> None:
     scenario = vary(
         baseline_data,
         **{
@@ -295,7 +313,9 @@ def test_explicit_makeup_day_inside_a_closure_is_closed(baseline_data):
     assert not cal.is_open((dt.date(2026, 3, 7) - scenario.trial.start_date).days)
 
 
-def test_a_closure_past_the_default_calendar_horizon_stays_closed(baseline_data):
+def test_a_closure_past_the_default_calendar_horizon_stays_closed(
+    baseline_data: dict[str, Any],
+) -> None:
     closure = {"start": "2040-01-01", "end": "2040-12-31"}
     cal = StudyCalendar.from_scenario(vary(baseline_data, **{"calendar.closures": [closure]}))
     start = dt.date(2026, 1, 30)
@@ -351,7 +371,9 @@ def test_a_closure_past_the_default_calendar_horizon_stays_closed(baseline_data)
         ("analysis.cut_date=2080-01-01", "analysis.cut_date 2080-01-01 is more than 50 years"),
     ],
 )
-def test_issue_27_inputs_exit_2_with_the_field(capsys, override, needle):
+def test_issue_27_inputs_exit_2_with_the_field(
+    capsys: pytest.CaptureFixture[str], override: str, needle: str
+) -> None:
     code, err = validate(BASELINE, capsys, override)
     assert code == 2, err
     assert needle in err
@@ -370,14 +392,16 @@ TEXTBOOK = ROOT / "scenarios" / "textbook.yaml"
         ("pfs.control.cure_fraction=0.5",),
     ],
 )
-def test_a_cut_waiting_for_events_that_never_come_in_the_limit_is_refused(capsys, changes):
+def test_a_cut_waiting_for_events_that_never_come_in_the_limit_is_refused(
+    capsys: pytest.CaptureFixture[str], changes: tuple[str, ...]
+) -> None:
     code, err = validate(TEXTBOOK, capsys, *changes)
     assert code == 2, err
     assert "analysis.event_target = 70: not expected within 50 years" in err
     assert "cap the cut by a date" in err
 
 
-def test_the_event_time_estimate_matches_the_closed_form(textbook):
+def test_the_event_time_estimate_matches_the_closed_form(textbook: Scenario) -> None:
     """Lachin-Foulkes (python -m sim design scenarios/textbook.yaml) expects the 70th event
     at 27.11 months, with 5% dropout a year; the estimate (no dropout, a monthly grid) puts
     it in month 27, so no later than the closed form: it refuses only what cannot finish."""
@@ -387,7 +411,9 @@ def test_the_event_time_estimate_matches_the_closed_form(textbook):
     assert event_target_expected_within(textbook, 27)
 
 
-def test_impossible_time_in_the_yaml_is_not_read_as_a_date(tmp_path, capsys):
+def test_impossible_time_in_the_yaml_is_not_read_as_a_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Already refused before (test added): by the YAML reader or the date field."""
     text = BASELINE.read_text()
     for bad, needle in [
@@ -401,20 +427,24 @@ def test_impossible_time_in_the_yaml_is_not_read_as_a_date(tmp_path, capsys):
         assert code == 2 and needle in err, (bad, err)
 
 
-def test_byte_order_mark_at_the_start_of_a_scenario_is_accepted(tmp_path, capsys):
+def test_byte_order_mark_at_the_start_of_a_scenario_is_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Already accepted before (test added): an editor's UTF-8 BOM."""
     path = tmp_path / "bom.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + BASELINE.read_bytes())
     assert validate(path, capsys)[0] == 0
 
 
-def test_a_look_index_of_a_scenario_with_looks_still_works(capsys):
+def test_a_look_index_of_a_scenario_with_looks_still_works(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     interim = ROOT / "scenarios" / "nct07271602_interim.yaml"
     code, err = validate(interim, capsys, "analysis.looks.0.events=30")
     assert code == 0, err
 
 
-def test_the_issue_27_closure_is_refused_by_the_api_too(baseline_data):
+def test_the_issue_27_closure_is_refused_by_the_api_too(baseline_data: dict[str, Any]) -> None:
     with pytest.raises(ScenarioError, match=r"calendar\.closures\.0\.end"):
         vary(baseline_data, **{"calendar.closures": [{"start": "2026-03-01", "end": "2096-03-01"}]})
 
@@ -424,7 +454,9 @@ def docs_yaml_blocks() -> list[str]:
     return [part.split("```", 1)[0] for part in text.split("```yaml\n")[1:]]
 
 
-def test_the_many_sites_page_examples_validate(tmp_path, capsys):
+def test_the_many_sites_page_examples_validate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """docs/many-sites.md: its generator and x- anchor examples, each in the baseline."""
     generator, anchors = (b for b in docs_yaml_blocks() if "enrollment:" in b)
     data = yaml.safe_load(BASELINE.read_text())
