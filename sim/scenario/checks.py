@@ -28,6 +28,7 @@ def check_scenario(scenario: Scenario) -> None:
     check_study_length(scenario)
     check_calendar(scenario)
     check_sites(scenario)
+    check_event_time(scenario)
     check_effect(scenario)
     if scenario.radiotherapy is not None and scenario.treatment is None:
         raise ValueError("radiotherapy starts with cycle 1, so it needs a treatment block")
@@ -73,17 +74,6 @@ def check_study_length(scenario: Scenario) -> None:
             f"randomize (more than {MAX_STUDY_YEARS}), so the run could not finish: check "
             "the rates (per_month is patients screened per month)"
         )
-    if scenario.analysis.cut == "events" and scenario.analysis.event_target is not None:
-        if not event_target_expected_within(scenario, MAX_STUDY_YEARS * 12):
-            raise field_error(
-                ("analysis", "event_target"),
-                scenario.analysis.event_target,
-                f"not expected within {MAX_STUDY_YEARS} years of trial.start_date "
-                f"{scenario.trial.start_date} (even without dropout) at these accrual "
-                "and PFS rates, and the cut waits for it (cut: events), so the run could "
-                "not finish: lower the target, or cap the cut by a date (cut: first with "
-                "cut_date)",
-            )
     cut = scenario.analysis.cut_date
     start = scenario.trial.start_date
     if cut is not None and (cut - start).days > MAX_STUDY_YEARS * DAYS_PER_YEAR:
@@ -131,6 +121,23 @@ def event_target_expected_within(scenario: Scenario, horizon: int) -> bool:
         if month == horizon:
             return False
         month *= 2
+
+
+def check_event_time(scenario: Scenario) -> None:
+    """A cut that waits for events (cut: events, no date to cap it) whose target is expected
+    within MAX_STUDY_YEARS; after `check_sites`, whose message is the more telling one when
+    enrollment itself never fills."""
+    if scenario.analysis.cut == "events" and scenario.analysis.event_target is not None:
+        if not event_target_expected_within(scenario, MAX_STUDY_YEARS * 12):
+            raise field_error(
+                ("analysis", "event_target"),
+                scenario.analysis.event_target,
+                f"not expected within {MAX_STUDY_YEARS} years of trial.start_date "
+                f"{scenario.trial.start_date} (even without dropout) at these accrual "
+                "and PFS rates, and the cut waits for it (cut: events), so the run could "
+                "not finish: lower the target, or cap the cut by a date (cut: first with "
+                "cut_date)",
+            )
 
 
 def check_calendar(scenario: Scenario) -> None:
