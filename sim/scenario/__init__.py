@@ -12,6 +12,7 @@ The modules, each importing only those above it in this list:
 - `base`: the frozen base of every block, the limits, the constrained number types;
 - `errors`: the wording of a validation error (`sim.errors.ScenarioError` is the exception);
 - `loading`: YAML reading, hardened; `overrides`: ``--set PATH=VALUE``;
+- `sites`: a site table (CSV) and a site generator, read into `enrollment.sites`;
 - the blocks as the trial runs them: `conduct` (trial, enrollment, randomization,
   assessments, calendar), `outcomes` (PFS, effect, dropout, OS, response, local control,
   safety, and the hazard arithmetic), `clinic` (treatment, radiotherapy, patients),
@@ -71,10 +72,12 @@ from sim.scenario.conduct import (
     Criterion,
     DayRange,
     Enrollment,
+    RampPeriod,
     Randomization,
     RatePeriod,
     ScanPeriod,
     Site,
+    SiteGenerator,
     Trial,
 )
 from sim.scenario.loading import (
@@ -129,6 +132,8 @@ __all__ = [
     "RatePeriod",
     "DayRange",
     "Site",
+    "SiteGenerator",
+    "RampPeriod",
     "Criterion",
     "Randomization",
     "Assessments",
