@@ -25,6 +25,7 @@ RANKS = {
     "outputs": 4,
     "commands": 5,
     "api": 6,
+    "qualify": 6,  # the reference checks: runs the API and the layers below, as a user would
     "__init__": 7,
     "__main__": 7,
 }
