@@ -143,3 +143,17 @@ def test_python_m_sim_qualify_runs_and_refuses_a_bad_out(tmp_path: Path) -> None
         done.stderr
         == f"error: --out {target}: is a file, not a folder (name a new or empty folder)\n"
     )
+
+
+def test_without_the_repositorys_scenario_the_simulation_group_is_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An installed wheel has no scenarios/ folder: the Monte Carlo group is listed as not
+    run (neither passed nor failed), the other checks still decide the exit status."""
+    monkeypatch.setattr(checks, "TEXTBOOK_SCENARIO", tmp_path / "missing.yaml")
+    monkeypatch.setattr(checks, "GROUPS", (checks.check_illness_death, checks.check_monte_carlo))
+    assert run_qualification(tmp_path / "out") == 0
+    report = json.loads((tmp_path / "out" / JSON).read_text(encoding="utf-8"))
+    (reason,) = report["not_run"]
+    assert "missing.yaml" in reason and "Monte Carlo" in reason
+    assert "Not run in this installation" in (tmp_path / "out" / HTML).read_text(encoding="utf-8")

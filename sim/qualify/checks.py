@@ -705,7 +705,10 @@ def check_monte_carlo(references: Path) -> list[Check]:
     import sim.api as api
 
     if not TEXTBOOK_SCENARIO.is_file():
-        raise NotRun(f"needs {TEXTBOOK_SCENARIO}, which ships with the repository, not the wheel")
+        raise NotRun(
+            f"Monte Carlo simulation of whole trials: not run, as it needs {TEXTBOOK_SCENARIO} "
+            "(the repository's scenario, not part of an installed wheel)"
+        )
     c = Collector("Monte Carlo simulation of whole trials", "closed form")
     base = api.load_scenario(TEXTBOOK_SCENARIO)
     plan = api.design(base).set_index("quantity")["value"]
@@ -820,7 +823,7 @@ def run_checks(references: Path) -> tuple[list[Check], list[str]]:
         try:
             checks.extend(group(references))
         except NotRun as reason:
-            not_run.append(f"{(group.__doc__ or '').split(chr(10))[0]} Not run: {reason}")
+            not_run.append(str(reason))
         except Exception as error:  # noqa: BLE001 - the report must show it, not crash
             title = (group.__doc__ or group.__name__).split("\n")[0]
             checks.append(

@@ -47,8 +47,12 @@ def file_hashes(root: Path, pattern: str) -> dict[str, str]:
 
 
 def package_versions() -> dict[str, str]:
-    versions = {}
-    for name in PACKAGES:
+    """Installed versions; sim-trial's is that of the code imported (not the metadata of
+    another installation of it)."""
+    import sim
+
+    versions = {"sim-trial": sim.__version__}
+    for name in PACKAGES[1:]:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
