@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import integrate
+from scipy import integrate, optimize
 
-RPACT = "rpact 3.3.4 (R 4.2.2)"
 SAME_METHOD = 1e-6  # relative: the reference computes the same formula
 
 
@@ -295,41 +294,16 @@ def check_power_survival(references: Path) -> list[Check]:
 
 # ------------------------------------------------------------- fixed-design closed forms
 
-DESIGN_CALL = (
-    "getSampleSizeSurvival(design = getDesignGroupSequential(kMax = 1, alpha = {alpha}, "
-    "sided = {sides}, beta = {beta}), typeOfComputation = '{method}', hazardRatio = {hr}, "
-    "allocationRatioPlanned = {ratio}, lambda2 = 0.05, accrualTime = c(0, 12), "
-    "followUpTime = 12)$maxNumberOfEvents"
-)
-TEXTBOOK_POWER_CALL = (
-    "getPowerSurvival(design = getDesignGroupSequential(kMax = 1, alpha = 0.1, sided = 1), "
-    "typeOfComputation = '{method}', hazardRatio = 0.6, directionUpper = FALSE, "
-    "maxNumberOfEvents = 70, maxNumberOfSubjects = 104, lambda2 = log(2)/6.8, "
-    "accrualTime = c(0, 2, 4, 6), accrualIntensity = c(2.8, 4.2, 4.9, 5.6), "
-    "dropoutRate1 = 0.05, dropoutRate2 = 0.05, dropoutTime = 12)"
-)
-TEXTBOOK_EVENTS_CALL = (
-    "getEventProbabilities(time = c(3, 6, 12, 20.5, 30, 60), accrualTime = c(0, 2, 4, 6), "
-    "accrualIntensity = c(2.8, 4.2, 4.9, 5.6), lambda2 = log(2)/6.8, hazardRatio = 0.6, "
-    "dropoutRate1 = 0.05, dropoutRate2 = 0.05, dropoutTime = 12, maxNumberOfSubjects = 104)"
-    "$cumulativeEventProbabilities x 104"
-)
-LACHIN_FOULKES_CALL = (
-    "getEventProbabilities(time = 36, accrualTime = c(0, 12), accrualIntensity = 200/12, "
-    "lambda2 = 0.05, hazardRatio = 0.7, dropoutRate1 = 0.1, dropoutRate2 = 0.1, "
-    "dropoutTime = 12, maxNumberOfSubjects = 200)"
-)
-
 
 def check_design_closed_forms(references: Path) -> list[Check]:
-    """Schoenfeld and Freedman events and power, the expected-events curve and its inverse,
-    the accrual curve and the Lachin-Foulkes event probability against rpact, which computes
-    the same formulas (the values are rpact's, as quoted with their calls in
-    benchmarks/rpact/design_references.R)."""
+    """Schoenfeld and Freedman events and power, the expected-events curve (exponential and
+    piecewise) and its inverse, the accrual curve and the Lachin-Foulkes event probability
+    against rpact, which computes the same formulas."""
     from sim.stats.design import (
         accrual_end_time,
         expected_event_time,
         expected_events,
+        expected_events_by_arm,
         freedman_events,
         freedman_power,
         lachin_foulkes_event_probability,
@@ -337,84 +311,128 @@ def check_design_closed_forms(references: Path) -> list[Check]:
         schoenfeld_power,
     )
 
-    c = Collector("Fixed-design closed forms (Schoenfeld, Freedman, Lachin-Foulkes)", RPACT)
-    cases = (
-        (0.6, 0.10, 0.80, 1, 1, 69.1011581964387, 72.1258037586001),
-        (0.7, 0.05, 0.90, 2, 2, 371.675153209286, 336.2375379661),
-        (1.5, 0.025, 0.85, 1, 0.5, 245.756127267693, 219.970731966364),
+    data = read_json(references, "design_rpact.json")
+    c = Collector(
+        "Fixed-design closed forms (Schoenfeld, Freedman, Lachin-Foulkes)",
+        f"rpact {data['rpact']} (R {data['R']})",
     )
-    for hr, alpha, power, sides, ratio, schoenfeld, freedman in cases:
-        args = (hr, alpha, power, sides, ratio / (1 + ratio))
-        for method, fn, ref in (
-            ("Schoenfeld", schoenfeld_events, schoenfeld),
-            ("Freedman", freedman_events, freedman),
-        ):
-            beta = round(1 - power, 2)
-            call = DESIGN_CALL.format(
-                alpha=alpha, sides=sides, beta=beta, method=method, hr=hr, ratio=ratio
-            )
+    for e in data["events"]:
+        ratio = e["allocation_ratio"]
+        args = (e["hazard_ratio"], e["alpha"], e["power"], e["sides"], ratio / (1 + ratio))
+        for method, events in (("Schoenfeld", schoenfeld_events), ("Freedman", freedman_events)):
+            expected = e[method.lower()]
             c.add(
-                f"{method} events, HR {hr}, alpha {alpha} {sides}-sided, power {power}, "
-                f"allocation {ratio:g}:1",
-                call,
-                ref,
-                fn(*args),
-                relative(SAME_METHOD, ref),
+                f"{method} events, HR {e['hazard_ratio']}, alpha {e['alpha']} "
+                f"{e['sides']}-sided, power {e['power']}, allocation {ratio:g}:1",
+                e["call"],
+                expected,
+                events(*args),
+                relative(SAME_METHOD, expected),
             )
-    for method, fn, ref in (
-        ("Schoenfeld", schoenfeld_power, 0.803831070003049),
-        ("Freedman", freedman_power, 0.791058217062718),
-    ):
+    book = data["textbook"]
+    for method, power in (("Schoenfeld", schoenfeld_power), ("Freedman", freedman_power)):
+        expected = book[f"power_{method.lower()}"]
         c.add(
             f"{method} power at 70 events, HR 0.6, alpha 0.10 one-sided",
-            TEXTBOOK_POWER_CALL.format(method=method) + "$overallReject",
-            ref,
-            fn(70, 0.6, 0.10),
-            relative(SAME_METHOD, ref),
+            f"{book['call']}$overallReject",
+            expected,
+            power(70, 0.6, 0.10),
+            relative(SAME_METHOD, expected),
         )
-    times = [3, 6, 12, 20.5, 30, 60]
-    cumulative = [
-        0.00957460964091154,
-        0.04209436282474945,
-        0.17764825844842802,
-        0.47637092709830042,
-        0.72963036218766930,
-        0.92405255308779877,
-    ]
-    c.add_all(
-        "expected events of the textbook trial",
-        TEXTBOOK_EVENTS_CALL,
-        104 * np.array(cumulative),
-        expected_events(times, hazard_ratio=0.6, **TEXTBOOK),
-        lambda e: relative(1e-12, e),
-        [f"month {t:g}" for t in times],
-    )
+    months = [f"month {t:g}" for t in book["times"]]
+    _, experimental = expected_events_by_arm(book["times"], hazard_ratio=0.6, **TEXTBOOK)
+    for label, expected, observed in (
+        (
+            "",
+            104 * np.array(book["cumulative"]),
+            expected_events(book["times"], hazard_ratio=0.6, **TEXTBOOK),
+        ),
+        (", experimental arm", 52 * np.array(book["experimental"]), experimental),
+    ):
+        c.add_all(
+            f"expected events of the textbook trial{label}",
+            book["events_call"],
+            expected,
+            observed,
+            lambda e: relative(1e-12, e),
+            months,
+        )
     c.add(
         "months to 70 expected events, textbook trial",
-        TEXTBOOK_POWER_CALL.format(method="Schoenfeld") + "$analysisTime",
-        27.1105651091225,
+        f"{book['call']}$analysisTime",
+        book["analysis_time"],
         expected_event_time(70, hazard_ratio=0.6, **TEXTBOOK),
-        relative(1e-8, 27.1105651091225),
+        relative(1e-8, book["analysis_time"]),  # rpact's uniroot stops within ~5e-10 months
     )
     c.add(
         "months to the last of 104 patients, textbook accrual",
-        TEXTBOOK_POWER_CALL.format(method="Schoenfeld") + "$accrualTime",
-        20.3214285714286,
+        f"{book['call']}$accrualTime",
+        book["accrual_time"],
         accrual_end_time(104, TEXTBOOK["accrual"]),
-        relative(1e-12, 20.3214285714286),
+        relative(SAME_METHOD, book["accrual_time"]),
     )
+    # piecewise hazards, per-arm dropout, 2:1: rpact's own event curve is off by up to
+    # 1.1e-6 relative here (the package agrees with nested quadrature to 1e-15), hence 2e-6
+    piece = data["piecewise"]
+    model = dict(
+        accrual=[(3.0, 5.0), (2.0, 2.0), (3.0, 10.0), (None, 12.0)],
+        control_hazards=[(6.0, 0.1), (6.0, 0.07), (None, 0.04)],
+        hazard_ratio=0.75,
+        dropout_hazard=(-math.log(0.95) / 12, -math.log(0.90) / 12),
+        allocation=2 / 3,
+        sample_size=150,
+    )
+    months = [f"month {t:g}" for t in piece["times"]]
+    _, experimental = expected_events_by_arm(piece["times"], **model)
+    for label, expected, observed in (
+        ("", 150 * np.array(piece["cumulative"]), expected_events(piece["times"], **model)),
+        (", experimental arm", 100 * np.array(piece["experimental"]), experimental),
+    ):
+        c.add_all(
+            f"expected events, piecewise hazards and 2:1 allocation{label}",
+            piece["call"],
+            expected,
+            observed,
+            lambda e: relative(2e-6, e),
+            months,
+        )
+    c.add(
+        "months to 80 expected events, piecewise hazards",
+        piece["analysis_time_call"],
+        piece["analysis_time"],
+        expected_event_time(80, **model),
+        relative(1e-6, piece["analysis_time"]),
+    )
+    c.add(
+        "months to the last of 150 patients, piecewise accrual",
+        piece["call"] + "$accrualTime",
+        piece["accrual_time"],
+        accrual_end_time(150, model["accrual"]),
+        relative(SAME_METHOD, piece["accrual_time"]),
+    )
+    lf = data["lachin_foulkes"]
     eta = -math.log(0.9) / 12
-    for hr_lambda, key, ref in (
-        (0.035, "eventProbabilities1", 0.581994744915847),
-        (0.05, "eventProbabilities2", 0.701737041332378),
+    probabilities = [
+        lachin_foulkes_event_probability(hazard, eta, 12, 24) for hazard in (0.035, 0.05)
+    ]
+    for label, key, observed in (
+        ("experimental arm (hazard 0.035)", "p_experimental", probabilities[0]),
+        ("control arm (hazard 0.05)", "p_control", probabilities[1]),
     ):
         c.add(
-            f"Lachin-Foulkes event probability, hazard {hr_lambda}, accrual 12, follow-up 24",
-            f"{LACHIN_FOULKES_CALL}${key}",
-            ref,
-            lachin_foulkes_event_probability(hr_lambda, eta, 12, 24),
-            relative(1e-12, ref),
+            f"Lachin-Foulkes event probability, {label}, accrual 12, follow-up 24 months",
+            lf["call"],
+            lf[key],
+            observed,
+            relative(1e-12, lf[key]),
         )
+    c.add(
+        "patients for 90% power: Schoenfeld events over the mean event probability",
+        lf["sample_size_call"],
+        lf["sample_size"],
+        schoenfeld_events(0.7, 0.025, 0.9) / np.mean(probabilities),
+        relative(1e-12, lf["sample_size"]),
+    )
     return c.checks
 
 
@@ -691,6 +709,7 @@ def check_illness_death(references: Path) -> list[Check]:
 # The scenario the closed forms assume (exponential PFS, progression seen when it happens,
 # no screening failure, unstratified test at the event target), as the repository ships it.
 TEXTBOOK_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "textbook.yaml"
+BASELINE_SCENARIO = TEXTBOOK_SCENARIO.with_name("nct07271602.yaml")
 MC_SEED = 21  # fixed: the same figures on every run of the same installation
 MC_REPS = {"textbook": 2000, "null": 2000, "sequential": 1000}
 
@@ -704,10 +723,11 @@ def check_monte_carlo(references: Path) -> list[Check]:
     figures."""
     import sim.api as api
 
-    if not TEXTBOOK_SCENARIO.is_file():
+    if not (TEXTBOOK_SCENARIO.is_file() and BASELINE_SCENARIO.is_file()):
         raise NotRun(
-            f"Monte Carlo simulation of whole trials: not run, as it needs {TEXTBOOK_SCENARIO} "
-            "(the repository's scenario, not part of an installed wheel)"
+            "Monte Carlo simulation of whole trials: not run, as it needs the repository's "
+            f"scenarios {TEXTBOOK_SCENARIO.name} and {BASELINE_SCENARIO.name} in "
+            f"{TEXTBOOK_SCENARIO.parent} (an installed wheel has no scenarios folder)"
         )
     c = Collector("Monte Carlo simulation of whole trials", "closed form")
     base = api.load_scenario(TEXTBOOK_SCENARIO)
@@ -747,6 +767,7 @@ def check_monte_carlo(references: Path) -> list[Check]:
                     relative(0.03, expected),
                     method,
                 )
+    c.checks.extend(check_illness_death_draws())
     data = read_json(references, "reference_group_sequential.json")
     ref = data["simulation"]["obf2_bshsd_hr0.6"]
     reps = MC_REPS["sequential"]
@@ -795,6 +816,53 @@ def check_monte_carlo(references: Path) -> list[Check]:
         (3 * se, f"|difference| <= 3 combined SE ({se:.3f})"),
         source,
     )
+    return c.checks
+
+
+def check_illness_death_draws(patients: int = 100_000) -> list[Check]:
+    """Overall survival as the simulator draws it (the baseline's illness-death model, HR 0.6
+    on progression, 0.8 after it) against the closed form S_OS(t): the median within 4 Monte
+    Carlo SE, se = sqrt(1 / 4n) / f(median)."""
+    import sim.api as api
+    from sim.conduct.outcomes import draw_latent_outcomes
+    from sim.conduct.survival import draw_illness_death, os_survival_closed_form
+    from sim.scenario import DAYS_PER_MONTH
+
+    c = Collector("Monte Carlo simulation of whole trials", "illness-death closed form")
+    scenario = api.load_scenario(
+        BASELINE_SCENARIO, {"overall_survival.post_progression_hazard_ratio": 0.8}
+    )
+    rng = np.random.default_rng(MC_SEED)
+    os_block = scenario.overall_survival
+    for arm in (0, 1):
+        hr = scenario.effect.hazard_ratio if arm else 1.0
+        pfs = math.log(2) / scenario.pfs.control.median_months / DAYS_PER_MONTH * hr
+        deaths = scenario.pfs.death_fraction
+        h12 = (
+            math.log(2)
+            / os_block.post_progression.median_months
+            / DAYS_PER_MONTH
+            * (os_block.post_progression_hazard_ratio if arm else 1.0)
+        )
+        h01, h02 = (1 - deaths) * pfs, deaths * pfs
+        arms = np.full((1, patients), arm)
+        latent = draw_latent_outcomes(scenario, arms, rng)
+        death = draw_illness_death(scenario, arms, latent, rng).death_day.ravel()
+
+        def cdf(t: float, h01: float = h01, h02: float = h02, h12: float = h12) -> float:
+            return 1.0 - float(os_survival_closed_form(np.array(t), h01, h02, h12))
+
+        median = optimize.brentq(lambda t: cdf(t) - 0.5, 1.0, 1e5, xtol=1e-9)
+        se = math.sqrt(0.25 / patients) / (cdf(median + 0.5) - cdf(median - 0.5))
+        c.add(
+            f"median overall survival (days), {'experimental' if arm else 'control'} arm, "
+            f"{patients:,} simulated patients of the baseline scenario",
+            "S(t) = exp(-(h01+h02)t) + h01/(h01+h02-h12) (exp(-h12 t) - exp(-(h01+h02)t)), "
+            f"h01 {h01:.4e}, h02 {h02:.4e}, h12 {h12:.4e} per day; its median by root finding",
+            median,
+            float(np.median(death)),
+            (4 * se, f"|difference| <= 4 SE ({se:.2f} days)"),
+        )
     return c.checks
 
 

@@ -49,9 +49,8 @@ def file_hashes(root: Path, pattern: str) -> dict[str, str]:
 def package_versions() -> dict[str, str]:
     """Installed versions; sim-trial's is that of the code imported (not the metadata of
     another installation of it)."""
-    import sim
-
-    versions = {"sim-trial": sim.__version__}
+    # the package this module belongs to is imported already (its parent)
+    versions = {"sim-trial": sys.modules["sim"].__version__}
     for name in PACKAGES[1:]:
         try:
             versions[name] = metadata.version(name)
