@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -68,6 +69,7 @@ class Outcome:
     status: int
     out: str
     err: str
+    warnings: tuple[str, ...] = ()
 
     @property
     def command(self) -> str:
@@ -75,22 +77,40 @@ class Outcome:
 
 
 def sim(*argv: str | Path) -> Outcome:
-    """`python -m sim ARGV` in this process: exit status, stdout, stderr."""
+    """`python -m sim ARGV` in this process: exit status, stdout, stderr, and the Python
+    warnings a user's terminal would show (Python's default filters, not pytest's)."""
     args = tuple(str(a) for a in argv)
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        for hidden in (
+            DeprecationWarning,
+            PendingDeprecationWarning,
+            ImportWarning,
+            ResourceWarning,
+        ):
+            warnings.simplefilter("ignore", hidden)
         try:
             status = main(list(args))
         except SystemExit as stop:  # argparse: a usage error (2) or --help (0)
             status = stop.code if isinstance(stop.code, int) else 2
-    return Outcome(args, status, out.getvalue(), err.getvalue())
+    shown = tuple(f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}" for w in caught)
+    return Outcome(args, status, out.getvalue(), err.getvalue(), shown)
 
 
 def assert_handled(result: Outcome, allowed: Sequence[int] = (0, 1, 2)) -> None:
-    """No internal error, no traceback, an expected exit status."""
+    """No internal error, no traceback, no Python warning, an expected exit status."""
     shown = f"{result.command}\n--- stderr:\n{result.err[-2000:]}"
     assert result.status != EXIT_SOFTWARE, f"exit 70 (a bug of sim): {shown}"
     assert "Traceback (most recent call last)" not in result.err + result.out, shown
+    assert not result.warnings, (
+        "Python warnings on stderr:\n" + "\n".join(result.warnings) + (f"\nfrom: {result.command}")
+    )
     assert result.status in allowed, f"exit {result.status}: {shown}"
 
 
@@ -478,7 +498,6 @@ SETS = (
     "enrollment.screening_rate=[]",
     "randomization.strata={}",
     "calendar.closed_weekdays=[0, 1, 2, 3, 4, 5, 6]",
-    "pfs.control={distribution: weibull, median_months: 6.8, shape: 1000}",
     "pfs.control={distribution: weibull, median_months: 6.8, shape: 0.001}",
     "no.such.field=1",
     "nonsense",
@@ -638,7 +657,10 @@ def test_plot_and_report_of_any_folder(made: Made, tmp_path: Path, which: str) -
     assert_handled(sim("report", source, "--out", tmp_path / "report.html"))
 
 
-# inputs the validation accepts that end in an internal error today
+WEIBULL_1000 = "distribution: weibull, median_months: 6.8, shape: 1000"
+
+
+# inputs the validation accepts that end in an internal error (or Python's warnings) today
 @pytest.mark.parametrize(
     "argv",
     [
@@ -651,6 +673,16 @@ def test_plot_and_report_of_any_folder(made: Made, tmp_path: Path, which: str) -
             ["sweep", TEXTBOOK, *TINY, "--grid", "analysis.looks.0.events=30,40"],
             marks=issue("a look index on a scenario without looks: exit 70 (KeyError)"),
             id="look-index-without-looks",
+        ),
+        pytest.param(
+            ["design", TEXTBOOK, "--set", f"pfs.control={{{WEIBULL_1000}}}"],
+            marks=issue("a Weibull shape of 1,000: RuntimeWarnings with source lines on stderr"),
+            id="weibull-shape-1000-design",
+        ),
+        pytest.param(
+            ["run", TEXTBOOK, *TINY, "--set", f"pfs.control={{{WEIBULL_1000}}}"],
+            marks=issue("a Weibull shape of 1,000: RuntimeWarnings with source lines on stderr"),
+            id="weibull-shape-1000-run",
         ),
         pytest.param(
             ["run", TEXTBOOK, *TINY, "--long-out"],
