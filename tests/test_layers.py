@@ -27,6 +27,7 @@ RANKS = {
     "outputs": 4,
     "api": 5,
     "commands": 6,
+    "qualify": 6,  # the reference checks: runs the API and the layers below, as a user would
     "__init__": 7,
     "__main__": 7,
     "app": 7,  # the web page over the API (tests/test_app_units.py: it imports sim, outputs)

@@ -565,6 +565,7 @@ PLUGIN_MODULES = {
     "forecast": "sim.commands.forecast",
     "export-observed": "sim.commands.forecast",
     "app": "sim.app",
+    "qualify": "sim.qualify.run",
 }
 # Their one-line help for `python -m sim --help`; tests/test_cli_startup.py checks it is the
 # help each module registers.
@@ -578,6 +579,7 @@ PLUGIN_HELP = {
     "forecast": "forecast the rest of a trial from its own data",
     "export-observed": "write an --observed table from a simulated trial",
     "app": "a local web page: set up a scenario, run it, read the answers",
+    "qualify": "run the reference checks on the installed package; HTML report (exit 1 if any fails)",
 }
 
 
