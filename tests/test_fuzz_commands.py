@@ -666,22 +666,18 @@ WEIBULL_1000 = "distribution: weibull, median_months: 6.8, shape: 1000"
     [
         pytest.param(
             ["run", TEXTBOOK, *TINY, "--set", "randomization.block_sizes=[]"],
-            marks=issue("an empty list where one is required: exit 70 (max() of nothing)"),
             id="empty-block-sizes",
         ),
         pytest.param(
             ["sweep", TEXTBOOK, *TINY, "--grid", "analysis.looks.0.events=30,40"],
-            marks=issue("a look index on a scenario without looks: exit 70 (KeyError)"),
             id="look-index-without-looks",
         ),
         pytest.param(
             ["design", TEXTBOOK, "--set", f"pfs.control={{{WEIBULL_1000}}}"],
-            marks=issue("a Weibull shape of 1,000: RuntimeWarnings with source lines on stderr"),
             id="weibull-shape-1000-design",
         ),
         pytest.param(
             ["run", TEXTBOOK, *TINY, "--set", f"pfs.control={{{WEIBULL_1000}}}"],
-            marks=issue("a Weibull shape of 1,000: RuntimeWarnings with source lines on stderr"),
             id="weibull-shape-1000-run",
         ),
         pytest.param(
@@ -709,8 +705,8 @@ def test_accepted_inputs_never_end_in_an_internal_error(
 @pytest.mark.parametrize(
     "kind",
     [
-        pytest.param("folder", marks=issue("a folder given as the scenario: 'no such file'")),
-        pytest.param("fifo", marks=issue("a FIFO given as the scenario: 'no such file'")),
+        "folder",
+        "fifo",
     ],
 )
 def test_a_scenario_that_is_not_a_file_is_named_for_what_it_is(tmp_path: Path, kind: str) -> None:

@@ -579,7 +579,9 @@ PLUGIN_HELP = {
     "forecast": "forecast the rest of a trial from its own data",
     "export-observed": "write an --observed table from a simulated trial",
     "app": "a local web page: set up a scenario, run it, read the answers",
-    "qualify": "run the reference checks on the installed package; HTML report (exit 1 if any fails)",
+    "qualify": (
+        "run the reference checks on the installed package; HTML report (exit 1 if any fails)"
+    ),
 }
 
 
