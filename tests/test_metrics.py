@@ -11,7 +11,7 @@ import pytest
 from sim.engine.chunk import TrialModel, simulate_chunk
 from sim.engine.metrics import UNDESCRIBED, describe_metric, format_number
 from sim.engine.results import SUMMARY_COLUMNS, summarize, timeline
-from tests.conftest import vary
+from tests.helpers import vary
 
 
 def summary_of(scenario, reps: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:

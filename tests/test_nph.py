@@ -15,7 +15,7 @@ from sim.engine.chunk import TrialModel, simulate_chunk
 from sim.engine.results import summarize
 from sim.scenario import DAYS_PER_MONTH, ScenarioError, parse_test
 from sim.stats import analysis, design, weighted
-from tests.conftest import ROOT, vary
+from tests.helpers import ROOT, vary
 
 DATA = ROOT / "tests" / "data" / "nph_reference.csv"
 DELAY = {"piecewise_hazard_ratio": [{"months": 3, "hazard_ratio": 1.0}, {"hazard_ratio": 0.5}]}

@@ -12,7 +12,7 @@ import pytest
 from sim.commands.cli import EXIT_BAD_INPUT, ArgumentParser
 from sim.commands.sweep import check_schema_path, expand_points, parse_grid, register, run_sweep
 from sim.scenario import ScenarioError, parse_scenario
-from tests.conftest import TEXTBOOK, scenario_data
+from tests.helpers import TEXTBOOK, scenario_data
 
 REPS = 200  # per point: enough for the contract, small enough to keep the file at ~2 s
 MILESTONE_DATES = [
@@ -205,7 +205,7 @@ def test_shipped_sensitivity_variants_are_valid_scenarios():
     # scenarios/sensitivity.yaml is a planner's ready-made sweep: every variant must validate.
     from sim.commands.sweep import expand_points, read_variants
     from sim.scenario import read_scenario_yaml
-    from tests.conftest import BASELINE
+    from tests.helpers import BASELINE
 
     variants = read_variants(BASELINE.parent / "sensitivity.yaml")
     points = expand_points(read_scenario_yaml(BASELINE), {}, variants, str(BASELINE))

@@ -18,7 +18,7 @@ from sim.clinic.tally import (
     tally_replicates,
 )
 from sim.engine.chunk import TrialModel, replicate_draws
-from tests.conftest import vary
+from tests.helpers import vary
 
 N_REPS = 6
 
