@@ -10,6 +10,8 @@ import datetime as dt
 import functools
 import json
 import math
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,10 @@ import yaml
 from hypothesis import strategies as st
 
 from sim.clinic.model import ClinicDraws, ClinicResult, draw_clinic, simulate_clinic
+from sim.commands.cli import EXIT_BAD_INPUT, ArgumentParser
+from sim.commands.sweep import register
 from sim.conduct.calendar import WEEKDAYS, StudyCalendar
+from sim.errors import ScenarioError
 from sim.scenario import Scenario, parse_scenario
 from tests.references.datasets import fingerprint
 
@@ -60,6 +65,35 @@ def assert_run_rejects(tmp_path: Path, capsys, override: str, needle: str) -> No
     assert needle in err
     assert err.count("\n") <= 3  # one message, not a traceback
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+# --- commands and tables ----------------------------------------------------------------
+
+
+def run_command(argv: Sequence[str], *registers: Callable) -> int:
+    """What `sim.commands.cli.main` does, with only the given subcommands registered
+    (`sweep` when none is given)."""
+    parser = ArgumentParser(prog="python -m sim")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    for add in registers or (register,):
+        add(sub)
+    try:
+        args = parser.parse_args(list(argv))
+        return args.func(args)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def assert_same_tables(a, b) -> None:
+    """Two tallies (`sim.clinic.tally`) with the same summary, monthly and deviation arrays."""
+    assert list(a.summary) == list(b.summary)
+    for key, value in b.summary.items():
+        assert np.array_equal(a.summary[key], value, equal_nan=True), key
+    assert list(a.monthly) == list(b.monthly)
+    for key, value in b.monthly.items():
+        assert np.array_equal(a.monthly[key], value, equal_nan=True), key
+    assert np.array_equal(a.deviations, b.deviations)
 
 
 # --- the clinic with hand-made draws (tests/test_treatment.py, test_radiotherapy.py, ...) ---

@@ -19,8 +19,7 @@ from sim.commands.compare import (
 )
 from sim.commands.run import run_scenario
 from sim.engine.results import METRICS_VERSION
-from tests.helpers import TEXTBOOK, vary
-from tests.test_sweep import run_command
+from tests.helpers import TEXTBOOK, run_command, vary
 
 REPS = 200
 

@@ -31,9 +31,8 @@ from sim.outputs.plots import (
     run_figures,
 )
 from sim.scenario import parse_scenario
-from tests.helpers import TEXTBOOK, lifelines_reference
+from tests.helpers import TEXTBOOK, lifelines_reference, run_command
 from tests.references.datasets import plot_km_data
-from tests.test_sweep import run_command
 
 START = dt.date(2026, 1, 30)
 COMPLETION = dt.date(2028, 12, 31)
