@@ -29,7 +29,7 @@ from sim.engine.continuation import (
 )
 from sim.scenario import DAYS_PER_MONTH, ScenarioError, parse_scenario
 from sim.stats.posterior import hazard_fit, site_rate_fit
-from tests.conftest import BASELINE, ROOT
+from tests.helpers import BASELINE, ROOT
 
 AS_OF = dt.date(2026, 12, 1)
 

@@ -31,7 +31,7 @@ from sim.stats.sequential import (
     efficacy_bounds,
 )
 from sim.stats.spending import Spending, spent
-from tests.conftest import vary
+from tests.helpers import vary
 
 REFERENCE = json.loads((REFERENCES / "reference_group_sequential.json").read_text())
 TOL = 1e-6
@@ -362,7 +362,7 @@ def test_bad_looks_name_the_field(textbook_data, changes, needle) -> None:
 
 
 def test_the_interim_scenario_is_valid(baseline) -> None:
-    from tests.conftest import ROOT, scenario_data
+    from tests.helpers import ROOT, scenario_data
 
     sc = parse_scenario(scenario_data(ROOT / "scenarios" / "nct07271602_interim.yaml"))
     assert [look.events for look in sc.analysis.looks] == [35, 70]
@@ -629,7 +629,7 @@ def test_run_writes_look_metrics_and_timeline(gs_run) -> None:
 
 def test_design_writes_boundaries(tmp_path, capsys) -> None:
     from sim.commands.cli import main
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     out = tmp_path / "design"
     assert (

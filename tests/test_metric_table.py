@@ -24,7 +24,7 @@ from sim.engine.metric_table import (
 from sim.engine.metrics import PLACEHOLDERS, STATISTICS
 from sim.engine.results import summarize
 from sim.scenario import Scenario, parse_scenario
-from tests.conftest import ROOT, scenario_data, vary
+from tests.helpers import ROOT, scenario_data, vary
 
 REPS = 8
 AS_OF = dt.date(2027, 6, 1)

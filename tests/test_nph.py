@@ -19,7 +19,7 @@ from sim.engine.results import summarize
 from sim.qualify import REFERENCES
 from sim.scenario import DAYS_PER_MONTH, ScenarioError, parse_test
 from sim.stats import analysis, design, weighted
-from tests.conftest import ROOT, vary
+from tests.helpers import ROOT, vary
 
 DATA = REFERENCES / "nph_reference.csv"
 DELAY = {"piecewise_hazard_ratio": [{"months": 3, "hazard_ratio": 1.0}, {"hazard_ratio": 0.5}]}

@@ -16,7 +16,7 @@ import yaml
 from sim.commands.cli import main
 from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_to_dict
-from tests.conftest import BASELINE, ROOT, vary
+from tests.helpers import BASELINE, ROOT, vary
 
 THREE_SITES = ROOT / "scenarios" / "nct07271602_three_sites.yaml"
 SITES_FILE = ROOT / "scenarios" / "nct07271602_sites_file.yaml"
