@@ -1,4 +1,4 @@
-"""The safety promises (README "Safety"), one test each: nothing outside what a command
+"""The safety promises (docs/safety.md), one test each: nothing outside what a command
 writes is removed or overwritten; a locked, read-only or full target fails cleanly; every
 malformed input is exit status 2 with one message, no traceback, nothing written."""
 
