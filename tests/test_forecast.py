@@ -362,9 +362,9 @@ def test_forecast_figure_counts_every_replicate(observed_table, dates_only):
     )
     assert "middle 50% / 90% of 4 forecast replicates" in top.get_title(loc="left")
     headline = fig._suptitle.get_text()
-    assert "blinded: one pooled PFS hazard" in headline
+    assert "Event model: blinded (one pooled PFS hazard" in headline
     assert "worth 7 events" in headline
-    assert note and note in headline
+    assert note and " ".join(note.split()) in " ".join(headline.split())
 
 
 def test_forecast_and_export_commands(tmp_path, capsys):

@@ -185,7 +185,10 @@ def format_comparison(table: pd.DataFrame, summary: pd.DataFrame) -> str:
     from sim.engine.metrics import format_number
 
     units = dict(zip(summary["metric"], summary["unit"], strict=True)) if "unit" in summary else {}
-    lines = [f"{'metric (forecast beside the plan)':40s}{'forecast':>14s}{'plan':>14s}"]
+    lines = [
+        "the plan beside the forecast (comparison.csv):",
+        f"{'metric':40s}{'forecast':>14s}{'plan':>14s}",
+    ]
     for row in table.itertuples():
         unit = "share" if units.get(row.metric) == "share" else ""
         lines.append(

@@ -130,7 +130,7 @@ def maturity_note(continuation: TrialContinuation, scenario: Scenario) -> str:
     of_target = f" of the {target} targeted" if target is not None else ""
     return (
         f"Only {events} PFS events so far{of_target}{arms}: the forecast leans on the plan; "
-        "treat its dates as the plan's with a wider band (plan beside it below)."
+        "treat its dates as the plan's with a wider band."
     )
 
 

@@ -4,11 +4,15 @@ Two panels over calendar time: patients randomized and PFS events seen, each the
 step curve up to `--as-of` and from there the forecast's median with its 50% and 90% bands
 (the first replicates of the run, re-drawn from the same streams), the sample size or event
 target, the registered completion date and the forecast date of the final analysis.
+The headline names the event model (blinded or unblinded), the prior's weight and, when the
+data are immature, the note of `sim.engine.forecast.maturity_note`; each panel's title says
+what it shows, and every share counts all replicates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
     from sim.engine.trial import TrialModel
 
 OBSERVED_COLOR = "#222222"
+HEADLINE_WIDTH = 115  # characters per line of the headline at the figure's width
 
 
 def replay_forecast(model: TrialModel, seed: int, reps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +108,10 @@ def forecast_figure(
     model: TrialModel, seed: int, reps: int, analysis_dates: np.ndarray, note: str = ""
 ) -> Figure:
     """The two panels; `analysis_dates` are the run's final analysis dates (datetime64, NaT
-    where a replicate never reaches it), `note` the data-maturity line (may be empty)."""
+    where a replicate never reaches it), `note` the data-maturity line (may be empty).
+    The bottom panel's title gives the share of all replicates whose final analysis is on
+    or before the registered completion date, and the share whose event target is reached
+    by then (they differ when the cut is at that date)."""
     sc, continuation = model.scenario, model.continuation
     obs, start = continuation.observed, sc.trial.start_date
     as_of = start + dt.timedelta(days=continuation.as_of_day)
@@ -178,6 +186,16 @@ def forecast_figure(
             f"{when(hi)}); on or before the registered completion {sc.trial.completion_date} "
             f"in {by:.1%} of the {n_all:,} forecast replicates"
         )
+        if target is not None and target <= events.shape[1]:
+            # The analysis can come by the completion date because the cut falls on it with
+            # fewer events: say how often the event target itself is reached by then.
+            completion_day = (sc.trial.completion_date - start).days
+            reached = float((events[:, target - 1] <= completion_day).mean())
+            detail += (
+                f";\nthe event target ({target} PFS events seen) reached by then in "
+                f"{reached:.1%} of the {events.shape[0]:,} replicates drawn"
+                + (" (the others are cut at that date with fewer events)" if reached < 1 else "")
+            )
     else:
         detail = f"No forecast replicate of {n_all:,} reached the final analysis"
     shown = min(reps, MAX_CURVE_REPS)
@@ -196,16 +214,17 @@ def forecast_figure(
     bottom.set_xlabel("calendar date")
     events_seen = int(np.isfinite(obs.event_day).sum())
     model = (
-        "unblinded: a PFS hazard per arm"
+        "unblinded (a PFS hazard per arm)"
         if continuation.unblinded
-        else "blinded: one pooled PFS hazard, arms split by the plan's HR"
+        else "blinded (one pooled PFS hazard, arms split by the plan's HR)"
     )
-    headline = (
-        f"Forecast as of {as_of} from {obs.n} patients and {events_seen} PFS events "
-        f"({model}; the plan's hazards worth {continuation.prior_events:g} events as prior)"
-    )
-    if note:
-        headline += "\n" + note
+    lines = [
+        f"Forecast as of {as_of} from {obs.n} patients and {events_seen} PFS events",
+        f"Event model: {model}; prior: the plan's hazards, worth "
+        f"{continuation.prior_events:g} events",
+        *([textwrap.fill(note, HEADLINE_WIDTH)] if note else []),
+    ]
+    headline = "\n".join(lines)
     fig.suptitle(headline, x=0.01, ha="left", fontweight="bold", fontsize="medium")
     return fig
 
