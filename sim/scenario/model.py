@@ -35,6 +35,7 @@ from sim.scenario.outcomes import (
     pfs_cumulative_hazard,
 )
 from sim.scenario.overrides import apply_override
+from sim.scenario.prior import Prior, check_prior_fits
 
 
 class Scenario(Frozen):
@@ -73,10 +74,14 @@ class Scenario(Frozen):
     safety: Safety | None = None
     """Adverse events that drive the clinic's toxicity; None: the treatment block's own
     toxicity probabilities."""
+    prior: Prior | None = None
+    """Design prior on the hazard ratio and the control median: each replicate draws its own
+    truth from it, and assurance is reported; None: the effect as stated."""
 
     @model_validator(mode="after")
     def check_cross_fields(self) -> Scenario:
         check_scenario(self)
+        check_prior_fits(self)
         return self
 
     def pfs_cumulative_hazard(self, arm: int, day: float) -> float:
