@@ -61,6 +61,7 @@ from sim.stats.schoenfeld import (
 if TYPE_CHECKING:
     from sim.scenario import Prior, Scenario, Survival
     from sim.stats.priors import HazardRatioPrior, LognormalMedian
+    from sim.stats.sequential import Design
 
 __all__ = [  # the closed forms, re-exported: callers import them from here
     "AccrualTable",
@@ -103,6 +104,7 @@ __all__ = [  # the closed forms, re-exported: callers import them from here
     "closed_form_design",
     "control_median_prior",
     "hazard_ratio_prior",
+    "prior_design",
     "prior_design_rows",
     "cumulative_hazard_days",
     "design_nph_scenario",
@@ -546,57 +548,70 @@ def control_median_prior(prior: Prior) -> LognormalMedian | None:
     return None if spec is None else LognormalMedian(spec.median, spec.sd_log)
 
 
-def prior_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
-    """design.csv's rows of the design prior on the hazard ratio: assurance, P(success |
-    HR < no_benefit_hr), P(success and HR >= no_benefit_hr) and the power at the prior's
-    mean of log HR, at the final analysis's planned events (`sim.stats.assurance`: the
-    closed form for a lognormal prior and one look, quadrature otherwise). None without a
-    prior on the HR or without planned events (a cut by date alone)."""
+def prior_design(scenario: Scenario) -> tuple[HazardRatioPrior, float, Design, float, str] | None:
+    """(prior on the HR, final planned events, the design, allocation, how assurance is
+    computed) of a scenario with a prior on the hazard ratio; None without one, or without
+    planned events (a cut by date alone)."""
     if scenario.prior is None or scenario.prior.hazard_ratio is None:
-        return []
+        return None
     # imported here: sim.stats.assurance imports this module (z_alpha)
-    from sim.stats.assurance import fixed_design, probability_of_success
+    from sim.stats.assurance import fixed_design
 
     a = scenario.analysis
     p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
+    mixture = scenario.prior.hazard_ratio.distribution == "mixture"
     if a.looks:
         from sim.stats.boundaries import planned_events
         from sim.stats.monitoring import SequentialPlan
 
         events = planned_events(scenario)
         design = SequentialPlan.from_analysis(a, events, p).design
-        events_final = float(events[-1])
-        how = f"{len(events)}-look design, {QUADRATURE} over the prior"
+        final = float(events[-1])
+        how = f"{len(events)}-look design, " + (
+            "the mixture's weighted sum of powers" if mixture else f"{QUADRATURE} over the prior"
+        )
     elif a.event_target is not None:
-        design, events_final = fixed_design(a.alpha, a.sides), float(a.event_target)
-        how = "closed form, O'Hagan et al. 2005"
-        if scenario.prior.hazard_ratio.distribution == "mixture":
-            how = "the mixture's weighted sum of powers"
+        design, final = fixed_design(a.alpha, a.sides), float(a.event_target)
+        how = "the mixture's weighted sum of powers" if mixture else "closed form, O'Hagan 2005"
     else:
-        return []
+        return None
     prior = hazard_ratio_prior(scenario.prior)
     assert prior is not None
-    if a.looks and scenario.prior.hazard_ratio.distribution == "mixture":
-        how = f"{len(a.looks)}-look design, the mixture's weighted sum of powers"
+    return prior, final, design, p, how
+
+
+def prior_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
+    """design.csv's rows of the design prior on the hazard ratio: assurance, P(success |
+    HR < no_benefit_hr), P(success and HR >= no_benefit_hr) and the power at the prior's
+    mean of log HR, at the final analysis's planned events (`sim.stats.assurance`: the
+    closed form for a lognormal prior and one look, quadrature otherwise; `prior_design`).
+    None without a prior on the HR or without planned events (a cut by date alone)."""
+    found = prior_design(scenario)
+    if found is None:
+        return []
+    from sim.stats.assurance import probability_of_success
+
+    prior, events, design, p, how = found
+    assert scenario.prior is not None
     pos = probability_of_success(
-        prior, events_final, design=design, allocation=p, no_benefit_hr=scenario.prior.no_benefit_hr
+        prior, events, design=design, allocation=p, no_benefit_hr=scenario.prior.no_benefit_hr
     )
-    at = f"at {events_final:g} events"
-    h0 = f"HR {pos.no_benefit_hr:g}"
+    at = f"at {events:g} events"
+    h0 = f"{pos.no_benefit_hr:g}"
     return [
         ("assurance", pos.assurance, "probability", f"power averaged over the prior, {at}; {how}"),
-        ("p_effective", pos.p_effective, "probability", f"prior P(HR < {h0[3:]})"),
+        ("p_effective", pos.p_effective, "probability", f"prior P(HR < {h0})"),
         (
             "p_success_given_effective",
             pos.p_success_given_effective,
             "probability",
-            f"P(success | HR < {h0[3:]}), {at}",
+            f"P(success | HR < {h0}), {at}",
         ),
         (
             "p_false_success",
             pos.p_false_success,
             "probability",
-            f"P(success and HR >= {h0[3:]}), joint, {at}",
+            f"P(success and HR >= {h0}), joint, {at}",
         ),
         (
             "power_at_prior_mean",
