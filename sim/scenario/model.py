@@ -133,5 +133,9 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
-    """The resolved scenario as plain JSON-able data (for manifests)."""
-    return scenario.model_dump(mode="json")
+    """The resolved scenario as plain JSON-able data (for manifests); without a prior, no
+    `prior` key, so that a scenario without one resolves as it did before the block existed."""
+    data = scenario.model_dump(mode="json")
+    if data.get("prior") is None:
+        data.pop("prior", None)
+    return data
