@@ -259,3 +259,13 @@ def test_assurance_figure_of_a_run_with_a_prior(textbook_prior_run):
     assert table["hr"].is_monotonic_increasing and table["share"].iloc[0] > table["share"].iloc[-1]
     (panel,) = assurance_panels(result.folder, scenario, result.replicates)
     assert panel.name == "assurance" and "assurance" in panel.caption
+
+
+def test_report_says_the_probability_of_success_in_words(textbook_prior_run, tmp_path):
+    _, result = textbook_prior_run
+    out = tmp_path / "report.html"
+    assert main(["report", str(result.folder), "--out", str(out)]) == 0
+    page = out.read_text()
+    assert "<h2>Probability of success</h2>" in page
+    assert "lognormal, median 0.6, sd of log HR 0.25" in page
+    assert 'alt="' in page and "assurance" in page
