@@ -291,6 +291,12 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame) -> str:
                 "gs_expected_analysis_months_h1",
             ),
         ]
+    if scenario.prior is not None:
+        from sim.stats.assurance import prior_design_rows
+
+        design = pd.concat(
+            [design, pd.Series({q: v for q, v, _, _ in prior_design_rows(scenario)})]
+        )
     prior = "assurance" in design.index  # each replicate's HR drawn: not the power at one HR
     if prior:
         pairs = [("assurance (power over the prior)", "assurance", "assurance"), *pairs[1:3]]

@@ -47,6 +47,7 @@ from sim.engine.looks import Sequential, run_looks
 from sim.engine.patient_table import add_endpoint_columns, patient_table
 from sim.engine.trial import ARMS, Cohort, TrialModel
 from sim.scenario import DAYS_PER_MONTH
+from sim.stats.priors import control_median_prior, hazard_ratio_prior
 
 # The names callers import from here, wherever they now live.
 __all__ = [
@@ -114,8 +115,6 @@ def draw_truth(model: TrialModel, rng: np.random.Generator, n_reps: int) -> True
     prior = model.scenario.prior
     if prior is None:
         return None
-    from sim.stats.design import control_median_prior, hazard_ratio_prior
-
     hr, median = hazard_ratio_prior(prior), control_median_prior(prior)
     return TrueEffect(
         hazard_ratio=None if hr is None else hr.draw(rng, n_reps),

@@ -59,9 +59,7 @@ from sim.stats.schoenfeld import (
 )
 
 if TYPE_CHECKING:
-    from sim.scenario import Prior, Scenario, Survival
-    from sim.stats.priors import HazardRatioPrior, LognormalMedian
-    from sim.stats.sequential import Design
+    from sim.scenario import Scenario, Survival
 
 __all__ = [  # the closed forms, re-exported: callers import them from here
     "AccrualTable",
@@ -102,10 +100,6 @@ __all__ = [  # the closed forms, re-exported: callers import them from here
     "DAYS_PER_MONTH",
     "arm_survival_days",
     "closed_form_design",
-    "control_median_prior",
-    "hazard_ratio_prior",
-    "prior_design",
-    "prior_design_rows",
     "cumulative_hazard_days",
     "design_nph_scenario",
     "design_scenario",
@@ -180,18 +174,8 @@ def closed_form_design(scenario: Scenario) -> pd.DataFrame:
     size for that accrual duration and follow-up. Conduct details (scan schedule, calendar,
     stratification, treatment) are outside the closed forms by design.
     """
-    if is_proportional(scenario):
-        table = proportional_design(scenario)
-    else:
-        table = design_nph_scenario(scenario)
-    prior_rows = prior_design_rows(scenario)
-    if not prior_rows:
-        return table
-    return pd.concat([table, pd.DataFrame(prior_rows, columns=table.columns)], ignore_index=True)
-
-
-def proportional_design(scenario: Scenario) -> pd.DataFrame:
-    """`closed_form_design` under proportional hazards, without the prior's rows."""
+    if not is_proportional(scenario):
+        return design_nph_scenario(scenario)
     a = scenario.analysis
     hr = scenario.effect.hazard_ratio
     p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
@@ -522,104 +506,3 @@ def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
         ("target_events_months", t_target, "months", f"numeric expected events, {d} events")
     )
     return rows
-
-
-# ------------------------------------------------------------------------- the design prior
-
-
-def hazard_ratio_prior(prior: Prior) -> HazardRatioPrior | None:
-    """The scenario's prior on the hazard ratio as a `sim.stats.priors` record (None: none)."""
-    from sim.stats.priors import LognormalHazardRatio, MixtureHazardRatio
-
-    spec = prior.hazard_ratio
-    if spec is None:
-        return None
-    if spec.distribution == "lognormal":
-        assert spec.median is not None and spec.sd_log is not None  # sim.scenario.prior
-        return LognormalHazardRatio(spec.median, spec.sd_log)
-    return MixtureHazardRatio(spec.values, spec.weights)
-
-
-def control_median_prior(prior: Prior) -> LognormalMedian | None:
-    """The scenario's prior on the control median as a `sim.stats.priors` record."""
-    from sim.stats.priors import LognormalMedian
-
-    spec = prior.control_median_months
-    return None if spec is None else LognormalMedian(spec.median, spec.sd_log)
-
-
-def prior_design(scenario: Scenario) -> tuple[HazardRatioPrior, float, Design, float, str] | None:
-    """(prior on the HR, final planned events, the design, allocation, how assurance is
-    computed) of a scenario with a prior on the hazard ratio; None without one, or without
-    planned events (a cut by date alone)."""
-    if scenario.prior is None or scenario.prior.hazard_ratio is None:
-        return None
-    # imported here: sim.stats.assurance imports this module (z_alpha)
-    from sim.stats.assurance import fixed_design
-
-    a = scenario.analysis
-    p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
-    mixture = scenario.prior.hazard_ratio.distribution == "mixture"
-    if a.looks:
-        from sim.stats.boundaries import planned_events
-        from sim.stats.monitoring import SequentialPlan
-
-        events = planned_events(scenario)
-        design = SequentialPlan.from_analysis(a, events, p).design
-        final = float(events[-1])
-        how = f"{len(events)}-look design, " + (
-            "the mixture's weighted sum of powers" if mixture else f"{QUADRATURE} over the prior"
-        )
-    elif a.event_target is not None:
-        design, final = fixed_design(a.alpha, a.sides), float(a.event_target)
-        how = "the mixture's weighted sum of powers" if mixture else "closed form, O'Hagan 2005"
-    else:
-        return None
-    prior = hazard_ratio_prior(scenario.prior)
-    assert prior is not None
-    return prior, final, design, p, how
-
-
-def prior_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
-    """design.csv's rows of the design prior on the hazard ratio: assurance, P(success |
-    HR < no_benefit_hr), P(success and HR >= no_benefit_hr) and the power at the prior's
-    mean of log HR, at the final analysis's planned events (`sim.stats.assurance`: the
-    closed form for a lognormal prior and one look, quadrature otherwise; `prior_design`).
-    None without a prior on the HR or without planned events (a cut by date alone)."""
-    found = prior_design(scenario)
-    if found is None:
-        return []
-    from sim.stats.assurance import probability_of_success
-
-    prior, events, design, p, how = found
-    assert scenario.prior is not None
-    pos = probability_of_success(
-        prior, events, design=design, allocation=p, no_benefit_hr=scenario.prior.no_benefit_hr
-    )
-    at = f"at {events:g} events"
-    h0 = f"{pos.no_benefit_hr:g}"
-    return [
-        ("assurance", pos.assurance, "probability", f"power averaged over the prior, {at}; {how}"),
-        ("p_effective", pos.p_effective, "probability", f"prior P(HR < {h0})"),
-        (
-            "p_success_given_effective",
-            pos.p_success_given_effective,
-            "probability",
-            f"P(success | HR < {h0}), {at}",
-        ),
-        (
-            "p_false_success",
-            pos.p_false_success,
-            "probability",
-            f"P(success and HR >= {h0}), joint, {at}",
-        ),
-        (
-            "power_at_prior_mean",
-            pos.power_at_central,
-            "probability",
-            f"at HR {pos.central_hazard_ratio:.4g} = exp(prior mean of log HR), {at}",
-        ),
-    ]
-
-
-QUADRATURE = "40-node Gauss-Hermite"

@@ -98,9 +98,8 @@ def plot_assurance(
 
 def assurance_curves(scenario: Scenario) -> tuple[pd.DataFrame, pd.DataFrame, float] | None:
     """(power curve, prior density or weights, assurance) of a scenario with a prior on the
-    hazard ratio (`sim.stats.design.prior_design`); None without one."""
-    from sim.stats.assurance import assurance, power_curve
-    from sim.stats.design import prior_design
+    hazard ratio (`sim.stats.assurance.prior_design`); None without one."""
+    from sim.stats.assurance import assurance, power_curve, prior_design
     from sim.stats.priors import LognormalHazardRatio
 
     found = prior_design(scenario)
