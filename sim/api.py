@@ -568,7 +568,7 @@ def read_results(folder: str | Path) -> Results:
 
 def design(scenario: ScenarioLike) -> pd.DataFrame:
     """Closed-form design of a scenario: the table `python -m sim design` prints (with
-    analysis.looks, the group-sequential rows too)."""
+    analysis.looks, the group-sequential rows too; with a prior, its assurance rows)."""
     from sim.stats.design import design_scenario
 
     scenario = resolve_scenario(scenario, None)[0]
@@ -577,6 +577,11 @@ def design(scenario: ScenarioLike) -> pd.DataFrame:
         from sim.stats.boundaries import design_rows
 
         extra = pd.DataFrame(design_rows(scenario), columns=list(table.columns))
+        table = pd.concat([table, extra], ignore_index=True)
+    if scenario.prior is not None:  # assurance and its parts under the design prior
+        from sim.stats.assurance import prior_design_rows
+
+        extra = pd.DataFrame(prior_design_rows(scenario), columns=list(table.columns))
         table = pd.concat([table, extra], ignore_index=True)
     return table
 
