@@ -29,7 +29,7 @@ from sim.commands.cli import main
 from sim.conduct.outcomes import TrueEffect, draw_latent_outcomes
 from sim.engine.chunk import PRIOR_STREAM, STAGES, chunk_streams
 from sim.scenario import ScenarioError, parse_scenario
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 LOGNORMAL = {"distribution": "lognormal", "median": 0.6, "sd_log": 0.25}
 MIXTURE = {"distribution": "mixture", "values": [0.6, 1.0], "weights": [0.7, 0.3]}
