@@ -4,7 +4,7 @@ the power the API gives for the same scenario and seed, the YAML download is the
 that ran, and two browser sessions do not see each other's runs.
 
 Skipped, with the reason, where Shiny, pytest-playwright or Chromium are absent
-(``pip install -e '.[test,app]' pytest-playwright`` and ``apt-get install chromium``).
+(``pip install -c constraints.txt -e ".[test,dask,app]"`` and ``apt-get install chromium``).
 """
 
 from __future__ import annotations

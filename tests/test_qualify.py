@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import sim.qualify.checks as checks
+import sim.qualify.simulation as simulation
 from sim.qualify import REFERENCES, run_qualification
 from sim.qualify.run import HTML, JSON
 
@@ -150,7 +151,7 @@ def test_without_the_repositorys_scenario_the_simulation_group_is_not_run(
 ) -> None:
     """An installed wheel has no scenarios/ folder: the Monte Carlo group is listed as not
     run (neither passed nor failed), the other checks still decide the exit status."""
-    monkeypatch.setattr(checks, "TEXTBOOK_SCENARIO", tmp_path / "missing.yaml")
+    monkeypatch.setattr(simulation, "TEXTBOOK_SCENARIO", tmp_path / "missing.yaml")
     monkeypatch.setattr(checks, "GROUPS", (checks.check_illness_death, checks.check_monte_carlo))
     assert run_qualification(tmp_path / "out") == 0
     report = json.loads((tmp_path / "out" / JSON).read_text(encoding="utf-8"))

@@ -103,6 +103,7 @@ from sim.scenario.outcomes import (
     Survival,
 )
 from sim.scenario.overrides import apply_override
+from sim.scenario.prior import ControlMedianPrior, HazardRatioPrior, Prior
 
 __all__ = [
     # the one way in
@@ -152,6 +153,9 @@ __all__ = [
     "LocalControl",
     "Safety",
     "AdverseEvent",
+    "Prior",
+    "HazardRatioPrior",
+    "ControlMedianPrior",
     "Treatment",
     "Delay",
     "Window",

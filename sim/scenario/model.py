@@ -35,6 +35,7 @@ from sim.scenario.outcomes import (
     pfs_cumulative_hazard,
 )
 from sim.scenario.overrides import apply_override
+from sim.scenario.prior import Prior, check_prior_fits
 
 
 class Scenario(Frozen):
@@ -82,6 +83,9 @@ class Scenario(Frozen):
     safety: Safety | None = None
     """Adverse events that drive the clinic's toxicity; None: the treatment block's own
     toxicity probabilities."""
+    prior: Prior | None = None
+    """Design prior on the hazard ratio and the control median: each replicate draws its own
+    truth from it, and assurance is reported; None: the effect as stated."""
 
     @model_validator(mode="before")
     @classmethod
@@ -107,6 +111,7 @@ class Scenario(Frozen):
     @model_validator(mode="after")
     def check_cross_fields(self) -> Scenario:
         check_scenario(self)
+        check_prior_fits(self)
         return self
 
     def pfs_cumulative_hazard(self, arm: int, day: float) -> float:
@@ -158,5 +163,9 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
-    """The resolved scenario as plain JSON-able data (for manifests)."""
-    return scenario.model_dump(mode="json")
+    """The resolved scenario as plain JSON-able data (for manifests); without a prior, no
+    `prior` key, so that a scenario without one resolves as it did before the block existed."""
+    data = scenario.model_dump(mode="json")
+    if data.get("prior") is None:
+        data.pop("prior", None)
+    return data
