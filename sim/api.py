@@ -32,6 +32,7 @@ import pandas as pd
 import yaml
 
 from sim.scenario import Scenario, ScenarioError, parse_scenario, scenario_to_dict
+from sim.storage.exact_csv import read_exact_csv
 
 if TYPE_CHECKING:
     import numpy as np
@@ -239,7 +240,7 @@ class Results:
             return self._computed[name]
         path = self.folder / f"{name}.csv"
         if path.is_file():  # every float as written (to_csv writes the shortest repr)
-            return pd.read_csv(path, float_precision="round_trip")
+            return read_exact_csv(path)
         path = self.folder / f"{name}.parquet"
         if path.is_file():
             return pd.read_parquet(path)
