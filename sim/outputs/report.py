@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import html
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -112,9 +113,13 @@ def page_html(title: str, body: list[str]) -> str:
 
 
 def month_to_date(start: dt.date, months: float) -> str:
+    """The calendar date of `months` since `start`: the day the clock day falls in, as the
+    replicates' dates and timeline.csv have it (`Calendar.to_datetime64` floors), so a date
+    reads the same day in the summary, timeline.csv and the figures."""
     if pd.isna(months):
         return ""
-    return (start + dt.timedelta(days=round(months * DAYS_PER_MONTH))).isoformat()
+    day = math.floor(months * DAYS_PER_MONTH + 1e-6)  # months = day / 30.4375, to rounding
+    return (start + dt.timedelta(days=day)).isoformat()
 
 
 def summary_table(summary: pd.DataFrame, start: dt.date) -> pd.DataFrame:
@@ -174,6 +179,9 @@ def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
         return format_number(values.at[metric, "estimate"]) + spread
 
     target = manifest["scenario"]["analysis"].get("event_target")
+    looks = len(manifest["scenario"]["analysis"].get("looks") or [])
+    if looks and "early_stop" in values.index:
+        return sequential_headline_html(values, share, date, completion, looks)
     lead = (
         f"Event target{f' ({target} events)' if target else ''} seen by the registered "
         f"completion date {esc(completion)} in <b>{share('p_target_by_completion')}</b> of "
@@ -188,6 +196,33 @@ def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
         f"last patient randomized <b>{date('lpi_months_median')}</b>, event target "
         f"reached <b>{date('target_events_months_median')}</b>, final analysis "
         f"<b>{date('analysis_months_median')}</b>.</p>"
+    )
+
+
+def sequential_headline_html(
+    values: pd.DataFrame, share: Any, date: Any, completion: str, looks: int
+) -> str:
+    """The headline of a design with interim looks: when the trial is concluded (stopped at a
+    look or final analysis held), the share stopped at each look, then the final analysis."""
+    stops = "; ".join(
+        f"look {k}: efficacy <b>{share(f'reject_look{k}')}</b>, futility "
+        f"<b>{share(f'futility_look{k}')}</b>"
+        for k in range(1, looks)
+    )
+    return (
+        f'<p class="headline">Trial concluded (stopped at an interim look, or its final '
+        f"analysis held) by the registered completion date {esc(completion)} in "
+        f"<b>{share('p_concluded_by_completion')}</b> of replicates: stopped early in "
+        f"<b>{share('early_stop')}</b> ({stops}); final analysis (look {looks}) held by then "
+        f"in <b>{share(f'p_look{looks}_by_completion')}</b>. Stopped early or event target "
+        f"seen by then: <b>{share('p_stopped_or_target_by_completion')}</b> (the event target "
+        f"alone: {share('p_target_by_completion')}, a trial stopped early never needing it). "
+        f"Power <b>{share('power')}</b> (efficacy bound crossed at some look before a "
+        f"futility stop). Median dates: trial concluded <b>{date('analysis_months_median')}"
+        f"</b>; interim look 1 <b>{date('look1_months_median')}</b>; among the trials that get "
+        f"there, last patient randomized <b>{date('lpi_months_median')}</b>, event "
+        f"target reached <b>{date('target_events_months_median')}</b>, final analysis "
+        f"<b>{date(f'look{looks}_months_median')}</b>.</p>"
     )
 
 
