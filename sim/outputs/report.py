@@ -216,7 +216,7 @@ def sequential_headline_html(
         f"<b>{share('early_stop')}</b> ({stops}); final analysis (look {looks}) held by then "
         f"in <b>{share(f'p_look{looks}_by_completion')}</b>. Stopped early or event target "
         f"seen by then: <b>{share('p_stopped_or_target_by_completion')}</b> (the event target "
-        f"alone: {share('p_target_by_completion')}, a trial stopped early never needing it). "
+        f"alone: {share('p_target_by_completion')}, which a trial stopped early does not need). "
         f"Power <b>{share('power')}</b> (efficacy bound crossed at some look before a "
         f"futility stop). Median dates: trial concluded <b>{date('analysis_months_median')}"
         f"</b>; interim look 1 <b>{date('look1_months_median')}</b>; among the trials that get "
