@@ -27,12 +27,14 @@ NAT = None
 # Ten trials of a design with two looks (registered completion 2028-12-31), by hand:
 #   0-2  stopped at look 1: efficacy, efficacy, futility (35 events);
 #   3-7  final analysis at the event target (70 events) before the completion date;
-#   8    final analysis at the calendar cut 2028-12-31, the target not reached (60 events);
+#   8    final analysis at the calendar cut 2028-12-31, the target not reached (60 events;
+#        follow-up going on would see it on 2029-01-20, after the cut);
 #   9    final analysis at the event target after the completion date (2029-02-01).
 LOOK1 = ["2027-07-01", "2027-08-01", "2027-09-01"] + ["2027-08-15"] * 7
 FINAL = [NAT] * 3 + ["2028-03-01", "2028-04-01", "2028-05-01", "2028-06-01", "2028-07-01"]
 FINAL += ["2028-12-31", "2029-02-01"]
-TARGET = [NAT] * 3 + FINAL[3:8] + [NAT, "2029-02-01"]
+TARGET = [NAT] * 3 + FINAL[3:8] + ["2029-01-20", "2029-02-01"]
+START = dt.date(2026, 1, 30)
 CONCLUDED = LOOK1[:3] + FINAL[3:]
 
 
@@ -45,6 +47,7 @@ def by_hand(looks: bool = True) -> pd.DataFrame:
     table = {f"{name}_date": dates(CONCLUDED) for name in MILESTONES}
     table.update(
         target_events_date=dates(TARGET),
+        target_events_months=(dates(TARGET) - pd.Timestamp(START)).dt.days / DAYS_PER_MONTH,
         concluded_date=dates(CONCLUDED),
         events=[35, 35, 35, 70, 70, 70, 70, 70, 60, 70],
         cut_reason=["interim"] * 3 + ["events"] * 5 + ["date", "events"],
@@ -107,6 +110,10 @@ def test_timeline_separates_the_concluded_trial_from_its_final_analysis(interim)
     assert final["q50"] == sorted(FINAL[3:])[3] == "2028-06-01"
     assert rows.loc["target_events", "share_reached"] == 0.6  # 3-7 and 9: 70 events by the cut
     assert rows.loc["look2", "q50"] == final["q50"]
+    # the summary's median of the target is the timeline's: trial 8's date after its cut is
+    # out of both (the 3rd of the 6 dates 2028-03-01 ... 2028-07-01, 2029-02-01)
+    median = estimates(by_hand(), interim)["target_events_months_median"]
+    assert month_to_date(START, median) == rows.loc["target_events", "q50"] == "2028-05-01"
 
 
 def test_date_quantiles_are_one_replicates_day():

@@ -22,6 +22,7 @@ from sim.engine.metrics import (
     efficacy_first_at_look,
     equal_to,
     happened,
+    months_if_seen_by_cut,
     row,
     stopped_at_look,
     stopped_or_by_completion,
@@ -29,6 +30,7 @@ from sim.engine.metrics import (
 )
 
 MSS = MONTHS_SINCE_START
+TARGET_BY_CUT = ("target_events_months", "events")
 
 # The figures that carry the risk, first: will the event target be seen by the registered
 # completion date, how many events by then, the power if the analysis happens at that date,
@@ -45,8 +47,8 @@ HEADLINE = Section(
             "timeline",
             "share of replicates in which the event target is seen on or before the "
             "registered completion date (the risk the calendar carries); a trial stopped "
-            "early at an interim look never sees it and counts as not seeing it here: for a "
-            "design with looks read p_concluded_by_completion and "
+            "early at an interim look is concluded without it and counts as not seeing it "
+            "here: for a design with looks read p_concluded_by_completion and "
             "p_stopped_or_target_by_completion",
             derive=by_completion,
             key=1,
@@ -192,11 +194,12 @@ PRIMARY = Section(
         row(
             "target_events_months_median",
             "median_finite",
-            "target_events_months",
+            TARGET_BY_CUT,
             MSS,
             "timeline",
-            "event target seen, median over the replicates that see it by the data cut "
-            "(share: p_target_reached); the date of timeline.csv's target_events",
+            "event target seen, median over the replicates that see it on or before the data "
+            "cut; the date of timeline.csv's target_events",
+            derive=months_if_seen_by_cut,
             paired=True,
             plan=6,
         ),
@@ -228,7 +231,9 @@ PRIMARY = Section(
             "target_events_months",
             MSS,
             "timeline",
-            "event target seen (replicates that reach it at all), mean over replicates",
+            "event target seen, mean over the replicates that see it at all, after a calendar "
+            "data cut too (as if follow-up went on, as the closed-form Lachin-Foulkes time "
+            "assumes; a trial stopped early at a look sees none)",
             paired=True,
         ),
         row(
@@ -738,7 +743,7 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "share of replicates stopped early at an interim look (efficacy or futility) or "
             "whose event target is seen on or before the registered completion date: with "
             "looks, the counterpart of p_target_by_completion, which counts a trial stopped "
-            "early as never seeing its target",
+            "early as not seeing its target",
             derive=stopped_or_by_completion,
         ),
         row(
@@ -748,7 +753,7 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "share",
             "sequential",
             "share of replicates stopped at an interim look (efficacy or futility): "
-            "concluded early, neither late nor 'never' (by look: reject_look<k> and "
+            "concluded early, not late (by look: reject_look<k> and "
             "futility_look<k>)",
         ),
         row(

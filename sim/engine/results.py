@@ -39,9 +39,10 @@ METRICS_VERSION = 5  # bump when a metric's definition changes; `compare` refuse
 #    event (illness-death model)
 # 4: KM medians as the mean of per-replicate medians; timeline's target_events counted only
 #    before the data cut; unit and meaning columns
-# 5: lpi_months_median and target_events_months_median over the replicates that reach the
-#    milestone (as their means and timeline.csv); concluded_date and the metrics of a trial
-#    concluded (stopped at a look or final analysis held)
+# 5: lpi_months_median over the replicates that randomize everyone, target_events_months
+#    median over those that see the target by the data cut (as timeline.csv);
+#    concluded_date and the metrics of a trial concluded (stopped at a look or final
+#    analysis held)
 Z95 = float(special.ndtri(0.975))
 RUN_HINT = "give a folder written by `python -m sim run SCENARIO --out FOLDER`"
 SUMMARY_COLUMNS = (
@@ -207,10 +208,15 @@ STATISTIC_ROWS: dict[str, Callable[[str, np.ndarray], dict[str, Any]]] = {
 }
 
 
+def event_target(scenario: Scenario) -> float:
+    """The analysis's event target (inf without one: no cut reaches it)."""
+    return float(scenario.analysis.event_target or np.inf)
+
+
 def summarize(replicates: pd.DataFrame | ParquetColumns, scenario: Scenario) -> pd.DataFrame:
     """summary.csv: one row per metric of the metric table (`sim.engine.metric_table`) that
     the run has, in the table's order (see the module docstring for the error columns)."""
-    context = Context(np.datetime64(scenario.trial.completion_date, "D"))
+    context = Context(np.datetime64(scenario.trial.completion_date, "D"), event_target(scenario))
     tests = [spec.name for spec in scenario.analysis.tests]
     metrics = run_metrics(list(replicates.columns), tests)
     rows = []
@@ -321,8 +327,7 @@ def milestone_dates(
         return replicates[column].to_numpy("datetime64[D]"), counted, words
     dates = replicates[f"{name}_date"].to_numpy("datetime64[D]")
     if name == "target_events":  # seen by the cut: the analysis has the target's events
-        target = scenario.analysis.event_target or np.inf
-        counted = replicates["events"].to_numpy() >= target
+        counted = replicates["events"].to_numpy() >= event_target(scenario)
         words = "replicates reaching it on or before the data cut"
         if looks:
             words += "; a trial stopped early at a look sees none (it is concluded: see concluded)"
