@@ -102,8 +102,7 @@ def paired_values(
     if not metric.metric.paired or not metric.applies(replicates):
         return None
     completion = np.datetime64(manifest["scenario"]["trial"]["completion_date"], "D")
-    target = float(manifest["scenario"]["analysis"].get("event_target") or np.inf)
-    return np.asarray(metric.values(replicates, Context(completion, target)), dtype=float)
+    return np.asarray(metric.values(replicates, Context(completion)), dtype=float)
 
 
 def bootstrap_median_se(xa: np.ndarray, xb: np.ndarray, draws: int = BOOTSTRAP_DRAWS) -> float:

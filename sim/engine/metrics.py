@@ -67,7 +67,6 @@ class Context:
     """What a metric's values need besides the replicates table."""
 
     completion: np.datetime64  # trial.completion_date, as datetime64[D]
-    event_target: float = math.inf  # analysis.event_target (inf: none)
 
 
 # Per-replicate values from the columns read (in the row's order), the context and the
@@ -192,16 +191,6 @@ def stopped_or_by_completion(
     registered completion date."""
     early = read[0].to_numpy(dtype=bool)
     return early | (read[1].to_numpy("datetime64[D]") <= context.completion)
-
-
-def months_if_seen_by_cut(
-    read: Sequence[Any], context: Context, keys: Mapping[str, str]
-) -> np.ndarray:
-    """Columns (months, events at the data cut): the months where the event target is seen
-    on or before the data cut (the cut's events reach it, as timeline.csv counts), NaN
-    elsewhere: a target date after the cut is when follow-up going on would have seen it."""
-    months = read[0].to_numpy(dtype=float)
-    return np.where(read[1].to_numpy(dtype=float) >= context.event_target, months, np.nan)
 
 
 def equal_to(value: str) -> Derive:

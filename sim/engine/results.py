@@ -39,8 +39,8 @@ METRICS_VERSION = 5  # bump when a metric's definition changes; `compare` refuse
 #    event (illness-death model)
 # 4: KM medians as the mean of per-replicate medians; timeline's target_events counted only
 #    before the data cut; unit and meaning columns
-# 5: lpi_months_median over the replicates that randomize everyone, target_events_months
-#    median over those that see the target by the data cut (as timeline.csv);
+# 5: lpi_months_median and target_events_months_median over the replicates that reach the
+#    milestone (as their means; a trial stopped early at a look reaches neither);
 #    concluded_date and the metrics of a trial concluded (stopped at a look or final
 #    analysis held)
 Z95 = float(special.ndtri(0.975))
@@ -216,7 +216,7 @@ def event_target(scenario: Scenario) -> float:
 def summarize(replicates: pd.DataFrame | ParquetColumns, scenario: Scenario) -> pd.DataFrame:
     """summary.csv: one row per metric of the metric table (`sim.engine.metric_table`) that
     the run has, in the table's order (see the module docstring for the error columns)."""
-    context = Context(np.datetime64(scenario.trial.completion_date, "D"), event_target(scenario))
+    context = Context(np.datetime64(scenario.trial.completion_date, "D"))
     tests = [spec.name for spec in scenario.analysis.tests]
     metrics = run_metrics(list(replicates.columns), tests)
     rows = []

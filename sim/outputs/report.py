@@ -147,9 +147,16 @@ def summary_table(summary: pd.DataFrame, start: dt.date) -> pd.DataFrame:
     return table[["metric", "unit", *numbers, "as date", "meaning"]]
 
 
-def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
-    """The answers in one paragraph: power, analysis by completion, key dates."""
+def headline_html(
+    summary: pd.DataFrame, manifest: dict[str, Any], timeline: pd.DataFrame | None = None
+) -> str:
+    """The answers in one paragraph: power, analysis by completion, key dates. A median
+    date is timeline.csv's (the replicates it counts, its quantile), so the headline, the
+    timeline and the figures give the same day; without a timeline, the summary's."""
     values = summary.set_index("metric")
+    medians = (
+        {} if timeline is None else dict(zip(timeline["milestone"], timeline["q50"], strict=True))
+    )
     start = dt.date.fromisoformat(manifest["scenario"]["trial"]["start_date"])
     completion = manifest["scenario"]["trial"]["completion_date"]
 
@@ -160,10 +167,13 @@ def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
         shown = f"{values.at[metric, 'estimate']:.1%}"
         return shown + (f" (MC SE {se:.1%})" if pd.notna(se) and se > 0 else "")
 
-    def date(metric: str) -> str:
+    def date(milestone: str, metric: str) -> str:
+        if milestone in medians:
+            value = medians[milestone]
+            return "not reached" if pd.isna(value) or not str(value) else str(value)
         if metric not in values.index:
             return "n/a"
-        return month_to_date(start, values.at[metric, "estimate"]) or "never"
+        return month_to_date(start, values.at[metric, "estimate"]) or "not reached"
 
     def number(metric: str) -> str:
         if metric not in values.index or pd.isna(values.at[metric, "estimate"]):
@@ -193,9 +203,9 @@ def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
         f'<p class="headline">{lead}The analysis as the scenario triggers it: cut by the '
         f"event target in <b>{share('p_cut_by_events')}</b>, by the calendar date in "
         f"<b>{share('p_cut_by_date')}</b>; power <b>{share('power')}</b>. Median dates: "
-        f"last patient randomized <b>{date('lpi_months_median')}</b>, event target "
-        f"reached <b>{date('target_events_months_median')}</b>, final analysis "
-        f"<b>{date('analysis_months_median')}</b>.</p>"
+        f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
+        f"event target reached <b>{date('target_events', 'target_events_months_median')}</b>"
+        f", final analysis <b>{date('final_analysis', 'analysis_months_median')}</b>.</p>"
     )
 
 
@@ -218,11 +228,12 @@ def sequential_headline_html(
         f"seen by then: <b>{share('p_stopped_or_target_by_completion')}</b> (the event target "
         f"alone: {share('p_target_by_completion')}, which a trial stopped early does not need). "
         f"Power <b>{share('power')}</b> (efficacy bound crossed at some look before a "
-        f"futility stop). Median dates: trial concluded <b>{date('analysis_months_median')}"
-        f"</b>; interim look 1 <b>{date('look1_months_median')}</b>; among the trials that get "
-        f"there, last patient randomized <b>{date('lpi_months_median')}</b>, event "
-        f"target reached <b>{date('target_events_months_median')}</b>, final analysis "
-        f"<b>{date(f'look{looks}_months_median')}</b>.</p>"
+        f"futility stop). Median dates: trial concluded "
+        f"<b>{date('concluded', 'analysis_months_median')}</b>; interim look 1 "
+        f"<b>{date('look1', 'look1_months_median')}</b>; among the trials that get there, "
+        f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
+        f"event target reached <b>{date('target_events', 'target_events_months_median')}</b>"
+        f", final analysis <b>{date(f'look{looks}', f'look{looks}_months_median')}</b>.</p>"
     )
 
 
@@ -394,7 +405,7 @@ def run_report(folder: Path, manifest: dict[str, Any]) -> str:
     start = dt.date.fromisoformat(manifest["scenario"]["trial"]["start_date"])
     body = [
         header_html(folder, manifest, "run"),
-        headline_html(summary, manifest),
+        headline_html(summary, manifest, timeline),
         section(
             "Summary metrics",
             "<p>Each metric with its Monte Carlo standard error and 95% interval.</p>",
