@@ -480,6 +480,7 @@ def forecast(
     screening: str | Path | None = None,
     prior_months: float | None = None,
     prior_events: float | None = None,
+    unblinded: bool = False,
     keep_patients: int = 0,
     overrides: Overrides = None,
     progress: bool | Progress = True,
@@ -491,8 +492,12 @@ def forecast(
 ) -> Results:
     """The rest of a trial under way from its own data (`observed`, the ``--observed``
     table, current to `as_of`), as `python -m sim forecast`: the run's tables plus `fit`,
-    `forecast`, `comparison` and `observed` (and `plan/`). Options as in `simulate`."""
-    from sim.engine.continuation import DEFAULT_PRIOR_EVENTS
+    `forecast`, `comparison` and `observed` (and `plan/`). Options as in `simulate`.
+
+    The event forecast is blinded (one pooled PFS hazard; the arms split by the scenario's
+    HR) unless `unblinded` (per-arm hazards; the table must have arms). `prior_events` is the
+    planned hazards' weight in events; None: 10% of the event target (manifest
+    ``forecast.prior``, docs/forecasting.md)."""
     from sim.engine.forecast import forecast_trial
 
     scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
@@ -523,7 +528,8 @@ def forecast(
             workers=workers,
             screening=Path(screening) if screening is not None else None,
             prior_months=prior_months,
-            prior_events=DEFAULT_PRIOR_EVENTS if prior_events is None else prior_events,
+            prior_events=prior_events,
+            unblinded=unblinded,
             keep_patients=keep_patients,
             force=force,
             scenario_path=scenario_path,
@@ -562,7 +568,7 @@ def read_results(folder: str | Path) -> Results:
 
 def design(scenario: ScenarioLike) -> pd.DataFrame:
     """Closed-form design of a scenario: the table `python -m sim design` prints (with
-    analysis.looks, the group-sequential rows too)."""
+    analysis.looks, the group-sequential rows too; with a prior, its assurance rows)."""
     from sim.stats.design import design_scenario
 
     scenario = resolve_scenario(scenario, None)[0]
@@ -571,6 +577,11 @@ def design(scenario: ScenarioLike) -> pd.DataFrame:
         from sim.stats.boundaries import design_rows
 
         extra = pd.DataFrame(design_rows(scenario), columns=list(table.columns))
+        table = pd.concat([table, extra], ignore_index=True)
+    if scenario.prior is not None:  # assurance and its parts under the design prior
+        from sim.stats.assurance import prior_design_rows
+
+        extra = pd.DataFrame(prior_design_rows(scenario), columns=list(table.columns))
         table = pd.concat([table, extra], ignore_index=True)
     return table
 

@@ -10,7 +10,7 @@ import pytest
 
 import sim
 from sim.commands.cli import main
-from tests.conftest import ROOT, TEXTBOOK
+from tests.helpers import ROOT, TEXTBOOK
 
 
 def readme_example() -> str:

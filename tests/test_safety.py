@@ -19,7 +19,7 @@ from sim.commands.cli import main
 from sim.outputs.report import page_html, write_text_atomic
 from sim.scenario import MAX_YAML_BYTES
 from sim.storage import folders
-from tests.conftest import BASELINE, ROOT, TEXTBOOK
+from tests.helpers import BASELINE, ROOT, TEXTBOOK
 
 RUN = ["--reps", "20", "--workers", "1", "--quiet"]
 
