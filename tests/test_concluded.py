@@ -19,7 +19,7 @@ from sim.outputs.plots import run_figures
 from sim.outputs.plots.timeline import day_text, milestone_spread
 from sim.outputs.report import build_report, month_to_date
 from sim.scenario import DAYS_PER_MONTH, parse_scenario
-from tests.conftest import ROOT, scenario_data
+from tests.helpers import ROOT, scenario_data
 
 INTERIM = ROOT / "scenarios" / "nct07271602_interim.yaml"
 NAT = None
