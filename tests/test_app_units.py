@@ -86,9 +86,10 @@ def test_the_answers_table_reads_power_and_dates(baseline: dict) -> None:
     assert power["simulation (this run)"] == "0.785 (MC SE 0.009)"
     assert power["closed form"] == "0.804 (Schoenfeld, at 70 events)"
     randomized = table.loc["All 104 patients randomized"]
-    # 20 months of 30.4375 days from 2026-01-30 is day 609 (the README's month)
+    # 20 months of 30.4375 days from 2026-01-30 is clock day 608.75, within day 608: the
+    # date its clock day falls in, as the replicates' dates and timeline.csv have it
     assert randomized["simulation (this run)"] == (
-        "2027-10-01 (90% of replicates 2027-07-01 to 2027-12-31), 20.0 months from the start"
+        "2027-09-30 (90% of replicates 2027-07-01 to 2027-12-31), 20.0 months from the start"
     )
     assert randomized["closed form"].startswith("2027-10-29")
     assert power_text(None) == ""

@@ -106,7 +106,7 @@ def test_compare_prints_and_writes_the_tables(runs, tmp_path, capsys):
     assert {"estimate", "reference_estimate", "difference", "se", "se_kind", "flag"} <= set(
         table.columns
     )
-    assert len(pd.read_csv(tmp_path / "cmp.timeline.csv")) == 8
+    assert len(pd.read_csv(tmp_path / "cmp.timeline.csv")) == 9  # the 8 milestones and concluded
     assert pd.read_csv(tmp_path / "cmp.fields.csv")["field"].tolist() == ["effect.hazard_ratio"]
 
 

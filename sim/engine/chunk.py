@@ -267,6 +267,9 @@ def trial_to_clinic(
         "chunk": np.full(n_reps, chunk),
         "row_in_chunk": np.arange(n_reps),
         **{f"{name}_date": model.calendar.to_datetime64(value) for name, value in days.items()},
+        # the analysis that concluded the trial: the final analysis, or the interim look
+        # that stopped it (final_analysis_date says the same, a name kept for old readers)
+        "concluded_date": model.calendar.to_datetime64(days["final_analysis"]),
         "lpi_months": days["randomized_100pct"] / DAYS_PER_MONTH,
         "analysis_months": days["final_analysis"] / DAYS_PER_MONTH,
         "target_events_months": days["target_events"] / DAYS_PER_MONTH,

@@ -30,6 +30,7 @@ from sim.engine.metrics import (
     happened,
     row,
     stopped_at_look,
+    stopped_or_by_completion,
     with_quantiles,
 )
 
@@ -67,9 +68,26 @@ HEADLINE = Section(
             "share",
             "timeline",
             "share of replicates in which the event target is seen on or before the "
-            "registered completion date (the risk the calendar carries)",
+            "registered completion date (the risk the calendar carries); a trial stopped "
+            "early at an interim look is concluded without it and counts as not seeing it "
+            "here: for a design with looks read p_concluded_by_completion and "
+            "p_stopped_or_target_by_completion",
             derive=by_completion,
             key=1,
+        ),
+        row(
+            "p_concluded_by_completion",
+            "share",
+            "concluded_date",
+            "share",
+            "timeline",
+            "share of replicates in which the trial is concluded - stopped early at an "
+            "interim look (efficacy or futility) or its final analysis held (data cut + lag), "
+            "whatever cut triggered it - on or before the registered completion date; "
+            "without interim looks the same as p_analysis_by_completion; 1 by construction "
+            "when the calendar cut is that date",
+            derive=by_completion,
+            paired=True,
         ),
         row(
             "events_at_completion_mean",
@@ -138,7 +156,10 @@ PRIMARY = Section(
             "share",
             "power",
             "share of replicates whose primary test rejects H0 at the analysis "
-            "actually done, at whichever cut triggered it (type I error if HR = 1)",
+            "actually done, at whichever cut triggered it (type I error if HR = 1); with "
+            "interim looks: its z crosses the efficacy bound at some look before any stop "
+            "for futility (a futility stop counts as not rejecting), the decision the design "
+            "makes",
             paired=True,
             key=3,
             plan=1,
@@ -149,7 +170,11 @@ PRIMARY = Section(
             "reject_stratified",
             "share",
             "power",
-            "share of replicates rejecting H0 with the stratified test (type I error if HR = 1)",
+            "share of replicates whose stratified log-rank test rejects H0 at the nominal "
+            "analysis.alpha of a single test, on the data of the analysis that concluded the "
+            "trial (type I error if HR = 1); with interim looks no group-sequential bound is "
+            "used, so it differs from power (which uses the look's bounds and counts a "
+            "futility stop as not rejecting)",
             paired=True,
         ),
         row(
@@ -158,7 +183,10 @@ PRIMARY = Section(
             "reject_unstratified",
             "share",
             "power",
-            "share of replicates rejecting H0 with the unstratified test (type I error if HR = 1)",
+            "share of replicates whose unstratified log-rank test rejects H0 at the nominal "
+            "analysis.alpha of a single test, on the data of the analysis that concluded the "
+            "trial (type I error if HR = 1); with interim looks no group-sequential bound is "
+            "used (see power_stratified)",
             paired=True,
         ),
         row(
@@ -174,22 +202,26 @@ PRIMARY = Section(
         ),
         row(
             "lpi_months_median",
-            "median",
+            "median_finite",
             "lpi_months",
             MSS,
             "timeline",
-            "last patient randomized, median over replicates",
+            "last patient randomized, median over the replicates that randomize every "
+            "patient (a trial stopped early randomizes nobody after the stop); the date of "
+            "timeline.csv's randomized_100pct",
             paired=True,
             key=6,
             plan=5,
         ),
         row(
             "target_events_months_median",
-            "median",
+            "median_finite",
             "target_events_months",
             MSS,
             "timeline",
-            "event target seen (replicates that reach it at all), median over replicates",
+            "event target seen, median over the replicates that see it at all, after a "
+            "calendar data cut too (as if follow-up went on; a trial stopped early at a look "
+            "sees none); timeline.csv's target_events counts only those seeing it by the cut",
             paired=True,
             plan=6,
         ),
@@ -199,7 +231,9 @@ PRIMARY = Section(
             "analysis_months",
             MSS,
             "timeline",
-            "final analysis (data cut + lag), median over replicates",
+            "the analysis that concluded the trial (data cut + lag): the final analysis, or "
+            "the interim look that stopped it; median over replicates (timeline.csv's "
+            "concluded)",
             paired=True,
             key=7,
             plan=7,
@@ -210,7 +244,7 @@ PRIMARY = Section(
             "lpi_months",
             MSS,
             "timeline",
-            "last patient randomized, mean over replicates",
+            "last patient randomized, mean over the replicates that randomize every patient",
             paired=True,
         ),
         row(
@@ -219,7 +253,9 @@ PRIMARY = Section(
             "target_events_months",
             MSS,
             "timeline",
-            "event target seen (replicates that reach it at all), mean over replicates",
+            "event target seen, mean over the replicates that see it at all, after a calendar "
+            "data cut too (as if follow-up went on, as the closed-form Lachin-Foulkes time "
+            "assumes; a trial stopped early at a look sees none)",
             paired=True,
         ),
         row(
@@ -228,7 +264,9 @@ PRIMARY = Section(
             "final_analysis_date",
             "share",
             "timeline",
-            "share of replicates whose final analysis (cut + lag) is on or before the "
+            "share of replicates whose final analysis (cut + lag) - with interim looks, or "
+            "the look that stopped the trial: the same as p_concluded_by_completion (the "
+            "final look's own: p_look<k>_by_completion for look k) - is on or before the "
             "completion date; 1 by construction when the calendar cut is that date",
             derive=by_completion,
             paired=True,
@@ -749,8 +787,22 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "reject_ignoring_futility",
             "share",
             "sequential",
-            "share of replicates rejecting H0 at some look by the efficacy bounds alone "
-            "(futility stops ignored: what a non-binding rule 'would have continued' to)",
+            "share of replicates rejecting H0 at some look by the efficacy bounds alone, "
+            "futility stops ignored (the trial followed to the look where its z first crosses "
+            "an efficacy bound): what a non-binding rule 'would have continued' to; above "
+            "power by the trials a futility stop ended that would have crossed later",
+        ),
+        row(
+            "p_stopped_or_target_by_completion",
+            "share",
+            ("early_stop", "target_events_date"),
+            "share",
+            "sequential",
+            "share of replicates stopped early at an interim look (efficacy or futility) or "
+            "whose event target is seen on or before the registered completion date: with "
+            "looks, the counterpart of p_target_by_completion, which counts a trial stopped "
+            "early as not seeing its target",
+            derive=stopped_or_by_completion,
         ),
         row(
             "early_stop",
@@ -758,7 +810,9 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "early_stop",
             "share",
             "sequential",
-            "share of replicates stopped at an interim look (efficacy or futility)",
+            "share of replicates stopped at an interim look (efficacy or futility): "
+            "concluded early, not late (by look: reject_look<k> and "
+            "futility_look<k>)",
         ),
         row(
             "futility_stop",
@@ -815,6 +869,16 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "sequential",
             "share of replicates that held look {k} (not stopped before it)",
             derive=happened,
+        ),
+        row(
+            "p_look{k}_by_completion",
+            "share",
+            "look{k}_date",
+            "share",
+            "sequential",
+            "share of replicates that held look {k} on or before the registered completion "
+            "date (a trial stopped before it does not hold it)",
+            derive=by_completion,
         ),
         row(
             "look{k}_months_mean",

@@ -184,6 +184,15 @@ def by_completion(read: Sequence[Any], context: Context, keys: Mapping[str, str]
     return read[0].to_numpy("datetime64[D]") <= context.completion
 
 
+def stopped_or_by_completion(
+    read: Sequence[Any], context: Context, keys: Mapping[str, str]
+) -> np.ndarray:
+    """Columns (early_stop, a date): stopped early at a look, or the date is on or before the
+    registered completion date."""
+    early = read[0].to_numpy(dtype=bool)
+    return early | (read[1].to_numpy("datetime64[D]") <= context.completion)
+
+
 def equal_to(value: str) -> Derive:
     """The column equals `value` (e.g. cut_reason == "events")."""
 

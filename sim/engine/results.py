@@ -34,11 +34,15 @@ from sim.engine.metric_table import KEY_METRICS, run_metrics  # noqa: F401 (swee
 from sim.engine.metrics import Context, look_count
 from sim.scenario import DAYS_PER_MONTH, Scenario, ScenarioError, scenario_to_dict
 
-METRICS_VERSION = 4  # bump when a metric's definition changes; `compare` refuses mixes
+METRICS_VERSION = 5  # bump when a metric's definition changes; `compare` refuses mixes
 # 3: with overall_survival, a death before the scan that would see a progression is the PFS
 #    event (illness-death model)
 # 4: KM medians as the mean of per-replicate medians; timeline's target_events counted only
 #    before the data cut; unit and meaning columns
+# 5: lpi_months_median and target_events_months_median over the replicates that reach the
+#    milestone (as their means; a trial stopped early at a look reaches neither);
+#    concluded_date and the metrics of a trial concluded (stopped at a look or final
+#    analysis held)
 Z95 = float(special.ndtri(0.975))
 RUN_HINT = "give a folder written by `python -m sim run SCENARIO --out FOLDER`"
 SUMMARY_COLUMNS = (
@@ -204,6 +208,11 @@ STATISTIC_ROWS: dict[str, Callable[[str, np.ndarray], dict[str, Any]]] = {
 }
 
 
+def event_target(scenario: Scenario) -> float:
+    """The analysis's event target (inf without one: no cut reaches it)."""
+    return float(scenario.analysis.event_target or np.inf)
+
+
 def summarize(replicates: pd.DataFrame | ParquetColumns, scenario: Scenario) -> pd.DataFrame:
     """summary.csv: one row per metric of the metric table (`sim.engine.metric_table`) that
     the run has, in the table's order (see the module docstring for the error columns)."""
@@ -250,37 +259,95 @@ def summary_warnings(summary: pd.DataFrame, scenario: Scenario) -> list[str]:
     return found
 
 
-def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
-    """timeline.csv: calendar-date quantiles of each milestone among the replicates reaching
-    it (column `counted`); `share_reached` is their share of all replicates.
+TIMELINE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def date_quantiles(
+    dates: np.ndarray, quantiles: tuple[float, ...] = TIMELINE_QUANTILES
+) -> np.ndarray:
+    """Quantiles (datetime64[D]; NaT where there are no dates) of the calendar dates of the
+    replicates counted (NaT dropped): the one computation of a milestone's dates that
+    timeline.csv, the figures and the report all show. Inverted CDF, so each quantile is
+    one replicate's date, never the mean of two days."""
+    days = np.asarray(dates, dtype="datetime64[D]")
+    days = days[~np.isnat(days)].astype("int64")
+    if not len(days):
+        return np.full(len(quantiles), np.datetime64("NaT"), dtype="datetime64[D]")
+    qs = np.quantile(days, quantiles, method="inverted_cdf")
+    return qs.astype("int64").astype("datetime64[D]")
+
+
+def milestone_row(
+    name: str, dates: np.ndarray, counted: np.ndarray, start: np.datetime64, words: str
+) -> dict[str, Any]:
+    """One timeline.csv row: the date quantiles over the replicates `counted` whose `dates`
+    are not NaT, the share of all replicates they are, and `words` saying who is counted."""
+    dates = np.where(counted, np.asarray(dates, dtype="datetime64[D]"), np.datetime64("NaT"))
+    reached = ~np.isnat(dates)
+    qs = date_quantiles(dates)
+    rec: dict[str, Any] = {"milestone": name}
+    for q, date in zip(TIMELINE_QUANTILES, qs, strict=True):
+        rec[f"q{round(q * 100):02d}"] = "" if np.isnat(date) else str(date)
+    median = qs[TIMELINE_QUANTILES.index(0.5)]
+    rec["median_months"] = (
+        None if np.isnat(median) else float((median - start).astype(int)) / DAYS_PER_MONTH
+    )
+    rec["share_reached"] = reached.mean()
+    rec["counted"] = words
+    return rec
+
+
+STOPPED_EARLY = "; a trial stopped early at a look holds none (it is concluded: see concluded)"
+CONCLUDED = "concluded_date"
+
+
+def milestone_dates(
+    replicates: pd.DataFrame | ParquetColumns, scenario: Scenario, name: str
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """(dates, counted, words) of a milestone of timeline.csv: each replicate's date
+    (datetime64[D], NaT: not reached), which replicates count (`date_quantiles` is taken
+    over the counted ones that reach it) and the words saying so. The figures and the
+    report take a milestone's dates from here too, so a date is the same day in all.
 
     The event target counts only where it is seen on or before the data cut (an analysis
-    triggered by the calendar date happened without it); the other milestones count where
-    they happen at all.
-    """
+    triggered by the calendar date happened without it). `concluded` is the analysis that
+    concluded the trial: with interim looks, the look that stopped it early or the final
+    analysis; `data_cut` and `final_analysis` then count only the trials not stopped early
+    (they hold the final one)."""
+    n = len(replicates)
+    counted, words = np.ones(n, dtype=bool), "replicates reaching it"
+    looks = "early_stop" in replicates
+    early = replicates["early_stop"].to_numpy(dtype=bool) if looks else np.zeros(n, bool)
+    if name == "concluded":
+        column = CONCLUDED if CONCLUDED in replicates else "final_analysis_date"  # older runs
+        words = (
+            "every replicate: the analysis that concluded the trial, an interim look that "
+            "stopped it early or the final analysis"
+        )
+        return replicates[column].to_numpy("datetime64[D]"), counted, words
+    dates = replicates[f"{name}_date"].to_numpy("datetime64[D]")
+    if name == "target_events":  # seen by the cut: the analysis has the target's events
+        counted = replicates["events"].to_numpy() >= event_target(scenario)
+        words = "replicates reaching it on or before the data cut"
+        if looks:
+            words += "; a trial stopped early at a look sees none (it is concluded: see concluded)"
+    elif name.startswith("randomized_") and early.any():
+        words += "; a trial stopped early randomizes nobody after the stop"
+    elif name in ("data_cut", "final_analysis") and looks:
+        counted, words = ~early, "replicates holding the final analysis" + STOPPED_EARLY
+    return dates, counted, words
+
+
+def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """timeline.csv: calendar-date quantiles of each milestone among the replicates reaching
+    it (column `counted`, `milestone_dates`); `share_reached` is their share of all
+    replicates. `concluded` follows the final analysis (the trial stopped at a look, or its
+    final analysis held), then one row per look of a group-sequential design."""
     start = np.datetime64(scenario.trial.start_date, "D")
     rows = []
-    for name in MILESTONES:
-        dates = replicates[f"{name}_date"].to_numpy("datetime64[D]")
-        reached = ~np.isnat(dates)
-        counted = "replicates reaching it"
-        if name == "target_events":  # seen by the cut: the analysis has the target's events
-            target = scenario.analysis.event_target or np.inf
-            reached &= replicates["events"].to_numpy() >= target
-            counted = "replicates reaching it on or before the data cut"
-        days = (dates[reached] - start).astype("timedelta64[D]").astype(float)
-        qs = (
-            np.quantile(days, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
-            if len(days)
-            else np.full(5, np.nan)
-        )
-        rec: dict[str, Any] = {"milestone": name}
-        for label, q in zip(("q05", "q25", "q50", "q75", "q95"), qs, strict=True):
-            rec[label] = str(start + np.timedelta64(int(q), "D")) if np.isfinite(q) else ""
-        rec["median_months"] = qs[2] / DAYS_PER_MONTH if np.isfinite(qs[2]) else None
-        rec["share_reached"] = reached.mean()
-        rec["counted"] = counted
-        rows.append(rec)
+    for name in (*MILESTONES, "concluded"):
+        dates, counted, words = milestone_dates(replicates, scenario, name)
+        rows.append(milestone_row(name, dates, counted, start, words))
     rows += look_timeline(replicates, start)
     return pd.DataFrame(rows)
 
@@ -288,24 +355,17 @@ def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
 def look_timeline(replicates: pd.DataFrame, start: np.datetime64) -> list[dict[str, Any]]:
     """One timeline row per look of a group-sequential run (milestone `look{k}`): the
     quantiles of its analysis date among the replicates that held it, and the share held."""
-    rows = []
-    for k in range(1, look_count(replicates) + 1):
-        dates = replicates[f"look{k}_date"].to_numpy("datetime64[D]")
-        reached = ~np.isnat(dates)
-        rec: dict[str, Any] = {"milestone": f"look{k}"}
-        days = (dates[reached] - start).astype("timedelta64[D]").astype(float)
-        qs = (
-            np.quantile(days, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
-            if reached.any()
-            else np.full(5, np.inf)
+    everyone = np.ones(len(replicates), dtype=bool)
+    return [
+        milestone_row(
+            f"look{k}",
+            replicates[f"look{k}_date"].to_numpy("datetime64[D]"),
+            everyone,
+            start,
+            "replicates holding the look (not stopped before it)",
         )
-        for label, q in zip(("q05", "q25", "q50", "q75", "q95"), qs, strict=True):
-            rec[label] = str(start + np.timedelta64(int(q), "D")) if np.isfinite(q) else ""
-        rec["median_months"] = qs[2] / DAYS_PER_MONTH if np.isfinite(qs[2]) else None
-        rec["share_reached"] = reached.mean()
-        rec["counted"] = "replicates holding the look (not stopped before it)"
-        rows.append(rec)
-    return rows
+        for k in range(1, look_count(replicates) + 1)
+    ]
 
 
 def package_versions() -> dict[str, str]:

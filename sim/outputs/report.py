@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import html
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -112,9 +113,13 @@ def page_html(title: str, body: list[str]) -> str:
 
 
 def month_to_date(start: dt.date, months: float) -> str:
+    """The calendar date of `months` since `start`: the day the clock day falls in, as the
+    replicates' dates and timeline.csv have it (`Calendar.to_datetime64` floors), so a date
+    reads the same day in the summary, timeline.csv and the figures."""
     if pd.isna(months):
         return ""
-    return (start + dt.timedelta(days=round(months * DAYS_PER_MONTH))).isoformat()
+    day = math.floor(months * DAYS_PER_MONTH + 1e-6)  # months = day / 30.4375, to rounding
+    return (start + dt.timedelta(days=day)).isoformat()
 
 
 def summary_table(summary: pd.DataFrame, start: dt.date) -> pd.DataFrame:
@@ -142,9 +147,16 @@ def summary_table(summary: pd.DataFrame, start: dt.date) -> pd.DataFrame:
     return table[["metric", "unit", *numbers, "as date", "meaning"]]
 
 
-def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
-    """The answers in one paragraph: power, analysis by completion, key dates."""
+def headline_html(
+    summary: pd.DataFrame, manifest: dict[str, Any], timeline: pd.DataFrame | None = None
+) -> str:
+    """The answers in one paragraph: power, analysis by completion, key dates. A median
+    date is timeline.csv's (the replicates it counts, its quantile), so the headline, the
+    timeline and the figures give the same day; without a timeline, the summary's."""
     values = summary.set_index("metric")
+    medians = (
+        {} if timeline is None else dict(zip(timeline["milestone"], timeline["q50"], strict=True))
+    )
     start = dt.date.fromisoformat(manifest["scenario"]["trial"]["start_date"])
     completion = manifest["scenario"]["trial"]["completion_date"]
 
@@ -155,10 +167,13 @@ def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
         shown = f"{values.at[metric, 'estimate']:.1%}"
         return shown + (f" (MC SE {se:.1%})" if pd.notna(se) and se > 0 else "")
 
-    def date(metric: str) -> str:
+    def date(milestone: str, metric: str) -> str:
+        if milestone in medians:
+            value = medians[milestone]
+            return "not reached" if pd.isna(value) or not str(value) else str(value)
         if metric not in values.index:
             return "n/a"
-        return month_to_date(start, values.at[metric, "estimate"]) or "never"
+        return month_to_date(start, values.at[metric, "estimate"]) or "not reached"
 
     def number(metric: str) -> str:
         if metric not in values.index or pd.isna(values.at[metric, "estimate"]):
@@ -174,6 +189,9 @@ def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
         return format_number(values.at[metric, "estimate"]) + spread
 
     target = manifest["scenario"]["analysis"].get("event_target")
+    looks = len(manifest["scenario"]["analysis"].get("looks") or [])
+    if looks and "early_stop" in values.index:
+        return sequential_headline_html(values, share, date, completion, looks)
     lead = (
         f"Event target{f' ({target} events)' if target else ''} seen by the registered "
         f"completion date {esc(completion)} in <b>{share('p_target_by_completion')}</b> of "
@@ -185,9 +203,37 @@ def headline_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
         f'<p class="headline">{lead}The analysis as the scenario triggers it: cut by the '
         f"event target in <b>{share('p_cut_by_events')}</b>, by the calendar date in "
         f"<b>{share('p_cut_by_date')}</b>; power <b>{share('power')}</b>. Median dates: "
-        f"last patient randomized <b>{date('lpi_months_median')}</b>, event target "
-        f"reached <b>{date('target_events_months_median')}</b>, final analysis "
-        f"<b>{date('analysis_months_median')}</b>.</p>"
+        f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
+        f"event target reached <b>{date('target_events', 'target_events_months_median')}</b>"
+        f", final analysis <b>{date('final_analysis', 'analysis_months_median')}</b>.</p>"
+    )
+
+
+def sequential_headline_html(
+    values: pd.DataFrame, share: Any, date: Any, completion: str, looks: int
+) -> str:
+    """The headline of a design with interim looks: when the trial is concluded (stopped at a
+    look or final analysis held), the share stopped at each look, then the final analysis."""
+    stops = "; ".join(
+        f"look {k}: efficacy <b>{share(f'reject_look{k}')}</b>, futility "
+        f"<b>{share(f'futility_look{k}')}</b>"
+        for k in range(1, looks)
+    )
+    return (
+        f'<p class="headline">Trial concluded (stopped at an interim look, or its final '
+        f"analysis held) by the registered completion date {esc(completion)} in "
+        f"<b>{share('p_concluded_by_completion')}</b> of replicates: stopped early in "
+        f"<b>{share('early_stop')}</b> ({stops}); final analysis (look {looks}) held by then "
+        f"in <b>{share(f'p_look{looks}_by_completion')}</b>. Stopped early or event target "
+        f"seen by then: <b>{share('p_stopped_or_target_by_completion')}</b> (the event target "
+        f"alone: {share('p_target_by_completion')}, which a trial stopped early does not need). "
+        f"Power <b>{share('power')}</b> (efficacy bound crossed at some look before a "
+        f"futility stop). Median dates: trial concluded "
+        f"<b>{date('concluded', 'analysis_months_median')}</b>; interim look 1 "
+        f"<b>{date('look1', 'look1_months_median')}</b>; among the trials that get there, "
+        f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
+        f"event target reached <b>{date('target_events', 'target_events_months_median')}</b>"
+        f", final analysis <b>{date(f'look{looks}', f'look{looks}_months_median')}</b>.</p>"
     )
 
 
@@ -359,7 +405,7 @@ def run_report(folder: Path, manifest: dict[str, Any]) -> str:
     start = dt.date.fromisoformat(manifest["scenario"]["trial"]["start_date"])
     body = [
         header_html(folder, manifest, "run"),
-        headline_html(summary, manifest),
+        headline_html(summary, manifest, timeline),
         section(
             "Summary metrics",
             "<p>Each metric with its Monte Carlo standard error and 95% interval.</p>",

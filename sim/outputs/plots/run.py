@@ -18,6 +18,7 @@ from sim.outputs.plots.timeline import (
     analysis_date_panel,
     analysis_dates,
     clock_days,
+    concluded_panel,
     enrollment_panel,
     events_panel,
     follow_up_days,
@@ -47,9 +48,11 @@ def run_figures(run: Path) -> list[Panel]:
         else ""
     )
     panels = [
-        enrollment_panel(follow, scenario),
-        events_panel(follow, scenario, first["final_analysis_date"]),
-        analysis_date_panel(
+        enrollment_panel(follow, scenario, replicates),
+        events_panel(follow, scenario, replicates),
+        concluded_panel(replicates, scenario)
+        if "early_stop" in replicates  # stops at a look conclude the trial: own colours
+        else analysis_date_panel(
             dates,
             scenario,
             f"Event target by {completion:%d %b %Y} in {percent(by_target)} of replicates",

@@ -82,7 +82,8 @@ def format_date_axis(ax: Axes, axis: str = "x") -> None:
     target.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
 
 
-def draw_bands(ax: Axes, bands: pd.DataFrame, what: str) -> None:
+def draw_bands(ax: Axes, bands: pd.DataFrame, what: str, among: str = "replicates") -> None:
+    """Median line and the middle 50% and 90% bands; `among` names whom the bands count."""
     dates = bands["date"].to_numpy()
     ax.fill_between(
         dates,
@@ -91,7 +92,7 @@ def draw_bands(ax: Axes, bands: pd.DataFrame, what: str) -> None:
         color=BAND_COLOR,
         alpha=0.18,
         linewidth=0,
-        label="middle 90% of replicates",
+        label=f"middle 90% of {among}",
     )
     ax.fill_between(
         dates,
@@ -100,7 +101,7 @@ def draw_bands(ax: Axes, bands: pd.DataFrame, what: str) -> None:
         color=BAND_COLOR,
         alpha=0.35,
         linewidth=0,
-        label="middle 50% of replicates",
+        label=f"middle 50% of {among}",
     )
     ax.plot(dates, bands["q50"], color=LINE_COLOR, linewidth=2, label=f"median {what}")
 

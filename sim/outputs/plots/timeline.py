@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from sim.outputs.plots.style import (
+    LINE_COLOR,
     QUANTILES,
     REFERENCE_COLOR,
     Panel,
@@ -110,7 +111,9 @@ def check_replay(follow: FollowUp, replicates: pd.DataFrame, scenario: Scenario)
     """True when the replayed days give the milestone dates of replicates.parquet."""
     start, n = scenario.trial.start_date, scenario.trial.sample_size
     last = clock_days(replicates["randomized_100pct_date"], start)
-    if not np.array_equal(np.floor(follow.rand_day[:, n - 1]), last):
+    # a trial stopped early randomizes nobody after the stop: its last patient never comes
+    known = np.isfinite(last) | ~stopped_early(replicates)
+    if not np.array_equal(np.floor(follow.rand_day[known, n - 1]), last[known]):
         return False
     target = scenario.analysis.event_target
     if target is None:
@@ -152,13 +155,23 @@ def day_grid(end_day: float, step: int = 7) -> np.ndarray:
     return np.arange(0, int(np.ceil(end_day)) + step, step)
 
 
-def plot_enrollment(bands: pd.DataFrame, target: int, ax: Axes | None = None) -> Axes:
+def plot_enrollment(
+    bands: pd.DataFrame,
+    target: int,
+    ax: Axes | None = None,
+    *,
+    among: str = "replicates",
+    stops: pd.DataFrame | None = None,
+) -> Axes:
     """Cumulative patients randomized by calendar date: median, 50% and 90% bands, target.
 
-    `bands`: columns date, q05, q25, q50, q75, q95 (see `quantile_bands`).
+    `bands`: columns date, q05, q25, q50, q75, q95 (see `quantile_bands`), over `among`;
+    `stops`: the trials stopped early at a look (`draw_early_stops`), drawn as points.
     """
     ax = ax or new_axes()
-    draw_bands(ax, bands, "patients randomized")
+    draw_bands(ax, bands, "patients randomized", among)
+    if stops is not None:
+        draw_early_stops(ax, stops)
     ax.axhline(
         target,
         color=REFERENCE_COLOR,
@@ -181,13 +194,19 @@ def plot_events(
     completion_date: dt.date,
     cut_date: dt.date | None = None,
     ax: Axes | None = None,
+    *,
+    among: str = "replicates",
+    stops: pd.DataFrame | None = None,
 ) -> Axes:
     """Cumulative PFS events seen by calendar date, with the event target and the dates.
 
-    `bands` as in `plot_enrollment`; `cut_date` is drawn only when it is not the completion date.
+    `bands`, `among` and `stops` as in `plot_enrollment`; `cut_date` is drawn only when it
+    is not the completion date.
     """
     ax = ax or new_axes()
-    draw_bands(ax, bands, "PFS events seen")
+    draw_bands(ax, bands, "PFS events seen", among)
+    if stops is not None:
+        draw_early_stops(ax, stops)
     if target is not None:
         ax.axhline(
             target,
@@ -269,68 +288,197 @@ def annotate_date_cut(
     ax.vlines(day, before, after, color=color, linewidth=4, alpha=0.5)
 
 
-def date_of(start: dt.date, day: float) -> str:
-    if not np.isfinite(day):
-        return "never"
-    when = start + dt.timedelta(days=int(day))
+STOP_COLORS = {"efficacy": "#55A868", "futility": "#C44E52"}  # as the stopping figure's bars
+STOP_MARKERS = {"efficacy": "o", "futility": "X"}
+
+
+def stopped_early(replicates: pd.DataFrame) -> np.ndarray:
+    """Per replicate: stopped early at an interim look (False without looks)."""
+    if "early_stop" not in replicates:
+        return np.zeros(len(replicates), dtype=bool)
+    return replicates["early_stop"].to_numpy(dtype=bool)
+
+
+def early_stops(replicates: pd.DataFrame, value: str) -> pd.DataFrame:
+    """The trials stopped early at a look, for `draw_early_stops`: the date the trial was
+    concluded, its `value` column then (events, patients randomized), the look and the
+    reason, and `share`: each (look, reason)'s share of all replicates."""
+    early = stopped_early(replicates)
+    column = "concluded_date" if "concluded_date" in replicates else "final_analysis_date"
+    stops = pd.DataFrame(
+        {
+            "date": replicates.loc[early, column],
+            "value": replicates.loc[early, value],
+            "look": replicates.loc[early, "stop_look"],
+            "reason": replicates.loc[early, "stop_reason"],
+        }
+    )
+    counts = stops.groupby(["look", "reason"])["date"].transform("size")
+    stops["share"] = counts / len(replicates)
+    return stops
+
+
+def draw_early_stops(ax: Axes, stops: pd.DataFrame) -> None:
+    """A point per trial stopped early at an interim look, where it stopped (the date it was
+    concluded, and its count then), coloured by the reason; the legend gives each look and
+    reason's share of all replicates. These trials are concluded, not late."""
+    for (look, reason), rows in stops.groupby(["look", "reason"], sort=True):
+        ax.scatter(
+            rows["date"].to_numpy("datetime64[D]"),
+            rows["value"],
+            s=16,
+            color=STOP_COLORS.get(str(reason), "#8172B3"),
+            marker=STOP_MARKERS.get(str(reason), "s"),
+            alpha=0.6,
+            linewidths=0,
+            zorder=3,
+            label=f"stopped early for {reason} at look {look}: "
+            f"{percent(float(rows['share'].iloc[0]))} of replicates (concluded)",
+        )
+
+
+def day_text(date: np.datetime64) -> str:
+    when = pd.Timestamp(date)
     return f"{when.day} {when:%b %Y}"
 
 
-def spread_of(start: dt.date, days: np.ndarray) -> str:
-    """'median D (90% of replicates between A and B)' of clock days (inf = never)."""
-    q05, q50, q95 = np.quantile(days, [0.05, 0.5, 0.95], method="inverted_cdf")
-    return (
-        f"median {date_of(start, q50)}; 90% of replicates {date_of(start, q05)} to "
-        f"{date_of(start, q95)}"
-    )
+def milestone_spread(replicates: pd.DataFrame, scenario: Scenario, name: str) -> tuple[str, float]:
+    """'median D; 90% of them A to B' of a milestone's dates as timeline.csv has them (the
+    same replicates counted, the same quantiles), and the share of replicates they are."""
+    from sim.engine.results import date_quantiles, milestone_dates
+
+    dates, counted, _ = milestone_dates(replicates, scenario, name)
+    dates = np.where(counted, dates, np.datetime64("NaT"))
+    share = float(np.mean(~np.isnat(dates)))
+    if share == 0:
+        return "reached in no replicate", 0.0
+    q05, q50, q95 = date_quantiles(dates, (0.05, 0.5, 0.95))
+    whom = "replicates" if share == 1 else "them"
+    return f"median {day_text(q50)}; 90% of {whom} {day_text(q05)} to {day_text(q95)}", share
 
 
-def enrollment_panel(follow: FollowUp, scenario: Scenario) -> Panel:
+def stop_words(replicates: pd.DataFrame) -> str:
+    """'stopped early at look 1 in 31.8% (efficacy 25.4%, futility 6.4%)', look by look."""
+    early = stopped_early(replicates)
+    looks = sorted(set(replicates.loc[early, "stop_look"]))
+    if not looks:
+        return "stopped early at an interim look in 0%"
+    parts = []
+    for look in looks:
+        at = replicates["stop_look"].to_numpy() == look
+        reason = replicates["stop_reason"].to_numpy()
+        efficacy, futility = (np.mean(at & early & (reason == r)) for r in STOP_COLORS)
+        parts.append(
+            f"at look {look} in {percent(np.mean(at & early))} (efficacy {percent(efficacy)}, "
+            f"futility {percent(futility)})"
+        )
+    return "stopped early " + "; ".join(parts)
+
+
+def final_look_by(replicates: pd.DataFrame, completion: dt.date) -> float:
+    """Share of replicates whose final look (the final analysis) is held by `completion`."""
+    from sim.engine.results import look_count
+
+    dates = replicates[f"look{look_count(replicates)}_date"].to_numpy("datetime64[D]")
+    return float(np.mean(dates <= np.datetime64(completion, "D")))
+
+
+def enrollment_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame) -> Panel:
+    """Patients randomized by date; with interim looks the bands count the trials not stopped
+    early and each early stop is a point (it randomizes nobody after the stop)."""
     start, n = scenario.trial.start_date, scenario.trial.sample_size
-    last = follow.rand_day[:, n - 1]
+    curves = replicates.iloc[: len(follow.rand_day)]
+    early = stopped_early(curves)
+    rand = follow.rand_day[~early]
+    last = rand[:, n - 1]
     end = np.quantile(last[np.isfinite(last)], 0.99) + 45 if np.isfinite(last).any() else 730
     grid = day_grid(end, step=1)
-    bands = quantile_bands(count_by_day(follow.rand_day, grid), grid, start)
-    ax = plot_enrollment(bands, n)
+    bands = quantile_bands(count_by_day(rand, grid), grid, start)
+    sequential = "early_stop" in replicates
+    among = "trials not stopped early" if sequential else "replicates"
+    stops = early_stops(replicates, "n_randomized") if sequential else None
+    ax = plot_enrollment(bands, n, among=among, stops=stops)
+    if sequential:
+        ax.legend(loc="lower right", frameon=True, fontsize="small")  # the stops fill the top
     how = "" if follow.exact else " (interpolated between milestone dates)"
     caption = (
-        f"Patients randomized by each date across {len(last)} replicates{how}: the "
-        "line is the median, the bands hold the middle 50% and 90% of replicates."
+        f"Patients randomized by each date across {len(rand)} {among}{how}: the line is the "
+        "median, the bands hold the middle 50% and 90% of them."
     )
+    if sequential:
+        caption += (
+            " A trial stopped early at an interim look randomizes nobody after the stop: "
+            "each is a point at its stop (patients randomized by then)."
+        )
+    spread, share = milestone_spread(replicates, scenario, "randomized_100pct")
+    whom = ": " if share == 1 else f" (the {percent(share)} of replicates randomizing all {n}):\n"
     figure = finish(
         ax,
         f"Enrollment: when will all {n} patients be randomized?",
-        f"Last patient randomized: {spread_of(start, last)}",
+        f"Last patient randomized{whom}{spread}",
     )
     return Panel("enrollment", figure, caption)
 
 
-def events_panel(follow: FollowUp, scenario: Scenario, analysis_dates: pd.Series) -> Panel:
+def events_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame) -> Panel:
+    """PFS events seen by date. The headline's share and the dates are those of summary.csv
+    and timeline.csv; with interim looks the bands count the trials not stopped early and
+    each early stop is a point at its stop (concluded there)."""
     start, target = scenario.trial.start_date, scenario.analysis.event_target
     completion = scenario.trial.completion_date
-    last = clock_days(analysis_dates, start)
+    curves = replicates.iloc[: len(follow.event_day)]
+    early = stopped_early(curves)
+    last = clock_days(curves["final_analysis_date"], start)
     q95 = np.quantile(last[np.isfinite(last)], 0.95) if np.isfinite(last).any() else 0.0
     end = max((completion - start).days, float(q95)) + 120
     grid = day_grid(end, step=1)
-    bands = quantile_bands(count_by_day(follow.event_day, grid), grid, start)
-    ax = plot_events(bands, target, completion, scenario.analysis.cut_date)
+    bands = quantile_bands(count_by_day(follow.event_day[~early], grid), grid, start)
+    sequential = "early_stop" in replicates
+    among = "trials not stopped early" if sequential else "replicates"
+    stops = early_stops(replicates, "events") if sequential else None
+    ax = plot_events(
+        bands, target, completion, scenario.analysis.cut_date, among=among, stops=stops
+    )
+    by = np.datetime64(completion, "D")
     if target is not None:
-        reached = follow.event_day[:, target - 1]
-        share = np.mean(reached <= (completion - start).days)
+        spread, share = milestone_spread(replicates, scenario, "target_events")
+        seen = float(np.mean(replicates["target_events_date"].to_numpy("datetime64[D]") <= by))
+        detail = f"{target}th event seen by the data cut in {percent(share)}"
+        spread = f": {spread}"
         headline = (
             f"PFS events: the {target}th event is seen by {completion:%d %b %Y} in "
-            f"{percent(share)} of replicates"
+            f"{percent(seen)} of replicates"
         )
-        detail = f"{target}th event seen: {spread_of(start, reached)}"
     else:
-        headline, detail = "PFS events seen over time", ""
+        headline, detail, spread = "PFS events seen over time", "", ""
+    if sequential:
+        concluded = replicates.get("concluded_date", replicates["final_analysis_date"])
+        done = float(np.mean(concluded.to_numpy("datetime64[D]") <= by))
+        headline = f"PFS events: trial concluded by {completion:%d %b %Y} in {percent(done)}"
+        headline += " of replicates"
+        going = ~stopped_early(replicates)
+        if target is not None and going.any():
+            reached = replicates["events"].to_numpy() >= target
+            detail += f" of replicates ({percent(reached[going].mean())} of the trials not "
+            detail += "stopped early)"
+            spread = f"\n{spread[2:]}"
+        detail = (
+            f"{stop_words(replicates)}; final analysis by then in "
+            f"{percent(final_look_by(replicates, completion))}" + (f"\n{detail}" if detail else "")
+        )
+        ax.legend(loc="upper left", frameon=True, fontsize="small")  # clear of the stops
     how = "" if follow.exact else " (interpolated between milestone dates)"
     caption = (
         f"PFS events seen (at scans, or deaths) by each date{how}, counted as if "
         "follow-up went on past the data cut, so the curve shows when the target "
-        "would be reached; line = median, bands = middle 50% and 90% of replicates."
+        f"would be reached; line = median, bands = middle 50% and 90% of {among}."
     )
-    return Panel("events", finish(ax, headline, detail), caption)
+    if sequential:
+        caption += (
+            " A trial stopped early at an interim look is concluded there, not late: each is "
+            "a point at its stop (events seen then), coloured by the reason."
+        )
+    return Panel("events", finish(ax, headline, detail + spread), caption)
 
 
 def analysis_date_panel(
@@ -355,3 +503,94 @@ def analysis_dates(replicates: pd.DataFrame, label: str) -> pd.DataFrame:
             "cut_by_date": replicates["cut_reason"] == "date",
         }
     )
+
+
+FINAL_COLOR = "#4C72B0"
+
+
+def plot_concluded_dates(
+    frame: pd.DataFrame, completion_date: dt.date, ax: Axes | None = None
+) -> Axes:
+    """Share of replicates whose trial is concluded by each date, stacked by how: stopped
+    early at a look for efficacy, for futility, or the final analysis held.
+
+    `frame`: one row per replicate, columns date (the date the trial is concluded; NaT:
+    not concluded, counted as later than any date), how ("efficacy", "futility", "final")
+    and look (the look that concluded it).
+    """
+    ax = ax or new_axes()
+    n = len(frame)
+    dates = frame["date"].to_numpy("datetime64[D]")
+    grid = np.unique(dates[~np.isnat(dates)])
+    below = np.zeros(len(grid))
+    parts = [(how, look) for how in ("efficacy", "futility") for look in sorted(set(frame["look"]))]
+    parts.append(("final", None))
+    for how, look in parts:
+        rows = frame["how"].eq(how) & (frame["look"].eq(look) if look is not None else True)
+        if not rows.any():
+            continue
+        counted = np.sort(dates[rows.to_numpy() & ~np.isnat(dates)])
+        share = np.searchsorted(counted, grid, side="right") / n
+        label = (
+            f"stopped early for {how} at look {look}: {percent(rows.mean())}"
+            if look is not None
+            else f"final analysis held: {percent(rows.mean())}"
+        )
+        color = STOP_COLORS.get(how, FINAL_COLOR)
+        ax.fill_between(
+            grid,
+            below,
+            below + share,
+            step="post",
+            color=color,
+            alpha=0.55,
+            linewidth=0,
+            label=label,
+        )
+        below = below + share
+    ax.step(grid, below, where="post", color=LINE_COLOR, linewidth=2, label="trial concluded")
+    draw_date_line(ax, completion_date, f"registered completion {completion_date:%d %b %Y}")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("replicates with the trial concluded")
+    ax.set_xlabel("date the trial is concluded (stopped at a look, or final analysis)")
+    format_date_axis(ax)
+    ax.legend(loc="upper left", frameon=True, fontsize="small")
+    return ax
+
+
+def concluded_dates(replicates: pd.DataFrame) -> pd.DataFrame:
+    """The input of `plot_concluded_dates` for a run with interim looks."""
+    early = stopped_early(replicates)
+    column = "concluded_date" if "concluded_date" in replicates else "final_analysis_date"
+    return pd.DataFrame(
+        {
+            "date": replicates[column],
+            "how": np.where(early, replicates["stop_reason"].astype(str), "final"),
+            "look": replicates["stop_look"],
+        }
+    )
+
+
+def concluded_panel(replicates: pd.DataFrame, scenario: Scenario) -> Panel:
+    """When the trial is concluded, for a design with interim looks: the early stops have
+    their own colours, beside the final analysis."""
+    completion = scenario.trial.completion_date
+    by = np.datetime64(completion, "D")
+    frame = concluded_dates(replicates)
+    done = float(np.mean(frame["date"].to_numpy("datetime64[D]") <= by))
+    ax = plot_concluded_dates(frame, completion)
+    final = final_look_by(replicates, completion)
+    target = float(np.mean(replicates["target_events_date"].to_numpy("datetime64[D]") <= by))
+    detail = (
+        f"{stop_words(replicates)};\nfinal analysis by then in {percent(final)} "
+        f"(event target seen in {percent(target)})"
+    )
+    caption = (
+        "Share of replicates whose trial is concluded by each date: stopped early at an "
+        "interim look (for efficacy or futility: a conclusion, not a delay) or its final "
+        "analysis held (at the event target or the calendar cut); the dashed line is the "
+        "registered completion date."
+    )
+    headline = f"Trial concluded by {completion:%d %b %Y} in {percent(done)} of replicates"
+    return Panel("analysis_date", finish(ax, headline, detail), caption)
