@@ -254,8 +254,9 @@ class Results:
         folder = Path(folder)
         if folder.resolve() == self.folder.resolve():
             return folder
-        check_out_folder(folder, force)
-        with output_folder(folder, force) as staging:
+        kind = str(self.manifest.get("kind", "run"))
+        check_out_folder(folder, force, kind)
+        with output_folder(folder, force, kinds=[kind]) as staging:
             shutil.copytree(
                 self.folder, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(OWNER)
             )

@@ -233,7 +233,7 @@ def write_design(
     from sim.scenario import scenario_to_dict
     from sim.storage.folders import output_folder
 
-    with output_folder(args.out, args.force) as staging:
+    with output_folder(args.out, args.force, kinds=["design"]) as staging:
         table.to_csv(staging / "design.csv", index=False)
         events.to_csv(staging / "expected_events.csv", index=False)
         if bounds is not None:

@@ -450,7 +450,7 @@ def run_sweep(
     from sim.storage.checkpoints import CHECKPOINT
 
     note = note or print_note
-    check_out_folder(out, force)
+    check_out_folder(out, force, "sweep")
     identity = sweep_identity(points, base, seed, reps, keep_patients)
     models = [TrialModel.from_scenario(point.scenario) for point in points]
     with checkpointed_pool(
