@@ -399,6 +399,7 @@ def sweep(
     executor: str | None = None,
     scheduler: str | None = None,
     resume: bool = False,
+    allow_large: bool = False,
 ) -> Results:
     """A scenario run at every point of a grid and/or a list of variants, each point with
     the same seed (common random numbers): the folder of `python -m sim sweep`.
@@ -407,9 +408,17 @@ def sweep(
     every combination is a point) or is a list of ``PATH=V1,V2`` strings as ``--grid`` takes
     them; `variants` is a YAML file or a list of ``{"name": ..., "set": {PATH: VALUE}}``. The
     result's `table("sweep")` is sweep.csv (one row per point); the other options are those
-    of `simulate`."""
+    of `simulate`. A sweep of more than 1,000 points, or 10 million replicates in all, is
+    refused unless `allow_large` (``--allow-large``)."""
     from sim.engine.run import check_out_folder
-    from sim.engine.sweep import check_grid, check_variants, expand_points, read_variants, run_sweep
+    from sim.engine.sweep import (
+        check_grid,
+        check_sweep_size,
+        check_variants,
+        expand_points,
+        read_variants,
+        run_sweep,
+    )
     from sim.stats.design import design_warnings
 
     assignments = override_strings(overrides)
@@ -428,10 +437,11 @@ def sweep(
         listed = read_variants(Path(variants))
     else:
         listed = check_variants(list(variants), "variants")
-    points = expand_points(base_data, axes, listed, source)
     workers = check_run_options(reps, seed, workers, keep_patients)
+    check_sweep_size(axes, listed, reps, allow_large)
+    points = expand_points(base_data, axes, listed, source)
     if out is not None:
-        check_out_folder(Path(out), force)
+        check_out_folder(Path(out), force, "sweep")
     executor = check_executor(executor, scheduler)
     if resume and out is None:
         raise ScenarioError("resume = True: needs out, the folder of the interrupted sweep")

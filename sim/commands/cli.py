@@ -197,7 +197,7 @@ def cmd_design(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, args.overrides)
     if args.out is not None:
-        check_out_folder(args.out, args.force)
+        check_out_folder(args.out, args.force, "design")
     from sim.stats.design import scenario_events_table
 
     table = design(scenario)

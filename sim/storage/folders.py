@@ -691,8 +691,8 @@ def output_folder(
     out = Path(out)
     check_target_path(out, flag)
     with guarded_target(out, flag):
+        remove_stale_partials(out)  # first: it may put back results a kill moved aside
         check_replaceable(out, force, flag, needs_force=needs_force, kinds=kinds)
-        remove_stale_partials(out)
         staging = make_staging(out)
         try:
             yield staging
@@ -721,8 +721,8 @@ def resumable_folder(
     out = Path(out)
     check_target_path(out, flag)
     with guarded_target(out, flag):
+        remove_stale_partials(out)  # first: it may put back results a kill moved aside
         check_replaceable(out, force, flag, kinds=kinds)
-        remove_stale_partials(out)
         staging = choose(resumable_partials(out))
         if staging is None:
             staging = make_staging(out)
@@ -757,9 +757,9 @@ def output_files(
     for path in paths:
         check_target_path(path, flag)
     with guarded_target(first, flag):
+        remove_stale_partials(first)
         for path in paths:
             check_replaceable_file(path, force, flag, needs_force=needs_force)
-        remove_stale_partials(first)
         staging = make_staging(first)
         try:
             yield staging
