@@ -372,3 +372,17 @@ def test_resume_in_a_fresh_interpreter_with_another_hash_seed(tmp_path, observed
     table = "sweep.csv" if command == "sweep" else "summary.csv"
     assert (out / table).read_bytes() == (tmp_path / "fresh" / table).read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "out"]
+
+
+def test_every_test_the_readme_safety_section_cites_exists():
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Safety\n", 1)[1].split("\n## ", 1)[0]
+    cited = set(re.findall(r"`(test_\w+)`", section))
+    defined = {
+        name
+        for path in (ROOT / "tests").glob("test_*.py")
+        for name in re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"), re.M)
+    }
+    assert len(cited) >= 15 and cited <= defined, sorted(cited - defined)
