@@ -325,9 +325,7 @@ def sim_process(argv: list[str], hash_seed: str, stop: bool = False) -> subproce
     """`python -m sim ARGV` in a fresh interpreter with PYTHONHASHSEED = `hash_seed`; with
     `stop`, it stops as on SIGTERM right after its first chunk is kept."""
     env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
-    start = (
-        [sys.executable, "-c", STOP_AFTER_FIRST_CHUNK] if stop else [sys.executable, "-m", "sim"]
-    )
+    start = ["-c", STOP_AFTER_FIRST_CHUNK] if stop else ["-m", "sim"]
     return subprocess.run(
         [sys.executable, *start, *argv],
         capture_output=True,
