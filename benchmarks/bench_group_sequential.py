@@ -1,6 +1,7 @@
 """Group-sequential designs at full scale: the simulator against rpact's getSimulationSurvival.
 
-For every simulated design of tests/reference_group_sequential.json (the textbook trial under
+For every simulated design of sim/qualify/references/reference_group_sequential.json (the
+textbook trial under
 three designs at HR 0.6 and 1, rpact 20,000 iterations each), runs the same design for
 R replicates and prints, per look, the efficacy and futility stopping shares with their
 difference in combined MC SEs, and the mean look times with their relative difference; then
@@ -54,7 +55,8 @@ def replicates(name: str | None, hazard_ratio: float, events: list[int], reps: i
 
 
 def main(reps: int) -> None:
-    reference = json.loads((ROOT / "tests" / "reference_group_sequential.json").read_text())
+    references = ROOT / "sim" / "qualify" / "references"
+    reference = json.loads((references / "reference_group_sequential.json").read_text())
     rows = []
     started = time.perf_counter()
     for key, ref in reference["simulation"].items():

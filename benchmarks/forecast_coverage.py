@@ -1,19 +1,25 @@
 """Calibration of the forecast: do its prediction intervals contain the truth as often as
 they say?
 
-    python benchmarks/forecast_coverage.py                    # 200 truths, as-of 6/10/14 months
-    python benchmarks/forecast_coverage.py --truths 50 --reps 300 --blinded
+    python benchmarks/forecast_coverage.py                    # 4 truths x as-of 3/6/10/14 months
+    python benchmarks/forecast_coverage.py --truths 50 --reps 300 --unblinded
+    python benchmarks/forecast_coverage.py --truth 0.7:5.5 --as-of 6 10 14   # one truth
 
-Truths are complete simulated trials from a scenario that differs from the planning one
-(the baseline NCT07271602 with accrual 30% slower and a control median PFS of 5.5 months
-instead of 6.8). Each truth is cut at each as-of date (months after the study start) into an
-`--observed` table (`observed_from_patients`), the forecast is fitted and run (`--reps`
+Truths are complete simulated trials from scenarios that differ from the planning one (the
+baseline NCT07271602, control median PFS 6.8 months): each `--truth A:M` multiplies every
+site's screening rates by A and sets the control median to M months. The default grid has
+accrual 30% slower with a shorter median (0.7:5.5), half the accrual (0.5:6.8), the planned
+accrual with a much shorter median (1.0:4.5) and faster accrual with a longer median
+(1.3:9.0). Each truth is cut at each as-of date (months after the study start; 3 and 6
+months leave few events) into an `--observed` table (`observed_from_patients`), the forecast
+is fitted (blinded unless `--unblinded`, as `python -m sim forecast`) and run (`--reps`
 replicates), and we count how often its 80% and 90% prediction intervals (equal-tailed
 quantiles of the replicates) of the last-patient-randomized date and of the event-target
 date contain the truth's. The plan (the scenario without data: fixed rates) and the prior
 predictive (the forecast's model as of the start date, before any data) are scored the same
-way.
-Nominal coverage with 200 truths has a binomial SE of 2.8 points (80%) and 2.1 (90%).
+way, and the median interval widths are reported beside the plan's.
+Nominal coverage with n truths has a binomial SE of sqrt(p (1 - p) / n): 2.8 / 2.1 points
+(80% / 90%) with 200.
 
 The clinic plays no part in the dates, so it is left out (treatment and radiotherapy null).
 """
@@ -31,7 +37,7 @@ import pandas as pd
 
 from sim.conduct.observed import COLUMNS, check_observed, observed_from_patients
 from sim.engine.chunk import TrialModel, simulate_chunk
-from sim.engine.continuation import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS, fit_continuation
+from sim.engine.continuation import DEFAULT_PRIOR_MONTHS, fit_continuation
 from sim.scenario import DAYS_PER_MONTH, Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +48,7 @@ MILESTONES = {
     "event target reached": "target_events_date",
 }
 LEVELS = (0.80, 0.90)
+TRUTHS = ("0.7:5.5", "0.5:6.8", "1.0:4.5", "1.3:9.0")  # accrual factor : control median
 
 
 def truth_overrides(scenario: Scenario, accrual_factor: float, control_median: float) -> list[str]:
@@ -101,14 +108,17 @@ def forecast_coverage(
     accrual_factor: float = 0.7,
     control_median: float = 5.5,
     blinded: bool = False,
+    unblinded: bool = False,
     prior_months: float = DEFAULT_PRIOR_MONTHS,
-    prior_events: float = DEFAULT_PRIOR_EVENTS,
+    prior_events: float | None = None,
     seed: int = 2026,
 ) -> pd.DataFrame:
     """One row per (as-of, milestone, level): coverage of the forecast and of the plan, the
     binomial SE, the shares of truths below and above the forecast interval, its median
     width (days; inf when the upper end is "never"), the plan's and the prior predictive's
-    width and coverage, and how many truths were scored."""
+    width and coverage, and how many truths were scored. `blinded` empties the tables' arm
+    column; `unblinded` fits a hazard per arm (else one pooled hazard, the default);
+    `prior_events` None: the forecast's default weight."""
     scenario = load_scenario(BASELINE, DATES_ONLY)
     start = scenario.trial.start_date
     base = TrialModel.from_scenario(scenario)
@@ -145,13 +155,21 @@ def forecast_coverage(
     for months in as_of_months:
         as_of = start + dt.timedelta(days=int(round(months * DAYS_PER_MONTH)))
         hits: dict = {}
+        events_seen = []
         for k in range(truths):
             table = observed_from_patients(
                 truth_patients[truth_patients["replicate"] == k], as_of, blinded=blinded
             )
             observed = check_observed(table, scenario, as_of)
+            events_seen.append(int(np.isfinite(observed.event_day).sum()))
             history = fit_continuation(
-                scenario, base.calendar, base.schedule, observed, prior_months, prior_events
+                scenario,
+                base.calendar,
+                base.schedule,
+                observed,
+                prior_months,
+                prior_events,
+                unblinded=unblinded,
             )
             model = dataclasses.replace(base, continuation=history)
             forecast = simulate_chunk(model, seed + 10 + k, 0, 0, reps).replicates
@@ -182,6 +200,9 @@ def forecast_coverage(
                 {
                     "as_of_months": months,
                     "as_of": str(as_of),
+                    "accrual_factor": accrual_factor,
+                    "control_median": control_median,
+                    "events_at_as_of_median": float(np.median(events_seen)),
                     "milestone": name,
                     "level": level,
                     "truths": len(inside),
@@ -199,46 +220,64 @@ def forecast_coverage(
     return pd.DataFrame(rows)
 
 
+def parse_truth(text: str) -> tuple[float, float]:
+    """'A:M' -> (accrual factor A, control median M months)."""
+    try:
+        factor, median = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--truth {text!r}: write ACCRUAL_FACTOR:CONTROL_MEDIAN, e.g. 0.7:5.5"
+        ) from None
+    return factor, median
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--truths", type=int, default=200)
+    parser.add_argument("--truths", type=int, default=200, help="truths per truth scenario")
     parser.add_argument("--reps", type=int, default=500)
     parser.add_argument(
         "--as-of",
         type=float,
         nargs="+",
-        default=[6, 10, 14],
+        default=[3, 6, 10, 14],
         help="as-of dates in months after the start",
     )
-    parser.add_argument("--blinded", action="store_true", help="forecast from blinded data")
-    parser.add_argument("--prior-months", type=float, default=DEFAULT_PRIOR_MONTHS)
-    parser.add_argument("--prior-events", type=float, default=DEFAULT_PRIOR_EVENTS)
     parser.add_argument(
-        "--accrual-factor",
-        type=float,
-        default=0.7,
-        help="truth's screening rates over the plan's (0.7)",
+        "--truth",
+        type=parse_truth,
+        nargs="+",
+        default=[parse_truth(t) for t in TRUTHS],
+        help="truth scenarios ACCRUAL_FACTOR:CONTROL_MEDIAN (default: " + " ".join(TRUTHS) + ")",
     )
+    parser.add_argument("--blinded", action="store_true", help="tables without arms")
     parser.add_argument(
-        "--control-median",
-        type=float,
-        default=5.5,
-        help="truth's control median PFS, months (5.5; the plan's is 6.8)",
+        "--unblinded", action="store_true", help="fit a hazard per arm (default: pooled)"
+    )
+    parser.add_argument("--prior-months", type=float, default=DEFAULT_PRIOR_MONTHS)
+    parser.add_argument(
+        "--prior-events", type=float, default=None, help="default: the forecast's default"
     )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=None, help="CSV of the table")
     args = parser.parse_args()
     started = time.perf_counter()
-    table = forecast_coverage(
-        tuple(args.as_of),
-        truths=args.truths,
-        reps=args.reps,
-        accrual_factor=args.accrual_factor,
-        control_median=args.control_median,
-        blinded=args.blinded,
-        prior_months=args.prior_months,
-        prior_events=args.prior_events,
-        seed=args.seed,
+    table = pd.concat(
+        [
+            forecast_coverage(
+                tuple(args.as_of),
+                truths=args.truths,
+                reps=args.reps,
+                accrual_factor=factor,
+                control_median=median,
+                blinded=args.blinded,
+                unblinded=args.unblinded,
+                prior_months=args.prior_months,
+                prior_events=args.prior_events,
+                seed=args.seed,
+            )
+            for factor, median in args.truth
+        ],
+        ignore_index=True,
     )
     shown = table.assign(
         coverage=table["coverage"].map("{:.1%}".format),
@@ -251,12 +290,24 @@ def main() -> None:
         plan_width_days=table["plan_width_days"],
     )
     print(shown.drop(columns="as_of").to_string(index=False))
+    pooled = table.groupby(["as_of_months", "milestone", "level"]).agg(
+        coverage=("coverage", "mean"),
+        coverage_min=("coverage", "min"),
+        coverage_max=("coverage", "max"),
+        width_days=("width_days", "median"),
+        plan_width_days=("plan_width_days", "median"),
+        plan_coverage=("plan_coverage", "mean"),
+    )
+    print("\nover the truth scenarios (mean, min, max coverage; median widths):")
+    print(pooled.round(3).to_string())
     print(
-        f"\n{args.truths} truths x {len(args.as_of)} as-of dates, {args.reps} replicates "
-        f"each, truth accrual x{args.accrual_factor:g}, control median "
-        f"{args.control_median:g}, {'blinded' if args.blinded else 'unblinded'}, "
-        f"prior {args.prior_months:g} "
-        f"months / {args.prior_events:g} events: {time.perf_counter() - started:.0f} s"
+        f"\n{args.truths} truths x {len(args.truth)} truth scenarios x {len(args.as_of)} as-of "
+        f"dates, {args.reps} replicates each, "
+        f"{'blinded tables' if args.blinded else 'tables with arms'}, "
+        f"{'unblinded' if args.unblinded else 'blinded (pooled)'} event forecast, prior "
+        f"{args.prior_months:g} months / "
+        f"{'default' if args.prior_events is None else f'{args.prior_events:g}'} events: "
+        f"{time.perf_counter() - started:.0f} s"
     )
     if args.out:
         table.to_csv(args.out, index=False)

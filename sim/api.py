@@ -32,6 +32,7 @@ import pandas as pd
 import yaml
 
 from sim.scenario import Scenario, ScenarioError, parse_scenario, scenario_to_dict
+from sim.storage.exact_csv import read_exact_csv
 
 if TYPE_CHECKING:
     import numpy as np
@@ -239,7 +240,7 @@ class Results:
             return self._computed[name]
         path = self.folder / f"{name}.csv"
         if path.is_file():  # every float as written (to_csv writes the shortest repr)
-            return pd.read_csv(path, float_precision="round_trip")
+            return read_exact_csv(path)
         path = self.folder / f"{name}.parquet"
         if path.is_file():
             return pd.read_parquet(path)
@@ -491,6 +492,7 @@ def forecast(
     screening: str | Path | None = None,
     prior_months: float | None = None,
     prior_events: float | None = None,
+    unblinded: bool = False,
     keep_patients: int = 0,
     overrides: Overrides = None,
     progress: bool | Progress = True,
@@ -502,8 +504,12 @@ def forecast(
 ) -> Results:
     """The rest of a trial under way from its own data (`observed`, the ``--observed``
     table, current to `as_of`), as `python -m sim forecast`: the run's tables plus `fit`,
-    `forecast`, `comparison` and `observed` (and `plan/`). Options as in `simulate`."""
-    from sim.engine.continuation import DEFAULT_PRIOR_EVENTS
+    `forecast`, `comparison` and `observed` (and `plan/`). Options as in `simulate`.
+
+    The event forecast is blinded (one pooled PFS hazard; the arms split by the scenario's
+    HR) unless `unblinded` (per-arm hazards; the table must have arms). `prior_events` is the
+    planned hazards' weight in events; None: 10% of the event target (manifest
+    ``forecast.prior``, docs/forecasting.md)."""
     from sim.engine.forecast import forecast_trial
 
     scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
@@ -534,7 +540,8 @@ def forecast(
             workers=workers,
             screening=Path(screening) if screening is not None else None,
             prior_months=prior_months,
-            prior_events=DEFAULT_PRIOR_EVENTS if prior_events is None else prior_events,
+            prior_events=prior_events,
+            unblinded=unblinded,
             keep_patients=keep_patients,
             force=force,
             scenario_path=scenario_path,
@@ -573,7 +580,7 @@ def read_results(folder: str | Path) -> Results:
 
 def design(scenario: ScenarioLike) -> pd.DataFrame:
     """Closed-form design of a scenario: the table `python -m sim design` prints (with
-    analysis.looks, the group-sequential rows too)."""
+    analysis.looks, the group-sequential rows too; with a prior, its assurance rows)."""
     from sim.stats.design import design_scenario
 
     scenario = resolve_scenario(scenario, None)[0]
@@ -582,6 +589,11 @@ def design(scenario: ScenarioLike) -> pd.DataFrame:
         from sim.stats.boundaries import design_rows
 
         extra = pd.DataFrame(design_rows(scenario), columns=list(table.columns))
+        table = pd.concat([table, extra], ignore_index=True)
+    if scenario.prior is not None:  # assurance and its parts under the design prior
+        from sim.stats.assurance import prior_design_rows
+
+        extra = pd.DataFrame(prior_design_rows(scenario), columns=list(table.columns))
         table = pd.concat([table, extra], ignore_index=True)
     return table
 

@@ -1,39 +1,16 @@
-"""Shared fixtures: the two shipped scenarios and small helpers to vary them."""
+"""Shared fixtures: the shipped scenarios (parsed once per session), a seeded generator and
+the validation log. Plain helpers are in tests/helpers.py."""
 
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
 from sim.scenario import Scenario, parse_scenario
-
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "scenarios" / "nct07271602.yaml"
-TEXTBOOK = ROOT / "scenarios" / "textbook.yaml"
-
-
-def scenario_data(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text())
-
-
-def vary(data: dict[str, Any], **changes: Any) -> Scenario:
-    """A copy of `data` with dotted-path changes (``vary(d, **{"effect.hazard_ratio": 1})``)."""
-    data = copy.deepcopy(data)
-    for path, value in changes.items():
-        node = data
-        *parents, last = path.split(".")
-        for key in parents:
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
-    return parse_scenario(data)
+from tests.helpers import BASELINE, TEXTBOOK, scenario_data
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +65,15 @@ def textbook(textbook_data) -> Scenario:
     return parse_scenario(textbook_data)
 
 
+@pytest.fixture(scope="session")
+def scenario_json_schema() -> dict[str, Any]:
+    """The scenario's JSON Schema (`python -m sim schema`), built once: building it takes
+    seconds (pydantic walks every model). Tests only read it."""
+    from sim.commands.schema import scenario_schema
+
+    return scenario_schema()
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20260130)
@@ -122,18 +108,3 @@ def record_validation():
             handle.write(json.dumps(row) + "\n")
 
     return record
-
-
-def assert_run_rejects(tmp_path: Path, capsys, override: str, needle: str) -> None:
-    """`run` with one bad --set: exit 2, one message containing `needle`, nothing written."""
-    from sim.commands.cli import main
-
-    out = tmp_path / "out"
-    code = main(
-        ["run", str(BASELINE), "--set", override, "--reps", "10", "--out", str(out), "--quiet"]
-    )
-    assert code == 2
-    err = capsys.readouterr().err
-    assert needle in err
-    assert err.count("\n") <= 3  # one message, not a traceback
-    assert not out.exists() and not list(tmp_path.iterdir())

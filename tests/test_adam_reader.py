@@ -13,9 +13,10 @@ import pytest
 from sim.adam import analysis_table, observed_table, read_adam, read_dataset
 from sim.adam.mapping import VARIABLES, check_mapping
 from sim.errors import ScenarioError
+from sim.qualify import REFERENCES
 
 DATA = Path(__file__).parent / "data"
-FIXTURE = Path(__file__).parent / "references" / "adam" / "rep000_final"
+FIXTURE = REFERENCES / "adam" / "rep000_final"  # the XPT the R round trip read
 
 
 def small_adam() -> tuple[pd.DataFrame, pd.DataFrame]:

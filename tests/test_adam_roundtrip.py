@@ -1,10 +1,11 @@
 """ADaM round trip: what `sim.adam` writes it reads back to the same analysis, and a sponsor's
 R program on the written SAS transport files gives the project's own log-rank and Cox figures.
 
-Validation by an independent reference: tests/references/adam_roundtrip_r.json holds the
-figures of ``Rscript tests/references/adam_roundtrip.R tests/references/adam
-tests/references/adam_roundtrip_r.json`` (R 4.2.2 from Debian, haven 2.5.1, survival 3.5.3;
-the calls are quoted in the file) on the XPT files in tests/references/adam/rep00?_final,
+Validation by an independent reference: sim/qualify/references/adam_roundtrip_r.json holds the
+figures of ``Rscript sim/qualify/references/adam_roundtrip.R sim/qualify/references/adam
+sim/qualify/references/adam_roundtrip_r.json`` (R 4.2.2 from Debian, haven 2.5.1, survival 3.5.3;
+the calls are quoted in the file) on the XPT files in sim/qualify/references/adam/rep00?_final
+(shipped with the package: `python -m sim.qualify` runs the same comparison),
 which `write_adam` wrote from tests/references/adam/patients.parquet (adsl.xpt and
 adtte.xpt of each folder kept, the rest left out): the first two
 replicates of ``python -m sim run scenarios/nct07271602.yaml --reps 50 --seed 1
@@ -31,11 +32,12 @@ from sim.adam import (
     write_adam,
 )
 from sim.conduct.observed import observed_from_patients
+from sim.qualify import REFERENCES
 from sim.stats import analysis
 from sim.stats.final_analysis import analyze_patients, patients_from_frame
 
-REFERENCES = Path(__file__).parent / "references"
-FIXTURE = REFERENCES / "adam"
+FIXTURE = Path(__file__).parent / "references" / "adam"  # patients.parquet
+XPT = REFERENCES / "adam"  # the written XPT that R read
 START = dt.date(2026, 1, 30)  # scenarios/nct07271602.yaml trial.start_date
 STUDY = "NCT07271602"
 TOL = 1e-9
@@ -96,7 +98,7 @@ def coded(table: pd.DataFrame) -> tuple:
 def test_r_survdiff_and_coxph_on_the_xpt_match_the_project_to_1e9(r_figures: dict) -> None:
     assert len(r_figures["results"]) == 4  # two replicates, PFS and OS
     for row in r_figures["results"]:
-        folder = FIXTURE / row["folder"]
+        folder = XPT / row["folder"]
         data = read_adam(folder / "adsl.xpt", folder / "adtte.xpt")
         table = analysis_table(data, row["param"])
         assert (len(table), int(table["event"].sum())) == (row["n"], row["events"])
@@ -127,7 +129,7 @@ def test_committed_xpt_are_what_the_writer_writes_today(patients: pd.DataFrame) 
     for replicate in (0, 1):
         tables = adam_tables(patients, replicate, start_date=START, study_id=STUDY)
         for name in ("ADSL", "ADTTE"):
-            path = FIXTURE / folder_name(replicate) / f"{name.lower()}.xpt"
+            path = XPT / folder_name(replicate) / f"{name.lower()}.xpt"
             committed, meta = pyreadstat.read_xport(str(path))
             assert meta.table_name == name
             fresh = tables[name]
@@ -216,7 +218,7 @@ def test_observed_table_of_the_adam_is_the_simulated_trial_at_its_cut(
 
 def test_docs_adam_code_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """docs/adam.md's examples, run in order with results/adam moved to a temporary folder."""
-    root = REFERENCES.parents[1]
+    root = Path(__file__).resolve().parents[1]
     text = (root / "docs" / "adam.md").read_text(encoding="utf-8")
     blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
     assert len(blocks) == 2

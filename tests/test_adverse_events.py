@@ -20,7 +20,7 @@ from sim.conduct.calendar import StudyCalendar
 from sim.engine.chunk import TrialModel, simulate_chunk
 from sim.engine.results import summarize
 from sim.scenario import ScenarioError
-from tests.conftest import vary
+from tests.helpers import vary
 
 UNLIMITED = {"radiotherapy.linac": None, "treatment.chairs": None}
 MONDAY = 3  # day 3 of the baseline (2026-02-02) is a Monday

@@ -3,7 +3,9 @@
 Oracles: lifelines 0.30 (log-rank, Cox Efron, Kaplan-Meier, log-log CI), statsmodels
 (survdiff, PHReg Breslow/Efron, SurvfuncRight Greenwood se and quantile_ci), and R's
 survival package output for the `aml` data printed in its documentation. Numbers from
-lifelines/statsmodels are compared at 1e-8 relative; R's at the digits R prints.
+lifelines/statsmodels are compared at 1e-8 relative; R's at the digits R prints. lifelines
+needs pandas < 3, so its numbers are committed (tests/references/lifelines.json, each with
+its call, made by tests/references/make_lifelines_references.py), as R's are.
 """
 
 from __future__ import annotations
@@ -15,41 +17,17 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lifelines import CoxPHFitter, KaplanMeierFitter
-from lifelines.statistics import logrank_test as lifelines_logrank
 from scipy.optimize import brentq
 from scipy.stats import norm
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from sim.stats import analysis
+from tests.helpers import lifelines_reference
+from tests.references.datasets import HALF_PLATEAU_EVENT, HALF_PLATEAU_TIME, scan_data
 
 RTOL = 1e-8
 SEEDS = range(6)
-
-
-def scan_data(seed: int, n: int = 90) -> dict[str, np.ndarray]:
-    """A trial-like data set full of ties: PFS seen at 42-day scans, unequal arms (60:40).
-
-    Half the censorings fall on scan days (ties with events and with each other), half on
-    arbitrary days; three strata with different baseline hazards.
-    """
-    rng = np.random.default_rng(seed)
-    arm = (rng.random(n) < 0.6).astype(int)
-    stratum = rng.integers(0, 3, n)
-    pfs = rng.exponential(250.0 * np.where(arm == 1, 1.4, 1.0) * np.array([0.7, 1, 1.5])[stratum])
-    seen = np.ceil(pfs / 42.0) * 42.0
-    censor = np.where(
-        rng.random(n) < 0.5,
-        np.floor(rng.uniform(0, 700, n) / 42.0) * 42.0,
-        rng.uniform(0, 700, n).round(1),
-    )
-    return {
-        "time": np.minimum(seen, censor),
-        "event": seen <= censor,
-        "arm": arm,
-        "stratum": stratum,
-    }
 
 
 def batch_data(seed: int, n_reps: int = 12, n: int = 40) -> dict[str, np.ndarray]:
@@ -153,10 +131,9 @@ def test_logrank_matches_lifelines(seed):
     # Expected: lifelines.statistics.logrank_test on the two arms (hypergeometric variance).
     d = scan_data(seed)
     ours = analysis.logrank_test(d["time"], d["event"], d["arm"])
-    a0, a1 = d["arm"] == 0, d["arm"] == 1
-    ref = lifelines_logrank(d["time"][a0], d["time"][a1], d["event"][a0], d["event"][a1])
-    np.testing.assert_allclose(ours.chi2, ref.test_statistic, rtol=RTOL)
-    np.testing.assert_allclose(ours.p_two, ref.p_value, rtol=RTOL)
+    ref = lifelines_reference(f"logrank scan_data({seed})", *d.values())
+    np.testing.assert_allclose(ours.chi2, ref["test_statistic"], rtol=RTOL)
+    np.testing.assert_allclose(ours.p_two, ref["p_value"], rtol=RTOL)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -228,22 +205,16 @@ def test_cox_efron_matches_lifelines(seed, stratified):
     # Expected: lifelines CoxPHFitter (Efron). Its defaults stop early (0.95 damped first
     # steps, and r_precision=1e-9 on the relative log-likelihood change leaves ~1e-5 in
     # beta), so take full Newton steps and stop only on a Newton decrement < 1e-20.
+    # (lifelines: CoxPHFitter().fit(..., fit_options={"precision": 1e-20, "r_precision": 0.0,
+    # "step_size": 1.0}); params_, standard_errors_ and the summary's exp(coef) 95% bounds.)
     d = scan_data(seed)
-    frame = pd.DataFrame({"T": d["time"], "E": d["event"], "arm": d["arm"], "s": d["stratum"]})
-    cols = ["T", "E", "arm", "s"] if stratified else ["T", "E", "arm"]
-    ref = CoxPHFitter().fit(
-        frame[cols],
-        "T",
-        "E",
-        strata=["s"] if stratified else None,
-        fit_options={"precision": 1e-20, "r_precision": 0.0, "step_size": 1.0},
-    )
+    how = "stratified" if stratified else "unstratified"
+    ref = lifelines_reference(f"cox efron {how} scan_data({seed})", *d.values())
     ours = analysis.cox_ph(d["time"], d["event"], d["arm"], d["stratum"] if stratified else None)
-    np.testing.assert_allclose(ours.beta, ref.params_["arm"], rtol=RTOL)
-    np.testing.assert_allclose(ours.se, ref.standard_errors_["arm"], rtol=RTOL)
-    summary = ref.summary.loc["arm"]
-    np.testing.assert_allclose(ours.ci_low, summary["exp(coef) lower 95%"], rtol=RTOL)
-    np.testing.assert_allclose(ours.ci_high, summary["exp(coef) upper 95%"], rtol=RTOL)
+    np.testing.assert_allclose(ours.beta, ref["beta"], rtol=RTOL)
+    np.testing.assert_allclose(ours.se, ref["se"], rtol=RTOL)
+    np.testing.assert_allclose(ours.ci_low, ref["ci_low"], rtol=RTOL)
+    np.testing.assert_allclose(ours.ci_high, ref["ci_high"], rtol=RTOL)
 
 
 def test_cox_conf_level_and_wald():
@@ -301,10 +272,6 @@ def test_cox_step_halving_reaches_the_mle(ties):
 # --- Kaplan-Meier ------------------------------------------------------------------------
 
 
-def lifelines_km(time: np.ndarray, event: np.ndarray) -> KaplanMeierFitter:
-    return KaplanMeierFitter().fit(time, event)
-
-
 def test_km_median_matches_lifelines_where_conventions_agree():
     # Expected: lifelines median_survival_time_ (first t with S(t) <= 0.5, inf if never).
     # The conventions differ only when S(t) is exactly 0.5 over an interval, so those
@@ -314,10 +281,12 @@ def test_km_median_matches_lifelines_where_conventions_agree():
         d = scan_data(seed, n=50)
         ours = analysis.km_median(d["time"], d["event"], d["arm"])[0]
         for arm in (0, 1):
-            km = lifelines_km(d["time"][d["arm"] == arm], d["event"][d["arm"] == arm])
-            if np.any(np.abs(km.survival_function_.to_numpy() - 0.5) < 1e-8):
+            km = lifelines_reference(
+                f"km median scan_data({seed}, n=50) arm {arm}", d["time"], d["event"], d["arm"]
+            )
+            if km["touches_half"]:  # |S(t) - 0.5| < 1e-8 somewhere on lifelines' curve
                 continue
-            expected = km.median_survival_time_
+            expected = km["median"]
             assert ours[arm] == expected or (np.isnan(ours[arm]) and np.isinf(expected))
             compared += 1
     assert compared >= 40
@@ -330,13 +299,14 @@ def test_km_median_half_plateau_follows_r():
     # the midpoint with the censoring time 3.5). lifelines reports 3 or 5 (round-off).
     # Arm 1: events at 1, 2 of 4 give S = 3/4, 1/2, then only censorings: flat at 0.5 to
     # the end -> print.survfit gives 2 (quantile.survfit would give (2 + 4)/2 = 3).
-    time = np.array([1, 2, 3, 3.5, 5, 6, 1, 2, 3, 4])
-    event = np.array([1, 1, 1, 0, 1, 0, 1, 1, 0, 0], bool)
+    time = np.concatenate([HALF_PLATEAU_TIME, [1, 2, 3, 4]])
+    event = np.concatenate([HALF_PLATEAU_EVENT, np.array([1, 1, 0, 0], bool)])
     arm = np.array([0] * 6 + [1] * 4)
     np.testing.assert_array_equal(analysis.km_median(time, event, arm), [[4.0, 2.0]])
     assert analysis.km_median_ci(time[:6], event[:6]).median == 4.0
     assert analysis.km_median_ci(time[6:], event[6:]).median == 2.0
-    assert lifelines_km(time[:6], event[:6]).median_survival_time_ in (3.0, 5.0)
+    lifelines = lifelines_reference("km median half plateau", time[:6], event[:6])
+    assert lifelines["median"] in (3.0, 5.0)
 
 
 def test_km_median_not_reached_and_tied_crossing():
@@ -376,17 +346,14 @@ def test_kaplan_meier_matches_lifelines_and_statsmodels(seed):
     time, event = d["time"], d["event"]
     ours = analysis.kaplan_meier(time, event, conf_level=0.9, conf_type="log-log")
     ours = ours.set_index("time")
-    km = KaplanMeierFitter(alpha=0.1).fit(time, event)
-    table = km.event_table.loc[ours.index]
+    km = lifelines_reference(f"kaplan-meier alpha 0.1 scan_data({seed})", time, event)
+    table = pd.DataFrame(km["table"]).set_index("time").loc[ours.index]
     np.testing.assert_array_equal(ours["n_at_risk"], table["at_risk"])
     np.testing.assert_array_equal(ours["n_event"], table["observed"])
     np.testing.assert_array_equal(ours["n_censor"], table["censored"])
-    np.testing.assert_allclose(
-        ours["survival"], km.survival_function_.loc[ours.index].iloc[:, 0], rtol=RTOL
-    )
-    ci = km.confidence_interval_.loc[ours.index]
-    np.testing.assert_allclose(ours["ci_low"], ci.iloc[:, 0], rtol=RTOL)
-    np.testing.assert_allclose(ours["ci_high"], ci.iloc[:, 1], rtol=RTOL)
+    np.testing.assert_allclose(ours["survival"], table["survival"], rtol=RTOL)
+    np.testing.assert_allclose(ours["ci_low"], table["ci_low"], rtol=RTOL)
+    np.testing.assert_allclose(ours["ci_high"], table["ci_high"], rtol=RTOL)
     sf = SurvfuncRight(time, event.astype(int))
     np.testing.assert_allclose(ours.loc[sf.surv_times, "std_err"], sf.surv_prob_se, rtol=RTOL)
 

@@ -1,4 +1,5 @@
-"""`python -m sim analyze`: the same statistics as lifelines on a table; bad tables rejected."""
+"""`python -m sim analyze`: the same statistics as lifelines on a table (its numbers committed
+in tests/references/lifelines.json); bad tables rejected."""
 
 from __future__ import annotations
 
@@ -7,20 +8,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from lifelines import KaplanMeierFitter
-from lifelines.statistics import logrank_test
 
 from sim.commands.cli import main
+from tests.helpers import lifelines_reference
+from tests.references.datasets import analyze_table
 
 
 @pytest.fixture
 def table(tmp_path, rng):
-    n = 300
-    arm = np.where(rng.random(n) < 0.5, "control", "experimental")
-    time = np.ceil(rng.exponential(np.where(arm == "control", 200, 320)) / 42) * 42  # scan ties
-    event = (rng.random(n) < 0.8).astype(int)
-    stratum = np.where(rng.random(n) < 0.45, "squamous", "adenocarcinoma")
-    frame = pd.DataFrame({"t": time, "e": event, "group": arm, "histology": stratum})
+    frame = analyze_table(rng)
     path = tmp_path / "trial.csv"
     frame.to_csv(path, index=False)
     return path, frame
@@ -47,17 +43,17 @@ def test_analyze_matches_lifelines(table, tmp_path, capsys):
     )
     assert code == 0, capsys.readouterr().err
     results = pd.DataFrame(json.loads(out.read_text())["results"]).set_index("analysis")
-    ctl, exp = frame[frame.group == "control"], frame[frame.group == "experimental"]
-    reference = logrank_test(ctl.t, exp.t, ctl.e, exp.e)  # lifelines, same tie handling
+    # lifelines, same tie handling: logrank_test(ctl.t, exp.t, ctl.e, exp.e).test_statistic,
+    # KaplanMeierFitter().fit(ctl.t, ctl.e).median_survival_time_ (ctl, exp: the arms' rows)
+    reference = lifelines_reference("analyze table", *(frame[c].to_numpy() for c in frame))
     np.testing.assert_allclose(
         results.loc["log-rank, unstratified: O - E of experimental", "statistic"],
-        reference.test_statistic,
+        reference["test_statistic"],
         rtol=1e-8,
     )
-    km = KaplanMeierFitter().fit(ctl.t, ctl.e)
     row = [r for r in results.index if r.startswith("KM median, control")][0]
     assert "log band" in row and results.loc[row, "unit"] == "months"
-    assert results.loc[row, "estimate"] == pytest.approx(km.median_survival_time_ / 30.4375)
+    assert results.loc[row, "estimate"] == pytest.approx(reference["control_median"] / 30.4375)
 
 
 def test_analyze_json_is_strict_and_the_band_selectable(table, tmp_path, capsys):
@@ -145,7 +141,7 @@ def test_bad_tables_exit_2_naming_column_and_rows(table, tmp_path, capsys, chang
 
 
 def test_analyze_reads_simulator_patients(tmp_path):
-    from tests.conftest import TEXTBOOK
+    from tests.helpers import TEXTBOOK
 
     run = tmp_path / "run"
     assert (

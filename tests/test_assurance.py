@@ -1,13 +1,14 @@
 """Design priors and assurance: validated against rpact, scipy and Monte Carlo.
 
-Every rpact figure is in tests/references/assurance_rpact.json together with the R call that
-produced it; `Rscript tests/references/assurance_rpact.R > tests/references/assurance_rpact.json`
-reproduces the file (rpact 3.3.4, R 4.2.2; Debian's r-cran-rpact), so these tests need no R.
-The R script averages rpact's getPowerSurvival over the prior by its own 40-node Gauss-Hermite
-rule (Golub-Welsch); the tolerance is the issue's 1e-6 (met to about 1e-8). The scipy checks
-integrate the power function against the prior density with scipy.integrate.quad (and, for a
-two-look design, the power from scipy.stats.multivariate_normal), independently of our
-quadrature and recursion. Monte Carlo checks are within 3 standard errors.
+Every rpact figure is in sim/qualify/references/assurance_rpact.json together with the R call
+that produced it; `Rscript sim/qualify/references/assurance_rpact.R >
+sim/qualify/references/assurance_rpact.json` reproduces the file (rpact 3.3.4, R 4.2.2; Debian's
+r-cran-rpact), so these tests need no R. The R script averages rpact's getPowerSurvival over the
+prior by its own 40-node Gauss-Hermite rule (Golub-Welsch); the tolerance is the issue's 1e-6
+(met to about 1e-8). The scipy checks integrate the power function against the prior density
+with scipy.integrate.quad (and, for a two-look design, the power from
+scipy.stats.multivariate_normal), independently of our quadrature and recursion. Monte Carlo
+checks are within 3 standard errors.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 from scipy import integrate, stats
 
 from sim.errors import ScenarioError
+from sim.qualify import REFERENCES
 from sim.stats.assurance import (
     assurance,
     assurance_normal,
@@ -44,7 +46,7 @@ from sim.stats.priors import (
 from sim.stats.sequential import Design, efficacy_bounds
 from sim.stats.spending import Spending
 
-REFERENCE = json.loads((Path(__file__).parent / "references" / "assurance_rpact.json").read_text())
+REFERENCE = json.loads((REFERENCES / "assurance_rpact.json").read_text())
 TOL = 1e-6
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sim.conduct.calendar import StudyCalendar, first_open_from
 from sim.scenario import ScenarioError
-from tests.conftest import vary
+from tests.helpers import vary
 
 START = dt.date(2026, 1, 30)
 

@@ -11,7 +11,7 @@ from importlib import import_module
 import pytest
 
 from sim.commands.cli import PLUGIN_HELP, PLUGIN_MODULES
-from tests.conftest import BASELINE, ROOT
+from tests.helpers import BASELINE, ROOT
 
 HEAVY = (
     "pandas",

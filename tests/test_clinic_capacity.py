@@ -22,14 +22,14 @@ from sim.clinic.radiotherapy import plan_course_start
 from sim.clinic.treatment import IN_WINDOW, LATE_CAPACITY, LATE_CLOSURE, give_cycle_day
 from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Window
-from tests.conftest import vary
-from tests.test_treatment import (
+from tests.helpers import (
     CONTROL,
     EXPERIMENTAL,
     MONDAY,
     clinic_cases,
     fixed_draws,
     run_clinic,
+    vary,
 )
 
 ONE_VISIT_A_DAY = {"chairs": 1, "hours_per_day": 4, "extra_minutes_per_visit": 60}

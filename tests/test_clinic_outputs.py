@@ -12,7 +12,7 @@ from sim.clinic.model import METRICS, draw_clinic, simulate_clinic
 from sim.commands.cli import main
 from sim.conduct.calendar import StudyCalendar
 from sim.engine.chunk import TrialModel
-from tests.conftest import BASELINE, assert_run_rejects
+from tests.helpers import BASELINE, assert_run_rejects
 
 N_REPS, N = 4, 104
 

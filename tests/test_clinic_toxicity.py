@@ -16,8 +16,7 @@ import pytest
 
 from sim.clinic.model import draw_clinic, simulate_clinic
 from sim.conduct.calendar import StudyCalendar
-from tests.conftest import vary
-from tests.test_treatment import CONTROL, EXPERIMENTAL, MONDAY, fixed_draws, run_clinic
+from tests.helpers import CONTROL, EXPERIMENTAL, MONDAY, fixed_draws, run_clinic, vary
 
 UNLIMITED = {"radiotherapy.linac": None, "treatment.chairs": None}  # many on one day
 

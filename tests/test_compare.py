@@ -19,8 +19,7 @@ from sim.engine.compare import (
 )
 from sim.engine.results import METRICS_VERSION
 from sim.engine.run import run_scenario
-from tests.conftest import TEXTBOOK, vary
-from tests.test_sweep import run_command
+from tests.helpers import TEXTBOOK, run_command, vary
 
 REPS = 200
 

@@ -1,11 +1,13 @@
 """Closed-form design figures (sim/design.py) against hand computation, rpact and Monte Carlo.
 
-rpact figures come from rpact 3.3.4 on R 4.2.2 (Debian r-cran-rpact); every call is quoted
-next to its numbers and all are reproduced by `Rscript benchmarks/rpact/design_references.R`.
+rpact figures come from rpact 3.3.4 on R 4.2.2 (Debian r-cran-rpact), reproduced by
+`Rscript benchmarks/rpact/design_references.R`; they are kept, each with its call, in
+sim/qualify/references/design_rpact.json, which `python -m sim.qualify` checks too.
 """
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -13,6 +15,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.stats import norm
 
+from sim.qualify import REFERENCES
 from sim.stats.design import (
     accrual_end_time,
     accrued_patients,
@@ -35,6 +38,7 @@ from sim.stats.design import (
     schoenfeld_power,
 )
 
+RPACT = json.loads((REFERENCES / "design_rpact.json").read_text(encoding="utf-8"))
 SAME_METHOD = 1e-6  # relative tolerance where the reference computes the same formula
 
 # The "textbook" design (benchmarks/rpact/textbook.R): 1:1, 104 patients, accrual 2.8, 4.2,
@@ -78,18 +82,21 @@ def test_schoenfeld_events_by_hand() -> None:
 
 @pytest.mark.parametrize(
     ("hazard_ratio", "alpha", "power", "sides", "allocation", "schoenfeld", "freedman"),
+    # rpact::getSampleSizeSurvival(design = getDesignGroupSequential(kMax = 1, alpha, sided,
+    #   beta), typeOfComputation = "Schoenfeld" | "Freedman", hazardRatio,
+    #   allocationRatioPlanned, lambda2 = 0.05, accrualTime = c(0, 12),
+    #   followUpTime = 12)$maxNumberOfEvents (each call in design_rpact.json)
     [
-        # rpact::getSampleSizeSurvival(design = getDesignGroupSequential(kMax = 1,
-        #   alpha = 0.1, sided = 1, beta = 0.2), typeOfComputation = "Schoenfeld" | "Freedman",
-        #   hazardRatio = 0.6, allocationRatioPlanned = 1, lambda2 = 0.05,
-        #   accrualTime = c(0, 12), followUpTime = 12)$maxNumberOfEvents
-        (0.6, 0.10, 0.80, 1, 0.5, 69.1011581964387, 72.1258037586001),
-        # same with alpha = 0.05, sided = 2, beta = 0.1, hazardRatio = 0.7,
-        # allocationRatioPlanned = 2
-        (0.7, 0.05, 0.90, 2, 2 / 3, 371.675153209286, 336.2375379661),
-        # same with alpha = 0.025, sided = 1, beta = 0.15, hazardRatio = 1.5,
-        # allocationRatioPlanned = 0.5
-        (1.5, 0.025, 0.85, 1, 1 / 3, 245.756127267693, 219.970731966364),
+        (
+            e["hazard_ratio"],
+            e["alpha"],
+            e["power"],
+            e["sides"],
+            e["allocation_ratio"] / (1 + e["allocation_ratio"]),
+            e["schoenfeld"],
+            e["freedman"],
+        )
+        for e in RPACT["events"]
     ],
 )
 def test_events_match_rpact(
@@ -119,8 +126,11 @@ def test_power_one_sided_matches_rpact() -> None:
     #   lambda2 = log(2)/6.8, accrualTime = c(0, 2, 4, 6),
     #   accrualIntensity = c(2.8, 4.2, 4.9, 5.6), dropoutRate1 = 0.05,
     #   dropoutRate2 = 0.05, dropoutTime = 12)$overallReject
-    assert schoenfeld_power(70, 0.6, 0.10) == pytest.approx(0.803831070003049, rel=SAME_METHOD)
-    assert freedman_power(70, 0.6, 0.10) == pytest.approx(0.791058217062718, rel=SAME_METHOD)
+    ref = RPACT["textbook"]
+    assert schoenfeld_power(70, 0.6, 0.10) == pytest.approx(
+        ref["power_schoenfeld"], rel=SAME_METHOD
+    )
+    assert freedman_power(70, 0.6, 0.10) == pytest.approx(ref["power_freedman"], rel=SAME_METHOD)
 
 
 def test_power_two_sided_is_rpact_less_the_far_tail() -> None:
@@ -136,8 +146,9 @@ def test_power_two_sided_is_rpact_less_the_far_tail() -> None:
     drift_f = math.sqrt(150 * 2) * 0.3 / (1 + 2 * 0.7)
     ours_s = schoenfeld_power(150, 0.7, 0.05, sides=2, allocation=p)
     ours_f = freedman_power(150, 0.7, 0.05, sides=2, allocation=p)
-    assert ours_s + norm.cdf(-drift_s - z) == pytest.approx(0.539579061877494, rel=SAME_METHOD)
-    assert ours_f + norm.cdf(-drift_f - z) == pytest.approx(0.581271350722572, rel=SAME_METHOD)
+    ref = RPACT["two_sided_power"]
+    assert ours_s + norm.cdf(-drift_s - z) == pytest.approx(ref["schoenfeld"], rel=SAME_METHOD)
+    assert ours_f + norm.cdf(-drift_f - z) == pytest.approx(ref["freedman"], rel=SAME_METHOD)
 
 
 @pytest.mark.parametrize("sides", [1, 2])
@@ -182,13 +193,13 @@ def test_accrual_end_matches_rpact() -> None:
     # 6 + (104 - 23.8) / 5.6 = 20.3214286; rpact's getPowerSurvival(...)$accrualTime for the
     # textbook design (see test_power_one_sided_matches_rpact) ends at 20.3214285714286.
     assert accrual_end_time(104, TEXTBOOK_ACCRUAL) == pytest.approx(
-        20.3214285714286, rel=SAME_METHOD
+        RPACT["textbook"]["accrual_time"], rel=SAME_METHOD
     )
     # rpact::getEventProbabilities(..., accrualTime = c(0, 3, 5, 8),
     #   accrualIntensity = c(5, 2, 10, 12), maxNumberOfSubjects = 150)$accrualTime ends at
     #   16.4166666666667 = 8 + (150 - 15 - 4 - 30) / 12
     assert accrual_end_time(150, PIECEWISE_ACCRUAL) == pytest.approx(
-        16.4166666666667, rel=SAME_METHOD
+        RPACT["piecewise"]["accrual_time"], rel=SAME_METHOD
     )
 
 
@@ -271,23 +282,8 @@ def test_expected_events_textbook_matches_rpact() -> None:
     #   dropoutTime = 12, maxNumberOfSubjects = 104)
     # $cumulativeEventProbabilities (expected events / 104) and $eventProbabilities1
     # (experimental arm, expected events / 52). Same closed form: rpact agrees to 1e-15.
-    times = [3, 6, 12, 20.5, 30, 60]
-    cumulative = [
-        0.00957460964091154,
-        0.04209436282474945,
-        0.17764825844842802,
-        0.47637092709830042,
-        0.72963036218766930,
-        0.92405255308779877,
-    ]
-    experimental = [
-        0.00735063045920165,
-        0.03294901011320803,
-        0.14392975150441534,
-        0.40221807963799761,
-        0.64870905711334315,
-        0.89451721459442102,
-    ]
+    ref = RPACT["textbook"]
+    times, cumulative, experimental = ref["times"], ref["cumulative"], ref["experimental"]
     ours = expected_events(times, **TEXTBOOK)
     np.testing.assert_allclose(ours, 104 * np.array(cumulative), rtol=1e-12)
     _, ours_e = expected_events_by_arm(times, **TEXTBOOK)
@@ -299,7 +295,7 @@ def test_expected_event_time_textbook_matches_rpact() -> None:
     # $analysisTime = 27.1105651091225 for 70 events. rpact's uniroot stops within
     # ~5e-10 months, ours within 1e-10, so compare at 1e-8 relative.
     t = expected_event_time(70, **TEXTBOOK)
-    assert t == pytest.approx(27.1105651091225, rel=1e-8)
+    assert t == pytest.approx(RPACT["textbook"]["analysis_time"], rel=1e-8)
     assert expected_events(t, **TEXTBOOK) == pytest.approx(70, rel=1e-12)
 
 
@@ -351,25 +347,8 @@ def test_expected_events_piecewise_matches_rpact() -> None:
     # $cumulativeEventProbabilities and $eventProbabilities1 (experimental, n = 100).
     # rpact is off by up to 1.1e-6 relative at 7, 15 and 24 months in this piecewise case
     # (ours agrees with nested quad to 1e-15 there: test above), hence 2e-6.
-    times = [2, 4, 7, 10, 15, 24, 48]
-    cumulative = [
-        0.00523017138246547,
-        0.01892427469253657,
-        0.05184686633912525,
-        0.11829390893393570,
-        0.29607599396977263,
-        0.56564327073164666,
-        0.75830448630748304,
-    ]
-    experimental = [
-        0.00473205033436892,
-        0.01721167819270004,
-        0.04743435967834887,
-        0.10850346631153024,
-        0.27304011985003018,
-        0.52749889448453025,
-        0.71836289410421461,
-    ]
+    ref = RPACT["piecewise"]
+    times, cumulative, experimental = ref["times"], ref["cumulative"], ref["experimental"]
     np.testing.assert_allclose(
         expected_events(times, **PIECEWISE), 150 * np.array(cumulative), rtol=2e-6
     )
@@ -378,7 +357,7 @@ def test_expected_events_piecewise_matches_rpact() -> None:
     # rpact::getPowerSurvival(design = getDesignGroupSequential(kMax = 1, alpha = 0.025,
     #   sided = 1), directionUpper = FALSE, maxNumberOfEvents = 80, <same model>)
     #   $analysisTime = 22.1928341019336 (rpact's event curve above is off by ~1e-6)
-    assert expected_event_time(80, **PIECEWISE) == pytest.approx(22.1928341019336, rel=1e-6)
+    assert expected_event_time(80, **PIECEWISE) == pytest.approx(ref["analysis_time"], rel=1e-6)
 
 
 def test_expected_events_monte_carlo() -> None:
@@ -460,12 +439,13 @@ def test_lachin_foulkes_event_probability_matches_rpact() -> None:
     #   dropoutRate2 = 0.1, dropoutTime = 12, maxNumberOfSubjects = 200)
     #   $eventProbabilities1 = 0.581994744915847 (lambda = 0.035),
     #   $eventProbabilities2 = 0.701737041332378 (lambda = 0.05)
+    ref = RPACT["lachin_foulkes"]
     eta = -math.log(0.9) / 12
     assert lachin_foulkes_event_probability(0.035, eta, 12, 24) == pytest.approx(
-        0.581994744915847, rel=1e-12
+        ref["p_experimental"], rel=1e-12
     )
     assert lachin_foulkes_event_probability(0.05, eta, 12, 24) == pytest.approx(
-        0.701737041332378, rel=1e-12
+        ref["p_control"], rel=1e-12
     )
     # rpact::getSampleSizeSurvival(design = getDesignGroupSequential(kMax = 1,
     #   alpha = 0.025, sided = 1, beta = 0.1), hazardRatio = 0.7, lambda2 = 0.05,
@@ -476,7 +456,9 @@ def test_lachin_foulkes_event_probability_matches_rpact() -> None:
         lachin_foulkes_event_probability(0.035, eta, 12, 24)
         + lachin_foulkes_event_probability(0.05, eta, 12, 24)
     )
-    assert schoenfeld_events(0.7, 0.025, 0.9) / mean_p == pytest.approx(514.714861005907, rel=1e-12)
+    assert schoenfeld_events(0.7, 0.025, 0.9) / mean_p == pytest.approx(
+        ref["sample_size"], rel=1e-12
+    )
 
 
 def test_lachin_foulkes_event_probability_agrees_with_expected_events() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from sim.commands.cli import LineProgress, format_seconds, main
 from sim.storage import checkpoints
-from tests.conftest import BASELINE, ROOT, TEXTBOOK
+from tests.helpers import BASELINE, ROOT, TEXTBOOK
 
 distributed = pytest.importorskip("distributed")
 

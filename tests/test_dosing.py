@@ -23,7 +23,7 @@ from sim.clinic.dosing import (
 from sim.clinic.model import draw_clinic
 from sim.clinic.patients import truncated_normal
 from sim.scenario import Normal
-from tests.conftest import vary
+from tests.helpers import vary
 
 # --- formulas against hand-computed values --------------------------------------------------
 
@@ -183,7 +183,7 @@ def test_vial_choice_least_waste_or_fewest_vials():
 
 
 def test_vial_choice_is_a_scenario_choice(baseline_data, rng):
-    from tests.conftest import vary
+    from tests.helpers import vary
 
     fewest = vary(baseline_data, **{"treatment.vial_choice": "fewest_vials"})
     least = vary(baseline_data, **{"treatment.vial_choice": "least_waste"})

@@ -31,7 +31,7 @@ from sim.scenario import DAYS_PER_MONTH, ScenarioError
 from sim.stats.analysis import kaplan_meier
 from sim.stats.binary import cmh_test, newcombe_difference, power_difference
 from sim.stats.landmark import km_at
-from tests.conftest import vary
+from tests.helpers import vary
 
 NO_CLINIC = {"treatment": None, "radiotherapy": None}
 
@@ -418,7 +418,7 @@ def test_figures_and_report_show_every_endpoint(tmp_path, baseline):
     from sim.engine.run import run_scenario
     from sim.outputs.plots import run_figures
     from sim.outputs.report import build_report
-    from tests.conftest import BASELINE
+    from tests.helpers import BASELINE
 
     out = tmp_path / "run"
     run_scenario(

@@ -7,7 +7,7 @@ import numpy as np
 from sim.conduct.calendar import StudyCalendar
 from sim.conduct.enrollment import enroll_patients, invert_intensity
 from sim.scenario import DAYS_PER_MONTH, Enrollment, RatePeriod
-from tests.conftest import vary
+from tests.helpers import vary
 
 
 def test_arrival_counts_match_the_piecewise_poisson_mean(baseline, rng):

@@ -23,13 +23,14 @@ from sim.conduct.observed import (
 from sim.engine.chunk import TrialModel, simulate_chunk
 from sim.engine.continuation import (
     cumulative_hazard,
+    default_prior_events,
     expected_randomized,
     fit_continuation,
     invert_cumulative_hazard,
 )
 from sim.scenario import DAYS_PER_MONTH, ScenarioError, parse_scenario
 from sim.stats.posterior import hazard_fit, site_rate_fit
-from tests.conftest import BASELINE, ROOT
+from tests.helpers import BASELINE, ROOT
 
 AS_OF = dt.date(2026, 12, 1)
 
@@ -205,7 +206,8 @@ def test_planned_exposure_is_unbiased(dates_only, record_validation):
 def test_forecast_keeps_the_observed_patients(observed_table, dates_only, simulated):
     model, _ = simulated
     obs = check_observed(observed_table, dates_only, AS_OF)
-    history = fit_continuation(dates_only, model.calendar, model.schedule, obs)
+    # unblinded: the observed arms are kept (blinded, they are drawn: see below)
+    history = fit_continuation(dates_only, model.calendar, model.schedule, obs, unblinded=True)
     out = simulate_chunk(
         dataclasses.replace(model, continuation=history), 3, 0, 0, 40, keep_patients=40
     )
@@ -250,6 +252,119 @@ def test_blinded_data_fit_one_pooled_hazard(observed_table, dates_only, simulate
         20,
     )
     assert len(out.replicates) == 20
+
+
+def test_event_forecast_is_blinded_unless_asked(observed_table, dates_only, simulated):
+    """A table with arms still gets one pooled hazard and drawn arms by default; per-arm
+    hazards and the observed arms only with unblinded=True, which a table without arms
+    refuses."""
+    model, _ = simulated
+    obs = check_observed(observed_table, dates_only, AS_OF)
+    assert not obs.blinded
+    blinded = fit_continuation(dates_only, model.calendar, model.schedule, obs)
+    assert not blinded.unblinded
+    assert [f.name for group in blinded.hazards for f in group] == ["PFS hazard: pooled"]
+    assert blinded.blinded_factor > 1  # control above the pooled hazard when HR < 1
+    out = simulate_chunk(
+        dataclasses.replace(model, continuation=blinded), 3, 0, 0, 20, keep_patients=20
+    ).patients
+    arms = out[out["patient"] < obs.n]["arm"].to_numpy().reshape(20, obs.n)
+    observed_arms = observed_table.set_index("patient_id").loc[obs.patient_id, "arm"].to_numpy()
+    assert not (arms == observed_arms).all()  # drawn, not read from the table
+    unblinded = fit_continuation(dates_only, model.calendar, model.schedule, obs, unblinded=True)
+    assert unblinded.unblinded
+    assert [f.name for group in unblinded.hazards for f in group] == [
+        "PFS hazard: control",
+        "PFS hazard: experimental",
+    ]
+    masked = check_observed(observed_table.assign(arm=""), dates_only, AS_OF)
+    with pytest.raises(ScenarioError, match="no arms"):
+        fit_continuation(dates_only, model.calendar, model.schedule, masked, unblinded=True)
+
+
+def test_default_hazard_prior_is_a_tenth_of_the_event_target(observed_table, dates_only):
+    """70-event target: the planned hazards are worth 7 events (Gamma(7, 7 / h)); a given
+    weight overrides it."""
+    model = TrialModel.from_scenario(dates_only)
+    obs = check_observed(observed_table, dates_only, AS_OF)
+    assert default_prior_events(dates_only) == pytest.approx(7.0)
+    fit = fit_continuation(dates_only, model.calendar, model.schedule, obs)
+    assert fit.prior_events == pytest.approx(7.0)
+    assert fit.hazards[0][0].prior_shape == pytest.approx(7.0)
+    given = fit_continuation(dates_only, model.calendar, model.schedule, obs, prior_events=2.5)
+    assert given.hazards[0][0].prior_shape == pytest.approx(2.5)
+
+
+def test_immature_data_get_one_line(observed_table, dates_only):
+    """Few events: one line naming the count and the arms; none once the data are mature."""
+    from sim.engine.forecast import maturity_note
+
+    model = TrialModel.from_scenario(dates_only)
+    tiny = observed_table.head(4)
+    obs = check_observed(tiny, dates_only, AS_OF)
+    events = int(np.isfinite(obs.event_day).sum())
+    experimental = int((np.isfinite(obs.event_day) & (obs.arm == 1)).sum())
+    note = maturity_note(
+        fit_continuation(dates_only, model.calendar, model.schedule, obs), dates_only
+    )
+    assert note.startswith(f"Only {events} PFS events so far of the 70 targeted")
+    assert f"({experimental} on the experimental arm" in note
+    assert "leans on the plan" in note and note.count("\n") == 0
+    masked = check_observed(tiny.assign(arm=""), dates_only, AS_OF)
+    masked_note = maturity_note(
+        fit_continuation(dates_only, model.calendar, model.schedule, masked), dates_only
+    )
+    assert "(arms masked)" in masked_note
+    # 30 events, 15 per arm (over 10 and 15% of 70, both arms well above 2): no note
+    later = dataclasses.replace(
+        obs,
+        event_day=np.full(30, 40.0),
+        arm=np.repeat([0, 1], 15),
+        is_death=np.zeros(30, bool),
+        **{
+            f.name: np.resize(getattr(obs, f.name), 30)
+            for f in dataclasses.fields(obs)
+            if isinstance(getattr(obs, f.name), np.ndarray)
+            and f.name not in ("event_day", "arm", "is_death")
+        },
+    )
+    mature = dataclasses.replace(
+        fit_continuation(dates_only, model.calendar, model.schedule, obs), observed=later
+    )
+    assert maturity_note(mature, dates_only) == ""
+    lopsided = dataclasses.replace(
+        mature, observed=dataclasses.replace(later, arm=np.r_[np.zeros(28, int), [1, 1]])
+    )
+    assert "(2 on the experimental arm, 28 on control)" in maturity_note(lopsided, dates_only)
+
+
+def test_forecast_figure_counts_every_replicate(observed_table, dates_only):
+    """The final-analysis share is over all forecast replicates (one never reaching it
+    counts as not by completion), and each panel says what it shows."""
+    from sim.engine.forecast import maturity_note
+    from sim.outputs.forecast import forecast_figure
+
+    model = TrialModel.from_scenario(dates_only)
+    obs = check_observed(observed_table, dates_only, AS_OF)
+    model = dataclasses.replace(
+        model, continuation=fit_continuation(dates_only, model.calendar, model.schedule, obs)
+    )
+    dates = np.array(["2028-06-01", "2028-07-01", "NaT", "NaT"], dtype="datetime64[D]")
+    note = maturity_note(model.continuation, dates_only)
+    fig = forecast_figure(model, 1, 4, dates, note)
+    top, bottom = fig.axes
+    completion = dates_only.trial.completion_date
+    assert f"on or before the registered completion {completion} in 50.0% of the 4" in (
+        bottom.get_title(loc="left")
+    )
+    assert "90% prediction interval 2028-06-01 to not within the calendar" in bottom.get_title(
+        loc="left"
+    )
+    assert "middle 50% / 90% of 4 forecast replicates" in top.get_title(loc="left")
+    headline = fig._suptitle.get_text()
+    assert "Event model: blinded (one pooled PFS hazard" in headline
+    assert "worth 7 events" in headline
+    assert note and " ".join(note.split()) in " ".join(headline.split())
 
 
 def test_forecast_and_export_commands(tmp_path, capsys):
@@ -345,11 +460,18 @@ def test_forecast_and_export_commands(tmp_path, capsys):
         assert (out / name).is_file(), name
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["forecast"]["as_of"] == str(AS_OF)  # a run with a forecast block
+    assert manifest["forecast"]["event_model"] == "blinded"  # the default, arms or not
+    assert manifest["forecast"]["prior_events"] == 7  # 10% of the 70-event target
+    printed = capsys.readouterr().out
+    assert "event forecast: blinded (one pooled PFS hazard" in printed
+    assert "prior: the plan's hazards, worth 7 events (10% of the 70-event target)" in printed
+    assert manifest["forecast"]["prior"] in printed
     supply = pd.read_csv(out / "supply.csv")
     assert supply["month"].min() == "2026-12"  # the vials still to come, from the as-of month
     table = pd.read_csv(out / "forecast.csv").set_index("milestone")
     assert table.loc["randomized_100pct", "median"] > str(AS_OF)
     assert "plan_median" in table.columns
+    assert (table["event_model"] == "blinded").all() and (table["prior_events"] == 7).all()
     fit = pd.read_csv(out / "fit.csv")
     assert {"prior_mean", "observed_events", "posterior_mean"} <= set(fit.columns)
     report = tmp_path / "report.html"
@@ -493,7 +615,7 @@ def test_piecewise_hazards_get_one_posterior_per_piece(baseline_data, observed_t
     scenario = parse_scenario(data)
     model = TrialModel.from_scenario(scenario)
     obs = check_observed(observed_table, scenario, AS_OF)
-    history = fit_continuation(scenario, model.calendar, model.schedule, obs)
+    history = fit_continuation(scenario, model.calendar, model.schedule, obs, unblinded=True)
     names = [f.name for arm in history.hazards for f in arm]
     assert names == [
         "PFS hazard: control, months 0-3",

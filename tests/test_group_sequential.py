@@ -1,25 +1,25 @@
 """Group-sequential designs: spending, boundaries and probabilities against rpact; the
 simulated looks against rpact's simulator; the scenario's looks; early stops in the trial.
 
-Every rpact figure is in tests/reference_group_sequential.json together with the R call that
-produced it; `Rscript benchmarks/rpact/group_sequential_references.R >
-tests/reference_group_sequential.json` reproduces the file (rpact 3.3.4, R 4.2.2), so these
-tests need no R. Tolerances: rpact solves its bounds to about 1e-9 (its design power reads
-0.7999999998), so closed-form comparisons use 1e-6 (the issue's) and are typically met to
-1e-8; simulated shares use 3 combined Monte Carlo standard errors
-sqrt(p(1-p)/R_ours + p(1-p)/R_rpact), look times 2%.
+Every rpact figure is in sim/qualify/references/reference_group_sequential.json together with
+the R call that produced it; `Rscript benchmarks/rpact/group_sequential_references.R >
+sim/qualify/references/reference_group_sequential.json` reproduces the file (rpact 3.3.4, R
+4.2.2), so these tests need no R. Tolerances: rpact solves its bounds to about 1e-9 (its design
+power reads 0.7999999998), so closed-form comparisons use 1e-6 (the issue's) and are typically
+met to 1e-8; simulated shares use 3 combined Monte Carlo standard errors sqrt(p(1-p)/R_ours +
+p(1-p)/R_rpact), look times 2%.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from sim.qualify import REFERENCES
 from sim.scenario import ScenarioError, parse_scenario
 from sim.stats.boundaries import boundaries_table, design_rows
 from sim.stats.monitoring import SequentialPlan, held_looks, monitor
@@ -31,9 +31,9 @@ from sim.stats.sequential import (
     efficacy_bounds,
 )
 from sim.stats.spending import Spending, spent
-from tests.conftest import vary
+from tests.helpers import vary
 
-REFERENCE = json.loads((Path(__file__).parent / "reference_group_sequential.json").read_text())
+REFERENCE = json.loads((REFERENCES / "reference_group_sequential.json").read_text())
 TOL = 1e-6
 FAMILY = {
     "asOF": "obrien_fleming",
@@ -362,7 +362,7 @@ def test_bad_looks_name_the_field(textbook_data, changes, needle) -> None:
 
 
 def test_the_interim_scenario_is_valid(baseline) -> None:
-    from tests.conftest import ROOT, scenario_data
+    from tests.helpers import ROOT, scenario_data
 
     sc = parse_scenario(scenario_data(ROOT / "scenarios" / "nct07271602_interim.yaml"))
     assert [look.events for look in sc.analysis.looks] == [35, 70]
@@ -629,7 +629,7 @@ def test_run_writes_look_metrics_and_timeline(gs_run) -> None:
 
 def test_design_writes_boundaries(tmp_path, capsys) -> None:
     from sim.commands.cli import main
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     out = tmp_path / "design"
     assert (

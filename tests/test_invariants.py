@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.engine.chunk import TrialModel, simulate_chunk
-from tests.conftest import vary
+from tests.helpers import vary
 
 
 @st.composite

@@ -24,7 +24,7 @@ from sim.engine.metric_table import (
 from sim.engine.metrics import PLACEHOLDERS, STATISTICS
 from sim.engine.results import summarize
 from sim.scenario import Scenario, parse_scenario
-from tests.conftest import ROOT, scenario_data, vary
+from tests.helpers import ROOT, scenario_data, vary
 
 REPS = 8
 AS_OF = dt.date(2027, 6, 1)
@@ -39,6 +39,7 @@ NOT_METRICS = re.compile(
     r"|(.+_)?(z|p_value)|[zp]_.+|look\d+_z_benefit"  # test statistics (their decisions are)
     r"|hr_ci_(low|high)|look\d+_(decision|efficacy_bound|futility_bound)"
     r"|n_in_analysis|n_randomized|deaths|events_(control|experimental)"
+    r"|true_control_median_months"  # a design prior's draw (true_hr: assurance reads it)
 )
 
 
@@ -62,6 +63,13 @@ def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
             **{"overall_survival.cut": "events", "overall_survival.event_target": 30},
         ),
         "tests": vary(baseline_data, **{"analysis.supportive_tests": EVERY_TEST_KIND}),
+        "prior": vary(
+            baseline_data,
+            prior={
+                "hazard_ratio": {"distribution": "lognormal", "median": 0.6, "sd_log": 0.25},
+                "control_median_months": {"median": 6.8, "sd_log": 0.2},
+            },
+        ),
     }
     out = {
         "baseline": (base.replicates, baseline),

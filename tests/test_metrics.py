@@ -12,7 +12,7 @@ from sim.engine.chunk import TrialModel, simulate_chunk
 from sim.engine.metric_table import describe_metric
 from sim.engine.metrics import UNDESCRIBED, format_number
 from sim.engine.results import SUMMARY_COLUMNS, summarize, timeline
-from tests.conftest import vary
+from tests.helpers import vary
 
 
 def summary_of(scenario, reps: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -11,7 +11,7 @@ import pytest
 from sim.commands.cli import main
 from sim.engine.chunk import CHUNK_SIZE, TrialModel, simulate_chunk
 from sim.engine.executors import iterate_chunks, plan_chunks
-from tests.conftest import BASELINE, TEXTBOOK
+from tests.helpers import BASELINE, TEXTBOOK
 
 SUMMARY_METRICS = {
     "power",
@@ -53,7 +53,7 @@ def test_different_seeds_differ(textbook):
 
 def test_common_random_numbers_across_hazard_ratios(textbook_data):
     # Scenarios that differ only in the HR share enrollment and randomization draws.
-    from tests.conftest import vary
+    from tests.helpers import vary
 
     a = TrialModel.from_scenario(vary(textbook_data, **{"effect.hazard_ratio": 0.6}))
     b = TrialModel.from_scenario(vary(textbook_data, **{"effect.hazard_ratio": 0.8}))

@@ -1,8 +1,11 @@
 """Beyond proportional hazards: PFS models by arm, the weighted and restricted-time tests, and
 the design side (issue 12). Reference values come from R (benchmarks/nph/references.R, on
-tests/data/nph_reference.csv) and lifelines, committed with the calls that produced them."""
+sim/qualify/references/nph_reference.csv, its figures in nph_r.json there) and lifelines,
+committed with the calls that produced them."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -13,11 +16,12 @@ from sim.commands.cli import main
 from sim.conduct.outcomes import EventTimeModel, draw_latent_outcomes, pfs_models
 from sim.engine.chunk import TrialModel, simulate_chunk
 from sim.engine.results import summarize
+from sim.qualify import REFERENCES
 from sim.scenario import DAYS_PER_MONTH, ScenarioError, parse_test
 from sim.stats import analysis, design, weighted
-from tests.conftest import ROOT, vary
+from tests.helpers import ROOT, vary
 
-DATA = ROOT / "tests" / "data" / "nph_reference.csv"
+DATA = REFERENCES / "nph_reference.csv"
 DELAY = {"piecewise_hazard_ratio": [{"months": 3, "hazard_ratio": 1.0}, {"hazard_ratio": 0.5}]}
 
 
@@ -179,14 +183,12 @@ def test_pfs_models_fold_a_single_ratio_into_the_pieces(baseline):
 
 # --- tests against R and lifelines -----------------------------------------------------------
 
+# R's figures (benchmarks/nph/references.R), with their calls: sim/qualify/references/nph_r.json
+R_FIGURES = json.loads((REFERENCES / "nph_r.json").read_text(encoding="utf-8"))
 # survdiff(Surv(time, event) ~ arm [+ strata(stratum)], rho = rho): (O - E, var) of arm 1
 SURVDIFF = {
-    ("unstrat", 0): (-12.338843480708, 16.816679165537),
-    ("strat", 0): (-12.449107476068, 16.497218553414),
-    ("unstrat", 1): (-7.796717194863, 8.632307271958),
-    ("strat", 1): (-7.896299339014, 8.636586204827),
-    ("unstrat", 0.5): (-9.568281617025, 11.379592147815),
-    ("strat", 0.5): (-9.677415841548, 11.260241891518),
+    ("strat" if row["stratified"] else "unstrat", row["rho"]): (row["o_minus_e"], row["variance"])
+    for row in R_FIGURES["survdiff"]
 }
 
 
@@ -217,23 +219,23 @@ def test_fh_rho_gamma_matches_lifelines(ref, pq):
 def test_rmst_matches_survival_and_lifelines(ref):
     # summary(survfit(Surv(time, event) ~ arm), rmean = 12)$table: rmean, se(rmean);
     # lifelines restricted_mean_survival_time(KaplanMeierFitter, t=12) gives the same means.
+    r = R_FIGURES["rmst"]  # 6.67603954455, 8.63301368888; se 0.556939349741, 0.566746181108
     (a0, v0), (a1, v1) = weighted.rmst_by_arm(ref["unstrat"], 12.0)
     start = weighted.stratum_starts(ref["unstrat"])[0]
-    assert a0[start] == pytest.approx(6.67603954455, abs=1e-9)
-    assert a1[start] == pytest.approx(8.63301368888, abs=1e-9)
-    assert np.sqrt(v0[start]) == pytest.approx(0.556939349741, abs=1e-9)
-    assert np.sqrt(v1[start]) == pytest.approx(0.566746181108, abs=1e-9)
+    assert [a0[start], a1[start]] == pytest.approx(r["rmean"], abs=1e-9)
+    assert [np.sqrt(v0[start]), np.sqrt(v1[start])] == pytest.approx(r["se"], abs=1e-9)
     result = weighted.rmst_difference(ref["unstrat"], 12.0)[0]
-    assert result.estimate[0] == pytest.approx(8.63301368888 - 6.67603954455, abs=1e-9)
+    assert result.estimate[0] == pytest.approx(r["rmean"][1] - r["rmean"][0], abs=1e-9)
     assert result.z[0] < 0  # arm 1 lives longer: z < 0 favours it
 
 
 def test_milestone_matches_summary_survfit(ref):
     # summary(survfit(...), times = 12): survival 0.1420928075563 (se 0.0548801720820) in
     # arm 0, 0.4461805180626 (se 0.0760093347668) in arm 1.
+    r = R_FIGURES["milestone"]
     result = weighted.milestone_difference(ref["unstrat"], 12.0)
-    assert result.estimate[0] == pytest.approx(0.4461805180626 - 0.1420928075563, abs=1e-10)
-    assert result.se[0] == pytest.approx(np.hypot(0.0548801720820, 0.0760093347668), abs=1e-10)
+    assert result.estimate[0] == pytest.approx(r["survival"][1] - r["survival"][0], abs=1e-10)
+    assert result.se[0] == pytest.approx(np.hypot(*r["se"]), abs=1e-10)
 
 
 def test_maxcombo_matches_mvtnorm(ref):
@@ -242,8 +244,9 @@ def test_maxcombo_matches_mvtnorm(ref):
     result, corr = weighted.maxcombo(ref["unstrat"], ((0, 0), (0, 1), (1, 1), (1, 0)), abs_tol=1e-6)
     assert result.estimate[0] == pytest.approx(-3.0088763163202747, abs=1e-10)
     assert corr[0, 0, 1] == pytest.approx(0.8084180410078081, abs=1e-12)
-    assert result.p_one[0] == pytest.approx(0.003197400312, abs=2e-6)
-    assert result.p_two[0] == pytest.approx(0.006394830929, abs=2e-6)
+    r = R_FIGURES["maxcombo"]
+    assert result.p_one[0] == pytest.approx(r["p_one_sided"], abs=2e-6)
+    assert result.p_two[0] == pytest.approx(r["p_two_sided"], abs=2e-6)
 
 
 def test_mvn_probability_matches_closed_forms():

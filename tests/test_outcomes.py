@@ -9,7 +9,7 @@ from sim.conduct.assessments import ScanSchedule, observe_outcomes, scan_days
 from sim.conduct.datacut import cut_at_analysis
 from sim.conduct.outcomes import LatentOutcomes, draw_latent_outcomes, invert_piecewise_hazard
 from sim.scenario import DAYS_PER_MONTH, Analysis
-from tests.conftest import vary
+from tests.helpers import vary
 
 
 def test_scan_schedule_q6w_for_48_weeks_then_q12w(baseline):

@@ -31,8 +31,8 @@ from sim.outputs.plots import (
     run_figures,
 )
 from sim.scenario import parse_scenario
-from tests.conftest import TEXTBOOK
-from tests.test_sweep import run_command
+from tests.helpers import TEXTBOOK, lifelines_reference, run_command
+from tests.references.datasets import plot_km_data
 
 START = dt.date(2026, 1, 30)
 COMPLETION = dt.date(2028, 12, 31)
@@ -87,14 +87,14 @@ def test_analysis_date_ecdf_one_line_per_label_and_the_share_by_completion():
 
 
 def test_kaplan_meier_matches_lifelines():
-    from lifelines import KaplanMeierFitter
-
-    rng = np.random.default_rng(3)
-    time = np.round(rng.exponential(10, 80), 1)  # rounding makes ties
-    event = rng.random(80) < 0.7
+    # lifelines: KaplanMeierFitter().fit(time, event).survival_function_, committed in
+    # tests/references/lifelines.json; read at t as survival_function_at_times does (the
+    # last step at or before t)
+    time, event = plot_km_data()
     t, s = km_steps(time, event)
-    fit = KaplanMeierFitter().fit(time, event)
-    expected = fit.survival_function_at_times(t[1:]).to_numpy()
+    ref = lifelines_reference("plot km", time, event)
+    steps = np.searchsorted(ref["time"], t[1:], side="right") - 1
+    expected = np.asarray(ref["survival"])[steps]
     np.testing.assert_allclose(s[1:], expected, rtol=1e-12)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from sim.commands.cli import main
 from sim.outputs.plots import plot_supply, plot_utilization, run_figures
-from tests.conftest import BASELINE
+from tests.helpers import BASELINE
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from scipy import stats
 
 from sim.engine.chunk import TrialModel
 from sim.engine.executors import iterate_chunks
-from tests.conftest import vary
+from tests.helpers import vary
 
 
 def run(scenario, reps: int, seed: int = 11) -> pd.DataFrame:

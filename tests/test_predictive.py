@@ -1,7 +1,7 @@
 """Interim conditional power, predictive power and posterior probabilities (B-values).
 
-Reference values: rpact 3.3.4's getConditionalPower, in tests/references/assurance_rpact.json
-with the call that made each (`Rscript tests/references/assurance_rpact.R` rewrites it); the
+Reference values: rpact 3.3.4's getConditionalPower, in sim/qualify/references/assurance_rpact.json
+with the call that made each (`Rscript sim/qualify/references/assurance_rpact.R` rewrites it); the
 predictive quantities have no rpact function, so they are checked against scipy.integrate.quad
 of the conditional power over the posterior built from prior x likelihood (not from the
 conjugate formulas), to 1e-6 as the issue asks. Monte Carlo checks simulate the Brownian motion
@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import integrate, stats
 
 from sim.errors import ScenarioError
+from sim.qualify import REFERENCES
 from sim.stats.monitoring import SequentialPlan
 from sim.stats.predictive import (
     InterimPrior,
@@ -38,7 +38,7 @@ from sim.stats.priors import LognormalHazardRatio, MixtureHazardRatio
 from sim.stats.sequential import Design, efficacy_bounds
 from sim.stats.spending import Spending
 
-REFERENCE = json.loads((Path(__file__).parent / "references" / "assurance_rpact.json").read_text())
+REFERENCE = json.loads((REFERENCES / "assurance_rpact.json").read_text())
 TOL = 1e-6
 C2 = REFERENCE["designs"]["obf2"]["critical"][1]  # final bound of the two-look design
 T, I_MAX = 0.6, 70 * 0.25  # 42 of 70 events, 1:1

@@ -17,8 +17,7 @@ from hypothesis import given, settings
 from sim.clinic.model import draw_clinic, simulate_clinic
 from sim.clinic.radiotherapy import first_open_run, fraction_clocks
 from sim.conduct.calendar import StudyCalendar
-from tests.conftest import vary
-from tests.test_treatment import (
+from tests.helpers import (
     CONTROL,
     EXPERIMENTAL,
     MONDAY,
@@ -26,6 +25,7 @@ from tests.test_treatment import (
     fixed_draws,
     run_clinic,
     simulate_case,
+    vary,
 )
 
 AM, PM = 8.5 / 24, 15 / 24

@@ -14,8 +14,7 @@ from sim.commands.sweep import register as register_sweep
 from sim.engine.results import METRICS_VERSION
 from sim.engine.run import run_scenario
 from sim.outputs.report import register
-from tests.conftest import TEXTBOOK
-from tests.test_sweep import run_command
+from tests.helpers import TEXTBOOK, run_command
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

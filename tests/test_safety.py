@@ -1,4 +1,4 @@
-"""The safety promises (README "Safety"), one test each: nothing outside what a command
+"""The safety promises (docs/safety.md), one test each: nothing outside what a command
 writes is removed or overwritten; a locked, read-only or full target fails cleanly; every
 malformed input is exit status 2 with one message, no traceback, nothing written."""
 
@@ -19,7 +19,7 @@ from sim.commands.cli import main
 from sim.outputs.report import page_html, write_text_atomic
 from sim.scenario import MAX_YAML_BYTES
 from sim.storage import folders
-from tests.conftest import BASELINE, ROOT, TEXTBOOK
+from tests.helpers import BASELINE, ROOT, TEXTBOOK
 
 RUN = ["--reps", "20", "--workers", "1", "--quiet"]
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.commands.cli import main
-from tests.conftest import BASELINE
+from tests.helpers import BASELINE
 
 BASE_TEXT = BASELINE.read_text(encoding="utf-8")
 BASE = yaml.safe_load(BASE_TEXT)

@@ -20,7 +20,7 @@ import pytest
 
 from sim.storage.checkpoints import is_resumable
 from sim.storage.lifetime import set_parent_death_signal
-from tests.conftest import ROOT, TEXTBOOK
+from tests.helpers import ROOT, TEXTBOOK
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 

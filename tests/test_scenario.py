@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from sim.commands.cli import main
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
-from tests.conftest import BASELINE, TEXTBOOK, assert_run_rejects, vary
+from tests.helpers import BASELINE, TEXTBOOK, assert_run_rejects, vary
 
 
 def test_shipped_scenarios_validate():

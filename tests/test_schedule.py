@@ -21,8 +21,7 @@ from sim.clinic.safety import draw_adverse_events
 from sim.clinic.schedule import course_starts
 from sim.conduct.calendar import StudyCalendar
 from sim.errors import ScenarioError
-from tests.conftest import vary
-from tests.test_treatment import clinic_cases
+from tests.helpers import clinic_cases, vary
 
 FIELDS = (
     "cycle_patient",

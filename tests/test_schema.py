@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from sim.commands.cli import main
-from sim.commands.schema import scenario_markdown, scenario_schema, split_unit
-from tests.conftest import BASELINE, ROOT
+from sim.commands.schema import scenario_markdown, split_unit
+from tests.helpers import BASELINE, ROOT
 
 REGENERATE = (
     "regenerate: python -m sim schema > docs/scenario.schema.json && "
@@ -34,11 +34,10 @@ def scenario_files():
     ]
 
 
-@pytest.fixture(scope="module")
-def validator():
-    schema = scenario_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+@pytest.fixture(scope="session")
+def validator(scenario_json_schema):
+    jsonschema.Draft202012Validator.check_schema(scenario_json_schema)
+    return jsonschema.Draft202012Validator(scenario_json_schema)
 
 
 @pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.name)
@@ -76,8 +75,8 @@ def test_schema_rejects_what_the_models_reject(change, where, validator):
     assert where in messages or any(where in str(list(e.path)) for e in validator.iter_errors(data))
 
 
-def test_schema_carries_descriptions_units_and_defaults():
-    schema = scenario_schema()
+def test_schema_carries_descriptions_units_and_defaults(scenario_json_schema):
+    schema = scenario_json_schema
     hr = schema["$defs"]["Effect"]["properties"]["hazard_ratio"]
     hr = next(x for x in hr.get("anyOf", [hr]) if "exclusiveMinimum" in x)  # optional (NPH)
     assert hr["exclusiveMinimum"] == 0
@@ -90,8 +89,8 @@ def test_schema_carries_descriptions_units_and_defaults():
     )
 
 
-def test_every_field_has_a_description():
-    schema = scenario_schema()
+def test_every_field_has_a_description(scenario_json_schema):
+    schema = scenario_json_schema
     missing = [
         f"{name}.{field}"
         for name, model in schema["$defs"].items()
@@ -107,12 +106,12 @@ def test_every_field_has_a_description():
     )
 
 
-def test_schema_command_prints_the_schema(capsys):
+def test_schema_command_prints_the_schema(capsys, scenario_json_schema):
     assert main(["schema"]) == 0
-    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(scenario_schema()))
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(scenario_json_schema))
 
 
-def test_committed_schema_and_docs_are_current():
+def test_committed_schema_and_docs_are_current(scenario_json_schema):
     committed = json.loads((ROOT / "docs" / "scenario.schema.json").read_text())
-    assert committed == json.loads(json.dumps(scenario_schema())), REGENERATE
+    assert committed == json.loads(json.dumps(scenario_json_schema)), REGENERATE
     assert (ROOT / "docs" / "scenario.md").read_text() == scenario_markdown(), REGENERATE

@@ -15,7 +15,7 @@ from sim.commands.cli import main
 from sim.conduct.calendar import StudyCalendar
 from sim.conduct.enrollment import draw_screenings, enroll_patients, start_screenings_with_slots
 from sim.scenario import Enrollment, RatePeriod, ScenarioError
-from tests.conftest import BASELINE, vary
+from tests.helpers import BASELINE, vary
 
 
 def three_sites(rates: list[float], slots: int | None) -> Enrollment:

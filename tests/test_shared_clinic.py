@@ -14,8 +14,7 @@ import pytest
 from sim.clinic.model import run_replicate, run_replicate_horizons, tally_replicates
 from sim.engine.chunk import TrialModel, clinic_key, simulate_chunk, simulate_chunks
 from sim.engine.executors import PointJob, shared_tasks
-from tests.conftest import vary
-from tests.test_tally import assert_same_tables
+from tests.helpers import assert_same_tables, vary
 
 N_REPS = 12  # replicates per chunk here: with 2 kept (the patient-table path), 10 shared
 SMALL = {"trial.sample_size": 40, "analysis.event_target": 30}  # the baseline, for speed

@@ -8,7 +8,7 @@ import pytest
 from sim.conduct.calendar import StudyCalendar
 from sim.conduct.enrollment import enroll_patients, funnel_thresholds
 from sim.scenario import ScenarioError
-from tests.conftest import ROOT, scenario_data, vary
+from tests.helpers import ROOT, scenario_data, vary
 
 THREE = ROOT / "scenarios" / "nct07271602_three_sites.yaml"
 

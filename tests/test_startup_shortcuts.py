@@ -18,7 +18,7 @@ from sim.engine.results import order_statistic_ranks
 from sim.scenario import loading
 from sim.stats import design
 from sim.stats.roots import brentq
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 AWKWARD = [
     lambda x: x * x - 2.0,

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Sequence
 
 import pandas as pd
 import pytest
 
-from sim.commands.cli import EXIT_BAD_INPUT, ArgumentParser
-from sim.commands.sweep import register
+from sim.commands.cli import EXIT_BAD_INPUT
 from sim.engine.sweep import check_schema_path, expand_points, parse_grid, run_sweep
 from sim.scenario import ScenarioError, parse_scenario
-from tests.conftest import TEXTBOOK, scenario_data
+from tests.helpers import TEXTBOOK, run_command, scenario_data
 
 REPS = 200  # per point: enough for the contract, small enough to keep the file at ~2 s
 MILESTONE_DATES = [
@@ -23,20 +20,6 @@ MILESTONE_DATES = [
     "randomized_75pct_date",
     "randomized_100pct_date",
 ]
-
-
-def run_command(argv: Sequence[str], *registers: Callable) -> int:
-    """What `sim.commands.cli.main` does, with only the given subcommands registered."""
-    parser = ArgumentParser(prog="python -m sim")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
-    for add in registers or (register,):
-        add(sub)
-    try:
-        args = parser.parse_args(list(argv))
-        return args.func(args)
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
 
 
 def sweep_args(out, *extra: str) -> list[str]:
@@ -226,7 +209,7 @@ def test_shipped_sensitivity_variants_are_valid_scenarios():
     # scenarios/sensitivity.yaml is a planner's ready-made sweep: every variant must validate.
     from sim.engine.sweep import expand_points, read_variants
     from sim.scenario import read_scenario_yaml
-    from tests.conftest import BASELINE
+    from tests.helpers import BASELINE
 
     variants = read_variants(BASELINE.parent / "sensitivity.yaml")
     points = expand_points(read_scenario_yaml(BASELINE), {}, variants, str(BASELINE))

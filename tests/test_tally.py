@@ -18,7 +18,7 @@ from sim.clinic.tally import (
     tally_replicates,
 )
 from sim.engine.chunk import TrialModel, replicate_draws
-from tests.conftest import vary
+from tests.helpers import assert_same_tables, vary
 
 N_REPS = 6
 
@@ -62,16 +62,6 @@ def batch_records(scenario, n_reps: int = N_REPS, seed: int = 5, subset: int | N
 @pytest.fixture(scope="module")
 def records(baseline):
     return batch_records(baseline)
-
-
-def assert_same_tables(a, b) -> None:
-    assert list(a.summary) == list(b.summary)
-    for key, value in b.summary.items():
-        assert np.array_equal(a.summary[key], value, equal_nan=True), key
-    assert list(a.monthly) == list(b.monthly)
-    for key, value in b.monthly.items():
-        assert np.array_equal(a.monthly[key], value, equal_nan=True), key
-    assert np.array_equal(a.deviations, b.deviations)
 
 
 @pytest.mark.parametrize("subset", [None, 2])

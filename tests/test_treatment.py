@@ -8,73 +8,26 @@ probability. Day 0 of the baseline (2026-01-30) is a Friday, so day 3 is a Monda
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from itertools import pairwise
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from sim.clinic.model import SUMMARY_KEYS, ClinicDraws, ClinicResult, draw_clinic, simulate_clinic
+from sim.clinic.model import SUMMARY_KEYS, ClinicResult, draw_clinic, simulate_clinic
 from sim.clinic.treatment import IN_WINDOW, give_cycle_day
-from sim.conduct.calendar import WEEKDAYS, StudyCalendar
-from sim.scenario import Scenario
-from tests.conftest import vary
-
-MONDAY = 3  # clinic day of the first Monday of the baseline calendar
-CONTROL, EXPERIMENTAL = 0, 1
-
-
-# --- helpers (test_radiotherapy.py uses them too) -------------------------------------------
-
-
-def fixed_draws(
-    n: int,
-    max_cycles: int,
-    offset: int = 0,
-    delayed_cycles: tuple[int, ...] = (),
-    toxicity_cycle: int | None = None,
-    rt_courses: int = 3,
-) -> ClinicDraws:
-    """One replicate of `n` identical patients with chosen draws (cycles are 1-based)."""
-    delayed = np.zeros((1, n, max_cycles), dtype=bool)
-    for k in delayed_cycles:
-        delayed[0, :, k - 1] = True
-    return ClinicDraws(
-        cycle1_offset=np.full((1, n), offset),
-        delayed=delayed,
-        toxicity_cycle=np.full((1, n), toxicity_cycle or max_cycles + 1),
-        rt_courses=np.full((1, n), rt_courses),
-    )
-
-
-def run_clinic(
-    scenario: Scenario,
-    calendar: StudyCalendar,
-    draws: ClinicDraws,
-    rand_day,
-    arm,
-    stop_day=math.inf,
-    stop_reason="none",
-    horizon_day: float = math.inf,
-) -> ClinicResult:
-    """`simulate_clinic` on replicate 0 with scalars broadcast to every patient."""
-    n = draws.cycle1_offset.shape[1]
-    return simulate_clinic(
-        scenario,
-        calendar,
-        draws,
-        0,
-        np.broadcast_to(np.asarray(rand_day, dtype=np.int64), (n,)),
-        np.broadcast_to(np.asarray(arm, dtype=np.int64), (n,)),
-        np.broadcast_to(np.asarray(stop_day, dtype=float), (n,)),
-        np.broadcast_to(np.asarray(stop_reason), (n,)),
-        horizon_day=horizon_day,
-        keep_patients=True,
-        keep_log=True,
-    )
+from sim.conduct.calendar import StudyCalendar
+from tests.helpers import (
+    CONTROL,
+    EXPERIMENTAL,
+    MONDAY,
+    clinic_cases,
+    fixed_draws,
+    run_clinic,
+    simulate_case,
+    vary,
+)
 
 
 def cycle_entries(result: ClinicResult, patient: int = 0) -> list[tuple[float, str]]:
@@ -338,62 +291,6 @@ def test_simulate_clinic_rejects_draws_of_another_size(baseline, calendar, rng):
 
 
 # --- invariants ---------------------------------------------------------------------------
-
-
-@st.composite
-def clinic_cases(draw):
-    """A random calendar, treatment rules, patients, stops and horizon."""
-    closed = draw(st.lists(st.sampled_from(WEEKDAYS), unique=True, max_size=6))
-    start = draw(st.dates(dt.date(2024, 1, 1), dt.date(2030, 12, 31)))
-    holidays = draw(st.sets(st.integers(0, 600), max_size=40))
-    changes = {
-        "treatment.cycle_days": draw(st.integers(1, 30)),
-        "treatment.max_cycles": draw(st.integers(4, 12)),
-        "treatment.delay": {"probability": draw(st.floats(0, 1)), "days": draw(st.integers(0, 14))},
-        "treatment.discontinuation_per_cycle": draw(st.floats(0, 0.5)),
-        "treatment.cycle1_within_days": draw(st.integers(0, 5)),
-        "radiotherapy.complete_all_courses": draw(st.floats(0, 1)),
-        "radiotherapy.days_per_course": draw(st.integers(1, 3)),
-        "radiotherapy.course_interval_days": draw(st.integers(1, 30)),
-    }
-    n = draw(st.integers(1, 8))
-    rand = draw(st.lists(st.integers(0, 300), min_size=n, max_size=n))
-    stop = [r + draw(st.one_of(st.just(math.inf), st.floats(0, 400))) for r in rand]
-    horizon = draw(st.one_of(st.just(math.inf), st.floats(1, 800)))
-    return {
-        "closed": tuple(closed),
-        "start": start,
-        "changes": changes,
-        "rand": rand,
-        "holidays": frozenset(start + dt.timedelta(days=d) for d in holidays),
-        "arm": draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)),
-        "stop": stop,
-        "horizon": horizon,
-        "seed": draw(st.integers(0, 2**32 - 1)),
-    }
-
-
-def simulate_case(baseline_data, case) -> tuple[Scenario, StudyCalendar, ClinicResult]:
-    # the clinic's own toxicity draws: no safety block (see tests/conftest.py)
-    scenario = vary(baseline_data, **{"safety": None, **case["changes"]})
-    calendar = StudyCalendar(case["start"], case["closed"], case["holidays"])
-    n = len(case["rand"])
-    draws = draw_clinic(scenario, 1, n, np.random.default_rng(case["seed"]))
-    stop = np.asarray(case["stop"])
-    result = simulate_clinic(
-        scenario,
-        calendar,
-        draws,
-        0,
-        np.asarray(case["rand"]),
-        np.asarray(case["arm"]),
-        stop,
-        np.where(np.isfinite(stop), "progression", "none"),
-        horizon_day=case["horizon"],
-        keep_patients=True,
-        keep_log=True,
-    )
-    return scenario, calendar, result
 
 
 @settings(max_examples=150, deadline=None)

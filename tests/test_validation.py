@@ -18,7 +18,7 @@ import pytest
 from sim.engine.chunk import TrialModel
 from sim.engine.executors import iterate_chunks
 from sim.stats.design import design_scenario
-from tests.conftest import vary
+from tests.helpers import vary
 
 REPS = 3000
 VARIANTS = {

@@ -10,7 +10,7 @@ import pytest
 from sim.conduct.assessments import ScanSchedule, scan_day_map
 from sim.conduct.calendar import StudyCalendar
 from sim.engine.chunk import TrialModel, simulate_chunk
-from tests.conftest import vary
+from tests.helpers import vary
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def test_the_baseline_window_never_runs_out():
     # +/- 7 days: no closure of the baseline calendar (weekends, Chinese public holidays with
     # their make-up days) is long enough to push a scan out of its window.
     from sim.scenario import load_scenario
-    from tests.conftest import BASELINE
+    from tests.helpers import BASELINE
 
     model = TrialModel.from_scenario(load_scenario(BASELINE))
     day_map = model.schedule.day_map

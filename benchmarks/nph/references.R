@@ -1,9 +1,10 @@
-# Reference values for tests/test_nph.py (R 4.x, survival 3.5-3, mvtnorm 1.1-3).
-# Data: tests/data/nph_reference.csv (120 patients, 80 events, ties from ceiling()).
+# Reference values for tests/test_nph.py and sim/qualify (R 4.x, survival 3.5-3, mvtnorm 1.1-3),
+# committed in sim/qualify/references/nph_r.json.
+# Data: sim/qualify/references/nph_reference.csv (120 patients, 80 events, ties from ceiling()).
 # Run: Rscript benchmarks/nph/references.R
 library(survival)
 library(mvtnorm)
-d <- read.csv("tests/data/nph_reference.csv")
+d <- read.csv("sim/qualify/references/nph_reference.csv")
 for (rho in c(0, 1, 0.5)) {
   s <- survdiff(Surv(time, event) ~ arm, data = d, rho = rho)
   cat(sprintf("unstrat rho=%g o-e=%.12f var=%.12f z=%.12f\n", rho, s$obs[2] - s$exp[2],

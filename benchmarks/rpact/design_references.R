@@ -1,4 +1,5 @@
-# Reference figures for tests/test_design.py, printed to 15 digits.
+# Reference figures for tests/test_design.py and sim/qualify, printed to 15 digits and kept,
+# each with its call, in sim/qualify/references/design_rpact.json.
 # Run: Rscript benchmarks/rpact/design_references.R
 suppressPackageStartupMessages(library(rpact))
 options(digits = 15)

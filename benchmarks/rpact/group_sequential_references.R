@@ -1,7 +1,7 @@
 # Reference values for tests/test_group_sequential.py: rpact group-sequential designs
 # (boundaries, spending, stopping probabilities, drift) and getPowerSurvival figures.
 # Run from the repository root:
-#   Rscript benchmarks/rpact/group_sequential_references.R > tests/reference_group_sequential.json
+#   Rscript benchmarks/rpact/group_sequential_references.R > sim/qualify/references/reference_group_sequential.json
 # rpact 3.3.4 on R 4.2.2 (Debian r-cran-rpact). Each record carries the R call that made it.
 suppressPackageStartupMessages({library(rpact); library(jsonlite)})
 

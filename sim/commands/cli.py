@@ -291,6 +291,15 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame) -> str:
                 "gs_expected_analysis_months_h1",
             ),
         ]
+    if scenario.prior is not None:
+        from sim.stats.assurance import prior_design_rows
+
+        design = pd.concat(
+            [design, pd.Series({q: v for q, v, _, _ in prior_design_rows(scenario)})]
+        )
+    prior = "assurance" in design.index  # each replicate's HR drawn: not the power at one HR
+    if prior:
+        pairs = [("assurance (power over the prior)", "assurance", "assurance"), *pairs[1:3]]
     lines = ["", f"{'':40s}{'simulated':>12s}{'closed form':>14s}"]
     for label, sim_key, design_key in pairs:
         if sim_key in sim.index and design_key in design.index:
@@ -302,7 +311,12 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame) -> str:
         "closed form: Schoenfeld power, Lachin-Foulkes timing (no scans, calendar or "
         "strata); the gap is what conduct does"
     )
-    if scenario.analysis.looks:
+    if prior:
+        lines.append(
+            "assurance: the design's power averaged over prior.hazard_ratio (design.csv); "
+            "timing at the scenario's effect"
+        )
+    elif scenario.analysis.looks:
         lines.append(
             "group-sequential rows: the design's recursive integration at the planned "
             "events and the scenario's hazard ratio"
@@ -564,6 +578,8 @@ PLUGIN_MODULES = {
     "schema": "sim.commands.schema",
     "forecast": "sim.commands.forecast",
     "export-observed": "sim.commands.forecast",
+    "app": "sim.app",
+    "qualify": "sim.qualify.run",
 }
 # Their one-line help for `python -m sim --help`; tests/test_cli_startup.py checks it is the
 # help each module registers.
@@ -576,6 +592,10 @@ PLUGIN_HELP = {
     "schema": "JSON Schema of the scenario file (for editors)",
     "forecast": "forecast the rest of a trial from its own data",
     "export-observed": "write an --observed table from a simulated trial",
+    "app": "a local web page: set up a scenario, run it, read the answers",
+    "qualify": (
+        "run the reference checks on the installed package; HTML report (exit 1 if any fails)"
+    ),
 }
 
 

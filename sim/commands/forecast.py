@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sim.commands.cli import executor_of, format_summary, progress_bar
-from sim.engine.continuation import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS
+from sim.engine.continuation import DEFAULT_PRIOR_EVENTS_SHARE, DEFAULT_PRIOR_MONTHS
 from sim.errors import ScenarioError
 
 if TYPE_CHECKING:
@@ -78,8 +78,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--prior-events",
         type=non_negative_float,
-        default=DEFAULT_PRIOR_EVENTS,
-        help=f"weight of the planned PFS and dropout hazards, in events ({DEFAULT_PRIOR_EVENTS:g})",
+        default=None,
+        help="weight of the planned PFS and dropout hazards, in events (default: "
+        f"{DEFAULT_PRIOR_EVENTS_SHARE:.0%} of the event target, e.g. 7 of 70)",
+    )
+    parser.add_argument(
+        "--unblinded",
+        action="store_true",
+        help="unblinded event forecast: a PFS hazard per arm from the table's arms "
+        "(default: blinded, one pooled hazard split by the scenario's HR, as while masked)",
     )
     add_montecarlo_args(parser)
     parser.set_defaults(func=cmd_forecast, keep_patients=0)  # no patients unless asked
@@ -128,6 +135,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             screening=args.screening,
             prior_months=args.prior_months,
             prior_events=args.prior_events,
+            unblinded=args.unblinded,
             keep_patients=args.keep_patients,
             progress=bar,
             out=args.out,
@@ -136,9 +144,15 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             resume=args.resume,
         )
+    info = results.manifest["forecast"]
     print(format_summary(results.summary))
     print()
     print(format_forecast(results.table("forecast")))
+    print()
+    print(format_model(info))
+    if info["maturity_note"]:
+        print()
+        print(format_comparison(results.table("comparison"), results.summary))
     print(
         f"forecast as of {args.as_of} from {results.manifest['forecast']['patients']} "
         f"patients, {args.reps} replicates (and as many for the plan) in "
@@ -146,6 +160,41 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def format_model(info: dict) -> str:
+    """What the forecast assumed, in three lines or four: the event model, the prior, and
+    the data-maturity note when there is one."""
+    if info["event_model"] == "blinded":
+        model = (
+            "event forecast: blinded (one pooled PFS hazard, split between the arms by the "
+            "scenario's hazard ratio; --unblinded for a hazard per arm)"
+        )
+    else:
+        model = "event forecast: unblinded (a PFS hazard per arm, from the observed arms)"
+    lines = [model, info["prior"]]
+    if info["maturity_note"]:
+        lines.append(info["maturity_note"])
+    return "\n".join(lines)
+
+
+def format_comparison(table: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """comparison.csv as text: each metric's forecast beside the plan's (units from
+    `summary`, the forecast's summary.csv)."""
+    from sim.engine.metrics import format_number
+
+    units = dict(zip(summary["metric"], summary["unit"], strict=True)) if "unit" in summary else {}
+    lines = [
+        "the plan beside the forecast (comparison.csv):",
+        f"{'metric':40s}{'forecast':>14s}{'plan':>14s}",
+    ]
+    for row in table.itertuples():
+        unit = "share" if units.get(row.metric) == "share" else ""
+        lines.append(
+            f"{row.metric:40s}{format_number(row.forecast, unit):>14s}"
+            f"{format_number(row.plan, unit):>14s}"
+        )
+    return "\n".join(lines)
 
 
 def format_forecast(table: pd.DataFrame) -> str:

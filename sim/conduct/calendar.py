@@ -28,6 +28,9 @@ class StudyCalendar:
     closed_dates: frozenset[dt.date] = frozenset()
     open_dates: frozenset[dt.date] = frozenset()  # make-up working days: open whatever else
     horizon_days: int = int(CALENDAR_YEARS * 365.25)
+    # Closures (a site move, a strike) close a make-up working day too: the clinic is shut,
+    # whatever the national calendar says.
+    closure_dates: frozenset[dt.date] = frozenset()
     open_day: np.ndarray = field(init=False, repr=False)
     next_open: np.ndarray = field(init=False, repr=False)
     month_starts: np.ndarray = field(init=False, repr=False)
@@ -46,6 +49,7 @@ class StudyCalendar:
         closed = np.isin((weekday0 + days) % 7, [WEEKDAYS.index(d) for d in self.closed_weekdays])
         closed[self.day_indices(self.closed_dates)] = True
         closed[self.day_indices(self.open_dates)] = False
+        closed[self.day_indices(self.closure_dates)] = True
         if closed.all():
             raise ValueError("calendar.closed_weekdays closes every day: leave some open")
         object.__setattr__(self, "open_day", ~closed)
@@ -60,14 +64,20 @@ class StudyCalendar:
         cal = scenario.calendar
         start = scenario.trial.start_date
         closed, makeup = public_holidays(cal.holidays, cal.subdivision, start)
+        shut: set[dt.date] = set()
         for closure in cal.closures:
             n = (closure.end - closure.start).days
-            closed |= {closure.start + dt.timedelta(days=k) for k in range(n + 1)}
+            shut |= {closure.start + dt.timedelta(days=k) for k in range(n + 1)}
+        # a closure past the default horizon is kept whole (validation bounds it by the
+        # study's limit), not treated as open beyond the horizon
+        last = max(((d - start).days for d in shut), default=0)
         return cls(
             start,
             cal.closed_weekdays,
-            frozenset(closed),
+            frozenset(closed | shut),
             frozenset(makeup | set(cal.makeup_working_days)),
+            horizon_days=max(int(CALENDAR_YEARS * 365.25), last + 1),
+            closure_dates=frozenset(shut),
         )
 
     def closed_reason(self, day: int) -> str:

@@ -20,6 +20,16 @@ from sim.scenario import Scenario, Survival
 
 
 @dataclass(frozen=True)
+class TrueEffect:
+    """Each replicate's truth drawn from the design prior (`scenario.prior`), shape (R,):
+    the experimental arm's hazard ratio and the control arm's PFS median (months); None
+    where the prior says nothing of it (the scenario's value holds)."""
+
+    hazard_ratio: np.ndarray | None = None
+    control_median_months: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class LatentOutcomes:
     pfs_day: np.ndarray  # (R, N) latent PFS time
     is_death: np.ndarray  # (R, N) bool: the PFS event is a death (seen when it happens)
@@ -204,17 +214,55 @@ def dropout_times(scenario: Scenario, arm: np.ndarray, e: np.ndarray) -> np.ndar
     return np.where(arm == 1, times[1], times[0])
 
 
+def draw_true_event_times(
+    scenario: Scenario,
+    e: np.ndarray,
+    arm: np.ndarray,
+    stratum: np.ndarray | None,
+    truth: TrueEffect,
+) -> np.ndarray:
+    """PFS times (days) from unit exponentials `e`, (R, N), with each replicate's truth.
+
+    A drawn hazard ratio r (one per replicate) replaces effect.hazard_ratio: the
+    experimental arm's (uncured) hazard is r times the control's, as a multiplier beside
+    the stratum's. A drawn control median m stretches both arms' times by m /
+    pfs.control.median_months: the control's median becomes m, and the hazard ratio, a
+    ratio at the same stretched time, is kept. The same `e` as without a prior, so the
+    prior changes only what it draws (common random numbers)."""
+    control, experimental = pfs_models(scenario)
+    table = stratum_multipliers(scenario)
+    m = 1.0 if table is None or stratum is None else table[stratum]
+    m_experimental = m
+    if truth.hazard_ratio is not None:
+        cure = scenario.effect.cure_fraction
+        experimental = EventTimeModel.from_survival(scenario.pfs.control, None, cure)
+        m_experimental = m * np.asarray(truth.hazard_ratio, float)[:, None]
+    times = np.where(arm == 1, experimental.invert(e, m_experimental), control.invert(e, m))
+    if truth.control_median_months is not None:
+        nominal = scenario.pfs.control.median_months
+        assert nominal is not None  # sim.scenario.prior.check_prior_fits
+        times = times * (np.asarray(truth.control_median_months, float) / nominal)[:, None]
+    return times
+
+
 def draw_latent_outcomes(
     scenario: Scenario,
     arm: np.ndarray,
     rng: np.random.Generator,
     stratum: np.ndarray | None = None,
+    truth: TrueEffect | None = None,
 ) -> LatentOutcomes:
+    """Latent PFS, death-or-progression and withdrawal of (R, N) patients from `rng`;
+    `truth`: each replicate's effect drawn from the design prior (None: the scenario's)."""
     shape = arm.shape
     e_pfs = rng.standard_exponential(shape)
     u_death = rng.random(shape)
     e_drop = rng.standard_exponential(shape)
-    pfs = draw_event_times(e_pfs, arm, pfs_models(scenario), stratum, stratum_multipliers(scenario))
+    if truth is None:
+        multipliers = stratum_multipliers(scenario)
+        pfs = draw_event_times(e_pfs, arm, pfs_models(scenario), stratum, multipliers)
+    else:
+        pfs = draw_true_event_times(scenario, e_pfs, arm, stratum, truth)
     return LatentOutcomes(
         pfs_day=pfs,
         is_death=u_death < scenario.pfs.death_fraction,

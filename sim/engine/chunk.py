@@ -25,7 +25,7 @@ import pandas as pd
 from sim.conduct.assessments import observe_outcomes, scans_out_of_window
 from sim.conduct.datacut import CutData, cut_at_analysis
 from sim.conduct.enrollment import EnrolledPatients, enroll_patients
-from sim.conduct.outcomes import draw_latent_outcomes
+from sim.conduct.outcomes import TrueEffect, draw_latent_outcomes
 from sim.conduct.randomization import randomize_by_block
 from sim.engine.analyses import analyze_at_completion, analyze_cut
 from sim.engine.clinic_bridge import (
@@ -47,11 +47,13 @@ from sim.engine.looks import Sequential, run_looks
 from sim.engine.patient_table import add_endpoint_columns, patient_table
 from sim.engine.trial import ARMS, Cohort, TrialModel
 from sim.scenario import DAYS_PER_MONTH
+from sim.stats.priors import control_median_prior, hazard_ratio_prior
 
 # The names callers import from here, wherever they now live.
 __all__ = [
     "ARMS",
     "CHUNK_SIZE",
+    "PRIOR_STREAM",
     "CLINIC_BLIND",
     "MILESTONES",
     "STAGES",
@@ -80,6 +82,10 @@ STAGES = (
     "local_control",
     "safety",
 )
+# The design prior's stream: spawned after STAGES (child len(STAGES) of the chunk's
+# SeedSequence), so that adding a prior leaves every other stream, hence every other draw
+# of a replicate, as it was; a run without a prior never reads it.
+PRIOR_STREAM = "prior"
 CHUNK_SIZE = 500  # replicates per chunk; part of the stream layout, so fixed
 MILESTONES = (
     "first_patient_in",
@@ -95,9 +101,25 @@ CUT_REASONS = np.asarray(["events", "date", "all_followed", "interim"])  # by cu
 
 
 def chunk_streams(seed: int, chunk: int) -> dict[str, np.random.Generator]:
-    """One independent generator per pipeline stage for chunk `chunk` of a run."""
-    children = np.random.SeedSequence(seed, spawn_key=(chunk,)).spawn(len(STAGES))
-    return {name: np.random.default_rng(ss) for name, ss in zip(STAGES, children, strict=True)}
+    """One independent generator per pipeline stage for chunk `chunk` of a run, and the
+    design prior's (`PRIOR_STREAM`, after them)."""
+    names = (*STAGES, PRIOR_STREAM)
+    children = np.random.SeedSequence(seed, spawn_key=(chunk,)).spawn(len(names))
+    return {name: np.random.default_rng(ss) for name, ss in zip(names, children, strict=True)}
+
+
+def draw_truth(model: TrialModel, rng: np.random.Generator, n_reps: int) -> TrueEffect | None:
+    """Each replicate's true hazard ratio and control median drawn from the design prior
+    with `rng` (the prior's stream): n_reps draws for the hazard ratio first, then n_reps
+    for the median (None without a prior)."""
+    prior = model.scenario.prior
+    if prior is None:
+        return None
+    hr, median = hazard_ratio_prior(prior), control_median_prior(prior)
+    return TrueEffect(
+        hazard_ratio=None if hr is None else hr.draw(rng, n_reps),
+        control_median_months=None if median is None else median.draw(rng, n_reps),
+    )
 
 
 @dataclass(frozen=True)
@@ -200,10 +222,12 @@ def draw_cohort(model: TrialModel, rng: dict[str, np.random.Generator], n_reps: 
             rng["enrollment"],
         )
         arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
-        latent = draw_latent_outcomes(sc, arm, rng["outcomes"], enrolled.stratum)
+        truth = draw_truth(model, rng[PRIOR_STREAM], n_reps)
+        latent = draw_latent_outcomes(sc, arm, rng["outcomes"], enrolled.stratum, truth)
         scans = model.schedule.for_patients(enrolled.rand_day)  # the scans actually done
         illness_death, latent = draw_illness_death_paths(sc, arm, latent, scans, rng["survival"])
-        return Cohort(enrolled, arm, latent, observe_outcomes(latent, scans), scans, illness_death)
+        observed = observe_outcomes(latent, scans)
+        return Cohort(enrolled, arm, latent, observed, scans, illness_death, truth)
     from sim.engine.continuation import continue_trial
 
     # A forecast continues PFS and dropout from the trial's data; the --observed table
@@ -251,6 +275,7 @@ def trial_to_clinic(
         **stats,
         **endpoints.columns,
         **at_completion,
+        **truth_columns(model, cohort),
     }
     horizon = days["final_analysis"]
     enrolled_until = None
@@ -273,6 +298,21 @@ def trial_to_clinic(
         horizon,
         enrolled_until,
     )
+
+
+def truth_columns(model: TrialModel, cohort: Cohort) -> dict[str, np.ndarray]:
+    """Per replicate, the truth drawn from the design prior: `true_hr`, `truly_effective`
+    (true_hr < prior.no_benefit_hr) and `true_control_median_months`; nothing without one."""
+    truth, prior = cohort.truth, model.scenario.prior
+    if truth is None or prior is None:
+        return {}
+    columns = {}
+    if truth.hazard_ratio is not None:
+        columns["true_hr"] = truth.hazard_ratio
+        columns["truly_effective"] = truth.hazard_ratio < prior.no_benefit_hr
+    if truth.control_median_months is not None:
+        columns["true_control_median_months"] = truth.control_median_months
+    return columns
 
 
 def milestone_days(

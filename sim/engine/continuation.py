@@ -10,7 +10,10 @@ observed outcomes) with the observed patients first, as they happened, then:
   `SCREENING_LOOKBACK` days before it (those still in screening then), and only patients
   randomized after the as-of date are new. Caps count the observed patients.
 - Randomization: permuted blocks within strata for everyone; observed arms replace the drawn
-  ones when the data are unblinded. Blinded, the observed patients get drawn arms.
+  ones in an unblinded forecast. Blinded, the observed patients get drawn arms.
+- Blinded is the default, as sponsors forecast while the trial is masked: one pooled hazard
+  even when the table has arms. The unblinded forecast (per-arm hazards and the observed
+  arms) is fitted only on request (`unblinded=True`) and from a table with arms.
 - PFS: hazards per piece drawn from their posteriors, per arm (unblinded) or pooled
   (blinded: the pooled hazard is events over exposure, so an average of the arms' hazards
   weighted by their exposure; with the scenario's HR, the control hazard is the pooled one
@@ -53,7 +56,10 @@ if TYPE_CHECKING:
 
 SCREENING_LOOKBACK_EXTRA = 21  # days beyond screening_days.max: closures, next open day
 DEFAULT_PRIOR_MONTHS = 3.0
-DEFAULT_PRIOR_EVENTS = 1.0  # a vague (exponential) prior: see benchmarks/forecast_coverage.py
+# The planned hazards' default weight: this share of the event target, in events (at least
+# MIN_PRIOR_EVENTS). docs/forecasting.md gives the coverage that justifies it.
+DEFAULT_PRIOR_EVENTS_SHARE = 0.10
+MIN_PRIOR_EVENTS = 1.0
 SHARE_PRIOR_EVENTS = 10.0  # prior weight of the death share, in PFS events (at least)
 
 
@@ -78,6 +84,11 @@ class TrialContinuation:
     @property
     def as_of_day(self) -> int:
         return self.observed.as_of_day
+
+    @property
+    def unblinded(self) -> bool:
+        """Per-arm hazards and the observed arms (else one pooled hazard, drawn arms)."""
+        return len(self.hazards) == 2
 
     def fit_table(self) -> pd.DataFrame:
         """fit.csv: prior, observed and posterior of each rate."""
@@ -133,16 +144,30 @@ def expected_randomized(
     )
 
 
+def default_prior_events(scenario: Scenario) -> float:
+    """The planned hazards' weight when none is given: DEFAULT_PRIOR_EVENTS_SHARE of the
+    event target, in events (at least MIN_PRIOR_EVENTS): 7 events for a 70-event target. A
+    trial cut by date alone has no target: the same share of its sample size stands in."""
+    target = scenario.analysis.event_target or scenario.trial.sample_size
+    return max(MIN_PRIOR_EVENTS, DEFAULT_PRIOR_EVENTS_SHARE * target)
+
+
 def fit_continuation(
     scenario: Scenario,
     calendar: StudyCalendar,
     schedule: ScanSchedule,
     observed: ObservedTrial,
     prior_months: float | None = None,
-    prior_events: float = DEFAULT_PRIOR_EVENTS,
+    prior_events: float | None = None,
     screening: pd.DataFrame | None = None,
+    *,
+    unblinded: bool = False,
 ) -> TrialContinuation:
     """Posteriors of site rates, PFS hazards, dropout and the death share (module docstring).
+
+    `prior_events` None: `default_prior_events(scenario)`. `unblinded` fits a hazard per arm
+    from the table's arms (it must have them: ScenarioError otherwise); by default one pooled
+    hazard, whether or not the table has arms.
 
     With `screening` (totals per site, `sim.conduct.observed.read_screening`) the site rates
     are fitted to the screened counts against the planned screening intensity, and the pass
@@ -218,8 +243,15 @@ def fit_continuation(
     starts, planned = np.asarray(starts_l), np.asarray(hazards_l) * DAYS_PER_MONTH
     hr = scenario.effect.hazard_ratio
     time, event = pfs_follow_up(observed, schedule)
+    if prior_events is None:
+        prior_events = default_prior_events(scenario)
+    if unblinded and observed.blinded:
+        raise ScenarioError(
+            "unblinded forecast: the observed table has no arms (its arm column is empty); "
+            "give the arms, or drop --unblinded for the blinded (pooled) forecast"
+        )
     factor = 1.0
-    if observed.blinded or observed.n == 0:
+    if not unblinded or observed.n == 0:
         factor = blinded_factor(scenario, observed)
         groups = {"pooled": (np.ones(observed.n, bool), planned / factor)}
     else:
@@ -380,7 +412,7 @@ def continue_trial(
     sc, obs = model.scenario, continuation.observed
     enrolled = continue_enrollment(model, continuation, n_reps, rng["enrollment"])
     arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
-    if obs.n and not obs.blinded:
+    if obs.n and continuation.unblinded:
         arm[:, : obs.n] = obs.arm
     latent, observed = continue_outcomes(
         model, continuation, enrolled.rand_day, arm, rng["outcomes"]

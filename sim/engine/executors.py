@@ -147,9 +147,12 @@ def simulate_task(models: Sequence[TrialModel], task: ChunkTask) -> list[ChunkRe
 def as_stored_in_parquet(kind: pa.DataType) -> pa.DataType:
     """The Arrow type a column of `kind` reads back as from Parquet: seconds are stored as
     milliseconds (Parquet has no seconds), a list's items are named "element" (Parquet's
-    list layout); every other type of a chunk's tables as it is."""
+    list layout), a categorical's large_string categories (pandas 3's text) as string;
+    every other type of a chunk's tables as it is."""
     if pa.types.is_timestamp(kind) and kind.unit == "s":
         return pa.timestamp("ms", tz=kind.tz)
+    if pa.types.is_dictionary(kind) and pa.types.is_large_string(kind.value_type):
+        return pa.dictionary(kind.index_type, pa.string(), kind.ordered)
     if pa.types.is_list(kind):
         item = kind.value_field
         return pa.list_(item.with_type(as_stored_in_parquet(item.type)).with_name("element"))

@@ -7,7 +7,9 @@ plus:
 
 - ``fit.csv``: prior, observed and posterior of every rate;
 - ``forecast.csv``: each milestone's median and 80% / 90% prediction intervals, beside the
-  plan's (the same scenario, seed and replicates without data, in ``plan/``);
+  plan's (the same scenario, seed and replicates without data, in ``plan/``), and on every
+  row the event model (blinded or unblinded), the hazards' prior weight in events and the
+  data-maturity note (`maturity_note`; empty when the data are mature);
 - ``comparison.csv``: the summary metrics of the forecast and the plan side by side;
 - ``observed.csv``: the data used, as checked; ``forecast.png`` (drawn by the caller's
   `figure`, as the engine draws none): observed counts to the as-of date, then the forecast
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.engine.continuation import DEFAULT_PRIOR_EVENTS, DEFAULT_PRIOR_MONTHS
+from sim.engine.continuation import DEFAULT_PRIOR_MONTHS
 from sim.engine.metric_table import plan_metrics
 from sim.scenario import Scenario, ScenarioError
 
@@ -66,10 +68,12 @@ def build_forecast_model(
     as_of: dt.date,
     screening_path: Path | None = None,
     prior_months: float | None = None,
-    prior_events: float = DEFAULT_PRIOR_EVENTS,
+    prior_events: float | None = None,
+    *,
+    unblinded: bool = False,
 ) -> TrialModel:
     """The TrialModel of a forecast: the scenario's, with the fitted forecast model (its
-    `continuation` field)."""
+    `continuation` field); blinded (one pooled hazard) unless `unblinded`."""
     from sim.conduct.observed import read_observed, read_screening
     from sim.engine.chunk import TrialModel
     from sim.engine.continuation import fit_continuation
@@ -87,9 +91,64 @@ def build_forecast_model(
     )
     model = TrialModel.from_scenario(scenario)
     continuation = fit_continuation(
-        scenario, model.calendar, model.schedule, observed, prior_months, prior_events, screening
+        scenario,
+        model.calendar,
+        model.schedule,
+        observed,
+        prior_months,
+        prior_events,
+        screening,
+        unblinded=unblinded,
     )
     return dataclasses.replace(model, continuation=continuation)
+
+
+# Data are immature below either bound, or when one arm has at most ARM_FEW_EVENTS events.
+IMMATURE_EVENTS = 10
+IMMATURE_SHARE = 0.15
+ARM_FEW_EVENTS = 2
+
+
+def maturity_note(continuation: TrialContinuation, scenario: Scenario) -> str:
+    """One line when the data can tell little about the event rate (fewer than
+    IMMATURE_EVENTS PFS events, fewer than IMMATURE_SHARE of the target, or an arm with at
+    most ARM_FEW_EVENTS); empty otherwise."""
+    obs = continuation.observed
+    has_event = np.isfinite(obs.event_day)
+    events = int(has_event.sum())
+    target = scenario.analysis.event_target
+    per_arm = None if obs.blinded else [int((has_event & (obs.arm == a)).sum()) for a in (0, 1)]
+    few = events < IMMATURE_EVENTS or (target is not None and events < IMMATURE_SHARE * target)
+    lopsided = per_arm is not None and min(per_arm) <= ARM_FEW_EVENTS
+    if not (few or lopsided):
+        return ""
+    arms = (
+        f" ({per_arm[1]} on the experimental arm, {per_arm[0]} on control)"
+        if per_arm is not None
+        else " (arms masked)"
+    )
+    of_target = f" of the {target} targeted" if target is not None else ""
+    return (
+        f"Only {events} PFS events so far{of_target}{arms}: the forecast leans on the plan; "
+        "treat its dates as the plan's with a wider band."
+    )
+
+
+def prior_statement(continuation: TrialContinuation, scenario: Scenario) -> str:
+    """The hazards' prior in words: what it is and what it is worth."""
+    k = continuation.prior_events
+    target = scenario.analysis.event_target
+    share = f" ({k / target:.0%} of the {target}-event target)" if target else ""
+    each = "each arm's PFS hazard" if continuation.unblinded else "the pooled PFS hazard"
+    return (
+        f"prior: the plan's hazards, worth {k:g} events{share} on {each} and on the dropout "
+        "hazard (set with --prior-events)"
+    )
+
+
+def event_model(continuation: TrialContinuation) -> str:
+    """'blinded' (one pooled hazard, arms split by the scenario's HR) or 'unblinded'."""
+    return "unblinded" if continuation.unblinded else "blinded"
 
 
 def prediction_intervals(dates: pd.Series, start: dt.date) -> dict[str, Any]:
@@ -196,7 +255,8 @@ def forecast_trial(
     workers: int,
     screening: Path | None = None,
     prior_months: float | None = None,
-    prior_events: float = DEFAULT_PRIOR_EVENTS,
+    prior_events: float | None = None,
+    unblinded: bool = False,
     keep_patients: int = 0,
     force: bool = False,
     scenario_path: str = "",
@@ -208,12 +268,17 @@ def forecast_trial(
     figure: Callable[[TrialModel, np.ndarray, Path], None] | None = None,
 ) -> ForecastOutputs:
     """Fit, forecast and plan into the folder `out` (see the module docstring).
-    `figure(model, final_analysis_dates, path)` draws forecast.png (the engine draws none)."""
+    `figure(model, final_analysis_dates, path)` draws forecast.png (the engine draws none).
+    Blinded (one pooled hazard) unless `unblinded`; `prior_events` None: the default rule
+    (`sim.engine.continuation.default_prior_events`)."""
     from sim.engine.run import check_out_folder, run_scenario
 
     check_out_folder(out, force)
-    model = build_forecast_model(scenario, observed, as_of, screening, prior_months, prior_events)
+    model = build_forecast_model(
+        scenario, observed, as_of, screening, prior_months, prior_events, unblinded=unblinded
+    )
     continuation = model.continuation
+    note = maturity_note(continuation, scenario)
     common = dict(
         reps=reps,
         seed=seed,
@@ -231,7 +296,11 @@ def forecast_trial(
         plan = run_scenario(scenario, staging / "plan", keep_patients=0, **common)
         forecast_reps = pd.read_parquet(staging / "replicates.parquet")
         plan_reps = pd.read_parquet(staging / "plan" / "replicates.parquet")
-        tables["forecast"] = forecast_table(forecast_reps, plan_reps, scenario)
+        tables["forecast"] = forecast_table(forecast_reps, plan_reps, scenario).assign(
+            event_model=event_model(continuation),
+            prior_events=continuation.prior_events,
+            maturity_note=note,
+        )
         tables["forecast"].to_csv(staging / "forecast.csv", index=False)
         summary = pd.read_csv(staging / "summary.csv")
         tables["comparison"] = comparison_table(summary, plan.summary)
@@ -253,14 +322,27 @@ def forecast_trial(
             "patients": obs.n,
             "events": int(np.isfinite(obs.event_day).sum()),
             "dropouts": int(np.isfinite(obs.dropout_day).sum()),
-            "blinded": obs.blinded,
+            "blinded": not continuation.unblinded,  # the forecast's event model
+            "event_model": event_model(continuation),
+            "data_blinded": obs.blinded,  # the table has no arms
+            "events_by_arm": (
+                None
+                if obs.blinded
+                else {
+                    name: int((np.isfinite(obs.event_day) & (obs.arm == a)).sum())
+                    for a, name in enumerate(("control", "experimental"))
+                }
+            ),
+            "maturity_note": note,
+            "prior": prior_statement(continuation, scenario),
             "prior_months": prior_months,
             "site_prior": (
                 "site_heterogeneity"
                 if prior_months is None and scenario.enrollment.site_heterogeneity is not None
                 else f"{prior_months or DEFAULT_PRIOR_MONTHS:g} months"
             ),
-            "prior_events": prior_events,
+            "prior_events": continuation.prior_events,
+            "prior_events_given": prior_events,  # None: the default rule
             "plan": "plan/ (the same scenario, seed and replicates, without data)",
         }
         path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")

@@ -13,8 +13,14 @@ plus one row here (docs/adding-a-metric.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
 from sim.engine.metrics import (
     MONTHS_SINCE_START,
+    Context,
     Metric,
     MetricTable,
     Section,
@@ -28,6 +34,24 @@ from sim.engine.metrics import (
 )
 
 MSS = MONTHS_SINCE_START
+
+
+def among_effective(read: Sequence[Any], context: Context, keys: Mapping[str, str]) -> np.ndarray:
+    """Columns (reject, truly_effective): the rejections of the replicates whose drawn
+    hazard ratio shows a benefit, only those (nan if there are none)."""
+    effective = read[1].to_numpy(dtype=bool)
+    if not effective.any():
+        return np.array([np.nan])
+    return read[0].to_numpy(dtype=bool)[effective]
+
+
+def success_without_benefit(
+    read: Sequence[Any], context: Context, keys: Mapping[str, str]
+) -> np.ndarray:
+    """Columns (reject, truly_effective): rejected although the drawn hazard ratio shows no
+    benefit (every replicate counts: a joint share)."""
+    return read[0].to_numpy(dtype=bool) & ~read[1].to_numpy(dtype=bool)
+
 
 # The figures that carry the risk, first: will the event target be seen by the registered
 # completion date, how many events by then, the power if the analysis happens at that date,
@@ -289,6 +313,42 @@ PRIMARY = Section(
             "withdrawals before the data cut, mean over replicates",
             paired=True,
             plan=9,
+        ),
+        # the design prior (scenario prior.hazard_ratio): each replicate's true HR drawn
+        # from it (columns true_hr, truly_effective: true_hr < prior.no_benefit_hr)
+        row(
+            "assurance",
+            "share",
+            "reject",
+            "share",
+            "power",
+            "share of replicates whose primary test rejects H0, each replicate with its own "
+            "true hazard ratio drawn from the design prior: the chance of success averaged "
+            "over what we believe (with a prior, the power row counts the same replicates: it is "
+            "then not the power at one hazard ratio)",
+            requires=("true_hr",),
+        ),
+        row(
+            "p_success_given_effective",
+            "share",
+            ("reject", "truly_effective"),
+            "share",
+            "power",
+            "among the replicates whose drawn hazard ratio is below prior.no_benefit_hr (the "
+            "treatment works), the share whose primary test rejects H0 (a conditional share: "
+            "its standard error counts those replicates only)",
+            derive=among_effective,
+        ),
+        row(
+            "p_false_success",
+            "share",
+            ("reject", "truly_effective"),
+            "share",
+            "power",
+            "share of all replicates whose primary test rejects H0 although their drawn "
+            "hazard ratio is at or above prior.no_benefit_hr (the treatment does not work): "
+            "a joint share, P(success and no benefit), not conditional on no benefit",
+            derive=success_without_benefit,
         ),
     ),
 )

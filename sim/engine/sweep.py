@@ -49,6 +49,7 @@ from sim.scenario import (
     parse_yaml,
     scenario_to_dict,
 )
+from sim.storage.exact_csv import read_exact_csv
 
 
 @dataclass(frozen=True)
@@ -519,10 +520,7 @@ def run_sweep(
         run_points(pool, jobs, on_chunk, on_point=finish, clinics=clinic_keys(models))
         # read back, so a resumed sweep (whose early points were written before) and an
         # uninterrupted one tabulate the same numbers
-        summaries = [
-            pd.read_csv(staging / point.name / "summary.csv", float_precision="round_trip")
-            for point in points
-        ]
+        summaries = [read_exact_csv(staging / point.name / "summary.csv") for point in points]
         table = tabulate_sweep(points, summaries, base)
         table.to_csv(staging / "sweep.csv", index=False)
         record = sweep_manifest(

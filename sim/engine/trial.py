@@ -17,7 +17,7 @@ from sim.conduct.assessments import ObservedOutcomes, PatientScans, ScanSchedule
 from sim.conduct.calendar import StudyCalendar, month_grid
 from sim.conduct.datacut import LookTrigger
 from sim.conduct.enrollment import EnrolledPatients
-from sim.conduct.outcomes import LatentOutcomes
+from sim.conduct.outcomes import LatentOutcomes, TrueEffect
 from sim.conduct.survival import IllnessDeathPaths
 from sim.scenario import Scenario, Site
 
@@ -109,7 +109,8 @@ class Cohort:
     and in which stratum, their arms, their latent outcomes, what follow-up sees of them,
     the scans actually done, and, with an overall_survival block, the illness-death draws
     (None without one, and in a forecast: the observed table has no survival after
-    progression)."""
+    progression). `truth`: each replicate's effect drawn from the design prior (None
+    without a prior)."""
 
     enrolled: EnrolledPatients
     arm: np.ndarray
@@ -117,6 +118,7 @@ class Cohort:
     observed: ObservedOutcomes
     scans: ScanSchedule | PatientScans
     illness_death: IllnessDeathPaths | None = None
+    truth: TrueEffect | None = None
 
     @property
     def rand_day(self) -> np.ndarray:

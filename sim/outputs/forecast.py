@@ -4,11 +4,15 @@ Two panels over calendar time: patients randomized and PFS events seen, each the
 step curve up to `--as-of` and from there the forecast's median with its 50% and 90% bands
 (the first replicates of the run, re-drawn from the same streams), the sample size or event
 target, the registered completion date and the forecast date of the final analysis.
+The headline names the event model (blinded or unblinded), the prior's weight and, when the
+data are immature, the note of `sim.engine.forecast.maturity_note`; each panel's title says
+what it shows, and every share counts all replicates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
     from sim.engine.trial import TrialModel
 
 OBSERVED_COLOR = "#222222"
+HEADLINE_WIDTH = 115  # characters per line of the headline at the figure's width
 
 
 def replay_forecast(model: TrialModel, seed: int, reps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -99,8 +104,14 @@ def plot_observed_and_fan(
 
 
 @themed
-def forecast_figure(model: TrialModel, seed: int, reps: int, analysis_dates: np.ndarray) -> Figure:
-    """The two panels; `analysis_dates` are the run's final analysis dates (datetime64)."""
+def forecast_figure(
+    model: TrialModel, seed: int, reps: int, analysis_dates: np.ndarray, note: str = ""
+) -> Figure:
+    """The two panels; `analysis_dates` are the run's final analysis dates (datetime64, NaT
+    where a replicate never reaches it), `note` the data-maturity line (may be empty).
+    The bottom panel's title gives the share of all replicates whose final analysis is on
+    or before the registered completion date, and the share whose event target is reached
+    by then (they differ when the cut is at that date)."""
     sc, continuation = model.scenario, model.continuation
     obs, start = continuation.observed, sc.trial.start_date
     as_of = start + dt.timedelta(days=continuation.as_of_day)
@@ -136,47 +147,93 @@ def forecast_figure(model: TrialModel, seed: int, reps: int, analysis_dates: np.
     draw_date_line(
         bottom, sc.trial.completion_date, f"registered completion {sc.trial.completion_date}"
     )
+    n_all = analysis_dates.size
+    completion = np.datetime64(sc.trial.completion_date, "D")
     if analysis.size:
-        lo, mid, hi = np.quantile(
-            analysis.astype("datetime64[D]").astype(int), [0.05, 0.5, 0.95], method="inverted_cdf"
+        # Over every replicate: one that never reaches the final analysis (within the study
+        # calendar) counts as later than any date, not as missing.
+        days = np.where(
+            np.isnat(analysis_dates),
+            np.inf,
+            analysis_dates.astype("datetime64[D]").astype("int64").astype(float),
         )
+        lo, mid, hi = np.quantile(days, [0.05, 0.5, 0.95], method="inverted_cdf")
         day = np.datetime64(0, "D")
+
+        def when(q: float) -> str:
+            return str(day + int(q)) if np.isfinite(q) else "not within the calendar"
+
+        finite_hi = hi if np.isfinite(hi) else days[np.isfinite(days)].max()
         bottom.axvspan(
             day + int(lo),
-            day + int(hi),
+            day + int(finite_hi),
             color=REFERENCE_COLOR,
             alpha=0.08,
-            label="final analysis: 90% prediction interval",
+            label="final analysis: 90% prediction interval"
+            + ("" if np.isfinite(hi) else " (upper end beyond the plot)"),
         )
-        bottom.axvline(
-            day + int(mid),
-            color=REFERENCE_COLOR,
-            linewidth=1.5,
-            label=f"final analysis (median) {day + int(mid)}",
-        )
-        by = (analysis <= np.datetime64(sc.trial.completion_date, "D")).mean()
+        if np.isfinite(mid):
+            bottom.axvline(
+                day + int(mid),
+                color=REFERENCE_COLOR,
+                linewidth=1.5,
+                label=f"final analysis (median) {day + int(mid)}",
+            )
+        by = float((~np.isnat(analysis_dates) & (analysis_dates <= completion)).mean())
         bottom.legend(loc="upper left", frameon=True, fontsize="small")
         detail = (
-            f"final analysis {day + int(mid)} (90%: {day + int(lo)} to {day + int(hi)}); "
-            f"by {sc.trial.completion_date}: {by:.0%}"
+            f"Final analysis: median {when(mid)} (90% prediction interval {when(lo)} to "
+            f"{when(hi)}); on or before the registered completion {sc.trial.completion_date} "
+            f"in {by:.1%} of the {n_all:,} forecast replicates"
         )
+        if target is not None and target <= events.shape[1]:
+            # The analysis can come by the completion date because the cut falls on it with
+            # fewer events: say how often the event target itself is reached by then.
+            completion_day = (sc.trial.completion_date - start).days
+            reached = float((events[:, target - 1] <= completion_day).mean())
+            detail += (
+                f";\nthe event target ({target} PFS events seen) reached by then in "
+                f"{reached:.1%} of the {events.shape[0]:,} replicates drawn"
+                + (" (the others are cut at that date with fewer events)" if reached < 1 else "")
+            )
     else:
-        detail = "no replicate reached the final analysis"
-    bottom.set_xlabel("calendar date")
-    fig.suptitle(
-        f"Forecast as of {as_of} from {obs.n} patients and "
-        f"{int(np.isfinite(obs.event_day).sum())} events",
-        x=0.01,
-        ha="left",
-        fontweight="bold",
-        fontsize="large",
+        detail = f"No forecast replicate of {n_all:,} reached the final analysis"
+    shown = min(reps, MAX_CURVE_REPS)
+    top.set_title(
+        f"Patients randomized: observed to {as_of}, then the median and the middle 50% / 90% "
+        f"of {shown:,} forecast replicates",
+        loc="left",
+        fontsize="medium",
     )
-    top.set_title(detail, loc="left", fontsize="medium")
+    bottom.set_title(
+        f"PFS events seen (the same replicates). {detail}",
+        loc="left",
+        fontsize="medium",
+        wrap=True,
+    )
+    bottom.set_xlabel("calendar date")
+    events_seen = int(np.isfinite(obs.event_day).sum())
+    model = (
+        "unblinded (a PFS hazard per arm)"
+        if continuation.unblinded
+        else "blinded (one pooled PFS hazard, arms split by the plan's HR)"
+    )
+    lines = [
+        f"Forecast as of {as_of} from {obs.n} patients and {events_seen} PFS events",
+        f"Event model: {model}; prior: the plan's hazards, worth "
+        f"{continuation.prior_events:g} events",
+        *([textwrap.fill(note, HEADLINE_WIDTH)] if note else []),
+    ]
+    headline = "\n".join(lines)
+    fig.suptitle(headline, x=0.01, ha="left", fontweight="bold", fontsize="medium")
     return fig
 
 
 def save_forecast_figure(
     model: TrialModel, seed: int, reps: int, analysis_dates: np.ndarray, path: Path
 ) -> None:
-    fig = forecast_figure(model, seed, reps, analysis_dates)
+    from sim.engine.forecast import maturity_note
+
+    note = maturity_note(model.continuation, model.scenario)
+    fig = forecast_figure(model, seed, reps, analysis_dates, note)
     fig.savefig(path, dpi=110)

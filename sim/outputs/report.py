@@ -377,7 +377,44 @@ def run_report(folder: Path, manifest: dict[str, Any]) -> str:
     ]
     if "forecast" in manifest:
         body.insert(2, forecast_html(folder, manifest))
+    if "assurance" in set(summary["metric"]):
+        body.insert(2, assurance_html(summary, manifest))
     return page_html(f"{manifest['scenario']['trial']['id']} run report", body)
+
+
+def assurance_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
+    """A run with a design prior: its probability of success in plain words."""
+    from sim.engine.metrics import format_number
+
+    rows = summary.set_index("metric")
+
+    def share(metric: str) -> str:
+        est, se = rows.loc[metric, "estimate"], rows.loc[metric, "mc_se"]
+        return f"{format_number(est, 'share')} (MC SE {100 * se:.1f} points)"
+
+    prior = manifest["scenario"]["prior"]
+    no_benefit = prior.get("no_benefit_hr", 1.0)
+    hr = prior["hazard_ratio"]
+    belief = (
+        f"lognormal, median {hr['median']:g}, sd of log HR {hr['sd_log']:g}"
+        if hr["distribution"] == "lognormal"
+        else ", ".join(
+            f"HR {v:g} with probability {w:g}"
+            for v, w in zip(hr["values"], hr["weights"], strict=True)
+        )
+    )
+    return section(
+        "Probability of success",
+        f"<p>Each replicate drew its own true hazard ratio from the design prior "
+        f"({esc(belief)}), so the share of successful trials is the assurance: "
+        f"the chance of success given what the team believes, not the power at one hazard "
+        f"ratio. Assurance {esc(share('assurance'))}. Among the replicates whose drawn hazard "
+        f"ratio was below {no_benefit:g} (the treatment works), "
+        f"{esc(share('p_success_given_effective'))} succeeded. A success although the drawn "
+        f"hazard ratio was {no_benefit:g} or more (the treatment does not work) happened in "
+        f"{esc(share('p_false_success'))} of all replicates. The assurance figure shows the "
+        "power at each hazard ratio with the prior's belief beneath it.</p>",
+    )
 
 
 def forecast_html(folder: Path, manifest: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ The modules, each importing only those above it in this list:
 - `base`: the frozen base of every block, the limits, the constrained number types;
 - `errors`: the wording of a validation error (`sim.errors.ScenarioError` is the exception);
 - `loading`: YAML reading, hardened; `overrides`: ``--set PATH=VALUE``;
+- `sites`: a site table (CSV) and a site generator, read into `enrollment.sites`;
 - the blocks as the trial runs them: `conduct` (trial, enrollment, randomization,
   assessments, calendar), `outcomes` (PFS, effect, dropout, OS, response, local control,
   safety, and the hazard arithmetic), `clinic` (treatment, radiotherapy, patients),
@@ -71,10 +72,12 @@ from sim.scenario.conduct import (
     Criterion,
     DayRange,
     Enrollment,
+    RampPeriod,
     Randomization,
     RatePeriod,
     ScanPeriod,
     Site,
+    SiteGenerator,
     Trial,
 )
 from sim.scenario.loading import (
@@ -100,6 +103,7 @@ from sim.scenario.outcomes import (
     Survival,
 )
 from sim.scenario.overrides import apply_override
+from sim.scenario.prior import ControlMedianPrior, HazardRatioPrior, Prior
 
 __all__ = [
     # the one way in
@@ -129,6 +133,8 @@ __all__ = [
     "RatePeriod",
     "DayRange",
     "Site",
+    "SiteGenerator",
+    "RampPeriod",
     "Criterion",
     "Randomization",
     "Assessments",
@@ -147,6 +153,9 @@ __all__ = [
     "LocalControl",
     "Safety",
     "AdverseEvent",
+    "Prior",
+    "HazardRatioPrior",
+    "ControlMedianPrior",
     "Treatment",
     "Delay",
     "Window",

@@ -9,11 +9,12 @@ the `Scenario` model's validator.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import TYPE_CHECKING
 
 from sim.scenario.base import DAYS_PER_MONTH, DAYS_PER_YEAR, MAX_STUDY_YEARS
-from sim.scenario.conduct import expected_fill_months
+from sim.scenario.conduct import expected_fill_months, randomization_pieces
 from sim.scenario.errors import field_error
 
 if TYPE_CHECKING:
@@ -25,7 +26,9 @@ def check_scenario(scenario: Scenario) -> None:
     """Every cross-field rule of `scenario`, in the order its problems are reported."""
     check_event_targets(scenario)
     check_study_length(scenario)
+    check_calendar(scenario)
     check_sites(scenario)
+    check_event_time(scenario)
     check_effect(scenario)
     if scenario.radiotherapy is not None and scenario.treatment is None:
         raise ValueError("radiotherapy starts with cycle 1, so it needs a treatment block")
@@ -82,6 +85,101 @@ def check_study_length(scenario: Scenario) -> None:
         raise ValueError(
             f"analysis.cut_date {cut} is not after trial.start_date "
             f"{scenario.trial.start_date}: dates out of order (put the cut later)"
+        )
+
+
+def event_target_expected_within(scenario: Scenario, horizon: int) -> bool:
+    """Whether the event target is expected within `horizon` months of the start: patients
+    randomized at the accrual rates (caps ignored, up to the sample size), each arm's PFS
+    for a multiplier-1 patient, no dropout and events seen when they happen, on a monthly
+    grid: an early estimate, so a study it refuses would run longer still. Checked at 12,
+    24, 48, ... months, so a trial that reaches its target early costs little."""
+    pieces = randomization_pieces(scenario.trial, scenario.enrollment)
+    ratio = scenario.randomization.ratio
+    weights = (ratio[0] / sum(ratio), ratio[1] / sum(ratio))
+    target = scenario.analysis.event_target or 0
+    entered: list[float] = []  # patients randomized in each month of the study
+    share: list[float] = []  # P(PFS event within k + 1/2 months of randomization), arms weighted
+    total, month = 0.0, 12
+    while True:
+        month = min(month, horizon)
+        for k in range(len(entered), month):
+            gained = sum(
+                rate * max(0.0, min(end, k + 1) - max(start, k)) for start, end, rate in pieces
+            )
+            entered.append(min(gained, scenario.trial.sample_size - total))
+            total += entered[-1]
+            day = (k + 0.5) * DAYS_PER_MONTH
+            share.append(
+                sum(
+                    w * -math.expm1(-scenario.pfs_cumulative_hazard(arm, day))
+                    for arm, w in enumerate(weights)
+                )
+            )
+        if sum(entered[k] * share[month - 1 - k] for k in range(month)) >= target:
+            return True
+        if month == horizon:
+            return False
+        month *= 2
+
+
+def check_event_time(scenario: Scenario) -> None:
+    """A cut that waits for events (cut: events, no date to cap it) whose target is expected
+    within MAX_STUDY_YEARS; after `check_sites`, whose message is the more telling one when
+    enrollment itself never fills."""
+    if scenario.analysis.cut == "events" and scenario.analysis.event_target is not None:
+        if not event_target_expected_within(scenario, MAX_STUDY_YEARS * 12):
+            raise field_error(
+                ("analysis", "event_target"),
+                scenario.analysis.event_target,
+                f"not expected within {MAX_STUDY_YEARS} years of trial.start_date "
+                f"{scenario.trial.start_date} (even without dropout) at these accrual "
+                "and PFS rates, and the cut waits for it (cut: events), so the run could "
+                "not finish: lower the target, or cap the cut by a date (cut: first with "
+                "cut_date)",
+            )
+
+
+def check_calendar(scenario: Scenario) -> None:
+    """Closures, make-up days and the looks' dates inside the study's limit (MAX_STUDY_YEARS
+    from the start: no simulated study runs longer), and closures that leave the clinic some
+    open day before the completion date (else no patient could be screened in the study)."""
+    start = scenario.trial.start_date
+    limit = start + dt.timedelta(days=int(MAX_STUDY_YEARS * DAYS_PER_YEAR))
+    dated: list[tuple[tuple[str | int, ...], dt.date]] = []
+    for i, closure in enumerate(scenario.calendar.closures):
+        dated.append((("calendar", "closures", i, "end"), closure.end))
+    for i, day in enumerate(scenario.calendar.makeup_working_days):
+        dated.append((("calendar", "makeup_working_days", i), day))
+    for i, look in enumerate(scenario.analysis.looks):
+        for name in ("date", "not_before", "not_after"):
+            if getattr(look, name) is not None:
+                dated.append((("analysis", "looks", i, name), getattr(look, name)))
+    for loc, day in dated:
+        if day > limit:
+            raise field_error(
+                loc,
+                day.isoformat(),
+                f"more than {MAX_STUDY_YEARS} years after trial.start_date {start} (after "
+                f"{limit}): no study is simulated that long, so the run could not finish; "
+                "check the year",
+            )
+    shut: list[tuple[dt.date, dt.date]] = sorted(
+        (c.start, c.end) for c in scenario.calendar.closures
+    )
+    covered = start
+    for first, last in shut:  # the closures joined, from the start on
+        if first > covered:
+            break
+        covered = max(covered, last + dt.timedelta(days=1))
+    if shut and covered > scenario.trial.completion_date:
+        raise field_error(
+            ("calendar", "closures"),
+            "...",
+            f"the closures shut the clinic every day from trial.start_date {start} to "
+            f"trial.completion_date {scenario.trial.completion_date}: no patient could be "
+            "screened in the study; shorten them (a closure is a range of days the clinic "
+            "is shut, e.g. {start: 2026-10-01, end: 2026-10-07})",
         )
 
 

@@ -111,6 +111,16 @@ class Regimen(Frozen):
     maintenance: tuple[str, ...] = ()
     """Drugs of each maintenance cycle after induction (names of `treatment.drugs`)."""
 
+    @field_validator("induction")
+    @classmethod
+    def check_some_drug(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(
+                "the list is empty: give the drugs of an induction cycle, e.g. [QL1706, "
+                "carboplatin] (names of treatment.drugs)"
+            )
+        return value
+
 
 class Chairs(Frozen):
     """Infusion chairs, each open `hours_per_day` on open clinic days. A visit holds a chair

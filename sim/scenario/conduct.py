@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.scenario.base import (
     DAYS_PER_MONTH,
@@ -21,7 +22,8 @@ from sim.scenario.base import (
     PositiveInt,
     Probability,
 )
-from sim.scenario.errors import field_error
+from sim.scenario.errors import field_error, format_validation_error
+from sim.scenario.sites import MAX_SITES, generate_sites, read_sites_file
 
 # --- trial ---------------------------------------------------------------------------------
 
@@ -123,10 +125,44 @@ class Criterion(Frozen):
     """Probability that a screened patient passes this check [probability]."""
 
 
+class RampPeriod(Frozen):
+    """One ramp-up period of a generated site: its length and its screening rate."""
+
+    months: PositiveFloat
+    """Length of this ramp-up period [months]."""
+    per_month: NonNegativeFloat
+    """Screening arrivals per month in this period (a Poisson rate) [patients/month]."""
+
+
+class SiteGenerator(Frozen):
+    """`count` alike sites, named `name_prefix` 01, 02, ..., activated evenly over
+    `activation_spread_months` from `first_activation` (site i of n, from 0, on
+    first_activation + round(i x spread / (n - 1)) days, spread = months x 30.4375): each
+    screens at the `ramp` rows from its activation, then at `per_month` from there on.
+    Deterministic: the same sites every time (site-to-site variation: `site_heterogeneity`)."""
+
+    count: Annotated[int, Field(gt=0, le=MAX_SITES)]
+    """Number of sites [sites]."""
+    per_month: PositiveFloat
+    """Each site's screening arrivals per month at full speed (after its ramp) [patients/month]."""
+    ramp: tuple[RampPeriod, ...] = ()
+    """Each site's ramp-up periods from its activation, before full speed; empty: full speed at
+    once."""
+    first_activation: dt.date | None = None
+    """Activation date of the first site; empty: the study start."""
+    activation_spread_months: Annotated[float, Field(ge=0.0, le=MAX_STUDY_YEARS * 12)] = 0.0
+    """From the first site's activation to the last one's, the others evenly between [months]."""
+    cap: PositiveInt | None = None
+    """Most patients each site may randomize; empty: no cap [patients]."""
+    name_prefix: Annotated[str, Field(min_length=1)] = "site"
+    """Site names: this, a space and the site's number (zero-padded: site 01 ... site 20)."""
+
+
 class Enrollment(Frozen):
-    """Screening arrivals (one site: `screening_rate`; several: `sites`), screening time, and
-    screen failure (overall: `screen_failure`; or a funnel: `criteria`, checked in order, the
-    first failed one being the recorded reason)."""
+    """Screening arrivals (one site: `screening_rate`; several: `sites`, a site table in
+    `sites_file`, or alike sites from `site_generator`), screening time, and screen failure
+    (overall: `screen_failure`; or a funnel: `criteria`, checked in order, the first failed
+    one being the recorded reason)."""
 
     screening_rate: tuple[RatePeriod, ...] | None = None
     """One site open at the start: its screening arrivals as a table of periods (give this or
@@ -134,6 +170,14 @@ class Enrollment(Frozen):
     sites: tuple[Site, ...] = ()
     """Several sites, each with its activation date and arrival table (give this or
     `screening_rate`)."""
+    sites_file: str | None = Field(default=None, exclude=True)
+    """A site table (CSV, path relative to the scenario's YAML file), one line per site, with
+    the columns name, activation_date (YYYY-MM-DD), per_month (full speed) and optionally ramp
+    (ramp-up periods as months:per_month pairs separated by ';', e.g. 2:4;2:6) and cap; read
+    into `sites` when the scenario is loaded (docs/many-sites.md)."""
+    site_generator: SiteGenerator | None = Field(default=None, exclude=True)
+    """Alike sites activated evenly over a spread of months, made into `sites` when the scenario
+    is loaded (docs/many-sites.md)."""
     site_heterogeneity: PositiveFloat | None = None
     """Poisson-gamma shape of the sites' rates (Anisimov-Fedorov): smaller means more spread between
     sites; empty: every site at its stated rate."""
@@ -156,10 +200,21 @@ class Enrollment(Frozen):
 
     @model_validator(mode="after")
     def check_one_source_each(self) -> Enrollment:
-        if (self.screening_rate is None) == (not self.sites):
+        sources = [
+            name
+            for name in ("screening_rate", "sites", "sites_file", "site_generator")
+            if getattr(self, name) not in (None, ())
+        ]
+        if len(sources) != 1:
             raise ValueError(
-                "give either screening_rate (one site open at the start) or sites (a list)"
+                "give one of screening_rate (one site open at the start), sites (a list), "
+                "sites_file (a site table) or site_generator (alike sites)"
+                + (f"; got {' and '.join(sources)}" if sources else "")
             )
+        if self.sites_file is not None:
+            object.__setattr__(self, "sites", sites_from_file(self.sites_file))
+        if self.site_generator is not None:
+            object.__setattr__(self, "sites", sites_from_generator(self.site_generator))
         if self.screen_failure is not None and self.criteria:
             raise ValueError("give either screen_failure or criteria (a funnel), not both")
         if self.failure_probability >= 1.0:
@@ -189,18 +244,60 @@ class Enrollment(Frozen):
         return (Site(name="site 1", activation_date=start, screening_rate=self.screening_rate),)
 
 
-def expected_fill_months(trial: Trial, enrollment: Enrollment) -> float:
-    """Months from the start until trial.sample_size patients are expected to be
-    randomized (each site's screening rates x the screen-pass probability, caps ignored:
-    a lower bound); inf if never."""
+def sites_from_file(value: str) -> tuple[Site, ...]:
+    """The sites of the site table `value` (sim.scenario.sites); a field_error naming
+    `sites_file`, the line, the column and a fix otherwise."""
+    if not value.strip():
+        raise field_error(("sites_file",), value, "empty: give the site table's file name")
+    try:
+        rows = read_sites_file(Path(value))
+        return tuple(validated_site(row, f"line {line}") for line, row in rows)
+    except ValueError as exc:  # a ValidationError of a site is one too: already worded
+        raise field_error(("sites_file",), value, str(exc)) from None
+
+
+def sites_from_generator(generator: SiteGenerator) -> tuple[Site, ...]:
+    """The generator's sites; a field_error naming `site_generator` if its rows are not sites."""
+    if generator.first_activation is None:
+        raise field_error(
+            ("site_generator", "first_activation"),
+            None,
+            "required field is missing (give the first site's activation date, e.g. 2026-03-01)",
+        )
+    rows = generate_sites(generator.model_dump(), generator.first_activation)
+    try:
+        return tuple(validated_site(row, row["name"]) for row in rows)
+    except ValueError as exc:
+        raise field_error(("site_generator",), "...", str(exc)) from None
+
+
+def validated_site(row: dict[str, Any], where: str) -> Site:
+    """`row` as a Site; ValueError starting with `where` (a line of the table, a site's name)."""
+    try:
+        return Site.model_validate(row)
+    except ValidationError as exc:
+        raise ValueError(f"{where}: {format_validation_error(exc, row).splitlines()[0]}") from None
+
+
+def randomization_pieces(trial: Trial, enrollment: Enrollment) -> list[tuple[float, float, float]]:
+    """(start, end, randomized per month) of every site's rate rows, in months from the
+    study start (screening rates x the screen-pass probability; caps ignored)."""
     keep = 1.0 - enrollment.failure_probability
-    pieces = []  # (start, end, randomized per month) in months from the study start
+    pieces = []
     for site in enrollment.site_list(trial.start_date):
         t = (site.activation_date - trial.start_date).days / DAYS_PER_MONTH
         for row in site.screening_rate:
             end = math.inf if row.months is None else t + row.months
             pieces.append((t, end, row.per_month * keep))
             t = end
+    return pieces
+
+
+def expected_fill_months(trial: Trial, enrollment: Enrollment) -> float:
+    """Months from the start until trial.sample_size patients are expected to be
+    randomized (each site's screening rates x the screen-pass probability, caps ignored:
+    a lower bound); inf if never."""
+    pieces = randomization_pieces(trial, enrollment)
     cuts = sorted({p[0] for p in pieces} | {p[1] for p in pieces if math.isfinite(p[1])})
     total, need = 0.0, float(trial.sample_size)
     for a, b in zip(cuts, [*cuts[1:], math.inf], strict=True):
@@ -230,6 +327,12 @@ class Randomization(Frozen):
     @model_validator(mode="after")
     def check_blocks_and_strata(self) -> Randomization:
         unit = sum(self.ratio)
+        if not self.block_sizes:
+            raise field_error(
+                ("block_sizes",),
+                [],
+                f"the list is empty: give at least one block size, e.g. [{2 * unit}, {3 * unit}]",
+            )
         for size in self.block_sizes:
             if size % unit:
                 raise field_error(

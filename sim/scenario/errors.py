@@ -4,6 +4,7 @@ itself lives in `sim.errors`, so that the command line can catch it without pyda
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,6 +28,8 @@ def shown_value(value: Any, limit: int = 80) -> str | None:
         isinstance(value, list | tuple) and value and all(isinstance(v, dict) for v in value)
     ):
         return None
+    if isinstance(value, dt.date):  # as the YAML has it, not datetime.date(2026, 1, 30)
+        return value.isoformat()
     text = "<missing>" if value is _MISSING else repr(value)
     return text if len(text) <= limit else text[: limit - 5] + " ...]"
 

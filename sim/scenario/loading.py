@@ -172,7 +172,7 @@ def read_text_file(path: Path, label: str, limit: int = MAX_YAML_BYTES) -> str:
     """A small UTF-8 text file (a BOM is fine); otherwise ScenarioError starting with
     `label`: missing, too large (the bound is `limit` bytes), or not UTF-8 (line, column)."""
     if not path.is_file():
-        raise ScenarioError(f"{label}: no such file (check the path)")
+        raise ScenarioError(f"{label}: {why_not_a_file(path)}")
     try:
         size = path.stat().st_size
         if size > limit:
@@ -198,6 +198,16 @@ def read_text_file(path: Path, label: str, limit: int = MAX_YAML_BYTES) -> str:
         ) from None
 
 
+def why_not_a_file(path: Path) -> str:
+    """Why `path` cannot be read as a file: missing, a folder, or another kind of entry."""
+    if path.is_dir():
+        return "is a folder, not a file (give the file inside it)"
+    if path.exists():
+        kind = "a FIFO (named pipe)" if path.is_fifo() else "not a regular file"
+        return f"is {kind}, not a file that can be read whole (give a regular file)"
+    return "no such file (check the path)"
+
+
 def load_yaml_file(path: str | Path, label: str) -> Any:
     """`parse_yaml` of a file; a missing, large, non-UTF-8 file or bad YAML is a
     ScenarioError that starts with `label` (e.g. the path, or '--variants PATH')."""
@@ -206,7 +216,14 @@ def load_yaml_file(path: str | Path, label: str) -> Any:
 
 
 def read_scenario_yaml(path: str | Path) -> dict[str, Any]:
+    """The scenario's YAML data; a relative `enrollment.sites_file` becomes relative to the
+    YAML file's folder (where a user keeps the table beside the scenario)."""
     data = load_yaml_file(path, f"{path}")
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: the file is not a YAML mapping of blocks (trial:, ...)")
+    enrollment = data.get("enrollment")
+    if isinstance(enrollment, dict) and isinstance(enrollment.get("sites_file"), str):
+        name = enrollment["sites_file"]
+        if name.strip() and not Path(name).is_absolute():
+            enrollment["sites_file"] = str(Path(path).parent / name)
     return data

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError, model_validator
+from pydantic import ConfigDict, ValidationError, model_validator
 
 from sim.errors import ScenarioError
 from sim.scenario.analysis import Analysis
@@ -35,10 +35,20 @@ from sim.scenario.outcomes import (
     pfs_cumulative_hazard,
 )
 from sim.scenario.overrides import apply_override
+from sim.scenario.prior import Prior, check_prior_fits
 
 
 class Scenario(Frozen):
-    """A whole scenario: the trial, its conduct, its clinic and its analysis, block by block."""
+    """A whole scenario: the trial, its conduct, its clinic and its analysis, block by block.
+    Top-level keys starting with ``x-`` are extensions, ignored (they hold YAML anchors)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "patternProperties": {
+                "^x-": {"description": "An extension, ignored: a place for YAML anchors."}
+            }
+        }
+    )
 
     trial: Trial
     """The trial: identifier, dates, sample size."""
@@ -73,10 +83,35 @@ class Scenario(Frozen):
     safety: Safety | None = None
     """Adverse events that drive the clinic's toxicity; None: the treatment block's own
     toxicity probabilities."""
+    prior: Prior | None = None
+    """Design prior on the hazard ratio and the control median: each replicate draws its own
+    truth from it, and assurance is reported; None: the effect as stated."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def drop_extensions(cls, data: Any) -> Any:
+        """Top-level keys starting with ``x-`` are extensions, ignored (as Compose files allow):
+        they hold YAML anchors (``x-site: &site {...}``) the blocks refer to. A generated
+        site's first activation defaults to the study start."""
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+        enrollment, trial = data.get("enrollment"), data.get("trial")
+        generator = enrollment.get("site_generator") if isinstance(enrollment, dict) else None
+        if (
+            isinstance(generator, dict)
+            and generator.get("first_activation") is None
+            and isinstance(trial, dict)
+            and trial.get("start_date") is not None
+        ):
+            generator = {**generator, "first_activation": trial["start_date"]}
+            data["enrollment"] = {**enrollment, "site_generator": generator}
+        return data
 
     @model_validator(mode="after")
     def check_cross_fields(self) -> Scenario:
         check_scenario(self)
+        check_prior_fits(self)
         return self
 
     def pfs_cumulative_hazard(self, arm: int, day: float) -> float:
@@ -128,5 +163,9 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
-    """The resolved scenario as plain JSON-able data (for manifests)."""
-    return scenario.model_dump(mode="json")
+    """The resolved scenario as plain JSON-able data (for manifests); without a prior, no
+    `prior` key, so that a scenario without one resolves as it did before the block existed."""
+    data = scenario.model_dump(mode="json")
+    if data.get("prior") is None:
+        data.pop("prior", None)
+    return data

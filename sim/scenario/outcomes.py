@@ -61,6 +61,13 @@ class HazardPeriod(Frozen):
         return per_month / DAYS_PER_MONTH
 
 
+# Weibull shapes a scenario may have: within these, the closed forms of `design` (numeric,
+# on a 1-day grid over 120 months) and the simulation agree for the medians of real trials;
+# a shape of 7 with a median of 6.8 months already leaves no average hazard ratio.
+MIN_WEIBULL_SHAPE = 0.5
+MAX_WEIBULL_SHAPE = 5.0
+
+
 class Survival(Frozen):
     """One arm's PFS: exponential (`median_months`), piecewise exponential (`pieces`) or
     Weibull (`shape` with `scale_months` or `median_months`), with an optional cure
@@ -73,7 +80,7 @@ class Survival(Frozen):
     pieces: tuple[HazardPeriod, ...] = ()
     """Pieces of the piecewise-constant hazard, from time 0; the last one open-ended."""
     shape: PositiveFloat | None = None
-    """Weibull shape k: hazard rising (k > 1) or falling (k < 1) as t^(k-1) [1]."""
+    """Weibull shape k: hazard rising (k > 1) or falling (k < 1) as t^(k-1); from 0.5 to 5 [1]."""
     scale_months: PositiveFloat | None = None
     """Weibull scale: S(t) = exp(-(t / scale)^shape) for the uncured [months]."""
     cure_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
@@ -85,6 +92,16 @@ class Survival(Frozen):
         if self.distribution == "weibull":
             if self.shape is None or self.pieces:
                 raise ValueError("weibull needs shape (and no pieces), e.g. shape: 1.3")
+            if not MIN_WEIBULL_SHAPE <= self.shape <= MAX_WEIBULL_SHAPE:
+                raise field_error(
+                    ("shape",),
+                    self.shape,
+                    f"outside {MIN_WEIBULL_SHAPE:g} to {MAX_WEIBULL_SHAPE:g}: beyond these "
+                    "the distribution is nearly a step at its scale (large shapes) or puts "
+                    "most events past the design's 120-month horizon (small ones), and the "
+                    "closed forms of `design` stop agreeing with the simulation; published "
+                    "survival fits lie within this range (e.g. 0.8 or 1.3)",
+                )
             if (self.scale_months is None) == (self.median_months is None):
                 raise ValueError("weibull needs exactly one of scale_months or median_months")
             return self

@@ -18,6 +18,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     value = parse_yaml(raw, f"--set {assignment!r}: the value")
     keys = path.strip().split(".")
     node: Any = data
+    created = False  # whether `node` is a block this override made (absent from the data)
     for i, key in enumerate(keys):
         last = i == len(keys) - 1
         where = ".".join(keys[: i + 1])
@@ -34,7 +35,17 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
             continue
         if not isinstance(node, dict):
             raise ScenarioError(f"--set {path}: {'.'.join(keys[:i])} is a value, not a block")
+        if key.isdigit() and created:
+            # a row index into a table the scenario does not have (a look of a scenario
+            # without looks): a block {"0": ...} would only confuse the table's validation
+            table = ".".join(keys[:i])
+            example = "[{events: 35}, {events: 70}]" if keys[i - 1] == "looks" else "[...]"
+            raise ScenarioError(
+                f"--set {path}: {table} has no row {key}: the scenario has no {table} "
+                f"table to index; give the whole table instead, e.g. --set '{table}={example}'"
+            )
         if last:
             node[key] = value
         else:
+            created = key not in node
             node = node.setdefault(key, {})

@@ -26,7 +26,9 @@ P(success | HR < HR_0) and ``p_false_success`` = P(success and HR >= HR_0), a jo
 probability, so that assurance = p_success_given_effective p_effective + p_false_success.
 The truncated integrals use composite Gauss-Legendre quadrature on the normal prior.
 
-Pure functions; a design and a prior in, probabilities out.
+Pure functions; a design and a prior in, probabilities out. For a scenario with a `prior:`
+block, `prior_design` gives its prior, planned final events and design, and
+`prior_design_rows` design.csv's rows (`sim.api.design` adds them).
 """
 
 from __future__ import annotations
@@ -34,26 +36,32 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 from scipy.special import ndtr
 
 from sim.errors import ScenarioError
-from sim.stats.design import z_alpha
 from sim.stats.priors import (
     QUADRATURE_NODES,
     HazardRatioPrior,
     LognormalHazardRatio,
     MixtureHazardRatio,
     check_positive,
+    hazard_ratio_prior,
 )
+from sim.stats.schoenfeld import z_alpha
 from sim.stats.sequential import Design
+
+if TYPE_CHECKING:
+    from sim.scenario import Scenario
 
 # Composite Gauss-Legendre for integrals of a normal prior over a half-line: pieces of
 # one sd, 12 nodes each, out to 12 sd (the mass beyond is below 1e-32).
 _PIECE_NODES = 12
 _TAIL_SDS = 12.0
+QUADRATURE = f"{QUADRATURE_NODES}-node Gauss-Hermite"  # how design.csv says it averaged
 
 
 def check_allocation(allocation: float) -> float:
@@ -301,3 +309,76 @@ def p_false_success(
             example="no_benefit_hr: 1.0",
         ),
     )
+
+
+# ------------------------------------------------------------- a scenario's design prior
+
+
+def prior_design(scenario: Scenario) -> tuple[HazardRatioPrior, float, Design, float, str] | None:
+    """(prior on the HR, final planned events, the design, allocation, how assurance is
+    computed) of a scenario with a prior on the hazard ratio; None without one, or without
+    planned events (a cut by date alone)."""
+    if scenario.prior is None or scenario.prior.hazard_ratio is None:
+        return None
+    # imported here: the group-sequential plan is needed only with looks
+    a = scenario.analysis
+    p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
+    mixture = scenario.prior.hazard_ratio.distribution == "mixture"
+    if a.looks:
+        from sim.stats.boundaries import planned_events
+        from sim.stats.monitoring import SequentialPlan
+
+        events = planned_events(scenario)
+        design = SequentialPlan.from_analysis(a, events, p).design
+        final = float(events[-1])
+        how = f"{len(events)}-look design, " + (
+            "the mixture's weighted sum of powers" if mixture else f"{QUADRATURE} over the prior"
+        )
+    elif a.event_target is not None:
+        design, final = fixed_design(a.alpha, a.sides), float(a.event_target)
+        how = "the mixture's weighted sum of powers" if mixture else "closed form, O'Hagan 2005"
+    else:
+        return None
+    prior = hazard_ratio_prior(scenario.prior)
+    assert prior is not None
+    return prior, final, design, p, how
+
+
+def prior_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
+    """design.csv's rows of the design prior on the hazard ratio: assurance, P(success |
+    HR < no_benefit_hr), P(success and HR >= no_benefit_hr) and the power at the prior's
+    mean of log HR, at the final analysis's planned events (`sim.stats.assurance`: the
+    closed form for a lognormal prior and one look, quadrature otherwise; `prior_design`).
+    None without a prior on the HR or without planned events (a cut by date alone)."""
+    found = prior_design(scenario)
+    if found is None:
+        return []
+    prior, events, design, p, how = found
+    assert scenario.prior is not None
+    pos = probability_of_success(
+        prior, events, design=design, allocation=p, no_benefit_hr=scenario.prior.no_benefit_hr
+    )
+    at = f"at {events:g} events"
+    h0 = f"{pos.no_benefit_hr:g}"
+    return [
+        ("assurance", pos.assurance, "probability", f"power averaged over the prior, {at}; {how}"),
+        ("p_effective", pos.p_effective, "probability", f"prior P(HR < {h0})"),
+        (
+            "p_success_given_effective",
+            pos.p_success_given_effective,
+            "probability",
+            f"P(success | HR < {h0}), {at}",
+        ),
+        (
+            "p_false_success",
+            pos.p_false_success,
+            "probability",
+            f"P(success and HR >= {h0}), joint, {at}",
+        ),
+        (
+            "power_at_prior_mean",
+            pos.power_at_central,
+            "probability",
+            f"at HR {pos.central_hazard_ratio:.4g} = exp(prior mean of log HR), {at}",
+        ),
+    ]

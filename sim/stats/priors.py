@@ -20,6 +20,9 @@ The `check_*` functions raise `sim.errors.ScenarioError` (a ValueError) with one
 names the field, the value, the rule and a fix; the records call them with the scenario's
 field names, so a bad prior reads the same here as in a scenario.
 
+`hazard_ratio_prior` and `control_median_prior` turn a scenario's `prior:` block (already
+validated by `sim.scenario.prior`) into these records.
+
 Pure functions and frozen records; numpy only.
 """
 
@@ -29,13 +32,16 @@ import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import ndtr
 
 from sim.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from sim.scenario import Prior
 
 QUADRATURE_NODES = 40  # Gauss-Hermite nodes: exact for polynomials of degree 79 in theta
 WEIGHT_TOLERANCE = 1e-9  # how far from 1 a mixture's weights may sum
@@ -250,3 +256,23 @@ class LognormalMedian:
 
 
 HazardRatioPrior: TypeAlias = LognormalHazardRatio | MixtureHazardRatio
+
+
+# ------------------------------------------------------------------- from a scenario
+
+
+def hazard_ratio_prior(prior: Prior) -> HazardRatioPrior | None:
+    """A scenario's `prior` block's prior on the hazard ratio as a record (None: none)."""
+    spec = prior.hazard_ratio
+    if spec is None:
+        return None
+    if spec.distribution == "lognormal":
+        assert spec.median is not None and spec.sd_log is not None  # sim.scenario.prior
+        return LognormalHazardRatio(spec.median, spec.sd_log)
+    return MixtureHazardRatio(spec.values, spec.weights)
+
+
+def control_median_prior(prior: Prior) -> LognormalMedian | None:
+    """A scenario's `prior` block's prior on the control median as a record (None: none)."""
+    spec = prior.control_median_months
+    return None if spec is None else LognormalMedian(spec.median, spec.sd_log)

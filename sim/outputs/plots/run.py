@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.outputs.plots.assurance import assurance_panels
 from sim.outputs.plots.clinic import supply_panel, utilization_panel
 from sim.outputs.plots.response import incidence_panel, response_panel
 from sim.outputs.plots.sequential import sequential_panels
@@ -56,6 +57,7 @@ def run_figures(run: Path) -> list[Panel]:
         ),
     ]
     panels += sequential_panels(run, scenario, replicates)
+    panels += assurance_panels(run, scenario, replicates)
     if (run / "patients.parquet").exists():
         patients = pd.read_parquet(
             run / "patients.parquet",

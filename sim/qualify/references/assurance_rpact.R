@@ -1,7 +1,7 @@
-# Reference values for tests/test_assurance.py and tests/test_predictive.py: power from rpact
+# Reference values for tests/test_assurance.py, tests/test_predictive.py and sim/qualify: power from rpact
 # averaged over a design prior (assurance), and rpact's conditional power at an interim.
 # Run from the repository root:
-#   Rscript tests/references/assurance_rpact.R > tests/references/assurance_rpact.json
+#   Rscript sim/qualify/references/assurance_rpact.R > sim/qualify/references/assurance_rpact.json
 # rpact 3.3.4 on R 4.2.2 (Debian r-cran-rpact). Each record carries the R call that made it.
 #
 # Assurance: a lognormal prior on the hazard ratio, -log HR ~ Normal(mu, sd^2) with

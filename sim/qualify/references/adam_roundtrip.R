@@ -6,11 +6,11 @@
 #   survdiff(Surv(AVAL, 1 - CNSR) ~ TRT01P [+ strata(STRATA1R)])
 #   coxph(Surv(AVAL, 1 - CNSR) ~ TRT01P [+ strata(STRATA1R)], ties = "efron" | "breslow")
 # and writes the figures, with the calls and the versions of R, haven and survival, to a
-# JSON file that tests/test_adam_roundtrip.py compares with sim.stats.analysis to 1e-9.
+# JSON file that tests/test_adam_roundtrip.py and sim/qualify compare with sim.stats.analysis to 1e-9.
 #
 # Run from the repository root (R from Debian: r-base-core r-cran-haven r-cran-survival):
-#   Rscript tests/references/adam_roundtrip.R tests/references/adam \
-#     tests/references/adam_roundtrip_r.json
+#   Rscript sim/qualify/references/adam_roundtrip.R sim/qualify/references/adam \
+#     sim/qualify/references/adam_roundtrip_r.json
 suppressPackageStartupMessages({
   library(haven)
   library(survival)
@@ -18,8 +18,8 @@ suppressPackageStartupMessages({
 })
 
 args <- commandArgs(trailingOnly = TRUE)
-root <- if (length(args) >= 1) args[1] else "tests/references/adam"
-out <- if (length(args) >= 2) args[2] else "tests/references/adam_roundtrip_r.json"
+root <- if (length(args) >= 1) args[1] else "sim/qualify/references/adam"
+out <- if (length(args) >= 2) args[2] else "sim/qualify/references/adam_roundtrip_r.json"
 
 calls <- c(
   logrank = "survdiff(Surv(AVAL, 1 - CNSR) ~ TRT01P, data = d)",

@@ -1,0 +1,271 @@
+"""What the page shows of a run: the key questions table, and how to reproduce the run.
+
+The table answers the README's questions from the run's summary (estimates with their Monte
+Carlo standard error, dates with the middle 90% of replicates) with the closed form of
+`sim.design` beside, where it has one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import shlex
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.outputs.report import month_to_date
+
+
+def percent(share: float) -> str:
+    """A share with one decimal, never rounded to a reassuring 0% or 100% (99.96% shows as
+    99.9%), as the figures write them."""
+    if share in (0.0, 1.0):
+        return f"{share:.1%}"
+    shown = math.floor(share * 1000) / 10
+    return f"{min(max(shown, 0.1), 99.9):.1f}%"
+
+
+def share_text(row: pd.Series | None) -> str:
+    """'99.0% (MC SE 0.7%)' of a share row, '' when the run has no such row."""
+    if row is None or pd.isna(row["estimate"]):
+        return ""
+    se = row.get("mc_se")
+    return percent(row["estimate"]) + (f" (MC SE {se:.1%})" if pd.notna(se) else "")
+
+
+def power_text(row: pd.Series | None) -> str:
+    """'0.785 (MC SE 0.009)' as the README writes power."""
+    if row is None or pd.isna(row["estimate"]):
+        return ""
+    se = row.get("mc_se")
+    return f"{row['estimate']:.3f}" + (f" (MC SE {se:.3f})" if pd.notna(se) else "")
+
+
+def date_text(row: pd.Series | None, start: dt.date) -> str:
+    """'2027-10-27 (90% of replicates 2027-07-29 to 2028-01-31), 20.9 months'."""
+    if row is None or pd.isna(row["estimate"]):
+        return "never"
+    text = month_to_date(start, row["estimate"])
+    if pd.notna(row.get("q05")) and pd.notna(row.get("q95")):
+        low, high = month_to_date(start, row["q05"]), month_to_date(start, row["q95"])
+        text += f" (90% of replicates {low} to {high})"
+    return text + f", {row['estimate']:.1f} months from the start"
+
+
+def count_text(row: pd.Series | None) -> str:
+    if row is None or pd.isna(row["estimate"]):
+        return ""
+    text = f"{row['estimate']:,.1f}"
+    if pd.notna(row.get("q05")) and pd.notna(row.get("q95")):
+        text += f" (90% of replicates {row['q05']:,.0f} to {row['q95']:,.0f})"
+    return text
+
+
+def design_value(design: pd.DataFrame | None, quantity: str) -> Any:
+    if design is None:
+        return None
+    found = design.loc[design["quantity"] == quantity, "value"]
+    return found.iloc[0] if len(found) else None
+
+
+def key_questions(
+    summary: pd.DataFrame, design: pd.DataFrame | None, scenario: dict[str, Any]
+) -> pd.DataFrame:
+    """(question, simulation, closed form) rows for the page, from summary.csv and design.csv
+    of a run, and the run's scenario as a mapping."""
+    rows = summary.set_index("metric")
+
+    def row(metric: str) -> pd.Series | None:
+        return rows.loc[metric] if metric in rows.index else None
+
+    trial, analysis = scenario["trial"], scenario.get("analysis", {})
+    start = dt.date.fromisoformat(str(trial["start_date"]))
+    completion, n = str(trial["completion_date"]), trial["sample_size"]
+    target = analysis.get("event_target")
+    events = f" ({target} events)" if target else ""
+    alpha, sides = analysis.get("alpha"), analysis.get("sides", 1)
+
+    def closed(quantity: str, fmt: str, note: str = "") -> str:
+        value = design_value(design, quantity)
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return ""
+        try:
+            return fmt.format(float(value)) + note
+        except ValueError:
+            return str(value) + note
+
+    table = [
+        (
+            f"Power: chance the final analysis shows the effect ({'one' if sides == 1 else 'two'}"
+            f"-sided alpha {alpha})",
+            power_text(row("power")),
+            closed("power_schoenfeld", "{:.3f}", f" (Schoenfeld, at {target} events)")
+            if target
+            else "",
+        ),
+        (
+            f"Event target{events} reached by the completion date {completion}",
+            share_text(row("p_target_by_completion")),
+            "",
+        ),
+        (
+            f"Power if the analysis happened on {completion}",
+            power_text(row("power_at_completion")),
+            "",
+        ),
+        (
+            f"All {n} patients randomized",
+            date_text(row("lpi_months_median"), start),
+            closed("accrual_end_date", "{}", " (accrual table x screen pass rate)"),
+        ),
+        (
+            f"Event target{events} reached",
+            date_text(row("target_events_months_median"), start),
+            closed("target_events_date", "{}", " (Lachin-Foulkes, no scans)"),
+        ),
+        (
+            "Final analysis",
+            date_text(row("analysis_months_median"), start),
+            "",
+        ),
+        (
+            "Analysis cut at the calendar date, before the event target",
+            share_text(row("p_cut_by_date")),
+            "",
+        ),
+        (
+            f"PFS events seen by {completion}",
+            count_text(row("events_at_completion_mean")),
+            "",
+        ),
+        (
+            "Hazard ratio estimated at the analysis (median over replicates)",
+            f"{row('hazard_ratio_median')['estimate']:.2f}"
+            if row("hazard_ratio_median") is not None
+            else "",
+            "",
+        ),
+        (
+            f"Patients screened to randomize {n}",
+            count_text(row("n_screened_mean")),
+            "",
+        ),
+    ]
+    return pd.DataFrame(table, columns=["question", "simulation (this run)", "closed form"])
+
+
+def reproduce_command(reps: int, seed: int) -> str:
+    """The command line that reruns exactly this run from the downloaded scenario."""
+    args = ["python", "-m", "sim", "run", "scenario.yaml", "--reps", str(reps)]
+    args += ["--seed", str(seed), "--out", "results/app-run", "--force"]
+    return shlex.join(args)
+
+
+def reproduce_python(reps: int, seed: int) -> str:
+    """The Python code that reruns exactly this run from the downloaded scenario."""
+    return (
+        "import sim\n\n"
+        'scenario = sim.load_scenario("scenario.yaml")\n'
+        f"results = sim.simulate(scenario, reps={reps}, seed={seed})\n"
+        "print(results.summary)\n"
+        'results.save("results/app-run")\n'
+    )
+
+
+def zip_folder(folder: Path) -> bytes:
+    """The results folder as a zip archive (file names relative to the folder)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, Path(folder.name) / path.relative_to(folder))
+    return buffer.getvalue()
+
+
+# --- two runs side by side -------------------------------------------------------------------
+
+FLAG_SE = 3.0  # as `python -m sim compare`: a difference beyond 3 SE is not Monte Carlo noise
+COMPARED = (
+    ("power", "Power at the analysis"),
+    ("power_at_completion", "Power if the analysis happened at the completion date"),
+    ("p_target_by_completion", "Event target reached by the completion date"),
+    ("p_cut_by_date", "Analysis cut at the calendar date, before the event target"),
+    ("events_at_completion_mean", "PFS events seen by the completion date (mean)"),
+    ("lpi_months_median", "All patients randomized (months from the start, median)"),
+    ("target_events_months_median", "Event target reached (months from the start, median)"),
+    ("analysis_months_median", "Final analysis (months from the start, median)"),
+    ("hazard_ratio_median", "Hazard ratio estimated at the analysis (median)"),
+)
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """{dotted path: value} of a scenario mapping, list rows by index."""
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = ((str(i), v) for i, v in enumerate(data))
+    else:
+        return {prefix: data}
+    found: dict[str, Any] = {}
+    for key, value in items:
+        found.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return found
+
+
+def scenario_differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(path, value in a, value in b) of every field that differs between two scenarios."""
+    flat_a, flat_b = flatten(a), flatten(b)
+    return [
+        (path, str(flat_a.get(path, "(none)")), str(flat_b.get(path, "(none)")))
+        for path in sorted(set(flat_a) | set(flat_b))
+        if flat_a.get(path) != flat_b.get(path)
+    ]
+
+
+def number_text(value: float, share: bool, signed: bool = False) -> str:
+    """A share as a percentage with one decimal (a difference of shares in percentage
+    points), anything else with two decimals."""
+    if pd.isna(value):
+        return ""
+    if share and signed:  # a difference of shares is in percentage points
+        return f"{value * 100:+.1f} points"
+    sign = "+" if signed else ""
+    return f"{value:{sign}.1%}" if share else f"{value:{sign}.2f}"
+
+
+def compare_summaries(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Key metrics of two runs with the difference, its standard error (independent runs:
+    sqrt(se_a^2 + se_b^2), conservative for runs sharing a seed) and whether it is beyond
+    FLAG_SE standard errors."""
+    rows_a, rows_b = a.set_index("metric"), b.set_index("metric")
+    rows = []
+    for metric, label in COMPARED:
+        if metric not in rows_a.index or metric not in rows_b.index:
+            continue
+        ea, eb = rows_a.at[metric, "estimate"], rows_b.at[metric, "estimate"]
+        sa, sb = rows_a.at[metric, "mc_se"], rows_b.at[metric, "mc_se"]
+        share = rows_a.at[metric, "unit"] == "share"
+        diff = eb - ea
+        se = float((sa**2 + sb**2) ** 0.5) if pd.notna(sa) and pd.notna(sb) else float("nan")
+        beyond = (
+            pd.notna(diff) and pd.notna(se) and (abs(diff) > FLAG_SE * se if se > 0 else diff != 0)
+        )
+
+        rows.append(
+            (
+                label,
+                number_text(ea, share),
+                number_text(eb, share),
+                number_text(diff, share, signed=True),
+                number_text(se, share),
+                "yes" if beyond else "no",
+            )
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["metric", "run A", "run B", "B - A", "SE of the difference", "beyond noise"],
+    )

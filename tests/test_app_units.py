@@ -1,0 +1,167 @@
+"""The page's pieces without a browser: the form from the schema, messages routed to their
+fields, the answers table and the comparison from summaries, and what sim.app may import."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sim.app.answers import (
+    compare_summaries,
+    key_questions,
+    power_text,
+    reproduce_command,
+    scenario_differences,
+)
+from sim.app.fields import field_messages, scenario_fields, scenario_schema, value_at
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "nct07271602.yaml"
+
+
+@pytest.fixture(scope="module")
+def baseline() -> dict:
+    return yaml.safe_load(BASELINE.read_text(encoding="utf-8"))
+
+
+def test_the_form_takes_units_help_and_bounds_from_the_schema(baseline: dict) -> None:
+    fields = {f.path: f for f in scenario_fields(baseline, scenario_schema())}
+    hr = fields["effect.hazard_ratio"]
+    assert (hr.value, hr.unit, hr.minimum, hr.integer) == (0.6, "ratio", 0.0, False)
+    assert hr.help.startswith("Hazard ratio of the experimental arm against control")
+    size = fields["trial.sample_size"]
+    assert (size.value, size.unit, size.integer, size.maximum) == (104, "patients", True, 20000)
+    rate = fields["enrollment.sites.0.screening_rate.3.per_month"]
+    assert (rate.value, rate.unit) == (8, "patients/month")
+    assert rate.label == "Screening rate at full speed: Union Hospital Wuhan"
+    assert fields["analysis.alpha"].value == 0.10
+    assert fields["assessments.schedule.0.every_weeks"].value == 6
+
+
+def test_a_field_absent_from_the_scenario_is_left_to_the_editor(baseline: dict) -> None:
+    baseline = {**baseline, "analysis": {**baseline["analysis"], "event_target": None}}
+    paths = [f.path for f in scenario_fields(baseline, scenario_schema())]
+    assert "analysis.event_target" not in paths and "effect.hazard_ratio" in paths
+
+
+def test_messages_go_beside_the_field_they_name() -> None:
+    message = (
+        "<mapping>: invalid scenario: effect.hazard_ratio = -0.6: Input should be greater "
+        "than 0 (use a value > 0.0)\ntrial.sample_size = 0: Input should be greater than 0 "
+        "(use a value > 0)\nrandomization.ratio = [1]: two numbers"
+    )
+    by_field, rest = field_messages(message, ["effect.hazard_ratio", "trial.sample_size"])
+    assert by_field == {
+        "effect.hazard_ratio": "effect.hazard_ratio = -0.6: Input should be greater than 0 "
+        "(use a value > 0.0)",
+        "trial.sample_size": "trial.sample_size = 0: Input should be greater than 0 "
+        "(use a value > 0)",
+    }
+    assert rest == ["randomization.ratio = [1]: two numbers"]
+
+
+def summary(power: float, se: float) -> pd.DataFrame:
+    rows = [
+        ("power", "share", power, se, None, None),
+        ("lpi_months_median", "months since start", 20.0, 0.2, 17.0, 23.0),
+        ("hazard_ratio_median", "ratio", 0.6, 0.01, None, None),
+    ]
+    return pd.DataFrame(rows, columns=["metric", "unit", "estimate", "mc_se", "q05", "q95"])
+
+
+def test_the_answers_table_reads_power_and_dates(baseline: dict) -> None:
+    design = pd.DataFrame(
+        [
+            ("power_schoenfeld", 0.803831, "probability", ""),
+            ("accrual_end_date", "2027-10-29", "date", ""),
+        ],
+        columns=["quantity", "value", "unit", "method"],
+    )
+    table = key_questions(summary(0.785, 0.00919), design, baseline).set_index("question")
+    power = table.iloc[0]
+    assert power["simulation (this run)"] == "0.785 (MC SE 0.009)"
+    assert power["closed form"] == "0.804 (Schoenfeld, at 70 events)"
+    randomized = table.loc["All 104 patients randomized"]
+    # 20 months of 30.4375 days from 2026-01-30 is day 609 (the README's month)
+    assert randomized["simulation (this run)"] == (
+        "2027-10-01 (90% of replicates 2027-07-01 to 2027-12-31), 20.0 months from the start"
+    )
+    assert randomized["closed form"].startswith("2027-10-29")
+    assert power_text(None) == ""
+
+
+def test_two_runs_differences_beyond_three_se_are_flagged() -> None:
+    table = compare_summaries(summary(0.785, 0.009), summary(0.55, 0.011)).set_index("metric")
+    assert table.loc["Power at the analysis", "B - A"] == "-23.5 points"
+    assert table.loc["Power at the analysis", "beyond noise"] == "yes"
+    assert table.loc["Hazard ratio estimated at the analysis (median)", "beyond noise"] == "no"
+
+
+def test_scenario_differences_name_the_paths(baseline: dict) -> None:
+    other = yaml.safe_load(BASELINE.read_text(encoding="utf-8"))
+    other["effect"]["hazard_ratio"] = 0.7
+    other["enrollment"]["sites"][0]["screening_rate"][3]["per_month"] = 10
+    assert scenario_differences(baseline, other) == [
+        ("effect.hazard_ratio", "0.6", "0.7"),
+        ("enrollment.sites.0.screening_rate.3.per_month", "8", "10"),
+    ]
+    assert value_at(other, "enrollment.sites.0.screening_rate.3.per_month") == 10
+
+
+def test_the_command_line_reproduces_the_run() -> None:
+    assert reproduce_command(2000, 7) == (
+        "python -m sim run scenario.yaml --reps 2000 --seed 7 --out results/app-run --force"
+    )
+
+
+def test_the_app_imports_only_the_api_and_the_outputs() -> None:
+    """sim.app is a thin layer: `sim` (the API), sim.outputs (figures) and itself."""
+    found = set()
+    for path in (ROOT / "sim" / "app").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+    ours = {m for m in found if m.split(".")[0] == "sim"}
+    allowed = {
+        m for m in ours if m in ("sim", "sim.api") or m.startswith(("sim.app", "sim.outputs"))
+    }
+    assert ours == allowed, sorted(ours - allowed)
+
+
+def test_the_command_line_binds_localhost_unless_told_and_warns_then() -> None:
+    import argparse
+
+    from sim.app import host_warning, parse_args, register
+
+    args = parse_args([])
+    assert (args.host, args.port, args.no_browser) == ("127.0.0.1", 8000, False)
+    args = parse_args(["--port", "8123", "--no-browser", "--host", "0.0.0.0"])
+    assert (args.host, args.port, args.no_browser) == ("0.0.0.0", 8123, True)
+    assert host_warning("127.0.0.1", 8000) is None
+    assert host_warning("0.0.0.0", 8123).startswith(
+        "warning: serving on 0.0.0.0: anyone who can reach this machine on port 8123"
+    )
+    with pytest.raises(SystemExit):
+        parse_args(["--port", "0"])
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["app", "--no-browser"])
+    assert (args.command, args.no_browser, args.func.__name__) == ("app", True, "cmd_app")
+
+
+def test_shares_are_never_rounded_to_a_reassuring_100_percent() -> None:
+    from sim.app.answers import percent
+
+    assert [percent(x) for x in (1.0, 0.9996, 0.995, 0.0004, 0.0)] == [
+        "100.0%",
+        "99.9%",
+        "99.5%",
+        "0.1%",
+        "0.0%",
+    ]
