@@ -255,8 +255,9 @@ class Results:
         folder = Path(folder)
         if folder.resolve() == self.folder.resolve():
             return folder
-        check_out_folder(folder, force)
-        with output_folder(folder, force) as staging:
+        kind = str(self.manifest.get("kind", "run"))
+        check_out_folder(folder, force, kind)
+        with output_folder(folder, force, kinds=[kind]) as staging:
             shutil.copytree(
                 self.folder, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(OWNER)
             )
@@ -399,6 +400,7 @@ def sweep(
     executor: str | None = None,
     scheduler: str | None = None,
     resume: bool = False,
+    allow_large: bool = False,
 ) -> Results:
     """A scenario run at every point of a grid and/or a list of variants, each point with
     the same seed (common random numbers): the folder of `python -m sim sweep`.
@@ -407,9 +409,17 @@ def sweep(
     every combination is a point) or is a list of ``PATH=V1,V2`` strings as ``--grid`` takes
     them; `variants` is a YAML file or a list of ``{"name": ..., "set": {PATH: VALUE}}``. The
     result's `table("sweep")` is sweep.csv (one row per point); the other options are those
-    of `simulate`."""
+    of `simulate`. A sweep of more than 1,000 points, or 10 million replicates in all, is
+    refused unless `allow_large` (``--allow-large``)."""
     from sim.engine.run import check_out_folder
-    from sim.engine.sweep import check_grid, check_variants, expand_points, read_variants, run_sweep
+    from sim.engine.sweep import (
+        check_grid,
+        check_sweep_size,
+        check_variants,
+        expand_points,
+        read_variants,
+        run_sweep,
+    )
     from sim.stats.design import design_warnings
 
     assignments = override_strings(overrides)
@@ -428,10 +438,11 @@ def sweep(
         listed = read_variants(Path(variants))
     else:
         listed = check_variants(list(variants), "variants")
-    points = expand_points(base_data, axes, listed, source)
     workers = check_run_options(reps, seed, workers, keep_patients)
+    check_sweep_size(axes, listed, reps, allow_large)
+    points = expand_points(base_data, axes, listed, source)
     if out is not None:
-        check_out_folder(Path(out), force)
+        check_out_folder(Path(out), force, "sweep")
     executor = check_executor(executor, scheduler)
     if resume and out is None:
         raise ScenarioError("resume = True: needs out, the folder of the interrupted sweep")

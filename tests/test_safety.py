@@ -101,7 +101,7 @@ def test_plot_refuses_a_foreign_folder_and_never_replaces_a_run(run_folder, fore
     assert main(["plot", str(run_folder), "--out", str(png)]) == 0
     with folders.output_folder(png, True, needs_force=False, kinds=["plots"]) as staging:
         (staging / "manifest.json").write_text(json.dumps({"tool": "sim", "kind": "plots"}))
-    assert [p.name for p in png.iterdir()] == ["manifest.json"]  # its own: replaced whole
+    assert [p.name for p in png.iterdir()] == ["manifest.json"]  # its own: replaced
 
 
 def test_report_analyze_compare_refuse_foreign_files(run_folder, tmp_path, capsys):
@@ -127,7 +127,8 @@ def test_report_analyze_compare_refuse_foreign_files(run_folder, tmp_path, capsy
     assert main(["report", str(run_folder), "--out", str(report)]) == 0
     write_text_atomic(report, page_html("again", []))  # its own: replaced
     assert "again" in report.read_text()
-    assert not list(tmp_path.glob(".*"))  # no lock files or staging left
+    # no lock files or staging left; the record of the files sim wrote there
+    assert [p.name for p in tmp_path.glob(".*")] == [folders.LOOSE]
 
 
 @pytest.mark.parametrize("out", [".", "..", "~"])
@@ -157,16 +158,18 @@ def test_stale_staging_folders_are_removed_live_ones_kept(tmp_path):
     ).stdout.strip()
     stale = tmp_path / ".out.partial-dead"
     stale.mkdir()
-    (stale / folders.OWNER).write_text(json.dumps({"pid": int(dead), "start": "1"}))
+    dead_owner = {"tool": "sim", "target": "out", "pid": int(dead), "start": "1"}
+    (stale / folders.OWNER).write_text(json.dumps(dead_owner))
     (stale / "replicates.parquet").write_bytes(b"half")
     live = tmp_path / ".out.partial-live"
     live.mkdir()
-    (live / folders.OWNER).write_text(json.dumps(folders.owner_record()))
-    legacy = tmp_path / ".out.partial-legacy"  # no owner record, an hour old
+    (live / folders.OWNER).write_text(json.dumps(folders.owner_record(out)))
+    legacy = tmp_path / ".out.partial-legacy"  # no owner record, an hour old: not sim's
     legacy.mkdir()
     os.utime(legacy, (0, 0))
     assert main(["run", str(TEXTBOOK), *RUN, "--out", str(out)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.partial-live", "out"]
+    kept = [".out.partial-legacy", ".out.partial-live", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == kept
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])

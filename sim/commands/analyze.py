@@ -167,30 +167,16 @@ def json_records(frame: pd.DataFrame) -> list[dict]:
     return [{k: clean(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")]
 
 
-def is_analyze_json(path: Path) -> bool:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and {"results", "kaplan_meier"} <= set(data) <= {
-        "time_unit",
-        "band",
-        "results",
-        "kaplan_meier",
-    }
-
-
 def write_results(out: Path, results: pd.DataFrame, km: pd.DataFrame, force: bool = False) -> None:
     """FILE.json, or FILE.csv and FILE_km.csv; an existing file is replaced (with `force`)
-    only if it is one `analyze` wrote (its header or keys say so)."""
-    from sim.storage.folders import csv_header_is, output_files
+    only if sim's record of the files it wrote there lists it (`sim.storage.folders`)."""
+    from sim.storage.folders import output_files
 
     if out.suffix == ".json":
-        paths, recognize = [out], [is_analyze_json]
+        paths = [out]
     else:
         paths = [out, out.with_name(out.stem + "_km.csv")]
-        recognize = [csv_header_is(list(results.columns)), csv_header_is(list(km.columns))]
-    with output_files(paths, force, recognize) as staging:
+    with output_files(paths, force) as staging:
         if out.suffix == ".json":
             payload = {
                 "time_unit": "months",

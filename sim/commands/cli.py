@@ -197,7 +197,7 @@ def cmd_design(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, args.overrides)
     if args.out is not None:
-        check_out_folder(args.out, args.force)
+        check_out_folder(args.out, args.force, "design")
     from sim.stats.design import scenario_events_table
 
     table = design(scenario)
@@ -233,7 +233,7 @@ def write_design(
     from sim.scenario import scenario_to_dict
     from sim.storage.folders import output_folder
 
-    with output_folder(args.out, args.force) as staging:
+    with output_folder(args.out, args.force, kinds=["design"]) as staging:
         table.to_csv(staging / "design.csv", index=False)
         events.to_csv(staging / "expected_events.csv", index=False)
         if bounds is not None:

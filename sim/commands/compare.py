@@ -98,7 +98,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="FILE.csv",
-        help="write the table (and FILE.timeline.csv, FILE.fields.csv)",
+        help="write the table (and FILE.timeline.csv, FILE.fields.csv); files compare "
+        "wrote there before are replaced, any other file is refused",
+    )
+    compare.add_argument(
+        "--force",
+        action="store_true",
+        help="replace those files even if they were changed since compare wrote them",
     )
     compare.set_defaults(func=cmd_compare)
 
@@ -111,7 +117,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     timeline = compare_timelines(runs)
     fields = differing_fields(runs)
     if args.out is not None:
-        paths = write_comparison(args.out, table, timeline, fields)
+        paths = write_comparison(args.out, table, timeline, fields, force=args.force)
         print(f"wrote {', '.join(map(str, paths))}", file=sys.stderr)
     print(format_comparison(runs, table, timeline, fields))
     return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -220,8 +219,7 @@ def format_forecast(table: pd.DataFrame) -> str:
 
 def cmd_export_observed(args: argparse.Namespace) -> int:
     from sim.api import export_observed
-    from sim.conduct.observed import COLUMNS
-    from sim.storage.folders import csv_header_is, output_files
+    from sim.storage.folders import output_files
 
     out = args.out or Path(f"observed-{args.as_of}.csv")
     if out.suffix.lower() not in (".csv", ".parquet"):
@@ -230,8 +228,7 @@ def cmd_export_observed(args: argparse.Namespace) -> int:
         args.run, as_of=args.as_of, replicate=args.replicate, blinded=args.blinded
     )
     parquet = out.suffix.lower() == ".parquet"
-    recognize = parquet_columns_are(COLUMNS) if parquet else csv_header_is(list(COLUMNS))
-    with output_files([out], args.force, [recognize]) as staging:
+    with output_files([out], args.force) as staging:
         if parquet:
             frame.to_parquet(staging / out.name, index=False)
         else:
@@ -239,17 +236,3 @@ def cmd_export_observed(args: argparse.Namespace) -> int:
     events = int((frame["event_date"] != "").sum())
     print(f"{len(frame)} patients, {events} events as of {args.as_of} -> {out}", file=sys.stderr)
     return 0
-
-
-def parquet_columns_are(columns: tuple[str, ...]) -> Callable[[Path], bool]:
-    """A recognizer for `output_files`: a Parquet file with exactly these columns."""
-
-    def recognize(path: Path) -> bool:
-        import pyarrow.parquet as pq
-
-        try:
-            return pq.read_schema(path).names == list(columns)
-        except (OSError, ValueError):
-            return False
-
-    return recognize

@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="YAML list of {name: ..., set: {PATH: VALUE, ...}}",
     )
     add_montecarlo_args(sweep, unit=" per point")
+    sweep.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="run a sweep of more than 1,000 points or 10 million replicates in all "
+        "(refused without it: such a sweep runs for hours)",
+    )
     sweep.set_defaults(func=cmd_sweep)
 
 
@@ -67,6 +73,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             executor=executor,
             scheduler=args.scheduler,
             resume=args.resume,
+            allow_large=args.allow_large,
         )
     table = results.table("sweep")
     print(format_sweep(table))

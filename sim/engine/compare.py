@@ -268,21 +268,22 @@ def check_out_file(out: Path) -> None:
 
 
 def write_comparison(
-    out: Path, table: pd.DataFrame, timeline: pd.DataFrame, fields: pd.DataFrame
+    out: Path,
+    table: pd.DataFrame,
+    timeline: pd.DataFrame,
+    fields: pd.DataFrame,
+    *,
+    force: bool = False,
 ) -> list[Path]:
-    """FILE.csv (metrics), FILE.timeline.csv and FILE.fields.csv; returns the paths."""
-    from sim.storage.folders import csv_header_is, output_files
+    """FILE.csv (metrics), FILE.timeline.csv and FILE.fields.csv; returns the paths. A file
+    there is replaced only if sim's record lists it as one it wrote (edited since: only
+    with `force`)."""
+    from sim.storage.folders import output_files
 
     check_out_file(out)
     paths = [out, out.with_suffix(".timeline.csv"), out.with_suffix(".fields.csv")]
     frames = (table, timeline, fields)
-    # a file there is replaced only if it is one compare wrote (its header says so)
-    recognize = [
-        csv_header_is(list(table.columns)),
-        csv_header_is(["milestone"], prefix=True),
-        csv_header_is(["field"], prefix=True),
-    ]
-    with output_files(paths, True, recognize, needs_force=False) as staging:
+    with output_files(paths, force, needs_force=False) as staging:
         for path, frame in zip(paths, frames, strict=True):
             frame.to_csv(staging / path.name, index=False)
     return paths

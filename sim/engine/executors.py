@@ -320,6 +320,7 @@ class LocalExecutor:
 
 DASK_HINT = 'install it with pip install -e ".[dask]"'
 CONNECT_SECONDS = 20  # to reach a scheduler given with --scheduler
+HANDSHAKE_SECONDS = 5  # for it to greet us, as a Dask scheduler does at once
 WORKERS_SECONDS = 60  # for the first worker of that scheduler to show up
 
 
@@ -342,6 +343,7 @@ class DaskExecutor:
             ) from None
         self.cluster = None
         if address:
+            check_speaks_dask(address)
             try:
                 self.client = Client(address, timeout=f"{CONNECT_SECONDS}s")
             except (OSError, TimeoutError, ValueError) as exc:
@@ -405,6 +407,44 @@ class DaskExecutor:
             return self.client.submit(_run_task_with, self.models, task, key=key, pure=False)
 
         yield from stream_in_order(submit, tasks, window=2 * self.threads() + 2)
+
+
+def check_speaks_dask(address: str) -> None:
+    """Raise ScenarioError within seconds unless a TCP `address` (``tcp://HOST:PORT`` or
+    ``HOST:PORT``) greets us as a Dask scheduler does: it writes its handshake first, as
+    soon as a connection opens, whereas an HTTP server (the dashboard, one port away) waits
+    for a request, and the Dask client would wait on it forever. Other protocols (tls://,
+    ucx://) are left to the client's own timeout."""
+    import socket
+
+    text = address.removeprefix("tcp://")
+    if "://" in text:
+        return
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]") or "localhost"
+    if not port.isdigit():
+        return  # the client reports a malformed address itself
+    fix = (
+        "start one with `dask scheduler` and give the address it prints "
+        "(tcp://HOST:8786; 8787 is its dashboard, a web page)"
+    )
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS) as sock:
+            sock.settimeout(HANDSHAKE_SECONDS)
+            greeting = sock.recv(8)
+    except TimeoutError:
+        raise ScenarioError(
+            f"--scheduler {address}: something listens there but does not speak Dask (no "
+            f"greeting within {HANDSHAKE_SECONDS} s; a web server?); {fix}"
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(
+            f"--scheduler {address}: no Dask scheduler answered ({exc.strerror or exc}); {fix}"
+        ) from None
+    if not greeting:
+        raise ScenarioError(
+            f"--scheduler {address}: the connection was closed without a Dask greeting; {fix}"
+        )
 
 
 def _has_bokeh() -> bool:

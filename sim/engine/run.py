@@ -41,11 +41,12 @@ class RunOutputs:
     warnings: tuple[str, ...] = ()  # doubts about the design (also in the manifest)
 
 
-def check_out_folder(out: Path, force: bool) -> None:
-    """Raise ScenarioError unless `out` may be written: absent, or a folder sim wrote and
-    `force` (see `sim.storage.folders`). Checked again, under the lock, when writing."""
+def check_out_folder(out: Path, force: bool, kind: str = "run") -> None:
+    """Raise ScenarioError unless `out` may be written: absent, or a `kind` folder whose
+    every file sim's records list, and `force` (see `sim.storage.folders`). Checked again,
+    under the lock, when writing."""
     check_target_path(out)
-    check_replaceable(out, force)
+    check_replaceable(out, force, kinds=[kind])
 
 
 def run_identity(scenario: Scenario, seed: int, reps: int, keep_patients: int) -> dict:
@@ -63,6 +64,43 @@ def run_identity(scenario: Scenario, seed: int, reps: int, keep_patients: int) -
         "metrics_version": METRICS_VERSION,
         "versions": package_versions(),
     }
+
+
+def plain(value: Any) -> Any:
+    """`value` as JSON-ready data, the same in every interpreter: dataclasses as their
+    fields, arrays as lists, sets sorted, floats as their shortest repr, dates in ISO."""
+    import dataclasses
+    import datetime as dt
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, np.ndarray):
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return plain(value.item())
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((plain(v) for v in value), key=repr)
+    if isinstance(value, float):
+        return repr(value)  # nan and inf too, which JSON lacks
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return repr(value)
+
+
+def fingerprint(value: Any) -> str:
+    """sha256 of the canonical JSON of `value` (`plain`): what a resumed job must match.
+    Never a pickle, whose bytes depend on the interpreter's per-process hash seed."""
+    import hashlib
+    import json
+
+    text = json.dumps(plain(value), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def print_note(text: str) -> None:
@@ -201,7 +239,11 @@ def checkpointed_pool(
         if link:
             note(f"Dask dashboard (progress, task stream, workers): {link}")
         with resumable_folder(
-            out, force, staging_chooser(out, identity, resume, note), interruption_keeper(note)
+            out,
+            force,
+            staging_chooser(out, identity, resume, note),
+            interruption_keeper(note),
+            kinds=[identity["kind"]],
         ) as staging:
             if read_checkpoint(staging) is None:
                 write_checkpoint(staging, identity)
@@ -240,11 +282,9 @@ def run_scenario(
 
     check_out_folder(out, force)
     identity = run_identity(scenario, seed, reps, keep_patients)
-    if model is not None:  # its continuation is part of what is computed
-        import hashlib
-        import pickle
-
-        identity["model"] = hashlib.sha256(pickle.dumps(model)).hexdigest()
+    if model is not None and model.continuation is not None:
+        # its continuation (the fitted observed trial) is part of what is computed
+        identity["model"] = fingerprint(model.continuation)
     model = model or TrialModel.from_scenario(scenario)
     with checkpointed_pool(
         out,

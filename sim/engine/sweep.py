@@ -25,6 +25,7 @@ import copy
 import datetime as dt
 import difflib
 import itertools
+import math
 import re
 import sys
 import time
@@ -262,6 +263,29 @@ def label_params(params: dict[str, Any]) -> str:
     return ", ".join(f"{short_path(path)}={yaml_text(v)}" for path, v in params.items())
 
 
+def check_sweep_size(
+    grid: dict[str, list[Any]],
+    variants: list[tuple[str, dict[str, Any]]],
+    reps: int,
+    allow_large: bool,
+) -> int:
+    """The number of points of a sweep, counted before any is built; raise ScenarioError
+    when it has more than MAX_SWEEP_POINTS points or more than MAX_REPS replicates in all,
+    unless `allow_large` (``--allow-large``) confirms it."""
+    from sim.engine.limits import MAX_REPS, MAX_SWEEP_POINTS
+
+    n_points = max(1, len(variants)) * math.prod(len(values) for values in grid.values())
+    total = n_points * reps
+    if allow_large or (n_points <= MAX_SWEEP_POINTS and total <= MAX_REPS):
+        return n_points
+    raise ScenarioError(
+        f"sweep of {n_points:,} points x {reps:,} replicates = {total:,} replicates: a sweep "
+        f"of more than {MAX_SWEEP_POINTS:,} points or {MAX_REPS:,} replicates in all runs "
+        "for hours and may fill the memory; give fewer values per --grid (or fewer "
+        "variants, or fewer --reps), or add --allow-large to run it anyway"
+    )
+
+
 def expand_points(
     base: dict[str, Any],
     grid: dict[str, list[Any]],
@@ -451,7 +475,7 @@ def run_sweep(
     from sim.storage.checkpoints import CHECKPOINT
 
     note = note or print_note
-    check_out_folder(out, force)
+    check_out_folder(out, force, "sweep")
     identity = sweep_identity(points, base, seed, reps, keep_patients)
     models = [TrialModel.from_scenario(point.scenario) for point in points]
     with checkpointed_pool(

@@ -535,29 +535,16 @@ def check_out_html(out: Path) -> None:
         raise ScenarioError(f"--out {out}: is a folder; give a file name ending in .html")
 
 
-GENERATOR = "sim report"  # in every report's <head>: how a later report knows the file
+GENERATOR = "sim report"  # in every report's <head>: what made the page
 
 
-def is_report(path: Path) -> bool:
-    """A report sim wrote: its generator tag, or (older reports) an HTML page named like the
-    default report inside a folder sim wrote."""
-    from sim.storage.folders import text_contains, written_by_sim
-
-    if text_contains(f'<meta name="generator" content="{GENERATOR}">')(path):
-        return True
-    return (
-        path.name == "report.html"
-        and written_by_sim(path.parent)
-        and text_contains("<!DOCTYPE html>", 64)(path)
-    )
-
-
-def write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str, *, force: bool = False) -> None:
     """Write via a staging folder beside `path`, so a failed write leaves no half file; an
-    existing file is replaced only if it is a report sim wrote."""
+    existing file is replaced only if sim's record lists it as a report it wrote (changed
+    since: only with `force`)."""
     from sim.storage.folders import output_files
 
-    with output_files([path], True, [is_report], needs_force=False) as staging:
+    with output_files([path], force, needs_force=False) as staging:
         (staging / path.name).write_text(text, encoding="utf-8")
 
 
@@ -581,6 +568,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="output file (default: FOLDER/report.html); a report sim wrote is "
         "replaced, any other file is refused",
     )
+    report.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a report sim wrote even if it was changed since",
+    )
     report.set_defaults(func=cmd_report)
 
 
@@ -588,6 +580,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = args.out or args.folder / "report.html"
     check_out_html(out)
     text = build_report(args.folder)
-    write_text_atomic(out, text)
+    write_text_atomic(out, text, force=args.force)
     print(f"report -> {out} ({len(text) / 1e6:.1f} MB)", file=sys.stderr)
     return 0

@@ -1,20 +1,34 @@
 """Output folders and files: written whole or not at all, replacing only what sim wrote.
 
-Every command that writes (run, sweep, design, plot, report, analyze, compare) goes through
-`output_folder` or `output_files`, so there is one mechanism:
+One rule for every write: sim removes or replaces only what its own records say it wrote,
+never anything chosen by its name. The records are:
+
+- a folder's ``manifest.json`` (run, sweep, design, plots), whose ``files`` lists every file
+  sim wrote into the folder with its sha256 (added by `publish`, see `record_files`);
+- ``.sim-files.json`` in a folder where sim wrote loose files (report, compare, analyze,
+  export-observed): each file's name and sha256 (`record_loose_files`);
+- ``.owner.json`` inside each staging folder sim makes (tool, pid, host, process start,
+  target), and ``.NAME.swap.json`` beside a target while an old folder is being replaced.
+
+Every command that writes goes through `output_folder`, `resumable_folder` or `output_files`:
 
 1. the target is checked: never ``.``, the current folder or one of its parents; an existing
-   target is replaced only if sim wrote it (a folder with sim's ``manifest.json``, a file
-   recognized by its header) and, for run/sweep/design/analyze, only with ``--force``;
+   target is replaced only if every file in it is one sim's records list (`inspect_folder`),
+   of the kind this command writes (a design never replaces a run), and, for
+   run/sweep/design/analyze/export, only with ``--force``. Anything else in it (a user's
+   note) makes the command refuse with exit status 2, naming it; a listed file whose hash
+   no longer matches (the user edited it) is replaced only with ``--force``;
 2. an exclusive lock file ``.NAME.lock`` beside the target (``flock``, holding the owner's
    process id) makes a second writer of the same target stop at once with exit status 2;
-3. stale staging folders ``.NAME.partial-*`` beside the target, whose owner process is gone
-   (recorded in their ``.owner.json``), are removed, except those holding finished chunks of
-   an interrupted run or sweep (`resumable_folder`: ``--resume`` continues them; a run that
-   completes the target removes them);
+3. staging folders ``.NAME.partial-*`` beside the target are removed only when their owner
+   record says sim made them for this target and that process is gone, and they hold no
+   finished chunks of an interrupted run or sweep (`resumable_folder`: ``--resume``
+   continues those); a folder without an owner record is never touched, whatever its name;
 4. everything is written into a fresh staging folder ``.NAME.partial-XXXX`` beside the target
    and renamed into place only once complete; on any failure (bad input, full disk, a signal)
-   the staging folder is removed, and so are the parent folders this call created.
+   the staging folder is removed, and so are the parent folders this call created. The old
+   folder is moved aside under a name the swap record holds, and only its listed files are
+   deleted; anything that appeared in it meanwhile is kept there, and said so.
 
 Files and folders get the user's normal permissions (0666/0777 less the umask), not the
 0600/0700 of `tempfile`.
@@ -25,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -39,8 +54,8 @@ from sim.errors import ScenarioError
 
 MANIFEST = "manifest.json"
 OWNER = ".owner.json"  # inside a staging folder: who is writing it
+LOOSE = ".sim-files.json"  # in a folder where sim wrote loose files: their names and hashes
 PARTIAL = "partial"
-LEGACY_GRACE_SECONDS = 3600  # a staging folder without owner record is stale after this
 # Errors of the file system a user can fix (space, permissions, a read-only mount).
 USER_FIXABLE = {
     errno.ENOSPC,
@@ -82,49 +97,143 @@ def folder_kind(manifest: dict[str, Any]) -> str:
     return str(manifest.get("kind", "run"))
 
 
-def written_by_sim(folder: Path, kinds: Sequence[str] | None = None) -> bool:
-    """True for a folder sim wrote: it holds sim's manifest.json (of one of `kinds`: run,
-    sweep, design, plots; any if None), or it is the `plots` folder of such a folder holding
-    only PNG files (plots of versions before plot manifests)."""
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """Every file under `folder` (relative POSIX path -> sha256), but its own manifest.json
+    and owner record: what `record_files` lists."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if relative in (MANIFEST, OWNER) or not path.is_file() or path.is_symlink():
+            continue
+        found[relative] = sha256_of(path)
+    return found
+
+
+def record_files(folder: Path) -> None:
+    """Add ``files`` (every file sim wrote into `folder`, with its sha256) to the folder's
+    manifest: the record by which a later command may replace it (see the module docstring).
+    A folder without sim's manifest is left as it is."""
     manifest = read_manifest(folder)
-    if manifest is not None:
-        return kinds is None or folder_kind(manifest) in kinds
-    if (
-        (kinds is None or "plots" in kinds)
-        and folder.name == "plots"
-        and read_manifest(folder.parent) is not None
-    ):
-        return all(p.suffix == ".png" and p.is_file() for p in folder.iterdir())
-    return False
+    if manifest is None:
+        return
+    manifest["files"] = file_hashes(folder)
+    (folder / MANIFEST).write_text(
+        json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8"
+    )
 
 
-def csv_header_is(columns: Sequence[str], prefix: bool = False) -> Callable[[Path], bool]:
-    """A recognizer: the file's first line is this CSV header (or starts with it)."""
-    import csv
+def read_loose(folder: Path) -> dict[str, str]:
+    """The loose files sim wrote in `folder` (name -> sha256), from its ``.sim-files.json``."""
+    try:
+        data = json.loads((folder / LOOSE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("tool") != "sim":
+        return {}
+    files = data.get("files")
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
 
-    def recognize(path: Path) -> bool:
+
+def record_loose_files(paths: Sequence[Path]) -> None:
+    """Add `paths` (just written, beside each other) with their sha256 to their folder's
+    ``.sim-files.json``, under that record's own lock (other writers share the folder)."""
+    folder = paths[0].parent
+    record = folder / LOOSE
+    deadline = time.monotonic() + 30
+    while True:
         try:
-            with path.open(encoding="utf-8", newline="") as handle:
-                header = next(csv.reader(handle), [])
-        except (OSError, UnicodeDecodeError, csv.Error):
-            return False
-        wanted = list(columns)
-        return header[: len(wanted)] == wanted if prefix else header == wanted
+            lock = TargetLock(record)
+            lock.__enter__()
+            break
+        except ScenarioError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    try:
+        files = read_loose(folder)
+        files.update({p.name: sha256_of(p) for p in paths})
+        temporary = folder / f"{LOOSE}.tmp-{os.getpid()}"
+        temporary.write_text(
+            json.dumps({"tool": "sim", "kind": "files", "files": files}, indent=2) + "\n",
+            encoding="utf-8",
+        )
+        temporary.replace(record)
+    finally:
+        lock.__exit__()
 
-    return recognize
+
+class FolderContents:
+    """What is in a folder, by sim's records: `own` (listed, hash as recorded, or a record),
+    `edited` (listed, hash changed since) and `foreign` (not in any record: the user's),
+    as paths relative to the folder (a foreign folder ends in /)."""
+
+    def __init__(self) -> None:
+        self.own: list[str] = []
+        self.edited: list[str] = []
+        self.foreign: list[str] = []
 
 
-def text_contains(marker: str, limit: int = 4096) -> Callable[[Path], bool]:
-    """A recognizer: the file's first `limit` bytes contain `marker`."""
+def inspect_folder(
+    folder: Path, listed: dict[str, str], prefix: str = "", contents: FolderContents | None = None
+) -> FolderContents:
+    """Sort every entry under `folder` into own, edited and foreign (see `FolderContents`).
+    `listed`: the files of the manifest that covers `folder` (relative to its top, whose
+    `prefix` this is); a subfolder with a manifest of its own (plots) is judged by that,
+    loose files by ``.sim-files.json``."""
+    contents = contents or FolderContents()
+    loose = read_loose(folder)
+    for entry in sorted(folder.iterdir()):
+        relative = prefix + entry.name
+        if not prefix and entry.name == MANIFEST and entry.is_file() and not entry.is_symlink():
+            contents.own.append(relative)  # the record itself
+        elif entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
+            contents.foreign.append(relative)
+        elif entry.is_dir():
+            nested = read_manifest(entry)
+            files = nested.get("files") if nested is not None else None
+            if any(key.startswith(relative + "/") for key in listed) and not isinstance(
+                files, dict
+            ):
+                inspect_folder(entry, listed, relative + "/", contents)
+            elif isinstance(files, dict):
+                part = inspect_folder(entry, {k: str(v) for k, v in files.items()})
+                contents.own += [relative + "/" + p for p in part.own]
+                contents.edited += [relative + "/" + p for p in part.edited]
+                contents.foreign += [relative + "/" + p for p in part.foreign]
+            else:
+                contents.foreign.append(relative + "/")
+        elif relative in listed:
+            same = sha256_of(entry) == listed[relative]
+            (contents.own if same else contents.edited).append(relative)
+        elif entry.name == LOOSE and loose:
+            contents.own.append(relative)
+        elif entry.name in loose:
+            (contents.own if sha256_of(entry) == loose[entry.name] else contents.edited).append(
+                relative
+            )
+        else:
+            contents.foreign.append(relative)
+    return contents
 
-    def recognize(path: Path) -> bool:
-        try:
-            with path.open("rb") as handle:
-                return marker.encode() in handle.read(limit)
-        except OSError:
-            return False
 
-    return recognize
+def listed_files(manifest: dict[str, Any]) -> dict[str, str] | None:
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return None
+    return {str(k): str(v) for k, v in files.items()}
+
+
+def shown(names: Sequence[str], most: int = 5) -> str:
+    text = ", ".join(names[:most])
+    return text + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 # --- the target ----------------------------------------------------------------------------
@@ -154,48 +263,89 @@ def check_replaceable(
     out: Path,
     force: bool,
     flag: str = "--out",
-    recognize: Callable[[Path], bool] | None = None,
     needs_force: bool = True,
     kinds: Sequence[str] | None = None,
 ) -> None:
-    """Raise ScenarioError unless `out` is absent, or sim wrote it and may replace it.
-
-    `recognize` tells a file sim wrote (folders are recognized by their manifest);
-    `needs_force` False: sim's own earlier output is replaced without --force (plot,
-    report, compare, whose help says so); `kinds`: the folder kinds that may be replaced
-    (`plot` replaces only plots, never a run)."""
+    """Raise ScenarioError unless the folder `out` is absent, or sim's records say it wrote
+    everything in it, it is of one of `kinds` (run, sweep, design, plots; any if None), and
+    it may be replaced: with `force`, or without when `needs_force` is False (plot, whose
+    help says so). A file in it sim's records do not list is never replaced (refused); a
+    listed file edited since is replaced only with `force`."""
     if not out.exists() and not out.is_symlink():
         return
-    is_folder = recognize is None
-    if (
-        out.is_symlink()
-        or (is_folder and not out.is_dir())
-        or (not is_folder and not out.is_file())
-    ):
-        kind = "a folder" if is_folder else "a file"
+    if out.is_symlink() or not out.is_dir():
         raise ScenarioError(
-            f"{flag} {out}: exists and is not {kind} sim wrote (choose another path)"
+            f"{flag} {out}: exists and is not a folder sim wrote (choose another path)"
         )
-    ours = written_by_sim(out, kinds) if is_folder else recognize(out)
-    what = "folder" if is_folder else "file"
-    if not ours:
-        manifest = read_manifest(out) if is_folder else None
+    manifest = read_manifest(out)
+    if manifest is None or (kinds is not None and folder_kind(manifest) not in kinds):
         sign = (
             "it has no manifest.json of sim"
-            if manifest is None and is_folder
-            else f"it is a {folder_kind(manifest)} folder, not {' or '.join(kinds or [])}"
-            if manifest is not None
-            else "its contents are not what this command writes"
+            if manifest is None
+            else f"it is a {folder_kind(manifest)} folder, not {' or '.join(kinds or [])}; "
+            "sim never replaces one kind of results with another"
         )
         raise ScenarioError(
-            f"{flag} {out}: the {what} exists and is not one this command wrote ({sign}); "
-            f"sim replaces only its own results, never other files: choose another {what} "
-            f"(or move this one away yourself)"
+            f"{flag} {out}: the folder exists and is not one this command wrote ({sign}); "
+            "sim replaces only its own results, never other files: choose another folder "
+            "(or move this one away yourself)"
+        )
+    listed = listed_files(manifest)
+    if listed is None:
+        raise ScenarioError(
+            f"{flag} {out}: the folder was written by an earlier version of sim, whose "
+            "manifest.json does not list its files, so sim cannot tell its files from yours "
+            "and replaces nothing in it: choose another folder (or remove this one yourself)"
+        )
+    contents = inspect_folder(out, listed)
+    if contents.foreign:
+        raise ScenarioError(
+            f"{flag} {out}: the folder holds files sim did not write "
+            f"({shown(contents.foreign)}); sim replaces only its own results, never other "
+            "files, even with --force: move those out of the folder, or choose another folder"
+        )
+    if contents.edited and not force:
+        raise ScenarioError(
+            f"{flag} {out}: files sim wrote there were changed since "
+            f"({shown(contents.edited)}); add --force to replace them (only the files sim "
+            "wrote are replaced), or choose another folder"
         )
     if needs_force and not force:
         raise ScenarioError(
-            f"{flag} {out}: the {what} exists; existing results are never overwritten "
-            f"(choose another {what}, or add --force to replace it)"
+            f"{flag} {out}: the folder exists; existing results are never overwritten "
+            "(choose another folder, or add --force to replace it)"
+        )
+
+
+def check_replaceable_file(
+    path: Path, force: bool, flag: str = "--out", needs_force: bool = True
+) -> None:
+    """Raise ScenarioError unless the file `path` is absent, or its folder's
+    ``.sim-files.json`` says sim wrote it and it may be replaced: with `force`, or without
+    when `needs_force` is False (report, compare); a file edited since sim wrote it is
+    replaced only with `force`."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or not path.is_file():
+        raise ScenarioError(
+            f"{flag} {path}: exists and is not a file sim wrote (choose another path)"
+        )
+    recorded = read_loose(path.parent).get(path.name)
+    if recorded is None:
+        raise ScenarioError(
+            f"{flag} {path}: the file exists and is not one this command wrote (no record of "
+            f"it in {path.parent / LOOSE}); sim replaces only its own results, never other "
+            "files: choose another file (or move this one away yourself)"
+        )
+    if sha256_of(path) != recorded and not force:
+        raise ScenarioError(
+            f"{flag} {path}: the file sim wrote was changed since; add --force to replace "
+            "it, or choose another file"
+        )
+    if needs_force and not force:
+        raise ScenarioError(
+            f"{flag} {path}: the file exists; existing results are never overwritten "
+            "(choose another file, or add --force to replace it)"
         )
 
 
@@ -275,14 +425,31 @@ def process_alive(pid: int, start: str | None) -> bool:
     return start is None or now is None or now == start
 
 
-def owner_record() -> dict[str, Any]:
+def owner_record(out: Path) -> dict[str, Any]:
+    """Who makes a staging folder (or a swap) for the target `out`: the record by which sim
+    knows the folder is its own."""
     pid = os.getpid()
     return {
+        "tool": "sim",
+        "target": out.name,
         "pid": pid,
         "start": process_start(pid),
         "host": socket.gethostname(),
         "created": time.time(),
     }
+
+
+def read_owner(record: Path, out: Path) -> dict[str, Any] | None:
+    """An owner record sim wrote for the target `out`, or None (no record, not sim's, or
+    another target's: then the folder holding it is not sim's to remove)."""
+    try:
+        owner = json.loads(record.read_text(encoding="utf-8"))
+        int(owner["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if owner.get("tool") != "sim" or owner.get("target") != out.name:
+        return None
+    return owner
 
 
 def staging_prefix(out: Path) -> str:
@@ -298,7 +465,7 @@ def make_staging(out: Path) -> Path:
             break
         except FileExistsError:
             continue
-    (staging / OWNER).write_text(json.dumps(owner_record()) + "\n", encoding="utf-8")
+    (staging / OWNER).write_text(json.dumps(owner_record(out)) + "\n", encoding="utf-8")
     return staging
 
 
@@ -306,11 +473,8 @@ def own_staging(out: Path) -> list[Path]:
     """The staging folders of `out` this process is writing."""
     found = []
     for staging in out.parent.glob(f"{staging_prefix(out)}*"):
-        try:
-            owner = json.loads((staging / OWNER).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(owner, dict) and owner.get("pid") == os.getpid():
+        owner = read_owner(staging / OWNER, out)
+        if owner is not None and owner.get("pid") == os.getpid():
             found.append(staging)
     return found
 
@@ -324,44 +488,43 @@ def folder_bytes(folder: Path) -> int:
     return total
 
 
-def claim_staging(staging: Path) -> None:
+def claim_staging(staging: Path, out: Path) -> None:
     """Make this process the owner of an orphaned staging folder (a resumed run)."""
-    (staging / OWNER).write_text(json.dumps(owner_record()) + "\n", encoding="utf-8")
+    (staging / OWNER).write_text(json.dumps(owner_record(out)) + "\n", encoding="utf-8")
 
 
-def release_staging(staging: Path) -> None:
+def release_staging(staging: Path, out: Path) -> None:
     """Let go of a staging folder kept after an interruption: from now on it is stale for
     this process too (so an in-process `--resume` finds it)."""
     (staging / OWNER).write_text(
-        json.dumps({**owner_record(), "released": True}) + "\n", encoding="utf-8"
+        json.dumps({**owner_record(out), "released": True}) + "\n", encoding="utf-8"
     )
 
 
-def is_stale(staging: Path) -> bool:
-    """True if the process that made this staging folder is gone (or, without an owner
-    record, if the folder is older than LEGACY_GRACE_SECONDS)."""
-    try:
-        owner = json.loads((staging / OWNER).read_text(encoding="utf-8"))
-        pid, start, host = int(owner["pid"]), owner.get("start"), owner.get("host")
-    except (OSError, ValueError, KeyError, TypeError):
-        try:
-            return time.time() - staging.stat().st_mtime > LEGACY_GRACE_SECONDS
-        except OSError:
-            return False
-    if host not in (None, socket.gethostname()):
+def is_stale(staging: Path, out: Path) -> bool:
+    """True if sim's owner record says it made `staging` for `out` and that process is gone.
+    A folder without such a record is never stale: sim did not make it (or cannot tell)."""
+    owner = read_owner(staging / OWNER, out)
+    if owner is None:
+        return False
+    if owner.get("host") not in (None, socket.gethostname()):
         return False  # another machine's process (a shared file system): not ours to judge
     if owner.get("released"):
         return True  # its owner let go of it (an interrupted run kept for --resume)
-    return not process_alive(pid, start)
+    return not process_alive(int(owner["pid"]), owner.get("start"))
 
 
 def orphan_partials(out: Path) -> list[Path]:
-    """Staging folders of `out` left by processes that are gone (a kill, a crash)."""
+    """Staging folders sim made for `out` in processes that are gone (a kill, a crash)."""
     try:
-        found = [p for p in out.parent.glob(f"{staging_prefix(out)}*") if p.is_dir()]
+        found = [
+            p
+            for p in out.parent.glob(f"{staging_prefix(out)}*")
+            if p.is_dir() and not p.is_symlink()
+        ]
     except OSError:
         return []
-    return [p for p in found if is_stale(p)]
+    return [p for p in found if is_stale(p, out)]
 
 
 def stale_partials(out: Path) -> list[Path]:
@@ -380,19 +543,30 @@ def resumable_partials(out: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
+def swap_record(out: Path) -> Path:
+    return out.parent / f".{out.name}.swap.json"
+
+
 def remove_stale_partials(out: Path) -> list[Path]:
-    """Remove the stale staging folders of `out` (call with the target's lock held); if a
-    kill came between the two renames of `publish`, put the old results back first."""
+    """Remove the stale staging folders of `out` (call with the target's lock held); finish
+    a replacement that a kill cut short, by its swap record: put the old results back if
+    the new ones never got into place, else remove the old results' own files."""
     removed = []
     for staging in stale_partials(out):
         shutil.rmtree(staging, ignore_errors=True)
         removed.append(staging)
-    trash = sorted(out.parent.glob(f".{out.name}.old-*"))
-    if trash and not out.exists():
-        trash[-1].rename(out)  # the previous results, moved aside but never replaced
-        trash = trash[:-1]
-    for old in trash:
-        remove_path(old)
+    record = swap_record(out)
+    swap = read_owner(record, out)
+    if swap is None:
+        return removed  # no record of ours (or none at all): nothing beside `out` is touched
+    old = out.parent / str(swap.get("old", ""))
+    if old.parent == out.parent and old.name.startswith(f".{out.name}.old-") and old.is_dir():
+        if not out.exists():
+            old.rename(out)  # the previous results, moved aside but never replaced
+        else:
+            discard_old(old, out, force=bool(swap.get("force")))
+    with contextlib.suppress(OSError):
+        record.unlink()
     return removed
 
 
@@ -404,15 +578,50 @@ def remove_path(path: Path) -> None:
             path.unlink()
 
 
-def publish(staging: Path, out: Path) -> None:
-    """Move a finished staging folder into place; an old folder is removed only after."""
+def discard_old(old: Path, out: Path, force: bool) -> None:
+    """Delete the files sim's records list in `old` (the results `out` replaced): those
+    unchanged, and with `force` those edited too; anything else stays in `old`, said so."""
+    manifest = read_manifest(old)
+    listed = listed_files(manifest) if manifest is not None else None
+    if listed is None:
+        return
+    contents = inspect_folder(old, listed)
+    doomed = contents.own + (contents.edited if force else [])
+    for relative in sorted(doomed, key=lambda r: r == MANIFEST):  # the record last
+        with contextlib.suppress(OSError):
+            (old / relative).unlink()
+    for folder in sorted((p for p in old.rglob("*") if p.is_dir()), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only if empty
+    with contextlib.suppress(OSError):
+        old.rmdir()
+    if old.exists():
+        import sys
+
+        print(
+            f"note: {out} held files sim did not write (added while it ran); they are "
+            f"kept in {old}",
+            file=sys.stderr,
+        )
+
+
+def publish(staging: Path, out: Path, force: bool = False) -> None:
+    """Record the files of a finished staging folder in its manifest and move it into place;
+    an old folder at `out` is moved aside (under a swap record, so a kill in between is
+    undone by the next writer) and only its listed files are deleted after."""
     with contextlib.suppress(FileNotFoundError):
         (staging / OWNER).unlink()
+    record_files(staging)
     if out.exists():
-        trash = out.with_name(f".{out.name}.old-{time.time_ns()}")
-        out.rename(trash)
+        old = out.with_name(f".{out.name}.old-{secrets.token_hex(4)}")
+        record = swap_record(out)
+        swap = {**owner_record(out), "old": old.name, "force": force}
+        record.write_text(json.dumps(swap) + "\n", encoding="utf-8")
+        out.rename(old)
         staging.rename(out)
-        remove_path(trash)
+        discard_old(old, out, force)
+        with contextlib.suppress(OSError):
+            record.unlink()
     else:
         staging.rename(out)
 
@@ -477,16 +686,17 @@ def output_folder(
     kinds: Sequence[str] | None = None,
 ) -> Iterator[Path]:
     """Yield a staging folder for `out`; publish it whole when the block ends, remove it if
-    the block fails. See the module docstring for the checks made first."""
+    the block fails. See the module docstring for the checks made first; `kinds`: the kinds
+    of folder this command may replace (the kind it writes)."""
     out = Path(out)
     check_target_path(out, flag)
     with guarded_target(out, flag):
+        remove_stale_partials(out)  # first: it may put back results a kill moved aside
         check_replaceable(out, force, flag, needs_force=needs_force, kinds=kinds)
-        remove_stale_partials(out)
         staging = make_staging(out)
         try:
             yield staging
-            publish(staging, out)
+            publish(staging, out, force)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -499,6 +709,7 @@ def resumable_folder(
     choose: Callable[[list[Path]], Path | None],
     keep: Callable[[Path, BaseException], bool],
     flag: str = "--out",
+    kinds: Sequence[str] | None = None,
 ) -> Iterator[Path]:
     """`output_folder` for a job that keeps checkpoints (run, sweep; `sim.storage.checkpoints`).
 
@@ -510,19 +721,19 @@ def resumable_folder(
     out = Path(out)
     check_target_path(out, flag)
     with guarded_target(out, flag):
-        check_replaceable(out, force, flag)
-        remove_stale_partials(out)
+        remove_stale_partials(out)  # first: it may put back results a kill moved aside
+        check_replaceable(out, force, flag, kinds=kinds)
         staging = choose(resumable_partials(out))
         if staging is None:
             staging = make_staging(out)
         else:
-            claim_staging(staging)
+            claim_staging(staging, out)
         try:
             yield staging
-            publish(staging, out)
+            publish(staging, out, force)
         except BaseException as exc:
             if keep(staging, exc):
-                release_staging(staging)
+                release_staging(staging, out)
             else:
                 shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -534,25 +745,30 @@ def resumable_folder(
 def output_files(
     paths: Sequence[Path],
     force: bool,
-    recognize: Sequence[Callable[[Path], bool]],
     flag: str = "--out",
     needs_force: bool = True,
 ) -> Iterator[Path]:
     """Like `output_folder` for files beside each other: yield a staging folder; its files
-    named as `paths` replace those when the block ends (each file atomically)."""
+    named as `paths` replace those when the block ends (each file atomically), and are
+    recorded with their sha256 in the folder's ``.sim-files.json``. An existing file is
+    replaced only if that record lists it (see `check_replaceable_file`)."""
     paths = [Path(p) for p in paths]
     first = paths[0]
     for path in paths:
         check_target_path(path, flag)
     with guarded_target(first, flag):
-        for path, check in zip(paths, recognize, strict=True):
-            check_replaceable(path, force, flag, recognize=check, needs_force=needs_force)
         remove_stale_partials(first)
+        for path in paths:
+            check_replaceable_file(path, force, flag, needs_force=needs_force)
         staging = make_staging(first)
         try:
             yield staging
+            written = []
             for path in paths:
                 if (staging / path.name).exists():
                     os.replace(staging / path.name, path)
+                    written.append(path)
+            if written:
+                record_loose_files(written)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

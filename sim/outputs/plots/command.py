@@ -9,6 +9,7 @@ from typing import Any
 from sim.outputs.plots.run import run_figures
 from sim.outputs.plots.style import Panel, figure_png
 from sim.outputs.plots.sweep import sweep_figures
+from sim.storage.folders import file_hashes
 
 
 def write_figures(panels: list[Panel], folder: Path) -> list[Path]:
@@ -20,7 +21,8 @@ def write_figures(panels: list[Panel], folder: Path) -> list[Path]:
         path = folder / f"{panel.name}.png"
         path.write_bytes(figure_png(panel.figure))
         paths.append(path)
-    manifest = {"tool": "sim", "kind": "plots", "files": [p.name for p in paths]}
+    # the record by which a later `plot` replaces these files and nothing else
+    manifest = {"tool": "sim", "kind": "plots", "files": file_hashes(folder)}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return paths
 
@@ -41,6 +43,12 @@ def register(subparsers: Any) -> None:
         help="folder for the PNG files (default: FOLDER/plots); a plots "
         "folder sim wrote is replaced, any other folder is refused",
     )
+    plot.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the figures of a plots folder even if they were changed since sim "
+        "wrote them (files sim did not write are never replaced)",
+    )
     plot.set_defaults(func=cmd_plot)
 
 
@@ -51,7 +59,7 @@ def cmd_plot(args: Any) -> int:
     manifest = read_run(args.folder, sweep_ok=True)
     is_sweep = manifest.get("kind") == "sweep"
     out = args.out or args.folder / "plots"
-    with output_folder(out, True, needs_force=False, kinds=["plots"]) as staging:
+    with output_folder(out, args.force, needs_force=False, kinds=["plots"]) as staging:
         panels = sweep_figures(args.folder) if is_sweep else run_figures(args.folder)
         names = [path.name for path in write_figures(panels, staging)]
     for name in names:
