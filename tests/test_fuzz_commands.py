@@ -316,32 +316,14 @@ def issue(what: str) -> pytest.MarkDecorator:
 
 
 HOSTILE = [
-    pytest.param(
-        old_named_folder_beside_a_new_target,
-        marks=issue("a user's .NAME.old-* folder beside a new target is moved in and deleted"),
-    ),
-    pytest.param(
-        old_named_folder_beside_a_new_design,
-        marks=issue("a user's .NAME.old-* folder beside a new design target is deleted"),
-    ),
-    pytest.param(
-        old_named_folder_beside_a_forced_target,
-        marks=issue("with --force, a user's .NAME.old-* folder beside the target is deleted"),
-    ),
-    pytest.param(
-        old_partial_named_folder_without_owner,
-        marks=issue("a user's .NAME.partial-* folder older than an hour is deleted"),
-    ),
-    pytest.param(
-        memo_inside_a_forced_run,
-        marks=issue("run --force deletes a user's MEMO.txt inside the results folder"),
-    ),
-    pytest.param(
-        memo_inside_a_forced_design,
-        marks=issue("design --force deletes a user's MEMO.txt inside the design folder"),
-    ),
-    pytest.param(users_png_inside_plots, marks=issue("plot deletes a user's PNG in plots/")),
-    pytest.param(design_over_a_run, marks=issue("design --out RUN --force replaces a run folder")),
+    pytest.param(old_named_folder_beside_a_new_target),
+    pytest.param(old_named_folder_beside_a_new_design),
+    pytest.param(old_named_folder_beside_a_forced_target),
+    pytest.param(old_partial_named_folder_without_owner),
+    pytest.param(memo_inside_a_forced_run),
+    pytest.param(memo_inside_a_forced_design),
+    pytest.param(users_png_inside_plots),
+    pytest.param(design_over_a_run),
     pytest.param(
         users_lock_named_file, marks=issue("a user's .NAME.lock file is truncated and deleted")
     ),
@@ -960,7 +942,6 @@ class NotDask(BaseHTTPRequestHandler):
         pass
 
 
-@issue("--scheduler pointing at an HTTP server hangs until killed")
 def test_a_scheduler_that_is_not_dask_is_refused_within_seconds(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
     server = HTTPServer(("127.0.0.1", 0), NotDask)
