@@ -116,7 +116,9 @@ def event_target_expected_within(scenario: Scenario, horizon: int) -> bool:
                     for arm, w in enumerate(weights)
                 )
             )
-        if sum(entered[k] * share[month - 1 - k] for k in range(month)) >= target:
+        # the expected count never quite reaches a target equal to the sample size: half an
+        # event short is reached (every patient's event comes with probability -> 1)
+        if sum(entered[k] * share[month - 1 - k] for k in range(month)) >= target - 0.5:
             return True
         if month == horizon:
             return False
