@@ -205,14 +205,15 @@ def read_adam(
     unit: str | None = None,
     arms: Mapping[str, str] | Collection[str] | None = None,
     cut: dt.date | None = None,
+    arm_variable: str | None = None,
 ) -> AdamData:
     """Read and check ADSL and ADTTE (and ADRS); raise one ScenarioError listing every
     broken rule, each naming the data set, variable, subjects and fix.
 
     `mapping`: standard name -> the sponsor's name. `unit`: AVAL's unit where AVALU is absent
-    or blank (days, weeks, months, years). `arms`: the known treatments (TRT01P, TRT01A
-    values), or a mapping treatment -> project arm (control, experimental). `cut`: the data
-    cut date, if ADSL has no DCUTDT."""
+    or blank (days, weeks, months, years). `arms`: the known treatments (values of
+    `arm_variable`, or of both TRT01P and TRT01A when it is None), or a mapping treatment ->
+    project arm (control, experimental). `cut`: the data cut date, if ADSL has no DCUTDT."""
     names = check_mapping(mapping)
     frames = {"ADSL": read_dataset(adsl, "ADSL"), "ADTTE": read_dataset(adtte, "ADTTE")}
     if adrs is not None:
@@ -259,7 +260,7 @@ def read_adam(
     translate = arms if isinstance(arms, Mapping) else None
     if arms is not None:
         known = set(arms)
-        for variable in ("TRT01P", "TRT01A"):
+        for variable in (arm_variable,) if arm_variable else ("TRT01P", "TRT01A"):
             if variable in s.columns:
                 problems += checks.check_arms(s[variable], s["USUBJID"], variable, known)
     cut = cut if cut is not None else cut_date(s, problems)
