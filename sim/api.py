@@ -325,6 +325,7 @@ def simulate(
     executor: str | None = None,
     scheduler: str | None = None,
     resume: bool = False,
+    adam: int = 0,
 ) -> Results:
     """Monte Carlo run of a scenario: the tables of `python -m sim run`, same seed, same
     numbers. `scenario` is a Scenario, or a YAML path (or mapping) loaded with `overrides`
@@ -334,12 +335,17 @@ def simulate(
     design's doubts are written to it before the run, the summary's after.
     `executor`, `scheduler` and `resume` are ``--executor`` (``"local"`` or ``"dask"``),
     ``--scheduler`` (default: dask with a scheduler, else local) and ``--resume`` (needs
-    `out`)."""
+    `out`). `adam` K > 0 (``--adam K``) also writes the CDISC ADaM data sets (ADSL, ADTTE,
+    ADRS, ADAE as XPT v5 and Parquet, and define.csv) of the first K replicates at their
+    final analysis cut, one folder each (``rep000_final``, ...; docs/adam.md), and keeps
+    their patients (`keep_patients` is raised to K)."""
     from sim.engine.run import check_out_folder, run_scenario
     from sim.stats.design import design_warnings
 
     scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
     workers = check_run_options(reps, seed, workers, keep_patients)
+    check_count("adam", adam, 0)
+    keep_patients = max(keep_patients, adam)
     if out is not None:
         check_out_folder(Path(out), force)
     executor = check_executor(executor, scheduler)
@@ -366,11 +372,40 @@ def simulate(
             resume=resume,
             note=report.write,
             on_resume=lambda done: report.start(reps, done),
+            before_publish=adam_writer(scenario, adam) if adam else None,
         )
         for text in outputs.warnings:
             if text not in before:
                 report.write(f"warning: {text}")
     return run_results(outputs, scratch, scenario)
+
+
+def adam_writer(scenario: Scenario, count: int) -> Any:
+    """The `before_publish` step of a run with ``--adam K``: the ADaM folders of the first K
+    replicates written into the run's staging folder, and listed in its manifest (``adam``;
+    ``files`` lists them with every other file, so that only sim's records decide what a
+    later --force replaces)."""
+    from sim.adam import write_replicates
+
+    def write(staging: Path) -> None:
+        folders = write_replicates(
+            staging / "patients.parquet",
+            staging,
+            count,
+            start_date=scenario.trial.start_date,
+            study_id=scenario.trial.id,
+        )
+        path = staging / "manifest.json"
+        record = json.loads(path.read_text(encoding="utf-8"))
+        record["adam"] = {
+            "replicates": count,
+            "cut": "final analysis (data_cut_date)",
+            "folders": [f.name for f in folders],
+            "datasets": sorted(p.name for f in folders[:1] for p in f.iterdir()),
+        }
+        path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+
+    return write
 
 
 def run_results(

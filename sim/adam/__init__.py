@@ -15,7 +15,7 @@ from sim.adam.reader import (
     read_dataset,
     response_table,
 )
-from sim.adam.writer import adam_tables, folder_name, write_adam
+from sim.adam.writer import adam_tables, folder_name, write_adam, write_replicates
 
 __all__ = [
     "AdamData",
@@ -27,4 +27,5 @@ __all__ = [
     "read_dataset",
     "response_table",
     "write_adam",
+    "write_replicates",
 ]
