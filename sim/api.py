@@ -518,9 +518,9 @@ def sweep(
 
 def forecast(
     scenario: ScenarioLike,
-    observed: str | Path,
+    observed: str | Path | Sequence[str | Path],
     *,
-    as_of: str | dt.date,
+    as_of: str | dt.date | None = None,
     reps: int = 2000,
     seed: int = 1,
     workers: int | None = None,
@@ -536,6 +536,7 @@ def forecast(
     executor: str | None = None,
     scheduler: str | None = None,
     resume: bool = False,
+    adam: Mapping[str, Any] | None = None,
 ) -> Results:
     """The rest of a trial under way from its own data (`observed`, the ``--observed``
     table, current to `as_of`), as `python -m sim forecast`: the run's tables plus `fit`,
@@ -544,11 +545,24 @@ def forecast(
     The event forecast is blinded (one pooled PFS hazard; the arms split by the scenario's
     HR) unless `unblinded` (per-arm hazards; the table must have arms). `prior_events` is the
     planned hazards' weight in events; None: 10% of the event target (manifest
-    ``forecast.prior``, docs/forecasting.md)."""
+    ``forecast.prior``, docs/forecasting.md).
+
+    `observed` may also be CDISC ADaM data sets (ADSL + ADTTE: their folder or files,
+    recognised by content; docs/adam.md): `adam` holds their options as a dict of
+    `adam_map`, `paramcd` (the PFS parameter), `arm`, `strata`, `arm_values`,
+    `site_values`, `stratum_values` (treatment, SITEID and stratum values -> the
+    scenario's names); `as_of` defaults to ADSL's data cut DCUTDT and must equal it."""
     from sim.engine.forecast import forecast_trial
 
     scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
     workers = check_run_options(reps, seed, workers, keep_patients)
+    observed = observed_source(observed, adam)
+    if as_of is None:
+        as_of = getattr(observed, "cut", None)
+        if as_of is None:
+            raise ScenarioError(
+                "as_of: missing; give the date the observed data are current to (YYYY-MM-DD)"
+            )
     try:
         day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
     except ValueError:
@@ -567,7 +581,7 @@ def forecast(
         report.start(reps, 0)
         outputs = forecast_trial(
             scenario,
-            Path(observed),
+            observed,
             day,
             target,
             reps=reps,
@@ -589,6 +603,54 @@ def forecast(
         )
     tables = {"forecast": outputs.forecast, "comparison": outputs.comparison}
     return run_results(outputs.run, scratch, scenario, tables)
+
+
+ADAM_KEYS = (
+    "adam_map",
+    "paramcd",
+    "arm",
+    "strata",
+    "arm_values",
+    "site_values",
+    "stratum_values",
+    "unit",
+)
+
+
+def observed_source(
+    observed: str | Path | Sequence[str | Path], adam: Mapping[str, Any] | None
+) -> Any:
+    """The forecast's observed data: the path of the project's table, or ADaM data sets as
+    a `sim.adam.inputs.AdamObserved` (read and checked now, before anything is written)."""
+    from sim.adam.inputs import AdamObserved, is_adam
+
+    if adam is not None and not isinstance(adam, Mapping):
+        raise ScenarioError(f"adam = {adam!r}: must be a dict, e.g. {{'paramcd': 'PFS'}}")
+    adam = dict(adam or {})
+    unknown = sorted(set(adam) - set(ADAM_KEYS))
+    if unknown:
+        raise ScenarioError(
+            f"adam: unknown option(s) {', '.join(unknown)}; the options are {', '.join(ADAM_KEYS)}"
+        )
+    source = observed if isinstance(observed, str | Path) else [Path(o) for o in observed]
+    if not is_adam(source, adam.get("adam_map")):
+        if adam:
+            raise ScenarioError(
+                f"adam {sorted(adam)}: {observed} is not ADaM data (no USUBJID); these "
+                "options are for ADSL + ADTTE"
+            )
+        return Path(observed)  # type: ignore[arg-type]
+    options = adam_options(
+        adam.get("adam_map"),
+        adam.get("paramcd", "PFS"),
+        adam.get("arm"),
+        adam.get("strata", "auto"),
+        adam.get("arm_values"),
+        adam.get("unit"),
+        adam.get("site_values"),
+        adam.get("stratum_values"),
+    )
+    return AdamObserved(source, options)
 
 
 def export_observed(

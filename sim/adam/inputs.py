@@ -178,10 +178,15 @@ def preferred(role: str, files: list[Path]) -> Path:
     raise ScenarioError(f"{role}: no readable file among {', '.join(map(str, files))}")
 
 
-def load_adam(source: SourceLike, options: AdamOptions, cut: dt.date | None = None) -> AdamData:
+def load_adam(
+    source: SourceLike,
+    options: AdamOptions,
+    cut: dt.date | None = None,
+    two_arms: bool = True,
+) -> AdamData:
     """The data sets of `source`, read and checked (`read_adam`), the treatment variable's
-    values too: each a known arm (the keys of `arm_values`), or, without `arm_values`, at
-    most two treatments."""
+    values too: each a known arm (the keys of `arm_values`), or, without `arm_values` and
+    with `two_arms`, at most two treatments."""
     files = find_datasets(source, options.mapping)
     data = read_adam(
         files["ADSL"],
@@ -193,20 +198,22 @@ def load_adam(source: SourceLike, options: AdamOptions, cut: dt.date | None = No
         cut=cut,
         arm_variable=options.arm,
     )
-    if options.arm_values is None and options.arm in data.adsl.columns:
+    if two_arms and options.arm_values is None and options.arm in data.adsl.columns:
         treatments = data.adsl[options.arm].astype(str)
         counts = treatments.value_counts()
         if len(counts) > 2:
-            rare = treatments.isin(counts.index[2:]).to_numpy()
-            who = checks.subjects(data.adsl["USUBJID"], rare)
+            known = [a for a in ARMS if a in counts.index]
+            known = known if len(known) == 2 else list(counts.index[:2])
+            others = [t for t in counts.index if t not in known]
             checks.raise_problems(
                 [
-                    f"ADSL.{options.arm}: {len(counts)} treatments "
-                    f"({', '.join(map(repr, counts.index))}); {who} "
-                    f"have {', '.join(map(repr, counts.index[2:]))}: the analysis compares "
-                    "two arms; name them with the arm values option (--arm-values "
-                    f"'{counts.index[0]}=control,{counts.index[1]}=experimental'; "
-                    "arm_values={...} in Python), which refuses any other treatment"
+                    f"ADSL.{options.arm}: {', '.join(map(repr, others))} for "
+                    f"{checks.subjects(data.adsl['USUBJID'], treatments.isin(others).to_numpy())}"
+                    f": a third treatment (the analysis compares two arms: "
+                    f"{', '.join(map(repr, known))}); drop these subjects, or name the two "
+                    "arms with the arm values option (--arm-values "
+                    f"'{known[0]}=control,{known[1]}=experimental'; arm_values={{...}} in "
+                    "Python), which refuses any other treatment"
                 ]
             )
     return data
@@ -248,7 +255,7 @@ class AdamObserved:
     def __init__(self, source: SourceLike, options: AdamOptions) -> None:
         self.options = options
         self.files = find_datasets(source, options.mapping)
-        self.data = load_adam(source, options)
+        self.data = load_adam(source, options, two_arms=False)  # arms: the scenario's
 
     def __str__(self) -> str:
         names = ", ".join(str(p) for p in self.files.values())
@@ -273,7 +280,7 @@ class AdamObserved:
                 "out)"
             )
         if data.cut is None:  # the cut is the as-of date: nothing may come after it
-            data = load_adam(list(self.files.values()), options, cut=as_of)
+            data = load_adam(list(self.files.values()), options, cut=as_of, two_arms=False)
         strata_name = strata_variable(data, options) or "STRATA1R"
         s = data.adsl
         problems = checks.check_required(
