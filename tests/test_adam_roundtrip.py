@@ -224,7 +224,7 @@ def test_docs_adam_code_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     root = Path(__file__).resolve().parents[1]
     text = (root / "docs" / "adam.md").read_text(encoding="utf-8")
     blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     monkeypatch.chdir(root)
     for block in blocks:
         code = block.replace('"results/adam', f'"{tmp_path}')
