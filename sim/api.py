@@ -605,6 +605,30 @@ def forecast(
     return run_results(outputs.run, scratch, scenario, tables)
 
 
+def response_analysis(
+    data: Any, conf_level: float, described: str, tests: str | None
+) -> pd.DataFrame:
+    """`analyze` of an ADRS parameter: `sim.stats.final_analysis.analyze_response`, with its
+    printed form."""
+    from sim.stats.final_analysis import analyze_response, printed_analysis
+
+    if tests:
+        raise ScenarioError(
+            f"tests = {tests!r}: time-to-event tests; a response parameter gets the response "
+            "rates, their difference and the CMH test (leave tests out)"
+        )
+    table = analyze_response(data, conf_level)
+    header = (
+        f"{len(data.arm)} patients, {int(data.responder.sum())} responders (CR or PR); control"
+        f" = {data.arm_labels[0]!r}, experimental = {data.arm_labels[1]!r}"
+        + (f"; strata {list(data.strata_labels)}" if data.stratum is not None else "")
+    )
+    footer = f"intervals at the {conf_level:g} level; CMH z > 0: the experimental arm responds more"
+    body = printed_analysis(table, "")
+    table.attrs["printed"] = "\n".join([described, header, body, footer])
+    return table
+
+
 ADAM_KEYS = (
     "adam_map",
     "paramcd",
@@ -768,7 +792,7 @@ def analysis_input(
     of `analyze`'s input: a patient table (a DataFrame, or a CSV or Parquet file) or ADaM
     data sets (their folder or files; see `analyze`)."""
     from sim.adam.inputs import AUTO, adam_analysis_table, is_adam
-    from sim.stats.final_analysis import TIME_UNITS, patients_from_frame
+    from sim.stats.final_analysis import TIME_UNITS, patients_from_frame, responses_from_frame
 
     if time_unit is not None and time_unit not in TIME_UNITS:
         raise ScenarioError(f"time_unit = {time_unit!r}: must be one of {sorted(TIME_UNITS)}")
@@ -796,6 +820,9 @@ def analysis_input(
         options = adam_options(adam_map, paramcd, arm, strata, arm_values, time_unit)
         table, stratum, described = adam_analysis_table(data, options)
         control = control or ("control" if arm_values else None)
+        if "responder" in table.columns:  # an ADRS parameter (BOR)
+            responses = responses_from_frame(table, "arm", stratum, control, described)
+            return responses, "days", described
         patients = patients_from_frame(
             table, "time", "event", "arm", stratum, control, source=described
         )
@@ -863,6 +890,7 @@ def analyze(
     from sim.stats.analysis import CONF_TYPES
     from sim.stats.final_analysis import (
         TIME_UNITS,
+        ResponseData,
         TimeUnitWarning,
         analyze_patients,
         analyze_tests,
@@ -889,6 +917,8 @@ def analyze(
         adam_map=adam_map,
         arm_values=arm_values,
     )
+    if isinstance(patients, ResponseData):
+        return response_analysis(patients, conf_level, described, tests)
     column = "AVAL" if described.startswith("ADaM") else (time or "time")
     doubt = time_unit_doubt(patients.time, unit, column)
     if doubt is not None:

@@ -368,3 +368,47 @@ def test_printed_form_is_the_commands_output(capsys) -> None:
     assert main(["analyze", str(XPT / "rep001_final"), "--paramcd", "OS"]) == 0
     assert capsys.readouterr().out == table.attrs["printed"] + "\n"
     assert "Cox HR (efron), stratified" in table.attrs["printed"]
+
+
+def test_best_overall_response_of_adrs_matches_statsmodels(adam_run: Path) -> None:
+    """`--paramcd BOR` reads ADRS: ORR per arm (statsmodels proportion_confint, wilson), the
+    difference (confint_proportions_2indep, newcomb) and the CMH test and Mantel-Haenszel
+    odds ratio (StratifiedTable.test_null_odds(correction=False), oddsratio_pooled)."""
+    from statsmodels.stats.contingency_tables import StratifiedTable
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+    folder = adam_run / "rep000_final"
+    table = sim.analyze(folder, paramcd="BOR")
+    adsl = pd.read_parquet(folder / "adsl.parquet").set_index("USUBJID")
+    adrs = pd.read_parquet(folder / "adrs.parquet")
+    responder = adrs["AVALC"].isin(["CR", "PR"]).to_numpy()
+    arm = adsl.loc[adrs["USUBJID"], "TRT01P"].to_numpy() == "experimental"
+    stratum = adsl.loc[adrs["USUBJID"], "STRATA1R"].to_numpy()
+    x = [int((responder & (arm == k)).sum()) for k in (0, 1)]
+    n = [int((arm == k).sum()) for k in (0, 1)]
+    for k, name in enumerate(("control", "experimental")):
+        row = table[(table["test"] == "orr") & (table["arm"] == name)].iloc[0]
+        assert (row["n"], row["events"]) == (n[k], x[k])
+        low, high = proportion_confint(x[k], n[k], method="wilson")
+        assert [row["ci_low"], row["ci_high"]] == pytest.approx([low, high], rel=1e-12)
+    diff = pick(table, "orr_difference", False)
+    low, high = confint_proportions_2indep(x[1], n[1], x[0], n[0], method="newcomb")
+    assert diff["estimate"] == pytest.approx(x[1] / n[1] - x[0] / n[0], rel=1e-12)
+    assert [diff["ci_low"], diff["ci_high"]] == pytest.approx([low, high], rel=1e-9)
+    for stratified in (False, True):
+        groups = np.unique(stratum) if stratified else ["all"]
+        tables = []
+        for g in groups:
+            keep = (stratum == g) if stratified else np.ones(len(arm), bool)
+            tables.append(
+                [
+                    [((responder & arm) & keep).sum(), ((~responder & arm) & keep).sum()],
+                    [((responder & ~arm) & keep).sum(), ((~responder & ~arm) & keep).sum()],
+                ]
+            )
+        st = StratifiedTable(np.asarray(tables, float).transpose(1, 2, 0))
+        row = pick(table, "cmh", stratified)
+        ref = st.test_null_odds(correction=False)
+        assert row["z"] ** 2 == pytest.approx(ref.statistic, rel=1e-10)
+        assert row["p_two_sided"] == pytest.approx(ref.pvalue, rel=1e-10)
+        assert row["estimate"] == pytest.approx(st.oddsratio_pooled, rel=1e-12)

@@ -31,6 +31,7 @@ from sim.adam.reader import (
     detect_format,
     observed_table,
     read_adam,
+    response_table,
 )
 from sim.errors import ScenarioError
 
@@ -227,14 +228,24 @@ def strata_variable(data: AdamData, options: AdamOptions) -> str | None:
     return options.strata
 
 
+def is_response(data: AdamData, paramcd: str) -> bool:
+    """`paramcd` is an ADRS parameter (BOR) and not an ADTTE one."""
+    in_adrs = data.adrs is not None and paramcd in set(data.adrs["PARAMCD"])
+    return in_adrs and paramcd not in set(data.adtte["PARAMCD"])
+
+
 def adam_analysis_table(
     source: SourceLike, options: AdamOptions
 ) -> tuple[pd.DataFrame, str | None, str]:
-    """(the `analysis_table` of `options.paramcd`, its stratum column or None, a one-line
-    description of the source for the printed analysis)."""
+    """(the `analysis_table` of `options.paramcd`, or its `response_table` for an ADRS
+    parameter such as BOR; its stratum column or None; a one-line description of the source
+    for the printed analysis)."""
     data = load_adam(source, options)
     strata = strata_variable(data, options)
-    table = analysis_table(data, options.paramcd, arm=options.arm, strata=strata)
+    if is_response(data, options.paramcd):
+        table = response_table(data, options.paramcd, arm=options.arm, strata=strata or "")
+    else:
+        table = analysis_table(data, options.paramcd, arm=options.arm, strata=strata)
     files = find_datasets(source, options.mapping)
     where = ", ".join(p.name for p in files.values())
     folders = {str(p.parent) for p in files.values()}

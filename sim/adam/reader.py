@@ -477,9 +477,11 @@ def observed_table(
     )
 
 
-def response_table(data: AdamData, param: str = "BOR", *, arm: str = "TRT01P") -> pd.DataFrame:
-    """One row per subject with an ADRS record of PARAMCD `param`: patient_id, arm, stratum,
-    best_response (CR, PR, SD, PD, NE), responder (CR or PR)."""
+def response_table(
+    data: AdamData, param: str = "BOR", *, arm: str = "TRT01P", strata: str = "STRATA1R"
+) -> pd.DataFrame:
+    """One row per subject with an ADRS record of PARAMCD `param`: patient_id, arm, stratum
+    (ADSL's `strata`), best_response (CR, PR, SD, PD, NE), responder (CR or PR)."""
     if data.adrs is None:
         raise ScenarioError("ADRS: not given; give the ADRS data set for the response analysis")
     rows = data.adrs[data.adrs["PARAMCD"] == param]
@@ -499,9 +501,7 @@ def response_table(data: AdamData, param: str = "BOR", *, arm: str = "TRT01P") -
         {
             "patient_id": ids.to_numpy(),
             "arm": arm_values(data, arm).set_axis(data.adsl["USUBJID"]).reindex(ids).to_numpy(),
-            "stratum": s["STRATA1R"].reindex(ids).astype(str).to_numpy()
-            if "STRATA1R" in s.columns
-            else "",
+            "stratum": s[strata].reindex(ids).astype(str).to_numpy() if strata in s.columns else "",
             "best_response": best.to_numpy(),
             "responder": best.isin(["CR", "PR"]).to_numpy(),
         }

@@ -74,6 +74,100 @@ class PatientData:
     strata_labels: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ResponseData:
+    """A response table's columns checked and coded: responder (CR or PR), arm 0/1, stratum."""
+
+    responder: np.ndarray
+    arm: np.ndarray  # 0 control, 1 experimental
+    stratum: np.ndarray | None
+    arm_labels: tuple[str, str]
+    strata_labels: tuple[str, ...]
+
+
+def responses_from_frame(
+    frame: pd.DataFrame, arm: str, strata: str | None, control: str | None, source: str
+) -> ResponseData:
+    """A response table (`sim.adam.response_table`: responder, arm, stratum) checked as
+    `patients_from_frame` checks a time-to-event table."""
+    a, arm_labels = check_arm(check_column(frame, "arm", arm), arm, control)
+    s, strata_labels = (None, ())
+    if strata:
+        s, strata_labels = check_strata(check_column(frame, "strata", strata), strata, a)
+    responder = frame["responder"].to_numpy(bool)
+    return ResponseData(responder, a, s, arm_labels, strata_labels)
+
+
+def analyze_response(data: ResponseData, conf_level: float = 0.95) -> pd.DataFrame:
+    """The tidy table (`TIDY_COLUMNS`) of a best-overall-response analysis:
+
+    - ``orr``: each arm's objective response rate (CR or PR) with its Wilson interval;
+    - ``orr_difference``: experimental - control with Newcombe's hybrid score interval, and
+      the Cochran-Mantel-Haenszel z of one stratum (z > 0: the experimental arm responds
+      more; p_one_sided = 1 - Phi(z));
+    - ``cmh``: the Mantel-Haenszel common odds ratio with the CMH test, unstratified and,
+      with strata, stratified.
+
+    Units: proportion (rates and their difference), ratio (the odds ratio); `events` counts
+    responders."""
+    from sim.stats import binary
+
+    n, events = len(data.arm), int(data.responder.sum())
+    counts = [(data.responder & (data.arm == k)).sum() for k in (0, 1)]
+    totals = [(data.arm == k).sum() for k in (0, 1)]
+    rows = []
+    for k, name in enumerate(data.arm_labels):
+        low, high = binary.wilson_interval(counts[k], totals[k], conf_level)
+        rows.append(
+            tidy_row(
+                "orr",
+                False,
+                name,
+                "proportion",
+                estimate=counts[k] / totals[k],
+                ci_low=float(low),
+                ci_high=float(high),
+                n=int(totals[k]),
+                events=int(counts[k]),
+            )
+        )
+    experimental = data.arm_labels[1]
+    options = [(False, np.zeros(n, np.int64))]
+    if data.stratum is not None:
+        options.append((True, data.stratum))
+    for stratified, stratum in options:
+        cells = np.zeros((1, int(stratum.max()) + 1, 2))
+        sizes = np.zeros_like(cells)
+        np.add.at(cells[0], (stratum, data.arm), data.responder.astype(float))
+        np.add.at(sizes[0], (stratum, data.arm), 1.0)
+        cmh = binary.cmh_test(cells, sizes)
+        test = {
+            "z": float(cmh.z[0]),
+            "p_one_sided": float(cmh.p_one[0]),
+            "p_two_sided": float(cmh.p_two[0]),
+            "n": n,
+            "events": events,
+        }
+        if not stratified:
+            d = binary.newcombe_difference(counts[0], totals[0], counts[1], totals[1], conf_level)
+            rows.append(
+                tidy_row(
+                    "orr_difference",
+                    False,
+                    experimental,
+                    "proportion",
+                    estimate=float(d.diff),
+                    ci_low=float(d.ci_low),
+                    ci_high=float(d.ci_high),
+                    **test,
+                )
+            )
+        rows.append(
+            tidy_row("cmh", stratified, experimental, "ratio", estimate=float(cmh.or_mh[0]), **test)
+        )
+    return tidy_frame(rows)
+
+
 def rows_at_fault(mask: np.ndarray, index: pd.Index, limit: int = 8) -> str:
     rows = [str(i) for i in index[mask][:limit]]
     more = int(mask.sum()) - len(rows)
@@ -409,6 +503,12 @@ def row_label(row: pd.Series, conf_type: str) -> str:
         return f"log-rank, {strat}: O - E of {row['arm']}"
     if test.startswith("cox_"):
         return f"Cox HR ({test[4:]}), {strat}"
+    if test == "orr":
+        return f"ORR, {row['arm']} (n={row['n']}, responders={row['events']}; Wilson)"
+    if test == "orr_difference":
+        return f"ORR difference, {row['arm']} - control (Newcombe); CMH z"
+    if test == "cmh":
+        return f"CMH odds ratio, {strat}"
     if test == "km_median":
         return f"KM median, {row['arm']} (n={row['n']}, events={row['events']}; {conf_type} band)"
     return f"{parse_test(test).label}, {strat}"
