@@ -88,6 +88,7 @@ def test_api_analyze_matches_the_analyze_command(tmp_path, capsys):
         ),
         (lambda: sim.load_scenario(ROOT / "nope.yaml"), "no such file"),
         (lambda: sim.simulate(TEXTBOOK, reps=0), "reps = 0"),
+        (lambda: sim.simulate(TEXTBOOK, reps=10, adam=-1), "adam = -1: must be a whole number"),
         (lambda: sim.read_results(ROOT / "scenarios"), "not a run folder"),
         (lambda: sim.analyze(42), "not a pandas DataFrame, a file or a folder"),
         (lambda: sim.analyze("not a frame"), "not a frame: no such file"),

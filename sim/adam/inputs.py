@@ -155,10 +155,12 @@ def find_datasets(source: SourceLike, mapping: Mapping[str, str] | None) -> dict
     missing = [role for role in ("ADSL", "ADTTE") if role not in chosen]
     if missing:
         where = ", ".join(map(str, paths))
+        own = [p / "patients.parquet" for p in paths if (p / "patients.parquet").is_file()]
         raise ScenarioError(
             f"{where}: no {' and no '.join(missing)} data set found (found "
             f"{', '.join(sorted(chosen)) or 'none'}); give ADSL and ADTTE, as files or the "
             "folder holding them"
+            + (f" (for the simulator's own table, give {own[0]})" if own else "")
         )
     return {role: chosen[role] for role in ("ADSL", "ADTTE", "ADRS") if role in chosen}
 
