@@ -561,7 +561,8 @@ def forecast(
         as_of = getattr(observed, "cut", None)
         if as_of is None:
             raise ScenarioError(
-                "as_of: missing; give the date the observed data are current to (YYYY-MM-DD)"
+                "as_of (--as-of): missing; give the date the observed data are current to "
+                "(YYYY-MM-DD; only ADaM data, whose ADSL has DCUTDT, have a default)"
             )
     try:
         day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))

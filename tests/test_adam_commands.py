@@ -412,3 +412,14 @@ def test_best_overall_response_of_adrs_matches_statsmodels(adam_run: Path) -> No
         assert row["z"] ** 2 == pytest.approx(ref.statistic, rel=1e-10)
         assert row["p_two_sided"] == pytest.approx(ref.pvalue, rel=1e-10)
         assert row["estimate"] == pytest.approx(st.oddsratio_pooled, rel=1e-12)
+
+
+def test_forecast_of_a_project_table_still_needs_as_of(tmp_path: Path, capsys) -> None:
+    table = tmp_path / "observed.csv"
+    table.write_text(
+        "patient_id,site,stratum,randomized,event_date,event_type,dropout_date,last_assessment\n"
+    )
+    argv = ["forecast", str(SCENARIO), "--observed", str(table), "--reps", "10", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "fc")]) == 2
+    assert "as_of (--as-of): missing" in capsys.readouterr().err
+    assert not (tmp_path / "fc").exists()
