@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ConfigDict, ValidationError, model_validator
 
 from sim.errors import ScenarioError
-from sim.scenario.analysis import Analysis
+from sim.scenario.analysis import Analysis, check_bayesian_prior
 from sim.scenario.base import Frozen
 from sim.scenario.checks import check_scenario
 from sim.scenario.clinic import Patients, Radiotherapy, Treatment
@@ -112,6 +112,7 @@ class Scenario(Frozen):
     def check_cross_fields(self) -> Scenario:
         check_scenario(self)
         check_prior_fits(self)
+        check_bayesian_prior(self)
         return self
 
     def pfs_cumulative_hazard(self, arm: int, day: float) -> float:
