@@ -202,3 +202,31 @@ def test_example_scenario_reports_the_per_look_rows(tmp_path):
         "look1_posterior_probability_mean",
     ):
         assert f"\n{name},probability," in summary
+
+
+def test_an_early_stop_ends_screening_and_randomization():
+    """Issue 31 item 4: a trial stopped at its interim screens and randomizes nobody after
+    the analysis date of the stop; the same draws with bounds that never stop early screen
+    as many or more (as many in the trials not stopped), and the monthly screening table
+    adds up to the per-replicate counts."""
+    data = scenario_data(INTERIM)
+    stopping = TrialModel.from_scenario(vary(data))
+    never = TrialModel.from_scenario(
+        vary(data, **{"analysis.efficacy": {"z": [8.0, 1.2816]}, "analysis.futility": None})
+    )
+    result = simulate_chunk(stopping, 3, 0, 0, 60)
+    reps = result.replicates
+    full = simulate_chunk(never, 3, 0, 0, 60).replicates
+    early = reps["early_stop"].to_numpy()
+    assert early.any() and not full["early_stop"].any()
+    n = data["trial"]["sample_size"]
+    assert (reps["not_randomized_at_stop"] == n - reps["n_randomized"]).all()
+    assert (reps["not_randomized_at_stop"][~early] == 0).all()
+    assert (reps["not_randomized_at_stop"][early] > 0).any()
+    for column in ("n_screened", "n_screen_failed"):
+        assert (reps[column][~early] == full[column][~early]).all()
+        assert (reps[column][early] <= full[column][early]).all()
+    assert (reps["n_screened"][early] < full["n_screened"][early]).any()
+    table = result.sums["screening"]
+    for what, column in (("screened", "n_screened"), ("randomized", "n_randomized")):
+        assert table.loc[table["what"] == what, "count"].sum() == reps[column].sum()

@@ -1,4 +1,7 @@
-"""What a data monitoring committee reads at each interim look of a simulated trial: the
+"""The rules of the looks beyond the bounds: what a data monitoring committee reads at each
+interim look, and the end of enrollment at an early stop.
+
+What a data monitoring committee reads at each interim look of a simulated trial: the
 conditional power under the design effect and under the current trend, the predictive power,
 and with a Bayesian rule the posterior probability P(HR < c | data) (issue 26), one column
 per interim look of the replicates table (vectorized over the chunk).
@@ -14,14 +17,18 @@ hold (stopped before it, or not triggered) is blank (nan).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.conduct.enrollment import close_screening
 from sim.stats import predictive
 
 if TYPE_CHECKING:
+    from sim.engine.looks import Sequential
+    from sim.engine.trial import Cohort
     from sim.stats.monitoring import SequentialPlan
 
 # the per-look quantities, each a column look<k>_<name> of the interim looks
@@ -83,3 +90,14 @@ def probabilities_at(
             z, fraction, information=info_max, prior=plan.prior, hazard_ratio=hr_below
         )
     return out
+
+
+def stop_enrollment(cohort: Cohort, looks: Sequential) -> Cohort:
+    """`cohort` with screening and randomization ended at the analysis date of each early
+    stop (`sim.conduct.enrollment.close_screening`): its screening counts and monthly table
+    count nobody screened or randomized after it. The same cohort when no trial of the
+    chunk stopped early."""
+    until = looks.enrolled_until
+    if not np.isfinite(until).any():
+        return cohort
+    return dataclasses.replace(cohort, enrolled=close_screening(cohort.enrolled, until))

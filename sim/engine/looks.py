@@ -104,6 +104,7 @@ def run_looks(model: TrialModel, cohort: Cohort, final_cut: CutData) -> Sequenti
         stop_look_ignoring_futility=decisions.stop_look_ignoring_futility + 1,
         n_randomized=np.where(early[:, None], rand <= (stop_day + lag)[:, None], True).sum(axis=1),
     )
+    columns["not_randomized_at_stop"] = rand.shape[1] - columns["n_randomized"]
     return Sequential(
         cut, columns, decisions, final_cut.cut_day + lag, np.where(early, stop_day + lag, np.inf)
     )

@@ -598,6 +598,17 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             derive=equal_to("futility"),
         ),
         row(
+            "not_randomized_at_stop_mean",
+            "mean",
+            "not_randomized_at_stop",
+            "patients",
+            "sequential",
+            "patients of trial.sample_size never randomized because the trial stopped at an "
+            "interim look (screening and randomization end at the analysis date of the stop; "
+            "0 in a trial not stopped early), mean over replicates",
+            paired=True,
+        ),
+        row(
             "expected_events",
             "mean",
             "events",
