@@ -10,6 +10,7 @@ efficacy bounds account for it; non-binding: the efficacy bounds alone)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -19,7 +20,9 @@ from scipy.special import ndtr
 from sim.commands.cli import main
 from sim.engine.chunk import TrialModel, simulate_chunk
 from sim.stats import predictive
+from sim.stats.monitoring import SequentialPlan
 from sim.stats.priors import LognormalHazardRatio
+from sim.stats.spending import Spending
 from tests.helpers import ROOT, TEXTBOOK, scenario_data, vary
 
 INTERIM = ROOT / "scenarios" / "nct07271602_interim.yaml"
@@ -230,3 +233,40 @@ def test_an_early_stop_ends_screening_and_randomization():
     table = result.sums["screening"]
     for what, column in (("screened", "n_screened"), ("randomized", "n_randomized")):
         assert table.loc[table["what"] == what, "count"].sum() == reps[column].sum()
+
+
+BETA_REFERENCE = json.loads(
+    (ROOT / "tests" / "references" / "beta_spending_observed_rpact.json").read_text()
+)
+SPENDING = {"asOF": "obrien_fleming", "asP": "pocock", "bsOF": "obrien_fleming", "bsP": "pocock"}
+
+
+def spending_of(kind: str, gamma: float | None) -> Spending:
+    return Spending("hsd", gamma) if kind == "bsHSD" else Spending(SPENDING[kind], None)
+
+
+@pytest.mark.parametrize("case", BETA_REFERENCE["cases"], ids=lambda c: c["name"])
+def test_beta_spending_futility_at_the_observed_information_is_rpacts(case):
+    """The monitor's bounds at looks held at `events` (planned at equal spacing) equal
+    rpact's getDesignGroupSequential at the observed information rates (the call is in the
+    JSON; tests/references/beta_spending_observed_rpact.R made it), to 1e-6."""
+    events = case["events"]
+    k = len(events)
+    planned = [round(events[-1] * (j + 1) / k) for j in range(k)]
+    assert planned != list(events)  # the observed information differs from the plan
+    plan = SequentialPlan(
+        planned_events=np.asarray(planned, dtype=float),
+        alpha=case["alpha"],
+        sides=1,
+        beta=case["beta"],
+        allocation=0.5,
+        efficacy_spending=spending_of(case["typeOfDesign"], None),
+        efficacy_z=None,
+        futility_kind="spending",
+        futility_values=None,
+        beta_spending=spending_of(case["typeBetaSpending"], case["gammaB"]),
+        binding=case["binding"],
+    )
+    eff, fut = plan.bounds(tuple(range(k)), tuple(events))
+    np.testing.assert_allclose(fut[:-1], np.atleast_1d(case["futilityBounds"]), atol=1e-6)
+    np.testing.assert_allclose(eff, case["criticalValues"], atol=1e-6)

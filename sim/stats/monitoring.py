@@ -8,8 +8,10 @@ every replicate's looks (events seen, log-rank z) and decides, look by look:
 * efficacy: z >= b_k (two-sided: |z| >= b_k), with b_k recomputed from the alpha-spending
   function at the *observed* information fractions d_j / D (Lan-DeMets; the final look
   spends all the alpha left, whatever its events); fixed z bounds are used as given;
-* futility (interim looks only): z <= a_k; beta-spending bounds are the design's (planned
-  fractions, as rpact's simulator uses them), z bounds as given, hazard-ratio bounds
+* futility (interim looks only): z <= a_k; beta-spending bounds recomputed at the observed
+  information fractions of the interim looks held, the final at 1 (rpact's
+  getDesignGroupSequential with those informationRates; the design's own at the planned
+  events, as rpact's simulator uses them), z bounds as given, hazard-ratio bounds
   converted at the observed events (z = -log(HR) sqrt(p (1 - p) d)), and a
   conditional-power threshold c under the design effect (the hazard ratio the design is
   powered for, not the simulated truth) converted at the observed events, and a
@@ -211,7 +213,7 @@ class SequentialPlan:
         if kind == "none":
             return np.full(len(indices), -np.inf)
         if kind == "spending":
-            return self.design.futility[indices]
+            return self.beta_futility_at(indices, events)
         if kind == "z":
             return self.futility_values[indices]
         info = self.variance_factor * events
@@ -228,6 +230,28 @@ class SequentialPlan:
         return (
             final_bound * np.sqrt(info_max) - theta * rest + float(ndtri(c)) * np.sqrt(rest)
         ) / np.sqrt(info)
+
+    def beta_futility_at(self, indices: np.ndarray, events: np.ndarray) -> np.ndarray:
+        """Beta-spending futility bounds of the interim looks `indices` held at their
+        observed `events`: the design recomputed at information rates (d_1 / D, ..., 1)
+        (`beta_spending_bounds`, the drift solved again for the target power there). The
+        design's own bounds when those rates are not increasing within (0, 1)."""
+        t = np.asarray(events, dtype=float) / self.max_events
+        if len(t) == 0 or t[0] <= 0.0 or t[-1] >= 1.0 or np.any(np.diff(t) <= 0.0):
+            return self.design.futility[indices]
+        key = ("beta", tuple(t))
+        hit = self.cache.get(key)
+        if hit is None:
+            _, fut, _ = beta_spending_bounds(
+                np.append(t, 1.0),
+                self.efficacy_spending,
+                self.alpha,
+                self.beta_spending,
+                self.beta,
+                self.binding,
+            )
+            hit = self.cache[key] = fut[:-1]
+        return hit
 
     def z_at_fractions(self, events: np.ndarray, final_bound: float, scale: str) -> np.ndarray:
         """Per interim look (its observed `events`), the z at which a threshold rule flips:
