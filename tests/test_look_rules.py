@@ -270,3 +270,24 @@ def test_beta_spending_futility_at_the_observed_information_is_rpacts(case):
     eff, fut = plan.bounds(tuple(range(k)), tuple(events))
     np.testing.assert_allclose(fut[:-1], np.atleast_1d(case["futilityBounds"]), atol=1e-6)
     np.testing.assert_allclose(eff, case["criticalValues"], atol=1e-6)
+
+
+def test_predictive_power_figure_shows_each_interim_look():
+    import pandas as pd
+
+    from sim.outputs.plots import plot_predictive_power
+
+    rng = np.random.default_rng(1)
+    replicates = pd.DataFrame(
+        {
+            "look1_predictive_power": rng.uniform(size=50),
+            "look2_predictive_power": np.r_[rng.uniform(size=30), [np.nan] * 20],
+            "look3_decision": "final",
+        }
+    )
+    ax = plot_predictive_power(replicates, 3, threshold=0.1)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["look 1\n(100% held)", "look 2\n(60.0% held)"]
+    assert len(ax.collections) >= 2  # one violin per interim look, then the 5-95% bars
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "futility: stop below this" in legend
