@@ -205,6 +205,10 @@ def test_example_scenario_reports_the_per_look_rows(tmp_path):
         "look1_posterior_probability_mean",
     ):
         assert f"\n{name},probability," in summary
+    assert main(["report", str(out)]) == 0
+    page = (out / "report.html").read_text()
+    assert "Probability of success at the interim looks" in page
+    assert "Its no-go stops count as futility stops" in page
 
 
 def test_an_early_stop_ends_screening_and_randomization():
