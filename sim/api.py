@@ -511,8 +511,10 @@ def forecast(
     planned hazards' weight in events; None: 10% of the event target (manifest
     ``forecast.prior``, docs/forecasting.md)."""
     from sim.engine.forecast import forecast_trial
+    from sim.engine.primary import check_forecast_endpoint
 
     scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
+    check_forecast_endpoint(scenario)
     workers = check_run_options(reps, seed, workers, keep_patients)
     try:
         day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))

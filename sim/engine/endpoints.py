@@ -198,7 +198,6 @@ def progression_free_survival(
     cols = out.columns
     tests = survival_tests(model, cohort, "pfs_", cut.time, cut.event, cut.valid)
     cols["pfs_events"] = cut.event.sum(axis=1)
-    cols.update(per_arm_counts("pfs_events_", cut.event, cohort.arm))
     for key in ("z", "p_value", "reject", "hazard_ratio"):
         cols[f"pfs_{key}"] = tests[f"pfs_{key}"]
     for arm in ARMS:

@@ -19,6 +19,8 @@ import numpy as np
 from sim.conduct.assessments import ObservedOutcomes, ScanSchedule
 from sim.conduct.datacut import CutData, cut_data
 from sim.engine.trial import Cohort, TrialModel
+from sim.errors import ScenarioError
+from sim.scenario import Scenario
 
 
 def primary_cohort(model: TrialModel, cohort: Cohort) -> Cohort:
@@ -50,3 +52,15 @@ def pfs_at_cut(model: TrialModel, cohort: Cohort, cut: CutData) -> CutData:
         return cut
     time, event, valid = cut_data(cohort.rand_day, cohort.observed, cohort.scans, cut.cut_day)
     return CutData(time, event, valid, cut.cut_day, cut.target_day, cut.cut_reason)
+
+
+def check_forecast_endpoint(scenario: Scenario) -> None:
+    """A forecast continues PFS from the observed table, which has no deaths after
+    progression: it needs a PFS primary endpoint (ScenarioError otherwise)."""
+    if scenario.analysis.endpoint != "pfs":
+        raise ScenarioError(
+            f"analysis.endpoint = {scenario.analysis.endpoint!r}: a forecast continues PFS "
+            "from the observed table, which holds no survival after progression, so it "
+            "cannot forecast an OS primary analysis: forecast with --set analysis.endpoint=pfs "
+            "(the PFS events and dates), or simulate the OS design with `run`"
+        )

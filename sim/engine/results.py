@@ -218,7 +218,7 @@ def summarize(replicates: pd.DataFrame | ParquetColumns, scenario: Scenario) -> 
     the run has, in the table's order (see the module docstring for the error columns)."""
     context = Context(np.datetime64(scenario.trial.completion_date, "D"))
     tests = [spec.name for spec in scenario.analysis.tests]
-    metrics = run_metrics(list(replicates.columns), tests)
+    metrics = run_metrics(list(replicates.columns), tests, scenario.analysis.endpoint)
     rows = []
     last: tuple[object, np.ndarray] | None = None  # a column's values serve its few rows
     for metric in metrics:

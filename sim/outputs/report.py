@@ -346,7 +346,16 @@ ENDPOINT_SECTIONS = (  # (title, group of the metric table, words, quantile rows
         "overall_survival",
         "Illness-death model: deaths without progression (the PFS deaths) and after a "
         "progression (post-progression survival). OS at the PFS analysis cut, at its own cut if "
-        "the scenario has one, and the deaths by the maturity date (OS maturity).",
+        "the scenario has one (with OS primary: the primary analysis, in the summary), and the "
+        "deaths by the maturity date (OS maturity).",
+        True,
+    ),
+    (
+        "Progression-free survival (secondary)",
+        "progression_free_survival",
+        "With OS primary: PFS (progression seen at the scans, or death) at the data cut of the "
+        "OS analysis, the log-rank test and Cox hazard ratio as the primary analysis; the "
+        "Kaplan-Meier medians are median_pfs_* in the summary.",
         True,
     ),
     (

@@ -132,6 +132,23 @@ def parse_test(spec: str) -> TestSpec:
 
 # --- the data cut and the looks ------------------------------------------------------------
 
+# The words of each primary endpoint (analysis.endpoint), for every label and metric meaning:
+# its name, what its events are called, the primary endpoint in a phrase, how an event is seen.
+ENDPOINT_WORDS = {
+    "pfs": {
+        "endpoint": "PFS",
+        "events": "PFS events",
+        "primary": "primary endpoint (PFS)",
+        "seen": "at scans, or deaths",
+    },
+    "os": {
+        "endpoint": "OS",
+        "events": "deaths (OS events)",
+        "primary": "primary endpoint (OS)",
+        "seen": "deaths, on the day they happen",
+    },
+}
+
 
 class Look(Frozen):
     """One analysis of a group-sequential design: triggered by `events` seen, by an
@@ -431,7 +448,12 @@ class Analysis(Frozen):
     @property
     def endpoint_name(self) -> str:
         """The primary endpoint as every label names it: PFS or OS."""
-        return self.endpoint.upper()
+        return ENDPOINT_WORDS[self.endpoint]["endpoint"]
+
+    @property
+    def events_label(self) -> str:
+        """What the primary endpoint's events are called: PFS events, deaths (OS events)."""
+        return ENDPOINT_WORDS[self.endpoint]["events"]
 
     @property
     def efficacy_rule(self) -> Efficacy:
