@@ -512,12 +512,14 @@ def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
     grid = np.arange(0.0, 120.25, 0.25)
     table = nph_expected_events(scenario, grid)
     events = table["events"].to_numpy()
+    # with OS primary the events are deaths of the illness-death model (os_survival_days)
+    of_os = "; deaths, OS of the illness-death model" if a.endpoint == "os" else ""
     rows: list[tuple[str, object, str, str]] = [
         (
             "events_expected_eventually",
             float(events[-1]),
             "events",
-            "numeric (1-day grid), 120 months",
+            f"numeric (1-day grid), 120 months{of_os}",
         ),
     ]
     if a.event_target is None:
@@ -549,6 +551,11 @@ def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
     else:
         rows.append(("power_schoenfeld", a.alpha, "probability", f"at {d} events (AHR 1)"))
     rows.append(
-        ("target_events_months", t_target, "months", f"numeric expected events, {d} events")
+        (
+            "target_events_months",
+            t_target,
+            "months",
+            f"numeric expected events, {d} events{of_os}",
+        )
     )
     return rows
