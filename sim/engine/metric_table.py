@@ -54,6 +54,13 @@ def success_without_benefit(
     return read[0].to_numpy(dtype=bool) & ~read[1].to_numpy(dtype=bool)
 
 
+def seen_by_cut(read: Sequence[Any], context: Context, keys: Mapping[str, str]) -> np.ndarray:
+    """Columns (target_events_months, cut_reason): the months the event target was seen,
+    only where the data cut came from it (nan elsewhere), as timeline.csv counts it."""
+    months = read[0].to_numpy(dtype=float)
+    return np.where(read[1].to_numpy() == "events", months, np.nan)
+
+
 # The figures that carry the risk, first: will the event target be seen by the registered
 # completion date, how many events by then, the power if the analysis happens at that date,
 # and which cut triggered the analysis actually done.
@@ -226,13 +233,15 @@ PRIMARY = Section(
         row(
             "target_events_months_median",
             "median_finite",
-            "target_events_months",
+            ("target_events_months", "cut_reason"),
             MSS,
             "timeline",
-            "event target ({events}) seen, median over the replicates that see it at all, "
-            "after a calendar data cut too (as if follow-up went on; a trial stopped early at "
-            "a look sees none); timeline.csv's target_events counts only those seeing it by "
-            "the cut",
+            "event target ({events}) seen, median over the replicates whose data cut came "
+            "from it (seen by the cut; a calendar cut before it, or a trial stopped early at "
+            "a look, sees none): the same replicates and the same day as timeline.csv's "
+            "target_events median (target_events_months_mean counts those seeing it after a "
+            "calendar cut too)",
+            derive=seen_by_cut,
             paired=True,
             plan=6,
         ),

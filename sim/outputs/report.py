@@ -205,8 +205,8 @@ def headline_html(
     return (
         f'<p class="headline">{lead}The analysis as the scenario triggers it: cut by the '
         f"event target in <b>{share('p_cut_by_events')}</b>, by the calendar date in "
-        f"<b>{share('p_cut_by_date')}</b>; power of the "
-        f"{ENDPOINT_WORDS[endpoint]['primary']} <b>{share('power')}</b>. Median dates: "
+        f"<b>{share('p_cut_by_date')}</b>; power <b>{share('power')}</b> "
+        f"({ENDPOINT_WORDS[endpoint]['primary']}). Median dates: "
         f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
         f"event target reached <b>{date('target_events', 'target_events_months_median')}</b>"
         f", final analysis <b>{date('final_analysis', 'analysis_months_median')}</b>.</p>"
@@ -231,9 +231,8 @@ def sequential_headline_html(
         f"in <b>{share(f'p_look{looks}_by_completion')}</b>. Stopped early or event target "
         f"seen by then: <b>{share('p_stopped_or_target_by_completion')}</b> (the event target "
         f"alone: {share('p_target_by_completion')}, which a trial stopped early does not need). "
-        f"Power of the {ENDPOINT_WORDS[endpoint]['primary']} <b>{share('power')}</b> "
-        f"(efficacy bound crossed at some look before a futility stop). Median dates: trial "
-        f"concluded "
+        f"Power <b>{share('power')}</b> ({ENDPOINT_WORDS[endpoint]['primary']}: efficacy "
+        f"bound crossed at some look before a futility stop). Median dates: trial concluded "
         f"<b>{date('concluded', 'analysis_months_median')}</b>; interim look 1 "
         f"<b>{date('look1', 'look1_months_median')}</b>; among the trials that get there, "
         f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
