@@ -252,3 +252,20 @@ def test_power_like_meanings_say_what_they_count():
     assert "the same bounds as power" in meaning["power_ignoring_futility"]
     assert "add up to power" in meaning["reject_look{k}"]
     assert all(section.rows for section in SECTIONS)
+
+
+def test_compare_refuses_runs_of_different_primary_endpoints(small_run, tmp_path, capsys):
+    pfs = tmp_path / "pfs"
+    api.simulate(
+        SMALL,
+        reps=20,
+        seed=5,
+        workers=1,
+        keep_patients=0,
+        overrides={"analysis.endpoint": "pfs"},
+        out=pfs,
+        progress=False,
+    )
+    assert main(["compare", str(small_run.folder), str(pfs)]) == 2
+    err = capsys.readouterr().err
+    assert "analysis.endpoint differs between the runs" in err and "has os" in err
