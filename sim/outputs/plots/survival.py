@@ -125,6 +125,20 @@ def draw_at_risk(
         )
 
 
+def first_replicate(
+    patients: pd.DataFrame, replicates: pd.DataFrame
+) -> tuple[int, pd.DataFrame, pd.Series, pd.Timestamp]:
+    """(replicate, its patients, its replicates row, its data cut) of the first kept
+    replicate: the one trial a Kaplan-Meier figure shows."""
+    rep = int(patients["replicate"].min())
+    row = replicates.loc[replicates["replicate"] == rep].iloc[0]
+    return rep, patients[patients["replicate"] == rep], row, pd.Timestamp(row["data_cut_date"])
+
+
+def p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 KM_COLUMNS = {  # analysis.endpoint -> (time, event, y label) of patients.parquet
     "pfs": ("pfs_days_at_cut", "pfs_event_at_cut", "progression-free survival"),
     "os": ("os_days_at_cut", "os_event_at_cut", "overall survival"),
@@ -134,14 +148,10 @@ KM_COLUMNS = {  # analysis.endpoint -> (time, event, y label) of patients.parque
 def km_panel(patients: pd.DataFrame, replicates: pd.DataFrame, endpoint: str = "pfs") -> Panel:
     """Kaplan-Meier of the primary endpoint (`endpoint`: analysis.endpoint) of one replicate
     at its data cut, with the primary analysis's HR and p."""
-    rep = int(patients["replicate"].min())
-    one = patients[patients["replicate"] == rep]
-    row = replicates.loc[replicates["replicate"] == rep].iloc[0]
-    cut = pd.Timestamp(row["data_cut_date"])
+    rep, one, row, cut = first_replicate(patients, replicates)
     time, event, ylabel = KM_COLUMNS[endpoint]
     ax = plot_km(one, time=time, event=event, ylabel=ylabel)
-    p = row["p_value"]
-    shown_p = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    shown_p = p_text(row["p_value"])
     events = ENDPOINT_WORDS[endpoint]["events"]
     detail = (
         f"Data cut {cut:%d %b %Y} ({row['events']} {events}): HR {row['hazard_ratio']:.2f} "
@@ -162,13 +172,9 @@ def km_panel(patients: pd.DataFrame, replicates: pd.DataFrame, endpoint: str = "
 
 def pfs_km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
     """PFS, the secondary endpoint of an OS-primary trial, at the OS analysis's data cut."""
-    rep = int(patients["replicate"].min())
-    one = patients[patients["replicate"] == rep]
-    row = replicates.loc[replicates["replicate"] == rep].iloc[0]
-    cut = pd.Timestamp(row["data_cut_date"])
+    rep, one, row, cut = first_replicate(patients, replicates)
     ax = plot_km(one)
-    p = row["pfs_p_value"]
-    shown_p = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    shown_p = p_text(row["pfs_p_value"])
     detail = (
         f"At the OS data cut {cut:%d %b %Y}: {row['pfs_events']} PFS events, "
         f"HR {row['pfs_hazard_ratio']:.2f}, {shown_p}"
@@ -186,13 +192,9 @@ def pfs_km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
 
 
 def os_km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
-    rep = int(patients["replicate"].min())
-    one = patients[patients["replicate"] == rep]
-    row = replicates.loc[replicates["replicate"] == rep].iloc[0]
-    cut = pd.Timestamp(row["data_cut_date"])
+    rep, one, row, cut = first_replicate(patients, replicates)
     ax = plot_km(one, time="os_days_at_cut", event="os_event_at_cut", ylabel="overall survival")
-    p = row["os_at_pfs_cut_p_value"]
-    shown_p = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    shown_p = p_text(row["os_at_pfs_cut_p_value"])
     detail = (
         f"At the PFS data cut {cut:%d %b %Y}: {row['os_deaths_at_pfs_cut']} deaths, "
         f"HR {row['os_at_pfs_cut_hazard_ratio']:.2f}, {shown_p}; deaths by maturity "
