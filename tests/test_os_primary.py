@@ -269,3 +269,18 @@ def test_compare_refuses_runs_of_different_primary_endpoints(small_run, tmp_path
     assert main(["compare", str(small_run.folder), str(pfs)]) == 2
     err = capsys.readouterr().err
     assert "analysis.endpoint differs between the runs" in err and "has os" in err
+
+
+def test_a_hazard_ratio_prior_with_os_primary_is_refused(baseline_data):
+    from tests.helpers import vary
+
+    with pytest.raises(ScenarioError, match=r"prior\.hazard_ratio.*PFS effect"):
+        vary(
+            baseline_data,
+            **{
+                "analysis.endpoint": "os",
+                "prior": {
+                    "hazard_ratio": {"distribution": "lognormal", "median": 0.7, "sd_log": 0.3}
+                },
+            },
+        )

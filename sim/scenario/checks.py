@@ -53,6 +53,14 @@ def check_primary_endpoint(scenario: Scenario) -> None:
             "{post_progression: {median_months: 9}} (see scenarios/phase3_os.yaml), or use "
             "endpoint: pfs",
         )
+    if scenario.prior is not None and scenario.prior.hazard_ratio is not None:
+        raise field_error(
+            ("prior", "hazard_ratio"),
+            "...",
+            "a design prior on the hazard ratio is a prior on the PFS effect, and its "
+            "assurance is computed for PFS; with analysis.endpoint: os it would be read as "
+            "the OS effect: drop prior.hazard_ratio, or use endpoint: pfs",
+        )
     if os_block.cut != "pfs":
         raise field_error(
             ("overall_survival", "cut"),

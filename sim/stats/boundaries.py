@@ -50,12 +50,13 @@ OS_GRID_MONTHS = np.arange(0.0, 120.25, 0.25)  # as `sim.stats.design.nph_design
 
 def os_null_scenario(scenario: Scenario) -> Scenario:
     """The scenario under H0 for OS: both arms the control's PFS and post-progression
-    survival (effect and post-progression hazard ratios 1)."""
+    survival (effect and post-progression hazard ratios 1, no own experimental PFS)."""
     from sim.scenario import Effect
 
     os_block = scenario.overall_survival.model_copy(update={"post_progression_hazard_ratio": 1.0})
+    pfs = scenario.pfs.model_copy(update={"experimental": None})
     return scenario.model_copy(
-        update={"effect": Effect(hazard_ratio=1.0), "overall_survival": os_block}
+        update={"effect": Effect(hazard_ratio=1.0), "overall_survival": os_block, "pfs": pfs}
     )
 
 
