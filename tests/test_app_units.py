@@ -166,3 +166,34 @@ def test_shares_are_never_rounded_to_a_reassuring_100_percent() -> None:
         "0.1%",
         "0.0%",
     ]
+
+
+def test_uploaded_observed_files_keep_safe_names_and_go_to_the_api_as_given(
+    tmp_path: Path,
+) -> None:
+    """One file (the project's CSV) goes to sim.forecast as a path; several (ADSL + ADTTE)
+    as a list, for the API to tell apart by content; no uploaded name leaves the folder."""
+    from sim.app.jobs import write_observed
+    from sim.app.worker import observed_argument
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    for name in ("a", "b", "c"):
+        (uploads / name).write_text(name)
+    one = tmp_path / "one"
+    written = write_observed(one, [("my data.csv", uploads / "a")])
+    assert [p.name for p in written] == ["my_data.csv"]
+    assert observed_argument(one) == one / "observed" / "my_data.csv"
+    many = tmp_path / "many"
+    written = write_observed(
+        many,
+        [
+            ("../../adsl.xpt", uploads / "a"),
+            ("adtte.xpt", uploads / "b"),
+            ("adtte.xpt", uploads / "c"),
+        ],
+    )
+    assert [p.name for p in written] == ["adsl.xpt", "adtte.xpt", "3-adtte.xpt"]
+    assert all(p.parent == many / "observed" for p in written)
+    assert observed_argument(many) == sorted(written)
+    assert (many / "observed" / "3-adtte.xpt").read_text() == "c"

@@ -37,7 +37,7 @@ from sim.app.fields import (
     shipped_scenarios,
     value_at,
 )
-from sim.app.jobs import Job, Workspace, start_fork_server
+from sim.app.jobs import Job, Workspace, start_fork_server, write_observed
 
 PREVIEW_REPS = 200  # the first answer: enough for power to within ~3 points (MC SE)
 MAX_REPS = 100_000
@@ -215,17 +215,19 @@ def app_ui() -> ui.Tag:
     forecast_page = ui.nav_panel(
         "4. Forecast",
         ui.p(
-            "A trial under way: upload its observed data (one row per randomized patient, "
-            "the CSV `python -m sim forecast --observed` reads), set the date the data are "
-            "current to, and press Forecast. The scenario of the first tab is the plan; "
-            "replicates and seed are on the left.",
+            "A trial under way: upload its observed data (the CSV `python -m sim forecast "
+            "--observed` reads, one row per randomized patient; or the ADaM data sets ADSL "
+            "and ADTTE together, where this version's forecast reads them), set the date the "
+            "data are current to, and press Forecast. The scenario of the first tab is the "
+            "plan; replicates and seed are on the left.",
             class_="lead",
         ),
         ui.layout_columns(
             ui.input_file(
                 "observed",
-                "Observed data (CSV, up to 20 MB)",
-                accept=[".csv"],
+                "Observed data (CSV; or ADSL + ADTTE: XPT, SAS7BDAT, Parquet, CSV; 20 MB)",
+                accept=[".csv", ".xpt", ".sas7bdat", ".parquet"],
+                multiple=True,
                 width="100%",
             ),
             ui.input_date("as_of", "Data current to (as-of date)", width="100%"),
@@ -680,8 +682,9 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             problem = f"Fix the scenario first (tab 1): {first}"
         elif not files:
             problem = "observed: upload the observed data first (a CSV, one row per patient)"
-        elif Path(files[0]["datapath"]).stat().st_size > MAX_OBSERVED_BYTES:
-            problem = f"observed {files[0]['name']}: larger than {MAX_OBSERVED_BYTES:,} bytes"
+        elif sum(Path(f["datapath"]).stat().st_size for f in files) > MAX_OBSERVED_BYTES:
+            names = ", ".join(f["name"] for f in files)
+            problem = f"observed {names}: larger than {MAX_OBSERVED_BYTES:,} bytes in all"
         elif as_of is None:
             problem = "as-of date: choose the date the observed data are current to"
         elif not isinstance(reps, int | float) or not 1 <= reps <= MAX_REPS:
@@ -695,7 +698,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
         job = workspace.new_job(text, int(reps), int(seed), "forecast", preview=False)
         job.kind, job.as_of = "forecast", as_of.isoformat()
-        (job.folder / "observed.csv").write_bytes(Path(files[0]["datapath"]).read_bytes())
+        write_observed(job.folder, [(f["name"], Path(f["datapath"])) for f in files])
         forecast_job.set(job)
         start(job)
 
