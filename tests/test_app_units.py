@@ -98,6 +98,8 @@ def test_the_answers_table_reads_power_and_dates(baseline: dict) -> None:
 def test_two_runs_differences_beyond_three_se_are_flagged() -> None:
     table = compare_summaries(summary(0.785, 0.009), summary(0.55, 0.011)).set_index("metric")
     assert table.loc["Power at the analysis", "B - A"] == "-23.5 points"
+    # its SE in the same unit (0.014 = sqrt(0.009^2 + 0.011^2)), not a percentage
+    assert table.loc["Power at the analysis", "SE of the difference"] == "1.4 points"
     assert table.loc["Power at the analysis", "beyond noise"] == "yes"
     assert table.loc["Hazard ratio estimated at the analysis (median)", "beyond noise"] == "no"
 
