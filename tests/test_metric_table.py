@@ -29,6 +29,7 @@ from tests.helpers import ROOT, scenario_data, vary
 REPS = 8
 AS_OF = dt.date(2027, 6, 1)
 INTERIM = ROOT / "scenarios" / "nct07271602_interim.yaml"
+INTERIM_PP = ROOT / "scenarios" / "nct07271602_interim_pp.yaml"  # a Bayesian rule's metric
 EVERY_TEST_KIND = ["fh:0:1", "mb:6:2", "maxcombo:0:0+0:1", "rmst:12", "milestone:12", "ahr:12"]
 
 # Columns of the replicates table that are no summary metric (a new column that is neither
@@ -58,6 +59,7 @@ def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
     forecast = dataclasses.replace(model, continuation=history)
     variants = {
         "interim": parse_scenario(scenario_data(INTERIM)),
+        "interim_pp": parse_scenario(scenario_data(INTERIM_PP)),
         "os_own_cut": vary(
             baseline_data,
             **{"overall_survival.cut": "events", "overall_survival.event_target": 30},

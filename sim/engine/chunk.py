@@ -43,6 +43,7 @@ from sim.engine.clinic_bridge import (
     treatment_stop,
 )
 from sim.engine.endpoints import EndpointResult, analyze_endpoints, draw_illness_death_paths
+from sim.engine.look_rules import stop_enrollment
 from sim.engine.looks import Sequential, run_looks
 from sim.engine.patient_table import add_endpoint_columns, patient_table
 from sim.engine.trial import ARMS, Cohort, TrialModel
@@ -251,6 +252,7 @@ def trial_to_clinic(
     if model.plan is not None:
         looks = run_looks(model, cohort, cut)
         cut = looks.cut
+        cohort = stop_enrollment(cohort, looks)  # nobody screened after an early stop
     stats = analyze_cut(model, cohort, cut)
     if looks is not None:
         stats["reject"] = looks.decisions.reject

@@ -32,6 +32,7 @@ from sim.engine.metrics import (
     row,
     stopped_at_look,
     stopped_or_by_completion,
+    with_quantiles,
 )
 
 MSS = MONTHS_SINCE_START
@@ -597,6 +598,17 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             derive=equal_to("futility"),
         ),
         row(
+            "not_randomized_at_stop_mean",
+            "mean",
+            "not_randomized_at_stop",
+            "patients",
+            "sequential",
+            "patients of trial.sample_size never randomized because the trial stopped at an "
+            "interim look (screening and randomization end at the analysis date of the stop; "
+            "0 in a trial not stopped early), mean over replicates",
+            paired=True,
+        ),
+        row(
             "expected_events",
             "mean",
             "events",
@@ -689,6 +701,50 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "share of replicates whose efficacy bounds alone (futility stops ignored) are "
             "first crossed at look {k}",
             derive=efficacy_first_at_look,
+        ),
+        row(
+            "look{k}_conditional_power_design_mean",
+            "mean",
+            "look{k}_conditional_power_design",
+            "probability",
+            "sequential",
+            "at interim look {k}: the chance that the final analysis rejects H0 if the "
+            "hazard ratio the design is powered for holds from the look on (conditional "
+            "power, B-value closed form with the look's z and events), mean over the "
+            "replicates that held the look",
+            paired=True,
+        ),
+        row(
+            "look{k}_conditional_power_trend_mean",
+            "mean",
+            "look{k}_conditional_power_trend",
+            "probability",
+            "sequential",
+            "at interim look {k}: the chance that the final analysis rejects H0 if the "
+            "hazard ratio estimated at the look holds from then on (conditional power under "
+            "the current trend), mean over the replicates that held the look",
+            paired=True,
+        ),
+        *with_quantiles(
+            "look{k}_predictive_power",
+            "look{k}_predictive_power",
+            "probability",
+            "sequential",
+            "at interim look {k}: the chance that the final analysis rejects H0, averaged "
+            "over what the hazard ratio may be given the look's data (predictive power; "
+            "posterior from the design prior, or a flat prior without one), {over} that "
+            "held the look",
+        ),
+        row(
+            "look{k}_posterior_probability_mean",
+            "mean",
+            "look{k}_posterior_probability",
+            "probability",
+            "sequential",
+            "at interim look {k}: the posterior probability that the hazard ratio is below "
+            "the Bayesian rule's hr_below given the look's data (design prior), mean over "
+            "the replicates that held the look",
+            paired=True,
         ),
     ),
 )

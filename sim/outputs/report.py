@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from sim.outputs.interim_words import interim_probability_text
 from sim.outputs.plots import Panel, figure_png, run_figures, sweep_figures
 from sim.scenario import (
     DAYS_PER_MONTH,
@@ -425,6 +426,10 @@ def run_report(folder: Path, manifest: dict[str, Any]) -> str:
         body.insert(2, forecast_html(folder, manifest))
     if "assurance" in set(summary["metric"]):
         body.insert(2, assurance_html(summary, manifest))
+    if (words := interim_probability_text(summary, manifest)) is not None:
+        body.insert(
+            2, section("Probability of success at the interim looks", f"<p>{esc(words)}</p>")
+        )
     return page_html(f"{manifest['scenario']['trial']['id']} run report", body)
 
 

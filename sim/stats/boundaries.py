@@ -29,6 +29,7 @@ from sim.stats.sequential import fixed_design_drift
 if TYPE_CHECKING:
     from sim.scenario import Scenario
     from sim.stats.monitoring import SequentialPlan
+    from sim.stats.predictive import InterimPrior
 
 
 def scenario_plan(scenario: Scenario) -> SequentialPlan | None:
@@ -38,7 +39,18 @@ def scenario_plan(scenario: Scenario) -> SequentialPlan | None:
     a = scenario.analysis
     if not a.looks:
         return None
-    return SequentialPlan.from_analysis(a, planned_events(scenario), allocation(scenario))
+    return SequentialPlan.from_analysis(
+        a, planned_events(scenario), allocation(scenario), design_prior(scenario)
+    )
+
+
+def design_prior(scenario: Scenario) -> InterimPrior:
+    """The design prior on the hazard ratio of the interim predictive power and the
+    Bayesian rule (`prior.hazard_ratio`); None (a flat prior) without one."""
+    from sim.stats.priors import hazard_ratio_prior
+
+    prior = scenario.prior
+    return hazard_ratio_prior(prior) if prior is not None else None
 
 
 def allocation(scenario: Scenario) -> float:
