@@ -64,28 +64,26 @@ def run_job(folder: Path, reps: int, seed: int, figures: bool = True) -> None:
 def observed_argument(folder: Path) -> Path | list[Path]:
     """What the page hands `sim.forecast` as `observed`: the one uploaded file (the project's
     CSV or Parquet table), or every uploaded file as a list (ADSL + ADTTE, which the API
-    tells apart by their content, as `forecast --observed` does)."""
+    tells apart by their content, as `forecast --observed FILE FILE` does)."""
     files = sorted(p for p in (folder / "observed").iterdir() if p.is_file())
     return files[0] if len(files) == 1 else files
 
 
 def run_forecast_job(folder: Path, reps: int, seed: int, as_of: str) -> None:
     """`sim.forecast` of `folder/scenario.yaml` from the uploaded files in `folder/observed/`
-    as of `as_of` into `folder/run` (forecast.csv, forecast.png, ... beside the run's
-    tables); errors (a bad row of the observed table, say) go to status.json as the API
-    words them."""
+    as of `as_of` (YYYY-MM-DD; empty: the ADaM data sets' data cut) into `folder/run`
+    (forecast.csv, forecast.png, ... beside the run's tables); errors (a bad row of the
+    observed table, say) go to status.json as the API words them."""
     os.setpgrp()
     with open(folder / "progress.txt", "w", buffering=1, encoding="utf-8") as progress:
         sys.stderr = progress
-        observed: Path | list[Path] | None = None
         try:
             write_status(folder, "simulating")
             scenario = sim.load_scenario(folder / "scenario.yaml")
-            observed = observed_argument(folder)
             sim.forecast(  # by keyword: the API's options are keyword-only
                 scenario,
-                observed,  # type: ignore[arg-type]  (a list: ADaM data sets, where read)
-                as_of=as_of,
+                observed_argument(folder),
+                as_of=as_of or None,  # none given: ADaM's data cut (DCUTDT), or the API's message
                 reps=reps,
                 seed=seed,
                 out=folder / "run",
@@ -94,15 +92,7 @@ def run_forecast_job(folder: Path, reps: int, seed: int, as_of: str) -> None:
         except sim.ScenarioError as error:
             write_status(folder, "error", str(error))
         except Exception as error:  # shown on the page as one line; the server stays up
-            message = f"{type(error).__name__}: {error}".splitlines()[0]
-            if isinstance(error, TypeError) and isinstance(observed, list):
-                # an API that reads one table only: say what to upload, not only the TypeError
-                names = ", ".join(p.name for p in observed)
-                message = (
-                    f"observed {names}: this version's forecast reads one observed table; "
-                    f"upload the CSV `python -m sim forecast --observed` reads ({message})"
-                )
-            write_status(folder, "error", message)
+            write_status(folder, "error", f"{type(error).__name__}: {error}".splitlines()[0])
 
 
 def write_figures(run: Path, out: Path) -> None:
