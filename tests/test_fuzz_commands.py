@@ -324,9 +324,7 @@ HOSTILE = [
     pytest.param(memo_inside_a_forced_design),
     pytest.param(users_png_inside_plots),
     pytest.param(design_over_a_run),
-    pytest.param(
-        users_lock_named_file, marks=issue("a user's .NAME.lock file is truncated and deleted")
-    ),
+    pytest.param(users_lock_named_file),
     users_folder_as_target,
     users_file_as_target,
     users_html_as_report,
@@ -662,16 +660,8 @@ WEIBULL_1000 = "distribution: weibull, median_months: 6.8, shape: 1000"
             ["run", TEXTBOOK, *TINY, "--set", f"pfs.control={{{WEIBULL_1000}}}"],
             id="weibull-shape-1000-run",
         ),
-        pytest.param(
-            ["run", TEXTBOOK, *TINY, "--long-out"],
-            marks=issue("an over-long output name: exit 70 (OSError ENAMETOOLONG)"),
-            id="long-run-out",
-        ),
-        pytest.param(
-            ["design", TEXTBOOK, "--long-out"],
-            marks=issue("an over-long output name: exit 70 (OSError ENAMETOOLONG)"),
-            id="long-design-out",
-        ),
+        pytest.param(["run", TEXTBOOK, *TINY, "--long-out"], id="long-run-out"),
+        pytest.param(["design", TEXTBOOK, "--long-out"], id="long-design-out"),
     ],
 )
 def test_accepted_inputs_never_end_in_an_internal_error(
@@ -872,10 +862,7 @@ def damage_checkpoint(staging: Path, kind: str) -> None:
         "chunk file truncated",
         "chunk marker not JSON",
         "chunks removed",
-        pytest.param(
-            "chunk copied over another",
-            marks=issue("--resume accepts a chunk copied over another: replicates twice"),
-        ),
+        "chunk copied over another",
     ],
 )
 def test_resume_of_a_damaged_checkpoint_recomputes_or_refuses(

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from sim.engine.chunk import CHUNK_SIZE, ChunkResult, TrialModel, clinic_key, simulate_chunks
 from sim.scenario import ScenarioError
 from sim.storage import checkpoints
+from sim.storage.checkpoints import read_table_bytes
 from sim.storage.lifetime import init_worker_process, stop_workers
 
 EXECUTORS = ("local", "dask")
@@ -506,19 +507,6 @@ def iterate_chunks(
         yield from executor.map_ordered(tasks, _run_task_result)
 
 
-PARQUET_MAGIC = b"PAR1"
-
-
-def read_table_bytes(data: bytes) -> pa.Table:
-    """A chunk file held in memory (`chunk_bytes`) as an Arrow table. A Parquet file (a
-    chunk kept by an earlier version) is read with `pq.ParquetFile` without threads: the same
-    table as `pq.read_table`, without the dataset machinery and thread pool that cost it
-    several ms per small chunk file (and compete with the workers for the cores)."""
-    if data[:4] == PARQUET_MAGIC:
-        return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
-    return pa.ipc.open_stream(data).read_all()
-
-
 def read_frame(data: bytes) -> pd.DataFrame:
     return read_table_bytes(data).to_pandas()
 
@@ -539,6 +527,13 @@ class PointJob:
     def expected(self) -> dict[int, int]:
         return {spec.chunk: spec.n_reps for spec in plan_chunks(self.n_reps)}
 
+    def replicate_ids(self) -> dict[int, range]:
+        """Each chunk's replicate ids: what its checkpoint must hold."""
+        return {
+            spec.chunk: range(spec.first_rep, spec.first_rep + spec.n_reps)
+            for spec in plan_chunks(self.n_reps)
+        }
+
 
 def run_points(
     executor: LocalExecutor | DaskExecutor,
@@ -558,7 +553,7 @@ def run_points(
     each chunk in one task, their clinic run once (`shared_tasks`).
     """
     done = [
-        set() if job is None else checkpoints.finished_chunks(job.folder, job.expected())
+        set() if job is None else checkpoints.finished_chunks(job.folder, job.replicate_ids())
         for job in jobs
     ]
     tasks = shared_tasks(jobs, done, clinics)
@@ -628,7 +623,10 @@ def kept_for_mates(
         for files in results:
             lead, *mates = files
             for mate in mates:
-                checkpoints.save_chunk(jobs[mate.point].folder, mate.chunk, mate.n_reps, mate.files)
+                mate_job = jobs[mate.point]
+                assert mate_job is not None
+                ids = mate_job.replicate_ids()[mate.chunk]
+                checkpoints.save_chunk(mate_job.folder, mate.chunk, ids, mate.files)
                 done[mate.point].add(mate.chunk)
                 if on_chunk:
                     on_chunk(mate.n_reps)
@@ -654,18 +652,19 @@ def write_point(
     pending: list[dict[str, pd.DataFrame]] = []
     try:
         for spec in plan_chunks(job.n_reps):
+            ids = range(spec.first_rep, spec.first_rep + spec.n_reps)
             if spec.chunk in done:
-                kept = checkpoints.load_chunk(job.folder, spec.chunk)
+                kept = checkpoints.load_chunk(job.folder, spec.chunk, ids)
                 if kept is None:
                     raise ScenarioError(
                         f"{job.folder}: checkpoint of chunk {spec.chunk} "
                         "changed during the run; run again with --resume"
                     )
-                files = kept[1]
+                files = kept
             else:
                 fresh = next(results)
                 assert (fresh.point, fresh.chunk) == (index, spec.chunk)
-                checkpoints.save_chunk(job.folder, fresh.chunk, fresh.n_reps, fresh.files)
+                checkpoints.save_chunk(job.folder, fresh.chunk, ids, fresh.files)
                 files = fresh.files
             for name in ("replicates", "patients", "monthly"):
                 if name in files:
