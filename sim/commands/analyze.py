@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim.scenario import ScenarioError
+from sim.scenario.loading import why_not_a_file
 from sim.stats import analysis
 from sim.stats.final_analysis import (
     SIMULATOR_COLUMNS,
@@ -36,7 +37,7 @@ TABLE_HINT = "give a CSV or Parquet table with one row per patient"
 def read_table(path: Path) -> pd.DataFrame:
     """The table, or ScenarioError: missing, empty, truncated, not CSV/Parquet, no rows."""
     if not path.is_file():
-        raise ScenarioError(f"{path}: no such file ({TABLE_HINT})")
+        raise ScenarioError(f"{path}: {why_not_a_file(path)}; {TABLE_HINT}")
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".pq", ".csv", ".txt"):
         raise ScenarioError(f"{path}: unknown table type {path.suffix!r} (use .csv or .parquet)")
