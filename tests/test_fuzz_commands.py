@@ -714,6 +714,12 @@ def damage(folder: Path, kind: str) -> None:
         (folder / "manifest.json").write_text(json.dumps(manifest))
     elif kind == "summary truncated":
         truncate("summary.csv")
+    elif kind == "summary cut at a row":  # still a table, rows missing: only its hash tells
+        lines = (folder / "summary.csv").read_bytes().splitlines(keepends=True)
+        (folder / "summary.csv").write_bytes(b"".join(lines[: len(lines) - 3]))
+    elif kind == "timeline cut at a row":
+        lines = (folder / "timeline.csv").read_bytes().splitlines(keepends=True)
+        (folder / "timeline.csv").write_bytes(b"".join(lines[:-1]))
     elif kind == "summary removed":
         (folder / "summary.csv").unlink()
     elif kind == "replicates truncated":
@@ -732,14 +738,22 @@ DAMAGES = (
     "manifest removed",
     "manifest without scenario",
     "summary truncated",
+    "summary cut at a row",
+    "timeline cut at a row",
     "summary removed",
     "replicates truncated",
     "replicates removed",
     "patients truncated",
     "timeline garbage",
 )
-# plot and report draw every figure of a folder they accept: two damages each keep it short
-SLOW_DAMAGES = ("manifest not JSON", "replicates truncated")
+# plot and report draw every figure of a folder they accept: a few damages each keep it short
+SLOW_DAMAGES = (
+    "manifest not JSON",
+    "replicates truncated",
+    "summary truncated",
+    "summary cut at a row",
+    "timeline garbage",
+)
 
 
 def reader_argv(reader: str, broken: Path, made: Made, tmp: Path) -> list[str | Path]:
@@ -781,6 +795,22 @@ def test_a_damaged_run_folder_is_handled_by_every_reader(
     assert_handled(sim(*reader_argv(reader, broken, made, tmp_path)))
 
 
+@pytest.mark.parametrize("kind", ["summary truncated", "summary cut at a row"])
+@pytest.mark.parametrize(
+    "reader", ["compare, damaged first", "compare, damaged second", "plot", "report"]
+)
+def test_a_damaged_summary_is_one_refusal_never_a_silent_table(
+    made: Made, tmp_path: Path, reader: str, kind: str
+) -> None:
+    """Issue 27: a summary.csv cut short is refused (exit 2, one line naming it), also when
+    it is cut at a row boundary and still parses: its sha256 is not the manifest's."""
+    broken = copy_of(made.run, tmp_path, "broken")
+    damage(broken, kind)
+    result = sim(*reader_argv(reader, broken, made, tmp_path))
+    assert_handled(result, (2,))
+    assert result.err.count("\n") == 1 and "summary.csv" in result.err, result.err
+
+
 @pytest.mark.parametrize(
     "kind",
     [
@@ -789,6 +819,7 @@ def test_a_damaged_run_folder_is_handled_by_every_reader(
         "manifest removed",
         "manifest without scenario",
         "summary truncated",
+        "summary cut at a row",
         "replicates truncated",
     ],
 )
