@@ -25,6 +25,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -314,9 +315,37 @@ class LocalExecutor:
                 window=2 * self.workers + 2,
                 on_last=self.close,
             )
+        except BrokenProcessPool as exc:  # a worker died: killed from outside
+            signals = worker_signals(self.pool)
+            self.close(failed=True)
+            raise ScenarioError(worker_lost_message(signals)) from exc
         except BaseException:  # a signal, an error, or the consumer stopped: no waiting
             self.close(failed=True)
             raise
+
+
+def worker_signals(pool: ProcessPoolExecutor | None) -> list[int]:
+    """The signals that ended the pool's worker processes, where it still knows them."""
+    processes = getattr(pool, "_processes", None) or {}
+    codes = {process.exitcode for process in list(processes.values())}
+    return sorted(-code for code in codes if isinstance(code, int) and code < 0)
+
+
+def worker_lost_message(signals: Sequence[int]) -> str:
+    """What to tell the user when a worker process ended without finishing its chunk: it was
+    killed from outside the program (kill, or the system's out-of-memory killer), which is
+    neither an error of sim nor of the scenario."""
+    import signal as signal_module
+
+    named = ", ".join(f"{signal_module.Signals(n).name} ({n})" for n in signals if n > 0)
+    by = f" by signal {named}" if named else ""
+    return (
+        f"a worker process was killed from outside{by} before finishing its chunk: by a "
+        "kill command, or by the system's out-of-memory killer when memory runs out "
+        "(`dmesg` or `journalctl -k` says which); this is not an error of sim or of the "
+        "scenario: run again with fewer --workers (or fewer --keep-patients) to need less "
+        "memory, adding --resume to keep the chunks already finished"
+    )
 
 
 DASK_HINT = 'install it with pip install -e ".[dask]"'
