@@ -971,3 +971,40 @@ def test_a_scheduler_that_is_not_dask_is_refused_within_seconds(tmp_path: Path) 
     finally:
         server.shutdown()
     assert_handled(result, (2,))
+
+
+def test_a_worker_killed_from_outside_is_reported_as_such(tmp_path: Path) -> None:
+    """Issue 27: a worker killed from outside (the out-of-memory killer sends SIGKILL) was
+    exit 70, "unexpected BrokenProcessPool ... a bug of sim". Now exit 2 and one message
+    that says what happened and what to do."""
+    argv = [sys.executable, "-m", "sim", "run", str(BASELINE), "--reps", "3000", "--seed", "1"]
+    process = subprocess.Popen(
+        [*argv, "--workers", "2", "--quiet", "--out", str(tmp_path / "r")],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        children: list[str] = []
+        deadline = time.monotonic() + 60
+        while len(children) < 2 and time.monotonic() < deadline and process.poll() is None:
+            with contextlib.suppress(OSError):
+                listed = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+                children = listed.split()
+            time.sleep(0.05)
+        if len(children) < 2:
+            pytest.skip("the run's worker processes could not be seen in /proc")
+        os.kill(int(children[-1]), signal.SIGKILL)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    if process.returncode == 0:
+        pytest.skip("the run finished before its worker was killed")
+    result = Outcome(tuple(argv[2:]), process.returncode, "", err)
+    assert_handled(result, (2,))
+    assert "killed from outside by signal SIGKILL (9)" in err and "out-of-memory" in err, err
+    assert "a bug of sim" not in err
