@@ -8,7 +8,8 @@ never anything chosen by its name. The records are:
 - ``.sim-files.json`` in a folder where sim wrote loose files (report, compare, analyze,
   export-observed): each file's name and sha256 (`record_loose_files`);
 - ``.owner.json`` inside each staging folder sim makes (tool, pid, host, process start,
-  target), and ``.NAME.swap.json`` beside a target while an old folder is being replaced.
+  target), and ``.NAME.swap.json`` beside a target while an old folder is being replaced;
+- the lock record inside ``.NAME.lock`` (`lock_record`).
 
 Every command that writes goes through `output_folder`, `resumable_folder` or `output_files`:
 
@@ -18,8 +19,10 @@ Every command that writes goes through `output_folder`, `resumable_folder` or `o
    run/sweep/design/analyze/export, only with ``--force``. Anything else in it (a user's
    note) makes the command refuse with exit status 2, naming it; a listed file whose hash
    no longer matches (the user edited it) is replaced only with ``--force``;
-2. an exclusive lock file ``.NAME.lock`` beside the target (``flock``, holding the owner's
-   process id) makes a second writer of the same target stop at once with exit status 2;
+2. an exclusive lock file ``.NAME.lock`` beside the target (``flock``, holding sim's lock
+   record: tool, process id and start, host, token) makes a second writer of the same
+   target stop at once with exit status 2; a file at that name without sim's record is
+   never changed (the command is refused), see `TargetLock`;
 3. staging folders ``.NAME.partial-*`` beside the target are removed only when their owner
    record says sim made them for this target and that process is gone, and they hold no
    finished chunks of an interrupted run or sweep (`resumable_folder`: ``--resume``
