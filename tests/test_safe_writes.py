@@ -489,3 +489,39 @@ def test_the_longest_name_that_fits_is_written(tmp_path):
     out = tmp_path / ("x" * (255 - folders.SIBLING_ROOM))
     assert main(["design", str(TEXTBOOK), "--out", str(out)]) == 0
     assert (out / "design.csv").is_file()
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("long-names") / "run"
+    assert run(out, "--keep-patients", "1") == 0
+    return out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["compare", "{run}", "{run}", "--out", "{long}.csv"],
+        ["report", "{run}", "--out", "{long}.html"],
+        ["plot", "{run}", "--out", "{long}"],
+        ["analyze", "{run}/patients.parquet", "--out", "{long}.csv"],
+        ["export-observed", "{run}", "--as-of", "2027-06-01", "--out", "{long}.csv"],
+        ["sweep", str(TEXTBOOK), "--grid", "effect.hazard_ratio=0.6,1", *RUN, "--out", "{long}"],
+        ["qualify", "--out", "{long}"],
+        ["validate", "{long}.yaml"],
+        ["run", "{long}.yaml", "--out", "{tmp}/out"],
+        ["analyze", "{long}.csv"],
+        ["compare", "{long}", "{run}"],
+    ],
+    ids=lambda argv: " ".join(a for a in argv[:2] if not a.startswith("{run")),
+)
+def test_an_over_long_name_anywhere_is_one_message_exit_2(tmp_path, capsys, small_run, argv):
+    """Every command, a too-long name as its output or its input: main ended some of them
+    in exit 70 (OSError ENAMETOOLONG from a check before the write)."""
+    long = str(tmp_path / ("y" * 300))
+    filled = [a.format(run=small_run, long=long, tmp=tmp_path) for a in argv]
+    assert main(filled) == 2
+    line = error_line(capsys)
+    assert "a bug of sim" not in line, line
+    assert "longer than" in line or "bytes long" in line, line
+    assert not list(tmp_path.iterdir())
