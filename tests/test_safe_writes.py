@@ -525,3 +525,24 @@ def test_an_over_long_name_anywhere_is_one_message_exit_2(tmp_path, capsys, smal
     assert "a bug of sim" not in line, line
     assert "longer than" in line or "bytes long" in line, line
     assert not list(tmp_path.iterdir())
+
+
+def test_the_lock_works_where_the_file_system_has_no_hard_links(tmp_path, capsys, monkeypatch):
+    """Some network and FAT file systems refuse link(): the lock's name is then created
+    exclusively; a user's file at that name is still kept."""
+    import errno
+
+    def no_link(*args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(folders.os, "link", no_link)
+    out = tmp_path / "out"
+    with folders.TargetLock(out):
+        assert json.loads(folders.lock_path(out).read_text())["tool"] == "sim"
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock"]
+    assert not list(tmp_path.iterdir())
+    assert main(["design", str(TEXTBOOK), "--out", str(out)]) == 0
+    mine = tmp_path / ".lk.lock"
+    mine.write_text("mine")
+    assert main(["design", str(TEXTBOOK), "--out", str(tmp_path / "lk")]) == 2
+    assert "is in the way" in error_line(capsys) and mine.read_text() == "mine"

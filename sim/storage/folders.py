@@ -428,6 +428,10 @@ def read_lock_record(data: bytes) -> dict[str, Any] | None:
     return record if isinstance(record.get("pid"), int) else None
 
 
+# What link() says on a file system without hard links.
+NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+
+
 class LockHeld(ScenarioError):
     """Another live process holds the lock of a target."""
 
@@ -464,7 +468,7 @@ class TargetLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody else knows the file yet
             while True:
                 try:
-                    os.link(private, self.path)
+                    fd = self.place(private, fd, record)
                     break
                 except FileExistsError:
                     if self.replace_dead_lock(private):
@@ -477,6 +481,31 @@ class TargetLock:
                 private.unlink()  # a second name of our lock file (or already moved)
         self.fd = fd
         return self
+
+    def place(self, private: Path, fd: int, record: dict[str, Any]) -> int:
+        """Give our locked lock file `private` (open as `fd`) the lock's name, failing with
+        FileExistsError if the name is taken; return the descriptor that holds the lock.
+        A hard link does it at once, whole; a file system without hard links (some network
+        and FAT ones) gets the name created exclusively, locked, then the record written."""
+        try:
+            os.link(private, self.path)
+            return fd
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            if exc.errno not in NO_HARD_LINKS:
+                raise
+        mine = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, normal_mode(False))
+        try:
+            fcntl.flock(mine, fcntl.LOCK_EX | fcntl.LOCK_NB)  # before the record is readable
+            os.write(mine, (json.dumps(record) + "\n").encode())
+        except BaseException:
+            os.close(mine)
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            raise
+        os.close(fd)
+        return mine
 
     def replace_dead_lock(self, private: Path) -> bool:
         """The lock's name is taken: put our lock file `private` there if what is there is a
