@@ -3,9 +3,10 @@
 
 The rule for every case: no exit status 70 (sim's own bug) and no traceback on stderr; a
 refusal is exit 2 with a message and changes nothing. Where the issue found data loss, the case
-also checks that the user's files survive. Cases that fail on today's code are marked
-``xfail(strict=True)`` with the issue's words, so each turns into an XPASS (and fails the suite)
-the day it is fixed: then remove its mark. Reproduce any case with the command in its message.
+also checks that the user's files survive. A case that fails on today's code is marked
+``pytest.mark.xfail(strict=True, reason="issue N: ...")`` with the issue's words, so it turns
+into an XPASS (and fails the suite) the day it is fixed: then remove its mark (none is marked
+now: every case of issue 27 passes). Reproduce any case with the command in its message.
 
 Commands run in-process through `sim.commands.cli.main` (what `python -m sim` runs), with tiny
 runs (--reps 20, one worker); a few run as real processes to see the real stderr. Hypothesis
@@ -309,10 +310,6 @@ def live_partial_beside_the_target(tmp: Path, made: Made) -> Hostile:
     mine = staging / "chunk.txt"
     mine.write_text("another process is writing this")
     return Hostile(["run", TEXTBOOK, *TINY, "--out", tmp / "live"], [mine])
-
-
-def issue(what: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"issue 27: {what}")
 
 
 HOSTILE = [
