@@ -661,15 +661,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_PIPE
-    except Exception as exc:
-        if os.environ.get("SIM_TRACEBACK"):
-            raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    except OSError as exc:
+        import errno
+
+        if exc.errno != errno.ENAMETOOLONG:
+            return unexpected_error(exc)
+        # a path given on the command line, read or checked anywhere: the user's to shorten
         print(
-            f"error: unexpected {type(exc).__name__}: {first} (a bug of sim: please report "
-            "the command; SIM_TRACEBACK=1 shows the traceback)",
+            f"error: {exc.filename}: a name in this path is longer than the file system "
+            "allows (255 bytes a name on most): choose a shorter name",
             file=sys.stderr,
         )
-        return EXIT_SOFTWARE
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        return unexpected_error(exc)
     finally:
         gc.set_threshold(*threshold)
+
+
+def unexpected_error(exc: Exception) -> int:
+    """One line for an error sim did not expect (its own bug): exit status 70."""
+    import os
+
+    if os.environ.get("SIM_TRACEBACK"):
+        raise exc
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    print(
+        f"error: unexpected {type(exc).__name__}: {first} (a bug of sim: please report "
+        "the command; SIM_TRACEBACK=1 shows the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_SOFTWARE
