@@ -367,7 +367,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.adam:
         folders = results.manifest["adam"]["folders"]
         print(
-            f"ADaM data sets of {len(folders)} replicate(s) at the final analysis cut -> "
+            f"ADaM data sets of {args.adam} replicate(s), one folder per cut -> "
             + ", ".join(str(args.out / f) for f in folders),
             file=sys.stderr,
         )

@@ -45,7 +45,7 @@ from sim.engine.clinic_bridge import (
 from sim.engine.endpoints import EndpointResult, analyze_endpoints, draw_illness_death_paths
 from sim.engine.look_rules import stop_enrollment
 from sim.engine.looks import Sequential, run_looks
-from sim.engine.patient_table import add_endpoint_columns, patient_table
+from sim.engine.patient_table import add_endpoint_columns, add_look_columns, patient_table
 from sim.engine.trial import ARMS, Cohort, TrialModel
 from sim.scenario import DAYS_PER_MONTH
 from sim.stats.priors import control_median_prior, hazard_ratio_prior
@@ -397,6 +397,7 @@ def finish_chunk(trial: TrialToClinic, clinic: ClinicChunk, keep_patients: int) 
     if patients is not None and looks is not None:  # randomized by the stop (all if none)
         until = looks.enrolled_until[:n_keep]
         patients["enrolled"] = (cohort.rand_day[:n_keep] <= until[:, None]).ravel()
+        patients = add_look_columns(model, patients, cohort, looks, trial.endpoints, n_keep)
     if clinic.monthly is not None:
         clinic.monthly.insert(0, "replicate", np.arange(first_rep, first_rep + n_reps))
     return ChunkResult(
