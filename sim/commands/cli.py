@@ -370,8 +370,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.adam:
         folders = results.manifest["adam"]["folders"]
         print(
-            f"ADaM data sets of {args.adam} replicate(s), one folder per cut -> "
-            + ", ".join(str(args.out / f) for f in folders),
+            f"ADaM data sets of {len({f.split('_')[0] for f in folders})} replicate(s), "
+            "one folder per cut -> " + ", ".join(str(args.out / f) for f in folders),
             file=sys.stderr,
         )
     return 0
