@@ -554,8 +554,10 @@ def forecast(
     `site_values`, `stratum_values` (treatment, SITEID and stratum values -> the
     scenario's names); `as_of` defaults to ADSL's data cut DCUTDT and must equal it."""
     from sim.engine.forecast import forecast_trial
+    from sim.engine.primary import check_forecast_endpoint
 
     scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
+    check_forecast_endpoint(scenario)
     workers = check_run_options(reps, seed, workers, keep_patients)
     observed = observed_source(observed, adam)
     if as_of is None:

@@ -48,7 +48,7 @@ NOT_METRICS = re.compile(
 def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
     """Replicates tables of small runs that between them report every metric: the baseline,
     a forecast from its first replicate, the interim scenario (looks), and variants with OS
-    at its own cut and with every kind of test."""
+    at its own cut, with every kind of test and with OS the primary endpoint."""
     baseline = parse_scenario(baseline_data)
     model = TrialModel.from_scenario(baseline)
     base = simulate_chunk(model, 7, 0, 0, REPS, keep_patients=1)
@@ -65,6 +65,7 @@ def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
             **{"overall_survival.cut": "events", "overall_survival.event_target": 30},
         ),
         "tests": vary(baseline_data, **{"analysis.supportive_tests": EVERY_TEST_KIND}),
+        "os_primary": vary(baseline_data, **{"analysis.endpoint": "os"}),
         "prior": vary(
             baseline_data,
             prior={
@@ -89,7 +90,7 @@ def metrics_of(replicates: pd.DataFrame, scenario: Scenario):
     return run_metrics(list(replicates.columns), [t.name for t in scenario.analysis.tests])
 
 
-@pytest.mark.parametrize("which", ["baseline", "interim", "forecast"])
+@pytest.mark.parametrize("which", ["baseline", "interim", "forecast", "os_primary"])
 def test_every_reported_metric_has_its_row(runs, which):
     replicates, scenario = runs[which]
     summary = summarize(replicates, scenario)

@@ -321,6 +321,10 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame) -> str:
     lines.append(
         "closed form: Schoenfeld power, Lachin-Foulkes timing (no scans, calendar or "
         "strata); the gap is what conduct does"
+        if scenario.analysis.endpoint == "pfs"
+        else "closed form (OS primary): Schoenfeld power under the average hazard ratio of "
+        "the illness-death OS, expected deaths on a 1-day grid (no calendar or strata); the "
+        "gap is what conduct does"
     )
     if prior:
         lines.append(
@@ -331,6 +335,7 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame) -> str:
         lines.append(
             "group-sequential rows: the design's recursive integration at the planned "
             "events and the scenario's hazard ratio"
+            + ("" if scenario.analysis.endpoint == "pfs" else " (OS: the AHR at each look)")
         )
     return "\n".join(lines)
 

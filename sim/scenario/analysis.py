@@ -132,6 +132,23 @@ def parse_test(spec: str) -> TestSpec:
 
 # --- the data cut and the looks ------------------------------------------------------------
 
+# The words of each primary endpoint (analysis.endpoint), for every label and metric meaning:
+# its name, what its events are called, the primary endpoint in a phrase, how an event is seen.
+ENDPOINT_WORDS = {
+    "pfs": {
+        "endpoint": "PFS",
+        "events": "PFS events",
+        "primary": "primary endpoint (PFS)",
+        "seen": "at scans, or deaths",
+    },
+    "os": {
+        "endpoint": "OS",
+        "events": "deaths (OS events)",
+        "primary": "primary endpoint (OS)",
+        "seen": "deaths, on the day they happen",
+    },
+}
+
 
 class Look(Frozen):
     """One analysis of a group-sequential design: triggered by `events` seen, by an
@@ -140,7 +157,8 @@ class Look(Frozen):
     that date."""
 
     events: PositiveInt | None = None
-    """PFS events seen (at a scan, or a death) that trigger the look [events]."""
+    """Events of the primary endpoint seen (PFS: at a scan, or a death; OS: deaths) that
+    trigger the look [events]."""
     information: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
     """Share of the final look's planned events that triggers the look [share]."""
     date: dt.date | None = None
@@ -334,11 +352,17 @@ class Analysis(Frozen):
     are the event target (and `cut` defaults to events, or first when `cut_date` is given);
     earlier looks are interim analyses with `efficacy` and optional `futility` bounds."""
 
+    endpoint: Literal["pfs", "os"] = "pfs"
+    """The primary endpoint: `pfs` (progression or death, progression seen at a scan) or
+    `os` (death, seen the day it happens; needs an overall_survival block). The event
+    target, the looks, the tests, the design and every label follow it; the other endpoint
+    is reported as secondary."""
     cut: Literal["events", "date", "first"] = "first"
     """What triggers the data cut: `events` (the event target), `date` (cut_date), or `first`
     (whichever comes first)."""
     event_target: PositiveInt | None = None
-    """PFS events seen that trigger the cut [events]."""
+    """Events of the primary endpoint seen that trigger the cut (PFS events, or deaths
+    with endpoint: os) [events]."""
     cut_date: dt.date | None = None
     """Calendar date of the cut."""
     lag_days: NonNegativeInt = 0
@@ -509,6 +533,16 @@ class Analysis(Frozen):
                     "hazard_ratio futility bounds instead",
                 )
         return self
+
+    @property
+    def endpoint_name(self) -> str:
+        """The primary endpoint as every label names it: PFS or OS."""
+        return ENDPOINT_WORDS[self.endpoint]["endpoint"]
+
+    @property
+    def events_label(self) -> str:
+        """What the primary endpoint's events are called: PFS events, deaths (OS events)."""
+        return ENDPOINT_WORDS[self.endpoint]["events"]
 
     @property
     def efficacy_rule(self) -> Efficacy:
