@@ -133,3 +133,24 @@ def test_a_cut_the_replicate_does_not_have_is_refused(run: Path, replicates: pd.
     r = next(r for r in range(K) if replicates.loc[r, "stop_look"] == 1)
     with pytest.raises(ScenarioError, match=r"cut 'final': replicate \d+ has the cuts look1"):
         write_adam(patients, run / "x", replicate=r, start_date=START, cut="final")
+
+
+def test_an_os_primary_design_without_treatment_reads_back_at_each_look(tmp_path: Path) -> None:
+    """scenarios/phase3_os.yaml: OS primary, interim looks, no treatment block (no dose, so
+    TRTSDT is empty in every row, once written as text SAS refuses to read). `analyze
+    --paramcd OS` of each folder gives the run's z at that cut."""
+    out = tmp_path / "os"
+    scenario = ROOT / "scenarios" / "phase3_os.yaml"
+    argv = ["run", str(scenario), "--reps", "10", "--adam", "2", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    replicates = pd.read_parquet(out / "replicates.parquet").set_index("replicate")
+    folders = json.loads((out / "manifest.json").read_text())["adam"]["folders"]
+    assert any(f.endswith("_look1") for f in folders)
+    for folder in folders:
+        r, cut = int(folder[3:6]), folder[7:]
+        table = sim.analyze(out / folder, paramcd="OS")
+        logrank = table[(table["test"] == "logrank") & table["stratified"]].iloc[0]
+        row = replicates.loc[r]
+        final = cut == "final" or row["stop_look"] == 1
+        recorded = row["z"] if final else -row["look1_z_benefit"]
+        assert abs(logrank["z"] - recorded) <= TOL, folder

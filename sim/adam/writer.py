@@ -451,6 +451,12 @@ def write_dataset(frame: pd.DataFrame, path: Path, dataset: str) -> None:
                     f"{dataset}.{name}: a value of {longest} bytes; SAS transport v5 holds "
                     f"at most {MAX_CHAR} (shorten the text, e.g. the site or arm names)"
                 )
+    # a date variable with no date at all (no treatment block: no doses, no TRTSDT) would be
+    # typed as text from its empty values, which SAS and pyreadstat refuse to read back under
+    # DATE9.: written as numeric missing values, a SAS date's missing value
+    empty = [n for n in frame.columns if variables[n].kind == "date" and frame[n].isna().all()]
+    if empty:
+        frame = frame.assign(**{n: np.full(len(frame), np.nan) for n in empty})
     pyreadstat.write_xport(
         frame,
         str(path),
