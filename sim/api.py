@@ -356,9 +356,10 @@ def simulate(
     `executor`, `scheduler` and `resume` are ``--executor`` (``"local"`` or ``"dask"``),
     ``--scheduler`` (default: dask with a scheduler, else local) and ``--resume`` (needs
     `out`). `adam` K > 0 (``--adam K``) also writes the CDISC ADaM data sets (ADSL, ADTTE,
-    ADRS, ADAE as XPT v5 and Parquet, and define.csv) of the first K replicates at their
-    final analysis cut, one folder each (``rep000_final``, ...; docs/adam.md), and keeps
-    their patients (`keep_patients` is raised to K)."""
+    ADRS, ADAE as XPT v5 and Parquet, and define.csv) of the first K replicates, one folder
+    per replicate and cut: each interim look held and the final analysis (``rep000_look1``,
+    ``rep000_final``, ...; docs/adam.md), and keeps their patients (`keep_patients` is
+    raised to K)."""
     from sim.engine.run import check_out_folder, run_scenario
     from sim.stats.design import design_warnings
 
@@ -419,7 +420,7 @@ def adam_writer(scenario: Scenario, count: int) -> Any:
         record = json.loads(path.read_text(encoding="utf-8"))
         record["adam"] = {
             "replicates": count,
-            "cut": "final analysis (data_cut_date)",
+            "cut": "each interim look held, then the final analysis (or the look that stopped)",
             "folders": [f.name for f in folders],
             "datasets": sorted(p.name for f in folders[:1] for p in f.iterdir()),
         }

@@ -315,6 +315,9 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame) -> str:
             shown = f"{est:.3f}" if pd.notna(est) else "never"
             shown += f" ± {se:.3f}" if pd.notna(se) else ""
             lines.append(f"{label:40s}{shown:>12s}{float(design[design_key]):>14.3f}")
+    if prior and "power_at_prior_mean" in design.index:  # one effect: nothing simulated
+        value = float(design["power_at_prior_mean"])
+        lines.append(f"{'power at the prior mean of log HR':40s}{'':>12s}{value:>14.3f}")
     lines.append(
         "closed form: Schoenfeld power, Lachin-Foulkes timing (no scans, calendar or "
         "strata); the gap is what conduct does"
@@ -372,8 +375,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.adam:
         folders = results.manifest["adam"]["folders"]
         print(
-            f"ADaM data sets of {len(folders)} replicate(s) at the final analysis cut -> "
-            + ", ".join(str(args.out / f) for f in folders),
+            f"ADaM data sets of {len({f.split('_')[0] for f in folders})} replicate(s), "
+            "one folder per cut -> " + ", ".join(str(args.out / f) for f in folders),
             file=sys.stderr,
         )
     return 0
