@@ -493,6 +493,8 @@ def forecast(
     prior_months: float | None = None,
     prior_events: float | None = None,
     unblinded: bool = False,
+    accrual_model: str = "plan",
+    accrual_knots: Sequence[float] | None = None,
     keep_patients: int = 0,
     overrides: Overrides = None,
     progress: bool | Progress = True,
@@ -509,7 +511,11 @@ def forecast(
     The event forecast is blinded (one pooled PFS hazard; the arms split by the scenario's
     HR) unless `unblinded` (per-arm hazards; the table must have arms). `prior_events` is the
     planned hazards' weight in events; None: 10% of the event target (manifest
-    ``forecast.prior``, docs/forecasting.md)."""
+    ``forecast.prior``, docs/forecasting.md). `accrual_model` is the remaining patients'
+    accrual: "plan" (the plan's ramp-up, site rates scaled by their posterior), "poisson",
+    "time_decay", "piecewise" (knots `accrual_knots`, months since the start date) fitted to
+    the randomization dates, or "auto" (smallest AIC); the table ``accrual`` lists every fit
+    and the manifest's ``forecast.accrual`` says which was used and why."""
     from sim.engine.forecast import forecast_trial
 
     scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
@@ -542,6 +548,8 @@ def forecast(
             prior_months=prior_months,
             prior_events=prior_events,
             unblinded=unblinded,
+            accrual_model=accrual_model,
+            accrual_knots=None if accrual_knots is None else tuple(accrual_knots),
             keep_patients=keep_patients,
             force=force,
             scenario_path=scenario_path,

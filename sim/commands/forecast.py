@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from sim.commands.cli import executor_of, format_summary, progress_bar
 from sim.engine.continuation import DEFAULT_PRIOR_EVENTS_SHARE, DEFAULT_PRIOR_MONTHS
 from sim.errors import ScenarioError
+from sim.stats.accrual_models import ACCRUAL_CHOICES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,6 +89,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="unblinded event forecast: a PFS hazard per arm from the table's arms "
         "(default: blinded, one pooled hazard split by the scenario's HR, as while masked)",
     )
+    parser.add_argument(
+        "--accrual-model",
+        choices=ACCRUAL_CHOICES,
+        default="plan",
+        dest="accrual_model",
+        help="accrual model of the remaining patients: plan (the plan's ramp-up, site rates "
+        "scaled by their posterior), poisson (one constant rate), time_decay (a rate rising "
+        "to a plateau), piecewise (constant between --accrual-knots; the last one goes on), "
+        "each fitted to the randomization dates, or auto (the smallest AIC); default plan",
+    )
+    parser.add_argument(
+        "--accrual-knots",
+        type=float,
+        nargs="+",
+        default=None,
+        dest="accrual_knots",
+        metavar="MONTHS",
+        help="knots of the piecewise model, months since the start date (default: halfway "
+        "from the first possible randomization to --as-of)",
+    )
     add_montecarlo_args(parser)
     parser.set_defaults(func=cmd_forecast, keep_patients=0)  # no patients unless asked
 
@@ -136,6 +157,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             prior_months=args.prior_months,
             prior_events=args.prior_events,
             unblinded=args.unblinded,
+            accrual_model=args.accrual_model,
+            accrual_knots=tuple(args.accrual_knots) if args.accrual_knots else None,
             keep_patients=args.keep_patients,
             progress=bar,
             out=args.out,
@@ -172,7 +195,7 @@ def format_model(info: dict) -> str:
         )
     else:
         model = "event forecast: unblinded (a PFS hazard per arm, from the observed arms)"
-    lines = [model, info["prior"]]
+    lines = [model, info["accrual"], info["prior"]]
     if info["maturity_note"]:
         lines.append(info["maturity_note"])
     return "\n".join(lines)

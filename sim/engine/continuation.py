@@ -42,13 +42,17 @@ from sim.conduct.assessments import ObservedOutcomes, ScanSchedule, observe_outc
 from sim.conduct.calendar import StudyCalendar
 from sim.conduct.enrollment import (
     EnrolledPatients,
+    attach_screening_draws,
     enroll_remaining,
+    expected_screens_needed,
+    randomize_screened,
 )
 from sim.conduct.observed import ObservedTrial
 from sim.conduct.outcomes import LatentOutcomes
 from sim.conduct.randomization import randomize_by_block
 from sim.scenario import DAYS_PER_MONTH, RatePeriod, Scenario, ScenarioError, Site
 from sim.stats import posterior
+from sim.stats.accrual_models import AccrualChoice, fit_accrual, invert_cumulative
 from sim.stats.posterior import BetaFit, GammaFit
 
 if TYPE_CHECKING:
@@ -80,6 +84,13 @@ class TrialContinuation:
     # with --screening: the sites' theta are screening rates, and this the pass share
     screen_pass: BetaFit | None = None
     planned_pass: float = 1.0  # the scenario's pass share of screening
+    # the accrual model (sim.stats.accrual_models); None or "plan": the site rates above
+    accrual: AccrualChoice | None = None
+    accrual_origin: int = 0  # clock day the accrual models' time starts
+
+    @property
+    def accrual_model(self) -> str:
+        return "plan" if self.accrual is None else self.accrual.model
 
     @property
     def as_of_day(self) -> int:
@@ -162,6 +173,8 @@ def fit_continuation(
     screening: pd.DataFrame | None = None,
     *,
     unblinded: bool = False,
+    accrual_model: str = "plan",
+    accrual_knots: tuple[float, ...] | None = None,
 ) -> TrialContinuation:
     """Posteriors of site rates, PFS hazards, dropout and the death share (module docstring).
 
@@ -176,7 +189,11 @@ def fit_continuation(
 
     `prior_months` None: the scenario's `site_heterogeneity` h, when it has one, is every
     site's prior shape (theta_s ~ Gamma(h, h), the plan's own spread of site rates); else
-    DEFAULT_PRIOR_MONTHS."""
+    DEFAULT_PRIOR_MONTHS.
+
+    `accrual_model` (`sim.stats.accrual_models.ACCRUAL_CHOICES`): "plan" keeps the site rates'
+    Poisson-gamma model; the others fit the trial's accrual as a whole ("auto": smallest AIC);
+    `accrual_knots` are the piecewise model's knots in months since the start date."""
     pfs = scenario.pfs
     if (
         scenario.effect.hazard_ratio is None
@@ -291,6 +308,18 @@ def fit_continuation(
     death = BetaFit(
         "death share of PFS events", w * f0, w * (1 - f0), deaths, int(has_event.sum()) - deaths
     )
+    origin = accrual_origin(scenario, calendar)
+    accrual = fit_accrual(
+        observed.rand_day.astype(float) - origin,
+        float(observed.as_of_day - origin),
+        planned_daily_randomizations(scenario, calendar, origin, observed.as_of_day),
+        requested=accrual_model,
+        knots=(
+            None
+            if accrual_knots is None
+            else tuple(k * DAYS_PER_MONTH - origin for k in accrual_knots)
+        ),
+    )
     return TrialContinuation(
         observed,
         tuple(site_fits),
@@ -303,7 +332,42 @@ def fit_continuation(
         factor,
         screen_pass,
         pass_p,
+        accrual,
+        origin,
     )
+
+
+def screening_lengths(scenario: Scenario) -> np.ndarray:
+    """Days from arrival to randomization, each equally likely: screening days min..max plus
+    about a day to the next open day (as `screening_delay_cdf`)."""
+    window = scenario.enrollment.screening_days
+    return np.arange(window.min, window.max + 1) + 1.0
+
+
+def accrual_origin(scenario: Scenario, calendar: StudyCalendar) -> int:
+    """Clock day the accrual models' time starts: the first site's activation plus the
+    shortest screening, the first day a patient can be randomized."""
+    sites = scenario.enrollment.site_list(calendar.start_date)
+    first = min(calendar.day_of(site.activation_date) for site in sites)
+    return int(first + scenario.enrollment.screening_days.min)
+
+
+def planned_daily_randomizations(
+    scenario: Scenario, calendar: StudyCalendar, origin: int, until: int
+) -> np.ndarray:
+    """The plan's expected randomizations on each clock day origin .. until - 1, every site
+    summed: its screening rate table from activation, passed through the screening delay."""
+    lengths = screening_lengths(scenario).astype(int)
+    pmf = np.zeros(lengths.max() + 1)
+    pmf[lengths] = 1.0 / len(lengths)
+    end = max(until, origin + 1)
+    screened = np.zeros(end)
+    for site in scenario.enrollment.site_list(calendar.start_date):
+        active = calendar.day_of(site.activation_date)
+        if active < end:
+            screened[active:] += rate_at(site.screening_rate, np.arange(end - active) + 0.5)
+    pass_p = 1.0 - scenario.enrollment.failure_probability
+    return pass_p * np.convolve(screened, pmf)[:end][origin:end]
 
 
 def blinded_factor(scenario: Scenario, observed: ObservedTrial) -> float:
@@ -451,6 +515,9 @@ def continue_enrollment(
             screening_wait_days_mean=np.zeros(n_reps),
         )
     sites, start = remaining_sites(model, continuation)
+    if continuation.accrual_model != "plan":
+        new = enroll_by_accrual_model(model, continuation, sites, n_left, n_reps, rng)
+        return join_enrolled(obs, new, n_reps)
     new = enroll_remaining(
         sc.enrollment,
         sites,
@@ -462,6 +529,65 @@ def continue_enrollment(
         model.calendar,
         rng=rng,
     )
+    return join_enrolled(obs, new, n_reps)
+
+
+def enroll_by_accrual_model(
+    model: TrialModel,
+    continuation: TrialContinuation,
+    sites: tuple[Site, ...],
+    n_left: int,
+    n_reps: int,
+    rng: np.random.Generator,
+) -> EnrolledPatients:
+    """The remaining patients from the trial-level accrual model (`continuation.accrual`):
+    each replicate draws the model's parameters on a stream of its own (a child of the
+    enrollment stream), then screenings arrive at rate lambda(u + m) / p (u the accrual's
+    time, m the mean screening length, p the pass share), so that randomizations follow
+    lambda; each goes to a site in proportion to the site rates' posterior means (sites
+    open by the as-of day). Screenings are drawn from SCREENING_LOOKBACK days before the
+    as-of day, and run through the funnel, slots, caps and calendar as any screening."""
+    sc, obs = model.scenario, continuation.observed
+    fit = continuation.accrual.chosen
+    params = fit.draw(n_reps, rng.spawn(1)[0])
+    pass_p = 1.0 - sc.enrollment.failure_probability
+    shift = float(screening_lengths(sc).mean())
+    first = obs.as_of_day - sc.enrollment.screening_days.max - SCREENING_LOOKBACK_EXTRA
+    u0 = np.full((n_reps, 1), max(first + shift - continuation.accrual_origin, 0.0))
+    active = np.asarray(
+        [model.calendar.day_of(site.activation_date) <= obs.as_of_day for site in model.sites]
+    )
+    weight = np.asarray([f.shape / f.rate * f.scale for f in continuation.sites])
+    weight = np.where(active, weight, 0.0) if active.any() else weight
+    n_screens = expected_screens_needed(sc.enrollment, n_left)
+    for _ in range(8):  # as enroll_remaining: draw more screenings when too few randomize
+        levels = fit.cumulative(u0, params) + pass_p * np.cumsum(
+            rng.standard_exponential((n_reps, n_screens)), axis=1
+        )
+        u = invert_cumulative(fit, levels, params, u0)
+        arrival = u + continuation.accrual_origin - shift
+        site = rng.choice(len(sites), size=arrival.shape, p=weight / weight.sum())
+        draws = attach_screening_draws(sc.enrollment, arrival, site, model.stratum_p, rng)
+        enrolled = randomize_screened(
+            draws, sc.enrollment, sites, n_left, model.calendar, obs.as_of_day
+        )
+        if enrolled is not None:
+            return enrolled
+        n_screens *= 2
+    raise ValueError(
+        f"enrollment: the {fit.model} accrual model cannot randomize the remaining "
+        "patients within the study calendar (caps reached, or a fitted rate of zero); "
+        "choose --accrual-model plan"
+    )
+
+
+def join_enrolled(obs: ObservedTrial, new: EnrolledPatients, n_reps: int) -> EnrolledPatients:
+    """The observed patients, then the new ones, in every replicate."""
+
+    def tile(values: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(values, (n_reps, obs.n))
+
+    first_in = float(obs.rand_day.min()) if obs.n else np.nan
     return EnrolledPatients(
         rand_day=np.concatenate([tile(obs.rand_day), new.rand_day], axis=1),
         stratum=np.concatenate([tile(obs.stratum), new.stratum], axis=1),

@@ -71,14 +71,19 @@ def build_forecast_model(
     prior_events: float | None = None,
     *,
     unblinded: bool = False,
+    accrual_model: str = "plan",
+    accrual_knots: tuple[float, ...] | None = None,
 ) -> TrialModel:
     """The TrialModel of a forecast: the scenario's, with the fitted forecast model (its
-    `continuation` field); blinded (one pooled hazard) unless `unblinded`."""
+    `continuation` field); blinded (one pooled hazard) unless `unblinded`; accrual by
+    `accrual_model` (`sim.stats.accrual_models`; knots in months since the start)."""
     from sim.conduct.observed import read_observed, read_screening
     from sim.engine.chunk import TrialModel
     from sim.engine.continuation import fit_continuation
+    from sim.stats.accrual_models import check_accrual_model
 
     check_as_of(scenario, as_of)
+    check_accrual_model(accrual_model, accrual_knots)
     for name, value in (("--prior-months", prior_months), ("--prior-events", prior_events)):
         if value is not None and not value > 0:
             raise ScenarioError(
@@ -99,6 +104,8 @@ def build_forecast_model(
         prior_events,
         screening,
         unblinded=unblinded,
+        accrual_model=accrual_model,
+        accrual_knots=accrual_knots,
     )
     return dataclasses.replace(model, continuation=continuation)
 
@@ -144,6 +151,20 @@ def prior_statement(continuation: TrialContinuation, scenario: Scenario) -> str:
         f"prior: the plan's hazards, worth {k:g} events{share} on {each} and on the dropout "
         "hazard (set with --prior-events)"
     )
+
+
+def accrual_statement(continuation: TrialContinuation) -> str:
+    """The accrual model in words: which, its fit, and why it was chosen."""
+    choice = continuation.accrual
+    if choice is None or choice.model == "plan":
+        fit = (
+            "the plan's ramp-up and site rates, each site's rate scaled by its posterior "
+            "(Poisson-gamma, set with --prior-months)"
+        )
+    else:
+        fit = choice.chosen.describe() + ", fitted to the randomization dates"
+    why = "" if choice is None else f" ({choice.reason})"
+    return f"accrual model: {continuation.accrual_model}: {fit}{why}"
 
 
 def event_model(continuation: TrialContinuation) -> str:
@@ -192,6 +213,16 @@ def forecast_table(forecast: pd.DataFrame, plan: pd.DataFrame, scenario: Scenari
             )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def accrual_table(continuation: TrialContinuation) -> pd.DataFrame:
+    """accrual.csv: every accrual model fitted to the randomization dates (log-likelihood,
+    AIC, BIC) and the one the forecast uses, with why."""
+    from sim.stats.accrual_models import fits_table
+
+    if continuation.accrual is None:
+        return pd.DataFrame(columns=["accrual_model", "fit", "chosen", "why"])
+    return pd.DataFrame(fits_table(continuation.accrual))
 
 
 def comparison_table(forecast: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
@@ -257,6 +288,8 @@ def forecast_trial(
     prior_months: float | None = None,
     prior_events: float | None = None,
     unblinded: bool = False,
+    accrual_model: str = "plan",
+    accrual_knots: tuple[float, ...] | None = None,
     keep_patients: int = 0,
     force: bool = False,
     scenario_path: str = "",
@@ -275,7 +308,15 @@ def forecast_trial(
 
     check_out_folder(out, force)
     model = build_forecast_model(
-        scenario, observed, as_of, screening, prior_months, prior_events, unblinded=unblinded
+        scenario,
+        observed,
+        as_of,
+        screening,
+        prior_months,
+        prior_events,
+        unblinded=unblinded,
+        accrual_model=accrual_model,
+        accrual_knots=accrual_knots,
     )
     continuation = model.continuation
     note = maturity_note(continuation, scenario)
@@ -292,12 +333,14 @@ def forecast_trial(
 
     def add_forecast_files(staging: Path) -> None:
         continuation.fit_table().to_csv(staging / "fit.csv", index=False)
+        accrual_table(continuation).to_csv(staging / "accrual.csv", index=False)
         observed_table(continuation, scenario).to_csv(staging / "observed.csv", index=False)
         plan = run_scenario(scenario, staging / "plan", keep_patients=0, **common)
         forecast_reps = pd.read_parquet(staging / "replicates.parquet")
         plan_reps = pd.read_parquet(staging / "plan" / "replicates.parquet")
         tables["forecast"] = forecast_table(forecast_reps, plan_reps, scenario).assign(
             event_model=event_model(continuation),
+            accrual_model=continuation.accrual_model,
             prior_events=continuation.prior_events,
             maturity_note=note,
         )
@@ -334,6 +377,10 @@ def forecast_trial(
                 }
             ),
             "maturity_note": note,
+            "accrual_model": continuation.accrual_model,
+            "accrual_model_requested": accrual_model,
+            "accrual_knots_months": list(accrual_knots) if accrual_knots else None,
+            "accrual": accrual_statement(continuation),
             "prior": prior_statement(continuation, scenario),
             "prior_months": prior_months,
             "site_prior": (
