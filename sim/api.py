@@ -495,6 +495,7 @@ def forecast(
     unblinded: bool = False,
     accrual_model: str = "plan",
     accrual_knots: Sequence[float] | None = None,
+    hr_threshold: float = 1.0,
     keep_patients: int = 0,
     overrides: Overrides = None,
     progress: bool | Progress = True,
@@ -515,7 +516,10 @@ def forecast(
     accrual: "plan" (the plan's ramp-up, site rates scaled by their posterior), "poisson",
     "time_decay", "piecewise" (knots `accrual_knots`, months since the start date) fitted to
     the randomization dates, or "auto" (smallest AIC); the table ``accrual`` lists every fit
-    and the manifest's ``forecast.accrual`` says which was used and why."""
+    and the manifest's ``forecast.accrual`` says which was used and why. Unblinded, the
+    summary has the probability of success given the data (predictive_probability_of_success,
+    conditional power, P(HR < `hr_threshold`)); blinded with a design prior, the assurance
+    (``forecast.success`` says how each was obtained)."""
     from sim.engine.forecast import forecast_trial
 
     scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
@@ -550,6 +554,7 @@ def forecast(
             unblinded=unblinded,
             accrual_model=accrual_model,
             accrual_knots=None if accrual_knots is None else tuple(accrual_knots),
+            hr_threshold=hr_threshold,
             keep_patients=keep_patients,
             force=force,
             scenario_path=scenario_path,

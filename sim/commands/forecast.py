@@ -109,6 +109,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="knots of the piecewise model, months since the start date (default: halfway "
         "from the first possible randomization to --as-of)",
     )
+    parser.add_argument(
+        "--hr-threshold",
+        type=float,
+        default=1.0,
+        dest="hr_threshold",
+        metavar="C",
+        help="unblinded: report the posterior probability that the hazard ratio is below C "
+        "(default 1: any benefit)",
+    )
     add_montecarlo_args(parser)
     parser.set_defaults(func=cmd_forecast, keep_patients=0)  # no patients unless asked
 
@@ -159,6 +168,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             unblinded=args.unblinded,
             accrual_model=args.accrual_model,
             accrual_knots=tuple(args.accrual_knots) if args.accrual_knots else None,
+            hr_threshold=args.hr_threshold,
             keep_patients=args.keep_patients,
             progress=bar,
             out=args.out,
@@ -173,6 +183,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     print(format_forecast(results.table("forecast")))
     print()
     print(format_model(info))
+    success = format_success(results.summary)
+    if success:
+        print()
+        print(success)
     if info["maturity_note"]:
         print()
         print(format_comparison(results.table("comparison"), results.summary))
@@ -195,9 +209,41 @@ def format_model(info: dict) -> str:
         )
     else:
         model = "event forecast: unblinded (a PFS hazard per arm, from the observed arms)"
-    lines = [model, info["accrual"], info["prior"]]
+    lines = [model, info["accrual"], info["prior"], info["success"]]
     if info["maturity_note"]:
         lines.append(info["maturity_note"])
+    return "\n".join(lines)
+
+
+SUCCESS_METRICS = (
+    "predictive_probability_of_success",
+    "assurance",
+    "conditional_power_design",
+    "conditional_power_trend",
+    "predictive_power_closed_form",
+    "p_hr_below_threshold",
+    "p_hr_below_threshold_closed_form",
+    "posterior_hr_q50",
+    "posterior_hr_q05",
+    "posterior_hr_q95",
+)
+
+
+def format_success(summary: pd.DataFrame) -> str:
+    """The forecast's probability-of-success rows of summary.csv (empty when it has none):
+    estimate and MC SE (0 for the closed forms)."""
+    from sim.engine.metrics import format_number
+
+    rows = summary.set_index("metric")
+    found = [m for m in SUCCESS_METRICS if m in rows.index]
+    if not found:
+        return ""
+    lines = ["probability of success (summary.csv; meanings in its meaning column):"]
+    for name in found:
+        unit = "share" if rows.loc[name, "unit"] == "share" else ""
+        estimate = format_number(rows.loc[name, "estimate"], unit)
+        se = format_number(rows.loc[name, "mc_se"], unit)
+        lines.append(f"  {name:40s}{estimate:>10s}  (MC SE {se})")
     return "\n".join(lines)
 
 

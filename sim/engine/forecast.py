@@ -73,6 +73,7 @@ def build_forecast_model(
     unblinded: bool = False,
     accrual_model: str = "plan",
     accrual_knots: tuple[float, ...] | None = None,
+    hr_threshold: float = 1.0,
 ) -> TrialModel:
     """The TrialModel of a forecast: the scenario's, with the fitted forecast model (its
     `continuation` field); blinded (one pooled hazard) unless `unblinded`; accrual by
@@ -84,6 +85,11 @@ def build_forecast_model(
 
     check_as_of(scenario, as_of)
     check_accrual_model(accrual_model, accrual_knots)
+    if not (isinstance(hr_threshold, int | float) and hr_threshold > 0):
+        raise ScenarioError(
+            f"--hr-threshold {hr_threshold}: must be a hazard ratio > 0 (the posterior "
+            "probability of HR below it is reported); e.g. 1 (any benefit) or 0.8"
+        )
     for name, value in (("--prior-months", prior_months), ("--prior-events", prior_events)):
         if value is not None and not value > 0:
             raise ScenarioError(
@@ -106,6 +112,7 @@ def build_forecast_model(
         unblinded=unblinded,
         accrual_model=accrual_model,
         accrual_knots=accrual_knots,
+        hr_threshold=hr_threshold,
     )
     return dataclasses.replace(model, continuation=continuation)
 
@@ -165,6 +172,41 @@ def accrual_statement(continuation: TrialContinuation) -> str:
         fit = choice.chosen.describe() + ", fitted to the randomization dates"
     why = "" if choice is None else f" ({choice.reason})"
     return f"accrual model: {continuation.accrual_model}: {fit}{why}"
+
+
+def success_statement(continuation: TrialContinuation, scenario: Scenario) -> str:
+    """How the forecast's probability of success was obtained, in words."""
+    if continuation.unblinded:
+        evidence = continuation.evidence
+        text = (
+            "probability of success (unblinded, the DMC's view): predictive_probability_of_"
+            "success is the share of the simulated continuations whose final analysis "
+            "succeeds, each with both arms' hazards drawn from their posteriors given the "
+            "data (the plan's hazards as prior); p_hr_below_threshold is the share of their "
+            f"hazard ratios below {continuation.hr_threshold:g}"
+        )
+        if evidence is not None:
+            text += (
+                f"; closed forms from the log-rank z = {evidence.z:.2f} at "
+                f"{evidence.events} of {evidence.final_events:g} events (t = "
+                f"{evidence.fraction:.2f}): conditional_power_design, conditional_power_trend, "
+                f"predictive_power_closed_form and p_hr_below_threshold_closed_form ("
+                f"{evidence.prior} prior)"
+            )
+        return text
+    if continuation.factor_curve is not None:
+        return (
+            "probability of success (blinded): assurance is the share of the simulated "
+            "continuations whose final analysis succeeds, each with its hazard ratio drawn "
+            "from the design prior (prior.hazard_ratio) and its control hazard from the "
+            "pooled event rate given that ratio; the arms' data are not used"
+        )
+    return (
+        "probability of success (blinded): power is the share of the simulated "
+        f"continuations whose final analysis succeeds at the design hazard ratio "
+        f"{scenario.effect.hazard_ratio:g} (no design prior on it: add prior.hazard_ratio "
+        "for the assurance); --unblinded for the predictive probability given the arms"
+    )
 
 
 def event_model(continuation: TrialContinuation) -> str:
@@ -227,16 +269,18 @@ def accrual_table(continuation: TrialContinuation) -> pd.DataFrame:
 
 def comparison_table(forecast: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
     """comparison.csv: summary metrics of the forecast and the plan side by side (those the
-    metric table puts there, `plan`)."""
+    metric table puts there, `plan`); the plan's cells are empty for a forecast's own
+    metrics (the probability of success given the data)."""
     f, p = forecast.set_index("metric"), plan.set_index("metric")
-    names = plan_metrics([m for m in f.index if m in p.index])
+    names = plan_metrics(list(f.index))
+    in_plan = p.reindex(names)
     return pd.DataFrame(
         {
             "metric": names,
             "forecast": f.loc[names, "estimate"].to_numpy(),
             "forecast_mc_se": f.loc[names, "mc_se"].to_numpy(),
-            "plan": p.loc[names, "estimate"].to_numpy(),
-            "plan_mc_se": p.loc[names, "mc_se"].to_numpy(),
+            "plan": in_plan["estimate"].to_numpy(),
+            "plan_mc_se": in_plan["mc_se"].to_numpy(),
         }
     )
 
@@ -290,6 +334,7 @@ def forecast_trial(
     unblinded: bool = False,
     accrual_model: str = "plan",
     accrual_knots: tuple[float, ...] | None = None,
+    hr_threshold: float = 1.0,
     keep_patients: int = 0,
     force: bool = False,
     scenario_path: str = "",
@@ -317,6 +362,7 @@ def forecast_trial(
         unblinded=unblinded,
         accrual_model=accrual_model,
         accrual_knots=accrual_knots,
+        hr_threshold=hr_threshold,
     )
     continuation = model.continuation
     note = maturity_note(continuation, scenario)
@@ -382,6 +428,11 @@ def forecast_trial(
             "accrual_knots_months": list(accrual_knots) if accrual_knots else None,
             "accrual": accrual_statement(continuation),
             "prior": prior_statement(continuation, scenario),
+            "hr_threshold": hr_threshold,
+            "success": success_statement(continuation, scenario),
+            "evidence": (
+                None if continuation.evidence is None else dataclasses.asdict(continuation.evidence)
+            ),
             "prior_months": prior_months,
             "site_prior": (
                 "site_heterogeneity"

@@ -49,7 +49,7 @@ def replay_forecast(model: TrialModel, seed: int, reps: int) -> tuple[np.ndarray
 
     rand, events = [], []
     for spec in plan_chunks(reps):
-        enrolled, _, _, observed = continue_trial(
+        enrolled, _, _, observed, _ = continue_trial(
             model, model.continuation, spec.n_reps, chunk_streams(seed, spec.chunk)
         )
         rand.append(enrolled.rand_day.astype(float))
