@@ -341,11 +341,24 @@ def main() -> None:
         help="accrual models to score on the same truths (default: plan)",
     )
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--out", type=Path, default=None, help="CSV of the table")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="CSV of the table (rewritten after each truth)"
+    )
+    parser.add_argument(
+        "--summarize",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="print the tables of saved --out CSVs (several runs' together) and stop",
+    )
     args = parser.parse_args()
+    if args.summarize:
+        print_tables(pd.concat([pd.read_csv(f) for f in args.summarize], ignore_index=True))
+        return
     started = time.perf_counter()
-    table = pd.concat(
-        [
+    parts = []
+    for shape, factor, median in args.truth:
+        parts.append(
             forecast_coverage(
                 tuple(args.as_of),
                 truths=args.truths,
@@ -360,31 +373,10 @@ def main() -> None:
                 shape=shape,
                 accrual_models=tuple(args.accrual_model),
             )
-            for shape, factor, median in args.truth
-        ],
-        ignore_index=True,
-    )
-    shown = table.assign(
-        coverage=table["coverage"].map("{:.1%}".format),
-        binomial_se=table["binomial_se"].map("{:.1%}".format),
-        below=table["below"].map("{:.1%}".format),
-        above=table["above"].map("{:.1%}".format),
-        plan_coverage=table["plan_coverage"].map("{:.1%}".format),
-        prior_coverage=table["prior_coverage"].map("{:.1%}".format),
-        width_days=table["width_days"].round(0),
-        plan_width_days=table["plan_width_days"],
-    )
-    print(shown.drop(columns="as_of").to_string(index=False))
-    pooled = table.groupby(["accrual_model", "as_of_months", "milestone", "level"]).agg(
-        coverage=("coverage", "mean"),
-        coverage_min=("coverage", "min"),
-        coverage_max=("coverage", "max"),
-        width_days=("width_days", "median"),
-        plan_width_days=("plan_width_days", "median"),
-        plan_coverage=("plan_coverage", "mean"),
-    )
-    print("\nover the truth scenarios (mean, min, max coverage; median widths):")
-    print(pooled.round(3).to_string())
+        )
+        if args.out:  # a long run keeps what it has measured
+            pd.concat(parts, ignore_index=True).to_csv(args.out, index=False)
+    print_tables(pd.concat(parts, ignore_index=True))
     print(
         f"\n{args.truths} truths x {len(args.truth)} truth scenarios x {len(args.as_of)} as-of "
         f"dates, {args.reps} replicates each, "
@@ -394,8 +386,32 @@ def main() -> None:
         f"{'default' if args.prior_events is None else f'{args.prior_events:g}'} events: "
         f"{time.perf_counter() - started:.0f} s"
     )
-    if args.out:
-        table.to_csv(args.out, index=False)
+
+
+def print_tables(table: pd.DataFrame) -> None:
+    """Every row, then the coverage over the truth scenarios (mean, min, max) with the
+    median widths, per accrual model, as-of date, milestone and level."""
+    shown = table.assign(
+        coverage=table["coverage"].map("{:.1%}".format),
+        binomial_se=table["binomial_se"].map("{:.1%}".format),
+        below=table["below"].map("{:.1%}".format),
+        above=table["above"].map("{:.1%}".format),
+        plan_coverage=table["plan_coverage"].map("{:.1%}".format),
+        prior_coverage=table["prior_coverage"].map("{:.1%}".format),
+        width_days=table["width_days"].round(0),
+    )
+    print(shown.drop(columns="as_of").to_string(index=False))
+    pooled = table.groupby(["accrual_model", "as_of_months", "milestone", "level"]).agg(
+        coverage=("coverage", "mean"),
+        coverage_min=("coverage", "min"),
+        coverage_max=("coverage", "max"),
+        truths=("truths", "sum"),
+        width_days=("width_days", "median"),
+        plan_width_days=("plan_width_days", "median"),
+        plan_coverage=("plan_coverage", "mean"),
+    )
+    print("\nover the truth scenarios (mean, min, max coverage; median widths):")
+    print(pooled.round(3).to_string())
 
 
 if __name__ == "__main__":

@@ -162,7 +162,7 @@ def test_auto_takes_the_smallest_aic(rng):
     aics = {f.model: f.aic for f in choice.fits}
     assert choice.model == min(aics, key=aics.get)
     # piecewise, one parameter more, beats it by chance (P(chi2_1 > 2) = 0.16): not asserted
-    assert aics["poisson"] < min(aics["plan"], aics["time_decay"])
+    assert aics["poisson"] < min(aics["plan_shape"], aics["time_decay"])
     assert "smallest AIC" in choice.reason and "time_decay" in choice.reason
     slow = nhpp_times(lambda t: 0.6 * (1 - np.exp(-t / 150)), 300.0, 0.6, rng)
     assert fit_accrual(slow, 300.0, np.full(300, 0.2)).model == "time_decay"
@@ -174,26 +174,34 @@ def test_auto_takes_the_smallest_aic(rng):
 
 def test_inverse_of_the_cumulative_intensity(rng):
     times = nhpp_times(lambda t: 0.3 * (1 - np.exp(-t / 30)), 200.0, 0.3, rng)
+    ramp = np.minimum(np.arange(400) / 100, 1.0) * 0.3  # 400 days tabulated: beyond, the last
     for fit in (
         fit_poisson(times, 200.0),
         fit_piecewise(times, 200.0, (100.0,)),
         fit_time_decay(times, 200.0),
+        fit_plan_shape(times, 200.0, ramp),
     ):
         params = fit.draw(5, rng)
         lower = np.full((5, 1), 150.0)
-        levels = fit.cumulative(lower, params) + np.cumsum(rng.exponential(size=(5, 20)), axis=1)
+        levels = fit.cumulative(lower, params) + np.cumsum(rng.exponential(size=(5, 80)), axis=1)
         t = invert_cumulative(fit, levels, params, lower)
         assert (t >= 150.0).all()
         assert fit.cumulative(t, params) == pytest.approx(levels, rel=1e-7)
 
 
 def test_parameter_draws_follow_their_stated_laws(rng):
-    """Poisson rates from Gamma(n + 1/2, T) (scipy.stats.gamma's mean and variance)."""
+    """Poisson rates from Gamma(n + 1/2, T) (scipy.stats.gamma's mean and variance), the
+    plan shape's scale from Gamma(n + 1/2, R(T))."""
     times = np.sort(rng.uniform(0, 100, 20))
     draws = fit_poisson(times, 100.0).draw(40_000, rng)[:, 0]
     law = stats.gamma(20.5, scale=1 / 100)
     assert draws.mean() == pytest.approx(law.mean(), abs=4 * law.std() / 200)
     assert draws.var() == pytest.approx(law.var(), rel=0.03)  # SE of a variance ~ 1%
+    daily = np.r_[np.zeros(10), np.full(150, 0.25)]
+    fit = fit_plan_shape(times, 100.0, daily)
+    scales = fit.draw(40_000, rng)[:, 0]
+    law = stats.gamma(20.5, scale=1 / daily[:100].sum())  # R(T): the plan's count by T
+    assert scales.mean() == pytest.approx(law.mean(), abs=4 * law.std() / 200)
 
 
 @pytest.fixture(scope="module")
@@ -269,7 +277,7 @@ def test_forecast_command_states_its_accrual_model(dates_only, six_months, tmp_p
     printed = capsys.readouterr().out
     manifest = json.loads((out / "manifest.json").read_text())["forecast"]
     fits = pd.read_csv(out / "accrual.csv")
-    assert set(fits["accrual_model"]) == {"plan", "poisson", "piecewise", "time_decay"}
+    assert set(fits["accrual_model"]) == {"plan_shape", "poisson", "piecewise", "time_decay"}
     chosen = fits.loc[fits["chosen"], "accrual_model"].item()
     assert chosen == fits.loc[fits["aic"].idxmin(), "accrual_model"] == manifest["accrual_model"]
     assert manifest["accrual"] in printed and "smallest AIC" in manifest["accrual"]

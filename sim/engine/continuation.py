@@ -352,7 +352,7 @@ def fit_continuation(
     accrual = fit_accrual(
         observed.rand_day.astype(float) - origin,
         float(observed.as_of_day - origin),
-        planned_daily_randomizations(scenario, calendar, origin, observed.as_of_day),
+        planned_daily_randomizations(scenario, calendar, origin, horizon_day()),
         requested=accrual_model,
         knots=(
             None
@@ -432,6 +432,13 @@ def screening_lengths(scenario: Scenario) -> np.ndarray:
     about a day to the next open day (as `screening_delay_cdf`)."""
     window = scenario.enrollment.screening_days
     return np.arange(window.min, window.max + 1) + 1.0
+
+
+def horizon_day() -> int:
+    """The last clock day of the study calendar (the plan shape's rate is tabulated to it)."""
+    from sim.conduct.calendar import CALENDAR_YEARS
+
+    return int(CALENDAR_YEARS * 365.25)
 
 
 def accrual_origin(scenario: Scenario, calendar: StudyCalendar) -> int:

@@ -7,10 +7,10 @@ as-of day) with randomizations at t_1 .. t_n. Its log-likelihood is
 
     l = sum_i log lambda(t_i) - Lambda(T),    Lambda(t) = integral_0^t lambda(u) du.
 
-- ``plan``: lambda(t) = a r(t), r the plan's expected randomizations per day (every site's
-  ramp-up and activation), one scale a: a_hat = n / R(T), R the integral of r. (The forecast
-  itself keeps the plan's site-by-site Poisson-gamma model; this fit only scores the plan's
-  shape against the others.)
+- ``plan_shape``: lambda(t) = a r(t), r the plan's expected randomizations per day (every
+  site's ramp-up and activation, also those still to come), one scale a: a_hat = n / R(T),
+  R the integral of r. (``plan``, the forecast's default, is not fitted here: it keeps the
+  plan's site-by-site Poisson-gamma model with its prior, `sim.engine.continuation`.)
 - ``poisson``: lambda(t) = lambda: lambda_hat = n / T, l = n log(n / T) - n.
 - ``time_decay``: lambda(t) = (mu / delta)(1 - exp(-delta t)), a rate that rises to
   beta = mu / delta (the ramp-up, fitted): Lambda(t) = beta (t - (1 - exp(-delta t)) / delta).
@@ -21,10 +21,12 @@ as-of day) with randomizations at t_1 .. t_n. Its log-likelihood is
   lambda_j_hat = n_j / T_j; the forecast continues at the last interval's rate.
 
 The criterion is AIC = -2 l + 2 p (eventPred reports AIC and BIC; the fits' table gives both):
-``auto`` takes the model with the smallest AIC among those that can be fitted.
+``auto`` takes the model with the smallest AIC among those that can be fitted; with no
+randomization yet, none can, and the plan stands.
 
-Parameter uncertainty, one draw per replicate: the Poisson and piecewise rates from their
-posteriors under Jeffreys' prior, lambda_j ~ Gamma(n_j + 1/2, T_j) (mean close to the MLE,
+Parameter uncertainty, one draw per replicate: the Poisson and piecewise rates and the plan
+shape's scale from their posteriors under Jeffreys' prior, lambda_j ~ Gamma(n_j + 1/2, T_j)
+(a ~ Gamma(n + 1/2, R(T))) (mean close to the MLE,
 log-scale variance about 1 / n_j, the sampling variance eventPred draws from); time-decay's
 from their posterior under a uniform prior on log delta within LOG_DELTA_BOUNDS and the
 same beta^(-1/2) on beta: given delta the likelihood is a gamma kernel in beta, so
@@ -32,8 +34,7 @@ beta | delta ~ Gamma(n + 1/2, A(delta)) and log delta has the marginal density
 prod_i (1 - exp(-delta t_i)) A(delta)^-(n + 1/2), drawn on a grid of DELTA_GRID points.
 (eventPred draws (log mu, log delta) from the normal with the inverse observed information;
 with few randomizations the two are nearly confounded, and that normal puts mass on rates the
-data exclude: a full speed of one patient a decade, or thousands a month.) The
-plan model's uncertainty is the site rates' posterior (`sim.stats.posterior`).
+data exclude: a full speed of one patient a decade, or thousands a month.)
 
 Pure functions on arrays of days; no scenario class.
 """
@@ -45,10 +46,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-ACCRUAL_MODELS = ("plan", "poisson", "time_decay", "piecewise")
-ACCRUAL_CHOICES = (*ACCRUAL_MODELS, "auto")
+FITTED_MODELS = ("plan_shape", "poisson", "time_decay", "piecewise")
+ACCRUAL_CHOICES = ("plan", *FITTED_MODELS, "auto")
 # Fewer randomizations than this leave the trial's own accrual unfitted: the plan stands.
-MIN_RANDOMIZED = {"poisson": 1, "piecewise": 2, "time_decay": 3}
+MIN_RANDOMIZED = {"plan_shape": 1, "poisson": 1, "piecewise": 2, "time_decay": 3}
 # per day: the ramp's half-time (log 2 / delta) between two years and a day
 LOG_DELTA_BOUNDS = (float(np.log(np.log(2) / 730)), float(np.log(np.log(2))))
 DELTA_GRID = 400
@@ -58,8 +59,10 @@ JEFFREYS = 0.5
 @dataclass(frozen=True)
 class AccrualFit:
     """One model's maximum-likelihood fit (module docstring); `params` are rates per day
-    (poisson: lambda; piecewise: one per interval; time_decay: beta, delta; plan: the scale
-    a); `times` the randomization days (time_decay draws from its posterior given them)."""
+    (poisson: lambda; piecewise: one per interval; time_decay: beta, delta; plan_shape: the
+    scale a); `times` the randomization days (time_decay draws from its posterior given
+    them); `plan_rate` the plan's expected randomizations on each day from the origin on
+    (plan_shape: its shape, to the end of the study calendar)."""
 
     model: str
     params: tuple[float, ...]
@@ -67,9 +70,12 @@ class AccrualFit:
     n: int  # randomizations fitted
     window: float  # T, days observed
     knots: tuple[float, ...] = ()  # piecewise: interval starts (days), the first 0
-    counts: tuple[int, ...] = ()  # piecewise: randomizations per interval
-    widths: tuple[float, ...] = ()  # piecewise: days per interval
+    # randomizations and exposure per rate (piecewise: days per interval; poisson: T;
+    # plan_shape: R(T), the plan's expected count): the rates' gamma posteriors
+    counts: tuple[int, ...] = ()
+    widths: tuple[float, ...] = ()
     times: tuple[float, ...] = ()
+    plan_rate: tuple[float, ...] = ()
 
     @property
     def n_params(self) -> int:
@@ -106,15 +112,13 @@ class AccrualFit:
                 f"time-decay, {self.rate_now * month:.2f}/month now, rising to "
                 f"{beta * month:.2f}/month (half of it after {np.log(2) / delta:.0f} days)"
             )
-        return f"the plan's shape x {self.params[0]:.2f}"
+        return f"the plan's shape (ramp-up, sites to open) x {self.params[0]:.2f}"
 
     def draw(self, n_reps: int, rng: np.random.Generator) -> np.ndarray:
         """(n_reps, p) parameter draws (module docstring: their distributions)."""
-        if self.model in ("poisson", "piecewise"):
-            counts = self.counts if self.model == "piecewise" else (self.n,)
-            widths = self.widths if self.model == "piecewise" else (self.window,)
-            shape = np.asarray(counts, dtype=float) + JEFFREYS
-            return rng.gamma(shape, 1.0 / np.asarray(widths), (n_reps, len(shape)))
+        if self.model in ("poisson", "piecewise", "plan_shape"):
+            shape = np.asarray(self.counts, dtype=float) + JEFFREYS
+            return rng.gamma(shape, 1.0 / np.asarray(self.widths), (n_reps, len(shape)))
         if self.model == "time_decay":
             grid, density = time_decay_delta_posterior(np.asarray(self.times), self.window)
             step = grid[1] - grid[0]
@@ -123,7 +127,7 @@ class AccrualFit:
             area = time_decay_cumulative(np.asarray(self.window), 1.0, delta)
             beta = rng.gamma(self.n + JEFFREYS, 1.0 / area)
             return np.column_stack([beta, delta])
-        raise ValueError(f"the {self.model} fit draws through the site rates' posterior")
+        raise ValueError(f"the {self.model} fit has no draws")
 
     def cumulative(self, t: np.ndarray, params: np.ndarray) -> np.ndarray:
         """Lambda(t) for days t (R, M) and parameter draws (R, p); t >= 0."""
@@ -137,7 +141,14 @@ class AccrualFit:
             width = np.append(np.diff(knots), np.inf)
             inside = np.clip(t[..., None] - knots, 0.0, width)  # (R, M, J)
             return (inside * params[:, None, :]).sum(axis=-1)
-        raise ValueError(f"the {self.model} fit has no cumulative intensity here")
+        if self.model == "plan_shape":
+            rate = np.asarray(self.plan_rate)
+            cum = np.concatenate([[0.0], np.cumsum(rate)])
+            days = np.arange(len(cum), dtype=float)
+            inside = np.interp(t, days, cum)
+            beyond = cum[-1] + rate[-1] * (t - days[-1])  # the last day's rate goes on
+            return params[:, :1] * np.where(t <= days[-1], inside, beyond)
+        raise ValueError(f"the {self.model} fit has no cumulative intensity")
 
 
 def time_decay_cumulative(t: np.ndarray, beta: np.ndarray, delta: np.ndarray) -> np.ndarray:
@@ -172,7 +183,8 @@ def invert_cumulative(
 def fit_poisson(times: np.ndarray, window: float) -> AccrualFit:
     n = len(times)
     rate = n / window
-    return AccrualFit("poisson", (rate,), n * np.log(rate) - n, n, window)
+    loglik = n * np.log(rate) - n
+    return AccrualFit("poisson", (rate,), loglik, n, window, counts=(n,), widths=(window,))
 
 
 def fit_piecewise(times: np.ndarray, window: float, knots: tuple[float, ...]) -> AccrualFit:
@@ -242,29 +254,39 @@ def time_decay_delta_posterior(times: np.ndarray, window: float) -> tuple[np.nda
 
 def fit_plan_shape(times: np.ndarray, window: float, daily_rate: np.ndarray) -> AccrualFit:
     """The plan's shape with one scale: `daily_rate[k]` the plan's expected randomizations
-    on day k of the accrual (k = 0 .. window - 1), the rate piecewise constant by day."""
+    on day k of the accrual (k = 0, 1, ..., at least to the window; the forecast goes on
+    with the rest), the rate constant within a day."""
     days = np.clip(np.floor(times).astype(int), 0, len(daily_rate) - 1)
     total = float(daily_rate[: int(np.ceil(window))].sum())
     n = len(times)
     scale = n / total if total > 0 else 0.0
-    at = daily_rate[days]
     with np.errstate(divide="ignore"):
-        loglik = float(np.log(scale * at).sum() - scale * total) if n else 0.0
-    return AccrualFit("plan", (scale,), loglik, n, window)
+        loglik = float(np.log(scale * daily_rate[days]).sum() - scale * total)
+    return AccrualFit(
+        "plan_shape",
+        (scale,),
+        loglik,
+        n,
+        window,
+        counts=(n,),
+        widths=(total,),
+        plan_rate=tuple(map(float, daily_rate)),
+    )
 
 
 @dataclass(frozen=True)
 class AccrualChoice:
-    """The accrual model the forecast uses, every fit beside it, and why it was chosen."""
+    """The accrual model the forecast uses (`chosen`; None: the plan's site-by-site model),
+    every fit beside it, and why it was chosen."""
 
-    chosen: AccrualFit
+    chosen: AccrualFit | None
     fits: tuple[AccrualFit, ...]
     requested: str  # a model's name or "auto"
     reason: str
 
     @property
     def model(self) -> str:
-        return self.chosen.model
+        return "plan" if self.chosen is None else self.chosen.model
 
 
 def fit_accrual(
@@ -276,35 +298,43 @@ def fit_accrual(
     knots: tuple[float, ...] | None = None,
 ) -> AccrualChoice:
     """Fit every model the data allow (MIN_RANDOMIZED) and choose `requested`, or for
-    "auto" the smallest AIC. `knots` (days; piecewise) None: one knot halfway through the
-    window, so that the forecast continues at the recent half's rate. A requested model the
-    data cannot fit leaves the plan, and the reason says so."""
+    "auto" the smallest AIC. `plan_daily_rate`: the plan's expected randomizations per day
+    from the origin to the end of the calendar. `knots` (days; piecewise) None: one knot
+    halfway through the window, so that the forecast continues at the recent half's rate.
+    "plan", or a model the data cannot fit, leaves the plan's site-by-site model (chosen
+    None), and the reason says why."""
     times = np.sort(np.asarray(times, dtype=float))
     n = len(times)
-    fits = [fit_plan_shape(times, window, plan_daily_rate)]
-    if n >= MIN_RANDOMIZED["poisson"] and window > 0:
-        fits.append(fit_poisson(times, window))
-    if n >= MIN_RANDOMIZED["piecewise"] and window > 0:
-        fits.append(fit_piecewise(times, window, (window / 2,) if knots is None else knots))
-    if n >= MIN_RANDOMIZED["time_decay"] and window > 0:
-        fits.append(fit_time_decay(times, window))
+    fits = []
+    if window > 0:
+        makers = {
+            "plan_shape": lambda: fit_plan_shape(times, window, plan_daily_rate),
+            "poisson": lambda: fit_poisson(times, window),
+            "piecewise": lambda: fit_piecewise(
+                times, window, (window / 2,) if knots is None else knots
+            ),
+            "time_decay": lambda: fit_time_decay(times, window),
+        }
+        fits = [make() for name, make in makers.items() if n >= MIN_RANDOMIZED[name]]
+    fits = [f for f in fits if np.isfinite(f.aic)]
     by_name = {f.model: f for f in fits}
+    if requested == "plan":
+        return AccrualChoice(None, tuple(fits), requested, "requested")
     if requested == "auto":
-        usable = [f for f in fits if np.isfinite(f.aic)]
-        chosen = min(usable, key=lambda f: f.aic)
-        listing = ", ".join(f"{f.model} {f.aic:.1f}" for f in usable)
-        reason = f"smallest AIC among the models the data allow ({listing})"
-        if n < MIN_RANDOMIZED["poisson"]:
-            reason = "no randomization yet to fit the trial's own accrual: the plan's shape"
-        return AccrualChoice(chosen, tuple(fits), requested, reason)
+        if not fits:
+            reason = "no randomization yet to fit the trial's own accrual: the plan"
+            return AccrualChoice(None, (), requested, reason)
+        listing = ", ".join(f"{f.model} {f.aic:.1f}" for f in fits)
+        reason = f"smallest AIC among the models fitted to the data ({listing})"
+        return AccrualChoice(min(fits, key=lambda f: f.aic), tuple(fits), requested, reason)
     if requested in by_name:
         return AccrualChoice(by_name[requested], tuple(fits), requested, "requested")
     return AccrualChoice(
-        by_name["plan"],
+        None,
         tuple(fits),
         requested,
         f"{requested} requested, but {n} randomizations are too few to fit it (at least "
-        f"{MIN_RANDOMIZED[requested]}): the plan's shape",
+        f"{MIN_RANDOMIZED[requested]}): the plan",
     )
 
 
