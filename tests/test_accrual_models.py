@@ -293,3 +293,18 @@ def test_forecast_command_states_its_accrual_model(dates_only, six_months, tmp_p
     ]
     assert main(bad) == 2
     assert "--accrual-knots 0: must be positive" in capsys.readouterr().err
+
+
+def test_api_forecast_takes_the_accrual_model(dates_only, six_months, tmp_path):
+    """sim.forecast(accrual_model=...): the table `accrual` and the manifest say which model
+    forecast; an unknown model is one ScenarioError naming it."""
+    import sim
+
+    obs = tmp_path / "obs.csv"
+    half_accrual_table(dates_only).to_csv(obs, index=False)
+    common = dict(as_of=AS_OF, reps=10, workers=1, progress=False)
+    results = sim.forecast(dates_only, obs, accrual_model="time_decay", **common)
+    assert results.manifest["forecast"]["accrual_model"] == "time_decay"
+    assert results.table("accrual").set_index("accrual_model").loc["time_decay", "chosen"]
+    with pytest.raises(ScenarioError, match="--accrual-model 'spline'"):
+        sim.forecast(dates_only, obs, accrual_model="spline", **common)
