@@ -493,7 +493,7 @@ def forecast(
     prior_months: float | None = None,
     prior_events: float | None = None,
     unblinded: bool = False,
-    accrual_model: str = "plan",
+    accrual_model: str | None = None,
     accrual_knots: Sequence[float] | None = None,
     hr_threshold: float = 1.0,
     keep_patients: int = 0,
@@ -513,10 +513,11 @@ def forecast(
     HR) unless `unblinded` (per-arm hazards; the table must have arms). `prior_events` is the
     planned hazards' weight in events; None: 10% of the event target (manifest
     ``forecast.prior``, docs/forecasting.md). `accrual_model` is the remaining patients'
-    accrual: "plan" (the plan's ramp-up, site rates scaled by their posterior), "poisson",
-    "time_decay", "piecewise" (knots `accrual_knots`, months since the start date) fitted to
-    the randomization dates, or "auto" (smallest AIC); the table ``accrual`` lists every fit
-    and the manifest's ``forecast.accrual`` says which was used and why. Unblinded, the
+    accrual: "plan" (the plan's ramp-up, site rates scaled by their posterior), "plan_shape",
+    "poisson", "time_decay", "piecewise" (knots `accrual_knots`, months since the start date)
+    fitted to the randomization dates, or "auto" (smallest AIC); None: time_decay, or the
+    plan while sites are still to open; the table ``accrual`` lists every fit and the
+    manifest's ``forecast.accrual`` says which was used and why. Unblinded, the
     summary has the probability of success given the data (predictive_probability_of_success,
     conditional power, P(HR < `hr_threshold`)); blinded with a design prior, the assurance
     (``forecast.success`` says how each was obtained)."""

@@ -92,12 +92,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--accrual-model",
         choices=ACCRUAL_CHOICES,
-        default="plan",
+        default=None,
         dest="accrual_model",
-        help="accrual model of the remaining patients: plan (the plan's ramp-up, site rates "
-        "scaled by their posterior), poisson (one constant rate), time_decay (a rate rising "
-        "to a plateau), piecewise (constant between --accrual-knots; the last one goes on), "
-        "each fitted to the randomization dates, or auto (the smallest AIC); default plan",
+        help="accrual of the remaining patients: plan (the plan's ramp-up, site rates scaled "
+        "by their posterior), or fitted to the randomization dates: plan_shape (the plan's "
+        "shape, one scale), poisson (one constant rate), time_decay (a rate rising to a "
+        "plateau), piecewise (constant between --accrual-knots; the last one goes on), or "
+        "auto (the fitted model with the smallest AIC); default time_decay, or plan while "
+        "sites are still to open (docs/forecasting.md)",
     )
     parser.add_argument(
         "--accrual-knots",

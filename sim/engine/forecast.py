@@ -71,19 +71,24 @@ def build_forecast_model(
     prior_events: float | None = None,
     *,
     unblinded: bool = False,
-    accrual_model: str = "plan",
+    accrual_model: str | None = None,
     accrual_knots: tuple[float, ...] | None = None,
     hr_threshold: float = 1.0,
 ) -> TrialModel:
     """The TrialModel of a forecast: the scenario's, with the fitted forecast model (its
     `continuation` field); blinded (one pooled hazard) unless `unblinded`; accrual by
-    `accrual_model` (`sim.stats.accrual_models`; knots in months since the start)."""
+    `accrual_model` (`sim.stats.accrual_models`; knots in months since the start; None:
+    `default_accrual_model`)."""
     from sim.conduct.observed import read_observed, read_screening
     from sim.engine.chunk import TrialModel
     from sim.engine.continuation import fit_continuation
     from sim.stats.accrual_models import check_accrual_model
 
     check_as_of(scenario, as_of)
+    model = TrialModel.from_scenario(scenario)
+    default_reason = None
+    if accrual_model is None:
+        accrual_model, default_reason = default_accrual_model(scenario, model, as_of)
     check_accrual_model(accrual_model, accrual_knots)
     if not (isinstance(hr_threshold, int | float) and hr_threshold > 0):
         raise ScenarioError(
@@ -100,7 +105,6 @@ def build_forecast_model(
     screening = (
         read_screening(screening_path, scenario, as_of) if screening_path is not None else None
     )
-    model = TrialModel.from_scenario(scenario)
     continuation = fit_continuation(
         scenario,
         model.calendar,
@@ -114,7 +118,33 @@ def build_forecast_model(
         accrual_knots=accrual_knots,
         hr_threshold=hr_threshold,
     )
+    if default_reason is not None and continuation.accrual.reason == "requested":
+        continuation = dataclasses.replace(
+            continuation,
+            accrual=dataclasses.replace(continuation.accrual, reason=default_reason),
+        )
     return dataclasses.replace(model, continuation=continuation)
+
+
+def default_accrual_model(scenario: Scenario, model: TrialModel, as_of: dt.date) -> tuple[str, str]:
+    """(accrual model, why) when none is asked: time_decay, a ramp-up fitted to the trial's
+    own randomizations (the model whose prediction intervals kept their coverage over truths
+    whose accrual departs from the plan's shape: docs/forecasting.md); the plan while sites
+    are still to open after the as-of date (the plan knows them, the trial's data do not)."""
+    later = [
+        site.name
+        for site in model.sites
+        if model.calendar.day_of(site.activation_date) > model.calendar.day_of(as_of)
+    ]
+    if later:
+        return "plan", (
+            f"the default while sites are still to open ({len(later)} after the as-of date, "
+            "which only the plan knows); --accrual-model to choose"
+        )
+    return "time_decay", (
+        "the default: a ramp-up fitted to the trial's own randomizations "
+        "(docs/forecasting.md says why); --accrual-model to choose"
+    )
 
 
 # Data are immature below either bound, or when one arm has at most ARM_FEW_EVENTS events.
@@ -332,7 +362,7 @@ def forecast_trial(
     prior_months: float | None = None,
     prior_events: float | None = None,
     unblinded: bool = False,
-    accrual_model: str = "plan",
+    accrual_model: str | None = None,
     accrual_knots: tuple[float, ...] | None = None,
     hr_threshold: float = 1.0,
     keep_patients: int = 0,
