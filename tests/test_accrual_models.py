@@ -308,3 +308,37 @@ def test_api_forecast_takes_the_accrual_model(dates_only, six_months, tmp_path):
     assert results.table("accrual").set_index("accrual_model").loc["time_decay", "chosen"]
     with pytest.raises(ScenarioError, match="--accrual-model 'spline'"):
         sim.forecast(dates_only, obs, accrual_model="spline", **common)
+
+
+def test_fitted_accrual_sends_patients_to_open_sites_within_their_caps():
+    """Three sites as of 2027-03-01 (all open), time-decay accrual: every replicate
+    randomizes the sample size, no site passes its cap, and the default accrual model is
+    the plan while a site is still to open (2026-11-02: the third opens in January)."""
+    import dataclasses
+
+    from sim.engine.forecast import default_accrual_model
+    from sim.scenario import load_scenario
+    from tests.helpers import ROOT
+
+    three = load_scenario(
+        ROOT / "scenarios" / "nct07271602_three_sites.yaml", ["treatment=null", "radiotherapy=null"]
+    )
+    model = TrialModel.from_scenario(three)
+    truth = simulate_chunk(model, 4, 0, 0, 1, keep_patients=1).patients
+    as_of = dt.date(2027, 3, 1)
+    obs = check_observed(observed_from_patients(truth, as_of), three, as_of)
+    history = fit_continuation(
+        three, model.calendar, model.schedule, obs, accrual_model="time_decay"
+    )
+    assert history.accrual_model == "time_decay"
+    out = simulate_chunk(
+        dataclasses.replace(model, continuation=history), 2, 0, 0, 30, keep_patients=30
+    ).patients
+    per_site = out.groupby(["replicate", "site"]).size().unstack(fill_value=0)
+    for site in three.enrollment.sites:
+        if site.cap:
+            assert per_site[site.name].max() <= site.cap
+    assert (per_site.sum(axis=1) == three.trial.sample_size).all()
+    assert default_accrual_model(three, model, as_of)[0] == "time_decay"
+    early, why = default_accrual_model(three, model, dt.date(2026, 11, 2))
+    assert early == "plan" and "1 after the as-of date" in why

@@ -651,8 +651,9 @@ def enroll_by_accrual_model(
     enrollment stream), then screenings arrive at rate lambda(u + m) / p (u the accrual's
     time, m the mean screening length, p the pass share), so that randomizations follow
     lambda; each goes to a site in proportion to the site rates' posterior means (sites
-    open by the as-of day). Screenings are drawn from SCREENING_LOOKBACK days before the
-    as-of day, and run through the funnel, slots, caps and calendar as any screening."""
+    open by the as-of day, not full, their rate tables not ended). Screenings are drawn
+    from SCREENING_LOOKBACK days before the as-of day, and run through the funnel, slots,
+    caps and calendar as any screening."""
     sc, obs = model.scenario, continuation.observed
     fit = continuation.accrual.chosen
     params = fit.draw(n_reps, rng.spawn(1)[0])
@@ -665,6 +666,13 @@ def enroll_by_accrual_model(
     )
     weight = np.asarray([f.shape / f.rate * f.scale for f in continuation.sites])
     weight = np.where(active, weight, 0.0) if active.any() else weight
+    # a site whose cap is reached, or whose rate table has ended, screens no more
+    weight = np.where([full_rate(site.screening_rate) > 0 for site in sites], weight, 0.0)
+    if not weight.sum() > 0:
+        raise ValueError(
+            "enrollment: every site is full or closed, yet patients remain to randomize; "
+            "raise the caps or give a site an open-ended rate row"
+        )
     n_screens = expected_screens_needed(sc.enrollment, n_left)
     for _ in range(8):  # as enroll_remaining: draw more screenings when too few randomize
         levels = fit.cumulative(u0, params) + pass_p * np.cumsum(

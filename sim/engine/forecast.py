@@ -461,7 +461,12 @@ def forecast_trial(
             "hr_threshold": hr_threshold,
             "success": success_statement(continuation, scenario),
             "evidence": (
-                None if continuation.evidence is None else dataclasses.asdict(continuation.evidence)
+                None
+                if continuation.evidence is None
+                else {  # nan (nothing left to predict) as null: strict JSON
+                    k: None if isinstance(v, float) and not np.isfinite(v) else v
+                    for k, v in dataclasses.asdict(continuation.evidence).items()
+                }
             ),
             "prior_months": prior_months,
             "site_prior": (
