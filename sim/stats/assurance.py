@@ -322,11 +322,12 @@ def analysis_design(scenario: Scenario) -> tuple[Design, float, float] | None:
     p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
     if a.looks:
         # imported here: the group-sequential plan is needed only with looks
-        from sim.stats.boundaries import planned_events
+        from sim.stats.boundaries import design_prior, planned_events
         from sim.stats.monitoring import SequentialPlan
 
         events = planned_events(scenario)
-        return SequentialPlan.from_analysis(a, events, p).design, float(events[-1]), p
+        plan = SequentialPlan.from_analysis(a, events, p, design_prior(scenario))
+        return plan.design, float(events[-1]), p
     if a.event_target is not None:
         return fixed_design(a.alpha, a.sides), float(a.event_target), p
     return None
