@@ -234,8 +234,9 @@ def draw_cohort(model: TrialModel, rng: dict[str, np.random.Generator], n_reps: 
 
     # A forecast continues PFS and dropout from the trial's data; the --observed table
     # has no survival after progression, so there are no illness-death paths (no OS).
-    enrolled, arm, latent, observed = continue_trial(model, model.continuation, n_reps, rng)
-    return Cohort(enrolled, arm, latent, observed, model.schedule.for_patients(enrolled.rand_day))
+    enrolled, arm, latent, observed, truth = continue_trial(model, model.continuation, n_reps, rng)
+    scans = model.schedule.for_patients(enrolled.rand_day)
+    return Cohort(enrolled, arm, latent, observed, scans, truth=truth)
 
 
 def trial_to_clinic(
@@ -285,7 +286,7 @@ def trial_to_clinic(
         **stats,
         **endpoints.columns,
         **at_completion,
-        **truth_columns(model, cohort),
+        **effect_columns(model, cohort),
     }
     horizon = days["final_analysis"]
     enrolled_until = None
@@ -308,6 +309,18 @@ def trial_to_clinic(
         horizon,
         enrolled_until,
     )
+
+
+def effect_columns(model: TrialModel, cohort: Cohort) -> dict[str, np.ndarray]:
+    """A run's `truth_columns`, and a blinded forecast's with a design prior on the HR (its
+    continuations' HR drawn from that prior: assurance); other forecasts their own
+    (`sim.engine.continuation.forecast_columns`: `cohort.truth` is each continuation's
+    hazard ratio, from the posterior)."""
+    if model.continuation is None or model.continuation.factor_curve is not None:
+        return truth_columns(model, cohort)
+    from sim.engine.continuation import forecast_columns
+
+    return forecast_columns(model, cohort)
 
 
 def truth_columns(model: TrialModel, cohort: Cohort) -> dict[str, np.ndarray]:

@@ -55,6 +55,111 @@ def success_without_benefit(
     return read[0].to_numpy(dtype=bool) & ~read[1].to_numpy(dtype=bool)
 
 
+# A forecast from unblinded data (the DMC's view; sim.engine.continuation.forecast_columns):
+# the chance of success from the simulated rest of the trial, the posterior of the HR its
+# continuations drew, and the closed forms from the data as they stand (the same value in
+# every replicate, read as their median over replicates: exact, MC SE 0). A blinded
+# forecast with a design prior on the HR has the assurance rows above instead.
+CLOSED_FORM = (
+    "closed form from the observed table at the as-of date: its unstratified log-rank z and "
+    "information fraction t = PFS events seen / final planned events (B-value, Lan and Wittes "
+    "1988), the final analysis's efficacy bound (of the looks planned after t); "
+)
+FORECAST_ROWS = (
+    row(
+        "predictive_probability_of_success",
+        "share",
+        "reject",
+        "share",
+        "power",
+        "unblinded forecast: share of the simulated continuations of the trial (the data so "
+        "far, then the conduct model: accrual, scans, dropout, the cut and the analysis as "
+        "planned) whose primary test rejects H0 at the analysis that concludes them; each "
+        "continuation draws both arms' hazards from their posteriors given the data, with "
+        "the plan's hazards as prior worth --prior-events events each (so its hazard ratio "
+        "is drawn from the posterior of the effect)",
+        requires=("posterior_hr",),
+        plan=1,
+    ),
+    row(
+        "p_hr_below_threshold",
+        "share",
+        "posterior_hr_below_threshold",
+        "share",
+        "power",
+        "unblinded forecast: posterior probability that the hazard ratio is below the "
+        "forecast's hr_threshold (manifest forecast.hr_threshold, 1 unless set: any "
+        "benefit), the share of the continuations' hazard ratios (drawn from the arms' "
+        "posteriors given the data) below it",
+        plan=1,
+    ),
+    *(
+        row(
+            f"posterior_hr_{stat}",
+            stat,
+            "posterior_hr",
+            "ratio",
+            "power",
+            f"unblinded forecast: {{over}} of the hazard ratios the continuations drew from "
+            f"the posterior given the data ({label})",
+        )
+        for stat, label in (
+            ("q05", "lower end of a 90% credible interval"),
+            ("q50", "posterior median"),
+            ("q95", "upper end of a 90% credible interval"),
+        )
+    ),
+    row(
+        "conditional_power_design",
+        "q50",
+        "conditional_power_design",
+        "share",
+        "power",
+        "unblinded forecast: probability that the final analysis rejects H0 given the data "
+        "so far if the hazard ratio is the design's (effect.hazard_ratio) from now on; "
+        + CLOSED_FORM
+        + "the same in every replicate",
+        plan=1,
+    ),
+    row(
+        "conditional_power_trend",
+        "q50",
+        "conditional_power_trend",
+        "share",
+        "power",
+        "unblinded forecast: probability that the final analysis rejects H0 given the data "
+        "so far if the hazard ratio is the one the data estimate (the current trend) from "
+        "now on; " + CLOSED_FORM + "the same in every replicate",
+        plan=1,
+    ),
+    row(
+        "predictive_power_closed_form",
+        "q50",
+        "predictive_power_closed_form",
+        "share",
+        "power",
+        "unblinded forecast: the conditional power averaged over the posterior of the effect "
+        "given the log-rank z (normal approximation) and the scenario's design prior on the "
+        "hazard ratio, else a flat prior (Spiegelhalter, Freedman and Blackburn 1986); "
+        + CLOSED_FORM
+        + "the same in every replicate; predictive_probability_of_success simulates the same "
+        "question through the conduct model",
+        plan=1,
+    ),
+    row(
+        "p_hr_below_threshold_closed_form",
+        "q50",
+        "p_hr_below_threshold_closed_form",
+        "share",
+        "power",
+        "unblinded forecast: P(HR < hr_threshold | data) from the log-rank z in the normal "
+        "approximation with the scenario's design prior on the hazard ratio, else a flat "
+        "prior; " + CLOSED_FORM + "the same in every replicate",
+        plan=1,
+    ),
+)
+
+
 def seen_by_cut(read: Sequence[Any], context: Context, keys: Mapping[str, str]) -> np.ndarray:
     """Columns (target_events_months, cut_reason): the months the event target was seen,
     only where the data cut came from it (nan elsewhere), as timeline.csv counts it."""
@@ -398,8 +503,11 @@ PRIMARY = Section(
             "share of replicates whose primary test of the {primary} rejects H0 (as power), "
             "each replicate with its own true hazard ratio drawn from the design prior: the "
             "chance of success averaged over what we believe (with a prior, the power row "
-            "counts the same replicates: it is then not the power at one hazard ratio)",
+            "counts the same replicates: it is then not the power at one hazard ratio; in a "
+            "blinded forecast: each continuation's hazard ratio drawn from the design prior, "
+            "its control hazard from the pooled event rate given that ratio)",
             requires=("true_hr",),
+            plan=1,
         ),
         row(
             "p_success_given_effective",
@@ -447,6 +555,7 @@ PRIMARY = Section(
             "the power a design at one effect would quote beside the assurance; the same in "
             "every replicate",
         ),
+        *FORECAST_ROWS,
     ),
 )
 
