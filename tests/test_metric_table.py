@@ -58,6 +58,9 @@ def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
     forecast = dataclasses.replace(model, continuation=history)
     variants = {
         "interim": parse_scenario(scenario_data(INTERIM)),
+        "minimization": parse_scenario(
+            scenario_data(ROOT / "scenarios" / "nct07271602_minimization.yaml")
+        ),
         "os_own_cut": vary(
             baseline_data,
             **{"overall_survival.cut": "events", "overall_survival.event_target": 30},

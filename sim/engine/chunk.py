@@ -26,7 +26,7 @@ from sim.conduct.assessments import observe_outcomes, scans_out_of_window
 from sim.conduct.datacut import CutData, cut_at_analysis
 from sim.conduct.enrollment import EnrolledPatients, enroll_patients
 from sim.conduct.outcomes import TrueEffect, draw_latent_outcomes
-from sim.conduct.randomization import randomize_by_block
+from sim.conduct.randomization import allocate_arms
 from sim.engine.analyses import analyze_at_completion, analyze_cut
 from sim.engine.clinic_bridge import (
     CLINIC_BLIND,
@@ -45,6 +45,7 @@ from sim.engine.clinic_bridge import (
 from sim.engine.endpoints import EndpointResult, analyze_endpoints, draw_illness_death_paths
 from sim.engine.looks import Sequential, run_looks
 from sim.engine.patient_table import add_endpoint_columns, patient_table
+from sim.engine.rerandomization import imbalance_columns, rerandomization_columns
 from sim.engine.trial import ARMS, Cohort, TrialModel
 from sim.scenario import DAYS_PER_MONTH
 from sim.stats.priors import control_median_prior, hazard_ratio_prior
@@ -86,6 +87,10 @@ STAGES = (
 # SeedSequence), so that adding a prior leaves every other stream, hence every other draw
 # of a replicate, as it was; a run without a prior never reads it.
 PRIOR_STREAM = "prior"
+# Streams of later features, spawned after the prior's for the same reason: patients'
+# covariates (randomization.covariates), the re-randomization test's fresh coins, and who
+# starts a subsequent therapy after progression.
+LATER_STREAMS = ("covariates", "rerandomization", "subsequent_therapy")
 CHUNK_SIZE = 500  # replicates per chunk; part of the stream layout, so fixed
 MILESTONES = (
     "first_patient_in",
@@ -102,8 +107,8 @@ CUT_REASONS = np.asarray(["events", "date", "all_followed", "interim"])  # by cu
 
 def chunk_streams(seed: int, chunk: int) -> dict[str, np.random.Generator]:
     """One independent generator per pipeline stage for chunk `chunk` of a run, and the
-    design prior's (`PRIOR_STREAM`, after them)."""
-    names = (*STAGES, PRIOR_STREAM)
+    design prior's (`PRIOR_STREAM`, after them), then `LATER_STREAMS`."""
+    names = (*STAGES, PRIOR_STREAM, *LATER_STREAMS)
     children = np.random.SeedSequence(seed, spawn_key=(chunk,)).spawn(len(names))
     return {name: np.random.default_rng(ss) for name, ss in zip(names, children, strict=True)}
 
@@ -221,13 +226,23 @@ def draw_cohort(model: TrialModel, rng: dict[str, np.random.Generator], n_reps: 
             n_reps,
             rng["enrollment"],
         )
-        arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
+        allocation = allocate_arms(
+            sc.randomization,
+            enrolled.stratum,
+            enrolled.site,
+            len(model.sites),
+            rng["randomization"],
+            rng["covariates"],
+        )
+        arm = allocation.arm
         truth = draw_truth(model, rng[PRIOR_STREAM], n_reps)
         latent = draw_latent_outcomes(sc, arm, rng["outcomes"], enrolled.stratum, truth)
         scans = model.schedule.for_patients(enrolled.rand_day)  # the scans actually done
         illness_death, latent = draw_illness_death_paths(sc, arm, latent, scans, rng["survival"])
         observed = observe_outcomes(latent, scans)
-        return Cohort(enrolled, arm, latent, observed, scans, illness_death, truth)
+        return Cohort(
+            enrolled, arm, latent, observed, scans, illness_death, truth, allocation.factors
+        )
     from sim.engine.continuation import continue_trial
 
     # A forecast continues PFS and dropout from the trial's data; the --observed table
@@ -254,6 +269,7 @@ def trial_to_clinic(
     stats = analyze_cut(model, cohort, cut)
     if looks is not None:
         stats["reject"] = looks.decisions.reject
+    stats.update(rerandomization_columns(model, cohort, cut, rng["rerandomization"]))
     endpoints = analyze_endpoints(model, rng, cohort, cut)
     at_completion = analyze_at_completion(model, cohort)
     days = milestone_days(model, cohort.enrolled, cut)
@@ -279,6 +295,7 @@ def trial_to_clinic(
         **endpoints.columns,
         **at_completion,
         **truth_columns(model, cohort),
+        **imbalance_columns(model, cohort),
     }
     horizon = days["final_analysis"]
     enrolled_until = None

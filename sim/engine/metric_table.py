@@ -32,6 +32,7 @@ from sim.engine.metrics import (
     row,
     stopped_at_look,
     stopped_or_by_completion,
+    with_quantiles,
 )
 
 MSS = MONTHS_SINCE_START
@@ -693,6 +694,33 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
     ),
 )
 
+RANDOMIZATION = Section(  # minimization, covariates, the re-randomization test
+    "randomization",
+    "columns",
+    (
+        *with_quantiles(
+            "imbalance_{factor}",
+            "imbalance_{factor}",
+            "patients",
+            "randomization",
+            "imbalance between the arms on the factor {factor} at the end of randomization: "
+            "the sum over its levels of |experimental - control x allocation ratio| (at 1:1, "
+            "|experimental - control|), all patients randomized, {over}",
+        ),
+        row(
+            "power_rerandomization",
+            "share",
+            "reject_rerandomization",
+            "share",
+            "power",
+            "share of replicates whose re-randomization test (the patients randomized again "
+            "analysis.rerandomization_draws times by the same method, the stratified log-rank "
+            "z recomputed each time) rejects H0 at analysis.alpha, at the analysis that "
+            "concluded the trial (type I error if HR = 1)",
+        ),
+    ),
+)
+
 TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted)
     "tests",
     "table",
@@ -760,7 +788,7 @@ TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted
     ),
 )
 
-SECTIONS = (HEADLINE, PRIMARY, CLINIC, ENDPOINTS, SEQUENTIAL, TESTS)
+SECTIONS = (HEADLINE, PRIMARY, RANDOMIZATION, CLINIC, ENDPOINTS, SEQUENTIAL, TESTS)
 TABLE = MetricTable(SECTIONS)
 METRICS = TABLE.metrics
 KEY_METRICS = TABLE.key_metrics

@@ -57,6 +57,7 @@ PLACEHOLDERS = {
     "grade": "any|grade3plus",
     "n": r"\d+",
     "m": r"[\d.]+",  # a landmark, months
+    "factor": r"[a-z][0-9a-z_]*",  # a randomization factor: stratum, site, a covariate
 }
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 LOOPS = ("k", "test")  # placeholders a table-ordered section enumerates (looks, tests)

@@ -18,6 +18,7 @@ from sim.conduct.calendar import StudyCalendar, month_grid
 from sim.conduct.datacut import LookTrigger
 from sim.conduct.enrollment import EnrolledPatients
 from sim.conduct.outcomes import LatentOutcomes, TrueEffect
+from sim.conduct.randomization_minimization import FactorLevels
 from sim.conduct.survival import IllnessDeathPaths
 from sim.scenario import Scenario, Site
 
@@ -110,7 +111,8 @@ class Cohort:
     the scans actually done, and, with an overall_survival block, the illness-death draws
     (None without one, and in a forecast: the observed table has no survival after
     progression). `truth`: each replicate's effect drawn from the design prior (None
-    without a prior)."""
+    without a prior); `factors`: the patients' levels of the factors minimized or
+    reported (None without minimization or covariates)."""
 
     enrolled: EnrolledPatients
     arm: np.ndarray
@@ -119,6 +121,7 @@ class Cohort:
     scans: ScanSchedule | PatientScans
     illness_death: IllnessDeathPaths | None = None
     truth: TrueEffect | None = None
+    factors: FactorLevels | None = None  # levels of the factors whose imbalance is reported
 
     @property
     def rand_day(self) -> np.ndarray:

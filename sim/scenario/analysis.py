@@ -280,6 +280,11 @@ class Analysis(Frozen):
     """Efficacy bounds of the looks (default with looks: Lan-DeMets O'Brien-Fleming)."""
     futility: Futility | None = None
     """Futility bounds of the interim looks (none if absent)."""
+    rerandomization_draws: Annotated[int, Field(ge=19, le=100_000)] | None = None
+    """Re-randomization test beside the stratified log-rank (for minimized trials): the
+    patients randomized again this many times by the scenario's method with fresh coins,
+    p = (1 + re-randomized z at least as extreme) / (draws + 1); empty: no such test
+    [re-randomizations]."""
 
     @model_validator(mode="before")
     @classmethod
