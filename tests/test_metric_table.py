@@ -61,6 +61,7 @@ def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
         "minimization": parse_scenario(
             scenario_data(ROOT / "scenarios" / "nct07271602_minimization.yaml")
         ),
+        "triggers": parse_scenario(scenario_data(ROOT / "scenarios" / "nct07271602_triggers.yaml")),
         "os_own_cut": vary(
             baseline_data,
             **{"overall_survival.cut": "events", "overall_survival.event_target": 30},

@@ -10,11 +10,15 @@ Patients randomized after the cut are not in the analysis.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.conduct.assessments import ObservedOutcomes, ScanSchedule
 from sim.scenario import Analysis
+
+if TYPE_CHECKING:
+    from sim.conduct.triggers import StratumTargets
 
 CUT_EVENTS, CUT_DATE, CUT_ALL_FOLLOWED = 0, 1, 2
 
@@ -37,14 +41,20 @@ def kth_event_day(event_cal_day: np.ndarray, k: int) -> np.ndarray:
 
 
 def choose_cut_day(
-    analysis: Analysis, rand_day: np.ndarray, observed: ObservedOutcomes, date_cut_day: float
+    analysis: Analysis,
+    rand_day: np.ndarray,
+    observed: ObservedOutcomes,
+    date_cut_day: float,
+    target: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cut_day, target_day, reason) per replicate according to `analysis.cut`."""
+    """(cut_day, target_day, reason) per replicate according to `analysis.cut`; `target`:
+    the event trigger's day when another rule than the total event target sets it
+    (`sim.conduct.triggers`)."""
     n_reps = rand_day.shape[0]
     event_cal = rand_day + observed.event_day
-    if analysis.event_target is not None:
+    if target is None and analysis.event_target is not None:
         target = kth_event_day(event_cal, analysis.event_target)
-    else:
+    elif target is None:
         target = np.full(n_reps, np.inf)
     # If the target is never reached (dropout), the trial ends when follow-up ends.
     followed = rand_day + np.minimum(observed.event_day, observed.withdraw_censor_day)
@@ -98,13 +108,15 @@ CUT_INTERIM = 3  # cut_reason of a trial that ended at an interim look
 
 @dataclass(frozen=True)
 class LookTrigger:
-    """When an interim look's data cut comes: at the `events`-th event seen or on clock day
-    `day`, then no earlier than `not_before` and no later than `not_after` (clock days)."""
+    """When an interim look's data cut comes: at the `events`-th event seen (or at the
+    per-stratum targets of `stratum_targets`) or on clock day `day`, then no earlier than
+    `not_before` (and the minimum follow-up) and no later than `not_after` (clock days)."""
 
     events: int | None = None
     day: float | None = None
     not_before: float = -np.inf
     not_after: float = np.inf
+    stratum_targets: StratumTargets | None = None  # per-stratum targets, minimum follow-up
 
 
 def look_cut_days(
@@ -112,6 +124,7 @@ def look_cut_days(
     rand_day: np.ndarray,
     observed: ObservedOutcomes,
     final_cut_day: np.ndarray,
+    stratum: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(cut_day, held), shape (R, K): the interim looks' cut days, then the final cut.
 
@@ -126,6 +139,12 @@ def look_cut_days(
             day = kth_event_day(event_cal, trigger.events)
         else:
             day = np.full(n_reps, float(trigger.day))
+        if trigger.stratum_targets is not None and stratum is not None:
+            rule = trigger.stratum_targets
+            by_strata = rule.event_day(event_cal, stratum)
+            if by_strata is not None:
+                day = by_strata[0]
+            day = np.maximum(day, rule.floor_day(rand_day))
         day = np.minimum(np.maximum(day, trigger.not_before), trigger.not_after)
         day = np.maximum(day, previous)
         days[:, k] = day

@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 
 from sim.conduct.assessments import observe_outcomes, scans_out_of_window
-from sim.conduct.datacut import CutData, cut_at_analysis
+from sim.conduct.datacut import CUT_INTERIM, CutData, cut_at_analysis
 from sim.conduct.enrollment import EnrolledPatients, enroll_patients
 from sim.conduct.outcomes import TrueEffect, draw_latent_outcomes
 from sim.conduct.randomization import allocate_arms
+from sim.conduct.triggers import TRIGGERS, cut_by_rules
 from sim.engine.analyses import analyze_at_completion, analyze_cut
 from sim.engine.clinic_bridge import (
     CLINIC_BLIND,
@@ -259,9 +260,21 @@ def trial_to_clinic(
     sc = model.scenario
     rng = chunk_streams(seed, chunk)
     cohort = draw_cohort(model, rng, n_reps)
-    cut = cut_at_analysis(
-        sc.analysis, cohort.rand_day, cohort.observed, cohort.scans, model.date_cut_day
-    )
+    trigger = None
+    if model.rules is None:
+        cut = cut_at_analysis(
+            sc.analysis, cohort.rand_day, cohort.observed, cohort.scans, model.date_cut_day
+        )
+    else:
+        cut, trigger = cut_by_rules(
+            model.rules,
+            sc.analysis,
+            cohort.rand_day,
+            cohort.observed,
+            cohort.scans,
+            cohort.stratum,
+            model.date_cut_day,
+        )
     looks = None
     if model.plan is not None:
         looks = run_looks(model, cohort, cut)
@@ -296,6 +309,7 @@ def trial_to_clinic(
         **at_completion,
         **truth_columns(model, cohort),
         **imbalance_columns(model, cohort),
+        **trigger_columns(model, cut, trigger, days),
     }
     horizon = days["final_analysis"]
     enrolled_until = None
@@ -318,6 +332,22 @@ def trial_to_clinic(
         horizon,
         enrolled_until,
     )
+
+
+def trigger_columns(
+    model: TrialModel, cut: CutData, trigger: np.ndarray | None, days: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """With analysis triggers: `analysis_trigger`, the rule that set the data cut of the
+    analysis that concluded each trial (`interim`: a look stopped it), and with DMC meetings
+    `dmc_wait_days`, from the data ready (cut + lag) to the meeting; nothing otherwise."""
+    if trigger is None or model.rules is None:
+        return {}
+    label = np.where(cut.cut_reason == CUT_INTERIM, "interim", TRIGGERS[trigger])
+    columns = {"analysis_trigger": label}
+    if model.rules.meetings is not None:
+        ready = cut.cut_day + model.scenario.analysis.lag_days
+        columns["dmc_wait_days"] = days["final_analysis"] - ready
+    return columns
 
 
 def truth_columns(model: TrialModel, cohort: Cohort) -> dict[str, np.ndarray]:
@@ -347,7 +377,7 @@ def milestone_days(
         **{f"randomized_{q}pct": d.astype(float) for q, d in quarter.items()},
         "target_events": cut.target_day,
         "data_cut": cut.cut_day,
-        "final_analysis": cut.cut_day + model.scenario.analysis.lag_days,
+        "final_analysis": model.analysis_day(cut.cut_day),
     }
 
 

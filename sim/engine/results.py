@@ -349,7 +349,28 @@ def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
         dates, counted, words = milestone_dates(replicates, scenario, name)
         rows.append(milestone_row(name, dates, counted, start, words))
     rows += look_timeline(replicates, start)
+    rows += trigger_timeline(replicates, start)
     return pd.DataFrame(rows)
+
+
+def trigger_timeline(replicates: pd.DataFrame, start: np.datetime64) -> list[dict[str, Any]]:
+    """With analysis triggers, one row per rule that set some concluding analysis's data cut
+    (milestone `concluded_by_<rule>`): the analysis dates of the replicates it set, and how
+    often (share_reached)."""
+    if "analysis_trigger" not in replicates:
+        return []
+    rule = replicates["analysis_trigger"].to_numpy()
+    dates = replicates[CONCLUDED].to_numpy("datetime64[D]")
+    return [
+        milestone_row(
+            f"concluded_by_{name}",
+            dates,
+            rule == name,
+            start,
+            f"replicates whose concluding analysis's data cut the rule {name} set",
+        )
+        for name in sorted(set(rule))
+    ]
 
 
 def look_timeline(replicates: pd.DataFrame, start: np.datetime64) -> list[dict[str, Any]]:
