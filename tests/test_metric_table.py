@@ -62,6 +62,9 @@ def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
             scenario_data(ROOT / "scenarios" / "nct07271602_minimization.yaml")
         ),
         "triggers": parse_scenario(scenario_data(ROOT / "scenarios" / "nct07271602_triggers.yaml")),
+        "crossover": parse_scenario(
+            scenario_data(ROOT / "scenarios" / "nct07271602_crossover.yaml")
+        ),
         "os_own_cut": vary(
             baseline_data,
             **{"overall_survival.cut": "events", "overall_survival.event_target": 30},

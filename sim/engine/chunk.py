@@ -239,7 +239,9 @@ def draw_cohort(model: TrialModel, rng: dict[str, np.random.Generator], n_reps: 
         truth = draw_truth(model, rng[PRIOR_STREAM], n_reps)
         latent = draw_latent_outcomes(sc, arm, rng["outcomes"], enrolled.stratum, truth)
         scans = model.schedule.for_patients(enrolled.rand_day)  # the scans actually done
-        illness_death, latent = draw_illness_death_paths(sc, arm, latent, scans, rng["survival"])
+        illness_death, latent = draw_illness_death_paths(
+            sc, arm, latent, scans, rng["survival"], rng["subsequent_therapy"]
+        )
         observed = observe_outcomes(latent, scans)
         return Cohort(
             enrolled, arm, latent, observed, scans, illness_death, truth, allocation.factors

@@ -8,7 +8,9 @@ patient who progresses and dies before the scan that would have seen the progres
 the death as PFS event (`sim.conduct.survival.pfs_as_seen`).
 
 Per-replicate columns are prefixed ``os_``, ``orr_``, ``dcr_``, ``local_control_``;
-per-patient columns are those of `EndpointResult.patient_columns`.
+per-patient columns are those of `EndpointResult.patient_columns`. With subsequent
+therapies (overall_survival.subsequent_therapy), the shares treated and the OS analysis had
+nobody started one (`subsequent_therapy_columns`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sim.conduct.assessments import PatientScans, ScanSchedule
 from sim.conduct.datacut import CutData
 from sim.conduct.outcomes import LatentOutcomes
 from sim.conduct.response import BEST_RESPONSES, CR, PR, SD, best_response_at_cut, draw_response
+from sim.conduct.subsequent import NONE
 from sim.conduct.survival import (
     IllnessDeathPaths,
     cut_os,
@@ -52,11 +55,13 @@ def draw_illness_death_paths(
     latent: LatentOutcomes,
     schedule: ScanSchedule | PatientScans,
     rng: np.random.Generator,
+    therapy_rng: np.random.Generator | None = None,
 ) -> tuple[IllnessDeathPaths | None, LatentOutcomes]:
-    """(illness-death paths or None, PFS outcomes as the scans see them)."""
+    """(illness-death paths or None, PFS outcomes as the scans see them); `therapy_rng`:
+    the subsequent therapies' stream (overall_survival.subsequent_therapy)."""
     if scenario.overall_survival is None:
         return None, latent
-    paths = draw_illness_death(scenario, arm, latent, rng)
+    paths = draw_illness_death(scenario, arm, latent, rng, therapy_rng)
     return paths, pfs_as_seen(latent, paths, schedule)
 
 
@@ -176,10 +181,58 @@ def overall_survival(model: TrialModel, out: EndpointResult, cohort: Cohort, cut
     cols["os_maturity"] = np.where(
         randomized > 0, by.event.sum(axis=1) / np.maximum(randomized, 1), np.nan
     )
+    if paths.therapy is not None:
+        own_cut = os_block.cut != "pfs"
+        cols.update(
+            subsequent_therapy_columns(
+                model,
+                cohort,
+                cut_day if own_cut else cut.cut_day,
+                cols["os_hazard_ratio" if own_cut else "os_at_pfs_cut_hazard_ratio"],
+            )
+        )
     out.patient_columns["progression_day"] = paths.progression_day
     out.patient_columns["death_day"] = paths.death_day
     out.patient_columns["os_days_at_cut"] = at_pfs.time
     out.patient_columns["os_event_at_cut"] = at_pfs.event
+
+
+PREFIX = "os_without_subsequent_"  # the OS analysis had nobody started a subsequent therapy
+
+
+def subsequent_therapy_columns(
+    model: TrialModel, cohort: Cohort, cut_day: np.ndarray, hazard_ratio: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per replicate, at the OS analysis's cut `cut_day` whose Cox hazard ratio is
+    `hazard_ratio`: `subsequent_therapy_<arm>` and `subsequent_immunotherapy_<arm>` (shares
+    of the arm's patients with a progression by the cut, before any withdrawal), the
+    `os_without_subsequent_*` tests, and `os_hr_dilution` = the hazard ratio / the one
+    without subsequent therapy (nothing without subsequent therapies)."""
+    paths = cohort.illness_death
+    if paths is None or paths.therapy is None or paths.death_day_without_therapy is None:
+        return {}
+    rand, arm = cohort.rand_day, cohort.arm
+    withdraw = cohort.observed.withdraw_day
+    progressed = (rand + paths.progression_day <= cut_day[:, None]) & (
+        paths.progression_day <= withdraw
+    )
+    started = progressed & (paths.therapy.index != NONE)
+    columns: dict[str, np.ndarray] = {}
+    for a, name in enumerate(ARMS):
+        mine = progressed & (arm == a)
+        n = mine.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            columns[f"subsequent_therapy_{name}"] = (started & mine).sum(axis=1) / n
+            columns[f"subsequent_immunotherapy_{name}"] = (
+                started & mine & paths.therapy.immunotherapy
+            ).sum(axis=1) / n
+    untreated = IllnessDeathPaths(paths.progression_day, paths.death_day_without_therapy)
+    without = cut_os(rand, untreated, withdraw, cut_day)
+    columns.update(
+        survival_tests(model, cohort, PREFIX, without.time, without.event, without.valid)
+    )
+    columns["os_hr_dilution"] = hazard_ratio / columns[f"{PREFIX}hazard_ratio"]
+    return columns
 
 
 def model_os_date_day(model: TrialModel) -> float:

@@ -101,6 +101,8 @@ from sim.scenario.outcomes import (
     Pfs,
     Response,
     Safety,
+    SubsequentTherapies,
+    SubsequentTherapy,
     Survival,
 )
 from sim.scenario.overrides import apply_override
@@ -150,6 +152,8 @@ __all__ = [
     "HazardRatioPeriod",
     "Dropout",
     "OverallSurvival",
+    "SubsequentTherapies",
+    "SubsequentTherapy",
     "PerArm",
     "Response",
     "LocalControl",

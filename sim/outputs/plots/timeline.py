@@ -77,7 +77,9 @@ def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
         ).arm
         latent = draw_latent_outcomes(scenario, arm, rng["outcomes"], enrolled.stratum)
         scans = model.schedule.for_patients(enrolled.rand_day)
-        _, latent = draw_illness_death_paths(scenario, arm, latent, scans, rng["survival"])
+        _, latent = draw_illness_death_paths(
+            scenario, arm, latent, scans, rng["survival"], rng["subsequent_therapy"]
+        )
         observed = observe_outcomes(latent, scans)
         rand.append(enrolled.rand_day.astype(float))
         events.append(enrolled.rand_day + observed.event_day)
