@@ -16,18 +16,17 @@ import pytest
 
 from sim.api import design
 from sim.commands.cli import main
-from sim.conduct.triggers import (
-    EVENTS,
-    EXTENSION,
-    MIN_FOLLOWUP,
-    NOT_AFTER,
-    NOT_BEFORE,
-    STRATUM_EVENTS,
-    AnalysisRules,
-    StratumTargets,
-    meeting_days,
+from sim.conduct.datacut import (
+    BY_EVENTS,
+    BY_EXTENSION,
+    BY_MIN_FOLLOWUP,
+    BY_NOT_AFTER,
+    BY_NOT_BEFORE,
+    BY_STRATUM_EVENTS,
 )
+from sim.conduct.triggers import AnalysisRules, StratumTargets, meeting_days
 from sim.engine.chunk import TrialModel, simulate_chunk
+from sim.engine.results import timeline
 from sim.scenario import DAYS_PER_MONTH
 from sim.scenario.triggers import DmcMeetings
 from tests.helpers import BASELINE, ROOT, scenario_data, vary
@@ -73,14 +72,14 @@ def test_the_floor_raises_and_the_cap_lowers_the_cut():
     day, code = r.final_cut_day(cut, reason, rand, None)
     # floor = max(200 + 150, 280) = 350 (follow-up); cap = min(650, 600) = 600 (extension)
     assert day.tolist() == [350.0, 350.0, 500.0, 600.0]
-    assert code.tolist() == [MIN_FOLLOWUP, MIN_FOLLOWUP, EVENTS, EXTENSION]
+    assert code.tolist() == [BY_MIN_FOLLOWUP, BY_MIN_FOLLOWUP, BY_EVENTS, BY_EXTENSION]
     r = rules(not_before=400.0, not_after=550.0)
     day, code = r.final_cut_day(cut, reason, rand, np.ones(4, bool))
     assert day.tolist() == [400.0, 400.0, 500.0, 550.0]
-    assert code.tolist() == [NOT_BEFORE, NOT_BEFORE, STRATUM_EVENTS, NOT_AFTER]
+    assert code.tolist() == [BY_NOT_BEFORE, BY_NOT_BEFORE, BY_STRATUM_EVENTS, BY_NOT_AFTER]
     # a cap before the floor: the cap wins (a protocol's last date is the last date)
     day, code = rules(not_before=400.0, not_after=300.0).final_cut_day(cut, reason, rand, None)
-    assert day.tolist() == [300.0] * 4 and set(code.tolist()) == {NOT_AFTER}
+    assert day.tolist() == [300.0] * 4 and set(code.tolist()) == {BY_NOT_AFTER}
 
 
 def test_meetings_fall_on_working_days_and_the_analysis_waits_for_the_next(baseline):
@@ -127,6 +126,9 @@ def test_a_run_with_triggers_keeps_every_rule(baseline_data):
     targets = sc.analysis.triggers.stratum_events
     for name, target in targets.items():
         assert (events.loc[by_strata, name] >= target).all()
+    rows = timeline(reps, sc).set_index("milestone")
+    for rule, share in reps["analysis_trigger"].value_counts(normalize=True).items():
+        assert rows.loc[f"concluded_by_{rule}", "share_reached"] == pytest.approx(share)
     assert set(reps["analysis_trigger"]) <= {
         "stratum_events",
         "min_followup",
@@ -157,6 +159,10 @@ def test_an_interim_look_waits_for_its_stratum_targets(baseline_data):
     assert (result.loc[held, "look1_events"] >= 40).all()
     both = held & plain["look1_events"].notna()
     assert (result.loc[both, "look1_date"] >= plain.loc[both, "look1_date"]).all()
+    assert set(result.loc[held, "look1_trigger"]) == {"stratum_events"}
+    assert (result.loc[~held, "look1_trigger"] == "").all()
+    rows = timeline(result, sc).set_index("milestone")
+    assert rows.loc["look1_by_stratum_events", "share_reached"] == pytest.approx(held.mean())
 
 
 def test_design_reports_the_rule_expected_to_set_the_cut():

@@ -8,9 +8,9 @@ whichever comes first), or the calendar cut, as `analysis.cut` says
 and the last randomization plus `min_followup_months`; then lowered to the cap, the earlier
 of `not_after` and `planned_date` + `max_extension_months` (the cap wins over the floor:
 a protocol's last date is the last date). The rule that set the cut is recorded per
-replicate (`TRIGGERS`). The analysis is held `analysis.lag_days` (data cleaning) after the
-cut, or, with DMC meetings, at the first meeting on or after that day; meetings fall on
-open clinic days (each due date moved to the next open day).
+replicate (`sim.conduct.datacut.TRIGGERS`). The analysis is held `analysis.lag_days` (data
+cleaning) after the cut, or, with DMC meetings, at the first meeting on or after that day;
+meetings fall on open clinic days (each due date moved to the next open day).
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ import numpy as np
 from sim.conduct.assessments import ObservedOutcomes, ScanSchedule
 from sim.conduct.calendar import StudyCalendar
 from sim.conduct.datacut import (
+    BY_DATE,
+    BY_EVENTS,
+    BY_EXTENSION,
+    BY_MIN_FOLLOWUP,
+    BY_NOT_AFTER,
+    BY_NOT_BEFORE,
+    BY_STRATUM_EVENTS,
     CUT_DATE,
     CUT_EVENTS,
     CutData,
@@ -35,23 +42,6 @@ from sim.scenario.triggers import (
     DmcMeetings,
     LookTriggers,
     planned_cut_date,
-)
-
-# The rules that can set a data cut, by code (the `analysis_trigger` column holds the words).
-TRIGGERS = np.asarray(
-    [
-        "events",  # the total event target
-        "date",  # analysis.cut_date
-        "all_followed",  # the target never reached: the end of follow-up
-        "stratum_events",  # every named stratum reached its target
-        "min_followup",  # raised to the last randomization + min_followup_months
-        "not_before",  # raised to the calendar floor
-        "not_after",  # lowered to the calendar cap
-        "max_extension",  # lowered to planned_date + max_extension_months
-    ]
-)
-EVENTS, DATE, ALL_FOLLOWED, STRATUM_EVENTS, MIN_FOLLOWUP, NOT_BEFORE, NOT_AFTER, EXTENSION = range(
-    len(TRIGGERS)
 )
 
 
@@ -157,20 +147,20 @@ class AnalysisRules:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(cut day, TRIGGERS code) per replicate from the cut `choose_cut_day` made (with
         the event trigger of `StratumTargets.event_day`) and its reason."""
-        code = np.where(reason == CUT_EVENTS, EVENTS, np.where(reason == CUT_DATE, DATE, 2))
+        code = np.where(reason == CUT_EVENTS, BY_EVENTS, np.where(reason == CUT_DATE, BY_DATE, 2))
         if by_strata is not None:
-            code = np.where((reason == CUT_EVENTS) & by_strata, STRATUM_EVENTS, code)
+            code = np.where((reason == CUT_EVENTS) & by_strata, BY_STRATUM_EVENTS, code)
         followup = self.final.floor_day(rand_day)
         floor = np.maximum(followup, self.not_before)
         raised = cut < floor
         code = np.where(
-            raised, np.where(followup >= self.not_before, MIN_FOLLOWUP, NOT_BEFORE), code
+            raised, np.where(followup >= self.not_before, BY_MIN_FOLLOWUP, BY_NOT_BEFORE), code
         )
         cut = np.where(raised, floor, cut)
         cap = min(self.not_after, self.extension_cap)
         lowered = cut > cap
         code = np.where(
-            lowered, NOT_AFTER if self.not_after <= self.extension_cap else EXTENSION, code
+            lowered, BY_NOT_AFTER if self.not_after <= self.extension_cap else BY_EXTENSION, code
         )
         return np.where(lowered, cap, cut), code
 
@@ -195,7 +185,7 @@ def cut_by_rules(
     date_cut_day: float,
 ) -> tuple[CutData, np.ndarray]:
     """The final analysis's data set at the cut the rules set, and the rule's code
-    (`TRIGGERS`) per replicate (see the module docstring)."""
+    (`sim.conduct.datacut.TRIGGERS`) per replicate (see the module docstring)."""
     event_cal = rand_day + observed.event_day
     by_events = rules.final.event_day(event_cal, stratum)
     target = None if by_events is None else by_events[0]

@@ -23,11 +23,17 @@ import numpy as np
 import pandas as pd
 
 from sim.conduct.assessments import observe_outcomes, scans_out_of_window
-from sim.conduct.datacut import CUT_INTERIM, CutData, cut_at_analysis
+from sim.conduct.datacut import (
+    CUT_INTERIM,
+    TRIGGERS,
+    CutData,
+    cut_at_analysis,
+    look_cut_days_and_rules,
+)
 from sim.conduct.enrollment import EnrolledPatients, enroll_patients
 from sim.conduct.outcomes import TrueEffect, draw_latent_outcomes
 from sim.conduct.randomization import allocate_arms
-from sim.conduct.triggers import TRIGGERS, cut_by_rules
+from sim.conduct.triggers import cut_by_rules
 from sim.engine.analyses import analyze_at_completion, analyze_cut
 from sim.engine.clinic_bridge import (
     CLINIC_BLIND,
@@ -317,6 +323,7 @@ def trial_to_clinic(
     enrolled_until = None
     if looks is not None:
         table.update(looks.columns)
+        table.update(look_trigger_columns(model, cohort, cut, looks))
         # treatment goes on per protocol after a stop: the clinic runs to the day the final
         # look would have come, with the patients randomized up to the stop
         horizon = np.maximum(looks.final_analysis_day, days["final_analysis"])
@@ -350,6 +357,26 @@ def trigger_columns(
         ready = cut.cut_day + model.scenario.analysis.lag_days
         columns["dmc_wait_days"] = days["final_analysis"] - ready
     return columns
+
+
+def look_trigger_columns(
+    model: TrialModel, cohort: Cohort, cut: CutData, looks: Sequential
+) -> dict[str, np.ndarray]:
+    """With analysis triggers, `look<k>_trigger` of each interim look the trial held: the
+    rule that set its data cut (empty where it was not held); nothing otherwise."""
+    if model.rules is None:
+        return {}
+    # the codes do not depend on the final cut (only which looks are held does, and the
+    # look dates say that)
+    _, _, codes = look_cut_days_and_rules(
+        model.triggers, cohort.rand_day, cohort.observed, cut.cut_day, cohort.stratum
+    )
+    return {
+        f"look{k + 1}_trigger": np.where(
+            pd.isna(looks.columns[f"look{k + 1}_date"]), "", TRIGGERS[codes[:, k]]
+        )
+        for k in range(codes.shape[1])
+    }
 
 
 def truth_columns(model: TrialModel, cohort: Cohort) -> dict[str, np.ndarray]:
