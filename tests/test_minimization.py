@@ -14,14 +14,13 @@ import math
 import numpy as np
 import pytest
 
-from sim.commands.cli import main
 from sim.conduct.randomization_minimization import (
     FactorLevels,
     factor_imbalance,
     minimize_with_uniforms,
 )
 from sim.engine.chunk import TrialModel, simulate_chunk
-from tests.helpers import BASELINE, vary
+from tests.helpers import assert_run_rejects, vary
 
 NO_CLINIC = {"treatment": None, "radiotherapy": None}
 SEX = {"male": 0.75, "female": 0.25}
@@ -174,14 +173,7 @@ def test_type_one_error_of_stratified_logrank_and_rerandomization_test(baseline_
     ],
 )
 def test_bad_minimization_input_exits_2_with_one_message(tmp_path, capsys, overrides, needle):
-    argv = ["run", str(BASELINE), "--set", "randomization.method=minimization"]
-    for override in overrides:
-        argv += ["--set", override]
-    code = main([*argv, "--reps", "10", "--out", str(tmp_path / "out"), "--quiet"])
-    assert code == 2
-    err = capsys.readouterr().err
-    assert needle in err, err
-    assert err.count("\n") <= 3
+    assert_run_rejects(tmp_path, capsys, ["randomization.method=minimization", *overrides], needle)
 
 
 def test_the_minimization_scenario_is_the_baseline_but_its_randomization(baseline_data):

@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from sim.commands.cli import main
 from sim.conduct.outcomes import draw_latent_outcomes
 from sim.conduct.survival import draw_illness_death, os_survival_closed_form
 from sim.engine.chunk import TrialModel, simulate_chunk
-from tests.helpers import BASELINE, ROOT, scenario_data, vary
+from tests.helpers import ROOT, assert_run_rejects, scenario_data, vary
 from tests.test_endpoints import baseline_hazards
 
 THERAPIES = {
@@ -139,11 +138,7 @@ def test_a_crossover_run_reports_shares_and_dilution():
     ],
 )
 def test_bad_subsequent_therapy_exits_2_with_one_message(tmp_path, capsys, override, needle):
-    argv = ["run", str(BASELINE), "--set", override, "--reps", "10"]
-    assert main([*argv, "--out", str(tmp_path / "out"), "--quiet"]) == 2
-    err = capsys.readouterr().err
-    assert needle in err, err
-    assert err.count("\n") <= 3
+    assert_run_rejects(tmp_path, capsys, override, needle)
 
 
 def test_the_crossover_scenario_is_the_baseline_but_its_subsequent_therapy(baseline_data):

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from sim.api import design
-from sim.commands.cli import main
 from sim.conduct.datacut import (
     BY_EVENTS,
     BY_EXTENSION,
@@ -29,7 +28,7 @@ from sim.engine.chunk import TrialModel, simulate_chunk
 from sim.engine.results import timeline
 from sim.scenario import DAYS_PER_MONTH
 from sim.scenario.triggers import DmcMeetings
-from tests.helpers import BASELINE, ROOT, scenario_data, vary
+from tests.helpers import ROOT, assert_run_rejects, scenario_data, vary
 
 NO_CLINIC = {"treatment": None, "radiotherapy": None}
 TRIGGERS = ROOT / "scenarios" / "nct07271602_triggers.yaml"
@@ -197,11 +196,7 @@ def test_design_reports_the_rule_expected_to_set_the_cut():
     ],
 )
 def test_bad_trigger_input_exits_2_with_one_message(tmp_path, capsys, override, needle):
-    argv = ["run", str(BASELINE), "--set", override, "--reps", "10"]
-    assert main([*argv, "--out", str(tmp_path / "out"), "--quiet"]) == 2
-    err = capsys.readouterr().err
-    assert needle in err, err
-    assert err.count("\n") <= 3
+    assert_run_rejects(tmp_path, capsys, override, needle)
 
 
 def test_the_triggers_scenario_is_the_baseline_but_its_analysis_triggers(baseline_data):

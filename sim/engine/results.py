@@ -360,7 +360,7 @@ def trigger_timeline(replicates: pd.DataFrame, start: np.datetime64) -> list[dic
     if "analysis_trigger" not in replicates:
         return []
     rows = []
-    analyses = [("concluded", CONCLUDED, "analysis_trigger", "the concluding analysis's")]
+    analyses = [("concluded", CONCLUDED, "analysis_trigger", "concluding analysis's")]
     analyses += [
         (f"look{k}", f"look{k}_date", f"look{k}_trigger", f"look {k}'s")
         for k in range(1, look_count(replicates))  # the final look's: analysis_trigger
