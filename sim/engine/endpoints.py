@@ -7,6 +7,9 @@ when an endpoint is added, except for one deliberate rule of the illness-death m
 patient who progresses and dies before the scan that would have seen the progression has
 the death as PFS event (`sim.conduct.survival.pfs_as_seen`).
 
+With OS primary (`analysis.endpoint: os`) PFS is one of them (``pfs_`` columns, and the
+``median_pfs_*`` medians), at the primary analysis's cut.
+
 Per-replicate columns are prefixed ``os_``, ``orr_``, ``dcr_``, ``local_control_``;
 per-patient columns are those of `EndpointResult.patient_columns`. With subsequent
 therapies (overall_survival.subsequent_therapy), the shares treated and the OS analysis had
@@ -125,6 +128,8 @@ def analyze_endpoints(
     paths = cohort.illness_death
     if paths is not None:
         overall_survival(model, out, cohort, cut)
+    if sc.analysis.endpoint != "pfs":
+        progression_free_survival(model, out, cohort, cut)
     progression_day, death_day = latent_days(paths, cohort.latent)
     horizon = cut.cut_day[:, None] - rand
     if sc.response is not None:
@@ -159,11 +164,12 @@ def overall_survival(model: TrialModel, out: EndpointResult, cohort: Cohort, cut
     withdraw = cohort.observed.withdraw_day
     at_pfs = cut_os(rand, paths, withdraw, cut.cut_day)
     cols = out.columns
-    cols["os_deaths_at_pfs_cut"] = at_pfs.event.sum(axis=1)
-    cols.update(per_arm_counts("os_deaths_at_pfs_cut_", at_pfs.event, arm))
-    cols.update(
-        survival_tests(model, cohort, "os_at_pfs_cut_", at_pfs.time, at_pfs.event, at_pfs.valid)
-    )
+    if sc.analysis.endpoint == "pfs":  # with OS primary, OS at the cut is the primary analysis
+        cols["os_deaths_at_pfs_cut"] = at_pfs.event.sum(axis=1)
+        cols.update(per_arm_counts("os_deaths_at_pfs_cut_", at_pfs.event, arm))
+        cols.update(
+            survival_tests(model, cohort, "os_at_pfs_cut_", at_pfs.time, at_pfs.event, at_pfs.valid)
+        )
     if os_block.cut != "pfs":
         cut_day = os_cut_day(os_block, rand, paths, withdraw, cut.cut_day, model_os_date_day(model))
         own = cut_os(rand, paths, withdraw, cut_day)
@@ -183,14 +189,7 @@ def overall_survival(model: TrialModel, out: EndpointResult, cohort: Cohort, cut
     )
     if paths.therapy is not None:
         own_cut = os_block.cut != "pfs"
-        cols.update(
-            subsequent_therapy_columns(
-                model,
-                cohort,
-                cut_day if own_cut else cut.cut_day,
-                cols["os_hazard_ratio" if own_cut else "os_at_pfs_cut_hazard_ratio"],
-            )
-        )
+        cols.update(subsequent_therapy_columns(model, cohort, cut_day if own_cut else cut.cut_day))
     out.patient_columns["progression_day"] = paths.progression_day
     out.patient_columns["death_day"] = paths.death_day
     out.patient_columns["os_days_at_cut"] = at_pfs.time
@@ -201,13 +200,13 @@ PREFIX = "os_without_subsequent_"  # the OS analysis had nobody started a subseq
 
 
 def subsequent_therapy_columns(
-    model: TrialModel, cohort: Cohort, cut_day: np.ndarray, hazard_ratio: np.ndarray
+    model: TrialModel, cohort: Cohort, cut_day: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Per replicate, at the OS analysis's cut `cut_day` whose Cox hazard ratio is
-    `hazard_ratio`: `subsequent_therapy_<arm>` and `subsequent_immunotherapy_<arm>` (shares
-    of the arm's patients with a progression by the cut, before any withdrawal), the
-    `os_without_subsequent_*` tests, and `os_hr_dilution` = the hazard ratio / the one
-    without subsequent therapy (nothing without subsequent therapies)."""
+    """Per replicate, at the OS analysis's cut `cut_day` (its own cut, or the primary
+    analysis's): `subsequent_therapy_<arm>` and `subsequent_immunotherapy_<arm>` (shares of
+    the arm's patients with a progression by the cut, before any withdrawal), the
+    `os_without_subsequent_*` tests, and `os_hr_dilution` = the OS Cox hazard ratio at that
+    cut / the one without subsequent therapy (nothing without subsequent therapies)."""
     paths = cohort.illness_death
     if paths is None or paths.therapy is None or paths.death_day_without_therapy is None:
         return {}
@@ -231,8 +230,36 @@ def subsequent_therapy_columns(
     columns.update(
         survival_tests(model, cohort, PREFIX, without.time, without.event, without.valid)
     )
+    treated = cut_os(rand, paths, withdraw, cut_day)
+    hazard_ratio = os_hazard_ratio(model, cohort, treated.time, treated.event, treated.valid)
     columns["os_hr_dilution"] = hazard_ratio / columns[f"{PREFIX}hazard_ratio"]
     return columns
+
+
+def os_hazard_ratio(
+    model: TrialModel, cohort: Cohort, time: np.ndarray, event: np.ndarray, valid: np.ndarray
+) -> np.ndarray:
+    """The Cox hazard ratio of an OS data set, stratified as the primary analysis."""
+    a = model.scenario.analysis
+    stratum = cohort.stratum if a.stratified else None
+    rs = analysis.risk_sets(time, event, cohort.arm, stratum, valid=valid)
+    return analysis.cox_from_risk_sets(rs, a.ties).hr
+
+
+def progression_free_survival(
+    model: TrialModel, out: EndpointResult, cohort: Cohort, cut: CutData
+) -> None:
+    """PFS as the secondary endpoint of an OS-primary trial, at the primary analysis's cut
+    (`cut`: PFS seen at the scans by that day): PFS events, the log-rank (stratified as the
+    primary analysis), the Cox hazard ratio and the Kaplan-Meier medians (median_pfs_*, as
+    a PFS-primary run names them)."""
+    cols = out.columns
+    tests = survival_tests(model, cohort, "pfs_", cut.time, cut.event, cut.valid)
+    cols["pfs_events"] = cut.event.sum(axis=1)
+    for key in ("z", "p_value", "reject", "hazard_ratio"):
+        cols[f"pfs_{key}"] = tests[f"pfs_{key}"]
+    for arm in ARMS:
+        cols[f"median_pfs_{arm}_months"] = tests[f"pfs_median_{arm}_months"]
 
 
 def model_os_date_day(model: TrialModel) -> float:

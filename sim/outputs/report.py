@@ -21,9 +21,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from sim.outputs.interim_words import interim_probability_text
 from sim.outputs.plots import Panel, figure_png, run_figures, sweep_figures
 from sim.scenario import (
     DAYS_PER_MONTH,
+    ENDPOINT_WORDS,
     ScenarioError,
     apply_override,
     parse_scenario,
@@ -189,11 +191,13 @@ def headline_html(
         return format_number(values.at[metric, "estimate"]) + spread
 
     target = manifest["scenario"]["analysis"].get("event_target")
+    endpoint = manifest["scenario"]["analysis"].get("endpoint", "pfs")
+    events = ENDPOINT_WORDS[endpoint]["events"]
     looks = len(manifest["scenario"]["analysis"].get("looks") or [])
     if looks and "early_stop" in values.index:
-        return sequential_headline_html(values, share, date, completion, looks)
+        return sequential_headline_html(values, share, date, completion, looks, endpoint)
     lead = (
-        f"Event target{f' ({target} events)' if target else ''} seen by the registered "
+        f"Event target{f' ({target} {events})' if target else ''} seen by the registered "
         f"completion date {esc(completion)} in <b>{share('p_target_by_completion')}</b> of "
         f"replicates; events seen by then <b>{number('events_at_completion_mean')}</b> on "
         f"average; power if the analysis happens at that date "
@@ -202,7 +206,8 @@ def headline_html(
     return (
         f'<p class="headline">{lead}The analysis as the scenario triggers it: cut by the '
         f"event target in <b>{share('p_cut_by_events')}</b>, by the calendar date in "
-        f"<b>{share('p_cut_by_date')}</b>; power <b>{share('power')}</b>. Median dates: "
+        f"<b>{share('p_cut_by_date')}</b>; power <b>{share('power')}</b> "
+        f"({ENDPOINT_WORDS[endpoint]['primary']}). Median dates: "
         f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
         f"event target reached <b>{date('target_events', 'target_events_months_median')}</b>"
         f", final analysis <b>{date('final_analysis', 'analysis_months_median')}</b>.</p>"
@@ -210,7 +215,7 @@ def headline_html(
 
 
 def sequential_headline_html(
-    values: pd.DataFrame, share: Any, date: Any, completion: str, looks: int
+    values: pd.DataFrame, share: Any, date: Any, completion: str, looks: int, endpoint: str
 ) -> str:
     """The headline of a design with interim looks: when the trial is concluded (stopped at a
     look or final analysis held), the share stopped at each look, then the final analysis."""
@@ -227,8 +232,8 @@ def sequential_headline_html(
         f"in <b>{share(f'p_look{looks}_by_completion')}</b>. Stopped early or event target "
         f"seen by then: <b>{share('p_stopped_or_target_by_completion')}</b> (the event target "
         f"alone: {share('p_target_by_completion')}, which a trial stopped early does not need). "
-        f"Power <b>{share('power')}</b> (efficacy bound crossed at some look before a "
-        f"futility stop). Median dates: trial concluded "
+        f"Power <b>{share('power')}</b> ({ENDPOINT_WORDS[endpoint]['primary']}: efficacy "
+        f"bound crossed at some look before a futility stop). Median dates: trial concluded "
         f"<b>{date('concluded', 'analysis_months_median')}</b>; interim look 1 "
         f"<b>{date('look1', 'look1_months_median')}</b>; among the trials that get there, "
         f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
@@ -346,7 +351,16 @@ ENDPOINT_SECTIONS = (  # (title, group of the metric table, words, quantile rows
         "overall_survival",
         "Illness-death model: deaths without progression (the PFS deaths) and after a "
         "progression (post-progression survival). OS at the PFS analysis cut, at its own cut if "
-        "the scenario has one, and the deaths by the maturity date (OS maturity).",
+        "the scenario has one (with OS primary: the primary analysis, in the summary), and the "
+        "deaths by the maturity date (OS maturity).",
+        True,
+    ),
+    (
+        "Progression-free survival (secondary)",
+        "progression_free_survival",
+        "With OS primary: PFS (progression seen at the scans, or death) at the data cut of the "
+        "OS analysis, the log-rank test and Cox hazard ratio as the primary analysis; the "
+        "Kaplan-Meier medians are median_pfs_* in the summary.",
         True,
     ),
     (
@@ -425,6 +439,10 @@ def run_report(folder: Path, manifest: dict[str, Any]) -> str:
         body.insert(2, forecast_html(folder, manifest))
     if "assurance" in set(summary["metric"]):
         body.insert(2, assurance_html(summary, manifest))
+    if (words := interim_probability_text(summary, manifest)) is not None:
+        body.insert(
+            2, section("Probability of success at the interim looks", f"<p>{esc(words)}</p>")
+        )
     return page_html(f"{manifest['scenario']['trial']['id']} run report", body)
 
 

@@ -12,7 +12,7 @@ from sim.outputs.plots.clinic import supply_panel, utilization_panel
 from sim.outputs.plots.response import incidence_panel, response_panel
 from sim.outputs.plots.sequential import sequential_panels
 from sim.outputs.plots.style import Panel, percent, themed
-from sim.outputs.plots.survival import km_panel, os_km_panel
+from sim.outputs.plots.survival import KM_COLUMNS, km_panel, os_km_panel, pfs_km_panel
 from sim.outputs.plots.timeline import (
     MAX_CURVE_REPS,
     analysis_date_panel,
@@ -62,11 +62,16 @@ def run_figures(run: Path) -> list[Panel]:
     panels += sequential_panels(run, scenario, replicates)
     panels += assurance_panels(run, scenario, replicates)
     if (run / "patients.parquet").exists():
+        endpoint = scenario.analysis.endpoint
         patients = pd.read_parquet(
             run / "patients.parquet",
-            columns=["replicate", "arm", "in_analysis", "pfs_days_at_cut", "pfs_event_at_cut"],
+            columns=["replicate", "arm", "in_analysis", *KM_COLUMNS[endpoint][:2]],
         )
-        panels.append(km_panel(patients, replicates))
+        panels.append(km_panel(patients, replicates, endpoint))
+        if "pfs_p_value" in replicates:  # OS primary: PFS is secondary
+            pfs_cols = ["replicate", "arm", "in_analysis", *KM_COLUMNS["pfs"][:2]]
+            secondary = pd.read_parquet(run / "patients.parquet", columns=pfs_cols)
+            panels.append(pfs_km_panel(secondary, replicates))
         if "os_at_pfs_cut_p_value" in replicates:
             os_cols = ["replicate", "arm", "in_analysis", "os_days_at_cut", "os_event_at_cut"]
             panels.append(
