@@ -755,6 +755,11 @@ def design(scenario: ScenarioLike) -> pd.DataFrame:
 
         extra = pd.DataFrame(design_rows(scenario), columns=list(table.columns))
         table = pd.concat([table, extra], ignore_index=True)
+    if scenario.analysis.triggers is not None:  # when each analysis trigger is expected
+        from sim.stats.trigger_design import trigger_design_rows
+
+        extra = pd.DataFrame(trigger_design_rows(scenario), columns=list(table.columns))
+        table = pd.concat([table, extra], ignore_index=True)
     if scenario.prior is not None:  # assurance and its parts under the design prior
         from sim.stats.assurance import prior_design_rows
 

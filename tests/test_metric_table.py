@@ -71,6 +71,13 @@ def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
     )
     variants = {
         "interim": parse_scenario(scenario_data(INTERIM)),
+        "minimization": parse_scenario(
+            scenario_data(ROOT / "scenarios" / "nct07271602_minimization.yaml")
+        ),
+        "triggers": parse_scenario(scenario_data(ROOT / "scenarios" / "nct07271602_triggers.yaml")),
+        "crossover": parse_scenario(
+            scenario_data(ROOT / "scenarios" / "nct07271602_crossover.yaml")
+        ),
         "interim_pp": parse_scenario(scenario_data(INTERIM_PP)),
         "os_own_cut": vary(
             baseline_data,

@@ -919,6 +919,72 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
     ),
 )
 
+TRIGGER_WORDS = (  # (rule, what set the cut) of sim.conduct.triggers.TRIGGERS, and interim
+    ("events", "the total event target (analysis.event_target)"),
+    ("date", "the calendar cut (analysis.cut_date)"),
+    ("all_followed", "the end of follow-up, the event target never reached"),
+    ("stratum_events", "every named stratum reaching its event target"),
+    ("min_followup", "the minimum follow-up after the last randomization (the cut raised)"),
+    ("not_before", "the calendar floor not_before (the cut raised)"),
+    ("not_after", "the calendar cap not_after (the cut lowered)"),
+    ("max_extension", "the maximum extension beyond the planned date (the cut lowered)"),
+    ("interim", "an interim look that stopped the trial early"),
+)
+
+TRIGGER_ROWS = Section(  # analysis.triggers (sim.conduct.triggers)
+    "triggers",
+    "table",
+    (
+        *(
+            row(
+                f"p_trigger_{rule}",
+                "share",
+                "analysis_trigger",
+                "share",
+                "timeline",
+                f"share of replicates whose concluding analysis's data cut was set by {words}",
+                derive=equal_to(rule),
+            )
+            for rule, words in TRIGGER_WORDS
+        ),
+        *with_quantiles(
+            "dmc_wait_days",
+            "dmc_wait_days",
+            "days",
+            "timeline",
+            "days from the data being ready (data cut + analysis.lag_days) to the DMC meeting "
+            "that holds the concluding analysis, {over}",
+        ),
+    ),
+)
+
+RANDOMIZATION = Section(  # minimization, covariates, the re-randomization test
+    "randomization",
+    "columns",
+    (
+        *with_quantiles(
+            "imbalance_{factor}",
+            "imbalance_{factor}",
+            "patients",
+            "randomization",
+            "imbalance between the arms on the factor {factor} at the end of randomization: "
+            "the sum over its levels of |experimental - control x allocation ratio| (at 1:1, "
+            "|experimental - control|), all patients randomized, {over}",
+        ),
+        row(
+            "power_rerandomization",
+            "share",
+            "reject_rerandomization",
+            "share",
+            "power",
+            "share of replicates whose re-randomization test (the patients randomized again "
+            "analysis.rerandomization_draws times by the same method, the stratified log-rank "
+            "z recomputed each time) rejects H0 at analysis.alpha, at the analysis that "
+            "concluded the trial (type I error if HR = 1)",
+        ),
+    ),
+)
+
 TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted)
     "tests",
     "table",
@@ -989,7 +1055,7 @@ TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted
     ),
 )
 
-SECTIONS = (HEADLINE, PRIMARY, CLINIC, ENDPOINTS, SEQUENTIAL, TESTS)
+SECTIONS = (HEADLINE, PRIMARY, TRIGGER_ROWS, RANDOMIZATION, CLINIC, ENDPOINTS, SEQUENTIAL, TESTS)
 TABLE = MetricTable(SECTIONS)
 METRICS = TABLE.metrics
 KEY_METRICS = TABLE.key_metrics
