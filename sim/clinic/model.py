@@ -515,11 +515,12 @@ def run_course(
 
     log: list[tuple[float, int, str]] | None = [] if keep_log else None
     chairs, linac = open_books(setup, draws, rep)
-    clinic = Clinic(calendar, rules, setup.rt_rules, chairs, linac, log)
-    records = [PatientCourse(i) for i in range(n)]
-    # the reference is SimPy's environment; `DayClock` handles the same timeouts in the same
+    # the reference is SimPy's environment; `DayClock` makes the same wake-ups in the same
     # order with less work (`sim.clinic.days`)
-    env = DayClock() if shortcut else simpy.Environment()
+    clock = DayClock() if shortcut else None
+    env = clock if clock is not None else simpy.Environment()
+    clinic = Clinic(calendar, rules, setup.rt_rules, chairs, linac, log, clock)
+    records = [PatientCourse(i) for i in range(n)]
     patients = [
         PatientProcess(clinic, record, r, due, late, plan, toxic, rt_plan)
         for record, r, due, late, plan, toxic, rt_plan in zip(
