@@ -22,17 +22,15 @@ from heapq import heappop, heappush
 class DayClock:
     """Wake-ups at the start of whole days; `run` calls them day by day."""
 
-    __slots__ = ("now", "days", "pending")
+    __slots__ = ("now", "days", "pending", "env")
 
     def __init__(self) -> None:
         self.now = 0
         self.days: list[int] = []  # heap of the days with wake-ups not yet made
         self.pending: dict[int, list[Callable[[DayClock], None]]] = {}  # in asking order
-
-    @property
-    def env(self) -> DayClock:
-        """The environment of the event a callback gets (the clock is both)."""
-        return self
+        # the environment of the event a callback gets: the clock is both (a cycle the
+        # collector frees with the replicate, as it frees SimPy's environment)
+        self.env = self
 
     def wake(self, day: int, callback: Callable[[DayClock], None]) -> None:
         """Call `callback` at the start of `day` (>= now), after those already waiting."""
