@@ -116,7 +116,8 @@ class Clinic:
         first), so nothing is served in another order than with a timeout each. Asked for
         while the day's timeout is being handled (a wake-up later the same day), the day
         gets a new timeout, handled after everything already due then, as a new timeout
-        would be."""
+        would be. With a `clock` (`sim.clinic.days.DayClock`, which keeps that order
+        without the timeouts), the wake-up goes to the clock."""
         if self.clock is not None:
             self.clock.wake(day, callback)
             return
