@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.storage import lifetime
 from sim.storage.checkpoints import is_resumable
 from sim.storage.lifetime import set_parent_death_signal
 from tests.helpers import ROOT, TEXTBOOK
@@ -199,3 +200,22 @@ def test_a_stopped_pools_manager_thread_prints_no_traceback(monkeypatch, capsys)
         thread.join()
     err = capsys.readouterr().err
     assert err.count("Traceback") == 1 and "_ExecutorManagerThread" not in err
+
+
+def test_a_stop_whose_exception_was_lost_is_raised_between_chunks() -> None:
+    """A stop signal's exception raised where Python only prints it ("Exception ignored in":
+    logging's at-fork hook as a worker starts) was lost, and the sweep ran on, deaf to
+    further signals (found by the SIGHUP case above under load): the chunk loop raises it."""
+    previous = {signum: signal.getsignal(signum) for signum in lifetime.STOP_SIGNALS}
+    lifetime.install_stop_handlers()
+    try:
+        with pytest.raises(lifetime.Interrupted):
+            lifetime.raise_interrupted(signal.SIGHUP, None)
+        # as if that exception had been swallowed: the next check between chunks raises it
+        with pytest.raises(lifetime.Interrupted) as stop:
+            lifetime.raise_if_stopped()
+        assert stop.value.exit_status == 128 + signal.SIGHUP
+        lifetime.raise_if_stopped()  # once only
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

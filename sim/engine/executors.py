@@ -41,7 +41,7 @@ from sim.engine.chunk import CHUNK_SIZE, ChunkResult, TrialModel, clinic_key, si
 from sim.scenario import ScenarioError
 from sim.storage import checkpoints
 from sim.storage.checkpoints import read_table_bytes
-from sim.storage.lifetime import init_worker_process, stop_workers
+from sim.storage.lifetime import init_worker_process, raise_if_stopped, stop_workers
 
 EXECUTORS = ("local", "dask")
 
@@ -255,6 +255,7 @@ def stream_in_order(
     pending = deque(submit(task) for task in itertools.islice(todo, window))
     try:
         while pending:
+            raise_if_stopped()  # a stop signal whose exception was lost (sim.storage.lifetime)
             result = pending.popleft().result()
             for task in itertools.islice(todo, 1):
                 pending.append(submit(task))

@@ -44,22 +44,38 @@ class Interrupted(BaseException):  # noqa: N818 (a stop, like KeyboardInterrupt)
 
 
 _stopping = False
+_received: int | None = None  # the stop signal that arrived, until `raise_if_stopped` takes it
 
 
 def raise_interrupted(signum: int, frame: Any) -> None:
     """Signal handler: the first stop signal raises; more while unwinding are ignored, so
     that a second Ctrl-C cannot cut the clean-up short."""
-    global _stopping
+    global _stopping, _received
     if _stopping:
         return
     _stopping = True
+    _received = signum
     raise Interrupted(signum)
+
+
+def raise_if_stopped() -> None:
+    """Raise `Interrupted` again for a stop signal whose exception was lost.
+
+    A handler's exception that lands in code whose exceptions Python only prints ("Exception
+    ignored in": an at-fork hook such as logging's as a worker process starts, a finalizer)
+    never reaches the command, which would then run on, ignoring further signals. The loops
+    that wait for chunks call this between chunks; after a stop that did unwind, nothing
+    calls it again."""
+    global _received
+    if _received is not None:
+        signum, _received = _received, None
+        raise Interrupted(signum)
 
 
 def install_stop_handlers() -> None:
     """In the main thread of the main process: stop signals raise `Interrupted`."""
-    global _stopping
-    _stopping = False
+    global _stopping, _received
+    _stopping, _received = False, None
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in STOP_SIGNALS:
