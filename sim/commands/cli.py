@@ -206,13 +206,14 @@ def cmd_design(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, args.overrides)
     if args.out is not None:
         check_out_folder(args.out, args.force, "design")
-    from sim.stats.design import scenario_events_table
+    from sim.stats.design import design_warnings, scenario_events_table
 
     table = design(scenario)
     events = scenario_events_table(scenario)
     bounds = boundaries(scenario) if scenario.analysis.looks else None
     shown = table.assign(value=table["value"].map(format_value))
     print(shown.to_string(index=False))
+    print_warnings(design_warnings(scenario))
     if bounds is not None:
         print()
         print(
@@ -284,6 +285,8 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame) -> str:
         ("months to event target (mean)", "target_events_months_mean", "target_events_months"),
         ("months to last randomization (mean)", "lpi_months_mean", "accrual_end_months"),
     ]
+    if "hazards_cross" in design.index:  # the AHR's Schoenfeld power misleads there
+        pairs[0] = ("power", "power", "power_logrank")
     if scenario.analysis.looks:  # the group-sequential design's figures replace Schoenfeld's
         from sim.stats.boundaries import design_rows
 
@@ -319,7 +322,10 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame) -> str:
         value = float(design["power_at_prior_mean"])
         lines.append(f"{'power at the prior mean of log HR':40s}{'':>12s}{value:>14.3f}")
     lines.append(
-        "closed form: Schoenfeld power, Lachin-Foulkes timing (no scans, calendar or "
+        "closed form: the expected log-rank score's power (the hazards cross: approximate; "
+        "the AHR's Schoenfeld power does not apply), expected events on a 1-day grid"
+        if "hazards_cross" in design.index
+        else "closed form: Schoenfeld power, Lachin-Foulkes timing (no scans, calendar or "
         "strata); the gap is what conduct does"
         if scenario.analysis.endpoint == "pfs"
         else "closed form (OS primary): Schoenfeld power under the average hazard ratio of "

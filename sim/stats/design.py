@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr  # normal cdf, without scipy.stats
 
 from sim.stats.lachin_foulkes import (
     AccrualTable,
@@ -309,7 +310,8 @@ def design_warnings(scenario: Scenario) -> list[str]:
     """Where the design cannot meet its own goal, in one line each (a run still goes ahead):
     Schoenfeld events for the target power above the sample size, fewer events expected
     eventually than the event target, accrual expected to end after the completion date, a
-    calendar cut after the registered completion date."""
+    calendar cut after the registered completion date, hazards that cross (the AHR's power
+    then misleads)."""
     table = design_scenario(scenario).set_index("quantity")["value"]
     trial, a = scenario.trial, scenario.analysis
     found = []
@@ -330,6 +332,13 @@ def design_warnings(scenario: Scenario) -> list[str]:
     if end == "never" or end > trial.completion_date.isoformat():
         found.append(
             f"accrual is expected to end {end}, after trial.completion_date {trial.completion_date}"
+        )
+    if "hazards_cross" in table.index:
+        found.append(
+            "the hazards cross: the average hazard ratio "
+            f"{float(table['average_hazard_ratio']):.3g} and Schoenfeld's power "
+            f"{float(table['power_schoenfeld']):.4g} do not describe the log-rank test; its "
+            f"expected-score power is {float(table['power_logrank']):.3g} (approximate)"
         )
     if a.cut_date is not None and a.cut_date > trial.completion_date:
         found.append(
@@ -489,23 +498,25 @@ def dropout_survival_days(scenario: Scenario, arm: int, t: np.ndarray) -> np.nda
     return np.exp(-(np.clip(t[:, None] - starts, 0.0, ends - starts) * hazards).sum(axis=1))
 
 
-def nph_event_cells(
+def nph_arm_cells(
     scenario: Scenario, horizon_months: float = 120.0, step_days: float = 1.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per arm and stratum, on a grid of patient time (cells of `step_days`): probability of
-    a PFS event seen in the cell (dropout competing) and the log hazard ratio in the cell
-    (population hazards, arm 1 over arm 0, from the cumulative-hazard increments).
-    Returns (cell midpoints [months], probs (2, S, cells), log_hr (S, cells), weights (2, S))."""
+    an event of the primary endpoint seen in the cell (dropout competing), the probability
+    of being at risk (event- and dropout-free) at the cell's midpoint, and the cumulative-hazard
+    increment over the cell (population hazards, from log S, so finite where S underflows).
+    Returns (cell midpoints [months], probs, at_risk, dh (each 2, S, cells), weights (2, S):
+    the share of patients in each arm and stratum)."""
     t = np.arange(0.0, horizon_months * DAYS_PER_MONTH + step_days, step_days)
     ratio = scenario.randomization.ratio
     p_arm = np.array([ratio[0], ratio[1]], float) / sum(ratio)
     strata = scenario.randomization.strata
     mult = scenario.pfs.stratum_hazard_multiplier
-    probs, dh = [], []
+    probs, at_risk, dh = [], [], []
     for arm in (0, 1):
         g = dropout_survival_days(scenario, arm, t)
         g_mid = (g[:-1] + g[1:]) / 2.0
-        rows_p, rows_h = [], []
+        rows_p, rows_r, rows_h = [], [], []
         for name in strata:
             s = endpoint_survival_days(scenario, arm, t, mult.get(name, 1.0))
             if scenario.analysis.endpoint == "os":  # a numerical survival: its log
@@ -514,14 +525,27 @@ def nph_event_cells(
             else:  # finite where S underflows (short Weibull medians)
                 log_s = arm_log_survival_days(scenario, arm, t, mult.get(name, 1.0))
             rows_p.append((s[:-1] - s[1:]) * g_mid)
+            # at risk at the cell's midpoint, as the entry counts are taken there
+            rows_r.append(np.exp((log_s[:-1] + log_s[1:]) / 2.0) * g_mid)
             rows_h.append(log_s[:-1] - log_s[1:])
         probs.append(rows_p)
+        at_risk.append(rows_r)
         dh.append(rows_h)
-    probs, dh = np.asarray(probs), np.asarray(dh)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_hr = np.where((dh[0] > 0) & (dh[1] > 0), np.log(dh[1] / dh[0]), 0.0)
     weights = p_arm[:, None] * np.asarray(list(strata.values()))[None, :]
     mid = (t[:-1] + t[1:]) / 2.0 / DAYS_PER_MONTH
+    return mid, np.asarray(probs), np.asarray(at_risk), np.asarray(dh), weights
+
+
+def nph_event_cells(
+    scenario: Scenario, horizon_months: float = 120.0, step_days: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per arm and stratum, on a grid of patient time (cells of `step_days`): probability of
+    a PFS event seen in the cell (dropout competing) and the log hazard ratio in the cell
+    (population hazards, arm 1 over arm 0, from the cumulative-hazard increments).
+    Returns (cell midpoints [months], probs (2, S, cells), log_hr (S, cells), weights (2, S))."""
+    mid, probs, _, dh, weights = nph_arm_cells(scenario, horizon_months, step_days)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_hr = np.where((dh[0] > 0) & (dh[1] > 0), np.log(dh[1] / dh[0]), 0.0)
     return mid, probs, log_hr, weights
 
 
@@ -559,6 +583,73 @@ def nph_expected_events(scenario: Scenario, months: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def nph_logrank_moments(scenario: Scenario, month: float) -> dict[str, float]:
+    """Mean and variances of the log-rank score U = sum over event times of (O_E - E_E)
+    (experimental observed minus expected) at calendar month `month`, from the expected
+    numbers at risk Y_C(s), Y_E(s) and the hazards h_C(s), h_E(s) of each cell of patient
+    time s (the method npsurvSS uses for the log-rank; Schoenfeld 1981 without his
+    linearisation in log HR, so it holds where the hazard ratio is far from 1 and where the
+    hazards cross, which the AHR does not):
+
+    mean = sum_s (Y_C D_E - Y_E D_C) / Y,  D_arm = Y_arm h_arm ds, Y = Y_C + Y_E,
+    var0 = sum_s Y_C Y_E (D_C + D_E) / Y^2  (the test's hypergeometric variance),
+    var1 = sum_s (Y_C^2 D_E + Y_E^2 D_C) / Y^2  (the score's variance under the scenario),
+
+    one term per cell of `nph_arm_cells` (1 day), the numbers at risk at its midpoint;
+
+    summed within strata when analysis.stratified, else over the pooled arms. Also the shares
+    of the expected events in cells where the experimental arm's hazard is below (benefit)
+    and above (harm) the control's, by more than 1% (`crossing` is 1.0 when both shares are
+    at least 5%)."""
+    mid, _, at_risk, dh, weights = nph_arm_cells(scenario, float(max(month, 1.0)))
+    entered = accrued_patients(
+        np.maximum(month - mid, 0.0), scenario_accrual(scenario), scenario.trial.sample_size
+    )
+    entered = np.where(mid < month, entered, 0.0)
+    y = weights[:, :, None] * at_risk * entered[None, None, :]  # (2, S, cells)
+    # no one at risk, no events: dh may be infinite where S has underflowed to 0
+    d = np.where(y > 0, y * np.where(y > 0, dh, 0.0), 0.0)
+    if not scenario.analysis.stratified:  # one pooled comparison
+        y, d = y.sum(axis=1, keepdims=True), d.sum(axis=1, keepdims=True)
+    total = y.sum(axis=0)
+    # shares of the risk set, not 1 / Y: Y can be small enough for 1 / Y^2 to overflow
+    q = np.where(total > 0, y / np.where(total > 0, total, 1.0), 0.0)
+    both = (d > 0).all(axis=0) & (y > 0).all(axis=0)
+    safe_d, safe_y = np.where(both, d, 1.0), np.where(both, y, 1.0)
+    # log of h_E / h_C = (D_E / Y_E) / (D_C / Y_C), in logs so that no ratio overflows
+    log_ratio = np.where(
+        both, np.log(safe_d[1]) - np.log(safe_y[1]) - np.log(safe_d[0]) + np.log(safe_y[0]), 0.0
+    )
+    events = d.sum(axis=0)
+    all_events = float(events.sum())
+    below = float(events[log_ratio < math.log(0.99)].sum() / all_events) if all_events else 0.0
+    above = float(events[log_ratio > math.log(1.01)].sum() / all_events) if all_events else 0.0
+    return {
+        "mean": float((q[0] * d[1] - q[1] * d[0]).sum()),
+        "var0": float((q[0] * q[1] * (d[0] + d[1])).sum()),
+        "var1": float((q[0] ** 2 * d[1] + q[1] ** 2 * d[0]).sum()),
+        "share_benefit": below,
+        "share_harm": above,
+        "crossing": float(min(below, above) >= 0.05),
+    }
+
+
+def logrank_power(moments: dict[str, float], alpha: float, sides: int) -> float:
+    """Power of the log-rank test from its score's moments (`nph_logrank_moments`):
+    Phi((|mean| - z_{1-alpha/sides} sqrt(var0)) / sqrt(var1)) on the side of the mean; a
+    one-sided test (sim's rejects for benefit, mean < 0) whose mean is harm gets the far tail
+    Phi((mean - z sqrt(var0)) / sqrt(var1)) instead; a two-sided test adds the far tail."""
+    mean, sd0, sd1 = moments["mean"], math.sqrt(moments["var0"]), math.sqrt(moments["var1"])
+    if sd1 == 0.0:
+        return alpha if mean == 0.0 else float(sides == 2 or mean < 0.0)
+    z = z_alpha(alpha, sides)
+    near = float(ndtr((abs(mean) - z * sd0) / sd1))
+    far = float(ndtr((-abs(mean) - z * sd0) / sd1))
+    if sides == 2:
+        return near + far
+    return near if mean < 0.0 else far
+
+
 def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
     """Closed-form side of a scenario beyond proportional hazards: the time of the event
     target and the AHR there, Schoenfeld's events and power under that AHR."""
@@ -585,8 +676,16 @@ def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
         return rows
     t_target = float(np.interp(d, events, grid))
     ahr = float(nph_expected_events(scenario, [t_target])["average_hazard_ratio"].iloc[0])
+    moments = nph_logrank_moments(scenario, t_target)
+    crossing = moments["crossing"] == 1.0
+    cross_note = "; NOT the log-rank's: the hazards cross (see hazards_cross)" if crossing else ""
     rows.append(
-        ("average_hazard_ratio", ahr, "ratio", f"gsDesign2-style AHR at the {d}-event time")
+        (
+            "average_hazard_ratio",
+            ahr,
+            "ratio",
+            f"gsDesign2-style AHR at the {d}-event time{cross_note}",
+        )
     )
     if ahr != 1.0 and np.isfinite(ahr):
         rows += [
@@ -594,17 +693,37 @@ def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
                 "events_needed_schoenfeld",
                 events_for_power(schoenfeld_events, ahr, a, p),
                 "events",
-                f"Schoenfeld 1981 under the AHR, power {a.target_power:g}{harm_note(ahr, a.sides)}",
+                f"Schoenfeld 1981 under the AHR, power {a.target_power:g}{harm_note(ahr, a.sides)}"
+                + cross_note,
             ),
             (
                 "power_schoenfeld",
                 schoenfeld_power(d, ahr, a.alpha, a.sides, p, benefit_only=True),
                 "probability",
-                f"at {d} events, under the AHR",
+                f"at {d} events, under the AHR{cross_note}",
             ),
         ]
     else:
         rows.append(("power_schoenfeld", a.alpha, "probability", f"at {d} events (AHR 1)"))
+    if crossing:
+        rows += [
+            (
+                "power_logrank",
+                logrank_power(moments, a.alpha, a.sides),
+                "probability",
+                f"at {d} events: the expected log-rank score from the numbers at risk and "
+                "the hazards (npsurvSS's method; approximate when hazards cross)",
+            ),
+            (
+                "hazards_cross",
+                "yes",
+                "flag",
+                f"the experimental arm's hazard is lower for {moments['share_benefit']:.0%} "
+                f"and higher for {moments['share_harm']:.0%} of the expected events: the "
+                "log-rank's drift changes sign, which the AHR and Schoenfeld's power do not "
+                "describe; read power_logrank",
+            ),
+        ]
     rows.append(
         (
             "target_events_months",
