@@ -51,16 +51,22 @@ def format_metrics(table: pd.DataFrame, runs: list[Run]) -> str:
     return pd.DataFrame(rows).to_string(index=False)
 
 
-def format_comparison(
-    runs: list[Run], table: pd.DataFrame, timeline: pd.DataFrame, fields: pd.DataFrame
-) -> str:
+def run_lines(runs: list[Run]) -> list[str]:
     lines = [f"reference: {runs[0].label} ({runs[0].folder})"]
     lines += [
         f"run:       {r.label} ({r.folder}), "
         f"{'paired (same seed and replicates)' if is_paired(runs[0], r) else 'independent'}"
         for r in runs[1:]
     ]
-    lines += [
+    return lines
+
+
+def format_comparison(
+    runs: list[Run], table: pd.DataFrame, timeline: pd.DataFrame, fields: pd.DataFrame
+) -> str:
+    """Everything (``--all``): every metric, every milestone, every field that differs."""
+    lines = [
+        *run_lines(runs),
         "",
         "metrics (difference ± SE; p = paired, b = paired bootstrap, i = independent):",
         format_metrics(table, runs),
@@ -75,6 +81,54 @@ def format_comparison(
         lines += ["scenario fields that differ:", fields.to_string(index=False)]
     n_flags = int(table["flag"].sum())
     lines += ["", f"{n_flags} difference(s) beyond {FLAG_SE:g} SE"]
+    return "\n".join(lines)
+
+
+SHOWN_FLAGS = 5  # differences beyond noise listed after the key metrics; --all lists all
+SHOWN_FIELDS = 6  # scenario fields that differ, named; --all gives their values
+SHOWN_MILESTONES = ("randomized_100pct", "target_events", "concluded")
+
+
+def format_brief(
+    runs: list[Run], table: pd.DataFrame, timeline: pd.DataFrame, fields: pd.DataFrame
+) -> str:
+    """What `compare` prints without ``--all`` (at most about 30 lines): the key metrics of
+    the metric table, the other differences beyond noise (|difference| > 3 SE), three
+    milestone dates and the first scenario fields that differ."""
+    from sim.engine.metric_table import KEY_METRICS
+
+    key = table[table["metric"].isin(KEY_METRICS)]
+    key = key.iloc[key["metric"].map(KEY_METRICS.index).argsort(kind="stable")]
+    flagged = table[table["flag"] & ~table["metric"].isin(KEY_METRICS)]
+    names = list(dict.fromkeys(flagged["metric"]))
+    lines = [
+        *run_lines(runs),
+        "",
+        "key metrics (difference ± SE; p = paired, b = paired bootstrap, i = independent):",
+        format_metrics(key, runs),
+        "",
+    ]
+    if names:
+        lines.append(
+            f"other differences beyond {FLAG_SE:g} SE ({len(names)} of "
+            f"{table['metric'].nunique() - key['metric'].nunique()} metrics):"
+        )
+        shown = flagged[flagged["metric"].isin(names[:SHOWN_FLAGS])]
+        lines.append(format_metrics(shown, runs))
+        if len(names) > SHOWN_FLAGS:
+            lines.append(f"... and {len(names) - SHOWN_FLAGS} more (--all lists them)")
+    else:
+        lines.append(f"no other metric differs beyond {FLAG_SE:g} SE")
+    dates = timeline[timeline["milestone"].isin(SHOWN_MILESTONES)]
+    lines += ["", "median milestone dates:", dates.to_string(index=False), ""]
+    named = ", ".join(fields["field"].head(SHOWN_FIELDS))
+    more = f", ... ({len(fields)} in all)" if len(fields) > SHOWN_FIELDS else ""
+    lines.append(f"scenario fields that differ: {named or 'none'}{more}")
+    n_flags = int(table["flag"].sum())
+    lines.append(
+        f"{n_flags} difference(s) beyond {FLAG_SE:g} SE in all; every metric, date and "
+        "field with its values: --all (or --out FILE.csv)"
+    )
     return "\n".join(lines)
 
 
@@ -106,6 +160,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace those files even if they were changed since compare wrote them",
     )
+    compare.add_argument(
+        "--all",
+        dest="show_all",
+        action="store_true",
+        help="print every metric, milestone and differing field (default: the key metrics "
+        "and the differences beyond noise, at most about 30 lines)",
+    )
     compare.set_defaults(func=cmd_compare)
 
 
@@ -119,5 +180,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.out is not None:
         paths = write_comparison(args.out, table, timeline, fields, force=args.force)
         print(f"wrote {', '.join(map(str, paths))}", file=sys.stderr)
-    print(format_comparison(runs, table, timeline, fields))
+    show = format_comparison if args.show_all else format_brief
+    print(show(runs, table, timeline, fields))
     return 0
