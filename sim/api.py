@@ -747,12 +747,15 @@ class Comparison:
         The median date of each milestone per run and the shift in days: FILE.timeline.csv.
     fields : pandas.DataFrame
         The scenario fields (dotted paths) and run settings that differ: FILE.fields.csv.
+    written : tuple of Path
+        The files written (with `out`), else empty.
     """
 
     runs: list[Run]
     metrics: pd.DataFrame
     timeline: pd.DataFrame
     fields: pd.DataFrame
+    written: tuple[Path, ...] = ()
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -802,12 +805,12 @@ def compare(
     if out is not None:
         check_out_file(Path(out))
     loaded = load_runs([folder_of(run) for run in runs])
-    result = Comparison(
-        loaded, compare_summaries(loaded), compare_timelines(loaded), differing_fields(loaded)
-    )
-    if out is not None:
-        write_comparison(Path(out), result.metrics, result.timeline, result.fields, force=force)
-    return result
+    metrics, timeline = compare_summaries(loaded), compare_timelines(loaded)
+    fields = differing_fields(loaded)
+    if out is None:
+        return Comparison(loaded, metrics, timeline, fields)
+    written = write_comparison(Path(out), metrics, timeline, fields, force=force)
+    return Comparison(loaded, metrics, timeline, fields, tuple(written))
 
 
 def plot(results: RunLike, *, out: str | Path | None = None, force: bool = False) -> list[Panel]:

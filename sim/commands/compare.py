@@ -14,17 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.engine.compare import (
-    FLAG_SE,
-    Run,
-    check_out_file,
-    compare_summaries,
-    compare_timelines,
-    differing_fields,
-    is_paired,
-    load_runs,
-    write_comparison,
-)
+from sim.engine.compare import FLAG_SE, Run, is_paired
 
 SE_KINDS = {"paired": "p", "paired bootstrap": "b", "independent": "i", "n/a": "-"}
 
@@ -171,15 +161,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    if args.out is not None:
-        check_out_file(args.out)
-    runs = load_runs(list(args.runs))
-    table = compare_summaries(runs)
-    timeline = compare_timelines(runs)
-    fields = differing_fields(runs)
-    if args.out is not None:
-        paths = write_comparison(args.out, table, timeline, fields, force=args.force)
-        print(f"wrote {', '.join(map(str, paths))}", file=sys.stderr)
+    from sim.api import compare
+
+    result = compare(list(args.runs), out=args.out, force=args.force)
+    if result.written:
+        print(f"wrote {', '.join(map(str, result.written))}", file=sys.stderr)
     show = format_comparison if args.show_all else format_brief
-    print(show(runs, table, timeline, fields))
+    print(show(result.runs, result.metrics, result.timeline, result.fields))
     return 0
