@@ -148,7 +148,7 @@ def needs_rows(values: pd.DataFrame, scenario: Mapping[str, Any]) -> list[Answer
         rows.append(
             Answer(
                 "Radiotherapy slots (fractions given)",
-                "; ".join(f"{found[0]} ({arm} arm, mean)" for arm, found in given),
+                "; ".join(f"{found[0]} fractions ({arm} arm, mean)" for arm, found in given),
                 "; ".join(found[1] for _, found in given),
             )
         )

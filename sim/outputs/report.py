@@ -60,7 +60,8 @@ table.answers { border-collapse: collapse; width: 100%; font-size: 0.97em; }
 table.answers th, table.answers td { border-bottom: 1px solid #dde3ea; padding: 5px 8px;
                                      text-align: left; vertical-align: top; }
 table.answers th { background: #1f3a68; color: white; font-weight: 600; }
-table.answers td:nth-child(2) { font-weight: 600; }
+table.answers td:nth-child(1) { width: 30%; }
+table.answers td:nth-child(2) { font-weight: 600; width: 42%; }
 table.answers td:nth-child(3) { color: #555; font-size: 0.92em; }
 figure { margin: 1.2em 0 2em; break-inside: avoid; }
 figure img { max-width: min(100%, 960px); border: 1px solid #eee; display: block; }
@@ -267,30 +268,31 @@ def headline_html(
 
         low, high = values.get("q05", {}).get(metric), values.get("q95", {}).get(metric)
         spread = (
-            f" (90% of replicates {format_number(low)} to {format_number(high)})"
+            f" (90% of replicates: {format_number(low)} to {format_number(high)})"
             if low is not None and pd.notna(low) and pd.notna(high)
             else ""
         )
-        return format_number(values.at[metric, "estimate"]) + spread
+        return f"{format_number(values.at[metric, 'estimate'])} on average{spread}"
 
     target = manifest["scenario"]["analysis"].get("event_target")
     looks = len(manifest["scenario"]["analysis"].get("looks") or [])
     if looks and "early_stop" in values.index:
         return sequential_headline_html(values, share, date, completion, looks)
-    lead = (
-        f"Event target{f' ({target} events)' if target else ''} seen by the registered "
-        f"completion date {esc(completion)} in <b>{share('p_target_by_completion')}</b> of "
-        f"replicates; events seen by then <b>{number('events_at_completion_mean')}</b> on "
-        f"average; power if the analysis happens at that date "
-        f"<b>{share('power_at_completion')}</b>. "
-    )
+    events = f"the event target of {target} PFS events" if target else "the event target"
+    trials = f"{manifest['replicates']:,} simulated trials"
     return (
-        f'<p class="headline">{lead}The analysis as the scenario triggers it: cut by the '
-        f"event target in <b>{share('p_cut_by_events')}</b>, by the calendar date in "
-        f"<b>{share('p_cut_by_date')}</b>; power <b>{share('power')}</b>. Median dates: "
-        f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
-        f"event target reached <b>{date('target_events', 'target_events_months_median')}</b>"
-        f", final analysis <b>{date('final_analysis', 'analysis_months_median')}</b>.</p>"
+        f'<p class="headline"><b>On time?</b> In <b>{share("p_target_by_completion")}</b> of '
+        f"the {trials}, {events} is seen by the registered completion date "
+        f"{esc(completion)}. PFS events seen by then: {number('events_at_completion_mean')}. "
+        f"The analysis is cut by the event target in {share('p_cut_by_events')}, "
+        f"by the calendar date in {share('p_cut_by_date')}.<br>"
+        f"<b>When?</b> Median dates: last patient randomized "
+        f"<b>{date('randomized_100pct', 'lpi_months_median')}</b>, event target reached "
+        f"<b>{date('target_events', 'target_events_months_median')}</b>, final analysis "
+        f"<b>{date('final_analysis', 'analysis_months_median')}</b>.<br>"
+        f"<b>Power?</b> At the analysis as the scenario triggers it, power <b>"
+        f"{share('power')}</b>; if the data were cut on {esc(completion)} instead, "
+        f"<b>{share('power_at_completion')}</b>.</p>"
     )
 
 
@@ -411,6 +413,15 @@ def manifest_html(manifest: dict[str, Any]) -> str:
 # --- whole reports -------------------------------------------------------------------------
 
 
+def made_text(created: str) -> str:
+    """The manifest's creation time as people write it (6 Dec 2026, 23:55 UTC)."""
+    try:
+        when = dt.datetime.fromisoformat(created).astimezone(dt.UTC)
+    except ValueError:
+        return created
+    return f"{when.day} {when:%b %Y, %H:%M} UTC"
+
+
 KIND_TITLES = {
     "run": "simulated conduct of the trial",
     "sweep": "simulated conduct across scenarios (sweep)",
@@ -423,7 +434,7 @@ def header_html(folder: Path, manifest: dict[str, Any], kind: str) -> str:
         f"<h1>{esc(trial['id'])}: {esc(KIND_TITLES.get(kind, kind + ' report'))}</h1>"
         f'<p class="meta">{esc(trial.get("title", ""))}<br>Folder {esc(folder)}; '
         f"{esc(manifest['replicates'])} replicates, seed {esc(manifest['seed'])}; made "
-        f"{esc(manifest.get('created', ''))}; metrics version "
+        f"{esc(made_text(manifest.get('created', '')))}; metrics version "
         f"{esc(manifest.get('metrics_version'))}.</p>"
     )
 
