@@ -114,3 +114,22 @@ def test_forecast_takes_a_dataframe_as_the_observed_table(runs, tmp_path):
     pd.testing.assert_frame_equal(from_frame.summary, from_file.summary)
     with pytest.raises(sim.ScenarioError, match="observed: a dict"):
         sim.forecast(TEXTBOOK, {}, **options)
+
+
+def test_api_page_figures_example_runs_as_written(tmp_path, monkeypatch):
+    """The second Python block of docs/api.md, after the first (smaller runs)."""
+    import re
+
+    from tests.helpers import ROOT
+
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    first, second = re.findall(r"```python\n(.*?)```", text, re.S)[:2]
+    code = (first + second).replace("reps=2000", "reps=30").replace("workers=2", "workers=1")
+    code = code.replace('"results/', f'"{tmp_path}/results/')
+    code = code.replace('"scenarios/', f'"{ROOT}/scenarios/')
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "docs/api.md", "exec"), namespace)
+    assert (tmp_path / "report.html").is_file()
+    assert namespace["comparison"].fields["field"].tolist() == ["effect.hazard_ratio"]
+    assert [p.name for p in namespace["panels"]][:2] == ["enrollment", "events"]
