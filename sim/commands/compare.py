@@ -22,21 +22,39 @@ SE_KINDS = {"paired": "p", "paired bootstrap": "b", "independent": "i", "n/a": "
 # --- printing ------------------------------------------------------------------------------
 
 
-def format_number(v: float) -> str:
-    return "" if pd.isna(v) else f"{v:.4g}"
+def format_number(v: float, share: bool = False) -> str:
+    """4 significant digits; a share (the metric table's unit) as a percentage."""
+    if pd.isna(v):
+        return ""
+    return f"{100 * v:.1f}%" if share else f"{v:.4g}"
+
+
+def format_difference(rec: object, share: bool) -> str:
+    """`+d ± se (kind)`; a difference of shares in percentage points."""
+    diff = (
+        ""
+        if pd.isna(rec.difference)
+        else (f"{100 * rec.difference:+.2f} pts" if share else f"{rec.difference:+.4g}")
+    )
+    scale = 100 if share else 1
+    se = "" if pd.isna(rec.se) else f" ± {scale * rec.se:.2g} ({SE_KINDS[rec.se_kind]})"
+    return diff + se + ("  <-- >3 SE" if rec.flag else "")
 
 
 def format_metrics(table: pd.DataFrame, runs: list[Run]) -> str:
-    """Wide, for reading: every run's estimate, then each later run's difference +- se."""
+    """Wide, for reading: every run's estimate, then each later run's difference +- se
+    (shares in % and their differences in percentage points)."""
+    from sim.engine.metric_table import describe_metric
+
     rows = []
     for metric, group in table.groupby("metric", sort=False):
-        row = {"metric": metric, runs[0].label: format_number(group["reference_estimate"].iloc[0])}
+        share = describe_metric(str(metric))[0] == "share"
+        first = format_number(group["reference_estimate"].iloc[0], share)
+        row = {"metric": metric, runs[0].label: first}
         for rec in group.itertuples(index=False):
-            row[rec.run] = format_number(rec.estimate)
+            row[rec.run] = format_number(rec.estimate, share)
         for rec in group.itertuples(index=False):
-            diff = "" if pd.isna(rec.difference) else f"{rec.difference:+.4g}"
-            se = "" if pd.isna(rec.se) else f" ± {rec.se:.2g} ({SE_KINDS[rec.se_kind]})"
-            row[f"{rec.run} - {runs[0].label}"] = diff + se + ("  <-- >3 SE" if rec.flag else "")
+            row[f"{rec.run} - {runs[0].label}"] = format_difference(rec, share)
         rows.append(row)
     return pd.DataFrame(rows).to_string(index=False)
 
@@ -58,7 +76,8 @@ def format_comparison(
     lines = [
         *run_lines(runs),
         "",
-        "metrics (difference ± SE; p = paired, b = paired bootstrap, i = independent):",
+        "metrics (difference ± SE, shares in percentage points; p = paired, b = paired "
+        "bootstrap, i = independent):",
         format_metrics(table, runs),
         "",
         "median milestone dates:",
@@ -94,7 +113,8 @@ def format_brief(
     lines = [
         *run_lines(runs),
         "",
-        "key metrics (difference ± SE; p = paired, b = paired bootstrap, i = independent):",
+        "key metrics (difference ± SE, shares in percentage points; p = paired, b = paired "
+        "bootstrap, i = independent):",
         format_metrics(key, runs),
         "",
     ]
