@@ -441,6 +441,7 @@ def simulate(
     executor: str | None = None,
     scheduler: str | None = None,
     resume: bool = False,
+    adam: int = 0,
 ) -> Results:
     """Monte Carlo run of a scenario: the tables of `python -m sim run`, same seed, same
     numbers. `scenario` is a Scenario, or a YAML path (or mapping) loaded with `overrides`
@@ -450,12 +451,17 @@ def simulate(
     design's doubts are written to it before the run, the summary's after.
     `executor`, `scheduler` and `resume` are ``--executor`` (``"local"`` or ``"dask"``),
     ``--scheduler`` (default: dask with a scheduler, else local) and ``--resume`` (needs
-    `out`)."""
+    `out`). `adam` K > 0 (``--adam K``) also writes the CDISC ADaM data sets (ADSL, ADTTE,
+    ADRS, ADAE as XPT v5 and Parquet, and define.csv) of the first K replicates at their
+    final analysis cut, one folder each (``rep000_final``, ...; docs/adam.md), and keeps
+    their patients (`keep_patients` is raised to K)."""
     from sim.engine.run import check_out_folder, run_scenario
     from sim.stats.design import design_warnings
 
     scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
     workers = check_run_options(reps, seed, workers, keep_patients)
+    check_count("adam", adam, 0)
+    keep_patients = max(keep_patients, adam)
     if out is not None:
         check_out_folder(Path(out), force)
     executor = check_executor(executor, scheduler)
@@ -482,11 +488,40 @@ def simulate(
             resume=resume,
             note=report.write,
             on_resume=lambda done: report.start(reps, done),
+            before_publish=adam_writer(scenario, adam) if adam else None,
         )
         for text in outputs.warnings:
             if text not in before:
                 report.write(f"warning: {text}")
     return run_results(outputs, scratch, scenario)
+
+
+def adam_writer(scenario: Scenario, count: int) -> Any:
+    """The `before_publish` step of a run with ``--adam K``: the ADaM folders of the first K
+    replicates written into the run's staging folder, and listed in its manifest (``adam``;
+    ``files`` lists them with every other file, so that only sim's records decide what a
+    later --force replaces)."""
+    from sim.adam import write_replicates
+
+    def write(staging: Path) -> None:
+        folders = write_replicates(
+            staging / "patients.parquet",
+            staging,
+            count,
+            start_date=scenario.trial.start_date,
+            study_id=scenario.trial.id,
+        )
+        path = staging / "manifest.json"
+        record = json.loads(path.read_text(encoding="utf-8"))
+        record["adam"] = {
+            "replicates": count,
+            "cut": "final analysis (data_cut_date)",
+            "folders": [f.name for f in folders],
+            "datasets": sorted(p.name for f in folders[:1] for p in f.iterdir()),
+        }
+        path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+
+    return write
 
 
 def run_results(
@@ -599,9 +634,9 @@ def sweep(
 
 def forecast(
     scenario: ScenarioLike,
-    observed: str | Path | pd.DataFrame,
+    observed: str | Path | Sequence[str | Path] | pd.DataFrame,
     *,
-    as_of: str | dt.date,
+    as_of: str | dt.date | None = None,
     reps: int = 2000,
     seed: int = 1,
     workers: int | None = None,
@@ -617,6 +652,7 @@ def forecast(
     executor: str | None = None,
     scheduler: str | None = None,
     resume: bool = False,
+    adam: Mapping[str, Any] | None = None,
 ) -> Results:
     """The rest of a trial under way from its own data (`observed`, the ``--observed``
     table, current to `as_of`), as `python -m sim forecast`: the run's tables plus `fit`,
@@ -629,49 +665,66 @@ def forecast(
     The event forecast is blinded (one pooled PFS hazard; the arms split by the scenario's
     HR) unless `unblinded` (per-arm hazards; the table must have arms). `prior_events` is the
     planned hazards' weight in events; None: 10% of the event target (manifest
-    ``forecast.prior``, docs/forecasting.md)."""
+    ``forecast.prior``, docs/forecasting.md).
+
+    `observed` may also be CDISC ADaM data sets (ADSL + ADTTE: their folder or files,
+    recognised by content; docs/adam.md): `adam` holds their options as a dict of
+    `adam_map`, `paramcd` (the PFS parameter), `arm`, `strata`, `arm_values`,
+    `site_values`, `stratum_values` (treatment, SITEID and stratum values -> the
+    scenario's names); `as_of` defaults to ADSL's data cut DCUTDT and must equal it."""
     from sim.engine.forecast import forecast_trial
+    from sim.engine.primary import check_forecast_endpoint
 
     scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
+    check_forecast_endpoint(scenario)
     workers = check_run_options(reps, seed, workers, keep_patients)
-    try:
-        day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
-    except ValueError:
-        raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
-    executor = check_executor(executor, scheduler)
-    if resume and out is None:
-        raise ScenarioError("resume = True: needs out, the folder of the interrupted forecast")
-    target, scratch = output_target(out, "forecast")
+    with observed_file(observed) as observed_path:
+        observed = observed_source(observed_path, adam)
+        if as_of is None:
+            as_of = getattr(observed, "cut", None)
+            if as_of is None:
+                raise ScenarioError(
+                    "as_of (--as-of): missing; give the date the observed data are current to "
+                    "(YYYY-MM-DD; only ADaM data, whose ADSL has DCUTDT, have a default)"
+                )
+        try:
+            day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+        except ValueError:
+            raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
+        executor = check_executor(executor, scheduler)
+        if resume and out is None:
+            raise ScenarioError("resume = True: needs out, the folder of the interrupted forecast")
+        target, scratch = output_target(out, "forecast")
 
-    def draw(model: TrialModel, dates: np.ndarray, path: Path) -> None:
-        from sim.outputs.forecast import save_forecast_figure
+        def draw(model: TrialModel, dates: np.ndarray, path: Path) -> None:
+            from sim.outputs.forecast import save_forecast_figure
 
-        save_forecast_figure(model, seed, reps, dates, path)
+            save_forecast_figure(model, seed, reps, dates, path)
 
-    with observed_file(observed) as observed_path, reporting(progress, reps) as report:
-        report.start(reps, 0)
-        outputs = forecast_trial(
-            scenario,
-            observed_path,
-            day,
-            target,
-            reps=reps,
-            seed=seed,
-            workers=workers,
-            screening=Path(screening) if screening is not None else None,
-            prior_months=prior_months,
-            prior_events=prior_events,
-            unblinded=unblinded,
-            keep_patients=keep_patients,
-            force=force,
-            scenario_path=scenario_path,
-            overrides=assignments,
-            on_chunk=report.update,
-            executor=executor,
-            scheduler=scheduler,
-            resume=resume,
-            figure=draw,
-        )
+        with reporting(progress, reps) as report:
+            report.start(reps, 0)
+            outputs = forecast_trial(
+                scenario,
+                observed,
+                day,
+                target,
+                reps=reps,
+                seed=seed,
+                workers=workers,
+                screening=Path(screening) if screening is not None else None,
+                prior_months=prior_months,
+                prior_events=prior_events,
+                unblinded=unblinded,
+                keep_patients=keep_patients,
+                force=force,
+                scenario_path=scenario_path,
+                overrides=assignments,
+                on_chunk=report.update,
+                executor=executor,
+                scheduler=scheduler,
+                resume=resume,
+                figure=draw,
+            )
     tables = {"forecast": outputs.forecast, "comparison": outputs.comparison}
     return run_results(outputs.run, scratch, scenario, tables)
 
@@ -680,17 +733,20 @@ OBSERVED_FRAME = "observed-DataFrame.csv"  # an observed table given as a frame,
 
 
 @contextmanager
-def observed_file(observed: str | Path | pd.DataFrame) -> Iterator[Path]:
-    """The path of the observed table: `observed` itself, or a DataFrame written to a
-    temporary CSV named `OBSERVED_FRAME` (read back as text, so a frame is checked by the
-    same rules, row by row, as the file `python -m sim forecast --observed` reads)."""
+def observed_file(
+    observed: str | Path | Sequence[str | Path] | pd.DataFrame,
+) -> Iterator[str | Path | Sequence[str | Path]]:
+    """The observed data as `observed_source` takes them: `observed` itself (a path, or
+    ADaM files), or a DataFrame written to a temporary CSV named `OBSERVED_FRAME` (read back
+    as text, so a frame is checked by the same rules, row by row, as the file
+    `python -m sim forecast --observed` reads)."""
     if not isinstance(observed, pd.DataFrame):
-        if not isinstance(observed, str | Path):
+        if isinstance(observed, Mapping) or not isinstance(observed, str | Path | Sequence):
             raise ScenarioError(
-                f"observed: a {type(observed).__name__}; give a CSV or Parquet path or a "
-                "pandas DataFrame (one row per patient, the --observed columns)"
+                f"observed: a {type(observed).__name__}; give a CSV or Parquet path, ADaM "
+                "files, or a pandas DataFrame (one row per patient, the --observed columns)"
             )
-        yield Path(observed)
+        yield observed
         return
     with tempfile.TemporaryDirectory(prefix="sim-observed-") as folder:
         path = Path(folder) / OBSERVED_FRAME
@@ -700,6 +756,78 @@ def observed_file(observed: str | Path | pd.DataFrame) -> Iterator[Path]:
                 frame[column] = frame[column].dt.strftime("%Y-%m-%d").fillna("")
         frame.to_csv(path, index=False)
         yield path
+
+
+def response_analysis(
+    data: Any, conf_level: float, described: str, tests: str | None
+) -> pd.DataFrame:
+    """`analyze` of an ADRS parameter: `sim.stats.final_analysis.analyze_response`, with its
+    printed form."""
+    from sim.stats.final_analysis import analyze_response, printed_analysis
+
+    if tests:
+        raise ScenarioError(
+            f"tests = {tests!r}: time-to-event tests; a response parameter gets the response "
+            "rates, their difference and the CMH test (leave tests out)"
+        )
+    table = analyze_response(data, conf_level)
+    header = (
+        f"{len(data.arm)} patients, {int(data.responder.sum())} responders (CR or PR); control"
+        f" = {data.arm_labels[0]!r}, experimental = {data.arm_labels[1]!r}"
+        + (f"; strata {list(data.strata_labels)}" if data.stratum is not None else "")
+    )
+    footer = f"intervals at the {conf_level:g} level; CMH z > 0: the experimental arm responds more"
+    body = printed_analysis(table, "")
+    table.attrs["printed"] = "\n".join([described, header, body, footer])
+    return table
+
+
+ADAM_KEYS = (
+    "adam_map",
+    "paramcd",
+    "arm",
+    "strata",
+    "arm_values",
+    "site_values",
+    "stratum_values",
+    "unit",
+)
+
+
+def observed_source(
+    observed: str | Path | Sequence[str | Path], adam: Mapping[str, Any] | None
+) -> Any:
+    """The forecast's observed data: the path of the project's table, or ADaM data sets as
+    a `sim.adam.inputs.AdamObserved` (read and checked now, before anything is written)."""
+    from sim.adam.inputs import AdamObserved, is_adam
+
+    if adam is not None and not isinstance(adam, Mapping):
+        raise ScenarioError(f"adam = {adam!r}: must be a dict, e.g. {{'paramcd': 'PFS'}}")
+    adam = dict(adam or {})
+    unknown = sorted(set(adam) - set(ADAM_KEYS))
+    if unknown:
+        raise ScenarioError(
+            f"adam: unknown option(s) {', '.join(unknown)}; the options are {', '.join(ADAM_KEYS)}"
+        )
+    source = observed if isinstance(observed, str | Path) else [Path(o) for o in observed]
+    if not is_adam(source, adam.get("adam_map")):
+        if adam:
+            raise ScenarioError(
+                f"adam {sorted(adam)}: {observed} is not ADaM data (no USUBJID); these "
+                "options are for ADSL + ADTTE"
+            )
+        return Path(observed)  # type: ignore[arg-type]
+    options = adam_options(
+        adam.get("adam_map"),
+        adam.get("paramcd", "PFS"),
+        adam.get("arm"),
+        adam.get("strata", "auto"),
+        adam.get("arm_values"),
+        adam.get("unit"),
+        adam.get("site_values"),
+        adam.get("stratum_values"),
+    )
+    return AdamObserved(source, options)
 
 
 def export_observed(
@@ -923,45 +1051,211 @@ def boundaries(scenario: ScenarioLike) -> pd.DataFrame:
     return boundaries_table(scenario)
 
 
-def analyze(
-    frame: pd.DataFrame,
+AnalysisSource = pd.DataFrame | str | Path | Sequence[str | Path]
+
+
+def adam_options(
+    adam_map: Mapping[str, str] | None,
+    paramcd: str,
+    arm: str | None,
+    strata: str | None,
+    arm_values: Mapping[str, str] | None = None,
+    time_unit: str | None = None,
+    site_values: Mapping[str, str] | None = None,
+    stratum_values: Mapping[str, str] | None = None,
+) -> Any:
+    """The `sim.adam.inputs.AdamOptions` of the ADaM keywords of `analyze` and `forecast`."""
+    from sim.adam.inputs import AUTO, AdamOptions
+
+    for name, value in (
+        ("adam_map", adam_map),
+        ("arm_values", arm_values),
+        ("site_values", site_values),
+        ("stratum_values", stratum_values),
+    ):
+        if value is not None and not isinstance(value, Mapping):
+            raise ScenarioError(
+                f"{name} = {value!r}: must be a dict, e.g. "
+                + ("{'TRT01P': 'ARM'}" if name == "adam_map" else "{'Chemo': 'control'}")
+            )
+    if not isinstance(paramcd, str) or not paramcd.strip():
+        raise ScenarioError(f"paramcd = {paramcd!r}: name the ADTTE parameter, e.g. 'PFS' or 'OS'")
+    return AdamOptions(
+        mapping=dict(adam_map or {}),
+        paramcd=paramcd.strip(),
+        arm=(arm or "TRT01P").upper(),
+        strata=AUTO if strata == AUTO else (strata.upper() if strata else None),
+        arm_values=dict(arm_values) if arm_values is not None else None,
+        site_values=dict(site_values) if site_values is not None else None,
+        stratum_values=dict(stratum_values) if stratum_values is not None else None,
+        unit=time_unit,
+    )
+
+
+def analysis_input(
+    data: AnalysisSource,
     *,
-    time: str = "time",
-    event: str = "event",
-    arm: str = "arm",
-    strata: str | None = None,
+    time: str | None = None,
+    event: str | None = None,
+    arm: str | None = None,
+    strata: str | None = "auto",
+    control: str | None = None,
+    replicate: int | None = None,
+    time_unit: str | None = None,
+    paramcd: str = "PFS",
+    adam_map: Mapping[str, str] | None = None,
+    arm_values: Mapping[str, str] | None = None,
+) -> tuple[Any, str, str]:
+    """(the checked `PatientData`, the time unit of its times, a line saying what was read)
+    of `analyze`'s input: a patient table (a DataFrame, or a CSV or Parquet file) or ADaM
+    data sets (their folder or files; see `analyze`)."""
+    from sim.adam.inputs import AUTO, adam_analysis_table, is_adam
+    from sim.stats.final_analysis import TIME_UNITS, patients_from_frame, responses_from_frame
+
+    if time_unit is not None and time_unit not in TIME_UNITS:
+        raise ScenarioError(f"time_unit = {time_unit!r}: must be one of {sorted(TIME_UNITS)}")
+    if isinstance(data, pd.DataFrame):
+        frame, source, adam = data, "the table", False
+    elif isinstance(data, str | Path) or (
+        isinstance(data, Sequence) and all(isinstance(d, str | Path) for d in data)
+    ):
+        adam = is_adam(data, adam_map)
+        frame, source = None, str(data)
+    else:
+        raise ScenarioError(
+            f"data: a {type(data).__name__}, not a pandas DataFrame, a file or a folder "
+            "(read the table with pd.read_csv or pd.read_parquet, or give the path of a "
+            "table or of ADaM data sets)"
+        )
+    if adam:
+        given = [n for n, v in (("time", time), ("event", event), ("replicate", replicate)) if v]
+        if given:
+            raise ScenarioError(
+                f"{', '.join(given)}: not for ADaM data (the time is AVAL, the event CNSR = 0, "
+                "the parameter PARAMCD); name variables called otherwise with adam_map "
+                "(--adam-map), the parameter with paramcd (--paramcd)"
+            )
+        options = adam_options(adam_map, paramcd, arm, strata, arm_values, time_unit)
+        table, stratum, described = adam_analysis_table(data, options)
+        control = control or ("control" if arm_values else None)
+        if "responder" in table.columns:  # an ADRS parameter (BOR)
+            responses = responses_from_frame(table, "arm", stratum, control, described)
+            return responses, "days", described
+        patients = patients_from_frame(
+            table, "time", "event", "arm", stratum, control, source=described
+        )
+        return patients, "days", described  # AVAL in days (the reader converts AVALU)
+    if adam_map or arm_values or paramcd != "PFS":
+        raise ScenarioError(
+            f"{source}: not ADaM data (no USUBJID): adam_map, arm_values and paramcd are for "
+            "ADSL + ADTTE; for a patient table name its columns with time, event, arm"
+        )
+    if frame is None:
+        from sim.stats.final_analysis import read_patient_table
+
+        frame = read_patient_table(Path(source))
+    unit = time_unit or "days"
+    if strata == AUTO:
+        strata = "stratum" if "stratum" in frame.columns else None
+    patients = patients_from_frame(
+        frame,
+        time or "time",
+        event or "event",
+        arm or "arm",
+        strata,
+        control,
+        replicate,
+        source=source,
+    )
+    return patients, unit, f"{source}: times read in {unit}"
+
+
+def analyze(
+    data: AnalysisSource,
+    *,
+    time: str | None = None,
+    event: str | None = None,
+    arm: str | None = None,
+    strata: str | None = "auto",
     control: str | None = None,
     replicate: int | None = None,
     conf_level: float = 0.95,
     conf_type: str = "log",
-    time_unit: str = "days",
+    time_unit: str | None = None,
     tests: str | None = None,
+    paramcd: str = "PFS",
+    adam_map: Mapping[str, str] | None = None,
+    arm_values: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """The final analysis of a patient table: the rows `python -m sim analyze` prints
-    (with `tests`, e.g. ``"logrank,fh:0:1,maxcombo"``, one row per test instead). Times are
-    read in `time_unit` (``"days"`` or ``"months"``) and returned in months."""
+    """The final analysis, as `python -m sim analyze` does it: a tidy table with columns
+    test, stratified, arm, estimate, se, z, p_one_sided, p_two_sided, ci_low, ci_high, n,
+    events, unit (`sim.stats.final_analysis.analyze_patients`; with `tests`, e.g.
+    ``"logrank,fh:0:1,maxcombo"``, one row per test and stratification instead); its
+    ``attrs["printed"]`` is the form the command prints for people.
+
+    `data`: a patient table (a DataFrame, or a CSV or Parquet file: columns `time`, `event`,
+    `arm`, default time, event, arm; `strata` "auto" takes `stratum` when present, None
+    none), or ADaM data sets (ADSL + ADTTE: their folder, e.g. a ``rep000_final`` folder
+    of ``run --adam``, or their files), recognised by content: the time is AVAL, the event
+    CNSR = 0, the parameter `paramcd`, the arm `arm` (default TRT01P), the strata `strata`
+    ("auto": STRATA1R when present); `adam_map` names variables called otherwise
+    (standard -> yours, e.g. ``{"TRT01P": "ARM"}``), `arm_values` maps treatments to
+    control and experimental. Times are read in `time_unit` (days or months; default days,
+    or AVALU for ADaM) and medians reported in months; times that look like the other unit
+    give a `TimeUnitWarning` naming both."""
+    import warnings
+
     from sim.stats.analysis import CONF_TYPES
     from sim.stats.final_analysis import (
         TIME_UNITS,
+        ResponseData,
+        TimeUnitWarning,
         analyze_patients,
         analyze_tests,
         parse_tests,
-        patients_from_frame,
+        printed_analysis,
+        time_unit_doubt,
     )
 
-    if not isinstance(frame, pd.DataFrame):
-        raise ScenarioError(
-            f"frame: a {type(frame).__name__}, not a pandas DataFrame "
-            "(read the table with pd.read_csv or pd.read_parquet first)"
-        )
     if not 0 < conf_level < 1:
         raise ScenarioError(f"conf_level = {conf_level}: must be in (0, 1), e.g. 0.95")
     if conf_type not in CONF_TYPES:
         raise ScenarioError(f"conf_type = {conf_type!r}: must be one of {list(CONF_TYPES)}")
-    if time_unit not in TIME_UNITS:
-        raise ScenarioError(f"time_unit = {time_unit!r}: must be one of {sorted(TIME_UNITS)}")
     specs = parse_tests(tests) if tests else None
-    data = patients_from_frame(frame, time, event, arm, strata, control, replicate)
+    patients, unit, described = analysis_input(
+        data,
+        time=time,
+        event=event,
+        arm=arm,
+        strata=strata,
+        control=control,
+        replicate=replicate,
+        time_unit=time_unit,
+        paramcd=paramcd,
+        adam_map=adam_map,
+        arm_values=arm_values,
+    )
+    if isinstance(patients, ResponseData):
+        return response_analysis(patients, conf_level, described, tests)
+    column = "AVAL" if described.startswith("ADaM") else (time or "time")
+    doubt = time_unit_doubt(patients.time, unit, column)
+    if doubt is not None:
+        warnings.warn(doubt, TimeUnitWarning, stacklevel=2)
     if specs is not None:
-        return analyze_tests(data, specs, time_unit)
-    return analyze_patients(data, conf_level, conf_type, TIME_UNITS[time_unit])
+        table = analyze_tests(patients, specs, unit)
+    else:
+        table = analyze_patients(patients, conf_level, conf_type, TIME_UNITS[unit])
+    header = (
+        f"{len(patients.time)} patients, {int(patients.event.sum())} events; control = "
+        f"{patients.arm_labels[0]!r}, experimental = {patients.arm_labels[1]!r}"
+        + (f"; strata {list(patients.strata_labels)}" if patients.stratum is not None else "")
+        + f"; times read in {unit}, shown in months"
+    )
+    footer = (
+        f"log-rank estimate: O - E, observed minus expected events of the experimental arm; "
+        f"KM: {conf_type} band, {conf_level:g} level; NA: not reached"
+    )
+    body = printed_analysis(table, None if specs is not None else conf_type)
+    lines = ([described] if described.startswith("ADaM") else []) + [header, body]
+    table.attrs["printed"] = "\n".join([*lines, footer])
+    return table

@@ -189,10 +189,13 @@ def test_analyze_of_the_adam_table_equals_analyze_of_the_patient_table(
             patients, "pfs_days_at_cut", "pfs_event_at_cut", "arm", "stratum", replicate=0
         )
     )
-    tests = ~own["analysis"].str.startswith("KM")
+    tests = own["test"] != "km_median"
     pd.testing.assert_frame_equal(from_adam[tests], own[tests], rtol=1e-12)
     medians = from_adam.loc[~tests, "estimate"].to_numpy() - own.loc[~tests, "estimate"]
     np.testing.assert_allclose(medians, 1.0 / 30.4375, rtol=1e-9)
+    for bound in ("ci_low", "ci_high"):  # the same event times, a day later
+        shifted = from_adam.loc[~tests, bound].to_numpy() - own.loc[~tests, bound]
+        np.testing.assert_allclose(shifted, 1.0 / 30.4375, rtol=1e-9)
 
 
 def test_observed_table_of_the_adam_is_the_simulated_trial_at_its_cut(
@@ -221,7 +224,7 @@ def test_docs_adam_code_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     root = Path(__file__).resolve().parents[1]
     text = (root / "docs" / "adam.md").read_text(encoding="utf-8")
     blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     monkeypatch.chdir(root)
     for block in blocks:
         code = block.replace('"results/adam', f'"{tmp_path}')

@@ -42,18 +42,17 @@ def test_analyze_matches_lifelines(table, tmp_path, capsys):
         ]
     )
     assert code == 0, capsys.readouterr().err
-    results = pd.DataFrame(json.loads(out.read_text())["results"]).set_index("analysis")
+    results = pd.DataFrame(json.loads(out.read_text())["results"])
     # lifelines, same tie handling: logrank_test(ctl.t, exp.t, ctl.e, exp.e).test_statistic,
     # KaplanMeierFitter().fit(ctl.t, ctl.e).median_survival_time_ (ctl, exp: the arms' rows)
     reference = lifelines_reference("analyze table", *(frame[c].to_numpy() for c in frame))
-    np.testing.assert_allclose(
-        results.loc["log-rank, unstratified: O - E of experimental", "statistic"],
-        reference["test_statistic"],
-        rtol=1e-8,
-    )
-    row = [r for r in results.index if r.startswith("KM median, control")][0]
-    assert "log band" in row and results.loc[row, "unit"] == "months"
-    assert results.loc[row, "estimate"] == pytest.approx(reference["control_median"] / 30.4375)
+    logrank = results[(results.test == "logrank") & ~results.stratified].iloc[0]
+    assert logrank["arm"] == "experimental" and logrank["unit"] == "events"
+    np.testing.assert_allclose(logrank["z"] ** 2, reference["test_statistic"], rtol=1e-8)
+    row = results[(results.test == "km_median") & (results.arm == "control")].iloc[0]
+    assert row["unit"] == "months"
+    assert row["estimate"] == pytest.approx(reference["control_median"] / 30.4375)
+    assert "log band" in capsys.readouterr().out
 
 
 def test_analyze_json_is_strict_and_the_band_selectable(table, tmp_path, capsys):
@@ -86,9 +85,9 @@ def test_analyze_json_is_strict_and_the_band_selectable(table, tmp_path, capsys)
         assert payload["band"] == band and payload["time_unit"] == "months"
         km = pd.DataFrame(payload["kaplan_meier"])
         bands[band] = km.loc[km.arm == "experimental", "ci_low"].to_numpy(float)
-        results = pd.DataFrame(payload["results"]).set_index("analysis")
-        median = results.filter(like="KM median, control", axis=0)
-        assert median["estimate"].isna().all()  # no control events: not reached, null
+        results = pd.DataFrame(payload["results"])
+        median = results[(results.test == "km_median") & (results.arm == "control")]
+        assert len(median) == 1 and median["estimate"].isna().all()  # not reached: null
     assert not np.allclose(bands["log"], bands["log-log"], equal_nan=True)
     printed = capsys.readouterr().out
     assert "O - E" in printed and "shown in months" in printed
@@ -166,11 +165,11 @@ def test_analyze_reads_simulator_patients(tmp_path):
     assert (
         main(["analyze", str(run / "patients.parquet"), "--replicate", "1", "--out", str(out)]) == 0
     )
-    results = pd.read_csv(out).set_index("analysis")
+    results = pd.read_csv(out).set_index(["test", "stratified"]).sort_index()
     replicate = pd.read_parquet(run / "replicates.parquet").set_index("replicate").loc[1]
     # the same functions analyze the simulated cut: identical Z for the stratified test
     assert np.isclose(
-        results.loc["log-rank, stratified: O - E of experimental", "z"],
+        results.loc[("logrank", True), "z"],
         replicate["z_stratified"],
         rtol=1e-12,
     )

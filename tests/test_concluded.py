@@ -111,11 +111,14 @@ def test_timeline_separates_the_concluded_trial_from_its_final_analysis(interim)
     assert rows.loc["target_events", "share_reached"] == 0.6  # 3-7 and 9: 70 events by the cut
     assert rows.loc["look2", "q50"] == final["q50"]
     # the timeline counts the target seen by the cut: not trial 8's date after its cut (the
-    # 3rd of the 6 dates 2028-03-01 ... 2028-07-01, 2029-02-01); the summary's median, as its
-    # meaning says, counts it too (the 4th of 7), as if follow-up went on
+    # 3rd of the 6 dates 2028-03-01 ... 2028-07-01, 2029-02-01); the summary's median counts
+    # the same six trials (its cut came from the target), so it is the same day
     assert rows.loc["target_events", "q50"] == "2028-05-01"
     median = estimates(by_hand(), interim)["target_events_months_median"]
-    assert month_to_date(START, median) == "2028-06-01"
+    assert month_to_date(START, median) == "2028-05-01"
+    # the mean still counts trial 8's date after its cut, as the closed form assumes
+    mean = estimates(by_hand(), interim)["target_events_months_mean"]
+    assert mean == pytest.approx(np.mean(by_hand()["target_events_months"]))
 
 
 def test_date_quantiles_are_one_replicates_day():
@@ -152,6 +155,7 @@ def test_a_milestone_date_is_the_same_day_in_timeline_summary_figures_and_report
     replicates = pd.read_parquet(interim_run / "replicates.parquet")
     pairs = {  # summary metric -> timeline milestone
         "lpi_months_median": "randomized_100pct",
+        "target_events_months_median": "target_events",  # the same replicates (issue 25)
         "analysis_months_median": "concluded",
         "look1_months_median": "look1",
         "look2_months_median": "look2",

@@ -29,6 +29,7 @@ from tests.helpers import ROOT, scenario_data, vary
 REPS = 8
 AS_OF = dt.date(2027, 6, 1)
 INTERIM = ROOT / "scenarios" / "nct07271602_interim.yaml"
+INTERIM_PP = ROOT / "scenarios" / "nct07271602_interim_pp.yaml"  # a Bayesian rule's metric
 EVERY_TEST_KIND = ["fh:0:1", "mb:6:2", "maxcombo:0:0+0:1", "rmst:12", "milestone:12", "ahr:12"]
 
 # Columns of the replicates table that are no summary metric (a new column that is neither
@@ -47,7 +48,7 @@ NOT_METRICS = re.compile(
 def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
     """Replicates tables of small runs that between them report every metric: the baseline,
     a forecast from its first replicate, the interim scenario (looks), and variants with OS
-    at its own cut and with every kind of test."""
+    at its own cut, with every kind of test and with OS the primary endpoint."""
     baseline = parse_scenario(baseline_data)
     model = TrialModel.from_scenario(baseline)
     base = simulate_chunk(model, 7, 0, 0, REPS, keep_patients=1)
@@ -58,11 +59,13 @@ def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
     forecast = dataclasses.replace(model, continuation=history)
     variants = {
         "interim": parse_scenario(scenario_data(INTERIM)),
+        "interim_pp": parse_scenario(scenario_data(INTERIM_PP)),
         "os_own_cut": vary(
             baseline_data,
             **{"overall_survival.cut": "events", "overall_survival.event_target": 30},
         ),
         "tests": vary(baseline_data, **{"analysis.supportive_tests": EVERY_TEST_KIND}),
+        "os_primary": vary(baseline_data, **{"analysis.endpoint": "os"}),
         "prior": vary(
             baseline_data,
             prior={
@@ -87,7 +90,7 @@ def metrics_of(replicates: pd.DataFrame, scenario: Scenario):
     return run_metrics(list(replicates.columns), [t.name for t in scenario.analysis.tests])
 
 
-@pytest.mark.parametrize("which", ["baseline", "interim", "forecast"])
+@pytest.mark.parametrize("which", ["baseline", "interim", "forecast", "os_primary"])
 def test_every_reported_metric_has_its_row(runs, which):
     replicates, scenario = runs[which]
     summary = summarize(replicates, scenario)

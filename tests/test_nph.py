@@ -19,6 +19,7 @@ from sim.engine.results import summarize
 from sim.qualify import REFERENCES
 from sim.scenario import DAYS_PER_MONTH, ScenarioError, parse_test
 from sim.stats import analysis, design, weighted
+from sim.stats.final_analysis import TIDY_COLUMNS
 from tests.helpers import ROOT, vary
 
 DATA = REFERENCES / "nph_reference.csv"
@@ -415,12 +416,16 @@ def test_analyze_tests_rows(tmp_path, capsys):
         ]
     )
     assert code == 0
-    table = pd.read_csv(out).set_index("analysis")
-    assert list(table.columns) == ["estimate", "se", "z", "p_one_sided", "p_two_sided"]
-    for label in ("FH(0,1)", "MaxCombo", "RMST(12)", "milestone(12)"):
-        assert f"{label}, stratified" in table.index and f"{label}, unstratified" in table.index
-    assert table.loc["RMST(12), unstratified", "estimate"] == pytest.approx(1.95697414433, abs=1e-9)
-    assert table.loc["FH(0,1), unstratified", "z"] ** 2 == pytest.approx(7.670047872838455)
+    table = pd.read_csv(out)
+    assert list(table.columns) == list(TIDY_COLUMNS)
+    table = table.set_index(["test", "stratified"]).sort_index()
+    for test in ("fh:0:1", "maxcombo", "rmst:12", "milestone:12"):
+        assert (test, True) in table.index and (test, False) in table.index
+    assert table.loc[("rmst:12", False), "estimate"] == pytest.approx(1.95697414433, abs=1e-9)
+    assert table.loc[("rmst:12", False), "unit"] == "months"
+    assert table.loc[("fh:0:1", False), "z"] ** 2 == pytest.approx(7.670047872838455)
+    printed = capsys.readouterr().out
+    assert "RMST(12), unstratified" in printed and "FH(0,1), stratified" in printed
 
 
 def test_analyze_bad_test_exits_2(capsys):

@@ -127,6 +127,8 @@ def test_one_slot_a_day_makes_a_queue_and_delays_randomization():
 
 def assert_same(a, b):
     for f in dataclasses.fields(a):
+        if f.name == "log":  # what the counts compared here were made of
+            continue
         x, y = getattr(a, f.name), getattr(b, f.name)
         if isinstance(x, np.ndarray):
             np.testing.assert_array_equal(x, y)

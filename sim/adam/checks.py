@@ -172,8 +172,9 @@ def check_arms(values: pd.Series, ids: pd.Series, variable: str, arms: Collectio
     names = sorted(values[unknown].unique())
     return [
         f"ADSL.{variable}: {', '.join(map(repr, names))} for {subjects(ids, unknown)} is not "
-        f"a known arm ({', '.join(map(repr, sorted(arms)))}): add it to the arms option "
-        "(treatment -> arm) or fix the value"
+        f"a known arm ({', '.join(map(repr, sorted(arms)))}): add it to the arm values "
+        f"option (--arm-values '{names[0]}=control'; arm_values={{...}} in Python) or fix "
+        "the value"
     ]
 
 

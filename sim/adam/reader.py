@@ -205,14 +205,15 @@ def read_adam(
     unit: str | None = None,
     arms: Mapping[str, str] | Collection[str] | None = None,
     cut: dt.date | None = None,
+    arm_variable: str | None = None,
 ) -> AdamData:
     """Read and check ADSL and ADTTE (and ADRS); raise one ScenarioError listing every
     broken rule, each naming the data set, variable, subjects and fix.
 
     `mapping`: standard name -> the sponsor's name. `unit`: AVAL's unit where AVALU is absent
-    or blank (days, weeks, months, years). `arms`: the known treatments (TRT01P, TRT01A
-    values), or a mapping treatment -> project arm (control, experimental). `cut`: the data
-    cut date, if ADSL has no DCUTDT."""
+    or blank (days, weeks, months, years). `arms`: the known treatments (values of
+    `arm_variable`, or of both TRT01P and TRT01A when it is None), or a mapping treatment ->
+    project arm (control, experimental). `cut`: the data cut date, if ADSL has no DCUTDT."""
     names = check_mapping(mapping)
     frames = {"ADSL": read_dataset(adsl, "ADSL"), "ADTTE": read_dataset(adtte, "ADTTE")}
     if adrs is not None:
@@ -259,7 +260,7 @@ def read_adam(
     translate = arms if isinstance(arms, Mapping) else None
     if arms is not None:
         known = set(arms)
-        for variable in ("TRT01P", "TRT01A"):
+        for variable in (arm_variable,) if arm_variable else ("TRT01P", "TRT01A"):
             if variable in s.columns:
                 problems += checks.check_arms(s[variable], s["USUBJID"], variable, known)
     cut = cut if cut is not None else cut_date(s, problems)
@@ -476,9 +477,11 @@ def observed_table(
     )
 
 
-def response_table(data: AdamData, param: str = "BOR", *, arm: str = "TRT01P") -> pd.DataFrame:
-    """One row per subject with an ADRS record of PARAMCD `param`: patient_id, arm, stratum,
-    best_response (CR, PR, SD, PD, NE), responder (CR or PR)."""
+def response_table(
+    data: AdamData, param: str = "BOR", *, arm: str = "TRT01P", strata: str = "STRATA1R"
+) -> pd.DataFrame:
+    """One row per subject with an ADRS record of PARAMCD `param`: patient_id, arm, stratum
+    (ADSL's `strata`), best_response (CR, PR, SD, PD, NE), responder (CR or PR)."""
     if data.adrs is None:
         raise ScenarioError("ADRS: not given; give the ADRS data set for the response analysis")
     rows = data.adrs[data.adrs["PARAMCD"] == param]
@@ -498,9 +501,7 @@ def response_table(data: AdamData, param: str = "BOR", *, arm: str = "TRT01P") -
         {
             "patient_id": ids.to_numpy(),
             "arm": arm_values(data, arm).set_axis(data.adsl["USUBJID"]).reindex(ids).to_numpy(),
-            "stratum": s["STRATA1R"].reindex(ids).astype(str).to_numpy()
-            if "STRATA1R" in s.columns
-            else "",
+            "stratum": s[strata].reindex(ids).astype(str).to_numpy() if strata in s.columns else "",
             "best_response": best.to_numpy(),
             "responder": best.isin(["CR", "PR"]).to_numpy(),
         }

@@ -408,3 +408,27 @@ def write_dataset(frame: pd.DataFrame, path: Path, dataset: str) -> None:
         file_format_version=5,
         variable_format={n: "DATE9." for n in frame.columns if variables[n].kind == "date"},
     )
+
+
+def write_replicates(
+    patients: Path,
+    out: Path,
+    count: int,
+    *,
+    start_date: dt.date,
+    study_id: str = "STUDY",
+) -> list[Path]:
+    """The data sets of the first `count` replicates of the patient table `patients` (a
+    run's ``patients.parquet``), one folder each (``out/rep000_final``, ...; `write_adam`);
+    the folders written, in replicate order."""
+    import pyarrow.parquet as pq
+
+    replicates = pq.read_table(patients, columns=["replicate"]).column(0).to_numpy()
+    chosen = sorted(int(r) for r in np.unique(replicates))[:count]
+    if not chosen:
+        return []
+    table = pd.read_parquet(patients, filters=[("replicate", "in", chosen)])
+    return [
+        write_adam(table, out, replicate=r, start_date=start_date, study_id=study_id)
+        for r in chosen
+    ]

@@ -1,16 +1,20 @@
 """``python -m sim analyze PATIENTS``: the final analysis of a patient-level table.
 
-For the simulator's ``patients.parquet`` (one replicate at a time) or any trial's CSV/Parquet
-with one row per patient: the table is read here, and checked and analysed by
-`sim.stats.final_analysis` (as `sim.analyze` does). A table the analysis cannot use gets one
-message naming the column and the rows at fault, and exit status 2. The JSON output is strict
-JSON: a missing value (a median not reached) is ``null``.
+For the simulator's ``patients.parquet`` (one replicate at a time), any trial's CSV/Parquet
+with one row per patient, or ADaM data sets (ADSL + ADTTE: a folder of ``run --adam`` or a
+sponsor's files, recognised by content; `sim.adam.inputs`): the command calls `sim.analyze`
+and prints its printed form; ``--out`` writes its tidy table. A table the analysis cannot use
+gets one message naming the column (for ADaM: the data set, variable and USUBJID) and the
+fix, and exit status 2. The JSON output is strict JSON: a missing value (a median not
+reached) is ``null``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,65 +23,59 @@ import pandas as pd
 
 from sim.scenario import ScenarioError
 from sim.stats import analysis
-from sim.stats.final_analysis import (
-    SIMULATOR_COLUMNS,
-    TIME_UNITS,
-    PatientData,
-    analyze_patients,
-    analyze_tests,
-    km_tables,
-    parse_tests,
-    patients_from_frame,
-)
-
-TABLE_HINT = "give a CSV or Parquet table with one row per patient"
+from sim.stats.final_analysis import SIMULATOR_COLUMNS, TIME_UNITS, km_tables
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """The table, or ScenarioError: missing, empty, truncated, not CSV/Parquet, no rows."""
-    if not path.is_file():
-        raise ScenarioError(f"{path}: no such file ({TABLE_HINT})")
-    suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".pq", ".csv", ".txt"):
-        raise ScenarioError(f"{path}: unknown table type {path.suffix!r} (use .csv or .parquet)")
-    try:
-        frame = pd.read_parquet(path) if suffix in (".parquet", ".pq") else pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise ScenarioError(f"{path}: the file is empty ({TABLE_HINT})") from None
-    except (ValueError, OSError, pd.errors.ParserError) as exc:  # ArrowInvalid, bad UTF-8
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
-        raise ScenarioError(
-            f"{path}: not a readable {kind} table ({reason}); it may be "
-            f"truncated or of another format ({TABLE_HINT})"
-        ) from exc
-    if frame.empty:
-        raise ScenarioError(f"{path}: the table has no rows ({TABLE_HINT})")
-    return frame
-
-
-def load_patients(
-    path: Path,
-    time: str,
-    event: str,
-    arm: str,
-    strata: str | None,
-    control: str | None = None,
-    replicate: int | None = None,
-) -> PatientData:
-    return patients_from_frame(
-        read_table(path), time, event, arm, strata, control, replicate, source=str(path)
+def add_adam_args(parser: argparse.ArgumentParser) -> None:
+    """The options of ADaM input (analyze and forecast)."""
+    parser.add_argument(
+        "--adam-map",
+        action="append",
+        default=None,
+        metavar="STD=YOURS,...",
+        help="ADaM variables you call otherwise, standard name = yours, e.g. "
+        "--adam-map TRT01P=ARM,STRATA1R=STRAT1 (repeatable)",
+    )
+    parser.add_argument(
+        "--paramcd",
+        default="PFS",
+        help="ADTTE parameter (PARAMCD) to analyze or forecast: PFS (default), OS, or any",
+    )
+    parser.add_argument(
+        "--arm-values",
+        action="append",
+        default=None,
+        metavar="TREATMENT=ARM,...",
+        help="ADaM treatments as the project's arms, e.g. "
+        "--arm-values 'Chemo=control,Chemo + RT=experimental'; any other treatment is refused",
     )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("analyze", help="final analysis of a patient-level table")
-    parser.add_argument("patients", type=Path, help="CSV or Parquet, one row per patient")
-    parser.add_argument("--time", default=SIMULATOR_COLUMNS["time"], help="time column")
-    parser.add_argument("--event", default=SIMULATOR_COLUMNS["event"], help="event 0/1 column")
-    parser.add_argument("--arm", default=SIMULATOR_COLUMNS["arm"], help="arm column")
     parser.add_argument(
-        "--strata", default=None, help="stratum column (default: 'stratum' if present)"
+        "patients",
+        type=Path,
+        nargs="+",
+        help="CSV or Parquet, one row per patient; or ADaM data sets (ADSL + ADTTE, "
+        "ADRS optional): their folder (e.g. a rep000_final folder of run --adam) or files",
+    )
+    parser.add_argument(
+        "--time", default=None, help=f"time column ({SIMULATOR_COLUMNS['time']}; ADaM: AVAL)"
+    )
+    parser.add_argument(
+        "--event",
+        default=None,
+        help=f"event 0/1 column ({SIMULATOR_COLUMNS['event']}; ADaM: CNSR = 0 is the event)",
+    )
+    parser.add_argument(
+        "--arm", default=None, help="arm column (arm; ADaM: the ADSL variable, TRT01P)"
+    )
+    parser.add_argument(
+        "--strata",
+        default="auto",
+        help="stratum column (default: 'stratum' if present; ADaM: the ADSL variable, "
+        "STRATA1R if present); 'none' for no stratified rows",
     )
     parser.add_argument("--control", default=None, help="label of the control arm")
     parser.add_argument(
@@ -96,11 +94,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--time-unit",
         choices=tuple(TIME_UNITS),
-        default="days",
-        help="unit of the time column (days, as the simulator writes); results are in months",
+        default=None,
+        help="unit of the time column (default days, as the simulator writes; ADaM: "
+        "AVALU); results are in months",
     )
     parser.add_argument(
-        "--out", type=Path, default=None, help="FILE.csv (plus FILE_km.csv) or FILE.json"
+        "--out",
+        type=Path,
+        default=None,
+        help="FILE.csv (the tidy table, plus FILE_km.csv) or FILE.json",
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing --out")
     parser.add_argument(
@@ -110,47 +112,64 @@ def register(sub: argparse._SubParsersAction) -> None:
         "logrank,fh:0:1,fh:1:1,maxcombo,rmst:12,milestone:12 (times in "
         "months); one row per test and stratification",
     )
+    add_adam_args(parser)
     parser.set_defaults(func=cmd_analyze)
 
 
+def analysis_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords of `sim.analyze` from the command's arguments: the simulator's column
+    names for a patient table, none for ADaM data."""
+    from sim.adam.inputs import is_adam, parse_pairs
+
+    data = args.patients[0] if len(args.patients) == 1 else list(args.patients)
+    mapping = parse_pairs(args.adam_map, "--adam-map") or None
+    adam = is_adam(data, mapping)
+    default = (lambda name: None) if adam else SIMULATOR_COLUMNS.get
+    return {
+        "data": data,
+        "time": args.time or default("time"),
+        "event": args.event or default("event"),
+        "arm": args.arm or default("arm"),
+        "strata": None if str(args.strata).lower() == "none" else args.strata,
+        "control": args.control,
+        "replicate": args.replicate,
+        "time_unit": args.time_unit,
+        "paramcd": args.paramcd,
+        "adam_map": mapping,
+        "arm_values": parse_pairs(args.arm_values, "--arm-values") or None,
+    }
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from sim.api import analysis_input, analyze
+    from sim.stats.final_analysis import TimeUnitWarning
+
     if args.out is not None and args.out.exists() and not args.force:
         raise ScenarioError(f"--out {args.out}: exists; add --force to replace it")
     if args.out is not None and args.out.suffix not in (".csv", ".json"):
         raise ScenarioError(f"--out {args.out}: use a .csv or .json file name")
     if not 0 < args.conf_level < 1:
         raise ScenarioError(f"--conf-level {args.conf_level}: must be in (0, 1), e.g. 0.95")
-    strata = args.strata
-    if strata is None:
-        header = read_table(args.patients).columns
-        strata = SIMULATOR_COLUMNS["strata"] if SIMULATOR_COLUMNS["strata"] in header else None
-    specs = parse_tests(args.tests) if getattr(args, "tests", None) else None
-    data = load_patients(
-        args.patients, args.time, args.event, args.arm, strata, args.control, args.replicate
-    )
-    to_months = TIME_UNITS[args.time_unit]
-    if specs is not None:
-        results = analyze_tests(data, specs, args.time_unit)
-    else:
-        results = analyze_patients(data, args.conf_level, args.conf_type, to_months)
-    print(
-        f"{len(data.time)} patients, {int(data.event.sum())} events; control = "
-        f"{data.arm_labels[0]!r}, experimental = {data.arm_labels[1]!r}"
-        + (f"; strata {list(data.strata_labels)}" if data.stratum is not None else "")
-        + f"; times read in {args.time_unit}, shown in months"
-    )
-    print(results.to_string(index=False, float_format=lambda v: f"{v:.6g}", na_rep="NA"))
-    print(
-        f"log-rank estimate: O - E, observed minus expected events of the experimental arm; "
-        f"KM: {args.conf_type} band, {args.conf_level:g} level; NA: not reached"
-    )
-    if args.out is not None:
-        write_results(
-            args.out,
-            results,
-            km_tables(data, args.conf_level, args.conf_type, to_months),
-            args.force,
+    options = analysis_options(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TimeUnitWarning)
+        results = analyze(
+            options.pop("data"),
+            conf_level=args.conf_level,
+            conf_type=args.conf_type,
+            tests=args.tests,
+            **options,
         )
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    print(results.attrs["printed"])
+    if args.out is not None:
+        data, unit, _ = analysis_input(
+            args.patients[0] if len(args.patients) == 1 else list(args.patients),
+            **{k: v for k, v in analysis_options(args).items() if k != "data"},
+        )
+        km = km_tables(data, args.conf_level, args.conf_type, TIME_UNITS[unit])
+        write_results(args.out, results, km, args.force)
     return 0
 
 

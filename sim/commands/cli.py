@@ -81,6 +81,14 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
         action="store_true",
         help="print every metric of summary.csv (default: the answers, at most about 25 lines)",
     )
+    run.add_argument(
+        "--adam",
+        type=int_in_range(0, MAX_REPS, "--adam 2"),
+        default=0,
+        metavar="K",
+        help="also write CDISC ADaM data sets (ADSL, ADTTE, ADRS, ADAE; XPT and Parquet) of "
+        "the first K replicates, one folder each: OUT/rep000_final, ... (0)",
+    )
 
     design = sub.add_parser("design", help="closed-form events, power and timing of a scenario")
     add_scenario_args(design)
@@ -316,6 +324,10 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame, *, brief: bool 
     lines.append(
         "closed form: Schoenfeld power, Lachin-Foulkes timing (no scans, calendar or "
         "strata); the gap is what conduct does"
+        if scenario.analysis.endpoint == "pfs"
+        else "closed form (OS primary): Schoenfeld power under the average hazard ratio of "
+        "the illness-death OS, expected deaths on a 1-day grid (no calendar or strata); the "
+        "gap is what conduct does"
     )
     if brief:
         pass
@@ -328,6 +340,7 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame, *, brief: bool 
         lines.append(
             "group-sequential rows: the design's recursive integration at the planned "
             "events and the scenario's hazard ratio"
+            + ("" if scenario.analysis.endpoint == "pfs" else " (OS: the AHR at each look)")
         )
     return "\n".join(lines)
 
@@ -350,6 +363,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             executor=executor,
             scheduler=args.scheduler,
             resume=args.resume,
+            adam=args.adam,
         )
     if args.verbose:
         print(format_summary(results.summary))
@@ -366,6 +380,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{args.reps} replicates in {results.wall_seconds:.1f} s {where} -> {args.out}",
         file=sys.stderr,
     )
+    if args.adam:
+        folders = results.manifest["adam"]["folders"]
+        print(
+            f"ADaM data sets of {len(folders)} replicate(s) at the final analysis cut -> "
+            + ", ".join(str(args.out / f) for f in folders),
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -41,6 +41,7 @@ def non_negative_float(text: str) -> float:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from sim.commands.analyze import add_adam_args
     from sim.commands.cli import add_montecarlo_args, add_scenario_args, int_in_range
     from sim.engine.limits import MAX_REPS
 
@@ -51,15 +52,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--observed",
         type=Path,
+        nargs="+",
         required=True,
-        help="one row per randomized patient (CSV or Parquet)",
+        help="one row per randomized patient (CSV or Parquet); or ADaM data sets (ADSL + "
+        "ADTTE: their folder or files, recognised by content; docs/adam.md)",
     )
     parser.add_argument(
         "--as-of",
         type=date_arg,
-        required=True,
+        default=None,
         dest="as_of",
-        help="date the data are current to (YYYY-MM-DD)",
+        help="date the data are current to (YYYY-MM-DD; ADaM: ADSL's DCUTDT, the default)",
     )
     parser.add_argument(
         "--screening",
@@ -88,6 +91,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="unblinded event forecast: a PFS hazard per arm from the table's arms "
         "(default: blinded, one pooled hazard split by the scenario's HR, as while masked)",
     )
+    add_adam_args(parser)
+    for option, example in (("site", "101=Union Hospital Wuhan"), ("stratum", "SQ=squamous")):
+        parser.add_argument(
+            f"--{option}-values",
+            action="append",
+            default=None,
+            metavar="VALUE=NAME,...",
+            help=f"ADaM {'SITEID' if option == 'site' else 'stratum'} values as the "
+            f"scenario's {option} names, e.g. --{option}-values '{example}'",
+        )
     add_montecarlo_args(parser)
     parser.set_defaults(func=cmd_forecast, keep_patients=0)  # no patients unless asked
 
@@ -119,14 +132,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --- forecast ------------------------------------------------------------------------------
 
 
+def adam_keywords(args: argparse.Namespace) -> dict | None:
+    """The `adam` options of `sim.forecast` given on the command line (None if none)."""
+    from sim.adam.inputs import parse_pairs
+
+    options: dict = {}
+    for key, flag in (
+        ("adam_map", "--adam-map"),
+        ("arm_values", "--arm-values"),
+        ("site_values", "--site-values"),
+        ("stratum_values", "--stratum-values"),
+    ):
+        value = getattr(args, key)
+        if value is not None:
+            options[key] = parse_pairs(value, flag)
+    if args.paramcd != "PFS":
+        options["paramcd"] = args.paramcd
+    return options or None
+
+
 def cmd_forecast(args: argparse.Namespace) -> int:
     executor = executor_of(args)
     from sim.api import forecast
 
+    observed = args.observed[0] if len(args.observed) == 1 else list(args.observed)
     with progress_bar(args.reps, args.quiet) as bar:
         results = forecast(
             args.scenario,
-            args.observed,
+            observed,
+            adam=adam_keywords(args),
             as_of=args.as_of,
             overrides=args.overrides,
             reps=args.reps,
@@ -154,7 +188,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         print()
         print(format_comparison(results.table("comparison"), results.summary))
     print(
-        f"forecast as of {args.as_of} from {results.manifest['forecast']['patients']} "
+        f"forecast as of {info['as_of']} from {info['patients']} "
         f"patients, {args.reps} replicates (and as many for the plan) in "
         f"{results.wall_seconds:.1f} s -> {args.out}",
         file=sys.stderr,

@@ -17,6 +17,7 @@ enrollment closes.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,22 @@ from sim.scenario import DAYS_PER_MONTH, Enrollment, RatePeriod, Site
 MAX_TOP_UPS = 6
 SORT_KEY_MAX = np.iinfo(np.int16).max  # clinic days beyond ~89 years sort together
 PASSED = -1  # reason code of a screening that passed every criterion
+
+
+@dataclass(frozen=True)
+class ScreeningLog:
+    """Every screening drawn for a chunk, (R, M), and the randomized patients, (R, N), as
+    enrollment counted them: what `close_screening` recounts when a trial stops early."""
+
+    calendar: StudyCalendar
+    sites: tuple[Site, ...]
+    reasons: list[str]
+    screen_day: np.ndarray  # day each screening started
+    draws: dict[str, np.ndarray]  # site, reason, ... of each screening (draw_screenings)
+    screened: np.ndarray  # counted: started while enrollment was open
+    wait: np.ndarray  # days each screening waited for a slot
+    rand_day: np.ndarray  # (R, N) randomization day of the randomized
+    rand_site: np.ndarray  # (R, N) their sites
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,38 @@ class EnrolledPatients:
     # (R,) mean days a screening started while enrollment was open waited for a free slot
     # (0 without screening_slots_per_day)
     screening_wait_days_mean: np.ndarray
+    log: ScreeningLog | None = None  # what the counts above were made of
+
+
+def close_screening(enrolled: EnrolledPatients, until: np.ndarray) -> EnrolledPatients:
+    """`enrolled` with its counts (screened, failed, waits, the per-site monthly table) as if
+    screening and randomization ended after clinic day `until` (R,) of each replicate (inf:
+    as drawn): a trial stopped at an interim look screens and randomizes nobody after the
+    stop. The patients' own arrays are left as drawn (the engine masks those after the
+    stop). Unchanged without a log."""
+    log = enrolled.log
+    if log is None:
+        return enrolled
+    screened = log.screened & (log.screen_day <= until[:, None])
+    failed = screened & (log.draws["reason"] != PASSED)
+    n_screened = screened.sum(axis=1)
+    return dataclasses.replace(
+        enrolled,
+        n_screened=n_screened,
+        n_screen_failed=failed.sum(axis=1),
+        screening=screening_counts(
+            log.calendar,
+            log.sites,
+            log.reasons,
+            log.screen_day,
+            log.draws,
+            screened,
+            log.rand_day,
+            log.rand_site,
+            randomized=log.rand_day <= until[:, None],
+        ),
+        screening_wait_days_mean=np.where(screened, log.wait, 0).sum(axis=1) / n_screened,
+    )
 
 
 def cumulative_intensity(periods: tuple[RatePeriod, ...]) -> tuple[np.ndarray, np.ndarray, float]:
@@ -291,6 +340,7 @@ def randomize_screened(
     screened &= screen_day > after_day
     failed = screened & (draws["reason"] != PASSED)
     wait = np.where(screened, screen_day - first_open, 0)
+    reasons = failure_reasons(enrollment)
     return EnrolledPatients(
         rand_day=rand_sorted,
         stratum=np.take(draws["stratum"], flat_take),
@@ -300,16 +350,20 @@ def randomize_screened(
         n_screened=screened.sum(axis=1),
         n_screen_failed=failed.sum(axis=1),
         screening=screening_counts(
+            calendar, sites, reasons, screen_day, draws, screened, rand_sorted, site_taken
+        ),
+        screening_wait_days_mean=wait.sum(axis=1) / screened.sum(axis=1),
+        log=ScreeningLog(
             calendar,
             sites,
-            failure_reasons(enrollment),
+            reasons,
             screen_day,
             draws,
             screened,
+            screen_day - first_open,
             rand_sorted,
             site_taken,
         ),
-        screening_wait_days_mean=wait.sum(axis=1) / screened.sum(axis=1),
     )
 
 
@@ -368,9 +422,12 @@ def screening_counts(
     screened: np.ndarray,
     rand_day: np.ndarray,
     rand_site: np.ndarray,
+    *,
+    randomized: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Screened, failed by reason and randomized per site and calendar month, summed over
-    the chunk's replicates (divide by the replicate count for a per-trial mean)."""
+    the chunk's replicates (divide by the replicate count for a per-trial mean);
+    `randomized` (like rand_day) masks the randomized counted (default: all)."""
     n_sites, whats = len(sites), ["screened", *[f"failed: {r}" for r in reasons], "randomized"]
     s_month = calendar.month_index(np.where(screened, screen_day, 0))
     r_month = calendar.month_index(rand_day)
@@ -386,7 +443,9 @@ def screening_counts(
         [
             flat(site[screened], s_month[screened], 0),
             flat(site[failed], s_month[failed], 1 + draws["reason"][failed]),
-            flat(rand_site.ravel(), r_month.ravel(), n_what - 1),
+            flat(rand_site[randomized], r_month[randomized], n_what - 1)
+            if randomized is not None
+            else flat(rand_site.ravel(), r_month.ravel(), n_what - 1),
         ]
     )
     counts = np.bincount(index, minlength=n_sites * n_months * n_what)

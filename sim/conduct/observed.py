@@ -8,7 +8,8 @@ date; all bad rows are reported in one ScenarioError naming the row, the value a
 
 The table becomes an `ObservedTrial`: arrays over the observed patients in randomization order,
 clock days from ``trial.start_date`` (randomization) and days from randomization (event,
-dropout, last assessment), as the rest of the conduct layer counts them.
+dropout, last assessment), as the rest of the conduct layer counts them. Data of another
+shape (CDISC ADaM) come as an `ObservedSource`, which gives this table itself.
 
 `observed_from_patients` goes the other way: it cuts a simulated trial (a replicate of
 ``patients.parquet``) at an as-of date into the same table, which is how a truth is built for
@@ -18,8 +19,10 @@ the calibration checks and how planners get an example file.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -112,8 +115,25 @@ def parse_date(text: str) -> dt.date | None:
     return dt.date.fromisoformat(text[:10])
 
 
-def read_observed(path: Path, scenario: Scenario, as_of: dt.date) -> ObservedTrial:
-    """Read and check `--observed`; raise ScenarioError listing every bad row and its rule."""
+@runtime_checkable
+class ObservedSource(Protocol):
+    """Observed data that are not the project's own table (e.g. CDISC ADaM data sets,
+    `sim.adam.inputs.AdamObserved`): they give that table themselves, given the scenario's
+    site and stratum names and the as-of date. ``str()`` names them (the manifest shows it)."""
+
+    def observed_frame(
+        self, sites: Sequence[str], strata: Sequence[str], as_of: dt.date
+    ) -> pd.DataFrame: ...
+
+
+def read_observed(path: Path | ObservedSource, scenario: Scenario, as_of: dt.date) -> ObservedTrial:
+    """Read and check `--observed` (a CSV or Parquet file, or an `ObservedSource`); raise
+    ScenarioError listing every bad row and its rule."""
+    if isinstance(path, ObservedSource):
+        start = scenario.trial.start_date
+        sites = [s.name for s in scenario.enrollment.site_list(start)]
+        frame = path.observed_frame(sites, list(scenario.strata_names), as_of)
+        return check_observed(frame, scenario, as_of, f"--observed {path}")
     frame = read_table(path, "--observed")
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:

@@ -1,7 +1,8 @@
-"""The analyses of a chunk's replicates: the primary and supportive analyses of PFS at the
-data cut (stratified and unstratified log-rank, Cox hazard ratio, Kaplan-Meier medians,
-every test of analysis.tests) and the primary test had the data been cut on the registered
-completion date (vectorized over the chunk).
+"""The analyses of a chunk's replicates: the primary and supportive analyses of the primary
+endpoint (PFS or OS, `sim.engine.primary`) at the data cut (stratified and unstratified
+log-rank, Cox hazard ratio, Kaplan-Meier medians, every test of analysis.tests) and the
+primary test had the data been cut on the registered completion date (vectorized over the
+chunk).
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def analyze_cut(model: TrialModel, cohort: Cohort, cut: CutData) -> dict[str, np
         "hazard_ratio": cox.hr,
         "hr_ci_low": cox.ci_low,
         "hr_ci_high": cox.ci_high,
-        "median_pfs_control_months": medians[:, 0] / DAYS_PER_MONTH,
-        "median_pfs_experimental_months": medians[:, 1] / DAYS_PER_MONTH,
+        # named by the endpoint: with OS primary the PFS medians are the secondary's
+        f"median_{a.endpoint}_control_months": medians[:, 0] / DAYS_PER_MONTH,
+        f"median_{a.endpoint}_experimental_months": medians[:, 1] / DAYS_PER_MONTH,
         **tests,
     }
 

@@ -43,8 +43,10 @@ from sim.engine.clinic_bridge import (
     treatment_stop,
 )
 from sim.engine.endpoints import EndpointResult, analyze_endpoints, draw_illness_death_paths
+from sim.engine.look_rules import stop_enrollment
 from sim.engine.looks import Sequential, run_looks
 from sim.engine.patient_table import add_endpoint_columns, patient_table
+from sim.engine.primary import pfs_at_cut, primary_cohort
 from sim.engine.trial import ARMS, Cohort, TrialModel
 from sim.scenario import DAYS_PER_MONTH
 from sim.stats.priors import control_median_prior, hazard_ratio_prior
@@ -244,18 +246,22 @@ def trial_to_clinic(
     sc = model.scenario
     rng = chunk_streams(seed, chunk)
     cohort = draw_cohort(model, rng, n_reps)
+    primary = primary_cohort(model, cohort)  # as the primary endpoint's analysis sees it
     cut = cut_at_analysis(
-        sc.analysis, cohort.rand_day, cohort.observed, cohort.scans, model.date_cut_day
+        sc.analysis, primary.rand_day, primary.observed, primary.scans, model.date_cut_day
     )
     looks = None
     if model.plan is not None:
-        looks = run_looks(model, cohort, cut)
+        looks = run_looks(model, primary, cut)
         cut = looks.cut
-    stats = analyze_cut(model, cohort, cut)
+        cohort = stop_enrollment(cohort, looks)  # nobody screened after an early stop
+        primary = primary_cohort(model, cohort)
+    stats = analyze_cut(model, primary, cut)
     if looks is not None:
         stats["reject"] = looks.decisions.reject
-    endpoints = analyze_endpoints(model, rng, cohort, cut)
-    at_completion = analyze_at_completion(model, cohort)
+    pfs_cut = pfs_at_cut(model, cohort, cut)
+    endpoints = analyze_endpoints(model, rng, cohort, pfs_cut)
+    at_completion = analyze_at_completion(model, primary)
     days = milestone_days(model, cohort.enrolled, cut)
     if looks is not None:  # a trial stopped early randomizes nobody after the stop
         for name in days:
@@ -274,7 +280,8 @@ def trial_to_clinic(
         "analysis_months": days["final_analysis"] / DAYS_PER_MONTH,
         "target_events_months": days["target_events"] / DAYS_PER_MONTH,
         "cut_reason": CUT_REASONS[cut.cut_reason],
-        **conduct_columns(model, cohort, cut),
+        **conduct_columns(model, primary, cut),
+        **scan_deviations(model, cohort, pfs_cut),
         **stats,
         **endpoints.columns,
         **at_completion,
@@ -294,7 +301,7 @@ def trial_to_clinic(
         first_rep,
         n_reps,
         cohort,
-        cut,
+        pfs_cut,
         endpoints,
         looks,
         pd.DataFrame(table),
@@ -350,7 +357,6 @@ def conduct_columns(model: TrialModel, cohort: Cohort, cut: CutData) -> dict[str
         "withdrawals": (
             (enrolled.rand_day + observed.withdraw_day <= cut.cut_day[:, None]) & cut.valid
         ).sum(axis=1),
-        **scan_deviations(model, cohort, cut),
     }
 
 

@@ -72,6 +72,7 @@ def load_runs(folders: list[Path]) -> list[Run]:
             "differently, so their differences would mislead; re-run the older runs with this "
             "version of sim and compare those"
         )
+    check_same_endpoint(folders, manifests)
     return [
         Run(
             label,
@@ -82,6 +83,21 @@ def load_runs(folders: list[Path]) -> list[Run]:
         )
         for label, folder, manifest in zip(label_runs(folders), folders, manifests, strict=True)
     ]
+
+
+def check_same_endpoint(folders: list[Path], manifests: list[dict]) -> None:
+    """Runs of one primary endpoint (analysis.endpoint; runs made before it: pfs): `power`,
+    the event target and the milestones of a PFS run and an OS run are different things."""
+    endpoints = [
+        m.get("scenario", {}).get("analysis", {}).get("endpoint", "pfs") for m in manifests
+    ]
+    if len(set(endpoints)) > 1:
+        listing = ", ".join(f"{f} has {e}" for f, e in zip(folders, endpoints, strict=True))
+        raise ScenarioError(
+            f"analysis.endpoint differs between the runs ({listing}): power, the event target "
+            "and the analysis dates of different primary endpoints are different quantities; "
+            "compare runs of one primary endpoint (an OS run's PFS is in its pfs_* metrics)"
+        )
 
 
 def is_paired(a: Run, b: Run) -> bool:

@@ -474,6 +474,7 @@ def continue_enrollment(
         n_screen_failed=new.n_screen_failed,
         screening=new.screening,
         screening_wait_days_mean=new.screening_wait_days_mean,
+        log=new.log,  # the new screenings: what an early stop at a look recounts
     )
 
 

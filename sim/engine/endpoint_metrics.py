@@ -134,6 +134,36 @@ ENDPOINTS = Section(
             "OS analysis (its own cut), median over replicates",
             paired=True,
         ),
+        # PFS as the secondary endpoint of an OS-primary trial (analysis.endpoint: os), at
+        # the primary analysis's cut; its KM medians are median_pfs_* of the primary section
+        *with_quantiles(
+            "pfs_events",
+            "pfs_events",
+            "events",
+            "progression_free_survival",
+            "PFS events seen (at scans, or deaths) at the data cut of the OS primary "
+            "analysis: PFS as secondary endpoint, {over}",
+        ),
+        row(
+            "pfs_power",
+            "share",
+            "pfs_reject",
+            "share",
+            "progression_free_survival",
+            "share of replicates whose PFS log-rank test (secondary endpoint, at the OS "
+            "primary analysis's data cut; as the primary analysis: sides, alpha, strata, no "
+            "group-sequential bound) rejects H0",
+        ),
+        row(
+            "pfs_hazard_ratio_median",
+            "median",
+            "pfs_hazard_ratio",
+            "ratio",
+            "progression_free_survival",
+            "PFS (secondary endpoint, at the OS primary analysis's data cut): Cox hazard "
+            "ratio, experimental vs control, median over replicates",
+            paired=True,
+        ),
         # tumour response
         *(metric for spec in RESPONSES for metric in response_rows(*spec)),
         # local control of the irradiated lesion
@@ -172,8 +202,8 @@ ENDPOINTS = Section(
             "local_control_progressions",
             "patients",
             "local_control",
-            "local progressions of the irradiated (index) lesion at the PFS cut, mean over "
-            "replicates",
+            "local progressions of the irradiated (index) lesion at the analysis's data cut, "
+            "mean over replicates",
             paired=True,
         ),
         row(

@@ -7,6 +7,9 @@ when an endpoint is added, except for one deliberate rule of the illness-death m
 patient who progresses and dies before the scan that would have seen the progression has
 the death as PFS event (`sim.conduct.survival.pfs_as_seen`).
 
+With OS primary (`analysis.endpoint: os`) PFS is one of them (``pfs_`` columns, and the
+``median_pfs_*`` medians), at the primary analysis's cut.
+
 Per-replicate columns are prefixed ``os_``, ``orr_``, ``dcr_``, ``local_control_``;
 per-patient columns are those of `EndpointResult.patient_columns`.
 """
@@ -120,6 +123,8 @@ def analyze_endpoints(
     paths = cohort.illness_death
     if paths is not None:
         overall_survival(model, out, cohort, cut)
+    if sc.analysis.endpoint != "pfs":
+        progression_free_survival(model, out, cohort, cut)
     progression_day, death_day = latent_days(paths, cohort.latent)
     horizon = cut.cut_day[:, None] - rand
     if sc.response is not None:
@@ -154,11 +159,12 @@ def overall_survival(model: TrialModel, out: EndpointResult, cohort: Cohort, cut
     withdraw = cohort.observed.withdraw_day
     at_pfs = cut_os(rand, paths, withdraw, cut.cut_day)
     cols = out.columns
-    cols["os_deaths_at_pfs_cut"] = at_pfs.event.sum(axis=1)
-    cols.update(per_arm_counts("os_deaths_at_pfs_cut_", at_pfs.event, arm))
-    cols.update(
-        survival_tests(model, cohort, "os_at_pfs_cut_", at_pfs.time, at_pfs.event, at_pfs.valid)
-    )
+    if sc.analysis.endpoint == "pfs":  # with OS primary, OS at the cut is the primary analysis
+        cols["os_deaths_at_pfs_cut"] = at_pfs.event.sum(axis=1)
+        cols.update(per_arm_counts("os_deaths_at_pfs_cut_", at_pfs.event, arm))
+        cols.update(
+            survival_tests(model, cohort, "os_at_pfs_cut_", at_pfs.time, at_pfs.event, at_pfs.valid)
+        )
     if os_block.cut != "pfs":
         cut_day = os_cut_day(os_block, rand, paths, withdraw, cut.cut_day, model_os_date_day(model))
         own = cut_os(rand, paths, withdraw, cut_day)
@@ -180,6 +186,22 @@ def overall_survival(model: TrialModel, out: EndpointResult, cohort: Cohort, cut
     out.patient_columns["death_day"] = paths.death_day
     out.patient_columns["os_days_at_cut"] = at_pfs.time
     out.patient_columns["os_event_at_cut"] = at_pfs.event
+
+
+def progression_free_survival(
+    model: TrialModel, out: EndpointResult, cohort: Cohort, cut: CutData
+) -> None:
+    """PFS as the secondary endpoint of an OS-primary trial, at the primary analysis's cut
+    (`cut`: PFS seen at the scans by that day): PFS events, the log-rank (stratified as the
+    primary analysis), the Cox hazard ratio and the Kaplan-Meier medians (median_pfs_*, as
+    a PFS-primary run names them)."""
+    cols = out.columns
+    tests = survival_tests(model, cohort, "pfs_", cut.time, cut.event, cut.valid)
+    cols["pfs_events"] = cut.event.sum(axis=1)
+    for key in ("z", "p_value", "reject", "hazard_ratio"):
+        cols[f"pfs_{key}"] = tests[f"pfs_{key}"]
+    for arm in ARMS:
+        cols[f"median_pfs_{arm}_months"] = tests[f"pfs_median_{arm}_months"]
 
 
 def model_os_date_day(model: TrialModel) -> float:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.conduct.datacut import CUT_INTERIM, CutData, cut_data, look_cut_days
+from sim.engine.look_rules import look_probabilities
 from sim.engine.trial import Cohort, TrialModel
 from sim.scenario import DAYS_PER_MONTH
 from sim.stats import analysis
@@ -94,6 +95,7 @@ def run_looks(model: TrialModel, cohort: Cohort, final_cut: CutData) -> Sequenti
         columns[f"look{k + 1}_efficacy_bound"] = decisions.efficacy_z[:, k]
         columns[f"look{k + 1}_futility_bound"] = decisions.futility_z[:, k]
         columns[f"look{k + 1}_decision"] = decisions.decision[:, k]
+    columns.update(look_probabilities(model.plan, z, events, in_trial))
     columns.update(
         stop_look=stop + 1,
         stop_reason=decisions.stop_reason,
@@ -102,6 +104,7 @@ def run_looks(model: TrialModel, cohort: Cohort, final_cut: CutData) -> Sequenti
         stop_look_ignoring_futility=decisions.stop_look_ignoring_futility + 1,
         n_randomized=np.where(early[:, None], rand <= (stop_day + lag)[:, None], True).sum(axis=1),
     )
+    columns["not_randomized_at_stop"] = rand.shape[1] - columns["n_randomized"]
     return Sequential(
         cut, columns, decisions, final_cut.cut_day + lag, np.where(early, stop_day + lag, np.inf)
     )

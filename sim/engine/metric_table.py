@@ -32,6 +32,7 @@ from sim.engine.metrics import (
     row,
     stopped_at_look,
     stopped_or_by_completion,
+    with_quantiles,
 )
 
 MSS = MONTHS_SINCE_START
@@ -54,6 +55,13 @@ def success_without_benefit(
     return read[0].to_numpy(dtype=bool) & ~read[1].to_numpy(dtype=bool)
 
 
+def seen_by_cut(read: Sequence[Any], context: Context, keys: Mapping[str, str]) -> np.ndarray:
+    """Columns (target_events_months, cut_reason): the months the event target was seen,
+    only where the data cut came from it (nan elsewhere), as timeline.csv counts it."""
+    months = read[0].to_numpy(dtype=float)
+    return np.where(read[1].to_numpy() == "events", months, np.nan)
+
+
 # The figures that carry the risk, first: will the event target be seen by the registered
 # completion date, how many events by then, the power if the analysis happens at that date,
 # and which cut triggered the analysis actually done.
@@ -67,8 +75,9 @@ HEADLINE = Section(
             "target_events_date",
             "share",
             "timeline",
-            "share of replicates in which the event target is seen on or before the "
-            "registered completion date (the risk the calendar carries); a trial stopped "
+            "share of replicates in which the event target ({events}, the {primary}) is "
+            "seen on or before the registered completion date (the risk the calendar "
+            "carries); a trial stopped "
             "early at an interim look is concluded without it and counts as not seeing it "
             "here: for a design with looks read p_concluded_by_completion and "
             "p_stopped_or_target_by_completion",
@@ -95,8 +104,8 @@ HEADLINE = Section(
             "events_at_completion",
             "events",
             "timeline",
-            "PFS events seen by the registered completion date, all patients randomized "
-            "by then, mean over replicates",
+            "{events} seen by the registered completion date ({primary}), all patients "
+            "randomized by then, mean over replicates",
             paired=True,
             key=2,
         ),
@@ -106,8 +115,10 @@ HEADLINE = Section(
             "reject_at_completion",
             "share",
             "power",
-            "power of the primary test if the data were cut at the registered completion "
-            "date, with the events seen by then (every replicate)",
+            "share of replicates whose primary test of the {primary} rejects H0 at the "
+            "nominal analysis.alpha if the data were cut at the registered completion date, "
+            "with the events seen by then (every replicate; no group-sequential bound, no "
+            "futility stop)",
             key=4,
         ),
         row(
@@ -116,7 +127,8 @@ HEADLINE = Section(
             "cut_reason",
             "share",
             "timeline",
-            "share of replicates whose data cut came from reaching the event target",
+            "share of replicates whose data cut came from reaching the event target "
+            "({events}, the {primary})",
             derive=equal_to("events"),
         ),
         row(
@@ -137,13 +149,13 @@ HEADLINE = Section(
             "share",
             "timeline",
             "share of replicates cut when follow-up ended without reaching the event target "
-            "(dropout)",
+            "({events}; dropout)",
             derive=equal_to("all_followed"),
         ),
     ),
 )
 
-# The primary analysis as the scenario triggers it, the milestones, the PFS estimates and
+# The primary analysis as the scenario triggers it, the milestones, the KM medians and
 # screening.
 PRIMARY = Section(
     "primary",
@@ -155,11 +167,13 @@ PRIMARY = Section(
             "reject",
             "share",
             "power",
-            "share of replicates whose primary test rejects H0 at the analysis "
-            "actually done, at whichever cut triggered it (type I error if HR = 1); with "
-            "interim looks: its z crosses the efficacy bound at some look before any stop "
-            "for futility (a futility stop counts as not rejecting), the decision the design "
-            "makes",
+            "share of replicates whose primary test of the {primary} (analysis.test, "
+            "stratified as analysis.stratified) rejects H0 at the analysis actually done, "
+            "at whichever cut triggered it (type I error if HR = 1). With interim looks: "
+            "the decision the design makes - its log-rank z crosses the efficacy bound of a "
+            "look (bounds spent at each look's observed events; with binding futility, "
+            "computed given the futility bounds) before any stop for futility; a futility "
+            "stop counts as a failure (not rejecting)",
             paired=True,
             key=3,
             plan=1,
@@ -170,11 +184,14 @@ PRIMARY = Section(
             "reject_stratified",
             "share",
             "power",
-            "share of replicates whose stratified log-rank test rejects H0 at the nominal "
-            "analysis.alpha of a single test, on the data of the analysis that concluded the "
-            "trial (type I error if HR = 1); with interim looks no group-sequential bound is "
-            "used, so it differs from power (which uses the look's bounds and counts a "
-            "futility stop as not rejecting)",
+            "share of replicates whose stratified log-rank test of the {primary} rejects H0 "
+            "at the nominal analysis.alpha of a single test, on the data of the analysis "
+            "that concluded the trial (type I error if HR = 1). With interim looks no "
+            "group-sequential bound is used: a trial stopped early is tested on its stopping "
+            "look's data at the nominal alpha (a futility stop counts by that test, which "
+            "almost never rejects), a trial that reached the final analysis on the final "
+            "data at the nominal alpha (below the final efficacy bound): a check of the "
+            "test, not the design's decision (power)",
             paired=True,
         ),
         row(
@@ -183,10 +200,10 @@ PRIMARY = Section(
             "reject_unstratified",
             "share",
             "power",
-            "share of replicates whose unstratified log-rank test rejects H0 at the nominal "
-            "analysis.alpha of a single test, on the data of the analysis that concluded the "
-            "trial (type I error if HR = 1); with interim looks no group-sequential bound is "
-            "used (see power_stratified)",
+            "share of replicates whose unstratified log-rank test of the {primary} rejects "
+            "H0 at the nominal analysis.alpha of a single test, on the data of the analysis "
+            "that concluded the trial (type I error if HR = 1); with interim looks no "
+            "group-sequential bound is used (see power_stratified)",
             paired=True,
         ),
         row(
@@ -195,7 +212,8 @@ PRIMARY = Section(
             "events",
             "events",
             "timeline",
-            "PFS events in the final analysis, mean over replicates",
+            "{events} in the analysis that concluded the trial (the final analysis, or the "
+            "interim look that stopped it), mean over replicates",
             paired=True,
             key=8,
             plan=4,
@@ -216,12 +234,15 @@ PRIMARY = Section(
         row(
             "target_events_months_median",
             "median_finite",
-            "target_events_months",
+            ("target_events_months", "cut_reason"),
             MSS,
             "timeline",
-            "event target seen, median over the replicates that see it at all, after a "
-            "calendar data cut too (as if follow-up went on; a trial stopped early at a look "
-            "sees none); timeline.csv's target_events counts only those seeing it by the cut",
+            "event target ({events}) seen, median over the replicates whose data cut came "
+            "from it (seen by the cut; a calendar cut before it, or a trial stopped early at "
+            "a look, sees none): the same replicates and the same day as timeline.csv's "
+            "target_events median (target_events_months_mean counts those seeing it after a "
+            "calendar cut too)",
+            derive=seen_by_cut,
             paired=True,
             plan=6,
         ),
@@ -253,9 +274,9 @@ PRIMARY = Section(
             "target_events_months",
             MSS,
             "timeline",
-            "event target seen, mean over the replicates that see it at all, after a calendar "
-            "data cut too (as if follow-up went on, as the closed-form Lachin-Foulkes time "
-            "assumes; a trial stopped early at a look sees none)",
+            "event target ({events}) seen, mean over the replicates that see it at all, after "
+            "a calendar data cut too (as if follow-up went on, as the closed-form "
+            "Lachin-Foulkes time assumes; a trial stopped early at a look sees none)",
             paired=True,
         ),
         row(
@@ -279,7 +300,7 @@ PRIMARY = Section(
             "share",
             "timeline",
             "share of replicates whose data cut came from reaching the "
-            "event target (= p_cut_by_events)",
+            "event target ({events}; = p_cut_by_events)",
             derive=equal_to("events"),
             paired=True,
             plan=3,
@@ -290,7 +311,8 @@ PRIMARY = Section(
             "hazard_ratio",
             "ratio",
             "efficacy",
-            "Cox hazard ratio, experimental vs control, at the analysis, median over replicates",
+            "Cox hazard ratio of the {primary}, experimental vs control, at the analysis, "
+            "median over replicates",
             paired=True,
         ),
         row(
@@ -313,6 +335,19 @@ PRIMARY = Section(
             "Kaplan-Meier median PFS at the analysis, experimental arm: mean of the "
             "per-replicate medians (read at scan times); q05-q95: their spread",
             paired=True,
+        ),
+        *(  # OS primary (analysis.endpoint: os): the primary's own medians
+            row(
+                f"median_os_{arm}_months_mean",
+                "mean",
+                f"median_os_{arm}_months",
+                "months",
+                "efficacy",
+                f"Kaplan-Meier median OS at the analysis (the primary endpoint), {arm} arm: "
+                "mean of the per-replicate medians; q05-q95: their spread",
+                paired=True,
+            )
+            for arm in ("control", "experimental")
         ),
         row(
             "n_screened_mean",
@@ -360,10 +395,10 @@ PRIMARY = Section(
             "reject",
             "share",
             "power",
-            "share of replicates whose primary test rejects H0, each replicate with its own "
-            "true hazard ratio drawn from the design prior: the chance of success averaged "
-            "over what we believe (with a prior, the power row counts the same replicates: it is "
-            "then not the power at one hazard ratio)",
+            "share of replicates whose primary test of the {primary} rejects H0 (as power), "
+            "each replicate with its own true hazard ratio drawn from the design prior: the "
+            "chance of success averaged over what we believe (with a prior, the power row "
+            "counts the same replicates: it is then not the power at one hazard ratio)",
             requires=("true_hr",),
         ),
         row(
@@ -373,7 +408,8 @@ PRIMARY = Section(
             "share",
             "power",
             "among the replicates whose drawn hazard ratio is below prior.no_benefit_hr (the "
-            "treatment works), the share whose primary test rejects H0 (a conditional share: "
+            "treatment works), the share whose primary test of the {primary} rejects H0 (a "
+            "conditional share: "
             "its standard error counts those replicates only)",
             derive=among_effective,
         ),
@@ -383,7 +419,8 @@ PRIMARY = Section(
             ("reject", "truly_effective"),
             "share",
             "power",
-            "share of all replicates whose primary test rejects H0 although their drawn "
+            "share of all replicates whose primary test of the {primary} rejects H0 although "
+            "their drawn "
             "hazard ratio is at or above prior.no_benefit_hr (the treatment does not work): "
             "a joint share, P(success and no benefit), not conditional on no benefit",
             derive=success_without_benefit,
@@ -560,10 +597,12 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "reject_ignoring_futility",
             "share",
             "sequential",
-            "share of replicates rejecting H0 at some look by the efficacy bounds alone, "
-            "futility stops ignored (the trial followed to the look where its z first crosses "
-            "an efficacy bound): what a non-binding rule 'would have continued' to; above "
-            "power by the trials a futility stop ended that would have crossed later",
+            "share of replicates whose log-rank z of the {primary} crosses an efficacy bound "
+            "at some look, futility stops ignored (the trial followed to the look where its z "
+            "first crosses; the same bounds as power): what a non-binding futility rule "
+            "allows to continue. It exceeds power by the trials a futility stop ended that "
+            "would have crossed later; with binding futility the bounds assume the stops, so "
+            "it is not a valid power then",
         ),
         row(
             "p_stopped_or_target_by_completion",
@@ -597,12 +636,23 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             derive=equal_to("futility"),
         ),
         row(
+            "not_randomized_at_stop_mean",
+            "mean",
+            "not_randomized_at_stop",
+            "patients",
+            "sequential",
+            "patients of trial.sample_size never randomized because the trial stopped at an "
+            "interim look (screening and randomization end at the analysis date of the stop; "
+            "0 in a trial not stopped early), mean over replicates",
+            paired=True,
+        ),
+        row(
             "expected_events",
             "mean",
             "events",
             "events",
             "sequential",
-            "PFS events at the analysis that ended the trial (interim "
+            "{events} at the analysis that ended the trial (interim "
             "stop or final), mean over replicates",
             requires=("stop_look",),
         ),
@@ -622,7 +672,8 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             ("stop_look", "stop_reason"),
             "share",
             "sequential",
-            "share of replicates stopping for efficacy at look {k}",
+            "share of replicates stopping for efficacy at look {k} (its z of the {primary} "
+            "crossing the efficacy bound; the reject_look<k> add up to power)",
             derive=stopped_at_look("efficacy"),
         ),
         row(
@@ -677,7 +728,7 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "look{k}_events",
             "events",
             "sequential",
-            "PFS events seen at look {k}'s data cut, mean over the replicates that held it",
+            "{events} seen at look {k}'s data cut, mean over the replicates that held it",
             paired=True,
         ),
         row(
@@ -689,6 +740,50 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "share of replicates whose efficacy bounds alone (futility stops ignored) are "
             "first crossed at look {k}",
             derive=efficacy_first_at_look,
+        ),
+        row(
+            "look{k}_conditional_power_design_mean",
+            "mean",
+            "look{k}_conditional_power_design",
+            "probability",
+            "sequential",
+            "at interim look {k}: the chance that the final analysis rejects H0 if the "
+            "hazard ratio the design is powered for holds from the look on (conditional "
+            "power, B-value closed form with the look's z and events), mean over the "
+            "replicates that held the look",
+            paired=True,
+        ),
+        row(
+            "look{k}_conditional_power_trend_mean",
+            "mean",
+            "look{k}_conditional_power_trend",
+            "probability",
+            "sequential",
+            "at interim look {k}: the chance that the final analysis rejects H0 if the "
+            "hazard ratio estimated at the look holds from then on (conditional power under "
+            "the current trend), mean over the replicates that held the look",
+            paired=True,
+        ),
+        *with_quantiles(
+            "look{k}_predictive_power",
+            "look{k}_predictive_power",
+            "probability",
+            "sequential",
+            "at interim look {k}: the chance that the final analysis rejects H0, averaged "
+            "over what the hazard ratio may be given the look's data (predictive power; "
+            "posterior from the design prior, or a flat prior without one), {over} that "
+            "held the look",
+        ),
+        row(
+            "look{k}_posterior_probability_mean",
+            "mean",
+            "look{k}_posterior_probability",
+            "probability",
+            "sequential",
+            "at interim look {k}: the posterior probability that the hazard ratio is below "
+            "the Bayesian rule's hr_below given the look's data (design prior), mean over "
+            "the replicates that held the look",
+            paired=True,
         ),
     ),
 )
@@ -703,7 +798,9 @@ TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted
             "reject_{test}",
             "share",
             "tests",
-            "share of replicates rejecting H0 with the {test} test (type I error if HR = 1)",
+            "share of replicates rejecting H0 with the {test} test of the {primary} at the "
+            "nominal analysis.alpha, on the data of the analysis that concluded the trial "
+            "(type I error if HR = 1)",
         ),
         row(
             "estimate_{test}_median",
@@ -711,7 +808,7 @@ TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted
             "estimate_{test}",
             "events",
             "tests",
-            "{test}: weighted observed minus expected PFS events of the experimental arm "
+            "{test}: weighted observed minus expected {events} of the experimental arm "
             "(< 0 favours it), median over replicates",
             paired=True,
             where=(("test", r"logrank|fh_[0-9a-z_]+|mb_[0-9a-z_]+"),),
@@ -732,7 +829,8 @@ TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted
             "estimate_{test}",
             "months",
             "tests",
-            "restricted mean PFS to {tau} months, experimental - control, median over replicates",
+            "restricted mean {endpoint} to {tau} months, experimental - control, median over "
+            "replicates",
             paired=True,
             where=(("test", r"rmst_(?P<tau>[\dp]+)"),),
         ),
@@ -742,7 +840,7 @@ TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted
             "estimate_{test}",
             "share",
             "tests",
-            "Kaplan-Meier PFS at {t} months, experimental - control, median over replicates",
+            "Kaplan-Meier {endpoint} at {t} months, experimental - control, median over replicates",
             paired=True,
             where=(("test", r"milestone_(?P<t>[\dp]+)"),),
         ),
@@ -752,8 +850,8 @@ TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted
             "estimate_{test}",
             "ratio",
             "tests",
-            "{test}: Kalbfleisch-Prentice average hazard ratio, experimental vs control, median "
-            "over replicates",
+            "{test}: Kalbfleisch-Prentice average hazard ratio of the {primary}, experimental "
+            "vs control, median over replicates",
             paired=True,
             where=(("test", r"ahr[0-9a-z_]*"),),
         ),

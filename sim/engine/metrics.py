@@ -22,6 +22,7 @@ a month being 30.4375 days.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from sim.scenario import ENDPOINT_WORDS
 
 UNDESCRIBED = "(not described: add its row to sim/engine/metric_table.py)"
 MONTHS_SINCE_START = "months since start"
@@ -59,6 +62,9 @@ PLACEHOLDERS = {
     "m": r"[\d.]+",  # a landmark, months
 }
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# A meaning's {primary}, {events}, {endpoint} and {seen} say the run's analysis.endpoint
+# (`ENDPOINT_WORDS`): the metrics of the primary endpoint keep their names whichever it is,
+# their meanings say which it is.
 LOOPS = ("k", "test")  # placeholders a table-ordered section enumerates (looks, tests)
 
 
@@ -132,8 +138,8 @@ class Metric:
         )
         return re.compile(regex)
 
-    def bind(self, keys: Mapping[str, str]) -> Bound:
-        return Bound(self, {k: v for k, v in keys.items() if v is not None})
+    def bind(self, keys: Mapping[str, str], endpoint: str = "pfs") -> Bound:
+        return Bound(self, {k: v for k, v in keys.items() if v is not None}, endpoint)
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,7 @@ class Bound:
 
     metric: Metric
     keys: dict[str, str] = field(default_factory=dict)
+    endpoint: str = "pfs"  # the run's analysis.endpoint: what {primary} and {events} say
 
     @property
     def name(self) -> str:
@@ -163,7 +170,12 @@ class Bound:
     @property
     def meaning(self) -> str:
         m = self.metric
-        return m.meaning.format(**self.keys, over=STATISTICS[m.statistic], stat=m.statistic)
+        return m.meaning.format(
+            **self.keys,
+            **ENDPOINT_WORDS[self.endpoint],
+            over=STATISTICS[m.statistic],
+            stat=m.statistic,
+        )
 
     def applies(self, columns: Container[str]) -> bool:
         return all(c in columns for c in self.needed)
@@ -293,12 +305,17 @@ class MetricTable:
         self.run_metrics_cached = functools.lru_cache(maxsize=32)(self.run_metrics_of)
         self.find = functools.lru_cache(maxsize=4096)(self.find_uncached)
 
-    def run_metrics(self, columns: Sequence[str], tests: Sequence[str]) -> list[Bound]:
-        """The metrics of a run whose replicates table has `columns` (in its order) and whose
-        analysis.tests have the names `tests`, in the order of summary.csv."""
-        return list(self.run_metrics_cached(tuple(columns), tuple(tests)))
+    def run_metrics(
+        self, columns: Sequence[str], tests: Sequence[str], endpoint: str = "pfs"
+    ) -> list[Bound]:
+        """The metrics of a run whose replicates table has `columns` (in its order), whose
+        analysis.tests have the names `tests` and whose primary endpoint is `endpoint`
+        (analysis.endpoint), in the order of summary.csv."""
+        return list(self.run_metrics_cached(tuple(columns), tuple(tests), endpoint))
 
-    def run_metrics_of(self, columns: tuple[str, ...], tests: tuple[str, ...]) -> tuple[Bound, ...]:
+    def run_metrics_of(
+        self, columns: tuple[str, ...], tests: tuple[str, ...], endpoint: str
+    ) -> tuple[Bound, ...]:
         present = set(columns)
         keys = {"k": [str(k) for k in range(1, look_count(present) + 1)], "test": list(tests)}
         found: list[Bound] = []
@@ -307,27 +324,31 @@ class MetricTable:
                 found += column_ordered(section, columns, present)
             else:
                 found += table_ordered(section, keys, present)
-        return tuple(found)
+        return tuple(dataclasses.replace(bound, endpoint=endpoint) for bound in found)
 
-    def find_uncached(self, name: str) -> Bound | None:
-        """The row of the metric named `name` in summary.csv, placeholders filled; None if
-        the table has no such metric. A whole name wins over a family's pattern."""
+    def find_uncached(self, name: str, endpoint: str = "pfs") -> Bound | None:
+        """The row of the metric named `name` in summary.csv, placeholders filled, its meaning
+        for the primary `endpoint`; None if the table has no such metric. A whole name wins
+        over a family's pattern."""
         if name in self.exact:
-            return self.exact[name].bind({})
+            return self.exact[name].bind({}, endpoint)
         for metric in self.families:
             match = metric.name_pattern.fullmatch(name)
             if match is not None:
-                return metric.bind(match.groupdict())
+                return metric.bind(match.groupdict(), endpoint)
         return None
 
-    def describe(self, name: str) -> tuple[str, str]:
-        """(unit, meaning) of a summary metric; ("", UNDESCRIBED) if the table lacks it."""
-        found = self.find(name)
+    def describe(self, name: str, endpoint: str = "pfs") -> tuple[str, str]:
+        """(unit, meaning) of a summary metric of a run whose primary endpoint is `endpoint`;
+        ("", UNDESCRIBED) if the table lacks it."""
+        found = self.find(name, endpoint)
         return ("", UNDESCRIBED) if found is None else (found.unit, found.meaning)
 
-    def describe_all(self, names: Sequence[str]) -> tuple[list[str], list[str]]:
+    def describe_all(
+        self, names: Sequence[str], endpoint: str = "pfs"
+    ) -> tuple[list[str], list[str]]:
         """Units and meanings of a sequence of metric names (the two summary.csv columns)."""
-        pairs = [self.describe(n) for n in names]
+        pairs = [self.describe(n, endpoint) for n in names]
         return [u for u, _ in pairs], [m for _, m in pairs]
 
     def plan_metrics(self, names: Sequence[str]) -> list[str]:

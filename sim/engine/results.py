@@ -34,7 +34,7 @@ from sim.engine.metric_table import KEY_METRICS, run_metrics  # noqa: F401 (swee
 from sim.engine.metrics import Context, look_count
 from sim.scenario import DAYS_PER_MONTH, Scenario, ScenarioError, scenario_to_dict
 
-METRICS_VERSION = 5  # bump when a metric's definition changes; `compare` refuses mixes
+METRICS_VERSION = 6  # bump when a metric's definition changes; `compare` refuses mixes
 # 3: with overall_survival, a death before the scan that would see a progression is the PFS
 #    event (illness-death model)
 # 4: KM medians as the mean of per-replicate medians; timeline's target_events counted only
@@ -43,6 +43,8 @@ METRICS_VERSION = 5  # bump when a metric's definition changes; `compare` refuse
 #    milestone (as their means; a trial stopped early at a look reaches neither);
 #    concluded_date and the metrics of a trial concluded (stopped at a look or final
 #    analysis held)
+# 6: target_events_months_median over the replicates whose cut came from the event target
+#    (timeline.csv's target_events: the same day in the summary, the timeline and the report)
 Z95 = float(special.ndtri(0.975))
 RUN_HINT = "give a folder written by `python -m sim run SCENARIO --out FOLDER`"
 SUMMARY_COLUMNS = (
@@ -218,7 +220,7 @@ def summarize(replicates: pd.DataFrame | ParquetColumns, scenario: Scenario) -> 
     the run has, in the table's order (see the module docstring for the error columns)."""
     context = Context(np.datetime64(scenario.trial.completion_date, "D"))
     tests = [spec.name for spec in scenario.analysis.tests]
-    metrics = run_metrics(list(replicates.columns), tests)
+    metrics = run_metrics(list(replicates.columns), tests, scenario.analysis.endpoint)
     rows = []
     last: tuple[object, np.ndarray] | None = None  # a column's values serve its few rows
     for metric in metrics:

@@ -74,7 +74,7 @@ def sequential_model(scenario: Scenario, calendar: StudyCalendar) -> dict:
     a = scenario.analysis
     if not a.looks:
         return {}
-    from sim.stats.boundaries import planned_events
+    from sim.stats.boundaries import design_prior, planned_events
     from sim.stats.monitoring import SequentialPlan
 
     events = planned_events(scenario)
@@ -98,7 +98,7 @@ def sequential_model(scenario: Scenario, calendar: StudyCalendar) -> dict:
         )
     allocation = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
     return {
-        "plan": SequentialPlan.from_analysis(a, events, allocation),
+        "plan": SequentialPlan.from_analysis(a, events, allocation, design_prior(scenario)),
         "triggers": tuple(triggers),
     }
 

@@ -73,8 +73,11 @@ def answer_rows(
         add_share(f"Trial concluded by {completion}?", "p_concluded_by_completion")
         add_share("Stopped early at an interim look", "early_stop")
     else:
+        from sim.scenario import ENDPOINT_WORDS
+
         target = scenario["analysis"].get("event_target")
-        events = f" ({target} events)" if target else ""
+        words = ENDPOINT_WORDS[scenario["analysis"].get("endpoint", "pfs")]["events"]
+        events = f" ({target} {words})" if target else ""
         add_share(f"Event target{events} seen by {completion}?", "p_target_by_completion")
     add_date("Last patient randomized", "randomized_100pct")
     if looks:

@@ -30,9 +30,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from sim.outputs.interim_words import interim_probability_text
 from sim.outputs.plots import Panel, figure_png, run_figures, sweep_figures
 from sim.scenario import (
     DAYS_PER_MONTH,
+    ENDPOINT_WORDS,
     ScenarioError,
     apply_override,
     parse_scenario,
@@ -275,29 +277,31 @@ def headline_html(
         return f"{format_number(values.at[metric, 'estimate'])} on average{spread}"
 
     target = manifest["scenario"]["analysis"].get("event_target")
+    endpoint = manifest["scenario"]["analysis"].get("endpoint", "pfs")
+    events = ENDPOINT_WORDS[endpoint]["events"]
     looks = len(manifest["scenario"]["analysis"].get("looks") or [])
     if looks and "early_stop" in values.index:
-        return sequential_headline_html(values, share, date, completion, looks)
-    events = f"the event target of {target} PFS events" if target else "the event target"
+        return sequential_headline_html(values, share, date, completion, looks, endpoint)
+    target_words = f"the event target of {target} {events}" if target else "the event target"
     trials = f"{manifest['replicates']:,} simulated trials"
     return (
         f'<p class="headline"><b>On time?</b> In <b>{share("p_target_by_completion")}</b> of '
-        f"the {trials}, {events} is seen by the registered completion date "
-        f"{esc(completion)}. PFS events seen by then: {number('events_at_completion_mean')}. "
-        f"The analysis is cut by the event target in {share('p_cut_by_events')}, "
-        f"by the calendar date in {share('p_cut_by_date')}.<br>"
+        f"the {trials}, {target_words} is seen by the registered completion date "
+        f"{esc(completion)}. {events.capitalize()} seen by then: "
+        f"{number('events_at_completion_mean')}. The analysis is cut by the event target in "
+        f"{share('p_cut_by_events')}, by the calendar date in {share('p_cut_by_date')}.<br>"
         f"<b>When?</b> Median dates: last patient randomized "
         f"<b>{date('randomized_100pct', 'lpi_months_median')}</b>, event target reached "
         f"<b>{date('target_events', 'target_events_months_median')}</b>, final analysis "
         f"<b>{date('final_analysis', 'analysis_months_median')}</b>.<br>"
         f"<b>Power?</b> At the analysis as the scenario triggers it, power <b>"
-        f"{share('power')}</b>; if the data were cut on {esc(completion)} instead, "
-        f"<b>{share('power_at_completion')}</b>.</p>"
+        f"{share('power')}</b> ({ENDPOINT_WORDS[endpoint]['primary']}); if the data were cut "
+        f"on {esc(completion)} instead, <b>{share('power_at_completion')}</b>.</p>"
     )
 
 
 def sequential_headline_html(
-    values: pd.DataFrame, share: Any, date: Any, completion: str, looks: int
+    values: pd.DataFrame, share: Any, date: Any, completion: str, looks: int, endpoint: str
 ) -> str:
     """The headline of a design with interim looks: when the trial is concluded (stopped at a
     look or final analysis held), the share stopped at each look, then the final analysis."""
@@ -314,8 +318,8 @@ def sequential_headline_html(
         f"in <b>{share(f'p_look{looks}_by_completion')}</b>. Stopped early or event target "
         f"seen by then: <b>{share('p_stopped_or_target_by_completion')}</b> (the event target "
         f"alone: {share('p_target_by_completion')}, which a trial stopped early does not need). "
-        f"Power <b>{share('power')}</b> (efficacy bound crossed at some look before a "
-        f"futility stop). Median dates: trial concluded "
+        f"Power <b>{share('power')}</b> ({ENDPOINT_WORDS[endpoint]['primary']}: efficacy "
+        f"bound crossed at some look before a futility stop). Median dates: trial concluded "
         f"<b>{date('concluded', 'analysis_months_median')}</b>; interim look 1 "
         f"<b>{date('look1', 'look1_months_median')}</b>; among the trials that get there, "
         f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
@@ -447,6 +451,7 @@ GROUP_TITLES = {  # the metric table's groups, in words; a new group shows as it
     "clinic": "Clinic: cycles, waits, radiotherapy, capacity",
     "supply": "Drug supply",
     "overall_survival": "Overall survival",
+    "progression_free_survival": "Progression-free survival (secondary)",
     "response": "Tumour response",
     "local_control": "Local control",
     "safety": "Safety",
@@ -456,7 +461,12 @@ GROUP_TITLES = {  # the metric table's groups, in words; a new group shows as it
 GROUP_NOTES = {
     "overall_survival": "Illness-death model: deaths without progression (the PFS deaths) "
     "and after a progression (post-progression survival). OS at the PFS analysis cut, at its "
-    "own cut if the scenario has one, and the deaths by the maturity date (OS maturity).",
+    "own cut if the scenario has one (with OS primary: the primary analysis, in the first "
+    "groups), and the deaths by the maturity date (OS maturity).",
+    "progression_free_survival": "With OS primary: PFS (progression seen at the scans, or "
+    "death) at the data cut of the OS analysis, the log-rank test and Cox hazard ratio as the "
+    "primary analysis; the Kaplan-Meier medians are median_pfs_* among the efficacy "
+    "estimates.",
     "response": "Best overall response at the scheduled scans (the same scans as PFS): ORR "
     "(CR + PR) and DCR (CR + PR + SD) among all patients in the analysis, the difference with "
     "Newcombe's interval and the CMH test across strata.",
@@ -519,6 +529,15 @@ def run_report(folder: Path, manifest: dict[str, Any]) -> str:
     ]
     contents = [("answers", "Answers")]
     extra = []
+    if (words := interim_probability_text(summary, manifest)) is not None:
+        extra.append(
+            section(
+                "Probability of success at the interim looks",
+                f"<p>{esc(words)}</p>",
+                anchor="interim-success",
+            )
+        )
+        contents.append(("interim-success", "Success at the looks"))
     if "assurance" in set(summary["metric"]):
         extra.append(assurance_html(summary, manifest))
         contents.append(("success", "Probability of success"))

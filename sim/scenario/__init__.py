@@ -27,9 +27,11 @@ import yaml as yaml  # re-exported: tests import it from here
 
 from sim.errors import ScenarioError
 from sim.scenario.analysis import (
+    ENDPOINT_WORDS,
     MAXCOMBO_DEFAULT,
     TEST_SYNTAX,
     Analysis,
+    Bayesian,
     Efficacy,
     Futility,
     HsdParameter,
@@ -169,6 +171,7 @@ __all__ = [
     "Normal",
     "BySex",
     "Analysis",
+    "Bayesian",
     "Look",
     "Efficacy",
     "Futility",
@@ -182,4 +185,6 @@ __all__ = [
     "MAXCOMBO_DEFAULT",
     "TEST_SYNTAX",
     "spending_name",
+    # the words of the primary endpoint (analysis.endpoint) in labels and meanings
+    "ENDPOINT_WORDS",
 ]

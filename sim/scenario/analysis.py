@@ -132,6 +132,23 @@ def parse_test(spec: str) -> TestSpec:
 
 # --- the data cut and the looks ------------------------------------------------------------
 
+# The words of each primary endpoint (analysis.endpoint), for every label and metric meaning:
+# its name, what its events are called, the primary endpoint in a phrase, how an event is seen.
+ENDPOINT_WORDS = {
+    "pfs": {
+        "endpoint": "PFS",
+        "events": "PFS events",
+        "primary": "primary endpoint (PFS)",
+        "seen": "at scans, or deaths",
+    },
+    "os": {
+        "endpoint": "OS",
+        "events": "deaths (OS events)",
+        "primary": "primary endpoint (OS)",
+        "seen": "deaths, on the day they happen",
+    },
+}
+
 
 class Look(Frozen):
     """One analysis of a group-sequential design: triggered by `events` seen, by an
@@ -140,7 +157,8 @@ class Look(Frozen):
     that date."""
 
     events: PositiveInt | None = None
-    """PFS events seen (at a scan, or a death) that trigger the look [events]."""
+    """Events of the primary endpoint seen (PFS: at a scan, or a death; OS: deaths) that
+    trigger the look [events]."""
     information: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
     """Share of the final look's planned events that triggers the look [share]."""
     date: dt.date | None = None
@@ -217,10 +235,18 @@ class Efficacy(Frozen):
         return self
 
 
+FUTILITY_SCALES = ("conditional_power", "predictive_power")
+THRESHOLD_RULE = (
+    "must be strictly between 0 and 1 (the probability of success below which the trial "
+    "stops at an interim look; 0 or 1 would never or always stop it), e.g. threshold: 0.10"
+)
+
+
 class Futility(Frozen):
     """Futility bounds at the interim looks (none at the final): beta spending at the drift
     for the target power (rpact typeBetaSpending), fixed z bounds, hazard-ratio bounds, or a
-    conditional-power threshold under the design effect."""
+    threshold on the conditional power under the design effect or on the predictive power
+    (`scale` and `threshold`)."""
 
     spending: SpendingChoice | None = None
     """Beta spending: obrien_fleming, pocock, {hsd: {gamma: -2}} or {kim_demets: {rho: 2}}."""
@@ -229,23 +255,94 @@ class Futility(Frozen):
     hazard_ratio: tuple[PositiveFloat, ...] | None = None
     """Futility hazard ratios, one per interim look: stop if the estimate is above [ratio]."""
     conditional_power: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
-    """Stop if the conditional power under the design hazard ratio is below this [probability]."""
+    """Stop if the conditional power under the design hazard ratio is below this (the same
+    rule as scale: conditional_power with this threshold) [probability]."""
+    scale: Literal["conditional_power", "predictive_power"] | None = None
+    """Scale of a threshold rule, with `threshold`: `conditional_power` (the chance that the
+    final analysis rejects if the design hazard ratio holds from the look on) or
+    `predictive_power` (that chance averaged over the posterior of the hazard ratio given the
+    look's z: from the design prior `prior.hazard_ratio` when the scenario has one, else
+    from a flat prior) [-]."""
+    threshold: float | None = None
+    """With `scale`: stop at an interim look if the probability on that scale is below this
+    (converted to a z bound at the look's observed events) [probability]."""
     binding: bool = False
     """Whether futility is binding: efficacy bounds computed given the futility stops."""
+
+    @field_validator("threshold")
+    @classmethod
+    def check_threshold(cls, value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and 0.0 < value < 1.0):
+            raise ValueError(THRESHOLD_RULE)
+        return value
 
     @model_validator(mode="after")
     def check_one_rule(self) -> Futility:
         given = [
             name
-            for name in ("spending", "z", "hazard_ratio", "conditional_power")
+            for name in ("spending", "z", "hazard_ratio", "conditional_power", "scale")
             if getattr(self, name) is not None
         ]
+        if self.threshold is not None and self.scale is None:
+            raise field_error(
+                ("scale",),
+                None,
+                "a futility threshold needs its scale: add scale: conditional_power or "
+                "scale: predictive_power",
+            )
+        if self.scale is not None and self.threshold is None:
+            raise field_error(
+                ("threshold",),
+                None,
+                f"futility on the {self.scale} scale needs a threshold strictly between 0 "
+                "and 1: add threshold: 0.10",
+            )
         if len(given) != 1:
             raise ValueError(
-                f"give exactly one futility rule of spending, z, hazard_ratio or "
-                f"conditional_power (got {given or 'none'}): e.g. spending: {{hsd: {{gamma: -2}}}}"
+                f"give exactly one futility rule of spending, z, hazard_ratio, "
+                f"conditional_power or scale with threshold (got {given or 'none'}): e.g. "
+                "spending: {hsd: {gamma: -2}} or {scale: predictive_power, threshold: 0.10}"
             )
         return self
+
+    @property
+    def threshold_rule(self) -> tuple[str, float] | None:
+        """(scale, threshold) of a threshold rule (conditional_power: q is one); else None."""
+        if self.scale is not None and self.threshold is not None:
+            return self.scale, self.threshold
+        if self.conditional_power is not None:
+            return "conditional_power", self.conditional_power
+        return None
+
+
+class Bayesian(Frozen):
+    """A rule on the posterior of the hazard ratio at the interim looks: P(HR < hr_below |
+    data) > probability, the posterior from the design prior `prior.hazard_ratio` and the
+    look's log-rank z (normal approximation, Spiegelhalter, Freedman and Blackburn 1986)."""
+
+    hr_below: PositiveFloat
+    """The hazard ratio c of P(HR < c | data): 1.0 for any benefit, 0.8 for a clinically
+    relevant one [ratio]."""
+    probability: float
+    """The posterior probability q the rule needs: it holds when P(HR < c | data) > q
+    [probability]."""
+    action: Literal["efficacy", "go_no_go"]
+    """`efficacy`: at an interim look the trial stops for efficacy when the rule holds
+    (beside the efficacy bounds, whichever is crossed first; the alpha spending does not
+    count it, so the run's power under HR 1 is its type I error); `go_no_go`: at an interim
+    look the trial goes on only when the rule holds, and stops (no-go, counted as a
+    futility stop, non-binding) when it does not [-]."""
+
+    @field_validator("probability")
+    @classmethod
+    def check_probability(cls, value: float) -> float:
+        if not (math.isfinite(value) and 0.0 < value < 1.0):
+            raise ValueError(
+                "must be strictly between 0 and 1 (the posterior probability of HR < "
+                "hr_below the rule needs; 0 or 1 would always or never hold), e.g. "
+                "probability: 0.90"
+            )
+        return value
 
 
 class Analysis(Frozen):
@@ -255,11 +352,17 @@ class Analysis(Frozen):
     are the event target (and `cut` defaults to events, or first when `cut_date` is given);
     earlier looks are interim analyses with `efficacy` and optional `futility` bounds."""
 
+    endpoint: Literal["pfs", "os"] = "pfs"
+    """The primary endpoint: `pfs` (progression or death, progression seen at a scan) or
+    `os` (death, seen the day it happens; needs an overall_survival block). The event
+    target, the looks, the tests, the design and every label follow it; the other endpoint
+    is reported as secondary."""
     cut: Literal["events", "date", "first"] = "first"
     """What triggers the data cut: `events` (the event target), `date` (cut_date), or `first`
     (whichever comes first)."""
     event_target: PositiveInt | None = None
-    """PFS events seen that trigger the cut [events]."""
+    """Events of the primary endpoint seen that trigger the cut (PFS events, or deaths
+    with endpoint: os) [events]."""
     cut_date: dt.date | None = None
     """Calendar date of the cut."""
     lag_days: NonNegativeInt = 0
@@ -280,6 +383,9 @@ class Analysis(Frozen):
     """Efficacy bounds of the looks (default with looks: Lan-DeMets O'Brien-Fleming)."""
     futility: Futility | None = None
     """Futility bounds of the interim looks (none if absent)."""
+    bayesian: Bayesian | None = None
+    """A Bayesian efficacy or go/no-go rule at the interim looks on P(HR < c | data), beside
+    the efficacy and futility bounds (none if absent; needs prior.hazard_ratio)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -308,7 +414,7 @@ class Analysis(Frozen):
     @model_validator(mode="after")
     def check_looks(self) -> Analysis:
         if not self.looks:
-            for name in ("efficacy", "futility"):
+            for name in ("efficacy", "futility", "bayesian"):
                 if getattr(self, name) is not None:
                     raise field_error(
                         (name,), "...", "bounds need looks: add looks: [{events: 35}, {events: 70}]"
@@ -383,6 +489,13 @@ class Analysis(Frozen):
                 list(self.efficacy.z),
                 f"needs one bound per look ({k}), e.g. {[2.96, 1.97][:k]}",
             )
+        if self.bayesian is not None and (self.sides != 1 or k == 1):
+            raise field_error(
+                ("bayesian",),
+                "...",
+                "a Bayesian rule acts at interim looks of a one-sided test: set sides: 1 and "
+                "add an interim look, or drop the bayesian block",
+            )
         fut = self.futility
         if fut is not None:
             if self.sides != 1:
@@ -420,6 +533,16 @@ class Analysis(Frozen):
                     "hazard_ratio futility bounds instead",
                 )
         return self
+
+    @property
+    def endpoint_name(self) -> str:
+        """The primary endpoint as every label names it: PFS or OS."""
+        return ENDPOINT_WORDS[self.endpoint]["endpoint"]
+
+    @property
+    def events_label(self) -> str:
+        """What the primary endpoint's events are called: PFS events, deaths (OS events)."""
+        return ENDPOINT_WORDS[self.endpoint]["events"]
 
     @property
     def efficacy_rule(self) -> Efficacy:
@@ -473,3 +596,19 @@ class Analysis(Frozen):
     def check_cut_fields(self) -> Analysis:
         check_cut_trigger(self.cut, self.event_target, self.cut_date, "e.g. 70")
         return self
+
+
+def check_bayesian_prior(scenario: object) -> None:
+    """A Bayesian rule's posterior needs a design prior on the hazard ratio.
+
+    `scenario` is a `sim.scenario.model.Scenario` (not imported: model imports this)."""
+    rule = scenario.analysis.bayesian  # type: ignore[attr-defined]
+    prior = getattr(scenario, "prior", None)
+    if rule is not None and (prior is None or prior.hazard_ratio is None):
+        raise field_error(
+            ("analysis", "bayesian"),
+            None,
+            f"the rule P(HR < {rule.hr_below:g} | data) > {rule.probability:g} needs a "
+            "posterior, hence a design prior on the hazard ratio: add prior: {hazard_ratio: "
+            "{distribution: lognormal, median: 0.6, sd_log: 0.25}} (or drop analysis.bayesian)",
+        )

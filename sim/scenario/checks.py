@@ -35,6 +35,40 @@ def check_scenario(scenario: Scenario) -> None:
     if scenario.treatment is not None and scenario.treatment.regimens:
         check_regimens(scenario, scenario.treatment)
     check_secondary_endpoints(scenario)
+    check_primary_endpoint(scenario)
+
+
+def check_primary_endpoint(scenario: Scenario) -> None:
+    """An OS primary endpoint needs the illness-death model (the overall_survival block),
+    and its analysis is the primary one: no own OS cut beside it."""
+    if scenario.analysis.endpoint != "os":
+        return
+    os_block = scenario.overall_survival
+    if os_block is None:
+        raise field_error(
+            ("analysis", "endpoint"),
+            "os",
+            "an OS primary endpoint needs the overall_survival block (the illness-death "
+            "model that gives each patient's death): add overall_survival: "
+            "{post_progression: {median_months: 9}} (see scenarios/phase3_os.yaml), or use "
+            "endpoint: pfs",
+        )
+    if scenario.prior is not None and scenario.prior.hazard_ratio is not None:
+        raise field_error(
+            ("prior", "hazard_ratio"),
+            "...",
+            "a design prior on the hazard ratio is a prior on the PFS effect, and its "
+            "assurance is computed for PFS; with analysis.endpoint: os it would be read as "
+            "the OS effect: drop prior.hazard_ratio, or use endpoint: pfs",
+        )
+    if os_block.cut != "pfs":
+        raise field_error(
+            ("overall_survival", "cut"),
+            os_block.cut,
+            "with analysis.endpoint: os the OS analysis is the primary analysis (cut at "
+            "analysis.event_target deaths or analysis.cut_date): drop overall_survival.cut, "
+            "event_target and cut_date",
+        )
 
 
 def check_event_targets(scenario: Scenario) -> None:
@@ -43,16 +77,17 @@ def check_event_targets(scenario: Scenario) -> None:
     if target is not None and target > scenario.trial.sample_size:
         raise ValueError(
             f"analysis.event_target {target} is above trial.sample_size "
-            f"{scenario.trial.sample_size}: a patient has at most one PFS event, so lower "
-            "the target or raise the sample size"
+            f"{scenario.trial.sample_size}: a patient has at most one "
+            f"{scenario.analysis.endpoint.upper()} event, so lower the target or raise the "
+            "sample size"
         )
     for i, look in enumerate(scenario.analysis.looks):
         if look.events is not None and look.events > scenario.trial.sample_size:
             raise field_error(
                 ("analysis", "looks", i, "events"),
                 look.events,
-                f"above trial.sample_size {scenario.trial.sample_size}: a "
-                "patient has at most one PFS event; lower it",
+                f"above trial.sample_size {scenario.trial.sample_size}: a patient has "
+                f"at most one {scenario.analysis.endpoint.upper()} event; lower it",
             )
         for name in ("date", "not_before", "not_after"):
             day = getattr(look, name)

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ConfigDict, ValidationError, model_validator
 
 from sim.errors import ScenarioError
-from sim.scenario.analysis import Analysis
+from sim.scenario.analysis import Analysis, check_bayesian_prior
 from sim.scenario.base import Frozen
 from sim.scenario.checks import check_scenario
 from sim.scenario.clinic import Patients, Radiotherapy, Treatment
@@ -112,6 +112,7 @@ class Scenario(Frozen):
     def check_cross_fields(self) -> Scenario:
         check_scenario(self)
         check_prior_fits(self)
+        check_bayesian_prior(self)
         return self
 
     def pfs_cumulative_hazard(self, arm: int, day: float) -> float:
@@ -164,8 +165,16 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     """The resolved scenario as plain JSON-able data (for manifests); without a prior, no
-    `prior` key, so that a scenario without one resolves as it did before the block existed."""
+    `prior` key (nor analysis.bayesian, futility.scale and threshold without them), so that
+    a scenario without one resolves as it did before the field existed."""
     data = scenario.model_dump(mode="json")
     if data.get("prior") is None:
         data.pop("prior", None)
+    analysis = data["analysis"]
+    if analysis.get("bayesian") is None:
+        analysis.pop("bayesian", None)
+    futility = analysis.get("futility")
+    for name in ("scale", "threshold"):
+        if futility is not None and futility.get(name) is None:
+            futility.pop(name, None)
     return data

@@ -325,11 +325,11 @@ def prior_design(scenario: Scenario) -> tuple[HazardRatioPrior, float, Design, f
     p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
     mixture = scenario.prior.hazard_ratio.distribution == "mixture"
     if a.looks:
-        from sim.stats.boundaries import planned_events
+        from sim.stats.boundaries import design_prior, planned_events
         from sim.stats.monitoring import SequentialPlan
 
         events = planned_events(scenario)
-        design = SequentialPlan.from_analysis(a, events, p).design
+        design = SequentialPlan.from_analysis(a, events, p, design_prior(scenario)).design
         final = float(events[-1])
         how = f"{len(events)}-look design, " + (
             "the mixture's weighted sum of powers" if mixture else f"{QUADRATURE} over the prior"

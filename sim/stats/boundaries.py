@@ -29,6 +29,7 @@ from sim.stats.sequential import fixed_design_drift
 if TYPE_CHECKING:
     from sim.scenario import Scenario
     from sim.stats.monitoring import SequentialPlan
+    from sim.stats.predictive import InterimPrior
 
 
 def scenario_plan(scenario: Scenario) -> SequentialPlan | None:
@@ -38,15 +39,67 @@ def scenario_plan(scenario: Scenario) -> SequentialPlan | None:
     a = scenario.analysis
     if not a.looks:
         return None
-    return SequentialPlan.from_analysis(a, planned_events(scenario), allocation(scenario))
+    return SequentialPlan.from_analysis(
+        a, planned_events(scenario), allocation(scenario), design_prior(scenario)
+    )
+
+
+def design_prior(scenario: Scenario) -> InterimPrior:
+    """The design prior on the hazard ratio of the interim predictive power and the
+    Bayesian rule (`prior.hazard_ratio`); None (a flat prior) without one."""
+    from sim.stats.priors import hazard_ratio_prior
+
+    prior = scenario.prior
+    return hazard_ratio_prior(prior) if prior is not None else None
 
 
 def allocation(scenario: Scenario) -> float:
     return scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
 
 
+OS_GRID_MONTHS = np.arange(0.0, 120.25, 0.25)  # as `sim.stats.design.nph_design_rows`
+
+
+def os_null_scenario(scenario: Scenario) -> Scenario:
+    """The scenario under H0 for OS: both arms the control's PFS and post-progression
+    survival (effect and post-progression hazard ratios 1, no own experimental PFS)."""
+    from sim.scenario import Effect
+
+    os_block = scenario.overall_survival.model_copy(update={"post_progression_hazard_ratio": 1.0})
+    pfs = scenario.pfs.model_copy(update={"experimental": None})
+    return scenario.model_copy(
+        update={"effect": Effect(hazard_ratio=1.0), "overall_survival": os_block, "pfs": pfs}
+    )
+
+
+def os_expected_deaths(scenario: Scenario, months: np.ndarray, null: bool) -> np.ndarray:
+    """Expected deaths by `months` since the start (numeric, `sim.stats.design.
+    nph_expected_events` with the illness-death OS); `null`: under H0 (`os_null_scenario`)."""
+    chosen = os_null_scenario(scenario) if null else scenario
+    return fixed.nph_expected_events(chosen, months)["events"].to_numpy()
+
+
+def design_hazard_ratio(scenario: Scenario) -> float:
+    """The hazard ratio of the primary endpoint behind the design's drift and its H1 rows:
+    effect.hazard_ratio (PFS); with OS primary, the average hazard ratio of OS at the
+    final look's planned deaths (gsDesign2's AHR, `sim.stats.design.nph_expected_events`)."""
+    if scenario.analysis.endpoint != "os":
+        return scenario.effect.hazard_ratio
+    deaths = os_expected_deaths(scenario, OS_GRID_MONTHS, null=False)
+    months = float(np.interp(planned_events(scenario)[-1], deaths, OS_GRID_MONTHS))
+    table = fixed.nph_expected_events(scenario, [months])
+    return float(table["average_hazard_ratio"].iloc[0])
+
+
 def expected_time(scenario: Scenario, events: float, hazard_ratio: float) -> float:
-    """Lachin-Foulkes months from the start until `events` events are expected."""
+    """Months from the start until `events` events are expected: Lachin-Foulkes (PFS), or
+    with OS primary the numeric expected deaths of the scenario (under H0 when
+    `hazard_ratio` is 1)."""
+    if scenario.analysis.endpoint == "os":
+        deaths = os_expected_deaths(scenario, OS_GRID_MONTHS, null=hazard_ratio == 1.0)
+        if deaths[-1] < events:
+            return math.inf
+        return float(np.interp(events, deaths, OS_GRID_MONTHS))
     return fixed.expected_event_time(
         events,
         fixed.scenario_accrual(scenario),
@@ -65,6 +118,8 @@ def planned_events(scenario: Scenario) -> list[float]:
 
     def expected(date: dt.date) -> float:
         months = (date - scenario.trial.start_date).days / fixed.DAYS_PER_MONTH
+        if a.endpoint == "os":
+            return float(os_expected_deaths(scenario, np.asarray([months]), null=False)[0])
         return float(
             fixed.expected_events(
                 months,
@@ -121,15 +176,29 @@ def effect_drift(plan: SequentialPlan, hazard_ratio: float) -> float:
     return -math.log(hazard_ratio) * math.sqrt(plan.variance_factor * plan.max_events)
 
 
+def hypothesis_drift(
+    scenario: Scenario, plan: SequentialPlan, hazard_ratio: float
+) -> float | np.ndarray:
+    """The drift of the looks at `hazard_ratio` (`effect_drift`). With OS primary and an
+    effect (hazard_ratio not 1), OS has no proportional hazards: one drift per look, from
+    the average hazard ratio of OS at the look's expected time (gsDesign2's gs_power_ahr:
+    E[Z_k] = -log AHR(t_k) sqrt(p (1 - p) d_k))."""
+    if scenario.analysis.endpoint != "os" or hazard_ratio == 1.0:
+        return effect_drift(plan, hazard_ratio)
+    months = [expected_time(scenario, events, hazard_ratio) for events in plan.planned_events]
+    ahr = fixed.nph_expected_events(scenario, months)["average_hazard_ratio"].to_numpy()
+    return -np.log(ahr) * math.sqrt(plan.variance_factor * plan.max_events)
+
+
 def boundaries_table(scenario: Scenario) -> pd.DataFrame:
     """boundaries.csv: one row per look (see the module docstring)."""
     plan = scenario_plan(scenario)
     d = plan.design
     lag = scenario.analysis.lag_days / fixed.DAYS_PER_MONTH
-    hr = scenario.effect.hazard_ratio
+    hr = design_hazard_ratio(scenario)
     scale = np.sqrt(plan.variance_factor * plan.planned_events)
     eff0, fut0 = d.probabilities(0.0)
-    eff1, fut1 = d.probabilities(effect_drift(plan, hr))
+    eff1, fut1 = d.probabilities(hypothesis_drift(scenario, plan, hr))
     if d.sides == 1:  # no futility stop at the final look (not rejecting is cumulative_beta)
         fut0[-1] = fut1[-1] = np.nan
     months = look_months(scenario, plan, hr) + lag
@@ -172,7 +241,7 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
         return []
     a = scenario.analysis
     d = plan.design
-    hr = scenario.effect.hazard_ratio
+    hr = design_hazard_ratio(scenario)
     p = allocation(scenario)
     lag = a.lag_days / fixed.DAYS_PER_MONTH
     inflation = (d.drift / fixed_design_drift(a.alpha, 1 - a.target_power, a.sides)) ** 2
@@ -211,8 +280,10 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
                 "Schoenfeld events x inflation factor",
             )
         )
+    ratio_words = "AHR" if a.endpoint == "os" else "HR"  # OS: gsDesign2's average HR
+    timing = "numeric expected deaths" if a.endpoint == "os" else "Lachin-Foulkes"
     for label, ratio in (("h0", 1.0), ("h1", hr)):
-        drift = effect_drift(plan, ratio)
+        drift = hypothesis_drift(scenario, plan, ratio)
         eff, fut = d.probabilities(drift)
         stop = eff + fut
         stop[-1] = 1.0 - stop[:-1].sum()
@@ -222,26 +293,31 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
                 f"gs_power_{label}",
                 float(eff.sum()),
                 "probability",
-                f"HR {ratio:g}, {plan.max_events:g} events, stopping at futility",
+                f"{ratio_words} {ratio:g}, {plan.max_events:g} events, stopping at futility",
             ),
             (
                 f"gs_power_ignoring_futility_{label}",
                 d.power(drift, with_futility=False),
                 "probability",
-                f"HR {ratio:g}, efficacy bounds alone",
+                f"{ratio_words} {ratio:g}, efficacy bounds alone",
             ),
-            (f"gs_early_stop_{label}", float(stop[:-1].sum()), "probability", f"HR {ratio:g}"),
+            (
+                f"gs_early_stop_{label}",
+                float(stop[:-1].sum()),
+                "probability",
+                f"{ratio_words} {ratio:g}",
+            ),
             (
                 f"gs_expected_events_{label}",
                 float(stop @ plan.planned_events),
                 "events",
-                f"HR {ratio:g}",
+                f"{ratio_words} {ratio:g}",
             ),
             (
                 f"gs_expected_analysis_months_{label}",
                 float(stop @ months),
                 "months",
-                f"HR {ratio:g}, Lachin-Foulkes look times",
+                f"{ratio_words} {ratio:g}, {timing} look times",
             ),
         ]
     return rows

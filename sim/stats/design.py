@@ -105,10 +105,12 @@ __all__ = [  # the closed forms, re-exported: callers import them from here
     "design_scenario",
     "design_warnings",
     "dropout_survival_days",
+    "endpoint_survival_days",
     "is_proportional",
     "nph_design_rows",
     "nph_event_cells",
     "nph_expected_events",
+    "os_survival_days",
     "scenario_accrual",
     "scenario_events_table",
     "scenario_hazards",
@@ -337,11 +339,14 @@ def design_warnings(scenario: Scenario) -> list[str]:
 
 
 def is_proportional(scenario: Scenario) -> bool:
-    """The scenario is what the closed forms above assume: piecewise-exponential PFS
-    without cure, one hazard ratio, no stratum multipliers, one exponential dropout."""
+    """The scenario is what the closed forms above assume: a PFS primary endpoint with
+    piecewise-exponential PFS without cure, one hazard ratio, no stratum multipliers, one
+    exponential dropout. (OS under the illness-death model has no proportional hazards:
+    its design is numeric, `nph_design_rows` with `os_survival_days`.)"""
     pfs, dropout = scenario.pfs, scenario.dropout
     return (
-        pfs.experimental is None
+        scenario.analysis.endpoint == "pfs"
+        and pfs.experimental is None
         and scenario.effect.hazard_ratio is not None
         and pfs.control.is_piecewise_exponential
         and scenario.effect.cure_fraction is None
@@ -386,6 +391,47 @@ def arm_survival_days(
     return cure + (1.0 - cure) * np.exp(-multiplier * h)
 
 
+def os_survival_days(
+    scenario: Scenario, arm: int, t: np.ndarray, multiplier: float = 1.0, step_days: float = 1.0
+) -> np.ndarray:
+    """Population OS survival of arm 0 / 1 under the illness-death model the simulator
+    draws (`sim.conduct.survival`): S_OS(t) = S(t) + integral_0^t (1 - d) f(u) S12(t - u) du,
+    S the arm's PFS survival (`arm_survival_days`, multiplier m), f = -S' its density,
+    d = pfs.death_fraction (so (1 - d) f is the density of a progression) and S12 the arm's
+    survival after progression (overall_survival.post_progression, its hazard times
+    post_progression_hazard_ratio in arm 1; not multiplied by m, as in the simulator).
+    Numerically: progressions at the midpoints of `step_days` cells, the convolution exact
+    on that grid (the closed form of exponential hazards,
+    `sim.conduct.survival.os_survival_closed_form`, checks it); `t` in days."""
+    t = np.asarray(t, dtype=float)
+    os_block = scenario.overall_survival
+    if os_block is None:
+        raise ValueError("OS survival needs the overall_survival block")
+    grid = np.arange(0.0, float(t.max(initial=0.0)) + 2 * step_days, step_days)
+    pfs = arm_survival_days(scenario, arm, grid, multiplier)
+    progressed = (1.0 - scenario.pfs.death_fraction) * (pfs[:-1] - pfs[1:])  # per cell
+    after = os_block.post_progression
+    ratio = os_block.post_progression_hazard_ratio if arm == 1 else 1.0
+    mid = (np.arange(len(progressed)) + 0.5) * step_days  # time from a progression
+    alive = after.cure_fraction + (1.0 - after.cure_fraction) * np.exp(
+        -ratio * cumulative_hazard_days(after, mid)
+    )
+    # alive at grid[i] after a progression in cell j < i: sum_j progressed[j] alive[i-1-j]
+    convolved = np.convolve(progressed, alive)[: len(grid) - 1]
+    survival = pfs + np.concatenate([[0.0], convolved])
+    return np.interp(t, grid, survival)
+
+
+def endpoint_survival_days(
+    scenario: Scenario, arm: int, t: np.ndarray, multiplier: float = 1.0
+) -> np.ndarray:
+    """Population survival of the primary endpoint (analysis.endpoint) of arm 0 / 1: PFS
+    (`arm_survival_days`) or OS (`os_survival_days`)."""
+    if scenario.analysis.endpoint == "os":
+        return os_survival_days(scenario, arm, t, multiplier)
+    return arm_survival_days(scenario, arm, t, multiplier)
+
+
 def dropout_survival_days(scenario: Scenario, arm: int, t: np.ndarray) -> np.ndarray:
     starts, hazards = (np.asarray(x, float) for x in scenario.dropout.arm(arm).hazard_table())
     ends = np.append(starts[1:], np.inf)
@@ -410,7 +456,7 @@ def nph_event_cells(
         g_mid = (g[:-1] + g[1:]) / 2.0
         rows_p, rows_h = [], []
         for name in strata:
-            s = arm_survival_days(scenario, arm, t, mult.get(name, 1.0))
+            s = endpoint_survival_days(scenario, arm, t, mult.get(name, 1.0))
             rows_p.append((s[:-1] - s[1:]) * g_mid)
             with np.errstate(divide="ignore"):
                 rows_h.append(np.log(s[:-1]) - np.log(s[1:]))
@@ -466,12 +512,14 @@ def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
     grid = np.arange(0.0, 120.25, 0.25)
     table = nph_expected_events(scenario, grid)
     events = table["events"].to_numpy()
+    # with OS primary the events are deaths of the illness-death model (os_survival_days)
+    of_os = "; deaths, OS of the illness-death model" if a.endpoint == "os" else ""
     rows: list[tuple[str, object, str, str]] = [
         (
             "events_expected_eventually",
             float(events[-1]),
             "events",
-            "numeric (1-day grid), 120 months",
+            f"numeric (1-day grid), 120 months{of_os}",
         ),
     ]
     if a.event_target is None:
@@ -503,6 +551,11 @@ def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
     else:
         rows.append(("power_schoenfeld", a.alpha, "probability", f"at {d} events (AHR 1)"))
     rows.append(
-        ("target_events_months", t_target, "months", f"numeric expected events, {d} events")
+        (
+            "target_events_months",
+            t_target,
+            "months",
+            f"numeric expected events, {d} events{of_os}",
+        )
     )
     return rows

@@ -8,11 +8,20 @@ every replicate's looks (events seen, log-rank z) and decides, look by look:
 * efficacy: z >= b_k (two-sided: |z| >= b_k), with b_k recomputed from the alpha-spending
   function at the *observed* information fractions d_j / D (Lan-DeMets; the final look
   spends all the alpha left, whatever its events); fixed z bounds are used as given;
-* futility (interim looks only): z <= a_k; beta-spending bounds are the design's (planned
-  fractions, as rpact's simulator uses them), z bounds as given, hazard-ratio bounds
+* futility (interim looks only): z <= a_k; beta-spending bounds recomputed at the observed
+  information fractions of the interim looks held, the final at 1 (rpact's
+  getDesignGroupSequential with those informationRates; the design's own at the planned
+  events, as rpact's simulator uses them), z bounds as given, hazard-ratio bounds
   converted at the observed events (z = -log(HR) sqrt(p (1 - p) d)), and a
   conditional-power threshold c under the design effect (the hazard ratio the design is
-  powered for, not the simulated truth) converted at the observed events.
+  powered for, not the simulated truth) converted at the observed events, and a
+  predictive-power threshold (averaged over the posterior from the design prior, or a flat
+  prior) converted likewise (`sim.stats.predictive.z_for_predictive_power`);
+* a Bayesian rule P(HR < c | data) > q at the interim looks (`sim.scenario.Bayesian`),
+  converted to the z above which it holds at the observed events
+  (`sim.stats.predictive.z_for_posterior_probability`): an efficacy rule lowers the
+  efficacy bound to that z where it is lower; a go/no-go rule raises the futility bound to
+  it (no-go is a futility stop; it never enters the alpha spending).
 
 A futility stop ends the trial ("stops at futility"); with non-binding futility the
 simulator also records what the efficacy bounds alone would have concluded ("would have
@@ -44,8 +53,10 @@ from sim.stats.spending import Spending
 
 if TYPE_CHECKING:
     from sim.scenario import Analysis
+    from sim.stats.predictive import InterimPrior
 
 EFFICACY, FUTILITY, FINAL = "efficacy", "futility", "final"
+THRESHOLD_KINDS = ("conditional_power", "predictive_power")  # bounds depend on the final's
 
 
 @dataclass(frozen=True)
@@ -59,10 +70,12 @@ class SequentialPlan:
     allocation: float  # share in the experimental arm
     efficacy_spending: Spending | None
     efficacy_z: np.ndarray | None
-    futility_kind: str  # none, spending, z, hazard_ratio, conditional_power
+    futility_kind: str  # none, spending, z, hazard_ratio, conditional_power, predictive_power
     futility_values: np.ndarray | None
     beta_spending: Spending | None
     binding: bool
+    prior: InterimPrior = None  # of predictive power and the Bayesian rule (None: flat)
+    bayesian: tuple[str, float, float] | None = None  # (action, hr_below, probability)
     design: Design = field(init=False)
     cache: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
@@ -71,9 +84,15 @@ class SequentialPlan:
 
     @classmethod
     def from_analysis(
-        cls, analysis: Analysis, planned_events: Sequence[float], allocation: float
+        cls,
+        analysis: Analysis,
+        planned_events: Sequence[float],
+        allocation: float,
+        prior: InterimPrior = None,
     ) -> SequentialPlan:
-        """The plan of a scenario's `analysis` block (sim.scenario.Analysis with looks)."""
+        """The plan of a scenario's `analysis` block (sim.scenario.Analysis with looks);
+        `prior` the design prior on the hazard ratio (None: flat), for predictive power and
+        the Bayesian rule."""
         from sim.scenario import spending_name
 
         eff = analysis.efficacy_rule
@@ -87,7 +106,9 @@ class SequentialPlan:
             elif fut.hazard_ratio is not None:
                 kind, values = "hazard_ratio", np.asarray(fut.hazard_ratio, float)
             else:
-                kind, values = "conditional_power", np.asarray([fut.conditional_power])
+                kind, threshold = fut.threshold_rule  # type: ignore[misc]
+                values = np.asarray([threshold])
+        rule = analysis.bayesian
         return cls(
             planned_events=np.asarray(planned_events, dtype=float),
             alpha=analysis.alpha,
@@ -102,6 +123,8 @@ class SequentialPlan:
             futility_values=values,
             beta_spending=beta_spending,
             binding=bool(fut.binding) if fut is not None else False,
+            prior=prior,
+            bayesian=((rule.action, rule.hr_below, rule.probability) if rule is not None else None),
         )
 
     @property
@@ -137,7 +160,7 @@ class SequentialPlan:
         drift = nan
         # conditional power bounds depend on the final bound and the design drift, which
         # depend on them (binding) or on the power lost to them: a fixed point, a few steps
-        for _ in range(30 if self.futility_kind == "conditional_power" else 1):
+        for _ in range(30 if self.futility_kind in THRESHOLD_KINDS else 1):
             if self.efficacy_z is None:
                 eff = efficacy_bounds(
                     t,
@@ -150,7 +173,7 @@ class SequentialPlan:
             drift = self.solve_drift(
                 Design(t, eff, lower, self.alpha, self.beta, self.sides, self.binding, nan)
             )
-            if self.futility_kind != "conditional_power":
+            if self.futility_kind not in THRESHOLD_KINDS:
                 break
             new = np.append(
                 self.futility_at(np.arange(k - 1), self.planned_events[:-1], eff[-1], drift),
@@ -190,12 +213,14 @@ class SequentialPlan:
         if kind == "none":
             return np.full(len(indices), -np.inf)
         if kind == "spending":
-            return self.design.futility[indices]
+            return self.beta_futility_at(indices, events)
         if kind == "z":
             return self.futility_values[indices]
         info = self.variance_factor * events
         if kind == "hazard_ratio":
             return -np.log(self.futility_values[indices]) * np.sqrt(info)
+        if kind == "predictive_power":
+            return self.z_at_fractions(events, final_bound, "predictive_power")
         # conditional power c under the design effect theta = -log HR_design
         drift = self.design.drift if drift is None else drift
         theta = drift / math.sqrt(self.variance_factor * self.max_events)
@@ -205,6 +230,73 @@ class SequentialPlan:
         return (
             final_bound * np.sqrt(info_max) - theta * rest + float(ndtri(c)) * np.sqrt(rest)
         ) / np.sqrt(info)
+
+    def beta_futility_at(self, indices: np.ndarray, events: np.ndarray) -> np.ndarray:
+        """Beta-spending futility bounds of the interim looks `indices` held at their
+        observed `events`: the design recomputed at information rates (d_1 / D, ..., 1)
+        (`beta_spending_bounds`, the drift solved again for the target power there). The
+        design's own bounds when those rates are not increasing within (0, 1)."""
+        t = np.asarray(events, dtype=float) / self.max_events
+        if len(t) == 0 or t[0] <= 0.0 or t[-1] >= 1.0 or np.any(np.diff(t) <= 0.0):
+            return self.design.futility[indices]
+        key = ("beta", tuple(t))
+        hit = self.cache.get(key)
+        if hit is None:
+            _, fut, _ = beta_spending_bounds(
+                np.append(t, 1.0),
+                self.efficacy_spending,
+                self.alpha,
+                self.beta_spending,
+                self.beta,
+                self.binding,
+            )
+            hit = self.cache[key] = fut[:-1]
+        return hit
+
+    def z_at_fractions(self, events: np.ndarray, final_bound: float, scale: str) -> np.ndarray:
+        """Per interim look (its observed `events`), the z at which a threshold rule flips:
+        the predictive power equals the futility threshold (`scale` predictive_power), or
+        P(HR < c | data) equals the Bayesian rule's q (`scale` posterior; +inf: it never
+        holds, -inf: always). At or past the final events: -inf for futility (nothing left
+        to predict), nan (no rule) for the posterior."""
+        from sim.stats.predictive import z_for_posterior_probability, z_for_predictive_power
+
+        info_max = self.variance_factor * self.max_events
+        out = np.full(len(events), -np.inf if scale == "predictive_power" else np.nan)
+        for j, d in enumerate(np.asarray(events, dtype=float)):
+            t = d / self.max_events
+            if not 0.0 < t < 1.0:
+                continue
+            if scale == "predictive_power":
+                out[j] = z_for_predictive_power(
+                    float(self.futility_values[0]),
+                    t,
+                    information=info_max,
+                    prior=self.prior,
+                    critical=final_bound,
+                )
+            else:
+                _, hr_below, probability = self.bayesian  # type: ignore[misc]
+                out[j] = z_for_posterior_probability(
+                    probability, t, information=info_max, prior=self.prior, hazard_ratio=hr_below
+                )
+        return out
+
+    def with_bayesian_rule(
+        self, events: np.ndarray, eff: np.ndarray, fut: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(efficacy, futility) bounds of the held looks with the Bayesian rule at their
+        interim looks (all but the last): efficacy lowered to the z above which the rule
+        holds, or futility raised to it (go/no-go)."""
+        action = self.bayesian[0]  # type: ignore[index]
+        rule = np.append(self.z_at_fractions(events[:-1], math.nan, "posterior"), np.nan)
+        interim = np.arange(len(events)) < len(events) - 1
+        usable = interim & ~np.isnan(rule)
+        if action == "efficacy":
+            eff = np.where(usable, np.minimum(eff, rule), eff)
+        else:
+            fut = np.where(usable, np.maximum(fut, rule), fut)
+        return eff, fut
 
     def bounds(
         self, indices: tuple[int, ...], events: tuple[int, ...]
@@ -227,8 +319,10 @@ class SequentialPlan:
             eff = efficacy_bounds(
                 t, self.efficacy_spending, self.alpha, self.sides, fut if self.binding else None
             )
-            if self.futility_kind == "conditional_power":  # against the observed final bound
+            if self.futility_kind in THRESHOLD_KINDS:  # against the observed final bound
                 fut = np.append(self.futility_at(idx[:-1], d[:-1], eff[-1]), -np.inf)
+        if self.bayesian is not None:
+            eff, fut = self.with_bayesian_rule(d, eff, fut)
         fut = np.minimum(fut, eff)
         self.cache[key] = (eff, fut)
         return eff, fut

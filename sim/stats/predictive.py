@@ -372,3 +372,45 @@ def z_for_predictive_power(
     slope = math.sqrt(t) + b * math.sqrt(i_max) * (1.0 - t)
     offset = a * math.sqrt(i_max) * (1.0 - t)
     return float((ndtri(q) * spread + critical - offset) / slope)
+
+
+def z_for_posterior_probability(
+    probability: float,
+    fraction: float,
+    *,
+    information: float,
+    prior: InterimPrior,
+    hazard_ratio: float,
+) -> float:
+    """The interim z above which P(HR < hazard_ratio | Z_t = z) exceeds `probability` (the
+    posterior probability increases with z). Normal or flat prior, closed form:
+    (m_1 + log h) / s_1 = Phi^-1(q) with m_1 = s_1^2 (m / s^2 + z sqrt(I_t)), so
+    z = ((Phi^-1(q) s_1 - log h) / s_1^2 - m / s^2) / sqrt(I_t) (flat: m / s^2 = 0).
+    Mixture: root-finding; +inf when no z reaches q (every value at or above h), -inf when
+    every z does."""
+    q = check_threshold(
+        "bayesian.probability",
+        probability,
+        meaning="the posterior probability of HR < hr_below the rule needs",
+        example="probability: 0.90",
+    )
+    h = check_positive(
+        "bayesian.hr_below", hazard_ratio, meaning="the hazard ratio c of P(HR < c)", example="1.0"
+    )
+    t, i_max = _inputs(fraction, information)
+    i_t = t * i_max
+    if isinstance(prior, MixtureHazardRatio):
+
+        def gap(x: float) -> float:
+            p = posterior_probability(x, t, information=i_max, prior=prior, hazard_ratio=h)
+            return float(p) - q
+
+        low, high = -40.0, 40.0
+        if gap(high) <= 0.0:
+            return math.inf
+        if gap(low) > 0.0:
+            return -math.inf
+        return float(brentq(gap, low, high, xtol=1e-13, rtol=1e-14, maxiter=200))
+    _, sd = posterior_normal(0.0, t, information=i_max, prior=prior)
+    prior_term = 0.0 if prior is None else prior.theta_mean / prior.theta_sd**2
+    return float(((ndtri(q) * sd - math.log(h)) / sd**2 - prior_term) / math.sqrt(i_t))

@@ -76,16 +76,25 @@ class Recursion:
     weights) of paths that have not stopped before look k. Call `crossing` to get the
     probabilities at look k for candidate bounds, then `advance` with the chosen ones."""
 
-    def __init__(self, information: np.ndarray, drift: float, r: int = GRID_R) -> None:
+    def __init__(self, information: np.ndarray, drift: float | np.ndarray, r: int = GRID_R) -> None:
         self.info = np.asarray(information, dtype=float)
-        self.drift = float(drift)
+        # one drift per look (non-proportional hazards: E[Z_k] = drift_k sqrt(t_k), the
+        # Brownian motion's mean drift_k t_k at look k); a number: the same at every look
+        self.drift = np.broadcast_to(np.asarray(drift, dtype=float), self.info.shape)
+        self.constant = np.ndim(drift) == 0
         self.r = r
         self.k = 0
         self.nodes: np.ndarray | None = None
         self.mass: np.ndarray | None = None  # density x weight at nodes, look k - 1
 
     def mean(self, k: int) -> float:
-        return self.drift * math.sqrt(self.info[k])
+        return float(self.drift[k] * math.sqrt(self.info[k]))
+
+    def step(self, k: int) -> float:
+        """Mean of the Brownian increment from look k - 1 to look k."""
+        if self.constant:  # drift (t_k - t_{k-1}), as the proportional-hazards recursion
+            return float(self.drift[k] * (self.info[k] - self.info[k - 1]))
+        return float(self.drift[k] * self.info[k] - self.drift[k - 1] * self.info[k - 1])
 
     def crossing(self, upper: float, lower: float) -> tuple[float, float]:
         """(P(Z_k >= upper, not stopped before), P(Z_k <= lower, not stopped before))."""
@@ -97,7 +106,7 @@ class Recursion:
             return up, low
         ik, ij = self.info[k], self.info[k - 1]
         dlt = ik - ij
-        shift = self.nodes * math.sqrt(ij) + self.drift * dlt
+        shift = self.nodes * math.sqrt(ij) + self.step(k)
         sd = math.sqrt(dlt)
         up = (
             float(self.mass @ ndtr((shift - upper * math.sqrt(ik)) / sd)) if upper < np.inf else 0.0
@@ -118,7 +127,7 @@ class Recursion:
         else:
             ik, ij = self.info[k], self.info[k - 1]
             dlt = ik - ij
-            shift = self.nodes * math.sqrt(ij) + self.drift * dlt
+            shift = self.nodes * math.sqrt(ij) + self.step(k)
             sd = math.sqrt(dlt)
             density = (math.sqrt(ik) / sd) * (
                 phi((nodes[:, None] * math.sqrt(ik) - shift[None, :]) / sd) @ self.mass
@@ -195,10 +204,11 @@ def efficacy_bounds(
 
 
 def crossing_probabilities(
-    fractions: Values, upper: Values, lower: Values, drift: float, r: int = GRID_R
+    fractions: Values, upper: Values, lower: Values, drift: float | Values, r: int = GRID_R
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per look: P(first stop at look k by crossing the upper bound) and (the lower one),
-    for drift `drift` (E[Z_k] = drift sqrt(t_k))."""
+    for drift `drift` (E[Z_k] = drift sqrt(t_k); one drift per look: E[Z_k] = drift_k
+    sqrt(t_k), a hazard ratio that changes over the looks)."""
     t = np.asarray(fractions, dtype=float)
     upper = np.asarray(upper, dtype=float)
     lower = np.asarray(lower, dtype=float)
@@ -239,7 +249,7 @@ class Design:
         return self.futility
 
     def probabilities(
-        self, drift: float, with_futility: bool = True, r: int = GRID_R
+        self, drift: float | Values, with_futility: bool = True, r: int = GRID_R
     ) -> tuple[np.ndarray, np.ndarray]:
         """(upper, lower) first-crossing probability per look at `drift`: efficacy and
         futility stops (two-sided: efficacy on the side of benefit, and on the side of
@@ -248,7 +258,7 @@ class Design:
         lower = self.lower() if with_futility or self.sides == 2 else np.full(self.looks, -np.inf)
         return crossing_probabilities(self.fractions, self.efficacy, lower, drift, r)
 
-    def power(self, drift: float, with_futility: bool = True) -> float:
+    def power(self, drift: float | Values, with_futility: bool = True) -> float:
         """Probability of rejecting on the side of benefit (rpact's overallReject)."""
         return float(self.probabilities(drift, with_futility)[0].sum())
 

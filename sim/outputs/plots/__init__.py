@@ -9,7 +9,8 @@ family of figures, the look they share in `style`:
     survival    Kaplan-Meier of one simulated final analysis (PFS, OS)
     response    response, local control and adverse-event rates by arm
     clinic      chair and linac utilization, drug supply
-    sequential  stopping and the dates of the looks of a group-sequential run
+    sequential  stopping, the dates of the looks and the interim predictive power of a
+                group-sequential run
     sweep       power, calendar risk and analysis dates across sweep points
     run         a run folder's figures
     command     ``python -m sim plot`` and writing the PNG files
@@ -23,7 +24,7 @@ from sim.outputs.plots.clinic import plot_supply, plot_utilization, supply_panel
 from sim.outputs.plots.command import cmd_plot, register, write_figures
 from sim.outputs.plots.response import plot_incidence, plot_rate_bands
 from sim.outputs.plots.run import run_figures
-from sim.outputs.plots.sequential import plot_look_dates, plot_stopping
+from sim.outputs.plots.sequential import plot_look_dates, plot_predictive_power, plot_stopping
 from sim.outputs.plots.style import (
     ARM_COLORS,
     BAND_COLOR,
@@ -99,6 +100,7 @@ __all__ = [
     "plot_power_by_test",
     "plot_power_curve",
     "plot_power_tradeoff",
+    "plot_predictive_power",
     "plot_rate_bands",
     "plot_stopping",
     "plot_supply",

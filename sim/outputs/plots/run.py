@@ -15,7 +15,7 @@ from sim.outputs.plots.clinic import plot_supply, plot_utilization, supply_panel
 from sim.outputs.plots.response import incidence_panel, response_panel
 from sim.outputs.plots.sequential import sequential_panels
 from sim.outputs.plots.style import Panel, percent, themed
-from sim.outputs.plots.survival import km_panel, os_km_panel, plot_km
+from sim.outputs.plots.survival import KM_COLUMNS, km_panel, os_km_panel, pfs_km_panel, plot_km
 from sim.outputs.plots.timeline import (
     MAX_CURVE_REPS,
     analysis_date_panel,
@@ -70,11 +70,16 @@ def run_figures(run: Path) -> list[Panel]:
     panels += sequential_panels(run, scenario, replicates)
     panels += assurance_panels(run, scenario, replicates)
     if (run / "patients.parquet").exists():
+        endpoint = scenario.analysis.endpoint
         patients = pd.read_parquet(
             run / "patients.parquet",
-            columns=["replicate", "arm", "in_analysis", "pfs_days_at_cut", "pfs_event_at_cut"],
+            columns=["replicate", "arm", "in_analysis", *KM_COLUMNS[endpoint][:2]],
         )
-        panels.append(km_panel(patients, replicates))
+        panels.append(km_panel(patients, replicates, endpoint))
+        if "pfs_p_value" in replicates:  # OS primary: PFS is secondary
+            pfs_cols = ["replicate", "arm", "in_analysis", *KM_COLUMNS["pfs"][:2]]
+            secondary = pd.read_parquet(run / "patients.parquet", columns=pfs_cols)
+            panels.append(pfs_km_panel(secondary, replicates))
         if "os_at_pfs_cut_p_value" in replicates:
             os_cols = ["replicate", "arm", "in_analysis", "os_days_at_cut", "os_event_at_cut"]
             panels.append(
@@ -120,7 +125,7 @@ def draw_run(run: Path, name: str, ax: Axes | None = None, **options: Any) -> Ax
         draw = plot_utilization if name == "utilization" else plot_supply
         return draw(pd.read_csv(path), ax=ax)
     if name == "km":
-        return draw_km(run, ax, options.get("replicate"))
+        return draw_km(run, ax, options.get("replicate"), scenario.analysis.endpoint)
     replicates = pd.read_parquet(run / "replicates.parquet")
     if name == "analysis_dates":
         return plot_analysis_dates(
@@ -142,19 +147,21 @@ def draw_run(run: Path, name: str, ax: Axes | None = None, **options: Any) -> Ax
             ax,
             among=drawn.among,
             stops=drawn.stops,
+            events=scenario.analysis.events_label,
         )
     raise ScenarioError(f"plot {name!r}: must be one of {list(RUN_PLOTS)}")
 
 
-def draw_km(run: Path, ax: Axes | None, replicate: int | None) -> Axes:
-    """Kaplan-Meier PFS by arm of one kept replicate at its data cut."""
+def draw_km(run: Path, ax: Axes | None, replicate: int | None, endpoint: str = "pfs") -> Axes:
+    """Kaplan-Meier of the primary endpoint (`endpoint`) by arm, one kept replicate at its
+    data cut."""
     from sim.scenario import ScenarioError
 
     path = run / "patients.parquet"
     if not path.is_file():
         raise ScenarioError(f"{path}: not written; run with keep_patients >= 1 (--keep-patients 1)")
-    columns = ["replicate", "arm", "in_analysis", "pfs_days_at_cut", "pfs_event_at_cut"]
-    patients = pd.read_parquet(path, columns=columns)
+    time, event, ylabel = KM_COLUMNS[endpoint]
+    patients = pd.read_parquet(path, columns=["replicate", "arm", "in_analysis", time, event])
     kept = sorted(set(patients["replicate"]))
     chosen = kept[0] if replicate is None else replicate
     if chosen not in kept:
@@ -162,4 +169,5 @@ def draw_km(run: Path, ax: Axes | None, replicate: int | None) -> Axes:
             f"replicate = {replicate!r}: not kept in {path} (kept: {kept[:10]}); give one "
             "of them, or run with a larger keep_patients"
         )
-    return plot_km(patients[patients["replicate"] == chosen], ax)
+    one = patients[patients["replicate"] == chosen]
+    return plot_km(one, ax, time=time, event=event, ylabel=ylabel)

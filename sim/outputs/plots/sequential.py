@@ -1,5 +1,5 @@
 """A group-sequential run's figures: stopping by look (simulated beside the design's closed
-form) and the date of each look."""
+form), the date of each look, and the predictive power at each interim look."""
 
 from __future__ import annotations
 
@@ -108,8 +108,68 @@ def plot_look_dates(
     return ax
 
 
+def plot_predictive_power(
+    replicates: pd.DataFrame, k_max: int, threshold: float | None = None, ax: Axes | None = None
+) -> Axes:
+    """Predictive power at each interim look across the replicates that held it: its
+    distribution (violin, cut to the values seen), the middle 90% and the median (bar and
+    dot), the mean (diamond), and a futility threshold on that scale (dashed) if given."""
+    ax = ax or new_axes(9.0, 5.0)
+    looks = [k for k in range(1, k_max) if f"look{k}_predictive_power" in replicates]
+    values = [replicates[f"look{k}_predictive_power"].dropna().to_numpy() for k in looks]
+    shown = [(k, v) for k, v in zip(looks, values, strict=True) if len(v)]
+    if shown:
+        x = np.arange(1, len(shown) + 1)
+        parts = ax.violinplot([v for _, v in shown], x, widths=0.7, showextrema=False)
+        for body in parts["bodies"]:
+            body.set_facecolor("#8DA0CB")
+            body.set_alpha(0.7)
+        for xi, (_, v) in zip(x, shown, strict=True):
+            q05, q50, q95 = np.quantile(v, [0.05, 0.5, 0.95])
+            ax.vlines(xi, q05, q95, color="black", lw=1.5)
+            ax.plot(xi, q50, "o", color="black", ms=6)
+            ax.plot(xi, v.mean(), "D", color="#DD8452", ms=7)
+        labels = [f"look {k}\n({percent(len(v) / len(replicates))} held)" for k, v in shown]
+        ax.set_xticks(x, labels)
+    ax.plot([], [], "o", color="black", label="median; bar: 5% to 95% of replicates")
+    ax.plot([], [], "D", color="#DD8452", label="mean (summary.csv)")
+    if threshold is not None:
+        ax.axhline(threshold, color="#C44E52", ls="--", lw=1.5, label="futility: stop below this")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("predictive power at the look")
+    ax.legend(loc="lower right", frameon=True, fontsize="small")
+    return ax
+
+
+def predictive_power_panel(scenario: Scenario, replicates: pd.DataFrame, k_max: int) -> Panel:
+    """The predictive power at each interim look, captioned."""
+    fut = scenario.analysis.futility
+    rule = fut.threshold_rule if fut is not None else None
+    threshold = rule[1] if rule is not None and rule[0] == "predictive_power" else None
+    ax = plot_predictive_power(replicates, k_max, threshold)
+    first = replicates["look1_predictive_power"].dropna()
+    prior = "the design prior" if scenario.prior is not None else "a flat prior"
+    cut = 0.10 if threshold is None else threshold
+    low = percent(float((first < cut).mean())) if len(first) else "-"
+    return Panel(
+        "predictive_power",
+        finish(
+            ax,
+            "How likely is success, as seen at each interim look?",
+            f"predictive power from {prior}; below {percent(cut)} at look 1 in {low} of the "
+            "trials that held it",
+        ),
+        "Predictive power at each interim look: the chance that the final analysis "
+        "rejects H0, averaged over what the hazard ratio may be given the data of the "
+        f"look (posterior from {prior}), one value per simulated trial that held the look; "
+        "the violin is its distribution over those trials.",
+    )
+
+
 def sequential_panels(run: Path, scenario: Scenario, replicates: pd.DataFrame) -> list[Panel]:
-    """The two figures of a group-sequential run: stopping by look, look dates."""
+    """The figures of a group-sequential run: stopping by look, look dates, and with an
+    interim look the predictive power there."""
     from sim.engine.results import look_count
     from sim.stats.boundaries import boundaries_table
 
@@ -153,4 +213,7 @@ def sequential_panels(run: Path, scenario: Scenario, replicates: pd.DataFrame) -
         "Analysis date of each look across the replicates that held it (box: middle "
         "50%, whiskers: 5% to 95%); a trial stopped early holds no later look.",
     )
-    return [stopping, dates]
+    panels = [stopping, dates]
+    if "look1_predictive_power" in replicates:
+        panels.append(predictive_power_panel(scenario, replicates, k_max))
+    return panels

@@ -1,5 +1,5 @@
-"""Kaplan-Meier curves of one simulated final analysis (PFS, and OS when simulated), with
-the number at risk under the axis."""
+"""Kaplan-Meier curves of one simulated final analysis (the primary endpoint, PFS or OS, and
+the other one when simulated), with the number at risk under the axis."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
 from sim.outputs.plots.style import ARM_COLORS, Panel, finish, new_axes
-from sim.scenario import DAYS_PER_MONTH
+from sim.scenario import DAYS_PER_MONTH, ENDPOINT_WORDS
 
 
 def km_steps(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,36 +125,76 @@ def draw_at_risk(
         )
 
 
-def km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
+def first_replicate(
+    patients: pd.DataFrame, replicates: pd.DataFrame
+) -> tuple[int, pd.DataFrame, pd.Series, pd.Timestamp]:
+    """(replicate, its patients, its replicates row, its data cut) of the first kept
+    replicate: the one trial a Kaplan-Meier figure shows."""
     rep = int(patients["replicate"].min())
-    one = patients[patients["replicate"] == rep]
     row = replicates.loc[replicates["replicate"] == rep].iloc[0]
-    cut = pd.Timestamp(row["data_cut_date"])
-    ax = plot_km(one)
-    p = row["p_value"]
-    shown_p = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    return rep, patients[patients["replicate"] == rep], row, pd.Timestamp(row["data_cut_date"])
+
+
+def p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+KM_COLUMNS = {  # analysis.endpoint -> (time, event, y label) of patients.parquet
+    "pfs": ("pfs_days_at_cut", "pfs_event_at_cut", "progression-free survival"),
+    "os": ("os_days_at_cut", "os_event_at_cut", "overall survival"),
+}
+
+
+def km_panel(patients: pd.DataFrame, replicates: pd.DataFrame, endpoint: str = "pfs") -> Panel:
+    """Kaplan-Meier of the primary endpoint (`endpoint`: analysis.endpoint) of one replicate
+    at its data cut, with the primary analysis's HR and p."""
+    rep, one, row, cut = first_replicate(patients, replicates)
+    time, event, ylabel = KM_COLUMNS[endpoint]
+    ax = plot_km(one, time=time, event=event, ylabel=ylabel)
+    shown_p = p_text(row["p_value"])
+    events = ENDPOINT_WORDS[endpoint]["events"]
     detail = (
-        f"Data cut {cut:%d %b %Y} ({row['events']} events): HR {row['hazard_ratio']:.2f} "
+        f"Data cut {cut:%d %b %Y} ({row['events']} {events}): HR {row['hazard_ratio']:.2f} "
         f"(95% CI {row['hr_ci_low']:.2f} to {row['hr_ci_high']:.2f}), {shown_p}"
     )
+    name = ENDPOINT_WORDS[endpoint]["endpoint"]
     caption = (
-        "What one simulated trial's final analysis would look like: Kaplan-Meier PFS "
-        "by arm at its data cut (one replicate, not an average; ticks are censored "
-        "patients; the numbers below are patients still at risk)."
+        f"What one simulated trial's final analysis would look like: Kaplan-Meier {name} "
+        "(the primary endpoint) by arm at its data cut (one replicate, not an average; "
+        "ticks are censored patients; the numbers below are patients still at risk)."
     )
     return Panel(
-        "km", finish(ax, f"One simulated final analysis (replicate {rep})", detail), caption
+        "km",
+        finish(ax, f"One simulated final analysis of {name} (replicate {rep})", detail),
+        caption,
+    )
+
+
+def pfs_km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
+    """PFS, the secondary endpoint of an OS-primary trial, at the OS analysis's data cut."""
+    rep, one, row, cut = first_replicate(patients, replicates)
+    ax = plot_km(one)
+    shown_p = p_text(row["pfs_p_value"])
+    detail = (
+        f"At the OS data cut {cut:%d %b %Y}: {row['pfs_events']} PFS events, "
+        f"HR {row['pfs_hazard_ratio']:.2f}, {shown_p}"
+    )
+    caption = (
+        "Progression-free survival (secondary endpoint) of one simulated trial at the data "
+        "cut of its OS primary analysis: progressions seen at the scans, or deaths; ticks "
+        "are censored patients."
+    )
+    return Panel(
+        "pfs_km",
+        finish(ax, f"PFS (secondary) at the OS analysis (replicate {rep})", detail),
+        caption,
     )
 
 
 def os_km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
-    rep = int(patients["replicate"].min())
-    one = patients[patients["replicate"] == rep]
-    row = replicates.loc[replicates["replicate"] == rep].iloc[0]
-    cut = pd.Timestamp(row["data_cut_date"])
+    rep, one, row, cut = first_replicate(patients, replicates)
     ax = plot_km(one, time="os_days_at_cut", event="os_event_at_cut", ylabel="overall survival")
-    p = row["os_at_pfs_cut_p_value"]
-    shown_p = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    shown_p = p_text(row["os_at_pfs_cut_p_value"])
     detail = (
         f"At the PFS data cut {cut:%d %b %Y}: {row['os_deaths_at_pfs_cut']} deaths, "
         f"HR {row['os_at_pfs_cut_hazard_ratio']:.2f}, {shown_p}; deaths by maturity "

@@ -1,11 +1,12 @@
-"""Enrollment, PFS events and the final analysis date over calendar time, across replicates.
+"""Enrollment, events of the primary endpoint (PFS or OS) and the final analysis date over
+calendar time, across replicates.
 
 Enrollment and event curves need every replicate's randomization and event-seen days, which
 replicates.parquet does not hold. `follow_up_days` replays the vectorized stages of the run
-(enrollment, randomization, latent outcomes, assessments) from the manifest's scenario and
-seed: chunk c draws only from SeedSequence(seed, spawn_key=(c,)), so the replay is exact. It
-is checked against the milestone dates of replicates.parquet; should they ever disagree, the
-curves are interpolated between the milestones instead, and the figure says so.
+(enrollment, randomization, latent outcomes, assessments, deaths) from the manifest's
+scenario and seed: chunk c draws only from SeedSequence(seed, spawn_key=(c,)), so the replay
+is exact. It is checked against the milestone dates of replicates.parquet; should they ever
+disagree, the curves are interpolated between the milestones instead, and the figure says so.
 """
 
 from __future__ import annotations
@@ -33,14 +34,15 @@ from sim.outputs.plots.style import (
     new_axes,
     percent,
 )
-from sim.scenario import Scenario, parse_scenario
+from sim.scenario import ENDPOINT_WORDS, Scenario, parse_scenario
 
 MAX_CURVE_REPS = 2000  # replicates replayed for the curves: bands to within a few days
 
 
 @dataclass(frozen=True)
 class FollowUp:
-    """Clock days (since trial start) of every randomization and every seen PFS event,
+    """Clock days (since trial start) of every randomization and every seen event of the
+    primary endpoint (PFS: at a scan or a death; OS: a death),
     shape (R, N), sorted per row, inf where none; events as if follow-up went on past the cut.
     `exact` is False when interpolated between milestone dates."""
 
@@ -55,9 +57,10 @@ def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
     from sim.conduct.enrollment import enroll_patients
     from sim.conduct.outcomes import draw_latent_outcomes
     from sim.conduct.randomization import randomize_by_block
-    from sim.engine.chunk import TrialModel, chunk_streams
+    from sim.engine.chunk import Cohort, TrialModel, chunk_streams
     from sim.engine.endpoints import draw_illness_death_paths
     from sim.engine.executors import plan_chunks
+    from sim.engine.primary import primary_cohort
 
     model = TrialModel.from_scenario(scenario)
     n = scenario.trial.sample_size
@@ -70,8 +73,9 @@ def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
         arm = randomize_by_block(enrolled.stratum, scenario.randomization, rng["randomization"])
         latent = draw_latent_outcomes(scenario, arm, rng["outcomes"], enrolled.stratum)
         scans = model.schedule.for_patients(enrolled.rand_day)
-        _, latent = draw_illness_death_paths(scenario, arm, latent, scans, rng["survival"])
-        observed = observe_outcomes(latent, scans)
+        paths, latent = draw_illness_death_paths(scenario, arm, latent, scans, rng["survival"])
+        cohort = Cohort(enrolled, arm, latent, observe_outcomes(latent, scans), scans, paths)
+        observed = primary_cohort(model, cohort).observed  # the primary endpoint's events
         rand.append(enrolled.rand_day.astype(float))
         events.append(enrolled.rand_day + observed.event_day)
     return FollowUp(np.sort(np.vstack(rand), axis=1), np.sort(np.vstack(events), axis=1), True)
@@ -197,14 +201,16 @@ def plot_events(
     *,
     among: str = "replicates",
     stops: pd.DataFrame | None = None,
+    events: str = "PFS events",
 ) -> Axes:
-    """Cumulative PFS events seen by calendar date, with the event target and the dates.
+    """Cumulative events seen by calendar date, with the event target and the dates.
 
     `bands`, `among` and `stops` as in `plot_enrollment`; `cut_date` is drawn only when it
-    is not the completion date.
+    is not the completion date; `events`: what they are (the primary endpoint's events,
+    `Analysis.events_label`).
     """
     ax = ax or new_axes()
-    draw_bands(ax, bands, "PFS events seen", among)
+    draw_bands(ax, bands, f"{events} seen", among)
     if stops is not None:
         draw_early_stops(ax, stops)
     if target is not None:
@@ -213,12 +219,12 @@ def plot_events(
             color=REFERENCE_COLOR,
             linestyle=":",
             linewidth=1.3,
-            label=f"event target: {target} events",
+            label=f"event target: {target} {events}",
         )
     draw_date_line(ax, completion_date, f"registered completion {completion_date:%d %b %Y}")
     if cut_date is not None and cut_date != completion_date:
         draw_date_line(ax, cut_date, f"calendar data cut {cut_date:%d %b %Y}", style="-.")
-    ax.set_ylabel("PFS events seen (cumulative)")
+    ax.set_ylabel(f"{events} seen (cumulative)")
     ax.set_xlabel("calendar date")
     ax.set_ylim(0, None)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -440,8 +446,8 @@ def enrollment_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFr
 
 
 def event_curves(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame) -> Curves:
-    """The bands of PFS events seen by date; with interim looks over the trials not stopped
-    early, each early stop a point at its stop (concluded there)."""
+    """The bands of the primary endpoint's events seen by date; with interim looks over the
+    trials not stopped early, each early stop a point at its stop (concluded there)."""
     start, completion = scenario.trial.start_date, scenario.trial.completion_date
     curves = replicates.iloc[: len(follow.event_day)]
     early = stopped_early(curves)
@@ -457,13 +463,20 @@ def event_curves(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame)
 
 
 def events_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame) -> Panel:
-    """PFS events seen by date (`event_curves`). The headline's share and the dates are those
-    of summary.csv and timeline.csv."""
+    """Events of the primary endpoint seen by date (`event_curves`). The headline's share and
+    the dates are those of summary.csv and timeline.csv."""
     target, completion = scenario.analysis.event_target, scenario.trial.completion_date
     drawn = event_curves(follow, scenario, replicates)
     among, sequential = drawn.among, drawn.stops is not None
+    events = scenario.analysis.events_label
     ax = plot_events(
-        drawn.bands, target, completion, scenario.analysis.cut_date, among=among, stops=drawn.stops
+        drawn.bands,
+        target,
+        completion,
+        scenario.analysis.cut_date,
+        among=among,
+        stops=drawn.stops,
+        events=events,
     )
     by = np.datetime64(completion, "D")
     if target is not None:
@@ -472,15 +485,15 @@ def events_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame)
         detail = f"{target}th event seen by the data cut in {percent(share)}"
         spread = f": {spread}"
         headline = (
-            f"PFS events: the {target}th event is seen by {completion:%d %b %Y} in "
+            f"{events}: the {target}th event is seen by {completion:%d %b %Y} in "
             f"{percent(seen)} of replicates"
         )
     else:
-        headline, detail, spread = "PFS events seen over time", "", ""
+        headline, detail, spread = f"{events} seen over time", "", ""
     if sequential:
         concluded = replicates.get("concluded_date", replicates["final_analysis_date"])
         done = float(np.mean(concluded.to_numpy("datetime64[D]") <= by))
-        headline = f"PFS events: trial concluded by {completion:%d %b %Y} in {percent(done)}"
+        headline = f"{events}: trial concluded by {completion:%d %b %Y} in {percent(done)}"
         headline += " of replicates"
         going = ~stopped_early(replicates)
         if target is not None and going.any():
@@ -495,7 +508,8 @@ def events_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame)
         ax.legend(loc="upper left", frameon=True, fontsize="small")  # clear of the stops
     how = "" if follow.exact else " (interpolated between milestone dates)"
     caption = (
-        f"PFS events seen (at scans, or deaths) by each date{how}, counted as if "
+        f"{events} seen ({ENDPOINT_WORDS[scenario.analysis.endpoint]['seen']}) by each "
+        f"date{how}, counted as if "
         "follow-up went on past the data cut, so the curve shows when the target "
         f"would be reached; line = median, bands = middle 50% and 90% of {among}."
     )

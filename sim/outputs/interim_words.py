@@ -1,0 +1,78 @@
+"""The interim looks' probability of success in plain words, for the run report: what a data
+monitoring committee would have read at each interim look of the simulated trials (the rows
+look<k>_conditional_power_*, look<k>_predictive_power_* and look<k>_posterior_probability_mean
+of summary.csv) and how often the rules on those scales stopped a trial."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from sim.outputs.plots.style import percent
+
+
+def interim_probability_text(summary: pd.DataFrame, manifest: dict[str, Any]) -> str | None:
+    """One paragraph on the probability of success at the interim looks; None when the run
+    has no interim look."""
+    rows = summary.set_index("metric")["estimate"]
+    if "look1_predictive_power_mean" not in rows.index:
+        return None
+    scenario = manifest["scenario"]
+    analysis = scenario["analysis"]
+
+    def pct(metric: str) -> str:
+        return percent(float(rows[metric]))  # 99.96% never shown as 100%
+
+    prior = "the design prior" if scenario.get("prior") else "a flat prior (no design prior)"
+    parts = [
+        "At each interim look the simulation computes what a data monitoring committee "
+        "would read: the predictive power, the chance that the final analysis will reject "
+        f"H0 averaged over what the hazard ratio may be given the data so far (from {prior}), "
+        "and the conditional power, the same chance if the design's hazard ratio, or the "
+        "hazard ratio estimated at the look, holds from then on."
+    ]
+    k = 1
+    while f"look{k}_predictive_power_mean" in rows.index:
+        held = pct(f"reached_look{k}") if f"reached_look{k}" in rows.index else "all"
+        parts.append(
+            f"Look {k} (held in {held} of the trials): predictive power median "
+            f"{pct(f'look{k}_predictive_power_q50')}, 90% of the trials between "
+            f"{pct(f'look{k}_predictive_power_q05')} and {pct(f'look{k}_predictive_power_q95')} "
+            f"(mean {pct(f'look{k}_predictive_power_mean')}); conditional power "
+            f"{pct(f'look{k}_conditional_power_design_mean')} on average under the design "
+            f"effect, {pct(f'look{k}_conditional_power_trend_mean')} under the current trend."
+        )
+        k += 1
+    futility = analysis.get("futility") or {}
+    scale = futility.get("scale") or (
+        "conditional_power" if futility.get("conditional_power") else None
+    )
+    if scale is not None:
+        threshold = futility.get("threshold") or futility.get("conditional_power")
+        kind = "binding" if futility.get("binding") else "non-binding"
+        parts.append(
+            f"The trial stops for futility when the {scale.replace('_', ' ')} at an interim "
+            f"look is below {percent(threshold)} ({kind}): "
+            f"{pct('futility_stop')} of the trials stopped so."
+        )
+    rule = analysis.get("bayesian")
+    if rule is not None:
+        what = (
+            "stops for efficacy when"
+            if rule["action"] == "efficacy"
+            else "goes on past an interim look only when"
+        )
+        parts.append(
+            f"The Bayesian rule: the trial {what} the posterior probability that the hazard "
+            f"ratio is below {rule['hr_below']:g} exceeds "
+            f"{percent(rule['probability'])}; at look 1 that probability "
+            f"averaged {pct('look1_posterior_probability_mean')}."
+            + (
+                f" Its no-go stops count as futility stops ({pct('futility_stop')} of the "
+                "trials stopped for futility in all)."
+                if rule["action"] == "go_no_go"
+                else ""
+            )
+        )
+    return " ".join(parts)

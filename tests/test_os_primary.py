@@ -1,0 +1,286 @@
+"""OS as the primary endpoint (`analysis.endpoint: os`): the simulation against its own
+closed-form design (Schoenfeld power under the average hazard ratio of the illness-death
+OS at the simulated deaths, the expected time of the death target), the group-sequential
+design of scenarios/phase3_os.yaml, every label saying OS, bad input refused through the
+command line, and the PFS-primary run unchanged in name."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import api
+from sim.commands.cli import main
+from sim.conduct.survival import os_survival_closed_form
+from sim.engine.metric_table import METRICS, SECTIONS
+from sim.errors import ScenarioError
+from sim.scenario import DAYS_PER_MONTH, load_scenario
+from sim.stats.design import design_scenario, os_survival_days, schoenfeld_power
+from sim.stats.sequential import crossing_probabilities
+from tests.helpers import BASELINE, ROOT, TEXTBOOK
+
+SMALL = ROOT / "tests" / "data" / "os_primary_small.yaml"
+PHASE3 = ROOT / "scenarios" / "phase3_os.yaml"
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """1000 replicates of the small OS-primary scenario (no scans), saved with plots' data."""
+    out = tmp_path_factory.mktemp("os") / "run"
+    return api.simulate(
+        SMALL, reps=1000, seed=5, workers=1, keep_patients=1, out=out, progress=False
+    )
+
+
+@pytest.fixture(scope="module")
+def phase3_run():
+    return api.simulate(PHASE3, reps=800, seed=21, workers=2, keep_patients=0, progress=False)
+
+
+def design_of(path) -> pd.Series:
+    return design_scenario(load_scenario(path)).set_index("quantity")["value"]
+
+
+# --- the OS distribution of the design ------------------------------------------------------
+
+
+def test_os_survival_of_the_design_is_the_illness_death_closed_form():
+    """Exponential h01, h02, h12: os_survival_days (numeric convolution on a 1-day grid)
+    against S_OS(t) = e^(-l t) + h01 / (l - h12) (e^(-h12 t) - e^(-l t)), l = h01 + h02
+    (`os_survival_closed_form`), in both arms of the small scenario (PFS median 6 months,
+    HR 0.6, death share 0.2, post-progression median 8 months)."""
+    scenario = load_scenario(SMALL)
+    t = np.arange(0.0, 3650.0, 7.0)
+    pfs = math.log(2) / 6 / DAYS_PER_MONTH
+    h12 = math.log(2) / 8 / DAYS_PER_MONTH
+    for arm, hr in ((0, 1.0), (1, 0.6)):
+        expected = os_survival_closed_form(t, 0.8 * pfs * hr, 0.2 * pfs * hr, h12)
+        assert np.max(np.abs(os_survival_days(scenario, arm, t) - expected)) < 1e-6
+
+
+def test_per_look_drifts_match_a_monte_carlo_of_the_canonical_process():
+    """Crossing probabilities with one drift per look (E[Z_k] = drift_k sqrt(t_k), as an OS
+    hazard ratio changing over the looks) against 400,000 draws of the Brownian motion with
+    means drift_k t_k; tolerance 4 Monte Carlo SE."""
+    t = np.array([0.6, 1.0])
+    upper, lower = np.array([2.669, 1.981]), np.full(2, -np.inf)
+    drift = np.array([3.1, 2.6])
+    up, _ = crossing_probabilities(t, upper, lower, drift)
+    rng = np.random.default_rng(np.random.SeedSequence(2026))
+    n = 400_000
+    b1 = rng.normal(drift[0] * t[0], math.sqrt(t[0]), n)
+    b2 = b1 + rng.normal(drift[1] * t[1] - drift[0] * t[0], math.sqrt(t[1] - t[0]), n)
+    first = b1 / math.sqrt(t[0]) >= upper[0]
+    second = ~first & (b2 >= upper[1])
+    for p, hits in ((up[0], first), (up[1], second)):
+        assert abs(p - hits.mean()) < 4 * math.sqrt(p * (1 - p) / n)
+    same, _ = crossing_probabilities(t, upper, lower, np.array([2.8, 2.8]))
+    assert np.array_equal(same, crossing_probabilities(t, upper, lower, 2.8)[0])
+
+
+# --- the simulation against its own closed form ---------------------------------------------
+
+
+def test_small_os_trial_power_and_death_timing_agree_with_the_design(small_run):
+    """Simulated power within 3 MC SE of Schoenfeld's under the OS average hazard ratio at
+    the simulated mean deaths; the mean time to the death target within 3% of the design's
+    (no scans: deaths are seen when they happen, as the closed form assumes)."""
+    design = design_of(SMALL)
+    reps = small_run.replicates
+    power = reps["reject"].mean()
+    se = math.sqrt(power * (1 - power) / len(reps))
+    a = small_run.scenario.analysis
+    expected = schoenfeld_power(reps["events"].mean(), design["average_hazard_ratio"], a.alpha)
+    assert abs(power - expected) < 3 * se
+    months = reps["target_events_months"].mean()
+    assert abs(months / design["target_events_months"] - 1) < 0.03
+    assert (reps["deaths"] == reps["events"]).all()  # every primary event is a death
+
+
+def test_phase3_os_simulation_agrees_with_its_group_sequential_design(phase3_run):
+    """scenarios/phase3_os.yaml (interim at 60% of 280 deaths, O'Brien-Fleming spending):
+    power and early stopping within 3 MC SE of the design's recursive integration with the
+    OS average hazard ratio at each look; mean months to the death target within 3%."""
+    from sim.stats.boundaries import design_rows
+
+    scenario = phase3_run.scenario
+    design = {q: v for q, v, _, _ in design_rows(scenario)}
+    target_months = design_of(PHASE3)["target_events_months"]
+    reps = phase3_run.replicates
+    for column, quantity in (("reject", "gs_power_h1"), ("early_stop", "gs_early_stop_h1")):
+        share = reps[column].mean()
+        se = math.sqrt(share * (1 - share) / len(reps))
+        assert abs(share - design[quantity]) < 3 * se, column
+    assert abs(reps["target_events_months"].mean() / target_months - 1) < 0.03
+    assert design["gs_power_h0"] == pytest.approx(scenario.analysis.alpha, abs=1e-6)
+
+
+# --- every label says OS --------------------------------------------------------------------
+
+PFS_NAMED = re.compile(r"^(median_pfs_|pfs_)")  # metrics whose name carries PFS: secondary
+
+
+def test_summary_meanings_of_the_primary_say_os(small_run):
+    summary = small_run.summary
+    primary = summary[~summary["metric"].str.match(PFS_NAMED)]
+    assert not primary["meaning"].str.contains("PFS").any(), list(
+        primary.loc[primary["meaning"].str.contains("PFS"), "metric"]
+    )
+    meanings = summary.set_index("metric")["meaning"]
+    for metric in ("power", "events_at_analysis_mean", "hazard_ratio_median", "p_cut_by_events"):
+        assert "OS" in meanings[metric], metric
+    assert "median_os_control_months_mean" in meanings
+    assert "secondary" in meanings["pfs_power"]
+
+
+def test_pfs_run_keeps_pfs_words_and_names(baseline):
+    """The same rows read for a PFS-primary run: the generic meanings say PFS, the medians
+    of the primary keep their PFS names."""
+    from sim.engine.metric_table import describe_metric
+
+    assert "primary endpoint (PFS)" in describe_metric("power")[1]
+    assert "primary endpoint (OS)" in describe_metric("power", "os")[1]
+    assert "PFS events" in describe_metric("events_at_analysis_mean")[1]
+    assert baseline.analysis.endpoint == "pfs"
+
+
+def test_timeline_plots_and_report_say_os(small_run, tmp_path):
+    from sim.outputs.plots import run_figures
+    from sim.outputs.report import build_report
+
+    folder = small_run.folder
+    timeline = pd.read_csv(folder / "timeline.csv")
+    assert not timeline.astype(str).apply(lambda c: c.str.contains("PFS")).any().any()
+    panels = {panel.name: panel for panel in run_figures(folder)}
+    for name, panel in panels.items():
+        texts = [t.get_text() for t in panel.figure.findobj(match=lambda o: hasattr(o, "get_text"))]
+        words = " ".join([*texts, panel.caption])
+        if name == "pfs_km":  # PFS, the secondary endpoint, says so
+            assert "secondary" in words
+        else:
+            assert "PFS" not in words, name
+    assert "OS" in " ".join(t.get_text() for t in panels["events"].figure.texts)
+    assert "interpolated" not in panels["events"].caption  # the replay of deaths checks out
+    report = build_report(folder)
+    headline = re.search(r'<p class="headline">(.*?)</p>', report, re.S).group(1)
+    assert "primary endpoint (OS)" in headline and "PFS" not in headline
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+def run_rejects(tmp_path, capsys, scenario, override: str, needles: tuple[str, ...]) -> None:
+    out = tmp_path / "out"
+    code = main(["run", str(scenario), "--set", override, "--reps", "10", "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") <= 3, err  # one message, not a traceback
+    for needle in needles:
+        assert needle in err, (needle, err)
+    assert not out.exists()
+
+
+def test_unknown_endpoint_is_refused(tmp_path, capsys):
+    run_rejects(
+        tmp_path, capsys, BASELINE, "analysis.endpoint=dfs", ("analysis.endpoint", "'dfs'", "'os'")
+    )
+
+
+def test_os_primary_without_overall_survival_is_refused(tmp_path, capsys):
+    run_rejects(
+        tmp_path,
+        capsys,
+        TEXTBOOK,
+        "analysis.endpoint=os",
+        ("analysis.endpoint = 'os'", "needs the overall_survival block", "add overall_survival"),
+    )
+
+
+def test_os_primary_with_an_own_os_cut_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(
+        [
+            "run",
+            str(BASELINE),
+            "--set",
+            "analysis.endpoint=os",
+            "--set",
+            "overall_survival.cut=events",
+            "--set",
+            "overall_survival.event_target=40",
+            "--reps",
+            "10",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "overall_survival.cut = 'events'" in err and "primary analysis" in err
+
+
+def test_forecast_of_an_os_primary_trial_is_refused():
+    with pytest.raises(ScenarioError, match="analysis.endpoint = 'os'.*cannot forecast"):
+        api.forecast(
+            BASELINE,
+            observed="never-read.csv",
+            as_of=dt.date(2027, 6, 1),
+            overrides={"analysis.endpoint": "os"},
+            progress=False,
+        )
+
+
+# --- the metric table ----------------------------------------------------------------------
+
+
+def test_power_like_meanings_say_what_they_count():
+    """power, power_stratified, power_unstratified, power_ignoring_futility,
+    power_at_completion: which test, which bounds, and how a futility stop counts."""
+    meaning = {m.name: m.meaning for m in METRICS}
+    assert "futility stop counts as a failure" in meaning["power"]
+    assert "binding futility" in meaning["power"]
+    for name in ("power_stratified", "power_unstratified", "power_at_completion"):
+        assert "nominal analysis.alpha" in meaning[name], name
+        assert "{primary}" in meaning[name], name
+    assert "futility stop counts by that test" in meaning["power_stratified"]
+    assert "futility stops ignored" in meaning["power_ignoring_futility"]
+    assert "the same bounds as power" in meaning["power_ignoring_futility"]
+    assert "add up to power" in meaning["reject_look{k}"]
+    assert all(section.rows for section in SECTIONS)
+
+
+def test_compare_refuses_runs_of_different_primary_endpoints(small_run, tmp_path, capsys):
+    pfs = tmp_path / "pfs"
+    api.simulate(
+        SMALL,
+        reps=20,
+        seed=5,
+        workers=1,
+        keep_patients=0,
+        overrides={"analysis.endpoint": "pfs"},
+        out=pfs,
+        progress=False,
+    )
+    assert main(["compare", str(small_run.folder), str(pfs)]) == 2
+    err = capsys.readouterr().err
+    assert "analysis.endpoint differs between the runs" in err and "has os" in err
+
+
+def test_a_hazard_ratio_prior_with_os_primary_is_refused(baseline_data):
+    from tests.helpers import vary
+
+    with pytest.raises(ScenarioError, match=r"prior\.hazard_ratio.*PFS effect"):
+        vary(
+            baseline_data,
+            **{
+                "analysis.endpoint": "os",
+                "prior": {
+                    "hazard_ratio": {"distribution": "lognormal", "median": 0.7, "sd_log": 0.3}
+                },
+            },
+        )
