@@ -287,16 +287,16 @@ def headline_html(
     return (
         f'<p class="headline"><b>On time?</b> In <b>{share("p_target_by_completion")}</b> of '
         f"the {trials}, {target_words} is seen by the registered completion date "
-        f"{esc(completion)}. {events.capitalize()} seen by then: "
+        f"{esc(completion)}. {events[:1].upper() + events[1:]} seen by then: "
         f"{number('events_at_completion_mean')}. The analysis is cut by the event target in "
         f"{share('p_cut_by_events')}, by the calendar date in {share('p_cut_by_date')}.<br>"
         f"<b>When?</b> Median dates: last patient randomized "
         f"<b>{date('randomized_100pct', 'lpi_months_median')}</b>, event target reached "
         f"<b>{date('target_events', 'target_events_months_median')}</b>, final analysis "
         f"<b>{date('final_analysis', 'analysis_months_median')}</b>.<br>"
-        f"<b>Power?</b> At the analysis as the scenario triggers it, power <b>"
-        f"{share('power')}</b> ({ENDPOINT_WORDS[endpoint]['primary']}); if the data were cut "
-        f"on {esc(completion)} instead, <b>{share('power_at_completion')}</b>.</p>"
+        f"<b>Power?</b> At the {ENDPOINT_WORDS[endpoint]['endpoint']} analysis as the "
+        f"scenario triggers it, power <b>{share('power')}</b>; if the data were cut on "
+        f"{esc(completion)} instead, <b>{share('power_at_completion')}</b>.</p>"
     )
 
 
