@@ -294,7 +294,7 @@ def headline_html(
         f"<b>{date('randomized_100pct', 'lpi_months_median')}</b>, event target reached "
         f"<b>{date('target_events', 'target_events_months_median')}</b>, final analysis "
         f"<b>{date('final_analysis', 'analysis_months_median')}</b>.<br>"
-        f"<b>Power?</b> At the {ENDPOINT_WORDS[endpoint]['endpoint']} analysis as the "
+        f"<b>Power?</b> At the analysis of the {ENDPOINT_WORDS[endpoint]['primary']} as the "
         f"scenario triggers it, power <b>{share('power')}</b>; if the data were cut on "
         f"{esc(completion)} instead, <b>{share('power_at_completion')}</b>.</p>"
     )
