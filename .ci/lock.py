@@ -3,7 +3,7 @@ README's two install commands and CI use.
 
 In a fresh virtual environment (a temporary folder):
 1. `pip install -e .`: the newest runtime set pyproject.toml allows, resolved alone;
-2. `pip install -c <that set> -e ".[test,dask,app,bench]"`: the extras, on that set. An extra
+2. `pip install -c <that set> -e ".[test,dask,app,docs,bench]"`: the extras, on that set. An extra
    that cannot live with it fails here, naming the conflict, instead of quietly moving a
    runtime package (a joint resolution, as pip-compile makes, would downgrade pandas for a
    test-only package and test what no user has: issue 33). Give such a package's checks
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from same_versions import changed_runtime, read_pins  # noqa: E402 (.ci beside this file)
 
-EXTRAS = "test,dask,app,bench"
+EXTRAS = "test,dask,app,docs,bench"
 
 
 def run(*args: str | Path, **kwargs) -> subprocess.CompletedProcess:
@@ -83,7 +83,7 @@ def main() -> int:
     extra_pins = {k: v for k, v in read_pins(everything).items() if k not in runtime_pins}
     lines = [
         "# The tested set: one version of every package the README's two commands install",
-        '# (pip install -c constraints.txt -e . and -e ".[test,dask,app]"; also [bench]).',
+        '# (pip install -c constraints.txt -e . and -e ".[test,dask,app]"; also [docs], [bench]).',
         f"# Made by `python .ci/lock.py` on {dt.date.today().isoformat()} with Python "
         f"{platform.python_version()} on {platform.system()}: the newest runtime set",
         "# pyproject.toml allows, then the extras on it; CI fails if the second command moves",

@@ -88,10 +88,30 @@ def load_scenario_data(
         data = json.loads(json.dumps(dict(path), default=str))  # a deep, plain copy
         source = "<mapping>"
     else:
+        path = as_path(path, "scenario", "a YAML file's path, a mapping or a sim.Scenario")
         data, source = read_scenario_yaml(path), str(path)
     for assignment in assignments:
         apply_override(data, assignment)
     return parse_scenario(copy.deepcopy(data), source), data, source
+
+
+def as_path(value: object, name: str, what: str) -> Path:
+    """`value` as a Path; ScenarioError naming `name` and what it takes if it is not one
+    (None, a number: not Python's TypeError from deep inside)."""
+    import os
+
+    if isinstance(value, str | os.PathLike):
+        return Path(value)
+    raise ScenarioError(f"{name} = {value!r} (of type {type(value).__name__}): give {what}")
+
+
+def observed_paths(observed: object) -> Path | list[Path]:
+    """`forecast`'s `observed` (a table's path, or ADaM's ADSL and ADTTE paths) as paths;
+    ScenarioError naming it if it is not one (None, a number)."""
+    what = "the path of the --observed table (or a list of ADSL and ADTTE paths)"
+    if isinstance(observed, Sequence) and not isinstance(observed, str | bytes):
+        return [as_path(item, "observed", what) for item in observed]
+    return as_path(observed, "observed", what)
 
 
 def override_strings(overrides: Overrides) -> list[str]:
@@ -452,9 +472,10 @@ def simulate(
     `executor`, `scheduler` and `resume` are ``--executor`` (``"local"`` or ``"dask"``),
     ``--scheduler`` (default: dask with a scheduler, else local) and ``--resume`` (needs
     `out`). `adam` K > 0 (``--adam K``) also writes the CDISC ADaM data sets (ADSL, ADTTE,
-    ADRS, ADAE as XPT v5 and Parquet, and define.csv) of the first K replicates at their
-    final analysis cut, one folder each (``rep000_final``, ...; docs/adam.md), and keeps
-    their patients (`keep_patients` is raised to K)."""
+    ADRS, ADAE as XPT v5 and Parquet, and define.csv) of the first K replicates, one folder
+    per replicate and cut: each interim look held and the final analysis (``rep000_look1``,
+    ``rep000_final``, ...; docs/adam.md), and keeps their patients (`keep_patients` is
+    raised to K)."""
     from sim.engine.run import check_out_folder, run_scenario
     from sim.stats.design import design_warnings
 
@@ -515,7 +536,7 @@ def adam_writer(scenario: Scenario, count: int) -> Any:
         record = json.loads(path.read_text(encoding="utf-8"))
         record["adam"] = {
             "replicates": count,
-            "cut": "final analysis (data_cut_date)",
+            "cut": "each interim look held, then the final analysis (or the look that stopped)",
             "folders": [f.name for f in folders],
             "datasets": sorted(p.name for f in folders[:1] for p in f.iterdir()),
         }
@@ -809,14 +830,19 @@ def observed_source(
         raise ScenarioError(
             f"adam: unknown option(s) {', '.join(unknown)}; the options are {', '.join(ADAM_KEYS)}"
         )
-    source = observed if isinstance(observed, str | Path) else [Path(o) for o in observed]
+    source = observed_paths(observed)
     if not is_adam(source, adam.get("adam_map")):
         if adam:
             raise ScenarioError(
                 f"adam {sorted(adam)}: {observed} is not ADaM data (no USUBJID); these "
                 "options are for ADSL + ADTTE"
             )
-        return Path(observed)  # type: ignore[arg-type]
+        if isinstance(source, list):
+            raise ScenarioError(
+                f"observed = {observed!r}: a list of paths is for ADaM data sets (ADSL and "
+                "ADTTE, with USUBJID); give the one --observed table's path"
+            )
+        return source
     options = adam_options(
         adam.get("adam_map"),
         adam.get("paramcd", "PFS"),
@@ -841,7 +867,7 @@ def export_observed(
         day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
     except ValueError:
         raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
-    return observed_at(Path(run), replicate, day, blinded)
+    return observed_at(as_path(run, "run", "the path of a run folder"), replicate, day, blinded)
 
 
 RunLike = Results | str | Path
@@ -1013,8 +1039,9 @@ def read_results(folder: str | Path) -> Results:
     """The results of a run folder written by `python -m sim run` or `Results.save`."""
     from sim.engine.results import read_run
 
-    read_run(Path(folder))
-    return Results(Path(folder))
+    folder = as_path(folder, "folder", "the path of a run folder")
+    read_run(folder)
+    return Results(folder)
 
 
 def design(scenario: ScenarioLike) -> pd.DataFrame:

@@ -9,7 +9,11 @@ the calls are quoted in the file) on the XPT files in sim/qualify/references/ada
 which `write_adam` wrote from tests/references/adam/patients.parquet (adsl.xpt and
 adtte.xpt of each folder kept, the rest left out): the first two
 replicates of ``python -m sim run scenarios/nct07271602.yaml --reps 50 --seed 1
---keep-patients 2`` (commit 73464bd).
+--keep-patients 2`` (commit 73464bd). And an interim look's cut: rep000_look1, written by
+``write_adam(..., replicate=0, cut="look1")`` from tests/references/adam/patients_interim.parquet,
+replicate 0 of ``python -m sim run scenarios/nct07271602_interim.yaml --reps 20
+--keep-patients 1`` (the default seed; commit 54149d6), whose replicates.parquet recorded
+look1_z_benefit = 1.9689299756743128 at 35 events.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from sim.adam import (
     response_table,
     write_adam,
 )
+from sim.adam.writer import rows_at_cut
 from sim.conduct.observed import observed_from_patients
 from sim.qualify import REFERENCES
 from sim.stats import analysis
@@ -46,6 +51,22 @@ TOL = 1e-9
 @pytest.fixture(scope="module")
 def patients() -> pd.DataFrame:
     return pd.read_parquet(FIXTURE / "patients.parquet")
+
+
+@pytest.fixture(scope="module")
+def interim() -> pd.DataFrame:
+    return pd.read_parquet(FIXTURE / "patients_interim.parquet")
+
+
+LOOK1_Z_BENEFIT = 1.9689299756743128  # the run's replicates.parquet (module docstring)
+
+
+def fixture_rows(folder: str, patients: pd.DataFrame, interim: pd.DataFrame) -> pd.DataFrame:
+    """The patient-table rows a committed folder was written from, at its cut."""
+    replicate, cut = int(folder[3:6]), folder[7:]
+    if cut == "final":
+        return patients[patients["replicate"] == replicate]
+    return rows_at_cut(interim[interim["replicate"] == replicate], cut)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +117,7 @@ def coded(table: pd.DataFrame) -> tuple:
 
 
 def test_r_survdiff_and_coxph_on_the_xpt_match_the_project_to_1e9(r_figures: dict) -> None:
-    assert len(r_figures["results"]) == 4  # two replicates, PFS and OS
+    assert len(r_figures["results"]) == 6  # two final cuts and a look's, PFS and OS
     for row in r_figures["results"]:
         folder = XPT / row["folder"]
         data = read_adam(folder / "adsl.xpt", folder / "adtte.xpt")
@@ -106,8 +127,19 @@ def test_r_survdiff_and_coxph_on_the_xpt_match_the_project_to_1e9(r_figures: dic
         assert_figures_match(ours, row, f"{row['folder']} {row['param']}")
 
 
+def test_r_log_rank_at_the_look_is_the_z_the_run_recorded(r_figures: dict) -> None:
+    """R's stratified log-rank on rep000_look1's ADTTE is the look's own test: (O - E) /
+    sqrt(V) of the experimental arm is minus look1_z_benefit."""
+    row = next(
+        r for r in r_figures["results"] if r["folder"] == "rep000_look1" and r["param"] == "PFS"
+    )
+    lr = row["logrank_stratified"]
+    z = float(lr["o_minus_e"]) / np.sqrt(float(lr["variance"]))
+    assert abs(z + LOOK1_Z_BENEFIT) <= TOL and row["events"] == 35
+
+
 def test_r_figures_are_the_simulators_own_analysis_of_the_patient_table(
-    patients: pd.DataFrame, r_figures: dict
+    patients: pd.DataFrame, interim: pd.DataFrame, r_figures: dict
 ) -> None:
     """AVAL = time + 1 day keeps the order and ties of the simulator's times, so log-rank and
     Cox on the patient table itself (what `analyze patients.parquet` does) are R's."""
@@ -116,20 +148,26 @@ def test_r_figures_are_the_simulators_own_analysis_of_the_patient_table(
         "OS": ("os_days_at_cut", "os_event_at_cut"),
     }
     for row in r_figures["results"]:
-        replicate = int(row["folder"][3:6])
+        rows = fixture_rows(row["folder"], patients, interim)
         time, event = columns[row["param"]]
-        data = patients_from_frame(patients, time, event, "arm", "stratum", replicate=replicate)
+        data = patients_from_frame(rows, time, event, "arm", "stratum")
         ours = project_figures(data.time, data.event, data.arm, data.stratum)
-        assert_figures_match(ours, row, f"patients.parquet replicate {replicate} {row['param']}")
+        assert_figures_match(ours, row, f"the patient table of {row['folder']} {row['param']}")
 
 
-def test_committed_xpt_are_what_the_writer_writes_today(patients: pd.DataFrame) -> None:
+def test_committed_xpt_are_what_the_writer_writes_today(
+    patients: pd.DataFrame, interim: pd.DataFrame
+) -> None:
     import pyreadstat
 
-    for replicate in (0, 1):
-        tables = adam_tables(patients, replicate, start_date=START, study_id=STUDY)
+    for table, replicate, cut in (
+        (patients, 0, "final"),
+        (patients, 1, "final"),
+        (interim, 0, "look1"),
+    ):
+        tables = adam_tables(table, replicate, start_date=START, study_id=STUDY, cut=cut)
         for name in ("ADSL", "ADTTE"):
-            path = XPT / folder_name(replicate) / f"{name.lower()}.xpt"
+            path = XPT / folder_name(replicate, cut) / f"{name.lower()}.xpt"
             committed, meta = pyreadstat.read_xport(str(path))
             assert meta.table_name == name
             fresh = tables[name]

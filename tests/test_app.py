@@ -194,3 +194,24 @@ def test_the_forecast_page_accepts_an_observed_file(
         "Forecast as of 2026-12-01 (20 simulated continuations)"
     )
     expect(page.locator("#forecast-table tbody tr")).to_have_count(4)
+
+
+def test_the_forecast_page_takes_adam_data_sets_at_their_data_cut(
+    page: Page, app: ShinyAppProc
+) -> None:
+    """ADSL + ADTTE uploaded together (XPT, as `run --adam` writes them) and no as-of date:
+    the page hands both files to sim.forecast, which reads them by content and takes ADSL's
+    data cut as the as-of date (docs/adam.md)."""
+    run = sim.simulate(BASELINE, reps=4, seed=5, progress=False, adam=1)
+    cut = run.folder / "rep000_final"  # the final analysis's data sets of the first trial
+    open_page(page, app)
+    controller.InputNumeric(page, "reps").set("20")
+    page.locator("a[data-value='forecast']").click()
+    page.locator("#observed").set_input_files([cut / "adsl.xpt", cut / "adtte.xpt"])
+    expect(page.locator("#observed_progress")).to_contain_text("Upload complete")
+    controller.InputActionButton(page, "forecast").click()
+    expect(page.locator("#forecast-table")).to_be_visible()
+    expect(page.locator("h4").filter(has_text="Forecast as of")).to_have_text(
+        re.compile(r"Forecast as of \d{4}-\d{2}-\d{2} \(20 simulated continuations\)")
+    )
+    expect(page.locator("#forecast-table tbody tr")).to_have_count(4)

@@ -98,6 +98,8 @@ def test_the_answers_table_reads_power_and_dates(baseline: dict) -> None:
 def test_two_runs_differences_beyond_three_se_are_flagged() -> None:
     table = compare_summaries(summary(0.785, 0.009), summary(0.55, 0.011)).set_index("metric")
     assert table.loc["Power at the analysis", "B - A"] == "-23.5 points"
+    # its SE in the same unit (0.014 = sqrt(0.009^2 + 0.011^2)), not a percentage
+    assert table.loc["Power at the analysis", "SE of the difference"] == "1.4 points"
     assert table.loc["Power at the analysis", "beyond noise"] == "yes"
     assert table.loc["Hazard ratio estimated at the analysis (median)", "beyond noise"] == "no"
 
@@ -166,3 +168,34 @@ def test_shares_are_never_rounded_to_a_reassuring_100_percent() -> None:
         "0.1%",
         "0.0%",
     ]
+
+
+def test_uploaded_observed_files_keep_safe_names_and_go_to_the_api_as_given(
+    tmp_path: Path,
+) -> None:
+    """One file (the project's CSV) goes to sim.forecast as a path; several (ADSL + ADTTE)
+    as a list, for the API to tell apart by content; no uploaded name leaves the folder."""
+    from sim.app.jobs import write_observed
+    from sim.app.worker import observed_argument
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    for name in ("a", "b", "c"):
+        (uploads / name).write_text(name)
+    one = tmp_path / "one"
+    written = write_observed(one, [("my data.csv", uploads / "a")])
+    assert [p.name for p in written] == ["my_data.csv"]
+    assert observed_argument(one) == one / "observed" / "my_data.csv"
+    many = tmp_path / "many"
+    written = write_observed(
+        many,
+        [
+            ("../../adsl.xpt", uploads / "a"),
+            ("adtte.xpt", uploads / "b"),
+            ("adtte.xpt", uploads / "c"),
+        ],
+    )
+    assert [p.name for p in written] == ["adsl.xpt", "adtte.xpt", "3-adtte.xpt"]
+    assert all(p.parent == many / "observed" for p in written)
+    assert observed_argument(many) == sorted(written)
+    assert (many / "observed" / "3-adtte.xpt").read_text() == "c"

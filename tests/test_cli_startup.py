@@ -10,7 +10,7 @@ from importlib import import_module
 
 import pytest
 
-from sim.commands.cli import PLUGIN_HELP, PLUGIN_MODULES
+from sim.commands.cli import COMMANDS, PLUGIN_HELP, PLUGIN_MODULES, main
 from tests.helpers import BASELINE, ROOT
 
 HEAVY = (
@@ -69,3 +69,13 @@ def test_plugin_help_in_the_listing_is_the_modules_own(command):
     import_module(PLUGIN_MODULES[command]).register(sub)
     own = {action.dest: action.help for action in sub._choices_actions}
     assert own[command] == PLUGIN_HELP[command]
+
+
+@pytest.mark.parametrize("command", sorted([*COMMANDS, *PLUGIN_MODULES]))
+def test_every_commands_help_prints(command, capsys):
+    """`python -m sim COMMAND --help` prints its options (docs/commands.md quotes them); a
+    bare % in a help text (argparse formats them) made `forecast --help` an error."""
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    assert f"python -m sim {command}" in capsys.readouterr().out

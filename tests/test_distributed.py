@@ -372,13 +372,50 @@ def test_an_interrupted_run_keeps_its_chunks_and_a_plain_rerun_mentions_resume(t
     assert out.is_dir() and not staging.exists()  # superseded by the complete run
 
 
+def replicate_rows(ids: range) -> bytes:
+    """A chunk's replicates file (Arrow IPC) holding only its replicate ids."""
+    import pyarrow as pa
+
+    table = pa.table({"replicate": pa.array(list(ids), pa.int64())})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
 def test_a_damaged_checkpoint_is_recomputed(tmp_path):
-    files = {"replicates": b"0123456789"}
-    checkpoints.save_chunk(tmp_path, 4, 500, files)
-    assert checkpoints.finished_chunks(tmp_path, {4: 500}) == {4}
-    assert checkpoints.finished_chunks(tmp_path, {4: 20}) == set()  # other chunk size
-    (tmp_path / "chunks" / "c000004.replicates.arrow").write_bytes(b"0123456788")
-    assert checkpoints.finished_chunks(tmp_path, {4: 500}) == set()
+    ids = range(2000, 2500)
+    files = {"replicates": replicate_rows(ids)}
+    checkpoints.save_chunk(tmp_path, 4, ids, files)
+    assert checkpoints.finished_chunks(tmp_path, {4: ids}) == {4}
+    assert checkpoints.finished_chunks(tmp_path, {4: range(80, 100)}) == set()  # other size
+    data = bytearray(files["replicates"])
+    data[-1] ^= 1
+    (tmp_path / "chunks" / "c000004.replicates.arrow").write_bytes(bytes(data))
+    assert checkpoints.finished_chunks(tmp_path, {4: ids}) == set()
+
+
+def test_a_chunk_copied_over_another_is_recomputed(tmp_path):
+    """Issue 27: a chunk's files and marker copied over another chunk's (its number set to
+    the other's) passed every check and its replicates were counted twice. Its marker's
+    first replicate, its digest and the ids in its rows each refuse it."""
+    import shutil
+
+    first, second = range(0, 500), range(500, 1000)
+    checkpoints.save_chunk(tmp_path, 0, first, {"replicates": replicate_rows(first)})
+    checkpoints.save_chunk(tmp_path, 1, second, {"replicates": replicate_rows(second)})
+    assert checkpoints.finished_chunks(tmp_path, {0: first, 1: second}) == {0, 1}
+    chunks = tmp_path / "chunks"
+    shutil.copy(chunks / "c000000.replicates.arrow", chunks / "c000001.replicates.arrow")
+    marker = json.loads((chunks / "c000000.json").read_text())
+    for forged in (
+        {**marker, "chunk": 1},  # as the fuzz harness copies it
+        {**marker, "chunk": 1, "first_replicate": 500},  # its digest still binds chunk 0
+        {k: v for k, v in marker.items() if k not in ("first_replicate", "sha256")}
+        | {"chunk": 1},  # as an earlier version's marker: the ids in its rows refuse it
+    ):
+        (chunks / "c000001.json").write_text(json.dumps(forged))
+        assert checkpoints.finished_chunks(tmp_path, {0: first, 1: second}) == {0}, forged
 
 
 def test_identity_differences_name_the_field():

@@ -3,9 +3,10 @@
 
 The rule for every case: no exit status 70 (sim's own bug) and no traceback on stderr; a
 refusal is exit 2 with a message and changes nothing. Where the issue found data loss, the case
-also checks that the user's files survive. Cases that fail on today's code are marked
-``xfail(strict=True)`` with the issue's words, so each turns into an XPASS (and fails the suite)
-the day it is fixed: then remove its mark. Reproduce any case with the command in its message.
+also checks that the user's files survive. A case that fails on today's code is marked
+``pytest.mark.xfail(strict=True, reason="issue N: ...")`` with the issue's words, so it turns
+into an XPASS (and fails the suite) the day it is fixed: then remove its mark (none is marked
+now: every case of issue 27 passes). Reproduce any case with the command in its message.
 
 Commands run in-process through `sim.commands.cli.main` (what `python -m sim` runs), with tiny
 runs (--reps 20, one worker); a few run as real processes to see the real stderr. Hypothesis
@@ -311,10 +312,6 @@ def live_partial_beside_the_target(tmp: Path, made: Made) -> Hostile:
     return Hostile(["run", TEXTBOOK, *TINY, "--out", tmp / "live"], [mine])
 
 
-def issue(what: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"issue 27: {what}")
-
-
 HOSTILE = [
     pytest.param(old_named_folder_beside_a_new_target),
     pytest.param(old_named_folder_beside_a_new_design),
@@ -324,9 +321,7 @@ HOSTILE = [
     pytest.param(memo_inside_a_forced_design),
     pytest.param(users_png_inside_plots),
     pytest.param(design_over_a_run),
-    pytest.param(
-        users_lock_named_file, marks=issue("a user's .NAME.lock file is truncated and deleted")
-    ),
+    pytest.param(users_lock_named_file),
     users_folder_as_target,
     users_file_as_target,
     users_html_as_report,
@@ -662,16 +657,8 @@ WEIBULL_1000 = "distribution: weibull, median_months: 6.8, shape: 1000"
             ["run", TEXTBOOK, *TINY, "--set", f"pfs.control={{{WEIBULL_1000}}}"],
             id="weibull-shape-1000-run",
         ),
-        pytest.param(
-            ["run", TEXTBOOK, *TINY, "--long-out"],
-            marks=issue("an over-long output name: exit 70 (OSError ENAMETOOLONG)"),
-            id="long-run-out",
-        ),
-        pytest.param(
-            ["design", TEXTBOOK, "--long-out"],
-            marks=issue("an over-long output name: exit 70 (OSError ENAMETOOLONG)"),
-            id="long-design-out",
-        ),
+        pytest.param(["run", TEXTBOOK, *TINY, "--long-out"], id="long-run-out"),
+        pytest.param(["design", TEXTBOOK, "--long-out"], id="long-design-out"),
     ],
 )
 def test_accepted_inputs_never_end_in_an_internal_error(
@@ -724,6 +711,12 @@ def damage(folder: Path, kind: str) -> None:
         (folder / "manifest.json").write_text(json.dumps(manifest))
     elif kind == "summary truncated":
         truncate("summary.csv")
+    elif kind == "summary cut at a row":  # still a table, rows missing: only its hash tells
+        lines = (folder / "summary.csv").read_bytes().splitlines(keepends=True)
+        (folder / "summary.csv").write_bytes(b"".join(lines[: len(lines) - 3]))
+    elif kind == "timeline cut at a row":
+        lines = (folder / "timeline.csv").read_bytes().splitlines(keepends=True)
+        (folder / "timeline.csv").write_bytes(b"".join(lines[:-1]))
     elif kind == "summary removed":
         (folder / "summary.csv").unlink()
     elif kind == "replicates truncated":
@@ -742,14 +735,22 @@ DAMAGES = (
     "manifest removed",
     "manifest without scenario",
     "summary truncated",
+    "summary cut at a row",
+    "timeline cut at a row",
     "summary removed",
     "replicates truncated",
     "replicates removed",
     "patients truncated",
     "timeline garbage",
 )
-# plot and report draw every figure of a folder they accept: two damages each keep it short
-SLOW_DAMAGES = ("manifest not JSON", "replicates truncated")
+# plot and report draw every figure of a folder they accept: a few damages each keep it short
+SLOW_DAMAGES = (
+    "manifest not JSON",
+    "replicates truncated",
+    "summary truncated",
+    "summary cut at a row",
+    "timeline garbage",
+)
 
 
 def reader_argv(reader: str, broken: Path, made: Made, tmp: Path) -> list[str | Path]:
@@ -791,6 +792,22 @@ def test_a_damaged_run_folder_is_handled_by_every_reader(
     assert_handled(sim(*reader_argv(reader, broken, made, tmp_path)))
 
 
+@pytest.mark.parametrize("kind", ["summary truncated", "summary cut at a row"])
+@pytest.mark.parametrize(
+    "reader", ["compare, damaged first", "compare, damaged second", "plot", "report"]
+)
+def test_a_damaged_summary_is_one_refusal_never_a_silent_table(
+    made: Made, tmp_path: Path, reader: str, kind: str
+) -> None:
+    """Issue 27: a summary.csv cut short is refused (exit 2, one line naming it), also when
+    it is cut at a row boundary and still parses: its sha256 is not the manifest's."""
+    broken = copy_of(made.run, tmp_path, "broken")
+    damage(broken, kind)
+    result = sim(*reader_argv(reader, broken, made, tmp_path))
+    assert_handled(result, (2,))
+    assert result.err.count("\n") == 1 and "summary.csv" in result.err, result.err
+
+
 @pytest.mark.parametrize(
     "kind",
     [
@@ -799,6 +816,7 @@ def test_a_damaged_run_folder_is_handled_by_every_reader(
         "manifest removed",
         "manifest without scenario",
         "summary truncated",
+        "summary cut at a row",
         "replicates truncated",
     ],
 )
@@ -872,10 +890,7 @@ def damage_checkpoint(staging: Path, kind: str) -> None:
         "chunk file truncated",
         "chunk marker not JSON",
         "chunks removed",
-        pytest.param(
-            "chunk copied over another",
-            marks=issue("--resume accepts a chunk copied over another: replicates twice"),
-        ),
+        "chunk copied over another",
     ],
 )
 def test_resume_of_a_damaged_checkpoint_recomputes_or_refuses(
@@ -953,3 +968,40 @@ def test_a_scheduler_that_is_not_dask_is_refused_within_seconds(tmp_path: Path) 
     finally:
         server.shutdown()
     assert_handled(result, (2,))
+
+
+def test_a_worker_killed_from_outside_is_reported_as_such(tmp_path: Path) -> None:
+    """Issue 27: a worker killed from outside (the out-of-memory killer sends SIGKILL) was
+    exit 70, "unexpected BrokenProcessPool ... a bug of sim". Now exit 2 and one message
+    that says what happened and what to do."""
+    argv = [sys.executable, "-m", "sim", "run", str(BASELINE), "--reps", "3000", "--seed", "1"]
+    process = subprocess.Popen(
+        [*argv, "--workers", "2", "--quiet", "--out", str(tmp_path / "r")],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        children: list[str] = []
+        deadline = time.monotonic() + 60
+        while len(children) < 2 and time.monotonic() < deadline and process.poll() is None:
+            with contextlib.suppress(OSError):
+                listed = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+                children = listed.split()
+            time.sleep(0.05)
+        if len(children) < 2:
+            pytest.skip("the run's worker processes could not be seen in /proc")
+        os.kill(int(children[-1]), signal.SIGKILL)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    if process.returncode == 0:
+        pytest.skip("the run finished before its worker was killed")
+    result = Outcome(tuple(argv[2:]), process.returncode, "", err)
+    assert_handled(result, (2,))
+    assert "killed from outside by signal SIGKILL (9)" in err and "out-of-memory" in err, err
+    assert "a bug of sim" not in err

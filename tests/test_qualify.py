@@ -33,7 +33,7 @@ def test_every_check_passes_on_this_installation(report: tuple[int, Path]) -> No
     failed = [c["quantity"] for c in data["checks"] if not c["passed"]]
     assert status == 0 and not failed, failed
     assert data["result"] == "pass" and data["checks_total"] > 250 and not data["not_run"]
-    assert sorted(p.name for p in out.iterdir()) == [HTML, JSON]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", HTML, JSON]
 
 
 def test_the_report_names_references_tolerances_and_versions(report: tuple[int, Path]) -> None:
@@ -116,17 +116,51 @@ def test_out_is_refused_unless_new_empty_or_its_own(
     (user / "MEMO.txt").write_text("mine")
     assert run_qualification(user) == 2
     message = capsys.readouterr().err
-    assert message.count("\n") == 1 and "MEMO.txt" in message and "nothing was written" in message
+    assert message.count("\n") == 1 and "never other files" in message
     assert sorted(p.name for p in user.iterdir()) == ["MEMO.txt"]
     assert run_qualification(user / "MEMO.txt") == 2
-    assert "is a file, not a folder" in capsys.readouterr().err
+    assert "is not a folder sim wrote" in capsys.readouterr().err
     ours = tmp_path / "qualification"
     assert run_qualification(ours) == 0
     assert run_qualification(ours) == 0  # its own folder is replaced
-    assert sorted(p.name for p in ours.iterdir()) == [HTML, JSON]
+    assert sorted(p.name for p in ours.iterdir()) == ["manifest.json", HTML, JSON]
     (ours / "notes.txt").write_text("mine")
-    assert run_qualification(ours) == 2
+    assert run_qualification(ours, force=True) == 2  # even with --force: not its file
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1 and "notes.txt" in message and "never other files" in message
     assert (ours / "notes.txt").read_text() == "mine"
+    assert not list(tmp_path.glob(".*"))  # no staging folder or lock left beside it
+
+
+def test_qualify_out_follows_the_folder_rule_of_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 27: `qualify --out` as every command that writes: its manifest lists its files,
+    an edited report is replaced only with --force, and kinds are checked both ways."""
+    from sim.commands.cli import main
+
+    monkeypatch.setattr(checks, "GROUPS", (checks.check_illness_death,))
+    ours = tmp_path / "qualification"
+    assert run_qualification(ours) == 0
+    manifest = json.loads((ours / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["tool"] == "sim" and manifest["kind"] == "qualification"
+    assert sorted(manifest["files"]) == [HTML, JSON]
+    (ours / HTML).write_text("edited by hand")
+    assert run_qualification(ours) == 2
+    assert "add --force" in capsys.readouterr().err
+    assert (ours / HTML).read_text() == "edited by hand"
+    assert run_qualification(ours, force=True) == 0
+    assert "edited by hand" not in (ours / HTML).read_text(encoding="utf-8")
+    # a design never replaces a qualification report, and a report never replaces a design
+    textbook = str(ROOT / "scenarios" / "textbook.yaml")
+    assert main(["design", textbook, "--out", str(ours), "--force"]) == 2
+    assert "qualification folder" in capsys.readouterr().err
+    design = tmp_path / "design"
+    assert main(["design", textbook, "--out", str(design)]) == 0
+    capsys.readouterr()
+    assert run_qualification(design, force=True) == 2
+    assert "a design folder" in capsys.readouterr().err
+    assert (design / "design.csv").is_file()
 
 
 def test_python_m_sim_qualify_runs_and_refuses_a_bad_out(tmp_path: Path) -> None:
@@ -142,7 +176,7 @@ def test_python_m_sim_qualify_runs_and_refuses_a_bad_out(tmp_path: Path) -> None
     assert done.returncode == 2 and done.stdout == ""
     assert (
         done.stderr
-        == f"error: --out {target}: is a file, not a folder (name a new or empty folder)\n"
+        == f"error: --out {target}: exists and is not a folder sim wrote (choose another path)\n"
     )
 
 

@@ -384,3 +384,165 @@ def test_every_test_the_safety_page_cites_exists():
         for name in re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"), re.M)
     }
     assert len(cited) >= 15 and cited <= defined, sorted(cited - defined)
+
+
+# --- the lock: by sim's own record, never by its name (issue 27, item 1) --------------------
+
+
+@pytest.mark.parametrize(
+    "content", [b"the user's file, named like sim's lock", b"", b'{"tool": "other", "pid": 1}']
+)
+def test_a_users_file_named_like_the_lock_is_kept_and_refuses(tmp_path, capsys, content):
+    """A file `.NAME.lock` sim did not write (no lock record of sim in it) was truncated to
+    sim's pid and then deleted; now it is never changed: the command is refused, naming it."""
+    mine = tmp_path / ".lk.lock"
+    mine.write_bytes(content)
+    assert main(["design", str(TEXTBOOK), "--out", str(tmp_path / "lk")]) == 2
+    line = error_line(capsys)
+    assert str(mine) in line and "never changes a file it did not write" in line
+    assert mine.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lk.lock"]  # nothing else made
+
+
+def test_a_folder_named_like_the_lock_is_kept_and_refuses(tmp_path, capsys):
+    mine = tmp_path / ".lk.lock"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert main(["design", str(TEXTBOOK), "--out", str(tmp_path / "lk")]) == 2
+    assert "is in the way" in error_line(capsys)
+    assert (mine / "notes.txt").read_text() == "mine"
+
+
+def test_the_lock_file_holds_sims_record_and_goes_when_done(tmp_path):
+    out = tmp_path / "out"
+    with folders.TargetLock(out) as lock:
+        record = json.loads(folders.lock_path(out).read_text())
+        assert record["tool"] == "sim" and record["kind"] == "lock"
+        assert record["pid"] == os.getpid() and record["host"] and record["token"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock"]  # no private name
+        assert lock.fd is not None
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_lock_of_sim_whose_process_died_is_taken_over(tmp_path):
+    """kill -9 leaves the lock file; the kernel released its flock, so the next writer
+    replaces it (sim's record, current or of an earlier version: a process id alone)."""
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    for record in (
+        json.dumps({"tool": "sim", "kind": "lock", "pid": int(dead), "token": "0"}),
+        f"{dead}\n",
+    ):
+        folders.lock_path(tmp_path / "out").write_text(record)
+        assert main(["design", str(TEXTBOOK), "--out", str(tmp_path / "out"), "--force"]) == 0
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_lock_held_by_another_process_names_its_pid(tmp_path, capsys):
+    """Another process holds the lock (flock) of the target: refused, naming its pid, and
+    its lock file stays as it is."""
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from sim.storage import folders\n"
+            "with folders.TargetLock(Path(sys.argv[1])):\n"
+            "    print('held', flush=True); time.sleep(60)",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = folders.lock_path(out).read_bytes()
+        assert main(["design", str(TEXTBOOK), "--out", str(out)]) == 2
+        assert f"another sim process (pid {holder.pid})" in error_line(capsys)
+        assert folders.lock_path(out).read_bytes() == before
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["design", str(TEXTBOOK), "--out", str(out)]) == 0  # its lock died with it
+
+
+# --- an over-long --out name (issue 27, item 6) ----------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["run", "design"])
+@pytest.mark.parametrize("where", ["target", "parent"])
+def test_an_over_long_out_name_is_one_message_exit_2(tmp_path, capsys, command, where):
+    """A name past the file system's NAME_MAX (255 bytes) was exit 70 (ENAMETOOLONG); a target
+    name with no room left for the staging folder's name beside it, too."""
+    long = tmp_path / ("x" * 300) if where == "parent" else tmp_path / ("x" * 240)
+    out = long / "run" if where == "parent" else long
+    argv = [command, str(TEXTBOOK), "--out", str(out)] + (RUN if command == "run" else [])
+    assert main(argv) == 2
+    line = error_line(capsys)
+    assert "bytes long" in line and "at most" in line, line
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_longest_name_that_fits_is_written(tmp_path):
+    out = tmp_path / ("x" * (255 - folders.SIBLING_ROOM))
+    assert main(["design", str(TEXTBOOK), "--out", str(out)]) == 0
+    assert (out / "design.csv").is_file()
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("long-names") / "run"
+    assert run(out, "--keep-patients", "1") == 0
+    return out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["compare", "{run}", "{run}", "--out", "{long}.csv"],
+        ["report", "{run}", "--out", "{long}.html"],
+        ["plot", "{run}", "--out", "{long}"],
+        ["analyze", "{run}/patients.parquet", "--out", "{long}.csv"],
+        ["export-observed", "{run}", "--as-of", "2027-06-01", "--out", "{long}.csv"],
+        ["sweep", str(TEXTBOOK), "--grid", "effect.hazard_ratio=0.6,1", *RUN, "--out", "{long}"],
+        ["qualify", "--out", "{long}"],
+        ["validate", "{long}.yaml"],
+        ["run", "{long}.yaml", "--out", "{tmp}/out"],
+        ["analyze", "{long}.csv"],
+        ["compare", "{long}", "{run}"],
+    ],
+    ids=lambda argv: " ".join(a for a in argv[:2] if not a.startswith("{run")),
+)
+def test_an_over_long_name_anywhere_is_one_message_exit_2(tmp_path, capsys, small_run, argv):
+    """Every command, a too-long name as its output or its input: main ended some of them
+    in exit 70 (OSError ENAMETOOLONG from a check before the write)."""
+    long = str(tmp_path / ("y" * 300))
+    filled = [a.format(run=small_run, long=long, tmp=tmp_path) for a in argv]
+    assert main(filled) == 2
+    line = error_line(capsys)
+    assert "a bug of sim" not in line, line
+    assert "longer than" in line or "bytes long" in line, line
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_lock_works_where_the_file_system_has_no_hard_links(tmp_path, capsys, monkeypatch):
+    """Some network and FAT file systems refuse link(): the lock's name is then created
+    exclusively; a user's file at that name is still kept."""
+    import errno
+
+    def no_link(*args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(folders.os, "link", no_link)
+    out = tmp_path / "out"
+    with folders.TargetLock(out):
+        assert json.loads(folders.lock_path(out).read_text())["tool"] == "sim"
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock"]
+    assert not list(tmp_path.iterdir())
+    assert main(["design", str(TEXTBOOK), "--out", str(out)]) == 0
+    mine = tmp_path / ".lk.lock"
+    mine.write_text("mine")
+    assert main(["design", str(TEXTBOOK), "--out", str(tmp_path / "lk")]) == 2
+    assert "is in the way" in error_line(capsys) and mine.read_text() == "mine"

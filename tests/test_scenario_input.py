@@ -481,3 +481,18 @@ def test_the_many_sites_page_examples_validate(
         "second site",
         "third site",
     ]
+
+
+def test_a_scenario_without_an_effect_is_told_to_give_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new trial's first YAML (docs/tutorials/new-trial.md) without an effect block: the
+    effect's message, not the event-time check's internal error on the missing hazards."""
+    data = yaml.safe_load(TEXTBOOK.read_text())
+    del data["effect"]
+    path = tmp_path / "no-effect.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, err = validate(path, capsys)
+    assert code == 2, err
+    assert "effect.hazard_ratio = <missing>: the experimental arm needs an effect" in err
+    assert err.count("\n") == 1

@@ -1,9 +1,12 @@
 """ADaM out: one simulated trial (a replicate of ``patients.parquet``) as ADSL, ADTTE, ADRS
-and ADAE at its data cut, in SAS transport v5 and Parquet, with a define-style listing.
+and ADAE at a data cut, in SAS transport v5 and Parquet, with a define-style listing.
 
-The patient table holds each endpoint's time and event at the replicate's final analysis
-cut (``data_cut_date``); that cut is what is written, in a folder ``rep000_final`` (the
-replicate id as in the simulator's tables) holding ``adsl.xpt``, ``adsl.parquet``, ...,
+The patient table holds each endpoint's time and event at the cut that concluded the
+replicate (``data_cut_date``: the final analysis, or the interim look that stopped it) and,
+with interim looks, at each look held before it (``look1_pfs_days_at_cut``, ...;
+`sim.engine.patient_table.add_look_columns`). Each cut is written in a folder of its own,
+``rep000_look1``, ``rep000_final`` (the replicate id as in the simulator's tables; a trial
+stopped at look 1 has only ``rep000_look1``), holding ``adsl.xpt``, ``adsl.parquet``, ...,
 ``define.csv``. Only patients randomized by the cut are subjects.
 
 Times: the simulator counts days from randomization and keeps a death's time of day
@@ -46,7 +49,7 @@ PARAMS = (  # PARAMCD, PARAM, PARAMN, the patient table's time and event columns
         "local_progression_at_cut",
     ),
 )
-CUT_NAME = "final"  # the patient table's cut: the replicate's final analysis
+CUT_NAME = "final"  # the final analysis's cut; an interim look's is look1, look2, ...
 
 
 def folder_name(replicate: int, cut: str = CUT_NAME) -> str:
@@ -54,8 +57,41 @@ def folder_name(replicate: int, cut: str = CUT_NAME) -> str:
     return f"rep{replicate:03d}_{cut}"
 
 
-def one_replicate(patients: pd.DataFrame, replicate: int | None) -> tuple[int, pd.DataFrame]:
-    """The rows of one replicate (the first if None) randomized by its data cut."""
+def look_numbers(columns: pd.Index) -> list[int]:
+    """The interim looks k whose cut the patient table holds (``look{k}_data_cut_date``)."""
+    found = [c.removeprefix("look").removesuffix("_data_cut_date") for c in columns]
+    return sorted(int(k) for k in found if k.isdigit())
+
+
+def cut_names(rows: pd.DataFrame) -> list[str]:
+    """The cuts of one replicate's rows, in time order: each interim look held before the
+    trial concluded (``look1``, ...), then the concluding cut (``final``, or the look that
+    stopped the trial)."""
+    looks = look_numbers(rows.columns)
+    if not looks or rows.empty:
+        return [CUT_NAME]
+    first = rows.iloc[0]
+    held = [f"look{k}" for k in looks if pd.notna(first[f"look{k}_data_cut_date"])]
+    stop = int(first["stop_look"])
+    return held + [CUT_NAME if stop > looks[-1] else f"look{stop}"]
+
+
+def rows_at_cut(rows: pd.DataFrame, cut: str) -> pd.DataFrame:
+    """One replicate's rows with the endpoint columns as they were at `cut` (a name of
+    `cut_names`): an earlier look's ``look{k}_`` columns in place of the table's own."""
+    prefix = f"{cut}_"
+    at_look = [c for c in rows.columns if c.startswith(prefix)]
+    if not at_look or rows[f"{cut}_data_cut_date"].isna().all():
+        return rows  # the concluding cut: the table's own columns
+    return rows.assign(**{c.removeprefix(prefix): rows[c] for c in at_look})
+
+
+def one_replicate(
+    patients: pd.DataFrame, replicate: int | None, cut: str | None = None
+) -> tuple[int, pd.DataFrame, str]:
+    """(replicate, rows, cut): the rows of one replicate (the first if None) randomized by
+    the data cut `cut` (a name of `cut_names`; None: the concluding cut), with the endpoints
+    as they were then."""
     if "replicate" in patients.columns:
         chosen = int(patients["replicate"].min()) if replicate is None else int(replicate)
         rows = patients[patients["replicate"] == chosen]
@@ -73,9 +109,16 @@ def one_replicate(patients: pd.DataFrame, replicate: int | None) -> tuple[int, p
             f"patient table: no column(s) {', '.join(missing)}; write it with "
             "`python -m sim run ... --keep-patients K` (patients.parquet)"
         )
+    names = cut_names(rows)
+    if cut is not None and cut not in names:
+        raise ScenarioError(
+            f"cut {cut!r}: replicate {chosen} has the cuts {', '.join(names)}; choose one of them"
+        )
+    cut = cut or names[-1]
+    rows = rows_at_cut(rows, cut)
     if "in_analysis" in rows.columns:
         rows = rows[rows["in_analysis"].astype(bool)]
-    return chosen, rows.sort_values("patient").reset_index(drop=True)
+    return chosen, rows.sort_values("patient").reset_index(drop=True), cut
 
 
 def days(values: pd.Series) -> np.ndarray:
@@ -95,14 +138,16 @@ def adam_tables(
     start_date: dt.date,
     study_id: str = "STUDY",
     treatments: Mapping[str, str] | None = None,
+    cut: str | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """ADSL, ADTTE, ADRS and ADAE of one replicate at its data cut (see the module docstring).
+    """ADSL, ADTTE, ADRS and ADAE of one replicate at the data cut `cut` (``look1``, ...,
+    ``final``: `cut_names`; None: the cut that concluded it; see the module docstring).
 
     `start_date` is the trial's start (scenario.trial.start_date): the clinic counts doses and
     adverse-event onsets in days from it. `treatments` names each arm in TRT01P
     (default: control, experimental). ADRS and ADAE are left out when the table lacks their
     columns (no response block, no safety block)."""
-    chosen, p = one_replicate(patients, replicate)
+    chosen, p, _ = one_replicate(patients, replicate, cut)
     treatments = {arm: treatments.get(arm, arm) for arm in ARM_CODES} if treatments else None
     cut = days(p["data_cut_date"])
     if len(np.unique(cut)) != 1:
@@ -355,16 +400,23 @@ def write_adam(
     study_id: str = "STUDY",
     treatments: Mapping[str, str] | None = None,
     force: bool = False,
+    cut: str | None = None,
 ) -> Path:
-    """Write one replicate's data sets into ``out/rep000_final/`` (XPT v5, Parquet, and
+    """Write one replicate's data sets at the data cut `cut` (None: the cut that concluded
+    it) into ``out/rep000_final/`` (``rep000_look1``, ...; XPT v5, Parquet, and
     ``define.csv``) and return that folder. The folder is written whole or not at all; an
     existing one is replaced only with `force` and only if it holds a ``define.csv``."""
     tables = adam_tables(
-        patients, replicate, start_date=start_date, study_id=study_id, treatments=treatments
+        patients,
+        replicate,
+        start_date=start_date,
+        study_id=study_id,
+        treatments=treatments,
+        cut=cut,
     )
-    chosen = one_replicate(patients, replicate)[0]
+    chosen, _, cut = one_replicate(patients, replicate, cut)
     out = Path(out)
-    target = out / folder_name(chosen)
+    target = out / folder_name(chosen, cut)
     if target.exists() and not (force and (target / "define.csv").is_file()):
         raise ScenarioError(
             f"{target}: exists; "
@@ -399,6 +451,12 @@ def write_dataset(frame: pd.DataFrame, path: Path, dataset: str) -> None:
                     f"{dataset}.{name}: a value of {longest} bytes; SAS transport v5 holds "
                     f"at most {MAX_CHAR} (shorten the text, e.g. the site or arm names)"
                 )
+    # a date variable with no date at all (no treatment block: no doses, no TRTSDT) would be
+    # typed as text from its empty values, which SAS and pyreadstat refuse to read back under
+    # DATE9.: written as numeric missing values, a SAS date's missing value
+    empty = [n for n in frame.columns if variables[n].kind == "date" and frame[n].isna().all()]
+    if empty:
+        frame = frame.assign(**{n: np.full(len(frame), np.nan) for n in empty})
     pyreadstat.write_xport(
         frame,
         str(path),
@@ -419,8 +477,9 @@ def write_replicates(
     study_id: str = "STUDY",
 ) -> list[Path]:
     """The data sets of the first `count` replicates of the patient table `patients` (a
-    run's ``patients.parquet``), one folder each (``out/rep000_final``, ...; `write_adam`);
-    the folders written, in replicate order."""
+    run's ``patients.parquet``), one folder per replicate and cut (``out/rep000_look1``,
+    ``out/rep000_final``, ...; `cut_names`, `write_adam`); the folders written, in replicate
+    and time order."""
     import pyarrow.parquet as pq
 
     replicates = pq.read_table(patients, columns=["replicate"]).column(0).to_numpy()
@@ -428,7 +487,9 @@ def write_replicates(
     if not chosen:
         return []
     table = pd.read_parquet(patients, filters=[("replicate", "in", chosen)])
+    rows = {r: table[table["replicate"] == r] for r in chosen}
     return [
-        write_adam(table, out, replicate=r, start_date=start_date, study_id=study_id)
+        write_adam(table, out, replicate=r, start_date=start_date, study_id=study_id, cut=cut)
         for r in chosen
+        for cut in cut_names(rows[r])
     ]

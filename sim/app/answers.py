@@ -261,7 +261,8 @@ def compare_summaries(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
                 number_text(ea, share),
                 number_text(eb, share),
                 number_text(diff, share, signed=True),
-                number_text(se, share),
+                # in the difference's own unit: points for shares, as B - A is
+                f"{se * 100:.1f} points" if share and pd.notna(se) else number_text(se, share),
                 "yes" if beyond else "no",
             )
         )

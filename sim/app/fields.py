@@ -20,9 +20,9 @@ from typing import Any
 PLANNER_FIELDS: tuple[tuple[str, str], ...] = (
     ("trial.sample_size", "Sample size"),
     ("pfs.control.median_months", "Control arm: median PFS"),
-    ("effect.hazard_ratio", "Hazard ratio, experimental vs control"),
-    ("dropout.probability", "Dropout by the dropout horizon"),
-    ("dropout.months", "Dropout horizon"),
+    ("effect.hazard_ratio", "Hazard ratio, experimental vs control (below 1: experimental better)"),
+    ("dropout.probability", "Dropout: share of patients lost by the horizon below"),
+    ("dropout.months", "Dropout: the horizon"),
     ("analysis.event_target", "Events that trigger the final analysis"),
     ("analysis.alpha", "Alpha (type I error) of the primary test"),
     ("assessments.schedule.0.every_weeks", "Scan interval (first phase)"),

@@ -68,7 +68,7 @@ class Job:
     label: str
     preview: bool
     figures: bool = True
-    kind: str = "run"  # or "forecast" (then observed.csv is in the folder)
+    kind: str = "run"  # or "forecast" (then the uploaded files are in observed/)
     as_of: str = ""  # the forecast's as-of date, YYYY-MM-DD
     started: float = 0.0  # time.monotonic() at the start, for the page's progress line
     process: BaseProcess | None = None
@@ -117,6 +117,26 @@ class Job:
             except (ProcessLookupError, PermissionError):
                 process.kill()
             process.join(timeout=5)
+
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def write_observed(folder: Path, files: list[tuple[str, Path]]) -> list[Path]:
+    """Copy the uploaded observed files (their names as uploaded, and where the server put
+    them) into `folder/observed/`, each under its own name made safe for a path (no folder
+    part, no characters but letters, digits, '.', '_' and '-'; a repeated name gets a
+    number in front). The forecast job hands them to `sim.forecast` (worker.observed_argument)."""
+    target = folder / "observed"
+    target.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for number, (name, source) in enumerate(files, start=1):
+        safe = SAFE_NAME.sub("_", Path(name).name).lstrip(".") or f"observed-{number}"
+        if (target / safe).exists():
+            safe = f"{number}-{safe}"
+        written.append(target / safe)
+        shutil.copyfile(source, written[-1])
+    return written
 
 
 @dataclass

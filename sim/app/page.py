@@ -37,7 +37,7 @@ from sim.app.fields import (
     shipped_scenarios,
     value_at,
 )
-from sim.app.jobs import Job, Workspace, start_fork_server
+from sim.app.jobs import Job, Workspace, start_fork_server, write_observed
 
 PREVIEW_REPS = 200  # the first answer: enough for power to within ~3 points (MC SE)
 MAX_REPS = 100_000
@@ -215,20 +215,27 @@ def app_ui() -> ui.Tag:
     forecast_page = ui.nav_panel(
         "4. Forecast",
         ui.p(
-            "A trial under way: upload its observed data (one row per randomized patient, "
-            "the CSV `python -m sim forecast --observed` reads), set the date the data are "
-            "current to, and press Forecast. The scenario of the first tab is the plan; "
-            "replicates and seed are on the left.",
+            "A trial under way: upload its observed data (the CSV `python -m sim forecast "
+            "--observed` reads, one row per randomized patient; or the ADaM data sets ADSL "
+            "and ADTTE together), set the date the data are current to (for ADaM: empty "
+            "takes ADSL's data cut, DCUTDT), and press Forecast. The scenario of the first "
+            "tab is the plan; replicates and seed are on the left.",
             class_="lead",
         ),
         ui.layout_columns(
             ui.input_file(
                 "observed",
-                "Observed data (CSV, up to 20 MB)",
-                accept=[".csv"],
+                "Observed data (CSV; or ADSL + ADTTE: XPT, SAS7BDAT, Parquet, CSV; 20 MB)",
+                accept=[".csv", ".xpt", ".sas7bdat", ".parquet"],
+                multiple=True,
                 width="100%",
             ),
-            ui.input_date("as_of", "Data current to (as-of date)", width="100%"),
+            ui.input_date(  # empty at first: today is rarely the date the data are current to
+                "as_of",
+                "Data current to (as-of date; ADaM: DCUTDT if empty)",
+                value="",
+                width="100%",
+            ),
             ui.div(
                 ui.input_action_button("forecast", "Forecast", class_="btn-primary"),
                 style="padding-top: 2em",
@@ -680,10 +687,9 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             problem = f"Fix the scenario first (tab 1): {first}"
         elif not files:
             problem = "observed: upload the observed data first (a CSV, one row per patient)"
-        elif Path(files[0]["datapath"]).stat().st_size > MAX_OBSERVED_BYTES:
-            problem = f"observed {files[0]['name']}: larger than {MAX_OBSERVED_BYTES:,} bytes"
-        elif as_of is None:
-            problem = "as-of date: choose the date the observed data are current to"
+        elif sum(Path(f["datapath"]).stat().st_size for f in files) > MAX_OBSERVED_BYTES:
+            names = ", ".join(f["name"] for f in files)
+            problem = f"observed {names}: larger than {MAX_OBSERVED_BYTES:,} bytes in all"
         elif not isinstance(reps, int | float) or not 1 <= reps <= MAX_REPS:
             problem = f"replicates = {reps}: a whole number from 1 to {MAX_REPS:,}, e.g. 2000"
         elif not isinstance(seed, int | float) or seed < 0 or seed != int(seed):
@@ -694,8 +700,9 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         stop_all()
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
         job = workspace.new_job(text, int(reps), int(seed), "forecast", preview=False)
-        job.kind, job.as_of = "forecast", as_of.isoformat()
-        (job.folder / "observed.csv").write_bytes(Path(files[0]["datapath"]).read_bytes())
+        # no date: the API takes ADaM's data cut, or says the date is missing
+        job.kind, job.as_of = "forecast", as_of.isoformat() if as_of is not None else ""
+        write_observed(job.folder, [(f["name"], Path(f["datapath"])) for f in files])
         forecast_job.set(job)
         start(job)
 
@@ -715,6 +722,8 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         import pandas as pd
 
         table = pd.read_csv(job.folder / "run" / "forecast.csv")
+        # the date the API used: the one given, or the ADaM data sets' data cut
+        as_of_used = sim.read_results(job.folder / "run").manifest["forecast"]["as_of"]
         shown_table = pd.DataFrame(
             {
                 "milestone": table["milestone"].map(MILESTONES).fillna(table["milestone"]),
@@ -733,7 +742,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             for row in shown_table.itertuples(index=False)
         )
         parts = [
-            ui.h4(f"Forecast as of {job.as_of} ({job.reps:,} simulated continuations)"),
+            ui.h4(f"Forecast as of {as_of_used} ({job.reps:,} simulated continuations)"),
             ui.HTML(
                 f'<table class="answers" id="forecast-table"><thead><tr>{head}</tr></thead>'
                 f"<tbody>{body}</tbody></table>"

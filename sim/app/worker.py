@@ -12,8 +12,8 @@ written into the run's folder, step by step:
     design.csv        `sim.design` of the scenario (the closed form)
     figures/          NAME.png and figures.json (name, caption) of `sim.outputs.plots`
 
-A forecast (`run_forecast_job`) reads observed.csv beside scenario.yaml and writes the
-folder `sim.forecast` writes into run/.
+A forecast (`run_forecast_job`) reads the uploaded files in observed/ beside scenario.yaml
+(the project's CSV, or ADaM data sets) and writes the folder `sim.forecast` writes into run/.
 """
 
 from __future__ import annotations
@@ -61,10 +61,19 @@ def run_job(folder: Path, reps: int, seed: int, figures: bool = True) -> None:
             write_status(folder, "error", f"{type(error).__name__}: {error}".splitlines()[0])
 
 
+def observed_argument(folder: Path) -> Path | list[Path]:
+    """What the page hands `sim.forecast` as `observed`: the one uploaded file (the project's
+    CSV or Parquet table), or every uploaded file as a list (ADSL + ADTTE, which the API
+    tells apart by their content, as `forecast --observed FILE FILE` does)."""
+    files = sorted(p for p in (folder / "observed").iterdir() if p.is_file())
+    return files[0] if len(files) == 1 else files
+
+
 def run_forecast_job(folder: Path, reps: int, seed: int, as_of: str) -> None:
-    """`sim.forecast` of `folder/scenario.yaml` from `folder/observed.csv` as of `as_of` into
-    `folder/run` (forecast.csv, forecast.png, ... beside the run's tables); errors (a bad
-    row of the observed table, say) go to status.json as the API words them."""
+    """`sim.forecast` of `folder/scenario.yaml` from the uploaded files in `folder/observed/`
+    as of `as_of` (YYYY-MM-DD; empty: the ADaM data sets' data cut) into `folder/run`
+    (forecast.csv, forecast.png, ... beside the run's tables); errors (a bad row of the
+    observed table, say) go to status.json as the API words them."""
     os.setpgrp()
     with open(folder / "progress.txt", "w", buffering=1, encoding="utf-8") as progress:
         sys.stderr = progress
@@ -73,8 +82,8 @@ def run_forecast_job(folder: Path, reps: int, seed: int, as_of: str) -> None:
             scenario = sim.load_scenario(folder / "scenario.yaml")
             sim.forecast(  # by keyword: the API's options are keyword-only
                 scenario,
-                folder / "observed.csv",
-                as_of=as_of,
+                observed_argument(folder),
+                as_of=as_of or None,  # none given: ADaM's data cut (DCUTDT), or the API's message
                 reps=reps,
                 seed=seed,
                 out=folder / "run",

@@ -321,6 +321,9 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame, *, brief: bool 
             shown = f"{est:.3f}" if pd.notna(est) else "never"
             shown += f" ± {se:.3f}" if pd.notna(se) else ""
             lines.append(f"{label:40s}{shown:>12s}{float(design[design_key]):>14.3f}")
+    if prior and "power_at_prior_mean" in design.index:  # one effect: nothing simulated
+        value = float(design["power_at_prior_mean"])
+        lines.append(f"{'power at the prior mean of log HR':40s}{'':>12s}{value:>14.3f}")
     lines.append(
         "closed form: Schoenfeld power, Lachin-Foulkes timing (no scans, calendar or "
         "strata); the gap is what conduct does"
@@ -383,8 +386,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.adam:
         folders = results.manifest["adam"]["folders"]
         print(
-            f"ADaM data sets of {len(folders)} replicate(s) at the final analysis cut -> "
-            + ", ".join(str(args.out / f) for f in folders),
+            f"ADaM data sets of {len({f.split('_')[0] for f in folders})} replicate(s), "
+            "one folder per cut -> " + ", ".join(str(args.out / f) for f in folders),
             file=sys.stderr,
         )
     return 0
@@ -719,15 +722,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_PIPE
-    except Exception as exc:
-        if os.environ.get("SIM_TRACEBACK"):
-            raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    except OSError as exc:
+        import errno
+
+        if exc.errno != errno.ENAMETOOLONG:
+            return unexpected_error(exc)
+        # a path given on the command line, read or checked anywhere: the user's to shorten
         print(
-            f"error: unexpected {type(exc).__name__}: {first} (a bug of sim: please report "
-            "the command; SIM_TRACEBACK=1 shows the traceback)",
+            f"error: {exc.filename}: a name in this path is longer than the file system "
+            "allows (255 bytes a name on most): choose a shorter name",
             file=sys.stderr,
         )
-        return EXIT_SOFTWARE
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        return unexpected_error(exc)
     finally:
         gc.set_threshold(*threshold)
+
+
+def unexpected_error(exc: Exception) -> int:
+    """One line for an error sim did not expect (its own bug): exit status 70."""
+    import os
+
+    if os.environ.get("SIM_TRACEBACK"):
+        raise exc
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    print(
+        f"error: unexpected {type(exc).__name__}: {first} (a bug of sim: please report "
+        "the command; SIM_TRACEBACK=1 shows the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_SOFTWARE

@@ -83,7 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=non_negative_float,
         default=None,
         help="weight of the planned PFS and dropout hazards, in events (default: "
-        f"{DEFAULT_PRIOR_EVENTS_SHARE:.0%} of the event target, e.g. 7 of 70)",
+        # %% : argparse formats help texts with %, so a bare one is an error
+        f"{DEFAULT_PRIOR_EVENTS_SHARE * 100:.0f}%% of the event target, e.g. 7 of 70)",
     )
     parser.add_argument(
         "--unblinded",

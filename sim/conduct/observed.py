@@ -29,6 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from sim.scenario import Scenario, ScenarioError
+from sim.scenario.loading import why_not_a_file
 
 REQUIRED = (
     "patient_id",
@@ -94,7 +95,7 @@ def read_table(path: Path, label: str) -> pd.DataFrame:
     """A CSV or Parquet file as strings (dates are checked row by row afterwards)."""
     path = Path(path)
     if not path.is_file():
-        raise ScenarioError(f"{label} {path}: no such file (check the path)")
+        raise ScenarioError(f"{label} {path}: {why_not_a_file(path)}")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)

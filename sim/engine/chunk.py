@@ -45,7 +45,7 @@ from sim.engine.clinic_bridge import (
 from sim.engine.endpoints import EndpointResult, analyze_endpoints, draw_illness_death_paths
 from sim.engine.look_rules import stop_enrollment
 from sim.engine.looks import Sequential, run_looks
-from sim.engine.patient_table import add_endpoint_columns, patient_table
+from sim.engine.patient_table import add_endpoint_columns, add_look_columns, patient_table
 from sim.engine.primary import pfs_at_cut, primary_cohort
 from sim.engine.trial import ARMS, Cohort, TrialModel
 from sim.scenario import DAYS_PER_MONTH
@@ -322,7 +322,31 @@ def truth_columns(model: TrialModel, cohort: Cohort) -> dict[str, np.ndarray]:
         columns["truly_effective"] = truth.hazard_ratio < prior.no_benefit_hr
     if truth.control_median_months is not None:
         columns["true_control_median_months"] = truth.control_median_months
+    n_reps = len(next(iter(columns.values())))
+    closed = prior_closed_form(model)
+    columns.update({name: np.full(n_reps, value) for name, value in closed.items()})
     return columns
+
+
+def prior_closed_form(model: TrialModel) -> dict[str, float]:
+    """The design's closed-form figures under the prior on the hazard ratio, the same in
+    every replicate, so that summary.csv shows them beside the simulated assurance:
+    `assurance_closed_form` and `power_at_prior_mean` (at exp(prior mean of log HR)), at
+    the final planned events, as design.csv computes them (`sim.stats.assurance`); nothing
+    without a prior on the hazard ratio or without planned events."""
+    from sim.stats.assurance import assurance, power_curve, prior_design
+
+    found = prior_design(model.scenario)
+    if found is None:
+        return {}
+    prior, events, design, allocation, _ = found
+    centre = prior.central_hazard_ratio
+    return {
+        "assurance_closed_form": assurance(prior, events, design=design, allocation=allocation),
+        "power_at_prior_mean": float(
+            power_curve(centre, events, design=design, allocation=allocation)
+        ),
+    }
 
 
 def milestone_days(
@@ -401,6 +425,7 @@ def finish_chunk(trial: TrialToClinic, clinic: ClinicChunk, keep_patients: int) 
     if patients is not None and looks is not None:  # randomized by the stop (all if none)
         until = looks.enrolled_until[:n_keep]
         patients["enrolled"] = (cohort.rand_day[:n_keep] <= until[:, None]).ravel()
+        patients = add_look_columns(model, patients, cohort, looks, trial.endpoints, n_keep)
     if clinic.monthly is not None:
         clinic.monthly.insert(0, "replicate", np.arange(first_rep, first_rep + n_reps))
     return ChunkResult(

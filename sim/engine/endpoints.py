@@ -24,7 +24,15 @@ from scipy import special
 from sim.conduct.assessments import PatientScans, ScanSchedule
 from sim.conduct.datacut import CutData
 from sim.conduct.outcomes import LatentOutcomes
-from sim.conduct.response import BEST_RESPONSES, CR, PR, SD, best_response_at_cut, draw_response
+from sim.conduct.response import (
+    BEST_RESPONSES,
+    CR,
+    PR,
+    SD,
+    LatentResponse,
+    best_response_at_cut,
+    draw_response,
+)
 from sim.conduct.survival import (
     IllnessDeathPaths,
     cut_os,
@@ -43,10 +51,12 @@ ENDPOINT_PREFIXES = ("os_", "orr_", "dcr_", "local_control_", "ae_")
 
 @dataclass
 class EndpointResult:
-    """Per-replicate columns (R,) and per-patient columns (R, N) of the chunk."""
+    """Per-replicate columns (R,) and per-patient columns (R, N) of the chunk; the latent
+    responses, so that the patient table can tell best response at an earlier cut."""
 
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     patient_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    response: LatentResponse | None = None
 
 
 def draw_illness_death_paths(
@@ -131,6 +141,7 @@ def analyze_endpoints(
         latent_r = draw_response(
             sc, model.schedule, arm, progression_day, death_day, rng["response"], cohort.scans
         )
+        out.response = latent_r
         code, day = best_response_at_cut(latent_r, observed, horizon, cut.valid)
         tumour_response(model, out, cohort, code, cut.valid)
         out.patient_columns["best_response"] = np.asarray(BEST_RESPONSES)[code]

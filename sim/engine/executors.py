@@ -25,6 +25,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -38,6 +39,7 @@ import pyarrow.parquet as pq
 from sim.engine.chunk import CHUNK_SIZE, ChunkResult, TrialModel, clinic_key, simulate_chunks
 from sim.scenario import ScenarioError
 from sim.storage import checkpoints
+from sim.storage.checkpoints import read_table_bytes
 from sim.storage.lifetime import init_worker_process, stop_workers
 
 EXECUTORS = ("local", "dask")
@@ -313,9 +315,37 @@ class LocalExecutor:
                 window=2 * self.workers + 2,
                 on_last=self.close,
             )
+        except BrokenProcessPool as exc:  # a worker died: killed from outside
+            signals = worker_signals(self.pool)
+            self.close(failed=True)
+            raise ScenarioError(worker_lost_message(signals)) from exc
         except BaseException:  # a signal, an error, or the consumer stopped: no waiting
             self.close(failed=True)
             raise
+
+
+def worker_signals(pool: ProcessPoolExecutor | None) -> list[int]:
+    """The signals that ended the pool's worker processes, where it still knows them."""
+    processes = getattr(pool, "_processes", None) or {}
+    codes = {process.exitcode for process in list(processes.values())}
+    return sorted(-code for code in codes if isinstance(code, int) and code < 0)
+
+
+def worker_lost_message(signals: Sequence[int]) -> str:
+    """What to tell the user when a worker process ended without finishing its chunk: it was
+    killed from outside the program (kill, or the system's out-of-memory killer), which is
+    neither an error of sim nor of the scenario."""
+    import signal as signal_module
+
+    named = ", ".join(f"{signal_module.Signals(n).name} ({n})" for n in signals if n > 0)
+    by = f" by signal {named}" if named else ""
+    return (
+        f"a worker process was killed from outside{by} before finishing its chunk: by a "
+        "kill command, or by the system's out-of-memory killer when memory runs out "
+        "(`dmesg` or `journalctl -k` says which); this is not an error of sim or of the "
+        "scenario: run again with fewer --workers (or fewer --keep-patients) to need less "
+        "memory, adding --resume to keep the chunks already finished"
+    )
 
 
 DASK_HINT = 'install it with pip install -e ".[dask]"'
@@ -506,19 +536,6 @@ def iterate_chunks(
         yield from executor.map_ordered(tasks, _run_task_result)
 
 
-PARQUET_MAGIC = b"PAR1"
-
-
-def read_table_bytes(data: bytes) -> pa.Table:
-    """A chunk file held in memory (`chunk_bytes`) as an Arrow table. A Parquet file (a
-    chunk kept by an earlier version) is read with `pq.ParquetFile` without threads: the same
-    table as `pq.read_table`, without the dataset machinery and thread pool that cost it
-    several ms per small chunk file (and compete with the workers for the cores)."""
-    if data[:4] == PARQUET_MAGIC:
-        return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
-    return pa.ipc.open_stream(data).read_all()
-
-
 def read_frame(data: bytes) -> pd.DataFrame:
     return read_table_bytes(data).to_pandas()
 
@@ -539,6 +556,13 @@ class PointJob:
     def expected(self) -> dict[int, int]:
         return {spec.chunk: spec.n_reps for spec in plan_chunks(self.n_reps)}
 
+    def replicate_ids(self) -> dict[int, range]:
+        """Each chunk's replicate ids: what its checkpoint must hold."""
+        return {
+            spec.chunk: range(spec.first_rep, spec.first_rep + spec.n_reps)
+            for spec in plan_chunks(self.n_reps)
+        }
+
 
 def run_points(
     executor: LocalExecutor | DaskExecutor,
@@ -558,7 +582,7 @@ def run_points(
     each chunk in one task, their clinic run once (`shared_tasks`).
     """
     done = [
-        set() if job is None else checkpoints.finished_chunks(job.folder, job.expected())
+        set() if job is None else checkpoints.finished_chunks(job.folder, job.replicate_ids())
         for job in jobs
     ]
     tasks = shared_tasks(jobs, done, clinics)
@@ -628,7 +652,10 @@ def kept_for_mates(
         for files in results:
             lead, *mates = files
             for mate in mates:
-                checkpoints.save_chunk(jobs[mate.point].folder, mate.chunk, mate.n_reps, mate.files)
+                mate_job = jobs[mate.point]
+                assert mate_job is not None
+                ids = mate_job.replicate_ids()[mate.chunk]
+                checkpoints.save_chunk(mate_job.folder, mate.chunk, ids, mate.files)
                 done[mate.point].add(mate.chunk)
                 if on_chunk:
                     on_chunk(mate.n_reps)
@@ -654,18 +681,19 @@ def write_point(
     pending: list[dict[str, pd.DataFrame]] = []
     try:
         for spec in plan_chunks(job.n_reps):
+            ids = range(spec.first_rep, spec.first_rep + spec.n_reps)
             if spec.chunk in done:
-                kept = checkpoints.load_chunk(job.folder, spec.chunk)
+                kept = checkpoints.load_chunk(job.folder, spec.chunk, ids)
                 if kept is None:
                     raise ScenarioError(
                         f"{job.folder}: checkpoint of chunk {spec.chunk} "
                         "changed during the run; run again with --resume"
                     )
-                files = kept[1]
+                files = kept
             else:
                 fresh = next(results)
                 assert (fresh.point, fresh.chunk) == (index, spec.chunk)
-                checkpoints.save_chunk(job.folder, fresh.chunk, fresh.n_reps, fresh.files)
+                checkpoints.save_chunk(job.folder, fresh.chunk, ids, fresh.files)
                 files = fresh.files
             for name in ("replicates", "patients", "monthly"):
                 if name in files:

@@ -33,6 +33,7 @@ class Sequential:
     decisions: Decisions
     final_analysis_day: np.ndarray  # (R,) the final look's analysis day, held or not
     enrolled_until: np.ndarray  # (R,) last day a patient may be randomized (inf: all)
+    cut_days: np.ndarray  # (R, K) each look's cut day (nan: not held, or after the stop)
 
 
 def primary_z(
@@ -106,5 +107,10 @@ def run_looks(model: TrialModel, cohort: Cohort, final_cut: CutData) -> Sequenti
     )
     columns["not_randomized_at_stop"] = rand.shape[1] - columns["n_randomized"]
     return Sequential(
-        cut, columns, decisions, final_cut.cut_day + lag, np.where(early, stop_day + lag, np.inf)
+        cut,
+        columns,
+        decisions,
+        final_cut.cut_day + lag,
+        np.where(early, stop_day + lag, np.inf),
+        np.where(in_trial, days, np.nan),
     )

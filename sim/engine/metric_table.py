@@ -425,6 +425,28 @@ PRIMARY = Section(
             "a joint share, P(success and no benefit), not conditional on no benefit",
             derive=success_without_benefit,
         ),
+        row(
+            "assurance_closed_form",
+            "mean",
+            "assurance_closed_form",
+            "probability",
+            "power",
+            "the design's power averaged over the prior on the hazard ratio, in closed form at "
+            "the final planned events (design.csv's assurance: O'Hagan's formula for one look, "
+            "quadrature for looks or a mixture; no conduct, scans or calendar): what the "
+            "simulated assurance is compared with; the same in every replicate",
+        ),
+        row(
+            "power_at_prior_mean",
+            "mean",
+            "power_at_prior_mean",
+            "probability",
+            "power",
+            "the design's closed-form power at the prior's central hazard ratio, exp(prior "
+            "mean of log HR), at the final planned events (design.csv's power_at_prior_mean): "
+            "the power a design at one effect would quote beside the assurance; the same in "
+            "every replicate",
+        ),
     ),
 )
 

@@ -1,17 +1,27 @@
 """The patient table of a chunk's first replicates: one row per patient, every date that
 happened to them (screening, randomization, PFS event and when it was seen, withdrawal, the
-scans up to the data cut), their analysis data at the cut and their secondary endpoints.
+scans up to the data cut), their analysis data at the cut and their secondary endpoints;
+with interim looks, the analysis data at each look held before the trial concluded
+(``look1_pfs_days_at_cut``, ...), for the ADaM data sets of each cut (`sim.adam`).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sim.conduct.assessments import ObservedOutcomes
-from sim.conduct.datacut import CutData
+from sim.conduct.datacut import CutData, cut_data
+from sim.conduct.local_control import local_control_at_cut
+from sim.conduct.response import BEST_RESPONSES, best_response_at_cut
+from sim.conduct.survival import cut_os
 from sim.engine.endpoints import EndpointResult
 from sim.engine.trial import ARMS, Cohort, TrialModel
+
+if TYPE_CHECKING:
+    from sim.engine.looks import Sequential
 
 
 def patient_table(
@@ -98,3 +108,68 @@ def add_endpoint_columns(
         else:
             extra[name] = values.ravel()
     return patients.assign(**extra) if extra else patients
+
+
+def add_look_columns(
+    model: TrialModel,
+    patients: pd.DataFrame,
+    cohort: Cohort,
+    looks: Sequential,
+    endpoints: EndpointResult,
+    n_keep: int,
+) -> pd.DataFrame:
+    """The kept patients' analysis data at each interim look held before the trial
+    concluded, as ``look{k}_`` + the cut's columns (`cut_columns`) and
+    ``look{k}_data_cut_date``, and ``stop_look`` (the look that concluded the trial, the
+    number of looks when it ran to the final analysis): the look that stopped a trial is
+    its concluding cut, already in the table's own columns. A look not held (or after the
+    stop) has no cut date and nobody in its analysis. The cut rules are those of the look's own test
+    (`sim.engine.looks.run_looks`), so its z is reproduced."""
+    n = cohort.rand_day.shape[1]
+    concluded = np.nanmax(looks.cut_days, axis=1)
+    extra = {"stop_look": np.repeat(looks.decisions.stop_look[:n_keep] + 1, n)}
+    for k in range(looks.cut_days.shape[1] - 1):  # the final look is the table's own cut
+        day = looks.cut_days[:, k]
+        held = np.isfinite(day) & (day < concluded)
+        columns = cut_columns(model, cohort, np.where(held, day, -np.inf), endpoints, n_keep)
+        columns["data_cut_date"] = np.repeat(
+            model.calendar.to_datetime64(np.where(held, day, np.nan)[:n_keep]), n
+        )
+        extra.update({f"look{k + 1}_{name}": values for name, values in columns.items()})
+    return patients.assign(**extra)
+
+
+def cut_columns(
+    model: TrialModel,
+    cohort: Cohort,
+    cut_day: np.ndarray,
+    endpoints: EndpointResult,
+    n_keep: int,
+) -> dict[str, np.ndarray]:
+    """The first `n_keep` replicates' patients' endpoints at the chunk's cut days `cut_day`
+    (R,), named as the table's columns at its own cut: in_analysis, pfs_days_at_cut,
+    pfs_event_at_cut, and as the scenario has them os_days_at_cut / os_event_at_cut,
+    local_control_days_at_cut / local_progression_at_cut, best_response / response_date.
+    Each comes from the conduct layer's rule that the analyses use (`cut_data`, `cut_os`,
+    `local_control_at_cut`, `best_response_at_cut`)."""
+    rand, observed = cohort.rand_day, cohort.observed
+    time, event, valid = cut_data(rand, observed, cohort.scans, cut_day)
+    out = {"in_analysis": valid, "pfs_days_at_cut": time, "pfs_event_at_cut": event}
+    if cohort.illness_death is not None:
+        os_cut = cut_os(rand, cohort.illness_death, observed.withdraw_day, cut_day)
+        out["os_days_at_cut"] = os_cut.time
+        out["os_event_at_cut"] = os_cut.event
+    involved = endpoints.patient_columns.get("lesion_involved")
+    if involved is not None:
+        lc_time, lc_event = local_control_at_cut(involved, time, event, observed.is_death)
+        out["local_control_days_at_cut"] = lc_time
+        out["local_progression_at_cut"] = lc_event
+    if endpoints.response is not None:
+        horizon = cut_day[:, None] - rand
+        code, day = best_response_at_cut(endpoints.response, observed, horizon, valid)
+        out["best_response"] = np.asarray(BEST_RESPONSES)[code]
+        out["response_date"] = model.calendar.to_datetime64(rand[:n_keep] + day[:n_keep])
+    return {
+        name: (values if name == "response_date" else values[:n_keep]).ravel()
+        for name, values in out.items()
+    }

@@ -526,9 +526,30 @@ def check_run_tables(folder: Path, manifest: dict[str, Any]) -> None:
             )
         for point in points:
             read_run(folder / str(point["name"]))
+        check_recorded_hashes(folder, manifest)
         return
     for name, columns in RUN_TABLES.items():
         check_table(folder / name, columns)
     for name, columns in OPTIONAL_TABLES.items():
         if (folder / name).exists():
             check_table(folder / name, columns)
+    check_recorded_hashes(folder, manifest)
+
+
+def check_recorded_hashes(folder: Path, manifest: dict[str, Any]) -> None:
+    """The CSV tables of a folder (and of a sweep's points) are the bytes sim wrote: their
+    sha256 is the one the manifest's ``files`` records. A table cut short at a row boundary
+    still parses, so only its hash shows that rows are missing (the Parquet tables are
+    checked by their footers instead: hashing them would read every replicate)."""
+    from sim.storage.folders import listed_files, sha256_of
+
+    listed = listed_files(manifest) or {}
+    for name, recorded in listed.items():
+        if not name.endswith(".csv") or not (folder / name).is_file():
+            continue
+        if sha256_of(folder / name) != recorded:
+            raise ScenarioError(
+                f"{folder / name}: changed since sim wrote it (its sha256 is not the one "
+                "manifest.json records): it is damaged or was edited; re-run it "
+                f"({RUN_HINT})"
+            )

@@ -2,7 +2,9 @@
 checks on the installed package and write qualification.html and qualification.json.
 
 Exit status 0 if every check passes, 1 if any fails, 2 if --out cannot be used (one message
-on stderr, nothing written).
+on stderr, nothing written). --out follows the folder rule of every command that writes
+(`sim.storage.folders`): a manifest.json lists the files, kinds are checked, and only the
+files this command wrote are ever replaced.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,64 +26,44 @@ PACKAGE = Path(__file__).resolve().parents[1]
 REFERENCES = Path(__file__).resolve().parent / "references"
 
 
-class OutError(Exception):
-    """--out cannot be used; the message names the folder, the rule and a fix."""
+FOLDER_KIND = "qualification"  # the manifest's kind: the folder rule of every command
 
 
-def check_out(out: Path) -> None:
-    """Refuse a target that is not a folder, or a non-empty folder this command did not
-    write (one holding only its two files, the JSON marked as ours, is replaced)."""
-    if out.exists() and not out.is_dir():
-        raise OutError(f"--out {out}: is a file, not a folder (name a new or empty folder)")
-    if not out.is_dir():
-        return
-    entries = sorted(p.name for p in out.iterdir())
-    if not entries:
-        return
-    ours = set(entries) <= {HTML, JSON} and JSON in entries and is_our_json(out / JSON)
-    if not ours:
-        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
-        noun = "entry" if len(entries) == 1 else "entries"
-        raise OutError(
-            f"--out {out}: not empty and not a qualification report folder (it holds "
-            f"{len(entries)} {noun}: {shown}); nothing was written: name a new or empty folder"
-        )
+def qualification_manifest(data: dict) -> dict:
+    """The folder's manifest.json: sim's record (tool, kind) that the folder rule reads, as
+    every command's (`sim.storage.folders`); its ``files`` list is added when published."""
+    return {
+        "tool": "sim",
+        "kind": FOLDER_KIND,
+        "command": sys.argv,
+        "created": data.get("run_date_utc"),
+        "result": data.get("result"),
+    }
 
 
-def is_our_json(path: Path) -> bool:
-    from sim.qualify.report import KIND
-
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("kind") == KIND
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write beside the target and rename over it, so a reader never sees half a file."""
-    scratch = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        scratch.write_text(text, encoding="utf-8")
-        os.replace(scratch, path)
-    finally:
-        scratch.unlink(missing_ok=True)
-
-
-def run_qualification(out: Path, references: Path | None = None) -> int:
+def run_qualification(out: Path, references: Path | None = None, force: bool = False) -> int:
     """Run every check on the installed package and write the report into `out`.
 
     `references` is the folder of committed reference values (default: the package's own,
-    ``sim/qualify/references``). Returns the exit status: 0 all passed, 1 any failed, 2 if
-    `out` cannot be used (message on stderr, nothing written).
+    ``sim/qualify/references``). `out` follows the rule of every command that writes
+    (`sim.storage.folders`): a new folder, or one this command wrote (its manifest.json of
+    kind qualification lists its files), which is replaced; a file sim did not write in it
+    refuses the command, even with `force`; a report file edited since is replaced only
+    with `force`. Returns the exit status: 0 all passed, 1 any failed, 2 if `out` cannot be
+    used (one message on stderr, nothing written).
     """
+    from sim.errors import ScenarioError
     from sim.qualify.checks import run_checks
     from sim.qualify.report import render_html, report_data
+    from sim.storage.folders import check_replaceable, check_target_path, output_folder
 
     out = Path(out).expanduser()
     references = REFERENCES if references is None else Path(references)
-    try:
-        check_out(out)
-    except OutError as error:
+    kinds = [FOLDER_KIND]
+    try:  # refused before the checks run, not after
+        check_target_path(out)
+        check_replaceable(out, force, needs_force=False, kinds=kinds)
+    except ScenarioError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_OUT
     start = time.monotonic()
@@ -90,12 +71,14 @@ def run_qualification(out: Path, references: Path | None = None) -> int:
     checks, not_run = run_checks(references)
     data = report_data(checks, not_run, PACKAGE, references, run_date, time.monotonic() - start)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        check_out(out)  # again: something may have appeared while the checks ran
-        write_atomically(out / JSON, json.dumps(data, indent=1) + "\n")
-        write_atomically(out / HTML, render_html(data))
-    except (OSError, OutError) as error:
-        print(f"error: --out {out}: cannot write the report ({error})", file=sys.stderr)
+        with output_folder(out, force, needs_force=False, kinds=kinds) as staging:
+            (staging / JSON).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+            (staging / HTML).write_text(render_html(data), encoding="utf-8")
+            (staging / "manifest.json").write_text(
+                json.dumps(qualification_manifest(data), indent=2) + "\n", encoding="utf-8"
+            )
+    except ScenarioError as error:  # the target changed while the checks ran, a full disk
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_OUT
     failed = data["checks_failed"]
     status = "PASSED" if not failed else f"FAILED ({failed} outside tolerance)"
@@ -112,7 +95,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         required=True,
-        help=f"new or empty folder for {HTML} and {JSON} (a folder this command wrote is replaced)",
+        help=f"new folder for {HTML} and {JSON} (a folder this command wrote is replaced)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="also replace report files edited since this command wrote them "
+        "(files it did not write are never replaced)",
     )
 
 
@@ -120,11 +109,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``qualify`` to ``python -m sim`` (the CLI's plugin hook)."""
     parser = subparsers.add_parser("qualify", help=HELP, description=__doc__.splitlines()[0])
     add_arguments(parser)
-    parser.set_defaults(func=lambda args: run_qualification(args.out))
+    parser.set_defaults(func=lambda args: run_qualification(args.out, force=args.force))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.qualify", description=HELP)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    return run_qualification(args.out)
+    return run_qualification(args.out, force=args.force)

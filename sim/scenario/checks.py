@@ -28,8 +28,8 @@ def check_scenario(scenario: Scenario) -> None:
     check_study_length(scenario)
     check_calendar(scenario)
     check_sites(scenario)
+    check_effect(scenario)  # before the event-time check, which needs the effect's hazards
     check_event_time(scenario)
-    check_effect(scenario)
     if scenario.radiotherapy is not None and scenario.treatment is None:
         raise ValueError("radiotherapy starts with cycle 1, so it needs a treatment block")
     if scenario.treatment is not None and scenario.treatment.regimens:

@@ -190,8 +190,8 @@ class Effect(Frozen):
     (a delayed effect: [{months: 3, hazard_ratio: 1.0}, {hazard_ratio: 0.5}])."""
 
     hazard_ratio: PositiveFloat | None = None
-    """Hazard ratio of the experimental arm against control (proportional hazards; the intention-to-
-    treat effect) [ratio]."""
+    """Hazard ratio of the experimental arm against control (proportional hazards; the
+    intention-to-treat effect) [ratio]."""
     piecewise_hazard_ratio: tuple[HazardRatioPeriod, ...] = ()
     """Hazard ratio by period since randomization, the last row open-ended [ratio]."""
     cure_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None

@@ -59,7 +59,10 @@ from sim.stats.schoenfeld import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sim.scenario import Scenario, Survival
+    from sim.scenario.analysis import Analysis
 
 __all__ = [  # the closed forms, re-exported: callers import them from here
     "AccrualTable",
@@ -197,15 +200,15 @@ def closed_form_design(scenario: Scenario) -> pd.DataFrame:
         rows += [
             (
                 "events_needed_schoenfeld",
-                schoenfeld_events(hr, a.alpha, a.target_power, a.sides, p),
+                events_for_power(schoenfeld_events, hr, a, p),
                 "events",
-                f"Schoenfeld 1981, power {a.target_power:g}",
+                f"Schoenfeld 1981, power {a.target_power:g}{harm_note(hr, a.sides)}",
             ),
             (
                 "events_needed_freedman",
-                freedman_events(hr, a.alpha, a.target_power, a.sides, p),
+                events_for_power(freedman_events, hr, a, p),
                 "events",
-                f"Freedman 1982, power {a.target_power:g}",
+                f"Freedman 1982, power {a.target_power:g}{harm_note(hr, a.sides)}",
             ),
         ]
     accrual_end = accrual_end_time(n, accrual)
@@ -223,13 +226,15 @@ def closed_form_design(scenario: Scenario) -> pd.DataFrame:
         rows += [
             (
                 "power_schoenfeld",
-                a.alpha if null else schoenfeld_power(d, hr, a.alpha, a.sides, p),
+                a.alpha
+                if null
+                else schoenfeld_power(d, hr, a.alpha, a.sides, p, benefit_only=True),
                 "probability",
                 f"at {d} events",
             ),
             (
                 "power_freedman",
-                a.alpha if null else freedman_power(d, hr, a.alpha, a.sides, p),
+                a.alpha if null else freedman_power(d, hr, a.alpha, a.sides, p, benefit_only=True),
                 "probability",
                 f"at {d} events",
             ),
@@ -356,6 +361,26 @@ def is_proportional(scenario: Scenario) -> bool:
     )
 
 
+def events_for_power(
+    method: Callable[[float, float, float, int, float], float],
+    hazard_ratio: float,
+    analysis: Analysis,
+    allocation: float,
+) -> float:
+    """Events `method` (Schoenfeld, Freedman) needs for the target power; infinite under
+    harm (HR > 1) with a one-sided test, which rejects only for benefit (HR < 1)."""
+    if analysis.sides == 1 and hazard_ratio > 1.0:
+        return math.inf
+    a = analysis
+    return method(hazard_ratio, a.alpha, a.target_power, a.sides, allocation)
+
+
+def harm_note(hazard_ratio: float, sides: int) -> str:
+    if sides == 1 and hazard_ratio > 1.0:
+        return "; none: HR > 1 is harm and the one-sided test looks for benefit (HR < 1)"
+    return ""
+
+
 def cumulative_hazard_days(survival: Survival, t: np.ndarray) -> np.ndarray:
     """H0(t) of a scenario distribution (the uncured), t in days."""
     if survival.distribution == "weibull":
@@ -365,12 +390,12 @@ def cumulative_hazard_days(survival: Survival, t: np.ndarray) -> np.ndarray:
     return (np.clip(t[:, None] - starts, 0.0, ends - starts) * hazards).sum(axis=1)
 
 
-def arm_survival_days(
-    scenario: Scenario, arm: int, t: np.ndarray, multiplier: float = 1.0
-) -> np.ndarray:
-    """Population PFS survival S(t) of arm 0 / 1 for a patient with hazard multiplier m:
-    cure + (1 - cure) exp(-m H(t)), H the (uncured) cumulative hazard, with the effect's
-    (piecewise) hazard ratio applied to the control's hazard for arm 1, as the simulator."""
+def arm_cumulative_hazard_days(
+    scenario: Scenario, arm: int, t: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """(H(t), cure) of arm 0 / 1: the uncured cumulative hazard, with the effect's
+    (piecewise) hazard ratio applied to the control's hazard for arm 1, as the simulator,
+    and the arm's cure fraction (0 without one)."""
     pfs, effect = scenario.pfs, scenario.effect
     if arm == 1 and pfs.experimental is not None:
         survival, cure = pfs.experimental, pfs.experimental.cure_fraction
@@ -388,7 +413,33 @@ def arm_survival_days(
             h0 = h0.reshape(len(t), len(ratios))
             h0_start = cumulative_hazard_days(survival, starts)
             h = (np.maximum(h0 - h0_start, 0.0) * ratios).sum(axis=1)
+    return h, float(cure or 0.0)
+
+
+def arm_survival_days(
+    scenario: Scenario, arm: int, t: np.ndarray, multiplier: float = 1.0
+) -> np.ndarray:
+    """Population PFS survival S(t) of arm 0 / 1 for a patient with hazard multiplier m:
+    cure + (1 - cure) exp(-m H(t)), H the (uncured) cumulative hazard, with the effect's
+    (piecewise) hazard ratio applied to the control's hazard for arm 1, as the simulator."""
+    h, cure = arm_cumulative_hazard_days(scenario, arm, t)
     return cure + (1.0 - cure) * np.exp(-multiplier * h)
+
+
+def arm_log_survival_days(
+    scenario: Scenario, arm: int, t: np.ndarray, multiplier: float = 1.0
+) -> np.ndarray:
+    """log S(t) of `arm_survival_days`, computed without forming S: finite where S itself
+    underflows to 0 (a short median with a large Weibull shape), so that the hazard's
+    increments log S(t) - log S(t + dt) stay finite; log(cure + (1 - cure) e^-mH) as a
+    logaddexp."""
+    h, cure = arm_cumulative_hazard_days(scenario, arm, t)
+    if cure == 0.0:
+        return -multiplier * h
+    if cure == 1.0:
+        return np.zeros_like(h)
+    with np.errstate(divide="ignore"):
+        return np.logaddexp(np.log(cure), np.log1p(-cure) - multiplier * h)
 
 
 def os_survival_days(
@@ -457,9 +508,13 @@ def nph_event_cells(
         rows_p, rows_h = [], []
         for name in strata:
             s = endpoint_survival_days(scenario, arm, t, mult.get(name, 1.0))
+            if scenario.analysis.endpoint == "os":  # a numerical survival: its log
+                with np.errstate(divide="ignore"):
+                    log_s = np.log(s)
+            else:  # finite where S underflows (short Weibull medians)
+                log_s = arm_log_survival_days(scenario, arm, t, mult.get(name, 1.0))
             rows_p.append((s[:-1] - s[1:]) * g_mid)
-            with np.errstate(divide="ignore"):
-                rows_h.append(np.log(s[:-1]) - np.log(s[1:]))
+            rows_h.append(log_s[:-1] - log_s[1:])
         probs.append(rows_p)
         dh.append(rows_h)
     probs, dh = np.asarray(probs), np.asarray(dh)
@@ -537,13 +592,13 @@ def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
         rows += [
             (
                 "events_needed_schoenfeld",
-                schoenfeld_events(ahr, a.alpha, a.target_power, a.sides, p),
+                events_for_power(schoenfeld_events, ahr, a, p),
                 "events",
-                f"Schoenfeld 1981 under the AHR, power {a.target_power:g}",
+                f"Schoenfeld 1981 under the AHR, power {a.target_power:g}{harm_note(ahr, a.sides)}",
             ),
             (
                 "power_schoenfeld",
-                schoenfeld_power(d, ahr, a.alpha, a.sides, p),
+                schoenfeld_power(d, ahr, a.alpha, a.sides, p, benefit_only=True),
                 "probability",
                 f"at {d} events, under the AHR",
             ),

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sim.scenario import DAYS_PER_MONTH, ScenarioError, TestSpec, parse_test
+from sim.scenario.loading import why_not_a_file
 from sim.stats import analysis
 
 TIME_UNITS = {"days": 1.0 / DAYS_PER_MONTH, "months": 1.0}  # factor to months
@@ -44,7 +45,7 @@ TABLE_HINT = "give a CSV or Parquet table with one row per patient"
 def read_patient_table(path: Path) -> pd.DataFrame:
     """The table, or ScenarioError: missing, empty, truncated, not CSV/Parquet, no rows."""
     if not path.is_file():
-        raise ScenarioError(f"{path}: no such file ({TABLE_HINT})")
+        raise ScenarioError(f"{path}: {why_not_a_file(path)}; {TABLE_HINT}")
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".pq", ".csv", ".txt"):
         raise ScenarioError(f"{path}: unknown table type {path.suffix!r} (use .csv or .parquet)")
@@ -257,6 +258,26 @@ def check_strata(values: pd.Series, column: str, arm: np.ndarray) -> tuple[np.nd
     return codes.astype(np.int64), tuple(labels)
 
 
+# Columns that name a patient (sim's patients.parquet: `patient`; --observed: `patient_id`;
+# CDISC: USUBJID), compared without regard to case.
+PATIENT_ID_COLUMNS = ("patient", "patient_id", "subject", "subject_id", "usubjid")
+
+
+def check_one_row_per_patient(frame: pd.DataFrame, source: str) -> None:
+    """Raise ScenarioError if a patient id column holds an id twice: a table concatenated
+    with itself would double n and shrink every p-value, silently."""
+    for column in frame.columns:
+        if str(column).strip().lower() not in PATIENT_ID_COLUMNS:
+            continue
+        twice = frame[column][frame[column].duplicated()]
+        if not twice.empty:
+            raise ScenarioError(
+                f"column {column!r}: {twice.nunique()} patient id(s) appear more than once "
+                f"in {source} (e.g. {str(twice.iloc[0])!r}); each patient is one row: remove the "
+                "duplicated rows (or give one replicate of a simulated table)"
+            )
+
+
 def patients_from_frame(
     frame: pd.DataFrame,
     time: str,
@@ -276,6 +297,7 @@ def patients_from_frame(
             raise ScenarioError(
                 f"--replicate {replicate}: not in {source} (see its replicate column)"
             )
+    check_one_row_per_patient(frame, source)
     if "in_analysis" in frame.columns:
         frame = frame[frame["in_analysis"].astype(bool)]
     t = check_time(check_column(frame, "time", time), time)

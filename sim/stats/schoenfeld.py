@@ -78,16 +78,35 @@ def schoenfeld_events(
 
 
 def schoenfeld_power(
-    events: float, hazard_ratio: float, alpha: float, sides: int = 1, allocation: float = 0.5
+    events: float,
+    hazard_ratio: float,
+    alpha: float,
+    sides: int = 1,
+    allocation: float = 0.5,
+    *,
+    benefit_only: bool = False,
 ) -> float:
     """Power of the log-rank test after `events` events, Schoenfeld (1983).
 
     power = Phi(sqrt(D p (1 - p)) |log HR| - z_{1-alpha/sides}). For sides = 2 this counts
     only the tail on the side of the true effect; the other tail adds
     Phi(-sqrt(D p (1-p)) |log HR| - z_{1-alpha/2}), negligible at any useful power.
+    With `benefit_only` (a one-sided test that rejects only for HR < 1, as sim's), an
+    HR > 1 (harm) gives the far tail, Phi(-sqrt(D p (1 - p)) |log HR| - z_{1-alpha}), as
+    rpact's ``directionUpper = FALSE``.
     """
     check_test_inputs(hazard_ratio, alpha, sides, allocation)
     drift = math.sqrt(events * allocation * (1.0 - allocation)) * abs(math.log(hazard_ratio))
+    return tail_power(drift, hazard_ratio, alpha, sides, benefit_only)
+
+
+def tail_power(
+    drift: float, hazard_ratio: float, alpha: float, sides: int, benefit_only: bool
+) -> float:
+    """Phi(drift - z_{1-alpha/sides}); for a one-sided test of benefit under harm (HR > 1,
+    `benefit_only`), Phi(-drift - z_{1-alpha}): the test rejects only on the other side."""
+    if benefit_only and sides == 1 and hazard_ratio > 1.0:
+        return float(ndtr(-drift - z_alpha(alpha, sides)))
     return float(ndtr(drift - z_alpha(alpha, sides)))
 
 
@@ -108,14 +127,21 @@ def freedman_events(
 
 
 def freedman_power(
-    events: float, hazard_ratio: float, alpha: float, sides: int = 1, allocation: float = 0.5
+    events: float,
+    hazard_ratio: float,
+    alpha: float,
+    sides: int = 1,
+    allocation: float = 0.5,
+    *,
+    benefit_only: bool = False,
 ) -> float:
     """Power after `events` events by Freedman (1982): the inverse of `freedman_events`.
 
     power = Phi(sqrt(D r) |1 - HR| / (1 + r HR) - z_{1-alpha/sides}); for sides = 2 only the
-    tail on the side of the true effect is counted (as in `schoenfeld_power`).
+    tail on the side of the true effect is counted, and `benefit_only` is as in
+    `schoenfeld_power`.
     """
     check_test_inputs(hazard_ratio, alpha, sides, allocation)
     r = allocation / (1.0 - allocation)
     drift = math.sqrt(events * r) * abs(1.0 - hazard_ratio) / (1.0 + r * hazard_ratio)
-    return float(ndtr(drift - z_alpha(alpha, sides)))
+    return tail_power(drift, hazard_ratio, alpha, sides, benefit_only)

@@ -19,10 +19,15 @@ byte-identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 CHECKPOINT = "checkpoint.json"
 CHUNKS = "chunks"
@@ -85,9 +90,21 @@ def chunk_stem(chunk: int) -> str:
 CHUNK_FORMAT = "arrow"  # the chunk files' format and suffix (markers without one: parquet)
 
 
-def save_chunk(folder: Path, chunk: int, n_reps: int, files: dict[str, bytes]) -> None:
-    """Keep a finished chunk's files (name -> Arrow IPC bytes) in `folder`/chunks; the marker
-    listing them is written last, so a chunk half written is a chunk not finished."""
+def chunk_digest(chunk: int, replicates: range, files: dict[str, bytes]) -> str:
+    """sha256 binding a chunk's files to its number and replicate ids, so a chunk's files
+    and marker copied over another chunk do not pass for it."""
+    digest = hashlib.sha256(f"{chunk}:{replicates.start}:{len(replicates)}".encode())
+    for name in sorted(files):
+        digest.update(f"\n{name}:{len(files[name])}\n".encode())
+        digest.update(files[name])
+    return digest.hexdigest()
+
+
+def save_chunk(folder: Path, chunk: int, replicates: range, files: dict[str, bytes]) -> None:
+    """Keep a finished chunk's files (name -> Arrow IPC bytes) of the replicate ids
+    `replicates` in `folder`/chunks; the marker listing them (with the chunk's first
+    replicate id, its count and `chunk_digest`) is written last, so a chunk half written is
+    a chunk not finished."""
     where = folder / CHUNKS
     where.mkdir(exist_ok=True)
     stem = chunk_stem(chunk)
@@ -95,7 +112,14 @@ def save_chunk(folder: Path, chunk: int, n_reps: int, files: dict[str, bytes]) -
     for name, data in files.items():
         (where / f"{stem}.{name}.{CHUNK_FORMAT}").write_bytes(data)
         listed[name] = {"bytes": len(data), "crc32": zlib.crc32(data)}
-    marker = {"chunk": chunk, "replicates": n_reps, "format": CHUNK_FORMAT, "files": listed}
+    marker = {
+        "chunk": chunk,
+        "replicates": len(replicates),
+        "first_replicate": replicates.start,
+        "sha256": chunk_digest(chunk, replicates, files),
+        "format": CHUNK_FORMAT,
+        "files": listed,
+    }
     temporary = where / f"{stem}.json.tmp"
     temporary.write_text(json.dumps(marker) + "\n", encoding="utf-8")
     temporary.replace(where / f"{stem}.json")
@@ -109,34 +133,64 @@ def read_marker(folder: Path, chunk: int) -> dict[str, Any] | None:
     return marker if isinstance(marker, dict) and marker.get("chunk") == chunk else None
 
 
-def load_chunk(folder: Path, chunk: int) -> tuple[int, dict[str, bytes]] | None:
-    """A kept chunk as (replicates, name -> bytes), or None if missing or not intact."""
+PARQUET_MAGIC = b"PAR1"
+
+
+def read_table_bytes(data: bytes) -> pa.Table:
+    """A chunk file held in memory as an Arrow table. A Parquet file (a chunk kept by an
+    earlier version) is read with `pq.ParquetFile` without threads: the same table as
+    `pq.read_table`, without the dataset machinery and thread pool that cost it several ms
+    per small chunk file (and compete with the workers for the cores)."""
+    if data[:4] == PARQUET_MAGIC:
+        return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
+    return pa.ipc.open_stream(data).read_all()
+
+
+def holds_replicates(files: dict[str, bytes], replicates: range) -> bool:
+    """Whether a chunk's replicate rows are those of the ids `replicates`, in order (a chunk
+    without a replicates table has nothing to check)."""
+    if "replicates" not in files:
+        return True
+    try:
+        ids = read_table_bytes(files["replicates"]).column("replicate").to_numpy()
+    except (pa.ArrowException, KeyError, ValueError, OSError):
+        return False
+    expected = np.arange(replicates.start, replicates.stop)
+    return len(ids) == len(expected) and bool((ids == expected).all())
+
+
+def load_chunk(folder: Path, chunk: int, replicates: range) -> dict[str, bytes] | None:
+    """A kept chunk's files (name -> bytes), or None if missing, not intact, or not the
+    chunk of the replicate ids `replicates` (a chunk copied over another: its marker's
+    replicate ids and digest, and the ids in its replicate rows, are checked)."""
     marker = read_marker(folder, chunk)
-    if marker is None:
+    if marker is None or marker.get("replicates") != len(replicates):
+        return None
+    if marker.get("first_replicate", replicates.start) != replicates.start:
         return None
     files = {}
     suffix = marker.get("format", "parquet")
-    if suffix not in (CHUNK_FORMAT, "parquet"):
+    if suffix not in (CHUNK_FORMAT, "parquet") or not isinstance(marker.get("files"), dict):
         return None
     for name, meta in marker["files"].items():
         try:
             data = (folder / CHUNKS / f"{chunk_stem(chunk)}.{name}.{suffix}").read_bytes()
         except OSError:
             return None
-        if len(data) != meta["bytes"] or zlib.crc32(data) != meta["crc32"]:
+        if not isinstance(meta, dict) or len(data) != meta.get("bytes"):
+            return None
+        if zlib.crc32(data) != meta.get("crc32"):
             return None
         files[name] = data
-    return int(marker["replicates"]), files
+    digest = marker.get("sha256")  # markers of earlier versions have none
+    if digest is not None and digest != chunk_digest(chunk, replicates, files):
+        return None
+    return files if holds_replicates(files, replicates) else None
 
 
-def finished_chunks(folder: Path, expected: dict[int, int]) -> set[int]:
-    """The chunks of `expected` (chunk -> replicates) kept intact in `folder`."""
-    done = set()
-    for chunk, n_reps in expected.items():
-        kept = load_chunk(folder, chunk)
-        if kept is not None and kept[0] == n_reps:
-            done.add(chunk)
-    return done
+def finished_chunks(folder: Path, expected: dict[int, range]) -> set[int]:
+    """The chunks of `expected` (chunk -> its replicate ids) kept intact in `folder`."""
+    return {chunk for chunk, ids in expected.items() if load_chunk(folder, chunk, ids) is not None}
 
 
 def count_markers(folder: Path) -> int:

@@ -8,7 +8,8 @@ never anything chosen by its name. The records are:
 - ``.sim-files.json`` in a folder where sim wrote loose files (report, compare, analyze,
   export-observed): each file's name and sha256 (`record_loose_files`);
 - ``.owner.json`` inside each staging folder sim makes (tool, pid, host, process start,
-  target), and ``.NAME.swap.json`` beside a target while an old folder is being replaced.
+  target), and ``.NAME.swap.json`` beside a target while an old folder is being replaced;
+- the lock record inside ``.NAME.lock`` (`lock_record`).
 
 Every command that writes goes through `output_folder`, `resumable_folder` or `output_files`:
 
@@ -18,8 +19,10 @@ Every command that writes goes through `output_folder`, `resumable_folder` or `o
    run/sweep/design/analyze/export, only with ``--force``. Anything else in it (a user's
    note) makes the command refuse with exit status 2, naming it; a listed file whose hash
    no longer matches (the user edited it) is replaced only with ``--force``;
-2. an exclusive lock file ``.NAME.lock`` beside the target (``flock``, holding the owner's
-   process id) makes a second writer of the same target stop at once with exit status 2;
+2. an exclusive lock file ``.NAME.lock`` beside the target (``flock``, holding sim's lock
+   record: tool, process id and start, host, token) makes a second writer of the same
+   target stop at once with exit status 2; a file at that name without sim's record is
+   never changed (the command is refused), see `TargetLock`;
 3. staging folders ``.NAME.partial-*`` beside the target are removed only when their owner
    record says sim made them for this target and that process is gone, and they hold no
    finished chunks of an interrupted run or sweep (`resumable_folder`: ``--resume``
@@ -45,6 +48,7 @@ import os
 import secrets
 import shutil
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -153,7 +157,7 @@ def record_loose_files(paths: Sequence[Path]) -> None:
             lock = TargetLock(record)
             lock.__enter__()
             break
-        except ScenarioError:
+        except LockHeld:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
@@ -243,6 +247,7 @@ def check_target_path(out: Path, flag: str = "--out") -> None:
     """Refuse a target that would swallow the user's work: ``.``, the current folder or one
     of its parents, the file system root or the home folder."""
     text = str(out)
+    check_name_lengths(out, flag)
     resolved = out.expanduser().resolve()
     cwd = Path.cwd().resolve()
     if (
@@ -256,6 +261,44 @@ def check_target_path(out: Path, flag: str = "--out") -> None:
             f"{flag} {text}: is the current folder, one of its parents, the home folder or "
             "the root; results go into a folder of their own that may be replaced whole: "
             "give a new folder name, e.g. --out results/run1"
+        )
+
+
+# Characters sim adds to a target's name for the names it makes beside it: the longest is a
+# staging folder's, ".NAME.partial-" and 8 hex digits (the lock's ".NAME.lock-" and 8, the
+# swap record's ".NAME.swap.json" and an old folder's ".NAME.old-" and 8 are shorter).
+SIBLING_ROOM = len(f".{PARTIAL}-") + 1 + 8
+
+
+def name_max(folder: Path) -> int:
+    """The longest file name (in bytes) the file system of `folder` (or its nearest existing
+    parent) allows; 255 where it cannot be asked."""
+    for where in (folder, *folder.parents):
+        with contextlib.suppress(OSError, ValueError):
+            if where.is_dir():
+                return os.pathconf(where, "PC_NAME_MAX")
+    return 255
+
+
+def check_name_lengths(out: Path, flag: str) -> None:
+    """Refuse a path with a name longer than the file system allows, or a target name too
+    long for the names sim makes beside it (its staging folder, lock and swap record)."""
+    path = out.expanduser()
+    most = name_max(path.parent)
+    for part in path.parts:
+        if len(os.fsencode(part)) > most:
+            raise ScenarioError(
+                f"{flag} {out}: the name {part[:20]}... is {len(os.fsencode(part))} bytes "
+                f"long; this file system allows at most {most}: choose a shorter name, "
+                "e.g. --out results/run1"
+            )
+    name = len(os.fsencode(path.name))
+    if name + SIBLING_ROOM > most:
+        raise ScenarioError(
+            f"{flag} {out}: the name is {name} bytes long; sim writes beside it under the "
+            f"name with up to {SIBLING_ROOM} more bytes (its staging folder), and this file "
+            f"system allows at most {most}: choose a name of at most {most - SIBLING_ROOM} "
+            "bytes, e.g. --out results/run1"
         )
 
 
@@ -356,47 +399,156 @@ def lock_path(out: Path) -> Path:
     return out.parent / f".{out.name}.lock"
 
 
-class TargetLock:
-    """An exclusive `flock` on ``.NAME.lock`` beside `out`, holding our process id.
+def lock_record() -> dict[str, Any]:
+    """What sim writes into a lock file it makes: the record by which it knows the file is
+    its own (a file at a lock's name without it is someone else's, never changed)."""
+    pid = os.getpid()
+    return {
+        "tool": "sim",
+        "kind": "lock",
+        "pid": pid,
+        "start": process_start(pid),
+        "host": socket.gethostname(),
+        "token": secrets.token_hex(4),
+    }
 
-    The kernel drops the lock when its holder dies (even by kill -9), so a lock file left
-    behind never blocks a later run. Raises ScenarioError naming the holder's process id if
-    another process holds it."""
+
+def read_lock_record(data: bytes) -> dict[str, Any] | None:
+    """The lock record in a lock file's bytes, or None if sim did not write them. A file
+    holding only a process id and a newline is the record earlier versions of sim wrote."""
+    text = data.decode("utf-8", "replace")
+    if text.endswith("\n") and text[:-1].isdigit():
+        return {"tool": "sim", "kind": "lock", "pid": int(text[:-1])}
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or (record.get("tool"), record.get("kind")) != ("sim", "lock"):
+        return None
+    return record if isinstance(record.get("pid"), int) else None
+
+
+# What link() says on a file system without hard links.
+NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+
+
+class LockHeld(ScenarioError):
+    """Another live process holds the lock of a target."""
+
+
+class TargetLock:
+    """An exclusive `flock` on ``.NAME.lock`` beside `out`, a file holding sim's lock record
+    (`lock_record`: tool, process id and start, host, a random token).
+
+    sim makes its lock file whole before anyone can see it: written and locked under a
+    private name (``.NAME.lock-TOKEN``, created exclusively), then hard-linked to the lock's
+    name, which fails if that name is taken. So a file at the lock's name is sim's only if it
+    holds sim's record. The kernel drops the lock when its holder dies (even by kill -9): a
+    lock file of sim nobody holds is replaced by the next writer. A file at that name without
+    sim's record (the user's) is never truncated or removed: the command is refused. Raises
+    ScenarioError naming the holder's process id if another process holds the lock."""
 
     def __init__(self, out: Path, flag: str = "--out") -> None:
         self.out, self.flag, self.path = out, flag, lock_path(out)
         self.fd: int | None = None
 
+    def in_the_way(self, what: str) -> ScenarioError:
+        return ScenarioError(
+            f"{self.flag} {self.out}: {self.path} is in the way ({what}); sim keeps the "
+            "lock of this target under that name and never changes a file it did not write: "
+            "move or rename that file, or choose another name for the target"
+        )
+
     def __enter__(self) -> TargetLock:
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, normal_mode(False))
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
-                os.close(fd)
-                raise ScenarioError(
-                    f"{self.flag} {self.out}: another sim process (pid {holder}) is writing "
-                    "it right now; wait for it to finish (or stop it), or choose another "
-                    "folder"
-                ) from None
-            # the holder before us may have unlinked the file after we opened it: retry
-            try:
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
+        record = lock_record()
+        private = self.path.with_name(f"{self.path.name}-{record['token']}")
+        fd = os.open(private, os.O_RDWR | os.O_CREAT | os.O_EXCL, normal_mode(False))
+        try:
+            os.write(fd, (json.dumps(record) + "\n").encode())
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody else knows the file yet
+            while True:
+                try:
+                    fd = self.place(private, fd, record)
+                    break
+                except FileExistsError:
+                    if self.replace_dead_lock(private):
+                        break
+        except BaseException:
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            raise
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                private.unlink()  # a second name of our lock file (or already moved)
         self.fd = fd
         return self
+
+    def place(self, private: Path, fd: int, record: dict[str, Any]) -> int:
+        """Give our locked lock file `private` (open as `fd`) the lock's name, failing with
+        FileExistsError if the name is taken; return the descriptor that holds the lock.
+        A hard link does it at once, whole; a file system without hard links (some network
+        and FAT ones) gets the name created exclusively, locked, then the record written."""
+        try:
+            os.link(private, self.path)
+            return fd
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            if exc.errno not in NO_HARD_LINKS:
+                raise
+        mine = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, normal_mode(False))
+        try:
+            fcntl.flock(mine, fcntl.LOCK_EX | fcntl.LOCK_NB)  # before the record is readable
+            os.write(mine, (json.dumps(record) + "\n").encode())
+        except BaseException:
+            os.close(mine)
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            raise
+        os.close(fd)
+        return mine
+
+    def replace_dead_lock(self, private: Path) -> bool:
+        """The lock's name is taken: put our lock file `private` there if what is there is a
+        lock of sim nobody holds (True); False to look again (it changed meanwhile). Raises
+        ScenarioError if a live process holds it, or if it is not sim's."""
+        try:
+            there = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            return False  # its holder has just removed it
+        except OSError as exc:
+            raise self.in_the_way("a link or a file sim cannot open") from exc
+        try:
+            info = os.fstat(there)
+            if not stat.S_ISREG(info.st_mode):
+                raise self.in_the_way("a folder, pipe or device, not a lock file of sim")
+            record = read_lock_record(os.pread(there, 4096, 0))
+            if record is None:
+                raise self.in_the_way("a file that holds no lock record of sim")
+            try:
+                fcntl.flock(there, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockHeld(
+                    f"{self.flag} {self.out}: another sim process (pid {record['pid']}) is "
+                    "writing it right now; wait for it to finish (or stop it), or choose "
+                    "another folder"
+                ) from None
+            try:
+                same = os.path.samestat(info, os.stat(self.path, follow_symlinks=False))
+            except FileNotFoundError:
+                return False
+            if not same:
+                return False
+            # sim's lock whose holder died; while we hold its flock nobody else replaces it
+            os.replace(private, self.path)
+            return True
+        finally:
+            os.close(there)
 
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
             with contextlib.suppress(OSError):
-                self.path.unlink()
+                if os.path.samestat(os.fstat(self.fd), os.stat(self.path, follow_symlinks=False)):
+                    self.path.unlink()  # still our file (we hold its flock): ours to remove
             os.close(self.fd)  # releases the flock
             self.fd = None
 

@@ -103,6 +103,87 @@ def plot_power_curve(
     return ax
 
 
+# a sweep path in words, for an axis (other paths: their last part, underscores as spaces)
+AXIS_WORDS = {
+    "prior.hazard_ratio.sd_log": "prior sd of log HR",
+    "prior.hazard_ratio.median": "prior median HR",
+    "prior.no_benefit_hr": "hazard ratio of no benefit",
+    "prior.control_median_months.sd_log": "prior sd of log control median",
+    "prior.control_median_months.median": "prior control median (months)",
+}
+
+
+def axis_words(path: str) -> str:
+    """A sweep path as an axis label: `AXIS_WORDS`, else its last part in words."""
+    return AXIS_WORDS.get(path, short_name(path).replace("_", " "))
+
+
+def plot_assurance_curve(
+    table: pd.DataFrame,
+    x: str,
+    closed_form: pd.Series | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Assurance across a sweep of the design prior: the simulated share of successes (each
+    replicate with its own hazard ratio drawn from the prior; +-1.96 MC SE bars) and, beside
+    it, the closed-form assurance of the design at each point.
+
+    `table`: rows of sweep.csv (`x` numeric, `power` and `power_mc_se`: with a prior, the
+    share of replicates rejecting H0 is the assurance); `closed_form`: the closed-form
+    assurance by the table's index (None: not drawn)."""
+    ax = ax or new_axes()
+    table = table.sort_values(x)
+    errorbar_group(
+        ax,
+        table[x],
+        table["power"],
+        table["power_mc_se"],
+        "simulated: share of replicates that succeed (95% MC interval)",
+        LINE_COLOR,
+        joined=True,
+    )
+    if closed_form is not None and closed_form.notna().any():
+        shown = closed_form.reindex(table.index)
+        ax.plot(
+            table[x],
+            shown,
+            color=REFERENCE_COLOR,
+            linestyle="--",
+            marker="x",
+            linewidth=1.5,
+            label="closed form: the design's power averaged over the prior (no conduct)",
+        )
+    ax.axhline(0.8, color="grey", linestyle=":", linewidth=1.2, label="80%")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("assurance: chance of success over the prior")
+    ax.set_xlabel(axis_words(x))
+    ax.legend(loc="best", frameon=True, fontsize="small")
+    return ax
+
+
+def closed_form_assurance(sweep: Path, manifest: dict[str, Any]) -> pd.Series:
+    """Each point's closed-form assurance (its summary.csv row `assurance_closed_form`, as
+    design.csv computes it), by point label; nan where a point has none."""
+    values = {}
+    for point in manifest.get("points", []):
+        path = sweep / point["name"] / "summary.csv"
+        found = np.nan
+        if path.is_file():
+            summary = pd.read_csv(path).set_index("metric")
+            if "assurance_closed_form" in summary.index:
+                found = float(summary.loc["assurance_closed_form", "estimate"])
+        values[str(point["label"])] = found
+    return pd.Series(values, dtype=float)
+
+
+def has_prior(scenarios: list[Scenario]) -> bool:
+    """Every point draws its hazard ratio from a design prior: its successes are assurance."""
+    return bool(scenarios) and all(
+        s.prior is not None and s.prior.hazard_ratio is not None for s in scenarios
+    )
+
+
 def plot_heatmap(
     table: pd.DataFrame,
     x: str,
@@ -443,12 +524,28 @@ def sweep_figures(sweep: Path) -> list[Panel]:
     reps = manifest["replicates"]
     two_d = grid_2d(manifest, table)
     labels = [str(v) for v in table["label"]]
+    points = point_scenarios(sweep, manifest)
     panels: list[Panel] = []
     if two_d is not None:
         panels += heatmap_panels(table, *two_d, scenario)
     else:
         x, others = sweep_axes(manifest, table)
-        if x != "label" and not others:
+        prior = has_prior(points)
+        if x != "label" and not others and prior:
+            closed = closed_form_assurance(sweep, manifest)
+            by_row = pd.Series(closed.reindex(labels).to_numpy(), index=table.index)
+            ax = plot_assurance_curve(table, x, by_row)
+            panels.append(
+                Panel(
+                    "power_curve",
+                    finish(ax, f"Assurance by {axis_words(x)}"),
+                    f"Share of replicates that succeed, each with its own hazard ratio drawn "
+                    f"from the design prior ({reps} replicates per point; common random "
+                    "numbers: the points share their draws, scaled), 95% Monte Carlo "
+                    "intervals; dashed: the closed-form assurance.",
+                )
+            )
+        elif x != "label" and not others:
             ax = plot_power_curve(
                 table.rename(columns={x: short_name(x)}),
                 short_name(x),
@@ -486,7 +583,8 @@ def sweep_figures(sweep: Path) -> list[Panel]:
         plot_metric_rows(table, "power", labels, left, reference=0.8)
         left.set_xlim(0, 1.12)
         left.xaxis.set_major_formatter(PercentFormatter(1.0))
-        left.set_xlabel("power (95% MC interval; dotted: 80%)")
+        success = "assurance" if has_prior(points) else "power"
+        left.set_xlabel(f"{success} (95% MC interval; dotted: 80%)")
         if "p_target_by_completion" in table:
             plot_metric_rows(
                 table, "p_target_by_completion", labels, right, color="#8C564B", reference=None
@@ -495,13 +593,16 @@ def sweep_figures(sweep: Path) -> list[Panel]:
             right.xaxis.set_major_formatter(PercentFormatter(1.0))
             right.set_xlabel(f"event target reached by {completion:%d %b %Y}")
         fig.suptitle(
-            "Power and the calendar risk, by sweep point", x=0.01, ha="left", fontweight="bold"
+            f"{success.capitalize()} and the calendar risk, by sweep point",
+            x=0.01,
+            ha="left",
+            fontweight="bold",
         )
         panels.append(
             Panel(
                 "power_tradeoff",
                 fig,
-                "One row per sweep point: power (left) and the share of replicates "
+                f"One row per sweep point: {success} (left) and the share of replicates "
                 "reaching the event target by the registered completion date "
                 "(right), values written beside the points, 95% MC intervals.",
             )
@@ -529,7 +630,7 @@ def sweep_figures(sweep: Path) -> list[Panel]:
             "replicates, and the share analysed by the registered completion date.",
         )
     )
-    tests = test_power_columns(table, [scenario, *point_scenarios(sweep, manifest)])
+    tests = test_power_columns(table, [scenario, *points])
     if len(tests) > 1:  # analysis.supportive_tests: every test's power side by side
         ax = plot_power_by_test(table, tests, "label", scenario.analysis.alpha)
         panels.insert(

@@ -1,6 +1,8 @@
 # The sponsor's statistician's check of the project's ADaM output, in R.
 #
-# Reads each replicate's ADTTE (SAS transport v5, as `sim.adam.write_adam` writes it) with
+# Reads each folder's ADTTE (SAS transport v5, as `sim.adam.write_adam` writes it: two
+# replicates at their final analysis, rep00?_final, and one at its interim look, rep000_look1;
+# tests/test_adam_roundtrip.py says which runs) with
 # haven::read_xpt and runs, for PFS and OS, the log-rank test and the Cox model as a
 # statistical analysis plan program would:
 #   survdiff(Surv(AVAL, 1 - CNSR) ~ TRT01P [+ strata(STRATA1R)])
