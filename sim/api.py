@@ -763,9 +763,11 @@ def observed_file(
     `python -m sim forecast --observed` reads)."""
     if not isinstance(observed, pd.DataFrame):
         if isinstance(observed, Mapping) or not isinstance(observed, str | Path | Sequence):
-            raise ScenarioError(
-                f"observed: a {type(observed).__name__}; give a CSV or Parquet path, ADaM "
-                "files, or a pandas DataFrame (one row per patient, the --observed columns)"
+            as_path(
+                observed,
+                "observed",
+                "a CSV or Parquet path, ADaM files, or a pandas DataFrame (one row per "
+                "patient, the --observed columns)",
             )
         yield observed
         return

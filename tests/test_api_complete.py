@@ -112,7 +112,7 @@ def test_forecast_takes_a_dataframe_as_the_observed_table(runs, tmp_path):
     from_frame = sim.forecast(TEXTBOOK, dated, **options)
     pd.testing.assert_frame_equal(from_frame.table("forecast"), from_file.table("forecast"))
     pd.testing.assert_frame_equal(from_frame.summary, from_file.summary)
-    with pytest.raises(sim.ScenarioError, match="observed: a dict"):
+    with pytest.raises(sim.ScenarioError, match=r"observed = \{\} \(of type dict\)"):
         sim.forecast(TEXTBOOK, {}, **options)
 
 
