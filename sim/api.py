@@ -665,6 +665,9 @@ def forecast(
     prior_months: float | None = None,
     prior_events: float | None = None,
     unblinded: bool = False,
+    accrual_model: str | None = None,
+    accrual_knots: Sequence[float] | None = None,
+    hr_threshold: float = 1.0,
     keep_patients: int = 0,
     overrides: Overrides = None,
     progress: bool | Progress = True,
@@ -686,7 +689,15 @@ def forecast(
     The event forecast is blinded (one pooled PFS hazard; the arms split by the scenario's
     HR) unless `unblinded` (per-arm hazards; the table must have arms). `prior_events` is the
     planned hazards' weight in events; None: 10% of the event target (manifest
-    ``forecast.prior``, docs/forecasting.md).
+    ``forecast.prior``, docs/forecasting.md). `accrual_model` is the remaining patients'
+    accrual: "plan" (the plan's ramp-up, site rates scaled by their posterior), "plan_shape",
+    "poisson", "time_decay", "piecewise" (knots `accrual_knots`, months since the start date)
+    fitted to the randomization dates, or "auto" (smallest AIC); None: time_decay, or the
+    plan while sites are still to open; the table ``accrual`` lists every fit and the
+    manifest's ``forecast.accrual`` says which was used and why. Unblinded, the
+    summary has the probability of success given the data (predictive_probability_of_success,
+    conditional power, P(HR < `hr_threshold`)); blinded with a design prior, the assurance
+    (``forecast.success`` says how each was obtained).
 
     `observed` may also be CDISC ADaM data sets (ADSL + ADTTE: their folder or files,
     recognised by content; docs/adam.md): `adam` holds their options as a dict of
@@ -736,6 +747,9 @@ def forecast(
                 prior_months=prior_months,
                 prior_events=prior_events,
                 unblinded=unblinded,
+                accrual_model=accrual_model,
+                accrual_knots=None if accrual_knots is None else tuple(accrual_knots),
+                hr_threshold=hr_threshold,
                 keep_patients=keep_patients,
                 force=force,
                 scenario_path=scenario_path,
@@ -1057,6 +1071,11 @@ def design(scenario: ScenarioLike) -> pd.DataFrame:
         from sim.stats.boundaries import design_rows
 
         extra = pd.DataFrame(design_rows(scenario), columns=list(table.columns))
+        table = pd.concat([table, extra], ignore_index=True)
+    if scenario.analysis.triggers is not None:  # when each analysis trigger is expected
+        from sim.stats.trigger_design import trigger_design_rows
+
+        extra = pd.DataFrame(trigger_design_rows(scenario), columns=list(table.columns))
         table = pd.concat([table, extra], ignore_index=True)
     if scenario.prior is not None:  # assurance and its parts under the design prior
         from sim.stats.assurance import prior_design_rows

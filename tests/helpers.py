@@ -52,14 +52,16 @@ def vary(data: dict[str, Any], **changes: Any) -> Scenario:
     return parse_scenario(data)
 
 
-def assert_run_rejects(tmp_path: Path, capsys, override: str, needle: str) -> None:
-    """`run` with one bad --set: exit 2, one message containing `needle`, nothing written."""
+def assert_run_rejects(tmp_path: Path, capsys, override: str | Sequence[str], needle: str) -> None:
+    """`run` with a bad --set (or several): exit 2, one message containing `needle`,
+    nothing written."""
     from sim.commands.cli import main
 
     out = tmp_path / "out"
-    code = main(
-        ["run", str(BASELINE), "--set", override, "--reps", "10", "--out", str(out), "--quiet"]
-    )
+    sets = [
+        x for o in ([override] if isinstance(override, str) else override) for x in ("--set", o)
+    ]
+    code = main(["run", str(BASELINE), *sets, "--reps", "10", "--out", str(out), "--quiet"])
     assert code == 2
     err = capsys.readouterr().err
     assert needle in err

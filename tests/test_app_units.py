@@ -97,9 +97,11 @@ def test_the_answers_table_reads_power_and_dates(baseline: dict) -> None:
 
 def test_two_runs_differences_beyond_three_se_are_flagged() -> None:
     table = compare_summaries(summary(0.785, 0.009), summary(0.55, 0.011)).set_index("metric")
-    assert table.loc["Power at the analysis", "B - A"] == "-23.5 points"
+    # power as the answers table writes it (0.785, not 78.5%), its difference and SE too
+    assert table.loc["Power at the analysis", "run A"] == "0.785"
+    assert table.loc["Power at the analysis", "B - A"] == "-0.235"
     # its SE in the same unit (0.014 = sqrt(0.009^2 + 0.011^2)), not a percentage
-    assert table.loc["Power at the analysis", "SE of the difference"] == "1.4 points"
+    assert table.loc["Power at the analysis", "SE of the difference"] == "0.014"
     assert table.loc["Power at the analysis", "beyond noise"] == "yes"
     assert table.loc["Hazard ratio estimated at the analysis (median)", "beyond noise"] == "no"
 
@@ -199,3 +201,13 @@ def test_uploaded_observed_files_keep_safe_names_and_go_to_the_api_as_given(
     assert all(p.parent == many / "observed" for p in written)
     assert observed_argument(many) == sorted(written)
     assert (many / "observed" / "3-adtte.xpt").read_text() == "c"
+
+
+def test_the_answers_table_names_the_primary_endpoint(baseline: dict) -> None:
+    """An OS-primary scenario's questions say deaths, never PFS (issue 25: every label)."""
+    scenario = {**baseline, "analysis": {**baseline["analysis"], "endpoint": "os"}}
+    questions = list(key_questions(summary(0.8, 0.01), None, scenario)["question"])
+    assert not [q for q in questions if "PFS" in q], questions
+    assert any("deaths" in q for q in questions)
+    pfs = list(key_questions(summary(0.8, 0.01), None, baseline)["question"])
+    assert any("PFS events" in q for q in pfs)

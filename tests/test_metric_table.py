@@ -47,8 +47,9 @@ NOT_METRICS = re.compile(
 @pytest.fixture(scope="module")
 def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
     """Replicates tables of small runs that between them report every metric: the baseline,
-    a forecast from its first replicate, the interim scenario (looks), and variants with OS
-    at its own cut, with every kind of test and with OS the primary endpoint."""
+    a forecast from its first replicate (blinded and unblinded), the interim scenario
+    (looks), and variants with OS at its own cut, with every kind of test and with OS the
+    primary endpoint."""
     baseline = parse_scenario(baseline_data)
     model = TrialModel.from_scenario(baseline)
     base = simulate_chunk(model, 7, 0, 0, REPS, keep_patients=1)
@@ -57,8 +58,26 @@ def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
         baseline, model.calendar, model.schedule, check_observed(observed, baseline, AS_OF)
     )
     forecast = dataclasses.replace(model, continuation=history)
+    # unblinded (the DMC's view): the probability-of-success rows
+    unblinded = dataclasses.replace(
+        model,
+        continuation=fit_continuation(
+            baseline,
+            model.calendar,
+            model.schedule,
+            check_observed(observed, baseline, AS_OF),
+            unblinded=True,
+        ),
+    )
     variants = {
         "interim": parse_scenario(scenario_data(INTERIM)),
+        "minimization": parse_scenario(
+            scenario_data(ROOT / "scenarios" / "nct07271602_minimization.yaml")
+        ),
+        "triggers": parse_scenario(scenario_data(ROOT / "scenarios" / "nct07271602_triggers.yaml")),
+        "crossover": parse_scenario(
+            scenario_data(ROOT / "scenarios" / "nct07271602_crossover.yaml")
+        ),
         "interim_pp": parse_scenario(scenario_data(INTERIM_PP)),
         "os_own_cut": vary(
             baseline_data,
@@ -77,6 +96,7 @@ def runs(baseline_data) -> dict[str, tuple[pd.DataFrame, Scenario]]:
     out = {
         "baseline": (base.replicates, baseline),
         "forecast": (simulate_chunk(forecast, 4, 0, 0, REPS).replicates, baseline),
+        "unblinded": (simulate_chunk(unblinded, 4, 0, 0, REPS).replicates, baseline),
     }
     for name, scenario in variants.items():
         out[name] = (
@@ -90,7 +110,7 @@ def metrics_of(replicates: pd.DataFrame, scenario: Scenario):
     return run_metrics(list(replicates.columns), [t.name for t in scenario.analysis.tests])
 
 
-@pytest.mark.parametrize("which", ["baseline", "interim", "forecast", "os_primary"])
+@pytest.mark.parametrize("which", ["baseline", "interim", "forecast", "unblinded", "os_primary"])
 def test_every_reported_metric_has_its_row(runs, which):
     replicates, scenario = runs[which]
     summary = summarize(replicates, scenario)

@@ -184,8 +184,7 @@ def test_shortcut_gives_the_simpy_records(baseline_data, case):
         events,
         case["to_end"],
     )
-    if not fast.simpy:
-        assert_same_records(fast, slow)
+    assert_same_records(fast, slow)  # on the calendar alone or on `DayClock`
 
 
 @pytest.mark.parametrize("capacity", ["none", "low", "baseline"])
@@ -223,9 +222,47 @@ def test_baseline_draws_on_the_calendar_alone(baseline_data, capacity):
                 inputs["adverse_events"][r],
                 to_end,
             )
-            if not fast.simpy:
-                taken += 1
-                assert_same_records(fast, slow)
+            taken += not fast.simpy
+            assert_same_records(fast, slow)  # on the calendar alone or on `DayClock`
     assert taken == {"none": 24, "low": taken, "baseline": 0}[capacity]
     if capacity == "low":
         assert taken > 12
+
+
+def test_day_clock_keeps_simpy_log_books_and_patients(baseline_data):
+    """With the log and the patients' records kept (no shortcut to the calendar), the run on
+    `DayClock` gives SimPy's log entry for entry, its books and its patient table."""
+    from benchmarks.bench_clinic import baseline_inputs
+    from sim.engine.chunk import TrialModel
+
+    model = TrialModel.from_scenario(vary(baseline_data))
+    inputs = baseline_inputs(model, 5, 4)
+    for r in range(4):
+        for to_end in (False, True):
+            runs = [
+                run_replicate(
+                    model.scenario,
+                    model.calendar,
+                    inputs["draws"],
+                    r,
+                    inputs["rand_day"][r],
+                    inputs["arm"][r],
+                    inputs["stop_day"][r],
+                    inputs["stop_reason"][r],
+                    horizon_day=float(inputs["horizon"][r]),
+                    stratum=inputs["stratum"][r],
+                    adverse_events=inputs["adverse_events"][r],
+                    to_end=to_end,
+                    keep_log=True,
+                    keep_records=True,
+                    shortcut=shortcut,
+                )
+                for shortcut in (True, False)
+            ]
+            fast, slow = runs
+            assert fast.log == slow.log and len(fast.log) > 1000
+            assert fast.books.keys() == slow.books.keys()
+            for key, (used, limit) in slow.books.items():
+                assert np.array_equal(fast.books[key][0], used) and fast.books[key][1] == limit
+            assert fast.records.patient_frame().equals(slow.records.patient_frame())
+            assert_same_records(fast, slow)

@@ -86,7 +86,8 @@ def key_questions(
     start = dt.date.fromisoformat(str(trial["start_date"]))
     completion, n = str(trial["completion_date"]), trial["sample_size"]
     target = analysis.get("event_target")
-    events = f" ({target} events)" if target else ""
+    word = "OS" if analysis.get("endpoint") == "os" else "PFS"  # the primary endpoint
+    events = f" ({target} {'deaths' if word == 'OS' else 'PFS events'})" if target else ""
     alpha, sides = analysis.get("alpha"), analysis.get("sides", 1)
 
     def closed(quantity: str, fmt: str, note: str = "") -> str:
@@ -138,7 +139,7 @@ def key_questions(
             "",
         ),
         (
-            f"PFS events seen by {completion}",
+            f"{word} events seen by {completion}" if word == "PFS" else f"Deaths by {completion}",
             count_text(row("events_at_completion_mean")),
             "",
         ),
@@ -194,7 +195,7 @@ COMPARED = (
     ("power_at_completion", "Power if the analysis happened at the completion date"),
     ("p_target_by_completion", "Event target reached by the completion date"),
     ("p_cut_by_date", "Analysis cut at the calendar date, before the event target"),
-    ("events_at_completion_mean", "PFS events seen by the completion date (mean)"),
+    ("events_at_completion_mean", "Primary endpoint's events seen by the completion date (mean)"),
     ("lpi_months_median", "All patients randomized (months from the start, median)"),
     ("target_events_months_median", "Event target reached (months from the start, median)"),
     ("analysis_months_median", "Final analysis (months from the start, median)"),
@@ -226,11 +227,14 @@ def scenario_differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str
     ]
 
 
-def number_text(value: float, share: bool, signed: bool = False) -> str:
+def number_text(value: float, share: bool, signed: bool = False, power: bool = False) -> str:
     """A share as a percentage with one decimal (a difference of shares in percentage
-    points), anything else with two decimals."""
+    points), anything else with two decimals; a power (`power`) with three decimals, as the
+    answers table and the README write it."""
     if pd.isna(value):
         return ""
+    if power:
+        return f"{value:{'+' if signed else ''}.3f}"
     if share and signed:  # a difference of shares is in percentage points
         return f"{value * 100:+.1f} points"
     sign = "+" if signed else ""
@@ -249,6 +253,7 @@ def compare_summaries(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
         ea, eb = rows_a.at[metric, "estimate"], rows_b.at[metric, "estimate"]
         sa, sb = rows_a.at[metric, "mc_se"], rows_b.at[metric, "mc_se"]
         share = rows_a.at[metric, "unit"] == "share"
+        power = metric.startswith("power")
         diff = eb - ea
         se = float((sa**2 + sb**2) ** 0.5) if pd.notna(sa) and pd.notna(sb) else float("nan")
         beyond = (
@@ -258,11 +263,15 @@ def compare_summaries(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             (
                 label,
-                number_text(ea, share),
-                number_text(eb, share),
-                number_text(diff, share, signed=True),
+                number_text(ea, share, power=power),
+                number_text(eb, share, power=power),
+                number_text(diff, share, signed=True, power=power),
                 # in the difference's own unit: points for shares, as B - A is
-                f"{se * 100:.1f} points" if share and pd.notna(se) else number_text(se, share),
+                number_text(se, share, power=True)
+                if power
+                else f"{se * 100:.1f} points"
+                if share and pd.notna(se)
+                else number_text(se, share),
                 "yes" if beyond else "no",
             )
         )

@@ -40,6 +40,7 @@ from sim.clinic.capacity import (
     draw_background,
     linac_slots_per_session,
 )
+from sim.clinic.days import DayClock
 from sim.clinic.dosing import plan_doses
 from sim.clinic.inputs import (  # noqa: F401 (ARMS, ClinicSetup: also read from here)
     ARMS,
@@ -291,6 +292,7 @@ class ReplicateRun:
     log: list[tuple[float, int, str]] | None
     books: dict[str, tuple[np.ndarray, int]] | None
     simpy: bool = True  # False: the schedule on the calendar alone (no book could fill)
+    # True: day by day, the patients' callbacks (on SimPy or `DayClock`)
 
 
 @collector_paused()
@@ -318,7 +320,9 @@ def run_replicate(
     Without a log or the patients' records (`keep_records`, for the patient table) to keep,
     and with `shortcut`, a replicate whose bookings cannot find a day full is not run in
     SimPy: its records are its schedule on the calendar alone, which is what the SimPy run
-    gives (`sim.clinic.schedule`); `ReplicateRun.simpy` says which it was.
+    gives (`sim.clinic.schedule`); `ReplicateRun.simpy` says which it was. With `shortcut`
+    the day-by-day run is on `sim.clinic.days.DayClock` (SimPy's order, less work); without,
+    on SimPy's own environment, the reference.
 
     With `to_end`, the clinic goes on after the horizon until every patient's treatment is
     over (treatment does not stop at the final analysis), and the cycles given after the
@@ -511,9 +515,12 @@ def run_course(
 
     log: list[tuple[float, int, str]] | None = [] if keep_log else None
     chairs, linac = open_books(setup, draws, rep)
-    clinic = Clinic(calendar, rules, setup.rt_rules, chairs, linac, log)
+    # the reference is SimPy's environment; `DayClock` makes the same wake-ups in the same
+    # order with less work (`sim.clinic.days`)
+    clock = DayClock() if shortcut else None
+    env = clock if clock is not None else simpy.Environment()
+    clinic = Clinic(calendar, rules, setup.rt_rules, chairs, linac, log, clock)
     records = [PatientCourse(i) for i in range(n)]
-    env = simpy.Environment()
     patients = [
         PatientProcess(clinic, record, r, due, late, plan, toxic, rt_plan)
         for record, r, due, late, plan, toxic, rt_plan in zip(

@@ -37,11 +37,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from heapq import heappush
 
 import numpy as np
 import simpy
 
 from sim.clinic.capacity import DayBook, SessionBook
+from sim.clinic.days import DayClock
 from sim.clinic.radiotherapy import CourseRules, plan_course_start
 from sim.clinic.records import PatientCourse
 from sim.conduct.calendar import StudyCalendar
@@ -86,6 +88,7 @@ class Clinic:
     chairs: DayBook | None
     linac: SessionBook | None
     log: list | None
+    clock: DayClock | None = None  # the run's clock if not SimPy's environment
     after_days: int = field(init=False)  # a cycle is in window up to this long after due
     agenda: dict[int, simpy.Timeout] = field(init=False)  # each day's event (see `wake`)
     next_open: list[int] = field(init=False)  # the calendar's next open day, to its horizon
@@ -113,7 +116,11 @@ class Clinic:
         first), so nothing is served in another order than with a timeout each. Asked for
         while the day's timeout is being handled (a wake-up later the same day), the day
         gets a new timeout, handled after everything already due then, as a new timeout
-        would be."""
+        would be. With a `clock` (`sim.clinic.days.DayClock`, which keeps that order
+        without the timeouts), the wake-up goes to the clock."""
+        if self.clock is not None:
+            self.clock.wake(day, callback)
+            return
         event = self.agenda.get(day)
         if event is None or event.callbacks is None:
             event = self.agenda[day] = env.timeout(day - env.now)
@@ -357,11 +364,20 @@ class PatientProcess:
                 if on < span:
                     clinic.chair_used[on] += minutes
                 self.booked = on
-                wakes = clinic.agenda.get(on)
-                if wakes is None or wakes.callbacks is None:
-                    env = event.env
-                    wakes = clinic.agenda[on] = env.timeout(on - env.now)
-                wakes.callbacks.append(self)  # calls `cycle_given`
+                clock = clinic.clock
+                if clock is not None:
+                    waiting = clock.pending.get(on)
+                    if waiting is None:
+                        clock.pending[on] = [self]  # calls `cycle_given`
+                        heappush(clock.days, on)
+                    else:
+                        waiting.append(self)
+                else:
+                    wakes = clinic.agenda.get(on)
+                    if wakes is None or wakes.callbacks is None:
+                        env = event.env
+                        wakes = clinic.agenda[on] = env.timeout(on - env.now)
+                    wakes.callbacks.append(self)  # calls `cycle_given`
             else:
                 self.book_cycle(event.env, due, day + 1)
         if k == 1 and self.rt_courses:  # the chain starts with cycle 1, right after

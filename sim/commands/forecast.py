@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from sim.commands.cli import executor_of, format_summary, progress_bar
 from sim.engine.continuation import DEFAULT_PRIOR_EVENTS_SHARE, DEFAULT_PRIOR_MONTHS
 from sim.errors import ScenarioError
+from sim.stats.accrual_models import ACCRUAL_CHOICES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,6 +92,37 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="unblinded event forecast: a PFS hazard per arm from the table's arms "
         "(default: blinded, one pooled hazard split by the scenario's HR, as while masked)",
+    )
+    parser.add_argument(
+        "--accrual-model",
+        choices=ACCRUAL_CHOICES,
+        default=None,
+        dest="accrual_model",
+        help="accrual of the remaining patients: plan (the plan's ramp-up, site rates scaled "
+        "by their posterior), or fitted to the randomization dates: plan_shape (the plan's "
+        "shape, one scale), poisson (one constant rate), time_decay (a rate rising to a "
+        "plateau), piecewise (constant between --accrual-knots; the last one goes on), or "
+        "auto (the fitted model with the smallest AIC); default time_decay, or plan while "
+        "sites are still to open (docs/forecasting.md)",
+    )
+    parser.add_argument(
+        "--accrual-knots",
+        type=float,
+        nargs="+",
+        default=None,
+        dest="accrual_knots",
+        metavar="MONTHS",
+        help="knots of the piecewise model, months since the start date (default: halfway "
+        "from the first possible randomization to --as-of)",
+    )
+    parser.add_argument(
+        "--hr-threshold",
+        type=float,
+        default=1.0,
+        dest="hr_threshold",
+        metavar="C",
+        help="unblinded: report the posterior probability that the hazard ratio is below C "
+        "(default 1: any benefit)",
     )
     add_adam_args(parser)
     for option, example in (("site", "101=Union Hospital Wuhan"), ("stratum", "SQ=squamous")):
@@ -171,6 +203,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             prior_months=args.prior_months,
             prior_events=args.prior_events,
             unblinded=args.unblinded,
+            accrual_model=args.accrual_model,
+            accrual_knots=tuple(args.accrual_knots) if args.accrual_knots else None,
+            hr_threshold=args.hr_threshold,
             keep_patients=args.keep_patients,
             progress=bar,
             out=args.out,
@@ -185,6 +220,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     print(format_forecast(results.table("forecast")))
     print()
     print(format_model(info))
+    success = format_success(results.summary)
+    if success:
+        print()
+        print(success)
     if info["maturity_note"]:
         print()
         print(format_comparison(results.table("comparison"), results.summary))
@@ -207,9 +246,41 @@ def format_model(info: dict) -> str:
         )
     else:
         model = "event forecast: unblinded (a PFS hazard per arm, from the observed arms)"
-    lines = [model, info["prior"]]
+    lines = [model, info["accrual"], info["prior"], info["success"]]
     if info["maturity_note"]:
         lines.append(info["maturity_note"])
+    return "\n".join(lines)
+
+
+SUCCESS_METRICS = (
+    "predictive_probability_of_success",
+    "assurance",
+    "conditional_power_design",
+    "conditional_power_trend",
+    "predictive_power_closed_form",
+    "p_hr_below_threshold",
+    "p_hr_below_threshold_closed_form",
+    "posterior_hr_q50",
+    "posterior_hr_q05",
+    "posterior_hr_q95",
+)
+
+
+def format_success(summary: pd.DataFrame) -> str:
+    """The forecast's probability-of-success rows of summary.csv (empty when it has none):
+    estimate and MC SE (0 for the closed forms)."""
+    from sim.engine.metrics import format_number
+
+    rows = summary.set_index("metric")
+    found = [m for m in SUCCESS_METRICS if m in rows.index]
+    if not found:
+        return ""
+    lines = ["probability of success (summary.csv; meanings in its meaning column):"]
+    for name in found:
+        unit = "share" if rows.loc[name, "unit"] == "share" else ""
+        estimate = format_number(rows.loc[name, "estimate"], unit)
+        se = format_number(rows.loc[name, "mc_se"], unit)
+        lines.append(f"  {name:40s}{estimate:>10s}  (MC SE {se})")
     return "\n".join(lines)
 
 

@@ -68,7 +68,17 @@ def scenario_models() -> list[type[Frozen]]:
 
 def field_docstrings(model: type) -> dict[str, str]:
     """Each field's docstring (the string on the line below it) in the model's source, as
-    pydantic's `use_attribute_docstrings` reads it, but only when a schema is made."""
+    pydantic's `use_attribute_docstrings` reads it, but only when a schema is made; a field
+    inherited from a scenario block keeps its docstring there."""
+    docs = {}
+    for klass in reversed(model.__mro__):
+        if klass.__module__.startswith("sim.scenario.") and klass.__name__ != "Frozen":
+            docs.update(own_field_docstrings(klass))
+    return docs
+
+
+def own_field_docstrings(model: type) -> dict[str, str]:
+    """The docstrings of the fields `model`'s own source declares."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(model)))
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs = {}

@@ -10,13 +10,41 @@ Patients randomized after the cut are not in the analysis.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.conduct.assessments import ObservedOutcomes, ScanSchedule
 from sim.scenario import Analysis
 
+if TYPE_CHECKING:
+    from sim.conduct.triggers import StratumTargets
+
 CUT_EVENTS, CUT_DATE, CUT_ALL_FOLLOWED = 0, 1, 2
+# The rules that can set a data cut with analysis triggers (`sim.conduct.triggers`), by
+# code: the words of the `analysis_trigger` and `look<k>_trigger` columns.
+TRIGGERS = np.asarray(
+    [
+        "events",  # the event target (the total; an interim look's events or information)
+        "date",  # analysis.cut_date, or an interim look's date
+        "all_followed",  # the target never reached: the end of follow-up
+        "stratum_events",  # every named stratum reached its target
+        "min_followup",  # raised to the last randomization + min_followup_months
+        "not_before",  # raised to the calendar floor
+        "not_after",  # lowered to the calendar cap
+        "max_extension",  # lowered to planned_date + max_extension_months
+    ]
+)
+(
+    BY_EVENTS,
+    BY_DATE,
+    BY_ALL_FOLLOWED,
+    BY_STRATUM_EVENTS,
+    BY_MIN_FOLLOWUP,
+    BY_NOT_BEFORE,
+    BY_NOT_AFTER,
+    BY_EXTENSION,
+) = range(len(TRIGGERS))
 
 
 @dataclass(frozen=True)
@@ -37,14 +65,20 @@ def kth_event_day(event_cal_day: np.ndarray, k: int) -> np.ndarray:
 
 
 def choose_cut_day(
-    analysis: Analysis, rand_day: np.ndarray, observed: ObservedOutcomes, date_cut_day: float
+    analysis: Analysis,
+    rand_day: np.ndarray,
+    observed: ObservedOutcomes,
+    date_cut_day: float,
+    target: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cut_day, target_day, reason) per replicate according to `analysis.cut`."""
+    """(cut_day, target_day, reason) per replicate according to `analysis.cut`; `target`:
+    the event trigger's day when another rule than the total event target sets it
+    (`sim.conduct.triggers`)."""
     n_reps = rand_day.shape[0]
     event_cal = rand_day + observed.event_day
-    if analysis.event_target is not None:
+    if target is None and analysis.event_target is not None:
         target = kth_event_day(event_cal, analysis.event_target)
-    else:
+    elif target is None:
         target = np.full(n_reps, np.inf)
     # If the target is never reached (dropout), the trial ends when follow-up ends.
     followed = rand_day + np.minimum(observed.event_day, observed.withdraw_censor_day)
@@ -98,13 +132,15 @@ CUT_INTERIM = 3  # cut_reason of a trial that ended at an interim look
 
 @dataclass(frozen=True)
 class LookTrigger:
-    """When an interim look's data cut comes: at the `events`-th event seen or on clock day
-    `day`, then no earlier than `not_before` and no later than `not_after` (clock days)."""
+    """When an interim look's data cut comes: at the `events`-th event seen (or at the
+    per-stratum targets of `stratum_targets`) or on clock day `day`, then no earlier than
+    `not_before` (and the minimum follow-up) and no later than `not_after` (clock days)."""
 
     events: int | None = None
     day: float | None = None
     not_before: float = -np.inf
     not_after: float = np.inf
+    stratum_targets: StratumTargets | None = None  # per-stratum targets, minimum follow-up
 
 
 def look_cut_days(
@@ -112,25 +148,54 @@ def look_cut_days(
     rand_day: np.ndarray,
     observed: ObservedOutcomes,
     final_cut_day: np.ndarray,
+    stratum: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(cut_day, held), shape (R, K): the interim looks' cut days, then the final cut.
 
     A look comes no earlier than the one before it; an interim look whose cut would come on
     or after the final cut (too few events, a late date) is not held (cut_day nan)."""
+    days, held, _ = look_cut_days_and_rules(triggers, rand_day, observed, final_cut_day, stratum)
+    return days, held
+
+
+def look_cut_days_and_rules(
+    triggers: tuple[LookTrigger, ...],
+    rand_day: np.ndarray,
+    observed: ObservedOutcomes,
+    final_cut_day: np.ndarray,
+    stratum: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`look_cut_days` and, shape (R, K - 1), the `TRIGGERS` code of the rule that set each
+    interim look's cut (a look held back to the one before it keeps its own rule)."""
     n_reps = rand_day.shape[0]
     event_cal = rand_day + observed.event_day
     days = np.empty((n_reps, len(triggers) + 1))
+    codes = np.empty((n_reps, len(triggers)), dtype=np.int64)
     previous = np.full(n_reps, -np.inf)
     for k, trigger in enumerate(triggers):
         if trigger.events is not None:
             day = kth_event_day(event_cal, trigger.events)
+            code = np.full(n_reps, BY_EVENTS)
         else:
             day = np.full(n_reps, float(trigger.day))
+            code = np.full(n_reps, BY_DATE)
+        if trigger.stratum_targets is not None and stratum is not None:
+            rule = trigger.stratum_targets
+            by_strata = rule.event_day(event_cal, stratum)
+            if by_strata is not None:
+                day = by_strata[0]
+                code = np.where(by_strata[1], BY_STRATUM_EVENTS, BY_EVENTS)
+            floor = rule.floor_day(rand_day)
+            code = np.where(day < floor, BY_MIN_FOLLOWUP, code)
+            day = np.maximum(day, floor)
+        code = np.where(day < trigger.not_before, BY_NOT_BEFORE, code)
+        code = np.where(np.maximum(day, trigger.not_before) > trigger.not_after, BY_NOT_AFTER, code)
         day = np.minimum(np.maximum(day, trigger.not_before), trigger.not_after)
         day = np.maximum(day, previous)
         days[:, k] = day
+        codes[:, k] = code
         previous = day
     days[:, -1] = final_cut_day
     held = days < final_cut_day[:, None]
     held[:, -1] = True
-    return np.where(held, days, np.nan), held
+    return np.where(held, days, np.nan), held, codes

@@ -190,6 +190,18 @@ def draw_screenings(
     arrival, site = draw_site_arrivals(
         sites, start_day, enrollment.site_heterogeneity, n_reps, n_screens, rng, frailty
     )
+    return attach_screening_draws(enrollment, arrival, site, stratum_p, rng)
+
+
+def attach_screening_draws(
+    enrollment: Enrollment,
+    arrival: np.ndarray,
+    site: np.ndarray,
+    stratum_p: np.ndarray,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """Each screening's length, funnel outcome and stratum for arrivals (R, M) at sites
+    `site`, all in arrival order (the forecast's accrual models bring their own arrivals)."""
     shape = arrival.shape
     days = rng.integers(enrollment.screening_days.min, enrollment.screening_days.max + 1, shape)
     reason = np.searchsorted(-funnel_thresholds(enrollment), -rng.random(shape), side="right")

@@ -1,4 +1,5 @@
-"""Randomization: stratified permuted blocks, vectorized over replicates.
+"""Randomization: stratified permuted blocks (or minimization,
+`sim.conduct.randomization_minimization`), vectorized over replicates.
 
 Each stratum of each replicate has its own allocation sequence: blocks whose size is drawn
 uniformly from `block_sizes`, each holding control and experimental in the ratio exactly,
@@ -7,10 +8,17 @@ in random order. The k-th patient randomized in a stratum takes the k-th allocat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 
+from sim.conduct.randomization_minimization import (
+    FactorLevels,
+    draw_covariates,
+    factor_levels,
+    minimize,
+)
 from sim.scenario import Randomization
 
 CONTROL, EXPERIMENTAL = 0, 1
@@ -69,3 +77,59 @@ def randomize_by_block(
     offset = rank.ravel() - start
     arm = table[kind.ravel()[block], pattern.ravel()[block], offset]
     return arm.reshape(n_reps, n)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The arms (R, N) and, when the scenario minimizes or draws covariates, the patients'
+    levels of the factors whose imbalance is reported (None otherwise)."""
+
+    arm: np.ndarray
+    factors: FactorLevels | None = None
+
+
+def reported_factors(randomization: Randomization) -> tuple[str, ...]:
+    """Factors whose imbalance a run reports: minimization's, or with covariates and
+    permuted blocks the strata and the covariates (none otherwise)."""
+    if randomization.method == "minimization":
+        return randomization.minimization_rule.factors
+    if randomization.covariates:
+        return ("stratum", *randomization.covariates)
+    return ()
+
+
+def allocate_arms(
+    randomization: Randomization,
+    stratum: np.ndarray,
+    site: np.ndarray,
+    n_sites: int,
+    rng: np.random.Generator,
+    covariate_rng: np.random.Generator,
+) -> Allocation:
+    """Arms of patients in randomization order: permuted blocks from `rng` (the historic
+    draws, untouched), or minimization with its uniforms from `rng`; covariates, when the
+    scenario has any, from `covariate_rng` (a stream of their own, so the same patients
+    whichever the method)."""
+    names = reported_factors(randomization)
+    factors = None
+    if names:
+        covariates = draw_covariates(randomization.covariates, stratum.shape, covariate_rng)
+        factors = factor_levels(names, stratum, site, covariates, randomization, n_sites)
+    if randomization.method == "minimization":
+        assert factors is not None
+        return Allocation(minimize(factors, randomization, rng), factors)
+    return Allocation(randomize_by_block(stratum, randomization, rng), factors)
+
+
+def rerandomize(
+    randomization: Randomization,
+    stratum: np.ndarray,
+    factors: FactorLevels | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The same patients (their strata, their factor levels) randomized again by the
+    scenario's method with fresh uniforms from `rng`."""
+    if randomization.method == "minimization":
+        assert factors is not None
+        return minimize(factors, randomization, rng)
+    return randomize_by_block(stratum, randomization, rng)

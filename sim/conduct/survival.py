@@ -28,6 +28,7 @@ import numpy as np
 from sim.conduct.assessments import ScanSchedule
 from sim.conduct.datacut import kth_event_day
 from sim.conduct.outcomes import EventTimeModel, LatentOutcomes, draw_event_times
+from sim.conduct.subsequent import TherapyDraws, draw_subsequent_therapy
 from sim.scenario import OverallSurvival, Scenario
 
 
@@ -37,37 +38,68 @@ class IllnessDeathPaths:
 
     progression_day: np.ndarray  # latent progression; inf if the patient dies first
     death_day: np.ndarray  # latent death (after or without progression)
+    # with overall_survival.subsequent_therapy: who starts what at progression, and the
+    # death day had nobody started any (the same draws: the therapy's dilution of the OS HR)
+    therapy: TherapyDraws | None = None
+    death_day_without_therapy: np.ndarray | None = None
 
 
 def draw_post_progression(
-    os_block: OverallSurvival, arm: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+    os_block: OverallSurvival,
+    arm: np.ndarray,
+    rng: np.random.Generator,
+    multiplier: np.ndarray | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Post-progression survival times (days), h12 of each patient's arm, by inversion of
     the cumulative hazard (one Exp(1) per patient, shared by both arms' hazards), with the
-    PFS machinery (`EventTimeModel`: exponential, piecewise, Weibull, cure fraction)."""
+    PFS machinery (`EventTimeModel`: exponential, piecewise, Weibull, cure fraction). With
+    `multiplier` (a subsequent therapy's ratio per patient): (times with it, times without)
+    from the same Exp(1)."""
     e = rng.standard_exponential(arm.shape)
     survival = os_block.post_progression
     models = (
         EventTimeModel.from_survival(survival),
         EventTimeModel.from_survival(survival, ([0.0], [os_block.post_progression_hazard_ratio])),
     )
-    return draw_event_times(e, arm, models)
+    if multiplier is None:
+        return draw_event_times(e, arm, models)
+    treated = np.where(arm == 1, models[1].invert(e, multiplier), models[0].invert(e, multiplier))
+    return treated, draw_event_times(e, arm, models)
 
 
 def draw_illness_death(
-    scenario: Scenario, arm: np.ndarray, latent: LatentOutcomes, rng: np.random.Generator
+    scenario: Scenario,
+    arm: np.ndarray,
+    latent: LatentOutcomes,
+    rng: np.random.Generator,
+    therapy_rng: np.random.Generator | None = None,
 ) -> IllnessDeathPaths:
     """The patients' illness-death paths given their latent PFS (see the module
-    docstring). Raises ValueError without an overall_survival block."""
+    docstring); with overall_survival.subsequent_therapy, who starts which therapy at
+    progression from `therapy_rng` (`sim.conduct.subsequent`). Raises ValueError without an
+    overall_survival block."""
     os_block = scenario.overall_survival
     if os_block is None:
         raise ValueError(
             "scenario.overall_survival = None: OS needs that block (see scenarios/nct07271602.yaml)"
         )
-    pps = draw_post_progression(os_block, arm, rng)
     progression = np.where(latent.is_death, np.inf, latent.pfs_day)
-    death = np.where(latent.is_death, latent.pfs_day, latent.pfs_day + pps)
-    return IllnessDeathPaths(progression_day=progression, death_day=death)
+    if os_block.subsequent_therapy is None:
+        pps = draw_post_progression(os_block, arm, rng)
+        death = np.where(latent.is_death, latent.pfs_day, latent.pfs_day + pps)
+        return IllnessDeathPaths(progression_day=progression, death_day=death)
+    if therapy_rng is None:
+        raise ValueError("subsequent therapy needs its own stream: pass therapy_rng")
+    therapy = draw_subsequent_therapy(os_block.subsequent_therapy, arm, therapy_rng)
+    treated, untreated = draw_post_progression(os_block, arm, rng, therapy.multiplier)
+    return IllnessDeathPaths(
+        progression_day=progression,
+        death_day=np.where(latent.is_death, latent.pfs_day, latent.pfs_day + treated),
+        therapy=therapy,
+        death_day_without_therapy=np.where(
+            latent.is_death, latent.pfs_day, latent.pfs_day + untreated
+        ),
+    )
 
 
 def pfs_as_seen(

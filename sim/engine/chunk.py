@@ -23,10 +23,17 @@ import numpy as np
 import pandas as pd
 
 from sim.conduct.assessments import observe_outcomes, scans_out_of_window
-from sim.conduct.datacut import CutData, cut_at_analysis
+from sim.conduct.datacut import (
+    CUT_INTERIM,
+    TRIGGERS,
+    CutData,
+    cut_at_analysis,
+    look_cut_days_and_rules,
+)
 from sim.conduct.enrollment import EnrolledPatients, enroll_patients
 from sim.conduct.outcomes import TrueEffect, draw_latent_outcomes
-from sim.conduct.randomization import randomize_by_block
+from sim.conduct.randomization import allocate_arms
+from sim.conduct.triggers import cut_by_rules
 from sim.engine.analyses import analyze_at_completion, analyze_cut
 from sim.engine.clinic_bridge import (
     CLINIC_BLIND,
@@ -47,6 +54,7 @@ from sim.engine.look_rules import stop_enrollment
 from sim.engine.looks import Sequential, run_looks
 from sim.engine.patient_table import add_endpoint_columns, add_look_columns, patient_table
 from sim.engine.primary import pfs_at_cut, primary_cohort
+from sim.engine.rerandomization import imbalance_columns, rerandomization_columns
 from sim.engine.trial import ARMS, Cohort, TrialModel
 from sim.scenario import DAYS_PER_MONTH
 from sim.stats.priors import control_median_prior, hazard_ratio_prior
@@ -88,6 +96,10 @@ STAGES = (
 # SeedSequence), so that adding a prior leaves every other stream, hence every other draw
 # of a replicate, as it was; a run without a prior never reads it.
 PRIOR_STREAM = "prior"
+# Streams of later features, spawned after the prior's for the same reason: patients'
+# covariates (randomization.covariates), the re-randomization test's fresh coins, and who
+# starts a subsequent therapy after progression.
+LATER_STREAMS = ("covariates", "rerandomization", "subsequent_therapy")
 CHUNK_SIZE = 500  # replicates per chunk; part of the stream layout, so fixed
 MILESTONES = (
     "first_patient_in",
@@ -104,8 +116,8 @@ CUT_REASONS = np.asarray(["events", "date", "all_followed", "interim"])  # by cu
 
 def chunk_streams(seed: int, chunk: int) -> dict[str, np.random.Generator]:
     """One independent generator per pipeline stage for chunk `chunk` of a run, and the
-    design prior's (`PRIOR_STREAM`, after them)."""
-    names = (*STAGES, PRIOR_STREAM)
+    design prior's (`PRIOR_STREAM`, after them), then `LATER_STREAMS`."""
+    names = (*STAGES, PRIOR_STREAM, *LATER_STREAMS)
     children = np.random.SeedSequence(seed, spawn_key=(chunk,)).spawn(len(names))
     return {name: np.random.default_rng(ss) for name, ss in zip(names, children, strict=True)}
 
@@ -223,19 +235,32 @@ def draw_cohort(model: TrialModel, rng: dict[str, np.random.Generator], n_reps: 
             n_reps,
             rng["enrollment"],
         )
-        arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
+        allocation = allocate_arms(
+            sc.randomization,
+            enrolled.stratum,
+            enrolled.site,
+            len(model.sites),
+            rng["randomization"],
+            rng["covariates"],
+        )
+        arm = allocation.arm
         truth = draw_truth(model, rng[PRIOR_STREAM], n_reps)
         latent = draw_latent_outcomes(sc, arm, rng["outcomes"], enrolled.stratum, truth)
         scans = model.schedule.for_patients(enrolled.rand_day)  # the scans actually done
-        illness_death, latent = draw_illness_death_paths(sc, arm, latent, scans, rng["survival"])
+        illness_death, latent = draw_illness_death_paths(
+            sc, arm, latent, scans, rng["survival"], rng["subsequent_therapy"]
+        )
         observed = observe_outcomes(latent, scans)
-        return Cohort(enrolled, arm, latent, observed, scans, illness_death, truth)
+        return Cohort(
+            enrolled, arm, latent, observed, scans, illness_death, truth, allocation.factors
+        )
     from sim.engine.continuation import continue_trial
 
     # A forecast continues PFS and dropout from the trial's data; the --observed table
     # has no survival after progression, so there are no illness-death paths (no OS).
-    enrolled, arm, latent, observed = continue_trial(model, model.continuation, n_reps, rng)
-    return Cohort(enrolled, arm, latent, observed, model.schedule.for_patients(enrolled.rand_day))
+    enrolled, arm, latent, observed, truth = continue_trial(model, model.continuation, n_reps, rng)
+    scans = model.schedule.for_patients(enrolled.rand_day)
+    return Cohort(enrolled, arm, latent, observed, scans, truth=truth)
 
 
 def trial_to_clinic(
@@ -247,9 +272,21 @@ def trial_to_clinic(
     rng = chunk_streams(seed, chunk)
     cohort = draw_cohort(model, rng, n_reps)
     primary = primary_cohort(model, cohort)  # as the primary endpoint's analysis sees it
-    cut = cut_at_analysis(
-        sc.analysis, primary.rand_day, primary.observed, primary.scans, model.date_cut_day
-    )
+    trigger = None
+    if model.rules is None:
+        cut = cut_at_analysis(
+            sc.analysis, primary.rand_day, primary.observed, primary.scans, model.date_cut_day
+        )
+    else:
+        cut, trigger = cut_by_rules(
+            model.rules,
+            sc.analysis,
+            primary.rand_day,
+            primary.observed,
+            primary.scans,
+            primary.stratum,
+            model.date_cut_day,
+        )
     looks = None
     if model.plan is not None:
         looks = run_looks(model, primary, cut)
@@ -259,6 +296,7 @@ def trial_to_clinic(
     stats = analyze_cut(model, primary, cut)
     if looks is not None:
         stats["reject"] = looks.decisions.reject
+    stats.update(rerandomization_columns(model, primary, cut, rng["rerandomization"]))
     pfs_cut = pfs_at_cut(model, cohort, cut)
     endpoints = analyze_endpoints(model, rng, cohort, pfs_cut)
     at_completion = analyze_at_completion(model, primary)
@@ -285,12 +323,15 @@ def trial_to_clinic(
         **stats,
         **endpoints.columns,
         **at_completion,
-        **truth_columns(model, cohort),
+        **effect_columns(model, cohort),
+        **imbalance_columns(model, cohort),
+        **trigger_columns(model, cut, trigger, days),
     }
     horizon = days["final_analysis"]
     enrolled_until = None
     if looks is not None:
         table.update(looks.columns)
+        table.update(look_trigger_columns(model, cohort, cut, looks))
         # treatment goes on per protocol after a stop: the clinic runs to the day the final
         # look would have come, with the patients randomized up to the stop
         horizon = np.maximum(looks.final_analysis_day, days["final_analysis"])
@@ -308,6 +349,54 @@ def trial_to_clinic(
         horizon,
         enrolled_until,
     )
+
+
+def effect_columns(model: TrialModel, cohort: Cohort) -> dict[str, np.ndarray]:
+    """A run's `truth_columns`, and a blinded forecast's with a design prior on the HR (its
+    continuations' HR drawn from that prior: assurance); other forecasts their own
+    (`sim.engine.continuation.forecast_columns`: `cohort.truth` is each continuation's
+    hazard ratio, from the posterior)."""
+    if model.continuation is None or model.continuation.factor_curve is not None:
+        return truth_columns(model, cohort)
+    from sim.engine.continuation import forecast_columns
+
+    return forecast_columns(model, cohort)
+
+
+def trigger_columns(
+    model: TrialModel, cut: CutData, trigger: np.ndarray | None, days: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """With analysis triggers: `analysis_trigger`, the rule that set the data cut of the
+    analysis that concluded each trial (`interim`: a look stopped it), and with DMC meetings
+    `dmc_wait_days`, from the data ready (cut + lag) to the meeting; nothing otherwise."""
+    if trigger is None or model.rules is None:
+        return {}
+    label = np.where(cut.cut_reason == CUT_INTERIM, "interim", TRIGGERS[trigger])
+    columns = {"analysis_trigger": label}
+    if model.rules.meetings is not None:
+        ready = cut.cut_day + model.scenario.analysis.lag_days
+        columns["dmc_wait_days"] = days["final_analysis"] - ready
+    return columns
+
+
+def look_trigger_columns(
+    model: TrialModel, cohort: Cohort, cut: CutData, looks: Sequential
+) -> dict[str, np.ndarray]:
+    """With analysis triggers, `look<k>_trigger` of each interim look the trial held: the
+    rule that set its data cut (empty where it was not held); nothing otherwise."""
+    if model.rules is None:
+        return {}
+    # the codes do not depend on the final cut (only which looks are held does, and the
+    # look dates say that)
+    _, _, codes = look_cut_days_and_rules(
+        model.triggers, cohort.rand_day, cohort.observed, cut.cut_day, cohort.stratum
+    )
+    return {
+        f"look{k + 1}_trigger": np.where(
+            pd.isna(looks.columns[f"look{k + 1}_date"]), "", TRIGGERS[codes[:, k]]
+        )
+        for k in range(codes.shape[1])
+    }
 
 
 def truth_columns(model: TrialModel, cohort: Cohort) -> dict[str, np.ndarray]:
@@ -361,7 +450,7 @@ def milestone_days(
         **{f"randomized_{q}pct": d.astype(float) for q, d in quarter.items()},
         "target_events": cut.target_day,
         "data_cut": cut.cut_day,
-        "final_analysis": cut.cut_day + model.scenario.analysis.lag_days,
+        "final_analysis": model.analysis_day(cut.cut_day),
     }
 
 

@@ -37,6 +37,8 @@ CLINIC_BLIND = (
     "ties",
     "test",
     "supportive_tests",
+    "triggers",
+    "rerandomization_draws",
 )  # read by no clinic
 
 

@@ -42,17 +42,22 @@ from sim.conduct.assessments import ObservedOutcomes, ScanSchedule, observe_outc
 from sim.conduct.calendar import StudyCalendar
 from sim.conduct.enrollment import (
     EnrolledPatients,
+    attach_screening_draws,
     enroll_remaining,
+    expected_screens_needed,
+    randomize_screened,
 )
 from sim.conduct.observed import ObservedTrial
-from sim.conduct.outcomes import LatentOutcomes
+from sim.conduct.outcomes import LatentOutcomes, TrueEffect
 from sim.conduct.randomization import randomize_by_block
 from sim.scenario import DAYS_PER_MONTH, RatePeriod, Scenario, ScenarioError, Site
 from sim.stats import posterior
+from sim.stats.accrual_models import AccrualChoice, fit_accrual, invert_cumulative
 from sim.stats.posterior import BetaFit, GammaFit
 
 if TYPE_CHECKING:
     from sim.engine.chunk import TrialModel
+    from sim.engine.trial import Cohort
 
 SCREENING_LOOKBACK_EXTRA = 21  # days beyond screening_days.max: closures, next open day
 DEFAULT_PRIOR_MONTHS = 3.0
@@ -61,6 +66,29 @@ DEFAULT_PRIOR_MONTHS = 3.0
 DEFAULT_PRIOR_EVENTS_SHARE = 0.10
 MIN_PRIOR_EVENTS = 1.0
 SHARE_PRIOR_EVENTS = 10.0  # prior weight of the death share, in PFS events (at least)
+
+
+@dataclass(frozen=True)
+class DataEvidence:
+    """What the unblinded data say about the effect at the as-of date, in closed form
+    (`sim.stats.predictive`: B-values, Lan and Wittes 1988; Spiegelhalter et al. 1986): the
+    unstratified log-rank z of the observed table (> 0 favours the experimental arm; events
+    as seen, others censored at their last assessment), its information fraction t = d / D
+    (D the final planned events), and from them the conditional power of the final analysis
+    (the looks planned after t, their efficacy bounds) under the design HR and under the
+    trend, the predictive power and P(HR < hr_threshold | data) under `prior` (the scenario's
+    design prior on the HR, else flat)."""
+
+    z: float
+    events: int
+    final_events: float
+    fraction: float
+    hr_threshold: float
+    prior: str
+    conditional_power_design: float
+    conditional_power_trend: float
+    predictive_power: float
+    p_hr_below_threshold: float
 
 
 @dataclass(frozen=True)
@@ -80,6 +108,17 @@ class TrialContinuation:
     # with --screening: the sites' theta are screening rates, and this the pass share
     screen_pass: BetaFit | None = None
     planned_pass: float = 1.0  # the scenario's pass share of screening
+    # the accrual model (sim.stats.accrual_models); None or "plan": the site rates above
+    accrual: AccrualChoice | None = None
+    accrual_origin: int = 0  # clock day the accrual models' time starts
+    # blinded with a design prior on the HR: c(HR) on a grid of HR (log-linear interpolation)
+    factor_curve: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    hr_threshold: float = 1.0  # P(HR < this) is reported (unblinded)
+    evidence: DataEvidence | None = None  # unblinded: the data's evidence, closed forms
+
+    @property
+    def accrual_model(self) -> str:
+        return "plan" if self.accrual is None else self.accrual.model
 
     @property
     def as_of_day(self) -> int:
@@ -162,6 +201,9 @@ def fit_continuation(
     screening: pd.DataFrame | None = None,
     *,
     unblinded: bool = False,
+    accrual_model: str = "plan",
+    accrual_knots: tuple[float, ...] | None = None,
+    hr_threshold: float = 1.0,
 ) -> TrialContinuation:
     """Posteriors of site rates, PFS hazards, dropout and the death share (module docstring).
 
@@ -176,7 +218,16 @@ def fit_continuation(
 
     `prior_months` None: the scenario's `site_heterogeneity` h, when it has one, is every
     site's prior shape (theta_s ~ Gamma(h, h), the plan's own spread of site rates); else
-    DEFAULT_PRIOR_MONTHS."""
+    DEFAULT_PRIOR_MONTHS.
+
+    `accrual_model` (`sim.stats.accrual_models.ACCRUAL_CHOICES`): "plan" keeps the site rates'
+    Poisson-gamma model; the others fit the trial's accrual as a whole ("auto": smallest AIC);
+    `accrual_knots` are the piecewise model's knots in months since the start date.
+
+    Blinded, with a design prior on the HR (`scenario.prior.hazard_ratio`), each replicate
+    draws its HR from that prior and its control hazard is the pooled one times c(HR)
+    (`blinded_factor` at that HR). Unblinded, `evidence` holds the closed forms of the data's
+    evidence on the effect (`DataEvidence`, with P(HR < `hr_threshold`))."""
     pfs = scenario.pfs
     if (
         scenario.effect.hazard_ratio is None
@@ -250,9 +301,15 @@ def fit_continuation(
             "unblinded forecast: the observed table has no arms (its arm column is empty); "
             "give the arms, or drop --unblinded for the blinded (pooled) forecast"
         )
-    factor = 1.0
+    factor, curve = 1.0, None
     if not unblinded or observed.n == 0:
         factor = blinded_factor(scenario, observed)
+        if scenario.prior is not None and scenario.prior.hazard_ratio is not None:
+            grid = np.geomspace(*FACTOR_GRID_HR, FACTOR_GRID_POINTS)
+            curve = (
+                tuple(float(h) for h in grid),
+                tuple(blinded_factor(scenario, observed, float(h)) for h in grid),
+            )
         groups = {"pooled": (np.ones(observed.n, bool), planned / factor)}
     else:
         groups = {
@@ -291,6 +348,18 @@ def fit_continuation(
     death = BetaFit(
         "death share of PFS events", w * f0, w * (1 - f0), deaths, int(has_event.sum()) - deaths
     )
+    origin = accrual_origin(scenario, calendar)
+    accrual = fit_accrual(
+        observed.rand_day.astype(float) - origin,
+        float(observed.as_of_day - origin),
+        planned_daily_randomizations(scenario, calendar, origin, horizon_day()),
+        requested=accrual_model,
+        knots=(
+            None
+            if accrual_knots is None
+            else tuple(k * DAYS_PER_MONTH - origin for k in accrual_knots)
+        ),
+    )
     return TrialContinuation(
         observed,
         tuple(site_fits),
@@ -303,14 +372,114 @@ def fit_continuation(
         factor,
         screen_pass,
         pass_p,
+        accrual,
+        origin,
+        curve,
+        hr_threshold,
+        data_evidence(scenario, observed, hr_threshold) if unblinded else None,
     )
 
 
-def blinded_factor(scenario: Scenario, observed: ObservedTrial) -> float:
+def data_evidence(
+    scenario: Scenario, observed: ObservedTrial, hr_threshold: float
+) -> DataEvidence | None:
+    """The closed forms of `DataEvidence` from a table with arms; None for a cut by date
+    alone (no planned events) or without patients. Values are nan when no event has been
+    seen or the events already reach the final analysis (nothing is left to predict)."""
+    from sim.stats.analysis import logrank_test
+    from sim.stats.assurance import analysis_design, event_information
+    from sim.stats.predictive import (
+        conditional_power_sequential,
+        posterior_probability,
+        predictive_power_sequential,
+    )
+    from sim.stats.priors import hazard_ratio_prior
+
+    found = analysis_design(scenario)
+    if found is None or observed.n == 0 or observed.blinded:
+        return None
+    design, final, share = found
+    seen = np.isfinite(observed.event_day)
+    time = np.where(seen, observed.event_day, observed.last_day)
+    z = -float(logrank_test(time[None, :], seen[None, :], observed.arm[None, :]).z[0])
+    events = int(seen.sum())
+    t = events / final
+    prior = hazard_ratio_prior(scenario.prior) if scenario.prior is not None else None
+    named = "flat" if prior is None else f"the design prior ({scenario.prior.hazard_ratio!r})"
+    values = [np.nan] * 4
+    if 0.0 < t < 1.0 and np.isfinite(z) and design.fractions[-1] > t:
+        info = event_information(final, share)
+        common = dict(design=design, information=info)
+        values = [
+            float(
+                conditional_power_sequential(
+                    z, t, **common, hazard_ratio=scenario.effect.hazard_ratio
+                )
+            ),
+            float(conditional_power_sequential(z, t, **common, hazard_ratio=None)),
+            float(predictive_power_sequential(z, t, **common, prior=prior)),
+            float(
+                posterior_probability(
+                    z, t, information=info, prior=prior, hazard_ratio=hr_threshold
+                )
+            ),
+        ]
+    return DataEvidence(z, events, final, t, hr_threshold, named, *values)
+
+
+def screening_lengths(scenario: Scenario) -> np.ndarray:
+    """Days from arrival to randomization, each equally likely: screening days min..max plus
+    about a day to the next open day (as `screening_delay_cdf`)."""
+    window = scenario.enrollment.screening_days
+    return np.arange(window.min, window.max + 1) + 1.0
+
+
+def horizon_day() -> int:
+    """The last clock day of the study calendar (the plan shape's rate is tabulated to it)."""
+    from sim.conduct.calendar import CALENDAR_YEARS
+
+    return int(CALENDAR_YEARS * 365.25)
+
+
+def accrual_origin(scenario: Scenario, calendar: StudyCalendar) -> int:
+    """Clock day the accrual models' time starts: the first site's activation plus the
+    shortest screening, the first day a patient can be randomized."""
+    sites = scenario.enrollment.site_list(calendar.start_date)
+    first = min(calendar.day_of(site.activation_date) for site in sites)
+    return int(first + scenario.enrollment.screening_days.min)
+
+
+def planned_daily_randomizations(
+    scenario: Scenario, calendar: StudyCalendar, origin: int, until: int
+) -> np.ndarray:
+    """The plan's expected randomizations on each clock day origin .. until - 1, every site
+    summed: its screening rate table from activation, passed through the screening delay."""
+    lengths = screening_lengths(scenario).astype(int)
+    pmf = np.zeros(lengths.max() + 1)
+    pmf[lengths] = 1.0 / len(lengths)
+    end = max(until, origin + 1)
+    screened = np.zeros(end)
+    for site in scenario.enrollment.site_list(calendar.start_date):
+        active = calendar.day_of(site.activation_date)
+        if active < end:
+            screened[active:] += rate_at(site.screening_rate, np.arange(end - active) + 0.5)
+    pass_p = 1.0 - scenario.enrollment.failure_probability
+    return pass_p * np.convolve(screened, pmf)[:end][origin:end]
+
+
+# The HR range of the blinded factor's grid (a design prior's draws beyond it take its ends).
+FACTOR_GRID_HR = (0.05, 5.0)
+FACTOR_GRID_POINTS = 61
+
+
+def blinded_factor(
+    scenario: Scenario, observed: ObservedTrial, hazard_ratio: float | None = None
+) -> float:
     """c = (w_c + w_e) / (w_c + HR w_e): control hazard over the pooled (exposure-weighted)
     one, w_a = p_a x sum over patients of E[time at risk by the as-of day | arm a] under the
-    planned PFS (the integral of the survival curve); without patients, allocation weights."""
-    hr = scenario.effect.hazard_ratio
+    planned control PFS and `hazard_ratio` (None: the scenario's) for the experimental arm
+    (the integral of the survival curve); without patients, allocation weights."""
+    hr = scenario.effect.hazard_ratio if hazard_ratio is None else hazard_ratio
     ratio = np.asarray(scenario.randomization.ratio, dtype=float)
     p = ratio / ratio.sum()
     follow = (observed.as_of_day - observed.rand_day).astype(float)
@@ -406,18 +575,19 @@ def continue_trial(
     continuation: TrialContinuation,
     n_reps: int,
     rng: dict[str, np.random.Generator],
-) -> tuple[EnrolledPatients, np.ndarray, LatentOutcomes, ObservedOutcomes]:
-    """The arrays of a chunk of R replicates of the whole trial (observed patients first);
-    `model` is a `sim.engine.chunk.TrialModel`, `rng` its stage streams."""
+) -> tuple[EnrolledPatients, np.ndarray, LatentOutcomes, ObservedOutcomes, TrueEffect]:
+    """The arrays of a chunk of R replicates of the whole trial (observed patients first),
+    and each replicate's hazard ratio (`arm_hazards`); `model` is a
+    `sim.engine.chunk.TrialModel`, `rng` its stage streams (the design prior's included)."""
     sc, obs = model.scenario, continuation.observed
     enrolled = continue_enrollment(model, continuation, n_reps, rng["enrollment"])
     arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
     if obs.n and continuation.unblinded:
         arm[:, : obs.n] = obs.arm
-    latent, observed = continue_outcomes(
-        model, continuation, enrolled.rand_day, arm, rng["outcomes"]
+    latent, observed, hazard_ratio = continue_outcomes(
+        model, continuation, enrolled.rand_day, arm, rng["outcomes"], rng.get("prior")
     )
-    return enrolled, arm, latent, observed
+    return enrolled, arm, latent, observed, TrueEffect(hazard_ratio=hazard_ratio)
 
 
 def continue_enrollment(
@@ -451,6 +621,9 @@ def continue_enrollment(
             screening_wait_days_mean=np.zeros(n_reps),
         )
     sites, start = remaining_sites(model, continuation)
+    if continuation.accrual_model != "plan":
+        new = enroll_by_accrual_model(model, continuation, sites, n_left, n_reps, rng)
+        return join_enrolled(obs, new, n_reps)
     new = enroll_remaining(
         sc.enrollment,
         sites,
@@ -462,6 +635,73 @@ def continue_enrollment(
         model.calendar,
         rng=rng,
     )
+    return join_enrolled(obs, new, n_reps)
+
+
+def enroll_by_accrual_model(
+    model: TrialModel,
+    continuation: TrialContinuation,
+    sites: tuple[Site, ...],
+    n_left: int,
+    n_reps: int,
+    rng: np.random.Generator,
+) -> EnrolledPatients:
+    """The remaining patients from the trial-level accrual model (`continuation.accrual`):
+    each replicate draws the model's parameters on a stream of its own (a child of the
+    enrollment stream), then screenings arrive at rate lambda(u + m) / p (u the accrual's
+    time, m the mean screening length, p the pass share), so that randomizations follow
+    lambda; each goes to a site in proportion to the site rates' posterior means (sites
+    open by the as-of day, not full, their rate tables not ended). Screenings are drawn
+    from SCREENING_LOOKBACK days before the as-of day, and run through the funnel, slots,
+    caps and calendar as any screening."""
+    sc, obs = model.scenario, continuation.observed
+    fit = continuation.accrual.chosen
+    params = fit.draw(n_reps, rng.spawn(1)[0])
+    pass_p = 1.0 - sc.enrollment.failure_probability
+    shift = float(screening_lengths(sc).mean())
+    first = obs.as_of_day - sc.enrollment.screening_days.max - SCREENING_LOOKBACK_EXTRA
+    u0 = np.full((n_reps, 1), max(first + shift - continuation.accrual_origin, 0.0))
+    active = np.asarray(
+        [model.calendar.day_of(site.activation_date) <= obs.as_of_day for site in model.sites]
+    )
+    weight = np.asarray([f.shape / f.rate * f.scale for f in continuation.sites])
+    weight = np.where(active, weight, 0.0) if active.any() else weight
+    # a site whose cap is reached, or whose rate table has ended, screens no more
+    weight = np.where([full_rate(site.screening_rate) > 0 for site in sites], weight, 0.0)
+    if not weight.sum() > 0:
+        raise ValueError(
+            "enrollment: every site is full or closed, yet patients remain to randomize; "
+            "raise the caps or give a site an open-ended rate row"
+        )
+    n_screens = expected_screens_needed(sc.enrollment, n_left)
+    for _ in range(8):  # as enroll_remaining: draw more screenings when too few randomize
+        levels = fit.cumulative(u0, params) + pass_p * np.cumsum(
+            rng.standard_exponential((n_reps, n_screens)), axis=1
+        )
+        u = invert_cumulative(fit, levels, params, u0)
+        arrival = u + continuation.accrual_origin - shift
+        site = rng.choice(len(sites), size=arrival.shape, p=weight / weight.sum())
+        draws = attach_screening_draws(sc.enrollment, arrival, site, model.stratum_p, rng)
+        enrolled = randomize_screened(
+            draws, sc.enrollment, sites, n_left, model.calendar, obs.as_of_day
+        )
+        if enrolled is not None:
+            return enrolled
+        n_screens *= 2
+    raise ValueError(
+        f"enrollment: the {fit.model} accrual model cannot randomize the remaining "
+        "patients within the study calendar (caps reached, or a fitted rate of zero); "
+        "choose --accrual-model plan"
+    )
+
+
+def join_enrolled(obs: ObservedTrial, new: EnrolledPatients, n_reps: int) -> EnrolledPatients:
+    """The observed patients, then the new ones, in every replicate."""
+
+    def tile(values: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(values, (n_reps, obs.n))
+
+    first_in = float(obs.rand_day.min()) if obs.n else np.nan
     return EnrolledPatients(
         rand_day=np.concatenate([tile(obs.rand_day), new.rand_day], axis=1),
         stratum=np.concatenate([tile(obs.stratum), new.stratum], axis=1),
@@ -479,9 +719,16 @@ def continue_enrollment(
 
 
 def arm_hazards(
-    continuation: TrialContinuation, scenario: Scenario, n_reps: int, rng: np.random.Generator
+    continuation: TrialContinuation,
+    scenario: Scenario,
+    n_reps: int,
+    rng: np.random.Generator,
+    prior_rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """(R, 2, P) hazards per day of control and experimental, drawn from the posterior."""
+    """(R, 2, P) hazards per day of control and experimental, drawn from the posterior.
+    Blinded: the control hazard is the pooled one times c, the experimental HR times it; HR
+    the scenario's, or with a design prior on it (`continuation.factor_curve`) drawn per
+    replicate from that prior with `prior_rng` (c at the drawn HR)."""
     draws = (
         np.stack(
             [
@@ -494,8 +741,48 @@ def arm_hazards(
     )
     if draws.shape[1] == 2:
         return draws
-    control = draws[:, 0] * continuation.blinded_factor
-    return np.stack([control, scenario.effect.hazard_ratio * control], axis=1)
+    if continuation.factor_curve is None:
+        control = draws[:, 0] * continuation.blinded_factor
+        return np.stack([control, scenario.effect.hazard_ratio * control], axis=1)
+    from sim.stats.priors import hazard_ratio_prior
+
+    hr = hazard_ratio_prior(scenario.prior).draw(prior_rng, n_reps)
+    grid, factor = (np.log(np.asarray(v)) for v in continuation.factor_curve)
+    c = np.exp(np.interp(np.log(hr), grid, factor))
+    control = draws[:, 0] * c[:, None]
+    return np.stack([control, hr[:, None] * control], axis=1)
+
+
+def replicate_hazard_ratio(hazards: np.ndarray) -> np.ndarray:
+    """(R,) each replicate's hazard ratio, experimental over control: the geometric mean
+    over the pieces of the hazard table (exact for one piece)."""
+    return np.exp(np.log(hazards[:, 1] / hazards[:, 0]).mean(axis=-1))
+
+
+def forecast_columns(model: TrialModel, cohort: Cohort) -> dict[str, np.ndarray]:
+    """A forecast's columns of the replicates table (a blinded one with a design prior on
+    the HR has a run's `sim.engine.chunk.truth_columns` instead): unblinded, each
+    continuation's HR drawn from the posterior (`posterior_hr`), whether it is below the
+    threshold, and the closed forms of `DataEvidence` (the same in every replicate);
+    nothing otherwise."""
+    continuation = model.continuation
+    if not continuation.unblinded:
+        return {}
+    hr = cohort.truth.hazard_ratio
+    columns = {
+        "posterior_hr": hr,
+        "posterior_hr_below_threshold": hr < continuation.hr_threshold,
+    }
+    evidence = continuation.evidence
+    if evidence is not None:
+        for column, name in (
+            ("conditional_power_design", "conditional_power_design"),
+            ("conditional_power_trend", "conditional_power_trend"),
+            ("predictive_power_closed_form", "predictive_power"),
+            ("p_hr_below_threshold_closed_form", "p_hr_below_threshold"),
+        ):
+            columns[column] = np.full(len(hr), getattr(evidence, name))
+    return columns
 
 
 def cumulative_hazard(t: np.ndarray, starts: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -524,10 +811,13 @@ def continue_outcomes(
     rand_day: np.ndarray,
     arm: np.ndarray,
     rng: np.random.Generator,
-) -> tuple[LatentOutcomes, ObservedOutcomes]:
+    prior_rng: np.random.Generator | None = None,
+) -> tuple[LatentOutcomes, ObservedOutcomes, np.ndarray]:
+    """Outcomes of every patient (module docstring) and each replicate's hazard ratio."""
     sc, obs = model.scenario, continuation.observed
     n_reps, n = arm.shape
-    hazards = arm_hazards(continuation, sc, n_reps, rng)
+    hazards = arm_hazards(continuation, sc, n_reps, rng, prior_rng)
+    hazard_ratio = replicate_hazard_ratio(hazards)
     eta = continuation.dropout.draw(n_reps, rng) / DAYS_PER_MONTH
     death = continuation.death_share.draw(n_reps, rng)
     e_pfs = rng.standard_exponential((n_reps, n))
@@ -550,7 +840,7 @@ def continue_outcomes(
     latent = LatentOutcomes(pfs_day=pfs, is_death=is_death, withdraw_day=withdraw)
     seen = observe_outcomes(latent, model.schedule.for_patients(rand_day))  # scans done
     if not k:
-        return latent, seen
+        return latent, seen, hazard_ratio
     known = ~obs.at_risk  # an event or a dropout by the as-of day: as it happened
     has_event = np.isfinite(obs.event_day)
     event_day, withdraw_day = seen.event_day.copy(), seen.withdraw_day.copy()
@@ -565,7 +855,7 @@ def continue_outcomes(
     pfs_day[:, :k] = np.where(known, obs.event_day, pfs_day[:, :k])
     latent = LatentOutcomes(pfs_day, is_death, latent.withdraw_day.copy())
     latent.withdraw_day[:, :k] = withdraw_day[:, :k]
-    return latent, ObservedOutcomes(event_day, withdraw_day, censor, is_death)
+    return latent, ObservedOutcomes(event_day, withdraw_day, censor, is_death), hazard_ratio
 
 
 def months_from(

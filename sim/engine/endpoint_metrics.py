@@ -116,6 +116,38 @@ ENDPOINTS = Section(
             paired=True,
         ),
         row(
+            "subsequent_therapy_{arm}_mean",
+            "mean",
+            "subsequent_therapy_{arm}",
+            "share",
+            "overall_survival",
+            "share of the {arm} arm's patients with a progression by the OS analysis's cut "
+            "who started a subsequent therapy, mean over replicates",
+            paired=True,
+        ),
+        row(
+            "subsequent_immunotherapy_{arm}_mean",
+            "mean",
+            "subsequent_immunotherapy_{arm}",
+            "share",
+            "overall_survival",
+            "share of the {arm} arm's patients with a progression by the OS analysis's cut "
+            "who started a subsequent immunotherapy (in the control arm: crossover), mean "
+            "over replicates",
+            paired=True,
+        ),
+        row(
+            "os_hr_dilution_median",
+            "median",
+            "os_hr_dilution",
+            "ratio",
+            "overall_survival",
+            "OS Cox hazard ratio / the same patients' hazard ratio had nobody started a "
+            "subsequent therapy (os_without_subsequent), median over replicates: above 1, "
+            "the subsequent therapies dilute the OS benefit",
+            paired=True,
+        ),
+        row(
             "os_maturity_mean",
             "mean",
             "os_maturity",

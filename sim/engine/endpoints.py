@@ -11,7 +11,9 @@ With OS primary (`analysis.endpoint: os`) PFS is one of them (``pfs_`` columns, 
 ``median_pfs_*`` medians), at the primary analysis's cut.
 
 Per-replicate columns are prefixed ``os_``, ``orr_``, ``dcr_``, ``local_control_``;
-per-patient columns are those of `EndpointResult.patient_columns`.
+per-patient columns are those of `EndpointResult.patient_columns`. With subsequent
+therapies (overall_survival.subsequent_therapy), the shares treated and the OS analysis had
+nobody started one (`subsequent_therapy_columns`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sim.conduct.response import (
     best_response_at_cut,
     draw_response,
 )
+from sim.conduct.subsequent import NONE
 from sim.conduct.survival import (
     IllnessDeathPaths,
     cut_os,
@@ -65,11 +68,13 @@ def draw_illness_death_paths(
     latent: LatentOutcomes,
     schedule: ScanSchedule | PatientScans,
     rng: np.random.Generator,
+    therapy_rng: np.random.Generator | None = None,
 ) -> tuple[IllnessDeathPaths | None, LatentOutcomes]:
-    """(illness-death paths or None, PFS outcomes as the scans see them)."""
+    """(illness-death paths or None, PFS outcomes as the scans see them); `therapy_rng`:
+    the subsequent therapies' stream (overall_survival.subsequent_therapy)."""
     if scenario.overall_survival is None:
         return None, latent
-    paths = draw_illness_death(scenario, arm, latent, rng)
+    paths = draw_illness_death(scenario, arm, latent, rng, therapy_rng)
     return paths, pfs_as_seen(latent, paths, schedule)
 
 
@@ -193,10 +198,63 @@ def overall_survival(model: TrialModel, out: EndpointResult, cohort: Cohort, cut
     cols["os_maturity"] = np.where(
         randomized > 0, by.event.sum(axis=1) / np.maximum(randomized, 1), np.nan
     )
+    if paths.therapy is not None:
+        own_cut = os_block.cut != "pfs"
+        cols.update(subsequent_therapy_columns(model, cohort, cut_day if own_cut else cut.cut_day))
     out.patient_columns["progression_day"] = paths.progression_day
     out.patient_columns["death_day"] = paths.death_day
     out.patient_columns["os_days_at_cut"] = at_pfs.time
     out.patient_columns["os_event_at_cut"] = at_pfs.event
+
+
+PREFIX = "os_without_subsequent_"  # the OS analysis had nobody started a subsequent therapy
+
+
+def subsequent_therapy_columns(
+    model: TrialModel, cohort: Cohort, cut_day: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per replicate, at the OS analysis's cut `cut_day` (its own cut, or the primary
+    analysis's): `subsequent_therapy_<arm>` and `subsequent_immunotherapy_<arm>` (shares of
+    the arm's patients with a progression by the cut, before any withdrawal), the
+    `os_without_subsequent_*` tests, and `os_hr_dilution` = the OS Cox hazard ratio at that
+    cut / the one without subsequent therapy (nothing without subsequent therapies)."""
+    paths = cohort.illness_death
+    if paths is None or paths.therapy is None or paths.death_day_without_therapy is None:
+        return {}
+    rand, arm = cohort.rand_day, cohort.arm
+    withdraw = cohort.observed.withdraw_day
+    progressed = (rand + paths.progression_day <= cut_day[:, None]) & (
+        paths.progression_day <= withdraw
+    )
+    started = progressed & (paths.therapy.index != NONE)
+    columns: dict[str, np.ndarray] = {}
+    for a, name in enumerate(ARMS):
+        mine = progressed & (arm == a)
+        n = mine.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            columns[f"subsequent_therapy_{name}"] = (started & mine).sum(axis=1) / n
+            columns[f"subsequent_immunotherapy_{name}"] = (
+                started & mine & paths.therapy.immunotherapy
+            ).sum(axis=1) / n
+    untreated = IllnessDeathPaths(paths.progression_day, paths.death_day_without_therapy)
+    without = cut_os(rand, untreated, withdraw, cut_day)
+    columns.update(
+        survival_tests(model, cohort, PREFIX, without.time, without.event, without.valid)
+    )
+    treated = cut_os(rand, paths, withdraw, cut_day)
+    hazard_ratio = os_hazard_ratio(model, cohort, treated.time, treated.event, treated.valid)
+    columns["os_hr_dilution"] = hazard_ratio / columns[f"{PREFIX}hazard_ratio"]
+    return columns
+
+
+def os_hazard_ratio(
+    model: TrialModel, cohort: Cohort, time: np.ndarray, event: np.ndarray, valid: np.ndarray
+) -> np.ndarray:
+    """The Cox hazard ratio of an OS data set, stratified as the primary analysis."""
+    a = model.scenario.analysis
+    stratum = cohort.stratum if a.stratified else None
+    rs = analysis.risk_sets(time, event, cohort.arm, stratum, valid=valid)
+    return analysis.cox_from_risk_sets(rs, a.ties).hr
 
 
 def progression_free_survival(

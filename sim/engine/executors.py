@@ -19,6 +19,7 @@ the run's Parquet tables, so a resumed run is byte-identical to an uninterrupted
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import uuid
@@ -274,6 +275,9 @@ class LocalExecutor:
         self.models = tuple(models)
         self.workers = max(1, workers)
         self.pool: ProcessPoolExecutor | None = None
+        # every worker process the pool started, kept here: once the pool breaks it may
+        # forget them before we ask how they ended (the signal that killed one)
+        self.processes: dict[int, Any] = {}
 
     def __enter__(self) -> LocalExecutor:
         return self
@@ -293,6 +297,12 @@ class LocalExecutor:
     def describe(self) -> str:
         return f"{self.workers} worker(s)"
 
+    def _submit(self, function: Callable, task: ChunkTask) -> Any:
+        """Submit one chunk to the pool and note the worker processes it has started."""
+        future = self.pool.submit(function, task)
+        self.processes.update(getattr(self.pool, "_processes", None) or {})
+        return future
+
     def map_ordered(self, tasks: Sequence[ChunkTask], function: Callable = _run_task) -> Iterator:
         if self.workers <= 1 or len(tasks) <= 1:
             _init_worker(self.models)
@@ -310,13 +320,13 @@ class LocalExecutor:
             # the pool stops once the last chunk is in: its memory is not held while this
             # process closes the Parquet files (their footers) and computes the tables
             yield from stream_in_order(
-                lambda t: self.pool.submit(function, t),
+                lambda t: self._submit(function, t),
                 tasks,
                 window=2 * self.workers + 2,
                 on_last=self.close,
             )
         except BrokenProcessPool as exc:  # a worker died: killed from outside
-            signals = worker_signals(self.pool)
+            signals = worker_signals(self.processes)
             self.close(failed=True)
             raise ScenarioError(worker_lost_message(signals)) from exc
         except BaseException:  # a signal, an error, or the consumer stopped: no waiting
@@ -324,10 +334,13 @@ class LocalExecutor:
             raise
 
 
-def worker_signals(pool: ProcessPoolExecutor | None) -> list[int]:
-    """The signals that ended the pool's worker processes, where it still knows them."""
-    processes = getattr(pool, "_processes", None) or {}
-    codes = {process.exitcode for process in list(processes.values())}
+def worker_signals(processes: dict[int, Any]) -> list[int]:
+    """The signals that ended these worker processes (pid: multiprocessing.Process), where
+    they are known: a process killed a moment ago may not have been reaped yet."""
+    for process in processes.values():
+        with contextlib.suppress(Exception):
+            process.join(timeout=1)  # reaped, so its exit code is known
+    codes = {process.exitcode for process in processes.values()}
     return sorted(-code for code in codes if isinstance(code, int) and code < 0)
 
 

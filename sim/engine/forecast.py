@@ -71,14 +71,30 @@ def build_forecast_model(
     prior_events: float | None = None,
     *,
     unblinded: bool = False,
+    accrual_model: str | None = None,
+    accrual_knots: tuple[float, ...] | None = None,
+    hr_threshold: float = 1.0,
 ) -> TrialModel:
     """The TrialModel of a forecast: the scenario's, with the fitted forecast model (its
-    `continuation` field); blinded (one pooled hazard) unless `unblinded`."""
+    `continuation` field); blinded (one pooled hazard) unless `unblinded`; accrual by
+    `accrual_model` (`sim.stats.accrual_models`; knots in months since the start; None:
+    `default_accrual_model`)."""
     from sim.conduct.observed import read_observed, read_screening
     from sim.engine.chunk import TrialModel
     from sim.engine.continuation import fit_continuation
+    from sim.stats.accrual_models import check_accrual_model
 
     check_as_of(scenario, as_of)
+    model = TrialModel.from_scenario(scenario)
+    default_reason = None
+    if accrual_model is None:
+        accrual_model, default_reason = default_accrual_model(scenario, model, as_of)
+    check_accrual_model(accrual_model, accrual_knots)
+    if not (isinstance(hr_threshold, int | float) and hr_threshold > 0):
+        raise ScenarioError(
+            f"--hr-threshold {hr_threshold}: must be a hazard ratio > 0 (the posterior "
+            "probability of HR below it is reported); e.g. 1 (any benefit) or 0.8"
+        )
     for name, value in (("--prior-months", prior_months), ("--prior-events", prior_events)):
         if value is not None and not value > 0:
             raise ScenarioError(
@@ -89,7 +105,6 @@ def build_forecast_model(
     screening = (
         read_screening(screening_path, scenario, as_of) if screening_path is not None else None
     )
-    model = TrialModel.from_scenario(scenario)
     continuation = fit_continuation(
         scenario,
         model.calendar,
@@ -99,8 +114,37 @@ def build_forecast_model(
         prior_events,
         screening,
         unblinded=unblinded,
+        accrual_model=accrual_model,
+        accrual_knots=accrual_knots,
+        hr_threshold=hr_threshold,
     )
+    if default_reason is not None and continuation.accrual.reason == "requested":
+        continuation = dataclasses.replace(
+            continuation,
+            accrual=dataclasses.replace(continuation.accrual, reason=default_reason),
+        )
     return dataclasses.replace(model, continuation=continuation)
+
+
+def default_accrual_model(scenario: Scenario, model: TrialModel, as_of: dt.date) -> tuple[str, str]:
+    """(accrual model, why) when none is asked: time_decay, a ramp-up fitted to the trial's
+    own randomizations (the model whose prediction intervals kept their coverage over truths
+    whose accrual departs from the plan's shape: docs/forecasting.md); the plan while sites
+    are still to open after the as-of date (the plan knows them, the trial's data do not)."""
+    later = [
+        site.name
+        for site in model.sites
+        if model.calendar.day_of(site.activation_date) > model.calendar.day_of(as_of)
+    ]
+    if later:
+        return "plan", (
+            f"the default while sites are still to open ({len(later)} after the as-of date, "
+            "which only the plan knows); --accrual-model to choose"
+        )
+    return "time_decay", (
+        "the default: a ramp-up fitted to the trial's own randomizations "
+        "(docs/forecasting.md says why); --accrual-model to choose"
+    )
 
 
 # Data are immature below either bound, or when one arm has at most ARM_FEW_EVENTS events.
@@ -143,6 +187,55 @@ def prior_statement(continuation: TrialContinuation, scenario: Scenario) -> str:
     return (
         f"prior: the plan's hazards, worth {k:g} events{share} on {each} and on the dropout "
         "hazard (set with --prior-events)"
+    )
+
+
+def accrual_statement(continuation: TrialContinuation) -> str:
+    """The accrual model in words: which, its fit, and why it was chosen."""
+    choice = continuation.accrual
+    if choice is None or choice.model == "plan":
+        fit = (
+            "the plan's ramp-up and site rates, each site's rate scaled by its posterior "
+            "(Poisson-gamma, set with --prior-months)"
+        )
+    else:
+        fit = choice.chosen.describe() + ", fitted to the randomization dates"
+    why = "" if choice is None else f" ({choice.reason})"
+    return f"accrual model: {continuation.accrual_model}: {fit}{why}"
+
+
+def success_statement(continuation: TrialContinuation, scenario: Scenario) -> str:
+    """How the forecast's probability of success was obtained, in words."""
+    if continuation.unblinded:
+        evidence = continuation.evidence
+        text = (
+            "probability of success (unblinded, the DMC's view): predictive_probability_of_"
+            "success is the share of the simulated continuations whose final analysis "
+            "succeeds, each with both arms' hazards drawn from their posteriors given the "
+            "data (the plan's hazards as prior); p_hr_below_threshold is the share of their "
+            f"hazard ratios below {continuation.hr_threshold:g}"
+        )
+        if evidence is not None:
+            text += (
+                f"; closed forms from the log-rank z = {evidence.z:.2f} at "
+                f"{evidence.events} of {evidence.final_events:g} events (t = "
+                f"{evidence.fraction:.2f}): conditional_power_design, conditional_power_trend, "
+                f"predictive_power_closed_form and p_hr_below_threshold_closed_form ("
+                f"{evidence.prior} prior)"
+            )
+        return text
+    if continuation.factor_curve is not None:
+        return (
+            "probability of success (blinded): assurance is the share of the simulated "
+            "continuations whose final analysis succeeds, each with its hazard ratio drawn "
+            "from the design prior (prior.hazard_ratio) and its control hazard from the "
+            "pooled event rate given that ratio; the arms' data are not used"
+        )
+    return (
+        "probability of success (blinded): power is the share of the simulated "
+        f"continuations whose final analysis succeeds at the design hazard ratio "
+        f"{scenario.effect.hazard_ratio:g} (no design prior on it: add prior.hazard_ratio "
+        "for the assurance); --unblinded for the predictive probability given the arms"
     )
 
 
@@ -194,18 +287,30 @@ def forecast_table(forecast: pd.DataFrame, plan: pd.DataFrame, scenario: Scenari
     return pd.DataFrame(rows)
 
 
+def accrual_table(continuation: TrialContinuation) -> pd.DataFrame:
+    """accrual.csv: every accrual model fitted to the randomization dates (log-likelihood,
+    AIC, BIC) and the one the forecast uses, with why."""
+    from sim.stats.accrual_models import fits_table
+
+    if continuation.accrual is None:
+        return pd.DataFrame(columns=["accrual_model", "fit", "chosen", "why"])
+    return pd.DataFrame(fits_table(continuation.accrual))
+
+
 def comparison_table(forecast: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
     """comparison.csv: summary metrics of the forecast and the plan side by side (those the
-    metric table puts there, `plan`)."""
+    metric table puts there, `plan`); the plan's cells are empty for a forecast's own
+    metrics (the probability of success given the data)."""
     f, p = forecast.set_index("metric"), plan.set_index("metric")
-    names = plan_metrics([m for m in f.index if m in p.index])
+    names = plan_metrics(list(f.index))
+    in_plan = p.reindex(names)
     return pd.DataFrame(
         {
             "metric": names,
             "forecast": f.loc[names, "estimate"].to_numpy(),
             "forecast_mc_se": f.loc[names, "mc_se"].to_numpy(),
-            "plan": p.loc[names, "estimate"].to_numpy(),
-            "plan_mc_se": p.loc[names, "mc_se"].to_numpy(),
+            "plan": in_plan["estimate"].to_numpy(),
+            "plan_mc_se": in_plan["mc_se"].to_numpy(),
         }
     )
 
@@ -257,6 +362,9 @@ def forecast_trial(
     prior_months: float | None = None,
     prior_events: float | None = None,
     unblinded: bool = False,
+    accrual_model: str | None = None,
+    accrual_knots: tuple[float, ...] | None = None,
+    hr_threshold: float = 1.0,
     keep_patients: int = 0,
     force: bool = False,
     scenario_path: str = "",
@@ -275,7 +383,16 @@ def forecast_trial(
 
     check_out_folder(out, force)
     model = build_forecast_model(
-        scenario, observed, as_of, screening, prior_months, prior_events, unblinded=unblinded
+        scenario,
+        observed,
+        as_of,
+        screening,
+        prior_months,
+        prior_events,
+        unblinded=unblinded,
+        accrual_model=accrual_model,
+        accrual_knots=accrual_knots,
+        hr_threshold=hr_threshold,
     )
     continuation = model.continuation
     note = maturity_note(continuation, scenario)
@@ -292,12 +409,14 @@ def forecast_trial(
 
     def add_forecast_files(staging: Path) -> None:
         continuation.fit_table().to_csv(staging / "fit.csv", index=False)
+        accrual_table(continuation).to_csv(staging / "accrual.csv", index=False)
         observed_table(continuation, scenario).to_csv(staging / "observed.csv", index=False)
         plan = run_scenario(scenario, staging / "plan", keep_patients=0, **common)
         forecast_reps = pd.read_parquet(staging / "replicates.parquet")
         plan_reps = pd.read_parquet(staging / "plan" / "replicates.parquet")
         tables["forecast"] = forecast_table(forecast_reps, plan_reps, scenario).assign(
             event_model=event_model(continuation),
+            accrual_model=continuation.accrual_model,
             prior_events=continuation.prior_events,
             maturity_note=note,
         )
@@ -334,7 +453,21 @@ def forecast_trial(
                 }
             ),
             "maturity_note": note,
+            "accrual_model": continuation.accrual_model,
+            "accrual_model_requested": accrual_model,
+            "accrual_knots_months": list(accrual_knots) if accrual_knots else None,
+            "accrual": accrual_statement(continuation),
             "prior": prior_statement(continuation, scenario),
+            "hr_threshold": hr_threshold,
+            "success": success_statement(continuation, scenario),
+            "evidence": (
+                None
+                if continuation.evidence is None
+                else {  # nan (nothing left to predict) as null: strict JSON
+                    k: None if isinstance(v, float) and not np.isfinite(v) else v
+                    for k, v in dataclasses.asdict(continuation.evidence).items()
+                }
+            ),
             "prior_months": prior_months,
             "site_prior": (
                 "site_heterogeneity"

@@ -51,9 +51,8 @@ def run_looks(model: TrialModel, cohort: Cohort, final_cut: CutData) -> Sequenti
     at the look that ended it. Enrollment ends at the analysis date of an early stop."""
     from sim.stats.monitoring import monitor
 
-    lag = model.scenario.analysis.lag_days
     rand, observed, scans = cohort.rand_day, cohort.observed, cohort.scans
-    days, held = look_cut_days(model.triggers, rand, observed, final_cut.cut_day)
+    days, held = look_cut_days(model.triggers, rand, observed, final_cut.cut_day, cohort.stratum)
     n_reps, k_max = days.shape
     z = np.full((n_reps, k_max), np.nan)
     events = np.zeros((n_reps, k_max), dtype=np.int64)
@@ -73,6 +72,7 @@ def run_looks(model: TrialModel, cohort: Cohort, final_cut: CutData) -> Sequenti
     stop = decisions.stop_look
     early = stop < k_max - 1
     stop_day = days[np.arange(n_reps), stop]
+    stop_analysis = model.analysis_day(stop_day)
     if early.any():
         time, event, valid = cut_data(rand, observed, scans, stop_day)
         cut = CutData(
@@ -88,7 +88,7 @@ def run_looks(model: TrialModel, cohort: Cohort, final_cut: CutData) -> Sequenti
     in_trial = held & (np.arange(k_max)[None, :] <= stop[:, None])
     columns: dict[str, np.ndarray] = {}
     for k in range(k_max):
-        analysis_day = np.where(in_trial[:, k], days[:, k] + lag, np.nan)
+        analysis_day = np.where(in_trial[:, k], model.analysis_day(days[:, k]), np.nan)
         columns[f"look{k + 1}_date"] = model.calendar.to_datetime64(analysis_day)
         columns[f"look{k + 1}_months"] = analysis_day / DAYS_PER_MONTH
         columns[f"look{k + 1}_events"] = np.where(in_trial[:, k], events[:, k], np.nan)
@@ -103,14 +103,15 @@ def run_looks(model: TrialModel, cohort: Cohort, final_cut: CutData) -> Sequenti
         early_stop=early,
         reject_ignoring_futility=decisions.reject_ignoring_futility,
         stop_look_ignoring_futility=decisions.stop_look_ignoring_futility + 1,
-        n_randomized=np.where(early[:, None], rand <= (stop_day + lag)[:, None], True).sum(axis=1),
+        n_randomized=np.where(early[:, None], rand <= stop_analysis[:, None], True).sum(axis=1),
     )
     columns["not_randomized_at_stop"] = rand.shape[1] - columns["n_randomized"]
+    final_day = model.analysis_day(final_cut.cut_day)
     return Sequential(
         cut,
         columns,
         decisions,
-        final_cut.cut_day + lag,
-        np.where(early, stop_day + lag, np.inf),
+        final_day,
+        np.where(early, stop_analysis, np.inf),
         np.where(in_trial, days, np.nan),
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.engine.design_metrics import RANDOMIZATION, SEQUENTIAL, TESTS, TRIGGER_ROWS
 from sim.engine.endpoint_metrics import ENDPOINTS
 from sim.engine.metrics import (
     MONTHS_SINCE_START,
@@ -26,13 +27,8 @@ from sim.engine.metrics import (
     MetricTable,
     Section,
     by_completion,
-    efficacy_first_at_look,
     equal_to,
-    happened,
     row,
-    stopped_at_look,
-    stopped_or_by_completion,
-    with_quantiles,
 )
 
 MSS = MONTHS_SINCE_START
@@ -53,6 +49,111 @@ def success_without_benefit(
     """Columns (reject, truly_effective): rejected although the drawn hazard ratio shows no
     benefit (every replicate counts: a joint share)."""
     return read[0].to_numpy(dtype=bool) & ~read[1].to_numpy(dtype=bool)
+
+
+# A forecast from unblinded data (the DMC's view; sim.engine.continuation.forecast_columns):
+# the chance of success from the simulated rest of the trial, the posterior of the HR its
+# continuations drew, and the closed forms from the data as they stand (the same value in
+# every replicate, read as their median over replicates: exact, MC SE 0). A blinded
+# forecast with a design prior on the HR has the assurance rows above instead.
+CLOSED_FORM = (
+    "closed form from the observed table at the as-of date: its unstratified log-rank z and "
+    "information fraction t = PFS events seen / final planned events (B-value, Lan and Wittes "
+    "1988), the final analysis's efficacy bound (of the looks planned after t); "
+)
+FORECAST_ROWS = (
+    row(
+        "predictive_probability_of_success",
+        "share",
+        "reject",
+        "share",
+        "power",
+        "unblinded forecast: share of the simulated continuations of the trial (the data so "
+        "far, then the conduct model: accrual, scans, dropout, the cut and the analysis as "
+        "planned) whose primary test rejects H0 at the analysis that concludes them; each "
+        "continuation draws both arms' hazards from their posteriors given the data, with "
+        "the plan's hazards as prior worth --prior-events events each (so its hazard ratio "
+        "is drawn from the posterior of the effect)",
+        requires=("posterior_hr",),
+        plan=1,
+    ),
+    row(
+        "p_hr_below_threshold",
+        "share",
+        "posterior_hr_below_threshold",
+        "share",
+        "power",
+        "unblinded forecast: posterior probability that the hazard ratio is below the "
+        "forecast's hr_threshold (manifest forecast.hr_threshold, 1 unless set: any "
+        "benefit), the share of the continuations' hazard ratios (drawn from the arms' "
+        "posteriors given the data) below it",
+        plan=1,
+    ),
+    *(
+        row(
+            f"posterior_hr_{stat}",
+            stat,
+            "posterior_hr",
+            "ratio",
+            "power",
+            f"unblinded forecast: {{over}} of the hazard ratios the continuations drew from "
+            f"the posterior given the data ({label})",
+        )
+        for stat, label in (
+            ("q05", "lower end of a 90% credible interval"),
+            ("q50", "posterior median"),
+            ("q95", "upper end of a 90% credible interval"),
+        )
+    ),
+    row(
+        "conditional_power_design",
+        "q50",
+        "conditional_power_design",
+        "share",
+        "power",
+        "unblinded forecast: probability that the final analysis rejects H0 given the data "
+        "so far if the hazard ratio is the design's (effect.hazard_ratio) from now on; "
+        + CLOSED_FORM
+        + "the same in every replicate",
+        plan=1,
+    ),
+    row(
+        "conditional_power_trend",
+        "q50",
+        "conditional_power_trend",
+        "share",
+        "power",
+        "unblinded forecast: probability that the final analysis rejects H0 given the data "
+        "so far if the hazard ratio is the one the data estimate (the current trend) from "
+        "now on; " + CLOSED_FORM + "the same in every replicate",
+        plan=1,
+    ),
+    row(
+        "predictive_power_closed_form",
+        "q50",
+        "predictive_power_closed_form",
+        "share",
+        "power",
+        "unblinded forecast: the conditional power averaged over the posterior of the effect "
+        "given the log-rank z (normal approximation) and the scenario's design prior on the "
+        "hazard ratio, else a flat prior (Spiegelhalter, Freedman and Blackburn 1986); "
+        + CLOSED_FORM
+        + "the same in every replicate; predictive_probability_of_success simulates the same "
+        "question through the conduct model",
+        plan=1,
+    ),
+    row(
+        "p_hr_below_threshold_closed_form",
+        "q50",
+        "p_hr_below_threshold_closed_form",
+        "share",
+        "power",
+        "unblinded forecast: P(HR < hr_threshold | data) from the log-rank z in the normal "
+        "approximation with the scenario's design prior on the hazard ratio, else a flat "
+        "prior; " + CLOSED_FORM + "the same in every replicate",
+        plan=1,
+    ),
+)
 
 
 def seen_by_cut(read: Sequence[Any], context: Context, keys: Mapping[str, str]) -> np.ndarray:
@@ -398,8 +499,11 @@ PRIMARY = Section(
             "share of replicates whose primary test of the {primary} rejects H0 (as power), "
             "each replicate with its own true hazard ratio drawn from the design prior: the "
             "chance of success averaged over what we believe (with a prior, the power row "
-            "counts the same replicates: it is then not the power at one hazard ratio)",
+            "counts the same replicates: it is then not the power at one hazard ratio; in a "
+            "blinded forecast: each continuation's hazard ratio drawn from the design prior, "
+            "its control hazard from the pooled event rate given that ratio)",
             requires=("true_hr",),
+            plan=1,
         ),
         row(
             "p_success_given_effective",
@@ -447,6 +551,7 @@ PRIMARY = Section(
             "the power a design at one effect would quote beside the assurance; the same in "
             "every replicate",
         ),
+        *FORECAST_ROWS,
     ),
 )
 
@@ -609,278 +714,7 @@ CLINIC = Section(
 )
 
 
-SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
-    "sequential",
-    "table",
-    (
-        row(
-            "power_ignoring_futility",
-            "share",
-            "reject_ignoring_futility",
-            "share",
-            "sequential",
-            "share of replicates whose log-rank z of the {primary} crosses an efficacy bound "
-            "at some look, futility stops ignored (the trial followed to the look where its z "
-            "first crosses; the same bounds as power): what a non-binding futility rule "
-            "allows to continue. It exceeds power by the trials a futility stop ended that "
-            "would have crossed later; with binding futility the bounds assume the stops, so "
-            "it is not a valid power then",
-        ),
-        row(
-            "p_stopped_or_target_by_completion",
-            "share",
-            ("early_stop", "target_events_date"),
-            "share",
-            "sequential",
-            "share of replicates stopped early at an interim look (efficacy or futility) or "
-            "whose event target is seen on or before the registered completion date: with "
-            "looks, the counterpart of p_target_by_completion, which counts a trial stopped "
-            "early as not seeing its target",
-            derive=stopped_or_by_completion,
-        ),
-        row(
-            "early_stop",
-            "share",
-            "early_stop",
-            "share",
-            "sequential",
-            "share of replicates stopped at an interim look (efficacy or futility): "
-            "concluded early, not late (by look: reject_look<k> and "
-            "futility_look<k>)",
-        ),
-        row(
-            "futility_stop",
-            "share",
-            "stop_reason",
-            "share",
-            "sequential",
-            "share of replicates stopped at an interim look for futility",
-            derive=equal_to("futility"),
-        ),
-        row(
-            "not_randomized_at_stop_mean",
-            "mean",
-            "not_randomized_at_stop",
-            "patients",
-            "sequential",
-            "patients of trial.sample_size never randomized because the trial stopped at an "
-            "interim look (screening and randomization end at the analysis date of the stop; "
-            "0 in a trial not stopped early), mean over replicates",
-            paired=True,
-        ),
-        row(
-            "expected_events",
-            "mean",
-            "events",
-            "events",
-            "sequential",
-            "{events} at the analysis that ended the trial (interim "
-            "stop or final), mean over replicates",
-            requires=("stop_look",),
-        ),
-        row(
-            "expected_analysis_months",
-            "mean",
-            "analysis_months",
-            MSS,
-            "sequential",
-            "months from the start to the analysis that ended the trial "
-            "(interim stop or final), mean over replicates",
-            requires=("stop_look",),
-        ),
-        row(
-            "reject_look{k}",
-            "share",
-            ("stop_look", "stop_reason"),
-            "share",
-            "sequential",
-            "share of replicates stopping for efficacy at look {k} (its z of the {primary} "
-            "crossing the efficacy bound; the reject_look<k> add up to power)",
-            derive=stopped_at_look("efficacy"),
-        ),
-        row(
-            "futility_look{k}",
-            "share",
-            ("stop_look", "stop_reason"),
-            "share",
-            "sequential",
-            "share of replicates stopping for futility at look {k}",
-            derive=stopped_at_look("futility"),
-        ),
-        row(
-            "reached_look{k}",
-            "share",
-            "look{k}_months",
-            "share",
-            "sequential",
-            "share of replicates that held look {k} (not stopped before it)",
-            derive=happened,
-        ),
-        row(
-            "p_look{k}_by_completion",
-            "share",
-            "look{k}_date",
-            "share",
-            "sequential",
-            "share of replicates that held look {k} on or before the registered completion "
-            "date (a trial stopped before it does not hold it)",
-            derive=by_completion,
-        ),
-        row(
-            "look{k}_months_mean",
-            "mean",
-            "look{k}_months",
-            MSS,
-            "sequential",
-            "months from the start to look {k}'s analysis, mean over the replicates that held it",
-            paired=True,
-        ),
-        row(
-            "look{k}_months_median",
-            "median_finite",
-            "look{k}_months",
-            MSS,
-            "sequential",
-            "months from the start to look {k}'s analysis, median over the replicates that held it",
-            paired=True,
-        ),
-        row(
-            "look{k}_events_mean",
-            "mean",
-            "look{k}_events",
-            "events",
-            "sequential",
-            "{events} seen at look {k}'s data cut, mean over the replicates that held it",
-            paired=True,
-        ),
-        row(
-            "reject_look{k}_ignoring_futility",
-            "share",
-            ("stop_look_ignoring_futility", "reject_ignoring_futility"),
-            "share",
-            "sequential",
-            "share of replicates whose efficacy bounds alone (futility stops ignored) are "
-            "first crossed at look {k}",
-            derive=efficacy_first_at_look,
-        ),
-        row(
-            "look{k}_conditional_power_design_mean",
-            "mean",
-            "look{k}_conditional_power_design",
-            "probability",
-            "sequential",
-            "at interim look {k}: the chance that the final analysis rejects H0 if the "
-            "hazard ratio the design is powered for holds from the look on (conditional "
-            "power, B-value closed form with the look's z and events), mean over the "
-            "replicates that held the look",
-            paired=True,
-        ),
-        row(
-            "look{k}_conditional_power_trend_mean",
-            "mean",
-            "look{k}_conditional_power_trend",
-            "probability",
-            "sequential",
-            "at interim look {k}: the chance that the final analysis rejects H0 if the "
-            "hazard ratio estimated at the look holds from then on (conditional power under "
-            "the current trend), mean over the replicates that held the look",
-            paired=True,
-        ),
-        *with_quantiles(
-            "look{k}_predictive_power",
-            "look{k}_predictive_power",
-            "probability",
-            "sequential",
-            "at interim look {k}: the chance that the final analysis rejects H0, averaged "
-            "over what the hazard ratio may be given the look's data (predictive power; "
-            "posterior from the design prior, or a flat prior without one), {over} that "
-            "held the look",
-        ),
-        row(
-            "look{k}_posterior_probability_mean",
-            "mean",
-            "look{k}_posterior_probability",
-            "probability",
-            "sequential",
-            "at interim look {k}: the posterior probability that the hazard ratio is below "
-            "the Bayesian rule's hr_below given the look's data (design prior), mean over "
-            "the replicates that held the look",
-            paired=True,
-        ),
-    ),
-)
-
-TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted)
-    "tests",
-    "table",
-    (
-        row(
-            "power_{test}",
-            "share",
-            "reject_{test}",
-            "share",
-            "tests",
-            "share of replicates rejecting H0 with the {test} test of the {primary} at the "
-            "nominal analysis.alpha, on the data of the analysis that concluded the trial "
-            "(type I error if HR = 1)",
-        ),
-        row(
-            "estimate_{test}_median",
-            "median",
-            "estimate_{test}",
-            "events",
-            "tests",
-            "{test}: weighted observed minus expected {events} of the experimental arm "
-            "(< 0 favours it), median over replicates",
-            paired=True,
-            where=(("test", r"logrank|fh_[0-9a-z_]+|mb_[0-9a-z_]+"),),
-        ),
-        row(
-            "estimate_{test}_median",
-            "median",
-            "estimate_{test}",
-            "z",
-            "tests",
-            "{test}: smallest z of its Fleming-Harrington tests, median over replicates",
-            paired=True,
-            where=(("test", r"maxcombo[0-9a-z_]*"),),
-        ),
-        row(
-            "estimate_{test}_median",
-            "median",
-            "estimate_{test}",
-            "months",
-            "tests",
-            "restricted mean {endpoint} to {tau} months, experimental - control, median over "
-            "replicates",
-            paired=True,
-            where=(("test", r"rmst_(?P<tau>[\dp]+)"),),
-        ),
-        row(
-            "estimate_{test}_median",
-            "median",
-            "estimate_{test}",
-            "share",
-            "tests",
-            "Kaplan-Meier {endpoint} at {t} months, experimental - control, median over replicates",
-            paired=True,
-            where=(("test", r"milestone_(?P<t>[\dp]+)"),),
-        ),
-        row(
-            "estimate_{test}_median",
-            "median",
-            "estimate_{test}",
-            "ratio",
-            "tests",
-            "{test}: Kalbfleisch-Prentice average hazard ratio of the {primary}, experimental "
-            "vs control, median over replicates",
-            paired=True,
-            where=(("test", r"ahr[0-9a-z_]*"),),
-        ),
-    ),
-)
-
-SECTIONS = (HEADLINE, PRIMARY, CLINIC, ENDPOINTS, SEQUENTIAL, TESTS)
+SECTIONS = (HEADLINE, PRIMARY, TRIGGER_ROWS, RANDOMIZATION, CLINIC, ENDPOINTS, SEQUENTIAL, TESTS)
 TABLE = MetricTable(SECTIONS)
 METRICS = TABLE.metrics
 KEY_METRICS = TABLE.key_metrics

@@ -55,11 +55,14 @@ PLACEHOLDERS = {
     "test": r"[0-9a-z_]+",  # a test of analysis.tests (TestSpec.name)
     "drug": r"[0-9a-z_]+",
     "resource": "chair|linac",
-    "os_cut": "os|os_at_pfs_cut",  # OS at its own cut, or at the PFS analysis's cut
+    # OS at its own cut, at the PFS analysis's cut, or at the OS analysis's cut had no
+    # patient started a subsequent therapy (overall_survival.subsequent_therapy)
+    "os_cut": "os|os_at_pfs_cut|os_without_subsequent",
     "kind": r"[0-9a-z_]+",  # a kind of adverse event ("all": any kind)
     "grade": "any|grade3plus",
     "n": r"\d+",
     "m": r"[\d.]+",  # a landmark, months
+    "factor": r"[a-z][0-9a-z_]*",  # a randomization factor: stratum, site, a covariate
 }
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # A meaning's {primary}, {events}, {endpoint} and {seen} say the run's analysis.endpoint

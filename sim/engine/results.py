@@ -353,7 +353,36 @@ def timeline(replicates: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
         dates, counted, words = milestone_dates(replicates, scenario, name)
         rows.append(milestone_row(name, dates, counted, start, words))
     rows += look_timeline(replicates, start)
+    rows += trigger_timeline(replicates, start)
     return pd.DataFrame(rows)
+
+
+def trigger_timeline(replicates: pd.DataFrame, start: np.datetime64) -> list[dict[str, Any]]:
+    """With analysis triggers, one row per rule that set some concluding analysis's data cut
+    (milestone `concluded_by_<rule>`; of an interim look: `look<k>_by_<rule>`): the analysis
+    dates of the replicates it set, and how often (share_reached)."""
+    if "analysis_trigger" not in replicates:
+        return []
+    rows = []
+    analyses = [("concluded", CONCLUDED, "analysis_trigger", "concluding analysis's")]
+    analyses += [
+        (f"look{k}", f"look{k}_date", f"look{k}_trigger", f"look {k}'s")
+        for k in range(1, look_count(replicates))  # the final look's: analysis_trigger
+    ]
+    for milestone, date_column, rule_column, whose in analyses:
+        rule = replicates[rule_column].to_numpy()
+        dates = replicates[date_column].to_numpy("datetime64[D]")
+        rows += [
+            milestone_row(
+                f"{milestone}_by_{name}",
+                dates,
+                rule == name,
+                start,
+                f"replicates whose {whose} data cut the rule {name} set",
+            )
+            for name in sorted(set(rule) - {""})
+        ]
+    return rows
 
 
 def look_timeline(replicates: pd.DataFrame, start: np.datetime64) -> list[dict[str, Any]]:

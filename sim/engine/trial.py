@@ -18,7 +18,9 @@ from sim.conduct.calendar import StudyCalendar, month_grid
 from sim.conduct.datacut import LookTrigger
 from sim.conduct.enrollment import EnrolledPatients
 from sim.conduct.outcomes import LatentOutcomes, TrueEffect
+from sim.conduct.randomization_minimization import FactorLevels
 from sim.conduct.survival import IllnessDeathPaths
+from sim.conduct.triggers import AnalysisRules, StratumTargets
 from sim.scenario import Scenario, Site
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ class TrialModel:
     continuation: TrialContinuation | None = None
     plan: SequentialPlan | None = None  # the monitoring plan of a scenario with analysis.looks
     triggers: tuple[LookTrigger, ...] = ()  # the interim looks' data-cut triggers
+    rules: AnalysisRules | None = None  # composite triggers (analysis.triggers), if any
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> TrialModel:
@@ -60,8 +63,16 @@ class TrialModel:
             date_cut_day=float(calendar.day_of(cut_date)) if cut_date else np.inf,
             sites=scenario.enrollment.site_list(scenario.trial.start_date),
             **month_grid(scenario),
+            rules=AnalysisRules.from_scenario(scenario, calendar),
             **sequential_model(scenario, calendar),
         )
+
+    def analysis_day(self, cut_day: np.ndarray) -> np.ndarray:
+        """The day an analysis is held after its data cut: lag_days later, or with DMC
+        meetings (analysis.triggers) the first meeting on or after that."""
+        if self.rules is None:
+            return cut_day + self.scenario.analysis.lag_days
+        return self.rules.analysis_day(cut_day)
 
     def month_of(self, day: np.ndarray | float) -> np.ndarray:
         """Index of the calendar month of clock days (-1 before the start; past the end: n)."""
@@ -94,6 +105,9 @@ def sequential_model(scenario: Scenario, calendar: StudyCalendar) -> dict:
                 day=day(look.date) if look.date is not None else None,
                 not_before=day(look.not_before) if look.not_before is not None else -np.inf,
                 not_after=day(look.not_after) if look.not_after is not None else np.inf,
+                stratum_targets=None
+                if look.triggers is None
+                else StratumTargets.from_triggers(look.triggers, scenario.strata_names, count),
             )
         )
     allocation = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
@@ -110,7 +124,8 @@ class Cohort:
     the scans actually done, and, with an overall_survival block, the illness-death draws
     (None without one, and in a forecast: the observed table has no survival after
     progression). `truth`: each replicate's effect drawn from the design prior (None
-    without a prior)."""
+    without a prior); `factors`: the patients' levels of the factors minimized or
+    reported (None without minimization or covariates)."""
 
     enrolled: EnrolledPatients
     arm: np.ndarray
@@ -119,6 +134,7 @@ class Cohort:
     scans: ScanSchedule | PatientScans
     illness_death: IllnessDeathPaths | None = None
     truth: TrueEffect | None = None
+    factors: FactorLevels | None = None  # levels of the factors whose imbalance is reported
 
     @property
     def rand_day(self) -> np.ndarray:

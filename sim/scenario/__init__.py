@@ -74,6 +74,7 @@ from sim.scenario.conduct import (
     Criterion,
     DayRange,
     Enrollment,
+    Minimization,
     RampPeriod,
     Randomization,
     RatePeriod,
@@ -102,6 +103,8 @@ from sim.scenario.outcomes import (
     Pfs,
     Response,
     Safety,
+    SubsequentTherapies,
+    SubsequentTherapy,
     Survival,
 )
 from sim.scenario.overrides import apply_override
@@ -138,6 +141,7 @@ __all__ = [
     "SiteGenerator",
     "RampPeriod",
     "Criterion",
+    "Minimization",
     "Randomization",
     "Assessments",
     "ScanPeriod",
@@ -150,6 +154,8 @@ __all__ = [
     "HazardRatioPeriod",
     "Dropout",
     "OverallSurvival",
+    "SubsequentTherapies",
+    "SubsequentTherapy",
     "PerArm",
     "Response",
     "LocalControl",

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from sim.scenario.base import Frozen, NonNegativeInt, PositiveFloat, PositiveInt
 from sim.scenario.errors import field_error
 from sim.scenario.outcomes import check_cut_trigger
+from sim.scenario.triggers import AnalysisTriggers, LookTriggers
 
 # --- the test-spec language ----------------------------------------------------------------
 
@@ -167,6 +168,9 @@ class Look(Frozen):
     """The look's data cut is not before this date: the later of the trigger and this [date]."""
     not_after: dt.date | None = None
     """The look's data cut is not after this date: the earlier of the trigger and this [date]."""
+    triggers: LookTriggers | None = None
+    """Interim looks triggered by events: event targets per stratum and a minimum follow-up
+    after the last randomization (docs/conduct.md)."""
 
     @model_validator(mode="after")
     def check_one_trigger(self) -> Look:
@@ -383,6 +387,14 @@ class Analysis(Frozen):
     """Efficacy bounds of the looks (default with looks: Lan-DeMets O'Brien-Fleming)."""
     futility: Futility | None = None
     """Futility bounds of the interim looks (none if absent)."""
+    triggers: AnalysisTriggers | None = None
+    """Composite triggers of the final analysis: event targets per stratum, minimum
+    follow-up, calendar floor and cap, maximum extension, DMC meetings (docs/conduct.md)."""
+    rerandomization_draws: Annotated[int, Field(ge=19, le=100_000)] | None = None
+    """Re-randomization test beside the stratified log-rank (for minimized trials): the
+    patients randomized again this many times by the scenario's method with fresh coins,
+    p = (1 + re-randomized z at least as extreme) / (draws + 1); empty: no such test
+    [re-randomizations]."""
     bayesian: Bayesian | None = None
     """A Bayesian efficacy or go/no-go rule at the interim looks on P(HR < c | data), beside
     the efficacy and futility bounds (none if absent; needs prior.hazard_ratio)."""

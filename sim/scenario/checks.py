@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sim.scenario.base import DAYS_PER_MONTH, DAYS_PER_YEAR, MAX_STUDY_YEARS
 from sim.scenario.conduct import expected_fill_months, randomization_pieces
 from sim.scenario.errors import field_error
+from sim.scenario.triggers import check_triggers
 
 if TYPE_CHECKING:
     from sim.scenario.clinic import Treatment
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 def check_scenario(scenario: Scenario) -> None:
     """Every cross-field rule of `scenario`, in the order its problems are reported."""
     check_event_targets(scenario)
+    check_triggers(scenario)
     check_study_length(scenario)
     check_calendar(scenario)
     check_sites(scenario)

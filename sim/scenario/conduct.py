@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -312,8 +313,54 @@ def expected_fill_months(trial: Trial, enrollment: Enrollment) -> float:
 # --- randomization -------------------------------------------------------------------------
 
 
+MINIMIZATION_FACTORS = ("stratum", "site")  # factors every scenario has, besides covariates
+FACTOR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class Minimization(Frozen):
+    """Pocock-Simon minimization (1975): each patient, in randomization order, goes with
+    probability `p` to the arm that makes the weighted sum over `factors` of the imbalance
+    of the patient's own levels smallest (counts divided by the allocation ratio), otherwise
+    to the other arm; a tie is broken at random in the allocation ratio."""
+
+    factors: tuple[str, ...] = ("stratum",)
+    """Factors balanced: stratum (the randomization strata), site, or a covariate of
+    randomization.covariates (e.g. [stratum, site, sex])."""
+    weights: dict[str, float] = Field(default_factory=dict)
+    """Weight of each factor in the sum of imbalances (> 0); a factor not named weighs 1
+    [weight]."""
+    imbalance: Literal["range", "variance"] = "range"
+    """Imbalance of a factor level across the arms: `range` (largest minus smallest
+    ratio-adjusted count) or `variance` (their variance)."""
+    p: float = 0.8
+    """Probability of assigning the arm that minimizes the imbalance (the biased coin; 1:
+    deterministic minimization, ties aside) [probability]."""
+
+    @field_validator("p")
+    @classmethod
+    def check_coin(cls, value: float) -> float:
+        if not 0.5 < value <= 1.0:
+            raise ValueError(
+                "the biased coin must be in (0.5, 1]: above 0.5 so that the preferred arm is "
+                "favoured, at most 1 (deterministic); e.g. 0.8"
+            )
+        return value
+
+    @field_validator("weights")
+    @classmethod
+    def check_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if not weight > 0:
+                raise ValueError(
+                    f"weight {weight:g} of factor {name!r} is not > 0: give each factor a "
+                    "positive weight (e.g. 1; drop a factor from `factors` to ignore it)"
+                )
+        return value
+
+
 class Randomization(Frozen):
-    """Allocation: ratio, permuted blocks of random size, strata and their shares."""
+    """Allocation: ratio, permuted blocks of random size (or minimization), strata and their
+    shares, covariates drawn per patient."""
 
     ratio: tuple[PositiveInt, PositiveInt] = (1, 1)
     """Allocation ratio: control, then experimental (e.g. [1, 1] or [1, 2])."""
@@ -323,6 +370,15 @@ class Randomization(Frozen):
     strata: dict[str, Probability] = Field(default_factory=lambda: {"all": 1.0})
     """Strata and the share of patients in each (they sum to 1); randomization is stratified by them
     [share]."""
+    method: Literal["permuted_blocks", "minimization"] = "permuted_blocks"
+    """How arms are allocated: `permuted_blocks` (stratified permuted blocks of block_sizes)
+    or `minimization` (Pocock-Simon over minimization.factors)."""
+    minimization: Minimization | None = None
+    """Settings of method: minimization (factors, weights, imbalance, biased coin p); empty
+    with that method: balance the strata, range, p = 0.8."""
+    covariates: dict[str, dict[str, Probability]] = Field(default_factory=dict)
+    """Patient covariates drawn per patient with the stated shares, e.g. sex: {male: 0.75,
+    female: 0.25}; factors for minimization, their imbalance reported [share]."""
 
     @model_validator(mode="after")
     def check_blocks_and_strata(self) -> Randomization:
@@ -348,7 +404,67 @@ class Randomization(Frozen):
                 dict(self.strata),
                 f"stratum shares sum to {total:g}, not 1: rescale them (e.g. 0.45 and 0.55)",
             )
+        self.check_covariates()
+        self.check_minimization()
         return self
+
+    def check_covariates(self) -> None:
+        for name, shares in self.covariates.items():
+            if not FACTOR_NAME.match(name) or name in MINIMIZATION_FACTORS:
+                raise field_error(
+                    ("covariates",),
+                    name,
+                    "a covariate's name is lower-case letters, digits and _ (it names "
+                    "columns), not stratum or site: e.g. sex or age_group",
+                )
+            total = sum(shares.values())
+            if not shares or abs(total - 1.0) > 1e-9:
+                raise field_error(
+                    ("covariates", name),
+                    dict(shares),
+                    f"the shares of its levels sum to {total:g}, not 1: give every level "
+                    "its share, e.g. {male: 0.75, female: 0.25}",
+                )
+
+    def check_minimization(self) -> None:
+        if self.method == "permuted_blocks":
+            if self.minimization is not None:
+                raise field_error(
+                    ("minimization",),
+                    "...",
+                    "minimization settings with method permuted_blocks: set method: "
+                    "minimization, or drop the minimization block",
+                )
+            return
+        known = [*MINIMIZATION_FACTORS, *self.covariates]
+        rule = self.minimization_rule
+        for name in rule.factors:
+            if name not in known:
+                raise field_error(
+                    ("minimization", "factors"),
+                    list(rule.factors),
+                    f"factor {name!r} does not exist: use {', '.join(known)} (declare a "
+                    "covariate under randomization.covariates first)",
+                )
+        if not rule.factors or len(set(rule.factors)) != len(rule.factors):
+            raise field_error(
+                ("minimization", "factors"),
+                list(rule.factors),
+                "give each factor once, at least one (e.g. [stratum, site])",
+            )
+        for name in rule.weights:
+            if name not in rule.factors:
+                raise field_error(
+                    ("minimization", "weights"),
+                    dict(rule.weights),
+                    f"weight for {name!r}, which is not one of the factors "
+                    f"{list(rule.factors)}: add it to factors or drop its weight",
+                )
+
+    @property
+    def minimization_rule(self) -> Minimization:
+        """The minimization settings (defaults when method minimization gives none)."""
+        return self.minimization or Minimization()
 
 
 # --- tumour assessments --------------------------------------------------------------------

@@ -177,4 +177,29 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     for name in ("scale", "threshold"):
         if futility is not None and futility.get(name) is None:
             futility.pop(name, None)
+    drop_later_defaults(data)
     return data
+
+
+# Fields added after runs were first written, left out at their defaults so that a scenario
+# not using them resolves (manifests, `validate`) as it did before they existed.
+LATER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "randomization": {"method": "permuted_blocks", "minimization": None, "covariates": {}},
+    "analysis": {"triggers": None, "rerandomization_draws": None},
+    "overall_survival": {"subsequent_therapy": None},
+}
+
+
+def drop_later_defaults(data: dict[str, Any]) -> None:
+    """Remove the `LATER_DEFAULTS` fields at their defaults from resolved scenario data (the
+    looks' `triggers` too), in place."""
+    for block, defaults in LATER_DEFAULTS.items():
+        fields = data.get(block)
+        if not isinstance(fields, dict):
+            continue
+        for name, default in defaults.items():
+            if name in fields and fields[name] == default:
+                del fields[name]
+    for look in (data.get("analysis") or {}).get("looks") or ():
+        if look.get("triggers") is None:
+            look.pop("triggers", None)

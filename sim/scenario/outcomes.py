@@ -293,6 +293,57 @@ def check_cut_trigger(
         raise ValueError(f"cut '{cut}' needs cut_date (e.g. 2028-12-31)")
 
 
+class SubsequentTherapy(Frozen):
+    """A therapy some patients of an arm start at progression (a later line; in the control
+    arm, immunotherapy is crossover to the experimental arm's kind of drug): it multiplies
+    the patient's hazard of death after progression (h12) by `hazard_ratio`."""
+
+    name: Annotated[str, Field(min_length=1)]
+    """Name of the therapy, shown in tables (e.g. docetaxel, immunotherapy)."""
+    share: float
+    """Share of the arm's patients who progress that start it [share]."""
+    hazard_ratio: Annotated[float, Field(gt=1.0 / MAX_HAZARD_RATIO, le=MAX_HAZARD_RATIO)]
+    """Its hazard of death after progression relative to no subsequent therapy [ratio]."""
+    immunotherapy: bool = False
+    """Whether it is an immunotherapy (counted in subsequent_immunotherapy_<arm>)."""
+
+    @field_validator("share")
+    @classmethod
+    def check_share(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(
+                "a share of the arm's patients who progress must be in [0, 1]: e.g. 0.3 "
+                "(30% start this therapy)"
+            )
+        return value
+
+
+class SubsequentTherapies(Frozen):
+    """The subsequent therapies of each arm after progression; each patient who progresses
+    starts at most one, therapy j with its share (the rest: none)."""
+
+    control: tuple[SubsequentTherapy, ...] = ()
+    """Control arm's subsequent therapies (crossover: an immunotherapy here)."""
+    experimental: tuple[SubsequentTherapy, ...] = ()
+    """Experimental arm's subsequent therapies."""
+
+    @model_validator(mode="after")
+    def check_total_share(self) -> SubsequentTherapies:
+        for name in ("control", "experimental"):
+            total = sum(t.share for t in getattr(self, name))
+            if total > 1.0 + 1e-9:
+                raise field_error(
+                    (name,),
+                    "...",
+                    f"the shares add up to {total:g}, above 1: each patient starts at most "
+                    "one subsequent therapy; lower them",
+                )
+        return self
+
+    def arm(self, arm: int) -> tuple[SubsequentTherapy, ...]:
+        return self.experimental if arm else self.control
+
+
 class OverallSurvival(Frozen):
     """Overall survival by an illness-death model. From randomization a patient progresses
     (hazard h01) or dies without progression (h02): the scenario's PFS hazard is h01 + h02
@@ -315,6 +366,9 @@ class OverallSurvival(Frozen):
     maturity_date: dt.date | None = None
     """Date at which OS maturity (deaths so far) is counted; None: trial.completion_date
     [date]."""
+    subsequent_therapy: SubsequentTherapies | None = None
+    """Therapies started at progression, per arm, each with its share and its hazard ratio
+    on h12 (docs/conduct.md); empty: none [-]."""
 
     @model_validator(mode="after")
     def check_cut_fields(self) -> OverallSurvival:

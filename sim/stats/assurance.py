@@ -314,31 +314,42 @@ def p_false_success(
 # ------------------------------------------------------------- a scenario's design prior
 
 
+def analysis_design(scenario: Scenario) -> tuple[Design, float, float] | None:
+    """(the design of the primary analysis, its final planned events, the experimental arm's
+    allocation share): the group-sequential design of `analysis.looks`, else a single look at
+    the event target; None for a cut by date alone (no planned events)."""
+    a = scenario.analysis
+    p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
+    if a.looks:
+        # imported here: the group-sequential plan is needed only with looks
+        from sim.stats.boundaries import design_prior, planned_events
+        from sim.stats.monitoring import SequentialPlan
+
+        events = planned_events(scenario)
+        plan = SequentialPlan.from_analysis(a, events, p, design_prior(scenario))
+        return plan.design, float(events[-1]), p
+    if a.event_target is not None:
+        return fixed_design(a.alpha, a.sides), float(a.event_target), p
+    return None
+
+
 def prior_design(scenario: Scenario) -> tuple[HazardRatioPrior, float, Design, float, str] | None:
     """(prior on the HR, final planned events, the design, allocation, how assurance is
     computed) of a scenario with a prior on the hazard ratio; None without one, or without
     planned events (a cut by date alone)."""
     if scenario.prior is None or scenario.prior.hazard_ratio is None:
         return None
-    # imported here: the group-sequential plan is needed only with looks
-    a = scenario.analysis
-    p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
+    found = analysis_design(scenario)
+    if found is None:
+        return None
+    design, final, p = found
     mixture = scenario.prior.hazard_ratio.distribution == "mixture"
-    if a.looks:
-        from sim.stats.boundaries import design_prior, planned_events
-        from sim.stats.monitoring import SequentialPlan
-
-        events = planned_events(scenario)
-        design = SequentialPlan.from_analysis(a, events, p, design_prior(scenario)).design
-        final = float(events[-1])
-        how = f"{len(events)}-look design, " + (
+    if len(design.fractions) > 1:
+        how = f"{len(design.fractions)}-look design, " + (
             "the mixture's weighted sum of powers" if mixture else f"{QUADRATURE} over the prior"
         )
-    elif a.event_target is not None:
-        design, final = fixed_design(a.alpha, a.sides), float(a.event_target)
-        how = "the mixture's weighted sum of powers" if mixture else "closed form, O'Hagan 2005"
     else:
-        return None
+        how = "the mixture's weighted sum of powers" if mixture else "closed form, O'Hagan 2005"
     prior = hazard_ratio_prior(scenario.prior)
     assert prior is not None
     return prior, final, design, p, how

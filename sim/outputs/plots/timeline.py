@@ -56,7 +56,7 @@ def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
     from sim.conduct.assessments import observe_outcomes
     from sim.conduct.enrollment import enroll_patients
     from sim.conduct.outcomes import draw_latent_outcomes
-    from sim.conduct.randomization import randomize_by_block
+    from sim.conduct.randomization import allocate_arms
     from sim.engine.chunk import Cohort, TrialModel, chunk_streams
     from sim.engine.endpoints import draw_illness_death_paths
     from sim.engine.executors import plan_chunks
@@ -70,10 +70,19 @@ def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
         enrolled = enroll_patients(
             scenario.enrollment, n, model.stratum_p, model.calendar, spec.n_reps, rng["enrollment"]
         )
-        arm = randomize_by_block(enrolled.stratum, scenario.randomization, rng["randomization"])
+        arm = allocate_arms(
+            scenario.randomization,
+            enrolled.stratum,
+            enrolled.site,
+            len(model.sites),
+            rng["randomization"],
+            rng["covariates"],
+        ).arm
         latent = draw_latent_outcomes(scenario, arm, rng["outcomes"], enrolled.stratum)
         scans = model.schedule.for_patients(enrolled.rand_day)
-        paths, latent = draw_illness_death_paths(scenario, arm, latent, scans, rng["survival"])
+        paths, latent = draw_illness_death_paths(
+            scenario, arm, latent, scans, rng["survival"], rng["subsequent_therapy"]
+        )
         cohort = Cohort(enrolled, arm, latent, observe_outcomes(latent, scans), scans, paths)
         observed = primary_cohort(model, cohort).observed  # the primary endpoint's events
         rand.append(enrolled.rand_day.astype(float))

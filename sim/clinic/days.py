@@ -1,0 +1,55 @@
+"""The clinic's clock without SimPy's machinery: whole days, each day's wake-ups in order.
+
+Every event of the clinic is a wake-up at the start of a clinic day (`Clinic.wake`): a
+cycle's day, a course's due day or course day, a randomization, a stop. On SimPy a day has
+one timeout whose callbacks are the processes waiting for it in the order they asked
+(SimPy handles same-time timeouts oldest first), and a run with `until` stops before
+anything at that clock. `DayClock` gives the same order with less work: a heap of the days
+that have wake-ups and, per day, the list of its callbacks in the order they were asked for
+(one asked for while its day is being handled joins the end of that list, after everything
+already due then, where SimPy puts a new timeout). The callbacks get the clock as their
+event (its `env` is itself, its `now` the day). The SimPy environment stays the reference
+(`sim.clinic.model.run_replicate(..., shortcut=False)`); tests/test_schedule.py runs both on
+random clinics and on the baseline's draws and compares every record, the log and the books.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from heapq import heappop, heappush
+
+
+class DayClock:
+    """Wake-ups at the start of whole days; `run` calls them day by day."""
+
+    __slots__ = ("now", "days", "pending", "env")
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.days: list[int] = []  # heap of the days with wake-ups not yet made
+        self.pending: dict[int, list[Callable[[DayClock], None]]] = {}  # in asking order
+        # the environment of the event a callback gets: the clock is both (a cycle the
+        # collector frees with the replicate, as it frees SimPy's environment)
+        self.env = self
+
+    def wake(self, day: int, callback: Callable[[DayClock], None]) -> None:
+        """Call `callback` at the start of `day` (>= now), after those already waiting."""
+        waiting = self.pending.get(day)
+        if waiting is None:
+            self.pending[day] = [callback]
+            heappush(self.days, day)
+        else:
+            waiting.append(callback)
+
+    def run(self, until: int | None = None) -> None:
+        """Make the wake-ups before day `until` (all of them if None), then stand at
+        `until`, as `simpy.Environment.run` does (which needs `until` > now)."""
+        days, pending = self.days, self.pending
+        while days and (until is None or days[0] < until):
+            day = heappop(days)
+            self.now = day
+            for callback in pending[day]:  # wake-ups asked for meanwhile join the list
+                callback(self)
+            del pending[day]
+        if until is not None:
+            self.now = until

@@ -1,0 +1,96 @@
+"""The randomization's own outputs for a chunk: each factor's imbalance between the arms,
+and the re-randomization test (analysis.rerandomization_draws).
+
+Re-randomization test (Rosenberger and Lachin, ch. 6; the test regulators ask for after
+minimization, EMA 2015 guideline on baseline covariates): the same patients, in the same
+order with the same factor levels and the same outcomes at the cut, are randomized again
+by the scenario's method with fresh uniforms, B times; each time the stratified log-rank
+z is recomputed. The p-value is (1 + the number of re-randomized z at least as extreme as
+the observed) / (B + 1): one-sided, z at or below the observed (benefit: z < 0);
+two-sided, |z| at or above |observed| (the +1 counts the observed allocation itself, so
+the test keeps its level whatever B).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.conduct.datacut import CutData
+from sim.conduct.randomization import rerandomize
+from sim.conduct.randomization_minimization import FactorLevels, factor_imbalance
+from sim.engine.trial import Cohort, TrialModel
+from sim.stats import analysis
+
+DRAWS_PER_BLOCK = 50  # re-randomizations stacked per batch (memory: 50 x R x N per array)
+
+
+def imbalance_columns(model: TrialModel, cohort: Cohort) -> dict[str, np.ndarray]:
+    """`imbalance_<factor>` per replicate for the reported factors (nothing without any)."""
+    if cohort.factors is None:
+        return {}
+    ratio = model.scenario.randomization.ratio
+    imbalance = factor_imbalance(cohort.factors, cohort.arm, ratio)
+    return {f"imbalance_{name}": value for name, value in imbalance.items()}
+
+
+def stratified_z(
+    time: np.ndarray, event: np.ndarray, arm: np.ndarray, stratum: np.ndarray, valid: np.ndarray
+) -> np.ndarray:
+    """The stratified log-rank z of each row (z < 0: benefit)."""
+    return analysis.logrank_from_risk_sets(
+        analysis.risk_sets(time, event, arm, stratum, valid=valid)
+    ).z
+
+
+def tile_factors(factors: FactorLevels | None, times: int) -> FactorLevels | None:
+    if factors is None:
+        return None
+    return FactorLevels(factors.names, np.tile(factors.levels, (times, 1, 1)), factors.n_levels)
+
+
+def rerandomization_p(
+    model: TrialModel, cohort: Cohort, cut: CutData, rng: np.random.Generator
+) -> np.ndarray:
+    """The re-randomization test's p-value of each replicate (see the module docstring)."""
+    a = model.scenario.analysis
+    draws = a.rerandomization_draws
+    assert draws is not None
+    randomization = model.scenario.randomization
+    observed = stratified_z(cut.time, cut.event, cohort.arm, cohort.stratum, cut.valid)
+    n_reps = observed.shape[0]
+    extreme = np.zeros(n_reps)
+    done = 0
+    while done < draws:
+        b = min(DRAWS_PER_BLOCK, draws - done)
+        stratum = np.tile(cohort.stratum, (b, 1))
+        arm = rerandomize(randomization, stratum, tile_factors(cohort.factors, b), rng)
+        z = stratified_z(
+            np.tile(cut.time, (b, 1)),
+            np.tile(cut.event, (b, 1)),
+            arm,
+            stratum,
+            np.tile(cut.valid, (b, 1)),
+        ).reshape(b, n_reps)
+        if a.sides == 1:
+            hit = z <= observed + 1e-12
+        else:
+            hit = np.abs(z) >= np.abs(observed) - 1e-12
+        extreme += np.where(np.isnan(z), False, hit).sum(axis=0)  # nan: no information
+        done += b
+    p = (1.0 + extreme) / (draws + 1.0)
+    return np.where(np.isnan(observed), np.nan, p)
+
+
+def rerandomization_columns(
+    model: TrialModel, cohort: Cohort, cut: CutData, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """`p_rerandomization` and `reject_rerandomization` (p < alpha) at the analysis that
+    concluded each trial; nothing without analysis.rerandomization_draws."""
+    a = model.scenario.analysis
+    if a.rerandomization_draws is None:
+        return {}
+    p = rerandomization_p(model, cohort, cut, rng)
+    return {
+        "p_rerandomization": p,
+        "reject_rerandomization": np.where(np.isfinite(p), p < a.alpha, False),
+    }
