@@ -23,15 +23,19 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 API = (
+    "Comparison",
     "Results",
     "ScenarioError",
     "analyze",
     "boundaries",
+    "compare",
     "design",
     "export_observed",
     "forecast",
     "load_scenario",
+    "plot",
     "read_results",
+    "report",
     "simulate",
     "sweep",
 )
@@ -39,15 +43,19 @@ __all__ = [*API, "__version__"]
 
 if TYPE_CHECKING:
     from sim.api import (  # noqa: F401
+        Comparison,
         Results,
         ScenarioError,
         analyze,
         boundaries,
+        compare,
         design,
         export_observed,
         forecast,
         load_scenario,
+        plot,
         read_results,
+        report,
         simulate,
         sweep,
     )

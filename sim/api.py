@@ -24,6 +24,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,21 +37,28 @@ from sim.storage.exact_csv import read_exact_csv
 
 if TYPE_CHECKING:
     import numpy as np
+    from matplotlib.axes import Axes
 
     from sim.engine.chunk import TrialModel
+    from sim.engine.compare import Run
     from sim.engine.run import RunOutputs
+    from sim.outputs.plots import Panel
 
 __all__ = [
+    "Comparison",
     "Progress",
     "Results",
     "ScenarioError",
     "analyze",
     "boundaries",
+    "compare",
     "design",
     "export_observed",
     "forecast",
     "load_scenario",
+    "plot",
     "read_results",
+    "report",
     "simulate",
     "sweep",
 ]
@@ -265,6 +273,114 @@ class Results:
         if path.is_file():
             return pd.read_parquet(path)
         raise ScenarioError(f"table {name!r}: not in {self.folder} (it has {self.tables})")
+
+    def plot_enrollment(self, ax: Axes | None = None) -> Axes:
+        """Patients randomized by calendar date: median and the middle 50% and 90% of
+        replicates, with the sample size.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new figure's axes if None.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes drawn on (as lifelines' ``plot`` methods return them).
+        """
+        return self._draw("enrollment", ax)
+
+    def plot_events(self, ax: Axes | None = None) -> Axes:
+        """PFS events seen by calendar date: median and the middle 50% and 90% of
+        replicates, with the event target and the registered completion date.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new figure's axes if None.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        return self._draw("events", ax)
+
+    def plot_analysis_dates(self, ax: Axes | None = None) -> Axes:
+        """Share of replicates whose final analysis is done by each date (empirical
+        distribution function), with the registered completion date.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new figure's axes if None.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        return self._draw("analysis_dates", ax)
+
+    def plot_km(self, ax: Axes | None = None, *, replicate: int | None = None) -> Axes:
+        """Kaplan-Meier PFS by arm of one simulated final analysis, at its data cut.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new figure's axes if None.
+        replicate : int, optional
+            A replicate kept in patients.parquet (``keep_patients``); default the first.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Raises
+        ------
+        ScenarioError
+            If the run kept no patients or not that replicate.
+        """
+        return self._draw("km", ax, replicate=replicate)
+
+    def plot_utilization(self, ax: Axes | None = None) -> Axes:
+        """Infusion chair and linac utilization by calendar month (resources.csv): median
+        and the middle 90% of replicates.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new figure's axes if None.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        return self._draw("utilization", ax)
+
+    def plot_supply(self, ax: Axes | None = None) -> Axes:
+        """Drug dispensed, cumulative by month, per drug (supply.csv): median and the
+        middle 90% of replicates.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new figure's axes if None.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        return self._draw("supply", ax)
+
+    def _draw(self, name: str, ax: Axes | None, **options: Any) -> Axes:
+        if self.manifest.get("kind") == "sweep":
+            raise ScenarioError(
+                f"plot_{name}: {self.folder} is a sweep; plot one of its points, e.g. "
+                f"sim.read_results('{self.folder}/<point folder>'), or draw the sweep's "
+                "figures with sim.plot"
+            )
+        from sim.outputs.plots.run import draw_run
+
+        return draw_run(self.folder, name, ax, **options)
 
     def save(self, folder: str | Path, *, force: bool = False) -> Path:
         """Write the run folder `python -m sim run` writes; an existing folder is replaced
@@ -539,7 +655,7 @@ def sweep(
 
 def forecast(
     scenario: ScenarioLike,
-    observed: str | Path | Sequence[str | Path],
+    observed: str | Path | Sequence[str | Path] | pd.DataFrame,
     *,
     as_of: str | dt.date | None = None,
     reps: int = 2000,
@@ -565,6 +681,10 @@ def forecast(
     """The rest of a trial under way from its own data (`observed`, the ``--observed``
     table, current to `as_of`), as `python -m sim forecast`: the run's tables plus `fit`,
     `forecast`, `comparison` and `observed` (and `plan/`). Options as in `simulate`.
+    `observed` is a CSV or Parquet path, or a pandas DataFrame with the same columns (dates
+    as ``YYYY-MM-DD`` text, `datetime.date` or Timestamps; empty where nothing happened),
+    checked by the same rules; the manifest then names the temporary file it was written to
+    (``.../observed-DataFrame.csv``) and the folder's observed.csv holds it as checked.
 
     The event forecast is blinded (one pooled PFS hazard; the arms split by the scenario's
     HR) unless `unblinded` (per-arm hazards; the table must have arms). `prior_events` is the
@@ -590,57 +710,89 @@ def forecast(
     scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
     check_forecast_endpoint(scenario)
     workers = check_run_options(reps, seed, workers, keep_patients)
-    observed = observed_source(observed, adam)
-    if as_of is None:
-        as_of = getattr(observed, "cut", None)
+    with observed_file(observed) as observed_path:
+        observed = observed_source(observed_path, adam)
         if as_of is None:
-            raise ScenarioError(
-                "as_of (--as-of): missing; give the date the observed data are current to "
-                "(YYYY-MM-DD; only ADaM data, whose ADSL has DCUTDT, have a default)"
+            as_of = getattr(observed, "cut", None)
+            if as_of is None:
+                raise ScenarioError(
+                    "as_of (--as-of): missing; give the date the observed data are current to "
+                    "(YYYY-MM-DD; only ADaM data, whose ADSL has DCUTDT, have a default)"
+                )
+        try:
+            day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+        except ValueError:
+            raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
+        executor = check_executor(executor, scheduler)
+        if resume and out is None:
+            raise ScenarioError("resume = True: needs out, the folder of the interrupted forecast")
+        target, scratch = output_target(out, "forecast")
+
+        def draw(model: TrialModel, dates: np.ndarray, path: Path) -> None:
+            from sim.outputs.forecast import save_forecast_figure
+
+            save_forecast_figure(model, seed, reps, dates, path)
+
+        with reporting(progress, reps) as report:
+            report.start(reps, 0)
+            outputs = forecast_trial(
+                scenario,
+                observed,
+                day,
+                target,
+                reps=reps,
+                seed=seed,
+                workers=workers,
+                screening=Path(screening) if screening is not None else None,
+                prior_months=prior_months,
+                prior_events=prior_events,
+                unblinded=unblinded,
+                accrual_model=accrual_model,
+                accrual_knots=None if accrual_knots is None else tuple(accrual_knots),
+                hr_threshold=hr_threshold,
+                keep_patients=keep_patients,
+                force=force,
+                scenario_path=scenario_path,
+                overrides=assignments,
+                on_chunk=report.update,
+                executor=executor,
+                scheduler=scheduler,
+                resume=resume,
+                figure=draw,
             )
-    try:
-        day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
-    except ValueError:
-        raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
-    executor = check_executor(executor, scheduler)
-    if resume and out is None:
-        raise ScenarioError("resume = True: needs out, the folder of the interrupted forecast")
-    target, scratch = output_target(out, "forecast")
-
-    def draw(model: TrialModel, dates: np.ndarray, path: Path) -> None:
-        from sim.outputs.forecast import save_forecast_figure
-
-        save_forecast_figure(model, seed, reps, dates, path)
-
-    with reporting(progress, reps) as report:
-        report.start(reps, 0)
-        outputs = forecast_trial(
-            scenario,
-            observed,
-            day,
-            target,
-            reps=reps,
-            seed=seed,
-            workers=workers,
-            screening=Path(screening) if screening is not None else None,
-            prior_months=prior_months,
-            prior_events=prior_events,
-            unblinded=unblinded,
-            accrual_model=accrual_model,
-            accrual_knots=None if accrual_knots is None else tuple(accrual_knots),
-            hr_threshold=hr_threshold,
-            keep_patients=keep_patients,
-            force=force,
-            scenario_path=scenario_path,
-            overrides=assignments,
-            on_chunk=report.update,
-            executor=executor,
-            scheduler=scheduler,
-            resume=resume,
-            figure=draw,
-        )
     tables = {"forecast": outputs.forecast, "comparison": outputs.comparison}
     return run_results(outputs.run, scratch, scenario, tables)
+
+
+OBSERVED_FRAME = "observed-DataFrame.csv"  # an observed table given as a frame, written
+
+
+@contextmanager
+def observed_file(
+    observed: str | Path | Sequence[str | Path] | pd.DataFrame,
+) -> Iterator[str | Path | Sequence[str | Path]]:
+    """The observed data as `observed_source` takes them: `observed` itself (a path, or
+    ADaM files), or a DataFrame written to a temporary CSV named `OBSERVED_FRAME` (read back
+    as text, so a frame is checked by the same rules, row by row, as the file
+    `python -m sim forecast --observed` reads)."""
+    if not isinstance(observed, pd.DataFrame):
+        if isinstance(observed, Mapping) or not isinstance(observed, str | Path | Sequence):
+            as_path(
+                observed,
+                "observed",
+                "a CSV or Parquet path, ADaM files, or a pandas DataFrame (one row per "
+                "patient, the --observed columns)",
+            )
+        yield observed
+        return
+    with tempfile.TemporaryDirectory(prefix="sim-observed-") as folder:
+        path = Path(folder) / OBSERVED_FRAME
+        frame = observed.copy()
+        for column in frame.columns:  # dates as YYYY-MM-DD, whatever their type
+            if pd.api.types.is_datetime64_any_dtype(frame[column]):
+                frame[column] = frame[column].dt.strftime("%Y-%m-%d").fillna("")
+        frame.to_csv(path, index=False)
+        yield path
 
 
 def response_analysis(
@@ -732,6 +884,171 @@ def export_observed(
     except ValueError:
         raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
     return observed_at(as_path(run, "run", "the path of a run folder"), replicate, day, blinded)
+
+
+RunLike = Results | str | Path
+
+
+def folder_of(run: RunLike) -> Path:
+    """The folder of a Results (kept alive by the caller) or of a path."""
+    if isinstance(run, Results):
+        return run.folder
+    if isinstance(run, str | Path):
+        return Path(run)
+    raise ScenarioError(
+        f"run: a {type(run).__name__}; give a Results (sim.simulate, sim.read_results) or "
+        "the path of a run folder"
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The tables of `compare` (those ``python -m sim compare --out FILE.csv`` writes).
+
+    Attributes
+    ----------
+    runs : list of sim.engine.compare.Run
+        The runs compared, the reference first (label, folder, manifest, tables).
+    metrics : pandas.DataFrame
+        One row per metric and later run: ``reference_estimate``, ``estimate``,
+        ``difference``, its Monte Carlo ``se`` and ``se_kind`` (paired, paired bootstrap or
+        independent), ``z`` and ``flag`` (|difference| > 3 SE): FILE.csv.
+    timeline : pandas.DataFrame
+        The median date of each milestone per run and the shift in days: FILE.timeline.csv.
+    fields : pandas.DataFrame
+        The scenario fields (dotted paths) and run settings that differ: FILE.fields.csv.
+    written : tuple of Path
+        The files written (with `out`), else empty.
+    """
+
+    runs: list[Run]
+    metrics: pd.DataFrame
+    timeline: pd.DataFrame
+    fields: pd.DataFrame
+    written: tuple[Path, ...] = ()
+
+    @property
+    def flagged(self) -> pd.DataFrame:
+        """The rows of `metrics` whose difference is beyond noise (``flag``)."""
+        return self.metrics[self.metrics["flag"]]
+
+
+def compare(
+    runs: Sequence[RunLike], *, out: str | Path | None = None, force: bool = False
+) -> Comparison:
+    """Compare runs with the first, metric by metric, as ``python -m sim compare``.
+
+    The standard error of a difference is paired when both runs share their seed and
+    replicate count (common random numbers), else independent; a difference is flagged
+    beyond 3 SE (see `sim.engine.compare`).
+
+    Parameters
+    ----------
+    runs : sequence of Results or path
+        Two or more runs; the first is the reference.
+    out : str or Path, optional
+        Also write FILE.csv, FILE.timeline.csv and FILE.fields.csv (as ``--out``).
+    force : bool, default False
+        Replace those files even if they were changed since compare wrote them.
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    ScenarioError
+        Fewer than two runs, a folder that is not a run, runs of different metric
+        versions, or an `out` that is not a .csv file sim may write.
+    """
+    from sim.engine.compare import (
+        check_out_file,
+        compare_summaries,
+        compare_timelines,
+        differing_fields,
+        load_runs,
+        write_comparison,
+    )
+
+    if isinstance(runs, str | Path | Results):
+        raise ScenarioError("runs: give a list of two or more runs, e.g. [run_a, run_b]")
+    if out is not None:
+        check_out_file(Path(out))
+    loaded = load_runs([folder_of(run) for run in runs])
+    metrics, timeline = compare_summaries(loaded), compare_timelines(loaded)
+    fields = differing_fields(loaded)
+    if out is None:
+        return Comparison(loaded, metrics, timeline, fields)
+    written = write_comparison(Path(out), metrics, timeline, fields, force=force)
+    return Comparison(loaded, metrics, timeline, fields, tuple(written))
+
+
+def plot(results: RunLike, *, out: str | Path | None = None, force: bool = False) -> list[Panel]:
+    """The figures of a run or sweep, as ``python -m sim plot`` draws them.
+
+    Parameters
+    ----------
+    results : Results or path
+        A run or sweep (a Results, or its folder).
+    out : str or Path, optional
+        Also write each figure as ``<name>.png`` there (as ``--out``; a plots folder sim
+        wrote is replaced, any other folder is refused).
+    force : bool, default False
+        Replace the figures of `out` even if they were changed since sim wrote them.
+
+    Returns
+    -------
+    list of sim.outputs.plots.Panel
+        Each with its ``name``, matplotlib ``figure`` and ``caption``; a panel shows as
+        its figure in Jupyter. For one figure on axes of your own, use
+        `Results.plot_enrollment` and the other ``plot_*`` methods.
+    """
+    from sim.engine.results import read_run
+    from sim.outputs.plots.command import folder_figures, save_figures
+
+    folder = folder_of(results)
+    read_run(folder, sweep_ok=True)
+    if out is None:
+        return folder_figures(folder)
+    return save_figures(lambda: folder_figures(folder), Path(out), force)[0]
+
+
+def report(
+    results: RunLike,
+    *,
+    out: str | Path | None = None,
+    force: bool = False,
+    pdf: bool = False,
+) -> Path:
+    """The self-contained HTML report of a run or sweep, as ``python -m sim report``.
+
+    Parameters
+    ----------
+    results : Results or path
+        A run or sweep (a Results, or its folder).
+    out : str or Path, optional
+        The HTML file (default: ``report.html`` in the folder; a report sim wrote is
+        replaced, any other file is refused).
+    force : bool, default False
+        Replace a report sim wrote even if it was changed since.
+    pdf : bool, default False
+        Also print it to a PDF beside the HTML (same name, ``.pdf``) through headless
+        Chromium; raises ScenarioError if Chromium is not installed.
+
+    Returns
+    -------
+    pathlib.Path
+        The HTML file written.
+    """
+    from sim.outputs.report import find_chromium, write_report
+
+    folder = folder_of(results)
+    if pdf and find_chromium() is None:
+        raise ScenarioError(
+            "pdf = True: headless Chromium is not installed (looked for chromium, "
+            "chromium-browser, google-chrome); install it, or print the HTML from a browser"
+        )
+    return write_report(folder, Path(out) if out is not None else None, force=force, pdf=pdf)[0]
 
 
 def read_results(folder: str | Path) -> Results:

@@ -434,6 +434,7 @@ def test_figures_and_report_show_every_endpoint(tmp_path, baseline):
     names = [panel.name for panel in run_figures(out)]
     assert {"os_km", "response", "adverse_events"} <= set(names)
     html = build_report(out)
+    appendix = html.split('id="appendix"', 1)[1]  # each endpoint: its group of metrics
     for title in ("Overall survival", "Tumour response", "Local control", "Safety"):
-        assert f"<h2>{title}</h2>" in html
+        assert f"<h3>{title}</h3>" in appendix
     assert (out / "safety.csv").exists()

@@ -266,6 +266,6 @@ def test_report_says_the_probability_of_success_in_words(textbook_prior_run, tmp
     out = tmp_path / "report.html"
     assert main(["report", str(result.folder), "--out", str(out)]) == 0
     page = out.read_text()
-    assert "<h2>Probability of success</h2>" in page
+    assert '<h2 id="success">Probability of success</h2>' in page  # linked from the contents
     assert "lognormal, median 0.6, sd of log HR 0.25" in page
     assert 'alt="' in page and "assurance" in page

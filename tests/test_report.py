@@ -31,9 +31,12 @@ class ReportParser(HTMLParser):
         self.in_body = False
         self.pre: list[str] = []
         self.in_pre = False
+        self.ids: set[str] = set()
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
         for key in ("src", "href", "data", "action", "poster"):
             if key in attrs:
                 self.references.append(attrs[key])
@@ -43,7 +46,7 @@ class ReportParser(HTMLParser):
             self.references.append(f"<{tag}>")
         if tag == "table":
             self.table = attrs.get("data-table")
-            self.tables[self.table] = 0
+            self.tables.setdefault(self.table, 0)  # tables of one name count together
         if tag == "tbody":
             self.in_body = True
         if tag == "tr" and self.in_body:
@@ -91,8 +94,11 @@ def assert_self_contained(report: ReportParser, n_figures: int) -> None:
         prefix = "data:image/png;base64,"
         assert src.startswith(prefix)
         assert base64.b64decode(src[len(prefix) :]).startswith(PNG)
-    # the only references are the embedded images: no file, link, script or stylesheet
-    assert all(ref.startswith("data:") for ref in report.references), report.references
+    # the only references are the embedded images and the table of contents' links to the
+    # page's own sections: no file, link, script or stylesheet
+    inside = [ref for ref in report.references if not ref.startswith("data:")]
+    assert all(ref.startswith("#") for ref in inside), inside
+    assert {ref[1:] for ref in inside} <= report.ids  # every link has its target
 
 
 def test_run_report_has_every_figure_and_complete_tables(run, tmp_path):
@@ -100,15 +106,28 @@ def test_run_report_has_every_figure_and_complete_tables(run, tmp_path):
     assert run_command(["report", str(run), "--out", str(out)], register) == 0
     report = parse(out)
     assert_self_contained(report, n_figures=4)  # enrollment, events, analysis date, KM
-    assert report.tables["summary"] == len(pd.read_csv(run / "summary.csv"))
+    summary = pd.read_csv(run / "summary.csv")
+    groups = {name: n for name, n in report.tables.items() if name.startswith("summary-")}
+    assert sum(groups.values()) == len(summary)  # every metric, in the appendix's groups
+    assert {"summary-timeline", "summary-power"} <= set(groups)
     assert report.tables["timeline"] == len(pd.read_csv(run / "timeline.csv"))
     text = out.read_text(encoding="utf-8")
+    # the first screen: the answers (sentences and a table) before any figure or metric
+    first = text.split("<img", 1)[0]
+    assert 'data-table="answers"' in first and 'class="headline"' in first
+    assert "summary-" not in first
+    for words in ("seen by 2028-12-31?", "Final analysis", "Power at the analysis as planned"):
+        assert words in first, words
+    # the metrics sit in collapsed blocks at the end, one per group of the metric table
+    appendix = text.split('id="appendix"', 1)[1]
+    assert appendix.count('<details class="appendix"') >= len(groups)
+    assert text.index('id="appendix"') > text.rindex("<img")
     # assumptions: the resolved scenario, the YAML's own source comments, the manifest
     assert any("hazard_ratio: 0.6" in block for block in report.pre)
     assert any("# NCT07271602 stripped to what closed forms" in block for block in report.pre)
     assert any(f'"metrics_version": {METRICS_VERSION}' in block for block in report.pre)
     assert "seen by the registered completion date" in text and "power <b>" in text
-    tables = re.sub(r'src="data:[^"]*"', "", text.split("<h2>Assumptions")[0])
+    tables = re.sub(r'src="data:[^"]*"', "", text.split('<h2 id="assumptions">')[0])
     assert "<th>unit</th>" in tables and "e+0" not in tables  # readable numbers
 
 
@@ -142,7 +161,11 @@ def test_sweep_report_has_the_sweep_figures_and_tables(tmp_path):
     assert run_command(["report", str(sweep), "--out", str(out)], register) == 0
     report = parse(out)
     assert_self_contained(report, n_figures=3)  # power curve, trade-off, analysis dates
-    assert report.tables == {"sweep_key": 3, "sweep": 3}
+    table = pd.read_csv(sweep / "sweep.csv")
+    metrics = [c for c in table.columns if "." not in c and not c.endswith("_mc_se")]
+    # all metrics with the points as columns (so the tables fit the page), the key table
+    # one row per point
+    assert report.tables == {"sweep_key": 3, "sweep": len(metrics) - 3}  # no point, name, label
     manifest = json.loads((sweep / "manifest.json").read_text())
     assert manifest["points"][2]["label"] in out.read_text(encoding="utf-8")
 
@@ -170,3 +193,56 @@ def test_bad_report_input_exits_2_and_writes_nothing(run, tmp_path, capsys, case
     assert err.count("error:") == 1
     assert ("not a run folder" if case == "not a run" else ".html") in err
     assert not out.exists() and list(folder.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def baseline_run(tmp_path_factory, baseline):
+    """The shipped baseline (every endpoint, the clinic, drug supply): the largest report."""
+    from tests.helpers import BASELINE
+
+    out = tmp_path_factory.mktemp("report") / "baseline"
+    run_scenario(
+        baseline, out, reps=100, seed=7, workers=1, keep_patients=1, scenario_path=str(BASELINE)
+    )
+    return out
+
+
+def test_baseline_report_stays_under_500_kb_and_answers_what_it_needs(baseline_run, tmp_path):
+    out = tmp_path / "b.html"
+    assert run_command(["report", str(baseline_run), "--out", str(out)], register) == 0
+    size = out.stat().st_size
+    assert size < 500_000, size  # figures as palette PNGs (report.compressed_png)
+    first = out.read_text(encoding="utf-8").split("<img", 1)[0]
+    for words in ("Drug: QL1706", "Radiotherapy slots", "Infusion chairs: busiest month"):
+        assert words in first, words
+
+
+def test_report_pdf_prints_the_same_html(run, tmp_path, capsys):
+    from sim.outputs import report
+
+    out = tmp_path / "r.html"
+    if report.find_chromium() is None:
+        pytest.skip("headless Chromium is not installed here")
+    assert run_command(["report", str(run), "--out", str(out), "--pdf"], register) == 0
+    pdf = tmp_path / "r.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert f"pdf -> {pdf}" in capsys.readouterr().err
+
+
+def test_report_pdf_without_chromium_says_so_and_writes_the_html(run, tmp_path, capsys):
+    from unittest import mock
+
+    out = tmp_path / "r.html"
+    with mock.patch("sim.outputs.report.find_chromium", return_value=None):
+        assert run_command(["report", str(run), "--out", str(out), "--pdf"], register) == 0
+    assert out.is_file() and not (tmp_path / "r.pdf").exists()
+    assert "no PDF: headless Chromium is not installed" in capsys.readouterr().err
+
+
+def test_printed_report_opens_its_appendix():
+    from sim.outputs.report import printable
+
+    page = '<details class="appendix"><summary>x</summary></details><details>m</details>'
+    assert printable(page) == (
+        '<details open class="appendix"><summary>x</summary></details><details>m</details>'
+    )

@@ -59,6 +59,7 @@ def test_sweep_writes_one_run_per_point_and_the_table(hr_sweep):
         "manifest.json",
         "plots",
         "sweep.csv",
+        "sweep_long.csv",
     ]
     for point in names[:2]:
         assert {"summary.csv", "timeline.csv", "manifest.json", "replicates.parquet"} <= {

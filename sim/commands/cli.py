@@ -77,6 +77,11 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
     add_scenario_args(run)
     add_montecarlo_args(run)
     run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print every metric of summary.csv (default: the answers, at most about 25 lines)",
+    )
+    run.add_argument(
         "--adam",
         type=int_in_range(0, MAX_REPS, "--adam 2"),
         default=0,
@@ -270,8 +275,9 @@ def format_value(value: object) -> str:
     return str(value)
 
 
-def closed_form_lines(scenario: Scenario, summary: pd.DataFrame) -> str:
-    """Closed-form power and analysis timing beside the simulated ones."""
+def closed_form_lines(scenario: Scenario, summary: pd.DataFrame, *, brief: bool = False) -> str:
+    """Closed-form power and analysis timing beside the simulated ones (`brief`: without
+    the note on the group-sequential or assurance rows)."""
     import pandas as pd
 
     from sim.stats.design import design_scenario
@@ -332,7 +338,9 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame) -> str:
         "the illness-death OS, expected deaths on a 1-day grid (no calendar or strata); the "
         "gap is what conduct does"
     )
-    if prior:
+    if brief:
+        pass
+    elif prior:
         lines.append(
             "assurance: the design's power averaged over prior.hazard_ratio (design.csv); "
             "timing at the scenario's effect"
@@ -366,8 +374,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             resume=args.resume,
             adam=args.adam,
         )
-    print(format_summary(results.summary))
-    print(closed_form_lines(results.scenario, results.summary))
+    if args.verbose:
+        print(format_summary(results.summary))
+        print(closed_form_lines(results.scenario, results.summary))
+    else:
+        print(format_answers(results.summary, results.timeline, results.scenario, args.out))
     workers = results.manifest["workers"]
     where = (
         f"with {workers} worker(s)"
@@ -572,7 +583,51 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
-def format_summary(summary: pd.DataFrame) -> str:
+ANSWER_MILESTONES = (  # (timeline.csv milestone, words), the dates a committee asks for first
+    ("randomized_100pct", "last patient randomized"),
+    ("target_events", "event target reached"),
+    ("concluded", "trial concluded (final or stopping analysis)"),
+)
+
+
+def format_answers(
+    summary: pd.DataFrame, timeline: pd.DataFrame, scenario: Scenario, out: Path
+) -> str:
+    """What `run` prints without ``--verbose``: the key metrics of the metric table (its
+    `key` ranks), the median milestone dates, the closed form beside the simulation, and
+    where the full tables are; at most about 25 lines."""
+    from sim.engine.metric_table import KEY_METRICS
+
+    rows = summary.set_index("metric")
+    key = rows.loc[[m for m in KEY_METRICS if m in rows.index]]
+    lines = [
+        f"{scenario.trial.id}: the answers (registered completion date "
+        f"{scenario.trial.completion_date:%Y-%m-%d})",
+        format_summary(key.reset_index(), note=False),
+        "",
+    ]
+    dates = timeline.set_index("milestone")
+    for milestone, words in ANSWER_MILESTONES:
+        if milestone in dates.index:
+            row = dates.loc[milestone]
+            shown = "not reached" if pd_missing(row["q50"]) else str(row["q50"])
+            spread = "" if pd_missing(row["q05"]) else f" (90%: {row['q05']} to {row['q95']})"
+            lines.append(f"median date, {words:46s}{shown}{spread}")
+    lines.append(closed_form_lines(scenario, summary, brief=True))
+    lines += [
+        "",
+        f"all {len(summary)} metrics: {out / 'summary.csv'} (or --verbose), milestones: "
+        f"timeline.csv; report: python -m sim report {out}",
+    ]
+    return "\n".join(lines)
+
+
+def pd_missing(value: object) -> bool:
+    """A blank cell of a table read back (NaN or an empty string)."""
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def format_summary(summary: pd.DataFrame, *, note: bool = True) -> str:
     """summary.csv as a readable table (shares in %, no exponents); meanings are in the CSV
     and the report."""
     import pandas as pd
@@ -591,8 +646,11 @@ def format_summary(summary: pd.DataFrame) -> str:
             format_number(None if pd.isna(v) else v, "share" if u == "share" else "")
             for v, u in zip(summary[col], units, strict=True)
         ]
+    text = shown.to_string(index=False)
+    if not note:
+        return text
     return (
-        shown.to_string(index=False) + "\nestimate with its Monte Carlo SE and 95% interval;"
+        text + "\nestimate with its Monte Carlo SE and 95% interval;"
         " q05-q95: 90% of replicates; what each metric means: summary.csv, `meaning`"
     )
 

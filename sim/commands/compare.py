@@ -14,17 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.engine.compare import (
-    FLAG_SE,
-    Run,
-    check_out_file,
-    compare_summaries,
-    compare_timelines,
-    differing_fields,
-    is_paired,
-    load_runs,
-    write_comparison,
-)
+from sim.engine.compare import FLAG_SE, Run, is_paired
 
 SE_KINDS = {"paired": "p", "paired bootstrap": "b", "independent": "i", "n/a": "-"}
 
@@ -32,37 +22,62 @@ SE_KINDS = {"paired": "p", "paired bootstrap": "b", "independent": "i", "n/a": "
 # --- printing ------------------------------------------------------------------------------
 
 
-def format_number(v: float) -> str:
-    return "" if pd.isna(v) else f"{v:.4g}"
+def format_number(v: float, share: bool = False) -> str:
+    """4 significant digits; a share (the metric table's unit) as a percentage."""
+    if pd.isna(v):
+        return ""
+    return f"{100 * v:.1f}%" if share else f"{v:.4g}"
+
+
+def format_difference(rec: object, share: bool) -> str:
+    """`+d ± se (kind)`; a difference of shares in percentage points."""
+    diff = (
+        ""
+        if pd.isna(rec.difference)
+        else (f"{100 * rec.difference:+.2f} pts" if share else f"{rec.difference:+.4g}")
+    )
+    scale = 100 if share else 1
+    se = "" if pd.isna(rec.se) else f" ± {scale * rec.se:.2g} ({SE_KINDS[rec.se_kind]})"
+    return diff + se + ("  <-- >3 SE" if rec.flag else "")
 
 
 def format_metrics(table: pd.DataFrame, runs: list[Run]) -> str:
-    """Wide, for reading: every run's estimate, then each later run's difference +- se."""
+    """Wide, for reading: every run's estimate, then each later run's difference +- se
+    (shares in % and their differences in percentage points)."""
+    from sim.engine.metric_table import describe_metric
+
     rows = []
     for metric, group in table.groupby("metric", sort=False):
-        row = {"metric": metric, runs[0].label: format_number(group["reference_estimate"].iloc[0])}
+        share = describe_metric(str(metric))[0] == "share"
+        first = format_number(group["reference_estimate"].iloc[0], share)
+        row = {"metric": metric, runs[0].label: first}
         for rec in group.itertuples(index=False):
-            row[rec.run] = format_number(rec.estimate)
+            row[rec.run] = format_number(rec.estimate, share)
         for rec in group.itertuples(index=False):
-            diff = "" if pd.isna(rec.difference) else f"{rec.difference:+.4g}"
-            se = "" if pd.isna(rec.se) else f" ± {rec.se:.2g} ({SE_KINDS[rec.se_kind]})"
-            row[f"{rec.run} - {runs[0].label}"] = diff + se + ("  <-- >3 SE" if rec.flag else "")
+            row[f"{rec.run} - {runs[0].label}"] = format_difference(rec, share)
         rows.append(row)
     return pd.DataFrame(rows).to_string(index=False)
 
 
-def format_comparison(
-    runs: list[Run], table: pd.DataFrame, timeline: pd.DataFrame, fields: pd.DataFrame
-) -> str:
+def run_lines(runs: list[Run]) -> list[str]:
     lines = [f"reference: {runs[0].label} ({runs[0].folder})"]
     lines += [
         f"run:       {r.label} ({r.folder}), "
         f"{'paired (same seed and replicates)' if is_paired(runs[0], r) else 'independent'}"
         for r in runs[1:]
     ]
-    lines += [
+    return lines
+
+
+def format_comparison(
+    runs: list[Run], table: pd.DataFrame, timeline: pd.DataFrame, fields: pd.DataFrame
+) -> str:
+    """Everything (``--all``): every metric, every milestone, every field that differs."""
+    lines = [
+        *run_lines(runs),
         "",
-        "metrics (difference ± SE; p = paired, b = paired bootstrap, i = independent):",
+        "metrics (difference ± SE, shares in percentage points; p = paired, b = paired "
+        "bootstrap, i = independent):",
         format_metrics(table, runs),
         "",
         "median milestone dates:",
@@ -75,6 +90,55 @@ def format_comparison(
         lines += ["scenario fields that differ:", fields.to_string(index=False)]
     n_flags = int(table["flag"].sum())
     lines += ["", f"{n_flags} difference(s) beyond {FLAG_SE:g} SE"]
+    return "\n".join(lines)
+
+
+SHOWN_FLAGS = 5  # differences beyond noise listed after the key metrics; --all lists all
+SHOWN_FIELDS = 6  # scenario fields that differ, named; --all gives their values
+SHOWN_MILESTONES = ("randomized_100pct", "target_events", "concluded")
+
+
+def format_brief(
+    runs: list[Run], table: pd.DataFrame, timeline: pd.DataFrame, fields: pd.DataFrame
+) -> str:
+    """What `compare` prints without ``--all`` (at most about 30 lines): the key metrics of
+    the metric table, the other differences beyond noise (|difference| > 3 SE), three
+    milestone dates and the first scenario fields that differ."""
+    from sim.engine.metric_table import KEY_METRICS
+
+    key = table[table["metric"].isin(KEY_METRICS)]
+    key = key.iloc[key["metric"].map(KEY_METRICS.index).argsort(kind="stable")]
+    flagged = table[table["flag"] & ~table["metric"].isin(KEY_METRICS)]
+    names = list(dict.fromkeys(flagged["metric"]))
+    lines = [
+        *run_lines(runs),
+        "",
+        "key metrics (difference ± SE, shares in percentage points; p = paired, b = paired "
+        "bootstrap, i = independent):",
+        format_metrics(key, runs),
+        "",
+    ]
+    if names:
+        lines.append(
+            f"other differences beyond {FLAG_SE:g} SE ({len(names)} of "
+            f"{table['metric'].nunique() - key['metric'].nunique()} metrics):"
+        )
+        shown = flagged[flagged["metric"].isin(names[:SHOWN_FLAGS])]
+        lines.append(format_metrics(shown, runs))
+        if len(names) > SHOWN_FLAGS:
+            lines.append(f"... and {len(names) - SHOWN_FLAGS} more (--all lists them)")
+    else:
+        lines.append(f"no other metric differs beyond {FLAG_SE:g} SE")
+    dates = timeline[timeline["milestone"].isin(SHOWN_MILESTONES)]
+    lines += ["", "median milestone dates:", dates.to_string(index=False), ""]
+    named = ", ".join(fields["field"].head(SHOWN_FIELDS))
+    more = f", ... ({len(fields)} in all)" if len(fields) > SHOWN_FIELDS else ""
+    lines.append(f"scenario fields that differ: {named or 'none'}{more}")
+    n_flags = int(table["flag"].sum())
+    lines.append(
+        f"{n_flags} difference(s) beyond {FLAG_SE:g} SE in all; every metric, date and "
+        "field with its values: --all (or --out FILE.csv)"
+    )
     return "\n".join(lines)
 
 
@@ -106,18 +170,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace those files even if they were changed since compare wrote them",
     )
+    compare.add_argument(
+        "--all",
+        dest="show_all",
+        action="store_true",
+        help="print every metric, milestone and differing field (default: the key metrics "
+        "and the differences beyond noise, at most about 30 lines)",
+    )
     compare.set_defaults(func=cmd_compare)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    if args.out is not None:
-        check_out_file(args.out)
-    runs = load_runs(list(args.runs))
-    table = compare_summaries(runs)
-    timeline = compare_timelines(runs)
-    fields = differing_fields(runs)
-    if args.out is not None:
-        paths = write_comparison(args.out, table, timeline, fields, force=args.force)
-        print(f"wrote {', '.join(map(str, paths))}", file=sys.stderr)
-    print(format_comparison(runs, table, timeline, fields))
+    from sim.api import compare
+
+    result = compare(list(args.runs), out=args.out, force=args.force)
+    if result.written:
+        print(f"wrote {', '.join(map(str, result.written))}", file=sys.stderr)
+    show = format_comparison if args.show_all else format_brief
+    print(show(result.runs, result.metrics, result.timeline, result.fields))
     return 0

@@ -291,8 +291,10 @@ def milestone_row(
     for q, date in zip(TIMELINE_QUANTILES, qs, strict=True):
         rec[f"q{round(q * 100):02d}"] = "" if np.isnat(date) else str(date)
     median = qs[TIMELINE_QUANTILES.index(0.5)]
+    # 2 decimals: a month is 30.44 days, so the second decimal is a third of a day, the
+    # finest a day-resolution date carries
     rec["median_months"] = (
-        None if np.isnat(median) else float((median - start).astype(int)) / DAYS_PER_MONTH
+        None if np.isnat(median) else round(float((median - start).astype(int)) / DAYS_PER_MONTH, 2)
     )
     rec["share_reached"] = reached.mean()
     rec["counted"] = words

@@ -6,13 +6,15 @@ the same enrollment, randomization and latent-outcome random numbers (the stream
 random numbers). Every point's scenario is validated before any point runs, so a bad grid
 value fails fast and writes nothing. The sweep folder holds one run folder per point (as
 `python -m sim run` writes it), ``sweep.csv`` (one row per point: its parameters, then every
-summary metric and its MC standard error, ``<metric>``, ``<metric>_mc_se``), ``manifest.json``
-and ``plots/``. Like a run, it is written whole or not at all. All (point, chunk) tasks go to
-one executor as one pool of work, and an interrupted sweep continues with ``--resume``.
-Points that differ only in their analysis (alpha, the event target, the lag, the tests) see
-the same clinic: a chunk of theirs is one task, whose SimPy clinic runs once per replicate
-and is counted up to each point's own final analysis (`sim.engine.chunk.simulate_chunks`),
-with the tables of one run per point.
+summary metric and its MC standard error, ``<metric>``, ``<metric>_mc_se``; a parameter's
+column is typed: numbers as numbers, dates as ISO dates, nested values as JSON text, a missing
+value blank), ``sweep_long.csv`` (the parameters in long form: ``point, parameter, value``),
+``manifest.json`` and ``plots/``. Like a run, it is written whole or not at all. All (point,
+chunk) tasks go to one executor as one pool of work, and an interrupted sweep continues with
+``--resume``. Points that differ only in their analysis (alpha, the event target, the lag,
+the tests) see the same clinic: a chunk of theirs is one task, whose SimPy clinic runs once
+per replicate and is counted up to each point's own final analysis
+(`sim.engine.chunk.simulate_chunks`), with the tables of one run per point.
 
 `sim.sweep` takes the grid as ``--grid`` strings (`parse_grids`) or as a mapping
 (`check_grid`), the variants as a file (`read_variants`) or a list (`check_variants`); the
@@ -25,6 +27,7 @@ import copy
 import datetime as dt
 import difflib
 import itertools
+import json
 import math
 import re
 import sys
@@ -344,13 +347,42 @@ def tabulate_sweep(
         if any(p.variant for p in points):
             row["variant"] = point.variant
         for path in paths:
-            value = point.params.get(path, lookup_dotted(resolved, path))
-            row[path] = value.isoformat() if isinstance(value, dt.date) else value
+            row[path] = cell_value(point.params.get(path, lookup_dotted(resolved, path)))
         for rec in summary.itertuples(index=False):
             row[rec.metric] = rec.estimate
             row[f"{rec.metric}_mc_se"] = rec.mc_se
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def cell_value(value: Any) -> Any:
+    """A parameter's value as a sweep.csv cell: numbers, text and booleans as they are (a
+    typed column), a date as its ISO text, a nested value (a mapping or a list) as JSON text
+    (``{"2": 0.5}``, which `json.loads` reads back), a missing value as a blank cell."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=json_default, separators=(", ", ": "))
+    return value
+
+
+def json_default(value: Any) -> Any:
+    """Dates inside a nested value, as ISO text."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def long_params(table: pd.DataFrame, points: list[SweepPoint]) -> pd.DataFrame:
+    """sweep_long.csv: the settings of sweep.csv in long form, one row per point and swept
+    parameter (`point, parameter, value`; the value as sweep.csv's cell, as text)."""
+    paths = list(dict.fromkeys(p for point in points for p in point.params))
+    rows = [
+        {"point": point, "parameter": path, "value": value}
+        for point, *values in table[["point", *paths]].itertuples(index=False)
+        for path, value in zip(paths, values, strict=True)
+    ]
+    return pd.DataFrame(rows, columns=["point", "parameter", "value"])
 
 
 def lookup_dotted(data: Any, path: str) -> Any:
@@ -523,6 +555,7 @@ def run_sweep(
         summaries = [read_exact_csv(staging / point.name / "summary.csv") for point in points]
         table = tabulate_sweep(points, summaries, base)
         table.to_csv(staging / "sweep.csv", index=False)
+        long_params(table, points).to_csv(staging / "sweep_long.csv", index=False)
         record = sweep_manifest(
             points,
             base,

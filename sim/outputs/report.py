@@ -1,9 +1,18 @@
-"""One self-contained HTML report of a run or a sweep, for e-mailing to planners.
+"""One self-contained HTML report of a run or a sweep, for a steering committee.
 
-Everything is inside the file: figures as base64 PNG (``data:`` URIs), tables as HTML, the
+A run's report opens with the answers (will the trial finish by the registered completion
+date, when is each analysis, power or probability of success, what it needs: drug,
+radiotherapy slots, infusion chairs) in sentences and a short table (`sim.outputs.answers`),
+then the figures, each with a one-line reading, the milestone dates, and at the end every
+metric in a collapsed appendix grouped by the metric table's groups, with units; the
+assumptions and the manifest last. A table of contents links the sections.
+
+Everything is inside the file: figures as PNG (``data:`` URIs; reduced to a 128-colour
+palette, which keeps a figure's look at about a third of the bytes), tables as HTML, the
 assumptions (the resolved scenario from the manifest, and the scenario YAML with its source
 comments when the file named in the manifest still exists), and the manifest itself. The file
-refers to nothing outside it: no links, no external images, styles or scripts.
+refers to nothing outside it: no external links, images, styles or scripts. ``--pdf`` prints
+the same HTML (its collapsed parts opened) to a PDF through headless Chromium.
 """
 
 from __future__ import annotations
@@ -34,27 +43,47 @@ from sim.scenario import (
 )
 
 STYLE = """
-body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em auto;
-       max-width: 1280px; color: #222; line-height: 1.45; padding: 0 1em; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ddd;
-     padding-bottom: 0.2em; margin-top: 2em; }
-.meta { color: #555; } .headline { background: #f3f6fb; border-left: 4px solid #1f3a68;
-        padding: 0.6em 1em; }
-table.data { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0 1em; }
-table.data th, table.data td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 1.2em auto;
+       max-width: 1180px; color: #222; line-height: 1.45; padding: 0 1em; }
+h1 { font-size: 1.55em; margin: 0 0 0.1em; } h2 { border-bottom: 2px solid #ddd;
+     padding-bottom: 0.2em; margin-top: 1.8em; font-size: 1.3em; }
+h3 { font-size: 1.05em; margin: 0; display: inline; }
+.meta { color: #555; margin: 0 0 0.5em; font-size: 0.92em; }
+nav.toc { font-size: 0.9em; color: #555; border-top: 1px solid #ddd;
+          border-bottom: 1px solid #ddd; padding: 0.3em 0; }
+nav.toc a { color: #1f3a68; text-decoration: none; margin-right: 1.2em; }
+.headline { background: #f3f6fb; border-left: 4px solid #1f3a68; padding: 0.6em 1em;
+            margin: 0.8em 0; }
+table.data { border-collapse: collapse; font-size: 0.88em; margin: 0.5em 0 1em; }
+table.data th, table.data td { border: 1px solid #ccc; padding: 3px 7px; text-align: right;
+                               vertical-align: top; }
 table.data th { background: #eef1f5; } table.data td:first-child { text-align: left; }
-figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #444; font-size: 0.92em; }
-pre { background: #f7f7f7; border: 1px solid #e3e3e3; padding: 0.8em; overflow-x: auto;
-      font-size: 0.85em; }
-details summary { cursor: pointer; color: #1f3a68; }
-div.scroll { overflow-x: auto; max-width: 100%; }
-table.data td { white-space: nowrap; }
-table[data-table="summary"] td:last-child { text-align: left; white-space: normal;
-                                            min-width: 18em; color: #444; }
-table[data-table="summary"] td:nth-child(2) { text-align: left; }
-table[data-table="summary"] td:first-child { white-space: normal; overflow-wrap: anywhere;
-                                             min-width: 17em; max-width: 22em; }
+table.answers { border-collapse: collapse; width: 100%; font-size: 0.97em; }
+table.answers th, table.answers td { border-bottom: 1px solid #dde3ea; padding: 5px 8px;
+                                     text-align: left; vertical-align: top; }
+table.answers th { background: #1f3a68; color: white; font-weight: 600; }
+table.answers td:nth-child(1) { width: 30%; }
+table.answers td:nth-child(2) { font-weight: 600; width: 42%; }
+table.answers td:nth-child(3) { color: #555; font-size: 0.92em; }
+figure { margin: 1.2em 0 2em; break-inside: avoid; }
+figure img { max-width: min(100%, 960px); border: 1px solid #eee; display: block; }
+p.reading { margin: 0 0 0.3em; } figcaption { color: #444; font-size: 0.9em; }
+pre { background: #f7f7f7; border: 1px solid #e3e3e3; padding: 0.8em; white-space: pre-wrap;
+      font-size: 0.82em; }
+details { margin: 0.4em 0; } details summary { cursor: pointer; color: #1f3a68; }
+table.fit { width: 100%; table-layout: auto; }
+table.fit th { overflow-wrap: anywhere; }
+table.fit td { overflow-wrap: break-word; } table.fit td:last-child { text-align: left; }
+table.metrics td:last-child { text-align: left; color: #444; min-width: 16em; }
+table.metrics td:nth-child(2) { text-align: left; }
+table.metrics td:first-child { overflow-wrap: anywhere; max-width: 16em; }
+table.data td.nowrap, table.data td.date { white-space: nowrap; }
+@media print {
+  body { max-width: none; margin: 0; font-size: 10pt; } nav.toc { display: none; }
+  h2 { break-after: avoid; } table { break-inside: auto; } tr { break-inside: avoid; }
+  thead { display: table-header-group; } a { color: inherit; text-decoration: none; }
+}
+@page { size: A4; margin: 14mm 12mm; }
 """
 
 
@@ -65,40 +94,81 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def figure_html(panel: Panel) -> str:
-    """A panel as an inline PNG (base64 data URI) with its caption."""
-    data = base64.b64encode(figure_png(panel.figure)).decode("ascii")
+PALETTE_COLOURS = 128  # a figure's palette in the report: flat colours and their antialiasing
+
+
+def compressed_png(figure: Any) -> bytes:
+    """The figure as a PNG reduced to a `PALETTE_COLOURS`-colour palette (median cut),
+    optimized: the same picture in about a third of the bytes of the full-colour PNG."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(figure_png(figure))).convert("RGB")
+    buffer = io.BytesIO()
+    image.quantize(colors=PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT).save(
+        buffer, format="PNG", optimize=True
+    )
+    return buffer.getvalue()
+
+
+def figure_reading(panel: Panel) -> str:
+    """The figure's one-line reading: the headline drawn above it (what it answers)."""
+    return " ".join(panel.figure.get_suptitle().split())
+
+
+def figure_html(panel: Panel, number: int) -> str:
+    """A panel as an inline PNG (base64 data URI): its number and reading above, its
+    caption (how to read it) below."""
+    data = base64.b64encode(compressed_png(panel.figure)).decode("ascii")
+    reading = figure_reading(panel)
     return (
-        f'<figure id="fig-{esc(panel.name)}"><img alt="{esc(panel.caption)}" '
-        f'src="data:image/png;base64,{data}"><figcaption>{esc(panel.caption)}'
-        "</figcaption></figure>"
+        f'<figure id="fig-{esc(panel.name)}"><p class="reading"><b>Figure {number}.</b> '
+        f"{esc(reading)}</p>"
+        f'<img alt="{esc(panel.caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{esc(panel.caption)}</figcaption></figure>"
     )
 
 
-def table_html(frame: pd.DataFrame, name: str) -> str:
+def figures_html(panels: list[Panel]) -> list[str]:
+    return [figure_html(panel, k) for k, panel in enumerate(panels, 1)]
+
+
+def table_html(frame: pd.DataFrame, name: str, classes: str = "") -> str:
     """A whole DataFrame as an HTML table (numbers to 4 significant digits with thousands
-    separators and no exponents, blanks for NA)."""
+    separators and no exponents, blanks for NA); `classes` add CSS classes (``fit``: the
+    table takes the page's width and wraps its cells instead of scrolling sideways)."""
     from sim.engine.metrics import format_number
 
     shown = frame.copy()
     for column in shown.columns:
         if pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else format_number(v))
+    if "fit" in classes.split():  # long snake_case headers may break after an underscore
+        shown.columns = [str(c).replace("_", "_\u200b") for c in shown.columns]
     body = shown.to_html(index=False, na_rep="", escape=True, border=0, classes="data")
-    body = body.replace(
+    extra = f" {classes}" if classes else ""
+    return body.replace(
         '<table class="dataframe data">',
-        f'<table class="dataframe data" data-table="{esc(name)}">',
+        f'<table class="dataframe data{extra}" data-table="{esc(name)}">',
         1,
     )
-    return f'<div class="scroll">{body}</div>'  # wide tables scroll, the page does not
 
 
 def pre_html(text: str) -> str:
     return f"<pre>{html.escape(text, quote=False)}</pre>"
 
 
-def section(title: str, *parts: str) -> str:
-    return f"<h2>{esc(title)}</h2>\n" + "\n".join(parts)
+def section(title: str, *parts: str, anchor: str = "") -> str:
+    """A titled section; `anchor` makes it a target of the table of contents."""
+    ident = f' id="{esc(anchor)}"' if anchor else ""
+    return f"<h2{ident}>{esc(title)}</h2>\n" + "\n".join(parts)
+
+
+def toc_html(entries: list[tuple[str, str]]) -> str:
+    """The table of contents: a line of links to the sections' anchors."""
+    links = "".join(f'<a href="#{esc(anchor)}">{esc(title)}</a>' for anchor, title in entries)
+    return f'<nav class="toc">Contents: {links}</nav>'
 
 
 def page_html(title: str, body: list[str]) -> str:
@@ -125,8 +195,9 @@ def month_to_date(start: dt.date, months: float) -> str:
 
 
 def summary_table(summary: pd.DataFrame, start: dt.date) -> pd.DataFrame:
-    """summary.csv as read: numbers with their unit (shares in %), the date of estimates in
-    months since the start, and what each metric means (the registry's words)."""
+    """summary.csv as read: numbers with their unit (shares in %), the 95% interval and the
+    middle 90% of replicates each in one cell, the date of estimates in months since the
+    start, and what each metric means (the registry's words)."""
     from sim.engine.metric_table import describe_metric
     from sim.engine.metrics import MONTHS_SINCE_START, format_number
 
@@ -135,18 +206,33 @@ def summary_table(summary: pd.DataFrame, start: dt.date) -> pd.DataFrame:
         table["unit"] = [describe_metric(m)[0] for m in table["metric"]]
         table["meaning"] = [describe_metric(m)[1] for m in table["metric"]]
     units = table["unit"].fillna("")
-    numbers = [c for c in ("estimate", "mc_se", "ci_low", "ci_high", "q05", "q95") if c in table]
-    for column in numbers:
-        table[column] = [
+
+    def shown(column: str) -> list[str]:
+        if column not in table:
+            return [""] * len(table)
+        return [
             format_number(None if pd.isna(v) else v, "share" if u == "share" else "")
             for v, u in zip(table[column], units, strict=True)
         ]
-    table["as date"] = [
-        month_to_date(start, v) if u == MONTHS_SINCE_START else ""
-        for u, v in zip(units, summary["estimate"], strict=True)
-    ]
-    table["unit"] = units.replace("share", "% of replicates")
-    return table[["metric", "unit", *numbers, "as date", "meaning"]]
+
+    def joined(low: list[str], high: list[str]) -> list[str]:
+        return [f"{a} to {b}" if a and b else "" for a, b in zip(low, high, strict=True)]
+
+    return pd.DataFrame(
+        {
+            "metric": table["metric"],
+            "unit": units.replace("share", "% of replicates").tolist(),
+            "estimate": shown("estimate"),
+            "MC SE": shown("mc_se"),
+            "95% interval": joined(shown("ci_low"), shown("ci_high")),
+            "90% of replicates": joined(shown("q05"), shown("q95")),
+            "as date": [
+                month_to_date(start, v) if u == MONTHS_SINCE_START else ""
+                for u, v in zip(units, summary["estimate"], strict=True)
+            ],
+            "meaning": table["meaning"],
+        }
+    )
 
 
 def headline_html(
@@ -184,11 +270,11 @@ def headline_html(
 
         low, high = values.get("q05", {}).get(metric), values.get("q95", {}).get(metric)
         spread = (
-            f" (90% of replicates {format_number(low)} to {format_number(high)})"
+            f" (90% of replicates: {format_number(low)} to {format_number(high)})"
             if low is not None and pd.notna(low) and pd.notna(high)
             else ""
         )
-        return format_number(values.at[metric, "estimate"]) + spread
+        return f"{format_number(values.at[metric, 'estimate'])} on average{spread}"
 
     target = manifest["scenario"]["analysis"].get("event_target")
     endpoint = manifest["scenario"]["analysis"].get("endpoint", "pfs")
@@ -196,21 +282,21 @@ def headline_html(
     looks = len(manifest["scenario"]["analysis"].get("looks") or [])
     if looks and "early_stop" in values.index:
         return sequential_headline_html(values, share, date, completion, looks, endpoint)
-    lead = (
-        f"Event target{f' ({target} {events})' if target else ''} seen by the registered "
-        f"completion date {esc(completion)} in <b>{share('p_target_by_completion')}</b> of "
-        f"replicates; events seen by then <b>{number('events_at_completion_mean')}</b> on "
-        f"average; power if the analysis happens at that date "
-        f"<b>{share('power_at_completion')}</b>. "
-    )
+    target_words = f"the event target of {target} {events}" if target else "the event target"
+    trials = f"{manifest['replicates']:,} simulated trials"
     return (
-        f'<p class="headline">{lead}The analysis as the scenario triggers it: cut by the '
-        f"event target in <b>{share('p_cut_by_events')}</b>, by the calendar date in "
-        f"<b>{share('p_cut_by_date')}</b>; power <b>{share('power')}</b> "
-        f"({ENDPOINT_WORDS[endpoint]['primary']}). Median dates: "
-        f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
-        f"event target reached <b>{date('target_events', 'target_events_months_median')}</b>"
-        f", final analysis <b>{date('final_analysis', 'analysis_months_median')}</b>.</p>"
+        f'<p class="headline"><b>On time?</b> In <b>{share("p_target_by_completion")}</b> of '
+        f"the {trials}, {target_words} is seen by the registered completion date "
+        f"{esc(completion)}. {events[:1].upper() + events[1:]} seen by then: "
+        f"{number('events_at_completion_mean')}. The analysis is cut by the event target in "
+        f"{share('p_cut_by_events')}, by the calendar date in {share('p_cut_by_date')}.<br>"
+        f"<b>When?</b> Median dates: last patient randomized "
+        f"<b>{date('randomized_100pct', 'lpi_months_median')}</b>, event target reached "
+        f"<b>{date('target_events', 'target_events_months_median')}</b>, final analysis "
+        f"<b>{date('final_analysis', 'analysis_months_median')}</b>.<br>"
+        f"<b>Power?</b> At the analysis of the {ENDPOINT_WORDS[endpoint]['primary']} as the "
+        f"scenario triggers it, power <b>{share('power')}</b>; if the data were cut on "
+        f"{esc(completion)} instead, <b>{share('power_at_completion')}</b>.</p>"
     )
 
 
@@ -248,7 +334,7 @@ def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFra
     from sim.engine.metrics import format_number
 
     swept = list(dict.fromkeys(k for p in manifest["points"] for k in p["params"]))
-    key = table[["label"]].copy()
+    key = table[["point", "label"]].copy()
     for metric in KEY_METRICS:  # the answers first, the settings after them
         if metric in table:
             unit = describe_metric(metric)[0]
@@ -261,17 +347,9 @@ def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFra
                 else format_number(v, unit)
                 for v, s in zip(table[metric], table[f"{metric}_mc_se"], strict=True)
             ]
-    for column in ("point", *[p for p in swept if p in table]):
+    for column in [p for p in swept if p in table]:
         key[column] = table[column]
     return key
-
-
-def sweep_all_table(table: pd.DataFrame) -> pd.DataFrame:
-    """sweep.csv with the label and the metrics first, the point's settings last."""
-    settings = [c for c in ("point", "name") if c in table]
-    params = [c for c in table.columns if "." in c]  # grid paths: effect.hazard_ratio
-    first = ["label", *[c for c in table.columns if c not in {"label", *settings, *params}]]
-    return table[[*first, *settings, *params]]
 
 
 # --- assumptions ---------------------------------------------------------------------------
@@ -302,8 +380,10 @@ def source_yaml(manifest: dict[str, Any]) -> tuple[str, str] | None:
 
 def assumptions_html(manifest: dict[str, Any]) -> str:
     parts = [
-        "<p>The resolved scenario, as simulated (from manifest.json):</p>",
-        pre_html(yaml.safe_dump(manifest["scenario"], sort_keys=False)),
+        '<details class="appendix"><summary>The resolved scenario, as simulated (from '
+        "manifest.json)</summary>"
+        + pre_html(yaml.safe_dump(manifest["scenario"], sort_keys=False))
+        + "</details>",
     ]
     if manifest.get("overrides"):
         parts += [
@@ -313,7 +393,10 @@ def assumptions_html(manifest: dict[str, Any]) -> str:
     source = source_yaml(manifest)
     if source is not None:
         note, text = source
-        parts += [f"<p>Scenario file with its source comments: {esc(note)}.</p>", pre_html(text)]
+        parts.append(
+            f'<details class="appendix"><summary>Scenario file with its source comments: '
+            f"{esc(note)}.</summary>{pre_html(text)}</details>"
+        )
     else:
         parts.append(
             f"<p>The scenario file {esc(manifest.get('scenario_path') or '(none)')} "
@@ -334,116 +417,165 @@ def manifest_html(manifest: dict[str, Any]) -> str:
 # --- whole reports -------------------------------------------------------------------------
 
 
+def made_text(created: str) -> str:
+    """The manifest's creation time as people write it (6 Dec 2026, 23:55 UTC)."""
+    try:
+        when = dt.datetime.fromisoformat(created).astimezone(dt.UTC)
+    except ValueError:
+        return created
+    return f"{when.day} {when:%b %Y, %H:%M} UTC"
+
+
+KIND_TITLES = {
+    "run": "simulated conduct of the trial",
+    "sweep": "simulated conduct across scenarios (sweep)",
+}
+
+
 def header_html(folder: Path, manifest: dict[str, Any], kind: str) -> str:
     trial = manifest["scenario"]["trial"]
     return (
-        f"<h1>{esc(trial['id'])}: {esc(kind)} report</h1>"
+        f"<h1>{esc(trial['id'])}: {esc(KIND_TITLES.get(kind, kind + ' report'))}</h1>"
         f'<p class="meta">{esc(trial.get("title", ""))}<br>Folder {esc(folder)}; '
         f"{esc(manifest['replicates'])} replicates, seed {esc(manifest['seed'])}; made "
-        f"{esc(manifest.get('created', ''))}; metrics version "
+        f"{esc(made_text(manifest.get('created', '')))}; metrics version "
         f"{esc(manifest.get('metrics_version'))}.</p>"
     )
 
 
-ENDPOINT_SECTIONS = (  # (title, group of the metric table, words, quantile rows shown)
-    (
-        "Overall survival",
-        "overall_survival",
-        "Illness-death model: deaths without progression (the PFS deaths) and after a "
-        "progression (post-progression survival). OS at the PFS analysis cut, at its own cut if "
-        "the scenario has one (with OS primary: the primary analysis, in the summary), and the "
-        "deaths by the maturity date (OS maturity).",
-        True,
-    ),
-    (
-        "Progression-free survival (secondary)",
-        "progression_free_survival",
-        "With OS primary: PFS (progression seen at the scans, or death) at the data cut of the "
-        "OS analysis, the log-rank test and Cox hazard ratio as the primary analysis; the "
-        "Kaplan-Meier medians are median_pfs_* in the summary.",
-        True,
-    ),
-    (
-        "Tumour response",
-        "response",
-        "Best overall response at the scheduled scans (the same scans as PFS): ORR (CR + PR) and "
-        "DCR (CR + PR + SD) among all patients in the analysis, the difference with Newcombe's "
-        "interval and the CMH test across strata.",
-        True,
-    ),
-    (
-        "Local control",
-        "local_control",
-        "Local control of the irradiated (index) lesion, followed in both arms: Kaplan-Meier rate "
-        "at the landmarks (Greenwood variance), the z test of the difference and the log-rank "
-        "test of time to local progression.",
-        True,
-    ),
-    (
-        "Safety",
-        "safety",
-        "Treatment-related adverse events by kind and grade per arm (the same events cause the "
-        "clinic's delays, reductions, discontinuations and RT stops): patients with an event, "
-        "incidence among the treated, and the chance of seeing at least k cases.",
-        False,  # the quantile rows repeat the columns q05/q95 of the means
-    ),
-)
-QUANTILES = ("q05", "q50", "q95")
+GROUP_TITLES = {  # the metric table's groups, in words; a new group shows as its name
+    "timeline": "Calendar: event target, data cut and dates",
+    "power": "Power",
+    "efficacy": "Efficacy estimates",
+    "conduct": "Conduct: screening, withdrawals, scans",
+    "clinic": "Clinic: cycles, waits, radiotherapy, capacity",
+    "supply": "Drug supply",
+    "overall_survival": "Overall survival",
+    "progression_free_survival": "Progression-free survival (secondary)",
+    "response": "Tumour response",
+    "local_control": "Local control",
+    "safety": "Safety",
+    "sequential": "Interim looks",
+    "tests": "Other tests",
+}
+GROUP_NOTES = {
+    "overall_survival": "Illness-death model: deaths without progression (the PFS deaths) "
+    "and after a progression (post-progression survival). OS at the PFS analysis cut, at its "
+    "own cut if the scenario has one (with OS primary: the primary analysis, in the first "
+    "groups), and the deaths by the maturity date (OS maturity).",
+    "progression_free_survival": "With OS primary: PFS (progression seen at the scans, or "
+    "death) at the data cut of the OS analysis, the log-rank test and Cox hazard ratio as the "
+    "primary analysis; the Kaplan-Meier medians are median_pfs_* among the efficacy "
+    "estimates.",
+    "response": "Best overall response at the scheduled scans (the same scans as PFS): ORR "
+    "(CR + PR) and DCR (CR + PR + SD) among all patients in the analysis, the difference with "
+    "Newcombe's interval and the CMH test across strata.",
+    "local_control": "Local control of the irradiated (index) lesion, followed in both arms: "
+    "Kaplan-Meier rate at the landmarks (Greenwood variance), the z test of the difference "
+    "and the log-rank test of time to local progression.",
+    "safety": "Treatment-related adverse events by kind and grade per arm (the same events "
+    "cause the clinic's delays, reductions, discontinuations and RT stops): patients with an "
+    "event, incidence among the treated, and the chance of seeing at least k cases.",
+}
 
 
-def endpoint_sections(summary: pd.DataFrame, start: dt.date) -> list[str]:
-    """One section per secondary endpoint present in summary.csv (its group's metrics)."""
+def metric_groups(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """summary.csv's rows by the metric table's group of each, groups in their first
+    row's order (a metric the table does not know: group "other")."""
     from sim.engine.metric_table import find_metric
 
     found = [find_metric(name) for name in summary["metric"]]
-    groups = pd.Series([f.metric.group if f else "" for f in found], index=summary.index)
-    quantile = pd.Series(
-        [bool(f) and f.metric.statistic in QUANTILES for f in found], summary.index
-    )
-    out = []
-    for title, group, text, quantiles in ENDPOINT_SECTIONS:
-        rows = summary[(groups == group) & (quantiles | ~quantile)]
-        if rows.empty:
-            continue
-        out.append(
-            section(
-                title, f"<p>{esc(text)}</p>", table_html(summary_table(rows, start), title.lower())
-            )
+    groups = pd.Series([f.metric.group if f else "other" for f in found], index=summary.index)
+    return [(group, summary[groups == group]) for group in dict.fromkeys(groups)]
+
+
+def appendix_html(summary: pd.DataFrame, start: dt.date) -> str:
+    """Every metric of summary.csv, one collapsed block per group of the metric table."""
+    parts = [
+        "<p>Every metric of summary.csv with its unit, Monte Carlo standard error, 95% "
+        "interval (the uncertainty of the estimate) and the middle 90% of replicates (what "
+        "one trial may see), grouped as the metric table groups them. Click a group to open "
+        "it.</p>"
+    ]
+    for group, rows in metric_groups(summary):
+        title = GROUP_TITLES.get(group, group.replace("_", " ").capitalize())
+        note = f"<p>{esc(GROUP_NOTES[group])}</p>" if group in GROUP_NOTES else ""
+        parts.append(
+            f'<details class="appendix" id="group-{esc(group)}"><summary><h3>{esc(title)}'
+            f"</h3> ({len(rows)} metrics)</summary>{note}"
+            + table_html(summary_table(rows, start), f"summary-{group}", "fit metrics")
+            + "</details>"
         )
-    return out
+    return "\n".join(parts)
 
 
 def run_report(folder: Path, manifest: dict[str, Any]) -> str:
+    from sim.outputs.answers import answer_rows
+
     summary = pd.read_csv(folder / "summary.csv")
     timeline = pd.read_csv(folder / "timeline.csv")
     start = dt.date.fromisoformat(manifest["scenario"]["trial"]["start_date"])
+    rows = answer_rows(summary, timeline, manifest)
+    answers = pd.DataFrame(
+        [(r.question, r.answer, r.spread) for r in rows],
+        columns=["question", "answer", "how sure / range"],
+    )
+    first = [
+        headline_html(summary, manifest, timeline),
+        answers_table_html(answers),
+        '<p class="meta">MC SE: the Monte Carlo standard error of an estimate (it shrinks '
+        "with more replicates); a range over trials is what one trial may see. Dates are "
+        "medians over the simulated trials.</p>",
+    ]
+    contents = [("answers", "Answers")]
+    extra = []
+    if (words := interim_probability_text(summary, manifest)) is not None:
+        extra.append(
+            section(
+                "Probability of success at the interim looks",
+                f"<p>{esc(words)}</p>",
+                anchor="interim-success",
+            )
+        )
+        contents.append(("interim-success", "Success at the looks"))
+    if "assurance" in set(summary["metric"]):
+        extra.append(assurance_html(summary, manifest))
+        contents.append(("success", "Probability of success"))
+    if "forecast" in manifest:
+        extra.append(forecast_html(folder, manifest))
+        contents.append(("forecast", "Forecast"))
+    contents += [
+        ("figures", "Figures"),
+        ("milestones", "Milestone dates"),
+        ("appendix", "All metrics"),
+        ("assumptions", "Assumptions"),
+        ("manifest", "Manifest"),
+    ]
     body = [
         header_html(folder, manifest, "run"),
-        headline_html(summary, manifest, timeline),
+        toc_html(contents),
+        section("The answers", *first, anchor="answers"),
+        *extra,
+        section("Figures", *figures_html(run_figures(folder)), anchor="figures"),
         section(
-            "Summary metrics",
-            "<p>Each metric with its Monte Carlo standard error and 95% interval.</p>",
-            table_html(summary_table(summary, start), "summary"),
+            "Milestone dates",
+            "<p>Dates across replicates (5%, 25%, 50%, 75%, 95% quantiles) among the "
+            "replicates each row counts (column counted).</p>",
+            table_html(timeline, "timeline", "fit"),
+            anchor="milestones",
         ),
-        *endpoint_sections(summary, start),
-        section(
-            "Timeline",
-            "<p>Milestone dates: quantiles across replicates.</p>",
-            table_html(timeline, "timeline"),
-        ),
-        section("Figures", *map(figure_html, run_figures(folder))),
-        section("Assumptions", assumptions_html(manifest)),
-        section("Manifest", manifest_html(manifest)),
+        section("All metrics (appendix)", appendix_html(summary, start), anchor="appendix"),
+        section("Assumptions", assumptions_html(manifest), anchor="assumptions"),
+        section("Manifest", manifest_html(manifest), anchor="manifest"),
     ]
-    if "forecast" in manifest:
-        body.insert(2, forecast_html(folder, manifest))
-    if "assurance" in set(summary["metric"]):
-        body.insert(2, assurance_html(summary, manifest))
-    if (words := interim_probability_text(summary, manifest)) is not None:
-        body.insert(
-            2, section("Probability of success at the interim looks", f"<p>{esc(words)}</p>")
-        )
     return page_html(f"{manifest['scenario']['trial']['id']} run report", body)
+
+
+def answers_table_html(answers: pd.DataFrame) -> str:
+    body = answers.to_html(index=False, escape=True, border=0, classes="answers")
+    return body.replace(
+        '<table class="dataframe answers">', '<table class="answers" data-table="answers">', 1
+    )
 
 
 def assurance_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
@@ -478,6 +610,7 @@ def assurance_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
         f"hazard ratio was {no_benefit:g} or more (the treatment does not work) happened in "
         f"{esc(share('p_false_success'))} of all replicates. The assurance figure shows the "
         "power at each hazard ratio with the prior's belief beneath it.</p>",
+        anchor="success",
     )
 
 
@@ -496,11 +629,43 @@ def forecast_html(folder: Path, manifest: dict[str, Any]) -> str:
         f'src="data:image/png;base64,{png}"><figcaption>Observed counts to the as-of date, '
         "then the forecast's median, 50% and 90% bands.</figcaption></figure>",
         "<p>Milestones: median and 80% / 90% prediction intervals.</p>",
-        table_html(pd.read_csv(folder / "forecast.csv"), "forecast"),
-        table_html(pd.read_csv(folder / "comparison.csv"), "comparison"),
+        table_html(pd.read_csv(folder / "forecast.csv"), "forecast", "fit"),
+        table_html(pd.read_csv(folder / "comparison.csv"), "comparison", "fit"),
         "<p>Prior, observed and posterior of each rate (fit.csv).</p>",
-        table_html(pd.read_csv(folder / "fit.csv"), "fit"),
+        table_html(pd.read_csv(folder / "fit.csv"), "fit", "fit"),
+        anchor="forecast",
     )
+
+
+POINTS_PER_TABLE = 6  # points side by side in the sweep's all-metrics tables (fit the page)
+
+
+def sweep_metric_tables(table: pd.DataFrame) -> list[str]:
+    """sweep.csv's metrics with the points as columns (estimate ± MC SE), at most
+    `POINTS_PER_TABLE` points a table, so that no table is wider than the page."""
+    from sim.engine.metric_table import describe_metric
+    from sim.engine.metrics import format_number
+
+    settings = {"point", "name", "label", "variant"}
+    metrics = [
+        c for c in table.columns if c not in settings and "." not in c and not c.endswith("_mc_se")
+    ]
+    parts = []
+    for first in range(0, len(table), POINTS_PER_TABLE):
+        rows = table.iloc[first : first + POINTS_PER_TABLE]
+        shown = pd.DataFrame({"metric": metrics})
+        for rec in rows.to_dict("records"):
+            cells = []
+            for metric in metrics:
+                unit = "share" if describe_metric(metric)[0] == "share" else ""
+                value, se = rec[metric], rec.get(f"{metric}_mc_se")
+                text = "" if pd.isna(value) else format_number(value, unit)
+                if text and se is not None and pd.notna(se):
+                    text += f" ± {format_number(se, unit)}"
+                cells.append(text)
+            shown[f"{rec['point']}: {rec['label']}"] = cells
+        parts.append(table_html(shown, "sweep", "fit"))
+    return parts
 
 
 def sweep_report(folder: Path, manifest: dict[str, Any]) -> str:
@@ -510,28 +675,41 @@ def sweep_report(folder: Path, manifest: dict[str, Any]) -> str:
     settings = " x ".join(
         x for x in (f"variants {variants}" if variants else "", f"grid {grid}" if grid else "") if x
     )
+    contents = [
+        ("key", "Key metrics"),
+        ("figures", "Figures"),
+        ("appendix", "All metrics"),
+        ("assumptions", "Assumptions"),
+        ("manifest", "Manifest"),
+    ]
     body = [
         header_html(folder, manifest, "sweep"),
+        toc_html(contents),
         f'<p class="headline">{len(table)} points ({esc(settings)}), each with the same seed '
         "and replicates (common random numbers), so differences between points are "
         "differences of the scenario, not noise.</p>",
         section(
             "Key metrics",
             "<p>Estimate ± Monte Carlo standard error.</p>",
-            table_html(sweep_key_table(table, manifest), "sweep_key"),
+            table_html(sweep_key_table(table, manifest), "sweep_key", "fit"),
+            anchor="key",
         ),
-        section("Figures", *map(figure_html, sweep_figures(folder))),
+        section("Figures", *figures_html(sweep_figures(folder)), anchor="figures"),
         section(
-            "All metrics",
-            "<details><summary>sweep.csv, every metric and its MC SE"
-            "</summary>" + table_html(sweep_all_table(table), "sweep") + "</details>",
+            "All metrics (appendix)",
+            '<details class="appendix"><summary>every metric of sweep.csv, estimate ± MC SE '
+            f"per point ({POINTS_PER_TABLE} points a table)</summary>"
+            + "\n".join(sweep_metric_tables(table))
+            + "</details>",
+            anchor="appendix",
         ),
         section(
             "Assumptions",
             "<p>The base scenario; each point changes only the fields in its row.</p>",
             assumptions_html(manifest),
+            anchor="assumptions",
         ),
-        section("Manifest", manifest_html(manifest)),
+        section("Manifest", manifest_html(manifest), anchor="manifest"),
     ]
     return page_html(f"{manifest['scenario']['trial']['id']} sweep report", body)
 
@@ -566,6 +744,89 @@ def write_text_atomic(path: Path, text: str, *, force: bool = False) -> None:
         (staging / path.name).write_text(text, encoding="utf-8")
 
 
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+PDF_SECONDS = 120  # Chromium prints a report in seconds; past this it is stuck
+
+
+def find_chromium() -> str | None:
+    """The path of a headless-capable Chromium (or Chrome), or None."""
+    import shutil
+
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def printable(text: str) -> str:
+    """The report with its collapsed appendix opened, as it is printed (a closed
+    <details> prints only its summary line)."""
+    return text.replace('<details class="appendix"', '<details open class="appendix"')
+
+
+def print_pdf(html_text: str, pdf: Path, chromium: str) -> None:
+    """Print `html_text` to the file `pdf` through headless Chromium (A4, no header or
+    footer). Raises ScenarioError if Chromium fails."""
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sim-pdf-") as scratch:
+        page = Path(scratch) / "report.html"
+        page.write_text(printable(html_text), encoding="utf-8")
+        command = [
+            chromium,
+            "--headless",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            f"--user-data-dir={scratch}/profile",  # never the user's own browser profile
+            f"--print-to-pdf={pdf}",
+            page.as_uri(),
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            # Chromium refuses to run as root with its sandbox; the page is our own file
+            command.insert(1, "--no-sandbox")
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=PDF_SECONDS, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise ScenarioError(
+                f"--pdf: {chromium} did not finish printing within {PDF_SECONDS} s; "
+                "print the HTML report from a browser instead"
+            ) from None
+        if done.returncode != 0 or not pdf.is_file():
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise ScenarioError(
+                f"--pdf: {chromium} could not print the report (exit {done.returncode}: "
+                f"{last}); print the HTML report from a browser instead"
+            )
+
+
+def write_report(
+    folder: Path, out: Path | None = None, *, force: bool = False, pdf: bool = False
+) -> tuple[Path, int, Path | None]:
+    """Write the report of a run or sweep folder (default FOLDER/report.html) and, with
+    `pdf`, the PDF beside it (same name, .pdf) if Chromium is installed. Returns (the HTML
+    path, its size in bytes, the PDF path or None when Chromium is absent)."""
+    from sim.storage.folders import output_files
+
+    out = out or folder / "report.html"
+    check_out_html(out)
+    text = build_report(folder)
+    write_text_atomic(out, text, force=force)
+    if not pdf:
+        return out, len(text.encode("utf-8")), None
+    chromium = find_chromium()
+    if chromium is None:
+        return out, len(text.encode("utf-8")), None
+    target = out.with_suffix(".pdf")
+    with output_files([target], force, needs_force=False) as staging:
+        print_pdf(text, staging / target.name, chromium)
+    return out, len(text.encode("utf-8")), target
+
+
 # --- command line --------------------------------------------------------------------------
 
 
@@ -574,8 +835,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report = subparsers.add_parser(
         "report",
         help="one self-contained HTML report of a run or sweep",
-        description="Write one self-contained HTML file (figures, tables, assumptions, "
-        "manifest) for a run or sweep folder.",
+        description="Write one self-contained HTML file (the answers first, then figures, "
+        "milestones, every metric in an appendix, assumptions and manifest) for a run or "
+        "sweep folder; --pdf prints it to a PDF too.",
     )
     report.add_argument("folder", type=Path, help="a run or sweep folder")
     report.add_argument(
@@ -591,13 +853,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace a report sim wrote even if it was changed since",
     )
+    report.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print the report to FILE.pdf through headless Chromium (skipped, with a "
+        "note, when Chromium is not installed)",
+    )
     report.set_defaults(func=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    out = args.out or args.folder / "report.html"
-    check_out_html(out)
-    text = build_report(args.folder)
-    write_text_atomic(out, text, force=args.force)
-    print(f"report -> {out} ({len(text) / 1e6:.1f} MB)", file=sys.stderr)
+    out, size, pdf = write_report(args.folder, args.out, force=args.force, pdf=args.pdf)
+    print(f"report -> {out} ({size / 1e3:,.0f} KB)", file=sys.stderr)
+    if pdf is not None:
+        print(f"pdf -> {pdf}", file=sys.stderr)
+    elif args.pdf:
+        print(
+            "note: no PDF: headless Chromium is not installed (looked for "
+            f"{', '.join(CHROMIUM_NAMES)}); print {out} from a browser instead",
+            file=sys.stderr,
+        )
     return 0

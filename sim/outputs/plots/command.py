@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +53,34 @@ def register(subparsers: Any) -> None:
     plot.set_defaults(func=cmd_plot)
 
 
-def cmd_plot(args: Any) -> int:
+def folder_figures(folder: Path) -> list[Panel]:
+    """The figures of a run or sweep folder; raises ScenarioError if it is neither."""
     from sim.engine.results import read_run
+
+    manifest = read_run(folder, sweep_ok=True)
+    return sweep_figures(folder) if manifest.get("kind") == "sweep" else run_figures(folder)
+
+
+def save_figures(
+    draw: Callable[[], list[Panel]], out: Path, force: bool = False
+) -> tuple[list[Panel], list[Path]]:
+    """Draw (`draw()`, once the folder `out` is known to be writable) and write the figures
+    into the plots folder `out`: a plots folder sim wrote is replaced, any other folder is
+    refused (`force`: even if its figures were changed since). Returns (the panels, the
+    paths of their PNGs)."""
     from sim.storage.folders import output_folder
 
-    manifest = read_run(args.folder, sweep_ok=True)
-    is_sweep = manifest.get("kind") == "sweep"
-    out = args.out or args.folder / "plots"
-    with output_folder(out, args.force, needs_force=False, kinds=["plots"]) as staging:
-        panels = sweep_figures(args.folder) if is_sweep else run_figures(args.folder)
+    with output_folder(out, force, needs_force=False, kinds=["plots"]) as staging:
+        panels = draw()
         names = [path.name for path in write_figures(panels, staging)]
-    for name in names:
-        print(out / name)
+    return panels, [out / name for name in names]
+
+
+def cmd_plot(args: Any) -> int:
+    from sim.engine.results import read_run
+
+    read_run(args.folder, sweep_ok=True)  # a bad folder: its one message first
+    out = args.out or args.folder / "plots"
+    for path in save_figures(lambda: folder_figures(args.folder), out, args.force)[1]:
+        print(path)
     return 0

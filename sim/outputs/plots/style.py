@@ -69,6 +69,10 @@ class Panel:
     figure: Figure
     caption: str
 
+    def _repr_png_(self) -> bytes:
+        """The figure, shown by Jupyter when a panel is the value of a cell."""
+        return figure_png(self.figure)
+
 
 @themed
 def new_axes(width: float = 10.0, height: float = 5.5) -> Axes:

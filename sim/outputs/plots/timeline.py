@@ -398,9 +398,20 @@ def final_look_by(replicates: pd.DataFrame, completion: dt.date) -> float:
     return float(np.mean(dates <= np.datetime64(completion, "D")))
 
 
-def enrollment_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame) -> Panel:
-    """Patients randomized by date; with interim looks the bands count the trials not stopped
-    early and each early stop is a point (it randomizes nobody after the stop)."""
+@dataclass(frozen=True)
+class Curves:
+    """What `plot_enrollment` and `plot_events` draw: the bands over `among` (`curves` of
+    them) and the trials stopped early (None without interim looks)."""
+
+    bands: pd.DataFrame
+    among: str
+    stops: pd.DataFrame | None
+    curves: int
+
+
+def enrollment_curves(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame) -> Curves:
+    """The bands of patients randomized by date; with interim looks over the trials not
+    stopped early, each early stop a point (it randomizes nobody after the stop)."""
     start, n = scenario.trial.start_date, scenario.trial.sample_size
     curves = replicates.iloc[: len(follow.rand_day)]
     early = stopped_early(curves)
@@ -412,12 +423,20 @@ def enrollment_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFr
     sequential = "early_stop" in replicates
     among = "trials not stopped early" if sequential else "replicates"
     stops = early_stops(replicates, "n_randomized") if sequential else None
-    ax = plot_enrollment(bands, n, among=among, stops=stops)
+    return Curves(bands, among, stops, len(rand))
+
+
+def enrollment_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame) -> Panel:
+    """Patients randomized by date (`enrollment_curves`), with its headline and caption."""
+    n = scenario.trial.sample_size
+    drawn = enrollment_curves(follow, scenario, replicates)
+    among, sequential = drawn.among, drawn.stops is not None
+    ax = plot_enrollment(drawn.bands, n, among=among, stops=drawn.stops)
     if sequential:
         ax.legend(loc="lower right", frameon=True, fontsize="small")  # the stops fill the top
     how = "" if follow.exact else " (interpolated between milestone dates)"
     caption = (
-        f"Patients randomized by each date across {len(rand)} {among}{how}: the line is the "
+        f"Patients randomized by each date across {drawn.curves} {among}{how}: the line is the "
         "median, the bands hold the middle 50% and 90% of them."
     )
     if sequential:
@@ -435,12 +454,10 @@ def enrollment_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFr
     return Panel("enrollment", figure, caption)
 
 
-def events_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame) -> Panel:
-    """Events of the primary endpoint seen by date. The headline's share and the dates are
-    those of summary.csv and timeline.csv; with interim looks the bands count the trials not
-    stopped early and each early stop is a point at its stop (concluded there)."""
-    start, target = scenario.trial.start_date, scenario.analysis.event_target
-    completion = scenario.trial.completion_date
+def event_curves(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame) -> Curves:
+    """The bands of the primary endpoint's events seen by date; with interim looks over the
+    trials not stopped early, each early stop a point at its stop (concluded there)."""
+    start, completion = scenario.trial.start_date, scenario.trial.completion_date
     curves = replicates.iloc[: len(follow.event_day)]
     early = stopped_early(curves)
     last = clock_days(curves["final_analysis_date"], start)
@@ -451,14 +468,23 @@ def events_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame)
     sequential = "early_stop" in replicates
     among = "trials not stopped early" if sequential else "replicates"
     stops = early_stops(replicates, "events") if sequential else None
+    return Curves(bands, among, stops, int((~early).sum()))
+
+
+def events_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFrame) -> Panel:
+    """Events of the primary endpoint seen by date (`event_curves`). The headline's share and
+    the dates are those of summary.csv and timeline.csv."""
+    target, completion = scenario.analysis.event_target, scenario.trial.completion_date
+    drawn = event_curves(follow, scenario, replicates)
+    among, sequential = drawn.among, drawn.stops is not None
     events = scenario.analysis.events_label
     ax = plot_events(
-        bands,
+        drawn.bands,
         target,
         completion,
         scenario.analysis.cut_date,
         among=among,
-        stops=stops,
+        stops=drawn.stops,
         events=events,
     )
     by = np.datetime64(completion, "D")

@@ -1,0 +1,168 @@
+"""The first screen of a run's report: the questions a steering committee asks, answered in
+a short table from summary.csv and timeline.csv (the same numbers as everywhere else).
+
+Will the trial finish by the registered completion date, when is each analysis, what power
+(and, with a design prior, what probability of success), and what the trial needs: drug,
+radiotherapy slots, infusion chairs. Each row says what it counts and how sure it is (the
+Monte Carlo SE of an estimate, or the middle 90% of simulated trials for a quantity that
+varies from trial to trial). A row whose metrics the run lacks is left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from sim.engine.metrics import format_number
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One row of the answers table: the question, the answer and how sure it is."""
+
+    question: str
+    answer: str
+    spread: str
+
+
+def answer_rows(
+    summary: pd.DataFrame, timeline: pd.DataFrame, manifest: Mapping[str, Any]
+) -> list[Answer]:
+    """The answers table of a run (see the module docstring)."""
+    values = summary.set_index("metric")
+    dates = timeline.set_index("milestone")
+    scenario = manifest["scenario"]
+    completion = scenario["trial"]["completion_date"]
+    looks = len(scenario["analysis"].get("looks") or [])
+    rows: list[Answer] = []
+
+    def share(metric: str) -> tuple[str, str] | None:
+        if metric not in values.index or pd.isna(values.at[metric, "estimate"]):
+            return None
+        se = values.at[metric, "mc_se"]
+        shown = format_number(values.at[metric, "estimate"], "share")
+        return shown, (f"MC SE {format_number(se, 'share')}" if pd.notna(se) else "")
+
+    def add_share(question: str, metric: str, words: str = "of simulated trials") -> None:
+        found = share(metric)
+        if found is not None:
+            rows.append(Answer(question, f"{found[0]} {words}".strip(), found[1]))
+
+    def add_date(question: str, milestone: str) -> None:
+        if milestone not in dates.index:
+            return
+        row = dates.loc[milestone]
+        if pd.isna(row["q50"]) or not str(row["q50"]):
+            rows.append(Answer(question, "not reached", ""))
+            return
+        reached = float(row.get("share_reached", 1.0))
+        among = "" if reached >= 1 else f" ({format_number(reached, 'share')} of trials get there)"
+        rows.append(
+            Answer(
+                question,
+                f"{row['q50']} (median)",
+                f"90% of trials {row['q05']} to {row['q95']}{among}",
+            )
+        )
+
+    if looks and "p_concluded_by_completion" in values.index:
+        add_share(f"Trial concluded by {completion}?", "p_concluded_by_completion")
+        add_share("Stopped early at an interim look", "early_stop")
+    else:
+        from sim.scenario import ENDPOINT_WORDS
+
+        target = scenario["analysis"].get("event_target")
+        words = ENDPOINT_WORDS[scenario["analysis"].get("endpoint", "pfs")]["events"]
+        events = f" ({target} {words})" if target else ""
+        add_share(f"Event target{events} seen by {completion}?", "p_target_by_completion")
+    add_date("Last patient randomized", "randomized_100pct")
+    if looks:
+        for k in range(1, looks + 1):
+            add_date("Final analysis" if k == looks else f"Interim analysis {k}", f"look{k}")
+    else:
+        add_date("Final analysis", "final_analysis")
+    if "assurance" in values.index:
+        add_share("Probability of success (assurance, over the design prior)", "assurance")
+    target_power = scenario["analysis"].get("target_power")
+    design = f" (the design's target: {target_power:.0%})" if target_power else ""
+    add_share("Power at the analysis as planned", "power", f"of simulated trials{design}")
+    add_share(f"Power if the data were cut on {completion}", "power_at_completion")
+    rows += needs_rows(values, scenario)
+    return rows
+
+
+def mean_and_band(values: pd.DataFrame, metric: str, unit: str = "") -> tuple[str, str] | None:
+    """(the mean, the middle 90% of trials) of a per-trial count, or None if absent."""
+    if metric not in values.index or pd.isna(values.at[metric, "estimate"]):
+        return None
+    low, high = values.at[metric, "q05"], values.at[metric, "q95"]
+    band = (
+        f"90% of trials {count(low, unit)} to {count(high, unit)}"
+        if pd.notna(low) and pd.notna(high)
+        else ""
+    )
+    return count(values.at[metric, "estimate"], unit), band
+
+
+def count(value: float, unit: str) -> str:
+    """A count as ordered or booked: whole units from 100 up (2,446 vials, 518 fractions),
+    else 4 significant digits; shares as percentages."""
+    if unit != "share" and abs(value) >= 100:
+        return f"{value:,.0f}"
+    return format_number(value, unit)
+
+
+def slug(name: str) -> str:
+    """A drug's name as its metrics spell it (``nab-paclitaxel`` -> ``nab_paclitaxel``)."""
+    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
+
+
+def needs_rows(values: pd.DataFrame, scenario: Mapping[str, Any]) -> list[Answer]:
+    """Drug (vials to the final analysis and to the end of treatment), radiotherapy
+    fractions and the busiest month of the infusion chairs and the linac."""
+    rows = []
+    drugs = (scenario.get("treatment") or {}).get("drugs") or {}
+    for name in drugs:
+        key = slug(name)
+        vials = mean_and_band(values, f"clinic_{key}_vials_mean")
+        if vials is None:
+            continue
+        to_end = mean_and_band(values, f"clinic_{key}_vials_to_end_mean")
+        answer = f"{vials[0]} vials (mean) to the final analysis"
+        spread = vials[1]
+        if to_end is not None and to_end[0] != vials[0]:
+            answer += f"; {to_end[0]} to the end of treatment"
+            spread = f"to the end of treatment: {to_end[1]}" if to_end[1] else spread
+        rows.append(Answer(f"Drug: {name}", answer, spread))
+    fractions = [
+        mean_and_band(values, f"rt_fractions_given_{arm}_mean")
+        for arm in ("control", "experimental")
+    ]
+    given = [
+        (arm, found)
+        for arm, found in zip(("control", "experimental"), fractions, strict=True)
+        if found is not None and found[0] != "0"
+    ]
+    if given:
+        rows.append(
+            Answer(
+                "Radiotherapy slots (fractions given)",
+                "; ".join(f"{found[0]} fractions ({arm} arm, mean)" for arm, found in given),
+                "; ".join(found[1] for _, found in given),
+            )
+        )
+    for resource, words in (("chair", "Infusion chairs"), ("linac", "Linac")):
+        peak = mean_and_band(values, f"clinic_{resource}_utilization_peak_month_mean", "share")
+        if peak is not None:
+            rows.append(
+                Answer(
+                    f"{words}: busiest month",
+                    f"{peak[0]} of capacity in use (background load included)",
+                    peak[1],
+                )
+            )
+    return rows

@@ -1,0 +1,92 @@
+"""What `run` and `compare` print for people: the answers first, in a few lines; the whole
+tables with --verbose / --all. The line counts are the contract (issue 30)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sim.commands.cli import main
+from tests.helpers import BASELINE, ROOT
+
+INTERIM = ROOT / "scenarios" / "nct07271602_interim.yaml"
+RUN_LINES = 25  # `run` without --verbose prints at most this many lines
+COMPARE_LINES = 31  # `compare` without --all
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """The baseline and the interim design (the longest answers), and the baseline again
+    at HR 0.8 with the same seed (a paired comparison with many differences)."""
+    root = tmp_path_factory.mktemp("terminal")
+    specs = {
+        "baseline": (BASELINE, []),
+        "interim": (INTERIM, []),
+        "hr08": (BASELINE, ["--set", "effect.hazard_ratio=0.8"]),
+    }
+    printed = {}
+    for name, (scenario, extra) in specs.items():
+        args = ["run", str(scenario), "--reps", "60", "--seed", "3", "--workers", "1"]
+        args += ["--keep-patients", "0", "--quiet", "--out", str(root / name), *extra]
+        printed[name] = run_printing(args)
+    return root, printed
+
+
+def run_printing(args: list[str]) -> str:
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(args) == 0
+    return buffer.getvalue()
+
+
+def first_words(text: str) -> set[str]:
+    return {line.split()[0] for line in text.splitlines() if line.strip()}
+
+
+def test_run_prints_the_answers_in_at_most_25_lines(folders):
+    root, printed = folders
+    for name in ("baseline", "interim"):
+        lines = printed[name].splitlines()
+        assert len(lines) <= RUN_LINES, printed[name]
+        text = printed[name]
+        assert "registered completion date 2028-12-31" in text
+        assert "p_target_by_completion" in text and re.search(r"^\s*power\s", text, re.M)
+        assert str(root / name / "summary.csv") in text  # where the whole table is
+
+
+def test_run_verbose_prints_every_metric(folders):
+    import pandas as pd
+
+    root, _ = folders
+    text = run_printing(
+        ["run", str(BASELINE), "--reps", "60", "--seed", "3", "--workers", "1", "--quiet"]
+        + ["--keep-patients", "0", "--force", "--out", str(root / "baseline"), "--verbose"]
+    )
+    summary = pd.read_csv(root / "baseline" / "summary.csv")
+    assert len(text.splitlines()) > len(summary)
+    assert set(summary["metric"]) <= first_words(text)
+
+
+def test_compare_leads_with_key_metrics_in_at_most_30_lines(folders):
+    root, _ = folders
+    text = run_printing(["compare", str(root / "baseline"), str(root / "hr08")])
+    lines = text.splitlines()
+    assert len(lines) <= COMPARE_LINES, text
+    assert lines[3].startswith("key metrics")
+    assert "p_target_by_completion" in lines[5]  # the metric table's first key metric
+    assert "effect.hazard_ratio" in text
+    assert "--all" in lines[-1]
+
+
+def test_compare_all_prints_every_metric(folders):
+    import pandas as pd
+
+    root, _ = folders
+    text = run_printing(["compare", str(root / "baseline"), str(root / "hr08"), "--all"])
+    summary = pd.read_csv(root / "baseline" / "summary.csv")
+    assert set(summary["metric"]) <= first_words(text)
+    assert "first_patient_in" in text  # every milestone
