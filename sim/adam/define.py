@@ -11,6 +11,14 @@ from sim.adam.mapping import dataset_variables
 COLUMNS = ("dataset", "variable", "label", "type", "length", "format", "origin")
 
 
+def longest_bytes(values: pd.Series) -> int:
+    """The longest value's length in UTF-8 bytes; missing values count 0 (SAS writes them
+    blank). Plain Python, so that it does not depend on the pandas version's string dtype
+    (pandas 3 keeps a missing value missing through astype(str), and an all-missing column
+    then has no .str accessor)."""
+    return max((len(str(x).encode("utf-8")) for x in values if not pd.isna(x)), default=0)
+
+
 def define_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per variable of each data set in `tables` ({"ADSL": frame, ...}): type Char or
     Num, length in bytes (a character variable's longest value; 8 for a number, as SAS
@@ -21,7 +29,7 @@ def define_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             if v.name not in frame.columns:
                 continue
             char = v.kind == "char"
-            longest = frame[v.name].astype(str).str.encode("utf-8").str.len().max()
+            longest = longest_bytes(frame[v.name]) if char else 0
             rows.append(
                 {
                     "dataset": dataset,

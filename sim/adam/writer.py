@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.adam.define import define_table
+from sim.adam.define import define_table, longest_bytes
 from sim.adam.mapping import (
     BEST_RESPONSE_CODES,
     DATASET_LABELS,
@@ -445,7 +445,7 @@ def write_dataset(frame: pd.DataFrame, path: Path, dataset: str) -> None:
     variables = {v.name: v for v in dataset_variables(dataset)}
     for name in frame.columns:
         if variables[name].kind == "char":
-            longest = frame[name].astype(str).str.encode("utf-8").str.len().max()
+            longest = longest_bytes(frame[name])
             if len(frame) and longest > MAX_CHAR:
                 raise ScenarioError(
                     f"{dataset}.{name}: a value of {longest} bytes; SAS transport v5 holds "
