@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -136,3 +137,12 @@ def test_bad_runs_get_one_message_and_exit_2(runs, tmp_path, capsys, case):
     for word in words:
         assert word in err
     assert not out.exists()
+
+
+def test_bootstrap_of_medians_that_never_happen_warns_nothing() -> None:
+    """Resamples whose medians are both infinite (milestones never reached) are dropped
+    without numpy's 'invalid value encountered in subtract' on the user's terminal."""
+    never = np.array([1.0, np.nan, np.nan, 2.0, np.nan])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(bootstrap_median_se(never, never))

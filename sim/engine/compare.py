@@ -131,9 +131,10 @@ def bootstrap_median_se(xa: np.ndarray, xb: np.ndarray, draws: int = BOOTSTRAP_D
     a = np.where(np.isnan(xa), np.inf, xa)
     b = np.where(np.isnan(xb), np.inf, xb)
     idx = rng.integers(0, len(a), size=(draws, len(a)))
-    diff = np.quantile(b[idx], 0.5, axis=1, method="inverted_cdf") - np.quantile(
-        a[idx], 0.5, axis=1, method="inverted_cdf"
-    )
+    with np.errstate(invalid="ignore"):  # inf - inf: a resample dropped just below
+        diff = np.quantile(b[idx], 0.5, axis=1, method="inverted_cdf") - np.quantile(
+            a[idx], 0.5, axis=1, method="inverted_cdf"
+        )
     diff = diff[np.isfinite(diff)]
     return float(np.std(diff, ddof=1)) if len(diff) > draws // 2 else np.nan
 
