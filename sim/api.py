@@ -33,6 +33,7 @@ import pandas as pd
 import yaml
 
 from sim.scenario import Scenario, ScenarioError, parse_scenario, scenario_to_dict
+from sim.scenario.overrides import value_at
 from sim.storage.exact_csv import read_exact_csv
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ __all__ = [
     "report",
     "simulate",
     "sweep",
+    "value_at",
 ]
 
 ScenarioLike = Scenario | str | Path | Mapping[str, Any]

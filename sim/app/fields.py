@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sim.api import value_at
+
 # (path, label): the order of the form. Paths with {site}/{last} are expanded per scenario.
 PLANNER_FIELDS: tuple[tuple[str, str], ...] = (
     ("trial.sample_size", "Sample size"),
@@ -100,19 +102,6 @@ def schema_node(schema: dict[str, Any], path: str) -> dict[str, Any]:
             node = resolve(node.get("items", {}))
         else:
             node = resolve(node.get("properties", {}).get(key, {}))
-    return node
-
-
-def value_at(data: Any, path: str) -> Any:
-    """The value at a dotted path of a parsed scenario, None where there is none."""
-    node = data
-    for key in path.split("."):
-        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        elif isinstance(node, dict) and key in node:
-            node = node[key]
-        else:
-            return None
     return node
 
 

@@ -52,6 +52,7 @@ from sim.scenario import (
     parse_yaml,
     scenario_to_dict,
 )
+from sim.scenario.overrides import value_at
 from sim.storage.exact_csv import read_exact_csv
 
 
@@ -347,7 +348,7 @@ def tabulate_sweep(
         if any(p.variant for p in points):
             row["variant"] = point.variant
         for path in paths:
-            row[path] = cell_value(point.params.get(path, lookup_dotted(resolved, path)))
+            row[path] = cell_value(point.params.get(path, value_at(resolved, path)))
         for rec in summary.itertuples(index=False):
             row[rec.metric] = rec.estimate
             row[f"{rec.metric}_mc_se"] = rec.mc_se
@@ -383,18 +384,6 @@ def long_params(table: pd.DataFrame, points: list[SweepPoint]) -> pd.DataFrame:
         for path, value in zip(paths, values, strict=True)
     ]
     return pd.DataFrame(rows, columns=["point", "parameter", "value"])
-
-
-def lookup_dotted(data: Any, path: str) -> Any:
-    node = data
-    for key in path.split("."):
-        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        elif isinstance(node, dict) and key in node:
-            node = node[key]
-        else:
-            return None
-    return node
 
 
 def sweep_manifest(

@@ -49,3 +49,17 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         else:
             created = key not in node
             node = node.setdefault(key, {})
+
+
+def value_at(data: Any, path: str) -> Any:
+    """The value at a dotted path (as --set and --grid write it) of a parsed scenario, list
+    rows by index; None where there is none."""
+    node = data
+    for key in path.split("."):
+        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            return None
+    return node
