@@ -119,11 +119,12 @@ def test_every_layer_is_a_subpackage():
         "storage",
         "engine",
         "outputs",
+        "api",
         "commands",
     ):
         assert (PACKAGE / name / "__init__.py").is_file(), name
     flat = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert flat == ["__init__.py", "__main__.py", "api.py", "errors.py"]
+    assert flat == ["__init__.py", "__main__.py", "errors.py"]
 
 
 def test_every_module_imports_in_a_fresh_interpreter_in_any_order():
