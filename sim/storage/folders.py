@@ -41,14 +41,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
-import hashlib
 import json
 import os
 import secrets
 import shutil
 import socket
-import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -56,9 +53,36 @@ from typing import Any
 
 from sim.errors import ScenarioError
 
-MANIFEST = "manifest.json"
-OWNER = ".owner.json"  # inside a staging folder: who is writing it
-LOOSE = ".sim-files.json"  # in a folder where sim wrote loose files: their names and hashes
+# The records (sim.storage.records) and the lock (sim.storage.locks) are imported here
+# whole, so that every name this module had before they moved out stays importable from it.
+from sim.storage.locks import (  # noqa: F401
+    NO_HARD_LINKS,
+    LockHeld,
+    TargetLock,
+    current_umask,
+    lock_path,
+    lock_record,
+    normal_mode,
+    process_alive,
+    process_start,
+    read_lock_record,
+)
+from sim.storage.records import (  # noqa: F401
+    LOOSE,
+    MANIFEST,
+    OWNER,
+    FolderContents,
+    file_hashes,
+    folder_kind,
+    inspect_folder,
+    listed_files,
+    read_loose,
+    read_manifest,
+    record_files,
+    record_loose_files,
+    sha256_of,
+)
+
 PARTIAL = "partial"
 # Errors of the file system a user can fix (space, permissions, a read-only mount).
 USER_FIXABLE = {
@@ -73,166 +97,6 @@ USER_FIXABLE = {
     errno.EISDIR,
     errno.EFBIG,
 }
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def normal_mode(directory: bool) -> int:
-    """0777 (folders) or 0666 (files) less the umask: what `mkdir` and `open` would give."""
-    return (0o777 if directory else 0o666) & ~current_umask()
-
-
-# --- what sim wrote ------------------------------------------------------------------------
-
-
-def read_manifest(folder: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("tool") == "sim" else None
-
-
-def folder_kind(manifest: dict[str, Any]) -> str:
-    return str(manifest.get("kind", "run"))
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_hashes(folder: Path) -> dict[str, str]:
-    """Every file under `folder` (relative POSIX path -> sha256), but its own manifest.json
-    and owner record: what `record_files` lists."""
-    found = {}
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder).as_posix()
-        if relative in (MANIFEST, OWNER) or not path.is_file() or path.is_symlink():
-            continue
-        found[relative] = sha256_of(path)
-    return found
-
-
-def record_files(folder: Path) -> None:
-    """Add ``files`` (every file sim wrote into `folder`, with its sha256) to the folder's
-    manifest: the record by which a later command may replace it (see the module docstring).
-    A folder without sim's manifest is left as it is."""
-    manifest = read_manifest(folder)
-    if manifest is None:
-        return
-    manifest["files"] = file_hashes(folder)
-    (folder / MANIFEST).write_text(
-        json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8"
-    )
-
-
-def read_loose(folder: Path) -> dict[str, str]:
-    """The loose files sim wrote in `folder` (name -> sha256), from its ``.sim-files.json``."""
-    try:
-        data = json.loads((folder / LOOSE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("tool") != "sim":
-        return {}
-    files = data.get("files")
-    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
-
-
-def record_loose_files(paths: Sequence[Path]) -> None:
-    """Add `paths` (just written, beside each other) with their sha256 to their folder's
-    ``.sim-files.json``, under that record's own lock (other writers share the folder)."""
-    folder = paths[0].parent
-    record = folder / LOOSE
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            lock = TargetLock(record)
-            lock.__enter__()
-            break
-        except LockHeld:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    try:
-        files = read_loose(folder)
-        files.update({p.name: sha256_of(p) for p in paths})
-        temporary = folder / f"{LOOSE}.tmp-{os.getpid()}"
-        temporary.write_text(
-            json.dumps({"tool": "sim", "kind": "files", "files": files}, indent=2) + "\n",
-            encoding="utf-8",
-        )
-        temporary.replace(record)
-    finally:
-        lock.__exit__()
-
-
-class FolderContents:
-    """What is in a folder, by sim's records: `own` (listed, hash as recorded, or a record),
-    `edited` (listed, hash changed since) and `foreign` (not in any record: the user's),
-    as paths relative to the folder (a foreign folder ends in /)."""
-
-    def __init__(self) -> None:
-        self.own: list[str] = []
-        self.edited: list[str] = []
-        self.foreign: list[str] = []
-
-
-def inspect_folder(
-    folder: Path, listed: dict[str, str], prefix: str = "", contents: FolderContents | None = None
-) -> FolderContents:
-    """Sort every entry under `folder` into own, edited and foreign (see `FolderContents`).
-    `listed`: the files of the manifest that covers `folder` (relative to its top, whose
-    `prefix` this is); a subfolder with a manifest of its own (plots) is judged by that,
-    loose files by ``.sim-files.json``."""
-    contents = contents or FolderContents()
-    loose = read_loose(folder)
-    for entry in sorted(folder.iterdir()):
-        relative = prefix + entry.name
-        if not prefix and entry.name == MANIFEST and entry.is_file() and not entry.is_symlink():
-            contents.own.append(relative)  # the record itself
-        elif entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
-            contents.foreign.append(relative)
-        elif entry.is_dir():
-            nested = read_manifest(entry)
-            files = nested.get("files") if nested is not None else None
-            if any(key.startswith(relative + "/") for key in listed) and not isinstance(
-                files, dict
-            ):
-                inspect_folder(entry, listed, relative + "/", contents)
-            elif isinstance(files, dict):
-                part = inspect_folder(entry, {k: str(v) for k, v in files.items()})
-                contents.own += [relative + "/" + p for p in part.own]
-                contents.edited += [relative + "/" + p for p in part.edited]
-                contents.foreign += [relative + "/" + p for p in part.foreign]
-            else:
-                contents.foreign.append(relative + "/")
-        elif relative in listed:
-            same = sha256_of(entry) == listed[relative]
-            (contents.own if same else contents.edited).append(relative)
-        elif entry.name == LOOSE and loose:
-            contents.own.append(relative)
-        elif entry.name in loose:
-            (contents.own if sha256_of(entry) == loose[entry.name] else contents.edited).append(
-                relative
-            )
-        else:
-            contents.foreign.append(relative)
-    return contents
-
-
-def listed_files(manifest: dict[str, Any]) -> dict[str, str] | None:
-    files = manifest.get("files")
-    if not isinstance(files, dict):
-        return None
-    return {str(k): str(v) for k, v in files.items()}
 
 
 def shown(names: Sequence[str], most: int = 5) -> str:
@@ -392,189 +256,7 @@ def check_replaceable_file(
         )
 
 
-# --- the lock ------------------------------------------------------------------------------
-
-
-def lock_path(out: Path) -> Path:
-    return out.parent / f".{out.name}.lock"
-
-
-def lock_record() -> dict[str, Any]:
-    """What sim writes into a lock file it makes: the record by which it knows the file is
-    its own (a file at a lock's name without it is someone else's, never changed)."""
-    pid = os.getpid()
-    return {
-        "tool": "sim",
-        "kind": "lock",
-        "pid": pid,
-        "start": process_start(pid),
-        "host": socket.gethostname(),
-        "token": secrets.token_hex(4),
-    }
-
-
-def read_lock_record(data: bytes) -> dict[str, Any] | None:
-    """The lock record in a lock file's bytes, or None if sim did not write them. A file
-    holding only a process id and a newline is the record earlier versions of sim wrote."""
-    text = data.decode("utf-8", "replace")
-    if text.endswith("\n") and text[:-1].isdigit():
-        return {"tool": "sim", "kind": "lock", "pid": int(text[:-1])}
-    try:
-        record = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(record, dict) or (record.get("tool"), record.get("kind")) != ("sim", "lock"):
-        return None
-    return record if isinstance(record.get("pid"), int) else None
-
-
-# What link() says on a file system without hard links.
-NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
-
-
-class LockHeld(ScenarioError):
-    """Another live process holds the lock of a target."""
-
-
-class TargetLock:
-    """An exclusive `flock` on ``.NAME.lock`` beside `out`, a file holding sim's lock record
-    (`lock_record`: tool, process id and start, host, a random token).
-
-    sim makes its lock file whole before anyone can see it: written and locked under a
-    private name (``.NAME.lock-TOKEN``, created exclusively), then hard-linked to the lock's
-    name, which fails if that name is taken. So a file at the lock's name is sim's only if it
-    holds sim's record. The kernel drops the lock when its holder dies (even by kill -9): a
-    lock file of sim nobody holds is replaced by the next writer. A file at that name without
-    sim's record (the user's) is never truncated or removed: the command is refused. Raises
-    ScenarioError naming the holder's process id if another process holds the lock."""
-
-    def __init__(self, out: Path, flag: str = "--out") -> None:
-        self.out, self.flag, self.path = out, flag, lock_path(out)
-        self.fd: int | None = None
-
-    def in_the_way(self, what: str) -> ScenarioError:
-        return ScenarioError(
-            f"{self.flag} {self.out}: {self.path} is in the way ({what}); sim keeps the "
-            "lock of this target under that name and never changes a file it did not write: "
-            "move or rename that file, or choose another name for the target"
-        )
-
-    def __enter__(self) -> TargetLock:
-        record = lock_record()
-        private = self.path.with_name(f"{self.path.name}-{record['token']}")
-        fd = os.open(private, os.O_RDWR | os.O_CREAT | os.O_EXCL, normal_mode(False))
-        try:
-            os.write(fd, (json.dumps(record) + "\n").encode())
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody else knows the file yet
-            while True:
-                try:
-                    fd = self.place(private, fd, record)
-                    break
-                except FileExistsError:
-                    if self.replace_dead_lock(private):
-                        break
-        except BaseException:
-            os.close(fd)
-            raise
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                private.unlink()  # a second name of our lock file (or already moved)
-        self.fd = fd
-        return self
-
-    def place(self, private: Path, fd: int, record: dict[str, Any]) -> int:
-        """Give our locked lock file `private` (open as `fd`) the lock's name, failing with
-        FileExistsError if the name is taken; return the descriptor that holds the lock.
-        A hard link does it at once, whole; a file system without hard links (some network
-        and FAT ones) gets the name created exclusively, locked, then the record written."""
-        try:
-            os.link(private, self.path)
-            return fd
-        except FileExistsError:
-            raise
-        except OSError as exc:
-            if exc.errno not in NO_HARD_LINKS:
-                raise
-        mine = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, normal_mode(False))
-        try:
-            fcntl.flock(mine, fcntl.LOCK_EX | fcntl.LOCK_NB)  # before the record is readable
-            os.write(mine, (json.dumps(record) + "\n").encode())
-        except BaseException:
-            os.close(mine)
-            with contextlib.suppress(OSError):
-                self.path.unlink()
-            raise
-        os.close(fd)
-        return mine
-
-    def replace_dead_lock(self, private: Path) -> bool:
-        """The lock's name is taken: put our lock file `private` there if what is there is a
-        lock of sim nobody holds (True); False to look again (it changed meanwhile). Raises
-        ScenarioError if a live process holds it, or if it is not sim's."""
-        try:
-            there = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except FileNotFoundError:
-            return False  # its holder has just removed it
-        except OSError as exc:
-            raise self.in_the_way("a link or a file sim cannot open") from exc
-        try:
-            info = os.fstat(there)
-            if not stat.S_ISREG(info.st_mode):
-                raise self.in_the_way("a folder, pipe or device, not a lock file of sim")
-            record = read_lock_record(os.pread(there, 4096, 0))
-            if record is None:
-                raise self.in_the_way("a file that holds no lock record of sim")
-            try:
-                fcntl.flock(there, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise LockHeld(
-                    f"{self.flag} {self.out}: another sim process (pid {record['pid']}) is "
-                    "writing it right now; wait for it to finish (or stop it), or choose "
-                    "another folder"
-                ) from None
-            try:
-                same = os.path.samestat(info, os.stat(self.path, follow_symlinks=False))
-            except FileNotFoundError:
-                return False
-            if not same:
-                return False
-            # sim's lock whose holder died; while we hold its flock nobody else replaces it
-            os.replace(private, self.path)
-            return True
-        finally:
-            os.close(there)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                if os.path.samestat(os.fstat(self.fd), os.stat(self.path, follow_symlinks=False)):
-                    self.path.unlink()  # still our file (we hold its flock): ours to remove
-            os.close(self.fd)  # releases the flock
-            self.fd = None
-
-
 # --- staging -------------------------------------------------------------------------------
-
-
-def process_start(pid: int) -> str | None:
-    """The start time of process `pid` (clock ticks since boot, Linux), so that a reused
-    process id is not mistaken for the owner; None where /proc is not there."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def process_alive(pid: int, start: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    now = process_start(pid)
-    return start is None or now is None or now == start
 
 
 def owner_record(out: Path) -> dict[str, Any]:
