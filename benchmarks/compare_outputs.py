@@ -18,6 +18,7 @@ MASKS = [
     (re.compile(rb'"created": "[^"]*"'), b'"created": X'),
     (re.compile(rb'"wall_seconds": [0-9.e-]+'), b'"wall_seconds": X'),
     (re.compile(rb"made \d{4}-\d\d-\d\dT[0-9:+]+"), b"made X"),
+    (re.compile(rb"made \d+ [A-Z][a-z]+ \d{4}, \d\d:\d\d UTC"), b"made X"),
     (re.compile(rb"in \d+(\.\d+)? s"), b"in X s"),
     (re.compile(rb'"?/[^" <]*/sim/__main__.py"?'), b"MAIN"),
     (re.compile(rb"\d+(\.\d+)? s elapsed"), b"X s elapsed"),
