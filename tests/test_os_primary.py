@@ -63,6 +63,26 @@ def test_os_survival_of_the_design_is_the_illness_death_closed_form():
         assert np.max(np.abs(os_survival_days(scenario, arm, t) - expected)) < 1e-6
 
 
+def test_os_survival_of_the_design_mixes_the_subsequent_therapies():
+    """With subsequent therapies (control: 40% immunotherapy, HR 0.7 on h12; experimental:
+    20% docetaxel, HR 0.9) each patient who progresses takes one or none independently of
+    the path so far, so S_OS is the mixture sum_j w_j S_OS(t; h12 x ratio_j) of the closed
+    forms (the rest, 1 - sum w_j, with h12 itself), as the simulator draws it."""
+    therapy = (
+        "overall_survival.subsequent_therapy={control: [{name: io, share: 0.4, hazard_ratio: "
+        "0.7, immunotherapy: true}], experimental: [{name: doce, share: 0.2, hazard_ratio: 0.9}]}"
+    )
+    scenario = load_scenario(SMALL, [therapy])
+    t = np.arange(0.0, 3650.0, 7.0)
+    pfs = math.log(2) / 6 / DAYS_PER_MONTH
+    h12 = math.log(2) / 8 / DAYS_PER_MONTH
+    for arm, hr, mix in ((0, 1.0, ((0.4, 0.7), (0.6, 1.0))), (1, 0.6, ((0.2, 0.9), (0.8, 1.0)))):
+        expected = sum(
+            w * os_survival_closed_form(t, 0.8 * pfs * hr, 0.2 * pfs * hr, h12 * m) for w, m in mix
+        )
+        assert np.max(np.abs(os_survival_days(scenario, arm, t) - expected)) < 1e-6
+
+
 def test_per_look_drifts_match_a_monte_carlo_of_the_canonical_process():
     """Crossing probabilities with one drift per look (E[Z_k] = drift_k sqrt(t_k), as an OS
     hazard ratio changing over the looks) against 400,000 draws of the Brownian motion with

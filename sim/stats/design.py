@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr  # normal cdf, without scipy.stats
 
+from sim.scenario.outcomes import post_progression_mix
 from sim.stats.lachin_foulkes import (
     AccrualTable,
     ArrayLike,
@@ -483,7 +484,9 @@ def os_survival_days(
     S the arm's PFS survival (`arm_survival_days`, multiplier m), f = -S' its density,
     d = pfs.death_fraction (so (1 - d) f is the density of a progression) and S12 the arm's
     survival after progression (overall_survival.post_progression, its hazard times
-    post_progression_hazard_ratio in arm 1; not multiplied by m, as in the simulator).
+    post_progression_hazard_ratio in arm 1, and times each subsequent therapy's hazard ratio
+    for the share of the arm that starts it: a mixture, as the simulator draws each patient's
+    therapy at progression; not multiplied by m, as in the simulator).
     Numerically: progressions at the midpoints of `step_days` cells, the convolution exact
     on that grid (the closed form of exponential hazards,
     `sim.conduct.survival.os_survival_closed_form`, checks it); `t` in days."""
@@ -497,9 +500,14 @@ def os_survival_days(
     after = os_block.post_progression
     ratio = os_block.post_progression_hazard_ratio if arm == 1 else 1.0
     mid = (np.arange(len(progressed)) + 0.5) * step_days  # time from a progression
-    alive = after.cure_fraction + (1.0 - after.cure_fraction) * np.exp(
-        -ratio * cumulative_hazard_days(after, mid)
-    )
+    h12 = cumulative_hazard_days(after, mid)
+    if os_block.subsequent_therapy:  # each therapy's share with its ratio on h12
+        alive = sum(
+            w * (after.cure_fraction + (1.0 - after.cure_fraction) * np.exp(-m * h12))
+            for w, m in post_progression_mix(os_block, arm)
+        )
+    else:
+        alive = after.cure_fraction + (1.0 - after.cure_fraction) * np.exp(-ratio * h12)
     # alive at grid[i] after a progression in cell j < i: sum_j progressed[j] alive[i-1-j]
     convolved = np.convolve(progressed, alive)[: len(grid) - 1]
     survival = pfs + np.concatenate([[0.0], convolved])
