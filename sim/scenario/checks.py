@@ -194,7 +194,8 @@ def check_event_time(scenario: Scenario) -> None:
     """A cut that waits for events (cut: events, no date to cap it) whose target is expected
     within MAX_STUDY_YEARS; after `check_sites`, whose message is the more telling one when
     enrollment itself never fills. With OS primary the target counts deaths of the
-    illness-death model (the check after the overall_survival block's own checks)."""
+    illness-death model (without an overall_survival block, `check_primary_endpoint`
+    reports the missing block instead)."""
     if scenario.analysis.cut == "events" and scenario.analysis.event_target is not None:
         if scenario.analysis.endpoint == "os" and scenario.overall_survival is None:
             return  # check_primary_endpoint names the missing block
