@@ -92,6 +92,116 @@ def test_simulated_per_look_probabilities_average_to_the_closed_forms():
         assert abs(x.mean() - value) < 3 * se, (name, x.mean(), value, se)
 
 
+# --- OS primary: the design's effect is the OS average hazard ratio of each look ------------
+
+OS_SMALL = ROOT / "tests" / "data" / "os_primary_small.yaml"
+OS_LOOKS = {  # an interim at half of the 120 deaths
+    "analysis.looks": [{"information": 0.5}, {"events": 120}],
+    "analysis.efficacy": {"spending": "obrien_fleming"},
+}
+
+
+def os_small(**changes):
+    return vary(scenario_data(OS_SMALL), **{**OS_LOOKS, **changes})
+
+
+def os_log_ahr(scenario):
+    """log AHR(T_d) at d deaths, T_d the expected time of d deaths: the closed-form design's
+    OS effect, from `sim.stats.design.nph_expected_events` (the expected deaths on its
+    quarter-month grid, linear between; the AHR at T_d), independently of the plan."""
+    from sim.stats.design import NPH_GRID_MONTHS, nph_expected_events
+
+    deaths = nph_expected_events(scenario, NPH_GRID_MONTHS)["events"].to_numpy()
+
+    def at(d: float) -> float:
+        month = float(np.interp(d, deaths, NPH_GRID_MONTHS))
+        table = nph_expected_events(scenario, [month])
+        return math.log(float(table["average_hazard_ratio"].iloc[0]))
+
+    return at
+
+
+def os_conditional_power(z, d, final, critical, log_ahr):
+    """The B-value closed form on the score scale, I = p (1 - p) d, with the design's mean
+    of the log-rank score E[S_d] = -log AHR(T_d) I_d (gsDesign2's gs_power_ahr):
+    CP = 1 - Phi((c sqrt(I_F) - z sqrt(I_k) - (theta_F I_F - theta_k I_k)) / sqrt(I_F - I_k)),
+    theta_d = -log AHR(T_d)."""
+    i_k, i_f = 0.25 * d, 0.25 * final
+    rest = -log_ahr(final) * i_f + log_ahr(d) * i_k
+    return 1.0 - ndtr(
+        (critical * math.sqrt(i_f) - z * math.sqrt(i_k) - rest) / math.sqrt(i_f - i_k)
+    )
+
+
+def test_os_conditional_power_under_the_design_is_the_closed_form_at_its_z():
+    """OS primary (illness-death OS, the small scenario, interim at 60 of 120 deaths): each
+    replicate's conditional power under the design is the B-value closed form with the OS
+    AHR of the look and of the final analysis, to 1e-12; and those AHRs are the drifts of
+    design.csv's h1 rows (`hypothesis_drift`), so CP's design is the design's."""
+    from sim.stats.boundaries import design_hazard_ratio, hypothesis_drift
+
+    scenario = os_small()
+    plan, reps = simulate(scenario, 40, 5)
+    log_ahr = os_log_ahr(scenario)
+    c = float(plan.design.efficacy[-1])
+    z = reps["look1_z_benefit"].to_numpy()
+    d = reps["look1_events"].to_numpy()
+    cp = reps["look1_conditional_power_design"].to_numpy()
+    assert np.isfinite(cp).sum() >= 35
+    for r in np.flatnonzero(np.isfinite(cp)):
+        expected = os_conditional_power(z[r], d[r], 120, c, log_ahr)
+        assert cp[r] == pytest.approx(expected, abs=1e-12)
+    drifts = hypothesis_drift(scenario, plan, design_hazard_ratio(scenario))
+    scale = math.sqrt(0.25 * 120)
+    np.testing.assert_allclose(
+        drifts, [-log_ahr(60) * scale, -log_ahr(120) * scale], rtol=0, atol=1e-12
+    )
+    # the one hazard ratio a PFS design is powered for is not the OS effect: it differs
+    constant = predictive.conditional_power(
+        z[0], d[0] / 120, information=30.0, hazard_ratio=math.exp(plan.design_log_hr), critical=c
+    )
+    assert abs(float(constant) - cp[0]) > 0.01
+
+
+def test_os_conditional_power_under_the_design_averages_to_the_designs_power():
+    """8,000 replicates of the small OS scenario: with Z_t ~ N(m_t / sqrt(t), 1), m_t =
+    -log AHR(T_t) sqrt(I_max) t the design's B-value mean, E CP_design = E Phi((Z sqrt(t) +
+    m_1 - m_t - c) / sqrt(1 - t)) = Phi(m_1 - c): the design's power at the final bound
+    (the interim stops ignored), -log AHR(T_120) sqrt(30) - c. The mean within 3 MC SE;
+    the constant hazard ratio used before (the one with the target power at 120 deaths)
+    is far from it."""
+    scenario = os_small()
+    plan, reps = simulate(scenario, 8_000, 11)
+    assert (reps["look1_events"] == 60).all()
+    c = float(plan.design.efficacy[-1])
+    log_ahr = os_log_ahr(scenario)
+    x = reps["look1_conditional_power_design"].to_numpy()
+    se = x.std(ddof=1) / math.sqrt(len(x))
+    expected = float(ndtr(-log_ahr(120) * math.sqrt(30.0) - c))
+    assert abs(x.mean() - expected) < 3 * se, (x.mean(), expected, se)
+    t, theta_d = 0.5, -plan.design_log_hr
+    before = float(
+        ndtr(-log_ahr(60) * math.sqrt(30.0) * t + theta_d * math.sqrt(30.0) * (1 - t) - c)
+    )
+    assert abs(before - expected) > 20 * se
+
+
+def test_os_conditional_power_futility_stops_where_the_reported_cp_is_below_it():
+    """A conditional-power futility rule (threshold 0.2) with OS primary: the z bound of
+    the interim gives the threshold back in the OS closed form, and a replicate stops for
+    futility exactly when its reported conditional power under the design is below 0.2."""
+    scenario = os_small(**{"analysis.futility": {"scale": "conditional_power", "threshold": 0.2}})
+    plan, reps = simulate(scenario, 400, 7)
+    eff, fut = plan.bounds((0, 1), (60, 120))
+    log_ahr = os_log_ahr(scenario)
+    assert os_conditional_power(fut[0], 60, 120, eff[-1], log_ahr) == pytest.approx(0.2, abs=1e-9)
+    cp = reps["look1_conditional_power_design"].to_numpy()
+    decision = reps["look1_decision"].to_numpy()
+    held = np.isfinite(cp) & (decision != "efficacy")
+    assert ((decision[held] == "futility") == (cp[held] < 0.2)).all()
+    assert 0 < (decision == "futility").mean() < 1
+
+
 @pytest.mark.parametrize("binding", [True, False])
 def test_type_one_error_with_predictive_power_futility(binding):
     """HR 1, futility when the predictive power (flat prior) is below 0.10 at the interim:

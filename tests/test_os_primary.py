@@ -63,6 +63,26 @@ def test_os_survival_of_the_design_is_the_illness_death_closed_form():
         assert np.max(np.abs(os_survival_days(scenario, arm, t) - expected)) < 1e-6
 
 
+def test_os_survival_of_the_design_mixes_the_subsequent_therapies():
+    """With subsequent therapies (control: 40% immunotherapy, HR 0.7 on h12; experimental:
+    20% docetaxel, HR 0.9) each patient who progresses takes one or none independently of
+    the path so far, so S_OS is the mixture sum_j w_j S_OS(t; h12 x ratio_j) of the closed
+    forms (the rest, 1 - sum w_j, with h12 itself), as the simulator draws it."""
+    therapy = (
+        "overall_survival.subsequent_therapy={control: [{name: io, share: 0.4, hazard_ratio: "
+        "0.7, immunotherapy: true}], experimental: [{name: doce, share: 0.2, hazard_ratio: 0.9}]}"
+    )
+    scenario = load_scenario(SMALL, [therapy])
+    t = np.arange(0.0, 3650.0, 7.0)
+    pfs = math.log(2) / 6 / DAYS_PER_MONTH
+    h12 = math.log(2) / 8 / DAYS_PER_MONTH
+    for arm, hr, mix in ((0, 1.0, ((0.4, 0.7), (0.6, 1.0))), (1, 0.6, ((0.2, 0.9), (0.8, 1.0)))):
+        expected = sum(
+            w * os_survival_closed_form(t, 0.8 * pfs * hr, 0.2 * pfs * hr, h12 * m) for w, m in mix
+        )
+        assert np.max(np.abs(os_survival_days(scenario, arm, t) - expected)) < 1e-6
+
+
 def test_per_look_drifts_match_a_monte_carlo_of_the_canonical_process():
     """Crossing probabilities with one drift per look (E[Z_k] = drift_k sqrt(t_k), as an OS
     hazard ratio changing over the looks) against 400,000 draws of the Brownian motion with
@@ -284,3 +304,107 @@ def test_a_hazard_ratio_prior_with_os_primary_is_refused(baseline_data):
                 },
             },
         )
+
+
+# --- the event target against what the patients can give: deaths with OS primary ------------
+
+NEVER_DIE = (  # 60% of the patients who progress are cured: 104 of 200 die, ever
+    "overall_survival.post_progression="
+    "{distribution: exponential, median_months: 8, cure_fraction: 0.6}"
+)
+
+
+def test_the_check_counts_deaths_of_the_illness_death_model():
+    """`primary_event_probabilities` with OS primary, exponential h01, h02, h12 (the small
+    scenario): an upper bound on P(death by k + 1/2 months) that puts each progression at
+    the start of its half-month cell, so it lies between the closed form at t and at t + half
+    a month (`os_survival_closed_form`); with PFS primary, 1 - S_PFS(t) itself."""
+    from sim.scenario.checks import primary_event_probabilities
+
+    scenario = load_scenario(SMALL)
+    pfs_data = load_scenario(SMALL, ["analysis.endpoint=pfs"])
+    months = 60
+    t = (np.arange(months) + 0.5) * DAYS_PER_MONTH
+    pfs = math.log(2) / 6 / DAYS_PER_MONTH
+    h12 = math.log(2) / 8 / DAYS_PER_MONTH
+    for arm, hr in ((0, 1.0), (1, 0.6)):
+        dies = np.asarray(primary_event_probabilities(scenario, arm, months))
+        hazards = (0.8 * pfs * hr, 0.2 * pfs * hr, h12)
+        exact = 1.0 - os_survival_closed_form(t, *hazards)
+        later = 1.0 - os_survival_closed_form(t + DAYS_PER_MONTH / 2, *hazards)
+        assert np.all(dies >= exact - 1e-12) and np.all(dies <= later + 1e-12)
+        assert np.max(dies - exact) < 0.03  # half a month of deaths at most
+        progressed = np.asarray(primary_event_probabilities(pfs_data, arm, months))
+        np.testing.assert_allclose(progressed, -np.expm1(-pfs * hr * t), rtol=1e-12)
+        assert np.all(progressed > dies)  # the PFS figures would overstate the deaths
+
+
+def test_a_death_target_the_patients_cannot_give_is_refused_naming_deaths(tmp_path, capsys):
+    """120 deaths of 200 patients when 0.2 + 0.8 x 0.4 = 52% ever die: refused
+    (the cut would wait for ever), the message saying deaths; before, the check counted PFS
+    events (every patient has one) and the run went on to an analysis a century later."""
+    needles = ("analysis.event_target = 120", "deaths of the illness-death model", "deaths")
+    run_rejects(tmp_path, capsys, SMALL, NEVER_DIE, needles)
+
+
+def test_a_pfs_target_is_not_refused_for_the_deaths_of_its_os_block():
+    """The same scenario with PFS primary: 120 PFS events of 200 are reachable (OS, now
+    secondary, would not reach 120 deaths, which is not the event target's business)."""
+    scenario = load_scenario(SMALL, ["analysis.endpoint=pfs", NEVER_DIE])
+    assert scenario.analysis.event_target == 120
+
+
+def test_design_warnings_use_the_primary_endpoints_effect():
+    """The power warning from the primary endpoint's figures only: PFS HR 0.9 with a large
+    post-progression benefit (HR 0.4) is hopeless for PFS (Schoenfeld: 2828 events) and
+    fine for OS (AHR 0.53, 76 deaths); PFS HR 0.6 with post-progression harm (HR 1.3) the
+    other way round (PFS 120 events; OS AHR 0.78, 497 deaths). OS lines say deaths."""
+    from sim.stats.design import design_warnings
+
+    def warnings(endpoint: str, pfs_hr: float, after_hr: float) -> list[str]:
+        overrides = [
+            f"analysis.endpoint={endpoint}",
+            f"effect.hazard_ratio={pfs_hr}",
+            f"overall_survival.post_progression_hazard_ratio={after_hr}",
+        ]
+        return design_warnings(load_scenario(SMALL, overrides))
+
+    assert warnings("os", 0.9, 0.4) == []
+    (pfs_line,) = warnings("pfs", 0.9, 0.4)
+    assert "needs 2828 events (Schoenfeld)" in pfs_line
+    assert warnings("pfs", 0.6, 1.3) == []
+    (os_line,) = warnings("os", 0.6, 1.3)
+    assert "needs 497 deaths (Schoenfeld under the OS average hazard ratio 0.778)" in os_line
+    assert "events" not in os_line
+
+
+def test_a_death_target_beyond_the_designs_horizon_is_warned_in_deaths():
+    """Post-progression median 120 months: 160 deaths of 200 come within 50 years (the run
+    can finish) but not within the 120 months the numeric design follows; the warning says
+    deaths and that horizon."""
+    from sim.stats.design import design_warnings
+
+    scenario = load_scenario(
+        SMALL,
+        [
+            "overall_survival.post_progression={distribution: exponential, median_months: 120}",
+            "analysis.event_target=160",
+        ],
+    )
+    (line,) = [w for w in design_warnings(scenario) if w.startswith("only")]
+    assert "deaths are expected within 120 months" in line
+    assert "death target 160" in line and "events" not in line
+
+
+def test_the_os_design_output_names_deaths_and_os(capsys):
+    """Every line of `python -m sim design scenarios/phase3_os.yaml` that counts or names the
+    primary's events says deaths or OS: no unit 'events', no method saying events or PFS; the
+    looks' table says its events are deaths."""
+    table = api.design(PHASE3)
+    assert "events" not in set(table["unit"])
+    for quantity, method in zip(table["quantity"], table["method"], strict=True):
+        assert "PFS" not in method and not re.search(r"\bevents?\b", method), (quantity, method)
+    assert main(["design", str(PHASE3)]) == 0
+    out = capsys.readouterr().out
+    assert "looks of the OS analysis: events are deaths" in out
+    assert "PFS" not in out

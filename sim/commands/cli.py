@@ -221,6 +221,8 @@ def cmd_design(args: argparse.Namespace) -> int:
     print_warnings(design_warnings(scenario))
     if bounds is not None:
         print()
+        if scenario.analysis.endpoint == "os":  # boundaries.csv keeps its column names
+            print("looks of the OS analysis: events are deaths, the hazard ratios OS's")
         print(
             bounds.drop(columns=["expected_date"]).to_string(
                 index=False, float_format=lambda v: f"{v:.4g}"
@@ -314,6 +316,10 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame, *, brief: bool 
         design = pd.concat(
             [design, pd.Series({q: v for q, v, _, _ in prior_design_rows(scenario)})]
         )
+    if scenario.analysis.endpoint == "os":  # the event target and the looks count deaths
+        words = {"months to event target (mean)": "months to death target (mean)"}
+        words["expected events"] = "expected deaths"
+        pairs = [(words.get(label, label), *keys) for label, *keys in pairs]
     prior = "assurance" in design.index  # each replicate's HR drawn: not the power at one HR
     if prior:
         pairs = [("assurance (power over the prior)", "assurance", "assurance"), *pairs[1:3]]
@@ -348,8 +354,11 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame, *, brief: bool 
     elif scenario.analysis.looks:
         lines.append(
             "group-sequential rows: the design's recursive integration at the planned "
-            "events and the scenario's hazard ratio"
-            + ("" if scenario.analysis.endpoint == "pfs" else " (OS: the AHR at each look)")
+            + (
+                "events and the scenario's hazard ratio"
+                if scenario.analysis.endpoint == "pfs"
+                else "deaths and the scenario's OS average hazard ratio at each look"
+            )
         )
     return "\n".join(lines)
 
@@ -608,6 +617,8 @@ def format_answers(
     ]
     dates = timeline.set_index("milestone")
     for milestone, words in ANSWER_MILESTONES:
+        if milestone == "target_events" and scenario.analysis.endpoint == "os":
+            words = "death target reached (OS)"
         if milestone in dates.index:
             row = dates.loc[milestone]
             shown = "not reached" if pd_missing(row["q50"]) else str(row["q50"])

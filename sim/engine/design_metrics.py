@@ -181,7 +181,7 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "probability",
             "sequential",
             "at interim look {k}: the chance that the final analysis rejects H0 if the "
-            "hazard ratio the design is powered for holds from the look on (conditional "
+            "{design_effect} holds from the look on (conditional "
             "power, B-value closed form with the look's z and events), mean over the "
             "replicates that held the look",
             paired=True,

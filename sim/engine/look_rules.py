@@ -10,9 +10,15 @@ At look k with d_k events seen of the D planned for the final analysis, t = d_k 
 I_max = D p (1 - p) (p the experimental arm's share); the final critical value c is the
 design's last efficacy bound at the planned events (the value the committee is given), and
 the formulas are the B-value closed forms of `sim.stats.predictive` with the look's z (z > 0
-favours the experimental arm). The predictive power and the posterior use the design prior
-(`prior.hazard_ratio`) when the scenario has one, else a flat prior. A look the trial did not
-hold (stopped before it, or not triggered) is blank (nan).
+favours the experimental arm). The conditional power "under the design" assumes the design's
+effect on the events still to come: the hazard ratio the design is powered for; with OS
+primary, whose hazard ratio is not constant under the illness-death model, the OS effect of
+the closed-form design (its average hazard ratio at the expected time of d deaths, as its
+h1 rows), averaged over the deaths to come (`SequentialPlan.log_hr_to_come`), so that its
+mean under the design is the design's power at the final bound. The predictive power and
+the posterior use the design prior (`prior.hazard_ratio`) when the scenario has one, else a
+flat prior. A look the trial did not hold (stopped before it, or not triggered) is blank
+(nan).
 """
 
 from __future__ import annotations
@@ -68,7 +74,10 @@ def probabilities_at(
     """The quantities `names` at one information fraction for the looks' z (see module)."""
     info_max = plan.variance_factor * plan.max_events
     critical = float(plan.design.efficacy[-1])
-    design_hr = math.exp(plan.design_log_hr)  # nan when no drift reaches the target power
+    # the design's effect on the events still to come (one HR: the one the design is powered
+    # for, nan when no drift reaches the target power; OS: its AHRs, `log_hr_to_come`)
+    to_come = plan.log_hr_to_come(np.asarray([fraction * plan.max_events]))
+    design_hr = math.exp(float(to_come[0]))
     out = {
         "conditional_power_design": (
             predictive.conditional_power(

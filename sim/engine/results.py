@@ -253,10 +253,13 @@ def summary_warnings(summary: pd.DataFrame, scenario: Scenario) -> list[str]:
         and pd.notna(reached)
         and reached < FEW_TARGET_REACHED
     ):
+        target, events = (
+            ("death target", "deaths") if a.endpoint == "os" else ("event target", "events")
+        )
         found.append(
-            f"the event target {a.event_target} was reached before the calendar cut "
+            f"the {target} {a.event_target} was reached before the calendar cut "
             f"{a.cut_date} in only {reached:.0%} of replicates: most final analyses have "
-            "fewer events than planned"
+            f"fewer {events} than planned"
         )
     return found
 

@@ -85,8 +85,7 @@ def sequential_model(scenario: Scenario, calendar: StudyCalendar) -> dict:
     a = scenario.analysis
     if not a.looks:
         return {}
-    from sim.stats.boundaries import design_prior, planned_events
-    from sim.stats.monitoring import SequentialPlan
+    from sim.stats.boundaries import planned_events, scenario_plan
 
     events = planned_events(scenario)
     final = events[-1]
@@ -110,9 +109,9 @@ def sequential_model(scenario: Scenario, calendar: StudyCalendar) -> dict:
                 else StratumTargets.from_triggers(look.triggers, scenario.strata_names, count),
             )
         )
-    allocation = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
     return {
-        "plan": SequentialPlan.from_analysis(a, events, allocation, design_prior(scenario)),
+        # the plan of design.csv (with OS primary, the OS effect of the closed-form design)
+        "plan": scenario_plan(scenario),
         "triggers": tuple(triggers),
     }
 

@@ -134,19 +134,23 @@ def parse_test(spec: str) -> TestSpec:
 # --- the data cut and the looks ------------------------------------------------------------
 
 # The words of each primary endpoint (analysis.endpoint), for every label and metric meaning:
-# its name, what its events are called, the primary endpoint in a phrase, how an event is seen.
+# its name, what its events are called, the primary endpoint in a phrase, how an event is seen,
+# the effect an interim look's conditional power "under the design" assumes from the look on.
 ENDPOINT_WORDS = {
     "pfs": {
         "endpoint": "PFS",
         "events": "PFS events",
         "primary": "primary endpoint (PFS)",
         "seen": "at scans, or deaths",
+        "design_effect": "hazard ratio the design is powered for",
     },
     "os": {
         "endpoint": "OS",
         "events": "deaths (OS events)",
         "primary": "primary endpoint (OS)",
         "seen": "deaths, on the day they happen",
+        "design_effect": "OS effect of the closed-form design (its average hazard ratio at "
+        "each look, as design.csv's h1 rows; for the deaths still to come, their average)",
     },
 }
 

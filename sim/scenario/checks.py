@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sim.scenario.base import DAYS_PER_MONTH, DAYS_PER_YEAR, MAX_STUDY_YEARS
 from sim.scenario.conduct import expected_fill_months, randomization_pieces
 from sim.scenario.errors import field_error
+from sim.scenario.outcomes import post_progression_death_probability
 from sim.scenario.triggers import check_triggers
 
 if TYPE_CHECKING:
@@ -125,18 +126,49 @@ def check_study_length(scenario: Scenario) -> None:
         )
 
 
+def primary_event_probabilities(scenario: Scenario, arm: int, months: int) -> list[float]:
+    """P(an event of the primary endpoint within k + 1/2 months of randomization), k = 0 ..
+    months - 1, for a multiplier-1 patient of arm 0 / 1, no dropout, events seen when they
+    happen. PFS: 1 - S(t), S the arm's PFS survival. OS (the illness-death model of the
+    overall_survival block): the deaths without progression, d (1 - S(t)), d =
+    pfs.death_fraction, plus the progressions of each half-month cell [a, b),
+    (1 - d) (S(a) - S(b)), each followed by a death within t - a
+    (`post_progression_death_probability`): a progression put at its cell's start dies no
+    later than it would, so this is an upper bound on the deaths, as the early estimate of
+    `event_target_expected_within` must be."""
+    if scenario.analysis.endpoint != "os":
+        return [
+            -math.expm1(-scenario.pfs_cumulative_hazard(arm, (k + 0.5) * DAYS_PER_MONTH))
+            for k in range(months)
+        ]
+    assert scenario.overall_survival is not None  # check_primary_endpoint asks for it
+    half = DAYS_PER_MONTH / 2.0
+    d = scenario.pfs.death_fraction
+    alive = [math.exp(-scenario.pfs_cumulative_hazard(arm, j * half)) for j in range(2 * months)]
+    dies_after = [
+        post_progression_death_probability(scenario.overall_survival, arm, i * half)
+        for i in range(2 * months)
+    ]
+    return [
+        d * (1.0 - alive[2 * k + 1])
+        + (1.0 - d)
+        * sum((alive[j] - alive[j + 1]) * dies_after[2 * k + 1 - j] for j in range(2 * k + 1))
+        for k in range(months)
+    ]
+
+
 def event_target_expected_within(scenario: Scenario, horizon: int) -> bool:
-    """Whether the event target is expected within `horizon` months of the start: patients
-    randomized at the accrual rates (caps ignored, up to the sample size), each arm's PFS
-    for a multiplier-1 patient, no dropout and events seen when they happen, on a monthly
-    grid: an early estimate, so a study it refuses would run longer still. Checked at 12,
-    24, 48, ... months, so a trial that reaches its target early costs little."""
+    """Whether the event target (deaths with OS primary) is expected within `horizon` months
+    of the start: patients randomized at the accrual rates (caps ignored, up to the sample
+    size), each arm's events of the primary endpoint for a multiplier-1 patient
+    (`primary_event_probabilities`), no dropout and events seen when they happen, on a
+    monthly grid: an early estimate, so a study it refuses would run longer still. Checked
+    at 12, 24, 48, ... months, so a trial that reaches its target early costs little."""
     pieces = randomization_pieces(scenario.trial, scenario.enrollment)
     ratio = scenario.randomization.ratio
     weights = (ratio[0] / sum(ratio), ratio[1] / sum(ratio))
     target = scenario.analysis.event_target or 0
     entered: list[float] = []  # patients randomized in each month of the study
-    share: list[float] = []  # P(PFS event within k + 1/2 months of randomization), arms weighted
     total, month = 0.0, 12
     while True:
         month = min(month, horizon)
@@ -146,13 +178,9 @@ def event_target_expected_within(scenario: Scenario, horizon: int) -> bool:
             )
             entered.append(min(gained, scenario.trial.sample_size - total))
             total += entered[-1]
-            day = (k + 0.5) * DAYS_PER_MONTH
-            share.append(
-                sum(
-                    w * -math.expm1(-scenario.pfs_cumulative_hazard(arm, day))
-                    for arm, w in enumerate(weights)
-                )
-            )
+        by_arm = [primary_event_probabilities(scenario, arm, month) for arm in (0, 1)]
+        # P(event within k + 1/2 months of randomization), arms weighted
+        share = [sum(w * p[k] for p, w in zip(by_arm, weights, strict=True)) for k in range(month)]
         # the expected count never quite reaches a target equal to the sample size: half an
         # event short is reached (every patient's event comes with probability -> 1)
         if sum(entered[k] * share[month - 1 - k] for k in range(month)) >= target - 0.5:
@@ -165,15 +193,25 @@ def event_target_expected_within(scenario: Scenario, horizon: int) -> bool:
 def check_event_time(scenario: Scenario) -> None:
     """A cut that waits for events (cut: events, no date to cap it) whose target is expected
     within MAX_STUDY_YEARS; after `check_sites`, whose message is the more telling one when
-    enrollment itself never fills."""
+    enrollment itself never fills. With OS primary the target counts deaths of the
+    illness-death model (without an overall_survival block, `check_primary_endpoint`
+    reports the missing block instead)."""
     if scenario.analysis.cut == "events" and scenario.analysis.event_target is not None:
+        if scenario.analysis.endpoint == "os" and scenario.overall_survival is None:
+            return  # check_primary_endpoint names the missing block
         if not event_target_expected_within(scenario, MAX_STUDY_YEARS * 12):
+            rates = (
+                "and PFS rates"
+                if scenario.analysis.endpoint == "pfs"
+                else "rates and deaths of the illness-death model (PFS, then death after "
+                "progression: overall_survival.post_progression), the target counting deaths"
+            )
             raise field_error(
                 ("analysis", "event_target"),
                 scenario.analysis.event_target,
                 f"not expected within {MAX_STUDY_YEARS} years of trial.start_date "
                 f"{scenario.trial.start_date} (even without dropout) at these accrual "
-                "and PFS rates, and the cut waits for it (cut: events), so the run could "
+                f"{rates}, and the cut waits for it (cut: events), so the run could "
                 "not finish: lower the target, or cap the cut by a date (cut: first with "
                 "cut_date)",
             )

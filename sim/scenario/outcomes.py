@@ -520,6 +520,29 @@ def pfs_cumulative_hazard(pfs: Pfs, effect: Effect, arm: int, day: float) -> flo
     return -math.log(cure + (1.0 - cure) * math.exp(-total))
 
 
+def post_progression_mix(os_block: OverallSurvival, arm: int) -> list[tuple[float, float]]:
+    """[(share, ratio)] of arm 0 / 1's patients who progress: the ratio on the post-progression
+    hazard h12, as the simulator draws it (`sim.conduct.survival.draw_post_progression`):
+    post_progression_hazard_ratio in arm 1, times each subsequent therapy's hazard ratio for
+    the share of the arm that starts it; the rest (share 1 - the therapies') none."""
+    ratio = os_block.post_progression_hazard_ratio if arm == 1 else 1.0
+    therapies = os_block.subsequent_therapy.arm(arm) if os_block.subsequent_therapy else ()
+    mix = [(t.share, ratio * t.hazard_ratio) for t in therapies]
+    return [*mix, (1.0 - sum(t.share for t in therapies), ratio)]
+
+
+def post_progression_death_probability(os_block: OverallSurvival, arm: int, day: float) -> float:
+    """P(death within `day` days of a progression) in arm 0 / 1: the post-progression
+    survival (its cure fraction, its hazard times the ratios of `post_progression_mix`)."""
+    after = os_block.post_progression
+    h12 = after.uncured_cumulative_hazard(day)
+    alive = sum(
+        w * (after.cure_fraction + (1.0 - after.cure_fraction) * math.exp(-m * h12))
+        for w, m in post_progression_mix(os_block, arm)
+    )
+    return 1.0 - alive
+
+
 def local_progression_share(lc: LocalControl, pfs: Pfs, effect: Effect, arm: int) -> float:
     """Share of the arm's progressions that involve the index lesion: the lesion's
     cumulative hazard by `lc.months`, -log(1 - p), over h01's."""

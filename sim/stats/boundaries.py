@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,7 +41,11 @@ def scenario_plan(scenario: Scenario) -> SequentialPlan | None:
     if not a.looks:
         return None
     return SequentialPlan.from_analysis(
-        a, planned_events(scenario), allocation(scenario), design_prior(scenario)
+        a,
+        planned_events(scenario),
+        allocation(scenario),
+        design_prior(scenario),
+        design_effect=design_effect(scenario),
     )
 
 
@@ -57,19 +62,25 @@ def allocation(scenario: Scenario) -> float:
     return scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
 
 
-OS_GRID_MONTHS = np.arange(0.0, 120.25, 0.25)  # as `sim.stats.design.nph_design_rows`
+OS_GRID_MONTHS = fixed.NPH_GRID_MONTHS  # as `sim.stats.design.nph_design_rows`
+_NULLS: list = []  # [(scenario, its os_null_scenario)] of the latest call
 
 
 def os_null_scenario(scenario: Scenario) -> Scenario:
     """The scenario under H0 for OS: both arms the control's PFS and post-progression
-    survival (effect and post-progression hazard ratios 1, no own experimental PFS)."""
+    survival (effect and post-progression hazard ratios 1, no own experimental PFS). The
+    same object for the same scenario, so that its expected deaths are computed once."""
     from sim.scenario import Effect
 
+    if _NULLS and _NULLS[0][0] is scenario:
+        return _NULLS[0][1]
     os_block = scenario.overall_survival.model_copy(update={"post_progression_hazard_ratio": 1.0})
     pfs = scenario.pfs.model_copy(update={"experimental": None})
-    return scenario.model_copy(
+    null = scenario.model_copy(
         update={"effect": Effect(hazard_ratio=1.0), "overall_survival": os_block, "pfs": pfs}
     )
+    _NULLS[:] = [(scenario, null)]
+    return null
 
 
 def os_expected_deaths(scenario: Scenario, months: np.ndarray, null: bool) -> np.ndarray:
@@ -79,13 +90,51 @@ def os_expected_deaths(scenario: Scenario, months: np.ndarray, null: bool) -> np
     return fixed.nph_expected_events(chosen, months)["events"].to_numpy()
 
 
+def os_grid_deaths(scenario: Scenario, null: bool) -> np.ndarray:
+    """`os_expected_deaths` on OS_GRID_MONTHS (computed once per scenario)."""
+    chosen = os_null_scenario(scenario) if null else scenario
+    return fixed.nph_grid_events(chosen)["events"].to_numpy()
+
+
+@dataclass(frozen=True)
+class OsDesignEffect:
+    """The OS effect of the design as the closed-form design states it (gsDesign2's
+    gs_power_ahr): at d deaths, log AHR(T_d), the log of the average hazard ratio of OS
+    (`sim.stats.design.nph_expected_events`) at T_d, the expected time of d deaths under
+    the scenario's illness-death model (linear between the quarter months of
+    OS_GRID_MONTHS, as `expected_time`; past the grid, its end). Called with an array of
+    death counts, it returns their log AHRs."""
+
+    scenario: Scenario
+    deaths: np.ndarray  # expected deaths on OS_GRID_MONTHS
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        months = np.interp(np.asarray(events, dtype=float), self.deaths, OS_GRID_MONTHS)
+        table = fixed.nph_expected_events(self.scenario, months)
+        return np.log(table["average_hazard_ratio"].to_numpy())
+
+
+def design_effect(scenario: Scenario) -> OsDesignEffect | None:
+    """The design's effect when it is not one hazard ratio: with OS primary and an OS
+    effect, `OsDesignEffect` (the drifts of design.csv's h1 rows, and the effect "under the
+    design" of the looks' conditional power and its futility bounds). None with PFS primary,
+    and for OS without an effect (AHR 1 at the final look: a run under H0), where the plan
+    uses the one hazard ratio with the target power at the planned events, as for PFS."""
+    if scenario.analysis.endpoint != "os" or not scenario.analysis.looks:
+        return None
+    effect = OsDesignEffect(scenario, os_grid_deaths(scenario, null=False))
+    if abs(float(effect(planned_events(scenario)[-1:])[0])) < 1e-12:
+        return None
+    return effect
+
+
 def design_hazard_ratio(scenario: Scenario) -> float:
     """The hazard ratio of the primary endpoint behind the design's drift and its H1 rows:
     effect.hazard_ratio (PFS); with OS primary, the average hazard ratio of OS at the
     final look's planned deaths (gsDesign2's AHR, `sim.stats.design.nph_expected_events`)."""
     if scenario.analysis.endpoint != "os":
         return scenario.effect.hazard_ratio
-    deaths = os_expected_deaths(scenario, OS_GRID_MONTHS, null=False)
+    deaths = os_grid_deaths(scenario, null=False)
     months = float(np.interp(planned_events(scenario)[-1], deaths, OS_GRID_MONTHS))
     table = fixed.nph_expected_events(scenario, [months])
     return float(table["average_hazard_ratio"].iloc[0])
@@ -96,7 +145,7 @@ def expected_time(scenario: Scenario, events: float, hazard_ratio: float) -> flo
     with OS primary the numeric expected deaths of the scenario (under H0 when
     `hazard_ratio` is 1)."""
     if scenario.analysis.endpoint == "os":
-        deaths = os_expected_deaths(scenario, OS_GRID_MONTHS, null=hazard_ratio == 1.0)
+        deaths = os_grid_deaths(scenario, null=hazard_ratio == 1.0)
         if deaths[-1] < events:
             return math.inf
         return float(np.interp(events, deaths, OS_GRID_MONTHS))
@@ -185,9 +234,8 @@ def hypothesis_drift(
     E[Z_k] = -log AHR(t_k) sqrt(p (1 - p) d_k))."""
     if scenario.analysis.endpoint != "os" or hazard_ratio == 1.0:
         return effect_drift(plan, hazard_ratio)
-    months = [expected_time(scenario, events, hazard_ratio) for events in plan.planned_events]
-    ahr = fixed.nph_expected_events(scenario, months)["average_hazard_ratio"].to_numpy()
-    return -np.log(ahr) * math.sqrt(plan.variance_factor * plan.max_events)
+    effect = OsDesignEffect(scenario, os_grid_deaths(scenario, null=False))
+    return -effect(plan.planned_events) * math.sqrt(plan.variance_factor * plan.max_events)
 
 
 def boundaries_table(scenario: Scenario) -> pd.DataFrame:
@@ -245,12 +293,14 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
     p = allocation(scenario)
     lag = a.lag_days / fixed.DAYS_PER_MONTH
     inflation = (d.drift / fixed_design_drift(a.alpha, 1 - a.target_power, a.sides)) ** 2
+    os_primary = a.endpoint == "os"
+    noun = "deaths" if os_primary else "events"  # what the looks count
     rows: list[tuple[str, object, str, str]] = [
         (
             "gs_looks",
             d.looks,
             "looks",
-            ", ".join(f"{e:g}" for e in plan.planned_events) + " events",
+            ", ".join(f"{e:g}" for e in plan.planned_events) + f" {noun}",
         ),
         (
             "gs_alpha_spent",
@@ -268,7 +318,11 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
             "gs_design_hazard_ratio",
             math.exp(plan.design_log_hr),
             "ratio",
-            f"HR with power {a.target_power:g} at {plan.max_events:g} events",
+            f"constant OS HR with power {a.target_power:g} at {plan.max_events:g} deaths (OS "
+            "hazards are not proportional: the h1 rows and the looks' conditional power "
+            "under the design use the OS AHR of each look)"
+            if os_primary
+            else f"HR with power {a.target_power:g} at {plan.max_events:g} events",
         ),
     ]
     if hr != 1.0:
@@ -276,13 +330,20 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
             (
                 "gs_max_events_for_power",
                 fixed.schoenfeld_events(hr, a.alpha, a.target_power, a.sides, p) * inflation,
-                "events",
-                "Schoenfeld events x inflation factor",
+                noun,
+                "Schoenfeld deaths under the OS AHR x inflation factor"
+                if os_primary
+                else "Schoenfeld events x inflation factor",
             )
         )
-    ratio_words = "AHR" if a.endpoint == "os" else "HR"  # OS: gsDesign2's average HR
-    timing = "numeric expected deaths" if a.endpoint == "os" else "Lachin-Foulkes"
+    timing = "numeric expected deaths" if os_primary else "Lachin-Foulkes"
     for label, ratio in (("h0", 1.0), ("h1", hr)):
+        if not os_primary:
+            ratio_words = f"HR {ratio:g}"
+        elif ratio == 1.0:
+            ratio_words = "OS HR 1"
+        else:  # gsDesign2's average HR: the final look's here, each look its own
+            ratio_words = f"OS AHR {ratio:g} at the final look (one AHR per look)"
         drift = hypothesis_drift(scenario, plan, ratio)
         eff, fut = d.probabilities(drift)
         stop = eff + fut
@@ -293,31 +354,31 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
                 f"gs_power_{label}",
                 float(eff.sum()),
                 "probability",
-                f"{ratio_words} {ratio:g}, {plan.max_events:g} events, stopping at futility",
+                f"{ratio_words}, {plan.max_events:g} {noun}, stopping at futility",
             ),
             (
                 f"gs_power_ignoring_futility_{label}",
                 d.power(drift, with_futility=False),
                 "probability",
-                f"{ratio_words} {ratio:g}, efficacy bounds alone",
+                f"{ratio_words}, efficacy bounds alone",
             ),
             (
                 f"gs_early_stop_{label}",
                 float(stop[:-1].sum()),
                 "probability",
-                f"{ratio_words} {ratio:g}",
+                ratio_words,
             ),
             (
                 f"gs_expected_events_{label}",
                 float(stop @ plan.planned_events),
-                "events",
-                f"{ratio_words} {ratio:g}",
+                noun,
+                ratio_words,
             ),
             (
                 f"gs_expected_analysis_months_{label}",
                 float(stop @ months),
                 "months",
-                f"{ratio_words} {ratio:g}, {timing} look times",
+                f"{ratio_words}, {timing} look times",
             ),
         ]
     return rows

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr  # normal cdf, without scipy.stats
 
+from sim.scenario.outcomes import post_progression_mix
 from sim.stats.lachin_foulkes import (
     AccrualTable,
     ArrayLike,
@@ -114,6 +115,7 @@ __all__ = [  # the closed forms, re-exported: callers import them from here
     "nph_design_rows",
     "nph_event_cells",
     "nph_expected_events",
+    "nph_grid_events",
     "os_survival_days",
     "scenario_accrual",
     "scenario_events_table",
@@ -121,6 +123,10 @@ __all__ = [  # the closed forms, re-exported: callers import them from here
 ]
 
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
+# the numeric design (beyond proportional hazards, OS) follows the trial this long from its
+# start, its expected events on a grid of quarter months
+NPH_HORIZON_MONTHS = 120.0
+NPH_GRID_MONTHS = np.arange(0.0, NPH_HORIZON_MONTHS + 0.25, 0.25)
 
 
 # --------------------------------------------------------------------------- scenario adapter
@@ -311,31 +317,50 @@ def design_warnings(scenario: Scenario) -> list[str]:
     Schoenfeld events for the target power above the sample size, fewer events expected
     eventually than the event target, accrual expected to end after the completion date, a
     calendar cut after the registered completion date, hazards that cross (the AHR's power
-    then misleads)."""
+    then misleads). With OS primary the events are deaths of the illness-death model and
+    the lines say so."""
     table = design_scenario(scenario).set_index("quantity")["value"]
     trial, a = scenario.trial, scenario.analysis
+    os_primary = a.endpoint == "os"
     found = []
     needed = table.get("events_needed_schoenfeld")
     if needed is not None and float(needed) > trial.sample_size:
-        found.append(
-            f"{a.target_power:.0%} power needs {float(needed):.0f} events (Schoenfeld), more "
-            f"than trial.sample_size {trial.sample_size}: the design cannot reach its target "
-            "power however long it runs"
-        )
+        if os_primary:
+            found.append(
+                f"{a.target_power:.0%} power needs {float(needed):.0f} deaths (Schoenfeld "
+                f"under the OS average hazard ratio {float(table['average_hazard_ratio']):.3g}"
+                f"), more than trial.sample_size {trial.sample_size}: a patient dies once, "
+                "so the design cannot reach its target power however long it runs"
+            )
+        else:
+            found.append(
+                f"{a.target_power:.0%} power needs {float(needed):.0f} events (Schoenfeld), "
+                f"more than trial.sample_size {trial.sample_size}: the design cannot reach "
+                "its target power however long it runs"
+            )
     eventually = float(table["events_expected_eventually"])
     if a.event_target is not None and eventually < a.event_target:
-        found.append(
-            f"only {eventually:.1f} events are expected ever (Lachin-Foulkes) for the event "
-            f"target {a.event_target}: most trials would never reach it"
-        )
+        if os_primary:
+            found.append(
+                f"only {eventually:.1f} deaths are expected within {NPH_HORIZON_MONTHS:g} "
+                "months of the start (OS of the illness-death model, numeric) for the death "
+                f"target {a.event_target} (analysis.event_target): most trials would not "
+                "reach it in that time"
+            )
+        else:
+            found.append(
+                f"only {eventually:.1f} events are expected ever (Lachin-Foulkes) for the "
+                f"event target {a.event_target}: most trials would never reach it"
+            )
     end = str(table["accrual_end_date"])
     if end == "never" or end > trial.completion_date.isoformat():
         found.append(
             f"accrual is expected to end {end}, after trial.completion_date {trial.completion_date}"
         )
     if "hazards_cross" in table.index:
+        which = "OS hazards" if os_primary else "hazards"
         found.append(
-            "the hazards cross: the average hazard ratio "
+            f"the {which} cross: the average hazard ratio "
             f"{float(table['average_hazard_ratio']):.3g} and Schoenfeld's power "
             f"{float(table['power_schoenfeld']):.4g} do not describe the log-rank test; its "
             f"expected-score power is {float(table['power_logrank']):.3g} (approximate)"
@@ -459,7 +484,9 @@ def os_survival_days(
     S the arm's PFS survival (`arm_survival_days`, multiplier m), f = -S' its density,
     d = pfs.death_fraction (so (1 - d) f is the density of a progression) and S12 the arm's
     survival after progression (overall_survival.post_progression, its hazard times
-    post_progression_hazard_ratio in arm 1; not multiplied by m, as in the simulator).
+    post_progression_hazard_ratio in arm 1, and times each subsequent therapy's hazard ratio
+    for the share of the arm that starts it: a mixture, as the simulator draws each patient's
+    therapy at progression; not multiplied by m, as in the simulator).
     Numerically: progressions at the midpoints of `step_days` cells, the convolution exact
     on that grid (the closed form of exponential hazards,
     `sim.conduct.survival.os_survival_closed_form`, checks it); `t` in days."""
@@ -473,9 +500,14 @@ def os_survival_days(
     after = os_block.post_progression
     ratio = os_block.post_progression_hazard_ratio if arm == 1 else 1.0
     mid = (np.arange(len(progressed)) + 0.5) * step_days  # time from a progression
-    alive = after.cure_fraction + (1.0 - after.cure_fraction) * np.exp(
-        -ratio * cumulative_hazard_days(after, mid)
-    )
+    h12 = cumulative_hazard_days(after, mid)
+    if os_block.subsequent_therapy:  # each therapy's share with its ratio on h12
+        alive = sum(
+            w * (after.cure_fraction + (1.0 - after.cure_fraction) * np.exp(-m * h12))
+            for w, m in post_progression_mix(os_block, arm)
+        )
+    else:
+        alive = after.cure_fraction + (1.0 - after.cure_fraction) * np.exp(-ratio * h12)
     # alive at grid[i] after a progression in cell j < i: sum_j progressed[j] alive[i-1-j]
     convolved = np.convolve(progressed, alive)[: len(grid) - 1]
     survival = pfs + np.concatenate([[0.0], convolved])
@@ -583,6 +615,22 @@ def nph_expected_events(scenario: Scenario, months: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_GRID_TABLES: list = []  # [(scenario, table)] of the latest nph_grid_events calls
+
+
+def nph_grid_events(scenario: Scenario) -> pd.DataFrame:
+    """`nph_expected_events` on NPH_GRID_MONTHS, computed once for each of the latest few
+    scenarios asked about (seconds each: a design with looks asks for the scenario and its
+    null several times, and a run again for its closed-form lines). Scenarios are frozen,
+    so the same object has the same table; callers must not change it."""
+    for known, table in _GRID_TABLES:
+        if known is scenario:
+            return table
+    table = nph_expected_events(scenario, NPH_GRID_MONTHS)
+    _GRID_TABLES[:] = [(scenario, table), *_GRID_TABLES[:3]]
+    return table
+
+
 def nph_logrank_moments(scenario: Scenario, month: float) -> dict[str, float]:
     """Mean and variances of the log-rank score U = sum over event times of (O_E - E_E)
     (experimental observed minus expected) at calendar month `month`, from the expected
@@ -652,27 +700,38 @@ def logrank_power(moments: dict[str, float], alpha: float, sides: int) -> float:
 
 def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
     """Closed-form side of a scenario beyond proportional hazards: the time of the event
-    target and the AHR there, Schoenfeld's events and power under that AHR."""
+    target and the AHR there, Schoenfeld's events and power under that AHR. With OS primary
+    the events are deaths of the illness-death model (`os_survival_days`), and the units
+    and methods say deaths and OS."""
     a = scenario.analysis
     p = scenario.randomization.ratio[1] / sum(scenario.randomization.ratio)
-    grid = np.arange(0.0, 120.25, 0.25)
-    table = nph_expected_events(scenario, grid)
+    grid = NPH_GRID_MONTHS
+    table = nph_grid_events(scenario)
     events = table["events"].to_numpy()
-    # with OS primary the events are deaths of the illness-death model (os_survival_days)
-    of_os = "; deaths, OS of the illness-death model" if a.endpoint == "os" else ""
+    os_primary = a.endpoint == "os"
+    # the words of the endpoint: PFS's as they always were; OS's name deaths and OS
+    ahr_short = "OS AHR" if os_primary else "AHR"
+    noun, one = ("deaths", "death") if os_primary else ("events", "event")
+    ahr_name = f"the {ahr_short}"
     rows: list[tuple[str, object, str, str]] = [
         (
             "events_expected_eventually",
             float(events[-1]),
-            "events",
-            f"numeric (1-day grid), 120 months{of_os}",
+            noun,
+            f"numeric (1-day grid): deaths by {NPH_HORIZON_MONTHS:g} months, OS of the "
+            "illness-death model"
+            if os_primary
+            else f"numeric (1-day grid), {NPH_HORIZON_MONTHS:g} months",
         ),
     ]
     if a.event_target is None:
         return rows
     d = a.event_target
     if events[-1] < d:
-        rows.append(("target_events_months", math.inf, "months", f"{d} events never expected"))
+        never = f"{d} {noun} never expected"
+        if os_primary:
+            never += f" (not within {NPH_HORIZON_MONTHS:g} months)"
+        rows.append(("target_events_months", math.inf, "months", never))
         return rows
     t_target = float(np.interp(d, events, grid))
     ahr = float(nph_expected_events(scenario, [t_target])["average_hazard_ratio"].iloc[0])
@@ -684,7 +743,8 @@ def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
             "average_hazard_ratio",
             ahr,
             "ratio",
-            f"gsDesign2-style AHR at the {d}-event time{cross_note}",
+            f"gsDesign2-style AHR{' of OS' if os_primary else ''} at the {d}-{one} time"
+            f"{cross_note}",
         )
     )
     if ahr != 1.0 and np.isfinite(ahr):
@@ -692,36 +752,36 @@ def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
             (
                 "events_needed_schoenfeld",
                 events_for_power(schoenfeld_events, ahr, a, p),
-                "events",
-                f"Schoenfeld 1981 under the AHR, power {a.target_power:g}{harm_note(ahr, a.sides)}"
-                + cross_note,
+                noun,
+                f"Schoenfeld 1981 under {ahr_name}, power {a.target_power:g}"
+                f"{harm_note(ahr, a.sides)}" + cross_note,
             ),
             (
                 "power_schoenfeld",
                 schoenfeld_power(d, ahr, a.alpha, a.sides, p, benefit_only=True),
                 "probability",
-                f"at {d} events, under the AHR{cross_note}",
+                f"at {d} {noun}, under {ahr_name}{cross_note}",
             ),
         ]
     else:
-        rows.append(("power_schoenfeld", a.alpha, "probability", f"at {d} events (AHR 1)"))
+        rows.append(("power_schoenfeld", a.alpha, "probability", f"at {d} {noun} ({ahr_short} 1)"))
     if crossing:
         rows += [
             (
                 "power_logrank",
                 logrank_power(moments, a.alpha, a.sides),
                 "probability",
-                f"at {d} events: the expected log-rank score from the numbers at risk and "
+                f"at {d} {noun}: the expected log-rank score from the numbers at risk and "
                 "the hazards (npsurvSS's method; approximate when hazards cross)",
             ),
             (
                 "hazards_cross",
                 "yes",
                 "flag",
-                f"the experimental arm's hazard is lower for {moments['share_benefit']:.0%} "
-                f"and higher for {moments['share_harm']:.0%} of the expected events: the "
-                "log-rank's drift changes sign, which the AHR and Schoenfeld's power do not "
-                "describe; read power_logrank",
+                f"the experimental arm's {'OS ' if os_primary else ''}hazard is lower for "
+                f"{moments['share_benefit']:.0%} and higher for {moments['share_harm']:.0%} "
+                f"of the expected {noun}: the log-rank's drift changes sign, which the AHR and "
+                "Schoenfeld's power do not describe; read power_logrank",
             ),
         ]
     rows.append(
@@ -729,7 +789,9 @@ def nph_design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
             "target_events_months",
             t_target,
             "months",
-            f"numeric expected events, {d} events{of_os}",
+            f"numeric expected deaths, {d} deaths; OS of the illness-death model"
+            if os_primary
+            else f"numeric expected events, {d} events",
         )
     )
     return rows

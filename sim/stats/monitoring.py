@@ -14,7 +14,9 @@ every replicate's looks (events seen, log-rank z) and decides, look by look:
   events, as rpact's simulator uses them), z bounds as given, hazard-ratio bounds
   converted at the observed events (z = -log(HR) sqrt(p (1 - p) d)), and a
   conditional-power threshold c under the design effect (the hazard ratio the design is
-  powered for, not the simulated truth) converted at the observed events, and a
+  powered for, not the simulated truth; with OS primary, whose hazard ratio changes over
+  time, the OS effect of the closed-form design: its AHR at each look, `log_hr_to_come`)
+  converted at the observed events, and a
   predictive-power threshold (averaged over the posterior from the design prior, or a flat
   prior) converted likewise (`sim.stats.predictive.z_for_predictive_power`);
 * a Bayesian rule P(HR < c | data) > q at the interim looks (`sim.scenario.Bayesian`),
@@ -35,7 +37,7 @@ z here is on the benefit scale (z > 0 favours the experimental arm): the log-ran
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -76,6 +78,9 @@ class SequentialPlan:
     binding: bool
     prior: InterimPrior = None  # of predictive power and the Bayesian rule (None: flat)
     bayesian: tuple[str, float, float] | None = None  # (action, hr_below, probability)
+    # log HR of the design at d events when it is not one hazard ratio (OS primary:
+    # `sim.stats.boundaries.OsDesignEffect`); None: the one of `design_log_hr`
+    design_effect: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False)
     design: Design = field(init=False)
     cache: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
@@ -89,10 +94,13 @@ class SequentialPlan:
         planned_events: Sequence[float],
         allocation: float,
         prior: InterimPrior = None,
+        *,
+        design_effect: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> SequentialPlan:
         """The plan of a scenario's `analysis` block (sim.scenario.Analysis with looks);
         `prior` the design prior on the hazard ratio (None: flat), for predictive power and
-        the Bayesian rule."""
+        the Bayesian rule; `design_effect` the design's log HR at d events when it is not
+        one hazard ratio (see the field)."""
         from sim.scenario import spending_name
 
         eff = analysis.efficacy_rule
@@ -125,6 +133,7 @@ class SequentialPlan:
             binding=bool(fut.binding) if fut is not None else False,
             prior=prior,
             bayesian=((rule.action, rule.hr_below, rule.probability) if rule is not None else None),
+            design_effect=design_effect,
         )
 
     @property
@@ -198,6 +207,28 @@ class SequentialPlan:
         """log of the hazard ratio the design is powered for: -drift / sqrt(p(1-p) D)."""
         return -self.design.drift / math.sqrt(self.variance_factor * self.max_events)
 
+    def log_hr_to_come(self, events: np.ndarray) -> np.ndarray:
+        """log HR of the design over the events still to come after looks at `events`: the
+        effect "under the design" of the conditional power from a look on. One hazard ratio:
+        `design_log_hr` at every look. With a design effect (OS: log AHR(d) at d events),
+        the average over the events to come, (D log AHR(D) - d log AHR(d)) / (D - d), so
+        that from the look's mean E[S_d] = -log AHR(d) p (1 - p) d of the log-rank score the
+        score's mean grows to the design's at the final analysis (gsDesign2's gs_power_ahr);
+        log AHR(D) at or past the final D events. Cached by the events."""
+        events = np.minimum(np.asarray(events, dtype=float), self.max_events)
+        if self.design_effect is None:
+            return np.full(events.shape, self.design_log_hr)
+        key = ("to_come", tuple(events))
+        hit = self.cache.get(key)
+        if hit is None:
+            log_ahr = self.design_effect(np.append(events, self.max_events))
+            final, at = float(log_ahr[-1]), log_ahr[:-1]
+            rest = self.max_events - events
+            with np.errstate(divide="ignore", invalid="ignore"):
+                averaged = (self.max_events * final - events * at) / rest
+            hit = self.cache[key] = np.where(rest > 0.0, averaged, final)
+        return hit
+
     def futility_at(
         self,
         indices: np.ndarray,
@@ -221,9 +252,13 @@ class SequentialPlan:
             return -np.log(self.futility_values[indices]) * np.sqrt(info)
         if kind == "predictive_power":
             return self.z_at_fractions(events, final_bound, "predictive_power")
-        # conditional power c under the design effect theta = -log HR_design
-        drift = self.design.drift if drift is None else drift
-        theta = drift / math.sqrt(self.variance_factor * self.max_events)
+        # conditional power c under the design effect theta = -log HR_design (one HR), or
+        # theta the log HR to come of the design (OS: one AHR per look)
+        if self.design_effect is None:
+            drift = self.design.drift if drift is None else drift
+            theta = drift / math.sqrt(self.variance_factor * self.max_events)
+        else:
+            theta = -self.log_hr_to_come(events)
         info_max = self.variance_factor * np.maximum(self.max_events, events + 1e-9)
         rest = info_max - info
         c = float(self.futility_values[0])
