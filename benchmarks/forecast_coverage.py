@@ -45,7 +45,7 @@ import pandas as pd
 
 from sim.conduct.observed import COLUMNS, check_observed, observed_from_patients
 from sim.engine.chunk import TrialModel, simulate_chunk
-from sim.engine.continuation import DEFAULT_PRIOR_MONTHS, fit_continuation
+from sim.engine.continuation import fit_continuation
 from sim.scenario import DAYS_PER_MONTH, Scenario, load_scenario
 from sim.stats.accrual_models import ACCRUAL_CHOICES
 
@@ -142,7 +142,7 @@ def forecast_coverage(
     control_median: float = 5.5,
     blinded: bool = False,
     unblinded: bool = False,
-    prior_months: float = DEFAULT_PRIOR_MONTHS,
+    prior_months: float | None = None,
     prior_events: float | None = None,
     seed: int = 2026,
     shape: str = "scale",
@@ -153,9 +153,9 @@ def forecast_coverage(
     width (days; inf when the upper end is "never"), the plan's and the prior predictive's
     width and coverage, and how many truths were scored. `blinded` empties the tables' arm
     column; `unblinded` fits a hazard per arm (else one pooled hazard, the default);
-    `prior_events` None: the forecast's default weight. Each of `accrual_models` is scored on
-    the same truths and forecast seeds (a column `accrual_model`; `chosen` counts the
-    models "auto" chose)."""
+    `prior_months`, `prior_events` None: the forecast's default weights. Each of
+    `accrual_models` is scored on the same truths and forecast seeds (a column
+    `accrual_model`; `chosen` counts the models "auto" chose)."""
     scenario = load_scenario(BASELINE, DATES_ONLY)
     start = scenario.trial.start_date
     base = TrialModel.from_scenario(scenario)
@@ -329,7 +329,9 @@ def main() -> None:
     parser.add_argument(
         "--unblinded", action="store_true", help="fit a hazard per arm (default: pooled)"
     )
-    parser.add_argument("--prior-months", type=float, default=DEFAULT_PRIOR_MONTHS)
+    parser.add_argument(
+        "--prior-months", type=float, default=None, help="default: the forecast's default"
+    )
     parser.add_argument(
         "--prior-events", type=float, default=None, help="default: the forecast's default"
     )
@@ -382,7 +384,7 @@ def main() -> None:
         f"dates, {args.reps} replicates each, "
         f"{'blinded tables' if args.blinded else 'tables with arms'}, "
         f"{'unblinded' if args.unblinded else 'blinded (pooled)'} event forecast, prior "
-        f"{args.prior_months:g} months / "
+        f"{'default' if args.prior_months is None else f'{args.prior_months:g}'} months / "
         f"{'default' if args.prior_events is None else f'{args.prior_events:g}'} events: "
         f"{time.perf_counter() - started:.0f} s"
     )

@@ -31,6 +31,8 @@ from sim.stats.accrual_models import (
     fit_poisson,
     fit_time_decay,
     invert_cumulative,
+    plan_accrual_prior,
+    time_decay_beta_posterior,
     time_decay_delta_posterior,
 )
 from tests.helpers import BASELINE
@@ -132,6 +134,52 @@ def test_time_decay_draws_follow_the_posterior_by_quadrature(rng):
         )
     draws = np.log(fit.draw(20_000, rng)[:, 1])
     assert abs(draws.mean() - mean) < 3 * draws.std() / np.sqrt(len(draws)) + grid[1] - grid[0]
+
+
+def test_time_decay_plan_prior_is_the_power_prior_by_quadrature(rng):
+    """With the plan as prior (a power prior: the plan's expected randomizations as data,
+    the likelihood raised to w / N), the marginal of log delta on the grid equals a double
+    quadrature of data likelihood x plan likelihood^(w/N) x beta^(-1/2), both likelihoods
+    written out here (the plan's as a Poisson process whose count on day k is r_k, its
+    integral by quadrature); beta | delta is the gamma whose mean is the quadrature's
+    E[beta | delta]; and the prior narrows the randomizations expected by a later day."""
+    times = nhpp_times(lambda t: 0.1 * (1 - np.exp(-t / 30)), 70.0, 0.1, rng)  # a slow start
+    expected = np.minimum(np.arange(300) / 60, 1.0) * 0.2  # the plan: 6 a month after 2
+    prior = plan_accrual_prior(expected, int(expected.sum()), 6.0, 0.2 * 30.4375)
+    assert prior.weight == 6.0 and sum(prior.expected) >= int(expected.sum())
+    a0 = prior.power
+    days = np.arange(len(prior.expected)) + 0.5
+    r = np.asarray(prior.expected)
+
+    def log_joint(log_beta: float, log_delta: float) -> float:
+        b, d = np.exp(log_beta), np.exp(log_delta)
+        planned = np.sum(r * np.log(b * (1 - np.exp(-d * days))))
+        planned -= integrate.quad(lambda t: b * (1 - np.exp(-d * t)), 0, len(r))[0]
+        return time_decay_reference_loglik(times, 70.0, b, d) + a0 * planned - log_beta / 2
+
+    peak = log_joint(np.log(0.2), np.log(1 / 30))
+
+    def marginal(log_delta: float, power: int = 0) -> float:
+        def joint(log_beta: float) -> float:
+            # d(beta) = beta d(log beta)
+            return np.exp(log_joint(log_beta, log_delta) - peak + (1 + power) * log_beta)
+
+        return integrate.quad(joint, np.log(0.2) - 6, np.log(0.2) + 6, limit=100)[0]
+
+    grid, density = time_decay_delta_posterior(times, 70.0, prior)
+    for k in (100, 250, 320):
+        assert density[k] / density[250] == pytest.approx(
+            marginal(grid[k]) / marginal(grid[250]), rel=1e-4
+        )
+    shape, area = time_decay_beta_posterior(len(times), 70.0, np.exp(grid[250]), prior)
+    assert shape / area == pytest.approx(marginal(grid[250], 1) / marginal(grid[250]), rel=1e-4)
+    spans = []  # the 90% range of randomizations by day 300, without and with the prior
+    for fit in (fit_time_decay(times, 70.0), fit_time_decay(times, 70.0, prior)):
+        draws = fit.draw(4000, np.random.default_rng(1))
+        count = fit.cumulative(np.full((4000, 1), 300.0), draws)[:, 0]
+        spans.append(np.quantile(count, [0.05, 0.95]))
+    assert np.ptp(spans[1]) < 0.8 * np.ptp(spans[0])  # narrower, and still holds the plan's
+    assert spans[1][0] < expected.sum() < spans[1][1]
 
 
 def test_time_decay_recovers_its_truth(rng):

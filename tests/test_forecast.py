@@ -282,15 +282,18 @@ def test_event_forecast_is_blinded_unless_asked(observed_table, dates_only, simu
         fit_continuation(dates_only, model.calendar, model.schedule, masked, unblinded=True)
 
 
-def test_default_hazard_prior_is_a_tenth_of_the_event_target(observed_table, dates_only):
-    """70-event target: the planned hazards are worth 7 events (Gamma(7, 7 / h)); a given
-    weight overrides it."""
+def test_default_hazard_prior_is_a_fifth_of_the_event_target(observed_table, dates_only):
+    """70-event target: the planned pooled hazard is worth 14 events (Gamma(14, 14 / h));
+    unblinded, each arm's is worth half of that, 7; a given weight overrides it."""
     model = TrialModel.from_scenario(dates_only)
     obs = check_observed(observed_table, dates_only, AS_OF)
-    assert default_prior_events(dates_only) == pytest.approx(7.0)
+    assert default_prior_events(dates_only) == pytest.approx(14.0)
+    assert default_prior_events(dates_only, unblinded=True) == pytest.approx(7.0)
     fit = fit_continuation(dates_only, model.calendar, model.schedule, obs)
-    assert fit.prior_events == pytest.approx(7.0)
-    assert fit.hazards[0][0].prior_shape == pytest.approx(7.0)
+    assert fit.prior_events == pytest.approx(14.0)
+    assert fit.hazards[0][0].prior_shape == pytest.approx(14.0)
+    arms = fit_continuation(dates_only, model.calendar, model.schedule, obs, unblinded=True)
+    assert [h[0].prior_shape for h in arms.hazards] == pytest.approx([7.0, 7.0])
     given = fit_continuation(dates_only, model.calendar, model.schedule, obs, prior_events=2.5)
     assert given.hazards[0][0].prior_shape == pytest.approx(2.5)
 
@@ -363,7 +366,7 @@ def test_forecast_figure_counts_every_replicate(observed_table, dates_only):
     assert "middle 50% / 90% of 4 forecast replicates" in top.get_title(loc="left")
     headline = fig._suptitle.get_text()
     assert "Event model: blinded (one pooled PFS hazard" in headline
-    assert "worth 7 events" in headline
+    assert "worth 14 events" in headline
     assert note and " ".join(note.split()) in " ".join(headline.split())
 
 
@@ -461,17 +464,37 @@ def test_forecast_and_export_commands(tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["forecast"]["as_of"] == str(AS_OF)  # a run with a forecast block
     assert manifest["forecast"]["event_model"] == "blinded"  # the default, arms or not
-    assert manifest["forecast"]["prior_events"] == 7  # 10% of the 70-event target
+    assert manifest["forecast"]["prior_events"] == 14  # 20% of the 70-event target
+    assert manifest["forecast"]["accrual_prior_patients"] == 6  # on the time-decay model
     printed = capsys.readouterr().out
     assert "event forecast: blinded (one pooled PFS hazard" in printed
-    assert "prior: the plan's hazards, worth 7 events (10% of the 70-event target)" in printed
+    assert "prior: the plan's hazards, worth 14 events (20% of the 70-event target)" in printed
     assert manifest["forecast"]["prior"] in printed
+    assert "prior: the plan's ramp-up and full speed" in manifest["forecast"]["accrual"]
+    assert manifest["forecast"]["accrual"] in printed
+    # the answers, short: as-of date and data, milestones beside the plan, the probability of
+    # success, where the files are; summary.csv's rows only with --verbose
+    assert len(printed.splitlines()) <= 25
+    assert f"forecast as of {AS_OF} from {manifest['forecast']['patients']} patients" in printed
+    assert "randomized_100pct" in printed and "plan (80% PI)" in printed
+    assert "power (blinded: the share of continuations that succeed at the design HR)" in printed
+    assert f"milestones: {out / 'forecast.csv'}" in printed and "(or --verbose)" in printed
+    assert "cycles_given_control_mean" not in printed
+    assert manifest["forecast"]["success"] not in printed
+    verbose = tmp_path / "fc-verbose"
+    args = ["forecast", str(BASELINE), "--observed", str(obs_path), "--as-of", str(AS_OF)]
+    args += ["--reps", "6", "--workers", "1", "--quiet", "--verbose", "--out", str(verbose)]
+    assert main(args) == 0
+    everything = capsys.readouterr().out
+    assert "cycles_given_control_mean" in everything and "randomized_100pct" in everything
+    assert manifest["forecast"]["success"] in everything
+    assert manifest["forecast"]["prior"] in everything
     supply = pd.read_csv(out / "supply.csv")
     assert supply["month"].min() == "2026-12"  # the vials still to come, from the as-of month
     table = pd.read_csv(out / "forecast.csv").set_index("milestone")
     assert table.loc["randomized_100pct", "median"] > str(AS_OF)
     assert "plan_median" in table.columns
-    assert (table["event_model"] == "blinded").all() and (table["prior_events"] == 7).all()
+    assert (table["event_model"] == "blinded").all() and (table["prior_events"] == 14).all()
     fit = pd.read_csv(out / "fit.csv")
     assert {"prior_mean", "observed_events", "posterior_mean"} <= set(fit.columns)
     report = tmp_path / "report.html"

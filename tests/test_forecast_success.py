@@ -194,8 +194,12 @@ def test_forecast_command_prints_the_probability_of_success(tmp_path, capsys, da
     printed = capsys.readouterr().out
     manifest = json.loads((out / "manifest.json").read_text())["forecast"]
     assert manifest["hr_threshold"] == 0.8 and manifest["evidence"]["hr_threshold"] == 0.8
-    assert manifest["success"] in printed
-    assert "predictive_probability_of_success" in printed
+    # the short print: the predictive probability beside the plan's power, P(HR < c), the
+    # posterior HR; how each was obtained is in the manifest (and --verbose)
+    assert "predictive_probability_of_success (unblinded: the share of continuations" in printed
+    assert "the plan's power:" in printed and "P(HR < 0.8 | data):" in printed
+    assert "posterior HR: median" in printed
+    assert "predictive_probability_of_success" in manifest["success"]
     comparison = (out / "comparison.csv").read_text()
     assert "predictive_probability_of_success" in comparison
     assert main([*args, "--hr-threshold", "0", "--out", str(tmp_path / "x")]) == 2

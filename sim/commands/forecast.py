@@ -16,12 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sim.commands.cli import executor_of, format_summary, progress_bar
-from sim.engine.continuation import DEFAULT_PRIOR_EVENTS_SHARE, DEFAULT_PRIOR_MONTHS
+from sim.engine.continuation import (
+    DEFAULT_ACCRUAL_PRIOR_PATIENTS,
+    DEFAULT_PRIOR_EVENTS_SHARE,
+    DEFAULT_PRIOR_MONTHS,
+)
 from sim.errors import ScenarioError
 from sim.stats.accrual_models import ACCRUAL_CHOICES
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from sim.api import Results
 
 
 def date_arg(text: str) -> dt.date:
@@ -75,17 +81,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--prior-months",
         type=non_negative_float,
         default=None,
-        help="weight of the planned site rates, in months of a site's "
-        "full-speed accrual (default: the scenario's site_heterogeneity "
-        f"as the prior shape when it has one, else {DEFAULT_PRIOR_MONTHS:g})",
+        help="weight of the plan's accrual, in months of its full-speed accrual: with "
+        "--accrual-model plan, each site's planned rate (default: the scenario's "
+        f"site_heterogeneity as the prior shape when it has one, else {DEFAULT_PRIOR_MONTHS:g}); "
+        "with time_decay, the plan's ramp-up and full speed as prior on the fitted curve "
+        f"(default: {DEFAULT_ACCRUAL_PRIOR_PATIENTS:g} patients)",
     )
     parser.add_argument(
         "--prior-events",
         type=non_negative_float,
         default=None,
-        help="weight of the planned PFS and dropout hazards, in events (default: "
+        help="weight of each planned PFS hazard and of the dropout hazard, in events "
         # %% : argparse formats help texts with %, so a bare one is an error
-        f"{DEFAULT_PRIOR_EVENTS_SHARE * 100:.0f}%% of the event target, e.g. 7 of 70)",
+        f"(default: {DEFAULT_PRIOR_EVENTS_SHARE * 100:.0f}%% of the event target on the "
+        "pooled hazard, e.g. 14 of 70; unblinded, half of it on each arm's)",
     )
     parser.add_argument(
         "--unblinded",
@@ -123,6 +132,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="C",
         help="unblinded: report the posterior probability that the hazard ratio is below C "
         "(default 1: any benefit)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print every metric of summary.csv and the plan beside each (default: the "
+        "answers, at most about 25 lines)",
     )
     add_adam_args(parser)
     for option, example in (("site", "101=Union Hospital Wuhan"), ("stratum", "SQ=squamous")):
@@ -215,18 +230,21 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             resume=args.resume,
         )
     info = results.manifest["forecast"]
-    print(format_summary(results.summary))
-    print()
-    print(format_forecast(results.table("forecast")))
-    print()
-    print(format_model(info))
-    success = format_success(results.summary)
-    if success:
+    if args.verbose:
+        print(format_summary(results.summary))
         print()
-        print(success)
-    if info["maturity_note"]:
+        print(format_forecast(results.table("forecast")))
         print()
-        print(format_comparison(results.table("comparison"), results.summary))
+        print(format_model(info))
+        success = format_success(results.summary)
+        if success:
+            print()
+            print(success)
+        if info["maturity_note"]:
+            print()
+            print(format_comparison(results.table("comparison"), results.summary))
+    else:
+        print(format_forecast_answers(results, args.out))
     print(
         f"forecast as of {info['as_of']} from {info['patients']} "
         f"patients, {args.reps} replicates (and as many for the plan) in "
@@ -236,9 +254,78 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_model(info: dict) -> str:
-    """What the forecast assumed, in three lines or four: the event model, the prior, and
-    the data-maturity note when there is one."""
+# The probability of success shown without --verbose: the first of these in summary.csv,
+# with what it counts.
+SUCCESS_ANSWERS = {
+    "predictive_probability_of_success": "unblinded: the share of continuations that "
+    "succeed, each arm's hazard drawn from its posterior",
+    "assurance": "blinded: the share of continuations that succeed, the HR drawn from the "
+    "design prior",
+    "power": "blinded: the share of continuations that succeed at the design HR",
+}
+
+
+def format_forecast_answers(results: Results, out: Path) -> str:
+    """What `forecast` prints without ``--verbose``: the as-of date and the data seen, the
+    immature-data line, each milestone's forecast beside the plan's, what the forecast
+    assumed (event model, accrual model, the priors' weights), the probability of success
+    beside the plan's, and where the files are; at most about 25 lines."""
+    from sim.engine.metrics import format_number
+
+    info = results.manifest["forecast"]
+    by_arm = info["events_by_arm"]
+    arms = (
+        ""  # the maturity note below gives them
+        if info["maturity_note"]
+        else " (arms masked)"
+        if by_arm is None
+        else f" ({by_arm['experimental']} on the experimental arm, {by_arm['control']} on control)"
+    )
+    lines = [
+        f"{results.scenario.trial.id}: forecast as of {info['as_of']} from {info['patients']} "
+        f"patients randomized and {info['events']} PFS events{arms}; the plan beside it "
+        f"(registered completion date {results.scenario.trial.completion_date:%Y-%m-%d})"
+    ]
+    if info["maturity_note"]:
+        lines.append(info["maturity_note"])
+    lines += ["", format_forecast(results.table("forecast")), "", format_model(info, note=False)]
+    rows = results.summary.set_index("metric")
+    plan = results.table("comparison").set_index("metric")
+    shown = next((m for m in SUCCESS_ANSWERS if m in rows.index), None)
+    if shown is not None:
+        estimate = format_number(rows.loc[shown, "estimate"], "share")
+        se = format_number(rows.loc[shown, "mc_se"], "share")
+        # the plan has no data, hence no predictive probability: its power stands beside it
+        for name in (shown, "power"):
+            value = plan["plan"].get(name, float("nan"))
+            if value == value:  # not nan
+                beside = f"; the plan's {name}: {format_number(value, 'share')}"
+                break
+        else:
+            beside = ""
+        lines += ["", f"{shown} ({SUCCESS_ANSWERS[shown]}): {estimate} (MC SE {se}){beside}"]
+        if shown == "predictive_probability_of_success":
+            if "p_hr_below_threshold" in rows.index:
+                p = format_number(rows.loc["p_hr_below_threshold", "estimate"], "share")
+                lines.append(f"P(HR < {info['hr_threshold']:g} | data): {p}")
+            if {"posterior_hr_q05", "posterior_hr_q50", "posterior_hr_q95"} <= set(rows.index):
+                q05, q50, q95 = (
+                    f"{rows.loc[f'posterior_hr_{q}', 'estimate']:.2f}"
+                    for q in ("q05", "q50", "q95")
+                )
+                lines.append(f"posterior HR: median {q50} (90% credible interval {q05} to {q95})")
+    lines += [
+        "",
+        f"milestones: {out / 'forecast.csv'}; forecast beside the plan: comparison.csv; all "
+        f"{len(results.summary)} metrics: summary.csv (or --verbose); fits: fit.csv, "
+        f"accrual.csv; figure: forecast.png; report: python -m sim report {out}",
+    ]
+    return "\n".join(lines)
+
+
+def format_model(info: dict, *, note: bool = True) -> str:
+    """What the forecast assumed: the event model, the accrual model, the prior; with `note`,
+    also how the probability of success was obtained and the data-maturity note."""
     if info["event_model"] == "blinded":
         model = (
             "event forecast: blinded (one pooled PFS hazard, split between the arms by the "
@@ -246,9 +333,11 @@ def format_model(info: dict) -> str:
         )
     else:
         model = "event forecast: unblinded (a PFS hazard per arm, from the observed arms)"
-    lines = [model, info["accrual"], info["prior"], info["success"]]
-    if info["maturity_note"]:
-        lines.append(info["maturity_note"])
+    lines = [model, info["accrual"], info["prior"]]
+    if note:  # the verbose print: how the probability of success was obtained, the note
+        lines.append(info["success"])
+        if info["maturity_note"]:
+            lines.append(info["maturity_note"])
     return "\n".join(lines)
 
 

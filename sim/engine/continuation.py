@@ -52,7 +52,13 @@ from sim.conduct.outcomes import LatentOutcomes, TrueEffect
 from sim.conduct.randomization import randomize_by_block
 from sim.scenario import DAYS_PER_MONTH, RatePeriod, Scenario, ScenarioError, Site
 from sim.stats import posterior
-from sim.stats.accrual_models import AccrualChoice, fit_accrual, invert_cumulative
+from sim.stats.accrual_models import (
+    AccrualChoice,
+    AccrualPrior,
+    fit_accrual,
+    invert_cumulative,
+    plan_accrual_prior,
+)
 from sim.stats.posterior import BetaFit, GammaFit
 
 if TYPE_CHECKING:
@@ -62,9 +68,14 @@ if TYPE_CHECKING:
 SCREENING_LOOKBACK_EXTRA = 21  # days beyond screening_days.max: closures, next open day
 DEFAULT_PRIOR_MONTHS = 3.0
 # The planned hazards' default weight: this share of the event target, in events (at least
-# MIN_PRIOR_EVENTS). docs/forecasting.md gives the coverage that justifies it.
-DEFAULT_PRIOR_EVENTS_SHARE = 0.10
+# MIN_PRIOR_EVENTS), in all: on the pooled hazard when blinded, half on each arm's when
+# unblinded. docs/forecasting.md gives the coverage that justifies it.
+DEFAULT_PRIOR_EVENTS_SHARE = 0.20
 MIN_PRIOR_EVENTS = 1.0
+# The plan's accrual (its ramp-up and full speed) as prior on the fitted time-decay model,
+# in patients, unless --prior-months says otherwise: Gamma(6, 6) puts the plan's full speed
+# within a factor of about two (90%: 0.44 to 1.75 times it), whatever the trial's size.
+DEFAULT_ACCRUAL_PRIOR_PATIENTS = 6.0
 SHARE_PRIOR_EVENTS = 10.0  # prior weight of the death share, in PFS events (at least)
 
 
@@ -119,6 +130,12 @@ class TrialContinuation:
     @property
     def accrual_model(self) -> str:
         return "plan" if self.accrual is None else self.accrual.model
+
+    @property
+    def accrual_prior(self) -> AccrualPrior | None:
+        """The plan as prior on the accrual model in use (None: the model has none)."""
+        chosen = None if self.accrual is None else self.accrual.chosen
+        return None if chosen is None else chosen.prior
 
     @property
     def as_of_day(self) -> int:
@@ -183,12 +200,29 @@ def expected_randomized(
     )
 
 
-def default_prior_events(scenario: Scenario) -> float:
-    """The planned hazards' weight when none is given: DEFAULT_PRIOR_EVENTS_SHARE of the
-    event target, in events (at least MIN_PRIOR_EVENTS): 7 events for a 70-event target. A
-    trial cut by date alone has no target: the same share of its sample size stands in."""
+def default_prior_events(scenario: Scenario, *, unblinded: bool = False) -> float:
+    """Each planned PFS hazard's weight when none is given: DEFAULT_PRIOR_EVENTS_SHARE of the
+    event target, in events, on the one pooled hazard (blinded: 14 events for a 70-event
+    target), or half of it on each arm's (unblinded: 7 each), so that the plan tells the
+    same about the event rate either way; at least MIN_PRIOR_EVENTS. A trial cut by date
+    alone has no target: its sample size stands in."""
     target = scenario.analysis.event_target or scenario.trial.sample_size
-    return max(MIN_PRIOR_EVENTS, DEFAULT_PRIOR_EVENTS_SHARE * target)
+    share = DEFAULT_PRIOR_EVENTS_SHARE / (2 if unblinded else 1)
+    return max(MIN_PRIOR_EVENTS, share * target)
+
+
+def accrual_prior(
+    scenario: Scenario, calendar: StudyCalendar, plan_daily: np.ndarray, prior_months: float | None
+) -> AccrualPrior:
+    """The plan as prior on the time-decay accrual model (`sim.stats.accrual_models`): worth
+    `prior_months` months of the plan's full speed (every site at its full screening rate
+    times the pass share), or by default DEFAULT_ACCRUAL_PRIOR_PATIENTS patients."""
+    pass_p = 1.0 - scenario.enrollment.failure_probability
+    sites = scenario.enrollment.site_list(calendar.start_date)
+    full = pass_p * sum(full_rate(site.screening_rate) for site in sites)
+    n = scenario.trial.sample_size
+    weight = DEFAULT_ACCRUAL_PRIOR_PATIENTS if prior_months is None else prior_months * full
+    return plan_accrual_prior(plan_daily, n, weight, full)
 
 
 def fit_continuation(
@@ -207,9 +241,9 @@ def fit_continuation(
 ) -> TrialContinuation:
     """Posteriors of site rates, PFS hazards, dropout and the death share (module docstring).
 
-    `prior_events` None: `default_prior_events(scenario)`. `unblinded` fits a hazard per arm
-    from the table's arms (it must have them: ScenarioError otherwise); by default one pooled
-    hazard, whether or not the table has arms.
+    `prior_events` None: `default_prior_events` (blinded or not). `unblinded` fits a hazard
+    per arm from the table's arms (it must have them: ScenarioError otherwise); by default
+    one pooled hazard, whether or not the table has arms.
 
     With `screening` (totals per site, `sim.conduct.observed.read_screening`) the site rates
     are fitted to the screened counts against the planned screening intensity, and the pass
@@ -218,7 +252,9 @@ def fit_continuation(
 
     `prior_months` None: the scenario's `site_heterogeneity` h, when it has one, is every
     site's prior shape (theta_s ~ Gamma(h, h), the plan's own spread of site rates); else
-    DEFAULT_PRIOR_MONTHS.
+    DEFAULT_PRIOR_MONTHS. The time-decay accrual model's prior (the plan's accrual as a power
+    prior, `accrual_prior`) is worth `prior_months` months of the plan's full speed; None:
+    DEFAULT_ACCRUAL_PRIOR_PATIENTS patients.
 
     `accrual_model` (`sim.stats.accrual_models.ACCRUAL_CHOICES`): "plan" keeps the site rates'
     Poisson-gamma model; the others fit the trial's accrual as a whole ("auto": smallest AIC);
@@ -295,7 +331,7 @@ def fit_continuation(
     hr = scenario.effect.hazard_ratio
     time, event = pfs_follow_up(observed, schedule)
     if prior_events is None:
-        prior_events = default_prior_events(scenario)
+        prior_events = default_prior_events(scenario, unblinded=unblinded and observed.n > 0)
     if unblinded and observed.blinded:
         raise ScenarioError(
             "unblinded forecast: the observed table has no arms (its arm column is empty); "
@@ -349,16 +385,18 @@ def fit_continuation(
         "death share of PFS events", w * f0, w * (1 - f0), deaths, int(has_event.sum()) - deaths
     )
     origin = accrual_origin(scenario, calendar)
+    plan_daily = planned_daily_randomizations(scenario, calendar, origin, horizon_day())
     accrual = fit_accrual(
         observed.rand_day.astype(float) - origin,
         float(observed.as_of_day - origin),
-        planned_daily_randomizations(scenario, calendar, origin, horizon_day()),
+        plan_daily,
         requested=accrual_model,
         knots=(
             None
             if accrual_knots is None
             else tuple(k * DAYS_PER_MONTH - origin for k in accrual_knots)
         ),
+        prior=accrual_prior(scenario, calendar, plan_daily, prior_months),
     )
     return TrialContinuation(
         observed,

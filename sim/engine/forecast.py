@@ -200,6 +200,8 @@ def accrual_statement(continuation: TrialContinuation) -> str:
         )
     else:
         fit = choice.chosen.describe() + ", fitted to the randomization dates"
+        if continuation.accrual_prior is not None:
+            fit += f"; prior: {continuation.accrual_prior.describe()} (set with --prior-months)"
     why = "" if choice is None else f" ({choice.reason})"
     return f"accrual model: {continuation.accrual_model}: {fit}{why}"
 
@@ -476,6 +478,10 @@ def forecast_trial(
             ),
             "prior_events": continuation.prior_events,
             "prior_events_given": prior_events,  # None: the default rule
+            # the plan's accrual as prior on the time-decay model, in patients (else null)
+            "accrual_prior_patients": (
+                None if continuation.accrual_prior is None else continuation.accrual_prior.weight
+            ),
             "plan": "plan/ (the same scenario, seed and replicates, without data)",
         }
         path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")

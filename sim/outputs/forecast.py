@@ -4,9 +4,10 @@ Two panels over calendar time: patients randomized and PFS events seen, each the
 step curve up to `--as-of` and from there the forecast's median with its 50% and 90% bands
 (the first replicates of the run, re-drawn from the same streams), the sample size or event
 target, the registered completion date and the forecast date of the final analysis.
-The headline names the accrual model, the event model (blinded or unblinded), the prior's
-weight and, when the data are immature, the note of `sim.engine.forecast.maturity_note`;
-each panel's title says what it shows, and every share counts all replicates.
+The headline names the accrual model (and its prior's weight), the event model (blinded or
+unblinded), the hazards' prior's weight and, when the data are immature, the note of
+`sim.engine.forecast.maturity_note`; each panel's title says what it shows, and every share
+counts all replicates.
 """
 
 from __future__ import annotations
@@ -218,9 +219,11 @@ def forecast_figure(
         if continuation.unblinded
         else "blinded (one pooled PFS hazard, arms split by the plan's HR)"
     )
+    prior = continuation.accrual_prior
+    accrual_prior = "" if prior is None else f" (prior: the plan, worth {prior.weight:g} patients)"
     lines = [
         f"Forecast as of {as_of} from {obs.n} patients and {events_seen} PFS events; "
-        f"accrual model: {continuation.accrual_model}",
+        f"accrual model: {continuation.accrual_model}{accrual_prior}",
         f"Event model: {model}; prior: the plan's hazards, worth "
         f"{continuation.prior_events:g} events",
         *([textwrap.fill(note, HEADLINE_WIDTH)] if note else []),

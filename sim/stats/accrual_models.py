@@ -36,6 +36,23 @@ prod_i (1 - exp(-delta t_i)) A(delta)^-(n + 1/2), drawn on a grid of DELTA_GRID 
 with few randomizations the two are nearly confounded, and that normal puts mass on rates the
 data exclude: a full speed of one patient a decade, or thousands a month.)
 
+The plan as prior (`AccrualPrior`, time-decay only): a power prior (Ibrahim and Chen 2000,
+Stat Sci 15:46-60) whose "historical data" are the plan's expected randomizations over its
+planned accrual, r_k on day k of [0, T_p] (summing to N, the sample size), with the
+likelihood raised to a0 = w / N, so that the plan is worth w patients:
+
+    log prior(beta, delta) = a0 [sum_k r_k log lambda(k + 1/2) - Lambda(T_p)]
+                           = w log beta + a0 sum_k r_k log(1 - exp(-delta (k + 1/2)))
+                             - a0 beta A_p(delta),
+    A_p(delta) = T_p - (1 - exp(-delta T_p)) / delta.
+
+It keeps beta conjugate: beta | delta ~ Gamma(n + w + 1/2, A(delta) + a0 A_p(delta)), and
+log delta's marginal gains the prior's ramp term, a0 sum_k r_k log(1 - exp(-delta (k + 1/2))),
+with the exponent n + w + 1/2 on the summed exposure. With w = 0 it is the prior above. The
+fit (`params`, `loglik`, AIC) stays the data's alone; the draws are the posterior's.
+(eventPred combines a design-stage prior with the fitted parameters by their normal
+approximations; the power prior keeps the exact posterior.)
+
 Pure functions on arrays of days; no scenario class.
 """
 
@@ -54,6 +71,52 @@ MIN_RANDOMIZED = {"plan_shape": 1, "poisson": 1, "piecewise": 2, "time_decay": 3
 LOG_DELTA_BOUNDS = (float(np.log(np.log(2) / 730)), float(np.log(np.log(2))))
 DELTA_GRID = 400
 JEFFREYS = 0.5
+
+
+@dataclass(frozen=True)
+class AccrualPrior:
+    """The plan as a power prior on the time-decay model (module docstring): `expected[k]`
+    the plan's expected randomizations on day k of its planned accrual (from the origin to
+    the day it expects the last patient), worth `weight` patients in all; `months` the same
+    weight in months of the plan's full speed (`full_per_month` randomized a month)."""
+
+    weight: float  # patients
+    expected: tuple[float, ...]
+    months: float
+    full_per_month: float
+
+    @property
+    def power(self) -> float:
+        """a0 = w / N, N the plan's expected randomizations (the sample size)."""
+        return self.weight / float(np.sum(self.expected))
+
+    @property
+    def window(self) -> float:
+        """T_p, days of the planned accrual."""
+        return float(len(self.expected))
+
+    def describe(self) -> str:
+        return (
+            f"the plan's ramp-up and full speed ({self.full_per_month:.1f} randomized/month), "
+            f"worth {self.weight:.1f} patients ({self.months:.2g} months at full speed)"
+        )
+
+
+def plan_accrual_prior(
+    plan_daily_rate: np.ndarray, sample_size: int, weight: float, full_per_month: float
+) -> AccrualPrior:
+    """The plan's expected randomizations per day from the origin until they sum to the
+    sample size (the whole calendar when they never do), as a prior worth `weight`
+    patients."""
+    cumulative = np.cumsum(plan_daily_rate)
+    end = int(np.searchsorted(cumulative, sample_size)) + 1
+    expected = np.asarray(plan_daily_rate[: min(end, len(plan_daily_rate))], dtype=float)
+    return AccrualPrior(
+        float(weight),
+        tuple(map(float, expected)),
+        float(weight / full_per_month) if full_per_month > 0 else float("nan"),
+        float(full_per_month),
+    )
 
 
 @dataclass(frozen=True)
@@ -76,6 +139,7 @@ class AccrualFit:
     widths: tuple[float, ...] = ()
     times: tuple[float, ...] = ()
     plan_rate: tuple[float, ...] = ()
+    prior: AccrualPrior | None = None  # time_decay: the plan as prior (None: flat)
 
     @property
     def n_params(self) -> int:
@@ -120,12 +184,14 @@ class AccrualFit:
             shape = np.asarray(self.counts, dtype=float) + JEFFREYS
             return rng.gamma(shape, 1.0 / np.asarray(self.widths), (n_reps, len(shape)))
         if self.model == "time_decay":
-            grid, density = time_decay_delta_posterior(np.asarray(self.times), self.window)
+            grid, density = time_decay_delta_posterior(
+                np.asarray(self.times), self.window, self.prior
+            )
             step = grid[1] - grid[0]
             cell = rng.choice(len(grid), size=n_reps, p=density / density.sum())
             delta = np.exp(grid[cell] + step * (rng.random(n_reps) - 0.5))
-            area = time_decay_cumulative(np.asarray(self.window), 1.0, delta)
-            beta = rng.gamma(self.n + JEFFREYS, 1.0 / area)
+            shape, area = time_decay_beta_posterior(self.n, self.window, delta, self.prior)
+            beta = rng.gamma(shape, 1.0 / area)
             return np.column_stack([beta, delta])
         raise ValueError(f"the {self.model} fit has no draws")
 
@@ -215,8 +281,11 @@ def time_decay_loglik(times: np.ndarray, window: float, beta: float, delta: floa
     return float(np.log(rate).sum() - cum)
 
 
-def fit_time_decay(times: np.ndarray, window: float) -> AccrualFit:
-    """MLE by the profile likelihood over log delta (module docstring)."""
+def fit_time_decay(
+    times: np.ndarray, window: float, prior: AccrualPrior | None = None
+) -> AccrualFit:
+    """MLE by the profile likelihood over log delta (module docstring); `prior` is kept for
+    the draws and does not move the fit."""
     n = len(times)
 
     def beta_of(delta: float) -> float:
@@ -238,17 +307,37 @@ def fit_time_decay(times: np.ndarray, window: float) -> AccrualFit:
         n,
         window,
         times=tuple(float(t) for t in times),
+        prior=prior,
     )
 
 
-def time_decay_delta_posterior(times: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
+def time_decay_beta_posterior(
+    n: int, window: float, delta: np.ndarray, prior: AccrualPrior | None
+) -> tuple[float, np.ndarray]:
+    """(shape, rate) of beta's gamma posterior given delta: n + w + 1/2 and
+    A(delta) + a0 A_p(delta) (module docstring; w = 0 without a prior)."""
+    area = time_decay_cumulative(np.asarray(window), 1.0, delta)
+    if prior is None:
+        return n + JEFFREYS, area
+    planned = time_decay_cumulative(np.asarray(prior.window), 1.0, delta)
+    return n + prior.weight + JEFFREYS, area + prior.power * planned
+
+
+def time_decay_delta_posterior(
+    times: np.ndarray, window: float, prior: AccrualPrior | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(grid of log delta, its marginal posterior density up to a constant): module
     docstring."""
     grid = np.linspace(*LOG_DELTA_BOUNDS, DELTA_GRID)
     delta = np.exp(grid)[:, None]
     ramp = np.log(-np.expm1(-delta * np.maximum(times, 1e-9)[None, :])).sum(axis=1)
-    area = time_decay_cumulative(np.asarray(window), 1.0, delta[:, 0])
-    log_density = ramp - (len(times) + JEFFREYS) * np.log(area)
+    if prior is not None:
+        days = np.arange(len(prior.expected)) + 0.5
+        ramp = ramp + prior.power * (
+            np.log(-np.expm1(-delta * days[None, :])) @ np.asarray(prior.expected)
+        )
+    shape, area = time_decay_beta_posterior(len(times), window, delta[:, 0], prior)
+    log_density = ramp - shape * np.log(area)
     return grid, np.exp(log_density - log_density.max())
 
 
@@ -296,13 +385,15 @@ def fit_accrual(
     *,
     requested: str = "auto",
     knots: tuple[float, ...] | None = None,
+    prior: AccrualPrior | None = None,
 ) -> AccrualChoice:
     """Fit every model the data allow (MIN_RANDOMIZED) and choose `requested`, or for
     "auto" the smallest AIC. `plan_daily_rate`: the plan's expected randomizations per day
     from the origin to the end of the calendar. `knots` (days; piecewise) None: one knot
     halfway through the window, so that the forecast continues at the recent half's rate.
-    "plan", or a model the data cannot fit, leaves the plan's site-by-site model (chosen
-    None), and the reason says why."""
+    `prior`: the plan as prior on time-decay's parameters (None: flat). "plan", or a model
+    the data cannot fit, leaves the plan's site-by-site model (chosen None), and the reason
+    says why."""
     times = np.sort(np.asarray(times, dtype=float))
     n = len(times)
     fits = []
@@ -313,7 +404,7 @@ def fit_accrual(
             "piecewise": lambda: fit_piecewise(
                 times, window, (window / 2,) if knots is None else knots
             ),
-            "time_decay": lambda: fit_time_decay(times, window),
+            "time_decay": lambda: fit_time_decay(times, window, prior),
         }
         fits = [make() for name, make in makers.items() if n >= MIN_RANDOMIZED[name]]
     fits = [f for f in fits if np.isfinite(f.aic)]
