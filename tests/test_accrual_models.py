@@ -287,6 +287,25 @@ def test_planned_curve_sums_to_the_planned_exposure(dates_only):
     assert curve.sum() == pytest.approx(expected, rel=1e-9)
 
 
+def test_time_decay_prior_weight_is_six_patients_or_prior_months_of_full_speed(
+    dates_only, six_months
+):
+    """The plan's accrual as prior on time-decay: 6 patients by default; --prior-months M
+    makes it M months of the plan's full speed (8 screened a month at the one site, times
+    the pass share); its expected randomizations run to the sample size; the other models
+    carry none."""
+    model = TrialModel.from_scenario(dates_only)
+    common = (dates_only, model.calendar, model.schedule, six_months)
+    default = fit_continuation(*common, accrual_model="time_decay")
+    assert default.accrual_prior.weight == 6.0
+    assert sum(default.accrual_prior.expected) == pytest.approx(104, abs=1.0)
+    pass_share = 1 - dates_only.enrollment.failure_probability
+    given = fit_continuation(*common, prior_months=2.0, accrual_model="time_decay")
+    assert given.accrual_prior.weight == pytest.approx(2.0 * 8 * pass_share)
+    assert fit_continuation(*common, accrual_model="poisson").accrual_prior is None
+    assert fit_continuation(*common, accrual_model="plan").accrual_prior is None
+
+
 def test_forecast_randomizes_at_the_drawn_poisson_rate(dates_only, six_months):
     """Under the Poisson model, randomizations between 60 and 240 days after the as-of day
     average E[lambda] x 180 = (n + 1/2) / T x 180 over replicates (within 3 MC SE; the
