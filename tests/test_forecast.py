@@ -368,6 +368,15 @@ def test_forecast_figure_counts_every_replicate(observed_table, dates_only):
     assert "Event model: blinded (one pooled PFS hazard" in headline
     assert "worth 14 events" in headline
     assert note and " ".join(note.split()) in " ".join(headline.split())
+    fitted = dataclasses.replace(
+        model,
+        continuation=fit_continuation(
+            dates_only, model.calendar, model.schedule, obs, accrual_model="time_decay"
+        ),
+    )
+    headline = forecast_figure(fitted, 1, 4, dates, note)._suptitle.get_text()
+    assert "accrual model: time_decay" in headline
+    assert "Priors: the plan's accrual worth 6 patients, the plan's hazards worth 14" in headline
 
 
 def test_forecast_and_export_commands(tmp_path, capsys):

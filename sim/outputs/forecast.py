@@ -220,12 +220,12 @@ def forecast_figure(
         else "blinded (one pooled PFS hazard, arms split by the plan's HR)"
     )
     prior = continuation.accrual_prior
-    accrual_prior = "" if prior is None else f" (prior: the plan, worth {prior.weight:g} patients)"
+    accrual_prior = "" if prior is None else f"the plan's accrual worth {prior.weight:g} patients, "
     lines = [
         f"Forecast as of {as_of} from {obs.n} patients and {events_seen} PFS events; "
-        f"accrual model: {continuation.accrual_model}{accrual_prior}",
-        f"Event model: {model}; prior: the plan's hazards, worth "
-        f"{continuation.prior_events:g} events",
+        f"accrual model: {continuation.accrual_model}",
+        f"Event model: {model}",
+        f"Priors: {accrual_prior}the plan's hazards worth {continuation.prior_events:g} events",
         *([textwrap.fill(note, HEADLINE_WIDTH)] if note else []),
     ]
     headline = "\n".join(lines)

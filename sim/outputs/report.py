@@ -618,13 +618,19 @@ def forecast_html(folder: Path, manifest: dict[str, Any]) -> str:
     """A forecast folder's own section: the fan, milestones against the plan, the fit."""
     info = manifest["forecast"]
     png = base64.b64encode((folder / "forecast.png").read_bytes()).decode("ascii")
+    accrual = info.get("accrual_prior_patients")  # the time-decay model's prior, if used
+    accrual_prior = (
+        f"accrual model {esc(info.get('accrual_model', 'plan'))} with the plan worth "
+        f"{esc(f'{accrual:g}')} patients"
+        if accrual is not None
+        else f"site-rate prior {esc(info.get('site_prior', info['prior_months']))}"
+    )
     return section(
         f"Forecast as of {info['as_of']} against the plan",
         f"<p>From {esc(info['patients'])} randomized patients, {esc(info['events'])} PFS "
         f"events and {esc(info['dropouts'])} dropouts ({'blinded' if info['blinded'] else 'by arm'}"
-        f"); site-rate prior {esc(info.get('site_prior', info['prior_months']))}, hazards "
-        f"worth {esc(info['prior_events'])} events. The plan is the same scenario, seed and "
-        "replicates without data.</p>",
+        f"); {accrual_prior}, hazards worth {esc(info['prior_events'])} events. The plan is the "
+        "same scenario, seed and replicates without data.</p>",
         f'<figure id="fig-forecast"><img alt="observed to the as-of date, then the forecast" '
         f'src="data:image/png;base64,{png}"><figcaption>Observed counts to the as-of date, '
         "then the forecast's median, 50% and 90% bands.</figcaption></figure>",
