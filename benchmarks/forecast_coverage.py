@@ -147,6 +147,7 @@ def forecast_coverage(
     seed: int = 2026,
     shape: str = "scale",
     accrual_models: tuple[str, ...] = ("plan",),
+    per_truth: int = 0,
 ) -> pd.DataFrame:
     """One row per (as-of, milestone, level): coverage of the forecast and of the plan, the
     binomial SE, the shares of truths below and above the forecast interval, its median
@@ -155,7 +156,8 @@ def forecast_coverage(
     column; `unblinded` fits a hazard per arm (else one pooled hazard, the default);
     `prior_months`, `prior_events` None: the forecast's default weights. Each of
     `accrual_models` is scored on the same truths and forecast seeds (a column
-    `accrual_model`; `chosen` counts the models "auto" chose)."""
+    `accrual_model`; `chosen` counts the models "auto" chose). The first `per_truth` truths
+    of each as-of date print their 90% intervals beside the truth's dates."""
     scenario = load_scenario(BASELINE, DATES_ONLY)
     start = scenario.trial.start_date
     base = TrialModel.from_scenario(scenario)
@@ -215,6 +217,12 @@ def forecast_coverage(
                 used[history.accrual_model] = used.get(history.accrual_model, 0) + 1
                 model = dataclasses.replace(base, continuation=history)
                 forecast = simulate_chunk(model, seed + 10 + k, 0, 0, reps).replicates
+                if k < per_truth:
+                    print_truth(forecast, truth_reps.loc[k], start, observed.n, events_seen[-1])
+                    print(
+                        f"    ({shape}:{accrual_factor:g}:{control_median:g} #{k}, as of "
+                        f"{months:g} months, {accrual_model} -> {history.accrual_model})"
+                    )
                 score_forecast(
                     forecast,
                     truth_reps.loc[k],
@@ -257,6 +265,21 @@ def forecast_coverage(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def print_truth(
+    forecast: pd.DataFrame, truth_row: pd.Series, start: dt.date, randomized: int, events: int
+) -> None:
+    """One truth: its data at the as-of date, its milestone days and the forecast's 90%
+    intervals (days since the start)."""
+    parts = [f"{randomized} randomized, {events} PFS events"]
+    for name, column in MILESTONES.items():
+        lo, hi = interval_days(forecast[column], start, 0.90)
+        parts.append(
+            f"{name}: truth {clock_day(truth_row[column], start):.0f}, 90% {lo:.0f}-{hi:.0f} "
+            f"({hi - lo:.0f} wide)"
+        )
+    print("; ".join(parts))
 
 
 def score_forecast(
@@ -342,6 +365,13 @@ def main() -> None:
         default=["plan"],
         help="accrual models to score on the same truths (default: plan)",
     )
+    parser.add_argument(
+        "--per-truth",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print the first N truths' 90%% intervals at each as-of date (default 0)",
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
         "--out", type=Path, default=None, help="CSV of the table (rewritten after each truth)"
@@ -374,6 +404,7 @@ def main() -> None:
                 seed=args.seed,
                 shape=shape,
                 accrual_models=tuple(args.accrual_model),
+                per_truth=args.per_truth,
             )
         )
         if args.out:  # a long run keeps what it has measured
