@@ -58,13 +58,17 @@ def forecast(
 
     The event forecast is blinded (one pooled PFS hazard; the arms split by the scenario's
     HR) unless `unblinded` (per-arm hazards; the table must have arms). `prior_events` is the
-    planned hazards' weight in events; None: 10% of the event target (manifest
-    ``forecast.prior``, docs/forecasting.md). `accrual_model` is the remaining patients'
-    accrual: "plan" (the plan's ramp-up, site rates scaled by their posterior), "plan_shape",
-    "poisson", "time_decay", "piecewise" (knots `accrual_knots`, months since the start date)
-    fitted to the randomization dates, or "auto" (smallest AIC); None: time_decay, or the
-    plan while sites are still to open; the table ``accrual`` lists every fit and the
-    manifest's ``forecast.accrual`` says which was used and why. Unblinded, the
+    planned hazards' weight in events; None: 20% of the event target on the pooled hazard,
+    unblinded half of it on each arm's (manifest ``forecast.prior``, docs/forecasting.md).
+    `prior_months` is the plan's accrual weight in months of its full speed: with "plan",
+    each site's planned rate; with "time_decay", the plan's ramp-up and full speed as prior
+    on the fitted curve (None: worth 6 patients; manifest ``accrual_prior_patients``).
+    `accrual_model` is the remaining patients' accrual: "plan" (the plan's ramp-up, site rates
+    scaled by their posterior), "plan_shape", "poisson", "time_decay", "piecewise" (knots
+    `accrual_knots`, months since the start date) fitted to the randomization dates, or
+    "auto" (smallest AIC); None: time_decay, or the plan while sites are still to open; the
+    table ``accrual`` lists every fit and the manifest's ``forecast.accrual`` says which was
+    used and why. Unblinded, the
     summary has the probability of success given the data (predictive_probability_of_success,
     conditional power, P(HR < `hr_threshold`)); blinded with a design prior, the assurance
     (``forecast.success`` says how each was obtained).
