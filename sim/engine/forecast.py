@@ -142,8 +142,8 @@ def default_accrual_model(scenario: Scenario, model: TrialModel, as_of: dt.date)
             "which only the plan knows); --accrual-model to choose"
         )
     return "time_decay", (
-        "the default: a ramp-up fitted to the trial's own randomizations "
-        "(docs/forecasting.md says why); --accrual-model to choose"
+        "the default: a ramp-up fitted to the trial's own randomizations, "
+        "docs/forecasting.md says why; --accrual-model to choose"
     )
 
 
@@ -201,9 +201,10 @@ def accrual_statement(continuation: TrialContinuation) -> str:
     else:
         fit = choice.chosen.describe() + ", fitted to the randomization dates"
         if continuation.accrual_prior is not None:
-            fit += f"; prior: {continuation.accrual_prior.describe()} (set with --prior-months)"
+            prior = continuation.accrual_prior.describe()
+            fit += f"; prior: {prior}, set with --prior-months"
     why = "" if choice is None else f" ({choice.reason})"
-    return f"accrual model: {continuation.accrual_model}: {fit}{why}"
+    return f"accrual model: {continuation.accrual_model}{why}: {fit}"
 
 
 def success_statement(continuation: TrialContinuation, scenario: Scenario) -> str:
