@@ -157,6 +157,49 @@ def test_a_run_gives_the_api_power_and_the_scenario_it_ran(
     other.context.close()
 
 
+def test_the_compare_tab_is_the_apis_comparison(page: Page, app: ShinyAppProc) -> None:
+    """Two runs of the page (the hazard ratio changed between them, same seed and
+    replicates): the compare tab's rows are those of `sim.compare` of the API's two runs,
+    the same differences marked beyond noise, and the changed field named."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sim.app.answers import comparison_table
+
+    open_page(page, app)
+    with ThreadPoolExecutor(1) as pool:  # the API's runs beside the page's
+        api_runs = pool.submit(
+            lambda: [
+                sim.simulate(
+                    BASELINE,
+                    reps=100,
+                    seed=6,
+                    overrides={"effect.hazard_ratio": hr},
+                    progress=False,
+                )
+                for hr in (0.6, 0.9)
+            ]
+        )
+        run(page, reps=100, seed=6)
+        page.locator("a[data-value='scenario']").click()
+        controller.InputNumeric(page, "f_effect_hazard_ratio").set("0.9")
+        page.wait_for_timeout(500)  # the form's check settles before Run
+        controller.InputActionButton(page, "run").click()
+        expect(page.locator("#answers-scenario")).to_contain_text("hazard ratio 0.9,")
+        compared = sim.compare(api_runs.result())
+    page.locator("a[data-value='compare']").click()
+    expect(page.locator("#comparison-table")).to_be_visible()
+    expect(page.locator("#comparison")).to_contain_text("effect.hazard_ratio: 0.6 (A) -> 0.9 (B)")
+    expected = comparison_table(compared.metrics, compared.runs[0].summary["unit"])
+    rows = page.locator("#comparison-table tbody tr")
+    expect(rows).to_have_count(len(expected))
+    for row in expected.itertuples(index=False):
+        cells = page.locator(f'#comparison-table tr[data-metric="{row.metric}"] td')
+        expect(cells).to_have_text([str(v) for v in row[1:]])
+    assert set(expected.loc[expected["beyond noise"] == "yes", "metric"]) == set(
+        compared.flagged["metric"]
+    )
+
+
 def test_the_forecast_page_accepts_an_observed_file(
     page: Page, app: ShinyAppProc, tmp_path: Path
 ) -> None:

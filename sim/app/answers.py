@@ -189,7 +189,8 @@ def zip_folder(folder: Path) -> bytes:
 
 # --- two runs side by side -------------------------------------------------------------------
 
-FLAG_SE = 3.0  # as `python -m sim compare`: a difference beyond 3 SE is not Monte Carlo noise
+# The metrics the compare tab always shows, in words (the differences beyond noise of every
+# other metric follow them, as `python -m sim compare` lists them after its key metrics).
 COMPARED = (
     ("power", "Power at the analysis"),
     ("power_at_completion", "Power if the analysis happened at the completion date"),
@@ -201,30 +202,12 @@ COMPARED = (
     ("analysis_months_median", "Final analysis (months from the start, median)"),
     ("hazard_ratio_median", "Hazard ratio estimated at the analysis (median)"),
 )
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """{dotted path: value} of a scenario mapping, list rows by index."""
-    if isinstance(data, dict):
-        items = data.items()
-    elif isinstance(data, list):
-        items = ((str(i), v) for i, v in enumerate(data))
-    else:
-        return {prefix: data}
-    found: dict[str, Any] = {}
-    for key, value in items:
-        found.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    return found
-
-
-def scenario_differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(path, value in a, value in b) of every field that differs between two scenarios."""
-    flat_a, flat_b = flatten(a), flatten(b)
-    return [
-        (path, str(flat_a.get(path, "(none)")), str(flat_b.get(path, "(none)")))
-        for path in sorted(set(flat_a) | set(flat_b))
-        if flat_a.get(path) != flat_b.get(path)
-    ]
+SE_KINDS = {  # how `sim.compare` computed a difference's standard error, in words
+    "paired": "paired",
+    "paired bootstrap": "paired, bootstrap",
+    "independent": "independent runs",
+    "n/a": "",
+}
 
 
 def number_text(value: float, share: bool, signed: bool = False, power: bool = False) -> str:
@@ -241,41 +224,44 @@ def number_text(value: float, share: bool, signed: bool = False, power: bool = F
     return f"{value:{sign}.1%}" if share else f"{value:{sign}.2f}"
 
 
-def compare_summaries(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Key metrics of two runs with the difference, its standard error (independent runs:
-    sqrt(se_a^2 + se_b^2), conservative for runs sharing a seed) and whether it is beyond
-    FLAG_SE standard errors."""
-    rows_a, rows_b = a.set_index("metric"), b.set_index("metric")
-    rows = []
-    for metric, label in COMPARED:
-        if metric not in rows_a.index or metric not in rows_b.index:
-            continue
-        ea, eb = rows_a.at[metric, "estimate"], rows_b.at[metric, "estimate"]
-        sa, sb = rows_a.at[metric, "mc_se"], rows_b.at[metric, "mc_se"]
-        share = rows_a.at[metric, "unit"] == "share"
-        power = metric.startswith("power")
-        diff = eb - ea
-        se = float((sa**2 + sb**2) ** 0.5) if pd.notna(sa) and pd.notna(sb) else float("nan")
-        beyond = (
-            pd.notna(diff) and pd.notna(se) and (abs(diff) > FLAG_SE * se if se > 0 else diff != 0)
-        )
+def se_text(se: float, kind: str, share: bool, power: bool) -> str:
+    """The standard error of a difference in the difference's own unit (points for shares),
+    and how it was computed."""
+    if pd.isna(se):
+        return ""
+    if power:
+        shown = f"{se:.3f}"
+    elif share:
+        shown = f"{se * 100:.1f} points"
+    else:
+        shown = f"{se:.2f}"
+    return f"{shown} ({SE_KINDS.get(kind, kind)})" if SE_KINDS.get(kind, kind) else shown
 
-        rows.append(
+
+def comparison_table(metrics: pd.DataFrame, units: pd.Series) -> pd.DataFrame:
+    """The compare tab's table from `sim.compare(...).metrics` of two runs (one row per
+    metric) and the metrics' units (`summary.csv`'s unit by metric): the metrics of COMPARED
+    in words, then every other metric `sim.compare` flags, as the command line lists them;
+    the estimates, the difference, its standard error and "beyond noise" (its flag) as
+    `sim.compare` computed them. `metric` is the metric's name in summary.csv."""
+    rows = metrics.set_index("metric")
+    words = dict(COMPARED)
+    flagged = [m for m in rows.index[rows["flag"].astype(bool)] if m not in words]
+    shown = [m for m in words if m in rows.index] + flagged
+    table = []
+    for metric in shown:
+        row = rows.loc[metric]
+        share, power = units.get(metric) == "share", metric.startswith("power")
+        table.append(
             (
-                label,
-                number_text(ea, share, power=power),
-                number_text(eb, share, power=power),
-                number_text(diff, share, signed=True, power=power),
-                # in the difference's own unit: points for shares, as B - A is
-                number_text(se, share, power=True)
-                if power
-                else f"{se * 100:.1f} points"
-                if share and pd.notna(se)
-                else number_text(se, share),
-                "yes" if beyond else "no",
+                metric,
+                words.get(metric, metric),
+                number_text(row["reference_estimate"], share, power=power),
+                number_text(row["estimate"], share, power=power),
+                number_text(row["difference"], share, signed=True, power=power),
+                se_text(row["se"], row["se_kind"], share, power),
+                "yes" if row["flag"] else "no",
             )
         )
-    return pd.DataFrame(
-        rows,
-        columns=["metric", "run A", "run B", "B - A", "SE of the difference", "beyond noise"],
-    )
+    columns = ["metric", "what", "run A", "run B", "B - A", "SE of the difference"]
+    return pd.DataFrame(table, columns=[*columns, "beyond noise"])

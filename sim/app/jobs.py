@@ -1,8 +1,9 @@
 """A browser session's runs: its own temporary folder, one child process per run, cancel.
 
 Runs are forked from a fork server that has imported `sim.app.worker` (the API, pandas,
-matplotlib) once, so a run starts without paying for imports; each run lives in a folder of
-its session's workspace, and the workspace is removed when the session ends.
+matplotlib) and run a tiny simulation (`sim.app.warm`: the engine, SimPy, scipy, pyarrow)
+once, so a run starts without paying for imports; each run lives in a folder of its
+session's workspace, and the workspace is removed when the session ends.
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ def context() -> BaseContext:
         methods = multiprocessing.get_all_start_methods()
         _CONTEXT = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if "forkserver" in methods:
-            _CONTEXT.set_forkserver_preload(["sim.app.worker"])
+            _CONTEXT.set_forkserver_preload(["sim.app.worker", "sim.app.warm"])
     return _CONTEXT
 
 
 def warm_up() -> None:
-    """Start the fork server now (it imports the API), not on the first press of Run; and
-    read the scenario schema the form needs."""
+    """Start the fork server now (it imports the API and warms the engine up), not on the
+    first press of Run; and read the scenario schema the form needs."""
     from sim.app.fields import scenario_schema
 
     scenario_schema()
@@ -66,8 +67,7 @@ class Job:
     reps: int
     seed: int
     label: str
-    preview: bool
-    figures: bool = True
+    preview_reps: int = 0  # replicates of the preview on the way (its first chunk; 0: none)
     kind: str = "run"  # or "forecast" (then the uploaded files are in observed/)
     as_of: str = ""  # the forecast's as-of date, YYYY-MM-DD
     started: float = 0.0  # time.monotonic() at the start, for the page's progress line
@@ -80,7 +80,7 @@ class Job:
         if self.kind == "forecast":
             target, args = run_forecast_job, (self.folder, self.reps, self.seed, self.as_of)
         else:
-            target, args = run_job, (self.folder, self.reps, self.seed, self.figures)
+            target, args = run_job, (self.folder, self.reps, self.seed, self.preview_reps)
         self.process = context().Process(target=target, args=args, daemon=False)
         self.process.start()
 
@@ -146,11 +146,13 @@ class Workspace:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sim-app-")))
     jobs: list[Job] = field(default_factory=list)
 
-    def new_job(self, scenario_yaml: str, reps: int, seed: int, label: str, preview: bool) -> Job:
+    def new_job(
+        self, scenario_yaml: str, reps: int, seed: int, label: str, preview_reps: int = 0
+    ) -> Job:
         folder = self.root / f"run-{len(self.jobs) + 1:03d}"
         folder.mkdir()
         (folder / "scenario.yaml").write_text(scenario_yaml, encoding="utf-8")
-        job = Job(folder, reps, seed, label, preview, figures=not preview)
+        job = Job(folder, reps, seed, label, preview_reps)
         self.jobs.append(job)
         return job
 

@@ -21,12 +21,10 @@ from shiny import App, Inputs, Outputs, Session, reactive, render, ui
 
 import sim
 from sim.app.answers import (
-    FLAG_SE,
-    compare_summaries,
+    comparison_table,
     key_questions,
     reproduce_command,
     reproduce_python,
-    scenario_differences,
     zip_folder,
 )
 from sim.app.fields import (
@@ -38,8 +36,9 @@ from sim.app.fields import (
     value_at,
 )
 from sim.app.jobs import Job, Workspace, start_fork_server, write_observed
+from sim.engine.compare import FLAG_SE  # not in the API yet (sim.compare flags beyond it)
+from sim.engine.preview import PREVIEW_REPLICATES, preview_replicates
 
-PREVIEW_REPS = 200  # the first answer: enough for power to within ~3 points (MC SE)
 MAX_REPS = 100_000
 MAX_UPLOAD_BYTES = 1_000_000  # a scenario is a few kB; anything larger is not one
 MAX_OBSERVED_BYTES = 20_000_000  # one row per patient: thousands of patients fit in 1 MB
@@ -50,7 +49,7 @@ MILESTONES = {
     "data_cut": "Data cut",
     "final_analysis": "Final analysis",
 }
-POLL_SECONDS = 0.3
+POLL_SECONDS = 0.1  # how often the page reads a run's status: the latency of an answer
 
 STYLE = """
 .field-msg, .editor-msg { color: #b00020; font-size: 0.9em; }
@@ -144,7 +143,7 @@ def app_ui() -> ui.Tag:
         ui.input_action_button("cancel", "Cancel", width="100%"),
         ui.output_ui("progress"),
         ui.p(
-            f"The first answer comes from a quick preview of {PREVIEW_REPS} replicates; "
+            f"The first answer comes from the run's first {PREVIEW_REPLICATES} replicates; "
             "the page then refines it to the full count.",
             class_="field-help",
             style="margin-top: 1em",
@@ -266,12 +265,12 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
     editor_values: dict[str, Any] = {}  # the form's paths as the editor last had them
     upload_message = reactive.value("")
     active: reactive.Value[Job | None] = reactive.value(None)
-    queued: list[Job] = []
     progress_state: reactive.Value[dict[str, Any]] = reactive.value({})
-    shown: reactive.Value[Job | None] = reactive.value(None)  # the run whose answers show
+    # the run whose answers show, and whether they are its preview (its first chunk)
+    shown: reactive.Value[tuple[Job, bool] | None] = reactive.value(None)
     drawn: reactive.Value[Job | None] = reactive.value(None)  # the run whose figures show
     run_error = reactive.value("")
-    finished: reactive.Value[list[Job]] = reactive.value([])  # full runs, for Compare
+    finished: reactive.Value[list[Job]] = reactive.value([])  # runs with results, for Compare
     forecast_job: reactive.Value[Job | None] = reactive.value(None)
     forecast_error = reactive.value("")
 
@@ -405,7 +404,6 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         job = active.get()
         if job is not None:
             job.cancel()
-        queued.clear()
         active.set(None)
 
     @reactive.effect
@@ -427,11 +425,9 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         reps, seed = int(reps), int(seed)
         stop_all()
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-        if reps > PREVIEW_REPS:
-            start(workspace.new_job(text, PREVIEW_REPS, seed, "preview", preview=True))
-            queued.append(workspace.new_job(text, reps, seed, "full run", preview=False))
-        else:
-            start(workspace.new_job(text, reps, seed, "run", preview=False))
+        # one run: its first chunk is the preview (the answer of a run of that many
+        # replicates), the rest refine it; no replicate is computed twice
+        start(workspace.new_job(text, reps, seed, "run", preview_replicates(reps)))
 
     @reactive.effect
     @reactive.event(input.cancel)
@@ -459,20 +455,20 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
                     "seconds": time.monotonic() - job.started,
                 }
             )
-            if stage in ("figures", "done") and shown() is not job and job.kind == "run":
-                shown.set(job)
-                if job.label != "full run":  # the first answer of a Run: show it
+            view = shown()
+            if job.kind == "run" and stage in ("preview", "figures", "done"):
+                now = (job, stage == "preview")
+                if view is None or view[0] is not job:  # the first answer of a Run: show it
                     ui.update_navset("tabs", selected="answers")
+                if view != now:
+                    shown.set(now)
+            kept = any(run is job for run in finished())
+            if stage in ("figures", "done") and job.kind == "run" and not kept:
+                finished.set([*finished(), job])  # its results are complete: compare them
             if stage == "done" and job.kind == "run":
                 drawn.set(job)
-                if not job.preview:
-                    finished.set([*finished(), job])
             if stage in ("done", "error", "cancelled"):
                 active.set(None)
-                if stage == "done" and queued:
-                    start(queued.pop(0))
-                else:
-                    queued.clear()
 
     @render.ui
     def progress() -> ui.Tag:
@@ -491,6 +487,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             "start": "starting",
             "starting": "starting",
             "simulating": f"{done:,} of {total:,} replicates ({state.get('seconds', 0):.0f} s)",
+            "preview": f"{done:,} of {total:,} replicates ({state.get('seconds', 0):.0f} s)",
             "figures": "drawing the figures",
             "done": "finished",
         }
@@ -507,28 +504,39 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
 
     @reactive.calc
     def answer() -> dict[str, Any] | None:
-        job = shown()
-        if job is None:
+        view = shown()
+        if view is None:
             return None
-        results = sim.read_results(job.folder / "run")
+        job, preview = view
         import pandas as pd
 
+        if preview:  # the run's first chunk: a run of that many replicates' summary.csv
+            summary = pd.read_csv(job.folder / "preview" / "summary.csv")
+        else:
+            summary = sim.read_results(job.folder / "run").summary
         path = job.folder / "design.csv"
         design = pd.read_csv(path) if path.is_file() else None
         scenario = yaml.safe_load((job.folder / "scenario.yaml").read_text(encoding="utf-8"))
-        return {"job": job, "results": results, "design": design, "scenario": scenario}
+        return {
+            "job": job,
+            "preview": preview,
+            "reps": job.preview_reps if preview else job.reps,
+            "summary": summary,
+            "design": design,
+            "scenario": scenario,
+        }
 
     @render.ui
     def answers_head() -> ui.Tag:
         found = answer()
         if found is None:
             return ui.p("No run yet: set up the scenario and press Run on the left.", class_="lead")
-        job, scenario = found["job"], found["scenario"]
-        running = active()
+        job, scenario, preview = found["job"], found["scenario"], found["preview"]
         refining = (
-            f"A first answer: the full run of {running.reps:,} replicates is under way (progress "
-            "on the left) and will replace these numbers and add the figures."
-            if job.preview and running is not None and not running.preview
+            f"A first answer: the run's first {found['reps']:,} replicates. The other "
+            f"{job.reps - found['reps']:,} are under way (progress on the left) and will "
+            "replace these numbers and add the figures."
+            if preview and active() is job
             else ""
         )
         hr = value_at(scenario, "effect.hazard_ratio")
@@ -539,9 +547,9 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             f"event target {value_at(scenario, 'analysis.event_target')}, "
             f"alpha {value_at(scenario, 'analysis.alpha')}"
         )
-        kind = "a quick preview of " if job.preview else ""
+        kind = "a quick preview of " if preview else ""
         return ui.div(
-            ui.h4(f"Answers from {kind}{job.reps:,} simulated trials (seed {job.seed})".strip()),
+            ui.h4(f"Answers from {kind}{found['reps']:,} simulated trials (seed {job.seed})"),
             ui.p(what, class_="lead", id="answers-scenario"),
             ui.p(refining, id="refining", class_="field-help") if refining else ui.div(),
         )
@@ -551,7 +559,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         found = answer()
         if found is None:
             return ui.div()
-        table = key_questions(found["results"].summary, found["design"], found["scenario"])
+        table = key_questions(found["summary"], found["design"], found["scenario"])
         rows = "".join(
             f'<tr data-question="{i}"><td>{html.escape(q)}</td><td>{html.escape(s)}</td>'
             f"<td>{html.escape(c)}</td></tr>"
@@ -578,6 +586,11 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         if found is None:
             return ui.div()
         job = found["job"]
+        if found["preview"]:
+            return ui.p(
+                "The downloads (scenario, results, report, code) come with the full run.",
+                class_="field-help",
+            )
         return ui.card(
             ui.card_header("Take this run with you"),
             ui.div(
@@ -594,10 +607,10 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         )
 
     def shown_job() -> Job:
-        job = shown.get()
-        if job is None:
-            raise ValueError("no run yet")
-        return job
+        view = shown.get()
+        if view is None or view[1]:
+            raise ValueError("no finished run yet")
+        return view[0]
 
     @render.download_button(filename="scenario.yaml")
     def dl_yaml() -> Any:
@@ -639,25 +652,21 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             job_a, job_b = runs[int(input.run_a())], runs[int(input.run_b())]
         except (TypeError, ValueError, IndexError):
             return ui.div()
-        read = sim.read_results
-        table = compare_summaries(
-            read(job_a.folder / "run").summary, read(job_b.folder / "run").summary
-        )
-        scenarios = [
-            yaml.safe_load((j.folder / "scenario.yaml").read_text(encoding="utf-8"))
-            for j in (job_a, job_b)
-        ]
-        changes = scenario_differences(*scenarios)
-        if job_a.reps != job_b.reps or job_a.seed != job_b.seed:
-            changes.append(
-                ("replicates, seed", f"{job_a.reps}, {job_a.seed}", f"{job_b.reps}, {job_b.seed}")
-            )
+        # the API's comparison, as `python -m sim compare RUN_A RUN_B` computes and flags it
+        compared = sim.compare([job_a.folder / "run", job_b.folder / "run"])
+        units = compared.runs[0].summary["unit"]
+        table = comparison_table(compared.metrics, units)
+        changes = [tuple(row) for row in compared.fields.itertuples(index=False)]
         differs = ui.tags.ul(*[ui.tags.li(f"{p}: {a} (A) -> {b} (B)") for p, a, b in changes])
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+        shown_columns = [c for c in table.columns if c != "metric"]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in shown_columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-            for row in table.itertuples(index=False)
+            f'<tr data-metric="{html.escape(row["metric"])}">'
+            + "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in shown_columns)
+            + "</tr>"
+            for _, row in table.iterrows()
         )
+        paired = compared.metrics["se_kind"].str.startswith("paired").any()
         return ui.div(
             ui.h5("What differs between the two scenarios"),
             differs if changes else ui.p("Nothing: the same scenario, seed and replicates."),
@@ -667,9 +676,17 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             ),
             ui.p(
                 f"'beyond noise': the difference is more than {FLAG_SE:g} Monte Carlo standard "
-                "errors, so it is not chance. The standard error here treats the runs as "
-                "independent; `python -m sim compare` pairs runs with the same seed and is "
-                "sharper.",
+                "errors, so it is not chance; these are the differences `python -m sim "
+                "compare` marks, and the rows after the first ones are the other metrics it "
+                "marks. "
+                + (
+                    "The two runs share their seed and replicates, so each simulated trial of "
+                    "run B drew the same random numbers as the one of run A: the standard "
+                    "error is that of the paired differences, smaller than for independent runs."
+                    if paired
+                    else "The runs do not share their seed and replicates: the standard error "
+                    "is that of two independent runs."
+                ),
                 class_="field-help",
             ),
         )
@@ -699,7 +716,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             return
         stop_all()
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-        job = workspace.new_job(text, int(reps), int(seed), "forecast", preview=False)
+        job = workspace.new_job(text, int(reps), int(seed), "forecast")
         # no date: the API takes ADaM's data cut, or says the date is missing
         job.kind, job.as_of = "forecast", as_of.isoformat() if as_of is not None else ""
         write_observed(job.folder, [(f["name"], Path(f["datapath"])) for f in files])
@@ -763,10 +780,12 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
 
     @render.ui
     def figures() -> ui.Tag:
-        job = drawn()
-        if job is None:
-            waiting = shown() is not None
-            return ui.p("Drawing the figures..." if waiting else "", class_="field-help")
+        job, view = drawn(), shown()
+        if view is None:
+            return ui.div()
+        if job is not view[0]:
+            waiting = "Drawing the figures..." if not view[1] else "The figures follow the run."
+            return ui.p(waiting, class_="field-help")
         listing = job.folder / "figures" / "figures.json"
         if not listing.is_file():
             return ui.div()
