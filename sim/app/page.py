@@ -445,16 +445,16 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         with reactive.isolate():
             status = job.status()
             stage = status["stage"]
-            progress_state.set(
-                {
-                    "label": job.label,
-                    "done": job.done_reps(),
-                    "total": job.reps,
-                    "stage": stage,
-                    "message": status.get("message", ""),
-                    "seconds": time.monotonic() - job.started,
-                }
-            )
+            state = {
+                "label": job.label,
+                "done": job.done_reps(),
+                "total": job.reps,
+                "stage": stage,
+                "message": status.get("message", ""),
+                "seconds": int(time.monotonic() - job.started),
+            }
+            if state != progress_state():  # a redraw only when the line changes
+                progress_state.set(state)
             view = shown()
             if job.kind == "run" and stage in ("preview", "figures", "done"):
                 now = (job, stage == "preview")
@@ -486,8 +486,8 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         words = {
             "start": "starting",
             "starting": "starting",
-            "simulating": f"{done:,} of {total:,} replicates ({state.get('seconds', 0):.0f} s)",
-            "preview": f"{done:,} of {total:,} replicates ({state.get('seconds', 0):.0f} s)",
+            "simulating": f"{done:,} of {total:,} replicates ({state.get('seconds', 0)} s)",
+            "preview": f"{done:,} of {total:,} replicates ({state.get('seconds', 0)} s)",
             "figures": "drawing the figures",
             "done": "finished",
         }
