@@ -12,9 +12,11 @@ status.json every 10 ms, printing when each stage began, seconds after the start
     figures      the results folder is complete (the page's full answer)
     done         the figures are drawn
 
-then times `python -m sim run` of the same scenario, replicates and seed (wall clock of the
-command; its own line says how long the run itself took, without Python's start and
-imports). The page adds its polling (every POLL_SECONDS) and drawing the table on top.
+and the CPU seconds of the run (its process and the engine's workers) up to its answer; then
+times `python -m sim run` of the same scenario, replicates and seed (wall clock and CPU of
+the command; its own line says how long the run itself took, without Python's start and
+imports). CPU seconds depend less on what else the machine runs than wall seconds do. The
+page adds its polling (every POLL_SECONDS) and drawing the table on top.
 
     python benchmarks/bench_app_stages.py [--cold] [--reps 2000]
 """
@@ -25,6 +27,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -36,9 +39,20 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "nct07271602.yaml"
 
 
-def stages_of(folder: Path, process: multiprocessing.Process, started: float) -> dict:
-    """{stage: seconds after `started`} as status.json went through them."""
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid` and of its children it has waited for
+    (the engine's worker processes, once the run has shut its pool down)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def stages_of(
+    folder: Path, process: multiprocessing.Process, started: float
+) -> tuple[dict[str, float], float]:
+    """({stage: seconds after `started`} as status.json went through them, CPU seconds of
+    the run up to its answer: when the stage "figures" is first seen)."""
     seen: dict[str, float] = {}
+    cpu = float("nan")
     while True:
         try:
             stage = json.loads((folder / "status.json").read_text())["stage"]
@@ -46,8 +60,10 @@ def stages_of(folder: Path, process: multiprocessing.Process, started: float) ->
             stage = None
         if stage and stage not in seen:
             seen[stage] = time.perf_counter() - started
+            if stage == "figures" and process.pid is not None:
+                cpu = cpu_seconds(process.pid)
         if stage in ("done", "error") or not process.is_alive() and stage is None:
-            return seen
+            return seen, cpu
         time.sleep(0.01)
 
 
@@ -79,23 +95,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         process.start()
         forked = time.perf_counter() - started
-        seen = {"start": forked, **stages_of(folder, process, started)}
+        stages, cpu = stages_of(folder, process, started)
         process.join()
         print(
             "page's run, seconds after Run: "
-            + ", ".join(f"{stage} {at:.2f}" for stage, at in seen.items())
-            + f" (load average {load:.1f} on {os.cpu_count()} cores)"
+            + ", ".join(f"{stage} {at:.2f}" for stage, at in {"start": forked, **stages}.items())
+            + f"; CPU to the answer {cpu:.2f} s (load average {load:.1f} on {os.cpu_count()} cores)"
         )
         load = os.getloadavg()[0]
-        started = time.perf_counter()
+        started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         command = [sys.executable, "-m", "sim", "run", str(BASELINE), "--reps", str(args.reps)]
         command += ["--seed", "1", "--out", str(Path(scratch) / "cli")]
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
         wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cli_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
         said = [line for line in done.stderr.splitlines() if "replicates in" in line]
         print(
-            f"python -m sim run: {wall:.2f} s ({said[-1].strip() if said else ''}; "
-            f"load average {load:.1f})"
+            f"python -m sim run: {wall:.2f} s, CPU {cli_cpu:.2f} s "
+            f"({said[-1].strip() if said else ''}; load average {load:.1f})"
         )
     return 0
 
