@@ -67,7 +67,11 @@ class PageProgress:
         self.done += n
         self.file.write(f"{self.done}/{self.total}\n")
         if self.preview_reps and self.done >= self.preview_reps:
-            self.write_preview()
+            try:
+                self.write_preview()
+            except Exception as error:  # noqa: BLE001  (costs the preview, never the run)
+                self.preview_reps = 0
+                self.write(f"no preview: {type(error).__name__}: {error}".splitlines()[0])
 
     def write(self, text: str) -> None:
         self.file.write(text + "\n")
