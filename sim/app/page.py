@@ -653,7 +653,10 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         except (TypeError, ValueError, IndexError):
             return ui.div()
         # the API's comparison, as `python -m sim compare RUN_A RUN_B` computes and flags it
-        compared = sim.compare([job_a.folder / "run", job_b.folder / "run"])
+        try:
+            compared = sim.compare([job_a.folder / "run", job_b.folder / "run"])
+        except sim.ScenarioError as error:  # e.g. runs of different primary endpoints
+            return ui.div(str(error), class_="editor-msg", id="comparison-msg")
         units = compared.runs[0].summary["unit"]
         table = comparison_table(compared.metrics, units)
         changes = [tuple(row) for row in compared.fields.itertuples(index=False)]
@@ -676,9 +679,9 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             ),
             ui.p(
                 f"'beyond noise': the difference is more than {FLAG_SE:g} Monte Carlo standard "
-                "errors, so it is not chance; these are the differences `python -m sim "
-                "compare` marks, and the rows after the first ones are the other metrics it "
-                "marks. "
+                "errors, so it is not chance: exactly the differences `python -m sim compare` "
+                "marks. After the key metrics, in words, come the other metrics it marks, by "
+                "their names in summary.csv. "
                 + (
                     "The two runs share their seed and replicates, so each simulated trial of "
                     "run B drew the same random numbers as the one of run A: the standard "
