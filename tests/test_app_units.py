@@ -289,3 +289,29 @@ def test_a_runs_preview_is_the_api_answer_of_its_first_chunk(tmp_path: Path) -> 
         assert (folder / "run" / name).read_bytes() == (whole.folder / name).read_bytes()
     assert (folder / "progress.txt").read_text().splitlines()[-1] == "1000/1000"
     assert (folder / "figures" / "figures.json").is_file()
+
+
+def test_a_run_forked_from_the_warm_fork_server_imports_nothing() -> None:
+    """What the page's fork server preloads (`sim.app.jobs.context`: `sim.app.worker` and
+    the warm-up `sim.app.warm`) is every module a run of the default scenario imports, so a
+    run forked from it starts computing at once (in a fresh interpreter, as the fork server
+    is one)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, tempfile\n"
+        "from pathlib import Path\n"
+        "import sim.app.worker, sim.app.warm\n"
+        "import sim\n"
+        "before = set(sys.modules)\n"
+        "with tempfile.TemporaryDirectory() as folder:\n"
+        f"    sim.simulate({str(BASELINE)!r}, reps=600, seed=3, out=Path(folder) / 'run',\n"
+        "                 progress=sim.app.warm.Silent())\n"
+        "    sim.design(sim.load_scenario(" + repr(str(BASELINE)) + "))\n"
+        "print(sorted(m for m in set(sys.modules) - before if not m.startswith('_')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout

@@ -32,8 +32,11 @@ class Silent:
 
 def warm_up() -> None:
     """Simulate 2 replicates of the page's default scenario (if it is shipped) and compute
-    its closed form, imports and first-call caches being the point; and import the
-    progress bar a forecast uses."""
+    its closed form, imports and first-call caches being the point; and import what a run
+    of several chunks (its worker pool) and a forecast (its progress bar) add."""
+    import multiprocessing.popen_fork  # noqa: F401  (the engine's worker pool, from 2 chunks)
+    import multiprocessing.synchronize  # noqa: F401
+
     import tqdm.auto  # noqa: F401  (sim.forecast's progress bar)
 
     import sim
