@@ -173,13 +173,8 @@ def test_the_app_imports_only_the_api_and_the_outputs() -> None:
             elif isinstance(node, ast.Import):
                 found.update(alias.name for alias in node.names)
     ours = {m for m in found if m.split(".")[0] == "sim"}
-    # not in the API yet (sim/api.py is being split into a package): the preview of a
-    # running run, compare's flag threshold, and the Scenario type for annotations
-    pending = ("sim.engine.preview", "sim.engine.compare", "sim.scenario")
     allowed = {
-        m
-        for m in ours
-        if m in ("sim", "sim.api", *pending) or m.startswith(("sim.app", "sim.outputs"))
+        m for m in ours if m in ("sim", "sim.api") or m.startswith(("sim.app", "sim.outputs"))
     }
     assert ours == allowed, sorted(ours - allowed)
 

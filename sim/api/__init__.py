@@ -57,7 +57,7 @@ from sim.api.running import (  # noqa: F401
     simulate,
     sweep,
 )
-from sim.scenario import ScenarioError
+from sim.scenario import Scenario, ScenarioError  # noqa: F401
 from sim.scenario.overrides import value_at
 
 __all__ = [
@@ -79,3 +79,22 @@ __all__ = [
     "sweep",
     "value_at",
 ]
+
+# Names of the engine the page needs, imported when first asked for (PEP 562), so that
+# `import sim` stays as light as the command line needs: compare's flag threshold (a
+# difference beyond FLAG_SE Monte Carlo SEs is marked), and the preview of a run under way
+# (its first chunk's summary: sim.engine.preview).
+LAZY = {
+    "FLAG_SE": "sim.engine.compare",
+    "PREVIEW_REPLICATES": "sim.engine.preview",
+    "first_chunks_summary": "sim.engine.preview",
+    "preview_replicates": "sim.engine.preview",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,6 +20,7 @@ import yaml
 from shiny import App, Inputs, Outputs, Session, reactive, render, ui
 
 import sim
+from sim.api import FLAG_SE, PREVIEW_REPLICATES, preview_replicates
 from sim.app.answers import (
     comparison_table,
     key_questions,
@@ -36,8 +37,6 @@ from sim.app.fields import (
     value_at,
 )
 from sim.app.jobs import Job, Workspace, start_fork_server, write_observed
-from sim.engine.compare import FLAG_SE  # not in the API yet (sim.compare flags beyond it)
-from sim.engine.preview import PREVIEW_REPLICATES, preview_replicates
 
 MAX_REPS = 100_000
 MAX_UPLOAD_BYTES = 1_000_000  # a scenario is a few kB; anything larger is not one

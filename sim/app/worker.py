@@ -33,11 +33,11 @@ matplotlib.use("Agg")
 
 import sim  # noqa: E402
 import sim.api  # noqa: E402, F401  (imported here, once, before any run is forked)
-from sim.engine.preview import first_chunks_summary  # noqa: E402
+from sim.api import first_chunks_summary  # noqa: E402
 from sim.outputs.plots import figure_png, run_figures  # noqa: E402
 
 if TYPE_CHECKING:
-    from sim.scenario import Scenario
+    from sim.api import Scenario
 
 
 def write_status(folder: Path, stage: str, message: str = "") -> None:
