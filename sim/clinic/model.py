@@ -62,7 +62,7 @@ from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read f
     books,
     tally_replicates,
 )
-from sim.clinic.treatment import Clinic, PatientCourse, PatientProcess, plan_cycles
+from sim.clinic.treatment import Clinic, PatientCourse, PatientProcess, plan_cycles, run_days
 from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Scenario
 
@@ -520,6 +520,13 @@ def run_course(
     clock = DayClock() if shortcut else None
     env = clock if clock is not None else simpy.Environment()
     clinic = Clinic(calendar, rules, setup.rt_rules, chairs, linac, log, clock)
+
+    def run(until: float | None = None) -> None:
+        if clock is not None:
+            run_days(clinic, None if until is None else int(until))
+        else:
+            env.run(until=until)
+
     records = [PatientCourse(i) for i in range(n)]
     patients = [
         PatientProcess(clinic, record, r, due, late, plan, toxic, rt_plan)
@@ -551,18 +558,18 @@ def run_course(
     at_horizon = None
     for end in sorted(set(ends)):
         if end > env.now:
-            env.run(until=None if end == math.inf else end)
+            run(None if end == math.inf else end)
         at_horizon = books(chairs, linac) if keep_log else None
         marks[end] = [record.mark() for record in records] if to_end and end < math.inf else None
     if any(mark is not None for mark in marks.values()):  # treatment goes on: to its end
         logged = len(log) if log is not None else 0
-        env.run()
+        run()
         if log is not None:
             del log[logged:]
     else:
         for patient in patients:
             patient.close()
-        env.run()  # empty the queue (callbacks that do nothing now): no garbage left behind
+        run()  # empty the queue (callbacks that do nothing now): no garbage left behind
     clinic.agenda.clear()
     runs = []
     for end in ends:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from heapq import heappush
+from heapq import heappop, heappush
 
 import numpy as np
 import simpy
@@ -334,59 +334,27 @@ class PatientProcess:
         clinic.wake(env, day, self)  # calls `cycle_given`
 
     def cycle_given(self, event: simpy.Event) -> None:
-        """The day of a booked cycle: give it, then book the next one (or end).
-
-        The booking's common case, an open day in the window with a free chair, is
-        `give_cycle_day`'s first branch and `Clinic.wake` written out: about 1,100 cycles
-        a replicate take it; the others go through `book_cycle`."""
+        """The day of a booked cycle: give it, then book the next one (or end). On a
+        `DayClock` the run is `run_days`, which has this written out."""
         if self.stopped:
             return
         day = self.booked
         self.cycles.append(day)
         k = self.k = self.k + 1
-        clinic = self.clinic
-        if clinic.log is not None:
+        if self.clinic.log is not None:
             self.log_cycle(day)
         if k == self.last:
             self.booked = -1
             self.end_systemic(day)
         else:
-            due = day + self.gaps[k]
-            self.minutes = minutes = self.visit_minutes[k]
-            try:
-                on = clinic.next_open[due]
-            except IndexError:  # past the calendar: open
-                on = due
-            span = clinic.chair_span
-            if on <= due + clinic.after_days and (
-                on >= span or clinic.chair_used[on] + minutes <= clinic.chair_limit
-            ):
-                if on < span:
-                    clinic.chair_used[on] += minutes
-                self.booked = on
-                clock = clinic.clock
-                if clock is not None:
-                    waiting = clock.pending.get(on)
-                    if waiting is None:
-                        clock.pending[on] = [self]  # calls `cycle_given`
-                        heappush(clock.days, on)
-                    else:
-                        waiting.append(self)
-                else:
-                    wakes = clinic.agenda.get(on)
-                    if wakes is None or wakes.callbacks is None:
-                        env = event.env
-                        wakes = clinic.agenda[on] = env.timeout(on - env.now)
-                    wakes.callbacks.append(self)  # calls `cycle_given`
-            else:
-                self.book_cycle(event.env, due, day + 1)
+            self.book_cycle(event.env, day + self.gaps[k], day + 1)
         if k == 1 and self.rt_courses:  # the chain starts with cycle 1, right after
             self.chain_alive = True
             self.course_due = day
             self.next_course(event.env)
 
     # The callback of a booked cycle's day is the process itself: no bound method to make
-    # for each of a replicate's 1,500 cycles.
+    # for each of a replicate's 1,500 cycles (and `run_days` knows it by its type).
     __call__ = cycle_given
 
     def log_cycle(self, day: int) -> None:
@@ -520,3 +488,58 @@ def start_rt_course(clinic: Clinic, record: PatientCourse, due_day: int, free_fr
     record.rt_waits.append(start - on_calendar)
     record.rt_late.append(late)
     return start
+
+
+def run_days(clinic: Clinic, until: int | None = None) -> None:
+    """`DayClock.run` of `clinic.clock` (its arguments and its order of wake-ups), with
+    `PatientProcess.cycle_given` written out for its common case: the next cycle's due
+    day open, in the window, with a free chair, booked there (`give_cycle_day`'s first
+    branch, `Clinic.wake` inline). About 1,100 of a replicate's 1,500 cycles take it; the
+    others, and every other wake-up (randomizations, stops, course days), are the
+    processes' own methods."""
+    clock = clinic.clock
+    assert clock is not None
+    days, pending, log = clock.days, clock.pending, clinic.log
+    next_open, after_days = clinic.next_open, clinic.after_days
+    used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
+    n_open = len(next_open)
+    while days and (until is None or days[0] < until):
+        day = heappop(days)
+        clock.now = day
+        for process in pending[day]:  # wake-ups asked for meanwhile join the list
+            if process.__class__ is not PatientProcess:
+                process(clock)
+                continue
+            # `cycle_given` (the process's cycle is booked on this day)
+            if process.stopped:
+                continue
+            process.cycles.append(day)
+            k = process.k = process.k + 1
+            if log is not None:
+                process.log_cycle(day)
+            if k == process.last:
+                process.booked = -1
+                process.end_systemic(day)
+            else:
+                due = day + process.gaps[k]
+                process.minutes = minutes = process.visit_minutes[k]
+                on = next_open[due] if due < n_open else due  # past the calendar: open
+                if on <= due + after_days and (on >= span or used[on] + minutes <= limit):
+                    if on < span:
+                        used[on] += minutes
+                    process.booked = on
+                    waiting = pending.get(on)
+                    if waiting is None:
+                        pending[on] = [process]
+                        heappush(days, on)
+                    else:
+                        waiting.append(process)
+                else:
+                    process.book_cycle(clock, due, day + 1)
+            if k == 1 and process.rt_courses:  # the chain starts with cycle 1, right after
+                process.chain_alive = True
+                process.course_due = day
+                process.next_course(clock)
+        del pending[day]
+    if until is not None:
+        clock.now = until
