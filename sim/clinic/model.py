@@ -209,15 +209,12 @@ def open_books(
         )
         chairs = DayBook(background, setup.chair_limit)
     if setup.linac_limit:
-        books = []
-        for s in range(setup.n_sessions):
-            background = (
-                draws.linac_background[rep, :, s].tolist()
-                if draws.linac_background is not None
-                else [0] * setup.span
-            )
-            books.append(DayBook(background, setup.linac_limit))
-        linac = SessionBook(books)
+        background = (
+            draws.linac_background[rep]
+            if draws.linac_background is not None
+            else np.zeros((setup.span, setup.n_sessions), dtype=np.int64)
+        )
+        linac = SessionBook(background, setup.linac_limit)
     return chairs, linac
 
 
@@ -519,7 +516,7 @@ def run_course(
     # order with less work (`sim.clinic.days`)
     clock = DayClock() if shortcut else None
     env = clock if clock is not None else simpy.Environment()
-    clinic = Clinic(calendar, rules, setup.rt_rules, chairs, linac, log, clock)
+    clinic = Clinic(calendar, rules, setup.rt_rules, chairs, linac, log, clock, setup.run_start)
 
     def run(until: float | None = None) -> None:
         if clock is not None:

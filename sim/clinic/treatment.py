@@ -89,6 +89,7 @@ class Clinic:
     linac: SessionBook | None
     log: list | None
     clock: DayClock | None = None  # the run's clock if not SimPy's environment
+    run_start: Sequence[int] | None = None  # `sim.clinic.schedule.course_starts`, a list
     after_days: int = field(init=False)  # a cycle is in window up to this long after due
     agenda: dict[int, simpy.Timeout] = field(init=False)  # each day's event (see `wake`)
     next_open: list[int] = field(init=False)  # the calendar's next open day, to its horizon
@@ -423,14 +424,29 @@ class PatientProcess:
             self.book_course(event.env)
 
     def book_course(self, env: simpy.Environment) -> None:
-        """A course is due: book it (`start_rt_course`) unless treatment ended before."""
-        if self.ended_on >= 0 and self.course_due > self.ended_on:
+        """A course is due: book it unless treatment ended before (`plan_course_start`, not
+        before the previous course is over); record its start, wait and lateness: later
+        than `start_within_days` after its due day is a deviation (LATE_CLOSURE if the
+        calendar alone made it late, else LATE_CAPACITY)."""
+        due = self.course_due
+        if self.ended_on >= 0 and due > self.ended_on:
             self.chain_alive = False
             return
-        rt = self.clinic.rt_rules
+        clinic, record = self.clinic, self.record
+        rt = clinic.rt_rules
         assert rt is not None
-        start = start_rt_course(self.clinic, self.record, self.course_due, self.free_from)
-        self.free_from = start + rt.days_per_course
+        n_days = rt.days_per_course
+        start, on_calendar = plan_course_start(
+            clinic.calendar, clinic.linac, max(due, self.free_from), n_days, clinic.run_start
+        )
+        within = rt.start_within_days
+        late = IN_WINDOW
+        if within is not None and start - due > within:
+            late = LATE_CLOSURE if on_calendar - due > within else LATE_CAPACITY
+        record.rt_starts.append(start)
+        record.rt_waits.append(start - on_calendar)
+        record.rt_late.append(late)
+        self.free_from = start + n_days
         self.course_start, self.course_day, self.in_course = start, 0, True
         self.give_fractions(env)
 
@@ -469,25 +485,6 @@ class PatientProcess:
         else:
             self.course_due = start + rt.interval_days
             self.next_course(env)
-
-
-def start_rt_course(clinic: Clinic, record: PatientCourse, due_day: int, free_from: int) -> int:
-    """Book the Quad Shot course due on `due_day` (not before `free_from`); record its start,
-    wait and lateness: later than `start_within_days` after its due day is a deviation
-    (LATE_CLOSURE if the calendar alone made it late, else LATE_CAPACITY)."""
-    rt = clinic.rt_rules
-    assert rt is not None
-    start, on_calendar = plan_course_start(
-        clinic.calendar, clinic.linac, max(due_day, free_from), rt.days_per_course
-    )
-    within = rt.start_within_days
-    late = IN_WINDOW
-    if within is not None and start - due_day > within:
-        late = LATE_CLOSURE if on_calendar - due_day > within else LATE_CAPACITY
-    record.rt_starts.append(start)
-    record.rt_waits.append(start - on_calendar)
-    record.rt_late.append(late)
-    return start
 
 
 def run_days(clinic: Clinic, until: int | None = None) -> None:
