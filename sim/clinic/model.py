@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 
 import numpy as np
@@ -506,7 +507,10 @@ def run_course(
             ]
     first_due = first_due.tolist()
     gaps, levels, minutes = plan_arrays  # lists for what the callbacks read per cycle
-    plans = zip(gaps.tolist(), levels, minutes.tolist(), strict=True)
+    # each patient's row of `delayed` and of the levels is read only by the log and the
+    # patient table (the records' arrays take them from the whole arrays)
+    rows = keep_log or keep_records
+    plans = zip(gaps.tolist(), levels if rows else repeat((), n), minutes.tolist(), strict=True)
     stops = stop_days.tolist()
     reasons = stop_reason.tolist()
 
@@ -531,7 +535,7 @@ def run_course(
             records,
             rand_day.tolist(),
             first_due,
-            delayed,
+            delayed if rows else repeat((), n),
             plans,
             toxicity.tolist(),
             zip(courses.tolist(), pneumonitis.tolist(), strict=True),

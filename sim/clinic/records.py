@@ -10,7 +10,7 @@ from itertools import chain
 import numpy as np
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class PatientCourse:
     """What one patient received, filled in by the processes while a replicate runs.
 
@@ -37,6 +37,15 @@ class PatientCourse:
     fraction_offsets: Sequence[float] = ()  # fraction hours / 24 of a Quad Shot day
 
     CYCLE_FIELDS = ("cycle_days", "cycle_delayed", "cycle_levels", "cycle_waits", "cycle_late")
+
+    def __init__(self, patient: int) -> None:
+        # written out: a replicate makes one per patient, and the generated __init__ calls
+        # a default factory per list
+        self.patient = patient
+        self.cycles, self.cycle_exceptions, self.rt_days = [], [], []
+        self.rt_starts, self.rt_waits, self.rt_late = [], [], []
+        self.rt_courses_completed, self.end_reason = 0, None
+        self.delayed, self.levels, self.fraction_offsets = (), (), ()
 
     def follow(
         self, delayed: Sequence[bool], levels: Sequence[int], fraction_offsets: Sequence[float]

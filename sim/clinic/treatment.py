@@ -96,6 +96,7 @@ class Clinic:
     chair_used: list[int] = field(init=False)  # the chairs' book (`chairs.used`), its limit
     chair_limit: int = field(init=False)  # and span; with no chairs, a span of 0 (no limit)
     chair_span: int = field(init=False)
+    fraction_offsets: tuple[float, ...] = field(init=False)  # of a Quad Shot day (or none)
 
     def __post_init__(self) -> None:
         window = self.rules.window
@@ -106,6 +107,8 @@ class Clinic:
         object.__setattr__(self, "chair_used", chairs.used if chairs is not None else [])
         object.__setattr__(self, "chair_limit", chairs.limit if chairs is not None else 0)
         object.__setattr__(self, "chair_span", chairs.span if chairs is not None else 0)
+        rt = self.rt_rules
+        object.__setattr__(self, "fraction_offsets", rt.fraction_offsets if rt is not None else ())
 
     def wake(
         self, env: simpy.Environment, day: int, callback: Callable[[simpy.Event], None]
@@ -161,7 +164,8 @@ def give_cycle_day(
     LATE_CAPACITY. Without a window a cycle is never late. The wait counts days beyond
     `calendar_day`, the day the cycle would have had with unlimited chairs.
     """
-    first = calendar.next_open.item(due_day) if due_day <= calendar.horizon_days else due_day
+    last = calendar.horizon_days
+    first = calendar.next_open_list[due_day] if due_day <= last else due_day
     after = None if window is None else due_day + window.after_days
     if after is None or first <= after:  # the common case: an open day in the window
         on_calendar, closure = first, False
@@ -170,14 +174,14 @@ def give_cycle_day(
         closure = on_calendar > after
     if chairs is None:
         return on_calendar, 0, LATE_CLOSURE if closure else IN_WINDOW
-    if not closure and chairs.room(on_calendar, minutes):
-        chairs.book(on_calendar, minutes)
-        return on_calendar, 0, IN_WINDOW
-    # the search, with `calendar.is_open` and `chairs.room` written out (a full day's cycles
-    # try a few days each)
-    is_open, last = calendar.open_list, calendar.horizon_days
+    # `chairs.room` and `chairs.book` written out (a full day's cycles try a few days each)
     used, room, span = chairs.used, chairs.limit - minutes, chairs.span
     day = on_calendar
+    if not closure and (day >= span or used[day] <= room):
+        if day < span:
+            used[day] += minutes
+        return day, 0, IN_WINDOW
+    is_open = calendar.open_list
     if after is not None:
         assert window is not None
         before = max(due_day - window.before_days, earliest)
@@ -298,11 +302,9 @@ class PatientProcess:
         self.rt_courses, self.pneumonitis_course = rt_plan
         self.cause = ""  # the stop's reason, set with the stop (`stop`)
         self.k, self.booked, self.minutes = 0, -1, 0
-        record.follow(
-            delayed,
-            plan[1],
-            clinic.rt_rules.fraction_offsets if clinic.rt_rules is not None else (),
-        )
+        # `record.follow(delayed, plan[1], ...)` written out: one per patient
+        record.delayed, record.levels = delayed, plan[1]
+        record.fraction_offsets = clinic.fraction_offsets
         self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
         self.ended_on = -1  # the day systemic treatment ended for toxicity
         self.course = self.course_due = self.free_from = self.course_start = 0
