@@ -52,7 +52,7 @@ from sim.clinic.inputs import (  # noqa: F401 (ARMS, ClinicSetup: also read from
     require_treatment,
 )
 from sim.clinic.patients import draw_covariates
-from sim.clinic.records import CourseArrays, flatten_records
+from sim.clinic.records import CourseArrays, Marks, flatten_records, mark_records
 from sim.clinic.safety import AeDraws, plan_consequences
 from sim.clinic.schedule import PatientPlans, schedule_on_calendar, worth_trying
 from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read from here)
@@ -506,11 +506,13 @@ def run_course(
                 for (arrays, _), end in zip(schedules, ends, strict=True)
             ]
     first_due = first_due.tolist()
-    gaps, levels, minutes = plan_arrays  # lists for what the callbacks read per cycle
+    gaps, levels, _ = plan_arrays  # lists for what the callbacks read per cycle
+    # a cycle's chair-minutes depend on the stratum and the phase alone: one list a stratum
+    minutes = map(setup.visit_minute_lists.__getitem__, strata.tolist())
     # each patient's row of `delayed` and of the levels is read only by the log and the
     # patient table (the records' arrays take them from the whole arrays)
     rows = keep_log or keep_records
-    plans = zip(gaps.tolist(), levels if rows else repeat((), n), minutes.tolist(), strict=True)
+    plans = zip(gaps.tolist(), levels if rows else repeat((), n), minutes, strict=True)
     stops = stop_days.tolist()
     reasons = stop_reason.tolist()
 
@@ -555,13 +557,13 @@ def run_course(
         patient.begin(env)
     # each horizon in turn: the run stops before its day, and `run` goes on from there the
     # same as if it had not stopped (SimPy's `until` is an event of its own)
-    marks: dict[float, list | None] = {}
+    marks: dict[float, Marks | None] = {}
     at_horizon = None
     for end in sorted(set(ends)):
         if end > env.now:
             run(None if end == math.inf else end)
         at_horizon = books(chairs, linac) if keep_log else None
-        marks[end] = [record.mark() for record in records] if to_end and end < math.inf else None
+        marks[end] = mark_records(records) if to_end and end < math.inf else None
     if any(mark is not None for mark in marks.values()):  # treatment goes on: to its end
         logged = len(log) if log is not None else 0
         run()
@@ -576,9 +578,11 @@ def run_course(
     for end in ends:
         arrays = flatten_records(records, delayed, levels, marks[end], to_end)
         if keep_records:  # the patient table: as at the horizon
-            for record, mark in zip(records, marks[end] or [None] * n, strict=True):
-                if mark is not None:
-                    record.cut_back(mark)
+            mark = marks[end]
+            if mark is not None:
+                for record, at_mark in zip(records, zip(*mark, strict=True), strict=True):
+                    record.cut_back(at_mark)
+            for record in records:
                 if record.end_reason is None:
                     record.end_reason = "horizon"
         if log is not None:
