@@ -97,6 +97,11 @@ class Clinic:
     chair_limit: int = field(init=False)  # and span; with no chairs, a span of 0 (no limit)
     chair_span: int = field(init=False)
     fraction_offsets: tuple[float, ...] = field(init=False)  # of a Quad Shot day (or none)
+    # wake(env, day, callback): call `callback` at the start of `day`, after those already
+    # waiting for it: the clock's `DayClock.wake`, or on SimPy `wake_on_simpy` (one call)
+    wake: Callable[[simpy.Environment, int, Callable[[simpy.Event], None]], None] = field(
+        init=False
+    )
 
     def __post_init__(self) -> None:
         window = self.rules.window
@@ -109,22 +114,21 @@ class Clinic:
         object.__setattr__(self, "chair_span", chairs.span if chairs is not None else 0)
         rt = self.rt_rules
         object.__setattr__(self, "fraction_offsets", rt.fraction_offsets if rt is not None else ())
+        clock = self.clock
+        object.__setattr__(self, "wake", clock.wake if clock is not None else self.wake_on_simpy)
 
-    def wake(
+    def wake_on_simpy(
         self, env: simpy.Environment, day: int, callback: Callable[[simpy.Event], None]
     ) -> None:
-        """Call `callback` at the start of `day`, after those already waiting for it.
+        """`wake` on SimPy: call `callback` at the start of `day`, after those already
+        waiting for it.
 
         A day has one SimPy timeout, whose callbacks are the processes waiting for that
         day, in the order they asked: the order SimPy gives same-time timeouts (oldest
         first), so nothing is served in another order than with a timeout each. Asked for
         while the day's timeout is being handled (a wake-up later the same day), the day
         gets a new timeout, handled after everything already due then, as a new timeout
-        would be. With a `clock` (`sim.clinic.days.DayClock`, which keeps that order
-        without the timeouts), the wake-up goes to the clock."""
-        if self.clock is not None:
-            self.clock.wake(day, callback)
-            return
+        would be. `sim.clinic.days.DayClock` keeps that order without the timeouts."""
         event = self.agenda.get(day)
         if event is None or event.callbacks is None:
             event = self.agenda[day] = env.timeout(day - env.now)
