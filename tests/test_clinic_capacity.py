@@ -305,3 +305,53 @@ def test_no_resource_is_ever_over_its_limit_and_books_balance(baseline_data, cas
         assert (used <= slots).all()
         background = draws.linac_background[0, :, s].astype(np.int64)
         np.testing.assert_array_equal(used[:end], (background + treated)[:end])
+
+
+# --- the linac book and the course start, against their plain definitions ------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 3),  # sessions
+    st.integers(1, 3),  # slots per session
+    st.integers(10, 40),  # span
+    st.integers(1, 3),  # days per course
+    st.integers(0, 2**32 - 1),
+)
+def test_linac_book_is_every_session_at_once(china, sessions, limit, span, n_days, seed):
+    """`SessionBook` keeps only the room of the fullest session: a course's search and its
+    books are those of one book per session, each checked and booked on every course day
+    (the book before issue 32), and the course start read from `course_starts` is
+    `first_open_run`'s, on random backgrounds and courses."""
+    from sim.clinic.capacity import SessionBook
+    from sim.clinic.radiotherapy import first_open_run
+    from sim.clinic.schedule import course_starts
+
+    rng = np.random.default_rng(seed)
+    background = rng.integers(0, limit + 1, (span, sessions)).astype(np.int32)
+    book = SessionBook(background, limit)
+    used = background.astype(np.int64).T.copy()  # the reference: one book per session
+    run_start = course_starts(china, n_days).tolist()
+    for _ in range(8):
+        earliest = int(rng.integers(0, span + 5))
+        # the reference search: a run of open days, every day with a slot in every session
+        start = first_open_run(china, earliest, n_days)
+        while (
+            full := next(
+                (
+                    d
+                    for d in range(start, start + n_days)
+                    if d < span and (used[:, d] >= limit).any()
+                ),
+                -1,
+            )
+        ) >= 0:
+            start = first_open_run(china, full + 1, n_days)
+        on_calendar = first_open_run(china, earliest, n_days)
+        assert plan_course_start(china, book, earliest, n_days, run_start) == (start, on_calendar)
+        used[:, start : min(start + n_days, span)] += 1
+        assert np.array_equal(book.used(), used.T)
+        if rng.random() < 0.3:  # a stop gives the course's days back
+            book.release(start, n_days)
+            used[:, start : min(start + n_days, span)] -= 1
+            assert np.array_equal(book.used(), used.T)

@@ -72,30 +72,38 @@ class DayBook:
 
 
 class SessionBook:
-    """Linac slots: one `DayBook` per session of the day (a fraction time each); a Quad Shot
-    day holds one slot in every session (a morning and an afternoon slot)."""
+    """Linac slots: a Quad Shot day holds one slot in every session of the day (a fraction
+    time each: a morning and an afternoon slot), so the trial's slots on a day are the same
+    in every session and a day has room while the fullest session has: the book keeps
+    `room`, the slots left per day in the fullest session, from `background` (span,
+    sessions), the clinic's other patients' slots."""
 
-    __slots__ = ("sessions",)
+    __slots__ = ("background", "limit", "span", "start", "room")
 
-    def __init__(self, sessions: list[DayBook]) -> None:
-        self.sessions = sessions
+    def __init__(self, background: np.ndarray, limit: int) -> None:
+        self.background, self.limit, self.span = background, limit, len(background)
+        self.start = limit - background.max(axis=1, initial=0)  # room before the trial
+        self.room: list[int] = self.start.tolist()
 
     def first_full_day(self, start: int, n_days: int) -> int:
         """The first of days start .. start + n_days - 1 lacking a slot in a session; -1 if
         every day has room."""
+        room, span = self.room, self.span
         for day in range(start, start + n_days):
-            for book in self.sessions:  # `DayBook.room(day, 1)`, written out
-                if day < book.span and book.used[day] >= book.limit:
-                    return day
+            if day < span and room[day] <= 0:
+                return day
         return -1
 
     def book(self, start: int, n_days: int) -> None:
-        for book in self.sessions:
-            used = book.used
-            for day in range(start, min(start + n_days, book.span)):
-                used[day] += 1
+        room = self.room
+        for day in range(start, min(start + n_days, self.span)):
+            room[day] -= 1
 
     def release(self, start: int, n_days: int) -> None:
-        for day in range(start, start + n_days):
-            for book in self.sessions:
-                book.release(day, 1)
+        room = self.room
+        for day in range(start, min(start + n_days, self.span)):
+            room[day] += 1
+
+    def used(self) -> np.ndarray:
+        """(span, sessions) slots used per day and session, the background included."""
+        return self.background + (self.start - np.asarray(self.room, dtype=np.int64))[:, None]

@@ -32,8 +32,10 @@ class DayClock:
         # collector frees with the replicate, as it frees SimPy's environment)
         self.env = self
 
-    def wake(self, day: int, callback: Callable[[DayClock], None]) -> None:
-        """Call `callback` at the start of `day` (>= now), after those already waiting."""
+    def wake(self, env: object, day: int, callback: Callable[[DayClock], None]) -> None:
+        """Call `callback` at the start of `day` (>= now), after those already waiting.
+        `env` is the caller's environment, this clock (the processes ask SimPy's
+        environment and the clock the same way: `sim.clinic.treatment.Clinic.wake`)."""
         waiting = self.pending.get(day)
         if waiting is None:
             self.pending[day] = [callback]

@@ -90,6 +90,9 @@ class ClinicSetup:
     reducible: np.ndarray  # (strata, 2) bool: a drug of the phase follows the dose level
     safety: SafetyTables | None = None  # with a safety block: its events' tables
     course_starts: np.ndarray | None = None  # with RT: `sim.clinic.schedule.course_starts`
+    run_start: list[int] | None = None  # the same as a list, for the course-by-course run
+    # per stratum, the chair-minutes of each cycle (0-based) as a list, for the same run
+    visit_minute_lists: tuple[list[int], ...] = ()
 
 
 _SETUPS: dict[tuple[int, int], tuple[Scenario, StudyCalendar, ClinicSetup]] = {}
@@ -133,6 +136,8 @@ def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
                 regimen, ("induction", "maintenance")[phase]
             )
             reducible[i, phase] = any(treatment.drugs[name].reducible for name in names)
+    starts = course_starts(calendar, rt.days_per_course) if rt is not None else None
+    phase = (np.arange(treatment.max_cycles) >= treatment.induction_cycles).astype(np.int64)
     return ClinicSetup(
         rules=CycleRules.from_treatment(treatment),
         rt_rules=CourseRules.from_radiotherapy(rt) if rt is not None else None,
@@ -150,7 +155,9 @@ def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
         visit_minutes=minutes,
         reducible=reducible,
         safety=SafetyTables.from_scenario(scenario) if scenario.safety is not None else None,
-        course_starts=course_starts(calendar, rt.days_per_course) if rt is not None else None,
+        course_starts=starts,
+        run_start=starts.tolist() if starts is not None else None,
+        visit_minute_lists=tuple(row.tolist() for row in minutes[:, phase]),
     )
 
 

@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 
 import numpy as np
@@ -51,7 +52,7 @@ from sim.clinic.inputs import (  # noqa: F401 (ARMS, ClinicSetup: also read from
     require_treatment,
 )
 from sim.clinic.patients import draw_covariates
-from sim.clinic.records import CourseArrays, flatten_records
+from sim.clinic.records import CourseArrays, Marks, flatten_records, mark_records
 from sim.clinic.safety import AeDraws, plan_consequences
 from sim.clinic.schedule import PatientPlans, schedule_on_calendar, worth_trying
 from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read from here)
@@ -62,7 +63,7 @@ from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read f
     books,
     tally_replicates,
 )
-from sim.clinic.treatment import Clinic, PatientCourse, PatientProcess, plan_cycles
+from sim.clinic.treatment import Clinic, PatientCourse, PatientProcess, plan_cycles, run_days
 from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Scenario
 
@@ -209,15 +210,12 @@ def open_books(
         )
         chairs = DayBook(background, setup.chair_limit)
     if setup.linac_limit:
-        books = []
-        for s in range(setup.n_sessions):
-            background = (
-                draws.linac_background[rep, :, s].tolist()
-                if draws.linac_background is not None
-                else [0] * setup.span
-            )
-            books.append(DayBook(background, setup.linac_limit))
-        linac = SessionBook(books)
+        background = (
+            draws.linac_background[rep]
+            if draws.linac_background is not None
+            else np.zeros((setup.span, setup.n_sessions), dtype=np.int64)
+        )
+        linac = SessionBook(background, setup.linac_limit)
     return chairs, linac
 
 
@@ -508,8 +506,13 @@ def run_course(
                 for (arrays, _), end in zip(schedules, ends, strict=True)
             ]
     first_due = first_due.tolist()
-    gaps, levels, minutes = plan_arrays  # lists for what the callbacks read per cycle
-    plans = zip(gaps.tolist(), levels, minutes.tolist(), strict=True)
+    gaps, levels, _ = plan_arrays  # lists for what the callbacks read per cycle
+    # a cycle's chair-minutes depend on the stratum and the phase alone: one list a stratum
+    minutes = map(setup.visit_minute_lists.__getitem__, strata.tolist())
+    # each patient's row of `delayed` and of the levels is read only by the log and the
+    # patient table (the records' arrays take them from the whole arrays)
+    rows = keep_log or keep_records
+    plans = zip(gaps.tolist(), levels if rows else repeat((), n), minutes, strict=True)
     stops = stop_days.tolist()
     reasons = stop_reason.tolist()
 
@@ -519,7 +522,14 @@ def run_course(
     # order with less work (`sim.clinic.days`)
     clock = DayClock() if shortcut else None
     env = clock if clock is not None else simpy.Environment()
-    clinic = Clinic(calendar, rules, setup.rt_rules, chairs, linac, log, clock)
+    clinic = Clinic(calendar, rules, setup.rt_rules, chairs, linac, log, clock, setup.run_start)
+
+    def run(until: float | None = None) -> None:
+        if clock is not None:
+            run_days(clinic, None if until is None else int(until))
+        else:
+            env.run(until=until)
+
     records = [PatientCourse(i) for i in range(n)]
     patients = [
         PatientProcess(clinic, record, r, due, late, plan, toxic, rt_plan)
@@ -527,7 +537,7 @@ def run_course(
             records,
             rand_day.tolist(),
             first_due,
-            delayed,
+            delayed if rows else repeat((), n),
             plans,
             toxicity.tolist(),
             zip(courses.tolist(), pneumonitis.tolist(), strict=True),
@@ -547,30 +557,32 @@ def run_course(
         patient.begin(env)
     # each horizon in turn: the run stops before its day, and `run` goes on from there the
     # same as if it had not stopped (SimPy's `until` is an event of its own)
-    marks: dict[float, list | None] = {}
+    marks: dict[float, Marks | None] = {}
     at_horizon = None
     for end in sorted(set(ends)):
         if end > env.now:
-            env.run(until=None if end == math.inf else end)
+            run(None if end == math.inf else end)
         at_horizon = books(chairs, linac) if keep_log else None
-        marks[end] = [record.mark() for record in records] if to_end and end < math.inf else None
+        marks[end] = mark_records(records) if to_end and end < math.inf else None
     if any(mark is not None for mark in marks.values()):  # treatment goes on: to its end
         logged = len(log) if log is not None else 0
-        env.run()
+        run()
         if log is not None:
             del log[logged:]
     else:
         for patient in patients:
             patient.close()
-        env.run()  # empty the queue (callbacks that do nothing now): no garbage left behind
+        run()  # empty the queue (callbacks that do nothing now): no garbage left behind
     clinic.agenda.clear()
     runs = []
     for end in ends:
         arrays = flatten_records(records, delayed, levels, marks[end], to_end)
         if keep_records:  # the patient table: as at the horizon
-            for record, mark in zip(records, marks[end] or [None] * n, strict=True):
-                if mark is not None:
-                    record.cut_back(mark)
+            mark = marks[end]
+            if mark is not None:
+                for record, at_mark in zip(records, zip(*mark, strict=True), strict=True):
+                    record.cut_back(at_mark)
+            for record in records:
                 if record.end_reason is None:
                     record.end_reason = "horizon"
         if log is not None:

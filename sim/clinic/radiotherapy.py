@@ -17,6 +17,7 @@ courses a patient receives (early stops, pneumonitis) comes from the draws
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sim.clinic.capacity import SessionBook
@@ -72,21 +73,42 @@ def first_open_run(calendar: StudyCalendar, day: int, n_days: int) -> int:
 
 
 def plan_course_start(
-    calendar: StudyCalendar, linac: SessionBook | None, earliest: int, n_days: int
+    calendar: StudyCalendar,
+    linac: SessionBook | None,
+    earliest: int,
+    n_days: int,
+    run_start: Sequence[int] | None = None,
 ) -> tuple[int, int]:
     """(start, calendar start) of a course of `n_days` from `earliest`, and book its slots.
 
     The calendar start is the first run of `n_days` consecutive open days (a course never
     straddles a closure); the start is the first such run in which every day has a free slot
     in every session (morning and afternoon); the gap between the two is the course's wait
-    for the linac. Without a linac book, both are the calendar start.
+    for the linac. Without a linac book, both are the calendar start. `run_start`: the
+    calendar's first runs from each day of its table (`sim.clinic.schedule.course_starts`
+    as a list), read instead of `first_open_run` where it reaches.
     """
-    on_calendar = first_open_run(calendar, earliest, n_days)
+    n_table = len(run_start) if run_start is not None else 0
+    if earliest < n_table:
+        assert run_start is not None
+        on_calendar = run_start[earliest]
+    else:
+        on_calendar = first_open_run(calendar, earliest, n_days)
     if linac is None:
         return on_calendar, on_calendar
-    start = on_calendar
-    while (full := linac.first_full_day(start, n_days)) >= 0:
-        start = first_open_run(calendar, full + 1, n_days)
+    # `SessionBook.first_full_day` written out: from a full day, on to the next run after it
+    room, span = linac.room, linac.span
+    start = day = on_calendar
+    while day < start + n_days:
+        if day < span and room[day] <= 0:
+            after = day + 1
+            if after < n_table:
+                assert run_start is not None
+                start = day = run_start[after]
+            else:
+                start = day = first_open_run(calendar, after, n_days)
+        else:
+            day += 1
     linac.book(start, n_days)
     return start, on_calendar
 

@@ -3,14 +3,15 @@ all the patients of a replicate received, as flat arrays."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, repeat
+from operator import attrgetter, eq
 
 import numpy as np
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class PatientCourse:
     """What one patient received, filled in by the processes while a replicate runs.
 
@@ -37,6 +38,15 @@ class PatientCourse:
     fraction_offsets: Sequence[float] = ()  # fraction hours / 24 of a Quad Shot day
 
     CYCLE_FIELDS = ("cycle_days", "cycle_delayed", "cycle_levels", "cycle_waits", "cycle_late")
+
+    def __init__(self, patient: int) -> None:
+        # written out: a replicate makes one per patient, and the generated __init__ calls
+        # a default factory per list
+        self.patient = patient
+        self.cycles, self.cycle_exceptions, self.rt_days = [], [], []
+        self.rt_starts, self.rt_waits, self.rt_late = [], [], []
+        self.rt_courses_completed, self.end_reason = 0, None
+        self.delayed, self.levels, self.fraction_offsets = (), (), ()
 
     def follow(
         self, delayed: Sequence[bool], levels: Sequence[int], fraction_offsets: Sequence[float]
@@ -65,18 +75,8 @@ class PatientCourse:
         """The clock time of each fraction given."""
         return [day + offset for day in self.rt_days for offset in self.fraction_offsets]
 
-    def mark(self) -> tuple[int, int, int, int, str | None]:
-        """Where the record stands: what `cut_back` returns it to."""
-        return (
-            len(self.cycles),
-            len(self.rt_days),
-            len(self.rt_starts),
-            self.rt_courses_completed,
-            self.end_reason,
-        )
-
     def cut_back(self, mark: tuple[int, int, int, int, str | None]) -> None:
-        """Back to where it stood at `mark`."""
+        """Back to where it stood at `mark` (its entries of `mark_records`)."""
         cycles, rt_days, starts, completed, end_reason = mark
         del self.cycles[cycles:]
         del self.rt_days[rt_days:]
@@ -113,69 +113,100 @@ class CourseArrays:
     later: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
 
 
+Marks = tuple[list[int], list[int], list[int], list[int], list[str | None]]
+"""Where each of a replicate's records stands (`mark_records`), what `PatientCourse.cut_back`
+returns it to: per record, the cycles given, the Quad Shot days given, the courses started,
+the courses completed and the end reason."""
+
+
+def mark_records(records: list[PatientCourse]) -> Marks:
+    """Where each record stands now (`Marks`), column by column."""
+    return (
+        list(map(len, map(attrgetter("cycles"), records))),
+        list(map(len, map(attrgetter("rt_days"), records))),
+        list(map(len, map(attrgetter("rt_starts"), records))),
+        list(map(attrgetter("rt_courses_completed"), records)),
+        list(map(attrgetter("end_reason"), records)),
+    )
+
+
 def flat_ints(lists: list[list], total: int) -> np.ndarray:
     return np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=total)
+
+
+def lengths(lists: list[list]) -> np.ndarray:
+    return np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+
+
+def is_toxicity(reasons: Iterable[str | None], n: int) -> np.ndarray:
+    """Whether each end reason is "toxicity"."""
+    return np.fromiter(map(eq, reasons, repeat("toxicity")), dtype=bool, count=n)
 
 
 def flatten_records(
     records: list[PatientCourse],
     delayed: np.ndarray,
     levels: np.ndarray,
-    marks: list[tuple[int, int, int, int, str | None]] | None = None,
+    marks: Marks | None = None,
     to_end: bool = False,
 ) -> CourseArrays:
     """The patients' records as `CourseArrays`, with the plan they followed (`delayed`,
-    `levels`: (n, max_cycles), as `PatientCourse.follow`). With `marks` (each record's
-    `mark` at the horizon, the records having gone on past it), the arrays are those of the
-    records cut back to their marks, and the cycles after the marks are `later`; without,
-    `later` is empty with `to_end` (nothing came after the horizon), else None."""
+    `levels`: (n, max_cycles), as `PatientCourse.follow`). With `marks` (`mark_records` at
+    the horizon, the records having gone on past it), the arrays are those of the records
+    cut back to their marks, and the cycles after the marks are `later`; without, `later`
+    is empty with `to_end` (nothing came after the horizon), else None."""
     n = len(records)
     patients = np.arange(n)
-    counts = np.asarray([len(r.cycles) for r in records], dtype=np.int64)
+    cycles = list(map(attrgetter("cycles"), records))
+    counts = lengths(cycles)
     total = int(counts.sum())
-    cycle_day = flat_ints([r.cycles for r in records], total)
-    cycle_patient, cycle_index = np.repeat(patients, counts), positions(counts)
-    starts = np.asarray([len(r.rt_starts) for r in records], dtype=np.int64)
+    cycle_day = flat_ints(cycles, total)
+    cycle_patient, cycle_index = patients.repeat(counts), positions(counts)
+    rt_starts = list(map(attrgetter("rt_starts"), records))
+    starts = lengths(rt_starts)
     n_starts = int(starts.sum())
-    rt_patient = np.repeat(patients, starts)
+    rt_patient = patients.repeat(starts)
     rt_columns = [
-        flat_ints([r.rt_starts for r in records], n_starts),
-        flat_ints([r.rt_waits for r in records], n_starts),
-        flat_ints([r.rt_late for r in records], n_starts),
+        flat_ints(rt_starts, n_starts),
+        flat_ints(list(map(attrgetter("rt_waits"), records)), n_starts),
+        flat_ints(list(map(attrgetter("rt_late"), records)), n_starts),
     ]
-    day_counts = np.asarray([len(r.rt_days) for r in records], dtype=np.int64)
-    rt_day_patient = np.repeat(patients, day_counts)
-    rt_days = flat_ints([r.rt_days for r in records], int(day_counts.sum()))
+    rt_day_lists = list(map(attrgetter("rt_days"), records))
+    day_counts = lengths(rt_day_lists)
+    rt_day_patient = patients.repeat(day_counts)
+    rt_days = flat_ints(rt_day_lists, int(day_counts.sum()))
     mark_cycles = counts
     if marks is None:
-        completed = np.asarray([r.rt_courses_completed for r in records], dtype=np.int64)
-        toxicity_end = np.asarray([r.end_reason == "toxicity" for r in records], dtype=bool)
+        completed = np.fromiter(
+            map(attrgetter("rt_courses_completed"), records), dtype=np.int64, count=n
+        )
+        toxicity_end = is_toxicity(map(attrgetter("end_reason"), records), n)
         empty = np.zeros(0, dtype=np.int64)
         later = (empty, empty, empty, empty) if to_end else None
     else:
-        at_mark = list(zip(*marks, strict=True)) if n else [()] * 5
-        mark_cycles = np.asarray(at_mark[0], dtype=np.int64)
-        completed = np.asarray(at_mark[3], dtype=np.int64)
-        toxicity_end = np.asarray([reason == "toxicity" for reason in at_mark[4]], dtype=bool)
+        mark_cycles = np.asarray(marks[0], dtype=np.int64)
+        completed = np.asarray(marks[3], dtype=np.int64)
+        toxicity_end = is_toxicity(marks[4], n)
         before = cycle_index < mark_cycles[cycle_patient]
         after = ~before
+        later_patient, later_index = cycle_patient[after], cycle_index[after]
         later = (
-            cycle_patient[after],
+            later_patient,
             cycle_day[after],
-            levels[cycle_patient[after], cycle_index[after]],
-            cycle_index[after],
+            levels[later_patient, later_index],
+            later_index,
         )
         cycle_day, cycle_patient, cycle_index = (
             cycle_day[before],
             cycle_patient[before],
             cycle_index[before],
         )
-        kept = positions(starts) < np.asarray(at_mark[2], dtype=np.int64)[rt_patient]
+        kept = positions(starts) < np.asarray(marks[2], dtype=np.int64)[rt_patient]
         rt_patient, rt_columns = rt_patient[kept], [column[kept] for column in rt_columns]
-        given = positions(day_counts) < np.asarray(at_mark[1], dtype=np.int64)[rt_day_patient]
+        given = positions(day_counts) < np.asarray(marks[1], dtype=np.int64)[rt_day_patient]
         rt_day_patient, rt_days = rt_day_patient[given], rt_days[given]
     cycle_wait, cycle_late = cycle_exceptions(records, mark_cycles, len(cycle_day))
-    per_day = max((len(r.fraction_offsets) for r in records), default=0)
+    per_day = len(records[0].fraction_offsets) if n else 0  # the same in every record
     return CourseArrays(
         cycle_patient=cycle_patient,
         cycle_index=cycle_index,  # 0-based cycle k - 1
@@ -188,8 +219,8 @@ def flatten_records(
         rt_start=rt_columns[0],
         rt_wait=rt_columns[1],
         rt_late=rt_columns[2],
-        fraction_patient=np.repeat(rt_day_patient, per_day),
-        fraction_day=np.repeat(rt_days, per_day),
+        fraction_patient=rt_day_patient.repeat(per_day),
+        fraction_day=rt_days.repeat(per_day),
         completed=completed,
         toxicity_end=toxicity_end,
         later=later,
@@ -202,12 +233,18 @@ def cycle_exceptions(
     """(days waited, lateness) of each of the `total` cycles given, patient by patient, the
     first `given[i]` cycles of patient i: zero but for the records' `cycle_exceptions`."""
     wait, late = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.int64)
-    first = 0
-    for record, n_given in zip(records, given.tolist(), strict=True):
-        for k, waited, cause in record.cycle_exceptions:
-            if k < n_given:
-                wait[first + k], late[first + k] = waited, cause
-        first += n_given
+    lists = list(map(attrgetter("cycle_exceptions"), records))
+    counts = lengths(lists)
+    m = int(counts.sum())
+    if m:
+        entries = np.fromiter(
+            chain.from_iterable(chain.from_iterable(lists)), dtype=np.int64, count=3 * m
+        ).reshape(m, 3)
+        patient = np.arange(len(records)).repeat(counts)
+        k = entries[:, 0]
+        counted = k < given[patient]  # entries for cycles not given do not count
+        at = (np.cumsum(given) - given)[patient[counted]] + k[counted]
+        wait[at], late[at] = entries[counted, 1], entries[counted, 2]
     return wait, late
 
 

@@ -243,8 +243,9 @@ def books(chairs: DayBook | None, linac: SessionBook | None) -> dict[str, tuple[
     if chairs is not None:
         out["chairs"] = (np.asarray(chairs.used), chairs.limit)
     if linac is not None:
-        for s, book in enumerate(linac.sessions):
-            out[f"linac session {s}"] = (np.asarray(book.used), book.limit)
+        used = linac.used()
+        for s in range(used.shape[1]):
+            out[f"linac session {s}"] = (used[:, s], linac.limit)
     return out
 
 

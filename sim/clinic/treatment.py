@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from heapq import heappush
+from heapq import heappop, heappush
 
 import numpy as np
 import simpy
@@ -89,12 +89,19 @@ class Clinic:
     linac: SessionBook | None
     log: list | None
     clock: DayClock | None = None  # the run's clock if not SimPy's environment
+    run_start: Sequence[int] | None = None  # `sim.clinic.schedule.course_starts`, a list
     after_days: int = field(init=False)  # a cycle is in window up to this long after due
     agenda: dict[int, simpy.Timeout] = field(init=False)  # each day's event (see `wake`)
     next_open: list[int] = field(init=False)  # the calendar's next open day, to its horizon
     chair_used: list[int] = field(init=False)  # the chairs' book (`chairs.used`), its limit
     chair_limit: int = field(init=False)  # and span; with no chairs, a span of 0 (no limit)
     chair_span: int = field(init=False)
+    fraction_offsets: tuple[float, ...] = field(init=False)  # of a Quad Shot day (or none)
+    # wake(env, day, callback): call `callback` at the start of `day`, after those already
+    # waiting for it: the clock's `DayClock.wake`, or on SimPy `wake_on_simpy` (one call)
+    wake: Callable[[simpy.Environment, int, Callable[[simpy.Event], None]], None] = field(
+        init=False
+    )
 
     def __post_init__(self) -> None:
         window = self.rules.window
@@ -105,22 +112,23 @@ class Clinic:
         object.__setattr__(self, "chair_used", chairs.used if chairs is not None else [])
         object.__setattr__(self, "chair_limit", chairs.limit if chairs is not None else 0)
         object.__setattr__(self, "chair_span", chairs.span if chairs is not None else 0)
+        rt = self.rt_rules
+        object.__setattr__(self, "fraction_offsets", rt.fraction_offsets if rt is not None else ())
+        clock = self.clock
+        object.__setattr__(self, "wake", clock.wake if clock is not None else self.wake_on_simpy)
 
-    def wake(
+    def wake_on_simpy(
         self, env: simpy.Environment, day: int, callback: Callable[[simpy.Event], None]
     ) -> None:
-        """Call `callback` at the start of `day`, after those already waiting for it.
+        """`wake` on SimPy: call `callback` at the start of `day`, after those already
+        waiting for it.
 
         A day has one SimPy timeout, whose callbacks are the processes waiting for that
         day, in the order they asked: the order SimPy gives same-time timeouts (oldest
         first), so nothing is served in another order than with a timeout each. Asked for
         while the day's timeout is being handled (a wake-up later the same day), the day
         gets a new timeout, handled after everything already due then, as a new timeout
-        would be. With a `clock` (`sim.clinic.days.DayClock`, which keeps that order
-        without the timeouts), the wake-up goes to the clock."""
-        if self.clock is not None:
-            self.clock.wake(day, callback)
-            return
+        would be. `sim.clinic.days.DayClock` keeps that order without the timeouts."""
         event = self.agenda.get(day)
         if event is None or event.callbacks is None:
             event = self.agenda[day] = env.timeout(day - env.now)
@@ -160,7 +168,8 @@ def give_cycle_day(
     LATE_CAPACITY. Without a window a cycle is never late. The wait counts days beyond
     `calendar_day`, the day the cycle would have had with unlimited chairs.
     """
-    first = calendar.next_open.item(due_day) if due_day <= calendar.horizon_days else due_day
+    last = calendar.horizon_days
+    first = calendar.next_open_list[due_day] if due_day <= last else due_day
     after = None if window is None else due_day + window.after_days
     if after is None or first <= after:  # the common case: an open day in the window
         on_calendar, closure = first, False
@@ -169,14 +178,14 @@ def give_cycle_day(
         closure = on_calendar > after
     if chairs is None:
         return on_calendar, 0, LATE_CLOSURE if closure else IN_WINDOW
-    if not closure and chairs.room(on_calendar, minutes):
-        chairs.book(on_calendar, minutes)
-        return on_calendar, 0, IN_WINDOW
-    # the search, with `calendar.is_open` and `chairs.room` written out (a full day's cycles
-    # try a few days each)
-    is_open, last = calendar.open_list, calendar.horizon_days
+    # `chairs.room` and `chairs.book` written out (a full day's cycles try a few days each)
     used, room, span = chairs.used, chairs.limit - minutes, chairs.span
     day = on_calendar
+    if not closure and (day >= span or used[day] <= room):
+        if day < span:
+            used[day] += minutes
+        return day, 0, IN_WINDOW
+    is_open = calendar.open_list
     if after is not None:
         assert window is not None
         before = max(due_day - window.before_days, earliest)
@@ -297,11 +306,9 @@ class PatientProcess:
         self.rt_courses, self.pneumonitis_course = rt_plan
         self.cause = ""  # the stop's reason, set with the stop (`stop`)
         self.k, self.booked, self.minutes = 0, -1, 0
-        record.follow(
-            delayed,
-            plan[1],
-            clinic.rt_rules.fraction_offsets if clinic.rt_rules is not None else (),
-        )
+        # `record.follow(delayed, plan[1], ...)` written out: one per patient
+        record.delayed, record.levels = delayed, plan[1]
+        record.fraction_offsets = clinic.fraction_offsets
         self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
         self.ended_on = -1  # the day systemic treatment ended for toxicity
         self.course = self.course_due = self.free_from = self.course_start = 0
@@ -334,59 +341,27 @@ class PatientProcess:
         clinic.wake(env, day, self)  # calls `cycle_given`
 
     def cycle_given(self, event: simpy.Event) -> None:
-        """The day of a booked cycle: give it, then book the next one (or end).
-
-        The booking's common case, an open day in the window with a free chair, is
-        `give_cycle_day`'s first branch and `Clinic.wake` written out: about 1,100 cycles
-        a replicate take it; the others go through `book_cycle`."""
+        """The day of a booked cycle: give it, then book the next one (or end). On a
+        `DayClock` the run is `run_days`, which has this written out."""
         if self.stopped:
             return
         day = self.booked
         self.cycles.append(day)
         k = self.k = self.k + 1
-        clinic = self.clinic
-        if clinic.log is not None:
+        if self.clinic.log is not None:
             self.log_cycle(day)
         if k == self.last:
             self.booked = -1
             self.end_systemic(day)
         else:
-            due = day + self.gaps[k]
-            self.minutes = minutes = self.visit_minutes[k]
-            try:
-                on = clinic.next_open[due]
-            except IndexError:  # past the calendar: open
-                on = due
-            span = clinic.chair_span
-            if on <= due + clinic.after_days and (
-                on >= span or clinic.chair_used[on] + minutes <= clinic.chair_limit
-            ):
-                if on < span:
-                    clinic.chair_used[on] += minutes
-                self.booked = on
-                clock = clinic.clock
-                if clock is not None:
-                    waiting = clock.pending.get(on)
-                    if waiting is None:
-                        clock.pending[on] = [self]  # calls `cycle_given`
-                        heappush(clock.days, on)
-                    else:
-                        waiting.append(self)
-                else:
-                    wakes = clinic.agenda.get(on)
-                    if wakes is None or wakes.callbacks is None:
-                        env = event.env
-                        wakes = clinic.agenda[on] = env.timeout(on - env.now)
-                    wakes.callbacks.append(self)  # calls `cycle_given`
-            else:
-                self.book_cycle(event.env, due, day + 1)
+            self.book_cycle(event.env, day + self.gaps[k], day + 1)
         if k == 1 and self.rt_courses:  # the chain starts with cycle 1, right after
             self.chain_alive = True
             self.course_due = day
             self.next_course(event.env)
 
     # The callback of a booked cycle's day is the process itself: no bound method to make
-    # for each of a replicate's 1,500 cycles.
+    # for each of a replicate's 1,500 cycles (and `run_days` knows it by its type).
     __call__ = cycle_given
 
     def log_cycle(self, day: int) -> None:
@@ -455,14 +430,29 @@ class PatientProcess:
             self.book_course(event.env)
 
     def book_course(self, env: simpy.Environment) -> None:
-        """A course is due: book it (`start_rt_course`) unless treatment ended before."""
-        if self.ended_on >= 0 and self.course_due > self.ended_on:
+        """A course is due: book it unless treatment ended before (`plan_course_start`, not
+        before the previous course is over); record its start, wait and lateness: later
+        than `start_within_days` after its due day is a deviation (LATE_CLOSURE if the
+        calendar alone made it late, else LATE_CAPACITY)."""
+        due = self.course_due
+        if self.ended_on >= 0 and due > self.ended_on:
             self.chain_alive = False
             return
-        rt = self.clinic.rt_rules
+        clinic, record = self.clinic, self.record
+        rt = clinic.rt_rules
         assert rt is not None
-        start = start_rt_course(self.clinic, self.record, self.course_due, self.free_from)
-        self.free_from = start + rt.days_per_course
+        n_days = rt.days_per_course
+        start, on_calendar = plan_course_start(
+            clinic.calendar, clinic.linac, max(due, self.free_from), n_days, clinic.run_start
+        )
+        within = rt.start_within_days
+        late = IN_WINDOW
+        if within is not None and start - due > within:
+            late = LATE_CLOSURE if on_calendar - due > within else LATE_CAPACITY
+        record.rt_starts.append(start)
+        record.rt_waits.append(start - on_calendar)
+        record.rt_late.append(late)
+        self.free_from = start + n_days
         self.course_start, self.course_day, self.in_course = start, 0, True
         self.give_fractions(env)
 
@@ -503,20 +493,56 @@ class PatientProcess:
             self.next_course(env)
 
 
-def start_rt_course(clinic: Clinic, record: PatientCourse, due_day: int, free_from: int) -> int:
-    """Book the Quad Shot course due on `due_day` (not before `free_from`); record its start,
-    wait and lateness: later than `start_within_days` after its due day is a deviation
-    (LATE_CLOSURE if the calendar alone made it late, else LATE_CAPACITY)."""
-    rt = clinic.rt_rules
-    assert rt is not None
-    start, on_calendar = plan_course_start(
-        clinic.calendar, clinic.linac, max(due_day, free_from), rt.days_per_course
-    )
-    within = rt.start_within_days
-    late = IN_WINDOW
-    if within is not None and start - due_day > within:
-        late = LATE_CLOSURE if on_calendar - due_day > within else LATE_CAPACITY
-    record.rt_starts.append(start)
-    record.rt_waits.append(start - on_calendar)
-    record.rt_late.append(late)
-    return start
+def run_days(clinic: Clinic, until: int | None = None) -> None:
+    """`DayClock.run` of `clinic.clock` (its arguments and its order of wake-ups), with
+    `PatientProcess.cycle_given` written out for its common case: the next cycle's due
+    day open, in the window, with a free chair, booked there (`give_cycle_day`'s first
+    branch, `Clinic.wake` inline). About 1,100 of a replicate's 1,500 cycles take it; the
+    others, and every other wake-up (randomizations, stops, course days), are the
+    processes' own methods."""
+    clock = clinic.clock
+    assert clock is not None
+    days, pending, log = clock.days, clock.pending, clinic.log
+    next_open, after_days = clinic.next_open, clinic.after_days
+    used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
+    n_open = len(next_open)
+    while days and (until is None or days[0] < until):
+        day = heappop(days)
+        clock.now = day
+        for process in pending[day]:  # wake-ups asked for meanwhile join the list
+            if process.__class__ is not PatientProcess:
+                process(clock)
+                continue
+            # `cycle_given` (the process's cycle is booked on this day)
+            if process.stopped:
+                continue
+            process.cycles.append(day)
+            k = process.k = process.k + 1
+            if log is not None:
+                process.log_cycle(day)
+            if k == process.last:
+                process.booked = -1
+                process.end_systemic(day)
+            else:
+                due = day + process.gaps[k]
+                process.minutes = minutes = process.visit_minutes[k]
+                on = next_open[due] if due < n_open else due  # past the calendar: open
+                if on <= due + after_days and (on >= span or used[on] + minutes <= limit):
+                    if on < span:
+                        used[on] += minutes
+                    process.booked = on
+                    waiting = pending.get(on)
+                    if waiting is None:
+                        pending[on] = [process]
+                        heappush(days, on)
+                    else:
+                        waiting.append(process)
+                else:
+                    process.book_cycle(clock, due, day + 1)
+            if k == 1 and process.rt_courses:  # the chain starts with cycle 1, right after
+                process.chain_alive = True
+                process.course_due = day
+                process.next_course(clock)
+        del pending[day]
+    if until is not None:
+        clock.now = until
