@@ -20,7 +20,6 @@ the run's Parquet tables, so a resumed run is byte-identical to an uninterrupted
 from __future__ import annotations
 
 import contextlib
-import gc
 import itertools
 import os
 import uuid
@@ -103,10 +102,6 @@ def _init_worker(models: TrialModel | Sequence[TrialModel], parent_pid: int | No
     global _MODELS
     if parent_pid is not None:  # a worker process: see sim.storage.lifetime
         init_worker_process(parent_pid)
-        # What a forked worker inherits (modules, the models: most of its objects) is never
-        # garbage here: out of the collector's sight, a full collection no longer walks it
-        # and writes to its pages, which copied them into this worker (copy-on-write).
-        gc.freeze()
     _MODELS = (models,) if isinstance(models, TrialModel) else tuple(models)
     keep_freed_memory_once()
 
