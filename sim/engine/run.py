@@ -349,7 +349,7 @@ def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
     import pyarrow.parquet as pq
 
     file = pq.ParquetFile(path)
-    out: dict[str, list[pd.DataFrame]] = {}
+    out: dict[str, dict[str, list]] = {}
     for (table, item), cols in monthly_items(file.schema_arrow.names).items():
         # a running total of a ratio (utilization) means nothing: its columns stay empty
         ratio = "utilization" in item
@@ -364,15 +364,29 @@ def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
             for prefix, data in series:
                 for name, figures in month_statistics(data).items():
                     stats.setdefault(f"{prefix}{name}", []).append(figures)
-        columns: dict[str, Any] = {"item": item, "month": [c.split("/")[2] for c in cols]}
-        for prefix in ("", "cumulative_"):
-            for name in ("mean", "q05", "q50", "q95"):
-                key = f"{prefix}{name}"
-                columns[key] = np.concatenate(stats[key]) if key in stats else np.nan
-        out.setdefault(table, []).append(round_monthly(pd.DataFrame(columns), ratio))
+        # the table's columns gathered item after item, one frame per table at the end
+        columns = out.setdefault(table, {"item": [], "month": []})
+        columns["item"].extend([item] * len(cols))
+        columns["month"].extend(c.split("/")[2] for c in cols)
+        for key in MONTHLY_FIGURES:
+            figures = np.concatenate(stats[key]) if key in stats else np.full(len(cols), np.nan)
+            columns.setdefault(key, []).append(round_monthly(figures, ratio))
     return {
-        name: drop_idle_months(pd.concat(frames, ignore_index=True)) for name, frames in out.items()
+        name: drop_idle_months(
+            pd.DataFrame(
+                {
+                    key: parts if key in ("item", "month") else np.concatenate(parts)
+                    for key, parts in columns.items()
+                }
+            )
+        )
+        for name, columns in out.items()
     }
+
+
+MONTHLY_FIGURES = tuple(
+    f"{prefix}{name}" for prefix in ("", "cumulative_") for name in ("mean", "q05", "q50", "q95")
+)
 
 
 def month_statistics(data: np.ndarray) -> dict[str, np.ndarray]:
@@ -462,12 +476,10 @@ def with_supply_to_end(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFram
     return out
 
 
-def round_monthly(frame: pd.DataFrame, ratio: bool) -> pd.DataFrame:
-    """Sensible precision (the series are float32 sums): 4 decimals for a ratio, 2 else."""
-    decimals = 4 if ratio else 2
-    return pd.DataFrame(
-        {c: frame[c] if c in ("item", "month") else frame[c].round(decimals) for c in frame.columns}
-    )
+def round_monthly(figures: np.ndarray, ratio: bool) -> np.ndarray:
+    """Sensible precision (the series are float32 sums): 4 decimals for a ratio, 2 else
+    (`ndarray.round`, what a Series' ``round`` does)."""
+    return figures.round(4 if ratio else 2)
 
 
 def drop_idle_months(table: pd.DataFrame) -> pd.DataFrame:
