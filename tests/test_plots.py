@@ -252,32 +252,3 @@ def test_importing_the_plots_module_leaves_seaborn_unimported():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
-
-
-def test_the_written_out_look_is_seaborns():
-    # style.THEME and style.color_palette stand in for seaborn (whose import brings
-    # scipy.stats): the same rc settings and the same colours, to the last bit
-    sns = pytest.importorskip("seaborn")
-    from sim.outputs.plots import style
-
-    seaborns = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
-    assert seaborns.pop("image.cmap") == "rocket"  # seaborn's own map: no figure uses it
-    assert style.theme() == seaborns
-    for name in ("deep", "colorblind", "viridis"):
-        for n in (None, 1, 3, 6, 7, 10, 12, 25):
-            assert style.color_palette(name, n) == list(sns.color_palette(name, n)), (name, n)
-
-
-def test_a_figure_command_imports_no_seaborn(tmp_path):
-    code = (
-        "import sys\n"
-        "from sim.outputs.plots.style import color_palette, new_axes, figure_png\n"
-        "ax = new_axes()\n"
-        "ax.plot([0, 1], [0, 1], color=color_palette('deep', 3)[0])\n"
-        "figure_png(ax.figure)\n"
-        "print('seaborn' in sys.modules, 'scipy.stats' in sys.modules)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.split() == ["False", "False"]

@@ -15,8 +15,7 @@ family of figures, the look they share in `style`:
     run         a run folder's figures
     command     ``python -m sim plot`` and writing the PNG files
 
-Neither importing this package nor drawing a figure imports seaborn (its look is written
-out in `style`).
+Importing this package leaves seaborn unimported: it comes with the first figure.
 """
 
 from __future__ import annotations

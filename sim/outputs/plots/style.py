@@ -1,6 +1,5 @@
-"""The look shared by every figure: colours, seaborn's theme and palettes (applied per
-figure; written out, so that no figure imports seaborn), axes, headlines, the `Panel` a
-figure travels in, and PNG bytes.
+"""The look shared by every figure: colours, seaborn's theme (applied per figure, seaborn
+imported on the first one), axes, headlines, the `Panel` a figure travels in, and PNG bytes.
 
 Figures are built on `matplotlib.figure.Figure` directly (no pyplot state, rendered by Agg),
 so they draw the same on a laptop, a server without a display, or in worker processes.
@@ -34,96 +33,21 @@ REFERENCE_COLOR = "#B22222"
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-# Seaborn's look, as seaborn 0.13 gives it (`axes_style("whitegrid")` updated with
-# `plotting_context("notebook")`, and its "deep" and "colorblind" palettes), written out:
-# importing seaborn costs a figure command its scipy.stats (tests/test_plots.py checks these
-# against seaborn itself). Less seaborn's "image.cmap" ("rocket"), a colour map that only
-# seaborn's import registers: no figure maps values through the default map.
-THEME: dict[str, Any] = {
-    "figure.facecolor": "white",
-    "axes.labelcolor": ".15",
-    "xtick.direction": "out",
-    "ytick.direction": "out",
-    "xtick.color": ".15",
-    "ytick.color": ".15",
-    "axes.axisbelow": True,
-    "grid.linestyle": "-",
-    "text.color": ".15",
-    "font.family": ["sans-serif"],
-    "font.sans-serif": [
-        "Arial",
-        "DejaVu Sans",
-        "Liberation Sans",
-        "Bitstream Vera Sans",
-        "sans-serif",
-    ],
-    "lines.solid_capstyle": "round",
-    "patch.edgecolor": "w",
-    "patch.force_edgecolor": True,
-    "xtick.top": False,
-    "ytick.right": False,
-    "axes.grid": True,
-    "axes.facecolor": "white",
-    "axes.edgecolor": ".8",
-    "grid.color": ".8",
-    "axes.spines.left": True,
-    "axes.spines.bottom": True,
-    "axes.spines.right": True,
-    "axes.spines.top": True,
-    "xtick.bottom": False,
-    "ytick.left": False,
-    "axes.linewidth": 1.25,
-    "grid.linewidth": 1,
-    "lines.linewidth": 1.5,
-    "lines.markersize": 6,
-    "patch.linewidth": 1,
-    "xtick.major.width": 1.25,
-    "ytick.major.width": 1.25,
-    "xtick.minor.width": 1,
-    "ytick.minor.width": 1,
-    "xtick.major.size": 6,
-    "ytick.major.size": 6,
-    "xtick.minor.size": 4,
-    "ytick.minor.size": 4,
-    "font.size": 12,
-    "axes.labelsize": 12,
-    "axes.titlesize": 12,
-    "xtick.labelsize": 11,
-    "ytick.labelsize": 11,
-    "legend.fontsize": 11,
-    "legend.title_fontsize": 12,
-}
-PALETTES = {
-    "deep": (
-        "#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3",
-        "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD",
-    ),
-    "colorblind": (
-        "#0173B2", "#DE8F05", "#029E73", "#D55E00", "#CC78BC",
-        "#CA9161", "#FBAFE4", "#949494", "#ECE133", "#56B4E9",
-    ),
-}  # fmt: skip
-
-
+@functools.cache
 def theme() -> dict:
-    """Seaborn's look (`THEME`), applied only while our figures are built and saved (never
-    set globally, so importing this module leaves a caller's matplotlib settings alone)."""
-    return THEME
+    """Seaborn's look, applied only while our figures are built and saved (never set
+    globally, so importing this module leaves a caller's matplotlib settings alone).
+    Seaborn is imported on the first figure, not with this module (it brings scipy.stats)."""
+    import seaborn as sns
+
+    return {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
 
 
-def color_palette(name: str, n_colors: int | None = None) -> list[tuple[float, float, float]]:
-    """`seaborn.color_palette(name, n_colors)` for a palette of `PALETTES` (its colours in
-    turn, 10 by default) or a matplotlib colour map (`n_colors`, 6 by default, evenly spaced
-    without the map's two ends), as RGB tuples."""
-    from matplotlib.colors import to_rgb
+def color_palette(name: str, n_colors: int | None = None) -> list:
+    """`seaborn.color_palette`, seaborn imported when a figure needs it."""
+    import seaborn as sns
 
-    if name in PALETTES:
-        colors = PALETTES[name]
-        n = len(colors) if n_colors is None else n_colors
-    else:
-        n = 6 if n_colors is None else n_colors
-        colors = matplotlib.colormaps[name](np.linspace(0, 1, int(n) + 2)[1:-1])[:, :3]
-    return [to_rgb(colors[i % len(colors)]) for i in range(n)]
+    return sns.color_palette(name, n_colors)
 
 
 def themed(func: Callable[P, R]) -> Callable[P, R]:
