@@ -92,9 +92,11 @@ def baseline_inputs(model: TrialModel, seed: int, n_reps: int) -> dict:
     }
 
 
-def run_replicate(model: TrialModel, inputs: dict, r: int) -> dict[str, float]:
-    """`simulate_clinic` of replicate r: the SimPy run and its tally, on its own."""
-    return simulate_clinic(
+def replicate_call(model: TrialModel, inputs: dict, r: int) -> tuple[tuple, dict]:
+    """Replicate r's arguments to the clinic's runs (`sim.clinic.model.run_replicate`,
+    `simulate_clinic`, `run_course`): the eight positional ones, and horizon_day, stratum
+    and adverse_events by name."""
+    args = (
         model.scenario,
         model.calendar,
         inputs["draws"],
@@ -103,10 +105,19 @@ def run_replicate(model: TrialModel, inputs: dict, r: int) -> dict[str, float]:
         inputs["arm"][r],
         inputs["stop_day"][r],
         inputs["stop_reason"][r],
-        horizon_day=float(inputs["horizon"][r]),
-        stratum=inputs["stratum"][r],
-        adverse_events=inputs["adverse_events"][r],
-    ).summary
+    )
+    named = {
+        "horizon_day": float(inputs["horizon"][r]),
+        "stratum": inputs["stratum"][r],
+        "adverse_events": inputs["adverse_events"][r],
+    }
+    return args, named
+
+
+def run_replicate(model: TrialModel, inputs: dict, r: int) -> dict[str, float]:
+    """`simulate_clinic` of replicate r: the SimPy run and its tally, on its own."""
+    args, named = replicate_call(model, inputs, r)
+    return simulate_clinic(*args, **named).summary
 
 
 def run_block(model: TrialModel, inputs: dict, block: range) -> None:
@@ -115,21 +126,8 @@ def run_block(model: TrialModel, inputs: dict, block: range) -> None:
     treatment, then one tally of all."""
     with collector_paused():
         records = [
-            clinic_run(
-                model.scenario,
-                model.calendar,
-                inputs["draws"],
-                r,
-                inputs["rand_day"][r],
-                inputs["arm"][r],
-                inputs["stop_day"][r],
-                inputs["stop_reason"][r],
-                horizon_day=float(inputs["horizon"][r]),
-                stratum=inputs["stratum"][r],
-                adverse_events=inputs["adverse_events"][r],
-                to_end=True,
-            ).records
-            for r in block
+            clinic_run(*args, **named, to_end=True).records
+            for args, named in (replicate_call(model, inputs, r) for r in block)
         ]
     tally_replicates(records)
 

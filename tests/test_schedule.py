@@ -200,7 +200,7 @@ def test_baseline_draws_on_the_calendar_alone(baseline_data, capacity):
         },
         "baseline": {},
     }[capacity]
-    from benchmarks.bench_clinic import baseline_inputs
+    from benchmarks.bench_clinic import baseline_inputs, replicate_call
     from sim.engine.chunk import TrialModel
 
     model = TrialModel.from_scenario(vary(baseline_data, **changes))
@@ -208,20 +208,8 @@ def test_baseline_draws_on_the_calendar_alone(baseline_data, capacity):
     taken = 0
     for r in range(12):
         for to_end in (False, True):
-            fast, slow = both_ways(
-                model.scenario,
-                model.calendar,
-                inputs["draws"],
-                r,
-                inputs["rand_day"][r],
-                inputs["arm"][r],
-                inputs["stop_day"][r],
-                inputs["stop_reason"][r],
-                float(inputs["horizon"][r]),
-                inputs["stratum"][r],
-                inputs["adverse_events"][r],
-                to_end,
-            )
+            args, named = replicate_call(model, inputs, r)
+            fast, slow = both_ways(*args, *named.values(), to_end)
             taken += not fast.simpy
             assert_same_records(fast, slow)  # on the calendar alone or on `DayClock`
     assert taken == {"none": 24, "low": taken, "baseline": 0}[capacity]
@@ -232,26 +220,18 @@ def test_baseline_draws_on_the_calendar_alone(baseline_data, capacity):
 def test_day_clock_keeps_simpy_log_books_and_patients(baseline_data):
     """With the log and the patients' records kept (no shortcut to the calendar), the run on
     `DayClock` gives SimPy's log entry for entry, its books and its patient table."""
-    from benchmarks.bench_clinic import baseline_inputs
+    from benchmarks.bench_clinic import baseline_inputs, replicate_call
     from sim.engine.chunk import TrialModel
 
     model = TrialModel.from_scenario(vary(baseline_data))
     inputs = baseline_inputs(model, 5, 4)
     for r in range(4):
+        args, named = replicate_call(model, inputs, r)
         for to_end in (False, True):
             runs = [
                 run_replicate(
-                    model.scenario,
-                    model.calendar,
-                    inputs["draws"],
-                    r,
-                    inputs["rand_day"][r],
-                    inputs["arm"][r],
-                    inputs["stop_day"][r],
-                    inputs["stop_reason"][r],
-                    horizon_day=float(inputs["horizon"][r]),
-                    stratum=inputs["stratum"][r],
-                    adverse_events=inputs["adverse_events"][r],
+                    *args,
+                    **named,
                     to_end=to_end,
                     keep_log=True,
                     keep_records=True,

@@ -83,23 +83,14 @@ def test_points_not_sharing_a_clinic_run_their_own(baseline_data, models):
 
 
 def test_one_run_split_at_each_horizon_is_a_run_per_horizon(models):
-    from benchmarks.bench_clinic import baseline_inputs
+    from benchmarks.bench_clinic import baseline_inputs, replicate_call
 
     model = models[0]
     inputs = baseline_inputs(model, 4, 3)
     for r in range(3):
-        args = (
-            model.scenario,
-            model.calendar,
-            inputs["draws"],
-            r,
-            inputs["rand_day"][r],
-            inputs["arm"][r],
-            inputs["stop_day"][r],
-            inputs["stop_reason"][r],
-        )
-        rest = {"stratum": inputs["stratum"][r], "adverse_events": inputs["adverse_events"][r]}
-        first = float(inputs["horizon"][r])
+        args, named = replicate_call(model, inputs, r)
+        first = named.pop("horizon_day")
+        rest = named
         horizons = [first, first - 90.5, np.inf, first, first + 200, 0.0]  # any order
         split = run_replicate_horizons(*args, horizons=horizons, **rest)
         for horizon, run in zip(horizons, split, strict=True):
