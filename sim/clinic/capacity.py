@@ -85,15 +85,6 @@ class SessionBook:
         self.start = limit - background.max(axis=1, initial=0)  # room before the trial
         self.room: list[int] = self.start.tolist()
 
-    def first_full_day(self, start: int, n_days: int) -> int:
-        """The first of days start .. start + n_days - 1 lacking a slot in a session; -1 if
-        every day has room."""
-        room, span = self.room, self.span
-        for day in range(start, start + n_days):
-            if day < span and room[day] <= 0:
-                return day
-        return -1
-
     def book(self, start: int, n_days: int) -> None:
         room = self.room
         for day in range(start, min(start + n_days, self.span)):

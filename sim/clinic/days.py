@@ -7,7 +7,8 @@ one timeout whose callbacks are the processes waiting for it in the order they a
 anything at that clock. `DayClock` gives the same order with less work: a heap of the days
 that have wake-ups and, per day, the list of its callbacks in the order they were asked for
 (one asked for while its day is being handled joins the end of that list, after everything
-already due then, where SimPy puts a new timeout). The callbacks get the clock as their
+already due then, where SimPy puts a new timeout), made by `sim.clinic.treatment.run_days`
+with the common cycle written out. The callbacks get the clock as their
 event (its `env` is itself, its `now` the day). The SimPy environment stays the reference
 (`sim.clinic.model.run_replicate(..., shortcut=False)`); tests/test_schedule.py runs both on
 random clinics and on the baseline's draws and compares every record, the log and the books.
@@ -16,11 +17,12 @@ random clinics and on the baseline's draws and compares every record, the log an
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappop, heappush
+from heapq import heappush
 
 
 class DayClock:
-    """Wake-ups at the start of whole days; `run` calls them day by day."""
+    """Wake-ups at the start of whole days; `sim.clinic.treatment.run_days` makes them day
+    by day."""
 
     __slots__ = ("now", "days", "pending", "env")
 
@@ -42,16 +44,3 @@ class DayClock:
             heappush(self.days, day)
         else:
             waiting.append(callback)
-
-    def run(self, until: int | None = None) -> None:
-        """Make the wake-ups before day `until` (all of them if None), then stand at
-        `until`, as `simpy.Environment.run` does (which needs `until` > now)."""
-        days, pending = self.days, self.pending
-        while days and (until is None or days[0] < until):
-            day = heappop(days)
-            self.now = day
-            for callback in pending[day]:  # wake-ups asked for meanwhile join the list
-                callback(self)
-            del pending[day]
-        if until is not None:
-            self.now = until

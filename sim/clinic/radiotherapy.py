@@ -96,7 +96,7 @@ def plan_course_start(
         on_calendar = first_open_run(calendar, earliest, n_days)
     if linac is None:
         return on_calendar, on_calendar
-    # `SessionBook.first_full_day` written out: from a full day, on to the next run after it
+    # the first day of the run lacking a slot in a session; from it, on to the next run after it
     room, span = linac.room, linac.span
     start = day = on_calendar
     while day < start + n_days:

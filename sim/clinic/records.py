@@ -33,7 +33,7 @@ class PatientCourse:
     rt_late: list[int] = field(default_factory=list)  # IN_WINDOW or a LATE_ cause
     rt_courses_completed: int = 0
     end_reason: str | None = None  # a stop code, "toxicity", "max_cycles"; None = still on
-    delayed: Sequence[bool] = ()  # the plan (`follow`): each cycle delayed (entry 0 ignored)
+    delayed: Sequence[bool] = ()  # the plan: each cycle delayed (entry 0 ignored)
     levels: Sequence[int] = ()  # and its dose level (0 full); lists or arrays
     fraction_offsets: Sequence[float] = ()  # fraction hours / 24 of a Quad Shot day
 
@@ -47,12 +47,6 @@ class PatientCourse:
         self.rt_starts, self.rt_waits, self.rt_late = [], [], []
         self.rt_courses_completed, self.end_reason = 0, None
         self.delayed, self.levels, self.fraction_offsets = (), (), ()
-
-    def follow(
-        self, delayed: Sequence[bool], levels: Sequence[int], fraction_offsets: Sequence[float]
-    ) -> None:
-        """The plan the patient's cycles and fractions follow."""
-        self.delayed, self.levels, self.fraction_offsets = delayed, levels, fraction_offsets
 
     def cycle_lists(self) -> dict[str, list]:
         """The cycles given, one list per field (`CYCLE_FIELDS`)."""

@@ -306,7 +306,7 @@ class PatientProcess:
         self.rt_courses, self.pneumonitis_course = rt_plan
         self.cause = ""  # the stop's reason, set with the stop (`stop`)
         self.k, self.booked, self.minutes = 0, -1, 0
-        # `record.follow(delayed, plan[1], ...)` written out: one per patient
+        # the plan the patient's cycles and fractions follow, kept on its record
         record.delayed, record.levels = delayed, plan[1]
         record.fraction_offsets = clinic.fraction_offsets
         self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
@@ -494,7 +494,9 @@ class PatientProcess:
 
 
 def run_days(clinic: Clinic, until: int | None = None) -> None:
-    """`DayClock.run` of `clinic.clock` (its arguments and its order of wake-ups), with
+    """The wake-ups of `clinic.clock` (a `DayClock`) day by day, each day's in the order
+    asked for (one asked for meanwhile joins the end), before day `until` (all if None),
+    then standing at `until`, as `simpy.Environment.run` does; with
     `PatientProcess.cycle_given` written out for its common case: the next cycle's due
     day open, in the window, with a free chair, booked there (`give_cycle_day`'s first
     branch, `Clinic.wake` inline). About 1,100 of a replicate's 1,500 cycles take it; the
