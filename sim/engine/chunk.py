@@ -412,30 +412,9 @@ def truth_columns(model: TrialModel, cohort: Cohort) -> dict[str, np.ndarray]:
     if truth.control_median_months is not None:
         columns["true_control_median_months"] = truth.control_median_months
     n_reps = len(next(iter(columns.values())))
-    closed = prior_closed_form(model)
+    closed = model.prior_closed_form
     columns.update({name: np.full(n_reps, value) for name, value in closed.items()})
     return columns
-
-
-def prior_closed_form(model: TrialModel) -> dict[str, float]:
-    """The design's closed-form figures under the prior on the hazard ratio, the same in
-    every replicate, so that summary.csv shows them beside the simulated assurance:
-    `assurance_closed_form` and `power_at_prior_mean` (at exp(prior mean of log HR)), at
-    the final planned events, as design.csv computes them (`sim.stats.assurance`); nothing
-    without a prior on the hazard ratio or without planned events."""
-    from sim.stats.assurance import assurance, power_curve, prior_design
-
-    found = prior_design(model.scenario)
-    if found is None:
-        return {}
-    prior, events, design, allocation, _ = found
-    centre = prior.central_hazard_ratio
-    return {
-        "assurance_closed_form": assurance(prior, events, design=design, allocation=allocation),
-        "power_at_prior_mean": float(
-            power_curve(centre, events, design=design, allocation=allocation)
-        ),
-    }
 
 
 def milestone_days(

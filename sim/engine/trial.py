@@ -7,6 +7,7 @@ record is built once per chunk, never per patient.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -50,6 +51,28 @@ class TrialModel:
     plan: SequentialPlan | None = None  # the monitoring plan of a scenario with analysis.looks
     triggers: tuple[LookTrigger, ...] = ()  # the interim looks' data-cut triggers
     rules: AnalysisRules | None = None  # composite triggers (analysis.triggers), if any
+
+    @functools.cached_property
+    def prior_closed_form(self) -> dict[str, float]:
+        """The design's closed-form figures under the prior on the hazard ratio, the same in
+        every replicate, so that summary.csv shows them beside the simulated assurance:
+        `assurance_closed_form` and `power_at_prior_mean` (at exp(prior mean of log HR)), at
+        the final planned events, as design.csv computes them (`sim.stats.assurance`);
+        nothing without a prior on the hazard ratio or without planned events. Computed once
+        per model (a design's bounds and a quadrature over the prior), not per chunk."""
+        from sim.stats.assurance import assurance, power_curve, prior_design
+
+        found = prior_design(self.scenario)
+        if found is None:
+            return {}
+        prior, events, design, allocation, _ = found
+        centre = prior.central_hazard_ratio
+        return {
+            "assurance_closed_form": assurance(prior, events, design=design, allocation=allocation),
+            "power_at_prior_mean": float(
+                power_curve(centre, events, design=design, allocation=allocation)
+            ),
+        }
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> TrialModel:

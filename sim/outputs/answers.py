@@ -10,13 +10,13 @@ varies from trial to trial). A row whose metrics the run lacks is left out.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from sim.clinic.inputs import metric_name
 from sim.engine.metrics import format_number
 
 
@@ -116,18 +116,13 @@ def count(value: float, unit: str) -> str:
     return format_number(value, unit)
 
 
-def slug(name: str) -> str:
-    """A drug's name as its metrics spell it (``nab-paclitaxel`` -> ``nab_paclitaxel``)."""
-    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
-
-
 def needs_rows(values: pd.DataFrame, scenario: Mapping[str, Any]) -> list[Answer]:
     """Drug (vials to the final analysis and to the end of treatment), radiotherapy
     fractions and the busiest month of the infusion chairs and the linac."""
     rows = []
     drugs = (scenario.get("treatment") or {}).get("drugs") or {}
     for name in drugs:
-        key = slug(name)
+        key = metric_name(name)
         vials = mean_and_band(values, f"clinic_{key}_vials_mean")
         if vials is None:
             continue
