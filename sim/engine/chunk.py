@@ -28,7 +28,6 @@ from sim.conduct.datacut import (
     TRIGGERS,
     CutData,
     cut_at_analysis,
-    look_cut_days_and_rules,
 )
 from sim.conduct.enrollment import EnrolledPatients, enroll_patients
 from sim.conduct.outcomes import TrueEffect, draw_latent_outcomes
@@ -331,7 +330,7 @@ def trial_to_clinic(
     enrolled_until = None
     if looks is not None:
         table.update(looks.columns)
-        table.update(look_trigger_columns(model, cohort, cut, looks))
+        table.update(look_trigger_columns(model, looks))
         # treatment goes on per protocol after a stop: the clinic runs to the day the final
         # look would have come, with the patients randomized up to the stop
         horizon = np.maximum(looks.final_analysis_day, days["final_analysis"])
@@ -379,18 +378,12 @@ def trigger_columns(
     return columns
 
 
-def look_trigger_columns(
-    model: TrialModel, cohort: Cohort, cut: CutData, looks: Sequential
-) -> dict[str, np.ndarray]:
+def look_trigger_columns(model: TrialModel, looks: Sequential) -> dict[str, np.ndarray]:
     """With analysis triggers, `look<k>_trigger` of each interim look the trial held: the
     rule that set its data cut (empty where it was not held); nothing otherwise."""
     if model.rules is None:
         return {}
-    # the codes do not depend on the final cut (only which looks are held does, and the
-    # look dates say that)
-    _, _, codes = look_cut_days_and_rules(
-        model.triggers, cohort.rand_day, cohort.observed, cut.cut_day, cohort.stratum
-    )
+    codes = looks.trigger_codes  # as the looks were cut: on the primary endpoint's events
     return {
         f"look{k + 1}_trigger": np.where(
             pd.isna(looks.columns[f"look{k + 1}_date"]), "", TRIGGERS[codes[:, k]]

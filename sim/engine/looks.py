@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.conduct.datacut import CUT_INTERIM, CutData, cut_data, look_cut_days
+from sim.conduct.datacut import CUT_INTERIM, CutData, cut_data, look_cut_days_and_rules
 from sim.engine.look_rules import look_probabilities
 from sim.engine.trial import Cohort, TrialModel
 from sim.scenario import DAYS_PER_MONTH
@@ -34,6 +34,7 @@ class Sequential:
     final_analysis_day: np.ndarray  # (R,) the final look's analysis day, held or not
     enrolled_until: np.ndarray  # (R,) last day a patient may be randomized (inf: all)
     cut_days: np.ndarray  # (R, K) each look's cut day (nan: not held, or after the stop)
+    trigger_codes: np.ndarray  # (R, K - 1) the TRIGGERS code of the rule that set each cut
 
 
 def primary_z(
@@ -52,7 +53,9 @@ def run_looks(model: TrialModel, cohort: Cohort, final_cut: CutData) -> Sequenti
     from sim.stats.monitoring import monitor
 
     rand, observed, scans = cohort.rand_day, cohort.observed, cohort.scans
-    days, held = look_cut_days(model.triggers, rand, observed, final_cut.cut_day, cohort.stratum)
+    days, held, codes = look_cut_days_and_rules(
+        model.triggers, rand, observed, final_cut.cut_day, cohort.stratum
+    )
     n_reps, k_max = days.shape
     z = np.full((n_reps, k_max), np.nan)
     events = np.zeros((n_reps, k_max), dtype=np.int64)
@@ -114,4 +117,5 @@ def run_looks(model: TrialModel, cohort: Cohort, final_cut: CutData) -> Sequenti
         final_day,
         np.where(early, stop_analysis, np.inf),
         np.where(in_trial, days, np.nan),
+        codes,
     )
