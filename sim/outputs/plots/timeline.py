@@ -53,40 +53,19 @@ class FollowUp:
 
 def replay_follow_up(scenario: Scenario, seed: int, reps: int) -> FollowUp:
     """Re-draw the vectorized stages of replicates 0..reps-1 (see the module docstring)."""
-    from sim.conduct.assessments import observe_outcomes
-    from sim.conduct.enrollment import enroll_patients
-    from sim.conduct.outcomes import draw_latent_outcomes
-    from sim.conduct.randomization import allocate_arms
-    from sim.engine.chunk import Cohort, TrialModel, chunk_streams
-    from sim.engine.endpoints import draw_illness_death_paths
+    from sim.engine.chunk import TrialModel, chunk_streams, draw_cohort
     from sim.engine.executors import plan_chunks
     from sim.engine.primary import primary_cohort
 
     model = TrialModel.from_scenario(scenario)
-    n = scenario.trial.sample_size
     rand, events = [], []
     for spec in plan_chunks(reps):
-        rng = chunk_streams(seed, spec.chunk)
-        enrolled = enroll_patients(
-            scenario.enrollment, n, model.stratum_p, model.calendar, spec.n_reps, rng["enrollment"]
-        )
-        arm = allocate_arms(
-            scenario.randomization,
-            enrolled.stratum,
-            enrolled.site,
-            len(model.sites),
-            rng["randomization"],
-            rng["covariates"],
-        ).arm
-        latent = draw_latent_outcomes(scenario, arm, rng["outcomes"], enrolled.stratum)
-        scans = model.schedule.for_patients(enrolled.rand_day)
-        paths, latent = draw_illness_death_paths(
-            scenario, arm, latent, scans, rng["survival"], rng["subsequent_therapy"]
-        )
-        cohort = Cohort(enrolled, arm, latent, observe_outcomes(latent, scans), scans, paths)
+        # the chunk's patients as the run drew them (`draw_cohort`: the prior's truth too)
+        cohort = draw_cohort(model, chunk_streams(seed, spec.chunk), spec.n_reps)
         observed = primary_cohort(model, cohort).observed  # the primary endpoint's events
-        rand.append(enrolled.rand_day.astype(float))
-        events.append(enrolled.rand_day + observed.event_day)
+        rand_day = cohort.enrolled.rand_day
+        rand.append(rand_day.astype(float))
+        events.append(rand_day + observed.event_day)
     return FollowUp(np.sort(np.vstack(rand), axis=1), np.sort(np.vstack(events), axis=1), True)
 
 
