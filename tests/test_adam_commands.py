@@ -423,3 +423,23 @@ def test_forecast_of_a_project_table_still_needs_as_of(tmp_path: Path, capsys) -
     assert main([*argv, "--out", str(tmp_path / "fc")]) == 2
     assert "as_of (--as-of): missing" in capsys.readouterr().err
     assert not (tmp_path / "fc").exists()
+
+
+def test_a_response_parameter_written_with_out_has_no_kaplan_meier(
+    adam_run: Path, tmp_path: Path
+) -> None:
+    """`analyze --paramcd BOR --out` writes the response table (no FILE_km.csv, an empty
+    kaplan_meier in JSON) instead of failing on curves a response parameter has not."""
+    folder = adam_run / "rep000_final"
+    table = sim.analyze(folder, paramcd="BOR")
+    out = tmp_path / "bor.csv"
+    assert main(["analyze", str(folder), "--paramcd", "BOR", "--out", str(out)]) == 0
+    assert not (tmp_path / "bor_km.csv").exists()
+    written = pd.read_csv(out)
+    assert list(written["test"]) == list(table["test"])
+    assert (
+        main(["analyze", str(folder), "--paramcd", "BOR", "--out", str(tmp_path / "b.json")]) == 0
+    )
+    payload = json.loads((tmp_path / "b.json").read_text())
+    assert payload["kaplan_meier"] == [] and payload["time_unit"] is None
+    assert len(payload["results"]) == len(table)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from sim.scenario import ScenarioError
 from sim.stats import analysis
-from sim.stats.final_analysis import SIMULATOR_COLUMNS, TIME_UNITS, km_tables
+from sim.stats.final_analysis import SIMULATOR_COLUMNS, TIME_UNITS, ResponseData, km_tables
 
 
 def add_adam_args(parser: argparse.ArgumentParser) -> None:
@@ -151,10 +151,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not 0 < args.conf_level < 1:
         raise ScenarioError(f"--conf-level {args.conf_level}: must be in (0, 1), e.g. 0.95")
     options = analysis_options(args)
+    data = options.pop("data")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TimeUnitWarning)
         results = analyze(
-            options.pop("data"),
+            data,
             conf_level=args.conf_level,
             conf_type=args.conf_type,
             tests=args.tests,
@@ -164,11 +165,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"warning: {warning.message}", file=sys.stderr)
     print(results.attrs["printed"])
     if args.out is not None:
-        data, unit, _ = analysis_input(
-            args.patients[0] if len(args.patients) == 1 else list(args.patients),
-            **{k: v for k, v in analysis_options(args).items() if k != "data"},
+        patients, unit, _ = analysis_input(data, **options)
+        # a response parameter (ADRS, BOR) has no Kaplan-Meier curves
+        km = (
+            None
+            if isinstance(patients, ResponseData)
+            else km_tables(patients, args.conf_level, args.conf_type, TIME_UNITS[unit])
         )
-        km = km_tables(data, args.conf_level, args.conf_type, TIME_UNITS[unit])
         write_results(args.out, results, km, args.force)
     return 0
 
@@ -186,24 +189,28 @@ def json_records(frame: pd.DataFrame) -> list[dict]:
     return [{k: clean(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")]
 
 
-def write_results(out: Path, results: pd.DataFrame, km: pd.DataFrame, force: bool = False) -> None:
-    """FILE.json, or FILE.csv and FILE_km.csv; an existing file is replaced (with `force`)
-    only if sim's record of the files it wrote there lists it (`sim.storage.folders`)."""
+def write_results(
+    out: Path, results: pd.DataFrame, km: pd.DataFrame | None, force: bool = False
+) -> None:
+    """FILE.json, or FILE.csv and FILE_km.csv (no FILE_km.csv for a response parameter:
+    `km` None); an existing file is replaced (with `force`) only if sim's record of the
+    files it wrote there lists it (`sim.storage.folders`)."""
     from sim.storage.folders import output_files
 
-    if out.suffix == ".json":
+    if out.suffix == ".json" or km is None:
         paths = [out]
     else:
         paths = [out, out.with_name(out.stem + "_km.csv")]
     with output_files(paths, force) as staging:
         if out.suffix == ".json":
             payload = {
-                "time_unit": "months",
-                "band": str(km["band"].iloc[0]) if len(km) else None,
+                "time_unit": "months" if km is not None else None,
+                "band": str(km["band"].iloc[0]) if km is not None and len(km) else None,
                 "results": json_records(results),
-                "kaplan_meier": json_records(km),
+                "kaplan_meier": json_records(km) if km is not None else [],
             }
             (staging / out.name).write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
         else:
             results.to_csv(staging / paths[0].name, index=False)
-            km.to_csv(staging / paths[1].name, index=False)
+            if km is not None:
+                km.to_csv(staging / paths[1].name, index=False)
