@@ -93,11 +93,13 @@ def minimize_with_uniforms(
     for i in range(n):  # a sequential rule: each patient's arm depends on those before
         level = factors.levels[:, i, :]
         mine = counts[rows, cols, level]  # (R, F, 2)
+        control, experimental = mine[..., 0], mine[..., 1]
         g = []
-        for a in (0, 1):
-            trial = mine.copy()
-            trial[..., a] += 1.0
-            diff = (trial[..., 0] * scale[0]) - (trial[..., 1] * scale[1])
+        # the imbalance with the patient on control, then on experimental
+        for diff in (
+            (control + 1.0) * scale[0] - experimental * scale[1],
+            control * scale[0] - (experimental + 1.0) * scale[1],
+        ):
             per_factor = np.abs(diff) if imbalance == "range" else diff * diff / 4.0
             g.append(per_factor @ weights)
         tie = np.isclose(g[0], g[1], rtol=0.0, atol=1e-12)
