@@ -295,7 +295,9 @@ def trial_to_clinic(
     stats = analyze_cut(model, primary, cut)
     if looks is not None:
         stats["reject"] = looks.decisions.reject
-    stats.update(rerandomization_columns(model, primary, cut, rng["rerandomization"]))
+    stats.update(
+        rerandomization_columns(model, primary, cut, stats["z_stratified"], rng["rerandomization"])
+    )
     pfs_cut = pfs_at_cut(model, cohort, cut)
     endpoints = analyze_endpoints(model, rng, cohort, pfs_cut)
     at_completion = analyze_at_completion(model, primary)

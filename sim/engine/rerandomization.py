@@ -49,28 +49,37 @@ def tile_factors(factors: FactorLevels | None, times: int) -> FactorLevels | Non
 
 
 def rerandomization_p(
-    model: TrialModel, cohort: Cohort, cut: CutData, rng: np.random.Generator
+    model: TrialModel,
+    cohort: Cohort,
+    cut: CutData,
+    observed: np.ndarray,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    """The re-randomization test's p-value of each replicate (see the module docstring)."""
+    """The re-randomization test's p-value of each replicate (see the module docstring);
+    `observed`: the stratified log-rank z of the trial's own allocation (`analyze_cut`'s
+    z_stratified)."""
     a = model.scenario.analysis
     draws = a.rerandomization_draws
     assert draws is not None
     randomization = model.scenario.randomization
-    observed = stratified_z(cut.time, cut.event, cohort.arm, cohort.stratum, cut.valid)
     n_reps = observed.shape[0]
+    # the same patients and cut data in every re-randomization: stacked once, a block's
+    # first b copies taken from them
+    most = min(DRAWS_PER_BLOCK, draws)
+    stacked = [np.tile(x, (most, 1)) for x in (cohort.stratum, cut.time, cut.event, cut.valid)]
+    factors = tile_factors(cohort.factors, most)
     extreme = np.zeros(n_reps)
     done = 0
     while done < draws:
         b = min(DRAWS_PER_BLOCK, draws - done)
-        stratum = np.tile(cohort.stratum, (b, 1))
-        arm = rerandomize(randomization, stratum, tile_factors(cohort.factors, b), rng)
-        z = stratified_z(
-            np.tile(cut.time, (b, 1)),
-            np.tile(cut.event, (b, 1)),
-            arm,
-            stratum,
-            np.tile(cut.valid, (b, 1)),
-        ).reshape(b, n_reps)
+        stratum, time, event, valid = (x[: b * n_reps] for x in stacked)
+        block_factors = factors
+        if factors is not None and b < most:
+            block_factors = FactorLevels(
+                factors.names, factors.levels[: b * n_reps], factors.n_levels
+            )
+        arm = rerandomize(randomization, stratum, block_factors, rng)
+        z = stratified_z(time, event, arm, stratum, valid).reshape(b, n_reps)
         if a.sides == 1:
             hit = z <= observed + 1e-12
         else:
@@ -82,14 +91,19 @@ def rerandomization_p(
 
 
 def rerandomization_columns(
-    model: TrialModel, cohort: Cohort, cut: CutData, rng: np.random.Generator
+    model: TrialModel,
+    cohort: Cohort,
+    cut: CutData,
+    observed: np.ndarray,
+    rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     """`p_rerandomization` and `reject_rerandomization` (p < alpha) at the analysis that
-    concluded each trial; nothing without analysis.rerandomization_draws."""
+    concluded each trial, `observed` its stratified log-rank z; nothing without
+    analysis.rerandomization_draws."""
     a = model.scenario.analysis
     if a.rerandomization_draws is None:
         return {}
-    p = rerandomization_p(model, cohort, cut, rng)
+    p = rerandomization_p(model, cohort, cut, observed, rng)
     return {
         "p_rerandomization": p,
         "reject_rerandomization": np.where(np.isfinite(p), p < a.alpha, False),
