@@ -60,6 +60,14 @@ class Comparison:
     written: tuple[Path, ...] = ()
 
     @property
+    def paired(self) -> bool:
+        """Whether every later run shares the reference's seed, replicate count and chunk
+        size, so that its differences have paired SEs (common random numbers)."""
+        from sim.engine.compare import is_paired
+
+        return all(is_paired(self.runs[0], run) for run in self.runs[1:])
+
+    @property
     def flagged(self) -> pd.DataFrame:
         """The rows of `metrics` whose difference is beyond noise (``flag``)."""
         return self.metrics[self.metrics["flag"]]

@@ -668,7 +668,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             + "</tr>"
             for _, row in table.iterrows()
         )
-        paired = compared.metrics["se_kind"].str.startswith("paired").any()
+        paired = compared.paired
         return ui.div(
             ui.h5("What differs between the two scenarios"),
             differs if changes else ui.p("Nothing: the same scenario, seed and replicates."),
