@@ -57,7 +57,7 @@ from sim.api.running import (  # noqa: F401
     simulate,
     sweep,
 )
-from sim.scenario import Scenario, ScenarioError  # noqa: F401
+from sim.scenario import ENDPOINT_WORDS, Scenario, ScenarioError  # noqa: F401
 from sim.scenario.overrides import value_at
 
 __all__ = [

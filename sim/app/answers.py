@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.api import ENDPOINT_WORDS
 from sim.outputs.report import month_to_date
 
 
@@ -86,8 +87,8 @@ def key_questions(
     start = dt.date.fromisoformat(str(trial["start_date"]))
     completion, n = str(trial["completion_date"]), trial["sample_size"]
     target = analysis.get("event_target")
-    word = "OS" if analysis.get("endpoint") == "os" else "PFS"  # the primary endpoint
-    events = f" ({target} {'deaths' if word == 'OS' else 'PFS events'})" if target else ""
+    words = ENDPOINT_WORDS[analysis.get("endpoint", "pfs")]  # the primary endpoint's
+    events = f" ({target} {words['count']})" if target else ""
     alpha, sides = analysis.get("alpha"), analysis.get("sides", 1)
 
     def closed(quantity: str, fmt: str, note: str = "") -> str:
@@ -139,7 +140,7 @@ def key_questions(
             "",
         ),
         (
-            f"{word} events seen by {completion}" if word == "PFS" else f"Deaths by {completion}",
+            f"{words['seen_by']} {completion}",
             count_text(row("events_at_completion_mean")),
             "",
         ),

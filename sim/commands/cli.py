@@ -617,8 +617,10 @@ def format_answers(
     ]
     dates = timeline.set_index("milestone")
     for milestone, words in ANSWER_MILESTONES:
-        if milestone == "target_events" and scenario.analysis.endpoint == "os":
-            words = "death target reached (OS)"
+        if milestone == "target_events":
+            from sim.scenario import ENDPOINT_WORDS
+
+            words = ENDPOINT_WORDS[scenario.analysis.endpoint]["target_reached"]
         if milestone in dates.index:
             row = dates.loc[milestone]
             shown = "not reached" if pd_missing(row["q50"]) else str(row["q50"])

@@ -140,6 +140,9 @@ ENDPOINT_WORDS = {
     "pfs": {
         "endpoint": "PFS",
         "events": "PFS events",
+        "count": "PFS events",  # a number of them: "70 PFS events"
+        "seen_by": "PFS events seen by",
+        "target_reached": "event target reached",
         "primary": "primary endpoint (PFS)",
         "seen": "at scans, or deaths",
         "design_effect": "hazard ratio the design is powered for",
@@ -147,6 +150,9 @@ ENDPOINT_WORDS = {
     "os": {
         "endpoint": "OS",
         "events": "deaths (OS events)",
+        "count": "deaths",
+        "seen_by": "Deaths by",
+        "target_reached": "death target reached (OS)",
         "primary": "primary endpoint (OS)",
         "seen": "deaths, on the day they happen",
         "design_effect": "OS effect of the closed-form design (its average hazard ratio at "
