@@ -172,3 +172,39 @@ def test_a_run_imports_neither_scipy_stats_nor_scipy_optimize(tmp_path):
         timeout=120,
     )
     assert done.stdout.split() == ["0"]
+
+
+def test_distribution_versions_are_importlib_metadatas():
+    """The manifest's package versions read from the Version header line (not the email
+    parser over every header): the same string as `importlib.metadata` gives, for every
+    installed distribution, and for metadata with the awkward cases written out."""
+    from importlib import metadata
+
+    from sim.engine.results import distribution_version
+
+    found = [(d.version, distribution_version(d)) for d in metadata.distributions()]
+    assert found and all(a == b for a, b in found)
+
+    class Written(metadata.Distribution):
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def read_text(self, filename: str) -> str | None:
+            return self.text if filename == "METADATA" else None
+
+        def locate_file(self, path):  # pragma: no cover - not read
+            raise NotImplementedError
+
+    for text in (
+        "Metadata-Version: 2.1\nName: a\nVersion: 1.0\n\nVersion: 2.0\n",
+        "Metadata-Version: 2.1\nName: a\nversion:\t 3.0rc1  \r\nSummary: s\n",
+        "Metadata-Version: 2.1\nName: a\nLicense: x\n  Version: 9\nVersion: 4\n",
+        "Metadata-Version: 2.1\nName: a\nVersion: 5\n folded\nSummary: s\n",
+        "Metadata-Version: 2.1\nName: a\nVersion: 6",
+        "Metadata-Version: 2.1\nName: a\n\nVersion: 7\n",
+        "Metadata-Version: 2.1\nName: a\nnot a header\nVersion: 8\n",
+        "Metadata-Version: 2.1\r\nName: a\r\nVersion: 9\r\n",
+        "Metadata-Version: 2.1\nName: a\nVersion: 10\x0bb\n",
+    ):
+        written = Written(text)
+        assert distribution_version(written) == written.version, text
