@@ -16,49 +16,69 @@ layer above this one, which parses arguments, calls these functions and prints.
 """
 
 # The functions live in this package's modules, one per kind of call (loading, running,
-# forecasting, reading, designing, analysis); their helpers are imported here too, so that
-# every name `sim.api` had as one module stays importable from it (the command line imports
-# analysis_input from here).
-from sim.api.analysis import (  # noqa: F401
-    AnalysisSource,
-    analysis_input,
-    analyze,
-    response_analysis,
-)
-from sim.api.designing import boundaries, design
-from sim.api.forecasting import (  # noqa: F401
-    ADAM_KEYS,
-    OBSERVED_FRAME,
-    adam_options,
-    export_observed,
-    forecast,
-    observed_file,
-    observed_paths,
-    observed_source,
-)
-from sim.api.loading import (  # noqa: F401
-    Overrides,
-    ScenarioLike,
-    as_path,
-    load_scenario,
-    load_scenario_data,
-    override_strings,
-    resolve_scenario,
-)
-from sim.api.reading import Comparison, RunLike, compare, folder_of, plot, read_results, report  # noqa: F401
-from sim.api.results import NotebookProgress, Progress, Results, reporting  # noqa: F401
-from sim.api.running import (  # noqa: F401
-    adam_writer,
-    check_count,
-    check_executor,
-    check_run_options,
-    output_target,
-    run_results,
-    simulate,
-    sweep,
-)
-from sim.scenario import ENDPOINT_WORDS, Scenario, ScenarioError  # noqa: F401
-from sim.scenario.overrides import value_at
+# forecasting, reading, designing, analysis); each name, their helpers' too, is imported from
+# its module when first asked for (PEP 562), so that every name `sim.api` had as one module
+# stays importable from it while a call imports only its own module: `python -m sim run`
+# does not pay for the forecast's, the analysis' and the reading modules it never calls.
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.api.analysis import (  # noqa: F401
+        AnalysisSource,
+        analysis_input,
+        analyze,
+        response_analysis,
+    )
+    from sim.api.designing import boundaries, design  # noqa: F401
+    from sim.api.forecasting import (  # noqa: F401
+        ADAM_KEYS,
+        OBSERVED_FRAME,
+        adam_options,
+        export_observed,
+        forecast,
+        observed_file,
+        observed_paths,
+        observed_source,
+    )
+    from sim.api.loading import (  # noqa: F401
+        Overrides,
+        ScenarioLike,
+        as_path,
+        load_scenario,
+        load_scenario_data,
+        override_strings,
+        resolve_scenario,
+    )
+    from sim.api.reading import (  # noqa: F401
+        Comparison,
+        RunLike,
+        compare,
+        folder_of,
+        plot,
+        read_results,
+        report,
+    )
+    from sim.api.results import NotebookProgress, Progress, Results, reporting  # noqa: F401
+    from sim.api.running import (  # noqa: F401
+        adam_writer,
+        check_count,
+        check_executor,
+        check_run_options,
+        output_target,
+        run_results,
+        simulate,
+        sweep,
+    )
+    from sim.engine.compare import FLAG_SE  # noqa: F401
+    from sim.engine.preview import (  # noqa: F401
+        PREVIEW_REPLICATES,
+        first_chunks_summary,
+        preview_replicates,
+    )
+    from sim.scenario import ENDPOINT_WORDS, Scenario, ScenarioError  # noqa: F401
+    from sim.scenario.overrides import value_at  # noqa: F401
 
 __all__ = [
     "Comparison",
@@ -80,15 +100,63 @@ __all__ = [
     "value_at",
 ]
 
-# Names of the engine the page needs, imported when first asked for (PEP 562), so that
-# `import sim` stays as light as the command line needs: compare's flag threshold (a
-# difference beyond FLAG_SE Monte Carlo SEs is marked), and the preview of a run under way
-# (its first chunk's summary: sim.engine.preview).
+# name -> the module it comes from. Besides the API's own: the scenario's names, and the
+# engine's that the page needs (compare's flag threshold: a difference beyond FLAG_SE Monte
+# Carlo SEs is marked; the preview of a run under way: its first chunk's summary).
 LAZY = {
+    **dict.fromkeys(
+        ("AnalysisSource", "analysis_input", "analyze", "response_analysis"), "sim.api.analysis"
+    ),
+    **dict.fromkeys(("boundaries", "design"), "sim.api.designing"),
+    **dict.fromkeys(
+        (
+            "ADAM_KEYS",
+            "OBSERVED_FRAME",
+            "adam_options",
+            "export_observed",
+            "forecast",
+            "observed_file",
+            "observed_paths",
+            "observed_source",
+        ),
+        "sim.api.forecasting",
+    ),
+    **dict.fromkeys(
+        (
+            "Overrides",
+            "ScenarioLike",
+            "as_path",
+            "load_scenario",
+            "load_scenario_data",
+            "override_strings",
+            "resolve_scenario",
+        ),
+        "sim.api.loading",
+    ),
+    **dict.fromkeys(
+        ("Comparison", "RunLike", "compare", "folder_of", "plot", "read_results", "report"),
+        "sim.api.reading",
+    ),
+    **dict.fromkeys(("NotebookProgress", "Progress", "Results", "reporting"), "sim.api.results"),
+    **dict.fromkeys(
+        (
+            "adam_writer",
+            "check_count",
+            "check_executor",
+            "check_run_options",
+            "output_target",
+            "run_results",
+            "simulate",
+            "sweep",
+        ),
+        "sim.api.running",
+    ),
+    **dict.fromkeys(("ENDPOINT_WORDS", "Scenario", "ScenarioError"), "sim.scenario"),
+    "value_at": "sim.scenario.overrides",
     "FLAG_SE": "sim.engine.compare",
-    "PREVIEW_REPLICATES": "sim.engine.preview",
-    "first_chunks_summary": "sim.engine.preview",
-    "preview_replicates": "sim.engine.preview",
+    **dict.fromkeys(
+        ("PREVIEW_REPLICATES", "first_chunks_summary", "preview_replicates"), "sim.engine.preview"
+    ),
 }
 
 
@@ -96,5 +164,11 @@ def __getattr__(name: str) -> object:
     if name in LAZY:
         import importlib
 
-        return getattr(importlib.import_module(LAZY[name]), name)
+        value = getattr(importlib.import_module(LAZY[name]), name)
+        globals()[name] = value  # asked once
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *LAZY})
