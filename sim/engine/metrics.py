@@ -129,6 +129,14 @@ class Metric:
         return self.template_pattern(self.columns[0])
 
     @functools.cached_property
+    def column_affixes(self) -> tuple[str, str]:
+        """The text before the first placeholder of the first column read and after its
+        last: a column `column_pattern` matches starts and ends with them (a test that
+        spares compiling the pattern of every metric of a run that has no such column)."""
+        parts = PLACEHOLDER.split(self.columns[0])
+        return parts[0], parts[-1]
+
+    @functools.cached_property
     def loop_pattern(self) -> re.Pattern[str]:
         assert self.loop is not None
         return re.compile(f"(?P<{self.loop}>{self.pattern_of(self.loop)})")
@@ -365,7 +373,10 @@ def column_ordered(section: Section, columns: Sequence[str], present: set[str]) 
     """A section's metrics by the replicates columns they read, in the columns' order."""
     placed = []
     for i, metric in enumerate(section.rows):
+        prefix, suffix = metric.column_affixes
         for position, column in enumerate(columns):
+            if not (column.startswith(prefix) and column.endswith(suffix)):
+                continue
             match = metric.column_pattern.fullmatch(column)
             if match is not None:
                 placed.append((position, i, metric.bind(match.groupdict())))
