@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -49,14 +50,15 @@ from sim.engine.clinic_bridge import (
     treatment_stop,
 )
 from sim.engine.endpoints import EndpointResult, analyze_endpoints, draw_illness_death_paths
-from sim.engine.look_rules import stop_enrollment
-from sim.engine.looks import Sequential, run_looks
 from sim.engine.patient_table import add_endpoint_columns, add_look_columns, patient_table
 from sim.engine.primary import pfs_at_cut, primary_cohort
 from sim.engine.rerandomization import imbalance_columns, rerandomization_columns
 from sim.engine.trial import ARMS, Cohort, TrialModel
 from sim.scenario import DAYS_PER_MONTH
 from sim.stats.priors import control_median_prior, hazard_ratio_prior
+
+if TYPE_CHECKING:
+    from sim.engine.looks import Sequential
 
 # The names callers import from here, wherever they now live.
 __all__ = [
@@ -288,6 +290,11 @@ def trial_to_clinic(
         )
     looks = None
     if model.plan is not None:
+        # imported here: the looks' rules and predictive probabilities only where there are
+        # looks (a run without them does not import or compile them)
+        from sim.engine.look_rules import stop_enrollment
+        from sim.engine.looks import run_looks
+
         looks = run_looks(model, primary, cut)
         cut = looks.cut
         cohort = stop_enrollment(cohort, looks)  # nobody screened after an early stop
