@@ -223,6 +223,51 @@ def test_running_totals_add_month_by_month():
             assert np.array_equal(block[i], running)
 
 
+def test_any_chunk_frame_converts_to_the_arrow_table_from_pandas_gives(textbook):
+    # columns of other kinds (dates with NaT, text, text with None, categories, none at all)
+    # beside the numbers: after the first frame of a layout its schema is kept and the
+    # columns converted alone; the same table, schema and metadata, IPC bytes as
+    # from_pandas, for frames of each layout (and a layout whose text turns all None)
+    from sim.engine.executors import arrow_table, chunk_bytes
+
+    rng = np.random.default_rng(5)
+
+    def frame(n: int, text_none: float) -> pd.DataFrame:
+        days = rng.integers(0, 900, n).astype("timedelta64[D]")
+        dates = (np.datetime64("2026-01-30") + days).astype("datetime64[s]")
+        return pd.DataFrame(
+            {
+                "replicate": np.arange(n),
+                "date": np.where(rng.random(n) < 0.2, np.datetime64("NaT"), dates),
+                "months": np.where(rng.random(n) < 0.1, np.nan, rng.random(n) * 40),
+                "reason": np.where(
+                    rng.random(n) < text_none, None, rng.choice(["events", "date"], n)
+                ).astype(object),
+                "arm": pd.Categorical(rng.choice(["control", "experimental"], n)),
+                "grade": pd.Categorical(rng.integers(1, 4, n), categories=[1, 2, 3], ordered=True),
+                "reject": rng.random(n) < 0.5,
+                "events": rng.integers(0, 90, n),
+            }
+        )
+
+    model = TrialModel.from_scenario(textbook)
+    chunk = simulate_chunk(model, 3, 0, 0, 40, keep_patients=2)
+    frames = [
+        *(frame(n, 0.3) for n in (25, 0, 1, 25)),
+        frame(25, 1.0),
+        frame(25, 0.0),
+        chunk.replicates,
+        chunk.replicates.iloc[:7],
+        chunk.patients,
+        *chunk.sums.values(),
+    ]
+    for data in frames + frames:
+        ours, reference = arrow_table(data), pa.Table.from_pandas(data, preserve_index=False)
+        assert ours.equals(reference)
+        assert ours.schema.equals(reference.schema, check_metadata=True)
+        assert chunk_bytes(ours) == chunk_bytes(reference)
+
+
 def test_numeric_frames_convert_to_the_arrow_table_from_pandas_gives():
     # a chunk's monthly table goes to Arrow a dtype's block at a time: the same table,
     # schema and pandas metadata as pa.Table.from_pandas (NaN as null), byte for byte
@@ -251,50 +296,3 @@ def test_numeric_frames_convert_to_the_arrow_table_from_pandas_gives():
             )
             assert chunk_bytes(ours) == chunk_bytes(reference)
     assert arrow_table(numbers).column("with nan").null_count == numbers["with nan"].isna().sum()
-
-
-def test_any_chunk_frame_converts_to_the_arrow_table_from_pandas_gives():
-    # columns of other kinds (dates with NaT, text, text with None, categories, none at all)
-    # beside the numbers: after the first frame of a layout its schema is kept and the
-    # columns converted alone; the same table, schema and metadata, IPC bytes as
-    # from_pandas, for frames of each layout (and a layout whose text turns all None)
-    from sim.engine.executors import arrow_table, chunk_bytes
-    from sim.scenario import load_scenario
-    from tests.helpers import ROOT
-
-    rng = np.random.default_rng(5)
-
-    def frame(n: int, text_none: float) -> pd.DataFrame:
-        days = rng.integers(0, 900, n).astype("timedelta64[D]")
-        dates = (np.datetime64("2026-01-30") + days).astype("datetime64[s]")
-        return pd.DataFrame(
-            {
-                "replicate": np.arange(n),
-                "date": np.where(rng.random(n) < 0.2, np.datetime64("NaT"), dates),
-                "months": np.where(rng.random(n) < 0.1, np.nan, rng.random(n) * 40),
-                "reason": np.where(
-                    rng.random(n) < text_none, None, rng.choice(["events", "date"], n)
-                ).astype(object),
-                "arm": pd.Categorical(rng.choice(["control", "experimental"], n)),
-                "grade": pd.Categorical(rng.integers(1, 4, n), categories=[1, 2, 3], ordered=True),
-                "reject": rng.random(n) < 0.5,
-                "events": rng.integers(0, 90, n),
-            }
-        )
-
-    model = TrialModel.from_scenario(load_scenario(ROOT / "scenarios" / "textbook.yaml"))
-    chunk = simulate_chunk(model, 3, 0, 0, 40, keep_patients=2)
-    frames = [
-        *(frame(n, 0.3) for n in (25, 0, 1, 25)),
-        frame(25, 1.0),
-        frame(25, 0.0),
-        chunk.replicates,
-        chunk.replicates.iloc[:7],
-        chunk.patients,
-        *chunk.sums.values(),
-    ]
-    for data in frames + frames:
-        ours, reference = arrow_table(data), pa.Table.from_pandas(data, preserve_index=False)
-        assert ours.equals(reference)
-        assert ours.schema.equals(reference.schema, check_metadata=True)
-        assert chunk_bytes(ours) == chunk_bytes(reference)
