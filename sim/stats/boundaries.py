@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from sim.stats import design as fixed
-from sim.stats.sequential import fixed_design_drift
+from sim.stats.sequential import Design, fixed_design_drift
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -344,6 +344,20 @@ def boundaries_table(scenario: Scenario) -> pd.DataFrame:
     return table
 
 
+def stopping_words(d: Design) -> tuple[str, str]:
+    """What the design's alpha and power rows count, in words: (how the type I error treats
+    the futility bounds, what stops the trial besides an efficacy bound). A design without
+    futility bounds stops for efficacy alone; a two-sided one at its bounds on both sides
+    (a futility bound does not apply there)."""
+    if d.sides == 2:
+        return "both sides' bounds", "efficacy bounds on both sides (no futility bound)"
+    if not np.isfinite(d.futility[:-1]).any():
+        return "no futility bound", "efficacy bounds alone (no futility bound)"
+    if d.binding:
+        return "binding futility bounds included", "stopping at futility"
+    return "non-binding futility ignored", "stopping at futility"
+
+
 def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
     """Rows for design.csv of a group-sequential scenario (quantity, value, unit, method)."""
     plan = scenario_plan(scenario)
@@ -357,6 +371,7 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
     inflation = (d.drift / fixed_design_drift(a.alpha, 1 - a.target_power, a.sides)) ** 2
     os_primary = a.endpoint == "os"
     noun = "deaths" if os_primary else "events"  # what the looks count
+    alpha_words, stopping = stopping_words(d)
     rows: list[tuple[str, object, str, str]] = [
         (
             "gs_looks",
@@ -368,7 +383,7 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
             "gs_alpha_spent",
             d.null_alpha(),
             "probability",
-            "recursive integration (Armitage-McPherson-Rowe); non-binding futility ignored",
+            f"recursive integration (Armitage-McPherson-Rowe); {alpha_words}",
         ),
         (
             "gs_inflation_factor",
@@ -405,7 +420,7 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
         elif ratio == 1.0:
             ratio_words = "OS HR 1"
         else:  # gsDesign2's average HR: the final look's here, each look its own
-            ratio_words = f"OS AHR {ratio:g} at the final look (one AHR per look)"
+            ratio_words = f"OS AHR {ratio:.3g} at the final look (one AHR per look)"
         drift = hypothesis_drift(scenario, plan, ratio)
         eff, fut = d.probabilities(drift)
         stop = eff + fut
@@ -416,7 +431,7 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
                 f"gs_power_{label}",
                 float(eff.sum()),
                 "probability",
-                f"{ratio_words}, {plan.max_events:g} {noun}, stopping at futility",
+                f"{ratio_words}, {plan.max_events:g} {noun}, {stopping}",
             ),
             (
                 f"gs_power_ignoring_futility_{label}",
