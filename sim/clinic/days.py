@@ -4,43 +4,54 @@ Every event of the clinic is a wake-up at the start of a clinic day (`Clinic.wak
 cycle's day, a course's due day or course day, a randomization, a stop. On SimPy a day has
 one timeout whose callbacks are the processes waiting for it in the order they asked
 (SimPy handles same-time timeouts oldest first), and a run with `until` stops before
-anything at that clock. `DayClock` gives the same order with less work: a heap of the days
-that have wake-ups and, per day, the list of its callbacks in the order they were asked for
-(one asked for while its day is being handled joins the end of that list, after everything
-already due then, where SimPy puts a new timeout), made by `sim.clinic.treatment.run_days`
-with the common cycle written out. The callbacks get the clock as their
-event (its `env` is itself, its `now` the day). The SimPy environment stays the reference
-(`sim.clinic.model.run_replicate(..., shortcut=False)`); tests/test_schedule.py runs both on
-random clinics and on the baseline's draws and compares every record, the log and the books.
+anything at that clock. `DayClock` gives the same order with less work: per day, the list of
+its callbacks in the order they were asked for (one asked for while its day is being
+handled joins the end of that list, after everything already due then, where SimPy puts a
+new timeout), the days in a list indexed by the day (a replicate's wake-ups fill about half
+of its days, so stepping over the empty days costs less than a heap of the others), made by
+`sim.clinic.treatment.run_days` with the common cycle and the Quad Shot course chain
+written out. The callbacks get the clock as their event (its `env` is itself, its `now` the
+day). The SimPy environment stays the reference (`sim.clinic.model.run_replicate(...,
+shortcut=False)`); tests/test_schedule.py runs both on random clinics and on the baseline's
+draws and compares every record, the log and the books.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappush
+from typing import Any
+
+GROW = 512  # days added at least when a wake-up lies past the list (a few times a replicate)
 
 
 class DayClock:
     """Wake-ups at the start of whole days; `sim.clinic.treatment.run_days` makes them day
     by day."""
 
-    __slots__ = ("now", "days", "pending", "env")
+    __slots__ = ("now", "pending", "last", "env")
 
     def __init__(self) -> None:
         self.now = 0
-        self.days: list[int] = []  # heap of the days with wake-ups not yet made
-        self.pending: dict[int, list[Callable[[DayClock], None]]] = {}  # in asking order
+        # pending[day]: the day's callbacks in asking order (None: none); run_days reads
+        # the entries of the day-by-day run's own making (a process: its cycle or its
+        # randomization; a 1-tuple of a process: its course chain) without calling them
+        self.pending: list[list[Any] | None] = []
+        self.last = -1  # the latest day with wake-ups asked for
         # the environment of the event a callback gets: the clock is both (a cycle the
         # collector frees with the replicate, as it frees SimPy's environment)
         self.env = self
 
-    def wake(self, env: object, day: int, callback: Callable[[DayClock], None]) -> None:
+    def wake(self, env: object, day: int, callback: Callable[[DayClock], None] | Any) -> None:
         """Call `callback` at the start of `day` (>= now), after those already waiting.
         `env` is the caller's environment, this clock (the processes ask SimPy's
         environment and the clock the same way: `sim.clinic.treatment.Clinic.wake`)."""
-        waiting = self.pending.get(day)
+        pending = self.pending
+        if day >= len(pending):
+            pending.extend([None] * max(day + 1 - len(pending), GROW))
+        waiting = pending[day]
         if waiting is None:
-            self.pending[day] = [callback]
-            heappush(self.days, day)
+            pending[day] = [callback]
+            if day > self.last:
+                self.last = day
         else:
             waiting.append(callback)

@@ -109,7 +109,8 @@ def plan_course_start(
                 start = day = first_open_run(calendar, after, n_days)
         else:
             day += 1
-    linac.book(start, n_days)
+    for day in range(start, min(start + n_days, span)):  # `linac.book` written out
+        room[day] -= 1
     return start, on_calendar
 
 
