@@ -530,6 +530,9 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     next_open, after_days = clinic.next_open, clinic.after_days
     used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
     n_open = len(next_open)
+    if len(pending) < n_open:  # the calendar's days at once: a later day is rare
+        pending.extend([None] * (n_open - len(pending)))
+    n_pending = len(pending)
     day, stop_at = clock.now, NO_LIMIT if until is None else until
     while day <= clock.last and day < stop_at:
         todays = pending[day]
@@ -568,11 +571,15 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                 if on < span:
                     used[on] += minutes
                 process.booked = on
-                waiting = pending[on] if on < len(pending) else None
-                if waiting is None:
+                if on >= n_pending:  # past the list: `wake` makes room
                     clock.wake(clock, on, process)
-                else:
+                    n_pending = len(pending)
+                elif (waiting := pending[on]) is not None:
                     waiting.append(process)
+                else:
+                    pending[on] = [process]
+                    if on > clock.last:
+                        clock.last = on
             else:
                 process.book_cycle(clock, due, earliest)
             if k == 1 and process.rt_courses:  # the chain starts with cycle 1, right after
