@@ -246,3 +246,50 @@ def test_day_clock_keeps_simpy_log_books_and_patients(baseline_data):
                 assert np.array_equal(fast.books[key][0], used) and fast.books[key][1] == limit
             assert fast.records.patient_frame().equals(slow.records.patient_frame())
             assert_same_records(fast, slow)
+
+
+@settings(max_examples=80, deadline=None)
+@given(cases())
+def test_day_clock_keeps_simpy_log_on_random_clinics(baseline_data, case):
+    """With the log kept the run is always day by day (no schedule on the calendar alone):
+    on random clinics, `DayClock` (`run_days`: its written-out cycles, randomizations and
+    course chain) gives SimPy's log entry for entry, its books and its records."""
+    changes = dict(case["changes"])
+    if not case["safety"]:
+        changes["safety"] = None
+    try:
+        scenario = vary(baseline_data, **changes)
+    except ScenarioError:  # a combination the schema rejects (it names the rule)
+        assume(False)
+    calendar = StudyCalendar(case["start"], case["closed"], case["holidays"])
+    n = len(case["rand"])
+    rng = np.random.default_rng(case["seed"])
+    draws = draw_clinic(scenario, 1, n, rng)
+    events = draw_adverse_events(scenario, n, rng) if scenario.safety else None
+    stop = np.asarray(case["stop"])
+    fast, slow = (
+        run_replicate(
+            scenario,
+            calendar,
+            draws,
+            0,
+            np.asarray(case["rand"]),
+            np.asarray(case["arm"]),
+            stop,
+            np.where(np.isfinite(stop), "progression", "none"),
+            horizon_day=case["horizon"],
+            stratum=np.asarray(case["stratum"]),
+            adverse_events=events,
+            to_end=case["to_end"],
+            keep_log=True,
+            keep_records=True,
+            shortcut=shortcut,
+        )
+        for shortcut in (True, False)
+    )
+    assert fast.log == slow.log
+    assert fast.books.keys() == slow.books.keys()
+    for key, (used, limit) in slow.books.items():
+        assert np.array_equal(fast.books[key][0], used) and fast.books[key][1] == limit
+    assert fast.records.patient_frame().equals(slow.records.patient_frame())
+    assert_same_records(fast, slow)

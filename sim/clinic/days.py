@@ -7,8 +7,9 @@ one timeout whose callbacks are the processes waiting for it in the order they a
 anything at that clock. `DayClock` gives the same order with less work: per day, the list of
 its callbacks in the order they were asked for (one asked for while its day is being
 handled joins the end of that list, after everything already due then, where SimPy puts a
-new timeout), the days in a list indexed by the day (a replicate's wake-ups fill about half
-of its days, so stepping over the empty days costs less than a heap of the others), made by
+new timeout), the days' lists in a list indexed by the day, with a byte per day saying
+whether it has wake-ups (the next such day is one `bytearray.find`, where a heap of the days
+costs a push and a pop per day with a Python comparison per step), made by
 `sim.clinic.treatment.run_days` with the common cycle and the Quad Shot course chain
 written out. The callbacks get the clock as their event (its `env` is itself, its `now` the
 day). The SimPy environment stays the reference (`sim.clinic.model.run_replicate(...,
@@ -28,7 +29,7 @@ class DayClock:
     """Wake-ups at the start of whole days; `sim.clinic.treatment.run_days` makes them day
     by day."""
 
-    __slots__ = ("now", "pending", "last", "env")
+    __slots__ = ("now", "pending", "marked", "env")
 
     def __init__(self) -> None:
         self.now = 0
@@ -36,7 +37,7 @@ class DayClock:
         # the entries of the day-by-day run's own making (a process: its cycle or its
         # randomization; a 1-tuple of a process: its course chain) without calling them
         self.pending: list[list[Any] | None] = []
-        self.last = -1  # the latest day with wake-ups asked for
+        self.marked = bytearray()  # marked[day] 1: pending[day] is a list
         # the environment of the event a callback gets: the clock is both (a cycle the
         # collector frees with the replicate, as it frees SimPy's environment)
         self.env = self
@@ -47,11 +48,16 @@ class DayClock:
         environment and the clock the same way: `sim.clinic.treatment.Clinic.wake`)."""
         pending = self.pending
         if day >= len(pending):
-            pending.extend([None] * max(day + 1 - len(pending), GROW))
+            self.grow(day + 1)
         waiting = pending[day]
         if waiting is None:
             pending[day] = [callback]
-            if day > self.last:
-                self.last = day
+            self.marked[day] = 1
         else:
             waiting.append(callback)
+
+    def grow(self, n_days: int) -> None:
+        """Room for at least `n_days` days (GROW more at a time)."""
+        more = max(n_days - len(self.pending), GROW)
+        self.pending.extend([None] * more)
+        self.marked.extend(bytes(more))

@@ -35,6 +35,7 @@ toxicity is not given; a course drawn to end in pneumonitis is the patient's las
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -49,7 +50,9 @@ from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Treatment, Window
 
 IN_WINDOW, LATE_CLOSURE, LATE_CAPACITY = 0, 1, 2  # why a visit came when it did
-NO_LIMIT = 1 << 62  # days after its due day a cycle without a window stays in it
+# days after its due day a cycle without a window stays in it: "no limit", and small
+# enough that a day plus it is a one-digit Python int (arithmetic on its fast path)
+NO_LIMIT = 1 << 29
 LATE_CAUSES = ("in window", "closure", "capacity")
 
 
@@ -531,17 +534,14 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
     n_open = len(next_open)
     if len(pending) < n_open:  # the calendar's days at once: a later day is rare
-        pending.extend([None] * (n_open - len(pending)))
-    n_pending = len(pending)
-    day, stop_at = clock.now, NO_LIMIT if until is None else until
-    while day <= clock.last and day < stop_at:
-        todays = pending[day]
-        if todays is None:
-            day += 1
-            continue
+        clock.grow(n_open)
+    n_pending, marked = len(pending), clock.marked
+    stop_at = sys.maxsize if until is None else until
+    day = marked.find(1, clock.now, stop_at)
+    while day >= 0:
         clock.now = day
-        for process in todays:  # wake-ups asked for meanwhile join the list
-            kind = process.__class__
+        for process in pending[day]:  # wake-ups asked for meanwhile join the list
+            kind = type(process)
             if kind is not PatientProcess:
                 if kind is not tuple:  # a stop
                     process(clock)
@@ -578,12 +578,11 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                     waiting.append(process)
                 else:
                     pending[on] = [process]
-                    if on > clock.last:
-                        clock.last = on
+                    marked[on] = 1
             else:
                 process.book_cycle(clock, due, earliest)
             if k == 1 and process.rt_courses:  # the chain starts with cycle 1, right after
                 process.start_chain(clock, day)
-        day += 1
+        day = marked.find(1, day + 1, stop_at)
     if until is not None:
         clock.now = until
