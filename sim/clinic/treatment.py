@@ -277,7 +277,6 @@ class PatientProcess:
         "cause",
         "k",
         "booked",
-        "minutes",
         "stopped",
         "systemic_done",
         "ended_on",
@@ -307,7 +306,7 @@ class PatientProcess:
         self.last = min(clinic.rules.max_cycles, toxicity_cycle)
         self.rt_courses, self.pneumonitis_course = rt_plan
         self.cause = ""  # the stop's reason, set with the stop (`stop`)
-        self.k, self.booked, self.minutes = 0, -1, 0
+        self.k, self.booked = 0, -1  # the cycle booked is cycle k + 1, on day `booked`
         # the plan the patient's cycles and fractions follow, kept on its record
         record.delayed, record.levels = delayed, plan[1]
         record.fraction_offsets = clinic.fraction_offsets
@@ -334,7 +333,7 @@ class PatientProcess:
         """Book the next cycle, due on `due` and not before `earliest` (`give_cycle_day`),
         and sleep until its day."""
         clinic, k = self.clinic, self.k
-        self.minutes = minutes = self.visit_minutes[k]
+        minutes = self.visit_minutes[k]
         day, wait, late = give_cycle_day(
             clinic.calendar, due, clinic.rules.window, clinic.chairs, minutes, earliest
         )
@@ -407,7 +406,7 @@ class PatientProcess:
         if record.end_reason is None:
             record.end_reason = self.cause
         if self.booked >= 0 and clinic.chairs is not None:
-            clinic.chairs.release(self.booked, self.minutes)
+            clinic.chairs.release(self.booked, self.visit_minutes[self.k])
         if clinic.log is not None:
             clinic.log.append((event.env.now, record.patient, f"stop {self.cause}"))
         if self.chain_alive:
@@ -552,7 +551,7 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                 continue
             k = process.k
             if process.booked < 0:  # the randomization (`randomized`): book cycle 1
-                due, earliest = process.first_due, process.rand_day
+                due = process.first_due
             else:  # `cycle_given`: the process's cycle is booked on this day
                 process.cycles.append(day)
                 k = process.k = k + 1
@@ -564,8 +563,8 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                     if k == 1 and process.rt_courses:
                         process.start_chain(clock, day)
                     continue
-                due, earliest = day + process.gaps[k], day + 1
-            process.minutes = minutes = process.visit_minutes[k]
+                due = day + process.gaps[k]
+            minutes = process.visit_minutes[k]
             on = next_open[due] if due < n_open else due  # past the calendar: open
             if on <= due + after_days and (on >= span or used[on] + minutes <= limit):
                 if on < span:
@@ -580,7 +579,8 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                     pending[on] = [process]
                     marked[on] = 1
             else:
-                process.book_cycle(clock, due, earliest)
+                # not before the randomization (cycle 1) or the day after the last cycle
+                process.book_cycle(clock, due, day + 1 if k else process.rand_day)
             if k == 1 and process.rt_courses:  # the chain starts with cycle 1, right after
                 process.start_chain(clock, day)
         day = marked.find(1, day + 1, stop_at)
