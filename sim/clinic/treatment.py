@@ -583,6 +583,9 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                 process.book_cycle(clock, due, day + 1 if k else process.rand_day)
             if k == 1 and process.rt_courses:  # the chain starts with cycle 1, right after
                 process.start_chain(clock, day)
+        # the day's list let go: the clock is freed by the cyclic collector only (its
+        # `env` is itself), and with its lists it would hold the whole replicate
+        pending[day], marked[day] = None, 0
         day = marked.find(1, day + 1, stop_at)
     if until is not None:
         clock.now = until
