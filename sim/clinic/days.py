@@ -29,7 +29,7 @@ class DayClock:
     """Wake-ups at the start of whole days; `sim.clinic.treatment.run_days` makes them day
     by day."""
 
-    __slots__ = ("now", "pending", "marked", "env")
+    __slots__ = ("now", "pending", "marked")
 
     def __init__(self) -> None:
         self.now = 0
@@ -38,9 +38,12 @@ class DayClock:
         # randomization; a 1-tuple of a process: its course chain) without calling them
         self.pending: list[list[Any] | None] = []
         self.marked = bytearray()  # marked[day] 1: pending[day] is a list
-        # the environment of the event a callback gets: the clock is both (a cycle the
-        # collector frees with the replicate, as it frees SimPy's environment)
-        self.env = self
+
+    @property
+    def env(self) -> DayClock:
+        """The environment of the event a callback gets: the clock is both (a property,
+        not an attribute: no reference cycle, so reference counting frees the clock)."""
+        return self
 
     def wake(self, env: object, day: int, callback: Callable[[DayClock], None] | Any) -> None:
         """Call `callback` at the start of `day` (>= now), after those already waiting.
