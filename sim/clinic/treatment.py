@@ -190,13 +190,15 @@ def give_cycle_day(
     is_open = calendar.open_list
     if after is not None:
         assert window is not None
-        before = max(due_day - window.before_days, earliest)
+        before = due_day - window.before_days
+        if before < earliest:  # (conditionals, not min and max: a builtin call costs more)
+            before = earliest
         for days in (range(due_day, after + 1), range(due_day - 1, before - 1, -1)):
             for day in days:
                 if (day > last or is_open[day]) and (day >= span or used[day] <= room):
                     chairs.book(day, minutes)
-                    return day, max(day - on_calendar, 0), IN_WINDOW
-        day = max(on_calendar, after + 1)
+                    return day, day - on_calendar if day > on_calendar else 0, IN_WINDOW
+        day = on_calendar if on_calendar > after else after + 1
     while not ((day > last or is_open[day]) and (day >= span or used[day] <= room)):
         day += 1
     chairs.book(day, minutes)
@@ -303,7 +305,8 @@ class PatientProcess:
         self.clinic, self.record, self.cycles = clinic, record, record.cycles
         self.rand_day, self.first_due = rand_day, first_due
         self.delayed, (self.gaps, self.levels, self.visit_minutes) = delayed, plan
-        self.last = min(clinic.rules.max_cycles, toxicity_cycle)
+        max_cycles = clinic.rules.max_cycles
+        self.last = toxicity_cycle if toxicity_cycle < max_cycles else max_cycles
         self.rt_courses, self.pneumonitis_course = rt_plan
         self.cause = ""  # the stop's reason, set with the stop (`stop`)
         self.k, self.booked = 0, -1  # the cycle booked is cycle k + 1, on day `booked`
@@ -462,10 +465,11 @@ class PatientProcess:
                 if 0 <= self.ended_on < due:
                     self.chain_alive = False
                     return
+                free_from = self.free_from
                 start, on_calendar = plan_course_start(
                     clinic.calendar,
                     clinic.linac,
-                    max(due, self.free_from),
+                    due if due > free_from else free_from,
                     n_days,
                     clinic.run_start,
                 )
