@@ -343,7 +343,11 @@ class PatientProcess:
         if wait or late:
             self.record.cycle_exceptions.append((k, wait, late))
         self.booked = day
-        clinic.wake(env, day, self)  # calls `cycle_given`
+        clock = clinic.clock  # the process's own callback on its day (`__call__`)
+        if clock is not None and day < len(clock.pending) and clock.pending[day] is not None:
+            clock.pending[day].append(self)  # `DayClock.wake` written out
+        else:
+            clinic.wake(env, day, self)
 
     def cycle_given(self, event: simpy.Event) -> None:
         """The day of a booked cycle: give it, then book the next one (or end). On a
@@ -454,10 +458,7 @@ class PatientProcess:
         rt = clinic.rt_rules
         assert rt is not None
         n_days, log, now = rt.days_per_course, clinic.log, env.now
-        # the wake-up of the chain: on a `DayClock` a 1-tuple (`run_days`), on SimPy a
-        # callback; neither is kept on the process (no reference cycle)
-        on_clock = clinic.clock is not None
-        while True:
+        while True:  # until the chain waits for a day (`when`) or ends
             if self.in_course:
                 start, d = self.course_start, self.course_day
             else:
@@ -489,8 +490,8 @@ class PatientProcess:
                 d += 1
             self.course_day = d
             if d < n_days:
-                clinic.wake(env, start + d, (self,) if on_clock else self.chain_reached)
-                return
+                when = start + d
+                break
             self.in_course = False
             record.rt_courses_completed += 1
             if self.course == self.pneumonitis_course:
@@ -504,8 +505,17 @@ class PatientProcess:
             self.course_due = due = start + rt.interval_days
             self.course += 1
             if due > now:
-                clinic.wake(env, due, (self,) if on_clock else self.chain_reached)
-                return
+                when = due
+                break
+        # the chain's wake-up: on a `DayClock` the 1-tuple (`run_days`), on SimPy a
+        # callback; neither is kept on the process (no reference cycle)
+        clock = clinic.clock
+        if clock is None:
+            clinic.wake(env, when, self.chain_reached)
+        elif when < len(clock.pending) and (waiting := clock.pending[when]) is not None:
+            waiting.append((self,))  # `DayClock.wake` written out for a day with wake-ups
+        else:
+            clock.wake(clock, when, (self,))
 
     def log_fractions(self, day: int, d: int) -> None:
         """Log the fractions of day `d` (0-based) of the course under way, given on `day`."""
