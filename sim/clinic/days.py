@@ -50,8 +50,8 @@ class DayClock:
         `env` is the caller's environment, this clock (the processes ask SimPy's
         environment and the clock the same way: `sim.clinic.treatment.Clinic.wake`)."""
         pending = self.pending
-        if day >= len(pending):
-            self.grow(day + 1)
+        if day >= len(pending) - 1:  # the last day stays free (see `grow`)
+            self.grow(day + 2)
         waiting = pending[day]
         if waiting is None:
             pending[day] = [callback]
@@ -60,7 +60,8 @@ class DayClock:
             waiting.append(callback)
 
     def grow(self, n_days: int) -> None:
-        """Room for at least `n_days` days (GROW more at a time)."""
+        """Room for at least `n_days` days (GROW more at a time). The last day of the
+        lists never has wake-ups: `run_days` looks at the day after each day it makes."""
         more = max(n_days - len(self.pending), GROW)
         self.pending.extend([None] * more)
         self.marked.extend(bytes(more))

@@ -35,7 +35,6 @@ toxicity is not given; a course drawn to end in pneumonitis is the patient's las
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -546,12 +545,13 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     next_open, after_days = clinic.next_open, clinic.after_days
     used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
     n_open = len(next_open)
-    if len(pending) < n_open:  # the calendar's days at once: a later day is rare
-        clock.grow(n_open)
-    n_pending, marked = len(pending), clock.marked
-    stop_at = sys.maxsize if until is None else until
-    day = marked.find(1, clock.now, stop_at)
-    while day >= 0:
+    if len(pending) <= n_open:  # the calendar's days at once: a later day is rare
+        clock.grow(n_open + 1)
+    # a new day's list inline up to the list's last day but one (`DayClock.grow`)
+    n_pending, marked = len(pending) - 1, clock.marked
+    stop_at = NO_LIMIT if until is None else until
+    day = marked.find(1, clock.now)
+    while 0 <= day < stop_at:
         clock.now = day
         for process in pending[day]:  # wake-ups asked for meanwhile join the list
             kind = type(process)
@@ -586,7 +586,7 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                 process.booked = on
                 if on >= n_pending:  # past the list: `wake` makes room
                     clock.wake(clock, on, process)
-                    n_pending = len(pending)
+                    n_pending = len(pending) - 1
                 elif (waiting := pending[on]) is not None:
                     waiting.append(process)
                 else:
@@ -600,6 +600,8 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
         # the day's list let go: the clock is freed by the cyclic collector only (its
         # `env` is itself), and with its lists it would hold the whole replicate
         pending[day], marked[day] = None, 0
-        day = marked.find(1, day + 1, stop_at)
+        day += 1
+        if not marked[day]:  # (the next day has wake-ups about half the time)
+            day = marked.find(1, day)
     if until is not None:
         clock.now = until
