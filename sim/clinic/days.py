@@ -8,13 +8,14 @@ anything at that clock. `DayClock` gives the same order with less work: per day,
 its callbacks in the order they were asked for (one asked for while its day is being
 handled joins the end of that list, after everything already due then, where SimPy puts a
 new timeout), the days' lists in a list indexed by the day, with a byte per day saying
-whether it has wake-ups (the next such day is one `bytearray.find`, where a heap of the days
-costs a push and a pop per day with a Python comparison per step), made by
-`sim.clinic.treatment.run_days` with the common cycle and the Quad Shot course chain
-written out. The callbacks get the clock as their event (its `env` is itself, its `now` the
-day). The SimPy environment stays the reference (`sim.clinic.model.run_replicate(...,
-shortcut=False)`); tests/test_schedule.py runs both on random clinics and on the baseline's
-draws and compares every record, the log and the books.
+whether it has wake-ups (the next such day is the day after, or one `bytearray.find`,
+where a heap of the days costs a push and a pop per day with a Python comparison per
+step), made by `sim.clinic.treatment.run_days` with the common cycle and randomization
+written out and the Quad Shot course chain's wake-ups read without a callback. The
+callbacks get the clock as their event (its `env` is itself, its `now` the day). The SimPy
+environment stays the reference (`sim.clinic.model.run_replicate(..., shortcut=False)`);
+tests/test_schedule.py runs both on random clinics and on the baseline's draws and compares
+every record, the log and the books.
 """
 
 from __future__ import annotations
