@@ -225,19 +225,19 @@ def day_loop_work(n: int, seed: int, scenario: str) -> None:
     run_block(model, inputs, range(2, n + 2))
 
 
-def report_day_loop(n: int, seed: int, scenario: str) -> None:
-    if shutil.which("valgrind") is None:
-        sys.exit("--day-loop needs valgrind (apt-get install valgrind)")
+def under_valgrind(
+    tool: list[str], work: list[str], seed: int, scenario: str, keys: tuple[str, ...]
+) -> int:
+    """Run this script's `work` (its hidden arguments) under valgrind with `tool` (its
+    options), one OpenBLAS thread and PYTHONHASHSEED=0, and return the count on the line
+    of valgrind's summary that holds one of `keys` (its spellings)."""
     done = subprocess.run(
         [
             "valgrind",
-            "--tool=callgrind",
-            "--toggle-collect=*operator_call*",
-            "--callgrind-out-file=/dev/null",
+            *tool,
             sys.executable,
             __file__,
-            "--day-loop-work",
-            str(n),
+            *work,
             "--seed",
             str(seed),
             "--scenario",
@@ -248,8 +248,19 @@ def report_day_loop(n: int, seed: int, scenario: str) -> None:
         check=True,
         env={**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"},
     )
-    line = next(x for x in done.stderr.splitlines() if "Collected" in x)
-    total = int(line.split(":")[-1].strip().replace(",", ""))
+    line = next(x for x in done.stderr.splitlines() if any(key in x for key in keys))
+    return int(line.split(":")[-1].strip().replace(",", ""))
+
+
+def report_day_loop(n: int, seed: int, scenario: str) -> None:
+    if shutil.which("valgrind") is None:
+        sys.exit("--day-loop needs valgrind (apt-get install valgrind)")
+    tool = [
+        "--tool=callgrind",
+        "--toggle-collect=*operator_call*",
+        "--callgrind-out-file=/dev/null",
+    ]
+    total = under_valgrind(tool, ["--day-loop-work", str(n)], seed, scenario, ("Collected",))
     print(
         f"run_days (the day-by-day run, its callbacks included) {total / n / 1e6:6.2f} M "
         f"instructions/replicate (valgrind callgrind, {n} replicates as a run does them)"
@@ -258,29 +269,9 @@ def report_day_loop(n: int, seed: int, scenario: str) -> None:
 
 def count_instructions(kind: str, n: int, seed: int, scenario: str) -> int:
     """Instructions executed by `instruction_work` (valgrind cachegrind's I refs)."""
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            "--cachegrind-out-file=/dev/null",
-            sys.executable,
-            __file__,
-            "--instruction-work",
-            kind,
-            str(n),
-            "--seed",
-            str(seed),
-            "--scenario",
-            scenario,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"},
-    )
-    line = next(x for x in done.stderr.splitlines() if "I   refs" in x or "I refs" in x)
-    return int(line.split(":")[-1].strip().replace(",", ""))
+    tool = ["--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    work = ["--instruction-work", kind, str(n)]
+    return under_valgrind(tool, work, seed, scenario, ("I   refs", "I refs"))
 
 
 def report_instructions(seed: int, scenario: str) -> None:
