@@ -10,6 +10,7 @@ patients: 10,000 baseline replicates in under 60 s on 2 workers).
 
     python benchmarks/bench_clinic.py [--reps 250] [--repeat 5] [--seed 1] [--scenario PATH]
     python benchmarks/bench_clinic.py --instructions     # the same ratio, counted (valgrind)
+    python benchmarks/bench_clinic.py --day-loop 20      # instructions in the day loop alone
 
 On a shared machine a timed ratio drifts with the load (the yardstick's short runs catch
 quiet moments more often than the clinic's long ones). `--instructions` counts instead:
@@ -21,12 +22,16 @@ threads otherwise add tens of millions of instructions that vary from run to run
 them, identical runs differed by up to 1 M instructions a replicate and 9% of a timeout;
 without, by a few thousand instructions in all); counts do not depend on the load, but
 they weigh every instruction alike (the clinic's memory traffic costs it more time per
-instruction than the yardstick's).
+instruction than the yardstick's). `--day-loop N` counts the instructions inside
+`sim.clinic.treatment.run_days` alone (its callbacks included) over N of those replicates as
+a run does them, under valgrind's callgrind collecting only while `run_days` runs (it is
+called through `operator.call`, whose C function names the span; about 6 minutes for 20).
 """
 
 from __future__ import annotations
 
 import argparse
+import operator
 import os
 import shutil
 import subprocess
@@ -207,19 +212,32 @@ def instruction_work(kind: str, n: int, seed: int, scenario: str) -> None:
         run_block(model, inputs, range(2, n + 2))
 
 
-def count_instructions(kind: str, n: int, seed: int, scenario: str) -> int:
-    """Instructions executed by `instruction_work` (valgrind cachegrind's I refs)."""
+def day_loop_work(n: int, seed: int, scenario: str) -> None:
+    """`n` replicates as a run does them (after 2 warm-up replicates), `run_days` called
+    through `operator.call` (the span `report_day_loop` counts)."""
+    import sim.clinic.model as clinic_model
+
+    model = TrialModel.from_scenario(load_scenario(scenario))
+    inputs = baseline_inputs(model, seed, COUNTED + 3)
+    run_block(model, inputs, range(2))
+    run_days = clinic_model.run_days
+    clinic_model.run_days = lambda clinic, until=None: operator.call(run_days, clinic, until)
+    run_block(model, inputs, range(2, n + 2))
+
+
+def under_valgrind(
+    tool: list[str], work: list[str], seed: int, scenario: str, keys: tuple[str, ...]
+) -> int:
+    """Run this script's `work` (its hidden arguments) under valgrind with `tool` (its
+    options), one OpenBLAS thread and PYTHONHASHSEED=0, and return the count on the line
+    of valgrind's summary that holds one of `keys` (its spellings)."""
     done = subprocess.run(
         [
             "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            "--cachegrind-out-file=/dev/null",
+            *tool,
             sys.executable,
             __file__,
-            "--instruction-work",
-            kind,
-            str(n),
+            *work,
             "--seed",
             str(seed),
             "--scenario",
@@ -230,8 +248,30 @@ def count_instructions(kind: str, n: int, seed: int, scenario: str) -> int:
         check=True,
         env={**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"},
     )
-    line = next(x for x in done.stderr.splitlines() if "I   refs" in x or "I refs" in x)
+    line = next(x for x in done.stderr.splitlines() if any(key in x for key in keys))
     return int(line.split(":")[-1].strip().replace(",", ""))
+
+
+def report_day_loop(n: int, seed: int, scenario: str) -> None:
+    if shutil.which("valgrind") is None:
+        sys.exit("--day-loop needs valgrind (apt-get install valgrind)")
+    tool = [
+        "--tool=callgrind",
+        "--toggle-collect=*operator_call*",
+        "--callgrind-out-file=/dev/null",
+    ]
+    total = under_valgrind(tool, ["--day-loop-work", str(n)], seed, scenario, ("Collected",))
+    print(
+        f"run_days (the day-by-day run, its callbacks included) {total / n / 1e6:6.2f} M "
+        f"instructions/replicate (valgrind callgrind, {n} replicates as a run does them)"
+    )
+
+
+def count_instructions(kind: str, n: int, seed: int, scenario: str) -> int:
+    """Instructions executed by `instruction_work` (valgrind cachegrind's I refs)."""
+    tool = ["--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    work = ["--instruction-work", kind, str(n)]
+    return under_valgrind(tool, work, seed, scenario, ("I   refs", "I refs"))
 
 
 def report_instructions(seed: int, scenario: str) -> None:
@@ -272,6 +312,13 @@ def main() -> None:
     parser.add_argument(
         "--instruction-work", nargs=2, metavar=("KIND", "N"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--day-loop",
+        type=int,
+        metavar="N",
+        help="count the instructions of the day loop (run_days) alone over N replicates",
+    )
+    parser.add_argument("--day-loop-work", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--reps", type=int, default=250)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
@@ -281,6 +328,12 @@ def main() -> None:
         instruction_work(
             args.instruction_work[0], int(args.instruction_work[1]), args.seed, args.scenario
         )
+        return
+    if args.day_loop_work is not None:
+        day_loop_work(args.day_loop_work, args.seed, args.scenario)
+        return
+    if args.day_loop is not None:
+        report_day_loop(args.day_loop, args.seed, args.scenario)
         return
     if args.instructions:
         report_instructions(args.seed, args.scenario)

@@ -154,9 +154,9 @@ def cases(draw):
     return case
 
 
-@settings(max_examples=120, deadline=None)
-@given(cases())
-def test_shortcut_gives_the_simpy_records(baseline_data, case):
+def case_runs(baseline_data, case, **options) -> list:
+    """The case's replicate with the shortcut (on the calendar alone, or on `DayClock`)
+    and without (on SimPy), `options` to both (`run_replicate`'s)."""
     changes = dict(case["changes"])
     if not case["safety"]:
         changes["safety"] = None
@@ -170,20 +170,43 @@ def test_shortcut_gives_the_simpy_records(baseline_data, case):
     draws = draw_clinic(scenario, 1, n, rng)
     events = draw_adverse_events(scenario, n, rng) if scenario.safety else None
     stop = np.asarray(case["stop"])
-    fast, slow = both_ways(
-        scenario,
-        calendar,
-        draws,
-        0,
-        np.asarray(case["rand"]),
-        np.asarray(case["arm"]),
-        stop,
-        np.where(np.isfinite(stop), "progression", "none"),
-        case["horizon"],
-        np.asarray(case["stratum"]),
-        events,
-        case["to_end"],
-    )
+    runs = [
+        run_replicate(
+            scenario,
+            calendar,
+            draws,
+            0,
+            np.asarray(case["rand"]),
+            np.asarray(case["arm"]),
+            stop,
+            np.where(np.isfinite(stop), "progression", "none"),
+            horizon_day=case["horizon"],
+            stratum=np.asarray(case["stratum"]),
+            adverse_events=events,
+            to_end=case["to_end"],
+            shortcut=shortcut,
+            **options,
+        )
+        for shortcut in (True, False)
+    ]
+    assert runs[1].simpy
+    return runs
+
+
+def assert_same_log_books_patients(fast, slow) -> None:
+    """The log entry for entry, the books and the patient table, then the records."""
+    assert fast.log == slow.log
+    assert fast.books.keys() == slow.books.keys()
+    for key, (used, limit) in slow.books.items():
+        assert np.array_equal(fast.books[key][0], used) and fast.books[key][1] == limit
+    assert fast.records.patient_frame().equals(slow.records.patient_frame())
+    assert_same_records(fast, slow)
+
+
+@settings(max_examples=120, deadline=None)
+@given(cases())
+def test_shortcut_gives_the_simpy_records(baseline_data, case):
+    fast, slow = case_runs(baseline_data, case)
     assert_same_records(fast, slow)  # on the calendar alone or on `DayClock`
 
 
@@ -240,9 +263,15 @@ def test_day_clock_keeps_simpy_log_books_and_patients(baseline_data):
                 for shortcut in (True, False)
             ]
             fast, slow = runs
-            assert fast.log == slow.log and len(fast.log) > 1000
-            assert fast.books.keys() == slow.books.keys()
-            for key, (used, limit) in slow.books.items():
-                assert np.array_equal(fast.books[key][0], used) and fast.books[key][1] == limit
-            assert fast.records.patient_frame().equals(slow.records.patient_frame())
-            assert_same_records(fast, slow)
+            assert len(fast.log) > 1000
+            assert_same_log_books_patients(fast, slow)
+
+
+@settings(max_examples=80, deadline=None)
+@given(cases())
+def test_day_clock_keeps_simpy_log_on_random_clinics(baseline_data, case):
+    """With the log kept the run is always day by day (no schedule on the calendar alone):
+    on random clinics, `DayClock` (`run_days`: its written-out cycles, randomizations and
+    course chain) gives SimPy's log entry for entry, its books and its records."""
+    fast, slow = case_runs(baseline_data, case, keep_log=True, keep_records=True)
+    assert_same_log_books_patients(fast, slow)

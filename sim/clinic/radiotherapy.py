@@ -109,7 +109,9 @@ def plan_course_start(
                 start = day = first_open_run(calendar, after, n_days)
         else:
             day += 1
-    linac.book(start, n_days)
+    end = start + n_days if start + n_days < span else span  # `linac.book` written out
+    for day in range(start, end):
+        room[day] -= 1
     return start, on_calendar
 
 

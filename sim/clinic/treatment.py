@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from heapq import heappop, heappush
 
 import numpy as np
 import simpy
@@ -50,7 +49,9 @@ from sim.conduct.calendar import StudyCalendar
 from sim.scenario import Treatment, Window
 
 IN_WINDOW, LATE_CLOSURE, LATE_CAPACITY = 0, 1, 2  # why a visit came when it did
-NO_LIMIT = 1 << 62  # days after its due day a cycle without a window stays in it
+# days after its due day a cycle without a window stays in it: "no limit", and small
+# enough that a day plus it is a one-digit Python int (arithmetic on its fast path)
+NO_LIMIT = 1 << 29
 LATE_CAUSES = ("in window", "closure", "capacity")
 
 
@@ -188,13 +189,15 @@ def give_cycle_day(
     is_open = calendar.open_list
     if after is not None:
         assert window is not None
-        before = max(due_day - window.before_days, earliest)
+        before = due_day - window.before_days
+        if before < earliest:  # (conditionals, not min and max: a builtin call costs more)
+            before = earliest
         for days in (range(due_day, after + 1), range(due_day - 1, before - 1, -1)):
             for day in days:
                 if (day > last or is_open[day]) and (day >= span or used[day] <= room):
                     chairs.book(day, minutes)
-                    return day, max(day - on_calendar, 0), IN_WINDOW
-        day = max(on_calendar, after + 1)
+                    return day, day - on_calendar if day > on_calendar else 0, IN_WINDOW
+        day = on_calendar if on_calendar > after else after + 1
     while not ((day > last or is_open[day]) and (day >= span or used[day] <= room)):
         day += 1
     chairs.book(day, minutes)
@@ -275,7 +278,6 @@ class PatientProcess:
         "cause",
         "k",
         "booked",
-        "minutes",
         "stopped",
         "systemic_done",
         "ended_on",
@@ -302,10 +304,11 @@ class PatientProcess:
         self.clinic, self.record, self.cycles = clinic, record, record.cycles
         self.rand_day, self.first_due = rand_day, first_due
         self.delayed, (self.gaps, self.levels, self.visit_minutes) = delayed, plan
-        self.last = min(clinic.rules.max_cycles, toxicity_cycle)
+        max_cycles = clinic.rules.max_cycles
+        self.last = toxicity_cycle if toxicity_cycle < max_cycles else max_cycles
         self.rt_courses, self.pneumonitis_course = rt_plan
         self.cause = ""  # the stop's reason, set with the stop (`stop`)
-        self.k, self.booked, self.minutes = 0, -1, 0
+        self.k, self.booked = 0, -1  # the cycle booked is cycle k + 1, on day `booked`
         # the plan the patient's cycles and fractions follow, kept on its record
         record.delayed, record.levels = delayed, plan[1]
         record.fraction_offsets = clinic.fraction_offsets
@@ -317,9 +320,10 @@ class PatientProcess:
     # --- systemic treatment --------------------------------------------------------------
 
     def begin(self, env: simpy.Environment) -> None:
-        """The course at clock 0: wait for randomization, where cycle 1 is booked."""
+        """The course at clock 0: wait for randomization, where cycle 1 is booked (the
+        callback is the process itself, `__call__`: nothing is booked yet)."""
         if self.rand_day > env.now:
-            self.clinic.wake(env, self.rand_day, self.randomized)
+            self.clinic.wake(env, self.rand_day, self)
         else:
             self.book_cycle(env, self.first_due, self.rand_day)
 
@@ -331,14 +335,18 @@ class PatientProcess:
         """Book the next cycle, due on `due` and not before `earliest` (`give_cycle_day`),
         and sleep until its day."""
         clinic, k = self.clinic, self.k
-        self.minutes = minutes = self.visit_minutes[k]
+        minutes = self.visit_minutes[k]
         day, wait, late = give_cycle_day(
             clinic.calendar, due, clinic.rules.window, clinic.chairs, minutes, earliest
         )
         if wait or late:
             self.record.cycle_exceptions.append((k, wait, late))
         self.booked = day
-        clinic.wake(env, day, self)  # calls `cycle_given`
+        clock = clinic.clock  # the process's own callback on its day (`__call__`)
+        if clock is not None and day < len(clock.pending) and clock.pending[day] is not None:
+            clock.pending[day].append(self)  # `DayClock.wake` written out
+        else:
+            clinic.wake(env, day, self)
 
     def cycle_given(self, event: simpy.Event) -> None:
         """The day of a booked cycle: give it, then book the next one (or end). On a
@@ -356,13 +364,18 @@ class PatientProcess:
         else:
             self.book_cycle(event.env, day + self.gaps[k], day + 1)
         if k == 1 and self.rt_courses:  # the chain starts with cycle 1, right after
-            self.chain_alive = True
-            self.course_due = day
-            self.next_course(event.env)
+            self.start_chain(event.env, day)
 
-    # The callback of a booked cycle's day is the process itself: no bound method to make
-    # for each of a replicate's 1,500 cycles (and `run_days` knows it by its type).
-    __call__ = cycle_given
+    def __call__(self, event: simpy.Event) -> None:
+        """The callback of a booked cycle's day, and of the randomization day, is the
+        process itself: no bound method to make for each of a replicate's 1,500 cycles
+        (and `run_days` knows it by its type). Before cycle 1 is booked (`booked` < 0,
+        as after the last cycle, when nothing of the cycles waits) it is the
+        randomization."""
+        if self.booked < 0:
+            self.randomized(event)
+        else:
+            self.cycle_given(event)
 
     def log_cycle(self, day: int) -> None:
         """Log cycle k, given on `day`."""
@@ -399,7 +412,7 @@ class PatientProcess:
         if record.end_reason is None:
             record.end_reason = self.cause
         if self.booked >= 0 and clinic.chairs is not None:
-            clinic.chairs.release(self.booked, self.minutes)
+            clinic.chairs.release(self.booked, self.visit_minutes[self.k])
         if clinic.log is not None:
             clinic.log.append((event.env.now, record.patient, f"stop {self.cause}"))
         if self.chain_alive:
@@ -417,134 +430,178 @@ class PatientProcess:
 
     # --- the Quad Shot course chain --------------------------------------------------------
 
-    def next_course(self, env: simpy.Environment) -> None:
-        """Course c + 1 is due on `course_due`: sleep until then."""
-        self.course += 1
-        if self.course_due > env.now:
-            self.clinic.wake(env, self.course_due, self.course_due_reached)
-        else:
-            self.book_course(env)
+    def start_chain(self, env: simpy.Environment, day: int) -> None:
+        """The course chain starts with cycle 1, given on `day` (today): course 1 is due."""
+        self.chain_alive, self.course_due, self.course = True, day, 1
+        self.advance_chain(env)
 
-    def course_due_reached(self, event: simpy.Event) -> None:
+    def chain_reached(self, event: simpy.Event) -> None:
+        """A wake-up of the course chain on SimPy: the course's due day, or a course day.
+        (On a `DayClock` the wake-up is the 1-tuple ``(process,)``, which `run_days` reads.)"""
         if self.chain_alive:
-            self.book_course(event.env)
+            self.advance_chain(event.env)
 
-    def book_course(self, env: simpy.Environment) -> None:
-        """A course is due: book it unless treatment ended before (`plan_course_start`, not
-        before the previous course is over); record its start, wait and lateness: later
-        than `start_within_days` after its due day is a deviation (LATE_CLOSURE if the
-        calendar alone made it late, else LATE_CAPACITY)."""
-        due = self.course_due
-        if self.ended_on >= 0 and due > self.ended_on:
-            self.chain_alive = False
-            return
+    def advance_chain(self, env: simpy.Environment) -> None:
+        """The course chain at the start of today (`env.now`): course `course` is due
+        (not `in_course`: book it), or one of its days is today (give its fractions); a
+        course over, the next one is due `interval_days` after it started (on or before
+        today: booked at once), or the chain ends.
+
+        A course is booked unless treatment ended before it was due (`plan_course_start`,
+        not before the previous course is over); its start, wait and lateness are
+        recorded: later than `start_within_days` after its due day is a deviation
+        (LATE_CLOSURE if the calendar alone made it late, else LATE_CAPACITY). Its
+        fractions are given day by day, waking at the start of each day (see
+        `sim.clinic.radiotherapy`)."""
         clinic, record = self.clinic, self.record
         rt = clinic.rt_rules
         assert rt is not None
-        n_days = rt.days_per_course
-        start, on_calendar = plan_course_start(
-            clinic.calendar, clinic.linac, max(due, self.free_from), n_days, clinic.run_start
-        )
-        within = rt.start_within_days
-        late = IN_WINDOW
-        if within is not None and start - due > within:
-            late = LATE_CLOSURE if on_calendar - due > within else LATE_CAPACITY
-        record.rt_starts.append(start)
-        record.rt_waits.append(start - on_calendar)
-        record.rt_late.append(late)
-        self.free_from = start + n_days
-        self.course_start, self.course_day, self.in_course = start, 0, True
-        self.give_fractions(env)
-
-    def course_day_reached(self, event: simpy.Event) -> None:
-        if self.chain_alive:
-            self.give_fractions(event.env)
-
-    def give_fractions(self, env: simpy.Environment) -> None:
-        """Give the course's fractions day by day (waking at the start of each day, see
-        `sim.clinic.radiotherapy`), then set the next course due, or end the chain."""
-        clinic, record = self.clinic, self.record
-        rt = clinic.rt_rules
-        assert rt is not None
-        per_day, n_days, log = len(rt.fraction_hours), rt.days_per_course, clinic.log
-        start = self.course_start
-        while self.course_day < n_days:
-            d = self.course_day
-            if start + d > env.now:
-                clinic.wake(env, start + d, self.course_day_reached)
-                return
-            record.rt_days.append(start + d)
-            if log is not None:
-                log.extend(
-                    (start + d + offset, record.patient, f"rt {self.course}.{d * per_day + j + 1}")
-                    for j, offset in enumerate(rt.fraction_offsets)
+        n_days, log, now = rt.days_per_course, clinic.log, env.now
+        while True:  # until the chain waits for a day (`when`) or ends
+            if self.in_course:
+                start, d = self.course_start, self.course_day
+            else:
+                due = self.course_due
+                if 0 <= self.ended_on < due:
+                    self.chain_alive = False
+                    return
+                free_from = self.free_from
+                start, on_calendar = plan_course_start(
+                    clinic.calendar,
+                    clinic.linac,
+                    due if due > free_from else free_from,
+                    n_days,
+                    clinic.run_start,
                 )
-            self.course_day = d + 1
-        self.in_course = False
-        record.rt_courses_completed += 1
-        if self.course == self.pneumonitis_course:
-            if log is not None:
-                log.append((env.now, record.patient, "rt pneumonitis"))
-            self.chain_alive = False
-        elif self.course == self.rt_courses:
-            self.chain_alive = False
+                within = rt.start_within_days
+                late = IN_WINDOW
+                if within is not None and start - due > within:
+                    late = LATE_CLOSURE if on_calendar - due > within else LATE_CAPACITY
+                record.rt_starts.append(start)
+                record.rt_waits.append(start - on_calendar)
+                record.rt_late.append(late)
+                self.free_from = start + n_days
+                self.course_start, self.in_course, d = start, True, 0
+            while d < n_days and start + d <= now:
+                record.rt_days.append(start + d)
+                if log is not None:
+                    self.log_fractions(start + d, d)
+                d += 1
+            self.course_day = d
+            if d < n_days:
+                when = start + d
+                break
+            self.in_course = False
+            record.rt_courses_completed += 1
+            if self.course == self.pneumonitis_course:
+                if log is not None:
+                    log.append((now, record.patient, "rt pneumonitis"))
+                self.chain_alive = False
+                return
+            if self.course == self.rt_courses:
+                self.chain_alive = False
+                return
+            self.course_due = due = start + rt.interval_days
+            self.course += 1
+            if due > now:
+                when = due
+                break
+        # the chain's wake-up: on a `DayClock` the 1-tuple (`run_days`), on SimPy a
+        # callback; neither is kept on the process (no reference cycle)
+        clock = clinic.clock
+        if clock is None:
+            clinic.wake(env, when, self.chain_reached)
+        elif when < len(clock.pending) and (waiting := clock.pending[when]) is not None:
+            waiting.append((self,))  # `DayClock.wake` written out for a day with wake-ups
         else:
-            self.course_due = start + rt.interval_days
-            self.next_course(env)
+            clock.wake(clock, when, (self,))
+
+    def log_fractions(self, day: int, d: int) -> None:
+        """Log the fractions of day `d` (0-based) of the course under way, given on `day`."""
+        clinic = self.clinic
+        rt = clinic.rt_rules
+        assert rt is not None and clinic.log is not None
+        per_day = len(rt.fraction_hours)
+        clinic.log.extend(
+            (day + offset, self.record.patient, f"rt {self.course}.{d * per_day + j + 1}")
+            for j, offset in enumerate(rt.fraction_offsets)
+        )
 
 
 def run_days(clinic: Clinic, until: int | None = None) -> None:
     """The wake-ups of `clinic.clock` (a `DayClock`) day by day, each day's in the order
     asked for (one asked for meanwhile joins the end), before day `until` (all if None),
-    then standing at `until`, as `simpy.Environment.run` does; with
-    `PatientProcess.cycle_given` written out for its common case: the next cycle's due
-    day open, in the window, with a free chair, booked there (`give_cycle_day`'s first
-    branch, `Clinic.wake` inline). About 1,100 of a replicate's 1,500 cycles take it; the
-    others, and every other wake-up (randomizations, stops, course days), are the
-    processes' own methods."""
+    then standing at `until`, as `simpy.Environment.run` does.
+
+    Written out here: `PatientProcess.__call__` (a randomization, or a cycle's day:
+    `cycle_given`) for its common case, the cycle's due day open, in the window, with a
+    free chair, booked there (`give_cycle_day`'s first branch, `Clinic.wake` inline), and
+    the chain's wake-ups, ``(process,)``, read without a callback. About 1,100 of a
+    replicate's 1,500 cycles take the common case; the others, the courses
+    (`PatientProcess.advance_chain`) and the stops are the processes' own methods."""
     clock = clinic.clock
     assert clock is not None
-    days, pending, log = clock.days, clock.pending, clinic.log
+    pending, log = clock.pending, clinic.log
     next_open, after_days = clinic.next_open, clinic.after_days
     used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
     n_open = len(next_open)
-    while days and (until is None or days[0] < until):
-        day = heappop(days)
+    if len(pending) <= n_open:  # the calendar's days at once: a later day is rare
+        clock.grow(n_open + 1)
+    # a new day's list inline up to the list's last day but one (`DayClock.grow`)
+    n_pending, marked = len(pending) - 1, clock.marked
+    stop_at = NO_LIMIT if until is None else until
+    day = marked.find(1, clock.now)
+    while 0 <= day < stop_at:
         clock.now = day
         for process in pending[day]:  # wake-ups asked for meanwhile join the list
-            if process.__class__ is not PatientProcess:
-                process(clock)
+            kind = type(process)
+            if kind is not PatientProcess:
+                if kind is not tuple:  # a stop
+                    process(clock)
+                elif process[0].chain_alive:  # the course chain's
+                    process[0].advance_chain(clock)
                 continue
-            # `cycle_given` (the process's cycle is booked on this day)
             if process.stopped:
                 continue
-            process.cycles.append(day)
-            k = process.k = process.k + 1
-            if log is not None:
-                process.log_cycle(day)
-            if k == process.last:
-                process.booked = -1
-                process.end_systemic(day)
-            else:
+            k = process.k
+            if process.booked < 0:  # the randomization (`randomized`): book cycle 1
+                due = process.first_due
+            else:  # `cycle_given`: the process's cycle is booked on this day
+                process.cycles.append(day)
+                k = process.k = k + 1
+                if log is not None:
+                    process.log_cycle(day)
+                if k == process.last:
+                    process.booked = -1
+                    process.end_systemic(day)
+                    if k == 1 and process.rt_courses:
+                        process.start_chain(clock, day)
+                    continue
                 due = day + process.gaps[k]
-                process.minutes = minutes = process.visit_minutes[k]
-                on = next_open[due] if due < n_open else due  # past the calendar: open
-                if on <= due + after_days and (on >= span or used[on] + minutes <= limit):
-                    if on < span:
-                        used[on] += minutes
-                    process.booked = on
-                    waiting = pending.get(on)
-                    if waiting is None:
-                        pending[on] = [process]
-                        heappush(days, on)
-                    else:
-                        waiting.append(process)
+            minutes = process.visit_minutes[k]
+            on = next_open[due] if due < n_open else due  # past the calendar: open
+            if on <= due + after_days and (on >= span or used[on] + minutes <= limit):
+                if on < span:
+                    used[on] += minutes
+                process.booked = on
+                if on >= n_pending:  # past the list: `wake` makes room
+                    clock.wake(clock, on, process)
+                    n_pending = len(pending) - 1
+                elif (waiting := pending[on]) is not None:
+                    waiting.append(process)
                 else:
-                    process.book_cycle(clock, due, day + 1)
+                    pending[on] = [process]
+                    marked[on] = 1
+            else:
+                # not before the randomization (cycle 1) or the day after the last cycle
+                process.book_cycle(clock, due, day + 1 if k else process.rand_day)
             if k == 1 and process.rt_courses:  # the chain starts with cycle 1, right after
-                process.chain_alive = True
-                process.course_due = day
-                process.next_course(clock)
-        del pending[day]
+                process.start_chain(clock, day)
+        # the day's list let go: the clock is freed by the cyclic collector only (its
+        # `env` is itself), and with its lists it would hold the whole replicate
+        pending[day], marked[day] = None, 0
+        day += 1
+        if not marked[day]:  # (the next day has wake-ups about half the time)
+            day = marked.find(1, day)
     if until is not None:
         clock.now = until
