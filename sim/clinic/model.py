@@ -53,7 +53,7 @@ from sim.clinic.inputs import (  # noqa: F401 (ARMS, ClinicSetup: also read from
 )
 from sim.clinic.patients import draw_covariates
 from sim.clinic.records import CourseArrays, Marks, flatten_records, mark_records
-from sim.clinic.safety import AeDraws, plan_consequences
+from sim.clinic.safety import AeDraws, Consequences, plan_consequences
 from sim.clinic.schedule import PatientPlans, schedule_on_calendar, worth_trying
 from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read from here)
     DEVIATIONS,
@@ -143,6 +143,30 @@ def draw_clinic(
         chair_background=chair_bg,
         linac_background=linac_bg,
     )
+
+
+def plan_adverse_events(
+    scenario: Scenario,
+    calendar: StudyCalendar,
+    draws: ClinicDraws,
+    reps: range,
+    arm: np.ndarray,
+    adverse_events: AeDraws,
+) -> list[Consequences]:
+    """The consequences of the adverse events of the chunk's replicates `reps` (rows of
+    `draws`), planned for all their patients at once: `arm` (len(reps), n) their arms,
+    `adverse_events` their draws end to end (`sim.clinic.safety.draw_adverse_event_block`).
+    Replicate reps[i]'s is the plan of rows i n .. (i + 1) n: each patient's plan is its
+    own row, so it is `plan_consequences` of that replicate alone, number for number, at a
+    fraction of the array calls (`run_replicate(..., consequences=)`). Needs a safety block."""
+    setup = clinic_setup(scenario, calendar)
+    assert setup.safety is not None
+    n = arm.shape[1]
+    planned = np.where(arm == setup.rt_arm, draws.rt_courses[reps.start : reps.stop], 0)
+    plan = plan_consequences(
+        scenario, setup.safety, adverse_events, arm.reshape(-1), planned.reshape(-1)
+    )
+    return [plan.rows(i * n, (i + 1) * n) for i in range(len(reps))]
 
 
 @dataclass
@@ -235,6 +259,7 @@ def simulate_clinic(
     stratum: np.ndarray | None = None,
     adverse_events: AeDraws | None = None,
     to_end: bool = False,
+    consequences: Consequences | None = None,
 ) -> ClinicResult:
     """Run the treatment course of every patient of replicate `rep` (row `rep` of `draws`).
 
@@ -251,8 +276,10 @@ def simulate_clinic(
     draws' own are used (hand-made draws in tests). With `to_end` (what a run does), the
     summary and the monthly series also give the drug supply to the end of treatment
     (``clinic_<drug>_mg_to_end``, ``"supply_to_end/<drug> mg"``, ...), all else is to the
-    horizon. Raises ValueError if the scenario has no treatment block, the arrays do not
-    match the draws, or `horizon_day` is NaN.
+    horizon. `consequences`: the plan of `adverse_events` when it was made for several
+    replicates at once (`plan_adverse_events`; None: planned here, the same rows). Raises
+    ValueError if the scenario has no treatment block, the arrays do not match the draws,
+    or `horizon_day` is NaN.
     """
     run = run_replicate(
         scenario,
@@ -269,6 +296,7 @@ def simulate_clinic(
         adverse_events=adverse_events,
         to_end=to_end,
         keep_records=keep_patients,
+        consequences=consequences,
     )
     tables = tally_replicates([run.records])
     return ClinicResult(
@@ -311,6 +339,7 @@ def run_replicate(
     to_end: bool = False,
     keep_records: bool = False,
     shortcut: bool = True,
+    consequences: Consequences | None = None,
 ) -> ReplicateRun:
     """The SimPy run of replicate `rep` (arguments as `simulate_clinic`), not yet tallied:
     a chunk tallies all its replicates at once (`sim.clinic.tally.tally_replicates`).
@@ -343,6 +372,7 @@ def run_replicate(
         to_end=to_end,
         keep_records=keep_records,
         shortcut=shortcut,
+        consequences=consequences,
     )[0]
 
 
@@ -359,6 +389,7 @@ def run_replicate_horizons(
     horizons: Sequence[float],
     stratum: np.ndarray | None = None,
     adverse_events: AeDraws | None = None,
+    consequences: Consequences | None = None,
 ) -> list[ReplicateRun]:
     """`run_replicate(..., to_end=True)` at each of `horizons` from one run of the clinic:
     run to the end of treatment, the clinic does not depend on the horizon (only what is
@@ -381,6 +412,7 @@ def run_replicate_horizons(
             to_end=True,
             keep_records=False,
             shortcut=True,
+            consequences=consequences,
         )
 
 
@@ -401,6 +433,7 @@ def run_course(
     to_end: bool,
     keep_records: bool,
     shortcut: bool,
+    consequences: Consequences | None = None,
 ) -> list[ReplicateRun]:
     """`run_replicate` at every horizon of `horizons` (several only `to_end`, without a log
     or records)."""
@@ -421,7 +454,11 @@ def run_course(
     courses = np.where(in_rt, draws.rt_courses[rep], 0)
     plan = None
     if setup.safety is not None and adverse_events is not None:
-        plan = plan_consequences(scenario, setup.safety, adverse_events, np.asarray(arm), courses)
+        plan = consequences
+        if plan is None:
+            plan = plan_consequences(
+                scenario, setup.safety, adverse_events, np.asarray(arm), courses
+            )
         pneumonitis = np.where(in_rt, plan.stop_rt_course, 0)
     else:
         pneumonitis = (

@@ -48,21 +48,51 @@ class AeDraws:
     course_onset: np.ndarray
     course_action: np.ndarray
 
+    def rows(self, start: int, stop: int) -> AeDraws:
+        """The draws of patients `start` .. `stop` - 1 (views)."""
+        return AeDraws(*(getattr(self, name)[start:stop] for name in AE_FIELDS))
+
+
+AE_FIELDS = tuple(AeDraws.__dataclass_fields__)
+
 
 def draw_adverse_events(scenario: Scenario, n: int, rng: np.random.Generator) -> AeDraws:
     """The uniforms of one replicate (see `AeDraws`). Raises ValueError without a safety
     or treatment block."""
+    return draw_adverse_event_block(scenario, n, 1, rng)
+
+
+def draw_adverse_event_block(
+    scenario: Scenario, n: int, n_reps: int, rng: np.random.Generator
+) -> AeDraws:
+    """The uniforms of `n_reps` replicates of `n` patients, their patients end to end
+    (replicate i's are rows i n .. (i + 1) n, `AeDraws.rows`): the same numbers as
+    `draw_adverse_events` of each replicate in turn, drawn in one call (a replicate's draws
+    are consecutive uniforms of the stream: cycles (4, n, K, E), cycle actions, courses
+    (4, n, C, E), course actions). Raises ValueError without a safety or treatment block."""
     if scenario.safety is None or scenario.treatment is None:
         raise ValueError("adverse events need scenario.safety and scenario.treatment")
     k = scenario.treatment.max_cycles
     c = scenario.radiotherapy.courses if scenario.radiotherapy is not None else 0
-    e = len(scenario.safety.events)
-    cycle = rng.random((4, n, k, e))
-    cycle_action = rng.random((n, k, e, len(ACTIONS)))
-    course = rng.random((4, n, c, e))
-    course_action = rng.random((n, c, e, len(ACTIONS)))
+    e, a = len(scenario.safety.events), len(ACTIONS)
+    shapes = ((4, n, k, e), (n, k, e, a), (4, n, c, e), (n, c, e, a))
+    sizes = [math.prod(shape) for shape in shapes]
+    u = rng.random((n_reps, sum(sizes)))
+    bounds = np.cumsum([0, *sizes])
+    cycle, cycle_action, course, course_action = (
+        u[:, lo:hi].reshape(n_reps, *shape)
+        for lo, hi, shape in zip(bounds[:-1], bounds[1:], shapes, strict=True)
+    )
+
+    def patients(x: np.ndarray) -> np.ndarray:
+        """(n_reps, n, ...) as (n_reps n, ...)."""
+        return x.reshape(n_reps * n, *x.shape[2:])
+
     return AeDraws(
-        cycle[0], cycle[1], cycle[2], cycle_action, course[0], course[1], course[2], course_action
+        *(patients(cycle[:, j]) for j in range(3)),
+        patients(cycle_action),
+        *(patients(course[:, j]) for j in range(3)),
+        patients(course_action),
     )
 
 
@@ -121,6 +151,14 @@ class Consequences:
     course_event: np.ndarray
     course_grade: np.ndarray
     course_acts: np.ndarray
+
+    def rows(self, start: int, stop: int) -> Consequences:
+        """The consequences for patients `start` .. `stop` - 1 (views): each patient's are
+        its own row, whatever the other patients planned with it."""
+        return Consequences(*(getattr(self, name)[start:stop] for name in CONSEQUENCE_FIELDS))
+
+
+CONSEQUENCE_FIELDS = tuple(Consequences.__dataclass_fields__)
 
 
 def course_cycle_index(course: int, interval_days: int, cycle_days: int) -> int:
