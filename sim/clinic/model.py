@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from itertools import repeat
 from operator import itemgetter
 
@@ -221,17 +222,26 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@cache
+def minutes_up_to(limit: int) -> np.ndarray:
+    """0 .. `limit` as an object array of Python ints (for `open_books`)."""
+    return np.array(range(limit + 1), dtype=object)
+
+
 def open_books(
     setup: ClinicSetup, draws: ClinicDraws, rep: int
 ) -> tuple[DayBook | None, SessionBook | None]:
     """The replicate's chair and linac books, starting from its background load."""
     chairs = linac = None
     if setup.chair_limit:
-        background = (
-            draws.chair_background[rep].tolist()
-            if draws.chair_background is not None
-            else [0] * setup.span
-        )
+        background = [0] * setup.span
+        if draws.chair_background is not None:
+            row = draws.chair_background[rep]
+            values = minutes_up_to(setup.chair_limit)
+            # the day's minutes as shared int objects: a gather of references costs less
+            # than making an int per day (`tolist`); out of 0 .. limit, made one by one
+            within = len(row) == 0 or (row.min() >= 0 and row.max() < len(values))
+            background = values.take(row).tolist() if within else row.tolist()
         chairs = DayBook(background, setup.chair_limit)
     if setup.linac_limit:
         background = (
