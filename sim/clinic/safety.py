@@ -67,33 +67,28 @@ def draw_adverse_event_block(
 ) -> AeDraws:
     """The uniforms of `n_reps` replicates of `n` patients, their patients end to end
     (replicate i's are rows i n .. (i + 1) n, `AeDraws.rows`): the same numbers as
-    `draw_adverse_events` of each replicate in turn, drawn in one call (a replicate's draws
-    are consecutive uniforms of the stream: cycles (4, n, K, E), cycle actions, courses
-    (4, n, C, E), course actions). Raises ValueError without a safety or treatment block."""
+    `draw_adverse_events` of each replicate in turn. A replicate's uniforms are
+    consecutive numbers of the stream: per cycle and kind four (event, grade, onset, and
+    one not used) as four (n, K, E) blocks, then the cycle actions, then the same for the
+    courses; each block is drawn straight into its rows of the block's arrays. Raises
+    ValueError without a safety or treatment block."""
     if scenario.safety is None or scenario.treatment is None:
         raise ValueError("adverse events need scenario.safety and scenario.treatment")
     k = scenario.treatment.max_cycles
     c = scenario.radiotherapy.courses if scenario.radiotherapy is not None else 0
-    e, a = len(scenario.safety.events), len(ACTIONS)
-    shapes = ((4, n, k, e), (n, k, e, a), (4, n, c, e), (n, c, e, a))
-    sizes = [math.prod(shape) for shape in shapes]
-    u = rng.random((n_reps, sum(sizes)))
-    bounds = np.cumsum([0, *sizes])
-    cycle, cycle_action, course, course_action = (
-        u[:, lo:hi].reshape(n_reps, *shape)
-        for lo, hi, shape in zip(bounds[:-1], bounds[1:], shapes, strict=True)
-    )
-
-    def patients(x: np.ndarray) -> np.ndarray:
-        """(n_reps, n, ...) as (n_reps n, ...)."""
-        return x.reshape(n_reps * n, *x.shape[2:])
-
-    return AeDraws(
-        *(patients(cycle[:, j]) for j in range(3)),
-        patients(cycle_action),
-        *(patients(course[:, j]) for j in range(3)),
-        patients(course_action),
-    )
+    e, a, size = len(scenario.safety.events), len(ACTIONS), n_reps * n
+    cycle = [np.empty((size, k, e)) for _ in range(3)]
+    cycle_action = np.empty((size, k, e, a))
+    course = [np.empty((size, c, e)) for _ in range(3)]
+    course_action = np.empty((size, c, e, a))
+    unused_cycle, unused_course = np.empty((n, k, e)), np.empty((n, c, e))
+    for r in range(n_reps):
+        rows = slice(r * n, (r + 1) * n)
+        for out in (*(x[rows] for x in cycle), unused_cycle, cycle_action[rows]):
+            rng.random(out=out)
+        for out in (*(x[rows] for x in course), unused_course, course_action[rows]):
+            rng.random(out=out)
+    return AeDraws(*cycle, cycle_action, *course, course_action)
 
 
 @dataclass(frozen=True)
