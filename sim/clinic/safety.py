@@ -22,6 +22,7 @@ and kind whatever the arm (common random numbers), one replicate at a time.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -81,14 +82,33 @@ def draw_adverse_event_block(
     cycle_action = np.empty((size, k, e, a))
     course = [np.empty((size, c, e)) for _ in range(3)]
     course_action = np.empty((size, c, e, a))
-    unused_cycle, unused_course = np.empty((n, k, e)), np.empty((n, c, e))
+    skip = skipper(rng)
     for r in range(n_reps):
         rows = slice(r * n, (r + 1) * n)
-        for out in (*(x[rows] for x in cycle), unused_cycle, cycle_action[rows]):
-            rng.random(out=out)
-        for out in (*(x[rows] for x in course), unused_course, course_action[rows]):
-            rng.random(out=out)
+        for x in cycle:
+            rng.random(out=x[rows])
+        skip((n, k, e))
+        rng.random(out=cycle_action[rows])
+        for x in course:
+            rng.random(out=x[rows])
+        skip((n, c, e))
+        rng.random(out=course_action[rows])
     return AeDraws(*cycle, cycle_action, *course, course_action)
+
+
+def skipper(rng: np.random.Generator) -> Callable[[tuple[int, ...]], None]:
+    """Passes over uniforms not used, of a shape: the stream moves on as if they were
+    drawn. PCG64's `advance` jumps at once (one 64-bit output a uniform); other bit
+    generators draw them."""
+    bits = rng.bit_generator
+
+    def jump(shape: tuple[int, ...]) -> None:
+        bits.advance(math.prod(shape))
+
+    def draw(shape: tuple[int, ...]) -> None:
+        rng.random(shape)
+
+    return jump if isinstance(bits, np.random.PCG64 | np.random.PCG64DXSM) else draw
 
 
 @dataclass(frozen=True)
