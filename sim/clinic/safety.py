@@ -218,8 +218,8 @@ def plan_events(
     dense_grade = np.zeros(event.size, dtype=np.int64)
     dense_grade[at] = grade
     actions = np.arange(n_actions)
-    dense_acts = np.zeros(event.size * n_actions, dtype=bool)
-    dense_acts[((at * n_actions)[:, None] + actions)[acts]] = True
+    dense_acts = np.zeros((event.size, n_actions), dtype=bool)
+    dense_acts[at] = acts  # each event's row of consequences
     after = np.zeros(event.size // n_kinds * n_actions, dtype=bool)
     after[((at // n_kinds * n_actions)[:, None] + actions)[acts]] = True
     return PlannedEvents(
