@@ -51,17 +51,19 @@ sys.path.insert(0, str(ROOT))
 from sim.clinic.model import (  # noqa: E402
     collector_paused,
     draw_clinic,
+    plan_adverse_events,
     simulate_clinic,
     tally_replicates,
 )
 from sim.clinic.model import run_replicate as clinic_run  # noqa: E402
-from sim.clinic.safety import draw_adverse_events  # noqa: E402
+from sim.clinic.safety import draw_adverse_event_block  # noqa: E402
 from sim.conduct.assessments import observe_outcomes  # noqa: E402
 from sim.conduct.datacut import cut_at_analysis  # noqa: E402
 from sim.conduct.enrollment import enroll_patients  # noqa: E402
 from sim.conduct.outcomes import draw_latent_outcomes  # noqa: E402
 from sim.conduct.randomization import randomize_by_block  # noqa: E402
 from sim.engine.chunk import TrialModel, chunk_streams, treatment_stop  # noqa: E402
+from sim.engine.clinic_bridge import replicate_blocks  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 
 
@@ -69,7 +71,8 @@ def baseline_inputs(model: TrialModel, seed: int, n_reps: int) -> dict:
     """Chunk 0 of a run with `seed`, as `sim.engine.chunk.simulate_chunk` draws it, to the clinic.
 
     rand_day, arm, stratum, stop_day, stop_reason (R, n), horizon (R,), the clinic's
-    draws and, per replicate, the adverse events (None without a safety block).
+    draws and, per replicate, the adverse events (None without a safety block), drawn for
+    all at once ("adverse_event_block", their patients end to end: the same numbers).
     """
     sc = model.scenario
     rng = chunk_streams(seed, 0)
@@ -83,6 +86,7 @@ def baseline_inputs(model: TrialModel, seed: int, n_reps: int) -> dict:
         sc.analysis, enrolled.rand_day, observed, model.schedule, model.date_cut_day
     )
     stop, reason = treatment_stop(enrolled.rand_day, observed)
+    block = draw_adverse_event_block(sc, n, n_reps, rng["safety"]) if sc.safety else None
     return {
         "rand_day": enrolled.rand_day,
         "arm": arm,
@@ -92,8 +96,9 @@ def baseline_inputs(model: TrialModel, seed: int, n_reps: int) -> dict:
         "horizon": cut.cut_day + sc.analysis.lag_days,
         "draws": draw_clinic(sc, n_reps, n, rng["clinic"]),
         "adverse_events": [
-            draw_adverse_events(sc, n, rng["safety"]) if sc.safety else None for _ in range(n_reps)
+            block.rows(r * n, (r + 1) * n) if block is not None else None for r in range(n_reps)
         ],
+        "adverse_event_block": block,
     }
 
 
@@ -126,15 +131,38 @@ def run_replicate(model: TrialModel, inputs: dict, r: int) -> dict[str, float]:
 
 
 def run_block(model: TrialModel, inputs: dict, block: range) -> None:
-    """Replicates `block` as a run does them (`sim.engine.clinic_bridge.run_clinic`): each one's
-    SimPy run, the collector paused for the block, the supply followed to the end of
-    treatment, then one tally of all."""
+    """Replicates `block` as a run does them (`sim.engine.clinic_bridge.run_clinic`): the
+    consequences of their adverse events planned `EVENT_BLOCK` replicates at a time
+    (`replicate_blocks`), each one's SimPy run, the collector paused for the block, the
+    supply followed to the end of treatment, then one tally of all."""
     with collector_paused():
         records = [
-            clinic_run(*args, **named, to_end=True).records
-            for args, named in (replicate_call(model, inputs, r) for r in block)
+            clinic_run(*args, **named, to_end=True, consequences=plan).records
+            for part in replicate_blocks(block.stop - block.start)
+            for args, named, plan in planned_calls(
+                model, inputs, range(block.start + part.start, block.start + part.stop)
+            )
         ]
     tally_replicates(records)
+
+
+def planned_calls(model: TrialModel, inputs: dict, reps: range) -> list[tuple[tuple, dict, object]]:
+    """`replicate_call` of each replicate of `reps` with its adverse events' consequences,
+    planned for `reps` at once (`plan_adverse_events`; None without a safety block)."""
+    calls = [replicate_call(model, inputs, r) for r in reps]
+    block = inputs["adverse_event_block"]
+    if block is None:
+        return [(args, named, None) for args, named in calls]
+    n = inputs["arm"].shape[1]
+    plans = plan_adverse_events(
+        model.scenario,
+        model.calendar,
+        inputs["draws"],
+        reps,
+        inputs["arm"][reps.start : reps.stop],
+        block.rows(reps.start * n, reps.stop * n),
+    )
+    return [(args, named, plan) for (args, named), plan in zip(calls, plans, strict=True)]
 
 
 def bare_timeout_us(n_processes: int = 104, n_timeouts: int = 12, repeat: int = 5) -> float:

@@ -261,3 +261,59 @@ def test_events_planned_and_realized_at_the_events_only_are_the_dense_ones(basel
         value = getattr(got, name)
         assert value.dtype == expected.dtype and np.array_equal(value, expected), name
     assert got.source.dtype == object and got.source.tolist() == ref[4]
+
+
+def one_replicate_draws(scenario, n: int, rng: np.random.Generator) -> AeDraws:
+    """The reference: one replicate's uniforms as `draw_adverse_events` drew them before
+    the block draw, four calls of the stream."""
+    k, c = scenario.treatment.max_cycles, scenario.radiotherapy.courses
+    e = len(scenario.safety.events)
+    cycle = rng.random((4, n, k, e))
+    cycle_action = rng.random((n, k, e, 4))
+    course = rng.random((4, n, c, e))
+    course_action = rng.random((n, c, e, 4))
+    return AeDraws(*cycle[:3], cycle_action, *course[:3], course_action)
+
+
+@pytest.mark.parametrize("n_reps", [1, 3])
+@pytest.mark.parametrize("bits", [np.random.PCG64, np.random.MT19937])
+def test_a_block_of_draws_is_each_replicates_own_in_turn(baseline, n_reps, bits):
+    # the same generator calls' numbers: the block's rows i n .. (i + 1) n are replicate i's
+    # four draws, and the stream stands where the replicate-by-replicate draws leave it
+    # (PCG64, a run's: the uniforms not used are jumped over; MT19937: drawn)
+    from sim.clinic.safety import draw_adverse_event_block
+
+    n = 7
+    block_rng, own_rng = np.random.Generator(bits(11)), np.random.Generator(bits(11))
+    block = draw_adverse_event_block(baseline, n, n_reps, block_rng)
+    for i in range(n_reps):
+        own, rows = one_replicate_draws(baseline, n, own_rng), block.rows(i * n, (i + 1) * n)
+        for name in AeDraws.__dataclass_fields__:
+            assert np.array_equal(getattr(rows, name), getattr(own, name)), name
+    assert block_rng.random() == own_rng.random()
+
+
+def test_consequences_planned_for_a_block_are_each_replicates_own(baseline):
+    # double programming: plan_adverse_events (all the block's patients at once) against
+    # plan_consequences of each replicate alone, every field to the last element
+    from sim.clinic.inputs import clinic_setup
+    from sim.clinic.model import plan_adverse_events
+    from sim.clinic.safety import draw_adverse_event_block
+
+    n, n_reps = 104, 4
+    calendar = StudyCalendar.from_scenario(baseline)
+    rng = np.random.default_rng(3)
+    draws = draw_clinic(baseline, n_reps + 2, n, rng)
+    arm = rng.integers(0, 2, (n_reps + 2, n))
+    reps = range(2, 2 + n_reps)
+    aes = draw_adverse_event_block(baseline, n, n_reps, rng)
+    plans = plan_adverse_events(baseline, calendar, draws, reps, arm[2:], aes)
+    setup = clinic_setup(baseline, calendar)
+    for i, r in enumerate(reps):
+        courses = np.where(arm[r] == setup.rt_arm, draws.rt_courses[r], 0)
+        own = plan_consequences(
+            baseline, setup.safety, aes.rows(i * n, (i + 1) * n), arm[r], courses
+        )
+        for name in type(own).__dataclass_fields__:
+            mine, ref = getattr(plans[i], name), getattr(own, name)
+            assert mine.dtype == ref.dtype and np.array_equal(mine, ref), name

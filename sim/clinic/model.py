@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from itertools import repeat
 from operator import itemgetter
 
@@ -53,7 +54,7 @@ from sim.clinic.inputs import (  # noqa: F401 (ARMS, ClinicSetup: also read from
 )
 from sim.clinic.patients import draw_covariates
 from sim.clinic.records import CourseArrays, Marks, flatten_records, mark_records
-from sim.clinic.safety import AeDraws, plan_consequences
+from sim.clinic.safety import AeDraws, Consequences, plan_consequences
 from sim.clinic.schedule import PatientPlans, schedule_on_calendar, worth_trying
 from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read from here)
     DEVIATIONS,
@@ -145,6 +146,30 @@ def draw_clinic(
     )
 
 
+def plan_adverse_events(
+    scenario: Scenario,
+    calendar: StudyCalendar,
+    draws: ClinicDraws,
+    reps: range,
+    arm: np.ndarray,
+    adverse_events: AeDraws,
+) -> list[Consequences]:
+    """The consequences of the adverse events of the chunk's replicates `reps` (rows of
+    `draws`), planned for all their patients at once: `arm` (len(reps), n) their arms,
+    `adverse_events` their draws end to end (`sim.clinic.safety.draw_adverse_event_block`).
+    Replicate reps[i]'s is the plan of rows i n .. (i + 1) n: each patient's plan is its
+    own row, so it is `plan_consequences` of that replicate alone, number for number, at a
+    fraction of the array calls (`run_replicate(..., consequences=)`). Needs a safety block."""
+    setup = clinic_setup(scenario, calendar)
+    assert setup.safety is not None
+    n = arm.shape[1]
+    planned = np.where(arm == setup.rt_arm, draws.rt_courses[reps.start : reps.stop], 0)
+    plan = plan_consequences(
+        scenario, setup.safety, adverse_events, arm.reshape(-1), planned.reshape(-1)
+    )
+    return [plan.rows(i * n, (i + 1) * n) for i in range(len(reps))]
+
+
 @dataclass
 class ClinicResult:
     """What one replicate's clinic produced.
@@ -197,17 +222,26 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@cache
+def minutes_up_to(limit: int) -> np.ndarray:
+    """0 .. `limit` as an object array of Python ints (for `open_books`)."""
+    return np.array(range(limit + 1), dtype=object)
+
+
 def open_books(
     setup: ClinicSetup, draws: ClinicDraws, rep: int
 ) -> tuple[DayBook | None, SessionBook | None]:
     """The replicate's chair and linac books, starting from its background load."""
     chairs = linac = None
     if setup.chair_limit:
-        background = (
-            draws.chair_background[rep].tolist()
-            if draws.chair_background is not None
-            else [0] * setup.span
-        )
+        background = [0] * setup.span
+        if draws.chair_background is not None:
+            row = draws.chair_background[rep]
+            values = minutes_up_to(setup.chair_limit)
+            # the day's minutes as shared int objects: a gather of references costs less
+            # than making an int per day (`tolist`); out of 0 .. limit, made one by one
+            within = len(row) == 0 or (row.min() >= 0 and row.max() < len(values))
+            background = values.take(row).tolist() if within else row.tolist()
         chairs = DayBook(background, setup.chair_limit)
     if setup.linac_limit:
         background = (
@@ -235,6 +269,7 @@ def simulate_clinic(
     stratum: np.ndarray | None = None,
     adverse_events: AeDraws | None = None,
     to_end: bool = False,
+    consequences: Consequences | None = None,
 ) -> ClinicResult:
     """Run the treatment course of every patient of replicate `rep` (row `rep` of `draws`).
 
@@ -251,8 +286,10 @@ def simulate_clinic(
     draws' own are used (hand-made draws in tests). With `to_end` (what a run does), the
     summary and the monthly series also give the drug supply to the end of treatment
     (``clinic_<drug>_mg_to_end``, ``"supply_to_end/<drug> mg"``, ...), all else is to the
-    horizon. Raises ValueError if the scenario has no treatment block, the arrays do not
-    match the draws, or `horizon_day` is NaN.
+    horizon. `consequences`: the plan of `adverse_events` when it was made for several
+    replicates at once (`plan_adverse_events`; None: planned here, the same rows). Raises
+    ValueError if the scenario has no treatment block, the arrays do not match the draws,
+    or `horizon_day` is NaN.
     """
     run = run_replicate(
         scenario,
@@ -269,6 +306,7 @@ def simulate_clinic(
         adverse_events=adverse_events,
         to_end=to_end,
         keep_records=keep_patients,
+        consequences=consequences,
     )
     tables = tally_replicates([run.records])
     return ClinicResult(
@@ -311,6 +349,7 @@ def run_replicate(
     to_end: bool = False,
     keep_records: bool = False,
     shortcut: bool = True,
+    consequences: Consequences | None = None,
 ) -> ReplicateRun:
     """The SimPy run of replicate `rep` (arguments as `simulate_clinic`), not yet tallied:
     a chunk tallies all its replicates at once (`sim.clinic.tally.tally_replicates`).
@@ -343,6 +382,7 @@ def run_replicate(
         to_end=to_end,
         keep_records=keep_records,
         shortcut=shortcut,
+        consequences=consequences,
     )[0]
 
 
@@ -359,6 +399,7 @@ def run_replicate_horizons(
     horizons: Sequence[float],
     stratum: np.ndarray | None = None,
     adverse_events: AeDraws | None = None,
+    consequences: Consequences | None = None,
 ) -> list[ReplicateRun]:
     """`run_replicate(..., to_end=True)` at each of `horizons` from one run of the clinic:
     run to the end of treatment, the clinic does not depend on the horizon (only what is
@@ -381,6 +422,7 @@ def run_replicate_horizons(
             to_end=True,
             keep_records=False,
             shortcut=True,
+            consequences=consequences,
         )
 
 
@@ -401,6 +443,7 @@ def run_course(
     to_end: bool,
     keep_records: bool,
     shortcut: bool,
+    consequences: Consequences | None = None,
 ) -> list[ReplicateRun]:
     """`run_replicate` at every horizon of `horizons` (several only `to_end`, without a log
     or records)."""
@@ -421,7 +464,11 @@ def run_course(
     courses = np.where(in_rt, draws.rt_courses[rep], 0)
     plan = None
     if setup.safety is not None and adverse_events is not None:
-        plan = plan_consequences(scenario, setup.safety, adverse_events, np.asarray(arm), courses)
+        plan = consequences
+        if plan is None:
+            plan = plan_consequences(
+                scenario, setup.safety, adverse_events, np.asarray(arm), courses
+            )
         pneumonitis = np.where(in_rt, plan.stop_rt_course, 0)
     else:
         pneumonitis = (

@@ -22,6 +22,7 @@ and kind whatever the arm (common random numbers), one replicate at a time.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -48,22 +49,66 @@ class AeDraws:
     course_onset: np.ndarray
     course_action: np.ndarray
 
+    def rows(self, start: int, stop: int) -> AeDraws:
+        """The draws of patients `start` .. `stop` - 1 (views)."""
+        return AeDraws(*(getattr(self, name)[start:stop] for name in AE_FIELDS))
+
+
+AE_FIELDS = tuple(AeDraws.__dataclass_fields__)
+
 
 def draw_adverse_events(scenario: Scenario, n: int, rng: np.random.Generator) -> AeDraws:
     """The uniforms of one replicate (see `AeDraws`). Raises ValueError without a safety
     or treatment block."""
+    return draw_adverse_event_block(scenario, n, 1, rng)
+
+
+def draw_adverse_event_block(
+    scenario: Scenario, n: int, n_reps: int, rng: np.random.Generator
+) -> AeDraws:
+    """The uniforms of `n_reps` replicates of `n` patients, their patients end to end
+    (replicate i's are rows i n .. (i + 1) n, `AeDraws.rows`): the same numbers as
+    `draw_adverse_events` of each replicate in turn. A replicate's uniforms are
+    consecutive numbers of the stream: per cycle and kind four (event, grade, onset, and
+    one not used) as four (n, K, E) blocks, then the cycle actions, then the same for the
+    courses; each block is drawn straight into its rows of the block's arrays. Raises
+    ValueError without a safety or treatment block."""
     if scenario.safety is None or scenario.treatment is None:
         raise ValueError("adverse events need scenario.safety and scenario.treatment")
     k = scenario.treatment.max_cycles
     c = scenario.radiotherapy.courses if scenario.radiotherapy is not None else 0
-    e = len(scenario.safety.events)
-    cycle = rng.random((4, n, k, e))
-    cycle_action = rng.random((n, k, e, len(ACTIONS)))
-    course = rng.random((4, n, c, e))
-    course_action = rng.random((n, c, e, len(ACTIONS)))
-    return AeDraws(
-        cycle[0], cycle[1], cycle[2], cycle_action, course[0], course[1], course[2], course_action
-    )
+    e, a, size = len(scenario.safety.events), len(ACTIONS), n_reps * n
+    cycle = [np.empty((size, k, e)) for _ in range(3)]
+    cycle_action = np.empty((size, k, e, a))
+    course = [np.empty((size, c, e)) for _ in range(3)]
+    course_action = np.empty((size, c, e, a))
+    skip = skipper(rng)
+    for r in range(n_reps):
+        rows = slice(r * n, (r + 1) * n)
+        for x in cycle:
+            rng.random(out=x[rows])
+        skip((n, k, e))
+        rng.random(out=cycle_action[rows])
+        for x in course:
+            rng.random(out=x[rows])
+        skip((n, c, e))
+        rng.random(out=course_action[rows])
+    return AeDraws(*cycle, cycle_action, *course, course_action)
+
+
+def skipper(rng: np.random.Generator) -> Callable[[tuple[int, ...]], None]:
+    """Passes over uniforms not used, of a shape: the stream moves on as if they were
+    drawn. PCG64's `advance` jumps at once (one 64-bit output a uniform); other bit
+    generators draw them."""
+    bits = rng.bit_generator
+
+    def jump(shape: tuple[int, ...]) -> None:
+        bits.advance(math.prod(shape))
+
+    def draw(shape: tuple[int, ...]) -> None:
+        rng.random(shape)
+
+    return jump if isinstance(bits, np.random.PCG64 | np.random.PCG64DXSM) else draw
 
 
 @dataclass(frozen=True)
@@ -122,6 +167,14 @@ class Consequences:
     course_grade: np.ndarray
     course_acts: np.ndarray
 
+    def rows(self, start: int, stop: int) -> Consequences:
+        """The consequences for patients `start` .. `stop` - 1 (views): each patient's are
+        its own row, whatever the other patients planned with it."""
+        return Consequences(*(getattr(self, name)[start:stop] for name in CONSEQUENCE_FIELDS))
+
+
+CONSEQUENCE_FIELDS = tuple(Consequences.__dataclass_fields__)
+
 
 def course_cycle_index(course: int, interval_days: int, cycle_days: int) -> int:
     """0-based index of the cycle that course `course` (1-based) goes with."""
@@ -165,8 +218,8 @@ def plan_events(
     dense_grade = np.zeros(event.size, dtype=np.int64)
     dense_grade[at] = grade
     actions = np.arange(n_actions)
-    dense_acts = np.zeros(event.size * n_actions, dtype=bool)
-    dense_acts[((at * n_actions)[:, None] + actions)[acts]] = True
+    dense_acts = np.zeros((event.size, n_actions), dtype=bool)
+    dense_acts[at] = acts  # each event's row of consequences
     after = np.zeros(event.size // n_kinds * n_actions, dtype=bool)
     after[((at // n_kinds * n_actions)[:, None] + actions)[acts]] = True
     return PlannedEvents(

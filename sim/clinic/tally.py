@@ -382,38 +382,44 @@ class Stacked:
                 np.concatenate([p[1] for p in parts]).transpose(1, 2, 0).copy(),
             )
         if later:
-            patient, level, index = self.later_cat(0), self.later_cat(2), self.later_cat(3)
+            level, index = self.later_cat(2), self.later_cat(3)
             phase = (index >= setup.rules.induction_cycles).astype(np.int64)
             sizes = [len(r.later[0]) for r in reps]
-            global_patient = np.repeat(self.patient_offset, sizes) + patient
+            global_patient = np.repeat(self.patient_offset, sizes) + self.later_cat(0)
         else:
-            patient, level, phase = (
-                self.cat("cycle_patient"),
-                self.cat("cycle_level"),
-                self.cat("phase"),
-            )
-            sizes = [len(r.cycle_patient) for r in reps]
+            level, phase = self.cat("cycle_level"), self.cat("phase")
             global_patient = self.global_patients("cycle_patient")
-        rows = np.repeat(np.asarray([r.rep for r in reps], dtype=np.int64), sizes)
-        gives = setup.gives[self.cat("strata")[global_patient], phase].T  # (drugs, cycles)
-        _, n, n_drugs, n_levels = doses.mg.shape
-        n_sizes = doses.vials.shape[-1]
-        # flat positions of doses.mg[rows, patient, 0, level]: one take per drug (and size)
-        at = (rows * n + patient) * (n_drugs * n_levels) + level
-        mg_flat, vials_flat = doses.mg.reshape(-1), doses.vials.reshape(-1)
-        mg = np.stack([mg_flat.take(at + j * n_levels) for j in range(n_drugs)]) * gives
-        vials = (
-            np.stack(
-                [
-                    np.stack(
-                        [vials_flat.take((at + j * n_levels) * n_sizes + v) for v in range(n_sizes)]
-                    )
-                    for j in range(n_drugs)
-                ]
-            )
-            * gives[:, None]
+        mg_table, vials_table = self.dose_tables()
+        n_levels = doses.mg.shape[-1]
+        at = (global_patient * n_levels + level) * 2 + phase  # rows of the tables
+        return Supply(
+            mg_table.take(at, axis=0).T.copy(),
+            vials_table.take(at, axis=0).transpose(1, 2, 0).copy(),
         )
-        return Supply(mg.reshape(n_drugs, -1), vials.reshape(n_drugs, n_sizes, -1))
+
+    def dose_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """What a cycle dispenses, by (patient across replicates, dose level, phase): mg
+        (rows, drugs) and vials (rows, drugs, sizes), 0 for the drugs not in the phase's
+        regimen of the patient's stratum; row ((patient * levels) + level) * 2 + phase. A
+        cycle's supply is then one row gathered (built once per tally, for its replicates:
+        a few numbers per patient, against a dozen gathers per cycle)."""
+
+        def build() -> tuple[np.ndarray, np.ndarray]:
+            doses = self.reps[0].draws.doses
+            assert doses is not None
+            rows = np.asarray([r.rep for r in self.reps], dtype=np.int64)
+            _, n, n_drugs, _ = doses.mg.shape
+            gives = self.setup.gives[self.cat("strata").reshape(-1, n)][:, :, None]
+            # (B, n, levels, 2 phases, drugs[, sizes]): the product of the same numbers as
+            # a dose gathered per cycle times whether the cycle gives the drug
+            mg = doses.mg[rows].transpose(0, 1, 3, 2)[:, :, :, None] * gives
+            vials = doses.vials[rows].transpose(0, 1, 3, 2, 4)[:, :, :, None] * gives[..., None]
+            return mg.reshape(-1, n_drugs), vials.reshape(-1, n_drugs, vials.shape[-1])
+
+        key = ("doses", "tables")
+        if key not in self.built:
+            self.built[key] = build()
+        return self.built[key]
 
     def sums_by_replicate(self, columns: np.ndarray, later: bool = False) -> np.ndarray:
         """(R, rows of `columns`) sums of each row of `columns` (one value per cycle given,

@@ -22,10 +22,13 @@ from sim.engine.trial import Cohort, TrialModel
 
 if TYPE_CHECKING:
     from sim.clinic.inputs import ClinicDraws
-    from sim.clinic.safety import AeDraws
+    from sim.clinic.safety import AeDraws, Consequences
     from sim.clinic.tally import ClinicTables, ReplicateRecords
 
 TALLY_BATCH = 50  # replicates a worker's clinic holds in records before tallying them
+# replicates whose adverse events are drawn and planned together (about 1 MB of uniforms
+# each): the array calls of the plan shared by 10, the memory of 10
+EVENT_BLOCK = 10
 CLINIC_BLIND = (
     "cut",
     "event_target",
@@ -159,18 +162,42 @@ def run_clinic(inputs: ClinicInputs, rng: dict[str, np.random.Generator]) -> Cli
     if sc.treatment is None:
         return ClinicChunk()
     from sim.clinic.model import collector_paused
-    from sim.clinic.safety import draw_adverse_events
 
-    n_reps, n = inputs.cohort.arm.shape
+    n_reps = inputs.cohort.arm.shape[0]
     treatment = draw_treatment(inputs, rng["clinic"])
-    safety_rng = rng["safety"]
     out = ClinicChunk()
     tally = ChunkTally()
     with collector_paused():  # for the chunk, not per replicate: see collector_paused
-        for r in range(n_reps):
-            aes = draw_adverse_events(sc, n, safety_rng) if sc.safety is not None else None
-            tally.add(clinic_replicate(inputs, treatment, r, aes, out))
+        for block in replicate_blocks(n_reps):
+            events = adverse_events(inputs, treatment, block, rng["safety"])
+            for r, (aes, plan) in zip(block, events, strict=True):
+                tally.add(clinic_replicate(inputs, treatment, r, aes, out, plan))
     return tally.into(inputs.model, out)
+
+
+def replicate_blocks(n_reps: int, size: int = EVENT_BLOCK) -> list[range]:
+    """A chunk's replicates in blocks of `size`, in order."""
+    return [range(b, min(b + size, n_reps)) for b in range(0, n_reps, size)]
+
+
+def adverse_events(
+    inputs: ClinicInputs, treatment: TreatmentDraws, block: range, rng: np.random.Generator
+) -> list[tuple[AeDraws | None, Consequences | None]]:
+    """Each replicate of `block`'s adverse-event draws from `rng` (in turn: one call for the
+    block, `sim.clinic.safety.draw_adverse_event_block`) and their consequences, planned
+    for the block at once (`sim.clinic.model.plan_adverse_events`); None without a
+    safety block."""
+    sc = inputs.model.scenario
+    if sc.safety is None:
+        return [(None, None)] * len(block)
+    from sim.clinic.model import plan_adverse_events
+    from sim.clinic.safety import draw_adverse_event_block
+
+    arm = inputs.cohort.arm[block.start : block.stop]
+    n = arm.shape[1]
+    aes = draw_adverse_event_block(sc, n, len(block), rng)
+    plans = plan_adverse_events(sc, inputs.model.calendar, treatment.draws, block, arm, aes)
+    return [(aes.rows(i * n, (i + 1) * n), plan) for i, plan in enumerate(plans)]
 
 
 def run_clinic_shared(
@@ -182,22 +209,26 @@ def run_clinic_shared(
     kept replicates, whose patient tables are cut back to the horizon, one run per trial.
     The streams `rng` are the first trial's (all the trials' are the same)."""
     from sim.clinic.model import collector_paused, run_replicate_horizons
-    from sim.clinic.safety import draw_adverse_events
 
     first = trials[0]
     sc = first.model.scenario
     cohort = first.cohort
-    n_reps, n = cohort.arm.shape
+    n_reps = cohort.arm.shape[0]
     treatment = draw_treatment(first, rng["clinic"])
     draws, stop, reason = treatment.draws, treatment.stop, treatment.reason
     outs = [ClinicChunk() for _ in trials]
     tallies = [ChunkTally() for _ in trials]
     with collector_paused():
-        for r in range(n_reps):
-            aes = draw_adverse_events(sc, n, rng["safety"]) if sc.safety is not None else None
+        for r, (aes, plan) in (
+            item
+            for block in replicate_blocks(n_reps)
+            for item in zip(
+                block, adverse_events(first, treatment, block, rng["safety"]), strict=True
+            )
+        ):
             if first.keeps(r):
                 runs = [
-                    clinic_replicate(t, treatment, r, aes, out)
+                    clinic_replicate(t, treatment, r, aes, out, plan)
                     for t, out in zip(trials, outs, strict=True)
                 ]
             else:
@@ -215,6 +246,7 @@ def run_clinic_shared(
                         horizons=[float(t.horizon[r]) for t in trials],
                         stratum=cohort.stratum[r],
                         adverse_events=aes,
+                        consequences=plan,
                     )
                 ]
             for tally, records in zip(tallies, runs, strict=True):
@@ -259,10 +291,12 @@ def clinic_replicate(
     r: int,
     aes: AeDraws | None,
     out: ClinicChunk,
+    plan: Consequences | None = None,
 ) -> ReplicateRecords:
-    """Replicate r of a chunk in the clinic (`run_clinic`), its adverse events `aes`: its
-    SimPy run, its patient table into `out` when kept; returns its records for the chunk's
-    tally."""
+    """Replicate r of a chunk in the clinic (`run_clinic`), its adverse events `aes` (and
+    their consequences `plan`, planned with its block's): its SimPy run, its patient table
+    into `out` when kept; returns its records for the chunk's tally. After an early stop
+    the patients treated are planned again on their own (the same rows)."""
     from sim.clinic.model import run_replicate
 
     model, cohort = inputs.model, inputs.cohort
@@ -288,6 +322,7 @@ def clinic_replicate(
             adverse_events=aes,
             to_end=True,
             keep_records=keep,
+            consequences=plan,
         )
         patient_ids = None
     else:
