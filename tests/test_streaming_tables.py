@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim.engine.chunk import TrialModel, simulate_chunk
+from sim.engine.executors import encode_chunk, read_table_bytes
 from sim.engine.results import ParquetColumns, summarize, timeline
 from sim.engine.run import (
     MONTH_BLOCK,
@@ -251,3 +252,61 @@ def test_numeric_frames_convert_to_the_arrow_table_from_pandas_gives():
             )
             assert chunk_bytes(ours) == chunk_bytes(reference)
     assert arrow_table(numbers).column("with nan").null_count == numbers["with nan"].isna().sum()
+
+
+def test_tables_are_written_from_the_checkpoints_once_every_chunk_is_in(
+    textbook, tmp_path, monkeypatch
+):
+    # A Parquet writer holds every column chunk's metadata until it closes, so the run's
+    # tables are written after the last chunk (when a run's workers have stopped), from the
+    # chunks' checkpoint files: while chunks arrive, the folder holds no Parquet file, even
+    # with a row group per chunk (which a writer open during the run would have written).
+    import sim.engine.executors as executors
+    from sim.engine.executors import run_to_parquet
+    from sim.storage import checkpoints
+
+    monkeypatch.setattr(executors, "ROW_GROUP_ROWS", 500)
+
+    seen: list[list[str]] = []
+    run_to_parquet(
+        TrialModel.from_scenario(textbook),
+        1200,  # chunks of 500, 500 and 200 replicates
+        seed=5,
+        workers=1,
+        folder=tmp_path,
+        keep_patients=3,
+        on_chunk=lambda n: seen.append(sorted(p.name for p in tmp_path.glob("*.parquet"))),
+    )
+    assert seen == [[], [], []]
+    for name in ("replicates", "patients"):
+        kept = [
+            checkpoints.load_chunk(tmp_path, c, range(c * 500, min(c * 500 + 500, 1200)))
+            for c in range(3)
+        ]
+        parts = [read_table_bytes(files[name]) for files in kept if name in files]
+        written = pq.ParquetFile(tmp_path / f"{name}.parquet")
+        if name == "replicates":
+            assert written.metadata.num_row_groups == 3
+        assert written.read().equals(pa.concat_tables(parts), check_metadata=True)
+
+
+def test_a_checkpoint_changed_before_the_tables_are_written_stops_the_run(textbook, tmp_path):
+    from sim.engine.executors import PointJob, write_tables
+    from sim.scenario import ScenarioError
+    from sim.storage import checkpoints
+
+    result = simulate_chunk(
+        TrialModel.from_scenario(textbook), seed=3, chunk=0, first_rep=0, n_reps=12
+    )
+    files = encode_chunk(0, 0, result).files
+    checkpoints.save_chunk(tmp_path, 0, range(12), files)
+    assert checkpoints.load_chunk_tables(tmp_path, 0, range(12), ("replicates",)) == {
+        "replicates": files["replicates"]
+    }
+    path = tmp_path / "chunks" / "c000000.replicates.arrow"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1  # one bit changed, as a failing disk might
+    path.write_bytes(bytes(data))
+    assert checkpoints.load_chunk_tables(tmp_path, 0, range(12), ("replicates",)) is None
+    with pytest.raises(ScenarioError, match="checkpoint of chunk 0 changed during the run"):
+        write_tables(PointJob(tmp_path, 12, 3, 0))
