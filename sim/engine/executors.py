@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import uuid
 from collections import deque
@@ -738,7 +739,7 @@ def write_tables(job: PointJob) -> None:
     of a run have stopped (its last chunk stops them: `stream_in_order`) before the writers
     start, and the writers get the chunks' tables in the same order as when they were written
     during the run: the same row groups, the same bytes."""
-    writers = ParquetAppender(job.folder)
+    writers = ParquetAppender(job.folder, row_group_rows(job.n_reps))
     try:
         for chunk, ids in job.replicate_ids().items():
             files = checkpoints.load_chunk_tables(job.folder, chunk, ids, TABLES)
@@ -781,22 +782,39 @@ def run_to_parquet(
 
 
 SUMS_BATCH = 32  # chunks of count tables added up at once (bounded memory, fewer groupbys)
-ROW_GROUP_ROWS = 2000  # replicate rows buffered per Parquet row group
+ROW_GROUP_ROWS = 2000  # replicate rows buffered per Parquet row group, at least
+FOOTER_PER_VALUE = 275  # a column chunk's metadata at its peak over the 8 bytes of a value
+
+
+def row_group_rows(n_reps: int) -> int:
+    """Rows per Parquet row group of a run of `n_reps` replicates: ROW_GROUP_ROWS up to
+    about 14,500 replicates, then sqrt(FOOTER_PER_VALUE * n_reps) rounded up to whole
+    chunks (5,500 for 100,000 replicates), so that the writer's peak when it closes the file
+    grows as the square root of the replicates, not in proportion to them.
+
+    A writer holds about 0.8 KB of metadata per column chunk (a column in a row group)
+    until it closes the file, and about 2.2 KB at its peak while it closes it (the footer
+    built and serialized); a row group holds 8 bytes a value in memory while it is written.
+    Per column, the sum of the two, 2.2 KB * n_reps / rows + 8 B * rows, is least at
+    rows = sqrt(275 * n_reps). The table read back is the same whatever the row groups."""
+    rows = math.isqrt(FOOTER_PER_VALUE * n_reps)
+    return max(ROW_GROUP_ROWS, -(-rows // CHUNK_SIZE) * CHUNK_SIZE)
 
 
 class ParquetAppender:
     """Appends Arrow tables to `<folder>/<name>.parquet`, buffering small chunks into row
-    groups of about ROW_GROUP_ROWS rows."""
+    groups of about `rows` rows (ROW_GROUP_ROWS unless given)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, rows: int | None = None) -> None:
         self.folder = folder
+        self.rows = ROW_GROUP_ROWS if rows is None else rows
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.buffers: dict[str, list[pa.Table]] = {}
 
     def append(self, name: str, table: pa.Table) -> None:
         buffer = self.buffers.setdefault(name, [])
         buffer.append(table)
-        if sum(t.num_rows for t in buffer) >= ROW_GROUP_ROWS:
+        if sum(t.num_rows for t in buffer) >= self.rows:
             self.flush(name)
 
     def flush(self, name: str) -> None:
