@@ -163,7 +163,7 @@ def test_the_compare_tab_is_the_apis_comparison(page: Page, app: ShinyAppProc) -
     the same differences marked beyond noise, and the changed field named."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from sim.app.answers import comparison_table
+    from sim.app.answers import comparison_table, meaning_words
 
     open_page(page, app)
     with ThreadPoolExecutor(1) as pool:  # the API's runs beside the page's
@@ -189,12 +189,20 @@ def test_the_compare_tab_is_the_apis_comparison(page: Page, app: ShinyAppProc) -
     page.locator("a[data-value='compare']").click()
     expect(page.locator("#comparison-table")).to_be_visible()
     expect(page.locator("#comparison")).to_contain_text("effect.hazard_ratio: 0.6 (A) -> 0.9 (B)")
-    expected = comparison_table(compared.metrics, compared.runs[0].summary["unit"])
+    expected = comparison_table(compared.metrics, compared.described)
     rows = page.locator("#comparison-table tbody tr")
     expect(rows).to_have_count(len(expected))
     for row in expected.itertuples(index=False):
         cells = page.locator(f'#comparison-table tr[data-metric="{row.metric}"] td')
         expect(cells).to_have_text([str(v) for v in row[1:]])
+    # a flagged metric beyond the key ones in the words of its meaning, its name and whole
+    # meaning in the row's tooltip
+    name = next(m for m in ("power_stratified", "power_unstratified") if m in set(expected.metric))
+    meaning = compared.described.at[name, "meaning"]
+    row = page.locator(f'#comparison-table tr[data-metric="{name}"]')
+    expect(row).to_have_attribute("title", f"{name}: {meaning}")
+    expect(row.locator("td").first).to_have_text(meaning_words(meaning))
+    assert not meaning_words(meaning).startswith("Power at the analysis")
     assert set(expected.loc[expected["beyond noise"] == "yes", "metric"]) == set(
         compared.flagged["metric"]
     )

@@ -117,8 +117,20 @@ def test_the_compare_table_writes_sim_compares_numbers_in_their_units() -> None:
             comparison_row("n_screened_q95", 150.0, 151.0, 2.0, "paired"),
         ]
     )
-    units = pd.Series({"power": "share", "p_cut_by_date": "share", "n_screened_mean": "n"})
-    table = comparison_table(metrics, units).set_index("metric")
+    described = pd.DataFrame(
+        {
+            "unit": ["share", "share", "ratio", "n", "n"],
+            "meaning": [
+                "share of replicates rejecting. With looks: more",
+                "share cut by date",
+                "hazard ratio",
+                "patients screened (e.g. at analysis.cut. Not), mean over replicates; q05. More",
+                "patients screened, 95% quantile over replicates",
+            ],
+        },
+        index=pd.Index(metrics["metric"], name="metric"),
+    )
+    table = comparison_table(metrics, described).set_index("metric")
     # power as the answers table writes it (0.785, not 78.5%), its difference and SE too
     assert table.loc["power", ["run A", "B - A"]].tolist() == ["0.785", "-0.235"]
     assert table.loc["power", "SE of the difference"] == "0.014 (paired)"
@@ -127,9 +139,12 @@ def test_the_compare_table_writes_sim_compares_numbers_in_their_units() -> None:
     assert table.loc["p_cut_by_date", "B - A"] == "+2.0 points"
     assert table.loc["p_cut_by_date", "SE of the difference"] == "1.0 points (independent runs)"
     assert table.loc["hazard_ratio_median", "beyond noise"] == "no"
-    # a metric outside the tab's list shows only when sim.compare flags it
-    assert table.loc["n_screened_mean", "what"] == "n_screened_mean"
+    # a metric outside the tab's list shows only when sim.compare flags it, in the words of
+    # the first sentence of its meaning (summary.csv's), capitalized; the key metrics in theirs
+    what = "Patients screened (e.g. at analysis.cut. Not), mean over replicates; q05"
+    assert table.loc["n_screened_mean", "what"] == what
     assert "n_screened_q95" not in table.index
+    assert table.loc["power", "what"] == "Power at the analysis"
 
 
 def test_the_compare_tab_marks_exactly_what_sim_compare_flags() -> None:
@@ -145,9 +160,18 @@ def test_the_compare_tab_marks_exactly_what_sim_compare_flags() -> None:
         for hr in (0.6, 0.9)
     ]
     compared = sim.compare(runs)
-    table = comparison_table(compared.metrics, compared.runs[0].summary["unit"])
+    table = comparison_table(compared.metrics, compared.described)
     flagged = set(compared.flagged["metric"])
     assert flagged and "power" in flagged
+    # every flagged metric beyond the key ones in words (its meaning), never by its name;
+    # the power of the stratified log-rank not in the words of the primary test's power
+    words = table.set_index("metric")["what"]
+    assert not (words == words.index).any(), list(words.index[words == words.index])
+    assert "power_stratified" in flagged
+    stratified = words["power_stratified"]
+    assert stratified.startswith("Share of replicates whose stratified log-rank test")
+    assert stratified.endswith("(type I error if HR = 1)")
+    assert len(set(words)) == len(words)
     assert set(table.loc[table["beyond noise"] == "yes", "metric"]) == flagged
     rows = compared.metrics.set_index("metric")
     for metric, mark in zip(table["metric"], table["beyond noise"], strict=True):

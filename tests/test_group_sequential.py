@@ -294,6 +294,44 @@ def test_power_survival_three_looks_matches_rpact(textbook_data) -> None:
     np.testing.assert_allclose(table["efficacy_hr"], ref["critical_hr"], rtol=1e-6)
 
 
+def test_design_rows_say_what_the_design_stops_for(textbook_data) -> None:
+    """design.csv's power and alpha rows say what the design does: efficacy bounds alone
+    without futility bounds (no 'stopping at futility'), the futility stop otherwise, the
+    type I error with binding futility bounds counted or non-binding ones ignored, and a
+    two-sided design's bounds on both sides."""
+    looks = {
+        "analysis.looks": [{"events": 35}, {"events": 70}],
+        "analysis.efficacy": {"spending": "obrien_fleming"},
+    }
+    futility = {"spending": {"hsd": {"gamma": -2}}}
+    cases = {
+        "none": ({}, "no futility bound", "efficacy bounds alone (no futility bound)"),
+        "non-binding": (
+            {"analysis.futility": futility},
+            "non-binding futility ignored",
+            "stopping at futility",
+        ),
+        "binding": (
+            {"analysis.futility": {**futility, "binding": True}},
+            "binding futility bounds included",
+            "stopping at futility",
+        ),
+        "two-sided": (
+            {"analysis.sides": 2},
+            "both sides' bounds",
+            "efficacy bounds on both sides (no futility bound)",
+        ),
+    }
+    for case, (changes, alpha_words, power_words) in cases.items():
+        sc = textbook_looks(textbook_data, **looks, **changes)
+        methods = {q: m for q, _, _, m in design_rows(sc)}
+        assert methods["gs_alpha_spent"] == (
+            f"recursive integration (Armitage-McPherson-Rowe); {alpha_words}"
+        ), case
+        assert methods["gs_power_h0"] == f"HR 1, 70 events, {power_words}", case
+        assert methods["gs_power_h1"] == f"HR 0.6, 70 events, {power_words}", case
+
+
 # ----------------------------------------------------------------------- scenario
 
 

@@ -158,6 +158,24 @@ def test_summary_meanings_of_the_primary_say_os(small_run):
     assert "secondary" in meanings["pfs_power"]
 
 
+def test_summary_units_of_the_primarys_counts_say_deaths(small_run):
+    """summary.csv's unit of a count of the primary's events is deaths with OS primary (the
+    words of ENDPOINT_WORDS, as the meanings); PFS's (a secondary endpoint) and adverse
+    events' counts stay events; a PFS run's counts stay events."""
+    from sim.engine.metric_table import describe_metric
+
+    units = small_run.summary.set_index("metric")["unit"]
+    for metric in ("events_at_analysis_mean", "events_at_completion_mean"):
+        assert units[metric] == "deaths", metric
+    events = units[units == "events"].index
+    assert all(m.startswith(("pfs_", "ae_events_")) for m in events), list(events)
+    assert describe_metric("events_at_analysis_mean")[0] == "events"
+    assert describe_metric("look2_events_mean", "os")[0] == "deaths"
+    assert describe_metric("expected_events", "os")[0] == "deaths"
+    assert describe_metric("estimate_logrank_median", "os")[0] == "deaths"
+    assert describe_metric("estimate_logrank_median")[0] == "events"
+
+
 def test_pfs_run_keeps_pfs_words_and_names(baseline):
     """The same rows read for a PFS-primary run: the generic meanings say PFS, the medians
     of the primary keep their PFS names."""
@@ -189,6 +207,7 @@ def test_timeline_plots_and_report_say_os(small_run, tmp_path):
     report = build_report(folder)
     headline = re.search(r'<p class="headline">(.*?)</p>', report, re.S).group(1)
     assert "primary endpoint (OS)" in headline and "PFS" not in headline
+    assert "death target reached (OS) <b>" in headline and "event target reached" not in headline
 
 
 # --- bad input ------------------------------------------------------------------------------
@@ -408,3 +427,45 @@ def test_the_os_design_output_names_deaths_and_os(capsys):
     out = capsys.readouterr().out
     assert "looks of the OS analysis: events are deaths" in out
     assert "PFS" not in out
+
+
+def test_the_os_design_says_it_has_no_futility_bound_and_rounds_the_ahr():
+    """phase3_os.yaml has efficacy bounds alone: its power rows say so (never 'stopping at
+    futility'), its alpha row names no futility rule to ignore; the OS AHR of the h1 rows is
+    written with 3 significant digits (0.71), as design.csv's other ratios are rounded."""
+    methods = api.design(PHASE3).set_index("quantity")["method"]
+    assert methods["gs_alpha_spent"].endswith("; no futility bound")
+    for label in ("h0", "h1"):
+        assert methods[f"gs_power_{label}"].endswith(
+            "280 deaths, efficacy bounds alone (no futility bound)"
+        )
+    assert not methods.str.contains("futility ignored|stopping at futility").any()
+    assert methods["gs_power_h1"].startswith("OS AHR 0.71 at the final look")
+    assert not methods.str.contains(r"\d\.\d{4,}").any(), list(methods)
+
+
+def test_the_os_design_effect_is_computed_once(monkeypatch):
+    """design.csv's group-sequential rows and boundaries.csv of phase3_os.yaml ask for the
+    OS average hazard ratio off the expected-deaths grid once per set of death counts: the
+    final look's (the design HR; whether the design has an effect) and the looks' (the h1
+    drifts), besides the fixed design's at the death target; the planned events and the
+    SequentialPlan are the same objects for both tables."""
+    from sim.stats import boundaries
+    from sim.stats import design as fixed
+
+    scenario = load_scenario(PHASE3)
+    fixed.nph_grid_events(scenario)  # the grids (of the scenario and of H0) are cached apart
+    fixed.nph_grid_events(boundaries.os_null_scenario(scenario))
+    asked: list[list[float]] = []
+    original = fixed.nph_expected_events
+
+    def counted(scenario_: object, months: object) -> pd.DataFrame:
+        asked.append(list(np.atleast_1d(months)))
+        return original(scenario_, months)
+
+    monkeypatch.setattr(fixed, "nph_expected_events", counted)
+    api.design(scenario)
+    api.boundaries(scenario)
+    assert len(asked) == 3, asked  # the death target's, the final look's, the looks'
+    assert boundaries.scenario_plan(scenario) is boundaries.scenario_plan(scenario)
+    assert boundaries.planned_events(scenario) == [168.0, 280.0]

@@ -72,6 +72,19 @@ class Comparison:
         """The rows of `metrics` whose difference is beyond noise (``flag``)."""
         return self.metrics[self.metrics["flag"]]
 
+    @property
+    def described(self) -> pd.DataFrame:
+        """Each metric of `metrics` in words, indexed by its name: its ``unit`` and
+        ``meaning`` as summary.csv has them (the metric table's, for the runs' primary
+        endpoint: `compare` refuses runs of different ones)."""
+        from sim.engine.metric_table import describe_metrics
+
+        analysis = self.runs[0].manifest.get("scenario", {}).get("analysis", {})
+        names = list(dict.fromkeys(self.metrics["metric"]))
+        units, meanings = describe_metrics(names, analysis.get("endpoint", "pfs"))
+        index = pd.Index(names, name="metric")
+        return pd.DataFrame({"unit": units, "meaning": meanings}, index=index)
+
 
 def compare(
     runs: Sequence[RunLike], *, out: str | Path | None = None, force: bool = False

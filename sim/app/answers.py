@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 import shlex
 import zipfile
 from pathlib import Path
@@ -239,16 +240,35 @@ def se_text(se: float, kind: str, share: bool, power: bool) -> str:
     return f"{shown} ({SE_KINDS.get(kind, kind)})" if SE_KINDS.get(kind, kind) else shown
 
 
-def comparison_table(metrics: pd.DataFrame, units: pd.Series) -> pd.DataFrame:
+# The end of a sentence of a meaning (a few run to several): a full stop after a word, a space
+# and a capital. A field's dot (analysis.alpha) or "e.g. the" ends none.
+SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\. (?=[A-Z])")
+
+
+def meaning_words(meaning: str) -> str:
+    """A metric's meaning (summary.csv's) as the compare tab's "what" shows it: its first
+    sentence (ended outside parentheses), capitalized; the page shows the whole in the
+    row's tooltip."""
+    head = meaning
+    for end in SENTENCE_END.finditer(meaning):
+        if meaning.count("(", 0, end.start()) == meaning.count(")", 0, end.start()):
+            head = meaning[: end.start()]
+            break
+    return head[:1].upper() + head[1:]
+
+
+def comparison_table(metrics: pd.DataFrame, described: pd.DataFrame) -> pd.DataFrame:
     """The compare tab's table from `sim.compare(...).metrics` of two runs (one row per
-    metric) and the metrics' units (`summary.csv`'s unit by metric): the metrics of COMPARED
-    in words, then every other metric `sim.compare` flags, as the command line lists them;
-    the estimates, the difference, its standard error and "beyond noise" (its flag) as
+    metric) and `sim.compare(...).described` (each metric's unit and meaning, by metric):
+    the metrics of COMPARED in their words, then every other metric `sim.compare` flags,
+    as the command line lists them, in the words of its meaning (`meaning_words`); the
+    estimates, the difference, its standard error and "beyond noise" (its flag) as
     `sim.compare` computed them. `metric` is the metric's name in summary.csv."""
     rows = metrics.set_index("metric")
     words = dict(COMPARED)
     flagged = [m for m in rows.index[rows["flag"].astype(bool)] if m not in words]
     shown = [m for m in words if m in rows.index] + flagged
+    units, meanings = described["unit"], described["meaning"]
     table = []
     for metric in shown:
         row = rows.loc[metric]
@@ -256,7 +276,7 @@ def comparison_table(metrics: pd.DataFrame, units: pd.Series) -> pd.DataFrame:
         table.append(
             (
                 metric,
-                words.get(metric, metric),
+                words[metric] if metric in words else meaning_words(meanings[metric]),
                 number_text(row["reference_estimate"], share, power=power),
                 number_text(row["estimate"], share, power=power),
                 number_text(row["difference"], share, signed=True, power=power),

@@ -61,6 +61,7 @@ table.answers th, table.answers td { border: 1px solid #ccc; padding: 4px 8px;
                                      text-align: left; vertical-align: top; }
 table.answers th { background: #eef1f5; }
 table.answers td:first-child { font-weight: 600; width: 34%; }
+#comparison-table td:first-child { width: 44%; }
 .figure-reading { font-weight: 600; margin-top: 1.2em; }
 .figure-caption { color: #444; font-size: 0.9em; margin-bottom: 2em; }
 .progress-outer { background: #e9ecef; border-radius: 4px; height: 14px; margin: 6px 0; }
@@ -656,14 +657,16 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             compared = sim.compare([job_a.folder / "run", job_b.folder / "run"])
         except sim.ScenarioError as error:  # e.g. runs of different primary endpoints
             return ui.div(str(error), class_="editor-msg", id="comparison-msg")
-        units = compared.runs[0].summary["unit"]
-        table = comparison_table(compared.metrics, units)
+        described = compared.described  # each metric's unit and meaning (the metric table's)
+        table = comparison_table(compared.metrics, described)
         changes = [tuple(row) for row in compared.fields.itertuples(index=False)]
         differs = ui.tags.ul(*[ui.tags.li(f"{p}: {a} (A) -> {b} (B)") for p, a, b in changes])
         shown_columns = [c for c in table.columns if c != "metric"]
         head = "".join(f"<th>{html.escape(c)}</th>" for c in shown_columns)
+        # a row's tooltip: the metric's name in summary.csv and its whole meaning
         body = "".join(
-            f'<tr data-metric="{html.escape(row["metric"])}">'
+            f'<tr data-metric="{html.escape(row["metric"])}" title="'
+            f'{html.escape(row["metric"] + ": " + described.at[row["metric"], "meaning"])}">'
             + "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in shown_columns)
             + "</tr>"
             for _, row in table.iterrows()
@@ -679,8 +682,9 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             ui.p(
                 f"'beyond noise': the difference is more than {FLAG_SE:g} Monte Carlo standard "
                 "errors, so it is not chance: exactly the differences `python -m sim compare` "
-                "marks. After the key metrics, in words, come the other metrics it marks, by "
-                "their names in summary.csv. "
+                "marks. After the key metrics come the other metrics it marks, each in the "
+                "words of its meaning in summary.csv (its first sentence; rest the pointer on a "
+                "row for the metric's name and its whole meaning). "
                 + (
                     "The two runs share their seed and replicates, so each simulated trial of "
                     "run B drew the same random numbers as the one of run A: the standard "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sim.engine.metrics import (
     MONTHS_SINCE_START,
+    PRIMARY_COUNT,
     Section,
     by_completion,
     efficacy_first_at_look,
@@ -83,7 +84,7 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "expected_events",
             "mean",
             "events",
-            "events",
+            PRIMARY_COUNT,
             "sequential",
             "{events} at the analysis that ended the trial (interim "
             "stop or final), mean over replicates",
@@ -159,7 +160,7 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "look{k}_events_mean",
             "mean",
             "look{k}_events",
-            "events",
+            PRIMARY_COUNT,
             "sequential",
             "{events} seen at look {k}'s data cut, mean over the replicates that held it",
             paired=True,
@@ -305,7 +306,7 @@ TESTS = Section(  # analysis.tests beyond the log-rank alone (sim.stats.weighted
             "estimate_{test}_median",
             "median",
             "estimate_{test}",
-            "events",
+            PRIMARY_COUNT,
             "tests",
             "{test}: weighted observed minus expected {events} of the experimental arm "
             "(< 0 favours it), median over replicates",

@@ -22,6 +22,7 @@ from sim.engine.design_metrics import RANDOMIZATION, SEQUENTIAL, TESTS, TRIGGER_
 from sim.engine.endpoint_metrics import ENDPOINTS
 from sim.engine.metrics import (
     MONTHS_SINCE_START,
+    PRIMARY_COUNT,
     Context,
     Metric,
     MetricTable,
@@ -203,7 +204,7 @@ HEADLINE = Section(
             "events_at_completion_mean",
             "mean",
             "events_at_completion",
-            "events",
+            PRIMARY_COUNT,
             "timeline",
             "{events} seen by the registered completion date ({primary}), all patients "
             "randomized by then, mean over replicates",
@@ -311,7 +312,7 @@ PRIMARY = Section(
             "events_at_analysis_mean",
             "mean",
             "events",
-            "events",
+            PRIMARY_COUNT,
             "timeline",
             "{events} in the analysis that concluded the trial (the final analysis, or the "
             "interim look that stopped it), mean over replicates",

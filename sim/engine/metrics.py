@@ -68,6 +68,8 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # A meaning's {primary}, {events}, {endpoint} and {seen} say the run's analysis.endpoint
 # (`ENDPOINT_WORDS`): the metrics of the primary endpoint keep their names whichever it is,
 # their meanings say which it is.
+# The unit of a count of the primary endpoint's events: "events" (PFS), "deaths" (OS).
+PRIMARY_COUNT = "{unit}"
 LOOPS = ("k", "test")  # placeholders a table-ordered section enumerates (looks, tests)
 
 
@@ -168,7 +170,8 @@ class Bound:
 
     @property
     def unit(self) -> str:
-        return self.metric.unit
+        """The row's unit; PRIMARY_COUNT says the run's (events, or deaths with OS primary)."""
+        return self.metric.unit.format(**ENDPOINT_WORDS[self.endpoint])
 
     @property
     def meaning(self) -> str:

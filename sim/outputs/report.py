@@ -291,7 +291,8 @@ def headline_html(
         f"{number('events_at_completion_mean')}. The analysis is cut by the event target in "
         f"{share('p_cut_by_events')}, by the calendar date in {share('p_cut_by_date')}.<br>"
         f"<b>When?</b> Median dates: last patient randomized "
-        f"<b>{date('randomized_100pct', 'lpi_months_median')}</b>, event target reached "
+        f"<b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
+        f"{ENDPOINT_WORDS[endpoint]['target_reached']} "
         f"<b>{date('target_events', 'target_events_months_median')}</b>, final analysis "
         f"<b>{date('final_analysis', 'analysis_months_median')}</b>.<br>"
         f"<b>Power?</b> At the analysis of the {ENDPOINT_WORDS[endpoint]['primary']} as the "
@@ -323,7 +324,8 @@ def sequential_headline_html(
         f"<b>{date('concluded', 'analysis_months_median')}</b>; interim look 1 "
         f"<b>{date('look1', 'look1_months_median')}</b>; among the trials that get there, "
         f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
-        f"event target reached <b>{date('target_events', 'target_events_months_median')}</b>"
+        f"{ENDPOINT_WORDS[endpoint]['target_reached']} "
+        f"<b>{date('target_events', 'target_events_months_median')}</b>"
         f", final analysis <b>{date(f'look{looks}', f'look{looks}_months_median')}</b>.</p>"
     )
 

@@ -134,13 +134,15 @@ def parse_test(spec: str) -> TestSpec:
 # --- the data cut and the looks ------------------------------------------------------------
 
 # The words of each primary endpoint (analysis.endpoint), for every label and metric meaning:
-# its name, what its events are called, the primary endpoint in a phrase, how an event is seen,
-# the effect an interim look's conditional power "under the design" assumes from the look on.
+# its name, what its events are called (and the unit of a count of them), the primary endpoint
+# in a phrase, how an event is seen, the effect an interim look's conditional power "under the
+# design" assumes from the look on.
 ENDPOINT_WORDS = {
     "pfs": {
         "endpoint": "PFS",
         "events": "PFS events",
         "count": "PFS events",  # a number of them: "70 PFS events"
+        "unit": "events",  # the unit of a count of them (summary.csv's unit column)
         "seen_by": "PFS events seen by",
         "target_reached": "event target reached",
         "primary": "primary endpoint (PFS)",
@@ -151,6 +153,7 @@ ENDPOINT_WORDS = {
         "endpoint": "OS",
         "events": "deaths (OS events)",
         "count": "deaths",
+        "unit": "deaths",
         "seen_by": "Deaths by",
         "target_reached": "death target reached (OS)",
         "primary": "primary endpoint (OS)",

@@ -16,8 +16,10 @@ getDesignCharacteristics and getPowerSurvival report them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,7 +27,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from sim.stats import design as fixed
-from sim.stats.sequential import fixed_design_drift
+from sim.stats.sequential import Design, fixed_design_drift
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -34,19 +36,9 @@ if TYPE_CHECKING:
 
 
 def scenario_plan(scenario: Scenario) -> SequentialPlan | None:
-    """The scenario's SequentialPlan (None without analysis.looks)."""
-    from sim.stats.monitoring import SequentialPlan
-
-    a = scenario.analysis
-    if not a.looks:
-        return None
-    return SequentialPlan.from_analysis(
-        a,
-        planned_events(scenario),
-        allocation(scenario),
-        design_prior(scenario),
-        design_effect=design_effect(scenario),
-    )
+    """The scenario's SequentialPlan (None without analysis.looks), worked out once per
+    scenario (`look_plan`)."""
+    return look_plan(scenario).plan if scenario.analysis.looks else None
 
 
 def design_prior(scenario: Scenario) -> InterimPrior:
@@ -103,15 +95,120 @@ class OsDesignEffect:
     (`sim.stats.design.nph_expected_events`) at T_d, the expected time of d deaths under
     the scenario's illness-death model (linear between the quarter months of
     OS_GRID_MONTHS, as `expected_time`; past the grid, its end). Called with an array of
-    death counts, it returns their log AHRs."""
+    death counts, it returns their log AHRs; each array's AHRs are computed once."""
 
     scenario: Scenario
     deaths: np.ndarray  # expected deaths on OS_GRID_MONTHS
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def average_hazard_ratios(self, events: Sequence[float]) -> np.ndarray:
+        """The AHRs of OS at the expected times of `events` deaths (callers must not change
+        the array: it is the cached one)."""
+        events = np.asarray(events, dtype=float)
+        key = tuple(events)
+        hit = self.cache.get(key)
+        if hit is None:
+            months = np.interp(events, self.deaths, OS_GRID_MONTHS)
+            table = fixed.nph_expected_events(self.scenario, months)
+            hit = self.cache[key] = table["average_hazard_ratio"].to_numpy()
+        return hit
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
-        months = np.interp(np.asarray(events, dtype=float), self.deaths, OS_GRID_MONTHS)
-        table = fixed.nph_expected_events(self.scenario, months)
-        return np.log(table["average_hazard_ratio"].to_numpy())
+        return np.log(self.average_hazard_ratios(events))
+
+
+class LookPlan:
+    """What the design of a scenario with analysis.looks is planned from, each part worked
+    out once per scenario, as design.csv's rows, boundaries.csv and a run's monitoring plan
+    all read them: the planned events of the looks, with OS primary the OS effect of the
+    design (`OsDesignEffect`), the hazard ratio of the design's h1 rows and the
+    SequentialPlan. Scenarios are frozen, so the same object has the same plan."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+
+    @functools.cached_property
+    def events(self) -> tuple[float, ...]:
+        """Planned events at each look: its events, its fraction of the final look's events,
+        or (a date) the Lachin-Foulkes expected events then, under the scenario's effect
+        (with OS primary, the numeric expected deaths)."""
+        scenario = self.scenario
+        a = scenario.analysis
+
+        def expected(date: dt.date) -> float:
+            months = (date - scenario.trial.start_date).days / fixed.DAYS_PER_MONTH
+            if a.endpoint == "os":
+                return float(os_expected_deaths(scenario, np.asarray([months]), null=False)[0])
+            return float(
+                fixed.expected_events(
+                    months,
+                    fixed.scenario_accrual(scenario),
+                    fixed.scenario_hazards(scenario),
+                    scenario.effect.hazard_ratio,
+                    scenario.dropout.hazard_per_day * fixed.DAYS_PER_MONTH,
+                    allocation(scenario),
+                    scenario.trial.sample_size,
+                )
+            )
+
+        final = a.looks[-1]
+        total = float(final.events) if final.events is not None else expected(final.date)
+        out = []
+        for look in a.looks[:-1]:
+            if look.events is not None:
+                out.append(float(look.events))
+            elif look.information is not None:
+                out.append(look.information * total)
+            else:
+                out.append(expected(look.date))
+        return (*out, total)
+
+    @functools.cached_property
+    def os_effect(self) -> OsDesignEffect | None:
+        """With OS primary, the OS effect of the design whatever its size; None with PFS."""
+        if self.scenario.analysis.endpoint != "os":
+            return None
+        return OsDesignEffect(self.scenario, os_grid_deaths(self.scenario, null=False))
+
+    @functools.cached_property
+    def hazard_ratio(self) -> float:
+        """`design_hazard_ratio`."""
+        if self.os_effect is None:
+            return self.scenario.effect.hazard_ratio
+        return float(self.os_effect.average_hazard_ratios(self.events[-1:])[0])
+
+    @functools.cached_property
+    def design_effect(self) -> OsDesignEffect | None:
+        """`design_effect`: the OS effect, unless its AHR at the final look is 1."""
+        effect = self.os_effect
+        if effect is None or abs(float(effect(self.events[-1:])[0])) < 1e-12:
+            return None
+        return effect
+
+    @functools.cached_property
+    def plan(self) -> SequentialPlan:
+        from sim.stats.monitoring import SequentialPlan
+
+        return SequentialPlan.from_analysis(
+            self.scenario.analysis,
+            list(self.events),
+            allocation(self.scenario),
+            design_prior(self.scenario),
+            design_effect=self.design_effect,
+        )
+
+
+_LOOK_PLANS: list = []  # [(scenario, its LookPlan)] of the latest call
+
+
+def look_plan(scenario: Scenario) -> LookPlan:
+    """The scenario's LookPlan: the same object for the same scenario (as long as no other
+    scenario was asked about since), so that each part is computed once."""
+    if _LOOK_PLANS and _LOOK_PLANS[0][0] is scenario:
+        return _LOOK_PLANS[0][1]
+    found = LookPlan(scenario)
+    _LOOK_PLANS[:] = [(scenario, found)]
+    return found
 
 
 def design_effect(scenario: Scenario) -> OsDesignEffect | None:
@@ -122,10 +219,7 @@ def design_effect(scenario: Scenario) -> OsDesignEffect | None:
     uses the one hazard ratio with the target power at the planned events, as for PFS."""
     if scenario.analysis.endpoint != "os" or not scenario.analysis.looks:
         return None
-    effect = OsDesignEffect(scenario, os_grid_deaths(scenario, null=False))
-    if abs(float(effect(planned_events(scenario)[-1:])[0])) < 1e-12:
-        return None
-    return effect
+    return look_plan(scenario).design_effect
 
 
 def design_hazard_ratio(scenario: Scenario) -> float:
@@ -134,10 +228,7 @@ def design_hazard_ratio(scenario: Scenario) -> float:
     final look's planned deaths (gsDesign2's AHR, `sim.stats.design.nph_expected_events`)."""
     if scenario.analysis.endpoint != "os":
         return scenario.effect.hazard_ratio
-    deaths = os_grid_deaths(scenario, null=False)
-    months = float(np.interp(planned_events(scenario)[-1], deaths, OS_GRID_MONTHS))
-    table = fixed.nph_expected_events(scenario, [months])
-    return float(table["average_hazard_ratio"].iloc[0])
+    return look_plan(scenario).hazard_ratio
 
 
 def expected_time(scenario: Scenario, events: float, hazard_ratio: float) -> float:
@@ -161,37 +252,8 @@ def expected_time(scenario: Scenario, events: float, hazard_ratio: float) -> flo
 
 
 def planned_events(scenario: Scenario) -> list[float]:
-    """Planned events at each look: its events, its fraction of the final look's events, or
-    (a date) the Lachin-Foulkes expected events then, under the scenario's effect."""
-    a = scenario.analysis
-
-    def expected(date: dt.date) -> float:
-        months = (date - scenario.trial.start_date).days / fixed.DAYS_PER_MONTH
-        if a.endpoint == "os":
-            return float(os_expected_deaths(scenario, np.asarray([months]), null=False)[0])
-        return float(
-            fixed.expected_events(
-                months,
-                fixed.scenario_accrual(scenario),
-                fixed.scenario_hazards(scenario),
-                scenario.effect.hazard_ratio,
-                scenario.dropout.hazard_per_day * fixed.DAYS_PER_MONTH,
-                allocation(scenario),
-                scenario.trial.sample_size,
-            )
-        )
-
-    final = a.looks[-1]
-    total = float(final.events) if final.events is not None else expected(final.date)
-    out = []
-    for look in a.looks[:-1]:
-        if look.events is not None:
-            out.append(float(look.events))
-        elif look.information is not None:
-            out.append(look.information * total)
-        else:
-            out.append(expected(look.date))
-    return [*out, total]
+    """Planned events at each look (`LookPlan.events`, computed once per scenario)."""
+    return list(look_plan(scenario).events)
 
 
 def look_months(scenario: Scenario, plan: SequentialPlan, hazard_ratio: float) -> np.ndarray:
@@ -234,7 +296,7 @@ def hypothesis_drift(
     E[Z_k] = -log AHR(t_k) sqrt(p (1 - p) d_k))."""
     if scenario.analysis.endpoint != "os" or hazard_ratio == 1.0:
         return effect_drift(plan, hazard_ratio)
-    effect = OsDesignEffect(scenario, os_grid_deaths(scenario, null=False))
+    effect = look_plan(scenario).os_effect
     return -effect(plan.planned_events) * math.sqrt(plan.variance_factor * plan.max_events)
 
 
@@ -282,6 +344,20 @@ def boundaries_table(scenario: Scenario) -> pd.DataFrame:
     return table
 
 
+def stopping_words(d: Design) -> tuple[str, str]:
+    """What the design's alpha and power rows count, in words: (how the type I error treats
+    the futility bounds, what stops the trial besides an efficacy bound). A design without
+    futility bounds stops for efficacy alone; a two-sided one at its bounds on both sides
+    (a futility bound does not apply there)."""
+    if d.sides == 2:
+        return "both sides' bounds", "efficacy bounds on both sides (no futility bound)"
+    if not np.isfinite(d.futility[:-1]).any():
+        return "no futility bound", "efficacy bounds alone (no futility bound)"
+    if d.binding:
+        return "binding futility bounds included", "stopping at futility"
+    return "non-binding futility ignored", "stopping at futility"
+
+
 def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
     """Rows for design.csv of a group-sequential scenario (quantity, value, unit, method)."""
     plan = scenario_plan(scenario)
@@ -295,6 +371,7 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
     inflation = (d.drift / fixed_design_drift(a.alpha, 1 - a.target_power, a.sides)) ** 2
     os_primary = a.endpoint == "os"
     noun = "deaths" if os_primary else "events"  # what the looks count
+    alpha_words, stopping = stopping_words(d)
     rows: list[tuple[str, object, str, str]] = [
         (
             "gs_looks",
@@ -306,7 +383,7 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
             "gs_alpha_spent",
             d.null_alpha(),
             "probability",
-            "recursive integration (Armitage-McPherson-Rowe); non-binding futility ignored",
+            f"recursive integration (Armitage-McPherson-Rowe); {alpha_words}",
         ),
         (
             "gs_inflation_factor",
@@ -343,7 +420,7 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
         elif ratio == 1.0:
             ratio_words = "OS HR 1"
         else:  # gsDesign2's average HR: the final look's here, each look its own
-            ratio_words = f"OS AHR {ratio:g} at the final look (one AHR per look)"
+            ratio_words = f"OS AHR {ratio:.3g} at the final look (one AHR per look)"
         drift = hypothesis_drift(scenario, plan, ratio)
         eff, fut = d.probabilities(drift)
         stop = eff + fut
@@ -354,7 +431,7 @@ def design_rows(scenario: Scenario) -> list[tuple[str, object, str, str]]:
                 f"gs_power_{label}",
                 float(eff.sum()),
                 "probability",
-                f"{ratio_words}, {plan.max_events:g} {noun}, stopping at futility",
+                f"{ratio_words}, {plan.max_events:g} {noun}, {stopping}",
             ),
             (
                 f"gs_power_ignoring_futility_{label}",
