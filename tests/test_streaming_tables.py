@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim.engine.chunk import TrialModel, simulate_chunk
+from sim.engine.executors import encode_chunk, read_table_bytes
 from sim.engine.results import ParquetColumns, summarize, timeline
 from sim.engine.run import (
     MONTH_BLOCK,
@@ -51,28 +52,32 @@ def whole_table_quantiles(path, rounded: bool = True) -> dict[str, pd.DataFrame]
     }
 
 
-def test_monthly_quantiles_streamed_equal_the_whole_table(tmp_path, monkeypatch):
-    rng = np.random.default_rng(7)
+def random_monthly(rng: np.random.Generator, n: int, first: int) -> pa.Table:
+    """`n` replicates' rows of a monthly table (ids from `first`): four items over 17 months,
+    with heavy tails, exact zeros and idle months at the end."""
     months = [f"2026-{m:02d}" for m in range(1, 13)] + [f"2027-{m:02d}" for m in range(1, 6)]
     assert len(months) > MONTH_BLOCK  # more than one block per item
+    columns = {"replicate": np.arange(first, first + n)}
+    for table, item, scale in (
+        ("supply", "drug mg", 1e4),
+        ("supply", "drug vials", 3.0),
+        ("resources", "chair utilization", 0.3),
+        ("safety", "grade 3+ control", 0.7),
+    ):
+        for j, month in enumerate(months):
+            values = (rng.lognormal(0, 2, n) * scale * (rng.random(n) < 0.6) * (j < 14)).astype(
+                np.float32
+            )
+            columns[f"{table}/{item}/{month}"] = values
+    return pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)
+
+
+def test_monthly_quantiles_streamed_equal_the_whole_table(tmp_path, monkeypatch):
+    rng = np.random.default_rng(7)
     path = tmp_path / "monthly.parquet"
     writer = None
     for group in range(3):  # several row groups, as the run writes them
-        n = 137
-        columns = {"replicate": np.arange(group * n, (group + 1) * n)}
-        for table, item, scale in (
-            ("supply", "drug mg", 1e4),
-            ("supply", "drug vials", 3.0),
-            ("resources", "chair utilization", 0.3),
-            ("safety", "grade 3+ control", 0.7),
-        ):
-            for j, month in enumerate(months):
-                # heavy tails, exact zeros and idle months at the end
-                values = (rng.lognormal(0, 2, n) * scale * (rng.random(n) < 0.6) * (j < 14)).astype(
-                    np.float32
-                )
-                columns[f"{table}/{item}/{month}"] = values
-        frame = pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)
+        frame = random_monthly(rng, 137, group * 137)
         writer = writer or pq.ParquetWriter(path, frame.schema)
         writer.write_table(frame)
     writer.close()
@@ -296,3 +301,96 @@ def test_numeric_frames_convert_to_the_arrow_table_from_pandas_gives():
             )
             assert chunk_bytes(ours) == chunk_bytes(reference)
     assert arrow_table(numbers).column("with nan").null_count == numbers["with nan"].isna().sum()
+
+
+def test_tables_are_written_from_the_checkpoints_once_every_chunk_is_in(
+    textbook, tmp_path, monkeypatch
+):
+    # A Parquet writer holds every column chunk's metadata until it closes, so the run's
+    # tables are written after the last chunk (when a run's workers have stopped), from the
+    # chunks' checkpoint files: while chunks arrive, the folder holds no Parquet file, even
+    # with a row group per chunk (which a writer open during the run would have written).
+    import sim.engine.executors as executors
+    from sim.engine.executors import run_to_parquet
+    from sim.storage import checkpoints
+
+    monkeypatch.setattr(executors, "row_group_rows", lambda n_reps: 500)
+
+    seen: list[list[str]] = []
+    run_to_parquet(
+        TrialModel.from_scenario(textbook),
+        1200,  # chunks of 500, 500 and 200 replicates
+        seed=5,
+        workers=1,
+        folder=tmp_path,
+        keep_patients=3,
+        on_chunk=lambda n: seen.append(sorted(p.name for p in tmp_path.glob("*.parquet"))),
+    )
+    assert seen == [[], [], []]
+    for name in ("replicates", "patients"):
+        kept = [
+            checkpoints.load_chunk(tmp_path, c, range(c * 500, min(c * 500 + 500, 1200)))
+            for c in range(3)
+        ]
+        parts = [read_table_bytes(files[name]) for files in kept if name in files]
+        written = pq.ParquetFile(tmp_path / f"{name}.parquet")
+        if name == "replicates":
+            assert written.metadata.num_row_groups == 3
+        assert written.read().equals(pa.concat_tables(parts), check_metadata=True)
+
+
+def test_a_checkpoint_changed_before_the_tables_are_written_stops_the_run(textbook, tmp_path):
+    from sim.engine.executors import PointJob, write_tables
+    from sim.scenario import ScenarioError
+    from sim.storage import checkpoints
+
+    result = simulate_chunk(
+        TrialModel.from_scenario(textbook), seed=3, chunk=0, first_rep=0, n_reps=12
+    )
+    files = encode_chunk(0, 0, result).files
+    checkpoints.save_chunk(tmp_path, 0, range(12), files)
+    assert checkpoints.load_chunk_tables(tmp_path, 0, range(12), ("replicates",)) == {
+        "replicates": files["replicates"]
+    }
+    path = tmp_path / "chunks" / "c000000.replicates.arrow"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1  # one bit changed, as a failing disk might
+    path.write_bytes(bytes(data))
+    assert checkpoints.load_chunk_tables(tmp_path, 0, range(12), ("replicates",)) is None
+    with pytest.raises(ScenarioError, match="checkpoint of chunk 0 changed during the run"):
+        write_tables(PointJob(tmp_path, 12, 3, 0))
+
+
+def test_row_groups_change_neither_the_tables_read_back_nor_the_monthly_figures(tmp_path):
+    # Runs of more than about 14,500 replicates write larger row groups (`row_group_rows`):
+    # the table read back (pyarrow, pandas) and the monthly figures are those of the
+    # smaller row groups; runs of up to 14,500 replicates keep ROW_GROUP_ROWS.
+    from sim.engine.chunk import CHUNK_SIZE
+    from sim.engine.executors import ROW_GROUP_ROWS, ParquetAppender, row_group_rows
+
+    rng = np.random.default_rng(11)
+    chunks = [random_monthly(rng, 50, 50 * c) for c in range(6)]
+    tables = {}
+    for rows, groups in ((100, 3), (300, 1)):
+        folder = tmp_path / f"rows{rows}"
+        folder.mkdir()
+        writer = ParquetAppender(folder, rows)
+        for chunk in chunks:
+            writer.append("monthly", chunk)
+        writer.close()
+        assert pq.ParquetFile(folder / "monthly.parquet").metadata.num_row_groups == groups
+        tables[rows] = (
+            pq.read_table(folder / "monthly.parquet"),
+            monthly_quantiles(folder / "monthly.parquet"),
+        )
+    (small, small_figures), (large, large_figures) = tables[100], tables[300]
+    assert large.equals(small, check_metadata=True)
+    pd.testing.assert_frame_equal(large.to_pandas(), small.to_pandas(), check_exact=True)
+    assert large_figures.keys() == small_figures.keys()
+    for name, figures in large_figures.items():
+        assert figures.to_csv() == small_figures[name].to_csv()
+    counts = [500, 2000, 14_500, 15_000, 100_000, 1_000_000]
+    rows = [row_group_rows(n) for n in counts]
+    assert rows[:3] == [ROW_GROUP_ROWS] * 3
+    assert rows == sorted(rows) and all(r % CHUNK_SIZE == 0 for r in rows)
+    assert rows[4] == 5500  # sqrt(275 * 100,000) = 5,244, rounded up to whole chunks

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import uuid
 from collections import deque
@@ -711,44 +712,71 @@ def write_point(
     index: int,
     on_chunk: Callable[[int], None] | None,
 ) -> dict[str, pd.DataFrame]:
-    writers = ParquetAppender(job.folder)
+    """Keep each of `job`'s fresh chunks (from `results`) as its checkpoint and add up the
+    count tables of all its chunks; then, once every chunk is in, write its Parquet tables
+    from the checkpoints (`write_tables`). Returns the summed count tables."""
     sums: dict[str, pd.DataFrame] = {}
     pending: list[dict[str, pd.DataFrame]] = []
+    for spec in plan_chunks(job.n_reps):
+        ids = range(spec.first_rep, spec.first_rep + spec.n_reps)
+        if spec.chunk in done:
+            files = checkpoints.load_chunk(job.folder, spec.chunk, ids)
+            if files is None:
+                raise changed_checkpoint(job, spec.chunk)
+        else:
+            fresh = next(results)
+            assert (fresh.point, fresh.chunk) == (index, spec.chunk)
+            checkpoints.save_chunk(job.folder, fresh.chunk, ids, fresh.files)
+            files = fresh.files
+        pending.append(
+            {
+                name.removeprefix("sums-"): read_frame(data)
+                for name, data in files.items()
+                if name.startswith("sums-")
+            }
+        )
+        if len(pending) >= SUMS_BATCH:
+            add_sums(sums, merge_sums(pending))
+            pending.clear()
+        if on_chunk and spec.chunk not in done:
+            on_chunk(spec.n_reps)
+    add_sums(sums, merge_sums(pending))
+    write_tables(job)
+    return sums
+
+
+TABLES = ("replicates", "patients", "monthly")  # a point's Parquet tables, one row per replicate
+# (patients: per kept patient)
+
+
+def write_tables(job: PointJob) -> None:
+    """`job`'s TABLES as Parquet files in its folder, each chunk's rows in chunk order, read
+    back from the chunks' checkpoint files (each checked against its marker).
+
+    Written once every chunk is in, not chunk by chunk as they arrive: a Parquet writer holds
+    the metadata of every column chunk it has written until the file closes (about 0.8 KB per
+    column and row group: the monthly table's 2,401 columns every 2,000 replicates), so a
+    file written during the run would grow the main process beside the workers. The workers
+    of a run have stopped (its last chunk stops them: `stream_in_order`) before the writers
+    start, and the writers get the chunks' tables in the same order as when they were written
+    during the run: the same row groups, the same bytes."""
+    writers = ParquetAppender(job.folder, row_group_rows(job.n_reps))
     try:
-        for spec in plan_chunks(job.n_reps):
-            ids = range(spec.first_rep, spec.first_rep + spec.n_reps)
-            if spec.chunk in done:
-                kept = checkpoints.load_chunk(job.folder, spec.chunk, ids)
-                if kept is None:
-                    raise ScenarioError(
-                        f"{job.folder}: checkpoint of chunk {spec.chunk} "
-                        "changed during the run; run again with --resume"
-                    )
-                files = kept
-            else:
-                fresh = next(results)
-                assert (fresh.point, fresh.chunk) == (index, spec.chunk)
-                checkpoints.save_chunk(job.folder, fresh.chunk, ids, fresh.files)
-                files = fresh.files
-            for name in ("replicates", "patients", "monthly"):
+        for chunk, ids in job.replicate_ids().items():
+            files = checkpoints.load_chunk_tables(job.folder, chunk, ids, TABLES)
+            if files is None:
+                raise changed_checkpoint(job, chunk)
+            for name in TABLES:
                 if name in files:
                     writers.append(name, read_table_bytes(files[name]))
-            pending.append(
-                {
-                    name.removeprefix("sums-"): read_frame(data)
-                    for name, data in files.items()
-                    if name.startswith("sums-")
-                }
-            )
-            if len(pending) >= SUMS_BATCH:
-                add_sums(sums, merge_sums(pending))
-                pending.clear()
-            if on_chunk and spec.chunk not in done:
-                on_chunk(spec.n_reps)
-        add_sums(sums, merge_sums(pending))
     finally:
         writers.close()
-    return sums
+
+
+def changed_checkpoint(job: PointJob, chunk: int) -> ScenarioError:
+    return ScenarioError(
+        f"{job.folder}: checkpoint of chunk {chunk} changed during the run; run again with --resume"
+    )
 
 
 def run_to_parquet(
@@ -775,22 +803,39 @@ def run_to_parquet(
 
 
 SUMS_BATCH = 32  # chunks of count tables added up at once (bounded memory, fewer groupbys)
-ROW_GROUP_ROWS = 2000  # replicate rows buffered per Parquet row group
+ROW_GROUP_ROWS = 2000  # replicate rows buffered per Parquet row group, at least
+FOOTER_PER_VALUE = 275  # a column chunk's metadata at its peak over the 8 bytes of a value
+
+
+def row_group_rows(n_reps: int) -> int:
+    """Rows per Parquet row group of a run of `n_reps` replicates: ROW_GROUP_ROWS up to
+    about 14,500 replicates, then sqrt(FOOTER_PER_VALUE * n_reps) rounded up to whole
+    chunks (5,500 for 100,000 replicates), so that the writer's peak when it closes the file
+    grows as the square root of the replicates, not in proportion to them.
+
+    A writer holds about 0.8 KB of metadata per column chunk (a column in a row group)
+    until it closes the file, and about 2.2 KB at its peak while it closes it (the footer
+    built and serialized); a row group holds 8 bytes a value in memory while it is written.
+    Per column, the sum of the two, 2.2 KB * n_reps / rows + 8 B * rows, is least at
+    rows = sqrt(275 * n_reps). The table read back is the same whatever the row groups."""
+    rows = math.isqrt(FOOTER_PER_VALUE * n_reps)
+    return max(ROW_GROUP_ROWS, -(-rows // CHUNK_SIZE) * CHUNK_SIZE)
 
 
 class ParquetAppender:
     """Appends Arrow tables to `<folder>/<name>.parquet`, buffering small chunks into row
-    groups of about ROW_GROUP_ROWS rows."""
+    groups of about `rows` rows (ROW_GROUP_ROWS unless given)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, rows: int | None = None) -> None:
         self.folder = folder
+        self.rows = ROW_GROUP_ROWS if rows is None else rows
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.buffers: dict[str, list[pa.Table]] = {}
 
     def append(self, name: str, table: pa.Table) -> None:
         buffer = self.buffers.setdefault(name, [])
         buffer.append(table)
-        if sum(t.num_rows for t in buffer) >= ROW_GROUP_ROWS:
+        if sum(t.num_rows for t in buffer) >= self.rows:
             self.flush(name)
 
     def flush(self, name: str) -> None:

@@ -163,16 +163,46 @@ def load_chunk(folder: Path, chunk: int, replicates: range) -> dict[str, bytes] 
     """A kept chunk's files (name -> bytes), or None if missing, not intact, or not the
     chunk of the replicate ids `replicates` (a chunk copied over another: its marker's
     replicate ids and digest, and the ids in its replicate rows, are checked)."""
+    kept = read_chunk_files(folder, chunk, replicates)
+    if kept is None:
+        return None
+    marker, files = kept
+    digest = marker.get("sha256")  # markers of earlier versions have none
+    if digest is not None and digest != chunk_digest(chunk, replicates, files):
+        return None
+    return files if holds_replicates(files, replicates) else None
+
+
+def load_chunk_tables(
+    folder: Path, chunk: int, replicates: range, names: tuple[str, ...]
+) -> dict[str, bytes] | None:
+    """The files `names` of a kept chunk that it has (a chunk without kept patients has no
+    patients file), each checked against its marker's size and CRC-32; None if one is not
+    intact or the marker is not that of the replicate ids `replicates`. For reading a
+    chunk again that `load_chunk` checked whole (or this process saved) earlier in the
+    run, without reading and hashing all its files."""
+    kept = read_chunk_files(folder, chunk, replicates, names)
+    return None if kept is None else kept[1]
+
+
+def read_chunk_files(
+    folder: Path, chunk: int, replicates: range, names: tuple[str, ...] | None = None
+) -> tuple[dict[str, Any], dict[str, bytes]] | None:
+    """(marker, files) of a kept chunk: the files `names` that its marker lists (all with
+    None), each of the size and CRC-32 the marker gives; None if the marker is missing,
+    not that of the replicate ids `replicates`, or a file does not match it."""
     marker = read_marker(folder, chunk)
     if marker is None or marker.get("replicates") != len(replicates):
         return None
     if marker.get("first_replicate", replicates.start) != replicates.start:
         return None
-    files = {}
     suffix = marker.get("format", "parquet")
     if suffix not in (CHUNK_FORMAT, "parquet") or not isinstance(marker.get("files"), dict):
         return None
+    files = {}
     for name, meta in marker["files"].items():
+        if names is not None and name not in names:
+            continue
         try:
             data = (folder / CHUNKS / f"{chunk_stem(chunk)}.{name}.{suffix}").read_bytes()
         except OSError:
@@ -182,10 +212,7 @@ def load_chunk(folder: Path, chunk: int, replicates: range) -> dict[str, bytes] 
         if zlib.crc32(data) != meta.get("crc32"):
             return None
         files[name] = data
-    digest = marker.get("sha256")  # markers of earlier versions have none
-    if digest is not None and digest != chunk_digest(chunk, replicates, files):
-        return None
-    return files if holds_replicates(files, replicates) else None
+    return marker, files
 
 
 def finished_chunks(folder: Path, expected: dict[int, range]) -> set[int]:
