@@ -579,7 +579,8 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                 due = day + process.gaps[k]
             minutes = process.visit_minutes[k]
             on = next_open[due] if due < n_open else due  # past the calendar: open
-            if on <= due + after_days and (on >= span or used[on] + minutes <= limit):
+            # (on - due: a small int, cached; due + after_days would be a new one per cycle)
+            if on - due <= after_days and (on >= span or used[on] + minutes <= limit):
                 if on < span:
                     used[on] += minutes
                 process.booked = on
