@@ -82,7 +82,12 @@ class SessionBook:
 
     def __init__(self, background: np.ndarray, limit: int) -> None:
         self.background, self.limit, self.span = background, limit, len(background)
-        self.start = limit - background.max(axis=1, initial=0)  # room before the trial
+        # room before the trial: the fullest session's, by sessions (column by column:
+        # a maximum along a row of two costs several times more per day)
+        peak = np.zeros(len(background), dtype=background.dtype)
+        for session in background.T:
+            peak = np.maximum(peak, session)
+        self.start = limit - peak
         self.room: list[int] = self.start.tolist()
 
     def book(self, start: int, n_days: int) -> None:

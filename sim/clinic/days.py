@@ -20,7 +20,7 @@ every record, the log and the books.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 GROW = 512  # days added at least when a wake-up lies past the list (a few times a replicate)
@@ -59,6 +59,20 @@ class DayClock:
             self.marked[day] = 1
         else:
             waiting.append(callback)
+
+    def wake_each(self, days: list[int], callbacks: Iterable[Any]) -> None:
+        """`wake` for each day of `days` and callback of `callbacks` in turn (the same order,
+        one call for a replicate's stops or randomizations)."""
+        pending, marked = self.pending, self.marked
+        if days and max(days) >= len(pending) - 1:
+            self.grow(max(days) + 2)
+        for day, callback in zip(days, callbacks, strict=True):
+            waiting = pending[day]
+            if waiting is None:
+                pending[day] = [callback]
+                marked[day] = 1
+            else:
+                waiting.append(callback)
 
     def grow(self, n_days: int) -> None:
         """Room for at least `n_days` days (GROW more at a time). The last day of the

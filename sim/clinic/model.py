@@ -560,7 +560,6 @@ def run_course(
     # patient table (the records' arrays take them from the whole arrays)
     rows = keep_log or keep_records
     plans = zip(gaps.tolist(), levels if rows else repeat((), n), minutes, strict=True)
-    stops = stop_days.tolist()
     reasons = stop_reason.tolist()
 
     log: list[tuple[float, int, str]] | None = [] if keep_log else None
@@ -577,12 +576,12 @@ def run_course(
         else:
             env.run(until=until)
 
-    records = [PatientCourse(i) for i in range(n)]
+    rand_days = rand_day.tolist()
     patients = [
-        PatientProcess(clinic, record, r, due, late, plan, toxic, rt_plan)
-        for record, r, due, late, plan, toxic, rt_plan in zip(
-            records,
-            rand_day.tolist(),
+        PatientProcess(clinic, i, r, due, late, plan, toxic, rt_plan)
+        for i, r, due, late, plan, toxic, rt_plan in zip(
+            range(n),
+            rand_days,
             first_due,
             delayed if rows else repeat((), n),
             plans,
@@ -591,17 +590,25 @@ def run_course(
             strict=True,
         )
     ]
+    records: list[PatientCourse] = patients  # (each process is its patient's record)
     # Stops first: a stop is then the first callback of its day's timeout (`Clinic.wake`),
     # older than any the patients create for the same clock, and SimPy handles same-time
     # events oldest first (a stop on day d comes before anything else on day d); a day's
     # stops in patient order. Then each patient's course starts, in patient order.
     last_stop = math.inf if to_end else ends[0]  # stops on or after the horizon do nothing
-    for patient, stop, reason in zip(patients, stops, reasons, strict=True):
-        if stop < last_stop:
-            patient.cause = reason
-            clinic.wake(env, int(stop), patient.stop)
-    for patient in patients:
-        patient.begin(env)
+    stopping = np.flatnonzero(stop_days < last_stop)
+    stop_on = stop_days[stopping].astype(np.int64).tolist()
+    stopping = stopping.tolist()
+    for i in stopping:
+        patients[i].cause = reasons[i]
+    if clock is not None and min(rand_days, default=0) > 0:  # `begin` of each: it waits
+        clock.wake_each(stop_on, [patients[i].stop for i in stopping])
+        clock.wake_each(rand_days, patients)
+    else:
+        for i, day in zip(stopping, stop_on, strict=True):
+            clinic.wake(env, day, patients[i].stop)
+        for patient in patients:
+            patient.begin(env)
     # each horizon in turn: the run stops before its day, and `run` goes on from there the
     # same as if it had not stopped (SimPy's `until` is an event of its own)
     marks: dict[float, Marks | None] = {}

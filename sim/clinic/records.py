@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, repeat
-from operator import attrgetter, eq
+from operator import eq
 from struct import pack_into
 
 import numpy as np
@@ -115,13 +115,14 @@ the courses completed and the end reason."""
 
 
 def mark_records(records: list[PatientCourse]) -> Marks:
-    """Where each record stands now (`Marks`), column by column."""
+    """Where each record stands now (`Marks`), column by column (comprehensions: a slot
+    read in one is specialized, an `attrgetter` call is not)."""
     return (
-        list(map(len, map(attrgetter("cycles"), records))),
-        list(map(len, map(attrgetter("rt_days"), records))),
-        list(map(len, map(attrgetter("rt_starts"), records))),
-        list(map(attrgetter("rt_courses_completed"), records)),
-        list(map(attrgetter("end_reason"), records)),
+        [len(record.cycles) for record in records],
+        [len(record.rt_days) for record in records],
+        [len(record.rt_starts) for record in records],
+        [record.rt_courses_completed for record in records],
+        [record.end_reason for record in records],
     )
 
 
@@ -155,16 +156,16 @@ def flatten_records(
     lengths of its lists and its marks (or courses completed), then the lists' items
     field by field, patient by patient."""
     n = len(records)
-    cycles = list(map(attrgetter("cycles"), records))
-    rt_starts = list(map(attrgetter("rt_starts"), records))
-    rt_day_lists = list(map(attrgetter("rt_days"), records))
-    exception_lists = list(map(attrgetter("cycle_exceptions"), records))
+    cycles = [record.cycles for record in records]  # (as in `mark_records`)
+    rt_starts = [record.rt_starts for record in records]
+    rt_day_lists = [record.rt_days for record in records]
+    exception_lists = [record.cycle_exceptions for record in records]
     flat = list(map(len, cycles))
     flat += map(len, rt_starts)
     flat += map(len, rt_day_lists)
     flat += map(len, exception_lists)
     if marks is None:
-        flat += map(attrgetter("rt_courses_completed"), records)
+        flat += [record.rt_courses_completed for record in records]
     else:
         for column in marks[:4]:
             flat += column
@@ -172,9 +173,12 @@ def flatten_records(
     for items in cycles:
         flat += items
     total = len(flat) - head
-    for name in ("rt_starts", "rt_waits", "rt_late"):
-        for items in map(attrgetter(name), records):
-            flat += items
+    for items in rt_starts:
+        flat += items
+    for record in records:
+        flat += record.rt_waits
+    for record in records:
+        flat += record.rt_late
     n_starts = (len(flat) - head - total) // 3
     for items in rt_day_lists:
         flat += items
@@ -196,7 +200,7 @@ def flatten_records(
     mark_cycles = counts
     if marks is None:
         completed = values[4 * n : 5 * n]
-        toxicity_end = is_toxicity(map(attrgetter("end_reason"), records), n)
+        toxicity_end = is_toxicity([record.end_reason for record in records], n)
         empty = np.zeros(0, dtype=np.int64)
         later = (empty, empty, empty, empty) if to_end else None
     else:

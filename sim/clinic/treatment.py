@@ -231,7 +231,7 @@ def plan_cycles(
     return gaps, levels, visit_minutes[:, phase]
 
 
-class PatientProcess:
+class PatientProcess(PatientCourse):
     """One patient's treatment course, as SimPy event callbacks; see the module docstring for
     the rules.
 
@@ -254,7 +254,8 @@ class PatientProcess:
     > 0), the last ending in pneumonitis if it is `pneumonitis_course` (0: none). `stop` (a
     callback of the timeout of the patient's stop day; whoever schedules it sets `cause`, its
     reason) ends everything: no cycle after it, a Quad Shot course under way ends too, and
-    appointments not kept are given back. Results go into `record`; `begin` starts the
+    appointments not kept are given back. The process is its own record (the
+    `PatientCourse` of patient `patient`: one object a patient, not two); `begin` starts the
     course at clock 0, `close` ends it at the horizon.
 
     The patient holds no reference to the environment (callbacks get it from their event)
@@ -264,13 +265,9 @@ class PatientProcess:
 
     __slots__ = (
         "clinic",
-        "record",
-        "cycles",
         "rand_day",
         "first_due",
-        "delayed",
         "gaps",
-        "levels",
         "visit_minutes",
         "last",
         "rt_courses",
@@ -293,7 +290,7 @@ class PatientProcess:
     def __init__(
         self,
         clinic: Clinic,
-        record: PatientCourse,
+        patient: int,
         rand_day: int,
         first_due: int,
         delayed: Sequence[bool],
@@ -301,17 +298,19 @@ class PatientProcess:
         toxicity_cycle: int,
         rt_plan: tuple[int, int],
     ) -> None:
-        self.clinic, self.record, self.cycles = clinic, record, record.cycles
-        self.rand_day, self.first_due = rand_day, first_due
+        # the record's fields (`PatientCourse.__init__` written out: one call less); the
+        # plan the patient's cycles and fractions follow is kept on it
+        self.patient, self.cycles, self.cycle_exceptions, self.rt_days = patient, [], [], []
+        self.rt_starts, self.rt_waits, self.rt_late = [], [], []
+        self.rt_courses_completed, self.end_reason = 0, None
+        self.fraction_offsets = clinic.fraction_offsets
+        self.clinic, self.rand_day, self.first_due = clinic, rand_day, first_due
         self.delayed, (self.gaps, self.levels, self.visit_minutes) = delayed, plan
         max_cycles = clinic.rules.max_cycles
         self.last = toxicity_cycle if toxicity_cycle < max_cycles else max_cycles
         self.rt_courses, self.pneumonitis_course = rt_plan
         self.cause = ""  # the stop's reason, set with the stop (`stop`)
         self.k, self.booked = 0, -1  # the cycle booked is cycle k + 1, on day `booked`
-        # the plan the patient's cycles and fractions follow, kept on its record
-        record.delayed, record.levels = delayed, plan[1]
-        record.fraction_offsets = clinic.fraction_offsets
         self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
         self.ended_on = -1  # the day systemic treatment ended for toxicity
         self.course = self.course_due = self.free_from = self.course_start = 0
@@ -340,7 +339,7 @@ class PatientProcess:
             clinic.calendar, due, clinic.rules.window, clinic.chairs, minutes, earliest
         )
         if wait or late:
-            self.record.cycle_exceptions.append((k, wait, late))
+            self.cycle_exceptions.append((k, wait, late))
         self.booked = day
         clock = clinic.clock  # the process's own callback on its day (`__call__`)
         if clock is not None and day < len(clock.pending) and clock.pending[day] is not None:
@@ -379,14 +378,14 @@ class PatientProcess:
 
     def log_cycle(self, day: int) -> None:
         """Log cycle k, given on `day`."""
-        k, exceptions = self.k, self.record.cycle_exceptions
+        k, exceptions = self.k, self.cycle_exceptions
         out = exceptions[-1][2] if exceptions and exceptions[-1][0] == k - 1 else IN_WINDOW
         lower = k > 1 and self.levels[k - 1] > self.levels[k - 2]
         assert self.clinic.log is not None
         self.clinic.log.append(
             (
                 day,
-                self.record.patient,
+                self.patient,
                 f"cycle {k}"
                 + (" delayed" if k > 1 and self.delayed[k - 1] else "")
                 + (" reduced" if lower else "")
@@ -395,7 +394,7 @@ class PatientProcess:
         )
 
     def end_systemic(self, day: int) -> None:
-        record = self.record
+        record = self
         record.end_reason = "max_cycles" if self.k == self.clinic.rules.max_cycles else "toxicity"
         if record.end_reason == "toxicity":
             self.ended_on = day
@@ -408,7 +407,7 @@ class PatientProcess:
         if self.stopped or (self.systemic_done and not self.chain_alive):
             return  # nothing left to stop
         self.stopped = True
-        record, clinic = self.record, self.clinic
+        record, clinic = self, self.clinic
         if record.end_reason is None:
             record.end_reason = self.cause
         if self.booked >= 0 and clinic.chairs is not None:
@@ -453,7 +452,7 @@ class PatientProcess:
         (LATE_CLOSURE if the calendar alone made it late, else LATE_CAPACITY). Its
         fractions are given day by day, waking at the start of each day (see
         `sim.clinic.radiotherapy`)."""
-        clinic, record = self.clinic, self.record
+        clinic, record = self.clinic, self
         rt = clinic.rt_rules
         assert rt is not None
         n_days, log, now = rt.days_per_course, clinic.log, env.now
@@ -523,7 +522,7 @@ class PatientProcess:
         assert rt is not None and clinic.log is not None
         per_day = len(rt.fraction_hours)
         clinic.log.extend(
-            (day + offset, self.record.patient, f"rt {self.course}.{d * per_day + j + 1}")
+            (day + offset, self.patient, f"rt {self.course}.{d * per_day + j + 1}")
             for j, offset in enumerate(rt.fraction_offsets)
         )
 
@@ -580,7 +579,8 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                 due = day + process.gaps[k]
             minutes = process.visit_minutes[k]
             on = next_open[due] if due < n_open else due  # past the calendar: open
-            if on <= due + after_days and (on >= span or used[on] + minutes <= limit):
+            # (on - due: a small int, cached; due + after_days would be a new one per cycle)
+            if on - due <= after_days and (on >= span or used[on] + minutes <= limit):
                 if on < span:
                     used[on] += minutes
                 process.booked = on
