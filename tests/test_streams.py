@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.clinic.streams import draw_poisson, loggam, ptrs
+from sim.clinic.streams import draw_below, draw_poisson, loggam, ptrs
 
 MEANS = (10.0, 10.5, 12.3, 36.0, 76.8, 100.0, 250.5, 1e4, 1e6)
 
@@ -52,6 +52,29 @@ def test_draw_poisson_is_numpys_poisson_at_the_baselines_size():
 )
 def test_draw_poisson_any_mean(lam, size, seed):
     same_as_numpy(lam, (size,), seed)
+
+
+@pytest.mark.parametrize("p", [0.0, -0.1, 1.0, 1.5, 0.3])
+@pytest.mark.parametrize("buffered", [0, 1, 3])
+@pytest.mark.parametrize("bits", [np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937])
+def test_draw_below_is_uniforms_below_p(p, buffered, bits):
+    # the uniforms skipped when every answer is known, a buffered 32-bit half kept
+    ours, reference = np.random.Generator(bits(7)), np.random.Generator(bits(7))
+    for rng in (ours, reference):
+        rng.integers(0, 4, buffered)
+    got, expected = draw_below(p, (3, 5, 7), ours), reference.random((3, 5, 7)) < p
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+    same_stream(ours, reference)
+
+
+def same_stream(ours: np.random.Generator, reference: np.random.Generator) -> None:
+    """The two generators give the same numbers from here on, 32-bit halves first."""
+    for draw in (
+        lambda rng: rng.integers(0, 2**32, 3, dtype=np.uint32),
+        lambda rng: rng.random(5),
+    ):
+        np.testing.assert_array_equal(draw(ours), draw(reference))
 
 
 def test_loggam_is_log_gamma():

@@ -170,3 +170,28 @@ def draw_poisson(lam: float, shape: tuple[int, ...], rng: np.random.Generator) -
         out[done : done + len(got)] = got
         done += len(got)
     return out.reshape(shape)
+
+
+def skip_uniforms(count: int, rng: np.random.Generator) -> None:
+    """Move `rng` on as if `rng.random(count)` had been drawn. PCG64's `advance` jumps at
+    once (one 64-bit output a uniform); it forgets a buffered 32-bit half (from a draw of
+    32-bit integers), which is put back. Other bit generators draw the uniforms."""
+    bits = rng.bit_generator
+    if not isinstance(bits, np.random.PCG64 | np.random.PCG64DXSM):
+        rng.random(count)
+        return
+    before = bits.state
+    bits.advance(count)
+    if before["has_uint32"]:
+        after = bits.state
+        after["has_uint32"], after["uinteger"] = before["has_uint32"], before["uinteger"]
+        bits.state = after
+
+
+def draw_below(p: float, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """`rng.random(shape) < p`: the same booleans, the stream moved on the same; when p <= 0
+    (all False) or p >= 1 (all True: a uniform is below 1) the uniforms are skipped."""
+    if 0.0 < p < 1.0:
+        return rng.random(shape) < p
+    skip_uniforms(math.prod(shape), rng)
+    return np.full(shape, p >= 1.0)
