@@ -293,6 +293,76 @@ def test_a_block_of_draws_is_each_replicates_own_in_turn(baseline, n_reps, bits)
     assert block_rng.random() == own_rng.random()
 
 
+def dense_consequences(scenario, tables, ae, arm, planned_courses):
+    """The reference: consequences worked out on every (patient, cycle, kind), as flags
+    after each cycle (course), then each patient's first."""
+    from sim.clinic.safety import course_cycle_index
+
+    treatment, rt = scenario.treatment, scenario.radiotherapy
+    n, k, _ = ae.cycle.shape
+    c = ae.course.shape[1]
+    phase = (np.arange(k) >= treatment.induction_cycles).astype(np.int64)
+    event = ae.cycle < tables.per_cycle[:, phase][arm]
+    after = dense_plan_events(event, ae.cycle_grade, ae.cycle_action, tables)[2].copy()
+    course_event = (ae.course < tables.per_course) & (
+        np.arange(1, c + 1)[None, :, None] <= planned_courses[:, None, None]
+    )
+    by_course = dense_plan_events(course_event, ae.course_grade, ae.course_action, tables)[2]
+    interval, cycle_days = rt.course_interval_days, treatment.cycle_days
+    of_cycle = [course_cycle_index(j + 1, interval, cycle_days) for j in range(c)]
+    for j in range(c):
+        after[:, min(of_cycle[j], k - 1), :3] |= by_course[:, j, :3]
+    delayed, reduced = np.zeros((n, k), dtype=bool), np.zeros((n, k), dtype=bool)
+    delayed[:, 1:], reduced[:, 1:] = after[:, :-1, 0], after[:, :-1, 1]
+    stops = after[:, :, 2]
+    toxicity = np.where(stops.any(axis=1), np.argmax(stops, axis=1) + 1, k + 1)
+    rt_stop = by_course[..., 3]
+    first_course = np.where(rt_stop.any(axis=1), np.argmax(rt_stop, axis=1) + 1, c + 1)
+    done = (np.asarray(of_cycle)[None, :] <= np.arange(k)[:, None]).sum(axis=1)
+    cycle_stop = after[..., 3]
+    by_cycle = np.where(cycle_stop.any(axis=1), done[np.argmax(cycle_stop, axis=1)], c + 1)
+    first = np.minimum(first_course, by_cycle)
+    return delayed, reduced, toxicity, np.where(first < planned_courses, first, 0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("arms_differ", [False, True])
+def test_consequences_from_the_list_of_events_are_the_dense_ones(
+    baseline, baseline_data, seed, arms_differ
+):
+    # double programming: plan_consequences on the events alone against flags on every
+    # cycle, 400 patients, the baseline's events (and the arms' probabilities apart)
+    scenario = baseline
+    if arms_differ:
+        per_cycle = {"control": 0.1, "experimental": 0.4}
+        scenario = vary(baseline_data, **{"safety.events.0.per_cycle": per_cycle})
+    rng = np.random.default_rng(seed)
+    n = 400
+    tables = SafetyTables.from_scenario(scenario)
+    ae = draw_adverse_events(scenario, n, rng)
+    arm, courses = rng.integers(0, 2, n), rng.integers(0, 4, n)
+    plan = plan_consequences(scenario, tables, ae, arm, courses)
+    expected = dense_consequences(scenario, tables, ae, arm, courses)
+    got = (plan.delayed, plan.reduced, plan.toxicity_cycle, plan.stop_rt_course)
+    for mine, ref in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(mine, ref)
+    assert (plan.toxicity_cycle <= scenario.treatment.max_cycles).any()
+
+
+CONSEQUENCE_ARRAYS = (
+    "delayed",
+    "reduced",
+    "toxicity_cycle",
+    "stop_rt_course",
+    "cycle_event",
+    "cycle_grade",
+    "cycle_acts",
+    "course_event",
+    "course_grade",
+    "course_acts",
+)
+
+
 def test_consequences_planned_for_a_block_are_each_replicates_own(baseline):
     # double programming: plan_adverse_events (all the block's patients at once) against
     # plan_consequences of each replicate alone, every field to the last element
@@ -314,6 +384,12 @@ def test_consequences_planned_for_a_block_are_each_replicates_own(baseline):
         own = plan_consequences(
             baseline, setup.safety, aes.rows(i * n, (i + 1) * n), arm[r], courses
         )
-        for name in type(own).__dataclass_fields__:
+        for name in CONSEQUENCE_ARRAYS:
             mine, ref = getattr(plans[i], name), getattr(own, name)
             assert mine.dtype == ref.dtype and np.array_equal(mine, ref), name
+        for source in ("cycles", "courses"):  # the lists of events themselves
+            mine, ref = getattr(plans[i], source), getattr(own, source)
+            assert mine.shape == ref.shape
+            for name in ("at", "grade", "acts"):
+                got, expected = getattr(mine, name), getattr(ref, name)
+                assert got.dtype == expected.dtype and np.array_equal(got, expected), name

@@ -100,6 +100,46 @@ def test_vials_cover_the_dose_with_less_than_a_small_vial_wasted(doses, sizes):
     assert (counts >= 0).all()
 
 
+def all_combinations_vials(dose, sizes, choice):
+    """The reference: every combination of the larger sizes for every dose as an (N, K)
+    table, then numpy's argmin along the combinations (the first of equals)."""
+    from sim.clinic.dosing import DOSE_TOLERANCE_MG, vial_combinations
+
+    order = np.argsort(sizes)
+    small = sizes[order[0]]
+    combos = vial_combinations(sizes, float(dose.max(initial=0.0)))
+    big_mg = combos @ np.asarray([sizes[i] for i in order[1:]], dtype=float)
+    rest = np.maximum(dose[:, None] - big_mg[None, :], 0.0)
+    n_small = np.ceil((rest - DOSE_TOLERANCE_MG) / small).clip(0, None)
+    dispensed = big_mg[None, :] + n_small * small
+    count = combos.sum(axis=1)[None, :] + n_small
+    if choice == "fewest_vials":
+        fewest = count <= count.min(axis=1, keepdims=True)
+        best = np.argmin(np.where(fewest, dispensed, np.inf), axis=1)
+    else:
+        least = dispensed <= dispensed.min(axis=1, keepdims=True) + 1e-6
+        best = np.argmin(np.where(least, count, np.inf), axis=1)
+    out = np.empty((dose.size, len(sizes)), dtype=np.int64)
+    out[:, order[0]] = n_small[np.arange(dose.size), best]
+    out[:, order[1:]] = combos[best]
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(0, 2000), min_size=1, max_size=30),
+    st.lists(
+        st.sampled_from([25, 50, 100, 150, 200, 450, 500]), min_size=1, max_size=3, unique=True
+    ),
+    st.sampled_from(["least_waste", "fewest_vials"]),
+)
+def test_vials_are_the_best_of_all_combinations(doses, sizes, choice):
+    # double programming: one combination at a time against all at once
+    dose = np.asarray(doses)
+    expected = all_combinations_vials(dose, tuple(sizes), choice)
+    np.testing.assert_array_equal(vials_needed(dose, tuple(sizes), choice), expected)
+
+
 # --- covariates and doses of drawn patients ---------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.clinic.streams import draw_poisson
 from sim.scenario import Chairs, Linac
 
 MINUTES_PER_HOUR = 60
@@ -38,9 +39,10 @@ def draw_background(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Background use per day: Poisson(utilization x limit / unit) units of `unit`, capped at
-    the limit (int32). Chairs: units of 60 chair-minutes; linac slots: units of one slot."""
+    the limit (int32). Chairs: units of 60 chair-minutes; linac slots: units of one slot.
+    The numbers of `rng.poisson(mean, shape)`, drawn at less cost (`draw_poisson`)."""
     mean = utilization * limit / unit
-    drawn = rng.poisson(mean, shape).astype(np.int64) * unit
+    drawn = draw_poisson(mean, shape, rng) * unit
     return np.minimum(drawn, limit).astype(np.int32)
 
 

@@ -115,18 +115,32 @@ def vials_needed(
     combos = vial_combinations(sizes, float(flat.max(initial=0.0)))  # (K, S-1)
     larger = np.asarray([sizes[i] for i in order[1:]], dtype=float)
     big_mg = combos @ larger  # (K,)
-    rest = np.maximum(flat[:, None] - big_mg[None, :], 0.0)  # (N, K)
-    n_small = np.ceil((rest - DOSE_TOLERANCE_MG) / small).clip(0, None)
-    dispensed = big_mg[None, :] + n_small * small
-    count = combos.sum(axis=1)[None, :] + n_small
+    big_count = combos.sum(axis=1)
+    # each combination in turn, over all the doses (K is small, the doses many)
+    n_small = [
+        np.ceil((np.maximum(flat - big, 0.0) - DOSE_TOLERANCE_MG) / small).clip(0, None)
+        for big in big_mg.tolist()
+    ]
+    dispensed = [big + n * small for big, n in zip(big_mg.tolist(), n_small, strict=True)]
+    count = [c + n for c, n in zip(big_count.tolist(), n_small, strict=True)]
     if choice == "fewest_vials":  # the fewest vials, then the least mg among those
-        fewest = count <= count.min(axis=1, keepdims=True)
-        best = np.argmin(np.where(fewest, dispensed, np.inf), axis=1)
+        first, then, margin = count, dispensed, 0.0
     else:  # least mg dispensed (to 1e-6 mg), then the fewest vials among those
-        least = dispensed <= dispensed.min(axis=1, keepdims=True) + 1e-6
-        best = np.argmin(np.where(least, count, np.inf), axis=1)
+        first, then, margin = dispensed, count, 1e-6
+    floor = np.minimum.reduce(first) + margin if len(first) > 1 else first[0] + margin
+    # the first combination with the least `then` among those within `margin` of the least
+    # `first` (argmin's rule: the first of equals)
+    best = np.zeros(flat.size, dtype=np.intp)
+    best_then = np.where(first[0] <= floor, then[0], np.inf)
+    best_small = n_small[0].copy()
+    for k in range(1, len(first)):
+        value = np.where(first[k] <= floor, then[k], np.inf)
+        better = value < best_then
+        best[better] = k
+        best_small[better] = n_small[k][better]
+        np.minimum(best_then, value, out=best_then)
     out = np.empty((flat.size, len(sizes)), dtype=np.int64)
-    out[:, order[0]] = n_small[np.arange(flat.size), best]
+    out[:, order[0]] = best_small
     out[:, order[1:]] = combos[best]
     return out.reshape(*dose.shape, len(sizes))
 
@@ -168,9 +182,13 @@ def plan_doses(treatment: Treatment, patients: Patients, covariates: Covariates)
         full = full_dose(drug, c.weight_kg, bsa, crcl, patients.gfr_cap_ml_min)
         levels = np.asarray(factors if drug.reducible else (1.0,) * len(factors))
         mg[..., j, :] = full[..., None] * levels
-        vials[..., j, :, : len(drug.vial_mg)] = vials_needed(
-            mg[..., j, :], drug.vial_mg, treatment.vial_choice
+        # a drug not reducible has its full dose, so its vials, at every level
+        needed = vials_needed(
+            mg[..., j, :] if drug.reducible else full[..., None],
+            drug.vial_mg,
+            treatment.vial_choice,
         )
+        vials[..., j, :, : len(drug.vial_mg)] = needed
     measured = crcl_cockcroft_gault(c.age, c.weight_kg, c.creatinine_mg_dl, c.male)
     return DosePlan(
         names,

@@ -56,6 +56,7 @@ from sim.clinic.patients import draw_covariates
 from sim.clinic.records import CourseArrays, Marks, flatten_records, mark_records
 from sim.clinic.safety import AeDraws, Consequences, plan_consequences
 from sim.clinic.schedule import PatientPlans, schedule_on_calendar, worth_trying
+from sim.clinic.streams import draw_below
 from sim.clinic.tally import (  # noqa: F401 (METRICS, SUMMARY_KEYS: also read from here)
     DEVIATIONS,
     METRICS,
@@ -89,10 +90,10 @@ def draw_clinic(
     treatment = require_treatment(scenario)
     shape = (n_reps, n_patients)
     offset = rng.integers(0, treatment.cycle1_within_days + 1, shape)
-    delayed = rng.random((*shape, treatment.max_cycles)) < treatment.delay.probability
+    # a delay of no days is no delay: all False, as with probability 0
+    p_delay = treatment.delay.probability if treatment.delay.days > 0 else 0.0
+    delayed = draw_below(p_delay, (*shape, treatment.max_cycles), rng)
     delayed[..., 0] = False
-    if treatment.delay.days == 0:
-        delayed[:] = False
     q = treatment.discontinuation_per_cycle
     toxicity = rng.geometric(q, shape) if q > 0 else np.full(shape, treatment.max_cycles + 1)
     rt = scenario.radiotherapy
@@ -100,7 +101,7 @@ def draw_clinic(
     complete = rng.random(shape) < (rt.complete_all_courses if rt is not None else 1.0)
     partial = rng.integers(1, max(courses - 1, 1) + 1, shape)
     rt_courses = np.where(complete, courses, partial)
-    reduced = rng.random((*shape, treatment.max_cycles)) < treatment.dose_reduction.probability
+    reduced = draw_below(treatment.dose_reduction.probability, (*shape, treatment.max_cycles), rng)
     reduced[..., 0] = False
     u = rng.random((2, *shape))
     pneumonitis = np.where(

@@ -146,51 +146,120 @@ class SafetyTables:
 
 
 @dataclass(frozen=True)
+class PlannedEvents:
+    """The events of one source (cycles or courses) that happen if their cycle or course
+    is given, as a list: `at` their flat positions over `shape` (n, S, E) in C order
+    (patient by patient, then cycle or course, then kind), `grade` (m,) and `acts`
+    (m, A) their grades and consequences. The dense arrays (`event`, `grades`,
+    `actions`, `after`) are made when asked for."""
+
+    shape: tuple[int, int, int]
+    at: np.ndarray
+    grade: np.ndarray
+    acts: np.ndarray
+
+    def rows(self, start: int, stop: int) -> PlannedEvents:
+        """The events of patients `start` .. `stop` - 1, as if planned for them alone."""
+        per_patient = self.shape[1] * self.shape[2]
+        lo, hi = np.searchsorted(self.at, (start * per_patient, stop * per_patient)).tolist()
+        return PlannedEvents(
+            (stop - start, *self.shape[1:]),
+            self.at[lo:hi] - start * per_patient,
+            self.grade[lo:hi],
+            self.acts[lo:hi],
+        )
+
+    @property
+    def cells(self) -> np.ndarray:
+        """Each event's (patient, cycle or course) cell, flat over (n, S)."""
+        return self.at // self.shape[2]
+
+    @property
+    def event(self) -> np.ndarray:
+        """(n, S, E) whether there is an event."""
+        dense = np.zeros(math.prod(self.shape), dtype=bool)
+        dense[self.at] = True
+        return dense.reshape(self.shape)
+
+    @property
+    def grades(self) -> np.ndarray:
+        """(n, S, E) each event's grade, 0 where there is no event."""
+        dense = np.zeros(math.prod(self.shape), dtype=np.int64)
+        dense[self.at] = self.grade
+        return dense.reshape(self.shape)
+
+    @property
+    def actions(self) -> np.ndarray:
+        """(n, S, E, A) each event's consequences, none where there is no event."""
+        dense = np.zeros((math.prod(self.shape), self.acts.shape[1]), dtype=bool)
+        dense[self.at] = self.acts
+        return dense.reshape(*self.shape, self.acts.shape[1])
+
+    @property
+    def after(self) -> np.ndarray:
+        """(n, S, A) whether any event after cycle (course) s had consequence a."""
+        return self.actions.any(axis=2)
+
+
+@dataclass(frozen=True)
 class Consequences:
     """What the events of one replicate do to its clinic, and the events themselves.
 
     `delayed`, `reduced` (n, K) as `ClinicDraws.delayed` / `.reduced` rows; `toxicity_cycle`
     (n,) the cycle after which treatment ends (K + 1: never); `stop_rt_course` (n,) the
     course after which RT ends early (0: never, or not before the last planned course).
+    `cycles` and `courses`: the events as planned, before knowing which cycles happen;
     `cycle_event`, `cycle_grade`, `cycle_acts` (n, K, E[, actions]) and `course_*`
-    (n, C, E[, actions]): events as planned, before knowing which cycles happen (grade 0
-    and no consequence where there is no event)."""
+    (n, C, E[, actions]) as dense arrays (grade 0 and no consequence where there is no
+    event)."""
 
     delayed: np.ndarray
     reduced: np.ndarray
     toxicity_cycle: np.ndarray
     stop_rt_course: np.ndarray
-    cycle_event: np.ndarray
-    cycle_grade: np.ndarray
-    cycle_acts: np.ndarray
-    course_event: np.ndarray
-    course_grade: np.ndarray
-    course_acts: np.ndarray
+    cycles: PlannedEvents
+    courses: PlannedEvents
 
     def rows(self, start: int, stop: int) -> Consequences:
-        """The consequences for patients `start` .. `stop` - 1 (views): each patient's are
-        its own row, whatever the other patients planned with it."""
-        return Consequences(*(getattr(self, name)[start:stop] for name in CONSEQUENCE_FIELDS))
+        """The consequences for patients `start` .. `stop` - 1: each patient's are its own
+        row, whatever the other patients planned with it."""
+        return Consequences(
+            self.delayed[start:stop],
+            self.reduced[start:stop],
+            self.toxicity_cycle[start:stop],
+            self.stop_rt_course[start:stop],
+            self.cycles.rows(start, stop),
+            self.courses.rows(start, stop),
+        )
 
+    @property
+    def cycle_event(self) -> np.ndarray:
+        return self.cycles.event
 
-CONSEQUENCE_FIELDS = tuple(Consequences.__dataclass_fields__)
+    @property
+    def cycle_grade(self) -> np.ndarray:
+        return self.cycles.grades
+
+    @property
+    def cycle_acts(self) -> np.ndarray:
+        return self.cycles.actions
+
+    @property
+    def course_event(self) -> np.ndarray:
+        return self.courses.event
+
+    @property
+    def course_grade(self) -> np.ndarray:
+        return self.courses.grades
+
+    @property
+    def course_acts(self) -> np.ndarray:
+        return self.courses.actions
 
 
 def course_cycle_index(course: int, interval_days: int, cycle_days: int) -> int:
     """0-based index of the cycle that course `course` (1-based) goes with."""
     return math.ceil((course - 1) * interval_days / cycle_days)
-
-
-@dataclass(frozen=True)
-class PlannedEvents:
-    """The events of one source (cycles or courses) that happen if their cycle or course
-    is given: dense (n, S, E) `event` and `grade` (0 where no event) and (n, S, E, A) `acts`,
-    and `after` (n, S, A), whether any event after cycle (course) s had consequence a."""
-
-    event: np.ndarray
-    grade: np.ndarray
-    acts: np.ndarray
-    after: np.ndarray
 
 
 def plan_events(
@@ -215,19 +284,14 @@ def plan_events(
     acts = u_action.reshape(-1, n_actions).take(at, axis=0) < tables.action_p.reshape(
         -1, n_actions
     ).take(kind * len(GRADES) + grade - 1, axis=0)  # (m, A)
-    dense_grade = np.zeros(event.size, dtype=np.int64)
-    dense_grade[at] = grade
-    actions = np.arange(n_actions)
-    dense_acts = np.zeros((event.size, n_actions), dtype=bool)
-    dense_acts[at] = acts  # each event's row of consequences
-    after = np.zeros(event.size // n_kinds * n_actions, dtype=bool)
-    after[((at // n_kinds * n_actions)[:, None] + actions)[acts]] = True
-    return PlannedEvents(
-        event,
-        dense_grade.reshape(event.shape),
-        dense_acts.reshape(u_action.shape),
-        after.reshape(*event.shape[:-1], n_actions),
-    )
+    return PlannedEvents(event.shape, at, grade, acts)
+
+
+def first_per_patient(n: int, patient: np.ndarray, value: np.ndarray, none: int) -> np.ndarray:
+    """(n,) each patient's least `value`, `none` for a patient without one."""
+    first = np.full(n, none, dtype=np.int64)
+    np.minimum.at(first, patient, value)
+    return first
 
 
 def plan_consequences(
@@ -238,41 +302,57 @@ def plan_consequences(
     planned_courses: np.ndarray,
 ) -> Consequences:
     """Events, grades and consequences of one replicate (module docstring); `arm` (n,) 0/1,
-    `planned_courses` (n,) the Quad Shot courses each patient is to receive (0: none)."""
+    `planned_courses` (n,) the Quad Shot courses each patient is to receive (0: none).
+    Worked out on the list of events (they are rare), not on every cycle and kind."""
     treatment = scenario.treatment
     assert treatment is not None
-    n, k, _ = ae.cycle.shape
+    n, k, n_kinds = ae.cycle.shape
     phase = (np.arange(k) >= treatment.induction_cycles).astype(np.int64)  # (K,)
-    p = tables.per_cycle[:, phase].take(arm, axis=0)  # (n, K, E)
+    p = tables.per_cycle[:, phase]  # (2 arms, K, E)
+    # both arms alike (the baseline): each patient's row is the same (a contiguous copy
+    # per patient: numpy compares with a broadcast row several times slower)
+    p = np.tile(p[0], (n, 1, 1)) if (p[0] == p[1]).all() else p.take(arm, axis=0)
     cycles = plan_events(ae.cycle < p, ae.cycle_grade, ae.cycle_action, tables)
 
     c = ae.course.shape[1]
-    course_event = (ae.course < tables.per_course) & (
-        np.arange(1, c + 1)[None, :, None] <= planned_courses[:, None, None]
-    )
+    course_event = ae.course < np.tile(tables.per_course, (n, c, 1))
+    course_event &= np.arange(1, c + 1)[None, :, None] <= planned_courses[:, None, None]
     courses = plan_events(course_event, ae.course_grade, ae.course_action, tables)
 
-    # what acts after cycle index i (0-based), from cycle and course events
-    after = cycles.after.copy()  # (n, K, A)
+    # each event's patient and the cycle index (0-based) after which its consequences act:
+    # a course event's delay, reduction and discontinuation act after its course's cycle
+    patient, index = np.divmod(cycles.cells, k)
+    by_course, course = np.divmod(courses.cells, c) if c else (courses.cells, courses.cells)
     rt = scenario.radiotherapy
-    by_course = courses.after  # (n, C, A)
+    on_treatment = (patient, index, cycles.acts)
     if rt is not None and c:
-        for j in range(c):
-            i = min(course_cycle_index(j + 1, rt.course_interval_days, treatment.cycle_days), k - 1)
-            after[:, i, :3] |= by_course[:, j, :3]
+        of_course = np.asarray(
+            [
+                min(course_cycle_index(j + 1, rt.course_interval_days, treatment.cycle_days), k - 1)
+                for j in range(c)
+            ]
+        )
+        on_treatment = (
+            np.concatenate([patient, by_course]),
+            np.concatenate([index, of_course.take(course)]),
+            np.concatenate([cycles.acts[:, :3], courses.acts[:, :3]]),
+        )
+    who, after, acts = on_treatment
     delayed = np.zeros((n, k), dtype=bool)
     reduced = np.zeros((n, k), dtype=bool)
-    if treatment.delay.days > 0:
-        delayed[:, 1:] = after[:, :-1, 0]
-    reduced[:, 1:] = after[:, :-1, 1]
-    stops = after[:, :, 2]
-    toxicity = np.where(stops.any(axis=1), np.argmax(stops, axis=1) + 1, k + 1)
+    for flags, action in ((delayed, 0), (reduced, 1)):
+        if action == 0 and treatment.delay.days == 0:
+            continue
+        hit = acts[:, action] & (after < k - 1)
+        flags[who[hit], after[hit] + 1] = True
+    stops = acts[:, 2]
+    toxicity = first_per_patient(n, who[stops], after[stops] + 1, k + 1)
     stop_rt = np.zeros(n, dtype=np.int64)
     if rt is not None and c:
         # RT ends after the first course with a stop_rt event, or after the courses given
         # up to a cycle followed by one (the courses of cycles 1 .. k: k's own is given)
-        rt_stop = by_course[..., 3]  # (n, C)
-        first_course = np.where(rt_stop.any(axis=1), np.argmax(rt_stop, axis=1) + 1, c + 1)
+        rt_stop = courses.acts[:, 3]
+        first_course = first_per_patient(n, by_course[rt_stop], course[rt_stop] + 1, c + 1)
         of_cycle = np.asarray(
             [
                 course_cycle_index(j + 1, rt.course_interval_days, treatment.cycle_days)
@@ -280,21 +360,18 @@ def plan_consequences(
             ]
         )
         done = (of_cycle[None, :] <= np.arange(k)[:, None]).sum(axis=1)  # (K,) courses given
-        cycle_stop = after[..., 3]  # (n, K): a cycle event with stop_rt
-        by_cycle = np.where(cycle_stop.any(axis=1), done[np.argmax(cycle_stop, axis=1)], c + 1)
+        cycle_stop = cycles.acts[:, 3]  # a cycle event with stop_rt
+        first_cycle = first_per_patient(n, patient[cycle_stop], index[cycle_stop], k)
+        by_cycle = np.where(first_cycle < k, done.take(np.minimum(first_cycle, k - 1)), c + 1)
         first = np.minimum(first_course, by_cycle)
         stop_rt = np.where(first < planned_courses, first, 0)  # a stop that cuts RT short
     return Consequences(
         delayed,
         reduced,
-        toxicity.astype(np.int64),
+        toxicity,
         np.asarray(stop_rt, dtype=np.int64),
-        cycles.event,
-        cycles.grade,
-        cycles.acts,
-        courses.event,
-        courses.grade,
-        courses.acts,
+        cycles,
+        courses,
     )
 
 
@@ -331,11 +408,11 @@ def realized_events(
     kinds in order, cycles' first."""
     limit = np.minimum(stop_day, end)
     cycle, course = ae.cycle_onset.shape, ae.course_onset.shape
-    at_c, cell_c = planned_at(plan.cycle_event)
+    at_c, cell_c = plan.cycles.at, plan.cycles.cells
     onset_c = cycle_days.reshape(-1).take(cell_c) + np.floor(
         ae.cycle_onset.reshape(-1).take(at_c) * cycle_gap
     )
-    at_r, cell_r = planned_at(plan.course_event)
+    at_r, cell_r = plan.courses.at, plan.courses.cells
     onset_r = (
         rt_starts.reshape(-1).take(cell_r)
         + days_per_course
@@ -350,21 +427,12 @@ def realized_events(
     return EventTable(
         patient=np.concatenate([pc[keep_c], pr[keep_r]]),
         kind=np.concatenate([at_c % cycle[2], at_r % course[2]]),
-        grade=np.concatenate(
-            [plan.cycle_grade.reshape(-1).take(at_c), plan.course_grade.reshape(-1).take(at_r)]
-        ),
+        grade=np.concatenate([plan.cycles.grade[keep_c], plan.courses.grade[keep_r]]),
         onset_day=np.concatenate([onset_c[keep_c], onset_r[keep_r]]).astype(np.int64),
         source=np.concatenate(
             [source_labels("cycle", cycle[1]).take(kc), source_labels("course", course[1]).take(kr)]
         ),
     )
-
-
-def planned_at(event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flat positions of the planned events `event` (n, S, E), in C order, and of their
-    (patient, cycle or course) cells, flat over (n, S)."""
-    at = np.flatnonzero(event)
-    return at, at // event.shape[2]
 
 
 @cache
