@@ -289,6 +289,9 @@ def stream_in_order(
             future.cancel()
 
 
+STOP_SECONDS = 5.0  # for released workers to exit after a failure (as `stop_workers` waits)
+
+
 class LocalExecutor:
     """Chunks on `workers` processes of this machine (1 = in this process)."""
 
@@ -301,6 +304,9 @@ class LocalExecutor:
         # every worker process the pool started, kept here: once the pool breaks it may
         # forget them before we ask how they ended (the signal that killed one)
         self.processes: dict[int, Any] = {}
+        # the pool's manager thread once the workers are told to exit (`release`): it ends
+        # when they have, and `close` waits for it
+        self.exiting: Any = None
 
     def __enter__(self) -> LocalExecutor:
         return self
@@ -308,14 +314,29 @@ class LocalExecutor:
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self.close(failed=kind is not None)
 
+    def release(self) -> None:
+        """Tell the workers to exit once the last chunk is in, without waiting for them:
+        they exit and free their memory while this process writes the tables; `close`
+        waits for them (the pool's manager thread, which ends once they have)."""
+        if self.pool is None or self.exiting is not None:
+            return
+        manager = getattr(self.pool, "_executor_manager_thread", None)
+        if manager is None:  # a pool without one: wait for the workers here
+            self.close()
+            return
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.exiting = manager
+
     def close(self, failed: bool = False) -> None:
         """Shut the pool down; after a failure or a signal, stop the workers now."""
         if self.pool is not None:
-            if failed:
+            if self.exiting is not None:  # released: the workers have no chunk left
+                self.exiting.join(STOP_SECONDS if failed else None)
+            elif failed:
                 stop_workers(self.pool)
             else:
                 self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+            self.pool = self.exiting = None
 
     def describe(self) -> str:
         return f"{self.workers} worker(s)"
@@ -346,7 +367,7 @@ class LocalExecutor:
                 lambda t: self._submit(function, t),
                 tasks,
                 window=2 * self.workers + 2,
-                on_last=self.close,
+                on_last=self.release,
             )
         except BrokenProcessPool as exc:  # a worker died: killed from outside
             signals = worker_signals(self.processes)
