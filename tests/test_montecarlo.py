@@ -212,3 +212,30 @@ def test_clinic_tables_identical_whatever_the_workers(tmp_path):
         outs.append(out)
     for name in tables:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_a_fresh_run_starts_the_chunks_run_points_would_plan(tmp_path):
+    # start_fresh asks for a run's chunks before its folder exists: the same tasks as
+    # run_points plans for a folder that keeps none
+    from sim.engine.executors import PointJob, shared_tasks, start_fresh
+
+    class Recorder:
+        def map_ordered(self, tasks):
+            self.tasks = tasks
+            return iter(())
+
+    pool = Recorder()
+    start_fresh(pool, 1234, 7, 3)
+    job = PointJob(tmp_path, 1234, 7, 3)
+    assert pool.tasks == shared_tasks([job], [set()], None)
+
+
+def test_the_pool_gets_its_first_chunks_when_asked_not_when_read(textbook):
+    # the workers compute while the main process prepares the run's folder
+    from sim.engine.executors import ChunkTask, LocalExecutor
+
+    tasks = [ChunkTask(0, spec, 5, 0) for spec in plan_chunks(4 * CHUNK_SIZE)]
+    with LocalExecutor([TrialModel.from_scenario(textbook)], 2) as executor:
+        results = executor.map_ordered(tasks)
+        assert executor.pool is not None and executor.processes  # forked, submitted
+        assert [r[0].chunk for r in results] == [0, 1, 2, 3]

@@ -199,12 +199,12 @@ def test_read_only_target_one_message_nothing_left(tmp_path, capsys, monkeypatch
 
 
 def test_full_disk_one_message_nothing_left(tmp_path, capsys, monkeypatch):
-    import sim.engine.run as run
+    import sim.engine.results as results
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(run, "write_json", full)
+    monkeypatch.setattr(results, "write_json", full)  # the run's manifest.json
     assert main(["run", str(TEXTBOOK), *RUN, "--out", str(tmp_path / "new" / "out")]) == 2
     assert "No space left on device" in one_error(capsys)
     assert not list(tmp_path.iterdir())  # not the staging, not the parent it created

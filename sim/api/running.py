@@ -102,7 +102,6 @@ def simulate(
     ``rep000_final``, ...; docs/adam.md), and keeps their patients (`keep_patients` is
     raised to K)."""
     from sim.engine.run import check_out_folder, run_scenario
-    from sim.stats.design import design_warnings
 
     scenario, scenario_path, assignments = resolve_scenario(scenario, overrides)
     workers = check_run_options(reps, seed, workers, keep_patients)
@@ -115,9 +114,15 @@ def simulate(
         raise ScenarioError("resume = True: needs out, the folder of the interrupted run")
     target, scratch = output_target(out, "run")
     with reporting(progress, reps) as report:
-        before = design_warnings(scenario)
-        for text in before:
-            report.write(f"warning: {text}")
+        before: list[str] = []
+
+        def warn_design() -> None:  # once the workers are computing
+            from sim.stats.design import design_warnings
+
+            before.extend(design_warnings(scenario))
+            for text in before:
+                report.write(f"warning: {text}")
+
         outputs = run_scenario(
             scenario,
             target,
@@ -135,6 +140,7 @@ def simulate(
             note=report.write,
             on_resume=lambda done: report.start(reps, done),
             before_publish=adam_writer(scenario, adam) if adam else None,
+            on_start=warn_design,
         )
         for text in outputs.warnings:
             if text not in before:

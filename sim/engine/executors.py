@@ -31,18 +31,20 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sim.engine.chunk import CHUNK_SIZE, ChunkResult, TrialModel, clinic_key, simulate_chunks
 from sim.scenario import ScenarioError
 from sim.storage import checkpoints
 from sim.storage.checkpoints import read_table_bytes
 from sim.storage.lifetime import init_worker_process, raise_if_stopped, stop_workers
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 EXECUTORS = ("local", "dask")
 
@@ -268,13 +270,23 @@ def stream_in_order(
 ) -> Iterator:
     """Results of `submit(task)` futures in task order, with at most `window` in flight.
 
-    The next task is submitted before a result is handed on, so workers stay busy while the
-    caller writes; futures not yet consumed are cancelled when the caller stops early.
-    `on_last()` is called once every result is in, before the last one is handed on (the
-    workers can go while the caller writes it and closes its files).
+    The first `window` tasks are submitted at once, before the first result is asked for
+    (the workers compute while the caller gets ready). The next task is submitted before a
+    result is handed on, so workers stay busy while the caller writes; futures not yet
+    consumed are cancelled when the caller stops early. `on_last()` is called once every
+    result is in, before the last one is handed on (the workers can go while the caller
+    writes it and closes its files).
     """
     todo = iter(tasks)
     pending = deque(submit(task) for task in itertools.islice(todo, window))
+    return results_in_order(submit, todo, pending, on_last)
+
+
+def results_in_order(
+    submit: Callable, todo: Iterator, pending: deque, on_last: Callable[[], None] | None
+) -> Iterator:
+    """The rest of `stream_in_order`: the results of the `pending` futures, then of `todo`'s
+    tasks, each submitted as a result is taken."""
     try:
         while pending:
             raise_if_stopped()  # a stop signal whose exception was lost (sim.storage.lifetime)
@@ -289,6 +301,9 @@ def stream_in_order(
             future.cancel()
 
 
+STOP_SECONDS = 5.0  # for released workers to exit after a failure (as `stop_workers` waits)
+
+
 class LocalExecutor:
     """Chunks on `workers` processes of this machine (1 = in this process)."""
 
@@ -301,6 +316,9 @@ class LocalExecutor:
         # every worker process the pool started, kept here: once the pool breaks it may
         # forget them before we ask how they ended (the signal that killed one)
         self.processes: dict[int, Any] = {}
+        # the pool's manager thread once the workers are told to exit (`release`): it ends
+        # when they have, and `close` waits for it
+        self.exiting: Any = None
 
     def __enter__(self) -> LocalExecutor:
         return self
@@ -308,14 +326,29 @@ class LocalExecutor:
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self.close(failed=kind is not None)
 
+    def release(self) -> None:
+        """Tell the workers to exit once the last chunk is in, without waiting for them:
+        they exit and free their memory while this process writes the tables; `close`
+        waits for them (the pool's manager thread, which ends once they have)."""
+        if self.pool is None or self.exiting is not None:
+            return
+        manager = getattr(self.pool, "_executor_manager_thread", None)
+        if manager is None:  # a pool without one: wait for the workers here
+            self.close()
+            return
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.exiting = manager
+
     def close(self, failed: bool = False) -> None:
         """Shut the pool down; after a failure or a signal, stop the workers now."""
         if self.pool is not None:
-            if failed:
+            if self.exiting is not None:  # released: the workers have no chunk left
+                self.exiting.join(STOP_SECONDS if failed else None)
+            elif failed:
                 stop_workers(self.pool)
             else:
                 self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+            self.pool = self.exiting = None
 
     def describe(self) -> str:
         return f"{self.workers} worker(s)"
@@ -327,10 +360,12 @@ class LocalExecutor:
         return future
 
     def map_ordered(self, tasks: Sequence[ChunkTask], function: Callable = _run_task) -> Iterator:
+        """`function(task)` of each task, in task order. On the pool, the first tasks are
+        submitted now, before the first result is asked for (its workers start computing
+        while the caller gets ready); with one worker (or one task), in this process as the
+        results are asked for."""
         if self.workers <= 1 or len(tasks) <= 1:
-            _init_worker(self.models)
-            yield from map(function, tasks)
-            return
+            return self.run_here(tasks, function)
         if self.pool is None:
             context = get_context("fork") if hasattr(os, "fork") else get_context("spawn")
             self.pool = ProcessPoolExecutor(
@@ -339,15 +374,31 @@ class LocalExecutor:
                 initializer=_init_worker,
                 initargs=(self.models, os.getpid()),
             )
-        try:
+        with self.stopping_on_failure():
             # the pool stops once the last chunk is in: its memory is not held while this
             # process closes the Parquet files (their footers) and computes the tables
-            yield from stream_in_order(
+            stream = stream_in_order(
                 lambda t: self._submit(function, t),
                 tasks,
                 window=2 * self.workers + 2,
-                on_last=self.close,
+                on_last=self.release,
             )
+        return self.results_of(stream)
+
+    def run_here(self, tasks: Sequence[ChunkTask], function: Callable) -> Iterator:
+        _init_worker(self.models)
+        yield from map(function, tasks)
+
+    def results_of(self, stream: Iterator) -> Iterator:
+        with self.stopping_on_failure():
+            yield from stream
+
+    @contextlib.contextmanager
+    def stopping_on_failure(self) -> Iterator[None]:
+        """Stop the workers now on any exception (a worker lost becomes a ScenarioError
+        saying what killed it)."""
+        try:
+            yield
         except BrokenProcessPool as exc:  # a worker died: killed from outside
             signals = worker_signals(self.processes)
             self.close(failed=True)
@@ -606,6 +657,7 @@ def run_points(
     on_chunk: Callable[[int], None] | None = None,
     on_point: Callable[[int, dict[str, pd.DataFrame]], None] | None = None,
     clinics: Sequence[str | None] | None = None,
+    started: Iterator[list[ChunkFiles]] | None = None,
 ) -> None:
     """Compute every chunk of every point not yet kept, all as one pool of tasks, and write
     each point's replicates/patients/monthly Parquet into its folder in chunk order.
@@ -615,14 +667,19 @@ def run_points(
     chunks. `jobs[i]` is None for a point already finished (nothing to do); `on_chunk(n)`
     is called with each fresh chunk's replicate count. Points of one `clinics` key
     (`sim.engine.chunk.clinic_key`, None: none to share) and the same replicates compute
-    each chunk in one task, their clinic run once (`shared_tasks`).
+    each chunk in one task, their clinic run once (`shared_tasks`). `started`: the
+    executor's results of these tasks, asked for before the points' folders were ready
+    (`start_fresh`: none of their chunks is kept).
     """
     done = [
         set() if job is None else checkpoints.finished_chunks(job.folder, job.replicate_ids())
         for job in jobs
     ]
-    tasks = shared_tasks(jobs, done, clinics)
-    results = kept_for_mates(executor.map_ordered(tasks), jobs, done, on_chunk)
+    if started is None:
+        started = executor.map_ordered(shared_tasks(jobs, done, clinics))
+    elif any(done):
+        raise ValueError("run_points: chunks started afresh, but some are kept already")
+    results = kept_for_mates(started, jobs, done, on_chunk)
     try:
         for i, job in enumerate(jobs):
             if job is None:
@@ -632,6 +689,17 @@ def run_points(
                 on_point(i, sums)
     finally:
         results.close()
+
+
+def start_fresh(
+    executor: LocalExecutor | DaskExecutor, n_reps: int, seed: int, keep_patients: int
+) -> Iterator[list[ChunkFiles]]:
+    """The results of every chunk of a run none of whose chunks is kept, asked for now (the
+    workers start on them while the caller prepares its folder): `run_points`'s
+    `started` for that run."""
+    return executor.map_ordered(
+        [ChunkTask(0, spec, seed, keep_patients) for spec in plan_chunks(n_reps)]
+    )
 
 
 SHARED_POINTS = 4  # points at most in one task: a worker holds each one's chunk tables
@@ -843,6 +911,8 @@ class ParquetAppender:
         if not buffer:
             return
         if name not in self.writers:
+            import pyarrow.parquet as pq  # (the main process's: the workers need none)
+
             self.writers[name] = pq.ParquetWriter(self.folder / f"{name}.parquet", buffer[0].schema)
         writer = self.writers[name]
         tables = [t if t.schema.equals(writer.schema) else t.cast(writer.schema) for t in buffer]

@@ -161,7 +161,8 @@ class ParquetColumns:
     all `summarize` and `timeline` ask of the replicates table. Memory holds one column, not
     hundreds, so it stays flat in the number of replicates. A table of at most
     WHOLE_TABLE_CELLS cells is read whole, once, instead (the same Series: ~30 reads of a
-    small file cost ~30 ms more than one)."""
+    small file cost ~30 ms more than one). Read and converted on this thread (Arrow's
+    thread pool would start for a table of a few MB, its threads competing for the cores)."""
 
     def __init__(self, path: Path) -> None:
         import pyarrow.parquet as pq
@@ -179,9 +180,10 @@ class ParquetColumns:
             raise KeyError(name)
         if self.small:
             if self.whole is None:
-                self.whole = self.file.read().to_pandas()
+                self.whole = self.file.read(use_threads=False).to_pandas(use_threads=False)
             return self.whole[name]
-        return self.file.read(columns=[name]).to_pandas()[name]
+        column = self.file.read(columns=[name], use_threads=False)
+        return column.to_pandas(use_threads=False)[name]
 
     def __len__(self) -> int:
         return self.file.metadata.num_rows

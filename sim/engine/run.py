@@ -21,9 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engine.chunk import TrialModel
-from sim.engine.results import manifest, summarize, summary_warnings, timeline, write_json
 from sim.scenario import Scenario, ScenarioError, scenario_to_dict
-from sim.stats.design import design_warnings
 from sim.storage.folders import check_replaceable, check_target_path, resumable_folder
 
 if TYPE_CHECKING:
@@ -182,7 +180,14 @@ def finish_point(
     """A point's tables from its Parquet and summed counts, its doubts in the manifest;
     manifest.json last (a point folder with a manifest is complete); then its checkpoints
     go. Returns (summary, timeline, warnings)."""
-    from sim.engine.results import ParquetColumns
+    from sim.engine.results import (
+        ParquetColumns,
+        summarize,
+        summary_warnings,
+        timeline,
+        write_json,
+    )
+    from sim.stats.design import design_warnings
     from sim.storage.checkpoints import CHUNKS
 
     for name, table in sums.items():
@@ -231,23 +236,49 @@ def checkpointed_pool(
     """The executor for `models` and the staging folder of `out` (resumed when `resume`
     finds an interrupted run with the same `identity`), its checkpoint record written: what
     a run and a sweep both need before their first chunk."""
+    with (
+        executor_for(executor, models, workers, scheduler, note) as pool,
+        checkpointed_folder(out, force, identity=identity, resume=resume, note=note) as staging,
+    ):
+        yield pool, staging
+
+
+@contextmanager
+def executor_for(
+    executor: str,
+    models: list[TrialModel],
+    workers: int,
+    scheduler: str | None,
+    note: Callable[[str], None],
+) -> Iterator[Any]:
+    """The executor (`local` or `dask`) for `models`, whose dashboard is noted."""
     from sim.engine.executors import make_executor
-    from sim.storage.checkpoints import read_checkpoint, write_checkpoint
 
     with make_executor(executor, models, workers, scheduler) as pool:
         link = getattr(pool, "dashboard", lambda: None)()
         if link:
             note(f"Dask dashboard (progress, task stream, workers): {link}")
-        with resumable_folder(
-            out,
-            force,
-            staging_chooser(out, identity, resume, note),
-            interruption_keeper(note),
-            kinds=[identity["kind"]],
-        ) as staging:
-            if read_checkpoint(staging) is None:
-                write_checkpoint(staging, identity)
-            yield pool, staging
+        yield pool
+
+
+@contextmanager
+def checkpointed_folder(
+    out: Path, force: bool, *, identity: dict, resume: bool, note: Callable[[str], None]
+) -> Iterator[Path]:
+    """The staging folder of `out` (resumed when `resume` finds an interrupted run with the
+    same `identity`), its checkpoint record written."""
+    from sim.storage.checkpoints import read_checkpoint, write_checkpoint
+
+    with resumable_folder(
+        out,
+        force,
+        staging_chooser(out, identity, resume, note),
+        interruption_keeper(note),
+        kinds=[identity["kind"]],
+    ) as staging:
+        if read_checkpoint(staging) is None:
+            write_checkpoint(staging, identity)
+        yield staging
 
 
 def run_scenario(
@@ -269,53 +300,75 @@ def run_scenario(
     resume: bool = False,
     note: Callable[[str], None] = print_note,
     on_resume: Callable[[int], None] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> RunOutputs:
     """Run `scenario` into `out` on the named executor (`local` or `dask`), keeping each
     finished chunk as a checkpoint; with `resume`, continue the interrupted run of `out`.
 
     `model` replaces the scenario's own (a forecast passes one with its continuation);
     `before_publish(staging)` adds files to the run before it is moved into place;
-    `on_resume(n)` is told the replicates already done before the first fresh chunk.
+    `on_resume(n)` is told the replicates already done before the first fresh chunk;
+    `on_start()` is called once the workers have their first chunks.
+
+    A run that resumes nothing asks for its chunks first, then makes its staging folder
+    and imports what finishing it needs while the workers compute: only the model and the
+    target's check come before the workers start.
     """
-    from sim.engine.executors import PointJob, run_points
+    from sim.engine.executors import PointJob, run_points, start_fresh
     from sim.storage.checkpoints import CHECKPOINT
 
     check_out_folder(out, force)
-    identity = run_identity(scenario, seed, reps, keep_patients)
-    if model is not None and model.continuation is not None:
-        # its continuation (the fitted observed trial) is part of what is computed
-        identity["model"] = fingerprint(model.continuation)
+    continuation = model.continuation if model is not None else None
     model = model or TrialModel.from_scenario(scenario)
-    with checkpointed_pool(
-        out,
-        force,
-        identity=identity,
-        resume=resume,
-        note=note,
-        executor=executor,
-        models=[model],
-        workers=workers,
-        scheduler=scheduler,
-    ) as (pool, staging):
+    with executor_for(executor, [model], workers, scheduler, note) as pool:
         started = time.perf_counter()
-        job = PointJob(staging, reps, seed, keep_patients)
-        done = count_done(job)
-        if on_resume:
-            on_resume(done)
-        if done:
-            note(f"resuming {staging}: {done} of {reps} replicates already done")
-        sums: dict[str, pd.DataFrame] = {}
-        run_points(pool, [job], on_chunk, on_point=lambda _, s: sums.update(s))
-        wall = time.perf_counter() - started
-        record = manifest(
-            scenario, scenario_path, list(overrides or []), seed, reps, workers, keep_patients, wall
-        )
-        record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
-        summary, milestones, doubts = finish_point(staging, scenario, reps, sums, record)
-        (staging / CHECKPOINT).unlink()
-        if before_publish is not None:
-            before_publish(staging)
+        fresh = None if resume else start_fresh(pool, reps, seed, keep_patients)
+        if on_start:
+            on_start()
+        prepare_finish()
+        identity = run_identity(scenario, seed, reps, keep_patients)
+        if continuation is not None:
+            # its continuation (the fitted observed trial) is part of what is computed
+            identity["model"] = fingerprint(continuation)
+        with checkpointed_folder(
+            out, force, identity=identity, resume=resume, note=note
+        ) as staging:
+            job = PointJob(staging, reps, seed, keep_patients)
+            done = count_done(job)
+            if on_resume:
+                on_resume(done)
+            if done:
+                note(f"resuming {staging}: {done} of {reps} replicates already done")
+            sums: dict[str, pd.DataFrame] = {}
+            run_points(pool, [job], on_chunk, on_point=lambda _, s: sums.update(s), started=fresh)
+            wall = time.perf_counter() - started
+            from sim.engine.results import manifest  # (imported by `prepare_finish`)
+
+            record = manifest(
+                scenario,
+                scenario_path,
+                list(overrides or []),
+                seed,
+                reps,
+                workers,
+                keep_patients,
+                wall,
+            )
+            record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
+            summary, milestones, doubts = finish_point(staging, scenario, reps, sums, record)
+            (staging / CHECKPOINT).unlink()
+            if before_publish is not None:
+                before_publish(staging)
     return RunOutputs(out, summary, milestones, wall, doubts)
+
+
+def prepare_finish() -> None:
+    """Import what writing a run's tables and summary needs (pyarrow.parquet, the metric
+    table), which the workers do not: called while they compute the first chunks, not once
+    the last is in."""
+    import pyarrow.parquet  # noqa: F401
+
+    import sim.engine.results  # noqa: F401
 
 
 def per_trial_table(sums: pd.DataFrame, reps: int) -> pd.DataFrame:

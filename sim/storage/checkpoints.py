@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 CHECKPOINT = "checkpoint.json"
 CHUNKS = "chunks"
@@ -142,6 +141,8 @@ def read_table_bytes(data: bytes) -> pa.Table:
     `pq.read_table`, without the dataset machinery and thread pool that cost it several ms
     per small chunk file (and compete with the workers for the cores)."""
     if data[:4] == PARQUET_MAGIC:
+        import pyarrow.parquet as pq  # (a run's own chunks are Arrow IPC: only then)
+
         return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
     return pa.ipc.open_stream(data).read_all()
 
