@@ -53,7 +53,7 @@ from sim.clinic.inputs import (  # noqa: F401 (ARMS, ClinicSetup: also read from
     require_treatment,
 )
 from sim.clinic.patients import draw_covariates
-from sim.clinic.records import CourseArrays, Marks, flatten_records, mark_records
+from sim.clinic.records import CourseArrays, Marks, PackedRecords, mark_records, pack_records
 from sim.clinic.safety import AeDraws, Consequences, plan_consequences
 from sim.clinic.schedule import PatientPlans, schedule_on_calendar, worth_trying
 from sim.clinic.streams import draw_below
@@ -497,7 +497,7 @@ def run_course(
     linac_bg = draws.linac_background[rep] if draws.linac_background is not None else None
 
     def tallied(
-        arrays: CourseArrays, records: list[PatientCourse] | None, end: float
+        arrays: CourseArrays | PackedRecords, records: list[PatientCourse] | None, end: float
     ) -> ReplicateRecords:
         tally = ReplicateRecords(
             scenario,
@@ -631,7 +631,7 @@ def run_course(
     clinic.agenda.clear()
     runs = []
     for end in ends:
-        arrays = flatten_records(records, delayed, levels, marks[end], to_end)
+        arrays = pack_records(records, delayed, levels, marks[end], to_end)
         if keep_records:  # the patient table: as at the horizon
             mark = marks[end]
             if mark is not None:

@@ -3,7 +3,7 @@ all the patients of a replicate received, as flat arrays."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import eq
@@ -134,27 +134,48 @@ def as_int64(values: list[int]) -> np.ndarray:
     return np.frombuffer(out, dtype=np.int64)
 
 
-def is_toxicity(reasons: Iterable[str | None], n: int) -> np.ndarray:
-    """Whether each end reason is "toxicity"."""
-    return np.fromiter(map(eq, reasons, repeat("toxicity")), dtype=bool, count=n)
+@dataclass(frozen=True)
+class PackedRecords:
+    """One replicate's records as they leave its run (`pack_records`): every number of them
+    in one int64 array, `values`, and what it takes to read it, decoded for a whole batch of
+    replicates at once (`unpack_records`).
+
+    `values`: per patient (`n` of them) nine columns, the lengths of its lists of cycles
+    given, courses started, Quad Shot days given and cycle exceptions, where each stood at
+    the horizon (cycles, days, courses: their marks, or their lengths without marks), the
+    courses completed and whether systemic treatment ended for toxicity (1); then the lists'
+    items field by field, patient by patient: the cycles' days (`total`), the courses'
+    starts, waits and lateness (`n_starts` each), the days (`n_days`), the exceptions'
+    triples. `delayed`, `levels` (n, max_cycles): the plan the cycles followed; `per_day`
+    the fractions of a Quad Shot day; `later` whether the cycles after the horizon are kept
+    apart (`CourseArrays.later`)."""
+
+    values: np.ndarray
+    n: int
+    total: int
+    n_starts: int
+    n_days: int
+    per_day: int
+    later: bool
+    delayed: np.ndarray
+    levels: np.ndarray
 
 
-def flatten_records(
+def pack_records(
     records: list[PatientCourse],
     delayed: np.ndarray,
     levels: np.ndarray,
     marks: Marks | None = None,
     to_end: bool = False,
-) -> CourseArrays:
-    """The patients' records as `CourseArrays`, with the plan they followed (`delayed`,
+) -> PackedRecords:
+    """The patients' records as `PackedRecords`, with the plan they followed (`delayed`,
     `levels`: (n, max_cycles), as `PatientCourse.follow`). With `marks` (`mark_records` at
-    the horizon, the records having gone on past it), the arrays are those of the records
-    cut back to their marks, and the cycles after the marks are `later`; without, `later`
-    is empty with `to_end` (nothing came after the horizon), else None.
+    the horizon, the records having gone on past it), what came after the marks is kept
+    apart as the cycles after the horizon (`later`); without, nothing came after the
+    horizon, and `later` is empty with `to_end`, else None.
 
-    Every number of the records crosses into numpy in one `as_int64`: per patient the
-    lengths of its lists and its marks (or courses completed), then the lists' items
-    field by field, patient by patient."""
+    Every number crosses into numpy in one `as_int64`; the rest (patients numbered, the
+    marks applied, the plan gathered) is `unpack_records`, for many replicates at once."""
     n = len(records)
     cycles = [record.cycles for record in records]  # (as in `mark_records`)
     rt_starts = [record.rt_starts for record in records]
@@ -164,11 +185,17 @@ def flatten_records(
     flat += map(len, rt_starts)
     flat += map(len, rt_day_lists)
     flat += map(len, exception_lists)
-    if marks is None:
+    if marks is None:  # each record stands where it ends
+        flat += flat[:n]
+        flat += flat[2 * n : 3 * n]
+        flat += flat[n : 2 * n]
         flat += [record.rt_courses_completed for record in records]
+        reasons: list[str | None] = [record.end_reason for record in records]
     else:
         for column in marks[:4]:
             flat += column
+        reasons = marks[4]
+    flat += map(eq, reasons, repeat("toxicity"))
     head = len(flat)
     for items in cycles:
         flat += items
@@ -184,50 +211,79 @@ def flatten_records(
         flat += items
     n_days = len(flat) - head - total - 3 * n_starts
     flat += chain.from_iterable(chain.from_iterable(exception_lists))
-    values = as_int64(flat)
-    counts, starts, day_counts, exception_counts = values[: 4 * n].reshape(4, n)
-    at = head
-    cycle_day = values[at : at + total]
-    at += total
-    rt_columns = list(values[at : at + 3 * n_starts].reshape(3, n_starts))
-    at += 3 * n_starts
-    rt_days = values[at : at + n_days]
-    exceptions = values[at + n_days :].reshape(-1, 3)
-    patients = np.arange(n)
+    return PackedRecords(
+        values=as_int64(flat),
+        n=n,
+        total=total,
+        n_starts=n_starts,
+        n_days=n_days,
+        per_day=len(records[0].fraction_offsets) if n else 0,  # the same in every record
+        later=marks is not None or to_end,
+        delayed=delayed,
+        levels=levels,
+    )
+
+
+def unpack_records(packs: Sequence[PackedRecords]) -> CourseArrays:
+    """The records of `packs` (replicates of one scenario) as one `CourseArrays`, the
+    replicates end to end and their patients numbered across them (replicate i's patients
+    after the `n` of the ones before it): one array call per figure for all of them, and
+    for one pack its own arrays. The cycles and courses after a pack's marks are dropped,
+    and the cycles kept apart as `later` when every pack keeps them (else None)."""
+    heads, cycle_days, rt_columns, rt_days, exception_lists = [], [], [], [], []
+    for pack in packs:
+        values, n = pack.values, pack.n
+        at = 9 * n
+        heads.append(values[:at].reshape(9, n))
+        cycle_days.append(values[at : at + pack.total])
+        at += pack.total
+        rt_columns.append(values[at : at + 3 * pack.n_starts].reshape(3, pack.n_starts))
+        at += 3 * pack.n_starts
+        rt_days.append(values[at : at + pack.n_days])
+        exception_lists.append(values[at + pack.n_days :])
+    (
+        counts,
+        starts,
+        day_counts,
+        exception_counts,
+        mark_cycles,
+        mark_days,
+        mark_starts,
+        completed,
+        toxic,
+    ) = joined(heads, axis=1)
+    cycle_day, rt_start, rt_wait, rt_late = joined(cycle_days), *joined(rt_columns, axis=1)
+    fraction_day, exceptions = joined(rt_days), joined(exception_lists).reshape(-1, 3)
+    levels = joined([pack.levels for pack in packs])
+    delayed = joined([pack.delayed for pack in packs])
+    patients = np.arange(len(counts))
     cycle_patient, cycle_index = patients.repeat(counts), positions(counts)
     rt_patient = patients.repeat(starts)
     rt_day_patient = patients.repeat(day_counts)
-    mark_cycles = counts
-    if marks is None:
-        completed = values[4 * n : 5 * n]
-        toxicity_end = is_toxicity([record.end_reason for record in records], n)
-        empty = np.zeros(0, dtype=np.int64)
-        later = (empty, empty, empty, empty) if to_end else None
-    else:
-        mark_cycles, mark_days, mark_starts, completed = values[4 * n : 8 * n].reshape(4, n)
-        toxicity_end = is_toxicity(marks[4], n)
-        before = cycle_index < mark_cycles[cycle_patient]
+    before = cycle_index < mark_cycles[cycle_patient]
+    later = None
+    if all(pack.later for pack in packs):
         after = ~before
         later_patient, later_index = cycle_patient[after], cycle_index[after]
-        later = (
-            later_patient,
-            cycle_day[after],
-            levels[later_patient, later_index],
-            later_index,
-        )
-        cycle_day, cycle_patient, cycle_index = (
-            cycle_day[before],
-            cycle_patient[before],
-            cycle_index[before],
-        )
-        kept = positions(starts) < mark_starts[rt_patient]
-        rt_patient, rt_columns = rt_patient[kept], [column[kept] for column in rt_columns]
-        given = positions(day_counts) < mark_days[rt_day_patient]
-        rt_day_patient, rt_days = rt_day_patient[given], rt_days[given]
+        later = (later_patient, cycle_day[after], levels[later_patient, later_index], later_index)
+    cycle_day, cycle_patient, cycle_index = (
+        cycle_day[before],
+        cycle_patient[before],
+        cycle_index[before],
+    )
+    kept = positions(starts) < mark_starts[rt_patient]
+    rt_patient, rt_start, rt_wait, rt_late = (
+        rt_patient[kept],
+        rt_start[kept],
+        rt_wait[kept],
+        rt_late[kept],
+    )
+    given = positions(day_counts) < mark_days[rt_day_patient]
+    rt_day_patient, fraction_day = rt_day_patient[given], fraction_day[given]
     cycle_wait, cycle_late = cycle_exceptions(
         exceptions, exception_counts, mark_cycles, len(cycle_day)
     )
-    per_day = len(records[0].fraction_offsets) if n else 0  # the same in every record
+    per_day = max((pack.per_day for pack in packs), default=0)
     return CourseArrays(
         cycle_patient=cycle_patient,
         cycle_index=cycle_index,  # 0-based cycle k - 1
@@ -237,15 +293,20 @@ def flatten_records(
         cycle_late=cycle_late,
         cycle_delayed=(delayed[cycle_patient, cycle_index] & (cycle_index > 0)).astype(np.int64),
         rt_patient=rt_patient,
-        rt_start=rt_columns[0],
-        rt_wait=rt_columns[1],
-        rt_late=rt_columns[2],
+        rt_start=rt_start,
+        rt_wait=rt_wait,
+        rt_late=rt_late,
         fraction_patient=rt_day_patient.repeat(per_day),
-        fraction_day=rt_days.repeat(per_day),
+        fraction_day=fraction_day.repeat(per_day),
         completed=completed,
-        toxicity_end=toxicity_end,
+        toxicity_end=toxic.astype(bool),
         later=later,
     )
+
+
+def joined(parts: list[np.ndarray], axis: int = 0) -> np.ndarray:
+    """`parts` end to end along `axis` (the one part itself, not a copy)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
 
 
 def cycle_exceptions(

@@ -22,7 +22,7 @@ and kind whatever the arm (common random numbers), one replicate at a time.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -405,32 +405,101 @@ def realized_events(
     the patient's stop day and the horizon. `cycle_days` (n, K) and `rt_starts` (n, C): clinic
     day of each cycle given / completed course started (nan if none). Onsets are computed
     at the planned events only; the events come patient by patient, cycles (courses) and
-    kinds in order, cycles' first."""
-    limit = np.minimum(stop_day, end)
+    kinds in order, cycles' first. (`planned_onsets`, then `realize_onsets`.)"""
+    planned = planned_onsets(
+        plan, ae, cycle_gap=cycle_gap, course_gap=course_gap, days_per_course=days_per_course
+    )
+    return realize_onsets(planned, cycle_days, rt_starts, np.minimum(stop_day, end))
+
+
+@dataclass(frozen=True)
+class PlannedOnsets:
+    """The planned events of one replicate (or of several end to end, `stack`) before its
+    clinic runs: for the cycles' events, each one's (patient, cycle) cell flat over (n, K)
+    (`cell_c`), kind, grade and floor(u cycle_gap) (u its onset uniform: the days from its
+    cycle's day to its onset); the same for the courses' (cells over (n, C), floor(u
+    course_gap)); K, C and the days of a course."""
+
+    cell_c: np.ndarray
+    kind_c: np.ndarray
+    grade_c: np.ndarray
+    after_c: np.ndarray
+    cell_r: np.ndarray
+    kind_r: np.ndarray
+    grade_r: np.ndarray
+    after_r: np.ndarray
+    cycles: int
+    courses: int
+    days_per_course: int
+
+    @classmethod
+    def stack(cls, parts: Sequence[PlannedOnsets], patients: Sequence[int]) -> PlannedOnsets:
+        """`parts` end to end, the patients of part i (`patients[i]` of them) numbered
+        after those of the parts before it."""
+        first = parts[0]
+        before = np.cumsum(patients) - patients
+        return cls(
+            cell_c=np.concatenate(
+                [p.cell_c + k * first.cycles for p, k in zip(parts, before, strict=True)]
+            ),
+            kind_c=np.concatenate([p.kind_c for p in parts]),
+            grade_c=np.concatenate([p.grade_c for p in parts]),
+            after_c=np.concatenate([p.after_c for p in parts]),
+            cell_r=np.concatenate(
+                [p.cell_r + k * first.courses for p, k in zip(parts, before, strict=True)]
+            ),
+            kind_r=np.concatenate([p.kind_r for p in parts]),
+            grade_r=np.concatenate([p.grade_r for p in parts]),
+            after_r=np.concatenate([p.after_r for p in parts]),
+            cycles=first.cycles,
+            courses=first.courses,
+            days_per_course=first.days_per_course,
+        )
+
+
+def planned_onsets(
+    plan: Consequences, ae: AeDraws, *, cycle_gap: int, course_gap: int, days_per_course: int
+) -> PlannedOnsets:
+    """The `PlannedOnsets` of `plan` and its draws `ae`: an event's onset is
+    floor(u cycle_gap) days after its cycle's day, or days_per_course - 1 + floor(u
+    course_gap) days after its course's start (u its onset uniform)."""
     cycle, course = ae.cycle_onset.shape, ae.course_onset.shape
     at_c, cell_c = plan.cycles.at, plan.cycles.cells
-    onset_c = cycle_days.reshape(-1).take(cell_c) + np.floor(
-        ae.cycle_onset.reshape(-1).take(at_c) * cycle_gap
-    )
     at_r, cell_r = plan.courses.at, plan.courses.cells
-    onset_r = (
-        rt_starts.reshape(-1).take(cell_r)
-        + days_per_course
-        - 1
-        + np.floor(ae.course_onset.reshape(-1).take(at_r) * course_gap)
+    return PlannedOnsets(
+        cell_c=cell_c,
+        kind_c=at_c % cycle[2],
+        grade_c=plan.cycles.grade,
+        after_c=np.floor(ae.cycle_onset.reshape(-1).take(at_c) * cycle_gap),
+        cell_r=cell_r,
+        kind_r=at_r % course[2],
+        grade_r=plan.courses.grade,
+        after_r=np.floor(ae.course_onset.reshape(-1).take(at_r) * course_gap),
+        cycles=cycle[1],
+        courses=course[1],
+        days_per_course=days_per_course,
     )
-    pc, pr = cell_c // cycle[1], cell_r // course[1]
+
+
+def realize_onsets(
+    planned: PlannedOnsets, cycle_days: np.ndarray, rt_starts: np.ndarray, limit: np.ndarray
+) -> EventTable:
+    """The events of `planned` whose cycle was given (course completed: `cycle_days` (n, K),
+    `rt_starts` (n, C), nan if not) and whose onset is before the patient's `limit` (n,)."""
+    p = planned
+    onset_c = cycle_days.reshape(-1).take(p.cell_c) + p.after_c
+    onset_r = rt_starts.reshape(-1).take(p.cell_r) + p.days_per_course - 1 + p.after_r
+    pc, pr = p.cell_c // p.cycles, p.cell_r // p.courses
     keep_c = onset_c < limit.take(pc)  # a nan onset (no such cycle) compares False
     keep_r = onset_r < limit.take(pr)
-    at_c, at_r = at_c[keep_c], at_r[keep_r]
-    kc, kr = cell_c[keep_c] % cycle[1], cell_r[keep_r] % course[1]
+    kc, kr = p.cell_c[keep_c] % p.cycles, p.cell_r[keep_r] % p.courses
     return EventTable(
         patient=np.concatenate([pc[keep_c], pr[keep_r]]),
-        kind=np.concatenate([at_c % cycle[2], at_r % course[2]]),
-        grade=np.concatenate([plan.cycles.grade[keep_c], plan.courses.grade[keep_r]]),
+        kind=np.concatenate([p.kind_c[keep_c], p.kind_r[keep_r]]),
+        grade=np.concatenate([p.grade_c[keep_c], p.grade_r[keep_r]]),
         onset_day=np.concatenate([onset_c[keep_c], onset_r[keep_r]]).astype(np.int64),
         source=np.concatenate(
-            [source_labels("cycle", cycle[1]).take(kc), source_labels("course", course[1]).take(kr)]
+            [source_labels("cycle", p.cycles).take(kc), source_labels("course", p.courses).take(kr)]
         ),
     )
 

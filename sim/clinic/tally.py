@@ -14,7 +14,7 @@ the tables are those a replicate-by-replicate tally gives, to the last bit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 
 import numpy as np
@@ -22,8 +22,23 @@ import pandas as pd
 
 from sim.clinic.capacity import DayBook, SessionBook
 from sim.clinic.inputs import ARMS, ClinicDraws, ClinicSetup, metric_name
-from sim.clinic.records import CourseArrays, PatientCourse, positions
-from sim.clinic.safety import AeDraws, Consequences, EventTable, metric_label, realized_events
+from sim.clinic.records import (
+    CourseArrays,
+    PackedRecords,
+    PatientCourse,
+    joined,
+    positions,
+    unpack_records,
+)
+from sim.clinic.safety import (
+    AeDraws,
+    Consequences,
+    EventTable,
+    PlannedOnsets,
+    metric_label,
+    planned_onsets,
+    realize_onsets,
+)
 from sim.clinic.treatment import LATE_CAPACITY, LATE_CLOSURE
 from sim.scenario import Scenario
 
@@ -46,15 +61,18 @@ METRICS = (
     "protocol_deviations",  # cycles and courses out of window
 )
 SUMMARY_KEYS = tuple(f"{metric}_{arm}" for metric in METRICS for arm in ARMS)
+COURSE_FIELDS = frozenset(f.name for f in fields(CourseArrays))
 DEVIATIONS = ("cycle_late_closure", "cycle_late_chairs", "rt_late_closure", "rt_late_linac")
 
 
 class ReplicateRecords:
     """One replicate's records as flat arrays (row `rep` of `draws`; `end` the horizon day,
-    capped at the tabulated span): `arrays`, from the SimPy run's `records`
-    (`sim.clinic.records.flatten_records`) or from the schedule on the calendar alone
-    (`sim.clinic.schedule`, `records` None). `records` is kept for the patient table and
-    dropped (None) once a chunk no longer needs it."""
+    capped at the tabulated span): `source`, the SimPy run's `records` packed
+    (`sim.clinic.records.pack_records`) or the arrays of the schedule on the calendar alone
+    (`sim.clinic.schedule`, `records` None). The fields of `CourseArrays` (`cycle_day`, ...,
+    `later`) are read from `arrays`, the pack decoded when first asked for; a chunk's tally
+    decodes the packs of all its replicates at once instead (`Stacked.arrays`). `records`
+    is kept for the patient table and dropped (None) once a chunk no longer needs it."""
 
     def __init__(
         self,
@@ -62,7 +80,7 @@ class ReplicateRecords:
         setup: ClinicSetup,
         draws: ClinicDraws,
         rep: int,
-        arrays: CourseArrays,
+        source: CourseArrays | PackedRecords,
         records: list[PatientCourse] | None,
         arm: np.ndarray,
         strata: np.ndarray,
@@ -72,60 +90,55 @@ class ReplicateRecords:
         end: float,
     ) -> None:
         self.scenario, self.setup, self.draws, self.rep = scenario, setup, draws, rep
+        self.source = source
         self.records: list[PatientCourse] | None = records
         self.arm, self.strata = np.asarray(arm), strata
         self.courses, self.pneumonitis = courses, pneumonitis
         self.end = min(end, setup.span)
         self.n = len(self.arm)
-        a = arrays
-        self.cycle_patient, self.cycle_index, self.cycle_day = (
-            a.cycle_patient,
-            a.cycle_index,
-            a.cycle_day,
-        )
-        self.cycle_level, self.cycle_wait, self.cycle_late = (
-            a.cycle_level,
-            a.cycle_wait,
-            a.cycle_late,
-        )
-        self.cycle_delayed = a.cycle_delayed
-        self.rt_patient, self.rt_start, self.rt_wait, self.rt_late = (
-            a.rt_patient,
-            a.rt_start,
-            a.rt_wait,
-            a.rt_late,
-        )
-        self.fraction_patient, self.fraction_day = a.fraction_patient, a.fraction_day
-        self.phase = (self.cycle_index >= setup.rules.induction_cycles).astype(np.int64)
-        self.completed, self.toxicity_end = a.completed, a.toxicity_end
-        self.events: EventTable | None = None
-        # the cycles given after the horizon (a run's treatment to its end), or None
-        self.later: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = a.later
+        # the adverse events planned and each patient's last day for one (`add_events`)
+        self.planned: PlannedOnsets | None = None
+        self.limit: np.ndarray | None = None
+        self.realized: EventTable | None = None
         self.supplies: dict[bool, tuple[np.ndarray, np.ndarray] | None] = {}  # supply()'s
 
+    @cached_property
+    def arrays(self) -> CourseArrays:
+        """The replicate's `CourseArrays` (its patients numbered from 0)."""
+        source = self.source
+        return source if isinstance(source, CourseArrays) else unpack_records([source])
+
+    def __getattr__(self, name: str) -> object:
+        if name in COURSE_FIELDS:  # (only called for what is not an attribute)
+            return getattr(self.arrays, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def phase(self) -> np.ndarray:
+        """0 for an induction cycle given, 1 for maintenance."""
+        return (self.cycle_index >= self.setup.rules.induction_cycles).astype(np.int64)
+
     def add_events(self, plan: Consequences, ae: AeDraws, stop_day: np.ndarray) -> None:
-        """The adverse events that happened (`sim.clinic.safety.realized_events`)."""
-        n, k = self.n, self.setup.rules.max_cycles
-        cycle_days = np.full((n, k), np.nan)
-        cycle_days[self.cycle_patient, self.cycle_index] = self.cycle_day
-        c = ae.course.shape[1]
-        rt_starts = np.full((n, c), np.nan)
-        if len(self.rt_patient) and c:
-            index = positions(np.bincount(self.rt_patient, minlength=n))
-            inside = index < c
-            rt_starts[self.rt_patient[inside], index[inside]] = self.rt_start[inside]
+        """The adverse events of `plan` and their draws `ae` before each patient's
+        `stop_day` and the horizon: `events` (what it takes of them is kept, not them)."""
         rt = self.setup.rt_rules
-        self.events = realized_events(
+        self.planned = planned_onsets(
             plan,
             ae,
-            cycle_days,
-            rt_starts,
-            stop_day,
-            self.end,
             cycle_gap=self.setup.rules.cycle_days,
             course_gap=rt.interval_days if rt is not None else 0,
             days_per_course=rt.days_per_course if rt else 1,
         )
+        self.limit = np.minimum(stop_day, self.end)
+
+    @property
+    def events(self) -> EventTable | None:
+        """The adverse events that happened (`sim.clinic.safety.realized_events`), None
+        without `add_events`; realized when first asked for (a chunk's tally realizes those
+        of all its replicates at once: `Stacked.events`)."""
+        if self.realized is None and self.planned is not None:
+            self.realized = realize_events([self], self.arrays)
+        return self.realized
 
     # --- per cycle and per day --------------------------------------------------------------
 
@@ -237,6 +250,49 @@ class ReplicateRecords:
         return out
 
 
+def realize_events(reps: list[ReplicateRecords], arrays: CourseArrays) -> EventTable:
+    """The adverse events that happened in `reps` (each with `add_events`), whose records
+    are `arrays` (theirs end to end, patients numbered across them: `unpack_records`):
+    `sim.clinic.safety.realized_events` of them all at once, the events' patients numbered
+    the same way."""
+    n = sum(r.n for r in reps)
+    planned = [r.planned for r in reps]
+    assert all(p is not None for p in planned)
+    stacked = planned[0] if len(reps) == 1 else PlannedOnsets.stack(planned, [r.n for r in reps])
+    cycle_days = np.full((n, reps[0].setup.rules.max_cycles), np.nan)
+    cycle_days[arrays.cycle_patient, arrays.cycle_index] = arrays.cycle_day
+    c = stacked.courses
+    rt_starts = np.full((n, c), np.nan)
+    rt_patient = arrays.rt_patient
+    if len(rt_patient) and c:
+        index = positions(np.bincount(rt_patient, minlength=n))
+        inside = index < c
+        rt_starts[rt_patient[inside], index[inside]] = arrays.rt_start[inside]
+    limit = joined([r.limit for r in reps])
+    return realize_onsets(stacked, cycle_days, rt_starts, limit)
+
+
+def join_arrays(parts: list[CourseArrays], patient_offset: np.ndarray) -> CourseArrays:
+    """`parts` (replicates' `CourseArrays`) end to end, the patients of part i numbered
+    from `patient_offset[i]`; `later` None unless every part has it."""
+
+    def join(arrays: list[np.ndarray], renumber: bool) -> np.ndarray:
+        if renumber:
+            arrays = [a + off for a, off in zip(arrays, patient_offset, strict=True)]
+        return np.concatenate(arrays)
+
+    patients = ("cycle_patient", "rt_patient", "fraction_patient")
+    joined_fields = {
+        f.name: join([getattr(p, f.name) for p in parts], f.name in patients)
+        for f in fields(CourseArrays)
+        if f.name != "later"
+    }
+    later = None
+    if all(p.later is not None for p in parts):
+        later = tuple(join([p.later[i] for p in parts], i == 0) for i in range(4))
+    return CourseArrays(**joined_fields, later=later)
+
+
 def books(chairs: DayBook | None, linac: SessionBook | None) -> dict[str, tuple[np.ndarray, int]]:
     """Each resource's per-day use (background included) and its limit, for checks."""
     out = {}
@@ -295,17 +351,50 @@ class Stacked:
         self.patient_rep = np.repeat(np.arange(self.n_reps), sizes)
         self.patient_group = 2 * self.patient_rep + self.cat("arm")
 
+    def arrays(self) -> CourseArrays:
+        """The replicates' `CourseArrays` end to end, patients numbered across them: their
+        packs decoded at once (`unpack_records`), or their arrays joined (built once)."""
+        if "arrays" not in self.built:
+            sources = [r.source for r in self.reps]
+            if all(isinstance(source, PackedRecords) for source in sources):
+                self.built["arrays"] = unpack_records(sources)
+            else:
+                self.built["arrays"] = join_arrays(
+                    [r.arrays for r in self.reps], self.patient_offset
+                )
+        return self.built["arrays"]
+
+    def events(self) -> EventTable:
+        """The replicates' adverse events (each with `add_events`), patients numbered
+        across them: realized at once (`realize_events`; built once)."""
+        if "events" not in self.built:
+            self.built["events"] = realize_events(self.reps, self.arrays())
+        return self.built["events"]
+
+    def has_events(self) -> bool:
+        """Whether every replicate's adverse events were added (`add_events`)."""
+        return all(r.planned is not None for r in self.reps)
+
     def cat(self, name: str) -> np.ndarray:
-        """The flat array `name` of every replicate, end to end (built once)."""
+        """The flat array `name` of every replicate, end to end (built once): a field of
+        their `CourseArrays` (`arrays`), `phase`, or an array of each replicate's."""
+        if name in COURSE_FIELDS:
+            return getattr(self.arrays(), name)
+        if name == "phase":
+            return self.once(
+                ("cat", name),
+                lambda: (self.cat("cycle_index") >= self.setup.rules.induction_cycles).astype(
+                    np.int64
+                ),
+            )
         return self.once(
             ("cat", name), lambda: np.concatenate([getattr(r, name) for r in self.reps])
         )
 
-    def rep_of(self, name: str) -> np.ndarray:
-        """The replicate of each entry of the flat array `name`."""
+    def rep_of(self, patient_name: str) -> np.ndarray:
+        """The replicate of each entry of the flat arrays indexed by `patient_name`."""
         return self.once(
-            ("rep", name),
-            lambda: np.repeat(np.arange(self.n_reps), [len(getattr(r, name)) for r in self.reps]),
+            ("rep", patient_name), lambda: self.patient_rep[self.global_patients(patient_name)]
         )
 
     def groups(self, patient_name: str) -> np.ndarray:
@@ -315,15 +404,20 @@ class Stacked:
         )
 
     def global_patients(self, patient_name: str) -> np.ndarray:
-        return self.once(
-            ("patients", patient_name),
-            lambda: np.concatenate(
-                [
-                    r_off + getattr(r, patient_name)
-                    for r, r_off in zip(self.reps, self.patient_offset, strict=True)
-                ]
-            ),
-        )
+        """The patients (numbered across replicates) of the field `patient_name` of
+        `arrays` ("cycle_patient", "rt_patient", "fraction_patient")."""
+        return getattr(self.arrays(), patient_name)
+
+    def later(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(patient across replicates, day, level, 0-based index) of every replicate's
+        cycles after the horizon, end to end; None unless every replicate kept them."""
+        return self.arrays().later
+
+    def later_rep(self) -> np.ndarray:
+        """The replicate of each cycle after the horizon (`later`)."""
+        later = self.later()
+        assert later is not None
+        return self.once(("rep", "later"), lambda: self.patient_rep[later[0]])
 
     def once(self, key: tuple[str, str], build: Callable[[], np.ndarray]) -> np.ndarray:
         """Each stacked array is built once per tally, however many figures read it."""
@@ -341,18 +435,12 @@ class Stacked:
         setup = self.setup
         return rep * (setup.n_months + 1) + setup.month_of_day[np.minimum(days, setup.span)]
 
-    def cells_of(self, days_name: str) -> np.ndarray:
-        """`month_cells` of the flat array of days `days_name` (built once)."""
+    def cells_of(self, days_name: str, patient_name: str) -> np.ndarray:
+        """`month_cells` of the flat array of days `days_name`, indexed by `patient_name`
+        (built once)."""
         return self.once(
             ("cells", days_name),
-            lambda: self.month_cells(self.rep_of(days_name), self.cat(days_name)),
-        )
-
-    def later_cat(self, field: int) -> np.ndarray:
-        """Field `field` (0 patient, 1 day, 2 level, 3 index) of every replicate's cycles
-        after the horizon (`ReplicateRecords.later`), end to end (built once)."""
-        return self.once(
-            ("later", str(field)), lambda: np.concatenate([r.later[field] for r in self.reps])
+            lambda: self.month_cells(self.rep_of(patient_name), self.cat(days_name)),
         )
 
     def supplies(self, later: bool = False) -> Supply | None:
@@ -369,7 +457,7 @@ class Stacked:
         reps, setup = self.reps, self.setup
         draws = reps[0].draws
         doses = draws.doses
-        if doses is None or (later and any(r.later is None for r in reps)):
+        if doses is None or (later and self.later() is None):
             return None
         if (
             any(r.draws is not draws for r in reps)
@@ -382,10 +470,8 @@ class Stacked:
                 np.concatenate([p[1] for p in parts]).transpose(1, 2, 0).copy(),
             )
         if later:
-            level, index = self.later_cat(2), self.later_cat(3)
+            global_patient, _, level, index = self.later()
             phase = (index >= setup.rules.induction_cycles).astype(np.int64)
-            sizes = [len(r.later[0]) for r in reps]
-            global_patient = np.repeat(self.patient_offset, sizes) + self.later_cat(0)
         else:
             level, phase = self.cat("cycle_level"), self.cat("phase")
             global_patient = self.global_patients("cycle_patient")
@@ -408,13 +494,35 @@ class Stacked:
             doses = self.reps[0].draws.doses
             assert doses is not None
             rows = np.asarray([r.rep for r in self.reps], dtype=np.int64)
-            _, n, n_drugs, _ = doses.mg.shape
-            gives = self.setup.gives[self.cat("strata").reshape(-1, n)][:, :, None]
-            # (B, n, levels, 2 phases, drugs[, sizes]): the product of the same numbers as
-            # a dose gathered per cycle times whether the cycle gives the drug
-            mg = doses.mg[rows].transpose(0, 1, 3, 2)[:, :, :, None] * gives
-            vials = doses.vials[rows].transpose(0, 1, 3, 2, 4)[:, :, :, None] * gives[..., None]
-            return mg.reshape(-1, n_drugs), vials.reshape(-1, n_drugs, vials.shape[-1])
+            _, n, n_drugs, n_levels = doses.mg.shape
+            n_sizes = doses.vials.shape[-1]
+            patients = len(rows) * n
+            mg_dose = doses.mg[rows].reshape(patients, n_drugs, n_levels)
+            vial_dose = doses.vials[rows].reshape(patients, n_drugs, n_levels, n_sizes)
+            gives = self.setup.gives[self.cat("strata")]  # (patients, 2 phases, drugs)
+            # (patients, levels, 2 phases, drugs[, sizes]): the product of the same numbers
+            # as a dose gathered per cycle times whether the cycle gives the drug (1 or 0 of
+            # the dose's type, what a product with a flag converts it to); one product over
+            # the patients per level, phase and drug (numpy's products of a few items along
+            # the last axis cost far more)
+            mg = np.empty((patients, n_levels, 2, n_drugs), dtype=mg_dose.dtype)
+            vials = np.empty((*mg.shape, n_sizes), dtype=vial_dose.dtype)
+            mg_gives, vial_gives = gives.astype(mg.dtype), gives.astype(vials.dtype)
+            for level in range(n_levels):
+                for phase in range(2):
+                    for drug in range(n_drugs):
+                        np.multiply(
+                            mg_dose[:, drug, level],
+                            mg_gives[:, phase, drug],
+                            out=mg[:, level, phase, drug],
+                        )
+                        for size in range(n_sizes):
+                            np.multiply(
+                                vial_dose[:, drug, level, size],
+                                vial_gives[:, phase, drug],
+                                out=vials[:, level, phase, drug, size],
+                            )
+            return mg.reshape(-1, n_drugs), vials.reshape(-1, n_drugs, n_sizes)
 
         key = ("doses", "tables")
         if key not in self.built:
@@ -426,7 +534,8 @@ class Stacked:
         or with `later` after the horizon, end to end) over each replicate's own cycles:
         one 1-D float sum each, as ``values_r[:, j].sum()`` adds them (the order of a float
         sum matters)."""
-        sizes = [len(r.later[0]) if later else len(r.cycle_patient) for r in self.reps]
+        rep = self.later_rep() if later else self.rep_of("cycle_patient")
+        sizes = np.bincount(rep, minlength=self.n_reps)
         ends = np.cumsum(sizes)
         columns = np.ascontiguousarray(columns)
         out = np.empty((self.n_reps, columns.shape[0]))
@@ -460,7 +569,7 @@ def tally_replicates(reps: list[ReplicateRecords]) -> ClinicTables:
     summary = per_arm_counts(st, scenario, setup)
     daily = daily_use(st, setup)
     summary.update(trial_figures(st, setup, daily))
-    if setup.safety is not None and all(r.events is not None for r in reps):
+    if setup.safety is not None and st.has_events():
         summary.update(incidence(st, setup, scenario))
     return ClinicTables(summary, monthly(st, setup, daily), deviations(st))
 
@@ -533,13 +642,15 @@ def daily_use(st: Stacked, setup: ClinicSetup) -> dict[str, DailyUse]:
     """Per resource ("chair": chair-minutes, "linac": slots) its `DailyUse`."""
     span, n_reps, out = setup.span, st.n_reps, {}
     if setup.chair_limit:
-        day, rep = st.cat("cycle_day"), st.rep_of("cycle_day")
+        day, rep = st.cat("cycle_day"), st.rep_of("cycle_patient")
         strata = st.cat("strata")[st.global_patients("cycle_patient")]
         minutes = setup.visit_minutes[strata, st.cat("phase")]  # of each cycle given
         inside = day < span
-        trial = np.bincount(
-            rep[inside] * span + day[inside], weights=minutes[inside], minlength=n_reps * span
-        ).reshape(n_reps, span)
+        if not inside.all():
+            day, rep, minutes = day[inside], rep[inside], minutes[inside]
+        trial = np.bincount(rep * span + day, weights=minutes, minlength=n_reps * span).reshape(
+            n_reps, span
+        )
         background = np.stack([r.background("chair") for r in st.reps])
         out["chair"] = DailyUse(
             trial,
@@ -547,10 +658,12 @@ def daily_use(st: Stacked, setup: ClinicSetup) -> dict[str, DailyUse]:
             setup.chair_limit,
         )
     if setup.linac_limit:
-        day, rep = st.cat("fraction_day"), st.rep_of("fraction_day")
+        day, rep = st.cat("fraction_day"), st.rep_of("fraction_patient")
         inside = day < span
+        if not inside.all():
+            day, rep = day[inside], rep[inside]
         trial = (
-            np.bincount(rep[inside] * span + day[inside], minlength=n_reps * span)
+            np.bincount(rep * span + day, minlength=n_reps * span)
             .reshape(n_reps, span)
             .astype(float)
         )
@@ -601,7 +714,7 @@ def supply_totals(st: Stacked, setup: ClinicSetup) -> dict[str, np.ndarray]:
     and, when the replicates went on to the end of treatment, to its end (``..._to_end``);
     zeros without doses. Each replicate's mg is its own float sum; vials are whole numbers."""
     n_reps, out = st.n_reps, {}
-    to_end = all(r.later is not None for r in st.reps)
+    to_end = st.later() is not None
     supply = st.supplies()
     later = st.supplies(later=True) if supply is not None and to_end else None
     zeros = np.zeros((n_reps, len(setup.drugs)))
@@ -612,8 +725,7 @@ def supply_totals(st: Stacked, setup: ClinicSetup) -> dict[str, np.ndarray]:
     mg_end, vials_end = mg.copy(), vials.copy()
     if later is not None:
         mg_end += st.sums_by_replicate(later.mg, later=True)
-        later_rep = np.repeat(np.arange(n_reps), [len(r.later[0]) for r in st.reps])
-        vials_end += vials_by_replicate(later_rep, later, n_reps)
+        vials_end += vials_by_replicate(st.later_rep(), later, n_reps)
     mg, vials, mg_end, vials_end = (x.T.copy() for x in (mg, vials, mg_end, vials_end))
     for j, drug in enumerate(setup.drugs):
         name = metric_name(drug)
@@ -655,12 +767,12 @@ def monthly(st: Stacked, setup: ClinicSetup, daily: dict[str, DailyUse]) -> dict
     waits) per calendar month of the grid, and adverse events by onset month."""
     out: dict[str, np.ndarray] = {}
     n_months = setup.n_months
-    cycle_cells = st.cells_of("cycle_day")
+    cycle_cells = st.cells_of("cycle_day", "cycle_patient")
     supply = st.supplies()
     out.update(monthly_supply(st, setup, "supply", cycle_cells, supply))
-    if supply is not None and all(r.later is not None for r in st.reps):  # to the end
-        later_rep = np.repeat(np.arange(st.n_reps), [len(r.later[0]) for r in st.reps])
-        later_cells = st.month_cells(later_rep, st.later_cat(1))
+    later = st.later()
+    if supply is not None and later is not None:  # to the end
+        later_cells = st.month_cells(st.later_rep(), later[1])
         out.update(
             monthly_supply_to_end(
                 st, setup, out, cycle_cells, supply, later_cells, st.supplies(later=True)
@@ -684,9 +796,9 @@ def monthly(st: Stacked, setup: ClinicSetup, daily: dict[str, DailyUse]) -> dict
         out["resources/infusion wait days"] = by_month(st, setup, cycle_cells, st.cat("cycle_wait"))
     if setup.linac_limit:
         out["resources/rt wait days"] = by_month(
-            st, setup, st.cells_of("rt_start"), st.cat("rt_wait")
+            st, setup, st.cells_of("rt_start", "rt_patient"), st.cat("rt_wait")
         )
-    if setup.safety is not None and all(r.events is not None for r in st.reps):
+    if setup.safety is not None and st.has_events():
         out.update(monthly_events(st, setup))
     return out
 
@@ -696,14 +808,9 @@ def monthly_events(st: Stacked, setup: ClinicSetup) -> dict[str, np.ndarray]:
     one count of all the series at once (whole numbers: exact in any order)."""
     assert setup.safety is not None
     names = setup.safety.names
-    events = [r.events for r in st.reps]
-    rep = np.repeat(np.arange(st.n_reps), [len(ev) for ev in events])
-    onset = np.concatenate([ev.onset_day for ev in events])
-    kind = np.concatenate([ev.kind for ev in events])
-    grade = np.concatenate([ev.grade for ev in events])
-    patient = np.concatenate(
-        [off + ev.patient for off, ev in zip(st.patient_offset, events, strict=True)]
-    )
+    events = st.events()
+    onset, kind, grade, patient = events.onset_day, events.kind, events.grade, events.patient
+    rep = st.patient_rep[patient]
     arm = st.cat("arm")[patient].astype(np.int64)
     cells = st.month_cells(rep, onset)
     series = len(names) + 1  # each kind, then grade 3+
@@ -801,12 +908,8 @@ def incidence(st: Stacked, setup: ClinicSetup, scenario: Scenario) -> dict[str, 
     safety = scenario.safety
     assert safety is not None and setup.safety is not None
     names = setup.safety.names
-    events = [r.events for r in st.reps]
-    patient = np.concatenate(
-        [off + ev.patient for off, ev in zip(st.patient_offset, events, strict=True)]
-    )
-    kind = np.concatenate([ev.kind for ev in events])
-    grade = np.concatenate([ev.grade for ev in events])
+    events = st.events()  # (their order does not matter: counts of whole numbers)
+    patient, kind, grade = events.patient, events.kind, events.grade
     n = len(st.patient_group)
     kinds = [*names, "all"]
     flags = np.zeros((len(kinds), 2, n), dtype=bool)  # (kind, any/grade3plus, patient)

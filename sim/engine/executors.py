@@ -170,12 +170,21 @@ def chunk_bytes(table: pa.Table) -> bytes:
     back (`as_stored_in_parquet`): the same table `read_table_bytes` returns from the chunk
     Parquet files of earlier versions, for a fraction of the cost (textbook replicates:
     ~0.2 ms to write and read, Parquet ~5 ms; the baseline's monthly table ~6 ms, ~170 ms)."""
-    schema = pa.schema(
-        [f.with_type(as_stored_in_parquet(f.type)) for f in table.schema],
-        metadata=table.schema.metadata,
+    stored = stored_schema(table.schema)
+    return ipc_bytes(table if stored is None else table.cast(stored))  # exact: whole seconds
+
+
+def stored_schema(schema: pa.Schema) -> pa.Schema | None:
+    """`schema` with its columns' types as stored in Parquet (`as_stored_in_parquet`), or
+    None when that is `schema` itself."""
+    stored = pa.schema(
+        [f.with_type(as_stored_in_parquet(f.type)) for f in schema], metadata=schema.metadata
     )
-    if not schema.equals(table.schema):
-        table = table.cast(schema)  # exact: whole seconds in milliseconds
+    return None if stored.equals(schema) else stored
+
+
+def ipc_bytes(table: pa.Table) -> bytes:
+    """`table` as an Arrow IPC stream."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
@@ -190,9 +199,7 @@ def encode_chunk(point: int, chunk: int, result: ChunkResult) -> ChunkFiles:
         "monthly": result.monthly,
         **{f"sums-{name}": frame for name, frame in result.sums.items()},
     }
-    files = {
-        name: chunk_bytes(arrow_table(frame)) for name, frame in frames.items() if frame is not None
-    }
+    files = {name: frame_bytes(frame) for name, frame in frames.items() if frame is not None}
     return ChunkFiles(point, chunk, len(result.replicates), files)
 
 
@@ -204,10 +211,24 @@ def encode_chunks(task: ChunkTask, results: list[ChunkResult]) -> list[ChunkFile
     ]
 
 
-_SCHEMAS: dict[tuple, pa.Schema] = {}  # a run's chunk tables share theirs
+# a run's chunk tables share their layouts: each one's schema and its schema as stored in
+# Parquet (`stored_schema`; None: the same)
+_SCHEMAS: dict[tuple, tuple[pa.Schema, pa.Schema | None]] = {}
+
+
+def frame_bytes(frame: pd.DataFrame) -> bytes:
+    """``chunk_bytes(arrow_table(frame))``, the schema as stored worked out once per layout
+    (the monthly table's 2,401 columns: each field's type read and compared every chunk)."""
+    table, stored = frame_table(frame)
+    return ipc_bytes(table if stored is None else table.cast(stored))
 
 
 def arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """``pa.Table.from_pandas(frame, preserve_index=False)`` (`frame_table`)."""
+    return frame_table(frame)[0]
+
+
+def frame_table(frame: pd.DataFrame) -> tuple[pa.Table, pa.Schema | None]:
     """``pa.Table.from_pandas(frame, preserve_index=False)``, the same table (schema and its
     pandas metadata included), from_pandas itself the first time a layout is seen. After
     that the schema is the one kept for the layout (the column names, their dtypes and the
@@ -215,12 +236,14 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     and its metadata from), columns of numbers and flags are converted a dtype's block at a
     time (the monthly table: a column per item and month, thousands) and the others one by
     one, as from_pandas converts them (`pa.array` of the column, NaN and NaT as null): about
-    7x faster for the baseline's monthly table, 3x for its replicates table."""
+    7x faster for the baseline's monthly table, 3x for its replicates table. With the table,
+    its schema as stored in Parquet (`stored_schema`)."""
     dtypes = frame.dtypes.to_numpy()
     kinds = set(dtypes)  # a frame's few dtypes, each checked once (an isinstance is slow)
     plain = [d for d in kinds if isinstance(d, np.dtype) and d.kind in "biuf"]
     if not len(dtypes) or not frame.columns.is_unique:
-        return pa.Table.from_pandas(frame, preserve_index=False)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        return table, stored_schema(table.schema)
     blocks = [np.flatnonzero(dtypes == dtype) for dtype in plain]
     arrays: list[pa.Array | None] = [None] * len(dtypes)
     if len(plain) < len(kinds):
@@ -237,17 +260,18 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
         tuple(dtypes),
         tuple(None if a is None else a.type for a in arrays),
     )
-    schema = _SCHEMAS.get(key)
-    if schema is None:
+    layout = _SCHEMAS.get(key)
+    if layout is None:
         if len(_SCHEMAS) >= 8:  # a long-lived worker of many runs: keep a few
             _SCHEMAS.clear()
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        _SCHEMAS[key] = table.schema
-        return table
+        layout = _SCHEMAS[key] = (table.schema, stored_schema(table.schema))
+        return table, layout[1]
+    schema, stored = layout
     for at in blocks:
         for i, values in zip(at, frame.iloc[:, at].to_numpy().T, strict=True):
             arrays[i] = pa.array(values, from_pandas=True)  # NaN as null, as from_pandas
-    return pa.Table.from_arrays(arrays, schema=schema)
+    return pa.Table.from_arrays(arrays, schema=schema), stored
 
 
 def _run_task(task: ChunkTask) -> list[ChunkFiles]:
