@@ -535,15 +535,19 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     Written out here: `PatientProcess.__call__` (a randomization, or a cycle's day:
     `cycle_given`) for its common case, the cycle's due day open, in the window, with a
     free chair, booked there (`give_cycle_day`'s first branch, `Clinic.wake` inline), and
-    the chain's wake-ups, ``(process,)``, read without a callback. About 1,100 of a
-    replicate's 1,500 cycles take the common case; the others, the courses
-    (`PatientProcess.advance_chain`) and the stops are the processes' own methods."""
+    the chain's wake-ups, ``(process,)``, read without a callback, a course day's
+    fractions given here (`advance_chain` for a course under way, without a log). About
+    1,100 of a replicate's 1,500 cycles take the common case; the others, the courses'
+    bookings (`PatientProcess.advance_chain`) and the stops are the processes' own
+    methods."""
     clock = clinic.clock
     assert clock is not None
     pending, log = clock.pending, clinic.log
     next_open, after_days = clinic.next_open, clinic.after_days
     used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
     n_open = len(next_open)
+    rt = clinic.rt_rules
+    n_days, interval = (rt.days_per_course, rt.interval_days) if rt is not None else (0, 0)
     if len(pending) <= n_open:  # the calendar's days at once: a later day is rare
         clock.grow(n_open + 1)
     # a new day's list inline up to the list's last day but one (`DayClock.grow`)
@@ -557,8 +561,38 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
             if kind is not PatientProcess:
                 if kind is not tuple:  # a stop
                     process(clock)
-                elif process[0].chain_alive:  # the course chain's
-                    process[0].advance_chain(clock)
+                    continue
+                process = process[0]  # the course chain's
+                if not process.chain_alive:
+                    continue
+                if log is not None or not process.in_course:  # a course to book
+                    process.advance_chain(clock)
+                    continue
+                # a course day (`advance_chain` written out): today's fractions
+                process.rt_days.append(day)
+                d = process.course_day = process.course_day + 1
+                if d < n_days:
+                    when = day + 1  # (course days are consecutive)
+                else:  # the course over: the next one is due, or the chain ends
+                    process.in_course = False
+                    process.rt_courses_completed += 1
+                    course = process.course
+                    if course == process.pneumonitis_course or course == process.rt_courses:
+                        process.chain_alive = False
+                        continue
+                    when = process.course_due = process.course_start + interval
+                    process.course = course + 1
+                    if when <= day:  # due today: booked at once
+                        process.advance_chain(clock)
+                        continue
+                if when >= n_pending:
+                    clock.wake(clock, when, (process,))
+                    n_pending = len(pending) - 1
+                elif (waiting := pending[when]) is not None:
+                    waiting.append((process,))
+                else:
+                    pending[when] = [(process,)]
+                    marked[when] = 1
                 continue
             if process.stopped:
                 continue
