@@ -535,19 +535,28 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     Written out here: `PatientProcess.__call__` (a randomization, or a cycle's day:
     `cycle_given`) for its common case, the cycle's due day open, in the window, with a
     free chair, booked there (`give_cycle_day`'s first branch, `Clinic.wake` inline), and
-    the chain's wake-ups, ``(process,)``, read without a callback, a course day's
-    fractions given here (`advance_chain` for a course under way, without a log). About
-    1,100 of a replicate's 1,500 cycles take the common case; the others, the courses'
-    bookings (`PatientProcess.advance_chain`) and the stops are the processes' own
-    methods."""
+    the course chain without a log (`PatientProcess.advance_chain`: its wake-ups,
+    ``(process,)``, read without a callback), for its common case, a course booked on its
+    first run of open days (`plan_course_start`'s first run, every day with a linac slot)
+    and its days' fractions given. About 1,100 of a replicate's 1,500 cycles and most of
+    its courses take the common case; the others, a course that waits for the linac, a
+    run with a log, and the stops are the processes' own methods."""
     clock = clinic.clock
     assert clock is not None
     pending, log = clock.pending, clinic.log
     next_open, after_days = clinic.next_open, clinic.after_days
     used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
     n_open = len(next_open)
-    rt = clinic.rt_rules
-    n_days, interval = (rt.days_per_course, rt.interval_days) if rt is not None else (0, 0)
+    rt, linac = clinic.rt_rules, clinic.linac
+    n_days = interval = 0
+    within = NO_LIMIT  # a course is late if it starts more than this after its due day
+    if rt is not None:
+        n_days, interval = rt.days_per_course, rt.interval_days
+        if rt.start_within_days is not None:
+            within = rt.start_within_days
+    run_start = clinic.run_start if clinic.run_start is not None else []
+    n_run = len(run_start)
+    room, room_span = (linac.room, linac.span) if linac is not None else (None, 0)
     if len(pending) <= n_open:  # the calendar's days at once: a later day is rare
         clock.grow(n_open + 1)
     # a new day's list inline up to the list's last day but one (`DayClock.grow`)
@@ -558,17 +567,94 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
         clock.now = day
         for process in pending[day]:  # wake-ups asked for meanwhile join the list
             kind = type(process)
-            if kind is not PatientProcess:
-                if kind is not tuple:  # a stop
-                    process(clock)
+            if kind is PatientProcess:  # a cycle's day, or the randomization
+                if process.stopped:
                     continue
-                process = process[0]  # the course chain's
+                k = process.k
+                if process.booked < 0:  # the randomization (`randomized`): book cycle 1
+                    due = process.first_due
+                else:  # `cycle_given`: the process's cycle is booked on this day
+                    process.cycles.append(day)
+                    k = process.k = k + 1
+                    if log is not None:
+                        process.log_cycle(day)
+                    if k == process.last:
+                        process.booked = -1
+                        process.end_systemic(day)
+                        if k == 1 and process.rt_courses:
+                            process.start_chain(clock, day)
+                        continue
+                    due = day + process.gaps[k]
+                minutes = process.visit_minutes[k]
+                on = next_open[due] if due < n_open else due  # past the calendar: open
+                # (on - due: a small int, cached; due + after_days would be a new one)
+                if on - due <= after_days and (on >= span or used[on] + minutes <= limit):
+                    if on < span:
+                        used[on] += minutes
+                    process.booked = on
+                    if on >= n_pending:  # past the list: `wake` makes room
+                        clock.wake(clock, on, process)
+                        n_pending = len(pending) - 1
+                    elif (waiting := pending[on]) is not None:
+                        waiting.append(process)
+                    else:
+                        pending[on] = [process]
+                        marked[on] = 1
+                else:
+                    # not before the randomization (cycle 1) or the day after the last cycle
+                    process.book_cycle(clock, due, day + 1 if k else process.rand_day)
+                if k != 1 or not process.rt_courses:
+                    continue
+                if log is not None:  # the chain starts with cycle 1, right after
+                    process.start_chain(clock, day)
+                    continue
+                process.chain_alive, process.course_due, process.course = True, day, 1
+            elif kind is tuple:  # the course chain's
+                process = process[0]
                 if not process.chain_alive:
                     continue
-                if log is not None or not process.in_course:  # a course to book
+                if log is not None:
                     process.advance_chain(clock)
                     continue
-                # a course day (`advance_chain` written out): today's fractions
+            else:  # a stop
+                process(clock)
+                continue
+            # the course chain without a log (`advance_chain` written out): today a
+            # course is due (book it) or one of its days is
+            when = day
+            if not process.in_course:
+                due = process.course_due
+                if 0 <= process.ended_on < due:  # treatment ended for toxicity before
+                    process.chain_alive = False
+                    continue
+                free = process.free_from
+                earliest = due if due > free else free
+                if earliest >= n_run:  # past the calendar's table
+                    process.advance_chain(clock)
+                    continue
+                # the first run of open days (`plan_course_start`): if one of its days
+                # has no linac slot, `advance_chain` finds the next run with them
+                when = run_start[earliest]
+                end = when + n_days
+                if room is not None:
+                    if end > room_span:
+                        process.advance_chain(clock)
+                        continue
+                    d = when
+                    while d < end and room[d] > 0:
+                        d += 1
+                    if d < end:
+                        process.advance_chain(clock)
+                        continue
+                    while d > when:
+                        d -= 1
+                        room[d] -= 1
+                process.rt_starts.append(when)
+                process.rt_waits.append(0)
+                process.rt_late.append(LATE_CLOSURE if when - due > within else IN_WINDOW)
+                process.free_from, process.course_start = end, when
+                process.in_course, process.course_day = True, 0
+            if when == day:  # a course day: today's fractions
                 process.rt_days.append(day)
                 d = process.course_day = process.course_day + 1
                 if d < n_days:
@@ -585,52 +671,14 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                     if when <= day:  # due today: booked at once
                         process.advance_chain(clock)
                         continue
-                if when >= n_pending:
-                    clock.wake(clock, when, (process,))
-                    n_pending = len(pending) - 1
-                elif (waiting := pending[when]) is not None:
-                    waiting.append((process,))
-                else:
-                    pending[when] = [(process,)]
-                    marked[when] = 1
-                continue
-            if process.stopped:
-                continue
-            k = process.k
-            if process.booked < 0:  # the randomization (`randomized`): book cycle 1
-                due = process.first_due
-            else:  # `cycle_given`: the process's cycle is booked on this day
-                process.cycles.append(day)
-                k = process.k = k + 1
-                if log is not None:
-                    process.log_cycle(day)
-                if k == process.last:
-                    process.booked = -1
-                    process.end_systemic(day)
-                    if k == 1 and process.rt_courses:
-                        process.start_chain(clock, day)
-                    continue
-                due = day + process.gaps[k]
-            minutes = process.visit_minutes[k]
-            on = next_open[due] if due < n_open else due  # past the calendar: open
-            # (on - due: a small int, cached; due + after_days would be a new one per cycle)
-            if on - due <= after_days and (on >= span or used[on] + minutes <= limit):
-                if on < span:
-                    used[on] += minutes
-                process.booked = on
-                if on >= n_pending:  # past the list: `wake` makes room
-                    clock.wake(clock, on, process)
-                    n_pending = len(pending) - 1
-                elif (waiting := pending[on]) is not None:
-                    waiting.append(process)
-                else:
-                    pending[on] = [process]
-                    marked[on] = 1
+            if when >= n_pending:  # the chain's wake-up on day `when`: ``(process,)``
+                clock.wake(clock, when, (process,))
+                n_pending = len(pending) - 1
+            elif (waiting := pending[when]) is not None:
+                waiting.append((process,))
             else:
-                # not before the randomization (cycle 1) or the day after the last cycle
-                process.book_cycle(clock, due, day + 1 if k else process.rand_day)
-            if k == 1 and process.rt_courses:  # the chain starts with cycle 1, right after
-                process.start_chain(clock, day)
+                pending[when] = [(process,)]
+                marked[when] = 1
         # the day's list let go: the clock is freed by the cyclic collector only (its
         # `env` is itself), and with its lists it would hold the whole replicate
         pending[day], marked[day] = None, 0
