@@ -310,7 +310,7 @@ class PatientProcess(PatientCourse):
         self.last = toxicity_cycle if toxicity_cycle < max_cycles else max_cycles
         self.rt_courses, self.pneumonitis_course = rt_plan
         self.cause = ""  # the stop's reason, set with the stop (`stop`)
-        self.k, self.booked = 0, -1  # the cycle booked is cycle k + 1, on day `booked`
+        self.k, self.booked = 0, -1  # the cycle booked is cycle k + 1, on day `booked` (-1: none)
         self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
         self.ended_on = -1  # the day systemic treatment ended for toxicity
         self.course = self.course_due = self.free_from = self.course_start = 0
@@ -412,6 +412,7 @@ class PatientProcess(PatientCourse):
             record.end_reason = self.cause
         if self.booked >= 0 and clinic.chairs is not None:
             clinic.chairs.release(self.booked, self.visit_minutes[self.k])
+        self.booked = -1  # (given back: its day's wake-up, if any, finds nothing booked)
         if clinic.log is not None:
             clinic.log.append((event.env.now, record.patient, f"stop {self.cause}"))
         if self.chain_alive:
@@ -425,7 +426,7 @@ class PatientProcess(PatientCourse):
 
     def close(self) -> None:
         """The horizon: whatever is still scheduled does nothing."""
-        self.stopped, self.chain_alive = True, False
+        self.stopped, self.chain_alive, self.booked = True, False, -1
 
     # --- the Quad Shot course chain --------------------------------------------------------
 
@@ -546,7 +547,9 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     pending, log = clock.pending, clinic.log
     next_open, after_days = clinic.next_open, clinic.after_days
     used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
-    n_open = len(next_open)
+    Process, n_open = PatientProcess, len(next_open)
+    if clinic.chairs is None:  # no book: a scratch one over the calendar's days, never full
+        used, limit, span = [0] * n_open, NO_LIMIT, n_open
     rt, linac = clinic.rt_rules, clinic.linac
     n_days = interval = 0
     within = NO_LIMIT  # a course is late if it starts more than this after its due day
@@ -557,25 +560,20 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     run_start = clinic.run_start if clinic.run_start is not None else []
     n_run = len(run_start)
     room, room_span = (linac.room, linac.span) if linac is not None else (None, 0)
-    if len(pending) <= n_open:  # the calendar's days at once: a later day is rare
-        clock.grow(n_open + 1)
-    # a new day's list inline up to the list's last day but one (`DayClock.grow`)
+    # the calendar's days and the chairs' book at once (a later day is rare); a new day's
+    # list inline up to the list's last day but one (`DayClock.grow`)
+    if len(pending) <= n_open or len(pending) <= span:
+        clock.grow((n_open if n_open > span else span) + 1)
     n_pending, marked = len(pending) - 1, clock.marked
     stop_at = NO_LIMIT if until is None else until
     day = marked.find(1, clock.now)
     while 0 <= day < stop_at:
         clock.now = day
         for process in pending[day]:  # wake-ups asked for meanwhile join the list
-            kind = type(process)
-            if kind is PatientProcess:  # a cycle's day, or the randomization
-                if process.stopped:
-                    continue
-                k = process.k
-                if process.booked < 0:  # the randomization (`randomized`): book cycle 1
-                    due = process.first_due
-                else:  # `cycle_given`: the process's cycle is booked on this day
+            if type(process) is Process:  # a cycle's day, or the randomization
+                if process.booked == day:  # `cycle_given`: the process's cycle is today
                     process.cycles.append(day)
-                    k = process.k = k + 1
+                    k = process.k = process.k + 1
                     if log is not None:
                         process.log_cycle(day)
                     if k == process.last:
@@ -585,17 +583,24 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                             process.start_chain(clock, day)
                         continue
                     due = day + process.gaps[k]
-                minutes = process.visit_minutes[k]
-                on = next_open[due] if due < n_open else due  # past the calendar: open
-                # (on - due: a small int, cached; due + after_days would be a new one)
-                if on - due <= after_days and (on >= span or used[on] + minutes <= limit):
-                    if on < span:
-                        used[on] += minutes
+                elif process.stopped:  # (a stop gives its booked day back: `booked` -1)
+                    continue
+                else:  # the randomization (`randomized`): book cycle 1
+                    k, due = 0, process.first_due
+                try:
+                    on = next_open[due]
+                except IndexError:  # past the calendar: open
+                    on = due
+                # the common case: an open day in the window (on - due: a small int, cached;
+                # due + after_days would be a new one) with a free chair, within the book
+                if (
+                    on - due <= after_days
+                    and on < span
+                    and (filled := used[on] + process.visit_minutes[k]) <= limit
+                ):
+                    used[on] = filled
                     process.booked = on
-                    if on >= n_pending:  # past the list: `wake` makes room
-                        clock.wake(clock, on, process)
-                        n_pending = len(pending) - 1
-                    elif (waiting := pending[on]) is not None:
+                    if (waiting := pending[on]) is not None:  # (the list reaches the book)
                         waiting.append(process)
                     else:
                         pending[on] = [process]
@@ -609,7 +614,7 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                     process.start_chain(clock, day)
                     continue
                 process.chain_alive, process.course_due, process.course = True, day, 1
-            elif kind is tuple:  # the course chain's
+            elif type(process) is tuple:  # the course chain's
                 process = process[0]
                 if not process.chain_alive:
                     continue
