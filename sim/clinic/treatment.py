@@ -535,7 +535,8 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
 
     Written out here: `PatientProcess.__call__` (a randomization, or a cycle's day:
     `cycle_given`) for its common case, the cycle's due day open, in the window, with a
-    free chair, booked there (`give_cycle_day`'s first branch, `Clinic.wake` inline), and
+    free chair, booked there (`give_cycle_day`'s first branch, `Clinic.wake` inline), or
+    its chairs full and a later open day of the window with room (the search's first part),
     the course chain without a log (`PatientProcess.advance_chain`: its wake-ups,
     ``(process,)``, read without a callback), for its common case, a course booked on its
     first run of open days (`plan_course_start`'s first run, every day with a linac slot)
@@ -547,7 +548,7 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     pending, log = clock.pending, clinic.log
     next_open, after_days = clinic.next_open, clinic.after_days
     used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
-    Process, n_open = PatientProcess, len(next_open)
+    Process, n_open, is_open = PatientProcess, len(next_open), clinic.calendar.open_list
     if clinic.chairs is None:  # no book: a scratch one over the calendar's days, never full
         used, limit, span = [0] * n_open, NO_LIMIT, n_open
     rt, linac = clinic.rt_rules, clinic.linac
@@ -605,6 +606,23 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                     else:
                         pending[on] = [process]
                         marked[on] = 1
+                elif on - due <= after_days and on < span and (to := due + after_days) < span:
+                    # the day's chairs full: the window's next open day with room, if any
+                    # (`give_cycle_day`'s search, the days after the due day first)
+                    room_left, d = limit - process.visit_minutes[k], on + 1
+                    while d <= to and (not is_open[d] or used[d] > room_left):
+                        d += 1
+                    if d <= to:
+                        used[d] += process.visit_minutes[k]
+                        process.booked = d
+                        process.cycle_exceptions.append((k, d - on, IN_WINDOW))
+                        if (waiting := pending[d]) is not None:
+                            waiting.append(process)
+                        else:
+                            pending[d] = [process]
+                            marked[d] = 1
+                    else:
+                        process.book_cycle(clock, due, day + 1 if k else process.rand_day)
                 else:
                     # not before the randomization (cycle 1) or the day after the last cycle
                     process.book_cycle(clock, due, day + 1 if k else process.rand_day)
