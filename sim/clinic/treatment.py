@@ -561,10 +561,10 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     run_start = clinic.run_start if clinic.run_start is not None else []
     n_run = len(run_start)
     room, room_span = (linac.room, linac.span) if linac is not None else (None, 0)
-    # the calendar's days and the chairs' book at once (a later day is rare); a new day's
-    # list inline up to the list's last day but one (`DayClock.grow`)
-    if len(pending) <= n_open or len(pending) <= span:
-        clock.grow((n_open if n_open > span else span) + 1)
+    # the chairs' book's days at once (a cycle booked later is rare: `book_cycle`); a new
+    # day's list inline up to the list's last day but one (`DayClock.grow`)
+    if len(pending) <= span:
+        clock.grow(span + 1)
     n_pending, marked = len(pending) - 1, clock.marked
     stop_at = NO_LIMIT if until is None else until
     day = marked.find(1, clock.now)
