@@ -91,6 +91,7 @@ class Clinic:
     log: list | None
     clock: DayClock | None = None  # the run's clock if not SimPy's environment
     run_start: Sequence[int] | None = None  # `sim.clinic.schedule.course_starts`, a list
+    window_day: Sequence[int] | None = None  # `window_days` of the chairs' book (or None)
     after_days: int = field(init=False)  # a cycle is in window up to this long after due
     agenda: dict[int, simpy.Timeout] = field(init=False)  # each day's event (see `wake`)
     next_open: list[int] = field(init=False)  # the calendar's next open day, to its horizon
@@ -134,6 +135,15 @@ class Clinic:
         if event is None or event.callbacks is None:
             event = self.agenda[day] = env.timeout(day - env.now)
         event.callbacks.append(callback)
+
+
+def window_days(next_open: Sequence[int], after_days: int, span: int) -> list[int]:
+    """Per due day of the calendar's table, the day a cycle due then is given if a chair is
+    free that day: the first open day on or after it, if that is at most `after_days` later
+    and before `span` (the chairs' book); otherwise `span` (`run_days`'s guard day: none)."""
+    first = np.asarray(next_open, dtype=np.int64)
+    inside = (first - np.arange(len(first)) <= after_days) & (first < span)
+    return np.where(inside, first, span).tolist()
 
 
 def calendar_day(
@@ -549,8 +559,12 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     next_open, after_days = clinic.next_open, clinic.after_days
     used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
     Process, n_open, is_open = PatientProcess, len(next_open), clinic.calendar.open_list
+    landing = clinic.window_day
     if clinic.chairs is None:  # no book: a scratch one over the calendar's days, never full
-        used, limit, span = [0] * n_open, NO_LIMIT, n_open
+        used, limit, span, landing = [0] * n_open, NO_LIMIT, n_open, None
+    if landing is None:
+        landing = window_days(next_open, after_days, span)
+    used.append(limit + 1)  # the guard day `span` of `landing`: no room (removed at the end)
     rt, linac = clinic.rt_rules, clinic.linac
     n_days = interval = 0
     within = NO_LIMIT  # a course is late if it starts more than this after its due day
@@ -588,17 +602,11 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                     continue
                 else:  # the randomization (`randomized`): book cycle 1
                     k, due = 0, process.first_due
-                try:
-                    on = next_open[due]
-                except IndexError:  # past the calendar: open
-                    on = due
-                # the common case: an open day in the window (on - due: a small int, cached;
-                # due + after_days would be a new one) with a free chair, within the book
-                if (
-                    on - due <= after_days
-                    and on < span
-                    and (filled := used[on] + process.visit_minutes[k]) <= limit
-                ):
+                try:  # the common case: an open day in the window and the book (`landing`)
+                    on = landing[due]
+                except IndexError:  # past the calendar: none (`book_cycle`)
+                    on = span
+                if (filled := used[on] + process.visit_minutes[k]) <= limit:  # a chair free
                     used[on] = filled
                     process.booked = on
                     if (waiting := pending[on]) is not None:  # (the list reaches the book)
@@ -606,7 +614,7 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                     else:
                         pending[on] = [process]
                         marked[on] = 1
-                elif on - due <= after_days and on < span and (to := due + after_days) < span:
+                elif on < span and (to := due + after_days) < span:
                     # the day's chairs full: the window's next open day with room, if any
                     # (`give_cycle_day`'s search, the days after the due day first)
                     room_left, d = limit - process.visit_minutes[k], on + 1
@@ -708,5 +716,6 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
         day += 1
         if not marked[day]:  # (the next day has wake-ups about half the time)
             day = marked.find(1, day)
+    del used[span:]  # the guard day
     if until is not None:
         clock.now = until
