@@ -582,6 +582,8 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     n_pending, marked = len(pending) - 1, clock.marked
     stop_at = NO_LIMIT if until is None else until
     day = marked.find(1, clock.now)
+    if day >= 0 and pending[day] is None:  # the day made last (a day made keeps its mark)
+        day = marked.find(1, day + 1)
     while 0 <= day < stop_at:
         clock.now = day
         for process in pending[day]:  # wake-ups asked for meanwhile join the list
@@ -712,7 +714,7 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                 marked[when] = 1
         # the day's list let go: the clock is freed by the cyclic collector only (its
         # `env` is itself), and with its lists it would hold the whole replicate
-        pending[day], marked[day] = None, 0
+        pending[day] = None  # (its mark stays: no day before it is looked at again)
         day += 1
         if not marked[day]:  # (the next day has wake-ups about half the time)
             day = marked.find(1, day)
