@@ -545,17 +545,21 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
 
     Written out here: `PatientProcess.__call__` (a randomization, or a cycle's day:
     `cycle_given`) for its common case, the cycle's due day open, in the window, with a
-    free chair, booked there (`give_cycle_day`'s first branch, `Clinic.wake` inline), or
-    its chairs full and a later open day of the window with room (the search's first part),
-    the course chain without a log (`PatientProcess.advance_chain`: its wake-ups,
-    ``(process,)``, read without a callback), for its common case, a course booked on its
+    free chair (one look-up in `Clinic.window_day`), booked there (`Clinic.wake` inline),
+    or its chairs full and a later open day of the window with room (`give_cycle_day`'s
+    first search); and the course chain (`PatientProcess.advance_chain`: its wake-ups,
+    ``(process,)``, read without a callback) for its common case, a course booked on its
     first run of open days (`plan_course_start`'s first run, every day with a linac slot)
-    and its days' fractions given. About 1,100 of a replicate's 1,500 cycles and most of
-    its courses take the common case; the others, a course that waits for the linac, a
-    run with a log, and the stops are the processes' own methods."""
+    and its days' fractions given. About 1,400 of a replicate's 1,500 cycles and most of
+    its courses take the common case; the others, a course that waits for the linac and
+    the stops are the processes' own methods, and so is everything with a log kept
+    (`run_logged_days`)."""
     clock = clinic.clock
     assert clock is not None
-    pending, log = clock.pending, clinic.log
+    if clinic.log is not None:  # the processes' own callbacks, which log what they do
+        run_logged_days(clinic, until)
+        return
+    pending = clock.pending
     next_open, after_days = clinic.next_open, clinic.after_days
     used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
     Process, n_open, is_open = PatientProcess, len(next_open), clinic.calendar.open_list
@@ -591,8 +595,6 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                 if process.booked == day:  # `cycle_given`: the process's cycle is today
                     process.cycles.append(day)
                     k = process.k = process.k + 1
-                    if log is not None:
-                        process.log_cycle(day)
                     if k == process.last:
                         process.booked = -1
                         process.end_systemic(day)
@@ -638,22 +640,17 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                     process.book_cycle(clock, due, day + 1 if k else process.rand_day)
                 if k != 1 or not process.rt_courses:
                     continue
-                if log is not None:  # the chain starts with cycle 1, right after
-                    process.start_chain(clock, day)
-                    continue
+                # the chain starts with cycle 1, right after: course 1 is due
                 process.chain_alive, process.course_due, process.course = True, day, 1
             elif type(process) is tuple:  # the course chain's
                 process = process[0]
                 if not process.chain_alive:
                     continue
-                if log is not None:
-                    process.advance_chain(clock)
-                    continue
             else:  # a stop
                 process(clock)
                 continue
-            # the course chain without a log (`advance_chain` written out): today a
-            # course is due (book it) or one of its days is
+            # the course chain (`advance_chain` written out): today a course is due (book
+            # it) or one of its days is
             when = day
             if not process.in_course:
                 due = process.course_due
@@ -719,5 +716,29 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
         if not marked[day]:  # (the next day has wake-ups about half the time)
             day = marked.find(1, day)
     del used[span:]  # the guard day
+    if until is not None:
+        clock.now = until
+
+
+def run_logged_days(clinic: Clinic, until: int | None = None) -> None:
+    """`run_days` with the log kept: each wake-up is its process's own callback (a
+    randomization or a cycle's day, `PatientProcess.__call__`; the course chain's,
+    ``(process,)``, `PatientProcess.advance_chain`; a stop), which logs what it does."""
+    clock = clinic.clock
+    assert clock is not None
+    pending, marked = clock.pending, clock.marked
+    stop_at = NO_LIMIT if until is None else until
+    day = marked.find(1, clock.now)
+    if day >= 0 and pending[day] is None:  # the day made last (it keeps its mark)
+        day = marked.find(1, day + 1)
+    while 0 <= day < stop_at:
+        clock.now = day
+        for process in pending[day]:  # wake-ups asked for meanwhile join the list
+            if type(process) is not tuple:
+                process(clock)
+            elif process[0].chain_alive:
+                process[0].advance_chain(clock)
+        pending[day] = None
+        day = marked.find(1, day + 1)
     if until is not None:
         clock.now = until
