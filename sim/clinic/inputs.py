@@ -15,7 +15,7 @@ from sim.clinic.patients import Covariates
 from sim.clinic.radiotherapy import CourseRules
 from sim.clinic.safety import SafetyTables
 from sim.clinic.schedule import course_starts
-from sim.clinic.treatment import NO_LIMIT, CycleRules, window_days
+from sim.clinic.treatment import NO_LIMIT, CycleRules, days_if_free
 from sim.conduct.calendar import StudyCalendar, month_grid
 from sim.scenario import Scenario, Treatment
 
@@ -93,8 +93,8 @@ class ClinicSetup:
     run_start: list[int] | None = None  # the same as a list, for the course-by-course run
     # per stratum, the chair-minutes of each cycle (0-based) as a list, for the same run
     visit_minute_lists: tuple[list[int], ...] = ()
-    # with chairs, `sim.clinic.treatment.window_days` of the book's `span` days, for that run
-    window_days: list[int] | None = None
+    # with chairs, `sim.clinic.treatment.days_if_free` of the book's `span` days, for that run
+    days_if_free: list[int] | None = None
 
 
 _SETUPS: dict[tuple[int, int], tuple[Scenario, StudyCalendar, ClinicSetup]] = {}
@@ -161,8 +161,8 @@ def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
         course_starts=starts,
         run_start=starts.tolist() if starts is not None else None,
         visit_minute_lists=tuple(row.tolist() for row in minutes[:, phase]),
-        window_days=(
-            window_days(calendar.next_open_list, window.after_days if window else NO_LIMIT, span)
+        days_if_free=(
+            days_if_free(calendar.next_open_list, window.after_days if window else NO_LIMIT, span)
             if treatment.chairs
             else None
         ),

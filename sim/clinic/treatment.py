@@ -91,7 +91,7 @@ class Clinic:
     log: list | None
     clock: DayClock | None = None  # the run's clock if not SimPy's environment
     run_start: Sequence[int] | None = None  # `sim.clinic.schedule.course_starts`, a list
-    window_day: Sequence[int] | None = None  # `window_days` of the chairs' book (or None)
+    day_if_free: Sequence[int] | None = None  # `days_if_free` of the chairs' book (or None)
     after_days: int = field(init=False)  # a cycle is in window up to this long after due
     agenda: dict[int, simpy.Timeout] = field(init=False)  # each day's event (see `wake`)
     next_open: list[int] = field(init=False)  # the calendar's next open day, to its horizon
@@ -137,7 +137,7 @@ class Clinic:
         event.callbacks.append(callback)
 
 
-def window_days(next_open: Sequence[int], after_days: int, span: int) -> list[int]:
+def days_if_free(next_open: Sequence[int], after_days: int, span: int) -> list[int]:
     """Per due day of the calendar's table, the day a cycle due then is given if a chair is
     free that day: the first open day on or after it, if that is at most `after_days` later
     and before `span` (the chairs' book); otherwise `span` (`run_days`'s guard day: none)."""
@@ -545,7 +545,7 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
 
     Written out here: `PatientProcess.__call__` (a randomization, or a cycle's day:
     `cycle_given`) for its common case, the cycle's due day open, in the window, with a
-    free chair (one look-up in `Clinic.window_day`), booked there (`Clinic.wake` inline),
+    free chair (one look-up in `Clinic.day_if_free`), booked there (`Clinic.wake` inline),
     or its chairs full and a later open day of the window with room (`give_cycle_day`'s
     first search); and the course chain (`PatientProcess.advance_chain`: its wake-ups,
     ``(process,)``, read without a callback) for its common case, a course booked on its
@@ -563,12 +563,12 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     next_open, after_days = clinic.next_open, clinic.after_days
     used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
     Process, n_open, is_open = PatientProcess, len(next_open), clinic.calendar.open_list
-    landing = clinic.window_day
+    if_free = clinic.day_if_free
     if clinic.chairs is None:  # no book: a scratch one over the calendar's days, never full
-        used, limit, span, landing = [0] * n_open, NO_LIMIT, n_open, None
-    if landing is None:
-        landing = window_days(next_open, after_days, span)
-    used.append(limit + 1)  # the guard day `span` of `landing`: no room (removed at the end)
+        used, limit, span, if_free = [0] * n_open, NO_LIMIT, n_open, None
+    if if_free is None:
+        if_free = days_if_free(next_open, after_days, span)
+    used.append(limit + 1)  # the guard day `span` of `if_free`: no room (removed at the end)
     rt, linac = clinic.rt_rules, clinic.linac
     n_days = interval = 0
     within = NO_LIMIT  # a course is late if it starts more than this after its due day
@@ -606,8 +606,8 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                     continue
                 else:  # the randomization (`randomized`): book cycle 1
                     k, due = 0, process.first_due
-                try:  # the common case: an open day in the window and the book (`landing`)
-                    on = landing[due]
+                try:  # the common case: an open day in the window and the book (`if_free`)
+                    on = if_free[due]
                 except IndexError:  # past the calendar: none (`book_cycle`)
                     on = span
                 if (filled := used[on] + process.visit_minutes[k]) <= limit:  # a chair free
