@@ -569,6 +569,7 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     if if_free is None:
         if_free = days_if_free(next_open, after_days, span)
     used.append(limit + 1)  # the guard day `span` of `if_free`: no room (removed at the end)
+    n_search = span if span < n_open else n_open  # a window searched inside book and calendar
     rt, linac = clinic.rt_rules, clinic.linac
     n_days = interval = 0
     within = NO_LIMIT  # a course is late if it starts more than this after its due day
@@ -618,7 +619,7 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                     else:
                         pending[on] = [process]
                         marked[on] = 1
-                elif on < span and (to := due + after_days) < span:
+                elif on < span and (to := due + after_days) < n_search:
                     # the day's chairs full: the window's next open day with room, if any
                     # (`give_cycle_day`'s search, the days after the due day first)
                     room_left, d = limit - process.visit_minutes[k], on + 1
