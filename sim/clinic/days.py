@@ -38,7 +38,8 @@ class DayClock:
         # the entries of the day-by-day run's own making (a process: its cycle or its
         # randomization; a 1-tuple of a process: its course chain) without calling them
         self.pending: list[list[Any] | None] = []
-        self.marked = bytearray()  # marked[day] 1: pending[day] is a list
+        # marked[day] 1: pending[day] is a list (from `now` on; a day made keeps its mark)
+        self.marked = bytearray()
 
     @property
     def env(self) -> DayClock:

@@ -15,7 +15,7 @@ from sim.clinic.patients import Covariates
 from sim.clinic.radiotherapy import CourseRules
 from sim.clinic.safety import SafetyTables
 from sim.clinic.schedule import course_starts
-from sim.clinic.treatment import CycleRules
+from sim.clinic.treatment import NO_LIMIT, CycleRules, days_if_free
 from sim.conduct.calendar import StudyCalendar, month_grid
 from sim.scenario import Scenario, Treatment
 
@@ -93,6 +93,8 @@ class ClinicSetup:
     run_start: list[int] | None = None  # the same as a list, for the course-by-course run
     # per stratum, the chair-minutes of each cycle (0-based) as a list, for the same run
     visit_minute_lists: tuple[list[int], ...] = ()
+    # with chairs, `sim.clinic.treatment.days_if_free` of the book's `span` days, for that run
+    days_if_free: list[int] | None = None
 
 
 _SETUPS: dict[tuple[int, int], tuple[Scenario, StudyCalendar, ClinicSetup]] = {}
@@ -138,6 +140,7 @@ def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
             reducible[i, phase] = any(treatment.drugs[name].reducible for name in names)
     starts = course_starts(calendar, rt.days_per_course) if rt is not None else None
     phase = (np.arange(treatment.max_cycles) >= treatment.induction_cycles).astype(np.int64)
+    window = treatment.window
     return ClinicSetup(
         rules=CycleRules.from_treatment(treatment),
         rt_rules=CourseRules.from_radiotherapy(rt) if rt is not None else None,
@@ -158,6 +161,11 @@ def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
         course_starts=starts,
         run_start=starts.tolist() if starts is not None else None,
         visit_minute_lists=tuple(row.tolist() for row in minutes[:, phase]),
+        days_if_free=(
+            days_if_free(calendar.next_open_list, window.after_days if window else NO_LIMIT, span)
+            if treatment.chairs
+            else None
+        ),
     )
 
 

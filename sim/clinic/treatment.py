@@ -91,6 +91,7 @@ class Clinic:
     log: list | None
     clock: DayClock | None = None  # the run's clock if not SimPy's environment
     run_start: Sequence[int] | None = None  # `sim.clinic.schedule.course_starts`, a list
+    day_if_free: Sequence[int] | None = None  # `days_if_free` of the chairs' book (or None)
     after_days: int = field(init=False)  # a cycle is in window up to this long after due
     agenda: dict[int, simpy.Timeout] = field(init=False)  # each day's event (see `wake`)
     next_open: list[int] = field(init=False)  # the calendar's next open day, to its horizon
@@ -134,6 +135,15 @@ class Clinic:
         if event is None or event.callbacks is None:
             event = self.agenda[day] = env.timeout(day - env.now)
         event.callbacks.append(callback)
+
+
+def days_if_free(next_open: Sequence[int], after_days: int, span: int) -> list[int]:
+    """Per due day of the calendar's table, the day a cycle due then is given if a chair is
+    free that day: the first open day on or after it, if that is at most `after_days` later
+    and before `span` (the chairs' book); otherwise `span` (`run_days`'s guard day: none)."""
+    first = np.asarray(next_open, dtype=np.int64)
+    inside = (first - np.arange(len(first)) <= after_days) & (first < span)
+    return np.where(inside, first, span).tolist()
 
 
 def calendar_day(
@@ -310,7 +320,7 @@ class PatientProcess(PatientCourse):
         self.last = toxicity_cycle if toxicity_cycle < max_cycles else max_cycles
         self.rt_courses, self.pneumonitis_course = rt_plan
         self.cause = ""  # the stop's reason, set with the stop (`stop`)
-        self.k, self.booked = 0, -1  # the cycle booked is cycle k + 1, on day `booked`
+        self.k, self.booked = 0, -1  # the cycle booked is cycle k + 1, on day `booked` (-1: none)
         self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
         self.ended_on = -1  # the day systemic treatment ended for toxicity
         self.course = self.course_due = self.free_from = self.course_start = 0
@@ -412,6 +422,7 @@ class PatientProcess(PatientCourse):
             record.end_reason = self.cause
         if self.booked >= 0 and clinic.chairs is not None:
             clinic.chairs.release(self.booked, self.visit_minutes[self.k])
+        self.booked = -1  # (given back: its day's wake-up, if any, finds nothing booked)
         if clinic.log is not None:
             clinic.log.append((event.env.now, record.patient, f"stop {self.cause}"))
         if self.chain_alive:
@@ -425,7 +436,7 @@ class PatientProcess(PatientCourse):
 
     def close(self) -> None:
         """The horizon: whatever is still scheduled does nothing."""
-        self.stopped, self.chain_alive = True, False
+        self.stopped, self.chain_alive, self.booked = True, False, -1
 
     # --- the Quad Shot course chain --------------------------------------------------------
 
@@ -534,74 +545,201 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
 
     Written out here: `PatientProcess.__call__` (a randomization, or a cycle's day:
     `cycle_given`) for its common case, the cycle's due day open, in the window, with a
-    free chair, booked there (`give_cycle_day`'s first branch, `Clinic.wake` inline), and
-    the chain's wake-ups, ``(process,)``, read without a callback. About 1,100 of a
-    replicate's 1,500 cycles take the common case; the others, the courses
-    (`PatientProcess.advance_chain`) and the stops are the processes' own methods."""
+    free chair (one look-up in `Clinic.day_if_free`), booked there (`Clinic.wake` inline),
+    or its chairs full and a later open day of the window with room (`give_cycle_day`'s
+    first search); and the course chain (`PatientProcess.advance_chain`: its wake-ups,
+    ``(process,)``, read without a callback) for its common case, a course booked on its
+    first run of open days (`plan_course_start`'s first run, every day with a linac slot)
+    and its days' fractions given. About 1,400 of a replicate's 1,500 cycles and most of
+    its courses take the common case; the others, a course that waits for the linac and
+    the stops are the processes' own methods, and so is everything with a log kept
+    (`run_logged_days`)."""
     clock = clinic.clock
     assert clock is not None
-    pending, log = clock.pending, clinic.log
+    if clinic.log is not None:  # the processes' own callbacks, which log what they do
+        run_logged_days(clinic, until)
+        return
+    pending = clock.pending
     next_open, after_days = clinic.next_open, clinic.after_days
     used, limit, span = clinic.chair_used, clinic.chair_limit, clinic.chair_span
-    n_open = len(next_open)
-    if len(pending) <= n_open:  # the calendar's days at once: a later day is rare
-        clock.grow(n_open + 1)
-    # a new day's list inline up to the list's last day but one (`DayClock.grow`)
+    Process, n_open, is_open = PatientProcess, len(next_open), clinic.calendar.open_list
+    if_free = clinic.day_if_free
+    if clinic.chairs is None:  # no book: a scratch one over the calendar's days, never full
+        used, limit, span, if_free = [0] * n_open, NO_LIMIT, n_open, None
+    if if_free is None:
+        if_free = days_if_free(next_open, after_days, span)
+    used.append(limit + 1)  # the guard day `span` of `if_free`: no room (removed at the end)
+    n_search = span if span < n_open else n_open  # a window searched inside book and calendar
+    rt, linac = clinic.rt_rules, clinic.linac
+    n_days = interval = 0
+    within = NO_LIMIT  # a course is late if it starts more than this after its due day
+    if rt is not None:
+        n_days, interval = rt.days_per_course, rt.interval_days
+        if rt.start_within_days is not None:
+            within = rt.start_within_days
+    run_start = clinic.run_start if clinic.run_start is not None else []
+    n_run = len(run_start)
+    room, room_span = (linac.room, linac.span) if linac is not None else (None, 0)
+    # the chairs' book's days at once (a cycle booked later is rare: `book_cycle`); a new
+    # day's list inline up to the list's last day but one (`DayClock.grow`)
+    if len(pending) <= span:
+        clock.grow(span + 1)
     n_pending, marked = len(pending) - 1, clock.marked
     stop_at = NO_LIMIT if until is None else until
     day = marked.find(1, clock.now)
+    if day >= 0 and pending[day] is None:  # the day made last (a day made keeps its mark)
+        day = marked.find(1, day + 1)
     while 0 <= day < stop_at:
         clock.now = day
         for process in pending[day]:  # wake-ups asked for meanwhile join the list
-            kind = type(process)
-            if kind is not PatientProcess:
-                if kind is not tuple:  # a stop
-                    process(clock)
-                elif process[0].chain_alive:  # the course chain's
-                    process[0].advance_chain(clock)
-                continue
-            if process.stopped:
-                continue
-            k = process.k
-            if process.booked < 0:  # the randomization (`randomized`): book cycle 1
-                due = process.first_due
-            else:  # `cycle_given`: the process's cycle is booked on this day
-                process.cycles.append(day)
-                k = process.k = k + 1
-                if log is not None:
-                    process.log_cycle(day)
-                if k == process.last:
-                    process.booked = -1
-                    process.end_systemic(day)
-                    if k == 1 and process.rt_courses:
-                        process.start_chain(clock, day)
+            if type(process) is Process:  # a cycle's day, or the randomization
+                if process.booked == day:  # `cycle_given`: the process's cycle is today
+                    process.cycles.append(day)
+                    k = process.k = process.k + 1
+                    if k == process.last:
+                        process.booked = -1
+                        process.end_systemic(day)
+                        if k == 1 and process.rt_courses:
+                            process.start_chain(clock, day)
+                        continue
+                    due = day + process.gaps[k]
+                elif process.stopped:  # (a stop gives its booked day back: `booked` -1)
                     continue
-                due = day + process.gaps[k]
-            minutes = process.visit_minutes[k]
-            on = next_open[due] if due < n_open else due  # past the calendar: open
-            # (on - due: a small int, cached; due + after_days would be a new one per cycle)
-            if on - due <= after_days and (on >= span or used[on] + minutes <= limit):
-                if on < span:
-                    used[on] += minutes
-                process.booked = on
-                if on >= n_pending:  # past the list: `wake` makes room
-                    clock.wake(clock, on, process)
-                    n_pending = len(pending) - 1
-                elif (waiting := pending[on]) is not None:
-                    waiting.append(process)
+                else:  # the randomization (`randomized`): book cycle 1
+                    k, due = 0, process.first_due
+                try:  # the common case: an open day in the window and the book (`if_free`)
+                    on = if_free[due]
+                except IndexError:  # past the calendar: none (`book_cycle`)
+                    on = span
+                if (filled := used[on] + process.visit_minutes[k]) <= limit:  # a chair free
+                    used[on] = filled
+                    process.booked = on
+                    if (waiting := pending[on]) is not None:  # (the list reaches the book)
+                        waiting.append(process)
+                    else:
+                        pending[on] = [process]
+                        marked[on] = 1
+                elif on < span and (to := due + after_days) < n_search:
+                    # the day's chairs full: the window's next open day with room, if any
+                    # (`give_cycle_day`'s search, the days after the due day first)
+                    room_left, d = limit - process.visit_minutes[k], on + 1
+                    while d <= to and (not is_open[d] or used[d] > room_left):
+                        d += 1
+                    if d <= to:
+                        used[d] += process.visit_minutes[k]
+                        process.booked = d
+                        process.cycle_exceptions.append((k, d - on, IN_WINDOW))
+                        if (waiting := pending[d]) is not None:
+                            waiting.append(process)
+                        else:
+                            pending[d] = [process]
+                            marked[d] = 1
+                    else:
+                        process.book_cycle(clock, due, day + 1 if k else process.rand_day)
                 else:
-                    pending[on] = [process]
-                    marked[on] = 1
+                    # not before the randomization (cycle 1) or the day after the last cycle
+                    process.book_cycle(clock, due, day + 1 if k else process.rand_day)
+                if k != 1 or not process.rt_courses:
+                    continue
+                # the chain starts with cycle 1, right after: course 1 is due
+                process.chain_alive, process.course_due, process.course = True, day, 1
+            elif type(process) is tuple:  # the course chain's
+                process = process[0]
+                if not process.chain_alive:
+                    continue
+            else:  # a stop
+                process(clock)
+                continue
+            # the course chain (`advance_chain` written out): today a course is due (book
+            # it) or one of its days is
+            when = day
+            if not process.in_course:
+                due = process.course_due
+                if 0 <= process.ended_on < due:  # treatment ended for toxicity before
+                    process.chain_alive = False
+                    continue
+                free = process.free_from
+                earliest = due if due > free else free
+                if earliest >= n_run:  # past the calendar's table
+                    process.advance_chain(clock)
+                    continue
+                # the first run of open days (`plan_course_start`): if one of its days
+                # has no linac slot, `advance_chain` finds the next run with them
+                when = run_start[earliest]
+                end = when + n_days
+                if room is not None:
+                    if end > room_span:
+                        process.advance_chain(clock)
+                        continue
+                    d = when
+                    while d < end and room[d] > 0:
+                        d += 1
+                    if d < end:
+                        process.advance_chain(clock)
+                        continue
+                    while d > when:
+                        d -= 1
+                        room[d] -= 1
+                process.rt_starts.append(when)
+                process.rt_waits.append(0)
+                process.rt_late.append(LATE_CLOSURE if when - due > within else IN_WINDOW)
+                process.free_from, process.course_start = end, when
+                process.in_course, process.course_day = True, 0
+            if when == day:  # a course day: today's fractions
+                process.rt_days.append(day)
+                d = process.course_day = process.course_day + 1
+                if d < n_days:
+                    when = day + 1  # (course days are consecutive)
+                else:  # the course over: the next one is due, or the chain ends
+                    process.in_course = False
+                    process.rt_courses_completed += 1
+                    course = process.course
+                    if course == process.pneumonitis_course or course == process.rt_courses:
+                        process.chain_alive = False
+                        continue
+                    when = process.course_due = process.course_start + interval
+                    process.course = course + 1
+                    if when <= day:  # due today: booked at once
+                        process.advance_chain(clock)
+                        continue
+            if when >= n_pending:  # the chain's wake-up on day `when`: ``(process,)``
+                clock.wake(clock, when, (process,))
+                n_pending = len(pending) - 1
+            elif (waiting := pending[when]) is not None:
+                waiting.append((process,))
             else:
-                # not before the randomization (cycle 1) or the day after the last cycle
-                process.book_cycle(clock, due, day + 1 if k else process.rand_day)
-            if k == 1 and process.rt_courses:  # the chain starts with cycle 1, right after
-                process.start_chain(clock, day)
+                pending[when] = [(process,)]
+                marked[when] = 1
         # the day's list let go: the clock is freed by the cyclic collector only (its
         # `env` is itself), and with its lists it would hold the whole replicate
-        pending[day], marked[day] = None, 0
+        pending[day] = None  # (its mark stays: no day before it is looked at again)
         day += 1
         if not marked[day]:  # (the next day has wake-ups about half the time)
             day = marked.find(1, day)
+    del used[span:]  # the guard day
+    if until is not None:
+        clock.now = until
+
+
+def run_logged_days(clinic: Clinic, until: int | None = None) -> None:
+    """`run_days` with the log kept: each wake-up is its process's own callback (a
+    randomization or a cycle's day, `PatientProcess.__call__`; the course chain's,
+    ``(process,)``, `PatientProcess.advance_chain`; a stop), which logs what it does."""
+    clock = clinic.clock
+    assert clock is not None
+    pending, marked = clock.pending, clock.marked
+    stop_at = NO_LIMIT if until is None else until
+    day = marked.find(1, clock.now)
+    if day >= 0 and pending[day] is None:  # the day made last (it keeps its mark)
+        day = marked.find(1, day + 1)
+    while 0 <= day < stop_at:
+        clock.now = day
+        for process in pending[day]:  # wake-ups asked for meanwhile join the list
+            if type(process) is not tuple:
+                process(clock)
+            elif process[0].chain_alive:
+                process[0].advance_chain(clock)
+        pending[day] = None
+        day = marked.find(1, day + 1)
     if until is not None:
         clock.now = until
