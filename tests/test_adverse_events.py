@@ -64,7 +64,7 @@ def test_an_event_delays_reduces_and_discontinues_the_next_cycles(baseline):
     assert [k + 1 for k, d in enumerate(plan.delayed[0]) if d] == [3]
     assert [k + 1 for k, r in enumerate(plan.reduced[0]) if r] == [3]
     assert plan.toxicity_cycle.tolist() == [5]
-    assert plan.cycle_grade[0, 1, 0] == 4
+    assert plan.cycles.grades[0, 1, 0] == 4
 
 
 def test_pneumonitis_after_course_1_ends_rt(baseline):
@@ -215,12 +215,12 @@ def dense_realized(
     onset_c = cycle_days[..., None] + np.floor(ae.cycle_onset * cycle_gap)
     onset_r = rt_starts[..., None] + days_per_course - 1 + np.floor(ae.course_onset * course_gap)
     limit = np.minimum(stop_day, end)[:, None, None]
-    pc, kc, ec = np.nonzero(plan.cycle_event & (onset_c < limit))
-    pr, jr, er = np.nonzero(plan.course_event & (onset_r < limit))
+    pc, kc, ec = np.nonzero(plan.cycles.event & (onset_c < limit))
+    pr, jr, er = np.nonzero(plan.courses.event & (onset_r < limit))
     return (
         np.concatenate([pc, pr]),
         np.concatenate([ec, er]),
-        np.concatenate([plan.cycle_grade[pc, kc, ec], plan.course_grade[pr, jr, er]]),
+        np.concatenate([plan.cycles.grades[pc, kc, ec], plan.courses.grades[pr, jr, er]]),
         np.concatenate([onset_c[pc, kc, ec], onset_r[pr, jr, er]]).astype(np.int64),
         [f"cycle {k + 1}" for k in kc] + [f"course {j + 1}" for j in jr],
     )
@@ -238,13 +238,16 @@ def test_events_planned_and_realized_at_the_events_only_are_the_dense_ones(basel
     ae = draw_adverse_events(baseline, n, rng)
     arm = rng.integers(0, 2, n)
     plan = plan_consequences(baseline, tables, ae, arm, rng.integers(0, 4, n))
-    for event, u_grade, u_action, grade, acts in (
-        (plan.cycle_event, ae.cycle_grade, ae.cycle_action, plan.cycle_grade, plan.cycle_acts),
-        (plan.course_event, ae.course_grade, ae.course_action, plan.course_grade, plan.course_acts),
+    for planned, u_grade, u_action in (
+        (plan.cycles, ae.cycle_grade, ae.cycle_action),
+        (plan.courses, ae.course_grade, ae.course_action),
     ):
-        ref_grade, ref_acts, ref_after = dense_plan_events(event, u_grade, u_action, tables)
-        assert np.array_equal(grade, ref_grade) and np.array_equal(acts, ref_acts)
-        assert np.array_equal(plan_events(event, u_grade, u_action, tables).after, ref_after)
+        event = planned.event
+        ref_grade, ref_acts, _ = dense_plan_events(event, u_grade, u_action, tables)
+        assert np.array_equal(planned.grades, ref_grade)
+        assert np.array_equal(planned.actions, ref_acts)
+        again = plan_events(event, u_grade, u_action, tables)
+        assert np.array_equal(again.at, planned.at) and np.array_equal(again.acts, planned.acts)
     k, c = ae.cycle.shape[1], ae.course.shape[1]
     given = rng.integers(0, k + 1, n)  # cycles given, every 21 days from a random start
     cycle_days = np.where(
@@ -354,13 +357,7 @@ CONSEQUENCE_ARRAYS = (
     "reduced",
     "toxicity_cycle",
     "stop_rt_course",
-    "cycle_event",
-    "cycle_grade",
-    "cycle_acts",
-    "course_event",
-    "course_grade",
-    "course_acts",
-)
+)  # and the lists of events, `cycles` and `courses`, whose dense arrays follow from them
 
 
 def test_consequences_planned_for_a_block_are_each_replicates_own(baseline):

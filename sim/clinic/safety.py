@@ -151,7 +151,7 @@ class PlannedEvents:
     is given, as a list: `at` their flat positions over `shape` (n, S, E) in C order
     (patient by patient, then cycle or course, then kind), `grade` (m,) and `acts`
     (m, A) their grades and consequences. The dense arrays (`event`, `grades`,
-    `actions`, `after`) are made when asked for."""
+    `actions`) are made when asked for."""
 
     shape: tuple[int, int, int]
     at: np.ndarray
@@ -195,11 +195,6 @@ class PlannedEvents:
         dense[self.at] = self.acts
         return dense.reshape(*self.shape, self.acts.shape[1])
 
-    @property
-    def after(self) -> np.ndarray:
-        """(n, S, A) whether any event after cycle (course) s had consequence a."""
-        return self.actions.any(axis=2)
-
 
 @dataclass(frozen=True)
 class Consequences:
@@ -208,10 +203,8 @@ class Consequences:
     `delayed`, `reduced` (n, K) as `ClinicDraws.delayed` / `.reduced` rows; `toxicity_cycle`
     (n,) the cycle after which treatment ends (K + 1: never); `stop_rt_course` (n,) the
     course after which RT ends early (0: never, or not before the last planned course).
-    `cycles` and `courses`: the events as planned, before knowing which cycles happen;
-    `cycle_event`, `cycle_grade`, `cycle_acts` (n, K, E[, actions]) and `course_*`
-    (n, C, E[, actions]) as dense arrays (grade 0 and no consequence where there is no
-    event)."""
+    `cycles` and `courses`: the events as planned, before knowing which cycles happen
+    (`PlannedEvents`; their dense arrays made when asked for)."""
 
     delayed: np.ndarray
     reduced: np.ndarray
@@ -231,30 +224,6 @@ class Consequences:
             self.cycles.rows(start, stop),
             self.courses.rows(start, stop),
         )
-
-    @property
-    def cycle_event(self) -> np.ndarray:
-        return self.cycles.event
-
-    @property
-    def cycle_grade(self) -> np.ndarray:
-        return self.cycles.grades
-
-    @property
-    def cycle_acts(self) -> np.ndarray:
-        return self.cycles.actions
-
-    @property
-    def course_event(self) -> np.ndarray:
-        return self.courses.event
-
-    @property
-    def course_grade(self) -> np.ndarray:
-        return self.courses.grades
-
-    @property
-    def course_acts(self) -> np.ndarray:
-        return self.courses.actions
 
 
 def course_cycle_index(course: int, interval_days: int, cycle_days: int) -> int:
@@ -326,15 +295,16 @@ def plan_consequences(
     rt = scenario.radiotherapy
     on_treatment = (patient, index, cycles.acts)
     if rt is not None and c:
-        of_course = np.asarray(
+        # the (0-based) cycle each course goes with
+        of_cycle = np.asarray(
             [
-                min(course_cycle_index(j + 1, rt.course_interval_days, treatment.cycle_days), k - 1)
+                course_cycle_index(j + 1, rt.course_interval_days, treatment.cycle_days)
                 for j in range(c)
             ]
         )
         on_treatment = (
             np.concatenate([patient, by_course]),
-            np.concatenate([index, of_course.take(course)]),
+            np.concatenate([index, np.minimum(of_cycle, k - 1).take(course)]),
             np.concatenate([cycles.acts[:, :3], courses.acts[:, :3]]),
         )
     who, after, acts = on_treatment
@@ -353,12 +323,6 @@ def plan_consequences(
         # up to a cycle followed by one (the courses of cycles 1 .. k: k's own is given)
         rt_stop = courses.acts[:, 3]
         first_course = first_per_patient(n, by_course[rt_stop], course[rt_stop] + 1, c + 1)
-        of_cycle = np.asarray(
-            [
-                course_cycle_index(j + 1, rt.course_interval_days, treatment.cycle_days)
-                for j in range(c)
-            ]
-        )
         done = (of_cycle[None, :] <= np.arange(k)[:, None]).sum(axis=1)  # (K,) courses given
         cycle_stop = cycles.acts[:, 3]  # a cycle event with stop_rt
         first_cycle = first_per_patient(n, patient[cycle_stop], index[cycle_stop], k)
