@@ -215,7 +215,7 @@ def test_clinic_tables_identical_whatever_the_workers(tmp_path):
 
 
 def test_a_fresh_run_starts_the_chunks_run_points_would_plan(tmp_path):
-    # start_fresh asks for a run's chunks before its folder exists: the same tasks as
+    # start_fresh asks for a run's chunks before run_points is called: the same tasks as
     # run_points plans for a folder that keeps none
     from sim.engine.executors import PointJob, shared_tasks, start_fresh
 
@@ -239,3 +239,16 @@ def test_the_pool_gets_its_first_chunks_when_asked_not_when_read(textbook):
         results = executor.map_ordered(tasks)
         assert executor.pool is not None and executor.processes  # forked, submitted
         assert [r[0].chunk for r in results] == [0, 1, 2, 3]
+
+
+def test_a_pool_told_to_exit_after_its_last_chunk_serves_a_second_batch(textbook):
+    # the last chunk in releases the pool (its workers exit while the tables are written);
+    # the same executor asked for more starts a new pool
+    from sim.engine.executors import ChunkTask, LocalExecutor
+
+    tasks = [ChunkTask(0, spec, 5, 0) for spec in plan_chunks(2 * CHUNK_SIZE)]
+    with LocalExecutor([TrialModel.from_scenario(textbook)], 2) as executor:
+        first = [r[0].files for r in executor.map_ordered(tasks)]
+        assert executor.exiting is not None  # released, not yet joined
+        second = [r[0].files for r in executor.map_ordered(tasks)]
+    assert first == second

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from sim.commands.cli import main
+from sim.engine.executors import LocalExecutor
 from sim.outputs.report import page_html, write_text_atomic
 from sim.scenario import MAX_YAML_BYTES
 from sim.storage import folders
@@ -191,7 +192,11 @@ def test_read_only_target_one_message_nothing_left(tmp_path, capsys, monkeypatch
     def refuse(self, *args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system", str(self))
 
+    def no_chunks(*args, **kwargs):
+        raise AssertionError("chunks started for a target that cannot be written")
+
     monkeypatch.setattr(Path, "mkdir", refuse)
+    monkeypatch.setattr(LocalExecutor, "map_ordered", no_chunks)
     assert main(["run", str(TEXTBOOK), *RUN, "--out", str(tmp_path / "a" / "out")]) == 2
     assert "Read-only file system" in one_error(capsys)
     monkeypatch.undo()

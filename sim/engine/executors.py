@@ -390,6 +390,8 @@ class LocalExecutor:
         results are asked for."""
         if self.workers <= 1 or len(tasks) <= 1:
             return self.run_here(tasks, function)
+        if self.exiting is not None:  # an earlier batch's pool, told to exit: a new one
+            self.close()
         if self.pool is None:
             context = get_context("fork") if hasattr(os, "fork") else get_context("spawn")
             self.pool = ProcessPoolExecutor(
@@ -399,8 +401,8 @@ class LocalExecutor:
                 initargs=(self.models, os.getpid()),
             )
         with self.stopping_on_failure():
-            # the pool stops once the last chunk is in: its memory is not held while this
-            # process closes the Parquet files (their footers) and computes the tables
+            # the pool is told to exit once the last chunk is in (`release`): its memory
+            # is not held while this process closes the Parquet files and computes the tables
             stream = stream_in_order(
                 lambda t: self._submit(function, t),
                 tasks,
@@ -427,7 +429,11 @@ class LocalExecutor:
             signals = worker_signals(self.processes)
             self.close(failed=True)
             raise ScenarioError(worker_lost_message(signals)) from exc
-        except BaseException:  # a signal, an error, or the consumer stopped: no waiting
+        except GeneratorExit:  # the consumer stopped: after the last chunk, nothing to stop
+            if self.exiting is None:
+                self.close(failed=True)
+            raise
+        except BaseException:  # a signal or an error: no waiting
             self.close(failed=True)
             raise
 
@@ -718,8 +724,8 @@ def run_points(
 def start_fresh(
     executor: LocalExecutor | DaskExecutor, n_reps: int, seed: int, keep_patients: int
 ) -> Iterator[list[ChunkFiles]]:
-    """The results of every chunk of a run none of whose chunks is kept, asked for now (the
-    workers start on them while the caller prepares its folder): `run_points`'s
+    """The results of every chunk of a run none of whose chunks is kept, asked for now (on
+    the local pool the workers start on them while the caller gets ready): `run_points`'s
     `started` for that run."""
     return executor.map_ordered(
         [ChunkTask(0, spec, seed, keep_patients) for spec in plan_chunks(n_reps)]
@@ -849,9 +855,9 @@ def write_tables(job: PointJob) -> None:
     the metadata of every column chunk it has written until the file closes (about 0.8 KB per
     column and row group: the monthly table's 2,401 columns every 2,000 replicates), so a
     file written during the run would grow the main process beside the workers. The workers
-    of a run have stopped (its last chunk stops them: `stream_in_order`) before the writers
-    start, and the writers get the chunks' tables in the same order as when they were written
-    during the run: the same row groups, the same bytes."""
+    of a run are told to exit when its last chunk is in (`LocalExecutor.release`), before the
+    writers start, and the writers get the chunks' tables in the same order as when they
+    were written during the run: the same row groups, the same bytes."""
     writers = ParquetAppender(job.folder, row_group_rows(job.n_reps))
     try:
         for chunk, ids in job.replicate_ids().items():

@@ -310,9 +310,9 @@ def run_scenario(
     `on_resume(n)` is told the replicates already done before the first fresh chunk;
     `on_start()` is called once the workers have their first chunks.
 
-    A run that resumes nothing asks for its chunks first, then makes its staging folder
-    and imports what finishing it needs while the workers compute: only the model and the
-    target's check come before the workers start.
+    A run that resumes nothing asks for its chunks as soon as its target is locked and its
+    staging folder made, then imports what finishing it needs while the local pool's
+    workers compute.
     """
     from sim.engine.executors import PointJob, run_points, start_fresh
     from sim.storage.checkpoints import CHECKPOINT
@@ -322,10 +322,6 @@ def run_scenario(
     model = model or TrialModel.from_scenario(scenario)
     with executor_for(executor, [model], workers, scheduler, note) as pool:
         started = time.perf_counter()
-        fresh = None if resume else start_fresh(pool, reps, seed, keep_patients)
-        if on_start:
-            on_start()
-        prepare_finish()
         identity = run_identity(scenario, seed, reps, keep_patients)
         if continuation is not None:
             # its continuation (the fitted observed trial) is part of what is computed
@@ -333,6 +329,12 @@ def run_scenario(
         with checkpointed_folder(
             out, force, identity=identity, resume=resume, note=note
         ) as staging:
+            # the target locked and its staging folder made: no work is started that a
+            # refused target would abandon
+            fresh = None if resume else start_fresh(pool, reps, seed, keep_patients)
+            if on_start:
+                on_start()
+            prepare_finish()
             job = PointJob(staging, reps, seed, keep_patients)
             done = count_done(job)
             if on_resume:
