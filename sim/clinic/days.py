@@ -10,8 +10,9 @@ handled joins the end of that list, after everything already due then, where Sim
 new timeout), the days' lists in a list indexed by the day, with a byte per day saying
 whether it has wake-ups (the next such day is the day after, or one `bytearray.find`,
 where a heap of the days costs a push and a pop per day with a Python comparison per
-step), made by `sim.clinic.treatment.run_days` with the common cycle and randomization
-written out and the Quad Shot course chain's wake-ups read without a callback. The
+step), made by `sim.clinic.treatment.run_days` with the common cycle, randomization and Quad
+Shot course written out (with a log kept, `run_logged_days` calls each wake-up's own
+callback, which logs). The
 callbacks get the clock as their event (its `env` is itself, its `now` the day). The SimPy
 environment stays the reference (`sim.clinic.model.run_replicate(..., shortcut=False)`);
 tests/test_schedule.py runs both on random clinics and on the baseline's draws and compares
@@ -38,7 +39,8 @@ class DayClock:
         # the entries of the day-by-day run's own making (a process: its cycle or its
         # randomization; a 1-tuple of a process: its course chain) without calling them
         self.pending: list[list[Any] | None] = []
-        # marked[day] 1: pending[day] is a list (from `now` on; a day made keeps its mark)
+        # marked[day] 1: pending[day] is a list (after the day made last, which keeps its
+        # mark with its list let go)
         self.marked = bytearray()
 
     @property

@@ -93,7 +93,8 @@ class ClinicSetup:
     run_start: list[int] | None = None  # the same as a list, for the course-by-course run
     # per stratum, the chair-minutes of each cycle (0-based) as a list, for the same run
     visit_minute_lists: tuple[list[int], ...] = ()
-    # with chairs, `sim.clinic.treatment.days_if_free` of the book's `span` days, for that run
+    # `sim.clinic.treatment.days_if_free` of the book's `span` days for that run (without
+    # chairs, of the calendar's days)
     days_if_free: list[int] | None = None
 
 
@@ -161,10 +162,11 @@ def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
         course_starts=starts,
         run_start=starts.tolist() if starts is not None else None,
         visit_minute_lists=tuple(row.tolist() for row in minutes[:, phase]),
-        days_if_free=(
-            days_if_free(calendar.next_open_list, window.after_days if window else NO_LIMIT, span)
-            if treatment.chairs
-            else None
+        # without chairs, over the calendar's days (`run_days`' scratch book, never full)
+        days_if_free=days_if_free(
+            calendar.next_open_list,
+            window.after_days if window else NO_LIMIT,
+            span if treatment.chairs else len(calendar.next_open_list),
         ),
     )
 

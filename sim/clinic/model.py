@@ -569,9 +569,16 @@ def run_course(
     # order with less work (`sim.clinic.days`)
     clock = DayClock() if shortcut else None
     env = clock if clock is not None else simpy.Environment()
-    if_free = setup.days_if_free if chairs is not None and chairs.span == setup.span else None
     clinic = Clinic(
-        calendar, rules, setup.rt_rules, chairs, linac, log, clock, setup.run_start, if_free
+        calendar,
+        rules,
+        setup.rt_rules,
+        chairs,
+        linac,
+        log,
+        clock,
+        setup.run_start,
+        setup.days_if_free,
     )
 
     def run(until: float | None = None) -> None:

@@ -171,7 +171,9 @@ def give_cycle_day(
 ) -> tuple[int, int, int]:
     """(day given, days waited for a chair, IN_WINDOW or why late) of a cycle due `due_day`.
 
-    The one place where a due day becomes a given day, and where the chair is booked. The
+    The rule by which a due day becomes a given day and the chair is booked (`run_days`
+    writes out its first branch, through `days_if_free`, and its search of the days after
+    the due day: change them with it). The
     day is open and has `minutes` of chair time free; in the window (`window`: -before/
     +after days of the due day, never before `earliest`) if any such day exists, the days
     after the due day first, nearest first; otherwise the first such day after the window,
@@ -359,7 +361,7 @@ class PatientProcess(PatientCourse):
 
     def cycle_given(self, event: simpy.Event) -> None:
         """The day of a booked cycle: give it, then book the next one (or end). On a
-        `DayClock` the run is `run_days`, which has this written out."""
+        `DayClock` without a log the run is `run_days`, which has this written out."""
         if self.stopped:
             return
         day = self.booked
@@ -565,8 +567,8 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     Process, n_open, is_open = PatientProcess, len(next_open), clinic.calendar.open_list
     if_free = clinic.day_if_free
     if clinic.chairs is None:  # no book: a scratch one over the calendar's days, never full
-        used, limit, span, if_free = [0] * n_open, NO_LIMIT, n_open, None
-    if if_free is None:
+        used, limit, span = [0] * n_open, NO_LIMIT, n_open
+    if if_free is None:  # a Clinic made without its table (`ClinicSetup.days_if_free`)
         if_free = days_if_free(next_open, after_days, span)
     used.append(limit + 1)  # the guard day `span` of `if_free`: no room (removed at the end)
     n_search = span if span < n_open else n_open  # a window searched inside book and calendar
