@@ -140,6 +140,16 @@ def test_vials_are_the_best_of_all_combinations(doses, sizes, choice):
     np.testing.assert_array_equal(vials_needed(dose, tuple(sizes), choice), expected)
 
 
+def test_vials_of_many_doses_are_chosen_block_by_block_as_one_by_one():
+    # more doses than dosing.VIAL_BLOCK: each block's choice is that of its doses alone
+    from sim.clinic.dosing import VIAL_BLOCK
+
+    dose = np.random.default_rng(3).uniform(0.0, 1500.0, 2 * VIAL_BLOCK + 17)
+    for choice in ("least_waste", "fewest_vials"):
+        expected = all_combinations_vials(dose, (100.0, 450.0), choice)
+        np.testing.assert_array_equal(vials_needed(dose, (100.0, 450.0), choice), expected)
+
+
 # --- covariates and doses of drawn patients ---------------------------------------------------
 
 

@@ -91,3 +91,21 @@ def test_final_test_exact_near_its_bound():
         assert test.final_test(np.array([float(k)]), np.array([us]), np.array([v]))[
             0
         ] == test.exact_test(k, us, v)
+
+
+@pytest.mark.parametrize(
+    ("limit", "unit", "shape", "dtype"),
+    [(48, 1, (70, 1000, 2), np.int8), (5760, 60, (3, 7), np.int16), (40_000, 60, (5,), np.int32)],
+)
+def test_background_is_numpys_poisson_capped_block_by_block(limit, unit, shape, dtype):
+    # `draw_background` draws BACKGROUND_BLOCK days at a time, in the narrowest type of the
+    # limit: the numbers of one `rng.poisson` call, capped, and the stream left where it is
+    from sim.clinic.capacity import BACKGROUND_BLOCK, draw_background
+
+    ours, numpys = np.random.default_rng(11), np.random.default_rng(11)
+    got = draw_background(limit, 0.8, unit, shape, ours)
+    expected = np.minimum(numpys.poisson(0.8 * limit / unit, shape) * unit, limit)
+    assert got.shape == shape and got.dtype == dtype
+    np.testing.assert_array_equal(got, expected)
+    assert ours.random() == numpys.random()
+    assert math.prod(shape) > 2 * BACKGROUND_BLOCK or limit > 127  # blocks, or a wider type

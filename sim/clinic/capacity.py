@@ -14,12 +14,15 @@ is unlimited (the monthly tables end there too).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sim.clinic.streams import draw_poisson
 from sim.scenario import Chairs, Linac
 
 MINUTES_PER_HOUR = 60
+BACKGROUND_BLOCK = 1 << 16  # days of background drawn at a time (`draw_background`)
 
 
 def chair_minutes_per_day(chairs: Chairs) -> int:
@@ -39,11 +42,27 @@ def draw_background(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Background use per day: Poisson(utilization x limit / unit) units of `unit`, capped at
-    the limit (int32). Chairs: units of 60 chair-minutes; linac slots: units of one slot.
-    The numbers of `rng.poisson(mean, shape)`, drawn at less cost (`draw_poisson`)."""
+    the limit, as the narrowest signed integers that hold the limit (`count_type`). Chairs:
+    units of 60 chair-minutes; linac slots: units of one slot. The numbers of
+    `rng.poisson(mean, shape)`, drawn at less cost (`draw_poisson`) BACKGROUND_BLOCK days at
+    a time: each variate's uniforms are its own, so the blocks are the same numbers, and
+    leave the stream where one call does."""
     mean = utilization * limit / unit
-    drawn = draw_poisson(mean, shape, rng) * unit
-    return np.minimum(drawn, limit).astype(np.int32)
+    out = np.empty(math.prod(shape), dtype=count_type(limit))
+    for start in range(0, len(out), BACKGROUND_BLOCK):
+        drawn = draw_poisson(mean, (min(BACKGROUND_BLOCK, len(out) - start),), rng)
+        drawn *= unit
+        np.minimum(drawn, limit, out=drawn)
+        out[start : start + len(drawn)] = drawn
+    return out.reshape(shape)
+
+
+def count_type(limit: int) -> type[np.signedinteger]:
+    """The narrowest of int8 .. int64 that holds 0 .. `limit`."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if limit <= np.iinfo(dtype).max:
+            return dtype
+    return np.int64
 
 
 class DayBook:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 FEMALE_CG_FACTOR = 0.85  # Cockcroft-Gault's factor for women
 DOSE_TOLERANCE_MG = 1e-6  # rounding noise: 400.0000000001 mg fits two 200 mg vials
 MAX_COMBINATIONS = 4096  # vial combinations enumerated per drug; more sizes is an error
+# doses whose vials are chosen at a time: a few arrays per combination of this many doses
+VIAL_BLOCK = 1 << 14
 
 
 def bsa_mosteller(height_cm: np.ndarray, weight_kg: np.ndarray) -> np.ndarray:
@@ -107,18 +109,35 @@ def vials_needed(
     """Vials of each size (shape dose.shape + (S,), sizes in the order given) covering each
     dose (to DOSE_TOLERANCE_MG): with `choice` "least_waste", the least mg dispensed, then the
     fewest vials; with "fewest_vials", the fewest vials, then the least mg. A dose of 0 needs
-    no vial."""
+    no vial. Each dose's choice is its own: the doses are chosen for VIAL_BLOCK at a time
+    (`choose_vials`), so the arrays per combination stay small."""
     dose = np.asarray(dose_mg, dtype=float)
-    order = np.argsort(sizes)
-    small = sizes[order[0]]
     flat = dose.ravel()
     combos = vial_combinations(sizes, float(flat.max(initial=0.0)))  # (K, S-1)
+    out = np.empty((flat.size, len(sizes)), dtype=np.int64)
+    for start in range(0, flat.size, VIAL_BLOCK):
+        block = slice(start, start + VIAL_BLOCK)
+        choose_vials(flat[block], sizes, combos, choice, out[block])
+    return out.reshape(*dose.shape, len(sizes))
+
+
+def choose_vials(
+    dose: np.ndarray,
+    sizes: tuple[float, ...],
+    combos: np.ndarray,
+    choice: str,
+    out: np.ndarray,
+) -> None:
+    """`vials_needed` of the doses `dose` (1-D) written into `out` (len(dose), S), among the
+    combinations `combos` of the larger sizes (`vial_combinations`)."""
+    order = np.argsort(sizes)
+    small = sizes[order[0]]
     larger = np.asarray([sizes[i] for i in order[1:]], dtype=float)
     big_mg = combos @ larger  # (K,)
     big_count = combos.sum(axis=1)
     # each combination in turn, over all the doses (K is small, the doses many)
     n_small = [
-        np.ceil((np.maximum(flat - big, 0.0) - DOSE_TOLERANCE_MG) / small).clip(0, None)
+        np.ceil((np.maximum(dose - big, 0.0) - DOSE_TOLERANCE_MG) / small).clip(0, None)
         for big in big_mg.tolist()
     ]
     dispensed = [big + n * small for big, n in zip(big_mg.tolist(), n_small, strict=True)]
@@ -130,7 +149,7 @@ def vials_needed(
     floor = np.minimum.reduce(first) + margin if len(first) > 1 else first[0] + margin
     # the first combination with the least `then` among those within `margin` of the least
     # `first` (argmin's rule: the first of equals)
-    best = np.zeros(flat.size, dtype=np.intp)
+    best = np.zeros(dose.size, dtype=np.intp)
     best_then = np.where(first[0] <= floor, then[0], np.inf)
     best_small = n_small[0].copy()
     for k in range(1, len(first)):
@@ -139,10 +158,8 @@ def vials_needed(
         best[better] = k
         best_small[better] = n_small[k][better]
         np.minimum(best_then, value, out=best_then)
-    out = np.empty((flat.size, len(sizes)), dtype=np.int64)
     out[:, order[0]] = best_small
     out[:, order[1:]] = combos[best]
-    return out.reshape(*dose.shape, len(sizes))
 
 
 @dataclass(frozen=True)
