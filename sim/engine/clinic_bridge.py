@@ -166,13 +166,27 @@ def run_clinic(inputs: ClinicInputs, rng: dict[str, np.random.Generator]) -> Cli
     n_reps = inputs.cohort.arm.shape[0]
     treatment = draw_treatment(inputs, rng["clinic"])
     out = ClinicChunk()
-    tally = ChunkTally()
+    tally = ChunkTally(inputs.model, n_reps)
     with collector_paused():  # for the chunk, not per replicate: see collector_paused
         for block in replicate_blocks(n_reps):
-            events = adverse_events(inputs, treatment, block, rng["safety"])
-            for r, (aes, plan) in zip(block, events, strict=True):
-                tally.add(clinic_replicate(inputs, treatment, r, aes, out, plan))
-    return tally.into(inputs.model, out)
+            run_block(inputs, treatment, block, rng["safety"], out, tally)
+    return tally.into(out)
+
+
+def run_block(
+    inputs: ClinicInputs,
+    treatment: TreatmentDraws,
+    block: range,
+    rng: np.random.Generator,
+    out: ClinicChunk,
+    tally: ChunkTally,
+) -> None:
+    """`run_clinic`'s replicates `block`, their adverse events drawn from `rng` for the
+    block at once (`adverse_events`): the block's draws go when it is done, before the next
+    block's are drawn."""
+    events = adverse_events(inputs, treatment, block, rng)
+    for r, (aes, plan) in zip(block, events, strict=True):
+        tally.add(clinic_replicate(inputs, treatment, r, aes, out, plan))
 
 
 def replicate_blocks(n_reps: int, size: int = EVENT_BLOCK) -> list[range]:
@@ -217,7 +231,7 @@ def run_clinic_shared(
     treatment = draw_treatment(first, rng["clinic"])
     draws, stop, reason = treatment.draws, treatment.stop, treatment.reason
     outs = [ClinicChunk() for _ in trials]
-    tallies = [ChunkTally() for _ in trials]
+    tallies = [ChunkTally(t.model, n_reps) for t in trials]
     with collector_paused():
         for r, (aes, plan) in (
             item
@@ -251,36 +265,50 @@ def run_clinic_shared(
                 ]
             for tally, records in zip(tallies, runs, strict=True):
                 tally.add(records)
-    return [tally.into(t.model, out) for tally, t, out in zip(tallies, trials, outs, strict=True)]
+    return [tally.into(out) for tally, out in zip(tallies, outs, strict=True)]
 
 
 class ChunkTally:
     """A chunk's clinic records tallied TALLY_BATCH replicates at a time (the records'
-    memory goes as they are tallied), in replicate order."""
+    memory goes as they are tallied), in replicate order; each batch's monthly series go
+    straight into the chunk's monthly table (`MonthlyBlock`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: TrialModel, n_reps: int) -> None:
+        self.model, self.n_reps = model, n_reps
         self.batches: list[ClinicTables] = []
         self.records: list[ReplicateRecords] = []
+        self.monthly: MonthlyBlock | None = None
+        self.tallied = 0  # replicates in `batches`
 
     def add(self, records: ReplicateRecords) -> None:
-        from sim.clinic.model import tally_replicates
-
         self.records.append(records)
         if len(self.records) == TALLY_BATCH:
-            self.batches.append(tally_replicates(self.records))
-            self.records = []
+            self.tally()
 
-    def into(self, model: TrialModel, out: ClinicChunk) -> ClinicChunk:
-        """`out` with the chunk's clinic tables."""
+    def tally(self) -> None:
+        """The records so far as a batch: its summary and deviations kept, its monthly
+        series written into the monthly table."""
         from sim.clinic.model import tally_replicates
+
+        tables = tally_replicates(self.records)
+        rows = range(self.tallied, self.tallied + len(self.records))
+        self.records = []
+        if tables.monthly:
+            if self.monthly is None:
+                self.monthly = MonthlyBlock.of(self.model, sorted(tables.monthly), self.n_reps)
+            self.monthly.fill(tables.monthly, rows)
+        self.batches.append(dataclasses.replace(tables, monthly={}))
+        self.tallied = rows.stop
+
+    def into(self, out: ClinicChunk) -> ClinicChunk:
+        """`out` with the chunk's clinic tables."""
         from sim.clinic.tally import ClinicTables
 
         if self.records:
-            self.batches.append(tally_replicates(self.records))
-            self.records = []
+            self.tally()
         tables = ClinicTables.stack(self.batches)
         out.rows = pd.DataFrame(tables.summary)
-        out.monthly = monthly_frame(model, tables.monthly)
+        out.monthly = self.monthly.frame() if self.monthly is not None else None
         out.sums["deviations"] = tables.deviation_frame()
         return out
 
@@ -359,14 +387,38 @@ def monthly_frame(model: TrialModel, series: dict[str, np.ndarray]) -> pd.DataFr
     keys = sorted(series)
     if not keys:
         return None
-    labels = model.month_labels
-    width = len(labels)
-    n_reps = len(series[keys[0]])
-    block = np.zeros((len(keys) * width, n_reps), dtype=np.float32)  # a column a row
-    for i, key in enumerate(keys):
-        values = np.asarray(series[key])[:, :width]
-        block[i * width : i * width + values.shape[1]] = values.T
-    return pd.DataFrame(block.T, columns=[f"{key}/{label}" for key in keys for label in labels])
+    block = MonthlyBlock.of(model, keys, len(series[keys[0]]))
+    block.fill(series, range(block.values.shape[1]))
+    return block.frame()
+
+
+@dataclass(frozen=True)
+class MonthlyBlock:
+    """A chunk's monthly table as `monthly_frame` lays it out, filled a batch of replicates
+    at a time: `values` (keys x months, R) float32, a column of the table a row (zeros
+    past a series' months)."""
+
+    keys: list[str]
+    labels: list[str]
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, model: TrialModel, keys: list[str], n_reps: int) -> MonthlyBlock:
+        labels = list(model.month_labels)
+        return cls(keys, labels, np.zeros((len(keys) * len(labels), n_reps), dtype=np.float32))
+
+    def fill(self, series: dict[str, np.ndarray], rows: range) -> None:
+        """The series of the replicates `rows` ((len(rows), months) each, keys as `keys`),
+        cast to float32 as they are written."""
+        width = len(self.labels)
+        for i, key in enumerate(self.keys):
+            values = np.asarray(series[key])[:, :width]
+            self.values[i * width : i * width + values.shape[1], rows.start : rows.stop] = values.T
+
+    def frame(self) -> pd.DataFrame:
+        """The table, one column per key and month label (the values not copied)."""
+        columns = [f"{key}/{label}" for key in self.keys for label in self.labels]
+        return pd.DataFrame(self.values.T, columns=columns, copy=False)
 
 
 def clinic_key(model: TrialModel) -> str | None:
