@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from sim.clinic.streams import draw_poisson
+from sim.clinic.streams import count_type, draw_poisson
 from sim.scenario import Chairs, Linac
 
 MINUTES_PER_HOUR = 60
@@ -55,14 +55,6 @@ def draw_background(
         np.minimum(drawn, limit, out=drawn)
         out[start : start + len(drawn)] = drawn
     return out.reshape(shape)
-
-
-def count_type(limit: int) -> type[np.signedinteger]:
-    """The narrowest of int8 .. int64 that holds 0 .. `limit`."""
-    for dtype in (np.int8, np.int16, np.int32):
-        if limit <= np.iinfo(dtype).max:
-            return dtype
-    return np.int64
 
 
 class DayBook:

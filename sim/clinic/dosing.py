@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.clinic.streams import count_type
 from sim.scenario import Drug, Patients, Treatment
 
 if TYPE_CHECKING:
@@ -167,8 +168,9 @@ class DosePlan:
     """Doses of every drug for every patient of a chunk at every dose level.
 
     `mg` (R, n, D, L + 1) float: dose at level 0 (full) .. L (the lowest); drugs not
-    `reducible` have the full dose at every level. `vials` (R, n, D, L + 1, V) int: vials of
-    each of the drug's sizes (``sizes[d]``; V the most sizes of any drug, the rest 0).
+    `reducible` have the full dose at every level. `vials` (R, n, D, L + 1, V) int, the
+    narrowest type that holds them (`count_type`): vials of each of the drug's sizes
+    (``sizes[d]``; V the most sizes of any drug, the rest 0).
     """
 
     drugs: tuple[str, ...]
@@ -206,6 +208,7 @@ def plan_doses(treatment: Treatment, patients: Patients, covariates: Covariates)
             treatment.vial_choice,
         )
         vials[..., j, :, : len(drug.vial_mg)] = needed
+    vials = vials.astype(count_type(int(vials.max(initial=0))))  # kept for the whole chunk
     measured = crcl_cockcroft_gault(c.age, c.weight_kg, c.creatinine_mg_dl, c.male)
     return DosePlan(
         names,

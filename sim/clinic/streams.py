@@ -195,3 +195,12 @@ def draw_below(p: float, shape: tuple[int, ...], rng: np.random.Generator) -> np
         return rng.random(shape) < p
     skip_uniforms(math.prod(shape), rng)
     return np.full(shape, p >= 1.0)
+
+
+def count_type(limit: int) -> type[np.signedinteger]:
+    """The narrowest of int8 .. int64 that holds 0 .. `limit`: how the clinic keeps counts it
+    draws or derives for a whole chunk (the background per day, the vials of a dose)."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if limit <= np.iinfo(dtype).max:
+            return dtype
+    return np.int64
