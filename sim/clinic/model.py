@@ -93,7 +93,8 @@ def draw_clinic(
     # a delay of no days is no delay: all False, as with probability 0
     p_delay = treatment.delay.probability if treatment.delay.days > 0 else 0.0
     delayed = draw_below(p_delay, (*shape, treatment.max_cycles), rng)
-    delayed[..., 0] = False
+    if p_delay > 0:  # (otherwise all False, read-only: `draw_below`)
+        delayed[..., 0] = False
     q = treatment.discontinuation_per_cycle
     toxicity = rng.geometric(q, shape) if q > 0 else np.full(shape, treatment.max_cycles + 1)
     rt = scenario.radiotherapy
@@ -101,8 +102,10 @@ def draw_clinic(
     complete = rng.random(shape) < (rt.complete_all_courses if rt is not None else 1.0)
     partial = rng.integers(1, max(courses - 1, 1) + 1, shape)
     rt_courses = np.where(complete, courses, partial)
-    reduced = draw_below(treatment.dose_reduction.probability, (*shape, treatment.max_cycles), rng)
-    reduced[..., 0] = False
+    p_reduce = treatment.dose_reduction.probability
+    reduced = draw_below(p_reduce, (*shape, treatment.max_cycles), rng)
+    if p_reduce > 0:
+        reduced[..., 0] = False
     u = rng.random((2, *shape))
     pneumonitis = np.where(
         u[0] < (rt.pneumonitis if rt is not None else 0.0),

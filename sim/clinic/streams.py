@@ -190,11 +190,13 @@ def skip_uniforms(count: int, rng: np.random.Generator) -> None:
 
 def draw_below(p: float, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """`rng.random(shape) < p`: the same booleans, the stream moved on the same; when p <= 0
-    (all False) or p >= 1 (all True: a uniform is below 1) the uniforms are skipped."""
+    (all False) or p >= 1 (all True: a uniform is below 1) the uniforms are skipped. All
+    False is a read-only array that takes no memory (one False broadcast to `shape`): a
+    caller writes into the result only when p > 0."""
     if 0.0 < p < 1.0:
         return rng.random(shape) < p
     skip_uniforms(math.prod(shape), rng)
-    return np.full(shape, p >= 1.0)
+    return np.full(shape, True) if p >= 1.0 else np.broadcast_to(False, shape)
 
 
 def count_type(limit: int) -> type[np.signedinteger]:
