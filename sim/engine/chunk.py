@@ -16,6 +16,7 @@ share their enrollment and randomization draws (common random numbers).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -349,7 +350,7 @@ def trial_to_clinic(
         rng,
         first_rep,
         n_reps,
-        cohort,
+        without_screening_log(cohort),
         pfs_cut,
         endpoints,
         looks,
@@ -357,6 +358,15 @@ def trial_to_clinic(
         horizon,
         enrolled_until,
     )
+
+
+def without_screening_log(cohort: Cohort) -> Cohort:
+    """`cohort` without its screening log (`EnrolledPatients.log`: several arrays over each
+    replicate's screenings), read only by an early stop's recount (`stop_enrollment`, in
+    `trial_to_clinic`): the clinic and the chunk's tables do without it."""
+    if cohort.enrolled.log is None:
+        return cohort
+    return dataclasses.replace(cohort, enrolled=dataclasses.replace(cohort.enrolled, log=None))
 
 
 def effect_columns(model: TrialModel, cohort: Cohort) -> dict[str, np.ndarray]:
