@@ -169,7 +169,9 @@ def run_clinic(inputs: ClinicInputs, rng: dict[str, np.random.Generator]) -> Cli
     tally = ChunkTally(inputs.model, n_reps)
     with collector_paused():  # for the chunk, not per replicate: see collector_paused
         for block in replicate_blocks(n_reps):
-            run_block(inputs, treatment, block, rng["safety"], out, tally)
+            # tallied once the block's draws are gone (`run_block`)
+            for records in run_block(inputs, treatment, block, rng["safety"], out):
+                tally.add(records)
     return tally.into(out)
 
 
@@ -179,14 +181,15 @@ def run_block(
     block: range,
     rng: np.random.Generator,
     out: ClinicChunk,
-    tally: ChunkTally,
-) -> None:
-    """`run_clinic`'s replicates `block`, their adverse events drawn from `rng` for the
-    block at once (`adverse_events`): the block's draws go when it is done, before the next
-    block's are drawn."""
+) -> list[ReplicateRecords]:
+    """The records of `run_clinic`'s replicates `block`, their adverse events drawn from
+    `rng` for the block at once (`adverse_events`): the block's draws go when it returns,
+    before its records are tallied and the next block's draws are made."""
     events = adverse_events(inputs, treatment, block, rng)
-    for r, (aes, plan) in zip(block, events, strict=True):
-        tally.add(clinic_replicate(inputs, treatment, r, aes, out, plan))
+    return [
+        clinic_replicate(inputs, treatment, r, aes, out, plan)
+        for r, (aes, plan) in zip(block, events, strict=True)
+    ]
 
 
 def replicate_blocks(n_reps: int, size: int = EVENT_BLOCK) -> list[range]:
@@ -222,50 +225,65 @@ def run_clinic_shared(
     split at each trial's final analysis (`sim.clinic.model.run_replicate_horizons`); the
     kept replicates, whose patient tables are cut back to the horizon, one run per trial.
     The streams `rng` are the first trial's (all the trials' are the same)."""
-    from sim.clinic.model import collector_paused, run_replicate_horizons
+    from sim.clinic.model import collector_paused
+
+    first = trials[0]
+    n_reps = first.cohort.arm.shape[0]
+    treatment = draw_treatment(first, rng["clinic"])
+    outs = [ClinicChunk() for _ in trials]
+    tallies = [ChunkTally(t.model, n_reps) for t in trials]
+    with collector_paused():
+        for block in replicate_blocks(n_reps):
+            # tallied once the block's draws are gone (`run_shared_block`)
+            for runs in run_shared_block(trials, treatment, block, rng["safety"], outs):
+                for tally, records in zip(tallies, runs, strict=True):
+                    tally.add(records)
+    return [tally.into(out) for tally, out in zip(tallies, outs, strict=True)]
+
+
+def run_shared_block(
+    trials: list[ClinicInputs],
+    treatment: TreatmentDraws,
+    block: range,
+    rng: np.random.Generator,
+    outs: list[ClinicChunk],
+) -> list[list[ReplicateRecords]]:
+    """`run_clinic_shared`'s replicates `block`: each one's records for each of `trials`,
+    its adverse events drawn from `rng` for the block at once (the block's draws go when it
+    returns, as in `run_block`)."""
+    from sim.clinic.model import run_replicate_horizons
 
     first = trials[0]
     sc = first.model.scenario
     cohort = first.cohort
-    n_reps = cohort.arm.shape[0]
-    treatment = draw_treatment(first, rng["clinic"])
     draws, stop, reason = treatment.draws, treatment.stop, treatment.reason
-    outs = [ClinicChunk() for _ in trials]
-    tallies = [ChunkTally(t.model, n_reps) for t in trials]
-    with collector_paused():
-        for r, (aes, plan) in (
-            item
-            for block in replicate_blocks(n_reps)
-            for item in zip(
-                block, adverse_events(first, treatment, block, rng["safety"]), strict=True
-            )
-        ):
-            if first.keeps(r):
-                runs = [
-                    clinic_replicate(t, treatment, r, aes, out, plan)
-                    for t, out in zip(trials, outs, strict=True)
-                ]
-            else:
-                runs = [
-                    run.records
-                    for run in run_replicate_horizons(
-                        sc,
-                        first.model.calendar,
-                        draws,
-                        r,
-                        cohort.rand_day[r],
-                        cohort.arm[r],
-                        stop[r],
-                        reason[r],
-                        horizons=[float(t.horizon[r]) for t in trials],
-                        stratum=cohort.stratum[r],
-                        adverse_events=aes,
-                        consequences=plan,
-                    )
-                ]
-            for tally, records in zip(tallies, runs, strict=True):
-                tally.add(records)
-    return [tally.into(out) for tally, out in zip(tallies, outs, strict=True)]
+    out = []
+    for r, (aes, plan) in zip(block, adverse_events(first, treatment, block, rng), strict=True):
+        if first.keeps(r):
+            runs = [
+                clinic_replicate(t, treatment, r, aes, out_t, plan)
+                for t, out_t in zip(trials, outs, strict=True)
+            ]
+        else:
+            runs = [
+                run.records
+                for run in run_replicate_horizons(
+                    sc,
+                    first.model.calendar,
+                    draws,
+                    r,
+                    cohort.rand_day[r],
+                    cohort.arm[r],
+                    stop[r],
+                    reason[r],
+                    horizons=[float(t.horizon[r]) for t in trials],
+                    stratum=cohort.stratum[r],
+                    adverse_events=aes,
+                    consequences=plan,
+                )
+            ]
+        out.append(runs)
+    return out
 
 
 class ChunkTally:
