@@ -95,7 +95,7 @@ def test_final_test_exact_near_its_bound():
 
 @pytest.mark.parametrize(
     ("limit", "unit", "shape", "dtype"),
-    [(48, 1, (70, 1000, 2), np.int8), (5760, 60, (3, 7), np.int16), (40_000, 60, (5,), np.int32)],
+    [(48, 1, (600, 1800, 2), np.int8), (5760, 60, (3, 7), np.int16), (40_000, 60, (5,), np.int32)],
 )
 def test_background_is_numpys_poisson_capped_block_by_block(limit, unit, shape, dtype):
     # `draw_background` draws BACKGROUND_BLOCK days at a time, in the narrowest type of the

@@ -22,7 +22,7 @@ from sim.clinic.streams import count_type, draw_poisson
 from sim.scenario import Chairs, Linac
 
 MINUTES_PER_HOUR = 60
-BACKGROUND_BLOCK = 1 << 16  # days of background drawn at a time (`draw_background`)
+BACKGROUND_BLOCK = 1 << 20  # days of background drawn at a time (`draw_background`)
 
 
 def chair_minutes_per_day(chairs: Chairs) -> int:
