@@ -180,7 +180,7 @@ def test_distribution_versions_are_importlib_metadatas():
     installed distribution, and for metadata with the awkward cases written out."""
     from importlib import metadata
 
-    from sim.engine.results import distribution_version
+    from sim.engine.versions import distribution_version
 
     found = [(d.version, distribution_version(d)) for d in metadata.distributions()]
     assert found and all(a == b for a, b in found)

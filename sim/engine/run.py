@@ -50,7 +50,7 @@ def check_out_folder(out: Path, force: bool, kind: str = "run") -> None:
 def run_identity(scenario: Scenario, seed: int, reps: int, keep_patients: int) -> dict:
     """What a resumed run must share with the interrupted one (see `sim.storage.checkpoints`)."""
     from sim.engine.executors import chunk_layout
-    from sim.engine.results import METRICS_VERSION, package_versions
+    from sim.engine.versions import METRICS_VERSION, package_versions
 
     return {
         "kind": "run",
