@@ -394,13 +394,14 @@ class Stacked:
     def rep_of(self, patient_name: str) -> np.ndarray:
         """The replicate of each entry of the flat arrays indexed by `patient_name`."""
         return self.once(
-            ("rep", patient_name), lambda: self.patient_rep[self.global_patients(patient_name)]
+            ("rep", patient_name), lambda: self.patient_rep.take(self.global_patients(patient_name))
         )
 
     def groups(self, patient_name: str) -> np.ndarray:
         """(replicate, arm) codes of the entries of a flat array indexed by `patient_name`."""
         return self.once(
-            ("groups", patient_name), lambda: self.patient_group[self.global_patients(patient_name)]
+            ("groups", patient_name),
+            lambda: self.patient_group.take(self.global_patients(patient_name)),
         )
 
     def global_patients(self, patient_name: str) -> np.ndarray:
@@ -417,7 +418,7 @@ class Stacked:
         """The replicate of each cycle after the horizon (`later`)."""
         later = self.later()
         assert later is not None
-        return self.once(("rep", "later"), lambda: self.patient_rep[later[0]])
+        return self.once(("rep", "later"), lambda: self.patient_rep.take(later[0]))
 
     def once(self, key: tuple[str, str], build: Callable[[], np.ndarray]) -> np.ndarray:
         """Each stacked array is built once per tally, however many figures read it."""
@@ -433,7 +434,7 @@ class Stacked:
         """(replicate, calendar month) codes rep (months + 1) + month of `days` (days past
         the tabulated span go to the extra month, dropped by `by_month`)."""
         setup = self.setup
-        return rep * (setup.n_months + 1) + setup.month_of_day[np.minimum(days, setup.span)]
+        return rep * (setup.n_months + 1) + setup.month_of_day.take(np.minimum(days, setup.span))
 
     def cells_of(self, days_name: str, patient_name: str) -> np.ndarray:
         """`month_cells` of the flat array of days `days_name`, indexed by `patient_name`
@@ -643,7 +644,7 @@ def daily_use(st: Stacked, setup: ClinicSetup) -> dict[str, DailyUse]:
     span, n_reps, out = setup.span, st.n_reps, {}
     if setup.chair_limit:
         day, rep = st.cat("cycle_day"), st.rep_of("cycle_patient")
-        strata = st.cat("strata")[st.global_patients("cycle_patient")]
+        strata = st.cat("strata").take(st.global_patients("cycle_patient"))
         minutes = setup.visit_minutes[strata, st.cat("phase")]  # of each cycle given
         inside = day < span
         if not inside.all():
@@ -810,7 +811,7 @@ def monthly_events(st: Stacked, setup: ClinicSetup) -> dict[str, np.ndarray]:
     names = setup.safety.names
     events = st.events()
     onset, kind, grade, patient = events.onset_day, events.kind, events.grade, events.patient
-    rep = st.patient_rep[patient]
+    rep = st.patient_rep.take(patient)
     arm = st.cat("arm")[patient].astype(np.int64)
     cells = st.month_cells(rep, onset)
     series = len(names) + 1  # each kind, then grade 3+
@@ -836,25 +837,40 @@ def monthly_events(st: Stacked, setup: ClinicSetup) -> dict[str, np.ndarray]:
 
 
 def monthly_supply(
-    st: Stacked, setup: ClinicSetup, table: str, cells: np.ndarray, supply: Supply | None
+    st: Stacked,
+    setup: ClinicSetup,
+    table: str,
+    cells: np.ndarray,
+    supply: Supply | None,
+    mg_series: Callable[[int], np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """``<table>/<drug> mg``, ``.../<drug> vials`` and, for drugs of several vial sizes,
     ``.../<drug> vials <size> mg`` by month, from what each cycle dispensed (`supply`)
-    given in the (replicate, month) `cells`; nothing without doses."""
+    given in the (replicate, month) `cells`; nothing without doses. `mg_series(j)`, if
+    given, is drug j's mg series instead. A drug's vials of several sizes are the sum of
+    its sizes' series (whole numbers: the same sums as counted at once)."""
     out: dict[str, np.ndarray] = {}
     doses = st.reps[0].draws.doses
     if doses is None or supply is None:
         return out
-    per_drug = supply.vials_per_drug
+    per_drug = None
     for j, drug in enumerate(setup.drugs):
-        out[f"{table}/{drug} mg"] = by_month(st, setup, cells, supply.mg[j])
-        out[f"{table}/{drug} vials"] = by_month(st, setup, cells, per_drug[j])
+        out[f"{table}/{drug} mg"] = (
+            by_month(st, setup, cells, supply.mg[j]) if mg_series is None else mg_series(j)
+        )
         sizes = doses.sizes[j]
         if len(sizes) > 1:
-            for s, size in enumerate(sizes):
-                out[f"{table}/{drug} vials {size:g} mg"] = by_month(
-                    st, setup, cells, supply.vials[j, s]
-                )
+            by_size = [by_month(st, setup, cells, vials) for vials in supply.vials[j]]
+            total = by_size[0].copy()
+            for series in by_size[1:]:
+                total += series
+            out[f"{table}/{drug} vials"] = total
+            for size, series in zip(sizes, by_size, strict=True):
+                out[f"{table}/{drug} vials {size:g} mg"] = series
+        else:
+            if per_drug is None:
+                per_drug = supply.vials_per_drug
+            out[f"{table}/{drug} vials"] = by_month(st, setup, cells, per_drug[j])
     return out
 
 
@@ -871,14 +887,15 @@ def monthly_supply_to_end(
     horizon `before` and the cycles after it: each (replicate, month) adds its mg of the
     cycles up to the horizon, then those after it, in that order (a float sum); vials are
     whole numbers, the series up to the horizon plus those after it."""
-    out = monthly_supply(st, setup, "supply_to_end", later_cells, later)
-    mg = {f"supply_to_end/{drug} mg": j for j, drug in enumerate(setup.drugs)}
     both = np.concatenate([cells, later_cells])
+
+    def mg_to_end(j: int) -> np.ndarray:
+        return by_month(st, setup, both, np.concatenate([supply.mg[j], later.mg[j]]))
+
+    out = monthly_supply(st, setup, "supply_to_end", later_cells, later, mg_to_end)
+    mg = {f"supply_to_end/{drug} mg" for drug in setup.drugs}
     for key in out:
-        if key in mg:
-            j = mg[key]
-            out[key] = by_month(st, setup, both, np.concatenate([supply.mg[j], later.mg[j]]))
-        else:
+        if key not in mg:
             out[key] = before[key.replace("supply_to_end/", "supply/", 1)] + out[key]
     return out
 
@@ -932,7 +949,7 @@ def incidence(st: Stacked, setup: ClinicSetup, scenario: Scenario) -> dict[str, 
             for a, arm in enumerate(ARMS):
                 out[f"ae_patients_{label}_{grade_name}_{arm}"] = counts[:, a]
                 out[f"ae_incidence_{label}_{grade_name}_{arm}"] = share[:, a]
-    per_event = st.per_arm(st.patient_group[patient])
+    per_event = st.per_arm(st.patient_group.take(patient))
     for a, arm in enumerate(ARMS):
         out[f"ae_events_{arm}"] = per_event[:, a].astype(float)
         out[f"ae_treated_{arm}"] = treated_n[:, a]

@@ -323,10 +323,11 @@ class PatientProcess(PatientCourse):
         self.rt_courses, self.pneumonitis_course = rt_plan
         self.cause = ""  # the stop's reason, set with the stop (`stop`)
         self.k, self.booked = 0, -1  # the cycle booked is cycle k + 1, on day `booked` (-1: none)
-        self.stopped = self.systemic_done = self.chain_alive = self.in_course = False
+        self.stopped = self.systemic_done = self.chain_alive = False
         self.ended_on = -1  # the day systemic treatment ended for toxicity
-        self.course = self.course_due = self.free_from = self.course_start = 0
-        self.course_day = 0  # days of the course under way given so far
+        # the course chain's state (`course`, `course_due`, `free_from`, `in_course`; then
+        # `course_start`, `course_day` with its first course) is set when the chain starts
+        # (`start_chain`), as no patient without one reads it
 
     # --- systemic treatment --------------------------------------------------------------
 
@@ -445,6 +446,7 @@ class PatientProcess(PatientCourse):
     def start_chain(self, env: simpy.Environment, day: int) -> None:
         """The course chain starts with cycle 1, given on `day` (today): course 1 is due."""
         self.chain_alive, self.course_due, self.course = True, day, 1
+        self.in_course, self.free_from = False, 0
         self.advance_chain(env)
 
     def chain_reached(self, event: simpy.Event) -> None:
@@ -643,8 +645,9 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
                     process.book_cycle(clock, due, day + 1 if k else process.rand_day)
                 if k != 1 or not process.rt_courses:
                     continue
-                # the chain starts with cycle 1, right after: course 1 is due
+                # the chain starts with cycle 1, right after: course 1 is due (`start_chain`)
                 process.chain_alive, process.course_due, process.course = True, day, 1
+                process.in_course, process.free_from = False, 0
             elif type(process) is tuple:  # the course chain's
                 process = process[0]
                 if not process.chain_alive:
