@@ -91,6 +91,47 @@ def test_monthly_quantiles_streamed_equal_the_whole_table(tmp_path, monkeypatch)
             assert ours[name].to_csv() == reference[name].to_csv()
 
 
+def test_quiet_months_left_unread_give_the_whole_tables(tmp_path, monkeypatch):
+    # the months after a table's last column with a value other than 0 (by the Parquet
+    # statistics) are not read; the tables are those of every month, whether the activity
+    # before them shows once rounded (dropped months) or not (a table kept whole: its
+    # months read after all), with NaN, -0.0 and a utilization busy to the end
+    from sim.engine import run
+
+    rng = np.random.default_rng(9)
+    months = [f"2026-{m:02d}" for m in range(1, 13)] + [f"2027-{m:02d}" for m in range(1, 9)]
+    n = 150
+    columns: dict[str, np.ndarray] = {"replicate": np.arange(n)}
+    for table, item, scale, last in (
+        ("supply", "drug mg", 1e3, 9),  # active, then quiet from month 10
+        ("supply", "drug vials", 2.0, 15),
+        ("resources", "chair utilization", 0.3, 20),  # busy to the end: not activity
+        ("resources", "chair hours used", 4.0, 6),
+        ("safety", "grade 3+ control", 1e-4, 11),  # rounds to 0: the table kept whole
+        ("safety", "grade 3+ experimental", 0.0, 0),
+    ):
+        for j, month in enumerate(months):
+            values = rng.lognormal(0, 1, n) * scale * (rng.random(n) < 0.5) * (j < last)
+            if j >= last:
+                values = np.where(rng.random(n) < 0.1, -0.0, values)
+                values[rng.random(n) < 0.05] = np.nan
+            columns[f"{table}/{item}/{month}"] = values.astype(np.float32)
+    path = tmp_path / "monthly.parquet"
+    pq.write_table(pa.table(columns), path, row_group_size=60)  # 3 row groups
+    read: list[str] = []
+    original = run.month_blocks
+    monkeypatch.setattr(
+        run, "month_blocks", lambda file, cols: (read.extend(cols), original(file, cols))[1]
+    )
+    ours, reference = monthly_quantiles(path), whole_table_quantiles(path)
+    assert ours.keys() == reference.keys()
+    for name in ours:
+        assert ours[name].to_csv() == reference[name].to_csv()
+    assert not any(c.startswith("supply/") and c.endswith("/2027-04") for c in read)
+    assert len(reference["safety"]) == 2 * len(months)  # kept whole, read twice
+    assert len([c for c in read if c.startswith("safety/")]) == 2 * 11 + 2 * len(months)
+
+
 @pytest.mark.parametrize("whole_cells", [0, 10**6], ids=["column-at-a-time", "read-whole"])
 def test_summary_and_timeline_from_columns_equal_the_whole_table(
     tmp_path, baseline, monkeypatch, whole_cells
@@ -207,13 +248,17 @@ def test_row_percentiles_are_numpys_to_the_last_bit():
         percents = [(5, 50, 95), (0, 100), (0, 25, 50, 75, 100), tuple(rng.uniform(0, 100, 3))][
             trial % 4
         ]
+        # float32s (the monthly tables' values) also sorted as float32 (`narrow`)
+        narrow = data.astype(np.float32) if trial % 6 == 2 else None
         with np.errstate(invalid="ignore", over="ignore"):
             ours, numpys = (
                 row_percentiles(data.copy(), percents),
                 np.percentile(data, percents, axis=1),
             )
+            theirs = ours if narrow is None else row_percentiles(data.copy(), percents, narrow)
         assert ours.shape == numpys.shape
         assert np.array_equal(ours.view(np.int64), numpys.view(np.int64))
+        assert np.array_equal(theirs.view(np.int64), numpys.view(np.int64))
 
 
 def test_running_totals_add_month_by_month():

@@ -400,43 +400,105 @@ def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
     month with any activity (`drop_idle_months`). Reads MONTH_BLOCK months at a time and
     carries the running total from block to block, so memory stays flat in the number of
     months and items; the figures are those of each month's column on its own (the same
-    additions in the same order: `month_statistics`)."""
+    additions in the same order: `month_statistics`). A table's months after the last one
+    in which some item other than a utilization has a value other than 0 (by the file's
+    column statistics: `quiet_columns`) are not read: `drop_idle_months` drops them."""
     import pyarrow.parquet as pq
 
     file = pq.ParquetFile(path)
-    out: dict[str, dict[str, list]] = {}
-    for (table, item), cols in monthly_items(file.schema_arrow.names).items():
+    names = file.schema_arrow.names
+    tables: dict[str, dict[str, list[str]]] = {}
+    for (table, item), cols in monthly_items(names).items():
+        tables.setdefault(table, {})[item] = cols
+    quiet = quiet_columns(file, names)
+    out = {}
+    for table, items in tables.items():
+        until = last_busy_month(items, quiet)
+        frame = table_quantiles(file, items, until)
+        if until is not None and last_active_month(frame) is None:
+            # no month is active once rounded: the table keeps every month
+            frame = table_quantiles(file, items, None)
+        out[table] = drop_idle_months(frame)
+    return out
+
+
+def table_quantiles(
+    file: pq.ParquetFile, items: dict[str, list[str]], until: str | None
+) -> pd.DataFrame:
+    """`monthly_quantiles`' figures of one table's `items` (item -> its month columns), each
+    item's months up to its last column of a month no later than `until` (all: None)."""
+    columns: dict[str, list] = {"item": [], "month": []}
+    for item, cols in items.items():
+        months = [month_of(c) for c in cols]
+        if until is not None:
+            kept = 1 + max((i for i, m in enumerate(months) if m <= until), default=-1)
+            cols, months = cols[:kept], months[:kept]
         # a running total of a ratio (utilization) means nothing: its columns stay empty
         ratio = "utilization" in item
         stats: dict[str, list[np.ndarray]] = {}
         running = None
-        for values in month_blocks(file, cols):
-            series = [("", values)]
+        for stored in month_blocks(file, cols):
+            values = stored.astype(np.float64)
+            # the stored float32s sort as their float64s do (rows of other types: None)
+            series = [("", values, stored if stored.dtype == np.float32 else None)]
             if not ratio:
                 running = running_totals(values, running)
-                series.append(("cumulative_", running))
+                series.append(("cumulative_", running, None))
                 running = running[-1]
-            for prefix, data in series:
-                for name, figures in month_statistics(data).items():
+            for prefix, data, narrow in series:
+                for name, figures in month_statistics(data, narrow).items():
                     stats.setdefault(f"{prefix}{name}", []).append(figures)
-        # the table's columns gathered item after item, one frame per table at the end
-        columns = out.setdefault(table, {"item": [], "month": []})
+        # the table's columns gathered item after item, one frame at the end
         columns["item"].extend([item] * len(cols))
-        columns["month"].extend(c.split("/")[2] for c in cols)
+        columns["month"].extend(months)
         for key in MONTHLY_FIGURES:
             figures = np.concatenate(stats[key]) if key in stats else np.full(len(cols), np.nan)
             columns.setdefault(key, []).append(round_monthly(figures, ratio))
-    return {
-        name: drop_idle_months(
-            pd.DataFrame(
-                {
-                    key: parts if key in ("item", "month") else np.concatenate(parts)
-                    for key, parts in columns.items()
-                }
-            )
-        )
-        for name, columns in out.items()
-    }
+    return pd.DataFrame(
+        {
+            key: parts if key in ("item", "month") else np.concatenate(parts)
+            for key, parts in columns.items()
+        }
+    )
+
+
+def month_of(column: str) -> str:
+    """The ``YYYY-MM`` of a monthly column ``<table>/<item>/<YYYY-MM>``."""
+    return column.split("/")[2]
+
+
+def quiet_columns(file: pq.ParquetFile, names: list[str]) -> set[str]:
+    """The columns of `file` (named `names`) whose every value is 0 (or missing), by the
+    statistics of each of their column chunks (a least and a greatest value both 0; NaN is
+    left out of them); a column chunk without statistics is not quiet."""
+    meta = file.metadata
+    if meta.num_columns != len(names):  # nested columns: the leaves are not the names
+        return set()
+    loud: set[int] = set()
+    for group in range(meta.num_row_groups):
+        chunks = meta.row_group(group)
+        for j in range(meta.num_columns):
+            if j in loud:
+                continue
+            figures = chunks.column(j).statistics
+            if figures is None or not figures.has_min_max or figures.min != 0 or figures.max != 0:
+                loud.add(j)
+    return {name for j, name in enumerate(names) if j not in loud}
+
+
+def last_busy_month(items: dict[str, list[str]], quiet: set[str]) -> str | None:
+    """The last month in which an item other than a utilization has a column that is not
+    quiet (`quiet_columns`), or None when there is none."""
+    return max(
+        (
+            month_of(c)
+            for item, cols in items.items()
+            if "utilization" not in item
+            for c in cols
+            if c not in quiet
+        ),
+        default=None,
+    )
 
 
 MONTHLY_FIGURES = tuple(
@@ -444,20 +506,25 @@ MONTHLY_FIGURES = tuple(
 )
 
 
-def month_statistics(data: np.ndarray) -> dict[str, np.ndarray]:
+def month_statistics(data: np.ndarray, narrow: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Mean and 5/50/95% quantiles of each row of `data` (months, replicates), C-contiguous:
     each row's mean is its own 1-D sum (pairwise, as a column's ``mean()`` adds it), each
-    quantile the one of its row alone."""
-    q05, q50, q95 = row_percentiles(data, (5, 50, 95))
+    quantile the one of its row alone. `narrow`: `data`'s values as float32 when they all
+    are float32s (`row_percentiles`), or None."""
+    q05, q50, q95 = row_percentiles(data, (5, 50, 95), narrow)
     return {"mean": data.mean(axis=1), "q05": q05, "q50": q50, "q95": q95}
 
 
-def row_percentiles(data: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
+def row_percentiles(
+    data: np.ndarray, percents: tuple[float, ...], narrow: np.ndarray | None = None
+) -> np.ndarray:
     """``np.percentile(data, percents, axis=1)`` (its default method, "linear") to the last
-    bit, for (rows, values) float64 `data`, from each row sorted: the same order statistics
-    and numpy's own arithmetic between them (its `_lerp`; a row with a NaN gives that NaN),
-    in a third of numpy's time on the monthly table's rows (its partition works across
-    rows, a strided copy of each). With a -0.0 in `data`, numpy's own."""
+    bit, for (rows, values) float64 `data`, from each row's order statistics
+    (`order_statistics`): the same ones and numpy's own arithmetic between them (its
+    `_lerp`; a row with a NaN gives that NaN), in a third of numpy's time on the monthly
+    table's rows (its partition works across rows, a strided copy of each). With a -0.0 in
+    `data`, numpy's own. `narrow`: `data`'s values as float32, when every one of them is
+    a float32 (widened to float64 exactly), or None."""
     n = data.shape[1]
     if (
         n == 0
@@ -466,11 +533,11 @@ def row_percentiles(data: np.ndarray, percents: tuple[float, ...]) -> np.ndarray
     ):
         # numpy's answer then depends on where its partition leaves -0.0 among the 0.0
         return np.percentile(data, percents, axis=1)
-    ordered = np.sort(data, axis=1)
     virtual = (n - 1) * np.true_divide(np.asarray(percents, dtype=float), 100)
     below = np.floor(virtual).astype(np.intp)
     below[virtual >= n - 1] = -1  # the last value, as numpy takes it
     above = np.where(below == -1, -1, below + 1)
+    ordered = order_statistics(data, np.concatenate([below, above, [-1]]) % n, narrow)
     gamma = (virtual - below)[:, None]
     low, high = ordered[:, below].T, ordered[:, above].T
     diff = high - low
@@ -479,6 +546,20 @@ def row_percentiles(data: np.ndarray, percents: tuple[float, ...]) -> np.ndarray
     last = ordered[:, -1]
     np.copyto(result, last, where=np.isnan(last))
     return result
+
+
+def order_statistics(
+    data: np.ndarray, positions: np.ndarray, narrow: np.ndarray | None = None
+) -> np.ndarray:
+    """The rows of (rows, values) float64 `data` with, at each of `positions`, the value a
+    sort would put there (the largest last: a row's NaN if it has one); the other places
+    hold the row's other values. With `narrow` (`data` as float32, exactly: the monthly
+    table's stored values), its rows sorted, then widened (the same order, half the time of
+    a float64 sort); else `data` partitioned at `positions` (the running totals: two thirds
+    of a sort's time, though more instructions)."""
+    if narrow is not None:
+        return np.sort(narrow, axis=1).astype(np.float64)
+    return np.partition(data, np.unique(positions), axis=1)
 
 
 def running_totals(values: np.ndarray, carried: np.ndarray | None) -> np.ndarray:
@@ -499,12 +580,16 @@ MONTH_BLOCK = 12  # monthly columns read from Parquet at once (fewer reads, litt
 
 
 def month_blocks(file: pq.ParquetFile, columns: list[str]) -> Iterator[np.ndarray]:
-    """`columns` of a monthly Parquet table as (months, replicates) float64 blocks of
-    MONTH_BLOCK months (a month a row, contiguous), in order."""
+    """`columns` of a monthly Parquet table as (months, replicates) blocks of MONTH_BLOCK
+    months (a month a row, contiguous), in order: float32 when every column of the block
+    is float32 (as the run stores them), else float64."""
+    import pyarrow as pa
+
     for start in range(0, len(columns), MONTH_BLOCK):
         # one thread: the main process shares the cores with the workers (half the CPU)
         block = file.read(columns=columns[start : start + MONTH_BLOCK], use_threads=False)
-        values = np.empty((block.num_columns, block.num_rows))
+        single = all(kind == pa.float32() for kind in block.schema.types)
+        values = np.empty((block.num_columns, block.num_rows), np.float32 if single else float)
         for i in range(block.num_columns):
             values[i] = block.column(i).to_numpy()
         yield values
@@ -541,9 +626,16 @@ def drop_idle_months(table: pd.DataFrame) -> pd.DataFrame:
     """Without the months after the last one in which anything happened (every item's
     per-month figures 0), so a table ends with its activity, not with the month grid. A
     utilization counts the clinic's background load too, so it does not show activity."""
+    last = last_active_month(table)
+    if last is None:
+        return table
+    return table[table["month"] <= last].reset_index(drop=True)
+
+
+def last_active_month(table: pd.DataFrame) -> str | None:
+    """The last month of `table` in which an item other than a utilization has a per-month
+    figure other than 0 (None: no such month)."""
     monthly = [c for c in ("mean", "q05", "q50", "q95") if c in table]
     trial = ~table["item"].str.contains("utilization")
     active = table.loc[trial & (table[monthly].fillna(0) != 0).any(axis=1), "month"]
-    if active.empty:
-        return table
-    return table[table["month"] <= active.max()].reset_index(drop=True)
+    return None if active.empty else active.max()
