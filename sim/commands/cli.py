@@ -395,7 +395,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         else (f"on Dask ({args.scheduler})" if args.scheduler else f"on Dask ({workers} worker(s))")
     )
     print(
-        f"{args.reps} replicates in {results.wall_seconds:.1f} s {where} -> {args.out}",
+        f"{args.reps:,} replicates in {results.wall_seconds:.1f} s {where} -> {args.out}",
         file=sys.stderr,
     )
     if args.adam:

@@ -247,7 +247,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         print(format_forecast_answers(results, args.out))
     print(
         f"forecast as of {info['as_of']} from {info['patients']} "
-        f"patients, {args.reps} replicates (and as many for the plan) in "
+        f"patients, {args.reps:,} replicates (and as many for the plan) in "
         f"{results.wall_seconds:.1f} s -> {args.out}",
         file=sys.stderr,
     )

@@ -78,7 +78,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     table = results.table("sweep")
     print(format_sweep(table))
     print(
-        f"{len(table)} points x {args.reps} replicates in "
+        f"{len(table)} points x {args.reps:,} replicates in "
         f"{time.perf_counter() - started:.1f} s -> {args.out}",
         file=sys.stderr,
     )

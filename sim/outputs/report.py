@@ -439,7 +439,7 @@ def header_html(folder: Path, manifest: dict[str, Any], kind: str) -> str:
     return (
         f"<h1>{esc(trial['id'])}: {esc(KIND_TITLES.get(kind, kind + ' report'))}</h1>"
         f'<p class="meta">{esc(trial.get("title", ""))}<br>Folder {esc(folder)}; '
-        f"{esc(manifest['replicates'])} replicates, seed {esc(manifest['seed'])}; made "
+        f"{manifest['replicates']:,} replicates, seed {esc(manifest['seed'])}; made "
         f"{esc(made_text(manifest.get('created', '')))}; metrics version "
         f"{esc(manifest.get('metrics_version'))}.</p>"
     )

@@ -199,7 +199,7 @@ def os_km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
         f"At the PFS data cut {cut:%d %b %Y}: {row['os_deaths_at_pfs_cut']} deaths, "
         f"HR {row['os_at_pfs_cut_hazard_ratio']:.2f}, {shown_p}; deaths by maturity "
         f"date: median {replicates['os_deaths_by_maturity'].median():.0f} over "
-        f"{len(replicates)} replicates"
+        f"{len(replicates):,} replicates"
     )
     caption = (
         "Overall survival of one simulated trial at its PFS data cut (illness-death "

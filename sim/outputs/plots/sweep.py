@@ -540,7 +540,7 @@ def sweep_figures(sweep: Path) -> list[Panel]:
                     "power_curve",
                     finish(ax, f"Assurance by {axis_words(x)}"),
                     f"Share of replicates that succeed, each with its own hazard ratio drawn "
-                    f"from the design prior ({reps} replicates per point; common random "
+                    f"from the design prior ({reps:,} replicates per point; common random "
                     "numbers: the points share their draws, scaled), 95% Monte Carlo "
                     "intervals; dashed: the closed-form assurance.",
                 )
@@ -556,7 +556,7 @@ def sweep_figures(sweep: Path) -> list[Panel]:
                 Panel(
                     "power_curve",
                     finish(ax, f"Power by {short_name(x)}"),
-                    f"Share of replicates rejecting H0 ({reps} replicates per "
+                    f"Share of replicates rejecting H0 ({reps:,} replicates per "
                     "point, common random numbers), 95% Monte Carlo intervals.",
                 )
             )
@@ -639,7 +639,7 @@ def sweep_figures(sweep: Path) -> list[Panel]:
                 "power_by_test",
                 finish(ax, "Power of each test across the sweep"),
                 f"Share of replicates rejecting H0 with each test of analysis.test and "
-                f"analysis.supportive_tests ({reps} replicates per point, the same replicates "
+                f"analysis.supportive_tests ({reps:,} replicates per point, the same replicates "
                 "for every test and, by common random numbers, every point), with 95% Monte "
                 "Carlo intervals.",
             ),
