@@ -192,8 +192,9 @@ class ClinicResult:
     cycle's day) and "stop progression" (or the other stop codes; logged when the stop
     interrupts a process). `monthly`: ``"supply/<drug> mg"``, ``"resources/chair
     utilization"``, ... -> array over the calendar months of `sim.conduct.calendar.month_grid`.
-    `sums`: {"deviations": arm, what, count}. `books`: when the log is kept, each
-    resource's per-day use (background included) and its limit, for checks.
+    `sums`: {"deviations": arm, what, count}. `books`: when the log or the patients'
+    records are kept, each resource's per-day use (background included) and its limit, for
+    checks.
     """
 
     summary: dict[str, float]
@@ -325,8 +326,8 @@ def simulate_clinic(
 
 @dataclass
 class ReplicateRun:
-    """What one replicate's SimPy run leaves: its records as arrays, and when the log is
-    kept, the log (clock order) and the resources' books."""
+    """What one replicate's SimPy run leaves: its records as arrays; when the log is
+    kept, the log (clock order); when the log or the records are kept, the resources' books."""
 
     records: ReplicateRecords
     log: list[tuple[float, int, str]] | None
@@ -630,7 +631,7 @@ def run_course(
     for end in sorted(set(ends)):
         if end > env.now:
             run(None if end == math.inf else end)
-        at_horizon = books(chairs, linac) if keep_log else None
+        at_horizon = books(chairs, linac) if rows else None
         marks[end] = mark_records(records) if to_end and end < math.inf else None
     if any(mark is not None for mark in marks.values()):  # treatment goes on: to its end
         logged = len(log) if log is not None else 0
