@@ -291,7 +291,7 @@ def test_resume_after_sigterm_and_kill_9_gives_the_tables_of_an_uninterrupted_ru
     kept = checkpoints.count_markers(staging)
 
     assert main(run_args(TEXTBOOK, out, reps, "--resume", "--workers", "2")) == 0
-    assert f"{kept * 500} of {reps} replicates already done" in capsys.readouterr().err
+    assert f"{kept * 500:,} of {reps:,} replicates already done" in capsys.readouterr().err
     assert_same_tables(reference, out)
     assert not staging.exists()
     assert json.loads((out / "manifest.json").read_text())["resumed_replicates"] == kept * 500

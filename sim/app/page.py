@@ -143,7 +143,7 @@ def app_ui() -> ui.Tag:
         ui.input_action_button("cancel", "Cancel", width="100%"),
         ui.output_ui("progress"),
         ui.p(
-            f"The first answer comes from the run's first {PREVIEW_REPLICATES} replicates; "
+            f"The first answer comes from the run's first {PREVIEW_REPLICATES:,} replicates; "
             "the page then refines it to the full count.",
             class_="field-help",
             style="margin-top: 1em",

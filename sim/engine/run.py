@@ -340,7 +340,7 @@ def run_scenario(
             if on_resume:
                 on_resume(done)
             if done:
-                note(f"resuming {staging}: {done} of {reps} replicates already done")
+                note(f"resuming {staging}: {done:,} of {reps:,} replicates already done")
             sums: dict[str, pd.DataFrame] = {}
             run_points(pool, [job], on_chunk, on_point=lambda _, s: sums.update(s), started=fresh)
             wall = time.perf_counter() - started

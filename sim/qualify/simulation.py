@@ -48,7 +48,7 @@ def check_monte_carlo(references: Path) -> list[Check]:
         se = math.sqrt(max(power * (1 - power), 1e-12) / reps)
         c.add(
             f"power (type I error at HR 1) of the log-rank test at 70 events, {label}, "
-            f"{reps} simulated trials",
+            f"{reps:,} simulated trials",
             "Schoenfeld: Phi(sqrt(D/4) |log HR| - z_alpha), D = 70, one-sided alpha 0.10",
             expected,
             power,
@@ -67,7 +67,7 @@ def check_monte_carlo(references: Path) -> list[Check]:
             ):
                 expected = float(plan[quantity])
                 c.add(
-                    f"median months to {what}, {label}, {reps} simulated trials",
+                    f"median months to {what}, {label}, {reps:,} simulated trials",
                     f"sim.design(textbook): {quantity} ({method})",
                     expected,
                     float(np.median(table[column])),
@@ -97,7 +97,7 @@ def check_monte_carlo(references: Path) -> list[Check]:
             se = math.sqrt(p * (1 - p) / reps + p * (1 - p) / ref["iterations"])
             c.add(
                 f"share of trials stopping for {reason} at look {k} (OBF, HSD(-2) futility), "
-                f"{reps} simulated trials",
+                f"{reps:,} simulated trials",
                 ref["call"],
                 p_ref,
                 ours,
@@ -106,7 +106,7 @@ def check_monte_carlo(references: Path) -> list[Check]:
             )
         expected = float(ref["analysis_time"][k - 1])
         c.add(
-            f"mean months to look {k} (OBF, HSD(-2) futility), {reps} simulated trials",
+            f"mean months to look {k} (OBF, HSD(-2) futility), {reps:,} simulated trials",
             ref["call"],
             expected,
             float(table[f"look{k}_months"].mean()),
@@ -116,7 +116,7 @@ def check_monte_carlo(references: Path) -> list[Check]:
     events = table["events"]
     se = float(events.std()) * math.sqrt(1 / reps + 1 / ref["iterations"])
     c.add(
-        f"mean events at the stopping look (OBF, HSD(-2) futility), {reps} simulated trials",
+        f"mean events at the stopping look (OBF, HSD(-2) futility), {reps:,} simulated trials",
         ref["call"],
         ref["expected_events"],
         float(events.mean()),

@@ -415,7 +415,7 @@ def enrollment_panel(follow: FollowUp, scenario: Scenario, replicates: pd.DataFr
         ax.legend(loc="lower right", frameon=True, fontsize="small")  # the stops fill the top
     how = "" if follow.exact else " (interpolated between milestone dates)"
     caption = (
-        f"Patients randomized by each date across {drawn.curves} {among}{how}: the line is the "
+        f"Patients randomized by each date across {drawn.curves:,} {among}{how}: the line is the "
         "median, the bands hold the middle 50% and 90% of them."
     )
     if sequential:
