@@ -197,7 +197,7 @@ def os_km_panel(patients: pd.DataFrame, replicates: pd.DataFrame) -> Panel:
     shown_p = p_text(row["os_at_pfs_cut_p_value"])
     detail = (
         f"At the PFS data cut {cut:%d %b %Y}: {row['os_deaths_at_pfs_cut']} deaths, "
-        f"HR {row['os_at_pfs_cut_hazard_ratio']:.2f}, {shown_p}; deaths by maturity "
+        f"HR {row['os_at_pfs_cut_hazard_ratio']:.2f}, {shown_p};\ndeaths by the OS maturity "
         f"date: median {replicates['os_deaths_by_maturity'].median():.0f} over "
         f"{len(replicates):,} replicates"
     )
