@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -252,3 +254,30 @@ def test_a_pool_told_to_exit_after_its_last_chunk_serves_a_second_batch(textbook
         assert executor.exiting is not None  # released, not yet joined
         second = [r[0].files for r in executor.map_ordered(tasks)]
     assert first == second
+
+
+def hang_at_exit(task):
+    """A chunk whose worker then hangs on exit (a thread that sleeps: Python joins it)."""
+    from sim.engine.executors import _run_task
+
+    threading.Thread(target=time.sleep, args=(600,)).start()
+    return _run_task(task)
+
+
+def test_a_released_pool_whose_workers_hang_is_stopped_after_a_failure(textbook, monkeypatch):
+    # told to exit after the last chunk, the workers do not; a failure then (the tables'
+    # writing, Ctrl-C) stops them instead of leaving them behind
+    from sim.engine import executors
+    from sim.engine.executors import ChunkTask, LocalExecutor
+    from sim.storage import lifetime
+
+    monkeypatch.setattr(executors, "STOP_SECONDS", 0.5)
+    monkeypatch.setattr(lifetime, "STOP_SECONDS", 0.5)
+    tasks = [ChunkTask(0, spec, 5, 0) for spec in plan_chunks(2 * CHUNK_SIZE)]
+    executor = LocalExecutor([TrialModel.from_scenario(textbook)], 2)
+    assert len(list(executor.map_ordered(tasks, hang_at_exit))) == 2
+    manager, processes = executor.exiting, list(executor.processes.values())
+    assert manager is not None and any(p.is_alive() for p in processes)
+    executor.close(failed=True)
+    manager.join(30)
+    assert not manager.is_alive() and not any(p.is_alive() for p in processes)

@@ -41,7 +41,14 @@ from sim.engine.chunk import CHUNK_SIZE, ChunkResult, TrialModel, clinic_key, si
 from sim.scenario import ScenarioError
 from sim.storage import checkpoints
 from sim.storage.checkpoints import read_table_bytes
-from sim.storage.lifetime import init_worker_process, raise_if_stopped, stop_workers
+from sim.storage.lifetime import (
+    STOP_SECONDS,
+    end_processes,
+    init_worker_process,
+    quiet_pool_manager,
+    raise_if_stopped,
+    stop_workers,
+)
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
@@ -325,9 +332,6 @@ def results_in_order(
             future.cancel()
 
 
-STOP_SECONDS = 5.0  # for released workers to exit after a failure (as `stop_workers` waits)
-
-
 class LocalExecutor:
     """Chunks on `workers` processes of this machine (1 = in this process)."""
 
@@ -343,6 +347,7 @@ class LocalExecutor:
         # the pool's manager thread once the workers are told to exit (`release`): it ends
         # when they have, and `close` waits for it
         self.exiting: Any = None
+        self.writer: Any = None
 
     def __enter__(self) -> LocalExecutor:
         return self
@@ -360,6 +365,8 @@ class LocalExecutor:
         if manager is None:  # a pool without one: wait for the workers here
             self.close()
             return
+        # the result pipe's write end, which `shutdown` forgets: see `close`
+        self.writer = getattr(getattr(self.pool, "_result_queue", None), "_writer", None)
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.exiting = manager
 
@@ -368,11 +375,14 @@ class LocalExecutor:
         if self.pool is not None:
             if self.exiting is not None:  # released: the workers have no chunk left
                 self.exiting.join(STOP_SECONDS if failed else None)
+                if self.exiting.is_alive():  # after a failure, those not gone are stopped
+                    quiet_pool_manager()
+                    end_processes(list(self.processes.values()), self.writer)
             elif failed:
                 stop_workers(self.pool)
             else:
                 self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = self.exiting = None
+            self.pool = self.exiting = self.writer = None
 
     def describe(self) -> str:
         return f"{self.workers} worker(s)"

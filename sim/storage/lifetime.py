@@ -138,16 +138,51 @@ def quiet_pool_manager() -> None:
     threading.excepthook = hook
 
 
-def stop_workers(pool: Any, timeout: float = 5.0) -> None:
+STOP_SECONDS = 5.0  # for workers to end after being told to, before they are killed
+
+
+def stop_workers(pool: Any, timeout: float = STOP_SECONDS) -> None:
     """Stop a ProcessPoolExecutor now: cancel what is queued, kill the running workers."""
     quiet_pool_manager()
     processes = list((getattr(pool, "_processes", None) or {}).values())
     writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)  # see below
+    terminate(processes)
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=False, cancel_futures=True)
+    reap(processes, timeout)
+    close_result_pipe(writer, processes)
+
+
+def close_result_pipe(writer: Any, processes: list[Any]) -> None:
+    """A worker killed while sending its result leaves the pool's manager thread reading the
+    rest of that message forever (seen with 100 kB chunk results), and the interpreter joins
+    that thread at exit: with every worker gone, closing our own copy of the pipe's write
+    end (`writer`, taken before the pool's `shutdown`, which forgets the queue) gives the
+    reader end-of-file, so it marks the pool broken and ends."""
+    if writer is not None and not any(p.is_alive() for p in processes):
+        with contextlib.suppress(Exception):
+            writer.close()
+
+
+def end_processes(processes: list[Any], writer: Any = None) -> None:
+    """Terminate those of `processes` still alive, kill any left after STOP_SECONDS, then
+    close the result pipe's `writer` (the workers of a pool told to exit, which has
+    forgotten them: as `stop_workers`)."""
+    alive = [process for process in processes if process.is_alive()]
+    terminate(alive)
+    reap(alive, STOP_SECONDS)
+    close_result_pipe(writer, processes)
+
+
+def terminate(processes: list[Any]) -> None:
+    """SIGTERM to each of `processes` (one already gone is passed over)."""
     for process in processes:
         with contextlib.suppress(Exception):
             process.terminate()
-    with contextlib.suppress(Exception):
-        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def reap(processes: list[Any], timeout: float) -> None:
+    """Wait up to `timeout` seconds in all for `processes` to end; kill those that do not."""
     deadline = time.monotonic() + timeout
     for process in processes:
         with contextlib.suppress(Exception):
@@ -155,11 +190,3 @@ def stop_workers(pool: Any, timeout: float = 5.0) -> None:
             if process.is_alive():
                 process.kill()
                 process.join(timeout)
-    # A worker killed while sending its result leaves the pool's manager thread reading the
-    # rest of that message forever (seen with 100 kB chunk results), and the interpreter joins
-    # that thread at exit: with every worker gone, closing our own copy of the pipe's write
-    # end gives the reader end-of-file, so it marks the pool broken and ends. (`writer` is
-    # taken before `shutdown`, which forgets the queue.)
-    if writer is not None and not any(p.is_alive() for p in processes):
-        with contextlib.suppress(Exception):
-            writer.close()
