@@ -11,9 +11,10 @@ import threading
 # (numpy's, scipy's) otherwise starts a thread per core at import, which spins ~0.1 s on a
 # core the other processes need: ~0.2-0.3 s of CPU per command. Set before numpy loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-# No pydantic plugins for sim's own scenario models (unless the caller asks for them): at its
-# first model pydantic otherwise looks for plugins in the entry points of every installed
-# distribution, before the workers can start.
+# No pydantic plugins in this command and the processes it starts (unless the caller asks for
+# them): at its first model pydantic otherwise looks for plugins in the entry points of every
+# installed distribution, before the workers can start. The results do not depend on it; the
+# library used from a notebook leaves the setting alone.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from sim.commands.cli import main  # noqa: E402

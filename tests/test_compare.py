@@ -18,8 +18,8 @@ from sim.engine.compare import (
     flatten,
     load_runs,
 )
-from sim.engine.results import METRICS_VERSION
 from sim.engine.run import run_scenario
+from sim.engine.versions import METRICS_VERSION
 from tests.helpers import TEXTBOOK, run_command, vary
 
 REPS = 200

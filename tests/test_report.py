@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from sim.commands.sweep import register as register_sweep
-from sim.engine.results import METRICS_VERSION
 from sim.engine.run import run_scenario
+from sim.engine.versions import METRICS_VERSION
 from sim.outputs.report import register
 from tests.helpers import TEXTBOOK, run_command
 

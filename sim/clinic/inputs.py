@@ -41,8 +41,9 @@ class ClinicDraws:
     pneumonitis_course: np.ndarray | None = None  # (R, n) int: 0 none, else after course j
     covariates: Covariates | None = None
     doses: DosePlan | None = None
-    chair_background: np.ndarray | None = None  # (R, span) int: chair-minutes used by others
-    linac_background: np.ndarray | None = None  # (R, span, sessions) int: slots used by others
+    # the narrowest ints that hold the limit (`count_type`): widen before summing
+    chair_background: np.ndarray | None = None  # (R, span): chair-minutes used by others
+    linac_background: np.ndarray | None = None  # (R, span, sessions): slots used by others
 
 
 def require_treatment(scenario: Scenario) -> Treatment:
@@ -142,6 +143,8 @@ def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
     starts = course_starts(calendar, rt.days_per_course) if rt is not None else None
     phase = (np.arange(treatment.max_cycles) >= treatment.induction_cycles).astype(np.int64)
     window = treatment.window
+    # the chair book exists exactly when there are chair-minutes (`open_books`)
+    chair_limit = chair_minutes_per_day(treatment.chairs) if treatment.chairs else 0
     return ClinicSetup(
         rules=CycleRules.from_treatment(treatment),
         rt_rules=CourseRules.from_radiotherapy(rt) if rt is not None else None,
@@ -151,7 +154,7 @@ def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
         month_of_day=month_of_day,
         open_day=open_day,
         n_months=len(month_starts),
-        chair_limit=chair_minutes_per_day(treatment.chairs) if treatment.chairs else 0,
+        chair_limit=chair_limit,
         linac_limit=linac_slots_per_session(rt.linac) if rt is not None and rt.linac else 0,
         n_sessions=len(rt.fraction_times) if rt is not None else 0,
         drugs=drugs,
@@ -162,11 +165,12 @@ def build_setup(scenario: Scenario, calendar: StudyCalendar) -> ClinicSetup:
         course_starts=starts,
         run_start=starts.tolist() if starts is not None else None,
         visit_minute_lists=tuple(row.tolist() for row in minutes[:, phase]),
-        # without chairs, over the calendar's days (`run_days`' scratch book, never full)
+        # over the chair book's days; without one, over the calendar's days (`run_days`'
+        # scratch book, never full)
         days_if_free=days_if_free(
             calendar.next_open_list,
             window.after_days if window else NO_LIMIT,
-            span if treatment.chairs else len(calendar.next_open_list),
+            span if chair_limit else len(calendar.next_open_list),
         ),
     )
 

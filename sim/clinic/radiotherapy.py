@@ -86,7 +86,9 @@ def plan_course_start(
     in every session (morning and afternoon); the gap between the two is the course's wait
     for the linac. Without a linac book, both are the calendar start. `run_start`: the
     calendar's first runs from each day of its table (`sim.clinic.schedule.course_starts`
-    as a list), read instead of `first_open_run` where it reaches.
+    as a list), read instead of `first_open_run` where it reaches. `run_days`
+    (`sim.clinic.treatment`) writes out its first run for its common case: change them
+    together.
     """
     n_table = len(run_start) if run_start is not None else 0
     if earliest < n_table:

@@ -277,14 +277,11 @@ def plan_consequences(
     assert treatment is not None
     n, k, n_kinds = ae.cycle.shape
     phase = (np.arange(k) >= treatment.induction_cycles).astype(np.int64)  # (K,)
-    p = tables.per_cycle[:, phase]  # (2 arms, K, E)
-    # both arms alike (the baseline): each patient's row is the same (a contiguous copy
-    # per patient: numpy compares with a broadcast row several times slower)
-    p = np.tile(p[0], (n, 1, 1)) if (p[0] == p[1]).all() else p.take(arm, axis=0)
+    p = tables.per_cycle[:, phase].take(arm, axis=0)  # (n, K, E): each patient's arm's
     cycles = plan_events(ae.cycle < p, ae.cycle_grade, ae.cycle_action, tables)
 
     c = ae.course.shape[1]
-    course_event = ae.course < np.tile(tables.per_course, (n, c, 1))
+    course_event = ae.course < tables.per_course
     course_event &= np.arange(1, c + 1)[None, :, None] <= planned_courses[:, None, None]
     courses = plan_events(course_event, ae.course_grade, ae.course_action, tables)
 

@@ -2,9 +2,10 @@
 series and protocol deviations, tabulated for a whole chunk of replicates at once.
 
 Each replicate's SimPy run leaves its patients' records (`sim.clinic.records.PatientCourse`);
-`ReplicateRecords` flattens them into arrays as soon as the replicate ends (one entry per
-cycle given, per course started, per fraction), and `tally_replicates` turns the arrays of
-all the replicates of a chunk into tables with one row per replicate: a bincount by
+each replicate's are packed into one array as it ends (`sim.clinic.records.pack_records`)
+and a batch's are decoded at once into `ReplicateRecords` (one entry per cycle given, per
+course started, per fraction), and `tally_replicates` turns the arrays of all the
+replicates of a batch into tables with one row per replicate: a bincount by
 (replicate, arm) or (replicate, month) per figure, instead of a few hundred small array
 operations per replicate. Sums whose order matters in floating point (milligrams) are still
 taken replicate by replicate; every other sum is of whole numbers, exact in any order, so

@@ -327,7 +327,8 @@ class PatientProcess(PatientCourse):
         self.ended_on = -1  # the day systemic treatment ended for toxicity
         # the course chain's state (`course`, `course_due`, `free_from`, `in_course`; then
         # `course_start`, `course_day` with its first course) is set when the chain starts
-        # (`start_chain`), as no patient without one reads it
+        # (`start_chain`, or `run_days`' chain start, which writes them out: change both),
+        # as no patient without one reads it
 
     # --- systemic treatment --------------------------------------------------------------
 
@@ -444,7 +445,8 @@ class PatientProcess(PatientCourse):
     # --- the Quad Shot course chain --------------------------------------------------------
 
     def start_chain(self, env: simpy.Environment, day: int) -> None:
-        """The course chain starts with cycle 1, given on `day` (today): course 1 is due."""
+        """The course chain starts with cycle 1, given on `day` (today): course 1 is due.
+        `run_days` writes this out for its common case: change them together."""
         self.chain_alive, self.course_due, self.course = True, day, 1
         self.in_course, self.free_from = False, 0
         self.advance_chain(env)
@@ -466,7 +468,8 @@ class PatientProcess(PatientCourse):
         recorded: later than `start_within_days` after its due day is a deviation
         (LATE_CLOSURE if the calendar alone made it late, else LATE_CAPACITY). Its
         fractions are given day by day, waking at the start of each day (see
-        `sim.clinic.radiotherapy`)."""
+        `sim.clinic.radiotherapy`). `run_days` writes out its common case (a course
+        booked on its first run of open days, its days' fractions): change them together."""
         clinic, record = self.clinic, self
         rt = clinic.rt_rules
         assert rt is not None
@@ -554,10 +557,10 @@ def run_days(clinic: Clinic, until: int | None = None) -> None:
     first search); and the course chain (`PatientProcess.advance_chain`: its wake-ups,
     ``(process,)``, read without a callback) for its common case, a course booked on its
     first run of open days (`plan_course_start`'s first run, every day with a linac slot)
-    and its days' fractions given. About 1,400 of a replicate's 1,500 cycles and most of
-    its courses take the common case; the others, a course that waits for the linac and
-    the stops are the processes' own methods, and so is everything with a log kept
-    (`run_logged_days`)."""
+    and its days' fractions given. Most cycles and courses take the common case (the
+    baseline's figures: benchmarks/README.md, loop-32); the others, a course that waits
+    for the linac and the stops are the processes' own methods, and so is everything with
+    a log kept (`run_logged_days`)."""
     clock = clinic.clock
     assert clock is not None
     if clinic.log is not None:  # the processes' own callbacks, which log what they do

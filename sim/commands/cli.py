@@ -245,7 +245,8 @@ def write_design(
     knows sim wrote it)."""
     import datetime as dt
 
-    from sim.engine.results import package_versions, write_json
+    from sim.engine.results import write_json
+    from sim.engine.versions import package_versions
     from sim.scenario import scenario_to_dict
     from sim.storage.folders import output_folder
 

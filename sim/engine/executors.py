@@ -615,7 +615,7 @@ def _has_bokeh() -> bool:
 def check_worker_versions(client: Any, address: str) -> None:  # a distributed.Client
     """Refuse a cluster whose workers run other versions of the packages results depend
     on (the same seed must give the same tables wherever a chunk runs)."""
-    from sim.engine.results import package_versions
+    from sim.engine.versions import package_versions
 
     here = package_versions()
     try:

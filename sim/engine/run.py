@@ -308,7 +308,9 @@ def run_scenario(
     `model` replaces the scenario's own (a forecast passes one with its continuation);
     `before_publish(staging)` adds files to the run before it is moved into place;
     `on_resume(n)` is told the replicates already done before the first fresh chunk;
-    `on_start()` is called once the workers have their first chunks.
+    `on_start()` is called once the chunks are asked for (on a local pool of several
+    workers, a fresh run's workers then have their first chunks; on Dask, with one worker
+    or on resume, they are computed as the results are read).
 
     A run that resumes nothing asks for its chunks as soon as its target is locked and its
     staging folder made, then imports what finishing it needs while the local pool's
@@ -434,7 +436,7 @@ def table_quantiles(
             kept = 1 + max((i for i, m in enumerate(months) if m <= until), default=-1)
             cols, months = cols[:kept], months[:kept]
         # a running total of a ratio (utilization) means nothing: its columns stay empty
-        ratio = "utilization" in item
+        ratio = is_ratio(item)
         stats: dict[str, list[np.ndarray]] = {}
         running = None
         for stored in month_blocks(file, cols):
@@ -460,6 +462,12 @@ def table_quantiles(
             for key, parts in columns.items()
         }
     )
+
+
+def is_ratio(item: str) -> bool:
+    """A monthly item that is a share of capacity (a utilization): no running total, and
+    not activity (it counts the clinic's background load too)."""
+    return "utilization" in item
 
 
 def month_of(column: str) -> str:
@@ -493,7 +501,7 @@ def last_busy_month(items: dict[str, list[str]], quiet: set[str]) -> str | None:
         (
             month_of(c)
             for item, cols in items.items()
-            if "utilization" not in item
+            if not is_ratio(item)
             for c in cols
             if c not in quiet
         ),
@@ -636,6 +644,6 @@ def last_active_month(table: pd.DataFrame) -> str | None:
     """The last month of `table` in which an item other than a utilization has a per-month
     figure other than 0 (None: no such month)."""
     monthly = [c for c in ("mean", "q05", "q50", "q95") if c in table]
-    trial = ~table["item"].str.contains("utilization")
+    trial = ~table["item"].map(is_ratio).astype(bool)
     active = table.loc[trial & (table[monthly].fillna(0) != 0).any(axis=1), "month"]
     return None if active.empty else active.max()

@@ -399,7 +399,7 @@ def sweep_manifest(
     workers: int,
     wall_seconds: float,
 ) -> dict[str, Any]:
-    from sim.engine.results import METRICS_VERSION, package_versions
+    from sim.engine.versions import METRICS_VERSION, package_versions
 
     return {
         "tool": "sim",
@@ -437,7 +437,7 @@ def sweep_identity(
 ) -> dict[str, Any]:
     """What a resumed sweep must share with the interrupted one."""
     from sim.engine.executors import chunk_layout
-    from sim.engine.results import METRICS_VERSION, package_versions
+    from sim.engine.versions import METRICS_VERSION, package_versions
 
     return {
         "kind": "sweep",
@@ -521,7 +521,7 @@ def run_sweep(
         if on_resume:
             on_resume(done)
         if done:
-            note(f"resuming {staging}: {done} of {len(points) * reps} replicates already done")
+            note(f"resuming {staging}: {done:,} of {len(points) * reps:,} replicates already done")
 
         def finish(index: int, sums: dict[str, pd.DataFrame]) -> None:
             point = points[index]
