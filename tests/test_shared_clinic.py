@@ -1,6 +1,9 @@
 """Sweep points that differ only in their analysis share one clinic: one SimPy run of each
-replicate, counted at each point's own final analysis. The tables are those of one run per
-point, to the last bit (double programming: the shared path against the plain one).
+replicate, counted at each point's own final analysis. Points whose clinics differ but draw
+the same numbers (the treatment, Quad Shot and patients blocks alike: other effects,
+accrual, dropout, event probabilities) share the draws: made once for all. The tables are
+those of one run per point, to the last bit (double programming: the shared paths against
+the plain one).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import pandas as pd
 import pytest
 
 from sim.clinic.model import run_replicate, run_replicate_horizons, tally_replicates
-from sim.engine.chunk import TrialModel, clinic_key, simulate_chunk, simulate_chunks
+from sim.engine.chunk import TrialModel, clinic_key, draws_key, simulate_chunk, simulate_chunks
 from sim.engine.executors import PointJob, shared_tasks
 from tests.helpers import assert_same_tables, vary
 
@@ -62,11 +65,11 @@ def assert_same_chunk(a, b) -> None:
 
 
 def test_shared_chunks_are_each_points_own(models, monkeypatch):
-    import sim.engine.chunk as chunk
+    import sim.engine.clinic_bridge as bridge
 
     calls = []
-    share = chunk.run_clinic_shared
-    monkeypatch.setattr(chunk, "run_clinic_shared", lambda *a: calls.append(1) or share(*a))
+    share = bridge.run_clinic_shared
+    monkeypatch.setattr(bridge, "run_clinic_shared", lambda *a: calls.append(1) or share(*a))
     shared = simulate_chunks(models, 3, 1, 500, N_REPS, keep_patients=502)
     assert calls == [1]  # the four points' clinic in one
     horizons = {float(r.replicates["analysis_months"].mean()) for r in shared}
@@ -145,7 +148,7 @@ def test_a_chunk_is_computed_once_for_every_point_sharing_it(tmp_path):
     assert [t.spec.chunk for t in shared_tasks(jobs, done, None) if t.point == 0] == [0, 2]
 
 
-def test_a_sweep_sharing_its_clinic_writes_the_tables_of_one_without(
+def test_a_sweep_sharing_its_clinic_and_draws_writes_the_tables_of_one_without(
     baseline_data, tmp_path, monkeypatch
 ):
     import sim.engine.executors as executors
@@ -153,7 +156,11 @@ def test_a_sweep_sharing_its_clinic_writes_the_tables_of_one_without(
 
     data = copy.deepcopy(baseline_data)
     data["trial"]["sample_size"], data["analysis"]["event_target"] = 40, 30
-    variants = [("base", {}), ("target 20", {"analysis.event_target": 20})]
+    variants = [
+        ("base", {}),
+        ("target 20", {"analysis.event_target": 20}),  # the base's clinic
+        ("HR 0.8", {"effect.hazard_ratio": 0.8}),  # a clinic of its own, the base's draws
+    ]
     points = expand_points(data, {}, variants, "small")
     kwargs = {
         "reps": 20,
@@ -170,8 +177,9 @@ def test_a_sweep_sharing_its_clinic_writes_the_tables_of_one_without(
     )
     run_sweep(points, points[0].scenario, tmp_path / "shared", **kwargs)
     monkeypatch.setattr(executors, "clinic_keys", lambda models: [None] * len(models))
+    monkeypatch.setattr(executors, "draws_keys", lambda models: [None] * len(models))
     run_sweep(points, points[0].scenario, tmp_path / "alone", **kwargs)
-    assert [[t.points for t in tasks] for tasks in planned] == [[(0, 1)], [(0,), (1,)]]
+    assert [[t.points for t in tasks] for tasks in planned] == [[(0, 1, 2)], [(0,), (1,), (2,)]]
     files = sorted(
         p.relative_to(tmp_path / "alone")
         for p in (tmp_path / "alone").rglob("*")
@@ -195,4 +203,86 @@ def test_a_task_shares_a_clinic_among_a_few_points_at_most(tmp_path):
         tuple(range(0, SHARED_POINTS)),
         tuple(range(SHARED_POINTS, 2 * SHARED_POINTS)),
         (2 * SHARED_POINTS,),
+    ]
+
+
+@pytest.fixture(scope="module")
+def drawn_alike(baseline_data, models) -> list[TrialModel]:
+    """Points of other clinics that draw the baseline's clinic numbers: another effect,
+    every adverse event delaying its next cycle, slower accrual; and one that shares the
+    baseline's clinic itself."""
+    return [
+        models[0],
+        TrialModel.from_scenario(vary(baseline_data, **SMALL, **{"effect.hazard_ratio": 0.8})),
+        TrialModel.from_scenario(
+            vary(
+                baseline_data,
+                **SMALL,
+                **{"safety.events.0.delay": {2: 1.0, 3: 1.0, 4: 1.0}},
+            )
+        ),
+        models[2],
+        TrialModel.from_scenario(
+            vary(baseline_data, **SMALL, **{"enrollment.sites.0.screening_rate.3.per_month": 5})
+        ),
+    ]
+
+
+def test_points_of_other_clinics_draw_alike_and_others_do_not(baseline_data, drawn_alike):
+    keys = {draws_key(m) for m in drawn_alike}
+    assert len(keys) == 1 and None not in keys
+    assert len({clinic_key(m) for m in drawn_alike}) == 4  # clinics of their own, but two
+    for change in (
+        {"radiotherapy.complete_all_courses": 0.59},  # other courses drawn
+        {"treatment.cycle1_within_days": 14},  # other first-cycle offsets
+        {"analysis.cut_date": "2029-06-30"},  # the background load of more days
+    ):
+        other = TrialModel.from_scenario(vary(baseline_data, **SMALL, **change))
+        assert draws_key(other) != draws_key(drawn_alike[0]), change
+    looks = TrialModel.from_scenario(
+        vary(baseline_data, **SMALL, **{"analysis.looks": [{"events": 15}, {"events": 30}]})
+    )
+    assert draws_key(looks) is None
+
+
+def test_points_drawing_alike_draw_once_and_keep_their_own_tables(drawn_alike, monkeypatch):
+    import sim.clinic.model as clinic_model
+    import sim.clinic.safety as safety
+    from sim.engine.clinic_bridge import replicate_blocks
+
+    counts = {"clinic": 0, "events": 0}
+    draw_clinic, draw_block = clinic_model.draw_clinic, safety.draw_adverse_event_block
+
+    def counted(name, function):
+        def call(*args, **kwargs):
+            counts[name] += 1
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(clinic_model, "draw_clinic", counted("clinic", draw_clinic))
+    monkeypatch.setattr(safety, "draw_adverse_event_block", counted("events", draw_block))
+    together = simulate_chunks(drawn_alike, 3, 1, 500, N_REPS, keep_patients=502)
+    assert counts == {"clinic": 1, "events": len(replicate_blocks(N_REPS))}
+    monkeypatch.undo()
+    for model, result in zip(drawn_alike, together, strict=True):
+        assert_same_chunk(result, simulate_chunk(model, 3, 1, 500, N_REPS, keep_patients=502))
+
+
+def test_a_task_takes_its_clinic_first_then_its_draws(tmp_path):
+    from sim.engine.executors import SHARED_POINTS
+
+    jobs = [PointJob(tmp_path / str(i), 500, 1, 0) for i in range(8)]
+    clinics = ["a", "b", "c", "a", None, "d", "a", "e"]
+    draws = ["x", "x", "x", "x", None, "y", "x", "x"]
+    tasks = shared_tasks(jobs, [set() for _ in jobs], clinics, draws)
+    assert SHARED_POINTS == 4
+    assert [t.points for t in tasks] == [(0, 1, 3, 6), (2, 7), (4,), (5,)]
+    assert [t.points for t in shared_tasks(jobs, [set() for _ in jobs], clinics)] == [
+        (0, 3, 6),
+        (1,),
+        (2,),
+        (4,),
+        (5,),
+        (7,),
     ]

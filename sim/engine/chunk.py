@@ -42,12 +42,13 @@ from sim.engine.clinic_bridge import (
     ClinicChunk,
     ClinicInputs,
     clinic_key,
+    draws_key,
     monthly_frame,
     patients_only,
     replicate_draws,
     run_clinic,
     run_clinic_shared,
-    same_clinic,
+    run_clinics,
     treatment_stop,
 )
 from sim.engine.endpoints import EndpointResult, analyze_endpoints, draw_illness_death_paths
@@ -75,6 +76,7 @@ __all__ = [
     "TrialModel",
     "chunk_streams",
     "clinic_key",
+    "draws_key",
     "monthly_frame",
     "patients_only",
     "replicate_draws",
@@ -207,16 +209,14 @@ def simulate_chunks(
     *,
     keep_patients: int = 0,
 ) -> list[ChunkResult]:
-    """`simulate_chunk` of each of `models`, the same chunk; when they share a clinic
+    """`simulate_chunk` of each of `models`, the same chunk; when some share a clinic
     (`clinic_key`) and their trials bring it the same patients, its SimPy runs are shared:
-    one run per replicate, counted at each model's horizon (`run_clinic_shared`). The same
-    results as one `simulate_chunk` per model."""
+    one run per replicate, counted at each model's horizon (`run_clinic_shared`); when all
+    draw the same clinic numbers (`draws_key`), those are drawn once (`run_clinics`). The
+    same results as one `simulate_chunk` per model."""
     trials = [trial_to_clinic(model, seed, chunk, first_rep, n_reps) for model in models]
     inputs = [trial.to_clinic(keep_patients) for trial in trials]
-    if len(trials) > 1 and same_clinic(inputs):
-        clinics = run_clinic_shared(inputs, trials[0].rng)
-    else:
-        clinics = [run_clinic(i, trial.rng) for i, trial in zip(inputs, trials, strict=True)]
+    clinics = run_clinics(inputs, [trial.rng for trial in trials])
     return [
         finish_chunk(trial, clinic, keep_patients)
         for trial, clinic in zip(trials, clinics, strict=True)

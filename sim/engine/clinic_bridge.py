@@ -5,7 +5,9 @@ end of treatment for the drug supply), and the runs tallied into the chunk's cli
 Random streams: the clinic's draws come from the chunk's "clinic" stream in one go, and the
 adverse events of each replicate in turn from its "safety" stream, whatever is run: the
 same draws with or without an early stop, and for models that share their clinic runs
-(`clinic_key`, `run_clinic_shared`).
+(`clinic_key`, `run_clinic_shared`). Models whose clinics differ but whose draws do not
+(`draws_key`: a sweep's points with another effect, accrual or event probabilities) have
+them made once for all (`run_clinic_groups`).
 """
 
 from __future__ import annotations
@@ -158,38 +160,9 @@ def run_clinic(inputs: ClinicInputs, rng: dict[str, np.random.Generator]) -> Cli
     After an early stop (`ClinicInputs.enrolled_until`) the adverse-event draws are made for
     all the patients, as without a stop (common random numbers), and those of the patients
     treated are used."""
-    sc = inputs.model.scenario
-    if sc.treatment is None:
+    if inputs.model.scenario.treatment is None:
         return ClinicChunk()
-    from sim.clinic.model import collector_paused
-
-    n_reps = inputs.cohort.arm.shape[0]
-    treatment = draw_treatment(inputs, rng["clinic"])
-    out = ClinicChunk()
-    tally = ChunkTally(inputs.model, n_reps)
-    with collector_paused():  # for the chunk, not per replicate: see collector_paused
-        for block in replicate_blocks(n_reps):
-            # tallied once the block's draws are gone (`run_block`)
-            for records in run_block(inputs, treatment, block, rng["safety"], out):
-                tally.add(records)
-    return tally.into(out)
-
-
-def run_block(
-    inputs: ClinicInputs,
-    treatment: TreatmentDraws,
-    block: range,
-    rng: np.random.Generator,
-    out: ClinicChunk,
-) -> list[ReplicateRecords]:
-    """The records of `run_clinic`'s replicates `block`, their adverse events drawn from
-    `rng` for the block at once (`adverse_events`): the block's draws go when it returns,
-    before its records are tallied and the next block's draws are made."""
-    events = adverse_events(inputs, treatment, block, rng)
-    return [
-        clinic_replicate(inputs, treatment, r, aes, out, plan)
-        for r, (aes, plan) in zip(block, events, strict=True)
-    ]
+    return run_clinic_groups([[inputs]], rng)[0][0]
 
 
 def replicate_blocks(n_reps: int, size: int = EVENT_BLOCK) -> list[range]:
@@ -197,22 +170,32 @@ def replicate_blocks(n_reps: int, size: int = EVENT_BLOCK) -> list[range]:
     return [range(b, min(b + size, n_reps)) for b in range(0, n_reps, size)]
 
 
-def adverse_events(
-    inputs: ClinicInputs, treatment: TreatmentDraws, block: range, rng: np.random.Generator
-) -> list[tuple[AeDraws | None, Consequences | None]]:
-    """Each replicate of `block`'s adverse-event draws from `rng` (in turn: one call for the
-    block, `sim.clinic.safety.draw_adverse_event_block`) and their consequences, planned
-    for the block at once (`sim.clinic.model.plan_adverse_events`); None without a
-    safety block."""
+def draw_event_block(
+    inputs: ClinicInputs, block: range, rng: np.random.Generator
+) -> AeDraws | None:
+    """The adverse-event uniforms of `block`'s replicates from `rng`, in one call
+    (`sim.clinic.safety.draw_adverse_event_block`); None without a safety block."""
     sc = inputs.model.scenario
     if sc.safety is None:
-        return [(None, None)] * len(block)
-    from sim.clinic.model import plan_adverse_events
+        return None
     from sim.clinic.safety import draw_adverse_event_block
 
+    return draw_adverse_event_block(sc, inputs.cohort.arm.shape[1], len(block), rng)
+
+
+def adverse_events(
+    inputs: ClinicInputs, treatment: TreatmentDraws, block: range, aes: AeDraws | None
+) -> list[tuple[AeDraws | None, Consequences | None]]:
+    """Each replicate of `block`'s adverse-event draws (its rows of `aes`, the block's:
+    `draw_event_block`) and their consequences, planned for the block at once
+    (`sim.clinic.model.plan_adverse_events`); None without a safety block."""
+    if aes is None:
+        return [(None, None)] * len(block)
+    from sim.clinic.model import plan_adverse_events
+
+    sc = inputs.model.scenario
     arm = inputs.cohort.arm[block.start : block.stop]
     n = arm.shape[1]
-    aes = draw_adverse_event_block(sc, n, len(block), rng)
     plans = plan_adverse_events(sc, inputs.model.calendar, treatment.draws, block, arm, aes)
     return [(aes.rows(i * n, (i + 1) * n), plan) for i, plan in enumerate(plans)]
 
@@ -225,32 +208,110 @@ def run_clinic_shared(
     split at each trial's final analysis (`sim.clinic.model.run_replicate_horizons`); the
     kept replicates, whose patient tables are cut back to the horizon, one run per trial.
     The streams `rng` are the first trial's (all the trials' are the same)."""
+    return run_clinic_groups([trials], rng)[0]
+
+
+def run_clinics(
+    trials: list[ClinicInputs], rngs: list[dict[str, np.random.Generator]]
+) -> list[ClinicChunk]:
+    """`run_clinic` of each of `trials` (the same chunk of points of one run or sweep, each
+    with its streams `rngs`), the same tables as one by one: the trials that bring their
+    clinic the same patients share its SimPy runs (`clinic_groups`, `run_clinic_shared`),
+    and when every trial draws the same clinic numbers (`same_draws`), those are drawn once
+    for all (`run_clinic_groups`)."""
+    groups = clinic_groups(trials)
+    members = [[trials[i] for i in group] for group in groups]
+    if len(groups) > 1 and same_draws(trials):
+        runs = run_clinic_groups(members, rngs[0])
+    else:
+        runs = [
+            run_clinic_shared(m, rngs[g[0]]) if len(g) > 1 else [run_clinic(m[0], rngs[g[0]])]
+            for g, m in zip(groups, members, strict=True)
+        ]
+    chunks = {}
+    for group, group_runs in zip(groups, runs, strict=True):
+        chunks.update(zip(group, group_runs, strict=True))
+    return [chunks[i] for i in range(len(trials))]
+
+
+def clinic_groups(trials: list[ClinicInputs]) -> list[list[int]]:
+    """The trials (their indices) in groups that bring their clinic the same patients
+    (`same_clinic` with the group's first), each group in order, the groups by their
+    first."""
+    groups: list[list[int]] = []
+    for i, trial in enumerate(trials):
+        group = next((g for g in groups if same_clinic([trials[g[0]], trial])), None)
+        if group is None:
+            groups.append([i])
+        else:
+            group.append(i)
+    return groups
+
+
+def run_clinic_groups(
+    groups: list[list[ClinicInputs]], rng: dict[str, np.random.Generator]
+) -> list[list[ClinicChunk]]:
+    """The clinic of each trial of `groups`, whose trials draw the same clinic numbers
+    (`same_draws`: its draws from rng["clinic"] and each block's adverse-event uniforms from
+    rng["safety"] are made once for all) and, within a group, bring it the same patients
+    (`same_clinic`: one SimPy run of each replicate, `run_shared_block`). Each trial's tables
+    are those of its own `run_clinic`. The streams `rng` are the first trial's (all the
+    trials' are the same)."""
     from sim.clinic.model import collector_paused
 
-    first = trials[0]
+    first = groups[0][0]
     n_reps = first.cohort.arm.shape[0]
-    treatment = draw_treatment(first, rng["clinic"])
-    outs = [ClinicChunk() for _ in trials]
-    tallies = [ChunkTally(t.model, n_reps) for t in trials]
-    with collector_paused():
+    drawn = draw_treatment(first, rng["clinic"])
+    treatments = [
+        TreatmentDraws(drawn.draws, *treatment_stop(g[0].cohort.rand_day, g[0].cohort.observed))
+        for g in groups
+    ]
+    outs = [[ClinicChunk() for _ in group] for group in groups]
+    tallies = [[ChunkTally(t.model, n_reps) for t in group] for group in groups]
+    with collector_paused():  # for the chunk, not per replicate: see collector_paused
         for block in replicate_blocks(n_reps):
-            # tallied once the block's draws are gone (`run_shared_block`)
-            for runs in run_shared_block(trials, treatment, block, rng["safety"], outs):
-                for tally, records in zip(tallies, runs, strict=True):
-                    tally.add(records)
-    return [tally.into(out) for tally, out in zip(tallies, outs, strict=True)]
+            # tallied once the block's draws are gone (`run_group_blocks`)
+            runs = run_group_blocks(groups, treatments, block, rng["safety"], outs)
+            for group_tallies, group_runs in zip(tallies, runs, strict=True):
+                for records in group_runs:
+                    for tally, record in zip(group_tallies, records, strict=True):
+                        tally.add(record)
+    return [
+        [tally.into(out) for tally, out in zip(group_tallies, group_outs, strict=True)]
+        for group_tallies, group_outs in zip(tallies, outs, strict=True)
+    ]
+
+
+def run_group_blocks(
+    groups: list[list[ClinicInputs]],
+    treatments: list[TreatmentDraws],
+    block: range,
+    rng: np.random.Generator,
+    outs: list[list[ClinicChunk]],
+) -> list[list[list[ReplicateRecords]]]:
+    """`run_clinic_groups`' replicates `block`, group by group, each replicate's records
+    for each trial of the group (`run_shared_block`), the block's adverse events drawn from
+    `rng` once (`draw_event_block`): the block's draws go when it returns, before its
+    records are tallied and the next block's draws are made."""
+    aes = draw_event_block(groups[0][0], block, rng)
+    return [
+        run_shared_block(group, treatment, block, aes, group_outs)
+        for group, treatment, group_outs in zip(groups, treatments, outs, strict=True)
+    ]
 
 
 def run_shared_block(
     trials: list[ClinicInputs],
     treatment: TreatmentDraws,
     block: range,
-    rng: np.random.Generator,
+    aes: AeDraws | None,
     outs: list[ClinicChunk],
 ) -> list[list[ReplicateRecords]]:
-    """`run_clinic_shared`'s replicates `block`: each one's records for each of `trials`,
-    its adverse events drawn from `rng` for the block at once (the block's draws go when it
-    returns, as in `run_block`)."""
+    """Replicates `block` of `trials`, which bring the clinic the same patients: each one's
+    records for each trial, their adverse events those of `aes` (the block's). One trial:
+    each replicate's own run (`clinic_replicate`); several: one SimPy run of each
+    replicate split at each trial's horizon, but a replicate that keeps its patient table,
+    run for each trial."""
     from sim.clinic.model import run_replicate_horizons
 
     first = trials[0]
@@ -258,10 +319,10 @@ def run_shared_block(
     cohort = first.cohort
     draws, stop, reason = treatment.draws, treatment.stop, treatment.reason
     out = []
-    for r, (aes, plan) in zip(block, adverse_events(first, treatment, block, rng), strict=True):
-        if first.keeps(r):
+    for r, (ae, plan) in zip(block, adverse_events(first, treatment, block, aes), strict=True):
+        if len(trials) == 1 or first.keeps(r):
             runs = [
-                clinic_replicate(t, treatment, r, aes, out_t, plan)
+                clinic_replicate(t, treatment, r, ae, out_t, plan)
                 for t, out_t in zip(trials, outs, strict=True)
             ]
         else:
@@ -278,7 +339,7 @@ def run_shared_block(
                     reason[r],
                     horizons=[float(t.horizon[r]) for t in trials],
                     stratum=cohort.stratum[r],
-                    adverse_events=aes,
+                    adverse_events=ae,
                     consequences=plan,
                 )
             ]
@@ -453,6 +514,45 @@ def clinic_key(model: TrialModel) -> str | None:
     analysis = data.get("analysis") or {}
     data["analysis"] = {k: v for k, v in analysis.items() if k not in CLINIC_BLIND}
     return repr(data)
+
+
+def draws_key(model: TrialModel) -> str | None:
+    """What a chunk's clinic draws depend on besides the chunk's streams and size: its
+    draws from the "clinic" stream (`sim.clinic.model.draw_clinic`: the treatment, the
+    Quad Shot and patients blocks, the days the background load covers) and the adverse
+    events' uniforms from the "safety" stream (`draw_event_block`: the cycles, courses and
+    kinds of event). Two models of one key draw the same numbers for a chunk of the same
+    seed, replicates and patients, whatever their patients' outcomes and the events'
+    probabilities (common random numbers); their clinic runs differ. None where
+    `clinic_key` is None."""
+    if clinic_key(model) is None:
+        return None
+    from sim.clinic.inputs import clinic_months
+    from sim.scenario import scenario_to_dict
+
+    sc = model.scenario
+    data = scenario_to_dict(sc)
+    return repr(
+        {
+            "treatment": data.get("treatment"),
+            "radiotherapy": data.get("radiotherapy"),
+            "patients": data.get("patients"),
+            "clinic_days": clinic_months(sc)[1],
+            "event_kinds": len(sc.safety.events) if sc.safety is not None else None,
+        }
+    )
+
+
+def same_draws(trials: list[ClinicInputs]) -> bool:
+    """Whether the trials' chunks draw the same clinic numbers (a check of `draws_key`):
+    one key, and as many replicates of as many patients."""
+    keys = {draws_key(trial.model) for trial in trials}
+    shape = trials[0].cohort.arm.shape
+    return (
+        None not in keys
+        and len(keys) == 1
+        and all(trial.cohort.arm.shape == shape for trial in trials)
+    )
 
 
 def same_clinic(trials: list[ClinicInputs]) -> bool:

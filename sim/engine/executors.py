@@ -37,7 +37,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sim.engine.chunk import CHUNK_SIZE, ChunkResult, TrialModel, clinic_key, simulate_chunks
+from sim.engine.chunk import (
+    CHUNK_SIZE,
+    ChunkResult,
+    TrialModel,
+    clinic_key,
+    draws_key,
+    simulate_chunks,
+)
 from sim.scenario import ScenarioError
 from sim.storage import checkpoints
 from sim.storage.checkpoints import read_table_bytes
@@ -698,6 +705,7 @@ def run_points(
     on_point: Callable[[int, dict[str, pd.DataFrame]], None] | None = None,
     clinics: Sequence[str | None] | None = None,
     started: Iterator[list[ChunkFiles]] | None = None,
+    draws: Sequence[str | None] | None = None,
 ) -> None:
     """Compute every chunk of every point not yet kept, all as one pool of tasks, and write
     each point's replicates/patients/monthly Parquet into its folder in chunk order.
@@ -707,7 +715,8 @@ def run_points(
     chunks. `jobs[i]` is None for a point already finished (nothing to do); `on_chunk(n)`
     is called with each fresh chunk's replicate count. Points of one `clinics` key
     (`sim.engine.chunk.clinic_key`, None: none to share) and the same replicates compute
-    each chunk in one task, their clinic run once (`shared_tasks`). `started`: the
+    each chunk in one task, their clinic run once, and so do points of one `draws` key
+    (`draws_key`), their clinic draws made once (`shared_tasks`). `started`: the
     executor's results of these tasks, asked for before the points' folders were ready
     (`start_fresh`: none of their chunks is kept).
     """
@@ -716,7 +725,7 @@ def run_points(
         for job in jobs
     ]
     if started is None:
-        started = executor.map_ordered(shared_tasks(jobs, done, clinics))
+        started = executor.map_ordered(shared_tasks(jobs, done, clinics, draws))
     elif any(done):
         raise ValueError("run_points: chunks started afresh, but some are kept already")
     results = kept_for_mates(started, jobs, done, on_chunk)
@@ -747,12 +756,17 @@ SHARED_POINTS = 4  # points at most in one task: a worker holds each one's chunk
 
 
 def shared_tasks(
-    jobs: Sequence[PointJob | None], done: list[set[int]], clinics: Sequence[str | None] | None
+    jobs: Sequence[PointJob | None],
+    done: list[set[int]],
+    clinics: Sequence[str | None] | None,
+    draws: Sequence[str | None] | None = None,
 ) -> list[ChunkTask]:
     """The chunks to compute, in (point, chunk) order, each task led by the first point
-    that needs the chunk and shared by the later points of its clinic that need it too (up
-    to SHARED_POINTS in all)."""
-    keys = list(clinics) if clinics is not None else [None] * len(jobs)
+    that needs the chunk and shared by later points that need it too (up to SHARED_POINTS
+    in all): first those of its clinic (`clinics`: one SimPy run a replicate for all), then
+    those of its clinic draws (`draws`: the numbers drawn once, `draws_key`)."""
+    clinic_of = list(clinics) if clinics is not None else [None] * len(jobs)
+    draws_of = list(draws) if draws is not None else [None] * len(jobs)
     claimed: set[tuple[int, int]] = set()
     tasks = []
     for i, job in enumerate(jobs):
@@ -761,15 +775,24 @@ def shared_tasks(
         for spec in plan_chunks(job.n_reps):
             if spec.chunk in done[i] or (i, spec.chunk) in claimed:
                 continue
-            mates = tuple(
+            free = [
                 j
                 for j in range(i + 1, len(jobs))
-                if keys[i] is not None
-                and keys[j] == keys[i]
-                and same_replicates(job, jobs[j])
+                if same_replicates(job, jobs[j])
                 and spec.chunk not in done[j]
                 and (j, spec.chunk) not in claimed
+            ]
+            mates = tuple(
+                [j for j in free if clinic_of[i] is not None and clinic_of[j] == clinic_of[i]]
+                + [
+                    j
+                    for j in free
+                    if draws_of[i] is not None
+                    and draws_of[j] == draws_of[i]
+                    and not (clinic_of[i] is not None and clinic_of[j] == clinic_of[i])
+                ]
             )[: SHARED_POINTS - 1]
+            mates = tuple(sorted(mates))
             claimed.update((j, spec.chunk) for j in mates)
             tasks.append(ChunkTask(i, spec, job.seed, job.keep_patients, mates))
     return tasks
@@ -811,6 +834,11 @@ def kept_for_mates(
 def clinic_keys(models: Sequence[TrialModel]) -> list[str | None]:
     """Each model's `clinic_key` (what a sweep's points may share)."""
     return [clinic_key(model) for model in models]
+
+
+def draws_keys(models: Sequence[TrialModel]) -> list[str | None]:
+    """Each model's `draws_key` (the clinic draws a sweep's points may share)."""
+    return [draws_key(model) for model in models]
 
 
 def write_point(

@@ -484,7 +484,7 @@ def run_sweep(
     place.
     """
     from sim.engine.chunk import TrialModel
-    from sim.engine.executors import PointJob, clinic_keys, run_points
+    from sim.engine.executors import PointJob, clinic_keys, draws_keys, run_points
     from sim.engine.results import manifest, write_json
     from sim.engine.run import (
         check_out_folder,
@@ -538,7 +538,14 @@ def run_sweep(
             record.update(executor=executor, scheduler=scheduler, sweep_point=point.number)
             finish_point(staging / point.name, point.scenario, reps, sums, record)
 
-        run_points(pool, jobs, on_chunk, on_point=finish, clinics=clinic_keys(models))
+        run_points(
+            pool,
+            jobs,
+            on_chunk,
+            on_point=finish,
+            clinics=clinic_keys(models),
+            draws=draws_keys(models),
+        )
         # read back, so a resumed sweep (whose early points were written before) and an
         # uninterrupted one tabulate the same numbers
         summaries = [read_exact_csv(staging / point.name / "summary.csv") for point in points]
