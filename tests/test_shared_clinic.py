@@ -1,7 +1,8 @@
 """Sweep points that differ only in their analysis share one clinic: one SimPy run of each
 replicate, counted at each point's own final analysis. Points whose clinics differ but draw
 the same numbers (the treatment, Quad Shot and patients blocks alike: other effects,
-accrual, dropout, event probabilities) share the draws: made once for all. The tables are
+accrual, dropout, event probabilities) share the draws: made once for all, and so are the
+events' consequences of points with the same events and arms. The tables are
 those of one run per point, to the last bit (double programming: the shared paths against
 the plain one).
 """
@@ -250,8 +251,9 @@ def test_points_drawing_alike_draw_once_and_keep_their_own_tables(drawn_alike, m
     import sim.clinic.safety as safety
     from sim.engine.clinic_bridge import replicate_blocks
 
-    counts = {"clinic": 0, "events": 0}
+    counts = {"clinic": 0, "events": 0, "plans": 0}
     draw_clinic, draw_block = clinic_model.draw_clinic, safety.draw_adverse_event_block
+    plan = clinic_model.plan_adverse_events
 
     def counted(name, function):
         def call(*args, **kwargs):
@@ -262,8 +264,13 @@ def test_points_drawing_alike_draw_once_and_keep_their_own_tables(drawn_alike, m
 
     monkeypatch.setattr(clinic_model, "draw_clinic", counted("clinic", draw_clinic))
     monkeypatch.setattr(safety, "draw_adverse_event_block", counted("events", draw_block))
+    monkeypatch.setattr(clinic_model, "plan_adverse_events", counted("plans", plan))
     together = simulate_chunks(drawn_alike, 3, 1, 500, N_REPS, keep_patients=502)
-    assert counts == {"clinic": 1, "events": len(replicate_blocks(N_REPS))}
+    blocks = len(replicate_blocks(N_REPS))
+    # planned three times a block: once for the points of the base's events and arms (the
+    # base, another effect), once for the point whose events delay every next cycle, once
+    # for slower accrual (other patients randomized in the block: other arms)
+    assert counts == {"clinic": 1, "events": blocks, "plans": 3 * blocks}
     monkeypatch.undo()
     for model, result in zip(drawn_alike, together, strict=True):
         assert_same_chunk(result, simulate_chunk(model, 3, 1, 500, N_REPS, keep_patients=502))

@@ -268,10 +268,11 @@ def run_clinic_groups(
     ]
     outs = [[ClinicChunk() for _ in group] for group in groups]
     tallies = [[ChunkTally(t.model, n_reps) for t in group] for group in groups]
+    plans = [plans_key(group[0].model) if len(groups) > 1 else None for group in groups]
     with collector_paused():  # for the chunk, not per replicate: see collector_paused
         for block in replicate_blocks(n_reps):
             # tallied once the block's draws are gone (`run_group_blocks`)
-            runs = run_group_blocks(groups, treatments, block, rng["safety"], outs)
+            runs = run_group_blocks(groups, treatments, block, rng["safety"], outs, plans)
             for group_tallies, group_runs in zip(tallies, runs, strict=True):
                 for records in group_runs:
                     for tally, record in zip(group_tallies, records, strict=True):
@@ -288,27 +289,44 @@ def run_group_blocks(
     block: range,
     rng: np.random.Generator,
     outs: list[list[ClinicChunk]],
+    plans: list[str | None],
 ) -> list[list[list[ReplicateRecords]]]:
     """`run_clinic_groups`' replicates `block`, group by group, each replicate's records
     for each trial of the group (`run_shared_block`), the block's adverse events drawn from
-    `rng` once (`draw_event_block`): the block's draws go when it returns, before its
-    records are tallied and the next block's draws are made."""
+    `rng` once (`draw_event_block`) and their consequences planned once for the groups of
+    one `plans` key (`plans_key`; None: its own) whose patients in the block have the same
+    arms (`adverse_events`): the block's draws go when it returns, before its records are
+    tallied and the next block's draws are made."""
     aes = draw_event_block(groups[0][0], block, rng)
-    return [
-        run_shared_block(group, treatment, block, aes, group_outs)
-        for group, treatment, group_outs in zip(groups, treatments, outs, strict=True)
-    ]
+    planned: list[tuple[str | None, np.ndarray, list]] = []  # (key, arms, events) so far
+    runs = []
+    for group, treatment, group_outs, key in zip(groups, treatments, outs, plans, strict=True):
+        arm = group[0].cohort.arm[block.start : block.stop]
+        events = next(
+            (
+                done
+                for other, arms, done in planned
+                if key is not None and other == key and np.array_equal(arms, arm)
+            ),
+            None,
+        )
+        if events is None:
+            events = adverse_events(group[0], treatment, block, aes)
+            planned.append((key, arm, events))
+        runs.append(run_shared_block(group, treatment, block, events, group_outs))
+    return runs
 
 
 def run_shared_block(
     trials: list[ClinicInputs],
     treatment: TreatmentDraws,
     block: range,
-    aes: AeDraws | None,
+    events: list[tuple[AeDraws | None, Consequences | None]],
     outs: list[ClinicChunk],
 ) -> list[list[ReplicateRecords]]:
     """Replicates `block` of `trials`, which bring the clinic the same patients: each one's
-    records for each trial, their adverse events those of `aes` (the block's). One trial:
+    records for each trial, their adverse events and consequences `events` (the block's,
+    `adverse_events`). One trial:
     each replicate's own run (`clinic_replicate`); several: one SimPy run of each
     replicate split at each trial's horizon, but a replicate that keeps its patient table,
     run for each trial."""
@@ -319,7 +337,7 @@ def run_shared_block(
     cohort = first.cohort
     draws, stop, reason = treatment.draws, treatment.stop, treatment.reason
     out = []
-    for r, (ae, plan) in zip(block, adverse_events(first, treatment, block, aes), strict=True):
+    for r, (ae, plan) in zip(block, events, strict=True):
         if len(trials) == 1 or first.keeps(r):
             runs = [
                 clinic_replicate(t, treatment, r, ae, out_t, plan)
@@ -541,6 +559,17 @@ def draws_key(model: TrialModel) -> str | None:
             "event_kinds": len(sc.safety.events) if sc.safety is not None else None,
         }
     )
+
+
+def plans_key(model: TrialModel) -> str:
+    """What a block's adverse-event consequences depend on besides its draws and its
+    patients' arms (`sim.clinic.model.plan_adverse_events`): the safety, treatment and
+    Quad Shot blocks. Trials of one `draws_key` and one plans key whose patients have the
+    same arms have the same consequences (another effect, accrual or dropout)."""
+    from sim.scenario import scenario_to_dict
+
+    data = scenario_to_dict(model.scenario)
+    return repr({name: data.get(name) for name in ("safety", "treatment", "radiotherapy")})
 
 
 def same_draws(trials: list[ClinicInputs]) -> bool:
