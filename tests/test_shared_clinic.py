@@ -17,7 +17,7 @@ import pytest
 
 from sim.clinic.model import run_replicate, run_replicate_horizons, tally_replicates
 from sim.engine.chunk import TrialModel, clinic_key, draws_key, simulate_chunk, simulate_chunks
-from sim.engine.executors import PointJob, shared_tasks
+from sim.engine.executors import PointJob, shared_tasks, write_order
 from tests.helpers import assert_same_tables, vary
 
 N_REPS = 12  # replicates per chunk here: with 2 kept (the patient-table path), 10 shared
@@ -147,6 +147,10 @@ def test_a_chunk_is_computed_once_for_every_point_sharing_it(tmp_path):
         (4, 2, ()),
     ]
     assert [t.spec.chunk for t in shared_tasks(jobs, done, None) if t.point == 0] == [0, 2]
+    # each point once its last chunk is in: point 2's chunk 1 comes after point 1's; point
+    # 3 (finished) is not written
+    assert write_order(jobs, tasks) == [0, 1, 2, 4]
+    assert write_order(jobs, tasks[:2] + tasks[5:6]) == [1, 4, 0, 2]  # 1, 4: no task
 
 
 def test_a_sweep_sharing_its_clinic_and_draws_writes_the_tables_of_one_without(
@@ -285,6 +289,8 @@ def test_a_task_takes_its_clinic_first_then_its_draws(tmp_path):
     tasks = shared_tasks(jobs, [set() for _ in jobs], clinics, draws)
     assert SHARED_POINTS == 4
     assert [t.points for t in tasks] == [(0, 1, 3, 6), (2, 7), (4,), (5,)]
+    # written as their last chunk comes in: 3 and 6 with 0, before 2 and 5; 7 with 2
+    assert write_order(jobs, tasks) == [0, 1, 3, 6, 2, 7, 4, 5]
     assert [t.points for t in shared_tasks(jobs, [set() for _ in jobs], clinics)] == [
         (0, 3, 6),
         (1,),

@@ -724,20 +724,39 @@ def run_points(
         set() if job is None else checkpoints.finished_chunks(job.folder, job.replicate_ids())
         for job in jobs
     ]
+    tasks: list[ChunkTask] = []
     if started is None:
-        started = executor.map_ordered(shared_tasks(jobs, done, clinics, draws))
+        tasks = shared_tasks(jobs, done, clinics, draws)
+        started = executor.map_ordered(tasks)
     elif any(done):
         raise ValueError("run_points: chunks started afresh, but some are kept already")
     results = kept_for_mates(started, jobs, done, on_chunk)
     try:
-        for i, job in enumerate(jobs):
-            if job is None:
-                continue
+        for i in write_order(jobs, tasks):
+            job = jobs[i]
+            assert job is not None
             sums = write_point(job, done[i], results, i, on_chunk)
             if on_point:
                 on_point(i, sums)
     finally:
         results.close()
+
+
+def write_order(jobs: Sequence[PointJob | None], tasks: Sequence[ChunkTask]) -> list[int]:
+    """The points with work to do, in the order in which their last chunk comes in: by the
+    last of `tasks` (in the order they are computed) that has one of their chunks, points of
+    one task by their index; a point without a task (its chunks all kept) first. A point
+    whose chunks all come with an earlier point's (`shared_tasks`) is written as soon as they
+    are in, while the workers compute the next points, not after those: the last point's
+    tables are then the only ones written once the workers are done. Each point's own tasks
+    are consecutive and come after those of every point before it in this order, so the
+    results are read in the order they are computed."""
+    last = {}
+    for t, task in enumerate(tasks):
+        for point in task.points:
+            last[point] = t
+    points = [i for i, job in enumerate(jobs) if job is not None]
+    return sorted(points, key=lambda i: (last.get(i, -1), i))
 
 
 def start_fresh(
