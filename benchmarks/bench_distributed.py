@@ -51,8 +51,10 @@ def time_points(executor, scenarios, reps: int, serial: bool = False) -> float:
             (folder / str(i)).mkdir()
             jobs.append(PointJob(folder / str(i), reps, SEED, 0))
 
-        def finish(index: int, sums) -> None:
-            finish_point(folder / str(index), scenarios[index], reps, sums, {})
+        def finish(index: int, tables) -> None:
+            finish_point(
+                folder / str(index), scenarios[index], reps, tables.sums, {}, tables.monthly
+            )
 
         started = time.perf_counter()
         if serial:

@@ -91,16 +91,11 @@ def test_monthly_quantiles_streamed_equal_the_whole_table(tmp_path, monkeypatch)
             assert ours[name].to_csv() == reference[name].to_csv()
 
 
-def test_quiet_months_left_unread_give_the_whole_tables(tmp_path, monkeypatch):
-    # the months after a table's last column with a value other than 0 (by the Parquet
-    # statistics) are not read; the tables are those of every month, whether the activity
-    # before them shows once rounded (dropped months) or not (a table kept whole: its
-    # months read after all), with NaN, -0.0 and a utilization busy to the end
-    from sim.engine import run
-
+def quiet_monthly_table(n: int = 150) -> tuple[list[str], pa.Table]:
+    """A monthly table whose tables go quiet at different months, with NaN, -0.0 and a
+    utilization busy to the end."""
     rng = np.random.default_rng(9)
     months = [f"2026-{m:02d}" for m in range(1, 13)] + [f"2027-{m:02d}" for m in range(1, 9)]
-    n = 150
     columns: dict[str, np.ndarray] = {"replicate": np.arange(n)}
     for table, item, scale, last in (
         ("supply", "drug mg", 1e3, 9),  # active, then quiet from month 10
@@ -116,8 +111,19 @@ def test_quiet_months_left_unread_give_the_whole_tables(tmp_path, monkeypatch):
                 values = np.where(rng.random(n) < 0.1, -0.0, values)
                 values[rng.random(n) < 0.05] = np.nan
             columns[f"{table}/{item}/{month}"] = values.astype(np.float32)
+    return months, pa.table(columns)
+
+
+def test_quiet_months_left_unread_give_the_whole_tables(tmp_path, monkeypatch):
+    # the months after a table's last column with a value other than 0 (by the Parquet
+    # statistics) are not read; the tables are those of every month, whether the activity
+    # before them shows once rounded (dropped months) or not (a table kept whole: its
+    # months read after all), with NaN, -0.0 and a utilization busy to the end
+    from sim.engine import run
+
+    months, table = quiet_monthly_table()
     path = tmp_path / "monthly.parquet"
-    pq.write_table(pa.table(columns), path, row_group_size=60)  # 3 row groups
+    pq.write_table(table, path, row_group_size=60)  # 3 row groups
     read: list[str] = []
     original = run.month_blocks
     monkeypatch.setattr(
@@ -439,3 +445,34 @@ def test_row_groups_change_neither_the_tables_read_back_nor_the_monthly_figures(
     assert rows[:3] == [ROW_GROUP_ROWS] * 3
     assert rows == sorted(rows) and all(r % CHUNK_SIZE == 0 for r in rows)
     assert rows[4] == 5500  # sqrt(275 * 100,000) = 5,244, rounded up to whole chunks
+
+
+def test_the_monthly_table_kept_as_written_gives_the_files_figures(tmp_path, monkeypatch):
+    # a point's monthly table, kept in memory as written (several row groups), gives the
+    # figures of its file read back, its statistics those of the file; too large, it is not
+    # kept and the file is read
+    import sim.engine.executors as executors
+
+    _, table = quiet_monthly_table()
+    writer = executors.ParquetAppender(tmp_path, 60, keep="monthly")
+    for start in range(0, table.num_rows, 30):  # chunks of 30 replicates
+        writer.append("monthly", table.slice(start, 30))
+    writer.close()
+    path = tmp_path / "monthly.parquet"
+    kept = writer.kept_table()
+    assert kept is not None and pq.ParquetFile(path).metadata.num_row_groups == 3
+    assert kept.metadata.equals(pq.read_metadata(path))
+    back = pq.read_table(path)  # the same columns and values (NaN is not equal to itself)
+    assert kept.table.schema.equals(back.schema)
+    pd.testing.assert_frame_equal(kept.table.to_pandas(), back.to_pandas(), check_exact=True)
+    ours, reference = monthly_quantiles(path, kept), monthly_quantiles(path)
+    assert ours.keys() == reference.keys()
+    for name in ours:
+        assert ours[name].to_csv() == reference[name].to_csv()
+    monkeypatch.setattr(executors, "KEPT_BYTES", table.nbytes // 2)
+    writer = executors.ParquetAppender(tmp_path / "again", 60, keep="monthly")
+    (tmp_path / "again").mkdir()
+    for start in range(0, table.num_rows, 30):
+        writer.append("monthly", table.slice(start, 30))
+    writer.close()
+    assert writer.kept_table() is None

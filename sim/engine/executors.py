@@ -702,7 +702,7 @@ def run_points(
     executor: LocalExecutor | DaskExecutor,
     jobs: Sequence[PointJob | None],
     on_chunk: Callable[[int], None] | None = None,
-    on_point: Callable[[int, dict[str, pd.DataFrame]], None] | None = None,
+    on_point: Callable[[int, PointTables], None] | None = None,
     clinics: Sequence[str | None] | None = None,
     started: Iterator[list[ChunkFiles]] | None = None,
     draws: Sequence[str | None] | None = None,
@@ -711,9 +711,10 @@ def run_points(
     each point's replicates/patients/monthly Parquet into its folder in chunk order.
 
     Fresh chunks are kept as checkpoints as they arrive; kept ones are read back. When a
-    point's last chunk is in, `on_point(index, sums)` gets its additive tables summed over
-    chunks. `jobs[i]` is None for a point already finished (nothing to do); `on_chunk(n)`
-    is called with each fresh chunk's replicate count. Points of one `clinics` key
+    point's last chunk is in, `on_point(index, tables)` gets its additive tables summed over
+    chunks and its monthly table when kept (`PointTables`). `jobs[i]` is None for a point
+    already finished (nothing to do); `on_chunk(n)` is called with each fresh chunk's
+    replicate count. Points of one `clinics` key
     (`sim.engine.chunk.clinic_key`, None: none to share) and the same replicates compute
     each chunk in one task, their clinic run once, and so do points of one `draws` key
     (`draws_key`), their clinic draws made once (`shared_tasks`). `started`: the
@@ -735,9 +736,9 @@ def run_points(
         for i in write_order(jobs, tasks):
             job = jobs[i]
             assert job is not None
-            sums = write_point(job, done[i], results, i, on_chunk)
+            tables = write_point(job, done[i], results, i, on_chunk)
             if on_point:
-                on_point(i, sums)
+                on_point(i, tables)
     finally:
         results.close()
 
@@ -866,10 +867,11 @@ def write_point(
     results: Iterator[ChunkFiles],
     index: int,
     on_chunk: Callable[[int], None] | None,
-) -> dict[str, pd.DataFrame]:
+) -> PointTables:
     """Keep each of `job`'s fresh chunks (from `results`) as its checkpoint and add up the
     count tables of all its chunks; then, once every chunk is in, write its Parquet tables
-    from the checkpoints (`write_tables`). Returns the summed count tables."""
+    from the checkpoints (`write_tables`). Returns the summed count tables and the monthly
+    table when kept."""
     sums: dict[str, pd.DataFrame] = {}
     pending: list[dict[str, pd.DataFrame]] = []
     for spec in plan_chunks(job.n_reps):
@@ -896,15 +898,14 @@ def write_point(
         if on_chunk and spec.chunk not in done:
             on_chunk(spec.n_reps)
     add_sums(sums, merge_sums(pending))
-    write_tables(job)
-    return sums
+    return PointTables(sums, write_tables(job))
 
 
 TABLES = ("replicates", "patients", "monthly")  # a point's Parquet tables, one row per replicate
 # (patients: per kept patient)
 
 
-def write_tables(job: PointJob) -> None:
+def write_tables(job: PointJob) -> KeptTable | None:
     """`job`'s TABLES as Parquet files in its folder, each chunk's rows in chunk order, read
     back from the chunks' checkpoint files (each checked against its marker).
 
@@ -914,8 +915,9 @@ def write_tables(job: PointJob) -> None:
     file written during the run would grow the main process beside the workers. The workers
     of a run are told to exit when its last chunk is in (`LocalExecutor.release`), before the
     writers start, and the writers get the chunks' tables in the same order as when they
-    were written during the run: the same row groups, the same bytes."""
-    writers = ParquetAppender(job.folder, row_group_rows(job.n_reps))
+    were written during the run: the same row groups, the same bytes. Returns the monthly
+    table as written, when it is small enough to keep (`ParquetAppender.kept_table`)."""
+    writers = ParquetAppender(job.folder, row_group_rows(job.n_reps), keep="monthly")
     try:
         for chunk, ids in job.replicate_ids().items():
             files = checkpoints.load_chunk_tables(job.folder, chunk, ids, TABLES)
@@ -926,6 +928,7 @@ def write_tables(job: PointJob) -> None:
                     writers.append(name, read_table_bytes(files[name]))
     finally:
         writers.close()
+    return writers.kept_table()
 
 
 def changed_checkpoint(job: PointJob, chunk: int) -> ScenarioError:
@@ -952,7 +955,7 @@ def run_to_parquet(
             executor,
             [PointJob(folder, n_reps, seed, keep_patients)],
             on_chunk,
-            on_point=lambda _, sums: out.update(sums),
+            on_point=lambda _, tables: out.update(tables.sums),
         )
     return out
 
@@ -979,13 +982,16 @@ def row_group_rows(n_reps: int) -> int:
 
 class ParquetAppender:
     """Appends Arrow tables to `<folder>/<name>.parquet`, buffering small chunks into row
-    groups of about `rows` rows (ROW_GROUP_ROWS unless given)."""
+    groups of about `rows` rows (ROW_GROUP_ROWS unless given). The rows written to the file
+    `keep` are also kept in memory while they take at most KEPT_BYTES (`kept`)."""
 
-    def __init__(self, folder: Path, rows: int | None = None) -> None:
+    def __init__(self, folder: Path, rows: int | None = None, keep: str | None = None) -> None:
         self.folder = folder
         self.rows = ROW_GROUP_ROWS if rows is None else rows
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.buffers: dict[str, list[pa.Table]] = {}
+        self.keep = keep
+        self.kept: list[pa.Table] | None = [] if keep is not None else None
 
     def append(self, name: str, table: pa.Table) -> None:
         buffer = self.buffers.setdefault(name, [])
@@ -1003,14 +1009,62 @@ class ParquetAppender:
             self.writers[name] = pq.ParquetWriter(self.folder / f"{name}.parquet", buffer[0].schema)
         writer = self.writers[name]
         tables = [t if t.schema.equals(writer.schema) else t.cast(writer.schema) for t in buffer]
-        writer.write_table(pa.concat_tables(tables))
+        table = pa.concat_tables(tables)
+        writer.write_table(table)
         buffer.clear()
+        if name == self.keep and self.kept is not None:
+            self.kept.append(table)
+            if sum(t.nbytes for t in self.kept) > KEPT_BYTES:
+                self.kept = None  # too large to keep: read back from the file
 
     def close(self) -> None:
         for name in list(self.buffers):
             self.flush(name)
         for writer in self.writers.values():
             writer.close()
+
+    def kept_table(self) -> KeptTable | None:
+        """The table `keep` as written, once the files are closed (None if not kept)."""
+        writer = self.writers.get(self.keep) if self.keep is not None else None
+        if writer is None or not self.kept:
+            return None
+        # the file's metadata as the writer made it (`pq.read_metadata` of the file: ~17 ms
+        # for the monthly table's 2,401 columns)
+        metadata = getattr(getattr(writer, "writer", None), "metadata", None)
+        if metadata is None:
+            import pyarrow.parquet as pq
+
+            metadata = pq.read_metadata(self.folder / f"{self.keep}.parquet")
+        return KeptTable(pa.concat_tables(self.kept), metadata)
+
+
+KEPT_BYTES = 64 * 2**20  # the most of a point's monthly table kept in memory once written
+
+
+@dataclass(frozen=True)
+class KeptTable:
+    """A Parquet file's table as just written, kept in memory with the file's metadata:
+    read as `pq.ParquetFile` reads the file (`schema_arrow`, `metadata`, `read`), without
+    reading the file back (`sim.engine.run.monthly_quantiles`)."""
+
+    table: pa.Table
+    metadata: Any  # pq.FileMetaData
+
+    @property
+    def schema_arrow(self) -> pa.Schema:
+        return self.table.schema
+
+    def read(self, columns: list[str], use_threads: bool = False) -> pa.Table:
+        return self.table.select(columns)
+
+
+@dataclass(frozen=True)
+class PointTables:
+    """What `run_points` hands `on_point` once a point's tables are written: its additive
+    tables summed over the chunks, and its monthly table when kept (`KeptTable`)."""
+
+    sums: dict[str, pd.DataFrame]
+    monthly: KeptTable | None = None
 
 
 def merge_sums(batch: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:

@@ -27,7 +27,7 @@ from sim.storage.folders import check_replaceable, check_target_path, resumable_
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
-    from sim.engine.executors import PointJob
+    from sim.engine.executors import KeptTable, PointJob, PointTables
 
 
 @dataclass(frozen=True)
@@ -175,11 +175,17 @@ def interruption_keeper(note: Callable[[str], None]) -> Callable[[Path, BaseExce
 
 
 def finish_point(
-    folder: Path, scenario: Scenario, reps: int, sums: dict[str, pd.DataFrame], record: dict
+    folder: Path,
+    scenario: Scenario,
+    reps: int,
+    sums: dict[str, pd.DataFrame],
+    record: dict,
+    monthly: KeptTable | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
     """A point's tables from its Parquet and summed counts, its doubts in the manifest;
     manifest.json last (a point folder with a manifest is complete); then its checkpoints
-    go. Returns (summary, timeline, warnings)."""
+    go. `monthly`: its monthly table as written, kept in memory (else read from its file).
+    Returns (summary, timeline, warnings)."""
     from sim.engine.results import (
         ParquetColumns,
         summarize,
@@ -194,7 +200,7 @@ def finish_point(
         per_trial_table(table, reps).to_csv(folder / f"{name}.csv", index=False)
     if (folder / "monthly.parquet").exists():
         for name, table in with_supply_to_end(
-            monthly_quantiles(folder / "monthly.parquet")
+            monthly_quantiles(folder / "monthly.parquet", monthly)
         ).items():
             table.to_csv(folder / f"{name}.csv", index=False)
     replicates = ParquetColumns(folder / "replicates.parquet")  # a column at a time
@@ -343,8 +349,10 @@ def run_scenario(
                 on_resume(done)
             if done:
                 note(f"resuming {staging}: {done:,} of {reps:,} replicates already done")
-            sums: dict[str, pd.DataFrame] = {}
-            run_points(pool, [job], on_chunk, on_point=lambda _, s: sums.update(s), started=fresh)
+            written: list[PointTables] = []
+            run_points(
+                pool, [job], on_chunk, on_point=lambda _, t: written.append(t), started=fresh
+            )
             wall = time.perf_counter() - started
             from sim.engine.results import manifest  # (imported by `prepare_finish`)
 
@@ -359,7 +367,10 @@ def run_scenario(
                 wall,
             )
             record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
-            summary, milestones, doubts = finish_point(staging, scenario, reps, sums, record)
+            (tables,) = written
+            summary, milestones, doubts = finish_point(
+                staging, scenario, reps, tables.sums, record, tables.monthly
+            )
             (staging / CHECKPOINT).unlink()
             if before_publish is not None:
                 before_publish(staging)
@@ -396,7 +407,7 @@ def monthly_items(names: list[str]) -> dict[tuple[str, str], list[str]]:
     return items
 
 
-def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
+def monthly_quantiles(path: Path, kept: KeptTable | None = None) -> dict[str, pd.DataFrame]:
     """Per (table, item, month): mean and 5/50/95% quantiles across replicates, and the same
     for the running total from the first month, rounded (`round_monthly`), up to the last
     month with any activity (`drop_idle_months`). Reads MONTH_BLOCK months at a time and
@@ -404,10 +415,12 @@ def monthly_quantiles(path: Path) -> dict[str, pd.DataFrame]:
     months and items; the figures are those of each month's column on its own (the same
     additions in the same order: `month_statistics`). A table's months after the last one
     in which some item other than a utilization has a value other than 0 (by the file's
-    column statistics: `quiet_columns`) are not read: `drop_idle_months` drops them."""
+    column statistics: `quiet_columns`) are not read: `drop_idle_months` drops them.
+    `kept`: the file's table as just written (`sim.engine.executors.KeptTable`), read instead
+    of the file: the same columns, the same statistics."""
     import pyarrow.parquet as pq
 
-    file = pq.ParquetFile(path)
+    file = kept if kept is not None else pq.ParquetFile(path)
     names = file.schema_arrow.names
     tables: dict[str, dict[str, list[str]]] = {}
     for (table, item), cols in monthly_items(names).items():

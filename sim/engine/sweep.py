@@ -37,7 +37,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
@@ -54,6 +54,9 @@ from sim.scenario import (
 )
 from sim.scenario.overrides import value_at
 from sim.storage.exact_csv import read_exact_csv
+
+if TYPE_CHECKING:
+    from sim.engine.executors import PointTables
 
 
 @dataclass(frozen=True)
@@ -523,7 +526,7 @@ def run_sweep(
         if done:
             note(f"resuming {staging}: {done:,} of {len(points) * reps:,} replicates already done")
 
-        def finish(index: int, sums: dict[str, pd.DataFrame]) -> None:
+        def finish(index: int, tables: PointTables) -> None:
             point = points[index]
             record = manifest(
                 point.scenario,
@@ -536,7 +539,9 @@ def run_sweep(
                 time.perf_counter() - started,
             )
             record.update(executor=executor, scheduler=scheduler, sweep_point=point.number)
-            finish_point(staging / point.name, point.scenario, reps, sums, record)
+            finish_point(
+                staging / point.name, point.scenario, reps, tables.sums, record, tables.monthly
+            )
 
         run_points(
             pool,
