@@ -326,10 +326,9 @@ def run_shared_block(
 ) -> list[list[ReplicateRecords]]:
     """Replicates `block` of `trials`, which bring the clinic the same patients: each one's
     records for each trial, their adverse events and consequences `events` (the block's,
-    `adverse_events`). One trial:
-    each replicate's own run (`clinic_replicate`); several: one SimPy run of each
-    replicate split at each trial's horizon, but a replicate that keeps its patient table,
-    run for each trial."""
+    `adverse_events`). One trial: each replicate's own run (`clinic_replicate`); several:
+    one SimPy run of each replicate split at each trial's horizon, but a replicate that
+    keeps its patient table is run for each trial."""
     from sim.clinic.model import run_replicate_horizons
 
     first = trials[0]
@@ -565,7 +564,8 @@ def plans_key(model: TrialModel) -> str:
     """What a block's adverse-event consequences depend on besides its draws and its
     patients' arms (`sim.clinic.model.plan_adverse_events`): the safety, treatment and
     Quad Shot blocks. Trials of one `draws_key` and one plans key whose patients have the
-    same arms have the same consequences (another effect, accrual or dropout)."""
+    same arms have the same consequences (another effect, control median or dropout; not
+    another accrual, whose randomization gives a block other arms)."""
     from sim.scenario import scenario_to_dict
 
     data = scenario_to_dict(model.scenario)
