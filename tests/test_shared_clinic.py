@@ -241,8 +241,9 @@ def test_points_of_other_clinics_draw_alike_and_others_do_not(baseline_data, dra
         {"radiotherapy.complete_all_courses": 0.59},  # other courses drawn
         {"treatment.cycle1_within_days": 14},  # other first-cycle offsets
         {"analysis.cut_date": "2029-06-30"},  # the background load of more days
+        {"trial.sample_size": 44},  # more patients a replicate
     ):
-        other = TrialModel.from_scenario(vary(baseline_data, **SMALL, **change))
+        other = TrialModel.from_scenario(vary(baseline_data, **{**SMALL, **change}))
         assert draws_key(other) != draws_key(drawn_alike[0]), change
     looks = TrialModel.from_scenario(
         vary(baseline_data, **SMALL, **{"analysis.looks": [{"events": 15}, {"events": 30}]})

@@ -538,10 +538,10 @@ def draws_key(model: TrialModel) -> str | None:
     draws from the "clinic" stream (`sim.clinic.model.draw_clinic`: the treatment, the
     Quad Shot and patients blocks, the days the background load covers) and the adverse
     events' uniforms from the "safety" stream (`draw_event_block`: the cycles, courses and
-    kinds of event). Two models of one key draw the same numbers for a chunk of the same
-    seed, replicates and patients, whatever their patients' outcomes and the events'
-    probabilities (common random numbers); their clinic runs differ. None where
-    `clinic_key` is None."""
+    kinds of event), and the patients a replicate. Two models of one key draw the same
+    numbers for a chunk of the same seed and replicates, whatever their patients' outcomes
+    and the events' probabilities (common random numbers); their clinic runs differ. None
+    where `clinic_key` is None."""
     if clinic_key(model) is None:
         return None
     from sim.clinic.inputs import clinic_months
@@ -551,6 +551,7 @@ def draws_key(model: TrialModel) -> str | None:
     data = scenario_to_dict(sc)
     return repr(
         {
+            "patients_a_replicate": sc.trial.sample_size,  # the draws' shape
             "treatment": data.get("treatment"),
             "radiotherapy": data.get("radiotherapy"),
             "patients": data.get("patients"),
