@@ -167,7 +167,16 @@ def test_sweep_report_has_the_sweep_figures_and_tables(tmp_path):
     # one row per point
     assert report.tables == {"sweep_key": 3, "sweep": len(metrics) - 3}  # no point, name, label
     manifest = json.loads((sweep / "manifest.json").read_text())
-    assert manifest["points"][2]["label"] in out.read_text(encoding="utf-8")
+    text = out.read_text(encoding="utf-8")
+    assert manifest["points"][2]["label"] in text
+    # the key table's headings in words, not the metrics' names; a grid's points are named
+    # by their values, so no column of changes
+    key = text[
+        text.index('data-table="sweep_key"') : text.index("</table>", text.index("sweep_key"))
+    ]
+    completion = manifest["scenario"]["trial"]["completion_date"]
+    assert f"event target seen by {completion}" in key and "p_target_by_completion" not in key
+    assert "changed from the base scenario" not in key
 
 
 def test_missing_scenario_file_is_said_not_hidden(run, tmp_path):
@@ -246,3 +255,27 @@ def test_printed_report_opens_its_appendix():
     assert printable(page) == (
         '<details open class="appendix"><summary>x</summary></details><details>m</details>'
     )
+
+
+def test_a_sweep_of_variants_says_what_each_point_changes():
+    from sim.outputs.report import sweep_key_table
+
+    table = pd.DataFrame(
+        {"point": [1, 2], "label": ["baseline", "AE delays"], "power": [0.8, 0.7]}
+        | {"power_mc_se": [0.01, 0.01]}
+    )
+    manifest = {
+        "scenario": {"trial": {"completion_date": "2028-12-31"}},
+        "variants": [{"name": "baseline"}, {"name": "AE delays"}],
+        "points": [
+            {"point": 1, "params": {}},
+            {"point": 2, "params": {"safety.events.0.delay": {"2": 1.0}, "dropout.months": 6}},
+        ],
+    }
+    key = sweep_key_table(table, manifest)
+    assert list(key.columns) == ["#", "scenario", "power", "changed from the base scenario"]
+    assert list(key["changed from the base scenario"]) == [
+        "(none)",
+        'safety.events.0.delay = {"2": 1.0}; dropout.months = 6',
+    ]
+    assert key["power"].tolist() == ["80.0% ± 1.0%", "70.0% ± 1.0%"]

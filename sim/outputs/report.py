@@ -330,18 +330,36 @@ def sequential_headline_html(
     )
 
 
+def sweep_key_headings(completion: str) -> dict[str, str]:
+    """The key metrics' column headings in the sweep report, in words (`completion`: the
+    registered completion date as written)."""
+    return {
+        "p_target_by_completion": f"event target seen by {completion}",
+        "events_at_completion_mean": f"events by {completion} (mean)",
+        "power": "power",
+        "power_at_completion": f"power if cut on {completion}",
+        "p_cut_by_date": "cut by the calendar date, not the event target",
+        "lpi_months_median": "last patient randomized, months (median)",
+        "analysis_months_median": "analysis, months from start (median)",
+        "events_at_analysis_mean": "events at the analysis (mean)",
+    }
+
+
 def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
-    """Per point: its settings and the key metrics as `estimate ± MC SE`."""
+    """Per point: the key metrics as `estimate ± MC SE` under headings in words, then what
+    the point changes from the base scenario (``field = value``, separated by semicolons;
+    the grid's points are named by their values already, so only a sweep of variants has
+    it)."""
     from sim.engine.metric_table import KEY_METRICS, describe_metric
     from sim.engine.metrics import format_number
 
-    swept = list(dict.fromkeys(k for p in manifest["points"] for k in p["params"]))
-    key = table[["point", "label"]].copy()
-    for metric in KEY_METRICS:  # the answers first, the settings after them
+    completion = manifest["scenario"]["trial"]["completion_date"]
+    headings = sweep_key_headings(completion)
+    key = pd.DataFrame({"#": table["point"], "scenario": table["label"]})
+    for metric in KEY_METRICS:  # the answers first
         if metric in table:
-            unit = describe_metric(metric)[0]
-            unit = "share" if unit == "share" else ""
-            key[metric] = [
+            unit = "share" if describe_metric(metric)[0] == "share" else ""
+            key[headings.get(metric, metric)] = [
                 ""
                 if pd.isna(v)
                 else f"{format_number(v, unit)} ± {format_number(s, unit)}"
@@ -349,8 +367,16 @@ def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFra
                 else format_number(v, unit)
                 for v, s in zip(table[metric], table[f"{metric}_mc_se"], strict=True)
             ]
-    for column in [p for p in swept if p in table]:
-        key[column] = table[column]
+    if manifest.get("variants"):
+        changes = {p["point"]: p["params"] for p in manifest["points"]}
+        key["changed from the base scenario"] = [
+            "; ".join(
+                f"{field} = {json.dumps(value, separators=(', ', ': '))}"
+                for field, value in changes.get(point, {}).items()
+            )
+            or "(none)"
+            for point in table["point"]
+        ]
     return key
 
 
