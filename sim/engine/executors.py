@@ -802,17 +802,11 @@ def shared_tasks(
                 and spec.chunk not in done[j]
                 and (j, spec.chunk) not in claimed
             ]
+            clinic = [j for j in free if clinic_of[i] is not None and clinic_of[j] == clinic_of[i]]
+            drawn = [j for j in free if draws_of[i] is not None and draws_of[j] == draws_of[i]]
             mates = tuple(
-                [j for j in free if clinic_of[i] is not None and clinic_of[j] == clinic_of[i]]
-                + [
-                    j
-                    for j in free
-                    if draws_of[i] is not None
-                    and draws_of[j] == draws_of[i]
-                    and not (clinic_of[i] is not None and clinic_of[j] == clinic_of[i])
-                ]
-            )[: SHARED_POINTS - 1]
-            mates = tuple(sorted(mates))
+                sorted((clinic + [j for j in drawn if j not in clinic])[: SHARED_POINTS - 1])
+            )
             claimed.update((j, spec.chunk) for j in mates)
             tasks.append(ChunkTask(i, spec, job.seed, job.keep_patients, mates))
     return tasks
