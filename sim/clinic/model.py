@@ -562,7 +562,7 @@ def run_course(
     # a cycle's chair-minutes depend on the stratum and the phase alone: one list a stratum
     minutes = map(setup.visit_minute_lists.__getitem__, strata.tolist())
     # each patient's row of `delayed` and of the levels is read only by the log and the
-    # patient table (the records' arrays take them from the whole arrays)
+    # patient table (the records' arrays take them from the whole arrays); so are the books
     rows = keep_log or keep_records
     plans = zip(gaps.tolist(), levels if rows else repeat((), n), minutes, strict=True)
     reasons = stop_reason.tolist()

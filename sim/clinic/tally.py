@@ -1,5 +1,6 @@
 """What the clinic's replicates add up to: per-arm counts, trial-wide figures, monthly
-series and protocol deviations, tabulated for a whole chunk of replicates at once.
+series and protocol deviations, tabulated for a batch of a chunk's replicates at once
+(`sim.engine.clinic_bridge.TALLY_BATCH`).
 
 Each replicate's SimPy run leaves its patients' records (`sim.clinic.records.PatientCourse`);
 each replicate's are packed into one array as it ends (`sim.clinic.records.pack_records`)
@@ -854,7 +855,6 @@ def monthly_supply(
     doses = st.reps[0].draws.doses
     if doses is None or supply is None:
         return out
-    per_drug = None
     for j, drug in enumerate(setup.drugs):
         out[f"{table}/{drug} mg"] = (
             by_month(st, setup, cells, supply.mg[j]) if mg_series is None else mg_series(j)
@@ -869,9 +869,7 @@ def monthly_supply(
             for size, series in zip(sizes, by_size, strict=True):
                 out[f"{table}/{drug} vials {size:g} mg"] = series
         else:
-            if per_drug is None:
-                per_drug = supply.vials_per_drug
-            out[f"{table}/{drug} vials"] = by_month(st, setup, cells, per_drug[j])
+            out[f"{table}/{drug} vials"] = by_month(st, setup, cells, supply.vials_per_drug[j])
     return out
 
 

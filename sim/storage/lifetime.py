@@ -141,15 +141,17 @@ def quiet_pool_manager() -> None:
 STOP_SECONDS = 5.0  # for workers to end after being told to, before they are killed
 
 
-def stop_workers(pool: Any, timeout: float = STOP_SECONDS) -> None:
-    """Stop a ProcessPoolExecutor now: cancel what is queued, kill the running workers."""
+def stop_workers(pool: Any, timeout: float | None = None) -> None:
+    """Stop a ProcessPoolExecutor now: cancel what is queued, kill the running workers
+    (those left after `timeout`, STOP_SECONDS unless given)."""
     quiet_pool_manager()
     processes = list((getattr(pool, "_processes", None) or {}).values())
-    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)  # see below
+    # the result pipe's write end, before `shutdown` forgets the queue: `close_result_pipe`
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
     terminate(processes)
     with contextlib.suppress(Exception):
         pool.shutdown(wait=False, cancel_futures=True)
-    reap(processes, timeout)
+    reap(processes, STOP_SECONDS if timeout is None else timeout)
     close_result_pipe(writer, processes)
 
 
@@ -168,9 +170,8 @@ def end_processes(processes: list[Any], writer: Any = None) -> None:
     """Terminate those of `processes` still alive, kill any left after STOP_SECONDS, then
     close the result pipe's `writer` (the workers of a pool told to exit, which has
     forgotten them: as `stop_workers`)."""
-    alive = [process for process in processes if process.is_alive()]
-    terminate(alive)
-    reap(alive, STOP_SECONDS)
+    terminate(processes)
+    reap(processes, STOP_SECONDS)
     close_result_pipe(writer, processes)
 
 
