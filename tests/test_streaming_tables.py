@@ -476,3 +476,109 @@ def test_the_monthly_table_kept_as_written_gives_the_files_figures(tmp_path, mon
         writer.append("monthly", table.slice(start, 30))
     writer.close()
     assert writer.kept_table() is None
+
+
+def saved_point(folder, n_chunks: int = 3):
+    """A point's folder with `n_chunks` kept chunks (a replicates and a monthly table each,
+    `random_monthly`), as a run leaves it once its last chunk is in."""
+    from sim.engine.chunk import CHUNK_SIZE
+    from sim.engine.executors import PointJob, ipc_bytes
+    from sim.storage import checkpoints
+
+    rng = np.random.default_rng(11)
+    size = CHUNK_SIZE
+    for chunk in range(n_chunks):
+        ids = range(chunk * size, (chunk + 1) * size)
+        replicates = pa.table({"replicate": np.arange(ids.start, ids.stop)})
+        files = {
+            "replicates": ipc_bytes(replicates),
+            "monthly": ipc_bytes(random_monthly(rng, size, ids.start)),
+        }
+        checkpoints.save_chunk(folder, chunk, ids, files)
+    return PointJob(folder, n_chunks * size, 1, 0)
+
+
+def gated_monthly_writer(monkeypatch, fail: Exception | None = None):
+    """`write_tables` with its monthly (BESIDE) call held until `gate` is set; what it saw
+    is noted in `seen`; with `fail`, that call raises it instead of writing."""
+    import threading
+
+    import sim.engine.executors as executors
+
+    real = executors.write_tables
+    gate, seen = threading.Event(), {}
+
+    def write_tables(job, names=executors.TABLES, stop=None):
+        if names != executors.BESIDE:
+            return real(job, names, stop)
+        seen["thread"] = threading.current_thread().name
+        assert gate.wait(30)
+        seen["stopped"] = stop is not None and stop.is_set()
+        if fail is not None:
+            raise fail
+        return real(job, names, stop)
+
+    monkeypatch.setattr(executors, "write_tables", write_tables)
+    return gate, seen
+
+
+def monthly_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name.startswith("sim-monthly")]
+
+
+def test_the_monthly_table_is_written_beside_the_rest_of_the_point(tmp_path, monkeypatch):
+    # the point's other tables are written, and its figures worked out, while the monthly
+    # table is written on a thread of its own; `monthly()` waits for it: the table as
+    # written, kept, as the file reads back
+    from sim.engine.executors import tables_written
+
+    job = saved_point(tmp_path)
+    gate, seen = gated_monthly_writer(monkeypatch)
+    with tables_written(job, {}) as tables:
+        assert (tmp_path / "replicates.parquet").exists()
+        assert not (tmp_path / "monthly.parquet").exists()  # still held
+        gate.set()
+        kept = tables.monthly()
+        assert kept is not None
+        assert kept.table.equals(pq.read_table(tmp_path / "monthly.parquet"))
+        assert kept.metadata.equals(pq.read_metadata(tmp_path / "monthly.parquet"))
+    assert seen == {"thread": seen["thread"], "stopped": False}
+    assert seen["thread"].startswith("sim-monthly") and not monthly_threads()
+    ours = monthly_quantiles(tmp_path / "monthly.parquet", kept)
+    again = monthly_quantiles(tmp_path / "monthly.parquet")
+    assert {k: v.to_csv() for k, v in ours.items()} == {k: v.to_csv() for k, v in again.items()}
+
+
+def test_a_point_that_fails_stops_its_monthly_writer_before_it_returns(tmp_path, monkeypatch):
+    # an error (or a signal) while the point's figures are worked out: the monthly writer is
+    # told to stop before its next chunk and has ended when the error reaches the caller,
+    # so nothing writes into the folder a failed run then removes; the caller sees its own
+    # error, not the writer's
+    import threading
+
+    from sim.engine.executors import tables_written
+
+    job = saved_point(tmp_path)
+    gate, seen = gated_monthly_writer(monkeypatch)
+    threading.Timer(0.2, gate.set).start()  # the writer goes on once the body has failed
+    with pytest.raises(KeyboardInterrupt), tables_written(job, {}):
+        raise KeyboardInterrupt
+    assert seen["stopped"] is True and not monthly_threads()
+    assert not (tmp_path / "monthly.parquet").exists()
+
+
+def test_the_monthly_writers_error_reaches_the_caller(tmp_path, monkeypatch):
+    # a full disk while the monthly table is written: raised where it is asked for, and on
+    # leaving the point even if it is not asked for (a caller that only wants the sums)
+    from sim.engine.executors import tables_written
+
+    job = saved_point(tmp_path)
+    gate, _ = gated_monthly_writer(monkeypatch, OSError(28, "No space left on device"))
+    gate.set()
+    with pytest.raises(OSError, match="No space left"), tables_written(job, {}) as tables:
+        tables.monthly()
+    with pytest.raises(OSError, match="No space left"), tables_written(job, {}):
+        pass
+    assert not monthly_threads()

@@ -23,10 +23,11 @@ import contextlib
 import itertools
 import math
 import os
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -711,10 +712,11 @@ def run_points(
     each point's replicates/patients/monthly Parquet into its folder in chunk order.
 
     Fresh chunks are kept as checkpoints as they arrive; kept ones are read back. When a
-    point's last chunk is in, `on_point(index, tables)` gets its additive tables summed over
-    chunks and its monthly table when kept (`PointTables`). `jobs[i]` is None for a point
-    already finished (nothing to do); `on_chunk(n)` is called with each fresh chunk's
-    replicate count. Points of one `clinics` key
+    point's last chunk is in, its tables are written (`tables_written`) and
+    `on_point(index, tables)` gets its additive tables summed over chunks and its monthly
+    table's writer (`PointTables`); the monthly table is written once it returns.
+    `jobs[i]` is None for a point already finished (nothing to do); `on_chunk(n)` is called
+    with each fresh chunk's replicate count. Points of one `clinics` key
     (`sim.engine.chunk.clinic_key`, None: none to share) and the same replicates compute
     each chunk in one task, their clinic run once, and so do points of one `draws` key
     (`draws_key`), their clinic draws made once (`shared_tasks`). `started`: the
@@ -736,9 +738,10 @@ def run_points(
         for i in write_order(jobs, tasks):
             job = jobs[i]
             assert job is not None
-            tables = write_point(job, done[i], results, i, on_chunk)
-            if on_point:
-                on_point(i, tables)
+            sums = gather_point(job, done[i], results, i, on_chunk)
+            with tables_written(job, sums) as tables:
+                if on_point:
+                    on_point(i, tables)
     finally:
         results.close()
 
@@ -827,7 +830,7 @@ def kept_for_mates(
     on_chunk: Callable[[int], None] | None,
 ) -> Iterator[ChunkFiles]:
     """Each task's chunk of its leading point; the chunks of the points sharing it are
-    kept as their checkpoints as they arrive and are then done (`write_point` reads them
+    kept as their checkpoints as they arrive and are then done (`gather_point` reads them
     back when it comes to their point)."""
     try:
         for files in results:
@@ -855,17 +858,16 @@ def draws_keys(models: Sequence[TrialModel]) -> list[str | None]:
     return [draws_key(model) for model in models]
 
 
-def write_point(
+def gather_point(
     job: PointJob,
     done: set[int],
     results: Iterator[ChunkFiles],
     index: int,
     on_chunk: Callable[[int], None] | None,
-) -> PointTables:
+) -> dict[str, pd.DataFrame]:
     """Keep each of `job`'s fresh chunks (from `results`) as its checkpoint and add up the
-    count tables of all its chunks; then, once every chunk is in, write its Parquet tables
-    from the checkpoints (`write_tables`). Returns the summed count tables and the monthly
-    table when kept."""
+    count tables of all its chunks (its kept ones read back). Returns the summed count
+    tables, once every chunk is in."""
     sums: dict[str, pd.DataFrame] = {}
     pending: list[dict[str, pd.DataFrame]] = []
     for spec in plan_chunks(job.n_reps):
@@ -892,16 +894,55 @@ def write_point(
         if on_chunk and spec.chunk not in done:
             on_chunk(spec.n_reps)
     add_sums(sums, merge_sums(pending))
-    return PointTables(sums, write_tables(job))
+    return sums
 
 
 TABLES = ("replicates", "patients", "monthly")  # a point's Parquet tables, one row per replicate
 # (patients: per kept patient)
+BESIDE = ("monthly",)  # written on a thread of its own (`tables_written`)
 
 
-def write_tables(job: PointJob) -> KeptTable | None:
-    """`job`'s TABLES as Parquet files in its folder, each chunk's rows in chunk order, read
-    back from the chunks' checkpoint files (each checked against its marker).
+@contextlib.contextmanager
+def tables_written(job: PointJob, sums: dict[str, pd.DataFrame]) -> Iterator[PointTables]:
+    """Write `job`'s Parquet tables once every chunk is in: the monthly table (BESIDE) on a
+    thread of its own, the others here; then yield the point's `PointTables` (`sums`, the
+    monthly table's writer), while the monthly table may still be being written.
+
+    Encoding the monthly table's 2,401 columns (the baseline's) is pyarrow's C++ work, done
+    without the GIL: the point's summary is worked out beside it, on the other core
+    (`sim.engine.run.finish_point` asks for the monthly table last, `PointTables.monthly`).
+    On leaving, the writer has ended and its error, if any, is raised; if the body failed,
+    the writer was told to stop at its next chunk first, so nothing writes into the point's
+    folder once this returns."""
+    stop = threading.Event()
+    thread = ThreadPoolExecutor(1, thread_name_prefix="sim-monthly")
+    monthly = thread.submit(write_tables, job, BESIDE, stop)
+    ended = False
+    try:
+        write_tables(job, tuple(name for name in TABLES if name not in BESIDE))
+        yield PointTables(sums, monthly)
+        ended = True
+    finally:
+        if not ended:
+            stop.set()
+        try:
+            thread.shutdown(wait=True)
+        except BaseException:  # interrupted while waiting: the writer stops at its next chunk
+            stop.set()
+            raise
+    monthly.result()
+
+
+class WritingStopped(Exception):
+    """A table writer told to stop (`tables_written`) before it was done."""
+
+
+def write_tables(
+    job: PointJob, names: tuple[str, ...] = TABLES, stop: threading.Event | None = None
+) -> KeptTable | None:
+    """`job`'s tables `names` as Parquet files in its folder, each chunk's rows in chunk
+    order, read back from the chunks' checkpoint files (each checked against its marker);
+    with `stop`, stopping before the next chunk once it is set (`WritingStopped`).
 
     Written once every chunk is in, not chunk by chunk as they arrive: a Parquet writer holds
     the metadata of every column chunk it has written until the file closes (about 0.8 KB per
@@ -914,10 +955,12 @@ def write_tables(job: PointJob) -> KeptTable | None:
     writers = ParquetAppender(job.folder, row_group_rows(job.n_reps), keep="monthly")
     try:
         for chunk, ids in job.replicate_ids().items():
-            files = checkpoints.load_chunk_tables(job.folder, chunk, ids, TABLES)
+            if stop is not None and stop.is_set():
+                raise WritingStopped(f"{job.folder}: the tables' writer was stopped")
+            files = checkpoints.load_chunk_tables(job.folder, chunk, ids, names)
             if files is None:
                 raise changed_checkpoint(job, chunk)
-            for name in TABLES:
+            for name in names:
                 if name in files:
                     writers.append(name, read_table_bytes(files[name]))
     finally:
@@ -986,6 +1029,7 @@ class ParquetAppender:
         self.buffers: dict[str, list[pa.Table]] = {}
         self.keep = keep
         self.kept: list[pa.Table] | None = [] if keep is not None else None
+        self.kept_bytes = 0
 
     def append(self, name: str, table: pa.Table) -> None:
         buffer = self.buffers.setdefault(name, [])
@@ -1008,7 +1052,10 @@ class ParquetAppender:
         buffer.clear()
         if name == self.keep and self.kept is not None:
             self.kept.append(table)
-            if sum(t.nbytes for t in self.kept) > KEPT_BYTES:
+            # (its buffers' size: `nbytes` walks each column's slices, 10 ms for the
+            # baseline's 2,401 columns)
+            self.kept_bytes += table.get_total_buffer_size()
+            if self.kept_bytes > KEPT_BYTES:
                 self.kept = None  # too large to keep: read back from the file
 
     def close(self) -> None:
@@ -1054,11 +1101,17 @@ class KeptTable:
 
 @dataclass(frozen=True)
 class PointTables:
-    """What `run_points` hands `on_point` once a point's tables are written: its additive
-    tables summed over the chunks, and its monthly table when kept (`KeptTable`)."""
+    """What `run_points` hands `on_point` once a point's replicates and patients tables are
+    written: its additive tables summed over the chunks, and the writer of its monthly
+    table (`tables_written`)."""
 
     sums: dict[str, pd.DataFrame]
-    monthly: KeptTable | None = None
+    writer: Future[KeptTable | None]
+
+    def monthly(self) -> KeptTable | None:
+        """Once the monthly table is written (waiting for it): the table as written when
+        kept (`KeptTable`), else None; the writer's error raised."""
+        return self.writer.result()
 
 
 def merge_sums(batch: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:

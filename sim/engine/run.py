@@ -175,16 +175,12 @@ def interruption_keeper(note: Callable[[str], None]) -> Callable[[Path, BaseExce
 
 
 def finish_point(
-    folder: Path,
-    scenario: Scenario,
-    reps: int,
-    sums: dict[str, pd.DataFrame],
-    record: dict,
-    monthly: KeptTable | None = None,
+    folder: Path, scenario: Scenario, reps: int, tables: PointTables, record: dict
 ) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
-    """A point's tables from its Parquet and summed counts, its doubts in the manifest;
-    manifest.json last (a point folder with a manifest is complete); then its checkpoints
-    go. `monthly`: its monthly table as written, kept in memory (else read from its file).
+    """A point's tables from its Parquet and summed counts (`tables`), its doubts in the
+    manifest; manifest.json last (a point folder with a manifest is complete); then its
+    checkpoints go. The monthly figures come last: the monthly table may still be being
+    written (`PointTables.monthly`, kept in memory when small, else read from its file).
     Returns (summary, timeline, warnings)."""
     from sim.engine.results import (
         ParquetColumns,
@@ -196,18 +192,19 @@ def finish_point(
     from sim.stats.design import design_warnings
     from sim.storage.checkpoints import CHUNKS
 
-    for name, table in sums.items():
+    for name, table in tables.sums.items():
         per_trial_table(table, reps).to_csv(folder / f"{name}.csv", index=False)
-    if (folder / "monthly.parquet").exists():
-        for name, table in with_supply_to_end(
-            monthly_quantiles(folder / "monthly.parquet", monthly)
-        ).items():
-            table.to_csv(folder / f"{name}.csv", index=False)
     replicates = ParquetColumns(folder / "replicates.parquet")  # a column at a time
     summary = summarize(replicates, scenario)
     summary.to_csv(folder / "summary.csv", index=False)
     milestones = timeline(replicates, scenario)
     milestones.to_csv(folder / "timeline.csv", index=False)
+    monthly = tables.monthly()
+    if (folder / "monthly.parquet").exists():
+        for name, table in with_supply_to_end(
+            monthly_quantiles(folder / "monthly.parquet", monthly)
+        ).items():
+            table.to_csv(folder / f"{name}.csv", index=False)
     doubts = (*design_warnings(scenario), *summary_warnings(summary, scenario))
     record["warnings"] = list(doubts)
     write_json(folder / "manifest.json", record)
@@ -349,28 +346,28 @@ def run_scenario(
                 on_resume(done)
             if done:
                 note(f"resuming {staging}: {done:,} of {reps:,} replicates already done")
-            written: list[PointTables] = []
-            run_points(
-                pool, [job], on_chunk, on_point=lambda _, t: written.append(t), started=fresh
-            )
-            wall = time.perf_counter() - started
-            from sim.engine.results import manifest  # (imported by `prepare_finish`)
+            finished: list[tuple[float, tuple]] = []
 
-            record = manifest(
-                scenario,
-                scenario_path,
-                list(overrides or []),
-                seed,
-                reps,
-                workers,
-                keep_patients,
-                wall,
-            )
-            record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
-            (tables,) = written
-            summary, milestones, doubts = finish_point(
-                staging, scenario, reps, tables.sums, record, tables.monthly
-            )
+            def finish(_: int, tables: PointTables) -> None:
+                # while the monthly table is written (`sim.engine.executors.tables_written`)
+                wall = time.perf_counter() - started
+                from sim.engine.results import manifest  # (imported by `prepare_finish`)
+
+                record = manifest(
+                    scenario,
+                    scenario_path,
+                    list(overrides or []),
+                    seed,
+                    reps,
+                    workers,
+                    keep_patients,
+                    wall,
+                )
+                record.update(executor=executor, scheduler=scheduler, resumed_replicates=done)
+                finished.append((wall, finish_point(staging, scenario, reps, tables, record)))
+
+            run_points(pool, [job], on_chunk, on_point=finish, started=fresh)
+            ((wall, (summary, milestones, doubts)),) = finished
             (staging / CHECKPOINT).unlink()
             if before_publish is not None:
                 before_publish(staging)

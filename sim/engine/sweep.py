@@ -539,9 +539,7 @@ def run_sweep(
                 time.perf_counter() - started,
             )
             record.update(executor=executor, scheduler=scheduler, sweep_point=point.number)
-            finish_point(
-                staging / point.name, point.scenario, reps, tables.sums, record, tables.monthly
-            )
+            finish_point(staging / point.name, point.scenario, reps, tables, record)
 
         run_points(
             pool,
