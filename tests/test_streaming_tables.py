@@ -582,3 +582,23 @@ def test_the_monthly_writers_error_reaches_the_caller(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space left"), tables_written(job, {}):
         pass
     assert not monthly_threads()
+
+
+def test_a_monthly_table_too_large_to_keep_is_written_before_the_rest(tmp_path, monkeypatch):
+    # over KEPT_BYTES (by its chunks' files), the monthly table is written first, in this
+    # thread: its writer's memory is not held beside the summary's; the same files
+    import sim.engine.executors as executors
+    from sim.engine.executors import tables_written
+    from sim.storage import checkpoints
+
+    job = saved_point(tmp_path)
+    size = checkpoints.kept_bytes(tmp_path, job.replicate_ids(), ("monthly",))
+    assert size == sum(
+        checkpoints.read_marker(tmp_path, c)["files"]["monthly"]["bytes"] for c in range(3)
+    )
+    monkeypatch.setattr(executors, "KEPT_BYTES", size // 2)
+    gate, seen = gated_monthly_writer(monkeypatch)
+    with tables_written(job, {}) as tables:
+        assert seen == {} and (tmp_path / "monthly.parquet").exists()
+        assert tables.monthly() is None  # not kept: its figures read from the file
+    assert not monthly_threads()

@@ -216,6 +216,20 @@ def read_chunk_files(
     return marker, files
 
 
+def kept_bytes(folder: Path, expected: dict[int, range], names: tuple[str, ...]) -> int:
+    """The bytes of the files `names` of the chunks of `expected` (chunk -> its replicate
+    ids) kept in `folder`, by their markers (a chunk without a marker counts none)."""
+    total = 0
+    for chunk in expected:
+        listed = (read_marker(folder, chunk) or {}).get("files")
+        if isinstance(listed, dict):
+            for name in names:
+                meta = listed.get(name)
+                if isinstance(meta, dict) and isinstance(meta.get("bytes"), int):
+                    total += meta["bytes"]
+    return total
+
+
 def finished_chunks(folder: Path, expected: dict[int, range]) -> set[int]:
     """The chunks of `expected` (chunk -> its replicate ids) kept intact in `folder`."""
     return {chunk for chunk, ids in expected.items() if load_chunk(folder, chunk, ids) is not None}
