@@ -106,6 +106,40 @@ def test_api_sweep_writes_the_commands_folder(hr_sweep, tmp_path):
     assert mine["points"] == theirs["points"] and mine["scenario_path"] == str(TEXTBOOK)
 
 
+def test_a_sweep_imports_its_figures_while_the_chunks_compute(tmp_path, monkeypatch):
+    # the figures' libraries (matplotlib, seaborn: about 0.55 s) are imported once the
+    # chunks are asked for, before the first is read, not once the last point is in
+    import sim
+    import sim.outputs.plots as plots
+    from sim.engine import executors
+
+    chunks: list[int] = []
+    prepared: list[int] = []
+    real_run_points = executors.run_points
+
+    def run_points(executor, jobs, on_chunk=None, **kwargs):
+        def counted(n):
+            chunks.append(n)
+            if on_chunk:
+                on_chunk(n)
+
+        return real_run_points(executor, jobs, counted, **kwargs)
+
+    monkeypatch.setattr(executors, "run_points", run_points)
+    monkeypatch.setattr(plots, "theme", lambda: prepared.append(len(chunks)))
+    sim.sweep(
+        TEXTBOOK,
+        {"effect.hazard_ratio": [0.6, 1.0]},
+        reps=REPS,
+        seed=7,
+        workers=1,
+        progress=False,
+        out=tmp_path / "sweep",
+    )
+    assert prepared == [0] and len(chunks) == 2
+    assert sorted(p.name for p in (tmp_path / "sweep" / "plots").glob("*.png"))
+
+
 def test_points_differing_only_in_hr_share_enrollment(hr_sweep):
     # Common random numbers: the same seed at every point gives replicate r the same
     # enrollment draws, so milestone dates agree replicate by replicate; outcomes differ.

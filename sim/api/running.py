@@ -256,6 +256,13 @@ def sweep(
 
         write_figures(sweep_figures(staging), staging / "plots")
 
+    def prepare_figures() -> None:
+        # matplotlib and seaborn (about 0.55 s) imported while the workers compute, not
+        # once the last point is in
+        from sim.outputs.plots import theme
+
+        theme()
+
     with reporting(progress, len(points) * reps) as report:
         for point in points:
             for text in design_warnings(point.scenario):
@@ -280,5 +287,6 @@ def sweep(
             note=report.write,
             on_resume=lambda done: report.start(len(points) * reps, done),
             before_publish=add_figures,
+            on_start=prepare_figures,
         )
     return Results(target, scratch, computed={"sweep": table}, scenario=base)

@@ -707,6 +707,7 @@ def run_points(
     clinics: Sequence[str | None] | None = None,
     started: Iterator[list[ChunkFiles]] | None = None,
     draws: Sequence[str | None] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> None:
     """Compute every chunk of every point not yet kept, all as one pool of tasks, and write
     each point's replicates/patients/monthly Parquet into its folder in chunk order.
@@ -721,7 +722,8 @@ def run_points(
     each chunk in one task, their clinic run once, and so do points of one `draws` key
     (`draws_key`), their clinic draws made once (`shared_tasks`). `started`: the
     executor's results of these tasks, asked for before the points' folders were ready
-    (`start_fresh`: none of their chunks is kept).
+    (`start_fresh`: none of their chunks is kept). `on_start()` is called once the tasks are
+    asked for, before the first result is read (on a local pool, while its workers compute).
     """
     done = [
         set() if job is None else checkpoints.finished_chunks(job.folder, job.replicate_ids())
@@ -733,6 +735,8 @@ def run_points(
         started = executor.map_ordered(tasks)
     elif any(done):
         raise ValueError("run_points: chunks started afresh, but some are kept already")
+    if on_start:
+        on_start()
     results = kept_for_mates(started, jobs, done, on_chunk)
     try:
         for i in write_order(jobs, tasks):

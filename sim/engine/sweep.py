@@ -476,6 +476,7 @@ def run_sweep(
     note: Callable[[str], None] | None = None,
     on_resume: Callable[[int], None] | None = None,
     before_publish: Callable[[Path], None] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """Run every point into `out` (staged, published whole); return the sweep table.
 
@@ -484,7 +485,8 @@ def run_sweep(
     is in (its manifest.json last: a point folder with one is finished). With `resume`,
     finished points and kept chunks of the interrupted sweep of `out` are not recomputed.
     `before_publish(staging)` adds files (the figures) to the sweep before it is moved into
-    place.
+    place; `on_start()` is called once the chunks are asked for (on a local pool, while its
+    workers compute: what `before_publish` needs can be imported then).
     """
     from sim.engine.chunk import TrialModel
     from sim.engine.executors import PointJob, clinic_keys, draws_keys, run_points
@@ -548,6 +550,7 @@ def run_sweep(
             on_point=finish,
             clinics=clinic_keys(models),
             draws=draws_keys(models),
+            on_start=on_start,
         )
         # read back, so a resumed sweep (whose early points were written before) and an
         # uninterrupted one tabulate the same numbers

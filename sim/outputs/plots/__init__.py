@@ -39,6 +39,7 @@ from sim.outputs.plots.style import (
     format_date_axis,
     new_axes,
     percent,
+    theme,
     themed,
 )
 from sim.outputs.plots.survival import km_steps, plot_km
@@ -112,6 +113,7 @@ __all__ = [
     "supply_panel",
     "sweep_figures",
     "test_power_columns",
+    "theme",
     "themed",
     "utilization_panel",
     "write_figures",
