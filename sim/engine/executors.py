@@ -922,7 +922,7 @@ def tables_written(job: PointJob, sums: dict[str, pd.DataFrame]) -> Iterator[Poi
     A monthly table too large to be kept in memory (over KEPT_BYTES, by its chunks' files:
     a run of more than about 6,000 of the baseline's replicates) is written here, before
     the others: its writer's row groups and file metadata are then not held beside the
-    summary's columns (beside them, 100,000 replicates peaked at 488 MiB instead of 444)."""
+    summary's columns (beside them, 100,000 replicates peaked at 488 MiB, not about 440)."""
     if checkpoints.kept_bytes(job.folder, job.replicate_ids(), BESIDE) > KEPT_BYTES:
         written: Future[KeptTable | None] = Future()
         written.set_result(write_tables(job))
