@@ -86,18 +86,23 @@ def test_sweep_writes_one_run_per_point_and_the_table(hr_sweep):
     ]
 
 
-def test_api_sweep_writes_the_commands_folder(hr_sweep, tmp_path):
+def api_hr_sweep(out):
+    """`sim.sweep` of the `hr_sweep` command's points into `out`."""
     import sim
 
-    results = sim.sweep(
+    return sim.sweep(
         TEXTBOOK,
         {"effect.hazard_ratio": [0.6, 1.0]},
         reps=REPS,
         seed=7,
         workers=1,
         progress=False,
-        out=tmp_path / "api",
+        out=out,
     )
+
+
+def test_api_sweep_writes_the_commands_folder(hr_sweep, tmp_path):
+    results = api_hr_sweep(tmp_path / "api")
     assert (tmp_path / "api" / "sweep.csv").read_bytes() == (hr_sweep / "sweep.csv").read_bytes()
     assert results.table("sweep")["label"].tolist() == ["hazard_ratio=0.6", "hazard_ratio=1.0"]
     mine, theirs = (
@@ -109,7 +114,6 @@ def test_api_sweep_writes_the_commands_folder(hr_sweep, tmp_path):
 def test_a_sweep_imports_its_figures_while_the_chunks_compute(tmp_path, monkeypatch):
     # the figures' libraries (matplotlib, seaborn: about 0.55 s) are imported once the
     # chunks are asked for, before the first is read, not once the last point is in
-    import sim
     import sim.outputs.plots as plots
     from sim.engine import executors
 
@@ -127,15 +131,7 @@ def test_a_sweep_imports_its_figures_while_the_chunks_compute(tmp_path, monkeypa
 
     monkeypatch.setattr(executors, "run_points", run_points)
     monkeypatch.setattr(plots, "theme", lambda: prepared.append(len(chunks)))
-    sim.sweep(
-        TEXTBOOK,
-        {"effect.hazard_ratio": [0.6, 1.0]},
-        reps=REPS,
-        seed=7,
-        workers=1,
-        progress=False,
-        out=tmp_path / "sweep",
-    )
+    api_hr_sweep(tmp_path / "sweep")
     assert prepared == [0] and len(chunks) == 2
     assert sorted(p.name for p in (tmp_path / "sweep" / "plots").glob("*.png"))
 
