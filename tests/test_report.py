@@ -175,7 +175,9 @@ def test_sweep_report_has_the_sweep_figures_and_tables(tmp_path):
         text.index('data-table="sweep_key"') : text.index("</table>", text.index("sweep_key"))
     ]
     completion = manifest["scenario"]["trial"]["completion_date"]
-    assert f"event target seen by {completion}" in key and "p_target_by_completion" not in key
+    assert "Event target reached by the completion date" in key
+    assert "p_target_by_completion" not in key
+    assert f"the completion date is the registered one, {completion}" in text
     assert "changed from the base scenario" not in key
 
 
@@ -273,9 +275,25 @@ def test_a_sweep_of_variants_says_what_each_point_changes():
         ],
     }
     key = sweep_key_table(table, manifest)
-    assert list(key.columns) == ["#", "scenario", "power", "changed from the base scenario"]
+    assert list(key.columns) == [
+        "#",
+        "scenario",
+        "Power at the analysis",
+        "changed from the base scenario",
+    ]
     assert list(key["changed from the base scenario"]) == [
         "(none)",
         'safety.events.0.delay = {"2": 1.0}; dropout.months = 6',
     ]
-    assert key["power"].tolist() == ["80.0% ± 1.0%", "70.0% ± 1.0%"]
+    assert key["Power at the analysis"].tolist() == ["80.0% ± 1.0%", "70.0% ± 1.0%"]
+
+
+def test_every_key_metric_has_a_heading_in_words():
+    # the sweep report's key table and the page's compare tab name these metrics in words
+    # from the metric table's one heading each, not a list of their own
+    from sim.app.answers import COMPARED
+    from sim.engine.metric_table import KEY_METRICS, metric_heading
+
+    for metric in (*KEY_METRICS, *COMPARED):
+        heading = metric_heading(metric)
+        assert heading != metric and heading[:1].isupper(), metric

@@ -191,18 +191,19 @@ def zip_folder(folder: Path) -> bytes:
 
 # --- two runs side by side -------------------------------------------------------------------
 
-# The metrics the compare tab always shows, in words (the differences beyond noise of every
-# other metric follow them, as `python -m sim compare` lists them after its key metrics).
+# The metrics the compare tab always shows, under their headings in words (the metric
+# table's `heading`; the differences beyond noise of every other metric follow them, as
+# `python -m sim compare` lists them after its key metrics).
 COMPARED = (
-    ("power", "Power at the analysis"),
-    ("power_at_completion", "Power if the analysis happened at the completion date"),
-    ("p_target_by_completion", "Event target reached by the completion date"),
-    ("p_cut_by_date", "Analysis cut at the calendar date, before the event target"),
-    ("events_at_completion_mean", "Primary endpoint's events seen by the completion date (mean)"),
-    ("lpi_months_median", "All patients randomized (months from the start, median)"),
-    ("target_events_months_median", "Event target reached (months from the start, median)"),
-    ("analysis_months_median", "Final analysis (months from the start, median)"),
-    ("hazard_ratio_median", "Hazard ratio estimated at the analysis (median)"),
+    "power",
+    "power_at_completion",
+    "p_target_by_completion",
+    "p_cut_by_date",
+    "events_at_completion_mean",
+    "lpi_months_median",
+    "target_events_months_median",
+    "analysis_months_median",
+    "hazard_ratio_median",
 )
 SE_KINDS = {  # how `sim.compare` computed a difference's standard error, in words
     "paired": "paired",
@@ -264,8 +265,10 @@ def comparison_table(metrics: pd.DataFrame, described: pd.DataFrame) -> pd.DataF
     as the command line lists them, in the words of its meaning (`meaning_words`); the
     estimates, the difference, its standard error and "beyond noise" (its flag) as
     `sim.compare` computed them. `metric` is the metric's name in summary.csv."""
+    from sim.api import metric_heading
+
     rows = metrics.set_index("metric")
-    words = dict(COMPARED)
+    words = {metric: metric_heading(metric) for metric in COMPARED}
     flagged = [m for m in rows.index[rows["flag"].astype(bool)] if m not in words]
     shown = [m for m in words if m in rows.index] + flagged
     units, meanings = described["unit"], described["meaning"]

@@ -160,9 +160,7 @@ def run_clinic(inputs: ClinicInputs, rng: dict[str, np.random.Generator]) -> Cli
     After an early stop (`ClinicInputs.enrolled_until`) the adverse-event draws are made for
     all the patients, as without a stop (common random numbers), and those of the patients
     treated are used."""
-    if inputs.model.scenario.treatment is None:
-        return ClinicChunk()
-    return run_clinic_groups([[inputs]], rng)[0][0]
+    return run_clinic_shared([inputs], rng)[0]
 
 
 def replicate_blocks(n_reps: int, size: int = EVENT_BLOCK) -> list[range]:
@@ -207,7 +205,10 @@ def run_clinic_shared(
     (`same_clinic`) but count it to their own horizons: one SimPy run of each replicate,
     split at each trial's final analysis (`sim.clinic.model.run_replicate_horizons`); the
     kept replicates, whose patient tables are cut back to the horizon, one run per trial.
-    The streams `rng` are the first trial's (all the trials' are the same)."""
+    The streams `rng` are the first trial's (all the trials' are the same). Without a
+    treatment block there is no clinic: empty chunks."""
+    if trials[0].model.scenario.treatment is None:
+        return [ClinicChunk() for _ in trials]
     return run_clinic_groups([trials], rng)[0]
 
 
@@ -223,11 +224,8 @@ def run_clinics(
     members = [[trials[i] for i in group] for group in groups]
     if len(groups) > 1 and same_draws(trials):
         runs = run_clinic_groups(members, rngs[0])
-    else:
-        runs = [
-            run_clinic_shared(m, rngs[g[0]]) if len(g) > 1 else [run_clinic(m[0], rngs[g[0]])]
-            for g, m in zip(groups, members, strict=True)
-        ]
+    else:  # each group on its first trial's streams
+        runs = [run_clinic_shared(m, rngs[g[0]]) for g, m in zip(groups, members, strict=True)]
     chunks = {}
     for group, group_runs in zip(groups, runs, strict=True):
         chunks.update(zip(group, group_runs, strict=True))

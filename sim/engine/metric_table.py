@@ -185,6 +185,7 @@ HEADLINE = Section(
             "p_stopped_or_target_by_completion",
             derive=by_completion,
             key=1,
+            heading="Event target reached by the completion date",
         ),
         row(
             "p_concluded_by_completion",
@@ -210,6 +211,7 @@ HEADLINE = Section(
             "randomized by then, mean over replicates",
             paired=True,
             key=2,
+            heading="Primary endpoint's events seen by the completion date (mean)",
         ),
         row(
             "power_at_completion",
@@ -222,6 +224,7 @@ HEADLINE = Section(
             "with the events seen by then (every replicate; no group-sequential bound, no "
             "futility stop)",
             key=4,
+            heading="Power if the analysis happened at the completion date",
         ),
         row(
             "p_cut_by_events",
@@ -243,6 +246,7 @@ HEADLINE = Section(
             "cut_date, before the event target",
             derive=equal_to("date"),
             key=5,
+            heading="Analysis cut at the calendar date, before the event target",
         ),
         row(
             "p_cut_all_followed",
@@ -279,6 +283,7 @@ PRIMARY = Section(
             paired=True,
             key=3,
             plan=1,
+            heading="Power at the analysis",
         ),
         row(
             "power_stratified",
@@ -319,6 +324,7 @@ PRIMARY = Section(
             paired=True,
             key=8,
             plan=4,
+            heading="Primary endpoint's events at the analysis (mean)",
         ),
         row(
             "lpi_months_median",
@@ -332,6 +338,7 @@ PRIMARY = Section(
             paired=True,
             key=6,
             plan=5,
+            heading="All patients randomized (months from the start, median)",
         ),
         row(
             "target_events_months_median",
@@ -347,6 +354,7 @@ PRIMARY = Section(
             derive=seen_by_cut,
             paired=True,
             plan=6,
+            heading="Event target reached (months from the start, median)",
         ),
         row(
             "analysis_months_median",
@@ -360,6 +368,7 @@ PRIMARY = Section(
             paired=True,
             key=7,
             plan=7,
+            heading="Analysis that concluded the trial (months from the start, median)",
         ),
         row(
             "lpi_months_mean",
@@ -416,6 +425,7 @@ PRIMARY = Section(
             "Cox hazard ratio of the {primary}, experimental vs control, at the analysis, "
             "median over replicates",
             paired=True,
+            heading="Hazard ratio estimated at the analysis (median)",
         ),
         row(
             "median_pfs_control_months_mean",
@@ -722,5 +732,6 @@ KEY_METRICS = TABLE.key_metrics
 run_metrics = TABLE.run_metrics
 find_metric = TABLE.find
 describe_metric = TABLE.describe
+metric_heading = TABLE.heading
 describe_metrics = TABLE.describe_all
 plan_metrics = TABLE.plan_metrics

@@ -100,6 +100,7 @@ class Metric:
     requires: tuple[str, ...] = ()  # further columns without which it does not apply
     key: int = 0  # rank among the key metrics that lead sweep tables (0: not one)
     plan: int = 0  # rank in the forecast's comparison.csv (0: not in it)
+    heading: str = ""  # a column heading in words (the sweep report, the page's compare tab)
     where: tuple[tuple[str, str], ...] = ()  # narrower patterns of placeholders
 
     def __post_init__(self) -> None:
@@ -272,7 +273,7 @@ def row(
     **options: Any,
 ) -> Metric:
     """A row of the table; `columns` one column's name or several; `options` the other
-    fields of `Metric` (paired, derive, requires, key, plan, where)."""
+    fields of `Metric` (paired, derive, requires, key, plan, heading, where)."""
     read = (columns,) if isinstance(columns, str) else tuple(columns)
     return Metric(name, statistic, read, unit, group, meaning, **options)
 
@@ -351,6 +352,11 @@ class MetricTable:
             if match is not None:
                 return metric.bind(match.groupdict(), endpoint)
         return None
+
+    def heading(self, name: str) -> str:
+        """The metric's column heading in words (its row's `heading`), else its name."""
+        found = self.exact.get(name)
+        return found.heading if found is not None and found.heading else name
 
     def describe(self, name: str, endpoint: str = "pfs") -> tuple[str, str]:
         """(unit, meaning) of a summary metric of a run whose primary endpoint is `endpoint`;

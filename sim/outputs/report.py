@@ -330,36 +330,19 @@ def sequential_headline_html(
     )
 
 
-def sweep_key_headings(completion: str) -> dict[str, str]:
-    """The key metrics' column headings in the sweep report, in words (`completion`: the
-    registered completion date as written)."""
-    return {
-        "p_target_by_completion": f"event target seen by {completion}",
-        "events_at_completion_mean": f"events by {completion} (mean)",
-        "power": "power",
-        "power_at_completion": f"power if cut on {completion}",
-        "p_cut_by_date": "cut by the calendar date, not the event target",
-        "lpi_months_median": "last patient randomized, months (median)",
-        "analysis_months_median": "analysis, months from start (median)",
-        "events_at_analysis_mean": "events at the analysis (mean)",
-    }
-
-
 def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
     """Per point: the key metrics as `estimate ± MC SE` under headings in words, then what
     the point changes from the base scenario (``field = value``, separated by semicolons;
     the grid's points are named by their values already, so only a sweep of variants has
-    it)."""
-    from sim.engine.metric_table import KEY_METRICS, describe_metric
+    it). The headings are the metric table's (`metric_heading`)."""
+    from sim.engine.metric_table import KEY_METRICS, describe_metric, metric_heading
     from sim.engine.metrics import format_number
 
-    completion = manifest["scenario"]["trial"]["completion_date"]
-    headings = sweep_key_headings(completion)
     key = pd.DataFrame({"#": table["point"], "scenario": table["label"]})
     for metric in KEY_METRICS:  # the answers first
         if metric in table:
             unit = "share" if describe_metric(metric)[0] == "share" else ""
-            key[headings.get(metric, metric)] = [
+            key[metric_heading(metric)] = [
                 ""
                 if pd.isna(v)
                 else f"{format_number(v, unit)} ± {format_number(s, unit)}"
@@ -724,7 +707,8 @@ def sweep_report(folder: Path, manifest: dict[str, Any]) -> str:
         "differences of the scenario, not noise.</p>",
         section(
             "Key metrics",
-            "<p>Estimate ± Monte Carlo standard error.</p>",
+            "<p>Estimate ± Monte Carlo standard error; the completion date is the registered "
+            f"one, {html.escape(str(manifest['scenario']['trial']['completion_date']))}.</p>",
             table_html(sweep_key_table(table, manifest), "sweep_key", "fit"),
             anchor="key",
         ),
