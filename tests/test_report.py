@@ -181,6 +181,20 @@ def test_sweep_report_has_the_sweep_figures_and_tables(tmp_path):
     assert "changed from the base scenario" not in key
 
 
+def test_a_share_of_none_or_all_replicates_is_not_read_as_certain():
+    from sim.outputs.report import all_or_none_words
+
+    table = pd.DataFrame({"power": [0.5, 1.0], "power_mc_se": [0.05, 0.0]})
+    words = all_or_none_words(table, 200)
+    assert "not certainty" in words and "1.5%" in words  # 3 / 200
+    assert all_or_none_words(table.iloc[:1], 200) == ""
+    # a mean of 0 is not a share: no sentence
+    events = pd.DataFrame(
+        {"events_at_analysis_mean": [0.0], "events_at_analysis_mean_mc_se": [0.0]}
+    )
+    assert all_or_none_words(events, 200) == ""
+
+
 def test_missing_scenario_file_is_said_not_hidden(run, tmp_path):
     moved = tmp_path / "run"
     import shutil

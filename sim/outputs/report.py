@@ -330,6 +330,22 @@ def sequential_headline_html(
     )
 
 
+def all_or_none_words(table: pd.DataFrame, reps: int) -> str:
+    """A sentence for a key table in which a share is 0% or 100% with a standard error of 0
+    (none or every one of the replicates): that is not certainty; the rule of three bounds
+    the true share within 3 / reps of it (95%). Empty when there is no such share."""
+    from sim.engine.metric_table import KEY_METRICS, describe_metric
+
+    shares = [m for m in KEY_METRICS if m in table and describe_metric(m)[0] == "share"]
+    if not any(((table[m].isin([0.0, 1.0])) & (table[f"{m}_mc_se"] == 0)).any() for m in shares):
+        return ""
+    return (
+        " A share shown as 0.0% ± 0.0% or 100.0% ± 0.0% means none or every one of the "
+        f"{reps:,} replicates: not certainty; the true share may be up to {3 / reps:.1%} "
+        "from it (95%, the rule of three)."
+    )
+
+
 def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
     """Per point: the key metrics as `estimate ± MC SE` under headings in words, then what
     the point changes from the base scenario (``field = value``, separated by semicolons;
@@ -708,7 +724,8 @@ def sweep_report(folder: Path, manifest: dict[str, Any]) -> str:
         section(
             "Key metrics",
             "<p>Estimate ± Monte Carlo standard error; the completion date is the registered "
-            f"one, {html.escape(str(manifest['scenario']['trial']['completion_date']))}.</p>",
+            f"one, {html.escape(str(manifest['scenario']['trial']['completion_date']))}."
+            f"{all_or_none_words(table, int(manifest['replicates']))}</p>",
             table_html(sweep_key_table(table, manifest), "sweep_key", "fit"),
             anchor="key",
         ),
