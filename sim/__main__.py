@@ -17,6 +17,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # library used from a notebook leaves the setting alone.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
+from sim.commands.startup import defer_numpy_extras_until_scipy  # noqa: E402
+
+# numpy's f2py and testing, which scipy's import loads and no command uses, only on first use
+# (~0.1 s of a run's start; see the module).
+defer_numpy_extras_until_scipy()
+
 from sim.commands.cli import main  # noqa: E402
 
 status = main()

@@ -79,3 +79,50 @@ def test_every_commands_help_prints(command, capsys):
         main([command, "--help"])
     assert stop.value.code == 0
     assert f"python -m sim {command}" in capsys.readouterr().out
+
+
+UNUSED_NUMPY = ("numpy.f2py.crackfortran", "numpy.testing._private.utils", "unittest")
+
+
+def run_python(code: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    return done.stdout.splitlines()
+
+
+def test_numpys_unused_subpackages_load_only_when_used():
+    """scipy's import reads every attribute of numpy, f2py and testing among them (~0.1 s);
+    deferred, they are lazy modules that load at their first use, and work as before."""
+    code = (
+        "import sys\n"
+        "from sim.commands.startup import defer_numpy_extras_until_scipy\n"
+        "defer_numpy_extras_until_scipy()\n"
+        "import numpy\n"
+        "assert 'numpy.f2py' not in sys.modules  # numpy itself defers nothing more\n"
+        "import pandas, scipy.special, scipy.optimize\n"
+        f"print(sorted(m for m in {UNUSED_NUMPY!r} if m in sys.modules))\n"
+        "numpy.testing.assert_allclose(scipy.special.ndtr(0.0), 0.5)\n"
+        "from numpy.testing import assert_array_equal\n"
+        "import numpy.f2py\n"
+        "print('numpy.testing._private.utils' in sys.modules, callable(numpy.f2py.run_main))\n"
+    )
+    assert run_python(code) == ["[]", "True True"]
+
+
+def test_a_run_from_the_command_line_imports_no_unused_numpy_subpackage(tmp_path):
+    """The whole command, as `python -m sim` runs it (its atexit handlers run before it
+    exits; the check is one of them)."""
+    code = (
+        "import atexit, runpy, sys\n"
+        f"atexit.register(lambda: print(sorted(m for m in {UNUSED_NUMPY!r} if m in sys.modules)))\n"
+        "sys.argv = ['sim', 'run', 'scenarios/textbook.yaml', '--reps', '40', '--seed', '1',\n"
+        f"            '--workers', '1', '--quiet', '--out', {str(tmp_path / 'out')!r}]\n"
+        "runpy.run_module('sim', run_name='__main__', alter_sys=True)\n"
+    )
+    assert run_python(code)[-1] == "[]"
