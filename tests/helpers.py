@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import json
 import math
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +32,20 @@ from tests.references.datasets import fingerprint
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "nct07271602.yaml"
 TEXTBOOK = ROOT / "scenarios" / "textbook.yaml"
+
+
+def python_output(code: str) -> str:
+    """What `python -c code` prints, run in a fresh interpreter from the repository's root
+    (what a module imports is seen only there: this process has imported everything)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    return done.stdout
 
 
 def scenario_data(path: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 
 import sim
 from sim.commands.cli import main
-from tests.helpers import ROOT, TEXTBOOK
+from tests.helpers import ROOT, TEXTBOOK, python_output
 
 
 def api_page_example() -> str:
@@ -107,13 +107,8 @@ def test_api_bad_input_raises_the_cli_error(call, message):
 
 
 def test_import_sim_is_light():
-    import subprocess
-    import sys
-
     code = "import sys, sim; print('pandas' in sys.modules, 'sim.api' in sys.modules)"
-    shown = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-    ).stdout.split()
+    shown = python_output(code).split()
     assert shown == ["False", "False"]
 
 
@@ -133,11 +128,6 @@ def test_api_options_past_the_first_two_arguments_are_keyword_only():
 
 
 def test_the_api_never_imports_the_command_line():
-    import subprocess
-    import sys
-
     code = "import sys, sim.api; print(any(m.startswith('sim.commands') for m in sys.modules))"
-    shown = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-    ).stdout.split()
+    shown = python_output(code).split()
     assert shown == ["False"]

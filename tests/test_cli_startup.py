@@ -4,14 +4,12 @@ bench_startup.py measures it); what is tested is which heavy packages each comma
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from importlib import import_module
 
 import pytest
 
 from sim.commands.cli import COMMANDS, PLUGIN_HELP, PLUGIN_MODULES, main
-from tests.helpers import BASELINE, ROOT
+from tests.helpers import BASELINE, python_output
 
 HEAVY = (
     "pandas",
@@ -39,15 +37,7 @@ def heavy_imports(args: list[str]) -> list[str]:
         "        pass\n"
         f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    return done.stdout.split()
+    return python_output(code).split()
 
 
 def test_help_imports_no_heavy_package():
@@ -84,18 +74,6 @@ def test_every_commands_help_prints(command, capsys):
 UNUSED_NUMPY = ("numpy.f2py.crackfortran", "numpy.testing._private.utils", "unittest")
 
 
-def run_python(code: str) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    return done.stdout.splitlines()
-
-
 def test_numpys_unused_subpackages_load_only_when_used():
     """scipy's import reads every attribute of numpy, f2py and testing among them (~0.1 s);
     deferred, they are lazy modules that load at their first use, and work as before."""
@@ -112,7 +90,7 @@ def test_numpys_unused_subpackages_load_only_when_used():
         "import numpy.f2py\n"
         "print('numpy.testing._private.utils' in sys.modules, callable(numpy.f2py.run_main))\n"
     )
-    assert run_python(code) == ["[]", "True True"]
+    assert python_output(code).splitlines() == ["[]", "True True"]
 
 
 def test_a_run_from_the_command_line_imports_no_unused_numpy_subpackage(tmp_path):
@@ -125,4 +103,4 @@ def test_a_run_from_the_command_line_imports_no_unused_numpy_subpackage(tmp_path
         f"            '--workers', '1', '--quiet', '--out', {str(tmp_path / 'out')!r}]\n"
         "runpy.run_module('sim', run_name='__main__', alter_sys=True)\n"
     )
-    assert run_python(code)[-1] == "[]"
+    assert python_output(code).splitlines()[-1] == "[]"

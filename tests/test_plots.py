@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -31,7 +29,7 @@ from sim.outputs.plots import (
     run_figures,
 )
 from sim.scenario import parse_scenario
-from tests.helpers import TEXTBOOK, lifelines_reference, run_command
+from tests.helpers import TEXTBOOK, lifelines_reference, python_output, run_command
 from tests.references.datasets import plot_km_data
 
 START = dt.date(2026, 1, 30)
@@ -248,7 +246,4 @@ def test_analysis_date_plot_marks_the_share_cut_at_the_date():
 def test_importing_the_plots_module_leaves_seaborn_unimported():
     # seaborn (with scipy.stats, ~1.5 s) is imported by the first figure, not by the module
     code = "import sys, sim.outputs.plots; print('seaborn' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "False"
+    assert python_output(code).strip() == "False"

@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,7 +16,7 @@ from sim.engine.results import order_statistic_ranks
 from sim.scenario import loading
 from sim.stats import design
 from sim.stats.roots import brentq
-from tests.helpers import ROOT
+from tests.helpers import ROOT, python_output
 
 AWKWARD = [
     lambda x: x * x - 2.0,
@@ -163,15 +161,7 @@ def test_a_run_imports_neither_scipy_stats_nor_scipy_optimize(tmp_path):
         "heavy = ('scipy.stats', 'scipy.optimize', 'matplotlib', 'seaborn')\n"
         "print(status, *[m for m in heavy if m in sys.modules])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert done.stdout.split() == ["0"]
+    assert python_output(code).split() == ["0"]
 
 
 def test_distribution_versions_are_importlib_metadatas():
