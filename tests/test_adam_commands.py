@@ -129,29 +129,41 @@ def sponsor_files(tmp_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return adsl, adtte
 
 
+Frames = tuple[pd.DataFrame, pd.DataFrame]  # ADSL and ADTTE
+
+
 def first_event(adtte: pd.DataFrame) -> int:
     return int(np.flatnonzero((adtte["PARAMCD"] == "PFS") & (adtte["CNSR"] == 0))[0])
 
 
-def break_cnsr(adsl: pd.DataFrame, adtte: pd.DataFrame) -> None:
+def break_cnsr(adsl: pd.DataFrame, adtte: pd.DataFrame) -> Frames:
     adtte.loc[first_event(adtte), "CNSR"] = 2.0
+    return adsl, adtte
 
 
-def break_aval(adsl: pd.DataFrame, adtte: pd.DataFrame) -> None:
+def break_aval(adsl: pd.DataFrame, adtte: pd.DataFrame) -> Frames:
     adtte.loc[first_event(adtte), "AVAL"] += 5.0
+    return adsl, adtte
 
 
-def drop_subject(adsl: pd.DataFrame, adtte: pd.DataFrame) -> None:
-    adsl.drop(index=3, inplace=True)
+def drop_subject(adsl: pd.DataFrame, adtte: pd.DataFrame) -> Frames:
+    return adsl.drop(index=3), adtte
 
 
-def late_randomization(adsl: pd.DataFrame, adtte: pd.DataFrame) -> None:
+def late_randomization(adsl: pd.DataFrame, adtte: pd.DataFrame) -> Frames:
     adsl.loc[5, "RANDDT"] = adsl.loc[5, "DCUTDT"] + dt.timedelta(days=3)
+    return adsl, adtte
 
 
-def third_arm(adsl: pd.DataFrame, adtte: pd.DataFrame) -> None:
+def third_arm(adsl: pd.DataFrame, adtte: pd.DataFrame) -> Frames:
     adsl.loc[7, "TRT01P"] = "placebo"
     adtte.loc[adtte["USUBJID"] == adsl.loc[7, "USUBJID"], "TRT01P"] = "placebo"
+    return adsl, adtte
+
+
+def duplicate_event(adsl: pd.DataFrame, adtte: pd.DataFrame) -> Frames:
+    row = adtte.iloc[[first_event(adtte)]]
+    return adsl, pd.concat([adtte, row], ignore_index=True)
 
 
 BAD = {
@@ -168,16 +180,16 @@ BAD = {
         "ADSL.TRT01P: 'placebo' for USUBJID NCT07271602-P0008",
         "--arm-values",
     ),
+    "duplicate": (
+        duplicate_event,
+        "ADTTE: more than one row of PARAMCD PFS for USUBJID NCT07271602-P",
+        "one row",
+    ),
 }
 
 
 def write_broken(tmp_path: Path, case: str) -> Path:
-    adsl, adtte = sponsor_files(tmp_path)
-    if case == "duplicate":
-        row = adtte.iloc[[first_event(adtte)]]
-        adtte = pd.concat([adtte, row], ignore_index=True)
-    else:
-        BAD[case][0](adsl, adtte)
+    adsl, adtte = BAD[case][0](*sponsor_files(tmp_path))
     folder = tmp_path / "sponsor"
     folder.mkdir()
     adsl.to_parquet(folder / "adsl.parquet")
@@ -185,10 +197,7 @@ def write_broken(tmp_path: Path, case: str) -> Path:
     return folder
 
 
-CASES = {
-    **{k: v[1:] for k, v in BAD.items()},
-    "duplicate": ("ADTTE: more than one row of PARAMCD PFS for USUBJID NCT07271602-P", "one row"),
-}
+CASES = {k: v[1:] for k, v in BAD.items()}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
