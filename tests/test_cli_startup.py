@@ -4,6 +4,7 @@ bench_startup.py measures it); what is tested is which heavy packages each comma
 from __future__ import annotations
 
 import argparse
+import sys
 from importlib import import_module
 
 import pytest
@@ -104,3 +105,10 @@ def test_a_run_from_the_command_line_imports_no_unused_numpy_subpackage(tmp_path
         "runpy.run_module('sim', run_name='__main__', alter_sys=True)\n"
     )
     assert python_output(code).splitlines()[-1] == "[]"
+
+
+def test_a_numpy_subpackage_that_cannot_be_deferred_is_left_alone():
+    from sim.commands.startup import defer_numpy_extras
+
+    defer_numpy_extras(("not_a_subpackage",))
+    assert "numpy.not_a_subpackage" not in sys.modules

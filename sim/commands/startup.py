@@ -22,27 +22,28 @@ from types import ModuleType
 UNUSED_NUMPY = ("f2py", "testing")
 
 
-def defer_numpy_extras(names: Sequence[str] = UNUSED_NUMPY) -> list[str]:
-    """Register numpy's subpackages `names` as lazy modules, unless already imported; return
-    those registered. Each is set in `sys.modules` and as numpy's attribute, as an import
-    would (numpy's own `__getattr__` then finds it: no import)."""
+def defer_numpy_extras(names: Sequence[str] = UNUSED_NUMPY) -> None:
+    """Register numpy's subpackages `names` as lazy modules, unless already imported. Each is
+    set in `sys.modules` and as numpy's attribute, as an import would (numpy's own
+    `__getattr__` then finds it: no import). A subpackage that cannot be made lazy (a numpy
+    laid out otherwise) is left to load as it would: this only saves time."""
     import numpy
 
-    registered = []
     for name in names:
         full = f"numpy.{name}"
         if full in sys.modules:
             continue
-        spec = importlib.util.find_spec(full)
-        if spec is None or spec.loader is None:
+        try:
+            spec = importlib.util.find_spec(full)
+            if spec is None or spec.loader is None:
+                continue
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+            module: ModuleType = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)  # (lazy: the module runs at its first attribute read)
+        except (ImportError, TypeError, ValueError):
             continue
-        spec.loader = importlib.util.LazyLoader(spec.loader)
-        module: ModuleType = importlib.util.module_from_spec(spec)
         sys.modules[full] = module
-        spec.loader.exec_module(module)  # (lazy: runs the module at its first attribute read)
         setattr(numpy, name, module)
-        registered.append(full)
-    return registered
 
 
 class NumpyExtrasDeferred(importlib.abc.MetaPathFinder):
@@ -51,14 +52,10 @@ class NumpyExtrasDeferred(importlib.abc.MetaPathFinder):
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
         if fullname == "scipy":
-            remove_finder(self)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             defer_numpy_extras()
         return None
-
-
-def remove_finder(finder: object) -> None:
-    if finder in sys.meta_path:
-        sys.meta_path.remove(finder)
 
 
 def defer_numpy_extras_until_scipy() -> None:
