@@ -931,14 +931,13 @@ def tables_written(job: PointJob, sums: dict[str, pd.DataFrame]) -> Iterator[Poi
     stop = threading.Event()
     thread = ThreadPoolExecutor(1, thread_name_prefix="sim-monthly")
     monthly = thread.submit(write_tables, job, BESIDE, stop)
-    ended = False
     try:
         write_tables(job, tuple(name for name in TABLES if name not in BESIDE))
         yield PointTables(sums, monthly)
-        ended = True
+    except BaseException:
+        stop.set()
+        raise
     finally:
-        if not ended:
-            stop.set()
         try:
             thread.shutdown(wait=True)
         except BaseException:  # interrupted while waiting: the writer stops at its next chunk
