@@ -10,7 +10,7 @@ import pytest
 
 from sim.engine.chunk import TrialModel, simulate_chunk
 from sim.engine.metric_table import describe_metric
-from sim.engine.metrics import UNDESCRIBED, format_number
+from sim.engine.metrics import UNDESCRIBED, format_number, format_with_se
 from sim.engine.results import SUMMARY_COLUMNS, summarize, timeline
 from tests.helpers import vary
 
@@ -53,6 +53,23 @@ def test_registry_rules_and_arm_suffixes():
 )
 def test_numbers_read_without_exponents(value, unit, text):
     assert format_number(value, unit) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "se", "unit", "text"),
+    [
+        (80.4812, 0.3077, "", "80.48 ± 0.31"),  # the SE to 2 significant digits,
+        (70.0105, 0.02125, "", "70.010 ± 0.021"),  # the estimate to the same place
+        (375312.0, 5810.0, "", "375,300 ± 5,800"),
+        (0.5609, 0.04209, "", "0.561 ± 0.042"),
+        (0.99, 0.007, "share", "99.0% ± 0.7%"),  # shares as format_number gives them
+        (70.0, 0.0, "", "70 ± 0"),  # every replicate alike
+        (5.0, float("nan"), "", "5"),  # no SE
+        (float("nan"), 0.1, "", ""),
+    ],
+)
+def test_estimates_carry_only_the_digits_their_se_supports(value, se, unit, text):
+    assert format_with_se(value, se, unit) == text
 
 
 def test_headline_figures_follow_their_definitions(baseline):

@@ -419,6 +419,23 @@ def table_ordered(section: Section, keys: dict[str, list[str]], present: set[str
 # --- numbers as a planner reads them -------------------------------------------------------
 
 
+def format_with_se(value: object, se: object, unit: str = "") -> str:
+    """An estimate and its Monte Carlo SE as a planner reads them, ``80.48 ± 0.31``: shares
+    as `format_number` gives them; other values with the SE to 2 significant digits and the
+    estimate to the same decimal place (no digits the SE does not support). Blank for a
+    missing estimate; the estimate alone (`format_number`) without an SE."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if se is None or not math.isfinite(s := float(se)):
+        return format_number(value, unit)
+    v = float(value)
+    if unit == "share" or s <= 0 or not math.isfinite(v):
+        return f"{format_number(v, unit)} ± {format_number(s, unit)}"
+    place = 1 - int(math.floor(math.log10(s)))  # the SE's second significant digit
+    decimals = max(0, place)
+    return f"{round(v, place):,.{decimals}f} ± {round(s, place):,.{decimals}f}"
+
+
 def format_number(value: object, unit: str = "") -> str:
     """A number as a planner reads it: shares as percentages (``78.2%``), other values to 4
     significant digits with thousands separators and no exponent (``365,900``), the unit

@@ -352,18 +352,14 @@ def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFra
     the grid's points are named by their values already, so only a sweep of variants has
     it). The headings are the metric table's (`metric_heading`)."""
     from sim.engine.metric_table import KEY_METRICS, describe_metric, metric_heading
-    from sim.engine.metrics import format_number
+    from sim.engine.metrics import format_with_se
 
     key = pd.DataFrame({"#": table["point"], "scenario": table["label"]})
     for metric in KEY_METRICS:  # the answers first
         if metric in table:
             unit = "share" if describe_metric(metric)[0] == "share" else ""
             key[metric_heading(metric)] = [
-                ""
-                if pd.isna(v)
-                else f"{format_number(v, unit)} ± {format_number(s, unit)}"
-                if pd.notna(s)
-                else format_number(v, unit)
+                format_with_se(v, s, unit)
                 for v, s in zip(table[metric], table[f"{metric}_mc_se"], strict=True)
             ]
     if manifest.get("variants"):
@@ -677,7 +673,7 @@ def sweep_metric_tables(table: pd.DataFrame) -> list[str]:
     """sweep.csv's metrics with the points as columns (estimate ± MC SE), at most
     `POINTS_PER_TABLE` points a table, so that no table is wider than the page."""
     from sim.engine.metric_table import describe_metric
-    from sim.engine.metrics import format_number
+    from sim.engine.metrics import format_with_se
 
     settings = {"point", "name", "label", "variant"}
     metrics = [
@@ -691,11 +687,7 @@ def sweep_metric_tables(table: pd.DataFrame) -> list[str]:
             cells = []
             for metric in metrics:
                 unit = "share" if describe_metric(metric)[0] == "share" else ""
-                value, se = rec[metric], rec.get(f"{metric}_mc_se")
-                text = "" if pd.isna(value) else format_number(value, unit)
-                if text and se is not None and pd.notna(se):
-                    text += f" ± {format_number(se, unit)}"
-                cells.append(text)
+                cells.append(format_with_se(rec[metric], rec.get(f"{metric}_mc_se"), unit))
             shown[f"{rec['point']}: {rec['label']}"] = cells
         parts.append(table_html(shown, "sweep", "fit"))
     return parts

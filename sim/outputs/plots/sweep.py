@@ -195,9 +195,11 @@ def plot_heatmap(
     cmap: str = "cividis",
     vmin: float | None = 0.0,
     vmax: float | None = 1.0,
+    label: str | None = None,
 ) -> Axes:
     """A 2-D sweep as a heat map of `metric`: `x` across, `y` down, every cell labelled with
-    its value (`fmt`), in a colour-blind-safe sequential map; scales to any grid size.
+    its value (`fmt`), in a colour-blind-safe sequential map; scales to any grid size. The
+    colour bar reads `label` (the metric's name, spaced, if None).
 
     `table`: rows of sweep.csv with columns `x`, `y` and `metric`."""
     grid = table.pivot_table(index=y, columns=x, values=metric, aggfunc="first")
@@ -227,7 +229,8 @@ def plot_heatmap(
     ax.set_xlabel(short_name(x).replace("_", " "))
     ax.set_ylabel(short_name(y).replace("_", " "))
     ax.grid(False)
-    ax.get_figure().colorbar(image, ax=ax, shrink=0.85, label=metric.replace("_", " "))
+    label = metric.replace("_", " ") if label is None else label
+    ax.get_figure().colorbar(image, ax=ax, shrink=0.85, label=label)
     return ax
 
 
@@ -462,14 +465,20 @@ def heatmap_panels(table: pd.DataFrame, x: str, y: str, scenario: Scenario) -> l
             "target_heatmap",
             f"Event target by {completion:%d %b %Y}",
             "share of replicates",
-            {},
+            {"label": "share of replicates"},
         ),
-        (
+        (  # (a look that stops the trial concludes it: not always the final analysis)
             "analysis_months_median",
             "analysis_heatmap",
-            "Median final analysis",
+            "Analysis that concluded the trial (median)",
             "months since the study start",
-            {"fmt": lambda v: f"{v:.1f}", "vmin": None, "vmax": None, "cmap": "viridis_r"},
+            {
+                "fmt": lambda v: f"{v:.1f}",
+                "vmin": None,
+                "vmax": None,
+                "cmap": "viridis_r",
+                "label": "months since the study start",
+            },
         ),
     ]
     panels = []
