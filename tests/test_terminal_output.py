@@ -90,3 +90,31 @@ def test_compare_all_prints_every_metric(folders):
     summary = pd.read_csv(root / "baseline" / "summary.csv")
     assert set(summary["metric"]) <= first_words(text)
     assert "first_patient_in" in text  # every milestone
+
+
+def test_summary_rows_stop_at_the_digit_their_se_supports():
+    """A row's estimate and interval carry the digits of its Monte Carlo SE (2 significant
+    digits), not 4 significant digits each: 20.862 ± 0.059, not 20.86, 0.05867 and a lower
+    limit of 20.8 (20.797 with its last digit dropped). Shares and the spread over
+    replicates (q05, q95) as before."""
+    import pandas as pd
+
+    from sim.commands.cli import format_summary
+
+    table = pd.DataFrame(
+        {
+            "metric": ["lpi_months_median", "drug_mg", "power", "constant"],
+            "unit": ["months since start", "mg", "share", "events"],
+            "estimate": [20.8624, 375_312.0, 0.785, 70.0],
+            "mc_se": [0.05867, 5_812.0, 0.0092, 0.0],
+            "ci_low": [20.797, 363_900.0, 0.766, 70.0],
+            "ci_high": [21.027, 386_700.0, 0.802, 70.0],
+            "q05": [17.914, 300_001.0, float("nan"), 70.0],
+            "q95": [24.0213, 450_123.0, float("nan"), 70.0],
+        }
+    )
+    rows = [line.split() for line in format_summary(table, note=False).splitlines()[1:]]
+    assert rows[0][-6:] == ["20.862", "0.059", "20.797", "21.027", "17.91", "24.02"]
+    assert rows[1][-6:] == ["375,300", "5,800", "363,900", "386,700", "300,000", "450,100"]
+    assert rows[2][-4:] == ["78.5%", "0.92%", "76.6%", "80.2%"]
+    assert rows[3][-6:] == ["70", "0", "70", "70", "70", "70"]  # no SE: 4 significant digits

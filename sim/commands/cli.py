@@ -643,10 +643,12 @@ def pd_missing(value: object) -> bool:
 
 def format_summary(summary: pd.DataFrame, *, note: bool = True) -> str:
     """summary.csv as a readable table (shares in %, no exponents); meanings are in the CSV
-    and the report."""
+    and the report. Other than shares, a row's estimate and its interval stop at the digit
+    its Monte Carlo SE supports, the SE given to 2 significant digits (as `format_with_se`);
+    q05 and q95, the spread over replicates, to 4 significant digits."""
     import pandas as pd
 
-    from sim.engine.metrics import format_number
+    from sim.engine.metrics import format_number, format_to_place, se_place
 
     columns = [
         c
@@ -655,10 +657,19 @@ def format_summary(summary: pd.DataFrame, *, note: bool = True) -> str:
     ]
     shown = summary[columns].copy()
     units = summary["unit"] if "unit" in summary else pd.Series("", index=summary.index)
+    places = [
+        None if u == "share" else se_place(None if pd.isna(se) else se)
+        for u, se in zip(units, summary.get("mc_se", pd.Series(index=summary.index)), strict=True)
+    ]
     for col in columns[2:] if "unit" in summary else columns[1:]:
+        to_place = col in ("estimate", "mc_se", "ci_low", "ci_high")
         shown[col] = [
-            format_number(None if pd.isna(v) else v, "share" if u == "share" else "")
-            for v, u in zip(summary[col], units, strict=True)
+            ""
+            if pd.isna(v)
+            else format_to_place(v, place)
+            if to_place and place is not None
+            else format_number(v, "share" if u == "share" else "")
+            for v, u, place in zip(summary[col], units, places, strict=True)
         ]
     text = shown.to_string(index=False)
     if not note:

@@ -426,14 +426,26 @@ def format_with_se(value: object, se: object, unit: str = "") -> str:
     missing estimate; the estimate alone (`format_number`) without an SE."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    if se is None or not math.isfinite(s := float(se)):
-        return format_number(value, unit)
-    v = float(value)
-    if unit == "share" or s <= 0 or not math.isfinite(v):
-        return f"{format_number(v, unit)} ± {format_number(s, unit)}"
-    place = 1 - int(math.floor(math.log10(s)))  # the SE's second significant digit
-    decimals = max(0, place)
-    return f"{round(v, place):,.{decimals}f} ± {round(s, place):,.{decimals}f}"
+    place = se_place(se)
+    if place is None or unit == "share" or not math.isfinite(float(value)):
+        if se is None or not math.isfinite(float(se)):
+            return format_number(value, unit)
+        return f"{format_number(float(value), unit)} ± {format_number(float(se), unit)}"
+    return f"{format_to_place(value, place)} ± {format_to_place(se, place)}"
+
+
+def se_place(se: object) -> int | None:
+    """The decimal place of a Monte Carlo SE's second significant digit (2 for 0.31, -2 for
+    5,800): where an estimate with that SE stops being supported. None without a positive
+    finite SE."""
+    if se is None or not math.isfinite(s := float(se)) or s <= 0:
+        return None
+    return 1 - int(math.floor(math.log10(s)))
+
+
+def format_to_place(value: object, place: int) -> str:
+    """`value` rounded to the decimal `place` (`se_place`), with thousands separators."""
+    return f"{round(float(value), place):,.{max(0, place)}f}"
 
 
 def format_number(value: object, unit: str = "") -> str:
