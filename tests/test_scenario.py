@@ -86,7 +86,10 @@ def write(tmp_path, text: str):
     ("text", "needle"),
     [
         ("trial: [unclosed\n", "malformed YAML"),
-        ("- just\n- a list\n", "not a YAML mapping"),
+        ("- just\n- a list\n", "the file is a list, not a scenario"),
+        ("- {name: a, set: {}}\n", "--variants"),  # a sweep's variants given as a scenario
+        ("42\n", "the file is a single value, not a scenario"),
+        ("# nothing but a comment\n", "the file is empty"),
         ("!!python/object/apply:os.system ['echo hi']\n", "malformed YAML"),  # safe_load only
     ],
 )

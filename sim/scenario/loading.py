@@ -215,12 +215,28 @@ def load_yaml_file(path: str | Path, label: str) -> Any:
     return parse_yaml(read_text_file(path, label), label)
 
 
+def not_a_scenario(data: Any, source: str) -> str:
+    """Why YAML `data` that is not a mapping is no scenario; a list of variants (``name:``
+    and ``set:`` entries, as scenarios/sensitivity.yaml) says where such a list goes."""
+    blocks = "a scenario is a YAML mapping of blocks (trial:, enrollment:, ...)"
+    if data is None:
+        return f"{source}: the file is empty: {blocks}"
+    if isinstance(data, list) and data and all(isinstance(v, dict) and "set" in v for v in data):
+        return (
+            f"{source}: the file is a list of variants (name:, set:), not a scenario: "
+            f"{blocks}; give the variants to a sweep of a scenario: python -m sim sweep "
+            f"SCENARIO --variants {source} --out FOLDER"
+        )
+    kind = "a list" if isinstance(data, list) else "a single value"
+    return f"{source}: the file is {kind}, not a scenario: {blocks}"
+
+
 def read_scenario_yaml(path: str | Path) -> dict[str, Any]:
     """The scenario's YAML data; a relative `enrollment.sites_file` becomes relative to the
     YAML file's folder (where a user keeps the table beside the scenario)."""
     data = load_yaml_file(path, f"{path}")
     if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: the file is not a YAML mapping of blocks (trial:, ...)")
+        raise ScenarioError(not_a_scenario(data, f"{path}"))
     enrollment = data.get("enrollment")
     if isinstance(enrollment, dict) and isinstance(enrollment.get("sites_file"), str):
         name = enrollment["sites_file"]

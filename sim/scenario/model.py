@@ -22,7 +22,7 @@ from sim.scenario.conduct import (
     expected_fill_months,
 )
 from sim.scenario.errors import format_validation_error
-from sim.scenario.loading import read_scenario_yaml
+from sim.scenario.loading import not_a_scenario, read_scenario_yaml
 from sim.scenario.outcomes import (
     Dropout,
     Effect,
@@ -138,9 +138,7 @@ class Scenario(Frozen):
 
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     if not isinstance(data, dict):
-        raise ScenarioError(
-            f"{source}: the file is not a YAML mapping of blocks (trial:, enrollment:, ...)"
-        )
+        raise ScenarioError(not_a_scenario(data, source))
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
