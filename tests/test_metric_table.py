@@ -17,6 +17,7 @@ from sim.engine.metric_table import (
     KEY_METRICS,
     METRICS,
     SECTIONS,
+    TABLE,
     find_metric,
     plan_metrics,
     run_metrics,
@@ -162,6 +163,18 @@ def test_key_metrics_and_the_forecast_comparison_follow_their_ranks(runs):
     )
     replicates, scenario = runs["baseline"]
     names = list(summarize(replicates, scenario)["metric"])
+    assert TABLE.key_metrics_of(names) == KEY_METRICS
+    # with interim looks: whether the trial concluded, and how often a look stopped it,
+    # instead of the event target alone (which a trial stopped early does not need)
+    assert TABLE.key_metrics_of([*names, "early_stop"]) == (
+        "p_concluded_by_completion",
+        "early_stop",
+        *(
+            m
+            for m in KEY_METRICS
+            if m not in ("p_target_by_completion", "events_at_completion_mean")
+        ),
+    )
     shown = plan_metrics(names)
     assert shown[:9] == [
         "power",

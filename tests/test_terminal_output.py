@@ -54,8 +54,26 @@ def test_run_prints_the_answers_in_at_most_25_lines(folders):
         assert len(lines) <= RUN_LINES, printed[name]
         text = printed[name]
         assert "registered completion date 2028-12-31" in text
-        assert "p_target_by_completion" in text and re.search(r"^\s*power\s", text, re.M)
+        assert re.search(r"^\s*power\s", text, re.M)
         assert str(root / name / "summary.csv") in text  # where the whole table is
+    assert "p_target_by_completion" in printed["baseline"]
+
+
+def test_a_design_with_looks_is_not_read_as_a_timeline_risk(folders):
+    """With interim looks a trial stopped early concludes without its event target: the
+    answers lead with whether the trial concluded by the completion date and how often a
+    look stopped it (as the report's answers do), not with the event target alone; a date
+    that not every trial reaches says how many do."""
+    _, printed = folders
+    metrics = [line.split()[0] for line in printed["interim"].splitlines()[2:6]]
+    assert metrics[:2] == ["p_concluded_by_completion", "early_stop"]
+    assert "p_target_by_completion" not in printed["interim"]
+    randomized = next(
+        line for line in printed["interim"].splitlines() if "last patient randomized" in line
+    )
+    assert re.search(r"; \d+(\.\d)?% of trials get there\)$", randomized), randomized
+    baseline = printed["baseline"].splitlines()
+    assert "get there" not in next(line for line in baseline if "randomized" in line)
 
 
 def test_run_verbose_prints_every_metric(folders):

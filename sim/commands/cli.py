@@ -606,10 +606,11 @@ def format_answers(
     """What `run` prints without ``--verbose``: the key metrics of the metric table (its
     `key` ranks), the median milestone dates, the closed form beside the simulation, and
     where the full tables are; at most about 25 lines."""
-    from sim.engine.metric_table import KEY_METRICS
+    from sim.engine.metric_table import key_metrics_of
+    from sim.engine.metrics import reached_words
 
     rows = summary.set_index("metric")
-    key = rows.loc[[m for m in KEY_METRICS if m in rows.index]]
+    key = rows.loc[[m for m in key_metrics_of(rows.index) if m in rows.index]]
     lines = [
         f"{scenario.trial.id}: the answers (registered completion date "
         f"{scenario.trial.completion_date:%Y-%m-%d})",
@@ -625,7 +626,9 @@ def format_answers(
         if milestone in dates.index:
             row = dates.loc[milestone]
             shown = "not reached" if pd_missing(row["q50"]) else str(row["q50"])
-            spread = "" if pd_missing(row["q05"]) else f" (90%: {row['q05']} to {row['q95']})"
+            spread = "" if pd_missing(row["q05"]) else f"90%: {row['q05']} to {row['q95']}"
+            spread = "; ".join(filter(None, [spread, reached_words(row)]))
+            spread = f" ({spread})" if spread else ""
             lines.append(f"median date, {words:46s}{shown}{spread}")
     lines.append(closed_form_lines(scenario, summary, brief=True))
     lines += [

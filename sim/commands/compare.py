@@ -104,11 +104,12 @@ def format_brief(
     """What `compare` prints without ``--all`` (at most about 30 lines): the key metrics of
     the metric table, the other differences beyond noise (|difference| > 3 SE), three
     milestone dates and the first scenario fields that differ."""
-    from sim.engine.metric_table import KEY_METRICS
+    from sim.engine.metric_table import key_metrics_of
 
-    key = table[table["metric"].isin(KEY_METRICS)]
-    key = key.iloc[key["metric"].map(KEY_METRICS.index).argsort(kind="stable")]
-    flagged = table[table["flag"] & ~table["metric"].isin(KEY_METRICS)]
+    ranked = key_metrics_of(table["metric"])
+    key = table[table["metric"].isin(ranked)]
+    key = key.iloc[key["metric"].map(ranked.index).argsort(kind="stable")]
+    flagged = table[table["flag"] & ~table["metric"].isin(ranked)]
     names = list(dict.fromkeys(flagged["metric"]))
     lines = [
         *run_lines(runs),

@@ -89,10 +89,10 @@ def format_sweep(table: pd.DataFrame) -> str:
     """The key metrics of each point as `estimate ± se`, one line per point."""
     import pandas as pd
 
-    from sim.engine.results import KEY_METRICS
+    from sim.engine.metric_table import key_metrics_of
 
     shown = table[["point", "label"]].copy()
-    for metric in KEY_METRICS:
+    for metric in key_metrics_of(table.columns):
         if metric in table:
             shown[metric] = [
                 "" if pd.isna(v) else f"{v:.3g} ± {s:.2g}" if pd.notna(s) else f"{v:.3g}"

@@ -49,6 +49,7 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "looks, the counterpart of p_target_by_completion, which counts a trial stopped "
             "early as not seeing its target",
             derive=stopped_or_by_completion,
+            heading="Stopped early or event target reached by the completion date",
         ),
         row(
             "early_stop",
@@ -59,6 +60,8 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "share of replicates stopped at an interim look (efficacy or futility): "
             "concluded early, not late (by look: reject_look<k> and "
             "futility_look<k>)",
+            looks_key=2,
+            heading="Stopped early at an interim look",
         ),
         row(
             "futility_stop",

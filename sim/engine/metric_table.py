@@ -200,6 +200,8 @@ HEADLINE = Section(
             "when the calendar cut is that date",
             derive=by_completion,
             paired=True,
+            looks_key=1,
+            heading="Trial concluded by the completion date",
         ),
         row(
             "events_at_completion_mean",
@@ -224,6 +226,7 @@ HEADLINE = Section(
             "with the events seen by then (every replicate; no group-sequential bound, no "
             "futility stop)",
             key=4,
+            looks_key=4,
             heading="Power if the analysis happened at the completion date",
         ),
         row(
@@ -246,6 +249,7 @@ HEADLINE = Section(
             "cut_date, before the event target",
             derive=equal_to("date"),
             key=5,
+            looks_key=5,
             heading="Analysis cut at the calendar date, before the event target",
         ),
         row(
@@ -282,6 +286,7 @@ PRIMARY = Section(
             "stop counts as a failure (not rejecting)",
             paired=True,
             key=3,
+            looks_key=3,
             plan=1,
             heading="Power at the analysis",
         ),
@@ -323,6 +328,7 @@ PRIMARY = Section(
             "interim look that stopped it), mean over replicates",
             paired=True,
             key=8,
+            looks_key=8,
             plan=4,
             heading="Primary endpoint's events at the analysis (mean)",
         ),
@@ -337,6 +343,7 @@ PRIMARY = Section(
             "timeline.csv's randomized_100pct",
             paired=True,
             key=6,
+            looks_key=6,
             plan=5,
             heading="All patients randomized (months from the start, median)",
         ),
@@ -367,6 +374,7 @@ PRIMARY = Section(
             "concluded)",
             paired=True,
             key=7,
+            looks_key=7,
             plan=7,
             heading="Analysis that concluded the trial (months from the start, median)",
         ),
@@ -729,6 +737,7 @@ SECTIONS = (HEADLINE, PRIMARY, TRIGGER_ROWS, RANDOMIZATION, CLINIC, ENDPOINTS, S
 TABLE = MetricTable(SECTIONS)
 METRICS = TABLE.metrics
 KEY_METRICS = TABLE.key_metrics
+key_metrics_of = TABLE.key_metrics_of
 run_metrics = TABLE.run_metrics
 find_metric = TABLE.find
 describe_metric = TABLE.describe

@@ -26,7 +26,7 @@ import dataclasses
 import functools
 import math
 import re
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,7 @@ class Metric:
     derive: Derive | None = None  # None: the first column's values as they are
     requires: tuple[str, ...] = ()  # further columns without which it does not apply
     key: int = 0  # rank among the key metrics that lead sweep tables (0: not one)
+    looks_key: int = 0  # the same, for a design with interim looks (`key_metrics_of`)
     plan: int = 0  # rank in the forecast's comparison.csv (0: not in it)
     heading: str = ""  # a column heading in words (the sweep report, the page's compare tab)
     where: tuple[tuple[str, str], ...] = ()  # narrower patterns of placeholders
@@ -273,7 +274,7 @@ def row(
     **options: Any,
 ) -> Metric:
     """A row of the table; `columns` one column's name or several; `options` the other
-    fields of `Metric` (paired, derive, requires, key, plan, heading, where)."""
+    fields of `Metric` (paired, derive, requires, key, looks_key, plan, heading, where)."""
     read = (columns,) if isinstance(columns, str) else tuple(columns)
     return Metric(name, statistic, read, unit, group, meaning, **options)
 
@@ -317,6 +318,8 @@ class MetricTable:
         self.families = tuple(m for m in self.metrics if m.placeholders)
         ranked = sorted((m for m in self.metrics if m.key), key=lambda m: m.key)
         self.key_metrics = tuple(m.name for m in ranked)  # sweep tables lead with these
+        ranked = sorted((m for m in self.metrics if m.looks_key), key=lambda m: m.looks_key)
+        self.looks_key_metrics = tuple(m.name for m in ranked)
         self.run_metrics_cached = functools.lru_cache(maxsize=32)(self.run_metrics_of)
         self.find = functools.lru_cache(maxsize=4096)(self.find_uncached)
 
@@ -352,6 +355,14 @@ class MetricTable:
             if match is not None:
                 return metric.bind(match.groupdict(), endpoint)
         return None
+
+    def key_metrics_of(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The key metrics that lead what a run (or sweep, or comparison) with these metric
+        `names` prints. A design with interim looks (``early_stop`` among them) concludes a
+        trial stopped early without its event target: its key metrics lead with whether the
+        trial concluded by the completion date and how often a look stopped it, not with
+        the event target alone, which would read as a risk to the timeline."""
+        return self.looks_key_metrics if "early_stop" in set(names) else self.key_metrics
 
     def heading(self, name: str) -> str:
         """The metric's column heading in words (its row's `heading`), else its name."""
@@ -446,6 +457,16 @@ def se_place(se: object) -> int | None:
 def format_to_place(value: object, place: int) -> str:
     """`value` rounded to the decimal `place` (`se_place`), with thousands separators."""
     return f"{round(float(value), place):,.{max(0, place)}f}"
+
+
+def reached_words(milestone: Mapping[str, Any]) -> str:
+    """ "69.2% of trials get there" for a milestone of timeline.csv that not every simulated
+    trial reaches (its dates are quantiles over those that do: a trial stopped early at an
+    interim look randomizes nobody after the stop); "" when every trial reaches it."""
+    reached = milestone.get("share_reached", 1.0)
+    if reached is None or not math.isfinite(float(reached)) or float(reached) >= 1:
+        return ""
+    return f"{format_number(float(reached), 'share')} of trials get there"
 
 
 def format_number(value: object, unit: str = "") -> str:

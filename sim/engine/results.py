@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import special
 
 from sim.engine.chunk import CHUNK_SIZE, MILESTONES, STAGES
-from sim.engine.metric_table import KEY_METRICS, run_metrics  # noqa: F401 (sweep reads it here)
+from sim.engine.metric_table import run_metrics
 from sim.engine.metrics import Context, look_count
 from sim.engine.versions import METRICS_VERSION, package_versions
 from sim.scenario import DAYS_PER_MONTH, Scenario, ScenarioError, scenario_to_dict

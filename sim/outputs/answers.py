@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from sim.clinic.inputs import metric_name
-from sim.engine.metrics import format_number
+from sim.engine.metrics import format_number, reached_words
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,7 @@ def answer_rows(
         if pd.isna(row["q50"]) or not str(row["q50"]):
             rows.append(Answer(question, "not reached", ""))
             return
-        reached = float(row.get("share_reached", 1.0))
-        among = "" if reached >= 1 else f" ({format_number(reached, 'share')} of trials get there)"
+        among = f" ({reached})" if (reached := reached_words(row)) else ""
         rows.append(
             Answer(
                 question,

@@ -334,9 +334,11 @@ def all_or_none_words(table: pd.DataFrame, reps: int) -> str:
     """A sentence for a key table in which a share is 0% or 100% with a standard error of 0
     (none or every one of the replicates): that is not certainty; the rule of three bounds
     the true share within 3 / reps of it (95%). Empty when there is no such share."""
-    from sim.engine.metric_table import KEY_METRICS, describe_metric
+    from sim.engine.metric_table import describe_metric, key_metrics_of
 
-    shares = [m for m in KEY_METRICS if m in table and describe_metric(m)[0] == "share"]
+    shares = [
+        m for m in key_metrics_of(table.columns) if m in table and describe_metric(m)[0] == "share"
+    ]
     if not any(((table[m].isin([0.0, 1.0])) & (table[f"{m}_mc_se"] == 0)).any() for m in shares):
         return ""
     return (
@@ -351,11 +353,11 @@ def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFra
     the point changes from the base scenario (``field = value``, separated by semicolons;
     the grid's points are named by their values already, so only a sweep of variants has
     it). The headings are the metric table's (`metric_heading`)."""
-    from sim.engine.metric_table import KEY_METRICS, describe_metric, metric_heading
+    from sim.engine.metric_table import describe_metric, key_metrics_of, metric_heading
     from sim.engine.metrics import format_with_se
 
     key = pd.DataFrame({"#": table["point"], "scenario": table["label"]})
-    for metric in KEY_METRICS:  # the answers first
+    for metric in key_metrics_of(table.columns):  # the answers first
         if metric in table:
             unit = "share" if describe_metric(metric)[0] == "share" else ""
             key[metric_heading(metric)] = [
