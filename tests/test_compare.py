@@ -146,3 +146,21 @@ def test_bootstrap_of_medians_that_never_happen_warns_nothing() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isnan(bootstrap_median_se(never, never))
+
+
+def test_differences_stop_at_the_digit_their_se_supports():
+    """A difference carries the digits of its SE (2 significant digits), with its sign;
+    shares in percentage points; a difference that rounds to zero is +0, never -0."""
+    from types import SimpleNamespace
+
+    from sim.commands.compare import format_difference
+
+    def shown(difference, se, share=False, flag=False):
+        rec = SimpleNamespace(difference=difference, se=se, se_kind="paired", flag=flag)
+        return format_difference(rec, share)
+
+    assert shown(-0.06571, 0.1203) == "-0.07 ± 0.12 (p)"
+    assert shown(-1.708, 0.2, flag=True) == "-1.71 ± 0.20 (p)  <-- >3 SE"
+    assert shown(-0.03, 0.016, share=True) == "-3.0 pts ± 1.6 (p)"
+    assert shown(-0.0004, 0.012) == "+0.000 ± 0.012 (p)"
+    assert shown(0.0, 0.0, share=True) == "+0.00 pts ± 0 (p)"  # no SE to go by

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.engine.compare import FLAG_SE, Run, is_paired
+from sim.engine.metrics import format_number, format_to_place, se_place
 
 SE_KINDS = {"paired": "p", "paired bootstrap": "b", "independent": "i", "n/a": "-"}
 
@@ -22,23 +23,26 @@ SE_KINDS = {"paired": "p", "paired bootstrap": "b", "independent": "i", "n/a": "
 # --- printing ------------------------------------------------------------------------------
 
 
-def format_number(v: float, share: bool = False) -> str:
-    """4 significant digits; a share (the metric table's unit) as a percentage."""
-    if pd.isna(v):
-        return ""
-    return f"{100 * v:.1f}%" if share else f"{v:.4g}"
-
-
 def format_difference(rec: object, share: bool) -> str:
-    """`+d ± se (kind)`; a difference of shares in percentage points."""
-    diff = (
-        ""
-        if pd.isna(rec.difference)
-        else (f"{100 * rec.difference:+.2f} pts" if share else f"{rec.difference:+.4g}")
-    )
+    """`+d ± se (kind)`, the difference to the digit its SE supports (the SE to 2
+    significant digits, as `sim.engine.metrics.format_with_se`); a difference of shares in
+    percentage points."""
     scale = 100 if share else 1
-    se = "" if pd.isna(rec.se) else f" ± {scale * rec.se:.2g} ({SE_KINDS[rec.se_kind]})"
-    return diff + se + ("  <-- >3 SE" if rec.flag else "")
+    se = None if pd.isna(rec.se) else scale * rec.se
+    place = se_place(se)
+    if pd.isna(rec.difference):
+        diff = ""
+    else:
+        d = scale * rec.difference
+        diff = (
+            format_to_place(d, place, sign=True)
+            if place is not None
+            else (f"{d:+.2f}" if share else f"{d:+.4g}")
+        )
+        diff += " pts" if share else ""
+    shown = "" if se is None else format_to_place(se, place) if place is not None else f"{se:.2g}"
+    kind = "" if se is None else f" ± {shown} ({SE_KINDS[rec.se_kind]})"
+    return diff + kind + ("  <-- >3 SE" if rec.flag else "")
 
 
 def format_metrics(table: pd.DataFrame, runs: list[Run]) -> str:
@@ -49,10 +53,11 @@ def format_metrics(table: pd.DataFrame, runs: list[Run]) -> str:
     rows = []
     for metric, group in table.groupby("metric", sort=False):
         share = describe_metric(str(metric))[0] == "share"
-        first = format_number(group["reference_estimate"].iloc[0], share)
+        unit = "share" if share else ""
+        first = format_number(group["reference_estimate"].iloc[0], unit)
         row = {"metric": metric, runs[0].label: first}
         for rec in group.itertuples(index=False):
-            row[rec.run] = format_number(rec.estimate, share)
+            row[rec.run] = format_number(rec.estimate, unit)
         for rec in group.itertuples(index=False):
             row[f"{rec.run} - {runs[0].label}"] = format_difference(rec, share)
         rows.append(row)

@@ -454,9 +454,12 @@ def se_place(se: object) -> int | None:
     return 1 - int(math.floor(math.log10(s)))
 
 
-def format_to_place(value: object, place: int) -> str:
-    """`value` rounded to the decimal `place` (`se_place`), with thousands separators."""
-    return f"{round(float(value), place):,.{max(0, place)}f}"
+def format_to_place(value: object, place: int, *, sign: bool = False) -> str:
+    """`value` rounded to the decimal `place` (`se_place`), with thousands separators; with
+    `sign`, a + before a positive value (a difference). A value that rounds to 0 is 0,
+    never -0."""
+    rounded = round(float(value), place) + 0.0  # -0.0 + 0.0 is 0.0
+    return f"{rounded:{'+' if sign else ''},.{max(0, place)}f}"
 
 
 def reached_words(milestone: Mapping[str, Any]) -> str:
