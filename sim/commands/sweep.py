@@ -86,16 +86,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def format_sweep(table: pd.DataFrame) -> str:
-    """The key metrics of each point as `estimate ± se`, one line per point."""
-    import pandas as pd
-
-    from sim.engine.metric_table import key_metrics_of
+    """The key metrics of each point as `estimate ± se` (`format_with_se`: shares in %,
+    other estimates to the digit their SE supports), one line per point."""
+    from sim.engine.metric_table import describe_metric, key_metrics_of
+    from sim.engine.metrics import format_with_se
 
     shown = table[["point", "label"]].copy()
     for metric in key_metrics_of(table.columns):
         if metric in table:
+            unit = "share" if describe_metric(metric)[0] == "share" else ""
             shown[metric] = [
-                "" if pd.isna(v) else f"{v:.3g} ± {s:.2g}" if pd.notna(s) else f"{v:.3g}"
+                format_with_se(v, s, unit)
                 for v, s in zip(table[metric], table[f"{metric}_mc_se"], strict=True)
             ]
     return shown.to_string(index=False)
