@@ -334,3 +334,61 @@ def test_a_run_forked_from_the_warm_fork_server_imports_nothing() -> None:
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_a_design_with_looks_is_not_read_as_a_timeline_risk_on_the_page(baseline: dict) -> None:
+    """With interim looks (early_stop in the summary) the page's answers ask whether the
+    trial concluded by the completion date and how often a look stopped it, not whether
+    the event target was reached (a trial stopped early does not need it), as the report
+    and `run` do; the dates say over which trials they are read."""
+    with_looks = pd.concat(
+        [
+            summary(0.8, 0.01),
+            pd.DataFrame(
+                [
+                    ["p_concluded_by_completion", "share", 1.0, 0.0, float("nan"), float("nan")],
+                    ["early_stop", "share", 0.326, 0.015, float("nan"), float("nan")],
+                    ["p_target_reached", "share", 0.668, 0.015, float("nan"), float("nan")],
+                    ["target_events_months_median", "months since start", 28.5, 0.2, 25, 32],
+                ],
+                columns=["metric", "unit", "estimate", "mc_se", "q05", "q95"],
+            ),
+        ]
+    )
+    table = key_questions(with_looks, None, baseline).set_index("question")
+    questions = "\n".join(table.index)
+    assert "Event target (70 PFS events) reached by the completion date" not in questions
+    concluded = next(q for q in table.index if q.startswith("Trial concluded by"))
+    assert table.loc[concluded, "simulation (this run)"] == "100.0% (MC SE 0.0%)"
+    assert table.loc["Stopped early at an interim look", "simulation (this run)"].startswith(
+        "32.6%"
+    )
+    assert (
+        "reached in 66.8% of replicates"
+        in table.loc["Event target (70 PFS events) reached"].iloc[0]
+    )
+    without = "\n".join(key_questions(summary(0.8, 0.01), None, baseline)["question"])
+    assert "Event target (70 PFS events) reached by the completion date" in without
+    assert "Stopped early" not in without
+
+
+def test_the_compare_tab_of_designs_with_looks_shows_the_conclusion() -> None:
+    """Two runs with interim looks: the tab shows, in words, whether the trial concluded by
+    the completion date and how often a look stopped it, in place of the event target by
+    that date (which it lists only if sim.compare flags it)."""
+    metrics = pd.DataFrame(
+        [
+            comparison_row("power", 0.755, 0.70, 0.014, "paired"),
+            comparison_row("p_target_by_completion", 0.668, 0.66, 0.015, "paired"),
+            comparison_row("p_concluded_by_completion", 1.0, 1.0, 0.001, "paired"),
+            comparison_row("early_stop", 0.326, 0.30, 0.015, "paired"),
+        ]
+    )
+    described = pd.DataFrame(
+        {"unit": ["share"] * 4, "meaning": ["a", "b", "c", "d"]},
+        index=pd.Index(metrics["metric"], name="metric"),
+    )
+    what = comparison_table(metrics, described).set_index("metric")["what"]
+    assert list(what.index) == ["power", "p_concluded_by_completion", "early_stop"]
+    assert what["early_stop"] == "Stopped early at an interim look"
+    assert what["p_concluded_by_completion"] == "Trial concluded by the completion date"

@@ -101,6 +101,22 @@ def key_questions(
         except ValueError:
             return str(value) + note
 
+    looks = "early_stop" in rows.index  # a trial stopped early concludes without its target
+    on_time = [
+        (
+            f"Trial concluded by the completion date {completion} (stopped at an interim "
+            "look, or its final analysis held)",
+            share_text(row("p_concluded_by_completion")),
+            "",
+        ),
+        ("Stopped early at an interim look", share_text(row("early_stop")), ""),
+    ]
+    target_date = date_text(row("target_events_months_median"), start)
+    if looks and row("p_target_reached") is not None:
+        reached = percent(row("p_target_reached")["estimate"])
+        target_date += (
+            f"; reached in {reached} of replicates (a trial stopped early does not need it)"
+        )
     table = [
         (
             f"Power: chance the final analysis shows the effect ({'one' if sides == 1 else 'two'}"
@@ -110,10 +126,16 @@ def key_questions(
             if target
             else "",
         ),
-        (
-            f"Event target{events} reached by the completion date {completion}",
-            share_text(row("p_target_by_completion")),
-            "",
+        *(
+            on_time
+            if looks
+            else [
+                (
+                    f"Event target{events} reached by the completion date {completion}",
+                    share_text(row("p_target_by_completion")),
+                    "",
+                )
+            ]
         ),
         (
             f"Power if the analysis happened on {completion}",
@@ -121,17 +143,24 @@ def key_questions(
             "",
         ),
         (
-            f"All {n} patients randomized",
+            f"All {n} patients randomized"
+            + (
+                " (over the trials that get there: one stopped early randomizes no more)"
+                if looks
+                else ""
+            ),
             date_text(row("lpi_months_median"), start),
             closed("accrual_end_date", "{}", " (accrual table x screen pass rate)"),
         ),
         (
             f"Event target{events} reached",
-            date_text(row("target_events_months_median"), start),
+            target_date,
             closed("target_events_date", "{}", " (Lachin-Foulkes, no scans)"),
         ),
         (
-            "Final analysis",
+            "Analysis that concluded the trial (the final, or the look that stopped it)"
+            if looks
+            else "Final analysis",
             date_text(row("analysis_months_median"), start),
             "",
         ),
@@ -205,6 +234,9 @@ COMPARED = (
     "analysis_months_median",
     "hazard_ratio_median",
 )
+# With interim looks (a run with early_stop) these stand in for p_target_by_completion: a
+# trial stopped early concludes without its event target (as `run` and the report say).
+LOOKS_COMPARED = ("p_concluded_by_completion", "early_stop")
 SE_KINDS = {  # how `sim.compare` computed a difference's standard error, in words
     "paired": "paired",
     "paired bootstrap": "paired, bootstrap",
@@ -261,14 +293,19 @@ def meaning_words(meaning: str) -> str:
 def comparison_table(metrics: pd.DataFrame, described: pd.DataFrame) -> pd.DataFrame:
     """The compare tab's table from `sim.compare(...).metrics` of two runs (one row per
     metric) and `sim.compare(...).described` (each metric's unit and meaning, by metric):
-    the metrics of COMPARED in their words, then every other metric `sim.compare` flags,
+    the metrics of COMPARED in their words (with interim looks, LOOKS_COMPARED for the
+    event target by the completion date), then every other metric `sim.compare` flags,
     as the command line lists them, in the words of its meaning (`meaning_words`); the
     estimates, the difference, its standard error and "beyond noise" (its flag) as
     `sim.compare` computed them. `metric` is the metric's name in summary.csv."""
     from sim.api import metric_heading
 
     rows = metrics.set_index("metric")
-    words = {metric: metric_heading(metric) for metric in COMPARED}
+    compared = COMPARED
+    if "early_stop" in rows.index:  # with looks: concluded on time, not the target alone
+        at = COMPARED.index("p_target_by_completion")
+        compared = (*COMPARED[:at], *LOOKS_COMPARED, *COMPARED[at + 1 :])
+    words = {metric: metric_heading(metric) for metric in compared}
     flagged = [m for m in rows.index[rows["flag"].astype(bool)] if m not in words]
     shown = [m for m in words if m in rows.index] + flagged
     units, meanings = described["unit"], described["meaning"]
