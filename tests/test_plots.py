@@ -211,6 +211,29 @@ def test_heatmap_writes_every_cell_and_scales_with_the_grid():
     assert ax.get_figure().get_size_inches()[1] > 15  # rows get room, labels do not overlap
 
 
+def test_a_sweep_of_designs_with_looks_maps_the_trial_concluded_on_time(textbook):
+    """A sweep's 'on time' heat map: the event target seen by the completion date, or, with
+    interim looks (early_stop among the metrics), the trial concluded by then, since a trial
+    stopped early concludes without its target."""
+    from sim.outputs.plots.sweep import heatmap_panels
+
+    table = pd.DataFrame(
+        [
+            {"hr": h, "alpha": a, "p_target_by_completion": 0.67, "power": 0.7}
+            for h in (0.6, 0.8)
+            for a in (0.05, 0.1)
+        ]
+    )
+    looks = table.assign(p_concluded_by_completion=1.0, early_stop=0.3)
+
+    def target_map(frame):
+        (panel,) = [p for p in heatmap_panels(frame, "hr", "alpha", textbook) if "target" in p.name]
+        return panel.figure.get_suptitle(), {t.get_text() for t in panel.figure.axes[0].texts}
+
+    assert target_map(table) == ("Event target by 31 Dec 2028 across the grid", {"67%"})
+    assert target_map(looks) == ("Trial concluded by 31 Dec 2028 across the grid", {"100%"})
+
+
 def test_rows_plot_labels_every_point_directly():
     from sim.outputs.plots import plot_metric_rows, rows_figure
 

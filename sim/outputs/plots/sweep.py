@@ -455,15 +455,29 @@ def grid_2d(manifest: dict[str, Any], table: pd.DataFrame) -> tuple[str, str] | 
     return None
 
 
+def on_time(table: pd.DataFrame, completion: Any) -> tuple[str, str]:
+    """(metric, words) of the share of a sweep's replicates on time by the completion date:
+    the event target seen by then; with interim looks (early_stop in the table) the trial
+    concluded by then, since a trial stopped early concludes without its target (which
+    would otherwise read as a risk to the timeline)."""
+    if "early_stop" in table:
+        return "p_concluded_by_completion", f"trial concluded by {completion:%d %b %Y}"
+    return "p_target_by_completion", f"event target reached by {completion:%d %b %Y}"
+
+
 def heatmap_panels(table: pd.DataFrame, x: str, y: str, scenario: Scenario) -> list[Panel]:
-    """A 2-D sweep as heat maps: power, P(event target by completion), analysis month."""
+    """A 2-D sweep as heat maps: power, P(on time by completion: `on_time`), analysis
+    month."""
     completion = scenario.trial.completion_date
+    metric, words = on_time(table, completion)
+    if metric == "p_target_by_completion":
+        words = f"event target by {completion:%d %b %Y}"
     specs = [
         ("power", "power_heatmap", "Power", "share of replicates rejecting H0", {}),
         (
-            "p_target_by_completion",
+            metric,
             "target_heatmap",
-            f"Event target by {completion:%d %b %Y}",
+            words[:1].upper() + words[1:],
             "share of replicates",
             {"label": "share of replicates"},
         ),
@@ -594,13 +608,12 @@ def sweep_figures(sweep: Path) -> list[Panel]:
         left.xaxis.set_major_formatter(PercentFormatter(1.0))
         success = "assurance" if has_prior(points) else "power"
         left.set_xlabel(f"{success} (95% MC interval; dotted: 80%)")
-        if "p_target_by_completion" in table:
-            plot_metric_rows(
-                table, "p_target_by_completion", labels, right, color="#8C564B", reference=None
-            )
+        metric, words = on_time(table, completion)
+        if metric in table:
+            plot_metric_rows(table, metric, labels, right, color="#8C564B", reference=None)
             right.set_xlim(0, 1.12)
             right.xaxis.set_major_formatter(PercentFormatter(1.0))
-            right.set_xlabel(f"event target reached by {completion:%d %b %Y}")
+            right.set_xlabel(words)
         fig.suptitle(
             f"{success.capitalize()} and the calendar risk, by sweep point",
             x=0.01,
