@@ -64,10 +64,28 @@ def int_in_range(low: int, high: int | Callable[[], int], example: str) -> Calla
     return parse
 
 
+TOP_HELP = """\
+Simulate how a trial runs, from its first screened patient to its final analysis,
+thousands of times. A scenario YAML describes the trial (scenarios/ holds NCT07271602
+and its variants); each command below does one task, and `python -m sim COMMAND --help`
+gives its options."""
+TOP_EPILOG = """\
+start here:
+  python -m sim run scenarios/nct07271602.yaml --reps 2000 --seed 1 --out results/baseline
+  python -m sim report results/baseline      (results/baseline/report.html)
+  python -m sim app                           (a web page, for those who do not code)
+every command and its outputs: docs/commands.md"""
+
+
 def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
     """The parser; a plugin command's module is imported only when that command is named, so
     that a command (and `--help`) does not pay for the others' imports (matplotlib, pandas)."""
-    parser = ArgumentParser(prog="python -m sim", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(
+        prog="python -m sim",
+        description=TOP_HELP,
+        epilog=TOP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
     validate = sub.add_parser("validate", help="check a scenario and print it resolved")
