@@ -688,3 +688,32 @@ def test_remaining_accrual_is_the_compound_gamma(textbook, record_validation):
         3 * np.std(days) / np.sqrt(len(days)),
     )
     assert stats.kstest(x, law.cdf).pvalue > 0.001
+
+
+def test_a_milestone_some_trials_never_reach_reads_never_and_says_how_many_do():
+    """forecast.csv leaves a prediction bound blank when more than 10% of the continuations
+    never reach the milestone (a trial stopped at an interim look randomizes nobody after
+    it): the terminal says "never" there, not "(2027-10-06 to )", and how many get there."""
+    from sim.commands.forecast import format_forecast
+
+    table = pd.DataFrame(
+        {
+            "milestone": ["randomized_100pct", "final_analysis"],
+            "median": ["2027-12-08", "2028-07-20"],
+            "pi80_low": ["2027-10-06", "2027-09-13"],
+            "pi80_high": [float("nan"), "2028-12-31"],
+            "share_reached": [0.686, 1.0],
+            "p_by_completion": [0.686, 1.0],
+            "plan_median": ["2027-11-29", "2028-04-28"],
+            "plan_pi80_low": ["2027-08-30", "2027-07-07"],
+            "plan_pi80_high": [float("nan"), "2028-09-11"],
+            "plan_share_reached": [0.7, 1.0],
+            "plan_p_by_completion": [0.7, 1.0],
+        }
+    )
+    lines = format_forecast(table).splitlines()
+    assert "2027-12-08 (2027-10-06 to never)" in lines[1]
+    assert "2027-11-29 (2027-08-30 to never)" in lines[1]
+    assert "never" not in lines[2]
+    assert lines[3].startswith("never: more than 10% of the simulated trials never get there")
+    assert lines[3].endswith("those that do: randomized_100pct 68.6% (the plan 70.0%)")

@@ -394,19 +394,45 @@ def format_comparison(table: pd.DataFrame, summary: pd.DataFrame) -> str:
 
 def format_forecast(table: pd.DataFrame) -> str:
     """Milestones: forecast and plan medians with 80% prediction intervals, and the share of
-    replicates reaching each by the completion date."""
+    replicates reaching each by the completion date. A bound past every date some
+    replicates reach (more than 10% never get there: a trial stopped at an interim look
+    randomizes and follows nobody after the stop) reads "never", and a line below says how
+    many get there."""
+    from sim.engine.metrics import format_number
+
+    def dates(median: object, low: object, high: object) -> str:
+        return f"{shown(median)} ({shown(low)} to {shown(high)})"
+
     lines = [
         f"{'milestone':20s}{'forecast (80% PI)':>40s}{'by completion':>15s}"
         f"{'plan (80% PI)':>40s}{'by completion':>15s}"
     ]
+    short = []
     for row in table.itertuples():
-        f = f"{row.median} ({row.pi80_low} to {row.pi80_high})"
-        p = f"{row.plan_median} ({row.plan_pi80_low} to {row.plan_pi80_high})"
+        f = dates(row.median, row.pi80_low, row.pi80_high)
+        p = dates(row.plan_median, row.plan_pi80_low, row.plan_pi80_high)
         lines.append(
             f"{row.milestone:20s}{f:>40s}{row.p_by_completion:>15.1%}"
             f"{p:>40s}{row.plan_p_by_completion:>15.1%}"
         )
+        if "never" in f + p:
+            reached = (
+                format_number(v, "share") for v in (row.share_reached, row.plan_share_reached)
+            )
+            short.append(f"{row.milestone} {next(reached)} (the plan {next(reached)})")
+    if short:
+        lines.append(
+            "never: more than 10% of the simulated trials never get there (stopped at an "
+            "interim look, after which nobody is randomized or followed, or too few patients "
+            "left to follow); those that do: " + ", ".join(short)
+        )
     return "\n".join(lines)
+
+
+def shown(date: object) -> str:
+    """A date of forecast.csv; a blank one (no date: beyond every replicate that gets
+    there) as "never"."""
+    return "never" if date is None or date != date or date == "" else str(date)
 
 
 # --- export-observed -----------------------------------------------------------------------
