@@ -24,6 +24,7 @@ from sim.api import FLAG_SE, PREVIEW_REPLICATES, preview_replicates
 from sim.app.answers import (
     comparison_table,
     key_questions,
+    percent,
     reproduce_command,
     reproduce_python,
     zip_folder,
@@ -753,10 +754,13 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
                 "forecast (median)": table["median"].astype("string").fillna("not reached"),
                 "80% of replicates": table["pi80_low"].astype("string").fillna("?")
                 + " to "
-                + table["pi80_high"].astype("string").fillna("later"),
-                "by the completion date": table["p_by_completion"].map("{:.0%}".format),
+                # beyond every date the replicates that get there reach (`forecast` says
+                # "never" too): more than 10% never do, e.g. stopped at an interim look
+                + table["pi80_high"].astype("string").fillna("never"),
+                "get there at all": table["share_reached"].map(percent),
+                "by the completion date": table["p_by_completion"].map(percent),
                 "plan (median)": table["plan_median"].astype("string").fillna("not reached"),
-                "plan: by the completion date": table["plan_p_by_completion"].map("{:.0%}".format),
+                "plan: by the completion date": table["plan_p_by_completion"].map(percent),
             }
         )
         head = "".join(f"<th>{html.escape(c)}</th>" for c in shown_table.columns)
