@@ -392,3 +392,16 @@ def test_the_compare_tab_of_designs_with_looks_shows_the_conclusion() -> None:
     assert list(what.index) == ["power", "p_concluded_by_completion", "early_stop"]
     assert what["early_stop"] == "Stopped early at an interim look"
     assert what["p_concluded_by_completion"] == "Trial concluded by the completion date"
+
+
+def test_a_share_of_all_or_none_of_the_trials_is_not_read_as_certain() -> None:
+    """100% of 1,000 simulated trials has an MC SE of 0: the page gives its 95% interval
+    (Wilson's, from summary.csv) instead of 'MC SE 0.0%'."""
+    from sim.app.answers import share_text
+
+    row = pd.Series({"estimate": 1.0, "mc_se": 0.0, "ci_low": 0.99617, "ci_high": 1.0})
+    assert share_text(row) == "100.0% (every simulated trial; 95% CI 99.6% to 100.0%)"
+    none = pd.Series({"estimate": 0.0, "mc_se": 0.0, "ci_low": 0.0, "ci_high": 0.00383})
+    assert share_text(none) == "0.0% (no simulated trial; 95% CI 0.0% to 0.4%)"  # rounded up
+    some = pd.Series({"estimate": 0.785, "mc_se": 0.0092, "ci_low": 0.76, "ci_high": 0.80})
+    assert share_text(some) == "78.5% (MC SE 0.9%)"

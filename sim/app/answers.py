@@ -32,10 +32,16 @@ def percent(share: float) -> str:
 
 
 def share_text(row: pd.Series | None) -> str:
-    """'99.0% (MC SE 0.7%)' of a share row, '' when the run has no such row."""
+    """'99.0% (MC SE 0.7%)' of a share row, '' when the run has no such row. A share of
+    none or all of the trials has an MC SE of 0, which is not certainty: it is given with
+    its 95% interval instead (Wilson's, summary.csv's ci_low and ci_high)."""
     if row is None or pd.isna(row["estimate"]):
         return ""
-    se = row.get("mc_se")
+    se, low, high = row.get("mc_se"), row.get("ci_low"), row.get("ci_high")
+    if se == 0 and pd.notna(low) and pd.notna(high):
+        which = "every simulated trial" if row["estimate"] == 1 else "no simulated trial"
+        up = f"{math.ceil(high * 1000) / 10:.1f}%"  # an upper bound rounded up, never down
+        return f"{percent(row['estimate'])} ({which}; 95% CI {percent(low)} to {up})"
     return percent(row["estimate"]) + (f" (MC SE {se:.1%})" if pd.notna(se) else "")
 
 
