@@ -473,15 +473,18 @@ def reached_words(milestone: Mapping[str, Any]) -> str:
 
 
 def format_number(value: object, unit: str = "") -> str:
-    """A number as a planner reads it: shares as percentages (``78.2%``), other values to 4
-    significant digits with thousands separators and no exponent (``365,900``), the unit
-    appended when given (``365,900 mg``); blank for a missing value."""
+    """A number as a planner reads it: shares as percentages (``78.2%``; below 1% to 2
+    significant digits, ``0.38%``; short of 100% never shown as 100%, ``99.96%``), other
+    values to 4 significant digits with thousands separators and no exponent (``365,900``),
+    the unit appended when given (``365,900 mg``); blank for a missing value."""
     if value is None or isinstance(value, str):
         return "" if value is None else value
     v = float(value)
     if not math.isfinite(v):
         return "" if math.isnan(v) else ("never" if v > 0 else "-inf")
     if unit == "share":
+        if 0.9995 <= v < 1:  # not 100.0%: short of every replicate, to the digit that shows it
+            return f"{math.floor(v * 10000) / 100:.2f}%"
         return f"{v * 100:.2g}%" if 0 < abs(v) < 0.01 else f"{v:.1%}"
     if v == 0:
         text = "0"
