@@ -110,3 +110,14 @@ def test_timeline_counts_the_event_target_only_before_the_cut(baseline_data):
     assert table.at["target_events", "share_reached"] == pytest.approx(by_events)
     assert "before the data cut" in table.at["target_events", "counted"]
     assert pd.Timestamp(table.at["target_events", "q95"]) <= pd.Timestamp("2028-06-20")
+
+
+def test_a_share_of_every_or_no_replicate_is_given_with_its_interval():
+    """An MC SE of 0 (every or no replicate) is not certainty: the words give the 95%
+    interval, its lower bound rounded down and its upper up; nothing for other shares."""
+    from sim.engine.metrics import all_or_none
+
+    assert all_or_none(1.0, 0.0, 0.99617, 1.0) == "every simulated trial; 95% CI 99.6% to 100.0%"
+    assert all_or_none(0.0, 0.0, 0.0, 0.00383) == "no simulated trial; 95% CI 0.0% to 0.4%"
+    assert all_or_none(0.785, 0.0092, 0.76, 0.80) == ""
+    assert all_or_none(1.0, 0.0, float("nan"), 1.0) == ""  # no interval to give

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from sim.api import ENDPOINT_WORDS
+from sim.outputs.answers import all_or_none
 from sim.outputs.report import month_to_date
 
 
@@ -37,11 +38,9 @@ def share_text(row: pd.Series | None) -> str:
     its 95% interval instead (Wilson's, summary.csv's ci_low and ci_high)."""
     if row is None or pd.isna(row["estimate"]):
         return ""
-    se, low, high = row.get("mc_se"), row.get("ci_low"), row.get("ci_high")
-    if se == 0 and pd.notna(low) and pd.notna(high):
-        which = "every simulated trial" if row["estimate"] == 1 else "no simulated trial"
-        up = f"{math.ceil(high * 1000) / 10:.1f}%"  # an upper bound rounded up, never down
-        return f"{percent(row['estimate'])} ({which}; 95% CI {percent(low)} to {up})"
+    se = row.get("mc_se")
+    if words := all_or_none(row["estimate"], se, row.get("ci_low"), row.get("ci_high")):
+        return f"{percent(row['estimate'])} ({words})"
     return percent(row["estimate"]) + (f" (MC SE {se:.1%})" if pd.notna(se) else "")
 
 

@@ -472,6 +472,22 @@ def reached_words(milestone: Mapping[str, Any]) -> str:
     return f"{format_number(float(reached), 'share')} of trials get there"
 
 
+def all_or_none(estimate: object, se: object, low: object, high: object) -> str:
+    """A share of every or of no replicate, whose Monte Carlo SE of 0 is not certainty, in
+    words with its 95% interval (summary.csv's Wilson ci_low and ci_high, the lower bound
+    rounded down and the upper up): "every simulated trial; 95% CI 99.6% to 100.0%". ""
+    for any other share, or without the interval."""
+    values = [estimate, se, low, high]
+    if any(v is None or not math.isfinite(float(v)) for v in values) or float(se) != 0:
+        return ""
+    if float(estimate) not in (0.0, 1.0):
+        return ""
+    which = "every simulated trial" if float(estimate) == 1 else "no simulated trial"
+    down = math.floor(float(low) * 1000) / 10
+    up = math.ceil(float(high) * 1000) / 10
+    return f"{which}; 95% CI {down:.1f}% to {up:.1f}%"
+
+
 def format_number(value: object, unit: str = "") -> str:
     """A number as a planner reads it: shares as percentages (``78.2%``; below 1% to 2
     significant digits, ``0.38%``; short of 100% never shown as 100%, ``99.96%``), other

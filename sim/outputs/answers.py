@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from sim.clinic.inputs import metric_name
-from sim.engine.metrics import format_number, reached_words
+from sim.engine.metrics import all_or_none, format_number, reached_words
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ def answer_rows(
             return None
         se = values.at[metric, "mc_se"]
         shown = format_number(values.at[metric, "estimate"], "share")
+        low, high = (values.at[metric, c] if c in values else None for c in ("ci_low", "ci_high"))
+        if words := all_or_none(values.at[metric, "estimate"], se, low, high):
+            return shown, words  # an SE of 0 is not certainty
         return shown, (f"MC SE {format_number(se, 'share')}" if pd.notna(se) else "")
 
     def add_share(question: str, metric: str, words: str = "of simulated trials") -> None:
