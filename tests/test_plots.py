@@ -270,3 +270,22 @@ def test_importing_the_plots_module_leaves_seaborn_unimported():
     # seaborn (with scipy.stats, ~1.5 s) is imported by the first figure, not by the module
     code = "import sys, sim.outputs.plots; print('seaborn' in sys.modules)"
     assert python_output(code).strip() == "False"
+
+
+def test_a_date_axis_of_four_and_a_half_years_ticks_without_a_warning():
+    """4.5 to 5 years (a trial followed past its completion date, as the supply figure of a
+    design with looks) are too few years and too many half-years for matplotlib's 5-10
+    ticks: it warned on the user's terminal; now it ticks a year apart, silently."""
+    import warnings
+
+    from sim.outputs.plots.style import figure_png, format_date_axis
+
+    ax = new_axes()
+    days = np.array(["2026-01-01", "2030-06-01"], dtype="datetime64[D]")
+    ax.plot(days, [0, 1])
+    format_date_axis(ax)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert figure_png(ax.get_figure()).startswith(PNG)
+    years = {label.get_text().split("\n")[-1] for label in ax.get_xticklabels()}
+    assert len(years) == len(ax.get_xticklabels()) >= 5  # one tick a year
