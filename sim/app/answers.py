@@ -150,7 +150,7 @@ def key_questions(
         (
             f"All {n} patients randomized"
             + (
-                " (over the trials that get there: one stopped early randomizes no more)"
+                " (in the trials that get there: one stopped early randomizes nobody after)"
                 if looks
                 else ""
             ),

@@ -243,7 +243,9 @@ def cmd_design(args: argparse.Namespace) -> int:
             print("looks of the OS analysis: events are deaths, the hazard ratios OS's")
         print(
             bounds.drop(columns=["expected_date"]).to_string(
-                index=False, float_format=lambda v: f"{v:.4g}", na_rep=""  # no bound there
+                index=False,
+                float_format=lambda v: f"{v:.4g}",
+                na_rep="",  # no bound there
             )
         )
     if args.out is not None:

@@ -463,9 +463,9 @@ def format_to_place(value: object, place: int, *, sign: bool = False) -> str:
 
 
 def reached_words(milestone: Mapping[str, Any]) -> str:
-    """ "69.2% of trials get there" for a milestone of timeline.csv that not every simulated
-    trial reaches (its dates are quantiles over those that do: a trial stopped early at an
-    interim look randomizes nobody after the stop); "" when every trial reaches it."""
+    """How many trials reach a milestone of timeline.csv that not all reach, "69.2% of
+    trials get there" (its dates are quantiles over those that do: a trial stopped early at
+    an interim look randomizes nobody after the stop); "" when every trial reaches it."""
     reached = milestone.get("share_reached", 1.0)
     if reached is None or not math.isfinite(float(reached)) or float(reached) >= 1:
         return ""
