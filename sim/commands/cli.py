@@ -624,8 +624,9 @@ def format_answers(
     summary: pd.DataFrame, timeline: pd.DataFrame, scenario: Scenario, out: Path
 ) -> str:
     """What `run` prints without ``--verbose``: the key metrics of the metric table (its
-    `key` ranks), the median milestone dates, the closed form beside the simulation, and
-    where the full tables are; at most about 25 lines."""
+    `key` ranks; with interim looks its `looks_key` ranks), the median milestone dates (with
+    the share of trials that reach one not all reach), the closed form beside the
+    simulation, and where the full tables are; at most about 25 lines."""
     from sim.engine.metric_table import key_metrics_of
     from sim.engine.metrics import reached_words
 
