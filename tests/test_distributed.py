@@ -487,3 +487,23 @@ def test_the_api_takes_the_executor_options():
         )
     with pytest.raises(ScenarioError, match="needs out"):
         sim.simulate(TEXTBOOK, reps=10, resume=True, progress=False)
+
+
+def test_a_dashboard_is_named_only_where_the_scheduler_serves_one():
+    """distributed's `dashboard_link` names port 8787 whether or not the scheduler serves a
+    dashboard (--no-dashboard, or no bokeh): the run notes a link only when the scheduler
+    lists the service."""
+    from types import SimpleNamespace
+
+    from sim.engine.executors import DaskExecutor
+
+    def executor(services: dict) -> DaskExecutor:
+        pool = object.__new__(DaskExecutor)
+        pool.client = SimpleNamespace(
+            scheduler_info=lambda: {"services": services},
+            dashboard_link="http://127.0.0.1:8787/status",
+        )
+        return pool
+
+    assert executor({}).dashboard() is None
+    assert executor({"dashboard": 8787}).dashboard() == "http://127.0.0.1:8787/status"

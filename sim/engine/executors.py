@@ -564,7 +564,11 @@ class DaskExecutor:
         return f"Dask ({self.threads()} worker thread(s) on {where})"
 
     def dashboard(self) -> str | None:
-        return self.client.dashboard_link if self.cluster is None or _has_bokeh() else None
+        """The scheduler's dashboard, if it serves one (a scheduler started with
+        --no-dashboard, or without bokeh, does not: distributed's `dashboard_link` would
+        still name its default port)."""
+        services = self.client.scheduler_info().get("services", {})
+        return self.client.dashboard_link if "dashboard" in services else None
 
     def map_ordered(self, tasks: Sequence[ChunkTask]) -> Iterator[list[ChunkFiles]]:
         def submit(task: ChunkTask) -> Any:  # a distributed.Future
@@ -610,14 +614,6 @@ def check_speaks_dask(address: str) -> None:
         raise ScenarioError(
             f"--scheduler {address}: the connection was closed without a Dask greeting; {fix}"
         )
-
-
-def _has_bokeh() -> bool:
-    try:
-        import bokeh  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def check_worker_versions(client: Any, address: str) -> None:  # a distributed.Client
