@@ -230,7 +230,7 @@ def test_a_sweep_of_designs_with_looks_maps_the_trial_concluded_on_time(textbook
         (panel,) = [p for p in heatmap_panels(frame, "hr", "alpha", textbook) if "target" in p.name]
         return panel.figure.get_suptitle(), {t.get_text() for t in panel.figure.axes[0].texts}
 
-    assert target_map(table) == ("Event target by 31 Dec 2028 across the grid", {"67%"})
+    assert target_map(table) == ("Event target reached by 31 Dec 2028 across the grid", {"67%"})
     assert target_map(looks) == ("Trial concluded by 31 Dec 2028 across the grid", {"100%"})
 
 

@@ -738,6 +738,7 @@ TABLE = MetricTable(SECTIONS)
 METRICS = TABLE.metrics
 KEY_METRICS = TABLE.key_metrics
 key_metrics_of = TABLE.key_metrics_of
+with_looks = TABLE.with_looks
 run_metrics = TABLE.run_metrics
 find_metric = TABLE.find
 describe_metric = TABLE.describe

@@ -356,13 +356,18 @@ class MetricTable:
                 return metric.bind(match.groupdict(), endpoint)
         return None
 
+    @staticmethod
+    def with_looks(names: Iterable[str]) -> bool:
+        """Whether a run (or sweep, or comparison) with these metric `names` has interim
+        looks (``early_stop`` among them): a trial stopped early concludes without its event
+        target, so what it prints leads with whether the trial concluded by the completion
+        date, not with the event target alone, which would read as a risk to the timeline."""
+        return "early_stop" in set(names)
+
     def key_metrics_of(self, names: Iterable[str]) -> tuple[str, ...]:
         """The key metrics that lead what a run (or sweep, or comparison) with these metric
-        `names` prints. A design with interim looks (``early_stop`` among them) concludes a
-        trial stopped early without its event target: its key metrics lead with whether the
-        trial concluded by the completion date and how often a look stopped it, not with
-        the event target alone, which would read as a risk to the timeline."""
-        return self.looks_key_metrics if "early_stop" in set(names) else self.key_metrics
+        `names` prints (`with_looks`: the `looks_key` ranks, else the `key` ranks)."""
+        return self.looks_key_metrics if self.with_looks(names) else self.key_metrics
 
     def heading(self, name: str) -> str:
         """The metric's column heading in words (its row's `heading`), else its name."""

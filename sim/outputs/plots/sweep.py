@@ -460,7 +460,9 @@ def on_time(table: pd.DataFrame, completion: Any) -> tuple[str, str]:
     the event target seen by then; with interim looks (early_stop in the table) the trial
     concluded by then, since a trial stopped early concludes without its target (which
     would otherwise read as a risk to the timeline)."""
-    if "early_stop" in table:
+    from sim.engine.metric_table import with_looks
+
+    if with_looks(table.columns):
         return "p_concluded_by_completion", f"trial concluded by {completion:%d %b %Y}"
     return "p_target_by_completion", f"event target reached by {completion:%d %b %Y}"
 
@@ -470,8 +472,6 @@ def heatmap_panels(table: pd.DataFrame, x: str, y: str, scenario: Scenario) -> l
     month."""
     completion = scenario.trial.completion_date
     metric, words = on_time(table, completion)
-    if metric == "p_target_by_completion":
-        words = f"event target by {completion:%d %b %Y}"
     specs = [
         ("power", "power_heatmap", "Power", "share of replicates rejecting H0", {}),
         (
