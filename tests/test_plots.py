@@ -234,6 +234,18 @@ def test_a_sweep_of_designs_with_looks_maps_the_trial_concluded_on_time(textbook
     assert target_map(looks) == ("Trial concluded by 31 Dec 2028 across the grid", {"100%"})
 
 
+def test_a_heat_map_cell_short_of_100_percent_does_not_read_100():
+    from sim.outputs.plots.sweep import cell_percent
+
+    assert [cell_percent(v) for v in (0.66, 0.996, 1.0, 0.0004, 0.0)] == [
+        "66%",
+        "99.6%",
+        "100%",
+        "0.04%",
+        "0%",
+    ]
+
+
 def test_rows_plot_labels_every_point_directly():
     from sim.outputs.plots import plot_metric_rows, rows_figure
 

@@ -184,6 +184,17 @@ def has_prior(scenarios: list[Scenario]) -> bool:
     )
 
 
+def cell_percent(share: float) -> str:
+    """A heat map cell's share in whole percent (66%), but never a reassuring 0% or 100% for
+    a share short of it: 99.6% and 0.04% as `format_number` gives them."""
+    from sim.engine.metrics import format_number
+
+    text = f"{share:.0%}"
+    if text in ("0%", "100%") and share not in (0.0, 1.0):
+        return format_number(share, "share")
+    return text
+
+
 def plot_heatmap(
     table: pd.DataFrame,
     x: str,
@@ -191,7 +202,7 @@ def plot_heatmap(
     metric: str,
     ax: Axes | None = None,
     *,
-    fmt: Callable[[float], str] = lambda v: f"{v:.0%}",
+    fmt: Callable[[float], str] = cell_percent,
     cmap: str = "cividis",
     vmin: float | None = 0.0,
     vmax: float | None = 1.0,
