@@ -91,7 +91,7 @@ def test_run_prints_the_power_at_the_prior_mean_beside_the_assurance(
     line = next(t for t in printed.splitlines() if t.startswith("power at the prior mean"))
     scenario = load_scenario(TEXTBOOK, [PRIOR])
     power = {q: v for q, v, _, _ in prior_design_rows(scenario)}["power_at_prior_mean"]
-    assert line.split()[-1] == f"{power:.3f}"
+    assert line.split()[-1] == f"{power:.1%}"  # a share, as the answers table gives it
     assert any(t.startswith("assurance (power over the prior)") for t in printed.splitlines())
 
 

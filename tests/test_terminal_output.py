@@ -136,3 +136,27 @@ def test_summary_rows_stop_at_the_digit_their_se_supports():
     assert rows[1][-6:] == ["375,300", "5,800", "363,900", "386,700", "300,000", "450,100"]
     assert rows[2][-4:] == ["78.5%", "0.92%", "76.6%", "80.2%"]
     assert rows[3][-6:] == ["70", "0", "70", "70", "70", "70"]  # no SE: 4 significant digits
+
+
+def test_the_closed_forms_read_in_the_answers_notation(folders):
+    """Power and timing beside their closed forms in the notation of the answers table
+    above them: shares as percentages, an estimate to the digit its MC SE supports and the
+    closed form to the same digit (``78.8% ± 1.8%`` beside ``80.4%``, ``28.83 ± 0.11``
+    beside ``27.72``), not ``0.788 ± 0.018`` beside ``0.804`` under a table in percent."""
+    import pandas as pd
+
+    from sim.engine.metrics import se_place
+
+    root, printed = folders
+    lines = printed["interim"].splitlines()
+    start = next(
+        i for i, line in enumerate(lines) if line.split() == ["simulated", "closed", "form"]
+    )
+    rows = {line[:40].strip(): line[40:].split() for line in lines[start + 1 : start + 7]}
+    power = rows["power (any look)"]
+    assert re.fullmatch(r"\d+\.\d% ± \d+(\.\d+)?% \d+\.\d%", " ".join(power)), power
+    summary = pd.read_csv(root / "interim" / "summary.csv").set_index("metric")
+    decimals = max(0, se_place(summary.loc["target_events_months_mean", "mc_se"]))
+    estimate, _, se, closed = rows["months to event target (mean)"]
+    for shown in (estimate, se, closed):
+        assert len(shown.partition(".")[2]) == decimals, rows

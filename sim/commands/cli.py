@@ -298,11 +298,25 @@ def format_value(value: object) -> str:
     return str(value)
 
 
+def closed_form_shown(value: float, se: object, unit: str) -> str:
+    """A closed form beside its simulated estimate, in the estimate's notation: a share as
+    a percentage, another value to the decimal place the estimate's MC SE supports (the two
+    read digit for digit), or to 4 significant digits where there is no SE."""
+    from sim.engine.metrics import format_number, format_to_place, se_place
+
+    place = se_place(se)
+    if unit == "share" or place is None or not math.isfinite(value):
+        return format_number(value, "share" if unit == "share" else "")
+    return format_to_place(value, place)
+
+
 def closed_form_lines(scenario: Scenario, summary: pd.DataFrame, *, brief: bool = False) -> str:
-    """Closed-form power and analysis timing beside the simulated ones (`brief`: without
-    the note on the group-sequential or assurance rows)."""
+    """Closed-form power and analysis timing beside the simulated ones, each in the
+    notation of the answers table (shares as percentages, estimates to their MC SE's digit;
+    `brief`: without the note on the group-sequential or assurance rows)."""
     import pandas as pd
 
+    from sim.engine.metrics import format_number, format_with_se
     from sim.stats.design import design_scenario
 
     design = design_scenario(scenario).set_index("quantity")["value"]
@@ -344,16 +358,16 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame, *, brief: bool 
     prior = "assurance" in design.index  # each replicate's HR drawn: not the power at one HR
     if prior:
         pairs = [("assurance (power over the prior)", "assurance", "assurance"), *pairs[1:3]]
-    lines = ["", f"{'':40s}{'simulated':>12s}{'closed form':>14s}"]
+    lines = ["", f"{'':40s}{'simulated':>16s}{'closed form':>14s}"]
     for label, sim_key, design_key in pairs:
         if sim_key in sim.index and design_key in design.index:
-            est, se = sim.loc[sim_key, "estimate"], sim.loc[sim_key, "mc_se"]
-            shown = f"{est:.3f}" if pd.notna(est) else "never"
-            shown += f" ± {se:.3f}" if pd.notna(se) else ""
-            lines.append(f"{label:40s}{shown:>12s}{float(design[design_key]):>14.3f}")
+            est, se, unit = (sim.loc[sim_key, column] for column in ("estimate", "mc_se", "unit"))
+            shown = format_with_se(est, se, unit) if pd.notna(est) else "never"
+            closed = closed_form_shown(float(design[design_key]), se, unit)
+            lines.append(f"{label:40s}{shown:>16s}{closed:>14s}")
     if prior and "power_at_prior_mean" in design.index:  # one effect: nothing simulated
-        value = float(design["power_at_prior_mean"])
-        lines.append(f"{'power at the prior mean of log HR':40s}{'':>12s}{value:>14.3f}")
+        value = format_number(float(design["power_at_prior_mean"]), "share")
+        lines.append(f"{'power at the prior mean of log HR':40s}{'':>16s}{value:>14s}")
     lines.append(
         "closed form: the expected log-rank score's power (the hazards cross: approximate; "
         "the AHR's Schoenfeld power does not apply), expected events on a 1-day grid"
