@@ -38,7 +38,7 @@ from shiny.playwright import controller  # noqa: E402
 from shiny.run import ShinyAppProc, run_shiny_app  # noqa: E402
 
 import sim  # noqa: E402
-from sim.app.answers import power_text  # noqa: E402
+from sim.app.answers import share_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "nct07271602.yaml"
@@ -137,7 +137,7 @@ def test_a_run_gives_the_api_power_and_the_scenario_it_ran(
         run(page, reps=200, seed=3)
         api = api_run.result()
     power = page.locator('#answers tr[data-question="0"] td').nth(1)
-    expected = power_text(api.summary.set_index("metric").loc["power"])
+    expected = share_text(api.summary.set_index("metric").loc["power"])
     expect(power).to_have_text(expected)
     expect(page.locator("h4").first).to_have_text("Answers from 200 simulated trials (seed 3)")
 

@@ -13,8 +13,9 @@ import yaml
 from sim.app.answers import (
     comparison_table,
     key_questions,
-    power_text,
+    percent,
     reproduce_command,
+    share_text,
 )
 from sim.app.fields import field_messages, scenario_fields, scenario_schema
 
@@ -82,8 +83,9 @@ def test_the_answers_table_reads_power_and_dates(baseline: dict) -> None:
     )
     table = key_questions(summary(0.785, 0.00919), design, baseline).set_index("question")
     power = table.iloc[0]
-    assert power["simulation (this run)"] == "0.785 (MC SE 0.009)"
-    assert power["closed form"] == "0.804 (Schoenfeld, at 70 events)"
+    # a share, as every other share of the table and the terminal and the report write it
+    assert power["simulation (this run)"] == "78.5% (MC SE 0.92%)"
+    assert power["closed form"] == "80.4% (Schoenfeld, at 70 events)"
     randomized = table.loc["All 104 patients randomized"]
     # 20 months of 30.4375 days from 2026-01-30 is clock day 608.75, within day 608: the
     # date its clock day falls in, as the replicates' dates and timeline.csv have it
@@ -91,7 +93,7 @@ def test_the_answers_table_reads_power_and_dates(baseline: dict) -> None:
         "2027-09-30 (90% of replicates 2027-07-01 to 2027-12-31), 20.0 months from the start"
     )
     assert randomized["closed form"].startswith("2027-10-29")
-    assert power_text(None) == ""
+    assert share_text(None) == ""
 
 
 def comparison_row(metric: str, a: float, b: float, se: float, kind: str) -> dict:
@@ -131,9 +133,9 @@ def test_the_compare_table_writes_sim_compares_numbers_in_their_units() -> None:
         index=pd.Index(metrics["metric"], name="metric"),
     )
     table = comparison_table(metrics, described).set_index("metric")
-    # power as the answers table writes it (0.785, not 78.5%), its difference and SE too
-    assert table.loc["power", ["run A", "B - A"]].tolist() == ["0.785", "-0.235"]
-    assert table.loc["power", "SE of the difference"] == "0.014 (paired)"
+    # power as the answers table writes it, a share: its difference and SE in points
+    assert table.loc["power", ["run A", "B - A"]].tolist() == ["78.5%", "-23.5 points"]
+    assert table.loc["power", "SE of the difference"] == "1.4 points (paired)"
     assert table.loc["power", "beyond noise"] == "yes"
     # a share's difference and its SE in percentage points
     assert table.loc["p_cut_by_date", "B - A"] == "+2.0 points"
@@ -177,8 +179,18 @@ def test_the_compare_tab_marks_exactly_what_sim_compare_flags() -> None:
     for metric, mark in zip(table["metric"], table["beyond noise"], strict=True):
         assert (mark == "yes") == bool(rows.at[metric, "flag"])
     power = table.set_index("metric").loc["power"]
-    assert power["run A"] == f"{rows.at['power', 'reference_estimate']:.3f}"
-    assert power["SE of the difference"] == f"{rows.at['power', 'se']:.3f} (paired)"
+    assert power["run A"] == percent(rows.at["power", "reference_estimate"])
+    # every difference and its SE to the digits `python -m sim compare` prints
+    from sim.commands.compare import format_difference
+
+    shown = table.set_index("metric")
+    for rec in compared.metrics.itertuples(index=False):
+        if rec.metric in shown.index:
+            share = compared.described.at[rec.metric, "unit"] == "share"
+            printed = format_difference(rec, share).split()
+            assert shown.at[rec.metric, "B - A"].split()[0] == printed[0]
+            se = shown.at[rec.metric, "SE of the difference"].split()[0]
+            assert se == printed[printed.index("±") + 1], rec.metric
 
 
 def test_the_command_line_reproduces_the_run() -> None:
@@ -225,15 +237,13 @@ def test_the_command_line_binds_localhost_unless_told_and_warns_then() -> None:
 
 
 def test_shares_are_never_rounded_to_a_reassuring_100_percent() -> None:
-    from sim.app.answers import percent
+    """Nor to 0%; and written as the terminal and the report write them (format_number),
+    so the page and the report of one run read the same figures."""
+    from sim.outputs.answers import format_number
 
-    assert [percent(x) for x in (1.0, 0.9996, 0.995, 0.0004, 0.0)] == [
-        "100.0%",
-        "99.9%",
-        "99.5%",
-        "0.1%",
-        "0.0%",
-    ]
+    shares = (1.0, 0.9996, 0.995, 0.78575, 0.0004, 0.0)
+    assert [percent(x) for x in shares] == ["100.0%", "99.96%", "99.5%", "78.6%", "0.04%", "0.0%"]
+    assert [percent(x) for x in shares] == [format_number(x, "share") for x in shares]
 
 
 def test_uploaded_observed_files_keep_safe_names_and_go_to_the_api_as_given(
@@ -397,11 +407,9 @@ def test_the_compare_tab_of_designs_with_looks_shows_the_conclusion() -> None:
 def test_a_share_of_all_or_none_of_the_trials_is_not_read_as_certain() -> None:
     """100% of 1,000 simulated trials has an MC SE of 0: the page gives its 95% interval
     (Wilson's, from summary.csv) instead of 'MC SE 0.0%'."""
-    from sim.app.answers import share_text
-
     row = pd.Series({"estimate": 1.0, "mc_se": 0.0, "ci_low": 0.99617, "ci_high": 1.0})
     assert share_text(row) == "100.0% (every simulated trial; 95% CI 99.6% to 100.0%)"
     none = pd.Series({"estimate": 0.0, "mc_se": 0.0, "ci_low": 0.0, "ci_high": 0.00383})
     assert share_text(none) == "0.0% (no simulated trial; 95% CI 0.0% to 0.4%)"  # rounded up
     some = pd.Series({"estimate": 0.785, "mc_se": 0.0092, "ci_low": 0.76, "ci_high": 0.80})
-    assert share_text(some) == "78.5% (MC SE 0.9%)"
+    assert share_text(some) == "78.5% (MC SE 0.92%)"  # as the report writes it

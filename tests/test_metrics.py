@@ -10,7 +10,7 @@ import pytest
 
 from sim.engine.chunk import TrialModel, simulate_chunk
 from sim.engine.metric_table import describe_metric
-from sim.engine.metrics import UNDESCRIBED, format_number, format_with_se
+from sim.engine.metrics import UNDESCRIBED, difference_with_se, format_number, format_with_se
 from sim.engine.results import SUMMARY_COLUMNS, summarize, timeline
 from tests.helpers import vary
 
@@ -73,6 +73,23 @@ def test_numbers_read_without_exponents(value, unit, text):
 )
 def test_estimates_carry_only_the_digits_their_se_supports(value, se, unit, text):
     assert format_with_se(value, se, unit) == text
+
+
+@pytest.mark.parametrize(
+    ("difference", "se", "share", "shown"),
+    [
+        (-0.06571, 0.1203, False, ("-0.07", "0.12")),  # to the SE's second digit
+        (-0.235, 0.014, True, ("-23.5", "1.4")),  # shares in percentage points
+        (0.01, 0.0022, True, ("+1.00", "0.22")),
+        (-0.0004, 0.012, False, ("+0.000", "0.012")),  # rounds to 0: never -0
+        (0.0, 0.0, False, ("+0", "0")),  # no positive SE: 4 significant digits
+        (0.02, float("nan"), True, ("+2.00", "")),
+        (float("nan"), 0.01, False, ("", "0.010")),
+    ],
+)
+def test_differences_carry_the_digits_their_se_supports(difference, se, share, shown):
+    """One rule for `compare` in the terminal and on the page."""
+    assert difference_with_se(difference, se, share) == shown
 
 
 def test_headline_figures_follow_their_definitions(baseline):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import math
 import re
 import shlex
 import zipfile
@@ -18,38 +17,28 @@ from typing import Any
 
 import pandas as pd
 
-from sim.api import ENDPOINT_WORDS
+from sim.api import ENDPOINT_WORDS, difference_with_se, format_number
 from sim.outputs.answers import all_or_none
 from sim.outputs.report import month_to_date
 
 
 def percent(share: float) -> str:
-    """A share with one decimal, never rounded to a reassuring 0% or 100% (99.96% shows as
-    99.9%), as the figures write them."""
-    if share in (0.0, 1.0):
-        return f"{share:.1%}"
-    shown = math.floor(share * 1000) / 10
-    return f"{min(max(shown, 0.1), 99.9):.1f}%"
+    """A share as a percentage, as the terminal and the report write it (`format_number`):
+    one decimal, below 1% two significant digits (0.04%), never a reassuring 100% for a
+    share short of it (99.96%)."""
+    return format_number(share, "share")
 
 
 def share_text(row: pd.Series | None) -> str:
-    """'99.0% (MC SE 0.7%)' of a share row, '' when the run has no such row. A share of
-    none or all of the trials has an MC SE of 0, which is not certainty: it is given with
-    its 95% interval instead (Wilson's, summary.csv's ci_low and ci_high)."""
+    """'78.5% (MC SE 0.92%)' of a share row (a power too), '' when the run has no such row.
+    A share of none or all of the trials has an MC SE of 0, which is not certainty: it is
+    given with its 95% interval instead (Wilson's, summary.csv's ci_low and ci_high)."""
     if row is None or pd.isna(row["estimate"]):
         return ""
     se = row.get("mc_se")
     if words := all_or_none(row["estimate"], se, row.get("ci_low"), row.get("ci_high")):
         return f"{percent(row['estimate'])} ({words})"
-    return percent(row["estimate"]) + (f" (MC SE {se:.1%})" if pd.notna(se) else "")
-
-
-def power_text(row: pd.Series | None) -> str:
-    """'0.785 (MC SE 0.009)' as the README writes power."""
-    if row is None or pd.isna(row["estimate"]):
-        return ""
-    se = row.get("mc_se")
-    return f"{row['estimate']:.3f}" + (f" (MC SE {se:.3f})" if pd.notna(se) else "")
+    return percent(row["estimate"]) + (f" (MC SE {percent(se)})" if pd.notna(se) else "")
 
 
 def date_text(row: pd.Series | None, start: dt.date) -> str:
@@ -126,8 +115,8 @@ def key_questions(
         (
             f"Power: chance the final analysis shows the effect ({'one' if sides == 1 else 'two'}"
             f"-sided alpha {alpha})",
-            power_text(row("power")),
-            closed("power_schoenfeld", "{:.3f}", f" (Schoenfeld, at {target} events)")
+            share_text(row("power")),
+            closed("power_schoenfeld", "{:.1%}", f" (Schoenfeld, at {target} events)")
             if target
             else "",
         ),
@@ -144,7 +133,7 @@ def key_questions(
         ),
         (
             f"Power if the analysis happened on {completion}",
-            power_text(row("power_at_completion")),
+            share_text(row("power_at_completion")),
             "",
         ),
         (
@@ -250,32 +239,22 @@ SE_KINDS = {  # how `sim.compare` computed a difference's standard error, in wor
 }
 
 
-def number_text(value: float, share: bool, signed: bool = False, power: bool = False) -> str:
-    """A share as a percentage with one decimal (a difference of shares in percentage
-    points), anything else with two decimals; a power (`power`) with three decimals, as the
-    answers table and the README write it."""
-    if pd.isna(value):
-        return ""
-    if power:
-        return f"{value:{'+' if signed else ''}.3f}"
-    if share and signed:  # a difference of shares is in percentage points
-        return f"{value * 100:+.1f} points"
-    sign = "+" if signed else ""
-    return f"{value:{sign}.1%}" if share else f"{value:{sign}.2f}"
+def number_text(value: float, share: bool) -> str:
+    """An estimate of a run as `python -m sim compare` writes it: a share (a power too) as
+    the answers table writes it (`percent`), anything else to 4 significant digits."""
+    return format_number(value, "share" if share else "")
 
 
-def se_text(se: float, kind: str, share: bool, power: bool) -> str:
-    """The standard error of a difference in the difference's own unit (points for shares),
-    and how it was computed."""
-    if pd.isna(se):
-        return ""
-    if power:
-        shown = f"{se:.3f}"
-    elif share:
-        shown = f"{se * 100:.1f} points"
-    else:
-        shown = f"{se:.2f}"
-    return f"{shown} ({SE_KINDS.get(kind, kind)})" if SE_KINDS.get(kind, kind) else shown
+def difference_texts(row: pd.Series, share: bool) -> tuple[str, str]:
+    """(B - A, its standard error with how it was computed) as `python -m sim compare`
+    writes them (`difference_with_se`: both to the digit the SE supports), a difference of
+    shares in percentage points."""
+    diff, se = difference_with_se(row["difference"], row["se"], share)
+    unit = " points" if share else ""
+    kind = SE_KINDS.get(row["se_kind"], row["se_kind"])
+    if se:
+        se = f"{se}{unit}" + (f" ({kind})" if kind else "")
+    return (f"{diff}{unit}" if diff else ""), se
 
 
 # The end of a sentence of a meaning (a few run to several): a full stop after a word, a space
@@ -317,15 +296,14 @@ def comparison_table(metrics: pd.DataFrame, described: pd.DataFrame) -> pd.DataF
     table = []
     for metric in shown:
         row = rows.loc[metric]
-        share, power = units.get(metric) == "share", metric.startswith("power")
+        share = units.get(metric) == "share"
         table.append(
             (
                 metric,
                 words[metric] if metric in words else meaning_words(meanings[metric]),
-                number_text(row["reference_estimate"], share, power=power),
-                number_text(row["estimate"], share, power=power),
-                number_text(row["difference"], share, signed=True, power=power),
-                se_text(row["se"], row["se_kind"], share, power),
+                number_text(row["reference_estimate"], share),
+                number_text(row["estimate"], share),
+                *difference_texts(row, share),
                 "yes" if row["flag"] else "no",
             )
         )

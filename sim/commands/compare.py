@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.engine.compare import FLAG_SE, Run, is_paired
-from sim.engine.metrics import format_number, format_to_place, se_place
+from sim.engine.metrics import difference_with_se, format_number
 
 SE_KINDS = {"paired": "p", "paired bootstrap": "b", "independent": "i", "n/a": "-"}
 
@@ -24,24 +24,11 @@ SE_KINDS = {"paired": "p", "paired bootstrap": "b", "independent": "i", "n/a": "
 
 
 def format_difference(rec: object, share: bool) -> str:
-    """`+d ± se (kind)`, the difference to the digit its SE supports (the SE to 2
-    significant digits, as `sim.engine.metrics.format_with_se`); a difference of shares in
-    percentage points."""
-    scale = 100 if share else 1
-    se = None if pd.isna(rec.se) else scale * rec.se
-    place = se_place(se)
-    if pd.isna(rec.difference):
-        diff = ""
-    else:
-        d = scale * rec.difference
-        diff = (
-            format_to_place(d, place, sign=True)
-            if place is not None
-            else (f"{d:+.2f}" if share else f"{d:+.4g}")
-        )
-        diff += " pts" if share else ""
-    shown = "" if se is None else format_to_place(se, place) if place is not None else f"{se:.2g}"
-    kind = "" if se is None else f" ± {shown} ({SE_KINDS[rec.se_kind]})"
+    """`+d ± se (kind)`, the difference to the digit its SE supports (`difference_with_se`);
+    a difference of shares in percentage points."""
+    diff, se = difference_with_se(rec.difference, rec.se, share)
+    diff += " pts" if share and diff else ""
+    kind = f" ± {se} ({SE_KINDS[rec.se_kind]})" if se else ""
     return diff + kind + ("  <-- >3 SE" if rec.flag else "")
 
 

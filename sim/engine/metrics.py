@@ -467,6 +467,28 @@ def format_to_place(value: object, place: int, *, sign: bool = False) -> str:
     return f"{rounded:{'+' if sign else ''},.{max(0, place)}f}"
 
 
+def difference_with_se(difference: object, se: object, share: bool) -> tuple[str, str]:
+    """A difference between two runs and its Monte Carlo SE as `compare` and the page show
+    them: both to the decimal place the SE supports (`se_place`), a difference of shares
+    (and its SE) in percentage points, the difference signed. Without a positive SE, the
+    difference to 2 decimals (points) or 4 significant digits and the SE to 2 significant
+    digits. "" for a missing part."""
+    scale = 100 if share else 1
+    missing_se = se is None or math.isnan(float(se))
+    se_value = None if missing_se else scale * float(se)
+    place = se_place(se_value)
+    if difference is None or math.isnan(float(difference)):
+        shown = ""
+    elif place is not None:
+        shown = format_to_place(scale * float(difference), place, sign=True)
+    else:
+        d = scale * float(difference)
+        shown = f"{d:+.2f}" if share else f"{d:+.4g}"
+    if se_value is None:
+        return shown, ""
+    return shown, format_to_place(se_value, place) if place is not None else f"{se_value:.2g}"
+
+
 def reached_words(milestone: Mapping[str, Any]) -> str:
     """How many trials reach a milestone of timeline.csv that not all reach, "69.2% of
     trials get there" (its dates are quantiles over those that do: a trial stopped early at
