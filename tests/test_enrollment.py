@@ -86,3 +86,34 @@ def test_screening_days_constant_gives_same_day_randomization(rng):
     enrolled = enroll_patients(enrollment, 50, np.array([1.0]), calendar, 20, rng)
     assert (enrolled.rand_day == enrolled.screen_day).all()
     assert (enrolled.n_screened >= 50).all() and (enrolled.n_screen_failed == 0).all()
+
+
+def test_a_forecast_that_screens_no_one_new_has_no_wait_to_average(rng):
+    """The forecast's patients left to randomize may all have been screened before its
+    as-of date (randomize_screened's after_day): that replicate screens no one new, so the
+    mean wait for a screening slot has nothing to average: nan (the mean over replicates
+    leaves it out), without numpy's 'invalid value' warning on the user's terminal."""
+    import datetime as dt
+    import warnings
+
+    from sim.conduct.enrollment import attach_screening_draws, randomize_screened
+    from sim.scenario import Site
+
+    enrollment = Enrollment(
+        screening_rate=(RatePeriod(per_month=30),),
+        screening_days={"min": 14, "max": 14},
+        screen_failure=0.0,
+    )
+    calendar = StudyCalendar(dt.date(2026, 1, 30), ())
+    arrival = np.array([[100.0, 101.0, 102.0], [100.0, 112.0, 130.0]])
+    draws = attach_screening_draws(enrollment, arrival, np.zeros((2, 3), int), np.ones(1), rng)
+    site = Site(
+        name="A", activation_date=dt.date(2026, 1, 30), screening_rate=(RatePeriod(per_month=30),)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enrolled = randomize_screened(draws, enrollment, (site,), 2, calendar, after_day=110.0)
+    # row 0: every screening began by day 102, before the as-of day; row 1: one after it
+    assert enrolled.n_screened.tolist() == [0, 1]
+    assert np.isnan(enrolled.screening_wait_days_mean[0])
+    assert enrolled.screening_wait_days_mean[1] == 0.0

@@ -92,8 +92,15 @@ def close_screening(enrolled: EnrolledPatients, until: np.ndarray) -> EnrolledPa
             log.rand_site,
             randomized=log.rand_day <= until[:, None],
         ),
-        screening_wait_days_mean=np.where(screened, log.wait, 0).sum(axis=1) / n_screened,
+        screening_wait_days_mean=mean_over(np.where(screened, log.wait, 0).sum(axis=1), n_screened),
     )
+
+
+def mean_over(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """total / count per replicate; nan, without numpy's warning, where the count is 0 (a
+    forecast whose remaining patients were all screened before its as-of date screens no
+    one new: no wait to average; the mean over replicates leaves such replicates out)."""
+    return np.divide(total, count, out=np.full(np.shape(total), np.nan), where=count > 0)
 
 
 def cumulative_intensity(periods: tuple[RatePeriod, ...]) -> tuple[np.ndarray, np.ndarray, float]:
@@ -364,7 +371,7 @@ def randomize_screened(
         screening=screening_counts(
             calendar, sites, reasons, screen_day, draws, screened, rand_sorted, site_taken
         ),
-        screening_wait_days_mean=wait.sum(axis=1) / screened.sum(axis=1),
+        screening_wait_days_mean=mean_over(wait.sum(axis=1), screened.sum(axis=1)),
         log=ScreeningLog(
             calendar,
             sites,
