@@ -313,6 +313,14 @@ def test_immature_data_get_one_line(observed_table, dates_only):
     assert note.startswith(f"Only {events} PFS events so far of the 70 targeted")
     assert f"({experimental} on the experimental arm" in note
     assert "leans on the plan" in note and note.count("\n") == 0
+    assert "probability of success" not in note  # blinded: the design's effect, not the data's
+    unblinded = maturity_note(
+        fit_continuation(dates_only, model.calendar, model.schedule, obs, unblinded=True),
+        dates_only,
+    )
+    # the probability of success and the posterior HR rest on the same few events
+    assert unblinded.startswith(note[:-1]) and unblinded.count("\n") == 0
+    assert "probability of success and posterior hazard ratio as mostly the prior's" in unblinded
     masked = check_observed(tiny.assign(arm=""), dates_only, AS_OF)
     masked_note = maturity_note(
         fit_continuation(dates_only, model.calendar, model.schedule, masked), dates_only

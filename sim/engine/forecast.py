@@ -156,7 +156,7 @@ ARM_FEW_EVENTS = 2
 def maturity_note(continuation: TrialContinuation, scenario: Scenario) -> str:
     """One line when the data can tell little about the event rate (fewer than
     IMMATURE_EVENTS PFS events, fewer than IMMATURE_SHARE of the target, or an arm with at
-    most ARM_FEW_EVENTS); empty otherwise."""
+    most ARM_FEW_EVENTS), and, unblinded, about the effect; empty otherwise."""
     obs = continuation.observed
     has_event = np.isfinite(obs.event_day)
     events = int(has_event.sum())
@@ -172,9 +172,17 @@ def maturity_note(continuation: TrialContinuation, scenario: Scenario) -> str:
         else " (arms masked)"
     )
     of_target = f" of the {target} targeted" if target is not None else ""
+    # unblinded, the probability of success and the posterior HR rest on the same few
+    # events, weighed against the plan's hazards as prior (worth prior_events on each arm)
+    success = (
+        ", and its probability of success and posterior hazard ratio as mostly the prior's "
+        f"(the plan's hazards, worth {continuation.prior_events:g} events on each arm)"
+        if continuation.unblinded
+        else ""
+    )
     return (
         f"Only {events} PFS events so far{of_target}{arms}: the forecast leans on the plan; "
-        "treat its dates as the plan's with a wider band."
+        f"treat its dates as the plan's with a wider band{success}."
     )
 
 
