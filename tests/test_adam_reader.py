@@ -133,7 +133,9 @@ def test_duplicated_usubjid_and_paramcd() -> None:
 def test_missing_required_variable_suggests_the_mapping() -> None:
     adsl, adtte = small_adam()
     text = message(adsl, adtte.drop(columns="CNSR"))
-    assert "ADTTE: no variable CNSR" in text and "mapping={'CNSR': 'YOURNAME'}" in text
+    assert "ADTTE: no variable CNSR" in text
+    # the way to name it, on the command line and in Python
+    assert "--adam-map CNSR=YOURNAME" in text and "adam_map={'CNSR': 'YOURNAME'}" in text
 
 
 def test_bad_dates_are_named() -> None:

@@ -52,8 +52,8 @@ def check_required(
     return [
         f"{dataset}: no variable {', '.join(missing)} (needed {purpose}); the data set has "
         f"{', '.join(map(str, frame.columns[:20]))}{' ...' if len(frame.columns) > 20 else ''}"
-        f"; if yours is called otherwise, name it in the mapping, e.g. "
-        f"mapping={{'{example}': 'YOURNAME'}}"
+        f"; if yours is called otherwise, map it: --adam-map {example}=YOURNAME (in Python "
+        f"adam_map={{'{example}': 'YOURNAME'}}, read_adam's mapping)"
     ]
 
 
