@@ -75,6 +75,16 @@ def test_estimates_carry_only_the_digits_their_se_supports(value, se, unit, text
     assert format_with_se(value, se, unit) == text
 
 
+def test_a_share_of_all_or_none_is_not_read_as_certain_in_tables():
+    """Its SE of 0 is not certainty: no '100.0% ± 0.0%' in the sweep's tables."""
+    assert format_with_se(1.0, 0.0, "share", 200) == "100.0% (all 200)"
+    assert format_with_se(0.0, 0.0, "share", 2000) == "0.0% (none of 2,000)"
+    assert format_with_se(1.0, 0.0, "share") == "100.0% (all)"
+    assert format_with_se(0.0, 0.0, "share") == "0.0% (none)"
+    assert format_with_se(0.995, 0.005, "share", 200) == "99.5% ± 0.5%"
+    assert format_with_se(70.0, 0.0, "", 200) == "70 ± 0"  # not a share: every replicate alike
+
+
 @pytest.mark.parametrize(
     ("difference", "se", "share", "shown"),
     [

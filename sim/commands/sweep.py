@@ -76,7 +76,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             allow_large=args.allow_large,
         )
     table = results.table("sweep")
-    print(format_sweep(table))
+    print(format_sweep(table, args.reps))
     print(
         f"{len(table)} points x {args.reps:,} replicates in "
         f"{time.perf_counter() - started:.1f} s -> {args.out}",
@@ -85,9 +85,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_sweep(table: pd.DataFrame) -> str:
+def format_sweep(table: pd.DataFrame, reps: int | None = None) -> str:
     """The key metrics of each point as `estimate ± se` (`format_with_se`: shares in %,
-    other estimates to the digit their SE supports), one line per point."""
+    other estimates to the digit their SE supports; a share of all or none of the `reps`
+    replicates as such), one line per point."""
     from sim.engine.metric_table import describe_metric, key_metrics_of
     from sim.engine.metrics import format_with_se
 
@@ -96,7 +97,7 @@ def format_sweep(table: pd.DataFrame) -> str:
         if metric in table:
             unit = "share" if describe_metric(metric)[0] == "share" else ""
             shown[metric] = [
-                format_with_se(v, s, unit)
+                format_with_se(v, s, unit, reps)
                 for v, s in zip(table[metric], table[f"{metric}_mc_se"], strict=True)
             ]
     return shown.to_string(index=False)

@@ -435,13 +435,19 @@ def table_ordered(section: Section, keys: dict[str, list[str]], present: set[str
 # --- numbers as a planner reads them -------------------------------------------------------
 
 
-def format_with_se(value: object, se: object, unit: str = "") -> str:
+def format_with_se(value: object, se: object, unit: str = "", n: int | None = None) -> str:
     """An estimate and its Monte Carlo SE as a planner reads them, ``80.48 ± 0.31``: shares
     as `format_number` gives them; other values with the SE to 2 significant digits and the
     estimate to the same decimal place (no digits the SE does not support). Blank for a
-    missing estimate; the estimate alone (`format_number`) without an SE."""
+    missing estimate; the estimate alone (`format_number`) without an SE. A share of every
+    or no replicate has an SE of 0, which is not certainty: ``100.0% (all 200)``, ``0.0%
+    (none of 200)`` with `n` replicates, not ``100.0% ± 0.0%``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if unit == "share" and se is not None and float(se) == 0 and float(value) in (0.0, 1.0):
+        count = f" {n:,}" if n else ""
+        words = f"all{count}" if float(value) == 1 else f"none of{count}" if n else "none"
+        return f"{format_number(float(value), unit)} ({words})"
     place = se_place(se)
     if place is None or unit == "share" or not math.isfinite(float(value)):
         if se is None or not math.isfinite(float(se)):

@@ -342,9 +342,9 @@ def all_or_none_words(table: pd.DataFrame, reps: int) -> str:
     if not any(((table[m].isin([0.0, 1.0])) & (table[f"{m}_mc_se"] == 0)).any() for m in shares):
         return ""
     return (
-        " A share shown as 0.0% ± 0.0% or 100.0% ± 0.0% means none or every one of the "
-        f"{reps:,} replicates: not certainty; the true share may be up to {3 / reps:.1%} "
-        "from it (95%, the rule of three)."
+        f" A share shown as 100.0% (all {reps:,}) or 0.0% (none of {reps:,}) is every or "
+        "none of the replicates, whose standard error of 0 is not certainty: the true share "
+        f"may be up to {3 / reps:.1%} from it (95%, the rule of three)."
     )
 
 
@@ -361,7 +361,7 @@ def sweep_key_table(table: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFra
         if metric in table:
             unit = "share" if describe_metric(metric)[0] == "share" else ""
             key[metric_heading(metric)] = [
-                format_with_se(v, s, unit)
+                format_with_se(v, s, unit, manifest.get("replicates"))
                 for v, s in zip(table[metric], table[f"{metric}_mc_se"], strict=True)
             ]
     if manifest.get("variants"):
@@ -671,9 +671,10 @@ def forecast_html(folder: Path, manifest: dict[str, Any]) -> str:
 POINTS_PER_TABLE = 6  # points side by side in the sweep's all-metrics tables (fit the page)
 
 
-def sweep_metric_tables(table: pd.DataFrame) -> list[str]:
-    """sweep.csv's metrics with the points as columns (estimate ± MC SE), at most
-    `POINTS_PER_TABLE` points a table, so that no table is wider than the page."""
+def sweep_metric_tables(table: pd.DataFrame, reps: int | None = None) -> list[str]:
+    """sweep.csv's metrics with the points as columns (estimate ± MC SE; a share of all or
+    none of the `reps` replicates as such), at most `POINTS_PER_TABLE` points a table, so
+    that no table is wider than the page."""
     from sim.engine.metric_table import describe_metric
     from sim.engine.metrics import format_with_se
 
@@ -689,7 +690,8 @@ def sweep_metric_tables(table: pd.DataFrame) -> list[str]:
             cells = []
             for metric in metrics:
                 unit = "share" if describe_metric(metric)[0] == "share" else ""
-                cells.append(format_with_se(rec[metric], rec.get(f"{metric}_mc_se"), unit))
+                se = rec.get(f"{metric}_mc_se")
+                cells.append(format_with_se(rec[metric], se, unit, reps))
             shown[f"{rec['point']}: {rec['label']}"] = cells
         parts.append(table_html(shown, "sweep", "fit"))
     return parts
@@ -728,7 +730,7 @@ def sweep_report(folder: Path, manifest: dict[str, Any]) -> str:
             "All metrics (appendix)",
             '<details class="appendix"><summary>every metric of sweep.csv, estimate ± MC SE '
             f"per point ({POINTS_PER_TABLE} points a table)</summary>"
-            + "\n".join(sweep_metric_tables(table))
+            + "\n".join(sweep_metric_tables(table, manifest.get("replicates")))
             + "</details>",
             anchor="appendix",
         ),
