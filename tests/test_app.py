@@ -245,6 +245,12 @@ def test_the_forecast_page_accepts_an_observed_file(
         "Forecast as of 2026-12-01 (20 simulated continuations)"
     )
     expect(page.locator("#forecast-table tbody tr")).to_have_count(4)
+    # how likely success is, beside the plan's, as `python -m sim forecast` says it; and
+    # the caveat of few events (6 PFS events by then) above the table
+    expect(page.locator("#forecast-success")).to_have_text(
+        re.compile(r"Probability of success: \d+(\.\d+)?% \(MC SE [\d.]+%\); the plan's power: ")
+    )
+    expect(page.locator("#forecast-caveat")).to_contain_text("Only 6 PFS events so far")
 
 
 def test_the_forecast_page_takes_adam_data_sets_at_their_data_cut(

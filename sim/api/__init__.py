@@ -72,6 +72,7 @@ if TYPE_CHECKING:
         sweep,
     )
     from sim.engine.compare import FLAG_SE  # noqa: F401
+    from sim.engine.forecast import SuccessAnswer, success_answer  # noqa: F401
     from sim.engine.metric_table import metric_heading  # noqa: F401
     from sim.engine.metrics import difference_with_se, format_number  # noqa: F401
     from sim.engine.preview import (  # noqa: F401
@@ -105,7 +106,8 @@ __all__ = [
 # name -> the module it comes from. Besides the API's own: the scenario's names, and the
 # engine's that the page needs (compare's flag threshold: a difference beyond FLAG_SE Monte
 # Carlo SEs is marked; the metrics' headings in words; numbers and differences written as the
-# terminal writes them; the preview of a run under way: its first chunk's summary).
+# terminal writes them; a forecast's probability of success in words; the preview of a run
+# under way: its first chunk's summary).
 LAZY = {
     **dict.fromkeys(
         ("AnalysisSource", "analysis_input", "analyze", "response_analysis"), "sim.api.analysis"
@@ -159,6 +161,7 @@ LAZY = {
     "FLAG_SE": "sim.engine.compare",
     "metric_heading": "sim.engine.metric_table",
     **dict.fromkeys(("difference_with_se", "format_number"), "sim.engine.metrics"),
+    **dict.fromkeys(("SuccessAnswer", "success_answer"), "sim.engine.forecast"),
     **dict.fromkeys(
         ("PREVIEW_REPLICATES", "first_chunks_summary", "preview_replicates"), "sim.engine.preview"
     ),

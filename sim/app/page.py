@@ -69,6 +69,7 @@ table.answers td:first-child { font-weight: 600; width: 34%; }
 .progress-inner { background: #1f3a68; height: 14px; border-radius: 4px; }
 .lead { font-size: 1.05em; }
 .editor-msg { white-space: pre-wrap; }
+.caveat { border-left: 4px solid #b36b00; background: #fff8e6; padding: 6px 10px; }
 """
 SCRIPT = """
 Shiny.addCustomMessageHandler("field_messages", function(messages) {
@@ -746,8 +747,9 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         import pandas as pd
 
         table = pd.read_csv(job.folder / "run" / "forecast.csv")
-        # the date the API used: the one given, or the ADaM data sets' data cut
-        as_of_used = sim.read_results(job.folder / "run").manifest["forecast"]["as_of"]
+        results = sim.read_results(job.folder / "run")
+        info = results.manifest["forecast"]
+        as_of_used = info["as_of"]  # the one given, or the ADaM data sets' data cut
         shown_table = pd.DataFrame(
             {
                 "milestone": table["milestone"].map(MILESTONES).fillna(table["milestone"]),
@@ -770,6 +772,12 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         )
         parts = [
             ui.h4(f"Forecast as of {as_of_used} ({job.reps:,} simulated continuations)"),
+            # few events: the dates lean on the plan
+            *(
+                [ui.p(info["maturity_note"], class_="caveat", id="forecast-caveat")]
+                if info["maturity_note"]
+                else []
+            ),
             ui.HTML(
                 f'<table class="answers" id="forecast-table"><thead><tr>{head}</tr></thead>'
                 f"<tbody>{body}</tbody></table>"
@@ -780,6 +788,24 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
                 class_="field-help",
             ),
         ]
+        success = sim.api.success_answer(
+            results.summary, results.table("comparison"), info["hr_threshold"]
+        )
+        if success is not None:
+            parts += [
+                ui.p(
+                    ui.strong("Probability of success: "),
+                    f"{success.estimate} (MC SE {success.se})"
+                    + (f"; {success.plan}" if success.plan else ""),
+                    id="forecast-success",
+                    class_="lead",
+                ),
+                ui.p(
+                    f"{success.words[0].upper()}{success.words[1:]} ({success.metric} in "
+                    "summary.csv)." + "".join(f" {line}." for line in success.more),
+                    class_="field-help",
+                ),
+            ]
         picture = job.folder / "run" / "forecast.png"
         if picture.is_file():
             data = base64.b64encode(picture.read_bytes()).decode("ascii")

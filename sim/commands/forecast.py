@@ -254,23 +254,12 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
-# The probability of success shown without --verbose: the first of these in summary.csv,
-# with what it counts.
-SUCCESS_ANSWERS = {
-    "predictive_probability_of_success": "unblinded: the share of continuations that "
-    "succeed, each arm's hazard drawn from its posterior",
-    "assurance": "blinded: the share of continuations that succeed, the HR drawn from the "
-    "design prior",
-    "power": "blinded: the share of continuations that succeed at the design HR",
-}
-
-
 def format_forecast_answers(results: Results, out: Path) -> str:
     """What `forecast` prints without ``--verbose``: the as-of date and the data seen, the
     immature-data line, each milestone's forecast beside the plan's, what the forecast
     assumed (event model, accrual model, the priors' weights), the probability of success
     beside the plan's, and where the files are; at most about 25 lines."""
-    from sim.engine.metrics import format_number
+    from sim.engine.forecast import success_answer
 
     info = results.manifest["forecast"]
     by_arm = info["events_by_arm"]
@@ -289,31 +278,14 @@ def format_forecast_answers(results: Results, out: Path) -> str:
     if info["maturity_note"]:
         lines.append(info["maturity_note"])
     lines += ["", format_forecast(results.table("forecast")), "", format_model(info, note=False)]
-    rows = results.summary.set_index("metric")
-    plan = results.table("comparison").set_index("metric")
-    shown = next((m for m in SUCCESS_ANSWERS if m in rows.index), None)
-    if shown is not None:
-        estimate = format_number(rows.loc[shown, "estimate"], "share")
-        se = format_number(rows.loc[shown, "mc_se"], "share")
-        # the plan has no data, hence no predictive probability: its power stands beside it
-        for name in (shown, "power"):
-            value = plan["plan"].get(name, float("nan"))
-            if value == value:  # not nan
-                beside = f"; the plan's {name}: {format_number(value, 'share')}"
-                break
-        else:
-            beside = ""
-        lines += ["", f"{shown} ({SUCCESS_ANSWERS[shown]}): {estimate} (MC SE {se}){beside}"]
-        if shown == "predictive_probability_of_success":
-            if "p_hr_below_threshold" in rows.index:
-                p = format_number(rows.loc["p_hr_below_threshold", "estimate"], "share")
-                lines.append(f"P(HR < {info['hr_threshold']:g} | data): {p}")
-            if {"posterior_hr_q05", "posterior_hr_q50", "posterior_hr_q95"} <= set(rows.index):
-                q05, q50, q95 = (
-                    f"{rows.loc[f'posterior_hr_{q}', 'estimate']:.2f}"
-                    for q in ("q05", "q50", "q95")
-                )
-                lines.append(f"posterior HR: median {q50} (90% credible interval {q05} to {q95})")
+    success = success_answer(results.summary, results.table("comparison"), info["hr_threshold"])
+    if success is not None:
+        beside = f"; {success.plan}" if success.plan else ""
+        lines += [
+            "",
+            f"{success.metric} ({success.words}): {success.estimate} (MC SE {success.se})" + beside,
+            *success.more,
+        ]
     lines += [
         "",
         f"milestones: {out / 'forecast.csv'}; forecast beside the plan: comparison.csv; all "

@@ -250,6 +250,72 @@ def success_statement(continuation: TrialContinuation, scenario: Scenario) -> st
     )
 
 
+# The probability of success a forecast answers with: the first of these in its summary,
+# with what it counts.
+SUCCESS_ANSWERS = {
+    "predictive_probability_of_success": "unblinded: the share of continuations that "
+    "succeed, each arm's hazard drawn from its posterior",
+    "assurance": "blinded: the share of continuations that succeed, the HR drawn from the "
+    "design prior",
+    "power": "blinded: the share of continuations that succeed at the design HR",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SuccessAnswer:
+    """A forecast's probability of success as the command line and the page show it.
+
+    metric: its name in summary.csv (`SUCCESS_ANSWERS`); words: what it counts; estimate,
+    se: as percentages; plan: the plan's figure beside it ("the plan's power: 78.8%"; the
+    plan has no data, hence no predictive probability: its power stands beside it), or "";
+    more: unblinded, P(HR < c | data) and the posterior HR's median and 90% interval."""
+
+    metric: str
+    words: str
+    estimate: str
+    se: str
+    plan: str
+    more: tuple[str, ...]
+
+
+def success_answer(
+    summary: pd.DataFrame, comparison: pd.DataFrame, hr_threshold: float
+) -> SuccessAnswer | None:
+    """The probability of success of a forecast's summary.csv beside the plan's
+    (comparison.csv), None when the summary has none of `SUCCESS_ANSWERS`."""
+    from sim.engine.metrics import format_number
+
+    rows = summary.set_index("metric")
+    shown = next((m for m in SUCCESS_ANSWERS if m in rows.index), None)
+    if shown is None:
+        return None
+    plan = comparison.set_index("metric")["plan"]
+    beside = ""
+    for name in (shown, "power"):
+        value = plan.get(name, float("nan"))
+        if value == value:  # not nan
+            beside = f"the plan's {name}: {format_number(value, 'share')}"
+            break
+    more = []
+    if shown == "predictive_probability_of_success":
+        if "p_hr_below_threshold" in rows.index:
+            p = format_number(rows.loc["p_hr_below_threshold", "estimate"], "share")
+            more.append(f"P(HR < {hr_threshold:g} | data): {p}")
+        if {"posterior_hr_q05", "posterior_hr_q50", "posterior_hr_q95"} <= set(rows.index):
+            q05, q50, q95 = (
+                f"{rows.loc[f'posterior_hr_{q}', 'estimate']:.2f}" for q in ("q05", "q50", "q95")
+            )
+            more.append(f"posterior HR: median {q50} (90% credible interval {q05} to {q95})")
+    return SuccessAnswer(
+        shown,
+        SUCCESS_ANSWERS[shown],
+        format_number(rows.loc[shown, "estimate"], "share"),
+        format_number(rows.loc[shown, "mc_se"], "share"),
+        beside,
+        tuple(more),
+    )
+
+
 def event_model(continuation: TrialContinuation) -> str:
     """'blinded' (one pooled hazard, arms split by the scenario's HR) or 'unblinded'."""
     return "unblinded" if continuation.unblinded else "blinded"
