@@ -516,7 +516,21 @@ def test_forecast_and_export_commands(tmp_path, capsys):
     assert {"prior_mean", "observed_events", "posterior_mean"} <= set(fit.columns)
     report = tmp_path / "report.html"
     assert main(["report", str(out), "--out", str(report)]) == 0
-    assert f"Forecast as of {AS_OF} against the plan" in report.read_text()
+    text = report.read_text()
+    assert f"Forecast as of {AS_OF} against the plan" in text
+    # the answers are those of the continuations of one trial: how likely success is given
+    # the data, as the command says it; no power against the design's target
+    from sim.engine.forecast import success_answer
+
+    success = success_answer(
+        pd.read_csv(out / "summary.csv"),
+        pd.read_csv(out / "comparison.csv"),
+        manifest["forecast"]["hr_threshold"],
+    )
+    assert f"<b>How likely is success?</b> <b>{success.estimate}</b>" in text
+    assert "Success at the analysis, given the data so far" in text
+    assert "of simulated continuations" in text and "of simulated trials" not in text
+    assert "the design&#x27;s target" not in text and "the design's target" not in text
 
 
 def test_forecast_refuses_an_as_of_before_the_start(observed_table, tmp_path):

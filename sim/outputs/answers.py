@@ -11,7 +11,7 @@ varies from trial to trial). A row whose metrics the run lacks is left out.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -38,6 +38,9 @@ def answer_rows(
     scenario = manifest["scenario"]
     completion = scenario["trial"]["completion_date"]
     looks = len(scenario["analysis"].get("looks") or [])
+    # a forecast's replicates continue one trial from its data: they are not new trials
+    forecast = "forecast" in manifest
+    of_trials = "of simulated continuations" if forecast else "of simulated trials"
     rows: list[Answer] = []
 
     def share(metric: str) -> tuple[str, str] | None:
@@ -50,7 +53,7 @@ def answer_rows(
             return shown, words  # an SE of 0 is not certainty
         return shown, (f"MC SE {format_number(se, 'share')}" if pd.notna(se) else "")
 
-    def add_share(question: str, metric: str, words: str = "of simulated trials") -> None:
+    def add_share(question: str, metric: str, words: str = of_trials) -> None:
         found = share(metric)
         if found is not None:
             rows.append(Answer(question, f"{found[0]} {words}".strip(), found[1]))
@@ -89,11 +92,18 @@ def answer_rows(
         add_date("Final analysis", "final_analysis")
     if "assurance" in values.index:
         add_share("Probability of success (assurance, over the design prior)", "assurance")
-    target_power = scenario["analysis"].get("target_power")
-    design = f" (the design's target: {target_power:.0%})" if target_power else ""
-    add_share("Power at the analysis as planned", "power", f"of simulated trials{design}")
-    add_share(f"Power if the data were cut on {completion}", "power_at_completion")
+    if forecast:  # the share of continuations that succeed: a probability of success given
+        # the data so far, not the design's power (docs/forecasting.md)
+        add_share("Success at the analysis, given the data so far", "power")
+        add_share(f"Success if the data were cut on {completion}", "power_at_completion")
+    else:
+        target_power = scenario["analysis"].get("target_power")
+        design = f" (the design's target: {target_power:.0%})" if target_power else ""
+        add_share("Power at the analysis as planned", "power", f"{of_trials}{design}")
+        add_share(f"Power if the data were cut on {completion}", "power_at_completion")
     rows += needs_rows(values, scenario)
+    if forecast:  # the ranges too are over the continuations of the one trial
+        rows = [replace(r, spread=r.spread.replace("of trials", "of continuations")) for r in rows]
     return rows
 
 

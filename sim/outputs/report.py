@@ -54,6 +54,7 @@ nav.toc { font-size: 0.9em; color: #555; border-top: 1px solid #ddd;
 nav.toc a { color: #1f3a68; text-decoration: none; margin-right: 1.2em; }
 .headline { background: #f3f6fb; border-left: 4px solid #1f3a68; padding: 0.6em 1em;
             margin: 0.8em 0; }
+.caveat { background: #fff8e6; border-left: 4px solid #b36b00; padding: 0.5em 1em; }
 table.data { border-collapse: collapse; font-size: 0.88em; margin: 0.5em 0 1em; }
 table.data th, table.data td { border: 1px solid #ccc; padding: 3px 7px; text-align: right;
                                vertical-align: top; }
@@ -249,11 +250,14 @@ def headline_html(
     completion = manifest["scenario"]["trial"]["completion_date"]
 
     def share(metric: str) -> str:
+        """As the answers table below gives it (`format_number`; an SE of 0 left out)."""
         if metric not in values.index or pd.isna(values.at[metric, "estimate"]):
             return "n/a"
+        from sim.engine.metrics import format_number
+
         se = values.at[metric, "mc_se"]
-        shown = f"{values.at[metric, 'estimate']:.1%}"
-        return shown + (f" (MC SE {se:.1%})" if pd.notna(se) and se > 0 else "")
+        shown = format_number(values.at[metric, "estimate"], "share")
+        return shown + (f" (MC SE {format_number(se, 'share')})" if pd.notna(se) and se > 0 else "")
 
     def date(milestone: str, metric: str) -> str:
         if milestone in medians:
@@ -283,7 +287,19 @@ def headline_html(
     if looks and "early_stop" in values.index:
         return sequential_headline_html(values, share, date, completion, looks, endpoint)
     target_words = f"the event target of {target} {events}" if target else "the event target"
-    trials = f"{manifest['replicates']:,} simulated trials"
+    forecast = "forecast" in manifest  # its replicates continue one trial: not new trials
+    trials = f"{manifest['replicates']:,} simulated {'continuations' if forecast else 'trials'}"
+    power = (
+        f"<b>Success?</b> At the analysis of the {ENDPOINT_WORDS[endpoint]['primary']} as the "
+        f"scenario triggers it, the trial succeeds in <b>{share('power')}</b> of the "
+        f"continuations (a probability of success given the data so far, not the design's "
+        f"power); if the data were cut on {esc(completion)} instead, "
+        f"<b>{share('power_at_completion')}</b>.</p>"
+        if forecast
+        else f"<b>Power?</b> At the analysis of the {ENDPOINT_WORDS[endpoint]['primary']} as "
+        f"the scenario triggers it, power <b>{share('power')}</b>; if the data were cut on "
+        f"{esc(completion)} instead, <b>{share('power_at_completion')}</b>.</p>"
+    )
     return (
         f'<p class="headline"><b>On time?</b> In <b>{share("p_target_by_completion")}</b> of '
         f"the {trials}, {target_words} is seen by the registered completion date "
@@ -294,10 +310,7 @@ def headline_html(
         f"<b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
         f"{ENDPOINT_WORDS[endpoint]['target_reached']} "
         f"<b>{date('target_events', 'target_events_months_median')}</b>, final analysis "
-        f"<b>{date('final_analysis', 'analysis_months_median')}</b>.<br>"
-        f"<b>Power?</b> At the analysis of the {ENDPOINT_WORDS[endpoint]['primary']} as the "
-        f"scenario triggers it, power <b>{share('power')}</b>; if the data were cut on "
-        f"{esc(completion)} instead, <b>{share('power_at_completion')}</b>.</p>"
+        f"<b>{date('final_analysis', 'analysis_months_median')}</b>.<br>" + power
     )
 
 
@@ -546,6 +559,7 @@ def run_report(folder: Path, manifest: dict[str, Any]) -> str:
         columns=["question", "answer", "how sure / range"],
     )
     first = [
+        *([forecast_lead_html(folder, manifest, summary)] if "forecast" in manifest else []),
         headline_html(summary, manifest, timeline),
         answers_table_html(answers),
         '<p class="meta">MC SE: the Monte Carlo standard error of an estimate (it shrinks '
@@ -637,6 +651,32 @@ def assurance_html(summary: pd.DataFrame, manifest: dict[str, Any]) -> str:
         "power at each hazard ratio with the prior's belief beneath it.</p>",
         anchor="success",
     )
+
+
+def forecast_lead_html(folder: Path, manifest: dict[str, Any], summary: pd.DataFrame) -> str:
+    """What a forecast's report says first: from which data, how likely success is beside
+    the plan's (as `python -m sim forecast` says it: `success_answer`), and the few-events
+    caveat when there is one."""
+    from sim.engine.forecast import success_answer
+
+    info = manifest["forecast"]
+    success = success_answer(summary, pd.read_csv(folder / "comparison.csv"), info["hr_threshold"])
+    lead = (
+        f'<p class="headline"><b>Forecast as of {esc(info["as_of"])}</b> from '
+        f"{esc(info['patients'])} randomized patients and {esc(info['events'])} PFS events: "
+        f"the rest of the trial simulated {manifest['replicates']:,} times from its own data; "
+        "the figures below count these continuations of one trial, not new trials."
+    )
+    if success is not None:
+        lead += (
+            f"<br><b>How likely is success?</b> <b>{esc(success.estimate)}</b> (MC SE "
+            f"{esc(success.se)}; {esc(success.words)}"
+            + (f"; {esc(success.plan)}" if success.plan else "")
+            + ")."
+            + "".join(f" {esc(line[:1].upper() + line[1:])}." for line in success.more)
+        )
+    caveat = f'<p class="caveat">{esc(info["maturity_note"])}</p>' if info["maturity_note"] else ""
+    return caveat + lead + "</p>"
 
 
 def forecast_html(folder: Path, manifest: dict[str, Any]) -> str:
