@@ -413,3 +413,32 @@ def test_a_share_of_all_or_none_of_the_trials_is_not_read_as_certain() -> None:
     assert share_text(none) == "0.0% (no simulated trial; 95% CI 0.0% to 0.4%)"  # rounded up
     some = pd.Series({"estimate": 0.785, "mc_se": 0.0092, "ci_low": 0.76, "ci_high": 0.80})
     assert share_text(some) == "78.5% (MC SE 0.92%)"  # as the report writes it
+
+
+def test_with_a_design_prior_the_answers_give_the_assurance_not_power(baseline: dict) -> None:
+    """Each replicate's HR drawn from the design prior: the share that succeed is the
+    assurance, set beside its closed form over the prior (and the power at the prior's mean
+    log HR), not beside Schoenfeld's power at one HR, as `run` prints it."""
+    with_prior = pd.concat(
+        [
+            summary(0.705, 0.032),
+            pd.DataFrame(
+                [["assurance", "share", 0.705, 0.032, float("nan"), float("nan")]],
+                columns=["metric", "unit", "estimate", "mc_se", "q05", "q95"],
+            ),
+        ]
+    )
+    design = pd.DataFrame(
+        [
+            ("power_schoenfeld", 0.803831, "probability", ""),
+            ("assurance", 0.722791, "probability", ""),
+            ("power_at_prior_mean", 0.803831, "probability", ""),
+        ],
+        columns=["quantity", "value", "unit", "method"],
+    )
+    first = key_questions(with_prior, design, baseline).iloc[0]
+    assert first["question"].startswith("Probability of success: the power averaged over")
+    assert first["simulation (this run)"] == "70.5% (MC SE 3.2%)"
+    assert first["closed form"] == "72.3% (over the prior; the power at its mean log HR 80.4%)"
+    without = key_questions(summary(0.785, 0.0092), design, baseline).iloc[0]
+    assert without["closed form"] == "80.4% (Schoenfeld, at 70 events)"

@@ -111,15 +111,28 @@ def key_questions(
         target_date += (
             f"; reached in {reached} of replicates (a trial stopped early does not need it)"
         )
-    table = [
-        (
-            f"Power: chance the final analysis shows the effect ({'one' if sides == 1 else 'two'}"
-            f"-sided alpha {alpha})",
+    alpha_words = f"{'one' if sides == 1 else 'two'}-sided alpha {alpha}"
+    if row("assurance") is not None:  # each replicate's HR drawn from the design prior: the
+        # share that succeed is the assurance, not the power at one HR (as `run` and the
+        # report say)
+        at_mean = closed("power_at_prior_mean", "{:.1%}")
+        success = (
+            "Probability of success: the power averaged over the design prior on the hazard "
+            f"ratio (assurance; {alpha_words})",
+            share_text(row("assurance")),
+            closed("assurance", "{:.1%}", " (over the prior")
+            + (f"; the power at its mean log HR {at_mean})" if at_mean else ")"),
+        )
+    else:
+        success = (
+            f"Power: chance the final analysis shows the effect ({alpha_words})",
             share_text(row("power")),
             closed("power_schoenfeld", "{:.1%}", f" (Schoenfeld, at {target} events)")
             if target
             else "",
-        ),
+        )
+    table = [
+        success,
         *(
             on_time
             if looks
@@ -132,7 +145,8 @@ def key_questions(
             ]
         ),
         (
-            f"Power if the analysis happened on {completion}",
+            f"{'Probability of success' if row('assurance') is not None else 'Power'} if the "
+            f"analysis happened on {completion}",
             share_text(row("power_at_completion")),
             "",
         ),
