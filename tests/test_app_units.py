@@ -442,3 +442,18 @@ def test_with_a_design_prior_the_answers_give_the_assurance_not_power(baseline: 
     assert first["closed form"] == "72.3% (over the prior; the power at its mean log HR 80.4%)"
     without = key_questions(summary(0.785, 0.0092), design, baseline).iloc[0]
     assert without["closed form"] == "80.4% (Schoenfeld, at 70 events)"
+
+
+def test_the_compare_tab_of_runs_with_a_design_prior_names_the_assurance() -> None:
+    metrics = pd.DataFrame(
+        [
+            comparison_row("power", 0.705, 0.60, 0.014, "paired"),
+            comparison_row("assurance", 0.705, 0.60, 0.014, "paired"),
+        ]
+    )
+    described = pd.DataFrame(
+        {"unit": ["share"] * 2, "meaning": ["a", "the assurance"]},
+        index=pd.Index(metrics["metric"], name="metric"),
+    )
+    what = comparison_table(metrics, described).set_index("metric")["what"]
+    assert what["power"] == "Probability of success at the analysis (assurance, over the prior)"

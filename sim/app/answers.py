@@ -304,6 +304,8 @@ def comparison_table(metrics: pd.DataFrame, described: pd.DataFrame) -> pd.DataF
         at = COMPARED.index("p_target_by_completion")
         compared = (*COMPARED[:at], *LOOKS_COMPARED, *COMPARED[at + 1 :])
     words = {metric: metric_heading(metric) for metric in compared}
+    if "assurance" in rows.index:  # each replicate's HR drawn from the design prior
+        words["power"] = "Probability of success at the analysis (assurance, over the prior)"
     flagged = [m for m in rows.index[rows["flag"].astype(bool)] if m not in words]
     shown = [m for m in words if m in rows.index] + flagged
     units, meanings = described["unit"], described["meaning"]
