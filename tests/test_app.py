@@ -251,6 +251,15 @@ def test_the_forecast_page_accepts_an_observed_file(
         re.compile(r"Probability of success: \d+(\.\d+)?% \(MC SE [\d.]+%\); the plan's power: ")
     )
     expect(page.locator("#forecast-caveat")).to_contain_text("Only 6 PFS events so far")
+    expect(page.locator("#forecast-success-words")).to_contain_text("Blinded: ")
+    # the DMC's view: a hazard per arm; its probability of success is the predictive one,
+    # and the caveat says it rests mostly on the prior
+    controller.InputCheckbox(page, "unblinded").set(True)
+    controller.InputActionButton(page, "forecast").click()
+    words = page.locator("#forecast-success-words")
+    expect(words).to_contain_text("(predictive_probability_of_success in summary.csv)")
+    expect(words).to_contain_text("Posterior HR: median")
+    expect(page.locator("#forecast-caveat")).to_contain_text("mostly the prior's")
 
 
 def test_the_forecast_page_takes_adam_data_sets_at_their_data_cut(

@@ -70,6 +70,7 @@ class Job:
     preview_reps: int = 0  # replicates of the preview on the way (its first chunk; 0: none)
     kind: str = "run"  # or "forecast" (then the uploaded files are in observed/)
     as_of: str = ""  # the forecast's as-of date, YYYY-MM-DD
+    unblinded: bool = False  # the forecast's event model: a hazard per arm (the DMC's view)
     started: float = 0.0  # time.monotonic() at the start, for the page's progress line
     process: BaseProcess | None = None
     cancelled: bool = False
@@ -78,7 +79,8 @@ class Job:
         from sim.app.worker import run_forecast_job, run_job
 
         if self.kind == "forecast":
-            target, args = run_forecast_job, (self.folder, self.reps, self.seed, self.as_of)
+            target = run_forecast_job
+            args = (self.folder, self.reps, self.seed, self.as_of, self.unblinded)
         else:
             target, args = run_job, (self.folder, self.reps, self.seed, self.preview_reps)
         self.process = context().Process(target=target, args=args, daemon=False)

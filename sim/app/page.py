@@ -243,6 +243,14 @@ def app_ui() -> ui.Tag:
             ),
             col_widths=(5, 4, 3),
         ),
+        ui.input_checkbox(
+            "unblinded",
+            "Unblinded: a PFS hazard per arm, from the observed arms (the data monitoring "
+            "committee's view; the observed data must give each patient's arm). Blinded, "
+            "one pooled hazard split by the plan's hazard ratio.",
+            value=False,
+            width="100%",
+        ),
         ui.output_ui("forecast_view"),
         value="forecast",
     )
@@ -727,6 +735,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         job = workspace.new_job(text, int(reps), int(seed), "forecast")
         # no date: the API takes ADaM's data cut, or says the date is missing
         job.kind, job.as_of = "forecast", as_of.isoformat() if as_of is not None else ""
+        job.unblinded = bool(input.unblinded())
         write_observed(job.folder, [(f["name"], Path(f["datapath"])) for f in files])
         forecast_job.set(job)
         start(job)
@@ -802,7 +811,9 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
                 ),
                 ui.p(
                     f"{success.words[0].upper()}{success.words[1:]} ({success.metric} in "
-                    "summary.csv)." + "".join(f" {line}." for line in success.more),
+                    "summary.csv)."
+                    + "".join(f" {line[:1].upper() + line[1:]}." for line in success.more),
+                    id="forecast-success-words",
                     class_="field-help",
                 ),
             ]

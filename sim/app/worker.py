@@ -125,9 +125,12 @@ def observed_argument(folder: Path) -> Path | list[Path]:
     return files[0] if len(files) == 1 else files
 
 
-def run_forecast_job(folder: Path, reps: int, seed: int, as_of: str) -> None:
+def run_forecast_job(
+    folder: Path, reps: int, seed: int, as_of: str, unblinded: bool = False
+) -> None:
     """`sim.forecast` of `folder/scenario.yaml` from the uploaded files in `folder/observed/`
-    as of `as_of` (YYYY-MM-DD; empty: the ADaM data sets' data cut) into `folder/run`
+    as of `as_of` (YYYY-MM-DD; empty: the ADaM data sets' data cut), blinded unless
+    `unblinded` (a hazard per arm, the DMC's view), into `folder/run`
     (forecast.csv, forecast.png, ... beside the run's tables); errors (a bad row of the
     observed table, say) go to status.json as the API words them."""
     os.setpgrp()
@@ -142,6 +145,7 @@ def run_forecast_job(folder: Path, reps: int, seed: int, as_of: str) -> None:
                 as_of=as_of or None,  # none given: ADaM's data cut (DCUTDT), or the API's message
                 reps=reps,
                 seed=seed,
+                unblinded=unblinded,
                 out=folder / "run",
             )
             write_status(folder, "done")
