@@ -131,3 +131,25 @@ def test_the_api_never_imports_the_command_line():
     code = "import sys, sim.api; print(any(m.startswith('sim.commands') for m in sys.modules))"
     shown = python_output(code).split()
     assert shown == ["False"]
+
+
+def test_a_notebook_shows_a_results_answers(tmp_path):
+    """In a notebook a result displays the answers its report opens with (a sweep: the key
+    metrics per point), under the repr's line; a folder that cannot give them shows the
+    plain repr (None)."""
+    results = sim.simulate(TEXTBOOK, reps=50, seed=2, workers=1, progress=False)
+    shown = results._repr_html_()
+    from sim.outputs.report import answers_html
+
+    body = answers_html(results.folder, results.manifest, results.summary, results.timeline)
+    assert shown.endswith("\n".join(body))
+    assert "<b>On time?</b>" in shown and "Power at the analysis as planned" in shown
+    swept = sim.sweep(
+        TEXTBOOK, grid={"effect.hazard_ratio": [0.6, 0.8]}, reps=50, workers=1, progress=False
+    )
+    assert 'data-table="sweep_key"' in swept._repr_html_()
+    from sim.api.results import Results
+
+    folder = results.save(tmp_path / "run")
+    (folder / "timeline.csv").unlink()  # cut short: no answers to show
+    assert Results(folder)._repr_html_() is None

@@ -100,6 +100,24 @@ class Results:
             f"{m.get('replicates')} replicates, seed {m.get('seed')}, {self.folder}>"
         )
 
+    def _repr_html_(self) -> str | None:
+        """What a notebook shows of a result: the repr's line, then the answers the report
+        opens with (a sweep: its key metrics per point); `sim.report(results)` writes the
+        whole report. None (the plain repr) if the folder cannot give them."""
+        import html
+
+        from sim.outputs import report
+
+        try:
+            if self.manifest.get("kind") == "sweep":
+                key = report.sweep_key_table(self.table("sweep"), self.manifest)
+                body = [report.table_html(key, "sweep_key", "fit")]
+            else:
+                body = report.answers_html(self.folder, self.manifest, self.summary, self.timeline)
+        except (OSError, KeyError, ValueError):  # a folder moved or cut short: the repr
+            return None
+        return f"<p><code>{html.escape(repr(self))}</code></p>" + "\n".join(body)
+
     @cached_property
     def manifest(self) -> dict[str, Any]:
         return json.loads((self.folder / "manifest.json").read_text(encoding="utf-8"))

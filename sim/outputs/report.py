@@ -547,18 +547,19 @@ def appendix_html(summary: pd.DataFrame, start: dt.date) -> str:
     return "\n".join(parts)
 
 
-def run_report(folder: Path, manifest: dict[str, Any]) -> str:
+def answers_html(
+    folder: Path, manifest: dict[str, Any], summary: pd.DataFrame, timeline: pd.DataFrame
+) -> list[str]:
+    """The answers a run's report opens with (a forecast's lead first, the headline, the
+    answers table and what MC SE means); a notebook shows them for a run's `Results`."""
     from sim.outputs.answers import answer_rows
 
-    summary = pd.read_csv(folder / "summary.csv")
-    timeline = pd.read_csv(folder / "timeline.csv")
-    start = dt.date.fromisoformat(manifest["scenario"]["trial"]["start_date"])
     rows = answer_rows(summary, timeline, manifest)
     answers = pd.DataFrame(
         [(r.question, r.answer, r.spread) for r in rows],
         columns=["question", "answer", "how sure / range"],
     )
-    first = [
+    return [
         *([forecast_lead_html(folder, manifest, summary)] if "forecast" in manifest else []),
         headline_html(summary, manifest, timeline),
         answers_table_html(answers),
@@ -566,6 +567,13 @@ def run_report(folder: Path, manifest: dict[str, Any]) -> str:
         "with more replicates); a range over trials is what one trial may see. Dates are "
         "medians over the simulated trials.</p>",
     ]
+
+
+def run_report(folder: Path, manifest: dict[str, Any]) -> str:
+    summary = pd.read_csv(folder / "summary.csv")
+    timeline = pd.read_csv(folder / "timeline.csv")
+    start = dt.date.fromisoformat(manifest["scenario"]["trial"]["start_date"])
+    first = answers_html(folder, manifest, summary, timeline)
     contents = [("answers", "Answers")]
     extra = []
     if (words := interim_probability_text(summary, manifest)) is not None:
