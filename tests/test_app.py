@@ -255,11 +255,20 @@ def test_the_forecast_page_accepts_an_observed_file(
     # the DMC's view: a hazard per arm; its probability of success is the predictive one,
     # and the caveat says it rests mostly on the prior
     controller.InputCheckbox(page, "unblinded").set(True)
+    # the forecast's other options, as the command line's
+    controller.Accordion(page, "forecast_options").set("options")
+    controller.InputSelect(page, "accrual_model").set("plan")
+    controller.InputNumeric(page, "prior_events").set("3")
+    controller.InputNumeric(page, "hr_threshold").set("0.8")
     controller.InputActionButton(page, "forecast").click()
     words = page.locator("#forecast-success-words")
     expect(words).to_contain_text("(predictive_probability_of_success in summary.csv)")
+    expect(words).to_contain_text("P(HR < 0.8 | data)")
     expect(words).to_contain_text("Posterior HR: median")
-    expect(page.locator("#forecast-caveat")).to_contain_text("mostly the prior's")
+    expect(page.locator("#forecast-caveat")).to_contain_text("worth 3 events on each arm")
+    assumed = page.locator("#forecast-assumed")
+    expect(assumed).to_contain_text("accrual model: plan")
+    expect(assumed).to_contain_text("worth 3 events")
 
 
 def test_the_forecast_page_takes_adam_data_sets_at_their_data_cut(

@@ -71,6 +71,7 @@ class Job:
     kind: str = "run"  # or "forecast" (then the uploaded files are in observed/)
     as_of: str = ""  # the forecast's as-of date, YYYY-MM-DD
     unblinded: bool = False  # the forecast's event model: a hazard per arm (the DMC's view)
+    options: dict[str, Any] = field(default_factory=dict)  # sim.forecast's other options
     started: float = 0.0  # time.monotonic() at the start, for the page's progress line
     process: BaseProcess | None = None
     cancelled: bool = False
@@ -80,7 +81,7 @@ class Job:
 
         if self.kind == "forecast":
             target = run_forecast_job
-            args = (self.folder, self.reps, self.seed, self.as_of, self.unblinded)
+            args = (self.folder, self.reps, self.seed, self.as_of, self.unblinded, self.options)
         else:
             target, args = run_job, (self.folder, self.reps, self.seed, self.preview_reps)
         self.process = context().Process(target=target, args=args, daemon=False)

@@ -49,6 +49,16 @@ MILESTONES = {
     "data_cut": "Data cut",
     "final_analysis": "Final analysis",
 }
+# The forecast's accrual models as the page offers them ("": the API's default); "piecewise"
+# needs knots, which the command line takes (--accrual-knots)
+ACCRUAL_MODELS = {
+    "": "default: fitted ramp-up (time_decay), the plan while sites are still to open",
+    "plan": "plan: the plan's ramp-up, site rates scaled by their posterior",
+    "plan_shape": "plan_shape: the plan's shape, its level fitted",
+    "poisson": "poisson: one constant rate, fitted",
+    "time_decay": "time_decay: a ramp-up, fitted",
+    "auto": "auto: the fit with the smallest AIC",
+}
 POLL_SECONDS = 0.1  # how often the page reads a run's status: the latency of an answer
 
 STYLE = """
@@ -242,6 +252,40 @@ def app_ui() -> ui.Tag:
                 style="padding-top: 2em",
             ),
             col_widths=(5, 4, 3),
+        ),
+        ui.accordion(
+            ui.accordion_panel(
+                "Forecast options (as python -m sim forecast's)",
+                ui.layout_columns(
+                    ui.input_select(
+                        "accrual_model",
+                        "Accrual of the patients still to randomize (--accrual-model)",
+                        choices=ACCRUAL_MODELS,
+                        selected="",
+                        width="100%",
+                    ),
+                    ui.input_numeric(
+                        "prior_events",
+                        "Weight of the plan's hazards, in events (--prior-events; empty: a "
+                        "fifth of the event target, unblinded half of it on each arm)",
+                        value=None,
+                        min=0,
+                        width="100%",
+                    ),
+                    ui.input_numeric(
+                        "hr_threshold",
+                        "Unblinded: the chance that the HR is below (--hr-threshold)",
+                        value=1.0,
+                        min=0.05,
+                        step=0.05,
+                        width="100%",
+                    ),
+                    col_widths=(4, 5, 3),
+                ),
+                value="options",
+            ),
+            open=False,
+            id="forecast_options",
         ),
         ui.input_checkbox(
             "unblinded",
@@ -736,6 +780,12 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         # no date: the API takes ADaM's data cut, or says the date is missing
         job.kind, job.as_of = "forecast", as_of.isoformat() if as_of is not None else ""
         job.unblinded = bool(input.unblinded())
+        prior_events = input.prior_events()  # empty (None): the API's default; bad: its message
+        job.options = {
+            "accrual_model": input.accrual_model() or None,
+            "prior_events": None if prior_events in (None, "") else float(prior_events),
+            "hr_threshold": float(input.hr_threshold() or 1.0),
+        }
         write_observed(job.folder, [(f["name"], Path(f["datapath"])) for f in files])
         forecast_job.set(job)
         start(job)
@@ -817,6 +867,13 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
                     class_="field-help",
                 ),
             ]
+        parts.append(  # what it assumed, as `python -m sim forecast` says it
+            ui.p(
+                f"What the forecast assumed: {info['accrual']}; {info['prior']}.",
+                id="forecast-assumed",
+                class_="field-help",
+            )
+        )
         picture = job.folder / "run" / "forecast.png"
         if picture.is_file():
             data = base64.b64encode(picture.read_bytes()).decode("ascii")

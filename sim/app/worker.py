@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -126,11 +127,17 @@ def observed_argument(folder: Path) -> Path | list[Path]:
 
 
 def run_forecast_job(
-    folder: Path, reps: int, seed: int, as_of: str, unblinded: bool = False
+    folder: Path,
+    reps: int,
+    seed: int,
+    as_of: str,
+    unblinded: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> None:
     """`sim.forecast` of `folder/scenario.yaml` from the uploaded files in `folder/observed/`
     as of `as_of` (YYYY-MM-DD; empty: the ADaM data sets' data cut), blinded unless
-    `unblinded` (a hazard per arm, the DMC's view), into `folder/run`
+    `unblinded` (a hazard per arm, the DMC's view), with `options` (accrual_model,
+    prior_events, hr_threshold: the API's keywords, checked by it), into `folder/run`
     (forecast.csv, forecast.png, ... beside the run's tables); errors (a bad row of the
     observed table, say) go to status.json as the API words them."""
     os.setpgrp()
@@ -147,6 +154,7 @@ def run_forecast_job(
                 seed=seed,
                 unblinded=unblinded,
                 out=folder / "run",
+                **(options or {}),
             )
             write_status(folder, "done")
         except sim.ScenarioError as error:
