@@ -457,3 +457,12 @@ def test_the_compare_tab_of_runs_with_a_design_prior_names_the_assurance() -> No
     )
     what = comparison_table(metrics, described).set_index("metric")["what"]
     assert what["power"] == "Probability of success at the analysis (assurance, over the prior)"
+
+
+def test_the_forecast_offers_the_apis_accrual_models() -> None:
+    """The page's accrual models are the API's (ACCRUAL_CHOICES), but for piecewise, whose
+    knots only the command line takes; "" leaves the API's default."""
+    from sim.api import ACCRUAL_CHOICES
+    from sim.app.page import ACCRUAL_MODELS
+
+    assert list(ACCRUAL_MODELS) == ["", *(m for m in ACCRUAL_CHOICES if m != "piecewise")]

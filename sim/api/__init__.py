@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     )
     from sim.engine.compare import FLAG_SE  # noqa: F401
     from sim.engine.forecast import SuccessAnswer, success_answer  # noqa: F401
-    from sim.engine.metric_table import metric_heading  # noqa: F401
+    from sim.engine.metric_table import metric_heading, with_looks  # noqa: F401
     from sim.engine.metrics import difference_with_se, format_number  # noqa: F401
     from sim.engine.preview import (  # noqa: F401
         PREVIEW_REPLICATES,
@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     )
     from sim.scenario import ENDPOINT_WORDS, Scenario, ScenarioError  # noqa: F401
     from sim.scenario.overrides import value_at  # noqa: F401
+    from sim.stats.accrual_models import ACCRUAL_CHOICES  # noqa: F401
 
 __all__ = [
     "Comparison",
@@ -105,7 +106,8 @@ __all__ = [
 
 # name -> the module it comes from. Besides the API's own: the scenario's names, and the
 # engine's that the page needs (compare's flag threshold: a difference beyond FLAG_SE Monte
-# Carlo SEs is marked; the metrics' headings in words; numbers and differences written as the
+# Carlo SEs is marked; the metrics' headings in words and whether a run has interim looks;
+# the forecast's accrual models; numbers and differences written as the
 # terminal writes them; a forecast's probability of success in words; the preview of a run
 # under way: its first chunk's summary).
 LAZY = {
@@ -159,7 +161,8 @@ LAZY = {
     **dict.fromkeys(("ENDPOINT_WORDS", "Scenario", "ScenarioError"), "sim.scenario"),
     "value_at": "sim.scenario.overrides",
     "FLAG_SE": "sim.engine.compare",
-    "metric_heading": "sim.engine.metric_table",
+    **dict.fromkeys(("metric_heading", "with_looks"), "sim.engine.metric_table"),
+    "ACCRUAL_CHOICES": "sim.stats.accrual_models",
     **dict.fromkeys(("difference_with_se", "format_number"), "sim.engine.metrics"),
     **dict.fromkeys(("SuccessAnswer", "success_answer"), "sim.engine.forecast"),
     **dict.fromkeys(

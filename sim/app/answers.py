@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.api import ENDPOINT_WORDS, difference_with_se, format_number
+from sim.api import ENDPOINT_WORDS, difference_with_se, format_number, with_looks
 from sim.outputs.answers import all_or_none
 from sim.outputs.report import month_to_date
 
@@ -95,7 +95,7 @@ def key_questions(
         except ValueError:
             return str(value) + note
 
-    looks = "early_stop" in rows.index  # a trial stopped early concludes without its target
+    looks = with_looks(rows.index)  # a trial stopped early concludes without its target
     on_time = [
         (
             f"Trial concluded by the completion date {completion} (stopped at an interim "
@@ -112,9 +112,10 @@ def key_questions(
             f"; reached in {reached} of replicates (a trial stopped early does not need it)"
         )
     alpha_words = f"{'one' if sides == 1 else 'two'}-sided alpha {alpha}"
-    if row("assurance") is not None:  # each replicate's HR drawn from the design prior: the
-        # share that succeed is the assurance, not the power at one HR (as `run` and the
-        # report say)
+    # each replicate's HR drawn from the design prior: the share that succeed is the
+    # assurance, not the power at one HR (as `run` and the report say)
+    prior = row("assurance") is not None
+    if prior:
         at_mean = closed("power_at_prior_mean", "{:.1%}")
         success = (
             "Probability of success: the power averaged over the design prior on the hazard "
@@ -145,7 +146,7 @@ def key_questions(
             ]
         ),
         (
-            f"{'Probability of success' if row('assurance') is not None else 'Power'} if the "
+            f"{'Probability of success' if prior else 'Power'} if the "
             f"analysis happened on {completion}",
             share_text(row("power_at_completion")),
             "",
@@ -300,7 +301,7 @@ def comparison_table(metrics: pd.DataFrame, described: pd.DataFrame) -> pd.DataF
 
     rows = metrics.set_index("metric")
     compared = COMPARED
-    if "early_stop" in rows.index:  # with looks: concluded on time, not the target alone
+    if with_looks(rows.index):  # with looks: concluded on time, not the target alone
         at = COMPARED.index("p_target_by_completion")
         compared = (*COMPARED[:at], *LOOKS_COMPARED, *COMPARED[at + 1 :])
     words = {metric: metric_heading(metric) for metric in compared}

@@ -20,7 +20,7 @@ import yaml
 from shiny import App, Inputs, Outputs, Session, reactive, render, ui
 
 import sim
-from sim.api import FLAG_SE, PREVIEW_REPLICATES, preview_replicates
+from sim.api import ACCRUAL_CHOICES, FLAG_SE, PREVIEW_REPLICATES, preview_replicates
 from sim.app.answers import (
     comparison_table,
     key_questions,
@@ -49,15 +49,18 @@ MILESTONES = {
     "data_cut": "Data cut",
     "final_analysis": "Final analysis",
 }
-# The forecast's accrual models as the page offers them ("": the API's default); "piecewise"
-# needs knots, which the command line takes (--accrual-knots)
+# The forecast's accrual models (the API's ACCRUAL_CHOICES) in words; "": the API's default.
+# "piecewise" needs knots, which the command line takes (--accrual-knots).
+ACCRUAL_WORDS = {
+    "plan": "the plan's ramp-up, site rates scaled by their posterior",
+    "plan_shape": "the plan's shape, its level fitted",
+    "poisson": "one constant rate, fitted",
+    "time_decay": "a ramp-up, fitted",
+    "auto": "the fit with the smallest AIC",
+}
 ACCRUAL_MODELS = {
     "": "default: fitted ramp-up (time_decay), the plan while sites are still to open",
-    "plan": "plan: the plan's ramp-up, site rates scaled by their posterior",
-    "plan_shape": "plan_shape: the plan's shape, its level fitted",
-    "poisson": "poisson: one constant rate, fitted",
-    "time_decay": "time_decay: a ramp-up, fitted",
-    "auto": "auto: the fit with the smallest AIC",
+    **{m: f"{m}: {ACCRUAL_WORDS.get(m, m)}" for m in ACCRUAL_CHOICES if m != "piecewise"},
 }
 POLL_SECONDS = 0.1  # how often the page reads a run's status: the latency of an answer
 
@@ -805,8 +808,8 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             return ui.p("Forecasting... (progress on the left)", id="forecast-msg")
         import pandas as pd
 
-        table = pd.read_csv(job.folder / "run" / "forecast.csv")
         results = sim.read_results(job.folder / "run")
+        table = results.table("forecast")
         info = results.manifest["forecast"]
         as_of_used = info["as_of"]  # the one given, or the ADaM data sets' data cut
         shown_table = pd.DataFrame(

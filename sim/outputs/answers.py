@@ -11,7 +11,7 @@ varies from trial to trial). A row whose metrics the run lacks is left out.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -40,7 +40,8 @@ def answer_rows(
     looks = len(scenario["analysis"].get("looks") or [])
     # a forecast's replicates continue one trial from its data: they are not new trials
     forecast = "forecast" in manifest
-    of_trials = "of simulated continuations" if forecast else "of simulated trials"
+    trials = "continuations" if forecast else "trials"
+    of_trials = f"of simulated {trials}"
     rows: list[Answer] = []
 
     def share(metric: str) -> tuple[str, str] | None:
@@ -70,7 +71,7 @@ def answer_rows(
             Answer(
                 question,
                 f"{row['q50']} (median)",
-                f"90% of trials {row['q05']} to {row['q95']}{among}",
+                f"90% of {trials} {row['q05']} to {row['q95']}{among}",
             )
         )
 
@@ -101,19 +102,18 @@ def answer_rows(
         design = f" (the design's target: {target_power:.0%})" if target_power else ""
         add_share("Power at the analysis as planned", "power", f"{of_trials}{design}")
         add_share(f"Power if the data were cut on {completion}", "power_at_completion")
-    rows += needs_rows(values, scenario)
-    if forecast:  # the ranges too are over the continuations of the one trial
-        rows = [replace(r, spread=r.spread.replace("of trials", "of continuations")) for r in rows]
-    return rows
+    return rows + needs_rows(values, scenario, trials)
 
 
-def mean_and_band(values: pd.DataFrame, metric: str, unit: str = "") -> tuple[str, str] | None:
-    """(the mean, the middle 90% of trials) of a per-trial count, or None if absent."""
+def mean_and_band(
+    values: pd.DataFrame, metric: str, unit: str = "", trials: str = "trials"
+) -> tuple[str, str] | None:
+    """(the mean, the middle 90% of `trials`) of a per-trial count, or None if absent."""
     if metric not in values.index or pd.isna(values.at[metric, "estimate"]):
         return None
     low, high = values.at[metric, "q05"], values.at[metric, "q95"]
     band = (
-        f"90% of trials {count(low, unit)} to {count(high, unit)}"
+        f"90% of {trials} {count(low, unit)} to {count(high, unit)}"
         if pd.notna(low) and pd.notna(high)
         else ""
     )
@@ -128,17 +128,20 @@ def count(value: float, unit: str) -> str:
     return format_number(value, unit)
 
 
-def needs_rows(values: pd.DataFrame, scenario: Mapping[str, Any]) -> list[Answer]:
+def needs_rows(
+    values: pd.DataFrame, scenario: Mapping[str, Any], trials: str = "trials"
+) -> list[Answer]:
     """Drug (vials to the final analysis and to the end of treatment), radiotherapy
-    fractions and the busiest month of the infusion chairs and the linac."""
+    fractions and the busiest month of the infusion chairs and the linac; ranges over the
+    middle 90% of `trials` (a forecast's: continuations)."""
     rows = []
     drugs = (scenario.get("treatment") or {}).get("drugs") or {}
     for name in drugs:
         key = metric_name(name)
-        vials = mean_and_band(values, f"clinic_{key}_vials_mean")
+        vials = mean_and_band(values, f"clinic_{key}_vials_mean", trials=trials)
         if vials is None:
             continue
-        to_end = mean_and_band(values, f"clinic_{key}_vials_to_end_mean")
+        to_end = mean_and_band(values, f"clinic_{key}_vials_to_end_mean", trials=trials)
         answer = f"{vials[0]} vials (mean) to the final analysis"
         spread = vials[1]
         if to_end is not None and to_end[0] != vials[0]:
@@ -146,7 +149,7 @@ def needs_rows(values: pd.DataFrame, scenario: Mapping[str, Any]) -> list[Answer
             spread = f"to the end of treatment: {to_end[1]}" if to_end[1] else spread
         rows.append(Answer(f"Drug: {name}", answer, spread))
     fractions = [
-        mean_and_band(values, f"rt_fractions_given_{arm}_mean")
+        mean_and_band(values, f"rt_fractions_given_{arm}_mean", trials=trials)
         for arm in ("control", "experimental")
     ]
     given = [
@@ -163,7 +166,9 @@ def needs_rows(values: pd.DataFrame, scenario: Mapping[str, Any]) -> list[Answer
             )
         )
     for resource, words in (("chair", "Infusion chairs"), ("linac", "Linac")):
-        peak = mean_and_band(values, f"clinic_{resource}_utilization_peak_month_mean", "share")
+        peak = mean_and_band(
+            values, f"clinic_{resource}_utilization_peak_month_mean", "share", trials
+        )
         if peak is not None:
             rows.append(
                 Answer(
