@@ -377,6 +377,42 @@ def test_api_forecast_takes_the_accrual_model(dates_only, six_months, tmp_path):
         sim.forecast(dates_only, obs, accrual_model="spline", **common)
 
 
+def test_the_accrual_statement_says_what_the_screening_counts_and_prior_informed(
+    dates_only, tmp_path
+):
+    """The printed accrual line (manifest `accrual`) gives the plan model's prior weight
+    and, with --screening, what the screened counts informed: the plan model's site rates
+    and pass share; a fitted model's share of screenings among the sites only (as
+    continue_enrollment and enroll_by_accrual_model use them)."""
+    import sim
+
+    obs = tmp_path / "obs.csv"
+    table = half_accrual_table(dates_only)
+    table.to_csv(obs, index=False)
+    screening = tmp_path / "counts.csv"
+    pd.DataFrame(
+        {"site": table["site"].iloc[0], "month": ["2026-03", "2026-04"], "screened": [4, 6]}
+        | {"failed": [1, 2]}
+    ).to_csv(screening, index=False)
+    common = dict(as_of=AS_OF, reps=4, workers=1, progress=False)
+    plan = sim.forecast(
+        dates_only, obs, accrual_model="plan", prior_months=2, screening=screening, **common
+    ).manifest["forecast"]
+    assert (
+        "prior worth 2 months of the plan's full speed, set with --prior-months"
+        in (plan["accrual"])
+    )
+    assert plan["site_prior"] == "2 months"
+    assert "the screened counts of counts.csv fit each site's screening rate" in plan["accrual"]
+    fitted = sim.forecast(
+        dates_only, obs, accrual_model="poisson", screening=screening, **common
+    ).manifest["forecast"]["accrual"]
+    assert "the screened counts of counts.csv only share the screenings among the sites" in (fitted)
+    default = sim.forecast(dates_only, obs, accrual_model="plan", **common).manifest["forecast"]
+    assert "screened counts" not in default["accrual"]
+    assert f"prior worth {default['site_prior']}" in default["accrual"]
+
+
 def test_fitted_accrual_sends_patients_to_open_sites_within_their_caps():
     """Three sites as of 2027-03-01 (all open), time-decay accrual: every replicate
     randomizes the sample size, no site passes its cap, and the default accrual model is

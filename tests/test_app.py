@@ -33,6 +33,7 @@ if not Path(CHROMIUM).is_file():
         allow_module_level=True,
     )
 
+import pandas as pd  # noqa: E402
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 from shiny.playwright import controller  # noqa: E402
 from shiny.run import ShinyAppProc, run_shiny_app  # noqa: E402
@@ -269,6 +270,29 @@ def test_the_forecast_page_accepts_an_observed_file(
     assumed = page.locator("#forecast-assumed")
     expect(assumed).to_contain_text("accrual model: plan")
     expect(assumed).to_contain_text("worth 3 events")
+    # the plan's accrual weight and the screening counts (--prior-months, --screening)
+    randomized = pd.read_csv(observed, parse_dates=["randomized"])
+    month = randomized["randomized"].dt.strftime("%Y-%m").rename("month")
+    counts = randomized.groupby(["site", month]).size().rename("randomized").reset_index()
+    counts.assign(screened=counts["randomized"] + 1, failed=1).drop(columns="randomized").to_csv(
+        tmp_path / "screening.csv", index=False
+    )
+    controller.InputNumeric(page, "prior_months").set("2")
+    page.locator("#screening").set_input_files(tmp_path / "screening.csv")
+    expect(page.locator("#screening_progress")).to_contain_text("Upload complete")
+    controller.InputActionButton(page, "forecast").click()
+    expect(assumed).to_contain_text("prior worth 2 months of the plan's full speed")
+    expect(assumed).to_contain_text("the screened counts of screening.csv fit each site's")
+    # the piecewise model, with its knots: text that is not numbers gets a message first
+    controller.InputSelect(page, "accrual_model").set("piecewise")
+    controller.InputText(page, "accrual_knots").set("3, six")
+    controller.InputActionButton(page, "forecast").click()
+    expect(page.locator("#forecast-msg")).to_contain_text(
+        "accrual knots = '3, six': numbers of months since the start date"
+    )
+    controller.InputText(page, "accrual_knots").set("3, 6")
+    controller.InputActionButton(page, "forecast").click()
+    expect(assumed).to_contain_text("accrual model: piecewise (requested): piecewise Poisson")
 
 
 def test_the_forecast_page_takes_adam_data_sets_at_their_data_cut(

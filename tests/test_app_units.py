@@ -460,9 +460,25 @@ def test_the_compare_tab_of_runs_with_a_design_prior_names_the_assurance() -> No
 
 
 def test_the_forecast_offers_the_apis_accrual_models() -> None:
-    """The page's accrual models are the API's (ACCRUAL_CHOICES), but for piecewise, whose
-    knots only the command line takes; "" leaves the API's default."""
+    """The page's accrual models are the API's (ACCRUAL_CHOICES), each in words; "" leaves
+    the API's default."""
     from sim.api import ACCRUAL_CHOICES
-    from sim.app.page import ACCRUAL_MODELS
+    from sim.app.page import ACCRUAL_MODELS, ACCRUAL_WORDS
 
-    assert list(ACCRUAL_MODELS) == ["", *(m for m in ACCRUAL_CHOICES if m != "piecewise")]
+    assert list(ACCRUAL_MODELS) == ["", *ACCRUAL_CHOICES]
+    assert set(ACCRUAL_WORDS) == set(ACCRUAL_CHOICES)
+
+
+def test_the_forecast_reads_the_piecewise_knots_as_the_command_line_does() -> None:
+    """Knots typed on the page ("4, 8" or "4 8") are --accrual-knots 4 8; empty leaves the
+    API's default; text that is not numbers gets a message naming the field, the value and
+    an example (the API checks that they are positive and increasing)."""
+    from sim.app.page import accrual_knots
+
+    assert accrual_knots("4, 8") == ((4.0, 8.0), "")
+    assert accrual_knots(" 2.5 6 ") == ((2.5, 6.0), "")
+    assert accrual_knots("") == (None, "") == accrual_knots(None)
+    knots, problem = accrual_knots("4, eight")
+    assert knots is None
+    assert problem.startswith("accrual knots = '4, eight': numbers of months since the start")
+    assert "e.g. 4, 8" in problem

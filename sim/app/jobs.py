@@ -125,16 +125,20 @@ class Job:
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def write_observed(folder: Path, files: list[tuple[str, Path]]) -> list[Path]:
+def write_observed(
+    folder: Path, files: list[tuple[str, Path]], kind: str = "observed"
+) -> list[Path]:
     """Copy the uploaded observed files (their names as uploaded, and where the server put
-    them) into `folder/observed/`, each under its own name made safe for a path (no folder
-    part, no characters but letters, digits, '.', '_' and '-'; a repeated name gets a
-    number in front). The forecast job hands them to `sim.forecast` (worker.observed_argument)."""
-    target = folder / "observed"
+    them) into `folder/observed/` (or `folder/<kind>/`: "screening", the screening counts),
+    each under its own name made safe for a path (no folder part, no characters but
+    letters, digits, '.', '_' and '-'; a repeated name gets a number in front). The forecast
+    job hands them to `sim.forecast` (worker.observed_argument; the screening counts by
+    their path, `Job.options`)."""
+    target = folder / kind
     target.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for number, (name, source) in enumerate(files, start=1):
-        safe = SAFE_NAME.sub("_", Path(name).name).lstrip(".") or f"observed-{number}"
+        safe = SAFE_NAME.sub("_", Path(name).name).lstrip(".") or f"{kind}-{number}"
         if (target / safe).exists():
             safe = f"{number}-{safe}"
         written.append(target / safe)

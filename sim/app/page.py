@@ -50,18 +50,19 @@ MILESTONES = {
     "final_analysis": "Final analysis",
 }
 # The forecast's accrual models (the API's ACCRUAL_CHOICES) in words; "": the API's default.
-# "piecewise" needs knots, which the command line takes (--accrual-knots).
 ACCRUAL_WORDS = {
     "plan": "the plan's ramp-up, site rates scaled by their posterior",
     "plan_shape": "the plan's shape, its level fitted",
     "poisson": "one constant rate, fitted",
     "time_decay": "a ramp-up, fitted",
+    "piecewise": "constant rates between knots, fitted",
     "auto": "the fit with the smallest AIC",
 }
 ACCRUAL_MODELS = {
     "": "default: fitted ramp-up (time_decay), the plan while sites are still to open",
-    **{m: f"{m}: {ACCRUAL_WORDS.get(m, m)}" for m in ACCRUAL_CHOICES if m != "piecewise"},
+    **{m: f"{m}: {ACCRUAL_WORDS.get(m, m)}" for m in ACCRUAL_CHOICES},
 }
+KNOTS_EXAMPLE = "4, 8"  # months since the start date, as --accrual-knots 4 8
 POLL_SECONDS = 0.1  # how often the page reads a run's status: the latency of an answer
 
 STYLE = """
@@ -130,6 +131,20 @@ def with_values(data: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         else:
             node[last] = value
     return data
+
+
+def accrual_knots(text: str | None) -> tuple[tuple[float, ...] | None, str]:
+    """The piecewise model's knots typed on the page ("4, 8": months since the start date,
+    as --accrual-knots 4 8), and a message if they are not numbers ("" if they are); empty:
+    None, the API's default. The API checks that they are positive and increasing."""
+    words = (text or "").replace(",", " ").split()
+    try:
+        return (tuple(float(word) for word in words) or None), ""
+    except ValueError:
+        return None, (
+            f"accrual knots = {text!r}: numbers of months since the start date, separated "
+            f"by commas, e.g. {KNOTS_EXAMPLE}; or empty (halfway to the as-of date)"
+        )
 
 
 def parse_yaml_text(text: str) -> tuple[dict[str, Any] | None, str]:
@@ -284,6 +299,31 @@ def app_ui() -> ui.Tag:
                         width="100%",
                     ),
                     col_widths=(4, 5, 3),
+                ),
+                ui.layout_columns(
+                    ui.input_text(
+                        "accrual_knots",
+                        "Piecewise model: its knots, months since the start date, e.g. "
+                        f"{KNOTS_EXAMPLE} (--accrual-knots; empty: halfway to the as-of date)",
+                        value="",
+                        width="100%",
+                    ),
+                    ui.input_numeric(
+                        "prior_months",
+                        "Weight of the plan's accrual, in months of its full speed "
+                        "(--prior-months; empty: the command's default)",
+                        value=None,
+                        min=0,
+                        width="100%",
+                    ),
+                    ui.input_file(
+                        "screening",
+                        "Screened and failed counts by site and month (--screening; CSV or "
+                        "Parquet: site, month, screened, failed)",
+                        accept=[".csv", ".parquet"],
+                        width="100%",
+                    ),
+                    col_widths=(4, 4, 4),
                 ),
                 value="options",
             ),
@@ -774,6 +814,11 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             problem = f"replicates = {reps}: a whole number from 1 to {MAX_REPS:,}, e.g. 2000"
         elif not isinstance(seed, int | float) or seed < 0 or seed != int(seed):
             problem = f"seed = {seed}: a whole number >= 0, e.g. 1"
+        knots, knots_problem = accrual_knots(input.accrual_knots())
+        screening = input.screening() or []
+        problem = problem or knots_problem
+        if not problem and screening and screening[0]["size"] > MAX_OBSERVED_BYTES:
+            problem = f"screening {screening[0]['name']}: larger than {MAX_OBSERVED_BYTES:,} bytes"
         if problem:
             forecast_error.set(problem)
             return
@@ -783,13 +828,20 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         # no date: the API takes ADaM's data cut, or says the date is missing
         job.kind, job.as_of = "forecast", as_of.isoformat() if as_of is not None else ""
         job.unblinded = bool(input.unblinded())
-        prior_events = input.prior_events()  # empty (None): the API's default; bad: its message
+        # empty (None): the API's default; a bad value: the API's message
+        prior_events, prior_months = input.prior_events(), input.prior_months()
         job.options = {
             "accrual_model": input.accrual_model() or None,
+            "accrual_knots": knots,
             "prior_events": None if prior_events in (None, "") else float(prior_events),
+            "prior_months": None if prior_months in (None, "") else float(prior_months),
             "hr_threshold": float(input.hr_threshold() or 1.0),
         }
         write_observed(job.folder, [(f["name"], Path(f["datapath"])) for f in files])
+        if screening:
+            job.options["screening"] = write_observed(
+                job.folder, [(screening[0]["name"], Path(screening[0]["datapath"]))], "screening"
+            )[0]
         forecast_job.set(job)
         start(job)
 

@@ -198,19 +198,46 @@ def prior_statement(continuation: TrialContinuation, scenario: Scenario) -> str:
     )
 
 
-def accrual_statement(continuation: TrialContinuation) -> str:
-    """The accrual model in words: which, its fit, and why it was chosen."""
+def site_prior(prior_months: float | None, scenario: Scenario) -> str:
+    """The weight of the site rates' prior (the plan model's), as the manifest names it:
+    "site_heterogeneity" (the scenario's, when --prior-months is not given) or "N months"."""
+    if prior_months is None and scenario.enrollment.site_heterogeneity is not None:
+        return "site_heterogeneity"
+    return f"{prior_months or DEFAULT_PRIOR_MONTHS:g} months"
+
+
+def accrual_statement(
+    continuation: TrialContinuation, scenario: Scenario, screening: Path | None = None
+) -> str:
+    """The accrual model in words: which, its fit, and why it was chosen; with the screening
+    counts (`screening`, --screening), what they informed."""
     choice = continuation.accrual
     if choice is None or choice.model == "plan":
+        weight = site_prior(continuation.prior_months, scenario)
+        worth = (
+            "the scenario's site_heterogeneity"
+            if weight == "site_heterogeneity"
+            else f"{weight} of the plan's full speed"
+        )
         fit = (
             "the plan's ramp-up and site rates, each site's rate scaled by its posterior "
-            "(Poisson-gamma, set with --prior-months)"
+            f"(Poisson-gamma; prior worth {worth}, set with --prior-months)"
         )
+        if screening is not None:
+            fit += (
+                f"; the screened counts of {screening.name} fit each site's screening rate, "
+                "and their failures the pass share of screening"
+            )
     else:
         fit = choice.chosen.describe() + ", fitted to the randomization dates"
         if continuation.accrual_prior is not None:
             prior = continuation.accrual_prior.describe()
             fit += f"; prior: {prior}, set with --prior-months"
+        if screening is not None:
+            fit += (
+                f"; the screened counts of {screening.name} only share the screenings among "
+                "the sites (the plan model fits the rates and the pass share to them)"
+            )
     why = "" if choice is None else f" ({choice.reason})"
     return f"accrual model: {continuation.accrual_model}{why}: {fit}"
 
@@ -533,7 +560,7 @@ def forecast_trial(
             "accrual_model": continuation.accrual_model,
             "accrual_model_requested": accrual_model,
             "accrual_knots_months": list(accrual_knots) if accrual_knots else None,
-            "accrual": accrual_statement(continuation),
+            "accrual": accrual_statement(continuation, scenario, screening),
             "prior": prior_statement(continuation, scenario),
             "hr_threshold": hr_threshold,
             "success": success_statement(continuation, scenario),
@@ -546,11 +573,7 @@ def forecast_trial(
                 }
             ),
             "prior_months": prior_months,
-            "site_prior": (
-                "site_heterogeneity"
-                if prior_months is None and scenario.enrollment.site_heterogeneity is not None
-                else f"{prior_months or DEFAULT_PRIOR_MONTHS:g} months"
-            ),
+            "site_prior": site_prior(prior_months, scenario),
             "prior_events": continuation.prior_events,
             "prior_events_given": prior_events,  # None: the default rule
             # the plan's accrual as prior on the time-decay model, in patients (else null)
