@@ -330,6 +330,9 @@ def test_bad_accrual_options_name_the_flag():
         check_accrual_model("spline", None)
     with pytest.raises(ScenarioError, match="--accrual-knots 6 3: must be positive and increasing"):
         check_accrual_model("piecewise", (6.0, 3.0))
+    check_accrual_model("auto", (3.0, 6.0))  # auto fits the piecewise model too
+    with pytest.raises(ScenarioError, match="--accrual-knots 3 6: only the piecewise model"):
+        check_accrual_model("time_decay", (3.0, 6.0))
 
 
 def test_forecast_command_states_its_accrual_model(dates_only, six_months, tmp_path, capsys):

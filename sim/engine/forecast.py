@@ -95,12 +95,12 @@ def build_forecast_model(
             f"--hr-threshold {hr_threshold}: must be a hazard ratio > 0 (the posterior "
             "probability of HR below it is reported); e.g. 1 (any benefit) or 0.8"
         )
-    for name, value in (("--prior-months", prior_months), ("--prior-events", prior_events)):
+    for name, value, why in (
+        ("--prior-months", prior_months, "cannot forecast a site not yet open; e.g. 3"),
+        ("--prior-events", prior_events, "leaves a hazard without events undefined; e.g. 14"),
+    ):
         if value is not None and not value > 0:
-            raise ScenarioError(
-                f"{name} {value}: must be > 0 (a prior worth no data cannot "
-                "forecast a site not yet open; e.g. 3 months, 1 event)"
-            )
+            raise ScenarioError(f"{name} {value}: must be > 0 (a prior worth no data {why})")
     observed = read_observed(observed_path, scenario, as_of)
     screening = (
         read_screening(screening_path, scenario, as_of) if screening_path is not None else None

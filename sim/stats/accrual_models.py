@@ -451,7 +451,8 @@ def fits_table(choice: AccrualChoice) -> list[dict]:
 
 def check_accrual_model(name: str, knots: tuple[float, ...] | None) -> None:
     """Raises ScenarioError unless `name` is one of ACCRUAL_CHOICES and the knots (months
-    since the start date) are positive and increasing."""
+    since the start date) are positive and increasing, given to a model that uses them
+    (piecewise, and auto, which fits it)."""
     from sim.errors import ScenarioError
 
     if name not in ACCRUAL_CHOICES:
@@ -467,4 +468,10 @@ def check_accrual_model(name: str, knots: tuple[float, ...] | None) -> None:
             f"--accrual-knots {' '.join(f'{k:g}' for k in knots)}: must be positive and "
             "increasing (months since the start date where the piecewise Poisson rate may "
             "change); e.g. --accrual-knots 3 6"
+        )
+    if knots is not None and name not in ("piecewise", "auto"):
+        raise ScenarioError(
+            f"--accrual-knots {' '.join(f'{k:g}' for k in knots)}: only the piecewise model "
+            f"uses knots (and auto, which fits it), not {name}; add --accrual-model piecewise, "
+            "or leave the knots out"
         )
