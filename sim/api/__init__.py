@@ -72,6 +72,10 @@ if TYPE_CHECKING:
         sweep,
     )
     from sim.engine.compare import FLAG_SE  # noqa: F401
+    from sim.engine.continuation import (  # noqa: F401
+        DEFAULT_ACCRUAL_PRIOR_PATIENTS,
+        DEFAULT_PRIOR_MONTHS,
+    )
     from sim.engine.forecast import SuccessAnswer, success_answer  # noqa: F401
     from sim.engine.metric_table import metric_heading, with_looks  # noqa: F401
     from sim.engine.metrics import difference_with_se, format_number  # noqa: F401
@@ -107,9 +111,9 @@ __all__ = [
 # name -> the module it comes from. Besides the API's own: the scenario's names, and the
 # engine's that the page needs (compare's flag threshold: a difference beyond FLAG_SE Monte
 # Carlo SEs is marked; the metrics' headings in words and whether a run has interim looks;
-# the forecast's accrual models; numbers and differences written as the
-# terminal writes them; a forecast's probability of success in words; the preview of a run
-# under way: its first chunk's summary).
+# the forecast's accrual models and their priors' defaults; numbers and differences written
+# as the terminal writes them; a forecast's probability of success in words; the preview of
+# a run under way: its first chunk's summary).
 LAZY = {
     **dict.fromkeys(
         ("AnalysisSource", "analysis_input", "analyze", "response_analysis"), "sim.api.analysis"
@@ -163,6 +167,9 @@ LAZY = {
     "FLAG_SE": "sim.engine.compare",
     **dict.fromkeys(("metric_heading", "with_looks"), "sim.engine.metric_table"),
     "ACCRUAL_CHOICES": "sim.stats.accrual_models",
+    **dict.fromkeys(
+        ("DEFAULT_ACCRUAL_PRIOR_PATIENTS", "DEFAULT_PRIOR_MONTHS"), "sim.engine.continuation"
+    ),
     **dict.fromkeys(("difference_with_se", "format_number"), "sim.engine.metrics"),
     **dict.fromkeys(("SuccessAnswer", "success_answer"), "sim.engine.forecast"),
     **dict.fromkeys(

@@ -20,7 +20,14 @@ import yaml
 from shiny import App, Inputs, Outputs, Session, reactive, render, ui
 
 import sim
-from sim.api import ACCRUAL_CHOICES, FLAG_SE, PREVIEW_REPLICATES, preview_replicates
+from sim.api import (
+    ACCRUAL_CHOICES,
+    DEFAULT_ACCRUAL_PRIOR_PATIENTS,
+    DEFAULT_PRIOR_MONTHS,
+    FLAG_SE,
+    PREVIEW_REPLICATES,
+    preview_replicates,
+)
 from sim.app.answers import (
     comparison_table,
     key_questions,
@@ -311,7 +318,9 @@ def app_ui() -> ui.Tag:
                     ui.input_numeric(
                         "prior_months",
                         "Weight of the plan's accrual, in months of its full speed "
-                        "(--prior-months; empty: the command's default)",
+                        f"(--prior-months; empty: the plan model {DEFAULT_PRIOR_MONTHS:g} "
+                        "months, or the scenario's site_heterogeneity; a fitted ramp-up "
+                        f"{DEFAULT_ACCRUAL_PRIOR_PATIENTS:g} patients)",
                         value=None,
                         min=0,
                         width="100%",
