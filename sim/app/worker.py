@@ -138,9 +138,9 @@ def run_forecast_job(
     as of `as_of` (YYYY-MM-DD; empty: the ADaM data sets' data cut), blinded unless
     `unblinded` (a hazard per arm, the DMC's view), with `options` (accrual_model,
     accrual_knots, prior_events, prior_months, hr_threshold, screening: the API's keywords,
-    checked by it), into `folder/run`
-    (forecast.csv, forecast.png, ... beside the run's tables); errors (a bad row of the
-    observed table, say) go to status.json as the API words them."""
+    checked by it), into `folder/run` (forecast.csv, forecast.png, ... beside the run's
+    tables); errors (a bad row of the observed table, say) go to status.json as the API
+    words them."""
     os.setpgrp()
     with open(folder / "progress.txt", "w", buffering=1, encoding="utf-8") as progress:
         sys.stderr = progress
