@@ -15,6 +15,7 @@ from sim.app.answers import (
     key_questions,
     percent,
     reproduce_command,
+    scenario_line,
     share_text,
 )
 from sim.app.fields import field_messages, scenario_fields, scenario_schema
@@ -482,3 +483,56 @@ def test_the_forecast_reads_the_piecewise_knots_as_the_command_line_does() -> No
     assert knots is None
     assert problem.startswith("accrual knots = '4, eight': numbers of months since the start")
     assert "e.g. 4, 8" in problem
+
+
+def test_with_looks_the_power_is_any_looks_beside_the_designs(tmp_path: Path) -> None:
+    """A group-sequential design (OS primary, an interim at 60% of the deaths): the page's
+    power row counts success at any look and stands beside the group-sequential design's
+    power under the alternative, gs_power_h1, as the terminal's closed-form block does
+    (one rule, power_closed_form), not beside Schoenfeld's single-look power; the line above
+    the table says the hazard ratio is PFS's and gives the OS average HR of the design."""
+    import sim
+    from sim.commands.cli import closed_form_lines
+    from sim.stats.design import power_closed_form
+
+    path = ROOT / "scenarios" / "phase3_os.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    design = sim.design(sim.load_scenario(path))
+    quantities = set(design["quantity"])
+    assert power_closed_form(quantities, looks=True) == (
+        "gs_power_h1",
+        "group-sequential design, any look",
+    )
+    assert power_closed_form(quantities - {"hazards_cross"}, looks=False)[0] == "power_schoenfeld"
+    assert power_closed_form({"hazards_cross"}, looks=False)[0] == "power_logrank"
+    rows = summary(0.824, 0.017)
+    rows.loc[len(rows)] = ("early_stop", "share", 0.42, 0.02, None, None)
+    table = key_questions(rows, design, data).set_index("question")
+    power = table.iloc[0]
+    assert table.index[0] == (
+        "Power: chance the trial shows the effect at an interim look or the final analysis "
+        "(one-sided alpha 0.025)"
+    )
+    gs_power = float(design.set_index("quantity").at["gs_power_h1", "value"])
+    assert power["closed form"] == (
+        f"{gs_power:.1%} (group-sequential design, any look, at 280 deaths)"
+    )
+    # the terminal's closed form of the power is the same number
+    closed = closed_form_lines(sim.load_scenario(path), rows.assign(ci_low=None, ci_high=None))
+    assert f"{gs_power:.1%}" in next(line for line in closed.splitlines() if "power" in line)
+    assert "OS hazard ratio estimated at the analysis (median over replicates)" in table.index
+    ahr = float(design.set_index("quantity").at["average_hazard_ratio", "value"])
+    assert scenario_line(data, design) == (
+        "QL1706-QUADSHOT-P3-OS: OS primary, 400 patients, control median PFS 6.8 months, "
+        f"PFS hazard ratio 0.6 (OS average hazard ratio {ahr:.2f} by the time of 280 deaths), "
+        "death target 280, alpha 0.025"
+    )
+
+
+def test_the_line_above_the_answers_names_the_pfs_design(baseline: dict) -> None:
+    assert scenario_line(baseline, None) == (
+        "NCT07271602: 104 patients, control median PFS 6.8 months, hazard ratio 0.6, event "
+        "target 70, alpha 0.1"
+    )
+    by_date = {**baseline, "analysis": {**baseline["analysis"], "event_target": None}}
+    assert "target" not in scenario_line(by_date, None)

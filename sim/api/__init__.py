@@ -87,6 +87,7 @@ if TYPE_CHECKING:
     from sim.scenario import ENDPOINT_WORDS, Scenario, ScenarioError  # noqa: F401
     from sim.scenario.overrides import value_at  # noqa: F401
     from sim.stats.accrual_models import ACCRUAL_CHOICES  # noqa: F401
+    from sim.stats.design import power_closed_form  # noqa: F401
 
 __all__ = [
     "Comparison",
@@ -111,9 +112,10 @@ __all__ = [
 # name -> the module it comes from. Besides the API's own: the scenario's names, and the
 # engine's that the page needs (compare's flag threshold: a difference beyond FLAG_SE Monte
 # Carlo SEs is marked; the metrics' headings in words and whether a run has interim looks;
-# the forecast's accrual models and their priors' defaults; numbers and differences written
-# as the terminal writes them; a forecast's probability of success in words; the preview of
-# a run under way: its first chunk's summary).
+# the forecast's accrual models and their priors' defaults; which closed form stands beside
+# the power; numbers and differences written as the terminal writes them; a forecast's
+# probability of success in words; the preview of a run under way: its first chunk's
+# summary).
 LAZY = {
     **dict.fromkeys(
         ("AnalysisSource", "analysis_input", "analyze", "response_analysis"), "sim.api.analysis"
@@ -167,6 +169,7 @@ LAZY = {
     "FLAG_SE": "sim.engine.compare",
     **dict.fromkeys(("metric_heading", "with_looks"), "sim.engine.metric_table"),
     "ACCRUAL_CHOICES": "sim.stats.accrual_models",
+    "power_closed_form": "sim.stats.design",
     **dict.fromkeys(
         ("DEFAULT_ACCRUAL_PRIOR_PATIENTS", "DEFAULT_PRIOR_MONTHS"), "sim.engine.continuation"
     ),

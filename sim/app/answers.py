@@ -17,7 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from sim.api import ENDPOINT_WORDS, difference_with_se, format_number, with_looks
+from sim.api import (
+    ENDPOINT_WORDS,
+    difference_with_se,
+    format_number,
+    power_closed_form,
+    value_at,
+    with_looks,
+)
 from sim.outputs.answers import all_or_none
 from sim.outputs.report import month_to_date
 
@@ -66,6 +73,34 @@ def design_value(design: pd.DataFrame | None, quantity: str) -> Any:
         return None
     found = design.loc[design["quantity"] == quantity, "value"]
     return found.iloc[0] if len(found) else None
+
+
+def scenario_line(scenario: dict[str, Any], design: pd.DataFrame | None) -> str:
+    """The run's scenario in one line above its answers: its size, the effect and the
+    design ('NCT07271602: 104 patients, control median PFS 6.8 months, hazard ratio 0.6,
+    event target 70, alpha 0.1'). With OS primary the hazard ratio is PFS's (OS follows
+    from it through the illness-death model), so the line says so and gives the OS average
+    hazard ratio at the death target (design.csv's, the closed form's), and counts deaths."""
+    trial, analysis = scenario["trial"], scenario.get("analysis") or {}
+    hr = value_at(scenario, "effect.hazard_ratio")
+    median = value_at(scenario, "pfs.control.median_months")
+    target = analysis.get("event_target")
+    effect = f"hazard ratio {hr}"
+    kind = ""
+    if analysis.get("endpoint") == "os":
+        ahr = design_value(design, "average_hazard_ratio")
+        kind = "OS primary, "
+        effect = f"PFS hazard ratio {hr}" + (
+            f" (OS average hazard ratio {float(ahr):.2f} by the time of {target} deaths)"
+            if ahr is not None and target and pd.notna(ahr)
+            else ""
+        )
+    noun = ENDPOINT_WORDS[analysis.get("endpoint", "pfs")]["unit"]
+    target_words = f"{'death' if noun == 'deaths' else 'event'} target {target}, " if target else ""
+    return (
+        f"{trial.get('id', '')}: {kind}{trial['sample_size']} patients, control median PFS "
+        f"{median} months, {effect}, {target_words}alpha {analysis.get('alpha')}"
+    )
 
 
 def key_questions(
@@ -125,10 +160,17 @@ def key_questions(
             + (f"; the power at its mean log HR {at_mean})" if at_mean else ")"),
         )
     else:
+        # the closed form the terminal puts beside the power (one rule: power_closed_form)
+        quantity, method = power_closed_form(
+            () if design is None else set(design["quantity"]), looks
+        )
         success = (
-            f"Power: chance the final analysis shows the effect ({alpha_words})",
+            "Power: chance the trial shows the effect at an interim look or the final "
+            f"analysis ({alpha_words})"
+            if looks
+            else f"Power: chance the final analysis shows the effect ({alpha_words})",
             share_text(row("power")),
-            closed("power_schoenfeld", "{:.1%}", f" (Schoenfeld, at {target} events)")
+            closed(quantity, "{:.1%}", f" ({method}, at {target} {words['unit']})")
             if target
             else "",
         )
@@ -184,7 +226,7 @@ def key_questions(
             "",
         ),
         (
-            "Hazard ratio estimated at the analysis (median over replicates)",
+            f"{words['endpoint']} hazard ratio estimated at the analysis (median over replicates)",
             f"{row('hazard_ratio_median')['estimate']:.2f}"
             if row("hazard_ratio_median") is not None
             else "",

@@ -34,6 +34,7 @@ from sim.app.answers import (
     percent,
     reproduce_command,
     reproduce_python,
+    scenario_line,
     zip_folder,
 )
 from sim.app.fields import (
@@ -645,14 +646,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             if preview and active() is job
             else ""
         )
-        hr = value_at(scenario, "effect.hazard_ratio")
-        median = value_at(scenario, "pfs.control.median_months")
-        what = (
-            f"{scenario['trial'].get('id', '')}: {scenario['trial']['sample_size']} patients, "
-            f"control median PFS {median} months, hazard ratio {hr}, "
-            f"event target {value_at(scenario, 'analysis.event_target')}, "
-            f"alpha {value_at(scenario, 'analysis.alpha')}"
-        )
+        what = scenario_line(scenario, found["design"])
         kind = "a quick preview of " if preview else ""
         return ui.div(
             ui.h4(f"Answers from {kind}{found['reps']:,} simulated trials (seed {job.seed})"),

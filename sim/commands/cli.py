@@ -317,25 +317,27 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame, *, brief: bool 
     import pandas as pd
 
     from sim.engine.metrics import format_number, format_with_se
-    from sim.stats.design import design_scenario
+    from sim.stats.design import design_scenario, power_closed_form
 
     design = design_scenario(scenario).set_index("quantity")["value"]
     sim = summary.set_index("metric")
+    looks = bool(scenario.analysis.looks)
     # Lachin-Foulkes times solve "expected count = target": they approximate the mean time,
     # so the simulated mean stands beside them (a median would be a different quantity)
     pairs = [
-        ("power", "power", "power_schoenfeld"),
+        (
+            "power (any look)" if looks else "power",
+            "power",
+            power_closed_form(design.index, looks)[0],
+        ),
         ("months to event target (mean)", "target_events_months_mean", "target_events_months"),
         ("months to last randomization (mean)", "lpi_months_mean", "accrual_end_months"),
     ]
-    if "hazards_cross" in design.index:  # the AHR's Schoenfeld power misleads there
-        pairs[0] = ("power", "power", "power_logrank")
-    if scenario.analysis.looks:  # the group-sequential design's figures replace Schoenfeld's
+    if looks:  # the group-sequential design's figures replace Schoenfeld's
         from sim.stats.boundaries import design_rows
 
         rows = {q: v for q, v, _, _ in design_rows(scenario)}
         design = pd.concat([design, pd.Series(rows)])
-        pairs[0] = ("power (any look)", "power", "gs_power_h1")
         pairs += [
             ("early stop", "early_stop", "gs_early_stop_h1"),
             ("expected events", "expected_events", "gs_expected_events_h1"),

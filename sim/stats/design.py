@@ -14,6 +14,7 @@ days); conventions as in `sim.stats.lachin_foulkes`.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -375,6 +376,20 @@ def design_warnings(scenario: Scenario) -> list[str]:
 
 
 # ------------------------------------------------- beyond proportional hazards (numeric)
+
+
+def power_closed_form(quantities: Collection[str], looks: bool) -> tuple[str, str]:
+    """Which closed form of the design (a `quantity` of `design_scenario`, or of
+    `sim.stats.boundaries.design_rows` with looks) stands beside the simulated power, and
+    its method in words: with interim looks, the group-sequential design's power under the
+    alternative (any look); where the hazards cross, the log-rank power from the expected
+    score (the AHR's Schoenfeld power misleads there); else Schoenfeld's. The terminal, the
+    page and the report name the same one."""
+    if looks:
+        return "gs_power_h1", "group-sequential design, any look"
+    if "hazards_cross" in quantities:
+        return "power_logrank", "log-rank, hazards crossing"
+    return "power_schoenfeld", "Schoenfeld"
 
 
 def is_proportional(scenario: Scenario) -> bool:
