@@ -43,6 +43,26 @@ def test_the_form_takes_units_help_and_bounds_from_the_schema(baseline: dict) ->
     assert fields["assessments.schedule.0.every_weeks"].value == 6
 
 
+def test_an_os_primary_multi_site_trial_gets_its_own_fields() -> None:
+    """The phase 3 with OS primary and 20 generated sites: the form gives the sites and
+    their rate, says the hazard ratio is PFS's (OS follows from it), adds OS after
+    progression, and calls the event target deaths; the baseline's form is unchanged."""
+    data = yaml.safe_load((ROOT / "scenarios" / "phase3_os.yaml").read_text(encoding="utf-8"))
+    fields = {f.path: f for f in scenario_fields(data, scenario_schema())}
+    assert (
+        fields["enrollment.site_generator.count"].value,
+        fields["enrollment.site_generator.count"].label,
+    ) == (20, "Sites")
+    assert fields["enrollment.site_generator.per_month"].unit == "patients/month"
+    assert fields["effect.hazard_ratio"].label.startswith("PFS hazard ratio")
+    assert fields["overall_survival.post_progression.median_months"].value == 11
+    assert fields["overall_survival.post_progression_hazard_ratio"].value == 1.0
+    assert fields["analysis.event_target"].label.startswith("Deaths that trigger")
+    baseline = yaml.safe_load(BASELINE.read_text(encoding="utf-8"))
+    paths = [f.path for f in scenario_fields(baseline, scenario_schema())]
+    assert not any(p.startswith(("overall_survival", "enrollment.site_generator")) for p in paths)
+
+
 def test_a_field_absent_from_the_scenario_is_left_to_the_editor(baseline: dict) -> None:
     baseline = {**baseline, "analysis": {**baseline["analysis"], "event_target": None}}
     paths = [f.path for f in scenario_fields(baseline, scenario_schema())]

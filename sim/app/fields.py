@@ -30,6 +30,20 @@ PLANNER_FIELDS: tuple[tuple[str, str], ...] = (
     ("assessments.schedule.0.every_weeks", "Scan interval (first phase)"),
 )
 SITE_RATE = "enrollment.sites.{site}.screening_rate.{last}.per_month"
+# Generated sites (a multi-site trial's `site_generator`): after the sample size.
+GENERATED_SITES = (
+    ("enrollment.site_generator.count", "Sites"),
+    ("enrollment.site_generator.per_month", "Screening rate per site at full speed"),
+)
+# OS primary: the deaths trigger the analysis, and OS after progression follows the PFS
+# effect (the illness-death model): its fields after the hazard ratio.
+OS_FIELDS = (
+    ("overall_survival.post_progression.median_months", "OS: median survival after progression"),
+    (
+        "overall_survival.post_progression_hazard_ratio",
+        "OS: hazard ratio of death after progression, experimental vs control",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,20 @@ def field_paths(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(path, label) of the form for this scenario: the fixed fields, then each site's
     full-speed screening rate (the last row of its table) after the sample size."""
     paths = list(PLANNER_FIELDS)
+    if value_at(data, "analysis.endpoint") == "os":
+        at = [p for p, _ in paths].index("effect.hazard_ratio")
+        paths[at] = (
+            "effect.hazard_ratio",
+            "PFS hazard ratio, experimental vs control (OS "
+            "follows from it; below 1: experimental better)",
+        )
+        paths[at + 1 : at + 1] = OS_FIELDS
+        target = [p for p, _ in paths].index("analysis.event_target")
+        paths[target] = (
+            "analysis.event_target",
+            "Deaths that trigger the final analysis (OS primary)",
+        )
+    paths[1:1] = GENERATED_SITES
     sites = value_at(data, "enrollment.sites") or []
     for i, site in enumerate(sites if isinstance(sites, list) else []):
         rates = site.get("screening_rate") if isinstance(site, dict) else None
