@@ -68,10 +68,14 @@ def count_text(row: pd.Series | None) -> str:
     return text
 
 
-def design_value(design: pd.DataFrame | None, quantity: str) -> Any:
-    if design is None:
-        return None
-    found = design.loc[design["quantity"] == quantity, "value"]
+def design_value(design: pd.DataFrame | None, quantity: str, column: str = "value") -> Any:
+    """A quantity's value in design.csv (or its `column`: "method"); None if absent, and
+    an absent method ''."""
+    if design is None or column not in design:
+        return "" if column == "method" else None
+    found = design.loc[design["quantity"] == quantity, column]
+    if column == "method":
+        return str(found.iloc[0]) if len(found) and pd.notna(found.iloc[0]) else ""
     return found.iloc[0] if len(found) else None
 
 
@@ -174,6 +178,13 @@ def key_questions(
             if target
             else "",
         )
+    # the event target's closed-form time: Lachin-Foulkes where the hazards are proportional,
+    # else expected events computed numerically (non-proportional hazards, OS primary)
+    timing_method = (
+        "Lachin-Foulkes"
+        if design_value(design, "target_events_months", "method").startswith("Lachin")
+        else f"expected {words['unit']} computed numerically"
+    )
     table = [
         success,
         *(
@@ -206,7 +217,7 @@ def key_questions(
         (
             f"Event target{events} reached",
             target_date,
-            closed("target_events_date", "{}", " (Lachin-Foulkes, no scans)"),
+            closed("target_events_date", "{}", f" ({timing_method}, no scans)"),
         ),
         (
             "Analysis that concluded the trial (the final, or the look that stopped it)"
