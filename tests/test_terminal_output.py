@@ -160,3 +160,18 @@ def test_the_closed_forms_read_in_the_answers_notation(folders):
     estimate, _, se, closed = rows["months to event target (mean)"]
     for shown in (estimate, se, closed):
         assert len(shown.partition(".")[2]) == decimals, rows
+
+
+def test_the_closed_form_note_names_the_figures_beside_the_power(folders):
+    """With interim looks the power stands beside the group-sequential design's power
+    (gs_power_h1, `power_closed_form`), so the note under the block names that design, not
+    Schoenfeld's single-look power; a single analysis keeps Schoenfeld's."""
+    _, printed = folders
+    interim = next(line for line in printed["interim"].splitlines() if "closed form:" in line)
+    assert interim.startswith(
+        "closed form: the group-sequential design at the planned looks (power, early stop, "
+        "expected events and analysis months), Lachin-Foulkes timing"
+    )
+    assert "Schoenfeld" not in interim
+    baseline = next(line for line in printed["baseline"].splitlines() if "closed form:" in line)
+    assert baseline.startswith("closed form: Schoenfeld power, Lachin-Foulkes timing")

@@ -370,17 +370,29 @@ def closed_form_lines(scenario: Scenario, summary: pd.DataFrame, *, brief: bool 
     if prior and "power_at_prior_mean" in design.index:  # one effect: nothing simulated
         value = format_number(float(design["power_at_prior_mean"]), "share")
         lines.append(f"{'power at the prior mean of log HR':40s}{'':>16s}{value:>14s}")
-    lines.append(
-        "closed form: the expected log-rank score's power (the hazards cross: approximate; "
-        "the AHR's Schoenfeld power does not apply), expected events on a 1-day grid"
-        if "hazards_cross" in design.index
-        else "closed form: Schoenfeld power, Lachin-Foulkes timing (no scans, calendar or "
-        "strata); the gap is what conduct does"
-        if scenario.analysis.endpoint == "pfs"
-        else "closed form (OS primary): Schoenfeld power under the average hazard ratio of "
-        "the illness-death OS, expected deaths on a 1-day grid (no calendar or strata); the "
-        "gap is what conduct does"
+    os_primary = scenario.analysis.endpoint == "os"
+    crossing = "hazards_cross" in design.index
+    power_words = (
+        "the group-sequential design at the planned looks (power, early stop, expected "
+        f"{'deaths' if os_primary else 'events'} and analysis months)"
+        if looks and not prior
+        else "the expected log-rank score's power (the hazards cross: approximate; the AHR's "
+        "Schoenfeld power does not apply)"
+        if crossing
+        else "Schoenfeld power under the average hazard ratio of the illness-death OS"
+        if os_primary
+        else "Schoenfeld power"
     )
+    note = (
+        f"closed form: {power_words}, expected events on a 1-day grid"
+        if crossing
+        else f"closed form: {power_words}, Lachin-Foulkes timing (no scans, calendar or "
+        "strata); the gap is what conduct does"
+        if not os_primary
+        else f"closed form (OS primary): {power_words}, expected deaths on a 1-day grid (no "
+        "calendar or strata); the gap is what conduct does"
+    )
+    lines.append(note)
     if brief:
         pass
     elif prior:
