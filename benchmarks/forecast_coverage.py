@@ -331,7 +331,7 @@ def parse_truth(text: str) -> tuple[str, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--truths", type=int, default=200, help="truths per truth scenario")
     parser.add_argument("--reps", type=int, default=500)
     parser.add_argument(

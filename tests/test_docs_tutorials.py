@@ -1,6 +1,6 @@
 """Documentation that runs: every code block of the tutorials and how-to pages
-(docs/tutorial-*.md, docs/howto-*.md) runs here, in order, so no page shows a command that no
-longer works.
+(docs/tutorial-*.md, docs/howto-*.md, many-sites.md, scaling.md) runs here, in order, so no
+page shows a command that no longer works.
 
 The convention (docs/tutorials.md says it to the reader):
 
@@ -34,7 +34,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES = sorted(DOCS.glob("tutorial-*.md")) + sorted(DOCS.glob("howto-*.md"))
+# the pages docs/tutorials.md lists: the tutorials, the how-to pages, and two how-to pages
+# named for their subject
+HOW_TO = ("many-sites.md", "scaling.md")
+PAGES = (
+    sorted(DOCS.glob("tutorial-*.md"))
+    + sorted(DOCS.glob("howto-*.md"))
+    + [DOCS / name for name in HOW_TO]
+)
 FENCE = re.compile(r"^```(\w*)\s*$")
 NOT_RUN = "<!-- not run -->"
 FILE = re.compile(r"^#\s*file:\s*(\S+)\s*$")

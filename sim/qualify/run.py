@@ -107,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``qualify`` to ``python -m sim`` (the CLI's plugin hook)."""
-    parser = subparsers.add_parser("qualify", help=HELP, description=__doc__.splitlines()[0])
+    parser = subparsers.add_parser("qualify", help=HELP, description=HELP)
     add_arguments(parser)
     parser.set_defaults(func=lambda args: run_qualification(args.out, force=args.force))
 
