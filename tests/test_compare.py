@@ -164,3 +164,38 @@ def test_differences_stop_at_the_digit_their_se_supports():
     assert shown(-0.03, 0.016, share=True) == "-3.0 pts ± 1.6 (p)"
     assert shown(-0.0004, 0.012) == "+0.000 ± 0.012 (p)"
     assert shown(0.0, 0.0, share=True) == "+0.00 pts ± 0 (p)"  # no SE to go by
+
+
+def test_every_share_and_mean_pairs_over_the_replicates(runs, tmp_path):
+    """Paired runs pair every share and mean of per-replicate values (sd of the differences
+    over sqrt(R)), not only the metrics the table marks for a paired bootstrap: a share the
+    table does not mark (power_at_completion) gets the SE of its own paired differences. A
+    mean over the replicates where a value happened pairs only when it happened in the same
+    replicates of both runs; otherwise the SE is the independent one."""
+    from sim.engine.metric_table import find_metric
+    from sim.engine.metrics import Context
+
+    table = compare(runs / "seed1", runs / "hr08")
+    units = pd.read_csv(runs / "seed1" / "summary.csv").set_index("metric")["unit"]
+    shares = [m for m in table.index if units.get(m) == "share"]
+    assert shares and (table.loc[shares, "se_kind"] == "paired").all()
+    metric = find_metric("power_at_completion")
+    assert not metric.metric.paired
+    context = Context(np.datetime64("2028-12-31", "D"))
+    a, b = (
+        metric.values(pd.read_parquet(runs / name / "replicates.parquet"), context).astype(float)
+        for name in ("seed1", "hr08")
+    )
+    assert table.at["power_at_completion", "se"] == pytest.approx(
+        np.std(b - a, ddof=1) / np.sqrt(REPS), rel=1e-12
+    )
+    # one replicate of the second run without the event target's time: not paired any more
+    changed = tmp_path / "hr08"
+    shutil.copytree(runs / "hr08", changed)
+    replicates = pd.read_parquet(changed / "replicates.parquet")
+    column = find_metric("target_events_months_mean").columns[0]
+    replicates.loc[0, column] = np.nan
+    replicates.to_parquet(changed / "replicates.parquet")
+    fallback = compare(runs / "seed1", changed)
+    assert fallback.at["target_events_months_mean", "se_kind"] == "independent"
+    assert fallback.at["power", "se_kind"] == "paired"

@@ -14,7 +14,7 @@ from sim.commands.sweep import register as register_sweep
 from sim.engine.run import run_scenario
 from sim.engine.versions import METRICS_VERSION
 from sim.outputs.report import register
-from tests.helpers import TEXTBOOK, run_command
+from tests.helpers import BASELINE, TEXTBOOK, run_command
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -311,3 +311,41 @@ def test_every_key_metric_has_a_heading_in_words():
     for metric in (*KEY_METRICS, *TABLE.looks_key_metrics, *COMPARED):
         heading = metric_heading(metric)
         assert heading != metric and heading[:1].isupper(), metric
+
+
+def test_with_a_design_prior_the_report_gives_the_assurance_not_a_power() -> None:
+    """With a design prior each replicate draws its hazard ratio, so `power` counts the
+    same replicates as the assurance: the headline and the answers say probability of
+    success, and set the design's target power beside the power at the prior's mean log HR
+    (the closed form at one HR), not beside the simulated share."""
+    import yaml
+
+    from sim.outputs.answers import answer_rows
+    from sim.outputs.report import headline_html
+
+    # as the manifest holds it: dates as text
+    scenario = json.loads(
+        json.dumps(yaml.safe_load(BASELINE.read_text(encoding="utf-8")), default=str)
+    )
+    rows = [
+        ("power", "share", 0.73, 0.022),
+        ("assurance", "share", 0.73, 0.022),
+        ("power_at_completion", "share", 0.7375, 0.022),
+        ("power_at_prior_mean", "probability", 0.8038, None),
+        ("p_target_by_completion", "share", 0.94, 0.012),
+    ]
+    summary = pd.DataFrame(rows, columns=["metric", "unit", "estimate", "mc_se"])
+    manifest = {"scenario": scenario, "replicates": 400}
+    timeline = pd.DataFrame(columns=["milestone", "q05", "q50", "q95"])
+    answers = {a.question: a for a in answer_rows(summary, timeline, manifest)}
+    assert "Power at the analysis as planned" not in answers
+    assert answers["Probability of success (assurance, over the design prior)"].answer.startswith(
+        "73.0%"
+    )
+    at_mean = answers["Power at the prior's mean log hazard ratio"]
+    assert at_mean.answer == "80.4% (the design's target: 80%)"
+    assert "Probability of success if the data were cut on 2028-12-31" in answers
+    headline = headline_html(summary, manifest)
+    assert "<b>Power?</b>" not in headline
+    assert "<b>Probability of success?</b>" in headline
+    assert "the power at the prior's mean log HR: 80.4%" in headline

@@ -3,9 +3,11 @@
 Every later run is compared with the first (the reference). The standard error of a
 difference is *paired* when both runs share their seed and replicate count (replicate r of
 both drew the same random numbers, see `sim.engine.chunk`) and the metric table pairs the
-metric (`paired` in `sim.engine.metric_table`): for a share or a mean of per-replicate values,
-se = sd(x_b,r - x_a,r) / sqrt(R) over replicates.parquet. Otherwise it is *independent*:
-se = sqrt(se_a^2 + se_b^2) from the summaries. Paired medians get a *paired bootstrap* SE
+metric: for every share or mean of per-replicate values, se = sd(x_b,r - x_a,r) / sqrt(R)
+over replicates.parquet (a mean over the replicates where a value happened pairs only when it
+happened in the same replicates of both runs). Otherwise it is *independent*: se =
+sqrt(se_a^2 + se_b^2) from the summaries. The medians the metric table pairs (`paired` in
+`sim.engine.metric_table`) get a *paired bootstrap* SE
 (replicates resampled together in both runs), since the independent formula would ignore
 their positive correlation and overstate the error. A difference is
 flagged when |difference| > 3 se (or se = 0 and the values differ): for runs that truly do
@@ -110,12 +112,17 @@ def is_paired(a: Run, b: Run) -> bool:
     )
 
 
+PAIRED_ALWAYS = ("share", "mean")  # a difference of means is the mean of the differences
+
+
 def paired_values(
     replicates: pd.DataFrame, metric: Bound, manifest: dict[str, Any]
 ) -> np.ndarray | None:
-    """The per-replicate values of a metric the table pairs (`paired`), as floats; None if
-    it is not paired or the run lacks its columns."""
-    if not metric.metric.paired or not metric.applies(replicates):
+    """The per-replicate values of a metric `compare` can pair, as floats: every share and
+    mean of per-replicate values, and the medians the table pairs (`paired`: a paired
+    bootstrap); None for the others (quantiles) or if the run lacks its columns."""
+    statistic = metric.metric.statistic
+    if not (statistic in PAIRED_ALWAYS or metric.metric.paired) or not metric.applies(replicates):
         return None
     completion = np.datetime64(manifest["scenario"]["trial"]["completion_date"], "D")
     return np.asarray(metric.values(replicates, Context(completion)), dtype=float)
@@ -158,8 +165,13 @@ def paired_se(a: Run, b: Run, metrics: list[str]) -> dict[str, tuple[float, str]
             if np.isfinite(se):
                 result[name] = (se, "paired bootstrap")
             continue
-        d = xb - xa
-        d = d[np.isfinite(d)]
+        held = np.isfinite(xa)
+        if not np.array_equal(held, np.isfinite(xb)):
+            # a mean over the replicates where it happened, which differ between the runs:
+            # the difference of the two means is not a mean of paired differences (the
+            # independent SE, which ignores their correlation, overstates the error)
+            continue
+        d = xb[held] - xa[held]
         if len(d) > 1:
             result[name] = (float(np.std(d, ddof=1) / np.sqrt(len(d))), "paired")
     return result

@@ -95,7 +95,8 @@ class Metric:
     unit: str
     group: str
     meaning: str
-    paired: bool = False  # `compare` pairs it over replicates (same seed and replicates)
+    # `compare` pairs a median by a paired bootstrap (shares and means pair always)
+    paired: bool = False
     derive: Derive | None = None  # None: the first column's values as they are
     requires: tuple[str, ...] = ()  # further columns without which it does not apply
     key: int = 0  # rank among the key metrics that lead sweep tables (0: not one)

@@ -97,6 +97,25 @@ def answer_rows(
         # the data so far, not the design's power (docs/forecasting.md)
         add_share("Success at the analysis, given the data so far", "power")
         add_share(f"Success if the data were cut on {completion}", "power_at_completion")
+    elif "assurance" in values.index:  # `power` counts the same replicates: the assurance
+        target_power = scenario["analysis"].get("target_power")
+        at_mean = (
+            values.at["power_at_prior_mean", "estimate"]
+            if ("power_at_prior_mean" in values.index)
+            else None
+        )
+        if at_mean is not None and pd.notna(at_mean):
+            design = f" (the design's target: {target_power:.0%})" if target_power else ""
+            rows.append(
+                Answer(
+                    "Power at the prior's mean log hazard ratio",
+                    f"{format_number(at_mean, 'share')}{design}",
+                    "the closed form at that one hazard ratio (design.csv): nothing simulated",
+                )
+            )
+        add_share(
+            f"Probability of success if the data were cut on {completion}", "power_at_completion"
+        )
     else:
         target_power = scenario["analysis"].get("target_power")
         design = f" (the design's target: {target_power:.0%})" if target_power else ""

@@ -296,6 +296,13 @@ def headline_html(
         f"power); if the data were cut on {esc(completion)} instead, "
         f"<b>{share('power_at_completion')}</b>.</p>"
         if forecast
+        else f"<b>Probability of success?</b> At the analysis of the "
+        f"{ENDPOINT_WORDS[endpoint]['primary']} as the scenario triggers it, the trial "
+        f"succeeds in <b>{share('power')}</b> of the simulated trials, each with its hazard "
+        "ratio drawn from the design prior (the assurance, not the power at one hazard ratio"
+        f"{prior_mean_words(values)}); if the data were cut on {esc(completion)} instead, "
+        f"<b>{share('power_at_completion')}</b>.</p>"
+        if "assurance" in values.index
         else f"<b>Power?</b> At the analysis of the {ENDPOINT_WORDS[endpoint]['primary']} as "
         f"the scenario triggers it, power <b>{share('power')}</b>; if the data were cut on "
         f"{esc(completion)} instead, <b>{share('power_at_completion')}</b>.</p>"
@@ -314,11 +321,29 @@ def headline_html(
     )
 
 
+def prior_mean_words(values: pd.DataFrame) -> str:
+    """'; the power at the prior's mean log HR: 80.4%, the closed form' of a run with a
+    design prior, '' without power_at_prior_mean."""
+    from sim.engine.metrics import format_number
+
+    if "power_at_prior_mean" not in values.index:
+        return ""
+    power = values.at["power_at_prior_mean", "estimate"]
+    if pd.isna(power):
+        return ""
+    return f"; the power at the prior's mean log HR: {format_number(power, 'share')}, closed form"
+
+
 def sequential_headline_html(
     values: pd.DataFrame, share: Any, date: Any, completion: str, looks: int, endpoint: str
 ) -> str:
     """The headline of a design with interim looks: when the trial is concluded (stopped at a
     look or final analysis held), the share stopped at each look, then the final analysis."""
+    success = (  # with a design prior, `power` counts replicates with drawn hazard ratios
+        f"Probability of success (assurance, over the design prior{prior_mean_words(values)})"
+        if "assurance" in values.index
+        else "Power"
+    )
     stops = "; ".join(
         f"look {k}: efficacy <b>{share(f'reject_look{k}')}</b>, futility "
         f"<b>{share(f'futility_look{k}')}</b>"
@@ -332,7 +357,7 @@ def sequential_headline_html(
         f"in <b>{share(f'p_look{looks}_by_completion')}</b>. Stopped early or event target "
         f"seen by then: <b>{share('p_stopped_or_target_by_completion')}</b> (the event target "
         f"alone: {share('p_target_by_completion')}, which a trial stopped early does not need). "
-        f"Power <b>{share('power')}</b> ({ENDPOINT_WORDS[endpoint]['primary']}: efficacy "
+        f"{success} <b>{share('power')}</b> ({ENDPOINT_WORDS[endpoint]['primary']}: efficacy "
         f"bound crossed at some look before a futility stop). Median dates: trial concluded "
         f"<b>{date('concluded', 'analysis_months_median')}</b>; interim look 1 "
         f"<b>{date('look1', 'look1_months_median')}</b>; among the trials that get there, "
