@@ -195,6 +195,19 @@ def month_to_date(start: dt.date, months: float) -> str:
     return (start + dt.timedelta(days=day)).isoformat()
 
 
+def share_unit(metric: str) -> str:
+    """The unit of a share in words: a share of replicates (power, p_target_by_completion:
+    each replicate yes or no) is "% of replicates"; a mean over replicates of a share within
+    each (a share of patients, of capacity, a difference of two shares) is "% in a trial,
+    mean over replicates", not a share of trials."""
+    from sim.engine.metric_table import find_metric
+
+    found = find_metric(metric)
+    if found is None or found.metric.statistic == "share":
+        return "% of replicates"
+    return "% in a trial, mean over replicates"
+
+
 def summary_table(summary: pd.DataFrame, start: dt.date) -> pd.DataFrame:
     """summary.csv as read: numbers with their unit (shares in %), the 95% interval and the
     middle 90% of replicates each in one cell, the date of estimates in months since the
@@ -222,7 +235,10 @@ def summary_table(summary: pd.DataFrame, start: dt.date) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "metric": table["metric"],
-            "unit": units.replace("share", "% of replicates").tolist(),
+            "unit": [
+                share_unit(m) if u == "share" else u
+                for m, u in zip(table["metric"], units, strict=True)
+            ],
             "estimate": shown("estimate"),
             "MC SE": shown("mc_se"),
             "95% interval": joined(shown("ci_low"), shown("ci_high")),
