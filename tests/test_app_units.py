@@ -541,6 +541,11 @@ def test_with_looks_the_power_is_any_looks_beside_the_designs(tmp_path: Path) ->
     closed = closed_form_lines(sim.load_scenario(path), rows.assign(ci_low=None, ci_high=None))
     assert f"{gs_power:.1%}" in next(line for line in closed.splitlines() if "power" in line)
     assert "OS hazard ratio estimated at the analysis (median over replicates)" in table.index
+    # the power at the completion date is one test at the full alpha: not the design's
+    assert (
+        "Power if the analysis happened on 2034-12-31 (one test at the full alpha, ignoring "
+        "the interim looks)"
+    ) in table.index
     # its deaths are expected numerically (illness-death OS), not by Lachin-Foulkes
     assert table.loc["Event target (280 deaths) reached", "closed form"].endswith(
         "(expected deaths computed numerically, no scans)"

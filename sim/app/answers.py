@@ -200,7 +200,9 @@ def key_questions(
         ),
         (
             f"{'Probability of success' if prior else 'Power'} if the "
-            f"analysis happened on {completion}",
+            f"analysis happened on {completion}"
+            # one test at the full alpha, whatever the looks decided: not the design's
+            + (" (one test at the full alpha, ignoring the interim looks)" if looks else ""),
             share_text(row("power_at_completion")),
             "",
         ),

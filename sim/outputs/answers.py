@@ -120,7 +120,12 @@ def answer_rows(
         target_power = scenario["analysis"].get("target_power")
         design = f" (the design's target: {target_power:.0%})" if target_power else ""
         add_share("Power at the analysis as planned", "power", f"{of_trials}{design}")
-        add_share(f"Power if the data were cut on {completion}", "power_at_completion")
+        add_share(
+            f"Power if the data were cut on {completion}"
+            # one test at the full alpha, whatever the looks decided: not the design's
+            + (" (one test at the full alpha, ignoring the interim looks)" if looks else ""),
+            "power_at_completion",
+        )
     return rows + needs_rows(values, scenario, trials)
 
 
