@@ -192,7 +192,12 @@ def sequential_panels(run: Path, scenario: Scenario, replicates: pd.DataFrame) -
         stop,
         "Share of replicates stopping at each look for efficacy or (non-binding "
         "or binding) futility, with 95% Monte Carlo intervals; diamonds: the "
-        "design's closed-form probabilities under the scenario's hazard ratio.",
+        "design's closed-form probabilities under the scenario's "
+        + (
+            "OS average hazard ratio at each look (the illness-death model's)."
+            if scenario.analysis.endpoint == "os"
+            else "hazard ratio."
+        ),
     )
     completion = scenario.trial.completion_date
     ax = plot_look_dates(replicates, k_max, completion)

@@ -580,16 +580,22 @@ def sweep_figures(sweep: Path) -> list[Panel]:
                 )
             )
         elif x != "label" and not others:
+            # with OS primary, effect.hazard_ratio is PFS's (OS follows from it)
+            name = (
+                "PFS hazard_ratio"
+                if x == "effect.hazard_ratio" and scenario.analysis.endpoint == "os"
+                else short_name(x)
+            )
             ax = plot_power_curve(
-                table.rename(columns={x: short_name(x)}),
-                short_name(x),
+                table.rename(columns={x: name}),
+                name,
                 None,
                 scenario.analysis.alpha,
             )
             panels.append(
                 Panel(
                     "power_curve",
-                    finish(ax, f"Power by {short_name(x)}"),
+                    finish(ax, f"Power by {name}"),
                     f"Share of replicates rejecting H0 ({reps:,} replicates per "
                     "point, common random numbers), 95% Monte Carlo intervals.",
                 )
@@ -636,8 +642,14 @@ def sweep_figures(sweep: Path) -> list[Panel]:
                 "power_tradeoff",
                 fig,
                 f"One row per sweep point: {success} (left) and the share of replicates "
-                "reaching the event target by the registered completion date "
-                "(right), values written beside the points, 95% MC intervals.",
+                f"with the {words} (right"
+                + (
+                    ": stopped at an interim look or its final analysis held; a trial "
+                    "stopped early concludes without its event target"
+                    if metric == "p_concluded_by_completion"
+                    else ""
+                )
+                + "), values written beside the points, 95% MC intervals.",
             )
         )
     frames = [
@@ -648,9 +660,14 @@ def sweep_figures(sweep: Path) -> list[Panel]:
     ]
     fig, (ax,) = rows_figure(len(frames), 1, width=11.0)
     plot_date_rows(frames, [p["label"] for p in manifest["points"]], completion, ax)
-    ax.set_xlabel("date of the final analysis (dot: median; bars: middle 50% and 90%)")
+    # with interim looks a trial's analysis is the one that concluded it: a look that
+    # stopped it, or the final analysis (final_analysis_date holds that date)
+    looks = bool(scenario.analysis.looks)
+    what = "the analysis that concluded the trial" if looks else "the final analysis"
+    ax.set_xlabel(f"date of {what} (dot: median; bars: middle 50% and 90%)")
     fig.suptitle(
-        f"Final analysis date by sweep point (completion {completion:%d %b %Y})",
+        f"{'Date the trial concluded' if looks else 'Final analysis date'} by sweep point "
+        f"(completion {completion:%d %b %Y})",
         x=0.01,
         ha="left",
         fontweight="bold",
@@ -659,8 +676,9 @@ def sweep_figures(sweep: Path) -> list[Panel]:
         Panel(
             "analysis_date",
             fig,
-            "One row per sweep point: when the final analysis happens across "
-            "replicates, and the share analysed by the registered completion date.",
+            f"One row per sweep point: when {what} happens across replicates"
+            + (" (an interim look that stopped it, or the final analysis)" if looks else "")
+            + ", and the share analysed by the registered completion date.",
         )
     )
     tests = test_power_columns(table, [scenario, *points])
