@@ -65,7 +65,8 @@ def response_rows(prefix: str, rate: str, short: str) -> tuple[Metric, ...]:
             f"{prefix}_reject",
             "share",
             "response",
-            f"share of replicates whose {prefix} CMH test across strata rejects H0",
+            f"share of replicates whose {prefix} CMH test across strata rejects H0 (as the "
+            "primary analysis: sides, alpha; not the 95% level of the difference's interval)",
         ),
     )
 
@@ -226,7 +227,7 @@ ENDPOINTS = Section(
             "share",
             "local_control",
             "share of replicates whose z test of the {m}-month local-control difference "
-            "(Greenwood variances) rejects H0",
+            "(Greenwood variances) rejects H0 (as the primary analysis: sides, alpha)",
         ),
         row(
             "local_control_progressions_mean",

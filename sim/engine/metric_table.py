@@ -431,7 +431,8 @@ PRIMARY = Section(
             "ratio",
             "efficacy",
             "Cox hazard ratio of the {primary}, experimental vs control, at the analysis, "
-            "median over replicates",
+            "median over replicates (with interim looks: at the analysis that concluded the "
+            "trial; an estimate at an efficacy stop is biased towards benefit)",
             paired=True,
             heading="Hazard ratio estimated at the analysis (median)",
         ),
