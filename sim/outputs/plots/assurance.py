@@ -132,7 +132,7 @@ def assurance_panels(run: Path, scenario: Scenario, replicates: pd.DataFrame) ->
     ax = plot_assurance(curve, beliefs, chance, simulated)
     figure = finish(
         ax,
-        f"Assurance {percent(est)} simulated (± {100 * 1.96 * se:.1f} points), "
+        f"Assurance {percent(est)} simulated (MC SE {percent(se)}), "
         f"{percent(chance)} by the design",
         "power at each true hazard ratio, weighted by how much we believe in it",
     )
