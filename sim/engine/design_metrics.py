@@ -15,6 +15,7 @@ from sim.engine.metrics import (
     row,
     stopped_at_look,
     stopped_or_by_completion,
+    went_on_past_look,
     with_quantiles,
 )
 
@@ -200,6 +201,24 @@ SEQUENTIAL = Section(  # group-sequential designs (analysis.looks)
             "hazard ratio estimated at the look holds from then on (conditional power under "
             "the current trend), mean over the replicates that held the look",
             paired=True,
+        ),
+        *(
+            row(
+                f"look{{k}}_{quantity}_continuing_mean",
+                "mean",
+                (f"look{{k}}_{quantity}", "stop_look"),
+                "probability",
+                "sequential",
+                f"at interim look {{k}}: {words}, mean over the replicates that went on past "
+                "the look (not stopped there: the trials whose decision the look left open; "
+                "the mean over every replicate that held it counts those stopped there too)",
+                derive=went_on_past_look,
+            )
+            for quantity, words in (
+                ("conditional_power_design", "conditional power under the {design_effect}"),
+                ("conditional_power_trend", "conditional power under the current trend"),
+                ("predictive_power", "predictive power"),
+            )
         ),
         *with_quantiles(
             "look{k}_predictive_power",

@@ -240,6 +240,13 @@ def stopped_at_look(reason: str) -> Derive:
     return derive
 
 
+def went_on_past_look(read: Sequence[Any], context: Context, keys: Mapping[str, str]) -> np.ndarray:
+    """Columns (a look's value, stop_look): the value where the trial went on past look {k}
+    (did not stop there), NaN where it stopped there or did not hold it."""
+    values = read[0].to_numpy(dtype=float)
+    return np.where(read[1].to_numpy() == int(keys["k"]), np.nan, values)
+
+
 def efficacy_first_at_look(
     read: Sequence[Any], context: Context, keys: Mapping[str, str]
 ) -> np.ndarray:

@@ -12,6 +12,31 @@ import pandas as pd
 from sim.outputs.plots.style import percent
 
 
+def continuing_words(rows: pd.Series, k: int, pct: Any) -> str:
+    """'; among the trials that went on past it (58%: the ones whose decision the look left
+    open), conditional power 70.4% / 66.6% and predictive power 64.3% on average' (the
+    averages above count the trials stopped at the look too); '' where the run lacks them."""
+    names = [
+        f"look{k}_conditional_power_design_continuing_mean",
+        f"look{k}_conditional_power_trend_continuing_mean",
+        f"look{k}_predictive_power_continuing_mean",
+    ]
+    if not all(name in rows.index and pd.notna(rows[name]) for name in names):
+        return ""
+    stopped = [f"reject_look{k}", f"futility_look{k}"]
+    share = ""
+    if all(name in rows.index for name in stopped):
+        held = float(rows[f"reached_look{k}"]) if f"reached_look{k}" in rows.index else 1.0
+        went_on = held - float(rows[stopped[0]]) - float(rows[stopped[1]])
+        share = f" ({percent(went_on)} of the trials)"
+    return (
+        f"; those averages count the trials stopped at the look too: among the ones that went "
+        f"on past it{share}, whose decision the look left open, conditional power "
+        f"{pct(names[0])} under the design effect, {pct(names[1])} under the current trend, "
+        f"predictive power {pct(names[2])} on average"
+    )
+
+
 def interim_probability_text(summary: pd.DataFrame, manifest: dict[str, Any]) -> str | None:
     """One paragraph on the probability of success at the interim looks; None when the run
     has no interim look."""
@@ -41,7 +66,9 @@ def interim_probability_text(summary: pd.DataFrame, manifest: dict[str, Any]) ->
             f"{pct(f'look{k}_predictive_power_q05')} and {pct(f'look{k}_predictive_power_q95')} "
             f"(mean {pct(f'look{k}_predictive_power_mean')}); conditional power "
             f"{pct(f'look{k}_conditional_power_design_mean')} on average under the design "
-            f"effect, {pct(f'look{k}_conditional_power_trend_mean')} under the current trend."
+            f"effect, {pct(f'look{k}_conditional_power_trend_mean')} under the current trend"
+            + continuing_words(rows, k, pct)
+            + "."
         )
         k += 1
     futility = analysis.get("futility") or {}
