@@ -8,6 +8,7 @@ from sim.engine.metrics import (
     MONTHS_SINCE_START,
     Metric,
     Section,
+    happened,
     row,
     with_quantiles,
 )
@@ -113,8 +114,20 @@ ENDPOINTS = Section(
             "{os_cut}_median_{arm}_months",
             "months",
             "overall_survival",
-            "{os_cut}: Kaplan-Meier median overall survival, {arm} arm, median over replicates",
+            "{os_cut}: Kaplan-Meier median overall survival, {arm} arm, median over "
+            "replicates; a median not reached counts as longer than every one reached "
+            "({os_cut}_median_{arm}_reached: how often it is)",
             paired=True,
+        ),
+        row(
+            "{os_cut}_median_{arm}_reached",
+            "share",
+            "{os_cut}_median_{arm}_months",
+            "share",
+            "overall_survival",
+            "{os_cut}: share of replicates whose Kaplan-Meier median overall survival of the "
+            "{arm} arm is reached",
+            derive=happened,
         ),
         row(
             "subsequent_therapy_{arm}_mean",

@@ -29,6 +29,7 @@ from sim.engine.metrics import (
     Section,
     by_completion,
     equal_to,
+    happened,
     row,
 )
 
@@ -443,8 +444,9 @@ PRIMARY = Section(
             "months",
             "efficacy",
             "Kaplan-Meier median PFS at the analysis, control arm: mean of the "
-            "per-replicate medians (medians are read at scan times, so they sit on the "
-            "scan grid); q05-q95: spread of the medians over replicates",
+            "per-replicate medians where it was reached (median_pfs_control_reached: how "
+            "often; medians are read at scan times, so they sit on the scan grid); q05-q95: "
+            "spread of the medians over replicates",
             paired=True,
         ),
         row(
@@ -454,8 +456,22 @@ PRIMARY = Section(
             "months",
             "efficacy",
             "Kaplan-Meier median PFS at the analysis, experimental arm: mean of the "
-            "per-replicate medians (read at scan times); q05-q95: their spread",
+            "per-replicate medians where it was reached (median_pfs_experimental_reached: "
+            "how often; read at scan times); q05-q95: their spread",
             paired=True,
+        ),
+        *(
+            row(
+                f"median_pfs_{arm}_reached",
+                "share",
+                f"median_pfs_{arm}_months",
+                "share",
+                "efficacy",
+                f"share of replicates whose Kaplan-Meier median PFS of the {arm} arm is "
+                "reached at the analysis (the others have no median to average)",
+                derive=happened,
+            )
+            for arm in ("control", "experimental")
         ),
         *(  # OS primary (analysis.endpoint: os): the primary's own medians
             row(
@@ -465,8 +481,22 @@ PRIMARY = Section(
                 "months",
                 "efficacy",
                 f"Kaplan-Meier median OS at the analysis (the primary endpoint), {arm} arm: "
-                "mean of the per-replicate medians; q05-q95: their spread",
+                f"mean of the per-replicate medians where it was reached (median_os_{arm}_"
+                "reached: how often); q05-q95: their spread",
                 paired=True,
+            )
+            for arm in ("control", "experimental")
+        ),
+        *(
+            row(
+                f"median_os_{arm}_reached",
+                "share",
+                f"median_os_{arm}_months",
+                "share",
+                "efficacy",
+                f"share of replicates whose Kaplan-Meier median OS of the {arm} arm is reached "
+                "at the analysis (the primary endpoint; the others have no median to average)",
+                derive=happened,
             )
             for arm in ("control", "experimental")
         ),
