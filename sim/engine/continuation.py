@@ -10,7 +10,9 @@ observed outcomes) with the observed patients first, as they happened, then:
   `SCREENING_LOOKBACK` days before it (those still in screening then), and only patients
   randomized after the as-of date are new. Caps count the observed patients.
 - Randomization: permuted blocks within strata for everyone; observed arms replace the drawn
-  ones in an unblinded forecast. Blinded, the observed patients get drawn arms.
+  ones in an unblinded forecast. Blinded, each observed patient's arm is drawn from its
+  posterior given the patient's follow-up under the replicate's hazards (`observed_arms`):
+  arms drawn without it would carry no effect into the final test.
 - Blinded is the default, as sponsors forecast while the trial is masked: one pooled hazard
   even when the table has arms. The unblinded forecast (per-arm hazards and the observed
   arms) is fitted only on request (`unblinded=True`) and from a table with arms.
@@ -617,12 +619,10 @@ def continue_trial(
     """The arrays of a chunk of R replicates of the whole trial (observed patients first),
     and each replicate's hazard ratio (`arm_hazards`); `model` is a
     `sim.engine.chunk.TrialModel`, `rng` its stage streams (the design prior's included)."""
-    sc, obs = model.scenario, continuation.observed
+    sc = model.scenario
     enrolled = continue_enrollment(model, continuation, n_reps, rng["enrollment"])
     arm = randomize_by_block(enrolled.stratum, sc.randomization, rng["randomization"])
-    if obs.n and continuation.unblinded:
-        arm[:, : obs.n] = obs.arm
-    latent, observed, hazard_ratio = continue_outcomes(
+    arm, latent, observed, hazard_ratio = continue_outcomes(
         model, continuation, enrolled.rand_day, arm, rng["outcomes"], rng.get("prior")
     )
     return enrolled, arm, latent, observed, TrueEffect(hazard_ratio=hazard_ratio)
@@ -843,6 +843,45 @@ def invert_cumulative_hazard(e: np.ndarray, starts: np.ndarray, h: np.ndarray) -
         return np.where(hp > 0, starts[piece] + (e - cp) / hp, np.inf)
 
 
+def observed_arms(
+    continuation: TrialContinuation,
+    hazards: np.ndarray,
+    ratio: tuple[int, int] | list[int],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """(R, k) arms of the k observed patients. Unblinded, the table's. Blinded, each drawn
+    from its posterior given the patient's own follow-up under the replicate's hazards
+    (`hazards`, (R, 2, P) per day): P(experimental | t, d) is proportional to
+    p_e h_e(t)^d exp(-H_e(t)) against p_c h_c(t)^d exp(-H_c(t)), t the days to the PFS event
+    (d = 1) or to the last assessment (d = 0), p the randomization ratio; a dropout's
+    hazard is the same in both arms and cancels. Drawn arms that ignored the outcomes would
+    carry no effect into the final test: the events already seen would dilute it towards
+    alpha as they accumulate. The blinded draws come from a child of `rng` (the outcomes
+    stream), whose own draws stay as they were."""
+    obs = continuation.observed
+    if continuation.unblinded:
+        return np.broadcast_to(obs.arm, (hazards.shape[0], obs.n)).copy()
+    rng = rng.spawn(1)[0]
+    has_event = np.isfinite(obs.event_day)
+    t = np.where(has_event, obs.event_day, np.nan_to_num(obs.last_day, nan=0.0, posinf=0.0))
+    t = np.broadcast_to(np.maximum(t, 0.0), (hazards.shape[0], obs.n))
+    starts = continuation.starts
+    h_c = np.broadcast_to(hazards[:, None, 0, :], (*t.shape, hazards.shape[-1]))
+    h_e = np.broadcast_to(hazards[:, None, 1, :], (*t.shape, hazards.shape[-1]))
+    piece = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
+    log_ratio_at_t = np.log(
+        np.take_along_axis(h_e, piece[..., None], axis=-1)[..., 0]
+        / np.take_along_axis(h_c, piece[..., None], axis=-1)[..., 0]
+    )
+    log_odds = (
+        np.log(ratio[1] / ratio[0])
+        + np.where(has_event, log_ratio_at_t, 0.0)
+        - (cumulative_hazard(t, starts, h_e) - cumulative_hazard(t, starts, h_c))
+    )
+    p_experimental = 1.0 / (1.0 + np.exp(-log_odds))
+    return (rng.random(t.shape) < p_experimental).astype(np.int8)
+
+
 def continue_outcomes(
     model: TrialModel,
     continuation: TrialContinuation,
@@ -850,12 +889,17 @@ def continue_outcomes(
     arm: np.ndarray,
     rng: np.random.Generator,
     prior_rng: np.random.Generator | None = None,
-) -> tuple[LatentOutcomes, ObservedOutcomes, np.ndarray]:
-    """Outcomes of every patient (module docstring) and each replicate's hazard ratio."""
+) -> tuple[np.ndarray, LatentOutcomes, ObservedOutcomes, np.ndarray]:
+    """Every patient's arm (the observed patients' by `observed_arms`, the others' as
+    randomized in `arm`), their outcomes (module docstring) and each replicate's hazard
+    ratio."""
     sc, obs = model.scenario, continuation.observed
     n_reps, n = arm.shape
     hazards = arm_hazards(continuation, sc, n_reps, rng, prior_rng)
     hazard_ratio = replicate_hazard_ratio(hazards)
+    if obs.n:
+        arm = arm.copy()
+        arm[:, : obs.n] = observed_arms(continuation, hazards, sc.randomization.ratio, rng)
     eta = continuation.dropout.draw(n_reps, rng) / DAYS_PER_MONTH
     death = continuation.death_share.draw(n_reps, rng)
     e_pfs = rng.standard_exponential((n_reps, n))
@@ -878,7 +922,7 @@ def continue_outcomes(
     latent = LatentOutcomes(pfs_day=pfs, is_death=is_death, withdraw_day=withdraw)
     seen = observe_outcomes(latent, model.schedule.for_patients(rand_day))  # scans done
     if not k:
-        return latent, seen, hazard_ratio
+        return arm, latent, seen, hazard_ratio
     known = ~obs.at_risk  # an event or a dropout by the as-of day: as it happened
     has_event = np.isfinite(obs.event_day)
     event_day, withdraw_day = seen.event_day.copy(), seen.withdraw_day.copy()
@@ -893,7 +937,7 @@ def continue_outcomes(
     pfs_day[:, :k] = np.where(known, obs.event_day, pfs_day[:, :k])
     latent = LatentOutcomes(pfs_day, is_death, latent.withdraw_day.copy())
     latent.withdraw_day[:, :k] = withdraw_day[:, :k]
-    return latent, ObservedOutcomes(event_day, withdraw_day, censor, is_death), hazard_ratio
+    return arm, latent, ObservedOutcomes(event_day, withdraw_day, censor, is_death), hazard_ratio
 
 
 def months_from(

@@ -94,8 +94,14 @@ def answer_rows(
     if "assurance" in values.index:
         add_share("Probability of success (assurance, over the design prior)", "assurance")
     if forecast:  # the share of continuations that succeed: a probability of success given
-        # the data so far, not the design's power (docs/forecasting.md)
-        add_share("Success at the analysis, given the data so far", "power")
+        # the data so far, not the design's power; blinded, at the design's effect, since
+        # masked data say nothing of it (docs/forecasting.md)
+        blinded = manifest["forecast"].get("blinded", True)
+        add_share(
+            "Success at the analysis, given the data so far"
+            + (" (blinded: at the design's effect)" if blinded else ""),
+            "power",
+        )
         add_share(f"Success if the data were cut on {completion}", "power_at_completion")
     elif "assurance" in values.index:  # `power` counts the same replicates: the assurance
         target_power = scenario["analysis"].get("target_power")

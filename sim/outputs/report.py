@@ -308,8 +308,8 @@ def headline_html(
     power = (
         f"<b>Success?</b> At the analysis of the {ENDPOINT_WORDS[endpoint]['primary']} as the "
         f"scenario triggers it, the trial succeeds in <b>{share('power')}</b> of the "
-        f"continuations (a probability of success given the data so far, not the design's "
-        f"power); if the data were cut on {esc(completion)} instead, "
+        f"continuations ({forecast_success_words(manifest)}); if the data were cut on "
+        f"{esc(completion)} instead, "
         f"<b>{share('power_at_completion')}</b>.</p>"
         if forecast
         else f"<b>Probability of success?</b> At the analysis of the "
@@ -335,6 +335,20 @@ def headline_html(
         f"<b>{date('target_events', 'target_events_months_median')}</b>, final analysis "
         f"<b>{date('final_analysis', 'analysis_months_median')}</b>.<br>" + power
     )
+
+
+def forecast_success_words(manifest: dict[str, Any]) -> str:
+    """What a forecast's share of succeeding continuations is: unblinded, a probability of
+    success given the data so far; blinded, the same at the design's hazard ratio (or
+    over the design prior), since masked data say nothing of the effect."""
+    if not manifest["forecast"].get("blinded", True):
+        return "a probability of success given the data so far, not the design's power"
+    effect = (
+        "each with its hazard ratio drawn from the design prior"
+        if manifest["scenario"].get("prior")
+        else "at the design's hazard ratio"
+    )
+    return f"blinded: {effect}, given the pooled data so far, which say nothing of the effect"
 
 
 def prior_mean_words(values: pd.DataFrame) -> str:
