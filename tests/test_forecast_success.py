@@ -257,3 +257,30 @@ def test_blinded_power_is_the_designs_on_average_whatever_the_events_seen(dates_
         shares,
         plan,
     )
+
+
+def test_a_probability_of_success_of_every_continuation_is_not_certain():
+    """Every continuation succeeding has an MC SE of 0, which is not certainty: the answer
+    gives its 95% interval instead, as the report's answers do; otherwise its MC SE."""
+    import pandas as pd
+
+    from sim.engine.forecast import success_answer
+
+    comparison = pd.DataFrame({"metric": ["power"], "plan": [0.785]})
+
+    def answer(estimate: float, se: float, low: float, high: float):
+        summary = pd.DataFrame(
+            {
+                "metric": ["predictive_probability_of_success"],
+                "estimate": [estimate],
+                "mc_se": [se],
+                "ci_low": [low],
+                "ci_high": [high],
+            }
+        )
+        return success_answer(summary, comparison, 1.0)
+
+    every = answer(1.0, 0.0, 0.9812, 1.0)
+    assert every.estimate == "100.0%"
+    assert every.how_sure == "every simulated continuation; 95% CI 98.1% to 100.0%"
+    assert answer(0.755, 0.0304, 0.69, 0.81).how_sure == "MC SE 3.0%"

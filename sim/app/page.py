@@ -912,7 +912,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
             parts += [
                 ui.p(
                     ui.strong("Probability of success: "),
-                    f"{success.estimate} (MC SE {success.se})"
+                    f"{success.estimate} ({success.how_sure})"
                     + (f"; {success.plan}" if success.plan else ""),
                     id="forecast-success",
                     class_="lead",

@@ -283,7 +283,7 @@ def format_forecast_answers(results: Results, out: Path) -> str:
         beside = f"; {success.plan}" if success.plan else ""
         lines += [
             "",
-            f"{success.metric} ({success.words}): {success.estimate} (MC SE {success.se})" + beside,
+            f"{success.metric} ({success.words}): {success.estimate} ({success.how_sure})" + beside,
             *success.more,
         ]
     lines += [

@@ -295,7 +295,10 @@ class SuccessAnswer:
     metric: its name in summary.csv (`SUCCESS_ANSWERS`); words: what it counts; estimate,
     se: as percentages; plan: the plan's figure beside it ("the plan's power: 78.8%"; the
     plan has no data, hence no predictive probability: its power stands beside it), or "";
-    more: unblinded, P(HR < c | data) and the posterior HR's median and 90% interval."""
+    more: unblinded, P(HR < c | data) and the posterior HR's median and 90% interval;
+    how_sure: "MC SE 2.1%", or for a share of every or no continuation, whose MC SE of 0 is
+    not certainty, its 95% interval ("every simulated continuation; 95% CI 98.2% to
+    100.0%")."""
 
     metric: str
     words: str
@@ -303,6 +306,7 @@ class SuccessAnswer:
     se: str
     plan: str
     more: tuple[str, ...]
+    how_sure: str = ""
 
 
 def success_answer(
@@ -310,7 +314,7 @@ def success_answer(
 ) -> SuccessAnswer | None:
     """The probability of success of a forecast's summary.csv beside the plan's
     (comparison.csv), None when the summary has none of `SUCCESS_ANSWERS`."""
-    from sim.engine.metrics import format_number
+    from sim.engine.metrics import all_or_none, format_number
 
     rows = summary.set_index("metric")
     shown = next((m for m in SUCCESS_ANSWERS if m in rows.index), None)
@@ -333,13 +337,18 @@ def success_answer(
                 f"{rows.loc[f'posterior_hr_{q}', 'estimate']:.2f}" for q in ("q05", "q50", "q95")
             )
             more.append(f"posterior HR: median {q50} (90% credible interval {q05} to {q95})")
+    row = rows.loc[shown]
+    se = format_number(row["mc_se"], "share")
+    bounds = [row.get(c) for c in ("ci_low", "ci_high")]
+    every_or_none = all_or_none(row["estimate"], row["mc_se"], *bounds)
     return SuccessAnswer(
         shown,
         SUCCESS_ANSWERS[shown],
-        format_number(rows.loc[shown, "estimate"], "share"),
-        format_number(rows.loc[shown, "mc_se"], "share"),
+        format_number(row["estimate"], "share"),
+        se,
         beside,
         tuple(more),
+        every_or_none.replace("trial", "continuation") if every_or_none else f"MC SE {se}",
     )
 
 

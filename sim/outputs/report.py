@@ -258,9 +258,17 @@ def headline_html(
     """The answers in one paragraph: power, analysis by completion, key dates. A median
     date is timeline.csv's (the replicates it counts, its quantile), so the headline, the
     timeline and the figures give the same day; without a timeline, the summary's."""
+    from sim.engine.metrics import reached_words
+
     values = summary.set_index("metric")
     medians = (
         {} if timeline is None else dict(zip(timeline["milestone"], timeline["q50"], strict=True))
+    )
+    # a milestone not every trial reaches: its median is over those that do, and says so
+    reached = (
+        {}
+        if timeline is None
+        else {row["milestone"]: reached_words(row) for row in timeline.to_dict("records")}
     )
     start = dt.date.fromisoformat(manifest["scenario"]["trial"]["start_date"])
     completion = manifest["scenario"]["trial"]["completion_date"]
@@ -278,10 +286,13 @@ def headline_html(
     def date(milestone: str, metric: str) -> str:
         if milestone in medians:
             value = medians[milestone]
-            return "not reached" if pd.isna(value) or not str(value) else str(value)
+            if pd.isna(value) or not str(value):
+                return "<b>not reached</b>"
+            among = reached.get(milestone, "")
+            return f"<b>{value}</b>" + (f" ({among})" if among else "")
         if metric not in values.index:
             return "n/a"
-        return month_to_date(start, values.at[metric, "estimate"]) or "not reached"
+        return f"<b>{month_to_date(start, values.at[metric, 'estimate']) or 'not reached'}</b>"
 
     def number(metric: str) -> str:
         if metric not in values.index or pd.isna(values.at[metric, "estimate"]):
@@ -330,10 +341,10 @@ def headline_html(
         f"{number('events_at_completion_mean')}. The analysis is cut by the event target in "
         f"{share('p_cut_by_events')}, by the calendar date in {share('p_cut_by_date')}.<br>"
         f"<b>When?</b> Median dates: last patient randomized "
-        f"<b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
+        f"{date('randomized_100pct', 'lpi_months_median')}, "
         f"{ENDPOINT_WORDS[endpoint]['target_reached']} "
-        f"<b>{date('target_events', 'target_events_months_median')}</b>, final analysis "
-        f"<b>{date('final_analysis', 'analysis_months_median')}</b>.<br>" + power
+        f"{date('target_events', 'target_events_months_median')}, final analysis "
+        f"{date('final_analysis', 'analysis_months_median')}.<br>" + power
     )
 
 
@@ -389,12 +400,12 @@ def sequential_headline_html(
         f"alone: {share('p_target_by_completion')}, which a trial stopped early does not need). "
         f"{success} <b>{share('power')}</b> ({ENDPOINT_WORDS[endpoint]['primary']}: efficacy "
         f"bound crossed at some look before a futility stop). Median dates: trial concluded "
-        f"<b>{date('concluded', 'analysis_months_median')}</b>; interim look 1 "
-        f"<b>{date('look1', 'look1_months_median')}</b>; among the trials that get there, "
-        f"last patient randomized <b>{date('randomized_100pct', 'lpi_months_median')}</b>, "
+        f"{date('concluded', 'analysis_months_median')}; interim look 1 "
+        f"{date('look1', 'look1_months_median')}; among the trials that get there, "
+        f"last patient randomized {date('randomized_100pct', 'lpi_months_median')}, "
         f"{ENDPOINT_WORDS[endpoint]['target_reached']} "
-        f"<b>{date('target_events', 'target_events_months_median')}</b>"
-        f", final analysis <b>{date(f'look{looks}', f'look{looks}_months_median')}</b>.</p>"
+        f"{date('target_events', 'target_events_months_median')}"
+        f", final analysis {date(f'look{looks}', f'look{looks}_months_median')}.</p>"
     )
 
 
@@ -732,8 +743,8 @@ def forecast_lead_html(folder: Path, manifest: dict[str, Any], summary: pd.DataF
     )
     if success is not None:
         lead += (
-            f"<br><b>How likely is success?</b> <b>{esc(success.estimate)}</b> (MC SE "
-            f"{esc(success.se)}; {esc(success.words)}"
+            f"<br><b>How likely is success?</b> <b>{esc(success.estimate)}</b> ("
+            f"{esc(success.how_sure)}; {esc(success.words)}"
             + (f"; {esc(success.plan)}" if success.plan else "")
             + ")."
             + "".join(f" {esc(line[:1].upper() + line[1:])}." for line in success.more)
