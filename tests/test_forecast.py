@@ -347,6 +347,21 @@ def test_immature_data_get_one_line(observed_table, dates_only):
         mature, observed=dataclasses.replace(later, arm=np.r_[np.zeros(28, int), [1, 1]])
     )
     assert "(2 on the experimental arm, 28 on control)" in maturity_note(lopsided, dates_only)
+    # unblinded with enough events for the dates, but an arm below its prior's weight (7
+    # events on each arm): the effect rests as much on the prior as on the data
+    unblinded_mature = dataclasses.replace(
+        fit_continuation(dates_only, model.calendar, model.schedule, obs, unblinded=True),
+        observed=later,
+    )
+    assert unblinded_mature.prior_events == 7
+    assert maturity_note(unblinded_mature, dates_only) == ""  # 15 on each arm
+    few_on_one = dataclasses.replace(
+        unblinded_mature,
+        observed=dataclasses.replace(later, arm=np.r_[np.zeros(26, int), np.ones(4, int)]),
+    )
+    note = maturity_note(few_on_one, dates_only)
+    assert note.startswith("4 PFS events so far on the experimental arm, 26 on control")
+    assert "rest as much on the prior as on the data" in note
 
 
 def test_forecast_figure_counts_every_replicate(observed_table, dates_only):

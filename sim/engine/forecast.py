@@ -156,7 +156,9 @@ ARM_FEW_EVENTS = 2
 def maturity_note(continuation: TrialContinuation, scenario: Scenario) -> str:
     """One line when the data can tell little about the event rate (fewer than
     IMMATURE_EVENTS PFS events, fewer than IMMATURE_SHARE of the target, or an arm with at
-    most ARM_FEW_EVENTS), and, unblinded, about the effect; empty otherwise."""
+    most ARM_FEW_EVENTS), and, unblinded, about the effect; unblinded with more events, one
+    line when an arm has fewer events than its prior is worth (the effect rests as much on
+    the prior as on the data); empty otherwise."""
     obs = continuation.observed
     has_event = np.isfinite(obs.event_day)
     events = int(has_event.sum())
@@ -165,6 +167,19 @@ def maturity_note(continuation: TrialContinuation, scenario: Scenario) -> str:
     few = events < IMMATURE_EVENTS or (target is not None and events < IMMATURE_SHARE * target)
     lopsided = per_arm is not None and min(per_arm) <= ARM_FEW_EVENTS
     if not (few or lopsided):
+        if continuation.unblinded and per_arm is not None:
+            # enough events for the dates, but an arm with fewer than its prior is worth:
+            # the effect still rests as much on the plan as on the data
+            k = continuation.prior_events
+            arm = int(np.argmin(per_arm))
+            if per_arm[arm] < k:
+                name = ("control", "experimental")[arm]
+                return (
+                    f"{per_arm[1]} PFS events so far on the experimental arm, {per_arm[0]} on "
+                    f"control: the {name} arm has fewer than its prior is worth (the plan's "
+                    f"hazards, {k:g} events on each arm), so the probability of success and "
+                    "the posterior hazard ratio rest as much on the prior as on the data."
+                )
         return ""
     arms = (
         f" ({per_arm[1]} on the experimental arm, {per_arm[0]} on control)"
