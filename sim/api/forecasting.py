@@ -23,6 +23,19 @@ if TYPE_CHECKING:
     from sim.engine.chunk import TrialModel
 
 
+def as_date(as_of: object) -> dt.date:
+    """`as_of` as a date: a date, a datetime or pandas Timestamp (its day), or YYYY-MM-DD
+    text; anything else is a ScenarioError naming it."""
+    if isinstance(as_of, dt.datetime):  # a pandas Timestamp is one too
+        return as_of.date()
+    if isinstance(as_of, dt.date):
+        return as_of
+    try:
+        return dt.date.fromisoformat(str(as_of))
+    except ValueError:
+        raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
+
+
 def forecast(
     scenario: ScenarioLike,
     observed: str | Path | Sequence[str | Path] | pd.DataFrame,
@@ -93,10 +106,7 @@ def forecast(
                     "as_of (--as-of): missing; give the date the observed data are current to "
                     "(YYYY-MM-DD; only ADaM data, whose ADSL has DCUTDT, have a default)"
                 )
-        try:
-            day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
-        except ValueError:
-            raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
+        day = as_date(as_of)
         executor = check_executor(executor, scheduler)
         if resume and out is None:
             raise ScenarioError("resume = True: needs out, the folder of the interrupted forecast")
@@ -229,10 +239,7 @@ def export_observed(
     folder's patients.parquet) as it stood on `as_of`: `python -m sim export-observed`."""
     from sim.engine.forecast import observed_at
 
-    try:
-        day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
-    except ValueError:
-        raise ScenarioError(f"as_of = {as_of!r}: not a date; write YYYY-MM-DD") from None
+    day = as_date(as_of)
     return observed_at(as_path(run, "run", "the path of a run folder"), replicate, day, blinded)
 
 

@@ -8,8 +8,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sim.scenario import Scenario, ScenarioError, parse_scenario
 
 ScenarioLike = Scenario | str | Path | Mapping[str, Any]
@@ -58,10 +56,15 @@ def override_strings(overrides: Overrides) -> list[str]:
     if overrides is None:
         return []
     if isinstance(overrides, Mapping):
-        return [
-            f"{key}={yaml.safe_dump(value, default_flow_style=True).strip()}".removesuffix("\n...")
-            for key, value in overrides.items()
-        ]
+        from sim.engine.sweep import yaml_text
+
+        strings = []
+        for key, value in overrides.items():
+            try:
+                strings.append(f"{key}={yaml_text(value)}")
+            except ScenarioError as error:
+                raise ScenarioError(f"overrides {key}: {error}") from None
+        return strings
     if isinstance(overrides, str):
         raise ScenarioError(
             f"overrides {overrides!r}: give a mapping or a list of "

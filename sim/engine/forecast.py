@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,17 +91,24 @@ def build_forecast_model(
     if accrual_model is None:
         accrual_model, default_reason = default_accrual_model(scenario, model, as_of)
     check_accrual_model(accrual_model, accrual_knots)
-    if not (isinstance(hr_threshold, int | float) and hr_threshold > 0):
+    if not (isinstance(hr_threshold, int | float) and 0 < hr_threshold < math.inf):
         raise ScenarioError(
-            f"--hr-threshold {hr_threshold}: must be a hazard ratio > 0 (the posterior "
+            f"--hr-threshold {hr_threshold}: must be a finite hazard ratio > 0 (the posterior "
             "probability of HR below it is reported); e.g. 1 (any benefit) or 0.8"
         )
     for name, value, why in (
         ("--prior-months", prior_months, "cannot forecast a site not yet open; e.g. 3"),
         ("--prior-events", prior_events, "leaves a hazard without events undefined; e.g. 14"),
     ):
-        if value is not None and not value > 0:
+        if value is None:
+            continue
+        if not isinstance(value, int | float) or not value > 0:
             raise ScenarioError(f"{name} {value}: must be > 0 (a prior worth no data {why})")
+        if not value < math.inf:
+            raise ScenarioError(
+                f"{name} {value}: must be a finite number (a prior worth infinite data would "
+                f"ignore the trial's own); {why.split('; ')[-1]}"
+            )
     observed = read_observed(observed_path, scenario, as_of)
     screening = (
         read_screening(screening_path, scenario, as_of) if screening_path is not None else None

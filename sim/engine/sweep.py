@@ -75,9 +75,28 @@ class SweepPoint:
 # --- the grid ------------------------------------------------------------------------------
 
 
+def plain(value: Any) -> Any:
+    """`value` with numpy numbers and arrays as Python's (`tolist`), in lists and mappings
+    too: a notebook's np.float64(0.7) or np.linspace(...) is YAML like 0.7."""
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if hasattr(value, "tolist") and type(value).__module__ == "numpy":
+        return plain(value.tolist())
+    return value
+
+
 def yaml_text(value: Any) -> str:
-    """A value as one line of YAML that reads back as the same value (for --set strings)."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**6)
+    """A value as one line of YAML that reads back as the same value (for --set strings);
+    numpy numbers as Python's (`plain`); a value YAML cannot write is a ScenarioError."""
+    try:
+        text = yaml.safe_dump(plain(value), default_flow_style=True, width=10**6)
+    except yaml.YAMLError as error:
+        raise ScenarioError(
+            f"value {value!r} ({type(value).__name__}): not a number, text, list or mapping "
+            "that YAML can write; give a plain Python value, e.g. 0.7"
+        ) from error
     return text.removesuffix("...\n").strip()
 
 

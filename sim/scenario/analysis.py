@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sim.scenario.base import Frozen, NonNegativeInt, PositiveFloat, PositiveInt
+from sim.scenario.base import Days, Frozen, PositiveFloat, PositiveInt
 from sim.scenario.errors import field_error
 from sim.scenario.outcomes import check_cut_trigger
 from sim.scenario.triggers import AnalysisTriggers, LookTriggers
@@ -382,7 +382,7 @@ class Analysis(Frozen):
     with endpoint: os) [events]."""
     cut_date: dt.date | None = None
     """Calendar date of the cut."""
-    lag_days: NonNegativeInt = 0
+    lag_days: Days = 0
     """From the data cut to the analysis (cleaning, database lock) [days]."""
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
     """Type I error of the primary test [probability]."""

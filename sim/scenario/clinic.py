@@ -24,6 +24,8 @@ from sim.scenario.base import (
 )
 from sim.scenario.errors import field_error
 
+MAX_DOSE = 1e6  # per kg, m2, AUC unit or flat mg: far above any drug's, below overflow
+
 # --- treatment and radiotherapy ------------------------------------------------------------
 
 
@@ -78,7 +80,7 @@ class Drug(Frozen):
     """One drug: its dose (`per`: mg/kg of body weight, mg/m2 of BSA, a Calvert AUC in
     mg/mL x min, or flat mg), its single-use vial sizes and its infusion time."""
 
-    dose: PositiveFloat
+    dose: Annotated[float, Field(gt=0.0, le=MAX_DOSE)]
     """Dose per unit of `per`: mg/kg, mg/m2, the Calvert target AUC (mg/mL x min) or flat mg."""
     per: Literal["kg", "m2", "auc", "flat"]
     """What the dose is per: `kg` of body weight, `m2` of body surface area, `auc` (Calvert

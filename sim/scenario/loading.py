@@ -163,6 +163,10 @@ def parse_yaml(text: str, label: str) -> Any:
         ) from exc
     except RecursionError:
         raise ScenarioError(f"{label}: the YAML is nested too deeply; flatten it") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ScenarioError(
+            f"{label}: a value YAML cannot read ({str(exc).split(';')[0]}); write it shorter"
+        ) from None
     finally:
         if loader is not None:
             loader.dispose()

@@ -15,7 +15,10 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
             f"--set {assignment!r}: must be PATH=VALUE (e.g. effect.hazard_ratio=0.79)"
         )
     path, raw = assignment.split("=", 1)
-    value = parse_yaml(raw, f"--set {assignment!r}: the value")
+    shown = (
+        assignment if len(assignment) <= 80 else f"{assignment[:60]}... ({len(raw):,} characters)"
+    )
+    value = parse_yaml(raw, f"--set {shown!r}: the value")
     keys = path.strip().split(".")
     node: Any = data
     created = False  # whether `node` is a block this override made (absent from the data)

@@ -226,6 +226,13 @@ def check_event(values: pd.Series, column: str) -> np.ndarray:
 
 
 def check_arm(values: pd.Series, column: str, control: str | None) -> tuple[np.ndarray, tuple]:
+    missing = (values.isna() | (values.astype(object).astype(str).str.strip() == "")).to_numpy()
+    if missing.any():
+        raise ScenarioError(
+            f"column {column!r}: every patient needs an arm; rows "
+            f"{rows_at_fault(missing, values.index)} have none (give each its arm, or leave "
+            "the patient out)"
+        )
     labels = sorted(values.astype(str).unique())
     if control is None and len(labels) == 2 and "control" not in labels:
         raise ScenarioError(

@@ -497,9 +497,22 @@ def guarded_target(out: Path, flag: str) -> Iterator[list[Path]]:
     """The parent folders of `out` created, the lock held; OSErrors a user can fix become
     one ScenarioError; created parents removed again on failure."""
     created: list[Path] = []
+    lock = TargetLock(out, flag)
     try:
         created = make_parents(out.parent)
-        with TargetLock(out, flag):
+        lock.__enter__()
+    except OSError as exc:
+        remove_created(created)
+        # a path that cannot hold files at all (under /proc, say) is the user's to fix here
+        if exc.errno in USER_FIXABLE or exc.errno == errno.ENOENT:
+            raise write_error(exc, out, flag) from exc
+        raise
+    except BaseException:
+        remove_created(created)
+        raise
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.push(lock.__exit__)
             yield created
     except OSError as exc:
         remove_created(created)

@@ -1,0 +1,83 @@
+"""Inputs a hostile review found that escaped as tracebacks (exit 70) or ran on nonsense:
+each is now one message naming the field, the value and a fix, exit status 2."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.commands.cli import main
+from tests.helpers import BASELINE
+
+
+def test_numpy_numbers_are_overrides_like_pythons() -> None:
+    """A notebook's np.int64 / np.float64 / np.linspace values are YAML like Python's; a
+    value YAML cannot write is a ScenarioError naming the path, not a RepresenterError."""
+    loaded = sim.load_scenario(
+        BASELINE, {"analysis.event_target": np.int64(60), "effect.hazard_ratio": np.float64(0.7)}
+    )
+    assert (loaded.analysis.event_target, loaded.effect.hazard_ratio) == (60, 0.7)
+    from sim.engine.sweep import yaml_text
+
+    assert yaml_text(list(np.linspace(0.5, 0.6, 2))) == "[0.5, 0.6]"
+    with pytest.raises(sim.ScenarioError, match="overrides effect.hazard_ratio: value"):
+        sim.load_scenario(BASELINE, {"effect.hazard_ratio": object()})
+
+
+@pytest.mark.parametrize(
+    ("assignment", "words"),
+    [
+        ("analysis.lag_days=3000000", "analysis.lag_days = 3000000"),
+        ("treatment.drugs.QL1706.dose=1.0e300", "treatment.drugs.QL1706.dose"),
+        ("effect.hazard_ratio=" + "1" * 4301, "(4,301 characters)"),
+    ],
+)
+def test_absurd_values_are_refused_when_validated(assignment, words, capsys) -> None:
+    """A lag of 8,000 years (which broke the report's dates), a dose that overflows the
+    supply tables, a number of 4,301 digits: refused with exit 2, the message short."""
+    assert main(["validate", str(BASELINE), "--set", assignment]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "unexpected" not in err and len(err) < 600
+
+
+def test_forecast_priors_must_be_finite(tmp_path: Path, capsys) -> None:
+    run = sim.simulate(BASELINE, reps=4, seed=5, progress=False, keep_patients=1)
+    observed = tmp_path / "observed.csv"
+    sim.export_observed(run.folder, as_of="2026-12-01").to_csv(observed, index=False)
+    for flag in ("--prior-months", "--prior-events", "--hr-threshold"):
+        args = ["forecast", str(BASELINE), "--observed", str(observed), "--as-of", "2026-12-01"]
+        args += [flag, "inf", "--reps", "5", "--out", str(tmp_path / "fc")]
+        assert main(args) == 2, flag
+        assert "finite" in capsys.readouterr().err
+        assert not (tmp_path / "fc").exists()
+
+
+def test_an_out_path_that_cannot_hold_files_is_the_users_to_fix(capsys) -> None:
+    """/proc takes no files (ENOENT on creating the lock): one message, exit 2."""
+    if not Path("/proc/self").exists():
+        pytest.skip("no /proc here")
+    assert main(["run", str(BASELINE), "--reps", "5", "--out", "/proc/sim-out"]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_an_arm_left_empty_is_named() -> None:
+    table = pd.DataFrame(
+        {"time": [100, 150, 200, 120], "event": [1, 1, 0, 1], "arm": ["control", None] * 2}
+    )
+    table.loc[2, "arm"] = "experimental"
+    with pytest.raises(sim.ScenarioError, match="every patient needs an arm; rows"):
+        sim.analyze(table, time="time", event="event")
+
+
+def test_dates_are_dates_whatever_their_type() -> None:
+    """as_of as a Timestamp or a datetime is its date (a notebook's usual types)."""
+    from sim.api.forecasting import as_date
+
+    assert as_date(pd.Timestamp("2027-06-01")) == dt.date(2027, 6, 1)
+    assert as_date(dt.datetime(2027, 6, 1, 12)) == dt.date(2027, 6, 1)
+    assert as_date("2027-06-01") == dt.date(2027, 6, 1)
