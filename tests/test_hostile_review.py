@@ -81,3 +81,20 @@ def test_dates_are_dates_whatever_their_type() -> None:
     assert as_date(pd.Timestamp("2027-06-01")) == dt.date(2027, 6, 1)
     assert as_date(dt.datetime(2027, 6, 1, 12)) == dt.date(2027, 6, 1)
     assert as_date("2027-06-01") == dt.date(2027, 6, 1)
+
+
+def test_a_pdf_that_cannot_be_written_leaves_no_html(tmp_path: Path, capsys) -> None:
+    """report --pdf with a file of the user's where the PDF goes: refused before anything
+    is written (the HTML was written first, then the PDF refused), the user's file kept."""
+    from sim.outputs.report import find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("no Chromium: --pdf writes the HTML alone")
+    run = sim.simulate(BASELINE, reps=4, seed=5, progress=False)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "r.pdf").write_text("my notes", encoding="utf-8")
+    assert main(["report", str(run.folder), "--out", str(mine / "r.html"), "--pdf"]) == 2
+    assert "r.pdf: the file exists and is not one this command wrote" in capsys.readouterr().err
+    assert sorted(p.name for p in mine.iterdir()) == ["r.pdf"]
+    assert (mine / "r.pdf").read_text(encoding="utf-8") == "my notes"

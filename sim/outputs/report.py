@@ -960,14 +960,15 @@ def write_report(
     out = out or folder / "report.html"
     check_out_html(out)
     text = build_report(folder)
-    write_text_atomic(out, text, force=force)
-    if not pdf:
-        return out, len(text.encode("utf-8")), None
-    chromium = find_chromium()
+    chromium = find_chromium() if pdf else None
     if chromium is None:
+        write_text_atomic(out, text, force=force)
         return out, len(text.encode("utf-8")), None
+    # the HTML and the PDF are staged together and both targets checked first: a PDF that
+    # cannot be written (a file of the user's in the way) leaves no HTML behind either
     target = out.with_suffix(".pdf")
-    with output_files([target], force, needs_force=False) as staging:
+    with output_files([out, target], force, needs_force=False) as staging:
+        (staging / out.name).write_text(text, encoding="utf-8")
         print_pdf(text, staging / target.name, chromium)
     return out, len(text.encode("utf-8")), target
 
