@@ -98,3 +98,20 @@ def test_a_pdf_that_cannot_be_written_leaves_no_html(tmp_path: Path, capsys) -> 
     assert "r.pdf: the file exists and is not one this command wrote" in capsys.readouterr().err
     assert sorted(p.name for p in mine.iterdir()) == ["r.pdf"]
     assert (mine / "r.pdf").read_text(encoding="utf-8") == "my notes"
+
+
+def test_api_arguments_of_the_wrong_type_get_one_message() -> None:
+    """Not Python's TypeError or AttributeError from deep inside: a ScenarioError naming
+    the argument; a list of tests is taken as the --tests text."""
+    table = pd.DataFrame(
+        {"time": [100, 150, 200, 120, 90, 300], "event": [1, 1, 0, 1, 1, 0]}
+        | {"arm": ["control", "experimental"] * 3}
+    )
+    listed = sim.analyze(table, time="time", event="event", tests=["logrank"])
+    assert listed.equals(sim.analyze(table, time="time", event="event", tests="logrank"))
+    with pytest.raises(sim.ScenarioError, match="conf_level = '0.9'"):
+        sim.analyze(table, time="time", event="event", conf_level="0.9")
+    with pytest.raises(sim.ScenarioError, match="out = 5"):
+        sim.simulate(BASELINE, reps=5, out=5)
+    with pytest.raises(sim.ScenarioError, match="progress = 'yes'"):
+        sim.simulate(BASELINE, reps=5, progress="yes")

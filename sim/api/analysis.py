@@ -164,8 +164,12 @@ def analyze(
         time_unit_doubt,
     )
 
-    if not 0 < conf_level < 1:
-        raise ScenarioError(f"conf_level = {conf_level}: must be in (0, 1), e.g. 0.95")
+    if not isinstance(conf_level, int | float) or not 0 < conf_level < 1:
+        raise ScenarioError(f"conf_level = {conf_level!r}: must be a number in (0, 1), e.g. 0.95")
+    if not isinstance(tests, str | None):  # the --tests text; a list of them is joined
+        if not all(isinstance(t, str) for t in tests):
+            raise ScenarioError(f"tests = {tests!r}: give test names as text, e.g. 'logrank'")
+        tests = ",".join(tests)
     if conf_type not in CONF_TYPES:
         raise ScenarioError(f"conf_type = {conf_type!r}: must be one of {list(CONF_TYPES)}")
     specs = parse_tests(tests) if tests else None

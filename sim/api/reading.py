@@ -126,13 +126,15 @@ def compare(
     if isinstance(runs, str | Path | Results):
         raise ScenarioError("runs: give a list of two or more runs, e.g. [run_a, run_b]")
     if out is not None:
-        check_out_file(Path(out))
+        check_out_file(as_path(out, "out", "the path of a CSV file"))
     loaded = load_runs([folder_of(run) for run in runs])
     metrics, timeline = compare_summaries(loaded), compare_timelines(loaded)
     fields = differing_fields(loaded)
     if out is None:
         return Comparison(loaded, metrics, timeline, fields)
-    written = write_comparison(Path(out), metrics, timeline, fields, force=force)
+    written = write_comparison(
+        as_path(out, "out", "the path of a CSV file"), metrics, timeline, fields, force=force
+    )
     return Comparison(loaded, metrics, timeline, fields, tuple(written))
 
 
@@ -163,7 +165,9 @@ def plot(results: RunLike, *, out: str | Path | None = None, force: bool = False
     read_run(folder, sweep_ok=True)
     if out is None:
         return folder_figures(folder)
-    return save_figures(lambda: folder_figures(folder), Path(out), force)[0]
+    return save_figures(
+        lambda: folder_figures(folder), as_path(out, "out", "the path of a folder"), force
+    )[0]
 
 
 def report(
@@ -201,7 +205,12 @@ def report(
             "pdf = True: headless Chromium is not installed (looked for chromium, "
             "chromium-browser, google-chrome); install it, or print the HTML from a browser"
         )
-    return write_report(folder, Path(out) if out is not None else None, force=force, pdf=pdf)[0]
+    return write_report(
+        folder,
+        as_path(out, "out", "the path of an HTML file") if out is not None else None,
+        force=force,
+        pdf=pdf,
+    )[0]
 
 
 def read_results(folder: str | Path) -> Results:

@@ -61,6 +61,11 @@ class NotebookProgress:
 def reporting(progress: bool | Progress, total: int) -> Iterator[Progress]:
     """The caller's `progress` object, or the API's own bar (closed on the way out)."""
     if not isinstance(progress, bool):
+        if not callable(getattr(progress, "update", None)):
+            raise ScenarioError(
+                f"progress = {progress!r}: give True, False or an object with update(n) "
+                "(a tqdm bar, say)"
+            )
         yield progress
         return
     own = NotebookProgress(total, progress)

@@ -14,6 +14,7 @@ import pandas as pd
 from sim.api.loading import (
     Overrides,
     ScenarioLike,
+    as_path,
     load_scenario_data,
     override_strings,
     resolve_scenario,
@@ -67,7 +68,7 @@ def output_target(
 ) -> tuple[Path, tempfile.TemporaryDirectory | None]:
     """The folder to write: `out`, or `name` in a fresh temporary folder (kept by Results)."""
     if out is not None:
-        return Path(out), None
+        return as_path(out, "out", "the path of a new folder"), None
     scratch = tempfile.TemporaryDirectory(prefix="sim-results-")
     return Path(scratch.name) / name, scratch
 
@@ -108,7 +109,7 @@ def simulate(
     check_count("adam", adam, 0)
     keep_patients = max(keep_patients, adam)
     if out is not None:
-        check_out_folder(Path(out), force)
+        check_out_folder(as_path(out, "out", "the path of a new folder"), force)
     executor = check_executor(executor, scheduler)
     if resume and out is None:
         raise ScenarioError("resume = True: needs out, the folder of the interrupted run")
@@ -245,7 +246,7 @@ def sweep(
     check_sweep_size(axes, listed, reps, allow_large)
     points = expand_points(base_data, axes, listed, source)
     if out is not None:
-        check_out_folder(Path(out), force, "sweep")
+        check_out_folder(as_path(out, "out", "the path of a new folder"), force, "sweep")
     executor = check_executor(executor, scheduler)
     if resume and out is None:
         raise ScenarioError("resume = True: needs out, the folder of the interrupted sweep")
