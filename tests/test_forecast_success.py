@@ -203,7 +203,7 @@ def test_forecast_command_prints_the_probability_of_success(tmp_path, capsys, da
     comparison = (out / "comparison.csv").read_text()
     assert "predictive_probability_of_success" in comparison
     assert main([*args, "--hr-threshold", "0", "--out", str(tmp_path / "x")]) == 2
-    assert "--hr-threshold 0.0: must be a hazard ratio > 0" in capsys.readouterr().err
+    assert "--hr-threshold 0.0: must be a finite hazard ratio > 0" in capsys.readouterr().err
 
 
 def test_blinded_arms_are_drawn_from_their_posterior(dates_only, observed):

@@ -115,3 +115,50 @@ def test_api_arguments_of_the_wrong_type_get_one_message() -> None:
         sim.simulate(BASELINE, reps=5, out=5)
     with pytest.raises(sim.ScenarioError, match="progress = 'yes'"):
         sim.simulate(BASELINE, reps=5, progress="yes")
+
+
+def test_the_page_on_a_port_in_use_is_one_line(capsys) -> None:
+    """`sim app --port P` with P taken: one line naming --port and another port, exit 2,
+    before any server starts (not exit 3 after the server's log)."""
+    import socket
+
+    from sim.app import main as app_main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert app_main(["--no-browser", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --port {port}: in use by another program; e.g. --port")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("replicates", "x", "replicates = 'x' is not a whole number"),
+        ("scenario", None, "scenario = None is not a scenario"),
+        ("start_date", "garbage", "trial.start_date = 'garbage'"),
+    ],
+)
+def test_a_damaged_manifest_is_named_not_a_traceback(tmp_path, field, value, words, capsys):
+    """report and compare of a run folder whose manifest.json was edited by hand: one
+    message saying it is damaged, exit 2 (before: exit 70 from deep in the report)."""
+    import json
+    import shutil
+
+    run = sim.simulate(BASELINE, reps=4, seed=5, progress=False)
+    broken = tmp_path / "broken"
+    shutil.copytree(run.folder, broken)
+    manifest = json.loads((broken / "manifest.json").read_text(encoding="utf-8"))
+    if field == "start_date":
+        manifest["scenario"]["trial"]["start_date"] = value
+    else:
+        manifest[field] = value
+    (broken / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert main(["report", str(broken), "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert "manifest.json: damaged (" in err and words in err
+    assert not (tmp_path / "r.html").exists()
+    assert main(["compare", str(run.folder), str(broken)]) == 2

@@ -12,6 +12,7 @@ reach the port can run simulations on this machine.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from typing import Any
 
@@ -69,6 +70,32 @@ def host_warning(host: str, port: int) -> str | None:
     )
 
 
+def check_address(host: str, port: int) -> str | None:
+    """Why the server could not listen on `host`:`port` (a port in use, a host name that
+    does not resolve or is not this machine's), in one line naming the option and a fix;
+    None if it can. Tried here, before the server starts, so the user reads one line, not
+    the server's log."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        return f"--host {host}: not an address of this machine ({error}); e.g. --host {LOCALHOST}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return f"--port {port}: in use by another program; e.g. --port {port + 1}"
+            return (
+                f"--host {host} --port {port}: cannot listen there ({error.strerror}); "
+                f"e.g. --host {LOCALHOST} --port {port}"
+            )
+    return None
+
+
 def serve(*, host: str = LOCALHOST, port: int = 8000, open_browser: bool = True) -> None:
     """Serve the page until interrupted (Ctrl-C)."""
     try:
@@ -90,6 +117,10 @@ def serve(*, host: str = LOCALHOST, port: int = 8000, open_browser: bool = True)
 def main(argv: list[str] | None = None) -> int:
     """`python -m sim app [--port P] [--host H] [--no-browser]`; returns the exit status."""
     args = parse_args(argv)
+    problem = check_address(args.host, args.port)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         serve(host=args.host, port=args.port, open_browser=not args.no_browser)
     except KeyboardInterrupt:

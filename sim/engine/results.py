@@ -446,8 +446,31 @@ def read_run(folder: Path, sweep_ok: bool = False) -> dict[str, Any]:
         raise ScenarioError(
             f"{folder}: incomplete run folder (no {', '.join(missing)}); re-run it: {RUN_HINT}"
         )
+    check_manifest_fields(path, manifest)
     check_run_tables(folder, manifest)
     return manifest
+
+
+def check_manifest_fields(path: Path, manifest: dict[str, Any]) -> None:
+    """The manifest's fields that reports, plots and compare read: a whole number of
+    replicates and a seed, and a scenario that is still valid; else ScenarioError saying the
+    manifest is damaged (edited by hand, or cut short)."""
+    from sim.scenario import parse_scenario
+
+    def damaged(what: str) -> ScenarioError:
+        return ScenarioError(f"{path}: damaged ({what}); re-run the scenario: {RUN_HINT}")
+
+    for name in ("replicates", "seed"):
+        value = manifest.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise damaged(f"{name} = {value!r} is not a whole number")
+    scenario = manifest.get("scenario")
+    if not isinstance(scenario, dict):
+        raise damaged(f"scenario = {scenario!r} is not a scenario")
+    try:
+        parse_scenario(scenario, "scenario")
+    except ScenarioError as error:
+        raise damaged(str(error).splitlines()[0]) from None
 
 
 # The tables a run or sweep folder must hold, with the columns its readers use.
