@@ -162,3 +162,14 @@ def test_a_damaged_manifest_is_named_not_a_traceback(tmp_path, field, value, wor
     assert "manifest.json: damaged (" in err and words in err
     assert not (tmp_path / "r.html").exists()
     assert main(["compare", str(run.folder), str(broken)]) == 2
+
+
+def test_a_bad_cell_of_megabytes_is_not_echoed_whole() -> None:
+    """The observed table's bad-row lines are clipped to a few hundred characters (a 2 MB
+    site name was echoed whole: 20 MB of error for a 20 MB cell)."""
+    from sim.conduct.observed import clipped
+
+    line = "row 2 (patient_id P0001): site '" + "X" * 2_000_000 + "' is not a site"
+    shown = clipped(line)
+    assert len(shown) <= 300 and shown.endswith(f"({len(line):,} characters in all)")
+    assert clipped("row 2: short") == "row 2: short"

@@ -91,6 +91,13 @@ class ObservedTrial:
         return ~np.isfinite(self.event_day) & ~np.isfinite(self.dropout_day)
 
 
+def clipped(problem: str, most: int = 300) -> str:
+    """A bad row's line of at most `most` characters: a cell of megabytes is not echoed."""
+    if len(problem) <= most:
+        return problem
+    return f"{problem[: most - 40]}... ({len(problem):,} characters in all)"
+
+
 def read_table(path: Path, label: str) -> pd.DataFrame:
     """A CSV or Parquet file as strings (dates are checked row by row afterwards)."""
     path = Path(path)
@@ -183,7 +190,7 @@ def check_observed(
             f"{scenario.trial.sample_size} (raise the sample size or check the rows)"
         )
     if problems:
-        shown = problems[:MAX_SHOWN]
+        shown = [clipped(problem) for problem in problems[:MAX_SHOWN]]
         more = len(problems) - len(shown)
         tail = f"\n  ... and {more} more" if more > 0 else ""
         raise ScenarioError(f"{label}: {len(problems)} bad row(s):\n  " + "\n  ".join(shown) + tail)
@@ -445,7 +452,7 @@ def read_screening(path: Path, scenario: Scenario, as_of: dt.date) -> pd.DataFra
         if not bad:
             totals[names.index(site)] += counts
     if problems:
-        shown = problems[:MAX_SHOWN]
+        shown = [clipped(problem) for problem in problems[:MAX_SHOWN]]
         more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > MAX_SHOWN else ""
         raise ScenarioError(f"{label}: {len(problems)} bad row(s):\n  " + "\n  ".join(shown) + more)
     return pd.DataFrame(
