@@ -25,7 +25,7 @@ from sim.api import (
     value_at,
     with_looks,
 )
-from sim.outputs.answers import all_or_none
+from sim.outputs.answers import ONE_TEST_AT_COMPLETION, all_or_none
 from sim.outputs.report import month_to_date
 
 
@@ -200,9 +200,8 @@ def key_questions(
         ),
         (
             f"{'Probability of success' if prior else 'Power'} if the "
-            f"analysis happened on {completion}"
+            f"analysis happened on {completion}" + (ONE_TEST_AT_COMPLETION if looks else ""),
             # one test at the full alpha, whatever the looks decided: not the design's
-            + (" (one test at the full alpha, ignoring the interim looks)" if looks else ""),
             share_text(row("power_at_completion")),
             "",
         ),

@@ -19,6 +19,10 @@ import pandas as pd
 from sim.clinic.inputs import metric_name
 from sim.engine.metrics import all_or_none, format_number, reached_words
 
+# What the power at the completion date is in a design with interim looks (the page's
+# answers and the report's say it the same way)
+ONE_TEST_AT_COMPLETION = " (one test at the full alpha, ignoring the interim looks)"
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -129,7 +133,7 @@ def answer_rows(
         add_share(
             f"Power if the data were cut on {completion}"
             # one test at the full alpha, whatever the looks decided: not the design's
-            + (" (one test at the full alpha, ignoring the interim looks)" if looks else ""),
+            + (ONE_TEST_AT_COMPLETION if looks else ""),
             "power_at_completion",
         )
     return rows + needs_rows(values, scenario, trials)
